@@ -1,0 +1,37 @@
+/* General matrix multiply on row-major matrices, with a fused epilogue.
+ *
+ *   C[M,N] = act(alpha * op(A) @ op(B) + beta * C + bias)
+ *
+ * op(A) is A (M x K, row stride lda) or, with transa, A^T where A is stored K x M.
+ * op(B) is B (K x N, row stride ldb) or, with transb, B^T where B is stored N x K.
+ * beta == 0 means C is write-only (its old contents, NaN included, are ignored).
+ * bias is NULL or, by bias_kind, a vector of N added to every row (DL_BIAS_ROW, Linear) or a
+ * vector of M added to every column (DL_BIAS_COL, convolution's per-channel bias).
+ * Threads: up to dl_num_threads(); called inside a parallel region it runs on one thread.
+ */
+#ifndef DLCORE_GEMM_H
+#define DLCORE_GEMM_H
+
+#include <stddef.h>
+
+typedef enum { DL_ACT_NONE = 0, DL_ACT_RELU = 1, DL_ACT_GELU = 2 } dl_act_t;
+typedef enum { DL_BIAS_NONE = 0, DL_BIAS_ROW = 1, DL_BIAS_COL = 2 } dl_bias_t;
+
+void dl_sgemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+              const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta,
+              float *C, ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act);
+void dl_dgemm(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
+              const double *A, ptrdiff_t lda, const double *B, ptrdiff_t ldb, double beta,
+              double *C, ptrdiff_t ldc, const double *bias, dl_bias_t bias_kind, dl_act_t act);
+
+/* `batch` independent products; matrix b starts at A + b*stride_a (likewise B, C). */
+void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+                      const float *A, ptrdiff_t lda, ptrdiff_t stride_a,
+                      const float *B, ptrdiff_t ldb, ptrdiff_t stride_b, float beta,
+                      float *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch);
+void dl_dgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
+                      const double *A, ptrdiff_t lda, ptrdiff_t stride_a,
+                      const double *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta,
+                      double *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch);
+
+#endif

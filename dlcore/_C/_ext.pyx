@@ -1,0 +1,14 @@
+# cython: language_level=3
+"""dlcore's compiled core: one extension module, one .pxi per kernel family.
+
+Every wrapper checks dtype, contiguity and shapes before calling C and releases the GIL
+around the kernel; the Python layer (dlcore.ops) validates user-facing arguments first.
+"""
+cimport numpy as cnp
+import numpy as np
+
+cnp.import_array()
+
+include "common.pxi"
+include "runtime.pxi"
+include "gemm.pxi"

@@ -1,0 +1,53 @@
+cdef extern from "dlcore/runtime.h":
+    ctypedef enum dl_isa_t:
+        DL_ISA_GENERIC
+        DL_ISA_AVX2
+        DL_ISA_AVX512
+    dl_isa_t dl_cpu_best_isa()
+    dl_isa_t dl_isa()
+    int dl_set_isa(dl_isa_t isa)
+    const char *dl_isa_name(dl_isa_t isa)
+    int dl_num_threads()
+    void dl_set_num_threads(int n)
+    int dl_have_openmp()
+
+_ISA_BY_NAME = {"generic": DL_ISA_GENERIC, "avx2": DL_ISA_AVX2, "avx512": DL_ISA_AVX512}
+ISA_NAMES = ("generic", "avx2", "avx512")
+
+
+def get_isa():
+    """Name of the SIMD path in use: 'generic', 'avx2' or 'avx512'."""
+    return dl_isa_name(dl_isa()).decode()
+
+
+def best_isa():
+    """Name of the best SIMD path this CPU supports."""
+    return dl_isa_name(dl_cpu_best_isa()).decode()
+
+
+def supported_isas():
+    """The SIMD paths this CPU can run, from the portable one up."""
+    return ISA_NAMES[: <int>dl_cpu_best_isa() + 1]
+
+
+def set_isa(name):
+    """Force a SIMD path (tests use this to check every path)."""
+    if name not in _ISA_BY_NAME:
+        raise ValueError("set_isa: name must be one of %s, got %r" % (ISA_NAMES, name))
+    if dl_set_isa(_ISA_BY_NAME[name]) != 0:
+        raise RuntimeError("set_isa: this CPU cannot run the %r path (best: %r)"
+                           % (name, best_isa()))
+
+
+def get_num_threads():
+    return dl_num_threads()
+
+
+def set_num_threads(int n):
+    if n < 1:
+        raise ValueError("set_num_threads: n must be >= 1, got %d" % n)
+    dl_set_num_threads(n)
+
+
+def have_openmp():
+    return bool(dl_have_openmp())

@@ -1,0 +1,134 @@
+"""Build of dlcore's one extension module, dlcore._C._ext.
+
+Kernels live in csrc/ as plain C.  Each file is compiled according to its name:
+  *_avx512.c   once, with the AVX-512 flags (hand-written micro-kernels for that ISA)
+  *_avx2.c     once, with AVX2 + FMA flags
+  *_simd.c     three times (generic, avx2, avx512), with DL_ISA_SUFFIX naming the copy:
+               kernels written once against csrc/include/dlcore/simd.h
+  other *.c    once, portable flags (dispatch, scalar code)
+The right copy is chosen at run time from CPUID (csrc/cpu.c); nothing uses -march=native.
+"""
+import os
+import sys
+import glob
+import shutil
+import tempfile
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+from setuptools import setup, Extension, find_packages
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = "csrc"
+INCLUDE = os.path.join(CSRC, "include")
+
+BASE_FLAGS = ["-O3", "-std=gnu99", "-fPIC", "-g0", "-fno-math-errno", "-fno-trapping-math",
+              "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-function"]
+ISA_FLAGS = {
+    "generic": [],
+    "avx2": ["-mavx2", "-mfma", "-mf16c"],
+    "avx512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c"],
+}
+
+
+def _compiler_accepts(cc, flags):
+    """True if the C compiler builds and links a tiny OpenMP program with `flags`."""
+    src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n{n=omp_get_num_threads();}\nreturn n<0;}\n"
+    tmp = tempfile.mkdtemp()
+    try:
+        path = os.path.join(tmp, "t.c")
+        with open(path, "w") as f:
+            f.write(src)
+        r = subprocess.run(cc + [path, "-o", os.path.join(tmp, "t")] + flags,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _classify(path):
+    name = os.path.basename(path)
+    for isa in ("avx512", "avx2"):
+        if name.endswith("_" + isa + ".c"):
+            return [isa]
+    if name.endswith("_simd.c"):
+        return ["generic", "avx2", "avx512"]
+    return ["base"]
+
+
+class BuildExt(build_ext):
+    """Compiles csrc/ per ISA, then links those objects into every extension."""
+
+    def build_extensions(self):
+        cc = list(self.compiler.compiler_so[:1])
+        openmp = _compiler_accepts(cc, ["-fopenmp"])
+        if not openmp:
+            print("WARNING: the C compiler has no OpenMP; dlcore will run on one thread",
+                  file=sys.stderr)
+        omp_flags = ["-fopenmp"] if openmp else []
+        defines = ["-DDL_HAVE_OPENMP=1"] if openmp else []
+        headers = glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True)
+        newest_header = max((os.path.getmtime(h) for h in headers), default=0)
+        sources = sorted(glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
+        jobs = []
+        for src in sources:
+            for isa in _classify(src):
+                flags = BASE_FLAGS + omp_flags + defines + ["-I" + INCLUDE]
+                if isa != "base":
+                    flags = flags + ISA_FLAGS[isa] + ["-DDL_ISA_SUFFIX=_" + isa]
+                out_dir = os.path.join(self.build_temp, "csrc_" + isa)
+                jobs.append((src, out_dir, flags))
+
+        def compile_one(job):
+            src, out_dir, flags = job
+            obj = os.path.join(out_dir, os.path.splitext(src)[0] + ".o")
+            if (not self.force and os.path.exists(obj)
+                    and os.path.getmtime(obj) >= max(os.path.getmtime(src), newest_header)):
+                return obj
+            os.makedirs(os.path.dirname(obj), exist_ok=True)
+            cmd = cc + ["-c", src, "-o", obj] + flags
+            print(" ".join(cmd))
+            r = subprocess.run(cmd)
+            if r.returncode != 0:
+                raise RuntimeError("compiling %s failed" % src)
+            return obj
+
+        workers = max(1, min(len(jobs), os.cpu_count() or 1))
+        with ThreadPoolExecutor(workers) as pool:
+            objects = list(pool.map(compile_one, jobs))
+        for ext in self.extensions:
+            ext.extra_objects = list(ext.extra_objects or []) + objects
+            ext.extra_compile_args = list(ext.extra_compile_args or []) + omp_flags + defines
+            ext.extra_link_args = list(ext.extra_link_args or []) + omp_flags
+        self.dlcore_openmp = openmp
+        super().build_extensions()
+
+
+def extensions():
+    import numpy as np
+    from Cython.Build import cythonize
+    ext = Extension(
+        "dlcore._C._ext",
+        sources=["dlcore/_C/_ext.pyx"],
+        include_dirs=[INCLUDE, np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O2", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"],
+        depends=glob.glob(os.path.join("dlcore", "_C", "*.pxi"))
+        + glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True),
+    )
+    return cythonize([ext], build_dir="build/cython", language_level=3,
+                     compiler_directives={"boundscheck": False, "wraparound": False,
+                                          "cdivision": True, "initializedcheck": False,
+                                          "embedsignature": True})
+
+
+setup(
+    ext_modules=extensions(),
+    cmdclass={"build_ext": BuildExt},
+    packages=find_packages(include=["dlcore", "dlcore.*"]) + ["dlcore.examples"],
+    package_dir={"dlcore.examples": "python"},
+    package_data={"dlcore.data": ["files/*", "LICENSES.md"], "dlcore.examples": ["*.py"]},
+)
