@@ -1,1 +1,39 @@
+"""dlcore: a small, fast CPU deep-learning engine (C/OpenMP/SIMD kernels, PyTorch-style API).
+
+    import dlcore as dl
+"""
 __version__ = "0.1.0"
+
+from . import _C  # noqa: F401  (fails loudly if the extension is not built)
+from .tensor import (Tensor, Size, tensor, as_tensor, from_numpy, zeros, ones, empty, full,  # noqa: F401
+                     zeros_like, ones_like, full_like, empty_like, eye, arange, linspace, rand,
+                     randn, randint, randperm, rand_like, randn_like, is_tensor, numel,
+                     float32, float64, float16, int64, int32, int8, uint8, bool_, long, double,
+                     get_default_dtype, set_default_dtype)
+from .tensor import float32 as float  # noqa: F401,A001
+from .tensor import bool_ as bool  # noqa: F401,A001
+from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .random import manual_seed, seed, Generator, get_rng_state, set_rng_state  # noqa: F401
+from .functions import *  # noqa: F401,F403
+from .functions import cat, stack, where, matmul, einsum  # noqa: F401
+from . import autograd, nn, random  # noqa: F401
+from .nn import functional  # noqa: F401
+
+
+def set_num_threads(n):
+    """Threads the C kernels use (OpenMP); also DLCORE_NUM_THREADS / OMP_NUM_THREADS at start."""
+    _C.set_num_threads(int(n))
+
+
+def get_num_threads():
+    return _C.get_num_threads()
+
+
+def __getattr__(name):
+    # subpackages that pull in more code load on first use, keeping `import dlcore` fast
+    import importlib
+    if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench"):
+        return importlib.import_module("." + name, __name__)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".io", __name__), name)
+    raise AttributeError("module 'dlcore' has no attribute %r" % name)

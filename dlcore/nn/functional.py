@@ -1,0 +1,8 @@
+"""dl.nn.functional (F): the functional forms of the layers, gathered from dlcore.ops."""
+from ..ops.matmul import linear  # noqa: F401
+from ..ops.activation import *  # noqa: F401,F403
+from ..ops.loss import *  # noqa: F401,F403
+from ..ops.activation import relu, sigmoid, tanh, softmax, log_softmax  # noqa: F401
+from ..ops.loss import cross_entropy, mse_loss  # noqa: F401
+from ..ops.dropout import dropout  # noqa: F401
+from ..ops.shape_fn import pad, one_hot  # noqa: F401

@@ -1,0 +1,22 @@
+"""Dropout layers: active in train(), identity in eval()."""
+from ...ops.dropout import dropout, dropout2d
+from .module import Module
+
+
+class Dropout(Module):
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError("Dropout: p must be in [0, 1], got %r" % (p,))
+        self.p, self.inplace = p, inplace
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return "p=%s" % self.p
+
+
+class Dropout2d(Dropout):
+    def forward(self, x):
+        return dropout2d(x, self.p, self.training)

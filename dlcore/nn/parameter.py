@@ -1,0 +1,23 @@
+"""Parameter: a Tensor that a Module registers as learnable."""
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad by default and is collected by Module.parameters()."""
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = np.empty((0,), dtype=np.float32)
+        arr = data._data if isinstance(data, Tensor) else np.asarray(data)
+        if arr.dtype.kind != "f" and requires_grad:
+            raise TypeError("Parameter: only floating point data can require grad, got %s"
+                            % arr.dtype)
+        super().__init__(arr, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce_ex__(self, proto):
+        return (Parameter, (self._data, self.requires_grad))

@@ -1,0 +1,54 @@
+"""nn.utils: gradient clipping and parameter/vector conversion."""
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def _grads(parameters):
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p for p in parameters if p.grad is not None]
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Scale all gradients together so their joint norm is at most max_norm; returns the norm."""
+    params = _grads(parameters)
+    norm_type = float(norm_type)
+    if not params:
+        return Tensor(np.asarray(0.0, dtype=np.float32))
+    dtype = params[0].grad._data.dtype
+    if norm_type == math.inf:
+        total = max(float(np.abs(p.grad._data).max(initial=0)) for p in params)
+    else:
+        acc = 0.0
+        for p in params:
+            g = p.grad._data.reshape(-1).astype(np.float64, copy=False)
+            acc += float(np.sum(np.abs(g) ** norm_type)) if norm_type != 2 else float(g @ g)
+        total = acc ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError("clip_grad_norm_: the total norm of order %s is non-finite" % norm_type)
+    coef = float(max_norm) / (total + 1e-6)
+    if coef < 1:
+        for p in params:
+            p.grad._data *= dtype.type(coef)
+    return Tensor(np.asarray(total, dtype=dtype))
+
+
+def clip_grad_value_(parameters, clip_value):
+    for p in _grads(parameters):
+        np.clip(p.grad._data, -clip_value, clip_value, out=p.grad._data)
+
+
+def parameters_to_vector(parameters):
+    from ..functions import cat
+    return cat([p.reshape(-1) for p in parameters])
+
+
+def vector_to_parameters(vec, parameters):
+    i = 0
+    for p in parameters:
+        n = p.numel()
+        p._data[...] = vec._data[i:i + n].reshape(p.shape)
+        i += n

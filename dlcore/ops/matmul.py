@@ -1,0 +1,180 @@
+"""Matrix products on the engine's GEMM: matmul with NumPy/PyTorch broadcasting, and linear.
+
+Operands are handed to the kernel without copies when their rows are contiguous: a transposed
+view is passed as the original matrix with the transpose flag set.
+"""
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _operand(x):
+    """(array the kernel reads, transposed?) for a 2-D array, copying only when unavoidable."""
+    item = x.itemsize
+    if x.strides[1] == item or x.shape[1] <= 1:
+        if x.strides[0] >= 0 and x.strides[0] % item == 0:
+            return x, False
+    xt = x.T
+    if xt.strides[1] == item and xt.strides[0] >= 0 and xt.strides[0] % item == 0:
+        return xt, True
+    return np.ascontiguousarray(x), False
+
+
+def mm(a, b, transa=False, transb=False, out=None, bias=None, act=0, alpha=1.0, beta=0.0):
+    """out = act(op(a) @ op(b) + bias) for 2-D float arrays of one dtype, by the C GEMM."""
+    if transa:
+        a = a.T
+    if transb:
+        b = b.T
+    A, ta = _operand(a)
+    B, tb = _operand(b)
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), dtype=a.dtype)
+        beta = 0.0
+    if a.shape[0] == 0 or b.shape[1] == 0:
+        return out
+    if a.shape[1] == 0:
+        # an empty inner dimension: the product is zero (then bias and activation)
+        if beta == 0.0:
+            out[...] = 0
+        else:
+            out *= beta
+        if bias is not None:
+            out += bias
+        if act == 1:
+            np.maximum(out, 0, out=out)
+        return out
+    _C.gemm(A, B, out, ta, tb, alpha, beta, bias, 1 if bias is not None else 0, act)
+    return out
+
+
+def _batched(a, b):
+    """a @ b for (..., M, K) @ (..., K, N) float arrays with broadcast batch dims."""
+    if b.ndim == 2:
+        lead = a.shape[:-1]
+        a2 = a.reshape(-1, a.shape[-1])
+        return mm(a2, b).reshape(lead + (b.shape[1],))
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    A = np.ascontiguousarray(np.broadcast_to(a, batch + a.shape[-2:])).reshape((-1,) + a.shape[-2:])
+    B = np.ascontiguousarray(np.broadcast_to(b, batch + b.shape[-2:])).reshape((-1,) + b.shape[-2:])
+    out = np.empty((A.shape[0], a.shape[-2], b.shape[-1]), dtype=a.dtype)
+    if out.size and a.shape[-1] == 0:
+        out[...] = 0
+    elif out.size:
+        _C.gemm_batched(A, B, out)
+    return out.reshape(batch + out.shape[1:])
+
+
+def _matmul_arrays(a, b):
+    if a.dtype not in _FLOAT or a.dtype != b.dtype:
+        return np.matmul(a, b)
+    if a.ndim == 2 and b.ndim == 2:
+        return mm(a, b)
+    return _batched(a, b)
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        if self.requires_grad:
+            self.a, self.b = a, b
+        return _matmul_arrays(a, b)
+
+    def backward(self, g):
+        a, b = self.a, self.b
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = _matmul_arrays(g, np.swapaxes(b, -1, -2))
+        if self.needs_input_grad[1]:
+            if b.ndim == 2 and a.ndim > 2:
+                gb = mm(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]), transa=True)
+            else:
+                gb = _matmul_arrays(np.swapaxes(a, -1, -2), g)
+        return ga, gb
+
+
+def matmul(a, b):
+    """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
+    from ..tensor import Tensor, _operand as as_operand
+    if not isinstance(a, Tensor):
+        a = as_operand(a, b)
+    if not isinstance(b, Tensor):
+        b = as_operand(b, a)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: both arguments need at least 1 dim, got shapes %s and %s"
+                         % (tuple(a.shape), tuple(b.shape)))
+    if a.dtype != b.dtype:
+        raise TypeError("matmul: expected both operands to have the same dtype, got %s and %s"
+                        % (a.dtype, b.dtype))
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError("matmul: shapes %s and %s cannot be multiplied (%d != %d)"
+                         % (tuple(a.shape), tuple(b.shape), ka, kb))
+    if a.ndim > 2 and b.ndim > 2:
+        try:
+            np.broadcast_shapes(tuple(a.shape[:-2]), tuple(b.shape[:-2]))
+        except ValueError:
+            raise ValueError("matmul: batch dims %s and %s do not broadcast"
+                             % (tuple(a.shape[:-2]), tuple(b.shape[:-2]))) from None
+    squeeze_a = a.ndim == 1
+    squeeze_b = b.ndim == 1
+    if squeeze_a:
+        a = a.unsqueeze(0)
+    if squeeze_b:
+        b = b.unsqueeze(1)
+    out = MatMul.apply(a, b)
+    if squeeze_a:
+        out = out.squeeze(-2)
+    if squeeze_b:
+        out = out.squeeze(-1)
+    return out
+
+
+class Linear(Function):
+    """y = x @ W.T + b: one GEMM with the bias fused into its epilogue."""
+
+    def forward(self, x, w, b=None):
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, x.shape[-1])
+        if self.requires_grad:
+            self.x2, self.w, self.lead, self.has_b = x2, w, lead, b is not None
+        y = mm(x2, w, transb=True, bias=b)
+        return y.reshape(lead + (w.shape[0],))
+
+    def backward(self, g):
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = gw = gb = None
+        if self.needs_input_grad[0]:
+            gx = mm(g2, self.w).reshape(self.lead + (self.w.shape[1],))
+        if self.needs_input_grad[1]:
+            gw = mm(g2, self.x2, transa=True)
+        if self.has_b and self.needs_input_grad[2]:
+            gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+
+def linear(input, weight, bias=None):
+    """F.linear: input (..., in) @ weight (out, in).T + bias (out)."""
+    from ..tensor import Tensor
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError("linear: input and weight must be Tensors")
+    if weight.ndim != 2:
+        raise ValueError("linear: weight must be 2-D (out_features, in_features), got shape %s"
+                         % (tuple(weight.shape),))
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise ValueError("linear: input's last dim must be in_features=%d, got shape %s"
+                         % (weight.shape[1], tuple(input.shape)))
+    if input.dtype != weight.dtype:
+        raise TypeError("linear: input dtype %s does not match weight dtype %s"
+                        % (input.dtype, weight.dtype))
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError("linear: bias must have shape (%d,), got %s"
+                         % (weight.shape[0], tuple(bias.shape)))
+    if input.dtype not in _FLOAT:
+        raise TypeError("linear: expected a float tensor, got %s" % input.dtype)
+    if bias is None:
+        return Linear.apply(input, weight)
+    return Linear.apply(input, weight, bias)

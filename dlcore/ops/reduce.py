@@ -1,0 +1,147 @@
+"""Reductions: sum, mean, var, prod, max/min (with indices), logsumexp, cumsum."""
+import numpy as np
+
+from ..autograd import Function
+
+
+def _expand_back(g, shape, axis, keepdim):
+    """Reinsert reduced axes into g so it broadcasts against the input's shape."""
+    if axis is None:
+        return np.broadcast_to(np.reshape(g, (1,) * len(shape)), shape)
+    if not keepdim:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    def forward(self, a, axis=None, keepdim=False):
+        self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
+        return np.asarray(np.sum(a, axis=axis, keepdims=keepdim))
+
+    def backward(self, g):
+        return _expand_back(g, self.shape, self.axis, self.keepdim)
+
+
+class Mean(Function):
+    def forward(self, a, axis=None, keepdim=False):
+        self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
+        n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+        self.n = n
+        return np.asarray(np.mean(a, axis=axis, keepdims=keepdim), dtype=a.dtype)
+
+    def backward(self, g):
+        return _expand_back(g / self.n, self.shape, self.axis, self.keepdim)
+
+
+class Var(Function):
+    def forward(self, a, axis=None, keepdim=False, correction=1):
+        n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
+        mean = np.mean(a, axis=axis, keepdims=True)
+        d = a - mean
+        out = np.asarray(np.sum(d * d, axis=axis, keepdims=keepdim) / max(n - correction, 0),
+                         dtype=a.dtype)
+        if self.requires_grad:
+            self.d, self.axis, self.keepdim, self.den = d, axis, keepdim, max(n - correction, 0)
+        return out
+
+    def backward(self, g):
+        ge = _expand_back(g, self.d.shape, self.axis, self.keepdim)
+        return ge * self.d * (2.0 / self.den)
+
+
+class Prod(Function):
+    def forward(self, a, axis=None, keepdim=False):
+        out = np.asarray(np.prod(a, axis=axis, keepdims=keepdim))
+        if self.requires_grad:
+            self.a, self.axis, self.keepdim = a, axis, keepdim
+        return out
+
+    def backward(self, g):
+        a, axis = self.a, self.axis
+        # product of all the other elements, without dividing (zeros are fine)
+        ax = tuple(range(a.ndim)) if axis is None else axis
+        moved = np.moveaxis(a, ax, tuple(range(a.ndim - len(ax), a.ndim)))
+        lead = moved.shape[:a.ndim - len(ax)]
+        flat = moved.reshape(lead + (-1,))
+        ones = np.ones(lead + (1,), a.dtype)
+        left = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
+        right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
+        others = (left * right).reshape(moved.shape)
+        others = np.moveaxis(others, tuple(range(a.ndim - len(ax), a.ndim)), ax)
+        return _expand_back(g, a.shape, axis, self.keepdim) * others
+
+
+class Amax(Function):
+    """max/min over axes; ties share the gradient evenly (PyTorch's amax rule)."""
+
+    def forward(self, a, axis=None, keepdim=False, op="max"):
+        f = np.max if op == "max" else np.min
+        out = np.asarray(f(a, axis=axis, keepdims=keepdim))
+        if self.requires_grad:
+            self.a, self.out, self.axis, self.keepdim = a, out, axis, keepdim
+        return out
+
+    def backward(self, g):
+        o = _expand_back(self.out, self.a.shape, self.axis, self.keepdim)
+        mask = (self.a == o)
+        cnt = mask.sum(axis=self.axis, keepdims=True)
+        return _expand_back(g, self.a.shape, self.axis, self.keepdim) * mask / cnt
+
+
+class MaxDim(Function):
+    """Values and indices along one dim; the gradient goes to the chosen index."""
+    n_outputs = 2
+
+    def forward(self, a, dim=0, keepdim=False, op="max"):
+        idx = (np.argmax if op == "max" else np.argmin)(a, axis=dim)
+        idx = np.expand_dims(idx, dim)
+        vals = np.take_along_axis(a, idx, axis=dim)
+        if self.requires_grad:
+            self.shape, self.idx, self.dim, self.keepdim = a.shape, idx, dim, keepdim
+        if not keepdim:
+            vals = np.squeeze(vals, dim)
+            idx = np.squeeze(idx, dim)
+        return vals, idx.astype(np.int64)
+
+    def backward(self, g, g_idx):
+        out = np.zeros(self.shape, dtype=g.dtype)
+        if not self.keepdim:
+            g = np.expand_dims(g, self.dim)
+        np.put_along_axis(out, self.idx, g, axis=self.dim)
+        return out
+
+
+def max_min(t, dim, keepdim, op):
+    from ..tensor import _norm_dim, SortResult
+    if dim is None:
+        return Amax.apply(t, axis=None, keepdim=False, op=op)
+    d = _norm_dim(dim, t.ndim, op)
+    if t.ndim == 0:
+        return SortResult(t, t.long() * 0)
+    vals, idx = MaxDim.apply(t, dim=d, keepdim=keepdim, op=op)
+    idx.requires_grad = False
+    idx._ctx = None
+    return SortResult(vals, idx)
+
+
+class LogSumExp(Function):
+    def forward(self, a, axis=None, keepdim=False):
+        m = np.max(a, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        if self.requires_grad:
+            self.a, self.s, self.axis, self.keepdim = a, s, axis, keepdim
+        return s if keepdim else np.squeeze(s, axis=axis) if axis is not None else s.reshape(())
+
+    def backward(self, g):
+        ge = _expand_back(g, self.a.shape, self.axis, self.keepdim)
+        return ge * np.exp(self.a - self.s)
+
+
+class Cumsum(Function):
+    def forward(self, a, axis=0):
+        self.axis = axis
+        return np.cumsum(a, axis=axis)
+
+    def backward(self, g):
+        return np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis)
