@@ -1,0 +1,9 @@
+"""dl.data: datasets, samplers, the DataLoader, bundled datasets and file-format readers."""
+from .dataset import Dataset, TensorDataset, Subset, ConcatDataset, random_split  # noqa: F401
+from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,  # noqa: F401
+                      BatchSampler)
+from .collate import default_collate, default_convert  # noqa: F401
+from .dataloader import DataLoader, get_worker_info  # noqa: F401
+from .datasets import Bunch, load_iris, load_digits  # noqa: F401
+from .idx import read_idx, write_idx, load_mnist_idx  # noqa: F401
+from .preprocessing import train_test_split, StandardScaler, one_hot  # noqa: F401

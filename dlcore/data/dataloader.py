@@ -1,0 +1,400 @@
+"""DataLoader: batches of a dataset, in order or shuffled, in this process or in worker processes.
+
+Worker processes are started with the *spawn* start method (or forkserver): a fork()ed child of
+a process that has already run an OpenMP region of gcc's libgomp hangs in its first parallel
+region, and dlcore's kernels use OpenMP.  Spawned workers import dlcore afresh, so the dataset
+and collate_fn must be picklable, and a script that uses workers needs the usual
+`if __name__ == "__main__":` guard.
+"""
+import copy
+import multiprocessing
+import numbers
+import queue
+import random as _pyrandom
+import traceback
+
+import numpy as np
+
+from ..random import rng as _rng
+from ..tensor import Tensor
+from .collate import default_collate, default_convert
+from .dataset import Subset, TensorDataset
+from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+
+__all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
+
+
+# ---- fetching one batch ----------------------------------------------------------------------
+def _resolve_arrays(dataset):
+    """(arrays, index_map) when `dataset` is a TensorDataset or a chain of Subsets of one."""
+    index_map = None
+    while isinstance(dataset, Subset):
+        idx = np.asarray(dataset.indices, dtype=np.intp)
+        index_map = idx if index_map is None else idx[index_map]
+        dataset = dataset.dataset
+    if type(dataset) is TensorDataset:
+        return dataset.arrays, index_map
+    return None
+
+
+class _Fetcher:
+    """indices -> batch (auto-collation) or index -> converted sample (batch_size=None)."""
+
+    def __init__(self, dataset, collate_fn, auto_collation, default_collate_fn):
+        self.dataset, self.collate_fn, self.auto_collation = dataset, collate_fn, auto_collation
+        self.fast = _resolve_arrays(dataset) if (auto_collation and default_collate_fn) else None
+
+    def __call__(self, indices):
+        if not self.auto_collation:
+            return self.collate_fn(self.dataset[indices])
+        if self.fast is not None:
+            arrays, index_map = self.fast
+            idx = np.asarray(indices, dtype=np.intp)
+            limit = len(arrays[0]) if index_map is None else len(index_map)
+            if idx.size and (idx.min() < 0 or idx.max() >= limit):
+                raise IndexError("DataLoader: sampler produced an index out of range for a "
+                                 "dataset of %d samples" % limit)
+            if index_map is not None:
+                idx = index_map[idx]
+            return tuple(Tensor._wrap(a[idx]) for a in arrays)
+        if isinstance(indices, np.ndarray):
+            indices = indices.tolist()
+        return self.collate_fn([self.dataset[i] for i in indices])
+
+
+# ---- workers ---------------------------------------------------------------------------------
+class WorkerInfo:
+    """What get_worker_info() returns inside a worker process."""
+
+    def __init__(self, id, num_workers, seed, dataset):
+        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
+
+    def __repr__(self):
+        return "WorkerInfo(id=%d, num_workers=%d, seed=%d)" % (self.id, self.num_workers,
+                                                                self.seed)
+
+
+_worker_info = None
+
+
+def get_worker_info():
+    """In a DataLoader worker: its WorkerInfo (id, num_workers, seed, dataset); else None."""
+    return _worker_info
+
+
+class _WorkerError:
+    """An exception raised in a worker, carried back to the main process as text."""
+
+    def __init__(self, worker_id, where):
+        self.worker_id = worker_id
+        self.text = traceback.format_exc()
+        self.where = where
+
+    def reraise(self):
+        raise RuntimeError("DataLoader worker %d raised an exception %s:\n%s"
+                           % (self.worker_id, self.where, self.text))
+
+
+def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation, default_fn,
+                 worker_id, num_workers, seed, init_fn):
+    global _worker_info
+    from .. import _C
+    from ..random import manual_seed
+    # workers run side by side: one kernel thread each keeps them from oversubscribing the cores
+    _C.set_num_threads(1)
+    manual_seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    _pyrandom.seed(seed)
+    _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
+    parent = multiprocessing.parent_process()
+    try:
+        if init_fn is not None:
+            init_fn(worker_id)
+        fetch = _Fetcher(dataset, collate_fn, auto_collation, default_fn)
+    except Exception:
+        result_queue.put((-1, -1, _WorkerError(worker_id, "in worker_init_fn / setup")))
+        return
+    while True:
+        try:
+            task = index_queue.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        epoch, task_id, indices = task
+        try:
+            data = fetch(indices)
+        except Exception:
+            data = _WorkerError(worker_id, "while fetching a batch")
+        try:
+            result_queue.put((epoch, task_id, data))
+        except Exception:
+            result_queue.put((epoch, task_id, _WorkerError(worker_id, "sending a batch back "
+                                                                      "(is it picklable?)")))
+
+
+class _WorkerPool:
+    """num_workers processes, one index queue each, one shared result queue."""
+
+    def __init__(self, loader, seed):
+        ctx_name = loader.multiprocessing_context or "spawn"
+        ctx = (multiprocessing.get_context(ctx_name) if isinstance(ctx_name, str) else ctx_name)
+        if getattr(ctx, "get_start_method", lambda: "")() == "fork":
+            raise ValueError("DataLoader: multiprocessing_context 'fork' is not supported: a "
+                             "forked child of a process that used OpenMP (libgomp) hangs; use "
+                             "'spawn' or 'forkserver'")
+        self.result_queue = ctx.Queue()
+        self.index_queues, self.workers = [], []
+        self.n = loader.num_workers
+        self.closed = False
+        try:
+            for wid in range(self.n):
+                iq = ctx.Queue()
+                w = ctx.Process(target=_worker_loop, daemon=True,
+                                args=(loader.dataset, iq, self.result_queue, loader.collate_fn,
+                                      loader._auto_collation, loader._default_collate, wid,
+                                      self.n, seed + wid, loader.worker_init_fn))
+                w.start()
+                self.index_queues.append(iq)
+                self.workers.append(w)
+        except Exception as e:
+            self.shutdown()
+            if isinstance(e, (AttributeError, TypeError)) or "pickl" in str(e).lower():
+                raise RuntimeError("DataLoader: could not start worker processes (%s: %s). With "
+                                   "num_workers > 0 the dataset, collate_fn and worker_init_fn "
+                                   "are sent to spawned processes and must be picklable "
+                                   "(module-level functions and classes, no lambdas)"
+                                   % (type(e).__name__, e)) from e
+            raise
+
+    def put(self, worker, task):
+        self.index_queues[worker].put(task)
+
+    def get(self, timeout):
+        """One result; raises if a worker died or `timeout` (0 = none) passed."""
+        import time
+        deadline = None if not timeout else time.monotonic() + timeout
+        while True:
+            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            try:
+                return self.result_queue.get(timeout=wait)
+            except queue.Empty:
+                pass
+            for w in self.workers:
+                if w.exitcode is not None:
+                    pid, code = w.pid, w.exitcode
+                    self.shutdown()
+                    raise RuntimeError("DataLoader worker (pid %s) exited unexpectedly with exit "
+                                       "code %s" % (pid, code))
+            if deadline is not None and time.monotonic() >= deadline:
+                self.shutdown()
+                raise RuntimeError("DataLoader timed out after %s seconds waiting for a batch"
+                                   % timeout)
+
+    def shutdown(self):
+        if self.closed:
+            return
+        self.closed = True
+        for iq in self.index_queues:
+            try:
+                iq.put(None)
+            except Exception:
+                pass
+        for w in self.workers:
+            w.join(timeout=5.0)
+            if w.is_alive():
+                w.terminate()
+                w.join(timeout=1.0)
+        for q in self.index_queues + [self.result_queue]:
+            try:
+                q.cancel_join_thread()
+                q.close()
+            except Exception:
+                pass
+
+    def __del__(self):
+        try:
+            self.shutdown()
+        except Exception:
+            pass
+
+
+class _MultiProcessIter:
+    """One epoch over worker processes; batches come back in sampler order."""
+
+    def __init__(self, loader, pool, epoch):
+        self.loader, self.pool, self.epoch = loader, pool, epoch
+        self.batches = iter(loader._index_batches())
+        self.sent = self.received = 0
+        self.pending = {}
+        self.exhausted = False
+        for _ in range(loader.prefetch_factor * pool.n):
+            self._put_next()
+
+    def _put_next(self):
+        if self.exhausted:
+            return
+        try:
+            indices = next(self.batches)
+        except StopIteration:
+            self.exhausted = True
+            return
+        self.pool.put(self.sent % self.pool.n, (self.epoch, self.sent, indices))
+        self.sent += 1
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.received >= self.sent:
+            self._finish()
+            raise StopIteration
+        while self.received not in self.pending:
+            epoch, task_id, data = self.pool.get(self.loader.timeout)
+            if isinstance(data, _WorkerError) and epoch == -1:
+                self.pool.shutdown()
+                data.reraise()
+            if epoch == self.epoch:
+                self.pending[task_id] = data
+        data = self.pending.pop(self.received)
+        self.received += 1
+        self._put_next()
+        if isinstance(data, _WorkerError):
+            self.pool.shutdown()
+            self.loader._pool = None
+            data.reraise()
+        return data
+
+    def __del__(self):
+        try:
+            if not self.loader.persistent_workers:
+                self._finish()
+        except Exception:
+            pass
+
+    def _finish(self):
+        if not self.loader.persistent_workers:
+            self.pool.shutdown()
+            if self.loader._pool is self.pool:
+                self.loader._pool = None
+
+
+# ---- the loader ------------------------------------------------------------------------------
+class DataLoader:
+    """Iterate over `dataset` in batches (PyTorch's DataLoader arguments and behaviour).
+
+    batch_size   samples per batch (None: no batching, samples are yielded one by one)
+    shuffle      a new random order each epoch, drawn from `generator` (a dl.Generator) or from
+                 the global stream that dl.manual_seed seeds
+    drop_last    drop the last incomplete batch
+    sampler / batch_sampler   custom index order / custom batches
+    collate_fn   list of samples -> batch (default: default_collate, which stacks arrays,
+                 Tensors and numbers into Tensors and keeps tuples/dicts/lists)
+    num_workers  worker processes (0: load in this process); started with `spawn` (or the
+                 given `multiprocessing_context`, 'spawn' or 'forkserver'); batches come back in
+                 the same order and with the same content as with num_workers=0
+    pin_memory   accepted for compatibility; no effect on the CPU
+
+    A TensorDataset (or a Subset of one) with the default collate is batched by indexing each
+    array once per batch, not sample by sample.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *,
+                 prefetch_factor=None, persistent_workers=False):
+        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+            raise TypeError("DataLoader: dataset must define __getitem__ and __len__ (a map-style "
+                            "dataset), got %s" % type(dataset).__name__)
+        if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) \
+                or num_workers < 0:
+            raise ValueError("DataLoader: num_workers must be a non-negative integer, got %r"
+                             % (num_workers,))
+        if timeout < 0:
+            raise ValueError("DataLoader: timeout must be non-negative, got %r" % (timeout,))
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("DataLoader: prefetch_factor needs num_workers > 0")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("DataLoader: persistent_workers needs num_workers > 0")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with "
+                                 "batch_size, shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("DataLoader: batch_size=None (no batching) is incompatible with "
+                             "drop_last")
+        if sampler is None:
+            sampler = (RandomSampler(dataset, generator=generator) if shuffle
+                       else SequentialSampler(dataset))
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, bool(drop_last))
+        self.dataset = dataset
+        self.batch_size, self.drop_last = batch_size, bool(drop_last)
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.num_workers = int(num_workers)
+        self.prefetch_factor = 2 if prefetch_factor is None else int(prefetch_factor)
+        if self.prefetch_factor < 1:
+            raise ValueError("DataLoader: prefetch_factor must be >= 1, got %r"
+                             % (prefetch_factor,))
+        self._auto_collation = batch_sampler is not None
+        self._default_collate = collate_fn is None
+        if collate_fn is None:
+            collate_fn = default_collate if self._auto_collation else default_convert
+        self.collate_fn = collate_fn
+        self.pin_memory = pin_memory
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.multiprocessing_context = multiprocessing_context
+        self.generator = generator
+        self.persistent_workers = bool(persistent_workers)
+        self._pool = None
+        self._epoch = 0
+
+    def _index_batches(self):
+        if self._auto_collation:
+            it = getattr(self.batch_sampler, "_iter_arrays", None)
+            return it() if it is not None else iter(self.batch_sampler)
+        return iter(self.sampler)
+
+    def _worker_seed(self):
+        # derived from the shuffle generator's state without drawing from it, so that the
+        # batch order is the same whether or not workers are used
+        peek = copy.deepcopy(_rng(self.generator))
+        return int(peek.integers(0, 2 ** 62)) + self._epoch * 1000003
+
+    def __iter__(self):
+        self._epoch += 1
+        if self.num_workers == 0:
+            return self._single_process_iter()
+        if self._pool is None or self._pool.closed:
+            self._pool = _WorkerPool(self, self._worker_seed())
+        return _MultiProcessIter(self, self._pool, self._epoch)
+
+    def _single_process_iter(self):
+        fetch = _Fetcher(self.dataset, self.collate_fn, self._auto_collation,
+                         self._default_collate)
+        for indices in self._index_batches():
+            yield fetch(indices)
+
+    def __len__(self):
+        if self._auto_collation:
+            return len(self.batch_sampler)
+        return len(self.sampler)
+
+    def __del__(self):
+        pool = self.__dict__.get("_pool")
+        if pool is not None:
+            pool.shutdown()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state
+
