@@ -1,0 +1,318 @@
+"""dl.save / dl.load: checkpoints in the safetensors format — no pickle, nothing in a file runs.
+
+A flat mapping of names to Tensors/arrays (a model's state_dict) is written as plain safetensors
+entries under those names, so other safetensors readers see the same keys; it loads back as an
+OrderedDict of Tensors in the saved order.  Anything nested (an
+optimizer's state_dict: dicts, lists, tuples, numbers, strings, None around tensors) is written
+as one entry per tensor plus a JSON description of the structure in the file's metadata, and
+load() rebuilds it exactly (container types, int keys, Python and NumPy scalar types).
+
+Writes are atomic: the bytes go to a temporary file in the same directory, are fsync'ed, then
+renamed over the destination, so a crash or an error never leaves a half-written checkpoint where
+a good one was.
+"""
+import json
+import math
+import numbers
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Mapping
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["save", "load", "read_metadata", "save_file", "load_file"]
+
+_KIND = "dlcore.kind"
+_KEYS = "dlcore.keys"
+_TREE = "dlcore.tree"
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy as stn
+        from safetensors import safe_open
+    except ImportError as e:  # a declared dependency; say so plainly if it is missing
+        raise ImportError("dl.save/dl.load need the 'safetensors' package "
+                          "(pip install safetensors)") from e
+    return stn, safe_open
+
+
+def _array_for_file(value, what):
+    arr = value._data if isinstance(value, Tensor) else value
+    if not isinstance(arr, np.ndarray):
+        arr = np.asarray(arr)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError("dl.save: %s has dtype %s; only bool, integer and float tensors can be "
+                        "saved" % (what, arr.dtype))
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    # not np.ascontiguousarray: it turns 0-d arrays (e.g. num_batches_tracked) into 1-d
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
+
+
+def _is_flat(obj):
+    return (isinstance(obj, Mapping) and len(obj) > 0
+            and all(isinstance(k, str) for k in obj)
+            and all(isinstance(v, (Tensor, np.ndarray)) for v in obj.values()))
+
+
+class _Encoder:
+    """Turns a nested object into (JSON-able description, {entry name: array})."""
+
+    def __init__(self):
+        self.tensors = {}
+        self.memo = {}
+
+    def _name(self, path):
+        base = ".".join(path) or "tensor"
+        name, i = base, 1
+        while name in self.tensors:
+            name = "%s#%d" % (base, i)
+            i += 1
+        return name
+
+    def _store(self, value, path, tag):
+        key = id(value)
+        if key in self.memo:  # the same tensor twice stays one tensor after load
+            return {tag: self.memo[key][0]}
+        name = self._name(path)
+        self.tensors[name] = _array_for_file(value, "'%s'" % name)
+        self.memo[key] = (name, value)
+        return {tag: name}
+
+    def encode(self, obj, path=()):
+        from .nn.parameter import Parameter
+        if obj is None or isinstance(obj, (bool, str)):
+            return obj
+        if isinstance(obj, Parameter):
+            d = self._store(obj, path, "P")
+            d["rg"] = bool(obj.requires_grad)
+            return d
+        if isinstance(obj, Tensor):
+            d = self._store(obj, path, "T")
+            if obj.requires_grad:
+                d["rg"] = True
+            return d
+        if isinstance(obj, np.ndarray):
+            return self._store(obj, path, "A")
+        if isinstance(obj, np.generic):
+            if obj.dtype.kind not in "biuf":
+                raise TypeError("dl.save: cannot save a NumPy scalar of dtype %s at '%s'"
+                                % (obj.dtype, ".".join(path)))
+            name = self._name(path)
+            self.tensors[name] = _array_for_file(np.asarray(obj), "'%s'" % name)
+            return {"S": name}
+        if isinstance(obj, numbers.Integral):
+            return int(obj)
+        if isinstance(obj, float):
+            return obj if math.isfinite(obj) else {"f": repr(obj)}
+        if isinstance(obj, Mapping):
+            items = list(obj.items())
+            kind = "OrderedDict" if isinstance(obj, OrderedDict) else "dict"
+            if all(isinstance(k, str) for k, _ in items):
+                return {"dict": {k: self.encode(v, path + (k,)) for k, v in items}, "type": kind}
+            return {"items": [[self.encode(k, path + ("key",)), self.encode(v, path + (str(k),))]
+                              for k, v in items], "type": kind}
+        if isinstance(obj, tuple):
+            if hasattr(obj, "_fields"):
+                raise TypeError("dl.save: namedtuples are not supported (at '%s'); use a dict"
+                                % ".".join(path))
+            return {"tuple": [self.encode(v, path + (str(i),)) for i, v in enumerate(obj)]}
+        if isinstance(obj, list):
+            return [self.encode(v, path + (str(i),)) for i, v in enumerate(obj)]
+        from .nn.modules.module import Module
+        if isinstance(obj, Module):
+            raise TypeError("dl.save: got a %s module; save its weights with "
+                            "dl.save(model.state_dict(), path)" % type(obj).__name__)
+        raise TypeError("dl.save: cannot save a %s at '%s' (supported: Tensors, NumPy arrays and "
+                        "scalars, dicts, lists, tuples, int, float, bool, str, None)"
+                        % (type(obj).__name__, ".".join(path) or "<top>"))
+
+
+def _decode(node, arrays, as_array, memo):
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, list):
+        return [_decode(v, arrays, as_array, memo) for v in node]
+    if not isinstance(node, dict):
+        raise ValueError("unexpected node %r in the structure description" % (node,))
+    if "dict" in node:
+        cls = OrderedDict if node.get("type") == "OrderedDict" else dict
+        return cls((k, _decode(v, arrays, as_array, memo)) for k, v in node["dict"].items())
+    if "items" in node:
+        cls = OrderedDict if node.get("type") == "OrderedDict" else dict
+        return cls((_decode(k, arrays, as_array, memo), _decode(v, arrays, as_array, memo))
+                   for k, v in node["items"])
+    if "tuple" in node:
+        return tuple(_decode(v, arrays, as_array, memo) for v in node["tuple"])
+    if "f" in node:
+        return float(node["f"])
+    if "S" in node:
+        return arrays[node["S"]][()]
+    for tag in ("T", "P", "A"):
+        if tag in node:
+            name = node[tag]
+            if name in memo:
+                return memo[name]
+            arr = arrays[name]
+            if as_array or tag == "A":
+                value = arr
+            elif tag == "P":
+                from .nn.parameter import Parameter
+                value = Parameter(arr, requires_grad=bool(node.get("rg", True)))
+            else:
+                value = Tensor._wrap(arr, requires_grad=bool(node.get("rg", False)))
+            memo[name] = value
+            return value
+    raise ValueError("unexpected node %r in the structure description" % (node,))
+
+
+def _encode(obj, metadata):
+    meta = {}
+    if metadata:
+        for k, v in metadata.items():
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError("dl.save: metadata must map str to str, got %r: %r" % (k, v))
+            if k.startswith("dlcore."):
+                raise ValueError("dl.save: metadata keys starting with 'dlcore.' are reserved, "
+                                 "got %r" % k)
+        meta.update(metadata)
+    if _is_flat(obj):
+        tensors = {}
+        for k, v in obj.items():
+            tensors[k] = _array_for_file(v, "'%s'" % k)
+        meta[_KIND] = "state_dict"
+        meta[_KEYS] = json.dumps(list(obj.keys()))
+        return tensors, meta
+    enc = _Encoder()
+    tree = enc.encode(obj)
+    meta[_KIND] = "tree"
+    meta[_TREE] = json.dumps(tree, separators=(",", ":"))
+    return enc.tensors, meta
+
+
+def _atomic_write(path, data):
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError("dl.save: directory %r does not exist" % folder)
+    if os.path.isdir(path):
+        raise IsADirectoryError("dl.save: %r is a directory" % path)
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        mode = 0o644
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def save(obj, path, metadata=None):
+    """Save a state_dict (name -> Tensor/array) or a nested object of tensors to `path`.
+
+    `metadata`: optional extra str -> str entries for the file's header.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("dl.save: path must be a str or os.PathLike, got %s"
+                        % type(path).__name__)
+    stn, _ = _safetensors()
+    tensors, meta = _encode(obj, metadata)
+    data = stn.save(tensors, metadata=meta)
+    _atomic_write(path, data)
+
+
+def load(path, as_array=False, map_location=None, weights_only=True):
+    """Load what dl.save wrote (or any safetensors file).
+
+    A state_dict comes back as an OrderedDict of name -> Tensor in the saved order (any other
+    safetensors file: in the file's order); a nested object comes back with its structure and
+    types.  as_array=True gives NumPy arrays instead of Tensors.  map_location and weights_only
+    exist for PyTorch habits: only 'cpu'/None and True are meaningful here.
+    """
+    if map_location not in (None, "cpu") and str(map_location) != "cpu":
+        raise ValueError("dl.load: dlcore runs on the CPU; map_location must be None or 'cpu', "
+                         "got %r" % (map_location,))
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError("dl.load: path must be a str or os.PathLike, got %s"
+                        % type(path).__name__)
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError("dl.load: no such file: %r" % path)
+    if os.path.isdir(path):
+        raise IsADirectoryError("dl.load: %r is a directory, expected a .safetensors file" % path)
+    _, safe_open = _safetensors()
+    try:
+        with safe_open(path, framework="np") as f:
+            meta = f.metadata() or {}
+            names = list(f.keys())
+            arrays = {}
+            for k in names:
+                a = f.get_tensor(k)
+                arrays[k] = a if a.flags.writeable else a.copy()
+    except Exception as e:
+        raise ValueError("dl.load: %r is not a valid safetensors file (%s); dl.load reads only "
+                         "safetensors, never pickle" % (path, e)) from None
+    try:
+        kind = meta.get(_KIND)
+        if kind == "tree":
+            return _decode(json.loads(meta[_TREE]), arrays, as_array, {})
+        order = names
+        if _KEYS in meta:
+            keys = json.loads(meta[_KEYS])
+            if sorted(keys) == sorted(names):
+                order = keys
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError("dl.load: %r has a damaged dlcore structure description (%s)"
+                         % (path, e)) from None
+    out = OrderedDict()
+    for k in order:
+        a = arrays[k]
+        out[k] = a if as_array else Tensor._wrap(a)
+    return out
+
+
+def read_metadata(path):
+    """The str -> str metadata in a safetensors file's header, without dlcore's own entries."""
+    _, safe_open = _safetensors()
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError("read_metadata: no such file: %r" % path)
+    try:
+        with safe_open(path, framework="np") as f:
+            meta = f.metadata() or {}
+    except Exception as e:
+        raise ValueError("read_metadata: %r is not a valid safetensors file (%s)"
+                         % (path, e)) from None
+    return {k: v for k, v in meta.items() if not k.startswith("dlcore.")}
+
+
+# safetensors-style aliases
+def save_file(tensors, filename, metadata=None):
+    save(tensors, filename, metadata=metadata)
+
+
+def load_file(filename, as_array=False):
+    return load(filename, as_array=as_array)
