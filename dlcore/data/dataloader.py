@@ -1,9 +1,12 @@
 """DataLoader: batches of a dataset, in order or shuffled, in this process or in worker processes.
 
-Worker processes are started with the *spawn* start method (or forkserver): a fork()ed child of
-a process that has already run an OpenMP region of gcc's libgomp hangs in its first parallel
-region, and dlcore's kernels use OpenMP.  Spawned workers import dlcore afresh, so the dataset
-and collate_fn must be picklable, and a script that uses workers needs the usual
+Worker processes are never plain fork()s of this process: a fork()ed child of a process that has
+already run an OpenMP region of gcc's libgomp hangs in its first parallel region, and dlcore's
+kernels use OpenMP.  Where the platform has it (Linux) the default start method is *forkserver*:
+one clean server process, started on first use, imports dlcore but never runs a parallel region,
+and every worker is forked from it — about as fast to start as fork.  Elsewhere the default is
+*spawn* (each worker starts a fresh interpreter, ~1 s).  Either way the dataset, collate_fn and
+worker_init_fn are pickled to the workers, and a script that uses workers needs the usual
 `if __name__ == "__main__":` guard.
 """
 import copy
@@ -137,12 +140,35 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
                                                                       "(is it picklable?)")))
 
 
+_PRELOAD = "dlcore.data.dataloader"
+
+
+def _default_context():
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # the server imports dlcore once, so forked workers start warm; keep any user preloads
+    try:
+        import multiprocessing.forkserver as fs
+        current = list(getattr(getattr(fs, "_forkserver", None), "_preload_modules", None) or [])
+    except ImportError:
+        current = []
+    if _PRELOAD not in current:
+        ctx.set_forkserver_preload(current + [_PRELOAD])
+    return ctx
+
+
 class _WorkerPool:
     """num_workers processes, one index queue each, one shared result queue."""
 
     def __init__(self, loader, seed):
-        ctx_name = loader.multiprocessing_context or "spawn"
-        ctx = (multiprocessing.get_context(ctx_name) if isinstance(ctx_name, str) else ctx_name)
+        ctx_arg = loader.multiprocessing_context
+        if ctx_arg is None or ctx_arg == "forkserver":
+            ctx = _default_context()
+        elif isinstance(ctx_arg, str):
+            ctx = multiprocessing.get_context(ctx_arg)
+        else:
+            ctx = ctx_arg
         if getattr(ctx, "get_start_method", lambda: "")() == "fork":
             raise ValueError("DataLoader: multiprocessing_context 'fork' is not supported: a "
                              "forked child of a process that used OpenMP (libgomp) hangs; use "
@@ -294,9 +320,10 @@ class DataLoader:
     sampler / batch_sampler   custom index order / custom batches
     collate_fn   list of samples -> batch (default: default_collate, which stacks arrays,
                  Tensors and numbers into Tensors and keeps tuples/dicts/lists)
-    num_workers  worker processes (0: load in this process); started with `spawn` (or the
-                 given `multiprocessing_context`, 'spawn' or 'forkserver'); batches come back in
-                 the same order and with the same content as with num_workers=0
+    num_workers  worker processes (0: load in this process), started with 'forkserver' on
+                 Linux and 'spawn' elsewhere (or the given `multiprocessing_context`: 'spawn' or
+                 'forkserver'; 'fork' is refused, see above); batches come back in the same
+                 order and with the same content as with num_workers=0
     pin_memory   accepted for compatibility; no effect on the CPU
 
     A TensorDataset (or a Subset of one) with the default collate is batched by indexing each
