@@ -179,8 +179,7 @@ def run_tour(quick=False, only=None, verbose=False, out=None):
         buf = io.StringIO()
         try:
             with contextlib.ExitStack() as stack:
-                if not verbose:
-                    stack.enter_context(contextlib.redirect_stdout(buf))
+                stack.enter_context(contextlib.redirect_stdout(out if verbose else buf))
                 mod = load_example(path, stem)
                 if not hasattr(mod, "main"):
                     raise AttributeError("%s has no main(quick=False)" % stem)
