@@ -21,7 +21,7 @@ from dlcore import nn
 from dlcore.data import DataLoader, StandardScaler, TensorDataset, load_digits, train_test_split
 
 
-# ---- part 1: backprop by hand --------------------------------------------------------------------
+# ---- part 1: backprop by hand ----------------------------------------------------------
 def numpy_forward_backward(X, y, W1, b1, W2, b2):
     """MLP x -> tanh(x W1^T + b1) -> h W2^T + b2 -> softmax cross-entropy (mean over the batch).
 
@@ -75,7 +75,7 @@ def check_backprop():
     return worst
 
 
-# ---- part 2: learning rate and batch size ---------------------------------------------------------
+# ---- part 2: learning rate and batch size ----------------------------------------------
 def digits_data(n_train=None):
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,

@@ -287,3 +287,14 @@ def test_regression_metrics_and_confusion_matrix():
     assert p == pytest.approx((1 + 1 + 2 / 3) / 3) and r == pytest.approx((1 + 0.5 + 1) / 3)
     with pytest.raises(ValueError, match="num_classes"):
         M.confusion_matrix([0, 5], [0, 1], num_classes=3)
+
+
+def test_progress_bar_on_a_terminal(iris_split, capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    import dlcore.train as T
+    monkeypatch.setattr(T, "_use_bar", lambda verbose: verbose not in (0, False, 2))
+    Xtr, ytr, _, _ = iris_split
+    model = _mlp()
+    fit(model, (Xtr, ytr), nn.CrossEntropyLoss(), sgd(model.parameters(), 0.1), epochs=2)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "batch" in out and "accuracy" in out

@@ -22,7 +22,7 @@ from ..random import rng as _rng
 from ..tensor import Tensor
 from .collate import default_collate, default_convert
 from .dataset import Subset, TensorDataset
-from .sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler
+from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
 
