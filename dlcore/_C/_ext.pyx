@@ -12,3 +12,6 @@ cnp.import_array()
 include "common.pxi"
 include "runtime.pxi"
 include "gemm.pxi"
+include "alloc.pxi"
+include "attention.pxi"
+include "layernorm.pxi"

@@ -6,3 +6,5 @@ from ..ops.activation import relu, sigmoid, tanh, softmax, log_softmax  # noqa: 
 from ..ops.loss import cross_entropy, mse_loss  # noqa: F401
 from ..ops.dropout import dropout  # noqa: F401
 from ..ops.shape_fn import pad, one_hot  # noqa: F401
+from ..ops.layernorm import *  # noqa: F401,F403
+from ..ops.attention import *  # noqa: F401,F403
