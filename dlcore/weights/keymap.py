@@ -11,7 +11,8 @@ import numpy as np
 
 def remap_keys(state_dict, rules=(), drop=()):
     """New dict with each key rewritten by the (pattern, replacement) regex rules, applied in
-    order (every rule to every key), and keys matching any `drop` pattern removed.
+    order (every rule to every key), and keys whose original or new name matches any `drop`
+    pattern removed.
 
     Two source keys that end up with the same name raise ValueError naming both.
     """
@@ -19,11 +20,11 @@ def remap_keys(state_dict, rules=(), drop=()):
     dropped = [re.compile(p) for p in drop]
     out, origin = {}, {}
     for k, v in state_dict.items():
-        if any(d.search(k) for d in dropped):
-            continue
         new = k
         for pat, rep in compiled:
             new = pat.sub(rep, new)
+        if any(d.search(k) or d.search(new) for d in dropped):
+            continue
         if new in out:
             raise ValueError("remap_keys: %r and %r both map to %r" % (origin[new], k, new))
         out[new], origin[new] = v, k
