@@ -47,17 +47,18 @@ class SentenceEncoder:
     def dim(self):
         return self.model.config.hidden_size
 
-    def embed_batch(self, sentences):
-        """(B, dim) float32 Tensor for one batch; differentiable when grad is enabled."""
-        batch = self.tokenizer(list(sentences), max_length=self.max_seq_length)
+    def _pool(self, batch):
         h, _ = self.model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
         m = batch["attention_mask"].astype(np.float32)[:, :, None]
-        summed = (h * m).sum(1)
-        pooled = summed / np.maximum(m.sum(1), 1e-9)
+        pooled = (h * m).sum(1) / np.maximum(m.sum(1), 1e-9)
         if self.normalize:
             norm = (pooled * pooled).sum(-1, keepdim=True).sqrt()
             pooled = pooled / norm.clamp(min=1e-12)
         return pooled
+
+    def embed_batch(self, sentences):
+        """(B, dim) float32 Tensor for one batch; differentiable when grad is enabled."""
+        return self._pool(self.tokenizer(list(sentences), max_length=self.max_seq_length))
 
     def encode(self, sentences, batch_size=32):
         """(N, dim) float32 array of sentence embeddings (unit length when normalising)."""
@@ -66,16 +67,27 @@ class SentenceEncoder:
         sentences = list(sentences)
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError("encode: batch_size must be a positive int, got %r" % (batch_size,))
+        tok = self.tokenizer
+        enc = [tok.encode(s, max_length=self.max_seq_length) for s in sentences]
+        # batches of similar token counts keep padding (wasted work) small
+        order = np.argsort([-len(ids) for ids, _ in enc], kind="stable")
         out = np.empty((len(sentences), self.dim), dtype=np.float32)
-        # sorting by length keeps padding (wasted work) small, as sentence-transformers does
-        order = np.argsort([-len(s) for s in sentences], kind="stable")
         was_training = self.model.training
         self.model.eval()
         try:
             with no_grad():
                 for i in range(0, len(sentences), batch_size):
                     idx = order[i:i + batch_size]
-                    e = self.embed_batch([sentences[j] for j in idx])
+                    width = max(len(enc[j][0]) for j in idx)
+                    batch = {k: np.zeros((len(idx), width), np.int64)
+                             for k in ("input_ids", "attention_mask", "token_type_ids")}
+                    batch["input_ids"][:] = tok.pad_id
+                    for r, j in enumerate(idx):
+                        ids, types = enc[j]
+                        batch["input_ids"][r, :len(ids)] = ids
+                        batch["attention_mask"][r, :len(ids)] = 1
+                        batch["token_type_ids"][r, :len(ids)] = types
+                    e = self._pool(batch)
                     out[idx] = e._data if isinstance(e, Tensor) else e
         finally:
             self.model.train(was_training)
