@@ -109,3 +109,13 @@ def test_minilm_embeddings_match_reference(minilm):
     assert cos.min() >= 0.99999, (cos.min(), int(cos.argmin()))
     # batching and order do not change the result
     np.testing.assert_allclose(minilm.encode(sentences[:5], batch_size=2), emb[:5], atol=1e-5)
+
+
+def test_semantic_search_example_quick(minilm):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "ex09", os.path.join(HERE, "..", "python", "09_semantic_search.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    row = mod.main(quick=True)
+    assert row["chapter"].startswith("09") and row["value"] == 1.0
