@@ -1,0 +1,338 @@
+"""BERT encoder (Devlin et al. 2018) with Hugging Face's module and state_dict key names, so a
+`BertModel` checkpoint (e.g. all-MiniLM-L6-v2's model.safetensors) loads key for key.
+
+    cfg = BertConfig.from_json("config.json")
+    model = BertModel(cfg)
+    model.load_hf_state_dict(dl.weights.load_safetensors("model.safetensors"))
+    hidden, pooled = model(input_ids, attention_mask, token_type_ids)
+
+LayerNorm, Embedding and exact (erf) GELU are small private layers here with PyTorch's parameter
+names (`weight`, `bias`); they are drop-in replaceable by the shared dl.nn ones.
+"""
+import json
+import math
+import os
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
+from ..ops.matmul import mm
+from .. import nn
+from ..nn.parameter import Parameter
+
+
+@dataclass
+class BertConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int = 3072
+    hidden_act: str = "gelu"
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in fields(cls)}
+        cfg = cls(**{k: v for k, v in d.items() if k in names})
+        if cfg.hidden_size % cfg.num_attention_heads:
+            raise ValueError("BertConfig: hidden_size %d is not a multiple of "
+                             "num_attention_heads %d" % (cfg.hidden_size,
+                                                         cfg.num_attention_heads))
+        if cfg.hidden_act not in ("gelu", "relu"):
+            raise ValueError("BertConfig: hidden_act %r not supported (gelu, relu)"
+                             % cfg.hidden_act)
+        pe = d.get("position_embedding_type", "absolute")
+        if pe != "absolute":
+            raise ValueError("BertConfig: position_embedding_type %r not supported" % pe)
+        return cfg
+
+    @classmethod
+    def from_json(cls, path):
+        with open(os.fspath(path), encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+
+# ---- private layers (PyTorch parameter names) --------------------------------------------------
+def _erf(x):
+    # Abramowitz & Stegun 7.1.26 in float64: |error| < 1.5e-7, far below float32 GELU rounding
+    # here; used only on the training path (inference uses the GEMM's fused erff GELU)
+    s = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
+               + 0.254829592) * t * np.exp(-a * a)
+    return s * y
+
+
+class _GeluFn(Function):
+    def forward(self, x):
+        x64 = x.astype(np.float64)
+        cdf = 0.5 * (1.0 + _erf(x64 * (1.0 / math.sqrt(2.0))))
+        if self.requires_grad:
+            self.x64, self.cdf = x64, cdf
+        return (x64 * cdf).astype(x.dtype)
+
+    def backward(self, g):
+        pdf = np.exp(-0.5 * self.x64 * self.x64) / math.sqrt(2.0 * math.pi)
+        return (g * (self.cdf + self.x64 * pdf)).astype(g.dtype)
+
+
+class _GELU(nn.Module):
+    def forward(self, x):
+        return _GeluFn.apply(x)
+
+
+class _LayerNormFn(Function):
+    def forward(self, x, w, b, eps=1e-5):
+        mu = x.mean(axis=-1, keepdims=True)
+        d = x - mu
+        var = np.mean(d * d, axis=-1, keepdims=True)
+        rstd = 1.0 / np.sqrt(var + eps)
+        xhat = d * rstd
+        if self.requires_grad:
+            self.xhat, self.rstd, self.w = xhat, rstd, w
+        return (xhat * w + b).astype(x.dtype, copy=False)
+
+    def backward(self, g):
+        xhat, rstd, w = self.xhat, self.rstd, self.w
+        axes = tuple(range(g.ndim - 1))
+        gw = (g * xhat).sum(axis=axes)
+        gb = g.sum(axis=axes)
+        gx = g * w
+        gx = rstd * (gx - gx.mean(axis=-1, keepdims=True)
+                     - xhat * (gx * xhat).mean(axis=-1, keepdims=True))
+        return gx.astype(g.dtype, copy=False), gw, gb
+
+
+class _LayerNorm(nn.Module):
+    def __init__(self, dim, eps=1e-5):
+        super().__init__()
+        self.eps = float(eps)
+        self.weight = Parameter(np.ones(dim, np.float32))
+        self.bias = Parameter(np.zeros(dim, np.float32))
+
+    def forward(self, x):
+        return _LayerNormFn.apply(x, self.weight, self.bias, eps=self.eps)
+
+
+class _Embedding(nn.Module):
+    def __init__(self, num, dim):
+        super().__init__()
+        self.num_embeddings = num
+        self.weight = Parameter(np.random.default_rng(0).standard_normal((num, dim))
+                                .astype(np.float32) * 0.02)
+
+    def forward(self, ids):
+        ids = np.asarray(getattr(ids, "_data", ids))
+        if ids.dtype.kind not in "iu":
+            raise TypeError("Embedding: indices must be integers, got %s" % ids.dtype)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
+            raise IndexError("Embedding: index out of range [0, %d): min %d, max %d"
+                             % (self.num_embeddings, ids.min(), ids.max()))
+        return self.weight[ids.astype(np.int64, copy=False)]
+
+
+def _fast():
+    return not is_grad_enabled()
+
+
+# ---- BERT ------------------------------------------------------------------------------------
+class BertEmbeddings(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.word_embeddings = _Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.position_embeddings = _Embedding(cfg.max_position_embeddings, cfg.hidden_size)
+        self.token_type_embeddings = _Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        self.LayerNorm = _LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
+        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+
+    def forward(self, input_ids, token_type_ids):
+        T = input_ids.shape[1]
+        if T > self.position_embeddings.num_embeddings:
+            raise ValueError("BertModel: sequence length %d exceeds max_position_embeddings %d"
+                             % (T, self.position_embeddings.num_embeddings))
+        pos = np.arange(T, dtype=np.int64)[None, :]
+        x = (self.word_embeddings(input_ids) + self.position_embeddings(pos)
+             + self.token_type_embeddings(token_type_ids))
+        return self.dropout(self.LayerNorm(x))
+
+
+class BertSelfAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.num_heads = cfg.num_attention_heads
+        self.head_dim = cfg.hidden_size // cfg.num_attention_heads
+        self.query = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.key = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.value = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.dropout = nn.Dropout(cfg.attention_probs_dropout_prob)
+
+    def forward(self, x, mask_bias):
+        B, T, C = x.shape
+        H, D = self.num_heads, self.head_dim
+
+        def heads(t):
+            return t.reshape(B, T, H, D).permute(0, 2, 1, 3)
+
+        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(D))
+        if mask_bias is not None:
+            scores = scores + mask_bias
+        probs = self.dropout(scores.softmax(-1))
+        ctx = probs @ v
+        return ctx.permute(0, 2, 1, 3).reshape(B, T, C)
+
+
+class BertSelfOutput(nn.Module):
+    def __init__(self, cfg, inner):
+        super().__init__()
+        self.dense = nn.Linear(inner, cfg.hidden_size)
+        self.LayerNorm = _LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
+        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
+
+    def forward(self, h, residual):
+        return self.LayerNorm(self.dropout(self.dense(h)) + residual)
+
+
+class BertAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.self = BertSelfAttention(cfg)
+        self.output = BertSelfOutput(cfg, cfg.hidden_size)
+
+    def forward(self, x, mask_bias):
+        return self.output(self.self(x, mask_bias), x)
+
+
+class BertIntermediate(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
+        self.act = cfg.hidden_act
+        self.intermediate_act_fn = _GELU() if cfg.hidden_act == "gelu" else nn.ReLU()
+
+    def forward(self, x):
+        if _fast() and x.dtype == np.float32:
+            # inference: the activation runs in the GEMM's epilogue (exact erf GELU / ReLU)
+            x2 = x._data.reshape(-1, x.shape[-1])
+            y = mm(x2, self.dense.weight._data, transb=True, bias=self.dense.bias._data,
+                   act=2 if self.act == "gelu" else 1)
+            return Tensor._wrap(y.reshape(x.shape[:-1] + (y.shape[-1],)))
+        return self.intermediate_act_fn(self.dense(x))
+
+
+class BertLayer(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.attention = BertAttention(cfg)
+        self.intermediate = BertIntermediate(cfg)
+        self.output = BertSelfOutput(cfg, cfg.intermediate_size)
+
+    def forward(self, x, mask_bias):
+        a = self.attention(x, mask_bias)
+        return self.output(self.intermediate(a), a)
+
+
+class BertEncoder(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.layer = nn.ModuleList([BertLayer(cfg) for _ in range(cfg.num_hidden_layers)])
+
+    def forward(self, x, mask_bias):
+        for layer in self.layer:
+            x = layer(x, mask_bias)
+        return x
+
+
+class BertPooler(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.dense = nn.Linear(cfg.hidden_size, cfg.hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, h):
+        return self.activation(self.dense(h[:, 0]))
+
+
+# keys other checkpoints use for the same tensors: BertFor* heads prefix "bert.", old TF
+# conversions say gamma/beta; position_ids is a buffer of 0..511 that we compute instead
+HF_RULES = [(r"^bert\.", ""), (r"\.gamma$", ".weight"), (r"\.beta$", ".bias")]
+HF_DROP = [r"^embeddings\.position_ids$", r"^(cls|classifier|qa_outputs)\."]
+
+
+class BertModel(nn.Module):
+    """forward(input_ids, attention_mask=None, token_type_ids=None) -> (hidden (B, T, C),
+    pooled (B, C) or None). input_ids etc. are int arrays or Tensors of shape (B, T)."""
+
+    def __init__(self, config=None, add_pooling_layer=True, **kwargs):
+        super().__init__()
+        if config is None:
+            config = BertConfig(**kwargs)
+        elif isinstance(config, dict):
+            config = BertConfig.from_dict(config)
+        self.config = config
+        self.embeddings = BertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        if add_pooling_layer:
+            self.pooler = BertPooler(config)
+        else:
+            self.pooler = None
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        ids = np.asarray(getattr(input_ids, "_data", input_ids))
+        if ids.ndim != 2:
+            raise ValueError("BertModel: input_ids must be 2-D (batch, seq), got shape %s"
+                             % (ids.shape,))
+        if token_type_ids is None:
+            types = np.zeros_like(ids)
+        else:
+            types = np.asarray(getattr(token_type_ids, "_data", token_type_ids))
+            if types.shape != ids.shape:
+                raise ValueError("BertModel: token_type_ids shape %s != input_ids shape %s"
+                                 % (types.shape, ids.shape))
+        mask_bias = None
+        if attention_mask is not None:
+            m = np.asarray(getattr(attention_mask, "_data", attention_mask))
+            if m.shape != ids.shape:
+                raise ValueError("BertModel: attention_mask shape %s != input_ids shape %s"
+                                 % (m.shape, ids.shape))
+            # 0 where attended, a large negative number at padding (broadcast over heads/queries)
+            dt = self.embeddings.word_embeddings.weight.dtype
+            mask_bias = ((1.0 - m.astype(dt)) * np.finfo(dt).min)[:, None, None, :].astype(dt)
+        h = self.encoder(self.embeddings(ids, types), mask_bias)
+        pooled = self.pooler(h) if self.pooler is not None else None
+        return h, pooled
+
+    def load_hf_state_dict(self, state_dict, strict=True):
+        """Load a Hugging Face BertModel/BertFor* state_dict (keys remapped, heads dropped);
+        returns the KeyReport, raising ValueError listing every mismatch when strict."""
+        from ..weights import load_weights
+        drop = list(HF_DROP)
+        if self.pooler is None:
+            drop.append(r"^pooler\.")
+        return load_weights(self, state_dict, HF_RULES, drop, strict=strict)
+
+    @classmethod
+    def from_pretrained(cls, directory, add_pooling_layer=True):
+        """From a local directory with config.json and model.safetensors (or pytorch_model.bin)."""
+        from ..weights import load_safetensors, load_torch
+        d = os.fspath(directory)
+        model = cls(BertConfig.from_json(os.path.join(d, "config.json")), add_pooling_layer)
+        st = os.path.join(d, "model.safetensors")
+        pt = os.path.join(d, "pytorch_model.bin")
+        if os.path.exists(st):
+            sd = load_safetensors(st)
+        elif os.path.exists(pt):
+            sd = load_torch(pt)
+        else:
+            raise FileNotFoundError("%s has neither model.safetensors nor pytorch_model.bin" % d)
+        model.load_hf_state_dict(sd)
+        return model.eval()

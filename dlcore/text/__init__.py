@@ -1,0 +1,2 @@
+"""dl.text: tokenizers implemented in Python (no `tokenizers` dependency at run time)."""
+from .wordpiece import WordPieceTokenizer, BasicTokenizer  # noqa: F401
