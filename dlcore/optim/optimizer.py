@@ -91,6 +91,9 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("%s: params must be an iterable of Tensors or dicts, got a Tensor"
                             % name)
+        if isinstance(params, (set, frozenset)):
+            raise TypeError("%s: parameters must be in an ordered collection (a list), not a "
+                            "set, so their order is the same in every run" % name)
         if isinstance(params, dict):
             params = [params]
         param_groups = list(params)
