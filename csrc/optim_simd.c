@@ -374,25 +374,17 @@ void DL_ISA_FN(dl_adagrad_f64)(double *restrict p, const double *restrict g,
 
 /* ------------------------------------------------------------------------ sum of squares */
 
-/* Blocks of 1024 are summed in float vectors, then added to a double total: the float error
- * stays that of a 1024-term sum however long the buffer is. */
+/* Squares summed in double: no float overflow for |x| > 1.8e19, and the error stays that of
+ * a double sum however long the buffer is (the loop is memory-bound either way). */
 double DL_ISA_FN(dl_sumsq_f32)(const float *x, size_t n)
 {
-    double total = 0.0;
-    size_t i = 0;
-    while (i < n) {
-        size_t end = n - i > 1024 ? i + 1024 : n;
-        vf acc0 = vf_zero(), acc1 = vf_zero();
-        for (; i + 2 * DL_VF_LEN <= end; i += 2 * DL_VF_LEN) {
-            vf a = vf_loadu(x + i), b = vf_loadu(x + i + DL_VF_LEN);
-            acc0 = vf_fma(a, a, acc0);
-            acc1 = vf_fma(b, b, acc1);
-        }
-        float s = vf_reduce_add(vf_add(acc0, acc1));
-        for (; i < end; i++) s += x[i] * x[i];
-        total += s;
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i];
+        s += v * v;
     }
-    return total;
+    return s;
 }
 
 double DL_ISA_FN(dl_sumsq_f64)(const double *x, size_t n)

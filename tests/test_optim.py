@@ -547,3 +547,21 @@ def test_sumsq_kernel(isa, threads):
         assert _C.sumsq(x) == pytest.approx(want, rel=1e-6, abs=1e-12)
         xd = x.astype(np.float64)
         assert _C.sumsq(xd) == pytest.approx(want, rel=1e-12, abs=1e-12)
+    big = np.full(33, 1e30, np.float32)  # squares overflow float32, not the double sum
+    assert _C.sumsq(big) == pytest.approx(33 * float(big[0]) ** 2, rel=1e-6)
+    assert _C.sumsq(np.ascontiguousarray(big[::2])) == pytest.approx(17 * float(big[0]) ** 2,
+                                                                     rel=1e-6)
+    assert np.isnan(_C.sumsq(np.array([1.0, np.nan], np.float32)))
+
+
+def test_clip_grad_norm_uses_double_sum():
+    from dlcore.nn.utils import clip_grad_norm_
+    rng = np.random.default_rng(0)
+    ps = [Parameter(np.zeros(n, np.float32)) for n in (7, 70001)]
+    for p in ps:
+        p.grad = dl.tensor(rng.standard_normal(p.shape).astype(np.float32))
+    want = np.sqrt(sum(float(np.sum(p.grad._data.astype(np.float64) ** 2)) for p in ps))
+    total = clip_grad_norm_(ps, 1.0)
+    assert float(total.item()) == pytest.approx(want, rel=1e-6)
+    after = np.sqrt(sum(float(np.sum(p.grad._data.astype(np.float64) ** 2)) for p in ps))
+    assert after == pytest.approx(1.0, rel=1e-5)
