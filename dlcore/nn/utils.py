@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from .. import _C
 from ..tensor import Tensor
 
 
@@ -24,7 +25,11 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     else:
         acc = 0.0
         for p in params:
-            g = p.grad._data.reshape(-1).astype(np.float64, copy=False)
+            g = p.grad._data
+            if norm_type == 2 and g.dtype in (np.float32, np.float64):
+                acc += _C.sumsq(g)  # one pass, summed in double, no float64 copy
+                continue
+            g = g.reshape(-1).astype(np.float64, copy=False)
             acc += float(np.sum(np.abs(g) ** norm_type)) if norm_type != 2 else float(g @ g)
         total = acc ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):

@@ -1,0 +1,396 @@
+/* Fused optimizer updates, one copy per ISA (see setup.py).  Single-threaded over [0, n);
+ * csrc/optim.c splits the buffers over threads.
+ *
+ * float32: written once against the `vf` vocabulary; the last n % DL_VF_LEN elements go
+ * through the same vector body on small zero-padded copies, so the tail computes exactly
+ * what the body would.  float64: plain loops the compiler vectorizes.
+ *
+ * Each body mirrors torch.optim's single-tensor code step by step (same operations in the
+ * same order, scalars rounded to the buffer's precision as PyTorch does):
+ *   lerp_(end, w):     w < 0.5 ? x + w*(end - x) : end - (end - x)*(1 - w)
+ *   addcmul_(a, b, c): x + (c*a)*b          addcdiv_(a, b, c): x + c*(a/b)
+ * Options that are off skip their operations entirely (weight_decay == 0 adds nothing), so
+ * Inf and NaN in parameters behave as they do in PyTorch.
+ */
+#include <math.h>
+#include <string.h>
+#include "dlcore/simd.h"
+#include "dlcore/optim_kernels.h"
+
+static inline vf vneg(vf a) { return vf_mul(a, vf_set1(-1.0f)); }
+
+/* x.lerp_(end, w) in PyTorch's two-sided form; small = (|w| < 0.5), wm = w or w - 1. */
+static inline vf vlerp(vf x, vf end, vf w, int small)
+{
+    vf diff = vf_sub(end, x);
+    return small ? vf_fma(w, diff, x) : vf_fma(w, diff, end);
+}
+
+static inline double dlerp(double x, double end, double w, int small)
+{
+    double diff = end - x;
+    return small ? x + w * diff : end - diff * (1.0 - w);
+}
+
+/* Copies `len` (< DL_VF_LEN) floats into a zero-padded vector-sized scratch. */
+static inline void pad_in(float *dst, const float *src, size_t len)
+{
+    memset(dst, 0, sizeof(float) * DL_VF_LEN);
+    if (src) memcpy(dst, src, sizeof(float) * len);
+}
+
+static inline void pad_out(float *dst, const float *src, size_t len)
+{
+    if (dst) memcpy(dst, src, sizeof(float) * len);
+}
+
+/* ------------------------------------------------------------------------------------ SGD */
+
+typedef struct {
+    vf lr_neg, momentum, one_m_damp, wd;
+    int has_wd, has_mom, nesterov, maximize, first;
+} sgd_c;
+
+static inline void sgd_vec(float *p, const float *g, float *buf, const sgd_c *c)
+{
+    vf d = vf_loadu(g);
+    vf pp = vf_loadu(p);
+    if (c->maximize) d = vneg(d);
+    if (c->has_wd) d = vf_fma(pp, c->wd, d);
+    if (c->has_mom) {
+        vf b;
+        if (c->first) b = d;
+        else b = vf_fma(d, c->one_m_damp, vf_mul(vf_loadu(buf), c->momentum));
+        vf_storeu(buf, b);
+        d = c->nesterov ? vf_fma(b, c->momentum, d) : b;
+    }
+    vf_storeu(p, vf_fma(d, c->lr_neg, pp));
+}
+
+void DL_ISA_FN(dl_sgd_f32)(float *p, const float *g, float *buf, size_t n, const dl_sgd_args *a)
+{
+    sgd_c c;
+    c.lr_neg = vf_set1((float)-a->lr);
+    c.momentum = vf_set1((float)a->momentum);
+    c.one_m_damp = vf_set1((float)(1.0 - a->dampening));
+    c.wd = vf_set1((float)a->weight_decay);
+    c.has_wd = a->weight_decay != 0.0;
+    c.has_mom = a->momentum != 0.0 && buf != NULL;
+    c.nesterov = a->nesterov;
+    c.maximize = a->maximize;
+    c.first = a->first;
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
+        sgd_vec(p + i, g + i, c.has_mom ? buf + i : NULL, &c);
+    if (i < n) {
+        float tp[DL_VF_LEN], tg[DL_VF_LEN], tb[DL_VF_LEN];
+        size_t r = n - i;
+        pad_in(tp, p + i, r);
+        pad_in(tg, g + i, r);
+        pad_in(tb, c.has_mom ? buf + i : NULL, r);
+        sgd_vec(tp, tg, tb, &c);
+        pad_out(p + i, tp, r);
+        pad_out(c.has_mom ? buf + i : NULL, tb, r);
+    }
+}
+
+void DL_ISA_FN(dl_sgd_f64)(double *restrict p, const double *restrict g, double *restrict buf,
+                           size_t n, const dl_sgd_args *a)
+{
+    const double lr = a->lr, mom = a->momentum, damp1 = 1.0 - a->dampening;
+    const double wd = a->weight_decay;
+    const int has_wd = wd != 0.0, has_mom = mom != 0.0 && buf != NULL;
+    const int nesterov = a->nesterov, maximize = a->maximize, first = a->first;
+    for (size_t i = 0; i < n; i++) {
+        double d = maximize ? -g[i] : g[i];
+        if (has_wd) d = d + wd * p[i];
+        if (has_mom) {
+            double b = first ? d : buf[i] * mom + d * damp1;
+            buf[i] = b;
+            d = nesterov ? d + mom * b : b;
+        }
+        p[i] = p[i] + d * -lr;
+    }
+}
+
+/* ----------------------------------------------------------------------------------- Adam */
+
+typedef struct {
+    vf decay, wd, w1, c2, beta2, bc2_sqrt, eps, step_neg;
+    int has_wd, decoupled, small1, maximize, amsgrad;
+} adam_c;
+
+static inline void adam_vec(float *p, const float *g, float *m, float *v, float *vmax,
+                            const adam_c *c)
+{
+    vf d = vf_loadu(g);
+    vf pp = vf_loadu(p);
+    if (c->maximize) d = vneg(d);
+    if (c->has_wd) {
+        if (c->decoupled) pp = vf_mul(pp, c->decay);
+        else d = vf_fma(pp, c->wd, d);
+    }
+    vf mm = vlerp(vf_loadu(m), d, c->w1, c->small1);
+    vf vv = vf_add(vf_mul(vf_loadu(v), c->beta2), vf_mul(vf_mul(c->c2, d), d));
+    vf_storeu(m, mm);
+    vf_storeu(v, vv);
+    if (c->amsgrad) {
+        vv = vf_max(vf_loadu(vmax), vv);  /* NaN in v wins (data second) */
+        vf_storeu(vmax, vv);
+    }
+    vf denom = vf_add(vf_div(vf_sqrt(vv), c->bc2_sqrt), c->eps);
+    vf_storeu(p, vf_fma(c->step_neg, vf_div(mm, denom), pp));
+}
+
+void DL_ISA_FN(dl_adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, size_t n,
+                            const dl_adam_args *a)
+{
+    adam_c c;
+    double w1 = 1.0 - a->beta1;
+    c.small1 = fabs(w1) < 0.5;
+    c.w1 = vf_set1(c.small1 ? (float)w1 : (float)w1 - 1.0f);
+    c.decay = vf_set1((float)(1.0 - a->lr * a->weight_decay));
+    c.wd = vf_set1((float)a->weight_decay);
+    c.c2 = vf_set1((float)(1.0 - a->beta2));
+    c.beta2 = vf_set1((float)a->beta2);
+    c.bc2_sqrt = vf_set1((float)a->bc2_sqrt);
+    c.eps = vf_set1((float)a->eps);
+    c.step_neg = vf_set1((float)-a->step_size);
+    c.has_wd = a->weight_decay != 0.0;
+    c.decoupled = a->decoupled;
+    c.maximize = a->maximize;
+    c.amsgrad = vmax != NULL;
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
+        adam_vec(p + i, g + i, m + i, v + i, c.amsgrad ? vmax + i : NULL, &c);
+    if (i < n) {
+        float tp[DL_VF_LEN], tg[DL_VF_LEN], tm[DL_VF_LEN], tv[DL_VF_LEN], tx[DL_VF_LEN];
+        size_t r = n - i;
+        float *xm = c.amsgrad ? vmax + i : NULL;
+        pad_in(tp, p + i, r);
+        pad_in(tg, g + i, r);
+        pad_in(tm, m + i, r);
+        pad_in(tv, v + i, r);
+        pad_in(tx, xm, r);
+        adam_vec(tp, tg, tm, tv, tx, &c);
+        pad_out(p + i, tp, r);
+        pad_out(m + i, tm, r);
+        pad_out(v + i, tv, r);
+        pad_out(xm, tx, r);
+    }
+}
+
+void DL_ISA_FN(dl_adam_f64)(double *restrict p, const double *restrict g, double *restrict m,
+                            double *restrict v, double *restrict vmax, size_t n,
+                            const dl_adam_args *a)
+{
+    const double w1 = 1.0 - a->beta1, c2 = 1.0 - a->beta2, beta2 = a->beta2;
+    const int small1 = fabs(w1) < 0.5;
+    const double decay = 1.0 - a->lr * a->weight_decay, wd = a->weight_decay;
+    const double bc2 = a->bc2_sqrt, eps = a->eps, step_neg = -a->step_size;
+    const int has_wd = wd != 0.0, decoupled = a->decoupled, maximize = a->maximize;
+    const int amsgrad = vmax != NULL;
+    for (size_t i = 0; i < n; i++) {
+        double d = maximize ? -g[i] : g[i];
+        double pp = p[i];
+        if (has_wd) {
+            if (decoupled) pp = pp * decay;
+            else d = d + wd * pp;
+        }
+        double mm = dlerp(m[i], d, w1, small1);
+        double vv = v[i] * beta2 + (c2 * d) * d;
+        m[i] = mm;
+        v[i] = vv;
+        if (amsgrad) {
+            double x = vmax[i];
+            vv = (vv > x || vv != vv) ? vv : x;
+            vmax[i] = vv;
+        }
+        double denom = sqrt(vv) / bc2 + eps;
+        p[i] = pp + step_neg * (mm / denom);
+    }
+}
+
+/* -------------------------------------------------------------------------------- RMSprop */
+
+typedef struct {
+    vf lr_neg, alpha, c, w, eps, wd, momentum, minus1;
+    int has_wd, centered, has_mom, small, maximize;
+} rms_c;
+
+static inline void rms_vec(float *p, const float *g, float *sq, float *gavg, float *buf,
+                           const rms_c *c)
+{
+    vf d = vf_loadu(g);
+    vf pp = vf_loadu(p);
+    if (c->maximize) d = vneg(d);
+    if (c->has_wd) d = vf_fma(pp, c->wd, d);
+    vf s = vf_add(vf_mul(vf_loadu(sq), c->alpha), vf_mul(vf_mul(c->c, d), d));
+    vf_storeu(sq, s);
+    vf avg;
+    if (c->centered) {
+        vf ga = vlerp(vf_loadu(gavg), d, c->w, c->small);
+        vf_storeu(gavg, ga);
+        avg = vf_sqrt(vf_add(s, vf_mul(vf_mul(c->minus1, ga), ga)));
+    } else {
+        avg = vf_sqrt(s);
+    }
+    avg = vf_add(avg, c->eps);
+    if (c->has_mom) {
+        vf b = vf_add(vf_mul(vf_loadu(buf), c->momentum), vf_div(d, avg));
+        vf_storeu(buf, b);
+        vf_storeu(p, vf_fma(b, c->lr_neg, pp));
+    } else {
+        vf_storeu(p, vf_fma(c->lr_neg, vf_div(d, avg), pp));
+    }
+}
+
+void DL_ISA_FN(dl_rmsprop_f32)(float *p, const float *g, float *sq, float *gavg, float *buf,
+                               size_t n, const dl_rmsprop_args *a)
+{
+    rms_c c;
+    double w = 1.0 - a->alpha;
+    c.small = fabs(w) < 0.5;
+    c.w = vf_set1(c.small ? (float)w : (float)w - 1.0f);
+    c.lr_neg = vf_set1((float)-a->lr);
+    c.alpha = vf_set1((float)a->alpha);
+    c.c = vf_set1((float)(1.0 - a->alpha));
+    c.eps = vf_set1((float)a->eps);
+    c.wd = vf_set1((float)a->weight_decay);
+    c.momentum = vf_set1((float)a->momentum);
+    c.minus1 = vf_set1(-1.0f);
+    c.has_wd = a->weight_decay != 0.0;
+    c.centered = a->centered && gavg != NULL;
+    c.has_mom = a->momentum > 0.0 && buf != NULL;
+    c.maximize = a->maximize;
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
+        rms_vec(p + i, g + i, sq + i, c.centered ? gavg + i : NULL,
+                c.has_mom ? buf + i : NULL, &c);
+    if (i < n) {
+        float tp[DL_VF_LEN], tg[DL_VF_LEN], ts[DL_VF_LEN], ta[DL_VF_LEN], tb[DL_VF_LEN];
+        size_t r = n - i;
+        float *xa = c.centered ? gavg + i : NULL, *xb = c.has_mom ? buf + i : NULL;
+        pad_in(tp, p + i, r);
+        pad_in(tg, g + i, r);
+        pad_in(ts, sq + i, r);
+        pad_in(ta, xa, r);
+        pad_in(tb, xb, r);
+        rms_vec(tp, tg, ts, ta, tb, &c);
+        pad_out(p + i, tp, r);
+        pad_out(sq + i, ts, r);
+        pad_out(xa, ta, r);
+        pad_out(xb, tb, r);
+    }
+}
+
+void DL_ISA_FN(dl_rmsprop_f64)(double *restrict p, const double *restrict g,
+                               double *restrict sq, double *restrict gavg,
+                               double *restrict buf, size_t n, const dl_rmsprop_args *a)
+{
+    const double lr = a->lr, alpha = a->alpha, c = 1.0 - a->alpha, eps = a->eps;
+    const double wd = a->weight_decay, mom = a->momentum, w = 1.0 - a->alpha;
+    const int small = fabs(w) < 0.5, has_wd = wd != 0.0, maximize = a->maximize;
+    const int centered = a->centered && gavg != NULL, has_mom = mom > 0.0 && buf != NULL;
+    for (size_t i = 0; i < n; i++) {
+        double d = maximize ? -g[i] : g[i];
+        if (has_wd) d = d + wd * p[i];
+        double s = sq[i] * alpha + (c * d) * d;
+        sq[i] = s;
+        double avg;
+        if (centered) {
+            double ga = dlerp(gavg[i], d, w, small);
+            gavg[i] = ga;
+            avg = sqrt(s + (-1.0 * ga) * ga);
+        } else {
+            avg = sqrt(s);
+        }
+        avg = avg + eps;
+        if (has_mom) {
+            double b = buf[i] * mom + d / avg;
+            buf[i] = b;
+            p[i] = p[i] + b * -lr;
+        } else {
+            p[i] = p[i] + -lr * (d / avg);
+        }
+    }
+}
+
+/* -------------------------------------------------------------------------------- Adagrad */
+
+typedef struct {
+    vf clr_neg, eps, wd;
+    int has_wd, maximize;
+} adagrad_c;
+
+static inline void adagrad_vec(float *p, const float *g, float *sum, const adagrad_c *c)
+{
+    vf d = vf_loadu(g);
+    vf pp = vf_loadu(p);
+    if (c->maximize) d = vneg(d);
+    if (c->has_wd) d = vf_fma(pp, c->wd, d);
+    vf s = vf_add(vf_loadu(sum), vf_mul(d, d));
+    vf_storeu(sum, s);
+    vf std = vf_add(vf_sqrt(s), c->eps);
+    vf_storeu(p, vf_fma(c->clr_neg, vf_div(d, std), pp));
+}
+
+void DL_ISA_FN(dl_adagrad_f32)(float *p, const float *g, float *sum, size_t n,
+                               const dl_adagrad_args *a)
+{
+    adagrad_c c;
+    c.clr_neg = vf_set1((float)-a->clr);
+    c.eps = vf_set1((float)a->eps);
+    c.wd = vf_set1((float)a->weight_decay);
+    c.has_wd = a->weight_decay != 0.0;
+    c.maximize = a->maximize;
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) adagrad_vec(p + i, g + i, sum + i, &c);
+    if (i < n) {
+        float tp[DL_VF_LEN], tg[DL_VF_LEN], ts[DL_VF_LEN];
+        size_t r = n - i;
+        pad_in(tp, p + i, r);
+        pad_in(tg, g + i, r);
+        pad_in(ts, sum + i, r);
+        adagrad_vec(tp, tg, ts, &c);
+        pad_out(p + i, tp, r);
+        pad_out(sum + i, ts, r);
+    }
+}
+
+void DL_ISA_FN(dl_adagrad_f64)(double *restrict p, const double *restrict g,
+                               double *restrict sum, size_t n, const dl_adagrad_args *a)
+{
+    const double clr_neg = -a->clr, eps = a->eps, wd = a->weight_decay;
+    const int has_wd = wd != 0.0, maximize = a->maximize;
+    for (size_t i = 0; i < n; i++) {
+        double d = maximize ? -g[i] : g[i];
+        if (has_wd) d = d + wd * p[i];
+        double s = sum[i] + d * d;
+        sum[i] = s;
+        p[i] = p[i] + clr_neg * (d / (sqrt(s) + eps));
+    }
+}
+
+/* ------------------------------------------------------------------------ sum of squares */
+
+/* Squares summed in double: no float overflow for |x| > 1.8e19, and the error stays that of
+ * a double sum however long the buffer is (the loop is memory-bound either way). */
+double DL_ISA_FN(dl_sumsq_f32)(const float *x, size_t n)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i];
+        s += v * v;
+    }
+    return s;
+}
+
+double DL_ISA_FN(dl_sumsq_f64)(const double *x, size_t n)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += x[i] * x[i];
+    return s;
+}

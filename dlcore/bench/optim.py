@@ -1,0 +1,230 @@
+"""Optimizer-step benchmark: dlcore's fused kernels against a NumPy reference and torch.optim.
+
+    from dlcore.bench import optim
+    print(optim.format_table(optim.run(threads=(1, 2))))
+
+Cases (float32, 10M parameters in four buffers of 4M, 3M, 2M and 1M; 1M in quick mode):
+  adam           Adam(lr=1e-3), one step over every buffer
+  sgd-momentum   SGD(lr=1e-2, momentum=0.9)
+Sides:
+  dlcore         optimizer.step(): one fused C pass per buffer
+  numpy          the same update written with in-place NumPy ufuncs and reused scratch
+                 (the fastest plain-NumPy form: no temporaries allocated per step)
+  torch          torch.optim default on CPU (a per-tensor loop), foreach=True, and fused=True
+Timing: each side in its own block of calls, warm-up first, median of the samples.  dlcore
+gets `threads` OpenMP threads, torch torch.set_num_threads(threads); NumPy's element-wise
+ufuncs are single-threaded.  glibc's mmap/trim thresholds are fixed first (as BASELINE.md
+describes) so no side pays page faults that another side avoids by chance.
+Ratios > 1 mean dlcore is faster.  An update moves 28 bytes per parameter for Adam (read p,
+g, m, v; write p, m, v) and 20 for SGD with momentum, so `dlcore_GBps` shows how close the
+step runs to memory bandwidth.
+"""
+import ctypes
+import math
+import time
+
+import numpy as np
+
+from .. import _C
+
+SIZES = (4_000_000, 3_000_000, 2_000_000, 1_000_000)
+QUICK_SIZES = (400_000, 300_000, 200_000, 100_000)
+BYTES_PER_PARAM = {"adam": 28, "sgd-momentum": 20}
+
+
+def _torch():
+    try:
+        import torch
+    except Exception:  # torch is an optional oracle
+        return None
+    return torch
+
+
+def _fix_malloc():
+    """Keep freed big blocks in the heap (same settings for every side); glibc only."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 * 1024 * 1024)    # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 1024 * 1024 * 1024)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def _median_ms(fn, repeats, warmup=2):
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(samples))
+
+
+# ------------------------------------------------------------------- NumPy references
+class NumpyAdam:
+    """Adam in place with NumPy ufuncs and one reused scratch buffer per parameter."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, eps
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.tmp = [np.empty_like(p) for p in params]
+        self.t = 0
+
+    def step(self, grads):
+        b1, b2 = self.betas
+        self.t += 1
+        step_size = self.lr / (1 - b1 ** self.t)
+        bc2_sqrt = math.sqrt(1 - b2 ** self.t)
+        f = self.params[0].dtype.type
+        for p, g, m, v, tmp in zip(self.params, grads, self.m, self.v, self.tmp):
+            m *= f(b1)
+            np.multiply(g, f(1 - b1), out=tmp)
+            m += tmp
+            v *= f(b2)
+            np.multiply(g, g, out=tmp)
+            tmp *= f(1 - b2)
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp /= f(bc2_sqrt)
+            tmp += f(self.eps)
+            np.divide(m, tmp, out=tmp)
+            tmp *= f(-step_size)
+            p += tmp
+
+
+class NumpySGD:
+    """SGD with momentum in place with NumPy ufuncs and one reused scratch per parameter."""
+
+    def __init__(self, params, lr=1e-2, momentum=0.9):
+        self.params, self.lr, self.momentum = params, lr, momentum
+        self.buf = [None] * len(params)
+        self.tmp = [np.empty_like(p) for p in params]
+
+    def step(self, grads):
+        f = self.params[0].dtype.type
+        for i, (p, g, tmp) in enumerate(zip(self.params, grads, self.tmp)):
+            if self.buf[i] is None:
+                self.buf[i] = g.copy()
+            else:
+                self.buf[i] *= f(self.momentum)
+                self.buf[i] += g
+            np.multiply(self.buf[i], f(-self.lr), out=tmp)
+            p += tmp
+
+
+# ----------------------------------------------------------------------------- cases
+def _dl_side(case, arrays, grads):
+    from ..nn import Parameter
+    from ..optim import SGD, Adam
+    from ..tensor import Tensor
+    params = [Parameter(a.copy()) for a in arrays]
+    for p, g in zip(params, grads):
+        p.grad = Tensor._wrap(g)
+    opt = Adam(params, lr=1e-3) if case == "adam" else SGD(params, lr=1e-2, momentum=0.9)
+    return opt.step
+
+
+def _numpy_side(case, arrays, grads):
+    params = [a.copy() for a in arrays]
+    opt = NumpyAdam(params) if case == "adam" else NumpySGD(params)
+    return lambda: opt.step(grads)
+
+
+def _torch_side(torch, case, arrays, grads, **flags):
+    params = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in arrays]
+    for p, g in zip(params, grads):
+        p.grad = torch.from_numpy(g)
+    try:
+        if case == "adam":
+            opt = torch.optim.Adam(params, lr=1e-3, **flags)
+        else:
+            opt = torch.optim.SGD(params, lr=1e-2, momentum=0.9, **flags)
+        opt.step()
+    except Exception:  # an option this torch build lacks on CPU
+        return None
+
+    def step():
+        with torch.no_grad():
+            opt.step()
+    return step
+
+
+def run(threads=(1, 2), quick=False):
+    """Rows: case, threads, dlcore_ms, numpy_ms, torch_ms (torch's default), ratio_numpy,
+    ratio_torch, plus torch_foreach_ms, torch_fused_ms, ratio_torch_fused and dlcore_GBps."""
+    _fix_malloc()
+    torch = _torch()
+    sizes = QUICK_SIZES if quick else SIZES
+    repeats = 5 if quick else 15
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    grads = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in sizes]
+    n_params = sum(sizes)
+    label = "%dM" % round(n_params / 1e6) if n_params >= 1e6 else "%dk" % (n_params // 1000)
+    rows = []
+    prev_threads = _C.get_num_threads()
+    prev_torch = torch.get_num_threads() if torch is not None else None
+    try:
+        for case in ("adam", "sgd-momentum"):
+            for nt in threads:
+                _C.set_num_threads(nt)
+                dl_ms = _median_ms(_dl_side(case, arrays, grads), repeats)
+                np_ms = _median_ms(_numpy_side(case, arrays, grads), repeats)
+                t_ms = t_foreach = t_fused = None
+                if torch is not None:
+                    torch.set_num_threads(nt)
+                    sides = {}
+                    for key, flags in (("default", {}), ("foreach", {"foreach": True}),
+                                       ("fused", {"fused": True})):
+                        fn = _torch_side(torch, case, arrays, grads, **flags)
+                        sides[key] = _median_ms(fn, repeats) if fn is not None else None
+                    t_ms, t_foreach, t_fused = sides["default"], sides["foreach"], sides["fused"]
+                rows.append({
+                    "case": "%s %s" % (case, label), "threads": nt,
+                    "dlcore_ms": dl_ms, "numpy_ms": np_ms, "torch_ms": t_ms,
+                    "ratio_numpy": np_ms / dl_ms,
+                    "ratio_torch": t_ms / dl_ms if t_ms else None,
+                    "torch_foreach_ms": t_foreach, "torch_fused_ms": t_fused,
+                    "ratio_torch_fused": t_fused / dl_ms if t_fused else None,
+                    "dlcore_GBps": BYTES_PER_PARAM[case] * n_params / dl_ms / 1e6,
+                })
+    finally:
+        _C.set_num_threads(prev_threads)
+        if torch is not None:
+            torch.set_num_threads(prev_torch)
+    return rows
+
+
+COLUMNS = ("case", "threads", "dlcore_ms", "numpy_ms", "torch_ms", "torch_foreach_ms",
+           "torch_fused_ms", "ratio_numpy", "ratio_torch", "ratio_torch_fused", "dlcore_GBps")
+
+
+def _cell(v):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return "%.2f" % v if abs(v) < 100 else "%.1f" % v
+    return str(v)
+
+
+def format_table(rows):
+    """The rows as an aligned text table (ratios > 1: dlcore faster)."""
+    rows = list(rows)
+    if not rows:
+        return "(no results)"
+    cells = [[_cell(r.get(c)) for c in COLUMNS] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w)
+                       for i, (c, w) in enumerate(zip(COLUMNS, widths))),
+             "  ".join("-" * w for w in widths)]
+    for row in cells:
+        lines.append("  ".join(v.rjust(w) if i else v.ljust(w)
+                               for i, (v, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+    print(format_table(run(quick="--quick" in sys.argv)))
