@@ -72,7 +72,7 @@ cdef cnp.ndarray _optim_state(str fn, str name, object a, cnp.ndarray p, int t):
     return arr
 
 
-cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
+cdef inline bint _optim_overlap(cnp.ndarray a, cnp.ndarray b):
     """Whether two C-contiguous arrays share any byte."""
     cdef char *pa = <char*>cnp.PyArray_DATA(a)
     cdef char *pb = <char*>cnp.PyArray_DATA(b)
@@ -87,7 +87,7 @@ cdef int _optim_disjoint(str fn, list arrays, list names) except -1:
     cdef Py_ssize_t i, j, k = len(arrays)
     for i in range(k):
         for j in range(i + 1, k):
-            if _overlap(<cnp.ndarray>arrays[i], <cnp.ndarray>arrays[j]):
+            if _optim_overlap(<cnp.ndarray>arrays[i], <cnp.ndarray>arrays[j]):
                 raise ValueError("%s: %s and %s share memory" % (fn, names[i], names[j]))
     return 0
 
