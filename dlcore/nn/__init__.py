@@ -9,3 +9,8 @@ from .modules.activation import *  # noqa: F401,F403
 from .modules.dropout import *  # noqa: F401,F403
 from .modules.loss import *  # noqa: F401,F403
 from . import init, functional, utils  # noqa: F401
+from .modules.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
+from .modules.pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,  # noqa: F401
+                              AdaptiveMaxPool2d, MaxUnpool2d)
+from .modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
+from .modules.batchnorm import BatchNorm1d, BatchNorm2d  # noqa: F401
