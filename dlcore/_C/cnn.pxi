@@ -95,7 +95,7 @@ cdef extern from "dlcore/batchnorm.h":
                               double *gb) nogil
 
 
-cdef int _float_type(str fname, arrays) except -1:
+cdef int _cnn_float_type(str fname, arrays) except -1:
     """The common float dtype (NPY_FLOAT32/64) of `arrays` (None entries skipped), all of
     which must be C-contiguous."""
     cdef int t = -1
@@ -119,21 +119,21 @@ cdef int _float_type(str fname, arrays) except -1:
     return t
 
 
-cdef inline void* _ptr(object a):
+cdef inline void* _cnn_ptr(object a):
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
-cdef inline void _writeable(str fname, object a, str name) except *:
+cdef inline void _cnn_writeable(str fname, object a, str name) except *:
     if a is not None and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
         raise ValueError("%s: %s must be writeable" % (fname, name))
 
 
-cdef void _expect_shape(str fname, str name, object a, tuple shape) except *:
+cdef void _cnn_expect_shape(str fname, str name, object a, tuple shape) except *:
     if a is not None and tuple(a.shape) != shape:
         raise ValueError("%s: %s must have shape %s, got %s" % (fname, name, shape, tuple(a.shape)))
 
 
-cdef int _conv_setup(str fname, dl_conv_params *p, object x, object w, object y, tuple stride,
+cdef int _cnn_conv_setup(str fname, dl_conv_params *p, object x, object w, object y, tuple stride,
                      tuple padding, tuple dilation, int64_t groups) except -1:
     """Fills p from x (N, C, H, W), w (K, C/groups, R, S) and y (N, K, OH, OW)."""
     if x.ndim != 4 or w.ndim != 4 or y.ndim != 4:
@@ -166,14 +166,14 @@ cdef int _conv_setup(str fname, dl_conv_params *p, object x, object w, object y,
 def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, int64_t groups):
     """y = conv2d(x, w) + bias, written into y (N, K, OH, OW)."""
     cdef dl_conv_params p
-    cdef int t = _float_type("conv2d", (("input", x), ("weight", w), ("bias", bias), ("out", y)))
-    _conv_setup("conv2d", &p, x, w, y, stride, padding, dilation, groups)
-    _expect_shape("conv2d", "bias", bias, (p.K,))
-    _writeable("conv2d", y, "out")
-    cdef void *px = _ptr(x)
-    cdef void *pw_ = _ptr(w)
-    cdef void *pb = _ptr(bias)
-    cdef void *py = _ptr(y)
+    cdef int t = _cnn_float_type("conv2d", (("input", x), ("weight", w), ("bias", bias), ("out", y)))
+    _cnn_conv_setup("conv2d", &p, x, w, y, stride, padding, dilation, groups)
+    _cnn_expect_shape("conv2d", "bias", bias, (p.K,))
+    _cnn_writeable("conv2d", y, "out")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pw_ = _cnn_ptr(w)
+    cdef void *pb = _cnn_ptr(bias)
+    cdef void *py = _cnn_ptr(y)
     cdef int rc
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -189,15 +189,15 @@ def conv2d_backward_data(gy, w, bias_init, gx, tuple stride, tuple padding, tupl
                          int64_t groups):
     """gx = the input gradient of conv2d for output gradient gy (plus bias_init per channel)."""
     cdef dl_conv_params p
-    cdef int t = _float_type("conv2d_backward_data", (("grad_output", gy), ("weight", w),
+    cdef int t = _cnn_float_type("conv2d_backward_data", (("grad_output", gy), ("weight", w),
                                                       ("bias", bias_init), ("grad_input", gx)))
-    _conv_setup("conv2d_backward_data", &p, gx, w, gy, stride, padding, dilation, groups)
-    _expect_shape("conv2d_backward_data", "bias", bias_init, (p.C,))
-    _writeable("conv2d_backward_data", gx, "grad_input")
-    cdef void *pgy = _ptr(gy)
-    cdef void *pw_ = _ptr(w)
-    cdef void *pb = _ptr(bias_init)
-    cdef void *pgx = _ptr(gx)
+    _cnn_conv_setup("conv2d_backward_data", &p, gx, w, gy, stride, padding, dilation, groups)
+    _cnn_expect_shape("conv2d_backward_data", "bias", bias_init, (p.C,))
+    _cnn_writeable("conv2d_backward_data", gx, "grad_input")
+    cdef void *pgy = _cnn_ptr(gy)
+    cdef void *pw_ = _cnn_ptr(w)
+    cdef void *pb = _cnn_ptr(bias_init)
+    cdef void *pgx = _cnn_ptr(gx)
     cdef int rc
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -213,18 +213,18 @@ def conv2d_backward_weight(x, gy, gw, gb, tuple wshape, tuple stride, tuple padd
                            tuple dilation, int64_t groups):
     """gw (shape wshape) and gb (K) = conv2d's weight and bias gradients; either may be None."""
     cdef dl_conv_params p
-    cdef int t = _float_type("conv2d_backward_weight", (("input", x), ("grad_output", gy),
+    cdef int t = _cnn_float_type("conv2d_backward_weight", (("input", x), ("grad_output", gy),
                                                         ("grad_weight", gw), ("grad_bias", gb)))
     dummy = np.lib.stride_tricks.as_strided(np.empty(1, np.float32), wshape, (0, 0, 0, 0))
-    _conv_setup("conv2d_backward_weight", &p, x, dummy, gy, stride, padding, dilation, groups)
-    _expect_shape("conv2d_backward_weight", "grad_weight", gw, wshape)
-    _expect_shape("conv2d_backward_weight", "grad_bias", gb, (p.K,))
-    _writeable("conv2d_backward_weight", gw, "grad_weight")
-    _writeable("conv2d_backward_weight", gb, "grad_bias")
-    cdef void *px = _ptr(x)
-    cdef void *pgy = _ptr(gy)
-    cdef void *pgw = _ptr(gw)
-    cdef void *pgb = _ptr(gb)
+    _cnn_conv_setup("conv2d_backward_weight", &p, x, dummy, gy, stride, padding, dilation, groups)
+    _cnn_expect_shape("conv2d_backward_weight", "grad_weight", gw, wshape)
+    _cnn_expect_shape("conv2d_backward_weight", "grad_bias", gb, (p.K,))
+    _cnn_writeable("conv2d_backward_weight", gw, "grad_weight")
+    _cnn_writeable("conv2d_backward_weight", gb, "grad_bias")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pgy = _cnn_ptr(gy)
+    cdef void *pgw = _cnn_ptr(gw)
+    cdef void *pgb = _cnn_ptr(gb)
     cdef int rc
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -238,14 +238,14 @@ def conv2d_backward_weight(x, gy, gw, gb, tuple wshape, tuple stride, tuple padd
 
 def channel_sum(x, out):
     """out[c] = x[:, c].sum() for x of shape (N, C, ...)."""
-    cdef int t = _float_type("channel_sum", (("x", x), ("out", out)))
+    cdef int t = _cnn_float_type("channel_sum", (("x", x), ("out", out)))
     if x.ndim < 2:
         raise ValueError("channel_sum: x must have >= 2 dims, got shape %s" % (x.shape,))
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.size // max(N * C, 1)
-    _expect_shape("channel_sum", "out", out, (C,))
-    _writeable("channel_sum", out, "out")
-    cdef void *px = _ptr(x)
-    cdef void *po = _ptr(out)
+    _cnn_expect_shape("channel_sum", "out", out, (C,))
+    _cnn_writeable("channel_sum", out, "out")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *po = _cnn_ptr(out)
     if N * C == 0:
         out[...] = 0
         return out
@@ -257,7 +257,7 @@ def channel_sum(x, out):
     return out
 
 
-cdef int _pool_setup(str fname, dl_pool_params *p, object x, object y, tuple kernel,
+cdef int _cnn_pool_setup(str fname, dl_pool_params *p, object x, object y, tuple kernel,
                      tuple stride, tuple padding, tuple dilation) except -1:
     if x.ndim != 4 or y.ndim != 4 or x.shape[:2] != y.shape[:2]:
         raise ValueError("%s: input %s and output %s must be 4-D with the same (N, C)"
@@ -281,17 +281,17 @@ cdef int _pool_setup(str fname, dl_pool_params *p, object x, object y, tuple ker
 def maxpool2d_forward(x, y, idx, tuple kernel, tuple stride, tuple padding, tuple dilation):
     """y = max pooling of x; idx (int64, y's shape) gets the flat argmax in each plane unless None."""
     cdef dl_pool_params p
-    cdef int t = _float_type("max_pool2d", (("input", x), ("out", y)))
-    _pool_setup("max_pool2d", &p, x, y, kernel, stride, padding, dilation)
-    _writeable("max_pool2d", y, "out")
+    cdef int t = _cnn_float_type("max_pool2d", (("input", x), ("out", y)))
+    _cnn_pool_setup("max_pool2d", &p, x, y, kernel, stride, padding, dilation)
+    _cnn_writeable("max_pool2d", y, "out")
     if idx is not None:
         if idx.dtype != np.int64 or not idx.flags.c_contiguous or idx.shape != y.shape:
             raise ValueError("max_pool2d: indices must be C-contiguous int64 of shape %s"
                              % (y.shape,))
-        _writeable("max_pool2d", idx, "indices")
-    cdef void *px = _ptr(x)
-    cdef void *py = _ptr(y)
-    cdef int64_t *pi = <int64_t*>_ptr(idx)
+        _cnn_writeable("max_pool2d", idx, "indices")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
@@ -300,7 +300,7 @@ def maxpool2d_forward(x, y, idx, tuple kernel, tuple stride, tuple padding, tupl
     return y
 
 
-cdef void _check_index(str fname, object idx, tuple shape) except *:
+cdef void _cnn_check_index(str fname, object idx, tuple shape) except *:
     if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or not idx.flags.c_contiguous:
         raise TypeError("%s: indices must be a C-contiguous int64 array" % fname)
     if tuple(idx.shape) != shape:
@@ -310,17 +310,17 @@ cdef void _check_index(str fname, object idx, tuple shape) except *:
 def index_scatter2d(gy, idx, gx):
     """gx[n, c].flat[idx[n, c, o]] += gy[n, c, o] with gx zeroed first (max-pool backward,
     max-unpool forward).  Returns the number of out-of-range indices (skipped)."""
-    cdef int t = _float_type("index_scatter2d", (("src", gy), ("out", gx)))
+    cdef int t = _cnn_float_type("index_scatter2d", (("src", gy), ("out", gx)))
     if gy.ndim < 2 or gx.ndim < 2 or gy.shape[:2] != gx.shape[:2]:
         raise ValueError("index_scatter2d: src %s and out %s must share (N, C)" % (gy.shape, gx.shape))
-    _check_index("index_scatter2d", idx, tuple(gy.shape))
-    _writeable("index_scatter2d", gx, "out")
+    _cnn_check_index("index_scatter2d", idx, tuple(gy.shape))
+    _cnn_writeable("index_scatter2d", gx, "out")
     cdef int64_t planes = gx.shape[0] * gx.shape[1]
     cdef int64_t ins = gx.size // planes if planes else 0
     cdef int64_t outs = gy.size // planes if planes else 0
-    cdef void *pg = _ptr(gy)
-    cdef void *po = _ptr(gx)
-    cdef int64_t *pi = <int64_t*>_ptr(idx)
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *po = _cnn_ptr(gx)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
     cdef int64_t bad = 0
     if planes == 0:
         return 0
@@ -334,17 +334,17 @@ def index_scatter2d(gy, idx, gx):
 
 def index_gather2d(x, idx, y):
     """y[n, c, o] = x[n, c].flat[idx[n, c, o]]; returns the number of out-of-range indices."""
-    cdef int t = _float_type("index_gather2d", (("src", x), ("out", y)))
+    cdef int t = _cnn_float_type("index_gather2d", (("src", x), ("out", y)))
     if x.ndim < 2 or y.ndim < 2 or x.shape[:2] != y.shape[:2]:
         raise ValueError("index_gather2d: src %s and out %s must share (N, C)" % (x.shape, y.shape))
-    _check_index("index_gather2d", idx, tuple(y.shape))
-    _writeable("index_gather2d", y, "out")
+    _cnn_check_index("index_gather2d", idx, tuple(y.shape))
+    _cnn_writeable("index_gather2d", y, "out")
     cdef int64_t planes = x.shape[0] * x.shape[1]
     cdef int64_t ins = x.size // planes if planes else 0
     cdef int64_t outs = y.size // planes if planes else 0
-    cdef void *px = _ptr(x)
-    cdef void *py = _ptr(y)
-    cdef int64_t *pi = <int64_t*>_ptr(idx)
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
     cdef int64_t bad = 0
     if planes == 0:
         return 0
@@ -359,11 +359,11 @@ def index_gather2d(x, idx, y):
 def avgpool2d_forward(x, y, tuple kernel, tuple stride, tuple padding, bint count_include_pad,
                       int64_t divisor):
     cdef dl_pool_params p
-    cdef int t = _float_type("avg_pool2d", (("input", x), ("out", y)))
-    _pool_setup("avg_pool2d", &p, x, y, kernel, stride, padding, (1, 1))
-    _writeable("avg_pool2d", y, "out")
-    cdef void *px = _ptr(x)
-    cdef void *py = _ptr(y)
+    cdef int t = _cnn_float_type("avg_pool2d", (("input", x), ("out", y)))
+    _cnn_pool_setup("avg_pool2d", &p, x, y, kernel, stride, padding, (1, 1))
+    _cnn_writeable("avg_pool2d", y, "out")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_avgpool2d_fwd_f32(&p, <float*>px, <float*>py, count_include_pad, divisor)
@@ -375,11 +375,11 @@ def avgpool2d_forward(x, y, tuple kernel, tuple stride, tuple padding, bint coun
 def avgpool2d_backward(gy, gx, tuple kernel, tuple stride, tuple padding,
                        bint count_include_pad, int64_t divisor):
     cdef dl_pool_params p
-    cdef int t = _float_type("avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
-    _pool_setup("avg_pool2d_backward", &p, gx, gy, kernel, stride, padding, (1, 1))
-    _writeable("avg_pool2d_backward", gx, "grad_input")
-    cdef void *pg = _ptr(gy)
-    cdef void *po = _ptr(gx)
+    cdef int t = _cnn_float_type("avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
+    _cnn_pool_setup("avg_pool2d_backward", &p, gx, gy, kernel, stride, padding, (1, 1))
+    _cnn_writeable("avg_pool2d_backward", gx, "grad_input")
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *po = _cnn_ptr(gx)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_avgpool2d_bwd_f32(&p, <float*>pg, <float*>po, count_include_pad, divisor)
@@ -391,15 +391,15 @@ def avgpool2d_backward(gy, gx, tuple kernel, tuple stride, tuple padding,
 def adaptive_pool2d_forward(x, y, str mode, idx=None):
     """mode 'avg' or 'max' (idx: int64 argmax in each plane, or None)."""
     cdef dl_pool_params p
-    cdef int t = _float_type("adaptive_pool2d", (("input", x), ("out", y)))
-    _pool_setup("adaptive_pool2d", &p, x, y, (1, 1), (1, 1), (0, 0), (1, 1))
-    _writeable("adaptive_pool2d", y, "out")
+    cdef int t = _cnn_float_type("adaptive_pool2d", (("input", x), ("out", y)))
+    _cnn_pool_setup("adaptive_pool2d", &p, x, y, (1, 1), (1, 1), (0, 0), (1, 1))
+    _cnn_writeable("adaptive_pool2d", y, "out")
     if idx is not None:
-        _check_index("adaptive_max_pool2d", idx, tuple(y.shape))
-        _writeable("adaptive_max_pool2d", idx, "indices")
-    cdef void *px = _ptr(x)
-    cdef void *py = _ptr(y)
-    cdef int64_t *pi = <int64_t*>_ptr(idx)
+        _cnn_check_index("adaptive_max_pool2d", idx, tuple(y.shape))
+        _cnn_writeable("adaptive_max_pool2d", idx, "indices")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
     cdef bint is_max = mode == "max"
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -417,11 +417,11 @@ def adaptive_pool2d_forward(x, y, str mode, idx=None):
 
 def adaptive_avgpool2d_backward(gy, gx):
     cdef dl_pool_params p
-    cdef int t = _float_type("adaptive_avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
-    _pool_setup("adaptive_avg_pool2d_backward", &p, gx, gy, (1, 1), (1, 1), (0, 0), (1, 1))
-    _writeable("adaptive_avg_pool2d_backward", gx, "grad_input")
-    cdef void *pg = _ptr(gy)
-    cdef void *po = _ptr(gx)
+    cdef int t = _cnn_float_type("adaptive_avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
+    _cnn_pool_setup("adaptive_avg_pool2d_backward", &p, gx, gy, (1, 1), (1, 1), (0, 0), (1, 1))
+    _cnn_writeable("adaptive_avg_pool2d_backward", gx, "grad_input")
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *po = _cnn_ptr(gx)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_adaptive_avgpool2d_bwd_f32(&p, <float*>pg, <float*>po)
@@ -435,17 +435,17 @@ def upsample2d(src, dst, str mode, bint backward, bint align_corners, double sca
     """Nearest/bilinear upsampling of src (N, C, H, W) into dst (N, C, OH, OW); with backward,
     src is the output gradient (N, C, OH, OW) and dst the input gradient (N, C, H, W)."""
     cdef dl_pool_params p
-    cdef int t = _float_type("interpolate", (("src", src), ("dst", dst)))
+    cdef int t = _cnn_float_type("interpolate", (("src", src), ("dst", dst)))
     if backward:
-        _pool_setup("interpolate", &p, dst, src, (1, 1), (1, 1), (0, 0), (1, 1))
+        _cnn_pool_setup("interpolate", &p, dst, src, (1, 1), (1, 1), (0, 0), (1, 1))
     else:
-        _pool_setup("interpolate", &p, src, dst, (1, 1), (1, 1), (0, 0), (1, 1))
-    _writeable("interpolate", dst, "dst")
+        _cnn_pool_setup("interpolate", &p, src, dst, (1, 1), (1, 1), (0, 0), (1, 1))
+    _cnn_writeable("interpolate", dst, "dst")
     if mode not in ("nearest", "bilinear"):
         raise ValueError("interpolate: mode must be 'nearest' or 'bilinear', got %r" % mode)
     cdef bint near = mode == "nearest"
-    cdef void *ps = _ptr(src)
-    cdef void *pd = _ptr(dst)
+    cdef void *ps = _cnn_ptr(src)
+    cdef void *pd = _cnn_ptr(dst)
     cdef float fh = scale_h, fw = scale_w
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -473,7 +473,7 @@ def batchnorm_forward(x, weight, bias, y, save_mean, save_invstd, running_mean, 
                       bint training, double momentum, double eps):
     """x, y: (N, C, L).  training: batch statistics (saved; running ones updated if given);
     otherwise save_mean/save_invstd are inputs: the statistics to normalize with."""
-    cdef int t = _float_type("batch_norm", (("input", x), ("weight", weight), ("bias", bias),
+    cdef int t = _cnn_float_type("batch_norm", (("input", x), ("weight", weight), ("bias", bias),
                                             ("out", y), ("save_mean", save_mean),
                                             ("save_invstd", save_invstd),
                                             ("running_mean", running_mean),
@@ -484,21 +484,21 @@ def batchnorm_forward(x, weight, bias, y, save_mean, save_invstd, running_mean, 
     for name, a in (("weight", weight), ("bias", bias), ("save_mean", save_mean),
                     ("save_invstd", save_invstd), ("running_mean", running_mean),
                     ("running_var", running_var)):
-        _expect_shape("batch_norm", name, a, (C,))
+        _cnn_expect_shape("batch_norm", name, a, (C,))
     if save_mean is None or save_invstd is None:
         raise ValueError("batch_norm: save_mean and save_invstd are required")
     for name, a in (("out", y), ("save_mean", save_mean), ("save_invstd", save_invstd),
                     ("running_mean", running_mean), ("running_var", running_var)):
         if training or name == "out":
-            _writeable("batch_norm", a, name)
-    cdef void *px = _ptr(x)
-    cdef void *pw_ = _ptr(weight)
-    cdef void *pb = _ptr(bias)
-    cdef void *py = _ptr(y)
-    cdef void *pm = _ptr(save_mean)
-    cdef void *pi = _ptr(save_invstd)
-    cdef void *prm = _ptr(running_mean)
-    cdef void *prv = _ptr(running_var)
+            _cnn_writeable("batch_norm", a, name)
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pw_ = _cnn_ptr(weight)
+    cdef void *pb = _cnn_ptr(bias)
+    cdef void *py = _cnn_ptr(y)
+    cdef void *pm = _cnn_ptr(save_mean)
+    cdef void *pi = _cnn_ptr(save_invstd)
+    cdef void *prm = _cnn_ptr(running_mean)
+    cdef void *prv = _cnn_ptr(running_var)
     cdef int rc = 0
     if N * C * L == 0:
         return y
@@ -525,7 +525,7 @@ def batchnorm_forward(x, weight, bias, y, save_mean, save_invstd, running_mean, 
 
 
 def batchnorm_backward(x, gy, weight, mean, invstd, bint batch_stats, gx, gw, gb):
-    cdef int t = _float_type("batch_norm_backward", (("input", x), ("grad_output", gy),
+    cdef int t = _cnn_float_type("batch_norm_backward", (("input", x), ("grad_output", gy),
                                                      ("weight", weight), ("mean", mean),
                                                      ("invstd", invstd), ("grad_input", gx),
                                                      ("grad_weight", gw), ("grad_bias", gb)))
@@ -533,22 +533,22 @@ def batchnorm_backward(x, gy, weight, mean, invstd, bint batch_stats, gx, gw, gb
         raise ValueError("batch_norm_backward: x and grad must be (N, C, L), got %s and %s"
                          % (x.shape, gy.shape))
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
-    _expect_shape("batch_norm_backward", "grad_input", gx, tuple(x.shape))
+    _cnn_expect_shape("batch_norm_backward", "grad_input", gx, tuple(x.shape))
     for name, a in (("weight", weight), ("mean", mean), ("invstd", invstd),
                     ("grad_weight", gw), ("grad_bias", gb)):
-        _expect_shape("batch_norm_backward", name, a, (C,))
+        _cnn_expect_shape("batch_norm_backward", name, a, (C,))
     if mean is None or invstd is None:
         raise ValueError("batch_norm_backward: mean and invstd are required")
     for name, a in (("grad_input", gx), ("grad_weight", gw), ("grad_bias", gb)):
-        _writeable("batch_norm_backward", a, name)
-    cdef void *px = _ptr(x)
-    cdef void *pg = _ptr(gy)
-    cdef void *pw_ = _ptr(weight)
-    cdef void *pm = _ptr(mean)
-    cdef void *pi = _ptr(invstd)
-    cdef void *pgx = _ptr(gx)
-    cdef void *pgw = _ptr(gw)
-    cdef void *pgb = _ptr(gb)
+        _cnn_writeable("batch_norm_backward", a, name)
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *pw_ = _cnn_ptr(weight)
+    cdef void *pm = _cnn_ptr(mean)
+    cdef void *pi = _cnn_ptr(invstd)
+    cdef void *pgx = _cnn_ptr(gx)
+    cdef void *pgw = _cnn_ptr(gw)
+    cdef void *pgb = _cnn_ptr(gb)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_batchnorm_bwd_f32(N, C, L, <float*>px, <float*>pg, <float*>pw_, <float*>pm,
