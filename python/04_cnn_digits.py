@@ -5,7 +5,7 @@ local patterns (strokes, corners) wherever they appear; pooling then keeps the s
 responses and halves the resolution.  Here two conv blocks with batch norm read 8x8 digit
 images and a linear layer classifies them.
 
-    python python/04_cnn_digits.py            # full run (10 epochs)
+    python python/04_cnn_digits.py            # full run (6 epochs)
     python python/04_cnn_digits.py --quick    # a few seconds
 Saves cnn_digits_filters.png and cnn_digits_feature_maps.png when matplotlib is installed.
 """
@@ -92,7 +92,7 @@ def main(quick=False):
     X, y = dl.data.load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     Xtr, ytr, Xte, yte = split(X, y)
-    epochs, batch = (2, 64) if quick else (10, 64)
+    epochs, batch = (2, 64) if quick else (6, 64)
     model = DigitsCNN()
     opt = dl.optim.Adam(model.parameters(), lr=3e-3)
     rng = np.random.default_rng(1)
