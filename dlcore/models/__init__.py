@@ -1,4 +1,9 @@
-"""dl.models: reference architectures with PyTorch / Hugging Face state_dict keys."""
+"""dl.models: reference architectures with PyTorch / torchvision / Hugging Face state_dict keys."""
 from . import bert  # noqa: F401
 from .bert import BertModel, BertConfig  # noqa: F401
 from .sentence import SentenceEncoder  # noqa: F401
+from .lenet import LeNet5  # noqa: F401
+from .vgg import SmallVGG  # noqa: F401
+from .resnet import BasicBlock, Bottleneck, ResNet, resnet_small  # noqa: F401
+from .autoencoder import DenseAutoencoder, ConvAutoencoder, VAE, vae_loss, reconstruction_error  # noqa: F401
+from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator  # noqa: F401

@@ -12,3 +12,8 @@ from .modules.perceptron import Perceptron  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 from .modules.normalization import *  # noqa: F401,F403
 from .modules.transformer import *  # noqa: F401,F403
+from .modules.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
+from .modules.pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,  # noqa: F401
+                              AdaptiveMaxPool2d, MaxUnpool2d)
+from .modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
+from .modules.batchnorm import BatchNorm1d, BatchNorm2d  # noqa: F401

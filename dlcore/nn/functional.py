@@ -8,3 +8,7 @@ from ..ops.dropout import dropout  # noqa: F401
 from ..ops.shape_fn import pad, one_hot  # noqa: F401
 from ..ops.layernorm import *  # noqa: F401,F403
 from ..ops.attention import *  # noqa: F401,F403
+from ..ops.conv import *  # noqa: F401,F403
+from ..ops.pool import *  # noqa: F401,F403
+from ..ops.batchnorm import *  # noqa: F401,F403
+from ..ops.dropout import dropout2d  # noqa: F401

@@ -1,0 +1,114 @@
+/* 2-D convolution: im2col + GEMM, a pointwise path without im2col, and a direct depthwise
+ * kernel (see dlcore/conv.h for the contract and the workspace bound).  The algorithms are
+ * written once in dlcore/conv_impl.h and instantiated here for float and double. */
+#include <string.h>
+#include "dlcore/conv.h"
+#include "dlcore/gemm.h"
+#include "dlcore/runtime.h"
+
+/* multiply-adds below which a call stays on one thread */
+#define DL_CONV_GRAIN ((size_t)1 << 20)
+/* elements in one thread's depthwise input band (256 KiB of float: about L2 per core) */
+#define DW_BAND_ELEMS ((int64_t)1 << 16)
+
+static size_t g_col_bytes = DL_CONV_COL_BYTES;
+size_t dl_conv_col_bytes(void) { return g_col_bytes; }
+void dl_conv_set_col_bytes(size_t bytes) { g_col_bytes = bytes ? bytes : DL_CONV_COL_BYTES; }
+
+static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t roundup16(int64_t v) { return (v + 15) / 16 * 16; }
+
+/* Split the tiles over threads (each GEMM then on one thread) when that balances well;
+ * otherwise the caller runs tiles in order and lets each GEMM use the threads. */
+static inline int split_outer(int64_t units, int nt)
+{
+    return nt > 1 && units >= nt && (units >= 4 * (int64_t)nt || units % nt == 0);
+}
+
+/* the depthwise inner loops: float stride 1 goes to the SIMD copy for this CPU */
+static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
+                        int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t sh,
+                        int64_t sw, int64_t dh, int64_t dw, float init, int accumulate);
+static void dw_wgrad_f32(const float *buf, int64_t bw, const float *gy, int64_t ldg, int64_t oh,
+                         int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t dh,
+                         int64_t dw, float *gw);
+static void dw_rows_f64(const double *buf, int64_t bw, double *out, int64_t oh, int64_t ow,
+                        int64_t ldo, const double *wk, int64_t R, int64_t S, int64_t sh,
+                        int64_t sw, int64_t dh, int64_t dw, double init, int accumulate);
+static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_t ldg,
+                         int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw,
+                         int64_t dh, int64_t dw, double *gw);
+
+#define T float
+#define SUF(name) name##_f32
+#define GEMM dl_sgemm
+#include "dlcore/conv_impl.h"
+#undef T
+#undef SUF
+#undef GEMM
+
+#define T double
+#define SUF(name) name##_f64
+#define GEMM dl_dgemm
+#include "dlcore/conv_impl.h"
+#undef T
+#undef SUF
+#undef GEMM
+
+static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
+                        int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t sh,
+                        int64_t sw, int64_t dh, int64_t dw, float init, int accumulate)
+{
+    if (sh != 1 || sw != 1) {
+        dw_rows_scalar_f32(buf, bw, out, oh, ow, ldo, wk, R, S, sh, sw, dh, dw, init, accumulate);
+        return;
+    }
+    switch (dl_isa()) {
+    case DL_ISA_AVX512:
+        dl_dw_rows_s1_f32_avx512(buf, bw, out, oh, ow, ldo, wk, R, S, dh, dw, init, accumulate);
+        break;
+    case DL_ISA_AVX2:
+        dl_dw_rows_s1_f32_avx2(buf, bw, out, oh, ow, ldo, wk, R, S, dh, dw, init, accumulate);
+        break;
+    default:
+        dl_dw_rows_s1_f32_generic(buf, bw, out, oh, ow, ldo, wk, R, S, dh, dw, init, accumulate);
+    }
+}
+
+static void dw_wgrad_f32(const float *buf, int64_t bw, const float *gy, int64_t ldg, int64_t oh,
+                         int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw, int64_t dh,
+                         int64_t dw, float *gw)
+{
+    if (sh != 1 || sw != 1) {
+        dw_wgrad_scalar_f32(buf, bw, gy, ldg, oh, ow, R, S, sh, sw, dh, dw, gw);
+        return;
+    }
+    switch (dl_isa()) {
+    case DL_ISA_AVX512:
+        dl_dw_wgrad_s1_f32_avx512(buf, bw, gy, ldg, oh, ow, R, S, dh, dw, gw);
+        break;
+    case DL_ISA_AVX2:
+        dl_dw_wgrad_s1_f32_avx2(buf, bw, gy, ldg, oh, ow, R, S, dh, dw, gw);
+        break;
+    default:
+        dl_dw_wgrad_s1_f32_generic(buf, bw, gy, ldg, oh, ow, R, S, dh, dw, gw);
+    }
+}
+
+static void dw_rows_f64(const double *buf, int64_t bw, double *out, int64_t oh, int64_t ow,
+                        int64_t ldo, const double *wk, int64_t R, int64_t S, int64_t sh,
+                        int64_t sw, int64_t dh, int64_t dw, double init, int accumulate)
+{
+    dw_rows_scalar_f64(buf, bw, out, oh, ow, ldo, wk, R, S, sh, sw, dh, dw, init, accumulate);
+}
+
+static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_t ldg,
+                         int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw,
+                         int64_t dh, int64_t dw, double *gw)
+{
+    dw_wgrad_scalar_f64(buf, bw, gy, ldg, oh, ow, R, S, sh, sw, dh, dw, gw);
+}

@@ -1,0 +1,98 @@
+/* 2-D convolution on NCHW tensors: forward, input gradient, weight and bias gradients.
+ *
+ * One parameter block describes a convolution
+ *     y[n, k, oh, ow] = bias[k] + sum_{c in group(k), r, s}
+ *                        w[k, c - g*Cg, r, s] * x[n, c, oh*sh - ph + r*dh, ow*sw - pw + s*dw]
+ * with x (N, C, H, W), w (K, C/groups, R, S), y (N, K, OH, OW); reads outside x are zero.
+ * The caller (the Python layer) has checked the shapes: C and K divisible by groups, every size
+ * positive, OH/OW consistent with the rest (conv_transpose2d passes a larger OH than the formula
+ * gives when it has output_padding; the kernels only need each read to be range-checked).
+ *
+ * conv_transpose2d is the adjoint of conv2d: its forward is dl_conv2d_bwd_data with the
+ * transposed convolution's output as "x", its backward is dl_conv2d_fwd plus
+ * dl_conv2d_bwd_weight.  `bias_init` in bwd_data (length C, or NULL for zeros) is the
+ * transposed convolution's bias.
+ *
+ * Algorithms: im2col + GEMM (dl_sgemm/dl_dgemm, bias fused as DL_BIAS_COL) tiled over
+ * (image, block of output positions); 1x1 stride-1 unpadded convolutions hand x straight to
+ * the GEMM; groups == C (depthwise, any channel multiplier) runs a direct SIMD kernel.
+ * Workspace: the im2col column tile of each thread holds at most DL_CONV_COL_BYTES (8 MiB)
+ * unless a single block of 16 output positions needs more (C/groups*R*S*16 elements); the
+ * weight gradient adds one private copy of w per thread when threads split the batch.  A
+ * large batch therefore never allocates a batch-sized buffer.
+ *
+ * Threads: when there are enough tiles the images (or tiles) are split over threads and each
+ * GEMM runs on one thread; otherwise the tiles run in order and each GEMM is threaded.
+ * Every function returns 0, or -1 when scratch memory could not be allocated.
+ */
+#ifndef DLCORE_CONV_H
+#define DLCORE_CONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DL_CONV_COL_BYTES ((size_t)8 << 20)
+
+/* The column-tile budget in bytes (DL_CONV_COL_BYTES unless set; 0 restores it).  Tests lower
+ * it to exercise the tiling on small shapes. */
+size_t dl_conv_col_bytes(void);
+void dl_conv_set_col_bytes(size_t bytes);
+
+typedef struct {
+    int64_t N, C, H, W;   /* input batch, channels, rows, columns */
+    int64_t K, R, S;      /* output channels, kernel rows, kernel columns */
+    int64_t OH, OW;       /* output rows, columns */
+    int64_t sh, sw;       /* strides */
+    int64_t ph, pw;       /* zero padding (top/left; bottom/right follow from OH, OW) */
+    int64_t dh, dw;       /* dilation */
+    int64_t groups;
+} dl_conv_params;
+
+int dl_conv2d_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
+                      const float *bias, float *y);
+int dl_conv2d_fwd_f64(const dl_conv_params *p, const double *x, const double *w,
+                      const double *bias, double *y);
+
+/* gx = conv2d's input gradient for gy (overwritten; starts from bias_init when not NULL) */
+int dl_conv2d_bwd_data_f32(const dl_conv_params *p, const float *gy, const float *w,
+                           const float *bias_init, float *gx);
+int dl_conv2d_bwd_data_f64(const dl_conv_params *p, const double *gy, const double *w,
+                           const double *bias_init, double *gx);
+
+/* gw (K, C/groups, R, S) overwritten with the weight gradient; gb (K) too unless NULL. */
+int dl_conv2d_bwd_weight_f32(const dl_conv_params *p, const float *x, const float *gy,
+                             float *gw, float *gb);
+int dl_conv2d_bwd_weight_f64(const dl_conv_params *p, const double *x, const double *gy,
+                             double *gw, double *gb);
+
+/* out[c] = sum over n, l of x[n, c, l] for x (N, C, L): bias gradients. */
+void dl_channel_sum_f32(int64_t N, int64_t C, int64_t L, const float *x, float *out);
+void dl_channel_sum_f64(int64_t N, int64_t C, int64_t L, const double *x, double *out);
+
+/* Row kernels of the depthwise path, one copy per ISA (conv_dw_simd.c), float32.
+ * buf is a zero-padded input band with row stride bw; columns up to
+ * roundup(ow, 16) + (S-1)*dw exist in every row; the gradient rows of wgrad hold
+ * roundup(ow, 16) elements, zero past ow. */
+void dl_dw_rows_s1_f32_generic(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
+                              int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t dh,
+                              int64_t dw, float init, int accumulate);
+void dl_dw_wgrad_s1_f32_generic(const float *buf, int64_t bw, const float *gy, int64_t ldg,
+                               int64_t oh,
+                               int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
+                               float *gw);
+void dl_dw_rows_s1_f32_avx2(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
+                              int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t dh,
+                              int64_t dw, float init, int accumulate);
+void dl_dw_wgrad_s1_f32_avx2(const float *buf, int64_t bw, const float *gy, int64_t ldg,
+                               int64_t oh,
+                               int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
+                               float *gw);
+void dl_dw_rows_s1_f32_avx512(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
+                              int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t dh,
+                              int64_t dw, float init, int accumulate);
+void dl_dw_wgrad_s1_f32_avx512(const float *buf, int64_t bw, const float *gy, int64_t ldg,
+                               int64_t oh,
+                               int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
+                               float *gw);
+
+#endif

@@ -1,0 +1,554 @@
+/* Convolution kernels written once for both element types: csrc/conv.c includes this file
+ * twice, with T = float / double, SUF(name) = name##_f32 / name##_f64, GEMM = dl_sgemm /
+ * dl_dgemm, and SUF(dw_rows) / SUF(dw_wgrad) (the depthwise inner loops) declared. */
+
+void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
+{
+    #pragma omp parallel for num_threads(dl_threads_for((size_t)(N * C * L), 1 << 16))
+    for (int64_t c = 0; c < C; c++) {
+        double s = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            const T *row = x + (n * C + c) * L;
+            T rs = 0;
+            #pragma omp simd reduction(+ : rs)
+            for (int64_t l = 0; l < L; l++) rs += row[l];
+            s += (double)rs;
+        }
+        out[c] = (T)s;
+    }
+}
+
+/* ---------------------------------------------------------------- im2col / col2im ---- */
+
+/* col[(c*R + r)*S + s][q] = x[c, ih, iw] for the np output positions p0 .. p0+np-1 (zero
+ * outside x); x points at the group's first channel of one image. */
+static void SUF(im2col)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
+                        int64_t np, T *col)
+{
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    for (int64_t c = 0; c < Cg; c++) {
+        const T *xc = x + c * H * W;
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t s = 0; s < S; s++) {
+                T *dst = col + ((c * R + r) * S + s) * np;
+                int64_t q = 0, pos = p0;
+                while (q < np) {
+                    const int64_t oh = pos / OW, ow = pos % OW;
+                    const int64_t run = clamp64(OW - ow, 0, np - q);
+                    const int64_t ih = oh * p->sh - p->ph + r * p->dh;
+                    const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
+                    T *d = dst + q;
+                    if (ih < 0 || ih >= H) {
+                        memset(d, 0, (size_t)run * sizeof(T));
+                    } else if (p->sw == 1) {
+                        const T *xr = xc + ih * W;
+                        const int64_t lo = clamp64(-iw0, 0, run);
+                        const int64_t hi = clamp64(W - iw0, lo, run);
+                        memset(d, 0, (size_t)lo * sizeof(T));
+                        if (hi > lo) memcpy(d + lo, xr + iw0 + lo, (size_t)(hi - lo) * sizeof(T));
+                        memset(d + hi, 0, (size_t)(run - hi) * sizeof(T));
+                    } else {
+                        const T *xr = xc + ih * W;
+                        for (int64_t j = 0; j < run; j++) {
+                            const int64_t iw = iw0 + j * p->sw;
+                            d[j] = (iw >= 0 && iw < W) ? xr[iw] : (T)0;
+                        }
+                    }
+                    q += run;
+                    pos += run;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint of im2col: x[c, ih, iw] += col[...] for the same positions. */
+static void SUF(col2im)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
+                        int64_t np, T *x)
+{
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    for (int64_t c = 0; c < Cg; c++) {
+        T *xc = x + c * H * W;
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t s = 0; s < S; s++) {
+                const T *src = col + ((c * R + r) * S + s) * np;
+                int64_t q = 0, pos = p0;
+                while (q < np) {
+                    const int64_t oh = pos / OW, ow = pos % OW;
+                    const int64_t run = clamp64(OW - ow, 0, np - q);
+                    const int64_t ih = oh * p->sh - p->ph + r * p->dh;
+                    const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
+                    const T *d = src + q;
+                    if (ih >= 0 && ih < H) {
+                        T *xr = xc + ih * W;
+                        if (p->sw == 1) {
+                            const int64_t lo = clamp64(-iw0, 0, run);
+                            const int64_t hi = clamp64(W - iw0, lo, run);
+                            T *xo = xr + iw0;
+                            for (int64_t j = lo; j < hi; j++) xo[j] += d[j];
+                        } else {
+                            for (int64_t j = 0; j < run; j++) {
+                                const int64_t iw = iw0 + j * p->sw;
+                                if (iw >= 0 && iw < W) xr[iw] += d[j];
+                            }
+                        }
+                    }
+                    q += run;
+                    pos += run;
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ depthwise ---- */
+
+/* buf[a, b] = in[row0 + a, col0 + b], zero outside the IH x IW plane. */
+static void SUF(dw_fill)(const T *in, int64_t IH, int64_t IW, int64_t row0, int64_t col0,
+                         int64_t nrows, int64_t bw, T *buf)
+{
+    const int64_t lo = clamp64(-col0, 0, bw);
+    const int64_t hi = clamp64(IW - col0, lo, bw);
+    for (int64_t a = 0; a < nrows; a++) {
+        T *d = buf + a * bw;
+        const int64_t ih = row0 + a;
+        if (ih < 0 || ih >= IH) {
+            memset(d, 0, (size_t)bw * sizeof(T));
+            continue;
+        }
+        memset(d, 0, (size_t)lo * sizeof(T));
+        if (hi > lo) memcpy(d + lo, in + ih * IW + col0 + lo, (size_t)(hi - lo) * sizeof(T));
+        memset(d + hi, 0, (size_t)(bw - hi) * sizeof(T));
+    }
+}
+
+/* Plain loops over a band: out[i, j] (+)= sum wk[r,s] * buf[(i*sh + r*dh)*bw + j*sw + s*dw]. */
+static void SUF(dw_rows_scalar)(const T *buf, int64_t bw, T *out, int64_t oh, int64_t ow,
+                                int64_t ldo, const T *wk, int64_t R, int64_t S, int64_t sh,
+                                int64_t sw, int64_t dh, int64_t dw, T init, int accumulate)
+{
+    for (int64_t i = 0; i < oh; i++) {
+        T *orow = out + i * ldo;
+        for (int64_t j = 0; j < ow; j++) {
+            T acc = init;
+            for (int64_t r = 0; r < R; r++) {
+                const T *b = buf + (i * sh + r * dh) * bw + j * sw;
+                for (int64_t s = 0; s < S; s++) acc += wk[r * S + s] * b[s * dw];
+            }
+            orow[j] = accumulate ? orow[j] + acc : acc;
+        }
+    }
+}
+
+static void SUF(dw_wgrad_scalar)(const T *buf, int64_t bw, const T *gy, int64_t ldg,
+                                 int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh,
+                                 int64_t sw, int64_t dh, int64_t dw, T *gw)
+{
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t s = 0; s < S; s++) {
+            T acc = 0;
+            for (int64_t i = 0; i < oh; i++) {
+                const T *b = buf + (i * sh + r * dh) * bw + s * dw;
+                const T *g = gy + i * ldg;
+                for (int64_t j = 0; j < ow; j++) acc += g[j] * b[j * sw];
+            }
+            gw[r * S + s] += acc;
+        }
+}
+
+/* Band geometry of a correlation producing an oh x ow plane: the band row width and how many
+ * output rows one band covers so that it holds about DW_BAND_ELEMS elements. */
+static void SUF(dw_band)(int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw,
+                         int64_t dh, int64_t dw, int64_t *bw, int64_t *rows, int64_t *bufrows)
+{
+    const int64_t owv = roundup16(ow);
+    *bw = (owv - 1) * sw + (S - 1) * dw + 1;
+    const int64_t fit = DW_BAND_ELEMS / *bw - (R - 1) * dh - 1;
+    int64_t r = fit > 0 ? fit / sh + 1 : 1;
+    if (r > oh) r = oh;
+    if (r < 1) r = 1;
+    *rows = r;
+    *bufrows = (r - 1) * sh + (R - 1) * dh + 1;
+}
+
+/* One output plane: out = init + correlation of `in` with wk (or out += ... when accumulate). */
+static void SUF(dw_plane)(const T *in, int64_t IH, int64_t IW, T *out, int64_t oh, int64_t ow,
+                          const T *wk, int64_t R, int64_t S, int64_t sh, int64_t sw,
+                          int64_t ph, int64_t pw, int64_t dh, int64_t dw, T init,
+                          int accumulate, T *buf)
+{
+    int64_t bw, rows, bufrows;
+    SUF(dw_band)(oh, ow, R, S, sh, sw, dh, dw, &bw, &rows, &bufrows);
+    for (int64_t i0 = 0; i0 < oh; i0 += rows) {
+        const int64_t nb = oh - i0 < rows ? oh - i0 : rows;
+        SUF(dw_fill)(in, IH, IW, i0 * sh - ph, -pw, (nb - 1) * sh + (R - 1) * dh + 1, bw, buf);
+        SUF(dw_rows)(buf, bw, out + i0 * ow, nb, ow, ow, wk, R, S, sh, sw, dh, dw, init,
+                     accumulate);
+    }
+}
+
+static size_t SUF(dw_buf_elems)(int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh,
+                                int64_t sw, int64_t dh, int64_t dw)
+{
+    int64_t bw, rows, bufrows;
+    SUF(dw_band)(oh, ow, R, S, sh, sw, dh, dw, &bw, &rows, &bufrows);
+    return (size_t)(bw * bufrows);
+}
+
+static int SUF(dw_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
+{
+    const int64_t M = p->K / p->C, planes = p->N * p->K, HW = p->H * p->W;
+    const int64_t P = p->OH * p->OW, RS = p->R * p->S;
+    const size_t need = SUF(dw_buf_elems)(p->OH, p->OW, p->R, p->S, p->sh, p->sw, p->dh, p->dw);
+    const int nt = dl_threads_for((size_t)(planes * P * RS), DL_CONV_GRAIN);
+    int fail = 0;
+    #pragma omp parallel num_threads(nt)
+    {
+        T *buf = (T *)dl_alloc(need * sizeof(T));
+        if (!buf) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            #pragma omp for schedule(static)
+            for (int64_t t = 0; t < planes; t++) {
+                const int64_t n = t / p->K, k = t % p->K;
+                SUF(dw_plane)(x + (n * p->C + k / M) * HW, p->H, p->W, y + t * P, p->OH,
+                              p->OW, w + k * RS, p->R, p->S, p->sh, p->sw, p->ph, p->pw,
+                              p->dh, p->dw, bias ? bias[k] : (T)0, 0, buf);
+            }
+        }
+        dl_free(buf);
+    }
+    return fail ? -1 : 0;
+}
+
+static int SUF(dw_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
+                            const T *bias_init, T *gx)
+{
+    const int64_t M = p->K / p->C, planes = p->N * p->C, HW = p->H * p->W;
+    const int64_t P = p->OH * p->OW, R = p->R, S = p->S, RS = R * S;
+    const int unit = p->sh == 1 && p->sw == 1;
+    /* stride 1: the input gradient is a correlation of gy with the flipped kernel and the
+     * complementary padding; other strides scatter. */
+    const int64_t fph = (R - 1) * p->dh - p->ph, fpw = (S - 1) * p->dw - p->pw;
+    const size_t need = unit ? SUF(dw_buf_elems)(p->H, p->W, R, S, 1, 1, p->dh, p->dw) : 0;
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * RS), DL_CONV_GRAIN);
+    int fail = 0;
+    #pragma omp parallel num_threads(nt)
+    {
+        T *buf = (T *)dl_alloc((need + (size_t)RS) * sizeof(T));
+        if (!buf) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            T *flip = buf + need;
+            #pragma omp for schedule(static)
+            for (int64_t t = 0; t < planes; t++) {
+                const int64_t n = t / p->C, c = t % p->C;
+                T *gxp = gx + t * HW;
+                const T b0 = bias_init ? bias_init[c] : (T)0;
+                for (int64_t m = 0; m < M; m++) {
+                    const int64_t k = c * M + m;
+                    const T *gyp = gy + (n * p->K + k) * P;
+                    const T *wk = w + k * RS;
+                    if (unit) {
+                        for (int64_t q = 0; q < RS; q++) flip[q] = wk[RS - 1 - q];
+                        SUF(dw_plane)(gyp, p->OH, p->OW, gxp, p->H, p->W, flip, R, S, 1, 1,
+                                      fph, fpw, p->dh, p->dw, m == 0 ? b0 : (T)0, m > 0, buf);
+                        continue;
+                    }
+                    if (m == 0)
+                        for (int64_t q = 0; q < HW; q++) gxp[q] = b0;
+                    for (int64_t oh = 0; oh < p->OH; oh++) {
+                        for (int64_t r = 0; r < R; r++) {
+                            const int64_t ih = oh * p->sh - p->ph + r * p->dh;
+                            if (ih < 0 || ih >= p->H) continue;
+                            T *gxr = gxp + ih * p->W;
+                            for (int64_t ow = 0; ow < p->OW; ow++) {
+                                const T g = gyp[oh * p->OW + ow];
+                                for (int64_t s = 0; s < S; s++) {
+                                    const int64_t iw = ow * p->sw - p->pw + s * p->dw;
+                                    if (iw >= 0 && iw < p->W) gxr[iw] += wk[r * S + s] * g;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dl_free(buf);
+    }
+    return fail ? -1 : 0;
+}
+
+/* gw[k] = sum over images of the correlation of x[n, k/M] with gy[n, k]; threads split k. */
+static int SUF(dw_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, T *gw)
+{
+    const int64_t M = p->K / p->C, HW = p->H * p->W, P = p->OH * p->OW;
+    const int64_t R = p->R, S = p->S, RS = R * S, OW = p->OW;
+    int64_t bw, rows, bufrows;
+    SUF(dw_band)(p->OH, OW, R, S, p->sh, p->sw, p->dh, p->dw, &bw, &rows, &bufrows);
+    const int64_t ldg = roundup16(OW);
+    const size_t need = (size_t)(bw * bufrows + rows * ldg + RS);
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * RS), DL_CONV_GRAIN);
+    int fail = 0;
+    #pragma omp parallel num_threads(nt)
+    {
+        T *buf = (T *)dl_alloc(need * sizeof(T));
+        double *acc = (double *)dl_alloc((size_t)RS * sizeof(double));
+        if (!buf || !acc) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            T *gpad = buf + bw * bufrows, *part = gpad + rows * ldg;
+            #pragma omp for schedule(static)
+            for (int64_t k = 0; k < p->K; k++) {
+                for (int64_t q = 0; q < RS; q++) acc[q] = 0.0;
+                for (int64_t n = 0; n < p->N; n++) {
+                    const T *xp = x + (n * p->C + k / M) * HW;
+                    const T *gyp = gy + (n * p->K + k) * P;
+                    for (int64_t q = 0; q < RS; q++) part[q] = 0;
+                    for (int64_t i0 = 0; i0 < p->OH; i0 += rows) {
+                        const int64_t nb = p->OH - i0 < rows ? p->OH - i0 : rows;
+                        SUF(dw_fill)(xp, p->H, p->W, i0 * p->sh - p->ph, -p->pw,
+                                     (nb - 1) * p->sh + (R - 1) * p->dh + 1, bw, buf);
+                        /* gradient rows padded to whole vectors (zeros past OW) */
+                        for (int64_t i = 0; i < nb; i++) {
+                            memcpy(gpad + i * ldg, gyp + (i0 + i) * OW, (size_t)OW * sizeof(T));
+                            memset(gpad + i * ldg + OW, 0, (size_t)(ldg - OW) * sizeof(T));
+                        }
+                        SUF(dw_wgrad)(buf, bw, gpad, ldg, nb, OW, R, S, p->sh, p->sw, p->dh,
+                                      p->dw, part);
+                    }
+                    for (int64_t q = 0; q < RS; q++) acc[q] += part[q];
+                }
+                for (int64_t q = 0; q < RS; q++) gw[k * RS + q] = (T)acc[q];
+            }
+        }
+        dl_free(buf);
+        dl_free(acc);
+    }
+    return fail ? -1 : 0;
+}
+
+/* --------------------------------------------------------------- im2col + GEMM ---- */
+
+static int SUF(pointwise)(const dl_conv_params *p)
+{
+    return p->R == 1 && p->S == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 && p->pw == 0 &&
+           p->OH == p->H && p->OW == p->W;
+}
+
+/* Output positions per column tile: the tile of Kc rows stays within DL_CONV_COL_BYTES. */
+static int64_t SUF(col_tile)(int64_t P, int64_t Kc)
+{
+    int64_t t = (int64_t)(dl_conv_col_bytes() / ((size_t)Kc * sizeof(T)));
+    if (t < 16) t = 16;
+    if (t >= P) return P;
+    return t / 16 * 16;
+}
+
+static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y,
+                          int64_t n, int64_t p0, int64_t np, int direct, T *col)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    for (int64_t g = 0; g < G; g++) {
+        const T *xg = x + (n * p->C + g * Cg) * HW;
+        const T *B = xg + p0;
+        ptrdiff_t ldb = HW;
+        if (!direct) {
+            SUF(im2col)(p, xg, Cg, p0, np, col);
+            B = col;
+            ldb = np;
+        }
+        GEMM(0, 0, (size_t)Kg, (size_t)np, (size_t)Kc, 1, w + g * Kg * Kc, Kc, B, ldb, 0,
+             y + (n * p->K + g * Kg) * P + p0, P, bias ? bias + g * Kg : NULL,
+             bias ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE);
+    }
+}
+
+int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
+{
+    if (p->C / p->groups == 1) return SUF(dw_fwd)(p, x, w, bias, y);
+    const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
+    const int direct = SUF(pointwise)(p);
+    const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
+    const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
+    const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+    int fail = 0;
+    if (split_outer(tiles, nt)) {
+        #pragma omp parallel num_threads(nt)
+        {
+            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+            if (!direct && !col) {
+                #pragma omp atomic write
+                fail = 1;
+            }
+            #pragma omp barrier
+            if (!fail) {
+                #pragma omp for schedule(dynamic, 1)
+                for (int64_t t = 0; t < tiles; t++) {
+                    const int64_t p0 = (t % ntp) * tp;
+                    SUF(fwd_tile)(p, x, w, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+                }
+            }
+            dl_free(col);
+        }
+        return fail ? -1 : 0;
+    }
+    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+    if (!direct && !col) return -1;
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t p0 = (t % ntp) * tp;
+        SUF(fwd_tile)(p, x, w, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+    }
+    dl_free(col);
+    return 0;
+}
+
+/* The input gradient of one image: col = W_g^T gy_g per tile, scattered back by col2im. */
+static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const T *w,
+                                const T *bias_init, T *gx, int64_t n, int64_t tp, int direct,
+                                T *col)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    T *gxn = gx + n * p->C * HW;
+    if (bias_init) {
+        for (int64_t c = 0; c < p->C; c++)
+            for (int64_t q = 0; q < HW; q++) gxn[c * HW + q] = bias_init[c];
+    } else if (!direct) {
+        memset(gxn, 0, (size_t)(p->C * HW) * sizeof(T));
+    }
+    for (int64_t p0 = 0; p0 < P; p0 += tp) {
+        const int64_t np = min64(tp, P - p0);
+        for (int64_t g = 0; g < G; g++) {
+            const T *gyg = gy + (n * p->K + g * Kg) * P + p0;
+            if (direct) {
+                GEMM(1, 0, (size_t)Cg, (size_t)np, (size_t)Kg, 1, w + g * Kg * Cg, Cg, gyg, P,
+                     bias_init ? 1 : 0, gxn + g * Cg * HW + p0, HW, NULL, DL_BIAS_NONE,
+                     DL_ACT_NONE);
+                continue;
+            }
+            GEMM(1, 0, (size_t)Kc, (size_t)np, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyg, P, 0,
+                 col, np, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+            SUF(col2im)(p, col, Cg, p0, np, gxn + g * Cg * HW);
+        }
+    }
+}
+
+int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
+                            const T *bias_init, T *gx)
+{
+    if (p->C / p->groups == 1) return SUF(dw_bwd_data)(p, gy, w, bias_init, gx);
+    const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
+    const int direct = SUF(pointwise)(p);
+    const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
+    const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+    int fail = 0;
+    /* col2im of two tiles of one image would race: threads split whole images */
+    if (split_outer(p->N, nt)) {
+        #pragma omp parallel num_threads(nt)
+        {
+            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+            if (!direct && !col) {
+                #pragma omp atomic write
+                fail = 1;
+            }
+            #pragma omp barrier
+            if (!fail) {
+                #pragma omp for schedule(dynamic, 1)
+                for (int64_t n = 0; n < p->N; n++)
+                    SUF(bwd_data_image)(p, gy, w, bias_init, gx, n, tp, direct, col);
+            }
+            dl_free(col);
+        }
+        return fail ? -1 : 0;
+    }
+    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+    if (!direct && !col) return -1;
+    for (int64_t n = 0; n < p->N; n++)
+        SUF(bwd_data_image)(p, gy, w, bias_init, gx, n, tp, direct, col);
+    dl_free(col);
+    return 0;
+}
+
+/* gw_g += gy_g (Kg x np) @ col^T (np x Kc) for one tile, every group. */
+static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *gy, T *gw,
+                                 int64_t n, int64_t p0, int64_t np, int direct, T *col)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    for (int64_t g = 0; g < G; g++) {
+        const T *xg = x + (n * p->C + g * Cg) * HW;
+        const T *B = xg + p0;
+        ptrdiff_t ldb = HW;
+        if (!direct) {
+            SUF(im2col)(p, xg, Cg, p0, np, col);
+            B = col;
+            ldb = np;
+        }
+        GEMM(0, 1, (size_t)Kg, (size_t)Kc, (size_t)np, 1, gy + (n * p->K + g * Kg) * P + p0, P,
+             B, ldb, 1, gw + g * Kg * Kc, Kc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+    }
+}
+
+int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, T *gw, T *gb)
+{
+    const int64_t P = p->OH * p->OW;
+    if (gb) SUF(dl_channel_sum)(p->N, p->K, P, gy, gb);
+    if (!gw) return 0;
+    if (p->C / p->groups == 1) return SUF(dw_bwd_weight)(p, x, gy, gw);
+    const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
+    const int direct = SUF(pointwise)(p);
+    const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
+    const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
+    const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+    int fail = 0;
+    memset(gw, 0, (size_t)wn * sizeof(T));
+    if (split_outer(tiles, nt)) {
+        /* each thread sums its tiles into a private gradient, then adds it to gw */
+        #pragma omp parallel num_threads(nt)
+        {
+            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+            T *part = (T *)dl_alloc((size_t)wn * sizeof(T));
+            if ((!direct && !col) || !part) {
+                #pragma omp atomic write
+                fail = 1;
+            }
+            #pragma omp barrier
+            if (!fail) {
+                memset(part, 0, (size_t)wn * sizeof(T));
+                #pragma omp for schedule(dynamic, 1)
+                for (int64_t t = 0; t < tiles; t++) {
+                    const int64_t p0 = (t % ntp) * tp;
+                    SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
+                                         direct, col);
+                }
+                #pragma omp critical(dl_conv_wgrad)
+                for (int64_t q = 0; q < wn; q++) gw[q] += part[q];
+            }
+            dl_free(col);
+            dl_free(part);
+        }
+        return fail ? -1 : 0;
+    }
+    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+    if (!direct && !col) return -1;
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t p0 = (t % ntp) * tp;
+        SUF(bwd_weight_tile)(p, x, gy, gw, t / ntp, p0, min64(tp, P - p0), direct, col);
+    }
+    dl_free(col);
+    return 0;
+}

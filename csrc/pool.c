@@ -1,0 +1,42 @@
+/* Max/average/adaptive pooling, index scatter/gather (max-pool backward, max-unpool) and
+ * nearest/bilinear upsampling (see dlcore/pool.h).  Written once in dlcore/pool_impl.h. */
+#include <math.h>
+#include <string.h>
+#include "dlcore/pool.h"
+#include "dlcore/runtime.h"
+
+/* window reads below which a call stays on one thread */
+#define POOL_GRAIN ((size_t)1 << 16)
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+/* the larger, or NaN when either is NaN (PyTorch's max pooling propagates NaN) */
+static inline float max_nan_f(float a, float b) { return (b > a || b != b) ? b : a; }
+static inline double max_nan_d(double a, double b) { return (b > a || b != b) ? b : a; }
+
+static inline int64_t ad_start(int64_t o, int64_t out, int64_t in) { return (o * in) / out; }
+static inline int64_t ad_end(int64_t o, int64_t out, int64_t in)
+{
+    return ((o + 1) * in + out - 1) / out;
+}
+
+static inline int64_t near_src(int64_t o, float scale, int64_t in)
+{
+    const int64_t i = (int64_t)floorf((float)o * scale);
+    return i < in - 1 ? i : in - 1;
+}
+
+#define T float
+#define SUF(name) name##_f32
+#define max_nan max_nan_f
+#include "dlcore/pool_impl.h"
+#undef T
+#undef SUF
+#undef max_nan
+
+#define T double
+#define SUF(name) name##_f64
+#define max_nan max_nan_d
+#include "dlcore/pool_impl.h"
+#undef T
+#undef SUF
+#undef max_nan

@@ -1,0 +1,569 @@
+# Convolution, pooling, upsampling and batch-norm kernels (csrc/conv.c, pool.c, batchnorm.c).
+# The Python layer (dlcore.ops.conv / pool / batchnorm) validates user arguments; these
+# wrappers re-check what memory safety depends on: dtypes, C-contiguity, and that every
+# array's shape matches the sizes handed to C.
+from libc.stdint cimport int64_t
+
+cdef extern from "dlcore/conv.h":
+    ctypedef struct dl_conv_params:
+        int64_t N, C, H, W, K, R, S, OH, OW, sh, sw, ph, pw, dh, dw, groups
+    int dl_conv2d_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
+                          const float *bias, float *y) nogil
+    int dl_conv2d_fwd_f64(const dl_conv_params *p, const double *x, const double *w,
+                          const double *bias, double *y) nogil
+    int dl_conv2d_bwd_data_f32(const dl_conv_params *p, const float *gy, const float *w,
+                               const float *bias_init, float *gx) nogil
+    int dl_conv2d_bwd_data_f64(const dl_conv_params *p, const double *gy, const double *w,
+                               const double *bias_init, double *gx) nogil
+    int dl_conv2d_bwd_weight_f32(const dl_conv_params *p, const float *x, const float *gy,
+                                 float *gw, float *gb) nogil
+    int dl_conv2d_bwd_weight_f64(const dl_conv_params *p, const double *x, const double *gy,
+                                 double *gw, double *gb) nogil
+    size_t dl_conv_col_bytes() nogil
+    void dl_conv_set_col_bytes(size_t b) nogil
+    void dl_channel_sum_f32(int64_t N, int64_t C, int64_t L, const float *x, float *out) nogil
+    void dl_channel_sum_f64(int64_t N, int64_t C, int64_t L, const double *x, double *out) nogil
+
+cdef extern from "dlcore/pool.h":
+    ctypedef struct dl_pool_params:
+        int64_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw
+    void dl_maxpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y, int64_t *idx) nogil
+    void dl_maxpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y, int64_t *idx) nogil
+    int64_t dl_index_scatter2d_f32(int64_t planes, int64_t in_size, int64_t out_size,
+                                   const float *gy, const int64_t *idx, float *gx) nogil
+    int64_t dl_index_scatter2d_f64(int64_t planes, int64_t in_size, int64_t out_size,
+                                   const double *gy, const int64_t *idx, double *gx) nogil
+    int64_t dl_index_gather2d_f32(int64_t planes, int64_t in_size, int64_t out_size,
+                                  const float *x, const int64_t *idx, float *y) nogil
+    int64_t dl_index_gather2d_f64(int64_t planes, int64_t in_size, int64_t out_size,
+                                  const double *x, const int64_t *idx, double *y) nogil
+    void dl_avgpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y, int cip,
+                              int64_t divisor) nogil
+    void dl_avgpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y, int cip,
+                              int64_t divisor) nogil
+    void dl_avgpool2d_bwd_f32(const dl_pool_params *p, const float *gy, float *gx, int cip,
+                              int64_t divisor) nogil
+    void dl_avgpool2d_bwd_f64(const dl_pool_params *p, const double *gy, double *gx, int cip,
+                              int64_t divisor) nogil
+    void dl_adaptive_avgpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y) nogil
+    void dl_adaptive_avgpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y) nogil
+    void dl_adaptive_avgpool2d_bwd_f32(const dl_pool_params *p, const float *gy, float *gx) nogil
+    void dl_adaptive_avgpool2d_bwd_f64(const dl_pool_params *p, const double *gy, double *gx) nogil
+    void dl_adaptive_maxpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y,
+                                       int64_t *idx) nogil
+    void dl_adaptive_maxpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y,
+                                       int64_t *idx) nogil
+    void dl_upsample_nearest2d_fwd_f32(const dl_pool_params *p, float sh, float sw,
+                                       const float *x, float *y) nogil
+    void dl_upsample_nearest2d_fwd_f64(const dl_pool_params *p, float sh, float sw,
+                                       const double *x, double *y) nogil
+    void dl_upsample_nearest2d_bwd_f32(const dl_pool_params *p, float sh, float sw,
+                                       const float *gy, float *gx) nogil
+    void dl_upsample_nearest2d_bwd_f64(const dl_pool_params *p, float sh, float sw,
+                                       const double *gy, double *gx) nogil
+    void dl_upsample_bilinear2d_fwd_f32(const dl_pool_params *p, int align, double sh, double sw,
+                                        const float *x, float *y) nogil
+    void dl_upsample_bilinear2d_fwd_f64(const dl_pool_params *p, int align, double sh, double sw,
+                                        const double *x, double *y) nogil
+    void dl_upsample_bilinear2d_bwd_f32(const dl_pool_params *p, int align, double sh, double sw,
+                                        const float *gy, float *gx) nogil
+    void dl_upsample_bilinear2d_bwd_f64(const dl_pool_params *p, int align, double sh, double sw,
+                                        const double *gy, double *gx) nogil
+
+cdef extern from "dlcore/batchnorm.h":
+    int dl_batchnorm_fwd_train_f32(int64_t N, int64_t C, int64_t L, const float *x,
+                                   const float *weight, const float *bias, double eps, float *y,
+                                   float *save_mean, float *save_invstd, float *running_mean,
+                                   float *running_var, double momentum) nogil
+    int dl_batchnorm_fwd_train_f64(int64_t N, int64_t C, int64_t L, const double *x,
+                                   const double *weight, const double *bias, double eps,
+                                   double *y, double *save_mean, double *save_invstd,
+                                   double *running_mean, double *running_var,
+                                   double momentum) nogil
+    void dl_batchnorm_fwd_eval_f32(int64_t N, int64_t C, int64_t L, const float *x,
+                                   const float *weight, const float *bias, const float *mean,
+                                   const float *invstd, float *y) nogil
+    void dl_batchnorm_fwd_eval_f64(int64_t N, int64_t C, int64_t L, const double *x,
+                                   const double *weight, const double *bias,
+                                   const double *mean, const double *invstd, double *y) nogil
+    void dl_batchnorm_bwd_f32(int64_t N, int64_t C, int64_t L, const float *x, const float *gy,
+                              const float *weight, const float *mean, const float *invstd,
+                              int batch_stats, float *gx, float *gw, float *gb) nogil
+    void dl_batchnorm_bwd_f64(int64_t N, int64_t C, int64_t L, const double *x,
+                              const double *gy, const double *weight, const double *mean,
+                              const double *invstd, int batch_stats, double *gx, double *gw,
+                              double *gb) nogil
+
+
+cdef int _cnn_float_type(str fname, arrays) except -1:
+    """The common float dtype (NPY_FLOAT32/64) of `arrays` (None entries skipped), all of
+    which must be C-contiguous."""
+    cdef int t = -1
+    cdef cnp.ndarray a
+    for name, obj in arrays:
+        if obj is None:
+            continue
+        if not isinstance(obj, np.ndarray):
+            raise TypeError("%s: %s must be a NumPy array, got %s" % (fname, name, type(obj).__name__))
+        a = <cnp.ndarray>obj
+        if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+            raise ValueError("%s: %s must be C-contiguous" % (fname, name))
+        if t < 0:
+            t = cnp.PyArray_TYPE(a)
+            if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+                raise TypeError("%s: expected float32 or float64, got %s for %s"
+                                % (fname, a.dtype, name))
+        elif cnp.PyArray_TYPE(a) != t:
+            raise TypeError("%s: %s has dtype %s, expected %s"
+                            % (fname, name, a.dtype, np.dtype(np.float32 if t == cnp.NPY_FLOAT32 else np.float64)))
+    return t
+
+
+cdef inline void* _cnn_ptr(object a):
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline void _cnn_writeable(str fname, object a, str name) except *:
+    if a is not None and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
+        raise ValueError("%s: %s must be writeable" % (fname, name))
+
+
+cdef void _cnn_expect_shape(str fname, str name, object a, tuple shape) except *:
+    if a is not None and tuple(a.shape) != shape:
+        raise ValueError("%s: %s must have shape %s, got %s" % (fname, name, shape, tuple(a.shape)))
+
+
+cdef int _cnn_conv_setup(str fname, dl_conv_params *p, object x, object w, object y, tuple stride,
+                     tuple padding, tuple dilation, int64_t groups) except -1:
+    """Fills p from x (N, C, H, W), w (K, C/groups, R, S) and y (N, K, OH, OW)."""
+    if x.ndim != 4 or w.ndim != 4 or y.ndim != 4:
+        raise ValueError("%s: x, w, y must be 4-D, got shapes %s, %s, %s"
+                         % (fname, x.shape, w.shape, y.shape))
+    if groups < 1:
+        raise ValueError("%s: groups must be >= 1, got %d" % (fname, groups))
+    p.N, p.C, p.H, p.W = x.shape
+    p.K, _, p.R, p.S = w.shape
+    p.OH, p.OW = y.shape[2], y.shape[3]
+    p.sh, p.sw = stride
+    p.ph, p.pw = padding
+    p.dh, p.dw = dilation
+    p.groups = groups
+    if p.C % groups or p.K % groups or w.shape[1] * groups != p.C:
+        raise ValueError("%s: weight %s does not fit input %s with groups=%d"
+                         % (fname, w.shape, x.shape, groups))
+    if y.shape[0] != p.N or y.shape[1] != p.K:
+        raise ValueError("%s: output %s does not fit input %s and weight %s"
+                         % (fname, y.shape, x.shape, w.shape))
+    if min(p.N, p.C, p.H, p.W, p.K, p.R, p.S, p.OH, p.OW) < 1:
+        raise ValueError("%s: every size must be positive: input %s, weight %s, output %s"
+                         % (fname, x.shape, w.shape, y.shape))
+    if min(p.sh, p.sw, p.dh, p.dw) < 1:
+        raise ValueError("%s: stride and dilation must be >= 1, got %s, %s"
+                         % (fname, stride, dilation))
+    return 0
+
+
+def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, int64_t groups):
+    """y = conv2d(x, w) + bias, written into y (N, K, OH, OW)."""
+    cdef dl_conv_params p
+    cdef int t = _cnn_float_type("conv2d", (("input", x), ("weight", w), ("bias", bias), ("out", y)))
+    _cnn_conv_setup("conv2d", &p, x, w, y, stride, padding, dilation, groups)
+    _cnn_expect_shape("conv2d", "bias", bias, (p.K,))
+    _cnn_writeable("conv2d", y, "out")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pw_ = _cnn_ptr(w)
+    cdef void *pb = _cnn_ptr(bias)
+    cdef void *py = _cnn_ptr(y)
+    cdef int rc
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            rc = dl_conv2d_fwd_f32(&p, <float*>px, <float*>pw_, <float*>pb, <float*>py)
+        else:
+            rc = dl_conv2d_fwd_f64(&p, <double*>px, <double*>pw_, <double*>pb, <double*>py)
+    if rc:
+        raise MemoryError("conv2d: could not allocate the convolution workspace")
+    return y
+
+
+def conv2d_backward_data(gy, w, bias_init, gx, tuple stride, tuple padding, tuple dilation,
+                         int64_t groups):
+    """gx = the input gradient of conv2d for output gradient gy (plus bias_init per channel)."""
+    cdef dl_conv_params p
+    cdef int t = _cnn_float_type("conv2d_backward_data", (("grad_output", gy), ("weight", w),
+                                                      ("bias", bias_init), ("grad_input", gx)))
+    _cnn_conv_setup("conv2d_backward_data", &p, gx, w, gy, stride, padding, dilation, groups)
+    _cnn_expect_shape("conv2d_backward_data", "bias", bias_init, (p.C,))
+    _cnn_writeable("conv2d_backward_data", gx, "grad_input")
+    cdef void *pgy = _cnn_ptr(gy)
+    cdef void *pw_ = _cnn_ptr(w)
+    cdef void *pb = _cnn_ptr(bias_init)
+    cdef void *pgx = _cnn_ptr(gx)
+    cdef int rc
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            rc = dl_conv2d_bwd_data_f32(&p, <float*>pgy, <float*>pw_, <float*>pb, <float*>pgx)
+        else:
+            rc = dl_conv2d_bwd_data_f64(&p, <double*>pgy, <double*>pw_, <double*>pb, <double*>pgx)
+    if rc:
+        raise MemoryError("conv2d: could not allocate the convolution workspace")
+    return gx
+
+
+def conv2d_backward_weight(x, gy, gw, gb, tuple wshape, tuple stride, tuple padding,
+                           tuple dilation, int64_t groups):
+    """gw (shape wshape) and gb (K) = conv2d's weight and bias gradients; either may be None."""
+    cdef dl_conv_params p
+    cdef int t = _cnn_float_type("conv2d_backward_weight", (("input", x), ("grad_output", gy),
+                                                        ("grad_weight", gw), ("grad_bias", gb)))
+    dummy = np.lib.stride_tricks.as_strided(np.empty(1, np.float32), wshape, (0, 0, 0, 0))
+    _cnn_conv_setup("conv2d_backward_weight", &p, x, dummy, gy, stride, padding, dilation, groups)
+    _cnn_expect_shape("conv2d_backward_weight", "grad_weight", gw, wshape)
+    _cnn_expect_shape("conv2d_backward_weight", "grad_bias", gb, (p.K,))
+    _cnn_writeable("conv2d_backward_weight", gw, "grad_weight")
+    _cnn_writeable("conv2d_backward_weight", gb, "grad_bias")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pgy = _cnn_ptr(gy)
+    cdef void *pgw = _cnn_ptr(gw)
+    cdef void *pgb = _cnn_ptr(gb)
+    cdef int rc
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            rc = dl_conv2d_bwd_weight_f32(&p, <float*>px, <float*>pgy, <float*>pgw, <float*>pgb)
+        else:
+            rc = dl_conv2d_bwd_weight_f64(&p, <double*>px, <double*>pgy, <double*>pgw,
+                                          <double*>pgb)
+    if rc:
+        raise MemoryError("conv2d: could not allocate the convolution workspace")
+
+
+def channel_sum(x, out):
+    """out[c] = x[:, c].sum() for x of shape (N, C, ...)."""
+    cdef int t = _cnn_float_type("channel_sum", (("x", x), ("out", out)))
+    if x.ndim < 2:
+        raise ValueError("channel_sum: x must have >= 2 dims, got shape %s" % (x.shape,))
+    cdef int64_t N = x.shape[0], C = x.shape[1], L = x.size // max(N * C, 1)
+    _cnn_expect_shape("channel_sum", "out", out, (C,))
+    _cnn_writeable("channel_sum", out, "out")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *po = _cnn_ptr(out)
+    if N * C == 0:
+        out[...] = 0
+        return out
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            dl_channel_sum_f32(N, C, L, <float*>px, <float*>po)
+        else:
+            dl_channel_sum_f64(N, C, L, <double*>px, <double*>po)
+    return out
+
+
+cdef int _cnn_pool_setup(str fname, dl_pool_params *p, object x, object y, tuple kernel,
+                     tuple stride, tuple padding, tuple dilation) except -1:
+    if x.ndim != 4 or y.ndim != 4 or x.shape[:2] != y.shape[:2]:
+        raise ValueError("%s: input %s and output %s must be 4-D with the same (N, C)"
+                         % (fname, x.shape, y.shape))
+    p.planes = x.shape[0] * x.shape[1]
+    p.H, p.W = x.shape[2], x.shape[3]
+    p.OH, p.OW = y.shape[2], y.shape[3]
+    p.kh, p.kw = kernel
+    p.sh, p.sw = stride
+    p.ph, p.pw = padding
+    p.dh, p.dw = dilation
+    if min(p.H, p.W, p.OH, p.OW) < 1 and p.planes > 0:
+        raise ValueError("%s: spatial sizes must be positive: input %s, output %s"
+                         % (fname, x.shape, y.shape))
+    if min(p.kh, p.kw, p.sh, p.sw, p.dh, p.dw) < 1 or min(p.ph, p.pw) < 0:
+        raise ValueError("%s: bad kernel %s / stride %s / padding %s / dilation %s"
+                         % (fname, kernel, stride, padding, dilation))
+    return 0
+
+
+def maxpool2d_forward(x, y, idx, tuple kernel, tuple stride, tuple padding, tuple dilation):
+    """y = max pooling of x; idx (int64, y's shape) gets the flat argmax in each plane unless None."""
+    cdef dl_pool_params p
+    cdef int t = _cnn_float_type("max_pool2d", (("input", x), ("out", y)))
+    _cnn_pool_setup("max_pool2d", &p, x, y, kernel, stride, padding, dilation)
+    _cnn_writeable("max_pool2d", y, "out")
+    if idx is not None:
+        if idx.dtype != np.int64 or not idx.flags.c_contiguous or idx.shape != y.shape:
+            raise ValueError("max_pool2d: indices must be C-contiguous int64 of shape %s"
+                             % (y.shape,))
+        _cnn_writeable("max_pool2d", idx, "indices")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            dl_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
+        else:
+            dl_maxpool2d_fwd_f64(&p, <double*>px, <double*>py, pi)
+    return y
+
+
+cdef void _cnn_check_index(str fname, object idx, tuple shape) except *:
+    if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or not idx.flags.c_contiguous:
+        raise TypeError("%s: indices must be a C-contiguous int64 array" % fname)
+    if tuple(idx.shape) != shape:
+        raise ValueError("%s: indices must have shape %s, got %s" % (fname, shape, idx.shape))
+
+
+def index_scatter2d(gy, idx, gx):
+    """gx[n, c].flat[idx[n, c, o]] += gy[n, c, o] with gx zeroed first (max-pool backward,
+    max-unpool forward).  Returns the number of out-of-range indices (skipped)."""
+    cdef int t = _cnn_float_type("index_scatter2d", (("src", gy), ("out", gx)))
+    if gy.ndim < 2 or gx.ndim < 2 or gy.shape[:2] != gx.shape[:2]:
+        raise ValueError("index_scatter2d: src %s and out %s must share (N, C)" % (gy.shape, gx.shape))
+    _cnn_check_index("index_scatter2d", idx, tuple(gy.shape))
+    _cnn_writeable("index_scatter2d", gx, "out")
+    cdef int64_t planes = gx.shape[0] * gx.shape[1]
+    cdef int64_t ins = gx.size // planes if planes else 0
+    cdef int64_t outs = gy.size // planes if planes else 0
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *po = _cnn_ptr(gx)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
+    cdef int64_t bad = 0
+    if planes == 0:
+        return 0
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            bad = dl_index_scatter2d_f32(planes, ins, outs, <float*>pg, pi, <float*>po)
+        else:
+            bad = dl_index_scatter2d_f64(planes, ins, outs, <double*>pg, pi, <double*>po)
+    return bad
+
+
+def index_gather2d(x, idx, y):
+    """y[n, c, o] = x[n, c].flat[idx[n, c, o]]; returns the number of out-of-range indices."""
+    cdef int t = _cnn_float_type("index_gather2d", (("src", x), ("out", y)))
+    if x.ndim < 2 or y.ndim < 2 or x.shape[:2] != y.shape[:2]:
+        raise ValueError("index_gather2d: src %s and out %s must share (N, C)" % (x.shape, y.shape))
+    _cnn_check_index("index_gather2d", idx, tuple(y.shape))
+    _cnn_writeable("index_gather2d", y, "out")
+    cdef int64_t planes = x.shape[0] * x.shape[1]
+    cdef int64_t ins = x.size // planes if planes else 0
+    cdef int64_t outs = y.size // planes if planes else 0
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
+    cdef int64_t bad = 0
+    if planes == 0:
+        return 0
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            bad = dl_index_gather2d_f32(planes, ins, outs, <float*>px, pi, <float*>py)
+        else:
+            bad = dl_index_gather2d_f64(planes, ins, outs, <double*>px, pi, <double*>py)
+    return bad
+
+
+def avgpool2d_forward(x, y, tuple kernel, tuple stride, tuple padding, bint count_include_pad,
+                      int64_t divisor):
+    cdef dl_pool_params p
+    cdef int t = _cnn_float_type("avg_pool2d", (("input", x), ("out", y)))
+    _cnn_pool_setup("avg_pool2d", &p, x, y, kernel, stride, padding, (1, 1))
+    _cnn_writeable("avg_pool2d", y, "out")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            dl_avgpool2d_fwd_f32(&p, <float*>px, <float*>py, count_include_pad, divisor)
+        else:
+            dl_avgpool2d_fwd_f64(&p, <double*>px, <double*>py, count_include_pad, divisor)
+    return y
+
+
+def avgpool2d_backward(gy, gx, tuple kernel, tuple stride, tuple padding,
+                       bint count_include_pad, int64_t divisor):
+    cdef dl_pool_params p
+    cdef int t = _cnn_float_type("avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
+    _cnn_pool_setup("avg_pool2d_backward", &p, gx, gy, kernel, stride, padding, (1, 1))
+    _cnn_writeable("avg_pool2d_backward", gx, "grad_input")
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *po = _cnn_ptr(gx)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            dl_avgpool2d_bwd_f32(&p, <float*>pg, <float*>po, count_include_pad, divisor)
+        else:
+            dl_avgpool2d_bwd_f64(&p, <double*>pg, <double*>po, count_include_pad, divisor)
+    return gx
+
+
+def adaptive_pool2d_forward(x, y, str mode, idx=None):
+    """mode 'avg' or 'max' (idx: int64 argmax in each plane, or None)."""
+    cdef dl_pool_params p
+    cdef int t = _cnn_float_type("adaptive_pool2d", (("input", x), ("out", y)))
+    _cnn_pool_setup("adaptive_pool2d", &p, x, y, (1, 1), (1, 1), (0, 0), (1, 1))
+    _cnn_writeable("adaptive_pool2d", y, "out")
+    if idx is not None:
+        _cnn_check_index("adaptive_max_pool2d", idx, tuple(y.shape))
+        _cnn_writeable("adaptive_max_pool2d", idx, "indices")
+    cdef void *px = _cnn_ptr(x)
+    cdef void *py = _cnn_ptr(y)
+    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
+    cdef bint is_max = mode == "max"
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            if is_max:
+                dl_adaptive_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
+            else:
+                dl_adaptive_avgpool2d_fwd_f32(&p, <float*>px, <float*>py)
+        else:
+            if is_max:
+                dl_adaptive_maxpool2d_fwd_f64(&p, <double*>px, <double*>py, pi)
+            else:
+                dl_adaptive_avgpool2d_fwd_f64(&p, <double*>px, <double*>py)
+    return y
+
+
+def adaptive_avgpool2d_backward(gy, gx):
+    cdef dl_pool_params p
+    cdef int t = _cnn_float_type("adaptive_avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
+    _cnn_pool_setup("adaptive_avg_pool2d_backward", &p, gx, gy, (1, 1), (1, 1), (0, 0), (1, 1))
+    _cnn_writeable("adaptive_avg_pool2d_backward", gx, "grad_input")
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *po = _cnn_ptr(gx)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            dl_adaptive_avgpool2d_bwd_f32(&p, <float*>pg, <float*>po)
+        else:
+            dl_adaptive_avgpool2d_bwd_f64(&p, <double*>pg, <double*>po)
+    return gx
+
+
+def upsample2d(src, dst, str mode, bint backward, bint align_corners, double scale_h,
+               double scale_w):
+    """Nearest/bilinear upsampling of src (N, C, H, W) into dst (N, C, OH, OW); with backward,
+    src is the output gradient (N, C, OH, OW) and dst the input gradient (N, C, H, W)."""
+    cdef dl_pool_params p
+    cdef int t = _cnn_float_type("interpolate", (("src", src), ("dst", dst)))
+    if backward:
+        _cnn_pool_setup("interpolate", &p, dst, src, (1, 1), (1, 1), (0, 0), (1, 1))
+    else:
+        _cnn_pool_setup("interpolate", &p, src, dst, (1, 1), (1, 1), (0, 0), (1, 1))
+    _cnn_writeable("interpolate", dst, "dst")
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError("interpolate: mode must be 'nearest' or 'bilinear', got %r" % mode)
+    cdef bint near = mode == "nearest"
+    cdef void *ps = _cnn_ptr(src)
+    cdef void *pd = _cnn_ptr(dst)
+    cdef float fh = scale_h, fw = scale_w
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            if near and not backward:
+                dl_upsample_nearest2d_fwd_f32(&p, fh, fw, <float*>ps, <float*>pd)
+            elif near:
+                dl_upsample_nearest2d_bwd_f32(&p, fh, fw, <float*>ps, <float*>pd)
+            elif not backward:
+                dl_upsample_bilinear2d_fwd_f32(&p, align_corners, scale_h, scale_w, <float*>ps, <float*>pd)
+            else:
+                dl_upsample_bilinear2d_bwd_f32(&p, align_corners, scale_h, scale_w, <float*>ps, <float*>pd)
+        else:
+            if near and not backward:
+                dl_upsample_nearest2d_fwd_f64(&p, fh, fw, <double*>ps, <double*>pd)
+            elif near:
+                dl_upsample_nearest2d_bwd_f64(&p, fh, fw, <double*>ps, <double*>pd)
+            elif not backward:
+                dl_upsample_bilinear2d_fwd_f64(&p, align_corners, scale_h, scale_w, <double*>ps, <double*>pd)
+            else:
+                dl_upsample_bilinear2d_bwd_f64(&p, align_corners, scale_h, scale_w, <double*>ps, <double*>pd)
+    return dst
+
+
+def batchnorm_forward(x, weight, bias, y, save_mean, save_invstd, running_mean, running_var,
+                      bint training, double momentum, double eps):
+    """x, y: (N, C, L).  training: batch statistics (saved; running ones updated if given);
+    otherwise save_mean/save_invstd are inputs: the statistics to normalize with."""
+    cdef int t = _cnn_float_type("batch_norm", (("input", x), ("weight", weight), ("bias", bias),
+                                            ("out", y), ("save_mean", save_mean),
+                                            ("save_invstd", save_invstd),
+                                            ("running_mean", running_mean),
+                                            ("running_var", running_var)))
+    if x.ndim != 3 or y.shape != x.shape:
+        raise ValueError("batch_norm: x and y must be (N, C, L), got %s and %s" % (x.shape, y.shape))
+    cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
+    for name, a in (("weight", weight), ("bias", bias), ("save_mean", save_mean),
+                    ("save_invstd", save_invstd), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        _cnn_expect_shape("batch_norm", name, a, (C,))
+    if save_mean is None or save_invstd is None:
+        raise ValueError("batch_norm: save_mean and save_invstd are required")
+    for name, a in (("out", y), ("save_mean", save_mean), ("save_invstd", save_invstd),
+                    ("running_mean", running_mean), ("running_var", running_var)):
+        if training or name == "out":
+            _cnn_writeable("batch_norm", a, name)
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pw_ = _cnn_ptr(weight)
+    cdef void *pb = _cnn_ptr(bias)
+    cdef void *py = _cnn_ptr(y)
+    cdef void *pm = _cnn_ptr(save_mean)
+    cdef void *pi = _cnn_ptr(save_invstd)
+    cdef void *prm = _cnn_ptr(running_mean)
+    cdef void *prv = _cnn_ptr(running_var)
+    cdef int rc = 0
+    if N * C * L == 0:
+        return y
+    with nogil:
+        if training:
+            if t == cnp.NPY_FLOAT32:
+                rc = dl_batchnorm_fwd_train_f32(N, C, L, <float*>px, <float*>pw_, <float*>pb, eps,
+                                                <float*>py, <float*>pm, <float*>pi, <float*>prm,
+                                                <float*>prv, momentum)
+            else:
+                rc = dl_batchnorm_fwd_train_f64(N, C, L, <double*>px, <double*>pw_, <double*>pb,
+                                                eps, <double*>py, <double*>pm, <double*>pi,
+                                                <double*>prm, <double*>prv, momentum)
+        else:
+            if t == cnp.NPY_FLOAT32:
+                dl_batchnorm_fwd_eval_f32(N, C, L, <float*>px, <float*>pw_, <float*>pb,
+                                          <float*>pm, <float*>pi, <float*>py)
+            else:
+                dl_batchnorm_fwd_eval_f64(N, C, L, <double*>px, <double*>pw_, <double*>pb,
+                                          <double*>pm, <double*>pi, <double*>py)
+    if rc:
+        raise MemoryError("batch_norm: out of memory")
+    return y
+
+
+def batchnorm_backward(x, gy, weight, mean, invstd, bint batch_stats, gx, gw, gb):
+    cdef int t = _cnn_float_type("batch_norm_backward", (("input", x), ("grad_output", gy),
+                                                     ("weight", weight), ("mean", mean),
+                                                     ("invstd", invstd), ("grad_input", gx),
+                                                     ("grad_weight", gw), ("grad_bias", gb)))
+    if x.ndim != 3 or gy.shape != x.shape:
+        raise ValueError("batch_norm_backward: x and grad must be (N, C, L), got %s and %s"
+                         % (x.shape, gy.shape))
+    cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
+    _cnn_expect_shape("batch_norm_backward", "grad_input", gx, tuple(x.shape))
+    for name, a in (("weight", weight), ("mean", mean), ("invstd", invstd),
+                    ("grad_weight", gw), ("grad_bias", gb)):
+        _cnn_expect_shape("batch_norm_backward", name, a, (C,))
+    if mean is None or invstd is None:
+        raise ValueError("batch_norm_backward: mean and invstd are required")
+    for name, a in (("grad_input", gx), ("grad_weight", gw), ("grad_bias", gb)):
+        _cnn_writeable("batch_norm_backward", a, name)
+    cdef void *px = _cnn_ptr(x)
+    cdef void *pg = _cnn_ptr(gy)
+    cdef void *pw_ = _cnn_ptr(weight)
+    cdef void *pm = _cnn_ptr(mean)
+    cdef void *pi = _cnn_ptr(invstd)
+    cdef void *pgx = _cnn_ptr(gx)
+    cdef void *pgw = _cnn_ptr(gw)
+    cdef void *pgb = _cnn_ptr(gb)
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            dl_batchnorm_bwd_f32(N, C, L, <float*>px, <float*>pg, <float*>pw_, <float*>pm,
+                                 <float*>pi, batch_stats, <float*>pgx, <float*>pgw, <float*>pgb)
+        else:
+            dl_batchnorm_bwd_f64(N, C, L, <double*>px, <double*>pg, <double*>pw_, <double*>pm,
+                                 <double*>pi, batch_stats, <double*>pgx, <double*>pgw,
+                                 <double*>pgb)
+
+
+def conv_workspace_limit(limit=None):
+    """The bytes one thread's im2col column tile may hold; with `limit`, set it first (0 restores
+    the default, 8 MiB).  Returns the limit in force."""
+    if limit is not None:
+        if limit < 0:
+            raise ValueError("conv_workspace_limit: limit must be >= 0, got %r" % (limit,))
+        dl_conv_set_col_bytes(<size_t>limit)
+    return dl_conv_col_bytes()

@@ -1,0 +1,270 @@
+"""Convolutions: conv2d, conv_transpose2d (its adjoint) and conv1d (conv2d on a 1-row image).
+
+The C kernels (csrc/conv.c) do the work: im2col + GEMM tiled over the batch, a pointwise
+path without im2col, a direct SIMD depthwise kernel.  conv_transpose2d's forward is conv2d's
+input-gradient kernel and its backward is conv2d's forward plus weight gradient.
+"""
+import numbers
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+
+__all__ = ["conv1d", "conv2d", "conv_transpose2d"]
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _pair(v, name, fname, n=2):
+    """An int or a sequence of n ints -> tuple of n ints."""
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return (int(v),) * n
+    try:
+        t = tuple(v)
+    except TypeError:
+        t = None
+    if t is None or len(t) != n or not all(isinstance(e, numbers.Integral) and
+                                            not isinstance(e, bool) for e in t):
+        raise TypeError("%s: %s must be an int or a tuple of %d ints, got %r" % (fname, name, n, v))
+    return tuple(int(e) for e in t)
+
+
+def _c(a):
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+class Conv2dFn(Function):
+    """y = conv2d(x, w) + b; `out_hw` fixes the output size (asymmetric 'same' padding)."""
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                out_hw=None):
+        x, w = _c(x), _c(w)
+        b = None if b is None else _c(b)
+        y = np.empty((x.shape[0], w.shape[0]) + out_hw, dtype=x.dtype)
+        self.conf = (stride, padding, dilation, groups)
+        if self.requires_grad:
+            self.x, self.w, self.has_b = x, w, b is not None
+        if y.size:
+            _C.conv2d_forward(x, w, b, y, stride, padding, dilation, groups)
+        return y
+
+    def backward(self, g):
+        g = _c(g)
+        x, w = self.x, self.w
+        gx = gw = gb = None
+        if g.shape[0] == 0:
+            return (np.zeros_like(x) if self.needs_input_grad[0] else None,
+                    np.zeros_like(w) if self.needs_input_grad[1] else None,
+                    np.zeros((w.shape[0],), w.dtype) if self.has_b else None)
+        if self.needs_input_grad[0]:
+            gx = np.empty_like(x)
+            _C.conv2d_backward_data(g, w, None, gx, *self.conf)
+        want_b = self.has_b and self.needs_input_grad[2]
+        if self.needs_input_grad[1] or want_b:
+            gw = np.empty_like(w) if self.needs_input_grad[1] else None
+            gb = np.empty((w.shape[0],), w.dtype) if want_b else None
+            _C.conv2d_backward_weight(x, g, gw, gb, w.shape, *self.conf)
+        return gx, gw, gb
+
+
+class ConvTranspose2dFn(Function):
+    """y = conv_transpose2d(x, w) + b with w (C_in, C_out/groups, R, S): the adjoint of the
+    conv2d that maps y's shape to x's shape."""
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                out_hw=None):
+        x, w = _c(x), _c(w)
+        b = None if b is None else _c(b)
+        y = np.empty((x.shape[0], w.shape[1] * groups) + out_hw, dtype=x.dtype)
+        self.conf = (stride, padding, dilation, groups)
+        if self.requires_grad:
+            self.x, self.w, self.has_b = x, w, b is not None
+        if y.size:
+            _C.conv2d_backward_data(x, w, b, y, stride, padding, dilation, groups)
+        return y
+
+    def backward(self, g):
+        g = _c(g)
+        x, w = self.x, self.w
+        gx = gw = gb = None
+        if g.shape[0] == 0:
+            return (np.zeros_like(x) if self.needs_input_grad[0] else None,
+                    np.zeros_like(w) if self.needs_input_grad[1] else None,
+                    np.zeros((g.shape[1],), w.dtype) if self.has_b else None)
+        if self.needs_input_grad[0]:
+            gx = np.empty_like(x)
+            _C.conv2d_forward(g, w, None, gx, *self.conf)
+        if self.needs_input_grad[1]:
+            gw = np.empty_like(w)
+            _C.conv2d_backward_weight(g, x, gw, None, w.shape, *self.conf)
+        if self.has_b and self.needs_input_grad[2]:
+            gb = np.empty((g.shape[1],), g.dtype)
+            _C.channel_sum(g, gb)
+        return gx, gw, gb
+
+
+def _check_common(fname, input, weight, bias):
+    from ..tensor import Tensor
+    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+        raise TypeError("%s: input and weight must be Tensors, got %s and %s"
+                        % (fname, type(input).__name__, type(weight).__name__))
+    if bias is not None and not isinstance(bias, Tensor):
+        raise TypeError("%s: bias must be a Tensor or None, got %s" % (fname, type(bias).__name__))
+    if input.dtype not in _FLOAT:
+        raise TypeError("%s: expected a float32 or float64 input, got %s" % (fname, input.dtype))
+    if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
+        raise TypeError("%s: input (%s), weight (%s) and bias (%s) must share a dtype"
+                        % (fname, input.dtype, weight.dtype,
+                           None if bias is None else bias.dtype))
+
+
+def _batched(fname, input, nd):
+    """(input with a batch dim, whether one was added) for a (C, *sp) or (N, C, *sp) input."""
+    if input.ndim == nd + 1:
+        return input.unsqueeze(0), True
+    if input.ndim != nd + 2:
+        dims = "(N, C, H, W)" if nd == 2 else "(N, C, L)"
+        raise ValueError("%s: input must be %d-D %s (or %d-D without the batch dim), got shape %s"
+                         % (fname, nd + 2, dims, nd + 1, tuple(input.shape)))
+    return input, False
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """F.conv2d: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out).
+
+    padding: int, (pad_h, pad_w), 'valid' (none) or 'same' (output size = input size; needs
+    stride 1; an odd total padding puts the extra row/column at the bottom/right, as PyTorch).
+    """
+    fname = "conv2d"
+    _check_common(fname, input, weight, bias)
+    x, unbatched = _batched(fname, input, 2)
+    if weight.ndim != 4:
+        raise ValueError("conv2d: weight must be 4-D (C_out, C_in/groups, kH, kW), got shape %s"
+                         % (tuple(weight.shape),))
+    stride = _pair(stride, "stride", fname)
+    dilation = _pair(dilation, "dilation", fname)
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError("conv2d: groups must be a positive int, got %r" % (groups,))
+    groups = int(groups)
+    if min(stride) < 1:
+        raise ValueError("conv2d: stride must be >= 1, got %s" % (stride,))
+    if min(dilation) < 1:
+        raise ValueError("conv2d: dilation must be >= 1, got %s" % (dilation,))
+    N, C, H, W = x.shape
+    K, Cg, R, S = weight.shape
+    if min(K, R, S) < 1:
+        raise ValueError("conv2d: weight shape %s has an empty dimension" % (tuple(weight.shape),))
+    if K % groups:
+        raise ValueError("conv2d: out_channels (weight.shape[0] = %d) must be divisible by "
+                         "groups=%d" % (K, groups))
+    if C % groups or Cg * groups != C:
+        raise ValueError("conv2d: input of shape %s has %d channels, expected weight.shape[1] * "
+                         "groups = %d * %d = %d (weight shape %s)"
+                         % (tuple(input.shape), C, Cg, groups, Cg * groups, tuple(weight.shape)))
+    if bias is not None and tuple(bias.shape) != (K,):
+        raise ValueError("conv2d: bias must have shape (%d,), got %s" % (K, tuple(bias.shape)))
+    eff = (dilation[0] * (R - 1) + 1, dilation[1] * (S - 1) + 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = (0, 0)
+            out_hw = None
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError("conv2d: padding='same' is not supported for strided "
+                                 "convolutions (stride %s)" % (stride,))
+            pad = ((eff[0] - 1) // 2, (eff[1] - 1) // 2)
+            out_hw = (H, W)
+        else:
+            raise ValueError("conv2d: padding must be an int, a tuple, 'valid' or 'same', got %r"
+                             % (padding,))
+    else:
+        pad = _pair(padding, "padding", fname)
+        out_hw = None
+        if min(pad) < 0:
+            raise ValueError("conv2d: padding must be non-negative, got %s" % (pad,))
+    if out_hw is None:
+        if H + 2 * pad[0] < eff[0] or W + 2 * pad[1] < eff[1]:
+            raise ValueError("conv2d: kernel size %s (dilated: %s) is larger than the padded "
+                             "input size (%d, %d) for input of shape %s and padding %s"
+                             % ((R, S), eff, H + 2 * pad[0], W + 2 * pad[1], tuple(input.shape), pad))
+        out_hw = ((H + 2 * pad[0] - eff[0]) // stride[0] + 1,
+                  (W + 2 * pad[1] - eff[1]) // stride[1] + 1)
+    if min(out_hw) < 1 or min(H, W) < 1:
+        raise ValueError("conv2d: output size %s would be empty for input of shape %s"
+                         % (out_hw, tuple(input.shape)))
+    args = (x, weight) if bias is None else (x, weight, bias)
+    y = Conv2dFn.apply(*args, stride=stride, padding=pad, dilation=dilation, groups=groups,
+                       out_hw=out_hw)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """F.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW);
+    output size (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1."""
+    fname = "conv_transpose2d"
+    _check_common(fname, input, weight, bias)
+    x, unbatched = _batched(fname, input, 2)
+    if weight.ndim != 4:
+        raise ValueError("conv_transpose2d: weight must be 4-D (C_in, C_out/groups, kH, kW), got "
+                         "shape %s" % (tuple(weight.shape),))
+    stride = _pair(stride, "stride", fname)
+    pad = _pair(padding, "padding", fname)
+    opad = _pair(output_padding, "output_padding", fname)
+    dilation = _pair(dilation, "dilation", fname)
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError("conv_transpose2d: groups must be a positive int, got %r" % (groups,))
+    groups = int(groups)
+    if min(stride) < 1 or min(dilation) < 1:
+        raise ValueError("conv_transpose2d: stride and dilation must be >= 1, got %s and %s"
+                         % (stride, dilation))
+    if min(pad) < 0 or min(opad) < 0:
+        raise ValueError("conv_transpose2d: padding %s and output_padding %s must be non-negative"
+                         % (pad, opad))
+    for i in range(2):
+        if opad[i] >= max(stride[i], dilation[i]):
+            raise ValueError("conv_transpose2d: output_padding %s must be smaller than stride %s "
+                             "or dilation %s" % (opad, stride, dilation))
+    N, C, H, W = x.shape
+    Cin, Kg, R, S = weight.shape
+    if Cin != C:
+        raise ValueError("conv_transpose2d: input of shape %s has %d channels, weight of shape %s "
+                         "expects %d" % (tuple(input.shape), C, tuple(weight.shape), Cin))
+    if C % groups:
+        raise ValueError("conv_transpose2d: in_channels=%d must be divisible by groups=%d"
+                         % (C, groups))
+    if min(Kg, R, S) < 1:
+        raise ValueError("conv_transpose2d: weight shape %s has an empty dimension"
+                         % (tuple(weight.shape),))
+    K = Kg * groups
+    if bias is not None and tuple(bias.shape) != (K,):
+        raise ValueError("conv_transpose2d: bias must have shape (%d,), got %s"
+                         % (K, tuple(bias.shape)))
+    out_hw = ((H - 1) * stride[0] - 2 * pad[0] + dilation[0] * (R - 1) + opad[0] + 1,
+              (W - 1) * stride[1] - 2 * pad[1] + dilation[1] * (S - 1) + opad[1] + 1)
+    if min(out_hw) < 1 or min(H, W) < 1:
+        raise ValueError("conv_transpose2d: output size %s is not positive for input of shape %s, "
+                         "kernel %s, stride %s, padding %s"
+                         % (out_hw, tuple(input.shape), (R, S), stride, pad))
+    args = (x, weight) if bias is None else (x, weight, bias)
+    y = ConvTranspose2dFn.apply(*args, stride=stride, padding=pad, dilation=dilation,
+                                groups=groups, out_hw=out_hw)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """F.conv1d: input (N, C_in, L), weight (C_out, C_in/groups, k): conv2d on a 1-row image."""
+    fname = "conv1d"
+    _check_common(fname, input, weight, bias)
+    x, unbatched = _batched(fname, input, 1)
+    if weight.ndim != 3:
+        raise ValueError("conv1d: weight must be 3-D (C_out, C_in/groups, k), got shape %s"
+                         % (tuple(weight.shape),))
+    s = _pair(stride, "stride", fname, 1)[0]
+    d = _pair(dilation, "dilation", fname, 1)[0]
+    p = padding if isinstance(padding, str) else _pair(padding, "padding", fname, 1)[0]
+    p2 = p if isinstance(p, str) else (0, p)
+    y = conv2d(x.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), p2, (1, d), groups)
+    y = y.squeeze(2)
+    return y.squeeze(0) if unbatched else y

@@ -1,0 +1,311 @@
+"""Pooling and resampling: max/avg/adaptive pooling, max_unpool2d, interpolate (nearest,
+bilinear).  Forward and backward run in C (csrc/pool.c), plane by plane."""
+import math
+import numbers
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from .conv import _pair, _c, _FLOAT
+
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
+           "max_unpool2d", "interpolate", "upsample"]
+
+
+def _pool_out(size, k, s, p, d, ceil_mode):
+    """PyTorch's pooling output size."""
+    eff = d * (k - 1) + 1
+    num = size + 2 * p - eff + ((s - 1) if ceil_mode else 0)
+    out = num // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
+def _as_tensor(fname, input):
+    from ..tensor import Tensor
+    if not isinstance(input, Tensor):
+        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
+    if input.dtype not in _FLOAT:
+        raise TypeError("%s: expected a float32 or float64 input, got %s" % (fname, input.dtype))
+    if input.ndim == 3:
+        return input.unsqueeze(0), True
+    if input.ndim != 4:
+        raise ValueError("%s: input must be 4-D (N, C, H, W) or 3-D (C, H, W), got shape %s"
+                         % (fname, tuple(input.shape)))
+    return input, False
+
+
+def _window(fname, input, kernel_size, stride, padding, dilation, ceil_mode):
+    k = _pair(kernel_size, "kernel_size", fname)
+    s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) \
+        else _pair(stride, "stride", fname)
+    p = _pair(padding, "padding", fname)
+    d = _pair(dilation, "dilation", fname)
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError("%s: kernel_size %s, stride %s and dilation %s must be positive"
+                         % (fname, k, s, d))
+    if min(p) < 0:
+        raise ValueError("%s: padding must be non-negative, got %s" % (fname, p))
+    for i in range(2):
+        if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
+            raise ValueError("%s: padding %s should be at most half of the effective kernel "
+                             "size %s" % (fname, p, tuple(d[j] * (k[j] - 1) + 1 for j in range(2))))
+    H, W = input.shape[-2:]
+    out = (_pool_out(H, k[0], s[0], p[0], d[0], ceil_mode),
+           _pool_out(W, k[1], s[1], p[1], d[1], ceil_mode))
+    if min(out) < 1:
+        raise ValueError("%s: output size %s is too small for input of shape %s (kernel %s, "
+                         "stride %s, padding %s, dilation %s)"
+                         % (fname, out, tuple(input.shape), k, s, p, d))
+    return k, s, p, d, out
+
+
+class MaxPool2dFn(Function):
+    def forward(self, x, kernel=None, stride=None, padding=None, dilation=None, out_hw=None,
+                holder=None):
+        x = _c(x)
+        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        keep = self.requires_grad or holder is not None
+        idx = np.empty(y.shape, dtype=np.int64) if keep else None
+        if y.size:
+            _C.maxpool2d_forward(x, y, idx, kernel, stride, padding, dilation)
+        if self.requires_grad:
+            self.idx, self.xshape, self.dtype = idx, x.shape, x.dtype
+        if holder is not None:
+            holder.append(idx)
+        return y
+
+    def backward(self, g):
+        gx = np.empty(self.xshape, dtype=self.dtype)
+        if gx.size:
+            _C.index_scatter2d(_c(g), self.idx, gx)
+        return gx
+
+
+class AdaptiveMaxPool2dFn(MaxPool2dFn):
+    def forward(self, x, out_hw=None, holder=None):
+        x = _c(x)
+        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        keep = self.requires_grad or holder is not None
+        idx = np.empty(y.shape, dtype=np.int64) if keep else None
+        if y.size:
+            _C.adaptive_pool2d_forward(x, y, "max", idx)
+        if self.requires_grad:
+            self.idx, self.xshape, self.dtype = idx, x.shape, x.dtype
+        if holder is not None:
+            holder.append(idx)
+        return y
+
+
+class AvgPool2dFn(Function):
+    def forward(self, x, kernel=None, stride=None, padding=None, out_hw=None, cip=True,
+                divisor=0):
+        x = _c(x)
+        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        self.conf = (kernel, stride, padding, cip, divisor)
+        self.xshape = x.shape
+        if y.size:
+            _C.avgpool2d_forward(x, y, *self.conf)
+        return y
+
+    def backward(self, g):
+        gx = np.empty(self.xshape, dtype=g.dtype)
+        if gx.size:
+            _C.avgpool2d_backward(_c(g), gx, *self.conf)
+        return gx
+
+
+class AdaptiveAvgPool2dFn(Function):
+    def forward(self, x, out_hw=None):
+        x = _c(x)
+        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        self.xshape = x.shape
+        if y.size:
+            _C.adaptive_pool2d_forward(x, y, "avg")
+        return y
+
+    def backward(self, g):
+        gx = np.empty(self.xshape, dtype=g.dtype)
+        if gx.size:
+            _C.adaptive_avgpool2d_backward(_c(g), gx)
+        return gx
+
+
+class MaxUnpool2dFn(Function):
+    def forward(self, x, idx=None, out_hw=None):
+        x = _c(x)
+        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        if y.size:
+            bad = _C.index_scatter2d(x, idx, y)
+            if bad:
+                raise ValueError("max_unpool2d: %d indices fall outside the output plane of %d "
+                                 "elements (output size %s)" % (bad, out_hw[0] * out_hw[1], out_hw))
+        self.idx, self.xshape = idx, x.shape
+        return y
+
+    def backward(self, g):
+        gx = np.empty(self.xshape, dtype=g.dtype)
+        if gx.size:
+            _C.index_gather2d(_c(g), self.idx, gx)
+        return gx
+
+
+class Upsample2dFn(Function):
+    def forward(self, x, mode=None, out_hw=None, align=False, scales=None):
+        x = _c(x)
+        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
+        self.conf = (mode, align, scales)
+        self.xshape = x.shape
+        if y.size:
+            _C.upsample2d(x, y, mode, False, align, scales[0], scales[1])
+        return y
+
+    def backward(self, g):
+        mode, align, scales = self.conf
+        gx = np.empty(self.xshape, dtype=g.dtype)
+        if gx.size:
+            _C.upsample2d(_c(g), gx, mode, True, align, scales[0], scales[1])
+        return gx
+
+
+def _unbatch(y, unbatched):
+    return y.squeeze(0) if unbatched else y
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """F.max_pool2d; with return_indices, also the flat argmax of each window in its plane."""
+    from ..tensor import Tensor
+    x, unb = _as_tensor("max_pool2d", input)
+    k, s, p, d, out = _window("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
+    holder = [] if return_indices else None
+    y = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p, dilation=d, out_hw=out,
+                          holder=holder)
+    if return_indices:
+        idx = Tensor._wrap(holder[0])
+        return _unbatch(y, unb), _unbatch(idx, unb)
+    return _unbatch(y, unb)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    x, unb = _as_tensor("avg_pool2d", input)
+    k, s, p, _, out = _window("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
+    div = 0
+    if divisor_override is not None:
+        if not isinstance(divisor_override, numbers.Integral) or divisor_override < 1:
+            raise ValueError("avg_pool2d: divisor_override must be a positive int, got %r"
+                             % (divisor_override,))
+        div = int(divisor_override)
+    y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, out_hw=out,
+                          cip=bool(count_include_pad), divisor=div)
+    return _unbatch(y, unb)
+
+
+def _adaptive_size(fname, x, output_size):
+    if isinstance(output_size, numbers.Integral) and not isinstance(output_size, bool):
+        out = (int(output_size),) * 2
+    else:
+        try:
+            t = tuple(output_size)
+        except TypeError:
+            raise TypeError("%s: output_size must be an int or a pair, got %r"
+                            % (fname, output_size)) from None
+        if len(t) != 2:
+            raise ValueError("%s: output_size must have 2 elements, got %r" % (fname, output_size))
+        out = tuple(x.shape[2 + i] if t[i] is None else int(t[i]) for i in range(2))
+    if min(out) < 1:
+        raise ValueError("%s: output_size must be positive, got %s" % (fname, out))
+    if min(x.shape[2:]) < 1:
+        raise ValueError("%s: input of shape %s has an empty spatial dim" % (fname, tuple(x.shape)))
+    return out
+
+
+def adaptive_avg_pool2d(input, output_size):
+    x, unb = _as_tensor("adaptive_avg_pool2d", input)
+    out = _adaptive_size("adaptive_avg_pool2d", x, output_size)
+    return _unbatch(AdaptiveAvgPool2dFn.apply(x, out_hw=out), unb)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    from ..tensor import Tensor
+    x, unb = _as_tensor("adaptive_max_pool2d", input)
+    out = _adaptive_size("adaptive_max_pool2d", x, output_size)
+    holder = [] if return_indices else None
+    y = AdaptiveMaxPool2dFn.apply(x, out_hw=out, holder=holder)
+    if return_indices:
+        return _unbatch(y, unb), _unbatch(Tensor._wrap(holder[0]), unb)
+    return _unbatch(y, unb)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of max_pool2d: values go back to their argmax positions, zeros
+    elsewhere.  Output size (H-1)*stride - 2*padding + kernel_size unless output_size is given."""
+    from ..tensor import Tensor
+    x, unb = _as_tensor("max_unpool2d", input)
+    idx = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    if unb:
+        idx = idx[None]
+    if idx.shape != tuple(x.shape):
+        raise ValueError("max_unpool2d: indices shape %s must match input shape %s"
+                         % (idx.shape, tuple(x.shape)))
+    if idx.dtype.kind not in "iu":
+        raise TypeError("max_unpool2d: indices must be integers, got %s" % idx.dtype)
+    k = _pair(kernel_size, "kernel_size", "max_unpool2d")
+    s = k if stride is None else _pair(stride, "stride", "max_unpool2d")
+    p = _pair(padding, "padding", "max_unpool2d")
+    H, W = x.shape[2:]
+    if output_size is None:
+        out = ((H - 1) * s[0] - 2 * p[0] + k[0], (W - 1) * s[1] - 2 * p[1] + k[1])
+    else:
+        out = tuple(int(v) for v in tuple(output_size)[-2:])
+    if min(out) < 1:
+        raise ValueError("max_unpool2d: output size %s must be positive" % (out,))
+    y = MaxUnpool2dFn.apply(x, idx=np.ascontiguousarray(idx, dtype=np.int64), out_hw=out)
+    return _unbatch(y, unb)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """F.interpolate for 4-D input: mode 'nearest' or 'bilinear' (align_corners as PyTorch)."""
+    fname = "interpolate"
+    x, unb = _as_tensor(fname, input)
+    if mode not in ("nearest", "bilinear"):
+        raise ValueError("interpolate: mode must be 'nearest' or 'bilinear', got %r" % (mode,))
+    if antialias:
+        raise ValueError("interpolate: antialias is not supported")
+    if align_corners is not None and mode == "nearest":
+        raise ValueError("interpolate: align_corners option can only be set with the "
+                         "interpolating modes: bilinear")
+    align = bool(align_corners) if align_corners is not None else False
+    if (size is None) == (scale_factor is None):
+        raise ValueError("interpolate: give exactly one of size and scale_factor")
+    H, W = x.shape[2:]
+    if size is not None:
+        out = _pair(size, "size", fname)
+        scales = None
+    else:
+        sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
+        if len(sf) != 2 or not all(isinstance(v, numbers.Real) and v > 0 for v in sf):
+            raise ValueError("interpolate: scale_factor must be a positive number or pair, got %r"
+                             % (scale_factor,))
+        out = (int(math.floor(H * float(sf[0]))), int(math.floor(W * float(sf[1]))))
+        scales = None if recompute_scale_factor else (float(sf[0]), float(sf[1]))
+    if min(out) < 1 or min(H, W) < 1:
+        raise ValueError("interpolate: output size %s for input of shape %s must be positive"
+                         % (out, tuple(input.shape)))
+    steps = []
+    for i, (n_in, n_out) in enumerate(((H, out[0]), (W, out[1]))):
+        if mode == "bilinear" and align:
+            steps.append((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
+        elif scales is not None:
+            steps.append(1.0 / scales[i])
+        else:
+            steps.append(n_in / n_out)
+    y = Upsample2dFn.apply(x, mode=mode, out_hw=out, align=align, scales=tuple(steps))
+    return _unbatch(y, unb)
+
+
+upsample = interpolate

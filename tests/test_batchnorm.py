@@ -1,0 +1,139 @@
+"""Batch norm: NumPy reference (training and eval), gradcheck, running statistics as
+PyTorch keeps them, torch parity, errors."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+import dlcore.nn.functional as F
+
+
+def _t(a, grad=False):
+    return dl.tensor(a, requires_grad=grad)
+
+
+def ref_bn(x, w, b, eps):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    m = x.mean(axis=axes)
+    v = x.var(axis=axes)
+    y = (x - m.reshape(shape)) / np.sqrt(v.reshape(shape) + eps)
+    if w is not None:
+        y = y * w.reshape(shape) + b.reshape(shape)
+    return y, m, v
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (4, 3, 9), (3, 4, 5, 7), (2, 300), (1, 2, 3, 1)])
+def test_training_forward_and_running_stats(shape, rng, threads):
+    x = rng.standard_normal(shape) * 3 + 2
+    C = shape[1]
+    w, b = rng.standard_normal(C), rng.standard_normal(C)
+    rm, rv = _t(rng.standard_normal(C)), _t(rng.random(C) + 0.5)
+    rm0, rv0 = rm.numpy().copy(), rv.numpy().copy()
+    y = F.batch_norm(_t(x), rm, rv, _t(w), _t(b), training=True, momentum=0.3, eps=1e-3)
+    ry, m, v = ref_bn(x, w, b, 1e-3)
+    np.testing.assert_allclose(y.numpy(), ry, rtol=1e-10, atol=1e-10)
+    n = x.size // C
+    np.testing.assert_allclose(rm.numpy(), 0.7 * rm0 + 0.3 * m, rtol=1e-12)
+    np.testing.assert_allclose(rv.numpy(), 0.7 * rv0 + 0.3 * v * n / (n - 1), rtol=1e-12)
+
+
+def test_eval_forward_uses_running_stats(rng):
+    x = rng.standard_normal((4, 3, 5, 5))
+    rm, rv = rng.standard_normal(3), rng.random(3) + 0.5
+    w, b = rng.standard_normal(3), rng.standard_normal(3)
+    y = F.batch_norm(_t(x), _t(rm), _t(rv), _t(w), _t(b), training=False, eps=1e-5).numpy()
+    sh = (1, 3, 1, 1)
+    ref = (x - rm.reshape(sh)) / np.sqrt(rv.reshape(sh) + 1e-5) * w.reshape(sh) + b.reshape(sh)
+    np.testing.assert_allclose(y, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 2, 5), (2, 3, 3, 4)])
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("affine", [True, False])
+def test_gradcheck(shape, training, affine, rng):
+    C = shape[1]
+    x = _t(rng.standard_normal(shape), True)
+    w = _t(rng.standard_normal(C), True) if affine else None
+    b = _t(rng.standard_normal(C), True) if affine else None
+    rm, rv = _t(rng.standard_normal(C)), _t(rng.random(C) + 0.5)
+    inputs = (x, w, b) if affine else (x,)
+
+    def f(*a):
+        # copies keep the finite differences from drifting the running statistics
+        return F.batch_norm(a[0], dl.tensor(rm.numpy().copy()), dl.tensor(rv.numpy().copy()),
+                            a[1] if affine else None, a[2] if affine else None,
+                            training=training)
+    assert dl.autograd.gradcheck(f, inputs)
+
+
+def test_float32_large_offset_is_stable(isa, threads, rng):
+    x = (rng.standard_normal((16, 8, 33)) * 0.01 + 1000.0).astype(np.float32)
+    y = F.batch_norm(_t(x), None, None, training=True).numpy()
+    ry, _, _ = ref_bn(x.astype(np.float64), None, None, 1e-5)
+    np.testing.assert_allclose(y, ry, atol=2e-2)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batchnorm2d_layer_torch_parity(torch, momentum, rng):
+    m = dl.nn.BatchNorm2d(4, momentum=momentum)
+    tm = torch.nn.BatchNorm2d(4, momentum=momentum)
+    with torch.no_grad():
+        tm.weight.uniform_(0.5, 1.5)
+        tm.bias.uniform_(-1, 1)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    assert list(m.state_dict()) == list(tm.state_dict())
+    for step in range(3):
+        x = (rng.standard_normal((3, 4, 5, 6)) * 2 + step).astype(np.float32)
+        xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+        y, ty = m(xt), tm(tx)
+        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(dl.tensor(gy))
+        ty.backward(torch.tensor(gy))
+        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.bias.grad.numpy(), tm.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+    for k, v in tm.state_dict().items():
+        np.testing.assert_allclose(m.state_dict()[k].numpy(), v.numpy(), rtol=1e-5, atol=1e-6)
+    m.eval()
+    tm.eval()
+    x = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+    y, ty = m(xt), tm(tx)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(8, 5), (4, 5, 7)])
+def test_batchnorm1d_no_affine_no_tracking_torch_parity(torch, shape, rng):
+    m = dl.nn.BatchNorm1d(5, affine=False, track_running_stats=False)
+    tm = torch.nn.BatchNorm1d(5, affine=False, track_running_stats=False)
+    assert list(m.state_dict()) == list(tm.state_dict()) == []
+    x = rng.standard_normal(shape).astype(np.float32)
+    for mode in ("train", "eval"):
+        getattr(m, mode)()
+        getattr(tm, mode)()
+        xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+        y, ty = m(xt), tm(tx)
+        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+        (y * y).sum().backward()
+        (ty * ty).sum().backward()
+        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_bad_inputs():
+    bn = dl.nn.BatchNorm2d(3)
+    with pytest.raises(ValueError, match=r"expected 4-D input, got shape \(2, 3\)"):
+        bn(dl.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"expected 3 channels .* \(2, 4, 5, 5\)"):
+        bn(dl.zeros(2, 4, 5, 5))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        dl.nn.BatchNorm1d(3)(dl.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"running_mean must have shape \(3,\)"):
+        F.batch_norm(dl.zeros(2, 3), dl.zeros(4), dl.ones(4))
+    with pytest.raises(ValueError, match="needed when training=False"):
+        F.batch_norm(dl.zeros(2, 3), None, None, training=False)
+    with pytest.raises(ValueError, match="num_features"):
+        dl.nn.BatchNorm2d(0)

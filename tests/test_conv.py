@@ -1,0 +1,336 @@
+"""conv2d / conv_transpose2d / conv1d: NumPy reference, gradcheck, every ISA path and thread
+count, torch parity on loaded weights, and clear errors on bad input."""
+import math
+
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore import _C
+import dlcore.nn.functional as F
+
+
+def ref_conv2d(x, w, b=None, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1, out_hw=None):
+    """Direct conv2d: a loop over kernel taps and groups, each tap one einsum."""
+    N, C, H, W = x.shape
+    K, Cg, R, S = w.shape
+    sh, sw = stride
+    dh, dw = dil
+    if out_hw is None:
+        out_hw = ((H + 2 * pad[0] - dh * (R - 1) - 1) // sh + 1,
+                  (W + 2 * pad[1] - dw * (S - 1) - 1) // sw + 1)
+    OH, OW = out_hw
+    big = max(sh * OH, dh * R) + max(sw * OW, dw * S) + H + W
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], big), (pad[1], big)))
+    y = np.zeros((N, K, OH, OW), dtype=np.float64)
+    Kg = K // groups
+    for g in range(groups):
+        xg = xp[:, g * Cg:(g + 1) * Cg]
+        for r in range(R):
+            for s in range(S):
+                patch = xg[:, :, r * dh: r * dh + sh * (OH - 1) + 1: sh,
+                           s * dw: s * dw + sw * (OW - 1) + 1: sw]
+                y[:, g * Kg:(g + 1) * Kg] += np.einsum("nchw,kc->nkhw", patch,
+                                                       w[g * Kg:(g + 1) * Kg, :, r, s])
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def ref_conv_transpose2d(x, w, b=None, stride=(1, 1), pad=(0, 0), opad=(0, 0), groups=1,
+                         dil=(1, 1)):
+    """Direct transposed convolution: every input pixel scatters its kernel-weighted copy."""
+    N, C, H, W = x.shape
+    _, Kg, R, S = w.shape
+    sh, sw = stride
+    dh, dw = dil
+    OH = (H - 1) * sh - 2 * pad[0] + dh * (R - 1) + opad[0] + 1
+    OW = (W - 1) * sw - 2 * pad[1] + dw * (S - 1) + opad[1] + 1
+    full = np.zeros((N, Kg * groups, (H - 1) * sh + dh * (R - 1) + 1 + opad[0],
+                     (W - 1) * sw + dw * (S - 1) + 1 + opad[1]))
+    Cg = C // groups
+    for g in range(groups):
+        for r in range(R):
+            for s in range(S):
+                full[:, g * Kg:(g + 1) * Kg, r * dh: r * dh + sh * (H - 1) + 1: sh,
+                     s * dw: s * dw + sw * (W - 1) + 1: sw] += np.einsum(
+                         "nchw,ck->nkhw", x[:, g * Cg:(g + 1) * Cg], w[g * Cg:(g + 1) * Cg, :, r, s])
+    y = full[:, :, pad[0]: pad[0] + OH, pad[1]: pad[1] + OW]
+    if b is not None:
+        y = y + b[None, :, None, None]
+    return y
+
+
+# (N, C, H, W, K, (R, S), stride, padding, dilation, groups): stride x padding x dilation x
+# groups, odd sizes, kernel = input size, 1x1, batch 1, depthwise with multipliers
+CASES = [
+    (2, 3, 7, 9, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    (1, 4, 8, 5, 6, (1, 1), (1, 1), (0, 0), (1, 1), 2),
+    (3, 4, 9, 9, 8, (3, 2), (2, 1), (1, 0), (2, 1), 2),
+    (2, 6, 11, 10, 6, (3, 3), (1, 1), (1, 1), (1, 1), 6),
+    (2, 5, 11, 10, 10, (3, 3), (2, 2), (1, 2), (1, 2), 5),
+    (1, 3, 9, 7, 6, (5, 5), (1, 1), (2, 2), (2, 1), 3),
+    (2, 1, 12, 13, 3, (5, 5), (1, 1), (0, 0), (1, 1), 1),
+    (1, 3, 5, 6, 2, (5, 6), (1, 1), (0, 0), (1, 1), 1),
+    (2, 4, 6, 7, 4, (1, 1), (2, 3), (0, 0), (1, 1), 1),
+    (1, 2, 4, 4, 3, (2, 2), (3, 3), (1, 1), (1, 1), 1),
+]
+
+
+def _t(a, grad=False):
+    return dl.tensor(a, requires_grad=grad)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_conv2d_matches_reference(case, rng):
+    N, C, H, W, K, (R, S), st, pd, dil, g = case
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((K, C // g, R, S))
+    b = rng.standard_normal(K)
+    y = F.conv2d(_t(x), _t(w), _t(b), st, pd, dil, g)
+    np.testing.assert_allclose(y.numpy(), ref_conv2d(x, w, b, st, pd, dil, g), rtol=1e-10,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES[::2] + [CASES[3], CASES[7]])
+def test_conv2d_gradcheck(case, rng):
+    N, C, H, W, K, (R, S), st, pd, dil, g = case
+    N = 1 if H * W > 60 else N
+    x = _t(rng.standard_normal((N, C, H, W)), True)
+    w = _t(rng.standard_normal((K, C // g, R, S)), True)
+    b = _t(rng.standard_normal(K), True)
+    assert dl.autograd.gradcheck(lambda a, c, d: F.conv2d(a, c, d, st, pd, dil, g), (x, w, b))
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_conv2d_paths_every_isa_and_thread_count(isa, threads, groups, rng):
+    """float32 on each SIMD path: the depthwise kernel (groups == C, with multiplier 2, odd
+    widths for the vector tails, stride 2 and dilation), the GEMM path, the 1x1 path."""
+    C = 3
+    x = rng.standard_normal((3, C, 19, 37)).astype(np.float32)
+    for K, (R, S), st, pd, dil in [(2 * C, (3, 3), (1, 1), (1, 1), (1, 1)),
+                                   (C, (3, 5), (1, 1), (2, 1), (2, 1)),
+                                   (C, (3, 3), (2, 2), (1, 1), (1, 1)),
+                                   (2 * C, (1, 1), (1, 1), (0, 0), (1, 1))]:
+        g = C if groups == 3 else 1
+        w = rng.standard_normal((K, C // g, R, S)).astype(np.float32)
+        b = rng.standard_normal(K).astype(np.float32)
+        xt, wt, bt = _t(x, True), _t(w, True), _t(b, True)
+        y = F.conv2d(xt, wt, bt, st, pd, dil, g)
+        ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, st, pd, dil, g)
+        np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(dl.tensor(gy))
+        # gradients from the float64 kernels (checked by gradcheck) as the reference
+        x64, w64, b64 = _t(x.astype(np.float64), True), _t(w.astype(np.float64), True), \
+            _t(b.astype(np.float64), True)
+        F.conv2d(x64, w64, b64, st, pd, dil, g).backward(dl.tensor(gy.astype(np.float64)))
+        for got, want in ((xt, x64), (wt, w64), (bt, b64)):
+            np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-4, atol=2e-3)
+
+
+def test_depthwise_nan_inf_stay_where_they_belong(isa):
+    """An inf in an input column that only the (masked) tail lanes would touch must not turn
+    the weight gradient into NaN; a NaN in the input reaches exactly the outputs it feeds."""
+    x = np.zeros((1, 2, 5, 20), np.float32)
+    x[0, 0, 2, 19] = np.inf
+    w = np.ones((2, 1, 1, 1), np.float32)
+    xt, wt = _t(x), _t(w, True)
+    y = F.conv2d(xt, wt, None, 1, 0, 1, 2)
+    gy = np.ones(y.shape, np.float32)
+    gy[0, 0, 2, 19] = 0.0
+    y.backward(dl.tensor(gy))
+    assert np.isnan(wt.grad.numpy()[0, 0, 0, 0])  # 0 * inf at the pixel itself: IEEE NaN
+    x2 = x.copy()
+    x2[0, 0, 2, 19] = 0.0
+    x2[0, 1, 1, 3] = np.nan
+    y2 = F.conv2d(_t(x2), _t(np.ones((2, 1, 3, 3), np.float32)), None, 1, 1, 1, 2).numpy()
+    assert np.isnan(y2[0, 1, 0:3, 2:5]).all()
+    assert np.isnan(y2[0, 1]).sum() == 9 and not np.isnan(y2[0, 0]).any()
+
+
+def test_conv2d_tiled_workspace_matches(threads, rng):
+    """A tiny column budget forces many position tiles per image (and threads split tiles)."""
+    x = rng.standard_normal((3, 4, 13, 11))
+    w = rng.standard_normal((5, 4, 3, 3))
+    b = rng.standard_normal(5)
+    prev = _C.conv_workspace_limit()
+    try:
+        _C.conv_workspace_limit(4 * 36 * 8 * 16)  # 16 columns of Kc = 36 doubles
+        xt, wt, bt = _t(x, True), _t(w, True), _t(b, True)
+        y = F.conv2d(xt, wt, bt, 2, 1)
+        y.backward(dl.tensor(np.ones(y.shape)))
+        tiled = (y.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy())
+    finally:
+        _C.conv_workspace_limit(0)
+    assert _C.conv_workspace_limit() == prev
+    xt, wt, bt = _t(x, True), _t(w, True), _t(b, True)
+    y = F.conv2d(xt, wt, bt, 2, 1)
+    y.backward(dl.tensor(np.ones(y.shape)))
+    np.testing.assert_allclose(tiled[0], ref_conv2d(x, w, b, (2, 2), (1, 1)), atol=1e-10)
+    for a, t in zip(tiled[1:], (xt, wt, bt)):
+        np.testing.assert_allclose(a, t.grad.numpy(), atol=1e-10)
+
+
+def test_conv2d_same_and_valid_padding(rng):
+    x = rng.standard_normal((2, 2, 7, 8))
+    for R, S, dil in [(3, 3, 1), (4, 2, 1), (2, 3, 2)]:
+        w = rng.standard_normal((3, 2, R, S))
+        y = F.conv2d(_t(x), _t(w), padding="same", dilation=dil).numpy()
+        assert y.shape == (2, 3, 7, 8)
+        th, tw_ = dil * (R - 1), dil * (S - 1)
+        xp = np.pad(x, ((0, 0), (0, 0), (th // 2, th - th // 2), (tw_ // 2, tw_ - tw_ // 2)))
+        np.testing.assert_allclose(y, ref_conv2d(xp, w, dil=(dil, dil)), atol=1e-10)
+        xt, wt = _t(x, True), _t(w, True)
+        assert dl.autograd.gradcheck(lambda a, c: F.conv2d(a, c, padding="same", dilation=dil),
+                                     (_t(x[:1, :, :4, :5], True), wt))
+    y = F.conv2d(_t(x), _t(rng.standard_normal((3, 2, 3, 3))), padding="valid")
+    assert y.shape == (2, 3, 5, 6)
+
+
+TCASES = [
+    (2, 4, 5, 6, 3, (3, 3), (2, 2), (1, 1), (1, 1), 1, (1, 1)),
+    (1, 4, 4, 3, 4, (3, 2), (2, 3), (0, 1), (1, 2), 2, (2, 1)),
+    (2, 3, 3, 4, 6, (2, 2), (1, 1), (0, 0), (0, 0), 3, (1, 1)),
+    (1, 2, 5, 5, 2, (1, 1), (1, 1), (0, 0), (0, 0), 1, (1, 1)),
+    (2, 2, 4, 4, 4, (4, 4), (2, 2), (1, 1), (0, 0), 1, (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", TCASES)
+def test_conv_transpose2d_reference_and_gradcheck(case, rng):
+    N, C, H, W, K, (R, S), st, pd, op, g, dil = case
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((C, K // g, R, S))
+    b = rng.standard_normal(K)
+    y = F.conv_transpose2d(_t(x), _t(w), _t(b), st, pd, op, g, dil)
+    np.testing.assert_allclose(y.numpy(), ref_conv_transpose2d(x, w, b, st, pd, op, g, dil),
+                               atol=1e-10)
+    xt = _t(x[:1, :, :3, :3], True)
+    assert dl.autograd.gradcheck(
+        lambda a, c, d: F.conv_transpose2d(a, c, d, st, pd, op, g, dil),
+        (xt, _t(w, True), _t(b, True)))
+
+
+def test_conv1d_reference_and_gradcheck(rng):
+    x = rng.standard_normal((2, 4, 11))
+    w = rng.standard_normal((6, 2, 3))
+    b = rng.standard_normal(6)
+    y = F.conv1d(_t(x), _t(w), _t(b), stride=2, padding=1, dilation=2, groups=2)
+    ref = ref_conv2d(x[:, :, None], w[:, :, None], b, (1, 2), (0, 1), (1, 2), 2)[:, :, 0]
+    np.testing.assert_allclose(y.numpy(), ref, atol=1e-10)
+    assert dl.autograd.gradcheck(lambda a, c: F.conv1d(a, c, None, 1, "same"),
+                                 (_t(x[:1], True), _t(rng.standard_normal((3, 4, 4)), True)))
+
+
+def test_unbatched_input(rng):
+    x = rng.standard_normal((3, 6, 6))
+    w = rng.standard_normal((2, 3, 3, 3))
+    y = F.conv2d(_t(x), _t(w), padding=1)
+    assert y.shape == (2, 6, 6)
+    np.testing.assert_allclose(y.numpy(), ref_conv2d(x[None], w, pad=(1, 1))[0], atol=1e-10)
+
+
+def test_layers_init_shapes_and_state_dict():
+    dl.manual_seed(3)
+    m = dl.nn.Conv2d(6, 8, (3, 5), groups=2)
+    assert m.weight.shape == (8, 3, 3, 5) and m.bias.shape == (8,)
+    bound = 1 / math.sqrt(3 * 15)
+    assert np.abs(m.weight.numpy()).max() <= bound and np.abs(m.weight.numpy()).max() > 0.8 * bound
+    assert np.abs(m.bias.numpy()).max() <= bound
+    t = dl.nn.ConvTranspose2d(4, 6, 3, groups=2)
+    assert t.weight.shape == (4, 3, 3, 3)
+    assert list(t.state_dict()) == ["weight", "bias"]
+    assert dl.nn.Conv1d(2, 3, 4, bias=False).weight.shape == (3, 2, 4)
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+def test_conv2d_layer_torch_parity(torch, mode, rng):
+    m = dl.nn.Conv2d(4, 6, 3, stride=(1, 2), padding=(1, 2), groups=2, padding_mode=mode)
+    tm = torch.nn.Conv2d(4, 6, 3, stride=(1, 2), padding=(1, 2), groups=2, padding_mode=mode)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((2, 4, 9, 10)).astype(np.float32)
+    xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+    y, ty = m(xt), tm(tx)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(dl.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.bias.grad.numpy(), tm.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cfg", [dict(kernel_size=3, stride=2, padding=1, output_padding=1),
+                                 dict(kernel_size=(2, 3), stride=(2, 1), groups=2, dilation=2,
+                                      bias=False),
+                                 dict(kernel_size=4, stride=2, padding=1)])
+def test_conv_transpose2d_layer_torch_parity(torch, cfg, rng):
+    m = dl.nn.ConvTranspose2d(4, 6, **cfg)
+    tm = torch.nn.ConvTranspose2d(4, 6, **cfg)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((2, 4, 5, 7)).astype(np.float32)
+    xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+    y, ty = m(xt), tm(tx)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(dl.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_transpose2d_output_size(torch, rng):
+    m = dl.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
+    x = _t(rng.standard_normal((1, 2, 4, 4)).astype(np.float32))
+    assert m(x, output_size=(8, 8)).shape == (1, 3, 8, 8)
+    assert m(x).shape == (1, 3, 7, 7)
+    with pytest.raises(ValueError, match="not reachable"):
+        m(x, output_size=(10, 10))
+
+
+def test_conv1d_layer_torch_parity(torch, rng):
+    m = dl.nn.Conv1d(3, 4, 5, stride=2, padding=2, dilation=1)
+    tm = torch.nn.Conv1d(3, 4, 5, stride=2, padding=2, dilation=1)
+    m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    x = rng.standard_normal((2, 3, 17)).astype(np.float32)
+    xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+    y, ty = m(xt), tm(tx)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_bad_inputs_raise_clear_errors(rng):
+    x = _t(rng.standard_normal((2, 4, 5, 5)).astype(np.float32))
+    w = _t(rng.standard_normal((6, 2, 3, 3)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"conv2d: input must be 4-D .*\(5, 5\)"):
+        F.conv2d(_t(np.zeros((5, 5), np.float32)), w)
+    with pytest.raises(ValueError, match=r"weight must be 4-D"):
+        F.conv2d(x, _t(np.zeros((6, 4, 3), np.float32)))
+    with pytest.raises(ValueError, match=r"4 channels.*weight shape \(6, 2, 3, 3\)"):
+        F.conv2d(x, w, groups=1)
+    with pytest.raises(ValueError, match="divisible by groups=4"):
+        F.conv2d(x, _t(np.zeros((6, 1, 3, 3), np.float32)), groups=4)
+    with pytest.raises(ValueError, match=r"larger than the padded input size \(5, 5\)"):
+        F.conv2d(x, _t(np.zeros((6, 4, 7, 7), np.float32)))
+    with pytest.raises(ValueError, match="non-negative"):
+        F.conv2d(x, w, padding=-1, groups=2)
+    with pytest.raises(ValueError, match="'same' is not supported for strided"):
+        F.conv2d(x, w, padding="same", stride=2, groups=2)
+    with pytest.raises(TypeError, match="share a dtype"):
+        F.conv2d(x, _t(np.zeros((6, 2, 3, 3))), groups=2)
+    with pytest.raises(ValueError, match="bias must have shape"):
+        F.conv2d(x, w, _t(np.zeros(5, np.float32)), groups=2)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        F.conv2d(x, w, stride=0, groups=2)
+    with pytest.raises(ValueError, match="output size .* not positive"):
+        F.conv_transpose2d(_t(np.zeros((1, 2, 1, 1), np.float32)),
+                           _t(np.zeros((2, 2, 1, 1), np.float32)), padding=1)
+    with pytest.raises(ValueError, match="output_padding"):
+        F.conv_transpose2d(x, _t(np.zeros((4, 2, 3, 3), np.float32)), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="in_channels .* divisible by groups"):
+        dl.nn.Conv2d(3, 6, 3, groups=2)
+    with pytest.raises(ValueError, match="padding_mode"):
+        dl.nn.Conv2d(3, 6, 3, padding_mode="mirror")

@@ -1,0 +1,205 @@
+"""Pooling, unpooling and interpolation: NumPy references, gradcheck, torch parity, errors."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+import dlcore.nn.functional as F
+
+
+def _t(a, grad=False):
+    return dl.tensor(a, requires_grad=grad)
+
+
+def _pool_out(n, k, s, p, d, ceil):
+    out = (n + 2 * p - d * (k - 1) - 1 + ((s - 1) if ceil else 0)) // s + 1
+    if ceil and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
+def ref_max_pool(x, k, s, p, d, ceil):
+    N, C, H, W = x.shape
+    OH, OW = _pool_out(H, k[0], s[0], p[0], d[0], ceil), _pool_out(W, k[1], s[1], p[1], d[1], ceil)
+    y = np.full((N, C, OH, OW), -np.inf)
+    idx = np.zeros((N, C, OH, OW), np.int64)
+    for oh in range(OH):
+        for ow in range(OW):
+            for i in range(k[0]):
+                for j in range(k[1]):
+                    ih, iw = oh * s[0] - p[0] + i * d[0], ow * s[1] - p[1] + j * d[1]
+                    if 0 <= ih < H and 0 <= iw < W:
+                        v = x[:, :, ih, iw]
+                        better = v > y[:, :, oh, ow]
+                        y[:, :, oh, ow] = np.where(better, v, y[:, :, oh, ow])
+                        idx[:, :, oh, ow] = np.where(better, ih * W + iw, idx[:, :, oh, ow])
+    return y, idx
+
+
+def ref_avg_pool(x, k, s, p, ceil, cip, div):
+    N, C, H, W = x.shape
+    OH, OW = _pool_out(H, k[0], s[0], p[0], 1, ceil), _pool_out(W, k[1], s[1], p[1], 1, ceil)
+    y = np.zeros((N, C, OH, OW))
+    for oh in range(OH):
+        for ow in range(OW):
+            h0, w0 = oh * s[0] - p[0], ow * s[1] - p[1]
+            h1, w1 = min(h0 + k[0], H + p[0]), min(w0 + k[1], W + p[1])
+            size = (h1 - h0) * (w1 - w0)
+            h0, w0, h1, w1 = max(h0, 0), max(w0, 0), min(h1, H), min(w1, W)
+            n = div or (size if cip else (h1 - h0) * (w1 - w0))
+            y[:, :, oh, ow] = x[:, :, h0:h1, w0:w1].sum(axis=(2, 3)) / n
+    return y
+
+
+MAX_CASES = [((2, 2), (2, 2), (0, 0), (1, 1), False), ((3, 3), (2, 2), (1, 1), (1, 1), True),
+             ((3, 2), (1, 2), (1, 0), (2, 1), False), ((2, 2), (3, 3), (1, 1), (1, 1), True),
+             ((4, 4), (1, 1), (0, 0), (1, 1), False)]
+
+
+@pytest.mark.parametrize("case", MAX_CASES)
+def test_max_pool2d_reference_and_gradcheck(case, rng, threads):
+    k, s, p, d, ceil = case
+    x = rng.standard_normal((2, 3, 9, 8))
+    y, idx = F.max_pool2d(_t(x), k, s, p, d, ceil, return_indices=True)
+    ry, ridx = ref_max_pool(x, k, s, p, d, ceil)
+    np.testing.assert_array_equal(y.numpy(), ry)
+    np.testing.assert_array_equal(idx.numpy(), ridx)
+    xt = _t(rng.permutation(2 * 3 * 9 * 8).reshape(2, 3, 9, 8) * 0.1, True)  # no ties
+    assert dl.autograd.gradcheck(lambda a: F.max_pool2d(a, k, s, p, d, ceil), (xt,))
+
+
+def test_max_pool2d_nan_and_fast_path(rng):
+    x = rng.standard_normal((2, 3, 10, 12)).astype(np.float32)
+    x[0, 1, 3, 4] = np.nan
+    y = F.max_pool2d(_t(x), 2).numpy()  # the 2x2/2 path without indices
+    ry, _ = ref_max_pool(np.nan_to_num(x, nan=-np.inf), (2, 2), (2, 2), (0, 0), (1, 1), False)
+    assert np.isnan(y[0, 1, 1, 2])
+    mask = ~np.isnan(y)
+    assert mask.sum() == y.size - 1
+    np.testing.assert_array_equal(y[mask], ry[mask])
+    y2, i2 = F.max_pool2d(_t(x), 2, return_indices=True)
+    assert np.isnan(y2.numpy()[0, 1, 1, 2]) and i2.numpy()[0, 1, 1, 2] == 3 * 12 + 4
+
+
+@pytest.mark.parametrize("case", [((2, 2), (2, 2), (0, 0), False, True, None),
+                                  ((3, 3), (2, 2), (1, 1), True, False, None),
+                                  ((3, 2), (2, 1), (1, 1), True, True, None),
+                                  ((2, 3), (1, 2), (1, 0), False, True, 5)])
+def test_avg_pool2d_reference_and_gradcheck(case, rng, threads):
+    k, s, p, ceil, cip, div = case
+    x = rng.standard_normal((2, 3, 7, 8))
+    y = F.avg_pool2d(_t(x), k, s, p, ceil, cip, div)
+    np.testing.assert_allclose(y.numpy(), ref_avg_pool(x, k, s, p, ceil, cip, div), atol=1e-12)
+    assert dl.autograd.gradcheck(lambda a: F.avg_pool2d(a, k, s, p, ceil, cip, div),
+                                 (_t(x[:1, :2], True),))
+
+
+def test_adaptive_pools(rng):
+    x = rng.standard_normal((2, 3, 7, 10))
+    for out in [(3, 4), (1, 1), (7, 10), (5, 3)]:
+        y = F.adaptive_avg_pool2d(_t(x), out).numpy()
+        ym, im = F.adaptive_max_pool2d(_t(x), out, return_indices=True)
+        for oh in range(out[0]):
+            h0, h1 = oh * 7 // out[0], -(-(oh + 1) * 7 // out[0])
+            for ow in range(out[1]):
+                w0, w1 = ow * 10 // out[1], -(-(ow + 1) * 10 // out[1])
+                win = x[:, :, h0:h1, w0:w1]
+                np.testing.assert_allclose(y[:, :, oh, ow], win.mean(axis=(2, 3)), atol=1e-12)
+                np.testing.assert_array_equal(ym.numpy()[:, :, oh, ow], win.max(axis=(2, 3)))
+        xt = _t(x[:1, :2], True)
+        assert dl.autograd.gradcheck(lambda a: F.adaptive_avg_pool2d(a, out), (xt,))
+        assert dl.autograd.gradcheck(lambda a: F.adaptive_max_pool2d(a, out), (xt,))
+    assert F.adaptive_avg_pool2d(_t(x), (None, 2)).shape == (2, 3, 7, 2)
+
+
+def test_max_unpool2d_roundtrip_and_grad(rng):
+    x = rng.standard_normal((2, 3, 6, 8))
+    y, idx = F.max_pool2d(_t(x), 2, return_indices=True)
+    u = F.max_unpool2d(y, idx, 2)
+    assert u.shape == (2, 3, 6, 8)
+    un = u.numpy()
+    np.testing.assert_array_equal(np.sort(un[un != 0]), np.sort(y.numpy().ravel()))
+    assert dl.autograd.gradcheck(lambda a: F.max_unpool2d(a, idx, 2), (_t(y.numpy(), True),))
+    with pytest.raises(ValueError, match="outside the output plane"):
+        F.max_unpool2d(y, dl.tensor(idx.numpy() + 100), 2)
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2, mode="nearest"),
+                                dict(size=(5, 7), mode="nearest"),
+                                dict(scale_factor=1.5, mode="nearest"),
+                                dict(size=(9, 5), mode="bilinear", align_corners=False),
+                                dict(size=(9, 5), mode="bilinear", align_corners=True),
+                                dict(scale_factor=2, mode="bilinear"),
+                                dict(size=(1, 3), mode="bilinear", align_corners=True),
+                                dict(size=(2, 3), mode="nearest")])
+def test_interpolate_torch_parity_and_gradcheck(torch, kw, rng):
+    x = rng.standard_normal((2, 3, 4, 6)).astype(np.float32)
+    xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+    y = F.interpolate(xt, **kw)
+    ty = torch.nn.functional.interpolate(tx, **kw)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(dl.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    assert dl.autograd.gradcheck(lambda a: F.interpolate(a, **kw),
+                                 (_t(x[:1, :1].astype(np.float64), True),))
+
+
+def test_pool_layers_torch_parity(torch, rng):
+    x = rng.standard_normal((2, 3, 11, 9)).astype(np.float32)
+    pairs = [(dl.nn.MaxPool2d(3, 2, 1, ceil_mode=True), torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True)),
+             (dl.nn.MaxPool2d(2, dilation=2), torch.nn.MaxPool2d(2, dilation=2)),
+             (dl.nn.AvgPool2d(3, 2, 1, count_include_pad=False),
+              torch.nn.AvgPool2d(3, 2, 1, count_include_pad=False)),
+             (dl.nn.AvgPool2d(2, ceil_mode=True, divisor_override=3),
+              torch.nn.AvgPool2d(2, ceil_mode=True, divisor_override=3)),
+             (dl.nn.AdaptiveAvgPool2d((4, 3)), torch.nn.AdaptiveAvgPool2d((4, 3))),
+             (dl.nn.AdaptiveMaxPool2d(5), torch.nn.AdaptiveMaxPool2d(5)),
+             (dl.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+              torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True))]
+    for m, tm in pairs:
+        xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+        y, ty = m(xt), tm(tx)
+        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(dl.tensor(gy))
+        ty.backward(torch.tensor(gy))
+        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    y, i = dl.nn.MaxPool2d(2, return_indices=True)(_t(x))
+    ty, ti = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    u = dl.nn.MaxUnpool2d(2)(y, i, output_size=(11, 9))
+    tu = torch.nn.MaxUnpool2d(2)(ty, ti, output_size=(11, 9))
+    np.testing.assert_array_equal(u.numpy(), tu.numpy())
+
+
+def test_float32_every_thread_count(threads, rng):
+    x = rng.standard_normal((4, 8, 33, 17)).astype(np.float32)
+    y = F.max_pool2d(_t(x), 3, 2, 1).numpy()
+    ry, _ = ref_max_pool(x.astype(np.float64), (3, 3), (2, 2), (1, 1), (1, 1), False)
+    np.testing.assert_array_equal(y, ry.astype(np.float32))
+    a = F.avg_pool2d(_t(x), 2).numpy()
+    np.testing.assert_allclose(a, ref_avg_pool(x.astype(np.float64), (2, 2), (2, 2), (0, 0),
+                                               False, True, None), rtol=1e-5, atol=1e-6)
+
+
+def test_pool_bad_inputs(rng):
+    x = _t(rng.standard_normal((2, 3, 5, 5)).astype(np.float32))
+    with pytest.raises(ValueError, match=r"4-D .* got shape \(5, 5\)"):
+        F.max_pool2d(_t(np.zeros((5, 5), np.float32)), 2)
+    with pytest.raises(ValueError, match="at most half"):
+        F.max_pool2d(x, 2, padding=2)
+    with pytest.raises(ValueError, match="non-negative"):
+        F.avg_pool2d(x, 2, padding=-1)
+    with pytest.raises(ValueError, match=r"output size .* too small .*\(2, 3, 5, 5\)"):
+        F.max_pool2d(x, 7)
+    with pytest.raises(ValueError, match="positive"):
+        F.max_pool2d(x, 0)
+    with pytest.raises(ValueError, match="output_size must be positive"):
+        F.adaptive_avg_pool2d(x, 0)
+    with pytest.raises(ValueError, match="align_corners"):
+        F.interpolate(x, scale_factor=2, align_corners=True)
+    with pytest.raises(ValueError, match="exactly one"):
+        F.interpolate(x)
+    with pytest.raises(ValueError, match="mode"):
+        F.interpolate(x, scale_factor=2, mode="bicubic")
