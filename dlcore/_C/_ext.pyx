@@ -12,3 +12,4 @@ cnp.import_array()
 include "common.pxi"
 include "runtime.pxi"
 include "gemm.pxi"
+include "rnn.pxi"

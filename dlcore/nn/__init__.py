@@ -8,4 +8,5 @@ from .modules.flatten import Flatten, Unflatten  # noqa: F401
 from .modules.activation import *  # noqa: F401,F403
 from .modules.dropout import *  # noqa: F401,F403
 from .modules.loss import *  # noqa: F401,F403
+from .modules.rnn import *  # noqa: F401,F403
 from . import init, functional, utils  # noqa: F401

@@ -1,9 +1,10 @@
-"""nn.utils: gradient clipping and parameter/vector conversion."""
+"""nn.utils: gradient clipping, parameter/vector conversion, and (nn.utils.rnn) packed sequences."""
 import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from ...tensor import Tensor
+from . import rnn  # noqa: F401  (nn.utils.rnn: packed sequences)
 
 
 def _grads(parameters):
@@ -42,7 +43,7 @@ def clip_grad_value_(parameters, clip_value):
 
 
 def parameters_to_vector(parameters):
-    from ..functions import cat
+    from ...functions import cat
     return cat([p.reshape(-1) for p in parameters])
 
 
