@@ -12,4 +12,5 @@ cnp.import_array()
 include "common.pxi"
 include "runtime.pxi"
 include "gemm.pxi"
+include "alloc.pxi"
 include "rnn.pxi"
