@@ -224,6 +224,115 @@ void dl_rnn_cell_bwd_f64(size_t n, size_t H, int relu, const double *g, const do
         dg[k] = relu ? (g[k] > 0 ? dh[k] : 0.0) : dh[k] * (1.0 - g[k] * g[k]);
 }
 
+/* ---------------------------------------------------------------- the recurrent products
+ * A weight matrix used at every step is packed once per call into the layout of the per-ISA
+ * kernel (rnn_simd.c); each step then packs only the small state and multiplies.  float64 (used
+ * for gradient checks) goes straight to dl_dgemm. */
+#define DECLARE_REC(isa)                                                                        \
+    size_t dl_rnn_nr_##isa(void);                                                               \
+    size_t dl_rnn_mr_##isa(void);                                                               \
+    void dl_rnn_pack_b_f32_##isa(int, size_t, size_t, const float *, ptrdiff_t, float *);       \
+    void dl_rnn_pack_a_f32_##isa(size_t, size_t, const float *, ptrdiff_t, float *);            \
+    void dl_rnn_gemm_packed_f32_##isa(size_t, size_t, size_t, const float *, const float *,     \
+                                      float, float *, ptrdiff_t, size_t, size_t);
+DECLARE_REC(generic)
+DECLARE_REC(avx2)
+DECLARE_REC(avx512)
+#undef DECLARE_REC
+
+static size_t (*const REC_NR[3])(void) = {dl_rnn_nr_generic, dl_rnn_nr_avx2, dl_rnn_nr_avx512};
+static size_t (*const REC_MR[3])(void) = {dl_rnn_mr_generic, dl_rnn_mr_avx2, dl_rnn_mr_avx512};
+static void (*const REC_PACK_B[3])(int, size_t, size_t, const float *, ptrdiff_t, float *) = {
+    dl_rnn_pack_b_f32_generic, dl_rnn_pack_b_f32_avx2, dl_rnn_pack_b_f32_avx512};
+static void (*const REC_PACK_A[3])(size_t, size_t, const float *, ptrdiff_t, float *) = {
+    dl_rnn_pack_a_f32_generic, dl_rnn_pack_a_f32_avx2, dl_rnn_pack_a_f32_avx512};
+static void (*const REC_GEMM[3])(size_t, size_t, size_t, const float *, const float *, float,
+                                 float *, ptrdiff_t, size_t, size_t) = {
+    dl_rnn_gemm_packed_f32_generic, dl_rnn_gemm_packed_f32_avx2, dl_rnn_gemm_packed_f32_avx512};
+
+/* Work (M*N*K) per thread below which a recurrent product stays on one thread. */
+enum { REC_GRAIN = 1 << 20 };
+
+typedef struct {
+    int isa;
+    size_t K, N, nr, mr;
+    float *bp;  /* packed weight panels */
+    float *ap;  /* the state, packed per step (room for max_m rows) */
+} rec_f32;
+
+static int rec_init_f32(rec_f32 *w, int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
+                        size_t max_m)
+{
+    int isa = isa_index();
+    w->isa = isa;
+    w->K = K;
+    w->N = N;
+    w->nr = REC_NR[isa]();
+    w->mr = REC_MR[isa]();
+    size_t panels = (N + w->nr - 1) / w->nr, tiles = (max_m + w->mr - 1) / w->mr;
+    w->bp = dl_alloc(panels * w->nr * K * sizeof(float));
+    w->ap = dl_alloc(tiles * w->mr * K * sizeof(float));
+    if (!w->bp || !w->ap) {
+        dl_free(w->bp);
+        dl_free(w->ap);
+        w->bp = w->ap = NULL;
+        return -1;
+    }
+    REC_PACK_B[isa](trans, K, N, B, ldb, w->bp);
+    return 0;
+}
+
+/* C (M x N) = beta*C + A (M x K) @ W, M at most the init's max_m; beta is 0 or 1. */
+static void rec_mm_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t lda, float beta,
+                       float *C, ptrdiff_t ldc)
+{
+    if (M == 0 || w->N == 0) return;
+    REC_PACK_A[w->isa](M, w->K, A, lda, w->ap);
+    size_t panels = (w->N + w->nr - 1) / w->nr;
+    int nth = dl_threads_for(M * w->N * w->K, REC_GRAIN);
+    if ((size_t)nth > panels) nth = (int)panels;
+    void (*gemm)(size_t, size_t, size_t, const float *, const float *, float, float *,
+                 ptrdiff_t, size_t, size_t) = REC_GEMM[w->isa];
+    #pragma omp parallel for num_threads(nth) schedule(static, 1)
+    for (int c = 0; c < nth; c++)
+        gemm(M, w->N, w->K, w->ap, w->bp, beta, C, ldc, panels * c / nth, panels * (c + 1) / nth);
+}
+
+static void rec_free_f32(rec_f32 *w)
+{
+    dl_free(w->bp);
+    dl_free(w->ap);
+}
+
+typedef struct {
+    int trans;
+    size_t K, N;
+    const double *b;
+    ptrdiff_t ldb;
+} rec_f64;
+
+static int rec_init_f64(rec_f64 *w, int trans, size_t K, size_t N, const double *B,
+                        ptrdiff_t ldb, size_t max_m)
+{
+    (void)max_m;
+    w->trans = trans;
+    w->K = K;
+    w->N = N;
+    w->b = B;
+    w->ldb = ldb;
+    return 0;
+}
+
+static void rec_mm_f64(const rec_f64 *w, size_t M, const double *A, ptrdiff_t lda, double beta,
+                       double *C, ptrdiff_t ldc)
+{
+    if (M == 0 || w->N == 0 || w->K == 0) return;
+    dl_dgemm(0, w->trans, M, w->N, w->K, 1.0, A, lda, w->b, w->ldb, beta, C, ldc, NULL,
+             DL_BIAS_NONE, DL_ACT_NONE);
+}
+
+static void rec_free_f64(rec_f64 *w) { (void)w; }
+
 /* ---------------------------------------------------------------- the time loops, per dtype */
 #define RNN_REAL float
 #define RNN_FN(name) name##_f32

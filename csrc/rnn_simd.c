@@ -178,3 +178,94 @@ void DL_ISA_FN(dl_elman_row_bwd_f32)(size_t H, int relu, const float *g, const f
         for (; j < H; j++) dg[j] = dh[j] * (1.0f - g[j] * g[j]);
     }
 }
+
+/* ---- the recurrent matrix product C (M x N) = beta*C + A (M x K) @ B (K x N), with B (a
+ * weight matrix reused at every step) packed once into panels of NR columns, k-major, and A (the
+ * small state, M = batch rows) packed per step into tiles of MR rows.  The MR x NR block of C
+ * stays in registers over all of K: MR broadcasts of A and 2 vector loads of B feed 2*MR FMAs. */
+enum { RNN_NR = 2 * DL_VF_LEN, RNN_MR = DL_VF_LEN >= 16 ? 8 : (DL_VF_LEN >= 8 ? 6 : 4) };
+
+size_t DL_ISA_FN(dl_rnn_nr)(void) { return RNN_NR; }
+size_t DL_ISA_FN(dl_rnn_mr)(void) { return RNN_MR; }
+
+/* out[p][k][j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with trans, the
+ * transpose of B stored N x K. */
+void DL_ISA_FN(dl_rnn_pack_b_f32)(int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
+                                  float *out)
+{
+    size_t panels = (N + RNN_NR - 1) / RNN_NR;
+    for (size_t p = 0; p < panels; p++) {
+        float *o = out + p * K * RNN_NR;
+        for (size_t k = 0; k < K; k++)
+            for (size_t j = 0; j < RNN_NR; j++) {
+                size_t col = p * RNN_NR + j;
+                o[k * RNN_NR + j] = col < N ? (trans ? B[col * ldb + k] : B[k * ldb + col]) : 0.0f;
+            }
+    }
+}
+
+/* out[t][k][r] = A[t*MR + r][k], 0 past row M. */
+void DL_ISA_FN(dl_rnn_pack_a_f32)(size_t M, size_t K, const float *A, ptrdiff_t lda, float *out)
+{
+    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
+    for (size_t t = 0; t < tiles; t++) {
+        float *o = out + t * K * RNN_MR;
+        for (size_t r = 0; r < RNN_MR; r++) {
+            size_t row = t * RNN_MR + r;
+            if (row < M) {
+                const float *a = A + row * lda;
+                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = a[k];
+            } else {
+                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Panels [p0, p1) of C for every row: C = beta*C + A @ B from the packed forms. */
+void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *Ap,
+                                       const float *Bp, float beta, float *C, ptrdiff_t ldc,
+                                       size_t p0, size_t p1)
+{
+    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
+    for (size_t p = p0; p < p1; p++) {
+        const float *bp = Bp + p * K * RNN_NR;
+        size_t col0 = p * RNN_NR;
+        size_t ncols = N - col0 < RNN_NR ? N - col0 : RNN_NR;
+        for (size_t t = 0; t < tiles; t++) {
+            const float *ap = Ap + t * K * RNN_MR;
+            size_t row0 = t * RNN_MR;
+            size_t nrows = M - row0 < RNN_MR ? M - row0 : RNN_MR;
+            vf acc0[RNN_MR], acc1[RNN_MR];
+            for (int r = 0; r < RNN_MR; r++) acc0[r] = acc1[r] = vf_zero();
+            for (size_t k = 0; k < K; k++) {
+                vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
+                const float *a = ap + k * RNN_MR;
+                for (int r = 0; r < RNN_MR; r++) {
+                    vf av = vf_set1(a[r]);
+                    acc0[r] = vf_fma(av, b0, acc0[r]);
+                    acc1[r] = vf_fma(av, b1, acc1[r]);
+                }
+            }
+            for (int r = 0; r < RNN_MR; r++) {
+                if ((size_t)r >= nrows) break;
+                float *c = C + (row0 + r) * ldc + col0;
+                if (ncols == RNN_NR) {
+                    vf v0 = acc0[r], v1 = acc1[r];
+                    if (beta != 0.0f) {
+                        v0 = vf_fma(vf_set1(beta), vf_loadu(c), v0);
+                        v1 = vf_fma(vf_set1(beta), vf_loadu(c + DL_VF_LEN), v1);
+                    }
+                    vf_storeu(c, v0);
+                    vf_storeu(c + DL_VF_LEN, v1);
+                } else {
+                    float tmp[RNN_NR];
+                    vf_storeu(tmp, acc0[r]);
+                    vf_storeu(tmp + DL_VF_LEN, acc1[r]);
+                    for (size_t j = 0; j < ncols; j++)
+                        c[j] = beta != 0.0f ? beta * c[j] + tmp[j] : tmp[j];
+                }
+            }
+        }
+    }
+}

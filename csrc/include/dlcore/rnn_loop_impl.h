@@ -73,7 +73,8 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
     size_t n_scratch = B * P + B * H + (gru ? B * G : 0) + (proj ? B * H : 0)
                        + (reserve ? 0 : rows * G);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
-    if (!off || !scratch) {
+    RNN_FN(rec) whh;
+    if (!off || !scratch || RNN_FN(rec_init)(&whh, 1, P, G, w_hh, P, B) != 0) {
         dl_free(off);
         dl_free(scratch);
         return -1;
@@ -107,7 +108,7 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
         if (hprev) memcpy(hprev + o * P, h, n * P * sizeof(RNN_REAL));
         if (lstm) {
             if (cprev) memcpy(cprev + o * H, c, n * H * sizeof(RNN_REAL));
-            RNN_FN(mm)(0, 1, n, G, P, h, P, w_hh, P, 1, g, G, NULL);
+            RNN_FN(rec_mm)(&whh, n, h, P, 1, g, G);
             if (proj) {
                 RNN_REAL *r = rsave ? rsave + o * H : rbuf;
                 RNN_FN(dl_lstm_cell_fwd)(n, H, g, c, tc ? tc + o * H : NULL, r, H);
@@ -116,16 +117,20 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
                 RNN_FN(dl_lstm_cell_fwd)(n, H, g, c, tc ? tc + o * H : NULL, h, P);
             }
         } else if (gru) {
-            RNN_FN(mm)(0, 1, n, G, P, h, P, w_hh, P, 0, hg, G, b_h);
+            if (b_h) {
+                for (size_t i = 0; i < n; i++) memcpy(hg + i * G, b_h, G * sizeof(RNN_REAL));
+            }
+            RNN_FN(rec_mm)(&whh, n, h, P, b_h ? 1 : 0, hg, G);
             RNN_FN(dl_gru_cell_fwd)(n, H, g, hg, h, P, hgn ? hgn + o * H : NULL);
         } else {
-            RNN_FN(mm)(0, 1, n, G, P, h, P, w_hh, P, 1, g, G, NULL);
+            RNN_FN(rec_mm)(&whh, n, h, P, 1, g, G);
             RNN_FN(dl_rnn_cell_fwd)(n, H, relu, g, h, P);
         }
         RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
     }
     if (hn) memcpy(hn, h, B * P * sizeof(RNN_REAL));
     if (lstm && cn) memcpy(cn, c, B * H * sizeof(RNN_REAL));
+    RNN_FN(rec_free)(&whh);
     dl_free(off);
     dl_free(scratch);
     return 0;
@@ -157,7 +162,8 @@ int RNN_FN(dl_rnn_backward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t l
     size_t *off = RNN_FN(offsets)(d);
     size_t n_scratch = rows * G * (gru ? 2 : 1) + B * P + B * H + (proj ? rows * P + B * H : 0);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
-    if (!off || !scratch) {
+    RNN_FN(rec) whh;
+    if (!off || !scratch || RNN_FN(rec_init)(&whh, 0, G, P, w_hh, P, B) != 0) {
         dl_free(off);
         dl_free(scratch);
         return -1;
@@ -187,16 +193,17 @@ int RNN_FN(dl_rnn_backward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t l
                 dcell = dr;
             }
             RNN_FN(dl_lstm_cell_bwd)(n, H, g, tc + o * H, cprev + o * H, dcell, dc, dg);
-            RNN_FN(mm)(0, 0, n, P, G, dg, G, w_hh, P, 0, dh, P, NULL);
+            RNN_FN(rec_mm)(&whh, n, dg, G, 0, dh, P);
         } else if (gru) {
             RNN_REAL *dhg = dHG + o * G;
             RNN_FN(dl_gru_cell_bwd)(n, H, g, hgn + o * H, hprev + o * P, dh, dg, dhg, dh);
-            RNN_FN(mm)(0, 0, n, P, G, dhg, G, w_hh, P, 1, dh, P, NULL);
+            RNN_FN(rec_mm)(&whh, n, dhg, G, 1, dh, P);
         } else {
             RNN_FN(dl_rnn_cell_bwd)(n, H, relu, g, dh, dg);
-            RNN_FN(mm)(0, 0, n, P, G, dg, G, w_hh, P, 0, dh, P, NULL);
+            RNN_FN(rec_mm)(&whh, n, dg, G, 0, dh, P);
         }
     }
+    RNN_FN(rec_free)(&whh);
     if (dh0) memcpy(dh0, dh, B * P * sizeof(RNN_REAL));
     if (dc0 && lstm) memcpy(dc0, dc, B * H * sizeof(RNN_REAL));
 
