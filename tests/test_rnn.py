@@ -470,3 +470,22 @@ def test_kernel_wrapper_rejects_bad_batch_sizes():
     with pytest.raises(ValueError, match="shape"):
         _C.rnn_forward(0, x, np.array([3, 3, 1], np.int64), w_ih, w_hh, None, None, None,
                        None, None, out, hn, None, None)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_benchmark_numpy_reference_matches(kind, rng):
+    """The benchmark's NumPy reference computes the same layer (so its timings compare)."""
+    from dlcore.bench.rnn import np_lstm, np_gru
+    m = getattr(dl.nn, kind)(3, 5, dtype=dl.float64)
+    x = rng.standard_normal((4, 2, 3))
+    g = rng.standard_normal((4, 2, 5))
+    xd = dl.tensor(x, requires_grad=True)
+    y = m(xd)[0]
+    y.backward(dl.tensor(g))
+    out, dx, dw_ih, dw_hh, db = (np_lstm if kind == "LSTM" else np_gru)(
+        x, *[p.numpy() for p in m.parameters()], grad=g)
+    np.testing.assert_allclose(out, y.numpy(), atol=1e-12)
+    np.testing.assert_allclose(dx, xd.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(dw_ih, m.weight_ih_l0.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(dw_hh, m.weight_hh_l0.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(db, m.bias_ih_l0.grad.numpy(), atol=1e-12)
