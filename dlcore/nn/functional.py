@@ -6,3 +6,4 @@ from ..ops.activation import relu, sigmoid, tanh, softmax, log_softmax  # noqa: 
 from ..ops.loss import cross_entropy, mse_loss  # noqa: F401
 from ..ops.dropout import dropout  # noqa: F401
 from ..ops.shape_fn import pad, one_hot  # noqa: F401
+from ..ops.sparse import embedding  # noqa: F401
