@@ -13,7 +13,7 @@ from ...autograd import Function
 from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence",
-           "pack_sequence", "unpad_sequence", "unpack_sequence"]
+           "pack_sequence", "unpad_sequence", "unpack_sequence", "detach_state", "bptt_batches"]
 
 
 def _np_index(a, name):
@@ -212,3 +212,36 @@ def unpack_sequence(packed_sequences):
     """The list of tensors a PackedSequence was packed from."""
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
+
+
+# ---------------------------------------------------------------- truncated BPTT
+
+def detach_state(state):
+    """The recurrent state cut from its history (h, or (h, c), or nested tuples): carrying it
+    into the next chunk keeps the values but stops backpropagation at the chunk boundary."""
+    if state is None:
+        return None
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    return state.detach()
+
+
+def bptt_batches(tokens, batch_size, bptt):
+    """Truncated-BPTT chunks of a long token stream: the stream is cut into batch_size parallel
+    columns (T_total, B), then yields (input, target) pairs of shape (<= bptt, B), the target
+    shifted by one step.  Consecutive chunks continue each column, so a model carries its
+    (detached) state from one chunk to the next."""
+    arr = tokens._data if isinstance(tokens, Tensor) else np.asarray(tokens)
+    arr = arr.reshape(-1)
+    if batch_size < 1 or bptt < 1:
+        raise ValueError("bptt_batches: batch_size and bptt must be >= 1, got %r, %r"
+                         % (batch_size, bptt))
+    n = (arr.size // batch_size) * batch_size
+    if n < 2 * batch_size:
+        raise ValueError("bptt_batches: %d tokens are too few for batch_size %d"
+                         % (arr.size, batch_size))
+    cols = arr[:n].reshape(batch_size, -1).T  # (T_total, B)
+    for i in range(0, cols.shape[0] - 1, bptt):
+        L = min(bptt, cols.shape[0] - 1 - i)
+        yield (Tensor(np.ascontiguousarray(cols[i:i + L])),
+               Tensor(np.ascontiguousarray(cols[i + 1:i + 1 + L])))
