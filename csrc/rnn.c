@@ -35,6 +35,17 @@ size_t dl_rnn_reserve_size(const dl_rnn_desc *d)
     return n;
 }
 
+size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d)
+{
+    return dl_rnn_total_rows(d) * dl_rnn_gates(d->mode) * d->H;
+}
+
+size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d)
+{
+    size_t rows = dl_rnn_total_rows(d), G = dl_rnn_gates(d->mode) * d->H;
+    return rows * G * (d->mode == DL_RNN_GRU ? 2 : 1) + (d->P != d->H ? rows * d->P : 0);
+}
+
 /* ---------------------------------------------------------------- float32 row kernels, per ISA */
 #define DECLARE_ISA(isa)                                                                        \
     void dl_lstm_row_fwd_f32_##isa(size_t, float *, float *, float *, float *);                 \

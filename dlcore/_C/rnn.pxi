@@ -18,30 +18,32 @@ cdef extern from "dlcore/rnn.h":
         int reverse
     size_t dl_rnn_gates(dl_rnn_mode_t mode) nogil
     size_t dl_rnn_reserve_size(const dl_rnn_desc *d) nogil
+    size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d) nogil
+    size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d) nogil
     int dl_rnn_forward_f32(const dl_rnn_desc *d, const float *x, ptrdiff_t ldx,
                            const float *w_ih, const float *w_hh, const float *b_x,
                            const float *b_h, const float *w_hr, const float *h0,
                            const float *c0, float *out, ptrdiff_t ldo, float *hn, float *cn,
-                           float *reserve) nogil
+                           float *reserve, float *work) nogil
     int dl_rnn_forward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
                            const double *w_ih, const double *w_hh, const double *b_x,
                            const double *b_h, const double *w_hr, const double *h0,
                            const double *c0, double *out, ptrdiff_t ldo, double *hn, double *cn,
-                           double *reserve) nogil
+                           double *reserve, double *work) nogil
     int dl_rnn_backward_f32(const dl_rnn_desc *d, const float *x, ptrdiff_t ldx,
                             const float *w_ih, const float *w_hh, const float *w_hr,
                             const float *reserve, const float *dout, ptrdiff_t lddo,
                             const float *dhn, const float *dcn,
                             float *dx, ptrdiff_t lddx, int dx_accumulate,
                             float *dw_ih, float *dw_hh, float *db_x, float *db_h, float *dw_hr,
-                            float *dh0, float *dc0) nogil
+                            float *dh0, float *dc0, float *work) nogil
     int dl_rnn_backward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
                             const double *w_ih, const double *w_hh, const double *w_hr,
                             const double *reserve, const double *dout, ptrdiff_t lddo,
                             const double *dhn, const double *dcn,
                             double *dx, ptrdiff_t lddx, int dx_accumulate,
                             double *dw_ih, double *dw_hh, double *db_x, double *db_h,
-                            double *dw_hr, double *dh0, double *dc0) nogil
+                            double *dw_hr, double *dh0, double *dc0, double *work) nogil
     void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, float *c, float *tc, float *h,
                               ptrdiff_t ldh) nogil
     void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc,
@@ -136,9 +138,16 @@ def rnn_reserve_size(int mode, cnp.ndarray batch_sizes, size_t H, size_t P):
     return dl_rnn_reserve_size(&d)
 
 
+def rnn_work_sizes(int mode, cnp.ndarray batch_sizes, size_t H, size_t P):
+    """(forward, backward) elements of the large per-call buffers a caller may pass in."""
+    cdef dl_rnn_desc d
+    _rnn_desc(&d, mode, batch_sizes, 1, H, P, False)
+    return dl_rnn_fwd_work_size(&d), dl_rnn_bwd_work_size(&d)
+
+
 def rnn_forward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_ih,
                 cnp.ndarray w_hh, b_x, b_h, w_hr, h0, c0, cnp.ndarray out, cnp.ndarray hn,
-                cn, reserve, bint reverse=False):
+                cn, reserve, bint reverse=False, work=None):
     """One layer-direction forward over a packed sequence (see csrc/include/dlcore/rnn.h).
 
     x (rows, I) and out (rows, P) may be column blocks of wider matrices (rows contiguous);
@@ -179,6 +188,7 @@ def rnn_forward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_
     cdef void *phn = _rnn_arr(hn, "hn", (d.B, P), typ, True)
     cdef void *pcn = _rnn_arr(cn, "cn", (d.B, H), typ, True) if mode == 2 else NULL
     cdef void *pres = _rnn_arr(reserve, "reserve", (dl_rnn_reserve_size(&d),), typ, True)
+    cdef void *pwork = _rnn_arr(work, "work", (dl_rnn_fwd_work_size(&d),), typ, True)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef void *pout = cnp.PyArray_DATA(out)
     cdef int rc
@@ -187,13 +197,13 @@ def rnn_forward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_
             rc = dl_rnn_forward_f32(&d, <float*>px, ldx, <float*>pwih, <float*>pwhh,
                                     <float*>pbx, <float*>pbh, <float*>pwhr, <float*>ph0,
                                     <float*>pc0, <float*>pout, ldo, <float*>phn, <float*>pcn,
-                                    <float*>pres)
+                                    <float*>pres, <float*>pwork)
     else:
         with nogil:
             rc = dl_rnn_forward_f64(&d, <double*>px, ldx, <double*>pwih, <double*>pwhh,
                                     <double*>pbx, <double*>pbh, <double*>pwhr, <double*>ph0,
                                     <double*>pc0, <double*>pout, ldo, <double*>phn,
-                                    <double*>pcn, <double*>pres)
+                                    <double*>pcn, <double*>pres, <double*>pwork)
     if rc != 0:
         raise MemoryError("rnn: out of memory for the scratch buffers")
     return out
@@ -202,7 +212,7 @@ def rnn_forward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_
 def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_ih,
                  cnp.ndarray w_hh, w_hr, cnp.ndarray reserve, dout, dhn, dcn, dx,
                  bint dx_accumulate, dw_ih, dw_hh, db_x, db_h, dw_hr, dh0, dc0,
-                 bint reverse=False):
+                 bint reverse=False, work=None):
     """One layer-direction backward from its forward's reserve; None skips an input/output.
 
     dout (rows, P) and dx (rows, I) may be column blocks of wider matrices.
@@ -253,6 +263,7 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
     cdef void *pdwhr = _rnn_arr(dw_hr, "dw_hr", (P, H), typ, True) if w_hr is not None else NULL
     cdef void *pdh0 = _rnn_arr(dh0, "dh0", (d.B, P), typ, True)
     cdef void *pdc0 = _rnn_arr(dc0, "dc0", (d.B, H), typ, True) if mode == 2 else NULL
+    cdef void *pwork = _rnn_arr(work, "work", (dl_rnn_bwd_work_size(&d),), typ, True)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef int rc
     if typ == cnp.NPY_FLOAT32:
@@ -261,7 +272,7 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
                                      <float*>pwhr, <float*>pres, <float*>pdout, lddo,
                                      <float*>pdhn, <float*>pdcn, <float*>pdx, lddx, dx_accumulate,
                                      <float*>pdwih, <float*>pdwhh, <float*>pdbx, <float*>pdbh,
-                                     <float*>pdwhr, <float*>pdh0, <float*>pdc0)
+                                     <float*>pdwhr, <float*>pdh0, <float*>pdc0, <float*>pwork)
     else:
         with nogil:
             rc = dl_rnn_backward_f64(&d, <double*>px, ldx, <double*>pwih, <double*>pwhh,
@@ -269,7 +280,7 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
                                      <double*>pdhn, <double*>pdcn, <double*>pdx, lddx,
                                      dx_accumulate, <double*>pdwih, <double*>pdwhh,
                                      <double*>pdbx, <double*>pdbh, <double*>pdwhr,
-                                     <double*>pdh0, <double*>pdc0)
+                                     <double*>pdh0, <double*>pdc0, <double*>pwork)
     if rc != 0:
         raise MemoryError("rnn: out of memory for the scratch buffers")
 

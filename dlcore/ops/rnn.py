@@ -58,6 +58,9 @@ class RNNLayer(Function):
         c0 = _c(c0)
         reserves = []
         size = _C.rnn_reserve_size(m, batch_sizes, H, P) if self.requires_grad else 0
+        # inference: the gate buffer comes from NumPy's (caching) allocator, not fresh pages
+        work = None if self.requires_grad else \
+            np.empty(_C.rnn_work_sizes(m, batch_sizes, H, P)[0], dtype=dt)
         for d in range(D):
             w = [_c(a) for a in weights[d * per:(d + 1) * per]]
             w_ih, w_hh = w[0], w[1]
@@ -73,7 +76,7 @@ class RNNLayer(Function):
             _C.rnn_forward(m, x, batch_sizes, w_ih, w_hh, b_x, b_h, w_hr,
                            None if h0 is None else h0[d], None if c0 is None else c0[d],
                            out[:, d * P:(d + 1) * P], hn[d], None if cn is None else cn[d],
-                           reserve, d == 1)
+                           reserve, d == 1, work)
             reserves.append(reserve)
         if self.requires_grad:
             self.x, self.weights, self.reserves = x, weights, reserves
@@ -95,6 +98,7 @@ class RNNLayer(Function):
         dh0 = np.empty((D, B, P), dtype=dt) if need[1] else None
         dc0 = np.empty((D, B, H), dtype=dt) if lstm and need[2] else None
         wgrads = []
+        work = np.empty(_C.rnn_work_sizes(m, self.bs, H, P)[1], dtype=dt)
         for d in range(D):
             w = self.weights[d * per:(d + 1) * per]
             wneed = need[3 + d * per:3 + (d + 1) * per]
@@ -112,7 +116,7 @@ class RNNLayer(Function):
                             g_out[:, d * P:(d + 1) * P], g_hn[d],
                             g_cn[d] if lstm else None, dx, d > 0, dw_ih, dw_hh, db_x, db_h,
                             dw_hr, None if dh0 is None else dh0[d],
-                            None if dc0 is None else dc0[d], d == 1)
+                            None if dc0 is None else dc0[d], d == 1, work)
             grads = [dw_ih, dw_hh]
             if self.has_bias:
                 if mode == "GRU":

@@ -41,6 +41,11 @@ size_t dl_rnn_gates(dl_rnn_mode_t mode);
 size_t dl_rnn_total_rows(const dl_rnn_desc *d);
 /* Elements of the reserve a training forward fills and backward reads. */
 size_t dl_rnn_reserve_size(const dl_rnn_desc *d);
+/* Elements of the large per-call buffers: an inference forward's gate buffer, and backward's
+ * per-step gradients.  Callers that reuse memory pass them in (`work`); with NULL they are
+ * allocated per call (fresh pages cost ~1.7 us per 4 KiB here, several ms for a layer). */
+size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d);
+size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d);
 
 /* Forward of one layer-direction.
  *   x (rows, I) row stride ldx; out (rows, P) row stride ldo (columns of a wider matrix allowed)
@@ -49,15 +54,18 @@ size_t dl_rnn_reserve_size(const dl_rnn_desc *d);
  *   w_hr: LSTM projection (P, H) or NULL when P == H without projection
  *   h0 (B, P), c0 (B, H) (LSTM only) or NULL for zeros; hn (B, P), cn (B, H) written
  *   reserve: dl_rnn_reserve_size elements (training) or NULL (inference)
+ *   work: dl_rnn_fwd_work_size elements or NULL (only used when reserve is NULL)
  * Returns 0, or -1 when scratch memory could not be allocated. */
 int dl_rnn_forward_f32(const dl_rnn_desc *d, const float *x, ptrdiff_t ldx,
                        const float *w_ih, const float *w_hh, const float *b_x, const float *b_h,
                        const float *w_hr, const float *h0, const float *c0,
-                       float *out, ptrdiff_t ldo, float *hn, float *cn, float *reserve);
+                       float *out, ptrdiff_t ldo, float *hn, float *cn, float *reserve,
+                       float *work);
 int dl_rnn_forward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
                        const double *w_ih, const double *w_hh, const double *b_x, const double *b_h,
                        const double *w_hr, const double *h0, const double *c0,
-                       double *out, ptrdiff_t ldo, double *hn, double *cn, double *reserve);
+                       double *out, ptrdiff_t ldo, double *hn, double *cn, double *reserve,
+                       double *work);
 
 /* Backward of one layer-direction, from the reserve of its forward.
  *   dout (rows, P) stride lddo, dhn (B, P), dcn (B, H): incoming gradients, each may be NULL (0)
@@ -66,6 +74,7 @@ int dl_rnn_forward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
  *   db_x (G): sum over rows of the input-side pre-activation gradient (RNN/LSTM: the gradient of
  *     b_ih and of b_hh alike); db_h (3H): GRU's b_hh gradient; NULL to skip
  *   dh0 (B, P), dc0 (B, H): written; NULL to skip
+ *   work: dl_rnn_bwd_work_size elements or NULL
  * Returns 0, or -1 when scratch memory could not be allocated. */
 int dl_rnn_backward_f32(const dl_rnn_desc *d, const float *x, ptrdiff_t ldx,
                         const float *w_ih, const float *w_hh, const float *w_hr,
@@ -73,14 +82,14 @@ int dl_rnn_backward_f32(const dl_rnn_desc *d, const float *x, ptrdiff_t ldx,
                         const float *dhn, const float *dcn,
                         float *dx, ptrdiff_t lddx, int dx_accumulate,
                         float *dw_ih, float *dw_hh, float *db_x, float *db_h, float *dw_hr,
-                        float *dh0, float *dc0);
+                        float *dh0, float *dc0, float *work);
 int dl_rnn_backward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
                         const double *w_ih, const double *w_hh, const double *w_hr,
                         const double *reserve, const double *dout, ptrdiff_t lddo,
                         const double *dhn, const double *dcn,
                         double *dx, ptrdiff_t lddx, int dx_accumulate,
                         double *dw_ih, double *dw_hh, double *db_x, double *db_h, double *dw_hr,
-                        double *dh0, double *dc0);
+                        double *dh0, double *dc0, double *work);
 
 /* ---- fused cell kernels on n rows of H units (exposed for tests) ----
  * LSTM forward: g (n, 4H) holds pre-activations and receives the activated gates; c (n, H)

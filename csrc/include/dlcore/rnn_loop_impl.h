@@ -61,7 +61,7 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
                            const RNN_REAL *w_ih, const RNN_REAL *w_hh, const RNN_REAL *b_x,
                            const RNN_REAL *b_h, const RNN_REAL *w_hr, const RNN_REAL *h0,
                            const RNN_REAL *c0, RNN_REAL *out, ptrdiff_t ldo, RNN_REAL *hn,
-                           RNN_REAL *cn, RNN_REAL *reserve)
+                           RNN_REAL *cn, RNN_REAL *reserve, RNN_REAL *work)
 {
     const size_t T = d->T, B = d->B, I = d->n_input, H = d->H, P = d->P;
     const int lstm = d->mode == DL_RNN_LSTM, gru = d->mode == DL_RNN_GRU;
@@ -71,7 +71,7 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
 
     size_t *off = RNN_FN(offsets)(d);
     size_t n_scratch = B * P + B * H + (gru ? B * G : 0) + (proj ? B * H : 0)
-                       + (reserve ? 0 : rows * G);
+                       + (reserve || work ? 0 : rows * G);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
     RNN_FN(rec) whh;
     if (!off || !scratch || RNN_FN(rec_init)(&whh, 1, P, G, w_hh, P, B) != 0) {
@@ -81,7 +81,7 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
     }
     RNN_REAL *h = scratch, *c = h + B * P, *hg = c + B * H;
     RNN_REAL *rbuf = hg + (gru ? B * G : 0);
-    RNN_REAL *gates = reserve ? reserve : rbuf + (proj ? B * H : 0);
+    RNN_REAL *gates = reserve ? reserve : (work ? work : rbuf + (proj ? B * H : 0));
     /* reserve: gates | h_{t-1} | LSTM: tanh(c_t), c_{t-1}, [r_t] | GRU: recurrent n part */
     RNN_REAL *hprev = reserve ? gates + rows * G : NULL;
     RNN_REAL *tc = NULL, *cprev = NULL, *rsave = NULL, *hgn = NULL;
@@ -142,7 +142,7 @@ int RNN_FN(dl_rnn_backward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t l
                             const RNN_REAL *dhn, const RNN_REAL *dcn,
                             RNN_REAL *dx, ptrdiff_t lddx, int dx_accumulate,
                             RNN_REAL *dw_ih, RNN_REAL *dw_hh, RNN_REAL *db_x, RNN_REAL *db_h,
-                            RNN_REAL *dw_hr, RNN_REAL *dh0, RNN_REAL *dc0)
+                            RNN_REAL *dw_hr, RNN_REAL *dh0, RNN_REAL *dc0, RNN_REAL *work)
 {
     const size_t T = d->T, B = d->B, I = d->n_input, H = d->H, P = d->P;
     const int lstm = d->mode == DL_RNN_LSTM, gru = d->mode == DL_RNN_GRU;
@@ -160,7 +160,9 @@ int RNN_FN(dl_rnn_backward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t l
     if (gru) hgn = hprev + rows * P;
 
     size_t *off = RNN_FN(offsets)(d);
-    size_t n_scratch = rows * G * (gru ? 2 : 1) + B * P + B * H + (proj ? rows * P + B * H : 0);
+    /* the large part (dG, dHG, dhall) is `work` when the caller gives it */
+    size_t n_big = rows * G * (gru ? 2 : 1) + (proj ? rows * P : 0);
+    size_t n_scratch = (work ? 0 : n_big) + B * P + B * H + (proj ? B * H : 0);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
     RNN_FN(rec) whh;
     if (!off || !scratch || RNN_FN(rec_init)(&whh, 0, G, P, w_hh, P, B) != 0) {
@@ -170,8 +172,9 @@ int RNN_FN(dl_rnn_backward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t l
     }
     /* dG: input-side pre-activation gradients of all steps; GRU's recurrent side differs in its
      * n part (dHG); dh, dc: the carried state gradients; dhall: every step's dh (for dW_hr). */
-    RNN_REAL *dG = scratch, *dHG = dG + rows * G, *dh = dHG + (gru ? rows * G : 0);
-    RNN_REAL *dc = dh + B * P, *dhall = dc + B * H, *dr = dhall + (proj ? rows * P : 0);
+    RNN_REAL *big = work ? work : scratch, *small = work ? scratch : scratch + n_big;
+    RNN_REAL *dG = big, *dHG = dG + rows * G, *dhall = dHG + (gru ? rows * G : 0);
+    RNN_REAL *dh = small, *dc = dh + B * P, *dr = dc + B * H;
 
     if (dhn) memcpy(dh, dhn, B * P * sizeof(RNN_REAL));
     else memset(dh, 0, B * P * sizeof(RNN_REAL));
