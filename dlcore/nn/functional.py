@@ -12,3 +12,4 @@ from ..ops.conv import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
 from ..ops.batchnorm import *  # noqa: F401,F403
 from ..ops.dropout import dropout2d  # noqa: F401
+from ..ops.sparse import embedding  # noqa: F401

@@ -1,10 +1,11 @@
-"""nn.utils: gradient clipping and parameter/vector conversion."""
+"""nn.utils: gradient clipping, parameter/vector conversion, and (nn.utils.rnn) packed sequences."""
 import math
 
 import numpy as np
 
-from .. import _C
-from ..tensor import Tensor
+from ... import _C
+from ...tensor import Tensor
+from . import rnn  # noqa: F401  (nn.utils.rnn: packed sequences)
 
 
 def _grads(parameters):
@@ -47,7 +48,7 @@ def clip_grad_value_(parameters, clip_value):
 
 
 def parameters_to_vector(parameters):
-    from ..functions import cat
+    from ...functions import cat
     return cat([p.reshape(-1) for p in parameters])
 
 

@@ -1,0 +1,362 @@
+/* Recurrent layers: ISA dispatch and row threading of the fused cell kernels, the float64 cell
+ * kernels, and the time loops (forward and BPTT) for both dtypes.  See dlcore/rnn.h. */
+#include <math.h>
+#include <string.h>
+#include "dlcore/rnn.h"
+#include "dlcore/gemm.h"
+#include "dlcore/runtime.h"
+
+/* Elements of cell work per thread below which a step's cell update stays on one thread: a
+ * step of batch 32 x hidden 256 splits in two, a batch-1 step does not fork at all. */
+enum { CELL_GRAIN = 4096 };
+
+size_t dl_rnn_gates(dl_rnn_mode_t mode)
+{
+    switch (mode) {
+    case DL_RNN_LSTM: return 4;
+    case DL_RNN_GRU: return 3;
+    default: return 1;
+    }
+}
+
+size_t dl_rnn_total_rows(const dl_rnn_desc *d)
+{
+    size_t rows = 0;
+    for (size_t t = 0; t < d->T; t++) rows += (size_t)d->batch_sizes[t];
+    return rows;
+}
+
+size_t dl_rnn_reserve_size(const dl_rnn_desc *d)
+{
+    size_t rows = dl_rnn_total_rows(d), H = d->H;
+    size_t n = rows * (dl_rnn_gates(d->mode) * H + d->P);  /* activated gates, h_{t-1} */
+    if (d->mode == DL_RNN_LSTM) n += rows * H * (d->P != H ? 3 : 2);  /* tanh(c), c_{t-1}, r */
+    if (d->mode == DL_RNN_GRU) n += rows * H;                        /* recurrent n part */
+    return n;
+}
+
+size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d)
+{
+    return dl_rnn_total_rows(d) * dl_rnn_gates(d->mode) * d->H;
+}
+
+size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d)
+{
+    size_t rows = dl_rnn_total_rows(d), G = dl_rnn_gates(d->mode) * d->H;
+    return rows * G * (d->mode == DL_RNN_GRU ? 2 : 1) + (d->P != d->H ? rows * d->P : 0);
+}
+
+/* ---------------------------------------------------------------- float32 row kernels, per ISA */
+#define DECLARE_ISA(isa)                                                                        \
+    void dl_lstm_row_fwd_f32_##isa(size_t, float *, float *, float *, float *);                 \
+    void dl_lstm_row_bwd_f32_##isa(size_t, const float *, const float *, const float *,         \
+                                   const float *, float *, float *);                            \
+    void dl_gru_row_fwd_f32_##isa(size_t, float *, const float *, float *, float *);            \
+    void dl_gru_row_bwd_f32_##isa(size_t, const float *, const float *, const float *,          \
+                                  const float *, float *, float *, float *);                    \
+    void dl_elman_row_fwd_f32_##isa(size_t, int, float *, float *);                             \
+    void dl_elman_row_bwd_f32_##isa(size_t, int, const float *, const float *, float *);
+DECLARE_ISA(generic)
+DECLARE_ISA(avx2)
+DECLARE_ISA(avx512)
+#undef DECLARE_ISA
+
+typedef void (*lstm_fwd_row_t)(size_t, float *, float *, float *, float *);
+typedef void (*lstm_bwd_row_t)(size_t, const float *, const float *, const float *,
+                               const float *, float *, float *);
+typedef void (*gru_fwd_row_t)(size_t, float *, const float *, float *, float *);
+typedef void (*gru_bwd_row_t)(size_t, const float *, const float *, const float *,
+                              const float *, float *, float *, float *);
+typedef void (*elman_fwd_row_t)(size_t, int, float *, float *);
+typedef void (*elman_bwd_row_t)(size_t, int, const float *, const float *, float *);
+
+static const lstm_fwd_row_t LSTM_FWD[3] = {dl_lstm_row_fwd_f32_generic, dl_lstm_row_fwd_f32_avx2,
+                                           dl_lstm_row_fwd_f32_avx512};
+static const lstm_bwd_row_t LSTM_BWD[3] = {dl_lstm_row_bwd_f32_generic, dl_lstm_row_bwd_f32_avx2,
+                                           dl_lstm_row_bwd_f32_avx512};
+static const gru_fwd_row_t GRU_FWD[3] = {dl_gru_row_fwd_f32_generic, dl_gru_row_fwd_f32_avx2,
+                                         dl_gru_row_fwd_f32_avx512};
+static const gru_bwd_row_t GRU_BWD[3] = {dl_gru_row_bwd_f32_generic, dl_gru_row_bwd_f32_avx2,
+                                         dl_gru_row_bwd_f32_avx512};
+static const elman_fwd_row_t ELMAN_FWD[3] = {dl_elman_row_fwd_f32_generic,
+                                             dl_elman_row_fwd_f32_avx2,
+                                             dl_elman_row_fwd_f32_avx512};
+static const elman_bwd_row_t ELMAN_BWD[3] = {dl_elman_row_bwd_f32_generic,
+                                             dl_elman_row_bwd_f32_avx2,
+                                             dl_elman_row_bwd_f32_avx512};
+
+static inline int isa_index(void)
+{
+    int i = (int)dl_isa();
+    return i < 0 ? 0 : (i > 2 ? 2 : i);
+}
+
+void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, float *c, float *tc, float *h,
+                          ptrdiff_t ldh)
+{
+    lstm_fwd_row_t fn = LSTM_FWD[isa_index()];
+    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
+        fn(H, g + r * 4 * H, c + r * H, tc ? tc + r * H : NULL, h + r * ldh);
+}
+
+void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc, const float *cp,
+                          const float *dh, float *dc, float *dg)
+{
+    lstm_bwd_row_t fn = LSTM_BWD[isa_index()];
+    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
+        fn(H, g + r * 4 * H, tc + r * H, cp + r * H, dh + r * H, dc + r * H, dg + r * 4 * H);
+}
+
+void dl_gru_cell_fwd_f32(size_t n, size_t H, float *xg, const float *hg, float *h, ptrdiff_t ldh,
+                         float *hgn)
+{
+    gru_fwd_row_t fn = GRU_FWD[isa_index()];
+    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
+        fn(H, xg + r * 3 * H, hg + r * 3 * H, h + r * ldh, hgn ? hgn + r * H : NULL);
+}
+
+void dl_gru_cell_bwd_f32(size_t n, size_t H, const float *g, const float *hgn, const float *hp,
+                         const float *dh, float *dxg, float *dhg, float *dhp)
+{
+    gru_bwd_row_t fn = GRU_BWD[isa_index()];
+    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
+        fn(H, g + r * 3 * H, hgn + r * H, hp + r * H, dh + r * H, dxg + r * 3 * H,
+           dhg + r * 3 * H, dhp + r * H);
+}
+
+void dl_rnn_cell_fwd_f32(size_t n, size_t H, int relu, float *g, float *h, ptrdiff_t ldh)
+{
+    elman_fwd_row_t fn = ELMAN_FWD[isa_index()];
+    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) fn(H, relu, g + r * H, h + r * ldh);
+}
+
+void dl_rnn_cell_bwd_f32(size_t n, size_t H, int relu, const float *g, const float *dh, float *dg)
+{
+    elman_bwd_row_t fn = ELMAN_BWD[isa_index()];
+    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) fn(H, relu, g + r * H, dh + r * H, dg + r * H);
+}
+
+/* ---------------------------------------------------------------- float64 cell kernels (scalar) */
+static inline double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+void dl_lstm_cell_fwd_f64(size_t n, size_t H, double *g, double *c, double *tc, double *h,
+                          ptrdiff_t ldh)
+{
+    for (size_t r = 0; r < n; r++) {
+        double *gi = g + r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+        double *cr = c + r * H, *hr = h + r * ldh;
+        for (size_t j = 0; j < H; j++) {
+            double i = sigm(gi[j]), f = sigm(gf[j]), gc = tanh(gg[j]), o = sigm(go[j]);
+            double cn = f * cr[j] + i * gc, t = tanh(cn);
+            gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+            cr[j] = cn;
+            if (tc) tc[r * H + j] = t;
+            hr[j] = o * t;
+        }
+    }
+}
+
+void dl_lstm_cell_bwd_f64(size_t n, size_t H, const double *g, const double *tc,
+                          const double *cp, const double *dh, double *dc, double *dg)
+{
+    for (size_t r = 0; r < n; r++) {
+        const double *gi = g + r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
+        double *di = dg + r * 4 * H, *df = di + H, *dgg = di + 2 * H, *dO = di + 3 * H;
+        for (size_t j = 0; j < H; j++) {
+            size_t k = r * H + j;
+            double i = gi[j], f = gf[j], gc = gg[j], o = go[j], t = tc[k], d = dh[k];
+            double dct = d * o * (1.0 - t * t) + dc[k];
+            di[j] = dct * gc * (i * (1.0 - i));
+            df[j] = dct * cp[k] * (f * (1.0 - f));
+            dgg[j] = dct * i * (1.0 - gc * gc);
+            dO[j] = d * t * (o * (1.0 - o));
+            dc[k] = dct * f;
+        }
+    }
+}
+
+void dl_gru_cell_fwd_f64(size_t n, size_t H, double *xg, const double *hg, double *h,
+                         ptrdiff_t ldh, double *hgn)
+{
+    for (size_t r = 0; r < n; r++) {
+        double *xr = xg + r * 3 * H, *xz = xr + H, *xn = xr + 2 * H, *hrow = h + r * ldh;
+        const double *hr = hg + r * 3 * H, *hz = hr + H, *hn = hr + 2 * H;
+        for (size_t j = 0; j < H; j++) {
+            double rr = sigm(xr[j] + hr[j]), z = sigm(xz[j] + hz[j]);
+            double nn = tanh(xn[j] + rr * hn[j]);
+            xr[j] = rr; xz[j] = z; xn[j] = nn;
+            if (hgn) hgn[r * H + j] = hn[j];
+            hrow[j] = nn + z * (hrow[j] - nn);
+        }
+    }
+}
+
+void dl_gru_cell_bwd_f64(size_t n, size_t H, const double *g, const double *hgn,
+                         const double *hp, const double *dh, double *dxg, double *dhg,
+                         double *dhp)
+{
+    for (size_t r = 0; r < n; r++) {
+        const double *gr = g + r * 3 * H, *gz = gr + H, *gn = gr + 2 * H;
+        double *xr = dxg + r * 3 * H, *hr = dhg + r * 3 * H;
+        for (size_t j = 0; j < H; j++) {
+            size_t k = r * H + j;
+            double rr = gr[j], z = gz[j], nn = gn[j], d = dh[k];
+            double dn = d * (1.0 - z) * (1.0 - nn * nn);
+            double dr = dn * hgn[k] * (rr * (1.0 - rr));
+            double dz = d * (hp[k] - nn) * (z * (1.0 - z));
+            xr[j] = dr; xr[H + j] = dz; xr[2 * H + j] = dn;
+            hr[j] = dr; hr[H + j] = dz; hr[2 * H + j] = dn * rr;
+            dhp[k] = d * z;
+        }
+    }
+}
+
+void dl_rnn_cell_fwd_f64(size_t n, size_t H, int relu, double *g, double *h, ptrdiff_t ldh)
+{
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < H; j++) {
+            double v = g[r * H + j];
+            v = relu ? (v > 0 ? v : (v != v ? v : 0.0)) : tanh(v);
+            g[r * H + j] = v;
+            h[r * ldh + j] = v;
+        }
+}
+
+void dl_rnn_cell_bwd_f64(size_t n, size_t H, int relu, const double *g, const double *dh,
+                         double *dg)
+{
+    for (size_t k = 0; k < n * H; k++)
+        dg[k] = relu ? (g[k] > 0 ? dh[k] : 0.0) : dh[k] * (1.0 - g[k] * g[k]);
+}
+
+/* ---------------------------------------------------------------- the recurrent products
+ * A weight matrix used at every step is packed once per call into the layout of the per-ISA
+ * kernel (rnn_simd.c); each step then packs only the small state and multiplies.  float64 (used
+ * for gradient checks) goes straight to dl_dgemm. */
+#define DECLARE_REC(isa)                                                                        \
+    size_t dl_rnn_nr_##isa(void);                                                               \
+    size_t dl_rnn_mr_##isa(void);                                                               \
+    void dl_rnn_pack_b_f32_##isa(int, size_t, size_t, const float *, ptrdiff_t, float *);       \
+    void dl_rnn_pack_a_f32_##isa(size_t, size_t, const float *, ptrdiff_t, float *);            \
+    void dl_rnn_gemm_packed_f32_##isa(size_t, size_t, size_t, const float *, const float *,     \
+                                      float, float *, ptrdiff_t, size_t, size_t);
+DECLARE_REC(generic)
+DECLARE_REC(avx2)
+DECLARE_REC(avx512)
+#undef DECLARE_REC
+
+static size_t (*const REC_NR[3])(void) = {dl_rnn_nr_generic, dl_rnn_nr_avx2, dl_rnn_nr_avx512};
+static size_t (*const REC_MR[3])(void) = {dl_rnn_mr_generic, dl_rnn_mr_avx2, dl_rnn_mr_avx512};
+static void (*const REC_PACK_B[3])(int, size_t, size_t, const float *, ptrdiff_t, float *) = {
+    dl_rnn_pack_b_f32_generic, dl_rnn_pack_b_f32_avx2, dl_rnn_pack_b_f32_avx512};
+static void (*const REC_PACK_A[3])(size_t, size_t, const float *, ptrdiff_t, float *) = {
+    dl_rnn_pack_a_f32_generic, dl_rnn_pack_a_f32_avx2, dl_rnn_pack_a_f32_avx512};
+static void (*const REC_GEMM[3])(size_t, size_t, size_t, const float *, const float *, float,
+                                 float *, ptrdiff_t, size_t, size_t) = {
+    dl_rnn_gemm_packed_f32_generic, dl_rnn_gemm_packed_f32_avx2, dl_rnn_gemm_packed_f32_avx512};
+
+/* Work (M*N*K) per thread below which a recurrent product stays on one thread. */
+enum { REC_GRAIN = 1 << 20 };
+
+typedef struct {
+    int isa;
+    size_t K, N, nr, mr;
+    float *bp;  /* packed weight panels */
+    float *ap;  /* the state, packed per step (room for max_m rows) */
+} rec_f32;
+
+static int rec_init_f32(rec_f32 *w, int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
+                        size_t max_m)
+{
+    int isa = isa_index();
+    w->isa = isa;
+    w->K = K;
+    w->N = N;
+    w->nr = REC_NR[isa]();
+    w->mr = REC_MR[isa]();
+    size_t panels = (N + w->nr - 1) / w->nr, tiles = (max_m + w->mr - 1) / w->mr;
+    w->bp = dl_alloc(panels * w->nr * K * sizeof(float));
+    w->ap = dl_alloc(tiles * w->mr * K * sizeof(float));
+    if (!w->bp || !w->ap) {
+        dl_free(w->bp);
+        dl_free(w->ap);
+        w->bp = w->ap = NULL;
+        return -1;
+    }
+    REC_PACK_B[isa](trans, K, N, B, ldb, w->bp);
+    return 0;
+}
+
+/* C (M x N) = beta*C + A (M x K) @ W, M at most the init's max_m; beta is 0 or 1. */
+static void rec_mm_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t lda, float beta,
+                       float *C, ptrdiff_t ldc)
+{
+    if (M == 0 || w->N == 0) return;
+    REC_PACK_A[w->isa](M, w->K, A, lda, w->ap);
+    size_t panels = (w->N + w->nr - 1) / w->nr;
+    int nth = dl_threads_for(M * w->N * w->K, REC_GRAIN);
+    if ((size_t)nth > panels) nth = (int)panels;
+    void (*gemm)(size_t, size_t, size_t, const float *, const float *, float, float *,
+                 ptrdiff_t, size_t, size_t) = REC_GEMM[w->isa];
+    #pragma omp parallel for num_threads(nth) schedule(static, 1)
+    for (int c = 0; c < nth; c++)
+        gemm(M, w->N, w->K, w->ap, w->bp, beta, C, ldc, panels * c / nth, panels * (c + 1) / nth);
+}
+
+static void rec_free_f32(rec_f32 *w)
+{
+    dl_free(w->bp);
+    dl_free(w->ap);
+}
+
+typedef struct {
+    int trans;
+    size_t K, N;
+    const double *b;
+    ptrdiff_t ldb;
+} rec_f64;
+
+static int rec_init_f64(rec_f64 *w, int trans, size_t K, size_t N, const double *B,
+                        ptrdiff_t ldb, size_t max_m)
+{
+    (void)max_m;
+    w->trans = trans;
+    w->K = K;
+    w->N = N;
+    w->b = B;
+    w->ldb = ldb;
+    return 0;
+}
+
+static void rec_mm_f64(const rec_f64 *w, size_t M, const double *A, ptrdiff_t lda, double beta,
+                       double *C, ptrdiff_t ldc)
+{
+    if (M == 0 || w->N == 0 || w->K == 0) return;
+    dl_dgemm(0, w->trans, M, w->N, w->K, 1.0, A, lda, w->b, w->ldb, beta, C, ldc, NULL,
+             DL_BIAS_NONE, DL_ACT_NONE);
+}
+
+static void rec_free_f64(rec_f64 *w) { (void)w; }
+
+/* ---------------------------------------------------------------- the time loops, per dtype */
+#define RNN_REAL float
+#define RNN_FN(name) name##_f32
+#define RNN_GEMM dl_sgemm
+#include "dlcore/rnn_loop_impl.h"
+#undef RNN_REAL
+#undef RNN_FN
+#undef RNN_GEMM
+
+#define RNN_REAL double
+#define RNN_FN(name) name##_f64
+#define RNN_GEMM dl_dgemm
+#include "dlcore/rnn_loop_impl.h"
+#undef RNN_REAL
+#undef RNN_FN
+#undef RNN_GEMM

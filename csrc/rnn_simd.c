@@ -1,0 +1,271 @@
+/* Fused recurrent cell kernels, float32, one row of H hidden units per call; compiled once per
+ * ISA (see simd.h).  rnn.c threads over rows and picks the ISA copy.
+ *
+ * Every kernel is one pass: the gate pre-activations a GEMM left in memory are read once, the
+ * nonlinearities and the state update happen in registers, and only what backward needs is
+ * written (activated gates, tanh(c), GRU's recurrent n part). */
+#include "dlcore/simd.h"
+#include "dlcore/rnn.h"
+
+static inline vf vf_one(void) { return vf_set1(1.0f); }
+/* relu that keeps NaN: the data goes second (see vf_max). */
+static inline vf vf_relu(vf x) { return vf_max(vf_zero(), x); }
+static inline float s_relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
+
+/* LSTM forward. g = [i f g o] pre-activations in, activations out; c: c_{t-1} in, c_t out. */
+void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, float *g, float *c, float *tc, float *h)
+{
+    float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
+    size_t j = 0;
+    for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+        vf i = vf_sigmoid(vf_loadu(gi + j));
+        vf f = vf_sigmoid(vf_loadu(gf + j));
+        vf gc = vf_tanh(vf_loadu(gg + j));
+        vf o = vf_sigmoid(vf_loadu(go + j));
+        vf cn = vf_fma(f, vf_loadu(c + j), vf_mul(i, gc));
+        vf t = vf_tanh(cn);
+        vf_storeu(gi + j, i);
+        vf_storeu(gf + j, f);
+        vf_storeu(gg + j, gc);
+        vf_storeu(go + j, o);
+        vf_storeu(c + j, cn);
+        if (tc) vf_storeu(tc + j, t);
+        vf_storeu(h + j, vf_mul(o, t));
+    }
+    for (; j < H; j++) {
+        float i = s_sigmoid(gi[j]), f = s_sigmoid(gf[j]), gc = s_tanh(gg[j]);
+        float o = s_sigmoid(go[j]);
+        float cn = f * c[j] + i * gc;
+        float t = s_tanh(cn);
+        gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+        c[j] = cn;
+        if (tc) tc[j] = t;
+        h[j] = o * t;
+    }
+}
+
+/* LSTM backward.  With h = o*tanh(c), c = f*c' + i*g:
+ *   dc += dh*o*(1 - tanh(c)^2);  d(o) = dh*tanh(c);  d(i) = dc*g;  d(g) = dc*i;  d(f) = dc*c'
+ * each times its activation's derivative; dc' = dc*f is left in dc. */
+void DL_ISA_FN(dl_lstm_row_bwd_f32)(size_t H, const float *g, const float *tc, const float *cp,
+                                    const float *dh, float *dc, float *dg)
+{
+    const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
+    float *di = dg, *df = dg + H, *dgg = dg + 2 * H, *dO = dg + 3 * H;
+    size_t j = 0;
+    const vf one = vf_one();
+    for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+        vf i = vf_loadu(gi + j), f = vf_loadu(gf + j), gc = vf_loadu(gg + j);
+        vf o = vf_loadu(go + j), t = vf_loadu(tc + j), d = vf_loadu(dh + j);
+        vf dct = vf_fma(vf_mul(d, o), vf_sub(one, vf_mul(t, t)), vf_loadu(dc + j));
+        vf_storeu(di + j, vf_mul(vf_mul(dct, gc), vf_mul(i, vf_sub(one, i))));
+        vf_storeu(df + j, vf_mul(vf_mul(dct, vf_loadu(cp + j)), vf_mul(f, vf_sub(one, f))));
+        vf_storeu(dgg + j, vf_mul(vf_mul(dct, i), vf_sub(one, vf_mul(gc, gc))));
+        vf_storeu(dO + j, vf_mul(vf_mul(d, t), vf_mul(o, vf_sub(one, o))));
+        vf_storeu(dc + j, vf_mul(dct, f));
+    }
+    for (; j < H; j++) {
+        float i = gi[j], f = gf[j], gc = gg[j], o = go[j], t = tc[j], d = dh[j];
+        float dct = d * o * (1.0f - t * t) + dc[j];
+        di[j] = dct * gc * (i * (1.0f - i));
+        df[j] = dct * cp[j] * (f * (1.0f - f));
+        dgg[j] = dct * i * (1.0f - gc * gc);
+        dO[j] = d * t * (o * (1.0f - o));
+        dc[j] = dct * f;
+    }
+}
+
+/* GRU forward (PyTorch's): r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r*hn),
+ * h' = (1-z)*n + z*h = n + z*(h - n).  xg receives r, z, n; hgn keeps hn for backward. */
+void DL_ISA_FN(dl_gru_row_fwd_f32)(size_t H, float *xg, const float *hg, float *h, float *hgn)
+{
+    float *xr = xg, *xz = xg + H, *xn = xg + 2 * H;
+    const float *hr = hg, *hz = hg + H, *hn = hg + 2 * H;
+    size_t j = 0;
+    for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+        vf r = vf_sigmoid(vf_add(vf_loadu(xr + j), vf_loadu(hr + j)));
+        vf z = vf_sigmoid(vf_add(vf_loadu(xz + j), vf_loadu(hz + j)));
+        vf hnv = vf_loadu(hn + j);
+        vf nn = vf_tanh(vf_fma(r, hnv, vf_loadu(xn + j)));
+        vf hp = vf_loadu(h + j);
+        vf_storeu(xr + j, r);
+        vf_storeu(xz + j, z);
+        vf_storeu(xn + j, nn);
+        if (hgn) vf_storeu(hgn + j, hnv);
+        vf_storeu(h + j, vf_fma(z, vf_sub(hp, nn), nn));
+    }
+    for (; j < H; j++) {
+        float r = s_sigmoid(xr[j] + hr[j]), z = s_sigmoid(xz[j] + hz[j]);
+        float hnv = hn[j];
+        float nn = s_tanh(r * hnv + xn[j]);
+        float hp = h[j];
+        xr[j] = r; xz[j] = z; xn[j] = nn;
+        if (hgn) hgn[j] = hnv;
+        h[j] = z * (hp - nn) + nn;
+    }
+}
+
+/* GRU backward: dn = dh*(1-z)*(1-n^2) goes to xn, dn*r to hn; dr = dn*hn*r(1-r) and
+ * dz = dh*(h'-n)*z(1-z) go to both sides alike; dh' = dh*z (the direct path). */
+void DL_ISA_FN(dl_gru_row_bwd_f32)(size_t H, const float *g, const float *hgn, const float *hp,
+                                   const float *dh, float *dxg, float *dhg, float *dhp)
+{
+    const float *gr = g, *gz = g + H, *gn = g + 2 * H;
+    const vf one = vf_one();
+    size_t j = 0;
+    for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+        vf r = vf_loadu(gr + j), z = vf_loadu(gz + j), nn = vf_loadu(gn + j);
+        vf d = vf_loadu(dh + j), h = vf_loadu(hp + j), hnv = vf_loadu(hgn + j);
+        vf dn = vf_mul(vf_mul(d, vf_sub(one, z)), vf_sub(one, vf_mul(nn, nn)));
+        vf dr = vf_mul(vf_mul(dn, hnv), vf_mul(r, vf_sub(one, r)));
+        vf dz = vf_mul(vf_mul(d, vf_sub(h, nn)), vf_mul(z, vf_sub(one, z)));
+        vf_storeu(dxg + j, dr);
+        vf_storeu(dxg + H + j, dz);
+        vf_storeu(dxg + 2 * H + j, dn);
+        vf_storeu(dhg + j, dr);
+        vf_storeu(dhg + H + j, dz);
+        vf_storeu(dhg + 2 * H + j, vf_mul(dn, r));
+        vf_storeu(dhp + j, vf_mul(d, z));
+    }
+    for (; j < H; j++) {
+        float r = gr[j], z = gz[j], nn = gn[j], d = dh[j], h = hp[j], hnv = hgn[j];
+        float dn = d * (1.0f - z) * (1.0f - nn * nn);
+        float dr = dn * hnv * (r * (1.0f - r));
+        float dz = d * (h - nn) * (z * (1.0f - z));
+        dxg[j] = dr; dxg[H + j] = dz; dxg[2 * H + j] = dn;
+        dhg[j] = dr; dhg[H + j] = dz; dhg[2 * H + j] = dn * r;
+        dhp[j] = d * z;
+    }
+}
+
+/* Elman forward: g = act(g) in place and into h. */
+void DL_ISA_FN(dl_elman_row_fwd_f32)(size_t H, int relu, float *g, float *h)
+{
+    size_t j = 0;
+    if (relu) {
+        for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+            vf a = vf_relu(vf_loadu(g + j));
+            vf_storeu(g + j, a);
+            vf_storeu(h + j, a);
+        }
+        for (; j < H; j++) h[j] = g[j] = s_relu(g[j]);
+    } else {
+        for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+            vf a = vf_tanh(vf_loadu(g + j));
+            vf_storeu(g + j, a);
+            vf_storeu(h + j, a);
+        }
+        for (; j < H; j++) h[j] = g[j] = s_tanh(g[j]);
+    }
+}
+
+/* Elman backward from the activation's output: tanh' = 1 - y^2, relu' = [y > 0]. */
+void DL_ISA_FN(dl_elman_row_bwd_f32)(size_t H, int relu, const float *g, const float *dh,
+                                     float *dg)
+{
+    size_t j = 0;
+    if (relu) {
+        for (; j + DL_VF_LEN <= H; j += DL_VF_LEN)
+            vf_storeu(dg + j, vf_select_gt(vf_loadu(g + j), vf_zero(), vf_loadu(dh + j),
+                                           vf_zero()));
+        for (; j < H; j++) dg[j] = g[j] > 0.0f ? dh[j] : 0.0f;
+    } else {
+        const vf one = vf_one();
+        for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+            vf y = vf_loadu(g + j);
+            vf_storeu(dg + j, vf_mul(vf_loadu(dh + j), vf_sub(one, vf_mul(y, y))));
+        }
+        for (; j < H; j++) dg[j] = dh[j] * (1.0f - g[j] * g[j]);
+    }
+}
+
+/* ---- the recurrent matrix product C (M x N) = beta*C + A (M x K) @ B (K x N), with B (a
+ * weight matrix reused at every step) packed once into panels of NR columns, k-major, and A (the
+ * small state, M = batch rows) packed per step into tiles of MR rows.  The MR x NR block of C
+ * stays in registers over all of K: MR broadcasts of A and 2 vector loads of B feed 2*MR FMAs. */
+enum { RNN_NR = 2 * DL_VF_LEN, RNN_MR = DL_VF_LEN >= 16 ? 8 : (DL_VF_LEN >= 8 ? 6 : 4) };
+
+size_t DL_ISA_FN(dl_rnn_nr)(void) { return RNN_NR; }
+size_t DL_ISA_FN(dl_rnn_mr)(void) { return RNN_MR; }
+
+/* out[p][k][j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with trans, the
+ * transpose of B stored N x K. */
+void DL_ISA_FN(dl_rnn_pack_b_f32)(int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
+                                  float *out)
+{
+    size_t panels = (N + RNN_NR - 1) / RNN_NR;
+    for (size_t p = 0; p < panels; p++) {
+        float *o = out + p * K * RNN_NR;
+        for (size_t k = 0; k < K; k++)
+            for (size_t j = 0; j < RNN_NR; j++) {
+                size_t col = p * RNN_NR + j;
+                o[k * RNN_NR + j] = col < N ? (trans ? B[col * ldb + k] : B[k * ldb + col]) : 0.0f;
+            }
+    }
+}
+
+/* out[t][k][r] = A[t*MR + r][k], 0 past row M. */
+void DL_ISA_FN(dl_rnn_pack_a_f32)(size_t M, size_t K, const float *A, ptrdiff_t lda, float *out)
+{
+    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
+    for (size_t t = 0; t < tiles; t++) {
+        float *o = out + t * K * RNN_MR;
+        for (size_t r = 0; r < RNN_MR; r++) {
+            size_t row = t * RNN_MR + r;
+            if (row < M) {
+                const float *a = A + row * lda;
+                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = a[k];
+            } else {
+                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = 0.0f;
+            }
+        }
+    }
+}
+
+/* Panels [p0, p1) of C for every row: C = beta*C + A @ B from the packed forms. */
+void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *Ap,
+                                       const float *Bp, float beta, float *C, ptrdiff_t ldc,
+                                       size_t p0, size_t p1)
+{
+    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
+    for (size_t p = p0; p < p1; p++) {
+        const float *bp = Bp + p * K * RNN_NR;
+        size_t col0 = p * RNN_NR;
+        size_t ncols = N - col0 < RNN_NR ? N - col0 : RNN_NR;
+        for (size_t t = 0; t < tiles; t++) {
+            const float *ap = Ap + t * K * RNN_MR;
+            size_t row0 = t * RNN_MR;
+            size_t nrows = M - row0 < RNN_MR ? M - row0 : RNN_MR;
+            vf acc0[RNN_MR], acc1[RNN_MR];
+            for (int r = 0; r < RNN_MR; r++) acc0[r] = acc1[r] = vf_zero();
+            for (size_t k = 0; k < K; k++) {
+                vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
+                const float *a = ap + k * RNN_MR;
+                for (int r = 0; r < RNN_MR; r++) {
+                    vf av = vf_set1(a[r]);
+                    acc0[r] = vf_fma(av, b0, acc0[r]);
+                    acc1[r] = vf_fma(av, b1, acc1[r]);
+                }
+            }
+            for (int r = 0; r < RNN_MR; r++) {
+                if ((size_t)r >= nrows) break;
+                float *c = C + (row0 + r) * ldc + col0;
+                if (ncols == RNN_NR) {
+                    vf v0 = acc0[r], v1 = acc1[r];
+                    if (beta != 0.0f) {
+                        v0 = vf_fma(vf_set1(beta), vf_loadu(c), v0);
+                        v1 = vf_fma(vf_set1(beta), vf_loadu(c + DL_VF_LEN), v1);
+                    }
+                    vf_storeu(c, v0);
+                    vf_storeu(c + DL_VF_LEN, v1);
+                } else {
+                    float tmp[RNN_NR];
+                    vf_storeu(tmp, acc0[r]);
+                    vf_storeu(tmp + DL_VF_LEN, acc1[r]);
+                    for (size_t j = 0; j < ncols; j++)
+                        c[j] = beta != 0.0f ? beta * c[j] + tmp[j] : tmp[j];
+                }
+            }
+        }
+    }
+}

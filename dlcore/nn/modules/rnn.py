@@ -1,0 +1,383 @@
+"""Recurrent layers RNN, LSTM, GRU and their single-step cells, with PyTorch's parameters.
+
+Parameter names, shapes, gate order (LSTM i, f, g, o; GRU r, z, n) and init are PyTorch's, so a
+torch state_dict converted to NumPy loads unchanged.  Each layer runs on the fused C time loop
+(dlcore.ops.rnn); inputs are a padded tensor or a PackedSequence (variable lengths).
+"""
+import math
+
+import numpy as np
+
+from ...functions import cat
+from ...ops.dropout import dropout as _dropout
+from ...ops.rnn import rnn_layer, _GATES
+from ...tensor import Tensor, _check_device, get_default_dtype
+from .. import init
+from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
+from .module import Module
+
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_int(name, v, low, owner):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+        raise ValueError("%s: %s must be an int >= %d, got %r" % (owner, name, low, v))
+    return int(v)
+
+
+def _shape(t):
+    return tuple(t.shape)
+
+
+class RNNBase(Module):
+    """The shared machinery of RNN, LSTM and GRU; `mode` is RNN_TANH, RNN_RELU, LSTM or GRU."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, proj_size=0, device=None,
+                 dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if mode not in _GATES:
+            raise ValueError("%s: unknown mode %r" % (name, mode))
+        self.mode = mode
+        self.input_size = _check_int("input_size", input_size, 0, name)
+        self.hidden_size = _check_int("hidden_size", hidden_size, 1, name)
+        self.num_layers = _check_int("num_layers", num_layers, 1, name)
+        self.proj_size = _check_int("proj_size", proj_size, 0, name)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout <= 1:
+            raise ValueError("%s: dropout must be a number in [0, 1], got %r" % (name, dropout))
+        if self.proj_size and mode != "LSTM":
+            raise ValueError("%s: proj_size is only supported by LSTM" % name)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError("%s: proj_size (%d) must be smaller than hidden_size (%d)"
+                             % (name, self.proj_size, self.hidden_size))
+        _check_device(device)
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        if dt not in _FLOAT:
+            raise TypeError("%s: dtype must be float32 or float64, got %s" % (name, dt))
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        D = 2 if bidirectional else 1
+        G = _GATES[mode] * self.hidden_size
+        real_hidden = self.proj_size or self.hidden_size
+        self._flat_weights_names = []
+        for layer in range(self.num_layers):
+            for direction in range(D):
+                layer_in = self.input_size if layer == 0 else real_hidden * D
+                sfx = "_l%d%s" % (layer, "_reverse" if direction else "")
+                shapes = [("weight_ih" + sfx, (G, layer_in)), ("weight_hh" + sfx, (G, real_hidden))]
+                if self.bias:
+                    shapes += [("bias_ih" + sfx, (G,)), ("bias_hh" + sfx, (G,))]
+                if self.proj_size:
+                    shapes.append(("weight_hr" + sfx, (self.proj_size, self.hidden_size)))
+                for pname, shp in shapes:
+                    setattr(self, pname, Parameter(np.empty(shp, dtype=dt)))
+                    self._flat_weights_names.append(pname)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, n) for n in self._flat_weights_names]
+
+    @property
+    def all_weights(self):
+        per = 2 + 2 * self.bias + bool(self.proj_size)
+        w = self._flat_weights
+        return [w[i:i + per] for i in range(0, len(w), per)]
+
+    def flatten_parameters(self):
+        """Nothing to do on the CPU (kept for PyTorch code that calls it)."""
+
+    # ---- input checks ---------------------------------------------------------------------
+    def _check_hidden(self, h, expected, what):
+        name = type(self).__name__
+        if not isinstance(h, Tensor):
+            raise TypeError("%s: %s must be a Tensor, got %s" % (name, what, type(h).__name__))
+        if _shape(h) != expected:
+            raise ValueError("%s: expected %s of shape %s, got %s"
+                             % (name, what, expected, _shape(h)))
+
+    def forward(self, input, hx=None):
+        name = type(self).__name__
+        lstm = self.mode == "LSTM"
+        D = 2 if self.bidirectional else 1
+        L = self.num_layers
+        P = self.proj_size or self.hidden_size
+        H = self.hidden_size
+        dt = self.weight_ih_l0.dtype
+        packed = isinstance(input, PackedSequence)
+        unbatched = False
+        sorted_indices = unsorted_indices = None
+        if packed:
+            data = input.data
+            batch_sizes = np.ascontiguousarray(input.batch_sizes._data, dtype=np.int64)
+            sorted_indices, unsorted_indices = input.sorted_indices, input.unsorted_indices
+            if not isinstance(data, Tensor) or data.ndim != 2:
+                raise ValueError("%s: a PackedSequence's data must be 2-D (rows, input_size), "
+                                 "got shape %s" % (name, _shape(data)))
+            if batch_sizes.ndim != 1 or batch_sizes.size == 0 or \
+                    np.any(np.diff(batch_sizes) > 0) or batch_sizes[-1] < 1 or \
+                    int(batch_sizes.sum()) != data.shape[0]:
+                raise ValueError("%s: the PackedSequence's batch_sizes %s do not describe its "
+                                 "%d data rows" % (name, batch_sizes.tolist(), data.shape[0]))
+            B = int(batch_sizes[0])
+        else:
+            if not isinstance(input, Tensor):
+                raise TypeError("%s: input must be a Tensor or PackedSequence, got %s"
+                                % (name, type(input).__name__))
+            if input.ndim not in (2, 3):
+                raise ValueError("%s: input must be 3-D (%s, input_size) or 2-D unbatched "
+                                 "(L, input_size), got shape %s"
+                                 % (name, "N, L" if self.batch_first else "L, N",
+                                    _shape(input)))
+            unbatched = input.ndim == 2
+            x = input.unsqueeze(1) if unbatched else (
+                input.transpose(0, 1) if self.batch_first else input)
+            T, B = x.shape[0], x.shape[1]
+            data = x.reshape(T * B, x.shape[2]) if T * B else x.reshape(0, x.shape[2])
+            if T == 0:
+                raise ValueError("%s: the input sequence is empty (length 0)" % name)
+            batch_sizes = np.full(T, B, dtype=np.int64)
+        if data.shape[-1] != self.input_size:
+            raise ValueError("%s: input.size(-1) must be equal to input_size=%d, got %d"
+                             % (name, self.input_size, data.shape[-1]))
+        if data.dtype != dt:
+            raise TypeError("%s: input dtype %s does not match the parameters' dtype %s"
+                            % (name, data.dtype, dt))
+
+        h0 = c0 = None
+        if hx is not None:
+            if lstm:
+                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                    raise TypeError("%s: hx must be a tuple (h_0, c_0)" % name)
+                h0, c0 = hx
+            else:
+                if isinstance(hx, (tuple, list)):
+                    raise TypeError("%s: hx must be a Tensor, got a %s" % (name, type(hx).__name__))
+                h0 = hx
+            lead = (L * D,) if unbatched else (L * D, B)
+            self._check_hidden(h0, lead + (P,), "h_0")
+            if lstm:
+                self._check_hidden(c0, lead + (H,), "c_0")
+            for t in (h0, c0):
+                if t is not None and t.dtype != dt:
+                    raise TypeError("%s: hidden state dtype %s does not match the parameters' "
+                                    "dtype %s" % (name, t.dtype, dt))
+            if unbatched:
+                h0 = h0.unsqueeze(1)
+                c0 = c0.unsqueeze(1) if lstm else None
+            if sorted_indices is not None:
+                h0 = h0[:, sorted_indices._data]
+                c0 = c0[:, sorted_indices._data] if lstm else None
+
+        weights = self._flat_weights
+        per = len(weights) // (L * D)
+        x = data
+        hns, cns = [], []
+        for layer in range(L):
+            w = weights[layer * D * per:(layer + 1) * D * per]
+            h0_l = None if h0 is None else h0[layer * D:(layer + 1) * D]
+            c0_l = None if c0 is None else c0[layer * D:(layer + 1) * D]
+            x, hn, cn = rnn_layer(self.mode, x, h0_l, c0_l, w, batch_sizes, D, self.bias,
+                                  bool(self.proj_size))
+            hns.append(hn)
+            cns.append(cn)
+            if self.dropout and self.training and layer < L - 1:
+                x = _dropout(x, self.dropout, True)
+        hn = hns[0] if L == 1 else cat(hns, 0)
+        cn = (cns[0] if L == 1 else cat(cns, 0)) if lstm else None
+
+        if packed:
+            output = PackedSequence(x, input.batch_sizes, sorted_indices, unsorted_indices)
+            if unsorted_indices is not None:
+                hn = hn[:, unsorted_indices._data]
+                cn = cn[:, unsorted_indices._data] if lstm else None
+        else:
+            output = x.reshape(T, B, D * P)
+            if unbatched:
+                output = output.squeeze(1)
+                hn = hn.squeeze(1)
+                cn = cn.squeeze(1) if lstm else None
+            elif self.batch_first:
+                output = output.transpose(0, 1)
+        return (output, (hn, cn)) if lstm else (output, hn)
+
+    def extra_repr(self):
+        s = "%d, %d" % (self.input_size, self.hidden_size)
+        if self.proj_size:
+            s += ", proj_size=%d" % self.proj_size
+        if self.num_layers != 1:
+            s += ", num_layers=%d" % self.num_layers
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += ", dropout=%s" % self.dropout
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act tanh or relu."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None,
+                 proj_size=0):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError("RNN: nonlinearity must be 'tanh' or 'relu', got %r"
+                             % (nonlinearity,))
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        return s + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; returns (output, (h_n, c_n)).  proj_size > 0 projects h_t."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, device, dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit (PyTorch's formulation, r applied to W_hn h + b_hn)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, proj_size=0):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, device, dtype)
+
+
+class RNNCellBase(Module):
+    """One step: weight_ih (G, input), weight_hh (G, hidden), bias_ih, bias_hh (G)."""
+
+    def __init__(self, mode, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        self.mode = mode
+        self.input_size = _check_int("input_size", input_size, 0, name)
+        self.hidden_size = _check_int("hidden_size", hidden_size, 1, name)
+        self.bias = bool(bias)
+        _check_device(device)
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        if dt not in _FLOAT:
+            raise TypeError("%s: dtype must be float32 or float64, got %s" % (name, dt))
+        G = _GATES[mode] * self.hidden_size
+        self.weight_ih = Parameter(np.empty((G, self.input_size), dtype=dt))
+        self.weight_hh = Parameter(np.empty((G, self.hidden_size), dtype=dt))
+        if self.bias:
+            self.bias_ih = Parameter(np.empty((G,), dtype=dt))
+            self.bias_hh = Parameter(np.empty((G,), dtype=dt))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    def _step(self, input, hx):
+        """Runs one step; returns (h', c' or None, unbatched)."""
+        name = type(self).__name__
+        lstm = self.mode == "LSTM"
+        dt = self.weight_ih.dtype
+        if not isinstance(input, Tensor):
+            raise TypeError("%s: input must be a Tensor, got %s" % (name, type(input).__name__))
+        if input.ndim not in (1, 2):
+            raise ValueError("%s: input must be 2-D (N, input_size) or 1-D (input_size), got "
+                             "shape %s" % (name, _shape(input)))
+        if input.shape[-1] != self.input_size:
+            raise ValueError("%s: input has %d features, expected input_size=%d"
+                             % (name, input.shape[-1], self.input_size))
+        if input.dtype != dt:
+            raise TypeError("%s: input dtype %s does not match the parameters' dtype %s"
+                            % (name, input.dtype, dt))
+        unbatched = input.ndim == 1
+        x = input.unsqueeze(0) if unbatched else input
+        B = x.shape[0]
+        h0 = c0 = None
+        if hx is not None:
+            states = hx if lstm else (hx,)
+            if lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+                raise TypeError("%s: hx must be a tuple (h_0, c_0)" % name)
+            want = (self.hidden_size,) if unbatched else (B, self.hidden_size)
+            for s, what in zip(states, ("h_0", "c_0")):
+                if not isinstance(s, Tensor):
+                    raise TypeError("%s: %s must be a Tensor" % (name, what))
+                if _shape(s) != want:
+                    raise ValueError("%s: expected %s of shape %s, got %s"
+                                     % (name, what, want, _shape(s)))
+                if s.dtype != dt:
+                    raise TypeError("%s: %s dtype %s does not match the parameters' dtype %s"
+                                    % (name, what, s.dtype, dt))
+            lift = (lambda s: s.reshape(1, 1, self.hidden_size)) if unbatched else \
+                (lambda s: s.unsqueeze(0))
+            h0 = lift(states[0])
+            c0 = lift(states[1]) if lstm else None
+        w = [self.weight_ih, self.weight_hh]
+        if self.bias:
+            w += [self.bias_ih, self.bias_hh]
+        out, _, cn = rnn_layer(self.mode, x, h0, c0, w, np.array([B], dtype=np.int64), 1,
+                               self.bias, False)
+        c = cn[0] if lstm else None
+        if unbatched:
+            out = out.squeeze(0)
+            c = c.squeeze(0) if lstm else None
+        return out, c
+
+    def extra_repr(self):
+        s = "%d, %d" % (self.input_size, self.hidden_size)
+        if not self.bias:
+            s += ", bias=False"
+        return s
+
+
+class RNNCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
+                 dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError("RNNCell: nonlinearity must be 'tanh' or 'relu', got %r"
+                             % (nonlinearity,))
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
+                         hidden_size, bias, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx)[0]
+
+
+class LSTMCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx)
+
+
+class GRUCell(RNNCellBase):
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, device, dtype)
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx)[0]

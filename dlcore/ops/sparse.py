@@ -1,0 +1,72 @@
+"""Embedding lookup: rows of a weight matrix gathered by integer indices; the gradient is dense
+(a scatter-add of the output gradient into a zero matrix of the weight's shape)."""
+import numpy as np
+
+from ..autograd import Function, no_grad
+
+__all__ = ["embedding"]
+
+
+class Embedding(Function):
+    def forward(self, weight, idx, padding_idx=None, scale_grad_by_freq=False):
+        if self.requires_grad:
+            self.idx, self.shape = idx, weight.shape
+            self.padding_idx, self.scale = padding_idx, scale_grad_by_freq
+        return weight[idx]
+
+    def backward(self, g):
+        n, d = self.shape
+        flat = self.idx.reshape(-1)
+        g2 = np.ascontiguousarray(g).reshape(-1, d)
+        if self.scale:
+            counts = np.bincount(flat, minlength=n)
+            g2 = g2 / counts[flat][:, None].astype(g2.dtype)
+        dw = np.zeros((n, d), dtype=g.dtype)
+        np.add.at(dw, flat, g2)
+        if self.padding_idx is not None:
+            dw[self.padding_idx] = 0
+        return dw, None
+
+
+def _renorm_(weight, idx, max_norm, norm_type):
+    """PyTorch's max_norm: rows looked up whose norm exceeds max_norm are rescaled in place."""
+    rows = np.unique(idx)
+    w = weight._data
+    norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+    big = norms > max_norm
+    if np.any(big):
+        scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+        with no_grad():
+            w[rows[big]] *= scale[:, None]
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """F.embedding: weight[input] for an integer tensor `input` of any shape."""
+    from ..tensor import Tensor
+    if not isinstance(weight, Tensor) or weight.ndim != 2:
+        raise ValueError("embedding: weight must be a 2-D Tensor (num_embeddings, embedding_dim), "
+                         "got %s" % (tuple(weight.shape) if isinstance(weight, Tensor)
+                                     else type(weight).__name__,))
+    if sparse:
+        raise ValueError("embedding: sparse gradients are not supported (dlcore's gradient is "
+                         "dense); pass sparse=False")
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.dtype.kind not in "iu":
+        raise TypeError("embedding: input must hold integer indices (int64/int32), got %s"
+                        % idx.dtype)
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx.min() if idx.min() < 0 else idx.max()
+        raise IndexError("embedding: index %d is out of range for %d embeddings"
+                         % (int(bad), n))
+    if padding_idx is not None:
+        if not -n <= padding_idx < n:
+            raise ValueError("embedding: padding_idx must be within num_embeddings (%d), got %d"
+                             % (n, padding_idx))
+        padding_idx = padding_idx % n
+    idx = idx.astype(np.int64, copy=False)
+    if max_norm is not None:
+        _renorm_(weight, idx, float(max_norm), float(norm_type))
+    return Embedding.apply(weight, idx, padding_idx=padding_idx,
+                           scale_grad_by_freq=scale_grad_by_freq)
