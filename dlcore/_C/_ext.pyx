@@ -12,3 +12,5 @@ cnp.import_array()
 include "common.pxi"
 include "runtime.pxi"
 include "gemm.pxi"
+include "act.pxi"
+include "loss.pxi"
