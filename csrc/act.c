@@ -103,7 +103,7 @@ static double d_bwd(int kind, double x, double y, double g, double a, double b, 
     case DL_AF_ELU: return x <= 0 ? g * a * b * c * exp(c * x) : g * b;
     case DL_AF_SOFTPLUS: return a * x > b ? g : g * d_sigmoid(a * x);
     case DL_AF_HARDTANH: return (x <= a || x >= b) ? 0.0 : g;
-    case DL_AF_HARDSWISH: return x < -3.0 ? 0.0 : (x <= 3.0 ? g * (x / 3.0 + 0.5) : g);
+    case DL_AF_HARDSWISH: return x <= -3.0 ? 0.0 : (x < 3.0 ? g * (x / 3.0 + 0.5) : g);
     case DL_AF_HARDSIGMOID: return (x > -3.0 && x < 3.0) ? g / 6.0 : 0.0;
     case DL_AF_MISH: {
         double t = tanh(d_softplus1(x));

@@ -164,9 +164,10 @@ static inline vf b_hardtanh(vf x, vf y, vf g, act_prm p)
 static inline vf b_hardswish(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
+    /* PyTorch's boundaries: 0 at x <= -3, g at x >= 3 */
     vf mid = vf_mul(g, vf_add(vf_div(x, vf_set1(3.0f)), vf_set1(0.5f)));
-    vf t = vfa_select_le(x, vf_set1(3.0f), mid, g);
-    return vf_select_lt(x, vf_set1(-3.0f), vf_zero(), t);
+    vf t = vf_select_lt(x, vf_set1(3.0f), mid, g);
+    return vfa_select_le(x, vf_set1(-3.0f), vf_zero(), t);
 }
 static inline vf b_hardsigmoid(vf x, vf y, vf g, act_prm p)
 {
@@ -311,12 +312,18 @@ static float row_max(const float *x, size_t n)
     return vf_reduce_max(vf_max(m0, m1));
 }
 
-/* sum of e^(x - m); if y is not NULL the terms are stored there */
-static float row_expsum(const float *x, float *y, size_t n, float m)
+/* Sums run in float vectors over chunks of SUM_CHUNK elements and add the chunk sums in double:
+ * a float partial sum drops every term below half its ulp, a bias (not noise) that reached 5e-5
+ * relative over a row of 10^5 softmax terms.  With two accumulators each lane adds at most 8
+ * terms before the flush. */
+enum { SUM_CHUNK = 16 * DL_VF_LEN, COL_CHUNK = 64 };
+
+/* sum of e^(x - m) over [lo, hi); if y is not NULL the terms are stored there */
+static float expsum_range(const float *x, float *y, size_t lo, size_t hi, float m)
 {
     vf vm = vf_set1(m), s0 = vf_zero(), s1 = vf_zero();
-    size_t i = 0;
-    for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
+    size_t i = lo;
+    for (; i + 2 * DL_VF_LEN <= hi; i += 2 * DL_VF_LEN) {
         vf e0 = vf_exp(vf_sub(vf_loadu(x + i), vm));
         vf e1 = vf_exp(vf_sub(vf_loadu(x + i + DL_VF_LEN), vm));
         if (y) {
@@ -326,19 +333,27 @@ static float row_expsum(const float *x, float *y, size_t n, float m)
         s0 = vf_add(s0, e0);
         s1 = vf_add(s1, e1);
     }
-    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+    for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
         vf e0 = vf_exp(vf_sub(vf_loadu(x + i), vm));
         if (y) vf_storeu(y + i, e0);
         s0 = vf_add(s0, e0);
     }
-    if (i < n) {
+    if (i < hi) {
         /* padding lanes are -inf, so e^(-inf - m) adds 0; they give NaN only when m is -inf or
          * NaN, and then the row's own lanes are NaN as well */
-        vf e1 = vf_exp(vf_sub(vfa_load_part(x + i, n - i, -INFINITY), vm));
-        if (y) vfa_store_part(y + i, e1, n - i);
+        vf e1 = vf_exp(vf_sub(vfa_load_part(x + i, hi - i, -INFINITY), vm));
+        if (y) vfa_store_part(y + i, e1, hi - i);
         s1 = vf_add(s1, e1);
     }
     return vf_reduce_add(vf_add(s0, s1));
+}
+
+static float row_expsum(const float *x, float *y, size_t n, float m)
+{
+    double tot = 0.0;
+    for (size_t lo = 0; lo < n; lo += SUM_CHUNK)
+        tot += expsum_range(x, y, lo, lo + SUM_CHUNK < n ? lo + SUM_CHUNK : n, m);
+    return (float)tot;
 }
 
 /* y = x * s + t over a row (s = 1/sum for softmax on y itself, t = -lse for log-softmax) */
@@ -362,6 +377,22 @@ static void softmax_row(const float *x, float *y, size_t n, int log_)
     }
 }
 
+/* adds the lanes of a into tot (double) and returns zero: per-lane chunked sums */
+static inline vf flush_lanes(vf a, double *tot)
+{
+    float buf[DL_VF_LEN];
+    vf_storeu(buf, a);
+    for (size_t l = 0; l < DL_VF_LEN; l++) tot[l] += buf[l];
+    return vf_zero();
+}
+
+static inline vf lanes_of(const double *tot)
+{
+    float buf[DL_VF_LEN];
+    for (size_t l = 0; l < DL_VF_LEN; l++) buf[l] = (float)tot[l];
+    return vf_loadu(buf);
+}
+
 /* ---- softmax down columns (inner > 1): one vector of adjacent columns at a time ----------- */
 static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, size_t j, size_t k,
                          int log_)
@@ -374,6 +405,7 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
     }
     /* a column of all -inf has m = -inf; x - m is then NaN, as in the row kernel */
     vf s = vf_zero();
+    double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
         vf e = vf_exp(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vfa_load_part(p, k, 0.0f), m));
@@ -382,7 +414,9 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
             if (k == DL_VF_LEN) vf_storeu(y + d * inner + j, e);
             else vfa_store_part(y + d * inner + j, e, k);
         }
+        if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
+    s = lanes_of(tot);
     vf sc, sh;
     const float *src = log_ ? x : y;
     if (!log_) {
@@ -426,22 +460,29 @@ void DL_ISA_FN(dl_softmax_fwd_f32)(const float *x, float *y, size_t outer, size_
 }
 
 /* ---- softmax backward ---------------------------------------------------------------------- */
-static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n, int log_)
+/* softmax: sum(g * y); log-softmax: sum(g), over [lo, hi) */
+static float bwd_dot_range(const float *y, const float *g, size_t lo, size_t hi, int log_)
 {
     vf acc0 = vf_zero(), acc1 = vf_zero();
-    size_t i = 0;
-    /* softmax: dot = sum(g * y); log-softmax: sum(g) */
-    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+    size_t i = lo;
+    for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
         vf gv = vf_loadu(g + i);
-        if (log_) acc0 = vf_add(acc0, gv);
-        else acc0 = vf_fma(gv, vf_loadu(y + i), acc0);
+        acc0 = log_ ? vf_add(acc0, gv) : vf_fma(gv, vf_loadu(y + i), acc0);
     }
-    if (i < n) {
-        vf gv = vfa_load_part(g + i, n - i, 0.0f);
-        if (log_) acc1 = vf_add(acc1, gv);
-        else acc1 = vf_fma(gv, vfa_load_part(y + i, n - i, 0.0f), acc1);
+    if (i < hi) {
+        vf gv = vfa_load_part(g + i, hi - i, 0.0f);
+        acc1 = log_ ? vf_add(acc1, gv) : vf_fma(gv, vfa_load_part(y + i, hi - i, 0.0f), acc1);
     }
-    vf s = vf_set1(vf_reduce_add(vf_add(acc0, acc1)));
+    return vf_reduce_add(vf_add(acc0, acc1));
+}
+
+static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n, int log_)
+{
+    double tot = 0.0;
+    for (size_t lo = 0; lo < n; lo += SUM_CHUNK)
+        tot += bwd_dot_range(y, g, lo, lo + SUM_CHUNK < n ? lo + SUM_CHUNK : n, log_);
+    vf s = vf_set1((float)tot);
+    size_t i;
     for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
         vf yv = vf_loadu(y + i), gv = vf_loadu(g + i);
         vf r = log_ ? vf_sub(gv, vf_mul(vf_exp(yv), s)) : vf_mul(yv, vf_sub(gv, s));
@@ -459,6 +500,7 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
                              size_t j, size_t k, int log_)
 {
     vf s = vf_zero();
+    double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
         vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vfa_load_part(g + o, k, 0.0f);
@@ -468,7 +510,9 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
             vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vfa_load_part(y + o, k, 0.0f);
             s = vf_fma(gv, yv, s);
         }
+        if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
+    s = lanes_of(tot);
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
         vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vfa_load_part(g + o, k, 0.0f);

@@ -29,11 +29,12 @@ static float ce_row_max(const float *x, size_t n)
     return vf_reduce_max(vf_max(m0, m1));
 }
 
-/* Returns sum e^(x - m); with want_sd, *sd = sum w (x - m) (w NULL: all ones). */
-static float ce_row_sums(const float *x, const float *w, size_t n, float m, int want_sd, float *sd)
+/* Over [lo, hi): returns sum e^(x - m); with want_sd, *sd = sum w (x - m) (w NULL: ones). */
+static float ce_sums_range(const float *x, const float *w, size_t lo, size_t n, float m,
+                           int want_sd, float *sd)
 {
     vf vm = vf_set1(m), s0 = vf_zero(), s1 = vf_zero(), d = vf_zero();
-    size_t i = 0;
+    size_t i = lo;
     for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
         vf x0 = vf_sub(vf_loadu(x + i), vm), x1 = vf_sub(vf_loadu(x + i + DL_VF_LEN), vm);
         s0 = vf_add(s0, vf_exp(x0));
@@ -63,6 +64,21 @@ static float ce_row_sums(const float *x, const float *w, size_t n, float m, int 
     }
     *sd = vf_reduce_add(d);
     return vf_reduce_add(vf_add(s0, s1));
+}
+
+/* Float sums over chunks of CE_CHUNK, chunk sums added in double: a long float sum drops the
+ * terms below half its ulp, a bias that grows with the row (big vocabularies). */
+enum { CE_CHUNK = 16 * DL_VF_LEN };
+static float ce_row_sums(const float *x, const float *w, size_t n, float m, int want_sd, float *sd)
+{
+    double s = 0.0, d = 0.0;
+    for (size_t lo = 0; lo < n; lo += CE_CHUNK) {
+        float dc = 0.0f;
+        s += ce_sums_range(x, w, lo, lo + CE_CHUNK < n ? lo + CE_CHUNK : n, m, want_sd, &dc);
+        d += dc;
+    }
+    *sd = (float)d;
+    return (float)s;
 }
 
 static float weight_total(const float *w, size_t C)
