@@ -116,8 +116,10 @@ def extensions():
         include_dirs=[INCLUDE, np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O2", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"],
+        # the csrc objects are linked in: list their sources so a C-only edit relinks
         depends=glob.glob(os.path.join("dlcore", "_C", "*.pxi"))
-        + glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True),
+        + glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True)
+        + glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True),
     )
     return cythonize([ext], build_dir="build/cython", language_level=3,
                      compiler_directives={"boundscheck": False, "wraparound": False,

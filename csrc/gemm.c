@@ -1,47 +1,652 @@
-/* PLACEHOLDER reference GEMM: plain loops, correct for every argument combination, slow.
- * The GEMM issue replaces this file with the packed, blocked, per-ISA implementation. */
-#include <math.h>
+/* GEMM driver: packing, cache blocking, threading and dispatch (the BLIS/Goto scheme).
+ *
+ *   C[M,N] = act(alpha * op(A) @ op(B) + beta * C + bias), all row-major (see dlcore/gemm.h)
+ *
+ * Loop nest, outermost first:
+ *   jc  over N in blocks of NC   B block (KC x NC, packed) lives in each core's L2
+ *   pc  over K in blocks of KC   one pass of rank-KC updates; the epilogue's bias and
+ *                                activation run with the last pc block only
+ *   ic  over M in blocks of MC   A block (MC x KC, packed) lives in L3 / L2
+ *   ir  over MR rows             one A micro-panel (KC x MR) stays in L1 ...
+ *   jr  over NR columns          ... while the B micro-panels stream from L2 through it
+ *   micro-kernel                 MR x NR accumulators in registers (gemm_<isa>.c)
+ * The two innermost loops are in this order (A micro-panel reused from L1, B from L2) because
+ * the float32 tiles are wider than tall: a KC x NR B micro-panel (256 x 32 floats = 32 KiB)
+ * would fill Zen 4's whole 32 KiB L1d, while a KC x MR A micro-panel (256 x 14 floats = 14 KiB)
+ * fits in half of it.
+ *
+ * Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB shared L3), float32 AVX-512:
+ *   KC = 256: A micro-panel 14 KiB in L1, leaving room for the streamed B and C lines
+ *   NC = 512: B block 256 x 512 x 4 B = 512 KiB, half of L2 (the rest: A panel, C tile lines)
+ *   MC = 1008 (72 x MR): A block ~1 MiB, read once per block from L3; large MC means few
+ *        barriers and a fair split of the ir loop between threads
+ * The AVX2 and generic paths use the same KC/NC (their micro-panels are smaller still).
+ *
+ * Threads: one OpenMP team works on each (jc, pc, ic) block: every thread packs a share of
+ * the A and B panels, a barrier, then the MR x NR tiles of the block are split between threads
+ * on a 2-D grid (threads_m x threads_n) chosen to balance them, another barrier.  Small
+ * products run on one thread (no fork/join), and a call from inside a parallel region runs on
+ * the calling thread only.
+ *
+ * Direct paths: M == 1 or N == 1 (float32) is a matrix-vector product streamed once with no
+ * packing (gemm_gemv_simd.c); when op(B) = B is small or will be used only a few times
+ * (small M) it is read in place instead of packed, and only A is packed.
+ *
+ * Packing buffers are cached per calling thread and reused: a fresh page costs ~1.7 us to
+ * fault in here, more than a whole small GEMM.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include "dlcore/gemm.h"
+#include "dlcore/gemm_kernels.h"
 #include "dlcore/runtime.h"
+#ifdef DL_HAVE_OPENMP
+#include <omp.h>
+#endif
 
-static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x * 0.70710678118654752)); }
+/* Products with fewer multiply-adds than this per thread are not worth splitting (a fork/join
+ * of the OpenMP team costs a few microseconds). */
+#define GEMM_GRAIN ((size_t)1 << 18)
 
-#define DL_GEMM_REF(NAME, T)                                                                  \
-void NAME(int transa, int transb, size_t M, size_t N, size_t K, T alpha,                       \
-          const T *A, ptrdiff_t lda, const T *B, ptrdiff_t ldb, T beta,                        \
-          T *C, ptrdiff_t ldc, const T *bias, dl_bias_t bias_kind, dl_act_t act)               \
-{                                                                                              \
-    _Pragma("omp parallel for num_threads(dl_threads_for(M * N * (K + 1), 1 << 16))")          \
-    for (ptrdiff_t i = 0; i < (ptrdiff_t)M; i++) {                                             \
-        for (size_t j = 0; j < N; j++) {                                                       \
-            T s = 0;                                                                           \
-            for (size_t k = 0; k < K; k++) {                                                   \
-                T a = transa ? A[k * lda + i] : A[i * lda + k];                                \
-                T b = transb ? B[j * ldb + k] : B[k * ldb + j];                                \
-                s += a * b;                                                                    \
-            }                                                                                  \
-            T v = alpha * s;                                                                   \
-            if (beta != 0) v += beta * C[i * ldc + j];                                         \
-            if (bias && bias_kind == DL_BIAS_ROW) v += bias[j];                                \
-            if (bias && bias_kind == DL_BIAS_COL) v += bias[i];                                \
-            if (act == DL_ACT_RELU) v = v > 0 ? v : (v != v ? v : 0);                          \
-            else if (act == DL_ACT_GELU) v = (T)gelu_d((double)v);                             \
-            C[i * ldc + j] = v;                                                                \
-        }                                                                                      \
-    }                                                                                          \
+/* ------------------------------------------------------------------------------------------ */
+/* Plans: a micro-kernel and the blocking that goes with it.                                   */
+
+typedef struct {
+    dl_gemm_kernel_fn kernel;
+    size_t mr, nr;      /* register tile of the kernel */
+    size_t kc, mc, nc;  /* cache blocks; mc is a multiple of mr, nc of nr */
+    int f64;            /* element type: 0 float, 1 double */
+} gemm_plan;
+
+static gemm_plan plan_for(int f64)
+{
+    gemm_plan p;
+    dl_isa_t isa = dl_isa();
+    p.f64 = f64;
+    p.kc = 256;
+    if (!f64) {
+        if (isa == DL_ISA_AVX512) {
+            p.kernel = dl_sgemm_kernel_avx512;
+            p.mr = DL_SGEMM_AVX512_MR;
+            p.nr = DL_SGEMM_AVX512_NR;
+        } else if (isa == DL_ISA_AVX2) {
+            p.kernel = dl_sgemm_kernel_avx2;
+            p.mr = DL_SGEMM_AVX2_MR;
+            p.nr = DL_SGEMM_AVX2_NR;
+        } else {
+            p.kernel = dl_sgemm_kernel_generic;
+            p.mr = DL_SGEMM_GENERIC_MR;
+            p.nr = DL_SGEMM_GENERIC_NR;
+        }
+    } else {
+        /* doubles are twice as wide: halve KC to keep the same bytes per micro-panel */
+        p.kc = 128;
+        if (isa == DL_ISA_AVX512) {
+            p.kernel = dl_dgemm_kernel_avx512;
+            p.mr = DL_DGEMM_AVX512_MR;
+            p.nr = DL_DGEMM_AVX512_NR;
+        } else if (isa == DL_ISA_AVX2) {
+            p.kernel = dl_dgemm_kernel_avx2;
+            p.mr = DL_DGEMM_AVX2_MR;
+            p.nr = DL_DGEMM_AVX2_NR;
+        } else {
+            p.kernel = dl_dgemm_kernel_generic;
+            p.mr = DL_DGEMM_GENERIC_MR;
+            p.nr = DL_DGEMM_GENERIC_NR;
+        }
+    }
+    p.mc = p.mr * (1008 / p.mr);
+    p.nc = p.nr * (512 / p.nr);
+    return p;
 }
 
-DL_GEMM_REF(dl_sgemm, float)
-DL_GEMM_REF(dl_dgemm, double)
+/* ------------------------------------------------------------------------------------------ */
+/* Per-thread workspace, kept between calls (freed when the thread exits).                     */
+
+typedef struct {
+    void *p;
+    size_t bytes;
+} workspace;
+
+static pthread_key_t ws_key;
+static pthread_once_t ws_once = PTHREAD_ONCE_INIT;
+
+static void ws_destroy(void *w_)
+{
+    workspace *w = w_;
+    if (w) {
+        dl_free(w->p);
+        free(w);
+    }
+}
+
+static void ws_make_key(void) { (void)pthread_key_create(&ws_key, ws_destroy); }
+
+/* At least `bytes` of 64-byte aligned scratch owned by the calling thread, or NULL. */
+static void *thread_workspace(size_t bytes)
+{
+    (void)pthread_once(&ws_once, ws_make_key);
+    workspace *w = pthread_getspecific(ws_key);
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w) return NULL;
+        if (pthread_setspecific(ws_key, w) != 0) {
+            free(w);
+            return NULL;
+        }
+    }
+    if (w->bytes < bytes) {
+        dl_free(w->p);
+        w->bytes = 0;
+        /* grow geometrically so a sequence of slightly larger calls does not realloc each time */
+        size_t want = bytes + bytes / 4;
+        w->p = dl_alloc(want);
+        if (!w->p) return NULL;
+        w->bytes = want;
+    }
+    return w->p;
+}
+
+static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Packing.  Panel q of packed A holds rows [q*MR, q*MR + MR) of the block as kc columns of MR
+ * values (dst[k*MR + i]); panel q of packed B holds columns [q*NR, ...) as kc rows of NR values.
+ * Rows/columns past the matrix edge are zero so the kernel may compute a full tile; only the
+ * valid corner is stored. */
+
+/* A block: op(A) rows [i0, i0+m), columns [p0, p0+kc); panels [q0, q1) of it. */
+static void pack_a_f32(int transa, const float *A, ptrdiff_t lda, size_t i0, size_t m,
+                       size_t p0, size_t kc, size_t MR, size_t q0, size_t q1, float *dst)
+{
+    for (size_t q = q0; q < q1; q++) {
+        float *d = dst + q * MR * kc;
+        size_t r0 = i0 + q * MR, mr = min_sz(MR, m - q * MR);
+        if (!transa) {
+            /* op(A)(i, k) = A[i*lda + k]: read each row sequentially, scatter into columns */
+            for (size_t i = 0; i < mr; i++) {
+                const float *src = A + (r0 + i) * lda + p0;
+                for (size_t k = 0; k < kc; k++) d[k * MR + i] = src[k];
+            }
+            for (size_t i = mr; i < MR; i++)
+                for (size_t k = 0; k < kc; k++) d[k * MR + i] = 0.0f;
+        } else {
+            /* op(A)(i, k) = A[k*lda + i]: each k is a contiguous run of mr values */
+            for (size_t k = 0; k < kc; k++) {
+                const float *src = A + (p0 + k) * lda + r0;
+                size_t i = 0;
+                for (; i < mr; i++) d[k * MR + i] = src[i];
+                for (; i < MR; i++) d[k * MR + i] = 0.0f;
+            }
+        }
+    }
+}
+
+static void pack_a_f64(int transa, const double *A, ptrdiff_t lda, size_t i0, size_t m,
+                       size_t p0, size_t kc, size_t MR, size_t q0, size_t q1, double *dst)
+{
+    for (size_t q = q0; q < q1; q++) {
+        double *d = dst + q * MR * kc;
+        size_t r0 = i0 + q * MR, mr = min_sz(MR, m - q * MR);
+        if (!transa) {
+            for (size_t i = 0; i < mr; i++) {
+                const double *src = A + (r0 + i) * lda + p0;
+                for (size_t k = 0; k < kc; k++) d[k * MR + i] = src[k];
+            }
+            for (size_t i = mr; i < MR; i++)
+                for (size_t k = 0; k < kc; k++) d[k * MR + i] = 0.0;
+        } else {
+            for (size_t k = 0; k < kc; k++) {
+                const double *src = A + (p0 + k) * lda + r0;
+                size_t i = 0;
+                for (; i < mr; i++) d[k * MR + i] = src[i];
+                for (; i < MR; i++) d[k * MR + i] = 0.0;
+            }
+        }
+    }
+}
+
+/* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n); panels [q0, q1) of it. */
+static void pack_b_f32(int transb, const float *B, ptrdiff_t ldb, size_t p0, size_t kc,
+                       size_t j0, size_t n, size_t NR, size_t q0, size_t q1, float *dst)
+{
+    for (size_t q = q0; q < q1; q++) {
+        float *d = dst + q * NR * kc;
+        size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
+        if (!transb) {
+            /* op(B)(k, j) = B[k*ldb + j]: each k is a contiguous run of nr values */
+            for (size_t k = 0; k < kc; k++) {
+                const float *src = B + (p0 + k) * ldb + c0;
+                size_t j = 0;
+                for (; j < nr; j++) d[k * NR + j] = src[j];
+                for (; j < NR; j++) d[k * NR + j] = 0.0f;
+            }
+        } else {
+            /* op(B)(k, j) = B[j*ldb + k]: read each row of B sequentially */
+            for (size_t j = 0; j < nr; j++) {
+                const float *src = B + (c0 + j) * ldb + p0;
+                for (size_t k = 0; k < kc; k++) d[k * NR + j] = src[k];
+            }
+            for (size_t j = nr; j < NR; j++)
+                for (size_t k = 0; k < kc; k++) d[k * NR + j] = 0.0f;
+        }
+    }
+}
+
+static void pack_b_f64(int transb, const double *B, ptrdiff_t ldb, size_t p0, size_t kc,
+                       size_t j0, size_t n, size_t NR, size_t q0, size_t q1, double *dst)
+{
+    for (size_t q = q0; q < q1; q++) {
+        double *d = dst + q * NR * kc;
+        size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
+        if (!transb) {
+            for (size_t k = 0; k < kc; k++) {
+                const double *src = B + (p0 + k) * ldb + c0;
+                size_t j = 0;
+                for (; j < nr; j++) d[k * NR + j] = src[j];
+                for (; j < NR; j++) d[k * NR + j] = 0.0;
+            }
+        } else {
+            for (size_t j = 0; j < nr; j++) {
+                const double *src = B + (c0 + j) * ldb + p0;
+                for (size_t k = 0; k < kc; k++) d[k * NR + j] = src[k];
+            }
+            for (size_t j = nr; j < NR; j++)
+                for (size_t k = 0; k < kc; k++) d[k * NR + j] = 0.0;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The blocked product.                                                                        */
+
+typedef struct {
+    int transa, transb;
+    size_t M, N, K;
+    const void *A, *B;
+    ptrdiff_t lda, ldb, ldc;
+    void *C;
+    double alpha, beta;
+    const void *bias;
+    dl_bias_t bias_kind;
+    dl_act_t act;
+} gemm_args;
+
+typedef struct {
+    const gemm_args *g;
+    gemm_plan p;
+    int pack_b;          /* 0: the kernel reads op(B) = B in place */
+    void *apack, *bpack;
+} gemm_job;
+
+/* Share [0, n) of `parts` equal parts: part t is [n*t/parts, n*(t+1)/parts). */
+static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)t / (size_t)parts;
+    *hi = n * (size_t)(t + 1) / (size_t)parts;
+}
+
+/* Split `nt` threads into a grid tm x tn over pm x pn tiles, minimising the largest share
+ * (ties: more threads along M, so each thread keeps its A micro-panels to itself). */
+static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
+{
+    size_t best = (size_t)-1;
+    *tm = nt;
+    *tn = 1;
+    for (int a = nt; a >= 1; a--) {
+        if (nt % a) continue;
+        int b = nt / a;
+        size_t cost = ((pm + a - 1) / a) * ((pn + b - 1) / b);
+        if (cost < best) {
+            best = cost;
+            *tm = a;
+            *tn = b;
+        }
+    }
+}
+
+static void gemm_sync(int nt)
+{
+#ifdef DL_HAVE_OPENMP
+    if (nt > 1) {
+#pragma omp barrier
+    }
+#else
+    (void)nt;
+#endif
+}
+
+static void gemm_worker(const gemm_job *job, int tid, int nt)
+{
+    const gemm_args *g = job->g;
+    const gemm_plan *p = &job->p;
+    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
+    const char *A = g->A, *B = g->B, *bias = g->bias;
+    char *C = g->C;
+
+    for (size_t jc = 0; jc < g->N; jc += p->nc) {
+        const size_t nc = min_sz(p->nc, g->N - jc);
+        const size_t pn = (nc + p->nr - 1) / p->nr;
+        for (size_t pc = 0; pc < g->K; pc += p->kc) {
+            const size_t kc = min_sz(p->kc, g->K - pc);
+            const int first = pc == 0, last = pc + kc == g->K;
+            if (job->pack_b) {
+                size_t q0, q1;
+                share(pn, nt, tid, &q0, &q1);
+                if (p->f64)
+                    pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                               q0, q1, job->bpack);
+                else
+                    pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                               q0, q1, job->bpack);
+            }
+            for (size_t ic = 0; ic < g->M; ic += p->mc) {
+                const size_t mc = min_sz(p->mc, g->M - ic);
+                const size_t pm = (mc + p->mr - 1) / p->mr;
+                size_t q0, q1;
+                share(pm, nt, tid, &q0, &q1);
+                if (p->f64)
+                    pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr,
+                               q0, q1, job->apack);
+                else
+                    pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
+                               q0, q1, job->apack);
+                gemm_sync(nt);   /* packed A (and B) complete */
+
+                int tm, tn;
+                thread_grid(pm, pn, nt, &tm, &tn);
+                size_t ir0, ir1, jr0, jr1;
+                share(pm, tm, tid / tn, &ir0, &ir1);
+                share(pn, tn, tid % tn, &jr0, &jr1);
+                dl_gemm_epi e;
+                e.alpha = g->alpha;
+                e.beta = first ? g->beta : 1.0;
+                e.act = last ? (int)g->act : DL_ACT_NONE;
+                for (size_t ir = ir0; ir < ir1; ir++) {
+                    const size_t i = ic + ir * p->mr, mr = min_sz(p->mr, g->M - i);
+                    const char *ap = (const char *)job->apack + ir * p->mr * kc * es;
+                    e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
+                    for (size_t jr = jr0; jr < jr1; jr++) {
+                        const size_t j = jc + jr * p->nr, nr = min_sz(p->nr, g->N - j);
+                        const char *bp;
+                        ptrdiff_t ldb;
+                        if (job->pack_b) {
+                            bp = (const char *)job->bpack + jr * p->nr * kc * es;
+                            ldb = (ptrdiff_t)p->nr;
+                        } else {
+                            bp = B + (pc * g->ldb + j) * es;
+                            ldb = g->ldb;
+                        }
+                        e.bias_row = (last && g->bias_kind == DL_BIAS_ROW) ? bias + j * es
+                                                                             : NULL;
+                        p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
+                                  &e);
+                    }
+                }
+                gemm_sync(nt);   /* nobody reads the packed panels any more */
+            }
+        }
+    }
+}
+
+/* K == 0: the product is empty, C = act(beta * C + bias). */
+static void gemm_empty_k(const gemm_args *g, int f64)
+{
+    for (size_t i = 0; i < g->M; i++) {
+        for (size_t j = 0; j < g->N; j++) {
+            size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
+            if (f64) {
+                double *c = (double *)g->C + i * g->ldc + j;
+                double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
+                *c = dl_epi_f64(0.0, c, 0.0, g->beta, b, g->act);
+            } else {
+                float *c = (float *)g->C + i * g->ldc + j;
+                float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
+                *c = dl_epi_f32(0.0f, c, 0.0f, (float)g->beta, b, g->act);
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Matrix-vector products (float32, M == 1 or N == 1).                                        */
+
+typedef void (*gemv_fn)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
+                        float *y);
+
+static int sgemv_path(const gemm_args *g, int nthreads)
+{
+    /* y (length n) = op(W) x; the outputs are C[j * incc]. */
+    size_t n;
+    ptrdiff_t incc, incx;
+    const float *x, *W;
+    ptrdiff_t ldw;
+    int dots;   /* W rows run along K */
+    if (g->M == 1) {
+        /* C[0, j] = sum_k op(A)[0, k] op(B)[k, j] */
+        n = g->N;
+        incc = 1;
+        x = g->A;
+        incx = g->transa ? g->lda : 1;
+        W = g->B;
+        ldw = g->ldb;
+        dots = g->transb;
+    } else {
+        /* C[i, 0] = sum_k op(A)[i, k] op(B)[k, 0] */
+        n = g->M;
+        incc = g->ldc;
+        x = g->B;
+        incx = g->transb ? 1 : g->ldb;
+        W = g->A;
+        ldw = g->lda;
+        dots = !g->transa;
+    }
+    const size_t K = g->K;
+    float *ws = thread_workspace((round_up(n, 16) + round_up(K, 16)) * sizeof(float));
+    if (!ws) return -1;
+    float *y = ws, *xc = ws + round_up(n, 16);
+    if (incx != 1) {
+        for (size_t k = 0; k < K; k++) xc[k] = x[k * incx];
+        x = xc;
+    }
+    gemv_fn fn;
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: fn = dots ? dl_sgemv_dots_avx512 : dl_sgemv_axpy_avx512; break;
+    case DL_ISA_AVX2: fn = dots ? dl_sgemv_dots_avx2 : dl_sgemv_axpy_avx2; break;
+    default: fn = dots ? dl_sgemv_dots_generic : dl_sgemv_axpy_generic; break;
+    }
+    /* Each thread takes a contiguous run of outputs, a multiple of 64 so the axpy strips
+     * stay whole. */
+    const size_t chunks = (n + 63) / 64;
+    int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
+    if (nt < 1) nt = 1;
+    float *C = g->C;
+    const float *bias = g->bias;
+    const float alpha = (float)g->alpha, beta = (float)g->beta;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        int tid = 0, team = 1;
+#ifdef DL_HAVE_OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        size_t c0, c1;
+        share(chunks, team, tid, &c0, &c1);
+        size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
+        if (j0 < j1) {
+            fn(j1 - j0, K, x, dots ? W + j0 * ldw : W + j0, ldw, y + j0);
+            for (size_t j = j0; j < j1; j++) {
+                float b = 0.0f;
+                if (g->bias_kind == DL_BIAS_ROW) b = bias[g->M == 1 ? j : 0];
+                else if (g->bias_kind == DL_BIAS_COL) b = bias[g->M == 1 ? 0 : j];
+                float *c = C + j * incc;
+                *c = dl_epi_f32(y[j], c, alpha, beta, b, g->act);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Entry points.                                                                               */
+
+/* Threads for an M x N x K product: at most `cap` (<= 0: the engine's count), at most one
+ * per GEMM_GRAIN multiply-adds, and one inside an enclosing parallel region. */
+static int auto_threads(size_t M, size_t N, size_t K, int cap)
+{
+#ifdef DL_HAVE_OPENMP
+    if (omp_in_parallel()) return 1;
+#endif
+    if (cap <= 0) cap = dl_num_threads();
+    size_t work = M * N;
+    /* saturating: M*N*K may overflow size_t only for absurd sizes, but stay safe */
+    work = K && work > SIZE_MAX / K ? SIZE_MAX : work * K;
+    size_t useful = work / GEMM_GRAIN;
+    if (useful < 1) useful = 1;
+    return (size_t)cap < useful ? cap : (int)useful;
+}
+
+static void gemm_run(gemm_args *g, int f64, int nthreads)
+{
+    if (g->M == 0 || g->N == 0) return;
+    if (g->bias == NULL) g->bias_kind = DL_BIAS_NONE;
+    if (g->bias_kind == DL_BIAS_NONE) g->bias = NULL;
+    if (g->K == 0) {
+        gemm_empty_k(g, f64);
+        return;
+    }
+    nthreads = auto_threads(g->M, g->N, g->K, nthreads);
+#ifndef DL_HAVE_OPENMP
+    nthreads = 1;
+#endif
+    if (!f64 && (g->M == 1 || g->N == 1) && sgemv_path(g, nthreads) == 0) return;
+
+    gemm_job job;
+    job.g = g;
+    job.p = plan_for(f64);
+    const gemm_plan *p = &job.p;
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
+    /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay
+     * in cache anyway, or used by few row panels of A. */
+    job.pack_b = g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
+    const size_t kc = min_sz(p->kc, g->K);
+    const size_t mc = min_sz(p->mc, round_up(g->M, p->mr));
+    const size_t nc = min_sz(p->nc, round_up(g->N, p->nr));
+    const size_t abytes = round_up(mc * kc * es, 64);
+    const size_t bbytes = job.pack_b ? round_up(nc * kc * es, 64) : 0;
+    char *ws = thread_workspace(abytes + bbytes);
+    if (!ws) {
+        /* out of memory for the packing buffers: fall back to one tile at a time is not
+         * possible without them, so use the plain triple loop (correct, slow) */
+        nthreads = 1;
+    }
+    job.apack = ws;
+    job.bpack = ws ? ws + abytes : NULL;
+    if (!ws) {
+        for (size_t i = 0; i < g->M; i++) {
+            for (size_t j = 0; j < g->N; j++) {
+                double s = 0.0;
+                for (size_t k = 0; k < g->K; k++) {
+                    size_t ia = g->transa ? k * g->lda + i : i * g->lda + k;
+                    size_t ib = g->transb ? j * g->ldb + k : k * g->ldb + j;
+                    s += f64 ? ((const double *)g->A)[ia] * ((const double *)g->B)[ib]
+                             : (double)((const float *)g->A)[ia] * ((const float *)g->B)[ib];
+                }
+                size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
+                if (f64) {
+                    double *c = (double *)g->C + i * g->ldc + j;
+                    double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
+                    *c = dl_epi_f64(s, c, g->alpha, g->beta, b, g->act);
+                } else {
+                    float *c = (float *)g->C + i * g->ldc + j;
+                    float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
+                    *c = dl_epi_f32((float)s, c, (float)g->alpha, (float)g->beta, b, g->act);
+                }
+            }
+        }
+        return;
+    }
+    if (nthreads <= 1) {
+        gemm_worker(&job, 0, 1);
+        return;
+    }
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nthreads)
+    gemm_worker(&job, omp_get_thread_num(), omp_get_num_threads());
+#endif
+}
+
+void dl_sgemm_ex(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+                 const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta,
+                 float *C, ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
+                 int nthreads)
+{
+    gemm_args g = {transa != 0, transb != 0, M, N, K, A, B, lda, ldb, ldc, C,
+                   alpha, beta, bias, bias_kind, act};
+    gemm_run(&g, 0, nthreads);
+}
+
+void dl_dgemm_ex(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
+                 const double *A, ptrdiff_t lda, const double *B, ptrdiff_t ldb, double beta,
+                 double *C, ptrdiff_t ldc, const double *bias, dl_bias_t bias_kind,
+                 dl_act_t act, int nthreads)
+{
+    gemm_args g = {transa != 0, transb != 0, M, N, K, A, B, lda, ldb, ldc, C,
+                   alpha, beta, bias, bias_kind, act};
+    gemm_run(&g, 1, nthreads);
+}
+
+void dl_sgemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+              const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta,
+              float *C, ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act)
+{
+    dl_sgemm_ex(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, bias_kind,
+                act, 0);
+}
+
+void dl_dgemm(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
+              const double *A, ptrdiff_t lda, const double *B, ptrdiff_t ldb, double beta,
+              double *C, ptrdiff_t ldc, const double *bias, dl_bias_t bias_kind, dl_act_t act)
+{
+    dl_dgemm_ex(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, bias_kind,
+                act, 0);
+}
+
+/* Batched: when each product is too small to split, the batch itself is split between
+ * threads (each product on one thread); otherwise products run one after another, each using
+ * every thread. */
+static int batch_threads(size_t M, size_t N, size_t K, size_t batch)
+{
+    if (batch < 2 || auto_threads(M, N, K, 0) > 1) return 1;
+    /* the whole batch as one piece of work: M x N x (K * batch), saturating */
+    size_t kb = K && batch > SIZE_MAX / K ? SIZE_MAX : K * batch;
+    int nt = auto_threads(M, N, kb, 0);
+    return (size_t)nt < batch ? nt : (int)batch;
+}
 
 void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
                       const float *A, ptrdiff_t lda, ptrdiff_t stride_a,
                       const float *B, ptrdiff_t ldb, ptrdiff_t stride_b, float beta,
                       float *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
 {
-    for (size_t b = 0; b < batch; b++)
-        dl_sgemm(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb,
-                 beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+    int nt = batch_threads(M, N, K, batch);
+    if (nt <= 1) {
+        for (size_t b = 0; b < batch; b++)
+            dl_sgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
+                        ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 0);
+        return;
+    }
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (ptrdiff_t b = 0; b < (ptrdiff_t)batch; b++)
+        dl_sgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
+                    ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
 }
 
 void dl_dgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
@@ -49,7 +654,17 @@ void dl_dgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, doub
                       const double *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta,
                       double *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
 {
-    for (size_t b = 0; b < batch; b++)
-        dl_dgemm(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb,
-                 beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+    int nt = batch_threads(M, N, K, batch);
+    if (nt <= 1) {
+        for (size_t b = 0; b < batch; b++)
+            dl_dgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
+                        ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 0);
+        return;
+    }
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (ptrdiff_t b = 0; b < (ptrdiff_t)batch; b++)
+        dl_dgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
+                    ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
 }

@@ -16,8 +16,11 @@ from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  #
 from .random import manual_seed, seed, Generator, get_rng_state, set_rng_state  # noqa: F401
 from .functions import *  # noqa: F401,F403
 from .functions import cat, stack, where, matmul, einsum  # noqa: F401
-from . import autograd, nn, random  # noqa: F401
+from . import autograd, nn, random, memory  # noqa: F401
 from .nn import functional  # noqa: F401
+
+
+memory._install_at_import()
 
 
 def set_num_threads(n):

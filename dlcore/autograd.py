@@ -9,6 +9,7 @@ come back with a broadcast shape are summed back to the input's shape here, in o
 import numpy as np
 
 _state = {"grad": True}
+_tensor_cls = [None]  # set by dlcore.tensor once Tensor exists (avoids an import per op)
 
 
 def is_grad_enabled():
@@ -88,15 +89,14 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-
         fn = cls()
+        T = _tensor_cls[0]
+        grad_on = _state["grad"]
         arrays = []
         needs = []
         record = False
-        grad_on = _state["grad"]
         for a in args:
-            if isinstance(a, Tensor):
+            if isinstance(a, T):
                 arrays.append(a._data)
                 r = grad_on and a.requires_grad
                 needs.append(r)
@@ -104,12 +104,13 @@ class Function:
             else:
                 arrays.append(a)
                 needs.append(False)
-        fn.needs_input_grad = tuple(needs)
+        fn.needs_input_grad = needs
         fn.requires_grad = record
         out = fn.forward(*arrays, **kwargs)
-        if isinstance(out, tuple):
+        wrap = T._wrap
+        if type(out) is tuple:
             fn.n_outputs = len(out)
-            res = tuple(Tensor._wrap(o, record) for o in out)
+            res = tuple(wrap(o, record) for o in out)
             if record:
                 fn.parents = args
                 fn.out_shapes = tuple(o.shape for o in out)
@@ -118,7 +119,7 @@ class Function:
                     t._ctx = fn
                     t._idx = i
             return res
-        t = Tensor._wrap(out, record)
+        t = wrap(out, record)
         if record:
             fn.parents = args
             fn.out_shapes = (out.shape,)

@@ -1,4 +1,6 @@
 """Top-level tensor functions (dl.cat, dl.stack, dl.where, dl.exp, ...)."""
+import builtins as _builtins
+
 import numpy as np
 
 from .tensor import Tensor, _norm_dim, _operand
@@ -22,7 +24,7 @@ def cat(tensors, dim=0):
     nd = ts[0].ndim
     d = _norm_dim(dim, nd, "cat")
     for i, t in enumerate(ts):
-        if t.ndim != nd or any(t.shape[j] != ts[0].shape[j] for j in range(nd) if j != d):
+        if t.ndim != nd or _builtins.any(t.shape[j] != ts[0].shape[j] for j in range(nd) if j != d):
             raise ValueError("cat: tensor %d has shape %s, which does not match %s outside "
                              "dim %d" % (i, tuple(t.shape), tuple(ts[0].shape), d))
     return S.Cat.apply(*ts, dim=d)

@@ -889,6 +889,8 @@ class Tensor:
         return SortResult(vals[sl], idx[sl])
 
 
+autograd._tensor_cls[0] = Tensor
+
 builtins_float = __builtins__["float"] if isinstance(__builtins__, dict) else __builtins__.float
 
 

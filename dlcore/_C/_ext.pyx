@@ -12,5 +12,8 @@ cnp.import_array()
 include "common.pxi"
 include "runtime.pxi"
 include "gemm.pxi"
+include "alloc.pxi"
+include "attention.pxi"
+include "layernorm.pxi"
 include "act.pxi"
 include "loss.pxi"

@@ -9,3 +9,5 @@ from .modules.activation import *  # noqa: F401,F403
 from .modules.dropout import *  # noqa: F401,F403
 from .modules.loss import *  # noqa: F401,F403
 from . import init, functional, utils  # noqa: F401
+from .modules.normalization import *  # noqa: F401,F403
+from .modules.transformer import *  # noqa: F401,F403

@@ -4,3 +4,5 @@ from ..ops.activation import *  # noqa: F401,F403
 from ..ops.loss import *  # noqa: F401,F403
 from ..ops.dropout import dropout  # noqa: F401
 from ..ops.shape_fn import pad, one_hot  # noqa: F401
+from ..ops.layernorm import *  # noqa: F401,F403
+from ..ops.attention import *  # noqa: F401,F403

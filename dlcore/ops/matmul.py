@@ -161,20 +161,21 @@ def linear(input, weight, bias=None):
     from ..tensor import Tensor
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError("linear: input and weight must be Tensors")
-    if weight.ndim != 2:
+    x, w = input._data, weight._data
+    if w.ndim != 2:
         raise ValueError("linear: weight must be 2-D (out_features, in_features), got shape %s"
-                         % (tuple(weight.shape),))
-    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+                         % (w.shape,))
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise ValueError("linear: input's last dim must be in_features=%d, got shape %s"
-                         % (weight.shape[1], tuple(input.shape)))
-    if input.dtype != weight.dtype:
+                         % (w.shape[1], x.shape))
+    if x.dtype != w.dtype:
         raise TypeError("linear: input dtype %s does not match weight dtype %s"
-                        % (input.dtype, weight.dtype))
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError("linear: bias must have shape (%d,), got %s"
-                         % (weight.shape[0], tuple(bias.shape)))
-    if input.dtype not in _FLOAT:
-        raise TypeError("linear: expected a float tensor, got %s" % input.dtype)
+                        % (x.dtype, w.dtype))
+    if x.dtype not in _FLOAT:
+        raise TypeError("linear: expected a float tensor, got %s" % x.dtype)
     if bias is None:
         return Linear.apply(input, weight)
+    if bias._data.shape != (w.shape[0],):
+        raise ValueError("linear: bias must have shape (%d,), got %s"
+                         % (w.shape[0], bias._data.shape))
     return Linear.apply(input, weight, bias)

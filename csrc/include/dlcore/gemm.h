@@ -24,6 +24,18 @@ void dl_dgemm(int transa, int transb, size_t M, size_t N, size_t K, double alpha
               const double *A, ptrdiff_t lda, const double *B, ptrdiff_t ldb, double beta,
               double *C, ptrdiff_t ldc, const double *bias, dl_bias_t bias_kind, dl_act_t act);
 
+/* The same with an explicit thread count: nthreads <= 0 picks it as dl_sgemm does (the
+ * engine's count, one thread for small products or inside a parallel region); nthreads >= 1 is
+ * an upper bound (1: run on the calling thread only, e.g. from inside an OpenMP loop). */
+void dl_sgemm_ex(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+                 const float *A, ptrdiff_t lda, const float *B, ptrdiff_t ldb, float beta,
+                 float *C, ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
+                 int nthreads);
+void dl_dgemm_ex(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
+                 const double *A, ptrdiff_t lda, const double *B, ptrdiff_t ldb, double beta,
+                 double *C, ptrdiff_t ldc, const double *bias, dl_bias_t bias_kind,
+                 dl_act_t act, int nthreads);
+
 /* `batch` independent products; matrix b starts at A + b*stride_a (likewise B, C). */
 void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
                       const float *A, ptrdiff_t lda, ptrdiff_t stride_a,

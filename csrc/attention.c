@@ -1,0 +1,156 @@
+/* Fused attention: ISA dispatch for float32 and the float64 kernels (attention.h).
+ *
+ * float64 exists for finite-difference gradient checks, so it favours plain code over speed:
+ * one query row at a time against every key (a row of S scores, never the L x S matrix),
+ * which also makes it an independent check of the tiled float32 kernels.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "dlcore/attention.h"
+#include "dlcore/runtime.h"
+
+int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
+                    float *out, float *lse)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: return dl_attn_fwd_f32_avx512(d, q, k, v, out, lse);
+    case DL_ISA_AVX2: return dl_attn_fwd_f32_avx2(d, q, k, v, out, lse);
+    default: return dl_attn_fwd_f32_generic(d, q, k, v, out, lse);
+    }
+}
+
+int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
+                    const float *out, const float *lse, const float *dout,
+                    float *dq, float *dk, float *dv)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512:
+        return dl_attn_bwd_f32_avx512(d, q, k, v, out, lse, dout, dq, dk, dv);
+    case DL_ISA_AVX2:
+        return dl_attn_bwd_f32_avx2(d, q, k, v, out, lse, dout, dq, dk, dv);
+    default:
+        return dl_attn_bwd_f32_generic(d, q, k, v, out, lse, dout, dq, dk, dv);
+    }
+}
+
+/* Scaled, masked scores of query row i against every key into s[S]. */
+static void scores_f64(const dl_attn_desc *d, size_t b, size_t h, size_t i, const double *qi,
+                       const double *kh, double *s)
+{
+    const double scale = d->scale;
+    for (size_t j = 0; j < d->S; j++) {
+        const double *kj = kh + (ptrdiff_t)j * d->k_s[2];
+        double acc = 0.0;
+        for (size_t e = 0; e < d->D; e++) acc += qi[e] * kj[e];
+        acc *= scale;
+        if (d->mask_kind != DL_ATTN_MASK_NONE) {
+            ptrdiff_t off = (ptrdiff_t)b * d->m_s[0] + (ptrdiff_t)h * d->m_s[1]
+                            + (ptrdiff_t)i * d->m_s[2] + (ptrdiff_t)j * d->m_s[3];
+            if (d->mask_kind == DL_ATTN_MASK_BOOL) {
+                if (!((const uint8_t *)d->mask)[off]) acc = -INFINITY;
+            } else {
+                acc += ((const double *)d->mask)[off];
+            }
+        }
+        if (d->causal && j > i) acc = -INFINITY;
+        s[j] = acc;
+    }
+}
+
+int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k, const double *v,
+                    double *out, double *lse)
+{
+    const size_t L = d->L, S = d->S, Dv = d->Dv, BH = d->B * d->H;
+    int failed = 0;
+#pragma omp parallel num_threads(dl_threads_for(BH * L, 16))
+    {
+        double *s = dl_alloc(sizeof(double) * (S ? S : 1));
+        if (!s) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for
+        for (ptrdiff_t it = 0; it < (ptrdiff_t)(BH * L); it++) {
+            if (!s) continue;
+            size_t bh = (size_t)it / L, i = (size_t)it % L, b = bh / d->H, h = bh % d->H;
+            const double *qi = q + (ptrdiff_t)b * d->q_s[0] + (ptrdiff_t)h * d->q_s[1]
+                               + (ptrdiff_t)i * d->q_s[2];
+            const double *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
+            const double *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
+            scores_f64(d, b, h, i, qi, kh, s);
+            double m = -INFINITY;
+            for (size_t j = 0; j < S; j++)
+                if (s[j] > m || s[j] != s[j]) m = s[j];
+            double *o = out + (bh * L + i) * Dv;
+            memset(o, 0, sizeof(double) * Dv);
+            if (m == -INFINITY) {
+                lse[bh * L + i] = -INFINITY;
+                continue;
+            }
+            double l = 0.0;
+            for (size_t j = 0; j < S; j++) {
+                double p = exp(s[j] - m);
+                l += p;
+                const double *vj = vh + (ptrdiff_t)j * d->v_s[2];
+                for (size_t e = 0; e < Dv; e++) o[e] += p * vj[e];
+            }
+            for (size_t e = 0; e < Dv; e++) o[e] /= l;
+            lse[bh * L + i] = m + log(l);
+        }
+        dl_free(s);
+    }
+    return failed ? -1 : 0;
+}
+
+int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, const double *v,
+                    const double *out, const double *lse, const double *dout,
+                    double *dq, double *dk, double *dv)
+{
+    const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv, BH = d->B * d->H;
+    const double scale = d->scale;
+    int failed = 0;
+    memset(dk, 0, sizeof(double) * BH * S * D);
+    memset(dv, 0, sizeof(double) * BH * S * Dv);
+    /* dk, dv rows are sums over every query: one (batch, head) per thread */
+#pragma omp parallel num_threads(dl_threads_for(BH, 1))
+    {
+        double *s = dl_alloc(sizeof(double) * (S ? S : 1));
+        if (!s) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for
+        for (ptrdiff_t bhi = 0; bhi < (ptrdiff_t)BH; bhi++) {
+            if (!s) continue;
+            size_t bh = (size_t)bhi, b = bh / d->H, h = bh % d->H;
+            const double *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
+            const double *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
+            for (size_t i = 0; i < L; i++) {
+                const double *qi = q + (ptrdiff_t)b * d->q_s[0] + (ptrdiff_t)h * d->q_s[1]
+                                   + (ptrdiff_t)i * d->q_s[2];
+                const double *go = dout + (bh * L + i) * Dv, *o = out + (bh * L + i) * Dv;
+                double *gq = dq + (bh * L + i) * D;
+                memset(gq, 0, sizeof(double) * D);
+                double l = lse[bh * L + i];
+                if (l == -INFINITY) continue;
+                double dr = 0.0;
+                for (size_t e = 0; e < Dv; e++) dr += go[e] * o[e];
+                scores_f64(d, b, h, i, qi, kh, s);
+                for (size_t j = 0; j < S; j++) {
+                    double p = exp(s[j] - l);
+                    const double *vj = vh + (ptrdiff_t)j * d->v_s[2];
+                    const double *kj = kh + (ptrdiff_t)j * d->k_s[2];
+                    double dp = 0.0;
+                    for (size_t e = 0; e < Dv; e++) dp += go[e] * vj[e];
+                    double ds = p * (dp - dr) * scale;
+                    double *gv = dv + (bh * S + j) * Dv, *gk = dk + (bh * S + j) * D;
+                    for (size_t e = 0; e < Dv; e++) gv[e] += p * go[e];
+                    for (size_t e = 0; e < D; e++) { gq[e] += ds * kj[e]; gk[e] += ds * qi[e]; }
+                }
+            }
+        }
+        dl_free(s);
+    }
+    return failed ? -1 : 0;
+}

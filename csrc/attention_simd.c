@@ -1,0 +1,403 @@
+/* Fused attention, float32, one copy per ISA (see attention.h for the contract).
+ *
+ * Tiles: BQ query rows x BK keys.  Every tile product goes through one register-blocked
+ * micro-kernel, C (+)= A * B with B row-major and its row length a whole number of vectors,
+ * so operands are packed with zero padding up to the vector width (head dims 1..128 and any
+ * sequence length then need no scalar tails in the hot loops).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlcore/attention.h"
+#include "dlcore/runtime.h"
+#include "dlcore/simd.h"
+
+enum { BQ = 64, BK = 64 };
+
+/* Register tile of the micro-kernel: MR rows x NV vectors (macros: #if needs them). */
+#if defined(__AVX512F__)
+#define MR 6   /* 24 accumulators + 4 B vectors of 32 zmm */
+#define NV 4
+#elif defined(__AVX2__)
+#define MR 6   /* 12 accumulators + 2 B vectors of 16 ymm */
+#define NV 2
+#else
+#define MR 4
+#define NV 4
+#endif
+
+static inline size_t round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+/* C[mr x nv*VL] (+)= A[mr x K] * B[K x nv*VL]; A(m, k) = A[m*ars + k*acs].  mr, nv are
+ * compile-time constants at every call site, so the accumulators live in registers. */
+static inline __attribute__((always_inline)) void
+micro(const int mr, const int nv, size_t K, const float *A, ptrdiff_t ars, ptrdiff_t acs,
+      const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc, int accumulate)
+{
+    vf c[MR][NV];
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+            c[r][v] = accumulate ? vf_loadu(C + r * ldc + v * DL_VF_LEN) : vf_zero();
+    for (size_t k = 0; k < K; k++) {
+        vf b[NV];
+        const float *bk = B + (ptrdiff_t)k * ldb;
+        for (int v = 0; v < nv; v++) b[v] = vf_loadu(bk + v * DL_VF_LEN);
+        const float *ak = A + (ptrdiff_t)k * acs;
+        for (int r = 0; r < mr; r++) {
+            vf a = vf_set1(ak[r * ars]);
+            for (int v = 0; v < nv; v++) c[r][v] = vf_fma(a, b[v], c[r][v]);
+        }
+    }
+    for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++) vf_storeu(C + r * ldc + v * DL_VF_LEN, c[r][v]);
+}
+
+/* C[M x N] (+)= A * B over tiles of the micro-kernel; N is a multiple of DL_VF_LEN. */
+static void tile_gemm(size_t M, size_t N, size_t K, const float *A, ptrdiff_t ars,
+                      ptrdiff_t acs, const float *B, ptrdiff_t ldb, float *C, ptrdiff_t ldc,
+                      int accumulate)
+{
+    const size_t NW = (size_t)NV * DL_VF_LEN;
+    size_t m = 0;
+    for (; m + MR <= M; m += MR) {
+        const float *a = A + (ptrdiff_t)m * ars;
+        float *c = C + (ptrdiff_t)m * ldc;
+        size_t n = 0;
+        for (; n + NW <= N; n += NW)
+            micro(MR, NV, K, a, ars, acs, B + n, ldb, c + n, ldc, accumulate);
+        for (; n < N; n += DL_VF_LEN)
+            micro(MR, 1, K, a, ars, acs, B + n, ldb, c + n, ldc, accumulate);
+    }
+    if (m == M) return;
+    /* leftover rows, still with the row count a constant */
+    const float *a = A + (ptrdiff_t)m * ars;
+    float *c = C + (ptrdiff_t)m * ldc;
+    switch (M - m) {
+#define DL_ATTN_ROWS(R)                                                                       \
+    case R:                                                                                   \
+        for (size_t n = 0; n < N;) {                                                          \
+            if (n + NW <= N) {                                                                \
+                micro(R, NV, K, a, ars, acs, B + n, ldb, c + n, ldc, accumulate);            \
+                n += NW;                                                                      \
+            } else {                                                                          \
+                micro(R, 1, K, a, ars, acs, B + n, ldb, c + n, ldc, accumulate);             \
+                n += DL_VF_LEN;                                                               \
+            }                                                                                 \
+        }                                                                                     \
+        break;
+    DL_ATTN_ROWS(1)
+    DL_ATTN_ROWS(2)
+    DL_ATTN_ROWS(3)
+#if MR > 4
+    DL_ATTN_ROWS(4)
+    DL_ATTN_ROWS(5)
+#endif
+#undef DL_ATTN_ROWS
+    default: break;
+    }
+}
+
+/* Masks one score tile in place: padding columns (>= nk), the user's mask, the causal
+ * triangle.  Row r of the tile is query i0 + r, column c is key j0 + c. */
+static void mask_tile(const dl_attn_desc *d, size_t b, size_t h, size_t i0, size_t mq,
+                      size_t j0, size_t nk, size_t nkp, float *Sc)
+{
+    const int diag = d->causal && j0 + nk - 1 > i0;   /* some key in the tile is after row i0 */
+    for (size_t r = 0; r < mq; r++) {
+        float *s = Sc + r * nkp;
+        for (size_t c = nk; c < nkp; c++) s[c] = -INFINITY;
+        if (d->mask_kind != DL_ATTN_MASK_NONE) {
+            ptrdiff_t off = (ptrdiff_t)b * d->m_s[0] + (ptrdiff_t)h * d->m_s[1]
+                            + (ptrdiff_t)(i0 + r) * d->m_s[2] + (ptrdiff_t)j0 * d->m_s[3];
+            ptrdiff_t ms = d->m_s[3];
+            if (d->mask_kind == DL_ATTN_MASK_BOOL) {
+                const uint8_t *mk = (const uint8_t *)d->mask + off;
+                for (size_t c = 0; c < nk; c++)
+                    if (!mk[(ptrdiff_t)c * ms]) s[c] = -INFINITY;
+            } else {
+                const float *mk = (const float *)d->mask + off;
+                if (ms == 1) {
+                    size_t c = 0;
+                    for (; c + DL_VF_LEN <= nk; c += DL_VF_LEN)
+                        vf_storeu(s + c, vf_add(vf_loadu(s + c), vf_loadu(mk + c)));
+                    for (; c < nk; c++) s[c] += mk[c];
+                } else {
+                    for (size_t c = 0; c < nk; c++) s[c] += mk[(ptrdiff_t)c * ms];
+                }
+            }
+        }
+        if (diag) {
+            size_t i = i0 + r;
+            size_t first = i + 1 > j0 ? i + 1 - j0 : 0;   /* first masked column */
+            for (size_t c = first; c < nk; c++) s[c] = -INFINITY;
+        }
+    }
+}
+
+/* Keys a causal query block [i0, i0 + mq) can see: [0, min(S, i0 + mq)). */
+static inline size_t key_end(const dl_attn_desc *d, size_t i0, size_t mq)
+{
+    if (!d->causal) return d->S;
+    return i0 + mq < d->S ? i0 + mq : d->S;
+}
+
+/* A NaN score need not survive the max: exp(NaN - m) makes the row sum, and so the output
+ * row, NaN anyway. */
+static float row_max(const float *s, size_t n)
+{
+    vf m = vf_set1(-INFINITY);
+    for (size_t c = 0; c < n; c += DL_VF_LEN) m = vf_max(m, vf_loadu(s + c));
+    return vf_reduce_max(m);
+}
+
+/* s <- exp(s - m) in place; returns the sum. */
+static float exp_sum(float *s, size_t n, float m)
+{
+    vf vm = vf_set1(m), acc = vf_zero();
+    for (size_t c = 0; c < n; c += DL_VF_LEN) {
+        vf e = vf_exp(vf_sub(vf_loadu(s + c), vm));
+        vf_storeu(s + c, e);
+        acc = vf_add(acc, e);
+    }
+    return vf_reduce_add(acc);
+}
+
+static void scale_row(float *x, size_t n, float a)
+{
+    vf va = vf_set1(a);
+    for (size_t c = 0; c < n; c += DL_VF_LEN) vf_storeu(x + c, vf_mul(vf_loadu(x + c), va));
+}
+
+int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
+                               const float *v, float *out, float *lse)
+{
+    const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv;
+    const size_t Dp = round_up(D, DL_VF_LEN), Dvp = round_up(Dv, DL_VF_LEN);
+    const size_t nqb = (L + BQ - 1) / BQ, nkb = (S + BK - 1) / BK, BH = d->B * d->H;
+    const size_t items = BH * nqb;
+    const float scale = (float)d->scale;
+    int failed = 0;
+    /* K^T and V packed once per head (every query block reads all of them): per key block,
+     * K^T as D rows of BK and V as BK rows of Dvp, zero-padded. */
+    const size_t kt_blk = D * BK, v_blk = BK * Dvp;
+    float *Ktp = dl_alloc(sizeof(float) * (BH * nkb * kt_blk + 1));
+    float *Vpp = dl_alloc(sizeof(float) * (BH * nkb * v_blk + 1));
+    if (!Ktp || !Vpp) {
+        dl_free(Ktp);
+        dl_free(Vpp);
+        return -1;
+    }
+    /* one item = BQ rows against every key: ~2 * BQ * S * (D + Dv) flops */
+    size_t grain_items = (size_t)1 + (size_t)(1 << 20) / (2 * BQ * (S + 1) * (D + Dv) + 1);
+#pragma omp parallel num_threads(dl_threads_for(items, grain_items))
+    {
+#pragma omp for
+        for (ptrdiff_t it = 0; it < (ptrdiff_t)(BH * nkb); it++) {
+            size_t bh = (size_t)it / nkb, jb = (size_t)it % nkb;
+            size_t b = bh / d->H, h = bh % d->H, j0 = jb * BK;
+            size_t nk = S - j0 < BK ? S - j0 : BK;
+            const float *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
+            const float *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
+            float *Kt = Ktp + (size_t)it * kt_blk, *Vp = Vpp + (size_t)it * v_blk;
+            memset(Kt, 0, sizeof(float) * kt_blk);
+            memset(Vp, 0, sizeof(float) * v_blk);
+            /* transpose with contiguous stores: the strided loads stay in L1 */
+            const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
+            for (size_t e = 0; e < D; e++)
+                for (size_t c = 0; c < nk; c++) Kt[e * BK + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
+            for (size_t c = 0; c < nk; c++)
+                memcpy(Vp + c * Dvp, vh + (ptrdiff_t)(j0 + c) * d->v_s[2], sizeof(float) * Dv);
+        }
+        float *Qs = dl_alloc(sizeof(float) * BQ * Dp);
+        float *Sc = dl_alloc(sizeof(float) * BQ * BK);
+        float *O = dl_alloc(sizeof(float) * BQ * Dvp);
+        float *mrow = dl_alloc(sizeof(float) * BQ);
+        float *lrow = dl_alloc(sizeof(float) * BQ);
+        int ok = Qs && Sc && O && mrow && lrow;
+        if (!ok) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t it = 0; it < (ptrdiff_t)items; it++) {
+            if (!ok) continue;
+            size_t bh = (size_t)it / nqb, qb = (size_t)it % nqb;
+            size_t b = bh / d->H, h = bh % d->H;
+            size_t i0 = qb * BQ, mq = L - i0 < BQ ? L - i0 : BQ;
+            const float *qh = q + (ptrdiff_t)b * d->q_s[0] + (ptrdiff_t)h * d->q_s[1];
+            for (size_t r = 0; r < mq; r++) {
+                const float *src = qh + (ptrdiff_t)(i0 + r) * d->q_s[2];
+                for (size_t c = 0; c < D; c++) Qs[r * Dp + c] = src[c] * scale;
+                mrow[r] = -INFINITY;
+                lrow[r] = 0.0f;
+            }
+            memset(O, 0, sizeof(float) * mq * Dvp);
+            size_t jend = key_end(d, i0, mq);
+            for (size_t j0 = 0; j0 < jend; j0 += BK) {
+                size_t nk = jend - j0 < BK ? jend - j0 : BK;
+                size_t nkp = round_up(nk, DL_VF_LEN);
+                const float *Kt = Ktp + (bh * nkb + j0 / BK) * kt_blk;
+                const float *Vp = Vpp + (bh * nkb + j0 / BK) * v_blk;
+                tile_gemm(mq, nkp, D, Qs, (ptrdiff_t)Dp, 1, Kt, BK, Sc, (ptrdiff_t)nkp, 0);
+                mask_tile(d, b, h, i0, mq, j0, nk, nkp, Sc);
+                for (size_t r = 0; r < mq; r++) {
+                    float *s = Sc + r * nkp;
+                    float mx = row_max(s, nkp);
+                    float mold = mrow[r];
+                    float mnew = mx > mold || mx != mx ? mx : mold;
+                    if (mnew == -INFINITY) {      /* nothing visible in this row yet */
+                        memset(s, 0, sizeof(float) * nkp);
+                        continue;
+                    }
+                    float alpha = expf(mold - mnew);     /* 0 when mold is -inf */
+                    float sum = exp_sum(s, nkp, mnew);
+                    lrow[r] = lrow[r] * alpha + sum;
+                    mrow[r] = mnew;
+                    if (alpha != 1.0f) scale_row(O + r * Dvp, Dvp, alpha);
+                }
+                tile_gemm(mq, Dvp, nk, Sc, (ptrdiff_t)nkp, 1, Vp, (ptrdiff_t)Dvp, O,
+                          (ptrdiff_t)Dvp, 1);
+            }
+            float *oh = out + (bh * L + i0) * Dv;
+            float *lh = lse + bh * L + i0;
+            for (size_t r = 0; r < mq; r++) {
+                float l = lrow[r];
+                float inv = l > 0.0f ? 1.0f / l : 0.0f;
+                if (l != l) inv = l;
+                for (size_t e = 0; e < Dv; e++) oh[r * Dv + e] = O[r * Dvp + e] * inv;
+                lh[r] = l > 0.0f ? mrow[r] + logf(l) : (l != l ? l : -INFINITY);
+            }
+        }
+        dl_free(Qs); dl_free(Sc); dl_free(O); dl_free(mrow); dl_free(lrow);
+    }
+    dl_free(Ktp);
+    dl_free(Vpp);
+    return failed ? -1 : 0;
+}
+
+int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
+                               const float *v, const float *out, const float *lse,
+                               const float *dout, float *dq, float *dk, float *dv)
+{
+    const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv;
+    const size_t Dp = round_up(D, DL_VF_LEN), Dvp = round_up(Dv, DL_VF_LEN);
+    const size_t BH = d->B * d->H;
+    const float scale = (float)d->scale;
+    int failed = 0;
+    size_t grain = (size_t)1 + (size_t)(1 << 20) / (10 * (L + 1) * (S + 1) * (D + Dv) + 1);
+#pragma omp parallel num_threads(dl_threads_for(BH, grain))
+    {
+        float *Qs = dl_alloc(sizeof(float) * (L ? L : 1) * Dp);
+        float *dO = dl_alloc(sizeof(float) * (L ? L : 1) * Dvp);
+        float *Dr = dl_alloc(sizeof(float) * (L ? L : 1));
+        float *dQ = dl_alloc(sizeof(float) * (L ? L : 1) * Dp);
+        float *Kt = dl_alloc(sizeof(float) * Dp * BK);
+        float *Kr = dl_alloc(sizeof(float) * BK * Dp);
+        float *Vt = dl_alloc(sizeof(float) * Dvp * BK);
+        float *dK = dl_alloc(sizeof(float) * BK * Dp);
+        float *dV = dl_alloc(sizeof(float) * BK * Dvp);
+        float *P = dl_alloc(sizeof(float) * BQ * BK);
+        float *dP = dl_alloc(sizeof(float) * BQ * BK);
+        int ok = Qs && dO && Dr && dQ && Kt && Kr && Vt && dK && dV && P && dP;
+        if (!ok) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (ptrdiff_t bhi = 0; bhi < (ptrdiff_t)BH; bhi++) {
+            if (!ok) continue;
+            size_t bh = (size_t)bhi, b = bh / d->H, h = bh % d->H;
+            const float *qh = q + (ptrdiff_t)b * d->q_s[0] + (ptrdiff_t)h * d->q_s[1];
+            const float *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
+            const float *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
+            const float *oh = out + bh * L * Dv, *doh = dout + bh * L * Dv;
+            const float *lh = lse + bh * L;
+            for (size_t i = 0; i < L; i++) {
+                const float *src = qh + (ptrdiff_t)i * d->q_s[2];
+                float *qd = Qs + i * Dp;
+                for (size_t c = 0; c < D; c++) qd[c] = src[c] * scale;
+                for (size_t c = D; c < Dp; c++) qd[c] = 0.0f;
+                float *gd = dO + i * Dvp;
+                float acc = 0.0f;
+                for (size_t c = 0; c < Dv; c++) {
+                    gd[c] = doh[i * Dv + c];
+                    acc += gd[c] * oh[i * Dv + c];
+                }
+                for (size_t c = Dv; c < Dvp; c++) gd[c] = 0.0f;
+                Dr[i] = acc;
+            }
+            memset(dQ, 0, sizeof(float) * L * Dp);
+            for (size_t j0 = 0; j0 < S; j0 += BK) {
+                size_t nk = S - j0 < BK ? S - j0 : BK;
+                size_t nkp = round_up(nk, DL_VF_LEN);
+                const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
+                const float *vb = vh + (ptrdiff_t)j0 * d->v_s[2];
+                for (size_t c = 0; c < nk; c++) {
+                    float *kr = Kr + c * Dp;
+                    memcpy(kr, kb + (ptrdiff_t)c * d->k_s[2], sizeof(float) * D);
+                    for (size_t e = D; e < Dp; e++) kr[e] = 0.0f;
+                }
+                /* transposes with contiguous stores: the strided loads stay in L1 */
+                for (size_t e = 0; e < D; e++)
+                    for (size_t c = 0; c < nk; c++)
+                        Kt[e * nkp + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
+                for (size_t e = 0; e < Dv; e++)
+                    for (size_t c = 0; c < nk; c++)
+                        Vt[e * nkp + c] = vb[(ptrdiff_t)c * d->v_s[2] + e];
+                for (size_t c = nk; c < nkp; c++) {
+                    for (size_t e = 0; e < D; e++) Kt[e * nkp + c] = 0.0f;
+                    for (size_t e = 0; e < Dv; e++) Vt[e * nkp + c] = 0.0f;
+                }
+                memset(dK, 0, sizeof(float) * nk * Dp);
+                memset(dV, 0, sizeof(float) * nk * Dvp);
+                /* causal: rows before j0 see none of these keys */
+                size_t istart = d->causal ? j0 / BQ * BQ : 0;
+                for (size_t i0 = istart; i0 < L; i0 += BQ) {
+                    size_t mq = L - i0 < BQ ? L - i0 : BQ;
+                    tile_gemm(mq, nkp, D, Qs + i0 * Dp, (ptrdiff_t)Dp, 1, Kt, (ptrdiff_t)nkp,
+                              P, (ptrdiff_t)nkp, 0);
+                    mask_tile(d, b, h, i0, mq, j0, nk, nkp, P);
+                    for (size_t r = 0; r < mq; r++) {
+                        float *s = P + r * nkp;
+                        float l = lh[i0 + r];
+                        if (l == -INFINITY) { memset(s, 0, sizeof(float) * nkp); continue; }
+                        vf vl = vf_set1(l);
+                        for (size_t c = 0; c < nkp; c += DL_VF_LEN)
+                            vf_storeu(s + c, vf_exp(vf_sub(vf_loadu(s + c), vl)));
+                    }
+                    /* dV += P^T dO */
+                    tile_gemm(nk, Dvp, mq, P, 1, (ptrdiff_t)nkp, dO + i0 * Dvp, (ptrdiff_t)Dvp,
+                              dV, (ptrdiff_t)Dvp, 1);
+                    /* dP = dO V^T, then dS = P * (dP - D) in dP */
+                    tile_gemm(mq, nkp, Dv, dO + i0 * Dvp, (ptrdiff_t)Dvp, 1, Vt, (ptrdiff_t)nkp,
+                              dP, (ptrdiff_t)nkp, 0);
+                    for (size_t r = 0; r < mq; r++) {
+                        float *g = dP + r * nkp;
+                        const float *p = P + r * nkp;
+                        vf dr = vf_set1(Dr[i0 + r]);
+                        for (size_t c = 0; c < nkp; c += DL_VF_LEN)
+                            vf_storeu(g + c, vf_mul(vf_loadu(p + c),
+                                                    vf_sub(vf_loadu(g + c), dr)));
+                    }
+                    /* dQ += dS K (scaled at the end); dK += dS^T (scale Q) */
+                    tile_gemm(mq, Dp, nk, dP, (ptrdiff_t)nkp, 1, Kr, (ptrdiff_t)Dp,
+                              dQ + i0 * Dp, (ptrdiff_t)Dp, 1);
+                    tile_gemm(nk, Dp, mq, dP, 1, (ptrdiff_t)nkp, Qs + i0 * Dp, (ptrdiff_t)Dp,
+                              dK, (ptrdiff_t)Dp, 1);
+                }
+                float *dkh = dk + (bh * S + j0) * D, *dvh = dv + (bh * S + j0) * Dv;
+                for (size_t c = 0; c < nk; c++) {
+                    memcpy(dkh + c * D, dK + c * Dp, sizeof(float) * D);
+                    memcpy(dvh + c * Dv, dV + c * Dvp, sizeof(float) * Dv);
+                }
+            }
+            float *dqh = dq + bh * L * D;
+            for (size_t i = 0; i < L; i++)
+                for (size_t c = 0; c < D; c++) dqh[i * D + c] = dQ[i * Dp + c] * scale;
+        }
+        dl_free(Qs); dl_free(dO); dl_free(Dr); dl_free(dQ); dl_free(Kt); dl_free(Kr);
+        dl_free(Vt); dl_free(dK); dl_free(dV); dl_free(P); dl_free(dP);
+    }
+    return failed ? -1 : 0;
+}

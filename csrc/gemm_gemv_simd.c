@@ -1,0 +1,96 @@
+/* Matrix-vector kernels for GEMM's direct path (M == 1 or N == 1: batch-1 inference).
+ *
+ * These shapes are memory-bound (each element of the matrix is used once), so packing would
+ * only add a second pass over it: the matrix is streamed once, in place, and the vector is what
+ * stays in cache.  Written once against the SIMD vocabulary (dlcore/simd.h) and compiled per ISA.
+ * They produce raw sums; the driver applies alpha, beta, bias and the activation.
+ */
+#include "dlcore/simd.h"
+#include "dlcore/gemm_kernels.h"
+
+/* y[j] = sum_k x[k] * W[j*ldw + k]: four rows of W at a time share each load of x, with two
+ * accumulators per row so eight independent FMA chains hide the FMA latency. */
+void DL_ISA_FN(dl_sgemv_dots)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
+                              float *y)
+{
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        const float *w0 = W + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        vf s0 = vf_zero(), s1 = vf_zero(), s2 = vf_zero(), s3 = vf_zero();
+        vf t0 = vf_zero(), t1 = vf_zero(), t2 = vf_zero(), t3 = vf_zero();
+        size_t k = 0;
+        for (; k + 2 * DL_VF_LEN <= K; k += 2 * DL_VF_LEN) {
+            vf xa = vf_loadu(x + k), xb = vf_loadu(x + k + DL_VF_LEN);
+            s0 = vf_fma(xa, vf_loadu(w0 + k), s0);
+            s1 = vf_fma(xa, vf_loadu(w1 + k), s1);
+            s2 = vf_fma(xa, vf_loadu(w2 + k), s2);
+            s3 = vf_fma(xa, vf_loadu(w3 + k), s3);
+            t0 = vf_fma(xb, vf_loadu(w0 + k + DL_VF_LEN), t0);
+            t1 = vf_fma(xb, vf_loadu(w1 + k + DL_VF_LEN), t1);
+            t2 = vf_fma(xb, vf_loadu(w2 + k + DL_VF_LEN), t2);
+            t3 = vf_fma(xb, vf_loadu(w3 + k + DL_VF_LEN), t3);
+        }
+        for (; k + DL_VF_LEN <= K; k += DL_VF_LEN) {
+            vf xa = vf_loadu(x + k);
+            s0 = vf_fma(xa, vf_loadu(w0 + k), s0);
+            s1 = vf_fma(xa, vf_loadu(w1 + k), s1);
+            s2 = vf_fma(xa, vf_loadu(w2 + k), s2);
+            s3 = vf_fma(xa, vf_loadu(w3 + k), s3);
+        }
+        float r0 = vf_reduce_add(vf_add(s0, t0)), r1 = vf_reduce_add(vf_add(s1, t1));
+        float r2 = vf_reduce_add(vf_add(s2, t2)), r3 = vf_reduce_add(vf_add(s3, t3));
+        for (; k < K; k++) {
+            r0 += x[k] * w0[k];
+            r1 += x[k] * w1[k];
+            r2 += x[k] * w2[k];
+            r3 += x[k] * w3[k];
+        }
+        y[j] = r0;
+        y[j + 1] = r1;
+        y[j + 2] = r2;
+        y[j + 3] = r3;
+    }
+    for (; j < n; j++) {
+        const float *w0 = W + j * ldw;
+        vf s0 = vf_zero();
+        size_t k = 0;
+        for (; k + DL_VF_LEN <= K; k += DL_VF_LEN) s0 = vf_fma(vf_loadu(x + k), vf_loadu(w0 + k), s0);
+        float r0 = vf_reduce_add(s0);
+        for (; k < K; k++) r0 += x[k] * w0[k];
+        y[j] = r0;
+    }
+}
+
+/* y[j] = sum_k x[k] * W[k*ldw + j]: a strip of four vectors of y stays in registers while the
+ * k loop walks down W, so W is read exactly once. */
+void DL_ISA_FN(dl_sgemv_axpy)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
+                              float *y)
+{
+    size_t j = 0;
+    for (; j + 4 * DL_VF_LEN <= n; j += 4 * DL_VF_LEN) {
+        vf s0 = vf_zero(), s1 = vf_zero(), s2 = vf_zero(), s3 = vf_zero();
+        const float *w = W + j;
+        for (size_t k = 0; k < K; k++, w += ldw) {
+            vf xk = vf_set1(x[k]);
+            s0 = vf_fma(xk, vf_loadu(w), s0);
+            s1 = vf_fma(xk, vf_loadu(w + DL_VF_LEN), s1);
+            s2 = vf_fma(xk, vf_loadu(w + 2 * DL_VF_LEN), s2);
+            s3 = vf_fma(xk, vf_loadu(w + 3 * DL_VF_LEN), s3);
+        }
+        vf_storeu(y + j, s0);
+        vf_storeu(y + j + DL_VF_LEN, s1);
+        vf_storeu(y + j + 2 * DL_VF_LEN, s2);
+        vf_storeu(y + j + 3 * DL_VF_LEN, s3);
+    }
+    for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
+        vf s0 = vf_zero();
+        const float *w = W + j;
+        for (size_t k = 0; k < K; k++, w += ldw) s0 = vf_fma(vf_set1(x[k]), vf_loadu(w), s0);
+        vf_storeu(y + j, s0);
+    }
+    for (; j < n; j++) {
+        float s = 0.0f;
+        for (size_t k = 0; k < K; k++) s += x[k] * W[k * ldw + j];
+        y[j] = s;
+    }
+}

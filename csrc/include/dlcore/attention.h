@@ -1,0 +1,58 @@
+/* Fused scaled dot-product attention: out = softmax(scale * Q K^T + mask) V per (batch, head).
+ *
+ * Shapes: Q (B, H, L, D), K (B, H, S, D), V (B, H, S, Dv), out (B, H, L, Dv) C-contiguous,
+ * lse (B, H, L) C-contiguous: per query row, log(sum_j exp(score_ij)) with the scores already
+ * scaled and masked (-inf for a fully masked row, whose output row is 0, as in PyTorch).
+ * Q, K and V are read through element strides (batch, head, row); their last dim is contiguous.
+ * The mask, if any, is read through four strides (batch, head, row, column; 0 on broadcast
+ * dims): DL_ATTN_MASK_BOOL reads uint8 (nonzero = may attend), DL_ATTN_MASK_ADD reads the
+ * element type and adds it to the score.  causal keeps key j for query i only when j <= i
+ * (the top-left aligned lower triangle, PyTorch's is_causal), and composes with a mask.
+ *
+ * Forward never builds the L x S score matrix: it walks key tiles with a running row max and
+ * sum.  Backward recomputes each score tile from lse.  dq, dk, dv are C-contiguous outputs;
+ * dout is C-contiguous (B, H, L, Dv).  The functions return 0, or -1 when scratch memory
+ * could not be allocated (then the outputs are unspecified).
+ */
+#ifndef DLCORE_ATTENTION_H
+#define DLCORE_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { DL_ATTN_MASK_NONE = 0, DL_ATTN_MASK_BOOL = 1, DL_ATTN_MASK_ADD = 2 };
+
+typedef struct {
+    size_t B, H, L, S, D, Dv;
+    ptrdiff_t q_s[3], k_s[3], v_s[3];   /* element strides of batch, head, row */
+    const void *mask;                   /* NULL or uint8 / element type, see mask_kind */
+    int mask_kind;
+    ptrdiff_t m_s[4];                   /* element strides of batch, head, row, column */
+    int causal;
+    double scale;
+} dl_attn_desc;
+
+int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
+                    float *out, float *lse);
+int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
+                    const float *out, const float *lse, const float *dout,
+                    float *dq, float *dk, float *dv);
+int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k, const double *v,
+                    double *out, double *lse);
+int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, const double *v,
+                    const double *out, const double *lse, const double *dout,
+                    double *dq, double *dk, double *dv);
+
+/* Per-ISA copies of the float32 kernels (attention_simd.c). */
+#define DL_ATTN_DECL(sfx)                                                                     \
+    int dl_attn_fwd_f32##sfx(const dl_attn_desc *d, const float *q, const float *k,           \
+                             const float *v, float *out, float *lse);                         \
+    int dl_attn_bwd_f32##sfx(const dl_attn_desc *d, const float *q, const float *k,           \
+                             const float *v, const float *out, const float *lse,              \
+                             const float *dout, float *dq, float *dk, float *dv);
+DL_ATTN_DECL(_generic)
+DL_ATTN_DECL(_avx2)
+DL_ATTN_DECL(_avx512)
+#undef DL_ATTN_DECL
+
+#endif

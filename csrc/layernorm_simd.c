@@ -1,0 +1,117 @@
+/* LayerNorm / RMSNorm row kernels, float32, one copy per ISA (see layernorm.h).
+ * Rows are short enough (hundreds to thousands) to stay in L1 across the passes. */
+#include <math.h>
+
+#include "dlcore/layernorm.h"
+#include "dlcore/simd.h"
+
+static float sum_f32(const float *x, size_t n)
+{
+    vf a0 = vf_zero(), a1 = vf_zero();
+    size_t i = 0;
+    for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
+        a0 = vf_add(a0, vf_loadu(x + i));
+        a1 = vf_add(a1, vf_loadu(x + i + DL_VF_LEN));
+    }
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) a0 = vf_add(a0, vf_loadu(x + i));
+    float s = vf_reduce_add(vf_add(a0, a1));
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+/* sum (x - m)^2 */
+static float sumsq_f32(const float *x, size_t n, float m)
+{
+    vf vm = vf_set1(m), a0 = vf_zero(), a1 = vf_zero();
+    size_t i = 0;
+    for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
+        vf d0 = vf_sub(vf_loadu(x + i), vm), d1 = vf_sub(vf_loadu(x + i + DL_VF_LEN), vm);
+        a0 = vf_fma(d0, d0, a0);
+        a1 = vf_fma(d1, d1, a1);
+    }
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+        vf d0 = vf_sub(vf_loadu(x + i), vm);
+        a0 = vf_fma(d0, d0, a0);
+    }
+    float s = vf_reduce_add(vf_add(a0, a1));
+    for (; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return s;
+}
+
+void DL_ISA_FN(dl_ln_fwd_rows_f32)(size_t r0, size_t r1, size_t n, const float *x,
+                                   const float *gamma, const float *beta, float eps, int rms,
+                                   float *y, float *mean, float *rstd)
+{
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = x + r * n;
+        float *yr = y + r * n;
+        float m = rms ? 0.0f : sum_f32(xr, n) / (float)n;
+        float rs = 1.0f / sqrtf(sumsq_f32(xr, n, m) / (float)n + eps);
+        if (mean) mean[r] = m;
+        if (rstd) rstd[r] = rs;
+        /* y = x * rs + (-m * rs), then the affine part */
+        vf va = vf_set1(rs), vb = vf_set1(-m * rs);
+        size_t i = 0;
+        for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+            vf t = vf_fma(vf_loadu(xr + i), va, vb);
+            if (gamma) t = vf_mul(t, vf_loadu(gamma + i));
+            if (beta) t = vf_add(t, vf_loadu(beta + i));
+            vf_storeu(yr + i, t);
+        }
+        for (; i < n; i++) {
+            float t = xr[i] * rs + (-m * rs);
+            if (gamma) t *= gamma[i];
+            if (beta) t += beta[i];
+            yr[i] = t;
+        }
+    }
+}
+
+/* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma, xhat = (x - mean) * rstd;
+ * dgamma += dy * xhat, dbeta += dy (caller's per-thread partials). */
+void DL_ISA_FN(dl_ln_bwd_rows_f32)(size_t r0, size_t r1, size_t n, const float *x,
+                                   const float *gamma, const float *mean, const float *rstd,
+                                   const float *dy, float *dx, float *dgamma, float *dbeta,
+                                   int rms)
+{
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = x + r * n, *gr = dy + r * n;
+        float *dxr = dx + r * n;
+        float m = rms ? 0.0f : mean[r], rs = rstd[r];
+        vf vm = vf_set1(m), vr = vf_set1(rs);
+        vf sg = vf_zero(), sgx = vf_zero();
+        float sgs = 0.0f, sgxs = 0.0f;
+        size_t i = 0;
+        for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+            vf xh = vf_mul(vf_sub(vf_loadu(xr + i), vm), vr);
+            vf dyv = vf_loadu(gr + i);
+            vf g = gamma ? vf_mul(dyv, vf_loadu(gamma + i)) : dyv;
+            sg = vf_add(sg, g);
+            sgx = vf_fma(g, xh, sgx);
+            if (dgamma) vf_storeu(dgamma + i, vf_fma(dyv, xh, vf_loadu(dgamma + i)));
+            if (dbeta) vf_storeu(dbeta + i, vf_add(vf_loadu(dbeta + i), dyv));
+        }
+        for (; i < n; i++) {
+            float xh = (xr[i] - m) * rs, g = gamma ? gr[i] * gamma[i] : gr[i];
+            sgs += g;
+            sgxs += g * xh;
+            if (dgamma) dgamma[i] += gr[i] * xh;
+            if (dbeta) dbeta[i] += gr[i];
+        }
+        float mg = (vf_reduce_add(sg) + sgs) / (float)n;
+        float mgx = (vf_reduce_add(sgx) + sgxs) / (float)n;
+        if (rms) mg = 0.0f;
+        vf vmg = vf_set1(mg), vmgx = vf_set1(mgx);
+        for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+            vf xh = vf_mul(vf_sub(vf_loadu(xr + i), vm), vr);
+            vf dyv = vf_loadu(gr + i);
+            vf g = gamma ? vf_mul(dyv, vf_loadu(gamma + i)) : dyv;
+            vf t = vf_sub(vf_sub(g, vmg), vf_mul(xh, vmgx));
+            vf_storeu(dxr + i, vf_mul(t, vr));
+        }
+        for (; i < n; i++) {
+            float xh = (xr[i] - m) * rs, g = gamma ? gr[i] * gamma[i] : gr[i];
+            dxr[i] = (g - mg - xh * mgx) * rs;
+        }
+    }
+}

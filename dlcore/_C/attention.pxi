@@ -1,0 +1,161 @@
+cdef extern from "dlcore/attention.h":
+    ctypedef struct dl_attn_desc:
+        size_t B, H, L, S, D, Dv
+        ptrdiff_t q_s[3]
+        ptrdiff_t k_s[3]
+        ptrdiff_t v_s[3]
+        const void *mask
+        int mask_kind
+        ptrdiff_t m_s[4]
+        int causal
+        double scale
+    int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
+                        float *out, float *lse) nogil
+    int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
+                        const float *out, const float *lse, const float *dout,
+                        float *dq, float *dk, float *dv) nogil
+    int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k,
+                        const double *v, double *out, double *lse) nogil
+    int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k,
+                        const double *v, const double *out, const double *lse,
+                        const double *dout, double *dq, double *dk, double *dv) nogil
+
+
+cdef void _attn_strides(cnp.ndarray a, str name, ptrdiff_t *s) except *:
+    """Element strides of batch, head, row of a 4-D array whose last dim is contiguous."""
+    if cnp.PyArray_NDIM(a) != 4:
+        raise ValueError("attention: %s must be 4-D (B, H, rows, dim), got %d-D"
+                         % (name, cnp.PyArray_NDIM(a)))
+    cdef ptrdiff_t item = cnp.PyArray_ITEMSIZE(a)
+    if cnp.PyArray_DIM(a, 3) > 1 and cnp.PyArray_STRIDE(a, 3) != item:
+        raise ValueError("attention: the last dim of %s must be contiguous" % name)
+    for i in range(3):
+        if cnp.PyArray_STRIDE(a, i) % item != 0:
+            raise ValueError("attention: %s has a stride that is not a whole element" % name)
+        s[i] = cnp.PyArray_STRIDE(a, i) // item
+
+
+cdef void _attn_desc(dl_attn_desc *d, cnp.ndarray q, cnp.ndarray k, cnp.ndarray v,
+                     object mask, int causal, double scale) except *:
+    _attn_strides(q, "query", d.q_s)
+    _attn_strides(k, "key", d.k_s)
+    _attn_strides(v, "value", d.v_s)
+    cdef int t = cnp.PyArray_TYPE(q)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError("attention: dtype must be float32 or float64, got %s" % q.dtype)
+    if cnp.PyArray_TYPE(k) != t or cnp.PyArray_TYPE(v) != t:
+        raise TypeError("attention: query, key, value must share a dtype")
+    d.B = q.shape[0]
+    d.H = q.shape[1]
+    d.L = q.shape[2]
+    d.D = q.shape[3]
+    d.S = k.shape[2]
+    d.Dv = v.shape[3]
+    if (k.shape[0] != d.B or k.shape[1] != d.H or v.shape[0] != d.B or v.shape[1] != d.H
+            or k.shape[3] != d.D or v.shape[2] != d.S):
+        raise ValueError("attention: shapes do not match: query %s, key %s, value %s"
+                         % ((<object>q).shape, (<object>k).shape, (<object>v).shape))
+    d.causal = 1 if causal else 0
+    d.scale = scale
+    d.mask = NULL
+    d.mask_kind = 0
+    cdef cnp.ndarray m
+    cdef ptrdiff_t item
+    if mask is not None:
+        m = mask
+        if m.ndim != 4 or m.shape[0] != d.B or m.shape[1] != d.H or m.shape[2] != d.L \
+                or m.shape[3] != d.S:
+            raise ValueError("attention: mask must be broadcast to %s, got %s"
+                             % ((d.B, d.H, d.L, d.S), (<object>m).shape))
+        if cnp.PyArray_TYPE(m) == cnp.NPY_BOOL or cnp.PyArray_TYPE(m) == cnp.NPY_UINT8:
+            d.mask_kind = 1
+        elif cnp.PyArray_TYPE(m) == t:
+            d.mask_kind = 2
+        else:
+            raise TypeError("attention: mask must be bool or %s, got %s" % (q.dtype, m.dtype))
+        item = cnp.PyArray_ITEMSIZE(m)
+        for i in range(4):
+            if cnp.PyArray_STRIDE(m, i) % item != 0:
+                raise ValueError("attention: mask has a stride that is not a whole element")
+            d.m_s[i] = cnp.PyArray_STRIDE(m, i) // item
+        d.mask = cnp.PyArray_DATA(m)
+
+
+cdef void _attn_out(cnp.ndarray a, str name, tuple shape, int t) except *:
+    if (<object>a).shape != shape:
+        raise ValueError("attention: %s must have shape %s, got %s"
+                         % (name, shape, (<object>a).shape))
+    if cnp.PyArray_TYPE(a) != t:
+        raise TypeError("attention: %s must be %s" % (name, "float32" if t == cnp.NPY_FLOAT32
+                                                      else "float64"))
+    need_contig(a, name)
+
+
+def attention_forward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, bint causal,
+                      double scale, cnp.ndarray out, cnp.ndarray lse):
+    """Fused SDPA forward on 4-D (B, H, rows, dim) arrays: fills out (B, H, L, Dv) and the
+    per-row log-sum-exp lse (B, H, L).  mask: None or a (B, H, L, S) view (bool: may attend,
+    float: added)."""
+    cdef dl_attn_desc d
+    _attn_desc(&d, q, k, v, mask, causal, scale)
+    cdef int t = cnp.PyArray_TYPE(q)
+    _attn_out(out, "out", (d.B, d.H, d.L, d.Dv), t)
+    _attn_out(lse, "lse", (d.B, d.H, d.L), t)
+    need_writeable(out, "out")
+    need_writeable(lse, "lse")
+    cdef void *pq = cnp.PyArray_DATA(q)
+    cdef void *pk = cnp.PyArray_DATA(k)
+    cdef void *pv = cnp.PyArray_DATA(v)
+    cdef void *po = cnp.PyArray_DATA(out)
+    cdef void *pl = cnp.PyArray_DATA(lse)
+    cdef int rc
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = dl_attn_fwd_f32(&d, <float*>pq, <float*>pk, <float*>pv, <float*>po, <float*>pl)
+    else:
+        with nogil:
+            rc = dl_attn_fwd_f64(&d, <double*>pq, <double*>pk, <double*>pv, <double*>po,
+                                 <double*>pl)
+    if rc != 0:
+        raise MemoryError("attention: could not allocate scratch memory")
+    return out
+
+
+def attention_backward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, bint causal,
+                       double scale, cnp.ndarray out, cnp.ndarray lse, cnp.ndarray dout,
+                       cnp.ndarray dq, cnp.ndarray dk, cnp.ndarray dv):
+    """Fused SDPA backward from the forward's out and lse: fills dq, dk, dv (C-contiguous,
+    shaped like q, k, v).  dout is C-contiguous like out."""
+    cdef dl_attn_desc d
+    _attn_desc(&d, q, k, v, mask, causal, scale)
+    cdef int t = cnp.PyArray_TYPE(q)
+    _attn_out(out, "out", (d.B, d.H, d.L, d.Dv), t)
+    _attn_out(lse, "lse", (d.B, d.H, d.L), t)
+    _attn_out(dout, "dout", (d.B, d.H, d.L, d.Dv), t)
+    _attn_out(dq, "dq", (d.B, d.H, d.L, d.D), t)
+    _attn_out(dk, "dk", (d.B, d.H, d.S, d.D), t)
+    _attn_out(dv, "dv", (d.B, d.H, d.S, d.Dv), t)
+    for a, name in ((dq, "dq"), (dk, "dk"), (dv, "dv")):
+        need_writeable(a, name)
+    cdef void *pq = cnp.PyArray_DATA(q)
+    cdef void *pk = cnp.PyArray_DATA(k)
+    cdef void *pv = cnp.PyArray_DATA(v)
+    cdef void *po = cnp.PyArray_DATA(out)
+    cdef void *pl = cnp.PyArray_DATA(lse)
+    cdef void *pg = cnp.PyArray_DATA(dout)
+    cdef void *gq = cnp.PyArray_DATA(dq)
+    cdef void *gk = cnp.PyArray_DATA(dk)
+    cdef void *gv = cnp.PyArray_DATA(dv)
+    cdef int rc
+    if t == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = dl_attn_bwd_f32(&d, <float*>pq, <float*>pk, <float*>pv, <float*>po,
+                                 <float*>pl, <float*>pg, <float*>gq, <float*>gk, <float*>gv)
+    else:
+        with nogil:
+            rc = dl_attn_bwd_f64(&d, <double*>pq, <double*>pk, <double*>pv, <double*>po,
+                                 <double*>pl, <double*>pg, <double*>gq, <double*>gk,
+                                 <double*>gv)
+    if rc != 0:
+        raise MemoryError("attention: could not allocate scratch memory")
+    return dq, dk, dv

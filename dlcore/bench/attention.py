@@ -1,0 +1,203 @@
+"""`dlcore bench attention`: fused SDPA and LayerNorm vs a NumPy reference and torch.
+
+Ratios are their time / dlcore's (> 1 means dlcore is faster).  Peak memory of a forward at
+seq 8192 (one head, dim 64) is measured in a fresh subprocess by its peak RSS.
+"""
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["run", "format_table"]
+
+
+def _median_ms(fn, reps):
+    fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)) * 1e3
+
+
+def _np_sdpa(q, k, v, causal, grad):
+    """Reference: materialized scores, softmax, product (and its backward)."""
+    scale = 1.0 / np.sqrt(q.shape[-1])
+    s = np.matmul(q, k.swapaxes(-1, -2)) * scale
+    if causal:
+        L = s.shape[-1]
+        s = np.where(np.tril(np.ones((L, L), bool)), s, -np.inf)
+    s -= s.max(-1, keepdims=True)
+    p = np.exp(s)
+    p /= p.sum(-1, keepdims=True)
+    o = np.matmul(p, v)
+    if grad is None:
+        return o
+    dv = np.matmul(p.swapaxes(-1, -2), grad)
+    dp = np.matmul(grad, v.swapaxes(-1, -2))
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True))
+    return o, np.matmul(ds, k) * scale, np.matmul(ds.swapaxes(-1, -2), q) * scale, dv
+
+
+def _np_layernorm(x, w, b, grad):
+    m = x.mean(-1, keepdims=True)
+    r = 1.0 / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + 1e-5)
+    xh = (x - m) * r
+    y = xh * w + b
+    if grad is None:
+        return y
+    g = grad * w
+    dx = (g - g.mean(-1, keepdims=True) - xh * (g * xh).mean(-1, keepdims=True)) * r
+    return y, dx, (grad * xh).sum(0), grad.sum(0)
+
+
+def _peak_rss_child(which):
+    """Peak RSS (MiB) of a fresh interpreter that makes q, k, v (1, 1, 8192, 64) and then runs
+    `which`: 'dlcore' (fused forward), 'numpy' (materialized scores) or 'none'."""
+    code = ["import resource, numpy as np", "import dlcore as dl",
+            "import dlcore.nn.functional as F", "r = np.random.default_rng(0)",
+            "q, k, v = (r.standard_normal((1, 1, 8192, 64)).astype(np.float32)"
+            " for _ in range(3))"]
+    if which == "dlcore":
+        code += ["with dl.no_grad():",
+                 "    o = F.scaled_dot_product_attention(dl.tensor(q), dl.tensor(k),"
+                 " dl.tensor(v))"]
+    elif which == "numpy":
+        code += ["s = np.matmul(q, k.swapaxes(-1, -2)) * 0.125",
+                 "s -= s.max(-1, keepdims=True); np.exp(s, out=s); s /= s.sum(-1, keepdims=True)",
+                 "o = np.matmul(s, v)"]
+    code.append("print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)")
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", "\n".join(code)], capture_output=True,
+                         text=True, env=env, cwd=root)
+    try:
+        return float(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+
+
+def run(threads=(1, 2), quick=False):
+    import dlcore as dl
+    import dlcore.nn.functional as F
+    from dlcore import _C
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        threadpool_limits = None
+    B, H, L, D = (2, 4, 256, 64) if quick else (8, 8, 512, 64)
+    rows, n = (4096, 768) if quick else (32768, 768)
+    reps = 2 if quick else 5
+    rng = np.random.default_rng(0)
+    q, k, v, g = (rng.standard_normal((B, H, L, D)).astype(np.float32) for _ in range(4))
+    x = rng.standard_normal((rows, n)).astype(np.float32)
+    w, b = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
+    gx = rng.standard_normal((rows, n)).astype(np.float32)
+    result = []
+    prev = _C.get_num_threads()
+    for nt in threads:
+        _C.set_num_threads(nt)
+        if torch is not None:
+            torch.set_num_threads(nt)
+        limit = threadpool_limits(nt) if threadpool_limits else None
+        try:
+            for causal in (False, True):
+                for bwd in (False, True):
+                    def dl_fn():
+                        if bwd:
+                            tq, tk, tv = (dl.tensor(a, requires_grad=True) for a in (q, k, v))
+                            o = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+                            o.backward(dl.tensor(g))
+                        else:
+                            with dl.no_grad():
+                                F.scaled_dot_product_attention(dl.tensor(q), dl.tensor(k),
+                                                               dl.tensor(v), is_causal=causal)
+                    tdl = _median_ms(dl_fn, reps)
+                    tnp = _median_ms(lambda: _np_sdpa(q, k, v, causal, g if bwd else None),
+                                     reps)
+                    tto = None
+                    if torch is not None:
+                        def to_fn():
+                            if bwd:
+                                tq, tk, tv = (torch.from_numpy(a).requires_grad_()
+                                              for a in (q, k, v))
+                                o = torch.nn.functional.scaled_dot_product_attention(
+                                    tq, tk, tv, is_causal=causal)
+                                o.backward(torch.from_numpy(g))
+                            else:
+                                with torch.no_grad():
+                                    torch.nn.functional.scaled_dot_product_attention(
+                                        torch.from_numpy(q), torch.from_numpy(k),
+                                        torch.from_numpy(v), is_causal=causal)
+                        tto = _median_ms(to_fn, reps)
+                    result.append(_row("sdpa B%d H%d S%d D%d%s %s" % (
+                        B, H, L, D, " causal" if causal else "", "fwd+bwd" if bwd else "fwd"),
+                        nt, tdl, tnp, tto))
+            for bwd in (False, True):
+                def dl_ln():
+                    if bwd:
+                        tx = dl.tensor(x, requires_grad=True)
+                        tw, tb = dl.tensor(w, requires_grad=True), dl.tensor(b, requires_grad=True)
+                        F.layer_norm(tx, (n,), tw, tb).backward(dl.tensor(gx))
+                    else:
+                        with dl.no_grad():
+                            F.layer_norm(dl.tensor(x), (n,), dl.tensor(w), dl.tensor(b))
+                tdl = _median_ms(dl_ln, reps)
+                tnp = _median_ms(lambda: _np_layernorm(x, w, b, gx if bwd else None), reps)
+                tto = None
+                if torch is not None:
+                    def to_ln():
+                        tx = torch.from_numpy(x).requires_grad_(bwd)
+                        tw = torch.from_numpy(w).requires_grad_(bwd)
+                        tb = torch.from_numpy(b).requires_grad_(bwd)
+                        y = torch.nn.functional.layer_norm(tx, (n,), tw, tb)
+                        if bwd:
+                            y.backward(torch.from_numpy(gx))
+                    tto = _median_ms(to_ln, reps)
+                result.append(_row("layernorm %dx%d %s" % (rows, n, "fwd+bwd" if bwd else "fwd"),
+                                   nt, tdl, tnp, tto))
+        finally:
+            if limit is not None:
+                limit.unregister()
+    _C.set_num_threads(prev)
+    if not quick:
+        base = _peak_rss_child("none")
+        mem_dl, mem_np = _peak_rss_child("dlcore"), _peak_rss_child("numpy")
+        if base is not None:
+            mem_dl = None if mem_dl is None else mem_dl - base
+            mem_np = None if mem_np is None else mem_np - base
+        result.append({"case": "sdpa fwd S8192 H1 D64 peak RSS growth (MiB)", "threads": None,
+                       "dlcore_ms": None, "numpy_ms": None, "torch_ms": None,
+                       "ratio_numpy": None, "ratio_torch": None,
+                       "dlcore_peak_mib": mem_dl, "numpy_peak_mib": mem_np})
+    return result
+
+
+def _row(case, nt, tdl, tnp, tto):
+    return {"case": case, "threads": nt, "dlcore_ms": tdl, "numpy_ms": tnp, "torch_ms": tto,
+            "ratio_numpy": tnp / tdl, "ratio_torch": None if tto is None else tto / tdl}
+
+
+def format_table(rows):
+    def f(x, spec):
+        return "-" if x is None else format(x, spec)
+    lines = ["%-44s %3s %10s %10s %10s %8s %8s" % ("case", "thr", "dlcore ms", "numpy ms",
+                                                   "torch ms", "x numpy", "x torch")]
+    for r in rows:
+        if "dlcore_peak_mib" in r:
+            lines.append("%-44s dlcore %s MiB, numpy reference %s MiB (scores alone: 256 MiB)"
+                         % (r["case"], f(r["dlcore_peak_mib"], ".1f"),
+                            f(r["numpy_peak_mib"], ".1f")))
+            continue
+        lines.append("%-44s %3s %10s %10s %10s %8s %8s" % (
+            r["case"], r["threads"], f(r["dlcore_ms"], ".2f"), f(r["numpy_ms"], ".2f"),
+            f(r["torch_ms"], ".2f"), f(r["ratio_numpy"], ".2f"), f(r["ratio_torch"], ".2f")))
+    return "\n".join(lines)

@@ -1,0 +1,427 @@
+"""Multi-head attention and the Transformer stacks, with PyTorch's parameter names and layouts
+(in_proj_weight, out_proj, layers.0.self_attn..., linear1, norm1...), so state_dicts move
+between the two."""
+import copy
+import math
+
+import numpy as np
+
+from ...tensor import Tensor, _check_device, get_default_dtype
+from ...ops.matmul import linear
+from ...ops.attention import scaled_dot_product_attention
+from ...ops import activation as A
+from ...ops.dropout import dropout
+from ...ops.shape import Cat as _Cat
+from .. import init
+from ..parameter import Parameter
+from .container import ModuleList
+from .linear import Linear
+from .module import Module
+from .normalization import LayerNorm
+
+__all__ = ["MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder",
+           "TransformerDecoderLayer", "TransformerDecoder", "Transformer"]
+
+
+def _get_activation(activation):
+    if callable(activation):
+        return activation
+    if activation == "relu":
+        return A.relu
+    if activation == "gelu":
+        return _gelu_exact
+    raise ValueError("activation must be 'relu', 'gelu' or a callable, got %r" % (activation,))
+
+
+def _gelu_exact(x):
+    g = getattr(A, "gelu", None)
+    if g is not None:
+        return g(x)
+    return _GeluFn.apply(x)
+
+
+from ...autograd import Function  # noqa: E402
+
+
+class _GeluFn(Function):
+    """x * Phi(x) (exact, erf form); private stand-in until dlcore.ops.activation.gelu lands."""
+
+    def forward(self, x):
+        from math import erf
+        verf = np.vectorize(erf, otypes=[np.float64])
+        cdf = 0.5 * (1.0 + verf(x.astype(np.float64) / math.sqrt(2.0)))
+        if self.requires_grad:
+            self.saved = (x, cdf)
+        return (x * cdf).astype(x.dtype)
+
+    def backward(self, g):
+        x, cdf = self.saved
+        pdf = np.exp(-0.5 * x.astype(np.float64) ** 2) / math.sqrt(2 * math.pi)
+        return (g * (cdf + x * pdf)).astype(g.dtype)
+
+
+def _mask_array(mask, dtype, name):
+    """A user mask as an additive float array (bool True = masked out, PyTorch's MHA rule)."""
+    if mask is None:
+        return None
+    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype == np.bool_:
+        return np.where(m, -np.inf, 0.0).astype(dtype)
+    if m.dtype.kind != "f":
+        raise TypeError("MultiheadAttention: %s must be bool or float, got %s" % (name, m.dtype))
+    return m.astype(dtype, copy=False)
+
+
+class MultiheadAttention(Module):
+    """PyTorch's nn.MultiheadAttention: in_proj_weight (3E, E) or q/k/v_proj_weight when
+    kdim/vdim differ from embed_dim, in_proj_bias (3E), out_proj Linear(E, E)."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None,
+                 dtype=None):
+        super().__init__()
+        _check_device(device)
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError("MultiheadAttention: embed_dim and num_heads must be positive, "
+                             "got %r and %r" % (embed_dim, num_heads))
+        if embed_dim % num_heads:
+            raise ValueError("MultiheadAttention: embed_dim (%d) must be divisible by num_heads "
+                             "(%d)" % (embed_dim, num_heads))
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.embed_dim, self.num_heads = embed_dim, num_heads
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.dropout, self.batch_first = dropout, batch_first
+        self.head_dim = embed_dim // num_heads
+        E = embed_dim
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = Parameter(np.empty((3 * E, E), dt))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        else:
+            self.q_proj_weight = Parameter(np.empty((E, E), dt))
+            self.k_proj_weight = Parameter(np.empty((E, self.kdim), dt))
+            self.v_proj_weight = Parameter(np.empty((E, self.vdim), dt))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(np.empty(3 * E, dt))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(E, E, bias=bias, dtype=dt)
+        if add_bias_kv:
+            self.bias_k = Parameter(np.empty((1, 1, E), dt))
+            self.bias_v = Parameter(np.empty((1, 1, E), dt))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
+
+    def _proj(self, x, i):
+        E = self.embed_dim
+        if self._qkv_same_embed_dim:
+            w = self.in_proj_weight[i * E:(i + 1) * E]
+        else:
+            w = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[i]
+        b = None if self.in_proj_bias is None else self.in_proj_bias[i * E:(i + 1) * E]
+        return linear(x, w, b)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
+                attn_mask=None, average_attn_weights=True, is_causal=False):
+        unbatched = query.ndim == 2
+        if query.ndim not in (2, 3):
+            raise ValueError("MultiheadAttention: query must be 2-D or 3-D, got shape %s"
+                             % (tuple(query.shape),))
+        if unbatched:
+            query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+            if key_padding_mask is not None:
+                kp = key_padding_mask._data if isinstance(key_padding_mask, Tensor) \
+                    else np.asarray(key_padding_mask)
+                key_padding_mask = kp[None]
+        elif self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        # now (L, N, E) / (S, N, kdim)
+        L, N, E = query.shape
+        if E != self.embed_dim:
+            raise ValueError("MultiheadAttention: query's last dim must be embed_dim=%d, got %s"
+                             % (self.embed_dim, tuple(query.shape)))
+        if key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
+            raise ValueError("MultiheadAttention: key/value last dims must be kdim=%d, vdim=%d,"
+                             " got %s, %s" % (self.kdim, self.vdim, tuple(key.shape),
+                                              tuple(value.shape)))
+        if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
+            raise ValueError("MultiheadAttention: key %s and value %s must share (seq, batch) "
+                             "and match the query's batch %d" % (tuple(key.shape),
+                                                                  tuple(value.shape), N))
+        H, hd = self.num_heads, self.head_dim
+        dt = np.dtype(query.dtype)
+        q, k, v = self._proj(query, 0), self._proj(key, 1), self._proj(value, 2)
+        am = _mask_array(attn_mask, dt, "attn_mask")
+        kpm = _mask_array(key_padding_mask, dt, "key_padding_mask")
+        if self.bias_k is not None:
+            k = _Cat.apply(k, self.bias_k.expand(1, N, E), dim=0)
+            v = _Cat.apply(v, self.bias_v.expand(1, N, E), dim=0)
+            if am is not None:
+                am = np.concatenate([am, np.zeros(am.shape[:-1] + (1,), dt)], -1)
+            if kpm is not None:
+                kpm = np.concatenate([kpm, np.zeros((kpm.shape[0], 1), dt)], -1)
+        S = k.shape[0]
+        # (seq, N, E) -> (N, H, seq, hd)
+        q = q.reshape(L, N, H, hd).permute(1, 2, 0, 3)
+        k = k.reshape(S, N, H, hd).permute(1, 2, 0, 3)
+        v = v.reshape(S, N, H, hd).permute(1, 2, 0, 3)
+        if self.add_zero_attn:
+            k = _Cat.apply(k, Tensor._wrap(np.zeros((N, H, 1, hd), dt)), dim=2)
+            v = _Cat.apply(v, Tensor._wrap(np.zeros((N, H, 1, hd), dt)), dim=2)
+            S += 1
+            if am is not None:
+                am = np.concatenate([am, np.zeros(am.shape[:-1] + (1,), dt)], -1)
+            if kpm is not None:
+                kpm = np.concatenate([kpm, np.zeros((kpm.shape[0], 1), dt)], -1)
+        mask = None
+        if am is not None:
+            if am.ndim == 2:
+                if am.shape != (L, S):
+                    raise ValueError("MultiheadAttention: 2-D attn_mask must be %s, got %s"
+                                     % ((L, S), am.shape))
+                mask = am
+            elif am.ndim == 3:
+                if am.shape != (N * H, L, S):
+                    raise ValueError("MultiheadAttention: 3-D attn_mask must be %s, got %s"
+                                     % ((N * H, L, S), am.shape))
+                mask = am.reshape(N, H, L, S)
+            else:
+                raise ValueError("MultiheadAttention: attn_mask must be 2-D or 3-D, got %s"
+                                 % (am.shape,))
+        if kpm is not None:
+            if kpm.shape != (N, S):
+                raise ValueError("MultiheadAttention: key_padding_mask must be %s, got %s"
+                                 % ((N, S), kpm.shape))
+            kp = kpm.reshape(N, 1, 1, S)
+            mask = kp if mask is None else mask + kp
+        causal = bool(is_causal) and attn_mask is None
+        p_drop = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+            add = np.zeros((L, S), dt) if mask is None else mask
+            if causal:
+                add = add + np.where(np.tril(np.ones((L, S), bool)), 0.0, -np.inf).astype(dt)
+            p = A.softmax(scores + Tensor._wrap(np.asarray(add, dt)), dim=-1)
+            weights = p
+            if p_drop > 0:
+                p = dropout(p, p_drop, training=True)
+            o = p @ v
+        else:
+            m = None if mask is None else Tensor._wrap(np.ascontiguousarray(mask))
+            o = scaled_dot_product_attention(q, k, v, m, p_drop, causal)
+        o = o.permute(2, 0, 1, 3).reshape(L, N, E)
+        out = self.out_proj(o)
+        if unbatched:
+            out = out.squeeze(1)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        if weights is not None:
+            if average_attn_weights:
+                weights = weights.mean(1)
+            if unbatched:
+                weights = weights.squeeze(0)
+        return out, weights
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention block then feed-forward block, each with dropout, residual and LayerNorm
+    (norm_first applies the norm before each block instead of after)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        from .dropout import Dropout
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _get_activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           need_weights=False, is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm2(x + self._ff_block(x))
+        return x
+
+
+class TransformerDecoderLayer(Module):
+    """Self-attention, cross-attention over memory, feed-forward; PyTorch's layout."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
+                 layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
+                 device=None, dtype=None):
+        super().__init__()
+        from .dropout import Dropout
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                            batch_first=batch_first, dtype=dtype)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                 batch_first=batch_first, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _get_activation(activation)
+
+    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                           is_causal=is_causal, need_weights=False)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x, mem, attn_mask, key_padding_mask, is_causal):
+        x = self.multihead_attn(x, mem, mem, attn_mask=attn_mask,
+                                key_padding_mask=key_padding_mask, is_causal=is_causal,
+                                need_weights=False)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x):
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask,
+                                    memory_key_padding_mask, memory_is_causal)
+            x = x + self._ff_block(self.norm3(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+            x = self.norm2(x + self._mha_block(x, memory, memory_mask,
+                                               memory_key_padding_mask, memory_is_causal))
+            x = self.norm3(x + self._ff_block(x))
+        return x
+
+
+class TransformerEncoder(Module):
+    """num_layers deep copies of encoder_layer, then an optional final norm."""
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True,
+                 mask_check=True):
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
+                      is_causal=bool(is_causal))
+        if self.norm is not None:
+            x = self.norm(x)
+        return x
+
+
+class TransformerDecoder(Module):
+    """num_layers deep copies of decoder_layer, then an optional final norm."""
+
+    def __init__(self, decoder_layer, num_layers, norm=None):
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
+        x = tgt
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                      tgt_key_padding_mask=tgt_key_padding_mask,
+                      memory_key_padding_mask=memory_key_padding_mask,
+                      tgt_is_causal=bool(tgt_is_causal), memory_is_causal=memory_is_causal)
+        if self.norm is not None:
+            x = self.norm(x)
+        return x
+
+
+class Transformer(Module):
+    """Encoder-decoder Transformer with PyTorch's defaults and state_dict keys."""
+
+    def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                 dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
+                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=False, norm_first=False,
+                 bias=True, device=None, dtype=None):
+        super().__init__()
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
+                                            layer_norm_eps, batch_first, norm_first, bias,
+                                            dtype=dtype)
+            self.encoder = TransformerEncoder(layer, num_encoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                        dtype=dtype))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            layer = TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation,
+                                            layer_norm_eps, batch_first, norm_first, bias,
+                                            dtype=dtype)
+            self.decoder = TransformerDecoder(layer, num_decoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                        dtype=dtype))
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+                src_key_padding_mask=None, tgt_key_padding_mask=None,
+                memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
+                memory_is_causal=False):
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
+                              is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask,
+                            tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz, device=None, dtype=None):
+        """(sz, sz) float mask: 0 on and below the diagonal, -inf above."""
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        m = np.triu(np.full((sz, sz), -np.inf, dtype=dt), k=1)
+        return Tensor._wrap(m)

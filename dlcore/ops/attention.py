@@ -1,0 +1,141 @@
+"""Scaled dot-product attention on the fused C kernel (dlcore/_C/attention.pxi).
+
+The fused path never builds the L x S score matrix: memory grows with sequence length, not
+its square.  dropout_p > 0 needs the probabilities themselves, so it takes a composed path
+(scores, softmax, dropout, product) built from differentiable ops.
+"""
+import math
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor
+
+__all__ = ["scaled_dot_product_attention"]
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _as4d(a, lead, tail):
+    """a broadcast to lead + tail, viewed as (B, H) + tail (no copy for up to two lead dims),
+    last dim contiguous."""
+    a = np.broadcast_to(a, lead + tail)
+    if len(lead) == 0:
+        a = a.reshape((1, 1) + tail)
+    elif len(lead) == 1:
+        a = a.reshape((1,) + lead + tail)
+    elif len(lead) > 2:
+        a = a.reshape((int(np.prod(lead[:-1])), lead[-1]) + tail)
+    if a.shape[-1] > 1 and a.strides[-1] != a.itemsize:
+        a = np.ascontiguousarray(a)
+    if any(s % a.itemsize for s in a.strides):
+        a = np.ascontiguousarray(a)
+    return a
+
+
+class SDPAFn(Function):
+    def forward(self, q, k, v, mask, is_causal=False, scale=1.0):
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        L, E = q.shape[-2:]
+        S, Ev = k.shape[-2], v.shape[-1]
+        q4, k4, v4 = _as4d(q, lead, (L, E)), _as4d(k, lead, (S, E)), _as4d(v, lead, (S, Ev))
+        m4 = None if mask is None else _as4d(mask, lead, (L, S))
+        B, H = q4.shape[:2]
+        out = np.empty((B, H, L, Ev), q.dtype)
+        lse = np.empty((B, H, L), q.dtype)
+        _C.attention_forward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse)
+        if self.requires_grad:
+            self.saved = (q4, k4, v4, m4, is_causal, scale, out, lse, lead)
+        return out.reshape(lead + (L, Ev))
+
+    def backward(self, g):
+        q4, k4, v4, m4, is_causal, scale, out, lse, lead = self.saved
+        g = np.ascontiguousarray(g, dtype=out.dtype).reshape(out.shape)
+        dq, dk, dv = np.empty(q4.shape, out.dtype), np.empty(k4.shape, out.dtype), \
+            np.empty(v4.shape, out.dtype)
+        _C.attention_backward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse, g,
+                              dq, dk, dv)
+        # gradients in the broadcast shape; the engine sums broadcast dims back
+        return (dq.reshape(lead + q4.shape[2:]), dk.reshape(lead + k4.shape[2:]),
+                dv.reshape(lead + v4.shape[2:]), None)
+
+
+def _composed(query, key, value, mask, dropout_p, is_causal, scale):
+    """softmax(q k^T * scale + mask) with dropout, then @ v, from differentiable ops."""
+    from .activation import softmax
+    from .dropout import dropout
+    L, S = query.shape[-2], key.shape[-2]
+    scores = (query @ key.transpose(-2, -1)) * scale
+    add = np.zeros((L, S), dtype=np.dtype(query.dtype))
+    if is_causal:
+        add = np.where(np.tril(np.ones((L, S), dtype=bool)), add, -np.inf).astype(add.dtype)
+    if mask is not None:
+        add = (np.where(mask, 0.0, -np.inf) if mask.dtype == np.bool_ else mask) + add
+        add = add.astype(np.dtype(query.dtype))
+    scores = scores + Tensor._wrap(add)
+    p = softmax(scores, dim=-1)
+    p = dropout(p, dropout_p, training=True)
+    return p @ value
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None):
+    """softmax(query @ key^T * scale + mask) @ value over the last two dims, PyTorch's
+    F.scaled_dot_product_attention.
+
+    query (..., L, E), key (..., S, E), value (..., S, Ev); leading dims broadcast.
+    attn_mask broadcastable to (..., L, S): bool (True = may attend) or float (added).
+    is_causal masks keys after each query (top-left aligned).  scale defaults to 1/sqrt(E).
+    A query row that may attend to no key gets a zero output row, as in PyTorch.
+    """
+    fname = "scaled_dot_product_attention"
+    arrs = []
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        a = t._data if isinstance(t, Tensor) else None
+        if a is None:
+            raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(t).__name__))
+        if a.ndim < 2:
+            raise ValueError("%s: %s must be at least 2-D (..., seq, dim), got shape %s"
+                             % (fname, name, a.shape))
+        if a.dtype not in _FLOAT:
+            raise TypeError("%s: %s must be float32 or float64, got %s" % (fname, name, a.dtype))
+        arrs.append(a)
+    q, k, v = arrs
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError("%s: query, key and value must share a dtype, got %s, %s, %s"
+                        % (fname, q.dtype, k.dtype, v.dtype))
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError("%s: query and key head dims differ: query %s, key %s"
+                         % (fname, q.shape, k.shape))
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError("%s: key and value sequence lengths differ: key %s, value %s"
+                         % (fname, k.shape, v.shape))
+    try:
+        lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise ValueError("%s: batch dims of query %s, key %s, value %s do not broadcast"
+                         % (fname, q.shape, k.shape, v.shape)) from None
+    L, S = q.shape[-2], k.shape[-2]
+    mask = None
+    if attn_mask is not None:
+        mask = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        if mask.dtype != np.bool_:
+            if mask.dtype not in _FLOAT:
+                raise TypeError("%s: attn_mask must be bool or float, got %s"
+                                % (fname, mask.dtype))
+            mask = mask.astype(q.dtype, copy=False)
+        full = lead + (L, S)
+        try:
+            ok = np.broadcast_shapes(mask.shape, full) == full
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError("%s: attn_mask of shape %s does not broadcast to %s"
+                             % (fname, mask.shape, full))
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError("%s: dropout_p must be in [0, 1], got %r" % (fname, dropout_p))
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    if dropout_p > 0.0:
+        return _composed(query, key, value, mask, dropout_p, is_causal, scale)
+    return SDPAFn.apply(query, key, value, mask, is_causal=bool(is_causal), scale=scale)

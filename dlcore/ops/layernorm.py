@@ -1,0 +1,77 @@
+"""LayerNorm and RMSNorm over trailing dims: one fused C kernel forward, one backward."""
+import numpy as np
+
+from .. import _C
+from ..autograd import Function
+from ..tensor import Tensor
+
+__all__ = ["layer_norm", "rms_norm"]
+
+
+class LayerNormFn(Function):
+    """y = normalize(x over its last n elements) * weight + bias; weight/bias may be None."""
+
+    def forward(self, x, weight, bias, n=1, eps=1e-5, rms=False):
+        x = np.ascontiguousarray(x)
+        weight = None if weight is None else np.ascontiguousarray(weight, dtype=x.dtype)
+        bias = None if (bias is None or rms) else np.ascontiguousarray(bias, dtype=x.dtype)
+        rows = x.size // n if n else 0
+        y = np.empty_like(x)
+        mean = None if rms else np.empty(rows, x.dtype)
+        rstd = np.empty(rows, x.dtype)
+        if x.size:
+            _C.layer_norm_forward(x, n, weight, bias, eps, y, mean, rstd, rms)
+        if self.requires_grad:
+            self.saved = (x, weight, mean, rstd, n, rms, bias is not None)
+        return y
+
+    def backward(self, g):
+        x, weight, mean, rstd, n, rms, has_bias = self.saved
+        g = np.ascontiguousarray(g, dtype=x.dtype)
+        dx = np.empty_like(x)
+        dw = np.empty(weight.shape, x.dtype) if weight is not None and self.needs_input_grad[1] \
+            else None
+        db = np.empty(n, x.dtype) if has_bias and self.needs_input_grad[2] else None
+        if x.size:
+            _C.layer_norm_backward(x, n, weight, mean, rstd, g, dx, dw, db, rms)
+        else:
+            for a in (dw, db):
+                if a is not None:
+                    a[...] = 0
+        if db is not None and weight is not None:
+            db = db.reshape(weight.shape)
+        return dx, dw, db
+
+
+def _check(fname, input, normalized_shape, weight, bias):
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    shape = tuple(input.shape)
+    k = len(normalized_shape)
+    if k == 0 or shape[len(shape) - k:] != normalized_shape or len(shape) < k:
+        raise ValueError("%s: normalized_shape %s must match the trailing dims of the input, "
+                         "got input shape %s" % (fname, normalized_shape, shape))
+    if np.dtype(input.dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError("%s: input must be float32 or float64, got %s" % (fname, input.dtype))
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(p.shape) != normalized_shape:
+            raise ValueError("%s: %s must have shape %s, got %s"
+                             % (fname, name, normalized_shape, tuple(p.shape)))
+    return int(np.prod(normalized_shape))
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalizes over the trailing `normalized_shape` dims (biased variance), then
+    applies weight and bias when given; PyTorch's F.layer_norm."""
+    n = _check("layer_norm", input, normalized_shape, weight, bias)
+    return LayerNormFn.apply(input, weight, bias, n=n, eps=float(eps), rms=False)
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) * weight over the trailing dims; eps=None means the
+    dtype's machine epsilon, as in PyTorch's F.rms_norm."""
+    n = _check("rms_norm", input, normalized_shape, weight, None)
+    if eps is None:
+        eps = float(np.finfo(np.dtype(input.dtype)).eps)
+    return LayerNormFn.apply(input, weight, None, n=n, eps=float(eps), rms=True)

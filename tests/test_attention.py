@@ -1,0 +1,166 @@
+"""Fused scaled dot-product attention: kernel vs NumPy on every ISA path and thread count,
+torch parity (forward, backward, every mask kind, causal, L != S, head dims 1..128),
+float64 gradcheck, bad input."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+import dlcore.nn.functional as F
+from dlcore import _C
+
+
+def ref(q, k, v, mask, causal, scale):
+    """Float64 reference: output, probabilities."""
+    q, k, v = (a.astype(np.float64) for a in (q, k, v))
+    s = q @ k.swapaxes(-1, -2) * scale
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    if causal:
+        L, S = s.shape[-2:]
+        s = np.where(np.tril(np.ones((L, S), bool)), s, -np.inf)
+    m = s.max(-1, keepdims=True)
+    e = np.exp(s - np.where(np.isfinite(m), m, 0))
+    l = e.sum(-1, keepdims=True)
+    p = np.where(l > 0, e / np.where(l > 0, l, 1), 0)
+    return p @ v, p
+
+
+def ref_grads(q, k, v, p, g, scale):
+    q, k, v, g = (a.astype(np.float64) for a in (q, k, v, g))
+    dv = p.swapaxes(-1, -2) @ g
+    dp = g @ v.swapaxes(-1, -2)
+    ds = p * (dp - (dp * p).sum(-1, keepdims=True))
+    return ds @ k * scale, ds.swapaxes(-1, -2) @ q * scale, dv
+
+
+def make_mask(rng, kind, B, H, L, S, dtype):
+    if kind == "bool":
+        return np.broadcast_to(rng.random((1, H, L, S)) > 0.3, (B, H, L, S))
+    if kind == "add":
+        return np.broadcast_to(rng.standard_normal((L, S)).astype(dtype), (B, H, L, S))
+    return None
+
+
+SHAPES = [(1, 1, 1, 1, 1, 1), (2, 3, 7, 9, 5, 5), (1, 2, 70, 133, 64, 64),
+          (2, 1, 65, 64, 128, 17), (1, 1, 130, 33, 33, 40)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("mask_kind", [None, "bool", "add"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_kernel_matches_reference(isa, threads, rng, shape, mask_kind, causal):
+    B, H, L, S, D, Dv = shape
+    for dt, tol in ((np.float32, 2e-4), (np.float64, 1e-10)):
+        q = rng.standard_normal((B, H, L, D)).astype(dt)
+        k = rng.standard_normal((B, H, S, D)).astype(dt)
+        v = rng.standard_normal((B, H, S, Dv)).astype(dt)
+        mask = make_mask(rng, mask_kind, B, H, L, S, dt)
+        scale = 1 / np.sqrt(D)
+        out, lse = np.empty((B, H, L, Dv), dt), np.empty((B, H, L), dt)
+        _C.attention_forward(q, k, v, mask, causal, scale, out, lse)
+        o, p = ref(q, k, v, mask, causal, scale)
+        np.testing.assert_allclose(out, o, atol=tol, rtol=tol)
+        g = rng.standard_normal(out.shape).astype(dt)
+        dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+        _C.attention_backward(q, k, v, mask, causal, scale, out, lse, g, dq, dk, dv)
+        for got, want in zip((dq, dk, dv), ref_grads(q, k, v, p, g, scale)):
+            np.testing.assert_allclose(got, want, atol=tol * 5, rtol=tol)
+
+
+def test_strided_inputs(rng):
+    """Q/K/V as transposed views (B, L, H, D) -> (B, H, L, D), as multi-head attention makes."""
+    x = rng.standard_normal((2, 19, 3, 3, 8)).astype(np.float32)
+    q, k, v = (x[:, :, i].transpose(0, 2, 1, 3) for i in range(3))
+    out = F.scaled_dot_product_attention(dl.tensor(q), dl.tensor(k), dl.tensor(v))
+    np.testing.assert_allclose(out.numpy(), ref(q, k, v, None, False, 8 ** -0.5)[0], atol=1e-5)
+
+
+CASES = [  # q shape, k shape, v shape, mask kind, causal
+    ((2, 3, 7, 5), (2, 3, 9, 5), (2, 3, 9, 6), None, False),
+    ((2, 3, 9, 16), (2, 3, 7, 16), (2, 3, 7, 16), None, True),
+    ((3, 7, 5), (3, 9, 5), (3, 9, 5), "bool", False),
+    ((7, 1), (9, 1), (9, 1), "add", False),
+    ((2, 1, 33, 128), (2, 1, 40, 128), (2, 1, 40, 128), "bool4", False),
+    ((2, 1, 3, 7, 16), (2, 4, 3, 9, 16), (2, 4, 3, 9, 16), "add", False),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_matches_torch(torch, rng, case):
+    sq, sk, sv, mk, causal = case
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in (sq, sk, sv))
+    L, S = sq[-2], sk[-2]
+    m = None
+    if mk == "bool":
+        m = rng.random((L, S)) > 0.3
+    elif mk == "bool4":
+        m = rng.random((sq[0], 1, 1, S)) > 0.5
+    elif mk == "add":
+        m = rng.standard_normal((L, S)).astype(np.float32)
+    tq, tk, tv = (dl.tensor(a, requires_grad=True) for a in (q, k, v))
+    o = F.scaled_dot_product_attention(tq, tk, tv, None if m is None else dl.tensor(m),
+                                       is_causal=causal)
+    g = rng.standard_normal(o.shape).astype(np.float32)
+    o.backward(dl.tensor(g))
+    Q, K, V = (torch.tensor(a, requires_grad=True) for a in (q, k, v))
+    O = torch.nn.functional.scaled_dot_product_attention(
+        Q, K, V, None if m is None else torch.tensor(m), is_causal=causal)
+    O.backward(torch.tensor(g))
+    np.testing.assert_allclose(o.numpy(), O.detach().numpy(), atol=1e-5)
+    for a, b in ((tq, Q), (tk, K), (tv, V)):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-4)
+
+
+def test_fully_masked_row_is_zero(rng):
+    q, k, v = (dl.tensor(rng.standard_normal((1, 3, 4)), requires_grad=True) for _ in range(3))
+    m = np.ones((3, 3), bool)
+    m[1] = False
+    o = F.scaled_dot_product_attention(q, k, v, dl.tensor(m))
+    o.sum().backward()
+    assert np.all(o.numpy()[0, 1] == 0) and np.all(np.isfinite(o.numpy()))
+    assert np.all(q.grad.numpy()[0, 1] == 0) and np.all(np.isfinite(k.grad.numpy()))
+
+
+def test_scale_and_dropout(rng):
+    q, k, v = (dl.tensor(rng.standard_normal((2, 5, 4))) for _ in range(3))
+    o = F.scaled_dot_product_attention(q, k, v, scale=0.3)
+    np.testing.assert_allclose(o.numpy(), ref(q.numpy(), k.numpy(), v.numpy(), None, False,
+                                              0.3)[0], atol=1e-12)
+    dl.manual_seed(0)
+    d = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5, is_causal=True)
+    assert d.shape == (2, 5, 4) and not np.allclose(d.numpy(), o.numpy())
+
+
+@pytest.mark.parametrize("mask_kind,causal", [(None, False), ("bool", False), ("add", True)])
+def test_gradcheck(rng, mask_kind, causal):
+    q = dl.tensor(rng.standard_normal((2, 2, 5, 3)), requires_grad=True)
+    k = dl.tensor(rng.standard_normal((2, 2, 6, 3)), requires_grad=True)
+    v = dl.tensor(rng.standard_normal((2, 2, 6, 4)), requires_grad=True)
+    m = None
+    if mask_kind == "bool":
+        m = rng.random((5, 6)) > 0.3
+        m[:, 0] = True
+    elif mask_kind == "add":
+        m = rng.standard_normal((5, 6))
+    mt = None if m is None else dl.tensor(m)
+    assert dl.autograd.gradcheck(
+        lambda q, k, v: F.scaled_dot_product_attention(q, k, v, mt, is_causal=causal),
+        (q, k, v))
+
+
+def test_bad_input():
+    q, k, v = dl.randn(2, 5, 4), dl.randn(2, 6, 4), dl.randn(2, 6, 3)
+    with pytest.raises(ValueError, match="head dims differ"):
+        F.scaled_dot_product_attention(q, dl.randn(2, 6, 5), v)
+    with pytest.raises(ValueError, match="sequence lengths differ"):
+        F.scaled_dot_product_attention(q, k, dl.randn(2, 7, 3))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=dl.tensor(np.ones((5, 7), bool)))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        F.scaled_dot_product_attention(q, dl.randn(3, 6, 4), dl.randn(3, 6, 3))
+    with pytest.raises(TypeError, match="share a dtype"):
+        F.scaled_dot_product_attention(q, k.double(), v)
+    with pytest.raises(ValueError, match="at least 2-D"):
+        F.scaled_dot_product_attention(dl.randn(4), k, v)
+    with pytest.raises(TypeError, match="bool or float"):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=dl.tensor(np.ones((5, 6), np.int64)))
