@@ -16,7 +16,14 @@
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* elements per scheduling block (a multiple of every vector length) and per thread minimum */
-enum { ACT_BLOCK = 4096, ACT_GRAIN = 32768, SM_GRAIN = 32768 };
+enum { ACT_BLOCK = 16384, ACT_GRAIN = 32768, SM_GRAIN = 32768 };
+
+/* Threaded loops hand out pieces of >= ACT_BLOCK elements dynamically: on a loaded machine a
+ * thread that starts late takes fewer pieces instead of doing its static half after waking. */
+static inline size_t rows_per_piece(size_t row_len)
+{
+    return row_len >= ACT_BLOCK ? 1 : ACT_BLOCK / (row_len ? row_len : 1);
+}
 
 typedef struct { float a, b, c; } act_prm;
 typedef vf (*act_fwd_fn)(vf x, act_prm p);
@@ -55,7 +62,7 @@ static inline vf f_elu(vf x, act_prm p)
 /* log(1 + e^v) = max(v, 0) + log1p(e^-|v|), never overflowing */
 static inline vf softplus1(vf v)
 {
-    return vf_add(vf_max(vf_zero(), v), vfa_log1p01(vf_exp(vf_sub(vf_zero(), vf_abs(v)))));
+    return vf_add(vf_max(vf_zero(), v), vfa_log1p01(vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)))));
 }
 static inline vf f_softplus(vf x, act_prm p)
 {
@@ -114,13 +121,13 @@ static inline vf b_gelu(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
     vf pdf = vf_mul(vf_set1(0.3989422804014327f),
-                    vf_exp(vf_mul(vf_mul(x, x), vf_set1(-0.5f))));
+                    vfa_exp_nonpos(vf_mul(vf_mul(x, x), vf_set1(-0.5f))));
     return vf_mul(g, vf_fma(x, pdf, std_normal_cdf(x)));
 }
 /* sigmoid(v) and sigmoid(v) (1 - sigmoid(v)) from e = e^-|v|, without 1 - s cancelling */
 static inline vf sigmoid_and_slope(vf v, vf *slope)
 {
-    vf e = vf_exp(vf_sub(vf_zero(), vf_abs(v)));
+    vf e = vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)));
     vf r = vf_div(vf_set1(1.0f), vf_add(vf_set1(1.0f), e));
     vf er = vf_mul(e, r);
     *slope = vf_mul(er, r);
@@ -212,7 +219,7 @@ DL_ALWAYS_INLINE void fwd_run(act_fwd_fn f, const float *x, float *y, size_t n, 
         fwd_range(f, x, y, 0, n, p);
         return;
     }
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(dynamic)
     for (size_t b = 0; b < nblk; b++) {
         size_t lo = b * ACT_BLOCK, hi = lo + ACT_BLOCK < n ? lo + ACT_BLOCK : n;
         fwd_range(f, x, y, lo, hi, p);
@@ -247,7 +254,7 @@ DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x
         bwd_range(f, use_x, use_y, x, y, g, gx, 0, n, p);
         return;
     }
-#pragma omp parallel for num_threads(nt) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(dynamic)
     for (size_t b = 0; b < nblk; b++) {
         size_t lo = b * ACT_BLOCK, hi = lo + ACT_BLOCK < n ? lo + ACT_BLOCK : n;
         bwd_range(f, use_x, use_y, x, y, g, gx, lo, hi, p);
@@ -324,8 +331,8 @@ static float expsum_range(const float *x, float *y, size_t lo, size_t hi, float 
     vf vm = vf_set1(m), s0 = vf_zero(), s1 = vf_zero();
     size_t i = lo;
     for (; i + 2 * DL_VF_LEN <= hi; i += 2 * DL_VF_LEN) {
-        vf e0 = vf_exp(vf_sub(vf_loadu(x + i), vm));
-        vf e1 = vf_exp(vf_sub(vf_loadu(x + i + DL_VF_LEN), vm));
+        vf e0 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
+        vf e1 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i + DL_VF_LEN), vm));
         if (y) {
             vf_storeu(y + i, e0);
             vf_storeu(y + i + DL_VF_LEN, e1);
@@ -334,14 +341,14 @@ static float expsum_range(const float *x, float *y, size_t lo, size_t hi, float 
         s1 = vf_add(s1, e1);
     }
     for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
-        vf e0 = vf_exp(vf_sub(vf_loadu(x + i), vm));
+        vf e0 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
         if (y) vf_storeu(y + i, e0);
         s0 = vf_add(s0, e0);
     }
     if (i < hi) {
         /* padding lanes are -inf, so e^(-inf - m) adds 0; they give NaN only when m is -inf or
          * NaN, and then the row's own lanes are NaN as well */
-        vf e1 = vf_exp(vf_sub(vfa_load_part(x + i, hi - i, -INFINITY), vm));
+        vf e1 = vfa_exp_nonpos(vf_sub(vfa_load_part(x + i, hi - i, -INFINITY), vm));
         if (y) vfa_store_part(y + i, e1, hi - i);
         s1 = vf_add(s1, e1);
     }
@@ -408,7 +415,7 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
-        vf e = vf_exp(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vfa_load_part(p, k, 0.0f), m));
+        vf e = vfa_exp_nonpos(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vfa_load_part(p, k, 0.0f), m));
         s = vf_add(s, e);
         if (!log_) {
             if (k == DL_VF_LEN) vf_storeu(y + d * inner + j, e);
@@ -444,14 +451,16 @@ void DL_ISA_FN(dl_softmax_fwd_f32)(const float *x, float *y, size_t outer, size_
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
         int nt = dl_threads_for(outer * dim, SM_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        size_t piece = rows_per_piece(dim);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
         for (size_t r = 0; r < outer; r++) softmax_row(x + r * dim, y + r * dim, dim, log_);
         return;
     }
     size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
     size_t tasks = outer * ncol;
     int nt = dl_threads_for(outer * dim * inner, SM_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    size_t piece = rows_per_piece(dim * DL_VF_LEN);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
     for (size_t t = 0; t < tasks; t++) {
         size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
         size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;
@@ -485,13 +494,13 @@ static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n,
     size_t i;
     for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
         vf yv = vf_loadu(y + i), gv = vf_loadu(g + i);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
         vf_storeu(gx + i, r);
     }
     if (i < n) {
         size_t k = n - i;
         vf yv = vfa_load_part(y + i, k, 0.0f), gv = vfa_load_part(g + i, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
         vfa_store_part(gx + i, r, k);
     }
 }
@@ -517,7 +526,7 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
         size_t o = d * inner + j;
         vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vfa_load_part(g + o, k, 0.0f);
         vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vfa_load_part(y + o, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
         if (k == DL_VF_LEN) vf_storeu(gx + o, r);
         else vfa_store_part(gx + o, r, k);
     }
@@ -529,7 +538,8 @@ void DL_ISA_FN(dl_softmax_bwd_f32)(const float *y, const float *gy, float *gx, s
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
         int nt = dl_threads_for(outer * dim, SM_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+        size_t piece = rows_per_piece(dim);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
         for (size_t r = 0; r < outer; r++)
             softmax_bwd_row(y + r * dim, gy + r * dim, gx + r * dim, dim, log_);
         return;
@@ -537,7 +547,8 @@ void DL_ISA_FN(dl_softmax_bwd_f32)(const float *y, const float *gy, float *gx, s
     size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
     size_t tasks = outer * ncol;
     int nt = dl_threads_for(outer * dim * inner, SM_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    size_t piece = rows_per_piece(dim * DL_VF_LEN);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
     for (size_t t = 0; t < tasks; t++) {
         size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
         size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;

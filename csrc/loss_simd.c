@@ -12,7 +12,14 @@
 
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))
 
-enum { CE_GRAIN = 32768, PL_BLOCK = 4096, PL_GRAIN = 32768 };
+enum { CE_GRAIN = 32768, PL_BLOCK = 16384, PL_GRAIN = 32768 };
+
+/* Threaded loops hand out pieces of >= PL_BLOCK elements dynamically (a late-starting thread on
+ * a loaded machine takes fewer pieces rather than a static half). */
+static inline size_t rows_per_piece(size_t row_len)
+{
+    return row_len >= PL_BLOCK ? 1 : PL_BLOCK / (row_len ? row_len : 1);
+}
 
 static const float k_ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
@@ -37,8 +44,8 @@ static float ce_sums_range(const float *x, const float *w, size_t lo, size_t n, 
     size_t i = lo;
     for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
         vf x0 = vf_sub(vf_loadu(x + i), vm), x1 = vf_sub(vf_loadu(x + i + DL_VF_LEN), vm);
-        s0 = vf_add(s0, vf_exp(x0));
-        s1 = vf_add(s1, vf_exp(x1));
+        s0 = vf_add(s0, vfa_exp_nonpos(x0));
+        s1 = vf_add(s1, vfa_exp_nonpos(x1));
         if (want_sd) {
             if (w) {
                 d = vf_fma(vf_loadu(w + i), x0, d);
@@ -50,13 +57,13 @@ static float ce_sums_range(const float *x, const float *w, size_t lo, size_t n, 
     }
     for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
         vf x0 = vf_sub(vf_loadu(x + i), vm);
-        s0 = vf_add(s0, vf_exp(x0));
+        s0 = vf_add(s0, vfa_exp_nonpos(x0));
         if (want_sd) d = w ? vf_fma(vf_loadu(w + i), x0, d) : vf_add(d, x0);
     }
     if (i < n) {
         size_t k = n - i;
         /* padding: -inf for the exponentials (adds 0), m for the differences (adds 0) */
-        s1 = vf_add(s1, vf_exp(vf_sub(vfa_load_part(x + i, k, -INFINITY), vm)));
+        s1 = vf_add(s1, vfa_exp_nonpos(vf_sub(vfa_load_part(x + i, k, -INFINITY), vm)));
         if (want_sd) {
             vf xd = vf_sub(vfa_load_part(x + i, k, m), vm);
             d = w ? vf_fma(vfa_load_part(w + i, k, 0.0f), xd, d) : vf_add(d, xd);
@@ -97,7 +104,8 @@ int64_t DL_ISA_FN(dl_ce_fwd_f32)(const float *x, const int64_t *target, const fl
     double tl = 0.0, tw = 0.0;
     int64_t bad = INT64_MAX;
     int nt = dl_threads_for(N * C, CE_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) \
+    size_t piece = rows_per_piece(C);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1) \
     reduction(+ : tl, tw) reduction(min : bad)
     for (size_t i = 0; i < N; i++) {
         int64_t t = target[i];
@@ -134,7 +142,8 @@ void DL_ISA_FN(dl_ce_bwd_f32)(const float *x, const int64_t *target, const float
 {
     const float W = weight_total(weight, C), eps = smoothing;
     int nt = dl_threads_for(N * C, CE_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    size_t piece = rows_per_piece(C);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
     for (size_t i = 0; i < N; i++) {
         int64_t t = target[i];
         const float *xi = x + i * C;
@@ -150,13 +159,13 @@ void DL_ISA_FN(dl_ce_bwd_f32)(const float *x, const int64_t *target, const float
         vf vl = vf_set1(lse[i]);
         size_t j = 0;
         for (; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
-            vf p = vf_exp(vf_sub(vf_loadu(xi + j), vl));
+            vf p = vfa_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
             vf b = weight ? vf_mul(B, vf_loadu(weight + j)) : B;
             vf_storeu(gi + j, vf_fma(p, A, vf_sub(vf_zero(), b)));
         }
         if (j < C) {
             size_t k = C - j;
-            vf p = vf_exp(vf_sub(vfa_load_part(xi + j, k, 0.0f), vl));
+            vf p = vfa_exp_nonpos(vf_sub(vfa_load_part(xi + j, k, 0.0f), vl));
             vf b = weight ? vf_mul(B, vfa_load_part(weight + j, k, 0.0f)) : B;
             vfa_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), b)), k);
         }
@@ -178,7 +187,8 @@ void DL_ISA_FN(dl_ce_prob_fwd_f32)(const float *x, const float *q, const float *
     const float eps = smoothing, invC = 1.0f / (float)C;
     double tl = 0.0;
     int nt = dl_threads_for(N * C, CE_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(+ : tl)
+    size_t piece = rows_per_piece(C);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1) reduction(+ : tl)
     for (size_t i = 0; i < N; i++) {
         const float *xi = x + i * C, *qi = q + i * C;
         float m = ce_row_max(xi, C);
@@ -186,14 +196,14 @@ void DL_ISA_FN(dl_ce_prob_fwd_f32)(const float *x, const float *q, const float *
         size_t j = 0;
         for (; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
             vf d = vf_sub(vf_loadu(xi + j), vm);
-            s = vf_add(s, vf_exp(d));
+            s = vf_add(s, vfa_exp_nonpos(d));
             vf wq = smooth_wq(vf_loadu(qi + j), weight ? vf_loadu(weight + j) : one, one, eps, invC);
             sq = vf_add(sq, wq);
             sqd = vf_fma(wq, d, sqd);
         }
         if (j < C) {
             size_t k = C - j;
-            s = vf_add(s, vf_exp(vf_sub(vfa_load_part(xi + j, k, -INFINITY), vm)));
+            s = vf_add(s, vfa_exp_nonpos(vf_sub(vfa_load_part(xi + j, k, -INFINITY), vm)));
             vf d = vf_sub(vfa_load_part(xi + j, k, m), vm);
             vf wv = weight ? vfa_load_part(weight + j, k, 0.0f) : one;
             vf wq = smooth_wq(vfa_load_part(qi + j, k, 0.0f), wv, vfa_load_part(k_ones, k, 0.0f),
@@ -216,7 +226,8 @@ void DL_ISA_FN(dl_ce_prob_bwd_f32)(const float *x, const float *q, const float *
 {
     const float eps = smoothing, invC = 1.0f / (float)C;
     int nt = dl_threads_for(N * C, CE_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    size_t piece = rows_per_piece(C);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
     for (size_t i = 0; i < N; i++) {
         const float *xi = x + i * C, *qi = q + i * C;
         float *gi = gx + i * C;
@@ -234,13 +245,13 @@ void DL_ISA_FN(dl_ce_prob_bwd_f32)(const float *x, const float *q, const float *
         }
         vf A = vf_set1(sc * vf_reduce_add(acc)), vsc = vf_set1(sc), vl = vf_set1(lse[i]);
         for (j = 0; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
-            vf p = vf_exp(vf_sub(vf_loadu(xi + j), vl));
+            vf p = vfa_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
             vf wq = smooth_wq(vf_loadu(qi + j), weight ? vf_loadu(weight + j) : one, one, eps, invC);
             vf_storeu(gi + j, vf_fma(p, A, vf_sub(vf_zero(), vf_mul(wq, vsc))));
         }
         if (j < C) {
             size_t k = C - j;
-            vf p = vf_exp(vf_sub(vfa_load_part(xi + j, k, 0.0f), vl));
+            vf p = vfa_exp_nonpos(vf_sub(vfa_load_part(xi + j, k, 0.0f), vl));
             vf wv = weight ? vfa_load_part(weight + j, k, 0.0f) : one;
             vf wq = smooth_wq(vfa_load_part(qi + j, k, 0.0f), wv, one, eps, invC);
             vfa_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), vf_mul(wq, vsc))), k);
@@ -252,7 +263,7 @@ void DL_ISA_FN(dl_ce_prob_bwd_f32)(const float *x, const float *q, const float *
 /* softplus(v) = log(1 + e^v) without overflow */
 static inline vf pl_softplus(vf v)
 {
-    return vf_add(vf_max(vf_zero(), v), vfa_log1p01(vf_exp(vf_sub(vf_zero(), vf_abs(v)))));
+    return vf_add(vf_max(vf_zero(), v), vfa_log1p01(vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)))));
 }
 static inline vf pl_sign(vf d)
 {
@@ -389,7 +400,7 @@ DL_ALWAYS_INLINE int pl_fwd_run(int kind, const float *x, const float *t, const 
     size_t nblk = (n + PL_BLOCK - 1) / PL_BLOCK;
     double tot = 0.0, nbad = 0.0;
     int nt = dl_threads_for(n, PL_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(+ : tot, nbad)
+#pragma omp parallel for num_threads(nt) schedule(dynamic) if (nt > 1) reduction(+ : tot, nbad)
     for (size_t b = 0; b < nblk; b++) {
         size_t lo = b * PL_BLOCK, hi = lo + PL_BLOCK < n ? lo + PL_BLOCK : n;
         float bad = 0.0f;
@@ -406,7 +417,7 @@ DL_ALWAYS_INLINE void pl_bwd_run(int kind, const float *x, const float *t, const
 {
     size_t nblk = (n + PL_BLOCK - 1) / PL_BLOCK;
     int nt = dl_threads_for(n, PL_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(dynamic) if (nt > 1)
     for (size_t b = 0; b < nblk; b++) {
         size_t lo = b * PL_BLOCK, hi = lo + PL_BLOCK < n ? lo + PL_BLOCK : n;
         pl_bwd_block(kind, x, t, w, pw, lo, hi, prm, g, gscale, gx);

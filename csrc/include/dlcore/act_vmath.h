@@ -140,6 +140,27 @@ static inline vf vfa_log(vf x) { return logf(x); }
 #endif
 
 #ifndef DL_VF_SCALAR
+/* e^x for x <= 0 (or -inf, NaN): softmax and cross-entropy exponentiate x - max or x - lse.
+ * vf_exp's reduction and polynomial without its overflow path: x is clamped at -87.34, so
+ * n >= -126 and 2^n is one normal scale factor; lanes below the clamp give 0.  NaN stays NaN. */
+static inline vf vfa_exp_nonpos(vf x)
+{
+    const vf lo = vf_set1(-87.33654f);
+    vf xc = vf_max(lo, x);
+    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
+    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
+    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
+    vf p = vf_set1(1.0f / 720.0f);
+    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
+    p = vf_fma(p, r, vf_set1(0.5f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    vf res = vf_mul(p, vf_pow2i(vf_round_to_int(n)));
+    return vf_select_lt(x, lo, vf_zero(), res);
+}
+
 static inline vf vfa_expm1(vf x)
 {
     /* exp(x) - 1 cancels near 0: there use the Taylor series up to x^9/9! (error < 6e-9 at
@@ -192,6 +213,7 @@ static inline vf vfa_erfc(vf z)
     return vf_mul(t, vf_exp(vf_sub(p, vf_mul(z, z))));
 }
 #else
+static inline vf vfa_exp_nonpos(vf x) { return expf(x); }
 static inline vf vfa_expm1(vf x) { return expm1f(x); }
 static inline vf vfa_log1p01(vf u) { return log1pf(u); }
 static inline vf vfa_erfc(vf z) { return erfcf(z); }
