@@ -166,8 +166,9 @@ def run(threads=(1, 2), quick=False):
                         tdl = _median_ms(dl_case(dl_act[name], xa, g), reps)
                         tnp = _median_ms(lambda: _np_act(name, xa, g), reps)
                         tto = _median_ms(to_case(to_act[name], xa, g), reps) if torch else None
-                        result.append(_row("%s %s %dM" % (name, "fwd+bwd" if bwd else "fwd",
-                                                          n_act >> 20), nt, tdl, tnp, tto))
+                        size = ("%dM" % (n_act >> 20)) if n_act >= 1 << 20 else "%dK" % (n_act >> 10)
+                        result.append(_row("%s %s %s" % (name, "fwd+bwd" if bwd else "fwd", size),
+                                           nt, tdl, tnp, tto))
                 for log in (False, True):
                     dfn = (lambda x: F.log_softmax(x, -1)) if log else (lambda x: F.softmax(x, -1))
                     tfn = None
@@ -231,8 +232,7 @@ def format_table(rows):
              ms(r["torch_ms"]), ratio(r["ratio_numpy"]), ratio(r["ratio_torch"])) for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h)
               for i, h in enumerate(head)]
-    fmt = "  ".join("%%-%ds" % widths[0:1][0:1][0] if i == 0 else "%%%ds" % w
-                    for i, w in enumerate(widths))
+    fmt = "  ".join(("%%-%ds" if i == 0 else "%%%ds") % w for i, w in enumerate(widths))
     lines = [fmt % head, fmt % tuple("-" * w for w in widths)]
     lines += [fmt % b for b in body]
     return "\n".join(lines)
