@@ -10,7 +10,6 @@ Built from the shared layers: nn.Embedding, nn.LayerNorm (fused C kernel), nn.GE
 and the fused scaled-dot-product attention kernel.
 """
 import json
-import math
 import os
 from dataclasses import dataclass, fields
 
@@ -21,7 +20,6 @@ from ..tensor import Tensor
 from ..ops.matmul import mm
 from .. import nn
 from ..nn import functional as F
-from ..nn.parameter import Parameter
 
 
 @dataclass
