@@ -58,6 +58,7 @@ typedef struct {
     size_t mr, nr;      /* register tile of the kernel */
     size_t kc, mc, nc;  /* cache blocks; mc is a multiple of mr, nc of nr */
     int f64;            /* element type: 0 float, 1 double */
+    dl_gemm_pack_t_fn pack_t;   /* float32 transposing pack for this ISA, or NULL (portable) */
 } gemm_plan;
 
 static gemm_plan plan_for(int f64)
@@ -66,9 +67,11 @@ static gemm_plan plan_for(int f64)
     dl_isa_t isa = dl_isa();
     p.f64 = f64;
     p.kc = 256;
+    p.pack_t = NULL;
     if (!f64) {
         if (isa == DL_ISA_AVX512) {
             p.kernel = dl_sgemm_kernel_avx512;
+            p.pack_t = dl_sgemm_pack_t_avx512;
             p.mr = DL_SGEMM_AVX512_MR;
             p.nr = DL_SGEMM_AVX512_NR;
         } else if (isa == DL_ISA_AVX2) {
@@ -97,7 +100,7 @@ static gemm_plan plan_for(int f64)
             p.nr = DL_DGEMM_GENERIC_NR;
         }
     }
-    p.mc = p.mr * (1008 / p.mr);
+    p.mc = p.mr * (4032 / p.mr);
     p.nc = p.nr * (512 / p.nr);
     return p;
 }
@@ -159,20 +162,33 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
  * valid corner is stored. */
 
 /* A block: op(A) rows [i0, i0+m), columns [p0, p0+kc); panels [q0, q1) of it. */
+/* Portable transposing pack: dst[k*R + i] = src[i*ld + k] (i < r), 0 for r <= i < R.  Works
+ * through k in chunks of 16 so the r source rows are all being read at once (one cache line
+ * each in flight) rather than one row after another. */
+static void pack_t_f32(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+                       float *dst)
+{
+    for (size_t k0 = 0; k0 < kc; k0 += 16) {
+        size_t k1 = min_sz(kc, k0 + 16);
+        for (size_t i = 0; i < r; i++) {
+            const float *s = src + i * ld;
+            for (size_t k = k0; k < k1; k++) dst[k * R + i] = s[k];
+        }
+        for (size_t i = r; i < R; i++)
+            for (size_t k = k0; k < k1; k++) dst[k * R + i] = 0.0f;
+    }
+}
+
 static void pack_a_f32(int transa, const float *A, ptrdiff_t lda, size_t i0, size_t m,
-                       size_t p0, size_t kc, size_t MR, size_t q0, size_t q1, float *dst)
+                       size_t p0, size_t kc, size_t MR, size_t q0, size_t q1, float *dst,
+                       dl_gemm_pack_t_fn pack_t)
 {
     for (size_t q = q0; q < q1; q++) {
         float *d = dst + q * MR * kc;
         size_t r0 = i0 + q * MR, mr = min_sz(MR, m - q * MR);
         if (!transa) {
-            /* op(A)(i, k) = A[i*lda + k]: read each row sequentially, scatter into columns */
-            for (size_t i = 0; i < mr; i++) {
-                const float *src = A + (r0 + i) * lda + p0;
-                for (size_t k = 0; k < kc; k++) d[k * MR + i] = src[k];
-            }
-            for (size_t i = mr; i < MR; i++)
-                for (size_t k = 0; k < kc; k++) d[k * MR + i] = 0.0f;
+            /* op(A)(i, k) = A[i*lda + k]: a transpose of mr rows */
+            (pack_t ? pack_t : pack_t_f32)(A + r0 * lda + p0, lda, mr, kc, MR, d);
         } else {
             /* op(A)(i, k) = A[k*lda + i]: each k is a contiguous run of mr values */
             for (size_t k = 0; k < kc; k++) {
@@ -211,7 +227,8 @@ static void pack_a_f64(int transa, const double *A, ptrdiff_t lda, size_t i0, si
 
 /* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n); panels [q0, q1) of it. */
 static void pack_b_f32(int transb, const float *B, ptrdiff_t ldb, size_t p0, size_t kc,
-                       size_t j0, size_t n, size_t NR, size_t q0, size_t q1, float *dst)
+                       size_t j0, size_t n, size_t NR, size_t q0, size_t q1, float *dst,
+                       dl_gemm_pack_t_fn pack_t)
 {
     for (size_t q = q0; q < q1; q++) {
         float *d = dst + q * NR * kc;
@@ -225,13 +242,8 @@ static void pack_b_f32(int transb, const float *B, ptrdiff_t ldb, size_t p0, siz
                 for (; j < NR; j++) d[k * NR + j] = 0.0f;
             }
         } else {
-            /* op(B)(k, j) = B[j*ldb + k]: read each row of B sequentially */
-            for (size_t j = 0; j < nr; j++) {
-                const float *src = B + (c0 + j) * ldb + p0;
-                for (size_t k = 0; k < kc; k++) d[k * NR + j] = src[k];
-            }
-            for (size_t j = nr; j < NR; j++)
-                for (size_t k = 0; k < kc; k++) d[k * NR + j] = 0.0f;
+            /* op(B)(k, j) = B[j*ldb + k]: a transpose of nr rows of B */
+            (pack_t ? pack_t : pack_t_f32)(B + c0 * ldb + p0, ldb, nr, kc, NR, d);
         }
     }
 }
@@ -319,6 +331,14 @@ static void gemm_sync(int nt)
 #endif
 }
 
+/* Split [0, n) into equal blocks of at most `blk` (each a multiple of `unit` but the last),
+ * so that no block is a thin leftover: e.g. K = 784 runs as 4 x 196, not 3 x 256 + 16. */
+static size_t even_block(size_t n, size_t blk, size_t unit)
+{
+    size_t nb = (n + blk - 1) / blk;
+    return min_sz(blk, round_up((n + nb - 1) / nb, unit));
+}
+
 static void gemm_worker(const gemm_job *job, int tid, int nt)
 {
     const gemm_args *g = job->g;
@@ -326,35 +346,41 @@ static void gemm_worker(const gemm_job *job, int tid, int nt)
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
     char *C = g->C;
+    const size_t KC = even_block(g->K, p->kc, 8);
+    const size_t MC = even_block(g->M, p->mc, p->mr);
+    const size_t NC = even_block(g->N, p->nc, p->nr);
 
-    for (size_t jc = 0; jc < g->N; jc += p->nc) {
-        const size_t nc = min_sz(p->nc, g->N - jc);
-        const size_t pn = (nc + p->nr - 1) / p->nr;
-        for (size_t pc = 0; pc < g->K; pc += p->kc) {
-            const size_t kc = min_sz(p->kc, g->K - pc);
-            const int first = pc == 0, last = pc + kc == g->K;
-            if (job->pack_b) {
+    /* pc outside jc: each K slice of A is packed once (not once per column block) and the
+     * packed A block (up to MC x KC, ~4 MiB) waits in L3 while the B blocks go by. */
+    for (size_t pc = 0; pc < g->K; pc += KC) {
+        const size_t kc = min_sz(KC, g->K - pc);
+        const int first = pc == 0, last = pc + kc == g->K;
+        for (size_t ic = 0; ic < g->M; ic += MC) {
+            const size_t mc = min_sz(MC, g->M - ic);
+            const size_t pm = (mc + p->mr - 1) / p->mr;
+            for (size_t jc = 0; jc < g->N; jc += NC) {
+                const size_t nc = min_sz(NC, g->N - jc);
+                const size_t pn = (nc + p->nr - 1) / p->nr;
                 size_t q0, q1;
-                share(pn, nt, tid, &q0, &q1);
-                if (p->f64)
-                    pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                               q0, q1, job->bpack);
-                else
-                    pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                               q0, q1, job->bpack);
-            }
-            for (size_t ic = 0; ic < g->M; ic += p->mc) {
-                const size_t mc = min_sz(p->mc, g->M - ic);
-                const size_t pm = (mc + p->mr - 1) / p->mr;
-                size_t q0, q1;
-                share(pm, nt, tid, &q0, &q1);
-                if (p->f64)
-                    pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr,
-                               q0, q1, job->apack);
-                else
-                    pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
-                               q0, q1, job->apack);
-                gemm_sync(nt);   /* packed A (and B) complete */
+                if (jc == 0) {
+                    share(pm, nt, tid, &q0, &q1);
+                    if (p->f64)
+                        pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr,
+                                   q0, q1, job->apack);
+                    else
+                        pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
+                                   q0, q1, job->apack, p->pack_t);
+                }
+                if (job->pack_b) {
+                    share(pn, nt, tid, &q0, &q1);
+                    if (p->f64)
+                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                                   q0, q1, job->bpack);
+                    else
+                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                                   q0, q1, job->bpack, p->pack_t);
+                }
+                gemm_sync(nt);   /* packed A and B complete */
 
                 int tm, tn;
                 thread_grid(pm, pn, nt, &tm, &tn);
@@ -534,9 +560,9 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay
      * in cache anyway, or used by few row panels of A. */
     job.pack_b = g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
-    const size_t kc = min_sz(p->kc, g->K);
-    const size_t mc = min_sz(p->mc, round_up(g->M, p->mr));
-    const size_t nc = min_sz(p->nc, round_up(g->N, p->nr));
+    const size_t kc = even_block(g->K, p->kc, 8);
+    const size_t mc = round_up(even_block(g->M, p->mc, p->mr), p->mr);
+    const size_t nc = round_up(even_block(g->N, p->nc, p->nr), p->nr);
     const size_t abytes = round_up(mc * kc * es, 64);
     const size_t bbytes = job.pack_b ? round_up(nc * kc * es, 64) : 0;
     char *ws = thread_workspace(abytes + bbytes);

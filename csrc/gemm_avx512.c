@@ -102,3 +102,61 @@ void dl_sgemm_kernel_avx512(size_t kc, const void *a_, const void *b_, ptrdiff_t
         if (e->act == DL_ACT_GELU) gelu_row(ci, nr);
     }
 }
+
+/* ---- packing with in-register transposes ------------------------------------------------- */
+
+/* Transpose 16 rows of 16 floats in place: afterwards v[t] holds element t of every input row.
+ * Four rounds of shuffles (64 in all) instead of 256 scalar moves. */
+static inline void transpose16(__m512 v[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);       /* per 128-bit lane: a0 b0 a1 b1 */
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);   /*                   a2 b2 a3 b3 */
+    }
+    for (int g = 0; g < 4; g++) {
+        /* u[4g + c], lane l: rows 4g..4g+3 at column 4l + c */
+        __m512d a0 = _mm512_castps_pd(t[4 * g]), a1 = _mm512_castps_pd(t[4 * g + 1]);
+        __m512d b0 = _mm512_castps_pd(t[4 * g + 2]), b1 = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, b0));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, b0));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, b1));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, b1));
+    }
+    for (int c = 0; c < 4; c++) {
+        /* gather 128-bit lane l of u[c], u[4+c], u[8+c], u[12+c] into output column 4l + c */
+        __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+        __m512 x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+        __m512 y0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+        __m512 y1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+        v[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        v[8 + c] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+        v[4 + c] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        v[12 + c] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
+}
+
+/* dst[k*R + i] = src[i*ld + k] for i < r, k < kc, and 0 for r <= i < R (R <= 32, r <= R):
+ * packs R rows of a row-major matrix into the k-major panel a micro-kernel reads, i.e. op(A)
+ * with transa == 0 (R = MR) or op(B) with transb == 1 (R = NR).  The 16 rows of a group are
+ * loaded together (16 cache lines in flight instead of one row at a time) and transposed in
+ * registers. */
+void dl_sgemm_pack_t_avx512(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+                            float *dst)
+{
+    for (size_t i0 = 0; i0 < R; i0 += 16) {
+        const __mmask16 om = lanes(R - i0);
+        const size_t rows = r > i0 ? (r - i0 < 16 ? r - i0 : 16) : 0;
+        for (size_t k = 0; k < kc; k += 16) {
+            const size_t kk = kc - k < 16 ? kc - k : 16;
+            const __mmask16 km = lanes(kk);
+            __m512 v[16];
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; i++)
+                v[i] = (size_t)i < rows ? _mm512_maskz_loadu_ps(km, src + (i0 + i) * ld + k)
+                                        : _mm512_setzero_ps();
+            transpose16(v);
+            for (size_t t = 0; t < kk; t++) _mm512_mask_storeu_ps(dst + (k + t) * R + i0, om, v[t]);
+        }
+    }
+}

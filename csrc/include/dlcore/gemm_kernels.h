@@ -49,6 +49,14 @@ void dl_sgemm_kernel_avx2(size_t kc, const void *a, const void *b, ptrdiff_t ldb
                           ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
 void dl_sgemm_kernel_generic(size_t kc, const void *a, const void *b, ptrdiff_t ldb, void *c,
                              ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
+/* Transposing pack (float32, AVX-512): dst[k*R + i] = src[i*ld + k] for i < r, k < kc, zero
+ * for r <= i < R; R <= 32.  Packs op(A) rows when transa == 0 and op(B) columns when
+ * transb == 1.  The other ISAs use the portable loops in gemm.c. */
+void dl_sgemm_pack_t_avx512(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+                            float *dst);
+typedef void (*dl_gemm_pack_t_fn)(const float *src, ptrdiff_t ld, size_t r, size_t kc,
+                                  size_t R, float *dst);
+
 /* float64 kernels: one C source (gemm_f64_simd.c) compiled per ISA, vectorized by the compiler. */
 void dl_dgemm_kernel_generic(size_t kc, const void *a, const void *b, ptrdiff_t ldb, void *c,
                              ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
