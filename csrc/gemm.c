@@ -100,7 +100,7 @@ static gemm_plan plan_for(int f64)
             p.nr = DL_DGEMM_GENERIC_NR;
         }
     }
-    p.mc = p.mr * (4032 / p.mr);
+    p.mc = p.mr * (2016 / p.mr);
     p.nc = p.nr * (512 / p.nr);
     return p;
 }
@@ -287,13 +287,6 @@ typedef struct {
     dl_act_t act;
 } gemm_args;
 
-typedef struct {
-    const gemm_args *g;
-    gemm_plan p;
-    int pack_b;          /* 0: the kernel reads op(B) = B in place */
-    void *apack, *bpack;
-} gemm_job;
-
 /* Share [0, n) of `parts` equal parts: part t is [n*t/parts, n*(t+1)/parts). */
 static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
 {
@@ -302,7 +295,7 @@ static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
 }
 
 /* Split `nt` threads into a grid tm x tn over pm x pn tiles, minimising the largest share
- * (ties: more threads along M, so each thread keeps its A micro-panels to itself). */
+ * (ties: more threads along M, so each thread packs only its own rows of A). */
 static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
 {
     size_t best = (size_t)-1;
@@ -320,17 +313,6 @@ static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
     }
 }
 
-static void gemm_sync(int nt)
-{
-#ifdef DL_HAVE_OPENMP
-    if (nt > 1) {
-#pragma omp barrier
-    }
-#else
-    (void)nt;
-#endif
-}
-
 /* Split [0, n) into equal blocks of at most `blk` (each a multiple of `unit` but the last),
  * so that no block is a thin leftover: e.g. K = 784 runs as 4 x 196, not 3 x 256 + 16. */
 static size_t even_block(size_t n, size_t blk, size_t unit)
@@ -339,10 +321,10 @@ static size_t even_block(size_t n, size_t blk, size_t unit)
     return min_sz(blk, round_up((n + nb - 1) / nb, unit));
 }
 
-static void gemm_worker(const gemm_job *job, int tid, int nt)
+/* The blocked product on the calling thread, packing into `apack` / `bpack` (NULL when B is
+ * read in place). */
+static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack)
 {
-    const gemm_args *g = job->g;
-    const gemm_plan *p = &job->p;
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
     char *C = g->C;
@@ -351,56 +333,44 @@ static void gemm_worker(const gemm_job *job, int tid, int nt)
     const size_t NC = even_block(g->N, p->nc, p->nr);
 
     /* pc outside jc: each K slice of A is packed once (not once per column block) and the
-     * packed A block (up to MC x KC, ~4 MiB) waits in L3 while the B blocks go by. */
+     * packed A block (up to MC x KC, ~2 MiB) waits in L2/L3 while the B blocks go by. */
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
         const int first = pc == 0, last = pc + kc == g->K;
+        dl_gemm_epi e;
+        e.alpha = g->alpha;
+        e.beta = first ? g->beta : 1.0;
+        e.act = last ? (int)g->act : DL_ACT_NONE;
         for (size_t ic = 0; ic < g->M; ic += MC) {
             const size_t mc = min_sz(MC, g->M - ic);
             const size_t pm = (mc + p->mr - 1) / p->mr;
+            if (p->f64)
+                pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
+                           (double *)apack);
+            else
+                pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
+                           (float *)apack, p->pack_t);
             for (size_t jc = 0; jc < g->N; jc += NC) {
                 const size_t nc = min_sz(NC, g->N - jc);
                 const size_t pn = (nc + p->nr - 1) / p->nr;
-                size_t q0, q1;
-                if (jc == 0) {
-                    share(pm, nt, tid, &q0, &q1);
-                    if (p->f64)
-                        pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr,
-                                   q0, q1, job->apack);
-                    else
-                        pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
-                                   q0, q1, job->apack, p->pack_t);
-                }
-                if (job->pack_b) {
-                    share(pn, nt, tid, &q0, &q1);
+                if (bpack) {
                     if (p->f64)
                         pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                                   q0, q1, job->bpack);
+                                   0, pn, (double *)bpack);
                     else
                         pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                                   q0, q1, job->bpack, p->pack_t);
+                                   0, pn, (float *)bpack, p->pack_t);
                 }
-                gemm_sync(nt);   /* packed A and B complete */
-
-                int tm, tn;
-                thread_grid(pm, pn, nt, &tm, &tn);
-                size_t ir0, ir1, jr0, jr1;
-                share(pm, tm, tid / tn, &ir0, &ir1);
-                share(pn, tn, tid % tn, &jr0, &jr1);
-                dl_gemm_epi e;
-                e.alpha = g->alpha;
-                e.beta = first ? g->beta : 1.0;
-                e.act = last ? (int)g->act : DL_ACT_NONE;
-                for (size_t ir = ir0; ir < ir1; ir++) {
+                for (size_t ir = 0; ir < pm; ir++) {
                     const size_t i = ic + ir * p->mr, mr = min_sz(p->mr, g->M - i);
-                    const char *ap = (const char *)job->apack + ir * p->mr * kc * es;
+                    const char *ap = apack + ir * p->mr * kc * es;
                     e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
-                    for (size_t jr = jr0; jr < jr1; jr++) {
+                    for (size_t jr = 0; jr < pn; jr++) {
                         const size_t j = jc + jr * p->nr, nr = min_sz(p->nr, g->N - j);
                         const char *bp;
                         ptrdiff_t ldb;
-                        if (job->pack_b) {
-                            bp = (const char *)job->bpack + jr * p->nr * kc * es;
+                        if (bpack) {
+                            bp = bpack + jr * p->nr * kc * es;
                             ldb = (ptrdiff_t)p->nr;
                         } else {
                             bp = B + (pc * g->ldb + j) * es;
@@ -412,7 +382,6 @@ static void gemm_worker(const gemm_job *job, int tid, int nt)
                                   &e);
                     }
                 }
-                gemm_sync(nt);   /* nobody reads the packed panels any more */
             }
         }
     }
@@ -537,6 +506,59 @@ static int auto_threads(size_t M, size_t N, size_t K, int cap)
     return (size_t)cap < useful ? cap : (int)useful;
 }
 
+/* Plain triple loop with a float64 accumulator: only when the packing buffers cannot be
+ * allocated (out of memory), so that the call still returns the right answer. */
+static void gemm_unpacked(const gemm_args *g, int f64)
+{
+    for (size_t i = 0; i < g->M; i++) {
+        for (size_t j = 0; j < g->N; j++) {
+            double s = 0.0;
+            for (size_t k = 0; k < g->K; k++) {
+                size_t ia = g->transa ? k * g->lda + i : i * g->lda + k;
+                size_t ib = g->transb ? j * g->ldb + k : k * g->ldb + j;
+                s += f64 ? ((const double *)g->A)[ia] * ((const double *)g->B)[ib]
+                         : (double)((const float *)g->A)[ia] * ((const float *)g->B)[ib];
+            }
+            size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
+            if (f64) {
+                double *c = (double *)g->C + i * g->ldc + j;
+                double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
+                *c = dl_epi_f64(s, c, g->alpha, g->beta, b, g->act);
+            } else {
+                float *c = (float *)g->C + i * g->ldc + j;
+                float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
+                *c = dl_epi_f32((float)s, c, (float)g->alpha, (float)g->beta, b, g->act);
+            }
+        }
+    }
+}
+
+/* One thread's whole product (or its share of one): packing buffers from its own cache. */
+static void gemm_single(const gemm_args *g, int f64)
+{
+    const gemm_plan p = plan_for(f64);
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
+    /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay
+     * in cache anyway, or used by few row panels of A. */
+    const int pack_b = g->transb || (g->M > 4 * p.mr && g->K * g->N > 32768);
+    const size_t kc = even_block(g->K, p.kc, 8);
+    const size_t mc = round_up(even_block(g->M, p.mc, p.mr), p.mr);
+    const size_t nc = round_up(even_block(g->N, p.nc, p.nr), p.nr);
+    const size_t abytes = round_up(mc * kc * es, 64);
+    const size_t bbytes = pack_b ? round_up(nc * kc * es, 64) : 0;
+    char *ws = thread_workspace(abytes + bbytes);
+    if (!ws) {
+        gemm_unpacked(g, f64);
+        return;
+    }
+    gemm_blocked(g, &p, ws, pack_b ? ws + abytes : NULL);
+}
+
+/* Threads: the MR x NR tiles of C are split on a tm x tn grid and every thread computes its
+ * block of C as an independent product, packing its own panels (a B panel shared by threads
+ * of one grid column is packed by each of them: a few percent of extra copying).  No barriers:
+ * on a machine shared with other work, a thread descheduled at a barrier costs every other
+ * thread a scheduler time slice, so the only synchronisation is the fork and the join. */
 static void gemm_run(gemm_args *g, int f64, int nthreads)
 {
     if (g->M == 0 || g->N == 0) return;
@@ -551,59 +573,36 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     nthreads = 1;
 #endif
     if (!f64 && (g->M == 1 || g->N == 1) && sgemv_path(g, nthreads) == 0) return;
-
-    gemm_job job;
-    job.g = g;
-    job.p = plan_for(f64);
-    const gemm_plan *p = &job.p;
-    const size_t es = f64 ? sizeof(double) : sizeof(float);
-    /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay
-     * in cache anyway, or used by few row panels of A. */
-    job.pack_b = g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
-    const size_t kc = even_block(g->K, p->kc, 8);
-    const size_t mc = round_up(even_block(g->M, p->mc, p->mr), p->mr);
-    const size_t nc = round_up(even_block(g->N, p->nc, p->nr), p->nr);
-    const size_t abytes = round_up(mc * kc * es, 64);
-    const size_t bbytes = job.pack_b ? round_up(nc * kc * es, 64) : 0;
-    char *ws = thread_workspace(abytes + bbytes);
-    if (!ws) {
-        /* out of memory for the packing buffers: fall back to one tile at a time is not
-         * possible without them, so use the plain triple loop (correct, slow) */
-        nthreads = 1;
-    }
-    job.apack = ws;
-    job.bpack = ws ? ws + abytes : NULL;
-    if (!ws) {
-        for (size_t i = 0; i < g->M; i++) {
-            for (size_t j = 0; j < g->N; j++) {
-                double s = 0.0;
-                for (size_t k = 0; k < g->K; k++) {
-                    size_t ia = g->transa ? k * g->lda + i : i * g->lda + k;
-                    size_t ib = g->transb ? j * g->ldb + k : k * g->ldb + j;
-                    s += f64 ? ((const double *)g->A)[ia] * ((const double *)g->B)[ib]
-                             : (double)((const float *)g->A)[ia] * ((const float *)g->B)[ib];
-                }
-                size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
-                if (f64) {
-                    double *c = (double *)g->C + i * g->ldc + j;
-                    double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
-                    *c = dl_epi_f64(s, c, g->alpha, g->beta, b, g->act);
-                } else {
-                    float *c = (float *)g->C + i * g->ldc + j;
-                    float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
-                    *c = dl_epi_f32((float)s, c, (float)g->alpha, (float)g->beta, b, g->act);
-                }
-            }
-        }
-        return;
-    }
     if (nthreads <= 1) {
-        gemm_worker(&job, 0, 1);
+        gemm_single(g, f64);
         return;
     }
+    const gemm_plan p = plan_for(f64);
+    const size_t pm = (g->M + p.mr - 1) / p.mr, pn = (g->N + p.nr - 1) / p.nr;
+    int tm, tn;
+    thread_grid(pm, pn, nthreads, &tm, &tn);
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nthreads)
-    gemm_worker(&job, omp_get_thread_num(), omp_get_num_threads());
+#pragma omp parallel num_threads(tm * tn)
+    {
+        const int tid = omp_get_thread_num();
+        size_t r0, r1, c0, c1;
+        share(pm, tm, tid / tn, &r0, &r1);
+        share(pn, tn, tid % tn, &c0, &c1);
+        const size_t i0 = r0 * p.mr, i1 = min_sz(r1 * p.mr, g->M);
+        const size_t j0 = c0 * p.nr, j1 = min_sz(c1 * p.nr, g->N);
+        if (i0 < i1 && j0 < j1) {
+            gemm_args sub = *g;
+            sub.M = i1 - i0;
+            sub.N = j1 - j0;
+            sub.A = (const char *)g->A + (g->transa ? i0 : i0 * g->lda) * es;
+            sub.B = (const char *)g->B + (g->transb ? j0 * g->ldb : j0) * es;
+            sub.C = (char *)g->C + (i0 * g->ldc + j0) * es;
+            if (g->bias_kind == DL_BIAS_ROW) sub.bias = (const char *)g->bias + j0 * es;
+            if (g->bias_kind == DL_BIAS_COL) sub.bias = (const char *)g->bias + i0 * es;
+            gemm_single(&sub, f64);
+        }
+    }
 #endif
 }
 

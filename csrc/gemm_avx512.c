@@ -18,40 +18,26 @@ static inline __mmask16 lanes(size_t n)
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-/* The k loop.  `acc` is a fixed-size array indexed only with constants after unrolling, so
- * the compiler keeps it in registers.  Masked loads let unpacked B (read in place, possibly
- * ending at the last column of the matrix) be read without touching memory past nr. */
-static inline void kloop(size_t kc, const float *restrict a, const float *restrict b,
-                         ptrdiff_t ldb, __mmask16 m0, __mmask16 m1, __m512 acc[MR][2])
-{
-    for (size_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-        __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
-#pragma GCC unroll 14
-        for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-        }
-        a += MR;
-        b += ldb;
-    }
-}
-
 static void gelu_row(float *c, size_t n)
 {
     for (size_t j = 0; j < n; j++) c[j] = dl_gelu_f32(c[j]);
 }
 
-void dl_sgemm_kernel_avx512(size_t kc, const void *a_, const void *b_, ptrdiff_t ldb, void *c_,
-                            ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e)
+/* One tile with R <= MR live rows (R is a compile-time constant at each call site, so the
+ * loops unroll and `acc` lives in registers; rows past R are never computed).  The packed A
+ * micro-panel keeps its MR stride whatever R is.  Masked loads let unpacked B (read in place,
+ * possibly ending at the last column of the matrix) be read without touching memory past nr. */
+static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
+                                                       const float *restrict a,
+                                                       const float *restrict b, ptrdiff_t ldb,
+                                                       float *restrict c, ptrdiff_t ldc,
+                                                       size_t mr, size_t nr,
+                                                       const dl_gemm_epi *e)
 {
-    const float *a = a_, *b = b_;
-    float *c = c_;
-    __mmask16 m0 = lanes(nr), m1 = lanes(nr > 16 ? nr - 16 : 0);
+    const __mmask16 m0 = lanes(nr), m1 = lanes(nr > 16 ? nr - 16 : 0);
     __m512 acc[MR][2];
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         acc[i][0] = _mm512_setzero_ps();
         acc[i][1] = _mm512_setzero_ps();
     }
@@ -61,7 +47,18 @@ void dl_sgemm_kernel_avx512(size_t kc, const void *a_, const void *b_, ptrdiff_t
         _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
     }
-    kloop(kc, a, b, ldb, m0, m1, acc);
+    for (size_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+        __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += MR;
+        b += ldb;
+    }
 
     const __m512 alpha = _mm512_set1_ps((float)e->alpha);
     const float beta_s = (float)e->beta;
@@ -74,7 +71,7 @@ void dl_sgemm_kernel_avx512(size_t kc, const void *a_, const void *b_, ptrdiff_t
     }
     const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
+    for (int i = 0; i < R; i++) {
         if ((size_t)i >= mr) break;
         float *ci = c + i * ldc;
         __m512 v0 = _mm512_mul_ps(alpha, acc[i][0]);
@@ -101,6 +98,16 @@ void dl_sgemm_kernel_avx512(size_t kc, const void *a_, const void *b_, ptrdiff_t
         _mm512_mask_storeu_ps(ci + 16, m1, v1);
         if (e->act == DL_ACT_GELU) gelu_row(ci, nr);
     }
+}
+
+void dl_sgemm_kernel_avx512(size_t kc, const void *a, const void *b, ptrdiff_t ldb, void *c,
+                            ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e)
+{
+    /* bottom-edge tiles (M not a multiple of 14) compute only the rows they need, rounded to
+     * 4 or 8: e.g. M = 64 is 4 x 14 + 8 rows, not 5 x 14 */
+    if (mr > 8) tile(MR, kc, a, b, ldb, c, ldc, mr, nr, e);
+    else if (mr > 4) tile(8, kc, a, b, ldb, c, ldc, mr, nr, e);
+    else tile(4, kc, a, b, ldb, c, ldc, mr, nr, e);
 }
 
 /* ---- packing with in-register transposes ------------------------------------------------- */
