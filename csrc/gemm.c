@@ -179,6 +179,19 @@ static void pack_t_f32(const float *src, ptrdiff_t ld, size_t r, size_t kc, size
     }
 }
 
+/* Non-transposing pack of one panel: dst[k*R + i] = src[k*ld + i] (i < r), 0 for r <= i < R. */
+static void pack_n_f32(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+                       float *dst)
+{
+    for (size_t k = 0; k < kc; k++) {
+        const float *s = src + k * ld;
+        float *d = dst + k * R;
+        size_t i = 0;
+        for (; i < r; i++) d[i] = s[i];
+        for (; i < R; i++) d[i] = 0.0f;
+    }
+}
+
 static void pack_a_f32(int transa, const float *A, ptrdiff_t lda, size_t i0, size_t m,
                        size_t p0, size_t kc, size_t MR, size_t q0, size_t q1, float *dst,
                        dl_gemm_pack_t_fn pack_t)
@@ -190,13 +203,8 @@ static void pack_a_f32(int transa, const float *A, ptrdiff_t lda, size_t i0, siz
             /* op(A)(i, k) = A[i*lda + k]: a transpose of mr rows */
             (pack_t ? pack_t : pack_t_f32)(A + r0 * lda + p0, lda, mr, kc, MR, d);
         } else {
-            /* op(A)(i, k) = A[k*lda + i]: each k is a contiguous run of mr values */
-            for (size_t k = 0; k < kc; k++) {
-                const float *src = A + (p0 + k) * lda + r0;
-                size_t i = 0;
-                for (; i < mr; i++) d[k * MR + i] = src[i];
-                for (; i < MR; i++) d[k * MR + i] = 0.0f;
-            }
+            /* op(A)(i, k) = A[k*lda + i]: rows of A run along the panels */
+            pack_n_f32(A + p0 * lda + r0, lda, mr, kc, MR, d);
         }
     }
 }
@@ -230,21 +238,24 @@ static void pack_b_f32(int transb, const float *B, ptrdiff_t ldb, size_t p0, siz
                        size_t j0, size_t n, size_t NR, size_t q0, size_t q1, float *dst,
                        dl_gemm_pack_t_fn pack_t)
 {
-    for (size_t q = q0; q < q1; q++) {
-        float *d = dst + q * NR * kc;
-        size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
-        if (!transb) {
-            /* op(B)(k, j) = B[k*ldb + j]: each k is a contiguous run of nr values */
-            for (size_t k = 0; k < kc; k++) {
-                const float *src = B + (p0 + k) * ldb + c0;
-                size_t j = 0;
-                for (; j < nr; j++) d[k * NR + j] = src[j];
-                for (; j < NR; j++) d[k * NR + j] = 0.0f;
+    if (!transb) {
+        /* op(B)(k, j) = B[k*ldb + j]: row k of the block is one contiguous run across all
+         * the panels, so walk k outside the panels and read B's rows sequentially */
+        for (size_t k = 0; k < kc; k++) {
+            const float *src = B + (p0 + k) * ldb + j0;
+            for (size_t q = q0; q < q1; q++) {
+                float *d = dst + q * NR * kc + k * NR;
+                size_t nr = min_sz(NR, n - q * NR), j = 0;
+                for (; j < nr; j++) d[j] = src[q * NR + j];
+                for (; j < NR; j++) d[j] = 0.0f;
             }
-        } else {
-            /* op(B)(k, j) = B[j*ldb + k]: a transpose of nr rows of B */
-            (pack_t ? pack_t : pack_t_f32)(B + c0 * ldb + p0, ldb, nr, kc, NR, d);
         }
+        return;
+    }
+    for (size_t q = q0; q < q1; q++) {
+        /* op(B)(k, j) = B[j*ldb + k]: a transpose of nr rows of B */
+        size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
+        (pack_t ? pack_t : pack_t_f32)(B + c0 * ldb + p0, ldb, nr, kc, NR, dst + q * NR * kc);
     }
 }
 
