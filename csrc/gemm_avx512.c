@@ -9,6 +9,7 @@
  */
 #include <immintrin.h>
 #include "dlcore/gemm_kernels.h"
+#include "dlcore/gemm_gelu.h"
 
 enum { MR = DL_SGEMM_AVX512_MR, NR = DL_SGEMM_AVX512_NR };
 
@@ -16,11 +17,6 @@ enum { MR = DL_SGEMM_AVX512_MR, NR = DL_SGEMM_AVX512_NR };
 static inline __mmask16 lanes(size_t n)
 {
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
-
-static void gelu_row(float *c, size_t n)
-{
-    for (size_t j = 0; j < n; j++) c[j] = dl_gelu_f32(c[j]);
 }
 
 /* One tile with R <= MR live rows (R is a compile-time constant at each call site, so the
@@ -93,10 +89,12 @@ static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
             /* max returns its second operand when either is NaN: NaN propagates. */
             v0 = _mm512_max_ps(zero, v0);
             v1 = _mm512_max_ps(zero, v1);
+        } else if (e->act == DL_ACT_GELU) {
+            v0 = dl_gelu_vf(v0);
+            v1 = dl_gelu_vf(v1);
         }
         _mm512_mask_storeu_ps(ci, m0, v0);
         _mm512_mask_storeu_ps(ci + 16, m1, v1);
-        if (e->act == DL_ACT_GELU) gelu_row(ci, nr);
     }
 }
 

@@ -82,17 +82,18 @@ void dl_sgemv_axpy_avx2(size_t n, size_t K, const float *x, const float *W, ptrd
 void dl_sgemv_axpy_avx512(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
                           float *y);
 
-/* Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); NaN in, NaN out; -inf gives 0 (the
- * limit), not the NaN of the literal formula's -inf * 0. */
+/* Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), computed as 0.5 x erfc(-x / sqrt 2)
+ * so the negative tail keeps its relative accuracy (1 + erf cancels to 0 below x ~ -5.5 in
+ * float).  NaN in, NaN out; -inf gives 0 (the limit), not the NaN of -inf * 0. */
 static inline float dl_gelu_f32(float x)
 {
     if (x == -INFINITY) return 0.0f;
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return 0.5f * x * erfcf(x * -0.70710678118654752f);
 }
 static inline double dl_gelu_f64(double x)
 {
     if (x == -INFINITY) return 0.0;
-    return 0.5 * x * (1.0 + erf(x * 0.70710678118654752));
+    return 0.5 * x * erfc(x * -0.70710678118654752);
 }
 
 /* The scalar epilogue, shared by edge code and the kernels' GELU pass. */
