@@ -63,6 +63,7 @@ typedef struct {
     size_t kc, mc, nc;  /* cache blocks; mc is a multiple of mr, nc of nr */
     int f64;            /* element type: 0 float, 1 double */
     dl_gemm_pack_t_fn pack_t;   /* float32 transposing pack for this ISA, or NULL (portable) */
+    dl_gemm_pack_n_fn pack_n;   /* float32 row-copy pack for this ISA, or NULL (portable) */
 } gemm_plan;
 
 static gemm_plan plan_for(int f64)
@@ -72,10 +73,12 @@ static gemm_plan plan_for(int f64)
     p.f64 = f64;
     p.kc = 256;
     p.pack_t = NULL;
+    p.pack_n = NULL;
     if (!f64) {
         if (isa == DL_ISA_AVX512) {
             p.kernel = dl_sgemm_kernel_avx512;
             p.pack_t = dl_sgemm_pack_t_avx512;
+            p.pack_n = dl_sgemm_pack_n_avx512;
             p.mr = DL_SGEMM_AVX512_MR;
             p.nr = DL_SGEMM_AVX512_NR;
         } else if (isa == DL_ISA_AVX2) {
@@ -183,33 +186,39 @@ static void pack_t_f32(const float *src, ptrdiff_t ld, size_t r, size_t kc, size
     }
 }
 
-/* Non-transposing pack of one panel: dst[k*R + i] = src[k*ld + i] (i < r), 0 for r <= i < R. */
-static void pack_n_f32(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+/* Portable non-transposing pack of a whole block: panel q of width R holds
+ * dst[q*R*kc + k*R + i] = src[k*ld + q*R + i] for columns q*R + i < n, zero past n.  Row k of
+ * the source is read once, left to right, across all the panels. */
+static void pack_n_f32(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
                        float *dst)
 {
+    const size_t panels = (n + R - 1) / R;
     for (size_t k = 0; k < kc; k++) {
-        const float *s = src + k * ld;
-        float *d = dst + k * R;
-        size_t i = 0;
-        for (; i < r; i++) d[i] = s[i];
-        for (; i < R; i++) d[i] = 0.0f;
+        const float *row = src + k * ld;
+        for (size_t q = 0; q < panels; q++) {
+            const float *s = row + q * R;
+            float *d = dst + q * R * kc + k * R;
+            size_t r = min_sz(R, n - q * R), i = 0;
+            for (; i < r; i++) d[i] = s[i];
+            for (; i < R; i++) d[i] = 0.0f;
+        }
     }
 }
 
+/* A block: op(A) rows [i0, i0+m), columns [p0, p0+kc), as ceil(m / MR) panels. */
 static void pack_a_f32(int transa, const float *A, ptrdiff_t lda, size_t i0, size_t m,
-                       size_t p0, size_t kc, size_t MR, size_t q0, size_t q1, float *dst,
-                       dl_gemm_pack_t_fn pack_t)
+                       size_t p0, size_t kc, size_t MR, float *dst, const gemm_plan *p)
 {
-    for (size_t q = q0; q < q1; q++) {
-        float *d = dst + q * MR * kc;
+    if (transa) {
+        /* op(A)(i, k) = A[k*lda + i]: rows of A run along the panels */
+        (p->pack_n ? p->pack_n : pack_n_f32)(A + p0 * lda + i0, lda, m, kc, MR, dst);
+        return;
+    }
+    /* op(A)(i, k) = A[i*lda + k]: each panel is a transpose of MR rows */
+    for (size_t q = 0; q * MR < m; q++) {
         size_t r0 = i0 + q * MR, mr = min_sz(MR, m - q * MR);
-        if (!transa) {
-            /* op(A)(i, k) = A[i*lda + k]: a transpose of mr rows */
-            (pack_t ? pack_t : pack_t_f32)(A + r0 * lda + p0, lda, mr, kc, MR, d);
-        } else {
-            /* op(A)(i, k) = A[k*lda + i]: rows of A run along the panels */
-            pack_n_f32(A + p0 * lda + r0, lda, mr, kc, MR, d);
-        }
+        (p->pack_t ? p->pack_t : pack_t_f32)(A + r0 * lda + p0, lda, mr, kc, MR,
+                                             dst + q * MR * kc);
     }
 }
 
@@ -237,29 +246,20 @@ static void pack_a_f64(int transa, const double *A, ptrdiff_t lda, size_t i0, si
     }
 }
 
-/* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n); panels [q0, q1) of it. */
+/* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n), as ceil(n / NR) panels. */
 static void pack_b_f32(int transb, const float *B, ptrdiff_t ldb, size_t p0, size_t kc,
-                       size_t j0, size_t n, size_t NR, size_t q0, size_t q1, float *dst,
-                       dl_gemm_pack_t_fn pack_t)
+                       size_t j0, size_t n, size_t NR, float *dst, const gemm_plan *p)
 {
     if (!transb) {
-        /* op(B)(k, j) = B[k*ldb + j]: row k of the block is one contiguous run across all
-         * the panels, so walk k outside the panels and read B's rows sequentially */
-        for (size_t k = 0; k < kc; k++) {
-            const float *src = B + (p0 + k) * ldb + j0;
-            for (size_t q = q0; q < q1; q++) {
-                float *d = dst + q * NR * kc + k * NR;
-                size_t nr = min_sz(NR, n - q * NR), j = 0;
-                for (; j < nr; j++) d[j] = src[q * NR + j];
-                for (; j < NR; j++) d[j] = 0.0f;
-            }
-        }
+        /* op(B)(k, j) = B[k*ldb + j]: rows of B run along the panels */
+        (p->pack_n ? p->pack_n : pack_n_f32)(B + p0 * ldb + j0, ldb, n, kc, NR, dst);
         return;
     }
-    for (size_t q = q0; q < q1; q++) {
-        /* op(B)(k, j) = B[j*ldb + k]: a transpose of nr rows of B */
+    /* op(B)(k, j) = B[j*ldb + k]: each panel is a transpose of NR rows of B */
+    for (size_t q = 0; q * NR < n; q++) {
         size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
-        (pack_t ? pack_t : pack_t_f32)(B + c0 * ldb + p0, ldb, nr, kc, NR, dst + q * NR * kc);
+        (p->pack_t ? p->pack_t : pack_t_f32)(B + c0 * ldb + p0, ldb, nr, kc, NR,
+                                             dst + q * NR * kc);
     }
 }
 
@@ -363,8 +363,8 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
                 pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
                            (double *)apack);
             else
-                pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
-                           (float *)apack, p->pack_t);
+                pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
+                           (float *)apack, p);
             for (size_t jc = 0; jc < g->N; jc += NC) {
                 const size_t nc = min_sz(NC, g->N - jc);
                 const size_t pn = (nc + p->nr - 1) / p->nr;
@@ -374,7 +374,7 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
                                    0, pn, (double *)bpack);
                     else
                         pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                                   0, pn, (float *)bpack, p->pack_t);
+                                   (float *)bpack, p);
                 }
                 for (size_t ir = 0; ir < pm; ir++) {
                     const size_t i = ic + ir * p->mr, mr = min_sz(p->mr, g->M - i);

@@ -54,6 +54,12 @@ void dl_sgemm_kernel_generic(size_t kc, const void *a, const void *b, ptrdiff_t 
  * transb == 1.  The other ISAs use the portable loops in gemm.c. */
 void dl_sgemm_pack_t_avx512(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
                             float *dst);
+/* Non-transposing pack of a whole block (float32, AVX-512): panel q of width R holds
+ * dst[q*R*kc + k*R + i] = src[k*ld + q*R + i] for columns q*R + i < n, zero past n. */
+void dl_sgemm_pack_n_avx512(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
+                            float *dst);
+typedef void (*dl_gemm_pack_n_fn)(const float *src, ptrdiff_t ld, size_t n, size_t kc,
+                                  size_t R, float *dst);
 typedef void (*dl_gemm_pack_t_fn)(const float *src, ptrdiff_t ld, size_t r, size_t kc,
                                   size_t R, float *dst);
 
