@@ -115,9 +115,12 @@ static gemm_plan plan_for(int f64)
 /* ------------------------------------------------------------------------------------------ */
 /* Per-thread workspace, kept between calls (freed when the thread exits).                     */
 
+/* Slot 0: a thread's own packing buffers; slot 1: B packed once and shared by a team. */
+enum { WS_OWN = 0, WS_SHARED = 1, WS_SLOTS = 2 };
+
 typedef struct {
-    void *p;
-    size_t bytes;
+    void *p[WS_SLOTS];
+    size_t bytes[WS_SLOTS];
 } workspace;
 
 static pthread_key_t ws_key;
@@ -127,7 +130,7 @@ static void ws_destroy(void *w_)
 {
     workspace *w = w_;
     if (w) {
-        dl_free(w->p);
+        for (int i = 0; i < WS_SLOTS; i++) dl_free(w->p[i]);
         free(w);
     }
 }
@@ -135,7 +138,7 @@ static void ws_destroy(void *w_)
 static void ws_make_key(void) { (void)pthread_key_create(&ws_key, ws_destroy); }
 
 /* At least `bytes` of 64-byte aligned scratch owned by the calling thread, or NULL. */
-static void *thread_workspace(size_t bytes)
+static void *thread_workspace(int slot, size_t bytes)
 {
     (void)pthread_once(&ws_once, ws_make_key);
     workspace *w = pthread_getspecific(ws_key);
@@ -147,16 +150,16 @@ static void *thread_workspace(size_t bytes)
             return NULL;
         }
     }
-    if (w->bytes < bytes) {
-        dl_free(w->p);
-        w->bytes = 0;
+    if (w->bytes[slot] < bytes) {
+        dl_free(w->p[slot]);
+        w->bytes[slot] = 0;
         /* grow geometrically so a sequence of slightly larger calls does not realloc each time */
         size_t want = bytes + bytes / 4;
-        w->p = dl_alloc(want);
-        if (!w->p) return NULL;
-        w->bytes = want;
+        w->p[slot] = dl_alloc(want);
+        if (!w->p[slot]) return NULL;
+        w->bytes[slot] = want;
     }
-    return w->p;
+    return w->p[slot];
 }
 
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
@@ -168,7 +171,6 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
  * Rows/columns past the matrix edge are zero so the kernel may compute a full tile; only the
  * valid corner is stored. */
 
-/* A block: op(A) rows [i0, i0+m), columns [p0, p0+kc); panels [q0, q1) of it. */
 /* Portable transposing pack: dst[k*R + i] = src[i*ld + k] (i < r), 0 for r <= i < R.  Works
  * through k in chunks of 16 so the r source rows are all being read at once (one cache line
  * each in flight) rather than one row after another. */
@@ -187,20 +189,23 @@ static void pack_t_f32(const float *src, ptrdiff_t ld, size_t r, size_t kc, size
 }
 
 /* Portable non-transposing pack of a whole block: panel q of width R holds
- * dst[q*R*kc + k*R + i] = src[k*ld + q*R + i] for columns q*R + i < n, zero past n.  Row k of
- * the source is read once, left to right, across all the panels. */
+ * dst[q*R*kc + k*R + i] = src[k*ld + q*R + i] for columns q*R + i < n, zero past n.  Works in
+ * bands of 8 source rows across all panels (see dl_sgemm_pack_n_avx512 for why). */
 static void pack_n_f32(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
                        float *dst)
 {
     const size_t panels = (n + R - 1) / R;
-    for (size_t k = 0; k < kc; k++) {
-        const float *row = src + k * ld;
+    for (size_t k0 = 0; k0 < kc; k0 += 8) {
+        const size_t k1 = min_sz(kc, k0 + 8);
         for (size_t q = 0; q < panels; q++) {
-            const float *s = row + q * R;
-            float *d = dst + q * R * kc + k * R;
-            size_t r = min_sz(R, n - q * R), i = 0;
-            for (; i < r; i++) d[i] = s[i];
-            for (; i < R; i++) d[i] = 0.0f;
+            const size_t r = min_sz(R, n - q * R);
+            for (size_t k = k0; k < k1; k++) {
+                const float *s = src + k * ld + q * R;
+                float *d = dst + q * R * kc + k * R;
+                size_t i = 0;
+                for (; i < r; i++) d[i] = s[i];
+                for (; i < R; i++) d[i] = 0.0f;
+            }
         }
     }
 }
@@ -309,8 +314,9 @@ static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
     *hi = n * (size_t)(t + 1) / (size_t)parts;
 }
 
-/* Split `nt` threads into a grid tm x tn over pm x pn tiles, minimising the largest share
- * (ties: more threads along M, so each thread packs only its own rows of A). */
+/* Split `nt` threads into a grid tm x tn over pm x pn tiles, minimising the largest share.
+ * Splitting N as well costs each thread a private copy of its B panels and of A (the M-only
+ * split packs B once for the team), so it must win by more than 10% to be chosen. */
 static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
 {
     size_t best = (size_t)-1;
@@ -319,7 +325,7 @@ static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
     for (int a = nt; a >= 1; a--) {
         if (nt % a) continue;
         int b = nt / a;
-        size_t cost = ((pm + a - 1) / a) * ((pn + b - 1) / b);
+        size_t cost = ((pm + a - 1) / a) * ((pn + b - 1) / b) * (b > 1 ? 11 : 10);
         if (cost < best) {
             best = cost;
             *tm = a;
@@ -336,9 +342,18 @@ static size_t even_block(size_t n, size_t blk, size_t unit)
     return min_sz(blk, round_up((n + nb - 1) / nb, unit));
 }
 
+/* B packed in advance for a whole product, block after block: block (pc / KC, jc / NC) of
+ * the loop nest is at p + (pc / KC * njb + jc / NC) * block_bytes. */
+typedef struct {
+    char *p;
+    size_t block_bytes;
+    size_t njb;
+} packed_b;
+
 /* The blocked product on the calling thread, packing into `apack` / `bpack` (NULL when B is
- * read in place). */
-static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack)
+ * read in place), or reading B from `pb` when it is packed already. */
+static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack,
+                         const packed_b *pb)
 {
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
@@ -368,7 +383,9 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
             for (size_t jc = 0; jc < g->N; jc += NC) {
                 const size_t nc = min_sz(NC, g->N - jc);
                 const size_t pn = (nc + p->nr - 1) / p->nr;
-                if (bpack) {
+                if (pb) {
+                    bpack = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes;
+                } else if (bpack) {
                     if (p->f64)
                         pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
                                    0, pn, (double *)bpack);
@@ -455,7 +472,7 @@ static int sgemv_path(const gemm_args *g, int nthreads)
         dots = !g->transa;
     }
     const size_t K = g->K;
-    float *ws = thread_workspace((round_up(n, 16) + round_up(K, 16)) * sizeof(float));
+    float *ws = thread_workspace(WS_OWN, (round_up(n, 16) + round_up(K, 16)) * sizeof(float));
     if (!ws) return -1;
     float *y = ws, *xc = ws + round_up(n, 16);
     if (incx != 1) {
@@ -548,32 +565,65 @@ static void gemm_unpacked(const gemm_args *g, int f64)
     }
 }
 
-/* One thread's whole product (or its share of one): packing buffers from its own cache. */
-static void gemm_single(const gemm_args *g, int f64)
+/* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay in
+ * cache anyway, or used by few row panels of A. */
+static int want_pack_b(const gemm_args *g, const gemm_plan *p)
+{
+    return g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
+}
+
+/* One thread's whole product (or its share of one): packing buffers from its own cache;
+ * B comes from `pb` instead when the team packed it already. */
+static void gemm_single(const gemm_args *g, int f64, const packed_b *pb)
 {
     const gemm_plan p = plan_for(f64);
     const size_t es = f64 ? sizeof(double) : sizeof(float);
-    /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay
-     * in cache anyway, or used by few row panels of A. */
-    const int pack_b = g->transb || (g->M > 4 * p.mr && g->K * g->N > 32768);
+    const int pack_b = !pb && want_pack_b(g, &p);
     const size_t kc = even_block(g->K, p.kc, 8);
     const size_t mc = round_up(even_block(g->M, p.mc, p.mr), p.mr);
     const size_t nc = round_up(even_block(g->N, p.nc, p.nr), p.nr);
     const size_t abytes = round_up(mc * kc * es, 64);
     const size_t bbytes = pack_b ? round_up(nc * kc * es, 64) : 0;
-    char *ws = thread_workspace(abytes + bbytes);
+    char *ws = thread_workspace(WS_OWN, abytes + bbytes);
     if (!ws) {
         gemm_unpacked(g, f64);
         return;
     }
-    gemm_blocked(g, &p, ws, pack_b ? ws + abytes : NULL);
+    gemm_blocked(g, &p, ws, pack_b ? ws + abytes : NULL, pb);
+}
+
+/* Pack this thread's share of every B block of the product into `pb` (the team splits the
+ * NR-wide panels of each block). */
+static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *pb, int tid,
+                        int nt)
+{
+    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
+    const size_t KC = even_block(g->K, p->kc, 8), NC = even_block(g->N, p->nc, p->nr);
+    for (size_t pc = 0; pc < g->K; pc += KC) {
+        const size_t kc = min_sz(KC, g->K - pc);
+        for (size_t jc = 0; jc < g->N; jc += NC) {
+            const size_t nc = min_sz(NC, g->N - jc), pn = (nc + p->nr - 1) / p->nr;
+            size_t q0, q1;
+            share(pn, nt, tid, &q0, &q1);
+            if (q0 >= q1) continue;
+            char *dst = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes +
+                        q0 * p->nr * kc * es;
+            const size_t j0 = jc + q0 * p->nr, n = min_sz(nc, q1 * p->nr) - q0 * p->nr;
+            if (p->f64)
+                pack_b_f64(g->transb, g->B, g->ldb, pc, kc, j0, n, p->nr, 0, q1 - q0,
+                           (double *)dst);
+            else
+                pack_b_f32(g->transb, g->B, g->ldb, pc, kc, j0, n, p->nr, (float *)dst, p);
+        }
+    }
 }
 
 /* Threads: the MR x NR tiles of C are split on a tm x tn grid and every thread computes its
- * block of C as an independent product, packing its own panels (a B panel shared by threads
- * of one grid column is packed by each of them: a few percent of extra copying).  No barriers:
- * on a machine shared with other work, a thread descheduled at a barrier costs every other
- * thread a scheduler time slice, so the only synchronisation is the fork and the join. */
+ * block of C as an independent product, packing its own A panels.  When the split is along M
+ * only (the usual case), the team first packs all of B once into a shared buffer (one barrier),
+ * so no B panel is packed twice; otherwise each thread packs what it needs.  Beyond that one
+ * barrier the only synchronisation is the fork and the join: on a machine shared with other
+ * work, a thread descheduled at a barrier costs every other thread a scheduler time slice. */
 static void gemm_run(gemm_args *g, int f64, int nthreads)
 {
     if (g->M == 0 || g->N == 0) return;
@@ -589,7 +639,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
 #endif
     if (!f64 && (g->M == 1 || g->N == 1) && sgemv_path(g, nthreads) == 0) return;
     if (nthreads <= 1) {
-        gemm_single(g, f64);
+        gemm_single(g, f64, NULL);
         return;
     }
     const gemm_plan p = plan_for(f64);
@@ -597,16 +647,35 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     int tm, tn;
     thread_grid(pm, pn, nthreads, &tm, &tn);
     const size_t es = f64 ? sizeof(double) : sizeof(float);
+
+    packed_b shared = {NULL, 0, 0};
+    gemm_args part = *g;
+    part.M = (pm + tm - 1) / tm * p.mr;    /* rows of one thread's share */
+    if (tn == 1 && want_pack_b(&part, &p)) {
+        const size_t KC = even_block(g->K, p.kc, 8), NC = even_block(g->N, p.nc, p.nr);
+        const size_t nkb = (g->K + KC - 1) / KC;
+        shared.njb = (g->N + NC - 1) / NC;
+        shared.block_bytes = round_up(KC * round_up(NC, p.nr) * es, 64);
+        const size_t total = nkb * shared.njb * shared.block_bytes;
+        if (total <= ((size_t)64 << 20)) shared.p = thread_workspace(WS_SHARED, total);
+    }
 #ifdef DL_HAVE_OPENMP
 #pragma omp parallel num_threads(tm * tn)
     {
-        const int tid = omp_get_thread_num();
-        size_t r0, r1, c0, c1;
-        share(pm, tm, tid / tn, &r0, &r1);
-        share(pn, tn, tid % tn, &c0, &c1);
-        const size_t i0 = r0 * p.mr, i1 = min_sz(r1 * p.mr, g->M);
-        const size_t j0 = c0 * p.nr, j1 = min_sz(c1 * p.nr, g->N);
-        if (i0 < i1 && j0 < j1) {
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+        if (shared.p) {
+            pack_b_team(g, &p, &shared, tid, team);
+#pragma omp barrier
+        }
+        /* normally one part per thread; a smaller team than asked for (OMP_THREAD_LIMIT,
+         * OMP_DYNAMIC) still computes every part */
+        for (int part = tid; part < tm * tn; part += team) {
+            size_t r0, r1, c0, c1;
+            share(pm, tm, part / tn, &r0, &r1);
+            share(pn, tn, part % tn, &c0, &c1);
+            const size_t i0 = r0 * p.mr, i1 = min_sz(r1 * p.mr, g->M);
+            const size_t j0 = c0 * p.nr, j1 = min_sz(c1 * p.nr, g->N);
+            if (i0 >= i1 || j0 >= j1) continue;
             gemm_args sub = *g;
             sub.M = i1 - i0;
             sub.N = j1 - j0;
@@ -615,7 +684,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
             sub.C = (char *)g->C + (i0 * g->ldc + j0) * es;
             if (g->bias_kind == DL_BIAS_ROW) sub.bias = (const char *)g->bias + j0 * es;
             if (g->bias_kind == DL_BIAS_COL) sub.bias = (const char *)g->bias + i0 * es;
-            gemm_single(&sub, f64);
+            gemm_single(&sub, f64, shared.p ? &shared : NULL);
         }
     }
 #endif

@@ -136,9 +136,10 @@ def test_blocking_boundaries(path, dtype):
     """Shapes that cross the cache blocks (KC = 256 / 128, MC ~ 1008, NC ~ 512) with a small
     third dimension, so every block loop runs more than once."""
     rng = np.random.default_rng(5)
+    # the last two: split along M at 2 threads, B packed once for the team (several blocks)
     for (M, N, K), (ta, tb) in zip([(1030, 9, 300), (9, 1100, 300), (70, 530, 520),
-                                    (200, 40, 600)],
-                                   [(0, 0), (1, 1), (0, 1), (1, 0)]):
+                                    (200, 40, 600), (300, 1100, 520), (301, 700, 300)],
+                                   [(0, 0), (1, 1), (0, 1), (1, 0), (0, 1), (1, 0)]):
         run_case(rng, M, N, K, bool(ta), bool(tb), dtype, 0.5, 0.5, _C.BIAS_COL, _C.ACT_RELU)
 
 
