@@ -52,7 +52,7 @@
 
 /* Products with fewer multiply-adds than this per thread are not worth splitting (a fork/join
  * of the OpenMP team costs a few microseconds). */
-#define GEMM_GRAIN ((size_t)1 << 18)
+static const size_t GEMM_GRAIN = (size_t)1 << 18;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Plans: a micro-kernel and the blocking that goes with it.                                   */
@@ -574,9 +574,10 @@ static int want_pack_b(const gemm_args *g, const gemm_plan *p)
 
 /* One thread's whole product (or its share of one): packing buffers from its own cache;
  * B comes from `pb` instead when the team packed it already. */
-static void gemm_single(const gemm_args *g, int f64, const packed_b *pb)
+static void gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
 {
-    const gemm_plan p = plan_for(f64);
+    const gemm_plan p = *plan;
+    const int f64 = p.f64;
     const size_t es = f64 ? sizeof(double) : sizeof(float);
     const int pack_b = !pb && want_pack_b(g, &p);
     const size_t kc = even_block(g->K, p.kc, 8);
@@ -638,11 +639,13 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     nthreads = 1;
 #endif
     if (!f64 && (g->M == 1 || g->N == 1) && sgemv_path(g, nthreads) == 0) return;
+    /* one plan for the whole call (and every thread): set_isa from another thread must not
+     * change the panel shapes half way */
+    const gemm_plan p = plan_for(f64);
     if (nthreads <= 1) {
-        gemm_single(g, f64, NULL);
+        gemm_single(g, &p, NULL);
         return;
     }
-    const gemm_plan p = plan_for(f64);
     const size_t pm = (g->M + p.mr - 1) / p.mr, pn = (g->N + p.nr - 1) / p.nr;
     int tm, tn;
     thread_grid(pm, pn, nthreads, &tm, &tn);
@@ -684,7 +687,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
             sub.C = (char *)g->C + (i0 * g->ldc + j0) * es;
             if (g->bias_kind == DL_BIAS_ROW) sub.bias = (const char *)g->bias + j0 * es;
             if (g->bias_kind == DL_BIAS_COL) sub.bias = (const char *)g->bias + i0 * es;
-            gemm_single(&sub, f64, shared.p ? &shared : NULL);
+            gemm_single(&sub, &p, shared.p ? &shared : NULL);
         }
     }
 #endif
