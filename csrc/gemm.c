@@ -660,7 +660,9 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
         shared.njb = (g->N + NC - 1) / NC;
         shared.block_bytes = round_up(KC * round_up(NC, p.nr) * es, 64);
         const size_t total = nkb * shared.njb * shared.block_bytes;
-        if (total <= ((size_t)64 << 20)) shared.p = thread_workspace(WS_SHARED, total);
+        /* bounded: the buffer stays cached with the calling thread; beyond this each thread
+         * packs the B panels it needs (for products this large that copy is cheap relative) */
+        if (total <= ((size_t)16 << 20)) shared.p = thread_workspace(WS_SHARED, total);
     }
 #ifdef DL_HAVE_OPENMP
 #pragma omp parallel num_threads(tm * tn)
