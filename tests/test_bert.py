@@ -24,7 +24,7 @@ def _random_bert(rng):
 
 @pytest.mark.parametrize("grad", [False, True])
 def test_bert_matches_torch_forward(rng, torch, grad):
-    from dlcore.bench.torch_bert import torch_sentence_encoder
+    from dlcore.bench._torch_bert import torch_sentence_encoder
     m, sd = _random_bert(rng)
     ids = rng.integers(0, 50, (3, 9))
     mask = np.ones((3, 9), np.int64)
