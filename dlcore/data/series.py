@@ -2,7 +2,7 @@
 
 load_sunspots(): yearly sunspot numbers 1700-2008; load_co2(): weekly Mauna Loa CO2, March 1958
 to December 2001 (sources and licences in dlcore/data/LICENSES.md);
-make_seasonal_series(): a seeded synthetic series (trend + two harmonics + noise).
+make_seasonal_series(): a seeded synthetic series (trend + two harmonics + AR(1) noise).
 """
 import gzip
 
@@ -73,9 +73,10 @@ def load_co2(interpolate=True):
                  filename=data_file("co2.csv.gz"))
 
 
-def make_seasonal_series(n=1200, period=24, trend=0.002, noise=0.15, generator=None):
-    """A synthetic seasonal series of length n: a linear trend, a yearly-style cycle of the
-    given period with a second harmonic, and Gaussian noise (standard deviation `noise`).
+def make_seasonal_series(n=1200, period=24, trend=0.002, noise=0.15, ar=0.8, generator=None):
+    """A synthetic seasonal series of length n: a linear trend, a cycle of the given period with
+    a second harmonic, and AR(1) noise e[t] = ar * e[t-1] + noise * z[t] (z standard normal),
+    so departures from the cycle persist for a while, as in real series.
 
     Seeded through dl.manual_seed or `generator`; returns a float64 array (n,).
     """
@@ -85,7 +86,14 @@ def make_seasonal_series(n=1200, period=24, trend=0.002, noise=0.15, generator=N
     t = np.arange(n, dtype=np.float64)
     phase = 2.0 * np.pi * t / period
     clean = trend * t + np.sin(phase) + 0.5 * np.sin(2.0 * phase + 0.8)
-    return clean + noise * R.rng(generator).standard_normal(n)
+    if not -1 < ar < 1:
+        raise ValueError("make_seasonal_series: ar must be in (-1, 1), got %r" % (ar,))
+    z = noise * R.rng(generator).standard_normal(n)
+    e = np.empty(n)
+    e[0] = z[0] / np.sqrt(1.0 - ar * ar)  # start in the stationary distribution
+    for i in range(1, n):
+        e[i] = ar * e[i - 1] + z[i]
+    return clean + e
 
 
 _SUNSPOTS_DESCR = """Yearly sunspot numbers, 1700-2008
