@@ -16,7 +16,7 @@ seasonal-naive forecast's and below the persistence forecast's (the last value),
 and in the quick mode.  Measured (full run): 81% (sunspots), 95% (CO2), 84% (seasonal) below
 seasonal naive; the quick mode reaches 80%, 95%, 76%.
 
-    python python/05_rnn_timeseries.py            # full run (~30 s on 2 cores)
+    python python/05_rnn_timeseries.py            # full run (~4 s of CPU time)
     python python/05_rnn_timeseries.py --quick    # a few seconds
 Saves rnn_timeseries_forecasts.png when matplotlib is installed (full run).
 """

@@ -9,13 +9,15 @@ while gradients stop at the chunk boundary; gradient norms are clipped (clip_gra
 
 The measure is validation bits per character (the last 10% of the text, never trained on):
 cross-entropy in bits.  The baseline is the unigram model (character frequencies of the
-training text), whose validation cross-entropy is about 4.5 bits.
+training text), whose validation cross-entropy is 4.84 bits.
 
 Stated result (seeded): validation bpc at least 1.0 bit below the unigram baseline in the quick
-mode and at least 2.0 bits below it in the full run.  Measured: see the closing lines.
+mode and at least 2.0 bits below it in the full run.  Measured: full run 2.41 bpc (2.43 bits
+below unigram; hidden 192, 6 epochs, 732 steps, about 40 s of CPU time on one Zen 4 core),
+quick mode 3.59 bpc (1.25 bits below; hidden 64, 63 steps on the first 100k characters).
 Samples are drawn with temperature and top-k (dl.text.sample_logits).
 
-    python python/06_lstm_text_generation.py            # full run (~1 min on 2 cores)
+    python python/06_lstm_text_generation.py            # full run (~40 s of CPU time)
     python python/06_lstm_text_generation.py --quick    # a few seconds
 """
 import math

@@ -7,7 +7,8 @@ vaderSentiment 3.3.2, MIT licence) with
     dlcore data fetch vader            # or: python -m dlcore data fetch vader
 
 Labels: positive if the mean rating is > +0.5, negative if < -0.5; snippets rated within
-[-0.5, +0.5] (the neutral band) are dropped.  A seeded 80/20 split gives train and test sets.
+[-0.5, +0.5] (the neutral band) are dropped.  A seeded 80/20 split gives train and test sets;
+10% of train is held out to choose the epoch (early stopping) for both models.
 
 Model: a word vocabulary built on the training snippets (words seen at least twice; others map
 to <unk>), an Embedding, and a one-layer LSTM run on packed sequences (pack_padded_sequence),
@@ -69,28 +70,37 @@ def bow(seqs, V):
     return X
 
 
-def fit(model, forward, n, labels, epochs, lr, batch, rng, weight_decay=0.0):
+def fit(model, forward, train_idx, labels, epochs, lr, batch, rng, val_idx, weight_decay=0.0):
+    """Adam on the rows train_idx; after each epoch the accuracy on val_idx decides which
+    epoch's weights are kept (early stopping).  Returns the best validation accuracy."""
     opt = dl.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    best, best_state = -1.0, None
     for _ in range(epochs):
-        perm = rng.permutation(n)
-        for i in range(0, n, batch):
+        perm = rng.permutation(train_idx)
+        for i in range(0, len(perm), batch):
             b = perm[i:i + batch]
             loss = F.cross_entropy(forward(b), dl.tensor(labels[b]))
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
+        acc = accuracy(model, forward, val_idx, labels)
+        if acc > best:
+            best = acc
+            best_state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    model.load_state_dict({k: dl.tensor(v) for k, v in best_state.items()})
+    return best
 
 
-def accuracy(model, forward, n, labels, batch=256):
+def accuracy(model, forward, idx, labels, batch=256):
     model.eval()
     correct = 0
     with dl.no_grad():
-        for i in range(0, n, batch):
-            b = np.arange(i, min(n, i + batch))
+        for i in range(0, len(idx), batch):
+            b = idx[i:i + batch]
             correct += int((forward(b).numpy().argmax(1) == labels[b]).sum())
     model.train()
-    return correct / n
+    return correct / len(idx)
 
 
 def main(quick=False, data=None):
@@ -104,40 +114,47 @@ def main(quick=False, data=None):
     perm = np.random.default_rng(0).permutation(len(texts))
     n_test = len(texts) // 5
     te, tr = perm[:n_test], perm[n_test:]
-    vocab = Vocab.build(" ".join(texts[i] for i in tr), level="word", specials=("<pad>", "<unk>"),
-                        min_freq=2)
+    n_val = len(tr) // 10                     # held out from training to pick the epoch
+    va, fit_idx = tr[:n_val], tr[n_val:]
+    vocab = Vocab.build(" ".join(texts[i] for i in fit_idx), level="word",
+                        specials=("<pad>", "<unk>"), min_freq=2)
     seqs = [vocab.encode(t) for t in texts]
-    tr_seqs, te_seqs = [seqs[i] for i in tr], [seqs[i] for i in te]
-    ytr, yte = y[tr], y[te]
     V, pad = len(vocab), vocab.pad_index
-    print("train %d, test %d; vocabulary %d words (min_freq 2), mean length %.1f words"
-          % (len(tr), len(te), V, np.mean([len(s) for s in seqs])))
+    print("train %d, validation %d (early stopping), test %d; vocabulary %d words (min_freq 2), "
+          "mean length %.1f words" % (len(fit_idx), len(va), len(te), V,
+                                      np.mean([len(s) for s in seqs])))
     rng = np.random.default_rng(1)
+    epochs = 2 if quick else 6
 
     # bag-of-words logistic regression
     t0 = time.perf_counter()
     logreg = nn.Linear(V, 2)
-    fit(logreg, lambda b: logreg(dl.tensor(bow([tr_seqs[i] for i in b], V))), len(tr), ytr,
-        epochs=2 if quick else 6, lr=1e-2, batch=64, rng=rng, weight_decay=1e-4)
-    acc_bow = accuracy(logreg, lambda b: logreg(dl.tensor(bow([te_seqs[i] for i in b], V))),
-                       len(te), yte)
-    print("bag-of-words logistic regression: test accuracy %.4f (%.1f s)"
-          % (acc_bow, time.perf_counter() - t0))
+
+    def logreg_fwd(b):
+        return logreg(dl.tensor(bow([seqs[i] for i in b], V)))
+
+    val_bow = fit(logreg, logreg_fwd, fit_idx, y, epochs, 1e-2, 64, rng, va, weight_decay=1e-4)
+    acc_bow = accuracy(logreg, logreg_fwd, te, y)
+    print("bag-of-words logistic regression: test accuracy %.4f (validation %.4f; %.1f s)"
+          % (acc_bow, val_bow, time.perf_counter() - t0))
 
     # LSTM on packed word sequences
     t0 = time.perf_counter()
     model = LSTMClassifier(V, pad=pad)
 
-    def run(seq_list):
-        return lambda b: model(*encode_batch([seq_list[i] for i in b], pad))
+    def lstm_fwd(b):
+        return model(*encode_batch([seqs[i] for i in b], pad))
 
-    fit(model, run(tr_seqs), len(tr), ytr, epochs=2 if quick else 6, lr=5e-3, batch=32, rng=rng)
-    acc_lstm = accuracy(model, run(te_seqs), len(te), yte)
-    print("LSTM (embedding 64, hidden 64, packed sequences): test accuracy %.4f (%.1f s)"
-          % (acc_lstm, time.perf_counter() - t0))
-    better = "LSTM" if acc_lstm > acc_bow else "bag-of-words"
-    print("%s is better by %.1f points on %d test snippets"
-          % (better, 100 * abs(acc_lstm - acc_bow), len(te)))
+    val_lstm = fit(model, lstm_fwd, fit_idx, y, epochs, 5e-3, 32, rng, va)
+    acc_lstm = accuracy(model, lstm_fwd, te, y)
+    print("LSTM (embedding 64, hidden 64, packed sequences): test accuracy %.4f (validation "
+          "%.4f; %.1f s)" % (acc_lstm, val_lstm, time.perf_counter() - t0))
+    if acc_lstm == acc_bow:
+        print("a tie on %d test snippets" % len(te))
+    else:
+        print("%s is better by %.1f points on %d test snippets"
+              % ("LSTM" if acc_lstm > acc_bow else "bag-of-words",
+                 100 * abs(acc_lstm - acc_bow), len(te)))
     return {"chapter": "06 RNN", "model": "word LSTM (packed) vs BoW logreg",
             "data": "VADER movie snippets", "metric": "test acc LSTM | BoW",
             "value": "%.4f | %.4f" % (acc_lstm, acc_bow), "acc_lstm": acc_lstm,

@@ -15,10 +15,14 @@ loss with respect to the inputs at early and late steps, ||dL/dx_t||.
 
 Stated result (seeded): at T = 100 (full run) the plain RNN stays near the baseline (MSE > 0.12)
 while GRU and LSTM reach MSE < 0.05; the quick mode (T = 40) shows the same for RNN vs GRU.
+After training, the gradient reaching the first step is within a factor 10 of the one at the
+last step for GRU/LSTM, and more than a million times smaller for the plain RNN.
+Measured (full run): RNN 0.156, GRU 0.0007, LSTM 0.0044; quick: RNN 0.174, GRU 0.0044.
 
-    python python/06_vanishing_gradients.py            # full run (about a minute on 2 cores)
+    python python/06_vanishing_gradients.py            # full run (~13 s of CPU time)
     python python/06_vanishing_gradients.py --quick    # a few seconds
 """
+import copy
 import sys
 import time
 
@@ -57,13 +61,14 @@ class Adder(nn.Module):
 
 
 def input_gradient_norms(model, x, y):
-    """Mean over the batch of ||dL/dx_t|| for every step t (L = the batch's MSE)."""
-    xt = dl.tensor(x, requires_grad=True)
-    loss = F.mse_loss(model(xt), dl.tensor(y))
-    model.zero_grad()
+    """Mean over the batch of ||dL/dx_t|| for every step t (L = the batch's MSE), computed on a
+    float64 copy of the model: the early-step gradients of a plain RNN fall below float32's
+    smallest number (about 1e-45) and would print as 0."""
+    probe = copy.deepcopy(model).double()
+    xt = dl.tensor(x.astype(np.float64), requires_grad=True)
+    loss = F.mse_loss(probe(xt), dl.tensor(y.astype(np.float64)))
     loss.backward()
     g = xt.grad.numpy()                                              # (batch, T, 2)
-    model.zero_grad()
     return np.linalg.norm(g, axis=2).mean(axis=0)
 
 
@@ -120,7 +125,9 @@ def main(quick=False):
           % (by["RNN"], BASELINE_MSE, gated))
     return {"chapter": "06 RNN", "model": "RNN vs GRU/LSTM, adding problem T=%d" % T,
             "data": "synthetic adding problem", "metric": "val MSE RNN | gated",
-            "value": "%.3f | %.4f" % (by["RNN"], gated), "mse": by, "T": T}
+            "value": "%.3f | %.4f" % (by["RNN"], gated), "mse": by, "T": T,
+            "grad_ratio": {r["kind"]: float(r["grad_trained"][0] / r["grad_trained"][-1])
+                           for r in results}}
 
 
 if __name__ == "__main__":
