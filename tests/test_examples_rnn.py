@@ -80,7 +80,7 @@ def vader_path(tmp_path_factory):
 def test_06_sentiment(vader_path):
     row = _main("06_sentiment")(quick=True, data=vader_path)
     assert row["chapter"].startswith("06")
-    assert row["acc_lstm"] >= 0.65 and row["acc_bow"] >= 0.65   # stated for the quick mode
+    assert row["acc_lstm"] >= 0.72 and row["acc_bow"] >= 0.72   # stated for the quick mode
 
 
 def test_06_sentiment_without_data_names_the_fetch_command(tmp_path, monkeypatch):
