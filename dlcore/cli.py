@@ -294,8 +294,10 @@ def cmd_bench(args, out):
 
 
 # ---- data -------------------------------------------------------------------------------------
+# name -> (description, fetch function, loader) in dlcore.data
 _FETCHABLE = {"vader": ("VADER movie-review ratings (Hutto & Gilbert 2014; MIT), from "
-                        "pip download of vaderSentiment 3.3.2", "fetch_vader")}
+                        "pip download of vaderSentiment 3.3.2", "fetch_vader",
+                        "load_vader_movie_reviews")}
 _BUNDLED = ["iris", "digits", "sunspots", "co2", "shakespeare"]
 
 
@@ -304,9 +306,9 @@ def cmd_data(args, out):
     if args.action == "list":
         print("bundled (work offline): %s" % ", ".join(_BUNDLED), file=out)
         home = data.data_home(args.data_home)
-        for name, (desc, _) in sorted(_FETCHABLE.items()):
+        for name, (desc, _, loader) in sorted(_FETCHABLE.items()):
             try:
-                data.load_vader_movie_reviews(data_home=args.data_home)
+                getattr(data, loader)(data_home=args.data_home)
                 state = "fetched"
             except data.DatasetNotFoundError:
                 state = "not fetched (dlcore data fetch %s)" % name

@@ -151,12 +151,11 @@ def main(quick=False):
           % (100 * worst, 100 * MARGIN, beats_persistence, time.perf_counter() - t0))
     if not quick:
         save_plot(results)
+    keys = ("mse", "mse_seasonal_naive", "mse_persistence", "improvement")
     return {"chapter": "05 RNN", "model": "LSTM forecaster (sunspots, CO2, seasonal)",
             "data": "sunspots/co2/synthetic", "metric": "min MSE reduction vs seasonal naive",
-            "value": round(worst, 4), "beats_persistence": beats_persistence, "results": {r["name"]: {k: r[k] for k in
-                                                          ("mse", "mse_seasonal_naive",
-                                                           "mse_persistence", "improvement")}
-                                                  for r in results}}
+            "value": round(worst, 4), "beats_persistence": beats_persistence,
+            "results": {r["name"]: {k: r[k] for k in keys} for r in results}}
 
 
 if __name__ == "__main__":
