@@ -10,3 +10,4 @@ from .preprocessing import train_test_split, StandardScaler, one_hot  # noqa: F4
 from .series import load_sunspots, load_co2, make_seasonal_series  # noqa: F401
 from .corpora import (load_shakespeare, load_vader_movie_reviews, fetch_vader,  # noqa: F401
                       data_home, DatasetNotFoundError)
+from .transforms import GaussianNoise, SaltAndPepper, RandomMask, Compose  # noqa: F401
