@@ -9,7 +9,6 @@ from dlcore import cli
 from dlcore.data import Compose, GaussianNoise, RandomMask, SaltAndPepper
 from dlcore.models import (Autoencoder, ConvAutoencoder, DenseAutoencoder, VAE,
                            anomaly_threshold, fit_autoencoder, reconstruction_error, vae_loss)
-from dlcore.models import _ops
 
 
 @pytest.fixture(autouse=True)
@@ -189,41 +188,6 @@ def test_vae_reparameterisation_gradients():
     vae.eval()
     np.testing.assert_array_equal(vae(x)[0].numpy(), vae(x)[0].numpy())  # eval: z = mu
     assert tuple(vae.sample(7).shape) == (7, 6)
-
-
-def test_composite_bce_and_leaky_relu():
-    rng = np.random.default_rng(0)
-    z = rng.normal(size=(7, 3)) * 5
-    t = rng.random((7, 3))
-    got = _ops._bce_with_logits_composite(dl.tensor(z), dl.tensor(t)).item()
-    want = np.mean(np.logaddexp(0, z) - z * t)
-    assert got == pytest.approx(want, rel=1e-12)
-    p = 1 / (1 + np.exp(-z))
-    got = _ops._bce_composite(dl.tensor(np.clip(p, 1e-3, 1 - 1e-3)), dl.tensor(t),
-                              reduction="sum").item()
-    pc = np.clip(p, 1e-3, 1 - 1e-3)
-    assert got == pytest.approx(-(t * np.log(pc) + (1 - t) * np.log(1 - pc)).sum(), rel=1e-12)
-    lr = _ops._LeakyReLU(0.2)(dl.tensor(z)).numpy()
-    np.testing.assert_allclose(lr, np.where(z > 0, z, 0.2 * z), rtol=1e-15)
-    # p exactly 0 or 1: finite loss and gradient
-    q = dl.tensor(np.array([[0.0, 1.0]]), requires_grad=True)
-    v = _ops._bce_composite(q, dl.tensor(np.array([[1.0, 0.0]])))
-    v.backward()
-    assert np.isfinite(v.item()) and np.isfinite(q.grad.numpy()).all()
-    with pytest.raises(ValueError, match="reduction"):
-        _ops._bce_with_logits_composite(dl.tensor(z), dl.tensor(t), reduction="avg")
-
-
-def test_composites_match_torch(torch):
-    rng = np.random.default_rng(2)
-    z = rng.normal(size=(6, 4)) * 4
-    t = (rng.random((6, 4)) > 0.5).astype(np.float64)
-    zt = dl.tensor(z, requires_grad=True)
-    _ops._bce_with_logits_composite(zt, dl.tensor(t)).backward()
-    tz = torch.tensor(z, requires_grad=True)
-    ref = torch.nn.functional.binary_cross_entropy_with_logits(tz, torch.tensor(t))
-    ref.backward()
-    np.testing.assert_allclose(zt.grad.numpy(), tz.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
 # ---- chapter-7 examples (quick mode, seeded) -------------------------------------------------

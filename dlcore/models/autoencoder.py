@@ -11,7 +11,7 @@ import numpy as np
 from .. import nn
 from ..autograd import no_grad
 from ..tensor import Tensor, randn, randn_like
-from ._ops import bce
+from ..nn.functional import binary_cross_entropy as bce
 
 __all__ = ["DenseAutoencoder", "ConvAutoencoder", "Autoencoder", "VAE", "vae_loss",
            "reconstruction_error", "fit_autoencoder", "anomaly_threshold"]

@@ -11,7 +11,8 @@ from .. import nn
 from ..autograd import no_grad
 from ..functions import cat
 from ..tensor import Tensor, randn
-from ._ops import LeakyReLU, bce_with_logits
+from ..nn import LeakyReLU
+from ..nn.functional import binary_cross_entropy_with_logits as bce_with_logits
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "DCGenerator", "DCDiscriminator", "fit_gan"]
 
