@@ -32,9 +32,11 @@
  * panels (see gemm_run).  Small products run on one thread (no fork/join), and a call from
  * inside a parallel region runs on the calling thread only.
  *
- * Direct paths: M == 1 or N == 1 (float32) is a matrix-vector product that streams the matrix
- * once with no packing (gemm_gemv_simd.c); when op(B) = B is small or used by only a few row
- * panels of A (small M) it is read in place instead of packed, and only A is packed.
+ * Direct paths (float32): M == 1 or N == 1 is a matrix-vector product that streams the matrix
+ * once with no packing (gemm_gemv_simd.c), and so is M <= 4 with op(B) = B^T (Linear layers at
+ * batch 2-4: each row of the weight read once for all rows); when op(B) = B is small or used by
+ * only a few row panels of A (small M) it is read in place instead of packed, and only A is
+ * packed.
  *
  * Packing buffers are cached per thread and reused: a fresh page costs ~1.7 us to fault in
  * here, more than a whole small GEMM.
@@ -519,6 +521,55 @@ static int sgemv_path(const gemm_args *g, int nthreads)
     return 0;
 }
 
+/* A few rows (2 <= M <= 4, float32) times a transposed matrix, op(B) = B^T with B stored
+ * N x K (a Linear layer at batch 2-4): B is streamed once for all rows, unpacked. */
+static int sgemm_small_m_path(const gemm_args *g, int nthreads)
+{
+    const size_t m = g->M, n = g->N;
+    float *y = thread_workspace(WS_OWN, m * round_up(n, 16) * sizeof(float));
+    if (!y) return -1;
+    const ptrdiff_t ldy = (ptrdiff_t)round_up(n, 16);
+    void (*fn)(size_t, size_t, size_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
+               float *, ptrdiff_t);
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: fn = dl_sgemm_small_dots_avx512; break;
+    case DL_ISA_AVX2: fn = dl_sgemm_small_dots_avx2; break;
+    default: fn = dl_sgemm_small_dots_generic; break;
+    }
+    const size_t chunks = (n + 63) / 64;
+    int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
+    if (nt < 1) nt = 1;
+    const float *A = g->A, *B = g->B, *bias = g->bias;
+    float *C = g->C;
+    const float alpha = (float)g->alpha, beta = (float)g->beta;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        int tid = 0, team = 1;
+#ifdef DL_HAVE_OPENMP
+        tid = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        size_t c0, c1;
+        share(chunks, team, tid, &c0, &c1);
+        const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
+        if (j0 < j1) {
+            fn(m, j1 - j0, g->K, A, g->lda, B + j0 * g->ldb, g->ldb, y + j0, ldy);
+            for (size_t i = 0; i < m; i++) {
+                for (size_t j = j0; j < j1; j++) {
+                    float b = 0.0f;
+                    if (g->bias_kind == DL_BIAS_ROW) b = bias[j];
+                    else if (g->bias_kind == DL_BIAS_COL) b = bias[i];
+                    float *c = C + i * g->ldc + j;
+                    *c = dl_epi_f32(y[i * ldy + j], c, alpha, beta, b, g->act);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Entry points.                                                                               */
 
@@ -639,6 +690,8 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     nthreads = 1;
 #endif
     if (!f64 && (g->M == 1 || g->N == 1) && sgemv_path(g, nthreads) == 0) return;
+    if (!f64 && g->M <= 4 && !g->transa && g->transb && sgemm_small_m_path(g, nthreads) == 0)
+        return;
     /* one plan for the whole call (and every thread): set_isa from another thread must not
      * change the panel shapes half way */
     const gemm_plan p = plan_for(f64);

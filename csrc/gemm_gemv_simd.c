@@ -111,3 +111,50 @@ void DL_ISA_FN(dl_sgemv_axpy)(size_t n, size_t K, const float *x, const float *W
         y[j] = s;
     }
 }
+
+/* Rows [0, R) of Y: Y[i*ldy + j] = sum_k X[i*ldx + k] * W[j*ldw + k], j < n.  R is a constant
+ * at each call site (2, 3 or 4), so the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void
+small_dots(const int R, size_t n, size_t K, const float *X, ptrdiff_t ldx, const float *W,
+           ptrdiff_t ldw, float *Y, ptrdiff_t ldy)
+{
+    size_t j = 0;
+    for (; j < n; j += 2) {
+        /* two rows of W per pass (the second is the first again at an odd end: computed,
+         * not stored) */
+        const float *w0 = W + j * ldw, *w1 = j + 1 < n ? w0 + ldw : w0;
+        vf s[4][2];
+        for (int i = 0; i < R; i++) s[i][0] = s[i][1] = vf_zero();
+        size_t k = 0;
+        for (; k + DL_VF_LEN <= K; k += DL_VF_LEN) {
+            vf a = vf_loadu(w0 + k), b = vf_loadu(w1 + k);
+            for (int i = 0; i < R; i++) {
+                vf x = vf_loadu(X + i * ldx + k);
+                s[i][0] = vf_fma(x, a, s[i][0]);
+                s[i][1] = vf_fma(x, b, s[i][1]);
+            }
+        }
+        for (int i = 0; i < R; i++) {
+            const float *x = X + i * ldx;
+            float r0 = vf_reduce_add(s[i][0]), r1 = vf_reduce_add(s[i][1]);
+            for (size_t kk = k; kk < K; kk++) {
+                r0 += x[kk] * w0[kk];
+                r1 += x[kk] * w1[kk];
+            }
+            Y[i * ldy + j] = r0;
+            if (j + 1 < n) Y[i * ldy + j + 1] = r1;
+        }
+    }
+}
+
+/* Y = X W^T for a few rows of X (m <= 4: small-batch inference through a Linear layer): each
+ * row of W is read once for all m rows of X instead of once per row. */
+void DL_ISA_FN(dl_sgemm_small_dots)(size_t m, size_t n, size_t K, const float *X,
+                                    ptrdiff_t ldx, const float *W, ptrdiff_t ldw, float *Y,
+                                    ptrdiff_t ldy)
+{
+    if (m >= 4) small_dots(4, n, K, X, ldx, W, ldw, Y, ldy);
+    else if (m == 3) small_dots(3, n, K, X, ldx, W, ldw, Y, ldy);
+    else if (m == 2) small_dots(2, n, K, X, ldx, W, ldw, Y, ldy);
+    else small_dots(1, n, K, X, ldx, W, ldw, Y, ldy);
+}

@@ -240,6 +240,24 @@ def test_nan_and_inf_propagate(path):
             assert np.isnan(C[0, 0]) and np.isfinite(C).sum() == M * N - 1
 
 
+def test_small_batch_linear(path):
+    """M = 2..4 rows against a transposed weight (the small-batch inference path), with
+    strided rows, every epilogue, and sizes around the 64-column thread split."""
+    rng = np.random.default_rng(12)
+    for i, (M, N, K) in enumerate([(2, 5, 1), (3, 64, 7), (4, 131, 100), (2, 200, 33),
+                                   (4, 129, 300), (3, 2, 17)]):
+        for dtype in (np.float32, np.float64):
+            bk, act = [(0, 0), (1, 1), (2, 2), (1, 2), (2, 1), (1, 0)][i]
+            run_case(rng, M, N, K, False, True, dtype, 0.7, 0.4 * (i % 2), bk, act)
+        big = rng.standard_normal((M, K + 9)).astype(np.float32)
+        A = big[:, 4:4 + K]
+        W = rng.standard_normal((N, K)).astype(np.float32)
+        C = np.zeros((M, N + 3), np.float32)[:, 1:N + 1]
+        _C.gemm(A, W, C, False, True)
+        expected, scale = reference(A, W, C, False, True, 1.0, 0.0, None, 0, 0)
+        check(C, expected, scale, K, np.float32)
+
+
 def test_k_equals_one_and_empty(path):
     rng = np.random.default_rng(2)
     for dtype in (np.float32, np.float64):

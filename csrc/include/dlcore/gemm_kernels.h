@@ -88,6 +88,15 @@ void dl_sgemv_axpy_avx2(size_t n, size_t K, const float *x, const float *W, ptrd
 void dl_sgemv_axpy_avx512(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
                           float *y);
 
+/* Y[i*ldy + j] = sum_k X[i*ldx + k] W[j*ldw + k] for i < m <= 4, j < n: a few rows of X
+ * against the rows of W, W read once (gemm_gemv_simd.c).  Raw sums, no epilogue. */
+void dl_sgemm_small_dots_generic(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
+                                 const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
+void dl_sgemm_small_dots_avx2(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
+                              const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
+void dl_sgemm_small_dots_avx512(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
+                                const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
+
 /* Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), computed as 0.5 x erfc(-x / sqrt 2)
  * so the negative tail keeps its relative accuracy (1 + erf cancels to 0 below x ~ -5.5 in
  * float).  NaN in, NaN out; -inf gives 0 (the limit), not the NaN of -inf * 0. */
