@@ -8,3 +8,4 @@ from .resnet import BasicBlock, Bottleneck, ResNet, resnet_small  # noqa: F401
 from .autoencoder import DenseAutoencoder, ConvAutoencoder, VAE, vae_loss, reconstruction_error  # noqa: F401
 from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator  # noqa: F401
 from .gpt import GPT, GPTConfig, KVCache  # noqa: F401
+from .seq2seq import Seq2SeqTransformer  # noqa: F401
