@@ -238,12 +238,12 @@ def run_task(name, texts, labels, epochs, rng, max_len=64, min_freq=1):
     dl.manual_seed(0)
     model = TransformerClassifier(len(vocab), 2, max_len=max_len)
     t0 = time.perf_counter()
-    fit(model, Xtr, ytr, epochs, 64, 2e-3, rng)
+    fit(model, Xtr, ytr, epochs, 32, 3e-3, rng)
     res["transformer"] = (accuracy(model, Xte, yte), time.perf_counter() - t0)
     dl.manual_seed(0)
     lstm = LSTMClassifier(len(vocab), 2)
     t0 = time.perf_counter()
-    fit(lstm, Xtr, ytr, epochs, 64, 5e-3, rng)
+    fit(lstm, Xtr, ytr, epochs, 32, 5e-3, rng)
     res["lstm"] = (accuracy(lstm, Xte, yte), time.perf_counter() - t0)
     t0 = time.perf_counter()
     res["bag of words"] = (bag_of_words_accuracy(Xtr, ytr, Xte, yte, len(vocab)),
@@ -256,10 +256,10 @@ def run_task(name, texts, labels, epochs, rng, max_len=64, min_freq=1):
 def main(quick=False):
     dl.manual_seed(0)
     rng = np.random.default_rng(0)
-    texts, labels = generated_reviews(1500 if quick else 6000, np.random.default_rng(7))
+    texts, labels = generated_reviews(2000 if quick else 6000, np.random.default_rng(7))
     print("e.g.", *("%r -> %s" % (t, "positive" if y else "negative")
                     for t, y in zip(texts[:4], labels[:4])), sep="\n  ")
-    gen = run_task("generated reviews", texts, labels, 3 if quick else 6, rng)
+    gen = run_task("generated reviews", texts, labels, 6, rng)
     vader, why = vader_reviews()
     vres = None
     if vader is None:

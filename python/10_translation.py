@@ -114,8 +114,9 @@ def number_pair(rng):
     return number_words(n, rng), str(n)
 
 
-def make_pairs(n, rng, exclude=()):
-    pairs, seen = [], set(exclude)
+def make_pairs(n, rng):
+    """n pairs with distinct source sentences."""
+    pairs, seen = [], set()
     while len(pairs) < n:
         p = date_pair(rng) if rng.random() < 0.5 else number_pair(rng)
         if p[0] not in seen:
@@ -238,8 +239,11 @@ def main(quick=False):
     dl.manual_seed(0)
     rng = np.random.default_rng(0)
     n_train, n_test, steps = (3000, 200, 250) if quick else (20000, 1000, 1000)
-    test = make_pairs(n_test, np.random.default_rng(12345))
-    train_pairs = make_pairs(n_train, rng, exclude=[p[0] for p in test])
+    # distinct sentences split at random: no held-out sentence is ever seen in training
+    pairs = make_pairs(n_train + n_test, np.random.default_rng(12345))
+    order = rng.permutation(len(pairs))
+    test = [pairs[i] for i in order[:n_test]]
+    train_pairs = [pairs[i] for i in order[n_test:]]
     print("examples:", *("%r -> %r" % p for p in train_pairs[:4]), sep="\n  ")
     model = Seq2SeqTransformer(len(SRC_VOCAB), len(TGT_VOCAB), d_model=64, nhead=4,
                                num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=128,

@@ -80,7 +80,7 @@ class Seq2SeqTransformer(Module):
 
     def greedy_decode(self, src, bos, eos, max_len):
         """(N, <= max_len) ids without bos, each row cut after its first eos (eos kept);
-        finished rows are padded with pad_idx."""
+        finished rows are padded with pad_idx, which is never emitted as a token."""
         was = self._eval_mode()
         try:
             with autograd.no_grad():
@@ -89,7 +89,8 @@ class Seq2SeqTransformer(Module):
                 ys = np.full((N, 1), bos, np.int64)
                 done = np.zeros(N, bool)
                 for _ in range(max_len):
-                    logits = self.decode(ys, mem, pad)._data[:, -1]
+                    logits = self.decode(ys, mem, pad)._data[:, -1].copy()
+                    logits[:, self.pad_idx] = -np.inf  # pad only fills finished rows
                     nxt = np.where(done, self.pad_idx, logits.argmax(-1))
                     ys = np.concatenate([ys, nxt[:, None]], 1)
                     done |= nxt == eos
