@@ -17,6 +17,14 @@ Two data sets:
 
     python python/10_transformer_classifier.py            # full run
     python python/10_transformer_classifier.py --quick    # a few seconds
+
+Measured, full run (one thread, shared 2-core Zen 4; 66 s of CPU time for everything):
+  generated reviews:    Transformer 0.993, LSTM 1.000, bag of words 0.586
+  VADER movie snippets: Transformer 0.786, LSTM 0.795, bag of words 0.703
+  (06_sentiment's packed LSTM reports 0.774 on its own split of the same VADER labels.)
+On short single-sentence reviews the LSTM matches or edges out the Transformer and trains
+several times faster on a CPU; both beat the order-blind baseline by a wide margin on the
+generated set, where negation scope and "but" decide the label.
 """
 import math
 import sys
@@ -172,8 +180,9 @@ def bag_of_words_accuracy(Xtr, ytr, Xte, yte, V, epochs=200, lr=0.5):
     """Logistic regression on word counts (NumPy, full batch): the order-blind baseline."""
     def counts(X):
         C = np.zeros((len(X), V))
-        for i, row in enumerate(X):
-            np.add.at(C[i], row[row > 0], 1.0)
+        rows = np.repeat(np.arange(len(X)), X.shape[1])
+        cols = X.reshape(-1)
+        np.add.at(C, (rows[cols > 0], cols[cols > 0]), 1.0)
         return C
     Ctr, Cte = counts(Xtr), counts(Xte)
     w, b = np.zeros(V), 0.0
