@@ -44,9 +44,10 @@ def test_10_char_gpt_quick():
     row = mod.main(quick=True)
     _row_ok(row)
     assert row["metric"] == "held-out bits/char"
-    # learned something: well below both the untrained model and a uniform guess
+    # learned something beyond letter frequencies: quick runs measure 3.69 bpc on the bundled
+    # Shakespeare (unigram 4.80) and 4.18 on the docstring fallback (unigram 4.86)
     assert row["value"] < row["untrained_bpc"] - 1.5
-    assert row["value"] < row["uniform_bpc"] - 1.5
+    assert row["value"] < row["unigram_bpc"] - 0.4
     assert row["cache_matches_uncached"]
     assert isinstance(row["sample"], str) and len(row["sample"]) == 16 + 60
 
