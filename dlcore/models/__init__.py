@@ -8,3 +8,5 @@ from .resnet import BasicBlock, Bottleneck, ResNet, resnet_small  # noqa: F401
 from .autoencoder import (DenseAutoencoder, ConvAutoencoder, Autoencoder, VAE, vae_loss,  # noqa: F401
                           reconstruction_error, fit_autoencoder, anomaly_threshold)
 from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator, fit_gan  # noqa: F401
+from .gpt import GPT, GPTConfig, KVCache  # noqa: F401
+from .seq2seq import Seq2SeqTransformer  # noqa: F401
