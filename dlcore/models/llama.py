@@ -249,6 +249,14 @@ class LlamaForCausalLM:
         self._sin = np.sin(ang).astype(np.float32)
         self._kcache = np.zeros((cfg.n_layers, cfg.n_kv_heads, self.max_seq_len, hd), np.float32)
         self._vcache = np.zeros_like(self._kcache)
+        # the cache seen by the G query heads of each kv head: a stride-0 view, sliced per call
+        G = cfg.n_heads // cfg.n_kv_heads
+        shape = (cfg.n_layers, cfg.n_kv_heads, G, self.max_seq_len, hd)
+        st = self._kcache.strides
+        self._kview = np.lib.stride_tricks.as_strided(self._kcache, shape,
+                                                      (st[0], st[1], 0, st[2], st[3]), False)
+        self._vview = np.lib.stride_tricks.as_strided(self._vcache, shape,
+                                                      (st[0], st[1], 0, st[2], st[3]), False)
         self.pos = 0
         self._bufs = {}
 
@@ -345,7 +353,7 @@ class LlamaForCausalLM:
         f = qkv.itemsize
         qv = np.lib.stride_tricks.as_strided(qkv, (Hk, G, L, hd), (G * hd * f, hd * f,
                                                                     qkv.strides[0], f))
-        q3 = qkv[:, :H * hd].reshape(L, H, hd)
+        qk3 = qkv[:, :(H + Hk) * hd].reshape(L, H + Hk, hd)   # RoPE on q and k in one go
         k3 = qkv[:, H * hd:(H + Hk) * hd].reshape(L, Hk, hd)
         v3 = qkv[:, (H + Hk) * hd:].reshape(L, Hk, hd)
         causal = False
@@ -360,15 +368,11 @@ class LlamaForCausalLM:
         for i, blk in enumerate(self.blocks):
             self._rms(x, blk.attn_norm, h)
             blk.qkv(h, qkv)
-            self._rope(q3, p0)
-            self._rope(k3, p0)
-            kc = self._kcache[i]
-            vc = self._vcache[i]
-            kc[:, p0:S] = k3.transpose(1, 0, 2)
-            vc[:, p0:S] = v3.transpose(1, 0, 2)
-            kv = np.broadcast_to(kc[:, None, :S], (Hk, G, S, hd))
-            vv = np.broadcast_to(vc[:, None, :S], (Hk, G, S, hd))
-            _C.attention_forward(qv, kv, vv, mask, causal, scale, att, lse)
+            self._rope(qk3, p0)
+            self._kcache[i, :, p0:S] = k3.transpose(1, 0, 2)
+            self._vcache[i, :, p0:S] = v3.transpose(1, 0, 2)
+            _C.attention_forward(qv, self._kview[i, :, :, :S], self._vview[i, :, :, :S], mask,
+                                 causal, scale, att, lse)
             attf.reshape(L, Hk, G, hd)[...] = att.transpose(2, 0, 1, 3)
             blk.wo(attf, o)
             x += o
