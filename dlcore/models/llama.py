@@ -493,13 +493,11 @@ class LlamaForCausalLM:
         if self.tokenizer is None:
             raise ValueError("chat: needs the tokenizer")
         prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
-        cb = None
-        if stream is not None:
-            def cb(_tok, text):
-                if text:
-                    stream(text)
+        def cb(_tok, text):
+            if text:
+                stream(text)
         ids = self.generate(self.tokenizer.encode(prompt), max_new_tokens=max_new_tokens,
-                            callback=cb, **kw)
+                            callback=cb if stream is not None else None, **kw)
         return self.tokenizer.decode(ids, skip_special=True)
 
 
