@@ -215,3 +215,14 @@ def test_stdlib_re_fallback(gguf, tok, monkeypatch):
     for text in ["It's 2024: naïve_code(x) -> 42!!  ok", "café 🙂 __init__ ü\n\n  x"]:
         assert t.encode(text) == tok.encode(text)
         assert t.decode(t.encode(text)) == text
+
+
+def test_example_10_chat_quick():
+    from dlcore import cli
+    for _, stem, path in cli.list_examples():
+        if stem == "10_chat":
+            row = cli.load_example(path, stem).main(quick=True)
+            break
+    else:
+        raise AssertionError("python/10_chat.py not found")
+    assert row["chapter"] == "10 chat" and row["paris"] and row["value"] > 0

@@ -7,3 +7,5 @@ from .vgg import SmallVGG  # noqa: F401
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet_small  # noqa: F401
 from .autoencoder import DenseAutoencoder, ConvAutoencoder, VAE, vae_loss, reconstruction_error  # noqa: F401
 from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator  # noqa: F401
+from . import llama  # noqa: F401
+from .llama import LlamaForCausalLM, LlamaConfig  # noqa: F401
