@@ -1,17 +1,21 @@
 /* Driver of the quantised matrix products (dlcore/qgemv.h): argument checks, ISA dispatch and
  * OpenMP over output rows (each thread streams its own slice of the weights once).
  *
- * M == 1 (decoding) uses the fused block-dot kernel.  M > 1 (a prompt) dequantises one weight
- * row at a time into a per-thread buffer and dots it with every row of x, so each weight is
- * expanded once per call rather than once per x row.
+ * M == 1 (decoding) uses the fused block-dot kernel.  M > 1 (a prompt) dequantises a tile of
+ * weight rows into a per-thread buffer and multiplies it with all of x by the engine's GEMM on
+ * the calling thread, so each weight is expanded once per call and the product runs at GEMM
+ * speed rather than one dot product at a time.
  */
 #include "dlcore/qgemv.h"
+#include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
 
 /* Multiply-adds per thread below which a second thread costs more than it saves. */
 #define QG_GRAIN ((size_t)1 << 16)
 /* Rows handed to a thread at a time: enough to amortise the call, small enough to balance. */
 #define QG_ROWS 16
+/* Weight rows dequantised per GEMM call when M > 1 (the tile stays within L2 for K <= 2048). */
+#define QG_TILE 64
 
 size_t dl_qblock_bytes(int kind)
 {
@@ -26,19 +30,21 @@ size_t dl_qblock_bytes(int kind)
 typedef void (*qg_dot_rows_fn)(int, size_t, size_t, const float *, const float *,
                                const uint8_t *, size_t, float *);
 typedef void (*qg_dequant_fn)(int, size_t, const uint8_t *, float *);
-typedef float (*qg_dot_fn)(size_t, const float *, const float *);
 
-static void qg_pick(qg_dot_rows_fn *rows, qg_dequant_fn *deq, qg_dot_fn *dot)
+static void qg_pick(qg_dot_rows_fn *rows, qg_dequant_fn *deq)
 {
     switch (dl_isa()) {
     case DL_ISA_AVX512:
-        *rows = dl_qdot_rows_avx512; *deq = dl_qdequant_row_avx512; *dot = dl_qdot_f32_avx512;
+        *rows = dl_qdot_rows_avx512;
+        *deq = dl_qdequant_row_avx512;
         break;
     case DL_ISA_AVX2:
-        *rows = dl_qdot_rows_avx2; *deq = dl_qdequant_row_avx2; *dot = dl_qdot_f32_avx2;
+        *rows = dl_qdot_rows_avx2;
+        *deq = dl_qdequant_row_avx2;
         break;
     default:
-        *rows = dl_qdot_rows_generic; *deq = dl_qdequant_row_generic; *dot = dl_qdot_f32_generic;
+        *rows = dl_qdot_rows_generic;
+        *deq = dl_qdequant_row_generic;
         break;
     }
 }
@@ -62,8 +68,7 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
     }
     qg_dot_rows_fn rows_fn;
     qg_dequant_fn deq_fn;
-    qg_dot_fn dot_fn;
-    qg_pick(&rows_fn, &deq_fn, &dot_fn);
+    qg_pick(&rows_fn, &deq_fn);
     const size_t nchunks = (N + QG_ROWS - 1) / QG_ROWS;
     const int nt = dl_threads_for(M * N * K, QG_GRAIN);
     int failed = 0;
@@ -87,24 +92,24 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
         return 0;
     }
 
+    const size_t ntiles = (N + QG_TILE - 1) / QG_TILE;
     #pragma omp parallel num_threads(nt)
     {
-        float *row = dl_alloc(K * sizeof(float));
-        if (!row) {
+        float *tile = dl_alloc((size_t)QG_TILE * K * sizeof(float));
+        if (!tile) {
             #pragma omp atomic write
             failed = 1;
         }
         #pragma omp for schedule(static)
-        for (size_t c = 0; c < nchunks; c++) {
-            if (!row) continue;
-            size_t j0 = c * QG_ROWS;
-            size_t jend = N - j0 < QG_ROWS ? N : j0 + QG_ROWS;
-            for (size_t j = j0; j < jend; j++) {
-                deq_fn(kind, K, W + j * ldw, row);
-                for (size_t i = 0; i < M; i++) y[i * ldy + j] = dot_fn(K, x + i * ldx, row);
-            }
+        for (size_t t = 0; t < ntiles; t++) {
+            if (!tile) continue;
+            size_t j0 = t * QG_TILE;
+            size_t n = N - j0 < QG_TILE ? N - j0 : QG_TILE;
+            for (size_t j = 0; j < n; j++) deq_fn(kind, K, W + (j0 + j) * ldw, tile + j * K);
+            dl_sgemm_ex(0, 1, M, n, K, 1.0f, x, (ptrdiff_t)ldx, tile, (ptrdiff_t)K, 0.0f,
+                        y + j0, (ptrdiff_t)ldy, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
         }
-        dl_free(row);
+        dl_free(tile);
     }
     return failed ? -2 : 0;
 }
@@ -114,8 +119,7 @@ int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, 
     if (qg_check(kind, K, ldw) != 0) return -1;
     qg_dot_rows_fn rows_fn;
     qg_dequant_fn deq_fn;
-    qg_dot_fn dot_fn;
-    qg_pick(&rows_fn, &deq_fn, &dot_fn);
+    qg_pick(&rows_fn, &deq_fn);
     const int nt = dl_threads_for(N * K, QG_GRAIN);
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t j = 0; j < N; j++) deq_fn(kind, K, W + j * ldw, out + j * K);

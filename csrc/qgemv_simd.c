@@ -233,17 +233,3 @@ void DL_ISA_FN(dl_qdequant_row)(int kind, size_t K, const uint8_t *w, float *out
         }
     }
 }
-
-float DL_ISA_FN(dl_qdot_f32)(size_t K, const float *a, const float *b)
-{
-    vf s = vf_zero(), t = vf_zero();
-    size_t k = 0;
-    for (; k + 2 * DL_VF_LEN <= K; k += 2 * DL_VF_LEN) {
-        s = vf_fma(vf_loadu(a + k), vf_loadu(b + k), s);
-        t = vf_fma(vf_loadu(a + k + DL_VF_LEN), vf_loadu(b + k + DL_VF_LEN), t);
-    }
-    for (; k + DL_VF_LEN <= K; k += DL_VF_LEN) s = vf_fma(vf_loadu(a + k), vf_loadu(b + k), s);
-    float r = vf_reduce_add(vf_add(s, t));
-    for (; k < K; k++) r += a[k] * b[k];
-    return r;
-}

@@ -38,14 +38,11 @@ int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, 
 void dl_qdot_rows_generic(int kind, size_t n, size_t K, const float *x, const float *xsum,
                         const uint8_t *W, size_t ldw, float *y);
 void dl_qdequant_row_generic(int kind, size_t K, const uint8_t *w, float *out);
-float dl_qdot_f32_generic(size_t K, const float *a, const float *b);
 void dl_qdot_rows_avx2(int kind, size_t n, size_t K, const float *x, const float *xsum,
                         const uint8_t *W, size_t ldw, float *y);
 void dl_qdequant_row_avx2(int kind, size_t K, const uint8_t *w, float *out);
-float dl_qdot_f32_avx2(size_t K, const float *a, const float *b);
 void dl_qdot_rows_avx512(int kind, size_t n, size_t K, const float *x, const float *xsum,
                         const uint8_t *W, size_t ldw, float *y);
 void dl_qdequant_row_avx512(int kind, size_t K, const uint8_t *w, float *out);
-float dl_qdot_f32_avx512(size_t K, const float *a, const float *b);
 
 #endif
