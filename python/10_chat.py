@@ -86,7 +86,7 @@ def main(quick=False):
                paris=text.startswith(" Paris"), load_seconds=round(load_s, 1))
     if not quick:
         print("\nyou> %s\nsmol> " % QUESTION, end="")
-        model.chat([{"role": "user", "content": QUESTION}], max_new_tokens=96, stream=_stream)
+        model.chat([{"role": "user", "content": QUESTION}], max_new_tokens=48, stream=_stream)
         print("\n[%.1f tokens/s]" % model.last_stats["tokens_per_s"])
     return row
 
