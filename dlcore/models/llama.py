@@ -299,7 +299,6 @@ class LlamaForCausalLM:
                 "o": np.empty((L, c.dim), np.float32),
                 "gu": np.empty((L, 2 * c.ffn_dim), np.float32),
                 "act": np.empty((L, c.ffn_dim), np.float32),
-                "logits": np.empty((1, c.vocab_size), np.float32),
             }
             if len(self._bufs) > 8:
                 self._bufs.clear()
@@ -396,7 +395,7 @@ class LlamaForCausalLM:
         last = np.ascontiguousarray(x[-1:])
         hl = np.empty_like(last)
         self._rms(last, self.norm, hl)
-        logits = B["logits"] if L == 1 else np.empty((1, c.vocab_size), np.float32)
+        logits = np.empty((1, c.vocab_size), np.float32)
         self.head(hl, logits)
         return logits[0]
 
