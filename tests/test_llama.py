@@ -226,3 +226,8 @@ def test_example_10_chat_quick():
     else:
         raise AssertionError("python/10_chat.py not found")
     assert row["chapter"] == "10 chat" and row["paris"] and row["value"] > 0
+
+
+def test_every_isa_path_gives_the_reference(model, isa):
+    ref = REFERENCE["The capital of France is"][:4]
+    assert model.generate("The capital of France is", max_new_tokens=4, stop_tokens=[]) == ref
