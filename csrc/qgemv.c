@@ -1,0 +1,127 @@
+/* Driver of the quantised matrix products (dlcore/qgemv.h): argument checks, ISA dispatch and
+ * OpenMP over output rows (each thread streams its own slice of the weights once).
+ *
+ * M == 1 (decoding) uses the fused block-dot kernel.  M > 1 (a prompt) dequantises a tile of
+ * weight rows into a per-thread buffer and multiplies it with all of x by the engine's GEMM on
+ * the calling thread, so each weight is expanded once per call and the product runs at GEMM
+ * speed rather than one dot product at a time.
+ */
+#include "dlcore/qgemv.h"
+#include "dlcore/gemm.h"
+#include "dlcore/runtime.h"
+
+/* Multiply-adds per thread below which a second thread costs more than it saves. */
+#define QG_GRAIN ((size_t)1 << 16)
+/* Rows handed to a thread at a time: enough to amortise the call, small enough to balance. */
+#define QG_ROWS 16
+/* Weight rows dequantised per GEMM call when M > 1 (the tile stays within L2 for K <= 2048). */
+#define QG_TILE 64
+
+size_t dl_qblock_bytes(int kind)
+{
+    switch (kind) {
+    case DL_Q4_0: return 18;
+    case DL_Q4_1: return 20;
+    case DL_Q8_0: return 34;
+    default: return 0;
+    }
+}
+
+typedef void (*qg_dot_rows_fn)(int, size_t, size_t, const float *, const float *,
+                               const uint8_t *, size_t, float *);
+typedef void (*qg_dequant_fn)(int, size_t, const uint8_t *, float *);
+
+static void qg_pick(qg_dot_rows_fn *rows, qg_dequant_fn *deq)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512:
+        *rows = dl_qdot_rows_avx512;
+        *deq = dl_qdequant_row_avx512;
+        break;
+    case DL_ISA_AVX2:
+        *rows = dl_qdot_rows_avx2;
+        *deq = dl_qdequant_row_avx2;
+        break;
+    default:
+        *rows = dl_qdot_rows_generic;
+        *deq = dl_qdequant_row_generic;
+        break;
+    }
+}
+
+static int qg_check(int kind, size_t K, size_t ldw)
+{
+    size_t bb = dl_qblock_bytes(kind);
+    if (bb == 0 || K % DL_QK != 0 || ldw < K / DL_QK * bb) return -1;
+    return 0;
+}
+
+int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                 const uint8_t *W, size_t ldw, float *y, size_t ldy)
+{
+    if (qg_check(kind, K, ldw) != 0 || (M > 1 && ldy < N) || (M > 0 && ldx < K)) return -1;
+    if (M == 0 || N == 0) return 0;
+    if (K == 0) {
+        for (size_t i = 0; i < M; i++)
+            for (size_t j = 0; j < N; j++) y[i * ldy + j] = 0.0f;
+        return 0;
+    }
+    qg_dot_rows_fn rows_fn;
+    qg_dequant_fn deq_fn;
+    qg_pick(&rows_fn, &deq_fn);
+    const size_t nchunks = (N + QG_ROWS - 1) / QG_ROWS;
+    const int nt = dl_threads_for(M * N * K, QG_GRAIN);
+    int failed = 0;
+
+    if (M == 1) {
+        const size_t nb = K / DL_QK;
+        float *xsum = dl_alloc(nb * sizeof(float));
+        if (!xsum) return -2;
+        for (size_t b = 0; b < nb; b++) {
+            float s = 0.0f;
+            for (size_t i = 0; i < DL_QK; i++) s += x[b * DL_QK + i];
+            xsum[b] = s;
+        }
+        #pragma omp parallel for num_threads(nt) schedule(static)
+        for (size_t c = 0; c < nchunks; c++) {
+            size_t j0 = c * QG_ROWS;
+            size_t n = N - j0 < QG_ROWS ? N - j0 : QG_ROWS;
+            rows_fn(kind, n, K, x, xsum, W + j0 * ldw, ldw, y + j0);
+        }
+        dl_free(xsum);
+        return 0;
+    }
+
+    const size_t ntiles = (N + QG_TILE - 1) / QG_TILE;
+    #pragma omp parallel num_threads(nt)
+    {
+        float *tile = dl_alloc((size_t)QG_TILE * K * sizeof(float));
+        if (!tile) {
+            #pragma omp atomic write
+            failed = 1;
+        }
+        #pragma omp for schedule(static)
+        for (size_t t = 0; t < ntiles; t++) {
+            if (!tile) continue;
+            size_t j0 = t * QG_TILE;
+            size_t n = N - j0 < QG_TILE ? N - j0 : QG_TILE;
+            for (size_t j = 0; j < n; j++) deq_fn(kind, K, W + (j0 + j) * ldw, tile + j * K);
+            dl_sgemm_ex(0, 1, M, n, K, 1.0f, x, (ptrdiff_t)ldx, tile, (ptrdiff_t)K, 0.0f,
+                        y + j0, (ptrdiff_t)ldy, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
+        }
+        dl_free(tile);
+    }
+    return failed ? -2 : 0;
+}
+
+int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, float *out)
+{
+    if (qg_check(kind, K, ldw) != 0) return -1;
+    qg_dot_rows_fn rows_fn;
+    qg_dequant_fn deq_fn;
+    qg_pick(&rows_fn, &deq_fn);
+    const int nt = dl_threads_for(N * K, QG_GRAIN);
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t j = 0; j < N; j++) deq_fn(kind, K, W + j * ldw, out + j * K);
+    return 0;
+}

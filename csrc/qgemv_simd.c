@@ -1,0 +1,235 @@
+/* Per-ISA kernels of the quantised matrix-vector product (see dlcore/qgemv.h).
+ *
+ * Each 32-weight block is expanded in registers and dotted with the matching 32 values of x;
+ * the block's scale multiplies that partial dot once: sum_k (q_k d + m) x_k = d sum_k q_k x_k
+ * + m sum_k x_k, with the per-block sums of x (xsum) precomputed by the driver so the Q4_1
+ * offset costs one multiply per block.  Q4_0 is the Q4_1 form with m = -8 d.
+ * Two accumulators per row (even and odd blocks) keep the dependent FMA chain off the
+ * critical path.
+ */
+#include "dlcore/simd.h"
+#include "dlcore/qgemv.h"
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
+static inline float qg_half(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+#else
+/* IEEE half -> float by bit manipulation (subnormals, inf and NaN included). */
+static inline float qg_half(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t man = h & 0x3FFu;
+    uint32_t bits;
+    if (exp == 0x1Fu) {
+        bits = sign | 0x7F800000u | (man << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else if (man == 0) {
+        bits = sign;
+    } else {
+        float f = (float)man * (1.0f / 16777216.0f);   /* man * 2^-24 */
+        memcpy(&bits, &f, 4);
+        bits |= sign;
+    }
+    float out;
+    memcpy(&out, &bits, 4);
+    return out;
+}
+#endif
+
+/* Scale d and offset m of a 4-bit block (offset folded for Q4_0), and where its codes start. */
+static inline const uint8_t *qg_q4_head(int kind, const uint8_t *b, float *d, float *m)
+{
+    *d = qg_half(b);
+    if (kind == DL_Q4_1) {
+        *m = qg_half(b + 2);
+        return b + 4;
+    }
+    *m = -8.0f * *d;
+    return b + 2;
+}
+
+#if defined(__AVX512F__)
+/* 32 codes of a 4-bit block as two float vectors: weights 0..15 and 16..31. */
+static inline void qg_q4_codes(const uint8_t *qs, vf *lo, vf *hi)
+{
+    __m512i q = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)qs));
+    *lo = _mm512_cvtepi32_ps(_mm512_and_si512(q, _mm512_set1_epi32(0x0F)));
+    *hi = _mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4));
+}
+
+static inline void qg_q8_codes(const uint8_t *qs, vf *lo, vf *hi)
+{
+    *lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)qs)));
+    *hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(qs + 16))));
+}
+
+/* Partial dot of one block with x[0..31], as a vector (not yet reduced). */
+static inline vf qg_block_dot(int kind, const uint8_t *qs, const float *x)
+{
+    vf lo, hi;
+    if (kind == DL_Q8_0) qg_q8_codes(qs, &lo, &hi);
+    else qg_q4_codes(qs, &lo, &hi);
+    return vf_fma(hi, vf_loadu(x + 16), vf_mul(lo, vf_loadu(x)));
+}
+
+static inline void qg_block_store(int kind, const uint8_t *qs, float d, float m, float *out)
+{
+    vf lo, hi;
+    if (kind == DL_Q8_0) qg_q8_codes(qs, &lo, &hi);
+    else qg_q4_codes(qs, &lo, &hi);
+    vf vd = vf_set1(d), vm = vf_set1(m);
+    vf_storeu(out, vf_fma(lo, vd, vm));
+    vf_storeu(out + 16, vf_fma(hi, vd, vm));
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+/* 8 bytes of codes (4-bit: low or high nibbles; 8-bit: signed) as one float vector. */
+static inline vf qg_u8x8(const uint8_t *p) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+
+static inline void qg_q4_codes(const uint8_t *qs, vf c[4])
+{
+    /* c[0]: weights 0..7, c[1]: 8..15, c[2]: 16..23, c[3]: 24..31 */
+    const __m256i mask = _mm256_set1_epi32(0x0F);
+    __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)qs));
+    __m256i b = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8)));
+    c[0] = _mm256_cvtepi32_ps(_mm256_and_si256(a, mask));
+    c[1] = _mm256_cvtepi32_ps(_mm256_and_si256(b, mask));
+    c[2] = _mm256_cvtepi32_ps(_mm256_srli_epi32(a, 4));
+    c[3] = _mm256_cvtepi32_ps(_mm256_srli_epi32(b, 4));
+}
+
+static inline void qg_q8_codes(const uint8_t *qs, vf c[4])
+{
+    for (int i = 0; i < 4; i++)
+        c[i] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * i))));
+}
+
+static inline vf qg_block_dot(int kind, const uint8_t *qs, const float *x)
+{
+    vf c[4];
+    if (kind == DL_Q8_0) qg_q8_codes(qs, c);
+    else qg_q4_codes(qs, c);
+    vf s = vf_mul(c[0], vf_loadu(x));
+    vf t = vf_mul(c[1], vf_loadu(x + 8));
+    s = vf_fma(c[2], vf_loadu(x + 16), s);
+    t = vf_fma(c[3], vf_loadu(x + 24), t);
+    return vf_add(s, t);
+}
+
+static inline void qg_block_store(int kind, const uint8_t *qs, float d, float m, float *out)
+{
+    vf c[4];
+    if (kind == DL_Q8_0) qg_q8_codes(qs, c);
+    else qg_q4_codes(qs, c);
+    vf vd = vf_set1(d), vm = vf_set1(m);
+    for (int i = 0; i < 4; i++) vf_storeu(out + 8 * i, vf_fma(c[i], vd, vm));
+}
+#else
+/* Generic: the block as 32 floats, then plain loops the compiler may vectorise. */
+static inline void qg_codes(int kind, const uint8_t *qs, float c[32])
+{
+    if (kind == DL_Q8_0) {
+        for (int i = 0; i < 32; i++) c[i] = (float)(int8_t)qs[i];
+    } else {
+        for (int i = 0; i < 16; i++) {
+            c[i] = (float)(qs[i] & 0x0F);
+            c[i + 16] = (float)(qs[i] >> 4);
+        }
+    }
+}
+
+static inline float qg_block_dot(int kind, const uint8_t *qs, const float *x)
+{
+    float c[32], s = 0.0f;
+    qg_codes(kind, qs, c);
+    for (int i = 0; i < 32; i++) s += c[i] * x[i];
+    return s;
+}
+
+static inline void qg_block_store(int kind, const uint8_t *qs, float d, float m, float *out)
+{
+    float c[32];
+    qg_codes(kind, qs, c);
+    for (int i = 0; i < 32; i++) out[i] = c[i] * d + m;
+}
+#endif
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+static inline vf qg_acc_zero(void) { return vf_zero(); }
+static inline vf qg_acc(vf acc, vf dot, float d) { return vf_fma(vf_set1(d), dot, acc); }
+static inline float qg_reduce(vf a, vf b) { return vf_reduce_add(vf_add(a, b)); }
+typedef vf qg_acc_t;
+#else
+static inline float qg_acc_zero(void) { return 0.0f; }
+static inline float qg_acc(float acc, float dot, float d) { return acc + d * dot; }
+static inline float qg_reduce(float a, float b) { return a + b; }
+typedef float qg_acc_t;
+#endif
+
+/* y[j] = dot(W row j, x) for j < n; xsum[b] = sum of x over block b. */
+void DL_ISA_FN(dl_qdot_rows)(int kind, size_t n, size_t K, const float *x, const float *xsum,
+                             const uint8_t *W, size_t ldw, float *y)
+{
+    const size_t nb = K / DL_QK;
+    const size_t bb = dl_qblock_bytes(kind);
+    for (size_t j = 0; j < n; j++) {
+        const uint8_t *row = W + j * ldw;
+        qg_acc_t a0 = qg_acc_zero(), a1 = qg_acc_zero();
+        float moff = 0.0f;
+        size_t b = 0;
+        if (kind == DL_Q8_0) {
+            for (; b + 2 <= nb; b += 2) {
+                const uint8_t *p = row + b * bb;
+                a0 = qg_acc(a0, qg_block_dot(kind, p + 2, x + b * DL_QK), qg_half(p));
+                a1 = qg_acc(a1, qg_block_dot(kind, p + bb + 2, x + (b + 1) * DL_QK),
+                            qg_half(p + bb));
+            }
+            for (; b < nb; b++) {
+                const uint8_t *p = row + b * bb;
+                a0 = qg_acc(a0, qg_block_dot(kind, p + 2, x + b * DL_QK), qg_half(p));
+            }
+        } else {
+            for (; b + 2 <= nb; b += 2) {
+                const uint8_t *p = row + b * bb;
+                float d0, m0, d1, m1;
+                const uint8_t *q0 = qg_q4_head(kind, p, &d0, &m0);
+                const uint8_t *q1 = qg_q4_head(kind, p + bb, &d1, &m1);
+                a0 = qg_acc(a0, qg_block_dot(kind, q0, x + b * DL_QK), d0);
+                a1 = qg_acc(a1, qg_block_dot(kind, q1, x + (b + 1) * DL_QK), d1);
+                moff += m0 * xsum[b] + m1 * xsum[b + 1];
+            }
+            for (; b < nb; b++) {
+                float d0, m0;
+                const uint8_t *q0 = qg_q4_head(kind, row + b * bb, &d0, &m0);
+                a0 = qg_acc(a0, qg_block_dot(kind, q0, x + b * DL_QK), d0);
+                moff += m0 * xsum[b];
+            }
+        }
+        y[j] = qg_reduce(a0, a1) + moff;
+    }
+}
+
+void DL_ISA_FN(dl_qdequant_row)(int kind, size_t K, const uint8_t *w, float *out)
+{
+    const size_t nb = K / DL_QK;
+    const size_t bb = dl_qblock_bytes(kind);
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *p = w + b * bb;
+        if (kind == DL_Q8_0) {
+            qg_block_store(kind, p + 2, qg_half(p), 0.0f, out + b * DL_QK);
+        } else {
+            float d, m;
+            const uint8_t *qs = qg_q4_head(kind, p, &d, &m);
+            qg_block_store(kind, qs, d, m, out + b * DL_QK);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+# Quantised (ggml Q4_0 / Q4_1 / Q8_0) matrix products, weights dequantised on the fly.
+from libc.stdint cimport uint8_t
+
+cdef extern from "dlcore/qgemv.h":
+    size_t dl_qblock_bytes(int kind) nogil
+    int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                     const uint8_t *W, size_t ldw, float *y, size_t ldy) nogil
+    int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw,
+                        float *out) nogil
+
+QGEMV_KINDS = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 8}
+
+
+cdef size_t _qgemv_check_w(int kind, cnp.ndarray w, size_t K, str fname) except 0:
+    cdef size_t bb = dl_qblock_bytes(kind)
+    if bb == 0:
+        raise ValueError("%s: unknown block kind %d (Q4_0=2, Q4_1=3, Q8_0=8)" % (fname, kind))
+    if K % 32 != 0:
+        raise ValueError("%s: K must be a multiple of 32, got %d" % (fname, K))
+    if cnp.PyArray_TYPE(w) != cnp.NPY_UINT8 or cnp.PyArray_NDIM(w) != 2:
+        raise TypeError("%s: weights must be a 2-D uint8 array (rows of blocks), got %s %s-D"
+                        % (fname, w.dtype, w.ndim))
+    need_contig(w, "%s: weights" % fname)
+    if <size_t>w.shape[1] != K // 32 * bb:
+        raise ValueError("%s: weight rows must hold %d bytes (%d blocks of %d) for K=%d, got %d"
+                         % (fname, K // 32 * bb, K // 32, bb, K, w.shape[1]))
+    return bb
+
+
+def qgemm(int kind, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out):
+    """out (M, N) = x (M, K) @ dequant(w).T for w (N, K/32*block bytes) uint8; float32, C-contiguous."""
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(out) != 2:
+        raise ValueError("qgemm: x and out must be 2-D, got %d-D and %d-D" % (x.ndim, out.ndim))
+    cdef size_t M = x.shape[0], K = x.shape[1], N = w.shape[0]
+    _qgemv_check_w(kind, w, K, "qgemm")
+    need_contig(x, "qgemm: x")
+    need_contig(out, "qgemm: out")
+    need_writeable(out, "qgemm: out")
+    if <size_t>out.shape[0] != M or <size_t>out.shape[1] != N:
+        raise ValueError("qgemm: out must have shape (%d, %d), got %s" % (M, N, (<object>out).shape))
+    cdef const float *px = f32p(x)
+    cdef float *py = f32p(out)
+    cdef const uint8_t *pw = <const uint8_t*>cnp.PyArray_DATA(w)
+    cdef size_t ldw = w.shape[1]
+    cdef int rc
+    with nogil:
+        rc = dl_qgemm_f32(kind, M, N, K, px, K, pw, ldw, py, N)
+    if rc == -2:
+        raise MemoryError("qgemm: could not allocate scratch memory")
+    if rc != 0:
+        raise ValueError("qgemm: bad arguments")
+    return out
+
+
+def qdequant(int kind, cnp.ndarray w, size_t K):
+    """float32 (N, K) weights from a (N, K/32*block bytes) uint8 array of blocks."""
+    _qgemv_check_w(kind, w, K, "qdequant")
+    cdef size_t N = w.shape[0]
+    cdef cnp.ndarray out = np.empty((N, K), dtype=np.float32)
+    cdef float *po = f32p(out)
+    cdef const uint8_t *pw = <const uint8_t*>cnp.PyArray_DATA(w)
+    cdef size_t ldw = w.shape[1]
+    cdef int rc
+    with nogil:
+        rc = dl_qdequant_f32(kind, N, K, pw, ldw, po)
+    if rc != 0:
+        raise ValueError("qdequant: bad arguments")
+    return out
