@@ -61,7 +61,7 @@ def test_conv2d_same_matches_tf_padding(torch, rng, hw, k, s):
 
 
 def test_architecture_matches_torch_on_random_weights(torch, rng):
-    from dlcore.bench.torch_vision import torch_efficientnet_lite0
+    from dlcore.bench._torch_vision import torch_efficientnet_lite0
     m = efficientnet_lite0()
     sd = _random_state(m, rng)
     m.load_state_dict(sd)

