@@ -104,7 +104,19 @@ class BuildExt(build_ext):
             ext.extra_compile_args = list(ext.extra_compile_args or []) + omp_flags + defines
             ext.extra_link_args = list(ext.extra_link_args or []) + omp_flags
         self.dlcore_openmp = openmp
+        self._write_build_info(cc, omp_flags + defines)
         super().build_extensions()
+
+    def _write_build_info(self, cc, extra):
+        """dlcore/_build_info.py records how the kernels were compiled (for `dlcore info`)."""
+        isa = "; ".join("%s: %s" % (k, " ".join(v) or "(portable)") for k, v in ISA_FLAGS.items())
+        text = ('"""Written by setup.py at build time."""\n'
+                "COMPILER = %r\nCFLAGS = %r\nISA_FLAGS = %r\nOPENMP = %r\n"
+                % (" ".join(cc), " ".join(BASE_FLAGS + extra), isa, bool(extra)))
+        for root in {os.path.join(self.build_lib, "dlcore"), "dlcore"}:
+            if os.path.isdir(root):
+                with open(os.path.join(root, "_build_info.py"), "w") as f:
+                    f.write(text)
 
 
 def extensions():

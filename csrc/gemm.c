@@ -2,38 +2,42 @@
  *
  *   C[M,N] = act(alpha * op(A) @ op(B) + beta * C + bias), all row-major (see dlcore/gemm.h)
  *
- * Loop nest, outermost first:
- *   jc  over N in blocks of NC   B block (KC x NC, packed) lives in each core's L2
- *   pc  over K in blocks of KC   one pass of rank-KC updates; the epilogue's bias and
- *                                activation run with the last pc block only
- *   ic  over M in blocks of MC   A block (MC x KC, packed) lives in L3 / L2
+ * Loop nest of one thread, outermost first:
+ *   pc  over K in blocks of KC   one pass of rank-KC updates; beta applies with the first
+ *                                block, bias and activation with the last one only
+ *   ic  over M in blocks of MC   pack the A block (MC x KC) once per K slice
+ *   jc  over N in blocks of NC   pack the B block (KC x NC); it lives in the core's L2
  *   ir  over MR rows             one A micro-panel (KC x MR) stays in L1 ...
  *   jr  over NR columns          ... while the B micro-panels stream from L2 through it
- *   micro-kernel                 MR x NR accumulators in registers (gemm_<isa>.c)
+ *   micro-kernel                 MR x NR accumulators in registers (gemm_<isa>.c), epilogue
+ *                                applied to the tile while it is in registers
  * The two innermost loops are in this order (A micro-panel reused from L1, B from L2) because
  * the float32 tiles are wider than tall: a KC x NR B micro-panel (256 x 32 floats = 32 KiB)
  * would fill Zen 4's whole 32 KiB L1d, while a KC x MR A micro-panel (256 x 14 floats = 14 KiB)
- * fits in half of it.
+ * fits in half of it.  pc is outside jc so each element of A is packed once per call, not once
+ * per column block.
  *
  * Blocking for Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB shared L3), float32 AVX-512:
  *   KC = 256: A micro-panel 14 KiB in L1, leaving room for the streamed B and C lines
- *   NC = 512: B block 256 x 512 x 4 B = 512 KiB, half of L2 (the rest: A panel, C tile lines)
- *   MC = 1008 (72 x MR): A block ~1 MiB, read once per block from L3; large MC means few
- *        barriers and a fair split of the ir loop between threads
- * The AVX2 and generic paths use the same KC/NC (their micro-panels are smaller still).
+ *   NC = 512: B block 256 x 512 x 4 B = 512 KiB, half of L2 (the rest: A panel, C lines)
+ *   MC = 2016 (144 x MR): A block 2 MiB, in L3, each micro-panel read once per B block
+ * Blocks are evened out (K = 784 runs as 4 x 200/184, not 3 x 256 + 16) so no pass is a thin
+ * leftover.  AVX2 and generic use the same KC/NC (smaller tiles: smaller micro-panels); float64
+ * halves KC to keep the bytes per panel.  Measured on this machine, 1 thread: the AVX-512
+ * micro-kernel alone runs at ~112 GFLOP/s (96% of the 117 GFLOP/s FMA peak) on L1/L2-resident
+ * panels; whole sgemm n = 1024 at ~100 GFLOP/s.
  *
- * Threads: one OpenMP team works on each (jc, pc, ic) block: every thread packs a share of
- * the A and B panels, a barrier, then the MR x NR tiles of the block are split between threads
- * on a 2-D grid (threads_m x threads_n) chosen to balance them, another barrier.  Small
- * products run on one thread (no fork/join), and a call from inside a parallel region runs on
- * the calling thread only.
+ * Threads: the MR x NR tiles of C are split on a threads_m x threads_n grid chosen to balance
+ * them, and each thread computes its block of C as an independent product with its own packed
+ * panels (see gemm_run).  Small products run on one thread (no fork/join), and a call from
+ * inside a parallel region runs on the calling thread only.
  *
- * Direct paths: M == 1 or N == 1 (float32) is a matrix-vector product streamed once with no
- * packing (gemm_gemv_simd.c); when op(B) = B is small or will be used only a few times
- * (small M) it is read in place instead of packed, and only A is packed.
+ * Direct paths: M == 1 or N == 1 (float32) is a matrix-vector product that streams the matrix
+ * once with no packing (gemm_gemv_simd.c); when op(B) = B is small or used by only a few row
+ * panels of A (small M) it is read in place instead of packed, and only A is packed.
  *
- * Packing buffers are cached per calling thread and reused: a fresh page costs ~1.7 us to
- * fault in here, more than a whole small GEMM.
+ * Packing buffers are cached per thread and reused: a fresh page costs ~1.7 us to fault in
+ * here, more than a whole small GEMM.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -48,7 +52,7 @@
 
 /* Products with fewer multiply-adds than this per thread are not worth splitting (a fork/join
  * of the OpenMP team costs a few microseconds). */
-#define GEMM_GRAIN ((size_t)1 << 18)
+static const size_t GEMM_GRAIN = (size_t)1 << 18;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Plans: a micro-kernel and the blocking that goes with it.                                   */
@@ -58,6 +62,8 @@ typedef struct {
     size_t mr, nr;      /* register tile of the kernel */
     size_t kc, mc, nc;  /* cache blocks; mc is a multiple of mr, nc of nr */
     int f64;            /* element type: 0 float, 1 double */
+    dl_gemm_pack_t_fn pack_t;   /* float32 transposing pack for this ISA, or NULL (portable) */
+    dl_gemm_pack_n_fn pack_n;   /* float32 row-copy pack for this ISA, or NULL (portable) */
 } gemm_plan;
 
 static gemm_plan plan_for(int f64)
@@ -66,9 +72,13 @@ static gemm_plan plan_for(int f64)
     dl_isa_t isa = dl_isa();
     p.f64 = f64;
     p.kc = 256;
+    p.pack_t = NULL;
+    p.pack_n = NULL;
     if (!f64) {
         if (isa == DL_ISA_AVX512) {
             p.kernel = dl_sgemm_kernel_avx512;
+            p.pack_t = dl_sgemm_pack_t_avx512;
+            p.pack_n = dl_sgemm_pack_n_avx512;
             p.mr = DL_SGEMM_AVX512_MR;
             p.nr = DL_SGEMM_AVX512_NR;
         } else if (isa == DL_ISA_AVX2) {
@@ -97,7 +107,7 @@ static gemm_plan plan_for(int f64)
             p.nr = DL_DGEMM_GENERIC_NR;
         }
     }
-    p.mc = p.mr * (1008 / p.mr);
+    p.mc = p.mr * (2016 / p.mr);
     p.nc = p.nr * (512 / p.nr);
     return p;
 }
@@ -105,9 +115,12 @@ static gemm_plan plan_for(int f64)
 /* ------------------------------------------------------------------------------------------ */
 /* Per-thread workspace, kept between calls (freed when the thread exits).                     */
 
+/* Slot 0: a thread's own packing buffers; slot 1: B packed once and shared by a team. */
+enum { WS_OWN = 0, WS_SHARED = 1, WS_SLOTS = 2 };
+
 typedef struct {
-    void *p;
-    size_t bytes;
+    void *p[WS_SLOTS];
+    size_t bytes[WS_SLOTS];
 } workspace;
 
 static pthread_key_t ws_key;
@@ -117,7 +130,7 @@ static void ws_destroy(void *w_)
 {
     workspace *w = w_;
     if (w) {
-        dl_free(w->p);
+        for (int i = 0; i < WS_SLOTS; i++) dl_free(w->p[i]);
         free(w);
     }
 }
@@ -125,7 +138,7 @@ static void ws_destroy(void *w_)
 static void ws_make_key(void) { (void)pthread_key_create(&ws_key, ws_destroy); }
 
 /* At least `bytes` of 64-byte aligned scratch owned by the calling thread, or NULL. */
-static void *thread_workspace(size_t bytes)
+static void *thread_workspace(int slot, size_t bytes)
 {
     (void)pthread_once(&ws_once, ws_make_key);
     workspace *w = pthread_getspecific(ws_key);
@@ -137,16 +150,16 @@ static void *thread_workspace(size_t bytes)
             return NULL;
         }
     }
-    if (w->bytes < bytes) {
-        dl_free(w->p);
-        w->bytes = 0;
+    if (w->bytes[slot] < bytes) {
+        dl_free(w->p[slot]);
+        w->bytes[slot] = 0;
         /* grow geometrically so a sequence of slightly larger calls does not realloc each time */
         size_t want = bytes + bytes / 4;
-        w->p = dl_alloc(want);
-        if (!w->p) return NULL;
-        w->bytes = want;
+        w->p[slot] = dl_alloc(want);
+        if (!w->p[slot]) return NULL;
+        w->bytes[slot] = want;
     }
-    return w->p;
+    return w->p[slot];
 }
 
 static size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
@@ -158,30 +171,59 @@ static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
  * Rows/columns past the matrix edge are zero so the kernel may compute a full tile; only the
  * valid corner is stored. */
 
-/* A block: op(A) rows [i0, i0+m), columns [p0, p0+kc); panels [q0, q1) of it. */
-static void pack_a_f32(int transa, const float *A, ptrdiff_t lda, size_t i0, size_t m,
-                       size_t p0, size_t kc, size_t MR, size_t q0, size_t q1, float *dst)
+/* Portable transposing pack: dst[k*R + i] = src[i*ld + k] (i < r), 0 for r <= i < R.  Works
+ * through k in chunks of 16 so the r source rows are all being read at once (one cache line
+ * each in flight) rather than one row after another. */
+static void pack_t_f32(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+                       float *dst)
 {
-    for (size_t q = q0; q < q1; q++) {
-        float *d = dst + q * MR * kc;
-        size_t r0 = i0 + q * MR, mr = min_sz(MR, m - q * MR);
-        if (!transa) {
-            /* op(A)(i, k) = A[i*lda + k]: read each row sequentially, scatter into columns */
-            for (size_t i = 0; i < mr; i++) {
-                const float *src = A + (r0 + i) * lda + p0;
-                for (size_t k = 0; k < kc; k++) d[k * MR + i] = src[k];
-            }
-            for (size_t i = mr; i < MR; i++)
-                for (size_t k = 0; k < kc; k++) d[k * MR + i] = 0.0f;
-        } else {
-            /* op(A)(i, k) = A[k*lda + i]: each k is a contiguous run of mr values */
-            for (size_t k = 0; k < kc; k++) {
-                const float *src = A + (p0 + k) * lda + r0;
+    for (size_t k0 = 0; k0 < kc; k0 += 16) {
+        size_t k1 = min_sz(kc, k0 + 16);
+        for (size_t i = 0; i < r; i++) {
+            const float *s = src + i * ld;
+            for (size_t k = k0; k < k1; k++) dst[k * R + i] = s[k];
+        }
+        for (size_t i = r; i < R; i++)
+            for (size_t k = k0; k < k1; k++) dst[k * R + i] = 0.0f;
+    }
+}
+
+/* Portable non-transposing pack of a whole block: panel q of width R holds
+ * dst[q*R*kc + k*R + i] = src[k*ld + q*R + i] for columns q*R + i < n, zero past n.  Works in
+ * bands of 8 source rows across all panels (see dl_sgemm_pack_n_avx512 for why). */
+static void pack_n_f32(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
+                       float *dst)
+{
+    const size_t panels = (n + R - 1) / R;
+    for (size_t k0 = 0; k0 < kc; k0 += 8) {
+        const size_t k1 = min_sz(kc, k0 + 8);
+        for (size_t q = 0; q < panels; q++) {
+            const size_t r = min_sz(R, n - q * R);
+            for (size_t k = k0; k < k1; k++) {
+                const float *s = src + k * ld + q * R;
+                float *d = dst + q * R * kc + k * R;
                 size_t i = 0;
-                for (; i < mr; i++) d[k * MR + i] = src[i];
-                for (; i < MR; i++) d[k * MR + i] = 0.0f;
+                for (; i < r; i++) d[i] = s[i];
+                for (; i < R; i++) d[i] = 0.0f;
             }
         }
+    }
+}
+
+/* A block: op(A) rows [i0, i0+m), columns [p0, p0+kc), as ceil(m / MR) panels. */
+static void pack_a_f32(int transa, const float *A, ptrdiff_t lda, size_t i0, size_t m,
+                       size_t p0, size_t kc, size_t MR, float *dst, const gemm_plan *p)
+{
+    if (transa) {
+        /* op(A)(i, k) = A[k*lda + i]: rows of A run along the panels */
+        (p->pack_n ? p->pack_n : pack_n_f32)(A + p0 * lda + i0, lda, m, kc, MR, dst);
+        return;
+    }
+    /* op(A)(i, k) = A[i*lda + k]: each panel is a transpose of MR rows */
+    for (size_t q = 0; q * MR < m; q++) {
+        size_t r0 = i0 + q * MR, mr = min_sz(MR, m - q * MR);
+        (p->pack_t ? p->pack_t : pack_t_f32)(A + r0 * lda + p0, lda, mr, kc, MR,
+                                             dst + q * MR * kc);
     }
 }
 
@@ -209,30 +251,20 @@ static void pack_a_f64(int transa, const double *A, ptrdiff_t lda, size_t i0, si
     }
 }
 
-/* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n); panels [q0, q1) of it. */
+/* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n), as ceil(n / NR) panels. */
 static void pack_b_f32(int transb, const float *B, ptrdiff_t ldb, size_t p0, size_t kc,
-                       size_t j0, size_t n, size_t NR, size_t q0, size_t q1, float *dst)
+                       size_t j0, size_t n, size_t NR, float *dst, const gemm_plan *p)
 {
-    for (size_t q = q0; q < q1; q++) {
-        float *d = dst + q * NR * kc;
+    if (!transb) {
+        /* op(B)(k, j) = B[k*ldb + j]: rows of B run along the panels */
+        (p->pack_n ? p->pack_n : pack_n_f32)(B + p0 * ldb + j0, ldb, n, kc, NR, dst);
+        return;
+    }
+    /* op(B)(k, j) = B[j*ldb + k]: each panel is a transpose of NR rows of B */
+    for (size_t q = 0; q * NR < n; q++) {
         size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
-        if (!transb) {
-            /* op(B)(k, j) = B[k*ldb + j]: each k is a contiguous run of nr values */
-            for (size_t k = 0; k < kc; k++) {
-                const float *src = B + (p0 + k) * ldb + c0;
-                size_t j = 0;
-                for (; j < nr; j++) d[k * NR + j] = src[j];
-                for (; j < NR; j++) d[k * NR + j] = 0.0f;
-            }
-        } else {
-            /* op(B)(k, j) = B[j*ldb + k]: read each row of B sequentially */
-            for (size_t j = 0; j < nr; j++) {
-                const float *src = B + (c0 + j) * ldb + p0;
-                for (size_t k = 0; k < kc; k++) d[k * NR + j] = src[k];
-            }
-            for (size_t j = nr; j < NR; j++)
-                for (size_t k = 0; k < kc; k++) d[k * NR + j] = 0.0f;
-        }
+        (p->pack_t ? p->pack_t : pack_t_f32)(B + c0 * ldb + p0, ldb, nr, kc, NR,
+                                             dst + q * NR * kc);
     }
 }
 
@@ -275,13 +307,6 @@ typedef struct {
     dl_act_t act;
 } gemm_args;
 
-typedef struct {
-    const gemm_args *g;
-    gemm_plan p;
-    int pack_b;          /* 0: the kernel reads op(B) = B in place */
-    void *apack, *bpack;
-} gemm_job;
-
 /* Share [0, n) of `parts` equal parts: part t is [n*t/parts, n*(t+1)/parts). */
 static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
 {
@@ -289,8 +314,9 @@ static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
     *hi = n * (size_t)(t + 1) / (size_t)parts;
 }
 
-/* Split `nt` threads into a grid tm x tn over pm x pn tiles, minimising the largest share
- * (ties: more threads along M, so each thread keeps its A micro-panels to itself). */
+/* Split `nt` threads into a grid tm x tn over pm x pn tiles, minimising the largest share.
+ * Splitting N as well costs each thread a private copy of its B panels and of A (the M-only
+ * split packs B once for the team), so it must win by more than 10% to be chosen. */
 static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
 {
     size_t best = (size_t)-1;
@@ -299,7 +325,7 @@ static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
     for (int a = nt; a >= 1; a--) {
         if (nt % a) continue;
         int b = nt / a;
-        size_t cost = ((pm + a - 1) / a) * ((pn + b - 1) / b);
+        size_t cost = ((pm + a - 1) / a) * ((pn + b - 1) / b) * (b > 1 ? 11 : 10);
         if (cost < best) {
             best = cost;
             *tm = a;
@@ -308,73 +334,75 @@ static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
     }
 }
 
-static void gemm_sync(int nt)
+/* Split [0, n) into equal blocks of at most `blk` (each a multiple of `unit` but the last),
+ * so that no block is a thin leftover: e.g. K = 784 runs as 4 x 196, not 3 x 256 + 16. */
+static size_t even_block(size_t n, size_t blk, size_t unit)
 {
-#ifdef DL_HAVE_OPENMP
-    if (nt > 1) {
-#pragma omp barrier
-    }
-#else
-    (void)nt;
-#endif
+    size_t nb = (n + blk - 1) / blk;
+    return min_sz(blk, round_up((n + nb - 1) / nb, unit));
 }
 
-static void gemm_worker(const gemm_job *job, int tid, int nt)
+/* B packed in advance for a whole product, block after block: block (pc / KC, jc / NC) of
+ * the loop nest is at p + (pc / KC * njb + jc / NC) * block_bytes. */
+typedef struct {
+    char *p;
+    size_t block_bytes;
+    size_t njb;
+} packed_b;
+
+/* The blocked product on the calling thread, packing into `apack` / `bpack` (NULL when B is
+ * read in place), or reading B from `pb` when it is packed already. */
+static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack,
+                         const packed_b *pb)
 {
-    const gemm_args *g = job->g;
-    const gemm_plan *p = &job->p;
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
     char *C = g->C;
+    const size_t KC = even_block(g->K, p->kc, 8);
+    const size_t MC = even_block(g->M, p->mc, p->mr);
+    const size_t NC = even_block(g->N, p->nc, p->nr);
 
-    for (size_t jc = 0; jc < g->N; jc += p->nc) {
-        const size_t nc = min_sz(p->nc, g->N - jc);
-        const size_t pn = (nc + p->nr - 1) / p->nr;
-        for (size_t pc = 0; pc < g->K; pc += p->kc) {
-            const size_t kc = min_sz(p->kc, g->K - pc);
-            const int first = pc == 0, last = pc + kc == g->K;
-            if (job->pack_b) {
-                size_t q0, q1;
-                share(pn, nt, tid, &q0, &q1);
-                if (p->f64)
-                    pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                               q0, q1, job->bpack);
-                else
-                    pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                               q0, q1, job->bpack);
-            }
-            for (size_t ic = 0; ic < g->M; ic += p->mc) {
-                const size_t mc = min_sz(p->mc, g->M - ic);
-                const size_t pm = (mc + p->mr - 1) / p->mr;
-                size_t q0, q1;
-                share(pm, nt, tid, &q0, &q1);
-                if (p->f64)
-                    pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr,
-                               q0, q1, job->apack);
-                else
-                    pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
-                               q0, q1, job->apack);
-                gemm_sync(nt);   /* packed A (and B) complete */
-
-                int tm, tn;
-                thread_grid(pm, pn, nt, &tm, &tn);
-                size_t ir0, ir1, jr0, jr1;
-                share(pm, tm, tid / tn, &ir0, &ir1);
-                share(pn, tn, tid % tn, &jr0, &jr1);
-                dl_gemm_epi e;
-                e.alpha = g->alpha;
-                e.beta = first ? g->beta : 1.0;
-                e.act = last ? (int)g->act : DL_ACT_NONE;
-                for (size_t ir = ir0; ir < ir1; ir++) {
+    /* pc outside jc: each K slice of A is packed once (not once per column block) and the
+     * packed A block (up to MC x KC, ~2 MiB) waits in L2/L3 while the B blocks go by. */
+    for (size_t pc = 0; pc < g->K; pc += KC) {
+        const size_t kc = min_sz(KC, g->K - pc);
+        const int first = pc == 0, last = pc + kc == g->K;
+        dl_gemm_epi e;
+        e.alpha = g->alpha;
+        e.beta = first ? g->beta : 1.0;
+        e.act = last ? (int)g->act : DL_ACT_NONE;
+        for (size_t ic = 0; ic < g->M; ic += MC) {
+            const size_t mc = min_sz(MC, g->M - ic);
+            const size_t pm = (mc + p->mr - 1) / p->mr;
+            if (p->f64)
+                pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
+                           (double *)apack);
+            else
+                pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
+                           (float *)apack, p);
+            for (size_t jc = 0; jc < g->N; jc += NC) {
+                const size_t nc = min_sz(NC, g->N - jc);
+                const size_t pn = (nc + p->nr - 1) / p->nr;
+                if (pb) {
+                    bpack = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes;
+                } else if (bpack) {
+                    if (p->f64)
+                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                                   0, pn, (double *)bpack);
+                    else
+                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                                   (float *)bpack, p);
+                }
+                for (size_t ir = 0; ir < pm; ir++) {
                     const size_t i = ic + ir * p->mr, mr = min_sz(p->mr, g->M - i);
-                    const char *ap = (const char *)job->apack + ir * p->mr * kc * es;
+                    const char *ap = apack + ir * p->mr * kc * es;
                     e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
-                    for (size_t jr = jr0; jr < jr1; jr++) {
+                    for (size_t jr = 0; jr < pn; jr++) {
                         const size_t j = jc + jr * p->nr, nr = min_sz(p->nr, g->N - j);
                         const char *bp;
                         ptrdiff_t ldb;
-                        if (job->pack_b) {
-                            bp = (const char *)job->bpack + jr * p->nr * kc * es;
+                        if (bpack) {
+                            bp = bpack + jr * p->nr * kc * es;
                             ldb = (ptrdiff_t)p->nr;
                         } else {
                             bp = B + (pc * g->ldb + j) * es;
@@ -386,7 +414,6 @@ static void gemm_worker(const gemm_job *job, int tid, int nt)
                                   &e);
                     }
                 }
-                gemm_sync(nt);   /* nobody reads the packed panels any more */
             }
         }
     }
@@ -445,7 +472,7 @@ static int sgemv_path(const gemm_args *g, int nthreads)
         dots = !g->transa;
     }
     const size_t K = g->K;
-    float *ws = thread_workspace((round_up(n, 16) + round_up(K, 16)) * sizeof(float));
+    float *ws = thread_workspace(WS_OWN, (round_up(n, 16) + round_up(K, 16)) * sizeof(float));
     if (!ws) return -1;
     float *y = ws, *xc = ws + round_up(n, 16);
     if (incx != 1) {
@@ -511,6 +538,93 @@ static int auto_threads(size_t M, size_t N, size_t K, int cap)
     return (size_t)cap < useful ? cap : (int)useful;
 }
 
+/* Plain triple loop with a float64 accumulator: only when the packing buffers cannot be
+ * allocated (out of memory), so that the call still returns the right answer. */
+static void gemm_unpacked(const gemm_args *g, int f64)
+{
+    for (size_t i = 0; i < g->M; i++) {
+        for (size_t j = 0; j < g->N; j++) {
+            double s = 0.0;
+            for (size_t k = 0; k < g->K; k++) {
+                size_t ia = g->transa ? k * g->lda + i : i * g->lda + k;
+                size_t ib = g->transb ? j * g->ldb + k : k * g->ldb + j;
+                s += f64 ? ((const double *)g->A)[ia] * ((const double *)g->B)[ib]
+                         : (double)((const float *)g->A)[ia] * ((const float *)g->B)[ib];
+            }
+            size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
+            if (f64) {
+                double *c = (double *)g->C + i * g->ldc + j;
+                double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
+                *c = dl_epi_f64(s, c, g->alpha, g->beta, b, g->act);
+            } else {
+                float *c = (float *)g->C + i * g->ldc + j;
+                float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
+                *c = dl_epi_f32((float)s, c, (float)g->alpha, (float)g->beta, b, g->act);
+            }
+        }
+    }
+}
+
+/* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay in
+ * cache anyway, or used by few row panels of A. */
+static int want_pack_b(const gemm_args *g, const gemm_plan *p)
+{
+    return g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
+}
+
+/* One thread's whole product (or its share of one): packing buffers from its own cache;
+ * B comes from `pb` instead when the team packed it already. */
+static void gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
+{
+    const gemm_plan p = *plan;
+    const int f64 = p.f64;
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
+    const int pack_b = !pb && want_pack_b(g, &p);
+    const size_t kc = even_block(g->K, p.kc, 8);
+    const size_t mc = round_up(even_block(g->M, p.mc, p.mr), p.mr);
+    const size_t nc = round_up(even_block(g->N, p.nc, p.nr), p.nr);
+    const size_t abytes = round_up(mc * kc * es, 64);
+    const size_t bbytes = pack_b ? round_up(nc * kc * es, 64) : 0;
+    char *ws = thread_workspace(WS_OWN, abytes + bbytes);
+    if (!ws) {
+        gemm_unpacked(g, f64);
+        return;
+    }
+    gemm_blocked(g, &p, ws, pack_b ? ws + abytes : NULL, pb);
+}
+
+/* Pack this thread's share of every B block of the product into `pb` (the team splits the
+ * NR-wide panels of each block). */
+static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *pb, int tid,
+                        int nt)
+{
+    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
+    const size_t KC = even_block(g->K, p->kc, 8), NC = even_block(g->N, p->nc, p->nr);
+    for (size_t pc = 0; pc < g->K; pc += KC) {
+        const size_t kc = min_sz(KC, g->K - pc);
+        for (size_t jc = 0; jc < g->N; jc += NC) {
+            const size_t nc = min_sz(NC, g->N - jc), pn = (nc + p->nr - 1) / p->nr;
+            size_t q0, q1;
+            share(pn, nt, tid, &q0, &q1);
+            if (q0 >= q1) continue;
+            char *dst = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes +
+                        q0 * p->nr * kc * es;
+            const size_t j0 = jc + q0 * p->nr, n = min_sz(nc, q1 * p->nr) - q0 * p->nr;
+            if (p->f64)
+                pack_b_f64(g->transb, g->B, g->ldb, pc, kc, j0, n, p->nr, 0, q1 - q0,
+                           (double *)dst);
+            else
+                pack_b_f32(g->transb, g->B, g->ldb, pc, kc, j0, n, p->nr, (float *)dst, p);
+        }
+    }
+}
+
+/* Threads: the MR x NR tiles of C are split on a tm x tn grid and every thread computes its
+ * block of C as an independent product, packing its own A panels.  When the split is along M
+ * only (the usual case), the team first packs all of B once into a shared buffer (one barrier),
+ * so no B panel is packed twice; otherwise each thread packs what it needs.  Beyond that one
+ * barrier the only synchronisation is the fork and the join: on a machine shared with other
+ * work, a thread descheduled at a barrier costs every other thread a scheduler time slice. */
 static void gemm_run(gemm_args *g, int f64, int nthreads)
 {
     if (g->M == 0 || g->N == 0) return;
@@ -525,59 +639,59 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     nthreads = 1;
 #endif
     if (!f64 && (g->M == 1 || g->N == 1) && sgemv_path(g, nthreads) == 0) return;
-
-    gemm_job job;
-    job.g = g;
-    job.p = plan_for(f64);
-    const gemm_plan *p = &job.p;
-    const size_t es = f64 ? sizeof(double) : sizeof(float);
-    /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay
-     * in cache anyway, or used by few row panels of A. */
-    job.pack_b = g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
-    const size_t kc = min_sz(p->kc, g->K);
-    const size_t mc = min_sz(p->mc, round_up(g->M, p->mr));
-    const size_t nc = min_sz(p->nc, round_up(g->N, p->nr));
-    const size_t abytes = round_up(mc * kc * es, 64);
-    const size_t bbytes = job.pack_b ? round_up(nc * kc * es, 64) : 0;
-    char *ws = thread_workspace(abytes + bbytes);
-    if (!ws) {
-        /* out of memory for the packing buffers: fall back to one tile at a time is not
-         * possible without them, so use the plain triple loop (correct, slow) */
-        nthreads = 1;
-    }
-    job.apack = ws;
-    job.bpack = ws ? ws + abytes : NULL;
-    if (!ws) {
-        for (size_t i = 0; i < g->M; i++) {
-            for (size_t j = 0; j < g->N; j++) {
-                double s = 0.0;
-                for (size_t k = 0; k < g->K; k++) {
-                    size_t ia = g->transa ? k * g->lda + i : i * g->lda + k;
-                    size_t ib = g->transb ? j * g->ldb + k : k * g->ldb + j;
-                    s += f64 ? ((const double *)g->A)[ia] * ((const double *)g->B)[ib]
-                             : (double)((const float *)g->A)[ia] * ((const float *)g->B)[ib];
-                }
-                size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
-                if (f64) {
-                    double *c = (double *)g->C + i * g->ldc + j;
-                    double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
-                    *c = dl_epi_f64(s, c, g->alpha, g->beta, b, g->act);
-                } else {
-                    float *c = (float *)g->C + i * g->ldc + j;
-                    float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
-                    *c = dl_epi_f32((float)s, c, (float)g->alpha, (float)g->beta, b, g->act);
-                }
-            }
-        }
-        return;
-    }
+    /* one plan for the whole call (and every thread): set_isa from another thread must not
+     * change the panel shapes half way */
+    const gemm_plan p = plan_for(f64);
     if (nthreads <= 1) {
-        gemm_worker(&job, 0, 1);
+        gemm_single(g, &p, NULL);
         return;
+    }
+    const size_t pm = (g->M + p.mr - 1) / p.mr, pn = (g->N + p.nr - 1) / p.nr;
+    int tm, tn;
+    thread_grid(pm, pn, nthreads, &tm, &tn);
+    const size_t es = f64 ? sizeof(double) : sizeof(float);
+
+    packed_b shared = {NULL, 0, 0};
+    gemm_args part = *g;
+    part.M = (pm + tm - 1) / tm * p.mr;    /* rows of one thread's share */
+    if (tn == 1 && want_pack_b(&part, &p)) {
+        const size_t KC = even_block(g->K, p.kc, 8), NC = even_block(g->N, p.nc, p.nr);
+        const size_t nkb = (g->K + KC - 1) / KC;
+        shared.njb = (g->N + NC - 1) / NC;
+        shared.block_bytes = round_up(KC * round_up(NC, p.nr) * es, 64);
+        const size_t total = nkb * shared.njb * shared.block_bytes;
+        /* bounded: the buffer stays cached with the calling thread; beyond this each thread
+         * packs the B panels it needs (for products this large that copy is cheap relative) */
+        if (total <= ((size_t)16 << 20)) shared.p = thread_workspace(WS_SHARED, total);
     }
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nthreads)
-    gemm_worker(&job, omp_get_thread_num(), omp_get_num_threads());
+#pragma omp parallel num_threads(tm * tn)
+    {
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+        if (shared.p) {
+            pack_b_team(g, &p, &shared, tid, team);
+#pragma omp barrier
+        }
+        /* normally one part per thread; a smaller team than asked for (OMP_THREAD_LIMIT,
+         * OMP_DYNAMIC) still computes every part */
+        for (int part = tid; part < tm * tn; part += team) {
+            size_t r0, r1, c0, c1;
+            share(pm, tm, part / tn, &r0, &r1);
+            share(pn, tn, part % tn, &c0, &c1);
+            const size_t i0 = r0 * p.mr, i1 = min_sz(r1 * p.mr, g->M);
+            const size_t j0 = c0 * p.nr, j1 = min_sz(c1 * p.nr, g->N);
+            if (i0 >= i1 || j0 >= j1) continue;
+            gemm_args sub = *g;
+            sub.M = i1 - i0;
+            sub.N = j1 - j0;
+            sub.A = (const char *)g->A + (g->transa ? i0 : i0 * g->lda) * es;
+            sub.B = (const char *)g->B + (g->transb ? j0 * g->ldb : j0) * es;
+            sub.C = (char *)g->C + (i0 * g->ldc + j0) * es;
+            if (g->bias_kind == DL_BIAS_ROW) sub.bias = (const char *)g->bias + j0 * es;
+            if (g->bias_kind == DL_BIAS_COL) sub.bias = (const char *)g->bias + i0 * es;
+            gemm_single(&sub, &p, shared.p ? &shared : NULL);
+        }
+    }
 #endif
 }
 

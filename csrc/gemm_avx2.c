@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <stdint.h>
 #include "dlcore/gemm_kernels.h"
+#include "dlcore/gemm_gelu.h"
 
 enum { MR = DL_SGEMM_AVX2_MR, NR = DL_SGEMM_AVX2_NR };
 
@@ -105,11 +106,11 @@ void dl_sgemm_kernel_avx2(size_t kc, const void *a_, const void *b_, ptrdiff_t l
             /* max returns its second operand when either is NaN: NaN propagates. */
             v0 = _mm256_max_ps(zero, v0);
             v1 = _mm256_max_ps(zero, v1);
+        } else if (e->act == DL_ACT_GELU) {
+            v0 = dl_gelu_vf(v0);
+            v1 = dl_gelu_vf(v1);
         }
         _mm256_maskstore_ps(ci, m0, v0);
         _mm256_maskstore_ps(ci + 8, m1, v1);
-        if (e->act == DL_ACT_GELU) {
-            for (size_t j = 0; j < nr; j++) ci[j] = dl_gelu_f32(ci[j]);
-        }
     }
 }

@@ -14,6 +14,23 @@ void DL_ISA_FN(dl_sgemv_dots)(size_t n, size_t K, const float *x, const float *W
                               float *y)
 {
     size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        /* eight rows share each load of x: eight independent FMA chains */
+        const float *w = W + j * ldw;
+        vf s[8];
+        for (int r = 0; r < 8; r++) s[r] = vf_zero();
+        size_t k = 0;
+        for (; k + DL_VF_LEN <= K; k += DL_VF_LEN) {
+            vf xa = vf_loadu(x + k);
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++) s[r] = vf_fma(xa, vf_loadu(w + r * ldw + k), s[r]);
+        }
+        for (int r = 0; r < 8; r++) {
+            float acc = vf_reduce_add(s[r]);
+            for (size_t kk = k; kk < K; kk++) acc += x[kk] * w[r * ldw + kk];
+            y[j + r] = acc;
+        }
+    }
     for (; j + 4 <= n; j += 4) {
         const float *w0 = W + j * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
         vf s0 = vf_zero(), s1 = vf_zero(), s2 = vf_zero(), s3 = vf_zero();

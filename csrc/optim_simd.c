@@ -94,22 +94,42 @@ void DL_ISA_FN(dl_sgd_f32)(float *p, const float *g, float *buf, size_t n, const
     }
 }
 
+typedef struct {
+    double lr_neg, mom, damp1, wd;
+    int has_wd, nesterov, maximize, first;
+} sgd_d;
+
+/* One element; `has_mom` is a constant at each call site (see adam_f64_one).  On the first
+ * step buf[i] is read but not used (the select takes d), so its content does not matter. */
+static inline void sgd_f64_one(double *restrict p, const double *restrict g,
+                               double *restrict buf, size_t i, const sgd_d *c, int has_mom)
+{
+    double d = c->maximize ? -g[i] : g[i];
+    d = c->has_wd ? d + c->wd * p[i] : d;
+    if (has_mom) {
+        double b = c->first ? d : buf[i] * c->mom + d * c->damp1;
+        buf[i] = b;
+        d = c->nesterov ? d + c->mom * b : b;
+    }
+    p[i] = p[i] + d * c->lr_neg;
+}
+
 void DL_ISA_FN(dl_sgd_f64)(double *restrict p, const double *restrict g, double *restrict buf,
                            size_t n, const dl_sgd_args *a)
 {
-    const double lr = a->lr, mom = a->momentum, damp1 = 1.0 - a->dampening;
-    const double wd = a->weight_decay;
-    const int has_wd = wd != 0.0, has_mom = mom != 0.0 && buf != NULL;
-    const int nesterov = a->nesterov, maximize = a->maximize, first = a->first;
-    for (size_t i = 0; i < n; i++) {
-        double d = maximize ? -g[i] : g[i];
-        if (has_wd) d = d + wd * p[i];
-        if (has_mom) {
-            double b = first ? d : buf[i] * mom + d * damp1;
-            buf[i] = b;
-            d = nesterov ? d + mom * b : b;
-        }
-        p[i] = p[i] + d * -lr;
+    sgd_d c;
+    c.lr_neg = -a->lr;
+    c.mom = a->momentum;
+    c.damp1 = 1.0 - a->dampening;
+    c.wd = a->weight_decay;
+    c.has_wd = a->weight_decay != 0.0;
+    c.nesterov = a->nesterov;
+    c.maximize = a->maximize;
+    c.first = a->first;
+    if (a->momentum != 0.0 && buf != NULL) {
+        for (size_t i = 0; i < n; i++) sgd_f64_one(p, g, buf, i, &c, 1);
+    } else {
+        for (size_t i = 0; i < n; i++) sgd_f64_one(p, g, NULL, i, &c, 0);
     }
 }
 
@@ -180,34 +200,55 @@ void DL_ISA_FN(dl_adam_f32)(float *p, const float *g, float *m, float *v, float 
     }
 }
 
+typedef struct {
+    double w1, c2, beta2, decay, wd, bc2, eps, step_neg;
+    int small1, coupled_wd, decoupled_wd, maximize;
+} adam_d;
+
+/* One element; `amsgrad` is a constant at each call site, so each loop below has no
+ * conditional memory access and the remaining option tests become selects (vectorizable). */
+static inline void adam_f64_one(double *restrict p, const double *restrict g,
+                                double *restrict m, double *restrict v, double *restrict vmax,
+                                size_t i, const adam_d *c, int amsgrad)
+{
+    double d = c->maximize ? -g[i] : g[i];
+    double pp = p[i];
+    pp = c->decoupled_wd ? pp * c->decay : pp;
+    d = c->coupled_wd ? d + c->wd * pp : d;
+    double mm = dlerp(m[i], d, c->w1, c->small1);
+    double vv = v[i] * c->beta2 + (c->c2 * d) * d;
+    m[i] = mm;
+    v[i] = vv;
+    if (amsgrad) {
+        double x = vmax[i];
+        vv = (vv > x || vv != vv) ? vv : x;
+        vmax[i] = vv;
+    }
+    double denom = sqrt(vv) / c->bc2 + c->eps;
+    p[i] = pp + c->step_neg * (mm / denom);
+}
+
 void DL_ISA_FN(dl_adam_f64)(double *restrict p, const double *restrict g, double *restrict m,
                             double *restrict v, double *restrict vmax, size_t n,
                             const dl_adam_args *a)
 {
-    const double w1 = 1.0 - a->beta1, c2 = 1.0 - a->beta2, beta2 = a->beta2;
-    const int small1 = fabs(w1) < 0.5;
-    const double decay = 1.0 - a->lr * a->weight_decay, wd = a->weight_decay;
-    const double bc2 = a->bc2_sqrt, eps = a->eps, step_neg = -a->step_size;
-    const int has_wd = wd != 0.0, decoupled = a->decoupled, maximize = a->maximize;
-    const int amsgrad = vmax != NULL;
-    for (size_t i = 0; i < n; i++) {
-        double d = maximize ? -g[i] : g[i];
-        double pp = p[i];
-        if (has_wd) {
-            if (decoupled) pp = pp * decay;
-            else d = d + wd * pp;
-        }
-        double mm = dlerp(m[i], d, w1, small1);
-        double vv = v[i] * beta2 + (c2 * d) * d;
-        m[i] = mm;
-        v[i] = vv;
-        if (amsgrad) {
-            double x = vmax[i];
-            vv = (vv > x || vv != vv) ? vv : x;
-            vmax[i] = vv;
-        }
-        double denom = sqrt(vv) / bc2 + eps;
-        p[i] = pp + step_neg * (mm / denom);
+    adam_d c;
+    c.w1 = 1.0 - a->beta1;
+    c.c2 = 1.0 - a->beta2;
+    c.beta2 = a->beta2;
+    c.small1 = fabs(c.w1) < 0.5;
+    c.decay = 1.0 - a->lr * a->weight_decay;
+    c.wd = a->weight_decay;
+    c.bc2 = a->bc2_sqrt;
+    c.eps = a->eps;
+    c.step_neg = -a->step_size;
+    c.coupled_wd = a->weight_decay != 0.0 && !a->decoupled;
+    c.decoupled_wd = a->weight_decay != 0.0 && a->decoupled;
+    c.maximize = a->maximize;
+    if (vmax) {
+        for (size_t i = 0; i < n; i++) adam_f64_one(p, g, m, v, vmax, i, &c, 1);
+    } else {
+        for (size_t i = 0; i < n; i++) adam_f64_one(p, g, m, v, NULL, i, &c, 0);
     }
 }
 
@@ -284,35 +325,63 @@ void DL_ISA_FN(dl_rmsprop_f32)(float *p, const float *g, float *sq, float *gavg,
     }
 }
 
+typedef struct {
+    double lr_neg, alpha, c, w, eps, wd, mom;
+    int small, has_wd, maximize;
+} rms_d;
+
+/* One element; `centered` and `has_mom` are constants at each call site (see adam_f64_one). */
+static inline void rms_f64_one(double *restrict p, const double *restrict g,
+                               double *restrict sq, double *restrict gavg,
+                               double *restrict buf, size_t i, const rms_d *c, int centered,
+                               int has_mom)
+{
+    double d = c->maximize ? -g[i] : g[i];
+    d = c->has_wd ? d + c->wd * p[i] : d;
+    double s = sq[i] * c->alpha + (c->c * d) * d;
+    sq[i] = s;
+    double avg;
+    if (centered) {
+        double ga = dlerp(gavg[i], d, c->w, c->small);
+        gavg[i] = ga;
+        avg = sqrt(s + (-1.0 * ga) * ga);
+    } else {
+        avg = sqrt(s);
+    }
+    avg = avg + c->eps;
+    if (has_mom) {
+        double b = buf[i] * c->mom + d / avg;
+        buf[i] = b;
+        p[i] = p[i] + b * c->lr_neg;
+    } else {
+        p[i] = p[i] + c->lr_neg * (d / avg);
+    }
+}
+
 void DL_ISA_FN(dl_rmsprop_f64)(double *restrict p, const double *restrict g,
                                double *restrict sq, double *restrict gavg,
                                double *restrict buf, size_t n, const dl_rmsprop_args *a)
 {
-    const double lr = a->lr, alpha = a->alpha, c = 1.0 - a->alpha, eps = a->eps;
-    const double wd = a->weight_decay, mom = a->momentum, w = 1.0 - a->alpha;
-    const int small = fabs(w) < 0.5, has_wd = wd != 0.0, maximize = a->maximize;
-    const int centered = a->centered && gavg != NULL, has_mom = mom > 0.0 && buf != NULL;
-    for (size_t i = 0; i < n; i++) {
-        double d = maximize ? -g[i] : g[i];
-        if (has_wd) d = d + wd * p[i];
-        double s = sq[i] * alpha + (c * d) * d;
-        sq[i] = s;
-        double avg;
-        if (centered) {
-            double ga = dlerp(gavg[i], d, w, small);
-            gavg[i] = ga;
-            avg = sqrt(s + (-1.0 * ga) * ga);
-        } else {
-            avg = sqrt(s);
-        }
-        avg = avg + eps;
-        if (has_mom) {
-            double b = buf[i] * mom + d / avg;
-            buf[i] = b;
-            p[i] = p[i] + b * -lr;
-        } else {
-            p[i] = p[i] + -lr * (d / avg);
-        }
+    rms_d c;
+    c.lr_neg = -a->lr;
+    c.alpha = a->alpha;
+    c.c = 1.0 - a->alpha;
+    c.w = 1.0 - a->alpha;
+    c.small = fabs(c.w) < 0.5;
+    c.eps = a->eps;
+    c.wd = a->weight_decay;
+    c.mom = a->momentum;
+    c.has_wd = a->weight_decay != 0.0;
+    c.maximize = a->maximize;
+    const int centered = a->centered && gavg != NULL, has_mom = a->momentum > 0.0 && buf != NULL;
+    if (centered && has_mom) {
+        for (size_t i = 0; i < n; i++) rms_f64_one(p, g, sq, gavg, buf, i, &c, 1, 1);
+    } else if (centered) {
+        for (size_t i = 0; i < n; i++) rms_f64_one(p, g, sq, gavg, NULL, i, &c, 1, 0);
+    } else if (has_mom) {
+        for (size_t i = 0; i < n; i++) rms_f64_one(p, g, sq, NULL, buf, i, &c, 0, 1);
+    } else {
+        for (size_t i = 0; i < n; i++) rms_f64_one(p, g, sq, NULL, NULL, i, &c, 0, 0);
     }
 }
 

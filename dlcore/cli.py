@@ -4,6 +4,8 @@
     dlcore tour [--quick] [--only CH ...]    run the roadmap examples and print one row each
     dlcore bench [family ...] [--threads 1 2] [--quick] [--list]
                                              kernel benchmarks against NumPy (and torch)
+    dlcore data fetch vader [--data-home DIR]  fetch a dataset that is not bundled into the cache
+    dlcore data list                         datasets: bundled ones, and fetched ones with status
 """
 import argparse
 import contextlib
@@ -170,6 +172,14 @@ def _missing_optional(exc):
     return isinstance(exc, ModuleNotFoundError) and name and not name.startswith("dlcore")
 
 
+def _missing_dataset(exc):
+    try:
+        from .data import DatasetNotFoundError
+    except ImportError:
+        return False
+    return isinstance(exc, DatasetNotFoundError)
+
+
 def run_tour(quick=False, only=None, verbose=False, out=None):
     """Run each example's main(quick); returns (rows, failures)."""
     out = out or sys.stdout
@@ -185,6 +195,9 @@ def run_tour(quick=False, only=None, verbose=False, out=None):
                     raise AttributeError("%s has no main(quick=False)" % stem)
                 result = mod.main(quick=quick) or {}
         except Exception as e:  # one broken example must not stop the tour
+            if _missing_dataset(e):
+                print("%s: skipped (%s)" % (stem, e), file=out)
+                continue
             if _missing_optional(e):
                 print("%s: skipped (needs the optional package %r: pip install %s)"
                       % (stem, e.name, e.name.split(".")[0]), file=out)
@@ -280,11 +293,54 @@ def cmd_bench(args, out):
     return status
 
 
+# ---- data -------------------------------------------------------------------------------------
+# name -> (description, fetch function, loader) in dlcore.data
+_FETCHABLE = {"vader": ("VADER movie-review ratings (Hutto & Gilbert 2014; MIT), from "
+                        "pip download of vaderSentiment 3.3.2", "fetch_vader",
+                        "load_vader_movie_reviews")}
+_BUNDLED = ["iris", "digits", "sunspots", "co2", "shakespeare"]
+
+
+def cmd_data(args, out):
+    from . import data
+    if args.action == "list":
+        print("bundled (work offline): %s" % ", ".join(_BUNDLED), file=out)
+        home = data.data_home(args.data_home)
+        for name, (desc, _, loader) in sorted(_FETCHABLE.items()):
+            try:
+                getattr(data, loader)(data_home=args.data_home)
+                state = "fetched"
+            except data.DatasetNotFoundError:
+                state = "not fetched (dlcore data fetch %s)" % name
+            print("%s: %s -- %s" % (name, desc, state), file=out)
+        print("cache: %s (set DLCORE_DATA_DIR or --data-home to move it)" % home, file=out)
+        return 0
+    names = args.name or []
+    if not names:
+        print("dlcore data fetch: name a dataset (%s)" % ", ".join(sorted(_FETCHABLE)),
+              file=sys.stderr)
+        return 2
+    unknown = [n for n in names if n not in _FETCHABLE]
+    if unknown:
+        print("dlcore data fetch: unknown dataset %s (fetchable: %s)"
+              % (", ".join(unknown), ", ".join(sorted(_FETCHABLE))), file=sys.stderr)
+        return 2
+    status = 0
+    for n in names:
+        try:
+            with contextlib.redirect_stdout(out):
+                getattr(data, _FETCHABLE[n][1])(data_home=args.data_home)
+        except Exception as e:
+            print("dlcore data fetch %s: %s" % (n, e), file=sys.stderr)
+            status = 1
+    return status
+
+
 # ---- entry point -------------------------------------------------------------------------------
 def _parser():
     ap = argparse.ArgumentParser(prog="dlcore", description="dlcore: a small, fast CPU "
                                  "deep-learning engine")
-    sub = ap.add_subparsers(dest="command", metavar="{info,tour,bench}")
+    sub = ap.add_subparsers(dest="command", metavar="{info,tour,bench,data}")
     sub.add_parser("info", help="version, SIMD path, threads, OpenMP, compiler, numpy")
     t = sub.add_parser("tour", help="run the roadmap examples and print a results table")
     t.add_argument("--quick", action="store_true", help="the examples' quick mode (seconds)")
@@ -296,6 +352,11 @@ def _parser():
     b.add_argument("--threads", nargs="+", type=int, metavar="N", help="thread counts, e.g. 1 2")
     b.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     b.add_argument("--list", action="store_true", help="list the benchmark families")
+    d = sub.add_parser("data", help="fetch datasets that are not bundled (into a local cache)")
+    d.add_argument("action", choices=["fetch", "list"], help="fetch NAME..., or list datasets")
+    d.add_argument("name", nargs="*", help="dataset names for fetch (e.g. vader)")
+    d.add_argument("--data-home", metavar="DIR", default=None,
+                   help="cache folder (default $DLCORE_DATA_DIR or ~/.cache/dlcore)")
     return ap
 
 
@@ -310,7 +371,8 @@ def main(argv=None, out=None):
     if args.command == "bench" and args.threads and any(n < 1 for n in args.threads):
         print("dlcore bench: --threads values must be >= 1", file=sys.stderr)
         return 2
-    return {"info": cmd_info, "tour": cmd_tour, "bench": cmd_bench}[args.command](args, out)
+    return {"info": cmd_info, "tour": cmd_tour, "bench": cmd_bench,
+            "data": cmd_data}[args.command](args, out)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ import numpy as np
 from .tensor import Tensor
 
 __all__ = ["accuracy", "top_k_accuracy", "mean_squared_error", "mean_absolute_error",
-           "confusion_matrix", "precision_recall_f1", "Metric", "MeanMetric", "get_metric"]
+           "confusion_matrix", "precision_recall_f1", "roc_auc", "roc_curve",
+           "precision_recall", "frechet_distance", "Metric", "MeanMetric", "get_metric"]
 
 
 def _np(x):
@@ -111,6 +112,109 @@ def precision_recall_f1(y_true, y_pred, num_classes=None, average="macro"):
         raise ValueError("precision_recall_f1: average must be None or 'macro', got %r"
                          % (average,))
     return float(precision.mean()), float(recall.mean()), float(f1.mean())
+
+
+# ---- ranking and distribution metrics (anomaly scores, generative models) --------------------
+def _binary_scores(name, y_true, scores):
+    """Validated (labels as bool, scores as float64), both 1-D and the same length."""
+    y = _np(y_true).reshape(-1)
+    s = _np(scores).reshape(-1).astype(np.float64)
+    if y.shape != s.shape:
+        raise ValueError("%s: y_true and scores must have the same length, got %d and %d"
+                         % (name, y.size, s.size))
+    if y.size == 0:
+        raise ValueError("%s: y_true and scores are empty" % name)
+    if y.dtype != bool:
+        bad = (y != 0) & (y != 1)
+        if bad.any():
+            raise ValueError("%s: y_true must be binary (0/1 or bool), got the value %r"
+                             % (name, y[bad][0]))
+        y = y.astype(bool)
+    if not np.isfinite(s).all():
+        raise ValueError("%s: scores contain NaN or infinity (%d of %d)"
+                         % (name, int((~np.isfinite(s)).sum()), s.size))
+    return y, s
+
+
+def roc_auc(y_true, scores):
+    """Area under the ROC curve: the probability that a random positive scores higher than a
+    random negative, ties counting one half (the Mann-Whitney U statistic / (n_pos * n_neg)).
+
+    y_true: binary labels (1 = positive, e.g. anomaly); scores: higher means more positive."""
+    y, s = _binary_scores("roc_auc", y_true, scores)
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("roc_auc: needs both positive and negative labels, got %d positives "
+                         "and %d negatives" % (n_pos, n_neg))
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    # tied scores share the mean of the ranks they span (1-based)
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+    ends = np.r_[starts[1:], s.size]
+    ranks = np.empty(s.size)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def roc_curve(y_true, scores):
+    """(fpr, tpr, thresholds): one point per distinct score, thresholds descending and the first
+    point (0, 0) at threshold +inf; predicting positive where score >= threshold.  The
+    trapezoidal area under (fpr, tpr) equals roc_auc."""
+    y, s = _binary_scores("roc_curve", y_true, scores)
+    n_pos = int(y.sum())
+    if n_pos == 0 or n_pos == y.size:
+        raise ValueError("roc_curve: needs both positive and negative labels, got %d positives "
+                         "and %d negatives" % (n_pos, y.size - n_pos))
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    last_of_run = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
+    tps = np.cumsum(y)[last_of_run]
+    fps = (last_of_run + 1) - tps
+    return (np.r_[0.0, fps / fps[-1]], np.r_[0.0, tps / tps[-1]],
+            np.r_[np.inf, s[last_of_run]])
+
+
+def precision_recall(y_true, scores, threshold):
+    """(precision, recall, f1) of predicting positive where score >= threshold (0.0 where a
+    ratio has an empty denominator)."""
+    y, s = _binary_scores("precision_recall", y_true, scores)
+    pred = s >= float(threshold)
+    tp = int((pred & y).sum())
+    fp = int((pred & ~y).sum())
+    fn = int((~pred & y).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def frechet_distance(features_a, features_b):
+    """Fréchet distance between Gaussians fitted to two feature sets (rows are samples):
+    |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2), the FID formula.
+
+    The matrix square roots come from symmetric eigendecompositions (negative eigenvalues from
+    rounding are clipped to 0), so no complex parts appear."""
+    a = _np(features_a).astype(np.float64)
+    b = _np(features_b).astype(np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError("frechet_distance: expected two 2-D arrays (samples, features) with "
+                         "the same number of columns, got shapes %s and %s" % (a.shape, b.shape))
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("frechet_distance: need at least 2 samples per set, got %d and %d"
+                         % (len(a), len(b)))
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("frechet_distance: features contain NaN or infinity")
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    sa = np.atleast_2d(np.cov(a, rowvar=False))
+    sb = np.atleast_2d(np.cov(b, rowvar=False))
+    w, v = np.linalg.eigh(sa)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = root_a @ sb @ root_a
+    inner = (inner + inner.T) * 0.5
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(inner), 0, None)).sum()
+    d = float(((mu_a - mu_b) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * tr_sqrt)
+    return max(d, 0.0)
 
 
 # ---- streaming metrics for the training loop ----------------------------------------------------

@@ -29,12 +29,15 @@ def path(request):
     _C.set_num_threads(prev_nt)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 def gelu64(x):
+    """x * Phi(x) with Phi = erfc(-x / sqrt 2) / 2: accurate in the negative tail."""
+    x = np.asarray(x, np.float64)
     with np.errstate(invalid="ignore"):
-        return 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64))
+        r = 0.5 * x * _erfc(-x / math.sqrt(2.0)).astype(np.float64)
+    return np.where(x == -np.inf, 0.0, r)
 
 
 def reference(A, B, C, ta, tb, alpha, beta, bias, bias_kind, act):
@@ -133,9 +136,10 @@ def test_blocking_boundaries(path, dtype):
     """Shapes that cross the cache blocks (KC = 256 / 128, MC ~ 1008, NC ~ 512) with a small
     third dimension, so every block loop runs more than once."""
     rng = np.random.default_rng(5)
+    # the last two: split along M at 2 threads, B packed once for the team (several blocks)
     for (M, N, K), (ta, tb) in zip([(1030, 9, 300), (9, 1100, 300), (70, 530, 520),
-                                    (200, 40, 600)],
-                                   [(0, 0), (1, 1), (0, 1), (1, 0)]):
+                                    (200, 40, 600), (300, 1100, 520), (301, 700, 300)],
+                                   [(0, 0), (1, 1), (0, 1), (1, 0), (0, 1), (1, 0)]):
         run_case(rng, M, N, K, bool(ta), bool(tb), dtype, 0.5, 0.5, _C.BIAS_COL, _C.ACT_RELU)
 
 
@@ -223,7 +227,7 @@ def test_nan_and_inf_propagate(path):
                     if act == _C.ACT_RELU:
                         ref = np.where(ref < 0, 0.0, ref)
                     elif act == _C.ACT_GELU:
-                        ref = np.where(ref == -np.inf, 0.0, gelu64(ref))
+                        ref = gelu64(ref)
                 np.testing.assert_array_equal(np.isnan(C), np.isnan(ref))
                 np.testing.assert_array_equal(np.isposinf(C), np.isposinf(ref))
                 np.testing.assert_array_equal(np.isneginf(C), np.isneginf(ref))
@@ -253,6 +257,28 @@ def test_k_equals_one_and_empty(path):
         # M == 0 or N == 0: nothing to do, nothing touched
         _C.gemm(np.empty((0, 5), dtype), np.ones((5, 4), dtype), np.empty((0, 4), dtype))
         _C.gemm(np.ones((3, 5), dtype), np.ones((5, 0), dtype), np.empty((3, 0), dtype))
+
+
+def test_gelu_exact_erf_kernels(path):
+    """The micro-kernels' vector GELU (erfc-based) against float64, including the far
+    negative tail where it must keep relative accuracy, and the special values."""
+    x = np.concatenate([np.linspace(-6, 6, 301), -np.geomspace(6, 13.5, 40),
+                        np.geomspace(1e-30, 1e-3, 20), -np.geomspace(1e-30, 1e-3, 20),
+                        [0.0, 30.0, 1e30, -25.0, -1e30]]).astype(np.float32)
+    for M in (20, 3):            # 20: blocked kernel path; 3: edge rows
+        C = np.empty((M, x.size), np.float32)
+        _C.gemm(np.ones((M, 1), np.float32), x.reshape(1, -1), C, act=_C.ACT_GELU)
+        ref = gelu64(x.astype(np.float64))
+        # Phi(x) ~ exp(-x^2/2): rounding x / sqrt 2 to float alone costs up to x^2 * 1.2e-7
+        # relative; results below FLT_MIN (x < -13) may flush to zero
+        rtol = 3e-6 + 1.5e-7 * x.astype(np.float64) ** 2
+        bad = ~(np.abs(C - ref) <= rtol * np.abs(ref) + 1e-37)
+        assert not bad.any(), x[bad.any(0)]
+    C = np.empty((20, 4), np.float32)
+    _C.gemm(np.ones((20, 1), np.float32), np.array([[np.nan, np.inf, -np.inf, -0.0]],
+                                                   np.float32), C, act=_C.ACT_GELU)
+    assert np.isnan(C[:, 0]).all() and (C[:, 1] == np.inf).all()
+    assert (C[:, 2] == 0).all() and (C[:, 3] == 0).all()
 
 
 def test_gelu_exact_erf():

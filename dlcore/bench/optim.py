@@ -11,7 +11,9 @@ Sides:
   numpy          the same update written with in-place NumPy ufuncs and reused scratch
                  (the fastest plain-NumPy form: no temporaries allocated per step)
   torch          torch.optim default on CPU (a per-tensor loop), foreach=True, and fused=True
-Timing: each side in its own block of calls, warm-up first, median of the samples.  dlcore
+Timing: the sides take turns in rounds (a warm-up call, then the best of 3 timed calls each),
+and each side's figure is the median over the rounds: on a shared machine a burst of load
+then hits every side alike instead of whichever happened to run at that moment.  dlcore
 gets `threads` OpenMP threads, torch torch.set_num_threads(threads); NumPy's element-wise
 ufuncs are single-threaded.  glibc's mmap/trim thresholds are fixed first (as BASELINE.md
 describes) so no side pays page faults that another side avoids by chance.
@@ -50,15 +52,19 @@ def _fix_malloc():
         pass
 
 
-def _median_ms(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(samples))
+def _interleaved_ms(sides, rounds, per_round=3):
+    """{name: median over rounds of the best of `per_round` timed calls} for {name: fn}."""
+    samples = {name: [] for name in sides}
+    for _ in range(rounds):
+        for name, fn in sides.items():
+            fn()  # re-warm after the other sides ran
+            best = math.inf
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t0)
+            samples[name].append(best * 1e3)
+    return {name: float(np.median(v)) for name, v in samples.items()}
 
 
 # ------------------------------------------------------------------- NumPy references
@@ -157,7 +163,7 @@ def run(threads=(1, 2), quick=False):
     _fix_malloc()
     torch = _torch()
     sizes = QUICK_SIZES if quick else SIZES
-    repeats = 5 if quick else 15
+    rounds = 3 if quick else 7
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(n).astype(np.float32) for n in sizes]
     grads = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in sizes]
@@ -170,23 +176,25 @@ def run(threads=(1, 2), quick=False):
         for case in ("adam", "sgd-momentum"):
             for nt in threads:
                 _C.set_num_threads(nt)
-                dl_ms = _median_ms(_dl_side(case, arrays, grads), repeats)
-                np_ms = _median_ms(_numpy_side(case, arrays, grads), repeats)
-                t_ms = t_foreach = t_fused = None
+                sides = {"dlcore": _dl_side(case, arrays, grads),
+                         "numpy": _numpy_side(case, arrays, grads)}
                 if torch is not None:
                     torch.set_num_threads(nt)
-                    sides = {}
-                    for key, flags in (("default", {}), ("foreach", {"foreach": True}),
-                                       ("fused", {"fused": True})):
+                    for key, flags in (("torch", {}), ("torch_foreach", {"foreach": True}),
+                                       ("torch_fused", {"fused": True})):
                         fn = _torch_side(torch, case, arrays, grads, **flags)
-                        sides[key] = _median_ms(fn, repeats) if fn is not None else None
-                    t_ms, t_foreach, t_fused = sides["default"], sides["foreach"], sides["fused"]
+                        if fn is not None:
+                            sides[key] = fn
+                ms = _interleaved_ms(sides, rounds)
+                del sides
+                dl_ms, np_ms = ms["dlcore"], ms["numpy"]
+                t_ms, t_fused = ms.get("torch"), ms.get("torch_fused")
                 rows.append({
                     "case": "%s %s" % (case, label), "threads": nt,
                     "dlcore_ms": dl_ms, "numpy_ms": np_ms, "torch_ms": t_ms,
                     "ratio_numpy": np_ms / dl_ms,
                     "ratio_torch": t_ms / dl_ms if t_ms else None,
-                    "torch_foreach_ms": t_foreach, "torch_fused_ms": t_fused,
+                    "torch_foreach_ms": ms.get("torch_foreach"), "torch_fused_ms": t_fused,
                     "ratio_torch_fused": t_fused / dl_ms if t_fused else None,
                     "dlcore_GBps": BYTES_PER_PARAM[case] * n_params / dl_ms / 1e6,
                 })

@@ -88,7 +88,7 @@ def run(threads=(1, 2), quick=False):
     np_fn = _numpy_forward(sd, cfg)
     try:
         import torch
-        from .torch_bert import torch_sentence_encoder
+        from ._torch_bert import torch_sentence_encoder
         t_fn = torch_sentence_encoder(sd, cfg)
     except ImportError:
         torch, t_fn = None, None

@@ -7,3 +7,7 @@ from .dataloader import DataLoader, get_worker_info  # noqa: F401
 from .datasets import Bunch, load_iris, load_digits  # noqa: F401
 from .idx import read_idx, write_idx, load_mnist_idx  # noqa: F401
 from .preprocessing import train_test_split, StandardScaler, one_hot  # noqa: F401
+from .series import load_sunspots, load_co2, make_seasonal_series  # noqa: F401
+from .corpora import (load_shakespeare, load_vader_movie_reviews, fetch_vader,  # noqa: F401
+                      data_home, DatasetNotFoundError)
+from .transforms import GaussianNoise, SaltAndPepper, RandomMask, Compose  # noqa: F401

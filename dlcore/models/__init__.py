@@ -11,5 +11,6 @@ from .efficientnet import EfficientNetLite, efficientnet_lite0  # noqa: F401
 from . import imagenet  # noqa: F401
 from .finetune import (freeze, unfreeze, trainable_state_dict, param_groups,  # noqa: F401
                        freeze_batchnorm)
-from .autoencoder import DenseAutoencoder, ConvAutoencoder, VAE, vae_loss, reconstruction_error  # noqa: F401
-from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator  # noqa: F401
+from .autoencoder import (DenseAutoencoder, ConvAutoencoder, Autoencoder, VAE, vae_loss,  # noqa: F401
+                          reconstruction_error, fit_autoencoder, anomaly_threshold)
+from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator, fit_gan  # noqa: F401

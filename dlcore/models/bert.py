@@ -6,21 +6,20 @@
     model.load_hf_state_dict(dl.weights.load_safetensors("model.safetensors"))
     hidden, pooled = model(input_ids, attention_mask, token_type_ids)
 
-LayerNorm, Embedding and exact (erf) GELU are small private layers here with PyTorch's parameter
-names (`weight`, `bias`); they are drop-in replaceable by the shared dl.nn ones.
+Built from the shared layers: nn.Embedding, nn.LayerNorm (fused C kernel), nn.GELU (exact erf)
+and the fused scaled-dot-product attention kernel.
 """
 import json
-import math
 import os
 from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import is_grad_enabled
 from ..tensor import Tensor
 from ..ops.matmul import mm
 from .. import nn
-from ..nn.parameter import Parameter
+from ..nn import functional as F
 
 
 @dataclass
@@ -60,86 +59,6 @@ class BertConfig:
             return cls.from_dict(json.load(f))
 
 
-# ---- private layers (PyTorch parameter names) --------------------------------------------------
-def _erf(x):
-    # Abramowitz & Stegun 7.1.26 in float64: |error| < 1.5e-7, far below float32 GELU rounding
-    # here; used only on the training path (inference uses the GEMM's fused erff GELU)
-    s = np.sign(x)
-    a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t
-               + 0.254829592) * t * np.exp(-a * a)
-    return s * y
-
-
-class _GeluFn(Function):
-    def forward(self, x):
-        x64 = x.astype(np.float64)
-        cdf = 0.5 * (1.0 + _erf(x64 * (1.0 / math.sqrt(2.0))))
-        if self.requires_grad:
-            self.x64, self.cdf = x64, cdf
-        return (x64 * cdf).astype(x.dtype)
-
-    def backward(self, g):
-        pdf = np.exp(-0.5 * self.x64 * self.x64) / math.sqrt(2.0 * math.pi)
-        return (g * (self.cdf + self.x64 * pdf)).astype(g.dtype)
-
-
-class _GELU(nn.Module):
-    def forward(self, x):
-        return _GeluFn.apply(x)
-
-
-class _LayerNormFn(Function):
-    def forward(self, x, w, b, eps=1e-5):
-        mu = x.mean(axis=-1, keepdims=True)
-        d = x - mu
-        var = np.mean(d * d, axis=-1, keepdims=True)
-        rstd = 1.0 / np.sqrt(var + eps)
-        xhat = d * rstd
-        if self.requires_grad:
-            self.xhat, self.rstd, self.w = xhat, rstd, w
-        return (xhat * w + b).astype(x.dtype, copy=False)
-
-    def backward(self, g):
-        xhat, rstd, w = self.xhat, self.rstd, self.w
-        axes = tuple(range(g.ndim - 1))
-        gw = (g * xhat).sum(axis=axes)
-        gb = g.sum(axis=axes)
-        gx = g * w
-        gx = rstd * (gx - gx.mean(axis=-1, keepdims=True)
-                     - xhat * (gx * xhat).mean(axis=-1, keepdims=True))
-        return gx.astype(g.dtype, copy=False), gw, gb
-
-
-class _LayerNorm(nn.Module):
-    def __init__(self, dim, eps=1e-5):
-        super().__init__()
-        self.eps = float(eps)
-        self.weight = Parameter(np.ones(dim, np.float32))
-        self.bias = Parameter(np.zeros(dim, np.float32))
-
-    def forward(self, x):
-        return _LayerNormFn.apply(x, self.weight, self.bias, eps=self.eps)
-
-
-class _Embedding(nn.Module):
-    def __init__(self, num, dim):
-        super().__init__()
-        self.num_embeddings = num
-        self.weight = Parameter(np.random.default_rng(0).standard_normal((num, dim))
-                                .astype(np.float32) * 0.02)
-
-    def forward(self, ids):
-        ids = np.asarray(getattr(ids, "_data", ids))
-        if ids.dtype.kind not in "iu":
-            raise TypeError("Embedding: indices must be integers, got %s" % ids.dtype)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.num_embeddings):
-            raise IndexError("Embedding: index out of range [0, %d): min %d, max %d"
-                             % (self.num_embeddings, ids.min(), ids.max()))
-        return self.weight[ids.astype(np.int64, copy=False)]
-
-
 def _fast():
     return not is_grad_enabled()
 
@@ -148,10 +67,10 @@ def _fast():
 class BertEmbeddings(nn.Module):
     def __init__(self, cfg):
         super().__init__()
-        self.word_embeddings = _Embedding(cfg.vocab_size, cfg.hidden_size)
-        self.position_embeddings = _Embedding(cfg.max_position_embeddings, cfg.hidden_size)
-        self.token_type_embeddings = _Embedding(cfg.type_vocab_size, cfg.hidden_size)
-        self.LayerNorm = _LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
+        self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
+        self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
+        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
         self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, input_ids, token_type_ids):
@@ -183,11 +102,8 @@ class BertSelfAttention(nn.Module):
             return t.reshape(B, T, H, D).permute(0, 2, 1, 3)
 
         q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
-        scores = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(D))
-        if mask_bias is not None:
-            scores = scores + mask_bias
-        probs = self.dropout(scores.softmax(-1))
-        ctx = probs @ v
+        p = self.dropout.p if self.training else 0.0
+        ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_bias, dropout_p=p)
         return ctx.permute(0, 2, 1, 3).reshape(B, T, C)
 
 
@@ -195,7 +111,7 @@ class BertSelfOutput(nn.Module):
     def __init__(self, cfg, inner):
         super().__init__()
         self.dense = nn.Linear(inner, cfg.hidden_size)
-        self.LayerNorm = _LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
+        self.LayerNorm = nn.LayerNorm(cfg.hidden_size, cfg.layer_norm_eps)
         self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, h, residual):
@@ -217,7 +133,7 @@ class BertIntermediate(nn.Module):
         super().__init__()
         self.dense = nn.Linear(cfg.hidden_size, cfg.intermediate_size)
         self.act = cfg.hidden_act
-        self.intermediate_act_fn = _GELU() if cfg.hidden_act == "gelu" else nn.ReLU()
+        self.intermediate_act_fn = nn.GELU() if cfg.hidden_act == "gelu" else nn.ReLU()
 
     def forward(self, x):
         if _fast() and x.dtype == np.float32:

@@ -2,8 +2,6 @@
 from ..ops.matmul import linear  # noqa: F401
 from ..ops.activation import *  # noqa: F401,F403
 from ..ops.loss import *  # noqa: F401,F403
-from ..ops.activation import relu, sigmoid, tanh, softmax, log_softmax  # noqa: F401
-from ..ops.loss import cross_entropy, mse_loss  # noqa: F401
 from ..ops.dropout import dropout  # noqa: F401
 from ..ops.shape_fn import pad, one_hot  # noqa: F401
 from ..ops.layernorm import *  # noqa: F401,F403

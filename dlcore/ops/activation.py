@@ -1,89 +1,253 @@
-"""Activations and softmax.  PLACEHOLDER NumPy versions: the elementwise issue work replaces
-these with C kernels (dlcore/_C/act.pxi) keeping the same function signatures."""
+"""Activations and softmax: each one Function over a C kernel (dlcore/_C/act.pxi).
+
+Forward runs one vectorized pass (OpenMP above a size threshold) writing a fresh array;
+backward runs one pass reading the saved input (or output, for relu / sigmoid / tanh, as
+PyTorch does) and the incoming gradient.  `inplace=True` is accepted for PyTorch compatibility
+and computes out of place (the result is returned; the input is left unchanged).
+"""
+import math
+import numbers
+
 import numpy as np
 
+from .. import _C
 from ..autograd import Function
-from ..tensor import _norm_dim
+from ..tensor import Tensor, _norm_dim
+
+__all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu",
+           "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
+           "logsigmoid", "softmax", "log_softmax", "softmin"]
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
 
 
-class ReLU(Function):
-    def forward(self, x):
-        out = np.maximum(x, 0)
+def _contig(x):
+    return x if x.flags.c_contiguous else np.ascontiguousarray(x)
+
+
+def _check_input(x, fname):
+    if not isinstance(x, Tensor):
+        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(x).__name__))
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        raise TypeError("%s: input must be float32 or float64, got %s" % (fname, x.dtype))
+
+
+def _check_number(v, fname, name):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError("%s: %s must be a number, got %r" % (fname, name, v))
+    return float(v)
+
+
+class _Activation(Function):
+    """y = f(x) elementwise; subclasses set KIND (one of _C.AF_*)."""
+    KIND = None
+    USES_OUTPUT = False
+
+    def forward(self, x, a=0.0, b=0.0, c=0.0):
+        x = _contig(x)
+        out = np.empty_like(x)
+        _C.act_forward(self.KIND, x, out, a, b, c)
         if self.requires_grad:
-            self.out = out
+            self.saved = out if self.USES_OUTPUT else x
+            self.params = (a, b, c)
         return out
 
     def backward(self, g):
-        return g * (self.out > 0)
+        s = self.saved
+        g = _contig(np.asarray(g, dtype=s.dtype))
+        gx = np.empty_like(s)
+        if self.USES_OUTPUT:
+            _C.act_backward(self.KIND, None, s, g, gx, *self.params)
+        else:
+            _C.act_backward(self.KIND, s, None, g, gx, *self.params)
+        return gx
 
 
-class Sigmoid(Function):
-    def forward(self, x):
-        out = (1 / (1 + np.exp(-x))).astype(x.dtype)
-        if self.requires_grad:
-            self.out = out
-        return out
-
-    def backward(self, g):
-        return g * self.out * (1 - self.out)
+def _act(name, kind):
+    cls = type(name, (_Activation,), {"KIND": kind,
+                                       "USES_OUTPUT": _C.act_bwd_uses_output(kind)})
+    cls.__module__ = __name__
+    return cls
 
 
-class Tanh(Function):
-    def forward(self, x):
-        out = np.tanh(x)
-        if self.requires_grad:
-            self.out = out
-        return out
+ReLU = _act("ReLU", _C.AF_RELU)
+LeakyReLU = _act("LeakyReLU", _C.AF_LEAKY_RELU)
+Sigmoid = _act("Sigmoid", _C.AF_SIGMOID)
+Tanh = _act("Tanh", _C.AF_TANH)
+GELU = _act("GELU", _C.AF_GELU)
+GELUTanh = _act("GELUTanh", _C.AF_GELU_TANH)
+SiLU = _act("SiLU", _C.AF_SILU)
+ELU = _act("ELU", _C.AF_ELU)
+Softplus = _act("Softplus", _C.AF_SOFTPLUS)
+Hardtanh = _act("Hardtanh", _C.AF_HARDTANH)
+Hardswish = _act("Hardswish", _C.AF_HARDSWISH)
+Hardsigmoid = _act("Hardsigmoid", _C.AF_HARDSIGMOID)
+Mish = _act("Mish", _C.AF_MISH)
 
-    def backward(self, g):
-        return g * (1 - self.out * self.out)
+
+def relu(input, inplace=False):
+    _check_input(input, "relu")
+    return ReLU.apply(input)
+
+
+def relu_(input):
+    """PyTorch's in-place relu; computes out of place and returns the result."""
+    return relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _check_input(input, "leaky_relu")
+    a = _check_number(negative_slope, "leaky_relu", "negative_slope")
+    return LeakyReLU.apply(input, a=a)
+
+
+def sigmoid(input):
+    _check_input(input, "sigmoid")
+    return Sigmoid.apply(input)
+
+
+def tanh(input):
+    _check_input(input, "tanh")
+    return Tanh.apply(input)
+
+
+def gelu(input, approximate="none"):
+    _check_input(input, "gelu")
+    if approximate == "none":
+        return GELU.apply(input)
+    if approximate == "tanh":
+        return GELUTanh.apply(input)
+    raise ValueError("gelu: approximate must be 'none' or 'tanh', got %r" % (approximate,))
+
+
+def silu(input, inplace=False):
+    _check_input(input, "silu")
+    return SiLU.apply(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _check_input(input, "elu")
+    return ELU.apply(input, a=_check_number(alpha, "elu", "alpha"), b=1.0, c=1.0)
+
+
+def selu(input, inplace=False):
+    _check_input(input, "selu")
+    return ELU.apply(input, a=_SELU_ALPHA, b=_SELU_SCALE, c=1.0)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    _check_input(input, "celu")
+    alpha = _check_number(alpha, "celu", "alpha")
+    if alpha == 0:
+        raise ValueError("celu: alpha must be nonzero (it divides the input), got 0")
+    return ELU.apply(input, a=alpha, b=1.0, c=1.0 / alpha)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    _check_input(input, "softplus")
+    beta = _check_number(beta, "softplus", "beta")
+    if beta == 0:
+        raise ValueError("softplus: beta must be nonzero, got 0")
+    return Softplus.apply(input, a=beta, b=_check_number(threshold, "softplus", "threshold"))
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    _check_input(input, "hardtanh")
+    lo = _check_number(min_val, "hardtanh", "min_val")
+    hi = _check_number(max_val, "hardtanh", "max_val")
+    if lo > hi:
+        raise ValueError("hardtanh: min_val must be <= max_val, got %r > %r" % (min_val, max_val))
+    return Hardtanh.apply(input, a=lo, b=hi)
+
+
+def relu6(input, inplace=False):
+    _check_input(input, "relu6")
+    return Hardtanh.apply(input, a=0.0, b=6.0)
+
+
+def hardswish(input, inplace=False):
+    _check_input(input, "hardswish")
+    return Hardswish.apply(input)
+
+
+def hardsigmoid(input, inplace=False):
+    _check_input(input, "hardsigmoid")
+    return Hardsigmoid.apply(input)
+
+
+def mish(input, inplace=False):
+    _check_input(input, "mish")
+    return Mish.apply(input)
+
+
+def logsigmoid(input):
+    """log(sigmoid(x)) = -softplus(-x), overflow-free at both ends."""
+    _check_input(input, "logsigmoid")
+    return -Softplus.apply(-input, a=1.0, b=math.inf)
+
+
+# ---- softmax -------------------------------------------------------------------------------
+def _split(shape, axis):
+    """(outer, dim, inner) sizes of `shape` around `axis`."""
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return outer, shape[axis], inner
 
 
 class Softmax(Function):
+    LOG = False
+
     def forward(self, x, dim=-1):
-        e = np.exp(x - x.max(axis=dim, keepdims=True))
-        out = e / e.sum(axis=dim, keepdims=True)
+        x = _contig(x)
+        out = np.empty_like(x)
+        if x.ndim == 0:
+            outer, d, inner = 1, 1, 1
+        else:
+            outer, d, inner = _split(x.shape, dim)
+        _C.softmax_forward(x, out, outer, d, inner, self.LOG)
         if self.requires_grad:
-            self.out, self.dim = out, dim
+            self.out, self.dims = out, (outer, d, inner)
         return out
 
     def backward(self, g):
         y = self.out
-        return y * (g - (g * y).sum(axis=self.dim, keepdims=True))
+        g = _contig(np.asarray(g, dtype=y.dtype))
+        gx = np.empty_like(y)
+        _C.softmax_backward(y, g, gx, *self.dims, self.LOG)
+        return gx
 
 
-class LogSoftmax(Function):
-    def forward(self, x, dim=-1):
-        m = x.max(axis=dim, keepdims=True)
-        s = x - m
-        out = s - np.log(np.exp(s).sum(axis=dim, keepdims=True))
-        if self.requires_grad:
-            self.out, self.dim = out, dim
-        return out
-
-    def backward(self, g):
-        return g - np.exp(self.out) * g.sum(axis=self.dim, keepdims=True)
+class LogSoftmax(Softmax):
+    LOG = True
 
 
-def relu(x, inplace=False):
-    return ReLU.apply(x)
+def _softmax_dim(ndim):
+    # PyTorch's legacy implicit choice when dim is None
+    return 0 if ndim in (0, 1, 3) else 1
 
 
-def sigmoid(x):
-    return Sigmoid.apply(x)
-
-
-def tanh(x):
-    return Tanh.apply(x)
-
-
-def softmax(x, dim=-1, dtype=None):
+def _softmax_args(input, dim, dtype, fname):
+    if not isinstance(input, Tensor):
+        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
     if dtype is not None:
-        x = x.to(dtype)
-    return Softmax.apply(x, dim=_norm_dim(dim, x.ndim, "softmax"))
+        input = input.to(dtype)
+    _check_input(input, fname)
+    if dim is None:
+        dim = _softmax_dim(input.ndim)
+    return input, _norm_dim(dim, input.ndim, fname)
 
 
-def log_softmax(x, dim=-1, dtype=None):
-    if dtype is not None:
-        x = x.to(dtype)
-    return LogSoftmax.apply(x, dim=_norm_dim(dim, x.ndim, "log_softmax"))
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    input, dim = _softmax_args(input, dim, dtype, "softmax")
+    return Softmax.apply(input, dim=dim)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    input, dim = _softmax_args(input, dim, dtype, "log_softmax")
+    return LogSoftmax.apply(input, dim=dim)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    input, dim = _softmax_args(input, dim, dtype, "softmin")
+    return Softmax.apply(-input, dim=dim)

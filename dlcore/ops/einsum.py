@@ -26,10 +26,8 @@ class Einsum(Function):
             gi = np.einsum(eq, g, *arrs, optimize=True)
             full = "".join(c for c in term if c in present)
             if full != term:
-                shape = [a.shape[term.index(c)] if c in present else 1 for c in term]
                 gi = np.broadcast_to(gi.reshape([a.shape[term.index(c)] if c in present else 1
                                                  for c in term]), a.shape)
-                del shape
             # repeated letters in one term (a diagonal) are not supported in backward
             grads.append(np.ascontiguousarray(gi))
         return tuple(grads)

@@ -12,7 +12,7 @@ import numpy as np
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
-from dlcore.bench.torch_bert import torch_sentence_encoder
+from dlcore.bench._torch_bert import torch_sentence_encoder
 from dlcore.weights.packages import package_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -49,6 +49,20 @@ void dl_sgemm_kernel_avx2(size_t kc, const void *a, const void *b, ptrdiff_t ldb
                           ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
 void dl_sgemm_kernel_generic(size_t kc, const void *a, const void *b, ptrdiff_t ldb, void *c,
                              ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
+/* Transposing pack (float32, AVX-512): dst[k*R + i] = src[i*ld + k] for i < r, k < kc, zero
+ * for r <= i < R; R <= 32.  Packs op(A) rows when transa == 0 and op(B) columns when
+ * transb == 1.  The other ISAs use the portable loops in gemm.c. */
+void dl_sgemm_pack_t_avx512(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+                            float *dst);
+/* Non-transposing pack of a whole block (float32, AVX-512): panel q of width R holds
+ * dst[q*R*kc + k*R + i] = src[k*ld + q*R + i] for columns q*R + i < n, zero past n. */
+void dl_sgemm_pack_n_avx512(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
+                            float *dst);
+typedef void (*dl_gemm_pack_n_fn)(const float *src, ptrdiff_t ld, size_t n, size_t kc,
+                                  size_t R, float *dst);
+typedef void (*dl_gemm_pack_t_fn)(const float *src, ptrdiff_t ld, size_t r, size_t kc,
+                                  size_t R, float *dst);
+
 /* float64 kernels: one C source (gemm_f64_simd.c) compiled per ISA, vectorized by the compiler. */
 void dl_dgemm_kernel_generic(size_t kc, const void *a, const void *b, ptrdiff_t ldb, void *c,
                              ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
@@ -74,17 +88,18 @@ void dl_sgemv_axpy_avx2(size_t n, size_t K, const float *x, const float *W, ptrd
 void dl_sgemv_axpy_avx512(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
                           float *y);
 
-/* Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); NaN in, NaN out; -inf gives 0 (the
- * limit), not the NaN of the literal formula's -inf * 0. */
+/* Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), computed as 0.5 x erfc(-x / sqrt 2)
+ * so the negative tail keeps its relative accuracy (1 + erf cancels to 0 below x ~ -5.5 in
+ * float).  NaN in, NaN out; -inf gives 0 (the limit), not the NaN of -inf * 0. */
 static inline float dl_gelu_f32(float x)
 {
     if (x == -INFINITY) return 0.0f;
-    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    return 0.5f * x * erfcf(x * -0.70710678118654752f);
 }
 static inline double dl_gelu_f64(double x)
 {
     if (x == -INFINITY) return 0.0;
-    return 0.5 * x * (1.0 + erf(x * 0.70710678118654752));
+    return 0.5 * x * erfc(x * -0.70710678118654752);
 }
 
 /* The scalar epilogue, shared by edge code and the kernels' GELU pass. */

@@ -1,46 +1,165 @@
-"""Activation layers: thin wrappers over dlcore.nn.functional."""
-from ...ops import activation as A
+"""Activation layers: thin wrappers over dlcore.ops.activation with PyTorch's arguments.
+
+`inplace=True` is accepted and computes out of place (the result is what the layer returns)."""
+from ...ops import activation as _A
 from .module import Module
 
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "ELU", "SELU", "CELU",
+           "Softplus", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "Mish", "LogSigmoid",
+           "Softmax", "LogSoftmax", "Softmin"]
 
-class ReLU(Module):
+
+class _Inplace(Module):
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, x):
-        return A.relu(x)
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU(_Inplace):
+    def forward(self, input):
+        return _A.relu(input)
+
+
+class ReLU6(_Inplace):
+    def forward(self, input):
+        return _A.relu6(input)
+
+
+class SiLU(_Inplace):
+    def forward(self, input):
+        return _A.silu(input)
+
+
+class SELU(_Inplace):
+    def forward(self, input):
+        return _A.selu(input)
+
+
+class Hardswish(_Inplace):
+    def forward(self, input):
+        return _A.hardswish(input)
+
+
+class Hardsigmoid(_Inplace):
+    def forward(self, input):
+        return _A.hardsigmoid(input)
+
+
+class Mish(_Inplace):
+    def forward(self, input):
+        return _A.mish(input)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input):
+        return _A.leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self):
+        return "negative_slope=%s%s" % (self.negative_slope, ", inplace=True" if self.inplace else "")
 
 
 class Sigmoid(Module):
-    def forward(self, x):
-        return A.sigmoid(x)
+    def forward(self, input):
+        return _A.sigmoid(input)
 
 
 class Tanh(Module):
-    def forward(self, x):
-        return A.tanh(x)
+    def forward(self, input):
+        return _A.tanh(input)
 
 
-class Softmax(Module):
-    def __init__(self, dim=None):
+class LogSigmoid(Module):
+    def forward(self, input):
+        return _A.logsigmoid(input)
+
+
+class GELU(Module):
+    def __init__(self, approximate="none"):
         super().__init__()
-        self.dim = -1 if dim is None else dim
+        if approximate not in ("none", "tanh"):
+            raise ValueError("GELU: approximate must be 'none' or 'tanh', got %r" % (approximate,))
+        self.approximate = approximate
 
-    def forward(self, x):
-        return A.softmax(x, self.dim)
+    def forward(self, input):
+        return _A.gelu(input, approximate=self.approximate)
 
     def extra_repr(self):
-        return "dim=%s" % self.dim
+        return "approximate=%r" % (self.approximate,)
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim=None):
+class ELU(Module):
+    def __init__(self, alpha=1.0, inplace=False):
         super().__init__()
-        self.dim = -1 if dim is None else dim
+        self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, x):
-        return A.log_softmax(x, self.dim)
+    def forward(self, input):
+        return _A.elu(input, self.alpha)
 
     def extra_repr(self):
-        return "dim=%s" % self.dim
+        return "alpha=%s%s" % (self.alpha, ", inplace=True" if self.inplace else "")
+
+
+class CELU(ELU):
+    def forward(self, input):
+        return _A.celu(input, self.alpha)
+
+
+class Softplus(Module):
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input):
+        return _A.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return "beta=%s, threshold=%s" % (self.beta, self.threshold)
+
+
+class Hardtanh(Module):
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if min_val > max_val:
+            raise ValueError("Hardtanh: min_val must be <= max_val, got %r > %r"
+                             % (min_val, max_val))
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, input):
+        return _A.hardtanh(input, self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return "min_val=%s, max_val=%s%s" % (self.min_val, self.max_val,
+                                             ", inplace=True" if self.inplace else "")
+
+
+class _SoftmaxBase(Module):
+    _fn = None
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return type(self)._fn(input, self.dim)
+
+    def extra_repr(self):
+        return "dim=%s" % (self.dim,)
+
+
+class Softmax(_SoftmaxBase):
+    _fn = staticmethod(_A.softmax)
+
+
+class LogSoftmax(_SoftmaxBase):
+    _fn = staticmethod(_A.log_softmax)
+
+
+class Softmin(_SoftmaxBase):
+    _fn = staticmethod(_A.softmin)

@@ -1,26 +1,111 @@
-"""Loss layers: wrappers over dlcore.nn.functional with PyTorch's arguments."""
-from ...ops import loss as L
+"""Loss layers: wrappers over dlcore.ops.loss with PyTorch's arguments and buffers
+(class weights are registered as the buffer 'weight', BCEWithLogitsLoss's also 'pos_weight')."""
+from ...ops import loss as _L
+from ...tensor import Tensor
 from .module import Module
+
+__all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss",
+           "BCELoss", "BCEWithLogitsLoss", "KLDivLoss"]
 
 
 class _Loss(Module):
-    def __init__(self, reduction="mean"):
+    _allowed = ("none", "mean", "sum")
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        if reduction not in ("none", "mean", "sum"):
-            raise ValueError("reduction must be 'none', 'mean' or 'sum', got %r" % (reduction,))
-        self.reduction = reduction
+        self.reduction = _L._reduction(reduction, size_average, reduce, type(self).__name__,
+                                       self._allowed)
+
+
+def _as_buffer(v, name, owner):
+    if v is None or isinstance(v, Tensor):
+        return v
+    raise TypeError("%s: %s must be a Tensor or None, got %s" % (owner, name, type(v).__name__))
+
+
+class _WeightedLoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _as_buffer(weight, "weight", type(self).__name__))
+
+
+class L1Loss(_Loss):
+    def forward(self, input, target):
+        return _L.l1_loss(input, target, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
     def forward(self, input, target):
-        return L.mse_loss(input, target, reduction=self.reduction)
+        return _L.mse_loss(input, target, reduction=self.reduction)
 
 
-class CrossEntropyLoss(_Loss):
-    def __init__(self, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-        super().__init__(reduction)
-        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
+class SmoothL1Loss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
 
     def forward(self, input, target):
-        return L.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing)
+        return _L.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return _L.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class CrossEntropyLoss(_WeightedLoss):
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean", label_smoothing=0.0):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+        self.label_smoothing = _L._check_smoothing(label_smoothing, "CrossEntropyLoss")
+
+    def forward(self, input, target):
+        return _L.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                                reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_WeightedLoss):
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                 reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return _L.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                           reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    def forward(self, input, target):
+        return _L.binary_cross_entropy(input, target, weight=self.weight,
+                                       reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean",
+                 pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", _as_buffer(weight, "weight", "BCEWithLogitsLoss"))
+        self.register_buffer("pos_weight", _as_buffer(pos_weight, "pos_weight",
+                                                      "BCEWithLogitsLoss"))
+
+    def forward(self, input, target):
+        return _L.binary_cross_entropy_with_logits(input, target, weight=self.weight,
+                                                   reduction=self.reduction,
+                                                   pos_weight=self.pos_weight)
+
+
+class KLDivLoss(_Loss):
+    _allowed = ("none", "mean", "sum", "batchmean")
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return _L.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -29,35 +29,8 @@ def _get_activation(activation):
     if activation == "relu":
         return A.relu
     if activation == "gelu":
-        return _gelu_exact
+        return A.gelu
     raise ValueError("activation must be 'relu', 'gelu' or a callable, got %r" % (activation,))
-
-
-def _gelu_exact(x):
-    g = getattr(A, "gelu", None)
-    if g is not None:
-        return g(x)
-    return _GeluFn.apply(x)
-
-
-from ...autograd import Function  # noqa: E402
-
-
-class _GeluFn(Function):
-    """x * Phi(x) (exact, erf form); private stand-in until dlcore.ops.activation.gelu lands."""
-
-    def forward(self, x):
-        from math import erf
-        verf = np.vectorize(erf, otypes=[np.float64])
-        cdf = 0.5 * (1.0 + verf(x.astype(np.float64) / math.sqrt(2.0)))
-        if self.requires_grad:
-            self.saved = (x, cdf)
-        return (x * cdf).astype(x.dtype)
-
-    def backward(self, g):
-        x, cdf = self.saved
-        pdf = np.exp(-0.5 * x.astype(np.float64) ** 2) / math.sqrt(2 * math.pi)
-        return (g * (cdf + x * pdf)).astype(g.dtype)
 
 
 def _mask_array(mask, dtype, name):

@@ -1,0 +1,558 @@
+/* Activations and softmax, float32, written once against simd.h (compiled per ISA).
+ *
+ * Elementwise kernels: one small inline function per activation, applied by a loop that is
+ * inlined with it (the function pointer is a constant at each call site), over blocks split
+ * between threads.  Loop tails use masked partial vectors, so the tail gets exactly the
+ * vector path's answer.
+ *
+ * Softmax over a contiguous row: max pass, exp pass (stored into y, summed), scale pass; the
+ * row stays in cache between passes.  Over a non-last axis (inner > 1) the same three passes run
+ * down a column of vectors (one vector of adjacent inner positions), so no transpose is needed.
+ */
+#include "dlcore/act.h"
+#include "dlcore/act_vmath.h"
+#include "dlcore/runtime.h"
+
+#define DL_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* elements per scheduling block (a multiple of every vector length) and per thread minimum */
+enum { ACT_BLOCK = 16384, ACT_GRAIN = 32768, SM_GRAIN = 32768 };
+
+/* Threaded loops hand out pieces of >= ACT_BLOCK elements dynamically: on a loaded machine a
+ * thread that starts late takes fewer pieces instead of doing its static half after waking. */
+static inline size_t rows_per_piece(size_t row_len)
+{
+    return row_len >= ACT_BLOCK ? 1 : ACT_BLOCK / (row_len ? row_len : 1);
+}
+
+typedef struct { float a, b, c; } act_prm;
+typedef vf (*act_fwd_fn)(vf x, act_prm p);
+typedef vf (*act_bwd_fn)(vf x, vf y, vf g, act_prm p);
+
+/* ---- forward functions ------------------------------------------------------------------- */
+static inline vf f_relu(vf x, act_prm p) { (void)p; return vf_max(vf_zero(), x); }
+static inline vf f_leaky(vf x, act_prm p)
+{
+    return vf_select_gt(x, vf_zero(), x, vf_mul(x, vf_set1(p.a)));
+}
+static inline vf f_sigmoid(vf x, act_prm p) { (void)p; return vf_sigmoid(x); }
+static inline vf f_tanh(vf x, act_prm p) { (void)p; return vf_tanh(x); }
+/* Phi(x) through erfc(|x|/sqrt2): keeps relative precision in the far negative tail, where
+ * 1 + erf(x) would cancel. */
+static inline vf std_normal_cdf(vf x)
+{
+    vf c = vf_mul(vf_set1(0.5f), vfa_erfc(vf_mul(vf_abs(x), vf_set1(0.70710678118654752f))));
+    return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
+}
+static inline vf f_gelu(vf x, act_prm p) { (void)p; return vf_mul(x, std_normal_cdf(x)); }
+/* 0.5 (1 + tanh(u)) = sigmoid(2u) */
+static inline vf gelu_tanh_arg2(vf x)
+{
+    vf x2 = vf_mul(x, x);
+    vf inner = vf_fma(vf_mul(x2, vf_set1(0.044715f)), x, x);
+    return vf_mul(inner, vf_set1(2.0f * 0.7978845608028654f));
+}
+static inline vf f_gelu_tanh(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sigmoid(gelu_tanh_arg2(x))); }
+static inline vf f_silu(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sigmoid(x)); }
+static inline vf f_elu(vf x, act_prm p)
+{
+    vf neg = vf_mul(vf_set1(p.a * p.b), vfa_expm1(vf_mul(x, vf_set1(p.c))));
+    return vf_select_gt(x, vf_zero(), vf_mul(x, vf_set1(p.b)), neg);
+}
+/* log(1 + e^v) = max(v, 0) + log1p(e^-|v|), never overflowing */
+static inline vf softplus1(vf v)
+{
+    return vf_add(vf_max(vf_zero(), v), vfa_log1p01(vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)))));
+}
+static inline vf f_softplus(vf x, act_prm p)
+{
+    vf bx = vf_mul(x, vf_set1(p.a));
+    return vf_select_gt(bx, vf_set1(p.b), x, vf_div(softplus1(bx), vf_set1(p.a)));
+}
+static inline vf f_hardtanh(vf x, act_prm p)
+{
+    return vf_min(vf_set1(p.b), vf_max(vf_set1(p.a), x));
+}
+static inline vf relu6_shift3(vf x)
+{
+    return vf_min(vf_set1(6.0f), vf_max(vf_zero(), vf_add(x, vf_set1(3.0f))));
+}
+static inline vf f_hardswish(vf x, act_prm p)
+{
+    (void)p;
+    return vf_div(vf_mul(x, relu6_shift3(x)), vf_set1(6.0f));
+}
+static inline vf f_hardsigmoid(vf x, act_prm p) { (void)p; return vf_div(relu6_shift3(x), vf_set1(6.0f)); }
+/* tanh(log(1 + e^x)) = n / (n + 2) with n = e^x (e^x + 2); it is 1 in float beyond x = 20 */
+static inline vf mish_n(vf x)
+{
+    vf e = vf_exp(vf_min(vf_set1(20.0f), x));
+    return vf_mul(e, vf_add(e, vf_set1(2.0f)));
+}
+static inline vf f_mish(vf x, act_prm p)
+{
+    (void)p;
+    vf n = mish_n(x);
+    return vf_mul(x, vf_div(n, vf_add(n, vf_set1(2.0f))));
+}
+
+/* ---- backward functions: gx from (x, y, gy) --------------------------------------------- */
+static inline vf b_relu(vf x, vf y, vf g, act_prm p)
+{
+    (void)x; (void)p;
+    return vfa_select_le(y, vf_zero(), vf_zero(), g);
+}
+static inline vf b_leaky(vf x, vf y, vf g, act_prm p)
+{
+    (void)y;
+    return vf_select_gt(x, vf_zero(), g, vf_mul(g, vf_set1(p.a)));
+}
+static inline vf b_sigmoid(vf x, vf y, vf g, act_prm p)
+{
+    (void)x; (void)p;
+    return vf_mul(g, vf_mul(vf_sub(vf_set1(1.0f), y), y));
+}
+static inline vf b_tanh(vf x, vf y, vf g, act_prm p)
+{
+    (void)x; (void)p;
+    return vf_mul(g, vf_sub(vf_set1(1.0f), vf_mul(y, y)));
+}
+static inline vf b_gelu(vf x, vf y, vf g, act_prm p)
+{
+    (void)y; (void)p;
+    vf pdf = vf_mul(vf_set1(0.3989422804014327f),
+                    vfa_exp_nonpos(vf_mul(vf_mul(x, x), vf_set1(-0.5f))));
+    return vf_mul(g, vf_fma(x, pdf, std_normal_cdf(x)));
+}
+/* sigmoid(v) and sigmoid(v) (1 - sigmoid(v)) from e = e^-|v|, without 1 - s cancelling */
+static inline vf sigmoid_and_slope(vf v, vf *slope)
+{
+    vf e = vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)));
+    vf r = vf_div(vf_set1(1.0f), vf_add(vf_set1(1.0f), e));
+    vf er = vf_mul(e, r);
+    *slope = vf_mul(er, r);
+    return vf_select_lt(v, vf_zero(), er, r);
+}
+static inline vf b_gelu_tanh(vf x, vf y, vf g, act_prm p)
+{
+    (void)y; (void)p;
+    vf slope;
+    vf s = sigmoid_and_slope(gelu_tanh_arg2(x), &slope);
+    /* d(2u)/dx = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2) */
+    vf du = vf_mul(vf_fma(vf_mul(x, x), vf_set1(3.0f * 0.044715f), vf_set1(1.0f)),
+                   vf_set1(2.0f * 0.7978845608028654f));
+    return vf_mul(g, vf_fma(vf_mul(x, slope), du, s));
+}
+static inline vf b_silu(vf x, vf y, vf g, act_prm p)
+{
+    (void)y; (void)p;
+    vf slope;
+    vf s = sigmoid_and_slope(x, &slope);
+    return vf_mul(g, vf_fma(x, slope, s));
+}
+static inline vf b_elu(vf x, vf y, vf g, act_prm p)
+{
+    (void)y;
+    vf neg = vf_mul(vf_mul(g, vf_set1(p.a * p.b * p.c)), vf_exp(vf_mul(x, vf_set1(p.c))));
+    return vfa_select_le(x, vf_zero(), neg, vf_mul(g, vf_set1(p.b)));
+}
+static inline vf b_softplus(vf x, vf y, vf g, act_prm p)
+{
+    (void)y;
+    vf bx = vf_mul(x, vf_set1(p.a));
+    return vf_select_gt(bx, vf_set1(p.b), g, vf_mul(g, vf_sigmoid(bx)));
+}
+static inline vf b_hardtanh(vf x, vf y, vf g, act_prm p)
+{
+    (void)y;
+    vf inside = vfa_select_ge(x, vf_set1(p.b), vf_zero(), g);
+    return vfa_select_le(x, vf_set1(p.a), vf_zero(), inside);
+}
+static inline vf b_hardswish(vf x, vf y, vf g, act_prm p)
+{
+    (void)y; (void)p;
+    /* PyTorch's boundaries: 0 at x <= -3, g at x >= 3 */
+    vf mid = vf_mul(g, vf_add(vf_div(x, vf_set1(3.0f)), vf_set1(0.5f)));
+    vf t = vf_select_lt(x, vf_set1(3.0f), mid, g);
+    return vfa_select_le(x, vf_set1(-3.0f), vf_zero(), t);
+}
+static inline vf b_hardsigmoid(vf x, vf y, vf g, act_prm p)
+{
+    (void)y; (void)p;
+    vf in = vf_select_lt(x, vf_set1(3.0f), vf_div(g, vf_set1(6.0f)), vf_zero());
+    return vf_select_gt(x, vf_set1(-3.0f), in, vf_zero());
+}
+static inline vf b_mish(vf x, vf y, vf g, act_prm p)
+{
+    (void)y; (void)p;
+    vf n = mish_n(x);
+    vf n2 = vf_add(n, vf_set1(2.0f));
+    vf t = vf_div(n, n2);
+    /* 1 - t^2 = 4 (n + 1) / (n + 2)^2 */
+    vf sech2 = vf_div(vf_mul(vf_set1(4.0f), vf_add(n, vf_set1(1.0f))), vf_mul(n2, n2));
+    vf d = vf_fma(vf_mul(x, vf_sigmoid(x)), sech2, t);
+    return vf_mul(g, d);
+}
+
+/* ---- loops ------------------------------------------------------------------------------- */
+DL_ALWAYS_INLINE void fwd_range(act_fwd_fn f, const float *x, float *y, size_t lo, size_t hi,
+                                act_prm p)
+{
+    size_t i = lo;
+    for (; i + 2 * DL_VF_LEN <= hi; i += 2 * DL_VF_LEN) {
+        vf a = f(vf_loadu(x + i), p);
+        vf b = f(vf_loadu(x + i + DL_VF_LEN), p);
+        vf_storeu(y + i, a);
+        vf_storeu(y + i + DL_VF_LEN, b);
+    }
+    for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN)
+        vf_storeu(y + i, f(vf_loadu(x + i), p));
+    if (i < hi)
+        vfa_store_part(y + i, f(vfa_load_part(x + i, hi - i, 0.0f), p), hi - i);
+}
+
+DL_ALWAYS_INLINE void fwd_run(act_fwd_fn f, const float *x, float *y, size_t n, act_prm p)
+{
+    size_t nblk = (n + ACT_BLOCK - 1) / ACT_BLOCK;
+    int nt = dl_threads_for(n, ACT_GRAIN);
+    if (nt <= 1) {
+        fwd_range(f, x, y, 0, n, p);
+        return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic)
+    for (size_t b = 0; b < nblk; b++) {
+        size_t lo = b * ACT_BLOCK, hi = lo + ACT_BLOCK < n ? lo + ACT_BLOCK : n;
+        fwd_range(f, x, y, lo, hi, p);
+    }
+}
+
+/* use_x / use_y are constants at every call site: the unused pointer (maybe NULL) is never read */
+DL_ALWAYS_INLINE void bwd_range(act_bwd_fn f, int use_x, int use_y, const float *x,
+                                const float *y, const float *g, float *gx, size_t lo, size_t hi,
+                                act_prm p)
+{
+    size_t i = lo;
+    for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
+        vf xv = use_x ? vf_loadu(x + i) : vf_zero();
+        vf yv = use_y ? vf_loadu(y + i) : vf_zero();
+        vf_storeu(gx + i, f(xv, yv, vf_loadu(g + i), p));
+    }
+    if (i < hi) {
+        size_t k = hi - i;
+        vf xv = use_x ? vfa_load_part(x + i, k, 0.0f) : vf_zero();
+        vf yv = use_y ? vfa_load_part(y + i, k, 0.0f) : vf_zero();
+        vfa_store_part(gx + i, f(xv, yv, vfa_load_part(g + i, k, 0.0f), p), k);
+    }
+}
+
+DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x, const float *y,
+                              const float *g, float *gx, size_t n, act_prm p)
+{
+    size_t nblk = (n + ACT_BLOCK - 1) / ACT_BLOCK;
+    int nt = dl_threads_for(n, ACT_GRAIN);
+    if (nt <= 1) {
+        bwd_range(f, use_x, use_y, x, y, g, gx, 0, n, p);
+        return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic)
+    for (size_t b = 0; b < nblk; b++) {
+        size_t lo = b * ACT_BLOCK, hi = lo + ACT_BLOCK < n ? lo + ACT_BLOCK : n;
+        bwd_range(f, use_x, use_y, x, y, g, gx, lo, hi, p);
+    }
+}
+
+int DL_ISA_FN(dl_act_fwd_f32)(int kind, const float *x, float *y, size_t n, float a, float b,
+                              float c)
+{
+    act_prm p = {a, b, c};
+    switch (kind) {
+    case DL_AF_RELU: fwd_run(f_relu, x, y, n, p); return 0;
+    case DL_AF_LEAKY_RELU: fwd_run(f_leaky, x, y, n, p); return 0;
+    case DL_AF_SIGMOID: fwd_run(f_sigmoid, x, y, n, p); return 0;
+    case DL_AF_TANH: fwd_run(f_tanh, x, y, n, p); return 0;
+    case DL_AF_GELU: fwd_run(f_gelu, x, y, n, p); return 0;
+    case DL_AF_GELU_TANH: fwd_run(f_gelu_tanh, x, y, n, p); return 0;
+    case DL_AF_SILU: fwd_run(f_silu, x, y, n, p); return 0;
+    case DL_AF_ELU: fwd_run(f_elu, x, y, n, p); return 0;
+    case DL_AF_SOFTPLUS: fwd_run(f_softplus, x, y, n, p); return 0;
+    case DL_AF_HARDTANH: fwd_run(f_hardtanh, x, y, n, p); return 0;
+    case DL_AF_HARDSWISH: fwd_run(f_hardswish, x, y, n, p); return 0;
+    case DL_AF_HARDSIGMOID: fwd_run(f_hardsigmoid, x, y, n, p); return 0;
+    case DL_AF_MISH: fwd_run(f_mish, x, y, n, p); return 0;
+    default: return -1;
+    }
+}
+
+int DL_ISA_FN(dl_act_bwd_f32)(int kind, const float *x, const float *y, const float *gy,
+                              float *gx, size_t n, float a, float b, float c)
+{
+    act_prm p = {a, b, c};
+    switch (kind) {
+    case DL_AF_RELU: bwd_run(b_relu, 0, 1, x, y, gy, gx, n, p); return 0;
+    case DL_AF_LEAKY_RELU: bwd_run(b_leaky, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_SIGMOID: bwd_run(b_sigmoid, 0, 1, x, y, gy, gx, n, p); return 0;
+    case DL_AF_TANH: bwd_run(b_tanh, 0, 1, x, y, gy, gx, n, p); return 0;
+    case DL_AF_GELU: bwd_run(b_gelu, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_GELU_TANH: bwd_run(b_gelu_tanh, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_SILU: bwd_run(b_silu, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_ELU: bwd_run(b_elu, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_SOFTPLUS: bwd_run(b_softplus, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_HARDTANH: bwd_run(b_hardtanh, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_HARDSWISH: bwd_run(b_hardswish, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_HARDSIGMOID: bwd_run(b_hardsigmoid, 1, 0, x, y, gy, gx, n, p); return 0;
+    case DL_AF_MISH: bwd_run(b_mish, 1, 0, x, y, gy, gx, n, p); return 0;
+    default: return -1;
+    }
+}
+
+/* ---- softmax over contiguous rows --------------------------------------------------------- */
+static float row_max(const float *x, size_t n)
+{
+    vf m0 = vf_set1(-INFINITY), m1 = m0;
+    size_t i = 0;
+    for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
+        m0 = vf_max(m0, vf_loadu(x + i));
+        m1 = vf_max(m1, vf_loadu(x + i + DL_VF_LEN));
+    }
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) m0 = vf_max(m0, vf_loadu(x + i));
+    if (i < n) m1 = vf_max(m1, vfa_load_part(x + i, n - i, -INFINITY));
+    return vf_reduce_max(vf_max(m0, m1));
+}
+
+/* Sums run in float vectors over chunks of SUM_CHUNK elements and add the chunk sums in double:
+ * a float partial sum drops every term below half its ulp, a bias (not noise) that reached 5e-5
+ * relative over a row of 10^5 softmax terms.  With two accumulators each lane adds at most 8
+ * terms before the flush. */
+enum { SUM_CHUNK = 16 * DL_VF_LEN, COL_CHUNK = 64 };
+
+/* sum of e^(x - m) over [lo, hi); if y is not NULL the terms are stored there */
+static float expsum_range(const float *x, float *y, size_t lo, size_t hi, float m)
+{
+    vf vm = vf_set1(m), s0 = vf_zero(), s1 = vf_zero();
+    size_t i = lo;
+    for (; i + 2 * DL_VF_LEN <= hi; i += 2 * DL_VF_LEN) {
+        vf e0 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
+        vf e1 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i + DL_VF_LEN), vm));
+        if (y) {
+            vf_storeu(y + i, e0);
+            vf_storeu(y + i + DL_VF_LEN, e1);
+        }
+        s0 = vf_add(s0, e0);
+        s1 = vf_add(s1, e1);
+    }
+    for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
+        vf e0 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
+        if (y) vf_storeu(y + i, e0);
+        s0 = vf_add(s0, e0);
+    }
+    if (i < hi) {
+        /* padding lanes are -inf, so e^(-inf - m) adds 0; they give NaN only when m is -inf or
+         * NaN, and then the row's own lanes are NaN as well */
+        vf e1 = vfa_exp_nonpos(vf_sub(vfa_load_part(x + i, hi - i, -INFINITY), vm));
+        if (y) vfa_store_part(y + i, e1, hi - i);
+        s1 = vf_add(s1, e1);
+    }
+    return vf_reduce_add(vf_add(s0, s1));
+}
+
+static float row_expsum(const float *x, float *y, size_t n, float m)
+{
+    double tot = 0.0;
+    for (size_t lo = 0; lo < n; lo += SUM_CHUNK)
+        tot += expsum_range(x, y, lo, lo + SUM_CHUNK < n ? lo + SUM_CHUNK : n, m);
+    return (float)tot;
+}
+
+/* y = x * s + t over a row (s = 1/sum for softmax on y itself, t = -lse for log-softmax) */
+static void row_affine(const float *x, float *y, size_t n, float s, float t)
+{
+    vf vs = vf_set1(s), vt = vf_set1(t);
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) vf_storeu(y + i, vf_fma(vf_loadu(x + i), vs, vt));
+    if (i < n) vfa_store_part(y + i, vf_fma(vfa_load_part(x + i, n - i, 0.0f), vs, vt), n - i);
+}
+
+static void softmax_row(const float *x, float *y, size_t n, int log_)
+{
+    float m = row_max(x, n);
+    if (!log_) {
+        float s = row_expsum(x, y, n, m);
+        row_affine(y, y, n, 1.0f / s, 0.0f);
+    } else {
+        float s = row_expsum(x, NULL, n, m);
+        row_affine(x, y, n, 1.0f, -(m + logf(s)));
+    }
+}
+
+/* adds the lanes of a into tot (double) and returns zero: per-lane chunked sums */
+static inline vf flush_lanes(vf a, double *tot)
+{
+    float buf[DL_VF_LEN];
+    vf_storeu(buf, a);
+    for (size_t l = 0; l < DL_VF_LEN; l++) tot[l] += buf[l];
+    return vf_zero();
+}
+
+static inline vf lanes_of(const double *tot)
+{
+    float buf[DL_VF_LEN];
+    for (size_t l = 0; l < DL_VF_LEN; l++) buf[l] = (float)tot[l];
+    return vf_loadu(buf);
+}
+
+/* ---- softmax down columns (inner > 1): one vector of adjacent columns at a time ----------- */
+static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, size_t j, size_t k,
+                         int log_)
+{
+    /* columns j .. j+k-1 (k <= DL_VF_LEN) of a (dim, inner) block */
+    vf m = vf_set1(-INFINITY);
+    for (size_t d = 0; d < dim; d++) {
+        const float *p = x + d * inner + j;
+        m = vf_max(m, k == DL_VF_LEN ? vf_loadu(p) : vfa_load_part(p, k, -INFINITY));
+    }
+    /* a column of all -inf has m = -inf; x - m is then NaN, as in the row kernel */
+    vf s = vf_zero();
+    double tot[DL_VF_LEN] = {0};
+    for (size_t d = 0; d < dim; d++) {
+        const float *p = x + d * inner + j;
+        vf e = vfa_exp_nonpos(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vfa_load_part(p, k, 0.0f), m));
+        s = vf_add(s, e);
+        if (!log_) {
+            if (k == DL_VF_LEN) vf_storeu(y + d * inner + j, e);
+            else vfa_store_part(y + d * inner + j, e, k);
+        }
+        if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
+    }
+    s = lanes_of(tot);
+    vf sc, sh;
+    const float *src = log_ ? x : y;
+    if (!log_) {
+        sc = vf_div(vf_set1(1.0f), s);
+        sh = vf_zero();
+    } else {
+        float buf[DL_VF_LEN], mb[DL_VF_LEN];
+        vf_storeu(buf, s);
+        vf_storeu(mb, m);
+        for (size_t l = 0; l < DL_VF_LEN; l++) buf[l] = -(mb[l] + logf(buf[l]));
+        sc = vf_set1(1.0f);
+        sh = vf_loadu(buf);
+    }
+    for (size_t d = 0; d < dim; d++) {
+        const float *p = src + d * inner + j;
+        float *q = y + d * inner + j;
+        if (k == DL_VF_LEN) vf_storeu(q, vf_fma(vf_loadu(p), sc, sh));
+        else vfa_store_part(q, vf_fma(vfa_load_part(p, k, 0.0f), sc, sh), k);
+    }
+}
+
+void DL_ISA_FN(dl_softmax_fwd_f32)(const float *x, float *y, size_t outer, size_t dim,
+                                   size_t inner, int log_)
+{
+    if (outer == 0 || dim == 0 || inner == 0) return;
+    if (inner == 1) {
+        int nt = dl_threads_for(outer * dim, SM_GRAIN);
+        size_t piece = rows_per_piece(dim);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
+        for (size_t r = 0; r < outer; r++) softmax_row(x + r * dim, y + r * dim, dim, log_);
+        return;
+    }
+    size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
+    size_t tasks = outer * ncol;
+    int nt = dl_threads_for(outer * dim * inner, SM_GRAIN);
+    size_t piece = rows_per_piece(dim * DL_VF_LEN);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
+    for (size_t t = 0; t < tasks; t++) {
+        size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
+        size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;
+        softmax_cols(x + o * dim * inner, y + o * dim * inner, dim, inner, j, k, log_);
+    }
+}
+
+/* ---- softmax backward ---------------------------------------------------------------------- */
+/* softmax: sum(g * y); log-softmax: sum(g), over [lo, hi) */
+static float bwd_dot_range(const float *y, const float *g, size_t lo, size_t hi, int log_)
+{
+    vf acc0 = vf_zero(), acc1 = vf_zero();
+    size_t i = lo;
+    for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
+        vf gv = vf_loadu(g + i);
+        acc0 = log_ ? vf_add(acc0, gv) : vf_fma(gv, vf_loadu(y + i), acc0);
+    }
+    if (i < hi) {
+        vf gv = vfa_load_part(g + i, hi - i, 0.0f);
+        acc1 = log_ ? vf_add(acc1, gv) : vf_fma(gv, vfa_load_part(y + i, hi - i, 0.0f), acc1);
+    }
+    return vf_reduce_add(vf_add(acc0, acc1));
+}
+
+static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n, int log_)
+{
+    double tot = 0.0;
+    for (size_t lo = 0; lo < n; lo += SUM_CHUNK)
+        tot += bwd_dot_range(y, g, lo, lo + SUM_CHUNK < n ? lo + SUM_CHUNK : n, log_);
+    vf s = vf_set1((float)tot);
+    size_t i;
+    for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+        vf yv = vf_loadu(y + i), gv = vf_loadu(g + i);
+        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf_storeu(gx + i, r);
+    }
+    if (i < n) {
+        size_t k = n - i;
+        vf yv = vfa_load_part(y + i, k, 0.0f), gv = vfa_load_part(g + i, k, 0.0f);
+        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vfa_store_part(gx + i, r, k);
+    }
+}
+
+static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t dim, size_t inner,
+                             size_t j, size_t k, int log_)
+{
+    vf s = vf_zero();
+    double tot[DL_VF_LEN] = {0};
+    for (size_t d = 0; d < dim; d++) {
+        size_t o = d * inner + j;
+        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vfa_load_part(g + o, k, 0.0f);
+        if (log_) {
+            s = vf_add(s, gv);
+        } else {
+            vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vfa_load_part(y + o, k, 0.0f);
+            s = vf_fma(gv, yv, s);
+        }
+        if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
+    }
+    s = lanes_of(tot);
+    for (size_t d = 0; d < dim; d++) {
+        size_t o = d * inner + j;
+        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vfa_load_part(g + o, k, 0.0f);
+        vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vfa_load_part(y + o, k, 0.0f);
+        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        if (k == DL_VF_LEN) vf_storeu(gx + o, r);
+        else vfa_store_part(gx + o, r, k);
+    }
+}
+
+void DL_ISA_FN(dl_softmax_bwd_f32)(const float *y, const float *gy, float *gx, size_t outer,
+                                   size_t dim, size_t inner, int log_)
+{
+    if (outer == 0 || dim == 0 || inner == 0) return;
+    if (inner == 1) {
+        int nt = dl_threads_for(outer * dim, SM_GRAIN);
+        size_t piece = rows_per_piece(dim);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
+        for (size_t r = 0; r < outer; r++)
+            softmax_bwd_row(y + r * dim, gy + r * dim, gx + r * dim, dim, log_);
+        return;
+    }
+    size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
+    size_t tasks = outer * ncol;
+    int nt = dl_threads_for(outer * dim * inner, SM_GRAIN);
+    size_t piece = rows_per_piece(dim * DL_VF_LEN);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
+    for (size_t t = 0; t < tasks; t++) {
+        size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
+        size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;
+        size_t base = o * dim * inner;
+        softmax_bwd_cols(y + base, gy + base, gx + base, dim, inner, j, k, log_);
+    }
+}

@@ -1,0 +1,109 @@
+"""DCGAN training time per epoch: dlcore against the same model and loop in torch.
+
+    from dlcore.bench import gan
+    print(gan.format_table(gan.run(threads=(1, 2))))
+
+Case: one epoch of dl.models.fit_gan on the bundled digits (1,797 images of 1x8x8 in [-1, 1],
+batches of 64 -> 29 steps), DCGenerator(latent=32, image_size=8, channels=32) and
+DCDiscriminator(image_size=8, channels=32); per step a discriminator update (real + detached
+fake batch, BCE on logits, label smoothing 0.9) and a generator update (non-saturating loss),
+Adam(2e-4, betas=(0.5, 0.999)) on each.  torch runs the same layers (weights copied from
+dlcore, so both start identically) and the same loop written with torch.nn / torch.optim.
+No NumPy side (numpy_ms is None): there is no NumPy reference for a whole training epoch.
+Timing: median over `repeats` epochs per side after one warm-up epoch, both sides with
+`threads` threads.  Ratios > 1 mean dlcore is faster.
+"""
+import numpy as np
+
+from . import format_table, get_torch, row, threads as _threads, time_ms
+
+__all__ = ["run", "format_table", "torch_dcgan"]
+
+LATENT, CHANNELS, BATCH = 32, 32, 64
+
+
+def torch_dcgan(torch, G, D):
+    """torch copies of a dlcore DCGenerator / DCDiscriminator (same layer indices, so the
+    state_dict keys match) with the dlcore weights and buffers loaded."""
+    tnn = torch.nn
+    ch = G.body[1].weight.shape[1]
+    s = G.image_size // 4
+    tg = tnn.Module()
+    tg.project = tnn.Sequential(tnn.Linear(G.latent, ch * 2 * s * s, bias=False),
+                                tnn.BatchNorm1d(ch * 2 * s * s), tnn.ReLU())
+    tg.body = tnn.Sequential(
+        tnn.Unflatten(1, (ch * 2, s, s)),
+        tnn.ConvTranspose2d(ch * 2, ch, 4, stride=2, padding=1, bias=False),
+        tnn.BatchNorm2d(ch), tnn.ReLU(),
+        tnn.ConvTranspose2d(ch, G.out_channels, 4, stride=2, padding=1), tnn.Tanh())
+    tg.forward = lambda z: tg.body(tg.project(z))
+    dch = D.net[0].weight.shape[0]
+    td = tnn.Module()
+    td.net = tnn.Sequential(
+        tnn.Conv2d(D.in_channels, dch, 4, stride=2, padding=1), tnn.LeakyReLU(0.2),
+        tnn.Conv2d(dch, dch * 2, 4, stride=2, padding=1), tnn.BatchNorm2d(dch * 2),
+        tnn.LeakyReLU(0.2), tnn.Flatten(), tnn.Linear(dch * 2 * s * s, 1))
+    td.forward = lambda x: td.net(x)
+    for ours, theirs in ((G, tg), (D, td)):
+        sd = {k: torch.from_numpy(np.array(v.numpy(), copy=True))
+              for k, v in ours.state_dict().items()}
+        theirs.load_state_dict(sd)
+    return tg, td
+
+
+def _torch_epoch(torch, tg, td, opt_g, opt_d, X, rng):
+    bce = torch.nn.BCEWithLogitsLoss()
+    perm = rng.permutation(len(X))
+    for i in range(0, len(X), BATCH):
+        idx = perm[i:i + BATCH]
+        n = len(idx)
+        if n < 2:
+            continue
+        real = torch.from_numpy(X[idx])
+        z = torch.from_numpy(rng.standard_normal((n, LATENT)).astype(np.float32))
+        ones = torch.full((n, 1), 0.9)
+        zeros = torch.zeros(n, 1)
+        with torch.no_grad():
+            fake = tg(z)
+        d_loss = bce(td(real), ones) + bce(td(fake), zeros)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(td(tg(z)), torch.ones(n, 1))
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+
+
+def run(threads=(1, 2), quick=False):
+    from .. import random as R
+    from ..data import load_digits
+    from ..models import DCDiscriminator, DCGenerator, fit_gan
+    X, _ = load_digits(return_X_y=True)
+    X = (X / 8.0 - 1.0).astype(np.float32).reshape(-1, 1, 8, 8)
+    if quick:
+        X = X[:512]
+    repeats = 2 if quick else 5
+    steps = -(-len(X) // BATCH)
+    torch = get_torch()
+    rows = []
+    for n in threads:
+        with _threads(n):
+            R.manual_seed(0)
+            G, D = DCGenerator(LATENT, 8, 1, CHANNELS), DCDiscriminator(8, 1, CHANNELS)
+            torch_ms = None
+            if torch is not None:
+                torch.manual_seed(0)
+                tg, td = torch_dcgan(torch, G, D)
+                opt_g = torch.optim.Adam(tg.parameters(), lr=2e-4, betas=(0.5, 0.999))
+                opt_d = torch.optim.Adam(td.parameters(), lr=2e-4, betas=(0.5, 0.999))
+                trng = np.random.default_rng(1)
+            rng = np.random.default_rng(1)
+            ours = time_ms(lambda: fit_gan(G, D, X, epochs=1, batch_size=BATCH, rng=rng),
+                           repeats=repeats, warmup=1)
+            if torch is not None:
+                torch_ms = time_ms(lambda: _torch_epoch(torch, tg, td, opt_g, opt_d, X, trng),
+                                   repeats=repeats, warmup=1)
+        rows.append(row("dcgan epoch digits 8x8 (%d steps of %d)" % (steps, BATCH), n, ours,
+                        None, torch_ms, ms_per_step=ours / steps))
+    return rows

@@ -1,0 +1,139 @@
+"""Per-op overhead: Linear forward/backward and a whole MLP training step at batch 1 and 64.
+
+The MLP is 784-256-128-10 with ReLU, cross-entropy and plain SGD, the same model on every side:
+dlcore, a hand-written NumPy forward/backward/update, and torch (nn.Linear, F.cross_entropy,
+optim.SGD).  At batch 1 the step is dominated by per-call overhead, at batch 64 by the GEMMs.
+"""
+import numpy as np
+
+from . import format_table, get_torch, row, threads as thread_scope, time_ms
+
+SIZES = (784, 256, 128, 10)
+
+
+def _dl_step(batch, rng):
+    import dlcore as dl
+    from dlcore import nn
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    opt = dl.optim.SGD(model.parameters(), lr=0.01)
+    x = dl.tensor(rng.standard_normal((batch, 784)).astype(np.float32))
+    y = dl.tensor(rng.integers(0, 10, batch))
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def _np_step(batch, rng):
+    ws = [(rng.standard_normal((o, i)) * 0.05).astype(np.float32)
+          for i, o in zip(SIZES[:-1], SIZES[1:])]
+    bs = [np.zeros(o, np.float32) for o in SIZES[1:]]
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+
+    def step():
+        acts = [x]
+        h = x
+        for i, (w, b) in enumerate(zip(ws, bs)):
+            h = h @ w.T + b
+            if i < len(ws) - 1:
+                h = np.maximum(h, 0)
+            acts.append(h)
+        z = h - h.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        p[np.arange(batch), y] -= 1
+        g = p / batch
+        for i in range(len(ws) - 1, -1, -1):
+            gw = g.T @ acts[i]
+            gb = g.sum(0)
+            if i:
+                g = (g @ ws[i]) * (acts[i] > 0)
+            ws[i] -= 0.01 * gw
+            bs[i] -= 0.01 * gb
+    return step
+
+
+def _torch_step(torch, batch, rng):
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(),
+                                torch.nn.Linear(256, 128), torch.nn.ReLU(),
+                                torch.nn.Linear(128, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x = torch.tensor(rng.standard_normal((batch, 784)).astype(np.float32))
+    y = torch.tensor(rng.integers(0, 10, batch))
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def _linear_sides(batch, rng, backward):
+    import dlcore as dl
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    w = (rng.standard_normal((256, 784)) * 0.05).astype(np.float32)
+    b = np.zeros(256, np.float32)
+    g = rng.standard_normal((batch, 256)).astype(np.float32)
+    tx = dl.tensor(x, requires_grad=backward)
+    tw = dl.tensor(w, requires_grad=backward)
+    tb = dl.tensor(b, requires_grad=backward)
+    tg = dl.tensor(g)
+
+    def dl_fn():
+        out = dl.nn.functional.linear(tx, tw, tb)
+        if backward:
+            out.backward(tg)
+
+    def np_fn():
+        out = x @ w.T + b
+        if backward:
+            return g @ w, g.T @ x, g.sum(0), out
+        return out
+
+    torch = get_torch()
+    t_fn = None
+    if torch is not None:
+        ttx = torch.tensor(x, requires_grad=backward)
+        ttw = torch.tensor(w, requires_grad=backward)
+        ttb = torch.tensor(b, requires_grad=backward)
+        ttg = torch.tensor(g)
+
+        def t_fn():
+            out = torch.nn.functional.linear(ttx, ttw, ttb)
+            if backward:
+                out.backward(ttg)
+    return dl_fn, np_fn, t_fn
+
+
+def run(threads=(1, 2), quick=False):
+    rng = np.random.default_rng(0)
+    repeats = 20 if quick else 200
+    torch = get_torch()
+    rows = []
+    for nt in threads:
+        with thread_scope(nt):
+            for batch in (1, 64):
+                for backward in (False, True):
+                    d, n, t = _linear_sides(batch, rng, backward)
+                    case = "linear 784->256 b%d %s" % (batch, "fwd+bwd" if backward else "fwd")
+                    rows.append(row(case, nt, time_ms(d, repeats), time_ms(n, repeats),
+                                    time_ms(t, repeats) if t else None))
+            for batch in (1, 64):
+                d = _dl_step(batch, rng)
+                n = _np_step(batch, rng)
+                t = _torch_step(torch, batch, rng) if torch is not None else None
+                rows.append(row("MLP 784-256-128-10 train step b%d" % batch, nt,
+                                time_ms(d, repeats), time_ms(n, repeats),
+                                time_ms(t, repeats) if t else None))
+    return rows
+
+
+__all__ = ["run", "format_table"]
+
+if __name__ == "__main__":
+    print(format_table(run()))

@@ -1,0 +1,115 @@
+"""The chapter 5-6 recurrent examples in python/ run in quick mode and reach what they state."""
+import os
+
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore import cli
+
+pytest.importorskip("dlcore.optim")
+
+
+def _main(stem):
+    for _, s, path in cli.list_examples():
+        if s == stem:
+            return cli.load_example(path, stem).main
+    raise AssertionError("example %s not found in %s" % (stem, cli.examples_dir()))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # These models are tiny (hidden 32-64): a second thread has nothing to split and only adds
+    # synchronization, which on a shared, loaded machine costs more than the work itself.
+    # The stated results do not depend on the thread count.
+    before = dl.get_num_threads()
+    dl.set_num_threads(1)
+    yield
+    dl.set_num_threads(before)
+
+
+def test_05_rnn_timeseries():
+    row = _main("05_rnn_timeseries")(quick=True)
+    assert row["chapter"].startswith("05")
+    assert row["metric"] == "min MSE reduction vs seasonal naive"
+    assert set(row["results"]) == {"sunspots", "co2", "seasonal"}
+    for name, r in row["results"].items():
+        # stated: >= 50% lower test MSE than seasonal naive, and below persistence
+        assert r["mse"] <= 0.5 * r["mse_seasonal_naive"], name
+        assert r["mse"] < r["mse_persistence"], name
+    assert row["value"] >= 0.5 and row["beats_persistence"]
+
+
+def test_06_lstm_text_generation(capsys):
+    row = _main("06_lstm_text_generation")(quick=True)
+    assert row["chapter"].startswith("06")
+    base, bpc = row["unigram_bpc"], row["value"]
+    assert 4.0 < base < 5.5            # the unigram cross-entropy of English characters
+    assert bpc <= base - 1.0           # stated for the quick mode
+    out = capsys.readouterr().out
+    assert "--- sample, temperature 0.8, top_k 10 ---" in out
+    sample = out.split("top_k 10 ---\n", 1)[1]
+    assert sample.startswith("Ham.\n") and len(sample.strip()) > 100
+
+
+def test_06_vanishing_gradients():
+    row = _main("06_vanishing_gradients")(quick=True)
+    assert row["chapter"].startswith("06") and row["T"] == 40
+    mse = row["mse"]
+    assert mse["RNN"] > 0.12           # stays near the predict-the-mean level 0.167
+    assert mse["GRU"] < 0.05           # learns the task
+    ratio = row["grad_ratio"]          # ||dL/dx_0|| / ||dL/dx_T-1|| after training
+    assert ratio["RNN"] < 1e-6 and ratio["GRU"] > 0.1
+
+
+@pytest.fixture(scope="module")
+def vader_path(tmp_path_factory):
+    """The VADER snippets: from the usual cache, else fetched (pip download) into a temporary
+    folder; skip when pip cannot reach PyPI."""
+    try:
+        return dl.data.load_vader_movie_reviews().filename
+    except dl.data.DatasetNotFoundError:
+        pass
+    home = tmp_path_factory.mktemp("dlcore_data")
+    try:
+        return dl.data.fetch_vader(data_home=str(home), quiet=True)
+    except RuntimeError as e:
+        pytest.skip("could not fetch the VADER data with pip: %s" % str(e).splitlines()[0])
+
+
+def test_06_sentiment(vader_path):
+    row = _main("06_sentiment")(quick=True, data=vader_path)
+    assert row["chapter"].startswith("06")
+    assert row["acc_lstm"] >= 0.72 and row["acc_bow"] >= 0.72   # stated for the quick mode
+
+
+def test_06_sentiment_without_data_names_the_fetch_command(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCORE_DATA_DIR", str(tmp_path))
+    with pytest.raises(dl.data.DatasetNotFoundError, match="dlcore data fetch vader"):
+        _main("06_sentiment")(quick=True)
+
+
+def test_tour_skips_sentiment_without_data(tmp_path, monkeypatch):
+    import io
+    monkeypatch.setenv("DLCORE_DATA_DIR", str(tmp_path))
+    only_sentiment = [e for e in cli.list_examples() if e[1] == "06_sentiment"]
+    assert len(only_sentiment) == 1
+    monkeypatch.setattr(cli, "list_examples", lambda only=None: only_sentiment)
+    out = io.StringIO()
+    rows, failures = cli.run_tour(quick=True, out=out)
+    assert failures == 0 and rows == []
+    text = out.getvalue()
+    assert "06_sentiment: skipped" in text and "dlcore data fetch vader" in text
+    assert len(text.strip().splitlines()) == 1
+
+
+def test_bench_rnn_is_listed():
+    assert "rnn" in cli.bench_families()
+
+
+def test_examples_present():
+    d = cli.examples_dir()
+    for stem in ("05_rnn_timeseries", "06_lstm_text_generation", "06_sentiment",
+                 "06_vanishing_gradients"):
+        assert os.path.exists(os.path.join(d, stem + ".py"))
+    assert np.isfinite(dl.data.make_seasonal_series(n=100, period=10)).all()
