@@ -3,8 +3,14 @@ from . import bert  # noqa: F401
 from .bert import BertModel, BertConfig  # noqa: F401
 from .sentence import SentenceEncoder  # noqa: F401
 from .lenet import LeNet5  # noqa: F401
-from .vgg import SmallVGG  # noqa: F401
-from .resnet import BasicBlock, Bottleneck, ResNet, resnet_small  # noqa: F401
+from .vgg import SmallVGG, VGG, vgg11, vgg11_bn, vgg16, vgg16_bn  # noqa: F401
+from .resnet import (BasicBlock, Bottleneck, ResNet, resnet_small, resnet18, resnet34,  # noqa: F401
+                     resnet50)
+from .mobilenet import MobileNetV2, mobilenet_v2  # noqa: F401
+from .efficientnet import EfficientNetLite, efficientnet_lite0  # noqa: F401
+from . import imagenet  # noqa: F401
+from .finetune import (freeze, unfreeze, trainable_state_dict, param_groups,  # noqa: F401
+                       freeze_batchnorm)
 from .autoencoder import (DenseAutoencoder, ConvAutoencoder, Autoencoder, VAE, vae_loss,  # noqa: F401
                           reconstruction_error, fit_autoencoder, anomaly_threshold)
 from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator, fit_gan  # noqa: F401

@@ -112,3 +112,28 @@ def resnet_small(num_classes=10, in_channels=1, layers=(2, 2, 2), width=16,
                  block=BasicBlock):
     """A ResNet for small images: 3x3 stem, stages of width 16/32/64 (by default)."""
     return ResNet(block, layers, num_classes, in_channels, width, small_input=True)
+
+
+def _tv_resnet(block, layers, num_classes, weights, **kwargs):
+    model = ResNet(block, layers, num_classes=num_classes, in_channels=3, width=64,
+                   small_input=False, **kwargs)
+    if weights is not None:
+        from ._pretrained import load_checkpoint
+        load_checkpoint(model, weights)
+    return model
+
+
+def resnet18(num_classes=1000, weights=None, **kwargs):
+    """torchvision's resnet18 (11,689,512 parameters at 1000 classes), same state_dict keys;
+    `weights`: a local checkpoint file (e.g. torchvision's resnet18-f37072fd.pth)."""
+    return _tv_resnet(BasicBlock, (2, 2, 2, 2), num_classes, weights, **kwargs)
+
+
+def resnet34(num_classes=1000, weights=None, **kwargs):
+    """torchvision's resnet34 (21,797,672 parameters)."""
+    return _tv_resnet(BasicBlock, (3, 4, 6, 3), num_classes, weights, **kwargs)
+
+
+def resnet50(num_classes=1000, weights=None, **kwargs):
+    """torchvision's resnet50 (v1.5: stride in the 3x3 conv; 25,557,032 parameters)."""
+    return _tv_resnet(Bottleneck, (3, 4, 6, 3), num_classes, weights, **kwargs)
