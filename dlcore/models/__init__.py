@@ -16,7 +16,5 @@ from .autoencoder import (DenseAutoencoder, ConvAutoencoder, Autoencoder, VAE, v
 from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator, fit_gan  # noqa: F401
 from .gpt import GPT, GPTConfig, KVCache  # noqa: F401
 from .seq2seq import Seq2SeqTransformer  # noqa: F401
-from .autoencoder import DenseAutoencoder, ConvAutoencoder, VAE, vae_loss, reconstruction_error  # noqa: F401
-from .gan import MLPGenerator, MLPDiscriminator, DCGenerator, DCDiscriminator  # noqa: F401
 from . import llama  # noqa: F401
 from .llama import LlamaForCausalLM, LlamaConfig  # noqa: F401
