@@ -203,3 +203,17 @@ def test_pool_bad_inputs(rng):
         F.interpolate(x)
     with pytest.raises(ValueError, match="mode"):
         F.interpolate(x, scale_factor=2, mode="bicubic")
+
+
+def test_max_pool2d_2x2_indices_ties_inf_and_late_nan():
+    """The 2x2 stride-2 path with indices keeps the generic scan's rules: the first maximum
+    of a tie, -inf windows point at their first element, a NaN anywhere wins (the last one)."""
+    x = np.zeros((1, 1, 4, 6), np.float32)
+    x[0, 0, 0:2, 2:4] = -np.inf
+    x[0, 0, 2, 0] = np.nan
+    x[0, 0, 3, 1] = np.nan
+    x[0, 0, 2:4, 4:6] = [[1.0, 5.0], [5.0, 2.0]]
+    y, idx = F.max_pool2d(_t(x), 2, return_indices=True)
+    assert idx.numpy()[0, 0].tolist() == [[0, 2, 4], [19, 14, 17]]
+    yv = y.numpy()[0, 0]
+    assert yv[0, 0] == 0 and yv[0, 1] == -np.inf and np.isnan(yv[1, 0]) and yv[1, 2] == 5.0

@@ -6,6 +6,8 @@ from .collate import default_collate, default_convert  # noqa: F401
 from .dataloader import DataLoader, get_worker_info  # noqa: F401
 from .datasets import Bunch, load_iris, load_digits  # noqa: F401
 from .idx import read_idx, write_idx, load_mnist_idx  # noqa: F401
+from .images import (load_fashion_mnist, load_mnist, fashion_mnist_installed,  # noqa: F401
+                     FASHION_MNIST_CLASSES)
 from .preprocessing import train_test_split, StandardScaler, one_hot  # noqa: F401
 from .series import load_sunspots, load_co2, make_seasonal_series  # noqa: F401
 from .corpora import (load_shakespeare, load_vader_movie_reviews, fetch_vader,  # noqa: F401

@@ -482,9 +482,12 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
     return 0;
 }
 
-/* gw_g += gy_g (Kg x np) @ col^T (np x Kc) for one tile, every group. */
-static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *gy, T *gw,
-                                 int64_t n, int64_t p0, int64_t np, int direct, T *col)
+/* The weight gradient of one tile, every group, accumulated into acc: either
+ * gw_g += gy_g (Kg x np) @ col^T (np x Kc), or, with `tr`, its transpose
+ * gw_g^T += col (Kc x np) @ gy_g^T (np x Kg) (acc then holds Kc x Kg per group): the GEMM runs
+ * faster with the long side as M when Kg is the smaller one. */
+static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *gy, T *acc,
+                                 int64_t n, int64_t p0, int64_t np, int direct, int tr, T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
@@ -497,8 +500,29 @@ static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *g
             B = col;
             ldb = np;
         }
-        GEMM(0, 1, (size_t)Kg, (size_t)Kc, (size_t)np, 1, gy + (n * p->K + g * Kg) * P + p0, P,
-             B, ldb, 1, gw + g * Kg * Kc, Kc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        const T *gyt = gy + (n * p->K + g * Kg) * P + p0;
+        if (tr)
+            GEMM(0, 1, (size_t)Kc, (size_t)Kg, (size_t)np, 1, B, ldb, gyt, P, 1,
+                 acc + g * Kg * Kc, Kg, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        else
+            GEMM(0, 1, (size_t)Kg, (size_t)Kc, (size_t)np, 1, gyt, P, B, ldb, 1,
+                 acc + g * Kg * Kc, Kc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+    }
+}
+
+/* gw += acc, acc in bwd_weight_tile's layout (transposed per group when tr). */
+static void SUF(wgrad_add)(const dl_conv_params *p, const T *acc, int tr, T *gw)
+{
+    const int64_t G = p->groups, Kg = p->K / G, Kc = p->C / G * p->R * p->S;
+    if (!tr) {
+        for (int64_t q = 0; q < p->K * Kc; q++) gw[q] += acc[q];
+        return;
+    }
+    for (int64_t g = 0; g < G; g++) {
+        const T *a = acc + g * Kg * Kc;
+        T *d = gw + g * Kg * Kc;
+        for (int64_t j = 0; j < Kc; j++)
+            for (int64_t k = 0; k < Kg; k++) d[k * Kc + j] += a[j * Kg + k];
     }
 }
 
@@ -510,6 +534,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     if (p->C / p->groups == 1) return SUF(dw_bwd_weight)(p, x, gy, gw);
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
     const int direct = SUF(pointwise)(p);
+    const int tr = p->K / p->groups < Kc;
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
@@ -520,35 +545,38 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
         /* each thread sums its tiles into a private gradient, then adds it to gw */
         #pragma omp parallel num_threads(nt)
         {
-            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-            T *part = (T *)dl_alloc((size_t)wn * sizeof(T));
-            if ((!direct && !col) || !part) {
+            T *part = (T *)dl_alloc((col_elems + (size_t)wn) * sizeof(T));
+            if (!part) {
                 #pragma omp atomic write
                 fail = 1;
             }
             #pragma omp barrier
             if (!fail) {
+                T *col = part + wn;
                 memset(part, 0, (size_t)wn * sizeof(T));
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t p0 = (t % ntp) * tp;
                     SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
-                                         direct, col);
+                                         direct, tr, col);
                 }
                 #pragma omp critical(dl_conv_wgrad)
-                for (int64_t q = 0; q < wn; q++) gw[q] += part[q];
+                SUF(wgrad_add)(p, part, tr, gw);
             }
-            dl_free(col);
             dl_free(part);
         }
         return fail ? -1 : 0;
     }
-    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-    if (!direct && !col) return -1;
+    T *acc = (T *)dl_alloc((col_elems + (size_t)(tr ? wn : 0)) * sizeof(T));
+    if (!acc) return -1;
+    T *col = tr ? acc + wn : acc;
+    if (tr) memset(acc, 0, (size_t)wn * sizeof(T));
     for (int64_t t = 0; t < tiles; t++) {
         const int64_t p0 = (t % ntp) * tp;
-        SUF(bwd_weight_tile)(p, x, gy, gw, t / ntp, p0, min64(tp, P - p0), direct, col);
+        SUF(bwd_weight_tile)(p, x, gy, tr ? acc : gw, t / ntp, p0, min64(tp, P - p0), direct,
+                             tr, col);
     }
-    dl_free(col);
+    if (tr) SUF(wgrad_add)(p, acc, tr, gw);
+    dl_free(acc);
     return 0;
 }

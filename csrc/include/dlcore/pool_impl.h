@@ -24,6 +24,28 @@ void SUF(dl_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *i
             }
             continue;
         }
+        if (simple) {
+            /* the same windows with their argmax: the generic scan's rule (first maximum,
+             * a later NaN wins) on four values, which the compiler turns into selects */
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+                T *yr = yp + oh * OW;
+                int64_t *ir = ip + oh * OW;
+                const int64_t base = 2 * oh * W;
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const T a = r0[2 * ow], b = r0[2 * ow + 1];
+                    const T c = r1[2 * ow], d = r1[2 * ow + 1];
+                    T best = a;
+                    int64_t at = 0;
+                    if (b > best || b != b) { best = b; at = 1; }
+                    if (c > best || c != c) { best = c; at = W; }
+                    if (d > best || d != d) { best = d; at = W + 1; }
+                    yr[ow] = best;
+                    ir[ow] = base + 2 * ow + at;
+                }
+            }
+            continue;
+        }
         for (int64_t oh = 0; oh < OH; oh++) {
             int64_t h0 = oh * p->sh - p->ph;
             const int64_t h1 = min64(h0 + (p->kh - 1) * p->dh + 1, H);

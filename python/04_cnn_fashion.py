@@ -1,0 +1,166 @@
+"""Chapter 4 — convolutional networks on 28x28 pictures: Fashion-MNIST clothing classes.
+
+Fashion-MNIST (Zalando) has the format of MNIST — 28x28 grey images, 10 classes — but shows
+clothes (T-shirt, trouser, pullover, dress, coat, sandal, shirt, sneaker, bag, ankle boot), which
+a network finds harder to tell apart than digits: shirts, pullovers, coats and T-shirts share
+shapes.  The CNN here has two conv blocks (convolution, batch norm, ReLU, 2x2 max pooling:
+28x28 -> 14x14 -> 7x7), a third convolution, and a small classifier; random horizontal flips of
+the training images act as data augmentation (a flipped coat is still a coat).
+
+    python python/04_cnn_fashion.py            # the bundled subset: 2,000 train / 1,000 test
+    python python/04_cnn_fashion.py --full     # the full 60,000 / 10,000, wider net, 3 epochs
+    python python/04_cnn_fashion.py --quick    # a few seconds
+The full set is read from Debian's dataset-fashion-mnist package
+(`apt-get install dataset-fashion-mnist`); without it --full falls back to the subset.
+Saves cnn_fashion_filters.png and cnn_fashion_feature_maps.png when matplotlib is installed.
+
+Measured (2 cores, AMD Zen 4, machine otherwise idle): the subset run 86.8% test accuracy in
+about 8 s; --full 91.5% after 3 epochs in 114 s of training (92.0% in another run; the order
+of the threads' floating-point sums differs between runs).
+"""
+import sys
+import time
+
+import numpy as np
+
+import dlcore as dl
+import dlcore.nn as nn
+import dlcore.nn.functional as F
+
+CLASSES = dl.data.FASHION_MNIST_CLASSES
+
+
+class FashionCNN(nn.Module):
+    def __init__(self, num_classes=10, width=32):
+        super().__init__()
+        c1, c2 = width, 2 * width
+        self.block1 = nn.Sequential(nn.Conv2d(1, c1, 3, padding=1), nn.BatchNorm2d(c1), nn.ReLU(),
+                                    nn.MaxPool2d(2))                      # 28x28 -> 14x14
+        self.block2 = nn.Sequential(nn.Conv2d(c1, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(),
+                                    nn.MaxPool2d(2))                      # 14x14 -> 7x7
+        self.block3 = nn.Sequential(nn.Conv2d(c2, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU())
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(c2 * 7 * 7, 128),
+                                  nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, num_classes))
+
+    def forward(self, x):
+        return self.head(self.block3(self.block2(self.block1(x))))
+
+
+def to_input(X):
+    """uint8 (n, 28, 28) -> float32 (n, 1, 28, 28), centred on the data set's mean and scale."""
+    return ((X.astype(np.float32) / 255.0 - 0.2860) / 0.3530).reshape(-1, 1, 28, 28)
+
+
+def evaluate(model, X, batch=500):
+    model.eval()
+    preds = []
+    with dl.no_grad():
+        for i in range(0, len(X), batch):
+            preds.append(model(dl.tensor(to_input(X[i:i + batch]))).numpy().argmax(axis=1))
+    model.train()
+    return np.concatenate(preds)
+
+
+def confusion_matrix(y_true, y_pred, k=10):
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    return cm
+
+
+def print_confusion(cm):
+    short = [c.split("/")[0][:7] for c in CLASSES]
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(" " * 9 + " ".join("%7s" % s for s in short))
+    for name, row in zip(short, cm):
+        print("%-8s " % name + " ".join("%7d" % v for v in row))
+
+
+def save_pictures(model, image, prefix="cnn_fashion"):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no pictures saved)")
+        return
+    w = model.block1[0].weight.numpy()[:, 0]  # (width, 3, 3)
+    rows = (len(w) + 7) // 8
+    fig, axes = plt.subplots(rows, 8, figsize=(8, rows), squeeze=False)
+    for ax, f in zip(axes.ravel(), w):
+        ax.imshow(f, cmap="gray")
+        ax.axis("off")
+    fig.suptitle("first-layer 3x3 filters")
+    fig.savefig(prefix + "_filters.png", dpi=80)
+    plt.close(fig)
+    model.eval()
+    with dl.no_grad():
+        maps = model.block1[:3](dl.tensor(to_input(image[None]))).numpy()[0]
+    model.train()
+    fig, axes = plt.subplots(rows, 9, figsize=(9, rows), squeeze=False)
+    axes[0, 0].imshow(image, cmap="gray")
+    axes[0, 0].set_title("input", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.axis("off")
+    for ax, m in zip(axes[:, 1:].ravel(), maps):
+        ax.imshow(m, cmap="viridis")
+        ax.axis("off")
+    fig.suptitle("feature maps of one image after conv-BN-ReLU (first block)")
+    fig.savefig(prefix + "_feature_maps.png", dpi=80)
+    plt.close(fig)
+    print("saved %s_filters.png and %s_feature_maps.png" % (prefix, prefix))
+
+
+def main(quick=False, full=False):
+    dl.manual_seed(0)
+    (Xtr, ytr), (Xte, yte) = dl.data.load_fashion_mnist(full=full)
+    data = "Fashion-MNIST %dk/%dk" % (len(Xtr) // 1000, len(Xte) // 1000)
+    if len(Xtr) < 60000:
+        data = "Fashion-MNIST subset %d/%d" % (len(Xtr), len(Xte))
+    if quick:
+        Xtr, ytr, Xte, yte = Xtr[::5], ytr[::5], Xte[::4], yte[::4]
+        epochs, width = 2, 8
+    elif len(Xtr) >= 60000:
+        epochs, width = 3, 32
+    else:
+        # the subset run is part of `dlcore tour`: a narrower net keeps it near a minute
+        epochs, width = 10, 16
+    batch = 64
+    model = FashionCNN(width=width)
+    opt = dl.optim.Adam(model.parameters(), lr=2e-3)
+    steps = epochs * ((len(Xtr) + batch - 1) // batch)
+    sched = dl.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    rng = np.random.default_rng(1)
+    print("%s: %d training and %d test images, %d epochs" % (data, len(Xtr), len(Xte), epochs))
+    t0 = time.perf_counter()
+    for epoch in range(epochs):
+        perm = rng.permutation(len(Xtr))
+        total = 0.0
+        for i in range(0, len(perm), batch):
+            idx = perm[i:i + batch]
+            xb = Xtr[idx]
+            flip = rng.random(len(idx)) < 0.5
+            xb = np.where(flip[:, None, None], xb[:, :, ::-1], xb)
+            loss = F.cross_entropy(model(dl.tensor(to_input(xb))), dl.tensor(ytr[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        if not quick or epoch == epochs - 1:
+            acc = (evaluate(model, Xte) == yte).mean()
+            print("epoch %2d  train loss %.4f  test accuracy %.4f  (%.0f s)"
+                  % (epoch + 1, total / len(Xtr), acc, time.perf_counter() - t0))
+    train_s = time.perf_counter() - t0
+    pred = evaluate(model, Xte)
+    acc = float((pred == yte).mean())
+    print("test accuracy: %.4f (%d/%d) after %d epochs, %.1f s of training"
+          % (acc, (pred == yte).sum(), len(yte), epochs, train_s))
+    print_confusion(confusion_matrix(yte, pred))
+    if not quick:
+        save_pictures(model, Xte[0])
+    return {"chapter": "04 CNN", "model": "3-conv CNN (width %d) with batch norm" % width, "data": data,
+            "metric": "test accuracy", "value": round(acc, 4)}
+
+
+if __name__ == "__main__":
+    main(quick="--quick" in sys.argv, full="--full" in sys.argv)
