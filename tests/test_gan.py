@@ -179,9 +179,16 @@ def test_example_gan_digits_quick():
     assert row["dcgan_untrained"]["confidence"] < row["dcgan"]["confidence"]
 
 
-def test_example_fashion_skips_clearly():
+def test_example_dcgan_fashion_quick():
     for _, s, path in cli.list_examples():
         if s == "08_dcgan_fashion":
-            row = cli.load_example(path, s).main(quick=True)
-    if not hasattr(dl.data, "load_fashion_mnist"):
-        assert row["skipped"] and "skipped" in row["metric"] and row["value"] is None
+            main = cli.load_example(path, s).main
+    threads = dl.get_num_threads()
+    dl.set_num_threads(1)
+    try:
+        row = main(quick=True)
+    finally:
+        dl.set_num_threads(threads)
+    assert row["chapter"] == "08" and row["grads_finite"]
+    # two quick epochs on 512 images already move the samples toward the data
+    assert row["value"] < 0.9, row
