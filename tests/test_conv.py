@@ -334,3 +334,32 @@ def test_bad_inputs_raise_clear_errors(rng):
         dl.nn.Conv2d(3, 6, 3, groups=2)
     with pytest.raises(ValueError, match="padding_mode"):
         dl.nn.Conv2d(3, 6, 3, padding_mode="mirror")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv2d_packed_images_match_reference(threads, dtype, groups, with_bias, rng):
+    """Small output maps put several images side by side in one GEMM tile: odd batch (7) not
+    divisible by the images per tile (3 under a tight budget, 4 or 7 by default), stride 2 and
+    padding, groups, with and without bias, against the NumPy reference."""
+    x = rng.standard_normal((7, 32, 9, 9)).astype(dtype)
+    K = 40
+    w = rng.standard_normal((K, 32 // groups, 3, 3)).astype(dtype)
+    b = rng.standard_normal(K).astype(dtype) if with_bias else None
+    tol = 2e-4 if dtype == np.float32 else 1e-10
+    item = np.dtype(dtype).itemsize
+    prev = _C.conv_workspace_limit()
+    for st, pd in [((1, 1), (1, 1)), ((2, 2), (0, 1))]:
+        ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, st, pd, (1, 1), groups)
+        P = ref.shape[2] * ref.shape[3]
+        Kc, Kg = 32 // groups * 9, K // groups
+        for limit in (0, 3 * (Kc + Kg) * P * item):
+            try:
+                _C.conv_workspace_limit(limit)
+                y = F.conv2d(_t(x), _t(w), None if b is None else _t(b), st, pd, 1, groups)
+            finally:
+                _C.conv_workspace_limit(0)
+            assert y.numpy().dtype == dtype
+            np.testing.assert_allclose(y.numpy(), ref, rtol=tol, atol=tol)
+    assert _C.conv_workspace_limit() == prev

@@ -20,17 +20,18 @@ void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
 
 /* ---------------------------------------------------------------- im2col / col2im ---- */
 
-/* col[(c*R + r)*S + s][q] = x[c, ih, iw] for the np output positions p0 .. p0+np-1 (zero
- * outside x); x points at the group's first channel of one image. */
+/* col[((c*R + r)*S + s) * ldc + q] = x[c, ih, iw] for the np output positions
+ * p0 .. p0+np-1 (zero outside x); x points at the group's first channel of one image.  ldc >= np
+ * lets several images sit side by side in one tile. */
 static void SUF(im2col)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
-                        int64_t np, T *col)
+                        int64_t np, T *col, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
     for (int64_t c = 0; c < Cg; c++) {
         const T *xc = x + c * H * W;
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
-                T *dst = col + ((c * R + r) * S + s) * np;
+                T *dst = col + ((c * R + r) * S + s) * ldc;
                 int64_t q = 0, pos = p0;
                 while (q < np) {
                     const int64_t oh = pos / OW, ow = pos % OW;
@@ -364,7 +365,7 @@ static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const T *w, const
         const T *B = xg + p0;
         ptrdiff_t ldb = HW;
         if (!direct) {
-            SUF(im2col)(p, xg, Cg, p0, np, col);
+            SUF(im2col)(p, xg, Cg, p0, np, col, np);
             B = col;
             ldb = np;
         }
@@ -374,10 +375,78 @@ static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const T *w, const
     }
 }
 
+/* Images per packed tile.  A small output map makes the per-image GEMM's N (= P) too short
+ * to run near peak, so up to kb images put their columns side by side (N = kb*P).  The tile
+ * (Kc rows of columns plus Kg rows of outputs) stays within the column budget and threads still
+ * get whole tiles each; 1 means the per-image path. */
+static int64_t SUF(pack_images)(const dl_conv_params *p, int64_t Kc, int nt)
+{
+    const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
+    if (P >= DL_CONV_PACK_P || p->N < 2) return 1;
+    int64_t kb = (int64_t)(dl_conv_col_bytes() / ((size_t)((Kc + Kg) * P) * sizeof(T)));
+    kb = min64(kb, (DL_CONV_PACK_COLS + P - 1) / P);
+    kb = min64(kb, (p->N + nt - 1) / nt);
+    return kb < 2 ? 1 : kb;
+}
+
+/* Forward of images b0 .. b0+nb-1 in one GEMM per group: col holds their columns side by side
+ * (Kc x nb*P), yb receives Kg x nb*P outputs (bias fused), then each image's rows go back to
+ * y[b][k][:]. */
+static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y,
+                            int64_t b0, int64_t nb, T *col, T *yb)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    for (int64_t g = 0; g < G; g++) {
+        for (int64_t i = 0; i < nb; i++)
+            SUF(im2col)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, 0, P, col + i * P, ld);
+        GEMM(0, 0, (size_t)Kg, (size_t)ld, (size_t)Kc, 1, w + g * Kg * Kc, Kc, col, ld, 0, yb,
+             ld, bias ? bias + g * Kg : NULL, bias ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE);
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t k = 0; k < Kg; k++)
+                memcpy(y + ((b0 + i) * p->K + g * Kg + k) * P, yb + k * ld + i * P,
+                       (size_t)P * sizeof(T));
+    }
+}
+
+static int SUF(fwd_packed_all)(const dl_conv_params *p, const T *x, const T *w, const T *bias,
+                               T *y, int64_t kb, int nt)
+{
+    const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
+    const int64_t Kc = p->C / p->groups * p->R * p->S, tiles = (p->N + kb - 1) / kb;
+    const size_t need = (size_t)((Kc + Kg) * kb * P);
+    int fail = 0;
+    if (!split_outer(tiles, nt)) nt = 1;
+    #pragma omp parallel num_threads(nt)
+    {
+        T *col = (T *)dl_alloc(need * sizeof(T));
+        if (!col) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t t = 0; t < tiles; t++) {
+                const int64_t b0 = t * kb;
+                SUF(fwd_packed)(p, x, w, bias, y, b0, min64(kb, p->N - b0), col,
+                                col + Kc * kb * P);
+            }
+        }
+        dl_free(col);
+    }
+    return fail ? -1 : 0;
+}
+
 int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
 {
     if (p->C / p->groups == 1) return SUF(dw_fwd)(p, x, w, bias, y);
     const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
+    {
+        const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+        const int64_t kb = SUF(pack_images)(p, Kc, ntp);
+        if (kb > 1) return SUF(fwd_packed_all)(p, x, w, bias, y, kb, ntp);
+    }
     const int direct = SUF(pointwise)(p);
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
@@ -496,7 +565,7 @@ static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *g
         const T *B = xg + p0;
         ptrdiff_t ldb = HW;
         if (!direct) {
-            SUF(im2col)(p, xg, Cg, p0, np, col);
+            SUF(im2col)(p, xg, Cg, p0, np, col, np);
             B = col;
             ldb = np;
         }
