@@ -354,12 +354,21 @@ def test_conv2d_packed_images_match_reference(threads, dtype, groups, with_bias,
         ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, st, pd, (1, 1), groups)
         P = ref.shape[2] * ref.shape[3]
         Kc, Kg = 32 // groups * 9, K // groups
-        for limit in (0, 3 * (Kc + Kg) * P * item):
+        gy = rng.standard_normal(ref.shape).astype(dtype)
+        grads = []
+        # limit 1: one image per tile (the per-image path, gradchecked above) as the reference
+        for limit in (1, 0, 3 * (Kc + Kg) * P * item):
+            ts = [_t(x, True), _t(w, True)] + ([] if b is None else [_t(b, True)])
             try:
                 _C.conv_workspace_limit(limit)
-                y = F.conv2d(_t(x), _t(w), None if b is None else _t(b), st, pd, 1, groups)
+                y = F.conv2d(*ts[:2], ts[2] if b is not None else None, st, pd, 1, groups)
+                y.backward(dl.tensor(gy))
             finally:
                 _C.conv_workspace_limit(0)
             assert y.numpy().dtype == dtype
             np.testing.assert_allclose(y.numpy(), ref, rtol=tol, atol=tol)
+            grads.append([t.grad.numpy() for t in ts])
+        for got in grads[1:]:
+            for a, want in zip(got, grads[0]):
+                np.testing.assert_allclose(a, want, rtol=tol, atol=10 * tol)
     assert _C.conv_workspace_limit() == prev

@@ -595,6 +595,64 @@ static void SUF(wgrad_add)(const dl_conv_params *p, const T *acc, int tr, T *gw)
     }
 }
 
+/* Weight gradient of images b0 .. b0+nb-1 in one GEMM per group (see fwd_packed): col holds
+ * their columns side by side, gyb their output gradients (Kg x nb*P); accumulates into acc in
+ * bwd_weight_tile's layout. */
+static void SUF(bwd_weight_packed)(const dl_conv_params *p, const T *x, const T *gy, T *acc,
+                                   int64_t b0, int64_t nb, int tr, T *col, T *gyb)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    for (int64_t g = 0; g < G; g++) {
+        for (int64_t i = 0; i < nb; i++) {
+            SUF(im2col)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, 0, P, col + i * P, ld);
+            for (int64_t k = 0; k < Kg; k++)
+                memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
+                       (size_t)P * sizeof(T));
+        }
+        if (tr)
+            GEMM(0, 1, (size_t)Kc, (size_t)Kg, (size_t)ld, 1, col, ld, gyb, ld, 1,
+                 acc + g * Kg * Kc, Kg, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        else
+            GEMM(0, 1, (size_t)Kg, (size_t)Kc, (size_t)ld, 1, gyb, ld, col, ld, 1,
+                 acc + g * Kg * Kc, Kc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+    }
+}
+
+/* gw (zeroed by the caller) = sum over packed tiles; each thread sums into a private copy. */
+static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const T *gy, T *gw,
+                                      int64_t kb, int tr, int nt)
+{
+    const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
+    const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
+    const int64_t tiles = (p->N + kb - 1) / kb;
+    const size_t need = (size_t)((Kc + Kg) * kb * P + wn);
+    int fail = 0;
+    if (!split_outer(tiles, nt)) nt = 1;
+    #pragma omp parallel num_threads(nt)
+    {
+        T *part = (T *)dl_alloc(need * sizeof(T));
+        if (!part) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            T *col = part + wn, *gyb = col + Kc * kb * P;
+            memset(part, 0, (size_t)wn * sizeof(T));
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t t = 0; t < tiles; t++) {
+                const int64_t b0 = t * kb;
+                SUF(bwd_weight_packed)(p, x, gy, part, b0, min64(kb, p->N - b0), tr, col, gyb);
+            }
+            #pragma omp critical(dl_conv_wgrad)
+            SUF(wgrad_add)(p, part, tr, gw);
+        }
+        dl_free(part);
+    }
+    return fail ? -1 : 0;
+}
+
 int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, T *gw, T *gb)
 {
     const int64_t P = p->OH * p->OW;
@@ -604,6 +662,14 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
     const int direct = SUF(pointwise)(p);
     const int tr = p->K / p->groups < Kc;
+    {
+        const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+        const int64_t kb = SUF(pack_images)(p, Kc, ntp);
+        if (kb > 1) {
+            memset(gw, 0, (size_t)wn * sizeof(T));
+            return SUF(bwd_weight_packed_all)(p, x, gy, gw, kb, tr, ntp);
+        }
+    }
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
