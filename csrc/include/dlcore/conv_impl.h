@@ -386,6 +386,10 @@ static int64_t SUF(pack_images)(const dl_conv_params *p, int64_t Kc, int nt)
     int64_t kb = (int64_t)(dl_conv_col_bytes() / ((size_t)((Kc + Kg) * P) * sizeof(T)));
     kb = min64(kb, (DL_CONV_PACK_COLS + P - 1) / P);
     kb = min64(kb, (p->N + nt - 1) / nt);
+    if (kb < 2) return 1;
+    /* the same number of tiles, filled evenly (8 images at up to 6 a tile: 4 + 4, not 6 + 2) */
+    const int64_t tiles = (p->N + kb - 1) / kb;
+    kb = (p->N + tiles - 1) / tiles;
     return kb < 2 ? 1 : kb;
 }
 
