@@ -10,7 +10,7 @@
 #define DL_CONV_GRAIN ((size_t)1 << 20)
 /* output maps smaller than this many pixels pack several images into one GEMM, up to about
  * DL_CONV_PACK_COLS columns per tile */
-#define DL_CONV_PACK_P ((int64_t)256)
+#define DL_CONV_PACK_P ((int64_t)128)
 #define DL_CONV_PACK_COLS ((int64_t)1024)
 /* elements in one thread's depthwise input band (256 KiB of float: about L2 per core) */
 #define DW_BAND_ELEMS ((int64_t)1 << 16)

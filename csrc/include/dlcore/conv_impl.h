@@ -65,14 +65,14 @@ static void SUF(im2col)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t
 
 /* The adjoint of im2col: x[c, ih, iw] += col[...] for the same positions. */
 static void SUF(col2im)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
-                        int64_t np, T *x)
+                        int64_t np, T *x, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
     for (int64_t c = 0; c < Cg; c++) {
         T *xc = x + c * H * W;
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
-                const T *src = col + ((c * R + r) * S + s) * np;
+                const T *src = col + ((c * R + r) * S + s) * ldc;
                 int64_t q = 0, pos = p0;
                 while (q < np) {
                     const int64_t oh = pos / OW, ow = pos % OW;
@@ -513,9 +513,66 @@ static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const T *w
             }
             GEMM(1, 0, (size_t)Kc, (size_t)np, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyg, P, 0,
                  col, np, NULL, DL_BIAS_NONE, DL_ACT_NONE);
-            SUF(col2im)(p, col, Cg, p0, np, gxn + g * Cg * HW);
+            SUF(col2im)(p, col, Cg, p0, np, gxn + g * Cg * HW, np);
         }
     }
+}
+
+/* Input gradient of images b0 .. b0+nb-1 (see fwd_packed): gyb gathers their output
+ * gradients (Kg x nb*P), one GEMM per group gives col = W_g^T gyb, col2im scatters each image's
+ * columns.  Tiles hold whole images, so threads never write the same gx. */
+static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *w,
+                                 const T *bias_init, T *gx, int64_t b0, int64_t nb, T *col,
+                                 T *gyb)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    T *gxb = gx + b0 * p->C * HW;
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t c = 0; c < p->C; c++) {
+            T *d = gxb + (i * p->C + c) * HW;
+            const T v = bias_init ? bias_init[c] : (T)0;
+            for (int64_t q = 0; q < HW; q++) d[q] = v;
+        }
+    for (int64_t g = 0; g < G; g++) {
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t k = 0; k < Kg; k++)
+                memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
+                       (size_t)P * sizeof(T));
+        GEMM(1, 0, (size_t)Kc, (size_t)ld, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyb, ld, 0, col,
+             ld, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        for (int64_t i = 0; i < nb; i++)
+            SUF(col2im)(p, col + i * P, Cg, 0, P, gxb + (i * p->C + g * Cg) * HW, ld);
+    }
+}
+
+static int SUF(bwd_data_packed_all)(const dl_conv_params *p, const T *gy, const T *w,
+                                    const T *bias_init, T *gx, int64_t kb, int nt)
+{
+    const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
+    const int64_t Kc = p->C / p->groups * p->R * p->S, tiles = (p->N + kb - 1) / kb;
+    const size_t need = (size_t)((Kc + Kg) * kb * P);
+    int fail = 0;
+    if (!split_outer(tiles, nt)) nt = 1;
+    #pragma omp parallel num_threads(nt)
+    {
+        T *col = (T *)dl_alloc(need * sizeof(T));
+        if (!col) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t t = 0; t < tiles; t++) {
+                const int64_t b0 = t * kb;
+                SUF(bwd_data_packed)(p, gy, w, bias_init, gx, b0, min64(kb, p->N - b0), col,
+                                     col + Kc * kb * P);
+            }
+        }
+        dl_free(col);
+    }
+    return fail ? -1 : 0;
 }
 
 int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
@@ -523,6 +580,11 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
 {
     if (p->C / p->groups == 1) return SUF(dw_bwd_data)(p, gy, w, bias_init, gx);
     const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
+    {
+        const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+        const int64_t kb = SUF(pack_images)(p, Kc, ntp);
+        if (kb > 1) return SUF(bwd_data_packed_all)(p, gy, w, bias_init, gx, kb, ntp);
+    }
     const int direct = SUF(pointwise)(p);
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
