@@ -127,9 +127,6 @@ class Function:
             t._ctx = fn
         return t
 
-    def mark_non_differentiable(self, *idx):
-        """Outputs (by index) that never carry gradient, e.g. argmax indices."""
-        self.non_diff = set(idx)
 
 
 def _toposort(root_fn):
@@ -192,8 +189,7 @@ def _accumulate_leaf(leaf, g, handed_out):
         if g.base is not None or id(g) in handed_out or not g.flags.writeable:
             g = g.copy()
         handed_out.add(id(g))
-        from .tensor import Tensor
-        leaf.grad = Tensor._wrap(g, False)
+        leaf.grad = _tensor_cls[0]._wrap(g, False)
     else:
         leaf.grad._data += g
     for hook in leaf._hooks or ():
@@ -211,10 +207,9 @@ def _run_backward(root, g, retain_graph):
             continue
         retained = fn.__dict__.get("retained")
         if retained:
-            from .tensor import Tensor
             for idx, t in retained.items():
                 if slots[idx] is not None:
-                    t.grad = Tensor._wrap(np.array(slots[idx], copy=True), False)
+                    t.grad = _tensor_cls[0]._wrap(np.array(slots[idx], copy=True), False)
         if fn.n_outputs == 1:
             grads_in = fn.backward(slots[0])
         else:

@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 
 from . import autograd
+from .ops import arith as _arith
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -391,28 +392,28 @@ class Tensor:
 
     # ---- operators -----------------------------------------------------------------------
     def __add__(self, o):
-        return _ops().Add.apply(self, _operand(o, self))
+        return _arith.Add.apply(self, _operand(o, self))
 
     def __radd__(self, o):
-        return _ops().Add.apply(_operand(o, self), self)
+        return _arith.Add.apply(_operand(o, self), self)
 
     def __sub__(self, o):
-        return _ops().Sub.apply(self, _operand(o, self))
+        return _arith.Sub.apply(self, _operand(o, self))
 
     def __rsub__(self, o):
-        return _ops().Sub.apply(_operand(o, self), self)
+        return _arith.Sub.apply(_operand(o, self), self)
 
     def __mul__(self, o):
-        return _ops().Mul.apply(self, _operand(o, self))
+        return _arith.Mul.apply(self, _operand(o, self))
 
     def __rmul__(self, o):
-        return _ops().Mul.apply(_operand(o, self), self)
+        return _arith.Mul.apply(_operand(o, self), self)
 
     def __truediv__(self, o):
-        return _ops().Div.apply(self, _operand(o, self))
+        return _arith.Div.apply(self, _operand(o, self))
 
     def __rtruediv__(self, o):
-        return _ops().Div.apply(_operand(o, self), self)
+        return _arith.Div.apply(_operand(o, self), self)
 
     def __floordiv__(self, o):
         return Tensor._wrap(np.floor_divide(self._data, _raw(o)))
@@ -421,13 +422,13 @@ class Tensor:
         return Tensor._wrap(np.mod(self._data, _raw(o)))
 
     def __pow__(self, o):
-        return _ops().Pow.apply(self, _operand(o, self))
+        return _arith.Pow.apply(self, _operand(o, self))
 
     def __rpow__(self, o):
-        return _ops().Pow.apply(_operand(o, self), self)
+        return _arith.Pow.apply(_operand(o, self), self)
 
     def __neg__(self):
-        return _ops().Neg.apply(self)
+        return _arith.Neg.apply(self)
 
     def __pos__(self):
         return self
@@ -543,31 +544,31 @@ class Tensor:
         return -self
 
     def exp(self):
-        return _ops().Exp.apply(self)
+        return _arith.Exp.apply(self)
 
     def log(self):
-        return _ops().Log.apply(self)
+        return _arith.Log.apply(self)
 
     def log1p(self):
-        return _ops().Log1p.apply(self)
+        return _arith.Log1p.apply(self)
 
     def sqrt(self):
-        return _ops().Sqrt.apply(self)
+        return _arith.Sqrt.apply(self)
 
     def rsqrt(self):
         return 1.0 / self.sqrt()
 
     def abs(self):
-        return _ops().Abs.apply(self)
+        return _arith.Abs.apply(self)
 
     def sign(self):
         return Tensor._wrap(np.sign(self._data))
 
     def sin(self):
-        return _ops().Sin.apply(self)
+        return _arith.Sin.apply(self)
 
     def cos(self):
-        return _ops().Cos.apply(self)
+        return _arith.Cos.apply(self)
 
     def square(self):
         return self * self
@@ -578,15 +579,15 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
-        return _ops().Clamp.apply(self, min=_scalar_or_none(min), max=_scalar_or_none(max))
+        return _arith.Clamp.apply(self, min=_scalar_or_none(min), max=_scalar_or_none(max))
 
     clip = clamp
 
     def maximum(self, other):
-        return _ops().Maximum.apply(self, _operand(other, self))
+        return _arith.Maximum.apply(self, _operand(other, self))
 
     def minimum(self, other):
-        return _ops().Minimum.apply(self, _operand(other, self))
+        return _arith.Minimum.apply(self, _operand(other, self))
 
     def floor(self):
         return Tensor._wrap(np.floor(self._data))
@@ -923,17 +924,6 @@ class SortResult(tuple):
 
 
 # ---- helpers shared with ops --------------------------------------------------------------
-_OPS = {}
-
-
-def _ops():
-    m = _OPS.get("m")
-    if m is None:
-        from .ops import arith
-        m = _OPS["m"] = arith
-    return m
-
-
 def _raw(x):
     return x._data if isinstance(x, Tensor) else x
 

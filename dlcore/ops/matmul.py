@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..tensor import Tensor, _operand as _as_operand
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -97,11 +98,10 @@ class MatMul(Function):
 
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
-    from ..tensor import Tensor, _operand as as_operand
     if not isinstance(a, Tensor):
-        a = as_operand(a, b)
+        a = _as_operand(a, b)
     if not isinstance(b, Tensor):
-        b = as_operand(b, a)
+        b = _as_operand(b, a)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both arguments need at least 1 dim, got shapes %s and %s"
                          % (tuple(a.shape), tuple(b.shape)))
@@ -158,7 +158,6 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     """F.linear: input (..., in) @ weight (out, in).T + bias (out)."""
-    from ..tensor import Tensor
     if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
         raise TypeError("linear: input and weight must be Tensors")
     x, w = input._data, weight._data
