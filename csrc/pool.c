@@ -25,6 +25,39 @@ static inline int64_t near_src(int64_t o, float scale, int64_t in)
     return i < in - 1 ? i : in - 1;
 }
 
+/* float32 2x2 rows go to the vector kernels of pool2x2_avx512.c / pool2x2_avx2.c */
+static inline int pool2x2_row_simd_f32(const float *r0, const float *r1, float *y, int64_t ow)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: dl_maxpool2x2_row_f32_avx512(r0, r1, y, ow); return 1;
+    case DL_ISA_AVX2: dl_maxpool2x2_row_f32_avx2(r0, r1, y, ow); return 1;
+    default: return 0;
+    }
+}
+
+static inline int pool2x2_row_idx_simd_f32(const float *r0, const float *r1, float *y,
+                                           int64_t *idx, int64_t ow, int64_t base, int64_t W)
+{
+    if (dl_isa() != DL_ISA_AVX512) return 0;
+    dl_maxpool2x2_row_idx_f32_avx512(r0, r1, y, idx, ow, base, W);
+    return 1;
+}
+
+/* no vector kernels for float64 */
+static inline int pool2x2_row_simd_f64(const double *r0, const double *r1, double *y,
+                                       int64_t ow)
+{
+    (void)r0, (void)r1, (void)y, (void)ow;
+    return 0;
+}
+
+static inline int pool2x2_row_idx_simd_f64(const double *r0, const double *r1, double *y,
+                                           int64_t *idx, int64_t ow, int64_t base, int64_t W)
+{
+    (void)r0, (void)r1, (void)y, (void)idx, (void)ow, (void)base, (void)W;
+    return 0;
+}
+
 #define T float
 #define SUF(name) name##_f32
 #define max_nan max_nan_f

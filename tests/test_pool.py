@@ -217,3 +217,45 @@ def test_max_pool2d_2x2_indices_ties_inf_and_late_nan():
     assert idx.numpy()[0, 0].tolist() == [[0, 2, 4], [19, 14, 17]]
     yv = y.numpy()[0, 0]
     assert yv[0, 0] == 0 and yv[0, 1] == -np.inf and np.isnan(yv[1, 0]) and yv[1, 2] == 5.0
+
+
+def _ref_max_pool2x2_nan_rule(x):
+    """2x2 stride-2 max pooling by the scan rule: first maximum of a tie, a later NaN wins."""
+    N, C, H, W = x.shape
+    OH, OW = H // 2, W // 2
+    y = np.empty((N, C, OH, OW), x.dtype)
+    idx = np.empty((N, C, OH, OW), np.int64)
+    for n in range(N):
+        for c in range(C):
+            for oh in range(OH):
+                for ow in range(OW):
+                    best, at = None, None
+                    for ih, iw in ((2 * oh, 2 * ow), (2 * oh, 2 * ow + 1),
+                                   (2 * oh + 1, 2 * ow), (2 * oh + 1, 2 * ow + 1)):
+                        v = x[n, c, ih, iw]
+                        if best is None or v > best or np.isnan(v):
+                            best, at = v, ih * W + iw
+                    y[n, c, oh, ow], idx[n, c, oh, ow] = best, at
+    return y, idx
+
+
+@pytest.mark.parametrize("ow", [1, 7, 8, 9, 15, 16, 17, 33])
+@pytest.mark.parametrize("extra", [0, 1])
+def test_max_pool2d_2x2_vector_rows_match_scan(isa, threads, ow, extra):
+    """The vectorized 2x2 row kernels (full groups, masked or scalar tails, odd widths with an
+    unused last column) against the scan rule, on ties, +-inf and NaNs, with and without
+    indices."""
+    rng = np.random.default_rng(ow * 2 + extra)
+    x = rng.integers(-3, 4, size=(2, 3, 2 * 3 + extra, 2 * ow + extra)).astype(np.float32)
+    flat = x.reshape(-1)
+    picks = rng.choice(flat.size, size=max(1, flat.size // 10), replace=False)
+    flat[picks[0::3]] = np.nan
+    flat[picks[1::3]] = np.inf
+    flat[picks[2::3]] = -np.inf
+    ry, ridx = _ref_max_pool2x2_nan_rule(x)
+    y = F.max_pool2d(_t(x), 2).numpy()
+    y2, i2 = F.max_pool2d(_t(x), 2, return_indices=True)
+    for got in (y, y2.numpy()):
+        assert np.array_equal(np.isnan(got), np.isnan(ry))
+        assert np.array_equal(np.nan_to_num(got, nan=7.0), np.nan_to_num(ry, nan=7.0))
+    assert np.array_equal(i2.numpy(), ridx)

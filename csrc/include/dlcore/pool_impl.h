@@ -1,6 +1,33 @@
 /* Pooling kernels written once for both element types: csrc/pool.c includes this file twice
  * with T and SUF(name) defined. */
 
+/* one output row of 2x2 stride-2 max pooling: the vector kernel when pool.c has one for this
+ * type and CPU (SUF(pool2x2_row_simd) returns 1), else this loop */
+static void SUF(pool2x2_row)(const T *r0, const T *r1, T *y, int64_t ow)
+{
+    if (SUF(pool2x2_row_simd)(r0, r1, y, ow)) return;
+    for (int64_t j = 0; j < ow; j++)
+        y[j] = max_nan(max_nan(r0[2 * j], r0[2 * j + 1]), max_nan(r1[2 * j], r1[2 * j + 1]));
+}
+
+/* the same with the flat argmax (base: offset of r0[0] in the plane; r1 = r0 + W): the
+ * generic scan's rule, first maximum and a later NaN wins, on the four values */
+static void SUF(pool2x2_row_idx)(const T *r0, const T *r1, T *y, int64_t *idx, int64_t ow,
+                                 int64_t base, int64_t W)
+{
+    if (SUF(pool2x2_row_idx_simd)(r0, r1, y, idx, ow, base, W)) return;
+    for (int64_t j = 0; j < ow; j++) {
+        const T a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+        T best = a;
+        int64_t at = 0;
+        if (b > best || b != b) { best = b; at = 1; }
+        if (c > best || c != c) { best = c; at = W; }
+        if (d > best || d != d) { best = d; at = W + 1; }
+        y[j] = best;
+        idx[j] = base + 2 * j + at;
+    }
+}
+
 void SUF(dl_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *idx)
 {
     const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW, HW = H * W, P = OH * OW;
@@ -12,37 +39,16 @@ void SUF(dl_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *i
         const T *xp = x + pl * HW;
         T *yp = y + pl * P;
         int64_t *ip = idx ? idx + pl * P : NULL;
-        if (simple && !ip) {
-            /* 2x2 windows wholly inside the plane: no checks, branch-free max */
-            for (int64_t oh = 0; oh < OH; oh++) {
-                const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
-                T *yr = yp + oh * OW;
-                for (int64_t ow = 0; ow < OW; ow++) {
-                    yr[ow] = max_nan(max_nan(r0[2 * ow], r0[2 * ow + 1]),
-                                     max_nan(r1[2 * ow], r1[2 * ow + 1]));
-                }
-            }
-            continue;
-        }
         if (simple) {
-            /* the same windows with their argmax: the generic scan's rule (first maximum,
-             * a later NaN wins) on four values, which the compiler turns into selects */
+            /* 2x2 windows wholly inside the plane: no bounds checks, one row kernel per
+             * output row (vectorized for float32, see pool.c) */
             for (int64_t oh = 0; oh < OH; oh++) {
-                const T *r0 = xp + 2 * oh * W, *r1 = r0 + W;
-                T *yr = yp + oh * OW;
-                int64_t *ir = ip + oh * OW;
-                const int64_t base = 2 * oh * W;
-                for (int64_t ow = 0; ow < OW; ow++) {
-                    const T a = r0[2 * ow], b = r0[2 * ow + 1];
-                    const T c = r1[2 * ow], d = r1[2 * ow + 1];
-                    T best = a;
-                    int64_t at = 0;
-                    if (b > best || b != b) { best = b; at = 1; }
-                    if (c > best || c != c) { best = c; at = W; }
-                    if (d > best || d != d) { best = d; at = W + 1; }
-                    yr[ow] = best;
-                    ir[ow] = base + 2 * ow + at;
-                }
+                const T *r0 = xp + 2 * oh * W;
+                if (ip)
+                    SUF(pool2x2_row_idx)(r0, r0 + W, yp + oh * OW, ip + oh * OW, OW,
+                                         2 * oh * W, W);
+                else
+                    SUF(pool2x2_row)(r0, r0 + W, yp + oh * OW, OW);
             }
             continue;
         }
