@@ -96,79 +96,17 @@ static int target_ok(int64_t t, size_t C, int64_t ignore_index)
     return t != ignore_index && t >= 0 && t < (int64_t)C;
 }
 
-int64_t dl_nll_fwd_f32(const float *x, const int64_t *target, const float *weight, size_t N,
-                       size_t C, int64_t ignore_index, float *loss, double *sum_loss,
-                       double *sum_weight)
-{
-    double tl = 0.0, tw = 0.0;
-    int64_t bad = -1;
-    for (size_t i = 0; i < N; i++) {
-        int64_t t = target[i];
-        if (!target_ok(t, C, ignore_index)) {
-            if (t != ignore_index && bad < 0) bad = (int64_t)i;
-            if (loss) loss[i] = 0.0f;
-            continue;
-        }
-        float wt = weight ? weight[t] : 1.0f;
-        float l = -wt * x[i * C + t];
-        if (loss) loss[i] = l;
-        tl += l;
-        tw += wt;
-    }
-    *sum_loss = tl;
-    *sum_weight = tw;
-    return bad;
-}
+#define T float
+#define SUF(name) name##_f32
+#include "dlcore/loss_nll_impl.h"
+#undef T
+#undef SUF
 
-int64_t dl_nll_fwd_f64(const double *x, const int64_t *target, const double *weight, size_t N,
-                       size_t C, int64_t ignore_index, double *loss, double *sum_loss,
-                       double *sum_weight)
-{
-    double tl = 0.0, tw = 0.0;
-    int64_t bad = -1;
-    for (size_t i = 0; i < N; i++) {
-        int64_t t = target[i];
-        if (!target_ok(t, C, ignore_index)) {
-            if (t != ignore_index && bad < 0) bad = (int64_t)i;
-            if (loss) loss[i] = 0.0;
-            continue;
-        }
-        double wt = weight ? weight[t] : 1.0;
-        double l = -wt * x[i * C + t];
-        if (loss) loss[i] = l;
-        tl += l;
-        tw += wt;
-    }
-    *sum_loss = tl;
-    *sum_weight = tw;
-    return bad;
-}
-
-void dl_nll_bwd_f32(const int64_t *target, const float *weight, size_t N, size_t C,
-                    int64_t ignore_index, const float *g, float gscale, float *gx)
-{
-    int nt = dl_threads_for(N * C, NLL_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (size_t i = 0; i < N; i++) {
-        memset(gx + i * C, 0, C * sizeof(float));
-        int64_t t = target[i];
-        if (target_ok(t, C, ignore_index))
-            gx[i * C + t] = -(weight ? weight[t] : 1.0f) * (g ? g[i] : 1.0f) * gscale;
-    }
-}
-
-void dl_nll_bwd_f64(const int64_t *target, const double *weight, size_t N, size_t C,
-                    int64_t ignore_index, const double *g, double gscale, double *gx)
-{
-    int nt = dl_threads_for(N * C, NLL_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (size_t i = 0; i < N; i++) {
-        memset(gx + i * C, 0, C * sizeof(double));
-        int64_t t = target[i];
-        if (target_ok(t, C, ignore_index))
-            gx[i * C + t] = -(weight ? weight[t] : 1.0) * (g ? g[i] : 1.0) * gscale;
-    }
-}
+#define T double
+#define SUF(name) name##_f64
+#include "dlcore/loss_nll_impl.h"
+#undef T
+#undef SUF
 
 /* ---- cross-entropy, float64 ------------------------------------------------------------------ */
 static double row_lse64(const double *x, size_t C, double *m_out)
