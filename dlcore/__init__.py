@@ -41,6 +41,35 @@ def get_num_threads():
     return _C.get_num_threads()
 
 
+class num_threads:
+    """Context manager (or decorator) that runs its block with n kernel threads and restores
+    the previous count afterwards: ``with dl.num_threads(1): train(...)``."""
+
+    def __init__(self, n):
+        if int(n) < 1:
+            raise ValueError("num_threads: n must be >= 1, got %r" % (n,))
+        self.n = int(n)
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(_C.get_num_threads())
+        _C.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_num_threads(self._prev.pop())
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return wrapped
+
+
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     import importlib

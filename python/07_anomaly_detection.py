@@ -153,12 +153,8 @@ def save_roc(results, path):
 
 def main(quick=False, out_dir="."):
     # small models: one thread beats two (nothing per op worth splitting)
-    threads = dl.get_num_threads()
-    dl.set_num_threads(1)
-    try:
+    with dl.num_threads(1):
         return _run(quick, out_dir)
-    finally:
-        dl.set_num_threads(threads)
 
 
 def _run(quick, out_dir):

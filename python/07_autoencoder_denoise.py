@@ -90,12 +90,8 @@ def save_embeddings(ae_emb, pca_emb, y, accs, path):
 
 def main(quick=False, out_dir="."):
     # small dense layers: one thread is faster than two (no per-op work worth splitting)
-    threads = dl.get_num_threads()
-    dl.set_num_threads(1)
-    try:
+    with dl.num_threads(1):
         return _run(quick, out_dir)
-    finally:
-        dl.set_num_threads(threads)
 
 
 def _run(quick, out_dir):

@@ -56,12 +56,8 @@ def save_samples(images, path):
 
 def main(quick=False, out_dir="."):
     # small dense layers: one thread beats two (nothing per op worth splitting)
-    threads = dl.get_num_threads()
-    dl.set_num_threads(1)
-    try:
+    with dl.num_threads(1):
         return _run(quick, out_dir)
-    finally:
-        dl.set_num_threads(threads)
 
 
 def _run(quick, out_dir):

@@ -139,12 +139,8 @@ def main(quick=False, out_dir="."):
     # These models are tiny (8x8 images, batches of 64): no layer has enough work to split
     # between threads, and on a busy machine OpenMP's synchronisation costs far more than it
     # saves, so the example runs single-threaded and restores the setting afterwards.
-    threads = dl.get_num_threads()
-    dl.set_num_threads(1)
-    try:
+    with dl.num_threads(1):
         return _run(quick, out_dir)
-    finally:
-        dl.set_num_threads(threads)
 
 
 def _run(quick, out_dir):
