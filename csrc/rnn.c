@@ -48,7 +48,8 @@ size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d)
 
 /* ---------------------------------------------------------------- float32 row kernels, per ISA */
 #define DECLARE_ISA(isa)                                                                        \
-    void dl_lstm_row_fwd_f32_##isa(size_t, float *, float *, float *, float *);                 \
+    void dl_lstm_row_fwd_f32_##isa(size_t, float *, const float *, float *, float *, float *,   \
+                                   float *, int);                                               \
     void dl_lstm_row_bwd_f32_##isa(size_t, const float *, const float *, const float *,         \
                                    const float *, float *, float *);                            \
     void dl_gru_row_fwd_f32_##isa(size_t, float *, const float *, float *, float *);            \
@@ -61,7 +62,8 @@ DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
 #undef DECLARE_ISA
 
-typedef void (*lstm_fwd_row_t)(size_t, float *, float *, float *, float *);
+typedef void (*lstm_fwd_row_t)(size_t, float *, const float *, float *, float *, float *, float *,
+                               int);
 typedef void (*lstm_bwd_row_t)(size_t, const float *, const float *, const float *,
                                const float *, float *, float *);
 typedef void (*gru_fwd_row_t)(size_t, float *, const float *, float *, float *);
@@ -91,13 +93,15 @@ static inline int isa_index(void)
     return i < 0 ? 0 : (i > 2 ? 2 : i);
 }
 
-void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, float *c, float *tc, float *h,
-                          ptrdiff_t ldh)
+void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, const float *hg, ptrdiff_t ldhg,
+                          float *c, float *tc, float *h, ptrdiff_t ldh, float *h2,
+                          ptrdiff_t ldh2, int keep)
 {
     lstm_fwd_row_t fn = LSTM_FWD[isa_index()];
     #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
     for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
-        fn(H, g + r * 4 * H, c + r * H, tc ? tc + r * H : NULL, h + r * ldh);
+        fn(H, g + r * 4 * H, hg ? hg + r * ldhg : NULL, c + r * H, tc ? tc + r * H : NULL,
+           h + r * ldh, h2 ? h2 + r * ldh2 : NULL, keep);
 }
 
 void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc, const float *cp,
@@ -145,19 +149,31 @@ void dl_rnn_cell_bwd_f32(size_t n, size_t H, int relu, const float *g, const flo
 /* ---------------------------------------------------------------- float64 cell kernels (scalar) */
 static inline double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-void dl_lstm_cell_fwd_f64(size_t n, size_t H, double *g, double *c, double *tc, double *h,
-                          ptrdiff_t ldh)
+void dl_lstm_cell_fwd_f64(size_t n, size_t H, double *g, const double *hg, ptrdiff_t ldhg,
+                          double *c, double *tc, double *h, ptrdiff_t ldh, double *h2,
+                          ptrdiff_t ldh2, int keep)
 {
     for (size_t r = 0; r < n; r++) {
         double *gi = g + r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
-        double *cr = c + r * H, *hr = h + r * ldh;
+        const double *hr = hg ? hg + r * ldhg : NULL;
+        double *cr = c + r * H, *hrow = h + r * ldh, *h2row = h2 ? h2 + r * ldh2 : NULL;
         for (size_t j = 0; j < H; j++) {
-            double i = sigm(gi[j]), f = sigm(gf[j]), gc = tanh(gg[j]), o = sigm(go[j]);
+            double pi = gi[j], pf = gf[j], pg = gg[j], po = go[j];
+            if (hr) {
+                pi += hr[j];
+                pf += hr[H + j];
+                pg += hr[2 * H + j];
+                po += hr[3 * H + j];
+            }
+            double i = sigm(pi), f = sigm(pf), gc = tanh(pg), o = sigm(po);
             double cn = f * cr[j] + i * gc, t = tanh(cn);
-            gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+            if (keep) {
+                gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+            }
             cr[j] = cn;
             if (tc) tc[r * H + j] = t;
-            hr[j] = o * t;
+            hrow[j] = o * t;
+            if (h2row) h2row[j] = o * t;
         }
     }
 }

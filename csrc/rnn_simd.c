@@ -12,35 +12,73 @@ static inline vf vf_one(void) { return vf_set1(1.0f); }
 static inline vf vf_relu(vf x) { return vf_max(vf_zero(), x); }
 static inline float s_relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
 
-/* LSTM forward. g = [i f g o] pre-activations in, activations out; c: c_{t-1} in, c_t out. */
-void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, float *g, float *c, float *tc, float *h)
+/* LSTM forward on one row.  pre = g [+ hg] ([i f g o] pre-activations: the input part and,
+ * when hg is given, the recurrent part kept apart so the recurrent GEMM can write a small hot
+ * buffer instead of read-modify-writing the big cold gate buffer).  With keep, g receives the
+ * activated gates (backward reads them); without, g is only read.  c: c_{t-1} in, c_t out;
+ * tc (optional) receives tanh(c_t); h and h2 (optional) receive o * tanh(c_t).
+ * The flags are compile-time constants in each instance below, so the vector loop has no
+ * branches on them. */
+static inline __attribute__((always_inline)) void
+lstm_row_fwd(size_t H, float *g, const float *hg, float *c, float *tc, float *h, float *h2,
+             int has_hg, int keep)
 {
     float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
     size_t j = 0;
     for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
-        vf i = vf_sigmoid(vf_loadu(gi + j));
-        vf f = vf_sigmoid(vf_loadu(gf + j));
-        vf gc = vf_tanh(vf_loadu(gg + j));
-        vf o = vf_sigmoid(vf_loadu(go + j));
+        vf pi = vf_loadu(gi + j), pf = vf_loadu(gf + j), pg = vf_loadu(gg + j);
+        vf po = vf_loadu(go + j);
+        if (has_hg) {
+            pi = vf_add(pi, vf_loadu(hg + j));
+            pf = vf_add(pf, vf_loadu(hg + H + j));
+            pg = vf_add(pg, vf_loadu(hg + 2 * H + j));
+            po = vf_add(po, vf_loadu(hg + 3 * H + j));
+        }
+        vf i = vf_sigmoid(pi), f = vf_sigmoid(pf), gc = vf_tanh(pg), o = vf_sigmoid(po);
         vf cn = vf_fma(f, vf_loadu(c + j), vf_mul(i, gc));
         vf t = vf_tanh(cn);
-        vf_storeu(gi + j, i);
-        vf_storeu(gf + j, f);
-        vf_storeu(gg + j, gc);
-        vf_storeu(go + j, o);
+        if (keep) {
+            vf_storeu(gi + j, i);
+            vf_storeu(gf + j, f);
+            vf_storeu(gg + j, gc);
+            vf_storeu(go + j, o);
+        }
         vf_storeu(c + j, cn);
         if (tc) vf_storeu(tc + j, t);
-        vf_storeu(h + j, vf_mul(o, t));
+        vf hv = vf_mul(o, t);
+        vf_storeu(h + j, hv);
+        if (h2) vf_storeu(h2 + j, hv);
     }
     for (; j < H; j++) {
-        float i = s_sigmoid(gi[j]), f = s_sigmoid(gf[j]), gc = s_tanh(gg[j]);
-        float o = s_sigmoid(go[j]);
+        float pi = gi[j], pf = gf[j], pg = gg[j], po = go[j];
+        if (has_hg) {
+            pi += hg[j];
+            pf += hg[H + j];
+            pg += hg[2 * H + j];
+            po += hg[3 * H + j];
+        }
+        float i = s_sigmoid(pi), f = s_sigmoid(pf), gc = s_tanh(pg), o = s_sigmoid(po);
         float cn = f * c[j] + i * gc;
         float t = s_tanh(cn);
-        gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+        if (keep) {
+            gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+        }
         c[j] = cn;
         if (tc) tc[j] = t;
         h[j] = o * t;
+        if (h2) h2[j] = o * t;
+    }
+}
+
+void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, float *g, const float *hg, float *c, float *tc,
+                                    float *h, float *h2, int keep)
+{
+    if (hg) {
+        if (keep) lstm_row_fwd(H, g, hg, c, tc, h, h2, 1, 1);
+        else lstm_row_fwd(H, g, hg, c, tc, h, h2, 1, 0);
+    } else {
+        if (keep) lstm_row_fwd(H, g, NULL, c, tc, h, h2, 0, 1);
+        else lstm_row_fwd(H, g, NULL, c, tc, h, h2, 0, 0);
     }
 }
 
@@ -222,6 +260,18 @@ void DL_ISA_FN(dl_rnn_pack_a_f32)(size_t M, size_t K, const float *A, ptrdiff_t 
     }
 }
 
+/* Panels ahead of the current one whose C lines are prefetched. */
+enum { RNN_PF_DIST = 2 };
+
+/* Prefetch the cache lines of columns [col0, col0 + NR) of every row of C (N columns). */
+static inline void rnn_prefetch_cols(size_t M, const float *C, ptrdiff_t ldc, size_t col0,
+                                     size_t N)
+{
+    for (size_t r = 0; r < M; r++)
+        for (size_t j = col0; j < col0 + RNN_NR && j < N; j += 16)
+            __builtin_prefetch(C + r * ldc + j, 1, 3);
+}
+
 /* Panels [p0, p1) of C for every row: C = beta*C + A @ B from the packed forms. */
 void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *Ap,
                                        const float *Bp, float beta, float *C, ptrdiff_t ldc,
@@ -229,6 +279,12 @@ void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float
 {
     size_t tiles = (M + RNN_MR - 1) / RNN_MR;
     for (size_t p = p0; p < p1; p++) {
+        /* With beta != 0, C is a slab of the gate buffer the input GEMM wrote long before (cold,
+         * rows far apart): pull the panels a little ahead into cache, or the epilogue stalls. */
+        if (beta != 0.0f) {
+            for (size_t q = (p == p0 ? p : p + RNN_PF_DIST); q <= p + RNN_PF_DIST && q < p1; q++)
+                rnn_prefetch_cols(M, C, ldc, q * RNN_NR, N);
+        }
         const float *bp = Bp + p * K * RNN_NR;
         size_t col0 = p * RNN_NR;
         size_t ncols = N - col0 < RNN_NR ? N - col0 : RNN_NR;

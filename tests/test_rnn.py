@@ -54,6 +54,46 @@ def test_lstm_cell_kernels(isa, threads, n, H, rng):
 
 
 @pytest.mark.parametrize("n,H", CELL_SIZES)
+@pytest.mark.parametrize("keep", [True, False])
+def test_lstm_cell_kernel_split_preactivations(isa, threads, n, H, keep, rng):
+    """The time loop's form: pre-activations in two parts (input g + recurrent hg), h written
+    twice, gates kept only for training (without keep, g must stay untouched)."""
+    g0 = rng.standard_normal((n, 4 * H)).astype(np.float32) * 3
+    hg = rng.standard_normal((n, 4 * H)).astype(np.float32) * 3
+    c0 = rng.standard_normal((n, H)).astype(np.float32)
+    g, c = g0.copy(), c0.copy()
+    h, h2 = np.empty_like(c), np.full_like(c, np.nan)
+    _C.lstm_cell_fwd(g, c, None, h, hg=hg, h2=h2, keep=keep)
+    pre = g0.astype(np.float64) + hg
+    i, f, gg, o = (sigmoid(pre[:, :H]), sigmoid(pre[:, H:2 * H]), np.tanh(pre[:, 2 * H:3 * H]),
+                   sigmoid(pre[:, 3 * H:]))
+    cn = f * c0 + i * gg
+    if keep:
+        np.testing.assert_allclose(g, np.concatenate([i, f, gg, o], 1), atol=2e-6)
+    else:
+        np.testing.assert_array_equal(g, g0)
+    np.testing.assert_allclose(c, cn, atol=5e-6)
+    np.testing.assert_allclose(h, o * np.tanh(cn), atol=2e-6)
+    np.testing.assert_array_equal(h2, h)
+
+
+@pytest.mark.parametrize("T,B,I,H", [(3, 1, 2, 1), (4, 3, 5, 7), (5, 2, 3, 33), (2, 5, 17, 40)])
+def test_lstm_layer_float32_every_isa(isa, threads, T, B, I, H, rng):
+    """The float32 time loop (inference and training forward) against the NumPy reference on
+    odd sizes, every ISA path, 1 and 2 threads."""
+    from dlcore.bench.rnn import np_lstm
+    m = dl.nn.LSTM(I, H)
+    x = (rng.standard_normal((T, B, I)) * 2).astype(np.float32)
+    ref = np_lstm(x.astype(np.float64), *[p.numpy().astype(np.float64) for p in m.parameters()])
+    with dl.no_grad():
+        y, (hn, cn) = m(dl.tensor(x))
+    np.testing.assert_allclose(y.numpy(), ref, atol=2e-6)
+    np.testing.assert_allclose(hn.numpy()[0], ref[-1], atol=2e-6)
+    y2 = m(dl.tensor(x, requires_grad=True))[0]
+    np.testing.assert_allclose(y2.numpy(), ref, atol=2e-6)
+
+
+@pytest.mark.parametrize("n,H", CELL_SIZES)
 def test_gru_cell_kernels(isa, threads, n, H, rng):
     xg0 = rng.standard_normal((n, 3 * H)).astype(np.float32) * 2
     hg = rng.standard_normal((n, 3 * H)).astype(np.float32) * 2
@@ -101,6 +141,12 @@ def test_cell_kernels_propagate_nan(isa):
     c, tc, h = (np.zeros((1, 17), np.float32) for _ in range(3))
     _C.lstm_cell_fwd(g, c, tc, h)
     assert np.isnan(h).all() and np.isnan(c).all()
+    c, h = np.zeros((1, 17), np.float32), np.zeros((1, 17), np.float32)
+    hg = np.zeros((1, 4 * 17), np.float32)
+    hg[0, ::5] = np.nan
+    _C.lstm_cell_fwd(np.zeros_like(hg), c, None, h, hg=hg, keep=False)
+    bad = np.isnan(hg).reshape(4, 17).any(0)
+    assert np.isnan(h[0, bad]).all() and not np.isnan(h[0, ~bad]).any()
     g = np.full((2, 9), np.nan, np.float32)
     _C.rnn_cell_fwd(g, np.empty_like(g), True)
     assert np.isnan(g).all()

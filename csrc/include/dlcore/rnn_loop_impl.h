@@ -70,7 +70,12 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
     const size_t rows = dl_rnn_total_rows(d);
 
     size_t *off = RNN_FN(offsets)(d);
-    size_t n_scratch = B * P + B * H + (gru ? B * G : 0) + (proj ? B * H : 0)
+    /* LSTM's recurrent pre-activations go to their own small buffer (hs), not onto the big gate
+     * buffer: that one is cold (the input GEMM wrote it for all steps) and its rows are 4 KiB
+     * apart at H = 256, so a read-modify-write GEMM epilogue there stalls; the cell then reads
+     * the input part once, row by row.  The row stride is padded off a multiple of 4 KiB. */
+    const size_t ldhs = lstm ? G + 16 : 0;
+    size_t n_scratch = B * P + B * H + (gru ? B * G : 0) + (proj ? B * H : 0) + B * ldhs
                        + (reserve || work ? 0 : rows * G);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
     RNN_FN(rec) whh;
@@ -80,7 +85,8 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
         return -1;
     }
     RNN_REAL *h = scratch, *c = h + B * P, *hg = c + B * H;
-    RNN_REAL *rbuf = hg + (gru ? B * G : 0);
+    RNN_REAL *hs = hg + (gru ? B * G : 0);
+    RNN_REAL *rbuf = hs + B * ldhs;
     RNN_REAL *gates = reserve ? reserve : (work ? work : rbuf + (proj ? B * H : 0));
     /* reserve: gates | h_{t-1} | LSTM: tanh(c_t), c_{t-1}, [r_t] | GRU: recurrent n part */
     RNN_REAL *hprev = reserve ? gates + rows * G : NULL;
@@ -108,13 +114,19 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
         if (hprev) memcpy(hprev + o * P, h, n * P * sizeof(RNN_REAL));
         if (lstm) {
             if (cprev) memcpy(cprev + o * H, c, n * H * sizeof(RNN_REAL));
-            RNN_FN(rec_mm)(&whh, n, h, P, 1, g, G);
+            RNN_FN(rec_mm)(&whh, n, h, P, 0, hs, ldhs);
+            /* the activated gates are kept only for backward (training) */
+            int keep = reserve != NULL;
             if (proj) {
                 RNN_REAL *r = rsave ? rsave + o * H : rbuf;
-                RNN_FN(dl_lstm_cell_fwd)(n, H, g, c, tc ? tc + o * H : NULL, r, H);
+                RNN_FN(dl_lstm_cell_fwd)(n, H, g, hs, ldhs, c, tc ? tc + o * H : NULL, r, H,
+                                         NULL, 0, keep);
                 RNN_FN(mm)(0, 1, n, P, H, r, H, w_hr, H, 0, h, P, NULL);
+                RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
             } else {
-                RNN_FN(dl_lstm_cell_fwd)(n, H, g, c, tc ? tc + o * H : NULL, h, P);
+                /* the cell writes h_t to the state and to the output at once */
+                RNN_FN(dl_lstm_cell_fwd)(n, H, g, hs, ldhs, c, tc ? tc + o * H : NULL, h, P,
+                                         out + o * ldo, ldo, keep);
             }
         } else if (gru) {
             if (b_h) {
@@ -122,11 +134,12 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
             }
             RNN_FN(rec_mm)(&whh, n, h, P, b_h ? 1 : 0, hg, G);
             RNN_FN(dl_gru_cell_fwd)(n, H, g, hg, h, P, hgn ? hgn + o * H : NULL);
+            RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
         } else {
             RNN_FN(rec_mm)(&whh, n, h, P, 1, g, G);
             RNN_FN(dl_rnn_cell_fwd)(n, H, relu, g, h, P);
+            RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
         }
-        RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
     }
     if (hn) memcpy(hn, h, B * P * sizeof(RNN_REAL));
     if (lstm && cn) memcpy(cn, c, B * H * sizeof(RNN_REAL));
