@@ -10,6 +10,9 @@
  * step of batch 32 x hidden 256 splits in two, a batch-1 step does not fork at all. */
 enum { CELL_GRAIN = 4096 };
 
+/* Rows ahead of the current one whose gate pre-activations the LSTM cell prefetches. */
+enum { LSTM_PF_ROWS = 2 };
+
 size_t dl_rnn_gates(dl_rnn_mode_t mode)
 {
     switch (mode) {
@@ -99,9 +102,17 @@ void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, const float *hg, ptrdiff
 {
     lstm_fwd_row_t fn = LSTM_FWD[isa_index()];
     #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
-    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) {
+        /* In the time loop g is a cold slab (written by the input GEMM for all steps at once)
+         * read as four short runs per row, too short for the hardware prefetcher: ask for the
+         * rows a little ahead. */
+        if (r + LSTM_PF_ROWS < (ptrdiff_t)n) {
+            const float *pf = g + (r + LSTM_PF_ROWS) * 4 * H;
+            for (size_t j = 0; j < 4 * H; j += 16) __builtin_prefetch(pf + j, 1, 3);
+        }
         fn(H, g + r * 4 * H, hg ? hg + r * ldhg : NULL, c + r * H, tc ? tc + r * H : NULL,
            h + r * ldh, h2 ? h2 + r * ldh2 : NULL, keep);
+    }
 }
 
 void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc, const float *cp,
@@ -257,24 +268,20 @@ void dl_rnn_cell_bwd_f64(size_t n, size_t H, int relu, const double *g, const do
  * for gradient checks) goes straight to dl_dgemm. */
 #define DECLARE_REC(isa)                                                                        \
     size_t dl_rnn_nr_##isa(void);                                                               \
-    size_t dl_rnn_mr_##isa(void);                                                               \
     void dl_rnn_pack_b_f32_##isa(int, size_t, size_t, const float *, ptrdiff_t, float *);       \
-    void dl_rnn_pack_a_f32_##isa(size_t, size_t, const float *, ptrdiff_t, float *);            \
-    void dl_rnn_gemm_packed_f32_##isa(size_t, size_t, size_t, const float *, const float *,     \
-                                      float, float *, ptrdiff_t, size_t, size_t);
+    void dl_rnn_gemm_packed_f32_##isa(size_t, size_t, size_t, const float *, ptrdiff_t,         \
+                                      const float *, float, float *, ptrdiff_t, size_t, size_t);
 DECLARE_REC(generic)
 DECLARE_REC(avx2)
 DECLARE_REC(avx512)
 #undef DECLARE_REC
 
 static size_t (*const REC_NR[3])(void) = {dl_rnn_nr_generic, dl_rnn_nr_avx2, dl_rnn_nr_avx512};
-static size_t (*const REC_MR[3])(void) = {dl_rnn_mr_generic, dl_rnn_mr_avx2, dl_rnn_mr_avx512};
 static void (*const REC_PACK_B[3])(int, size_t, size_t, const float *, ptrdiff_t, float *) = {
     dl_rnn_pack_b_f32_generic, dl_rnn_pack_b_f32_avx2, dl_rnn_pack_b_f32_avx512};
-static void (*const REC_PACK_A[3])(size_t, size_t, const float *, ptrdiff_t, float *) = {
-    dl_rnn_pack_a_f32_generic, dl_rnn_pack_a_f32_avx2, dl_rnn_pack_a_f32_avx512};
-static void (*const REC_GEMM[3])(size_t, size_t, size_t, const float *, const float *, float,
-                                 float *, ptrdiff_t, size_t, size_t) = {
+typedef void (*rec_gemm_t)(size_t, size_t, size_t, const float *, ptrdiff_t, const float *,
+                           float, float *, ptrdiff_t, size_t, size_t);
+static const rec_gemm_t REC_GEMM[3] = {
     dl_rnn_gemm_packed_f32_generic, dl_rnn_gemm_packed_f32_avx2, dl_rnn_gemm_packed_f32_avx512};
 
 /* Work (M*N*K) per thread below which a recurrent product stays on one thread. */
@@ -282,54 +289,46 @@ enum { REC_GRAIN = 1 << 20 };
 
 typedef struct {
     int isa;
-    size_t K, N, nr, mr;
+    size_t K, N, nr;
     float *bp;  /* packed weight panels */
-    float *ap;  /* the state, packed per step (room for max_m rows) */
 } rec_f32;
 
 static int rec_init_f32(rec_f32 *w, int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
                         size_t max_m)
 {
+    (void)max_m;
     int isa = isa_index();
     w->isa = isa;
     w->K = K;
     w->N = N;
     w->nr = REC_NR[isa]();
-    w->mr = REC_MR[isa]();
-    size_t panels = (N + w->nr - 1) / w->nr, tiles = (max_m + w->mr - 1) / w->mr;
-    w->bp = dl_alloc(panels * w->nr * K * sizeof(float));
-    w->ap = dl_alloc(tiles * w->mr * K * sizeof(float));
-    if (!w->bp || !w->ap) {
-        dl_free(w->bp);
-        dl_free(w->ap);
-        w->bp = w->ap = NULL;
-        return -1;
-    }
+    size_t panels = (N + w->nr - 1) / w->nr;
+    w->bp = dl_alloc((panels * w->nr * K > 0 ? panels * w->nr * K : 1) * sizeof(float));
+    if (!w->bp) return -1;
     REC_PACK_B[isa](trans, K, N, B, ldb, w->bp);
     return 0;
 }
 
-/* C (M x N) = beta*C + A (M x K) @ W, M at most the init's max_m; beta is 0 or 1. */
+/* C (M x N) = beta*C + A (M x K) @ W; beta is 0 or 1; C must not overlap A. */
 static void rec_mm_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t lda, float beta,
                        float *C, ptrdiff_t ldc)
 {
     if (M == 0 || w->N == 0) return;
-    REC_PACK_A[w->isa](M, w->K, A, lda, w->ap);
     size_t panels = (w->N + w->nr - 1) / w->nr;
     int nth = dl_threads_for(M * w->N * w->K, REC_GRAIN);
     if ((size_t)nth > panels) nth = (int)panels;
-    void (*gemm)(size_t, size_t, size_t, const float *, const float *, float, float *,
-                 ptrdiff_t, size_t, size_t) = REC_GEMM[w->isa];
+    rec_gemm_t gemm = REC_GEMM[w->isa];
+    if (nth <= 1) {  /* no parallel region at all: this runs once per step */
+        gemm(M, w->N, w->K, A, lda, w->bp, beta, C, ldc, 0, panels);
+        return;
+    }
     #pragma omp parallel for num_threads(nth) schedule(static, 1)
     for (int c = 0; c < nth; c++)
-        gemm(M, w->N, w->K, w->ap, w->bp, beta, C, ldc, panels * c / nth, panels * (c + 1) / nth);
+        gemm(M, w->N, w->K, A, lda, w->bp, beta, C, ldc, panels * c / nth,
+             panels * (c + 1) / nth);
 }
 
-static void rec_free_f32(rec_f32 *w)
-{
-    dl_free(w->bp);
-    dl_free(w->ap);
-}
+static void rec_free_f32(rec_f32 *w) { dl_free(w->bp); }
 
 typedef struct {
     int trans;

@@ -12,6 +12,60 @@ static inline vf vf_one(void) { return vf_set1(1.0f); }
 static inline vf vf_relu(vf x) { return vf_max(vf_zero(), x); }
 static inline float s_relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
 
+/* ---- the LSTM forward cell's nonlinearities.  Five per hidden unit per step make them most of
+ * the cell's time, so they take a shorter route than simd.h's general vf_sigmoid/vf_tanh (which
+ * also keep tanh's relative precision near 0): both come from one clamped e^x and one
+ * reciprocal, sigmoid(x) = 1 / (1 + e^-x), tanh(x) = 1 - 2 / (1 + e^2x).  Absolute error stays
+ * within a few 1e-8 (what the cell's outputs need); NaN propagates; the clamp to |x| <= 80 keeps
+ * 1 + e^x finite and its reciprocal a normal number (sigmoid(-80) ~ 1.8e-35 stands for 0). */
+#ifndef DL_VF_SCALAR
+static inline vf rnn_exp_clamped(vf x)
+{
+    const vf hi = vf_set1(80.0f), lo = vf_set1(-80.0f);
+    vf xc = vf_min(hi, vf_max(lo, x));           /* NaN stays NaN (data in 2nd operand) */
+    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
+    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
+    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
+    vf p = vf_set1(1.0f / 720.0f);
+    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
+    p = vf_fma(p, r, vf_set1(0.5f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+#if defined(__AVX512F__)
+    return _mm512_scalef_ps(p, n);               /* p * 2^n, |n| <= 116 */
+#else
+    return vf_mul(p, vf_pow2i(vf_round_to_int(n)));
+#endif
+}
+
+/* 1 / d for d in [1, 6e34] (or NaN). */
+static inline vf rnn_recip(vf d)
+{
+#if defined(__AVX512F__)
+    vf r = _mm512_rcp14_ps(d);                   /* 14 bits, one Newton step doubles them */
+    return vf_mul(r, _mm512_fnmadd_ps(d, r, vf_set1(2.0f)));
+#else
+    return vf_div(vf_set1(1.0f), d);
+#endif
+}
+
+static inline vf rnn_sigmoid(vf x)
+{
+    return rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_sub(vf_zero(), x))));
+}
+
+static inline vf rnn_tanh(vf x)
+{
+    vf r = rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_add(x, x))));
+    return vf_fma(vf_set1(-2.0f), r, vf_set1(1.0f));
+}
+#else
+static inline vf rnn_sigmoid(vf x) { return s_sigmoid(x); }
+static inline vf rnn_tanh(vf x) { return s_tanh(x); }
+#endif
+
 /* LSTM forward on one row.  pre = g [+ hg] ([i f g o] pre-activations: the input part and,
  * when hg is given, the recurrent part kept apart so the recurrent GEMM can write a small hot
  * buffer instead of read-modify-writing the big cold gate buffer).  With keep, g receives the
@@ -34,9 +88,9 @@ lstm_row_fwd(size_t H, float *g, const float *hg, float *c, float *tc, float *h,
             pg = vf_add(pg, vf_loadu(hg + 2 * H + j));
             po = vf_add(po, vf_loadu(hg + 3 * H + j));
         }
-        vf i = vf_sigmoid(pi), f = vf_sigmoid(pf), gc = vf_tanh(pg), o = vf_sigmoid(po);
+        vf i = rnn_sigmoid(pi), f = rnn_sigmoid(pf), gc = rnn_tanh(pg), o = rnn_sigmoid(po);
         vf cn = vf_fma(f, vf_loadu(c + j), vf_mul(i, gc));
-        vf t = vf_tanh(cn);
+        vf t = rnn_tanh(cn);
         if (keep) {
             vf_storeu(gi + j, i);
             vf_storeu(gf + j, f);
@@ -219,12 +273,11 @@ void DL_ISA_FN(dl_elman_row_bwd_f32)(size_t H, int relu, const float *g, const f
 
 /* ---- the recurrent matrix product C (M x N) = beta*C + A (M x K) @ B (K x N), with B (a
  * weight matrix reused at every step) packed once into panels of NR columns, k-major, and A (the
- * small state, M = batch rows) packed per step into tiles of MR rows.  The MR x NR block of C
+ * small state, M = batch rows) read in place in tiles of MR rows.  The MR x NR block of C
  * stays in registers over all of K: MR broadcasts of A and 2 vector loads of B feed 2*MR FMAs. */
 enum { RNN_NR = 2 * DL_VF_LEN, RNN_MR = DL_VF_LEN >= 16 ? 8 : (DL_VF_LEN >= 8 ? 6 : 4) };
 
 size_t DL_ISA_FN(dl_rnn_nr)(void) { return RNN_NR; }
-size_t DL_ISA_FN(dl_rnn_mr)(void) { return RNN_MR; }
 
 /* out[p][k][j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with trans, the
  * transpose of B stored N x K. */
@@ -234,28 +287,22 @@ void DL_ISA_FN(dl_rnn_pack_b_f32)(int trans, size_t K, size_t N, const float *B,
     size_t panels = (N + RNN_NR - 1) / RNN_NR;
     for (size_t p = 0; p < panels; p++) {
         float *o = out + p * K * RNN_NR;
-        for (size_t k = 0; k < K; k++)
+        if (trans) {  /* column `col` of op(B) is row `col` of B: read it along its length */
             for (size_t j = 0; j < RNN_NR; j++) {
                 size_t col = p * RNN_NR + j;
-                o[k * RNN_NR + j] = col < N ? (trans ? B[col * ldb + k] : B[k * ldb + col]) : 0.0f;
+                if (col < N) {
+                    const float *b = B + col * ldb;
+                    for (size_t k = 0; k < K; k++) o[k * RNN_NR + j] = b[k];
+                } else {
+                    for (size_t k = 0; k < K; k++) o[k * RNN_NR + j] = 0.0f;
+                }
             }
-    }
-}
-
-/* out[t][k][r] = A[t*MR + r][k], 0 past row M. */
-void DL_ISA_FN(dl_rnn_pack_a_f32)(size_t M, size_t K, const float *A, ptrdiff_t lda, float *out)
-{
-    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
-    for (size_t t = 0; t < tiles; t++) {
-        float *o = out + t * K * RNN_MR;
-        for (size_t r = 0; r < RNN_MR; r++) {
-            size_t row = t * RNN_MR + r;
-            if (row < M) {
-                const float *a = A + row * lda;
-                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = a[k];
-            } else {
-                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = 0.0f;
-            }
+        } else {
+            for (size_t k = 0; k < K; k++)
+                for (size_t j = 0; j < RNN_NR; j++) {
+                    size_t col = p * RNN_NR + j;
+                    o[k * RNN_NR + j] = col < N ? B[k * ldb + col] : 0.0f;
+                }
         }
     }
 }
@@ -273,9 +320,9 @@ static inline void rnn_prefetch_cols(size_t M, const float *C, ptrdiff_t ldc, si
 }
 
 /* Panels [p0, p1) of C for every row: C = beta*C + A @ B from the packed forms. */
-void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *Ap,
-                                       const float *Bp, float beta, float *C, ptrdiff_t ldc,
-                                       size_t p0, size_t p1)
+void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *A,
+                                       ptrdiff_t lda, const float *Bp, float beta, float *C,
+                                       ptrdiff_t ldc, size_t p0, size_t p1)
 {
     size_t tiles = (M + RNN_MR - 1) / RNN_MR;
     for (size_t p = p0; p < p1; p++) {
@@ -289,16 +336,20 @@ void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float
         size_t col0 = p * RNN_NR;
         size_t ncols = N - col0 < RNN_NR ? N - col0 : RNN_NR;
         for (size_t t = 0; t < tiles; t++) {
-            const float *ap = Ap + t * K * RNN_MR;
             size_t row0 = t * RNN_MR;
             size_t nrows = M - row0 < RNN_MR ? M - row0 : RNN_MR;
+            /* A (the small state) is read in place, a broadcast per row and k: packing it
+             * each step cost more than the strided reads.  Rows past M repeat the last row;
+             * their results are not stored. */
+            const float *ar[RNN_MR];
+            for (int r = 0; r < RNN_MR; r++)
+                ar[r] = A + (row0 + ((size_t)r < nrows ? (size_t)r : nrows - 1)) * lda;
             vf acc0[RNN_MR], acc1[RNN_MR];
             for (int r = 0; r < RNN_MR; r++) acc0[r] = acc1[r] = vf_zero();
             for (size_t k = 0; k < K; k++) {
                 vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
-                const float *a = ap + k * RNN_MR;
                 for (int r = 0; r < RNN_MR; r++) {
-                    vf av = vf_set1(a[r]);
+                    vf av = vf_set1(ar[r][k]);
                     acc0[r] = vf_fma(av, b0, acc0[r]);
                     acc1[r] = vf_fma(av, b1, acc1[r]);
                 }
