@@ -66,36 +66,35 @@ static inline vf rnn_sigmoid(vf x) { return s_sigmoid(x); }
 static inline vf rnn_tanh(vf x) { return s_tanh(x); }
 #endif
 
-/* LSTM forward on one row.  pre = g [+ hg] ([i f g o] pre-activations: the input part and,
- * when hg is given, the recurrent part kept apart so the recurrent GEMM can write a small hot
- * buffer instead of read-modify-writing the big cold gate buffer).  With keep, g receives the
- * activated gates (backward reads them); without, g is only read.  c: c_{t-1} in, c_t out;
- * tc (optional) receives tanh(c_t); h and h2 (optional) receive o * tanh(c_t).
- * The flags are compile-time constants in each instance below, so the vector loop has no
- * branches on them. */
+/* LSTM forward on one row.  The [i f g o] pre-activations are the sum of whichever of xg (the
+ * input part), hg (the recurrent part) and bias are given: the time loop's GEMM leaves them
+ * in a small hot buffer instead of read-modify-writing a big cold gate buffer.  gates (may be
+ * xg itself) receives the activated gates when backward needs them.  c: c_{t-1} in, c_t out;
+ * tc (optional) receives tanh(c_t); h and h2 (optional) receive o * tanh(c_t).  The flags are
+ * compile-time constants in the instances below, so the vector loop has no branches on them. */
 static inline __attribute__((always_inline)) void
-lstm_row_fwd(size_t H, float *g, const float *hg, float *c, float *tc, float *h, float *h2,
-             int has_hg, int keep)
+lstm_row_fwd(size_t H, const float *xg, const float *hg, const float *bias, float *gates,
+             float *c, float *tc, float *h, float *h2, int has_xg, int has_hg, int has_bias,
+             int keep)
 {
-    float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
     size_t j = 0;
     for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
-        vf pi = vf_loadu(gi + j), pf = vf_loadu(gf + j), pg = vf_loadu(gg + j);
-        vf po = vf_loadu(go + j);
-        if (has_hg) {
-            pi = vf_add(pi, vf_loadu(hg + j));
-            pf = vf_add(pf, vf_loadu(hg + H + j));
-            pg = vf_add(pg, vf_loadu(hg + 2 * H + j));
-            po = vf_add(po, vf_loadu(hg + 3 * H + j));
+        vf pre[4];
+        for (int q = 0; q < 4; q++) {
+            vf v = has_xg ? vf_loadu(xg + q * H + j) : vf_zero();
+            if (has_hg) v = has_xg ? vf_add(v, vf_loadu(hg + q * H + j)) : vf_loadu(hg + q * H + j);
+            if (has_bias) v = vf_add(v, vf_loadu(bias + q * H + j));
+            pre[q] = v;
         }
-        vf i = rnn_sigmoid(pi), f = rnn_sigmoid(pf), gc = rnn_tanh(pg), o = rnn_sigmoid(po);
+        vf i = rnn_sigmoid(pre[0]), f = rnn_sigmoid(pre[1]), gc = rnn_tanh(pre[2]);
+        vf o = rnn_sigmoid(pre[3]);
         vf cn = vf_fma(f, vf_loadu(c + j), vf_mul(i, gc));
         vf t = rnn_tanh(cn);
         if (keep) {
-            vf_storeu(gi + j, i);
-            vf_storeu(gf + j, f);
-            vf_storeu(gg + j, gc);
-            vf_storeu(go + j, o);
+            vf_storeu(gates + j, i);
+            vf_storeu(gates + H + j, f);
+            vf_storeu(gates + 2 * H + j, gc);
+            vf_storeu(gates + 3 * H + j, o);
         }
         vf_storeu(c + j, cn);
         if (tc) vf_storeu(tc + j, t);
@@ -104,18 +103,19 @@ lstm_row_fwd(size_t H, float *g, const float *hg, float *c, float *tc, float *h,
         if (h2) vf_storeu(h2 + j, hv);
     }
     for (; j < H; j++) {
-        float pi = gi[j], pf = gf[j], pg = gg[j], po = go[j];
-        if (has_hg) {
-            pi += hg[j];
-            pf += hg[H + j];
-            pg += hg[2 * H + j];
-            po += hg[3 * H + j];
+        float pre[4];
+        for (int q = 0; q < 4; q++) {
+            float v = has_xg ? xg[q * H + j] : 0.0f;
+            if (has_hg) v = has_xg ? v + hg[q * H + j] : hg[q * H + j];
+            if (has_bias) v += bias[q * H + j];
+            pre[q] = v;
         }
-        float i = s_sigmoid(pi), f = s_sigmoid(pf), gc = s_tanh(pg), o = s_sigmoid(po);
+        float i = s_sigmoid(pre[0]), f = s_sigmoid(pre[1]), gc = s_tanh(pre[2]);
+        float o = s_sigmoid(pre[3]);
         float cn = f * c[j] + i * gc;
         float t = s_tanh(cn);
         if (keep) {
-            gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+            gates[j] = i; gates[H + j] = f; gates[2 * H + j] = gc; gates[3 * H + j] = o;
         }
         c[j] = cn;
         if (tc) tc[j] = t;
@@ -124,16 +124,17 @@ lstm_row_fwd(size_t H, float *g, const float *hg, float *c, float *tc, float *h,
     }
 }
 
-void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, float *g, const float *hg, float *c, float *tc,
-                                    float *h, float *h2, int keep)
+void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, const float *xg, const float *hg,
+                                    const float *bias, float *gates, float *c, float *tc,
+                                    float *h, float *h2)
 {
-    if (hg) {
-        if (keep) lstm_row_fwd(H, g, hg, c, tc, h, h2, 1, 1);
-        else lstm_row_fwd(H, g, hg, c, tc, h, h2, 1, 0);
-    } else {
-        if (keep) lstm_row_fwd(H, g, NULL, c, tc, h, h2, 0, 1);
-        else lstm_row_fwd(H, g, NULL, c, tc, h, h2, 0, 0);
-    }
+    int x = xg != NULL, r = hg != NULL, b = bias != NULL, k = gates != NULL;
+    /* the time loop's cases get their own code; the rest share one with run-time flags */
+    if (!x && r && b && !k) lstm_row_fwd(H, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
+    else if (!x && r && b && k) lstm_row_fwd(H, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
+    else if (!x && r && !b && !k) lstm_row_fwd(H, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
+    else if (!x && r && !b && k) lstm_row_fwd(H, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
+    else lstm_row_fwd(H, xg, hg, bias, gates, c, tc, h, h2, x, r, b, k);
 }
 
 /* LSTM backward.  With h = o*tanh(c), c = f*c' + i*g:
@@ -279,14 +280,15 @@ enum { RNN_NR = 2 * DL_VF_LEN, RNN_MR = DL_VF_LEN >= 16 ? 8 : (DL_VF_LEN >= 8 ? 
 
 size_t DL_ISA_FN(dl_rnn_nr)(void) { return RNN_NR; }
 
-/* out[p][k][j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with trans, the
- * transpose of B stored N x K. */
+/* out[p*pstride + k*NR + j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with
+ * trans, the transpose of B stored N x K.  pstride >= K*NR lets two matrices share panels (the
+ * second packed at out + K1*NR): their products then sum in one pass over both. */
 void DL_ISA_FN(dl_rnn_pack_b_f32)(int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
-                                  float *out)
+                                  float *out, size_t pstride)
 {
     size_t panels = (N + RNN_NR - 1) / RNN_NR;
     for (size_t p = 0; p < panels; p++) {
-        float *o = out + p * K * RNN_NR;
+        float *o = out + p * pstride;
         if (trans) {  /* column `col` of op(B) is row `col` of B: read it along its length */
             for (size_t j = 0; j < RNN_NR; j++) {
                 size_t col = p * RNN_NR + j;
@@ -319,9 +321,11 @@ static inline void rnn_prefetch_cols(size_t M, const float *C, ptrdiff_t ldc, si
             __builtin_prefetch(C + r * ldc + j, 1, 3);
 }
 
-/* Panels [p0, p1) of C for every row: C = beta*C + A @ B from the packed forms. */
+/* Panels [p0, p1) of C for every row: C = beta*C + [A | A2] @ B from B's packed form, whose
+ * panels hold K + K2 rows (A's K, then A2's K2; K2 may be 0 and A2 NULL). */
 void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *A,
-                                       ptrdiff_t lda, const float *Bp, float beta, float *C,
+                                       ptrdiff_t lda, size_t K2, const float *A2,
+                                       ptrdiff_t lda2, const float *Bp, float beta, float *C,
                                        ptrdiff_t ldc, size_t p0, size_t p1)
 {
     size_t tiles = (M + RNN_MR - 1) / RNN_MR;
@@ -332,7 +336,7 @@ void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float
             for (size_t q = (p == p0 ? p : p + RNN_PF_DIST); q <= p + RNN_PF_DIST && q < p1; q++)
                 rnn_prefetch_cols(M, C, ldc, q * RNN_NR, N);
         }
-        const float *bp = Bp + p * K * RNN_NR;
+        const float *bp = Bp + p * (K + K2) * RNN_NR;
         size_t col0 = p * RNN_NR;
         size_t ncols = N - col0 < RNN_NR ? N - col0 : RNN_NR;
         for (size_t t = 0; t < tiles; t++) {
@@ -352,6 +356,20 @@ void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float
                     vf av = vf_set1(ar[r][k]);
                     acc0[r] = vf_fma(av, b0, acc0[r]);
                     acc1[r] = vf_fma(av, b1, acc1[r]);
+                }
+            }
+            if (K2 > 0) {
+                const float *bp2 = bp + K * RNN_NR;
+                for (int r = 0; r < RNN_MR; r++)
+                    ar[r] = A2 + (row0 + ((size_t)r < nrows ? (size_t)r : nrows - 1)) * lda2;
+                for (size_t k = 0; k < K2; k++) {
+                    vf b0 = vf_loadu(bp2 + k * RNN_NR);
+                    vf b1 = vf_loadu(bp2 + k * RNN_NR + DL_VF_LEN);
+                    for (int r = 0; r < RNN_MR; r++) {
+                        vf av = vf_set1(ar[r][k]);
+                        acc0[r] = vf_fma(av, b0, acc0[r]);
+                        acc1[r] = vf_fma(av, b1, acc1[r]);
+                    }
                 }
             }
             for (int r = 0; r < RNN_MR; r++) {

@@ -59,8 +59,8 @@ class RNNLayer(Function):
         reserves = []
         size = _C.rnn_reserve_size(m, batch_sizes, H, P) if self.requires_grad else 0
         # inference: the gate buffer comes from NumPy's (caching) allocator, not fresh pages
-        work = None if self.requires_grad else \
-            np.empty(_C.rnn_work_sizes(m, batch_sizes, H, P)[0], dtype=dt)
+        nwork = 0 if self.requires_grad else _C.rnn_work_sizes(m, batch_sizes, H, P)[0]
+        work = np.empty(nwork, dtype=dt) if nwork else None
         for d in range(D):
             w = [_c(a) for a in weights[d * per:(d + 1) * per]]
             w_ih, w_hh = w[0], w[1]
