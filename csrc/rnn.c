@@ -295,12 +295,21 @@ enum { REC_GRAIN = 1 << 20 };
 typedef struct {
     int isa;
     size_t K, K2, N, nr;
-    float *bp;  /* packed weight panels */
+    float *bp;        /* packed weight panels, or NULL: direct */
+    const float *b, *b2;  /* direct: the weights as given (op(B) = B^T), products by dl_sgemm */
+    ptrdiff_t ldb, ldb2;
 } rec_f32;
+
+/* Total rows (all steps) below which the two-matrix product skips packing: packing both weights
+ * costs about as much as a few rows of product, so one-step calls (cells, sampling loops)
+ * multiply the weights as they are. */
+enum { REC_PACK_MIN_ROWS = 16 };
 
 static int rec_alloc_f32(rec_f32 *w, size_t K, size_t K2, size_t N)
 {
     int isa = isa_index();
+    w->b = w->b2 = NULL;
+    w->ldb = w->ldb2 = 0;
     w->isa = isa;
     w->K = K;
     w->K2 = K2;
@@ -320,10 +329,23 @@ static int rec_init_f32(rec_f32 *w, int trans, size_t K, size_t N, const float *
     return 0;
 }
 
-/* op(B) = [B^T ; B2^T] (B: N x K, B2: N x K2, both row-major). */
+/* op(B) = [B^T ; B2^T] (B: N x K, B2: N x K2, both row-major), for `rows` rows in all. */
 static int rec_init2_f32(rec_f32 *w, size_t K, const float *B, ptrdiff_t ldb, size_t K2,
-                         const float *B2, ptrdiff_t ldb2, size_t N)
+                         const float *B2, ptrdiff_t ldb2, size_t N, size_t rows)
 {
+    if (rows < REC_PACK_MIN_ROWS) {
+        w->isa = isa_index();
+        w->K = K;
+        w->K2 = K2;
+        w->N = N;
+        w->nr = 0;
+        w->bp = NULL;
+        w->b = B;
+        w->ldb = ldb;
+        w->b2 = B2;
+        w->ldb2 = ldb2;
+        return 0;
+    }
     if (rec_alloc_f32(w, K, K2, N) != 0) return -1;
     size_t ps = (K + K2) * w->nr;
     REC_PACK_B[w->isa](1, K, N, B, ldb, w->bp, ps);
@@ -337,6 +359,20 @@ static void rec_mm2_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t ld
                         const float *A2, ptrdiff_t lda2, float beta, float *C, ptrdiff_t ldc)
 {
     if (M == 0 || w->N == 0) return;
+    if (!w->bp) {
+        if (w->K > 0) {
+            dl_sgemm(0, 1, M, w->N, w->K, 1.0f, A, lda, w->b, w->ldb, beta, C, ldc, NULL,
+                     DL_BIAS_NONE, DL_ACT_NONE);
+            beta = 1.0f;
+        } else if (beta == 0.0f) {
+            for (size_t i = 0; i < M; i++) memset(C + i * ldc, 0, w->N * sizeof(float));
+            beta = 1.0f;
+        }
+        if (w->K2 > 0)
+            dl_sgemm(0, 1, M, w->N, w->K2, 1.0f, A2, lda2, w->b2, w->ldb2, beta, C, ldc, NULL,
+                     DL_BIAS_NONE, DL_ACT_NONE);
+        return;
+    }
     size_t panels = (w->N + w->nr - 1) / w->nr;
     int nth = dl_threads_for(M * w->N * (w->K + w->K2), REC_GRAIN);
     if ((size_t)nth > panels) nth = (int)panels;
@@ -357,7 +393,7 @@ static void rec_mm_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t lda
     rec_mm2_f32(w, M, A, lda, NULL, 0, beta, C, ldc);
 }
 
-static void rec_free_f32(rec_f32 *w) { dl_free(w->bp); }
+static void rec_free_f32(rec_f32 *w) { dl_free(w->bp); }  /* NULL when direct */
 
 typedef struct {
     int trans;
@@ -382,8 +418,9 @@ static int rec_init_f64(rec_f64 *w, int trans, size_t K, size_t N, const double 
 }
 
 static int rec_init2_f64(rec_f64 *w, size_t K, const double *B, ptrdiff_t ldb, size_t K2,
-                         const double *B2, ptrdiff_t ldb2, size_t N)
+                         const double *B2, ptrdiff_t ldb2, size_t N, size_t rows)
 {
+    (void)rows;
     rec_init_f64(w, 1, K, N, B, ldb, 0);
     w->K2 = K2;
     w->b2 = B2;
@@ -400,8 +437,7 @@ static void rec_mm2_f64(const rec_f64 *w, size_t M, const double *A, ptrdiff_t l
                  DL_BIAS_NONE, DL_ACT_NONE);
         beta = 1.0;
     } else if (beta == 0.0) {
-        for (size_t i = 0; i < M; i++)
-            for (size_t j = 0; j < w->N; j++) C[i * ldc + j] = 0.0;
+        for (size_t i = 0; i < M; i++) memset(C + i * ldc, 0, w->N * sizeof(double));
         beta = 1.0;
     }
     if (w->K2 > 0)

@@ -321,14 +321,61 @@ static inline void rnn_prefetch_cols(size_t M, const float *C, ptrdiff_t ldc, si
             __builtin_prefetch(C + r * ldc + j, 1, 3);
 }
 
+/* One tile: rows [0, mr) of A/A2/C (already offset) times one packed panel (ncols valid
+ * columns).  The MR x NR block of C stays in registers over all of K + K2: mr broadcasts of A
+ * and 2 vector loads of B feed 2*mr FMAs.  A (the small state) is read in place: packing it
+ * each step cost more than the strided reads.  mr is a constant in every instance. */
+static inline __attribute__((always_inline)) void
+rnn_tile(const int mr, size_t K, const float *A, ptrdiff_t lda, size_t K2, const float *A2,
+         ptrdiff_t lda2, const float *bp, float beta, float *C, ptrdiff_t ldc, size_t ncols)
+{
+    vf acc0[RNN_MR], acc1[RNN_MR];
+    for (int r = 0; r < mr; r++) acc0[r] = acc1[r] = vf_zero();
+    for (size_t k = 0; k < K; k++) {
+        vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
+        for (int r = 0; r < mr; r++) {
+            vf av = vf_set1(A[r * lda + k]);
+            acc0[r] = vf_fma(av, b0, acc0[r]);
+            acc1[r] = vf_fma(av, b1, acc1[r]);
+        }
+    }
+    const float *bp2 = bp + K * RNN_NR;
+    for (size_t k = 0; k < K2; k++) {
+        vf b0 = vf_loadu(bp2 + k * RNN_NR), b1 = vf_loadu(bp2 + k * RNN_NR + DL_VF_LEN);
+        for (int r = 0; r < mr; r++) {
+            vf av = vf_set1(A2[r * lda2 + k]);
+            acc0[r] = vf_fma(av, b0, acc0[r]);
+            acc1[r] = vf_fma(av, b1, acc1[r]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        float *c = C + r * ldc;
+        if (ncols == RNN_NR) {
+            vf v0 = acc0[r], v1 = acc1[r];
+            if (beta != 0.0f) {
+                v0 = vf_fma(vf_set1(beta), vf_loadu(c), v0);
+                v1 = vf_fma(vf_set1(beta), vf_loadu(c + DL_VF_LEN), v1);
+            }
+            vf_storeu(c, v0);
+            vf_storeu(c + DL_VF_LEN, v1);
+        } else {
+            float tmp[RNN_NR];
+            vf_storeu(tmp, acc0[r]);
+            vf_storeu(tmp + DL_VF_LEN, acc1[r]);
+            for (size_t j = 0; j < ncols; j++)
+                c[j] = beta != 0.0f ? beta * c[j] + tmp[j] : tmp[j];
+        }
+    }
+}
+
 /* Panels [p0, p1) of C for every row: C = beta*C + [A | A2] @ B from B's packed form, whose
- * panels hold K + K2 rows (A's K, then A2's K2; K2 may be 0 and A2 NULL). */
+ * panels hold K + K2 rows (A's K, then A2's K2; K2 may be 0 and A2 NULL).  Rows go in tiles
+ * of MR, the last few in tiles of 4, 2, 1 (a batch of 1 computes one row, not MR). */
 void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *A,
                                        ptrdiff_t lda, size_t K2, const float *A2,
                                        ptrdiff_t lda2, const float *Bp, float beta, float *C,
                                        ptrdiff_t ldc, size_t p0, size_t p1)
 {
-    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
     for (size_t p = p0; p < p1; p++) {
         /* With beta != 0, C is a slab of the gate buffer the input GEMM wrote long before (cold,
          * rows far apart): pull the panels a little ahead into cache, or the epilogue stalls. */
@@ -339,58 +386,17 @@ void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float
         const float *bp = Bp + p * (K + K2) * RNN_NR;
         size_t col0 = p * RNN_NR;
         size_t ncols = N - col0 < RNN_NR ? N - col0 : RNN_NR;
-        for (size_t t = 0; t < tiles; t++) {
-            size_t row0 = t * RNN_MR;
-            size_t nrows = M - row0 < RNN_MR ? M - row0 : RNN_MR;
-            /* A (the small state) is read in place, a broadcast per row and k: packing it
-             * each step cost more than the strided reads.  Rows past M repeat the last row;
-             * their results are not stored. */
-            const float *ar[RNN_MR];
-            for (int r = 0; r < RNN_MR; r++)
-                ar[r] = A + (row0 + ((size_t)r < nrows ? (size_t)r : nrows - 1)) * lda;
-            vf acc0[RNN_MR], acc1[RNN_MR];
-            for (int r = 0; r < RNN_MR; r++) acc0[r] = acc1[r] = vf_zero();
-            for (size_t k = 0; k < K; k++) {
-                vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
-                for (int r = 0; r < RNN_MR; r++) {
-                    vf av = vf_set1(ar[r][k]);
-                    acc0[r] = vf_fma(av, b0, acc0[r]);
-                    acc1[r] = vf_fma(av, b1, acc1[r]);
-                }
-            }
-            if (K2 > 0) {
-                const float *bp2 = bp + K * RNN_NR;
-                for (int r = 0; r < RNN_MR; r++)
-                    ar[r] = A2 + (row0 + ((size_t)r < nrows ? (size_t)r : nrows - 1)) * lda2;
-                for (size_t k = 0; k < K2; k++) {
-                    vf b0 = vf_loadu(bp2 + k * RNN_NR);
-                    vf b1 = vf_loadu(bp2 + k * RNN_NR + DL_VF_LEN);
-                    for (int r = 0; r < RNN_MR; r++) {
-                        vf av = vf_set1(ar[r][k]);
-                        acc0[r] = vf_fma(av, b0, acc0[r]);
-                        acc1[r] = vf_fma(av, b1, acc1[r]);
-                    }
-                }
-            }
-            for (int r = 0; r < RNN_MR; r++) {
-                if ((size_t)r >= nrows) break;
-                float *c = C + (row0 + r) * ldc + col0;
-                if (ncols == RNN_NR) {
-                    vf v0 = acc0[r], v1 = acc1[r];
-                    if (beta != 0.0f) {
-                        v0 = vf_fma(vf_set1(beta), vf_loadu(c), v0);
-                        v1 = vf_fma(vf_set1(beta), vf_loadu(c + DL_VF_LEN), v1);
-                    }
-                    vf_storeu(c, v0);
-                    vf_storeu(c + DL_VF_LEN, v1);
-                } else {
-                    float tmp[RNN_NR];
-                    vf_storeu(tmp, acc0[r]);
-                    vf_storeu(tmp + DL_VF_LEN, acc1[r]);
-                    for (size_t j = 0; j < ncols; j++)
-                        c[j] = beta != 0.0f ? beta * c[j] + tmp[j] : tmp[j];
-                }
-            }
+        size_t row0 = 0;
+        while (row0 < M) {
+            size_t rem = M - row0;
+            const float *a = A + row0 * lda, *a2 = K2 ? A2 + row0 * lda2 : NULL;
+            float *c = C + row0 * ldc + col0;
+            int mr = rem >= RNN_MR ? RNN_MR : (rem >= 4 ? 4 : (rem >= 2 ? 2 : 1));
+            if (mr == RNN_MR) rnn_tile(RNN_MR, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            else if (mr == 4) rnn_tile(4, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            else if (mr == 2) rnn_tile(2, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            else rnn_tile(1, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            row0 += (size_t)mr;
         }
     }
 }

@@ -88,10 +88,13 @@ def test_lstm_cell_kernel_split_preactivations(isa, threads, n, H, form, rng):
     np.testing.assert_array_equal(h2, h)
 
 
-@pytest.mark.parametrize("T,B,I,H", [(3, 1, 2, 1), (4, 3, 5, 7), (5, 2, 3, 33), (2, 5, 17, 40)])
+@pytest.mark.parametrize("T,B,I,H", [(3, 1, 2, 1), (4, 3, 5, 7), (9, 2, 3, 33), (4, 5, 17, 40),
+                                     (17, 1, 1, 7), (3, 15, 4, 17)])
 def test_lstm_layer_float32_every_isa(isa, threads, T, B, I, H, rng):
-    """The float32 time loop (inference and training forward) against the NumPy reference on
-    odd sizes, every ISA path, 1 and 2 threads."""
+    """The float32 time loop (inference and training forward, backward) against the NumPy
+    reference on odd sizes, every ISA path, 1 and 2 threads; under 16 rows in all the weights
+    are multiplied unpacked, from 16 on packed (both sides are here), and batches 1, 2, 5 and 15
+    take every row-tile size of the packed product (8/6/4, 4, 2, 1)."""
     from dlcore.bench.rnn import np_lstm
     m = dl.nn.LSTM(I, H)
     x = (rng.standard_normal((T, B, I)) * 2).astype(np.float32)

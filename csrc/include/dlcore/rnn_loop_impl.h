@@ -80,7 +80,7 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
                        + (reserve || work || !gate_buf ? 0 : rows * G);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
     RNN_FN(rec) whh;
-    int rc = lstm ? RNN_FN(rec_init2)(&whh, I, w_ih, I, P, w_hh, P, G)
+    int rc = lstm ? RNN_FN(rec_init2)(&whh, I, w_ih, I, P, w_hh, P, G, rows)
                   : RNN_FN(rec_init)(&whh, 1, P, G, w_hh, P, B);
     if (!off || !scratch || rc != 0) {
         if (rc == 0) RNN_FN(rec_free)(&whh);
