@@ -1,7 +1,8 @@
 """Recurrent layers as differentiable ops: one Function per layer (all its directions).
 
 Forward runs each direction's whole time loop in one C call (csrc/rnn.c): every step's input
-projection as one GEMM, then per step the recurrent GEMM and a fused cell kernel.  What backward
+projection as one GEMM, then per step the recurrent GEMM and a fused cell kernel (LSTM: one GEMM
+per step over [x_t | h_{t-1}] with both weights packed once, so inference needs no gate buffer).  What backward
 needs is left in a per-direction "reserve" array; backward is one C call per direction too.
 
 Sequences are in the packed layout of PyTorch's PackedSequence: `x` is (rows, input) with step

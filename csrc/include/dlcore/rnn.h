@@ -44,8 +44,8 @@ size_t dl_rnn_gates(dl_rnn_mode_t mode);
 size_t dl_rnn_total_rows(const dl_rnn_desc *d);
 /* Elements of the reserve a training forward fills and backward reads. */
 size_t dl_rnn_reserve_size(const dl_rnn_desc *d);
-/* Elements of the large per-call buffers: an inference forward's gate buffer, and backward's
- * per-step gradients.  Callers that reuse memory pass them in (`work`); with NULL they are
+/* Elements of the large per-call buffers: an inference forward's gate buffer (0 for LSTM, which
+ * needs none), and backward's per-step gradients.  Callers that reuse memory pass them in (`work`); with NULL they are
  * allocated per call (fresh pages cost ~1.7 us per 4 KiB here, several ms for a layer). */
 size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d);
 size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d);
