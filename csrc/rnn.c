@@ -10,6 +10,9 @@
  * step of batch 32 x hidden 256 splits in two, a batch-1 step does not fork at all. */
 enum { CELL_GRAIN = 4096 };
 
+/* Rows ahead of the current one whose gate pre-activations the LSTM cell prefetches. */
+enum { LSTM_PF_ROWS = 2 };
+
 size_t dl_rnn_gates(dl_rnn_mode_t mode)
 {
     switch (mode) {
@@ -37,7 +40,8 @@ size_t dl_rnn_reserve_size(const dl_rnn_desc *d)
 
 size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d)
 {
-    return dl_rnn_total_rows(d) * dl_rnn_gates(d->mode) * d->H;
+    /* LSTM's inference forward needs no gate buffer (see rnn.h) */
+    return d->mode == DL_RNN_LSTM ? 0 : dl_rnn_total_rows(d) * dl_rnn_gates(d->mode) * d->H;
 }
 
 size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d)
@@ -48,7 +52,8 @@ size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d)
 
 /* ---------------------------------------------------------------- float32 row kernels, per ISA */
 #define DECLARE_ISA(isa)                                                                        \
-    void dl_lstm_row_fwd_f32_##isa(size_t, float *, float *, float *, float *);                 \
+    void dl_lstm_row_fwd_f32_##isa(size_t, const float *, const float *, const float *,         \
+                                   float *, float *, float *, float *, float *);                \
     void dl_lstm_row_bwd_f32_##isa(size_t, const float *, const float *, const float *,         \
                                    const float *, float *, float *);                            \
     void dl_gru_row_fwd_f32_##isa(size_t, float *, const float *, float *, float *);            \
@@ -61,7 +66,8 @@ DECLARE_ISA(avx2)
 DECLARE_ISA(avx512)
 #undef DECLARE_ISA
 
-typedef void (*lstm_fwd_row_t)(size_t, float *, float *, float *, float *);
+typedef void (*lstm_fwd_row_t)(size_t, const float *, const float *, const float *, float *,
+                               float *, float *, float *, float *);
 typedef void (*lstm_bwd_row_t)(size_t, const float *, const float *, const float *,
                                const float *, float *, float *);
 typedef void (*gru_fwd_row_t)(size_t, float *, const float *, float *, float *);
@@ -91,13 +97,24 @@ static inline int isa_index(void)
     return i < 0 ? 0 : (i > 2 ? 2 : i);
 }
 
-void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, float *c, float *tc, float *h,
-                          ptrdiff_t ldh)
+void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg, ptrdiff_t ldhg,
+                          const float *bias, float *gates, float *c, float *tc, float *h,
+                          ptrdiff_t ldh, float *h2, ptrdiff_t ldh2)
 {
     lstm_fwd_row_t fn = LSTM_FWD[isa_index()];
-    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
-    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
-        fn(H, g + r * 4 * H, c + r * H, tc ? tc + r * H : NULL, h + r * ldh);
+    int nth = dl_threads_for(n * H, CELL_GRAIN);
+    #pragma omp parallel for num_threads(nth) if(nth > 1)
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) {
+        /* a big gate buffer (xg) is cold and read as four short runs per row, too short for
+         * the hardware prefetcher: ask for the rows a little ahead */
+        if (xg && r + LSTM_PF_ROWS < (ptrdiff_t)n) {
+            const float *pf = xg + (r + LSTM_PF_ROWS) * 4 * H;
+            for (size_t j = 0; j < 4 * H; j += 16) __builtin_prefetch(pf + j, 1, 3);
+        }
+        fn(H, xg ? xg + r * 4 * H : NULL, hg ? hg + r * ldhg : NULL, bias,
+           gates ? gates + r * 4 * H : NULL, c + r * H, tc ? tc + r * H : NULL, h + r * ldh,
+           h2 ? h2 + r * ldh2 : NULL);
+    }
 }
 
 void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc, const float *cp,
@@ -145,19 +162,28 @@ void dl_rnn_cell_bwd_f32(size_t n, size_t H, int relu, const float *g, const flo
 /* ---------------------------------------------------------------- float64 cell kernels (scalar) */
 static inline double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
-void dl_lstm_cell_fwd_f64(size_t n, size_t H, double *g, double *c, double *tc, double *h,
-                          ptrdiff_t ldh)
+void dl_lstm_cell_fwd_f64(size_t n, size_t H, const double *xg, const double *hg,
+                          ptrdiff_t ldhg, const double *bias, double *gates, double *c,
+                          double *tc, double *h, ptrdiff_t ldh, double *h2, ptrdiff_t ldh2)
 {
     for (size_t r = 0; r < n; r++) {
-        double *gi = g + r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
-        double *cr = c + r * H, *hr = h + r * ldh;
+        const double *xr = xg ? xg + r * 4 * H : NULL, *hr = hg ? hg + r * ldhg : NULL;
+        double *gr = gates ? gates + r * 4 * H : NULL;
+        double *cr = c + r * H, *hrow = h + r * ldh, *h2row = h2 ? h2 + r * ldh2 : NULL;
         for (size_t j = 0; j < H; j++) {
-            double i = sigm(gi[j]), f = sigm(gf[j]), gc = tanh(gg[j]), o = sigm(go[j]);
+            double pre[4];
+            for (size_t q = 0; q < 4; q++)
+                pre[q] = (xr ? xr[q * H + j] : 0.0) + (hr ? hr[q * H + j] : 0.0)
+                         + (bias ? bias[q * H + j] : 0.0);
+            double i = sigm(pre[0]), f = sigm(pre[1]), gc = tanh(pre[2]), o = sigm(pre[3]);
             double cn = f * cr[j] + i * gc, t = tanh(cn);
-            gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+            if (gr) {
+                gr[j] = i; gr[H + j] = f; gr[2 * H + j] = gc; gr[3 * H + j] = o;
+            }
             cr[j] = cn;
             if (tc) tc[r * H + j] = t;
-            hr[j] = o * t;
+            hrow[j] = o * t;
+            if (h2row) h2row[j] = o * t;
         }
     }
 }
@@ -241,85 +267,139 @@ void dl_rnn_cell_bwd_f64(size_t n, size_t H, int relu, const double *g, const do
  * for gradient checks) goes straight to dl_dgemm. */
 #define DECLARE_REC(isa)                                                                        \
     size_t dl_rnn_nr_##isa(void);                                                               \
-    size_t dl_rnn_mr_##isa(void);                                                               \
-    void dl_rnn_pack_b_f32_##isa(int, size_t, size_t, const float *, ptrdiff_t, float *);       \
-    void dl_rnn_pack_a_f32_##isa(size_t, size_t, const float *, ptrdiff_t, float *);            \
-    void dl_rnn_gemm_packed_f32_##isa(size_t, size_t, size_t, const float *, const float *,     \
-                                      float, float *, ptrdiff_t, size_t, size_t);
+    void dl_rnn_pack_b_f32_##isa(int, size_t, size_t, const float *, ptrdiff_t, float *,        \
+                                 size_t);                                                       \
+    void dl_rnn_gemm_packed_f32_##isa(size_t, size_t, size_t, const float *, ptrdiff_t, size_t, \
+                                      const float *, ptrdiff_t, const float *, float, float *,  \
+                                      ptrdiff_t, size_t, size_t);
 DECLARE_REC(generic)
 DECLARE_REC(avx2)
 DECLARE_REC(avx512)
 #undef DECLARE_REC
 
 static size_t (*const REC_NR[3])(void) = {dl_rnn_nr_generic, dl_rnn_nr_avx2, dl_rnn_nr_avx512};
-static size_t (*const REC_MR[3])(void) = {dl_rnn_mr_generic, dl_rnn_mr_avx2, dl_rnn_mr_avx512};
-static void (*const REC_PACK_B[3])(int, size_t, size_t, const float *, ptrdiff_t, float *) = {
+static void (*const REC_PACK_B[3])(int, size_t, size_t, const float *, ptrdiff_t, float *,
+                                   size_t) = {
     dl_rnn_pack_b_f32_generic, dl_rnn_pack_b_f32_avx2, dl_rnn_pack_b_f32_avx512};
-static void (*const REC_PACK_A[3])(size_t, size_t, const float *, ptrdiff_t, float *) = {
-    dl_rnn_pack_a_f32_generic, dl_rnn_pack_a_f32_avx2, dl_rnn_pack_a_f32_avx512};
-static void (*const REC_GEMM[3])(size_t, size_t, size_t, const float *, const float *, float,
-                                 float *, ptrdiff_t, size_t, size_t) = {
+typedef void (*rec_gemm_t)(size_t, size_t, size_t, const float *, ptrdiff_t, size_t,
+                           const float *, ptrdiff_t, const float *, float, float *, ptrdiff_t,
+                           size_t, size_t);
+static const rec_gemm_t REC_GEMM[3] = {
     dl_rnn_gemm_packed_f32_generic, dl_rnn_gemm_packed_f32_avx2, dl_rnn_gemm_packed_f32_avx512};
 
 /* Work (M*N*K) per thread below which a recurrent product stays on one thread. */
 enum { REC_GRAIN = 1 << 20 };
 
+/* A product by one weight matrix (K rows of op(B)), or by two stacked (K + K2 rows: the LSTM
+ * forward's [x_t | h_{t-1}] @ [W_ih | W_hh]^T, so the input projection needs no big buffer). */
 typedef struct {
     int isa;
-    size_t K, N, nr, mr;
-    float *bp;  /* packed weight panels */
-    float *ap;  /* the state, packed per step (room for max_m rows) */
+    size_t K, K2, N, nr;
+    float *bp;        /* packed weight panels, or NULL: direct */
+    const float *b, *b2;  /* direct: the weights as given (op(B) = B^T), products by dl_sgemm */
+    ptrdiff_t ldb, ldb2;
 } rec_f32;
+
+/* Total rows (all steps) below which the two-matrix product skips packing: packing both weights
+ * costs about as much as a few rows of product, so one-step calls (cells, sampling loops)
+ * multiply the weights as they are. */
+enum { REC_PACK_MIN_ROWS = 16 };
+
+static int rec_alloc_f32(rec_f32 *w, size_t K, size_t K2, size_t N)
+{
+    int isa = isa_index();
+    w->b = w->b2 = NULL;
+    w->ldb = w->ldb2 = 0;
+    w->isa = isa;
+    w->K = K;
+    w->K2 = K2;
+    w->N = N;
+    w->nr = REC_NR[isa]();
+    size_t n = (N + w->nr - 1) / w->nr * w->nr * (K + K2);
+    w->bp = dl_alloc((n > 0 ? n : 1) * sizeof(float));
+    return w->bp ? 0 : -1;
+}
 
 static int rec_init_f32(rec_f32 *w, int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
                         size_t max_m)
 {
-    int isa = isa_index();
-    w->isa = isa;
-    w->K = K;
-    w->N = N;
-    w->nr = REC_NR[isa]();
-    w->mr = REC_MR[isa]();
-    size_t panels = (N + w->nr - 1) / w->nr, tiles = (max_m + w->mr - 1) / w->mr;
-    w->bp = dl_alloc(panels * w->nr * K * sizeof(float));
-    w->ap = dl_alloc(tiles * w->mr * K * sizeof(float));
-    if (!w->bp || !w->ap) {
-        dl_free(w->bp);
-        dl_free(w->ap);
-        w->bp = w->ap = NULL;
-        return -1;
-    }
-    REC_PACK_B[isa](trans, K, N, B, ldb, w->bp);
+    (void)max_m;
+    if (rec_alloc_f32(w, K, 0, N) != 0) return -1;
+    REC_PACK_B[w->isa](trans, K, N, B, ldb, w->bp, K * w->nr);
     return 0;
 }
 
-/* C (M x N) = beta*C + A (M x K) @ W, M at most the init's max_m; beta is 0 or 1. */
+/* op(B) = [B^T ; B2^T] (B: N x K, B2: N x K2, both row-major), for `rows` rows in all. */
+static int rec_init2_f32(rec_f32 *w, size_t K, const float *B, ptrdiff_t ldb, size_t K2,
+                         const float *B2, ptrdiff_t ldb2, size_t N, size_t rows)
+{
+    if (rows < REC_PACK_MIN_ROWS) {
+        w->isa = isa_index();
+        w->K = K;
+        w->K2 = K2;
+        w->N = N;
+        w->nr = 0;
+        w->bp = NULL;
+        w->b = B;
+        w->ldb = ldb;
+        w->b2 = B2;
+        w->ldb2 = ldb2;
+        return 0;
+    }
+    if (rec_alloc_f32(w, K, K2, N) != 0) return -1;
+    size_t ps = (K + K2) * w->nr;
+    REC_PACK_B[w->isa](1, K, N, B, ldb, w->bp, ps);
+    REC_PACK_B[w->isa](1, K2, N, B2, ldb2, w->bp + K * w->nr, ps);
+    return 0;
+}
+
+/* C (M x N) = beta*C + [A | A2] @ W (A2 only for a two-matrix W); beta is 0 or 1; C must not
+ * overlap A or A2. */
+static void rec_mm2_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t lda,
+                        const float *A2, ptrdiff_t lda2, float beta, float *C, ptrdiff_t ldc)
+{
+    if (M == 0 || w->N == 0) return;
+    if (!w->bp) {
+        if (w->K > 0) {
+            dl_sgemm(0, 1, M, w->N, w->K, 1.0f, A, lda, w->b, w->ldb, beta, C, ldc, NULL,
+                     DL_BIAS_NONE, DL_ACT_NONE);
+            beta = 1.0f;
+        } else if (beta == 0.0f) {
+            for (size_t i = 0; i < M; i++) memset(C + i * ldc, 0, w->N * sizeof(float));
+            beta = 1.0f;
+        }
+        if (w->K2 > 0)
+            dl_sgemm(0, 1, M, w->N, w->K2, 1.0f, A2, lda2, w->b2, w->ldb2, beta, C, ldc, NULL,
+                     DL_BIAS_NONE, DL_ACT_NONE);
+        return;
+    }
+    size_t panels = (w->N + w->nr - 1) / w->nr;
+    int nth = dl_threads_for(M * w->N * (w->K + w->K2), REC_GRAIN);
+    if ((size_t)nth > panels) nth = (int)panels;
+    rec_gemm_t gemm = REC_GEMM[w->isa];
+    if (nth <= 1) {  /* no parallel region at all: this runs once per step */
+        gemm(M, w->N, w->K, A, lda, w->K2, A2, lda2, w->bp, beta, C, ldc, 0, panels);
+        return;
+    }
+    #pragma omp parallel for num_threads(nth) schedule(static, 1)
+    for (int c = 0; c < nth; c++)
+        gemm(M, w->N, w->K, A, lda, w->K2, A2, lda2, w->bp, beta, C, ldc, panels * c / nth,
+             panels * (c + 1) / nth);
+}
+
 static void rec_mm_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t lda, float beta,
                        float *C, ptrdiff_t ldc)
 {
-    if (M == 0 || w->N == 0) return;
-    REC_PACK_A[w->isa](M, w->K, A, lda, w->ap);
-    size_t panels = (w->N + w->nr - 1) / w->nr;
-    int nth = dl_threads_for(M * w->N * w->K, REC_GRAIN);
-    if ((size_t)nth > panels) nth = (int)panels;
-    void (*gemm)(size_t, size_t, size_t, const float *, const float *, float, float *,
-                 ptrdiff_t, size_t, size_t) = REC_GEMM[w->isa];
-    #pragma omp parallel for num_threads(nth) schedule(static, 1)
-    for (int c = 0; c < nth; c++)
-        gemm(M, w->N, w->K, w->ap, w->bp, beta, C, ldc, panels * c / nth, panels * (c + 1) / nth);
+    rec_mm2_f32(w, M, A, lda, NULL, 0, beta, C, ldc);
 }
 
-static void rec_free_f32(rec_f32 *w)
-{
-    dl_free(w->bp);
-    dl_free(w->ap);
-}
+static void rec_free_f32(rec_f32 *w) { dl_free(w->bp); }  /* NULL when direct */
 
 typedef struct {
     int trans;
-    size_t K, N;
-    const double *b;
-    ptrdiff_t ldb;
+    size_t K, K2, N;
+    const double *b, *b2;
+    ptrdiff_t ldb, ldb2;
 } rec_f64;
 
 static int rec_init_f64(rec_f64 *w, int trans, size_t K, size_t N, const double *B,
@@ -328,18 +408,47 @@ static int rec_init_f64(rec_f64 *w, int trans, size_t K, size_t N, const double 
     (void)max_m;
     w->trans = trans;
     w->K = K;
+    w->K2 = 0;
     w->N = N;
     w->b = B;
     w->ldb = ldb;
+    w->b2 = NULL;
+    w->ldb2 = 0;
     return 0;
+}
+
+static int rec_init2_f64(rec_f64 *w, size_t K, const double *B, ptrdiff_t ldb, size_t K2,
+                         const double *B2, ptrdiff_t ldb2, size_t N, size_t rows)
+{
+    (void)rows;
+    rec_init_f64(w, 1, K, N, B, ldb, 0);
+    w->K2 = K2;
+    w->b2 = B2;
+    w->ldb2 = ldb2;
+    return 0;
+}
+
+static void rec_mm2_f64(const rec_f64 *w, size_t M, const double *A, ptrdiff_t lda,
+                        const double *A2, ptrdiff_t lda2, double beta, double *C, ptrdiff_t ldc)
+{
+    if (M == 0 || w->N == 0) return;
+    if (w->K > 0) {
+        dl_dgemm(0, w->trans, M, w->N, w->K, 1.0, A, lda, w->b, w->ldb, beta, C, ldc, NULL,
+                 DL_BIAS_NONE, DL_ACT_NONE);
+        beta = 1.0;
+    } else if (beta == 0.0) {
+        for (size_t i = 0; i < M; i++) memset(C + i * ldc, 0, w->N * sizeof(double));
+        beta = 1.0;
+    }
+    if (w->K2 > 0)
+        dl_dgemm(0, w->trans, M, w->N, w->K2, 1.0, A2, lda2, w->b2, w->ldb2, beta, C, ldc, NULL,
+                 DL_BIAS_NONE, DL_ACT_NONE);
 }
 
 static void rec_mm_f64(const rec_f64 *w, size_t M, const double *A, ptrdiff_t lda, double beta,
                        double *C, ptrdiff_t ldc)
 {
-    if (M == 0 || w->N == 0 || w->K == 0) return;
-    dl_dgemm(0, w->trans, M, w->N, w->K, 1.0, A, lda, w->b, w->ldb, beta, C, ldc, NULL,
-             DL_BIAS_NONE, DL_ACT_NONE);
+    rec_mm2_f64(w, M, A, lda, NULL, 0, beta, C, ldc);
 }
 
 static void rec_free_f64(rec_f64 *w) { (void)w; }

@@ -12,36 +12,129 @@ static inline vf vf_one(void) { return vf_set1(1.0f); }
 static inline vf vf_relu(vf x) { return vf_max(vf_zero(), x); }
 static inline float s_relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
 
-/* LSTM forward. g = [i f g o] pre-activations in, activations out; c: c_{t-1} in, c_t out. */
-void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, float *g, float *c, float *tc, float *h)
+/* ---- the LSTM forward cell's nonlinearities.  Five per hidden unit per step make them most of
+ * the cell's time, so they take a shorter route than simd.h's general vf_sigmoid/vf_tanh (which
+ * also keep tanh's relative precision near 0): both come from one clamped e^x and one
+ * reciprocal, sigmoid(x) = 1 / (1 + e^-x), tanh(x) = 1 - 2 / (1 + e^2x).  Absolute error stays
+ * within a few 1e-8 (what the cell's outputs need); NaN propagates; the clamp to |x| <= 80 keeps
+ * 1 + e^x finite and its reciprocal a normal number (sigmoid(-80) ~ 1.8e-35 stands for 0). */
+#ifndef DL_VF_SCALAR
+static inline vf rnn_exp_clamped(vf x)
 {
-    float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
+    const vf hi = vf_set1(80.0f), lo = vf_set1(-80.0f);
+    vf xc = vf_min(hi, vf_max(lo, x));           /* NaN stays NaN (data in 2nd operand) */
+    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
+    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
+    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
+    vf p = vf_set1(1.0f / 720.0f);
+    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
+    p = vf_fma(p, r, vf_set1(0.5f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+#if defined(__AVX512F__)
+    return _mm512_scalef_ps(p, n);               /* p * 2^n, |n| <= 116 */
+#else
+    return vf_mul(p, vf_pow2i(vf_round_to_int(n)));
+#endif
+}
+
+/* 1 / d for d in [1, 6e34] (or NaN). */
+static inline vf rnn_recip(vf d)
+{
+#if defined(__AVX512F__)
+    vf r = _mm512_rcp14_ps(d);                   /* 14 bits, one Newton step doubles them */
+    return vf_mul(r, _mm512_fnmadd_ps(d, r, vf_set1(2.0f)));
+#else
+    return vf_div(vf_set1(1.0f), d);
+#endif
+}
+
+static inline vf rnn_sigmoid(vf x)
+{
+    return rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_sub(vf_zero(), x))));
+}
+
+static inline vf rnn_tanh(vf x)
+{
+    vf r = rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_add(x, x))));
+    return vf_fma(vf_set1(-2.0f), r, vf_set1(1.0f));
+}
+#else
+static inline vf rnn_sigmoid(vf x) { return s_sigmoid(x); }
+static inline vf rnn_tanh(vf x) { return s_tanh(x); }
+#endif
+
+/* LSTM forward on one row.  The [i f g o] pre-activations are the sum of whichever of xg (the
+ * input part), hg (the recurrent part) and bias are given: the time loop's GEMM leaves them
+ * in a small hot buffer instead of read-modify-writing a big cold gate buffer.  gates (may be
+ * xg itself) receives the activated gates when backward needs them.  c: c_{t-1} in, c_t out;
+ * tc (optional) receives tanh(c_t); h and h2 (optional) receive o * tanh(c_t).  The flags are
+ * compile-time constants in the instances below, so the vector loop has no branches on them. */
+static inline __attribute__((always_inline)) void
+lstm_row_fwd(size_t H, const float *xg, const float *hg, const float *bias, float *gates,
+             float *c, float *tc, float *h, float *h2, int has_xg, int has_hg, int has_bias,
+             int keep)
+{
     size_t j = 0;
     for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
-        vf i = vf_sigmoid(vf_loadu(gi + j));
-        vf f = vf_sigmoid(vf_loadu(gf + j));
-        vf gc = vf_tanh(vf_loadu(gg + j));
-        vf o = vf_sigmoid(vf_loadu(go + j));
+        vf pre[4];
+        for (int q = 0; q < 4; q++) {
+            vf v = has_xg ? vf_loadu(xg + q * H + j) : vf_zero();
+            if (has_hg) v = has_xg ? vf_add(v, vf_loadu(hg + q * H + j)) : vf_loadu(hg + q * H + j);
+            if (has_bias) v = vf_add(v, vf_loadu(bias + q * H + j));
+            pre[q] = v;
+        }
+        vf i = rnn_sigmoid(pre[0]), f = rnn_sigmoid(pre[1]), gc = rnn_tanh(pre[2]);
+        vf o = rnn_sigmoid(pre[3]);
         vf cn = vf_fma(f, vf_loadu(c + j), vf_mul(i, gc));
-        vf t = vf_tanh(cn);
-        vf_storeu(gi + j, i);
-        vf_storeu(gf + j, f);
-        vf_storeu(gg + j, gc);
-        vf_storeu(go + j, o);
+        vf t = rnn_tanh(cn);
+        if (keep) {
+            vf_storeu(gates + j, i);
+            vf_storeu(gates + H + j, f);
+            vf_storeu(gates + 2 * H + j, gc);
+            vf_storeu(gates + 3 * H + j, o);
+        }
         vf_storeu(c + j, cn);
         if (tc) vf_storeu(tc + j, t);
-        vf_storeu(h + j, vf_mul(o, t));
+        vf hv = vf_mul(o, t);
+        vf_storeu(h + j, hv);
+        if (h2) vf_storeu(h2 + j, hv);
     }
     for (; j < H; j++) {
-        float i = s_sigmoid(gi[j]), f = s_sigmoid(gf[j]), gc = s_tanh(gg[j]);
-        float o = s_sigmoid(go[j]);
+        float pre[4];
+        for (int q = 0; q < 4; q++) {
+            float v = has_xg ? xg[q * H + j] : 0.0f;
+            if (has_hg) v = has_xg ? v + hg[q * H + j] : hg[q * H + j];
+            if (has_bias) v += bias[q * H + j];
+            pre[q] = v;
+        }
+        float i = s_sigmoid(pre[0]), f = s_sigmoid(pre[1]), gc = s_tanh(pre[2]);
+        float o = s_sigmoid(pre[3]);
         float cn = f * c[j] + i * gc;
         float t = s_tanh(cn);
-        gi[j] = i; gf[j] = f; gg[j] = gc; go[j] = o;
+        if (keep) {
+            gates[j] = i; gates[H + j] = f; gates[2 * H + j] = gc; gates[3 * H + j] = o;
+        }
         c[j] = cn;
         if (tc) tc[j] = t;
         h[j] = o * t;
+        if (h2) h2[j] = o * t;
     }
+}
+
+void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, const float *xg, const float *hg,
+                                    const float *bias, float *gates, float *c, float *tc,
+                                    float *h, float *h2)
+{
+    int x = xg != NULL, r = hg != NULL, b = bias != NULL, k = gates != NULL;
+    /* the time loop's cases get their own code; the rest share one with run-time flags */
+    if (!x && r && b && !k) lstm_row_fwd(H, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
+    else if (!x && r && b && k) lstm_row_fwd(H, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
+    else if (!x && r && !b && !k) lstm_row_fwd(H, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
+    else if (!x && r && !b && k) lstm_row_fwd(H, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
+    else lstm_row_fwd(H, xg, hg, bias, gates, c, tc, h, h2, x, r, b, k);
 }
 
 /* LSTM backward.  With h = o*tanh(c), c = f*c' + i*g:
@@ -181,91 +274,129 @@ void DL_ISA_FN(dl_elman_row_bwd_f32)(size_t H, int relu, const float *g, const f
 
 /* ---- the recurrent matrix product C (M x N) = beta*C + A (M x K) @ B (K x N), with B (a
  * weight matrix reused at every step) packed once into panels of NR columns, k-major, and A (the
- * small state, M = batch rows) packed per step into tiles of MR rows.  The MR x NR block of C
+ * small state, M = batch rows) read in place in tiles of MR rows.  The MR x NR block of C
  * stays in registers over all of K: MR broadcasts of A and 2 vector loads of B feed 2*MR FMAs. */
 enum { RNN_NR = 2 * DL_VF_LEN, RNN_MR = DL_VF_LEN >= 16 ? 8 : (DL_VF_LEN >= 8 ? 6 : 4) };
 
 size_t DL_ISA_FN(dl_rnn_nr)(void) { return RNN_NR; }
-size_t DL_ISA_FN(dl_rnn_mr)(void) { return RNN_MR; }
 
-/* out[p][k][j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with trans, the
- * transpose of B stored N x K. */
+/* out[p*pstride + k*NR + j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with
+ * trans, the transpose of B stored N x K.  pstride >= K*NR lets two matrices share panels (the
+ * second packed at out + K1*NR): their products then sum in one pass over both. */
 void DL_ISA_FN(dl_rnn_pack_b_f32)(int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
-                                  float *out)
+                                  float *out, size_t pstride)
 {
     size_t panels = (N + RNN_NR - 1) / RNN_NR;
     for (size_t p = 0; p < panels; p++) {
-        float *o = out + p * K * RNN_NR;
-        for (size_t k = 0; k < K; k++)
+        float *o = out + p * pstride;
+        if (trans) {  /* column `col` of op(B) is row `col` of B: read it along its length */
             for (size_t j = 0; j < RNN_NR; j++) {
                 size_t col = p * RNN_NR + j;
-                o[k * RNN_NR + j] = col < N ? (trans ? B[col * ldb + k] : B[k * ldb + col]) : 0.0f;
+                if (col < N) {
+                    const float *b = B + col * ldb;
+                    for (size_t k = 0; k < K; k++) o[k * RNN_NR + j] = b[k];
+                } else {
+                    for (size_t k = 0; k < K; k++) o[k * RNN_NR + j] = 0.0f;
+                }
             }
-    }
-}
-
-/* out[t][k][r] = A[t*MR + r][k], 0 past row M. */
-void DL_ISA_FN(dl_rnn_pack_a_f32)(size_t M, size_t K, const float *A, ptrdiff_t lda, float *out)
-{
-    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
-    for (size_t t = 0; t < tiles; t++) {
-        float *o = out + t * K * RNN_MR;
-        for (size_t r = 0; r < RNN_MR; r++) {
-            size_t row = t * RNN_MR + r;
-            if (row < M) {
-                const float *a = A + row * lda;
-                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = a[k];
-            } else {
-                for (size_t k = 0; k < K; k++) o[k * RNN_MR + r] = 0.0f;
-            }
+        } else {
+            for (size_t k = 0; k < K; k++)
+                for (size_t j = 0; j < RNN_NR; j++) {
+                    size_t col = p * RNN_NR + j;
+                    o[k * RNN_NR + j] = col < N ? B[k * ldb + col] : 0.0f;
+                }
         }
     }
 }
 
-/* Panels [p0, p1) of C for every row: C = beta*C + A @ B from the packed forms. */
-void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *Ap,
-                                       const float *Bp, float beta, float *C, ptrdiff_t ldc,
-                                       size_t p0, size_t p1)
+/* Panels ahead of the current one whose C lines are prefetched. */
+enum { RNN_PF_DIST = 2 };
+
+/* Prefetch the cache lines of columns [col0, col0 + NR) of every row of C (N columns). */
+static inline void rnn_prefetch_cols(size_t M, const float *C, ptrdiff_t ldc, size_t col0,
+                                     size_t N)
 {
-    size_t tiles = (M + RNN_MR - 1) / RNN_MR;
+    for (size_t r = 0; r < M; r++)
+        for (size_t j = col0; j < col0 + RNN_NR && j < N; j += 16)
+            __builtin_prefetch(C + r * ldc + j, 1, 3);
+}
+
+/* One tile: rows [0, mr) of A/A2/C (already offset) times one packed panel (ncols valid
+ * columns).  The MR x NR block of C stays in registers over all of K + K2: mr broadcasts of A
+ * and 2 vector loads of B feed 2*mr FMAs.  A (the small state) is read in place: packing it
+ * each step cost more than the strided reads.  mr is a constant in every instance. */
+static inline __attribute__((always_inline)) void
+rnn_tile(const int mr, size_t K, const float *A, ptrdiff_t lda, size_t K2, const float *A2,
+         ptrdiff_t lda2, const float *bp, float beta, float *C, ptrdiff_t ldc, size_t ncols)
+{
+    vf acc0[RNN_MR], acc1[RNN_MR];
+    for (int r = 0; r < mr; r++) acc0[r] = acc1[r] = vf_zero();
+    for (size_t k = 0; k < K; k++) {
+        vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
+        for (int r = 0; r < mr; r++) {
+            vf av = vf_set1(A[r * lda + k]);
+            acc0[r] = vf_fma(av, b0, acc0[r]);
+            acc1[r] = vf_fma(av, b1, acc1[r]);
+        }
+    }
+    const float *bp2 = bp + K * RNN_NR;
+    for (size_t k = 0; k < K2; k++) {
+        vf b0 = vf_loadu(bp2 + k * RNN_NR), b1 = vf_loadu(bp2 + k * RNN_NR + DL_VF_LEN);
+        for (int r = 0; r < mr; r++) {
+            vf av = vf_set1(A2[r * lda2 + k]);
+            acc0[r] = vf_fma(av, b0, acc0[r]);
+            acc1[r] = vf_fma(av, b1, acc1[r]);
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        float *c = C + r * ldc;
+        if (ncols == RNN_NR) {
+            vf v0 = acc0[r], v1 = acc1[r];
+            if (beta != 0.0f) {
+                v0 = vf_fma(vf_set1(beta), vf_loadu(c), v0);
+                v1 = vf_fma(vf_set1(beta), vf_loadu(c + DL_VF_LEN), v1);
+            }
+            vf_storeu(c, v0);
+            vf_storeu(c + DL_VF_LEN, v1);
+        } else {
+            float tmp[RNN_NR];
+            vf_storeu(tmp, acc0[r]);
+            vf_storeu(tmp + DL_VF_LEN, acc1[r]);
+            for (size_t j = 0; j < ncols; j++)
+                c[j] = beta != 0.0f ? beta * c[j] + tmp[j] : tmp[j];
+        }
+    }
+}
+
+/* Panels [p0, p1) of C for every row: C = beta*C + [A | A2] @ B from B's packed form, whose
+ * panels hold K + K2 rows (A's K, then A2's K2; K2 may be 0 and A2 NULL).  Rows go in tiles
+ * of MR, the last few in tiles of 4, 2, 1 (a batch of 1 computes one row, not MR). */
+void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *A,
+                                       ptrdiff_t lda, size_t K2, const float *A2,
+                                       ptrdiff_t lda2, const float *Bp, float beta, float *C,
+                                       ptrdiff_t ldc, size_t p0, size_t p1)
+{
     for (size_t p = p0; p < p1; p++) {
-        const float *bp = Bp + p * K * RNN_NR;
+        /* With beta != 0, C is a slab of the gate buffer the input GEMM wrote long before (cold,
+         * rows far apart): pull the panels a little ahead into cache, or the epilogue stalls. */
+        if (beta != 0.0f) {
+            for (size_t q = (p == p0 ? p : p + RNN_PF_DIST); q <= p + RNN_PF_DIST && q < p1; q++)
+                rnn_prefetch_cols(M, C, ldc, q * RNN_NR, N);
+        }
+        const float *bp = Bp + p * (K + K2) * RNN_NR;
         size_t col0 = p * RNN_NR;
         size_t ncols = N - col0 < RNN_NR ? N - col0 : RNN_NR;
-        for (size_t t = 0; t < tiles; t++) {
-            const float *ap = Ap + t * K * RNN_MR;
-            size_t row0 = t * RNN_MR;
-            size_t nrows = M - row0 < RNN_MR ? M - row0 : RNN_MR;
-            vf acc0[RNN_MR], acc1[RNN_MR];
-            for (int r = 0; r < RNN_MR; r++) acc0[r] = acc1[r] = vf_zero();
-            for (size_t k = 0; k < K; k++) {
-                vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
-                const float *a = ap + k * RNN_MR;
-                for (int r = 0; r < RNN_MR; r++) {
-                    vf av = vf_set1(a[r]);
-                    acc0[r] = vf_fma(av, b0, acc0[r]);
-                    acc1[r] = vf_fma(av, b1, acc1[r]);
-                }
-            }
-            for (int r = 0; r < RNN_MR; r++) {
-                if ((size_t)r >= nrows) break;
-                float *c = C + (row0 + r) * ldc + col0;
-                if (ncols == RNN_NR) {
-                    vf v0 = acc0[r], v1 = acc1[r];
-                    if (beta != 0.0f) {
-                        v0 = vf_fma(vf_set1(beta), vf_loadu(c), v0);
-                        v1 = vf_fma(vf_set1(beta), vf_loadu(c + DL_VF_LEN), v1);
-                    }
-                    vf_storeu(c, v0);
-                    vf_storeu(c + DL_VF_LEN, v1);
-                } else {
-                    float tmp[RNN_NR];
-                    vf_storeu(tmp, acc0[r]);
-                    vf_storeu(tmp + DL_VF_LEN, acc1[r]);
-                    for (size_t j = 0; j < ncols; j++)
-                        c[j] = beta != 0.0f ? beta * c[j] + tmp[j] : tmp[j];
-                }
-            }
+        size_t row0 = 0;
+        while (row0 < M) {
+            size_t rem = M - row0;
+            const float *a = A + row0 * lda, *a2 = K2 ? A2 + row0 * lda2 : NULL;
+            float *c = C + row0 * ldc + col0;
+            int mr = rem >= RNN_MR ? RNN_MR : (rem >= 4 ? 4 : (rem >= 2 ? 2 : 1));
+            if (mr == RNN_MR) rnn_tile(RNN_MR, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            else if (mr == 4) rnn_tile(4, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            else if (mr == 2) rnn_tile(2, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            else rnn_tile(1, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            row0 += (size_t)mr;
         }
     }
 }

@@ -54,6 +54,68 @@ def test_lstm_cell_kernels(isa, threads, n, H, rng):
 
 
 @pytest.mark.parametrize("n,H", CELL_SIZES)
+@pytest.mark.parametrize("form", ["g+hg", "g+hg nokeep", "hg+bias", "hg+bias nokeep",
+                                  "hg nokeep", "g+hg+bias"])
+def test_lstm_cell_kernel_split_preactivations(isa, threads, n, H, form, rng):
+    """The time loop's forms: pre-activations as a sum of parts (input g, recurrent hg, bias),
+    h written twice, gates kept only for training (else g must stay untouched)."""
+    parts = form.split()[0].split("+")
+    keep = "nokeep" not in form
+    g0 = rng.standard_normal((n, 4 * H)).astype(np.float32) * 3
+    hg = rng.standard_normal((n, 4 * H)).astype(np.float32) * 3
+    bias = rng.standard_normal(4 * H).astype(np.float32)
+    c0 = rng.standard_normal((n, H)).astype(np.float32)
+    g, c = g0.copy(), c0.copy()
+    h, h2 = np.empty_like(c), np.full_like(c, np.nan)
+    gates = np.full_like(g0, np.nan) if keep and "g" not in parts else None
+    _C.lstm_cell_fwd(g if "g" in parts else None, c, None, h, hg=hg, h2=h2, keep=keep,
+                     bias=bias if "bias" in parts else None, gates=gates)
+    pre = hg.astype(np.float64)
+    if "g" in parts:
+        pre = pre + g0
+    if "bias" in parts:
+        pre = pre + bias
+    i, f, gg, o = (sigmoid(pre[:, :H]), sigmoid(pre[:, H:2 * H]), np.tanh(pre[:, 2 * H:3 * H]),
+                   sigmoid(pre[:, 3 * H:]))
+    cn = f * c0 + i * gg
+    if keep:
+        np.testing.assert_allclose(g if gates is None else gates,
+                                   np.concatenate([i, f, gg, o], 1), atol=2e-6)
+    if gates is not None or not keep:
+        np.testing.assert_array_equal(g, g0)
+    np.testing.assert_allclose(c, cn, atol=5e-6)
+    np.testing.assert_allclose(h, o * np.tanh(cn), atol=2e-6)
+    np.testing.assert_array_equal(h2, h)
+
+
+@pytest.mark.parametrize("T,B,I,H", [(3, 1, 2, 1), (4, 3, 5, 7), (9, 2, 3, 33), (4, 5, 17, 40),
+                                     (17, 1, 1, 7), (3, 15, 4, 17)])
+def test_lstm_layer_float32_every_isa(isa, threads, T, B, I, H, rng):
+    """The float32 time loop (inference and training forward, backward) against the NumPy
+    reference on odd sizes, every ISA path, 1 and 2 threads; under 16 rows in all the weights
+    are multiplied unpacked, from 16 on packed (both sides are here), and batches 1, 2, 5 and 15
+    take every row-tile size of the packed product (8/6/4, 4, 2, 1)."""
+    from dlcore.bench.rnn import np_lstm
+    m = dl.nn.LSTM(I, H)
+    x = (rng.standard_normal((T, B, I)) * 2).astype(np.float32)
+    ref = np_lstm(x.astype(np.float64), *[p.numpy().astype(np.float64) for p in m.parameters()])
+    with dl.no_grad():
+        y, (hn, cn) = m(dl.tensor(x))
+    np.testing.assert_allclose(y.numpy(), ref, atol=2e-6)
+    np.testing.assert_allclose(hn.numpy()[0], ref[-1], atol=2e-6)
+    xt = dl.tensor(x, requires_grad=True)
+    y2 = m(xt)[0]
+    np.testing.assert_allclose(y2.numpy(), ref, atol=2e-6)
+    gout = rng.standard_normal((T, B, H))
+    y2.backward(dl.tensor(gout.astype(np.float32)))
+    _, dx, dw_ih, dw_hh, db = np_lstm(x.astype(np.float64), *[
+        p.numpy().astype(np.float64) for p in m.parameters()], grad=gout)
+    for ours, theirs in ((xt.grad, dx), (m.weight_ih_l0.grad, dw_ih),
+                         (m.weight_hh_l0.grad, dw_hh), (m.bias_ih_l0.grad, db)):
+        np.testing.assert_allclose(ours.numpy(), theirs, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("n,H", CELL_SIZES)
 def test_gru_cell_kernels(isa, threads, n, H, rng):
     xg0 = rng.standard_normal((n, 3 * H)).astype(np.float32) * 2
     hg = rng.standard_normal((n, 3 * H)).astype(np.float32) * 2
@@ -101,6 +163,12 @@ def test_cell_kernels_propagate_nan(isa):
     c, tc, h = (np.zeros((1, 17), np.float32) for _ in range(3))
     _C.lstm_cell_fwd(g, c, tc, h)
     assert np.isnan(h).all() and np.isnan(c).all()
+    c, h = np.zeros((1, 17), np.float32), np.zeros((1, 17), np.float32)
+    hg = np.zeros((1, 4 * 17), np.float32)
+    hg[0, ::5] = np.nan
+    _C.lstm_cell_fwd(np.zeros_like(hg), c, None, h, hg=hg, keep=False)
+    bad = np.isnan(hg).reshape(4, 17).any(0)
+    assert np.isnan(h[0, bad]).all() and not np.isnan(h[0, ~bad]).any()
     g = np.full((2, 9), np.nan, np.float32)
     _C.rnn_cell_fwd(g, np.empty_like(g), True)
     assert np.isnan(g).all()
@@ -190,6 +258,29 @@ def test_parity_no_bias_and_unbatched(torch, kind, extra, rng):
     P = extra.get("proj_size", 0) or 4
     hx = [rng.standard_normal((2, P))] + ([rng.standard_normal((2, 4))] if kind == "LSTM" else [])
     _compare(torch, o, t, kind, rng.standard_normal((5, 3)), hx)
+
+
+@pytest.mark.parametrize("extra", [{}, {"proj_size": 5}], ids=["plain", "proj"])
+def test_lstm_float32_parity_every_isa(torch, isa, threads, extra, rng):
+    """float32 LSTM (the fused per-step GEMM, with and without projection) against torch on
+    every ISA path, 1 and 2 threads, odd sizes, padded and packed batches."""
+    o, t = _pair(torch, "LSTM", 11, 33, dtype=np.float32, **extra)
+    x = rng.standard_normal((7, 3, 11)).astype(np.float32)
+    _compare(torch, o, t, "LSTM", x, atol=2e-5, rtol=1e-4)
+    # packed: the batch shrinks step by step (and grows in the reverse direction)
+    o, t = _pair(torch, "LSTM", 11, 33, dtype=np.float32, bidirectional=True, **extra)
+    lengths = [7, 5, 5, 2, 1]
+    x = rng.standard_normal((7, 5, 11)).astype(np.float32)
+    xt, xo = torch.tensor(x, requires_grad=True), dl.tensor(x, requires_grad=True)
+    outt = t(torch.nn.utils.rnn.pack_padded_sequence(xt, lengths))
+    outo = o(pack_padded_sequence(xo, lengths))
+    np.testing.assert_allclose(outo[0].data.numpy(), outt[0].data.detach().numpy(), atol=2e-5)
+    for a, b in zip(outo[1], outt[1]):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), atol=2e-5)
+    w = rng.standard_normal(tuple(outt[0].data.shape)).astype(np.float32)
+    (outt[0].data * torch.tensor(w)).sum().backward()
+    (outo[0].data * dl.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("kind,extra", KINDS, ids=lambda v: str(v))

@@ -44,8 +44,10 @@ cdef extern from "dlcore/rnn.h":
                             double *dx, ptrdiff_t lddx, int dx_accumulate,
                             double *dw_ih, double *dw_hh, double *db_x, double *db_h,
                             double *dw_hr, double *dh0, double *dc0, double *work) nogil
-    void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, float *c, float *tc, float *h,
-                              ptrdiff_t ldh) nogil
+    void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg,
+                              ptrdiff_t ldhg, const float *bias, float *gates, float *c,
+                              float *tc, float *h, ptrdiff_t ldh, float *h2,
+                              ptrdiff_t ldh2) nogil
     void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc,
                               const float *cp, const float *dh, float *dc, float *dg) nogil
     void dl_gru_cell_fwd_f32(size_t n, size_t H, float *xg, const float *hg, float *h,
@@ -299,15 +301,27 @@ cdef float* _cell(cnp.ndarray a, str name, size_t rows, size_t width) except NUL
     return <float*>cnp.PyArray_DATA(a)
 
 
-def lstm_cell_fwd(cnp.ndarray g, cnp.ndarray c, cnp.ndarray tc, cnp.ndarray h):
-    """In place: g (n, 4H) pre-activations -> gates, c (n, H) c_{t-1} -> c_t, tc, h written."""
-    cdef size_t n = g.shape[0], H = c.shape[1] if c.ndim == 2 else 0
-    cdef float *pg = _cell(g, "g", n, 4 * H)
+def lstm_cell_fwd(g, cnp.ndarray c, tc, cnp.ndarray h, hg=None, h2=None, bint keep=True,
+                  bias=None, gates=None):
+    """Pre-activations g (n, 4H) [+ hg (n, 4H)] [+ bias (4H,)] (g or hg may be None) ->
+    activated gates into `gates` if given, else into g with keep; c (n, H) c_{t-1} -> c_t;
+    tc (or None), h and h2 (or None) (n, H) written."""
+    cdef size_t H = c.shape[1] if c.ndim == 2 else 0
+    cdef size_t n = c.shape[0]
+    if g is None and hg is None:
+        raise ValueError("lstm_cell_fwd: g and hg cannot both be None")
+    cdef float *pg = _cell(g, "g", n, 4 * H) if g is not None else NULL
     cdef float *pc = _cell(c, "c", n, H)
-    cdef float *ptc = _cell(tc, "tc", n, H)
+    cdef float *ptc = _cell(tc, "tc", n, H) if tc is not None else NULL
     cdef float *ph = _cell(h, "h", n, H)
+    cdef float *phg = _cell(hg, "hg", n, 4 * H) if hg is not None else NULL
+    cdef float *ph2 = _cell(h2, "h2", n, H) if h2 is not None else NULL
+    cdef float *pb = _cell(bias.reshape(1, -1), "bias", 1, 4 * H) if bias is not None else NULL
+    cdef float *pgates = pg if keep else NULL
+    if gates is not None:
+        pgates = _cell(gates, "gates", n, 4 * H)
     with nogil:
-        dl_lstm_cell_fwd_f32(n, H, pg, pc, ptc, ph, H)
+        dl_lstm_cell_fwd_f32(n, H, pg, phg, 4 * H, pb, pgates, pc, ptc, ph, H, ph2, H)
 
 
 def lstm_cell_bwd(cnp.ndarray g, cnp.ndarray tc, cnp.ndarray cp, cnp.ndarray dh,

@@ -1,7 +1,8 @@
 """Recurrent layers as differentiable ops: one Function per layer (all its directions).
 
 Forward runs each direction's whole time loop in one C call (csrc/rnn.c): every step's input
-projection as one GEMM, then per step the recurrent GEMM and a fused cell kernel.  What backward
+projection as one GEMM, then per step the recurrent GEMM and a fused cell kernel (LSTM: one GEMM
+per step over [x_t | h_{t-1}] with both weights packed once, so inference needs no gate buffer).  What backward
 needs is left in a per-direction "reserve" array; backward is one C call per direction too.
 
 Sequences are in the packed layout of PyTorch's PackedSequence: `x` is (rows, input) with step
@@ -59,8 +60,8 @@ class RNNLayer(Function):
         reserves = []
         size = _C.rnn_reserve_size(m, batch_sizes, H, P) if self.requires_grad else 0
         # inference: the gate buffer comes from NumPy's (caching) allocator, not fresh pages
-        work = None if self.requires_grad else \
-            np.empty(_C.rnn_work_sizes(m, batch_sizes, H, P)[0], dtype=dt)
+        nwork = 0 if self.requires_grad else _C.rnn_work_sizes(m, batch_sizes, H, P)[0]
+        work = np.empty(nwork, dtype=dt) if nwork else None
         for d in range(D):
             w = [_c(a) for a in weights[d * per:(d + 1) * per]]
             w_ih, w_hh = w[0], w[1]

@@ -12,7 +12,10 @@
  *
  * Forward per step:  pre = xg_t (all steps by ONE GEMM before the loop, bias fused)
  *                          + h_{t-1} @ w_hh^T (one GEMM per step, accumulated in place),
- * then one fused pass applies the nonlinearities and the state update.  Backward mirrors it:
+ * then one fused pass applies the nonlinearities and the state update.  LSTM instead runs one
+ * GEMM per step over both, [x_t | h_{t-1}] @ [w_ih | w_hh]^T, with both weights packed once
+ * into shared panels, into a small buffer the cell (which adds the bias) reads while it is
+ * hot: no all-steps gate buffer to write and read back, none at all for inference.  Backward mirrors it:
  * one fused pass per step gives the pre-activation gradients, one GEMM per step carries dh back,
  * and dW_ih, dW_hh, dW_hr, the biases and dX come from big GEMMs over all steps at the end.
  */
@@ -41,8 +44,8 @@ size_t dl_rnn_gates(dl_rnn_mode_t mode);
 size_t dl_rnn_total_rows(const dl_rnn_desc *d);
 /* Elements of the reserve a training forward fills and backward reads. */
 size_t dl_rnn_reserve_size(const dl_rnn_desc *d);
-/* Elements of the large per-call buffers: an inference forward's gate buffer, and backward's
- * per-step gradients.  Callers that reuse memory pass them in (`work`); with NULL they are
+/* Elements of the large per-call buffers: an inference forward's gate buffer (0 for LSTM, which
+ * needs none), and backward's per-step gradients.  Callers that reuse memory pass them in (`work`); with NULL they are
  * allocated per call (fresh pages cost ~1.7 us per 4 KiB here, several ms for a layer). */
 size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d);
 size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d);
@@ -92,12 +95,15 @@ int dl_rnn_backward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
                         double *dh0, double *dc0, double *work);
 
 /* ---- fused cell kernels on n rows of H units (exposed for tests) ----
- * LSTM forward: g (n, 4H) holds pre-activations and receives the activated gates; c (n, H)
- * holds c_{t-1} and receives c_t; tc (n, H) receives tanh(c_t) (NULL: not kept); h (n, H) stride
- * ldh receives o * tanh(c_t).  LSTM backward: from the gates, tanh(c_t), c_{t-1} and dh (n, H)
- * gives dg (n, 4H) (pre-activation gradients) and turns dc (n, H) from dc_t into dc_{t-1}. */
-void dl_lstm_cell_fwd_f32(size_t n, size_t H, float *g, float *c, float *tc, float *h,
-                          ptrdiff_t ldh);
+ * LSTM forward: the pre-activations are the sum of those given of xg (n, 4H), hg (n, 4H, row
+ * stride ldhg) and bias (4H, every row); gates (n, 4H; NULL: not kept; may be xg) receives the
+ * activated gates; c (n, H) holds c_{t-1} and receives c_t; tc (n, H) receives tanh(c_t) (NULL:
+ * not kept); h (n, H) stride ldh and h2 (stride ldh2; NULL: none) receive o * tanh(c_t).
+ * LSTM backward: from the gates, tanh(c_t), c_{t-1} and dh (n, H) gives dg (n, 4H)
+ * (pre-activation gradients) and turns dc (n, H) from dc_t into dc_{t-1}. */
+void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg, ptrdiff_t ldhg,
+                          const float *bias, float *gates, float *c, float *tc, float *h,
+                          ptrdiff_t ldh, float *h2, ptrdiff_t ldh2);
 void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc, const float *cp,
                           const float *dh, float *dc, float *dg);
 /* GRU forward: xg (n, 3H) input part (bias in) receives r, z, n; hg (n, 3H) recurrent part
@@ -113,8 +119,9 @@ void dl_gru_cell_bwd_f32(size_t n, size_t H, const float *g, const float *hgn, c
 void dl_rnn_cell_fwd_f32(size_t n, size_t H, int relu, float *g, float *h, ptrdiff_t ldh);
 void dl_rnn_cell_bwd_f32(size_t n, size_t H, int relu, const float *g, const float *dh, float *dg);
 
-void dl_lstm_cell_fwd_f64(size_t n, size_t H, double *g, double *c, double *tc, double *h,
-                          ptrdiff_t ldh);
+void dl_lstm_cell_fwd_f64(size_t n, size_t H, const double *xg, const double *hg,
+                          ptrdiff_t ldhg, const double *bias, double *gates, double *c,
+                          double *tc, double *h, ptrdiff_t ldh, double *h2, ptrdiff_t ldh2);
 void dl_lstm_cell_bwd_f64(size_t n, size_t H, const double *g, const double *tc,
                           const double *cp, const double *dh, double *dc, double *dg);
 void dl_gru_cell_fwd_f64(size_t n, size_t H, double *xg, const double *hg, double *h,

@@ -70,18 +70,29 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
     const size_t rows = dl_rnn_total_rows(d);
 
     size_t *off = RNN_FN(offsets)(d);
-    size_t n_scratch = B * P + B * H + (gru ? B * G : 0) + (proj ? B * H : 0)
-                       + (reserve || work ? 0 : rows * G);
+    /* LSTM: each step's whole pre-activation, [x_t | h_{t-1}] @ [w_ih | w_hh]^T, goes to a
+     * small buffer (hs) that stays hot for the cell, whose row stride is padded off a multiple
+     * of 4 KiB (rows that alias in the cache sets stall the stores).  The other modes keep the
+     * input projection of all steps in one GEMM before the loop (the gate buffer). */
+    const size_t ldhs = lstm ? G + 16 : 0;
+    const int gate_buf = !lstm || reserve;
+    size_t n_scratch = B * P + B * H + (gru ? B * G : 0) + (proj ? B * H : 0) + B * ldhs
+                       + (reserve || work || !gate_buf ? 0 : rows * G);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
     RNN_FN(rec) whh;
-    if (!off || !scratch || RNN_FN(rec_init)(&whh, 1, P, G, w_hh, P, B) != 0) {
+    int rc = lstm ? RNN_FN(rec_init2)(&whh, I, w_ih, I, P, w_hh, P, G, rows)
+                  : RNN_FN(rec_init)(&whh, 1, P, G, w_hh, P, B);
+    if (!off || !scratch || rc != 0) {
+        if (rc == 0) RNN_FN(rec_free)(&whh);
         dl_free(off);
         dl_free(scratch);
         return -1;
     }
     RNN_REAL *h = scratch, *c = h + B * P, *hg = c + B * H;
-    RNN_REAL *rbuf = hg + (gru ? B * G : 0);
-    RNN_REAL *gates = reserve ? reserve : (work ? work : rbuf + (proj ? B * H : 0));
+    RNN_REAL *hs = hg + (gru ? B * G : 0);
+    RNN_REAL *rbuf = hs + B * ldhs;
+    RNN_REAL *gates = reserve ? reserve
+                      : (!gate_buf ? NULL : (work ? work : rbuf + (proj ? B * H : 0)));
     /* reserve: gates | h_{t-1} | LSTM: tanh(c_t), c_{t-1}, [r_t] | GRU: recurrent n part */
     RNN_REAL *hprev = reserve ? gates + rows * G : NULL;
     RNN_REAL *tc = NULL, *cprev = NULL, *rsave = NULL, *hgn = NULL;
@@ -98,23 +109,28 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
     else memset(c, 0, B * H * sizeof(RNN_REAL));
 
     /* every step's input projection in one GEMM, the bias fused */
-    RNN_FN(mm)(0, 1, rows, G, I, x, ldx, w_ih, I, 0, gates, G, b_x);
+    if (!lstm) RNN_FN(mm)(0, 1, rows, G, I, x, ldx, w_ih, I, 0, gates, G, b_x);
 
     for (size_t s = 0; s < T; s++) {
         size_t t = d->reverse ? T - 1 - s : s;
         size_t n = (size_t)d->batch_sizes[t], o = off[t];
         if (n == 0) continue;
-        RNN_REAL *g = gates + o * G;
+        RNN_REAL *g = gates ? gates + o * G : NULL;
         if (hprev) memcpy(hprev + o * P, h, n * P * sizeof(RNN_REAL));
         if (lstm) {
             if (cprev) memcpy(cprev + o * H, c, n * H * sizeof(RNN_REAL));
-            RNN_FN(rec_mm)(&whh, n, h, P, 1, g, G);
+            RNN_FN(rec_mm2)(&whh, n, x + o * ldx, ldx, h, P, 0, hs, ldhs);
+            /* g (the activated gates) exists only when training */
             if (proj) {
                 RNN_REAL *r = rsave ? rsave + o * H : rbuf;
-                RNN_FN(dl_lstm_cell_fwd)(n, H, g, c, tc ? tc + o * H : NULL, r, H);
+                RNN_FN(dl_lstm_cell_fwd)(n, H, NULL, hs, ldhs, b_x, g, c,
+                                         tc ? tc + o * H : NULL, r, H, NULL, 0);
                 RNN_FN(mm)(0, 1, n, P, H, r, H, w_hr, H, 0, h, P, NULL);
+                RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
             } else {
-                RNN_FN(dl_lstm_cell_fwd)(n, H, g, c, tc ? tc + o * H : NULL, h, P);
+                /* the cell writes h_t to the state and to the output at once */
+                RNN_FN(dl_lstm_cell_fwd)(n, H, NULL, hs, ldhs, b_x, g, c,
+                                         tc ? tc + o * H : NULL, h, P, out + o * ldo, ldo);
             }
         } else if (gru) {
             if (b_h) {
@@ -122,11 +138,12 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
             }
             RNN_FN(rec_mm)(&whh, n, h, P, b_h ? 1 : 0, hg, G);
             RNN_FN(dl_gru_cell_fwd)(n, H, g, hg, h, P, hgn ? hgn + o * H : NULL);
+            RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
         } else {
             RNN_FN(rec_mm)(&whh, n, h, P, 1, g, G);
             RNN_FN(dl_rnn_cell_fwd)(n, H, relu, g, h, P);
+            RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
         }
-        RNN_FN(copy_rows)(n, P, h, P, out + o * ldo, ldo);
     }
     if (hn) memcpy(hn, h, B * P * sizeof(RNN_REAL));
     if (lstm && cn) memcpy(cn, c, B * H * sizeof(RNN_REAL));
