@@ -151,23 +151,35 @@ static float row_max(const float *s, size_t n)
     return vf_reduce_max(m);
 }
 
-/* s <- exp(s - m) in place; returns the sum. */
-static float exp_sum(float *s, size_t n, float m)
-{
-    vf vm = vf_set1(m), acc = vf_zero();
-    for (size_t c = 0; c < n; c += DL_VF_LEN) {
-        vf e = vf_exp(vf_sub(vf_loadu(s + c), vm));
-        vf_storeu(s + c, e);
-        acc = vf_add(acc, e);
-    }
-    return vf_reduce_add(acc);
-}
-
 static void scale_row(float *x, size_t n, float a)
 {
     vf va = vf_set1(a);
     for (size_t c = 0; c < n; c += DL_VF_LEN) vf_storeu(x + c, vf_mul(vf_loadu(x + c), va));
 }
+
+/* Packs key block jb of head (b, h) into Kt (K^T: D rows of BK) and Vp (BK rows of Dvp),
+ * zero-padded. */
+static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *vh, size_t jb,
+                          float *Kt, float *Vp)
+{
+    const size_t S = d->S, D = d->D, Dv = d->Dv, Dvp = round_up(Dv, DL_VF_LEN);
+    const size_t j0 = jb * BK, nk = S - j0 < BK ? S - j0 : BK;
+    const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
+    if (nk < BK) memset(Kt, 0, sizeof(float) * D * BK);
+    /* transpose with contiguous stores: the strided loads stay in L1 */
+    for (size_t e = 0; e < D; e++)
+        for (size_t c = 0; c < nk; c++) Kt[e * BK + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
+    for (size_t c = 0; c < nk; c++) {
+        float *vr = Vp + c * Dvp;
+        memcpy(vr, vh + (ptrdiff_t)(j0 + c) * d->v_s[2], sizeof(float) * Dv);
+        for (size_t e = Dv; e < Dvp; e++) vr[e] = 0.0f;
+    }
+}
+
+/* The running max moves only when a tile's max passes it by more than this (natural-log
+ * units): exp(s - m) then stays <= e^8, far inside float range, and most tiles after the
+ * first need no rescale of the output rows. */
+#define DL_ATTN_MAX_SLACK 8.0f
 
 int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
                                const float *v, float *out, float *lse)
@@ -178,101 +190,106 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
     const size_t items = BH * nqb;
     const float scale = (float)d->scale;
     int failed = 0;
-    /* K^T and V packed once per head (every query block reads all of them): per key block,
-     * K^T as D rows of BK and V as BK rows of Dvp, zero-padded. */
     const size_t kt_blk = D * BK, v_blk = BK * Dvp;
-    float *Ktp = dl_alloc(sizeof(float) * (BH * nkb * kt_blk + 1));
-    float *Vpp = dl_alloc(sizeof(float) * (BH * nkb * v_blk + 1));
-    if (!Ktp || !Vpp) {
-        dl_free(Ktp);
-        dl_free(Vpp);
-        return -1;
-    }
     /* one item = BQ rows against every key: ~2 * BQ * S * (D + Dv) flops */
     size_t grain_items = (size_t)1 + (size_t)(1 << 20) / (2 * BQ * (S + 1) * (D + Dv) + 1);
-#pragma omp parallel num_threads(dl_threads_for(items, grain_items))
+    int nt = dl_threads_for(items, grain_items);
+    /* Each thread packs K^T and V of the head it is on, once, into its own buffers (a
+     * whole-call packing of every head would fault in fresh pages on every call).  With
+     * many heads a thread takes whole heads; with few, query blocks of a head are shared
+     * out and each thread packs the key blocks it reaches. */
+    const size_t chunk = BH >= (size_t)4 * (size_t)nt ? nqb : 1;
+#pragma omp parallel num_threads(nt)
     {
-#pragma omp for
-        for (ptrdiff_t it = 0; it < (ptrdiff_t)(BH * nkb); it++) {
-            size_t bh = (size_t)it / nkb, jb = (size_t)it % nkb;
-            size_t b = bh / d->H, h = bh % d->H, j0 = jb * BK;
-            size_t nk = S - j0 < BK ? S - j0 : BK;
-            const float *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
-            const float *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
-            float *Kt = Ktp + (size_t)it * kt_blk, *Vp = Vpp + (size_t)it * v_blk;
-            memset(Kt, 0, sizeof(float) * kt_blk);
-            memset(Vp, 0, sizeof(float) * v_blk);
-            /* transpose with contiguous stores: the strided loads stay in L1 */
-            const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
-            for (size_t e = 0; e < D; e++)
-                for (size_t c = 0; c < nk; c++) Kt[e * BK + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
-            for (size_t c = 0; c < nk; c++)
-                memcpy(Vp + c * Dvp, vh + (ptrdiff_t)(j0 + c) * d->v_s[2], sizeof(float) * Dv);
-        }
+        float *Kt = dl_alloc(sizeof(float) * (nkb * kt_blk + 1));
+        float *Vp = dl_alloc(sizeof(float) * (nkb * v_blk + 1));
         float *Qs = dl_alloc(sizeof(float) * BQ * Dp);
         float *Sc = dl_alloc(sizeof(float) * BQ * BK);
         float *O = dl_alloc(sizeof(float) * BQ * Dvp);
         float *mrow = dl_alloc(sizeof(float) * BQ);
-        float *lrow = dl_alloc(sizeof(float) * BQ);
-        int ok = Qs && Sc && O && mrow && lrow;
+        vf *lvec = dl_alloc(sizeof(vf) * BQ);
+        int ok = Kt && Vp && Qs && Sc && O && mrow && lvec;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
         }
-#pragma omp for schedule(dynamic, 1)
+        size_t packed_bh = (size_t)-1, packed_nb = 0;
+#pragma omp for schedule(dynamic, chunk)
         for (ptrdiff_t it = 0; it < (ptrdiff_t)items; it++) {
             if (!ok) continue;
             size_t bh = (size_t)it / nqb, qb = (size_t)it % nqb;
             size_t b = bh / d->H, h = bh % d->H;
             size_t i0 = qb * BQ, mq = L - i0 < BQ ? L - i0 : BQ;
+            size_t jend = key_end(d, i0, mq);
+            if (bh != packed_bh) {
+                packed_bh = bh;
+                packed_nb = 0;
+            }
+            const float *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
+            const float *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
+            for (; packed_nb * BK < jend; packed_nb++)
+                pack_kv_block(d, kh, vh, packed_nb, Kt + packed_nb * kt_blk,
+                              Vp + packed_nb * v_blk);
             const float *qh = q + (ptrdiff_t)b * d->q_s[0] + (ptrdiff_t)h * d->q_s[1];
             for (size_t r = 0; r < mq; r++) {
                 const float *src = qh + (ptrdiff_t)(i0 + r) * d->q_s[2];
                 for (size_t c = 0; c < D; c++) Qs[r * Dp + c] = src[c] * scale;
                 mrow[r] = -INFINITY;
-                lrow[r] = 0.0f;
+                lvec[r] = vf_zero();
             }
             memset(O, 0, sizeof(float) * mq * Dvp);
-            size_t jend = key_end(d, i0, mq);
             for (size_t j0 = 0; j0 < jend; j0 += BK) {
                 size_t nk = jend - j0 < BK ? jend - j0 : BK;
                 size_t nkp = round_up(nk, DL_VF_LEN);
-                const float *Kt = Ktp + (bh * nkb + j0 / BK) * kt_blk;
-                const float *Vp = Vpp + (bh * nkb + j0 / BK) * v_blk;
-                tile_gemm(mq, nkp, D, Qs, (ptrdiff_t)Dp, 1, Kt, BK, Sc, (ptrdiff_t)nkp, 0);
+                const float *Ktb = Kt + (j0 / BK) * kt_blk;
+                const float *Vpb = Vp + (j0 / BK) * v_blk;
+                tile_gemm(mq, nkp, D, Qs, (ptrdiff_t)Dp, 1, Ktb, BK, Sc, (ptrdiff_t)nkp, 0);
                 mask_tile(d, b, h, i0, mq, j0, nk, nkp, Sc);
                 for (size_t r = 0; r < mq; r++) {
                     float *s = Sc + r * nkp;
                     float mx = row_max(s, nkp);
                     float mold = mrow[r];
-                    float mnew = mx > mold || mx != mx ? mx : mold;
-                    if (mnew == -INFINITY) {      /* nothing visible in this row yet */
+                    if (mx > mold + DL_ATTN_MAX_SLACK || mx != mx) {
+                        if (mold != -INFINITY) {   /* else O and l are still 0 */
+                            float alpha = expf(mold - mx);
+                            scale_row(O + r * Dvp, Dvp, alpha);
+                            lvec[r] = vf_mul(lvec[r], vf_set1(alpha));
+                        }
+                        mrow[r] = mold = mx;
+                    } else if (mold == -INFINITY) {  /* nothing visible in this row yet */
                         memset(s, 0, sizeof(float) * nkp);
                         continue;
                     }
-                    float alpha = expf(mold - mnew);     /* 0 when mold is -inf */
-                    float sum = exp_sum(s, nkp, mnew);
-                    lrow[r] = lrow[r] * alpha + sum;
-                    mrow[r] = mnew;
-                    if (alpha != 1.0f) scale_row(O + r * Dvp, Dvp, alpha);
+                    vf vm = vf_set1(mold), acc = lvec[r];
+                    for (size_t c = 0; c < nkp; c += DL_VF_LEN) {
+                        vf e = vf_exp(vf_sub(vf_loadu(s + c), vm));
+                        vf_storeu(s + c, e);
+                        acc = vf_add(acc, e);
+                    }
+                    lvec[r] = acc;
                 }
-                tile_gemm(mq, Dvp, nk, Sc, (ptrdiff_t)nkp, 1, Vp, (ptrdiff_t)Dvp, O,
+                tile_gemm(mq, Dvp, nk, Sc, (ptrdiff_t)nkp, 1, Vpb, (ptrdiff_t)Dvp, O,
                           (ptrdiff_t)Dvp, 1);
             }
             float *oh = out + (bh * L + i0) * Dv;
             float *lh = lse + bh * L + i0;
             for (size_t r = 0; r < mq; r++) {
-                float l = lrow[r];
+                float l = vf_reduce_add(lvec[r]);
                 float inv = l > 0.0f ? 1.0f / l : 0.0f;
                 if (l != l) inv = l;
-                for (size_t e = 0; e < Dv; e++) oh[r * Dv + e] = O[r * Dvp + e] * inv;
+                vf vi = vf_set1(inv);
+                const float *o = O + r * Dvp;
+                float *dst = oh + r * Dv;
+                size_t e = 0;
+                for (; e + DL_VF_LEN <= Dv; e += DL_VF_LEN)
+                    vf_storeu(dst + e, vf_mul(vf_loadu(o + e), vi));
+                for (; e < Dv; e++) dst[e] = o[e] * inv;
                 lh[r] = l > 0.0f ? mrow[r] + logf(l) : (l != l ? l : -INFINITY);
             }
         }
-        dl_free(Qs); dl_free(Sc); dl_free(O); dl_free(mrow); dl_free(lrow);
+        dl_free(Kt); dl_free(Vp); dl_free(Qs); dl_free(Sc); dl_free(O); dl_free(mrow);
+        dl_free(lvec);
     }
-    dl_free(Ktp);
-    dl_free(Vpp);
     return failed ? -1 : 0;
 }
 

@@ -164,3 +164,33 @@ def test_bad_input():
         F.scaled_dot_product_attention(dl.randn(4), k, v)
     with pytest.raises(TypeError, match="bool or float"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=dl.tensor(np.ones((5, 6), np.int64)))
+
+
+FWD_SHAPES = [  # B, H, L, S, D, Dv: 9 heads (whole heads per thread) and 1 head (shared out)
+    (3, 3, 33, 100, 7, 7), (1, 1, 100, 33, 100, 64), (3, 3, 7, 1, 1, 1), (1, 1, 1, 7, 64, 128),
+    (1, 1, 130, 200, 128, 100), (1, 9, 65, 129, 64, 64)]
+
+
+@pytest.mark.parametrize("shape", FWD_SHAPES)
+@pytest.mark.parametrize("spread", [1.0, 30.0])
+@pytest.mark.parametrize("causal", [False, True])
+def test_forward_paths(isa, threads, rng, shape, spread, causal):
+    """Odd sizes on both work splits; spread 30 makes the row max jump by far more than the
+    rescale slack between key tiles (and back down), 1 keeps it within it."""
+    B, H, L, S, D, Dv = shape
+    q = (rng.standard_normal((B, H, L, D)) * spread).astype(np.float32)
+    k = rng.standard_normal((B, H, S, D)).astype(np.float32)
+    k[..., S // 2:, :] *= 2.0   # later key tiles score higher, then the tail lower again
+    k[..., S - S // 5:, :] *= 0.1
+    v = rng.standard_normal((B, H, S, Dv)).astype(np.float32)
+    scale = 1 / np.sqrt(D)
+    out, lse = np.empty((B, H, L, Dv), np.float32), np.empty((B, H, L), np.float32)
+    _C.attention_forward(q, k, v, None, causal, scale, out, lse)
+    o, p = ref(q, k, v, None, causal, scale)
+    np.testing.assert_allclose(out, o, atol=2e-4, rtol=2e-4)
+    s = q.astype(np.float64) @ k.astype(np.float64).swapaxes(-1, -2) * scale
+    if causal:
+        s = np.where(np.tril(np.ones((L, S), bool)), s, -np.inf)
+    m = s.max(-1, keepdims=True)
+    want = (m + np.log(np.exp(s - m).sum(-1, keepdims=True)))[..., 0]
+    np.testing.assert_allclose(lse, want, atol=1e-4 * max(1.0, spread), rtol=1e-5)
