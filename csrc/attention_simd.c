@@ -157,6 +157,39 @@ static void scale_row(float *x, size_t n, float a)
     for (size_t c = 0; c < n; c += DL_VF_LEN) vf_storeu(x + c, vf_mul(vf_loadu(x + c), va));
 }
 
+#if defined(__AVX512F__)
+/* dst[j * ds + i] = src[i * ss + j] for a 16 x 16 block, in registers: 32-bit then 64-bit
+ * interleaves within 128-bit lanes, then two rounds of lane shuffles. */
+static inline void transpose16(const float *src, ptrdiff_t ss, float *dst, ptrdiff_t ds)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ss);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[4g + c], 128-bit lane L: rows 4g..4g+3 of column 4L + c */
+    for (int g = 0; g < 16; g += 4) {
+        __m512d t0 = _mm512_castps_pd(t[g]), t1 = _mm512_castps_pd(t[g + 1]);
+        __m512d t2 = _mm512_castps_pd(t[g + 2]), t3 = _mm512_castps_pd(t[g + 3]);
+        r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 v0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
+        __m512 v1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        __m512 w0 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        __m512 w1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        _mm512_storeu_ps(dst + c * ds, _mm512_shuffle_f32x4(v0, w0, 0x88));
+        _mm512_storeu_ps(dst + (4 + c) * ds, _mm512_shuffle_f32x4(v0, w0, 0xDD));
+        _mm512_storeu_ps(dst + (8 + c) * ds, _mm512_shuffle_f32x4(v1, w1, 0x88));
+        _mm512_storeu_ps(dst + (12 + c) * ds, _mm512_shuffle_f32x4(v1, w1, 0xDD));
+    }
+}
+#endif
+
 /* Packs key block jb of head (b, h) into Kt (K^T: D rows of BK) and Vp (BK rows of Dvp),
  * zero-padded. */
 static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *vh, size_t jb,
@@ -166,8 +199,15 @@ static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *v
     const size_t j0 = jb * BK, nk = S - j0 < BK ? S - j0 : BK;
     const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
     if (nk < BK) memset(Kt, 0, sizeof(float) * D * BK);
+    size_t e0 = 0;
+#if defined(__AVX512F__)
+    if (nk == BK)
+        for (; e0 + 16 <= D; e0 += 16)
+            for (size_t c = 0; c < BK; c += 16)
+                transpose16(kb + (ptrdiff_t)c * d->k_s[2] + e0, d->k_s[2], Kt + e0 * BK + c, BK);
+#endif
     /* transpose with contiguous stores: the strided loads stay in L1 */
-    for (size_t e = 0; e < D; e++)
+    for (size_t e = e0; e < D; e++)
         for (size_t c = 0; c < nk; c++) Kt[e * BK + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
     for (size_t c = 0; c < nk; c++) {
         float *vr = Vp + c * Dvp;

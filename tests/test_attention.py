@@ -168,7 +168,7 @@ def test_bad_input():
 
 FWD_SHAPES = [  # B, H, L, S, D, Dv: 9 heads (whole heads per thread) and 1 head (shared out)
     (3, 3, 33, 100, 7, 7), (1, 1, 100, 33, 100, 64), (3, 3, 7, 1, 1, 1), (1, 1, 1, 7, 64, 128),
-    (1, 1, 130, 200, 128, 100), (1, 9, 65, 129, 64, 64)]
+    (1, 1, 130, 200, 128, 100), (1, 9, 65, 129, 64, 64), (1, 1, 40, 70, 100, 7)]
 
 
 @pytest.mark.parametrize("shape", FWD_SHAPES)
@@ -194,3 +194,15 @@ def test_forward_paths(isa, threads, rng, shape, spread, causal):
     m = s.max(-1, keepdims=True)
     want = (m + np.log(np.exp(s - m).sum(-1, keepdims=True)))[..., 0]
     np.testing.assert_allclose(lse, want, atol=1e-4 * max(1.0, spread), rtol=1e-5)
+
+
+@pytest.mark.parametrize("D", [16, 100])
+def test_forward_strided_keys(isa, threads, rng, D):
+    """K and V as (B, S, H, D) -> (B, H, S, D) views: rows D * H apart (the block transpose)."""
+    B, H, L, S = 2, 3, 70, 140
+    q = rng.standard_normal((B, H, L, D)).astype(np.float32)
+    kv = rng.standard_normal((2, B, S, H, D)).astype(np.float32)
+    k, v = kv[0].transpose(0, 2, 1, 3), kv[1].transpose(0, 2, 1, 3)
+    out, lse = np.empty((B, H, L, D), np.float32), np.empty((B, H, L), np.float32)
+    _C.attention_forward(q, k, v, None, False, D ** -0.5, out, lse)
+    np.testing.assert_allclose(out, ref(q, k, v, None, False, D ** -0.5)[0], atol=2e-4)
