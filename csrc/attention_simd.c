@@ -151,6 +151,30 @@ static float row_max(const float *s, size_t n)
     return vf_reduce_max(m);
 }
 
+/* e^x for the softmax, where x = score - running max is <= DL_ATTN_MAX_SLACK (a little
+ * more after rounding), -inf (masked) or NaN.  The same reduction and polynomial as vf_exp;
+ * on AVX-512 the 2^n step is one scalef, which also underflows smoothly to exactly 0 (the
+ * clamp at -200 turns -inf into 0 instead of NaN) and saturates to +inf for large x. */
+static inline vf attn_exp(vf x)
+{
+#if defined(__AVX512F__)
+    vf xc = vf_max(vf_set1(-200.0f), x);         /* NaN stays NaN (data in 2nd operand) */
+    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
+    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
+    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
+    vf p = vf_set1(1.0f / 720.0f);
+    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
+    p = vf_fma(p, r, vf_set1(0.5f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    return _mm512_scalef_ps(p, n);
+#else
+    return vf_exp(x);
+#endif
+}
+
 static void scale_row(float *x, size_t n, float a)
 {
     vf va = vf_set1(a);
@@ -302,7 +326,7 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
                     }
                     vf vm = vf_set1(mold), acc = lvec[r];
                     for (size_t c = 0; c < nkp; c += DL_VF_LEN) {
-                        vf e = vf_exp(vf_sub(vf_loadu(s + c), vm));
+                        vf e = attn_exp(vf_sub(vf_loadu(s + c), vm));
                         vf_storeu(s + c, e);
                         acc = vf_add(acc, e);
                     }

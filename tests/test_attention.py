@@ -206,3 +206,31 @@ def test_forward_strided_keys(isa, threads, rng, D):
     out, lse = np.empty((B, H, L, D), np.float32), np.empty((B, H, L), np.float32)
     _C.attention_forward(q, k, v, None, False, D ** -0.5, out, lse)
     np.testing.assert_allclose(out, ref(q, k, v, None, False, D ** -0.5)[0], atol=2e-4)
+
+
+def test_forward_exp_range(isa, threads):
+    """Scores set by an additive mask (q = 0): key 0 scores 0, keys 1..63 -inf (their values
+    are huge, so anything but an exact 0 weight shows), key 64 scores x.  The running max stays
+    0 from the first key tile, so the softmax takes exp(x) for x over [-200, 8] (and -inf,
+    NaN): out = e^x / (1 + e^x) with v = 1 on key 64, to float precision wherever e^x is a
+    normal float."""
+    xs = np.concatenate([np.linspace(-200, 8, 2001), [-87.5, -103.0, -np.inf, np.nan]])
+    L, S = len(xs), 65
+    mask = np.full((1, 1, L, S), -np.inf, np.float32)
+    mask[..., 0] = 0.0
+    mask[..., 64] = xs
+    q = np.zeros((1, 1, L, 1), np.float32)
+    k = np.ones((1, 1, S, 1), np.float32)
+    v = np.full((1, 1, S, 1), 1e20, np.float32)
+    v[..., 0, 0], v[..., 64, 0] = 0.0, 1.0
+    out, lse = np.empty((1, 1, L, 1), np.float32), np.empty((1, 1, L), np.float32)
+    _C.attention_forward(q, k, v, mask, False, 1.0, out, lse)
+    x = mask[0, 0, :, 64].astype(np.float64)
+    want = np.exp(x) / (1 + np.exp(x))
+    got = out[0, 0, :, 0]
+    assert np.isnan(got[-1]) and np.isnan(lse[0, 0, -1]) and got[-2] == 0.0
+    normal = want >= 1e-37
+    np.testing.assert_allclose(got[normal], want[normal], rtol=1e-6)
+    # below the normal range: subnormal or flushed to 0 (the AVX2 and generic exps flush)
+    np.testing.assert_allclose(got[~normal], want[~normal], rtol=0, atol=np.finfo(np.float32).tiny)
+    np.testing.assert_allclose(lse[0, 0, :-1], np.log1p(np.exp(x[:-1])), rtol=1e-6, atol=1e-7)
