@@ -1,6 +1,8 @@
 """`dlcore bench attention`: fused SDPA and LayerNorm vs a NumPy reference and torch.
 
-Ratios are their time / dlcore's (> 1 means dlcore is faster).  Peak memory of a forward at
+Ratios are their time / dlcore's (> 1 means dlcore is faster); each time is a median of
+repeats; at one thread dlcore, the reference and torch run in turn within each repeat, so a
+load change on this shared machine hits all sides alike.  Peak memory of a forward at
 seq 8192 (one head, dim 64) is measured in a fresh subprocess by its peak RSS.
 """
 import os
@@ -13,14 +15,33 @@ import numpy as np
 __all__ = ["run", "format_table"]
 
 
-def _median_ms(fn, reps):
-    fn()
-    ts = []
-    for _ in range(reps):
+def _median_ms(fns, reps, interleave):
+    """Median time (ms) of each function (None: skipped).  interleave: the functions run in
+    turn within each repeat, so that every side sees the same load on this shared machine;
+    only for one thread, since with several an idle thread pool (OpenMP, OpenBLAS, torch's)
+    still spins for a while after its call and would slow the next side down."""
+    ts = [[] for _ in fns]
+
+    def once(fn, t):
         t0 = time.perf_counter()
         fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)) * 1e3
+        t.append(time.perf_counter() - t0)
+
+    if interleave:
+        for fn in fns:
+            if fn is not None:
+                fn()
+        for _ in range(reps):
+            for fn, t in zip(fns, ts):
+                if fn is not None:
+                    once(fn, t)
+    else:
+        for fn, t in zip(fns, ts):
+            if fn is not None:
+                fn()
+                for _ in range(reps):
+                    once(fn, t)
+    return [float(np.median(t)) * 1e3 if t else None for t in ts]
 
 
 def _np_sdpa(q, k, v, causal, grad):
@@ -129,10 +150,7 @@ def run(threads=(1, 2), quick=False):
                             with dl.no_grad():
                                 F.scaled_dot_product_attention(dl.tensor(q), dl.tensor(k),
                                                                dl.tensor(v), is_causal=causal)
-                    tdl = _median_ms(dl_fn, reps)
-                    tnp = _median_ms(lambda: _np_sdpa(q, k, v, causal, g if bwd else None),
-                                     reps)
-                    tto = None
+                    to_fn = None
                     if torch is not None:
                         def to_fn():
                             if bwd:
@@ -146,7 +164,9 @@ def run(threads=(1, 2), quick=False):
                                     torch.nn.functional.scaled_dot_product_attention(
                                         torch.from_numpy(q), torch.from_numpy(k),
                                         torch.from_numpy(v), is_causal=causal)
-                        tto = _median_ms(to_fn, reps)
+                    tdl, tnp, tto = _median_ms(
+                        [dl_fn, lambda: _np_sdpa(q, k, v, causal, g if bwd else None), to_fn],
+                        reps, nt == 1)
                     result.append(_row("sdpa B%d H%d S%d D%d%s %s" % (
                         B, H, L, D, " causal" if causal else "", "fwd+bwd" if bwd else "fwd"),
                         nt, tdl, tnp, tto))
@@ -159,9 +179,7 @@ def run(threads=(1, 2), quick=False):
                     else:
                         with dl.no_grad():
                             F.layer_norm(dl.tensor(x), (n,), dl.tensor(w), dl.tensor(b))
-                tdl = _median_ms(dl_ln, reps)
-                tnp = _median_ms(lambda: _np_layernorm(x, w, b, gx if bwd else None), reps)
-                tto = None
+                to_ln = None
                 if torch is not None:
                     def to_ln():
                         tx = torch.from_numpy(x).requires_grad_(bwd)
@@ -170,7 +188,9 @@ def run(threads=(1, 2), quick=False):
                         y = torch.nn.functional.layer_norm(tx, (n,), tw, tb)
                         if bwd:
                             y.backward(torch.from_numpy(gx))
-                    tto = _median_ms(to_ln, reps)
+                tdl, tnp, tto = _median_ms(
+                    [dl_ln, lambda: _np_layernorm(x, w, b, gx if bwd else None), to_ln], reps,
+                    nt == 1)
                 result.append(_row("layernorm %dx%d %s" % (rows, n, "fwd+bwd" if bwd else "fwd"),
                                    nt, tdl, tnp, tto))
         finally:
