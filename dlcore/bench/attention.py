@@ -1,7 +1,8 @@
 """`dlcore bench attention`: fused SDPA and LayerNorm vs a NumPy reference and torch.
 
 Ratios are their time / dlcore's (> 1 means dlcore is faster); each time is a median of
-repeats; at one thread dlcore, the reference and torch run in turn within each repeat, so a
+repeats.  Inputs are wrapped without a copy on both sides (dl.from_numpy, torch.from_numpy).
+At one thread dlcore, the reference and torch run in turn within each repeat, so a
 load change on this shared machine hits all sides alike.  Peak memory of a forward at
 seq 8192 (one head, dim 64) is measured in a fresh subprocess by its peak RSS.
 """
@@ -143,13 +144,14 @@ def run(threads=(1, 2), quick=False):
                 for bwd in (False, True):
                     def dl_fn():
                         if bwd:
-                            tq, tk, tv = (dl.tensor(a, requires_grad=True) for a in (q, k, v))
+                            tq, tk, tv = (dl.from_numpy(a).requires_grad_() for a in (q, k, v))
                             o = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
-                            o.backward(dl.tensor(g))
+                            o.backward(dl.from_numpy(g))
                         else:
                             with dl.no_grad():
-                                F.scaled_dot_product_attention(dl.tensor(q), dl.tensor(k),
-                                                               dl.tensor(v), is_causal=causal)
+                                F.scaled_dot_product_attention(dl.from_numpy(q),
+                                                               dl.from_numpy(k),
+                                                               dl.from_numpy(v), is_causal=causal)
                     to_fn = None
                     if torch is not None:
                         def to_fn():
@@ -173,12 +175,12 @@ def run(threads=(1, 2), quick=False):
             for bwd in (False, True):
                 def dl_ln():
                     if bwd:
-                        tx = dl.tensor(x, requires_grad=True)
-                        tw, tb = dl.tensor(w, requires_grad=True), dl.tensor(b, requires_grad=True)
-                        F.layer_norm(tx, (n,), tw, tb).backward(dl.tensor(gx))
+                        tx, tw, tb = (dl.from_numpy(a).requires_grad_() for a in (x, w, b))
+                        F.layer_norm(tx, (n,), tw, tb).backward(dl.from_numpy(gx))
                     else:
                         with dl.no_grad():
-                            F.layer_norm(dl.tensor(x), (n,), dl.tensor(w), dl.tensor(b))
+                            F.layer_norm(dl.from_numpy(x), (n,), dl.from_numpy(w),
+                                         dl.from_numpy(b))
                 to_ln = None
                 if torch is not None:
                     def to_ln():
