@@ -151,10 +151,11 @@ static float row_max(const float *s, size_t n)
     return vf_reduce_max(m);
 }
 
-/* e^x for the softmax, where x = score - running max is <= DL_ATTN_MAX_SLACK (a little
- * more after rounding), -inf (masked) or NaN.  The same reduction and polynomial as vf_exp;
- * on AVX-512 the 2^n step is one scalef, which also underflows smoothly to exactly 0 (the
- * clamp at -200 turns -inf into 0 instead of NaN) and saturates to +inf for large x. */
+/* e^x for the softmax weights (x = score - running max or - lse: mostly <= 0, -inf where
+ * masked).  The same reduction and polynomial as vf_exp; on AVX-512 the 2^n step is one
+ * scalef, which needs none of vf_exp's overflow split and clamp selects: it underflows
+ * gradually to exactly 0 (the clamp at -200 turns -inf into 0 instead of NaN) and
+ * saturates to +inf past 88.7; NaN stays NaN. */
 static inline vf attn_exp(vf x)
 {
 #if defined(__AVX512F__)
@@ -445,7 +446,7 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
                         if (l == -INFINITY) { memset(s, 0, sizeof(float) * nkp); continue; }
                         vf vl = vf_set1(l);
                         for (size_t c = 0; c < nkp; c += DL_VF_LEN)
-                            vf_storeu(s + c, vf_exp(vf_sub(vf_loadu(s + c), vl)));
+                            vf_storeu(s + c, attn_exp(vf_sub(vf_loadu(s + c), vl)));
                     }
                     /* dV += P^T dO */
                     tile_gemm(nk, Dvp, mq, P, 1, (ptrdiff_t)nkp, dO + i0 * Dvp, (ptrdiff_t)Dvp,

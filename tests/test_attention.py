@@ -175,7 +175,7 @@ FWD_SHAPES = [  # B, H, L, S, D, Dv: 9 heads (whole heads per thread) and 1 head
 @pytest.mark.parametrize("spread", [1.0, 30.0])
 @pytest.mark.parametrize("causal", [False, True])
 def test_forward_paths(isa, threads, rng, shape, spread, causal):
-    """Odd sizes on both work splits; spread 30 makes the row max jump by far more than the
+    """Forward (and backward from its lse) on odd sizes on both work splits; spread 30 makes the row max jump by far more than the
     rescale slack between key tiles (and back down), 1 keeps it within it."""
     B, H, L, S, D, Dv = shape
     q = (rng.standard_normal((B, H, L, D)) * spread).astype(np.float32)
@@ -194,6 +194,12 @@ def test_forward_paths(isa, threads, rng, shape, spread, causal):
     m = s.max(-1, keepdims=True)
     want = (m + np.log(np.exp(s - m).sum(-1, keepdims=True)))[..., 0]
     np.testing.assert_allclose(lse, want, atol=1e-4 * max(1.0, spread), rtol=1e-5)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+    _C.attention_backward(q, k, v, None, causal, scale, out, lse, g, dq, dk, dv)
+    for got, want in zip((dq, dk, dv), ref_grads(q, k, v, p, g, scale)):
+        # scores of a few hundred carry float32 rounding of ~1e-5 relative into p
+        np.testing.assert_allclose(got, want, atol=2e-4 if spread == 1.0 else 5e-3, rtol=2e-4)
 
 
 @pytest.mark.parametrize("D", [16, 100])
