@@ -263,7 +263,7 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
      * whole-call packing of every head would fault in fresh pages on every call).  With
      * many heads a thread takes whole heads; with few, query blocks of a head are shared
      * out and each thread packs the key blocks it reaches. */
-    const size_t chunk = BH >= (size_t)4 * (size_t)nt ? nqb : 1;
+    const size_t chunk = BH >= (size_t)4 * (size_t)nt && nqb > 0 ? nqb : 1;
 #pragma omp parallel num_threads(nt)
     {
         float *Kt = dl_alloc(sizeof(float) * (nkb * kt_blk + 1));

@@ -240,3 +240,20 @@ def test_forward_exp_range(isa, threads):
     # below the normal range: subnormal or flushed to 0 (the AVX2 and generic exps flush)
     np.testing.assert_allclose(got[~normal], want[~normal], rtol=0, atol=np.finfo(np.float32).tiny)
     np.testing.assert_allclose(lse[0, 0, :-1], np.log1p(np.exp(x[:-1])), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("L,S", [(0, 5), (5, 0), (0, 0)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_empty_sequences(torch, isa, threads, L, S, causal):
+    """No queries: empty output; no keys: zero rows and zero gradients, as in torch."""
+    arrs = [np.ones((9, 2, n, d), np.float32) for n, d in ((L, 4), (S, 4), (S, 3))]
+    tq, tk, tv = (dl.tensor(a, requires_grad=True) for a in arrs)
+    o = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+    o.sum().backward()
+    Q, K, V = (torch.tensor(a, requires_grad=True) for a in arrs)
+    O = torch.nn.functional.scaled_dot_product_attention(Q, K, V, is_causal=causal)
+    O.sum().backward()
+    assert o.shape == tuple(O.shape)
+    np.testing.assert_array_equal(o.numpy(), O.detach().numpy())
+    for a, b in ((tq, Q), (tk, K), (tv, V)):
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
