@@ -420,11 +420,24 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
                     memcpy(kr, kb + (ptrdiff_t)c * d->k_s[2], sizeof(float) * D);
                     for (size_t e = D; e < Dp; e++) kr[e] = 0.0f;
                 }
+                size_t ek = 0, ev = 0;
+#if defined(__AVX512F__)
+                if (nk == BK) {
+                    for (; ek + 16 <= D; ek += 16)
+                        for (size_t c = 0; c < BK; c += 16)
+                            transpose16(kb + (ptrdiff_t)c * d->k_s[2] + ek, d->k_s[2],
+                                        Kt + ek * BK + c, BK);
+                    for (; ev + 16 <= Dv; ev += 16)
+                        for (size_t c = 0; c < BK; c += 16)
+                            transpose16(vb + (ptrdiff_t)c * d->v_s[2] + ev, d->v_s[2],
+                                        Vt + ev * BK + c, BK);
+                }
+#endif
                 /* transposes with contiguous stores: the strided loads stay in L1 */
-                for (size_t e = 0; e < D; e++)
+                for (size_t e = ek; e < D; e++)
                     for (size_t c = 0; c < nk; c++)
                         Kt[e * nkp + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
-                for (size_t e = 0; e < Dv; e++)
+                for (size_t e = ev; e < Dv; e++)
                     for (size_t c = 0; c < nk; c++)
                         Vt[e * nkp + c] = vb[(ptrdiff_t)c * d->v_s[2] + e];
                 for (size_t c = nk; c < nkp; c++) {

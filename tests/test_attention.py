@@ -203,15 +203,23 @@ def test_forward_paths(isa, threads, rng, shape, spread, causal):
 
 
 @pytest.mark.parametrize("D", [16, 100])
-def test_forward_strided_keys(isa, threads, rng, D):
-    """K and V as (B, S, H, D) -> (B, H, S, D) views: rows D * H apart (the block transpose)."""
+def test_strided_keys_fwd_bwd(isa, threads, rng, D):
+    """K and V as (B, S, H, D) -> (B, H, S, D) views: rows D * H apart (the block
+    transposes of the forward and the backward)."""
     B, H, L, S = 2, 3, 70, 140
     q = rng.standard_normal((B, H, L, D)).astype(np.float32)
     kv = rng.standard_normal((2, B, S, H, D)).astype(np.float32)
     k, v = kv[0].transpose(0, 2, 1, 3), kv[1].transpose(0, 2, 1, 3)
     out, lse = np.empty((B, H, L, D), np.float32), np.empty((B, H, L), np.float32)
     _C.attention_forward(q, k, v, None, False, D ** -0.5, out, lse)
-    np.testing.assert_allclose(out, ref(q, k, v, None, False, D ** -0.5)[0], atol=2e-4)
+    o, p = ref(q, k, v, None, False, D ** -0.5)
+    np.testing.assert_allclose(out, o, atol=2e-4)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    dq, dk, dv = np.empty_like(q), np.empty((B, H, S, D), np.float32), \
+        np.empty((B, H, S, D), np.float32)
+    _C.attention_backward(q, k, v, None, False, D ** -0.5, out, lse, g, dq, dk, dv)
+    for got, want in zip((dq, dk, dv), ref_grads(q, k, v, p, g, D ** -0.5)):
+        np.testing.assert_allclose(got, want, atol=1e-3, rtol=2e-4)
 
 
 def test_forward_exp_range(isa, threads):
