@@ -4,6 +4,11 @@
  * micro-kernel, C (+)= A * B with B row-major and its row length a whole number of vectors,
  * so operands are packed with zero padding up to the vector width (head dims 1..128 and any
  * sequence length then need no scalar tails in the hot loops).
+ *
+ * Forward: each thread packs K^T and V of the head it works on into its own buffers, then per
+ * query block walks the key tiles with online softmax (running max with a slack, row sums as
+ * vectors, output rows rescaled only when the max moves).  Backward: per (batch, head), key
+ * blocks outer, query blocks inner, recomputing each probability tile from lse.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -244,7 +249,7 @@ static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *v
 /* The running max moves only when a tile's max passes it by more than this (natural-log
  * units): exp(s - m) then stays <= e^8, far inside float range, and most tiles after the
  * first need no rescale of the output rows. */
-#define DL_ATTN_MAX_SLACK 8.0f
+static const float ATTN_MAX_SLACK = 8.0f;
 
 int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
                                const float *v, float *out, float *lse)
@@ -314,7 +319,7 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
                     float *s = Sc + r * nkp;
                     float mx = row_max(s, nkp);
                     float mold = mrow[r];
-                    if (mx > mold + DL_ATTN_MAX_SLACK || mx != mx) {
+                    if (mx > mold + ATTN_MAX_SLACK || mx != mx) {
                         if (mold != -INFINITY) {   /* else O and l are still 0 */
                             float alpha = expf(mold - mx);
                             scale_row(O + r * Dvp, Dvp, alpha);
