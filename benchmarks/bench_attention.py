@@ -40,8 +40,10 @@ def test_sdpa_fwd_torch(benchmark, qkv, causal):
 @pytest.mark.parametrize("causal", [False, True])
 def test_sdpa_fwd_bwd_dlcore(benchmark, qkv, causal):
     def step():
-        q, k, v = (dl.tensor(a, requires_grad=True) for a in qkv[:3])
-        F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(dl.tensor(qkv[3]))
+        # wrapped without a copy, as torch.from_numpy does on the torch side
+        q, k, v = (dl.from_numpy(a).requires_grad_() for a in qkv[:3])
+        F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(
+            dl.from_numpy(qkv[3]))
     benchmark(step)
 
 
@@ -51,9 +53,8 @@ def test_layernorm_fwd_bwd_dlcore(benchmark):
     w, b = np.ones(768, np.float32), np.zeros(768, np.float32)
 
     def step():
-        tx = dl.tensor(x, requires_grad=True)
-        F.layer_norm(tx, (768,), dl.tensor(w, requires_grad=True),
-                     dl.tensor(b, requires_grad=True)).backward(dl.tensor(g))
+        tx, tw, tb = (dl.from_numpy(a).requires_grad_() for a in (x, w, b))
+        F.layer_norm(tx, (768,), tw, tb).backward(dl.from_numpy(g))
     benchmark(step)
 
 

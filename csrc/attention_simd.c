@@ -4,6 +4,11 @@
  * micro-kernel, C (+)= A * B with B row-major and its row length a whole number of vectors,
  * so operands are packed with zero padding up to the vector width (head dims 1..128 and any
  * sequence length then need no scalar tails in the hot loops).
+ *
+ * Forward: each thread packs K^T and V of the head it works on into its own buffers, then per
+ * query block walks the key tiles with online softmax (running max with a slack, row sums as
+ * vectors, output rows rescaled only when the max moves).  Backward: per (batch, head), key
+ * blocks outer, query blocks inner, recomputing each probability tile from lse.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -151,16 +156,29 @@ static float row_max(const float *s, size_t n)
     return vf_reduce_max(m);
 }
 
-/* s <- exp(s - m) in place; returns the sum. */
-static float exp_sum(float *s, size_t n, float m)
+/* e^x for the softmax weights (x = score - running max or - lse: mostly <= 0, -inf where
+ * masked).  The same reduction and polynomial as vf_exp; on AVX-512 the 2^n step is one
+ * scalef, which needs none of vf_exp's overflow split and clamp selects: it underflows
+ * gradually to exactly 0 (the clamp at -200 turns -inf into 0 instead of NaN) and
+ * saturates to +inf past 88.7; NaN stays NaN. */
+static inline vf attn_exp(vf x)
 {
-    vf vm = vf_set1(m), acc = vf_zero();
-    for (size_t c = 0; c < n; c += DL_VF_LEN) {
-        vf e = vf_exp(vf_sub(vf_loadu(s + c), vm));
-        vf_storeu(s + c, e);
-        acc = vf_add(acc, e);
-    }
-    return vf_reduce_add(acc);
+#if defined(__AVX512F__)
+    vf xc = vf_max(vf_set1(-200.0f), x);         /* NaN stays NaN (data in 2nd operand) */
+    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
+    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
+    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
+    vf p = vf_set1(1.0f / 720.0f);
+    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
+    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
+    p = vf_fma(p, r, vf_set1(0.5f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    p = vf_fma(p, r, vf_set1(1.0f));
+    return _mm512_scalef_ps(p, n);
+#else
+    return vf_exp(x);
+#endif
 }
 
 static void scale_row(float *x, size_t n, float a)
@@ -168,6 +186,70 @@ static void scale_row(float *x, size_t n, float a)
     vf va = vf_set1(a);
     for (size_t c = 0; c < n; c += DL_VF_LEN) vf_storeu(x + c, vf_mul(vf_loadu(x + c), va));
 }
+
+#if defined(__AVX512F__)
+/* dst[j * ds + i] = src[i * ss + j] for a 16 x 16 block, in registers: 32-bit then 64-bit
+ * interleaves within 128-bit lanes, then two rounds of lane shuffles. */
+static inline void transpose16(const float *src, ptrdiff_t ss, float *dst, ptrdiff_t ds)
+{
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ss);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* u[4g + c], 128-bit lane L: rows 4g..4g+3 of column 4L + c */
+    for (int g = 0; g < 16; g += 4) {
+        __m512d t0 = _mm512_castps_pd(t[g]), t1 = _mm512_castps_pd(t[g + 1]);
+        __m512d t2 = _mm512_castps_pd(t[g + 2]), t3 = _mm512_castps_pd(t[g + 3]);
+        r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+        r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+        r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+        r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 v0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
+        __m512 v1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        __m512 w0 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        __m512 w1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        _mm512_storeu_ps(dst + c * ds, _mm512_shuffle_f32x4(v0, w0, 0x88));
+        _mm512_storeu_ps(dst + (4 + c) * ds, _mm512_shuffle_f32x4(v0, w0, 0xDD));
+        _mm512_storeu_ps(dst + (8 + c) * ds, _mm512_shuffle_f32x4(v1, w1, 0x88));
+        _mm512_storeu_ps(dst + (12 + c) * ds, _mm512_shuffle_f32x4(v1, w1, 0xDD));
+    }
+}
+#endif
+
+/* Packs key block jb of head (b, h) into Kt (K^T: D rows of BK) and Vp (BK rows of Dvp),
+ * zero-padded. */
+static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *vh, size_t jb,
+                          float *Kt, float *Vp)
+{
+    const size_t S = d->S, D = d->D, Dv = d->Dv, Dvp = round_up(Dv, DL_VF_LEN);
+    const size_t j0 = jb * BK, nk = S - j0 < BK ? S - j0 : BK;
+    const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
+    if (nk < BK) memset(Kt, 0, sizeof(float) * D * BK);
+    size_t e0 = 0;
+#if defined(__AVX512F__)
+    if (nk == BK)
+        for (; e0 + 16 <= D; e0 += 16)
+            for (size_t c = 0; c < BK; c += 16)
+                transpose16(kb + (ptrdiff_t)c * d->k_s[2] + e0, d->k_s[2], Kt + e0 * BK + c, BK);
+#endif
+    /* transpose with contiguous stores: the strided loads stay in L1 */
+    for (size_t e = e0; e < D; e++)
+        for (size_t c = 0; c < nk; c++) Kt[e * BK + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
+    for (size_t c = 0; c < nk; c++) {
+        float *vr = Vp + c * Dvp;
+        memcpy(vr, vh + (ptrdiff_t)(j0 + c) * d->v_s[2], sizeof(float) * Dv);
+        for (size_t e = Dv; e < Dvp; e++) vr[e] = 0.0f;
+    }
+}
+
+/* The running max moves only when a tile's max passes it by more than this (natural-log
+ * units): exp(s - m) then stays <= e^8, far inside float range, and most tiles after the
+ * first need no rescale of the output rows. */
+static const float ATTN_MAX_SLACK = 8.0f;
 
 int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
                                const float *v, float *out, float *lse)
@@ -178,101 +260,106 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
     const size_t items = BH * nqb;
     const float scale = (float)d->scale;
     int failed = 0;
-    /* K^T and V packed once per head (every query block reads all of them): per key block,
-     * K^T as D rows of BK and V as BK rows of Dvp, zero-padded. */
     const size_t kt_blk = D * BK, v_blk = BK * Dvp;
-    float *Ktp = dl_alloc(sizeof(float) * (BH * nkb * kt_blk + 1));
-    float *Vpp = dl_alloc(sizeof(float) * (BH * nkb * v_blk + 1));
-    if (!Ktp || !Vpp) {
-        dl_free(Ktp);
-        dl_free(Vpp);
-        return -1;
-    }
     /* one item = BQ rows against every key: ~2 * BQ * S * (D + Dv) flops */
     size_t grain_items = (size_t)1 + (size_t)(1 << 20) / (2 * BQ * (S + 1) * (D + Dv) + 1);
-#pragma omp parallel num_threads(dl_threads_for(items, grain_items))
+    int nt = dl_threads_for(items, grain_items);
+    /* Each thread packs K^T and V of the head it is on, once, into its own buffers (a
+     * whole-call packing of every head would fault in fresh pages on every call).  With
+     * many heads a thread takes whole heads; with few, query blocks of a head are shared
+     * out and each thread packs the key blocks it reaches. */
+    const size_t chunk = BH >= (size_t)4 * (size_t)nt && nqb > 0 ? nqb : 1;
+#pragma omp parallel num_threads(nt)
     {
-#pragma omp for
-        for (ptrdiff_t it = 0; it < (ptrdiff_t)(BH * nkb); it++) {
-            size_t bh = (size_t)it / nkb, jb = (size_t)it % nkb;
-            size_t b = bh / d->H, h = bh % d->H, j0 = jb * BK;
-            size_t nk = S - j0 < BK ? S - j0 : BK;
-            const float *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
-            const float *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
-            float *Kt = Ktp + (size_t)it * kt_blk, *Vp = Vpp + (size_t)it * v_blk;
-            memset(Kt, 0, sizeof(float) * kt_blk);
-            memset(Vp, 0, sizeof(float) * v_blk);
-            /* transpose with contiguous stores: the strided loads stay in L1 */
-            const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
-            for (size_t e = 0; e < D; e++)
-                for (size_t c = 0; c < nk; c++) Kt[e * BK + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
-            for (size_t c = 0; c < nk; c++)
-                memcpy(Vp + c * Dvp, vh + (ptrdiff_t)(j0 + c) * d->v_s[2], sizeof(float) * Dv);
-        }
+        float *Kt = dl_alloc(sizeof(float) * (nkb * kt_blk + 1));
+        float *Vp = dl_alloc(sizeof(float) * (nkb * v_blk + 1));
         float *Qs = dl_alloc(sizeof(float) * BQ * Dp);
         float *Sc = dl_alloc(sizeof(float) * BQ * BK);
         float *O = dl_alloc(sizeof(float) * BQ * Dvp);
         float *mrow = dl_alloc(sizeof(float) * BQ);
-        float *lrow = dl_alloc(sizeof(float) * BQ);
-        int ok = Qs && Sc && O && mrow && lrow;
+        vf *lvec = dl_alloc(sizeof(vf) * BQ);
+        int ok = Kt && Vp && Qs && Sc && O && mrow && lvec;
         if (!ok) {
 #pragma omp atomic write
             failed = 1;
         }
-#pragma omp for schedule(dynamic, 1)
+        size_t packed_bh = (size_t)-1, packed_nb = 0;
+#pragma omp for schedule(dynamic, chunk)
         for (ptrdiff_t it = 0; it < (ptrdiff_t)items; it++) {
             if (!ok) continue;
             size_t bh = (size_t)it / nqb, qb = (size_t)it % nqb;
             size_t b = bh / d->H, h = bh % d->H;
             size_t i0 = qb * BQ, mq = L - i0 < BQ ? L - i0 : BQ;
+            size_t jend = key_end(d, i0, mq);
+            if (bh != packed_bh) {
+                packed_bh = bh;
+                packed_nb = 0;
+            }
+            const float *kh = k + (ptrdiff_t)b * d->k_s[0] + (ptrdiff_t)h * d->k_s[1];
+            const float *vh = v + (ptrdiff_t)b * d->v_s[0] + (ptrdiff_t)h * d->v_s[1];
+            for (; packed_nb * BK < jend; packed_nb++)
+                pack_kv_block(d, kh, vh, packed_nb, Kt + packed_nb * kt_blk,
+                              Vp + packed_nb * v_blk);
             const float *qh = q + (ptrdiff_t)b * d->q_s[0] + (ptrdiff_t)h * d->q_s[1];
             for (size_t r = 0; r < mq; r++) {
                 const float *src = qh + (ptrdiff_t)(i0 + r) * d->q_s[2];
                 for (size_t c = 0; c < D; c++) Qs[r * Dp + c] = src[c] * scale;
                 mrow[r] = -INFINITY;
-                lrow[r] = 0.0f;
+                lvec[r] = vf_zero();
             }
             memset(O, 0, sizeof(float) * mq * Dvp);
-            size_t jend = key_end(d, i0, mq);
             for (size_t j0 = 0; j0 < jend; j0 += BK) {
                 size_t nk = jend - j0 < BK ? jend - j0 : BK;
                 size_t nkp = round_up(nk, DL_VF_LEN);
-                const float *Kt = Ktp + (bh * nkb + j0 / BK) * kt_blk;
-                const float *Vp = Vpp + (bh * nkb + j0 / BK) * v_blk;
-                tile_gemm(mq, nkp, D, Qs, (ptrdiff_t)Dp, 1, Kt, BK, Sc, (ptrdiff_t)nkp, 0);
+                const float *Ktb = Kt + (j0 / BK) * kt_blk;
+                const float *Vpb = Vp + (j0 / BK) * v_blk;
+                tile_gemm(mq, nkp, D, Qs, (ptrdiff_t)Dp, 1, Ktb, BK, Sc, (ptrdiff_t)nkp, 0);
                 mask_tile(d, b, h, i0, mq, j0, nk, nkp, Sc);
                 for (size_t r = 0; r < mq; r++) {
                     float *s = Sc + r * nkp;
                     float mx = row_max(s, nkp);
                     float mold = mrow[r];
-                    float mnew = mx > mold || mx != mx ? mx : mold;
-                    if (mnew == -INFINITY) {      /* nothing visible in this row yet */
+                    if (mx > mold + ATTN_MAX_SLACK || mx != mx) {
+                        if (mold != -INFINITY) {   /* else O and l are still 0 */
+                            float alpha = expf(mold - mx);
+                            scale_row(O + r * Dvp, Dvp, alpha);
+                            lvec[r] = vf_mul(lvec[r], vf_set1(alpha));
+                        }
+                        mrow[r] = mold = mx;
+                    } else if (mold == -INFINITY) {  /* nothing visible in this row yet */
                         memset(s, 0, sizeof(float) * nkp);
                         continue;
                     }
-                    float alpha = expf(mold - mnew);     /* 0 when mold is -inf */
-                    float sum = exp_sum(s, nkp, mnew);
-                    lrow[r] = lrow[r] * alpha + sum;
-                    mrow[r] = mnew;
-                    if (alpha != 1.0f) scale_row(O + r * Dvp, Dvp, alpha);
+                    vf vm = vf_set1(mold), acc = lvec[r];
+                    for (size_t c = 0; c < nkp; c += DL_VF_LEN) {
+                        vf e = attn_exp(vf_sub(vf_loadu(s + c), vm));
+                        vf_storeu(s + c, e);
+                        acc = vf_add(acc, e);
+                    }
+                    lvec[r] = acc;
                 }
-                tile_gemm(mq, Dvp, nk, Sc, (ptrdiff_t)nkp, 1, Vp, (ptrdiff_t)Dvp, O,
+                tile_gemm(mq, Dvp, nk, Sc, (ptrdiff_t)nkp, 1, Vpb, (ptrdiff_t)Dvp, O,
                           (ptrdiff_t)Dvp, 1);
             }
             float *oh = out + (bh * L + i0) * Dv;
             float *lh = lse + bh * L + i0;
             for (size_t r = 0; r < mq; r++) {
-                float l = lrow[r];
+                float l = vf_reduce_add(lvec[r]);
                 float inv = l > 0.0f ? 1.0f / l : 0.0f;
                 if (l != l) inv = l;
-                for (size_t e = 0; e < Dv; e++) oh[r * Dv + e] = O[r * Dvp + e] * inv;
+                vf vi = vf_set1(inv);
+                const float *o = O + r * Dvp;
+                float *dst = oh + r * Dv;
+                size_t e = 0;
+                for (; e + DL_VF_LEN <= Dv; e += DL_VF_LEN)
+                    vf_storeu(dst + e, vf_mul(vf_loadu(o + e), vi));
+                for (; e < Dv; e++) dst[e] = o[e] * inv;
                 lh[r] = l > 0.0f ? mrow[r] + logf(l) : (l != l ? l : -INFINITY);
             }
         }
-        dl_free(Qs); dl_free(Sc); dl_free(O); dl_free(mrow); dl_free(lrow);
+        dl_free(Kt); dl_free(Vp); dl_free(Qs); dl_free(Sc); dl_free(O); dl_free(mrow);
+        dl_free(lvec);
     }
-    dl_free(Ktp);
-    dl_free(Vpp);
     return failed ? -1 : 0;
 }
 
@@ -338,11 +425,24 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
                     memcpy(kr, kb + (ptrdiff_t)c * d->k_s[2], sizeof(float) * D);
                     for (size_t e = D; e < Dp; e++) kr[e] = 0.0f;
                 }
+                size_t ek = 0, ev = 0;
+#if defined(__AVX512F__)
+                if (nk == BK) {
+                    for (; ek + 16 <= D; ek += 16)
+                        for (size_t c = 0; c < BK; c += 16)
+                            transpose16(kb + (ptrdiff_t)c * d->k_s[2] + ek, d->k_s[2],
+                                        Kt + ek * BK + c, BK);
+                    for (; ev + 16 <= Dv; ev += 16)
+                        for (size_t c = 0; c < BK; c += 16)
+                            transpose16(vb + (ptrdiff_t)c * d->v_s[2] + ev, d->v_s[2],
+                                        Vt + ev * BK + c, BK);
+                }
+#endif
                 /* transposes with contiguous stores: the strided loads stay in L1 */
-                for (size_t e = 0; e < D; e++)
+                for (size_t e = ek; e < D; e++)
                     for (size_t c = 0; c < nk; c++)
                         Kt[e * nkp + c] = kb[(ptrdiff_t)c * d->k_s[2] + e];
-                for (size_t e = 0; e < Dv; e++)
+                for (size_t e = ev; e < Dv; e++)
                     for (size_t c = 0; c < nk; c++)
                         Vt[e * nkp + c] = vb[(ptrdiff_t)c * d->v_s[2] + e];
                 for (size_t c = nk; c < nkp; c++) {
@@ -364,7 +464,7 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
                         if (l == -INFINITY) { memset(s, 0, sizeof(float) * nkp); continue; }
                         vf vl = vf_set1(l);
                         for (size_t c = 0; c < nkp; c += DL_VF_LEN)
-                            vf_storeu(s + c, vf_exp(vf_sub(vf_loadu(s + c), vl)));
+                            vf_storeu(s + c, attn_exp(vf_sub(vf_loadu(s + c), vl)));
                     }
                     /* dV += P^T dO */
                     tile_gemm(nk, Dvp, mq, P, 1, (ptrdiff_t)nkp, dO + i0 * Dvp, (ptrdiff_t)Dvp,

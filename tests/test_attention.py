@@ -164,3 +164,104 @@ def test_bad_input():
         F.scaled_dot_product_attention(dl.randn(4), k, v)
     with pytest.raises(TypeError, match="bool or float"):
         F.scaled_dot_product_attention(q, k, v, attn_mask=dl.tensor(np.ones((5, 6), np.int64)))
+
+
+FWD_SHAPES = [  # B, H, L, S, D, Dv: 9 heads (whole heads per thread) and 1 head (shared out)
+    (3, 3, 33, 100, 7, 7), (1, 1, 100, 33, 100, 64), (3, 3, 7, 1, 1, 1), (1, 1, 1, 7, 64, 128),
+    (1, 1, 130, 200, 128, 100), (1, 9, 65, 129, 64, 64), (1, 1, 40, 70, 100, 7)]
+
+
+@pytest.mark.parametrize("shape", FWD_SHAPES)
+@pytest.mark.parametrize("spread", [1.0, 30.0])
+@pytest.mark.parametrize("causal", [False, True])
+def test_forward_paths(isa, threads, rng, shape, spread, causal):
+    """Forward (and backward from its lse) on odd sizes on both work splits; spread 30 makes the row max jump by far more than the
+    rescale slack between key tiles (and back down), 1 keeps it within it."""
+    B, H, L, S, D, Dv = shape
+    q = (rng.standard_normal((B, H, L, D)) * spread).astype(np.float32)
+    k = rng.standard_normal((B, H, S, D)).astype(np.float32)
+    k[..., S // 2:, :] *= 2.0   # later key tiles score higher, then the tail lower again
+    k[..., S - S // 5:, :] *= 0.1
+    v = rng.standard_normal((B, H, S, Dv)).astype(np.float32)
+    scale = 1 / np.sqrt(D)
+    out, lse = np.empty((B, H, L, Dv), np.float32), np.empty((B, H, L), np.float32)
+    _C.attention_forward(q, k, v, None, causal, scale, out, lse)
+    o, p = ref(q, k, v, None, causal, scale)
+    np.testing.assert_allclose(out, o, atol=2e-4, rtol=2e-4)
+    s = q.astype(np.float64) @ k.astype(np.float64).swapaxes(-1, -2) * scale
+    if causal:
+        s = np.where(np.tril(np.ones((L, S), bool)), s, -np.inf)
+    m = s.max(-1, keepdims=True)
+    want = (m + np.log(np.exp(s - m).sum(-1, keepdims=True)))[..., 0]
+    np.testing.assert_allclose(lse, want, atol=1e-4 * max(1.0, spread), rtol=1e-5)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+    _C.attention_backward(q, k, v, None, causal, scale, out, lse, g, dq, dk, dv)
+    for got, want in zip((dq, dk, dv), ref_grads(q, k, v, p, g, scale)):
+        # scores of a few hundred carry float32 rounding of ~1e-5 relative into p
+        np.testing.assert_allclose(got, want, atol=2e-4 if spread == 1.0 else 5e-3, rtol=2e-4)
+
+
+@pytest.mark.parametrize("D", [16, 100])
+def test_strided_keys_fwd_bwd(isa, threads, rng, D):
+    """K and V as (B, S, H, D) -> (B, H, S, D) views: rows D * H apart (the block
+    transposes of the forward and the backward)."""
+    B, H, L, S = 2, 3, 70, 140
+    q = rng.standard_normal((B, H, L, D)).astype(np.float32)
+    kv = rng.standard_normal((2, B, S, H, D)).astype(np.float32)
+    k, v = kv[0].transpose(0, 2, 1, 3), kv[1].transpose(0, 2, 1, 3)
+    out, lse = np.empty((B, H, L, D), np.float32), np.empty((B, H, L), np.float32)
+    _C.attention_forward(q, k, v, None, False, D ** -0.5, out, lse)
+    o, p = ref(q, k, v, None, False, D ** -0.5)
+    np.testing.assert_allclose(out, o, atol=2e-4)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    dq, dk, dv = np.empty_like(q), np.empty((B, H, S, D), np.float32), \
+        np.empty((B, H, S, D), np.float32)
+    _C.attention_backward(q, k, v, None, False, D ** -0.5, out, lse, g, dq, dk, dv)
+    for got, want in zip((dq, dk, dv), ref_grads(q, k, v, p, g, D ** -0.5)):
+        np.testing.assert_allclose(got, want, atol=1e-3, rtol=2e-4)
+
+
+def test_forward_exp_range(isa, threads):
+    """Scores set by an additive mask (q = 0): key 0 scores 0, keys 1..63 -inf (their values
+    are huge, so anything but an exact 0 weight shows), key 64 scores x.  The running max stays
+    0 from the first key tile, so the softmax takes exp(x) for x over [-200, 8] (and -inf,
+    NaN): out = e^x / (1 + e^x) with v = 1 on key 64, to float precision wherever e^x is a
+    normal float."""
+    xs = np.concatenate([np.linspace(-200, 8, 2001), [-87.5, -103.0, -np.inf, np.nan]])
+    L, S = len(xs), 65
+    mask = np.full((1, 1, L, S), -np.inf, np.float32)
+    mask[..., 0] = 0.0
+    mask[..., 64] = xs
+    q = np.zeros((1, 1, L, 1), np.float32)
+    k = np.ones((1, 1, S, 1), np.float32)
+    v = np.full((1, 1, S, 1), 1e20, np.float32)
+    v[..., 0, 0], v[..., 64, 0] = 0.0, 1.0
+    out, lse = np.empty((1, 1, L, 1), np.float32), np.empty((1, 1, L), np.float32)
+    _C.attention_forward(q, k, v, mask, False, 1.0, out, lse)
+    x = mask[0, 0, :, 64].astype(np.float64)
+    want = np.exp(x) / (1 + np.exp(x))
+    got = out[0, 0, :, 0]
+    assert np.isnan(got[-1]) and np.isnan(lse[0, 0, -1]) and got[-2] == 0.0
+    normal = want >= 1e-37
+    np.testing.assert_allclose(got[normal], want[normal], rtol=1e-6)
+    # below the normal range: subnormal or flushed to 0 (the AVX2 and generic exps flush)
+    np.testing.assert_allclose(got[~normal], want[~normal], rtol=0, atol=np.finfo(np.float32).tiny)
+    np.testing.assert_allclose(lse[0, 0, :-1], np.log1p(np.exp(x[:-1])), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("L,S", [(0, 5), (5, 0), (0, 0)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_empty_sequences(torch, isa, threads, L, S, causal):
+    """No queries: empty output; no keys: zero rows and zero gradients, as in torch."""
+    arrs = [np.ones((9, 2, n, d), np.float32) for n, d in ((L, 4), (S, 4), (S, 3))]
+    tq, tk, tv = (dl.tensor(a, requires_grad=True) for a in arrs)
+    o = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+    o.sum().backward()
+    Q, K, V = (torch.tensor(a, requires_grad=True) for a in arrs)
+    O = torch.nn.functional.scaled_dot_product_attention(Q, K, V, is_causal=causal)
+    O.sum().backward()
+    assert o.shape == tuple(O.shape)
+    np.testing.assert_array_equal(o.numpy(), O.detach().numpy())
+    for a, b in ((tq, Q), (tk, K), (tv, V)):
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())

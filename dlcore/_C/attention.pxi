@@ -27,6 +27,9 @@ cdef void _attn_strides(cnp.ndarray a, str name, ptrdiff_t *s) except *:
         raise ValueError("attention: %s must be 4-D (B, H, rows, dim), got %d-D"
                          % (name, cnp.PyArray_NDIM(a)))
     cdef ptrdiff_t item = cnp.PyArray_ITEMSIZE(a)
+    if cnp.PyArray_SIZE(a) == 0:   # NumPy gives empty arrays zero strides; nothing is read
+        s[0] = s[1] = s[2] = 0
+        return
     if cnp.PyArray_DIM(a, 3) > 1 and cnp.PyArray_STRIDE(a, 3) != item:
         raise ValueError("attention: the last dim of %s must be contiguous" % name)
     for i in range(3):

@@ -1,6 +1,9 @@
 """`dlcore bench attention`: fused SDPA and LayerNorm vs a NumPy reference and torch.
 
-Ratios are their time / dlcore's (> 1 means dlcore is faster).  Peak memory of a forward at
+Ratios are their time / dlcore's (> 1 means dlcore is faster); each time is a median of
+repeats.  Inputs are wrapped without a copy on both sides (dl.from_numpy, torch.from_numpy).
+At one thread dlcore, the reference and torch run in turn within each repeat, so a
+load change on this shared machine hits all sides alike.  Peak memory of a forward at
 seq 8192 (one head, dim 64) is measured in a fresh subprocess by its peak RSS.
 """
 import os
@@ -13,14 +16,33 @@ import numpy as np
 __all__ = ["run", "format_table"]
 
 
-def _median_ms(fn, reps):
-    fn()
-    ts = []
-    for _ in range(reps):
+def _median_ms(fns, reps, interleave):
+    """Median time (ms) of each function (None: skipped).  interleave: the functions run in
+    turn within each repeat, so that every side sees the same load on this shared machine;
+    only for one thread, since with several an idle thread pool (OpenMP, OpenBLAS, torch's)
+    still spins for a while after its call and would slow the next side down."""
+    ts = [[] for _ in fns]
+
+    def once(fn, t):
         t0 = time.perf_counter()
         fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts)) * 1e3
+        t.append(time.perf_counter() - t0)
+
+    if interleave:
+        for fn in fns:
+            if fn is not None:
+                fn()
+        for _ in range(reps):
+            for fn, t in zip(fns, ts):
+                if fn is not None:
+                    once(fn, t)
+    else:
+        for fn, t in zip(fns, ts):
+            if fn is not None:
+                fn()
+                for _ in range(reps):
+                    once(fn, t)
+    return [float(np.median(t)) * 1e3 if t else None for t in ts]
 
 
 def _np_sdpa(q, k, v, causal, grad):
@@ -122,17 +144,15 @@ def run(threads=(1, 2), quick=False):
                 for bwd in (False, True):
                     def dl_fn():
                         if bwd:
-                            tq, tk, tv = (dl.tensor(a, requires_grad=True) for a in (q, k, v))
+                            tq, tk, tv = (dl.from_numpy(a).requires_grad_() for a in (q, k, v))
                             o = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
-                            o.backward(dl.tensor(g))
+                            o.backward(dl.from_numpy(g))
                         else:
                             with dl.no_grad():
-                                F.scaled_dot_product_attention(dl.tensor(q), dl.tensor(k),
-                                                               dl.tensor(v), is_causal=causal)
-                    tdl = _median_ms(dl_fn, reps)
-                    tnp = _median_ms(lambda: _np_sdpa(q, k, v, causal, g if bwd else None),
-                                     reps)
-                    tto = None
+                                F.scaled_dot_product_attention(dl.from_numpy(q),
+                                                               dl.from_numpy(k),
+                                                               dl.from_numpy(v), is_causal=causal)
+                    to_fn = None
                     if torch is not None:
                         def to_fn():
                             if bwd:
@@ -146,22 +166,22 @@ def run(threads=(1, 2), quick=False):
                                     torch.nn.functional.scaled_dot_product_attention(
                                         torch.from_numpy(q), torch.from_numpy(k),
                                         torch.from_numpy(v), is_causal=causal)
-                        tto = _median_ms(to_fn, reps)
+                    tdl, tnp, tto = _median_ms(
+                        [dl_fn, lambda: _np_sdpa(q, k, v, causal, g if bwd else None), to_fn],
+                        reps, nt == 1)
                     result.append(_row("sdpa B%d H%d S%d D%d%s %s" % (
                         B, H, L, D, " causal" if causal else "", "fwd+bwd" if bwd else "fwd"),
                         nt, tdl, tnp, tto))
             for bwd in (False, True):
                 def dl_ln():
                     if bwd:
-                        tx = dl.tensor(x, requires_grad=True)
-                        tw, tb = dl.tensor(w, requires_grad=True), dl.tensor(b, requires_grad=True)
-                        F.layer_norm(tx, (n,), tw, tb).backward(dl.tensor(gx))
+                        tx, tw, tb = (dl.from_numpy(a).requires_grad_() for a in (x, w, b))
+                        F.layer_norm(tx, (n,), tw, tb).backward(dl.from_numpy(gx))
                     else:
                         with dl.no_grad():
-                            F.layer_norm(dl.tensor(x), (n,), dl.tensor(w), dl.tensor(b))
-                tdl = _median_ms(dl_ln, reps)
-                tnp = _median_ms(lambda: _np_layernorm(x, w, b, gx if bwd else None), reps)
-                tto = None
+                            F.layer_norm(dl.from_numpy(x), (n,), dl.from_numpy(w),
+                                         dl.from_numpy(b))
+                to_ln = None
                 if torch is not None:
                     def to_ln():
                         tx = torch.from_numpy(x).requires_grad_(bwd)
@@ -170,7 +190,9 @@ def run(threads=(1, 2), quick=False):
                         y = torch.nn.functional.layer_norm(tx, (n,), tw, tb)
                         if bwd:
                             y.backward(torch.from_numpy(gx))
-                    tto = _median_ms(to_ln, reps)
+                tdl, tnp, tto = _median_ms(
+                    [dl_ln, lambda: _np_layernorm(x, w, b, gx if bwd else None), to_ln], reps,
+                    nt == 1)
                 result.append(_row("layernorm %dx%d %s" % (rows, n, "fwd+bwd" if bwd else "fwd"),
                                    nt, tdl, tnp, tto))
         finally:

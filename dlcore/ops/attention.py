@@ -52,13 +52,12 @@ class SDPAFn(Function):
     def backward(self, g):
         q4, k4, v4, m4, is_causal, scale, out, lse, lead = self.saved
         g = np.ascontiguousarray(g, dtype=out.dtype).reshape(out.shape)
-        dq, dk, dv = np.empty(q4.shape, out.dtype), np.empty(k4.shape, out.dtype), \
-            np.empty(v4.shape, out.dtype)
+        # gradients in the broadcast shape (the engine sums broadcast dims back), allocated
+        # in that shape so that they own their memory and a leaf can keep them uncopied
+        dq, dk, dv = (np.empty(lead + a.shape[2:], out.dtype) for a in (q4, k4, v4))
         _C.attention_backward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse, g,
-                              dq, dk, dv)
-        # gradients in the broadcast shape; the engine sums broadcast dims back
-        return (dq.reshape(lead + q4.shape[2:]), dk.reshape(lead + k4.shape[2:]),
-                dv.reshape(lead + v4.shape[2:]), None)
+                              dq.reshape(q4.shape), dk.reshape(k4.shape), dv.reshape(v4.shape))
+        return dq, dk, dv, None
 
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):
