@@ -1,7 +1,9 @@
 """The `dlcore` command (also `python -m dlcore`):
 
     dlcore info                              build and runtime facts: version, SIMD path, threads
-    dlcore tour [--quick] [--only CH ...]    run the roadmap examples and print one row each
+    dlcore tour [--quick] [--only CH ...] [--out DIR]
+                                             run the roadmap examples and print one row each
+                                             (their figures go to DIR, default dlcore-tour/)
     dlcore bench [family ...] [--threads 1 2] [--quick] [--list]
                                              kernel benchmarks against NumPy (and torch)
     dlcore data fetch vader [--data-home DIR]  fetch a dataset that is not bundled into the cache
@@ -180,9 +182,23 @@ def _missing_dataset(exc):
     return isinstance(exc, DatasetNotFoundError)
 
 
-def run_tour(quick=False, only=None, verbose=False, out=None):
-    """Run each example's main(quick); returns (rows, failures)."""
+def run_tour(quick=False, only=None, verbose=False, out=None, workdir=None):
+    """Run each example's main(quick) inside workdir (where their figures land; the current
+    directory when None); returns (rows, failures)."""
     out = out or sys.stdout
+    if workdir is None:
+        return _run_tour_here(quick, only, verbose, out)
+    os.makedirs(workdir, exist_ok=True)
+    # examples are imported by file path, so changing directory does not change what runs
+    here = os.getcwd()
+    os.chdir(workdir)
+    try:
+        return _run_tour_here(quick, only, verbose, out)
+    finally:
+        os.chdir(here)
+
+
+def _run_tour_here(quick, only, verbose, out):
     rows, failures = [], 0
     for ch, stem, path in list_examples(only):
         t0 = time.perf_counter()
@@ -237,12 +253,14 @@ def cmd_tour(args, out):
               file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    rows, failures = run_tour(quick=args.quick, only=only, verbose=args.verbose, out=out)
+    rows, failures = run_tour(quick=args.quick, only=only, verbose=args.verbose, out=out,
+                              workdir=args.out)
     if rows:
         print(format_table(rows, ["chapter", "model", "data", "metric", "value", "seconds"]),
               file=out)
     print("%d example(s) in %.1f s%s" % (len(rows), time.perf_counter() - t0,
                                          ", %d failed" % failures if failures else ""), file=out)
+    print("figures and other outputs: %s" % os.path.abspath(args.out), file=out)
     return 1 if failures else 0
 
 
@@ -347,6 +365,8 @@ def _parser():
     t.add_argument("--only", nargs="+", metavar="CH",
                    help="chapters to run, e.g. --only 02 or --only 1-3 5")
     t.add_argument("-v", "--verbose", action="store_true", help="show the examples' output")
+    t.add_argument("--out", default="dlcore-tour", metavar="DIR",
+                   help="folder the examples write their figures into (default: dlcore-tour)")
     b = sub.add_parser("bench", help="benchmarks against NumPy (and torch when installed)")
     b.add_argument("family", nargs="*", help="benchmark families (default: all installed)")
     b.add_argument("--threads", nargs="+", type=int, metavar="N", help="thread counts, e.g. 1 2")

@@ -1,5 +1,6 @@
 """The dlcore command: info, tour, bench (run in-process through cli.main(argv))."""
 import io
+import os
 import subprocess
 import sys
 import textwrap
@@ -34,6 +35,7 @@ def test_tour_machinery_on_fake_examples(tmp_path, monkeypatch):
     (tmp_path / "01_ok.py").write_text(textwrap.dedent('''
         def main(quick=False):
             print("noise from the example")
+            open("figure.png", "w").close()
             return {"chapter": "01", "model": "M", "data": "D", "metric": "acc",
                     "value": 0.5 if quick else 1.0}
     '''))
@@ -43,8 +45,12 @@ def test_tour_machinery_on_fake_examples(tmp_path, monkeypatch):
                                            "    raise RuntimeError('kaput')\n")
     (tmp_path / "notes.py").write_text("raise SystemExit('not an example')\n")
     monkeypatch.setattr(cli, "examples_dir", lambda: str(tmp_path))
-    code, text = run(["tour", "--quick", "--only", "1"])
+    monkeypatch.chdir(tmp_path)
+    here = os.getcwd()
+    code, text = run(["tour", "--quick", "--only", "1", "--out", "figs"])
     assert code == 0
+    # the example ran inside --out, and the tour came back to where it started
+    assert (tmp_path / "figs" / "figure.png").exists() and os.getcwd() == here
     assert "01" in text and "0.5" in text and "noise" not in text
     code, text = run(["tour", "--quick"])
     assert code == 1  # the broken example fails the tour
