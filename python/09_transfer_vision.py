@@ -7,9 +7,10 @@ A. EfficientNet-Lite0 trained on ImageNet (1.3 M photos) by others, given 30 lab
    scored 0.78 instead of 0.76, for 2.5x the time: 48x48 keeps the run short.)
    (1) The frozen network, in eval mode, run once: its pooled 1280-d features + a linear
    head; (2) on the same cached activations, the top of the network (the 1x1 conv head
-   320 -> 1280, its batch norm and a new classifier) fine-tuned for 15 epochs; (3) the same architecture from random init,
-   every layer trained on the same 300 images (3 epochs: 30 Adam steps, one-cycle lr, batch
-   norm statistics re-estimated on the training images before testing).
+   320 -> 1280, its batch norm and a new classifier) fine-tuned for 15 epochs; (3) the same
+   architecture from random init, every layer trained on the same 300 images (3 epochs: 30
+   Adam steps, one-cycle lr, batch norm statistics re-estimated on the training images
+   before testing).
    Measured (full run, shared 2-core Zen 4, load ~4): frozen features + head 0.762, top
    fine-tuned 0.814, from scratch 0.496 (0.526 in another run: threaded kernels do not sum in
    a fixed order) — transfer wins by +31.8 points (frozen features alone: +26.6).  Training
