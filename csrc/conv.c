@@ -47,6 +47,15 @@ static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_
                          int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw,
                          int64_t dh, int64_t dw, double *gw);
 
+static void im2col_f32(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                       int64_t np, float *col, int64_t ldc);
+static void col2im_f32(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                       int64_t np, float *x, int64_t ldc);
+static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int64_t p0,
+                       int64_t np, double *col, int64_t ldc);
+static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
+                       int64_t np, double *x, int64_t ldc);
+
 #define T float
 #define SUF(name) name##_f32
 #define GEMM dl_sgemm
@@ -115,4 +124,36 @@ static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_
                          int64_t dh, int64_t dw, double *gw)
 {
     dw_wgrad_scalar_f64(buf, bw, gy, ldg, oh, ow, R, S, sh, sw, dh, dw, gw);
+}
+
+static void im2col_f32(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                       int64_t np, float *col, int64_t ldc)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: dl_conv_im2col_f32_avx512(p, x, Cg, p0, np, col, ldc); break;
+    case DL_ISA_AVX2: dl_conv_im2col_f32_avx2(p, x, Cg, p0, np, col, ldc); break;
+    default: dl_conv_im2col_f32_generic(p, x, Cg, p0, np, col, ldc);
+    }
+}
+
+static void col2im_f32(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                       int64_t np, float *x, int64_t ldc)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: dl_conv_col2im_f32_avx512(p, col, Cg, p0, np, x, ldc); break;
+    case DL_ISA_AVX2: dl_conv_col2im_f32_avx2(p, col, Cg, p0, np, x, ldc); break;
+    default: dl_conv_col2im_f32_generic(p, col, Cg, p0, np, x, ldc);
+    }
+}
+
+static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int64_t p0,
+                       int64_t np, double *col, int64_t ldc)
+{
+    im2col_scalar_f64(p, x, Cg, p0, np, col, ldc);
+}
+
+static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
+                       int64_t np, double *x, int64_t ldc)
+{
+    col2im_scalar_f64(p, col, Cg, p0, np, x, ldc);
 }

@@ -95,4 +95,20 @@ void dl_dw_wgrad_s1_f32_avx512(const float *buf, int64_t bw, const float *gy, in
                                int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
                                float *gw);
 
+/* im2col / col2im of the GEMM path, float32, one copy per ISA (conv_col_simd.c); the same
+ * layout as conv_impl.h's portable loops: col[((c*R + r)*S + s) * ldc + q] holds the input
+ * under output position p0 + q of channel c (Cg channels from x). */
+void dl_conv_im2col_f32_generic(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                            int64_t np, float *col, int64_t ldc);
+void dl_conv_col2im_f32_generic(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                            int64_t np, float *x, int64_t ldc);
+void dl_conv_im2col_f32_avx2(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                            int64_t np, float *col, int64_t ldc);
+void dl_conv_col2im_f32_avx2(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                            int64_t np, float *x, int64_t ldc);
+void dl_conv_im2col_f32_avx512(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                            int64_t np, float *col, int64_t ldc);
+void dl_conv_col2im_f32_avx512(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                            int64_t np, float *x, int64_t ldc);
+
 #endif

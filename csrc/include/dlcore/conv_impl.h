@@ -1,6 +1,7 @@
 /* Convolution kernels written once for both element types: csrc/conv.c includes this file
  * twice, with T = float / double, SUF(name) = name##_f32 / name##_f64, GEMM = dl_sgemm /
- * dl_dgemm, and SUF(dw_rows) / SUF(dw_wgrad) (the depthwise inner loops) declared. */
+ * dl_dgemm, and SUF(dw_rows) / SUF(dw_wgrad) (the depthwise inner loops) and SUF(im2col) /
+ * SUF(col2im) (float32: the SIMD copies; float64: the portable loops below) declared. */
 
 void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
 {
@@ -23,8 +24,8 @@ void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
 /* col[((c*R + r)*S + s) * ldc + q] = x[c, ih, iw] for the np output positions
  * p0 .. p0+np-1 (zero outside x); x points at the group's first channel of one image.  ldc >= np
  * lets several images sit side by side in one tile. */
-static void SUF(im2col)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
-                        int64_t np, T *col, int64_t ldc)
+static inline void SUF(im2col_scalar)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
+                               int64_t np, T *col, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
     for (int64_t c = 0; c < Cg; c++) {
@@ -64,8 +65,8 @@ static void SUF(im2col)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t
 }
 
 /* The adjoint of im2col: x[c, ih, iw] += col[...] for the same positions. */
-static void SUF(col2im)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
-                        int64_t np, T *x, int64_t ldc)
+static inline void SUF(col2im_scalar)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
+                               int64_t np, T *x, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
     for (int64_t c = 0; c < Cg; c++) {
@@ -653,11 +654,19 @@ static void SUF(wgrad_add)(const dl_conv_params *p, const T *acc, int tr, T *gw)
         for (int64_t q = 0; q < p->K * Kc; q++) gw[q] += acc[q];
         return;
     }
+    /* a transposing add, in 16 x 16 blocks so that neither side walks a column of a large
+     * matrix (one cache line per element) */
     for (int64_t g = 0; g < G; g++) {
         const T *a = acc + g * Kg * Kc;
         T *d = gw + g * Kg * Kc;
-        for (int64_t j = 0; j < Kc; j++)
-            for (int64_t k = 0; k < Kg; k++) d[k * Kc + j] += a[j * Kg + k];
+        for (int64_t j0 = 0; j0 < Kc; j0 += 16) {
+            const int64_t j1 = min64(Kc, j0 + 16);
+            for (int64_t k0 = 0; k0 < Kg; k0 += 16) {
+                const int64_t k1 = min64(Kg, k0 + 16);
+                for (int64_t k = k0; k < k1; k++)
+                    for (int64_t j = j0; j < j1; j++) d[k * Kc + j] += a[j * Kg + k];
+            }
+        }
     }
 }
 
@@ -727,7 +736,9 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     if (p->C / p->groups == 1) return SUF(dw_bwd_weight)(p, x, gy, gw);
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
     const int direct = SUF(pointwise)(p);
-    const int tr = p->K / p->groups < Kc;
+    /* the transposed product (and a transposing add at the end) only for few output
+     * channels per group: with Kg >= 128 the direct one runs as fast and accumulates in place */
+    const int tr = p->K / p->groups < Kc && p->K / p->groups < 128;
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
