@@ -56,6 +56,58 @@ static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int
 static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
                        int64_t np, double *x, int64_t ldc);
 
+/* The weights as the left GEMM operand of every image's product: float32 packs them once per
+ * call (one group; with several groups each group's product is small and packs its own),
+ * float64 hands them to the GEMM as they are. */
+typedef dl_sgemm_packed_a lhs_f32;
+static void lhs_init_f32(lhs_f32 *l, int transa, int64_t M, int64_t K, const float *A,
+                         int64_t lda, int pack)
+{
+    if (pack) {
+        /* on failure l still describes A, and runs on it unpacked */
+        (void)dl_sgemm_pack_a(transa, (size_t)M, (size_t)K, A, lda, l);
+        return;
+    }
+    l->p = NULL;
+    l->transa = transa;
+    l->M = (size_t)M;
+    l->K = (size_t)K;
+    l->A = A;
+    l->lda = lda;
+    l->isa = (int)dl_isa();
+}
+static void lhs_gemm_f32(const lhs_f32 *l, int64_t N, const float *B, int64_t ldb, float beta,
+                         float *C, int64_t ldc, const float *bias, dl_bias_t bias_kind)
+{
+    dl_sgemm_packed_run(l, 0, (size_t)N, 1.0f, B, ldb, beta, C, ldc, bias, bias_kind,
+                        DL_ACT_NONE, 0);
+}
+static void lhs_free_f32(lhs_f32 *l) { dl_sgemm_packed_a_free(l); }
+
+typedef struct {
+    int transa;
+    int64_t M, K, lda;
+    const double *A;
+} lhs_f64;
+static void lhs_init_f64(lhs_f64 *l, int transa, int64_t M, int64_t K, const double *A,
+                         int64_t lda, int pack)
+{
+    (void)pack;
+    l->transa = transa;
+    l->M = M;
+    l->K = K;
+    l->A = A;
+    l->lda = lda;
+}
+static void lhs_gemm_f64(const lhs_f64 *l, int64_t N, const double *B, int64_t ldb,
+                         double beta, double *C, int64_t ldc, const double *bias,
+                         dl_bias_t bias_kind)
+{
+    dl_dgemm(l->transa, 0, (size_t)l->M, (size_t)N, (size_t)l->K, 1.0, l->A, l->lda, B, ldb,
+             beta, C, ldc, bias, bias_kind, DL_ACT_NONE);
+}
+static void lhs_free_f64(lhs_f64 *l) { (void)l; }
+
 #define T float
 #define SUF(name) name##_f32
 #define GEMM dl_sgemm

@@ -372,3 +372,48 @@ def test_conv2d_packed_images_match_reference(threads, dtype, groups, with_bias,
             for a, want in zip(got, grads[0]):
                 np.testing.assert_allclose(a, want, rtol=tol, atol=10 * tol)
     assert _C.conv_workspace_limit() == prev
+
+
+# (N, C, H, W, K, (R, S), stride, padding, dilation, groups, column budget in floats or 0)
+GEMM_PATH_CASES = [
+    # batch 1: the weights packed once (two K blocks), the GEMM's columns split between
+    # threads; 130 output channels (>= 128) accumulate the weight gradient in place
+    (1, 33, 23, 21, 130, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
+    # Kc = 2070: the packed transposed weights of the input gradient span two M blocks
+    (1, 230, 9, 8, 12, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
+    # a tight budget: column tiles of 16 positions that start and end inside output rows
+    (3, 20, 17, 15, 9, (3, 3), (1, 1), (1, 2), (1, 2), 1, 20 * 9 * 16),
+    # 14x14 maps as in the benchmark, right-edge GEMM tiles of 4 columns
+    (2, 24, 14, 14, 33, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
+    # pointwise: no im2col, weights packed once (forward and input gradient)
+    (2, 33, 9, 11, 140, (1, 1), (1, 1), (0, 0), (1, 1), 1, 0),
+    # groups: every group's product on its own weights, unpacked
+    (2, 8, 10, 13, 12, (3, 3), (2, 1), (1, 1), (1, 1), 2, 0),
+]
+
+
+@pytest.mark.parametrize("case", GEMM_PATH_CASES)
+def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
+    """float32 im2col/col2im (one copy per ISA) and the GEMM with weights packed once, on odd
+    sizes, against the NumPy reference (forward) and the float64 kernels (gradients)."""
+    N, C, H, W, K, (R, S), st, pd, dil, g, budget = case
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C // g, R, S)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    prev = _C.conv_workspace_limit()
+    try:
+        _C.conv_workspace_limit(4 * budget)
+        xt, wt, bt = _t(x, True), _t(w, True), _t(b, True)
+        y = F.conv2d(xt, wt, bt, st, pd, dil, g)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(dl.tensor(gy))
+    finally:
+        _C.conv_workspace_limit(0)
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, st, pd, dil, g)
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    x64, w64, b64 = (_t(a.astype(np.float64), True) for a in (x, w, b))
+    F.conv2d(x64, w64, b64, st, pd, dil, g).backward(dl.tensor(gy.astype(np.float64)))
+    for got, want in ((xt, x64), (wt, w64), (bt, b64)):
+        want = want.grad.numpy()
+        np.testing.assert_allclose(got.grad.numpy(), want, rtol=1e-4,
+                                   atol=1e-4 * np.abs(want).max())

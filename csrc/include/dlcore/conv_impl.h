@@ -356,11 +356,32 @@ static int64_t SUF(col_tile)(int64_t P, int64_t Kc)
     return t / 16 * 16;
 }
 
-static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y,
-                          int64_t n, int64_t p0, int64_t np, int direct, T *col)
+/* One left operand per group: W_g (Kg x Kc) for the forward, or W_g^T (Kc x Kg) with
+ * `transa` for the input gradient, packed once for all the images (see conv.c's lhs).  NULL
+ * when out of memory. */
+static SUF(lhs) *SUF(weights_lhs)(const dl_conv_params *p, const T *w, int transa, int64_t Kc)
+{
+    const int64_t G = p->groups, Kg = p->K / G;
+    SUF(lhs) *L = (SUF(lhs) *)dl_alloc((size_t)G * sizeof(SUF(lhs)));
+    if (!L) return NULL;
+    for (int64_t g = 0; g < G; g++)
+        SUF(lhs_init)(&L[g], transa, transa ? Kc : Kg, transa ? Kg : Kc, w + g * Kg * Kc, Kc,
+                      G == 1);
+    return L;
+}
+
+static void SUF(weights_lhs_free)(const dl_conv_params *p, SUF(lhs) *L)
+{
+    if (!L) return;
+    for (int64_t g = 0; g < p->groups; g++) SUF(lhs_free)(&L[g]);
+    dl_free(L);
+}
+
+static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const SUF(lhs) *L, const T *bias,
+                          T *y, int64_t n, int64_t p0, int64_t np, int direct, T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
-    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W;
     for (int64_t g = 0; g < G; g++) {
         const T *xg = x + (n * p->C + g * Cg) * HW;
         const T *B = xg + p0;
@@ -370,9 +391,8 @@ static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const T *w, const
             B = col;
             ldb = np;
         }
-        GEMM(0, 0, (size_t)Kg, (size_t)np, (size_t)Kc, 1, w + g * Kg * Kc, Kc, B, ldb, 0,
-             y + (n * p->K + g * Kg) * P + p0, P, bias ? bias + g * Kg : NULL,
-             bias ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE);
+        SUF(lhs_gemm)(&L[g], np, B, ldb, 0, y + (n * p->K + g * Kg) * P + p0, P,
+                      bias ? bias + g * Kg : NULL, bias ? DL_BIAS_COL : DL_BIAS_NONE);
     }
 }
 
@@ -458,6 +478,8 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
     int fail = 0;
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 0, Kc);
+    if (!L) return -1;
     if (split_outer(tiles, nt)) {
         #pragma omp parallel num_threads(nt)
         {
@@ -471,30 +493,35 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t p0 = (t % ntp) * tp;
-                    SUF(fwd_tile)(p, x, w, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+                    SUF(fwd_tile)(p, x, L, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
                 }
             }
             dl_free(col);
         }
+        SUF(weights_lhs_free)(p, L);
         return fail ? -1 : 0;
     }
     T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-    if (!direct && !col) return -1;
+    if (!direct && !col) {
+        SUF(weights_lhs_free)(p, L);
+        return -1;
+    }
     for (int64_t t = 0; t < tiles; t++) {
         const int64_t p0 = (t % ntp) * tp;
-        SUF(fwd_tile)(p, x, w, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+        SUF(fwd_tile)(p, x, L, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
     }
     dl_free(col);
+    SUF(weights_lhs_free)(p, L);
     return 0;
 }
 
 /* The input gradient of one image: col = W_g^T gy_g per tile, scattered back by col2im. */
-static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const T *w,
+static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const SUF(lhs) *L,
                                 const T *bias_init, T *gx, int64_t n, int64_t tp, int direct,
                                 T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
-    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W;
     T *gxn = gx + n * p->C * HW;
     if (bias_init) {
         for (int64_t c = 0; c < p->C; c++)
@@ -507,13 +534,11 @@ static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const T *w
         for (int64_t g = 0; g < G; g++) {
             const T *gyg = gy + (n * p->K + g * Kg) * P + p0;
             if (direct) {
-                GEMM(1, 0, (size_t)Cg, (size_t)np, (size_t)Kg, 1, w + g * Kg * Cg, Cg, gyg, P,
-                     bias_init ? 1 : 0, gxn + g * Cg * HW + p0, HW, NULL, DL_BIAS_NONE,
-                     DL_ACT_NONE);
+                SUF(lhs_gemm)(&L[g], np, gyg, P, bias_init ? 1 : 0, gxn + g * Cg * HW + p0, HW,
+                              NULL, DL_BIAS_NONE);
                 continue;
             }
-            GEMM(1, 0, (size_t)Kc, (size_t)np, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyg, P, 0,
-                 col, np, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+            SUF(lhs_gemm)(&L[g], np, gyg, P, 0, col, np, NULL, DL_BIAS_NONE);
             SUF(col2im)(p, col, Cg, p0, np, gxn + g * Cg * HW, np);
         }
     }
@@ -591,6 +616,8 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
     int fail = 0;
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 1, Kc);
+    if (!L) return -1;
     /* col2im of two tiles of one image would race: threads split whole images */
     if (split_outer(p->N, nt)) {
         #pragma omp parallel num_threads(nt)
@@ -604,17 +631,22 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
             if (!fail) {
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t n = 0; n < p->N; n++)
-                    SUF(bwd_data_image)(p, gy, w, bias_init, gx, n, tp, direct, col);
+                    SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
             }
             dl_free(col);
         }
+        SUF(weights_lhs_free)(p, L);
         return fail ? -1 : 0;
     }
     T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-    if (!direct && !col) return -1;
+    if (!direct && !col) {
+        SUF(weights_lhs_free)(p, L);
+        return -1;
+    }
     for (int64_t n = 0; n < p->N; n++)
-        SUF(bwd_data_image)(p, gy, w, bias_init, gx, n, tp, direct, col);
+        SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
     dl_free(col);
+    SUF(weights_lhs_free)(p, L);
     return 0;
 }
 
