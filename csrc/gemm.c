@@ -808,13 +808,25 @@ int dl_sgemm_pack_a(int transa, size_t M, size_t K, const float *A, ptrdiff_t ld
     if (K > SIZE_MAX / sizeof(float) / rows) return -1;
     pa->p = dl_alloc(rows * K * sizeof(float));
     if (!pa->p) return -1;
-    /* the blocks gemm_blocked walks, in its order: block (pc, ic) at pc * rows + ic * kc */
+    /* the blocks gemm_blocked walks, in its order: block (pc, ic) at pc * rows + ic * kc;
+     * threads take whole blocks (a copy: one thread per 64K elements is plenty) */
     const size_t KC = even_block(K, p.kc, 8), MC = even_block(M, p.mc, p.mr);
-    for (size_t pc = 0; pc < K; pc += KC) {
-        const size_t kc = min_sz(KC, K - pc);
-        for (size_t ic = 0; ic < M; ic += MC)
-            pack_a_f32(pa->transa, A, lda, ic, min_sz(MC, M - ic), pc, kc, p.mr,
-                       pa->p + pc * rows + ic * kc, &p);
+    const size_t nkb = (K + KC - 1) / KC, nmb = (M + MC - 1) / MC;
+    int nt = 1;
+#ifdef DL_HAVE_OPENMP
+    if (!omp_in_parallel()) {
+        const size_t useful = rows * K >> 16;
+        nt = dl_num_threads();
+        if ((size_t)nt > useful) nt = useful ? (int)useful : 1;
+        if ((size_t)nt > nkb * nmb) nt = (int)(nkb * nmb);
+    }
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (ptrdiff_t b = 0; b < (ptrdiff_t)(nkb * nmb); b++) {
+        const size_t pc = (size_t)b / nmb * KC, kc = min_sz(KC, K - pc);
+        const size_t ic = (size_t)b % nmb * MC;
+        pack_a_f32(pa->transa, A, lda, ic, min_sz(MC, M - ic), pc, kc, p.mr,
+                   pa->p + pc * rows + ic * kc, &p);
     }
     return 0;
 }

@@ -379,14 +379,17 @@ GEMM_PATH_CASES = [
     # batch 1: the weights packed once (two K blocks), the GEMM's columns split between
     # threads; 130 output channels (>= 128) accumulate the weight gradient in place
     (1, 33, 23, 21, 130, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
-    # Kc = 2070: the packed transposed weights of the input gradient span two M blocks
-    (1, 230, 9, 8, 12, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
+    # Kc = 2070: the packed transposed weights of the input gradient span two M blocks (and
+    # the packing itself is split between threads)
+    (1, 230, 9, 8, 64, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
     # a tight budget: column tiles of 16 positions that start and end inside output rows
     (3, 20, 17, 15, 9, (3, 3), (1, 1), (1, 2), (1, 2), 1, 20 * 9 * 16),
-    # 14x14 maps as in the benchmark, right-edge GEMM tiles of 4 columns
+    # 14x14 maps as in the benchmark, right-edge GEMM tiles of 4 columns; at 2 threads the
+    # images split, the private (transposed) weight gradients reduced row-wise
     (2, 24, 14, 14, 33, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
-    # pointwise: no im2col, weights packed once (forward and input gradient)
-    (2, 33, 9, 11, 140, (1, 1), (1, 1), (0, 0), (1, 1), 1, 0),
+    # pointwise: no im2col, weights packed once (forward and input gradient); at 2 threads
+    # the images split, the private weight gradients reduced row-wise (untransposed)
+    (2, 33, 15, 17, 140, (1, 1), (1, 1), (0, 0), (1, 1), 1, 0),
     # groups: every group's product on its own weights, unpacked
     (2, 8, 10, 13, 12, (3, 3), (2, 1), (1, 1), (1, 1), 2, 0),
 ]

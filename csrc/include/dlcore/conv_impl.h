@@ -702,6 +702,37 @@ static void SUF(wgrad_add)(const dl_conv_params *p, const T *acc, int tr, T *gw)
     }
 }
 
+/* gw rows k0 .. k1-1 (output channels; k1 - k0 <= 16) = the sum of the threads' private
+ * gradients, each in bwd_weight_tile's layout (transposed per group when tr).  Threads take
+ * different rows, so the reduction runs in parallel and gw needs no zeroing. */
+static void SUF(wgrad_reduce)(const dl_conv_params *p, T *const *parts, int nparts, int tr,
+                              T *gw, int64_t k0, int64_t k1)
+{
+    const int64_t Kg = p->K / p->groups, Kc = p->C / p->groups * p->R * p->S;
+    if (!tr) {
+        const int64_t off = k0 * Kc, n = (k1 - k0) * Kc;
+        T *d = gw + off;
+        for (int64_t q = 0; q < n; q++) d[q] = parts[0][off + q];
+        for (int t = 1; t < nparts; t++) {
+            const T *a = parts[t] + off;
+            for (int64_t q = 0; q < n; q++) d[q] += a[q];
+        }
+        return;
+    }
+    for (int64_t j0 = 0; j0 < Kc; j0 += 16) {
+        const int64_t j1 = min64(Kc, j0 + 16);
+        for (int64_t k = k0; k < k1; k++) {
+            const int64_t g = k / Kg, kk = k % Kg;
+            for (int64_t j = j0; j < j1; j++) {
+                const int64_t src = g * Kg * Kc + j * Kg + kk;
+                T v = parts[0][src];
+                for (int t = 1; t < nparts; t++) v += parts[t][src];
+                gw[k * Kc + j] = v;
+            }
+        }
+    }
+}
+
 /* Weight gradient of images b0 .. b0+nb-1 in one GEMM per group (see fwd_packed): col holds
  * their columns side by side, gyb their output gradients (Kg x nb*P); accumulates into acc in
  * bwd_weight_tile's layout. */
@@ -726,16 +757,19 @@ static void SUF(bwd_weight_packed)(const dl_conv_params *p, const T *x, const T 
     }
 }
 
-/* gw (zeroed by the caller) = sum over packed tiles; each thread sums into a private copy. */
+/* gw = sum over packed tiles; each thread sums into a private copy, then the copies are
+ * reduced into gw (wgrad_reduce). */
 static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const T *gy, T *gw,
                                       int64_t kb, int tr, int nt)
 {
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
-    const int64_t tiles = (p->N + kb - 1) / kb;
+    const int64_t tiles = (p->N + kb - 1) / kb, kblocks = (p->K + 15) / 16;
     const size_t need = (size_t)((Kc + Kg) * kb * P + wn);
-    int fail = 0;
+    int fail = 0, nparts = 0;
     if (!split_outer(tiles, nt)) nt = 1;
+    T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
+    if (!parts) return -1;
     #pragma omp parallel num_threads(nt)
     {
         T *part = (T *)dl_alloc(need * sizeof(T));
@@ -752,11 +786,18 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
                 const int64_t b0 = t * kb;
                 SUF(bwd_weight_packed)(p, x, gy, part, b0, min64(kb, p->N - b0), tr, col, gyb);
             }
-            #pragma omp critical(dl_conv_wgrad)
-            SUF(wgrad_add)(p, part, tr, gw);
+            int slot;
+            #pragma omp atomic capture
+            slot = nparts++;
+            parts[slot] = part;
+            #pragma omp barrier
+            #pragma omp for schedule(static)
+            for (int64_t kbk = 0; kbk < kblocks; kbk++)
+                SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16, min64(p->K, kbk * 16 + 16));
         }
         dl_free(part);
     }
+    dl_free(parts);
     return fail ? -1 : 0;
 }
 
@@ -774,19 +815,19 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
-        if (kb > 1) {
-            memset(gw, 0, (size_t)wn * sizeof(T));
-            return SUF(bwd_weight_packed_all)(p, x, gy, gw, kb, tr, ntp);
-        }
+        if (kb > 1) return SUF(bwd_weight_packed_all)(p, x, gy, gw, kb, tr, ntp);
     }
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
-    int fail = 0;
-    memset(gw, 0, (size_t)wn * sizeof(T));
+    int fail = 0, nparts = 0;
     if (split_outer(tiles, nt)) {
-        /* each thread sums its tiles into a private gradient, then adds it to gw */
+        /* each thread sums its tiles into a private gradient; the threads then reduce the
+         * copies into gw, each a share of its rows */
+        const int64_t kblocks = (p->K + 15) / 16;
+        T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
+        if (!parts) return -1;
         #pragma omp parallel num_threads(nt)
         {
             T *part = (T *)dl_alloc((col_elems + (size_t)wn) * sizeof(T));
@@ -804,13 +845,22 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
                     SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
                                          direct, tr, col);
                 }
-                #pragma omp critical(dl_conv_wgrad)
-                SUF(wgrad_add)(p, part, tr, gw);
+                int slot;
+                #pragma omp atomic capture
+                slot = nparts++;
+                parts[slot] = part;
+                #pragma omp barrier
+                #pragma omp for schedule(static)
+                for (int64_t kbk = 0; kbk < kblocks; kbk++)
+                    SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16,
+                                      min64(p->K, kbk * 16 + 16));
             }
             dl_free(part);
         }
+        dl_free(parts);
         return fail ? -1 : 0;
     }
+    memset(gw, 0, (size_t)wn * sizeof(T));
     T *acc = (T *)dl_alloc((col_elems + (size_t)(tr ? wn : 0)) * sizeof(T));
     if (!acc) return -1;
     T *col = tr ? acc + wn : acc;
