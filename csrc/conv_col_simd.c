@@ -71,14 +71,16 @@ void DL_ISA_FN(dl_conv_im2col_f32)(const dl_conv_params *p, const float *x, int6
                                    int64_t p0, int64_t np, float *col, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    /* the first run's output row and column; every later run starts a row (no division per
+     * run: the runs are only a row long) */
+    const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
     for (int64_t c = 0; c < Cg; c++) {
         const float *xc = x + c * H * W;
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
                 float *dst = col + ((c * R + r) * S + s) * ldc;
-                int64_t q = 0, pos = p0;
+                int64_t q = 0, oh = oh0, ow = ow0;
                 while (q < np) {
-                    const int64_t oh = pos / OW, ow = pos % OW;
                     const int64_t run = col_clamp(OW - ow, 0, np - q);
                     const int64_t ih = oh * p->sh - p->ph + r * p->dh;
                     const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
@@ -99,7 +101,8 @@ void DL_ISA_FN(dl_conv_im2col_f32)(const dl_conv_params *p, const float *x, int6
                         }
                     }
                     q += run;
-                    pos += run;
+                    oh++;
+                    ow = 0;
                 }
             }
         }
@@ -111,14 +114,16 @@ void DL_ISA_FN(dl_conv_col2im_f32)(const dl_conv_params *p, const float *col, in
                                    int64_t p0, int64_t np, float *x, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    /* the first run's output row and column; every later run starts a row (no division per
+     * run: the runs are only a row long) */
+    const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
     for (int64_t c = 0; c < Cg; c++) {
         float *xc = x + c * H * W;
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
                 const float *src = col + ((c * R + r) * S + s) * ldc;
-                int64_t q = 0, pos = p0;
+                int64_t q = 0, oh = oh0, ow = ow0;
                 while (q < np) {
-                    const int64_t oh = pos / OW, ow = pos % OW;
                     const int64_t run = col_clamp(OW - ow, 0, np - q);
                     const int64_t ih = oh * p->sh - p->ph + r * p->dh;
                     const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
@@ -137,7 +142,8 @@ void DL_ISA_FN(dl_conv_col2im_f32)(const dl_conv_params *p, const float *col, in
                         }
                     }
                     q += run;
-                    pos += run;
+                    oh++;
+                    ow = 0;
                 }
             }
         }
