@@ -12,6 +12,9 @@
  * DL_CONV_PACK_COLS columns per tile */
 #define DL_CONV_PACK_P ((int64_t)128)
 #define DL_CONV_PACK_COLS ((int64_t)1024)
+/* bytes of one im2col chunk (a few hundred rows of a small map's column tile; see
+ * chunk_channels in conv_impl.h) */
+#define DL_CONV_CHUNK_BYTES ((size_t)256 << 10)
 /* elements in one thread's depthwise input band (256 KiB of float: about L2 per core) */
 #define DW_BAND_ELEMS ((int64_t)1 << 16)
 
@@ -56,9 +59,9 @@ static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int
 static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
                        int64_t np, double *x, int64_t ldc);
 
-/* The weights as the left GEMM operand of every image's product: float32 packs them once per
- * call (one group; with several groups each group's product is small and packs its own),
- * float64 hands them to the GEMM as they are. */
+/* A left GEMM operand used for several products (the weights for every image, an image's
+ * output gradient for every im2col chunk): float32 packs it once (`pack`; unpacked, each
+ * product packs its own), float64 hands it to the GEMM as it is. */
 typedef dl_sgemm_packed_a lhs_f32;
 static void lhs_init_f32(lhs_f32 *l, int transa, int64_t M, int64_t K, const float *A,
                          int64_t lda, int pack)
@@ -76,10 +79,11 @@ static void lhs_init_f32(lhs_f32 *l, int transa, int64_t M, int64_t K, const flo
     l->lda = lda;
     l->isa = (int)dl_isa();
 }
-static void lhs_gemm_f32(const lhs_f32 *l, int64_t N, const float *B, int64_t ldb, float beta,
-                         float *C, int64_t ldc, const float *bias, dl_bias_t bias_kind)
+static void lhs_gemm_f32(const lhs_f32 *l, int transb, int64_t N, const float *B, int64_t ldb,
+                         float beta, float *C, int64_t ldc, const float *bias,
+                         dl_bias_t bias_kind)
 {
-    dl_sgemm_packed_run(l, 0, (size_t)N, 1.0f, B, ldb, beta, C, ldc, bias, bias_kind,
+    dl_sgemm_packed_run(l, transb, (size_t)N, 1.0f, B, ldb, beta, C, ldc, bias, bias_kind,
                         DL_ACT_NONE, 0);
 }
 static void lhs_free_f32(lhs_f32 *l) { dl_sgemm_packed_a_free(l); }
@@ -99,12 +103,12 @@ static void lhs_init_f64(lhs_f64 *l, int transa, int64_t M, int64_t K, const dou
     l->A = A;
     l->lda = lda;
 }
-static void lhs_gemm_f64(const lhs_f64 *l, int64_t N, const double *B, int64_t ldb,
-                         double beta, double *C, int64_t ldc, const double *bias,
+static void lhs_gemm_f64(const lhs_f64 *l, int transb, int64_t N, const double *B,
+                         int64_t ldb, double beta, double *C, int64_t ldc, const double *bias,
                          dl_bias_t bias_kind)
 {
-    dl_dgemm(l->transa, 0, (size_t)l->M, (size_t)N, (size_t)l->K, 1.0, l->A, l->lda, B, ldb,
-             beta, C, ldc, bias, bias_kind, DL_ACT_NONE);
+    dl_dgemm(l->transa, transb, (size_t)l->M, (size_t)N, (size_t)l->K, 1.0, l->A, l->lda, B,
+             ldb, beta, C, ldc, bias, bias_kind, DL_ACT_NONE);
 }
 static void lhs_free_f64(lhs_f64 *l) { (void)l; }
 

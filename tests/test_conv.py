@@ -397,8 +397,9 @@ GEMM_PATH_CASES = [
 
 @pytest.mark.parametrize("case", GEMM_PATH_CASES)
 def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
-    """float32 im2col/col2im (one copy per ISA) and the GEMM with weights packed once, on odd
-    sizes, against the NumPy reference (forward) and the float64 kernels (gradients)."""
+    """float32 im2col/col2im (one copy per ISA) and the GEMM with weights packed once, im2col
+    in chunks of channels (cases 0 and 1), on odd sizes, against the NumPy reference (forward)
+    and the float64 kernels (gradients; their forward checked too)."""
     N, C, H, W, K, (R, S), st, pd, dil, g, budget = case
     x = rng.standard_normal((N, C, H, W)).astype(np.float32)
     w = rng.standard_normal((K, C // g, R, S)).astype(np.float32)
@@ -415,7 +416,9 @@ def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
     ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, st, pd, dil, g)
     np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     x64, w64, b64 = (_t(a.astype(np.float64), True) for a in (x, w, b))
-    F.conv2d(x64, w64, b64, st, pd, dil, g).backward(dl.tensor(gy.astype(np.float64)))
+    y64 = F.conv2d(x64, w64, b64, st, pd, dil, g)
+    np.testing.assert_allclose(y64.numpy(), ref, rtol=1e-10, atol=1e-10)
+    y64.backward(dl.tensor(gy.astype(np.float64)))
     for got, want in ((xt, x64), (wt, w64), (bt, b64)):
         want = want.grad.numpy()
         np.testing.assert_allclose(got.grad.numpy(), want, rtol=1e-4,

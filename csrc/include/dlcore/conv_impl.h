@@ -356,43 +356,72 @@ static int64_t SUF(col_tile)(int64_t P, int64_t Kc)
     return t / 16 * 16;
 }
 
-/* One left operand per group: W_g (Kg x Kc) for the forward, or W_g^T (Kc x Kg) with
- * `transa` for the input gradient, packed once for all the images (see conv.c's lhs).  NULL
- * when out of memory. */
-static SUF(lhs) *SUF(weights_lhs)(const dl_conv_params *p, const T *w, int transa, int64_t Kc)
+/* Channels per im2col chunk.  The column tile of a small output map is built and consumed a
+ * few hundred rows (one GEMM K block) at a time, so that it stays in L2 between im2col and the
+ * GEMM's packing: the whole tile of a 14x14 map with 256 channels (3x3) is 1.8 MB.  Cg (one
+ * chunk) when a chunk of at least 128 rows would not fit, or the whole tile does. */
+static int64_t SUF(chunk_channels)(const dl_conv_params *p, int64_t Cg, int64_t np)
 {
-    const int64_t G = p->groups, Kg = p->K / G;
-    SUF(lhs) *L = (SUF(lhs) *)dl_alloc((size_t)G * sizeof(SUF(lhs)));
+    const int64_t RS = p->R * p->S;
+    int64_t rows = (int64_t)(DL_CONV_CHUNK_BYTES / ((size_t)np * sizeof(T)));
+    if (rows > 256) rows = 256;
+    const int64_t cb = rows / RS;
+    if (cb * RS < 128 || cb >= Cg) return Cg;
+    const int64_t nch = (Cg + cb - 1) / cb;
+    return (Cg + nch - 1) / nch;   /* the same number of chunks, filled evenly */
+}
+
+/* The weights as left operands, one per group and chunk of cb channels (L[g * nch + ch]):
+ * the chunk's columns of W_g (Kg x rows) for the forward, or with `transa` its rows of W_g^T
+ * (rows x Kg) for the input gradient; packed once for all the images (see conv.c's lhs),
+ * one group only.  NULL when out of memory. */
+static SUF(lhs) *SUF(weights_lhs)(const dl_conv_params *p, const T *w, int transa, int64_t Kc,
+                                  int64_t cb)
+{
+    const int64_t G = p->groups, Kg = p->K / G, Cg = p->C / G, RS = p->R * p->S;
+    const int64_t nch = (Cg + cb - 1) / cb;
+    SUF(lhs) *L = (SUF(lhs) *)dl_alloc((size_t)(G * nch) * sizeof(SUF(lhs)));
     if (!L) return NULL;
     for (int64_t g = 0; g < G; g++)
-        SUF(lhs_init)(&L[g], transa, transa ? Kc : Kg, transa ? Kg : Kc, w + g * Kg * Kc, Kc,
-                      G == 1);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t r0 = ch * cb * RS, rows = min64(cb, Cg - ch * cb) * RS;
+            SUF(lhs_init)(&L[g * nch + ch], transa, transa ? rows : Kg, transa ? Kg : rows,
+                          w + g * Kg * Kc + r0, Kc, G == 1);
+        }
     return L;
 }
 
-static void SUF(weights_lhs_free)(const dl_conv_params *p, SUF(lhs) *L)
+static void SUF(weights_lhs_free)(const dl_conv_params *p, SUF(lhs) *L, int64_t cb)
 {
     if (!L) return;
-    for (int64_t g = 0; g < p->groups; g++) SUF(lhs_free)(&L[g]);
+    const int64_t n = p->groups * ((p->C / p->groups + cb - 1) / cb);
+    for (int64_t i = 0; i < n; i++) SUF(lhs_free)(&L[i]);
     dl_free(L);
 }
 
-static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const SUF(lhs) *L, const T *bias,
-                          T *y, int64_t n, int64_t p0, int64_t np, int direct, T *col)
+/* One tile of outputs, every group: y_g = W_g col, accumulated over the chunks of cb channels
+ * (bias with the last). */
+static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const SUF(lhs) *L, int64_t cb,
+                          const T *bias, T *y, int64_t n, int64_t p0, int64_t np, int direct,
+                          T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
-    const int64_t P = p->OH * p->OW, HW = p->H * p->W;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, nch = (Cg + cb - 1) / cb;
     for (int64_t g = 0; g < G; g++) {
         const T *xg = x + (n * p->C + g * Cg) * HW;
-        const T *B = xg + p0;
-        ptrdiff_t ldb = HW;
-        if (!direct) {
-            SUF(im2col)(p, xg, Cg, p0, np, col, np);
-            B = col;
-            ldb = np;
+        T *yg = y + (n * p->K + g * Kg) * P + p0;
+        const T *bg = bias ? bias + g * Kg : NULL;
+        if (direct) {
+            SUF(lhs_gemm)(&L[g * nch], 0, np, xg + p0, HW, 0, yg, P, bg,
+                          bg ? DL_BIAS_COL : DL_BIAS_NONE);
+            continue;
         }
-        SUF(lhs_gemm)(&L[g], np, B, ldb, 0, y + (n * p->K + g * Kg) * P + p0, P,
-                      bias ? bias + g * Kg : NULL, bias ? DL_BIAS_COL : DL_BIAS_NONE);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t last = ch == nch - 1;
+            SUF(im2col)(p, xg + ch * cb * HW, min64(cb, Cg - ch * cb), p0, np, col, np);
+            SUF(lhs_gemm)(&L[g * nch + ch], 0, np, col, np, ch ? 1 : 0, yg, P,
+                          last ? bg : NULL, last && bg ? DL_BIAS_COL : DL_BIAS_NONE);
+        }
     }
 }
 
@@ -478,7 +507,8 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
     int fail = 0;
-    SUF(lhs) *L = SUF(weights_lhs)(p, w, 0, Kc);
+    const int64_t cb = direct ? p->C / p->groups : SUF(chunk_channels)(p, p->C / p->groups, tp);
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 0, Kc, cb);
     if (!L) return -1;
     if (split_outer(tiles, nt)) {
         #pragma omp parallel num_threads(nt)
@@ -493,25 +523,26 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t p0 = (t % ntp) * tp;
-                    SUF(fwd_tile)(p, x, L, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+                    SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct,
+                                  col);
                 }
             }
             dl_free(col);
         }
-        SUF(weights_lhs_free)(p, L);
+        SUF(weights_lhs_free)(p, L, cb);
         return fail ? -1 : 0;
     }
     T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
     if (!direct && !col) {
-        SUF(weights_lhs_free)(p, L);
+        SUF(weights_lhs_free)(p, L, cb);
         return -1;
     }
     for (int64_t t = 0; t < tiles; t++) {
         const int64_t p0 = (t % ntp) * tp;
-        SUF(fwd_tile)(p, x, L, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+        SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
     }
     dl_free(col);
-    SUF(weights_lhs_free)(p, L);
+    SUF(weights_lhs_free)(p, L, cb);
     return 0;
 }
 
@@ -534,11 +565,11 @@ static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const SUF(
         for (int64_t g = 0; g < G; g++) {
             const T *gyg = gy + (n * p->K + g * Kg) * P + p0;
             if (direct) {
-                SUF(lhs_gemm)(&L[g], np, gyg, P, bias_init ? 1 : 0, gxn + g * Cg * HW + p0, HW,
-                              NULL, DL_BIAS_NONE);
+                SUF(lhs_gemm)(&L[g], 0, np, gyg, P, bias_init ? 1 : 0, gxn + g * Cg * HW + p0,
+                              HW, NULL, DL_BIAS_NONE);
                 continue;
             }
-            SUF(lhs_gemm)(&L[g], np, gyg, P, 0, col, np, NULL, DL_BIAS_NONE);
+            SUF(lhs_gemm)(&L[g], 0, np, gyg, P, 0, col, np, NULL, DL_BIAS_NONE);
             SUF(col2im)(p, col, Cg, p0, np, gxn + g * Cg * HW, np);
         }
     }
@@ -616,7 +647,8 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
     int fail = 0;
-    SUF(lhs) *L = SUF(weights_lhs)(p, w, 1, Kc);
+    const int64_t cb = p->C / p->groups;
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 1, Kc, cb);
     if (!L) return -1;
     /* col2im of two tiles of one image would race: threads split whole images */
     if (split_outer(p->N, nt)) {
@@ -635,18 +667,18 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
             }
             dl_free(col);
         }
-        SUF(weights_lhs_free)(p, L);
+        SUF(weights_lhs_free)(p, L, cb);
         return fail ? -1 : 0;
     }
     T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
     if (!direct && !col) {
-        SUF(weights_lhs_free)(p, L);
+        SUF(weights_lhs_free)(p, L, cb);
         return -1;
     }
     for (int64_t n = 0; n < p->N; n++)
         SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
     dl_free(col);
-    SUF(weights_lhs_free)(p, L);
+    SUF(weights_lhs_free)(p, L, cb);
     return 0;
 }
 
@@ -655,12 +687,29 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
  * gw_g^T += col (Kc x np) @ gy_g^T (np x Kg) (acc then holds Kc x Kg per group): the GEMM runs
  * faster with the long side as M when Kg is the smaller one. */
 static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *gy, T *acc,
-                                 int64_t n, int64_t p0, int64_t np, int direct, int tr, T *col)
+                                 int64_t n, int64_t p0, int64_t np, int direct, int tr,
+                                 int64_t cb, T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    const int64_t RS = p->R * p->S, nch = (Cg + cb - 1) / cb;
     for (int64_t g = 0; g < G; g++) {
         const T *xg = x + (n * p->C + g * Cg) * HW;
+        const T *gyt = gy + (n * p->K + g * Kg) * P + p0;
+        if (!tr && !direct) {
+            /* gw_g[:, chunk] += gy_g col_chunk^T, chunk after chunk of cb channels, with gy_g
+             * packed once when there are several */
+            SUF(lhs) A;
+            SUF(lhs_init)(&A, 0, Kg, np, gyt, P, nch > 1);
+            for (int64_t ch = 0; ch < nch; ch++) {
+                const int64_t cn = min64(cb, Cg - ch * cb);
+                SUF(im2col)(p, xg + ch * cb * HW, cn, p0, np, col, np);
+                SUF(lhs_gemm)(&A, 1, cn * RS, col, np, 1, acc + g * Kg * Kc + ch * cb * RS, Kc,
+                              NULL, DL_BIAS_NONE);
+            }
+            SUF(lhs_free)(&A);
+            continue;
+        }
         const T *B = xg + p0;
         ptrdiff_t ldb = HW;
         if (!direct) {
@@ -668,7 +717,6 @@ static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *g
             B = col;
             ldb = np;
         }
-        const T *gyt = gy + (n * p->K + g * Kg) * P + p0;
         if (tr)
             GEMM(0, 1, (size_t)Kc, (size_t)Kg, (size_t)np, 1, B, ldb, gyt, P, 1,
                  acc + g * Kg * Kc, Kg, NULL, DL_BIAS_NONE, DL_ACT_NONE);
@@ -821,6 +869,8 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+    const int64_t Cg = p->C / p->groups;
+    const int64_t cb = direct || tr ? Cg : SUF(chunk_channels)(p, Cg, tp);
     int fail = 0, nparts = 0;
     if (split_outer(tiles, nt)) {
         /* each thread sums its tiles into a private gradient; the threads then reduce the
@@ -843,7 +893,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t p0 = (t % ntp) * tp;
                     SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
-                                         direct, tr, col);
+                                         direct, tr, cb, col);
                 }
                 int slot;
                 #pragma omp atomic capture
@@ -868,7 +918,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     for (int64_t t = 0; t < tiles; t++) {
         const int64_t p0 = (t % ntp) * tp;
         SUF(bwd_weight_tile)(p, x, gy, tr ? acc : gw, t / ntp, p0, min64(tp, P - p0), direct,
-                             tr, col);
+                             tr, cb, col);
     }
     if (tr) SUF(wgrad_add)(p, acc, tr, gw);
     dl_free(acc);
