@@ -382,12 +382,15 @@ static SUF(lhs) *SUF(weights_lhs)(const dl_conv_params *p, const T *w, int trans
     const int64_t nch = (Cg + cb - 1) / cb;
     SUF(lhs) *L = (SUF(lhs) *)dl_alloc((size_t)(G * nch) * sizeof(SUF(lhs)));
     if (!L) return NULL;
-    for (int64_t g = 0; g < G; g++)
-        for (int64_t ch = 0; ch < nch; ch++) {
-            const int64_t r0 = ch * cb * RS, rows = min64(cb, Cg - ch * cb) * RS;
-            SUF(lhs_init)(&L[g * nch + ch], transa, transa ? rows : Kg, transa ? Kg : rows,
-                          w + g * Kg * Kc + r0, Kc, G == 1);
-        }
+    /* several chunks: threads pack different chunks (one operand packs with threads itself) */
+    const int nt = nch > 1 ? dl_threads_for((size_t)(p->K * Kc), (size_t)1 << 16) : 1;
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (int64_t i = 0; i < G * nch; i++) {
+        const int64_t g = i / nch, ch = i % nch;
+        const int64_t r0 = ch * cb * RS, rows = min64(cb, Cg - ch * cb) * RS;
+        SUF(lhs_init)(&L[i], transa, transa ? rows : Kg, transa ? Kg : rows,
+                      w + g * Kg * Kc + r0, Kc, G == 1);
+    }
     return L;
 }
 
