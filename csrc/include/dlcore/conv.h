@@ -18,8 +18,11 @@
  * the GEMM; groups == C (depthwise, any channel multiplier) runs a direct SIMD kernel.
  * Workspace: the im2col column tile of each thread holds at most DL_CONV_COL_BYTES (8 MiB)
  * unless a single block of 16 output positions needs more (C/groups*R*S*16 elements); the
- * weight gradient adds one private copy of w per thread when threads split the batch.  A
- * large batch therefore never allocates a batch-sized buffer.
+ * weight gradient adds one private copy of w per thread when threads split the batch, and
+ * float32 packs w once per call for the GEMM (about the size of w), shared by the threads.
+ * A large batch therefore never allocates a batch-sized buffer.  For small output maps the
+ * column tile is built and consumed in chunks of channels (about 256 KB, one GEMM K block)
+ * so that it stays in L2 between im2col and the GEMM.
  *
  * Threads: when there are enough tiles the images (or tiles) are split over threads and each
  * GEMM runs on one thread; otherwise the tiles run in order and each GEMM is threaded.
