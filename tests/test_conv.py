@@ -423,3 +423,27 @@ def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
         want = want.grad.numpy()
         np.testing.assert_allclose(got.grad.numpy(), want, rtol=1e-4,
                                    atol=1e-4 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_conv2d_chunked_im2col_gradients_match_numpy(threads, dtype, rng):
+    """30 channels x 3x3 on a 9x9 map: the columns are built in two chunks of channels (both
+    dtypes); 128 output channels take the in-place (untransposed) weight gradient.  Forward and
+    weight gradient against direct NumPy sums."""
+    N, C, H, W, K = 2, 30, 9, 9, 128
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, 3, 3)).astype(dtype)
+    xt, wt = _t(x, True), _t(w, True)
+    y = F.conv2d(xt, wt, None, 1, 1)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(dl.tensor(gy))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    gw = np.zeros((K, C, 3, 3))
+    for r in range(3):
+        for s in range(3):
+            gw[:, :, r, s] = np.einsum("nkhw,nchw->kc", gy.astype(np.float64),
+                                       xp[:, :, r:r + H, s:s + W])
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1))
+    np.testing.assert_allclose(y.numpy(), ref, rtol=tol, atol=tol * np.abs(ref).max())
+    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=tol, atol=tol * np.abs(gw).max())
