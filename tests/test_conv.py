@@ -426,11 +426,14 @@ def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv2d_chunked_im2col_gradients_match_numpy(threads, dtype, rng):
+@pytest.mark.parametrize("N", [1, 2])
+def test_conv2d_chunked_im2col_gradients_match_numpy(threads, dtype, N, rng):
     """30 channels x 3x3 on a 9x9 map: the columns are built in two chunks of channels (both
-    dtypes); 128 output channels take the in-place (untransposed) weight gradient.  Forward and
-    weight gradient against direct NumPy sums."""
-    N, C, H, W, K = 2, 30, 9, 9, 128
+    dtypes); 128 output channels take the in-place (untransposed) weight gradient.  Batch 1
+    (one image: at 2 threads the GEMMs split their columns) and 2 (at 2 threads the images
+    split; at 1 thread they share a packed tile instead).  Forward and weight gradient
+    against direct NumPy sums."""
+    C, H, W, K = 30, 9, 9, 128
     x = rng.standard_normal((N, C, H, W)).astype(dtype)
     w = rng.standard_normal((K, C, 3, 3)).astype(dtype)
     xt, wt = _t(x, True), _t(w, True)
