@@ -12,6 +12,9 @@
  * DL_CONV_PACK_COLS columns per tile */
 #define DL_CONV_PACK_P ((int64_t)128)
 #define DL_CONV_PACK_COLS ((int64_t)1024)
+/* bytes of one im2col chunk (a few hundred rows of a small map's column tile; see
+ * chunk_channels in conv_impl.h) */
+#define DL_CONV_CHUNK_BYTES ((size_t)256 << 10)
 /* elements in one thread's depthwise input band (256 KiB of float: about L2 per core) */
 #define DW_BAND_ELEMS ((int64_t)1 << 16)
 
@@ -46,6 +49,68 @@ static void dw_rows_f64(const double *buf, int64_t bw, double *out, int64_t oh, 
 static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_t ldg,
                          int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw,
                          int64_t dh, int64_t dw, double *gw);
+
+static void im2col_f32(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                       int64_t np, float *col, int64_t ldc);
+static void col2im_f32(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                       int64_t np, float *x, int64_t ldc);
+static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int64_t p0,
+                       int64_t np, double *col, int64_t ldc);
+static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
+                       int64_t np, double *x, int64_t ldc);
+
+/* A left GEMM operand used for several products (the weights for every image, an image's
+ * output gradient for every im2col chunk): float32 packs it once (`pack`; unpacked, each
+ * product packs its own), float64 hands it to the GEMM as it is. */
+typedef dl_sgemm_packed_a lhs_f32;
+static void lhs_init_f32(lhs_f32 *l, int transa, int64_t M, int64_t K, const float *A,
+                         int64_t lda, int pack)
+{
+    if (pack) {
+        /* on failure l still describes A, and runs on it unpacked */
+        (void)dl_sgemm_pack_a(transa, (size_t)M, (size_t)K, A, lda, l);
+        return;
+    }
+    l->p = NULL;
+    l->transa = transa;
+    l->M = (size_t)M;
+    l->K = (size_t)K;
+    l->A = A;
+    l->lda = lda;
+    l->isa = (int)dl_isa();
+}
+static void lhs_gemm_f32(const lhs_f32 *l, int transb, int64_t N, const float *B, int64_t ldb,
+                         float beta, float *C, int64_t ldc, const float *bias,
+                         dl_bias_t bias_kind)
+{
+    dl_sgemm_packed_run(l, transb, (size_t)N, 1.0f, B, ldb, beta, C, ldc, bias, bias_kind,
+                        DL_ACT_NONE, 0);
+}
+static void lhs_free_f32(lhs_f32 *l) { dl_sgemm_packed_a_free(l); }
+
+typedef struct {
+    int transa;
+    int64_t M, K, lda;
+    const double *A;
+} lhs_f64;
+static void lhs_init_f64(lhs_f64 *l, int transa, int64_t M, int64_t K, const double *A,
+                         int64_t lda, int pack)
+{
+    (void)pack;
+    l->transa = transa;
+    l->M = M;
+    l->K = K;
+    l->A = A;
+    l->lda = lda;
+}
+static void lhs_gemm_f64(const lhs_f64 *l, int transb, int64_t N, const double *B,
+                         int64_t ldb, double beta, double *C, int64_t ldc, const double *bias,
+                         dl_bias_t bias_kind)
+{
+    dl_dgemm(l->transa, transb, (size_t)l->M, (size_t)N, (size_t)l->K, 1.0, l->A, l->lda, B,
+             ldb, beta, C, ldc, bias, bias_kind, DL_ACT_NONE);
+}
+static void lhs_free_f64(lhs_f64 *l) { (void)l; }
 
 #define T float
 #define SUF(name) name##_f32
@@ -115,4 +180,36 @@ static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_
                          int64_t dh, int64_t dw, double *gw)
 {
     dw_wgrad_scalar_f64(buf, bw, gy, ldg, oh, ow, R, S, sh, sw, dh, dw, gw);
+}
+
+static void im2col_f32(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                       int64_t np, float *col, int64_t ldc)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: dl_conv_im2col_f32_avx512(p, x, Cg, p0, np, col, ldc); break;
+    case DL_ISA_AVX2: dl_conv_im2col_f32_avx2(p, x, Cg, p0, np, col, ldc); break;
+    default: dl_conv_im2col_f32_generic(p, x, Cg, p0, np, col, ldc);
+    }
+}
+
+static void col2im_f32(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                       int64_t np, float *x, int64_t ldc)
+{
+    switch (dl_isa()) {
+    case DL_ISA_AVX512: dl_conv_col2im_f32_avx512(p, col, Cg, p0, np, x, ldc); break;
+    case DL_ISA_AVX2: dl_conv_col2im_f32_avx2(p, col, Cg, p0, np, x, ldc); break;
+    default: dl_conv_col2im_f32_generic(p, col, Cg, p0, np, x, ldc);
+    }
+}
+
+static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int64_t p0,
+                       int64_t np, double *col, int64_t ldc)
+{
+    im2col_scalar_f64(p, x, Cg, p0, np, col, ldc);
+}
+
+static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
+                       int64_t np, double *x, int64_t ldc)
+{
+    col2im_scalar_f64(p, col, Cg, p0, np, x, ldc);
 }

@@ -68,10 +68,9 @@ typedef struct {
     dl_gemm_pack_n_fn pack_n;   /* float32 row-copy pack for this ISA, or NULL (portable) */
 } gemm_plan;
 
-static gemm_plan plan_for(int f64)
+static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
 {
     gemm_plan p;
-    dl_isa_t isa = dl_isa();
     p.f64 = f64;
     p.kc = 256;
     p.pack_t = NULL;
@@ -113,6 +112,8 @@ static gemm_plan plan_for(int f64)
     p.nc = p.nr * (512 / p.nr);
     return p;
 }
+
+static gemm_plan plan_for(int f64) { return plan_for_isa(f64, dl_isa()); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Per-thread workspace, kept between calls (freed when the thread exits).                     */
@@ -353,9 +354,10 @@ typedef struct {
 } packed_b;
 
 /* The blocked product on the calling thread, packing into `apack` / `bpack` (NULL when B is
- * read in place), or reading B from `pb` when it is packed already. */
+ * read in place), or reading B from `pb` when it is packed already and A from `apre` when it
+ * was packed in advance (dl_sgemm_pack_a). */
 static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack,
-                         const packed_b *pb)
+                         const packed_b *pb, const char *apre)
 {
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
@@ -376,7 +378,10 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
         for (size_t ic = 0; ic < g->M; ic += MC) {
             const size_t mc = min_sz(MC, g->M - ic);
             const size_t pm = (mc + p->mr - 1) / p->mr;
-            if (p->f64)
+            if (apre)
+                /* packed in advance, block after block (see dl_sgemm_pack_a) */
+                apack = (char *)apre + (pc * round_up(g->M, p->mr) + ic * kc) * es;
+            else if (p->f64)
                 pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
                            (double *)apack);
             else
@@ -641,7 +646,7 @@ static void gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_
         gemm_unpacked(g, f64);
         return;
     }
-    gemm_blocked(g, &p, ws, pack_b ? ws + abytes : NULL, pb);
+    gemm_blocked(g, &p, ws, pack_b ? ws + abytes : NULL, pb, NULL);
 }
 
 /* Pack this thread's share of every B block of the product into `pb` (the team splits the
@@ -782,6 +787,117 @@ void dl_dgemm(int transa, int transb, size_t M, size_t N, size_t K, double alpha
 {
     dl_dgemm_ex(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, bias_kind,
                 act, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* A left operand packed once for several products (float32).                                 */
+
+int dl_sgemm_pack_a(int transa, size_t M, size_t K, const float *A, ptrdiff_t lda,
+                    dl_sgemm_packed_a *pa)
+{
+    pa->p = NULL;
+    pa->transa = transa != 0;
+    pa->M = M;
+    pa->K = K;
+    pa->A = A;
+    pa->lda = lda;
+    pa->isa = (int)dl_isa();
+    if (M == 0 || K == 0) return -1;
+    const gemm_plan p = plan_for_isa(0, (dl_isa_t)pa->isa);
+    const size_t rows = round_up(M, p.mr);
+    if (K > SIZE_MAX / sizeof(float) / rows) return -1;
+    pa->p = dl_alloc(rows * K * sizeof(float));
+    if (!pa->p) return -1;
+    /* the blocks gemm_blocked walks, in its order: block (pc, ic) at pc * rows + ic * kc;
+     * threads take whole blocks (a copy: one thread per 64K elements is plenty) */
+    const size_t KC = even_block(K, p.kc, 8), MC = even_block(M, p.mc, p.mr);
+    const size_t nkb = (K + KC - 1) / KC, nmb = (M + MC - 1) / MC;
+    int nt = 1;
+#ifdef DL_HAVE_OPENMP
+    if (!omp_in_parallel()) {
+        const size_t useful = rows * K >> 16;
+        nt = dl_num_threads();
+        if ((size_t)nt > useful) nt = useful ? (int)useful : 1;
+        if ((size_t)nt > nkb * nmb) nt = (int)(nkb * nmb);
+    }
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (ptrdiff_t b = 0; b < (ptrdiff_t)(nkb * nmb); b++) {
+        const size_t pc = (size_t)b / nmb * KC, kc = min_sz(KC, K - pc);
+        const size_t ic = (size_t)b % nmb * MC;
+        pack_a_f32(pa->transa, A, lda, ic, min_sz(MC, M - ic), pc, kc, p.mr,
+                   pa->p + pc * rows + ic * kc, &p);
+    }
+    return 0;
+}
+
+void dl_sgemm_packed_a_free(dl_sgemm_packed_a *pa)
+{
+    dl_free(pa->p);
+    pa->p = NULL;
+}
+
+/* One thread's columns of a product with A packed in advance: only B is packed here. */
+static void packed_a_single(const gemm_args *g, const gemm_plan *p, const float *apre)
+{
+    const size_t es = sizeof(float);
+    const int pack_b = want_pack_b(g, p);
+    const size_t kc = even_block(g->K, p->kc, 8);
+    const size_t nc = round_up(even_block(g->N, p->nc, p->nr), p->nr);
+    char *ws = NULL;
+    if (pack_b) {
+        ws = thread_workspace(WS_OWN, round_up(nc * kc * es, 64));
+        if (!ws) {
+            gemm_unpacked(g, 0);
+            return;
+        }
+    }
+    gemm_blocked(g, p, NULL, ws, NULL, (const char *)apre);
+}
+
+void dl_sgemm_packed_run(const dl_sgemm_packed_a *pa, int transb, size_t N, float alpha,
+                         const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                         const float *bias, dl_bias_t bias_kind, dl_act_t act, int nthreads)
+{
+    if (!pa->p) {
+        dl_sgemm_ex(pa->transa, transb, pa->M, N, pa->K, alpha, pa->A, pa->lda, B, ldb, beta, C,
+                    ldc, bias, bias_kind, act, nthreads);
+        return;
+    }
+    if (N == 0) return;
+    gemm_args g = {pa->transa, transb != 0, pa->M, N, pa->K, pa->A, B, pa->lda, ldb, ldc, C,
+                   alpha, beta, bias, bias_kind, act};
+    if (g.bias == NULL) g.bias_kind = DL_BIAS_NONE;
+    if (g.bias_kind == DL_BIAS_NONE) g.bias = NULL;
+    const gemm_plan p = plan_for_isa(0, (dl_isa_t)pa->isa);
+    /* A is shared, so threads split the columns */
+    const size_t pn = (N + p.nr - 1) / p.nr;
+    int nt = auto_threads(g.M, N, g.K, nthreads);
+    if ((size_t)nt > pn) nt = (int)pn;
+#ifndef DL_HAVE_OPENMP
+    nt = 1;
+#endif
+    if (nt <= 1) {
+        packed_a_single(&g, &p, pa->p);
+        return;
+    }
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+        size_t c0, c1;
+        share(pn, team, tid, &c0, &c1);
+        const size_t j0 = c0 * p.nr, j1 = min_sz(c1 * p.nr, N);
+        if (j0 < j1) {
+            gemm_args sub = g;
+            sub.N = j1 - j0;
+            sub.B = B + (g.transb ? (ptrdiff_t)j0 * ldb : (ptrdiff_t)j0);
+            sub.C = C + j0;
+            if (g.bias_kind == DL_BIAS_ROW) sub.bias = bias + j0;
+            packed_a_single(&sub, &p, pa->p);
+        }
+    }
+#endif
 }
 
 /* Batched: when each product is too small to split, the batch itself is split between

@@ -19,11 +19,12 @@ static inline __mmask16 lanes(size_t n)
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-/* One tile with R <= MR live rows (R is a compile-time constant at each call site, so the
- * loops unroll and `acc` lives in registers; rows past R are never computed).  The packed A
+/* One tile with R <= MR live rows and NV (1 or 2) column vectors of 16 (R and NV are
+ * compile-time constants at each call site, so the loops unroll and `acc` lives in registers;
+ * rows past R and the second vector when NV == 1 are never computed).  The packed A
  * micro-panel keeps its MR stride whatever R is.  Masked loads let unpacked B (read in place,
  * possibly ending at the last column of the matrix) be read without touching memory past nr. */
-static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
+static inline __attribute__((always_inline)) void tile(const int R, const int NV, size_t kc,
                                                        const float *restrict a,
                                                        const float *restrict b, ptrdiff_t ldb,
                                                        float *restrict c, ptrdiff_t ldc,
@@ -35,7 +36,7 @@ static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
         acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();   /* dead when NV == 1: the compiler drops it */
     }
     /* Bring the C tile toward L1 while the k loop runs (it is read only when beta != 0, but
      * it is always written). */
@@ -45,12 +46,12 @@ static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
     }
     for (size_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-        __m512 b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        __m512 b1 = NV > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            if (NV > 1) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
         a += MR;
         b += ldb;
@@ -63,7 +64,7 @@ static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
     __m512 br0 = _mm512_setzero_ps(), br1 = _mm512_setzero_ps();
     if (brow) {
         br0 = _mm512_maskz_loadu_ps(m0, brow);
-        br1 = _mm512_maskz_loadu_ps(m1, brow + 16);
+        if (NV > 1) br1 = _mm512_maskz_loadu_ps(m1, brow + 16);
     }
     const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 14
@@ -71,10 +72,10 @@ static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
         if ((size_t)i >= mr) break;
         float *ci = c + i * ldc;
         __m512 v0 = _mm512_mul_ps(alpha, acc[i][0]);
-        __m512 v1 = _mm512_mul_ps(alpha, acc[i][1]);
+        __m512 v1 = NV > 1 ? _mm512_mul_ps(alpha, acc[i][1]) : _mm512_setzero_ps();
         if (beta_s != 0.0f) {
             v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m0, ci), v0);
-            v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, ci + 16), v1);
+            if (NV > 1) v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, ci + 16), v1);
         }
         if (brow) {
             v0 = _mm512_add_ps(v0, br0);
@@ -91,10 +92,10 @@ static inline __attribute__((always_inline)) void tile(const int R, size_t kc,
             v1 = _mm512_max_ps(zero, v1);
         } else if (e->act == DL_ACT_GELU) {
             v0 = dl_gelu_vf(v0);
-            v1 = dl_gelu_vf(v1);
+            if (NV > 1) v1 = dl_gelu_vf(v1);
         }
         _mm512_mask_storeu_ps(ci, m0, v0);
-        _mm512_mask_storeu_ps(ci + 16, m1, v1);
+        if (NV > 1) _mm512_mask_storeu_ps(ci + 16, m1, v1);
     }
 }
 
@@ -103,9 +104,17 @@ void dl_sgemm_kernel_avx512(size_t kc, const void *a, const void *b, ptrdiff_t l
 {
     /* bottom-edge tiles (M not a multiple of 14) compute only the rows they need, rounded to
      * 4 or 8: e.g. M = 64 is 4 x 14 + 8 rows, not 5 x 14 */
-    if (mr > 8) tile(MR, kc, a, b, ldb, c, ldc, mr, nr, e);
-    else if (mr > 4) tile(8, kc, a, b, ldb, c, ldc, mr, nr, e);
-    else tile(4, kc, a, b, ldb, c, ldc, mr, nr, e);
+    if (nr > 16) {
+        if (mr > 8) tile(MR, 2, kc, a, b, ldb, c, ldc, mr, nr, e);
+        else if (mr > 4) tile(8, 2, kc, a, b, ldb, c, ldc, mr, nr, e);
+        else tile(4, 2, kc, a, b, ldb, c, ldc, mr, nr, e);
+        return;
+    }
+    /* right-edge tiles of at most 16 columns (N = 196 is 6 x 32 + 4) run one vector wide:
+     * half the FMAs of a full-width tile */
+    if (mr > 8) tile(MR, 1, kc, a, b, ldb, c, ldc, mr, nr, e);
+    else if (mr > 4) tile(8, 1, kc, a, b, ldb, c, ldc, mr, nr, e);
+    else tile(4, 1, kc, a, b, ldb, c, ldc, mr, nr, e);
 }
 
 /* ---- packing with in-register transposes ------------------------------------------------- */

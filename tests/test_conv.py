@@ -372,3 +372,81 @@ def test_conv2d_packed_images_match_reference(threads, dtype, groups, with_bias,
             for a, want in zip(got, grads[0]):
                 np.testing.assert_allclose(a, want, rtol=tol, atol=10 * tol)
     assert _C.conv_workspace_limit() == prev
+
+
+# (N, C, H, W, K, (R, S), stride, padding, dilation, groups, column budget in floats or 0)
+GEMM_PATH_CASES = [
+    # batch 1: the weights packed once (two K blocks), the GEMM's columns split between
+    # threads; 130 output channels (>= 128) accumulate the weight gradient in place
+    (1, 33, 23, 21, 130, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
+    # Kc = 2070: the packed transposed weights of the input gradient span two M blocks (and
+    # the packing itself is split between threads)
+    (1, 230, 9, 8, 64, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
+    # a tight budget: column tiles of 16 positions that start and end inside output rows
+    (3, 20, 17, 15, 9, (3, 3), (1, 1), (1, 2), (1, 2), 1, 20 * 9 * 16),
+    # 14x14 maps as in the benchmark, right-edge GEMM tiles of 4 columns; at 2 threads the
+    # images split, the private (transposed) weight gradients reduced row-wise
+    (2, 24, 14, 14, 33, (3, 3), (1, 1), (1, 1), (1, 1), 1, 0),
+    # pointwise: no im2col, weights packed once (forward and input gradient); at 2 threads
+    # the images split, the private weight gradients reduced row-wise (untransposed)
+    (2, 33, 15, 17, 140, (1, 1), (1, 1), (0, 0), (1, 1), 1, 0),
+    # groups: every group's product on its own weights, unpacked
+    (2, 8, 10, 13, 12, (3, 3), (2, 1), (1, 1), (1, 1), 2, 0),
+]
+
+
+@pytest.mark.parametrize("case", GEMM_PATH_CASES)
+def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
+    """float32 im2col/col2im (one copy per ISA) and the GEMM with weights packed once, im2col
+    in chunks of channels (cases 0 and 1), on odd sizes, against the NumPy reference (forward)
+    and the float64 kernels (gradients; their forward checked too)."""
+    N, C, H, W, K, (R, S), st, pd, dil, g, budget = case
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C // g, R, S)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    prev = _C.conv_workspace_limit()
+    try:
+        _C.conv_workspace_limit(4 * budget)
+        xt, wt, bt = _t(x, True), _t(w, True), _t(b, True)
+        y = F.conv2d(xt, wt, bt, st, pd, dil, g)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(dl.tensor(gy))
+    finally:
+        _C.conv_workspace_limit(0)
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, st, pd, dil, g)
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+    x64, w64, b64 = (_t(a.astype(np.float64), True) for a in (x, w, b))
+    y64 = F.conv2d(x64, w64, b64, st, pd, dil, g)
+    np.testing.assert_allclose(y64.numpy(), ref, rtol=1e-10, atol=1e-10)
+    y64.backward(dl.tensor(gy.astype(np.float64)))
+    for got, want in ((xt, x64), (wt, w64), (bt, b64)):
+        want = want.grad.numpy()
+        np.testing.assert_allclose(got.grad.numpy(), want, rtol=1e-4,
+                                   atol=1e-4 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N", [1, 2])
+def test_conv2d_chunked_im2col_gradients_match_numpy(threads, dtype, N, rng):
+    """30 channels x 3x3 on a 9x9 map: the columns are built in two chunks of channels (both
+    dtypes); 128 output channels take the in-place (untransposed) weight gradient.  Batch 1
+    (one image: at 2 threads the GEMMs split their columns) and 2 (at 2 threads the images
+    split; at 1 thread they share a packed tile instead).  Forward and weight gradient
+    against direct NumPy sums."""
+    C, H, W, K = 30, 9, 9, 128
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((K, C, 3, 3)).astype(dtype)
+    xt, wt = _t(x, True), _t(w, True)
+    y = F.conv2d(xt, wt, None, 1, 1)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y.backward(dl.tensor(gy))
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    gw = np.zeros((K, C, 3, 3))
+    for r in range(3):
+        for s in range(3):
+            gw[:, :, r, s] = np.einsum("nkhw,nchw->kc", gy.astype(np.float64),
+                                       xp[:, :, r:r + H, s:s + W])
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1))
+    np.testing.assert_allclose(y.numpy(), ref, rtol=tol, atol=tol * np.abs(ref).max())
+    np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=tol, atol=tol * np.abs(gw).max())

@@ -18,8 +18,11 @@
  * the GEMM; groups == C (depthwise, any channel multiplier) runs a direct SIMD kernel.
  * Workspace: the im2col column tile of each thread holds at most DL_CONV_COL_BYTES (8 MiB)
  * unless a single block of 16 output positions needs more (C/groups*R*S*16 elements); the
- * weight gradient adds one private copy of w per thread when threads split the batch.  A
- * large batch therefore never allocates a batch-sized buffer.
+ * weight gradient adds one private copy of w per thread when threads split the batch, and
+ * float32 packs w once per call for the GEMM (about the size of w), shared by the threads.
+ * A large batch therefore never allocates a batch-sized buffer.  For small output maps the
+ * column tile is built and consumed in chunks of channels (about 256 KB, one GEMM K block)
+ * so that it stays in L2 between im2col and the GEMM.
  *
  * Threads: when there are enough tiles the images (or tiles) are split over threads and each
  * GEMM runs on one thread; otherwise the tiles run in order and each GEMM is threaded.
@@ -94,5 +97,21 @@ void dl_dw_wgrad_s1_f32_avx512(const float *buf, int64_t bw, const float *gy, in
                                int64_t oh,
                                int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
                                float *gw);
+
+/* im2col / col2im of the GEMM path, float32, one copy per ISA (conv_col_simd.c); the same
+ * layout as conv_impl.h's portable loops: col[((c*R + r)*S + s) * ldc + q] holds the input
+ * under output position p0 + q of channel c (Cg channels from x). */
+void dl_conv_im2col_f32_generic(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                            int64_t np, float *col, int64_t ldc);
+void dl_conv_col2im_f32_generic(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                            int64_t np, float *x, int64_t ldc);
+void dl_conv_im2col_f32_avx2(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                            int64_t np, float *col, int64_t ldc);
+void dl_conv_col2im_f32_avx2(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                            int64_t np, float *x, int64_t ldc);
+void dl_conv_im2col_f32_avx512(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
+                            int64_t np, float *col, int64_t ldc);
+void dl_conv_col2im_f32_avx512(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
+                            int64_t np, float *x, int64_t ldc);
 
 #endif

@@ -1,6 +1,7 @@
 /* Convolution kernels written once for both element types: csrc/conv.c includes this file
  * twice, with T = float / double, SUF(name) = name##_f32 / name##_f64, GEMM = dl_sgemm /
- * dl_dgemm, and SUF(dw_rows) / SUF(dw_wgrad) (the depthwise inner loops) declared. */
+ * dl_dgemm, and SUF(dw_rows) / SUF(dw_wgrad) (the depthwise inner loops) and SUF(im2col) /
+ * SUF(col2im) (float32: the SIMD copies; float64: the portable loops below) declared. */
 
 void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
 {
@@ -23,8 +24,8 @@ void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
 /* col[((c*R + r)*S + s) * ldc + q] = x[c, ih, iw] for the np output positions
  * p0 .. p0+np-1 (zero outside x); x points at the group's first channel of one image.  ldc >= np
  * lets several images sit side by side in one tile. */
-static void SUF(im2col)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
-                        int64_t np, T *col, int64_t ldc)
+static inline void SUF(im2col_scalar)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
+                               int64_t np, T *col, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
     for (int64_t c = 0; c < Cg; c++) {
@@ -64,8 +65,8 @@ static void SUF(im2col)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t
 }
 
 /* The adjoint of im2col: x[c, ih, iw] += col[...] for the same positions. */
-static void SUF(col2im)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
-                        int64_t np, T *x, int64_t ldc)
+static inline void SUF(col2im_scalar)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
+                               int64_t np, T *x, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
     for (int64_t c = 0; c < Cg; c++) {
@@ -355,23 +356,75 @@ static int64_t SUF(col_tile)(int64_t P, int64_t Kc)
     return t / 16 * 16;
 }
 
-static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y,
-                          int64_t n, int64_t p0, int64_t np, int direct, T *col)
+/* Channels per im2col chunk.  The column tile of a small output map is built and consumed a
+ * few hundred rows (one GEMM K block) at a time, so that it stays in L2 between im2col and the
+ * GEMM's packing: the whole tile of a 14x14 map with 256 channels (3x3) is 1.8 MB.  Cg (one
+ * chunk) when a chunk of at least 128 rows would not fit, or the whole tile does. */
+static int64_t SUF(chunk_channels)(const dl_conv_params *p, int64_t Cg, int64_t np)
+{
+    const int64_t RS = p->R * p->S;
+    int64_t rows = (int64_t)(DL_CONV_CHUNK_BYTES / ((size_t)np * sizeof(T)));
+    if (rows > 256) rows = 256;
+    const int64_t cb = rows / RS;
+    if (cb * RS < 128 || cb >= Cg) return Cg;
+    const int64_t nch = (Cg + cb - 1) / cb;
+    return (Cg + nch - 1) / nch;   /* the same number of chunks, filled evenly */
+}
+
+/* The weights as left operands, one per group and chunk of cb channels (L[g * nch + ch]):
+ * the chunk's columns of W_g (Kg x rows) for the forward, or with `transa` its rows of W_g^T
+ * (rows x Kg) for the input gradient; packed once for all the images (see conv.c's lhs),
+ * one group only.  NULL when out of memory. */
+static SUF(lhs) *SUF(weights_lhs)(const dl_conv_params *p, const T *w, int transa, int64_t Kc,
+                                  int64_t cb)
+{
+    const int64_t G = p->groups, Kg = p->K / G, Cg = p->C / G, RS = p->R * p->S;
+    const int64_t nch = (Cg + cb - 1) / cb;
+    SUF(lhs) *L = (SUF(lhs) *)dl_alloc((size_t)(G * nch) * sizeof(SUF(lhs)));
+    if (!L) return NULL;
+    /* several chunks: threads pack different chunks (one operand packs with threads itself) */
+    const int nt = nch > 1 ? dl_threads_for((size_t)(p->K * Kc), (size_t)1 << 16) : 1;
+    #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+    for (int64_t i = 0; i < G * nch; i++) {
+        const int64_t g = i / nch, ch = i % nch;
+        const int64_t r0 = ch * cb * RS, rows = min64(cb, Cg - ch * cb) * RS;
+        SUF(lhs_init)(&L[i], transa, transa ? rows : Kg, transa ? Kg : rows,
+                      w + g * Kg * Kc + r0, Kc, G == 1);
+    }
+    return L;
+}
+
+static void SUF(weights_lhs_free)(const dl_conv_params *p, SUF(lhs) *L, int64_t cb)
+{
+    if (!L) return;
+    const int64_t n = p->groups * ((p->C / p->groups + cb - 1) / cb);
+    for (int64_t i = 0; i < n; i++) SUF(lhs_free)(&L[i]);
+    dl_free(L);
+}
+
+/* One tile of outputs, every group: y_g = W_g col, accumulated over the chunks of cb channels
+ * (bias with the last). */
+static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const SUF(lhs) *L, int64_t cb,
+                          const T *bias, T *y, int64_t n, int64_t p0, int64_t np, int direct,
+                          T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
-    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, nch = (Cg + cb - 1) / cb;
     for (int64_t g = 0; g < G; g++) {
         const T *xg = x + (n * p->C + g * Cg) * HW;
-        const T *B = xg + p0;
-        ptrdiff_t ldb = HW;
-        if (!direct) {
-            SUF(im2col)(p, xg, Cg, p0, np, col, np);
-            B = col;
-            ldb = np;
+        T *yg = y + (n * p->K + g * Kg) * P + p0;
+        const T *bg = bias ? bias + g * Kg : NULL;
+        if (direct) {
+            SUF(lhs_gemm)(&L[g * nch], 0, np, xg + p0, HW, 0, yg, P, bg,
+                          bg ? DL_BIAS_COL : DL_BIAS_NONE);
+            continue;
         }
-        GEMM(0, 0, (size_t)Kg, (size_t)np, (size_t)Kc, 1, w + g * Kg * Kc, Kc, B, ldb, 0,
-             y + (n * p->K + g * Kg) * P + p0, P, bias ? bias + g * Kg : NULL,
-             bias ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t last = ch == nch - 1;
+            SUF(im2col)(p, xg + ch * cb * HW, min64(cb, Cg - ch * cb), p0, np, col, np);
+            SUF(lhs_gemm)(&L[g * nch + ch], 0, np, col, np, ch ? 1 : 0, yg, P,
+                          last ? bg : NULL, last && bg ? DL_BIAS_COL : DL_BIAS_NONE);
+        }
     }
 }
 
@@ -457,6 +510,9 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
     int fail = 0;
+    const int64_t cb = direct ? p->C / p->groups : SUF(chunk_channels)(p, p->C / p->groups, tp);
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 0, Kc, cb);
+    if (!L) return -1;
     if (split_outer(tiles, nt)) {
         #pragma omp parallel num_threads(nt)
         {
@@ -470,30 +526,36 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t p0 = (t % ntp) * tp;
-                    SUF(fwd_tile)(p, x, w, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+                    SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct,
+                                  col);
                 }
             }
             dl_free(col);
         }
+        SUF(weights_lhs_free)(p, L, cb);
         return fail ? -1 : 0;
     }
     T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-    if (!direct && !col) return -1;
+    if (!direct && !col) {
+        SUF(weights_lhs_free)(p, L, cb);
+        return -1;
+    }
     for (int64_t t = 0; t < tiles; t++) {
         const int64_t p0 = (t % ntp) * tp;
-        SUF(fwd_tile)(p, x, w, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+        SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
     }
     dl_free(col);
+    SUF(weights_lhs_free)(p, L, cb);
     return 0;
 }
 
 /* The input gradient of one image: col = W_g^T gy_g per tile, scattered back by col2im. */
-static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const T *w,
+static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const SUF(lhs) *L,
                                 const T *bias_init, T *gx, int64_t n, int64_t tp, int direct,
                                 T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
-    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W;
     T *gxn = gx + n * p->C * HW;
     if (bias_init) {
         for (int64_t c = 0; c < p->C; c++)
@@ -506,13 +568,11 @@ static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const T *w
         for (int64_t g = 0; g < G; g++) {
             const T *gyg = gy + (n * p->K + g * Kg) * P + p0;
             if (direct) {
-                GEMM(1, 0, (size_t)Cg, (size_t)np, (size_t)Kg, 1, w + g * Kg * Cg, Cg, gyg, P,
-                     bias_init ? 1 : 0, gxn + g * Cg * HW + p0, HW, NULL, DL_BIAS_NONE,
-                     DL_ACT_NONE);
+                SUF(lhs_gemm)(&L[g], 0, np, gyg, P, bias_init ? 1 : 0, gxn + g * Cg * HW + p0,
+                              HW, NULL, DL_BIAS_NONE);
                 continue;
             }
-            GEMM(1, 0, (size_t)Kc, (size_t)np, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyg, P, 0,
-                 col, np, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+            SUF(lhs_gemm)(&L[g], 0, np, gyg, P, 0, col, np, NULL, DL_BIAS_NONE);
             SUF(col2im)(p, col, Cg, p0, np, gxn + g * Cg * HW, np);
         }
     }
@@ -590,6 +650,9 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
     int fail = 0;
+    const int64_t cb = p->C / p->groups;
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 1, Kc, cb);
+    if (!L) return -1;
     /* col2im of two tiles of one image would race: threads split whole images */
     if (split_outer(p->N, nt)) {
         #pragma omp parallel num_threads(nt)
@@ -603,17 +666,22 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
             if (!fail) {
                 #pragma omp for schedule(dynamic, 1)
                 for (int64_t n = 0; n < p->N; n++)
-                    SUF(bwd_data_image)(p, gy, w, bias_init, gx, n, tp, direct, col);
+                    SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
             }
             dl_free(col);
         }
+        SUF(weights_lhs_free)(p, L, cb);
         return fail ? -1 : 0;
     }
     T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-    if (!direct && !col) return -1;
+    if (!direct && !col) {
+        SUF(weights_lhs_free)(p, L, cb);
+        return -1;
+    }
     for (int64_t n = 0; n < p->N; n++)
-        SUF(bwd_data_image)(p, gy, w, bias_init, gx, n, tp, direct, col);
+        SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
     dl_free(col);
+    SUF(weights_lhs_free)(p, L, cb);
     return 0;
 }
 
@@ -622,12 +690,29 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
  * gw_g^T += col (Kc x np) @ gy_g^T (np x Kg) (acc then holds Kc x Kg per group): the GEMM runs
  * faster with the long side as M when Kg is the smaller one. */
 static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *gy, T *acc,
-                                 int64_t n, int64_t p0, int64_t np, int direct, int tr, T *col)
+                                 int64_t n, int64_t p0, int64_t np, int direct, int tr,
+                                 int64_t cb, T *col)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S;
+    const int64_t RS = p->R * p->S, nch = (Cg + cb - 1) / cb;
     for (int64_t g = 0; g < G; g++) {
         const T *xg = x + (n * p->C + g * Cg) * HW;
+        const T *gyt = gy + (n * p->K + g * Kg) * P + p0;
+        if (!tr && !direct) {
+            /* gw_g[:, chunk] += gy_g col_chunk^T, chunk after chunk of cb channels, with gy_g
+             * packed once when there are several */
+            SUF(lhs) A;
+            SUF(lhs_init)(&A, 0, Kg, np, gyt, P, nch > 1);
+            for (int64_t ch = 0; ch < nch; ch++) {
+                const int64_t cn = min64(cb, Cg - ch * cb);
+                SUF(im2col)(p, xg + ch * cb * HW, cn, p0, np, col, np);
+                SUF(lhs_gemm)(&A, 1, cn * RS, col, np, 1, acc + g * Kg * Kc + ch * cb * RS, Kc,
+                              NULL, DL_BIAS_NONE);
+            }
+            SUF(lhs_free)(&A);
+            continue;
+        }
         const T *B = xg + p0;
         ptrdiff_t ldb = HW;
         if (!direct) {
@@ -635,7 +720,6 @@ static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *g
             B = col;
             ldb = np;
         }
-        const T *gyt = gy + (n * p->K + g * Kg) * P + p0;
         if (tr)
             GEMM(0, 1, (size_t)Kc, (size_t)Kg, (size_t)np, 1, B, ldb, gyt, P, 1,
                  acc + g * Kg * Kc, Kg, NULL, DL_BIAS_NONE, DL_ACT_NONE);
@@ -653,11 +737,50 @@ static void SUF(wgrad_add)(const dl_conv_params *p, const T *acc, int tr, T *gw)
         for (int64_t q = 0; q < p->K * Kc; q++) gw[q] += acc[q];
         return;
     }
+    /* a transposing add, in 16 x 16 blocks so that neither side walks a column of a large
+     * matrix (one cache line per element) */
     for (int64_t g = 0; g < G; g++) {
         const T *a = acc + g * Kg * Kc;
         T *d = gw + g * Kg * Kc;
-        for (int64_t j = 0; j < Kc; j++)
-            for (int64_t k = 0; k < Kg; k++) d[k * Kc + j] += a[j * Kg + k];
+        for (int64_t j0 = 0; j0 < Kc; j0 += 16) {
+            const int64_t j1 = min64(Kc, j0 + 16);
+            for (int64_t k0 = 0; k0 < Kg; k0 += 16) {
+                const int64_t k1 = min64(Kg, k0 + 16);
+                for (int64_t k = k0; k < k1; k++)
+                    for (int64_t j = j0; j < j1; j++) d[k * Kc + j] += a[j * Kg + k];
+            }
+        }
+    }
+}
+
+/* gw rows k0 .. k1-1 (output channels; k1 - k0 <= 16) = the sum of the threads' private
+ * gradients, each in bwd_weight_tile's layout (transposed per group when tr).  Threads take
+ * different rows, so the reduction runs in parallel and gw needs no zeroing. */
+static void SUF(wgrad_reduce)(const dl_conv_params *p, T *const *parts, int nparts, int tr,
+                              T *gw, int64_t k0, int64_t k1)
+{
+    const int64_t Kg = p->K / p->groups, Kc = p->C / p->groups * p->R * p->S;
+    if (!tr) {
+        const int64_t off = k0 * Kc, n = (k1 - k0) * Kc;
+        T *d = gw + off;
+        for (int64_t q = 0; q < n; q++) d[q] = parts[0][off + q];
+        for (int t = 1; t < nparts; t++) {
+            const T *a = parts[t] + off;
+            for (int64_t q = 0; q < n; q++) d[q] += a[q];
+        }
+        return;
+    }
+    for (int64_t j0 = 0; j0 < Kc; j0 += 16) {
+        const int64_t j1 = min64(Kc, j0 + 16);
+        for (int64_t k = k0; k < k1; k++) {
+            const int64_t g = k / Kg, kk = k % Kg;
+            for (int64_t j = j0; j < j1; j++) {
+                const int64_t src = g * Kg * Kc + j * Kg + kk;
+                T v = parts[0][src];
+                for (int t = 1; t < nparts; t++) v += parts[t][src];
+                gw[k * Kc + j] = v;
+            }
+        }
     }
 }
 
@@ -685,16 +808,19 @@ static void SUF(bwd_weight_packed)(const dl_conv_params *p, const T *x, const T 
     }
 }
 
-/* gw (zeroed by the caller) = sum over packed tiles; each thread sums into a private copy. */
+/* gw = sum over packed tiles; each thread sums into a private copy, then the copies are
+ * reduced into gw (wgrad_reduce). */
 static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const T *gy, T *gw,
                                       int64_t kb, int tr, int nt)
 {
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
-    const int64_t tiles = (p->N + kb - 1) / kb;
+    const int64_t tiles = (p->N + kb - 1) / kb, kblocks = (p->K + 15) / 16;
     const size_t need = (size_t)((Kc + Kg) * kb * P + wn);
-    int fail = 0;
+    int fail = 0, nparts = 0;
     if (!split_outer(tiles, nt)) nt = 1;
+    T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
+    if (!parts) return -1;
     #pragma omp parallel num_threads(nt)
     {
         T *part = (T *)dl_alloc(need * sizeof(T));
@@ -711,11 +837,18 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
                 const int64_t b0 = t * kb;
                 SUF(bwd_weight_packed)(p, x, gy, part, b0, min64(kb, p->N - b0), tr, col, gyb);
             }
-            #pragma omp critical(dl_conv_wgrad)
-            SUF(wgrad_add)(p, part, tr, gw);
+            int slot;
+            #pragma omp atomic capture
+            slot = nparts++;
+            parts[slot] = part;
+            #pragma omp barrier
+            #pragma omp for schedule(static)
+            for (int64_t kbk = 0; kbk < kblocks; kbk++)
+                SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16, min64(p->K, kbk * 16 + 16));
         }
         dl_free(part);
     }
+    dl_free(parts);
     return fail ? -1 : 0;
 }
 
@@ -727,23 +860,27 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     if (p->C / p->groups == 1) return SUF(dw_bwd_weight)(p, x, gy, gw);
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
     const int direct = SUF(pointwise)(p);
-    const int tr = p->K / p->groups < Kc;
+    /* the transposed product (and a transposing add at the end) only for few output
+     * channels per group: with Kg >= 128 the direct one runs as fast and accumulates in place */
+    const int tr = p->K / p->groups < Kc && p->K / p->groups < 128;
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
-        if (kb > 1) {
-            memset(gw, 0, (size_t)wn * sizeof(T));
-            return SUF(bwd_weight_packed_all)(p, x, gy, gw, kb, tr, ntp);
-        }
+        if (kb > 1) return SUF(bwd_weight_packed_all)(p, x, gy, gw, kb, tr, ntp);
     }
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
-    int fail = 0;
-    memset(gw, 0, (size_t)wn * sizeof(T));
+    const int64_t Cg = p->C / p->groups;
+    const int64_t cb = direct || tr ? Cg : SUF(chunk_channels)(p, Cg, tp);
+    int fail = 0, nparts = 0;
     if (split_outer(tiles, nt)) {
-        /* each thread sums its tiles into a private gradient, then adds it to gw */
+        /* each thread sums its tiles into a private gradient; the threads then reduce the
+         * copies into gw, each a share of its rows */
+        const int64_t kblocks = (p->K + 15) / 16;
+        T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
+        if (!parts) return -1;
         #pragma omp parallel num_threads(nt)
         {
             T *part = (T *)dl_alloc((col_elems + (size_t)wn) * sizeof(T));
@@ -759,15 +896,24 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t p0 = (t % ntp) * tp;
                     SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
-                                         direct, tr, col);
+                                         direct, tr, cb, col);
                 }
-                #pragma omp critical(dl_conv_wgrad)
-                SUF(wgrad_add)(p, part, tr, gw);
+                int slot;
+                #pragma omp atomic capture
+                slot = nparts++;
+                parts[slot] = part;
+                #pragma omp barrier
+                #pragma omp for schedule(static)
+                for (int64_t kbk = 0; kbk < kblocks; kbk++)
+                    SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16,
+                                      min64(p->K, kbk * 16 + 16));
             }
             dl_free(part);
         }
+        dl_free(parts);
         return fail ? -1 : 0;
     }
+    memset(gw, 0, (size_t)wn * sizeof(T));
     T *acc = (T *)dl_alloc((col_elems + (size_t)(tr ? wn : 0)) * sizeof(T));
     if (!acc) return -1;
     T *col = tr ? acc + wn : acc;
@@ -775,7 +921,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     for (int64_t t = 0; t < tiles; t++) {
         const int64_t p0 = (t % ntp) * tp;
         SUF(bwd_weight_tile)(p, x, gy, tr ? acc : gw, t / ntp, p0, min64(tp, P - p0), direct,
-                             tr, col);
+                             tr, cb, col);
     }
     if (tr) SUF(wgrad_add)(p, acc, tr, gw);
     dl_free(acc);

@@ -36,6 +36,29 @@ void dl_dgemm_ex(int transa, int transb, size_t M, size_t N, size_t K, double al
                  double *C, ptrdiff_t ldc, const double *bias, dl_bias_t bias_kind,
                  dl_act_t act, int nthreads);
 
+/* A left operand packed once and used for several products (float32): conv2d multiplies
+ * every image's columns by the same weights.  dl_sgemm_pack_a packs op(A) (M x K) for the
+ * micro-kernel of the ISA selected at that moment, and dl_sgemm_packed_run computes
+ *   C[M,N] = act(alpha * op(A) @ op(B) + beta * C + bias)
+ * with it, as dl_sgemm_ex would (the same kernel and blocking; threads split the columns).
+ * A must stay alive and unchanged while pa is used: when the packed copy could not be
+ * allocated (pack_a returns -1; also for M or K == 0) the run falls back to dl_sgemm_ex on A.
+ * Free with dl_sgemm_packed_a_free (also after a -1). */
+typedef struct {
+    float *p;            /* packed panels, or NULL */
+    int transa;
+    size_t M, K;
+    const float *A;
+    ptrdiff_t lda;
+    int isa;             /* the dl_isa_t the panels were packed for */
+} dl_sgemm_packed_a;
+int dl_sgemm_pack_a(int transa, size_t M, size_t K, const float *A, ptrdiff_t lda,
+                    dl_sgemm_packed_a *pa);
+void dl_sgemm_packed_run(const dl_sgemm_packed_a *pa, int transb, size_t N, float alpha,
+                         const float *B, ptrdiff_t ldb, float beta, float *C, ptrdiff_t ldc,
+                         const float *bias, dl_bias_t bias_kind, dl_act_t act, int nthreads);
+void dl_sgemm_packed_a_free(dl_sgemm_packed_a *pa);
+
 /* `batch` independent products; matrix b starts at A + b*stride_a (likewise B, C). */
 void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
                       const float *A, ptrdiff_t lda, ptrdiff_t stride_a,
