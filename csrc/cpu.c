@@ -67,6 +67,15 @@ int dl_have_openmp(void)
 #endif
 }
 
+int dl_thread_id(void)
+{
+#ifdef DL_HAVE_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 static int env_threads(const char *name)
 {
     const char *v = getenv(name);

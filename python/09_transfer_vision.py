@@ -12,8 +12,8 @@ A. EfficientNet-Lite0 trained on ImageNet (1.3 M photos) by others, given 30 lab
    Adam steps, one-cycle lr, batch norm statistics re-estimated on the training images
    before testing).
    Measured (full run, shared 2-core Zen 4, load ~4): frozen features + head 0.762, top
-   fine-tuned 0.814, from scratch 0.496 (0.520 and 0.526 in other runs: threaded kernels do not
-   sum in a fixed order) — transfer wins by +31.8 points (frozen features alone: +26.6).  Training
+   fine-tuned 0.814, from scratch 0.496 (0.520 and 0.526 in other runs, before the
+   convolution weight gradient summed its threads' parts in a fixed order) — transfer wins by +31.8 points (frozen features alone: +26.6).  Training
    from scratch is what costs: 3 epochs take ~25 s of the ~30 s of part A.  Given 5x that
    (15 epochs, 96 s; measured once) the scratch network reaches 0.704: still 11 points behind
    the fine-tuned top, which needed 3 s.

@@ -450,3 +450,37 @@ def test_conv2d_chunked_im2col_gradients_match_numpy(threads, dtype, N, rng):
     ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1))
     np.testing.assert_allclose(y.numpy(), ref, rtol=tol, atol=tol * np.abs(ref).max())
     np.testing.assert_allclose(wt.grad.numpy(), gw, rtol=tol, atol=tol * np.abs(gw).max())
+
+
+@pytest.mark.parametrize("shape,kw", [
+    ((16, 16, 28, 28, 32, 3), dict(padding=1)),            # per-image tiles
+    ((8, 256, 14, 14, 256, 3), dict(padding=1)),           # packed / chunked small maps
+    ((6, 8, 9, 9, 12, 3), dict(stride=2, groups=2)),       # grouped, transposed reduction
+])
+def test_conv2d_weight_gradient_is_repeatable_with_threads(shape, kw):
+    """Threads sum private weight gradients; each call must give the same bits (a fixed split
+    of the work and a fixed order of the partial sums), as seeded training relies on."""
+    from dlcore import _C
+    N, C, H, W, K, R = shape
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C // kw.get("groups", 1), R, R)).astype(np.float32)
+    prev = _C.get_num_threads()
+    _C.set_num_threads(2)
+    try:
+        grads = []
+        for _ in range(6):
+            wt = dl.tensor(w, requires_grad=True)
+            F.conv2d(dl.tensor(x), wt, **kw).square().sum().backward()
+            grads.append(wt.grad.numpy().copy())
+            wt2 = dl.tensor(np.ascontiguousarray(w.transpose(1, 0, 2, 3)) if "groups" not in kw
+                            else w, requires_grad=True)
+            if "groups" not in kw:
+                F.conv_transpose2d(dl.tensor(x), wt2, padding=1).square().sum().backward()
+                grads.append(wt2.grad.numpy().copy())
+    finally:
+        _C.set_num_threads(prev)
+    step = 1 if "groups" in kw else 2
+    for i in range(step):
+        for g in grads[i::step]:
+            assert np.array_equal(g, grads[i])

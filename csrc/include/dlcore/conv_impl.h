@@ -832,15 +832,16 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
         if (!fail) {
             T *col = part + wn, *gyb = col + Kc * kb * P;
             memset(part, 0, (size_t)wn * sizeof(T));
-            #pragma omp for schedule(dynamic, 1)
+            /* a static split and one slot per thread number: the same tiles meet in the same
+             * partial sums every call, so the gradient is bit-for-bit repeatable */
+            #pragma omp for schedule(static)
             for (int64_t t = 0; t < tiles; t++) {
                 const int64_t b0 = t * kb;
                 SUF(bwd_weight_packed)(p, x, gy, part, b0, min64(kb, p->N - b0), tr, col, gyb);
             }
-            int slot;
-            #pragma omp atomic capture
-            slot = nparts++;
-            parts[slot] = part;
+            parts[dl_thread_id()] = part;
+            #pragma omp atomic update
+            nparts++;
             #pragma omp barrier
             #pragma omp for schedule(static)
             for (int64_t kbk = 0; kbk < kblocks; kbk++)
@@ -892,16 +893,16 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
             if (!fail) {
                 T *col = part + wn;
                 memset(part, 0, (size_t)wn * sizeof(T));
-                #pragma omp for schedule(dynamic, 1)
+                /* static split, slot by thread number: repeatable sums (see above) */
+                #pragma omp for schedule(static)
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t p0 = (t % ntp) * tp;
                     SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
                                          direct, tr, cb, col);
                 }
-                int slot;
-                #pragma omp atomic capture
-                slot = nparts++;
-                parts[slot] = part;
+                parts[dl_thread_id()] = part;
+                #pragma omp atomic update
+                nparts++;
                 #pragma omp barrier
                 #pragma omp for schedule(static)
                 for (int64_t kbk = 0; kbk < kblocks; kbk++)
