@@ -13,7 +13,8 @@ import contextlib
 import statistics
 import time
 
-__all__ = ["time_ms", "threads", "get_torch", "row", "format_table"]
+__all__ = ["time_ms", "sides_ms", "threads", "blas_threads", "get_torch", "row",
+           "format_table"]
 
 
 def time_ms(fn, repeats=10, warmup=2, min_seconds=0.0):
@@ -30,6 +31,56 @@ def time_ms(fn, repeats=10, warmup=2, min_seconds=0.0):
         if len(samples) >= 10000:
             break
     return statistics.median(samples)
+
+
+def sides_ms(fns, repeats, interleave, settle_s=0.05):
+    """Median ms of each side's function (None: skipped, gives None), after one warm-up call.
+
+    interleave=True runs the sides in turn within each repeat, so that every side sees the same
+    load on a shared machine: right for one thread.  With several threads an idle pool
+    (dlcore's OpenMP, OpenBLAS, torch's) keeps spinning for a while after its call and would
+    slow the next side down, so each side then runs its own block, after a pause of settle_s
+    that lets the previous side's threads go to sleep."""
+    ts = [[] for _ in fns]
+
+    def once(fn, t):
+        t0 = time.perf_counter()
+        fn()
+        t.append(time.perf_counter() - t0)
+
+    if interleave:
+        for fn in fns:
+            if fn is not None:
+                fn()
+        for _ in range(max(1, int(repeats))):
+            for fn, t in zip(fns, ts):
+                if fn is not None:
+                    once(fn, t)
+    else:
+        for fn, t in zip(fns, ts):
+            if fn is None:
+                continue
+            time.sleep(settle_s)
+            fn()
+            for _ in range(max(1, int(repeats))):
+                once(fn, t)
+    return [statistics.median(t) * 1e3 if t else None for t in ts]
+
+
+@contextlib.contextmanager
+def blas_threads(n):
+    """NumPy's BLAS limited to n threads for the block (when threadpoolctl is installed)."""
+    limiter = None
+    try:
+        from threadpoolctl import threadpool_limits
+        limiter = threadpool_limits(limits=int(n), user_api="blas")
+    except ImportError:
+        pass
+    try:
+        yield n
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
 
 
 _torch = {"checked": False, "mod": None}

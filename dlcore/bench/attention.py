@@ -3,46 +3,18 @@
 Ratios are their time / dlcore's (> 1 means dlcore is faster); each time is a median of
 repeats.  Inputs are wrapped without a copy on both sides (dl.from_numpy, torch.from_numpy).
 At one thread dlcore, the reference and torch run in turn within each repeat, so a
-load change on this shared machine hits all sides alike.  Peak memory of a forward at
+load change on this shared machine hits all sides alike; at two each side runs its own block
+(see dlcore.bench.sides_ms).  Peak memory of a forward at
 seq 8192 (one head, dim 64) is measured in a fresh subprocess by its peak RSS.
 """
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 
+from . import sides_ms
 __all__ = ["run", "format_table"]
-
-
-def _median_ms(fns, reps, interleave):
-    """Median time (ms) of each function (None: skipped).  interleave: the functions run in
-    turn within each repeat, so that every side sees the same load on this shared machine;
-    only for one thread, since with several an idle thread pool (OpenMP, OpenBLAS, torch's)
-    still spins for a while after its call and would slow the next side down."""
-    ts = [[] for _ in fns]
-
-    def once(fn, t):
-        t0 = time.perf_counter()
-        fn()
-        t.append(time.perf_counter() - t0)
-
-    if interleave:
-        for fn in fns:
-            if fn is not None:
-                fn()
-        for _ in range(reps):
-            for fn, t in zip(fns, ts):
-                if fn is not None:
-                    once(fn, t)
-    else:
-        for fn, t in zip(fns, ts):
-            if fn is not None:
-                fn()
-                for _ in range(reps):
-                    once(fn, t)
-    return [float(np.median(t)) * 1e3 if t else None for t in ts]
 
 
 def _np_sdpa(q, k, v, causal, grad):
@@ -166,7 +138,7 @@ def run(threads=(1, 2), quick=False):
                                     torch.nn.functional.scaled_dot_product_attention(
                                         torch.from_numpy(q), torch.from_numpy(k),
                                         torch.from_numpy(v), is_causal=causal)
-                    tdl, tnp, tto = _median_ms(
+                    tdl, tnp, tto = sides_ms(
                         [dl_fn, lambda: _np_sdpa(q, k, v, causal, g if bwd else None), to_fn],
                         reps, nt == 1)
                     result.append(_row("sdpa B%d H%d S%d D%d%s %s" % (
@@ -190,7 +162,7 @@ def run(threads=(1, 2), quick=False):
                         y = torch.nn.functional.layer_norm(tx, (n,), tw, tb)
                         if bwd:
                             y.backward(torch.from_numpy(gx))
-                tdl, tnp, tto = _median_ms(
+                tdl, tnp, tto = sides_ms(
                     [dl_ln, lambda: _np_layernorm(x, w, b, gx if bwd else None), to_ln], reps,
                     nt == 1)
                 result.append(_row("layernorm %dx%d %s" % (rows, n, "fwd+bwd" if bwd else "fwd"),

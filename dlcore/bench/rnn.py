@@ -1,13 +1,15 @@
 """`dlcore bench rnn`: LSTM and GRU layers (seq 100, batch 32, input 128, hidden 256, one layer),
 forward and forward+backward, against a GEMM-based NumPy reference and torch in the same run.
 
-Ratios are their time / dlcore's (> 1 means dlcore is faster).  The three sides are timed in
-interleaved rounds (one call of each per round) so that load from other processes on a shared
-machine hits them alike; each figure is the median over rounds.
+Ratios are their time / dlcore's (> 1 means dlcore is faster); each figure is a median over
+rounds.  At one thread the three sides are timed in interleaved rounds (one call of each per
+round) so that load from other processes on a shared machine hits them alike; at two each side
+runs its own block after a pause, since an idle thread pool keeps spinning for a while after its
+call and would slow the next side (see dlcore.bench.sides_ms).
 """
-import time
-
 import numpy as np
+
+from . import sides_ms
 
 __all__ = ["run", "format_table", "np_lstm", "np_gru"]
 
@@ -98,22 +100,6 @@ def np_gru(x, w_ih, w_hh, b_ih, b_hh, grad=None):
     return out, dx, dX2.T @ x.reshape(T * B, -1), dH2.T @ hps.reshape(T * B, H), dX2.sum(0)
 
 
-def _interleaved_ms(fns, rounds):
-    """Median ms of each callable, timed in alternating rounds after one warm-up call each."""
-    for f in fns:
-        if f is not None:
-            f()
-    times = [[] for _ in fns]
-    for _ in range(rounds):
-        for i, f in enumerate(fns):
-            if f is None:
-                continue
-            t0 = time.perf_counter()
-            f()
-            times[i].append(time.perf_counter() - t0)
-    return [float(np.median(t)) * 1e3 if t else None for t in times]
-
-
 def run(threads=(1, 2), quick=False):
     import dlcore as dl
     from dlcore import _C
@@ -177,8 +163,9 @@ def run(threads=(1, 2), quick=False):
                             def torch_fn():
                                 with torch.no_grad():
                                     tm(xt)
-                        d_ms, n_ms, t_ms = _interleaved_ms(
-                            [dl_fn, np_fn, torch_fn if torch is not None else None], rounds)
+                        d_ms, n_ms, t_ms = sides_ms(
+                            [dl_fn, np_fn, torch_fn if torch is not None else None], rounds,
+                            interleave=nt == 1)
                         rows.append({
                             "case": "%s %s seq%d b%d in%d h%d" % (kind, "fwd+bwd" if bwd else "fwd",
                                                                 T, B, I, H),
