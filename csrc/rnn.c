@@ -562,16 +562,21 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
             if (n == 0) continue;
             const float *hc = hb[cur];
             float *hn = hb[cur ^ 1];
-            for (size_t q = 0; q < 4 && W > 0; q++)
-                gemm(n, 4 * Hp, I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, bp, 0.0f, hs,
-                     (ptrdiff_t)ldhs, q * ppg + u0, q * ppg + u1);
-            for (size_t r = 0; r < n && W > 0; r++) {
-                const size_t row = o + r;
-                if (hprev) memcpy(hprev + row * H + j0, hc + r * H + j0, W * sizeof(float));
-                if (cprev) memcpy(cprev + row * H + j0, c + r * H + j0, W * sizeof(float));
-                cell(W, H, hs + r * ldhs + j0, Hp, bias ? bias + j0 : NULL,
-                     gates ? gates + row * G + j0 : NULL, c + r * H + j0,
-                     tc ? tc + row * H + j0 : NULL, hn + r * H + j0, out + row * ldo + j0);
+            /* one panel of units at a time: its four gate panels' product (n rows) stays in
+             * L1 for the cell right after */
+            for (size_t u = u0; u < u1; u++) {
+                const size_t a = u * nr, w = a + nr < H ? nr : H - a;
+                for (size_t q = 0; q < 4; q++)
+                    gemm(n, 4 * Hp, I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, bp, 0.0f, hs,
+                         (ptrdiff_t)ldhs, q * ppg + u, q * ppg + u + 1);
+                for (size_t r = 0; r < n; r++) {
+                    const size_t row = o + r;
+                    if (hprev) memcpy(hprev + row * H + a, hc + r * H + a, w * sizeof(float));
+                    if (cprev) memcpy(cprev + row * H + a, c + r * H + a, w * sizeof(float));
+                    cell(w, H, hs + r * ldhs + a, Hp, bias ? bias + a : NULL,
+                         gates ? gates + row * G + a : NULL, c + r * H + a,
+                         tc ? tc + row * H + a : NULL, hn + r * H + a, out + row * ldo + a);
+                }
             }
             /* rows past this step's batch (packed sequences) carry their state over */
             for (size_t r = n; r < B && W > 0; r++)
