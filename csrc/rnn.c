@@ -562,6 +562,10 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
             if (n == 0) continue;
             const float *hc = hb[cur];
             float *hn = hb[cur ^ 1];
+            for (size_t r = 0; r < n && W > 0; r++) {  /* training: the state before */
+                if (hprev) memcpy(hprev + (o + r) * H + j0, hc + r * H + j0, W * sizeof(float));
+                if (cprev) memcpy(cprev + (o + r) * H + j0, c + r * H + j0, W * sizeof(float));
+            }
             /* one panel of units at a time: its four gate panels' product (n rows) stays in
              * L1 for the cell right after */
             for (size_t u = u0; u < u1; u++) {
@@ -571,8 +575,6 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
                          (ptrdiff_t)ldhs, q * ppg + u, q * ppg + u + 1);
                 for (size_t r = 0; r < n; r++) {
                     const size_t row = o + r;
-                    if (hprev) memcpy(hprev + row * H + a, hc + r * H + a, w * sizeof(float));
-                    if (cprev) memcpy(cprev + row * H + a, c + r * H + a, w * sizeof(float));
                     cell(w, H, hs + r * ldhs + a, Hp, bias ? bias + a : NULL,
                          gates ? gates + row * G + a : NULL, c + r * H + a,
                          tc ? tc + row * H + a : NULL, hn + r * H + a, out + row * ldo + a);
