@@ -302,9 +302,6 @@ enum { RNN_NR = 2 * DL_VF_LEN, RNN_MR = DL_VF_LEN >= 16 ? 8 : (DL_VF_LEN >= 8 ? 
 
 size_t DL_ISA_FN(dl_rnn_nr)(void) { return RNN_NR; }
 
-/* Rows of a panel packed per block from a transposed B: 8 KiB of panel at NR = 32. */
-enum { RNN_PACK_KB = 2048 / RNN_NR };
-
 /* out[p*pstride + k*NR + j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with
  * trans, the transpose of B stored N x K.  pstride >= K*NR lets two matrices share panels (the
  * second packed at out + K1*NR): their products then sum in one pass over both. */
@@ -314,19 +311,14 @@ void DL_ISA_FN(dl_rnn_pack_b_f32)(int trans, size_t K, size_t N, const float *B,
     size_t panels = (N + RNN_NR - 1) / RNN_NR;
     for (size_t p = 0; p < panels; p++) {
         float *o = out + p * pstride;
-        if (trans) {
-            /* column `col` of op(B) is row `col` of B: read it along its length, a block of
-             * rows at a time so that the panel part written stays in L1 over the NR columns */
-            for (size_t k0 = 0; k0 < K; k0 += RNN_PACK_KB) {
-                size_t k1 = k0 + RNN_PACK_KB < K ? k0 + RNN_PACK_KB : K;
-                for (size_t j = 0; j < RNN_NR; j++) {
-                    size_t col = p * RNN_NR + j;
-                    if (col < N) {
-                        const float *b = B + col * ldb;
-                        for (size_t k = k0; k < k1; k++) o[k * RNN_NR + j] = b[k];
-                    } else {
-                        for (size_t k = k0; k < k1; k++) o[k * RNN_NR + j] = 0.0f;
-                    }
+        if (trans) {  /* column `col` of op(B) is row `col` of B: read it along its length */
+            for (size_t j = 0; j < RNN_NR; j++) {
+                size_t col = p * RNN_NR + j;
+                if (col < N) {
+                    const float *b = B + col * ldb;
+                    for (size_t k = 0; k < K; k++) o[k * RNN_NR + j] = b[k];
+                } else {
+                    for (size_t k = 0; k < K; k++) o[k * RNN_NR + j] = 0.0f;
                 }
             }
         } else {
