@@ -5,6 +5,9 @@
 #include "dlcore/rnn.h"
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
+#ifdef DL_HAVE_OPENMP
+#include <omp.h>
+#endif
 
 /* Elements of cell work per thread below which a step's cell update stays on one thread: a
  * step of batch 32 x hidden 256 splits in two, a batch-1 step does not fork at all. */
@@ -452,6 +455,162 @@ static void rec_mm_f64(const rec_f64 *w, size_t M, const double *A, ptrdiff_t ld
 }
 
 static void rec_free_f64(rec_f64 *w) { (void)w; }
+
+/* ---------------------------------------------------------------- LSTM forward, thread team
+ * At several threads a per-step fork/join (product over column panels, then the cell over rows)
+ * costs about as much as a step's work is worth splitting for.  Instead one parallel region
+ * runs the whole time loop: each thread owns a slice of hidden units, computes the i, f, g, o
+ * columns of those units (the weights are packed gate by gate, each gate padded to whole panels,
+ * so a slice is whole panels of every gate) and runs the cell on them; the only exchange is
+ * h_t, complete after one barrier per step.  h is double-buffered so that a thread writing h_t
+ * never races one still reading h_{t-1}.  The split is the same every step and every column
+ * sums in the same order as the one-thread product, so results equal the one-thread path's
+ * bit for bit. */
+void dl_lstm_slice_fwd_f32_generic(size_t, size_t, const float *, size_t, const float *, float *,
+                                   float *, float *, float *, float *);
+void dl_lstm_slice_fwd_f32_avx2(size_t, size_t, const float *, size_t, const float *, float *,
+                                float *, float *, float *, float *);
+void dl_lstm_slice_fwd_f32_avx512(size_t, size_t, const float *, size_t, const float *, float *,
+                                  float *, float *, float *, float *);
+typedef void (*lstm_slice_t)(size_t, size_t, const float *, size_t, const float *, float *,
+                             float *, float *, float *, float *);
+static const lstm_slice_t LSTM_SLICE[3] = {
+    dl_lstm_slice_fwd_f32_generic, dl_lstm_slice_fwd_f32_avx2, dl_lstm_slice_fwd_f32_avx512};
+
+static size_t lstm_team_grain = REC_GRAIN;
+
+size_t dl_rnn_team_grain(size_t grain)
+{
+    size_t prev = lstm_team_grain;
+    if (grain > 0) lstm_team_grain = grain;
+    return prev;
+}
+
+static inline int team_size(void)
+{
+#ifdef DL_HAVE_OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Threads the team would use for this call (< 2: not the team's case). */
+static int lstm_team_threads_f32(const dl_rnn_desc *d)
+{
+    const size_t B = d->B, H = d->H;
+    if (d->mode != DL_RNN_LSTM || d->P != H || H == 0 || B == 0
+        || dl_rnn_total_rows(d) < REC_PACK_MIN_ROWS)
+        return 0;
+    size_t ppg = (H + REC_NR[isa_index()]() - 1) / REC_NR[isa_index()]();
+    int nth = dl_threads_for(B * 4 * H * (d->n_input + H), lstm_team_grain);
+    return (size_t)nth > ppg ? (int)ppg : nth;
+}
+
+int dl_rnn_team_threads_f32(const dl_rnn_desc *d)
+{
+    int n = lstm_team_threads_f32(d);
+    return n > 1 ? n : 1;
+}
+
+/* The whole forward time loop (no projection) on a team of nth threads; h (B x H) and c hold
+ * the initial state and receive the final one; gates, hprev, tc, cprev: NULL or the reserve's
+ * parts (training).  0 on success, -1 when out of memory. */
+static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
+                             ptrdiff_t ldx, const float *w_ih, const float *w_hh,
+                             const float *bias, float *h, float *c, float *out, ptrdiff_t ldo,
+                             float *gates, float *hprev, float *tc, float *cprev)
+{
+    const size_t T = d->T, B = d->B, I = d->n_input, H = d->H, G = 4 * H;
+    const int isa = isa_index();
+    const size_t nr = REC_NR[isa](), ppg = (H + nr - 1) / nr, Hp = ppg * nr;
+    const size_t ps = (I + H) * nr;  /* floats per packed panel: x's rows, then h's */
+    const size_t ldhs = 4 * Hp + 16;  /* off a multiple of 4 KiB, as in the loop */
+    float *bp = dl_alloc(4 * ppg * ps * sizeof(float));
+    float *hs = dl_alloc(B * ldhs * sizeof(float));
+    float *h1 = dl_alloc(B * H * sizeof(float));
+    if (!bp || !hs || !h1) {
+        dl_free(bp);
+        dl_free(hs);
+        dl_free(h1);
+        return -1;
+    }
+    size_t steps = 0;
+    for (size_t t = 0; t < T; t++) steps += d->batch_sizes[t] > 0;
+    rec_gemm_t gemm = REC_GEMM[isa];
+    lstm_slice_t cell = LSTM_SLICE[isa];
+    void (*pack)(int, size_t, size_t, const float *, ptrdiff_t, float *, size_t) =
+        REC_PACK_B[isa];
+    float *hb[2] = {h, h1};
+
+    #pragma omp parallel num_threads(nth)
+    {
+        const size_t nt = (size_t)team_size(), k = (size_t)dl_thread_id();
+        const size_t u0 = ppg * k / nt, u1 = ppg * (k + 1) / nt;
+        const size_t j0 = u0 * nr, j1 = u1 * nr < H ? u1 * nr : H;
+        const size_t W = j1 > j0 ? j1 - j0 : 0;
+        /* each thread packs (and so first touches) only the panels it multiplies by */
+        for (size_t q = 0; q < 4 && W > 0; q++) {
+            float *pq = bp + (q * ppg + u0) * ps;
+            pack(1, I, W, w_ih + (q * H + j0) * I, (ptrdiff_t)I, pq, ps);
+            pack(1, H, W, w_hh + (q * H + j0) * H, (ptrdiff_t)H, pq + I * nr, ps);
+        }
+        int cur = 0;
+        for (size_t s = 0; s < T; s++) {
+            const size_t t = d->reverse ? T - 1 - s : s;
+            const size_t n = (size_t)d->batch_sizes[t], o = off[t];
+            if (n == 0) continue;
+            const float *hc = hb[cur];
+            float *hn = hb[cur ^ 1];
+            for (size_t r = 0; r < n && W > 0; r++) {  /* training: the state before */
+                if (hprev) memcpy(hprev + (o + r) * H + j0, hc + r * H + j0, W * sizeof(float));
+                if (cprev) memcpy(cprev + (o + r) * H + j0, c + r * H + j0, W * sizeof(float));
+            }
+            /* one panel of units at a time: its four gate panels' product (n rows) stays in
+             * L1 for the cell right after */
+            for (size_t u = u0; u < u1; u++) {
+                const size_t a = u * nr, w = a + nr < H ? nr : H - a;
+                for (size_t q = 0; q < 4; q++)
+                    gemm(n, 4 * Hp, I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, bp, 0.0f, hs,
+                         (ptrdiff_t)ldhs, q * ppg + u, q * ppg + u + 1);
+                for (size_t r = 0; r < n; r++) {
+                    const size_t row = o + r;
+                    cell(w, H, hs + r * ldhs + a, Hp, bias ? bias + a : NULL,
+                         gates ? gates + row * G + a : NULL, c + r * H + a,
+                         tc ? tc + row * H + a : NULL, hn + r * H + a, out + row * ldo + a);
+                }
+            }
+            /* rows past this step's batch (packed sequences) carry their state over */
+            for (size_t r = n; r < B && W > 0; r++)
+                memcpy(hn + r * H + j0, hc + r * H + j0, W * sizeof(float));
+            cur ^= 1;
+            #pragma omp barrier
+        }
+    }
+    if (steps % 2) memcpy(h, h1, B * H * sizeof(float));
+    dl_free(bp);
+    dl_free(hs);
+    dl_free(h1);
+    return 0;
+}
+
+/* float64 (gradient checks) always takes the plain loop. */
+static int lstm_team_threads_f64(const dl_rnn_desc *d)
+{
+    (void)d;
+    return 0;
+}
+
+static int lstm_team_fwd_f64(const dl_rnn_desc *d, int nth, const size_t *off, const double *x,
+                             ptrdiff_t ldx, const double *w_ih, const double *w_hh,
+                             const double *bias, double *h, double *c, double *out,
+                             ptrdiff_t ldo, double *gates, double *hprev, double *tc,
+                             double *cprev)
+{
+    (void)d; (void)nth; (void)off; (void)x; (void)ldx; (void)w_ih; (void)w_hh; (void)bias;
+    (void)h; (void)c; (void)out; (void)ldo; (void)gates; (void)hprev; (void)tc; (void)cprev;
+    return -1;
+}
 
 /* ---------------------------------------------------------------- the time loops, per dtype */
 #define RNN_REAL float

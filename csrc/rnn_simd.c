@@ -66,23 +66,28 @@ static inline vf rnn_sigmoid(vf x) { return s_sigmoid(x); }
 static inline vf rnn_tanh(vf x) { return s_tanh(x); }
 #endif
 
-/* LSTM forward on one row.  The [i f g o] pre-activations are the sum of whichever of xg (the
- * input part), hg (the recurrent part) and bias are given: the time loop's GEMM leaves them
- * in a small hot buffer instead of read-modify-writing a big cold gate buffer.  gates (may be
+/* LSTM forward on units [0, W) of one row of H (pointers already offset to the first unit); the
+ * gate blocks of xg, bias and gates lie H apart, those of hg sh apart.  The [i f g o]
+ * pre-activations are the sum of whichever of xg (the input part), hg (the recurrent part) and
+ * bias are given: the time loop's GEMM leaves them in a small hot buffer instead of
+ * read-modify-writing a big cold gate buffer.  gates (may be
  * xg itself) receives the activated gates when backward needs them.  c: c_{t-1} in, c_t out;
  * tc (optional) receives tanh(c_t); h and h2 (optional) receive o * tanh(c_t).  The flags are
  * compile-time constants in the instances below, so the vector loop has no branches on them. */
 static inline __attribute__((always_inline)) void
-lstm_row_fwd(size_t H, const float *xg, const float *hg, const float *bias, float *gates,
-             float *c, float *tc, float *h, float *h2, int has_xg, int has_hg, int has_bias,
-             int keep)
+lstm_row_fwd(size_t W, size_t H, size_t sh, const float *xg, const float *hg,
+             const float *bias, float *gates, float *c, float *tc, float *h, float *h2,
+             int has_xg, int has_hg, int has_bias, int keep)
 {
     size_t j = 0;
-    for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+    for (; j + DL_VF_LEN <= W; j += DL_VF_LEN) {
         vf pre[4];
         for (int q = 0; q < 4; q++) {
             vf v = has_xg ? vf_loadu(xg + q * H + j) : vf_zero();
-            if (has_hg) v = has_xg ? vf_add(v, vf_loadu(hg + q * H + j)) : vf_loadu(hg + q * H + j);
+            if (has_hg) {
+                vf r = vf_loadu(hg + q * sh + j);
+                v = has_xg ? vf_add(v, r) : r;
+            }
             if (has_bias) v = vf_add(v, vf_loadu(bias + q * H + j));
             pre[q] = v;
         }
@@ -102,11 +107,11 @@ lstm_row_fwd(size_t H, const float *xg, const float *hg, const float *bias, floa
         vf_storeu(h + j, hv);
         if (h2) vf_storeu(h2 + j, hv);
     }
-    for (; j < H; j++) {
+    for (; j < W; j++) {
         float pre[4];
         for (int q = 0; q < 4; q++) {
             float v = has_xg ? xg[q * H + j] : 0.0f;
-            if (has_hg) v = has_xg ? v + hg[q * H + j] : hg[q * H + j];
+            if (has_hg) v = has_xg ? v + hg[q * sh + j] : hg[q * sh + j];
             if (has_bias) v += bias[q * H + j];
             pre[q] = v;
         }
@@ -130,11 +135,28 @@ void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, const float *xg, const float *hg,
 {
     int x = xg != NULL, r = hg != NULL, b = bias != NULL, k = gates != NULL;
     /* the time loop's cases get their own code; the rest share one with run-time flags */
-    if (!x && r && b && !k) lstm_row_fwd(H, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
-    else if (!x && r && b && k) lstm_row_fwd(H, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
-    else if (!x && r && !b && !k) lstm_row_fwd(H, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
-    else if (!x && r && !b && k) lstm_row_fwd(H, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
-    else lstm_row_fwd(H, xg, hg, bias, gates, c, tc, h, h2, x, r, b, k);
+    if (!x && r && b && !k)
+        lstm_row_fwd(H, H, H, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
+    else if (!x && r && b && k)
+        lstm_row_fwd(H, H, H, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
+    else if (!x && r && !b && !k)
+        lstm_row_fwd(H, H, H, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
+    else if (!x && r && !b && k)
+        lstm_row_fwd(H, H, H, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
+    else lstm_row_fwd(H, H, H, xg, hg, bias, gates, c, tc, h, h2, x, r, b, k);
+}
+
+/* Units [0, W) of one row for the multi-thread time loop (rnn.c), where each thread owns a
+ * slice of hidden units: hg (gate blocks sh apart) is the product the thread computed itself,
+ * bias and gates have their blocks H apart; no input part. */
+void DL_ISA_FN(dl_lstm_slice_fwd_f32)(size_t W, size_t H, const float *hg, size_t sh,
+                                      const float *bias, float *gates, float *c, float *tc,
+                                      float *h, float *h2)
+{
+    if (bias && !gates) lstm_row_fwd(W, H, sh, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
+    else if (bias) lstm_row_fwd(W, H, sh, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
+    else if (!gates) lstm_row_fwd(W, H, sh, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
+    else lstm_row_fwd(W, H, sh, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
 }
 
 /* LSTM backward.  With h = o*tanh(c), c = f*c' + i*g:

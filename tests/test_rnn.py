@@ -115,6 +115,103 @@ def test_lstm_layer_float32_every_isa(isa, threads, T, B, I, H, rng):
         np.testing.assert_allclose(ours.numpy(), theirs, atol=2e-5, rtol=1e-4)
 
 
+# ---------------------------------------------------------------- LSTM forward on a thread team
+# At several threads the LSTM forward (no projection) runs its whole time loop in one parallel
+# region, each thread owning a slice of hidden units.  It engages above a work grain that the
+# tests lower, so that small sizes take it.
+
+@pytest.fixture
+def team_grain():
+    prev = _C.rnn_team_grain(1)
+    yield
+    _C.rnn_team_grain(prev)
+
+
+def _team_threads(T, B, I, H):
+    return _C.rnn_team_threads(2, np.full(T, B, np.int64), I, H, H)
+
+
+@pytest.mark.parametrize("B", [1, 5, 32])
+@pytest.mark.parametrize("H", [1, 7, 33, 65])
+def test_lstm_team_against_numpy(isa, threads, team_grain, B, H, rng):
+    """The team's forward (inference and training) and the backward from its saved state against
+    the NumPy reference, every ISA path, 1 and 2 threads, odd sizes (H = 1, and 7 on the vector
+    paths: one column panel per gate, so the plain loop; 33, 65: the team at 2 threads)."""
+    from dlcore.bench.rnn import np_lstm
+    T, I = max(3, 16 // B + 1), 5
+    if H == 65:  # more than one panel of every gate on every ISA path
+        assert _team_threads(T, B, I, H) == threads
+    m = dl.nn.LSTM(I, H)
+    x = (rng.standard_normal((T, B, I)) * 2).astype(np.float32)
+    w64 = [p.numpy().astype(np.float64) for p in m.parameters()]
+    ref = np_lstm(x.astype(np.float64), *w64)
+    with dl.no_grad():
+        y, (hn, cn) = m(dl.tensor(x))
+    np.testing.assert_allclose(y.numpy(), ref, atol=2e-6)
+    np.testing.assert_allclose(hn.numpy()[0], ref[-1], atol=2e-6)
+    xt = dl.tensor(x, requires_grad=True)
+    y2, (hn2, cn2) = m(xt)
+    np.testing.assert_array_equal(y2.numpy(), y.numpy())
+    np.testing.assert_array_equal(cn2.numpy(), cn.numpy())
+    gout = rng.standard_normal((T, B, H))
+    y2.backward(dl.tensor(gout.astype(np.float32)))
+    _, dx, dw_ih, dw_hh, db = np_lstm(x.astype(np.float64), *w64, grad=gout)
+    for ours, theirs in ((xt.grad, dx), (m.weight_ih_l0.grad, dw_ih),
+                         (m.weight_hh_l0.grad, dw_hh), (m.bias_ih_l0.grad, db)):
+        np.testing.assert_allclose(ours.numpy(), theirs, atol=2e-5, rtol=1e-4)
+
+
+def _lstm_run(m, x, hx, lengths, w):
+    """Outputs, final states and every gradient of a packed bidirectional run with hx."""
+    xo = dl.tensor(x, requires_grad=True)
+    hxo = tuple(dl.tensor(a, requires_grad=True) for a in hx)
+    m.zero_grad()
+    out, (hn, cn) = m(pack_padded_sequence(xo, lengths), hxo)
+    (out.data * dl.tensor(w)).sum().backward()
+    with dl.no_grad():
+        inf = m(pack_padded_sequence(dl.tensor(x), lengths), tuple(dl.tensor(a) for a in hx))
+    return ([out.data.numpy(), hn.numpy(), cn.numpy(), xo.grad.numpy()]
+            + [a.grad.numpy() for a in hxo] + [p.grad.numpy() for p in m.parameters()]
+            + [inf[0].data.numpy(), inf[1][0].numpy(), inf[1][1].numpy()])
+
+
+def test_lstm_team_bitwise_equal_and_repeatable(isa, team_grain, rng):
+    """Packed (the batch shrinks forward, grows in reverse), bidirectional, with an initial
+    state: the team at 2 threads gives the 1-thread results bit for bit, run after run."""
+    I, H, lengths = 6, 65, [9, 6, 6, 2, 1]
+    batch_sizes = np.array([5, 4, 3, 3, 3, 3, 1, 1, 1], np.int64)
+    m = dl.nn.LSTM(I, H, bidirectional=True)
+    x = rng.standard_normal((9, 5, I)).astype(np.float32)
+    hx = [rng.standard_normal((2, 5, H)).astype(np.float32) for _ in range(2)]
+    w = rng.standard_normal((sum(lengths), 2 * H)).astype(np.float32)
+    prev = dl.get_num_threads()
+    try:
+        runs = []
+        for n in (1, 2, 2):
+            dl.set_num_threads(n)
+            assert _C.rnn_team_threads(2, batch_sizes, I, H, H) == n
+            runs.append(_lstm_run(m, x, hx, lengths, w))
+    finally:
+        dl.set_num_threads(prev)
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_lstm_team_parity_with_torch(torch, isa, team_grain, rng):
+    """The team at 2 threads against torch: padded batch with an initial state, float32."""
+    o, t = _pair(torch, "LSTM", 11, 65, dtype=np.float32, bidirectional=True)
+    x = rng.standard_normal((7, 4, 11)).astype(np.float32)
+    hx = [rng.standard_normal((2, 4, 65)).astype(np.float32) for _ in range(2)]
+    prev = dl.get_num_threads()
+    try:
+        dl.set_num_threads(2)
+        assert _team_threads(7, 4, 11, 65) == 2
+        _compare(torch, o, t, "LSTM", x, hx, atol=2e-5, rtol=1e-4)
+    finally:
+        dl.set_num_threads(prev)
+
+
 @pytest.mark.parametrize("n,H", CELL_SIZES)
 def test_gru_cell_kernels(isa, threads, n, H, rng):
     xg0 = rng.standard_normal((n, 3 * H)).astype(np.float32) * 2

@@ -18,6 +18,8 @@ cdef extern from "dlcore/rnn.h":
         int reverse
     size_t dl_rnn_gates(dl_rnn_mode_t mode) nogil
     size_t dl_rnn_reserve_size(const dl_rnn_desc *d) nogil
+    size_t dl_rnn_team_grain(size_t grain) nogil
+    int dl_rnn_team_threads_f32(const dl_rnn_desc *d) nogil
     size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d) nogil
     size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d) nogil
     int dl_rnn_forward_f32(const dl_rnn_desc *d, const float *x, ptrdiff_t ldx,
@@ -131,6 +133,20 @@ cdef int _rnn_desc(dl_rnn_desc *d, int mode, cnp.ndarray batch_sizes, size_t I, 
     d.P = P
     d.reverse = reverse
     return 0
+
+
+def rnn_team_grain(size_t grain=0):
+    """Work per thread below which the LSTM forward keeps its plain time loop instead of the
+    thread team; a positive grain sets it.  Returns the previous value (tests lower it)."""
+    return dl_rnn_team_grain(grain)
+
+
+def rnn_team_threads(int mode, cnp.ndarray batch_sizes, size_t I, size_t H, size_t P):
+    """Threads a float32 forward of this shape runs its time loop on as one team (1: the
+    per-step loop)."""
+    cdef dl_rnn_desc d
+    _rnn_desc(&d, mode, batch_sizes, I, H, P, False)
+    return dl_rnn_team_threads_f32(&d)
 
 
 def rnn_reserve_size(int mode, cnp.ndarray batch_sizes, size_t H, size_t P):

@@ -94,6 +94,13 @@ int dl_rnn_backward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
                         double *dw_ih, double *dw_hh, double *db_x, double *db_h, double *dw_hr,
                         double *dh0, double *dc0, double *work);
 
+/* The work per thread (rows x gate columns x inner size, per step) below which the LSTM forward
+ * runs its time loop the usual way rather than on a thread team; grain 0 only reads it.
+ * Returns the previous value.  Tests lower it to reach the team path on small sizes. */
+size_t dl_rnn_team_grain(size_t grain);
+/* Threads a float32 forward of d runs its time loop on as one team (1: the usual loop). */
+int dl_rnn_team_threads_f32(const dl_rnn_desc *d);
+
 /* ---- fused cell kernels on n rows of H units (exposed for tests) ----
  * LSTM forward: the pre-activations are the sum of those given of xg (n, 4H), hg (n, 4H, row
  * stride ldhg) and bias (4H, every row); gates (n, 4H; NULL: not kept; may be xg) receives the

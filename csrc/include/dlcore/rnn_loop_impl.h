@@ -80,8 +80,12 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
                        + (reserve || work || !gate_buf ? 0 : rows * G);
     RNN_REAL *scratch = dl_alloc(n_scratch * sizeof(RNN_REAL));
     RNN_FN(rec) whh;
-    int rc = lstm ? RNN_FN(rec_init2)(&whh, I, w_ih, I, P, w_hh, P, G, rows)
-                  : RNN_FN(rec_init)(&whh, 1, P, G, w_hh, P, B);
+    memset(&whh, 0, sizeof whh);
+    /* several threads, no projection: the whole loop on one thread team (rnn.c) */
+    const int team = lstm && !proj ? RNN_FN(lstm_team_threads)(d) : 0;
+    int rc = team > 1 ? 0
+             : lstm ? RNN_FN(rec_init2)(&whh, I, w_ih, I, P, w_hh, P, G, rows)
+                    : RNN_FN(rec_init)(&whh, 1, P, G, w_hh, P, B);
     if (!off || !scratch || rc != 0) {
         if (rc == 0) RNN_FN(rec_free)(&whh);
         dl_free(off);
@@ -111,7 +115,14 @@ int RNN_FN(dl_rnn_forward)(const dl_rnn_desc *d, const RNN_REAL *x, ptrdiff_t ld
     /* every step's input projection in one GEMM, the bias fused */
     if (!lstm) RNN_FN(mm)(0, 1, rows, G, I, x, ldx, w_ih, I, 0, gates, G, b_x);
 
-    for (size_t s = 0; s < T; s++) {
+    if (team > 1
+        && RNN_FN(lstm_team_fwd)(d, team, off, x, ldx, w_ih, w_hh, b_x, h, c, out, ldo, gates,
+                                 hprev, tc, cprev) != 0) {
+        dl_free(off);
+        dl_free(scratch);
+        return -1;
+    }
+    for (size_t s = 0; s < T && team <= 1; s++) {
         size_t t = d->reverse ? T - 1 - s : s;
         size_t n = (size_t)d->batch_sizes[t], o = off[t];
         if (n == 0) continue;
