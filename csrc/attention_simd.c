@@ -165,16 +165,8 @@ static inline vf attn_exp(vf x)
 {
 #if defined(__AVX512F__)
     vf xc = vf_max(vf_set1(-200.0f), x);         /* NaN stays NaN (data in 2nd operand) */
-    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
-    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
-    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
-    vf p = vf_set1(1.0f / 720.0f);
-    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
-    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
-    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
-    p = vf_fma(p, r, vf_set1(0.5f));
-    p = vf_fma(p, r, vf_set1(1.0f));
-    p = vf_fma(p, r, vf_set1(1.0f));
+    vf n;
+    vf p = vf_exp_poly(xc, &n);
     return _mm512_scalef_ps(p, n);
 #else
     return vf_exp(x);

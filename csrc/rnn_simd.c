@@ -23,16 +23,8 @@ static inline vf rnn_exp_clamped(vf x)
 {
     const vf hi = vf_set1(80.0f), lo = vf_set1(-80.0f);
     vf xc = vf_min(hi, vf_max(lo, x));           /* NaN stays NaN (data in 2nd operand) */
-    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
-    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
-    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
-    vf p = vf_set1(1.0f / 720.0f);
-    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
-    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
-    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
-    p = vf_fma(p, r, vf_set1(0.5f));
-    p = vf_fma(p, r, vf_set1(1.0f));
-    p = vf_fma(p, r, vf_set1(1.0f));
+    vf n;
+    vf p = vf_exp_poly(xc, &n);
 #if defined(__AVX512F__)
     return _mm512_scalef_ps(p, n);               /* p * 2^n, |n| <= 116 */
 #else

@@ -147,16 +147,8 @@ static inline vf vfa_exp_nonpos(vf x)
 {
     const vf lo = vf_set1(-87.33654f);
     vf xc = vf_max(lo, x);
-    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
-    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
-    r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
-    vf p = vf_set1(1.0f / 720.0f);
-    p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
-    p = vf_fma(p, r, vf_set1(1.0f / 24.0f));
-    p = vf_fma(p, r, vf_set1(1.0f / 6.0f));
-    p = vf_fma(p, r, vf_set1(0.5f));
-    p = vf_fma(p, r, vf_set1(1.0f));
-    p = vf_fma(p, r, vf_set1(1.0f));
+    vf n;
+    vf p = vf_exp_poly(xc, &n);
     vf res = vf_mul(p, vf_pow2i(vf_round_to_int(n)));
     return vf_select_lt(x, lo, vf_zero(), res);
 }

@@ -466,8 +466,13 @@ static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const T *w, con
     }
 }
 
-static int SUF(fwd_packed_all)(const dl_conv_params *p, const T *x, const T *w, const T *bias,
-                               T *y, int64_t kb, int nt)
+/* Runs a packed-tile function (fwd_packed or bwd_data_packed: the same signature) over the
+ * batch in tiles of kb images, each thread with its own column and gather buffers. */
+typedef void (*SUF(packed_tile_fn))(const dl_conv_params *, const T *, const T *, const T *, T *,
+                                    int64_t, int64_t, T *, T *);
+
+static int SUF(packed_tiles_all)(const dl_conv_params *p, SUF(packed_tile_fn) tile, const T *in,
+                                 const T *w, const T *bias, T *out, int64_t kb, int nt)
 {
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, tiles = (p->N + kb - 1) / kb;
@@ -486,8 +491,7 @@ static int SUF(fwd_packed_all)(const dl_conv_params *p, const T *x, const T *w, 
             #pragma omp for schedule(dynamic, 1)
             for (int64_t t = 0; t < tiles; t++) {
                 const int64_t b0 = t * kb;
-                SUF(fwd_packed)(p, x, w, bias, y, b0, min64(kb, p->N - b0), col,
-                                col + Kc * kb * P);
+                tile(p, in, w, bias, out, b0, min64(kb, p->N - b0), col, col + Kc * kb * P);
             }
         }
         dl_free(col);
@@ -502,7 +506,7 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
-        if (kb > 1) return SUF(fwd_packed_all)(p, x, w, bias, y, kb, ntp);
+        if (kb > 1) return SUF(packed_tiles_all)(p, SUF(fwd_packed), x, w, bias, y, kb, ntp);
     }
     const int direct = SUF(pointwise)(p);
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
@@ -606,35 +610,6 @@ static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *
     }
 }
 
-static int SUF(bwd_data_packed_all)(const dl_conv_params *p, const T *gy, const T *w,
-                                    const T *bias_init, T *gx, int64_t kb, int nt)
-{
-    const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
-    const int64_t Kc = p->C / p->groups * p->R * p->S, tiles = (p->N + kb - 1) / kb;
-    const size_t need = (size_t)((Kc + Kg) * kb * P);
-    int fail = 0;
-    if (!split_outer(tiles, nt)) nt = 1;
-    #pragma omp parallel num_threads(nt)
-    {
-        T *col = (T *)dl_alloc(need * sizeof(T));
-        if (!col) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
-            #pragma omp for schedule(dynamic, 1)
-            for (int64_t t = 0; t < tiles; t++) {
-                const int64_t b0 = t * kb;
-                SUF(bwd_data_packed)(p, gy, w, bias_init, gx, b0, min64(kb, p->N - b0), col,
-                                     col + Kc * kb * P);
-            }
-        }
-        dl_free(col);
-    }
-    return fail ? -1 : 0;
-}
-
 int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
                             const T *bias_init, T *gx)
 {
@@ -643,7 +618,9 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
-        if (kb > 1) return SUF(bwd_data_packed_all)(p, gy, w, bias_init, gx, kb, ntp);
+        if (kb > 1)
+            return SUF(packed_tiles_all)(p, SUF(bwd_data_packed), gy, w, bias_init, gx, kb,
+                                         ntp);
     }
     const int direct = SUF(pointwise)(p);
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);

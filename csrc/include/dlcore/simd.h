@@ -142,13 +142,13 @@ static inline vf vf_select_lt(vf a, vf b, vf x, vf y) { return a < b ? x : y; }
 #endif
 
 #ifndef DL_VF_SCALAR
-/* e^x: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-6 polynomial, 2^n through the exponent. */
-static inline vf vf_exp(vf x)
+/* The shared core of every vector e^x here: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two
+ * parts for an exact reduction); returns e^r by a degree-6 polynomial and sets *n (integral,
+ * as a float).  The callers differ only in how they clamp x and apply 2^n. */
+static inline vf vf_exp_poly(vf x, vf *n_out)
 {
-    const vf hi = vf_set1(88.72283f), lo = vf_set1(-87.33654f);
-    vf xc = vf_min(hi, vf_max(lo, x));           /* NaN stays NaN (data in 2nd operand) */
-    vf n = vf_roundf(vf_mul(xc, vf_set1(1.44269504088896341f)));
-    vf r = vf_fma(n, vf_set1(-0.693145751953125f), xc);
+    vf n = vf_roundf(vf_mul(x, vf_set1(1.44269504088896341f)));
+    vf r = vf_fma(n, vf_set1(-0.693145751953125f), x);
     r = vf_fma(n, vf_set1(-1.428606765330187045e-06f), r);
     vf p = vf_set1(1.0f / 720.0f);
     p = vf_fma(p, r, vf_set1(1.0f / 120.0f));
@@ -157,6 +157,17 @@ static inline vf vf_exp(vf x)
     p = vf_fma(p, r, vf_set1(0.5f));
     p = vf_fma(p, r, vf_set1(1.0f));
     p = vf_fma(p, r, vf_set1(1.0f));
+    *n_out = n;
+    return p;
+}
+
+/* e^x: vf_exp_poly, then 2^n through the exponent. */
+static inline vf vf_exp(vf x)
+{
+    const vf hi = vf_set1(88.72283f), lo = vf_set1(-87.33654f);
+    vf xc = vf_min(hi, vf_max(lo, x));           /* NaN stays NaN (data in 2nd operand) */
+    vf n;
+    vf p = vf_exp_poly(xc, &n);
     /* n can reach 128 at the top clamp: split the scale in two factors so 2^n never overflows
      * the exponent field before the multiply. */
     vi ni = vf_round_to_int(n);
