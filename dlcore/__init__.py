@@ -25,49 +25,12 @@ from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  #
 from .random import manual_seed, seed, Generator, get_rng_state, set_rng_state  # noqa: F401
 from .functions import *  # noqa: F401,F403
 from .functions import cat, stack, where, matmul, einsum  # noqa: F401
-from . import autograd, nn, random, memory  # noqa: F401
+from . import autograd, nn, random, runtime  # noqa: F401
+from .runtime import memory, set_num_threads, get_num_threads, num_threads  # noqa: F401
 from .nn import functional  # noqa: F401
 
 
 memory._install_at_import()
-
-
-def set_num_threads(n):
-    """Threads the C kernels use (OpenMP); also DLCORE_NUM_THREADS / OMP_NUM_THREADS at start."""
-    _C.set_num_threads(int(n))
-
-
-def get_num_threads():
-    return _C.get_num_threads()
-
-
-class num_threads:
-    """Context manager (or decorator) that runs its block with n kernel threads and restores
-    the previous count afterwards: ``with dl.num_threads(1): train(...)``."""
-
-    def __init__(self, n):
-        if int(n) < 1:
-            raise ValueError("num_threads: n must be >= 1, got %r" % (n,))
-        self.n = int(n)
-        self._prev = []
-
-    def __enter__(self):
-        self._prev.append(_C.get_num_threads())
-        _C.set_num_threads(self.n)
-        return self
-
-    def __exit__(self, *exc):
-        _C.set_num_threads(self._prev.pop())
-        return False
-
-    def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapped(*args, **kwargs):
-            with self:
-                return fn(*args, **kwargs)
-        return wrapped
 
 
 def __getattr__(name):

@@ -6,7 +6,7 @@ one freed earlier writes into pages that are already mapped instead of faulting 
 """
 import os
 
-from . import _C
+from .. import _C
 
 
 def install():

@@ -1,0 +1,76 @@
+"""The engine's run-time settings: kernel threads, the SIMD path, build facts, array memory.
+
+With dlcore/ops and dlcore/optim this is the only Python that talks to the compiled extension
+(`dlcore._C`); everything else (nn, data, models, bench, cli) asks here.
+"""
+import functools
+
+from .. import _C
+from . import memory  # noqa: F401
+
+ISA_NAMES = tuple(_C.ISA_NAMES)
+
+
+def set_num_threads(n):
+    """Threads the C kernels use (OpenMP); also DLCORE_NUM_THREADS / OMP_NUM_THREADS at start."""
+    if int(n) < 1:
+        raise ValueError("set_num_threads: n must be >= 1, got %r" % (n,))
+    _C.set_num_threads(int(n))
+
+
+def get_num_threads():
+    return _C.get_num_threads()
+
+
+class num_threads:
+    """Context manager (or decorator) that runs its block with n kernel threads and restores
+    the previous count afterwards: ``with dl.num_threads(1): train(...)``."""
+
+    def __init__(self, n):
+        if int(n) < 1:
+            raise ValueError("num_threads: n must be >= 1, got %r" % (n,))
+        self.n = int(n)
+        self._prev = []
+
+    def __enter__(self):
+        self._prev.append(_C.get_num_threads())
+        _C.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        _C.set_num_threads(self._prev.pop())
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return wrapped
+
+
+def get_isa():
+    """Name of the SIMD path the kernels use now ('generic', 'avx2' or 'avx512')."""
+    return _C.get_isa()
+
+
+def set_isa(name):
+    """Force a SIMD path this CPU supports (tests run every path); DLCORE_ISA at start."""
+    _C.set_isa(name)
+
+
+def best_isa():
+    return _C.best_isa()
+
+
+def supported_isas():
+    return tuple(_C.supported_isas())
+
+
+def have_openmp():
+    """True if the kernels were built with OpenMP (otherwise they run on one thread)."""
+    return bool(_C.have_openmp())
+
+
+def extension_path():
+    return getattr(_C.ext, "__file__", "?")
