@@ -101,10 +101,10 @@ class _WorkerError:
 def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation, default_fn,
                  worker_id, num_workers, seed, init_fn):
     global _worker_info
-    from .. import _C
     from ..random import manual_seed
+    from ..runtime import set_num_threads
     # workers run side by side: one kernel thread each keeps them from oversubscribing the cores
-    _C.set_num_threads(1)
+    set_num_threads(1)
     manual_seed(seed)
     np.random.seed(seed % (2 ** 32))
     _pyrandom.seed(seed)
