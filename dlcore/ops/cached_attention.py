@@ -1,0 +1,125 @@
+"""Causal self-attention of new positions over a key/value cache, grouped-query style, in one
+op: the decoding step of Llama-family models (ONNX Runtime's GroupQueryAttention does the same).
+
+Given the packed projections of L new positions, qkv (L, (H + 2 Hkv) D) = [q | k | v], and
+caches (Hkv, max_len, D) whose first `start` positions hold earlier keys and values, it
+1. rotates q and k by the rotary tables' rows start .. start + L - 1 (when tables are given),
+2. writes k and v into the caches at positions start .. start + L - 1 (in place),
+3. attends: query i (position start + i) sees keys 0 .. start + i; query head h reads kv head
+   h // (H / Hkv), the kv heads broadcast over their group without copies,
+and returns the attention output (L, H D), heads side by side as the output projection reads
+them.  One op instead of the dozen view, rotation, copy and attention calls it replaces matters
+when decoding one token per call: per-op Python cost, not arithmetic, dominates there.
+
+The attention itself runs on the fused attention kernel (dlcore/_C/attention.pxi, the one
+scaled_dot_product_attention uses).  The in-place cache update has no gradient: this op is for
+inference (under dl.no_grad()); train with rotary_embedding and scaled_dot_product_attention.
+"""
+import math
+
+import numpy as np
+
+from .. import _C
+from ..autograd import Function, is_grad_enabled
+from ..tensor import Tensor
+from .rotary import rotate
+
+__all__ = ["cached_attention"]
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class CachedAttentionFn(Function):
+    def forward(self, qkv, kc, vc, cos, sin, start=0, num_heads=1, interleaved=True,
+                scale=1.0):
+        L = qkv.shape[0]
+        Hk, _, D = kc.shape
+        H = num_heads
+        G = H // Hk
+        S = start + L
+        x = qkv.reshape(L, H + 2 * Hk, D)
+        kslot = kc[:, start:S].transpose(1, 0, 2)      # (L, Hkv, D) views into the caches
+        vslot = vc[:, start:S].transpose(1, 0, 2)
+        if cos is None:
+            q = np.ascontiguousarray(x[:, :H])
+            kslot[...] = x[:, H:H + Hk]
+        else:
+            c, s = cos[start:S, None], sin[start:S, None]
+            q = rotate(x[:, :H], c, s, interleaved)
+            rotate(x[:, H:H + Hk], c, s, interleaved, out=kslot)
+        vslot[...] = x[:, H + Hk:]
+        q4 = q.reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
+        k4 = np.broadcast_to(kc[:, None, :S], (Hk, G, S, D))
+        v4 = np.broadcast_to(vc[:, None, :S], (Hk, G, S, D))
+        mask = None
+        if L > 1 and start > 0:    # the new rows see the whole cache and their own past
+            m = np.arange(S)[None, :] <= (start + np.arange(L))[:, None]
+            mask = np.broadcast_to(m, (Hk, G, L, S))
+        out = np.empty((Hk, G, L, D), qkv.dtype)
+        lse = np.empty((Hk, G, L), qkv.dtype)
+        _C.attention_forward(q4, k4, v4, mask, L > 1 and start == 0, scale, out, lse)
+        return out.transpose(2, 0, 1, 3).reshape(L, H * D)
+
+    def backward(self, g):  # pragma: no cover - refused in cached_attention
+        raise RuntimeError("cached_attention: no gradient (the cache is updated in place)")
+
+
+def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None,
+                     interleaved=True, scale=None):
+    """Attention of the L positions packed in qkv (L, (num_heads + 2 Hkv) D) over the caches
+    k_cache, v_cache (Hkv, max_len, D), which this call extends at positions start .. start + L
+    - 1; cos, sin: rotary tables (max_len, D / 2) or None (see dlcore.ops.rotary for
+    `interleaved`); scale defaults to 1 / sqrt(D).  Returns (L, num_heads D).  See the module
+    doc; inference only."""
+    fname = "cached_attention"
+    if not isinstance(qkv, Tensor):
+        raise TypeError("%s: qkv must be a Tensor, got %s" % (fname, type(qkv).__name__))
+    x = qkv._data
+    if x.dtype not in _FLOAT:
+        raise TypeError("%s: qkv must be float32 or float64, got %s" % (fname, x.dtype))
+    if is_grad_enabled() and qkv.requires_grad:
+        raise RuntimeError("%s: the cache is updated in place and has no gradient; run under "
+                           "dl.no_grad(), or train with rotary_embedding and "
+                           "scaled_dot_product_attention" % fname)
+    caches = []
+    for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
+        a = t._data if isinstance(t, Tensor) else None
+        if a is None or a.ndim != 3 or a.dtype != x.dtype:
+            raise TypeError("%s: %s must be a 3-D %s Tensor (kv_heads, max_len, head_dim), got %s"
+                            % (fname, name, x.dtype, "shape %s %s" % (a.shape, a.dtype)
+                               if a is not None else type(t).__name__))
+        if not (a.flags.c_contiguous and a.flags.writeable):
+            raise ValueError("%s: %s must be C-contiguous and writeable" % (fname, name))
+        caches.append(a)
+    kc, vc = caches
+    if kc.shape != vc.shape:
+        raise ValueError("%s: k_cache %s and v_cache %s differ in shape" % (fname, kc.shape,
+                                                                          vc.shape))
+    Hk, max_len, D = kc.shape
+    H = num_heads
+    if isinstance(H, bool) or not isinstance(H, (int, np.integer)) or H < 1 or H % Hk:
+        raise ValueError("%s: num_heads must be a positive multiple of the caches' %d kv heads, "
+                         "got %r" % (fname, Hk, num_heads))
+    if x.ndim != 2 or x.shape[1] != (H + 2 * Hk) * D or x.shape[0] == 0:
+        raise ValueError("%s: qkv must be (L >= 1, (num_heads + 2 * kv_heads) * head_dim) = "
+                         "(L, %d), got shape %s" % (fname, (H + 2 * Hk) * D, x.shape))
+    L = x.shape[0]
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0 \
+            or start + L > max_len:
+        raise ValueError("%s: start + L must fit the caches' %d positions, got start=%r, L=%d"
+                         % (fname, max_len, start, L))
+    tables = None, None
+    if cos is not None or sin is not None:
+        tables = tuple(t._data if isinstance(t, Tensor) else None for t in (cos, sin))
+        for name, a in zip(("cos", "sin"), tables):
+            if a is None or a.dtype != x.dtype or a.ndim != 2 or a.shape[1] != D // 2 \
+                    or a.shape[0] < start + L:
+                raise ValueError("%s: %s must be a %s Tensor (>= %d positions, %d), got %s"
+                                 % (fname, name, x.dtype, start + L, D // 2,
+                                    "shape %s %s" % (a.shape, a.dtype) if a is not None
+                                    else "None"))
+        if D % 2:
+            raise ValueError("%s: rotary positions need an even head_dim, got %d" % (fname, D))
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    return CachedAttentionFn.apply(qkv, k_cache, v_cache, tables[0], tables[1], start=int(start),
+                                   num_heads=int(H), interleaved=bool(interleaved), scale=scale)
