@@ -30,8 +30,8 @@ _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class CachedAttentionFn(Function):
-    def forward(self, qkv, kc, vc, cos, sin, start=0, num_heads=1, interleaved=True,
-                scale=1.0):
+    def forward(self, qkv, kc=None, vc=None, cos=None, sin=None, start=0, num_heads=1,
+                interleaved=True, scale=1.0):
         L = qkv.shape[0]
         Hk, _, D = kc.shape
         H = num_heads
@@ -49,8 +49,11 @@ class CachedAttentionFn(Function):
             rotate(x[:, H:H + Hk], c, s, interleaved, out=kslot)
         vslot[...] = x[:, H + Hk:]
         q4 = q.reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
-        k4 = np.broadcast_to(kc[:, None, :S], (Hk, G, S, D))
-        v4 = np.broadcast_to(vc[:, None, :S], (Hk, G, S, D))
+        # the first S positions of each kv head, repeated over the group by a zero stride
+        st = kc.strides
+        shape, strides = (Hk, G, S, D), (st[0], 0, st[1], st[2])
+        k4 = np.ndarray(shape, kc.dtype, kc, 0, strides)
+        v4 = np.ndarray(shape, vc.dtype, vc, 0, strides)
         mask = None
         if L > 1 and start > 0:    # the new rows see the whole cache and their own past
             m = np.arange(S)[None, :] <= (start + np.arange(L))[:, None]
@@ -121,5 +124,7 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
         if D % 2:
             raise ValueError("%s: rotary positions need an even head_dim, got %d" % (fname, D))
     scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
-    return CachedAttentionFn.apply(qkv, k_cache, v_cache, tables[0], tables[1], start=int(start),
-                                   num_heads=int(H), interleaved=bool(interleaved), scale=scale)
+    # the caches and tables travel as keywords: autograd has nothing to track in them
+    return CachedAttentionFn.apply(qkv, kc=kc, vc=vc, cos=tables[0], sin=tables[1],
+                                   start=int(start), num_heads=int(H),
+                                   interleaved=bool(interleaved), scale=scale)

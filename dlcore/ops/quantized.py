@@ -73,9 +73,10 @@ def _describe(a):
 
 
 class QuantizedLinearFn(Function):
-    """y = x @ dequantize(W).T + b over the last dim of x; W uint8 blocks, no weight gradient."""
+    """y = x @ dequantize(W).T + b over the last dim of x; W uint8 blocks, no weight gradient
+    (so the blocks travel as a keyword, not as an input autograd tracks)."""
 
-    def forward(self, x, w, b, code, in_features):
+    def forward(self, x, b, w=None, code=0, in_features=0):
         lead = x.shape[:-1]
         x2 = x.reshape(-1, in_features)
         N = w.shape[0]
@@ -107,9 +108,9 @@ class QuantizedLinearFn(Function):
                 W = _C.qdequant(code, w, K)
                 _C.gemm(g2, W if g.dtype == np.float32 else W.astype(g.dtype), gx)
             gx = gx.reshape(lead + (K,))
-        if has_b and self.needs_input_grad[2]:
+        if has_b and self.needs_input_grad[1]:
             gb = g2.sum(axis=0)
-        return gx, None, gb
+        return gx, gb
 
 
 def quantized_linear(input, weight, kind, bias=None):
@@ -136,7 +137,7 @@ def quantized_linear(input, weight, kind, bias=None):
         if bias._data.shape != (w.shape[0],) or bias._data.dtype != x.dtype:
             raise ValueError("%s: bias must be %s of shape (%d,), got %s"
                              % (fname, x.dtype, w.shape[0], _describe(bias._data)))
-    return QuantizedLinearFn.apply(input, weight, bias, code, K)
+    return QuantizedLinearFn.apply(input, bias, w=w, code=code, in_features=K)
 
 
 def dequantize(weight, kind):
