@@ -10,7 +10,9 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
+from .activation import softmax
+from .dropout import dropout
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -62,8 +64,6 @@ class SDPAFn(Function):
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     """softmax(q k^T * scale + mask) with dropout, then @ v, from differentiable ops."""
-    from .activation import softmax
-    from .dropout import dropout
     L, S = query.shape[-2], key.shape[-2]
     scores = (query @ key.transpose(-2, -1)) * scale
     add = np.zeros((L, S), dtype=np.dtype(query.dtype))
@@ -72,7 +72,7 @@ def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     if mask is not None:
         add = (np.where(mask, 0.0, -np.inf) if mask.dtype == np.bool_ else mask) + add
         add = add.astype(np.dtype(query.dtype))
-    scores = scores + Tensor._wrap(add)
+    scores = scores + wrap(add)
     p = softmax(scores, dim=-1)
     p = dropout(p, dropout_p, training=True)
     return p @ value
@@ -91,7 +91,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     fname = "scaled_dot_product_attention"
     arrs = []
     for name, t in (("query", query), ("key", key), ("value", value)):
-        a = t._data if isinstance(t, Tensor) else None
+        a = t._data if isinstance(t, TensorBase) else None
         if a is None:
             raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(t).__name__))
         if a.ndim < 2:
@@ -118,7 +118,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     L, S = q.shape[-2], k.shape[-2]
     mask = None
     if attn_mask is not None:
-        mask = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        mask = attn_mask._data if isinstance(attn_mask, TensorBase) else np.asarray(attn_mask)
         if mask.dtype != np.bool_:
             if mask.dtype not in _FLOAT:
                 raise TypeError("%s: attn_mask must be bool or float, got %s"
