@@ -9,6 +9,19 @@ from .conv import _c, _FLOAT
 __all__ = ["batch_norm"]
 
 
+def check_batch_norm_input(fname, input, dims, num_features):
+    """Checks a BatchNorm layer's input: a Tensor of one of the ranks `dims` with
+    `num_features` channels in dim 1."""
+    if not isinstance(input, TensorBase):
+        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
+    if input.ndim not in dims:
+        raise ValueError("%s: expected %s input, got shape %s"
+                         % (fname, " or ".join("%d-D" % d for d in dims), tuple(input.shape)))
+    if input.shape[1] != num_features:
+        raise ValueError("%s: expected %d channels (dim 1), got input of shape %s"
+                         % (fname, num_features, tuple(input.shape)))
+
+
 class BatchNormFn(Function):
     """x (N, C, L); positional weight and bias may be None.  training: normalize with the
     batch's statistics (and update running_mean/var in place when given); otherwise with the
