@@ -31,14 +31,15 @@ def set_default_dtype(dtype):
     _default_dtype["dtype"] = dtype
 
 
-def as_dtype(dtype, argname="dtype"):
-    """np.dtype of `dtype`, None for None."""
+def as_dtype(dtype, argname="dtype", fname=None):
+    """np.dtype of `dtype`, None for None; `fname` names the caller in the error."""
     if dtype is None:
         return None
     try:
         return np.dtype(dtype)
     except TypeError:
-        raise TypeError("%s must be a dtype such as dl.float32, got %r" % (argname, dtype)) from None
+        raise TypeError("%s%s must be a dtype such as dl.float32, got %r"
+                        % (fname + ": " if fname else "", argname, dtype)) from None
 
 
 def check_device(device):

@@ -56,7 +56,7 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
     __slots__ = ()
 
     def __init__(self, data, dtype=None, requires_grad=False):
-        arr = _to_array(data, _as_dtype(dtype))
+        arr = _to_array(data, _as_dtype(dtype, fname="Tensor"))
         if not isinstance(arr, np.ndarray):
             arr = np.asarray(arr)
         self._data = arr
@@ -219,7 +219,7 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
 
     def fill_(self, value):
         self._check_inplace("fill_")
-        self._data[...] = _scalar_of(value)
+        self._data[...] = _scalar_of(value, "fill_")
         return self
 
     def copy_(self, src):
@@ -255,7 +255,7 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of `data` (floats default to float32, ints to int64)."""
     _check_device(device)
-    arr = _to_array(data, _as_dtype(dtype))
+    arr = _to_array(data, _as_dtype(dtype, fname="tensor"))
     arr = np.array(arr, copy=True, order="C")
     return Tensor(arr, requires_grad=requires_grad)
 
@@ -264,7 +264,7 @@ def as_tensor(data, dtype=None, device=None):
     _check_device(device)
     if isinstance(data, TensorBase) and (dtype is None or data.dtype == np.dtype(dtype)):
         return data
-    return Tensor(_to_array(data, _as_dtype(dtype)))
+    return Tensor(_to_array(data, _as_dtype(dtype, fname="as_tensor")))
 
 
 def from_numpy(arr):
@@ -276,7 +276,7 @@ def from_numpy(arr):
 
 def _make(fn, size, dtype, requires_grad, fname, device=None):
     _check_device(device)
-    dt = _as_dtype(dtype) or _default_dtype["dtype"]
+    dt = _as_dtype(dtype, fname=fname) or _default_dtype["dtype"]
     arr = fn(_size_args(size, fname), dt)
     return Tensor(arr, requires_grad=requires_grad)
 
@@ -300,9 +300,9 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
             dtype = bool_
         elif isinstance(fill_value, numbers.Integral):
             dtype = int64
-    dt = _as_dtype(dtype) or _default_dtype["dtype"]
+    dt = _as_dtype(dtype, fname="full") or _default_dtype["dtype"]
     sz = tuple(size) if isinstance(size, (tuple, list, Size)) else (size,)
-    arr = np.full(_size_args(sz, "full"), _scalar_of(fill_value), dtype=dt)
+    arr = np.full(_size_args(sz, "full"), _scalar_of(fill_value, "full"), dtype=dt)
     return Tensor(arr, requires_grad=requires_grad)
 
 
@@ -324,7 +324,7 @@ def empty_like(t, dtype=None, requires_grad=False):
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    dt = _as_dtype(dtype) or _default_dtype["dtype"]
+    dt = _as_dtype(dtype, fname="eye") or _default_dtype["dtype"]
     return Tensor(np.eye(n, m, dtype=dt), requires_grad=requires_grad)
 
 
@@ -337,26 +337,26 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if ints else _default_dtype["dtype"]
-    return Tensor(np.arange(start, end, step, dtype=_as_dtype(dtype)),
+    return Tensor(np.arange(start, end, step, dtype=_as_dtype(dtype, fname="arange")),
                   requires_grad=requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    dt = _as_dtype(dtype) or _default_dtype["dtype"]
+    dt = _as_dtype(dtype, fname="linspace") or _default_dtype["dtype"]
     return Tensor(np.linspace(start, end, steps, dtype=dt), requires_grad=requires_grad)
 
 
 def rand(*size, dtype=None, generator=None, requires_grad=False, device=None):
     _check_device(device)
-    dt = _as_dtype(dtype) or _default_dtype["dtype"]
+    dt = _as_dtype(dtype, fname="rand") or _default_dtype["dtype"]
     arr = R.rng(generator).random(_size_args(size, "rand")).astype(dt)
     return Tensor(arr, requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, generator=None, requires_grad=False, device=None):
     _check_device(device)
-    dt = _as_dtype(dtype) or _default_dtype["dtype"]
+    dt = _as_dtype(dtype, fname="randn") or _default_dtype["dtype"]
     arr = R.rng(generator).standard_normal(_size_args(size, "randn")).astype(dt)
     return Tensor(arr, requires_grad=requires_grad)
 
@@ -368,12 +368,12 @@ def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
     if size is None:
         raise TypeError("randint: size is required")
     arr = R.rng(generator).integers(low, high, _size_args(tuple(size), "randint"))
-    return Tensor(arr.astype(_as_dtype(dtype) or int64))
+    return Tensor(arr.astype(_as_dtype(dtype, fname="randint") or int64))
 
 
 def randperm(n, generator=None, dtype=None, device=None):
     _check_device(device)
-    return Tensor(R.rng(generator).permutation(n).astype(_as_dtype(dtype) or int64))
+    return Tensor(R.rng(generator).permutation(n).astype(_as_dtype(dtype, fname="randperm") or int64))
 
 
 def rand_like(t, dtype=None):

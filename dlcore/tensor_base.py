@@ -76,17 +76,18 @@ def operand(o, like):
     raise TypeError("unsupported operand type: %s" % type(o).__name__)
 
 
-def scalar_of(v):
+def scalar_of(v, fname="value"):
     """A Python scalar from a number or a one-element Tensor."""
     if isinstance(v, TensorBase):
         if v._data.size != 1:
-            raise ValueError("expected a one-element tensor as a value, got shape %s" % (v.shape,))
+            raise ValueError("%s: expected a one-element tensor as a value, got shape %s"
+                             % (fname, v.shape))
         return v.item()
     return v
 
 
-def scalar_or_none(v):
-    return None if v is None else scalar_of(v)
+def scalar_or_none(v, fname="value"):
+    return None if v is None else scalar_of(v, fname)
 
 
 def index_of(idx):
@@ -100,7 +101,7 @@ def index_of(idx):
     return idx
 
 
-def shape_args(shape):
+def shape_args(shape, fname="shape"):
     """Sizes given as ints (or one-element Tensors) or as one sequence, as a tuple of ints."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
         shape = tuple(shape[0])
@@ -109,6 +110,6 @@ def shape_args(shape):
         if isinstance(s, TensorBase):
             s = s.item()
         if not isinstance(s, (numbers.Integral, np.integer)):
-            raise TypeError("shape entries must be ints, got %r" % (s,))
+            raise TypeError("%s: shape entries must be ints, got %r" % (fname, s))
         out.append(int(s))
     return tuple(out)

@@ -361,7 +361,7 @@ class ArithMethods:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
-        return Clamp.apply(self, min=scalar_or_none(min), max=scalar_or_none(max))
+        return Clamp.apply(self, min=scalar_or_none(min, "clamp"), max=scalar_or_none(max, "clamp"))
 
     clip = clamp
 

@@ -83,7 +83,7 @@ class GetItem(Function):
         try:
             out = a[index]
         except IndexError as e:
-            raise IndexError("index %r is out of range for a tensor of shape %s: %s"
+            raise IndexError("__getitem__: index %r is out of range for a tensor of shape %s: %s"
                              % (index, a.shape, e)) from None
         if self.requires_grad:
             self.shape, self.dtype, self.index = a.shape, a.dtype, index
@@ -224,7 +224,7 @@ class ShapeMethods:
         return self.clone()
 
     def reshape(self, *shape):
-        shape = shape_args(shape)
+        shape = shape_args(shape, "reshape")
         return Reshape.apply(self, shape=resolve_shape(shape, self._data.size, "reshape"))
 
     def view(self, *shape):
@@ -271,7 +271,7 @@ class ShapeMethods:
         return self.reshape(shp[:d] + (1,) + shp[d:])
 
     def permute(self, *dims):
-        dims = shape_args(dims)
+        dims = shape_args(dims, "permute")
         if len(dims) != self.ndim:
             raise ValueError("permute: expected %d dims, got %s" % (self.ndim, dims))
         dims = tuple(norm_dim(d, self.ndim, "permute") for d in dims)
@@ -297,7 +297,7 @@ class ShapeMethods:
         return self.transpose(0, 1) if self.ndim == 2 else self
 
     def expand(self, *sizes):
-        sizes = shape_args(sizes)
+        sizes = shape_args(sizes, "expand")
         shp = self._data.shape
         if len(sizes) < len(shp):
             raise ValueError("expand: the number of sizes (%d) must be >= the number of dims (%d)"
@@ -319,7 +319,7 @@ class ShapeMethods:
         return self.expand(*other.shape)
 
     def repeat(self, *sizes):
-        sizes = shape_args(sizes)
+        sizes = shape_args(sizes, "repeat")
         if len(sizes) < self.ndim:
             raise ValueError("repeat: number of repeats (%d) must be >= the number of dims (%d)"
                              % (len(sizes), self.ndim))
@@ -401,7 +401,7 @@ class IndexMethods:
         except ValueError:
             raise ValueError("masked_fill: mask of shape %s does not broadcast to %s"
                              % (m.shape, self.shape)) from None
-        return MaskedFill.apply(self, mask=m, value=scalar_of(value))
+        return MaskedFill.apply(self, mask=m, value=scalar_of(value, "masked_fill"))
 
     def masked_select(self, mask):
         return self[raw(mask)]
