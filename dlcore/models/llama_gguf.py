@@ -13,6 +13,9 @@ from ..nn.modules.quantized import QuantizedEmbedding, QuantizedLinear
 from ..nn.modules.sparse import Embedding
 from ..nn.parameter import Parameter
 from ..ops.quantized import QUANT_KINDS
+from ..text.bpe import BPETokenizer
+from ..weights import load_gguf
+from .llama_config import LlamaConfig
 
 __all__ = ["load_gguf_into"]
 
@@ -59,9 +62,7 @@ def _norm_weight(gguf, name, dim):
 
 def load_gguf_into(model, gguf, max_seq_len=2048, quantized=True, tokenizer=True):
     """Build `model` (a fresh LlamaForCausalLM) from a GGUF path or reader."""
-    from .llama import LlamaConfig
     if not hasattr(gguf, "metadata"):
-        from ..weights import load_gguf
         gguf = load_gguf(gguf)
     cfg = LlamaConfig.from_gguf_metadata(gguf.metadata)
     have = set(gguf.names)
@@ -122,6 +123,5 @@ def load_gguf_into(model, gguf, max_seq_len=2048, quantized=True, tokenizer=True
     model.path = gguf.path
     model.tokenizer = None
     if tokenizer:
-        from ..text.bpe import BPETokenizer
         model.tokenizer = BPETokenizer.from_gguf(gguf)
     return model

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function, is_grad_enabled
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
 from .rotary import rotate
 
 __all__ = ["cached_attention"]
@@ -75,7 +75,7 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
     `interleaved`); scale defaults to 1 / sqrt(D).  Returns (L, num_heads D).  See the module
     doc; inference only."""
     fname = "cached_attention"
-    if not isinstance(qkv, Tensor):
+    if not isinstance(qkv, TensorBase):
         raise TypeError("%s: qkv must be a Tensor, got %s" % (fname, type(qkv).__name__))
     x = qkv._data
     if x.dtype not in _FLOAT:
@@ -86,7 +86,7 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
                            "scaled_dot_product_attention" % fname)
     caches = []
     for name, t in (("k_cache", k_cache), ("v_cache", v_cache)):
-        a = t._data if isinstance(t, Tensor) else None
+        a = t._data if isinstance(t, TensorBase) else None
         if a is None or a.ndim != 3 or a.dtype != x.dtype:
             raise TypeError("%s: %s must be a 3-D %s Tensor (kv_heads, max_len, head_dim), got %s"
                             % (fname, name, x.dtype, "shape %s %s" % (a.shape, a.dtype)
@@ -113,7 +113,7 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
                          % (fname, max_len, start, L))
     tables = None, None
     if cos is not None or sin is not None:
-        tables = tuple(t._data if isinstance(t, Tensor) else None for t in (cos, sin))
+        tables = tuple(t._data if isinstance(t, TensorBase) else None for t in (cos, sin))
         for name, a in zip(("cos", "sin"), tables):
             if a is None or a.dtype != x.dtype or a.ndim != 2 or a.shape[1] != D // 2 \
                     or a.shape[0] < start + L:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
 
 __all__ = ["swiglu"]
 
@@ -41,7 +41,7 @@ class SwiGLUFn(Function):
 
 def swiglu(input):
     """silu(input[..., :F]) * input[..., F:] for an input whose last dim is 2F."""
-    if not isinstance(input, Tensor):
+    if not isinstance(input, TensorBase):
         raise TypeError("swiglu: input must be a Tensor, got %s" % type(input).__name__)
     x = input._data
     if x.dtype not in _FLOAT:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
 
 __all__ = ["QUANT_KINDS", "row_bytes", "quantized_linear", "dequantize", "quantized_embedding",
            "quantize"]
@@ -52,7 +52,7 @@ def row_bytes(in_features, kind):
 
 def _blocks(fname, weight, kind):
     """(uint8 array, in_features) of a weight given as rows of `kind` blocks."""
-    w = weight._data if isinstance(weight, Tensor) else weight
+    w = weight._data if isinstance(weight, TensorBase) else weight
     bb = QUANT_KINDS[kind]
     if type(w) is np.ndarray and w.dtype is _U8 and w.ndim == 2 and not w.shape[1] % bb \
             and w.flags.c_contiguous:
@@ -121,7 +121,7 @@ def quantized_linear(input, weight, kind, bias=None):
     code = _CODES.get(kind) if isinstance(kind, str) else None
     if code is None:
         _kind(fname, kind)
-    if not isinstance(input, Tensor):
+    if not isinstance(input, TensorBase):
         raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
     x = input._data
     if x.dtype not in _FLOAT:
@@ -131,7 +131,7 @@ def quantized_linear(input, weight, kind, bias=None):
         raise ValueError("%s: input's last dim must be in_features=%d (the weight's %d blocks "
                          "per row), got shape %s" % (fname, K, K // QK, x.shape))
     if bias is not None:
-        if not isinstance(bias, Tensor):
+        if not isinstance(bias, TensorBase):
             raise TypeError("%s: bias must be a Tensor or None, got %s"
                             % (fname, type(bias).__name__))
         if bias._data.shape != (w.shape[0],) or bias._data.dtype != x.dtype:
@@ -145,8 +145,8 @@ def dequantize(weight, kind):
     code, _ = _kind("dequantize", kind)
     w, K = _blocks("dequantize", weight, kind)
     if w.shape[0] == 0 or K == 0:
-        return Tensor._wrap(np.zeros((w.shape[0], K), np.float32))
-    return Tensor._wrap(_C.qdequant(code, w, K))
+        return wrap(np.zeros((w.shape[0], K), np.float32))
+    return wrap(_C.qdequant(code, w, K))
 
 
 def quantized_embedding(input, weight, kind):
@@ -156,7 +156,7 @@ def quantized_embedding(input, weight, kind):
     fname = "quantized_embedding"
     code, _ = _kind(fname, kind)
     w, K = _blocks(fname, weight, kind)
-    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._data if isinstance(input, TensorBase) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError("%s: input must hold integer indices, got %s" % (fname, idx.dtype))
     n = w.shape[0]
@@ -170,7 +170,7 @@ def quantized_embedding(input, weight, kind):
         out = np.zeros((rows.shape[0], K), np.float32)
     else:
         out = _C.qdequant(code, rows, K)
-    return Tensor._wrap(out.reshape(idx.shape + (K,)))
+    return wrap(out.reshape(idx.shape + (K,)))
 
 
 def _f16_bytes(fname, a):
@@ -189,7 +189,7 @@ def quantize(weight, kind):
     largest magnitude).  Runs once per weight, in NumPy."""
     fname = "quantize"
     _, bb = _kind(fname, kind)
-    w = weight._data if isinstance(weight, Tensor) else np.asarray(weight)
+    w = weight._data if isinstance(weight, TensorBase) else np.asarray(weight)
     if w.ndim != 2 or w.dtype.kind != "f":
         raise TypeError("%s: weight must be a 2-D float matrix (out_features, in_features), "
                         "got %s" % (fname, _describe(w)))
@@ -208,7 +208,7 @@ def quantize(weight, kind):
             q = np.round(x * inv[..., None]).astype(np.int8)
             out[..., 0:2] = _f16_bytes(fname, d)
             out[..., 2:] = q.view(np.uint8)
-            return Tensor._wrap(out.reshape(N, -1))
+            return wrap(out.reshape(N, -1))
         if kind == "Q4_0":
             i = np.abs(x).argmax(axis=2)
             peak = np.take_along_axis(x, i[..., None], axis=2)[..., 0]
@@ -227,4 +227,4 @@ def quantize(weight, kind):
             out[..., 2:4] = _f16_bytes(fname, lo)
             body = 4
     out[..., body:] = q[..., :16] | (q[..., 16:] << 4)
-    return Tensor._wrap(out.reshape(N, -1))
+    return wrap(out.reshape(N, -1))

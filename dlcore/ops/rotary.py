@@ -14,7 +14,7 @@ cos and sin get gradients too (they are usually constant tables).
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
 
 __all__ = ["rotary_embedding", "rotate"]
 
@@ -75,7 +75,7 @@ def rotary_embedding(input, cos, sin, interleaved=True):
     (positions, 1, d // 2) against input (positions, heads, d)).  See the module doc for the
     two pairings."""
     fname = "rotary_embedding"
-    if not isinstance(input, Tensor):
+    if not isinstance(input, TensorBase):
         raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
     x = input._data
     if x.dtype not in _FLOAT:
@@ -85,7 +85,7 @@ def rotary_embedding(input, cos, sin, interleaved=True):
                          % (fname, x.shape))
     half = x.shape[:-1] + (x.shape[-1] // 2,)
     for name, t in (("cos", cos), ("sin", sin)):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, TensorBase):
             raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(t).__name__))
         if t._data.dtype != x.dtype:
             raise TypeError("%s: %s must have the input's dtype %s, got %s"
