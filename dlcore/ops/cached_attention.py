@@ -21,12 +21,10 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function, is_grad_enabled
-from ..tensor_base import TensorBase, wrap
-from .rotary import rotate
+from ..tensor_base import TensorBase
+from .rotary import float_array, rotate
 
 __all__ = ["cached_attention"]
-
-_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class CachedAttentionFn(Function):
@@ -75,11 +73,7 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
     `interleaved`); scale defaults to 1 / sqrt(D).  Returns (L, num_heads D).  See the module
     doc; inference only."""
     fname = "cached_attention"
-    if not isinstance(qkv, TensorBase):
-        raise TypeError("%s: qkv must be a Tensor, got %s" % (fname, type(qkv).__name__))
-    x = qkv._data
-    if x.dtype not in _FLOAT:
-        raise TypeError("%s: qkv must be float32 or float64, got %s" % (fname, x.dtype))
+    x = float_array(fname, "qkv", qkv)
     if is_grad_enabled() and qkv.requires_grad:
         raise RuntimeError("%s: the cache is updated in place and has no gradient; run under "
                            "dl.no_grad(), or train with rotary_embedding and "

@@ -9,11 +9,9 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor_base import TensorBase, wrap
+from .rotary import float_array
 
 __all__ = ["swiglu"]
-
-_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class SwiGLUFn(Function):
@@ -41,11 +39,7 @@ class SwiGLUFn(Function):
 
 def swiglu(input):
     """silu(input[..., :F]) * input[..., F:] for an input whose last dim is 2F."""
-    if not isinstance(input, TensorBase):
-        raise TypeError("swiglu: input must be a Tensor, got %s" % type(input).__name__)
-    x = input._data
-    if x.dtype not in _FLOAT:
-        raise TypeError("swiglu: input must be float32 or float64, got %s" % x.dtype)
+    x = float_array("swiglu", "input", input)
     if x.ndim == 0 or x.shape[-1] % 2:
         raise ValueError("swiglu: input's last dim must be even (gate and value halves), got "
                          "shape %s" % (x.shape,))

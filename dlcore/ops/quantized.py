@@ -21,6 +21,7 @@ import numpy as np
 from .. import _C
 from ..autograd import Function
 from ..tensor_base import TensorBase, wrap
+from .rotary import float_array
 
 __all__ = ["QUANT_KINDS", "row_bytes", "quantized_linear", "dequantize", "quantized_embedding",
            "quantize"]
@@ -121,11 +122,7 @@ def quantized_linear(input, weight, kind, bias=None):
     code = _CODES.get(kind) if isinstance(kind, str) else None
     if code is None:
         _kind(fname, kind)
-    if not isinstance(input, TensorBase):
-        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
-    x = input._data
-    if x.dtype not in _FLOAT:
-        raise TypeError("%s: input must be float32 or float64, got %s" % (fname, x.dtype))
+    x = float_array(fname, "input", input)
     w, K = _blocks(fname, weight, kind)
     if x.ndim == 0 or x.shape[-1] != K:
         raise ValueError("%s: input's last dim must be in_features=%d (the weight's %d blocks "

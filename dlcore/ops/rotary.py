@@ -14,11 +14,21 @@ cos and sin get gradients too (they are usually constant tables).
 import numpy as np
 
 from ..autograd import Function
-from ..tensor_base import TensorBase, wrap
+from ..tensor_base import TensorBase
 
-__all__ = ["rotary_embedding", "rotate"]
+__all__ = ["rotary_embedding", "rotate", "float_array"]
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def float_array(fname, name, t):
+    """The float32/float64 array of Tensor `t`, or a TypeError naming the argument."""
+    if not isinstance(t, TensorBase):
+        raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(t).__name__))
+    x = t._data
+    if x.dtype not in _FLOAT:
+        raise TypeError("%s: %s must be float32 or float64, got %s" % (fname, name, x.dtype))
+    return x
 
 
 def _pairs(x, interleaved):
@@ -75,11 +85,7 @@ def rotary_embedding(input, cos, sin, interleaved=True):
     (positions, 1, d // 2) against input (positions, heads, d)).  See the module doc for the
     two pairings."""
     fname = "rotary_embedding"
-    if not isinstance(input, TensorBase):
-        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
-    x = input._data
-    if x.dtype not in _FLOAT:
-        raise TypeError("%s: input must be float32 or float64, got %s" % (fname, x.dtype))
+    x = float_array(fname, "input", input)
     if x.ndim == 0 or x.shape[-1] % 2:
         raise ValueError("%s: input's last dim must be even (pairs of features), got shape %s"
                          % (fname, x.shape))
