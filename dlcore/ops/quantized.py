@@ -30,7 +30,6 @@ QK = 32
 # block format -> bytes per block of 32 weights
 QUANT_KINDS = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}
 _CODES = {k: _C.QGEMV_KINDS[k] for k in QUANT_KINDS}
-_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 _U8 = np.dtype(np.uint8)
 
 
