@@ -38,15 +38,12 @@ class CachedAttentionFn(Function):
         x = qkv.reshape(L, H + 2 * Hk, D)
         kslot = kc[:, start:S].transpose(1, 0, 2)      # (L, Hkv, D) views into the caches
         vslot = vc[:, start:S].transpose(1, 0, 2)
-        if cos is None:
-            q = np.ascontiguousarray(x[:, :H])
-            kslot[...] = x[:, H:H + Hk]
-        else:
-            c, s = cos[start:S, None], sin[start:S, None]
-            q = rotate(x[:, :H], c, s, interleaved)
-            rotate(x[:, H:H + Hk], c, s, interleaved, out=kslot)
+        # q and k rotated in one pass (a copy either way: the input stays untouched)
+        qk = (np.ascontiguousarray(x[:, :H + Hk]) if cos is None else
+              rotate(x[:, :H + Hk], cos[start:S, None], sin[start:S, None], interleaved))
+        kslot[...] = qk[:, H:]
         vslot[...] = x[:, H + Hk:]
-        q4 = q.reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
+        q4 = qk[:, :H].reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
         # the first S positions of each kv head, repeated over the group by a zero stride
         st = kc.strides
         shape, strides = (Hk, G, S, D), (st[0], 0, st[1], st[2])
@@ -107,7 +104,8 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
                          % (fname, max_len, start, L))
     tables = None, None
     if cos is not None or sin is not None:
-        tables = tuple(t._data if isinstance(t, TensorBase) else None for t in (cos, sin))
+        tables = (cos._data if isinstance(cos, TensorBase) else None,
+                  sin._data if isinstance(sin, TensorBase) else None)
         for name, a in zip(("cos", "sin"), tables):
             if a is None or a.dtype != x.dtype or a.ndim != 2 or a.shape[1] != D // 2 \
                     or a.shape[0] < start + L:
