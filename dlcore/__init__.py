@@ -13,7 +13,11 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
-from . import _C  # noqa: F401  (fails loudly if the extension is not built)
+try:
+    from . import _C  # noqa: F401
+except ModuleNotFoundError as _e:  # an unbuilt source tree: say why and what to do
+    from ._unbuilt import explain
+    raise explain(_e) from None
 from .tensor import (Tensor, Size, tensor, as_tensor, from_numpy, zeros, ones, empty, full,  # noqa: F401
                      zeros_like, ones_like, full_like, empty_like, eye, arange, linspace, rand,
                      randn, randint, randperm, rand_like, randn_like, is_tensor, numel,

@@ -240,6 +240,11 @@ class Module:
         return sum(p.numel() for p in self.parameters()
                    if p.requires_grad or not trainable_only)
 
+    def summary(self, input_shape=None, **kwargs):
+        """Layers, output shapes, parameters and MACs (print it); see dlcore.nn.summary."""
+        from ..summary import summary
+        return summary(self, input_shape, **kwargs)
+
     # ---- calling -----------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError("%s does not define forward()" % type(self).__name__)
