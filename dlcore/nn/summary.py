@@ -230,6 +230,12 @@ def summary(model, input_shape=None, dtypes=None, input_data=None, depth=None):
             for mod, was in modes:
                 mod.training = was
     rows = []
+    own = sum(p.numel() for p in model.parameters(recurse=False))
+    if len(hooked) > 1 and (own or stats[id(model)]["macs"]):
+        # the model's own parameters and arithmetic (e.g. MultiheadAttention's projections)
+        rows.append({"name": "(own)", "type": type(model).__name__, "depth": 1,
+                     "output": stats[id(model)]["output"], "params": int(own),
+                     "macs": int(stats[id(model)]["macs"]), "calls": stats[id(model)]["calls"]})
     for name, mod in named:
         d = name.count(".") + 1 if mod is not model else 1
         if depth is not None and d > depth:

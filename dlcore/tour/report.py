@@ -11,12 +11,24 @@ from .examples import example_title
 from .table import format_value, full_table, result_text, summary_line
 
 
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def run_facts(quick):
     """Where and how the tour ran: shown on the page, stored in results.json."""
     import dlcore
     from dlcore import runtime
     return {"dlcore": dlcore.__version__, "python": platform.python_version(),
             "machine": "%s %s" % (platform.system(), platform.machine()),
+            "cpu": _cpu_name(), "cores": os.cpu_count(),
             "simd": runtime.get_isa(), "threads": runtime.get_num_threads(),
             "mode": "quick" if quick else "full",
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}

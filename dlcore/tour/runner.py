@@ -225,7 +225,7 @@ class _Bar:
         except ImportError:
             return
         self.bar = tqdm(total=total, unit="example", file=sys.stderr, leave=False,
-                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}")
+                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
         self.stem = ""
         self._last = 0.0
         # the bar's clock should tick while a silent example trains
