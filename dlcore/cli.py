@@ -285,7 +285,7 @@ def _parser(details=False):
                    help="the examples' quick mode (a smoke run: seconds, weaker numbers, "
                    "few figures)")
     t.add_argument("--only", nargs="+", metavar="CH",
-                   help="chapters to run, e.g. --only 02 or --only 1-3 5")
+                   help="chapters or examples to run: --only 02, --only 1-3 5, --only 10_chat")
     t.add_argument("-v", "--verbose", action="store_true", help="show the examples' output")
     t.add_argument("--out", default="dlcore-tour", metavar="DIR",
                    help="folder for figures, logs and index.html (default: dlcore-tour)")

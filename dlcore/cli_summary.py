@@ -8,6 +8,7 @@ MODEL is one of
     summary --list` names them): its layer table (Module.summary), with output shapes and MACs
     when --input-shape is given, and with the weights of --weights FILE loaded when given.
 """
+import argparse
 import inspect
 import os
 import sys
@@ -82,7 +83,7 @@ def state_dict_summary(path, depth=1):
 def add_parser(sub):
     s = sub.add_parser("summary", help="a model's layers, output shapes, parameters and MACs",
                        description=__doc__.split("\n", 1)[1],
-                       formatter_class=_raw_formatter())
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("model", nargs="?", help="a .safetensors file or an architecture in "
                    "dl.models (see --list)")
     s.add_argument("--input-shape", nargs="+", type=int, metavar="N",
@@ -95,11 +96,6 @@ def add_parser(sub):
                    help="levels of submodules (or of name prefixes for a file; default 1) shown")
     s.add_argument("--list", action="store_true", help="list the architectures")
     return s
-
-
-def _raw_formatter():
-    import argparse
-    return argparse.RawDescriptionHelpFormatter
 
 
 def cmd_summary(args, out):

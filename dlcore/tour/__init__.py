@@ -31,8 +31,7 @@ def run_tour(examples, quick=False, out_dir="dlcore-tour", out=None, verbose=Fal
         print("matplotlib is not installed: the examples run but draw no figures "
               "(pip install matplotlib)", file=out)
     t0 = time.perf_counter()
-    if not verbose:
-        print(header(), file=out, flush=True)
+    print(header(), file=out, flush=True)
     rows = run_examples(examples, quick, out_dir, out=out, verbose=verbose, progress=progress)
     seconds = time.perf_counter() - t0
     page = write_all(rows, out_dir, quick, seconds)

@@ -30,7 +30,7 @@ def examples_dir():
 
 def list_examples(only=None, folder=None):
     """[(chapter number, file stem, path)] in roadmap order, filtered by `only` (a set of chapter
-    numbers, or None for all)."""
+    numbers and example stems, or None for all)."""
     d = folder or examples_dir()
     if d is None:
         return []
@@ -39,31 +39,37 @@ def list_examples(only=None, folder=None):
         m = _EXAMPLE.match(name)
         if m:
             ch = int(m.group(1))
-            if only is None or ch in only:
+            if only is None or ch in only or name[:-3] in only:
                 found.append((ch, name[:-3], os.path.join(d, name)))
     return found
 
 
 def parse_only(values):
-    """--only arguments ('2', '02', '1-3', '1,4') -> a set of chapter numbers; None for all."""
+    """--only arguments ('2', '02', '1-3', '1,4', or an example's name such as 10_chat) -> a set
+    of chapter numbers and example stems; None for all."""
     if not values:
         return None
-    chapters = set()
+    chosen = set()
     for v in values:
         for part in str(v).split(","):
             part = part.strip()
+            if part.endswith(".py"):
+                part = part[:-3]
             if not part:
+                continue
+            if _EXAMPLE.match(part + ".py"):
+                chosen.add(part)
                 continue
             m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
             if not m:
-                raise ValueError("--only: expected chapter numbers like 2, 02, 1-3 or 1,4; got %r"
-                                 % part)
+                raise ValueError("--only: expected chapter numbers like 2, 02, 1-3 or 1,4, or an "
+                                 "example such as 10_chat; got %r" % part)
             lo = int(m.group(1))
             hi = int(m.group(2)) if m.group(2) else lo
             if hi < lo:
                 raise ValueError("--only: range %r runs backwards" % part)
-            chapters.update(range(lo, hi + 1))
-    return chapters
+            chosen.update(range(lo, hi + 1))
+    return chosen
 
 
 def example_title(path):

@@ -31,6 +31,7 @@ def run_facts(quick):
             "cpu": _cpu_name(), "cores": os.cpu_count(),
             "simd": runtime.get_isa(), "threads": runtime.get_num_threads(),
             "mode": "quick" if quick else "full",
+            "load": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
 
 
@@ -84,7 +85,7 @@ def index_html(rows, facts, summary):
                    '<td><a href="logs/%s.txt">log</a></td></tr>'
                    % (r.status, _e(r.stem), _e(r.stem), _e(res.get("model", "-")),
                       _e(res.get("data", "-")),
-                      _e(res.get("metric", "-") + (" (%s)" % r.note if r.note else ""))
+                      _e(str(res.get("metric", "-")) + (" (%s)" % r.note if r.note else ""))
                       if ran else _e(result_text(r)),
                       _e(format_value(res.get("value"))) if ran else "-", r.seconds,
                       _e(r.stem)))

@@ -11,7 +11,6 @@ example's code changed since it was recorded.  After changing examples:
 """
 import argparse
 import ast
-import datetime
 import hashlib
 import json
 import os
@@ -79,7 +78,9 @@ def merge_results(record, results_path, quick=False):
         raise ValueError("%s is a %s run; pass --quick for a quick run's results"
                          % (results_path, run.get("mode", "?")))
     record = record or {"machine": {}, "quick": None, "rows": {}}
+    note = record.get("machine", {}).get("note")
     record["machine"] = {k: run.get(k) for k in ("cpu", "cores", "threads", "simd")}
+    record["machine"]["note"] = note
     if not record["machine"]["cpu"]:       # results written before the tour noted the CPU
         from .report import _cpu_name
         record["machine"].update(cpu=_cpu_name(), cores=os.cpu_count())
@@ -98,6 +99,7 @@ def merge_results(record, results_path, quick=False):
             print("not recorded: %s (%s)" % (stem, r["status"]), file=sys.stderr)
             continue
         record["rows"][stem] = {"example": stem, "seconds": r["seconds"],
+                                "cpu_seconds": r.get("cpu_seconds"), "load": run.get("load"),
                                 "date": run.get("date"), "code": code_fingerprint(paths[stem]),
                                 "result": _trim(r["result"])}
     return record
@@ -113,15 +115,20 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_./]+):(\w+)\}")
 def _lookup(result, path):
     v = result
     for part in path.split("."):
-        if not isinstance(v, dict) or part not in v:
+        if isinstance(v, list) and part.isdigit() and int(part) < len(v):
+            v = v[int(part)]
+        elif isinstance(v, dict) and part in v:
+            v = v[part]
+        else:
             raise KeyError(path)
-        v = v[part]
     return v
 
 
 def _format(v, fmt):
     if fmt == "d":
         return str(v)
+    if fmt == "n":
+        return "{:,}".format(int(v))
     v = float(v)
     if fmt.startswith("pct"):
         return "%.*f%%" % (int(fmt[3:]), 100 * v)
@@ -182,12 +189,19 @@ def timing_text(record):
     slow = sorted(rows, key=lambda r: -r["seconds"])[:3]
     dates = sorted({(r.get("date") or "?")[:10] for r in rows})
     quick = record.get("quick") or {}
+    cpu = [r.get("cpu_seconds") for r in rows]
+    cpu_text = (" and %.0f minutes of CPU time" % (sum(cpu) / 60)) if all(cpu) else ""
+    loads = [r["load"] for r in rows if r.get("load")]
+    load_text = ("; load average %.0f to %.0f on %s cores while it ran"
+                 % (min(loads), max(loads), m.get("cores") or "?")) if loads else ""
+    note = (" (%s)" % m["note"]) if m.get("note") else ""
     return ("Measured with `dlcore tour` on the project's machine (%s, %s cores, %s threads, "
-            "SIMD path %s; shared with other work; %s): the full tour takes %.0f minutes "
-            "(longest: %s); `dlcore tour --quick` takes %s."
+            "SIMD path %s, shared with other work; %s): the full tour took %.0f minutes%s%s%s, "
+            "longest %s; `dlcore tour --quick` took %s."
             % (m.get("cpu") or "?", m.get("cores") or "?", m.get("threads") or "?",
                m.get("simd") or "?", " to ".join([dates[0], dates[-1]] if len(dates) > 1
-                                                 else dates), total / 60,
+                                                 else dates), total / 60, cpu_text,
+               load_text, note,
                ", ".join("%s %.0f s" % (r["example"], r["seconds"]) for r in slow),
                "%.0f s" % quick["seconds"] if quick.get("seconds") else "(not recorded)"))
 
@@ -219,11 +233,15 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="the results are of a --quick run "
                     "of every example (records its total time)")
     ap.add_argument("--readme", metavar="PATH", help="README to rewrite the table in")
+    ap.add_argument("--note", help="a remark on how the run went, printed with its run time "
+                    "('' clears it)")
     args = ap.parse_args(argv)
     record = load_record()
     for path in args.results:
         record = merge_results(record, path, quick=args.quick)
-    if args.results:
+    if args.note is not None and record is not None:
+        record["machine"]["note"] = args.note or None
+    if args.results or args.note is not None:
         save_record(record)
         print("recorded %s in %s" % (", ".join(args.results), RECORD))
     if args.readme:

@@ -1,12 +1,13 @@
 """What the README's roadmap table says about each example, with its numbers left as
 placeholders that roadmap.py fills from the recorded full run.
 
-A placeholder is {key.path:format} into the example's result row (dots walk into nested dicts;
-`a/b` divides two of them).  Formats: pct0/pct1 (a fraction as a percentage), f0-f4 (fixed
-decimals), e0 (one significant digit in exponent form), s1 (seconds), pts (a fraction as
-+/- percentage points), d (as it is).  A literal measurement in the prose (a number with a
-decimal point or a percent sign) must appear in the example's docstring: the tests check it.
-`claims` are facts of the record the prose states in words; the tests check those too.
+A placeholder is {key.path:format} into the example's result row (dots walk into nested dicts
+and lists; `a/b` divides two of them).  Formats: pct0/pct1 (a fraction as a percentage), f0-f4
+(fixed decimals), e0 (one significant digit, exponent form), s1 (seconds), pts (a fraction as
++/- percentage points), n (an integer with thousands separators), d (as it is).  A literal
+measurement in the prose (a number with a decimal point or a percent sign) must appear in the
+example's docstring: the tests check it.  `claims` are facts of the record the prose states in
+words; the tests check those too.
 """
 
 CHAPTER_NAMES = {1: "perceptron", 2: "MLP", 3: "backprop", 4: "CNN", 5: "RNN", 6: "LSTM/GRU",
@@ -19,7 +20,9 @@ EXAMPLES = {
         {"and_converged": True, "or_converged": True, "xor_converged": False,
          "iris_setosa_converged": True}),
     "02_mlp_iris": (
-        "MLP 4-16-3 on Iris: {value:pct1} test accuracy, trained in {train_seconds:s1}", {}),
+        "MLP 4-16-3 on Iris: {value:pct1} test accuracy on the seeded split (10 other splits: "
+        "mean {other_splits_mean_min_max.0:pct1}, {other_splits_mean_min_max.1:pct0} to "
+        "{other_splits_mean_min_max.2:pct0})", {}),
     "03_backprop_gradient_descent": (
         "hand-written backprop equals autograd (max difference {value:e0}); learning-rate and "
         "batch-size sweep on the digits (best lr {best_lr:d}: {best_lr_test_accuracy:pct1} test "
@@ -56,9 +59,9 @@ EXAMPLES = {
         "generator's, classifier confidence {dcgan.confidence:f2}", {}),
     "09_semantic_search": ("MiniLM sentence search: top-1 retrieval {value:pct0}", {}),
     "09_transfer_text": (
-        "MiniLM frozen / fine-tuned with {n_transfer:d} labels: {acc_frozen:f3} / "
+        "MiniLM frozen / fine-tuned with {n_transfer:n} labels: {acc_frozen:f3} / "
         "{acc_tuned:f3}, vs bag-of-words {acc_bow:f3}, LSTM {acc_lstm:f3} and Transformer "
-        "{acc_transformer:f3} trained on {n_scratch:d}", {}),
+        "{acc_transformer:f3} trained on {n_scratch:n}", {}),
     "09_transfer_vision": (
         "EfficientNet-Lite0 on a few Fashion-MNIST images: {a_transfer:f2} vs {a_scratch:f2} "
         "from scratch; a small CNN pretrained on Fashion-MNIST, fine-tuned on 10 digits per "
@@ -72,5 +75,6 @@ EXAMPLES = {
         "Transformer encoder on VADER snippets: {vader.transformer:pct1} (LSTM "
         "{vader.lstm:pct1})", {}),
     "10_chat": (
-        "SmolLM2-135M chat from its GGUF file: {value:f0} tokens/s decoding at batch 1", {}),
+        "SmolLM2-135M-Instruct chat from its 4-bit GGUF file (it completes \"The capital of "
+        "France is\" with Paris)", {"paris": True}),
 }

@@ -29,6 +29,7 @@ class Row:
         self.status = "run"
         self.result = {}
         self.seconds = 0.0
+        self.cpu_seconds = 0.0     # this process's CPU time (all threads): less load-dependent
         self.figures = []          # [(file name relative to the output folder, caption)]
         self.enable = None         # for a skipped example: the one command that enables it
         self.note = None           # e.g. a part of the example that was skipped
@@ -37,7 +38,8 @@ class Row:
 
     def as_dict(self):
         return {"example": self.stem, "chapter": self.chapter, "status": self.status,
-                "seconds": round(self.seconds, 2), "result": _jsonable(self.result),
+                "seconds": round(self.seconds, 2), "cpu_seconds": round(self.cpu_seconds, 2),
+                "result": _jsonable(self.result),
                 "figures": [{"file": f, "caption": c} for f, c in self.figures],
                 "enable": self.enable, "note": self.note, "error": self.error}
 
@@ -181,7 +183,7 @@ def run_one(chapter, stem, path, quick, out_dir, on_line=None, echo=None):
     before = _image_files(out_dir)
     sink = _LiveOutput(on_line, echo)
     here = os.getcwd()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         os.chdir(out_dir)
         with contextlib.redirect_stdout(sink):
@@ -202,6 +204,7 @@ def run_one(chapter, stem, path, quick, out_dir, on_line=None, echo=None):
     finally:
         os.chdir(here)
         row.seconds = time.perf_counter() - t0
+        row.cpu_seconds = time.process_time() - c0
     row.output = sink.getvalue()
     _collect_figures(row, out_dir, before)
     logs = os.path.join(out_dir, LOGS)
