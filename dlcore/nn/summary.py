@@ -16,6 +16,10 @@ forward() makes directly.
 """
 import numpy as np
 
+from ..autograd import no_grad
+from ..dtypes import float32
+from ..tensor import Tensor, zeros
+
 __all__ = ["summary", "ModelSummary", "layer_macs"]
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -27,7 +31,6 @@ def _numel(shape):
 
 def _tensors(obj):
     """The tensors inside a module's output (a tensor, or tuples/lists/dicts of them)."""
-    from ..tensor import Tensor
     if isinstance(obj, Tensor):
         return [obj]
     if isinstance(obj, dict):
@@ -46,19 +49,25 @@ def _steps(module, x):
     return _numel(shape[:-1]) if len(shape) >= 2 else 1
 
 
+def _kinds(module):
+    # layer kinds by class name along the MRO (a subclass of Linear counts as a Linear); this
+    # module is imported by Module itself, so it cannot import the layer classes
+    return {c.__name__ for c in type(module).__mro__}
+
+
 def layer_macs(module, inputs, output):
     """Multiply-accumulates of one call of `module` (0 for layers this does not count)."""
-    from .modules import conv, linear, rnn, transformer
+    kinds = _kinds(module)
     outs = _tensors(output)
     ins = [i for i in inputs if i is not None]
-    if isinstance(module, linear.Linear) and outs:
+    if "Linear" in kinds and outs:
         return _numel(outs[0].shape) * module.in_features
-    if isinstance(module, conv._ConvNd) and outs and ins:
+    if "_ConvNd" in kinds and outs and ins:
         k = _numel(module.kernel_size)
         if module.transposed:
             return _numel(ins[0].shape) * (module.out_channels // module.groups) * k
         return _numel(outs[0].shape) * (module.in_channels // module.groups) * k
-    if isinstance(module, rnn.RNNBase) and ins:
+    if "RNNBase" in kinds and ins:
         G, H = _GATES[module.mode], module.hidden_size
         P = module.proj_size or H
         D = 2 if module.bidirectional else 1
@@ -68,11 +77,11 @@ def layer_macs(module, inputs, output):
             fan_in = module.input_size if layer == 0 else D * P
             total += D * steps * (G * H * (fan_in + P) + (H * P if module.proj_size else 0))
         return total
-    if isinstance(module, rnn.RNNCellBase) and ins:
+    if "RNNCellBase" in kinds and ins:
         G, H = _GATES[module.mode], module.hidden_size
         rows = _numel(tuple(ins[0].shape)[:-1]) or 1
         return rows * G * H * (module.input_size + H)
-    if isinstance(module, transformer.MultiheadAttention) and len(ins) >= 3:
+    if "MultiheadAttention" in kinds and len(ins) >= 3:
         q, k, v = ins[:3]
         E = module.embed_dim
         n_q, n_k = _numel(tuple(q.shape)[:-1]), _numel(tuple(k.shape)[:-1])
@@ -163,7 +172,6 @@ def _check_shape(shape, what="input_shape"):
 
 
 def _make_inputs(input_shape, dtypes):
-    from ..tensor import zeros, float32
     if input_shape and isinstance(input_shape[0], (tuple, list)):
         shapes = [_check_shape(s, "input_shape[%d]" % i) for i, s in enumerate(input_shape)]
     else:
@@ -185,9 +193,7 @@ def summary(model, input_shape=None, dtypes=None, input_data=None, depth=None):
     taking several inputs; dtypes: their dtypes (default float32; e.g. dl.int64 for token ids);
     input_data: tensors to run instead (a tensor or a tuple); depth: deepest level of submodules
     shown (None: all)."""
-    from .modules.module import Module
-    from ..autograd import no_grad
-    if not isinstance(model, Module):
+    if not callable(getattr(model, "named_modules", None)):
         raise TypeError("summary: model must be a dl.nn.Module, got %s" % type(model).__name__)
     if depth is not None and (not isinstance(depth, int) or depth < 1):
         raise ValueError("summary: depth must be a positive int or None, got %r" % (depth,))

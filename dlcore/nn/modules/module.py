@@ -5,6 +5,7 @@ import numpy as np
 
 from ...tensor import Tensor
 from ..parameter import Parameter
+from ..summary import summary as _summary
 
 
 class Module:
@@ -242,8 +243,7 @@ class Module:
 
     def summary(self, input_shape=None, **kwargs):
         """Layers, output shapes, parameters and MACs (print it); see dlcore.nn.summary."""
-        from ..summary import summary
-        return summary(self, input_shape, **kwargs)
+        return _summary(self, input_shape, **kwargs)
 
     # ---- calling -----------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
