@@ -37,7 +37,7 @@ def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     import importlib
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
-                "weights", "text"):
+                "weights", "text", "distributed", "utils"):
         return importlib.import_module("." + name, __name__)
     if name in ("save", "load"):
         return getattr(importlib.import_module(".io", __name__), name)

@@ -1,0 +1,144 @@
+"""SyncBatchNorm: batch normalization whose batch is every rank's samples together.
+
+Under DistributedDataParallel each rank sees B samples; plain BatchNorm would normalise with
+the statistics of those B, so 2 ranks x B would train a different model from 1 process x 2B
+(and small per-rank batches give noisy statistics).  Here forward all-reduces per-channel sums
+(first the sum, then the sum of squared deviations from the global mean: two passes, so a large
+mean does not cancel away the variance), and backward all-reduces the two per-channel sums that
+the input gradient needs.  The weight and bias gradients stay local: DDP averages them.
+
+The arithmetic is NumPy (float64 statistics), not the fused C kernel of BatchNorm2d: the
+channel sums must leave the process between the passes.  Outside training, or with one rank,
+it is exactly BatchNorm.
+"""
+import numpy as np
+
+from ...autograd import Function
+from ...distributed import process_group as _pgmod
+from ...distributed._mpi import mpi
+from ...distributed.work import Work
+from ..modules.batchnorm import _BatchNorm
+
+__all__ = ["SyncBatchNorm"]
+
+
+def _allreduce_sum(pg, arr, what):
+    MPI = mpi()
+    req = pg.comm.Iallreduce(MPI.IN_PLACE, arr, op=MPI.SUM)
+    Work([req], what, pg.rank(), pg.timeout).wait()
+    return arr
+
+
+class SyncBatchNormFn(Function):
+    """x (N, C, L); w, b (C,) or None.  Statistics over every rank's (N, L) samples."""
+
+    def forward(self, x, w=None, b=None, running_mean=None, running_var=None, momentum=0.1,
+                eps=1e-5, pg=None):
+        shape = x.shape
+        x3 = x.reshape(shape[0], shape[1], -1)
+        C = shape[1]
+        sums = np.empty(C + 1, dtype=np.float64)
+        sums[:C] = x3.sum(axis=(0, 2), dtype=np.float64)
+        sums[C] = x3.shape[0] * x3.shape[2]
+        _allreduce_sum(pg, sums, "SyncBatchNorm forward (sum)")
+        count = sums[C]
+        if count <= 1:
+            raise ValueError("SyncBatchNorm: expected more than 1 value per channel over all "
+                             "ranks when training, got %d" % count)
+        mean = sums[:C] / count
+        centred = x3 - mean.astype(x.dtype)[None, :, None]
+        sq = np.einsum("ncl,ncl->c", centred, centred, dtype=np.float64)
+        _allreduce_sum(pg, sq, "SyncBatchNorm forward (variance)")
+        var = sq / count
+        invstd = 1.0 / np.sqrt(var + eps)
+        xhat = centred
+        xhat *= invstd.astype(x.dtype)[None, :, None]
+        y = xhat * w[None, :, None] if w is not None else xhat.copy()
+        if b is not None:
+            y += b[None, :, None]
+        if running_mean is not None:
+            running_mean *= 1.0 - momentum
+            running_mean += (momentum * mean).astype(running_mean.dtype)
+            running_var *= 1.0 - momentum
+            running_var += (momentum * var * count / (count - 1)).astype(running_var.dtype)
+        if self.requires_grad:
+            self.xhat, self.w, self.invstd, self.count, self.pg = xhat, w, invstd, count, pg
+            self.shape = shape
+        return y.reshape(shape)
+
+    def backward(self, g):
+        xhat = self.xhat
+        g3 = g.reshape(xhat.shape)
+        C = xhat.shape[1]
+        local = np.empty(2 * C, dtype=np.float64)
+        local[:C] = g3.sum(axis=(0, 2), dtype=np.float64)
+        local[C:] = np.einsum("ncl,ncl->c", g3, xhat, dtype=np.float64)
+        need = self.needs_input_grad
+        gb = local[:C].astype(g.dtype) if len(need) > 2 and need[2] else None
+        gw = local[C:].astype(g.dtype) if len(need) > 1 and need[1] else None
+        gx = None
+        if need[0]:
+            total = _allreduce_sum(self.pg, local.copy(), "SyncBatchNorm backward")
+            mean_g = (total[:C] / self.count).astype(g.dtype)[None, :, None]
+            mean_gx = (total[C:] / self.count).astype(g.dtype)[None, :, None]
+            scale = self.invstd if self.w is None else self.invstd * self.w
+            gx = (g3 - mean_g - xhat * mean_gx) * scale.astype(g.dtype)[None, :, None]
+            gx = gx.reshape(self.shape)
+        return gx, gw, gb
+
+
+class SyncBatchNorm(_BatchNorm):
+    """BatchNorm over (N, C, ...) inputs with statistics shared across the process group
+    (torch.nn.SyncBatchNorm).  Same parameters, buffers and state_dict keys as BatchNorm."""
+
+    _dims = (2, 3, 4, 5)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    def _sync_group(self):
+        if not self.training or not _pgmod.is_initialized():
+            return None
+        pg = _pgmod._group(self.process_group, "SyncBatchNorm")
+        return pg if pg.size() > 1 else None
+
+    def forward(self, x):
+        pg = self._sync_group()
+        if pg is None:
+            return super().forward(x)
+        self._check_input_dim(x)
+        if x.dtype.kind != "f":
+            raise TypeError("SyncBatchNorm: expected a floating-point input, got %s" % x.dtype)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked._data[...] += 1
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked._data)
+        track = self.track_running_stats and self.running_mean is not None
+        args = [x, self.weight, self.bias]
+        while args and args[-1] is None:
+            args.pop()
+        return SyncBatchNormFn.apply(
+            *args, running_mean=self.running_mean._data if track else None,
+            running_var=self.running_var._data if track else None, momentum=float(factor),
+            eps=self.eps, pg=pg)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """Replace every BatchNorm1d/2d in `module` by a SyncBatchNorm holding the same
+        parameters and buffers (so an optimizer built before still updates them)."""
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            sync = cls(module.num_features, module.eps, module.momentum, module.affine,
+                       module.track_running_stats, process_group)
+            for name in ("weight", "bias"):
+                sync._parameters[name] = module._parameters[name]
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                sync._buffers[name] = module._buffers[name]
+            object.__setattr__(sync, "training", module.training)
+            return sync
+        for name, child in list(module._modules.items()):
+            if child is not None:
+                module._modules[name] = cls.convert_sync_batchnorm(child, process_group)
+        return module
