@@ -14,6 +14,7 @@ def mpi():
         try:
             from mpi4py import MPI as m
         except ImportError as e:
-            raise ImportError("%s (%s)" % (INSTALL_HINT, e)) from e
+            # named, so callers (e.g. `dlcore tour`) can tell a missing optional package
+            raise ModuleNotFoundError("%s (%s)" % (INSTALL_HINT, e), name="mpi4py") from e
         _cache["MPI"] = m
     return m

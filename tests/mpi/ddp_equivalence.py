@@ -4,10 +4,11 @@ Every rank starts from different random weights (DDP must broadcast rank 0's); a
 SGD steps rank 0 trains the plain model on the concatenated batches and writes, per model, the
 largest relative difference of the parameters and buffers, and whether the replicas are
 bit-identical, to the JSON file named by argv[1].
-    mpirun -np 2 python tests/mpi/ddp_equivalence.py out.json [steps] [kinds...]
+    mpirun -np 2 python tests/mpi/ddp_equivalence.py out.json [--steps 50] [--float64]
+                                                      [--momentum 0.9] [kinds...]
 """
+import argparse
 import json
-import sys
 
 import numpy as np
 
@@ -49,12 +50,17 @@ def rel_diff(a, b):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
 
 
-def run(kind, steps, rank, world):
+def run(kind, args, rank, world):
+    steps = args.steps
     dl.manual_seed(1000 + rank)  # different weights per rank: DDP must broadcast rank 0's
     model, X, y, loss_fn = models.make(kind)
+    if args.float64:
+        model.double()
+        X = X.astype(np.float64)
+        y = y.astype(np.float64) if y.dtype.kind == "f" else y
     init = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     ddp = DistributedDataParallel(model, bucket_cap_mb=1e-4 if kind == "shared" else 25)
-    opt = dl.optim.SGD(ddp.parameters(), lr=0.05, momentum=0.9)
+    opt = dl.optim.SGD(ddp.parameters(), lr=args.lr, momentum=args.momentum)
     ds = TensorDataset(dl.tensor(X), dl.tensor(y))
     mine = DataLoader(ds, batch_size=B[kind], sampler=DistributedSampler(ds, seed=7))
     train(ddp, opt, loss_fn, [mine], steps, lambda b: b[0])
@@ -70,8 +76,10 @@ def run(kind, steps, rank, world):
     if rank != 0:
         return None
     ref, _, _, _ = models.make(kind, sync_bn=False)
+    if args.float64:
+        ref.double()
     ref.load_state_dict(init)
-    ref_opt = dl.optim.SGD(ref.parameters(), lr=0.05, momentum=0.9)
+    ref_opt = dl.optim.SGD(ref.parameters(), lr=args.lr, momentum=args.momentum)
 
     def concat(batch):
         return (dl.tensor(np.concatenate([b[0].numpy() for b in batch])),
@@ -87,15 +95,22 @@ def run(kind, steps, rank, world):
 
 
 def main():
-    out = sys.argv[1]
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    kinds = sys.argv[3:] or ["mlp", "cnn", "lstm", "shared"]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("kinds", nargs="*", default=["mlp", "cnn", "lstm", "shared"])
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--momentum", type=float, default=0.0)
+    ap.add_argument("--lr", type=float, default=0.05)
+    ap.add_argument("--float64", action="store_true")
+    args = ap.parse_intermixed_args()
     dist.init_process_group("mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
-    results = {k: run(k, steps, rank, world) for k in kinds}
+    results = {k: run(k, args, rank, world) for k in args.kinds}
     if rank == 0:
-        with open(out, "w") as f:
-            json.dump({"world_size": world, "steps": steps, "models": results}, f, indent=1)
+        with open(args.out, "w") as f:
+            json.dump({"world_size": world, "steps": args.steps, "momentum": args.momentum, "lr": args.lr,
+                       "dtype": "float64" if args.float64 else "float32", "models": results},
+                      f, indent=1)
     dist.destroy_process_group()
 
 

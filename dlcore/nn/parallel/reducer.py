@@ -17,6 +17,7 @@ callback.  So the reduction completes inside the hook of the last contribution, 
 iteration whose backward never delivered every expected contribution is reported at the next
 forward (the optimizer would otherwise step on unsynchronised gradients unnoticed).
 """
+import time
 import weakref
 
 import numpy as np
@@ -117,9 +118,13 @@ class Reducer:
             buf = np.zeros(total, dtype=params[members[0]]._data.dtype)
             self.buckets.append(_Bucket(b, members, offsets, buf))
         self.active = False
+        self.finished = False  # this iteration's reduction is done; gradients are final
         self.expected = None
         self.seen = [0] * len(params)
         self.launch_log = []
+        # reduced iterations and seconds spent waiting for buckets at the end of backward (the
+        # part of communication that backward did not hide), for profiling
+        self.stats = {"iterations": 0, "wait_seconds": 0.0}
         me = weakref.ref(self)
         for i, p in enumerate(params):
             p.register_hook(_make_hook(me, i))
@@ -128,6 +133,7 @@ class Reducer:
     def prepare_for_backward(self, outputs):
         """Called after each forward that will be followed by a synchronised backward."""
         self._check_previous_iteration()
+        self.finished = False
         counts = count_contributions(outputs, self.index)
         unused = [i for i, c in enumerate(counts) if c == 0]
         if len(unused) == len(counts):  # nothing to differentiate: not a training forward
@@ -160,6 +166,7 @@ class Reducer:
         """A forward not followed by a synchronised backward (no_sync, no_grad)."""
         self._check_previous_iteration()
         self.active = False
+        self.finished = False
 
     def _check_previous_iteration(self):
         if not self.active or not any(self.seen):
@@ -169,8 +176,7 @@ class Reducer:
         raise RuntimeError(
             "DistributedDataParallel: the previous backward did not deliver every gradient the "
             "forward pass promised (parameters %s got fewer contributions than uses), so their "
-            "buckets were never all-reduced and the optimizer stepped on unsynchronised "
-            "gradients.  Every output of the module must take part in the loss; otherwise "
+            "buckets were never all-reduced and those gradients differ between ranks.  Every output of the module must take part in the loss; otherwise "
             "pass find_unused_parameters=True and return only the outputs you use"
             % self._list_names(missing))
 
@@ -182,6 +188,14 @@ class Reducer:
     # ---- called from the autograd hooks ------------------------------------------------------
     def on_contribution(self, i):
         if not self.active:
+            if self.finished:
+                raise RuntimeError(
+                    "DistributedDataParallel: parameter %s received a gradient after this "
+                    "iteration's gradients were all-reduced, so it would differ between ranks.  "
+                    "Use parameters only inside the wrapped module's forward (a loss term on "
+                    "model parameters belongs in forward's outputs), and run one backward per "
+                    "forward of the DistributedDataParallel module (no_sync() for "
+                    "accumulation)" % self.names[i])
             return
         if self.first:
             self.first = False
@@ -253,10 +267,13 @@ class Reducer:
 
     def _finish(self):
         from ...tensor import Tensor
+        t0 = time.perf_counter()
         for bucket in self.buckets:
             bucket.work.wait()
         if self.used_work is not None:
             self.used_work.wait()
+        self.stats["wait_seconds"] += time.perf_counter() - t0
+        self.stats["iterations"] += 1
         scale = 1.0 / self.world
         for bucket in self.buckets:
             bucket.buffer *= scale
@@ -270,6 +287,7 @@ class Reducer:
                 else:
                     p.grad._data[...] = avg
         self.active = False
+        self.finished = True
         self.in_flight = []
 
 
