@@ -10,8 +10,9 @@ Batch norm sees every rank's images too (SyncBatchNorm), so even its statistics 
     mpirun -np 2 python python/12_data_parallel.py --quick    # a few seconds
     python python/12_data_parallel.py                         # a world of one rank
 Needs MPI and mpi4py: pip install "dlcore[distributed]".  As root add --allow-run-as-root to
-mpirun; with more ranks than cores add --oversubscribe.  Each rank uses cores / (ranks on the
-machine) kernel threads unless DLCORE_NUM_THREADS or OMP_NUM_THREADS says otherwise.
+mpirun; with more ranks than cores add --oversubscribe.  Each rank uses the cores mpirun bound
+it to (or its share of the machine) as kernel threads, unless DLCORE_NUM_THREADS or
+OMP_NUM_THREADS says otherwise.
 """
 import importlib.util
 import os
@@ -47,10 +48,14 @@ def ranks_on_this_machine():
 
 
 def split_cores():
-    """Kernel threads per rank: the machine's cores shared out, unless the user chose."""
+    """Kernel threads per rank: the cores this rank may run on, unless the user chose.  A
+    rank that mpirun bound to some cores (its default for 2 ranks, or --map-by slot:PE=n)
+    gets those; an unbound rank an equal share of the machine."""
     if "DLCORE_NUM_THREADS" in os.environ or "OMP_NUM_THREADS" in os.environ:
         return dl.get_num_threads()
-    n = max(1, (os.cpu_count() or 1) // ranks_on_this_machine())
+    cores = os.cpu_count() or 1
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    n = allowed if allowed < cores else max(1, cores // ranks_on_this_machine())
     dl.set_num_threads(n)
     return n
 
