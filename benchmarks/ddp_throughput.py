@@ -162,7 +162,30 @@ def run_torch(args, rank, world):
     return synced, unsynced, nparams, None
 
 
+def run_allreduce(args):
+    """Median seconds of dist.all_reduce(AVG) on float32 buffers of several sizes."""
+    import dlcore.distributed as dist
+    dist.init_process_group("mpi")
+    rank = dist.get_rank()
+    for nbytes in (4 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20, 16 << 20):
+        buf = np.ones(nbytes // 4, np.float32)
+        reps = max(5, min(200, (64 << 20) // nbytes))
+        times = []
+        for _ in range(reps):
+            dist.barrier()
+            t0 = time.perf_counter()
+            dist.all_reduce(buf, op=dist.ReduceOp.AVG)
+            times.append(time.perf_counter() - t0)
+        if rank == 0:
+            print(json.dumps({"bytes": nbytes, "ranks": dist.get_world_size(),
+                              "median_s": float(np.median(times)),
+                              "min_s": float(np.min(times))}), flush=True)
+    dist.destroy_process_group()
+
+
 def one_run(args):
+    if args.allreduce:
+        return run_allreduce(args)
     rank, world = _rank_world()
     fn = run_dlcore if args.impl == "dlcore" else run_torch
     (synced, cpu), (unsynced, cpu_local), nparams, waits = fn(args, rank, world)
@@ -243,6 +266,8 @@ def compare(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compare", action="store_true")
+    ap.add_argument("--allreduce", action="store_true",
+                    help="time dist.all_reduce alone on buffers of 4 KB to 16 MB")
     ap.add_argument("--impl", default="dlcore", choices=["dlcore", "torch"])
     ap.add_argument("--impls", default="dlcore,torch")
     ap.add_argument("--model", default="cnn", choices=["cnn", "gpt"])

@@ -1,18 +1,25 @@
 """Work: the handle of a collective or point-to-point message that is under way.
 
-Waiting polls MPI (each test also drives the transfer forward) instead of blocking inside
-MPI_Wait: a blocked MPI_Wait spins a core at 100% and cannot be interrupted, while polling lets
-the wait give up after the group's timeout with an error that says what it was waiting for,
-and sleeps between polls once the other side is clearly not there yet.
+Waiting polls MPI instead of blocking inside MPI_Wait, so that the wait can give up after the
+group's timeout with an error that says what it was waiting for (MPI_Wait cannot be
+interrupted).  Each test also drives the transfer forward: MPI moves a non-blocking collective
+on only inside MPI calls, one stage per call, so polls must come often: the waiter polls back
+to back, as MPI_Wait would, for 20 ms; then yields the core to other runnable processes between
+polls (on a busy machine a yield can cost a whole time slice, hence not at once); and after a
+second without completion (another rank is evaluating or writing a checkpoint) it sleeps
+between polls.
 """
+import os
 import time
 
 from ._mpi import mpi
 
 __all__ = ["Work", "DistributedTimeoutError"]
 
-_SPIN_S = 2e-4        # poll without sleeping this long: most collectives finish within it
-_MAX_SLEEP_S = 1e-3   # then sleep, doubling from 20 µs up to this between polls
+_SPIN_S = 0.02        # poll back to back this long,
+_YIELD_S = 1.0        # then yield the core between polls until this,
+_MAX_SLEEP_S = 1e-3   # then sleep between polls, doubling from 50 µs up to this
+_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 
 
 class DistributedTimeoutError(RuntimeError):
@@ -64,8 +71,12 @@ class Work:
             return True
         limit = self._timeout if timeout is None else float(timeout)
         start = time.monotonic()
-        sleep = 2e-5
-        while not self._test():
+        sleep = 5e-5
+        test, polls = self._test, 0
+        while not test():
+            polls += 1
+            if polls & 63:  # read the clock every 64 polls: a poll is a microsecond
+                continue
             waited = time.monotonic() - start
             if waited > limit:
                 raise DistributedTimeoutError(
@@ -73,9 +84,12 @@ class Work:
                     "rank has failed, stopped calling collectives, or is running a different "
                     "one (every rank must issue the same collectives in the same order)"
                     % (self._what, self._rank, limit))
-            if waited > _SPIN_S:
+            if waited > _YIELD_S:
                 time.sleep(sleep)
                 sleep = min(sleep * 2, _MAX_SLEEP_S)
+                polls = -1  # keep reading the clock while sleeping
+            elif waited > _SPIN_S:
+                _yield()
         return True
 
     def source(self):
