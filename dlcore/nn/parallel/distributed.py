@@ -107,23 +107,35 @@ class DistributedDataParallel(Module):
         return out + [b for b in self.module.buffers()]
 
     def _broadcast_state(self, buffers_only=False):
-        """Rank 0's values into every rank's parameters (and buffers), in place."""
+        """Rank 0's values into every rank's parameters (and buffers), in place: one
+        broadcast per dtype of everything packed together."""
         tensors = self._state_tensors(buffers_only)
         if not tensors or self._pg.size() == 1:
             return
-        MPI = mpi()
-        reqs, fixups = [], []
+        by_dtype = {}
         for t in tensors:
-            arr = t._data
-            if not (arr.flags.c_contiguous and arr.flags.writeable):
-                fixups.append((t, np.ascontiguousarray(arr).copy()))
-                arr = fixups[-1][1]
-            reqs.append(self._comm_pg.comm.Ibcast(arr, root=0))
+            by_dtype.setdefault(t._data.dtype, []).append(t)
+        MPI = mpi()
+        packed, reqs = [], []
+        for dtype, group in by_dtype.items():
+            flat = np.concatenate([t._data.reshape(-1) for t in group])
+            packed.append((group, flat))
+            reqs.append(self._comm_pg.comm.Ibcast(flat, root=0))
         Work(reqs, "DistributedDataParallel broadcast of rank 0's %s"
              % ("buffers" if buffers_only else "parameters and buffers"), self._pg.rank(),
              self._pg.timeout).wait()
-        for t, arr in fixups:
-            t._data = arr
+        if self._pg.rank() == 0:
+            return
+        for group, flat in packed:
+            off = 0
+            for t in group:
+                n = t._data.size
+                src = flat[off:off + n].reshape(t._data.shape)
+                if t._data.flags.writeable:
+                    t._data[...] = src
+                else:
+                    t._data = src.copy()
+                off += n
 
     # ---- running --------------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):

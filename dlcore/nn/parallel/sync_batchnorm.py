@@ -29,6 +29,15 @@ def _allreduce_sum(pg, arr, what):
     return arr
 
 
+def _channel_sum(a):
+    """Per-channel sum of (N, C, L) in float64 (float32 partial sums along contiguous L)."""
+    return a.sum(axis=2).sum(axis=0, dtype=np.float64)
+
+
+def _channel_dot(a, b):
+    return np.einsum("ncl,ncl->nc", a, b).sum(axis=0, dtype=np.float64)
+
+
 class SyncBatchNormFn(Function):
     """x (N, C, L); w, b (C,) or None.  Statistics over every rank's (N, L) samples."""
 
@@ -38,7 +47,7 @@ class SyncBatchNormFn(Function):
         x3 = x.reshape(shape[0], shape[1], -1)
         C = shape[1]
         sums = np.empty(C + 1, dtype=np.float64)
-        sums[:C] = x3.sum(axis=(0, 2), dtype=np.float64)
+        sums[:C] = _channel_sum(x3)
         sums[C] = x3.shape[0] * x3.shape[2]
         _allreduce_sum(pg, sums, "SyncBatchNorm forward (sum)")
         count = sums[C]
@@ -47,13 +56,14 @@ class SyncBatchNormFn(Function):
                              "ranks when training, got %d" % count)
         mean = sums[:C] / count
         centred = x3 - mean.astype(x.dtype)[None, :, None]
-        sq = np.einsum("ncl,ncl->c", centred, centred, dtype=np.float64)
+        sq = _channel_dot(centred, centred)
         _allreduce_sum(pg, sq, "SyncBatchNorm forward (variance)")
         var = sq / count
         invstd = 1.0 / np.sqrt(var + eps)
-        xhat = centred
-        xhat *= invstd.astype(x.dtype)[None, :, None]
-        y = xhat * w[None, :, None] if w is not None else xhat.copy()
+        # y = (x - mean) * invstd * w + b, as one scale and one shift per channel
+        scale = invstd if w is None else invstd * w
+        y = centred
+        y *= scale.astype(x.dtype)[None, :, None]
         if b is not None:
             y += b[None, :, None]
         if running_mean is not None:
@@ -62,27 +72,30 @@ class SyncBatchNormFn(Function):
             running_var *= 1.0 - momentum
             running_var += (momentum * var * count / (count - 1)).astype(running_var.dtype)
         if self.requires_grad:
-            self.xhat, self.w, self.invstd, self.count, self.pg = xhat, w, invstd, count, pg
-            self.shape = shape
+            self.x3, self.mean, self.invstd, self.scale = x3, mean, invstd, scale
+            self.count, self.pg, self.shape = count, pg, shape
         return y.reshape(shape)
 
     def backward(self, g):
-        xhat = self.xhat
-        g3 = g.reshape(xhat.shape)
-        C = xhat.shape[1]
+        x3 = self.x3
+        g3 = g.reshape(x3.shape)
+        C = x3.shape[1]
+        centred = x3 - self.mean.astype(x3.dtype)[None, :, None]
         local = np.empty(2 * C, dtype=np.float64)
-        local[:C] = g3.sum(axis=(0, 2), dtype=np.float64)
-        local[C:] = np.einsum("ncl,ncl->c", g3, xhat, dtype=np.float64)
+        local[:C] = _channel_sum(g3)                              # sum g
+        local[C:] = _channel_dot(g3, centred) * self.invstd       # sum g * xhat
         need = self.needs_input_grad
         gb = local[:C].astype(g.dtype) if len(need) > 2 and need[2] else None
         gw = local[C:].astype(g.dtype) if len(need) > 1 and need[1] else None
         gx = None
         if need[0]:
             total = _allreduce_sum(self.pg, local.copy(), "SyncBatchNorm backward")
-            mean_g = (total[:C] / self.count).astype(g.dtype)[None, :, None]
-            mean_gx = (total[C:] / self.count).astype(g.dtype)[None, :, None]
-            scale = self.invstd if self.w is None else self.invstd * self.w
-            gx = (g3 - mean_g - xhat * mean_gx) * scale.astype(g.dtype)[None, :, None]
+            mean_g, mean_gxhat = total[:C] / self.count, total[C:] / self.count
+            # gx = scale * (g - mean(g) - xhat * mean(g * xhat)), xhat = centred * invstd
+            gx = g3 * self.scale.astype(g.dtype)[None, :, None]
+            centred *= (self.scale * self.invstd * mean_gxhat).astype(g.dtype)[None, :, None]
+            gx -= centred
+            gx -= (self.scale * mean_g).astype(g.dtype)[None, :, None]
             gx = gx.reshape(self.shape)
         return gx, gw, gb
 
