@@ -183,9 +183,52 @@ def run_allreduce(args):
     dist.destroy_process_group()
 
 
+def run_overhead(args):
+    """DDP's own cost in one process (a world of one: the reduction is a copy): the same
+    steps with and without the wrapper, in alternating blocks."""
+    import dlcore as dl
+    import dlcore.distributed as dist
+    import dlcore.nn.functional as F
+    from dlcore.nn.parallel import DistributedDataParallel
+    dl.set_num_threads(args.threads)
+    dist.init_process_group("mpi")
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "cnn_digits", os.path.join(ROOT, "python", "04_cnn_digits.py"))
+    ch4 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ch4)
+    plain, twin = ch4.DigitsCNN(), ch4.DigitsCNN()
+    twin.load_state_dict(plain.state_dict())
+    ddp = DistributedDataParallel(twin)
+    opts = {"plain": dl.optim.SGD(plain.parameters(), lr=0.01, momentum=0.9),
+            "ddp": dl.optim.SGD(ddp.parameters(), lr=0.01, momentum=0.9)}
+    x, y = _digits(args.batch, 0)()
+    x, y = dl.tensor(x), dl.tensor(y)
+
+    def step(name, m):
+        opts[name].zero_grad()
+        F.cross_entropy(m(x), y).backward()
+        opts[name].step()
+    times = {"plain": [], "ddp": []}
+    for _ in range(args.rounds * 4):
+        for name, m in (("plain", plain), ("ddp", ddp)):
+            for _ in range(3):
+                step(name, m)
+            t0 = time.process_time()
+            for _ in range(args.steps):
+                step(name, m)
+            times[name].append((time.process_time() - t0) / args.steps)
+    plain, wrapped = (float(np.median(times[k])) for k in ("plain", "ddp"))
+    print(json.dumps({"plain_cpu_ms": 1e3 * plain, "ddp_cpu_ms": 1e3 * wrapped,
+                      "overhead_ms": 1e3 * (wrapped - plain)}))
+    dist.destroy_process_group()
+
+
 def one_run(args):
     if args.allreduce:
         return run_allreduce(args)
+    if args.overhead:
+        return run_overhead(args)
     rank, world = _rank_world()
     fn = run_dlcore if args.impl == "dlcore" else run_torch
     (synced, cpu), (unsynced, cpu_local), nparams, waits = fn(args, rank, world)
@@ -266,6 +309,8 @@ def compare(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--compare", action="store_true")
+    ap.add_argument("--overhead", action="store_true",
+                    help="DDP's own CPU cost per step in one process (python, not mpirun)")
     ap.add_argument("--allreduce", action="store_true",
                     help="time dist.all_reduce alone on buffers of 4 KB to 16 MB")
     ap.add_argument("--impl", default="dlcore", choices=["dlcore", "torch"])

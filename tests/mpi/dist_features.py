@@ -175,8 +175,12 @@ def main():
         # a loss term on a parameter outside forward would arrive after its bucket left
         out = ddp(x)
         penalty = (model.net[4].weight * model.net[4].weight).sum()
-        expect(RuntimeError, "only inside the wrapped module's forward",
-               (loss_fn(out, t) + penalty).backward)
+        expect(RuntimeError, "parameters only inside", (loss_fn(out, t) + penalty).backward)
+        # the wrapped module called directly: its gradients would never be reduced
+        fresh = DDP(models.MLP())
+        expect(RuntimeError, "not .module", loss_fn(fresh.module(x), t).backward)
+        with fresh.no_sync():  # ...unless asked for explicitly
+            loss_fn(fresh(x), t).backward()
 
         class TwoOut(nn.Module):
             def __init__(self):

@@ -78,6 +78,7 @@ class DistributedDataParallel(Module):
         # code or SyncBatchNorm run collectives on the group itself
         self._pg = pg
         self._comm_pg = pg.dup()
+        self._buffers_cache = None
         self._check_same_model(named)
         self._broadcast_state()
         params = [p for _, p in named]
@@ -103,8 +104,11 @@ class DistributedDataParallel(Module):
                                % (len(named), desc[:300]))
 
     def _state_tensors(self, buffers_only=False):
-        out = [] if buffers_only else [p for p in self.module.parameters()]
-        return out + [b for b in self.module.buffers()]
+        if buffers_only:  # read every training step: the list is taken once, at wrapping
+            if self._buffers_cache is None:
+                self._buffers_cache = list(self.module.buffers())
+            return self._buffers_cache
+        return list(self.module.parameters()) + list(self.module.buffers())
 
     def _broadcast_state(self, buffers_only=False):
         """Rank 0's values into every rank's parameters (and buffers), in place: one
@@ -139,7 +143,7 @@ class DistributedDataParallel(Module):
 
     # ---- running --------------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
-        if self.training and self.broadcast_buffers:
+        if self.training and self.broadcast_buffers and self._pg.size() > 1:
             self._broadcast_state(buffers_only=True)
         out = self.module(*inputs, **kwargs)
         if is_grad_enabled() and self.require_backward_grad_sync:

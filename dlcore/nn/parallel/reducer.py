@@ -118,7 +118,10 @@ class Reducer:
             buf = np.zeros(total, dtype=params[members[0]]._data.dtype)
             self.buckets.append(_Bucket(b, members, offsets, buf))
         self.active = False
-        self.finished = False  # this iteration's reduction is done; gradients are final
+        # gradients may accumulate locally: the last forward through DDP was under no_sync()
+        # or no_grad.  Otherwise a gradient outside a prepared backward (the wrapped module
+        # called directly, a second backward after the reduction) would differ between ranks
+        self.local_ok = False
         self.expected = None
         self.seen = [0] * len(params)
         self.launch_log = []
@@ -133,11 +136,12 @@ class Reducer:
     def prepare_for_backward(self, outputs):
         """Called after each forward that will be followed by a synchronised backward."""
         self._check_previous_iteration()
-        self.finished = False
+        self.local_ok = False
         counts = count_contributions(outputs, self.index)
         unused = [i for i, c in enumerate(counts) if c == 0]
         if len(unused) == len(counts):  # nothing to differentiate: not a training forward
             self.active = False
+            self.local_ok = True
             return
         if unused and not self.find_unused:
             raise RuntimeError(
@@ -166,7 +170,7 @@ class Reducer:
         """A forward not followed by a synchronised backward (no_sync, no_grad)."""
         self._check_previous_iteration()
         self.active = False
-        self.finished = False
+        self.local_ok = True
 
     def _check_previous_iteration(self):
         if not self.active or not any(self.seen):
@@ -188,14 +192,15 @@ class Reducer:
     # ---- called from the autograd hooks ------------------------------------------------------
     def on_contribution(self, i):
         if not self.active:
-            if self.finished:
+            if not self.local_ok:
                 raise RuntimeError(
-                    "DistributedDataParallel: parameter %s received a gradient after this "
-                    "iteration's gradients were all-reduced, so it would differ between ranks.  "
-                    "Use parameters only inside the wrapped module's forward (a loss term on "
-                    "model parameters belongs in forward's outputs), and run one backward per "
-                    "forward of the DistributedDataParallel module (no_sync() for "
-                    "accumulation)" % self.names[i])
+                    "DistributedDataParallel: parameter %s received a gradient outside a "
+                    "synchronised backward (after this iteration's all-reduce, or from a "
+                    "forward that did not go through the DistributedDataParallel module), so it "
+                    "would differ between ranks.  Call the DDP module, not .module, and use "
+                    "parameters only inside its forward (a loss term on model parameters "
+                    "belongs in forward's outputs); one backward per forward; no_sync() for "
+                    "local accumulation" % self.names[i])
             return
         if self.first:
             self.first = False
@@ -287,7 +292,6 @@ class Reducer:
                 else:
                     p.grad._data[...] = avg
         self.active = False
-        self.finished = True
         self.in_flight = []
 
 
