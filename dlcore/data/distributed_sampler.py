@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .. import distributed as dist
 from .sampler import Sampler
 
 __all__ = ["DistributedSampler"]
@@ -28,7 +29,6 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
                  drop_last=False):
         if num_replicas is None or rank is None:
-            from .. import distributed as dist
             if not dist.is_initialized():
                 raise RuntimeError("DistributedSampler: num_replicas and rank default to the "
                                    "process group's; call dlcore.distributed."

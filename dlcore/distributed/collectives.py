@@ -6,6 +6,7 @@ async_op=True it returns a Work handle, otherwise it waits (bounded by the group
 """
 import numpy as np
 
+from ..tensor import Tensor
 from ._mpi import mpi
 from .process_group import _group
 from .work import Work
@@ -45,7 +46,6 @@ _OPS = {op.name: op for op in (ReduceOp.SUM, ReduceOp.AVG, ReduceOp.PRODUCT, Red
 
 def _array(t, who, name, writable):
     """The NumPy buffer behind a dlcore Tensor (or an ndarray itself), checked for MPI."""
-    from ..tensor import Tensor
     if isinstance(t, Tensor):
         arr = t._data
     elif isinstance(t, np.ndarray):

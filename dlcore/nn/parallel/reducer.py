@@ -22,7 +22,9 @@ import weakref
 
 import numpy as np
 
+from ...distributed._mpi import mpi
 from ...distributed.work import Work
+from ...tensor import Tensor
 
 
 class _Bucket:
@@ -35,7 +37,6 @@ class _Bucket:
 
 
 def _tensors_in(obj, out):
-    from ...tensor import Tensor
     if isinstance(obj, Tensor):
         out.append(obj)
     elif isinstance(obj, (list, tuple)):
@@ -226,7 +227,6 @@ class Reducer:
             used = np.ones(len(self.params), dtype=np.uint8)
             used[self.unused] = 0
             comm = self.pg.comm
-            from ...distributed._mpi import mpi
             req = comm.Iallreduce(mpi().IN_PLACE, used, op=mpi().MAX)
             self.used = used
             self.used_work = Work([req], "DistributedDataParallel unused-parameter map",
@@ -248,7 +248,6 @@ class Reducer:
             self._launch_ready()
 
     def _launch_ready(self):
-        from ...distributed._mpi import mpi
         MPI = mpi()
         while self.next_bucket < len(self.buckets):
             bucket = self.buckets[self.next_bucket]
@@ -271,7 +270,6 @@ class Reducer:
             self.in_flight.pop(0)
 
     def _finish(self):
-        from ...tensor import Tensor
         t0 = time.perf_counter()
         for bucket in self.buckets:
             bucket.work.wait()
