@@ -17,6 +17,7 @@ from ...autograd import Function
 from ...distributed import process_group as _pgmod
 from ...distributed._mpi import mpi
 from ...distributed.work import Work
+from ...ops.batchnorm import check_batch_norm_input
 from ..modules.batchnorm import _BatchNorm
 
 __all__ = ["SyncBatchNorm"]
@@ -121,7 +122,7 @@ class SyncBatchNorm(_BatchNorm):
         pg = self._sync_group()
         if pg is None:
             return super().forward(x)
-        self._check_input_dim(x)
+        check_batch_norm_input(type(self).__name__, x, self._dims, self.num_features)
         if x.dtype.kind != "f":
             raise TypeError("SyncBatchNorm: expected a floating-point input, got %s" % x.dtype)
         factor = 0.0 if self.momentum is None else self.momentum
