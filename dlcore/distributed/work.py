@@ -74,8 +74,10 @@ class Work:
         limit = self._timeout if timeout is None else float(timeout)
         start = time.monotonic()
         sleep = 5e-5
-        test, polls = self._test, 0
+        test, polls, pause = self._test, 0, None
         while not test():
+            if pause is not None:
+                pause()
             polls += 1
             if polls & 63:  # read the clock every 64 polls: a poll is a microsecond
                 continue
@@ -89,9 +91,9 @@ class Work:
             if waited > _YIELD_S:
                 time.sleep(sleep)
                 sleep = min(sleep * 2, _MAX_SLEEP_S)
-                polls = -1  # keep reading the clock while sleeping
+                polls = -1  # read the clock after every sleep
             elif waited > _SPIN_S:
-                _yield()
+                pause = _yield
         return True
 
     def source(self):
