@@ -14,5 +14,5 @@ from .process_group import (init_process_group, destroy_process_group, is_initia
                             default_pg_timeout)
 from .collectives import (ReduceOp, all_reduce, broadcast, all_gather,  # noqa: F401
                           all_gather_into_tensor, reduce_scatter, reduce_scatter_tensor,
-                          send, recv, isend, irecv, barrier)
+                          send, recv, isend, irecv, barrier, mean_over_ranks)
 from .work import Work, DistributedTimeoutError  # noqa: F401

@@ -4,16 +4,18 @@ Each call hands the tensor's own NumPy buffer to MPI (no staging copy), so the b
 C-contiguous and writable where it receives.  Every call is non-blocking underneath: with
 async_op=True it returns a Work handle, otherwise it waits (bounded by the group's timeout).
 """
+import hashlib
+
 import numpy as np
 
 from ..tensor import Tensor
 from ._mpi import mpi
-from .process_group import _group
+from .process_group import _default_or_none, _group
 from .work import Work
 
 __all__ = ["ReduceOp", "all_reduce", "broadcast", "all_gather", "all_gather_into_tensor",
            "reduce_scatter", "reduce_scatter_tensor", "send", "recv", "isend", "irecv",
-           "barrier"]
+           "barrier", "mean_over_ranks"]
 
 _TRANSFER_DTYPES = frozenset(np.dtype(d) for d in (np.float32, np.float64, np.int8, np.uint8,
                                                    np.int32, np.int64, np.bool_))
@@ -258,3 +260,31 @@ def barrier(group=None, async_op=False):
     pg = _group(group, "barrier")
     req = pg.comm.Ibarrier()
     return _finish(Work([req], "barrier", pg.rank(), pg.timeout), async_op)
+
+
+def mean_over_ranks(values, group=None):
+    """{name: number} averaged over the ranks (a world of one, or no process group, returns
+    `values` as it is).  For logs: a training loop that prints or stops on the mean loss and
+    accuracy of all ranks makes every rank take the same decision.  Every rank must pass the
+    same names."""
+    if _state_group(group) is None:
+        return values
+    pg = _group(group, "mean_over_ranks")
+    if pg.size() == 1:
+        return values
+    names = sorted(values)
+    digest = int.from_bytes(hashlib.sha256("\0".join(names).encode()).digest()[:7], "little")
+    check = np.array([digest, -digest], dtype=np.int64)
+    all_reduce(check, op=ReduceOp.MAX, group=group)
+    if check[0] != digest or -check[1] != digest:
+        raise RuntimeError("mean_over_ranks: the ranks passed different names; this rank has "
+                           "%s" % names)
+    arr = np.array([float(values[k]) for k in names], dtype=np.float64)
+    all_reduce(arr, op=ReduceOp.AVG, group=group)
+    out = dict(values)
+    out.update(zip(names, arr.tolist()))
+    return out
+
+
+def _state_group(group):
+    return group if group is not None else _default_or_none()

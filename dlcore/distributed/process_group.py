@@ -141,6 +141,10 @@ def _default_group(who="this function"):
     return pg
 
 
+def _default_or_none():
+    return _state["pg"]
+
+
 def _group(group, who):
     if group is None or group is GroupMember.WORLD:
         return _default_group(who)
