@@ -86,7 +86,8 @@ def test_collectives_no_sync_unused_parameters_and_errors(tmp_path):
     code, text, _ = mpirun([os.path.join(SCRIPTS, "dist_features.py"), str(out)], 120)
     assert code == 0, text
     assert json.loads(out.read_text()) == [
-        "all_reduce_ops_in_place", "broadcast_gather_scatter", "point_to_point_and_timeout",
+        "all_reduce_ops_in_place", "broadcast_gather_scatter", "mean_over_ranks_for_logs",
+        "point_to_point_and_timeout",
         "no_sync_accumulates_then_reduces", "unused_parameters",
         "errors_instead_of_silent_or_hanging", "broadcasts_weights_and_buffers",
         "sync_batchnorm_matches_batchnorm_on_all_samples"]

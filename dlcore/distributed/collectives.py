@@ -149,10 +149,12 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     who = "all_gather"
     pg = _group(group, who)
     arr = _array(tensor, who, "tensor", False)
-    if not isinstance(tensor_list, (list, tuple)) or len(tensor_list) != pg.size():
-        raise ValueError("%s: tensor_list must be a list of world_size=%d tensors, got %r"
-                         % (who, pg.size(), type(tensor_list).__name__ if not
-                            isinstance(tensor_list, (list, tuple)) else len(tensor_list)))
+    if not isinstance(tensor_list, (list, tuple)):
+        raise TypeError("%s: tensor_list must be a list of world_size=%d tensors, got %s"
+                        % (who, pg.size(), type(tensor_list).__name__))
+    if len(tensor_list) != pg.size():
+        raise ValueError("%s: tensor_list must hold world_size=%d tensors, got %d"
+                         % (who, pg.size(), len(tensor_list)))
     outs = [_array(t, who, "tensor_list[%d]" % i, True) for i, t in enumerate(tensor_list)]
     for o in outs:
         _same_layout(who, "tensor_list", o, arr)
@@ -188,8 +190,10 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op=Fal
     out = _array(output, who, "output", True)
     op = _op(op, who, out.dtype)
     if not isinstance(input_list, (list, tuple)) or len(input_list) != pg.size():
-        raise ValueError("%s: input_list must be a list of world_size=%d tensors"
-                         % (who, pg.size()))
+        raise ValueError("%s: input_list must be a list of world_size=%d tensors, got %r"
+                         % (who, pg.size(), type(input_list).__name__
+                            if not isinstance(input_list, (list, tuple)) else
+                            "%d tensors" % len(input_list)))
     ins = [_array(t, who, "input_list[%d]" % i, False) for i, t in enumerate(input_list)]
     for a in ins:
         _same_layout(who, "input_list", a, out)

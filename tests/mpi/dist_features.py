@@ -82,6 +82,12 @@ def main():
         assert np.allclose(half.numpy(), 1.5 * np.arange(6)[3 * rank:3 * rank + 3])
 
     @check
+    def mean_over_ranks_for_logs():
+        logs = dist.mean_over_ranks({"loss": 1.0 + rank, "accuracy": 0.5 * rank})
+        assert logs == {"loss": 1.5, "accuracy": 0.25}, logs
+        expect(RuntimeError, "different names", dist.mean_over_ranks, {"loss%d" % rank: 1.0})
+
+    @check
     def point_to_point_and_timeout():
         mine = dl.tensor(np.arange(4, dtype=np.float64) + 10 * rank)
         got = dl.zeros(4, dtype=dl.float64)
