@@ -85,12 +85,13 @@ def test_collectives_no_sync_unused_parameters_and_errors(tmp_path):
     out = tmp_path / "features.json"
     code, text, _ = mpirun([os.path.join(SCRIPTS, "dist_features.py"), str(out)], 120)
     assert code == 0, text
+    assert len(re.findall(r"^Epoch 2/2", text, re.M)) == 1, text  # fit printed on rank 0 only
     assert json.loads(out.read_text()) == [
         "all_reduce_ops_in_place", "broadcast_gather_scatter", "mean_over_ranks_for_logs",
         "point_to_point_and_timeout",
         "no_sync_accumulates_then_reduces", "unused_parameters",
         "errors_instead_of_silent_or_hanging", "broadcasts_weights_and_buffers",
-        "sync_batchnorm_matches_batchnorm_on_all_samples"]
+        "sync_batchnorm_matches_batchnorm_on_all_samples", "fit_under_ddp_logs_and_saves_once"]
 
 
 @pytest.mark.parametrize("how", ["raise", "kill"])

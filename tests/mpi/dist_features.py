@@ -2,6 +2,7 @@
 DDP raises instead of hanging, buffer broadcast and SyncBatchNorm.  Each check that passes
 adds its name to the JSON list written to argv[1]; a failing assert aborts the job."""
 import json
+import os
 import sys
 
 import numpy as np
@@ -243,6 +244,31 @@ def main():
         assert np.allclose(wsum, bn.weight.grad.numpy(), rtol=1e-10)
         assert np.allclose(sbn.running_var.numpy(), bn.running_var.numpy(), rtol=1e-12)
         assert np.allclose(sbn.running_mean.numpy(), bn.running_mean.numpy(), rtol=1e-12)
+
+    @check
+    def fit_under_ddp_logs_and_saves_once():
+        dl.manual_seed(0)
+        model, X, y, loss_fn = models.make("mlp")
+        ddp = DDP(model)
+        ds = dl.utils.data.TensorDataset(dl.tensor(X[:160]), dl.tensor(y[:160]))
+        loader = dl.utils.data.DataLoader(ds, batch_size=16,
+                                          sampler=dl.utils.data.DistributedSampler(ds))
+        where = os.path.join(os.path.dirname(os.path.abspath(sys.argv[1])), "rank%d" % rank)
+        os.makedirs(where, exist_ok=True)
+        ckpt = dl.train.ModelCheckpoint(os.path.join(where, "ckpt-{epoch}.safetensors"),
+                                        monitor="loss")
+        hist = dl.train.fit(ddp, loader, loss_fn, dl.optim.SGD(ddp.parameters(), lr=0.1),
+                            epochs=2, callbacks=[ckpt], verbose=2)
+        assert loader.sampler.epoch == 1  # fit moved the shuffle on each epoch
+        saved = sorted(os.listdir(where))
+        assert saved == (["ckpt-1.safetensors", "ckpt-2.safetensors"] if rank == 0 else []), saved
+        if rank == 0:  # the plain module's keys, loadable without the wrapper
+            state = dl.load(os.path.join(where, "ckpt-2.safetensors"))
+            assert sorted(state) == sorted(model.state_dict())
+        losses = np.array(hist.history["loss"] + hist.history["accuracy"])
+        both = np.empty((world, losses.size))
+        dist.all_gather_into_tensor(both, losses)
+        assert np.array_equal(both[0], both[1])  # logged means agree: decisions agree
 
     if rank == 0:
         with open(sys.argv[1], "w") as f:
