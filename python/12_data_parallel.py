@@ -3,7 +3,8 @@
 Each process (a *rank*) holds a full copy of the model and reads its own share of every epoch
 (DistributedSampler).  After backward, DistributedDataParallel averages the gradients of all
 ranks with MPI allreduce, so every copy takes the same optimizer step and the copies never
-drift apart: 2 ranks x 64 images train like 1 process x 128 images, in about half the time.
+drift apart: 2 ranks x 64 images train like 1 process x 128 images (tests/mpi checks it to
+rounding in float64), each rank doing half the work.
 Batch norm sees every rank's images too (SyncBatchNorm), so even its statistics match.
 
     mpirun -np 2 python python/12_data_parallel.py            # 2 ranks (6 epochs)
@@ -13,6 +14,10 @@ Needs MPI and mpi4py: pip install "dlcore[distributed]".  As root add --allow-ru
 mpirun; with more ranks than cores add --oversubscribe.  Each rank uses the cores mpirun bound
 it to (or its share of the machine) as kernel threads, unless DLCORE_NUM_THREADS or
 OMP_NUM_THREADS says otherwise.
+
+Measured (2 ranks x 1 thread on the shared 2-core machine, load average 12): 98.6% test
+accuracy after 6 epochs in 12.2 s; one rank in the tour reaches 98.3%.  Throughput against one
+process and against torch's DDP: docs/scaling.md.
 """
 import importlib.util
 import os
