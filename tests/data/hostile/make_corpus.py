@@ -337,10 +337,9 @@ def _safetensors_tree(rng, out_dir):
 
 def _crafted_gguf(add, rng):
     hdr = lambda nt, nkv, v=3: b"GGUF" + struct.pack("<IQQ", v, nt, nkv)  # noqa: E731
-    # the 65-byte file: the last array claims 2**62 strings
-    add("gguf_array_2e62.gguf", hdr(0, 2) + gg_str("a") + struct.pack("<I", 4) + struct.pack(
-        "<I", 7) + gg_str("b") + struct.pack("<IIQ", 9, 8, 2 ** 62) + b"\0" * 5,
-        expect={"load_gguf": r"2\*\*62|4611686018427387904"})
+    # the 65-byte file: its one metadata array claims 2**62 uint32 items, holds 4
+    add("gguf_array_2e62.gguf", hdr(0, 1) + gg_str("a") + struct.pack("<IIQ", 9, 4, 2 ** 62)
+        + b"\1" * 16, expect={"load_gguf": r"4611686018427387904 uint32 items"})
     add("gguf_kv_count_2e63.gguf", hdr(0, 2 ** 63))
     add("gguf_tensor_count_2e63.gguf", hdr(2 ** 63, 0) + b"\0" * 40)
     add("gguf_key_len_2e63.gguf", hdr(0, 1) + struct.pack("<Q", 2 ** 63) + b"abc" * 8)
