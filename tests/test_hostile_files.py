@@ -213,6 +213,13 @@ def test_gguf_fixture_agrees_with_gguf_package(corpus):
         "tokenizer.ggml.tokens"].contents()
     assert ours.metadata["nested"] == [[1, 2], [3]]
     assert ours.metadata["llama.attention.head_count_kv"] == 2
+    f32 = ours.tensor("w.f32")
+    assert f32.shape == (2, 32) and f32.dtype == np.float32
+    np.testing.assert_array_equal(ours.tensor("w.f16"), f32.astype(np.float16).astype(np.float32))
+    bf16 = ours.tensor("w.bf16")  # float32 with the low 16 bits dropped
+    np.testing.assert_array_equal(bf16, (f32[:1].view(np.uint32) & 0xFFFF0000).view(np.float32))
+    np.testing.assert_array_equal(ours.tensor("ids.i32"), [7, -1, 2 ** 31 - 1])
+    assert ours.tensor("w.q8_0").shape == (2, 32) and ours.tensor("w.q4_0").shape == (1, 32)
 
 
 @pytest.mark.parametrize("name", ["torch_zip.pt", "torch_legacy.pt"])

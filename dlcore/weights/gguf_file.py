@@ -24,6 +24,7 @@ import struct
 import numpy as np
 
 from .quant import dequantize, DEQUANTIZERS
+from .safetensors_file import bf16_to_f32
 
 MAGIC = b"GGUF"
 VERSIONS = (2, 3)
@@ -50,8 +51,9 @@ GGML_TYPES = {
     30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66),
     39: ("MXFP4", 32, 17),
 }
+# types NumPy has; the others (BF16 included, as the gguf package does) stay uint8 rows
 _PLAIN = {"F32": "f4", "F16": "f2", "F64": "f8", "I8": "i1", "I16": "i2", "I32": "i4",
-          "I64": "i8", "BF16": "u2"}
+          "I64": "i8"}
 
 # hyperparameters later used as divisors or sizes: a scalar one must be a positive integer
 _POSITIVE_KEYS = ("attention.head_count", "attention.head_count_kv", "embedding_length",
@@ -270,8 +272,7 @@ class GGUFFile:
                                  "dlcore cannot dequantise" % (self.path, name, t.kind))
             return dequantize(self.raw(name), t.kind, t.shape)
         if t.kind == "BF16":
-            from .safetensors_file import bf16_to_f32
-            words = self.raw(name).astype(np.uint16)
+            words = self.raw(name).view(np.dtype(t.order + "u2"))
             return bf16_to_f32(words).reshape(t.shape)
         if t.kind in _PLAIN:
             arr = self.raw(name)

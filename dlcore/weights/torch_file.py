@@ -257,7 +257,19 @@ def _check_pid(pid, min_len):
 MAX_NESTING = 100
 
 
-def _finish(obj, limits, memo, depth=0, where="checkpoint"):
+def _path_name(where):
+    """'checkpoint['state_dict']['w']' from the (parent, key) chain _finish passes down."""
+    keys = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    parts = ["[%r]" % k for k in reversed(keys)]
+    if len(parts) > 12:
+        parts = parts[:8] + ["...(%d levels)..." % (len(parts) - 11)] + parts[-3:]
+    return "checkpoint" + "".join(parts)
+
+
+def _finish(obj, limits, memo, depth=0, where=None):
     """Replace _LazyTensor placeholders by arrays, through dicts/lists/tuples.
 
     A pickle is a graph, not a tree: shared and cyclic containers are visited once (memo keeps
@@ -267,23 +279,21 @@ def _finish(obj, limits, memo, depth=0, where="checkpoint"):
         return hit[1]
     if depth > MAX_NESTING:
         raise ValueError("%s: containers nested deeper than %d levels at %s"
-                         % (limits.path, MAX_NESTING, where))
+                         % (limits.path, MAX_NESTING, _path_name(where)))
     if isinstance(obj, _LazyTensor):
-        out = obj.materialize(limits, where)
+        out = obj.materialize(limits, "tensor " + _path_name(where))
     elif isinstance(obj, dict):
         memo[id(obj)] = (obj, obj)
         for k in list(obj):
-            obj[k] = _finish(obj[k], limits, memo, depth + 1, "%s[%r]" % (where, k))
+            obj[k] = _finish(obj[k], limits, memo, depth + 1, (where, k))
         return obj
     elif isinstance(obj, list):
         out = []
         memo[id(obj)] = (obj, out)
-        out.extend(_finish(v, limits, memo, depth + 1, "%s[%d]" % (where, i))
-                   for i, v in enumerate(obj))
+        out.extend(_finish(v, limits, memo, depth + 1, (where, i)) for i, v in enumerate(obj))
         return out
     elif isinstance(obj, tuple):
-        out = tuple(_finish(v, limits, memo, depth + 1, "%s[%d]" % (where, i))
-                    for i, v in enumerate(obj))
+        out = tuple(_finish(v, limits, memo, depth + 1, (where, i)) for i, v in enumerate(obj))
     else:
         return obj
     memo[id(obj)] = (obj, out)

@@ -225,7 +225,9 @@ def _gguf_valid(rng, arch_kv=None):
     tensors = [("w.f32", (32, 2), 0, w.tobytes()),
                ("w.f16", (32, 2), 1, w.astype(np.float16).tobytes()),
                ("w.q8_0", (32, 2), 8, q8.tobytes()),
-               ("w.q4_0", (32, 1), 2, q4.tobytes())]
+               ("w.q4_0", (32, 1), 2, q4.tobytes()),
+               ("w.bf16", (32, 1), 30, (w[:1].view(np.uint32) >> 16).astype(np.uint16).tobytes()),
+               ("ids.i32", (3,), 26, np.array([7, -1, 2 ** 31 - 1], np.int32).tobytes())]
     return kv, tensors
 
 
