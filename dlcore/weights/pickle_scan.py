@@ -27,10 +27,10 @@ class ByteWindow:
         self.pos = 0
 
     def read(self, n=-1):
-        end = self.size if n is None or n < 0 else min(self.size, self.pos + n)
-        out = bytes(self.buf[self.pos:end])
+        pos = self.pos
+        end = self.size if n is None or n < 0 else min(self.size, pos + n)
         self.pos = end
-        return out
+        return self.buf[pos:end]  # slicing bytes or an mmap gives bytes
 
     def readline(self, limit=-1):
         nl = self.buf.find(b"\n", self.pos)
@@ -48,12 +48,13 @@ class ByteWindow:
 
 def scan_pickle(window, what):
     """Walk one pickle from window's position to its STOP; raise ValueError naming `what` if it
-    is malformed or uses what the unpickler would turn into unbounded memory.  The window's
-    position is left where it was."""
+    is malformed or uses what the unpickler would turn into unbounded memory.  The window (a
+    ByteWindow or io.BytesIO) is left where it was; returns the offset just past the STOP."""
     start = window.tell()
-    n_ops = 0
+    n_ops, end = 0, start
     try:
         for op, arg, pos in pickletools.genops(window):
+            end = window.tell()
             n_ops += 1
             if op.name in _MEMO_OPS and (not isinstance(arg, int) or not 0 <= arg <= n_ops):
                 raise ValueError("memo index %r at byte %d, but only %d opcodes precede it"
@@ -67,3 +68,4 @@ def scan_pickle(window, what):
         window.seek(start)
     if n_ops == 0:
         raise ValueError("%s: empty pickle" % what)
+    return end

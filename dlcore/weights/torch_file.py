@@ -20,6 +20,7 @@ declared sizes are checked against the archive and the inflation limits, and the
 from stored views may not add up to more than a small multiple of the stored bytes.
 """
 import collections
+import io
 import mmap
 import os
 import pickle
@@ -389,9 +390,9 @@ def _load_zip(path, limits):
                 storages[key] = st
             return storages[key]
 
-        window = ByteWindow(bytes(_read_member(z, infos[pkl[0]], limits, archive_size)))
-        scan_pickle(window, "%s: %s" % (path, pkl[0]))
-        obj = RestrictedUnpickler(window, pload).load()
+        stream = io.BytesIO(_read_member(z, infos[pkl[0]], limits, archive_size).tobytes())
+        scan_pickle(stream, "%s: %s" % (path, pkl[0]))
+        obj = RestrictedUnpickler(stream, pload).load()
     return _finish(obj, limits, {})
 
 
@@ -407,10 +408,15 @@ def _load_legacy(path, limits):
         mm.close()
 
 
+def _unpickle_next(f, what, pload=None):
+    """The pickle at f's position, scanned first, then read from a copy of just its bytes."""
+    end = scan_pickle(f, what)
+    return RestrictedUnpickler(io.BytesIO(f.read(end - f.tell())), pload).load()
+
+
 def _read_legacy(path, f, limits):
     def plain(what):
-        scan_pickle(f, "%s: %s" % (path, what))
-        return RestrictedUnpickler(f).load()
+        return _unpickle_next(f, "%s: %s" % (path, what))
     try:
         magic = plain("magic-number pickle")
     except (ValueError, pickle.UnpicklingError) as e:
@@ -435,8 +441,7 @@ def _read_legacy(path, f, limits):
                                          "not supported")
         return storages[key]
 
-    scan_pickle(f, "%s: object pickle" % path)
-    obj = RestrictedUnpickler(f, pload).load()
+    obj = _unpickle_next(f, "%s: object pickle" % path, pload)
     keys = plain("storage-key pickle")
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ValueError("%s: malformed storage key list" % path)
