@@ -105,7 +105,8 @@ def _judge(case, loader, r):
     if r.get("died"):
         return ["killed the worker (exit status %r)" % r["died"]]
     bad = []
-    if r["rss_growth_mb"] >= RSS_LIMIT_MB:
+    # without /proc/self/clear_refs the peak cannot be reset; RLIMIT_AS still bounds the worker
+    if r.get("peak_reset") and r["rss_growth_mb"] >= RSS_LIMIT_MB:
         bad.append("peak RSS grew %.0f MB" % r["rss_growth_mb"])
     if r["ok"]:
         if case.must_fail is True or loader in (case.must_fail or ()):
@@ -131,8 +132,6 @@ def test_every_hostile_file_through_every_loader(corpus, worker):
         cwd=os.path.dirname(HERE)))
     assert len(cases) >= 300 and len(loaders) >= 7
     worker.start()
-    if not worker.peak_reset:
-        pytest.skip("this kernel cannot reset the peak RSS (/proc/self/clear_refs)")
     problems, slowest, biggest, n, timings = [], (0.0, ""), (0.0, ""), 0, []
     for case in cases:
         for loader in loaders:

@@ -196,11 +196,11 @@ def _parse(path):
 
 
 class _TensorInfo:
-    __slots__ = ("kind", "shape", "start", "nbytes", "order")
+    __slots__ = ("kind", "shape", "start", "nbytes", "order", "row_bytes")
 
-    def __init__(self, kind, shape, start, nbytes, order):
-        self.kind, self.shape, self.start, self.nbytes, self.order = (
-            kind, shape, start, nbytes, order)
+    def __init__(self, kind, shape, start, nbytes, order, row_bytes):
+        self.kind, self.shape, self.start, self.nbytes, self.order, self.row_bytes = (
+            kind, shape, start, nbytes, order, row_bytes)
 
 
 def _tensor_info(rd, name, dims, code, offset, align, data_start):
@@ -221,7 +221,8 @@ def _tensor_info(rd, name, dims, code, offset, align, data_start):
     if start + nbytes > rd.size:
         rd.fail("tensor %r (%s, ggml dims %s) needs bytes %d..%d but the file has %d bytes "
                 "(truncated?)" % (name, kind, dims, start, start + nbytes, rd.size))
-    return _TensorInfo(kind, tuple(reversed(dims)), start, nbytes, rd.order)
+    row_bytes = dims[0] // block * block_bytes
+    return _TensorInfo(kind, tuple(reversed(dims)), start, nbytes, rd.order, row_bytes)
 
 
 class GGUFFile:
@@ -259,8 +260,7 @@ class GGUFFile:
         if t.kind in _PLAIN:
             dt = np.dtype(t.order + _PLAIN[t.kind])
             return np.frombuffer(self._buf, dt, t.nbytes // dt.itemsize, t.start).reshape(t.shape)
-        _, block, block_bytes = next(v for v in GGML_TYPES.values() if v[0] == t.kind)
-        rows = t.shape[:-1] + (t.shape[-1] // block * block_bytes,)
+        rows = t.shape[:-1] + (t.row_bytes,)
         return np.frombuffer(self._buf, np.uint8, t.nbytes, t.start).reshape(rows)
 
     def tensor(self, name):

@@ -68,9 +68,9 @@ def main():
         name, path = line.rstrip("\n").split("\t", 1)
         gc.collect(0)  # a full collection costs ~20 ms with dlcore imported
         before = _status_kb("VmRSS")
-        _reset_peak()
+        out_reset = _reset_peak()
         t0 = time.perf_counter()
-        out = {"loader": name, "path": path, "ok": True}
+        out = {"loader": name, "path": path, "ok": True, "peak_reset": out_reset}
         try:
             result = loaders[name](path)
             del result
