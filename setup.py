@@ -35,7 +35,7 @@ ISA_FLAGS = {
 # ---- sanitizers ---------------------------------------------------------------------------
 # DLCORE_SANITIZE=address,undefined compiles the kernels and the extension with ASan/UBSan, for
 # testing only (never for a wheel); build it into a copy of the tree, as .ci/sanitize does, and
-# run with the ASan runtime preloaded: README, "Testing under sanitizers".
+# run with the ASan runtime preloaded (README, "Testing").
 SANITIZERS = ("address", "undefined")
 SANITIZE = [s for s in os.environ.get("DLCORE_SANITIZE", "").replace(" ", "").split(",") if s]
 if set(SANITIZE) - set(SANITIZERS):
