@@ -32,6 +32,21 @@ ISA_FLAGS = {
 }
 
 
+# ---- sanitizers ---------------------------------------------------------------------------
+# DLCORE_SANITIZE=address,undefined compiles the kernels and the extension with ASan/UBSan, for
+# testing only (never for a wheel); build it into a copy of the tree, as .ci/sanitize does, and
+# run with the ASan runtime preloaded (README, "Testing").
+SANITIZERS = ("address", "undefined")
+SANITIZE = [s for s in os.environ.get("DLCORE_SANITIZE", "").replace(" ", "").split(",") if s]
+if set(SANITIZE) - set(SANITIZERS):
+    sys.exit("DLCORE_SANITIZE: unknown sanitizer(s) %s (supported: %s)"
+             % (", ".join(sorted(set(SANITIZE) - set(SANITIZERS))), ", ".join(SANITIZERS)))
+SANITIZE_FLAGS = (["-fsanitize=" + ",".join(SANITIZE), "-fno-omit-frame-pointer", "-g"]
+                  if SANITIZE else [])
+BASE_FLAGS = BASE_FLAGS + SANITIZE_FLAGS
+# ---- end of sanitizers ---------------------------------------------------------------------
+
+
 def _compiler_accepts(cc, flags):
     """True if the C compiler builds and links a tiny OpenMP program with `flags`."""
     src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n{n=omp_get_num_threads();}\nreturn n<0;}\n"
@@ -127,7 +142,9 @@ def extensions():
         sources=["dlcore/_C/_ext.pyx"],
         include_dirs=[INCLUDE, np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O2", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"],
+        extra_compile_args=["-O2", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"]
+        + SANITIZE_FLAGS,
+        extra_link_args=SANITIZE_FLAGS,
         # the csrc objects are linked in: list their sources so a C-only edit relinks
         depends=glob.glob(os.path.join("dlcore", "_C", "*.pxi"))
         + glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True)

@@ -55,6 +55,8 @@ def read_header(path):
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         _fail(path, "header is not valid UTF-8 JSON (%s)" % e)
+    except RecursionError:
+        _fail(path, "header JSON is nested too deeply")
     if not isinstance(header, dict):
         _fail(path, "header must be a JSON object, got %s" % type(header).__name__)
     data_len = size - 8 - n
