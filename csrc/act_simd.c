@@ -10,7 +10,7 @@
  * down a column of vectors (one vector of adjacent inner positions), so no transpose is needed.
  */
 #include "dlcore/act.h"
-#include "dlcore/act_vmath.h"
+#include "act_vmath.h"
 #include "dlcore/runtime.h"
 
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))

@@ -16,7 +16,7 @@
 
 #include "dlcore/attention.h"
 #include "dlcore/runtime.h"
-#include "dlcore/simd.h"
+#include "simd.h"
 
 enum { BQ = 64, BK = 64 };
 

@@ -1,5 +1,5 @@
 /* Batch normalization, fused forward and backward (see dlcore/batchnorm.h); written once in
- * dlcore/batchnorm_impl.h for float and double. */
+ * batchnorm_impl.h for float and double. */
 #include <math.h>
 #include "dlcore/batchnorm.h"
 #include "dlcore/runtime.h"
@@ -11,12 +11,12 @@
 
 #define T float
 #define SUF(name) name##_f32
-#include "dlcore/batchnorm_impl.h"
+#include "batchnorm_impl.h"
 #undef T
 #undef SUF
 
 #define T double
 #define SUF(name) name##_f64
-#include "dlcore/batchnorm_impl.h"
+#include "batchnorm_impl.h"
 #undef T
 #undef SUF

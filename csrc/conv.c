@@ -1,6 +1,6 @@
 /* 2-D convolution: im2col + GEMM, a pointwise path without im2col, and a direct depthwise
  * kernel (see dlcore/conv.h for the contract and the workspace bound).  The algorithms are
- * written once in dlcore/conv_impl.h and instantiated here for float and double. */
+ * written once in conv_impl.h and instantiated here for float and double. */
 #include <string.h>
 #include "dlcore/conv.h"
 #include "dlcore/gemm.h"
@@ -115,7 +115,7 @@ static void lhs_free_f64(lhs_f64 *l) { (void)l; }
 #define T float
 #define SUF(name) name##_f32
 #define GEMM dl_sgemm
-#include "dlcore/conv_impl.h"
+#include "conv_impl.h"
 #undef T
 #undef SUF
 #undef GEMM
@@ -123,7 +123,7 @@ static void lhs_free_f64(lhs_f64 *l) { (void)l; }
 #define T double
 #define SUF(name) name##_f64
 #define GEMM dl_dgemm
-#include "dlcore/conv_impl.h"
+#include "conv_impl.h"
 #undef T
 #undef SUF
 #undef GEMM

@@ -6,7 +6,7 @@
  * vector loads and stores inline.  Every source index touched is inside the input row.
  */
 #include <string.h>
-#include "dlcore/simd.h"
+#include "simd.h"
 #include "dlcore/conv.h"
 
 #if defined(__AVX512F__)

@@ -5,7 +5,7 @@
  * the band has at least roundup(ow, 16) + (S-1)*dw columns, so a whole vector starting at
  * any j < ow stays inside the row.
  */
-#include "dlcore/simd.h"
+#include "simd.h"
 #include "dlcore/conv.h"
 
 /* out[i, j] = (accumulate ? out[i, j] : init) + sum_{r,s} wk[r*S+s] * buf[(i+r*dh)*bw + j+s*dw] */

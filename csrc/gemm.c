@@ -46,7 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dlcore/gemm.h"
-#include "dlcore/gemm_kernels.h"
+#include "gemm_kernels.h"
 #include "dlcore/runtime.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>

@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "dlcore/layernorm.h"
-#include "dlcore/simd.h"
+#include "simd.h"
 
 static float sum_f32(const float *x, size_t n)
 {

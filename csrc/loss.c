@@ -98,13 +98,13 @@ static int target_ok(int64_t t, size_t C, int64_t ignore_index)
 
 #define T float
 #define SUF(name) name##_f32
-#include "dlcore/loss_nll_impl.h"
+#include "loss_nll_impl.h"
 #undef T
 #undef SUF
 
 #define T double
 #define SUF(name) name##_f64
-#include "dlcore/loss_nll_impl.h"
+#include "loss_nll_impl.h"
 #undef T
 #undef SUF
 

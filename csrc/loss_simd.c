@@ -7,7 +7,7 @@
  * split between threads, summing each block in float vectors and the blocks in double. */
 #include <stdint.h>
 #include "dlcore/loss.h"
-#include "dlcore/act_vmath.h"
+#include "act_vmath.h"
 #include "dlcore/runtime.h"
 
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))

@@ -5,7 +5,7 @@
  * when the buffers are 64-byte aligned) so two threads never write the same line.
  */
 #include "dlcore/optim.h"
-#include "dlcore/optim_kernels.h"
+#include "optim_kernels.h"
 #include "dlcore/runtime.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -67,12 +67,12 @@ static void run_chunks(size_t n, range_fn body, const void *job)
 
 #define T float
 #define SUF(name) name##_f32
-#include "dlcore/optim_dispatch_impl.h"
+#include "optim_impl.h"
 #undef T
 #undef SUF
 
 #define T double
 #define SUF(name) name##_f64
-#include "dlcore/optim_dispatch_impl.h"
+#include "optim_impl.h"
 #undef T
 #undef SUF

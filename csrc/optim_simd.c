@@ -14,8 +14,8 @@
  */
 #include <math.h>
 #include <string.h>
-#include "dlcore/simd.h"
-#include "dlcore/optim_kernels.h"
+#include "simd.h"
+#include "optim_kernels.h"
 
 static inline vf vneg(vf a) { return vf_mul(a, vf_set1(-1.0f)); }
 

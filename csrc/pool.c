@@ -1,5 +1,5 @@
 /* Max/average/adaptive pooling, index scatter/gather (max-pool backward, max-unpool) and
- * nearest/bilinear upsampling (see dlcore/pool.h).  Written once in dlcore/pool_impl.h. */
+ * nearest/bilinear upsampling (see dlcore/pool.h).  Written once in pool_impl.h. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/pool.h"
@@ -61,7 +61,7 @@ static inline int pool2x2_row_idx_simd_f64(const double *r0, const double *r1, d
 #define T float
 #define SUF(name) name##_f32
 #define max_nan max_nan_f
-#include "dlcore/pool_impl.h"
+#include "pool_impl.h"
 #undef T
 #undef SUF
 #undef max_nan
@@ -69,7 +69,7 @@ static inline int pool2x2_row_idx_simd_f64(const double *r0, const double *r1, d
 #define T double
 #define SUF(name) name##_f64
 #define max_nan max_nan_d
-#include "dlcore/pool_impl.h"
+#include "pool_impl.h"
 #undef T
 #undef SUF
 #undef max_nan

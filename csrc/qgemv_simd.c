@@ -7,7 +7,7 @@
  * Two accumulators per row (even and odd blocks) keep the dependent FMA chain off the
  * critical path.
  */
-#include "dlcore/simd.h"
+#include "simd.h"
 #include "dlcore/qgemv.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))

@@ -616,7 +616,7 @@ static int lstm_team_fwd_f64(const dl_rnn_desc *d, int nth, const size_t *off, c
 #define RNN_REAL float
 #define RNN_FN(name) name##_f32
 #define RNN_GEMM dl_sgemm
-#include "dlcore/rnn_loop_impl.h"
+#include "rnn_impl.h"
 #undef RNN_REAL
 #undef RNN_FN
 #undef RNN_GEMM
@@ -624,7 +624,7 @@ static int lstm_team_fwd_f64(const dl_rnn_desc *d, int nth, const size_t *off, c
 #define RNN_REAL double
 #define RNN_FN(name) name##_f64
 #define RNN_GEMM dl_dgemm
-#include "dlcore/rnn_loop_impl.h"
+#include "rnn_impl.h"
 #undef RNN_REAL
 #undef RNN_FN
 #undef RNN_GEMM

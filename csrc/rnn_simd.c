@@ -4,7 +4,7 @@
  * Every kernel is one pass: the gate pre-activations a GEMM left in memory are read once, the
  * nonlinearities and the state update happen in registers, and only what backward needs is
  * written (activated gates, tanh(c), GRU's recurrent n part). */
-#include "dlcore/simd.h"
+#include "simd.h"
 #include "dlcore/rnn.h"
 
 static inline vf vf_one(void) { return vf_set1(1.0f); }

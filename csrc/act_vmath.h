@@ -13,7 +13,7 @@
 #define DLCORE_ACT_VMATH_H
 
 #include <float.h>
-#include "dlcore/simd.h"
+#include "simd.h"
 
 #if defined(__AVX512F__)
 /* the first k (< DL_VF_LEN) lanes from p, the rest `fill` */
