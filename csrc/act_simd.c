@@ -12,6 +12,7 @@
 #include "dlcore/act.h"
 #include "act_vmath.h"
 #include "dlcore/runtime.h"
+#include "act_kernels.h"
 
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -261,8 +262,7 @@ DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x
     }
 }
 
-int DL_ISA_FN(dl_act_fwd_f32)(int kind, const float *x, float *y, size_t n, float a, float b,
-                              float c)
+static int act_fwd(int kind, const float *x, float *y, size_t n, float a, float b, float c)
 {
     act_prm p = {a, b, c};
     switch (kind) {
@@ -283,8 +283,8 @@ int DL_ISA_FN(dl_act_fwd_f32)(int kind, const float *x, float *y, size_t n, floa
     }
 }
 
-int DL_ISA_FN(dl_act_bwd_f32)(int kind, const float *x, const float *y, const float *gy,
-                              float *gx, size_t n, float a, float b, float c)
+static int act_bwd(int kind, const float *x, const float *y, const float *gy, float *gx,
+                   size_t n, float a, float b, float c)
 {
     act_prm p = {a, b, c};
     switch (kind) {
@@ -445,8 +445,8 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
     }
 }
 
-void DL_ISA_FN(dl_softmax_fwd_f32)(const float *x, float *y, size_t outer, size_t dim,
-                                   size_t inner, int log_)
+static void softmax_fwd(const float *x, float *y, size_t outer, size_t dim, size_t inner,
+                        int log_)
 {
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
@@ -532,8 +532,8 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
     }
 }
 
-void DL_ISA_FN(dl_softmax_bwd_f32)(const float *y, const float *gy, float *gx, size_t outer,
-                                   size_t dim, size_t inner, int log_)
+static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer,
+                        size_t dim, size_t inner, int log_)
 {
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
@@ -556,3 +556,5 @@ void DL_ISA_FN(dl_softmax_bwd_f32)(const float *y, const float *gy, float *gx, s
         softmax_bwd_cols(y + base, gy + base, gx + base, dim, inner, j, k, log_);
     }
 }
+
+const act_kernels_t DL_ISA_FN(act_kernels) = {act_fwd, act_bwd, softmax_fwd, softmax_bwd};
