@@ -9,6 +9,7 @@
 #include "dlcore/loss.h"
 #include "act_vmath.h"
 #include "dlcore/runtime.h"
+#include "loss_kernels.h"
 
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -96,9 +97,9 @@ static float weight_total(const float *w, size_t C)
     return (float)s;
 }
 
-int64_t DL_ISA_FN(dl_ce_fwd_f32)(const float *x, const int64_t *target, const float *weight,
-                                 size_t N, size_t C, int64_t ignore_index, float smoothing,
-                                 float *loss, float *lse, double *sum_loss, double *sum_weight)
+static int64_t ce_fwd(const float *x, const int64_t *target, const float *weight,
+                      size_t N, size_t C, int64_t ignore_index, float smoothing,
+                      float *loss, float *lse, double *sum_loss, double *sum_weight)
 {
     const float W = weight_total(weight, C), eps = smoothing;
     double tl = 0.0, tw = 0.0;
@@ -136,9 +137,9 @@ static void zero_row(float *p, size_t n)
     for (size_t j = 0; j < n; j++) p[j] = 0.0f;
 }
 
-void DL_ISA_FN(dl_ce_bwd_f32)(const float *x, const int64_t *target, const float *weight,
-                              const float *lse, size_t N, size_t C, int64_t ignore_index,
-                              float smoothing, const float *g, float gscale, float *gx)
+static void ce_bwd(const float *x, const int64_t *target, const float *weight,
+                   const float *lse, size_t N, size_t C, int64_t ignore_index,
+                   float smoothing, const float *g, float gscale, float *gx)
 {
     const float W = weight_total(weight, C), eps = smoothing;
     int nt = dl_threads_for(N * C, CE_GRAIN);
@@ -180,9 +181,9 @@ static inline vf smooth_wq(vf q, vf w, vf mask, float eps, float invC)
     return vf_mul(vf_mul(vf_fma(q, vf_set1(1.0f - eps), vf_set1(eps * invC)), w), mask);
 }
 
-void DL_ISA_FN(dl_ce_prob_fwd_f32)(const float *x, const float *q, const float *weight, size_t N,
-                                   size_t C, float smoothing, float *loss, float *lse,
-                                   double *sum_loss)
+static void ce_prob_fwd(const float *x, const float *q, const float *weight, size_t N,
+                        size_t C, float smoothing, float *loss, float *lse,
+                        double *sum_loss)
 {
     const float eps = smoothing, invC = 1.0f / (float)C;
     double tl = 0.0;
@@ -220,9 +221,9 @@ void DL_ISA_FN(dl_ce_prob_fwd_f32)(const float *x, const float *q, const float *
     *sum_loss = tl;
 }
 
-void DL_ISA_FN(dl_ce_prob_bwd_f32)(const float *x, const float *q, const float *weight,
-                                   const float *lse, size_t N, size_t C, float smoothing,
-                                   const float *g, float gscale, float *gx)
+static void ce_prob_bwd(const float *x, const float *q, const float *weight,
+                        const float *lse, size_t N, size_t C, float smoothing,
+                        const float *g, float gscale, float *gx)
 {
     const float eps = smoothing, invC = 1.0f / (float)C;
     int nt = dl_threads_for(N * C, CE_GRAIN);
@@ -424,8 +425,8 @@ DL_ALWAYS_INLINE void pl_bwd_run(int kind, const float *x, const float *t, const
     }
 }
 
-int DL_ISA_FN(dl_ploss_fwd_f32)(int kind, const float *x, const float *t, const float *w,
-                                const float *pw, size_t n, float param, float *out, double *sum)
+static int ploss_fwd(int kind, const float *x, const float *t, const float *w,
+                     const float *pw, size_t n, float param, float *out, double *sum)
 {
     *sum = 0.0;
     switch (kind) {
@@ -443,9 +444,9 @@ int DL_ISA_FN(dl_ploss_fwd_f32)(int kind, const float *x, const float *t, const 
     }
 }
 
-int DL_ISA_FN(dl_ploss_bwd_f32)(int kind, const float *x, const float *t, const float *w,
-                                const float *pw, size_t n, float param, const float *g,
-                                float gscale, float *gx)
+static int ploss_bwd(int kind, const float *x, const float *t, const float *w,
+                     const float *pw, size_t n, float param, const float *g,
+                     float gscale, float *gx)
 {
     switch (kind) {
     case DL_PL_MSE: pl_bwd_run(DL_PL_MSE, x, t, NULL, NULL, n, param, g, gscale, gx); return 0;
@@ -462,3 +463,6 @@ int DL_ISA_FN(dl_ploss_bwd_f32)(int kind, const float *x, const float *t, const 
     default: return -1;
     }
 }
+
+const loss_kernels_t DL_ISA_FN(loss_kernels) = {ce_fwd, ce_bwd, ce_prob_fwd, ce_prob_bwd,
+                                              ploss_fwd, ploss_bwd};
