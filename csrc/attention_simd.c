@@ -17,6 +17,7 @@
 #include "dlcore/attention.h"
 #include "dlcore/runtime.h"
 #include "simd.h"
+#include "attention_kernels.h"
 
 enum { BQ = 64, BK = 64 };
 
@@ -243,8 +244,8 @@ static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *v
  * first need no rescale of the output rows. */
 static const float ATTN_MAX_SLACK = 8.0f;
 
-int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
-                               const float *v, float *out, float *lse)
+static int attn_fwd(const dl_attn_desc *d, const float *q, const float *k,
+                    const float *v, float *out, float *lse)
 {
     const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv;
     const size_t Dp = round_up(D, DL_VF_LEN), Dvp = round_up(Dv, DL_VF_LEN);
@@ -355,9 +356,9 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
     return failed ? -1 : 0;
 }
 
-int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
-                               const float *v, const float *out, const float *lse,
-                               const float *dout, float *dq, float *dk, float *dv)
+static int attn_bwd(const dl_attn_desc *d, const float *q, const float *k,
+                    const float *v, const float *out, const float *lse,
+                    const float *dout, float *dq, float *dk, float *dv)
 {
     const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv;
     const size_t Dp = round_up(D, DL_VF_LEN), Dvp = round_up(Dv, DL_VF_LEN);
@@ -493,3 +494,5 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
     }
     return failed ? -1 : 0;
 }
+
+const attention_kernels_t DL_ISA_FN(attention_kernels) = {attn_fwd, attn_bwd};
