@@ -1,4 +1,5 @@
-/* LayerNorm / RMSNorm drivers: threads over rows, ISA dispatch for float32, plain float64.
+/* LayerNorm / RMSNorm drivers: threads over rows, float32 through the ISA's kernel table,
+ * plain float64.
  *
  * The parameter gradients are sums over rows: each thread sums its own rows into a private
  * partial, and the partials are added in thread order afterwards (deterministic for a given
@@ -12,31 +13,9 @@
 
 #include "dlcore/layernorm.h"
 #include "dlcore/runtime.h"
+#include "layernorm_kernels.h"
 
 enum { LN_GRAIN = 1 << 15 };   /* elements per thread before a second thread pays off */
-
-typedef void (*ln_fwd_fn)(size_t, size_t, size_t, const float *, const float *, const float *,
-                          float, int, float *, float *, float *);
-typedef void (*ln_bwd_fn)(size_t, size_t, size_t, const float *, const float *, const float *,
-                          const float *, const float *, float *, float *, float *, int);
-
-static ln_fwd_fn pick_fwd(void)
-{
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_ln_fwd_rows_f32_avx512;
-    case DL_ISA_AVX2: return dl_ln_fwd_rows_f32_avx2;
-    default: return dl_ln_fwd_rows_f32_generic;
-    }
-}
-
-static ln_bwd_fn pick_bwd(void)
-{
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_ln_bwd_rows_f32_avx512;
-    case DL_ISA_AVX2: return dl_ln_bwd_rows_f32_avx2;
-    default: return dl_ln_bwd_rows_f32_generic;
-    }
-}
 
 static inline void chunk(size_t rows, int nt, int t, size_t *r0, size_t *r1)
 {
@@ -57,13 +36,13 @@ static inline int thread_id(void)
 static int fwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
                    const float *beta, double eps, int rms, float *y, float *mean, float *rstd)
 {
-    ln_fwd_fn f = pick_fwd();
+    const layernorm_kernels_t *kt = layernorm_kernels();
     int nt = dl_threads_for(rows * n, LN_GRAIN);
 #pragma omp parallel num_threads(nt)
     {
         size_t r0, r1;
         chunk(rows, nt, thread_id(), &r0, &r1);
-        f(r0, r1, n, x, gamma, beta, (float)eps, rms, y, mean, rstd);
+        kt->fwd_rows(r0, r1, n, x, gamma, beta, (float)eps, rms, y, mean, rstd);
     }
     return 0;
 }
@@ -72,7 +51,7 @@ static int bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
                    const float *mean, const float *rstd, const float *dy, float *dx,
                    float *dgamma, float *dbeta, int rms)
 {
-    ln_bwd_fn f = pick_bwd();
+    const layernorm_kernels_t *kt = layernorm_kernels();
     int nt = dl_threads_for(rows * n, LN_GRAIN);
     float *part = NULL;
     if (nt > 1 && (dgamma || dbeta)) {
@@ -92,7 +71,7 @@ static int bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
             pg = dgamma ? part + 2 * n * (size_t)t : NULL;
             pb = dbeta ? part + 2 * n * (size_t)t + n : NULL;
         }
-        f(r0, r1, n, x, gamma, mean, rstd, dy, dx, pg, pb, rms);
+        kt->bwd_rows(r0, r1, n, x, gamma, mean, rstd, dy, dx, pg, pb, rms);
     }
     if (part) {
         for (int t = 0; t < nt; t++) {
