@@ -9,7 +9,7 @@ cdef extern from "dlcore/rnn.h":
         DL_RNN_GRU
     ctypedef struct dl_rnn_desc:
         dl_rnn_mode_t mode
-        size_t T
+        size_t n_steps
         const int64_t *batch_sizes
         size_t B
         size_t n_input
@@ -125,7 +125,7 @@ cdef int _rnn_desc(dl_rnn_desc *d, int mode, cnp.ndarray batch_sizes, size_t I, 
     if mode != 2 and P != H:
         raise ValueError("rnn: only LSTM has a projection")
     d.mode = <dl_rnn_mode_t>mode
-    d.T = T
+    d.n_steps = T
     d.batch_sizes = bs
     d.B = bs[0]
     d.n_input = I
@@ -191,7 +191,7 @@ def rnn_forward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_
     if w_hr is not None and (mode != 2 or P >= H):
         raise ValueError("rnn: w_hr is only for an LSTM with proj_size < hidden_size")
     cdef size_t rows = 0, t
-    for t in range(d.T):
+    for t in range(d.n_steps):
         rows += d.batch_sizes[t]
     cdef ptrdiff_t ldx = _rnn_rows(x, "x", rows, I, typ)
     cdef ptrdiff_t ldo = _rnn_rows(out, "out", rows, P, typ)
@@ -255,7 +255,7 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
     if w_hr is not None and (mode != 2 or P >= H):
         raise ValueError("rnn: w_hr is only for an LSTM with proj_size < hidden_size")
     cdef size_t rows = 0, t
-    for t in range(d.T):
+    for t in range(d.n_steps):
         rows += d.batch_sizes[t]
     cdef ptrdiff_t ldx = _rnn_rows(x, "x", rows, I, typ)
     cdef ptrdiff_t lddo = 0, lddx = 0
