@@ -4,7 +4,8 @@
  *
  * im2col / col2im: the rows are short (an output row of a 14x14 map is 14 floats), so a
  * memcpy/memset call per run cost more than the copy itself: these move each run with a few
- * (masked, on AVX-512) vector loads and stores inline.  Every source index touched is inside
+ * vector loads and stores inline where partial vectors are single masked instructions
+ * (DL_VF_MASKED: AVX-512), plain loops otherwise.  Every source index touched is inside
  * the input row.
  *
  * Depthwise rows (stride 1): both kernels read a zero-padded band of one input plane (built by
@@ -17,38 +18,32 @@
 #include "dlcore/conv.h"
 #include "conv_kernels.h"
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-
-static inline __mmask16 col_lanes(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-}
+#ifdef DL_VF_MASKED
+/* lanes of the partial vector at j of a run of n */
+static inline size_t col_lanes(int64_t n) { return n >= DL_VF_LEN ? DL_VF_LEN : (size_t)n; }
 
 /* d[j] = 0 for j < n */
 static inline void row_zero(float *d, int64_t n)
 {
-    const __m512 z = _mm512_setzero_ps();
-    for (int64_t j = 0; j < n; j += 16) _mm512_mask_storeu_ps(d + j, col_lanes(n - j), z);
+    for (int64_t j = 0; j < n; j += DL_VF_LEN) vf_store_part(d + j, vf_zero(), col_lanes(n - j));
 }
 
 /* d[j] = src[j] for lo <= j < hi (src + j is in range only there) */
 static inline void row_copy(float *d, const float *xr, int64_t off, int64_t lo, int64_t hi)
 {
-    for (int64_t j = lo; j < hi; j += 16) {
-        const __mmask16 m = col_lanes(hi - j);
-        _mm512_mask_storeu_ps(d + j, m, _mm512_maskz_loadu_ps(m, xr + (off + j)));
+    for (int64_t j = lo; j < hi; j += DL_VF_LEN) {
+        const size_t k = col_lanes(hi - j);
+        vf_store_part(d + j, vf_load_part(xr + (off + j), k, 0.0f), k);
     }
 }
 
 /* xr[off + j] += s[j] for lo <= j < hi */
 static inline void row_add(float *xr, int64_t off, const float *s, int64_t lo, int64_t hi)
 {
-    for (int64_t j = lo; j < hi; j += 16) {
-        const __mmask16 m = col_lanes(hi - j);
+    for (int64_t j = lo; j < hi; j += DL_VF_LEN) {
+        const size_t k = col_lanes(hi - j);
         float *o = xr + (off + j);
-        _mm512_mask_storeu_ps(o, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, o),
-                                                  _mm512_maskz_loadu_ps(m, s + j)));
+        vf_store_part(o, vf_add(vf_load_part(o, k, 0.0f), vf_load_part(s + j, k, 0.0f)), k);
     }
 }
 #else

@@ -3,7 +3,9 @@
  *
  * Every kernel is one pass: the gate pre-activations a GEMM left in memory are read once, the
  * nonlinearities and the state update happen in registers, and only what backward needs is
- * written (activated gates, tanh(c), GRU's recurrent n part). */
+ * written (activated gates, tanh(c), GRU's recurrent n part).  The LSTM cells, where five
+ * nonlinearities per unit per step are most of the time, take simd.h's short route
+ * (vf_sigmoid_fast, vf_tanh_fast); GRU and Elman keep vf_sigmoid / vf_tanh. */
 #include "simd.h"
 #include "dlcore/rnn.h"
 #include "rnn_kernels.h"
@@ -12,52 +14,6 @@ static inline vf vf_one(void) { return vf_set1(1.0f); }
 /* relu that keeps NaN: the data goes second (see vf_max). */
 static inline vf vf_relu(vf x) { return vf_max(vf_zero(), x); }
 static inline float s_relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
-
-/* ---- the LSTM forward cell's nonlinearities.  Five per hidden unit per step make them most of
- * the cell's time, so they take a shorter route than simd.h's general vf_sigmoid/vf_tanh (which
- * also keep tanh's relative precision near 0): both come from one clamped e^x and one
- * reciprocal, sigmoid(x) = 1 / (1 + e^-x), tanh(x) = 1 - 2 / (1 + e^2x).  Absolute error stays
- * within a few 1e-8 (what the cell's outputs need); NaN propagates; the clamp to |x| <= 80 keeps
- * 1 + e^x finite and its reciprocal a normal number (sigmoid(-80) ~ 1.8e-35 stands for 0). */
-#ifndef DL_VF_SCALAR
-static inline vf rnn_exp_clamped(vf x)
-{
-    const vf hi = vf_set1(80.0f), lo = vf_set1(-80.0f);
-    vf xc = vf_min(hi, vf_max(lo, x));           /* NaN stays NaN (data in 2nd operand) */
-    vf n;
-    vf p = vf_exp_poly(xc, &n);
-#if defined(__AVX512F__)
-    return _mm512_scalef_ps(p, n);               /* p * 2^n, |n| <= 116 */
-#else
-    return vf_mul(p, vf_pow2i(vf_round_to_int(n)));
-#endif
-}
-
-/* 1 / d for d in [1, 6e34] (or NaN). */
-static inline vf rnn_recip(vf d)
-{
-#if defined(__AVX512F__)
-    vf r = _mm512_rcp14_ps(d);                   /* 14 bits, one Newton step doubles them */
-    return vf_mul(r, _mm512_fnmadd_ps(d, r, vf_set1(2.0f)));
-#else
-    return vf_div(vf_set1(1.0f), d);
-#endif
-}
-
-static inline vf rnn_sigmoid(vf x)
-{
-    return rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_sub(vf_zero(), x))));
-}
-
-static inline vf rnn_tanh(vf x)
-{
-    vf r = rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_add(x, x))));
-    return vf_fma(vf_set1(-2.0f), r, vf_set1(1.0f));
-}
-#else
-static inline vf rnn_sigmoid(vf x) { return s_sigmoid(x); }
-static inline vf rnn_tanh(vf x) { return s_tanh(x); }
-#endif
 
 /* LSTM forward on units [0, W) of one row of H (pointers already offset to the first unit); the
  * gate blocks of xg, bias and gates lie H apart, those of hg sh apart.  The [i f g o]
@@ -84,10 +40,10 @@ lstm_units_fwd(size_t W, size_t H, size_t sh, const float *xg, const float *hg,
             if (has_bias) v = vf_add(v, vf_loadu(bias + q * H + j));
             pre[q] = v;
         }
-        vf i = rnn_sigmoid(pre[0]), f = rnn_sigmoid(pre[1]), gc = rnn_tanh(pre[2]);
-        vf o = rnn_sigmoid(pre[3]);
+        vf i = vf_sigmoid_fast(pre[0]), f = vf_sigmoid_fast(pre[1]), gc = vf_tanh_fast(pre[2]);
+        vf o = vf_sigmoid_fast(pre[3]);
         vf cn = vf_fma(f, vf_loadu(c + j), vf_mul(i, gc));
-        vf t = rnn_tanh(cn);
+        vf t = vf_tanh_fast(cn);
         if (keep) {
             vf_storeu(gates + j, i);
             vf_storeu(gates + H + j, f);
