@@ -9,14 +9,5 @@
 /* channels per block when L == 1 */
 #define BN_CBLOCK ((int64_t)256)
 
-#define T float
-#define SUF(name) name##_f32
-#include "batchnorm_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF(name) name##_f64
-#include "batchnorm_impl.h"
-#undef T
-#undef SUF
+#define DL_TEMPLATE "batchnorm_impl.h"
+#include "each_dtype.h"

@@ -114,21 +114,8 @@ static void lhs_gemm_f64(const lhs_f64 *l, int transb, int64_t N, const double *
 }
 static void lhs_free_f64(lhs_f64 *l) { (void)l; }
 
-#define T float
-#define SUF(name) name##_f32
-#define GEMM dl_sgemm
-#include "conv_impl.h"
-#undef T
-#undef SUF
-#undef GEMM
-
-#define T double
-#define SUF(name) name##_f64
-#define GEMM dl_dgemm
-#include "conv_impl.h"
-#undef T
-#undef SUF
-#undef GEMM
+#define DL_TEMPLATE "conv_impl.h"
+#include "each_dtype.h"
 
 static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
                         int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t sh,

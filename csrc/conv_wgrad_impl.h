@@ -18,6 +18,21 @@ void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
     }
 }
 
+/* acc_g += one group's weight gradient from columns B (Kc x n, row stride ldb) and output
+ * gradients gy_g (Kg x n, row stride ldg): gy_g B^T, or with `tr` its transpose B gy_g^T
+ * (acc_g then Kc x Kg; see bwd_weight_tile). */
+static void SUF(wgrad_gemm)(const dl_conv_params *p, int tr, int64_t n, const T *B, int64_t ldb,
+                            const T *gyg, int64_t ldg, T *accg)
+{
+    const int64_t Kg = p->K / p->groups, Kc = p->C / p->groups * p->R * p->S;
+    if (tr)
+        GEMM(0, 1, (size_t)Kc, (size_t)Kg, (size_t)n, 1, B, ldb, gyg, ldg, 1, accg, Kg, NULL,
+             DL_BIAS_NONE, DL_ACT_NONE);
+    else
+        GEMM(0, 1, (size_t)Kg, (size_t)Kc, (size_t)n, 1, gyg, ldg, B, ldb, 1, accg, Kc, NULL,
+             DL_BIAS_NONE, DL_ACT_NONE);
+}
+
 /* The weight gradient of one tile, every group, accumulated into acc: either
  * gw_g += gy_g (Kg x np) @ col^T (np x Kc), or, with `tr`, its transpose
  * gw_g^T += col (Kc x np) @ gy_g^T (np x Kg) (acc then holds Kc x Kg per group): the GEMM runs
@@ -53,12 +68,7 @@ static void SUF(bwd_weight_tile)(const dl_conv_params *p, const T *x, const T *g
             B = col;
             ldb = np;
         }
-        if (tr)
-            GEMM(0, 1, (size_t)Kc, (size_t)Kg, (size_t)np, 1, B, ldb, gyt, P, 1,
-                 acc + g * Kg * Kc, Kg, NULL, DL_BIAS_NONE, DL_ACT_NONE);
-        else
-            GEMM(0, 1, (size_t)Kg, (size_t)Kc, (size_t)np, 1, gyt, P, B, ldb, 1,
-                 acc + g * Kg * Kc, Kc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        SUF(wgrad_gemm)(p, tr, np, B, ldb, gyt, P, acc + g * Kg * Kc);
     }
 }
 
@@ -132,12 +142,7 @@ static void SUF(bwd_weight_packed)(const dl_conv_params *p, const T *x, const T 
                 memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
                        (size_t)P * sizeof(T));
         }
-        if (tr)
-            GEMM(0, 1, (size_t)Kc, (size_t)Kg, (size_t)ld, 1, col, ld, gyb, ld, 1,
-                 acc + g * Kg * Kc, Kg, NULL, DL_BIAS_NONE, DL_ACT_NONE);
-        else
-            GEMM(0, 1, (size_t)Kg, (size_t)Kc, (size_t)ld, 1, gyb, ld, col, ld, 1,
-                 acc + g * Kg * Kc, Kc, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        SUF(wgrad_gemm)(p, tr, ld, col, ld, gyb, ld, acc + g * Kg * Kc);
     }
 }
 

@@ -33,8 +33,9 @@ static inline int thread_id(void)
 #endif
 }
 
-static int fwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                   const float *beta, double eps, int rms, float *y, float *mean, float *rstd)
+static int fwd_rows_f32(size_t rows, size_t n, const float *x, const float *gamma,
+                        const float *beta, double eps, int rms, float *y, float *mean,
+                        float *rstd)
 {
     const layernorm_kernels_t *kt = layernorm_kernels();
     int nt = dl_threads_for(rows * n, LN_GRAIN);
@@ -47,9 +48,9 @@ static int fwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
     return 0;
 }
 
-static int bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                   const float *mean, const float *rstd, const float *dy, float *dx,
-                   float *dgamma, float *dbeta, int rms)
+static int bwd_rows_f32(size_t rows, size_t n, const float *x, const float *gamma,
+                        const float *mean, const float *rstd, const float *dy, float *dx,
+                        float *dgamma, float *dbeta, int rms)
 {
     const layernorm_kernels_t *kt = layernorm_kernels();
     int nt = dl_threads_for(rows * n, LN_GRAIN);
@@ -86,36 +87,11 @@ static int bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
     return 0;
 }
 
-int dl_layernorm_fwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                         const float *beta, double eps, float *y, float *mean, float *rstd)
-{
-    return fwd_f32(rows, n, x, gamma, beta, eps, 0, y, mean, rstd);
-}
-
-int dl_layernorm_bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                         const float *mean, const float *rstd, const float *dy, float *dx,
-                         float *dgamma, float *dbeta)
-{
-    return bwd_f32(rows, n, x, gamma, mean, rstd, dy, dx, dgamma, dbeta, 0);
-}
-
-int dl_rmsnorm_fwd_f32(size_t rows, size_t n, const float *x, const float *gamma, double eps,
-                       float *y, float *rstd)
-{
-    return fwd_f32(rows, n, x, gamma, NULL, eps, 1, y, NULL, rstd);
-}
-
-int dl_rmsnorm_bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                       const float *rstd, const float *dy, float *dx, float *dgamma)
-{
-    return bwd_f32(rows, n, x, gamma, NULL, rstd, dy, dx, dgamma, NULL, 1);
-}
-
 /* ---- float64: plain loops, one thread (gradient checks) ---- */
 
-static int fwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                   const double *beta, double eps, int rms, double *y, double *mean,
-                   double *rstd)
+static int fwd_rows_f64(size_t rows, size_t n, const double *x, const double *gamma,
+                        const double *beta, double eps, int rms, double *y, double *mean,
+                        double *rstd)
 {
     for (size_t r = 0; r < rows; r++) {
         const double *xr = x + r * n;
@@ -138,9 +114,9 @@ static int fwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
     return 0;
 }
 
-static int bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                   const double *mean, const double *rstd, const double *dy, double *dx,
-                   double *dgamma, double *dbeta, int rms)
+static int bwd_rows_f64(size_t rows, size_t n, const double *x, const double *gamma,
+                        const double *mean, const double *rstd, const double *dy, double *dx,
+                        double *dgamma, double *dbeta, int rms)
 {
     if (dgamma) memset(dgamma, 0, sizeof(double) * n);
     if (dbeta) memset(dbeta, 0, sizeof(double) * n);
@@ -163,27 +139,6 @@ static int bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
     return 0;
 }
 
-int dl_layernorm_fwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                         const double *beta, double eps, double *y, double *mean, double *rstd)
-{
-    return fwd_f64(rows, n, x, gamma, beta, eps, 0, y, mean, rstd);
-}
-
-int dl_layernorm_bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                         const double *mean, const double *rstd, const double *dy, double *dx,
-                         double *dgamma, double *dbeta)
-{
-    return bwd_f64(rows, n, x, gamma, mean, rstd, dy, dx, dgamma, dbeta, 0);
-}
-
-int dl_rmsnorm_fwd_f64(size_t rows, size_t n, const double *x, const double *gamma, double eps,
-                       double *y, double *rstd)
-{
-    return fwd_f64(rows, n, x, gamma, NULL, eps, 1, y, NULL, rstd);
-}
-
-int dl_rmsnorm_bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                       const double *rstd, const double *dy, double *dx, double *dgamma)
-{
-    return bwd_f64(rows, n, x, gamma, NULL, rstd, dy, dx, dgamma, NULL, 1);
-}
+/* ---- the API: LayerNorm and RMSNorm for both dtypes ---- */
+#define DL_TEMPLATE "layernorm_impl.h"
+#include "each_dtype.h"

@@ -54,17 +54,8 @@ static int target_ok(int64_t t, size_t C, int64_t ignore_index)
     return t != ignore_index && t >= 0 && t < (int64_t)C;
 }
 
-#define T float
-#define SUF(name) name##_f32
-#include "loss_nll_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF(name) name##_f64
-#include "loss_nll_impl.h"
-#undef T
-#undef SUF
+#define DL_TEMPLATE "loss_nll_impl.h"
+#include "each_dtype.h"
 
 /* ---- cross-entropy, float64 ------------------------------------------------------------------ */
 static double row_lse64(const double *x, size_t C, double *m_out)

@@ -58,14 +58,5 @@ static void run_chunks(size_t n, range_fn body, const void *job)
 
 #define DL_MAX_SUMSQ_THREADS 256
 
-#define T float
-#define SUF(name) name##_f32
-#include "optim_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF(name) name##_f64
-#include "optim_impl.h"
-#undef T
-#undef SUF
+#define DL_TEMPLATE "optim_impl.h"
+#include "each_dtype.h"

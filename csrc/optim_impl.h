@@ -1,5 +1,5 @@
-/* Optimizer entry points written once for both element types: csrc/optim.c includes this
- * file twice with T and SUF(name) defined; optim_kernels()->SUF(update) is the running ISA's
+/* Optimizer entry points written once for both element types: csrc/optim.c instantiates this
+ * file through each_dtype.h (T, SUF); optim_kernels()->SUF(update) is the running ISA's
  * kernel for the dtype (optim_kernels.h), and run_chunks splits the work. */
 
 static inline T *SUF(optim_off)(T *p, size_t k) { return p ? p + k : NULL; }

@@ -10,9 +10,6 @@
 #define POOL_GRAIN ((size_t)1 << 16)
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-/* the larger, or NaN when either is NaN (PyTorch's max pooling propagates NaN) */
-static inline float max_nan_f(float a, float b) { return (b > a || b != b) ? b : a; }
-static inline double max_nan_d(double a, double b) { return (b > a || b != b) ? b : a; }
 
 static inline int64_t ad_start(int64_t o, int64_t out, int64_t in) { return (o * in) / out; }
 static inline int64_t ad_end(int64_t o, int64_t out, int64_t in)
@@ -65,18 +62,5 @@ static inline int pool2x2_row_idx_simd_f64(const double *r0, const double *r1, d
     return 0;
 }
 
-#define T float
-#define SUF(name) name##_f32
-#define max_nan max_nan_f
-#include "pool_impl.h"
-#undef T
-#undef SUF
-#undef max_nan
-
-#define T double
-#define SUF(name) name##_f64
-#define max_nan max_nan_d
-#include "pool_impl.h"
-#undef T
-#undef SUF
-#undef max_nan
+#define DL_TEMPLATE "pool_impl.h"
+#include "each_dtype.h"

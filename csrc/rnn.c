@@ -535,18 +535,5 @@ static int lstm_team_fwd_f64(const dl_rnn_desc *d, int nth, const size_t *off, c
 }
 
 /* ---------------------------------------------------------------- the time loops, per dtype */
-#define T float
-#define SUF(name) name##_f32
-#define GEMM dl_sgemm
-#include "rnn_impl.h"
-#undef T
-#undef SUF
-#undef GEMM
-
-#define T double
-#define SUF(name) name##_f64
-#define GEMM dl_dgemm
-#include "rnn_impl.h"
-#undef T
-#undef SUF
-#undef GEMM
+#define DL_TEMPLATE "rnn_impl.h"
+#include "each_dtype.h"

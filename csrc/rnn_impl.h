@@ -1,6 +1,5 @@
-/* The time loops of dl_rnn_forward / dl_rnn_backward, written once and included by rnn.c for
- * each dtype with T (the element type), SUF(name) (adds the dtype suffix) and
- * GEMM (dl_sgemm or dl_dgemm) defined.  Not a public header. */
+/* The time loops of dl_rnn_forward / dl_rnn_backward, written once for both element types:
+ * rnn.c instantiates this file through each_dtype.h (T, SUF, GEMM). */
 
 /* C (M x N) = op(A) @ op(B) + beta*C (+ bias row), where an empty inner dimension gives the
  * right answer without relying on the GEMM's handling of K = 0. */
