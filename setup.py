@@ -4,7 +4,7 @@ Kernels live in csrc/ as plain C.  Each file is compiled according to its name:
   *_avx512.c   once, with the AVX-512 flags (hand-written micro-kernels for that ISA)
   *_avx2.c     once, with AVX2 + FMA flags
   *_simd.c     three times (generic, avx2, avx512), with DL_ISA_SUFFIX naming the copy:
-               kernels written once against csrc/include/dlcore/simd.h
+               kernels written once against csrc/simd.h
   other *.c    once, portable flags (dispatch, scalar code)
 The right copy is chosen at run time from CPUID (csrc/cpu.c); nothing uses -march=native.
 """
@@ -85,7 +85,8 @@ class BuildExt(build_ext):
                   file=sys.stderr)
         omp_flags = ["-fopenmp"] if openmp else []
         defines = ["-DDL_HAVE_OPENMP=1"] if openmp else []
-        headers = glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True)
+        # public headers (csrc/include) and the private ones next to the sources
+        headers = glob.glob(os.path.join(CSRC, "**", "*.h"), recursive=True)
         newest_header = max((os.path.getmtime(h) for h in headers), default=0)
         sources = sorted(glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
         jobs = []
@@ -147,7 +148,7 @@ def extensions():
         extra_link_args=SANITIZE_FLAGS,
         # the csrc objects are linked in: list their sources so a C-only edit relinks
         depends=glob.glob(os.path.join("dlcore", "_C", "*.pxi"))
-        + glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True)
+        + glob.glob(os.path.join(CSRC, "**", "*.h"), recursive=True)
         + glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True),
     )
     return cythonize([ext], build_dir="build/cython", language_level=3,
