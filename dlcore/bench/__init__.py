@@ -25,7 +25,7 @@ import numpy as np
 
 __all__ = ["time_ms", "sides_ms", "block_median_ms", "threads", "blas_threads", "get_torch",
            "row", "format_table", "Workload", "MismatchError", "assert_close", "output_check",
-           "timed_cases", "interleaved_timer", "param_id"]
+           "timed_cases", "interleaved_timer", "param_id", "ms_table"]
 
 
 class MismatchError(AssertionError):
@@ -262,6 +262,21 @@ def row(case, threads, dlcore_ms, numpy_ms=None, torch_ms=None, **extra):
          "ratio_torch": torch_ms / dlcore_ms if torch_ms and dlcore_ms else None}
     r.update(extra)
     return r
+
+
+def ms_table(rows, case_width, ratio_heads=("np/dl", "torch/dl")):
+    """Lines of the fixed-width table most families print: case, threads, the three sides'
+    milliseconds and the two ratios ('-' where a value is missing)."""
+    def f(v, spec):
+        return "-" if v is None else format(v, spec)
+    fmt = "%%-%ds %%3s %%10s %%10s %%10s %%8s %%8s" % case_width
+    head = fmt % (("case", "thr", "dlcore ms", "numpy ms", "torch ms") + tuple(ratio_heads))
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(fmt % (r["case"], f(r["threads"], "d"), f(r["dlcore_ms"], ".2f"),
+                            f(r["numpy_ms"], ".2f"), f(r["torch_ms"], ".2f"),
+                            f(r["ratio_numpy"], ".2f"), f(r["ratio_torch"], ".2f")))
+    return lines
 
 
 _DEFAULT_COLUMNS = ("case", "threads", "dlcore_ms", "numpy_ms", "torch_ms", "ratio_numpy",

@@ -15,7 +15,8 @@ import sys
 
 import numpy as np
 
-from . import Workload, get_torch, interleaved_timer, output_check, row, timed_cases
+from . import (Workload, get_torch, interleaved_timer, ms_table, output_check, row,
+               timed_cases)
 
 __all__ = ["run", "format_table", "cases", "workload"]
 
@@ -191,17 +192,11 @@ def run(threads=(1, 2), quick=False):
 
 
 def format_table(rows):
-    def f(x, spec):
-        return "-" if x is None else format(x, spec)
-    lines = ["%-44s %3s %10s %10s %10s %8s %8s" % ("case", "thr", "dlcore ms", "numpy ms",
-                                                   "torch ms", "x numpy", "x torch")]
+    lines = ms_table([r for r in rows if "dlcore_peak_mib" not in r], 44, ("x numpy", "x torch"))
     for r in rows:
         if "dlcore_peak_mib" in r:
             lines.append("%-44s dlcore %s MiB, numpy reference %s MiB (scores alone: 256 MiB)"
-                         % (r["case"], f(r["dlcore_peak_mib"], ".1f"),
-                            f(r["numpy_peak_mib"], ".1f")))
-            continue
-        lines.append("%-44s %3s %10s %10s %10s %8s %8s" % (
-            r["case"], r["threads"], f(r["dlcore_ms"], ".2f"), f(r["numpy_ms"], ".2f"),
-            f(r["torch_ms"], ".2f"), f(r["ratio_numpy"], ".2f"), f(r["ratio_torch"], ".2f")))
+                         % (r["case"], "-" if r["dlcore_peak_mib"] is None else
+                            "%.1f" % r["dlcore_peak_mib"], "-" if r["numpy_peak_mib"] is None
+                            else "%.1f" % r["numpy_peak_mib"]))
     return "\n".join(lines)

@@ -18,7 +18,8 @@ threadpoolctl, torch through torch.set_num_threads.  Ratios are their time / dlc
 """
 import numpy as np
 
-from . import Workload, block_median_ms, get_torch, output_check, row, timed_cases
+from . import (Workload, block_median_ms, get_torch, ms_table, output_check, row,
+               timed_cases)
 
 CONVS = [
     # kind, (N, C, H, W), K, kernel, padding, groups
@@ -216,15 +217,7 @@ def run(threads=(1, 2), quick=False):
 
 
 def format_table(rows):
-    head = "%-38s %3s %10s %10s %10s %8s %8s" % ("case", "thr", "dlcore ms", "numpy ms",
-                                                  "torch ms", "np/dl", "torch/dl")
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        tm = "-" if r["torch_ms"] is None else "%.2f" % r["torch_ms"]
-        rt = "-" if r["ratio_torch"] is None else "%.2f" % r["ratio_torch"]
-        lines.append("%-38s %3d %10.2f %10.2f %10s %8.2f %8s" % (
-            r["case"], r["threads"], r["dlcore_ms"], r["numpy_ms"], tm, r["ratio_numpy"], rt))
-    return "\n".join(lines)
+    return "\n".join(ms_table(rows, 38))
 
 
 if __name__ == "__main__":

@@ -97,22 +97,24 @@ def _torch_step(torch, batch, rng):
     return step
 
 
+def _linear_call(linear, args, grad, backward):
+    """One framework's side: linear(*args), then its backward with `grad` if asked."""
+    def fn():
+        out = linear(*args)
+        if backward:
+            out.backward(grad)
+        return out
+    return fn
+
+
 def _linear_sides(batch, rng, backward):
     import dlcore as dl
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     w = (rng.standard_normal((256, 784)) * 0.05).astype(np.float32)
     b = np.zeros(256, np.float32)
     g = rng.standard_normal((batch, 256)).astype(np.float32)
-    tx = dl.tensor(x, requires_grad=backward)
-    tw = dl.tensor(w, requires_grad=backward)
-    tb = dl.tensor(b, requires_grad=backward)
-    tg = dl.tensor(g)
-
-    def dl_fn():
-        out = dl.nn.functional.linear(tx, tw, tb)
-        if backward:
-            out.backward(tg)
-        return out
+    tx, tw, tb = (dl.tensor(a, requires_grad=backward) for a in (x, w, b))
+    dl_fn = _linear_call(dl.nn.functional.linear, (tx, tw, tb), dl.tensor(g), backward)
 
     def np_fn():
         out = x @ w.T + b
@@ -123,15 +125,9 @@ def _linear_sides(batch, rng, backward):
     torch = get_torch()
     t_fn = None
     if torch is not None:
-        ttx = torch.tensor(x, requires_grad=backward)
-        ttw = torch.tensor(w, requires_grad=backward)
-        ttb = torch.tensor(b, requires_grad=backward)
-        ttg = torch.tensor(g)
-
-        def t_fn():
-            out = torch.nn.functional.linear(ttx, ttw, ttb)
-            if backward:
-                out.backward(ttg)
+        t_fn = _linear_call(torch.nn.functional.linear,
+                            [torch.tensor(a, requires_grad=backward) for a in (x, w, b)],
+                            torch.tensor(g), backward)
 
     def check():
         case = "mlp linear 784->256 b%d %s" % (batch, "fwd+bwd" if backward else "fwd")

@@ -11,7 +11,8 @@ call and would slow the next side (see dlcore.bench.sides_ms).
 """
 import numpy as np
 
-from . import Workload, get_torch, interleaved_timer, output_check, row, timed_cases
+from . import (Workload, get_torch, interleaved_timer, ms_table, output_check, row,
+               timed_cases)
 
 __all__ = ["run", "format_table", "cases", "workload", "np_lstm", "np_gru"]
 
@@ -173,16 +174,8 @@ def run(threads=(1, 2), quick=False):
 
 
 def format_table(rows):
-    head = "%-34s %3s %10s %10s %10s %8s %8s" % ("case", "thr", "dlcore ms", "numpy ms",
-                                                 "torch ms", "x numpy", "x torch")
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        t = "%10.2f" % r["torch_ms"] if r["torch_ms"] is not None else "%10s" % "-"
-        rt = "%8.2f" % r["ratio_torch"] if r["ratio_torch"] is not None else "%8s" % "-"
-        lines.append("%-34s %3d %10.2f %10.2f %s %8.2f %s" % (
-            r["case"], r["threads"], r["dlcore_ms"], r["numpy_ms"], t, r["ratio_numpy"], rt))
-    lines.append("ratios: their time / dlcore's time (> 1: dlcore is faster)")
-    return "\n".join(lines)
+    return "\n".join(ms_table(rows, 34, ("x numpy", "x torch")) +
+                     ["ratios: their time / dlcore's time (> 1: dlcore is faster)"])
 
 
 if __name__ == "__main__":
