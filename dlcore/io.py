@@ -31,10 +31,6 @@ _KIND = "dlcore.kind"
 _TREE = "dlcore.tree"
 
 
-def _array_for_file(value, what):
-    return storable_array(value, what, "dl.save")
-
-
 def _is_flat(obj):
     return (isinstance(obj, Mapping) and len(obj) > 0
             and all(isinstance(k, str) for k in obj)
@@ -61,7 +57,7 @@ class _Encoder:
         if key in self.memo:  # the same tensor twice stays one tensor after load
             return {tag: self.memo[key][0]}
         name = self._name(path)
-        self.tensors[name] = _array_for_file(value, "'%s'" % name)
+        self.tensors[name] = storable_array(value, "'%s'" % name, "dl.save")
         self.memo[key] = (name, value)
         return {tag: name}
 
@@ -85,7 +81,7 @@ class _Encoder:
                 raise TypeError("dl.save: cannot save a NumPy scalar of dtype %s at '%s'"
                                 % (obj.dtype, ".".join(path)))
             name = self._name(path)
-            self.tensors[name] = _array_for_file(np.asarray(obj), "'%s'" % name)
+            self.tensors[name] = storable_array(np.asarray(obj), "'%s'" % name, "dl.save")
             return {"S": name}
         if isinstance(obj, numbers.Integral):
             return int(obj)
@@ -165,7 +161,7 @@ def _encode(obj, metadata):
     if _is_flat(obj):
         tensors = {}
         for k, v in obj.items():
-            tensors[k] = _array_for_file(v, "'%s'" % k)
+            tensors[k] = storable_array(v, "'%s'" % k, "dl.save")
         meta[_KIND] = "state_dict"
         meta[_KEYS] = json.dumps(list(obj.keys()))
         return tensors, meta
@@ -209,7 +205,7 @@ def load(path, as_array=False, map_location=None, weights_only=True):
         raise IsADirectoryError("dl.load: %r is a directory, expected a .safetensors file" % path)
     try:
         arrays, meta = read_safetensors(path)
-    except (ValueError, OSError) as e:
+    except ValueError as e:
         raise ValueError("dl.load: %r is not a valid safetensors file (%s); dl.load reads only "
                          "safetensors, never pickle" % (path, e)) from None
     try:
