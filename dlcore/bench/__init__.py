@@ -13,9 +13,11 @@ no-argument callables doing the same work, and check(), which compares dlcore's 
 the NumPy reference and raises MismatchError beyond the family's stated tolerance.  run() and
 the pytest suites both call check() before timing, so a wrong kernel never gets a time.
 
-Timings: the median of `repeats` calls after `warmup` calls.  Every side runs with the same
-thread count: dlcore's OpenMP threads, NumPy's BLAS threads (threadpoolctl) and torch's
-intra-op threads are all set by `threads(n)`.
+Timers: time_ms (a median of calls), block_median_ms (each side in its own blocks, the best
+block median) and sides_ms (the sides in turn within each round, for one thread); each family
+says which it uses.  Every side runs with the same thread count: dlcore's OpenMP threads (through
+dlcore.runtime), NumPy's BLAS threads (threadpoolctl) and torch's intra-op threads are all set
+by `threads(n)`.
 """
 import contextlib
 import statistics
@@ -59,11 +61,10 @@ class Workload:
     no-argument callable (sides that cannot run here, e.g. torch when it is not installed,
     are left out); check() runs dlcore once and compares it with the NumPy reference."""
 
-    def __init__(self, case, sides, check, **info):
+    def __init__(self, case, sides, check):
         self.case = case
         self.sides = {k: v for k, v in sides.items() if v is not None}
         self._check = check
-        self.info = info
 
     def check(self):
         self._check()

@@ -108,7 +108,7 @@ def workload(c, torch=None):
                 if c["fused"]:
                     ref = np.maximum(ref + bias, 0)
                 assert_close("gemm %s (%s)" % (c["case"], name), "C", C, ref, RTOL)
-    return Workload(c["case"], sides, check, M=M, K=K, N=N)
+    return Workload(c["case"], sides, check)
 
 
 def run(threads=(1, 2), quick=False):
