@@ -143,7 +143,7 @@ def test_function_without_converter_becomes_pyfunction():
     t = dl.jit.trace(_UsesCube(), _t(3, 4), optimize=None)
     node = [n for n in t.graph.nodes if n.op == "PyFunction"][0]
     assert node.attrs["fn"] is _Cube and node.attrs["kwargs"] == {"k": 2.0}
-    assert "= PyFunction(%1) fn=_Cube kwargs={k=2}" in str(t.graph)
+    assert "= PyFunction(%2) fn=_Cube kwargs={k=2}" in str(t.graph)
     x = _t(5, 4)
     np.testing.assert_array_equal(t(x).numpy(), _UsesCube()(x).numpy())
 
