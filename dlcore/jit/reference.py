@@ -181,7 +181,7 @@ def _pyfunction(node, *arrays):
 
 
 OPS = {
-    "Add": _binary(np.add), "Sub": _binary(np.subtract), "Mul": _binary(np.multiply),
+    "Add": lambda node, a, b: _act_of(node, np.add(a, b)), "Sub": _binary(np.subtract), "Mul": _binary(np.multiply),
     "Div": _binary(np.divide), "Pow": _binary(np.power), "Max": _binary(np.maximum),
     "Min": _binary(np.minimum),
     "Neg": _unary(np.negative), "Exp": _unary(np.exp), "Log": _unary(np.log),
