@@ -12,10 +12,12 @@ import numpy as np
 from ..tensor_base import TensorBase
 from .ir import Graph, Node, Value
 from .module import TracedModule
+from .plan import Plan, build_plan
 from .symbolic import Dim
 from .tracer import TraceError, trace_graph
 
-__all__ = ["trace", "TracedModule", "TraceError", "Graph", "Node", "Value", "Dim"]
+__all__ = ["trace", "TracedModule", "TraceError", "Graph", "Node", "Value", "Dim", "Plan",
+           "build_plan"]
 
 
 def _as_arrays(example_inputs):
@@ -88,7 +90,8 @@ def trace(model, example_inputs, dynamic_axes=None, optimize=True):
     none) or {input index: {axis: name}}.  Inputs may then change those sizes; anything else
     (count, dtype, rank, other sizes) must match the example and raises otherwise.
     Python control flow runs once and is baked in; data-dependent branches are not followed.
-    optimize=False runs the recorded graph as it is (no passes).
+    optimize=False plans the recorded graph without the passes; optimize=None runs it in the
+    reference interpreter (node by node in Python: for debugging).
     """
     arrays = _as_arrays(example_inputs)
     dyn = _dynamic(arrays, dynamic_axes)
@@ -100,4 +103,7 @@ def trace(model, example_inputs, dynamic_axes=None, optimize=True):
     finally:
         if was_training:
             model.train(True)
-    return TracedModule(graph, None)
+    if optimize is None:
+        return TracedModule(graph, None)
+    opt = bool(optimize)
+    return TracedModule(graph, lambda g, env: build_plan(g, env, optimize=opt))
