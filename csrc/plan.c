@@ -286,7 +286,15 @@ static int run_step(const dl_plan_step *s, char **ptr, int *err, int64_t *detail
         const float *x = (const float *)OPND(s, ptr, 0), *w = (const float *)OPND(s, ptr, 1);
         const float *b = (const float *)OPND(s, ptr, 2);
         float *y = (float *)OPND(s, ptr, 3);
-        if (s->op == DL_PLAN_CONV) {
+        if (s->op == DL_PLAN_CONV && p.groups == p.C && p.K == p.C && p.dh == 1 && p.dw == 1 &&
+            (p.sh > 1 || p.sw > 1) && p.R * p.S <= 64) {
+            /* strided depthwise: the executor's kernel, epilogue fused */
+            switch (dl_isa()) {
+            case DL_ISA_AVX512: rc = dl_plan_dwconv_f32_avx512(i, f, x, w, b, y); break;
+            case DL_ISA_AVX2: rc = dl_plan_dwconv_f32_avx2(i, f, x, w, b, y); break;
+            default: rc = dl_plan_dwconv_f32_generic(i, f, x, w, b, y); break;
+            }
+        } else if (s->op == DL_PLAN_CONV) {
             rc = dl_conv2d_fwd_f32(&p, x, w, b, y);
             if (!rc) post_act((int)i[16], y, 1, (size_t)(p.N * p.K * p.OH * p.OW),
                               (ptrdiff_t)(p.N * p.K * p.OH * p.OW), f);

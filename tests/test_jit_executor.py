@@ -355,3 +355,25 @@ def test_every_isa(isa):
         _plan_vs_reference(g, ins)
     finally:
         set_isa(prev)
+
+
+@pytest.mark.parametrize("stride,pad,k,size,act", [
+    (1, 1, 3, (13, 17), "Clip"), (2, 1, 3, (13, 17), "Clip"), (2, 2, 5, (12, 9), "Relu"),
+    (2, 1, 3, (40, 41), "Clip"), ((2, 1), 1, 3, (9, 10), None), ((1, 2), 2, 5, (9, 10), "Relu"),
+    (3, 0, 3, (11, 10), None), (2, 0, 3, (8, 8), "Sigmoid"), (1, 2, 5, (5, 33), None)])
+def test_depthwise_conv_kernel(stride, pad, k, size, act):
+    C = 7
+    x = _a(2, C, *size)
+    sh, sw = stride if isinstance(stride, tuple) else (stride, stride)
+    OH = (size[0] + 2 * pad - k) // sh + 1
+    OW = (size[1] + 2 * pad - k) // sw + 1
+    attrs = {"strides": (sh, sw), "pads": (pad, pad, pad, pad), "dilations": (1, 1),
+             "group": C}
+    if act == "Clip":
+        attrs.update(activation="Clip", activation_attrs={"min": 0.0, "max": 6.0})
+    elif act:
+        attrs.update(activation=act, activation_attrs={})
+    for bias in (_a(C), None):
+        arrays = [x, _a(C, 1, k, k)] + ([bias] if bias is not None else [])
+        g, ins = _one("Conv", arrays, attrs, (2, C, OH, OW), consts=(1, 2))
+        _plan_vs_reference(g, ins)

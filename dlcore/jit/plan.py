@@ -41,6 +41,12 @@ class Plan:
         """Output arrays for input arrays (C-contiguous, of the planned dtypes and shapes)."""
         return self.exe.run(arrays, num_threads)
 
+    def profile(self, arrays, repeats=10, num_threads=None):
+        """[(step index, label, median ms)] timing each step on its own (after one full run
+        fills the arena), slowest first: where a plan spends its time."""
+        return self.exe.profile([np.ascontiguousarray(a) for a in arrays], repeats,
+                                num_threads)
+
     def __call__(self, *arrays, num_threads=None):
         return self.run([np.ascontiguousarray(a) for a in arrays], num_threads)
 
