@@ -18,10 +18,15 @@
 #include <omp.h>
 #endif
 
+int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa);
+void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
+                       const float *x, const float *bias, float *y, float *col);
+
 struct dl_plan {
     int nsteps, nslots;
     dl_plan_step *steps;
     dl_plan_slot *slots;
+    dl_sgemm_packed_a *packed;  /* per step: CONV_GEMM weights packed at creation */
     size_t arena_bytes;
     pthread_mutex_t lock;
     char **pool;          /* arenas of finished calls, reused by the next ones */
@@ -46,6 +51,21 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     p->nsteps = nsteps;
     p->nslots = nslots;
     p->arena_bytes = arena_bytes;
+    p->packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_a));
+    if (!p->packed) {
+        free(p->steps);
+        free(p->slots);
+        free(p);
+        return NULL;
+    }
+    for (int k = 0; k < nsteps; k++) {
+        const dl_plan_step *s = &p->steps[k];
+        if (s->op != DL_PLAN_CONV_GEMM) continue;
+        const dl_plan_slot *sl = &p->slots[s->slot[1]];
+        /* a failed pack leaves p == NULL: the run then multiplies by the unpacked weights */
+        dl_plan_conv_pack(s->i, (const float *)((const char *)sl->ptr + s->off[1]),
+                          &p->packed[k]);
+    }
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -54,6 +74,9 @@ void dl_plan_free(dl_plan *p)
 {
     if (!p) return;
     for (int k = 0; k < p->npool; k++) dl_free(p->pool[k]);
+    for (int k = 0; k < p->nsteps; k++)
+        if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
+    free(p->packed);
     free(p->pool);
     free(p->steps);
     free(p->slots);
@@ -265,7 +288,8 @@ static int run_rnn(const dl_plan_step *s, char **ptr)
 #undef F
 }
 
-static int run_step(const dl_plan_step *s, char **ptr, int *err, int64_t *detail)
+static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **ptr, int *err,
+                    int64_t *detail)
 {
     const int64_t *i = s->i;
     const double *f = s->f;
@@ -304,6 +328,11 @@ static int run_step(const dl_plan_step *s, char **ptr, int *err, int64_t *detail
         if (rc) *err = DL_PLAN_ENOMEM;
         break;
     }
+    case DL_PLAN_CONV_GEMM:
+        dl_plan_conv_gemm(i, f, pa, (const float *)OPND(s, ptr, 0),
+                          (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),
+                          (float *)OPND(s, ptr, 4));
+        break;
     case DL_PLAN_ACT:
         dl_act_fwd_f32((int)i[0], (const float *)OPND(s, ptr, 0), (float *)OPND(s, ptr, 1),
                        (size_t)i[1], (float)f[0], (float)f[1], (float)f[2]);
@@ -404,7 +433,7 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
     int failed = 0;
     if (end > p->nsteps) end = p->nsteps;
     for (int k = begin; k < end; k++) {
-        if (run_step(&p->steps[k], ptr, err, detail) != 0 || *err) {
+        if (run_step(&p->steps[k], &p->packed[k], ptr, err, detail) != 0 || *err) {
             failed = k + 1;
             break;
         }

@@ -54,6 +54,7 @@ def test_mlp_and_lenet_run_fully_in_c():
     t, p = _check_model(mlp, _t(2, 784), _t(5, 784))
     assert p.n_python_steps == 0 and len(p.steps) == 3
     assert "3 steps, 3 in C" in str(p) and "+Relu" in str(p)
+    assert p.workspace_bytes == 0
     t, p = _check_model(LeNet5(), _t(1, 1, 28, 28), _t(3, 1, 28, 28))
     assert p.n_python_steps == 0 and len(p.steps) == 7
 
@@ -61,7 +62,7 @@ def test_mlp_and_lenet_run_fully_in_c():
 def test_cnns_with_batchnorm_residuals_and_relu6():
     _, p = _check_model(resnet_small(), _t(1, 1, 28, 28), _t(2, 1, 28, 28))
     assert p.n_python_steps == 0
-    assert p.arena_bytes <= p.eager_peak_bytes
+    assert p.arena_bytes <= p.eager_peak_bytes + p.workspace_bytes
     _, p = _check_model(MobileNetV2(num_classes=10, width_mult=0.5), _t(1, 3, 32, 32),
                         _t(2, 3, 32, 32))
     assert p.n_python_steps == 0 and "BATCHNORM" not in str(p)
@@ -377,3 +378,35 @@ def test_depthwise_conv_kernel(stride, pad, k, size, act):
         arrays = [x, _a(C, 1, k, k)] + ([bias] if bias is not None else [])
         g, ins = _one("Conv", arrays, attrs, (2, C, OH, OW), consts=(1, 2))
         _plan_vs_reference(g, ins)
+
+
+def test_plan_cache_is_bounded():
+    m = nn.Sequential(nn.Linear(3, 2))
+    t = dl.jit.trace(m, _t(1, 3))
+    for b in range(1, t.MAX_PLANS + 5):
+        x = _t(b, 3)
+        with dl.no_grad():
+            _close(t(x).numpy(), m(x).numpy())
+    assert len(t._plans) == t.MAX_PLANS
+
+
+@pytest.mark.parametrize("act", [None, "Relu", "Clip", "Silu"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_gemm_tiles_prepacked_weights_and_epilogue(act, bias):
+    # 64 channels x 3x3 on 20x21: more than one im2col tile; and a pointwise conv
+    for shape, k, stride, pad in (((2, 64, 20, 21), 3, 1, 1), ((2, 24, 9, 7), 1, 1, 0),
+                                  ((1, 5, 17, 15), 3, 2, 1)):
+        x = _a(*shape)
+        C = shape[1]
+        OH = (shape[2] + 2 * pad - k) // stride + 1
+        OW = (shape[3] + 2 * pad - k) // stride + 1
+        attrs = {"strides": (stride, stride), "pads": (pad,) * 4, "dilations": (1, 1),
+                 "group": 1}
+        if act == "Clip":
+            attrs.update(activation="Clip", activation_attrs={"min": 0.0, "max": 6.0})
+        elif act:
+            attrs.update(activation=act, activation_attrs={})
+        arrays = [x, _a(11, C, k, k)] + ([_a(11)] if bias else [])
+        g, ins = _one("Conv", arrays, attrs, (shape[0], 11, OH, OW), consts=(1, 2))
+        p = _plan_vs_reference(g, ins)
+        assert "CONV_GEMM" in str(p)

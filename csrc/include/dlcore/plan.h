@@ -93,6 +93,9 @@ enum {
     DL_PLAN_WHERE = 22,
     /* x, y | i: op (DL_RED_*), outer, red, inner */
     DL_PLAN_REDUCE = 23,
+    /* x, w (constant: packed when the plan is made), bias, y, col (scratch) | i: as CONV
+     * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise) | f: act */
+    DL_PLAN_CONV_GEMM = 24,
 };
 
 enum { DL_BIN_ADD = 0, DL_BIN_SUB = 1, DL_BIN_MUL = 2, DL_BIN_DIV = 3, DL_BIN_MAX = 4,
