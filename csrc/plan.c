@@ -368,7 +368,15 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **p
         dl_pool_params p = pool_params(i);
         const float *x = (const float *)OPND(s, ptr, 0);
         float *y = (float *)OPND(s, ptr, 1);
-        if (s->op == DL_PLAN_MAXPOOL) dl_maxpool2d_fwd_f32(&p, x, y, NULL);
+        if (s->op == DL_PLAN_MAXPOOL && p.dh == 1 && p.dw == 1 && p.kh * p.kw > 4) {
+            /* windows larger than 2x2: the executor's phase-split vector kernel */
+            switch (dl_isa()) {
+            case DL_ISA_AVX512: rc = dl_plan_maxpool_f32_avx512(i, x, y); break;
+            case DL_ISA_AVX2: rc = dl_plan_maxpool_f32_avx2(i, x, y); break;
+            default: rc = dl_plan_maxpool_f32_generic(i, x, y); break;
+            }
+            if (rc) *err = DL_PLAN_ENOMEM;
+        } else if (s->op == DL_PLAN_MAXPOOL) dl_maxpool2d_fwd_f32(&p, x, y, NULL);
         else if (s->op == DL_PLAN_AVGPOOL) dl_avgpool2d_fwd_f32(&p, x, y, (int)i[13], i[14]);
         else if (s->op == DL_PLAN_ADAPTIVE_AVGPOOL) dl_adaptive_avgpool2d_fwd_f32(&p, x, y);
         else if (s->op == DL_PLAN_ADAPTIVE_MAXPOOL) dl_adaptive_maxpool2d_fwd_f32(&p, x, y, NULL);

@@ -1,4 +1,4 @@
-/* The executor's strided depthwise convolution (one filter per channel, stride >= 2, any
+/* The executor's strided window kernels: max pooling, and depthwise convolution (one filter per channel, stride >= 2, any
  * padding, dilation 1) with bias and activation fused into the rows it writes: MobileNet and
  * EfficientNet downsample with stride-2 depthwise layers (dw conv + BN folded + ReLU6), where
  * the generic path runs scalar.  Each plane is first copied zero-padded and, for stride 2,
@@ -25,9 +25,14 @@ typedef struct {
     int64_t OWV;         /* OW rounded up to whole vectors */
 } dw_geom;
 
-/* pad x (H, W) into `pl`: sw column phases of PH rows of CW floats, zero elsewhere (padded
+static void fill(float *p, float v, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) p[j] = v;
+}
+
+/* pad x (H, W) into `pl`: sw column phases of PH rows of CW floats, `pad` elsewhere (padded
  * column pc = c + pw is stored in phase pc % sw at index pc / sw) */
-static void pad_plane(const dw_geom *g, const float *x, float *pl)
+static void pad_plane(const dw_geom *g, const float *x, float *pl, float pad)
 {
     const int64_t sw = g->sw, CW = g->CW;
     for (int64_t q = 0; q < sw; q++) {
@@ -36,20 +41,19 @@ static void pad_plane(const dw_geom *g, const float *x, float *pl)
         int64_t c0 = ((q - g->pw) % sw + sw) % sw;
         int64_t k0 = (c0 + g->pw) / sw;
         int64_t n = c0 < g->W ? (g->W - 1 - c0) / sw + 1 : 0;
-        memset(ph_base, 0, sizeof(float) * (size_t)(g->ph * CW));
+        fill(ph_base, pad, g->ph * CW);
         for (int64_t r = 0; r < g->H; r++) {
             float *dst = ph_base + (r + g->ph) * CW;
             const float *src = x + r * g->W + c0;
-            memset(dst, 0, sizeof(float) * (size_t)k0);
+            fill(dst, pad, k0);
             if (sw == 2) {
                 for (int64_t k = 0; k < n; k++) dst[k0 + k] = src[2 * k];
             } else {
                 for (int64_t k = 0; k < n; k++) dst[k0 + k] = src[k * sw];
             }
-            memset(dst + k0 + n, 0, sizeof(float) * (size_t)(CW - k0 - n));
+            fill(dst + k0 + n, pad, CW - k0 - n);
         }
-        memset(ph_base + (g->H + g->ph) * CW, 0,
-               sizeof(float) * (size_t)((g->PH - g->H - g->ph) * CW));
+        fill(ph_base + (g->H + g->ph) * CW, pad, (g->PH - g->H - g->ph) * CW);
     }
 }
 
@@ -83,22 +87,80 @@ static void dw_plane(const dw_geom *g, const float *pl, const float *w, float bi
     }
 }
 
+static void geometry(dw_geom *g, int64_t H, int64_t W, int64_t R, int64_t S, int64_t OH,
+                     int64_t OW, int64_t sh, int64_t sw, int64_t ph, int64_t pw)
+{
+    g->H = H; g->W = W; g->R = R; g->S = S; g->OH = OH; g->OW = OW;
+    g->sh = sh; g->sw = sw; g->ph = ph; g->pw = pw;
+    g->OWV = round_up(g->OW, DL_VF_LEN);
+    g->PH = (g->OH - 1) * g->sh + g->R;
+    if (g->PH < g->H + g->ph) g->PH = g->H + g->ph;
+    g->CW = g->OWV + (g->S - 1) / g->sw + 1;
+    const int64_t need_cols = (g->W + g->pw + g->sw - 1) / g->sw + 1;
+    if (g->CW < need_cols) g->CW = need_cols;
+}
+
+/* max over the window of each output, NaN winning as in the pooling kernels */
+static void max_plane(const dw_geom *g, const float *pl, float *y, float *acc)
+{
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *base = pl + oh * g->sh * g->CW;
+        for (int64_t j = 0; j < g->OW; j++) acc[j] = -__builtin_inff();
+        for (int64_t r = 0; r < g->R; r++) {
+            for (int64_t s = 0; s < g->S; s++) {
+                const float *src = base + ((s % g->sw) * g->PH + r) * g->CW + s / g->sw;
+                for (int64_t j = 0; j < g->OW; j++) {
+                    const float v = src[j];
+                    acc[j] = (v > acc[j] || v != v) ? v : acc[j];
+                }
+            }
+        }
+        memcpy(y + oh * g->OW, acc, sizeof(float) * (size_t)g->OW);
+    }
+}
+
+/* i: pool params planes H W OH OW kh kw sh sw ph pw dh dw (dilation 1).  -1: no memory. */
+int DL_ISA_FN(dl_plan_maxpool_f32)(const int64_t *i, const float *x, float *y)
+{
+    dw_geom g;
+    geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
+    const int64_t planes = i[0];
+    const size_t scratch = (size_t)(g.sw * g.PH * g.CW + g.OWV);
+    int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.R * g.S), (size_t)1 << 16);
+    if (nt > planes) nt = (int)planes;
+    int failed = 0;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
+#endif
+    {
+        int t = 0, team = 1;
+#ifdef DL_HAVE_OPENMP
+        t = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        float *buf = dl_alloc(scratch * sizeof(float));
+        if (!buf) {
+            failed = 1;
+        } else {
+            for (int64_t p = t; p < planes; p += team) {
+                pad_plane(&g, x + p * g.H * g.W, buf, -__builtin_inff());
+                max_plane(&g, buf, y + p * g.OH * g.OW, buf + g.sw * g.PH * g.CW);
+            }
+            dl_free(buf);
+        }
+    }
+    return failed ? -1 : 0;
+}
+
 /* i: the CONV step's ints (N C H W K R S OH OW sh sw ph pw dh dw groups act) with
  * K == C == groups, dilation 1.  Returns -1 when scratch memory is short. */
 int DL_ISA_FN(dl_plan_dwconv_f32)(const int64_t *i, const double *f, const float *x,
                                   const float *w, const float *bias, float *y)
 {
     dw_geom g;
-    g.H = i[2]; g.W = i[3]; g.R = i[5]; g.S = i[6]; g.OH = i[7]; g.OW = i[8];
-    g.sh = i[9]; g.sw = i[10]; g.ph = i[11]; g.pw = i[12];
-    if (g.R * g.S > 64) return 1;
-    g.OWV = round_up(g.OW, DL_VF_LEN);
-    g.PH = (g.OH - 1) * g.sh + g.R;
-    if (g.PH < g.H + g.ph) g.PH = g.H + g.ph;
+    if (i[5] * i[6] > 64) return 1;
     /* every vector load stays inside its phase row: index up to OWV - 1 + (S - 1) / sw */
-    g.CW = g.OWV + (g.S - 1) / g.sw + 1;
-    const int64_t need_cols = (g.W + g.pw + g.sw - 1) / g.sw + 1;
-    if (g.CW < need_cols) g.CW = need_cols;
+    geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);
     const int64_t planes = i[0] * i[1], C = i[1];
     const int kind = (int)i[16];
     const size_t scratch = (size_t)(g.sw * g.PH * g.CW + g.OWV);
@@ -120,7 +182,7 @@ int DL_ISA_FN(dl_plan_dwconv_f32)(const int64_t *i, const double *f, const float
         } else {
             for (int64_t p = t; p < planes; p += team) {
                 const int64_t c = p % C;
-                pad_plane(&g, x + p * g.H * g.W, buf);
+                pad_plane(&g, x + p * g.H * g.W, buf, 0.0f);
                 dw_plane(&g, buf, w + c * g.R * g.S, bias ? bias[c] : 0.0f,
                          y + p * g.OH * g.OW, buf + g.sw * g.PH * g.CW, kind, f);
             }

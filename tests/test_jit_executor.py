@@ -410,3 +410,21 @@ def test_conv_gemm_tiles_prepacked_weights_and_epilogue(act, bias):
         g, ins = _one("Conv", arrays, attrs, (shape[0], 11, OH, OW), consts=(1, 2))
         p = _plan_vs_reference(g, ins)
         assert "CONV_GEMM" in str(p)
+
+
+@pytest.mark.parametrize("k,s,p,size,oh", [(3, 2, 1, (13, 16), None), (3, 1, 1, (7, 9), None),
+                                           (3, 2, 0, (10, 11), 5), (5, 3, 2, (17, 17), None),
+                                           (2, 2, 0, (9, 8), None)])
+def test_maxpool_windows_and_nan(k, s, p, size, oh):
+    x = _a(2, 3, *size)
+    x[0, 1, 2, 3] = np.nan
+    OH = oh or (size[0] + 2 * p - k) // s + 1
+    OW = oh or (size[1] + 2 * p - k) // s + 1
+    if oh:  # ceil_mode: one more window than floor mode gives
+        OW = (size[1] + 2 * p - k + s - 1) // s + 1
+    g, ins = _one("MaxPool", [x], {"kernel_shape": (k, k), "strides": (s, s), "pads": (p, p),
+                                   "dilations": (1, 1)}, (2, 3, OH, OW))
+    want = reference.run_graph(g, ins)[0]
+    got = build_plan(g, {}, optimize=False).run(ins)[0]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.nan_to_num(got), np.nan_to_num(want))

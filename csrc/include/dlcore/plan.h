@@ -142,7 +142,8 @@ void dl_plan_unary(const dl_plan_step *s, const float *x, float *y);
                                  int relu, int nthreads);                                     \
     void dl_plan_add_rows_f32##sfx(size_t n, const float *a, const float *b, float *y);      \
     int dl_plan_dwconv_f32##sfx(const int64_t *i, const double *f, const float *x,             \
-                                const float *w, const float *bias, float *y);
+                                const float *w, const float *bias, float *y);                 \
+    int dl_plan_maxpool_f32##sfx(const int64_t *i, const float *x, float *y);
 DL_PLAN_DECL(_generic)
 DL_PLAN_DECL(_avx2)
 DL_PLAN_DECL(_avx512)
