@@ -428,3 +428,24 @@ def test_maxpool_windows_and_nan(k, s, p, size, oh):
     got = build_plan(g, {}, optimize=False).run(ins)[0]
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(np.nan_to_num(got), np.nan_to_num(want))
+
+
+class _BertHidden(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, ids, types):
+        return self.m(ids, None, types)[0]
+
+
+def test_bert_traces_through_its_no_grad_shortcut():
+    # BertModel multiplies raw arrays under no_grad (an inference shortcut the tracer cannot
+    # see); trace runs with autograd on, so the model takes its op path and the graph is whole
+    from dlcore.models.bert import BertModel
+    m = _BertHidden(BertModel(vocab_size=50, hidden_size=16, num_hidden_layers=2,
+                              num_attention_heads=2, intermediate_size=32,
+                              add_pooling_layer=False))
+    ids, types = RNG.integers(0, 50, (2, 7)), np.zeros((2, 7), np.int64)
+    t, p = _check_model(m, (dl.tensor(ids), dl.tensor(types)), dynamic_axes=False)
+    assert p.n_python_steps == 0 and str(p).count("ATTENTION") == 2
