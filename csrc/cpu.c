@@ -8,6 +8,8 @@
 
 static int g_isa = -1;
 static int g_threads = 0;
+/* a per-thread cap set around one executor call (dl_set_local_num_threads); 0: none */
+static __thread int t_threads = 0;
 
 dl_isa_t dl_cpu_best_isa(void)
 {
@@ -86,6 +88,7 @@ static int env_threads(const char *name)
 
 int dl_num_threads(void)
 {
+    if (t_threads > 0) return t_threads;
     if (g_threads <= 0) {
         int n = env_threads("DLCORE_NUM_THREADS");
 #ifdef DL_HAVE_OPENMP
@@ -104,6 +107,17 @@ void dl_set_num_threads(int n)
     (void)n;
     g_threads = 1;
 #endif
+}
+
+int dl_set_local_num_threads(int n)
+{
+    int old = t_threads;
+#ifdef DL_HAVE_OPENMP
+    t_threads = n > 0 ? n : 0;
+#else
+    t_threads = n > 0 ? 1 : 0;
+#endif
+    return old;
 }
 
 void *dl_alloc(size_t bytes)

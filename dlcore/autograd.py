@@ -16,6 +16,10 @@ from .tensor_base import TensorBase, wrap
 
 _state = {"grad": True}
 
+# dlcore.jit's tracer while a trace runs, else None: called as _tracer(cls, args, kwargs, result)
+# after every apply (one global read per op when off)
+_tracer = None
+
 
 def is_grad_enabled():
     return _state["grad"]
@@ -149,6 +153,8 @@ class Function:
                 for i, t in enumerate(res):
                     t._ctx = fn
                     t._idx = i
+            if _tracer is not None:
+                _tracer(cls, args, kwargs, res)
             return res
         t = wrap(out, record)
         if record:
@@ -156,6 +162,8 @@ class Function:
             fn.out_shapes = (out.shape,)
             fn.out_dtypes = (out.dtype,)
             t._ctx = fn
+        if _tracer is not None:
+            _tracer(cls, args, kwargs, t)
         return t
 
 

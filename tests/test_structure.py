@@ -264,7 +264,10 @@ def test_old_import_paths_still_work():
 # Only the op layer, the fused optimizers and the runtime module talk to the compiled kernels;
 # everything else (nn, data, models, bench, cli, jit above its executor) goes through them, so a
 # kernel signature change is absorbed in one place and every call passes the ops' checks.
-C_CALLERS = ("dlcore.ops", "dlcore.optim", "dlcore.runtime", "dlcore._C")
+# dlcore.jit.executor is the inference executor's one door to the extension: it hands a whole
+# plan (a flat step list over pre-planned buffers) to the C loop that runs it without Python,
+# which no op-level function can express; the rest of dlcore.jit goes through it.
+C_CALLERS = ("dlcore.ops", "dlcore.optim", "dlcore.runtime", "dlcore._C", "dlcore.jit.executor")
 
 
 def _imports_extension(name):

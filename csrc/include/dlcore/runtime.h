@@ -17,6 +17,9 @@ const char *dl_isa_name(dl_isa_t isa);
 
 int dl_num_threads(void);
 void dl_set_num_threads(int n);
+/* A thread count for the calling thread only, overriding the engine's (0: back to it);
+ * returns the previous one.  Lets concurrent callers each run with their own count. */
+int dl_set_local_num_threads(int n);
 int dl_have_openmp(void);
 
 /* Threads worth using for `work` units when one thread should get at least `grain`. */

@@ -1,0 +1,139 @@
+/* The inference executor: a plan is a flat list of steps (kernel calls with their sizes fixed
+ * at planning time) over "slots" (constant arrays, one arena of intermediate buffers per call,
+ * and the caller's input/output arrays).  dl_plan_run walks the steps in C: no Python, no
+ * allocation beyond what a kernel needs for itself.
+ *
+ * A step names up to DL_PLAN_MAX_OPS operands; operand j is slot[j] (-1: absent) at byte
+ * offset off[j] in it.  Every size, stride and flag is in i[] / f[], laid out per op as
+ * listed below (strides in elements).  The planner (dlcore/jit/plan.py) fills them; the
+ * executor trusts them (the planner derives them from shapes it has checked).
+ *
+ * Thread safety: a plan is read-only once made; each call gets its own arena
+ * (dl_plan_arena_acquire keeps released arenas for reuse, under a lock), so several threads
+ * may run one plan at once.  nthreads > 0 caps the kernels' OpenMP threads for the calling
+ * thread only (dl_set_local_num_threads).
+ */
+#ifndef DLCORE_PLAN_H
+#define DLCORE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DL_PLAN_MAX_OPS 14
+#define DL_PLAN_MAX_INTS 40
+#define DL_PLAN_MAX_FLOATS 6
+#define DL_PLAN_MAX_DIMS 8
+
+enum { DL_SLOT_CONST = 0, DL_SLOT_ARENA = 1, DL_SLOT_IO = 2 };
+
+typedef struct {
+    int32_t kind;     /* DL_SLOT_* */
+    int32_t index;    /* DL_SLOT_IO: index into the call's io pointers */
+    int64_t offset;   /* DL_SLOT_ARENA: byte offset in the arena */
+    void *ptr;        /* DL_SLOT_CONST: the data */
+} dl_plan_slot;
+
+typedef struct {
+    int32_t op;
+    int32_t slot[DL_PLAN_MAX_OPS];
+    int64_t off[DL_PLAN_MAX_OPS];
+    int64_t i[DL_PLAN_MAX_INTS];
+    double f[DL_PLAN_MAX_FLOATS];
+} dl_plan_step;
+
+/* ops and their operands / parameters */
+enum {
+    /* src, dst | i: elsize, ndim, shape[8], src strides[8], dst strides[8] */
+    DL_PLAN_COPY = 1,
+    /* dst | i: n, elsize | f: value (written as the element type: 4: float, 8: int64) */
+    DL_PLAN_FILL = 2,
+    /* A, B, bias, C | i: transA, transB, M, N, K, lda, ldb, ldc, gemm act (dl_act_t),
+     * post act kind (DL_AF_*, -1 none), nbatch (0-4), batch sizes[4], A/B/C batch strides[4]
+     * each, bias kind (dl_bias_t) | f: post act a, b, c, alpha, beta.
+     * With beta != 0, C holds the addend on entry (a residual). */
+    DL_PLAN_GEMM = 3,
+    /* x, w, bias, y | i: N C H W K R S OH OW sh sw ph pw dh dw groups, post act kind
+     * | f: act a, b, c */
+    DL_PLAN_CONV = 4,
+    /* x, w, bias, y | i: as CONV, describing the convolution from y to x */
+    DL_PLAN_CONV_T = 5,
+    /* x, y | i: kind (DL_AF_*), n | f: a, b, c */
+    DL_PLAN_ACT = 6,
+    /* x, y | i: outer, dim, inner, log */
+    DL_PLAN_SOFTMAX = 7,
+    /* a, b, y | i: op (DL_BIN_*), ndim (1-6), shape[6], a strides[6], b strides[6],
+     * post act kind | f: act a, b, c.  y is contiguous. */
+    DL_PLAN_BINARY = 8,
+    /* x, y | i: op (DL_UN_*), n */
+    DL_PLAN_UNARY = 9,
+    /* x, gamma, beta, y | i: rows, n, rms | f: eps */
+    DL_PLAN_LAYERNORM = 10,
+    /* a, b, gamma, beta, y, sum | i: rows, n | f: eps;  sum = a + b (if given), y = LN(a + b) */
+    DL_PLAN_SKIP_LAYERNORM = 11,
+    /* x, y | i: planes H W OH OW kh kw sh sw ph pw dh dw, count_include_pad, divisor */
+    DL_PLAN_MAXPOOL = 12,
+    DL_PLAN_AVGPOOL = 13,
+    DL_PLAN_ADAPTIVE_AVGPOOL = 14,
+    DL_PLAN_ADAPTIVE_MAXPOOL = 15,
+    /* x, y | i: pool params, mode (0 nearest, 1 bilinear), align_corners | f: scale h, w */
+    DL_PLAN_RESIZE = 16,
+    /* x, w, b, mean, invstd, y | i: N, C, L */
+    DL_PLAN_BATCHNORM = 17,
+    /* q, k, v, mask, out, lse | i: B H L S D Dv, q strides[3], k strides[3], v strides[3],
+     * mask kind, mask strides[4], causal | f: scale */
+    DL_PLAN_ATTENTION = 18,
+    /* x, w_ih, w_hh, b_x, b_h, w_hr, h0, c0, out, hn, cn, work, batch_sizes
+     * | i: mode, T, B, I, H, P, reverse, ldx, ldo */
+    DL_PLAN_RNN = 19,
+    /* data, indices, out | i: outer, axis size, inner bytes, n indices, index elsize */
+    DL_PLAN_GATHER = 20,
+    /* x, y | i: from, to (DL_TYPE_*), n */
+    DL_PLAN_CAST = 21,
+    /* cond (uint8), a, b, y | i: elsize, ndim (1-6), shape[6], cond/a/b strides[6] each */
+    DL_PLAN_WHERE = 22,
+    /* x, y | i: op (DL_RED_*), outer, red, inner */
+    DL_PLAN_REDUCE = 23,
+    /* x, w (constant: packed when the plan is made), bias, y, col (scratch) | i: as CONV
+     * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise) | f: act */
+    DL_PLAN_CONV_GEMM = 24,
+};
+
+enum { DL_BIN_ADD = 0, DL_BIN_SUB = 1, DL_BIN_MUL = 2, DL_BIN_DIV = 3, DL_BIN_MAX = 4,
+       DL_BIN_MIN = 5, DL_BIN_POW = 6 };
+enum { DL_UN_NEG = 0, DL_UN_EXP = 1, DL_UN_LOG = 2, DL_UN_LOG1P = 3, DL_UN_SQRT = 4,
+       DL_UN_ABS = 5, DL_UN_SIN = 6, DL_UN_COS = 7 };
+enum { DL_RED_SUM = 0, DL_RED_MEAN = 1, DL_RED_MAX = 2, DL_RED_MIN = 3 };
+enum { DL_TYPE_F32 = 0, DL_TYPE_F64 = 1, DL_TYPE_I64 = 2, DL_TYPE_I32 = 3, DL_TYPE_U8 = 4 };
+
+/* errors dl_plan_run reports through *err */
+enum { DL_PLAN_OK = 0, DL_PLAN_ENOMEM = 1, DL_PLAN_EINDEX = 2, DL_PLAN_EOP = 3 };
+
+typedef struct dl_plan dl_plan;
+
+/* A plan owning copies of `steps` and `slots` (the constants' memory stays the caller's). */
+dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
+                     const dl_plan_slot *slots, size_t arena_bytes);
+void dl_plan_free(dl_plan *p);
+size_t dl_plan_arena_bytes(const dl_plan *p);
+
+/* An arena for one call (64-byte aligned; NULL when out of memory), and its return. */
+char *dl_plan_arena_acquire(dl_plan *p);
+void dl_plan_arena_release(dl_plan *p, char *arena);
+
+/* Runs steps [begin, end).  io: the call's input and output pointers.  Returns 0, or k + 1
+ * when step k failed (*err says why; *detail is the offending index value for EINDEX). */
+int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *io,
+                int nthreads, int *err, int64_t *detail);
+
+/* The element kernels of the executor (plan_ops.c, plan_simd.c). */
+void dl_plan_copy(const dl_plan_step *s, const char *src, char *dst);
+void dl_plan_fill(const dl_plan_step *s, char *dst);
+void dl_plan_cast(const dl_plan_step *s, const char *x, char *y);
+void dl_plan_where(const dl_plan_step *s, const uint8_t *c, const char *a, const char *b,
+                   char *y);
+int dl_plan_gather(const dl_plan_step *s, const char *data, const char *idx, char *out,
+                   int64_t *bad);
+void dl_plan_reduce(const dl_plan_step *s, const float *x, float *y);
+void dl_plan_unary(const dl_plan_step *s, const float *x, float *y);
+
+#endif

@@ -1,0 +1,117 @@
+/* The executor's elementwise float32 kernels, compiled once per ISA (setup.py): broadcast
+ * binary arithmetic over up to 6 dims, and the row sum of the fused residual LayerNorm.
+ * Plain loops the compiler vectorizes for each ISA's flags. */
+#include <math.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "dlcore/plan.h"
+#include "simd.h"
+#include "plan_kernels.h"
+#ifdef DL_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+#define BIN_GRAIN ((int64_t)1 << 16)
+
+#define BIN_LOOP(EXPR)                                                                        \
+    if (sa == 1 && sb == 1) {                                                                 \
+        for (int64_t j = 0; j < n; j++) { float x = a[j], z = b[j]; y[j] = (EXPR); }          \
+    } else if (sa == 1 && sb == 0) {                                                          \
+        const float z = b[0];                                                                 \
+        for (int64_t j = 0; j < n; j++) { float x = a[j]; y[j] = (EXPR); }                    \
+    } else if (sa == 0 && sb == 1) {                                                          \
+        const float x = a[0];                                                                 \
+        for (int64_t j = 0; j < n; j++) { float z = b[j]; y[j] = (EXPR); }                    \
+    } else {                                                                                  \
+        for (int64_t j = 0; j < n; j++) { float x = a[j * sa], z = b[j * sb]; y[j] = (EXPR); } \
+    }
+
+/* y[0..n) = a op b along one row (strides sa, sb in elements) */
+static void bin_row(int op, int64_t n, const float *a, int64_t sa, const float *b, int64_t sb,
+                    float *y, int relu)
+{
+    switch (op) {
+    case DL_BIN_ADD: BIN_LOOP(x + z) break;
+    case DL_BIN_SUB: BIN_LOOP(x - z) break;
+    case DL_BIN_MUL: BIN_LOOP(x * z) break;
+    case DL_BIN_DIV: BIN_LOOP(x / z) break;
+    case DL_BIN_MAX: BIN_LOOP((x > z || x != x) ? x : z) break;
+    case DL_BIN_MIN: BIN_LOOP((x < z || x != x) ? x : z) break;
+    default: BIN_LOOP(powf(x, z)) break;
+    }
+    if (relu)
+        for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0.0f ? y[j] : (y[j] != y[j] ? y[j] : 0.0f);
+}
+
+/* rows [r0, r1) of the (outer = prod(shape[:-1]), shape[-1]) view; when ndim is 1 the "rows"
+ * are pieces of the one dim */
+static void bin_rows(int op, int ndim, const int64_t *shape, const int64_t *sa,
+                     const int64_t *sb, const float *a, const float *b, float *y, int relu,
+                     int64_t r0, int64_t r1)
+{
+    const int64_t n = shape[ndim - 1];
+    int64_t idx[6] = {0, 0, 0, 0, 0, 0};
+    int64_t rem = r0, oa = 0, ob = 0;
+    for (int d = ndim - 2; d >= 0; d--) {
+        idx[d] = rem % shape[d];
+        rem /= shape[d];
+        oa += idx[d] * sa[d];
+        ob += idx[d] * sb[d];
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        bin_row(op, n, a + oa, sa[ndim - 1], b + ob, sb[ndim - 1], y + r * n, relu);
+        for (int d = ndim - 2; d >= 0; d--) {
+            oa += sa[d];
+            ob += sb[d];
+            if (++idx[d] < shape[d]) break;
+            oa -= sa[d] * shape[d];
+            ob -= sb[d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+static void binary_f32(int op, int ndim, const int64_t *shape, const int64_t *sa,
+                       const int64_t *sb, const float *a, const float *b, float *y, int relu,
+                       int nthreads)
+{
+    int64_t total = 1;
+    for (int d = 0; d < ndim; d++) total *= shape[d];
+    if (total == 0) return;
+    int nt = (int)(total / BIN_GRAIN);
+    if (nt > nthreads) nt = nthreads;
+    if (nt < 1) nt = 1;
+    if (ndim == 1) {
+        const int64_t n = shape[0], s0 = sa[0], s1 = sb[0];
+        const int64_t piece = (n + nt - 1) / nt;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+        for (int t = 0; t < nt; t++) {
+            int64_t j0 = t * piece, j1 = j0 + piece < n ? j0 + piece : n;
+            if (j0 < j1)
+                bin_row(op, j1 - j0, a + j0 * s0, s0, b + j0 * s1, s1, y + j0, relu);
+        }
+        return;
+    }
+    const int64_t rows = total / shape[ndim - 1];
+    if (rows < nt) nt = (int)rows;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (int t = 0; t < nt; t++) {
+        int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;
+        if (r0 < r1) bin_rows(op, ndim, shape, sa, sb, a, b, y, relu, r0, r1);
+    }
+}
+
+static void add_rows_f32(size_t n, const float *a, const float *b, float *y)
+{
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
+        vf_storeu(y + i, vf_add(vf_loadu(a + i), vf_loadu(b + i)));
+    for (; i < n; i++) y[i] = a[i] + b[i];
+}
+
+const plan_kernels_t DL_ISA_FN(plan_kernels) = {binary_f32, add_rows_f32};

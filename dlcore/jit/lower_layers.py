@@ -1,0 +1,304 @@
+"""Lowerings of the layer ops: Gemm, MatMul, Conv, ConvTranspose, pooling, Resize,
+Attention (reading strided q/k/v views in place) and the recurrent layers."""
+import numpy as np
+
+from . import executor as X
+from .lower_common import F32, f32, fused_act, numel
+from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
+
+__all__ = ["LOWER"]
+
+_COL_BYTES = 1 << 19   # an im2col tile in half of L2
+_MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
+_GATES = {0: 1, 1: 1, 2: 4, 3: 3}
+
+
+# ---- GEMM ----------------------------------------------------------------------------------------
+def _gemm_acts(node):
+    """(gemm epilogue act, post kind, a, b, c)."""
+    op = node.attrs.get("activation")
+    if op == "Relu":
+        return X.GEMM_ACT_RELU, -1, 0.0, 0.0, 0.0
+    if op == "Gelu" and node.attrs.get("activation_attrs", {}).get("approximate", "none") == "none":
+        return X.GEMM_ACT_GELU, -1, 0.0, 0.0, 0.0
+    kind, a, b, c = fused_act(node)
+    return 0, kind, a, b, c
+
+
+def _gemm_ints(ta, tb, M, N, K, lda, ldb, ldc, act, post, batch=(), sa=(), sb=(), sc=(),
+               bias_kind=0):
+    pad = [0] * (4 - len(batch))
+    return [ta, tb, M, N, K, lda, ldb, ldc, act, post, len(batch)] + list(batch) + pad + \
+        list(sa) + pad + list(sb) + pad + list(sc) + pad + [bias_kind]
+
+
+def _gemm(L, node):
+    if not f32(node):
+        return False
+    x, w = node.inputs[0], node.inputs[1]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    y = node.outputs[0]
+    K, N = x.shape[-1], y.shape[-1]
+    M = numel(x.shape[:-1])
+    xr = L.ref(x)
+    mat = matrix(xr)
+    if mat is None:
+        xr = L.contiguous(x)
+        mat = (M, K, K, 0)
+    _, _, lda, ta = mat
+    wr = L.contiguous(w)
+    tb = int(node.attrs.get("transB", 1))
+    br = None if b is None else L.contiguous(b)
+    yr = L.output(y)
+    act, post, a1, a2, a3 = _gemm_acts(node)
+    L.step(X.GEMM, [xr, wr, br, yr],
+           _gemm_ints(ta, tb, M, N, K, lda, K if tb else N, N, act, post,
+                      bias_kind=X.BIAS_ROW if b is not None else 0),
+           [a1, a2, a3, 1.0, 0.0], outputs=[3], label="Gemm")
+    return True
+
+
+def _swap_last(r):
+    s, st = list(r.shape), list(r.strides)
+    s[-1], s[-2] = s[-2], s[-1]
+    st[-1], st[-2] = st[-2], st[-1]
+    return r.with_view(0, s, st)
+
+
+def _mat_layout(L, r):
+    """(ref, trans, ld) for the last two dims of r as a GEMM operand (copying when needed)."""
+    rows, cols = r.shape[-2], r.shape[-1]
+    rs, cs = r.strides[-2], r.strides[-1]
+    if cs == 1 or cols == 1:
+        return r, 0, max(rs, cols)
+    if rs == 1 or rows == 1:
+        return r, 1, max(cs, rows)
+    c = L.copy_new(r)
+    return c, 0, cols
+
+
+def _matmul(L, node):
+    if not f32(node):
+        return False
+    a, b = node.inputs
+    y = node.outputs[0]
+    ar, br = L.ref(a), L.ref(b)
+    if node.attrs.get("transA"):
+        ar = _swap_last(ar)
+    if node.attrs.get("transB"):
+        br = _swap_last(br)
+    M, K, N = ar.shape[-2], ar.shape[-1], br.shape[-1]
+    batch = tuple(y.shape[:-2])
+    yr = L.output(y)
+    sa = broadcast_strides(ar.with_view(0, ar.shape[:-2], ar.strides[:-2]), batch) \
+        if batch else ()
+    sb = broadcast_strides(br.with_view(0, br.shape[:-2], br.strides[:-2]), batch) \
+        if batch else ()
+    sc = contiguous_strides(batch + (M, N))[:-2] if batch else ()
+    ar, ta, lda = _mat_layout(L, ar)
+    br, tb, ldb = _mat_layout(L, br)
+    if batch:
+        shape, (sa, sb, sc) = merge_dims(batch, [sa, sb, sc])
+        if shape == (1,):
+            shape, sa, sb, sc = (), (), (), ()
+        elif all(st == 0 for st in sb) and len(shape) == 1 and not ta and sa[0] == M * lda \
+                and sc[0] == M * N:
+            # a weight-like right operand: the batch folds into the rows of one GEMM
+            M, shape, sa, sb, sc = M * shape[0], (), (), (), ()
+    else:
+        shape = ()
+    if len(shape) > 4:
+        return False
+    L.step(X.GEMM, [ar, br, None, yr],
+           _gemm_ints(ta, tb, M, N, K, lda, ldb, N, 0, -1, shape, sa, sb, sc),
+           [0.0, 0.0, 0.0, 1.0, 0.0], outputs=[3], label="MatMul")
+    return True
+
+
+# ---- convolution and pooling ----------------------------------------------------------------------
+def _conv(L, node):
+    if not f32(node):
+        return False
+    x, w = node.inputs[0], node.inputs[1]
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    y = node.outputs[0]
+    at = node.attrs
+    xr, wr = L.contiguous(x), L.contiguous(w)
+    br = None if b is None else L.contiguous(b)
+    N, C, H, W = x.shape
+    if node.op == "Conv":
+        K, _, R, S = w.shape
+        OH, OW = y.shape[2:]
+        p = [N, C, H, W, K, R, S, OH, OW]
+    else:  # the convolution from y back to x
+        K, _, R, S = w.shape
+        p = [N, y.shape[1], y.shape[2], y.shape[3], K, R, S, H, W]
+    p += [at["strides"][0], at["strides"][1], at["pads"][0], at["pads"][1],
+          at["dilations"][0], at["dilations"][1], at["group"]]
+    yr = L.output(y)
+    if node.op == "Conv" and at["group"] == 1 and w.is_const:
+        # im2col tiles times weights packed once, the epilogue fused (lower_conv_gemm)
+        act, post, a1, a2, a3 = _gemm_acts(node)
+        CRS, P = x.shape[1] * w.shape[2] * w.shape[3], y.shape[2] * y.shape[3]
+        pointwise = w.shape[2:] == (1, 1) and tuple(at["strides"]) == (1, 1) and \
+            tuple(at["pads"]) == (0, 0, 0, 0)
+        tile = 0 if pointwise else min(P, max(64, (_COL_BYTES // (4 * CRS)) // 16 * 16))
+        col = L.scratch(4 * CRS * tile, "im2col") if tile else None
+        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile], [a1, a2, a3],
+               outputs=[3], label="Conv")
+        return True
+    kind, a1, a2, a3 = fused_act(node)
+    L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
+           [a1, a2, a3], outputs=[3], label=node.op)
+    return True
+
+
+def _pool_ints(x, y, k=(1, 1), s=(1, 1), p=(0, 0), d=(1, 1)):
+    N, C, H, W = x.shape
+    return [N * C, H, W, y.shape[2], y.shape[3], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1]]
+
+
+def _pool(L, node):
+    if not f32(node):
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    at = node.attrs
+    xr = L.contiguous(x)
+    yr = L.output(y)
+    if node.op == "MaxPool":
+        ints = _pool_ints(x, y, at["kernel_shape"], at["strides"], at["pads"][:2],
+                          at["dilations"])
+        L.step(X.MAXPOOL, [xr, yr], ints, outputs=[1], label="MaxPool")
+    elif node.op == "AveragePool":
+        ints = _pool_ints(x, y, at["kernel_shape"], at["strides"], at["pads"][:2]) + \
+            [int(at.get("count_include_pad", 1)), int(at.get("divisor", 0))]
+        L.step(X.AVGPOOL, [xr, yr], ints, outputs=[1], label="AveragePool")
+    elif node.op in ("GlobalAveragePool", "AdaptiveAveragePool"):
+        L.step(X.ADAPTIVE_AVGPOOL, [xr, yr], _pool_ints(x, y), outputs=[1], label=node.op)
+    else:
+        L.step(X.ADAPTIVE_MAXPOOL, [xr, yr], _pool_ints(x, y), outputs=[1], label=node.op)
+    return True
+
+
+def _resize(L, node):
+    if not f32(node):
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    at = node.attrs
+    ints = _pool_ints(x, y) + [0 if at["mode"] == "nearest" else 1, int(at["align_corners"])]
+    L.step(X.RESIZE, [L.contiguous(x), L.output(y)], ints, list(at["steps"]), outputs=[1],
+           label="Resize")
+    return True
+
+
+# ---- attention and recurrent layers -----------------------------------------------------------------
+def _attention(L, node):
+    if not f32(node):
+        return False
+    q, k, v = node.inputs[:3]
+    mask = node.inputs[3] if len(node.inputs) > 3 else None
+    y = node.outputs[0]
+    Lq, E = q.shape[-2:]
+    S, Ev = k.shape[-2], v.shape[-1]
+    lead = tuple(y.shape[:-2])
+    refs, lists, rows = [], [], []
+    for val in (q, k, v):
+        r = L.ref(val)
+        if r.strides[-1] != 1 and r.shape[-1] != 1:
+            r = L.contiguous(val)
+        refs.append(r)
+        lists.append(broadcast_strides(r.with_view(0, r.shape[:-2], r.strides[:-2]), lead))
+        rows.append(r.strides[-2])
+    lists.append(contiguous_strides(lead + (Lq, Ev))[:-2])
+    mref, mkind, mrow, mcol = None, 0, 0, 0
+    if mask is not None:
+        if not mask.is_const:
+            return False
+        m = mask.data
+        if m.dtype == np.bool_:
+            m, mkind = m.astype(np.uint8), X.ATTN_MASK_BOOL
+        elif m.dtype == F32:
+            mkind = X.ATTN_MASK_ADD
+        else:
+            return False
+        mref = L.array(np.ascontiguousarray(m), mask.name)
+        full = broadcast_strides(mref, lead + (Lq, S))
+        lists.append(full[:-2])
+        mrow, mcol = full[-2], full[-1]
+    # the lead dims must fold into (batch, head) for every operand at once
+    if lead:
+        shape, merged = merge_dims(lead, lists)
+    else:
+        shape, merged = (1,), [(0,) for _ in lists]
+    if len(shape) > 2:
+        return False
+    if len(shape) == 1:
+        shape = (1,) + shape
+        merged = [(0,) + tuple(m) for m in merged]
+    B, H = shape
+    strides = [list(m) + [row] for m, row in zip(merged[:3], rows)]
+    mst = list(merged[4]) + [mrow, mcol] if mref is not None else [0, 0, 0, 0]
+    yr = L.output(y)
+    lse = L.scratch(B * H * Lq * 4, "lse")
+    ints = [B, H, Lq, S, E, Ev] + strides[0] + strides[1] + strides[2] + [mkind] + mst + \
+        [int(node.attrs["is_causal"])]
+    L.step(X.ATTENTION, refs + [mref, yr, lse], ints, [node.attrs["scale"]], outputs=[4],
+           label="Attention")
+    return True
+
+
+def _rnn(L, node):
+    if not f32(node):
+        return False
+    at = node.attrs
+    mode = _MODES["LSTM" if node.op == "LSTM" else "GRU" if node.op == "GRU" else
+                  ("RNN_RELU" if at.get("nonlinearity") == "relu" else "RNN_TANH")]
+    x, h0, c0 = node.inputs[:3]
+    weights = node.inputs[3:]
+    D, has_bias, has_proj = at["num_directions"], at["has_bias"], at["has_proj"]
+    per = 2 + 2 * has_bias + has_proj
+    bs = np.ascontiguousarray(at["batch_sizes"], np.int64)
+    T, B = len(bs), int(bs[0])
+    w_hh0 = weights[1]
+    H = w_hh0.shape[0] // _GATES[mode]
+    P = w_hh0.shape[1]
+    I = x.shape[1]
+    xr = L.contiguous(x)
+    h0r = None if h0 is None else L.contiguous(h0)
+    c0r = None if c0 is None else L.contiguous(c0)
+    outs = node.outputs
+    out_r = L.output(outs[0])
+    hn_r = L.output(outs[1])
+    cn_r = L.output(outs[2]) if len(outs) > 2 else None
+    bs_r = L.array(bs, "batch_sizes")
+    nwork = X.rnn_work_floats(mode, bs, H, P)
+    rows = x.shape[0]
+    for d in range(D):
+        w = weights[d * per:(d + 1) * per]
+        if not all(v.is_const for v in w):
+            return False
+        w_ih, w_hh = (L.contiguous(v) for v in w[:2])
+        b_x = b_h = None
+        if has_bias:
+            if mode == 3:
+                b_x, b_h = L.contiguous(w[2]), L.contiguous(w[3])
+            else:
+                b_x = L.array((w[2].data.astype(np.float32) + w[3].data).astype(np.float32),
+                              w[2].name + "+hh")
+        w_hr = L.contiguous(w[-1]) if has_proj else None
+        hd = None if h0r is None else h0r.with_view(d * B * P, (B, P), (P, 1))
+        cd = None if c0r is None else c0r.with_view(d * B * H, (B, H), (H, 1))
+        od = out_r.with_view(d * P, (rows, P), (D * P, 1))
+        hnd = hn_r.with_view(d * B * P, (B, P), (P, 1))
+        cnd = None if cn_r is None else cn_r.with_view(d * B * H, (B, H), (H, 1))
+        work = L.scratch(nwork * 4, "rnn_work") if nwork else None
+        L.step(X.RNN, [xr, w_ih, w_hh, b_x, b_h, w_hr, hd, cd, od, hnd, cnd, work, bs_r],
+               [mode, T, B, I, H, P, int(d == 1), I, D * P], outputs=[8, 9, 10],
+               label="%s dir %d" % (node.op, d))
+    return True
+
+
+LOWER = {"Gemm": _gemm, "MatMul": _matmul, "Conv": _conv, "ConvTranspose": _conv,
+         "MaxPool": _pool, "AveragePool": _pool, "GlobalAveragePool": _pool,
+         "AdaptiveAveragePool": _pool, "GlobalMaxPool": _pool, "AdaptiveMaxPool": _pool,
+         "Resize": _resize, "Attention": _attention, "LSTM": _rnn, "GRU": _rnn, "RNN": _rnn}

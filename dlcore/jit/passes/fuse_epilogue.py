@@ -1,0 +1,102 @@
+"""Bias and activation into the GEMM / convolution epilogue.
+
+- MatMul(x, W) with a constant 2-D W, then Add of a constant vector over the last axis, is a
+  Gemm (transB=0) with that bias (how ONNX files spell a Linear on N-D input).
+- A Gemm or Conv without bias followed by Add of a constant that broadcasts along its output
+  channels (the last axis for Gemm, axis 1 for Conv) takes it as its bias.
+- A Gemm or Conv followed by an elementwise activation (Relu, Gelu, Clip, Silu, Sigmoid, ...)
+  takes it as attribute `activation` (and `activation_attrs`): the GEMM kernel applies Relu and
+  exact Gelu in its epilogue; the others run on the output tile right after, in the same step.
+  So does an Add (a residual sum then Relu, as ResNet's blocks end).
+The fused-away value must have no other reader.
+"""
+import numpy as np
+
+from ..convert import ACT_OPS
+from ._util import Uses, const_data
+
+__all__ = ["run"]
+
+
+def _channel_vector(bias, out_shape, axis):
+    """bias as a vector of out_shape[axis] values when it only varies along that axis."""
+    b = const_data(bias)
+    if b is None or b.ndim > len(out_shape):
+        return None
+    C = out_shape[axis]
+    full = (1,) * (len(out_shape) - b.ndim) + b.shape
+    if any(s != 1 for i, s in enumerate(full) if i != axis) or full[axis] not in (1, C):
+        return None
+    return np.broadcast_to(b.reshape(-1), (C,)).copy() if b.size == 1 else b.reshape(C).copy()
+
+
+def _fuse_matmul_bias(graph, uses):
+    n = 0
+    for node in list(graph.nodes):
+        if node.op != "MatMul" or node.attrs.get("transA") or node.attrs.get("transB"):
+            continue
+        w = const_data(node.inputs[1])
+        add = uses.only_user(node.outputs[0])
+        if w is None or w.ndim != 2 or add is None or add.op != "Add":
+            continue
+        other = add.inputs[1] if add.inputs[0] is node.outputs[0] else add.inputs[0]
+        y = node.outputs[0]
+        b = _channel_vector(other, y.shape, y.ndim - 1)
+        if b is None or tuple(add.outputs[0].shape) != tuple(y.shape) or b.dtype != y.dtype:
+            continue
+        node.op = "Gemm"
+        node.inputs = [node.inputs[0], node.inputs[1], graph.const(b)]
+        node.attrs = {"transB": 0}
+        graph.replace_uses(add.outputs[0], y)
+        graph.nodes.remove(add)
+        uses.refresh()
+        n += 1
+    return n
+
+
+def _fuse_bias(graph, uses):
+    n = 0
+    for node in list(graph.nodes):
+        if node.op not in ("Gemm", "Conv") or node.attrs.get("activation") is not None:
+            continue
+        if len(node.inputs) > 2 and node.inputs[2] is not None:
+            continue
+        y = node.outputs[0]
+        add = uses.only_user(y)
+        if add is None or add.op != "Add" or tuple(add.outputs[0].shape) != tuple(y.shape):
+            continue
+        other = add.inputs[1] if add.inputs[0] is y else add.inputs[0]
+        b = _channel_vector(other, y.shape, 1 if node.op == "Conv" else y.ndim - 1)
+        if b is None or b.dtype != y.dtype:
+            continue
+        node.inputs = list(node.inputs[:2]) + [graph.const(b)]
+        graph.replace_uses(add.outputs[0], y)
+        graph.nodes.remove(add)
+        uses.refresh()
+        n += 1
+    return n
+
+
+def _fuse_act(graph, uses):
+    n = 0
+    for node in list(graph.nodes):
+        if node.op not in ("Gemm", "Conv", "Add") or node.attrs.get("activation") is not None:
+            continue
+        y = node.outputs[0]
+        if node.op == "Add" and (y.dtype.kind != "f" or any(
+                v is None or v.dtype != y.dtype for v in node.inputs)):
+            continue
+        act = uses.only_user(y)
+        if act is None or act.op not in ACT_OPS or act.inputs[0] is not y:
+            continue
+        node.attrs = dict(node.attrs, activation=act.op, activation_attrs=dict(act.attrs))
+        graph.replace_uses(act.outputs[0], y)
+        graph.nodes.remove(act)
+        uses.refresh()
+        n += 1
+    return n
+
+
+def run(graph):
+    uses = Uses(graph)
+    return _fuse_matmul_bias(graph, uses) + _fuse_bias(graph, uses) + _fuse_act(graph, uses)
