@@ -203,7 +203,9 @@ class Trainer:
         optimizer.step()
 
     def on_epoch_begin(self, epoch):
-        """Called before each training epoch (before the callbacks' on_epoch_begin)."""
+        """Called at the start of each training epoch, after the model is put in training mode
+        (so it may change modes, e.g. keep dropout off) and before the callbacks'
+        on_epoch_begin."""
 
     def on_evaluate_begin(self):
         """Called before each pass over validation data (in fit, and by evaluate)."""
@@ -285,12 +287,12 @@ class Trainer:
         logs = {}
         try:
             for epoch in range(int(initial_epoch), int(epochs)):
-                self.on_epoch_begin(epoch)
-                for cb in callbacks:
-                    cb.on_epoch_begin(epoch, {})
                 t0 = time.perf_counter()
                 if hasattr(model, "train"):
                     model.train()
+                self.on_epoch_begin(epoch)
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch, {})
                 for m in self.metrics:
                     m.reset()
                 progress.epoch_begin(epoch)
