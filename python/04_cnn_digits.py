@@ -44,27 +44,28 @@ def split(X, y, test_fraction=0.2, seed=0):
     return X[tr], y[tr], X[te], y[te]
 
 
-def save_pictures(model, image, out_dir):
+def save_grid(images, cmap, title, out_dir, name):
+    """32 small images on a 4 x 8 grid."""
     plt = pyplot()
     if plt is None:
         return
-    w = model.block1[0].weight.numpy()[:, 0]  # (32, 3, 3)
     fig, axes = plt.subplots(4, 8, figsize=(8, 4))
-    for ax, f in zip(axes.ravel(), w):
-        ax.imshow(f, cmap="gray")
+    for ax, img in zip(axes.ravel(), images):
+        ax.imshow(img, cmap=cmap)
         ax.axis("off")
-    fig.suptitle("first-layer 3x3 filters")
-    save_figure(fig, out_dir, "cnn_digits_filters.png")
+    fig.suptitle(title)
+    save_figure(fig, out_dir, name)
+
+
+def save_pictures(model, image, out_dir):
+    filters = model.block1[0].weight.numpy()[:, 0]  # (32, 3, 3)
+    save_grid(filters, "gray", "first-layer 3x3 filters", out_dir, "cnn_digits_filters.png")
     model.eval()
     with dl.no_grad():
         maps = model.block1[:3](dl.tensor(image[None])).numpy()[0]
     model.train()
-    fig, axes = plt.subplots(4, 8, figsize=(8, 4))
-    for ax, m in zip(axes.ravel(), maps):
-        ax.imshow(m, cmap="viridis")
-        ax.axis("off")
-    fig.suptitle("feature maps of one digit after conv-BN-ReLU")
-    save_figure(fig, out_dir, "cnn_digits_feature_maps.png")
+    save_grid(maps, "viridis", "feature maps of one digit after conv-BN-ReLU", out_dir,
+              "cnn_digits_feature_maps.png")
 
 
 def main(quick=False, out_dir="."):
