@@ -76,8 +76,8 @@ def bow(seqs, V):
 def snippet_batches(seqs, labels, rows, inputs, batch=256, rng=None):
     """Batches (inputs..., labels) of the snippets at `rows`, shuffled from `rng` when given;
     inputs(list of word-id sequences) gives the model's inputs."""
-    def collate(rows):
-        return (*inputs([seqs[i] for i in rows]), dl.tensor(labels[rows]))
+    def collate(batch_rows):
+        return (*inputs([seqs[i] for i in batch_rows]), dl.tensor(labels[batch_rows]))
     return DataLoader(np.asarray(rows), batch_size=batch, shuffle=rng is not None, generator=rng,
                       collate_fn=collate)
 

@@ -260,7 +260,7 @@ def vae_loss(recon, x, mu, logvar, beta=1.0):
 
 
 def _as_float_array(x, name):
-    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float32)
     if arr.ndim == 0 or len(arr) == 0:

@@ -44,7 +44,7 @@ def _check_labels(name, labels, n, num_classes):
     if labels is None:
         raise ValueError("%s: this model is conditional (num_classes=%d); pass labels"
                          % (name, num_classes))
-    arr = labels._data if isinstance(labels, Tensor) else np.asarray(labels)
+    arr = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
     if arr.shape != (n,) or arr.dtype.kind not in "iu":
         raise ValueError("%s: labels must be %d integer class indices, got shape %s dtype %s"
                          % (name, n, arr.shape, arr.dtype))
@@ -202,13 +202,13 @@ class DCDiscriminator(nn.Module):
 
 def _grads_finite(module):
     for p in module.parameters():
-        if p.grad is not None and not np.isfinite(p.grad._data).all():
+        if p.grad is not None and not np.isfinite(p.grad.numpy()).all():
             return False
     return True
 
 
 def _sigmoid_mean(logits):
-    return float(1 / (1 + np.exp(-logits._data.astype(np.float64))).mean())
+    return float(1 / (1 + np.exp(-logits.numpy().astype(np.float64))).mean())
 
 
 class GANTrainer(Trainer):
@@ -295,7 +295,7 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
     Returns a history dict of per-step lists: d_loss, g_loss, d_real (mean D(x) probability),
     d_fake (mean D(G(z))), g_grads_finite and d_grads_finite (every parameter gradient finite
     after that step's backward)."""
-    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if arr.ndim == 0 or len(arr) == 0:
         raise ValueError("fit_gan: the training set is empty (shape %s)" % (arr.shape,))
     if arr.dtype.kind != "f":
@@ -304,7 +304,7 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
     if getattr(generator, "num_classes", 0):
         if labels is None:
             raise ValueError("fit_gan: the generator is conditional; pass labels")
-        lab = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
+        lab = np.asarray(labels.numpy() if isinstance(labels, Tensor) else labels)
         if lab.shape != (len(arr),):
             raise ValueError("fit_gan: labels must have shape (%d,), got %s"
                              % (len(arr), lab.shape))

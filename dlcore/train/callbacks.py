@@ -88,7 +88,7 @@ def _improved(mode, current, best, min_delta):
 
 
 def _copy_state(model):
-    return {k: np.array(v._data, copy=True) for k, v in model.state_dict().items()}
+    return {k: np.array(v.numpy(), copy=True) for k, v in model.state_dict().items()}
 
 
 class EarlyStopping(Callback):

@@ -1,7 +1,7 @@
 """fit / evaluate / predict: the Keras-style functions over a model, on top of Trainer."""
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, from_numpy
 from .trainer import EvalMode, Trainer, _metric_objects, loader_from
 
 __all__ = ["fit", "evaluate", "predict"]
@@ -36,8 +36,8 @@ def evaluate(model, loader, loss_fn=None, metrics=("accuracy",), batch_size=256,
     return trainer.evaluate(loader_from(loader, batch_size))
 
 
-def _as_tensor(x):
-    return x if isinstance(x, Tensor) else Tensor._wrap(np.asarray(x))
+def _as_array(x):
+    return x.numpy() if isinstance(x, Tensor) else np.asarray(x)
 
 
 def predict(model, data, batch_size=256):
@@ -47,11 +47,11 @@ def predict(model, data, batch_size=256):
     outs = []
     with EvalMode(model):
         if isinstance(data, (Tensor, np.ndarray)):
-            arr = data._data if isinstance(data, Tensor) else data
+            arr = data.numpy() if isinstance(data, Tensor) else data
             if arr.ndim == 0:
                 raise ValueError("predict: inputs must have a batch dimension, got a 0-d array")
             for s in range(0, arr.shape[0], batch_size):
-                outs.append(model(Tensor._wrap(arr[s:s + batch_size])))
+                outs.append(model(from_numpy(arr[s:s + batch_size])))
         else:
             for batch in data:
                 if isinstance(batch, (tuple, list)):
@@ -63,6 +63,6 @@ def predict(model, data, batch_size=256):
         raise ValueError("predict: no data")
     first = outs[0]
     if isinstance(first, tuple):
-        return tuple(Tensor._wrap(np.concatenate([_as_tensor(o[i])._data for o in outs]))
+        return tuple(from_numpy(np.concatenate([_as_array(o[i]) for o in outs]))
                      for i in range(len(first)))
-    return Tensor._wrap(np.concatenate([_as_tensor(o)._data for o in outs]))
+    return from_numpy(np.concatenate([_as_array(o) for o in outs]))

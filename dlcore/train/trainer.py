@@ -4,7 +4,7 @@
                       callbacks=[EarlyStopping("val_loss", patience=3)])
     history = trainer.fit(train_loader, epochs=20, val_loader=val_loader)
 
-dl.train.fit(model, loader, loss_fn, optimizer, ...) is exactly this.  For anything else than
+dl.train.fit(model, loader, loss_fn, optimizer, ...) is exactly this.  For anything other than
 "model(*inputs), then loss_fn(output, target)", subclass and override training_step(batch) (and
 validation_step(batch)):
 
@@ -48,17 +48,18 @@ def _first_dim(x):
     of them)."""
     while isinstance(x, (tuple, list, dict)) and len(x):
         x = next(iter(x.values())) if isinstance(x, dict) else x[0]
-    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
-    return int(arr.shape[0]) if arr.ndim else 1
+    shape = x.shape if isinstance(x, Tensor) else np.shape(x)
+    return int(shape[0]) if len(shape) else 1
 
 
 def _loss_value(loss, who="fit: loss_fn"):
     if not isinstance(loss, Tensor):
         raise TypeError("%s must return a Tensor, got %s" % (who, type(loss).__name__))
-    if loss._data.size != 1:
+    value = loss.numpy()
+    if value.size != 1:
         raise ValueError("%s must return a scalar (use reduction='mean'), got shape %s"
                          % (who, tuple(loss.shape)))
-    return float(loss._data.reshape(-1)[0])
+    return float(value.reshape(-1)[0])
 
 
 def _number(name, v):
@@ -231,6 +232,7 @@ class Trainer:
                 cb.on_train_batch_begin(step, {})
             result = self.training_step(batch)
             if result is None:
+                progress.batch_end(step, None, 0.0)
                 continue
             loss, values = self._logged(result, "training_step")
             if self.automatic_optimization:
