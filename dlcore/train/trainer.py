@@ -19,7 +19,9 @@ optimizer.  A subclass that sets automatic_optimization = False updates its own 
 inside training_step (a GAN's two) and returns a dict of numbers to log.  Returning None skips
 the batch.  Logged values are averaged over each epoch, weighted by batch_size(batch), into the
 History; on_epoch_begin(epoch) and on_evaluate_begin() are hooks for per-run state, e.g. a
-recurrent state carried across the batches of an epoch.
+recurrent state carried across the batches of an epoch.  Subclasses to read:
+dlcore.models.gan.GANTrainer (two optimizers), TruncatedBPTT in
+python/06_lstm_text_generation.py, TeacherForcing in python/10_translation.py.
 """
 import copy
 import time
