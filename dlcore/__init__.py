@@ -4,6 +4,7 @@
 """
 __version__ = "0.1.0"
 
+import importlib as _importlib
 import os as _os
 
 # libgomp reads its wait policy when the extension loads it.  Its default spins up to 300,000
@@ -14,13 +15,14 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
 from . import _C  # noqa: F401  (fails loudly if the extension is not built)
-from .tensor import (Tensor, Size, tensor, as_tensor, from_numpy, zeros, ones, empty, full,  # noqa: F401
+from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_, long,  # noqa: F401
+                     double, get_default_dtype, set_default_dtype)
+from .dtypes import float32 as float  # noqa: F401,A001
+from .dtypes import bool_ as bool  # noqa: F401,A001
+from .shapes import Size  # noqa: F401
+from .tensor import (Tensor, tensor, as_tensor, from_numpy, zeros, ones, empty, full,  # noqa: F401
                      zeros_like, ones_like, full_like, empty_like, eye, arange, linspace, rand,
-                     randn, randint, randperm, rand_like, randn_like, is_tensor, numel,
-                     float32, float64, float16, int64, int32, int8, uint8, bool_, long, double,
-                     get_default_dtype, set_default_dtype)
-from .tensor import float32 as float  # noqa: F401,A001
-from .tensor import bool_ as bool  # noqa: F401,A001
+                     randn, randint, randperm, rand_like, randn_like, is_tensor, numel)
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
 from .random import manual_seed, seed, Generator, get_rng_state, set_rng_state  # noqa: F401
 from .functions import *  # noqa: F401,F403
@@ -35,10 +37,9 @@ memory._install_at_import()
 
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
-    import importlib
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
                 "weights", "text"):
-        return importlib.import_module("." + name, __name__)
+        return _importlib.import_module("." + name, __name__)
     if name in ("save", "load"):
-        return getattr(importlib.import_module(".io", __name__), name)
+        return getattr(_importlib.import_module(".io", __name__), name)
     raise AttributeError("module 'dlcore' has no attribute %r" % name)

@@ -5,11 +5,16 @@ an array or a tuple of arrays) and `backward(self, *grads)` returning one gradie
 input (None where there is none).  `Cls.apply(*args)` unwraps Tensors, runs forward, and — when
 grad mode is on and an input requires grad — records the call on the outputs.  Gradients that
 come back with a broadcast shape are summed back to the input's shape here, in one place.
+
+This module sits under the ops and above dlcore.tensor_base: it makes its tensors with
+tensor_base.wrap, which builds the full Tensor class without importing it.  `AutogradMethods`
+holds the Tensor methods of this family (backward, requires_grad_, detach, hooks).
 """
 import numpy as np
 
+from .tensor_base import TensorBase, wrap
+
 _state = {"grad": True}
-_tensor_cls = [None]  # set by dlcore.tensor once Tensor exists (avoids an import per op)
 
 
 def is_grad_enabled():
@@ -90,13 +95,12 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         fn = cls()
-        T = _tensor_cls[0]
         grad_on = _state["grad"]
         arrays = []
         needs = []
         record = False
         for a in args:
-            if isinstance(a, T):
+            if isinstance(a, TensorBase):
                 arrays.append(a._data)
                 r = grad_on and a.requires_grad
                 needs.append(r)
@@ -107,7 +111,6 @@ class Function:
         fn.needs_input_grad = needs
         fn.requires_grad = record
         out = fn.forward(*arrays, **kwargs)
-        wrap = T._wrap
         if type(out) is tuple:
             fn.n_outputs = len(out)
             res = tuple(wrap(o, record) for o in out)
@@ -158,8 +161,6 @@ def _toposort(root_fn):
 
 def backward(tensor, grad=None, retain_graph=False):
     """Accumulate d(tensor)/d(leaf) * grad into every leaf's .grad."""
-    from .tensor import Tensor
-
     if not tensor.requires_grad:
         raise RuntimeError("backward: element 0 of tensors does not require grad and does not "
                            "have a grad_fn")
@@ -170,7 +171,7 @@ def backward(tensor, grad=None, retain_graph=False):
                                (tensor.shape,))
         g = np.ones(tensor.shape, dtype=tensor.dtype)
     else:
-        g = grad._data if isinstance(grad, Tensor) else np.asarray(grad)
+        g = grad._data if isinstance(grad, TensorBase) else np.asarray(grad)
         if g.shape != tensor.shape:
             raise RuntimeError("backward: gradient has shape %s but the tensor has shape %s"
                                % (g.shape, tensor.shape))
@@ -189,7 +190,7 @@ def _accumulate_leaf(leaf, g, handed_out):
         if g.base is not None or id(g) in handed_out or not g.flags.writeable:
             g = g.copy()
         handed_out.add(id(g))
-        leaf.grad = _tensor_cls[0]._wrap(g, False)
+        leaf.grad = wrap(g, False)
     else:
         leaf.grad._data += g
     for hook in leaf._hooks or ():
@@ -209,7 +210,7 @@ def _run_backward(root, g, retain_graph):
         if retained:
             for idx, t in retained.items():
                 if slots[idx] is not None:
-                    t.grad = _tensor_cls[0]._wrap(np.array(slots[idx], copy=True), False)
+                    t.grad = wrap(np.array(slots[idx], copy=True), False)
         if fn.n_outputs == 1:
             grads_in = fn.backward(slots[0])
         else:
@@ -257,12 +258,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     Tensor of any shape: it is reduced against a fixed random projection so every output
     element is exercised.
     """
-    from .tensor import Tensor
-
-    if isinstance(inputs, Tensor):
+    if isinstance(inputs, TensorBase):
         inputs = (inputs,)
     for i, t in enumerate(inputs):
-        if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
+        if isinstance(t, TensorBase) and t.requires_grad and t.dtype != np.float64:
             raise TypeError("gradcheck: input %d must be float64 for finite differences, got %s"
                             % (i, t.dtype))
     rng = np.random.default_rng(0)
@@ -280,19 +279,19 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                    for r, w in zip(res, weights) if w is not None)
 
     for t in inputs:
-        if isinstance(t, Tensor):
+        if isinstance(t, TensorBase):
             t.grad = None
     total = None
     for o, w in zip(outs, weights):
         if w is None:
             continue
-        term = (o * Tensor(w, dtype=o.dtype)).sum()
+        term = (o * wrap(w.astype(o.dtype, copy=False))).sum()
         total = term if total is None else total + term
     if total is None:
         raise ValueError("gradcheck: no output requires grad")
     total.backward()
     for i, t in enumerate(inputs):
-        if not (isinstance(t, Tensor) and t.requires_grad):
+        if not (isinstance(t, TensorBase) and t.requires_grad):
             continue
         analytic = np.zeros(t.shape) if t.grad is None else t.grad._data.astype(np.float64)
         numeric = np.zeros(t.shape)
@@ -314,3 +313,62 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
                     "error %.3g)\nanalytic:\n%s\nnumerical:\n%s" % (i, err, analytic, numeric))
             return False
     return True
+
+
+class AutogradMethods:
+    """The Tensor methods of autograd: recording flags, backward, gradient hooks, detaching."""
+
+    __slots__ = ()
+
+    @property
+    def is_leaf(self):
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return self._ctx
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise RuntimeError("requires_grad_: only floating point tensors can require "
+                               "gradients, got dtype %s" % self._data.dtype)
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_: you can only change requires_grad flags of "
+                               "leaf tensors")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient=None, retain_graph=False):
+        backward(self, gradient, retain_graph=retain_graph)
+
+    def retain_grad(self):
+        if self._ctx is None:
+            return
+        self._ctx.__dict__.setdefault("retained", {})[self._idx] = self
+
+    @property
+    def retains_grad(self):
+        return self._ctx is not None and self in self._ctx.__dict__.get("retained", {}).values()
+
+    def register_hook(self, hook):
+        """hook(grad) is called with the accumulated gradient of a leaf after each backward."""
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(hook)
+        return hook
+
+    def detach(self):
+        return wrap(self._data, False)
+
+    def _check_inplace(self, name):
+        """In-place updates bypass the graph: refuse them on a leaf that records gradients."""
+        if self.requires_grad and _state["grad"]:
+            raise RuntimeError("%s: a leaf tensor that requires grad is being used in an "
+                               "in-place operation; wrap it in dl.no_grad()" % name)
+        if not self._data.flags.writeable:
+            self._data = self._data.copy()
+
+    def detach_(self):
+        self._ctx = None
+        self.requires_grad = False
+        return self

@@ -3,9 +3,12 @@ import builtins as _builtins
 
 import numpy as np
 
-from .tensor import Tensor, _norm_dim, _operand
 from .ops import arith, shape as S
+from .ops.einsum import einsum  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
+from .shapes import norm_dim as _norm_dim
+from .tensor import Tensor
+from .tensor_base import operand as _operand
 
 
 def _tensors(seq, fname):
@@ -137,9 +140,3 @@ def equal(a, b):
 
 def broadcast_to(x, shape):
     return x.expand(*shape)
-
-
-def einsum(equation, *operands):
-    """einsum through NumPy (differentiable by the same rule per operand)."""
-    from .ops.einsum import einsum as _einsum
-    return _einsum(equation, *operands)

@@ -81,6 +81,29 @@ def test_reductions_match_numpy(rng):
     np.testing.assert_allclose(t.logsumexp(1).numpy(), np.log(np.exp(a).sum(1)))
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 17, 33, 100, 1031])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_of_squares_matches_numpy(rng, isa, n, dtype):
+    from dlcore.ops.reduce import sum_of_squares
+    a = rng.standard_normal(n).astype(dtype)
+    ref = float(np.sum(a.astype(np.float64) ** 2))
+    assert sum_of_squares(dl.tensor(a)) == pytest.approx(ref, rel=1e-12, abs=1e-12)
+    if n > 2:
+        m = rng.standard_normal((n, 3)).astype(dtype)
+        strided = dl.from_numpy(m[:, 1])  # not contiguous
+        assert sum_of_squares(strided) == pytest.approx(float(np.sum(m[:, 1].astype(
+            np.float64) ** 2)), rel=1e-12)
+
+
+def test_sum_of_squares_checks_its_input():
+    from dlcore.ops.reduce import sum_of_squares
+    with pytest.raises(TypeError, match="sum_of_squares: input must be float32 or float64, got "
+                                        "int64"):
+        sum_of_squares(dl.tensor([1, 2]))
+    with pytest.raises(TypeError, match="sum_of_squares: input must be a Tensor, got list"):
+        sum_of_squares([1.0, 2.0])
+
+
 def test_shape_ops(rng):
     a = rng.standard_normal((2, 3, 4)).astype(np.float32)
     t = dl.tensor(a)

@@ -4,6 +4,7 @@ Forward runs one vectorized pass (OpenMP above a size threshold) writing a fresh
 backward runs one pass reading the saved input (or output, for relu / sigmoid / tanh, as
 PyTorch does) and the incoming gradient.  `inplace=True` is accepted for PyTorch compatibility
 and computes out of place (the result is returned; the input is left unchanged).
+`ActivationMethods` holds the activations a Tensor has as methods.
 """
 import math
 import numbers
@@ -12,7 +13,8 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor, _norm_dim
+from ..shapes import norm_dim
+from ..tensor_base import TensorBase
 
 __all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu",
            "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
@@ -27,7 +29,7 @@ def _contig(x):
 
 
 def _check_input(x, fname):
-    if not isinstance(x, Tensor):
+    if not isinstance(x, TensorBase):
         raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(x).__name__))
     if x.dtype != np.float32 and x.dtype != np.float64:
         raise TypeError("%s: input must be float32 or float64, got %s" % (fname, x.dtype))
@@ -228,14 +230,14 @@ def _softmax_dim(ndim):
 
 
 def _softmax_args(input, dim, dtype, fname):
-    if not isinstance(input, Tensor):
+    if not isinstance(input, TensorBase):
         raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
     if dtype is not None:
         input = input.to(dtype)
     _check_input(input, fname)
     if dim is None:
         dim = _softmax_dim(input.ndim)
-    return input, _norm_dim(dim, input.ndim, fname)
+    return input, norm_dim(dim, input.ndim, fname)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
@@ -251,3 +253,24 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_args(input, dim, dtype, "softmin")
     return Softmax.apply(-input, dim=dim)
+
+
+class ActivationMethods:
+    """The activations most code calls as Tensor methods."""
+
+    __slots__ = ()
+
+    def relu(self):
+        return relu(self)
+
+    def sigmoid(self):
+        return sigmoid(self)
+
+    def tanh(self):
+        return tanh(self)
+
+    def softmax(self, dim=-1):
+        return softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return log_softmax(self, dim)

@@ -1,11 +1,14 @@
 """Elementwise arithmetic: NumPy's ufuncs already run these at memory speed.
 
 Broadcasting is handled by the engine: backward returns gradients in the output's shape and
-autograd.unbroadcast sums them back to each input's shape.
+autograd.unbroadcast sums them back to each input's shape.  `ArithMethods` holds the Tensor's
+operators and elementwise math, `CompareMethods` its comparisons and logic (no gradient).
 """
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
+from ..dtypes import bool_
+from ..tensor_base import operand, raw, scalar_or_none, wrap
 
 
 class Add(Function):
@@ -206,3 +209,235 @@ class Where(Function):
         return (None,
                 np.where(self.cond, g, z) if self.needs_input_grad[1] else None,
                 np.where(self.cond, z, g) if self.needs_input_grad[2] else None)
+
+
+class ArithMethods:
+    """Tensor operators + - * / ** and elementwise math; the in-place forms act outside autograd."""
+
+    __slots__ = ()
+
+    def __add__(self, o):
+        return Add.apply(self, operand(o, self))
+
+    def __radd__(self, o):
+        return Add.apply(operand(o, self), self)
+
+    def __sub__(self, o):
+        return Sub.apply(self, operand(o, self))
+
+    def __rsub__(self, o):
+        return Sub.apply(operand(o, self), self)
+
+    def __mul__(self, o):
+        return Mul.apply(self, operand(o, self))
+
+    def __rmul__(self, o):
+        return Mul.apply(operand(o, self), self)
+
+    def __truediv__(self, o):
+        return Div.apply(self, operand(o, self))
+
+    def __rtruediv__(self, o):
+        return Div.apply(operand(o, self), self)
+
+    def __floordiv__(self, o):
+        return wrap(np.floor_divide(self._data, raw(o)))
+
+    def __mod__(self, o):
+        return wrap(np.mod(self._data, raw(o)))
+
+    def __pow__(self, o):
+        return Pow.apply(self, operand(o, self))
+
+    def __rpow__(self, o):
+        return Pow.apply(operand(o, self), self)
+
+    def __neg__(self):
+        return Neg.apply(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __iadd__(self, o):
+        if self.requires_grad and is_grad_enabled():
+            return self + o
+        return self.add_(o)
+
+    def __isub__(self, o):
+        if self.requires_grad and is_grad_enabled():
+            return self - o
+        return self.sub_(o)
+
+    def __imul__(self, o):
+        if self.requires_grad and is_grad_enabled():
+            return self * o
+        return self.mul_(o)
+
+    def __itruediv__(self, o):
+        if self.requires_grad and is_grad_enabled():
+            return self / o
+        return self.div_(o)
+
+    def add_(self, other, alpha=1):
+        self._check_inplace("add_")
+        o = raw(other)
+        if alpha != 1:
+            o = o * alpha
+        np.add(self._data, o, out=self._data, casting="unsafe")
+        return self
+
+    def sub_(self, other, alpha=1):
+        return self.add_(other, alpha=-alpha)
+
+    def mul_(self, other):
+        self._check_inplace("mul_")
+        np.multiply(self._data, raw(other), out=self._data, casting="unsafe")
+        return self
+
+    def div_(self, other):
+        self._check_inplace("div_")
+        np.divide(self._data, raw(other), out=self._data, casting="unsafe")
+        return self
+
+    def clamp_(self, min=None, max=None):
+        self._check_inplace("clamp_")
+        np.clip(self._data, min, max, out=self._data)
+        return self
+
+    def add(self, o, alpha=1):
+        return self + (o * alpha if alpha != 1 else o)
+
+    def sub(self, o, alpha=1):
+        return self - (o * alpha if alpha != 1 else o)
+
+    def mul(self, o):
+        return self * o
+
+    def div(self, o):
+        return self / o
+
+    def pow(self, o):
+        return self ** o
+
+    def neg(self):
+        return -self
+
+    def exp(self):
+        return Exp.apply(self)
+
+    def log(self):
+        return Log.apply(self)
+
+    def log1p(self):
+        return Log1p.apply(self)
+
+    def sqrt(self):
+        return Sqrt.apply(self)
+
+    def rsqrt(self):
+        return 1.0 / self.sqrt()
+
+    def abs(self):
+        return Abs.apply(self)
+
+    def sign(self):
+        return wrap(np.sign(self._data))
+
+    def sin(self):
+        return Sin.apply(self)
+
+    def cos(self):
+        return Cos.apply(self)
+
+    def square(self):
+        return self * self
+
+    def reciprocal(self):
+        return 1.0 / self
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        return Clamp.apply(self, min=scalar_or_none(min, "clamp"), max=scalar_or_none(max, "clamp"))
+
+    clip = clamp
+
+    def maximum(self, other):
+        return Maximum.apply(self, operand(other, self))
+
+    def minimum(self, other):
+        return Minimum.apply(self, operand(other, self))
+
+    def floor(self):
+        return wrap(np.floor(self._data))
+
+    def ceil(self):
+        return wrap(np.ceil(self._data))
+
+    def round(self):
+        return wrap(np.round(self._data))
+
+
+class CompareMethods:
+    """Tensor comparisons and logic: elementwise, no gradient, bool results."""
+
+    __slots__ = ()
+
+    def __eq__(self, o):
+        return wrap(np.equal(self._data, raw(o)))
+
+    def __ne__(self, o):
+        return wrap(np.not_equal(self._data, raw(o)))
+
+    def __lt__(self, o):
+        return wrap(np.less(self._data, raw(o)))
+
+    def __le__(self, o):
+        return wrap(np.less_equal(self._data, raw(o)))
+
+    def __gt__(self, o):
+        return wrap(np.greater(self._data, raw(o)))
+
+    def __ge__(self, o):
+        return wrap(np.greater_equal(self._data, raw(o)))
+
+    def __hash__(self):  # defining __eq__ would otherwise make tensors unhashable
+        return id(self)
+
+    def __and__(self, o):
+        return wrap(np.logical_and(self._data, raw(o)) if self._data.dtype == bool_
+                    else np.bitwise_and(self._data, raw(o)))
+
+    def __or__(self, o):
+        return wrap(np.logical_or(self._data, raw(o)) if self._data.dtype == bool_
+                    else np.bitwise_or(self._data, raw(o)))
+
+    def __xor__(self, o):
+        return wrap(np.logical_xor(self._data, raw(o)))
+
+    def __invert__(self):
+        return wrap(np.logical_not(self._data) if self._data.dtype == bool_
+                    else np.invert(self._data))
+
+    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    def logical_not(self):
+        return wrap(np.logical_not(self._data))
+
+    def isnan(self):
+        return wrap(np.isnan(self._data))
+
+    def isinf(self):
+        return wrap(np.isinf(self._data))
+
+    def isfinite(self):
+        return wrap(np.isfinite(self._data))
+
+    def equal(self, other):
+        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
+
+    def allclose(self, other, rtol=1e-5, atol=1e-8):
+        return bool(np.allclose(self._data, raw(other), rtol=rtol, atol=atol))

@@ -10,7 +10,9 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
+from .activation import softmax
+from .dropout import dropout
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -62,8 +64,6 @@ class SDPAFn(Function):
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     """softmax(q k^T * scale + mask) with dropout, then @ v, from differentiable ops."""
-    from .activation import softmax
-    from .dropout import dropout
     L, S = query.shape[-2], key.shape[-2]
     scores = (query @ key.transpose(-2, -1)) * scale
     add = np.zeros((L, S), dtype=np.dtype(query.dtype))
@@ -72,7 +72,7 @@ def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     if mask is not None:
         add = (np.where(mask, 0.0, -np.inf) if mask.dtype == np.bool_ else mask) + add
         add = add.astype(np.dtype(query.dtype))
-    scores = scores + Tensor._wrap(add)
+    scores = scores + wrap(add)
     p = softmax(scores, dim=-1)
     p = dropout(p, dropout_p, training=True)
     return p @ value
@@ -91,7 +91,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     fname = "scaled_dot_product_attention"
     arrs = []
     for name, t in (("query", query), ("key", key), ("value", value)):
-        a = t._data if isinstance(t, Tensor) else None
+        a = t._data if isinstance(t, TensorBase) else None
         if a is None:
             raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(t).__name__))
         if a.ndim < 2:
@@ -118,7 +118,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     L, S = q.shape[-2], k.shape[-2]
     mask = None
     if attn_mask is not None:
-        mask = attn_mask._data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        mask = attn_mask._data if isinstance(attn_mask, TensorBase) else np.asarray(attn_mask)
         if mask.dtype != np.bool_:
             if mask.dtype not in _FLOAT:
                 raise TypeError("%s: attn_mask must be bool or float, got %s"
@@ -138,3 +138,78 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p > 0.0:
         return _composed(query, key, value, mask, dropout_p, is_causal, scale)
     return SDPAFn.apply(query, key, value, mask, is_causal=bool(is_causal), scale=scale)
+
+
+# ---- argument checks of nn.MultiheadAttention ---------------------------------------------------
+def _additive_mask(fname, mask, dtype, name, extra_keys):
+    """A user mask as an additive float array (bool True = masked out, PyTorch's MHA rule),
+    with a zero column appended per extra key (bias_k, add_zero_attn)."""
+    if mask is None:
+        return None
+    m = mask._data if isinstance(mask, TensorBase) else np.asarray(mask)
+    if m.dtype == np.bool_:
+        m = np.where(m, -np.inf, 0.0).astype(dtype)
+    elif m.dtype.kind != "f":
+        raise TypeError("%s: %s must be bool or float, got %s" % (fname, name, m.dtype))
+    else:
+        m = m.astype(dtype, copy=False)
+    if extra_keys:
+        m = np.concatenate([m, np.zeros(m.shape[:-1] + (extra_keys,), dtype)], -1)
+    return m
+
+
+def check_mha_args(fname, query, key, value, attn_mask, key_padding_mask, embed_dim, kdim,
+                   vdim, num_heads, batch_first, extra_keys=0):
+    """Checks the inputs of a multi-head attention layer and brings them to (seq, batch, dim).
+
+    query (L, N, embed_dim), key (S, N, kdim), value (S, N, vdim) ((N, seq, dim) with
+    batch_first, (seq, dim) unbatched); attn_mask (L, S) or (N * num_heads, L, S) and
+    key_padding_mask (N, S), bool (True = masked out) or float (added).  `extra_keys` keys
+    (bias_k, a zero key) are appended by the layer after these S.  Returns (query, key, value,
+    mask, unbatched): mask is None or one additive array that broadcasts to
+    (N, num_heads, L, S + extra_keys).
+    """
+    unbatched = query.ndim == 2
+    if query.ndim not in (2, 3):
+        raise ValueError("%s: query must be 2-D or 3-D, got shape %s" % (fname, tuple(query.shape)))
+    if unbatched:
+        query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+        if key_padding_mask is not None:
+            kp = key_padding_mask._data if isinstance(key_padding_mask, TensorBase) \
+                else np.asarray(key_padding_mask)
+            key_padding_mask = kp[None]
+    elif batch_first:
+        query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+    L, N, E = query.shape
+    if E != embed_dim:
+        raise ValueError("%s: query's last dim must be embed_dim=%d, got %s"
+                         % (fname, embed_dim, tuple(query.shape)))
+    if key.shape[-1] != kdim or value.shape[-1] != vdim:
+        raise ValueError("%s: key/value last dims must be kdim=%d, vdim=%d, got %s, %s"
+                         % (fname, kdim, vdim, tuple(key.shape), tuple(value.shape)))
+    if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
+        raise ValueError("%s: key %s and value %s must share (seq, batch) and match the query's "
+                         "batch %d" % (fname, tuple(key.shape), tuple(value.shape), N))
+    dt = np.dtype(query.dtype)
+    am = _additive_mask(fname, attn_mask, dt, "attn_mask", extra_keys)
+    kpm = _additive_mask(fname, key_padding_mask, dt, "key_padding_mask", extra_keys)
+    H, S = num_heads, key.shape[0] + extra_keys
+    mask = None
+    if am is not None:
+        if am.ndim == 2:
+            if am.shape != (L, S):
+                raise ValueError("%s: 2-D attn_mask must be %s, got %s" % (fname, (L, S), am.shape))
+            mask = am
+        elif am.ndim == 3:
+            if am.shape != (N * H, L, S):
+                raise ValueError("%s: 3-D attn_mask must be %s, got %s"
+                                 % (fname, (N * H, L, S), am.shape))
+            mask = am.reshape(N, H, L, S)
+        else:
+            raise ValueError("%s: attn_mask must be 2-D or 3-D, got %s" % (fname, am.shape))
+    if kpm is not None:
+        if kpm.shape != (N, S):
+            raise ValueError("%s: key_padding_mask must be %s, got %s" % (fname, (N, S), kpm.shape))
+        kp = kpm.reshape(N, 1, 1, S)
+        mask = kp if mask is None else mask + kp
+    return query, key, value, mask, unbatched

@@ -3,9 +3,23 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..tensor_base import TensorBase
 from .conv import _c, _FLOAT
 
 __all__ = ["batch_norm"]
+
+
+def check_batch_norm_input(fname, input, dims, num_features):
+    """Checks a BatchNorm layer's input: a Tensor of one of the ranks `dims` with
+    `num_features` channels in dim 1."""
+    if not isinstance(input, TensorBase):
+        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
+    if input.ndim not in dims:
+        raise ValueError("%s: expected %s input, got shape %s"
+                         % (fname, " or ".join("%d-D" % d for d in dims), tuple(input.shape)))
+    if input.shape[1] != num_features:
+        raise ValueError("%s: expected %d channels (dim 1), got input of shape %s"
+                         % (fname, num_features, tuple(input.shape)))
 
 
 class BatchNormFn(Function):
@@ -50,8 +64,7 @@ class BatchNormFn(Function):
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """F.batch_norm over dim 1 of an (N, C), (N, C, L) or (N, C, H, W) input."""
-    from ..tensor import Tensor
-    if not isinstance(input, Tensor):
+    if not isinstance(input, TensorBase):
         raise TypeError("batch_norm: input must be a Tensor, got %s" % type(input).__name__)
     if input.dtype not in _FLOAT:
         raise TypeError("batch_norm: expected a float32 or float64 input, got %s" % input.dtype)
@@ -63,7 +76,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     ("weight", weight), ("bias", bias)):
         if t is None:
             continue
-        if not isinstance(t, Tensor):
+        if not isinstance(t, TensorBase):
             raise TypeError("batch_norm: %s must be a Tensor or None, got %s"
                             % (name, type(t).__name__))
         if tuple(t.shape) != (C,):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..tensor_base import TensorBase
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
@@ -105,11 +106,10 @@ class ConvTranspose2dFn(Function):
 
 
 def _check_common(fname, input, weight, bias):
-    from ..tensor import Tensor
-    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+    if not isinstance(input, TensorBase) or not isinstance(weight, TensorBase):
         raise TypeError("%s: input and weight must be Tensors, got %s and %s"
                         % (fname, type(input).__name__, type(weight).__name__))
-    if bias is not None and not isinstance(bias, Tensor):
+    if bias is not None and not isinstance(bias, TensorBase):
         raise TypeError("%s: bias must be a Tensor or None, got %s" % (fname, type(bias).__name__))
     if input.dtype not in _FLOAT:
         raise TypeError("%s: expected a float32 or float64 input, got %s" % (fname, input.dtype))

@@ -3,7 +3,6 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor
 
 __all__ = ["layer_norm", "rms_norm"]
 

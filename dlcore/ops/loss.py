@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
@@ -38,7 +38,7 @@ def _reduction(reduction, size_average, reduce, fname, allowed=_REDUCTIONS):
 
 
 def _float_tensor(x, fname, name="input"):
-    if not isinstance(x, Tensor):
+    if not isinstance(x, TensorBase):
         raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(x).__name__))
     if x.dtype != np.float32 and x.dtype != np.float64:
         raise TypeError("%s: %s must be float32 or float64, got %s" % (fname, name, x.dtype))
@@ -48,7 +48,7 @@ def _array(v, dtype, fname, name):
     """A float array of `dtype` from an optional Tensor / array argument (no grad tracked)."""
     if v is None:
         return None
-    a = v._data if isinstance(v, Tensor) else np.asarray(v)
+    a = v._data if isinstance(v, TensorBase) else np.asarray(v)
     if a.dtype.kind not in "fiub":
         raise TypeError("%s: %s must be numeric, got %s" % (fname, name, a.dtype))
     return np.asarray(a, dtype=dtype)
@@ -192,8 +192,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _reduction(reduction, size_average, reduce, fname)
     eps = _check_smoothing(label_smoothing, fname)
     w = _class_weight(weight, C, input.dtype, fname)
-    if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target))
+    if not isinstance(target, TensorBase):
+        target = wrap(np.asarray(target))
     if target.dtype.kind in "iu":
         _index_target(input, target, fname)
         return CrossEntropy.apply(input, target, weight=w, ignore_index=int(ignore_index),
@@ -238,8 +238,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     C = _check_logits(input, fname)
     reduction = _reduction(reduction, size_average, reduce, fname)
     w = _class_weight(weight, C, input.dtype, fname)
-    if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target))
+    if not isinstance(target, TensorBase):
+        target = wrap(np.asarray(target))
     if target.dtype.kind not in "iu":
         raise TypeError("%s: target must hold integer class indices, got %s"
                         % (fname, target.dtype))
@@ -310,8 +310,8 @@ class PointwiseLoss(Function):
 
 def _pair(input, target, fname, same_shape=False):
     _float_tensor(input, fname)
-    if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target, dtype=input.dtype))
+    if not isinstance(target, TensorBase):
+        target = wrap(np.asarray(target, dtype=input.dtype))
     if target.dtype.kind not in "fiub":
         raise TypeError("%s: target must be numeric, got %s" % (fname, target.dtype))
     if target.dtype != input.dtype:
@@ -359,7 +359,7 @@ def _weighted_pointwise(input, target, kind, param, weight, reduction, fname, me
     denom = float(w.sum(dtype=np.float64)) if mean_by_weight else None
     # weight scales the loss elementwise: run unweighted per element, scale by w
     per = PointwiseLoss.apply(input, target, kind=kind, param=param, reduction="none")
-    wl = per * Tensor._wrap(w)
+    wl = per * wrap(w)
     if reduction == "none":
         return wl
     total = wl.sum()

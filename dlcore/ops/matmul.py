@@ -1,13 +1,14 @@
 """Matrix products on the engine's GEMM: matmul with NumPy/PyTorch broadcasting, and linear.
 
 Operands are handed to the kernel without copies when their rows are contiguous: a transposed
-view is passed as the original matrix with the transpose flag set.
+view is passed as the original matrix with the transpose flag set.  `MatmulMethods` holds the
+Tensor's @ operator.
 """
 import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor import Tensor, _operand as _as_operand
+from ..tensor_base import TensorBase, operand as _as_operand
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -98,9 +99,9 @@ class MatMul(Function):
 
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
-    if not isinstance(a, Tensor):
+    if not isinstance(a, TensorBase):
         a = _as_operand(a, b)
-    if not isinstance(b, Tensor):
+    if not isinstance(b, TensorBase):
         b = _as_operand(b, a)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: both arguments need at least 1 dim, got shapes %s and %s"
@@ -158,7 +159,7 @@ class Linear(Function):
 
 def linear(input, weight, bias=None):
     """F.linear: input (..., in) @ weight (out, in).T + bias (out)."""
-    if not isinstance(input, Tensor) or not isinstance(weight, Tensor):
+    if not isinstance(input, TensorBase) or not isinstance(weight, TensorBase):
         raise TypeError("linear: input and weight must be Tensors")
     x, w = input._data, weight._data
     if w.ndim != 2:
@@ -178,3 +179,15 @@ def linear(input, weight, bias=None):
         raise ValueError("linear: bias must have shape (%d,), got %s"
                          % (w.shape[0], bias._data.shape))
     return Linear.apply(input, weight, bias)
+
+
+class MatmulMethods:
+    """The Tensor's matrix-product operators."""
+
+    __slots__ = ()
+
+    def __matmul__(self, o):
+        return matmul(self, o)
+
+    def __rmatmul__(self, o):
+        return matmul(_as_operand(o, self), self)

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..tensor_base import TensorBase, wrap
 from .conv import _pair, _c, _FLOAT
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
@@ -24,8 +25,7 @@ def _pool_out(size, k, s, p, d, ceil_mode):
 
 
 def _as_tensor(fname, input):
-    from ..tensor import Tensor
-    if not isinstance(input, Tensor):
+    if not isinstance(input, TensorBase):
         raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
     if input.dtype not in _FLOAT:
         raise TypeError("%s: expected a float32 or float64 input, got %s" % (fname, input.dtype))
@@ -177,14 +177,13 @@ def _unbatch(y, unbatched):
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """F.max_pool2d; with return_indices, also the flat argmax of each window in its plane."""
-    from ..tensor import Tensor
     x, unb = _as_tensor("max_pool2d", input)
     k, s, p, d, out = _window("max_pool2d", x, kernel_size, stride, padding, dilation, ceil_mode)
     holder = [] if return_indices else None
     y = MaxPool2dFn.apply(x, kernel=k, stride=s, padding=p, dilation=d, out_hw=out,
                           holder=holder)
     if return_indices:
-        idx = Tensor._wrap(holder[0])
+        idx = wrap(holder[0])
         return _unbatch(y, unb), _unbatch(idx, unb)
     return _unbatch(y, unb)
 
@@ -230,22 +229,20 @@ def adaptive_avg_pool2d(input, output_size):
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
-    from ..tensor import Tensor
     x, unb = _as_tensor("adaptive_max_pool2d", input)
     out = _adaptive_size("adaptive_max_pool2d", x, output_size)
     holder = [] if return_indices else None
     y = AdaptiveMaxPool2dFn.apply(x, out_hw=out, holder=holder)
     if return_indices:
-        return _unbatch(y, unb), _unbatch(Tensor._wrap(holder[0]), unb)
+        return _unbatch(y, unb), _unbatch(wrap(holder[0]), unb)
     return _unbatch(y, unb)
 
 
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The partial inverse of max_pool2d: values go back to their argmax positions, zeros
     elsewhere.  Output size (H-1)*stride - 2*padding + kernel_size unless output_size is given."""
-    from ..tensor import Tensor
     x, unb = _as_tensor("max_unpool2d", input)
-    idx = indices._data if isinstance(indices, Tensor) else np.asarray(indices)
+    idx = indices._data if isinstance(indices, TensorBase) else np.asarray(indices)
     if unb:
         idx = idx[None]
     if idx.shape != tuple(x.shape):

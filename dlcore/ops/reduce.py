@@ -1,7 +1,12 @@
-"""Reductions: sum, mean, var, prod, max/min (with indices), logsumexp, cumsum."""
+"""Reductions: sum, mean, var, prod, max/min (with indices), logsumexp, cumsum; `ReduceMethods`
+holds the Tensor methods of this family."""
 import numpy as np
 
+from .. import _C
 from ..autograd import Function
+from ..dtypes import float32, float64
+from ..shapes import SortResult, norm_axes, norm_dim, var_correction
+from ..tensor_base import TensorBase, raw, wrap
 
 
 def _expand_back(g, shape, axis, keepdim):
@@ -112,10 +117,9 @@ class MaxDim(Function):
 
 
 def max_min(t, dim, keepdim, op):
-    from ..tensor import _norm_dim, SortResult
     if dim is None:
         return Amax.apply(t, axis=None, keepdim=False, op=op)
-    d = _norm_dim(dim, t.ndim, op)
+    d = norm_dim(dim, t.ndim, op)
     if t.ndim == 0:
         return SortResult(t, t.long() * 0)
     vals, idx = MaxDim.apply(t, dim=d, keepdim=keepdim, op=op)
@@ -145,3 +149,90 @@ class Cumsum(Function):
 
     def backward(self, g):
         return np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis)
+
+
+def _arg_reduce(t, dim, keepdim, fn, name):
+    if dim is None:
+        return wrap(np.asarray(fn(t._data.reshape(-1)), dtype=np.int64))
+    d = norm_dim(dim, t.ndim, name)
+    r = fn(t._data, axis=d)
+    if keepdim:
+        r = np.expand_dims(r, d)
+    return wrap(np.asarray(r, dtype=np.int64))
+
+
+def sum_of_squares(input):
+    """sum(input ** 2) over every element of a float32/float64 Tensor (or array), as a Python
+    float: one pass in C, accumulated in double, with no float64 copy.  No gradient (for norms
+    of gradients, e.g. clip_grad_norm_)."""
+    x = raw(input)
+    if not isinstance(x, np.ndarray):
+        raise TypeError("sum_of_squares: input must be a Tensor, got %s" % type(input).__name__)
+    if x.dtype != float32 and x.dtype != float64:
+        raise TypeError("sum_of_squares: input must be float32 or float64, got %s" % x.dtype)
+    return _C.sumsq(x)
+
+
+class ReduceMethods:
+    """Tensor reductions; `dim` is None (all), an int or a sequence of ints."""
+
+    __slots__ = ()
+
+    def sum(self, dim=None, keepdim=False, dtype=None):
+        out = Sum.apply(self, axis=norm_axes(dim, self.ndim, "sum"), keepdim=keepdim)
+        return out if dtype is None else out.to(dtype)
+
+    def mean(self, dim=None, keepdim=False):
+        return Mean.apply(self, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        corr = var_correction(unbiased, correction)
+        return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
+                         correction=corr)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def prod(self, dim=None, keepdim=False):
+        return Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
+
+    def max(self, dim=None, keepdim=False):
+        if isinstance(dim, TensorBase):
+            return self.maximum(dim)
+        return max_min(self, dim, keepdim, "max")
+
+    def min(self, dim=None, keepdim=False):
+        if isinstance(dim, TensorBase):
+            return self.minimum(dim)
+        return max_min(self, dim, keepdim, "min")
+
+    def amax(self, dim=None, keepdim=False):
+        return Amax.apply(self, axis=norm_axes(dim, self.ndim, "amax"), keepdim=keepdim, op="max")
+
+    def amin(self, dim=None, keepdim=False):
+        return Amax.apply(self, axis=norm_axes(dim, self.ndim, "amin"), keepdim=keepdim, op="min")
+
+    def argmax(self, dim=None, keepdim=False):
+        return _arg_reduce(self, dim, keepdim, np.argmax, "argmax")
+
+    def argmin(self, dim=None, keepdim=False):
+        return _arg_reduce(self, dim, keepdim, np.argmin, "argmin")
+
+    def logsumexp(self, dim, keepdim=False):
+        return LogSumExp.apply(self, axis=norm_axes(dim, self.ndim, "logsumexp"), keepdim=keepdim)
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        if p == 2:
+            return (self * self).sum(dim, keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim, keepdim)
+        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def cumsum(self, dim):
+        return Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+
+    def all(self, dim=None, keepdim=False):
+        return wrap(np.asarray(np.all(self._data, axis=dim, keepdims=keepdim)))
+
+    def any(self, dim=None, keepdim=False):
+        return wrap(np.asarray(np.any(self._data, axis=dim, keepdims=keepdim)))

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..tensor_base import TensorBase, raw
 
 MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -133,10 +134,142 @@ class RNNLayer(Function):
 def rnn_layer(mode, x, h0, c0, weights, batch_sizes, num_directions, has_bias, has_proj):
     """One recurrent layer over packed rows x (Tensor); returns (out, h_n, c_n or None).
 
-    Arguments are assumed checked by the caller (the nn modules validate user input).
+    Arguments are assumed checked: the nn layers pass user input through check_rnn_args or
+    check_cell_args first.
     """
     res = RNNLayer.apply(x, h0, c0, *weights, mode=mode, batch_sizes=batch_sizes,
                          num_directions=num_directions, has_bias=has_bias, has_proj=has_proj)
     if mode == "LSTM":
         return res
     return res[0], res[1], None
+
+
+# ---- argument checks of the recurrent layers ----------------------------------------------------
+def _shape(t):
+    return tuple(t.shape)
+
+
+def _check_state(fname, h, expected, what):
+    if not isinstance(h, TensorBase):
+        raise TypeError("%s: %s must be a Tensor, got %s" % (fname, what, type(h).__name__))
+    if _shape(h) != expected:
+        raise ValueError("%s: expected %s of shape %s, got %s" % (fname, what, expected, _shape(h)))
+
+
+def check_rnn_args(fname, mode, input, hx, input_size, hidden_size, proj_size, num_layers,
+                   num_directions, batch_first, dtype, batch_sizes=None):
+    """Checks the input and initial state of an RNN/LSTM/GRU layer and brings the input to the
+    packed rows rnn_layer takes.
+
+    input is a padded Tensor (T, B, input_size) ((B, T, input_size) with batch_first, or
+    (T, input_size) unbatched) or, when `batch_sizes` is given, a PackedSequence's data
+    (rows, input_size).  hx is None, h_0, or (h_0, c_0) for LSTM, each of shape
+    (num_layers * num_directions, B, proj_size or hidden_size | hidden_size) (no B unbatched).
+    Returns (rows, batch_sizes, T, B, unbatched, h_0, c_0): T is None for packed input, h_0 and
+    c_0 are None or carry a batch dim.
+    """
+    lstm = mode == "LSTM"
+    P = proj_size or hidden_size
+    unbatched = False
+    T = None
+    if batch_sizes is not None:
+        data = input
+        batch_sizes = np.ascontiguousarray(raw(batch_sizes), dtype=np.int64)
+        if not isinstance(data, TensorBase) or data.ndim != 2:
+            raise ValueError("%s: a PackedSequence's data must be 2-D (rows, input_size), "
+                             "got shape %s" % (fname, _shape(data)))
+        if batch_sizes.ndim != 1 or batch_sizes.size == 0 or \
+                np.any(np.diff(batch_sizes) > 0) or batch_sizes[-1] < 1 or \
+                int(batch_sizes.sum()) != data.shape[0]:
+            raise ValueError("%s: the PackedSequence's batch_sizes %s do not describe its "
+                             "%d data rows" % (fname, batch_sizes.tolist(), data.shape[0]))
+        B = int(batch_sizes[0])
+    else:
+        if not isinstance(input, TensorBase):
+            raise TypeError("%s: input must be a Tensor or PackedSequence, got %s"
+                            % (fname, type(input).__name__))
+        if input.ndim not in (2, 3):
+            raise ValueError("%s: input must be 3-D (%s, input_size) or 2-D unbatched "
+                             "(L, input_size), got shape %s"
+                             % (fname, "N, L" if batch_first else "L, N", _shape(input)))
+        unbatched = input.ndim == 2
+        x = input.unsqueeze(1) if unbatched else (
+            input.transpose(0, 1) if batch_first else input)
+        T, B = x.shape[0], x.shape[1]
+        data = x.reshape(T * B, x.shape[2]) if T * B else x.reshape(0, x.shape[2])
+        if T == 0:
+            raise ValueError("%s: the input sequence is empty (length 0)" % fname)
+        batch_sizes = np.full(T, B, dtype=np.int64)
+    if data.shape[-1] != input_size:
+        raise ValueError("%s: input.size(-1) must be equal to input_size=%d, got %d"
+                         % (fname, input_size, data.shape[-1]))
+    if data.dtype != dtype:
+        raise TypeError("%s: input dtype %s does not match the parameters' dtype %s"
+                        % (fname, data.dtype, dtype))
+
+    h0 = c0 = None
+    if hx is not None:
+        if lstm:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError("%s: hx must be a tuple (h_0, c_0)" % fname)
+            h0, c0 = hx
+        else:
+            if isinstance(hx, (tuple, list)):
+                raise TypeError("%s: hx must be a Tensor, got a %s" % (fname, type(hx).__name__))
+            h0 = hx
+        lead = (num_layers * num_directions,) if unbatched else (num_layers * num_directions, B)
+        _check_state(fname, h0, lead + (P,), "h_0")
+        if lstm:
+            _check_state(fname, c0, lead + (hidden_size,), "c_0")
+        for t in (h0, c0):
+            if t is not None and t.dtype != dtype:
+                raise TypeError("%s: hidden state dtype %s does not match the parameters' "
+                                "dtype %s" % (fname, t.dtype, dtype))
+        if unbatched:
+            h0 = h0.unsqueeze(1)
+            c0 = c0.unsqueeze(1) if lstm else None
+    return data, batch_sizes, T, B, unbatched, h0, c0
+
+
+def check_cell_args(fname, mode, input, hx, input_size, hidden_size, dtype):
+    """Checks the input (N, input_size) or (input_size,) and state hx (h_0, or (h_0, c_0) for
+    LSTM, each (N, hidden_size) or (hidden_size,)) of an RNN/LSTM/GRU cell.
+
+    Returns (x, h_0, c_0, unbatched): x with a batch dim, h_0/c_0 None or of shape
+    (1, N, hidden_size) as rnn_layer takes them.
+    """
+    lstm = mode == "LSTM"
+    if not isinstance(input, TensorBase):
+        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
+    if input.ndim not in (1, 2):
+        raise ValueError("%s: input must be 2-D (N, input_size) or 1-D (input_size), got "
+                         "shape %s" % (fname, _shape(input)))
+    if input.shape[-1] != input_size:
+        raise ValueError("%s: input has %d features, expected input_size=%d"
+                         % (fname, input.shape[-1], input_size))
+    if input.dtype != dtype:
+        raise TypeError("%s: input dtype %s does not match the parameters' dtype %s"
+                        % (fname, input.dtype, dtype))
+    unbatched = input.ndim == 1
+    x = input.unsqueeze(0) if unbatched else input
+    B = x.shape[0]
+    h0 = c0 = None
+    if hx is not None:
+        states = hx if lstm else (hx,)
+        if lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError("%s: hx must be a tuple (h_0, c_0)" % fname)
+        want = (hidden_size,) if unbatched else (B, hidden_size)
+        for s, what in zip(states, ("h_0", "c_0")):
+            if not isinstance(s, TensorBase):
+                raise TypeError("%s: %s must be a Tensor" % (fname, what))
+            if _shape(s) != want:
+                raise ValueError("%s: expected %s of shape %s, got %s"
+                                 % (fname, what, want, _shape(s)))
+            if s.dtype != dtype:
+                raise TypeError("%s: %s dtype %s does not match the parameters' dtype %s"
+                                % (fname, what, s.dtype, dtype))
+        lift = (lambda s: s.reshape(1, 1, hidden_size)) if unbatched else \
+            (lambda s: s.unsqueeze(0))
+        h0 = lift(states[0])
+        c0 = lift(states[1]) if lstm else None
+    return x, h0, c0, unbatched

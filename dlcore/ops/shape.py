@@ -1,7 +1,13 @@
-"""Shape and indexing ops: views in forward, the matching scatter in backward."""
+"""Shape and indexing ops: views in forward, the matching scatter in backward.  `ShapeMethods`
+and `IndexMethods` hold the Tensor methods of this family."""
+import numbers
+
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import bool_
+from ..shapes import Size, SortResult, norm_dim, resolve_shape
+from ..tensor_base import index_of, raw, scalar_of, shape_args, wrap
 
 
 class Reshape(Function):
@@ -77,7 +83,7 @@ class GetItem(Function):
         try:
             out = a[index]
         except IndexError as e:
-            raise IndexError("index %r is out of range for a tensor of shape %s: %s"
+            raise IndexError("__getitem__: index %r is out of range for a tensor of shape %s: %s"
                              % (index, a.shape, e)) from None
         if self.requires_grad:
             self.shape, self.dtype, self.index = a.shape, a.dtype, index
@@ -194,3 +200,225 @@ class Pad(Function):
         out = np.zeros(self.shape, dtype=g.dtype)
         out[self.crop] = g[self.inner]
         return out
+
+
+class ShapeMethods:
+    """Tensor reshaping, permuting, broadcasting, splitting and copying."""
+
+    __slots__ = ()
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    def clone(self):
+        return Clone.apply(self)
+
+    def contiguous(self):
+        if self._data.flags.c_contiguous:
+            return self
+        return self.clone()
+
+    def reshape(self, *shape):
+        shape = shape_args(shape, "reshape")
+        return Reshape.apply(self, shape=resolve_shape(shape, self._data.size, "reshape"))
+
+    def view(self, *shape):
+        if len(shape) == 1 and not isinstance(shape[0], (tuple, list, Size, numbers.Integral)):
+            return self.to(shape[0])
+        return self.reshape(*shape)
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        nd = self.ndim
+        if nd == 0:
+            return self.reshape(1)
+        s = norm_dim(start_dim, nd, "flatten")
+        e = norm_dim(end_dim, nd, "flatten")
+        if s > e:
+            raise ValueError("flatten: start_dim %d comes after end_dim %d" % (start_dim, end_dim))
+        shp = self._data.shape
+        return self.reshape(shp[:s] + (int(np.prod(shp[s:e + 1])),) + shp[e + 1:])
+
+    def unflatten(self, dim, sizes):
+        d = norm_dim(dim, self.ndim, "unflatten")
+        shp = self._data.shape
+        sizes = resolve_shape(tuple(sizes), shp[d], "unflatten")
+        return self.reshape(shp[:d] + tuple(sizes) + shp[d + 1:])
+
+    def squeeze(self, dim=None):
+        shp = self._data.shape
+        if dim is None:
+            new = tuple(n for n in shp if n != 1)
+        else:
+            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+            dims = {norm_dim(d, self.ndim, "squeeze") for d in dims} if self.ndim else set()
+            new = tuple(n for i, n in enumerate(shp) if not (i in dims and n == 1))
+        return self.reshape(new) if new != shp else self
+
+    def unsqueeze(self, dim):
+        d = norm_dim(dim, self.ndim + 1, "unsqueeze")
+        shp = self._data.shape
+        return self.reshape(shp[:d] + (1,) + shp[d:])
+
+    def permute(self, *dims):
+        dims = shape_args(dims, "permute")
+        if len(dims) != self.ndim:
+            raise ValueError("permute: expected %d dims, got %s" % (self.ndim, dims))
+        dims = tuple(norm_dim(d, self.ndim, "permute") for d in dims)
+        if sorted(dims) != list(range(self.ndim)):
+            raise ValueError("permute: dims %s are not a permutation of 0..%d"
+                             % (dims, self.ndim - 1))
+        return Permute.apply(self, dims=dims)
+
+    def transpose(self, dim0, dim1):
+        nd = self.ndim
+        if nd < 2 and dim0 in (0, -1) and dim1 in (0, -1):
+            return self
+        a, b = norm_dim(dim0, nd, "transpose"), norm_dim(dim1, nd, "transpose")
+        dims = list(range(nd))
+        dims[a], dims[b] = dims[b], dims[a]
+        return self.permute(*dims)
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise ValueError("t: expects a tensor with <= 2 dims, got %d" % self.ndim)
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    def expand(self, *sizes):
+        sizes = shape_args(sizes, "expand")
+        shp = self._data.shape
+        if len(sizes) < len(shp):
+            raise ValueError("expand: the number of sizes (%d) must be >= the number of dims (%d)"
+                             % (len(sizes), len(shp)))
+        lead = len(sizes) - len(shp)
+        target = []
+        for i, n in enumerate(sizes):
+            if n == -1:
+                if i < lead:
+                    raise ValueError("expand: -1 is not allowed in a new leading dimension")
+                n = shp[i - lead]
+            elif i >= lead and shp[i - lead] not in (1, n):
+                raise ValueError("expand: size %d of dim %d does not match %d"
+                                 % (n, i, shp[i - lead]))
+            target.append(n)
+        return Expand.apply(self, shape=tuple(target))
+
+    def expand_as(self, other):
+        return self.expand(*other.shape)
+
+    def repeat(self, *sizes):
+        sizes = shape_args(sizes, "repeat")
+        if len(sizes) < self.ndim:
+            raise ValueError("repeat: number of repeats (%d) must be >= the number of dims (%d)"
+                             % (len(sizes), self.ndim))
+        return Repeat.apply(self, reps=tuple(sizes))
+
+    def split(self, split_size_or_sections, dim=0):
+        d = norm_dim(dim, self.ndim, "split")
+        n = self._data.shape[d]
+        if isinstance(split_size_or_sections, numbers.Integral):
+            step = int(split_size_or_sections)
+            if step <= 0:
+                raise ValueError("split: split_size must be positive, got %d" % step)
+            sizes = [min(step, n - i) for i in range(0, n, step)] or [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n:
+                raise ValueError("split: sections %s do not sum to the dim size %d" % (sizes, n))
+        out, start = [], 0
+        for s in sizes:
+            idx = (slice(None),) * d + (slice(start, start + s),)
+            out.append(self[idx])
+            start += s
+        return tuple(out)
+
+    def chunk(self, chunks, dim=0):
+        d = norm_dim(dim, self.ndim, "chunk")
+        n = self._data.shape[d]
+        if chunks <= 0:
+            raise ValueError("chunk: chunks must be positive, got %d" % chunks)
+        step = -(-n // chunks)
+        return self.split(max(step, 1), d)
+
+    def unbind(self, dim=0):
+        d = norm_dim(dim, self.ndim, "unbind")
+        return tuple(self[(slice(None),) * d + (i,)] for i in range(self._data.shape[d]))
+
+    def flip(self, dims):
+        dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
+        return Flip.apply(self, dims=tuple(norm_dim(d, self.ndim, "flip") for d in dims))
+
+    def tril(self, diagonal=0):
+        return Tri.apply(self, k=diagonal, upper=False)
+
+    def triu(self, diagonal=0):
+        return Tri.apply(self, k=diagonal, upper=True)
+
+
+class IndexMethods:
+    """Tensor indexing, gathering, masking and sorting."""
+
+    __slots__ = ()
+
+    def __getitem__(self, idx):
+        return GetItem.apply(self, index=index_of(idx))
+
+    def gather(self, dim, index):
+        d = norm_dim(dim, self.ndim, "gather")
+        idx = raw(index)
+        if idx.dtype.kind not in "iu":
+            raise TypeError("gather: index must be an integer tensor, got %s" % idx.dtype)
+        if idx.ndim != self.ndim:
+            raise ValueError("gather: index must have %d dims, got %d" % (self.ndim, idx.ndim))
+        return Gather.apply(self, dim=d, index=idx)
+
+    def scatter_add(self, dim, index, src):
+        d = norm_dim(dim, self.ndim, "scatter_add")
+        return ScatterAdd.apply(self, src, dim=d, index=raw(index))
+
+    def index_select(self, dim, index):
+        d = norm_dim(dim, self.ndim, "index_select")
+        return self[(slice(None),) * d + (raw(index),)]
+
+    def masked_fill(self, mask, value):
+        m = raw(mask)
+        if m.dtype != bool_:
+            raise TypeError("masked_fill: mask must be a bool tensor, got %s" % m.dtype)
+        try:
+            np.broadcast_shapes(m.shape, self._data.shape)
+        except ValueError:
+            raise ValueError("masked_fill: mask of shape %s does not broadcast to %s"
+                             % (m.shape, self.shape)) from None
+        return MaskedFill.apply(self, mask=m, value=scalar_of(value, "masked_fill"))
+
+    def masked_select(self, mask):
+        return self[raw(mask)]
+
+    def sort(self, dim=-1, descending=False):
+        d = norm_dim(dim, self.ndim, "sort")
+        order = np.argsort(-self._data if descending else self._data, axis=d, kind="stable")
+        return SortResult(self.gather(d, order), wrap(order.astype(np.int64)))
+
+    def argsort(self, dim=-1, descending=False):
+        return self.sort(dim, descending).indices
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        d = norm_dim(dim, self.ndim, "topk")
+        if not 0 <= k <= self._data.shape[d]:
+            raise ValueError("topk: k=%d out of range for a dim of size %d"
+                             % (k, self._data.shape[d]))
+        vals, idx = self.sort(d, descending=largest)
+        sl = (slice(None),) * d + (slice(0, k),)
+        return SortResult(vals[sl], idx[sl])

@@ -1,7 +1,8 @@
 """F.pad and F.one_hot."""
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor_base import TensorBase, wrap
+from .pad_modes import pad_mode
 from .shape import Pad
 
 
@@ -17,13 +18,12 @@ def pad(input, pad, mode="constant", value=0.0):
         if input.shape[ax] + b + e < 0:
             raise ValueError("pad: padding %s makes dim %d negative" % ((b, e), ax))
     if mode != "constant":
-        from .pad_modes import pad_mode
         return pad_mode(input, pairs, mode)
     return Pad.apply(input, pads=tuple(pairs), value=value)
 
 
 def one_hot(tensor, num_classes=-1):
-    idx = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    idx = tensor._data if isinstance(tensor, TensorBase) else np.asarray(tensor)
     if idx.dtype.kind not in "iu":
         raise TypeError("one_hot: expected an integer tensor, got %s" % idx.dtype)
     if num_classes < 0:
@@ -33,4 +33,4 @@ def one_hot(tensor, num_classes=-1):
                          % (num_classes, idx.min(), idx.max()))
     out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(out, idx[..., None], 1, axis=-1)
-    return Tensor._wrap(out)
+    return wrap(out)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..autograd import Function, no_grad
+from ..tensor_base import TensorBase
 
 __all__ = ["embedding"]
 
@@ -43,15 +44,14 @@ def _renorm_(weight, idx, max_norm, norm_type):
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """F.embedding: weight[input] for an integer tensor `input` of any shape."""
-    from ..tensor import Tensor
-    if not isinstance(weight, Tensor) or weight.ndim != 2:
+    if not isinstance(weight, TensorBase) or weight.ndim != 2:
         raise ValueError("embedding: weight must be a 2-D Tensor (num_embeddings, embedding_dim), "
-                         "got %s" % (tuple(weight.shape) if isinstance(weight, Tensor)
+                         "got %s" % (tuple(weight.shape) if isinstance(weight, TensorBase)
                                      else type(weight).__name__,))
     if sparse:
         raise ValueError("embedding: sparse gradients are not supported (dlcore's gradient is "
                          "dense); pass sparse=False")
-    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
+    idx = input._data if isinstance(input, TensorBase) else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError("embedding: input must hold integer indices (int64/int32), got %s"
                         % idx.dtype)

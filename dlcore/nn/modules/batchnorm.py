@@ -4,7 +4,7 @@ import numbers
 import numpy as np
 
 from ...tensor import Tensor, _check_device, get_default_dtype
-from ...ops.batchnorm import batch_norm
+from ...ops.batchnorm import batch_norm, check_batch_norm_input
 from .. import init
 from ..parameter import Parameter
 from .module import Module
@@ -53,17 +53,8 @@ class _BatchNorm(Module):
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
-    def _check_input_dim(self, x):
-        if x.ndim not in self._dims:
-            raise ValueError("%s: expected %s input, got shape %s"
-                             % (type(self).__name__, " or ".join("%d-D" % d for d in self._dims),
-                                tuple(x.shape)))
-        if x.shape[1] != self.num_features:
-            raise ValueError("%s: expected %d channels (dim 1), got input of shape %s"
-                             % (type(self).__name__, self.num_features, tuple(x.shape)))
-
     def forward(self, x):
-        self._check_input_dim(x)
+        check_batch_norm_input(type(self).__name__, x, self._dims, self.num_features)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked._data[...] += 1

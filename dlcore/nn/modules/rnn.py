@@ -10,8 +10,8 @@ import numpy as np
 
 from ...functions import cat
 from ...ops.dropout import dropout as _dropout
-from ...ops.rnn import rnn_layer, _GATES
-from ...tensor import Tensor, _check_device, get_default_dtype
+from ...ops.rnn import _GATES, check_cell_args, check_rnn_args, rnn_layer
+from ...tensor import _check_device, get_default_dtype
 from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
@@ -26,10 +26,6 @@ def _check_int(name, v, low, owner):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
         raise ValueError("%s: %s must be an int >= %d, got %r" % (owner, name, low, v))
     return int(v)
-
-
-def _shape(t):
-    return tuple(t.shape)
 
 
 class RNNBase(Module):
@@ -99,87 +95,22 @@ class RNNBase(Module):
     def flatten_parameters(self):
         """Nothing to do on the CPU (kept for PyTorch code that calls it)."""
 
-    # ---- input checks ---------------------------------------------------------------------
-    def _check_hidden(self, h, expected, what):
-        name = type(self).__name__
-        if not isinstance(h, Tensor):
-            raise TypeError("%s: %s must be a Tensor, got %s" % (name, what, type(h).__name__))
-        if _shape(h) != expected:
-            raise ValueError("%s: expected %s of shape %s, got %s"
-                             % (name, what, expected, _shape(h)))
-
     def forward(self, input, hx=None):
-        name = type(self).__name__
         lstm = self.mode == "LSTM"
         D = 2 if self.bidirectional else 1
         L = self.num_layers
         P = self.proj_size or self.hidden_size
-        H = self.hidden_size
-        dt = self.weight_ih_l0.dtype
         packed = isinstance(input, PackedSequence)
-        unbatched = False
         sorted_indices = unsorted_indices = None
         if packed:
-            data = input.data
-            batch_sizes = np.ascontiguousarray(input.batch_sizes._data, dtype=np.int64)
             sorted_indices, unsorted_indices = input.sorted_indices, input.unsorted_indices
-            if not isinstance(data, Tensor) or data.ndim != 2:
-                raise ValueError("%s: a PackedSequence's data must be 2-D (rows, input_size), "
-                                 "got shape %s" % (name, _shape(data)))
-            if batch_sizes.ndim != 1 or batch_sizes.size == 0 or \
-                    np.any(np.diff(batch_sizes) > 0) or batch_sizes[-1] < 1 or \
-                    int(batch_sizes.sum()) != data.shape[0]:
-                raise ValueError("%s: the PackedSequence's batch_sizes %s do not describe its "
-                                 "%d data rows" % (name, batch_sizes.tolist(), data.shape[0]))
-            B = int(batch_sizes[0])
-        else:
-            if not isinstance(input, Tensor):
-                raise TypeError("%s: input must be a Tensor or PackedSequence, got %s"
-                                % (name, type(input).__name__))
-            if input.ndim not in (2, 3):
-                raise ValueError("%s: input must be 3-D (%s, input_size) or 2-D unbatched "
-                                 "(L, input_size), got shape %s"
-                                 % (name, "N, L" if self.batch_first else "L, N",
-                                    _shape(input)))
-            unbatched = input.ndim == 2
-            x = input.unsqueeze(1) if unbatched else (
-                input.transpose(0, 1) if self.batch_first else input)
-            T, B = x.shape[0], x.shape[1]
-            data = x.reshape(T * B, x.shape[2]) if T * B else x.reshape(0, x.shape[2])
-            if T == 0:
-                raise ValueError("%s: the input sequence is empty (length 0)" % name)
-            batch_sizes = np.full(T, B, dtype=np.int64)
-        if data.shape[-1] != self.input_size:
-            raise ValueError("%s: input.size(-1) must be equal to input_size=%d, got %d"
-                             % (name, self.input_size, data.shape[-1]))
-        if data.dtype != dt:
-            raise TypeError("%s: input dtype %s does not match the parameters' dtype %s"
-                            % (name, data.dtype, dt))
-
-        h0 = c0 = None
-        if hx is not None:
-            if lstm:
-                if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                    raise TypeError("%s: hx must be a tuple (h_0, c_0)" % name)
-                h0, c0 = hx
-            else:
-                if isinstance(hx, (tuple, list)):
-                    raise TypeError("%s: hx must be a Tensor, got a %s" % (name, type(hx).__name__))
-                h0 = hx
-            lead = (L * D,) if unbatched else (L * D, B)
-            self._check_hidden(h0, lead + (P,), "h_0")
-            if lstm:
-                self._check_hidden(c0, lead + (H,), "c_0")
-            for t in (h0, c0):
-                if t is not None and t.dtype != dt:
-                    raise TypeError("%s: hidden state dtype %s does not match the parameters' "
-                                    "dtype %s" % (name, t.dtype, dt))
-            if unbatched:
-                h0 = h0.unsqueeze(1)
-                c0 = c0.unsqueeze(1) if lstm else None
-            if sorted_indices is not None:
-                h0 = h0[:, sorted_indices._data]
-                c0 = c0[:, sorted_indices._data] if lstm else None
+        data, batch_sizes, T, B, unbatched, h0, c0 = check_rnn_args(
+            type(self).__name__, self.mode, input.data if packed else input, hx,
+            self.input_size, self.hidden_size, self.proj_size, L, D, self.batch_first,
+            self.weight_ih_l0.dtype, input.batch_sizes if packed else None)
+        if h0 is not None and sorted_indices is not None:
+            h0 = h0[:, sorted_indices._data]
+            c0 = c0[:, sorted_indices._data] if lstm else None
 
         weights = self._flat_weights
         per = len(weights) // (L * D)
@@ -298,43 +229,12 @@ class RNNCellBase(Module):
             init.uniform_(w, -stdv, stdv)
 
     def _step(self, input, hx):
-        """Runs one step; returns (h', c' or None, unbatched)."""
-        name = type(self).__name__
+        """Runs one step; returns (h', c' or None)."""
+        x, h0, c0, unbatched = check_cell_args(type(self).__name__, self.mode, input, hx,
+                                               self.input_size, self.hidden_size,
+                                               self.weight_ih.dtype)
         lstm = self.mode == "LSTM"
-        dt = self.weight_ih.dtype
-        if not isinstance(input, Tensor):
-            raise TypeError("%s: input must be a Tensor, got %s" % (name, type(input).__name__))
-        if input.ndim not in (1, 2):
-            raise ValueError("%s: input must be 2-D (N, input_size) or 1-D (input_size), got "
-                             "shape %s" % (name, _shape(input)))
-        if input.shape[-1] != self.input_size:
-            raise ValueError("%s: input has %d features, expected input_size=%d"
-                             % (name, input.shape[-1], self.input_size))
-        if input.dtype != dt:
-            raise TypeError("%s: input dtype %s does not match the parameters' dtype %s"
-                            % (name, input.dtype, dt))
-        unbatched = input.ndim == 1
-        x = input.unsqueeze(0) if unbatched else input
         B = x.shape[0]
-        h0 = c0 = None
-        if hx is not None:
-            states = hx if lstm else (hx,)
-            if lstm and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
-                raise TypeError("%s: hx must be a tuple (h_0, c_0)" % name)
-            want = (self.hidden_size,) if unbatched else (B, self.hidden_size)
-            for s, what in zip(states, ("h_0", "c_0")):
-                if not isinstance(s, Tensor):
-                    raise TypeError("%s: %s must be a Tensor" % (name, what))
-                if _shape(s) != want:
-                    raise ValueError("%s: expected %s of shape %s, got %s"
-                                     % (name, what, want, _shape(s)))
-                if s.dtype != dt:
-                    raise TypeError("%s: %s dtype %s does not match the parameters' dtype %s"
-                                    % (name, what, s.dtype, dt))
-            lift = (lambda s: s.reshape(1, 1, self.hidden_size)) if unbatched else \
-                (lambda s: s.unsqueeze(0))
-            h0 = lift(states[0])
-            c0 = lift(states[1]) if lstm else None
         w = [self.weight_ih, self.weight_hh]
         if self.bias:
             w += [self.bias_ih, self.bias_hh]

@@ -8,13 +8,14 @@ import numpy as np
 
 from ...tensor import Tensor, _check_device, get_default_dtype
 from ...ops.matmul import linear
-from ...ops.attention import scaled_dot_product_attention
+from ...functions import cat
+from ...ops.attention import check_mha_args, scaled_dot_product_attention
 from ...ops import activation as A
 from ...ops.dropout import dropout
-from ...ops.shape import Cat as _Cat
 from .. import init
 from ..parameter import Parameter
 from .container import ModuleList
+from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .normalization import LayerNorm
@@ -31,18 +32,6 @@ def _get_activation(activation):
     if activation == "gelu":
         return A.gelu
     raise ValueError("activation must be 'relu', 'gelu' or a callable, got %r" % (activation,))
-
-
-def _mask_array(mask, dtype, name):
-    """A user mask as an additive float array (bool True = masked out, PyTorch's MHA rule)."""
-    if mask is None:
-        return None
-    m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
-    if m.dtype == np.bool_:
-        return np.where(m, -np.inf, 0.0).astype(dtype)
-    if m.dtype.kind != "f":
-        raise TypeError("MultiheadAttention: %s must be bool or float, got %s" % (name, m.dtype))
-    return m.astype(dtype, copy=False)
 
 
 class MultiheadAttention(Module):
@@ -116,77 +105,27 @@ class MultiheadAttention(Module):
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
-        unbatched = query.ndim == 2
-        if query.ndim not in (2, 3):
-            raise ValueError("MultiheadAttention: query must be 2-D or 3-D, got shape %s"
-                             % (tuple(query.shape),))
-        if unbatched:
-            query, key, value = (t.unsqueeze(1) for t in (query, key, value))
-            if key_padding_mask is not None:
-                kp = key_padding_mask._data if isinstance(key_padding_mask, Tensor) \
-                    else np.asarray(key_padding_mask)
-                key_padding_mask = kp[None]
-        elif self.batch_first:
-            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        extra_keys = (self.bias_k is not None) + bool(self.add_zero_attn)
+        query, key, value, mask, unbatched = check_mha_args(
+            "MultiheadAttention", query, key, value, attn_mask, key_padding_mask,
+            self.embed_dim, self.kdim, self.vdim, self.num_heads, self.batch_first, extra_keys)
         # now (L, N, E) / (S, N, kdim)
         L, N, E = query.shape
-        if E != self.embed_dim:
-            raise ValueError("MultiheadAttention: query's last dim must be embed_dim=%d, got %s"
-                             % (self.embed_dim, tuple(query.shape)))
-        if key.shape[-1] != self.kdim or value.shape[-1] != self.vdim:
-            raise ValueError("MultiheadAttention: key/value last dims must be kdim=%d, vdim=%d,"
-                             " got %s, %s" % (self.kdim, self.vdim, tuple(key.shape),
-                                              tuple(value.shape)))
-        if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
-            raise ValueError("MultiheadAttention: key %s and value %s must share (seq, batch) "
-                             "and match the query's batch %d" % (tuple(key.shape),
-                                                                  tuple(value.shape), N))
         H, hd = self.num_heads, self.head_dim
         dt = np.dtype(query.dtype)
         q, k, v = self._proj(query, 0), self._proj(key, 1), self._proj(value, 2)
-        am = _mask_array(attn_mask, dt, "attn_mask")
-        kpm = _mask_array(key_padding_mask, dt, "key_padding_mask")
         if self.bias_k is not None:
-            k = _Cat.apply(k, self.bias_k.expand(1, N, E), dim=0)
-            v = _Cat.apply(v, self.bias_v.expand(1, N, E), dim=0)
-            if am is not None:
-                am = np.concatenate([am, np.zeros(am.shape[:-1] + (1,), dt)], -1)
-            if kpm is not None:
-                kpm = np.concatenate([kpm, np.zeros((kpm.shape[0], 1), dt)], -1)
+            k = cat([k, self.bias_k.expand(1, N, E)], 0)
+            v = cat([v, self.bias_v.expand(1, N, E)], 0)
         S = k.shape[0]
         # (seq, N, E) -> (N, H, seq, hd)
         q = q.reshape(L, N, H, hd).permute(1, 2, 0, 3)
         k = k.reshape(S, N, H, hd).permute(1, 2, 0, 3)
         v = v.reshape(S, N, H, hd).permute(1, 2, 0, 3)
         if self.add_zero_attn:
-            k = _Cat.apply(k, Tensor._wrap(np.zeros((N, H, 1, hd), dt)), dim=2)
-            v = _Cat.apply(v, Tensor._wrap(np.zeros((N, H, 1, hd), dt)), dim=2)
+            k = cat([k, Tensor._wrap(np.zeros((N, H, 1, hd), dt))], 2)
+            v = cat([v, Tensor._wrap(np.zeros((N, H, 1, hd), dt))], 2)
             S += 1
-            if am is not None:
-                am = np.concatenate([am, np.zeros(am.shape[:-1] + (1,), dt)], -1)
-            if kpm is not None:
-                kpm = np.concatenate([kpm, np.zeros((kpm.shape[0], 1), dt)], -1)
-        mask = None
-        if am is not None:
-            if am.ndim == 2:
-                if am.shape != (L, S):
-                    raise ValueError("MultiheadAttention: 2-D attn_mask must be %s, got %s"
-                                     % ((L, S), am.shape))
-                mask = am
-            elif am.ndim == 3:
-                if am.shape != (N * H, L, S):
-                    raise ValueError("MultiheadAttention: 3-D attn_mask must be %s, got %s"
-                                     % ((N * H, L, S), am.shape))
-                mask = am.reshape(N, H, L, S)
-            else:
-                raise ValueError("MultiheadAttention: attn_mask must be 2-D or 3-D, got %s"
-                                 % (am.shape,))
-        if kpm is not None:
-            if kpm.shape != (N, S):
-                raise ValueError("MultiheadAttention: key_padding_mask must be %s, got %s"
-                                 % ((N, S), kpm.shape))
-            kp = kpm.reshape(N, 1, 1, S)
-            mask = kp if mask is None else mask + kp
         causal = bool(is_causal) and attn_mask is None
         p_drop = self.dropout if self.training else 0.0
         weights = None
@@ -225,7 +164,6 @@ class TransformerEncoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        from .dropout import Dropout
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dtype)
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
@@ -264,7 +202,6 @@ class TransformerDecoderLayer(Module):
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
         super().__init__()
-        from .dropout import Dropout
         self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
                                             batch_first=batch_first, dtype=dtype)
         self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,

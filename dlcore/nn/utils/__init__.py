@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from ... import _C
+from ...functions import cat
+from ...ops.reduce import sum_of_squares
 from ...tensor import Tensor
 from . import rnn  # noqa: F401  (nn.utils.rnn: packed sequences)
 
@@ -28,7 +29,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         for p in params:
             g = p.grad._data
             if norm_type == 2 and g.dtype in (np.float32, np.float64):
-                acc += _C.sumsq(g)  # one pass, summed in double, no float64 copy
+                acc += sum_of_squares(g)  # one pass, summed in double, no float64 copy
                 continue
             g = g.reshape(-1).astype(np.float64, copy=False)
             acc += float(np.sum(np.abs(g) ** norm_type)) if norm_type != 2 else float(g @ g)
@@ -48,7 +49,6 @@ def clip_grad_value_(parameters, clip_value):
 
 
 def parameters_to_vector(parameters):
-    from ...functions import cat
     return cat([p.reshape(-1) for p in parameters])
 
 

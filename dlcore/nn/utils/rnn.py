@@ -10,6 +10,8 @@ from collections import namedtuple
 import numpy as np
 
 from ...autograd import Function
+from ...functions import stack
+from ...ops.shape_fn import pad
 from ...tensor import Tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence",
@@ -169,8 +171,6 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
 
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """Stack tensors of shape (L_i, *) into (max L, B, *) (or (B, max L, *)), padded."""
-    from ...functions import stack
-    from ...ops.shape_fn import pad
     seqs = list(sequences)
     if not seqs:
         raise ValueError("pad_sequence: received an empty list of sequences")
