@@ -11,7 +11,8 @@ words; the tests check those too.
 """
 
 CHAPTER_NAMES = {1: "perceptron", 2: "MLP", 3: "backprop", 4: "CNN", 5: "RNN", 6: "LSTM/GRU",
-                 7: "autoencoders", 8: "GANs", 9: "transfer learning", 10: "transformers"}
+                 7: "autoencoders", 8: "GANs", 9: "transfer learning", 10: "transformers",
+                 12: "data-parallel"}
 
 EXAMPLES = {
     "01_perceptron": (
@@ -77,4 +78,8 @@ EXAMPLES = {
     "10_chat": (
         "SmolLM2-135M-Instruct chat from its 4-bit GGUF file (it completes \"The capital of "
         "France is\" with Paris)", {"paris": True}),
+    "12_data_parallel": (
+        "the chapter-4 CNN through DistributedDataParallel, SyncBatchNorm and a "
+        "DistributedSampler: {value:pct1} test accuracy on {world_size:d} rank in the tour "
+        "(`mpirun -np 2` runs it on two; `docs/scaling.md`)", {"world_size": 1}),
 }

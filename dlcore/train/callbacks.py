@@ -12,7 +12,9 @@ import warnings
 
 import numpy as np
 
+from ..distributed import is_main_process
 from ..io import save
+from ..nn.parallel import DistributedDataParallel
 from .progress import log
 
 __all__ = ["Callback", "History", "EarlyStopping", "ModelCheckpoint", "TerminateOnNaN",
@@ -200,9 +202,13 @@ class ModelCheckpoint(Callback):
         except (KeyError, ValueError, IndexError) as e:
             raise ValueError("ModelCheckpoint: cannot format filepath %r with epoch and logs %s "
                              "(%s)" % (self.filepath, sorted(logs), e)) from None
+        if not is_main_process():
+            return  # under DDP every rank holds the same weights: rank 0 writes them
         meta = {"epoch": str(epoch + 1)}
         meta.update({k: repr(float(v)) for k, v in logs.items()})
-        save(self.model.state_dict(), path, metadata=meta)
+        model = self.model.module if isinstance(self.model, DistributedDataParallel) \
+            else self.model
+        save(model.state_dict(), path, metadata=meta)
         self.saved.append(path)
         if self.verbose:
             log("Epoch %d: saved model to %s" % (epoch + 1, path))

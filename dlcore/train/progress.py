@@ -3,15 +3,19 @@
 verbose=0 prints nothing; 2 prints one line per epoch; 1 or 'auto' shows a tqdm bar per epoch
 when stdout is a terminal and tqdm is installed, else one line per epoch (a log file, a
 notebook's captured output, CI).  Messages from callbacks (early stopping, checkpoints) go through
-log() too, so a run that should print from one process only needs to change this file.
+log() too.  Under DistributedDataParallel only rank 0 prints.
 """
 import sys
+
+from ..distributed import is_main_process
 
 __all__ = ["Progress", "log", "format_logs"]
 
 
 def log(message):
-    print(message, flush=True)
+    """Progress and callback messages: printed once, by rank 0 under DistributedDataParallel."""
+    if is_main_process():
+        print(message, flush=True)
 
 
 def _use_bar(verbose):
@@ -34,8 +38,8 @@ class Progress:
 
     def __init__(self, verbose, epochs, steps):
         self.epochs, self.steps = epochs, steps
-        self.bar_on = _use_bar(verbose)
-        self.lines_on = verbose not in (0, False) and not self.bar_on
+        self.bar_on = _use_bar(verbose) and is_main_process()
+        self.lines_on = verbose not in (0, False) and not self.bar_on and is_main_process()
         self.bar = None
 
     def epoch_begin(self, epoch):

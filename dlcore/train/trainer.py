@@ -31,6 +31,7 @@ import numpy as np
 from .. import metrics as _metrics
 from ..autograd import no_grad
 from ..data import DataLoader, TensorDataset
+from ..distributed import mean_over_ranks
 from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
 from .callbacks import History
@@ -292,6 +293,9 @@ class Trainer:
         try:
             for epoch in range(int(initial_epoch), int(epochs)):
                 t0 = time.perf_counter()
+                # a DistributedSampler shuffles by epoch: each epoch its own order, on every rank
+                if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
+                    train_loader.sampler.set_epoch(epoch)
                 if hasattr(model, "train"):
                     model.train()
                 self.on_epoch_begin(epoch)
@@ -303,6 +307,8 @@ class Trainer:
                 logs, stop = self._train_epoch(train_loader, callbacks, progress)
                 if val_loader is not None:
                     logs.update(("val_" + k, v) for k, v in self.evaluate(val_loader).items())
+                # under DDP: the mean over the ranks, so every rank logs and decides alike
+                logs = mean_over_ranks(logs)
                 lr = _current_lr(self.optimizer)
                 if self.scheduler is not None and lr is not None:
                     logs["lr"] = lr
