@@ -144,5 +144,6 @@ setup(
     cmdclass={"build_ext": BuildExt},
     packages=find_packages(include=["dlcore", "dlcore.*"]) + ["dlcore.examples"],
     package_dir={"dlcore.examples": "python"},
-    package_data={"dlcore.data": ["files/*", "files/*/*", "LICENSES.md"], "dlcore.examples": ["*.py"]},
+    package_data={"dlcore.data": ["files/*", "files/*/*", "LICENSES.md"], "dlcore.examples": ["*.py"],
+                  "dlcore.tour": ["*.json"]},
 )

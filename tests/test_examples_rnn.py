@@ -96,11 +96,14 @@ def test_tour_skips_sentiment_without_data(tmp_path, monkeypatch):
     assert len(only_sentiment) == 1
     monkeypatch.setattr(cli, "list_examples", lambda only=None: only_sentiment)
     out = io.StringIO()
-    rows, failures = cli.run_tour(quick=True, out=out)
-    assert failures == 0 and rows == []
+    rows, failures = cli.run_tour(quick=True, out=out, workdir=str(tmp_path / "tour"))
+    assert failures == 0
+    assert [(r.stem, r.status, r.enable) for r in rows] == [
+        ("06_sentiment", "skipped", "dlcore data fetch vader")]
     text = out.getvalue()
-    assert "06_sentiment: skipped" in text and "dlcore data fetch vader" in text
-    assert len(text.strip().splitlines()) == 1
+    row = [ln for ln in text.splitlines() if ln.startswith("06_sentiment")]
+    assert len(row) == 1 and "skipped" in row[0] and "dlcore data fetch vader" in row[0]
+    assert "1 example: 0 run, 1 skipped, 0 failed" in text
 
 
 def test_bench_rnn_is_listed():

@@ -5,6 +5,7 @@ import numpy as np
 
 from ...tensor import Tensor
 from ..parameter import Parameter
+from ..summary import summary as _summary
 
 
 class Module:
@@ -239,6 +240,10 @@ class Module:
     def num_parameters(self, trainable_only=False):
         return sum(p.numel() for p in self.parameters()
                    if p.requires_grad or not trainable_only)
+
+    def summary(self, input_shape=None, **kwargs):
+        """Layers, output shapes, parameters and MACs (print it); see dlcore.nn.summary."""
+        return _summary(self, input_shape, **kwargs)
 
     # ---- calling -----------------------------------------------------------------------------
     def forward(self, *args, **kwargs):

@@ -1,0 +1,98 @@
+"""Finding the roadmap examples: the installed dlcore.examples package, or python/ in a checkout.
+
+An example is a file NN_name.py (NN = roadmap chapter) with main(quick=False, ...) returning a
+result row (a dict: chapter, model, data, metric, value, and any other keys it likes).  Its
+docstring's first line is its title; nothing here imports an example except load_example.
+"""
+import ast
+import importlib
+import importlib.util
+import os
+import re
+
+_EXAMPLE = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.py$")
+
+
+def examples_dir():
+    """Folder of the roadmap examples: the installed dlcore.examples package, or python/ beside
+    the dlcore package in a source checkout (None when neither exists)."""
+    try:
+        mod = importlib.import_module("dlcore.examples")
+        d = os.path.dirname(os.path.abspath(mod.__file__))
+        if os.path.isdir(d):
+            return d
+    except ImportError:
+        pass
+    import dlcore
+    d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__))), "python")
+    return d if os.path.isdir(d) else None
+
+
+def list_examples(only=None, folder=None):
+    """[(chapter number, file stem, path)] in roadmap order, filtered by `only` (a set of chapter
+    numbers and example stems, or None for all)."""
+    d = folder or examples_dir()
+    if d is None:
+        return []
+    found = []
+    for name in sorted(os.listdir(d)):
+        m = _EXAMPLE.match(name)
+        if m:
+            ch = int(m.group(1))
+            if only is None or ch in only or name[:-3] in only:
+                found.append((ch, name[:-3], os.path.join(d, name)))
+    return found
+
+
+def parse_only(values):
+    """--only arguments ('2', '02', '1-3', '1,4', or an example's name such as 10_chat) -> a set
+    of chapter numbers and example stems; None for all."""
+    if not values:
+        return None
+    chosen = set()
+    for v in values:
+        for part in str(v).split(","):
+            part = part.strip()
+            if part.endswith(".py"):
+                part = part[:-3]
+            if not part:
+                continue
+            if _EXAMPLE.match(part + ".py"):
+                chosen.add(part)
+                continue
+            m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+            if not m:
+                raise ValueError("--only: expected chapter numbers like 2, 02, 1-3 or 1,4, or an "
+                                 "example such as 10_chat; got %r" % part)
+            lo = int(m.group(1))
+            hi = int(m.group(2)) if m.group(2) else lo
+            if hi < lo:
+                raise ValueError("--only: range %r runs backwards" % part)
+            chosen.update(range(lo, hi + 1))
+    return chosen
+
+
+def example_title(path):
+    """First line of the example's docstring, read without running the file ('' if none)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = ast.get_docstring(ast.parse(f.read()))
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    return doc.strip().splitlines()[0].strip() if doc else ""
+
+
+def example_docstring(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return ast.get_docstring(ast.parse(f.read())) or ""
+    except (OSError, SyntaxError, ValueError):
+        return ""
+
+
+def load_example(path, stem):
+    """Import an example file as a fresh module (its name cannot clash with anything else)."""
+    spec = importlib.util.spec_from_file_location("dlcore_tour_" + stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
