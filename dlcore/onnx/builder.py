@@ -206,9 +206,8 @@ class Builder:
         """x[starts:ends:steps] per axis, bounds already clamped and non-negative (an end of
         -1 with a negative step means "through index 0")."""
         steps = steps or [1] * x.ndim
-        shape = tuple(len(range(s, e if e >= 0 else -x.shape[i] - 1, st))
-                      if st < 0 else len(range(s, e, st))
-                      for i, (s, e, st) in enumerate(zip(starts, ends, steps)))
+        # range() reads an end of -1 as "stop after index 0", as the IR's Slice does
+        shape = tuple(len(range(s, e, st)) for s, e, st in zip(starts, ends, steps))
         if shape == tuple(x.shape) and all(st == 1 for st in steps):
             return x
         return self.op("Slice", [x], {"starts": tuple(starts), "ends": tuple(ends),

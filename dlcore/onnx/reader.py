@@ -154,10 +154,10 @@ def read_model(source, max_bytes=DEFAULT_MAX_BYTES):
         try:
             path = os.fspath(source)
         except TypeError:
-            raise TypeError("onnx.load: expected a file path, bytes or an onnx.ModelProto, got "
+            raise TypeError("dl.onnx.load: expected a file path, bytes or an onnx.ModelProto, got "
                             "%s" % type(source).__name__) from None
         if not os.path.isfile(path):
-            raise FileNotFoundError("onnx.load: no such file: %r" % path)
+            raise FileNotFoundError("dl.onnx.load: no such file: %r" % path)
         size = os.path.getsize(path)
         if size > _PROTO_LIMIT:
             raise OnnxError("%s: the file has %s bytes; an ONNX protobuf cannot exceed 2 GiB "
