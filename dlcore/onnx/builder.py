@@ -69,6 +69,8 @@ class OnnxNode:
         return OnnxError("%s: %s" % (self.where(), msg))
 
     def unsupported(self, msg):
+        if "not supported" not in msg:
+            msg += " (not supported by dlcore.onnx)"
         return UnsupportedOpError("%s: %s" % (self.where(), msg))
 
     def attr(self, key, default=REQUIRED):
@@ -241,6 +243,3 @@ def broadcast_shapes(what, *shapes):
         raise OnnxError("%s: shapes %s do not broadcast" % (
             what, " and ".join(str(tuple(s)) for s in shapes))) from None
 
-
-def unsupported(msg):
-    return UnsupportedOpError(msg)

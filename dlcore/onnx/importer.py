@@ -87,8 +87,9 @@ def build_graph(model, shapes, values=None):
                                      "dlcore.onnx" % (where, n.op_type, opset))
         fn, since = entry
         if opset < since:
-            raise UnsupportedOpError("%s: dlcore.onnx supports %s from opset %d on; this "
-                                     "model imports opset %d" % (where, n.op_type, since, opset))
+            raise UnsupportedOpError("%s: %s before opset %d is not supported by dlcore.onnx "
+                                     "(this model imports opset %d)"
+                                     % (where, n.op_type, since, opset))
         ins = [env[name] if name else None for name in n.input]
         attrs = parse_attrs(n, model.base_dir, model.max_bytes, where)
         node = OnnxNode(b, n.op_type, n.name, i, domain, opset, ins, attrs, len(n.output),

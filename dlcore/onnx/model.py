@@ -29,8 +29,8 @@ class InputSpec:
 
 def _dims(type_proto, what):
     if not type_proto.HasField("tensor_type"):
-        raise UnsupportedOpError("%s: only tensor values are supported, got a %s"
-                        % (what, type_proto.WhichOneof("value")))
+        raise UnsupportedOpError("%s: %s values are not supported (dlcore takes tensors)"
+                                 % (what, type_proto.WhichOneof("value")))
     tt = type_proto.tensor_type
     dtype = np_dtype(tt.elem_type, what)
     if not tt.HasField("shape"):

@@ -102,6 +102,17 @@ def _layout(t, base_dir, max_bytes, what):
     ext = None
     if t.data_location == TensorProto.EXTERNAL:
         ext = _external(t, base_dir, what, n * dt.itemsize)
+    elif t.HasField("raw_data"):
+        if len(t.raw_data) != n * dt.itemsize:
+            raise OnnxError("%s: raw data has %s bytes; its shape %s of %s needs %s"
+                            % (what, format(len(t.raw_data), ","), list(dims), dt.name,
+                               format(n * dt.itemsize, ",")))
+    else:
+        count = sum(len(f) for f in (t.float_data, t.int32_data, t.int64_data, t.double_data,
+                                     t.uint64_data))
+        if count != n:
+            raise OnnxError("%s: holds %d values; its shape %s needs %d"
+                            % (what, count, list(dims), n))
     return dt, dims, n, ext
 
 
@@ -114,7 +125,6 @@ def tensor_to_array(t, base_dir=None, max_bytes=DEFAULT_MAX_BYTES, what=None):
     """A TensorProto as a NumPy array, its size checked against the data before allocation."""
     what = what or "tensor %r" % t.name
     dt, dims, n, ext = _layout(t, base_dir, max_bytes, what)
-    nbytes = n * dt.itemsize
     if ext is not None:
         path, offset = ext
         with open(path, "rb") as f:
@@ -124,20 +134,7 @@ def tensor_to_array(t, base_dir=None, max_bytes=DEFAULT_MAX_BYTES, what=None):
             raise OnnxError("%s: external data file ended early" % what)
         return arr.astype(dt, copy=False).reshape(dims)
     if t.HasField("raw_data"):
-        raw = t.raw_data
-        if len(raw) != nbytes:
-            raise OnnxError("%s: raw data has %s bytes; its shape %s of %s needs %s"
-                            % (what, format(len(raw), ","), list(dims), dt.name,
-                               format(nbytes, ",")))
-        return np.frombuffer(raw, dtype=dt.newbyteorder("<")).astype(dt).reshape(dims)
-    fields = {"float_data": t.float_data, "int32_data": t.int32_data,
-              "int64_data": t.int64_data, "double_data": t.double_data,
-              "uint64_data": t.uint64_data}
-    have = [(k, len(v)) for k, v in fields.items() if len(v)]
-    count = sum(c for _, c in have)
-    if count != n:
-        raise OnnxError("%s: holds %d values; its shape %s needs %d"
-                        % (what, count, list(dims), n))
+        return np.frombuffer(t.raw_data, dtype=dt.newbyteorder("<")).astype(dt).reshape(dims)
     if n == 0:
         return np.zeros(dims, dt)
     return np.asarray(onnx.numpy_helper.to_array(t)).astype(dt, copy=False).reshape(dims)
