@@ -19,6 +19,8 @@ import numpy as np
 
 from . import metrics as _metrics
 from .autograd import no_grad
+from .distributed import is_main_process, mean_over_ranks
+from .nn.parallel import DistributedDataParallel
 from .tensor import Tensor
 
 __all__ = ["fit", "evaluate", "predict", "History", "Callback", "EarlyStopping",
@@ -152,14 +154,14 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch is not None and self.verbose:
-            print("Epoch %d: early stopping (best %s = %.6g at epoch %d)"
+            _log("Epoch %d: early stopping (best %s = %.6g at epoch %d)"
                   % (self.stopped_epoch + 1, self.monitor, self.best,
                      (self.best_epoch or 0) + 1))
         if (self.restore_best_weights and self.best_weights is not None
                 and self.best_epoch != self._last_epoch):
             self.model.load_state_dict(self.best_weights)
             if self.verbose:
-                print("Restoring model weights from the end of the best epoch: %d."
+                _log("Restoring model weights from the end of the best epoch: %d."
                       % (self.best_epoch + 1))
 
 
@@ -206,12 +208,16 @@ class ModelCheckpoint(Callback):
         except (KeyError, ValueError, IndexError) as e:
             raise ValueError("ModelCheckpoint: cannot format filepath %r with epoch and logs %s "
                              "(%s)" % (self.filepath, sorted(logs), e)) from None
+        if not is_main_process():
+            return  # under DDP every rank holds the same weights: rank 0 writes them
         meta = {"epoch": str(epoch + 1)}
         meta.update({k: repr(float(v)) for k, v in logs.items()})
-        save(self.model.state_dict(), path, metadata=meta)
+        model = self.model.module if isinstance(self.model, DistributedDataParallel) \
+            else self.model
+        save(model.state_dict(), path, metadata=meta)
         self.saved.append(path)
         if self.verbose:
-            print("Epoch %d: saved model to %s" % (epoch + 1, path))
+            _log("Epoch %d: saved model to %s" % (epoch + 1, path))
 
 
 class TerminateOnNaN(Callback):
@@ -220,7 +226,7 @@ class TerminateOnNaN(Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            print("Batch %d: invalid loss %r, terminating training" % (batch, loss))
+            _log("Batch %d: invalid loss %r, terminating training" % (batch, loss))
             self.stop_training = True
 
 
@@ -286,6 +292,12 @@ class _EvalMode:
         for m, mode in self.modes:
             object.__setattr__(m, "training", mode)
         return False
+
+
+def _log(message):
+    """Progress and callback messages: printed once, by rank 0 under DistributedDataParallel."""
+    if is_main_process():
+        print(message, flush=True)
 
 
 def _use_bar(verbose):
@@ -387,8 +399,8 @@ def fit(model, train_loader, loss_fn, optimizer, epochs=1, val_loader=None, metr
     history.params = params
     for cb in cbs:
         cb.set_context(model, optimizer, params)
-    bar_on = _use_bar(verbose)
-    lines_on = verbose not in (0, False) and not bar_on
+    bar_on = _use_bar(verbose) and is_main_process()
+    lines_on = verbose not in (0, False) and not bar_on and is_main_process()
     clip = None
     if clip_grad_norm is not None:
         from .nn.utils import clip_grad_norm_ as clip
@@ -402,6 +414,9 @@ def fit(model, train_loader, loss_fn, optimizer, epochs=1, val_loader=None, metr
             for cb in cbs:
                 cb.on_epoch_begin(epoch, {})
             t0 = time.perf_counter()
+            # a DistributedSampler shuffles by epoch: each epoch its own order, on every rank
+            if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
+                train_loader.sampler.set_epoch(epoch)
             if hasattr(model, "train"):
                 model.train()
             for m in train_metrics:
@@ -448,6 +463,8 @@ def fit(model, train_loader, loss_fn, optimizer, epochs=1, val_loader=None, metr
             if val_loader is not None:
                 vlogs = _run_eval(model, val_loader, loss_fn, val_metrics, unpack)
                 logs.update(("val_" + k, v) for k, v in vlogs.items())
+            # under DDP: the mean over the ranks, so every rank logs and decides alike
+            logs = mean_over_ranks(logs)
             lr = _current_lr(optimizer)
             if scheduler is not None and lr is not None:
                 logs["lr"] = lr
@@ -458,8 +475,7 @@ def fit(model, train_loader, loss_fn, optimizer, epochs=1, val_loader=None, metr
                 bar.set_postfix_str(_fmt_logs(logs))
                 bar.close()
             elif lines_on:
-                print("Epoch %d/%d - %.2fs - %s" % (epoch + 1, epochs, seconds, _fmt_logs(logs)),
-                      flush=True)
+                _log("Epoch %d/%d - %.2fs - %s" % (epoch + 1, epochs, seconds, _fmt_logs(logs)))
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
             if stop or any(cb.stop_training for cb in cbs):

@@ -54,6 +54,24 @@ def test_config(model):
     assert c.rope_base == 100000.0 and c.vocab_size == 49152 and model.tied
 
 
+def test_layers_are_dlcore_modules(model, gguf):
+    import dlcore as dl
+    layer = model.model.layers[0]
+    assert isinstance(layer.self_attn.qkv_proj, dl.nn.QuantizedLinear)
+    assert layer.self_attn.qkv_proj.kind == "Q4_1" and layer.self_attn.qkv_proj.in_features == 576
+    assert isinstance(layer.input_layernorm, dl.nn.RMSNorm)
+    assert isinstance(model.model.embed_tokens, dl.nn.QuantizedEmbedding)
+    assert model.model.embed_tokens.kind == "Q8_0"
+    assert model.lm_head.weight is model.model.embed_tokens.weight          # tied
+    assert not any(p.requires_grad for p in model.parameters())
+    sd = model.state_dict()
+    assert sd["model.layers.0.self_attn.qkv_proj.weight"].dtype == np.uint8
+    assert int(sd["model.layers.0.self_attn.qkv_proj.weight_type"].item()) == 3
+    f = LlamaForCausalLM(gguf, quantized=False, max_seq_len=8, tokenizer=False)
+    assert isinstance(f.model.layers[0].mlp.gate_up_proj, dl.nn.Linear)
+    assert f.model.layers[0].mlp.gate_up_proj.weight.shape == (3072, 576)
+
+
 def test_paris(model):
     ids = model.generate("The capital of France is", max_new_tokens=3)
     assert model.tokenizer.decode(ids).startswith(" Paris")

@@ -26,6 +26,17 @@ class NumpyLlama:
         self.m = model
         c = model.config
         self.c = c
+        # the float32 weights as NumPy arrays, read once from the nn.Module tree
+        mm = model.model
+        self.cos, self.sin = mm.rotary_emb.cos.numpy(), mm.rotary_emb.sin.numpy()
+        self.embed, self.norm = mm.embed_tokens.weight.numpy(), mm.norm.weight.numpy()
+        self.head = model.lm_head.weight.numpy()
+        self.blocks = [dict(attn_norm=b.input_layernorm.weight.numpy(),
+                            qkv=b.self_attn.qkv_proj.weight.numpy(),
+                            wo=b.self_attn.o_proj.weight.numpy(),
+                            ffn_norm=b.post_attention_layernorm.weight.numpy(),
+                            gate_up=b.mlp.gate_up_proj.weight.numpy(),
+                            down=b.mlp.down_proj.weight.numpy()) for b in mm.layers]
         self.k = np.zeros((c.n_layers, c.n_kv_heads, model.max_seq_len, c.head_dim), np.float32)
         self.v = np.zeros_like(self.k)
         self.pos = 0
@@ -35,8 +46,8 @@ class NumpyLlama:
 
     def _rope(self, x, p0):
         L = x.shape[0]
-        cos = self.m._cos[p0:p0 + L, None, :]
-        sin = self.m._sin[p0:p0 + L, None, :]
+        cos = self.cos[p0:p0 + L, None, :]
+        sin = self.sin[p0:p0 + L, None, :]
         xe, xo = x[..., 0::2], x[..., 1::2]
         out = np.empty_like(x)
         out[..., 0::2] = xe * cos - xo * sin
@@ -44,16 +55,16 @@ class NumpyLlama:
         return out
 
     def forward(self, ids):
-        c, m = self.c, self.m
+        c = self.c
         H, Hk, hd, F = c.n_heads, c.n_kv_heads, c.head_dim, c.ffn_dim
         G = H // Hk
         ids = list(ids)
         L, p0 = len(ids), self.pos
         S = p0 + L
-        x = m.embed.weight[ids]
-        for i, b in enumerate(m.blocks):
-            h = self._rms(x, b.attn_norm)
-            qkv = h @ b.qkv.weight.T
+        x = self.embed[ids]
+        for i, b in enumerate(self.blocks):
+            h = self._rms(x, b["attn_norm"])
+            qkv = h @ b["qkv"].T
             q = self._rope(qkv[:, :H * hd].reshape(L, H, hd), p0)
             k = self._rope(qkv[:, H * hd:(H + Hk) * hd].reshape(L, Hk, hd), p0)
             self.k[i, :, p0:S] = k.transpose(1, 0, 2)
@@ -65,13 +76,13 @@ class NumpyLlama:
             s = np.exp(s - s.max(-1, keepdims=True))
             s /= s.sum(-1, keepdims=True)
             a = (s @ self.v[i, :, None, :S]).transpose(2, 0, 1, 3).reshape(L, H * hd)
-            x = x + a @ b.wo.weight.T
-            h = self._rms(x, b.ffn_norm)
-            gu = h @ b.gate_up.weight.T
+            x = x + a @ b["wo"].T
+            h = self._rms(x, b["ffn_norm"])
+            gu = h @ b["gate_up"].T
             g = gu[:, :F]
-            x = x + (g / (1 + np.exp(-g)) * gu[:, F:]) @ b.down.weight.T
+            x = x + (g / (1 + np.exp(-g)) * gu[:, F:]) @ b["down"].T
         self.pos = S
-        return self._rms(x[-1:], m.norm) @ m.head.weight.T
+        return self._rms(x[-1:], self.norm) @ self.head.T
 
     def generate(self, ids, n):
         self.pos = 0

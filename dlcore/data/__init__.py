@@ -2,6 +2,7 @@
 from .dataset import Dataset, TensorDataset, Subset, ConcatDataset, random_split  # noqa: F401
 from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,  # noqa: F401
                       BatchSampler)
+from .distributed_sampler import DistributedSampler  # noqa: F401
 from .collate import default_collate, default_convert  # noqa: F401
 from .dataloader import DataLoader, get_worker_info  # noqa: F401
 from .datasets import Bunch, load_iris, load_digits  # noqa: F401

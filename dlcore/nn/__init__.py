@@ -11,6 +11,7 @@ from .modules.loss import *  # noqa: F401,F403
 from .modules.perceptron import Perceptron  # noqa: F401
 from .modules.rnn import *  # noqa: F401,F403
 from .modules.sparse import Embedding  # noqa: F401
+from .modules.quantized import QuantizedLinear, QuantizedEmbedding  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 from .modules.normalization import *  # noqa: F401,F403
 from .modules.transformer import *  # noqa: F401,F403
@@ -19,5 +20,7 @@ from .modules.pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,  # noqa: 
                               AdaptiveMaxPool2d, MaxUnpool2d)
 from .modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .modules.batchnorm import BatchNorm1d, BatchNorm2d  # noqa: F401
+from . import parallel  # noqa: F401
+from .parallel import SyncBatchNorm  # noqa: F401
 from .modules.positional import (SinusoidalPositionalEncoding,  # noqa: F401
                                  LearnedPositionalEmbedding)

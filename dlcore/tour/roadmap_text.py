@@ -12,7 +12,7 @@ words; the tests check those too.
 
 CHAPTER_NAMES = {1: "perceptron", 2: "MLP", 3: "backprop", 4: "CNN", 5: "RNN", 6: "LSTM/GRU",
                  7: "autoencoders", 8: "GANs", 9: "transfer learning", 10: "transformers",
-                 11: "deployment"}
+                 11: "deployment", 12: "data-parallel"}
 
 EXAMPLES = {
     "01_perceptron": (
@@ -82,4 +82,8 @@ EXAMPLES = {
         "a CNN trained on digits, exported to ONNX and served from the file: {value:pct1} test "
         "accuracy; one-image requests take {eager_us:f0} µs eager, {plan_us:f0} µs as a plan, "
         "{ort_us:f0} µs in ONNX Runtime (one thread)", {"predictions_agree": True}),
+    "12_data_parallel": (
+        "the chapter-4 CNN through DistributedDataParallel, SyncBatchNorm and a "
+        "DistributedSampler: {value:pct1} test accuracy on {world_size:d} rank in the tour "
+        "(`mpirun -np 2` runs it on two; `docs/scaling.md`)", {"world_size": 1}),
 }

@@ -1,0 +1,87 @@
+"""dlcore.ops.cached_attention (rotation + cache update + grouped-query causal attention in one
+op) against a float64 NumPy reference, on every SIMD path: a prefill, a chunk after a cached
+prefix and single-token steps; the cache contents; argument errors; the refusal under autograd."""
+import math
+
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore.ops.cached_attention import cached_attention
+
+from test_rotary import rope_reference
+
+
+def reference(qkv, kc, vc, start, H, ang):
+    """Returns the output (L, H*D) and the expected caches, in float64."""
+    Hk, _, D = kc.shape
+    L = qkv.shape[0]
+    S = start + L
+    x = qkv.astype(np.float64).reshape(L, H + 2 * Hk, D)
+    q, k, v = x[:, :H], x[:, H:H + Hk], x[:, H + Hk:]
+    if ang is not None:
+        q = rope_reference(q, ang[start:S, None], True)
+        k = rope_reference(k, ang[start:S, None], True)
+    kc, vc = kc.astype(np.float64), vc.astype(np.float64)
+    kc[:, start:S], vc[:, start:S] = k.transpose(1, 0, 2), v.transpose(1, 0, 2)
+    out = np.empty((L, H, D))
+    G = H // Hk
+    for h in range(H):
+        for i in range(L):
+            s = kc[h // G, :start + i + 1] @ q[i, h] / math.sqrt(D)
+            p = np.exp(s - s.max())
+            out[i, h] = (p / p.sum()) @ vc[h // G, :start + i + 1]
+    return out.reshape(L, H * D), kc, vc
+
+
+@pytest.mark.parametrize("H,Hk,D", [(1, 1, 8), (9, 3, 64), (4, 4, 18), (6, 2, 32)])
+@pytest.mark.parametrize("rope", [True, False])
+def test_matches_reference(H, Hk, D, rope, isa, rng):
+    max_len = 23
+    kc = np.zeros((Hk, max_len, D), np.float32)
+    vc = np.zeros_like(kc)
+    ang = rng.uniform(-5, 5, (max_len, D // 2)) if rope else None
+    tabs = {} if not rope else dict(cos=dl.tensor(np.cos(ang).astype(np.float32)),
+                                   sin=dl.tensor(np.sin(ang).astype(np.float32)))
+    K, V = dl.from_numpy(kc), dl.from_numpy(vc)
+    start = 0
+    with dl.no_grad():
+        for L in (5, 3, 1, 1, 7):          # prefill, a chunk after a prefix, single steps
+            qkv = rng.standard_normal((L, (H + 2 * Hk) * D)).astype(np.float32)
+            ref, rk, rv = reference(qkv, kc, vc, start, H, ang)
+            out = cached_attention(dl.tensor(qkv), K, V, start, H, **tabs)
+            assert out.shape == (L, H * D)
+            np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=2e-5)
+            np.testing.assert_allclose(kc, rk, rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(vc, rv, rtol=0, atol=0)
+            start += L
+
+
+def test_float64(rng):
+    kc, vc = np.zeros((2, 6, 4)), np.zeros((2, 6, 4))
+    qkv = rng.standard_normal((4, 24))
+    ref, _, _ = reference(qkv, kc, vc, 0, 2, None)
+    with dl.no_grad():
+        out = cached_attention(dl.tensor(qkv), dl.from_numpy(kc), dl.from_numpy(vc), 0, 2)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_errors(rng):
+    K, V = dl.zeros(2, 8, 4), dl.zeros(2, 8, 4)
+    qkv = dl.ones(3, 24)
+    with pytest.raises(ValueError, match="num_heads must be a positive multiple"):
+        cached_attention(qkv, K, V, 0, 3)
+    with pytest.raises(ValueError, match=r"qkv must be .* = \(L, 24\), got shape \(3, 20\)"):
+        cached_attention(dl.ones(3, 20), K, V, 0, 2)
+    with pytest.raises(ValueError, match="start \\+ L must fit the caches' 8 positions"):
+        cached_attention(qkv, K, V, 6, 2)
+    with pytest.raises(TypeError, match="v_cache must be a 3-D float32 Tensor"):
+        cached_attention(qkv, K, dl.zeros(2, 8, 4, dtype=dl.float64), 0, 2)
+    with pytest.raises(ValueError, match="differ in shape"):
+        cached_attention(qkv, K, dl.zeros(2, 9, 4), 0, 2)
+    with pytest.raises(ValueError, match="cos must be a float32 Tensor"):
+        cached_attention(qkv, K, V, 0, 2, cos=dl.ones(8, 3), sin=dl.ones(8, 2))
+    with pytest.raises(ValueError, match="C-contiguous and writeable"):
+        cached_attention(qkv, dl.zeros(2, 4, 8).transpose(1, 2), V, 0, 2)
+    with pytest.raises(RuntimeError, match="run under dl.no_grad"):
+        cached_attention(dl.ones(3, 24, requires_grad=True), K, V, 0, 2)

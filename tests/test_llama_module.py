@@ -1,0 +1,151 @@
+"""LlamaForCausalLM as an ordinary nn.Module, on small random configurations (no model file
+needed): cached decoding equals the full forward, the differentiable path (rotary module +
+scaled_dot_product_attention) equals the cached one and trains, quantised layers inside the
+model, state_dict keys and a save/load round trip, generation on token ids."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore.models.llama import LlamaConfig, LlamaForCausalLM
+from dlcore.ops.quantized import quantize
+
+
+def config(**kw):
+    c = dict(vocab_size=50, dim=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=96,
+             context_length=64, norm_eps=1e-5, rope_base=500.0)
+    c.update(kw)
+    return LlamaConfig(**c)
+
+
+def float_model(seed=0, **kw):
+    dl.manual_seed(seed)
+    m = LlamaForCausalLM(config(**kw), max_seq_len=32)
+    # larger weights than the default init make the attention pattern matter
+    with dl.no_grad():
+        for name, p in m.named_parameters():
+            if p.ndim == 2:
+                p.mul_(3.0)
+    return m
+
+
+IDS = [3, 17, 42, 8, 8, 29, 1, 45, 12]
+
+
+def test_cached_decoding_equals_full_forward():
+    m = float_model()
+    with dl.no_grad():
+        m.reset()
+        full = m.forward(IDS, all_logits=True).numpy()
+        m.reset()
+        parts = [m.forward(IDS[:4], all_logits=True).numpy(),      # prefill
+                 m.forward(IDS[4:7], all_logits=True).numpy()]     # a chunk after a prefix
+        parts += [m.forward([t]).numpy()[None] for t in IDS[7:]]   # single steps
+    np.testing.assert_allclose(np.concatenate(parts), full, rtol=1e-4, atol=1e-4)
+    assert m.pos == len(IDS)
+
+
+@pytest.mark.parametrize("heads", [(4, 2), (4, 4), (2, 1)])
+def test_differentiable_path_equals_cached_path_and_trains(heads):
+    m = float_model(n_heads=heads[0], n_kv_heads=heads[1])
+    with dl.no_grad():
+        m.reset()
+        cached = m.forward(IDS, all_logits=True).numpy()
+    m.reset()
+    logits = m.forward(IDS, all_logits=True)          # grad mode: no cache, composed ops
+    np.testing.assert_allclose(logits.detach().numpy(), cached, rtol=1e-4, atol=1e-4)
+    target = dl.tensor(np.array(IDS[1:] + [0]))
+    loss = dl.nn.functional.cross_entropy(logits, target)
+    loss.backward()
+    layer = m.model.layers[0]
+    for p in (layer.self_attn.qkv_proj.weight, layer.input_layernorm.weight,
+              m.model.embed_tokens.weight, layer.mlp.down_proj.weight):
+        assert p.grad is not None and np.abs(p.grad.numpy()).max() > 0
+    # the lm head is tied only when asked: here it is its own layer
+    assert m.lm_head.weight is not m.model.embed_tokens.weight
+    with pytest.raises(ValueError, match="cached positions is not available"):
+        m.forward([5])
+
+
+def test_gradient_of_the_differentiable_path_is_right():
+    from dlcore.autograd import gradcheck
+    m = float_model(n_layers=1, dim=16, n_heads=2, n_kv_heads=1, ffn_dim=16, vocab_size=10)
+    m.double()
+    layer, rot = m.model.layers[0], m.model.rotary_emb
+    assert rot.cos.dtype == np.float64
+    x = dl.tensor(np.random.default_rng(0).standard_normal((4, 16)), dtype=dl.float64,
+                  requires_grad=True)
+    assert gradcheck(lambda x: layer(x, 0, rot), (x,))
+
+
+def test_quantized_model_equals_float_model_with_the_dequantized_weights():
+    f = float_model(seed=3, dim=64, ffn_dim=96)
+    q = LlamaForCausalLM(f.config, max_seq_len=32, kind="Q4_1")
+    sd = {}
+    for k, t in f.state_dict().items():
+        mod = q.get_submodule(k.rsplit(".", 1)[0])
+        if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
+            sd[k] = quantize(t, "Q4_1")
+            sd[k.rsplit(".", 1)[0] + ".weight_type"] = dl.tensor(np.array(3))
+        else:
+            sd[k] = t
+    q.load_state_dict(sd)
+    with dl.no_grad():
+        for name, mod in q.named_modules():
+            if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
+                f.get_submodule(name).weight.copy_(mod.dequantize())
+        f.reset()
+        q.reset()
+        a = f.forward(IDS, all_logits=True).numpy()
+        b = q.forward(IDS, all_logits=True).numpy()
+    np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-3)
+    assert "quantised Q4_1" in repr(q)
+
+
+def test_state_dict_keys_and_round_trip(tmp_path):
+    m = float_model()
+    keys = list(m.state_dict())
+    assert keys[:2] == ["model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"]
+    assert "model.layers.1.self_attn.qkv_proj.weight" in keys
+    assert "model.layers.1.mlp.gate_up_proj.weight" in keys
+    assert keys[-2:] == ["model.norm.weight", "lm_head.weight"]
+    assert not any("cache" in k or "rotary" in k for k in keys)      # rebuilt, not saved
+    path = str(tmp_path / "llama.safetensors")
+    dl.save(m.state_dict(), path)
+    fresh = LlamaForCausalLM(m.config, max_seq_len=32)
+    fresh.load_state_dict(dl.load(path))
+    with dl.no_grad():
+        np.testing.assert_array_equal(fresh.forward(IDS).numpy(), m.forward(IDS).numpy())
+
+
+def test_tied_head_shares_the_embedding():
+    m = LlamaForCausalLM(config(), max_seq_len=16, tied=True)
+    assert m.lm_head.weight is m.model.embed_tokens.weight
+    q = LlamaForCausalLM(config(), max_seq_len=16, kind="Q8_0", tied=True)
+    assert q.lm_head.weight is q.model.embed_tokens.weight
+
+
+def test_generate_on_token_ids():
+    m = float_model()
+    a = m.generate(IDS[:3], max_new_tokens=6, stop_tokens=[])
+    b = m.generate(IDS[:3], max_new_tokens=6, stop_tokens=[], use_cache=False)
+    assert a == b and len(a) == 6
+    assert m.last_stats["new_tokens"] == 6
+    with pytest.raises(ValueError, match="a text prompt needs the tokenizer"):
+        m.generate("hello")
+    with pytest.raises(ValueError, match="exceed max_seq_len=32"):
+        m.generate(IDS, max_new_tokens=30)
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="head_dim must be even"):
+        LlamaConfig(10, 12, 1, 4, 4, 8)
+    with pytest.raises(ValueError, match="multiple of n_kv_heads"):
+        LlamaConfig(10, 12, 1, 3, 2, 8)
+    with pytest.raises(TypeError, match="quantized apply to a GGUF file"):
+        LlamaForCausalLM(config(), quantized=True)
+    with pytest.raises(ValueError, match="max_seq_len must be >= 1"):
+        LlamaForCausalLM(config(), max_seq_len=0)
+    m = LlamaForCausalLM(config(), max_seq_len=1000)
+    assert m.max_seq_len == 64                      # clipped to the context length
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 50\)"):
+        m.forward([50])
