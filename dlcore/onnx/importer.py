@@ -6,7 +6,7 @@ passes run."""
 from onnx import AttributeProto
 
 from . import ops_math, ops_nn, ops_reduce, ops_rnn, ops_shape  # noqa: F401  (fill OPS)
-from . import patterns
+from . import attention, patterns
 from .builder import Builder, NeedsValues, OnnxNode
 from .errors import OnnxError, UnsupportedOpError
 from .reader import tensor_to_array
@@ -118,6 +118,7 @@ def build_graph(model, shapes, values=None):
             env[name] = v
     b.g.outputs = [env[name] for name in model.outputs]
     patterns.run(b.g)
+    attention.run(b.g)
     b.g.check()
     return b.g
 
