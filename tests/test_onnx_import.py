@@ -162,6 +162,34 @@ def test_recurrent_ops_match_onnxruntime(op, direction, layout):
     assert plan.plan(**feeds).n_python_steps == 0
 
 
+@pytest.mark.parametrize("op,attrs,lens", [
+    ("GRU", dict(direction="bidirectional"), [5, 3, 1]),          # linear_before_reset=0
+    ("LSTM", dict(clip=0.7, activations=["HardSigmoid", "Tanh", "Softsign"]), None),
+    ("RNN", dict(direction="reverse", activations=["Relu"]), [2, 5, 4])])
+def test_recurrent_forms_outside_the_kernel_run_in_numpy(op, attrs, lens):
+    T, B, I, H = 5, 3, 4, 6
+    D = 2 if attrs.get("direction") == "bidirectional" else 1
+    G = {"LSTM": 4, "GRU": 3, "RNN": 1}[op]
+    inits = [numpy_helper.from_array(_f32(D, G * H, I) * 0.5, "W"),
+             numpy_helper.from_array(_f32(D, G * H, H) * 0.5, "R"),
+             numpy_helper.from_array(_f32(D, 2 * G * H) * 0.5, "B")]
+    if op == "LSTM":
+        inits.append(numpy_helper.from_array(_f32(D, 3 * H), "P"))
+    if lens is not None:
+        inits.append(numpy_helper.from_array(np.array(lens, np.int32), "L"))
+    ins = ["X", "W", "R", "B", "L" if lens is not None else "", "h0"] + \
+        (["", "P"] if op == "LSTM" else [])
+    outs = ["Y", "Y_h"]
+    m = _model([helper.make_node(op, ins, outs, hidden_size=H, **attrs)],
+               [_vi("X", [T, B, I]), _vi("h0", [D, B, H])],
+               [_vi("Y", [T, D, B, H]), _vi("Y_h", [D, B, H])], inits)
+    feeds = {"X": _f32(T, B, I), "h0": _f32(D, B, H) * 0.3}
+    plan = dl.onnx.load(m)
+    for g, w in zip(plan.run(**feeds), _ort(m, feeds)):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+    assert plan.plan(**feeds).fallbacks == ["PyFunction"]
+
+
 def test_cast_to_uint8_keeps_values():
     m = _model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.UINT8)],
                [_vi("x", [6])], [_vi("y", [6], TensorProto.UINT8)])

@@ -5,7 +5,7 @@ pass (patterns.py) puts back the ops exporters spell out (erf-GELU, ...) before 
 passes run."""
 from onnx import AttributeProto
 
-from . import ops_math, ops_nn, ops_reduce, ops_rnn, ops_shape  # noqa: F401  (fill OPS)
+from . import ops_math, ops_nn, ops_norm, ops_reduce, ops_rnn, ops_shape  # noqa: F401
 from . import attention, patterns
 from .builder import Builder, NeedsValues, OnnxNode
 from .errors import OnnxError, UnsupportedOpError

@@ -8,6 +8,8 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from .numpy_nd import IMPLS as ND_IMPLS
+from .numpy_rnn import onnx_rnn
 
 __all__ = ["NumpyOp", "IMPLS", "erf"]
 
@@ -216,6 +218,9 @@ IMPLS = {
     "Unary": lambda x, fn="negative": getattr(np, fn)(x),
     "Binary": lambda a, b, fn="add": getattr(np, fn)(a, b),
 }
+
+IMPLS.update(ND_IMPLS)
+IMPLS["OnnxRNN"] = onnx_rnn
 
 
 class NumpyOp(Function):

@@ -1,18 +1,15 @@
-"""Layer ONNX ops: Gemm, MatMul, Conv, ConvTranspose, pooling, BatchNormalization,
-InstanceNormalization, LayerNormalization, GroupNormalization, RMSNormalization, Softmax,
-LogSoftmax, Hardmax, Dropout, Identity, LRN, Resize/Upsample.
+"""Layer ONNX ops: Gemm, MatMul, Conv, ConvTranspose and pooling.
 
 dlcore's kernels are 2-D (NCHW): 1-D convolutions and pools run as 2-D ones over a height of 1;
-3-D ones are not supported.  Padding follows ONNX (begins then ends per axis, auto_pad)."""
-import math
-
+3-D ones (and dilated average pooling) run in NumPy (numpy_nd.py) as Python steps.  Padding
+follows ONNX (begins then ends per axis, auto_pad)."""
 import numpy as np
 
 from .builder import broadcast_shapes
 from .ops_math import via_float
 from .registry import converter
 
-__all__ = []
+__all__ = ["matmul"]
 
 
 # ---- Gemm / MatMul ---------------------------------------------------------------------------------
@@ -124,22 +121,34 @@ def _as_2d(b, node, x, what):
         return b.reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2])), 1
     if x.ndim == 4:
         return x, 2
-    if x.ndim == 5:
-        raise node.unsupported("3-D %s (5-D input) is not supported: dlcore's kernels are 2-D"
-                               % what)
-    raise node.error("input must be 3-D or 4-D (N, C, spatial...), got shape %s"
+    raise node.error("input must be (N, C, spatial...) with 1 to 3 spatial dims, got shape %s"
                      % (tuple(x.shape),))
+
+
+def _spatial_dims(node, x):
+    if not 3 <= x.ndim <= 5:
+        raise node.error("input must be (N, C, spatial...) with 1 to 3 spatial dims, got shape "
+                         "%s" % (tuple(x.shape),))
+    return x.ndim - 2
 
 
 def _widen(p1, dims, fill):
     return list(p1) if dims == 2 else [fill] + list(p1)
 
 
+def _conv_out(node, n, k, stride, dil, pb, pe):
+    span = n + pb + pe - ((k - 1) * dil + 1)
+    if span < 0:
+        raise node.error("the kernel (%d with dilation %d) is larger than the padded input (%d)"
+                         % (k, dil, n + pb + pe))
+    return span // stride + 1
+
+
 @converter("Conv")
 def conv(b, node):
     x0, w0 = node.need_input(0, "X"), node.need_input(1, "W")
     bias = node.input(2)
-    x, dims = _as_2d(b, node, x0, "convolution")
+    dims = _spatial_dims(node, x0)
     if w0.ndim != x0.ndim:
         raise node.error("W must be %d-D like X, got shape %s" % (x0.ndim, w0.shape))
     k = list(node.attr("kernel_shape", w0.shape[2:]))
@@ -151,19 +160,20 @@ def conv(b, node):
     if g < 1 or C % g or M % g or w0.shape[1] * g != C:
         raise node.error("X has %d channels and W is %s: with group=%d W must be "
                          "(M, C/group, ...)" % (C, w0.shape, g))
-    w = b.reshape(w0, (M, w0.shape[1], 1, w0.shape[2])) if dims == 1 else w0
     if bias is not None and bias.shape != (M,):
         raise node.error("B must be (%d,), got %s" % (M, bias.shape))
+    if dims == 3:
+        out = [_conv_out(node, x0.shape[2 + i], k[i], strides[i], dil[i], begin[i], end[i])
+               for i in range(3)]
+        return [b.numpy1("ConvND", [x0, w0, bias], (x0.shape[0], M) + tuple(out), x0.dtype,
+                         strides=tuple(strides), dilations=tuple(dil), begin=tuple(begin),
+                         end=tuple(end), group=g)]
+    x, dims = _as_2d(b, node, x0, "convolution")
+    w = b.reshape(w0, (M, w0.shape[1], 1, w0.shape[2])) if dims == 1 else w0
     strides, dil = _widen(strides, dims, 1), _widen(dil, dims, 1)
     begin, end, kk = _widen(begin, dims, 0), _widen(end, dims, 0), _widen(k, dims, 1)
-    out_hw = []
-    for i in range(2):
-        eff = (kk[i] - 1) * dil[i] + 1
-        n = x.shape[2 + i] + begin[i] + end[i] - eff
-        if n < 0:
-            raise node.error("the kernel (%d with dilation %d) is larger than the padded input "
-                             "(%d)" % (kk[i], dil[i], x.shape[2 + i] + begin[i] + end[i]))
-        out_hw.append(n // strides[i] + 1)
+    out_hw = [_conv_out(node, x.shape[2 + i], kk[i], strides[i], dil[i], begin[i], end[i])
+              for i in range(2)]
     shape = (x.shape[0], M) + tuple(out_hw)
     attrs = {"strides": tuple(strides), "pads": (begin[0], begin[1], end[0], end[1]),
              "dilations": tuple(dil), "group": g}
@@ -178,7 +188,7 @@ def conv(b, node):
 def conv_transpose(b, node):
     x0, w0 = node.need_input(0, "X"), node.need_input(1, "W")
     bias = node.input(2)
-    x, dims = _as_2d(b, node, x0, "transposed convolution")
+    dims = _spatial_dims(node, x0)
     if w0.ndim != x0.ndim:
         raise node.error("W must be %d-D like X, got shape %s" % (x0.ndim, w0.shape))
     k = list(node.attr("kernel_shape", w0.shape[2:]))
@@ -201,7 +211,9 @@ def conv_transpose(b, node):
         if out_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
             o = out_shape[-dims + i] if out_shape is not None else n * strides[i]
             total = full - o
-            if auto == "SAME_LOWER":
+            if total < 0:       # a bigger output than the kernel reaches: zeros (+ bias) at the end
+                pb = 0
+            elif auto == "SAME_LOWER":
                 pb = total - total // 2
             else:
                 pb = total // 2
@@ -210,12 +222,16 @@ def conv_transpose(b, node):
             pb = pe = 0
         else:
             pb, pe = pads[i], pads[dims + i]
-        if pb < 0 or pe < 0:
-            raise node.unsupported("negative padding (%d, %d) from output_shape %s"
-                                   % (pb, pe, out_shape))
+        if pb < 0 or (pe < 0 and out_shape is None):
+            raise node.unsupported("negative padding (%d, %d)" % (pb, pe))
         begin.append(pb)
         end.append(pe)
         out.append(full - pb - pe)
+    if dims == 3:
+        return [b.numpy1("ConvTransposeND", [x0, w0, bias], (x0.shape[0], M) + tuple(out),
+                         x0.dtype, strides=tuple(strides), dilations=tuple(dil),
+                         begin=tuple(begin), out_shape=tuple(out), group=g)]
+    x, dims = _as_2d(b, node, x0, "transposed convolution")
     w = b.reshape(w0, (C, w0.shape[1], 1, w0.shape[2])) if dims == 1 else w0
     strides, dil = _widen(strides, dims, 1), _widen(dil, dims, 1)
     begin, out_hw = _widen(begin, dims, 0), _widen(out, dims, 1)
@@ -252,7 +268,7 @@ def _pool(b, node, op):
     x0 = node.need_input(0, "X")
     if node.n_outputs > 1 and node.used[1]:
         raise node.unsupported("the Indices output is not supported")
-    x, dims = _as_2d(b, node, x0, "pooling")
+    dims = _spatial_dims(node, x0)
     k = list(node.attr("kernel_shape"))
     if len(k) != dims:
         raise node.error("kernel_shape %s must have %d entries" % (k, dims))
@@ -263,13 +279,18 @@ def _pool(b, node, op):
     if node.attr("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
         ceil_mode = 0
     out = _pool_out(node, x0, k, strides, dil, begin, end, ceil_mode)
+    cip = int(node.attr("count_include_pad", 0))
+    if dims == 3 or (op == "AveragePool" and any(d != 1 for d in dil)):
+        # no kernel for these: NumPy over strided windows
+        return [b.numpy1("PoolND", [x0], (x0.shape[0], x0.shape[1]) + tuple(out), x0.dtype,
+                         mode="max" if op == "MaxPool" else "avg", kernel=tuple(k),
+                         strides=tuple(strides), dilations=tuple(dil), begin=tuple(begin),
+                         end=tuple(end), out=tuple(out), count_include_pad=cip)]
+    x, dims = _as_2d(b, node, x0, "pooling")
     strides, dil = _widen(strides, dims, 1), _widen(dil, dims, 1)
     begin, end = _widen(begin, dims, 0), _widen(end, dims, 0)
     kk, out_hw = _widen(k, dims, 1), _widen(out, dims, 1)
     if op == "AveragePool":
-        if any(d != 1 for d in dil):
-            raise node.unsupported("dilations %s: dlcore's average pooling has none" % dil)
-        cip = int(node.attr("count_include_pad", 0))
         if cip and (begin != end or ceil_mode):
             # the kernel counts padding up to begin-pad past the end: pad explicitly instead
             x = _zero_pad(b, x, begin, end)
@@ -315,260 +336,3 @@ def global_pool(b, node):
     shape = (x.shape[0], x.shape[1], 1, 1)
     y = via_float(b, x4, lambda v: b.op(node.op, [v], {}, shape, v.dtype))
     return [b.reshape(y, (x.shape[0], x.shape[1]) + (1,) * (x.ndim - 2))]
-
-
-# ---- normalization ---------------------------------------------------------------------------------
-@converter("BatchNormalization")
-def batchnorm(b, node):
-    x = node.need_input(0, "X")
-    scale, bias, mean, var = (node.need_input(i, n) for i, n in
-                              ((1, "scale"), (2, "B"), (3, "mean"), (4, "var")))
-    if node.attr("training_mode", 0):
-        raise node.unsupported("training_mode=1 (batch statistics) is not supported: dlcore "
-                               "imports models for inference")
-    if node.opset < 9 and not node.attr("spatial", 1):
-        raise node.unsupported("spatial=0 (per-activation statistics) is not supported")
-    if any(node.used[1:]):
-        raise node.unsupported("the running-statistics outputs are training outputs")
-    if x.ndim < 2:
-        raise node.error("X must be (N, C, ...), got shape %s" % (x.shape,))
-    C = x.shape[1]
-    for v, n in ((scale, "scale"), (bias, "B"), (mean, "mean"), (var, "var")):
-        if v.numel() != C:
-            raise node.error("%s must have C=%d entries, got shape %s" % (n, C, v.shape))
-    eps = node.attr("epsilon", 1e-5)
-    ins = [b.reshape(v, (C,)) for v in (scale, bias, mean, var)]
-    return [via_float(b, x, lambda v: b.op("BatchNormalization",
-                                           [v] + [b.cast(t, v.dtype) for t in ins],
-                                           {"epsilon": eps}, v.shape, v.dtype))]
-
-
-def _layernorm(b, x, axis, eps, scale=None, bias=None, rms=False):
-    """LayerNormalization over dims axis..-1 (axis non-negative) with optional affine
-    parameters shaped like those dims."""
-    n = int(np.prod(x.shape[axis:], dtype=np.int64))
-    norm_shape = tuple(x.shape[axis:])
-
-    def full(v):
-        if v is None:
-            return None
-        v = b.cast(v, x.dtype)
-        if tuple(v.shape) != norm_shape:
-            v = b.expand(b.reshape(v, (1,) * (len(norm_shape) - v.ndim) + tuple(v.shape))
-                         if v.ndim < len(norm_shape) else v, norm_shape)
-        return b.reshape(v, (n,))
-    op = "RMSNormalization" if rms else "LayerNormalization"
-    ins = [x, full(scale)] + ([] if rms else [full(bias)])
-    return b.op(op, ins, {"axis": axis - x.ndim, "epsilon": float(eps)}, x.shape, x.dtype)
-
-
-@converter("LayerNormalization", since=17)
-def layernorm(b, node):
-    x = node.need_input(0, "X")
-    if any(node.used[1:]):
-        raise node.unsupported("the Mean and InvStdDev outputs are not supported")
-    axis = node.axis(node.attr("axis", -1), x.ndim)
-    scale, bias = node.need_input(1, "Scale"), node.input(2)
-    for v, n in ((scale, "Scale"), (bias, "B")):
-        if v is not None:
-            broadcast_shapes("LayerNormalization %s" % n, v.shape, x.shape[axis:])
-    return [via_float(b, x, lambda v: _layernorm(b, v, axis, node.attr("epsilon", 1e-5),
-                                                 scale, bias))]
-
-
-@converter("RMSNormalization", since=23)
-def rmsnorm(b, node):
-    x = node.need_input(0, "X")
-    axis = node.axis(node.attr("axis", -1), x.ndim)
-    scale = node.need_input(1, "scale")
-    return [via_float(b, x, lambda v: _layernorm(b, v, axis, node.attr("epsilon", 1e-5),
-                                                 scale, rms=True))]
-
-
-def _channel_affine(b, y, scale, bias, C):
-    shape = (C,) + (1,) * (y.ndim - 2)
-    if scale is not None:
-        y = b.binary("Mul", y, b.reshape(b.cast(scale, y.dtype), shape))
-    if bias is not None:
-        y = b.binary("Add", y, b.reshape(b.cast(bias, y.dtype), shape))
-    return y
-
-
-@converter("InstanceNormalization")
-def instancenorm(b, node):
-    x = node.need_input(0, "input")
-    scale, bias = node.need_input(1, "scale"), node.need_input(2, "B")
-    if x.ndim < 3:
-        raise node.error("input must be (N, C, spatial...), got shape %s" % (x.shape,))
-    N, C = x.shape[:2]
-    S = int(np.prod(x.shape[2:], dtype=np.int64))
-    eps = node.attr("epsilon", 1e-5)
-
-    def run(v):
-        y = _layernorm(b, b.reshape(v, (N, C, S)), 2, eps)
-        return _channel_affine(b, b.reshape(y, v.shape), scale, bias, C)
-    return [via_float(b, x, run)]
-
-
-@converter("GroupNormalization", since=18)
-def groupnorm(b, node):
-    x = node.need_input(0, "X")
-    scale, bias = node.need_input(1, "scale"), node.need_input(2, "bias")
-    G = int(node.attr("num_groups"))
-    N, C = x.shape[:2]
-    if G < 1 or C % G:
-        raise node.error("num_groups %d does not divide the %d channels" % (G, C))
-    if scale.numel() == G and G != C:
-        # opset 18's per-group scale and bias: each group's value for its channels
-        idx = b.const(np.repeat(np.arange(G), C // G).astype(np.int64))
-        scale, bias = b.gather(b.reshape(scale, (G,)), idx, 0), \
-            b.gather(b.reshape(bias, (G,)), idx, 0)
-    eps = node.attr("epsilon", 1e-5)
-
-    def run(v):
-        y = _layernorm(b, b.reshape(v, (N, G, v.numel() // (N * G))), 2, eps)
-        return _channel_affine(b, b.reshape(y, v.shape), scale, bias, C)
-    return [via_float(b, x, run)]
-
-
-# ---- softmax ---------------------------------------------------------------------------------------
-def _softmax(b, node, op):
-    x = node.need_input(0, "input")
-    if node.opset >= 13:
-        axis = node.axis(node.attr("axis", -1), x.ndim)
-        return via_float(b, x, lambda v: b.op(op, [v], {"axis": axis}, v.shape, v.dtype))
-    # before opset 13 the input is read as a matrix (dims before axis) x (the rest)
-    axis = node.axis(node.attr("axis", 1), x.ndim)
-    rows = int(np.prod(x.shape[:axis], dtype=np.int64))
-    flat = b.reshape(x, (rows, x.numel() // max(rows, 1)))
-    y = via_float(b, flat, lambda v: b.op(op, [v], {"axis": 1}, v.shape, v.dtype))
-    return b.reshape(y, x.shape)
-
-
-@converter("Softmax", "LogSoftmax")
-def softmax(b, node):
-    return [_softmax(b, node, node.op)]
-
-
-@converter("Hardmax")
-def hardmax(b, node):
-    x = node.need_input(0, "input")
-    if node.opset >= 13:
-        axis = node.axis(node.attr("axis", -1), x.ndim)
-        return [b.numpy1("Hardmax", [x], x.shape, x.dtype, axis=axis)]
-    axis = node.axis(node.attr("axis", 1), x.ndim)
-    rows = int(np.prod(x.shape[:axis], dtype=np.int64))
-    flat = b.reshape(x, (rows, x.numel() // max(rows, 1)))
-    return [b.reshape(b.numpy1("Hardmax", [flat], flat.shape, x.dtype, axis=1), x.shape)]
-
-
-# ---- identity-like ---------------------------------------------------------------------------------
-@converter("Dropout")
-def dropout(b, node):
-    x = node.need_input(0, "data")
-    if node.opset >= 12:
-        t = node.input(2)
-        if t is not None and (not t.is_const or bool(np.asarray(t.data).reshape(-1)[0])):
-            raise node.unsupported("training_mode must be a constant false: dlcore imports "
-                                   "models for inference")
-    elif node.opset < 7 and not node.attr("is_test", 0):
-        pass  # opset < 7 flagged training with is_test=0; inference uses identity regardless
-    y = b.op("Identity", [x], {}, x.shape, x.dtype)
-    mask = None
-    if node.n_outputs > 1 and node.used[1]:
-        mask = b.const(np.ones(x.shape, np.bool_))
-    return [y, mask]
-
-
-@converter("Identity")
-def identity(b, node):
-    x = node.need_input(0, "input")
-    return [b.op("Identity", [x], {}, x.shape, x.dtype)]
-
-
-@converter("LRN")
-def lrn(b, node):
-    x = node.need_input(0, "X")
-    return [b.numpy1("LRN", [x], x.shape, x.dtype, size=int(node.attr("size")),
-                     alpha=node.attr("alpha", 1e-4), beta=node.attr("beta", 0.75),
-                     bias=node.attr("bias", 1.0))]
-
-
-# ---- resize ----------------------------------------------------------------------------------------
-def _resize(b, node, x, scales, sizes, mode, coord, nearest):
-    if x.ndim != 4:
-        raise node.unsupported("only 4-D (N, C, H, W) inputs can be resized, got shape %s"
-                               % (x.shape,))
-    H, W = x.shape[2:]
-    if sizes is not None:
-        if list(sizes[:2]) != list(x.shape[:2]):
-            raise node.unsupported("resizing the batch or channel dims")
-        out = [int(sizes[2]), int(sizes[3])]
-        sc = [out[0] / H, out[1] / W]
-        length = out
-    else:
-        if len(scales) != 4 or scales[0] != 1 or scales[1] != 1:
-            raise node.unsupported("scales %s: only the spatial dims can be scaled" % scales)
-        sc = [float(scales[2]), float(scales[3])]
-        out = [int(math.floor(H * sc[0])), int(math.floor(W * sc[1]))]
-        # ONNX's align_corners divides by the unrounded resized length
-        length = [H * sc[0], W * sc[1]]
-    if mode == "nearest":
-        if coord != "asymmetric" or nearest != "floor":
-            raise node.unsupported("nearest resize with coordinate_transformation_mode %r and "
-                                   "nearest_mode %r (dlcore has asymmetric + floor, PyTorch's "
-                                   "nearest)" % (coord, nearest))
-        steps, align, m = [1.0 / s for s in sc], 0, "nearest"
-    elif mode in ("linear", "bilinear"):
-        if coord == "align_corners":
-            steps = [(n - 1) / (o - 1) if o != 1 else 0.0 for n, o in zip((H, W), length)]
-            align = 1
-        elif coord in ("half_pixel", "pytorch_half_pixel"):
-            if coord == "half_pixel" and min(out) == 1:
-                raise node.unsupported("half_pixel resize to a size of 1")
-            # pytorch_half_pixel samples source 0 for an output of length 1: a step of 1
-            # puts (0 + 0.5) * step - 0.5 there
-            steps = [1.0 if o == 1 else 1.0 / s for s, o in zip(sc, out)]
-            align = 0
-        else:
-            raise node.unsupported("linear resize with coordinate_transformation_mode %r "
-                                   "(dlcore has half_pixel and align_corners)" % coord)
-        m = "bilinear"
-    else:
-        raise node.unsupported("resize mode %r (dlcore has nearest and linear)" % mode)
-    shape = (x.shape[0], x.shape[1], out[0], out[1])
-    return via_float(b, x, lambda v: b.op("Resize", [v], {"mode": m, "align_corners": align,
-                                                           "steps": tuple(steps)},
-                                          shape, v.dtype))
-
-
-@converter("Resize", since=11)
-def resize(b, node):
-    x = node.need_input(0, "X")
-    for key in ("antialias", "exclude_outside"):
-        if node.attr(key, 0):
-            raise node.unsupported("%s=1 is not supported" % key)
-    if node.attr("axes", None) is not None:
-        raise node.unsupported("the axes attribute is not supported")
-    scales = node.const(2, "scales", None)
-    sizes = node.const(3, "sizes", None)
-    if scales is not None and np.asarray(scales).size == 0:
-        scales = None
-    if sizes is None and scales is None:
-        raise node.error("give scales or sizes")
-    return [_resize(b, node, x, None if scales is None else [float(s) for s in scales],
-                    None if sizes is None else [int(s) for s in sizes], node.attr("mode",
-                                                                               "nearest"),
-                    node.attr("coordinate_transformation_mode", "half_pixel"),
-                    node.attr("nearest_mode", "round_prefer_floor"))]
-
-
-@converter("Upsample", since=7)
-def upsample(b, node):
-    x = node.need_input(0, "X")
-    if node.opset >= 9:
-        scales = [float(s) for s in node.const(1, "scales")]
-    else:
-        scales = [float(s) for s in node.attr("scales")]
-    return [_resize(b, node, x, scales, None, node.attr("mode", "nearest"), "asymmetric",
-                    "floor")]

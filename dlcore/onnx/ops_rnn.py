@@ -5,11 +5,12 @@ gates in the order i o f c (LSTM) / z r h (GRU); PyTorch's are i f g o / r z n. 
 regathered per direction (folded into new constants when the weights are initializers).
 X (T, B, I) becomes the packed (T*B, I) rows with T steps of B; Y comes back as
 (T, D, B, H) (layout 0) or (B, T, D, H) (layout 1).  A "reverse" direction runs forward over
-the time-reversed sequence.  GRU needs linear_before_reset=1 (PyTorch's GRU; the other form
-is a different cell); custom activations, clip, peepholes, input_forget and per-sequence
-lengths shorter than T are not supported."""
+the time-reversed sequence.  Forms the kernel does not have (GRU with linear_before_reset=0,
+peepholes, clip, other activations, sequences shorter than T) run as NumPy steps
+(numpy_rnn.py); input_forget=1 is not supported."""
 import numpy as np
 
+from .numpy_rnn import ACTIVATIONS
 from .registry import converter
 
 __all__ = []
@@ -39,43 +40,56 @@ def _reverse_time(b, v, T):
     return b.gather(v, b.const(np.arange(T - 1, -1, -1, dtype=np.int64)), 0)
 
 
-def _check(node, op):
+def _kernel_form(node, op, lens, T, P):
+    """("tanh" | "relu") when dlcore's kernel runs this node as it is, None when it needs the
+    NumPy form (numpy_rnn.py)."""
     acts = node.attr("activations", None)
     D = 2 if node.attr("direction", "forward") == "bidirectional" else 1
+    nonlin = "tanh"
     if acts is not None:
         acts = [a.lower() for a in acts]
-        default = _DEFAULT_ACTS[op] * D
-        if op == "RNN" and acts in (["relu"] * D,):
-            return "relu"
-        if acts != default:
-            raise node.unsupported("activations %s (dlcore has %s%s)"
-                                   % (node.attr("activations"), _DEFAULT_ACTS[op],
-                                      " or Relu" if op == "RNN" else ""))
-    if node.attr("clip", None) is not None:
-        raise node.unsupported("the clip attribute is not supported")
-    if node.attr("activation_alpha", None) or node.attr("activation_beta", None):
-        raise node.unsupported("activation_alpha/beta are not supported")
-    if op == "LSTM" and node.attr("input_forget", 0):
-        raise node.unsupported("input_forget=1 is not supported")
+        if op == "RNN" and acts == ["relu"] * D:
+            nonlin = "relu"
+        elif acts != _DEFAULT_ACTS[op] * D:
+            return None
+    if node.attr("clip", None) is not None or node.attr("activation_alpha", None) or \
+            node.attr("activation_beta", None):
+        return None
     if op == "GRU" and not node.attr("linear_before_reset", 0):
-        raise node.unsupported("linear_before_reset=0 is not supported: dlcore's GRU cell "
-                               "(PyTorch's, what torch.onnx.export writes) applies the reset "
-                               "gate after the recurrent matmul (linear_before_reset=1)")
-    return "tanh"
+        return None   # dlcore's GRU cell is PyTorch's: the reset gate after the recurrent matmul
+    if P is not None and (not P.is_const or np.any(P.data != 0)):
+        return None
+    if lens is not None and (not lens.is_const or np.any(np.asarray(lens.data) != T)):
+        return None
+    return nonlin
+
+
+def _numpy_form(b, node, op, x, W, R, Bias, lens, h0, c0, P, direction, D, H):
+    acts = node.attr("activations", None) or _DEFAULT_ACTS[op] * D
+    for a in acts:
+        if a.lower() not in ACTIVATIONS:
+            raise node.unsupported("activation %r" % a)
+    dirs = ("forward", "reverse") if direction == "bidirectional" else (direction,)
+    T, B, _ = x.shape
+    types = [((T, D, B, H), x.dtype), ((D, B, H), x.dtype)]
+    if op == "LSTM":
+        types.append(((D, B, H), x.dtype))
+    return b.numpy("OnnxRNN", [x, W, R, Bias, lens, h0, c0, P], types, cell=op, directions=dirs,
+                   acts=tuple(acts), alphas=tuple(node.attr("activation_alpha", ()) or ()),
+                   betas=tuple(node.attr("activation_beta", ()) or ()),
+                   clip=node.attr("clip", None), lbr=int(node.attr("linear_before_reset", 0)))
 
 
 def _recurrent(b, node, op):
-    nonlin = _check(node, op)
     x = node.need_input(0, "X")
     W, R = node.need_input(1, "W"), node.need_input(2, "R")
     Bias = node.input(3)
     lens = node.input(4)
     h0 = node.input(5)
     c0 = node.input(6) if op == "LSTM" else None
-    if op == "LSTM" and node.input(7) is not None:
-        p = node.input(7)
-        if not p.is_const or np.any(p.data != 0):
-            raise node.unsupported("peephole weights (P) are not supported")
+    P = node.input(7) if op == "LSTM" else None
+    if op == "LSTM" and node.attr("input_forget", 0):
+        raise node.unsupported("input_forget=1 is not supported")
     direction = node.attr("direction", "forward")
     if direction not in ("forward", "reverse", "bidirectional"):
         raise node.error("direction %r is not forward, reverse or bidirectional" % direction)
@@ -93,13 +107,8 @@ def _recurrent(b, node, op):
                          % (W.shape, R.shape, D, G * H, I, D, G * H, H))
     if Bias is not None and Bias.shape != (D, 2 * G * H):
         raise node.error("B must be (%d, %d), got %s" % (D, 2 * G * H, Bias.shape))
-    if lens is not None:
-        if not lens.is_const:
-            raise node.unsupported("sequence_lens must be known at load time")
-        if np.any(np.asarray(lens.data) != T):
-            raise node.unsupported("sequence_lens %s shorter than the sequence (%d): only "
-                                   "full-length sequences are supported"
-                                   % (np.asarray(lens.data).tolist(), T))
+    if P is not None and P.shape != (D, 3 * H):
+        raise node.error("P must be (%d, %d), got %s" % (D, 3 * H, P.shape))
     for v, n in ((h0, "initial_h"), (c0, "initial_c")):
         want = (B, D, H) if layout else (D, B, H)
         if v is not None and tuple(v.shape) != want:
@@ -109,6 +118,13 @@ def _recurrent(b, node, op):
         c0 = None if c0 is None else b.transpose(c0, (1, 0, 2))
     if T == 0:
         raise node.unsupported("an empty sequence")
+    nonlin = _kernel_form(node, op, lens, T, P)
+    if nonlin is None:
+        res = _numpy_form(b, node, op, x, W, R, Bias, lens, h0, c0, P, direction, D, H)
+        if layout:
+            res = [b.transpose(res[0], (2, 0, 1, 3))] + [b.transpose(v, (1, 0, 2))
+                                                          for v in res[1:]]
+        return res
     weights = []
     for d in range(D):
         weights.append(_reorder(b, _take(b, W, d), op, H, 0))
