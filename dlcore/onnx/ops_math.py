@@ -7,6 +7,7 @@ float32 and rounded back."""
 import numpy as np
 
 from .builder import broadcast_shapes
+from .reader import np_dtype
 from .registry import converter
 
 __all__ = []
@@ -294,7 +295,6 @@ def where(b, node):
 
 @converter("Cast")
 def cast(b, node):
-    from .reader import np_dtype
     x = node.need_input(0, "input")
     to = node.attr("to")
     dt = np_dtype(to, node.where()) if isinstance(to, int) else np.dtype(to)
