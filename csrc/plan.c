@@ -18,10 +18,15 @@
 #include <omp.h>
 #endif
 
+int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa);
+void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
+                       const float *x, const float *bias, float *y, float *col);
+
 struct dl_plan {
     int nsteps, nslots;
     dl_plan_step *steps;
     dl_plan_slot *slots;
+    dl_sgemm_packed_a *packed;  /* per step: CONV_GEMM weights packed at creation */
     size_t arena_bytes;
     pthread_mutex_t lock;
     char **pool;          /* arenas of finished calls, reused by the next ones */
@@ -46,6 +51,21 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     p->nsteps = nsteps;
     p->nslots = nslots;
     p->arena_bytes = arena_bytes;
+    p->packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_a));
+    if (!p->packed) {
+        free(p->steps);
+        free(p->slots);
+        free(p);
+        return NULL;
+    }
+    for (int k = 0; k < nsteps; k++) {
+        const dl_plan_step *s = &p->steps[k];
+        if (s->op != DL_PLAN_CONV_GEMM) continue;
+        const dl_plan_slot *sl = &p->slots[s->slot[1]];
+        /* a failed pack leaves p == NULL: the run then multiplies by the unpacked weights */
+        dl_plan_conv_pack(s->i, (const float *)((const char *)sl->ptr + s->off[1]),
+                          &p->packed[k]);
+    }
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -54,6 +74,9 @@ void dl_plan_free(dl_plan *p)
 {
     if (!p) return;
     for (int k = 0; k < p->npool; k++) dl_free(p->pool[k]);
+    for (int k = 0; k < p->nsteps; k++)
+        if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
+    free(p->packed);
     free(p->pool);
     free(p->steps);
     free(p->slots);
@@ -265,7 +288,8 @@ static int run_rnn(const dl_plan_step *s, char **ptr)
 #undef F
 }
 
-static int run_step(const dl_plan_step *s, char **ptr, int *err, int64_t *detail)
+static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **ptr, int *err,
+                    int64_t *detail)
 {
     const int64_t *i = s->i;
     const double *f = s->f;
@@ -286,7 +310,15 @@ static int run_step(const dl_plan_step *s, char **ptr, int *err, int64_t *detail
         const float *x = (const float *)OPND(s, ptr, 0), *w = (const float *)OPND(s, ptr, 1);
         const float *b = (const float *)OPND(s, ptr, 2);
         float *y = (float *)OPND(s, ptr, 3);
-        if (s->op == DL_PLAN_CONV) {
+        if (s->op == DL_PLAN_CONV && p.groups == p.C && p.K == p.C && p.dh == 1 && p.dw == 1 &&
+            (p.sh > 1 || p.sw > 1) && p.R * p.S <= 64) {
+            /* strided depthwise: the executor's kernel, epilogue fused */
+            switch (dl_isa()) {
+            case DL_ISA_AVX512: rc = dl_plan_dwconv_f32_avx512(i, f, x, w, b, y); break;
+            case DL_ISA_AVX2: rc = dl_plan_dwconv_f32_avx2(i, f, x, w, b, y); break;
+            default: rc = dl_plan_dwconv_f32_generic(i, f, x, w, b, y); break;
+            }
+        } else if (s->op == DL_PLAN_CONV) {
             rc = dl_conv2d_fwd_f32(&p, x, w, b, y);
             if (!rc) post_act((int)i[16], y, 1, (size_t)(p.N * p.K * p.OH * p.OW),
                               (ptrdiff_t)(p.N * p.K * p.OH * p.OW), f);
@@ -296,6 +328,11 @@ static int run_step(const dl_plan_step *s, char **ptr, int *err, int64_t *detail
         if (rc) *err = DL_PLAN_ENOMEM;
         break;
     }
+    case DL_PLAN_CONV_GEMM:
+        dl_plan_conv_gemm(i, f, pa, (const float *)OPND(s, ptr, 0),
+                          (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),
+                          (float *)OPND(s, ptr, 4));
+        break;
     case DL_PLAN_ACT:
         dl_act_fwd_f32((int)i[0], (const float *)OPND(s, ptr, 0), (float *)OPND(s, ptr, 1),
                        (size_t)i[1], (float)f[0], (float)f[1], (float)f[2]);
@@ -331,7 +368,15 @@ static int run_step(const dl_plan_step *s, char **ptr, int *err, int64_t *detail
         dl_pool_params p = pool_params(i);
         const float *x = (const float *)OPND(s, ptr, 0);
         float *y = (float *)OPND(s, ptr, 1);
-        if (s->op == DL_PLAN_MAXPOOL) dl_maxpool2d_fwd_f32(&p, x, y, NULL);
+        if (s->op == DL_PLAN_MAXPOOL && p.dh == 1 && p.dw == 1 && p.kh * p.kw > 4) {
+            /* windows larger than 2x2: the executor's phase-split vector kernel */
+            switch (dl_isa()) {
+            case DL_ISA_AVX512: rc = dl_plan_maxpool_f32_avx512(i, x, y); break;
+            case DL_ISA_AVX2: rc = dl_plan_maxpool_f32_avx2(i, x, y); break;
+            default: rc = dl_plan_maxpool_f32_generic(i, x, y); break;
+            }
+            if (rc) *err = DL_PLAN_ENOMEM;
+        } else if (s->op == DL_PLAN_MAXPOOL) dl_maxpool2d_fwd_f32(&p, x, y, NULL);
         else if (s->op == DL_PLAN_AVGPOOL) dl_avgpool2d_fwd_f32(&p, x, y, (int)i[13], i[14]);
         else if (s->op == DL_PLAN_ADAPTIVE_AVGPOOL) dl_adaptive_avgpool2d_fwd_f32(&p, x, y);
         else if (s->op == DL_PLAN_ADAPTIVE_MAXPOOL) dl_adaptive_maxpool2d_fwd_f32(&p, x, y, NULL);
@@ -396,7 +441,7 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
     int failed = 0;
     if (end > p->nsteps) end = p->nsteps;
     for (int k = begin; k < end; k++) {
-        if (run_step(&p->steps[k], ptr, err, detail) != 0 || *err) {
+        if (run_step(&p->steps[k], &p->packed[k], ptr, err, detail) != 0 || *err) {
             failed = k + 1;
             break;
         }

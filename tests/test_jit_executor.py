@@ -54,6 +54,7 @@ def test_mlp_and_lenet_run_fully_in_c():
     t, p = _check_model(mlp, _t(2, 784), _t(5, 784))
     assert p.n_python_steps == 0 and len(p.steps) == 3
     assert "3 steps, 3 in C" in str(p) and "+Relu" in str(p)
+    assert p.workspace_bytes == 0
     t, p = _check_model(LeNet5(), _t(1, 1, 28, 28), _t(3, 1, 28, 28))
     assert p.n_python_steps == 0 and len(p.steps) == 7
 
@@ -61,7 +62,7 @@ def test_mlp_and_lenet_run_fully_in_c():
 def test_cnns_with_batchnorm_residuals_and_relu6():
     _, p = _check_model(resnet_small(), _t(1, 1, 28, 28), _t(2, 1, 28, 28))
     assert p.n_python_steps == 0
-    assert p.arena_bytes <= p.eager_peak_bytes
+    assert p.arena_bytes <= p.eager_peak_bytes + p.workspace_bytes
     _, p = _check_model(MobileNetV2(num_classes=10, width_mult=0.5), _t(1, 3, 32, 32),
                         _t(2, 3, 32, 32))
     assert p.n_python_steps == 0 and "BATCHNORM" not in str(p)
@@ -355,3 +356,96 @@ def test_every_isa(isa):
         _plan_vs_reference(g, ins)
     finally:
         set_isa(prev)
+
+
+@pytest.mark.parametrize("stride,pad,k,size,act", [
+    (1, 1, 3, (13, 17), "Clip"), (2, 1, 3, (13, 17), "Clip"), (2, 2, 5, (12, 9), "Relu"),
+    (2, 1, 3, (40, 41), "Clip"), ((2, 1), 1, 3, (9, 10), None), ((1, 2), 2, 5, (9, 10), "Relu"),
+    (3, 0, 3, (11, 10), None), (2, 0, 3, (8, 8), "Sigmoid"), (1, 2, 5, (5, 33), None)])
+def test_depthwise_conv_kernel(stride, pad, k, size, act):
+    C = 7
+    x = _a(2, C, *size)
+    sh, sw = stride if isinstance(stride, tuple) else (stride, stride)
+    OH = (size[0] + 2 * pad - k) // sh + 1
+    OW = (size[1] + 2 * pad - k) // sw + 1
+    attrs = {"strides": (sh, sw), "pads": (pad, pad, pad, pad), "dilations": (1, 1),
+             "group": C}
+    if act == "Clip":
+        attrs.update(activation="Clip", activation_attrs={"min": 0.0, "max": 6.0})
+    elif act:
+        attrs.update(activation=act, activation_attrs={})
+    for bias in (_a(C), None):
+        arrays = [x, _a(C, 1, k, k)] + ([bias] if bias is not None else [])
+        g, ins = _one("Conv", arrays, attrs, (2, C, OH, OW), consts=(1, 2))
+        _plan_vs_reference(g, ins)
+
+
+def test_plan_cache_is_bounded():
+    m = nn.Sequential(nn.Linear(3, 2))
+    t = dl.jit.trace(m, _t(1, 3))
+    for b in range(1, t.MAX_PLANS + 5):
+        x = _t(b, 3)
+        with dl.no_grad():
+            _close(t(x).numpy(), m(x).numpy())
+    assert len(t._plans) == t.MAX_PLANS
+
+
+@pytest.mark.parametrize("act", [None, "Relu", "Clip", "Silu"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_gemm_tiles_prepacked_weights_and_epilogue(act, bias):
+    # 64 channels x 3x3 on 20x21: more than one im2col tile; and a pointwise conv
+    for shape, k, stride, pad in (((2, 64, 20, 21), 3, 1, 1), ((2, 24, 9, 7), 1, 1, 0),
+                                  ((1, 5, 17, 15), 3, 2, 1)):
+        x = _a(*shape)
+        C = shape[1]
+        OH = (shape[2] + 2 * pad - k) // stride + 1
+        OW = (shape[3] + 2 * pad - k) // stride + 1
+        attrs = {"strides": (stride, stride), "pads": (pad,) * 4, "dilations": (1, 1),
+                 "group": 1}
+        if act == "Clip":
+            attrs.update(activation="Clip", activation_attrs={"min": 0.0, "max": 6.0})
+        elif act:
+            attrs.update(activation=act, activation_attrs={})
+        arrays = [x, _a(11, C, k, k)] + ([_a(11)] if bias else [])
+        g, ins = _one("Conv", arrays, attrs, (shape[0], 11, OH, OW), consts=(1, 2))
+        p = _plan_vs_reference(g, ins)
+        assert "CONV_GEMM" in str(p)
+
+
+@pytest.mark.parametrize("k,s,p,size,oh", [(3, 2, 1, (13, 16), None), (3, 1, 1, (7, 9), None),
+                                           (3, 2, 0, (10, 11), 5), (5, 3, 2, (17, 17), None),
+                                           (2, 2, 0, (9, 8), None)])
+def test_maxpool_windows_and_nan(k, s, p, size, oh):
+    x = _a(2, 3, *size)
+    x[0, 1, 2, 3] = np.nan
+    OH = oh or (size[0] + 2 * p - k) // s + 1
+    OW = oh or (size[1] + 2 * p - k) // s + 1
+    if oh:  # ceil_mode: one more window than floor mode gives
+        OW = (size[1] + 2 * p - k + s - 1) // s + 1
+    g, ins = _one("MaxPool", [x], {"kernel_shape": (k, k), "strides": (s, s), "pads": (p, p),
+                                   "dilations": (1, 1)}, (2, 3, OH, OW))
+    want = reference.run_graph(g, ins)[0]
+    got = build_plan(g, {}, optimize=False).run(ins)[0]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.nan_to_num(got), np.nan_to_num(want))
+
+
+class _BertHidden(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, ids, types):
+        return self.m(ids, None, types)[0]
+
+
+def test_bert_traces_through_its_no_grad_shortcut():
+    # BertModel multiplies raw arrays under no_grad (an inference shortcut the tracer cannot
+    # see); trace runs with autograd on, so the model takes its op path and the graph is whole
+    from dlcore.models.bert import BertModel
+    m = _BertHidden(BertModel(vocab_size=50, hidden_size=16, num_hidden_layers=2,
+                              num_attention_heads=2, intermediate_size=32,
+                              add_pooling_layer=False))
+    ids, types = RNG.integers(0, 50, (2, 7)), np.zeros((2, 7), np.int64)
+    t, p = _check_model(m, (dl.tensor(ids), dl.tensor(types)), dynamic_axes=False)
+    assert p.n_python_steps == 0 and str(p).count("ATTENTION") == 2

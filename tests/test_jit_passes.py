@@ -217,3 +217,15 @@ def test_whole_pipeline_keeps_outputs(name):
     passes.optimize(g, log)
     assert "BatchNormalization" not in _ops(g) and "Dropout" not in _ops(g)
     _same(g, arrays, ref, atol=1e-5)
+
+
+def test_merge_gemms_joins_projections_of_one_input():
+    from dlcore.jit.passes import merge_gemms
+    m = _Lambda(lambda s, x: (s.q(x) * s.k(x) + s.v(x), s.o(x.relu())),
+                q=nn.Linear(6, 4), k=nn.Linear(6, 4), v=nn.Linear(6, 4), o=nn.Linear(6, 3))
+    g, xs, ref = _graph(m, _t(2, 3, 6))
+    assert merge_gemms.run(g) == 1
+    gemms = [n for n in g.nodes if n.op == "Gemm"]
+    assert len(gemms) == 2 and gemms[0].outputs[0].shape == (2, 3, 12)
+    assert _ops(g).count("Slice") == 3
+    _same(g, xs, ref)

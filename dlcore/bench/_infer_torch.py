@@ -195,8 +195,63 @@ def _modules(torch):
                 x = b(x)
             return F.linear(self.ln_f(x), self.wte.weight)
 
+    class Dense(nn.Module):
+        def __init__(self, cin, cout, eps=None):
+            super().__init__()
+            self.dense = nn.Linear(cin, cout)
+            if eps is not None:
+                self.LayerNorm = nn.LayerNorm(cout, eps=eps)
+
+    class BertLayer(nn.Module):
+        def __init__(self, C, H, I, eps):
+            super().__init__()
+            self.H = H
+            self.attention = nn.Module()
+            self.attention.self = nn.Module()
+            for n in ("query", "key", "value"):
+                setattr(self.attention.self, n, nn.Linear(C, C))
+            self.attention.output = Dense(C, C, eps)
+            self.intermediate = Dense(C, I)
+            self.output = Dense(I, C, eps)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            a = self.attention.self
+
+            def heads(t):
+                return t.reshape(B, T, self.H, C // self.H).permute(0, 2, 1, 3)
+            ctx = F.scaled_dot_product_attention(heads(a.query(x)), heads(a.key(x)),
+                                                 heads(a.value(x)))
+            o = self.attention.output
+            x = o.LayerNorm(o.dense(ctx.permute(0, 2, 1, 3).reshape(B, T, C)) + x)
+            h = F.gelu(self.intermediate.dense(x))
+            return self.output.LayerNorm(self.output.dense(h) + x)
+
+    class BertEncoder(nn.Module):
+        """The dlcore bench's wrapper (attribute `m`) around a BertModel without pooler."""
+
+        def __init__(self, V, P, Tv, C, H, I, L, eps):
+            super().__init__()
+            self.m = nn.Module()
+            e = self.m.embeddings = nn.Module()
+            e.word_embeddings = nn.Embedding(V, C)
+            e.position_embeddings = nn.Embedding(P, C)
+            e.token_type_embeddings = nn.Embedding(Tv, C)
+            e.LayerNorm = nn.LayerNorm(C, eps=eps)
+            self.m.encoder = nn.Module()
+            self.m.encoder.layer = nn.ModuleList([BertLayer(C, H, I, eps) for _ in range(L)])
+
+        def forward(self, ids, types):
+            e = self.m.embeddings
+            pos = torch.arange(ids.shape[1]).unsqueeze(0)
+            x = e.LayerNorm(e.word_embeddings(ids) + e.position_embeddings(pos) +
+                            e.token_type_embeddings(types))
+            for layer in self.m.encoder.layer:
+                x = layer(x)
+            return x
+
     return dict(lenet=LeNet5, resnet18=ResNet18, mobilenet_v2=MobileNetV2,
-                efficientnet_lite0=EfficientNetLite0, gpt=GPT)
+                efficientnet_lite0=EfficientNetLite0, gpt=GPT, minilm=BertEncoder)
 
 
 def twin(torch, name, dl_model, **kw):

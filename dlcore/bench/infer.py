@@ -23,18 +23,18 @@ import numpy as np
 
 from . import format_table as _format_table
 from . import get_torch, row, sides_ms, threads as thread_scope
+from .. import nn
 
 __all__ = ["run", "format_table", "MODELS"]
 
 MODELS = ("mlp", "lenet", "resnet18", "mobilenet_v2", "efficientnet_lite0", "transformer",
-          "lstm", "gpt")
+          "lstm", "gpt", "minilm")
 COLUMNS = ("case", "threads", "plan_ms", "eager_ms", "ort_ms", "torch_ms", "vs_ort",
            "vs_eager", "steps", "rel_err")
 
 
 def _model(name):
     """(dlcore model, torch twin kwargs, inputs(batch, rng), dynamic_axes, note)."""
-    from .. import nn
     from ..models import mobilenet_v2, resnet18
     from ..models.efficientnet import efficientnet_lite0
     from ..models.gpt import GPT, GPTConfig
@@ -74,7 +74,39 @@ def _model(name):
         kw = dict(V=512, T=64, E=256, L=4, H=4)
         return GPT(cfg), kw, lambda b, rng: [rng.integers(0, 512, (b, 64)).astype(np.int64)], \
             None, "d256 4 layers seq64 vocab512"
+    if name == "minilm":
+        return _minilm()
     raise ValueError("bench infer: unknown model %r (known: %s)" % (name, ", ".join(MODELS)))
+
+
+class _Encoder(nn.Module):
+    """A BertModel's hidden states for (input_ids, token_type_ids), no padding mask."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, ids, types):
+        return self.m(ids, None, types)[0]
+
+
+def _minilm():
+    from ..models.bert import BertModel
+    from ..weights.packages import resolve_model_dir
+    try:
+        d = resolve_model_dir("all-minilm-l6-v2")
+    except FileNotFoundError:
+        return None, None, None, None, "package not installed"
+    m = BertModel.from_pretrained(d, add_pooling_layer=False)
+    c = m.config
+    kw = dict(V=c.vocab_size, P=c.max_position_embeddings, Tv=c.type_vocab_size,
+              C=c.hidden_size, H=c.num_attention_heads, I=c.intermediate_size,
+              L=c.num_hidden_layers, eps=c.layer_norm_eps)
+
+    def inputs(b, rng):
+        return [rng.integers(1000, c.vocab_size, (b, 128)).astype(np.int64),
+                np.zeros((b, 128), np.int64)]
+    return _Encoder(m), kw, inputs, None, "all-MiniLM-L6-v2 seq128"
 
 
 def _export(torch, tmodel, xs, dyn, path):
@@ -153,6 +185,10 @@ def run(threads=(1, 2), quick=False, models=None, batches=(1, 32)):
     budget = 0.15 if quick else 1.0
     if models is None:
         models = MODELS[:2] + MODELS[5:6] if quick else MODELS
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise ValueError("bench infer: unknown model %r (known: %s)"
+                         % (unknown[0], ", ".join(MODELS)))
     rows = _overhead_rows(threads)
     tmp = tempfile.mkdtemp(prefix="dlcore_infer_")
     for name in models:

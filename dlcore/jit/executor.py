@@ -3,6 +3,8 @@ lowered steps into a C plan (dlcore/_C/plan.pxi, csrc/plan.c) and runs it.  A pl
 are all C runs in one call with the GIL released; Python steps (ops with no C kernel yet) run
 between C segments, on NumPy views of the same arena.
 """
+import time
+
 import numpy as np
 
 from .. import _C
@@ -18,13 +20,14 @@ PlanError = _C.PlanError
 # op codes (csrc/include/dlcore/plan.h)
 (COPY, FILL, GEMM, CONV, CONV_T, ACT, SOFTMAX, BINARY, UNARY, LAYERNORM, SKIP_LAYERNORM, MAXPOOL,
  AVGPOOL, ADAPTIVE_AVGPOOL, ADAPTIVE_MAXPOOL, RESIZE, BATCHNORM, ATTENTION, RNN, GATHER, CAST,
- WHERE, REDUCE) = range(1, 24)
+ WHERE, REDUCE, CONV_GEMM) = range(1, 25)
 OP_NAMES = {v: k for k, v in dict(
     COPY=COPY, FILL=FILL, GEMM=GEMM, CONV=CONV, CONV_T=CONV_T, ACT=ACT, SOFTMAX=SOFTMAX,
     BINARY=BINARY, UNARY=UNARY, LAYERNORM=LAYERNORM, SKIP_LAYERNORM=SKIP_LAYERNORM,
     MAXPOOL=MAXPOOL, AVGPOOL=AVGPOOL, ADAPTIVE_AVGPOOL=ADAPTIVE_AVGPOOL,
     ADAPTIVE_MAXPOOL=ADAPTIVE_MAXPOOL, RESIZE=RESIZE, BATCHNORM=BATCHNORM, ATTENTION=ATTENTION,
-    RNN=RNN, GATHER=GATHER, CAST=CAST, WHERE=WHERE, REDUCE=REDUCE).items()}
+    RNN=RNN, GATHER=GATHER, CAST=CAST, WHERE=WHERE, REDUCE=REDUCE,
+    CONV_GEMM=CONV_GEMM).items()}
 BIN = {"Add": 0, "Sub": 1, "Mul": 2, "Div": 3, "Max": 4, "Min": 5, "Pow": 6}
 UNARY_OPS = {"Neg": 0, "Exp": 1, "Log": 2, "Log1p": 3, "Sqrt": 4, "Abs": 5, "Sin": 6, "Cos": 7}
 RED = {"ReduceSum": 0, "ReduceMean": 1, "ReduceMax": 2, "ReduceMin": 3}
@@ -123,6 +126,34 @@ class Executable:
         finally:
             self.cplan.release(handle)
         return outs
+
+    def profile(self, arrays, repeats, nthreads=None):
+        outs = [np.empty(s, d) for s, d in self.out_types]
+        io = list(arrays) + outs
+        nt = int(nthreads or 0)
+        handle, arena = self.cplan.acquire()
+        times = []
+        try:
+            for kind, b, e in self.segments:
+                for k in range(b, e):
+                    self._run_range(kind, k, io, nt, handle, arena)
+            for k, s in enumerate(self.steps):
+                kind = "py" if s.op == "py" else "c"
+                ts = []
+                for _ in range(max(1, repeats)):
+                    t0 = time.perf_counter()
+                    self._run_range(kind, k, io, nt, handle, arena)
+                    ts.append(time.perf_counter() - t0)
+                times.append((k, s.label, sorted(ts)[len(ts) // 2] * 1e3))
+        finally:
+            self.cplan.release(handle)
+        return sorted(times, key=lambda t: -t[2])
+
+    def _run_range(self, kind, k, io, nt, handle, arena):
+        if kind == "c":
+            self.cplan.run(io, nt, k, k + 1, handle)
+        else:
+            self._python_step(self.steps[k], io, arena)
 
     def _array(self, r, io, arena):
         b = r.buf

@@ -8,6 +8,7 @@ from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
 
 __all__ = ["LOWER"]
 
+_COL_BYTES = 1 << 19   # an im2col tile in half of L2
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -135,6 +136,17 @@ def _conv(L, node):
     p += [at["strides"][0], at["strides"][1], at["pads"][0], at["pads"][1],
           at["dilations"][0], at["dilations"][1], at["group"]]
     yr = L.output(y)
+    if node.op == "Conv" and at["group"] == 1 and w.is_const:
+        # im2col tiles times weights packed once, the epilogue fused (lower_conv_gemm)
+        act, post, a1, a2, a3 = _gemm_acts(node)
+        CRS, P = x.shape[1] * w.shape[2] * w.shape[3], y.shape[2] * y.shape[3]
+        pointwise = w.shape[2:] == (1, 1) and tuple(at["strides"]) == (1, 1) and \
+            tuple(at["pads"]) == (0, 0, 0, 0)
+        tile = 0 if pointwise else min(P, max(64, (_COL_BYTES // (4 * CRS)) // 16 * 16))
+        col = L.scratch(4 * CRS * tile, "im2col") if tile else None
+        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile], [a1, a2, a3],
+               outputs=[3], label="Conv")
+        return True
     kind, a1, a2, a3 = fused_act(node)
     L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
            [a1, a2, a3], outputs=[3], label=node.op)

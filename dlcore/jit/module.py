@@ -18,6 +18,10 @@ __all__ = ["TracedModule"]
 
 
 class TracedModule:
+    # plans kept per set of dim sizes; beyond this the least recently built goes (each holds
+    # its constants' packed copies and a pool of arenas)
+    MAX_PLANS = 16
+
     def __init__(self, graph, plan_builder=None):
         self.graph = graph
         self._builder = plan_builder
@@ -71,6 +75,8 @@ class TracedModule:
                 p = self._plans.get(key)
                 if p is None:
                     p = self._builder(self.graph, env)
+                    if len(self._plans) >= self.MAX_PLANS:
+                        self._plans.pop(next(iter(self._plans)))
                     self._plans[key] = p
         return p
 

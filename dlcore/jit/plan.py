@@ -30,6 +30,10 @@ class Plan:
         self.eager_peak_bytes = eager_peak_bytes(self.source)
         self.unshared_bytes = sum(b.nbytes for b in low.bufs if b.kind == "arena"
                                   and b.first >= 0)
+        # kernel workspace (im2col tiles, attention row sums, RNN gates): eager mode has the
+        # same inside its kernels, not in eager_peak_bytes
+        self.workspace_bytes = max([b.nbytes for b in low.bufs if b.kind == "arena" and
+                                    b.name in ("im2col", "lse", "rnn_work")] or [0])
         self.exe = Executable(self.steps, low.bufs, self.arena_bytes, len(g.inputs),
                               [(v.shape, v.dtype) for v in g.outputs])
 
@@ -40,6 +44,12 @@ class Plan:
     def run(self, arrays, num_threads=None):
         """Output arrays for input arrays (C-contiguous, of the planned dtypes and shapes)."""
         return self.exe.run(arrays, num_threads)
+
+    def profile(self, arrays, repeats=10, num_threads=None):
+        """[(step index, label, median ms)] timing each step on its own (after one full run
+        fills the arena), slowest first: where a plan spends its time."""
+        return self.exe.profile([np.ascontiguousarray(a) for a in arrays], repeats,
+                                num_threads)
 
     def __call__(self, *arrays, num_threads=None):
         return self.run([np.ascontiguousarray(a) for a in arrays], num_threads)
@@ -63,12 +73,13 @@ class Plan:
     def __str__(self):
         dims = ", ".join("%s=%d" % kv for kv in sorted(self.env.items())) or "static sizes"
         n_py = self.n_python_steps
-        lines = ["plan (%s): %d steps, %d in C%s; arena %s bytes (eager peak %s, %s without "
-                 "reuse)" % (dims, len(self.steps), len(self.steps) - n_py,
-                             "" if not n_py else ", %d in Python (%s)" % (
-                                 n_py, ", ".join(sorted(set(self.fallbacks)))),
-                             format(self.arena_bytes, ","), format(self.eager_peak_bytes, ","),
-                             format(self.unshared_bytes, ","))]
+        lines = ["plan (%s): %d steps, %d in C%s; arena %s bytes incl. %s of kernel workspace "
+                 "(eager peak %s, %s without reuse)" % (
+                     dims, len(self.steps), len(self.steps) - n_py,
+                     "" if not n_py else ", %d in Python (%s)" % (
+                         n_py, ", ".join(sorted(set(self.fallbacks)))),
+                     format(self.arena_bytes, ","), format(self.workspace_bytes, ","),
+                     format(self.eager_peak_bytes, ","), format(self.unshared_bytes, ","))]
         for k, s in enumerate(self.steps):
             kind = "py" if s.op == "py" else OP_NAMES.get(s.op, str(s.op))
             outs = set(s.outputs)

@@ -18,7 +18,7 @@ import threading
 import numpy as np
 
 from .. import autograd
-from ..autograd import no_grad
+from ..autograd import enable_grad
 from ..tensor_base import TensorBase, wrap
 from . import reference
 from .convert import convert
@@ -202,7 +202,10 @@ def _run(model, arrays):
             raise TraceError("trace: another trace is running")
         autograd._tracer = rec
         try:
-            with no_grad():
+            # with autograd on, a model takes the path made of ops even where it has an
+            # inference-only shortcut for no_grad (e.g. raw-array GEMMs) the tracer cannot see;
+            # nothing is differentiated
+            with enable_grad():
                 out = model(*tensors)
         finally:
             autograd._tracer = None

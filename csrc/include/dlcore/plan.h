@@ -93,6 +93,9 @@ enum {
     DL_PLAN_WHERE = 22,
     /* x, y | i: op (DL_RED_*), outer, red, inner */
     DL_PLAN_REDUCE = 23,
+    /* x, w (constant: packed when the plan is made), bias, y, col (scratch) | i: as CONV
+     * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise) | f: act */
+    DL_PLAN_CONV_GEMM = 24,
 };
 
 enum { DL_BIN_ADD = 0, DL_BIN_SUB = 1, DL_BIN_MUL = 2, DL_BIN_DIV = 3, DL_BIN_MAX = 4,
@@ -137,7 +140,10 @@ void dl_plan_unary(const dl_plan_step *s, const float *x, float *y);
     void dl_plan_binary_f32##sfx(int op, int ndim, const int64_t *shape, const int64_t *sa,    \
                                  const int64_t *sb, const float *a, const float *b, float *y, \
                                  int relu, int nthreads);                                     \
-    void dl_plan_add_rows_f32##sfx(size_t n, const float *a, const float *b, float *y);
+    void dl_plan_add_rows_f32##sfx(size_t n, const float *a, const float *b, float *y);      \
+    int dl_plan_dwconv_f32##sfx(const int64_t *i, const double *f, const float *x,             \
+                                const float *w, const float *bias, float *y);                 \
+    int dl_plan_maxpool_f32##sfx(const int64_t *i, const float *x, float *y);
 DL_PLAN_DECL(_generic)
 DL_PLAN_DECL(_avx2)
 DL_PLAN_DECL(_avx512)

@@ -1,0 +1,65 @@
+/* The executor's convolution for groups == 1: im2col tiles (conv.h's per-ISA im2col) times the
+ * weights packed once when the plan is made (gemm.h's dl_sgemm_pack_a), with the bias and
+ * Relu/Gelu in the GEMM epilogue and any other activation applied to each tile while it is
+ * in cache.  Eager conv2d packs the weights on every call; a plan runs many calls. */
+#include <stdint.h>
+#include <stddef.h>
+
+#include "dlcore/act.h"
+#include "dlcore/conv.h"
+#include "dlcore/gemm.h"
+#include "dlcore/plan.h"
+#include "dlcore/runtime.h"
+
+typedef void (*im2col_fn)(const dl_conv_params *, const float *, int64_t, int64_t, int64_t,
+                          float *, int64_t);
+
+int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
+{
+    const int64_t K = i[4], CRS = i[1] * i[5] * i[6];
+    return dl_sgemm_pack_a(0, (size_t)K, (size_t)CRS, w, (ptrdiff_t)CRS, pa);
+}
+
+/* i: N C H W K R S OH OW sh sw ph pw dh dw groups, post act kind, gemm act, tile columns
+ * (0: pointwise, x read in place) | f: act a, b, c */
+void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
+                       const float *x, const float *bias, float *y, float *col)
+{
+    dl_conv_params p;
+    p.N = i[0]; p.C = i[1]; p.H = i[2]; p.W = i[3];
+    p.K = i[4]; p.R = i[5]; p.S = i[6]; p.OH = i[7]; p.OW = i[8];
+    p.sh = i[9]; p.sw = i[10]; p.ph = i[11]; p.pw = i[12]; p.dh = i[13]; p.dw = i[14];
+    p.groups = 1;
+    const int post = (int)i[16];
+    const dl_act_t act = (dl_act_t)i[17];
+    const int64_t tile = i[18], P = p.OH * p.OW, HW = p.H * p.W;
+    const dl_bias_t bk = bias ? DL_BIAS_COL : DL_BIAS_NONE;
+    im2col_fn im2col;
+    switch (pa->isa) {
+    case DL_ISA_AVX512: im2col = dl_conv_im2col_f32_avx512; break;
+    case DL_ISA_AVX2: im2col = dl_conv_im2col_f32_avx2; break;
+    default: im2col = dl_conv_im2col_f32_generic; break;
+    }
+    for (int64_t n = 0; n < p.N; n++) {
+        const float *xn = x + n * p.C * HW;
+        float *yn = y + n * p.K * P;
+        if (tile == 0) {
+            dl_sgemm_packed_run(pa, 0, (size_t)P, 1.0f, xn, (ptrdiff_t)HW, 0.0f, yn,
+                                (ptrdiff_t)P, bias, bk, act, 0);
+            if (post >= 0)
+                dl_act_fwd_f32(post, yn, yn, (size_t)(p.K * P), (float)f[0], (float)f[1],
+                               (float)f[2]);
+            continue;
+        }
+        for (int64_t p0 = 0; p0 < P; p0 += tile) {
+            const int64_t np = P - p0 < tile ? P - p0 : tile;
+            im2col(&p, xn, p.C, p0, np, col, np);
+            dl_sgemm_packed_run(pa, 0, (size_t)np, 1.0f, col, (ptrdiff_t)np, 0.0f, yn + p0,
+                                (ptrdiff_t)P, bias, bk, act, 0);
+            if (post >= 0)
+                for (int64_t k = 0; k < p.K; k++)
+                    dl_act_fwd_f32(post, yn + k * P + p0, yn + k * P + p0, (size_t)np,
+                                   (float)f[0], (float)f[1], (float)f[2]);
+        }
+    }
+}

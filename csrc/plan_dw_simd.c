@@ -1,0 +1,193 @@
+/* The executor's strided window kernels: max pooling, and depthwise convolution (one filter per channel, stride >= 2, any
+ * padding, dilation 1) with bias and activation fused into the rows it writes: MobileNet and
+ * EfficientNet downsample with stride-2 depthwise layers (dw conv + BN folded + ReLU6), where
+ * the generic path runs scalar.  Each plane is first copied zero-padded and, for stride 2,
+ * split into even and odd columns, so the output row is a register-resident sum of
+ * contiguous vector loads (simd.h). */
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "dlcore/act.h"
+#include "dlcore/plan.h"
+#include "dlcore/runtime.h"
+#include "dlcore/simd.h"
+#ifdef DL_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+static int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+typedef struct {
+    int64_t H, W, R, S, OH, OW, sh, sw, ph, pw;
+    int64_t PH, PW;      /* padded plane */
+    int64_t CW;          /* row length of each stored column phase (PW / sw, rounded up) */
+    int64_t OWV;         /* OW rounded up to whole vectors */
+} dw_geom;
+
+static void fill(float *p, float v, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) p[j] = v;
+}
+
+/* pad x (H, W) into `pl`: sw column phases of PH rows of CW floats, `pad` elsewhere (padded
+ * column pc = c + pw is stored in phase pc % sw at index pc / sw) */
+static void pad_plane(const dw_geom *g, const float *x, float *pl, float pad)
+{
+    const int64_t sw = g->sw, CW = g->CW;
+    for (int64_t q = 0; q < sw; q++) {
+        float *ph_base = pl + q * g->PH * CW;
+        /* the first input column of this phase and where it lands */
+        int64_t c0 = ((q - g->pw) % sw + sw) % sw;
+        int64_t k0 = (c0 + g->pw) / sw;
+        int64_t n = c0 < g->W ? (g->W - 1 - c0) / sw + 1 : 0;
+        fill(ph_base, pad, g->ph * CW);
+        for (int64_t r = 0; r < g->H; r++) {
+            float *dst = ph_base + (r + g->ph) * CW;
+            const float *src = x + r * g->W + c0;
+            fill(dst, pad, k0);
+            if (sw == 2) {
+                for (int64_t k = 0; k < n; k++) dst[k0 + k] = src[2 * k];
+            } else {
+                for (int64_t k = 0; k < n; k++) dst[k0 + k] = src[k * sw];
+            }
+            fill(dst + k0 + n, pad, CW - k0 - n);
+        }
+        fill(ph_base + (g->H + g->ph) * CW, pad, (g->PH - g->H - g->ph) * CW);
+    }
+}
+
+static void dw_plane(const dw_geom *g, const float *pl, const float *w, float bias, float *y,
+                     float *orow, int kind, const double *f)
+{
+    const int clip = kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
+    const float lo = kind == DL_AF_RELU ? 0.0f : (float)f[0];
+    const float hi = kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
+    const vf vlo = vf_set1(lo), vhi = vf_set1(hi), vb = vf_set1(bias);
+    /* tap (r, s) reads phase s % sw, row oh * sh + r, from index ow + s / sw */
+    int64_t toff[64];
+    const int64_t taps = g->R * g->S;
+    for (int64_t r = 0; r < g->R; r++)
+        for (int64_t s = 0; s < g->S; s++)
+            toff[r * g->S + s] = ((s % g->sw) * g->PH + r) * g->CW + s / g->sw;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *base = pl + oh * g->sh * g->CW;
+        for (int64_t j = 0; j < g->OWV; j += DL_VF_LEN) {
+            vf acc = vb;
+            for (int64_t t = 0; t < taps; t++)
+                acc = vf_fma(vf_set1(w[t]), vf_loadu(base + toff[t] + j), acc);
+            if (clip) acc = vf_min(vhi, vf_max(vlo, acc));
+            vf_storeu(orow + j, acc);
+        }
+        float *out = y + oh * g->OW;
+        memcpy(out, orow, sizeof(float) * (size_t)g->OW);
+        if (!clip && kind >= 0)
+            dl_act_fwd_f32(kind, out, out, (size_t)g->OW, (float)f[0], (float)f[1],
+                           (float)f[2]);
+    }
+}
+
+static void geometry(dw_geom *g, int64_t H, int64_t W, int64_t R, int64_t S, int64_t OH,
+                     int64_t OW, int64_t sh, int64_t sw, int64_t ph, int64_t pw)
+{
+    g->H = H; g->W = W; g->R = R; g->S = S; g->OH = OH; g->OW = OW;
+    g->sh = sh; g->sw = sw; g->ph = ph; g->pw = pw;
+    g->OWV = round_up(g->OW, DL_VF_LEN);
+    g->PH = (g->OH - 1) * g->sh + g->R;
+    if (g->PH < g->H + g->ph) g->PH = g->H + g->ph;
+    g->CW = g->OWV + (g->S - 1) / g->sw + 1;
+    const int64_t need_cols = (g->W + g->pw + g->sw - 1) / g->sw + 1;
+    if (g->CW < need_cols) g->CW = need_cols;
+}
+
+/* max over the window of each output, NaN winning as in the pooling kernels */
+static void max_plane(const dw_geom *g, const float *pl, float *y, float *acc)
+{
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        const float *base = pl + oh * g->sh * g->CW;
+        for (int64_t j = 0; j < g->OW; j++) acc[j] = -__builtin_inff();
+        for (int64_t r = 0; r < g->R; r++) {
+            for (int64_t s = 0; s < g->S; s++) {
+                const float *src = base + ((s % g->sw) * g->PH + r) * g->CW + s / g->sw;
+                for (int64_t j = 0; j < g->OW; j++) {
+                    const float v = src[j];
+                    acc[j] = (v > acc[j] || v != v) ? v : acc[j];
+                }
+            }
+        }
+        memcpy(y + oh * g->OW, acc, sizeof(float) * (size_t)g->OW);
+    }
+}
+
+/* i: pool params planes H W OH OW kh kw sh sw ph pw dh dw (dilation 1).  -1: no memory. */
+int DL_ISA_FN(dl_plan_maxpool_f32)(const int64_t *i, const float *x, float *y)
+{
+    dw_geom g;
+    geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
+    const int64_t planes = i[0];
+    const size_t scratch = (size_t)(g.sw * g.PH * g.CW + g.OWV);
+    int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.R * g.S), (size_t)1 << 16);
+    if (nt > planes) nt = (int)planes;
+    int failed = 0;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
+#endif
+    {
+        int t = 0, team = 1;
+#ifdef DL_HAVE_OPENMP
+        t = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        float *buf = dl_alloc(scratch * sizeof(float));
+        if (!buf) {
+            failed = 1;
+        } else {
+            for (int64_t p = t; p < planes; p += team) {
+                pad_plane(&g, x + p * g.H * g.W, buf, -__builtin_inff());
+                max_plane(&g, buf, y + p * g.OH * g.OW, buf + g.sw * g.PH * g.CW);
+            }
+            dl_free(buf);
+        }
+    }
+    return failed ? -1 : 0;
+}
+
+/* i: the CONV step's ints (N C H W K R S OH OW sh sw ph pw dh dw groups act) with
+ * K == C == groups, dilation 1.  Returns -1 when scratch memory is short. */
+int DL_ISA_FN(dl_plan_dwconv_f32)(const int64_t *i, const double *f, const float *x,
+                                  const float *w, const float *bias, float *y)
+{
+    dw_geom g;
+    if (i[5] * i[6] > 64) return 1;
+    /* every vector load stays inside its phase row: index up to OWV - 1 + (S - 1) / sw */
+    geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);
+    const int64_t planes = i[0] * i[1], C = i[1];
+    const int kind = (int)i[16];
+    const size_t scratch = (size_t)(g.sw * g.PH * g.CW + g.OWV);
+    int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.R * g.S), (size_t)1 << 16);
+    if (nt > planes) nt = (int)planes;
+    int failed = 0;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
+#endif
+    {
+        int t = 0, team = 1;
+#ifdef DL_HAVE_OPENMP
+        t = omp_get_thread_num();
+        team = omp_get_num_threads();
+#endif
+        float *buf = dl_alloc(scratch * sizeof(float));
+        if (!buf) {
+            failed = 1;
+        } else {
+            for (int64_t p = t; p < planes; p += team) {
+                const int64_t c = p % C;
+                pad_plane(&g, x + p * g.H * g.W, buf, 0.0f);
+                dw_plane(&g, buf, w + c * g.R * g.S, bias ? bias[c] : 0.0f,
+                         y + p * g.OH * g.OW, buf + g.sw * g.PH * g.CW, kind, f);
+            }
+            dl_free(buf);
+        }
+    }
+    return failed ? -1 : 0;
+}
