@@ -13,6 +13,7 @@ import onnx  # noqa: F401  (the optional dependency: a clear ImportError here wh
 
 from .errors import OnnxError, UnsupportedOpError
 from .export import ExportError, export
+from .functions import expandable
 from .model import OnnxModel
 from .plan import OnnxPlan
 from .reader import DEFAULT_MAX_BYTES
@@ -42,7 +43,8 @@ def load(source, optimize=True, max_bytes=DEFAULT_MAX_BYTES, check=True):
 def _check_convertible(plan):
     """Fails fast on ops dlcore does not implement (before the first call builds a graph)."""
     for i, n in enumerate(plan.model.graph.node):
-        if n.domain in ("", "ai.onnx") and n.op_type not in OPS:
+        if n.domain in ("", "ai.onnx") and n.op_type not in OPS and \
+                not expandable(n.op_type, plan.model.opset):
             raise UnsupportedOpError("node %d (%s%s, opset %d): ONNX op %r (opset %d) is not "
                                      "supported by dlcore.onnx"
                                      % (i, n.op_type, " %r" % n.name if n.name else "",

@@ -12,6 +12,7 @@ import onnx.backend.base as base
 
 from .model import OnnxModel
 from .plan import OnnxPlan
+from .functions import expandable
 from .registry import OPS
 
 __all__ = ["DlcoreBackend", "DlcoreRep", "prepare", "run_model", "supports_device",
@@ -85,8 +86,10 @@ def model_ops(model):
 
 
 def is_compatible(model):
-    """Whether every op of `model` (a ModelProto) is one dlcore.onnx converts."""
-    return all(d == "" and op in OPS for d, op in model_ops(model))
+    """Whether every op of `model` (a ModelProto) is one dlcore.onnx converts (itself, or
+    through its ONNX function body)."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    return all(d == "" and (op in OPS or expandable(op, opset)) for d, op in model_ops(model))
 
 
 prepare = DlcoreBackend.prepare

@@ -9,6 +9,7 @@ from . import ops_math, ops_nn, ops_norm, ops_reduce, ops_rnn, ops_shape  # noqa
 from . import attention, patterns
 from .builder import Builder, NeedsValues, OnnxNode
 from .errors import OnnxError, UnsupportedOpError
+from .functions import bind_attributes, function_body, schema_defaults
 from .reader import tensor_to_array
 from .registry import OPS
 
@@ -59,6 +60,75 @@ def _check_declared(model, name, v, where):
                                                 tuple("?" if d is None else d for d in dims)))
 
 
+# function bodies may call ops that have bodies themselves; no schema nests deeply
+_MAX_DEPTH = 8
+
+
+def convert_node(b, model, n, i, env, opset, where_prefix="", depth=0):
+    """Converts NodeProto n (index i) reading and writing ONNX names in `env`."""
+    domain = n.domain if n.domain not in ("", "ai.onnx") else ""
+    where = where_prefix + _where(i, n, model.opsets.get(domain, opset) if not where_prefix
+                                  else opset)
+    if domain:
+        raise UnsupportedOpError("%s: ops of domain %r are not supported (dlcore runs the "
+                                 "default ai.onnx domain)" % (where, domain))
+    ins = [env[name] if name else None for name in n.input]
+    entry = OPS.get(n.op_type)
+    if entry is None or opset < entry[1]:
+        body = function_body(n, ins, opset) if depth < _MAX_DEPTH else None
+        if body is None:
+            if entry is None:
+                raise UnsupportedOpError("%s: ONNX op %r (opset %d) is not supported by "
+                                         "dlcore.onnx" % (where, n.op_type, opset))
+            raise UnsupportedOpError("%s: %s before opset %d is not supported by dlcore.onnx "
+                                     "(this model imports opset %d)"
+                                     % (where, n.op_type, entry[1], opset))
+        outs = _expand(b, model, n, body, ins, opset, where, depth)
+    else:
+        attrs = parse_attrs(n, model.base_dir, model.max_bytes, where)
+        node = OnnxNode(b, n.op_type, n.name, i, domain, opset, ins, attrs, len(n.output),
+                        [bool(o) for o in n.output])
+        try:
+            outs = entry[0](b, node)
+        except NeedsValues:
+            raise
+        except OnnxError as e:
+            msg = str(e)
+            if msg.startswith("node ") and not where_prefix:
+                raise
+            raise type(e)("%s%s" % (where_prefix, msg) if msg.startswith("node ")
+                          else "%s: %s" % (where, msg)) from None
+        except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as e:
+            raise OnnxError("%s: %s: %s" % (where, type(e).__name__, e)) from None
+    for k, name in enumerate(n.output):
+        if not name:
+            continue
+        v = outs[k] if k < len(outs) else None
+        if v is None:
+            raise UnsupportedOpError("%s: output %d (%r) is not supported" % (where, k, name))
+        if not where_prefix:
+            _check_declared(model, name, v, where)
+        if v.name.startswith(("%", "$")):
+            v.name = name
+        env[name] = v
+
+
+def _expand(b, model, n, body, ins, opset, where, depth):
+    """n's outputs computed by its function body's nodes."""
+    local = {}
+    for k, formal in enumerate(body.input):
+        local[formal] = ins[k] if k < len(ins) else None
+    fopset = opset
+    for o in body.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            fopset = int(o.version)
+    defaults = schema_defaults(n.op_type, opset)
+    for k, bn in enumerate(body.node):
+        convert_node(b, model, bind_attributes(bn, n, body, defaults), k, local, fopset,
+                     "%s: in its function body: " % where, depth + 1)
+    return [local.get(formal) for formal in body.output]
+
+
 def build_graph(model, shapes, values=None):
     """The IR Graph of `model` for graph inputs of `shapes` (a list of int tuples, in the
     order of model.inputs); inputs named in `values` ({name: array}) are constants of those
@@ -74,48 +144,8 @@ def build_graph(model, shapes, values=None):
             env[spec.name] = b.const(values[spec.name], spec.name)
         else:
             env[spec.name] = b.g.add_input(spec.name, tuple(int(s) for s in shape), spec.dtype)
-    opset = model.opset
     for i, n in enumerate(model.graph.node):
-        domain = n.domain if n.domain not in ("", "ai.onnx") else ""
-        where = _where(i, n, model.opsets.get(domain, opset))
-        if domain:
-            raise UnsupportedOpError("%s: ops of domain %r are not supported (dlcore runs the "
-                                     "default ai.onnx domain)" % (where, domain))
-        entry = OPS.get(n.op_type)
-        if entry is None:
-            raise UnsupportedOpError("%s: ONNX op %r (opset %d) is not supported by "
-                                     "dlcore.onnx" % (where, n.op_type, opset))
-        fn, since = entry
-        if opset < since:
-            raise UnsupportedOpError("%s: %s before opset %d is not supported by dlcore.onnx "
-                                     "(this model imports opset %d)"
-                                     % (where, n.op_type, since, opset))
-        ins = [env[name] if name else None for name in n.input]
-        attrs = parse_attrs(n, model.base_dir, model.max_bytes, where)
-        node = OnnxNode(b, n.op_type, n.name, i, domain, opset, ins, attrs, len(n.output),
-                        [bool(o) for o in n.output])
-        try:
-            outs = fn(b, node)
-        except NeedsValues:
-            raise
-        except OnnxError as e:
-            msg = str(e)
-            if msg.startswith("node "):
-                raise
-            raise type(e)("%s: %s" % (where, msg)) from None
-        except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as e:
-            raise OnnxError("%s: %s: %s" % (where, type(e).__name__, e)) from None
-        for k, name in enumerate(n.output):
-            if not name:
-                continue
-            v = outs[k] if k < len(outs) else None
-            if v is None:
-                raise UnsupportedOpError("%s: output %d (%r) is not supported"
-                                         % (where, k, name))
-            _check_declared(model, name, v, where)
-            if v.name.startswith(("%", "$")):
-                v.name = name
-            env[name] = v
+        convert_node(b, model, n, i, env, model.opset)
     b.g.outputs = [env[name] for name in model.outputs]
     patterns.run(b.g)
     attention.run(b.g)
