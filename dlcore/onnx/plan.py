@@ -28,6 +28,7 @@ class OnnxPlan:
         # inputs whose values (not only shapes) shape the graph: small ints/floats that feed a
         # Reshape target, axes, pads, ... (found while building; part of the plan's key)
         self.value_inputs = set()
+        self._checked = set()   # (dtype, shape) per input of calls that passed the checks
 
     @property
     def input_names(self):
@@ -39,6 +40,20 @@ class OnnxPlan:
 
     # ---- inputs --------------------------------------------------------------------------------
     def _arrays(self, args, kwargs, fname="onnx plan"):
+        if not kwargs and len(args) == len(self.model.inputs):
+            # the common call: arrays in order, with dtypes and shapes already seen and checked
+            try:
+                sig = tuple((a.dtype, a.shape) for a in args if a.flags.c_contiguous)
+            except AttributeError:
+                sig = None
+            if sig in self._checked:
+                return list(args)
+        arrays = self._check(args, kwargs, fname)
+        if len(self._checked) < 64:
+            self._checked.add(tuple((a.dtype, a.shape) for a in arrays))
+        return arrays
+
+    def _check(self, args, kwargs, fname):
         specs = self.model.inputs
         names = [s.name for s in specs]
         if len(args) > len(specs):
