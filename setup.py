@@ -4,7 +4,7 @@ Kernels live in csrc/ as plain C.  Each file is compiled according to its name:
   *_avx512.c   once, with the AVX-512 flags (hand-written micro-kernels for that ISA)
   *_avx2.c     once, with AVX2 + FMA flags
   *_simd.c     three times (generic, avx2, avx512), with DL_ISA_SUFFIX naming the copy:
-               kernels written once against csrc/include/dlcore/simd.h
+               kernels written once against csrc/simd.h
   other *.c    once, portable flags (dispatch, scalar code)
 The right copy is chosen at run time from CPUID (csrc/cpu.c); nothing uses -march=native.
 """
@@ -30,6 +30,21 @@ ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
     "avx512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c"],
 }
+
+
+# ---- sanitizers ---------------------------------------------------------------------------
+# DLCORE_SANITIZE=address,undefined compiles the kernels and the extension with ASan/UBSan, for
+# testing only (never for a wheel); build it into a copy of the tree, as .ci/sanitize does, and
+# run with the ASan runtime preloaded (README, "Testing").
+SANITIZERS = ("address", "undefined")
+SANITIZE = [s for s in os.environ.get("DLCORE_SANITIZE", "").replace(" ", "").split(",") if s]
+if set(SANITIZE) - set(SANITIZERS):
+    sys.exit("DLCORE_SANITIZE: unknown sanitizer(s) %s (supported: %s)"
+             % (", ".join(sorted(set(SANITIZE) - set(SANITIZERS))), ", ".join(SANITIZERS)))
+SANITIZE_FLAGS = (["-fsanitize=" + ",".join(SANITIZE), "-fno-omit-frame-pointer", "-g"]
+                  if SANITIZE else [])
+BASE_FLAGS = BASE_FLAGS + SANITIZE_FLAGS
+# ---- end of sanitizers ---------------------------------------------------------------------
 
 
 def _compiler_accepts(cc, flags):
@@ -70,7 +85,8 @@ class BuildExt(build_ext):
                   file=sys.stderr)
         omp_flags = ["-fopenmp"] if openmp else []
         defines = ["-DDL_HAVE_OPENMP=1"] if openmp else []
-        headers = glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True)
+        # public headers (csrc/include) and the private ones next to the sources
+        headers = glob.glob(os.path.join(CSRC, "**", "*.h"), recursive=True)
         newest_header = max((os.path.getmtime(h) for h in headers), default=0)
         sources = sorted(glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
         jobs = []
@@ -127,10 +143,12 @@ def extensions():
         sources=["dlcore/_C/_ext.pyx"],
         include_dirs=[INCLUDE, np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O2", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"],
+        extra_compile_args=["-O2", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"]
+        + SANITIZE_FLAGS,
+        extra_link_args=SANITIZE_FLAGS,
         # the csrc objects are linked in: list their sources so a C-only edit relinks
         depends=glob.glob(os.path.join("dlcore", "_C", "*.pxi"))
-        + glob.glob(os.path.join(INCLUDE, "**", "*.h"), recursive=True)
+        + glob.glob(os.path.join(CSRC, "**", "*.h"), recursive=True)
         + glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True),
     )
     return cythonize([ext], build_dir="build/cython", language_level=3,

@@ -1,9 +1,10 @@
-/* Activations and softmax: per-ISA dispatch of the float32 kernels (act_simd.c) and the
+/* Activations and softmax: the float32 kernels through the ISA's table (act_simd.c) and the
  * float64 kernels, plain scalar C on libm (float64 exists for finite-difference gradient checks,
  * so it favours accuracy over speed). */
 #include <math.h>
 #include "dlcore/act.h"
 #include "dlcore/runtime.h"
+#include "act_kernels.h"
 
 enum { ACT64_GRAIN = 16384, SM64_GRAIN = 16384 };
 
@@ -17,40 +18,24 @@ int dl_act_bwd_uses_output(int kind)
 
 int dl_act_fwd_f32(int kind, const float *x, float *y, size_t n, float a, float b, float c)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_act_fwd_f32_avx512(kind, x, y, n, a, b, c);
-    case DL_ISA_AVX2: return dl_act_fwd_f32_avx2(kind, x, y, n, a, b, c);
-    default: return dl_act_fwd_f32_generic(kind, x, y, n, a, b, c);
-    }
+    return act_kernels()->fwd(kind, x, y, n, a, b, c);
 }
 
 int dl_act_bwd_f32(int kind, const float *x, const float *y, const float *gy, float *gx, size_t n,
                    float a, float b, float c)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_act_bwd_f32_avx512(kind, x, y, gy, gx, n, a, b, c);
-    case DL_ISA_AVX2: return dl_act_bwd_f32_avx2(kind, x, y, gy, gx, n, a, b, c);
-    default: return dl_act_bwd_f32_generic(kind, x, y, gy, gx, n, a, b, c);
-    }
+    return act_kernels()->bwd(kind, x, y, gy, gx, n, a, b, c);
 }
 
 void dl_softmax_fwd_f32(const float *x, float *y, size_t outer, size_t dim, size_t inner, int log_)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: dl_softmax_fwd_f32_avx512(x, y, outer, dim, inner, log_); break;
-    case DL_ISA_AVX2: dl_softmax_fwd_f32_avx2(x, y, outer, dim, inner, log_); break;
-    default: dl_softmax_fwd_f32_generic(x, y, outer, dim, inner, log_); break;
-    }
+    act_kernels()->softmax_fwd(x, y, outer, dim, inner, log_);
 }
 
 void dl_softmax_bwd_f32(const float *y, const float *gy, float *gx, size_t outer, size_t dim,
                         size_t inner, int log_)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: dl_softmax_bwd_f32_avx512(y, gy, gx, outer, dim, inner, log_); break;
-    case DL_ISA_AVX2: dl_softmax_bwd_f32_avx2(y, gy, gx, outer, dim, inner, log_); break;
-    default: dl_softmax_bwd_f32_generic(y, gy, gx, outer, dim, inner, log_); break;
-    }
+    act_kernels()->softmax_bwd(y, gy, gx, outer, dim, inner, log_);
 }
 
 /* ---- float64 ------------------------------------------------------------------------------- */

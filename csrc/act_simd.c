@@ -10,8 +10,9 @@
  * down a column of vectors (one vector of adjacent inner positions), so no transpose is needed.
  */
 #include "dlcore/act.h"
-#include "dlcore/act_vmath.h"
+#include "simd.h"
 #include "dlcore/runtime.h"
+#include "act_kernels.h"
 
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -41,7 +42,7 @@ static inline vf f_tanh(vf x, act_prm p) { (void)p; return vf_tanh(x); }
  * 1 + erf(x) would cancel. */
 static inline vf std_normal_cdf(vf x)
 {
-    vf c = vf_mul(vf_set1(0.5f), vfa_erfc(vf_mul(vf_abs(x), vf_set1(0.70710678118654752f))));
+    vf c = vf_mul(vf_set1(0.5f), vf_erfc(vf_mul(vf_abs(x), vf_set1(0.70710678118654752f))));
     return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
 }
 static inline vf f_gelu(vf x, act_prm p) { (void)p; return vf_mul(x, std_normal_cdf(x)); }
@@ -56,18 +57,13 @@ static inline vf f_gelu_tanh(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sig
 static inline vf f_silu(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sigmoid(x)); }
 static inline vf f_elu(vf x, act_prm p)
 {
-    vf neg = vf_mul(vf_set1(p.a * p.b), vfa_expm1(vf_mul(x, vf_set1(p.c))));
+    vf neg = vf_mul(vf_set1(p.a * p.b), vf_expm1(vf_mul(x, vf_set1(p.c))));
     return vf_select_gt(x, vf_zero(), vf_mul(x, vf_set1(p.b)), neg);
-}
-/* log(1 + e^v) = max(v, 0) + log1p(e^-|v|), never overflowing */
-static inline vf softplus1(vf v)
-{
-    return vf_add(vf_max(vf_zero(), v), vfa_log1p01(vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)))));
 }
 static inline vf f_softplus(vf x, act_prm p)
 {
     vf bx = vf_mul(x, vf_set1(p.a));
-    return vf_select_gt(bx, vf_set1(p.b), x, vf_div(softplus1(bx), vf_set1(p.a)));
+    return vf_select_gt(bx, vf_set1(p.b), x, vf_div(vf_softplus(bx), vf_set1(p.a)));
 }
 static inline vf f_hardtanh(vf x, act_prm p)
 {
@@ -100,7 +96,7 @@ static inline vf f_mish(vf x, act_prm p)
 static inline vf b_relu(vf x, vf y, vf g, act_prm p)
 {
     (void)x; (void)p;
-    return vfa_select_le(y, vf_zero(), vf_zero(), g);
+    return vf_select_le(y, vf_zero(), vf_zero(), g);
 }
 static inline vf b_leaky(vf x, vf y, vf g, act_prm p)
 {
@@ -121,13 +117,13 @@ static inline vf b_gelu(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
     vf pdf = vf_mul(vf_set1(0.3989422804014327f),
-                    vfa_exp_nonpos(vf_mul(vf_mul(x, x), vf_set1(-0.5f))));
+                    vf_exp_nonpos(vf_mul(vf_mul(x, x), vf_set1(-0.5f))));
     return vf_mul(g, vf_fma(x, pdf, std_normal_cdf(x)));
 }
 /* sigmoid(v) and sigmoid(v) (1 - sigmoid(v)) from e = e^-|v|, without 1 - s cancelling */
 static inline vf sigmoid_and_slope(vf v, vf *slope)
 {
-    vf e = vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)));
+    vf e = vf_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)));
     vf r = vf_div(vf_set1(1.0f), vf_add(vf_set1(1.0f), e));
     vf er = vf_mul(e, r);
     *slope = vf_mul(er, r);
@@ -154,7 +150,7 @@ static inline vf b_elu(vf x, vf y, vf g, act_prm p)
 {
     (void)y;
     vf neg = vf_mul(vf_mul(g, vf_set1(p.a * p.b * p.c)), vf_exp(vf_mul(x, vf_set1(p.c))));
-    return vfa_select_le(x, vf_zero(), neg, vf_mul(g, vf_set1(p.b)));
+    return vf_select_le(x, vf_zero(), neg, vf_mul(g, vf_set1(p.b)));
 }
 static inline vf b_softplus(vf x, vf y, vf g, act_prm p)
 {
@@ -165,8 +161,8 @@ static inline vf b_softplus(vf x, vf y, vf g, act_prm p)
 static inline vf b_hardtanh(vf x, vf y, vf g, act_prm p)
 {
     (void)y;
-    vf inside = vfa_select_ge(x, vf_set1(p.b), vf_zero(), g);
-    return vfa_select_le(x, vf_set1(p.a), vf_zero(), inside);
+    vf inside = vf_select_ge(x, vf_set1(p.b), vf_zero(), g);
+    return vf_select_le(x, vf_set1(p.a), vf_zero(), inside);
 }
 static inline vf b_hardswish(vf x, vf y, vf g, act_prm p)
 {
@@ -174,7 +170,7 @@ static inline vf b_hardswish(vf x, vf y, vf g, act_prm p)
     /* PyTorch's boundaries: 0 at x <= -3, g at x >= 3 */
     vf mid = vf_mul(g, vf_add(vf_div(x, vf_set1(3.0f)), vf_set1(0.5f)));
     vf t = vf_select_lt(x, vf_set1(3.0f), mid, g);
-    return vfa_select_le(x, vf_set1(-3.0f), vf_zero(), t);
+    return vf_select_le(x, vf_set1(-3.0f), vf_zero(), t);
 }
 static inline vf b_hardsigmoid(vf x, vf y, vf g, act_prm p)
 {
@@ -208,7 +204,7 @@ DL_ALWAYS_INLINE void fwd_range(act_fwd_fn f, const float *x, float *y, size_t l
     for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN)
         vf_storeu(y + i, f(vf_loadu(x + i), p));
     if (i < hi)
-        vfa_store_part(y + i, f(vfa_load_part(x + i, hi - i, 0.0f), p), hi - i);
+        vf_store_part(y + i, f(vf_load_part(x + i, hi - i, 0.0f), p), hi - i);
 }
 
 DL_ALWAYS_INLINE void fwd_run(act_fwd_fn f, const float *x, float *y, size_t n, act_prm p)
@@ -239,9 +235,9 @@ DL_ALWAYS_INLINE void bwd_range(act_bwd_fn f, int use_x, int use_y, const float 
     }
     if (i < hi) {
         size_t k = hi - i;
-        vf xv = use_x ? vfa_load_part(x + i, k, 0.0f) : vf_zero();
-        vf yv = use_y ? vfa_load_part(y + i, k, 0.0f) : vf_zero();
-        vfa_store_part(gx + i, f(xv, yv, vfa_load_part(g + i, k, 0.0f), p), k);
+        vf xv = use_x ? vf_load_part(x + i, k, 0.0f) : vf_zero();
+        vf yv = use_y ? vf_load_part(y + i, k, 0.0f) : vf_zero();
+        vf_store_part(gx + i, f(xv, yv, vf_load_part(g + i, k, 0.0f), p), k);
     }
 }
 
@@ -261,8 +257,7 @@ DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x
     }
 }
 
-int DL_ISA_FN(dl_act_fwd_f32)(int kind, const float *x, float *y, size_t n, float a, float b,
-                              float c)
+static int act_fwd(int kind, const float *x, float *y, size_t n, float a, float b, float c)
 {
     act_prm p = {a, b, c};
     switch (kind) {
@@ -283,8 +278,8 @@ int DL_ISA_FN(dl_act_fwd_f32)(int kind, const float *x, float *y, size_t n, floa
     }
 }
 
-int DL_ISA_FN(dl_act_bwd_f32)(int kind, const float *x, const float *y, const float *gy,
-                              float *gx, size_t n, float a, float b, float c)
+static int act_bwd(int kind, const float *x, const float *y, const float *gy, float *gx,
+                   size_t n, float a, float b, float c)
 {
     act_prm p = {a, b, c};
     switch (kind) {
@@ -306,19 +301,6 @@ int DL_ISA_FN(dl_act_bwd_f32)(int kind, const float *x, const float *y, const fl
 }
 
 /* ---- softmax over contiguous rows --------------------------------------------------------- */
-static float row_max(const float *x, size_t n)
-{
-    vf m0 = vf_set1(-INFINITY), m1 = m0;
-    size_t i = 0;
-    for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
-        m0 = vf_max(m0, vf_loadu(x + i));
-        m1 = vf_max(m1, vf_loadu(x + i + DL_VF_LEN));
-    }
-    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) m0 = vf_max(m0, vf_loadu(x + i));
-    if (i < n) m1 = vf_max(m1, vfa_load_part(x + i, n - i, -INFINITY));
-    return vf_reduce_max(vf_max(m0, m1));
-}
-
 /* Sums run in float vectors over chunks of SUM_CHUNK elements and add the chunk sums in double:
  * a float partial sum drops every term below half its ulp, a bias (not noise) that reached 5e-5
  * relative over a row of 10^5 softmax terms.  With two accumulators each lane adds at most 8
@@ -331,8 +313,8 @@ static float expsum_range(const float *x, float *y, size_t lo, size_t hi, float 
     vf vm = vf_set1(m), s0 = vf_zero(), s1 = vf_zero();
     size_t i = lo;
     for (; i + 2 * DL_VF_LEN <= hi; i += 2 * DL_VF_LEN) {
-        vf e0 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
-        vf e1 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i + DL_VF_LEN), vm));
+        vf e0 = vf_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
+        vf e1 = vf_exp_nonpos(vf_sub(vf_loadu(x + i + DL_VF_LEN), vm));
         if (y) {
             vf_storeu(y + i, e0);
             vf_storeu(y + i + DL_VF_LEN, e1);
@@ -341,15 +323,15 @@ static float expsum_range(const float *x, float *y, size_t lo, size_t hi, float 
         s1 = vf_add(s1, e1);
     }
     for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
-        vf e0 = vfa_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
+        vf e0 = vf_exp_nonpos(vf_sub(vf_loadu(x + i), vm));
         if (y) vf_storeu(y + i, e0);
         s0 = vf_add(s0, e0);
     }
     if (i < hi) {
         /* padding lanes are -inf, so e^(-inf - m) adds 0; they give NaN only when m is -inf or
          * NaN, and then the row's own lanes are NaN as well */
-        vf e1 = vfa_exp_nonpos(vf_sub(vfa_load_part(x + i, hi - i, -INFINITY), vm));
-        if (y) vfa_store_part(y + i, e1, hi - i);
+        vf e1 = vf_exp_nonpos(vf_sub(vf_load_part(x + i, hi - i, -INFINITY), vm));
+        if (y) vf_store_part(y + i, e1, hi - i);
         s1 = vf_add(s1, e1);
     }
     return vf_reduce_add(vf_add(s0, s1));
@@ -369,12 +351,12 @@ static void row_affine(const float *x, float *y, size_t n, float s, float t)
     vf vs = vf_set1(s), vt = vf_set1(t);
     size_t i = 0;
     for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) vf_storeu(y + i, vf_fma(vf_loadu(x + i), vs, vt));
-    if (i < n) vfa_store_part(y + i, vf_fma(vfa_load_part(x + i, n - i, 0.0f), vs, vt), n - i);
+    if (i < n) vf_store_part(y + i, vf_fma(vf_load_part(x + i, n - i, 0.0f), vs, vt), n - i);
 }
 
 static void softmax_row(const float *x, float *y, size_t n, int log_)
 {
-    float m = row_max(x, n);
+    float m = vf_row_max(x, n);
     if (!log_) {
         float s = row_expsum(x, y, n, m);
         row_affine(y, y, n, 1.0f / s, 0.0f);
@@ -408,18 +390,18 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
     vf m = vf_set1(-INFINITY);
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
-        m = vf_max(m, k == DL_VF_LEN ? vf_loadu(p) : vfa_load_part(p, k, -INFINITY));
+        m = vf_max(m, k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, -INFINITY));
     }
     /* a column of all -inf has m = -inf; x - m is then NaN, as in the row kernel */
     vf s = vf_zero();
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
-        vf e = vfa_exp_nonpos(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vfa_load_part(p, k, 0.0f), m));
+        vf e = vf_exp_nonpos(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, 0.0f), m));
         s = vf_add(s, e);
         if (!log_) {
             if (k == DL_VF_LEN) vf_storeu(y + d * inner + j, e);
-            else vfa_store_part(y + d * inner + j, e, k);
+            else vf_store_part(y + d * inner + j, e, k);
         }
         if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
@@ -441,12 +423,12 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
         const float *p = src + d * inner + j;
         float *q = y + d * inner + j;
         if (k == DL_VF_LEN) vf_storeu(q, vf_fma(vf_loadu(p), sc, sh));
-        else vfa_store_part(q, vf_fma(vfa_load_part(p, k, 0.0f), sc, sh), k);
+        else vf_store_part(q, vf_fma(vf_load_part(p, k, 0.0f), sc, sh), k);
     }
 }
 
-void DL_ISA_FN(dl_softmax_fwd_f32)(const float *x, float *y, size_t outer, size_t dim,
-                                   size_t inner, int log_)
+static void softmax_fwd(const float *x, float *y, size_t outer, size_t dim, size_t inner,
+                        int log_)
 {
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
@@ -479,8 +461,8 @@ static float bwd_dot_range(const float *y, const float *g, size_t lo, size_t hi,
         acc0 = log_ ? vf_add(acc0, gv) : vf_fma(gv, vf_loadu(y + i), acc0);
     }
     if (i < hi) {
-        vf gv = vfa_load_part(g + i, hi - i, 0.0f);
-        acc1 = log_ ? vf_add(acc1, gv) : vf_fma(gv, vfa_load_part(y + i, hi - i, 0.0f), acc1);
+        vf gv = vf_load_part(g + i, hi - i, 0.0f);
+        acc1 = log_ ? vf_add(acc1, gv) : vf_fma(gv, vf_load_part(y + i, hi - i, 0.0f), acc1);
     }
     return vf_reduce_add(vf_add(acc0, acc1));
 }
@@ -494,14 +476,14 @@ static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n,
     size_t i;
     for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
         vf yv = vf_loadu(y + i), gv = vf_loadu(g + i);
-        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
         vf_storeu(gx + i, r);
     }
     if (i < n) {
         size_t k = n - i;
-        vf yv = vfa_load_part(y + i, k, 0.0f), gv = vfa_load_part(g + i, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
-        vfa_store_part(gx + i, r, k);
+        vf yv = vf_load_part(y + i, k, 0.0f), gv = vf_load_part(g + i, k, 0.0f);
+        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf_store_part(gx + i, r, k);
     }
 }
 
@@ -512,11 +494,11 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
-        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vfa_load_part(g + o, k, 0.0f);
+        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vf_load_part(g + o, k, 0.0f);
         if (log_) {
             s = vf_add(s, gv);
         } else {
-            vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vfa_load_part(y + o, k, 0.0f);
+            vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vf_load_part(y + o, k, 0.0f);
             s = vf_fma(gv, yv, s);
         }
         if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
@@ -524,16 +506,16 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
     s = lanes_of(tot);
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
-        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vfa_load_part(g + o, k, 0.0f);
-        vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vfa_load_part(y + o, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vfa_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vf_load_part(g + o, k, 0.0f);
+        vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vf_load_part(y + o, k, 0.0f);
+        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
         if (k == DL_VF_LEN) vf_storeu(gx + o, r);
-        else vfa_store_part(gx + o, r, k);
+        else vf_store_part(gx + o, r, k);
     }
 }
 
-void DL_ISA_FN(dl_softmax_bwd_f32)(const float *y, const float *gy, float *gx, size_t outer,
-                                   size_t dim, size_t inner, int log_)
+static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer,
+                        size_t dim, size_t inner, int log_)
 {
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
@@ -556,3 +538,5 @@ void DL_ISA_FN(dl_softmax_bwd_f32)(const float *y, const float *gy, float *gx, s
         softmax_bwd_cols(y + base, gy + base, gx + base, dim, inner, j, k, log_);
     }
 }
+
+const act_kernels_t DL_ISA_FN(act_kernels) = {act_fwd, act_bwd, softmax_fwd, softmax_bwd};

@@ -1,4 +1,5 @@
-/* Fused attention: ISA dispatch for float32 and the float64 kernels (attention.h).
+/* Fused attention: float32 through the ISA's kernel table, and the float64 kernels
+ * (attention.h).
  *
  * float64 exists for finite-difference gradient checks, so it favours plain code over speed:
  * one query row at a time against every key (a row of S scores, never the L x S matrix),
@@ -9,29 +10,19 @@
 
 #include "dlcore/attention.h"
 #include "dlcore/runtime.h"
+#include "attention_kernels.h"
 
 int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
                     float *out, float *lse)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_attn_fwd_f32_avx512(d, q, k, v, out, lse);
-    case DL_ISA_AVX2: return dl_attn_fwd_f32_avx2(d, q, k, v, out, lse);
-    default: return dl_attn_fwd_f32_generic(d, q, k, v, out, lse);
-    }
+    return attention_kernels()->fwd(d, q, k, v, out, lse);
 }
 
 int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
                     const float *out, const float *lse, const float *dout,
                     float *dq, float *dk, float *dv)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        return dl_attn_bwd_f32_avx512(d, q, k, v, out, lse, dout, dq, dk, dv);
-    case DL_ISA_AVX2:
-        return dl_attn_bwd_f32_avx2(d, q, k, v, out, lse, dout, dq, dk, dv);
-    default:
-        return dl_attn_bwd_f32_generic(d, q, k, v, out, lse, dout, dq, dk, dv);
-    }
+    return attention_kernels()->bwd(d, q, k, v, out, lse, dout, dq, dk, dv);
 }
 
 /* Scaled, masked scores of query row i against every key into s[S]. */

@@ -16,7 +16,8 @@
 
 #include "dlcore/attention.h"
 #include "dlcore/runtime.h"
-#include "dlcore/simd.h"
+#include "simd.h"
+#include "attention_kernels.h"
 
 enum { BQ = 64, BK = 64 };
 
@@ -156,61 +157,11 @@ static float row_max(const float *s, size_t n)
     return vf_reduce_max(m);
 }
 
-/* e^x for the softmax weights (x = score - running max or - lse: mostly <= 0, -inf where
- * masked).  The same reduction and polynomial as vf_exp; on AVX-512 the 2^n step is one
- * scalef, which needs none of vf_exp's overflow split and clamp selects: it underflows
- * gradually to exactly 0 (the clamp at -200 turns -inf into 0 instead of NaN) and
- * saturates to +inf past 88.7; NaN stays NaN. */
-static inline vf attn_exp(vf x)
-{
-#if defined(__AVX512F__)
-    vf xc = vf_max(vf_set1(-200.0f), x);         /* NaN stays NaN (data in 2nd operand) */
-    vf n;
-    vf p = vf_exp_poly(xc, &n);
-    return _mm512_scalef_ps(p, n);
-#else
-    return vf_exp(x);
-#endif
-}
-
 static void scale_row(float *x, size_t n, float a)
 {
     vf va = vf_set1(a);
     for (size_t c = 0; c < n; c += DL_VF_LEN) vf_storeu(x + c, vf_mul(vf_loadu(x + c), va));
 }
-
-#if defined(__AVX512F__)
-/* dst[j * ds + i] = src[i * ss + j] for a 16 x 16 block, in registers: 32-bit then 64-bit
- * interleaves within 128-bit lanes, then two rounds of lane shuffles. */
-static inline void transpose16(const float *src, ptrdiff_t ss, float *dst, ptrdiff_t ds)
-{
-    __m512 r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ss);
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    /* u[4g + c], 128-bit lane L: rows 4g..4g+3 of column 4L + c */
-    for (int g = 0; g < 16; g += 4) {
-        __m512d t0 = _mm512_castps_pd(t[g]), t1 = _mm512_castps_pd(t[g + 1]);
-        __m512d t2 = _mm512_castps_pd(t[g + 2]), t3 = _mm512_castps_pd(t[g + 3]);
-        r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-        r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-        r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-        r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-    }
-    for (int c = 0; c < 4; c++) {
-        __m512 v0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
-        __m512 v1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
-        __m512 w0 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
-        __m512 w1 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
-        _mm512_storeu_ps(dst + c * ds, _mm512_shuffle_f32x4(v0, w0, 0x88));
-        _mm512_storeu_ps(dst + (4 + c) * ds, _mm512_shuffle_f32x4(v0, w0, 0xDD));
-        _mm512_storeu_ps(dst + (8 + c) * ds, _mm512_shuffle_f32x4(v1, w1, 0x88));
-        _mm512_storeu_ps(dst + (12 + c) * ds, _mm512_shuffle_f32x4(v1, w1, 0xDD));
-    }
-}
-#endif
 
 /* Packs key block jb of head (b, h) into Kt (K^T: D rows of BK) and Vp (BK rows of Dvp),
  * zero-padded. */
@@ -222,11 +173,12 @@ static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *v
     const float *kb = kh + (ptrdiff_t)j0 * d->k_s[2];
     if (nk < BK) memset(Kt, 0, sizeof(float) * D * BK);
     size_t e0 = 0;
-#if defined(__AVX512F__)
+#ifdef DL_VF_TRANSPOSE16
     if (nk == BK)
         for (; e0 + 16 <= D; e0 += 16)
             for (size_t c = 0; c < BK; c += 16)
-                transpose16(kb + (ptrdiff_t)c * d->k_s[2] + e0, d->k_s[2], Kt + e0 * BK + c, BK);
+                vf_transpose16(kb + (ptrdiff_t)c * d->k_s[2] + e0, d->k_s[2], Kt + e0 * BK + c,
+                               BK);
 #endif
     /* transpose with contiguous stores: the strided loads stay in L1 */
     for (size_t e = e0; e < D; e++)
@@ -243,8 +195,8 @@ static void pack_kv_block(const dl_attn_desc *d, const float *kh, const float *v
  * first need no rescale of the output rows. */
 static const float ATTN_MAX_SLACK = 8.0f;
 
-int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
-                               const float *v, float *out, float *lse)
+static int attn_fwd(const dl_attn_desc *d, const float *q, const float *k,
+                    const float *v, float *out, float *lse)
 {
     const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv;
     const size_t Dp = round_up(D, DL_VF_LEN), Dvp = round_up(Dv, DL_VF_LEN);
@@ -324,7 +276,7 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
                     }
                     vf vm = vf_set1(mold), acc = lvec[r];
                     for (size_t c = 0; c < nkp; c += DL_VF_LEN) {
-                        vf e = attn_exp(vf_sub(vf_loadu(s + c), vm));
+                        vf e = vf_exp_fast(vf_sub(vf_loadu(s + c), vm));
                         vf_storeu(s + c, e);
                         acc = vf_add(acc, e);
                     }
@@ -355,9 +307,9 @@ int DL_ISA_FN(dl_attn_fwd_f32)(const dl_attn_desc *d, const float *q, const floa
     return failed ? -1 : 0;
 }
 
-int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const float *k,
-                               const float *v, const float *out, const float *lse,
-                               const float *dout, float *dq, float *dk, float *dv)
+static int attn_bwd(const dl_attn_desc *d, const float *q, const float *k,
+                    const float *v, const float *out, const float *lse,
+                    const float *dout, float *dq, float *dk, float *dv)
 {
     const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv;
     const size_t Dp = round_up(D, DL_VF_LEN), Dvp = round_up(Dv, DL_VF_LEN);
@@ -418,16 +370,16 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
                     for (size_t e = D; e < Dp; e++) kr[e] = 0.0f;
                 }
                 size_t ek = 0, ev = 0;
-#if defined(__AVX512F__)
+#ifdef DL_VF_TRANSPOSE16
                 if (nk == BK) {
                     for (; ek + 16 <= D; ek += 16)
                         for (size_t c = 0; c < BK; c += 16)
-                            transpose16(kb + (ptrdiff_t)c * d->k_s[2] + ek, d->k_s[2],
-                                        Kt + ek * BK + c, BK);
+                            vf_transpose16(kb + (ptrdiff_t)c * d->k_s[2] + ek, d->k_s[2],
+                                           Kt + ek * BK + c, BK);
                     for (; ev + 16 <= Dv; ev += 16)
                         for (size_t c = 0; c < BK; c += 16)
-                            transpose16(vb + (ptrdiff_t)c * d->v_s[2] + ev, d->v_s[2],
-                                        Vt + ev * BK + c, BK);
+                            vf_transpose16(vb + (ptrdiff_t)c * d->v_s[2] + ev, d->v_s[2],
+                                           Vt + ev * BK + c, BK);
                 }
 #endif
                 /* transposes with contiguous stores: the strided loads stay in L1 */
@@ -456,7 +408,7 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
                         if (l == -INFINITY) { memset(s, 0, sizeof(float) * nkp); continue; }
                         vf vl = vf_set1(l);
                         for (size_t c = 0; c < nkp; c += DL_VF_LEN)
-                            vf_storeu(s + c, attn_exp(vf_sub(vf_loadu(s + c), vl)));
+                            vf_storeu(s + c, vf_exp_fast(vf_sub(vf_loadu(s + c), vl)));
                     }
                     /* dV += P^T dO */
                     tile_gemm(nk, Dvp, mq, P, 1, (ptrdiff_t)nkp, dO + i0 * Dvp, (ptrdiff_t)Dvp,
@@ -493,3 +445,5 @@ int DL_ISA_FN(dl_attn_bwd_f32)(const dl_attn_desc *d, const float *q, const floa
     }
     return failed ? -1 : 0;
 }
+
+const attention_kernels_t DL_ISA_FN(attention_kernels) = {attn_fwd, attn_bwd};

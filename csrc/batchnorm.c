@@ -1,5 +1,5 @@
 /* Batch normalization, fused forward and backward (see dlcore/batchnorm.h); written once in
- * dlcore/batchnorm_impl.h for float and double. */
+ * batchnorm_impl.h for float and double. */
 #include <math.h>
 #include "dlcore/batchnorm.h"
 #include "dlcore/runtime.h"
@@ -9,14 +9,5 @@
 /* channels per block when L == 1 */
 #define BN_CBLOCK ((int64_t)256)
 
-#define T float
-#define SUF(name) name##_f32
-#include "dlcore/batchnorm_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF(name) name##_f64
-#include "dlcore/batchnorm_impl.h"
-#undef T
-#undef SUF
+#define DL_TEMPLATE "batchnorm_impl.h"
+#include "each_dtype.h"

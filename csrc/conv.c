@@ -1,10 +1,12 @@
 /* 2-D convolution: im2col + GEMM, a pointwise path without im2col, and a direct depthwise
  * kernel (see dlcore/conv.h for the contract and the workspace bound).  The algorithms are
- * written once in dlcore/conv_impl.h and instantiated here for float and double. */
+ * written once in conv_impl.h (and the parts it includes) and instantiated here for float and
+ * double; float32's inner loops come from the ISA's table (conv_kernels.h). */
 #include <string.h>
 #include "dlcore/conv.h"
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
+#include "conv_kernels.h"
 
 /* multiply-adds below which a call stays on one thread */
 #define DL_CONV_GRAIN ((size_t)1 << 20)
@@ -13,7 +15,7 @@
 #define DL_CONV_PACK_P ((int64_t)128)
 #define DL_CONV_PACK_COLS ((int64_t)1024)
 /* bytes of one im2col chunk (a few hundred rows of a small map's column tile; see
- * chunk_channels in conv_impl.h) */
+ * chunk_channels in conv_tiles_impl.h) */
 #define DL_CONV_CHUNK_BYTES ((size_t)256 << 10)
 /* elements in one thread's depthwise input band (256 KiB of float: about L2 per core) */
 #define DW_BAND_ELEMS ((int64_t)1 << 16)
@@ -112,21 +114,8 @@ static void lhs_gemm_f64(const lhs_f64 *l, int transb, int64_t N, const double *
 }
 static void lhs_free_f64(lhs_f64 *l) { (void)l; }
 
-#define T float
-#define SUF(name) name##_f32
-#define GEMM dl_sgemm
-#include "dlcore/conv_impl.h"
-#undef T
-#undef SUF
-#undef GEMM
-
-#define T double
-#define SUF(name) name##_f64
-#define GEMM dl_dgemm
-#include "dlcore/conv_impl.h"
-#undef T
-#undef SUF
-#undef GEMM
+#define DL_TEMPLATE "conv_impl.h"
+#include "each_dtype.h"
 
 static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
                         int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t sh,
@@ -136,16 +125,7 @@ static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, in
         dw_rows_scalar_f32(buf, bw, out, oh, ow, ldo, wk, R, S, sh, sw, dh, dw, init, accumulate);
         return;
     }
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        dl_dw_rows_s1_f32_avx512(buf, bw, out, oh, ow, ldo, wk, R, S, dh, dw, init, accumulate);
-        break;
-    case DL_ISA_AVX2:
-        dl_dw_rows_s1_f32_avx2(buf, bw, out, oh, ow, ldo, wk, R, S, dh, dw, init, accumulate);
-        break;
-    default:
-        dl_dw_rows_s1_f32_generic(buf, bw, out, oh, ow, ldo, wk, R, S, dh, dw, init, accumulate);
-    }
+    conv_kernels()->dw_rows_s1(buf, bw, out, oh, ow, ldo, wk, R, S, dh, dw, init, accumulate);
 }
 
 static void dw_wgrad_f32(const float *buf, int64_t bw, const float *gy, int64_t ldg, int64_t oh,
@@ -156,16 +136,7 @@ static void dw_wgrad_f32(const float *buf, int64_t bw, const float *gy, int64_t 
         dw_wgrad_scalar_f32(buf, bw, gy, ldg, oh, ow, R, S, sh, sw, dh, dw, gw);
         return;
     }
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        dl_dw_wgrad_s1_f32_avx512(buf, bw, gy, ldg, oh, ow, R, S, dh, dw, gw);
-        break;
-    case DL_ISA_AVX2:
-        dl_dw_wgrad_s1_f32_avx2(buf, bw, gy, ldg, oh, ow, R, S, dh, dw, gw);
-        break;
-    default:
-        dl_dw_wgrad_s1_f32_generic(buf, bw, gy, ldg, oh, ow, R, S, dh, dw, gw);
-    }
+    conv_kernels()->dw_wgrad_s1(buf, bw, gy, ldg, oh, ow, R, S, dh, dw, gw);
 }
 
 static void dw_rows_f64(const double *buf, int64_t bw, double *out, int64_t oh, int64_t ow,
@@ -185,21 +156,13 @@ static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_
 static void im2col_f32(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
                        int64_t np, float *col, int64_t ldc)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: dl_conv_im2col_f32_avx512(p, x, Cg, p0, np, col, ldc); break;
-    case DL_ISA_AVX2: dl_conv_im2col_f32_avx2(p, x, Cg, p0, np, col, ldc); break;
-    default: dl_conv_im2col_f32_generic(p, x, Cg, p0, np, col, ldc);
-    }
+    conv_kernels()->im2col(p, x, Cg, p0, np, col, ldc);
 }
 
 static void col2im_f32(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
                        int64_t np, float *x, int64_t ldc)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: dl_conv_col2im_f32_avx512(p, col, Cg, p0, np, x, ldc); break;
-    case DL_ISA_AVX2: dl_conv_col2im_f32_avx2(p, col, Cg, p0, np, x, ldc); break;
-    default: dl_conv_col2im_f32_generic(p, col, Cg, p0, np, x, ldc);
-    }
+    conv_kernels()->col2im(p, col, Cg, p0, np, x, ldc);
 }
 
 static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int64_t p0,

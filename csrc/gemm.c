@@ -46,7 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dlcore/gemm.h"
-#include "dlcore/gemm_kernels.h"
+#include "gemm_kernels.h"
 #include "dlcore/runtime.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -68,45 +68,40 @@ typedef struct {
     dl_gemm_pack_n_fn pack_n;   /* float32 row-copy pack for this ISA, or NULL (portable) */
 } gemm_plan;
 
+/* Each ISA's kernels and register tiles (the table gemm_kernels_for() picks, see dispatch.h). */
+const gemm_kernels_t gemm_kernels_avx512 = {
+    dl_sgemm_kernel_avx512, DL_SGEMM_AVX512_MR, DL_SGEMM_AVX512_NR, dl_sgemm_pack_t_avx512,
+    dl_sgemm_pack_n_avx512, dl_dgemm_kernel_avx512, DL_DGEMM_AVX512_MR, DL_DGEMM_AVX512_NR,
+    dl_sgemv_dots_avx512, dl_sgemv_axpy_avx512, dl_sgemm_small_dots_avx512};
+const gemm_kernels_t gemm_kernels_avx2 = {
+    dl_sgemm_kernel_avx2, DL_SGEMM_AVX2_MR, DL_SGEMM_AVX2_NR, NULL, NULL, dl_dgemm_kernel_avx2,
+    DL_DGEMM_AVX2_MR, DL_DGEMM_AVX2_NR, dl_sgemv_dots_avx2, dl_sgemv_axpy_avx2,
+    dl_sgemm_small_dots_avx2};
+const gemm_kernels_t gemm_kernels_generic = {
+    dl_sgemm_kernel_generic, DL_SGEMM_GENERIC_MR, DL_SGEMM_GENERIC_NR, NULL, NULL,
+    dl_dgemm_kernel_generic, DL_DGEMM_GENERIC_MR, DL_DGEMM_GENERIC_NR, dl_sgemv_dots_generic,
+    dl_sgemv_axpy_generic, dl_sgemm_small_dots_generic};
+
 static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
 {
+    const gemm_kernels_t *k = gemm_kernels_for(isa);
     gemm_plan p;
     p.f64 = f64;
     p.kc = 256;
     p.pack_t = NULL;
     p.pack_n = NULL;
     if (!f64) {
-        if (isa == DL_ISA_AVX512) {
-            p.kernel = dl_sgemm_kernel_avx512;
-            p.pack_t = dl_sgemm_pack_t_avx512;
-            p.pack_n = dl_sgemm_pack_n_avx512;
-            p.mr = DL_SGEMM_AVX512_MR;
-            p.nr = DL_SGEMM_AVX512_NR;
-        } else if (isa == DL_ISA_AVX2) {
-            p.kernel = dl_sgemm_kernel_avx2;
-            p.mr = DL_SGEMM_AVX2_MR;
-            p.nr = DL_SGEMM_AVX2_NR;
-        } else {
-            p.kernel = dl_sgemm_kernel_generic;
-            p.mr = DL_SGEMM_GENERIC_MR;
-            p.nr = DL_SGEMM_GENERIC_NR;
-        }
+        p.kernel = k->sgemm;
+        p.pack_t = k->pack_t;
+        p.pack_n = k->pack_n;
+        p.mr = k->smr;
+        p.nr = k->snr;
     } else {
         /* doubles are twice as wide: halve KC to keep the same bytes per micro-panel */
         p.kc = 128;
-        if (isa == DL_ISA_AVX512) {
-            p.kernel = dl_dgemm_kernel_avx512;
-            p.mr = DL_DGEMM_AVX512_MR;
-            p.nr = DL_DGEMM_AVX512_NR;
-        } else if (isa == DL_ISA_AVX2) {
-            p.kernel = dl_dgemm_kernel_avx2;
-            p.mr = DL_DGEMM_AVX2_MR;
-            p.nr = DL_DGEMM_AVX2_NR;
-        } else {
-            p.kernel = dl_dgemm_kernel_generic;
-            p.mr = DL_DGEMM_GENERIC_MR;
-            p.nr = DL_DGEMM_GENERIC_NR;
-        }
+        p.kernel = k->dgemm;
+        p.mr = k->dmr;
+        p.nr = k->dnr;
     }
     p.mc = p.mr * (2016 / p.mr);
     p.nc = p.nr * (512 / p.nr);
@@ -486,12 +481,8 @@ static int sgemv_path(const gemm_args *g, int nthreads)
         for (size_t k = 0; k < K; k++) xc[k] = x[k * incx];
         x = xc;
     }
-    gemv_fn fn;
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: fn = dots ? dl_sgemv_dots_avx512 : dl_sgemv_axpy_avx512; break;
-    case DL_ISA_AVX2: fn = dots ? dl_sgemv_dots_avx2 : dl_sgemv_axpy_avx2; break;
-    default: fn = dots ? dl_sgemv_dots_generic : dl_sgemv_axpy_generic; break;
-    }
+    const gemm_kernels_t *k = gemm_kernels();
+    gemv_fn fn = dots ? k->sgemv_dots : k->sgemv_axpy;
     /* Each thread takes a contiguous run of outputs, a multiple of 64 so the axpy strips
      * stay whole. */
     const size_t chunks = (n + 63) / 64;
@@ -535,12 +526,7 @@ static int sgemm_small_m_path(const gemm_args *g, int nthreads)
     if (!y) return -1;
     const ptrdiff_t ldy = (ptrdiff_t)round_up(n, 16);
     void (*fn)(size_t, size_t, size_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
-               float *, ptrdiff_t);
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: fn = dl_sgemm_small_dots_avx512; break;
-    case DL_ISA_AVX2: fn = dl_sgemm_small_dots_avx2; break;
-    default: fn = dl_sgemm_small_dots_generic; break;
-    }
+               float *, ptrdiff_t) = gemm_kernels()->sgemm_small_dots;
     const size_t chunks = (n + 63) / 64;
     int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
     if (nt < 1) nt = 1;

@@ -7,8 +7,8 @@
  */
 #include <immintrin.h>
 #include <stdint.h>
-#include "dlcore/gemm_kernels.h"
-#include "dlcore/gemm_gelu.h"
+#include "gemm_kernels.h"
+#include "gemm_gelu.h"
 
 enum { MR = DL_SGEMM_AVX2_MR, NR = DL_SGEMM_AVX2_NR };
 

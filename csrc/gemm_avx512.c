@@ -8,8 +8,8 @@
  * C is row-major, so each tile row is two contiguous zmm stores (masked at the right edge).
  */
 #include <immintrin.h>
-#include "dlcore/gemm_kernels.h"
-#include "dlcore/gemm_gelu.h"
+#include "gemm_kernels.h"
+#include "gemm_gelu.h"
 
 enum { MR = DL_SGEMM_AVX512_MR, NR = DL_SGEMM_AVX512_NR };
 

@@ -5,8 +5,8 @@
  * epilogue done in scalar code on the finished tile.
  *   avx512: 8 x 24 (24 zmm accumulators)   avx2: 4 x 12 (12 ymm)   generic: 4 x 4 (8 xmm)
  */
-#include "dlcore/simd.h"
-#include "dlcore/gemm_kernels.h"
+#include "simd.h"
+#include "gemm_kernels.h"
 
 #if defined(__AVX512F__)
 enum { MR = DL_DGEMM_AVX512_MR, NR = DL_DGEMM_AVX512_NR, VL = 8 };

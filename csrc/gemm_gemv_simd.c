@@ -2,11 +2,11 @@
  *
  * These shapes are memory-bound (each element of the matrix is used once), so packing would
  * only add a second pass over it: the matrix is streamed once, in place, and the vector is what
- * stays in cache.  Written once against the SIMD vocabulary (dlcore/simd.h) and compiled per ISA.
+ * stays in cache.  Written once against the SIMD vocabulary (simd.h) and compiled per ISA.
  * They produce raw sums; the driver applies alpha, beta, bias and the activation.
  */
-#include "dlcore/simd.h"
-#include "dlcore/gemm_kernels.h"
+#include "simd.h"
+#include "gemm_kernels.h"
 
 /* y[j] = sum_k x[k] * W[j*ldw + k]: four rows of W at a time share each load of x, with two
  * accumulators per row so eight independent FMA chains hide the FMA latency. */

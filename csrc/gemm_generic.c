@@ -5,7 +5,7 @@
  * Right-edge tiles (nr < NR) may come from unpacked B that ends at the matrix edge, so they use
  * a loop bounded by nr and never read past it.
  */
-#include "dlcore/gemm_kernels.h"
+#include "gemm_kernels.h"
 
 enum { MR = DL_SGEMM_GENERIC_MR, NR = DL_SGEMM_GENERIC_NR };
 

@@ -1,4 +1,5 @@
-/* LayerNorm / RMSNorm drivers: threads over rows, ISA dispatch for float32, plain float64.
+/* LayerNorm / RMSNorm drivers: threads over rows, float32 through the ISA's kernel table,
+ * plain float64.
  *
  * The parameter gradients are sums over rows: each thread sums its own rows into a private
  * partial, and the partials are added in thread order afterwards (deterministic for a given
@@ -12,31 +13,9 @@
 
 #include "dlcore/layernorm.h"
 #include "dlcore/runtime.h"
+#include "layernorm_kernels.h"
 
 enum { LN_GRAIN = 1 << 15 };   /* elements per thread before a second thread pays off */
-
-typedef void (*ln_fwd_fn)(size_t, size_t, size_t, const float *, const float *, const float *,
-                          float, int, float *, float *, float *);
-typedef void (*ln_bwd_fn)(size_t, size_t, size_t, const float *, const float *, const float *,
-                          const float *, const float *, float *, float *, float *, int);
-
-static ln_fwd_fn pick_fwd(void)
-{
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_ln_fwd_rows_f32_avx512;
-    case DL_ISA_AVX2: return dl_ln_fwd_rows_f32_avx2;
-    default: return dl_ln_fwd_rows_f32_generic;
-    }
-}
-
-static ln_bwd_fn pick_bwd(void)
-{
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_ln_bwd_rows_f32_avx512;
-    case DL_ISA_AVX2: return dl_ln_bwd_rows_f32_avx2;
-    default: return dl_ln_bwd_rows_f32_generic;
-    }
-}
 
 static inline void chunk(size_t rows, int nt, int t, size_t *r0, size_t *r1)
 {
@@ -54,25 +33,26 @@ static inline int thread_id(void)
 #endif
 }
 
-static int fwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                   const float *beta, double eps, int rms, float *y, float *mean, float *rstd)
+static int fwd_rows_f32(size_t rows, size_t n, const float *x, const float *gamma,
+                        const float *beta, double eps, int rms, float *y, float *mean,
+                        float *rstd)
 {
-    ln_fwd_fn f = pick_fwd();
+    const layernorm_kernels_t *kt = layernorm_kernels();
     int nt = dl_threads_for(rows * n, LN_GRAIN);
 #pragma omp parallel num_threads(nt)
     {
         size_t r0, r1;
         chunk(rows, nt, thread_id(), &r0, &r1);
-        f(r0, r1, n, x, gamma, beta, (float)eps, rms, y, mean, rstd);
+        kt->fwd_rows(r0, r1, n, x, gamma, beta, (float)eps, rms, y, mean, rstd);
     }
     return 0;
 }
 
-static int bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                   const float *mean, const float *rstd, const float *dy, float *dx,
-                   float *dgamma, float *dbeta, int rms)
+static int bwd_rows_f32(size_t rows, size_t n, const float *x, const float *gamma,
+                        const float *mean, const float *rstd, const float *dy, float *dx,
+                        float *dgamma, float *dbeta, int rms)
 {
-    ln_bwd_fn f = pick_bwd();
+    const layernorm_kernels_t *kt = layernorm_kernels();
     int nt = dl_threads_for(rows * n, LN_GRAIN);
     float *part = NULL;
     if (nt > 1 && (dgamma || dbeta)) {
@@ -92,7 +72,7 @@ static int bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
             pg = dgamma ? part + 2 * n * (size_t)t : NULL;
             pb = dbeta ? part + 2 * n * (size_t)t + n : NULL;
         }
-        f(r0, r1, n, x, gamma, mean, rstd, dy, dx, pg, pb, rms);
+        kt->bwd_rows(r0, r1, n, x, gamma, mean, rstd, dy, dx, pg, pb, rms);
     }
     if (part) {
         for (int t = 0; t < nt; t++) {
@@ -107,36 +87,11 @@ static int bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
     return 0;
 }
 
-int dl_layernorm_fwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                         const float *beta, double eps, float *y, float *mean, float *rstd)
-{
-    return fwd_f32(rows, n, x, gamma, beta, eps, 0, y, mean, rstd);
-}
-
-int dl_layernorm_bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                         const float *mean, const float *rstd, const float *dy, float *dx,
-                         float *dgamma, float *dbeta)
-{
-    return bwd_f32(rows, n, x, gamma, mean, rstd, dy, dx, dgamma, dbeta, 0);
-}
-
-int dl_rmsnorm_fwd_f32(size_t rows, size_t n, const float *x, const float *gamma, double eps,
-                       float *y, float *rstd)
-{
-    return fwd_f32(rows, n, x, gamma, NULL, eps, 1, y, NULL, rstd);
-}
-
-int dl_rmsnorm_bwd_f32(size_t rows, size_t n, const float *x, const float *gamma,
-                       const float *rstd, const float *dy, float *dx, float *dgamma)
-{
-    return bwd_f32(rows, n, x, gamma, NULL, rstd, dy, dx, dgamma, NULL, 1);
-}
-
 /* ---- float64: plain loops, one thread (gradient checks) ---- */
 
-static int fwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                   const double *beta, double eps, int rms, double *y, double *mean,
-                   double *rstd)
+static int fwd_rows_f64(size_t rows, size_t n, const double *x, const double *gamma,
+                        const double *beta, double eps, int rms, double *y, double *mean,
+                        double *rstd)
 {
     for (size_t r = 0; r < rows; r++) {
         const double *xr = x + r * n;
@@ -159,9 +114,9 @@ static int fwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
     return 0;
 }
 
-static int bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                   const double *mean, const double *rstd, const double *dy, double *dx,
-                   double *dgamma, double *dbeta, int rms)
+static int bwd_rows_f64(size_t rows, size_t n, const double *x, const double *gamma,
+                        const double *mean, const double *rstd, const double *dy, double *dx,
+                        double *dgamma, double *dbeta, int rms)
 {
     if (dgamma) memset(dgamma, 0, sizeof(double) * n);
     if (dbeta) memset(dbeta, 0, sizeof(double) * n);
@@ -184,27 +139,6 @@ static int bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
     return 0;
 }
 
-int dl_layernorm_fwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                         const double *beta, double eps, double *y, double *mean, double *rstd)
-{
-    return fwd_f64(rows, n, x, gamma, beta, eps, 0, y, mean, rstd);
-}
-
-int dl_layernorm_bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                         const double *mean, const double *rstd, const double *dy, double *dx,
-                         double *dgamma, double *dbeta)
-{
-    return bwd_f64(rows, n, x, gamma, mean, rstd, dy, dx, dgamma, dbeta, 0);
-}
-
-int dl_rmsnorm_fwd_f64(size_t rows, size_t n, const double *x, const double *gamma, double eps,
-                       double *y, double *rstd)
-{
-    return fwd_f64(rows, n, x, gamma, NULL, eps, 1, y, NULL, rstd);
-}
-
-int dl_rmsnorm_bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
-                       const double *rstd, const double *dy, double *dx, double *dgamma)
-{
-    return bwd_f64(rows, n, x, gamma, NULL, rstd, dy, dx, dgamma, NULL, 1);
-}
+/* ---- the API: LayerNorm and RMSNorm for both dtypes ---- */
+#define DL_TEMPLATE "layernorm_impl.h"
+#include "each_dtype.h"

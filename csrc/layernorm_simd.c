@@ -1,9 +1,10 @@
-/* LayerNorm / RMSNorm row kernels, float32, one copy per ISA (see layernorm.h).
+/* LayerNorm / RMSNorm row kernels, float32, one copy per ISA (see layernorm_kernels.h).
  * Rows are short enough (hundreds to thousands) to stay in L1 across the passes. */
 #include <math.h>
 
 #include "dlcore/layernorm.h"
-#include "dlcore/simd.h"
+#include "simd.h"
+#include "layernorm_kernels.h"
 
 static float sum_f32(const float *x, size_t n)
 {
@@ -38,9 +39,9 @@ static float sumsq_f32(const float *x, size_t n, float m)
     return s;
 }
 
-void DL_ISA_FN(dl_ln_fwd_rows_f32)(size_t r0, size_t r1, size_t n, const float *x,
-                                   const float *gamma, const float *beta, float eps, int rms,
-                                   float *y, float *mean, float *rstd)
+static void ln_fwd_rows(size_t r0, size_t r1, size_t n, const float *x,
+                        const float *gamma, const float *beta, float eps, int rms,
+                        float *y, float *mean, float *rstd)
 {
     for (size_t r = r0; r < r1; r++) {
         const float *xr = x + r * n;
@@ -69,10 +70,10 @@ void DL_ISA_FN(dl_ln_fwd_rows_f32)(size_t r0, size_t r1, size_t n, const float *
 
 /* dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma, xhat = (x - mean) * rstd;
  * dgamma += dy * xhat, dbeta += dy (caller's per-thread partials). */
-void DL_ISA_FN(dl_ln_bwd_rows_f32)(size_t r0, size_t r1, size_t n, const float *x,
-                                   const float *gamma, const float *mean, const float *rstd,
-                                   const float *dy, float *dx, float *dgamma, float *dbeta,
-                                   int rms)
+static void ln_bwd_rows(size_t r0, size_t r1, size_t n, const float *x,
+                        const float *gamma, const float *mean, const float *rstd,
+                        const float *dy, float *dx, float *dgamma, float *dbeta,
+                        int rms)
 {
     for (size_t r = r0; r < r1; r++) {
         const float *xr = x + r * n, *gr = dy + r * n;
@@ -115,3 +116,5 @@ void DL_ISA_FN(dl_ln_bwd_rows_f32)(size_t r0, size_t r1, size_t n, const float *
         }
     }
 }
+
+const layernorm_kernels_t DL_ISA_FN(layernorm_kernels) = {ln_fwd_rows, ln_bwd_rows};

@@ -1,9 +1,10 @@
-/* Losses: per-ISA dispatch of the float32 kernels (loss_simd.c), NLL (pure indexing, no SIMD
+/* Losses: the float32 kernels through the ISA's table (loss_simd.c), NLL (pure indexing, no SIMD
  * to gain), and the float64 kernels in scalar C (they exist for gradient checks). */
 #include <math.h>
 #include <string.h>
 #include "dlcore/loss.h"
 #include "dlcore/runtime.h"
+#include "loss_kernels.h"
 
 enum { CE64_GRAIN = 16384, PL64_GRAIN = 16384, NLL_GRAIN = 65536 };
 
@@ -11,83 +12,40 @@ int64_t dl_ce_fwd_f32(const float *x, const int64_t *target, const float *weight
                       size_t C, int64_t ignore_index, float smoothing, float *loss, float *lse,
                       double *sum_loss, double *sum_weight)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        return dl_ce_fwd_f32_avx512(x, target, weight, N, C, ignore_index, smoothing, loss, lse,
-                                    sum_loss, sum_weight);
-    case DL_ISA_AVX2:
-        return dl_ce_fwd_f32_avx2(x, target, weight, N, C, ignore_index, smoothing, loss, lse,
+    return loss_kernels()->ce_fwd(x, target, weight, N, C, ignore_index, smoothing, loss, lse,
                                   sum_loss, sum_weight);
-    default:
-        return dl_ce_fwd_f32_generic(x, target, weight, N, C, ignore_index, smoothing, loss, lse,
-                                     sum_loss, sum_weight);
-    }
 }
 
 void dl_ce_bwd_f32(const float *x, const int64_t *target, const float *weight, const float *lse,
                    size_t N, size_t C, int64_t ignore_index, float smoothing, const float *g,
                    float gscale, float *gx)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        dl_ce_bwd_f32_avx512(x, target, weight, lse, N, C, ignore_index, smoothing, g, gscale, gx);
-        break;
-    case DL_ISA_AVX2:
-        dl_ce_bwd_f32_avx2(x, target, weight, lse, N, C, ignore_index, smoothing, g, gscale, gx);
-        break;
-    default:
-        dl_ce_bwd_f32_generic(x, target, weight, lse, N, C, ignore_index, smoothing, g, gscale,
-                              gx);
-        break;
-    }
+    loss_kernels()->ce_bwd(x, target, weight, lse, N, C, ignore_index, smoothing, g, gscale, gx);
 }
 
 void dl_ce_prob_fwd_f32(const float *x, const float *q, const float *weight, size_t N, size_t C,
                         float smoothing, float *loss, float *lse, double *sum_loss)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        dl_ce_prob_fwd_f32_avx512(x, q, weight, N, C, smoothing, loss, lse, sum_loss); break;
-    case DL_ISA_AVX2:
-        dl_ce_prob_fwd_f32_avx2(x, q, weight, N, C, smoothing, loss, lse, sum_loss); break;
-    default:
-        dl_ce_prob_fwd_f32_generic(x, q, weight, N, C, smoothing, loss, lse, sum_loss); break;
-    }
+    loss_kernels()->ce_prob_fwd(x, q, weight, N, C, smoothing, loss, lse, sum_loss);
 }
 
 void dl_ce_prob_bwd_f32(const float *x, const float *q, const float *weight, const float *lse,
                         size_t N, size_t C, float smoothing, const float *g, float gscale,
                         float *gx)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        dl_ce_prob_bwd_f32_avx512(x, q, weight, lse, N, C, smoothing, g, gscale, gx); break;
-    case DL_ISA_AVX2:
-        dl_ce_prob_bwd_f32_avx2(x, q, weight, lse, N, C, smoothing, g, gscale, gx); break;
-    default:
-        dl_ce_prob_bwd_f32_generic(x, q, weight, lse, N, C, smoothing, g, gscale, gx); break;
-    }
+    loss_kernels()->ce_prob_bwd(x, q, weight, lse, N, C, smoothing, g, gscale, gx);
 }
 
 int dl_ploss_fwd_f32(int kind, const float *x, const float *t, const float *w, const float *pw,
                      size_t n, float param, float *out, double *sum)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: return dl_ploss_fwd_f32_avx512(kind, x, t, w, pw, n, param, out, sum);
-    case DL_ISA_AVX2: return dl_ploss_fwd_f32_avx2(kind, x, t, w, pw, n, param, out, sum);
-    default: return dl_ploss_fwd_f32_generic(kind, x, t, w, pw, n, param, out, sum);
-    }
+    return loss_kernels()->ploss_fwd(kind, x, t, w, pw, n, param, out, sum);
 }
 
 int dl_ploss_bwd_f32(int kind, const float *x, const float *t, const float *w, const float *pw,
                      size_t n, float param, const float *g, float gscale, float *gx)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        return dl_ploss_bwd_f32_avx512(kind, x, t, w, pw, n, param, g, gscale, gx);
-    case DL_ISA_AVX2: return dl_ploss_bwd_f32_avx2(kind, x, t, w, pw, n, param, g, gscale, gx);
-    default: return dl_ploss_bwd_f32_generic(kind, x, t, w, pw, n, param, g, gscale, gx);
-    }
+    return loss_kernels()->ploss_bwd(kind, x, t, w, pw, n, param, g, gscale, gx);
 }
 
 /* ---- NLL (float32 and float64) -------------------------------------------------------------- */
@@ -96,17 +54,8 @@ static int target_ok(int64_t t, size_t C, int64_t ignore_index)
     return t != ignore_index && t >= 0 && t < (int64_t)C;
 }
 
-#define T float
-#define SUF(name) name##_f32
-#include "dlcore/loss_nll_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF(name) name##_f64
-#include "dlcore/loss_nll_impl.h"
-#undef T
-#undef SUF
+#define DL_TEMPLATE "loss_nll_impl.h"
+#include "each_dtype.h"
 
 /* ---- cross-entropy, float64 ------------------------------------------------------------------ */
 static double row_lse64(const double *x, size_t C, double *m_out)

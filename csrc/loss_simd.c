@@ -7,8 +7,9 @@
  * split between threads, summing each block in float vectors and the blocks in double. */
 #include <stdint.h>
 #include "dlcore/loss.h"
-#include "dlcore/act_vmath.h"
+#include "simd.h"
 #include "dlcore/runtime.h"
+#include "loss_kernels.h"
 
 #define DL_ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -23,19 +24,6 @@ static inline size_t rows_per_piece(size_t row_len)
 
 static const float k_ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
-static float ce_row_max(const float *x, size_t n)
-{
-    vf m0 = vf_set1(-INFINITY), m1 = m0;
-    size_t i = 0;
-    for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
-        m0 = vf_max(m0, vf_loadu(x + i));
-        m1 = vf_max(m1, vf_loadu(x + i + DL_VF_LEN));
-    }
-    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) m0 = vf_max(m0, vf_loadu(x + i));
-    if (i < n) m1 = vf_max(m1, vfa_load_part(x + i, n - i, -INFINITY));
-    return vf_reduce_max(vf_max(m0, m1));
-}
-
 /* Over [lo, hi): returns sum e^(x - m); with want_sd, *sd = sum w (x - m) (w NULL: ones). */
 static float ce_sums_range(const float *x, const float *w, size_t lo, size_t n, float m,
                            int want_sd, float *sd)
@@ -44,8 +32,8 @@ static float ce_sums_range(const float *x, const float *w, size_t lo, size_t n, 
     size_t i = lo;
     for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
         vf x0 = vf_sub(vf_loadu(x + i), vm), x1 = vf_sub(vf_loadu(x + i + DL_VF_LEN), vm);
-        s0 = vf_add(s0, vfa_exp_nonpos(x0));
-        s1 = vf_add(s1, vfa_exp_nonpos(x1));
+        s0 = vf_add(s0, vf_exp_nonpos(x0));
+        s1 = vf_add(s1, vf_exp_nonpos(x1));
         if (want_sd) {
             if (w) {
                 d = vf_fma(vf_loadu(w + i), x0, d);
@@ -57,16 +45,16 @@ static float ce_sums_range(const float *x, const float *w, size_t lo, size_t n, 
     }
     for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
         vf x0 = vf_sub(vf_loadu(x + i), vm);
-        s0 = vf_add(s0, vfa_exp_nonpos(x0));
+        s0 = vf_add(s0, vf_exp_nonpos(x0));
         if (want_sd) d = w ? vf_fma(vf_loadu(w + i), x0, d) : vf_add(d, x0);
     }
     if (i < n) {
         size_t k = n - i;
         /* padding: -inf for the exponentials (adds 0), m for the differences (adds 0) */
-        s1 = vf_add(s1, vfa_exp_nonpos(vf_sub(vfa_load_part(x + i, k, -INFINITY), vm)));
+        s1 = vf_add(s1, vf_exp_nonpos(vf_sub(vf_load_part(x + i, k, -INFINITY), vm)));
         if (want_sd) {
-            vf xd = vf_sub(vfa_load_part(x + i, k, m), vm);
-            d = w ? vf_fma(vfa_load_part(w + i, k, 0.0f), xd, d) : vf_add(d, xd);
+            vf xd = vf_sub(vf_load_part(x + i, k, m), vm);
+            d = w ? vf_fma(vf_load_part(w + i, k, 0.0f), xd, d) : vf_add(d, xd);
         }
     }
     *sd = vf_reduce_add(d);
@@ -96,9 +84,9 @@ static float weight_total(const float *w, size_t C)
     return (float)s;
 }
 
-int64_t DL_ISA_FN(dl_ce_fwd_f32)(const float *x, const int64_t *target, const float *weight,
-                                 size_t N, size_t C, int64_t ignore_index, float smoothing,
-                                 float *loss, float *lse, double *sum_loss, double *sum_weight)
+static int64_t ce_fwd(const float *x, const int64_t *target, const float *weight,
+                      size_t N, size_t C, int64_t ignore_index, float smoothing,
+                      float *loss, float *lse, double *sum_loss, double *sum_weight)
 {
     const float W = weight_total(weight, C), eps = smoothing;
     double tl = 0.0, tw = 0.0;
@@ -116,7 +104,7 @@ int64_t DL_ISA_FN(dl_ce_fwd_f32)(const float *x, const int64_t *target, const fl
             continue;
         }
         const float *xi = x + i * C;
-        float m = ce_row_max(xi, C), sd = 0.0f;
+        float m = vf_row_max(xi, C), sd = 0.0f;
         float ls = logf(ce_row_sums(xi, weight, C, m, eps != 0.0f, &sd));
         float wt = weight ? weight[t] : 1.0f;
         float l = (1.0f - eps) * wt * ((m - xi[t]) + ls);
@@ -136,9 +124,9 @@ static void zero_row(float *p, size_t n)
     for (size_t j = 0; j < n; j++) p[j] = 0.0f;
 }
 
-void DL_ISA_FN(dl_ce_bwd_f32)(const float *x, const int64_t *target, const float *weight,
-                              const float *lse, size_t N, size_t C, int64_t ignore_index,
-                              float smoothing, const float *g, float gscale, float *gx)
+static void ce_bwd(const float *x, const int64_t *target, const float *weight,
+                   const float *lse, size_t N, size_t C, int64_t ignore_index,
+                   float smoothing, const float *g, float gscale, float *gx)
 {
     const float W = weight_total(weight, C), eps = smoothing;
     int nt = dl_threads_for(N * C, CE_GRAIN);
@@ -159,15 +147,15 @@ void DL_ISA_FN(dl_ce_bwd_f32)(const float *x, const int64_t *target, const float
         vf vl = vf_set1(lse[i]);
         size_t j = 0;
         for (; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
-            vf p = vfa_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
+            vf p = vf_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
             vf b = weight ? vf_mul(B, vf_loadu(weight + j)) : B;
             vf_storeu(gi + j, vf_fma(p, A, vf_sub(vf_zero(), b)));
         }
         if (j < C) {
             size_t k = C - j;
-            vf p = vfa_exp_nonpos(vf_sub(vfa_load_part(xi + j, k, 0.0f), vl));
-            vf b = weight ? vf_mul(B, vfa_load_part(weight + j, k, 0.0f)) : B;
-            vfa_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), b)), k);
+            vf p = vf_exp_nonpos(vf_sub(vf_load_part(xi + j, k, 0.0f), vl));
+            vf b = weight ? vf_mul(B, vf_load_part(weight + j, k, 0.0f)) : B;
+            vf_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), b)), k);
         }
         gi[t] -= sc * (1.0f - eps) * wt;
     }
@@ -180,9 +168,9 @@ static inline vf smooth_wq(vf q, vf w, vf mask, float eps, float invC)
     return vf_mul(vf_mul(vf_fma(q, vf_set1(1.0f - eps), vf_set1(eps * invC)), w), mask);
 }
 
-void DL_ISA_FN(dl_ce_prob_fwd_f32)(const float *x, const float *q, const float *weight, size_t N,
-                                   size_t C, float smoothing, float *loss, float *lse,
-                                   double *sum_loss)
+static void ce_prob_fwd(const float *x, const float *q, const float *weight, size_t N,
+                        size_t C, float smoothing, float *loss, float *lse,
+                        double *sum_loss)
 {
     const float eps = smoothing, invC = 1.0f / (float)C;
     double tl = 0.0;
@@ -191,22 +179,22 @@ void DL_ISA_FN(dl_ce_prob_fwd_f32)(const float *x, const float *q, const float *
 #pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1) reduction(+ : tl)
     for (size_t i = 0; i < N; i++) {
         const float *xi = x + i * C, *qi = q + i * C;
-        float m = ce_row_max(xi, C);
+        float m = vf_row_max(xi, C);
         vf vm = vf_set1(m), s = vf_zero(), sq = vf_zero(), sqd = vf_zero(), one = vf_set1(1.0f);
         size_t j = 0;
         for (; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
             vf d = vf_sub(vf_loadu(xi + j), vm);
-            s = vf_add(s, vfa_exp_nonpos(d));
+            s = vf_add(s, vf_exp_nonpos(d));
             vf wq = smooth_wq(vf_loadu(qi + j), weight ? vf_loadu(weight + j) : one, one, eps, invC);
             sq = vf_add(sq, wq);
             sqd = vf_fma(wq, d, sqd);
         }
         if (j < C) {
             size_t k = C - j;
-            s = vf_add(s, vfa_exp_nonpos(vf_sub(vfa_load_part(xi + j, k, -INFINITY), vm)));
-            vf d = vf_sub(vfa_load_part(xi + j, k, m), vm);
-            vf wv = weight ? vfa_load_part(weight + j, k, 0.0f) : one;
-            vf wq = smooth_wq(vfa_load_part(qi + j, k, 0.0f), wv, vfa_load_part(k_ones, k, 0.0f),
+            s = vf_add(s, vf_exp_nonpos(vf_sub(vf_load_part(xi + j, k, -INFINITY), vm)));
+            vf d = vf_sub(vf_load_part(xi + j, k, m), vm);
+            vf wv = weight ? vf_load_part(weight + j, k, 0.0f) : one;
+            vf wq = smooth_wq(vf_load_part(qi + j, k, 0.0f), wv, vf_load_part(k_ones, k, 0.0f),
                               eps, invC);
             sq = vf_add(sq, wq);
             sqd = vf_fma(wq, d, sqd);
@@ -220,9 +208,9 @@ void DL_ISA_FN(dl_ce_prob_fwd_f32)(const float *x, const float *q, const float *
     *sum_loss = tl;
 }
 
-void DL_ISA_FN(dl_ce_prob_bwd_f32)(const float *x, const float *q, const float *weight,
-                                   const float *lse, size_t N, size_t C, float smoothing,
-                                   const float *g, float gscale, float *gx)
+static void ce_prob_bwd(const float *x, const float *q, const float *weight,
+                        const float *lse, size_t N, size_t C, float smoothing,
+                        const float *g, float gscale, float *gx)
 {
     const float eps = smoothing, invC = 1.0f / (float)C;
     int nt = dl_threads_for(N * C, CE_GRAIN);
@@ -239,32 +227,27 @@ void DL_ISA_FN(dl_ce_prob_bwd_f32)(const float *x, const float *q, const float *
                                         one, eps, invC));
         if (j < C) {
             size_t k = C - j;
-            vf wv = weight ? vfa_load_part(weight + j, k, 0.0f) : one;
-            acc = vf_add(acc, smooth_wq(vfa_load_part(qi + j, k, 0.0f), wv,
-                                        vfa_load_part(k_ones, k, 0.0f), eps, invC));
+            vf wv = weight ? vf_load_part(weight + j, k, 0.0f) : one;
+            acc = vf_add(acc, smooth_wq(vf_load_part(qi + j, k, 0.0f), wv,
+                                        vf_load_part(k_ones, k, 0.0f), eps, invC));
         }
         vf A = vf_set1(sc * vf_reduce_add(acc)), vsc = vf_set1(sc), vl = vf_set1(lse[i]);
         for (j = 0; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
-            vf p = vfa_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
+            vf p = vf_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
             vf wq = smooth_wq(vf_loadu(qi + j), weight ? vf_loadu(weight + j) : one, one, eps, invC);
             vf_storeu(gi + j, vf_fma(p, A, vf_sub(vf_zero(), vf_mul(wq, vsc))));
         }
         if (j < C) {
             size_t k = C - j;
-            vf p = vfa_exp_nonpos(vf_sub(vfa_load_part(xi + j, k, 0.0f), vl));
-            vf wv = weight ? vfa_load_part(weight + j, k, 0.0f) : one;
-            vf wq = smooth_wq(vfa_load_part(qi + j, k, 0.0f), wv, one, eps, invC);
-            vfa_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), vf_mul(wq, vsc))), k);
+            vf p = vf_exp_nonpos(vf_sub(vf_load_part(xi + j, k, 0.0f), vl));
+            vf wv = weight ? vf_load_part(weight + j, k, 0.0f) : one;
+            vf wq = smooth_wq(vf_load_part(qi + j, k, 0.0f), wv, one, eps, invC);
+            vf_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), vf_mul(wq, vsc))), k);
         }
     }
 }
 
 /* ---- pointwise losses ---------------------------------------------------------------------- */
-/* softplus(v) = log(1 + e^v) without overflow */
-static inline vf pl_softplus(vf v)
-{
-    return vf_add(vf_max(vf_zero(), v), vfa_log1p01(vfa_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)))));
-}
 static inline vf pl_sign(vf d)
 {
     /* sign(0) = 0, NaN stays NaN (both selects false pick d) */
@@ -289,19 +272,19 @@ DL_ALWAYS_INLINE vf pl_fwd(int kind, vf x, vf t, vf w, vf pw, float prm)
     }
     case DL_PL_BCE: {
         vf lo = vf_set1(-100.0f);
-        vf lx = vf_max(lo, vfa_log(x));
-        vf l1x = vf_max(lo, vfa_log(vf_sub(vf_set1(1.0f), x)));
+        vf lx = vf_max(lo, vf_log(x));
+        vf l1x = vf_max(lo, vf_log(vf_sub(vf_set1(1.0f), x)));
         vf l = vf_fma(t, vf_sub(lx, l1x), l1x);   /* t lx + (1 - t) l1x */
         return vf_mul(vf_sub(vf_zero(), w), l);
     }
     case DL_PL_BCE_LOGITS: {
         vf lw = vf_fma(vf_sub(pw, vf_set1(1.0f)), t, vf_set1(1.0f));
-        vf l = vf_fma(lw, pl_softplus(vf_sub(vf_zero(), x)), vf_mul(vf_sub(vf_set1(1.0f), t), x));
+        vf l = vf_fma(lw, vf_softplus(vf_sub(vf_zero(), x)), vf_mul(vf_sub(vf_set1(1.0f), t), x));
         return vf_mul(w, l);
     }
     case DL_PL_KL: {
-        vf tl = vf_mul(t, vfa_log(t));
-        tl = vfa_select_le(t, vf_zero(), vfa_select_ge(t, vf_zero(), vf_zero(), tl), tl);
+        vf tl = vf_mul(t, vf_log(t));
+        tl = vf_select_le(t, vf_zero(), vf_select_ge(t, vf_zero(), vf_zero(), tl), tl);
         return vf_sub(tl, vf_mul(t, x));
     }
     case DL_PL_KL_LOG_TARGET: return vf_mul(vf_exp(t), vf_sub(t, x));
@@ -316,13 +299,13 @@ DL_ALWAYS_INLINE vf pl_bwd(int kind, vf x, vf t, vf w, vf pw, float prm)
     case DL_PL_L1: return pl_sign(vf_sub(x, t));
     case DL_PL_SMOOTH_L1: {
         vf d = vf_sub(x, t), b = vf_set1(prm);
-        vf r = vfa_select_ge(d, b, vf_set1(1.0f), vf_div(d, b));
-        return vfa_select_le(d, vf_sub(vf_zero(), b), vf_set1(-1.0f), r);
+        vf r = vf_select_ge(d, b, vf_set1(1.0f), vf_div(d, b));
+        return vf_select_le(d, vf_sub(vf_zero(), b), vf_set1(-1.0f), r);
     }
     case DL_PL_HUBER: {
         vf d = vf_sub(x, t), dl = vf_set1(prm);
-        vf r = vfa_select_ge(d, dl, dl, d);
-        return vfa_select_le(d, vf_sub(vf_zero(), dl), vf_sub(vf_zero(), dl), r);
+        vf r = vf_select_ge(d, dl, dl, d);
+        return vf_select_le(d, vf_sub(vf_zero(), dl), vf_sub(vf_zero(), dl), r);
     }
     case DL_PL_BCE: {
         vf den = vf_max(vf_set1(1e-12f), vf_mul(vf_sub(vf_set1(1.0f), x), x));
@@ -358,12 +341,12 @@ DL_ALWAYS_INLINE float pl_fwd_block(int kind, const float *x, const float *t, co
     if (i < hi) {
         /* padding lanes are x = t = 0 (a finite loss), masked out of the sum */
         size_t k = hi - i;
-        vf xv = vfa_load_part(x + i, k, 0.0f);
-        vf l = pl_fwd(kind, xv, vfa_load_part(t + i, k, 0.0f),
-                      w ? vfa_load_part(w + i, k, 0.0f) : one,
-                      pw ? vfa_load_part(pw + i, k, 0.0f) : one, prm);
-        if (out) vfa_store_part(out + i, l, k);
-        acc = vf_add(acc, vf_mul(l, vfa_load_part(k_ones, k, 0.0f)));
+        vf xv = vf_load_part(x + i, k, 0.0f);
+        vf l = pl_fwd(kind, xv, vf_load_part(t + i, k, 0.0f),
+                      w ? vf_load_part(w + i, k, 0.0f) : one,
+                      pw ? vf_load_part(pw + i, k, 0.0f) : one, prm);
+        if (out) vf_store_part(out + i, l, k);
+        acc = vf_add(acc, vf_mul(l, vf_load_part(k_ones, k, 0.0f)));
         if (kind == DL_PL_BCE)
             nb = vf_add(nb, vf_add(vf_select_lt(xv, vf_zero(), one, vf_zero()),
                                    vf_select_gt(xv, one, one, vf_zero())));
@@ -386,11 +369,11 @@ DL_ALWAYS_INLINE void pl_bwd_block(int kind, const float *x, const float *t, con
     }
     if (i < hi) {
         size_t k = hi - i;
-        vf d = pl_bwd(kind, vfa_load_part(x + i, k, 0.0f), vfa_load_part(t + i, k, 0.0f),
-                      w ? vfa_load_part(w + i, k, 0.0f) : one,
-                      pw ? vfa_load_part(pw + i, k, 0.0f) : one, prm);
-        vf s = g ? vf_mul(vfa_load_part(g + i, k, 0.0f), sc) : sc;
-        vfa_store_part(gx + i, vf_mul(d, s), k);
+        vf d = pl_bwd(kind, vf_load_part(x + i, k, 0.0f), vf_load_part(t + i, k, 0.0f),
+                      w ? vf_load_part(w + i, k, 0.0f) : one,
+                      pw ? vf_load_part(pw + i, k, 0.0f) : one, prm);
+        vf s = g ? vf_mul(vf_load_part(g + i, k, 0.0f), sc) : sc;
+        vf_store_part(gx + i, vf_mul(d, s), k);
     }
 }
 
@@ -424,8 +407,8 @@ DL_ALWAYS_INLINE void pl_bwd_run(int kind, const float *x, const float *t, const
     }
 }
 
-int DL_ISA_FN(dl_ploss_fwd_f32)(int kind, const float *x, const float *t, const float *w,
-                                const float *pw, size_t n, float param, float *out, double *sum)
+static int ploss_fwd(int kind, const float *x, const float *t, const float *w,
+                     const float *pw, size_t n, float param, float *out, double *sum)
 {
     *sum = 0.0;
     switch (kind) {
@@ -443,9 +426,9 @@ int DL_ISA_FN(dl_ploss_fwd_f32)(int kind, const float *x, const float *t, const 
     }
 }
 
-int DL_ISA_FN(dl_ploss_bwd_f32)(int kind, const float *x, const float *t, const float *w,
-                                const float *pw, size_t n, float param, const float *g,
-                                float gscale, float *gx)
+static int ploss_bwd(int kind, const float *x, const float *t, const float *w,
+                     const float *pw, size_t n, float param, const float *g,
+                     float gscale, float *gx)
 {
     switch (kind) {
     case DL_PL_MSE: pl_bwd_run(DL_PL_MSE, x, t, NULL, NULL, n, param, g, gscale, gx); return 0;
@@ -462,3 +445,6 @@ int DL_ISA_FN(dl_ploss_bwd_f32)(int kind, const float *x, const float *t, const 
     default: return -1;
     }
 }
+
+const loss_kernels_t DL_ISA_FN(loss_kernels) = {ce_fwd, ce_bwd, ce_prob_fwd, ce_prob_bwd,
+                                              ploss_fwd, ploss_bwd};

@@ -1,11 +1,11 @@
-/* Optimizer kernels: ISA dispatch and threading.  The per-ISA bodies are in optim_simd.c.
+/* Optimizer kernels: threading, and the ISA's kernel table (the bodies are in optim_simd.c).
  *
  * An update is element-wise, so threads take contiguous pieces of every buffer.  Piece
  * borders fall on multiples of CHUNK_ALIGN elements (whole cache lines for float and double
  * when the buffers are 64-byte aligned) so two threads never write the same line.
  */
 #include "dlcore/optim.h"
-#include "dlcore/optim_kernels.h"
+#include "optim_kernels.h"
 #include "dlcore/runtime.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -58,21 +58,5 @@ static void run_chunks(size_t n, range_fn body, const void *job)
 
 #define DL_MAX_SUMSQ_THREADS 256
 
-/* The running ISA's copy of kernel base: base is expanded first (SUF(dl_sgd) -> dl_sgd_f32),
- * then the ISA suffix is pasted on. */
-#define OPTIM_KERNEL(base) OPTIM_KERNEL_(base)
-#define OPTIM_KERNEL_(base)                                                                    \
-    (dl_isa() == DL_ISA_AVX512 ? base##_avx512 : dl_isa() == DL_ISA_AVX2 ? base##_avx2          \
-                                                                         : base##_generic)
-
-#define T float
-#define SUF(name) name##_f32
-#include "dlcore/optim_dispatch_impl.h"
-#undef T
-#undef SUF
-
-#define T double
-#define SUF(name) name##_f64
-#include "dlcore/optim_dispatch_impl.h"
-#undef T
-#undef SUF
+#define DL_TEMPLATE "optim_impl.h"
+#include "each_dtype.h"

@@ -14,8 +14,8 @@
  */
 #include <math.h>
 #include <string.h>
-#include "dlcore/simd.h"
-#include "dlcore/optim_kernels.h"
+#include "simd.h"
+#include "optim_kernels.h"
 
 static inline vf vneg(vf a) { return vf_mul(a, vf_set1(-1.0f)); }
 
@@ -67,7 +67,7 @@ static inline void sgd_vec(float *p, const float *g, float *buf, const sgd_c *c)
     vf_storeu(p, vf_fma(d, c->lr_neg, pp));
 }
 
-void DL_ISA_FN(dl_sgd_f32)(float *p, const float *g, float *buf, size_t n, const dl_sgd_args *a)
+static void sgd_f32(float *p, const float *g, float *buf, size_t n, const dl_sgd_args *a)
 {
     sgd_c c;
     c.lr_neg = vf_set1((float)-a->lr);
@@ -114,8 +114,8 @@ static inline void sgd_f64_one(double *restrict p, const double *restrict g,
     p[i] = p[i] + d * c->lr_neg;
 }
 
-void DL_ISA_FN(dl_sgd_f64)(double *restrict p, const double *restrict g, double *restrict buf,
-                           size_t n, const dl_sgd_args *a)
+static void sgd_f64(double *restrict p, const double *restrict g, double *restrict buf,
+                    size_t n, const dl_sgd_args *a)
 {
     sgd_d c;
     c.lr_neg = -a->lr;
@@ -162,8 +162,8 @@ static inline void adam_vec(float *p, const float *g, float *m, float *v, float 
     vf_storeu(p, vf_fma(c->step_neg, vf_div(mm, denom), pp));
 }
 
-void DL_ISA_FN(dl_adam_f32)(float *p, const float *g, float *m, float *v, float *vmax, size_t n,
-                            const dl_adam_args *a)
+static void adam_f32(float *p, const float *g, float *m, float *v, float *vmax, size_t n,
+                     const dl_adam_args *a)
 {
     adam_c c;
     double w1 = 1.0 - a->beta1;
@@ -228,9 +228,9 @@ static inline void adam_f64_one(double *restrict p, const double *restrict g,
     p[i] = pp + c->step_neg * (mm / denom);
 }
 
-void DL_ISA_FN(dl_adam_f64)(double *restrict p, const double *restrict g, double *restrict m,
-                            double *restrict v, double *restrict vmax, size_t n,
-                            const dl_adam_args *a)
+static void adam_f64(double *restrict p, const double *restrict g, double *restrict m,
+                     double *restrict v, double *restrict vmax, size_t n,
+                     const dl_adam_args *a)
 {
     adam_d c;
     c.w1 = 1.0 - a->beta1;
@@ -286,8 +286,8 @@ static inline void rms_vec(float *p, const float *g, float *sq, float *gavg, flo
     }
 }
 
-void DL_ISA_FN(dl_rmsprop_f32)(float *p, const float *g, float *sq, float *gavg, float *buf,
-                               size_t n, const dl_rmsprop_args *a)
+static void rmsprop_f32(float *p, const float *g, float *sq, float *gavg, float *buf,
+                        size_t n, const dl_rmsprop_args *a)
 {
     rms_c c;
     double w = 1.0 - a->alpha;
@@ -358,9 +358,9 @@ static inline void rms_f64_one(double *restrict p, const double *restrict g,
     }
 }
 
-void DL_ISA_FN(dl_rmsprop_f64)(double *restrict p, const double *restrict g,
-                               double *restrict sq, double *restrict gavg,
-                               double *restrict buf, size_t n, const dl_rmsprop_args *a)
+static void rmsprop_f64(double *restrict p, const double *restrict g,
+                        double *restrict sq, double *restrict gavg,
+                        double *restrict buf, size_t n, const dl_rmsprop_args *a)
 {
     rms_d c;
     c.lr_neg = -a->lr;
@@ -404,8 +404,8 @@ static inline void adagrad_vec(float *p, const float *g, float *sum, const adagr
     vf_storeu(p, vf_fma(c->clr_neg, vf_div(d, std), pp));
 }
 
-void DL_ISA_FN(dl_adagrad_f32)(float *p, const float *g, float *sum, size_t n,
-                               const dl_adagrad_args *a)
+static void adagrad_f32(float *p, const float *g, float *sum, size_t n,
+                        const dl_adagrad_args *a)
 {
     adagrad_c c;
     c.clr_neg = vf_set1((float)-a->clr);
@@ -427,8 +427,8 @@ void DL_ISA_FN(dl_adagrad_f32)(float *p, const float *g, float *sum, size_t n,
     }
 }
 
-void DL_ISA_FN(dl_adagrad_f64)(double *restrict p, const double *restrict g,
-                               double *restrict sum, size_t n, const dl_adagrad_args *a)
+static void adagrad_f64(double *restrict p, const double *restrict g,
+                        double *restrict sum, size_t n, const dl_adagrad_args *a)
 {
     const double clr_neg = -a->clr, eps = a->eps, wd = a->weight_decay;
     const int has_wd = wd != 0.0, maximize = a->maximize;
@@ -445,7 +445,7 @@ void DL_ISA_FN(dl_adagrad_f64)(double *restrict p, const double *restrict g,
 
 /* Squares summed in double: no float overflow for |x| > 1.8e19, and the error stays that of
  * a double sum however long the buffer is (the loop is memory-bound either way). */
-double DL_ISA_FN(dl_sumsq_f32)(const float *x, size_t n)
+static double sumsq_f32(const float *x, size_t n)
 {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
@@ -456,10 +456,14 @@ double DL_ISA_FN(dl_sumsq_f32)(const float *x, size_t n)
     return s;
 }
 
-double DL_ISA_FN(dl_sumsq_f64)(const double *x, size_t n)
+static double sumsq_f64(const double *x, size_t n)
 {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
     for (size_t i = 0; i < n; i++) s += x[i] * x[i];
     return s;
 }
+
+const optim_kernels_t DL_ISA_FN(optim_kernels) = {
+    sgd_f32, sgd_f64, adam_f32, adam_f64, rmsprop_f32, rmsprop_f64, adagrad_f32, adagrad_f64,
+    sumsq_f32, sumsq_f64};

@@ -14,6 +14,8 @@
 #include "dlcore/pool.h"
 #include "dlcore/rnn.h"
 #include "dlcore/runtime.h"
+#include "layernorm_kernels.h"
+#include "plan_kernels.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -192,24 +194,12 @@ static dl_pool_params pool_params(const int64_t *i)
     return p;
 }
 
-typedef void (*binary_fn)(int, int, const int64_t *, const int64_t *, const int64_t *,
-                          const float *, const float *, float *, int, int);
-typedef void (*addrows_fn)(size_t, const float *, const float *, float *);
-typedef void (*lnrows_fn)(size_t, size_t, size_t, const float *, const float *, const float *,
-                          float, int, float *, float *, float *);
-
 static void run_binary(const dl_plan_step *s, char **ptr)
 {
     const int64_t *i = s->i;
-    binary_fn f;
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: f = dl_plan_binary_f32_avx512; break;
-    case DL_ISA_AVX2: f = dl_plan_binary_f32_avx2; break;
-    default: f = dl_plan_binary_f32_generic; break;
-    }
     const int ndim = (int)i[1], post = (int)i[20];
     float *y = (float *)OPND(s, ptr, 2);
-    f((int)i[0], ndim, i + 2, i + 8, i + 14, (const float *)OPND(s, ptr, 0),
+    plan_kernels()->binary((int)i[0], ndim, i + 2, i + 8, i + 14, (const float *)OPND(s, ptr, 0),
       (const float *)OPND(s, ptr, 1), y, post == DL_AF_RELU, dl_num_threads());
     if (post >= 0 && post != DL_AF_RELU) {
         size_t n = 1;
@@ -227,13 +217,9 @@ static void run_skip_layernorm(const dl_plan_step *s, char **ptr)
     float *y = (float *)OPND(s, ptr, 4), *sum = (float *)OPND(s, ptr, 5);
     const size_t rows = (size_t)s->i[0], n = (size_t)s->i[1];
     const float eps = (float)s->f[0];
-    addrows_fn add;
-    lnrows_fn ln;
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: add = dl_plan_add_rows_f32_avx512; ln = dl_ln_fwd_rows_f32_avx512; break;
-    case DL_ISA_AVX2: add = dl_plan_add_rows_f32_avx2; ln = dl_ln_fwd_rows_f32_avx2; break;
-    default: add = dl_plan_add_rows_f32_generic; ln = dl_ln_fwd_rows_f32_generic; break;
-    }
+    /* one ISA for the whole step: the tables read once */
+    const plan_kernels_t *pk = plan_kernels();
+    const layernorm_kernels_t *lk = layernorm_kernels_for(dl_isa());
     const size_t RB = 8, nblk = (rows + RB - 1) / RB;
     int nt = dl_threads_for(rows * n, (size_t)1 << 15);
 #ifdef DL_HAVE_OPENMP
@@ -242,8 +228,8 @@ static void run_skip_layernorm(const dl_plan_step *s, char **ptr)
     for (size_t k = 0; k < nblk; k++) {
         size_t r0 = k * RB, r1 = r0 + RB < rows ? r0 + RB : rows;
         float *dst = (sum ? sum : y) + r0 * n;
-        add((r1 - r0) * n, a + r0 * n, b + r0 * n, dst);
-        ln(0, r1 - r0, n, dst, gamma, beta, eps, 0, y + r0 * n, NULL, NULL);
+        pk->add_rows((r1 - r0) * n, a + r0 * n, b + r0 * n, dst);
+        lk->fwd_rows(0, r1 - r0, n, dst, gamma, beta, eps, 0, y + r0 * n, NULL, NULL);
     }
     (void)nt;
 }
@@ -274,7 +260,7 @@ static int run_rnn(const dl_plan_step *s, char **ptr)
     const int64_t *i = s->i;
     dl_rnn_desc d;
     d.mode = (dl_rnn_mode_t)i[0];
-    d.T = (size_t)i[1];
+    d.n_steps = (size_t)i[1];
     d.batch_sizes = (const int64_t *)OPND(s, ptr, 12);
     d.B = (size_t)i[2];
     d.n_input = (size_t)i[3];
@@ -313,11 +299,7 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **p
         if (s->op == DL_PLAN_CONV && p.groups == p.C && p.K == p.C && p.dh == 1 && p.dw == 1 &&
             (p.sh > 1 || p.sw > 1) && p.R * p.S <= 64) {
             /* strided depthwise: the executor's kernel, epilogue fused */
-            switch (dl_isa()) {
-            case DL_ISA_AVX512: rc = dl_plan_dwconv_f32_avx512(i, f, x, w, b, y); break;
-            case DL_ISA_AVX2: rc = dl_plan_dwconv_f32_avx2(i, f, x, w, b, y); break;
-            default: rc = dl_plan_dwconv_f32_generic(i, f, x, w, b, y); break;
-            }
+            rc = plan_window_kernels()->dwconv(i, f, x, w, b, y);
         } else if (s->op == DL_PLAN_CONV) {
             rc = dl_conv2d_fwd_f32(&p, x, w, b, y);
             if (!rc) post_act((int)i[16], y, 1, (size_t)(p.N * p.K * p.OH * p.OW),
@@ -370,11 +352,7 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **p
         float *y = (float *)OPND(s, ptr, 1);
         if (s->op == DL_PLAN_MAXPOOL && p.dh == 1 && p.dw == 1 && p.kh * p.kw > 4) {
             /* windows larger than 2x2: the executor's phase-split vector kernel */
-            switch (dl_isa()) {
-            case DL_ISA_AVX512: rc = dl_plan_maxpool_f32_avx512(i, x, y); break;
-            case DL_ISA_AVX2: rc = dl_plan_maxpool_f32_avx2(i, x, y); break;
-            default: rc = dl_plan_maxpool_f32_generic(i, x, y); break;
-            }
+            rc = plan_window_kernels()->maxpool(i, x, y);
             if (rc) *err = DL_PLAN_ENOMEM;
         } else if (s->op == DL_PLAN_MAXPOOL) dl_maxpool2d_fwd_f32(&p, x, y, NULL);
         else if (s->op == DL_PLAN_AVGPOOL) dl_avgpool2d_fwd_f32(&p, x, y, (int)i[13], i[14]);

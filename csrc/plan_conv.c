@@ -10,9 +10,7 @@
 #include "dlcore/gemm.h"
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
-
-typedef void (*im2col_fn)(const dl_conv_params *, const float *, int64_t, int64_t, int64_t,
-                          float *, int64_t);
+#include "conv_kernels.h"
 
 int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
 {
@@ -34,12 +32,9 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
     const dl_act_t act = (dl_act_t)i[17];
     const int64_t tile = i[18], P = p.OH * p.OW, HW = p.H * p.W;
     const dl_bias_t bk = bias ? DL_BIAS_COL : DL_BIAS_NONE;
-    im2col_fn im2col;
-    switch (pa->isa) {
-    case DL_ISA_AVX512: im2col = dl_conv_im2col_f32_avx512; break;
-    case DL_ISA_AVX2: im2col = dl_conv_im2col_f32_avx2; break;
-    default: im2col = dl_conv_im2col_f32_generic; break;
-    }
+    /* the im2col of the ISA the weights were packed for, like the GEMM that reads it */
+    void (*im2col)(const dl_conv_params *, const float *, int64_t, int64_t, int64_t, float *,
+                   int64_t) = conv_kernels_for((dl_isa_t)pa->isa)->im2col;
     for (int64_t n = 0; n < p.N; n++) {
         const float *xn = x + n * p.C * HW;
         float *yn = y + n * p.K * P;

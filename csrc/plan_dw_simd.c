@@ -11,7 +11,8 @@
 #include "dlcore/act.h"
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
-#include "dlcore/simd.h"
+#include "simd.h"
+#include "plan_kernels.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -120,7 +121,7 @@ static void max_plane(const dw_geom *g, const float *pl, float *y, float *acc)
 }
 
 /* i: pool params planes H W OH OW kh kw sh sw ph pw dh dw (dilation 1).  -1: no memory. */
-int DL_ISA_FN(dl_plan_maxpool_f32)(const int64_t *i, const float *x, float *y)
+static int maxpool_f32(const int64_t *i, const float *x, float *y)
 {
     dw_geom g;
     geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
@@ -154,8 +155,8 @@ int DL_ISA_FN(dl_plan_maxpool_f32)(const int64_t *i, const float *x, float *y)
 
 /* i: the CONV step's ints (N C H W K R S OH OW sh sw ph pw dh dw groups act) with
  * K == C == groups, dilation 1.  Returns -1 when scratch memory is short. */
-int DL_ISA_FN(dl_plan_dwconv_f32)(const int64_t *i, const double *f, const float *x,
-                                  const float *w, const float *bias, float *y)
+static int dwconv_f32(const int64_t *i, const double *f, const float *x, const float *w,
+                      const float *bias, float *y)
 {
     dw_geom g;
     if (i[5] * i[6] > 64) return 1;
@@ -191,3 +192,5 @@ int DL_ISA_FN(dl_plan_dwconv_f32)(const int64_t *i, const double *f, const float
     }
     return failed ? -1 : 0;
 }
+
+const plan_window_kernels_t DL_ISA_FN(plan_window_kernels) = {dwconv_f32, maxpool_f32};

@@ -6,7 +6,8 @@
 #include <stddef.h>
 
 #include "dlcore/plan.h"
-#include "dlcore/simd.h"
+#include "simd.h"
+#include "plan_kernels.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -71,9 +72,9 @@ static void bin_rows(int op, int ndim, const int64_t *shape, const int64_t *sa,
     }
 }
 
-void DL_ISA_FN(dl_plan_binary_f32)(int op, int ndim, const int64_t *shape, const int64_t *sa,
-                                   const int64_t *sb, const float *a, const float *b, float *y,
-                                   int relu, int nthreads)
+static void binary_f32(int op, int ndim, const int64_t *shape, const int64_t *sa,
+                       const int64_t *sb, const float *a, const float *b, float *y, int relu,
+                       int nthreads)
 {
     int64_t total = 1;
     for (int d = 0; d < ndim; d++) total *= shape[d];
@@ -105,10 +106,12 @@ void DL_ISA_FN(dl_plan_binary_f32)(int op, int ndim, const int64_t *shape, const
     }
 }
 
-void DL_ISA_FN(dl_plan_add_rows_f32)(size_t n, const float *a, const float *b, float *y)
+static void add_rows_f32(size_t n, const float *a, const float *b, float *y)
 {
     size_t i = 0;
     for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
         vf_storeu(y + i, vf_add(vf_loadu(a + i), vf_loadu(b + i)));
     for (; i < n; i++) y[i] = a[i] + b[i];
 }
+
+const plan_kernels_t DL_ISA_FN(plan_kernels) = {binary_f32, add_rows_f32};

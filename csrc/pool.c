@@ -1,17 +1,15 @@
 /* Max/average/adaptive pooling, index scatter/gather (max-pool backward, max-unpool) and
- * nearest/bilinear upsampling (see dlcore/pool.h).  Written once in dlcore/pool_impl.h. */
+ * nearest/bilinear upsampling (see dlcore/pool.h).  Written once in pool_impl.h. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/pool.h"
 #include "dlcore/runtime.h"
+#include "pool_kernels.h"
 
 /* window reads below which a call stays on one thread */
 #define POOL_GRAIN ((size_t)1 << 16)
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-/* the larger, or NaN when either is NaN (PyTorch's max pooling propagates NaN) */
-static inline float max_nan_f(float a, float b) { return (b > a || b != b) ? b : a; }
-static inline double max_nan_d(double a, double b) { return (b > a || b != b) ? b : a; }
 
 static inline int64_t ad_start(int64_t o, int64_t out, int64_t in) { return (o * in) / out; }
 static inline int64_t ad_end(int64_t o, int64_t out, int64_t in)
@@ -25,21 +23,27 @@ static inline int64_t near_src(int64_t o, float scale, int64_t in)
     return i < in - 1 ? i : in - 1;
 }
 
-/* float32 2x2 rows go to the vector kernels of pool2x2_avx512.c / pool2x2_avx2.c */
+/* the generic path has no vector 2x2 kernels */
+const pool_kernels_t pool_kernels_generic = {NULL, NULL};
+
+/* float32 2x2 rows go to the ISA's vector kernel when it has one (pool2x2_avx512.c,
+ * pool2x2_avx2.c) */
 static inline int pool2x2_row_simd_f32(const float *r0, const float *r1, float *y, int64_t ow)
 {
-    switch (dl_isa()) {
-    case DL_ISA_AVX512: dl_maxpool2x2_row_f32_avx512(r0, r1, y, ow); return 1;
-    case DL_ISA_AVX2: dl_maxpool2x2_row_f32_avx2(r0, r1, y, ow); return 1;
-    default: return 0;
-    }
+    void (*const row)(const float *, const float *, float *, int64_t) =
+        pool_kernels()->maxpool2x2_row;
+    if (!row) return 0;
+    row(r0, r1, y, ow);
+    return 1;
 }
 
 static inline int pool2x2_row_idx_simd_f32(const float *r0, const float *r1, float *y,
                                            int64_t *idx, int64_t ow, int64_t base, int64_t W)
 {
-    if (dl_isa() != DL_ISA_AVX512) return 0;
-    dl_maxpool2x2_row_idx_f32_avx512(r0, r1, y, idx, ow, base, W);
+    void (*const row)(const float *, const float *, float *, int64_t *, int64_t, int64_t,
+                      int64_t) = pool_kernels()->maxpool2x2_row_idx;
+    if (!row) return 0;
+    row(r0, r1, y, idx, ow, base, W);
     return 1;
 }
 
@@ -58,18 +62,5 @@ static inline int pool2x2_row_idx_simd_f64(const double *r0, const double *r1, d
     return 0;
 }
 
-#define T float
-#define SUF(name) name##_f32
-#define max_nan max_nan_f
-#include "dlcore/pool_impl.h"
-#undef T
-#undef SUF
-#undef max_nan
-
-#define T double
-#define SUF(name) name##_f64
-#define max_nan max_nan_d
-#include "dlcore/pool_impl.h"
-#undef T
-#undef SUF
-#undef max_nan
+#define DL_TEMPLATE "pool_impl.h"
+#include "each_dtype.h"

@@ -1,7 +1,7 @@
 /* 2x2 stride-2 max pooling of one output row, float32, AVX2 (see pool2x2_avx512.c).
  * Full groups of eight outputs are vectorized; the rest of the row is done one by one. */
 #include <immintrin.h>
-#include "dlcore/pool.h"
+#include "pool_kernels.h"
 
 static inline float p2s_nanmax(float a, float b) { return (b > a || b != b) ? b : a; }
 
@@ -11,7 +11,7 @@ static inline __m256 p2v_nanmax(__m256 a, __m256 b)
     return _mm256_blendv_ps(_mm256_max_ps(a, b), a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
 }
 
-void dl_maxpool2x2_row_f32_avx2(const float *r0, const float *r1, float *y, int64_t ow)
+static void maxpool2x2_row(const float *r0, const float *r1, float *y, int64_t ow)
 {
     int64_t j = 0;
     for (; j + 8 <= ow; j += 8) {
@@ -29,3 +29,6 @@ void dl_maxpool2x2_row_f32_avx2(const float *r0, const float *r1, float *y, int6
         y[j] = p2s_nanmax(p2s_nanmax(r0[2 * j], r0[2 * j + 1]),
                           p2s_nanmax(r1[2 * j], r1[2 * j + 1]));
 }
+
+/* no AVX2 kernel with indices: pool_impl.h's loop */
+const pool_kernels_t pool_kernels_avx2 = {maxpool2x2_row, NULL};

@@ -7,7 +7,7 @@
  * indices, ties keep the first of (r0[2j], r0[2j+1], r1[2j], r1[2j+1]) and a later NaN wins.
  */
 #include <immintrin.h>
-#include "dlcore/pool.h"
+#include "pool_kernels.h"
 
 /* max(a, b) that returns NaN when either is NaN (vmaxps alone returns b then) */
 static inline __m512 p2_nanmax(__m512 a, __m512 b)
@@ -22,7 +22,7 @@ static inline __mmask16 p2_first(int64_t n)
     return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
 }
 
-void dl_maxpool2x2_row_f32_avx512(const float *r0, const float *r1, float *y, int64_t ow)
+static void maxpool2x2_row(const float *r0, const float *r1, float *y, int64_t ow)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
                                            16, 18, 20, 22, 24, 26, 28, 30);
@@ -42,8 +42,8 @@ void dl_maxpool2x2_row_f32_avx512(const float *r0, const float *r1, float *y, in
 
 /* the same with the flat argmax in the plane: base is the offset of r0[0] in the plane and
  * W the plane's row length (r1 = r0 + W) */
-void dl_maxpool2x2_row_idx_f32_avx512(const float *r0, const float *r1, float *y,
-                                      int64_t *idx, int64_t ow, int64_t base, int64_t W)
+static void maxpool2x2_row_idx(const float *r0, const float *r1, float *y, int64_t *idx,
+                               int64_t ow, int64_t base, int64_t W)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14,
                                            16, 18, 20, 22, 24, 26, 28, 30);
@@ -83,3 +83,5 @@ void dl_maxpool2x2_row_idx_f32_avx512(const float *r0, const float *r1, float *y
         _mm512_mask_storeu_epi64(idx + j + 8, (__mmask8)(keep >> 8), i_hi);
     }
 }
+
+const pool_kernels_t pool_kernels_avx512 = {maxpool2x2_row, maxpool2x2_row_idx};

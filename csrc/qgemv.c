@@ -1,4 +1,4 @@
-/* Driver of the quantised matrix products (dlcore/qgemv.h): argument checks, ISA dispatch and
+/* Driver of the quantised matrix products (dlcore/qgemv.h): argument checks, the ISA's kernel table and
  * OpenMP over output rows (each thread streams its own slice of the weights once).
  *
  * M == 1 (decoding) uses the fused block-dot kernel.  M > 1 (a prompt) dequantises a tile of
@@ -9,6 +9,7 @@
 #include "dlcore/qgemv.h"
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
+#include "qgemv_kernels.h"
 
 /* Multiply-adds per thread below which a second thread costs more than it saves. */
 #define QG_GRAIN ((size_t)1 << 16)
@@ -24,28 +25,6 @@ size_t dl_qblock_bytes(int kind)
     case DL_Q4_1: return 20;
     case DL_Q8_0: return 34;
     default: return 0;
-    }
-}
-
-typedef void (*qg_dot_rows_fn)(int, size_t, size_t, const float *, const float *,
-                               const uint8_t *, size_t, float *);
-typedef void (*qg_dequant_fn)(int, size_t, const uint8_t *, float *);
-
-static void qg_pick(qg_dot_rows_fn *rows, qg_dequant_fn *deq)
-{
-    switch (dl_isa()) {
-    case DL_ISA_AVX512:
-        *rows = dl_qdot_rows_avx512;
-        *deq = dl_qdequant_row_avx512;
-        break;
-    case DL_ISA_AVX2:
-        *rows = dl_qdot_rows_avx2;
-        *deq = dl_qdequant_row_avx2;
-        break;
-    default:
-        *rows = dl_qdot_rows_generic;
-        *deq = dl_qdequant_row_generic;
-        break;
     }
 }
 
@@ -66,9 +45,7 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
             for (size_t j = 0; j < N; j++) y[i * ldy + j] = 0.0f;
         return 0;
     }
-    qg_dot_rows_fn rows_fn;
-    qg_dequant_fn deq_fn;
-    qg_pick(&rows_fn, &deq_fn);
+    const qgemv_kernels_t *kt = qgemv_kernels();
     const size_t nchunks = (N + QG_ROWS - 1) / QG_ROWS;
     const int nt = dl_threads_for(M * N * K, QG_GRAIN);
     int failed = 0;
@@ -86,7 +63,7 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
         for (size_t c = 0; c < nchunks; c++) {
             size_t j0 = c * QG_ROWS;
             size_t n = N - j0 < QG_ROWS ? N - j0 : QG_ROWS;
-            rows_fn(kind, n, K, x, xsum, W + j0 * ldw, ldw, y + j0);
+            kt->dot_rows(kind, n, K, x, xsum, W + j0 * ldw, ldw, y + j0);
         }
         dl_free(xsum);
         return 0;
@@ -105,7 +82,8 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
             if (!tile) continue;
             size_t j0 = t * QG_TILE;
             size_t n = N - j0 < QG_TILE ? N - j0 : QG_TILE;
-            for (size_t j = 0; j < n; j++) deq_fn(kind, K, W + (j0 + j) * ldw, tile + j * K);
+            for (size_t j = 0; j < n; j++)
+                kt->dequant_row(kind, K, W + (j0 + j) * ldw, tile + j * K);
             dl_sgemm_ex(0, 1, M, n, K, 1.0f, x, (ptrdiff_t)ldx, tile, (ptrdiff_t)K, 0.0f,
                         y + j0, (ptrdiff_t)ldy, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
         }
@@ -117,11 +95,9 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
 int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, float *out)
 {
     if (qg_check(kind, K, ldw) != 0) return -1;
-    qg_dot_rows_fn rows_fn;
-    qg_dequant_fn deq_fn;
-    qg_pick(&rows_fn, &deq_fn);
+    const qgemv_kernels_t *kt = qgemv_kernels();
     const int nt = dl_threads_for(N * K, QG_GRAIN);
     #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t j = 0; j < N; j++) deq_fn(kind, K, W + j * ldw, out + j * K);
+    for (size_t j = 0; j < N; j++) kt->dequant_row(kind, K, W + j * ldw, out + j * K);
     return 0;
 }

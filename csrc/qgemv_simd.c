@@ -7,8 +7,9 @@
  * Two accumulators per row (even and odd blocks) keep the dependent FMA chain off the
  * critical path.
  */
-#include "dlcore/simd.h"
+#include "simd.h"
 #include "dlcore/qgemv.h"
+#include "qgemv_kernels.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
 static inline float qg_half(const uint8_t *p)
@@ -176,8 +177,8 @@ typedef float qg_acc_t;
 #endif
 
 /* y[j] = dot(W row j, x) for j < n; xsum[b] = sum of x over block b. */
-void DL_ISA_FN(dl_qdot_rows)(int kind, size_t n, size_t K, const float *x, const float *xsum,
-                             const uint8_t *W, size_t ldw, float *y)
+static void qdot_rows(int kind, size_t n, size_t K, const float *x, const float *xsum,
+                      const uint8_t *W, size_t ldw, float *y)
 {
     const size_t nb = K / DL_QK;
     const size_t bb = dl_qblock_bytes(kind);
@@ -218,7 +219,7 @@ void DL_ISA_FN(dl_qdot_rows)(int kind, size_t n, size_t K, const float *x, const
     }
 }
 
-void DL_ISA_FN(dl_qdequant_row)(int kind, size_t K, const uint8_t *w, float *out)
+static void qdequant_row(int kind, size_t K, const uint8_t *w, float *out)
 {
     const size_t nb = K / DL_QK;
     const size_t bb = dl_qblock_bytes(kind);
@@ -233,3 +234,5 @@ void DL_ISA_FN(dl_qdequant_row)(int kind, size_t K, const uint8_t *w, float *out
         }
     }
 }
+
+const qgemv_kernels_t DL_ISA_FN(qgemv_kernels) = {qdot_rows, qdequant_row};

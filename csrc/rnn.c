@@ -1,10 +1,11 @@
-/* Recurrent layers: ISA dispatch and row threading of the fused cell kernels, the float64 cell
+/* Recurrent layers: row threading of the fused cell kernels (rnn_kernels.h), the float64 cell
  * kernels, and the time loops (forward and BPTT) for both dtypes.  See dlcore/rnn.h. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/rnn.h"
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
+#include "rnn_kernels.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -28,7 +29,7 @@ size_t dl_rnn_gates(dl_rnn_mode_t mode)
 size_t dl_rnn_total_rows(const dl_rnn_desc *d)
 {
     size_t rows = 0;
-    for (size_t t = 0; t < d->T; t++) rows += (size_t)d->batch_sizes[t];
+    for (size_t t = 0; t < d->n_steps; t++) rows += (size_t)d->batch_sizes[t];
     return rows;
 }
 
@@ -53,58 +54,12 @@ size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d)
     return rows * G * (d->mode == DL_RNN_GRU ? 2 : 1) + (d->P != d->H ? rows * d->P : 0);
 }
 
-/* ---------------------------------------------------------------- float32 row kernels, per ISA */
-#define DECLARE_ISA(isa)                                                                        \
-    void dl_lstm_row_fwd_f32_##isa(size_t, const float *, const float *, const float *,         \
-                                   float *, float *, float *, float *, float *);                \
-    void dl_lstm_row_bwd_f32_##isa(size_t, const float *, const float *, const float *,         \
-                                   const float *, float *, float *);                            \
-    void dl_gru_row_fwd_f32_##isa(size_t, float *, const float *, float *, float *);            \
-    void dl_gru_row_bwd_f32_##isa(size_t, const float *, const float *, const float *,          \
-                                  const float *, float *, float *, float *);                    \
-    void dl_elman_row_fwd_f32_##isa(size_t, int, float *, float *);                             \
-    void dl_elman_row_bwd_f32_##isa(size_t, int, const float *, const float *, float *);
-DECLARE_ISA(generic)
-DECLARE_ISA(avx2)
-DECLARE_ISA(avx512)
-#undef DECLARE_ISA
-
-typedef void (*lstm_fwd_row_t)(size_t, const float *, const float *, const float *, float *,
-                               float *, float *, float *, float *);
-typedef void (*lstm_bwd_row_t)(size_t, const float *, const float *, const float *,
-                               const float *, float *, float *);
-typedef void (*gru_fwd_row_t)(size_t, float *, const float *, float *, float *);
-typedef void (*gru_bwd_row_t)(size_t, const float *, const float *, const float *,
-                              const float *, float *, float *, float *);
-typedef void (*elman_fwd_row_t)(size_t, int, float *, float *);
-typedef void (*elman_bwd_row_t)(size_t, int, const float *, const float *, float *);
-
-static const lstm_fwd_row_t LSTM_FWD[3] = {dl_lstm_row_fwd_f32_generic, dl_lstm_row_fwd_f32_avx2,
-                                           dl_lstm_row_fwd_f32_avx512};
-static const lstm_bwd_row_t LSTM_BWD[3] = {dl_lstm_row_bwd_f32_generic, dl_lstm_row_bwd_f32_avx2,
-                                           dl_lstm_row_bwd_f32_avx512};
-static const gru_fwd_row_t GRU_FWD[3] = {dl_gru_row_fwd_f32_generic, dl_gru_row_fwd_f32_avx2,
-                                         dl_gru_row_fwd_f32_avx512};
-static const gru_bwd_row_t GRU_BWD[3] = {dl_gru_row_bwd_f32_generic, dl_gru_row_bwd_f32_avx2,
-                                         dl_gru_row_bwd_f32_avx512};
-static const elman_fwd_row_t ELMAN_FWD[3] = {dl_elman_row_fwd_f32_generic,
-                                             dl_elman_row_fwd_f32_avx2,
-                                             dl_elman_row_fwd_f32_avx512};
-static const elman_bwd_row_t ELMAN_BWD[3] = {dl_elman_row_bwd_f32_generic,
-                                             dl_elman_row_bwd_f32_avx2,
-                                             dl_elman_row_bwd_f32_avx512};
-
-static inline int isa_index(void)
-{
-    int i = (int)dl_isa();
-    return i < 0 ? 0 : (i > 2 ? 2 : i);
-}
-
+/* ---------------------------------------------------------------- float32 cells, row-threaded */
 void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg, ptrdiff_t ldhg,
                           const float *bias, float *gates, float *c, float *tc, float *h,
                           ptrdiff_t ldh, float *h2, ptrdiff_t ldh2)
 {
-    lstm_fwd_row_t fn = LSTM_FWD[isa_index()];
+    const rnn_kernels_t *kt = rnn_kernels();
     int nth = dl_threads_for(n * H, CELL_GRAIN);
     #pragma omp parallel for num_threads(nth) if(nth > 1)
     for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) {
@@ -114,52 +69,54 @@ void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg, 
             const float *pf = xg + (r + LSTM_PF_ROWS) * 4 * H;
             for (size_t j = 0; j < 4 * H; j += 16) __builtin_prefetch(pf + j, 1, 3);
         }
-        fn(H, xg ? xg + r * 4 * H : NULL, hg ? hg + r * ldhg : NULL, bias,
-           gates ? gates + r * 4 * H : NULL, c + r * H, tc ? tc + r * H : NULL, h + r * ldh,
-           h2 ? h2 + r * ldh2 : NULL);
+        kt->lstm_row_fwd(H, xg ? xg + r * 4 * H : NULL, hg ? hg + r * ldhg : NULL, bias,
+                         gates ? gates + r * 4 * H : NULL, c + r * H, tc ? tc + r * H : NULL,
+                         h + r * ldh, h2 ? h2 + r * ldh2 : NULL);
     }
 }
 
 void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc, const float *cp,
                           const float *dh, float *dc, float *dg)
 {
-    lstm_bwd_row_t fn = LSTM_BWD[isa_index()];
+    const rnn_kernels_t *kt = rnn_kernels();
     #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
     for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
-        fn(H, g + r * 4 * H, tc + r * H, cp + r * H, dh + r * H, dc + r * H, dg + r * 4 * H);
+        kt->lstm_row_bwd(H, g + r * 4 * H, tc + r * H, cp + r * H, dh + r * H, dc + r * H,
+                         dg + r * 4 * H);
 }
 
 void dl_gru_cell_fwd_f32(size_t n, size_t H, float *xg, const float *hg, float *h, ptrdiff_t ldh,
                          float *hgn)
 {
-    gru_fwd_row_t fn = GRU_FWD[isa_index()];
+    const rnn_kernels_t *kt = rnn_kernels();
     #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
     for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
-        fn(H, xg + r * 3 * H, hg + r * 3 * H, h + r * ldh, hgn ? hgn + r * H : NULL);
+        kt->gru_row_fwd(H, xg + r * 3 * H, hg + r * 3 * H, h + r * ldh, hgn ? hgn + r * H : NULL);
 }
 
 void dl_gru_cell_bwd_f32(size_t n, size_t H, const float *g, const float *hgn, const float *hp,
                          const float *dh, float *dxg, float *dhg, float *dhp)
 {
-    gru_bwd_row_t fn = GRU_BWD[isa_index()];
+    const rnn_kernels_t *kt = rnn_kernels();
     #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
     for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
-        fn(H, g + r * 3 * H, hgn + r * H, hp + r * H, dh + r * H, dxg + r * 3 * H,
-           dhg + r * 3 * H, dhp + r * H);
+        kt->gru_row_bwd(H, g + r * 3 * H, hgn + r * H, hp + r * H, dh + r * H, dxg + r * 3 * H,
+                        dhg + r * 3 * H, dhp + r * H);
 }
 
 void dl_rnn_cell_fwd_f32(size_t n, size_t H, int relu, float *g, float *h, ptrdiff_t ldh)
 {
-    elman_fwd_row_t fn = ELMAN_FWD[isa_index()];
+    const rnn_kernels_t *kt = rnn_kernels();
     #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
-    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) fn(H, relu, g + r * H, h + r * ldh);
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) kt->elman_row_fwd(H, relu, g + r * H, h + r * ldh);
 }
 
 void dl_rnn_cell_bwd_f32(size_t n, size_t H, int relu, const float *g, const float *dh, float *dg)
 {
-    elman_bwd_row_t fn = ELMAN_BWD[isa_index()];
+    const rnn_kernels_t *kt = rnn_kernels();
     #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
-    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) fn(H, relu, g + r * H, dh + r * H, dg + r * H);
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
+        kt->elman_row_bwd(H, relu, g + r * H, dh + r * H, dg + r * H);
 }
 
 /* ---------------------------------------------------------------- float64 cell kernels (scalar) */
@@ -265,38 +222,16 @@ void dl_rnn_cell_bwd_f64(size_t n, size_t H, int relu, const double *g, const do
 }
 
 /* ---------------------------------------------------------------- the recurrent products
- * A weight matrix used at every step is packed once per call into the layout of the per-ISA
+ * A weight matrix used at every step is packed once per call into the layout of the ISA's
  * kernel (rnn_simd.c); each step then packs only the small state and multiplies.  float64 (used
  * for gradient checks) goes straight to dl_dgemm. */
-#define DECLARE_REC(isa)                                                                        \
-    size_t dl_rnn_nr_##isa(void);                                                               \
-    void dl_rnn_pack_b_f32_##isa(int, size_t, size_t, const float *, ptrdiff_t, float *,        \
-                                 size_t);                                                       \
-    void dl_rnn_gemm_packed_f32_##isa(size_t, size_t, size_t, const float *, ptrdiff_t, size_t, \
-                                      const float *, ptrdiff_t, const float *, float, float *,  \
-                                      ptrdiff_t, size_t, size_t);
-DECLARE_REC(generic)
-DECLARE_REC(avx2)
-DECLARE_REC(avx512)
-#undef DECLARE_REC
-
-static size_t (*const REC_NR[3])(void) = {dl_rnn_nr_generic, dl_rnn_nr_avx2, dl_rnn_nr_avx512};
-static void (*const REC_PACK_B[3])(int, size_t, size_t, const float *, ptrdiff_t, float *,
-                                   size_t) = {
-    dl_rnn_pack_b_f32_generic, dl_rnn_pack_b_f32_avx2, dl_rnn_pack_b_f32_avx512};
-typedef void (*rec_gemm_t)(size_t, size_t, size_t, const float *, ptrdiff_t, size_t,
-                           const float *, ptrdiff_t, const float *, float, float *, ptrdiff_t,
-                           size_t, size_t);
-static const rec_gemm_t REC_GEMM[3] = {
-    dl_rnn_gemm_packed_f32_generic, dl_rnn_gemm_packed_f32_avx2, dl_rnn_gemm_packed_f32_avx512};
-
 /* Work (M*N*K) per thread below which a recurrent product stays on one thread. */
 enum { REC_GRAIN = 1 << 20 };
 
 /* A product by one weight matrix (K rows of op(B)), or by two stacked (K + K2 rows: the LSTM
  * forward's [x_t | h_{t-1}] @ [W_ih | W_hh]^T, so the input projection needs no big buffer). */
 typedef struct {
-    int isa;
+    const rnn_kernels_t *k;
     size_t K, K2, N, nr;
     float *bp;        /* packed weight panels, or NULL: direct */
     const float *b, *b2;  /* direct: the weights as given (op(B) = B^T), products by dl_sgemm */
@@ -310,14 +245,13 @@ enum { REC_PACK_MIN_ROWS = 16 };
 
 static int rec_alloc_f32(rec_f32 *w, size_t K, size_t K2, size_t N)
 {
-    int isa = isa_index();
+    w->k = rnn_kernels();
     w->b = w->b2 = NULL;
     w->ldb = w->ldb2 = 0;
-    w->isa = isa;
     w->K = K;
     w->K2 = K2;
     w->N = N;
-    w->nr = REC_NR[isa]();
+    w->nr = w->k->nr;
     size_t n = (N + w->nr - 1) / w->nr * w->nr * (K + K2);
     w->bp = dl_alloc((n > 0 ? n : 1) * sizeof(float));
     return w->bp ? 0 : -1;
@@ -328,7 +262,7 @@ static int rec_init_f32(rec_f32 *w, int trans, size_t K, size_t N, const float *
 {
     (void)max_m;
     if (rec_alloc_f32(w, K, 0, N) != 0) return -1;
-    REC_PACK_B[w->isa](trans, K, N, B, ldb, w->bp, K * w->nr);
+    w->k->pack_b(trans, K, N, B, ldb, w->bp, K * w->nr);
     return 0;
 }
 
@@ -337,7 +271,7 @@ static int rec_init2_f32(rec_f32 *w, size_t K, const float *B, ptrdiff_t ldb, si
                          const float *B2, ptrdiff_t ldb2, size_t N, size_t rows)
 {
     if (rows < REC_PACK_MIN_ROWS) {
-        w->isa = isa_index();
+        w->k = rnn_kernels();
         w->K = K;
         w->K2 = K2;
         w->N = N;
@@ -351,8 +285,8 @@ static int rec_init2_f32(rec_f32 *w, size_t K, const float *B, ptrdiff_t ldb, si
     }
     if (rec_alloc_f32(w, K, K2, N) != 0) return -1;
     size_t ps = (K + K2) * w->nr;
-    REC_PACK_B[w->isa](1, K, N, B, ldb, w->bp, ps);
-    REC_PACK_B[w->isa](1, K2, N, B2, ldb2, w->bp + K * w->nr, ps);
+    w->k->pack_b(1, K, N, B, ldb, w->bp, ps);
+    w->k->pack_b(1, K2, N, B2, ldb2, w->bp + K * w->nr, ps);
     return 0;
 }
 
@@ -379,7 +313,9 @@ static void rec_mm2_f32(const rec_f32 *w, size_t M, const float *A, ptrdiff_t ld
     size_t panels = (w->N + w->nr - 1) / w->nr;
     int nth = dl_threads_for(M * w->N * (w->K + w->K2), REC_GRAIN);
     if ((size_t)nth > panels) nth = (int)panels;
-    rec_gemm_t gemm = REC_GEMM[w->isa];
+    void (*const gemm)(size_t, size_t, size_t, const float *, ptrdiff_t, size_t, const float *,
+                       ptrdiff_t, const float *, float, float *, ptrdiff_t, size_t, size_t) =
+        w->k->gemm_packed;
     if (nth <= 1) {  /* no parallel region at all: this runs once per step */
         gemm(M, w->N, w->K, A, lda, w->K2, A2, lda2, w->bp, beta, C, ldc, 0, panels);
         return;
@@ -466,17 +402,6 @@ static void rec_free_f64(rec_f64 *w) { (void)w; }
  * never races one still reading h_{t-1}.  The split is the same every step and every column
  * sums in the same order as the one-thread product, so results equal the one-thread path's
  * bit for bit. */
-void dl_lstm_slice_fwd_f32_generic(size_t, size_t, const float *, size_t, const float *, float *,
-                                   float *, float *, float *, float *);
-void dl_lstm_slice_fwd_f32_avx2(size_t, size_t, const float *, size_t, const float *, float *,
-                                float *, float *, float *, float *);
-void dl_lstm_slice_fwd_f32_avx512(size_t, size_t, const float *, size_t, const float *, float *,
-                                  float *, float *, float *, float *);
-typedef void (*lstm_slice_t)(size_t, size_t, const float *, size_t, const float *, float *,
-                             float *, float *, float *, float *);
-static const lstm_slice_t LSTM_SLICE[3] = {
-    dl_lstm_slice_fwd_f32_generic, dl_lstm_slice_fwd_f32_avx2, dl_lstm_slice_fwd_f32_avx512};
-
 static size_t lstm_team_grain = REC_GRAIN;
 
 size_t dl_rnn_team_grain(size_t grain)
@@ -502,7 +427,7 @@ static int lstm_team_threads_f32(const dl_rnn_desc *d)
     if (d->mode != DL_RNN_LSTM || d->P != H || H == 0 || B == 0
         || dl_rnn_total_rows(d) < REC_PACK_MIN_ROWS)
         return 0;
-    size_t ppg = (H + REC_NR[isa_index()]() - 1) / REC_NR[isa_index()]();
+    const size_t nr = rnn_kernels()->nr, ppg = (H + nr - 1) / nr;
     int nth = dl_threads_for(B * 4 * H * (d->n_input + H), lstm_team_grain);
     return (size_t)nth > ppg ? (int)ppg : nth;
 }
@@ -521,9 +446,9 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
                              const float *bias, float *h, float *c, float *out, ptrdiff_t ldo,
                              float *gates, float *hprev, float *tc, float *cprev)
 {
-    const size_t T = d->T, B = d->B, I = d->n_input, H = d->H, G = 4 * H;
-    const int isa = isa_index();
-    const size_t nr = REC_NR[isa](), ppg = (H + nr - 1) / nr, Hp = ppg * nr;
+    const size_t T = d->n_steps, B = d->B, I = d->n_input, H = d->H, G = 4 * H;
+    const rnn_kernels_t *kt = rnn_kernels();
+    const size_t nr = kt->nr, ppg = (H + nr - 1) / nr, Hp = ppg * nr;
     const size_t ps = (I + H) * nr;  /* floats per packed panel: x's rows, then h's */
     const size_t ldhs = 4 * Hp + 16;  /* off a multiple of 4 KiB, as in the loop */
     float *bp = dl_alloc(4 * ppg * ps * sizeof(float));
@@ -537,10 +462,6 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
     }
     size_t steps = 0;
     for (size_t t = 0; t < T; t++) steps += d->batch_sizes[t] > 0;
-    rec_gemm_t gemm = REC_GEMM[isa];
-    lstm_slice_t cell = LSTM_SLICE[isa];
-    void (*pack)(int, size_t, size_t, const float *, ptrdiff_t, float *, size_t) =
-        REC_PACK_B[isa];
     float *hb[2] = {h, h1};
 
     #pragma omp parallel num_threads(nth)
@@ -552,8 +473,8 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
         /* each thread packs (and so first touches) only the panels it multiplies by */
         for (size_t q = 0; q < 4 && W > 0; q++) {
             float *pq = bp + (q * ppg + u0) * ps;
-            pack(1, I, W, w_ih + (q * H + j0) * I, (ptrdiff_t)I, pq, ps);
-            pack(1, H, W, w_hh + (q * H + j0) * H, (ptrdiff_t)H, pq + I * nr, ps);
+            kt->pack_b(1, I, W, w_ih + (q * H + j0) * I, (ptrdiff_t)I, pq, ps);
+            kt->pack_b(1, H, W, w_hh + (q * H + j0) * H, (ptrdiff_t)H, pq + I * nr, ps);
         }
         int cur = 0;
         for (size_t s = 0; s < T; s++) {
@@ -571,13 +492,14 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
             for (size_t u = u0; u < u1; u++) {
                 const size_t a = u * nr, w = a + nr < H ? nr : H - a;
                 for (size_t q = 0; q < 4; q++)
-                    gemm(n, 4 * Hp, I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, bp, 0.0f, hs,
-                         (ptrdiff_t)ldhs, q * ppg + u, q * ppg + u + 1);
+                    kt->gemm_packed(n, 4 * Hp, I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, bp, 0.0f,
+                                    hs, (ptrdiff_t)ldhs, q * ppg + u, q * ppg + u + 1);
                 for (size_t r = 0; r < n; r++) {
                     const size_t row = o + r;
-                    cell(w, H, hs + r * ldhs + a, Hp, bias ? bias + a : NULL,
-                         gates ? gates + row * G + a : NULL, c + r * H + a,
-                         tc ? tc + row * H + a : NULL, hn + r * H + a, out + row * ldo + a);
+                    kt->lstm_slice_fwd(w, H, hs + r * ldhs + a, Hp, bias ? bias + a : NULL,
+                                       gates ? gates + row * G + a : NULL, c + r * H + a,
+                                       tc ? tc + row * H + a : NULL, hn + r * H + a,
+                                       out + row * ldo + a);
                 }
             }
             /* rows past this step's batch (packed sequences) carry their state over */
@@ -613,18 +535,5 @@ static int lstm_team_fwd_f64(const dl_rnn_desc *d, int nth, const size_t *off, c
 }
 
 /* ---------------------------------------------------------------- the time loops, per dtype */
-#define RNN_REAL float
-#define RNN_FN(name) name##_f32
-#define RNN_GEMM dl_sgemm
-#include "dlcore/rnn_loop_impl.h"
-#undef RNN_REAL
-#undef RNN_FN
-#undef RNN_GEMM
-
-#define RNN_REAL double
-#define RNN_FN(name) name##_f64
-#define RNN_GEMM dl_dgemm
-#include "dlcore/rnn_loop_impl.h"
-#undef RNN_REAL
-#undef RNN_FN
-#undef RNN_GEMM
+#define DL_TEMPLATE "rnn_impl.h"
+#include "each_dtype.h"

@@ -1,62 +1,19 @@
 /* Fused recurrent cell kernels, float32, one row of H hidden units per call; compiled once per
- * ISA (see simd.h).  rnn.c threads over rows and picks the ISA copy.
+ * ISA (see simd.h).  rnn.c threads over rows and reaches them through rnn_kernels().
  *
  * Every kernel is one pass: the gate pre-activations a GEMM left in memory are read once, the
  * nonlinearities and the state update happen in registers, and only what backward needs is
- * written (activated gates, tanh(c), GRU's recurrent n part). */
-#include "dlcore/simd.h"
+ * written (activated gates, tanh(c), GRU's recurrent n part).  The LSTM cells, where five
+ * nonlinearities per unit per step are most of the time, take simd.h's short route
+ * (vf_sigmoid_fast, vf_tanh_fast); GRU and Elman keep vf_sigmoid / vf_tanh. */
+#include "simd.h"
 #include "dlcore/rnn.h"
+#include "rnn_kernels.h"
 
 static inline vf vf_one(void) { return vf_set1(1.0f); }
 /* relu that keeps NaN: the data goes second (see vf_max). */
 static inline vf vf_relu(vf x) { return vf_max(vf_zero(), x); }
 static inline float s_relu(float x) { return x > 0.0f ? x : (x != x ? x : 0.0f); }
-
-/* ---- the LSTM forward cell's nonlinearities.  Five per hidden unit per step make them most of
- * the cell's time, so they take a shorter route than simd.h's general vf_sigmoid/vf_tanh (which
- * also keep tanh's relative precision near 0): both come from one clamped e^x and one
- * reciprocal, sigmoid(x) = 1 / (1 + e^-x), tanh(x) = 1 - 2 / (1 + e^2x).  Absolute error stays
- * within a few 1e-8 (what the cell's outputs need); NaN propagates; the clamp to |x| <= 80 keeps
- * 1 + e^x finite and its reciprocal a normal number (sigmoid(-80) ~ 1.8e-35 stands for 0). */
-#ifndef DL_VF_SCALAR
-static inline vf rnn_exp_clamped(vf x)
-{
-    const vf hi = vf_set1(80.0f), lo = vf_set1(-80.0f);
-    vf xc = vf_min(hi, vf_max(lo, x));           /* NaN stays NaN (data in 2nd operand) */
-    vf n;
-    vf p = vf_exp_poly(xc, &n);
-#if defined(__AVX512F__)
-    return _mm512_scalef_ps(p, n);               /* p * 2^n, |n| <= 116 */
-#else
-    return vf_mul(p, vf_pow2i(vf_round_to_int(n)));
-#endif
-}
-
-/* 1 / d for d in [1, 6e34] (or NaN). */
-static inline vf rnn_recip(vf d)
-{
-#if defined(__AVX512F__)
-    vf r = _mm512_rcp14_ps(d);                   /* 14 bits, one Newton step doubles them */
-    return vf_mul(r, _mm512_fnmadd_ps(d, r, vf_set1(2.0f)));
-#else
-    return vf_div(vf_set1(1.0f), d);
-#endif
-}
-
-static inline vf rnn_sigmoid(vf x)
-{
-    return rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_sub(vf_zero(), x))));
-}
-
-static inline vf rnn_tanh(vf x)
-{
-    vf r = rnn_recip(vf_add(vf_set1(1.0f), rnn_exp_clamped(vf_add(x, x))));
-    return vf_fma(vf_set1(-2.0f), r, vf_set1(1.0f));
-}
-#else
-static inline vf rnn_sigmoid(vf x) { return s_sigmoid(x); }
-static inline vf rnn_tanh(vf x) { return s_tanh(x); }
-#endif
 
 /* LSTM forward on units [0, W) of one row of H (pointers already offset to the first unit); the
  * gate blocks of xg, bias and gates lie H apart, those of hg sh apart.  The [i f g o]
@@ -67,9 +24,9 @@ static inline vf rnn_tanh(vf x) { return s_tanh(x); }
  * tc (optional) receives tanh(c_t); h and h2 (optional) receive o * tanh(c_t).  The flags are
  * compile-time constants in the instances below, so the vector loop has no branches on them. */
 static inline __attribute__((always_inline)) void
-lstm_row_fwd(size_t W, size_t H, size_t sh, const float *xg, const float *hg,
-             const float *bias, float *gates, float *c, float *tc, float *h, float *h2,
-             int has_xg, int has_hg, int has_bias, int keep)
+lstm_units_fwd(size_t W, size_t H, size_t sh, const float *xg, const float *hg,
+               const float *bias, float *gates, float *c, float *tc, float *h, float *h2,
+               int has_xg, int has_hg, int has_bias, int keep)
 {
     size_t j = 0;
     for (; j + DL_VF_LEN <= W; j += DL_VF_LEN) {
@@ -83,10 +40,10 @@ lstm_row_fwd(size_t W, size_t H, size_t sh, const float *xg, const float *hg,
             if (has_bias) v = vf_add(v, vf_loadu(bias + q * H + j));
             pre[q] = v;
         }
-        vf i = rnn_sigmoid(pre[0]), f = rnn_sigmoid(pre[1]), gc = rnn_tanh(pre[2]);
-        vf o = rnn_sigmoid(pre[3]);
+        vf i = vf_sigmoid_fast(pre[0]), f = vf_sigmoid_fast(pre[1]), gc = vf_tanh_fast(pre[2]);
+        vf o = vf_sigmoid_fast(pre[3]);
         vf cn = vf_fma(f, vf_loadu(c + j), vf_mul(i, gc));
-        vf t = rnn_tanh(cn);
+        vf t = vf_tanh_fast(cn);
         if (keep) {
             vf_storeu(gates + j, i);
             vf_storeu(gates + H + j, f);
@@ -121,41 +78,41 @@ lstm_row_fwd(size_t W, size_t H, size_t sh, const float *xg, const float *hg,
     }
 }
 
-void DL_ISA_FN(dl_lstm_row_fwd_f32)(size_t H, const float *xg, const float *hg,
-                                    const float *bias, float *gates, float *c, float *tc,
-                                    float *h, float *h2)
+static void lstm_row_fwd(size_t H, const float *xg, const float *hg,
+                               const float *bias, float *gates, float *c, float *tc,
+                               float *h, float *h2)
 {
     int x = xg != NULL, r = hg != NULL, b = bias != NULL, k = gates != NULL;
     /* the time loop's cases get their own code; the rest share one with run-time flags */
     if (!x && r && b && !k)
-        lstm_row_fwd(H, H, H, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
+        lstm_units_fwd(H, H, H, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
     else if (!x && r && b && k)
-        lstm_row_fwd(H, H, H, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
+        lstm_units_fwd(H, H, H, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
     else if (!x && r && !b && !k)
-        lstm_row_fwd(H, H, H, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
+        lstm_units_fwd(H, H, H, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
     else if (!x && r && !b && k)
-        lstm_row_fwd(H, H, H, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
-    else lstm_row_fwd(H, H, H, xg, hg, bias, gates, c, tc, h, h2, x, r, b, k);
+        lstm_units_fwd(H, H, H, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
+    else lstm_units_fwd(H, H, H, xg, hg, bias, gates, c, tc, h, h2, x, r, b, k);
 }
 
 /* Units [0, W) of one row for the multi-thread time loop (rnn.c), where each thread owns a
  * slice of hidden units: hg (gate blocks sh apart) is the product the thread computed itself,
  * bias and gates have their blocks H apart; no input part. */
-void DL_ISA_FN(dl_lstm_slice_fwd_f32)(size_t W, size_t H, const float *hg, size_t sh,
-                                      const float *bias, float *gates, float *c, float *tc,
-                                      float *h, float *h2)
+static void lstm_slice_fwd(size_t W, size_t H, const float *hg, size_t sh,
+                           const float *bias, float *gates, float *c, float *tc,
+                           float *h, float *h2)
 {
-    if (bias && !gates) lstm_row_fwd(W, H, sh, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
-    else if (bias) lstm_row_fwd(W, H, sh, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
-    else if (!gates) lstm_row_fwd(W, H, sh, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
-    else lstm_row_fwd(W, H, sh, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
+    if (bias && !gates) lstm_units_fwd(W, H, sh, NULL, hg, bias, NULL, c, tc, h, h2, 0, 1, 1, 0);
+    else if (bias) lstm_units_fwd(W, H, sh, NULL, hg, bias, gates, c, tc, h, h2, 0, 1, 1, 1);
+    else if (!gates) lstm_units_fwd(W, H, sh, NULL, hg, NULL, NULL, c, tc, h, h2, 0, 1, 0, 0);
+    else lstm_units_fwd(W, H, sh, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
 }
 
 /* LSTM backward.  With h = o*tanh(c), c = f*c' + i*g:
  *   dc += dh*o*(1 - tanh(c)^2);  d(o) = dh*tanh(c);  d(i) = dc*g;  d(g) = dc*i;  d(f) = dc*c'
  * each times its activation's derivative; dc' = dc*f is left in dc. */
-void DL_ISA_FN(dl_lstm_row_bwd_f32)(size_t H, const float *g, const float *tc, const float *cp,
-                                    const float *dh, float *dc, float *dg)
+static void lstm_row_bwd(size_t H, const float *g, const float *tc, const float *cp,
+                         const float *dh, float *dc, float *dg)
 {
     const float *gi = g, *gf = g + H, *gg = g + 2 * H, *go = g + 3 * H;
     float *di = dg, *df = dg + H, *dgg = dg + 2 * H, *dO = dg + 3 * H;
@@ -184,7 +141,7 @@ void DL_ISA_FN(dl_lstm_row_bwd_f32)(size_t H, const float *g, const float *tc, c
 
 /* GRU forward (PyTorch's): r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r*hn),
  * h' = (1-z)*n + z*h = n + z*(h - n).  xg receives r, z, n; hgn keeps hn for backward. */
-void DL_ISA_FN(dl_gru_row_fwd_f32)(size_t H, float *xg, const float *hg, float *h, float *hgn)
+static void gru_row_fwd(size_t H, float *xg, const float *hg, float *h, float *hgn)
 {
     float *xr = xg, *xz = xg + H, *xn = xg + 2 * H;
     const float *hr = hg, *hz = hg + H, *hn = hg + 2 * H;
@@ -214,8 +171,8 @@ void DL_ISA_FN(dl_gru_row_fwd_f32)(size_t H, float *xg, const float *hg, float *
 
 /* GRU backward: dn = dh*(1-z)*(1-n^2) goes to xn, dn*r to hn; dr = dn*hn*r(1-r) and
  * dz = dh*(h'-n)*z(1-z) go to both sides alike; dh' = dh*z (the direct path). */
-void DL_ISA_FN(dl_gru_row_bwd_f32)(size_t H, const float *g, const float *hgn, const float *hp,
-                                   const float *dh, float *dxg, float *dhg, float *dhp)
+static void gru_row_bwd(size_t H, const float *g, const float *hgn, const float *hp,
+                        const float *dh, float *dxg, float *dhg, float *dhp)
 {
     const float *gr = g, *gz = g + H, *gn = g + 2 * H;
     const vf one = vf_one();
@@ -246,7 +203,7 @@ void DL_ISA_FN(dl_gru_row_bwd_f32)(size_t H, const float *g, const float *hgn, c
 }
 
 /* Elman forward: g = act(g) in place and into h. */
-void DL_ISA_FN(dl_elman_row_fwd_f32)(size_t H, int relu, float *g, float *h)
+static void elman_row_fwd(size_t H, int relu, float *g, float *h)
 {
     size_t j = 0;
     if (relu) {
@@ -267,8 +224,8 @@ void DL_ISA_FN(dl_elman_row_fwd_f32)(size_t H, int relu, float *g, float *h)
 }
 
 /* Elman backward from the activation's output: tanh' = 1 - y^2, relu' = [y > 0]. */
-void DL_ISA_FN(dl_elman_row_bwd_f32)(size_t H, int relu, const float *g, const float *dh,
-                                     float *dg)
+static void elman_row_bwd(size_t H, int relu, const float *g, const float *dh,
+                          float *dg)
 {
     size_t j = 0;
     if (relu) {
@@ -292,13 +249,11 @@ void DL_ISA_FN(dl_elman_row_bwd_f32)(size_t H, int relu, const float *g, const f
  * stays in registers over all of K: MR broadcasts of A and 2 vector loads of B feed 2*MR FMAs. */
 enum { RNN_NR = 2 * DL_VF_LEN, RNN_MR = DL_VF_LEN >= 16 ? 8 : (DL_VF_LEN >= 8 ? 6 : 4) };
 
-size_t DL_ISA_FN(dl_rnn_nr)(void) { return RNN_NR; }
-
 /* out[p*pstride + k*NR + j] = op(B)[k][p*NR + j], 0 past column N; op(B) = B (K x N) or, with
  * trans, the transpose of B stored N x K.  pstride >= K*NR lets two matrices share panels (the
  * second packed at out + K1*NR): their products then sum in one pass over both. */
-void DL_ISA_FN(dl_rnn_pack_b_f32)(int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
-                                  float *out, size_t pstride)
+static void rnn_pack_b(int trans, size_t K, size_t N, const float *B, ptrdiff_t ldb,
+                       float *out, size_t pstride)
 {
     size_t panels = (N + RNN_NR - 1) / RNN_NR;
     for (size_t p = 0; p < panels; p++) {
@@ -385,10 +340,10 @@ rnn_tile(const int mr, size_t K, const float *A, ptrdiff_t lda, size_t K2, const
 /* Panels [p0, p1) of C for every row: C = beta*C + [A | A2] @ B from B's packed form, whose
  * panels hold K + K2 rows (A's K, then A2's K2; K2 may be 0 and A2 NULL).  Rows go in tiles
  * of MR, the last few in tiles of 4, 2, 1 (a batch of 1 computes one row, not MR). */
-void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float *A,
-                                       ptrdiff_t lda, size_t K2, const float *A2,
-                                       ptrdiff_t lda2, const float *Bp, float beta, float *C,
-                                       ptrdiff_t ldc, size_t p0, size_t p1)
+static void rnn_gemm_packed(size_t M, size_t N, size_t K, const float *A,
+                            ptrdiff_t lda, size_t K2, const float *A2,
+                            ptrdiff_t lda2, const float *Bp, float beta, float *C,
+                            ptrdiff_t ldc, size_t p0, size_t p1)
 {
     for (size_t p = p0; p < p1; p++) {
         /* With beta != 0, C is a slab of the gate buffer the input GEMM wrote long before (cold,
@@ -414,3 +369,7 @@ void DL_ISA_FN(dl_rnn_gemm_packed_f32)(size_t M, size_t N, size_t K, const float
         }
     }
 }
+
+const rnn_kernels_t DL_ISA_FN(rnn_kernels) = {
+    lstm_row_fwd, lstm_slice_fwd, lstm_row_bwd, gru_row_fwd, gru_row_bwd, elman_row_fwd,
+    elman_row_bwd, RNN_NR, rnn_pack_b, rnn_gemm_packed};

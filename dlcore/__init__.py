@@ -16,7 +16,7 @@ if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
 
 from ._unbuilt import explain as _explain_missing_extension
 try:
-    from . import _C  # noqa: F401
+    from . import runtime  # the first import of the compiled extension
 except ModuleNotFoundError as _e:  # an unbuilt source tree: say why and what to do
     raise _explain_missing_extension(_e) from None
 from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_, long,  # noqa: F401
@@ -42,7 +42,7 @@ memory._install_at_import()
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
-                "weights", "text", "jit", "onnx", "distributed", "utils"):
+                "weights", "text", "distributed", "utils", "jit", "onnx"):
         return _importlib.import_module("." + name, __name__)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)

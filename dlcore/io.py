@@ -15,42 +15,20 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 
 from .tensor import Tensor
+from .weights import load_file  # noqa: F401  (safetensors' name; reads any weights file)
+from .weights.safetensors_file import (KEY_ORDER as _KEYS, read_safetensors,
+                                       safetensors_metadata, save_safetensors, storable_array)
 
 __all__ = ["save", "load", "read_metadata", "save_file", "load_file"]
 
 _KIND = "dlcore.kind"
-_KEYS = "dlcore.keys"
 _TREE = "dlcore.tree"
-
-
-def _safetensors():
-    try:
-        import safetensors.numpy as stn
-        from safetensors import safe_open
-    except ImportError as e:  # a declared dependency; say so plainly if it is missing
-        raise ImportError("dl.save/dl.load need the 'safetensors' package "
-                          "(pip install safetensors)") from e
-    return stn, safe_open
-
-
-def _array_for_file(value, what):
-    arr = value._data if isinstance(value, Tensor) else value
-    if not isinstance(arr, np.ndarray):
-        arr = np.asarray(arr)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError("dl.save: %s has dtype %s; only bool, integer and float tensors can be "
-                        "saved" % (what, arr.dtype))
-    if arr.dtype.byteorder == ">":
-        arr = arr.astype(arr.dtype.newbyteorder("="))
-    # not np.ascontiguousarray: it turns 0-d arrays (e.g. num_batches_tracked) into 1-d
-    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 def _is_flat(obj):
@@ -79,7 +57,7 @@ class _Encoder:
         if key in self.memo:  # the same tensor twice stays one tensor after load
             return {tag: self.memo[key][0]}
         name = self._name(path)
-        self.tensors[name] = _array_for_file(value, "'%s'" % name)
+        self.tensors[name] = storable_array(value, "'%s'" % name, "dl.save")
         self.memo[key] = (name, value)
         return {tag: name}
 
@@ -103,7 +81,7 @@ class _Encoder:
                 raise TypeError("dl.save: cannot save a NumPy scalar of dtype %s at '%s'"
                                 % (obj.dtype, ".".join(path)))
             name = self._name(path)
-            self.tensors[name] = _array_for_file(np.asarray(obj), "'%s'" % name)
+            self.tensors[name] = storable_array(np.asarray(obj), "'%s'" % name, "dl.save")
             return {"S": name}
         if isinstance(obj, numbers.Integral):
             return int(obj)
@@ -183,7 +161,7 @@ def _encode(obj, metadata):
     if _is_flat(obj):
         tensors = {}
         for k, v in obj.items():
-            tensors[k] = _array_for_file(v, "'%s'" % k)
+            tensors[k] = storable_array(v, "'%s'" % k, "dl.save")
         meta[_KIND] = "state_dict"
         meta[_KEYS] = json.dumps(list(obj.keys()))
         return tensors, meta
@@ -194,42 +172,6 @@ def _encode(obj, metadata):
     return enc.tensors, meta
 
 
-def _atomic_write(path, data):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError("dl.save: directory %r does not exist" % folder)
-    if os.path.isdir(path):
-        raise IsADirectoryError("dl.save: %r is a directory" % path)
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except OSError:
-        mode = 0o644
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
 def save(obj, path, metadata=None):
     """Save a state_dict (name -> Tensor/array) or a nested object of tensors to `path`.
 
@@ -238,10 +180,8 @@ def save(obj, path, metadata=None):
     if not isinstance(path, (str, bytes, os.PathLike)):
         raise TypeError("dl.save: path must be a str or os.PathLike, got %s"
                         % type(path).__name__)
-    stn, _ = _safetensors()
     tensors, meta = _encode(obj, metadata)
-    data = stn.save(tensors, metadata=meta)
-    _atomic_write(path, data)
+    save_safetensors(tensors, path, metadata=meta, caller="dl.save")
 
 
 def load(path, as_array=False, map_location=None, weights_only=True):
@@ -263,56 +203,30 @@ def load(path, as_array=False, map_location=None, weights_only=True):
         raise FileNotFoundError("dl.load: no such file: %r" % path)
     if os.path.isdir(path):
         raise IsADirectoryError("dl.load: %r is a directory, expected a .safetensors file" % path)
-    _, safe_open = _safetensors()
     try:
-        with safe_open(path, framework="np") as f:
-            meta = f.metadata() or {}
-            names = list(f.keys())
-            arrays = {}
-            for k in names:
-                a = f.get_tensor(k)
-                arrays[k] = a if a.flags.writeable else a.copy()
-    except Exception as e:
+        arrays, meta = read_safetensors(path)
+    except ValueError as e:
         raise ValueError("dl.load: %r is not a valid safetensors file (%s); dl.load reads only "
                          "safetensors, never pickle" % (path, e)) from None
     try:
-        kind = meta.get(_KIND)
-        if kind == "tree":
+        if meta.get(_KIND) == "tree":
             return _decode(json.loads(meta[_TREE]), arrays, as_array, {})
-        order = names
-        if _KEYS in meta:
-            keys = json.loads(meta[_KEYS])
-            if sorted(keys) == sorted(names):
-                order = keys
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError("dl.load: %r has a damaged dlcore structure description (%s)"
                          % (path, e)) from None
-    out = OrderedDict()
-    for k in order:
-        a = arrays[k]
-        out[k] = a if as_array else Tensor._wrap(a)
-    return out
+    # read_safetensors gives a state_dict in its saved order (the dlcore.keys entry)
+    if as_array:
+        return arrays
+    return OrderedDict((k, Tensor._wrap(a)) for k, a in arrays.items())
 
 
 def read_metadata(path):
     """The str -> str metadata in a safetensors file's header, without dlcore's own entries."""
-    _, safe_open = _safetensors()
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError("read_metadata: no such file: %r" % path)
-    try:
-        with safe_open(path, framework="np") as f:
-            meta = f.metadata() or {}
-    except Exception as e:
-        raise ValueError("read_metadata: %r is not a valid safetensors file (%s)"
-                         % (path, e)) from None
-    return {k: v for k, v in meta.items() if not k.startswith("dlcore.")}
+    return {k: v for k, v in safetensors_metadata(path).items() if not k.startswith("dlcore.")}
 
 
-# safetensors-style aliases
-def save_file(tensors, filename, metadata=None):
-    save(tensors, filename, metadata=metadata)
-
-
-def load_file(filename, as_array=False):
-    return load(filename, as_array=as_array)
+# the safetensors package's name for writing; load_file (imported above) is dl.weights.load_file
+save_file = save

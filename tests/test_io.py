@@ -197,3 +197,79 @@ def test_torch_reads_our_state_dict(tmp_path, torch):
         ours = m(dl.tensor(x)).numpy()
     np.testing.assert_allclose(tm(torch.from_numpy(x)).detach().numpy(), ours, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_killed_writer_leaves_a_temp_file_the_next_save_removes(tmp_path):
+    """A process killed between writing and renaming leaves `.<name>.<pid>.<random>.tmp`; the
+    next save to that destination removes it (its process is dead) but not a live one's."""
+    import subprocess
+    import sys
+    path = tmp_path / "ckpt.safetensors"
+    dl.save({"w": np.arange(3, dtype=np.float32)}, path)
+    child = ("import os, sys, numpy as np, dlcore as dl\n"
+             "os.replace = lambda *a: os._exit(9)\n"   # dies just before the rename
+             "dl.save({'w': np.zeros(5, np.float32)}, sys.argv[1])\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-c", child, str(path)], cwd=root, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    left = [p.name for p in tmp_path.iterdir() if p.name != "ckpt.safetensors"]
+    assert len(left) == 1 and left[0].startswith(".ckpt.safetensors.") and left[0].endswith(
+        ".tmp"), left
+    assert left[0].split(".")[3].isdigit()          # the dead writer's pid
+    np.testing.assert_array_equal(dl.load(path)["w"].numpy(), np.arange(3))  # old file intact
+    live = tmp_path / (".ckpt.safetensors.%d.0123abcd.tmp" % os.getppid())
+    live.write_bytes(b"a concurrent writer's")
+    other = tmp_path / ".other.safetensors.999999999.0123abcd.tmp"
+    other.write_bytes(b"another destination's")
+    dl.save({"w": np.ones(2, np.float32)}, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["ckpt.safetensors", live.name, other.name])
+    np.testing.assert_array_equal(dl.load(path)["w"].numpy(), np.ones(2))
+
+
+@pytest.mark.parametrize("proto", [2, 5])
+def test_header_length_that_looks_like_a_pickle(tmp_path, proto):
+    """A safetensors file whose header length is 128 mod 256 starts with 0x80 PROTO, a pickle's
+    first two bytes: every loader must still read it as safetensors."""
+    from safetensors.numpy import load_file as package_load_file
+    from dlcore import weights
+    path = tmp_path / "odd.safetensors"
+    sd = OrderedDict([("b", np.arange(6, dtype=np.float32).reshape(2, 3)),
+                      ("a", np.array([1, -2], dtype=np.int64))])
+    target = 0x80 + 256 * proto
+    pad = 0
+    for _ in range(3):    # the header grows by exactly the padding (both are multiples of 8)
+        dl.save(sd, path, metadata={"pad": "x" * pad})
+        n = int.from_bytes(path.read_bytes()[:8], "little")
+        if n == target:
+            break
+        pad += target - n
+    assert path.read_bytes()[:2] == bytes([0x80, proto])
+    assert weights.detect_format(path) == "safetensors"
+    loaders = {"dl.load": lambda p: {k: v.numpy() for k, v in dl.load(p).items()},
+               "dl.load(as_array)": lambda p: dl.load(p, as_array=True),
+               "dl.io.load_file": dl.io.load_file,
+               "dl.weights.load_file": weights.load_file,
+               "dl.weights.load_safetensors": weights.load_safetensors,
+               "safetensors package": lambda p: package_load_file(str(p))}
+    for name, load in loaders.items():
+        back = load(path)
+        assert set(back) == set(sd), name
+        for k, v in sd.items():
+            np.testing.assert_array_equal(back[k], v, err_msg=name)
+    assert list(dl.load(path)) == ["b", "a"]      # the saved order, not the file's
+    assert dl.io.read_metadata(path)["pad"] == "x" * pad
+
+
+def test_io_names_are_the_weights_ones(tmp_path):
+    from dlcore import weights
+    assert dl.io.load_file is weights.load_file
+    path = tmp_path / "m.safetensors"
+    dl.io.save_file({"w": np.arange(4, dtype=np.float32), "v": np.zeros(2)}, path,
+                    metadata={"k": "v"})
+    assert set(dl.io.load_file(path)) == {"w", "v"}
+    assert list(dl.io.load_file(path, names=["v"])) == ["v"]
+    assert dl.io.read_metadata(path) == {"k": "v"}
+    with pytest.raises(KeyError, match="nope"):
+        dl.io.load_file(path, names=["nope"])

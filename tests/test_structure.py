@@ -259,3 +259,26 @@ def test_old_import_paths_still_work():
     from dlcore.ops.matmul import linear, mm  # noqa: F401
     from dlcore.ops.shape import Cat, Reshape  # noqa: F401
     assert _norm_dim(-1, 3, "x") == 2 and Size((2, 3)).numel() == 6
+
+
+# Only the op layer, the fused optimizers and the runtime module talk to the compiled kernels;
+# everything else (nn, data, models, bench, cli, jit above its executor) goes through them, so a
+# kernel signature change is absorbed in one place and every call passes the ops' checks.
+# dlcore.jit.executor is the inference executor's one door to the extension: it hands a whole
+# plan (a flat step list over pre-planned buffers) to the C loop that runs it without Python,
+# which no op-level function can express; the rest of dlcore.jit goes through it.
+C_CALLERS = ("dlcore.ops", "dlcore.optim", "dlcore.runtime", "dlcore._C", "dlcore.jit.executor")
+
+
+def _imports_extension(name):
+    for _node, target, _top in _imports(name):
+        if target == "dlcore._C" or target.startswith("dlcore._C."):
+            return True
+    return False
+
+
+def test_only_ops_optim_and_runtime_import_the_extension():
+    offenders = [m for m in MODULES
+                 if not any(m == c or m.startswith(c + ".") for c in C_CALLERS)
+                 and _imports_extension(m)]
+    assert offenders == [], "modules importing dlcore._C outside %s: %s" % (C_CALLERS, offenders)

@@ -287,3 +287,45 @@ def test_remap_and_report(rng):
     assert rep.missing == ["0.bias"] and rep.unexpected == ["optimizer.step"]
     with pytest.raises(ValueError, match="both map to"):
         W.remap_keys({"a.x": 1, "b.x": 2}, [(r"^[ab]\.", "")])
+
+
+# ---- format detection -----------------------------------------------------------------------
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_detect_format_of_torch_files(tmp_path, torch, zip_format):
+    p = tmp_path / "ck.pt"
+    torch.save({"w": torch.arange(3.0)}, p, _use_new_zipfile_serialization=zip_format)
+    assert W.detect_format(p) == ("torch-zip" if zip_format else "torch-legacy")
+    np.testing.assert_array_equal(W.load_file(p)["w"], np.arange(3.0, dtype=np.float32))
+    np.testing.assert_array_equal(W.load_file(p, names=["w"])["w"], np.arange(3.0))
+
+
+def test_detect_format_refuses_unknown_and_names_truncated_safetensors(tmp_path, rng):
+    p = tmp_path / "x.bin"
+    for content in (b"", b"hello world, not weights", b"\x80\x09 not a pickle protocol"):
+        p.write_bytes(content)
+        with pytest.raises(ValueError, match="x.bin is not a safetensors, PyTorch"):
+            W.load_file(p)
+    good = tmp_path / "g.safetensors"
+    W.save_safetensors({"a": rng.standard_normal(64).astype(np.float32)}, good)
+    p.write_bytes(good.read_bytes()[:40])      # header cut off: still named as safetensors
+    with pytest.raises(ValueError, match="safetensors file .*truncated"):
+        W.load_file(p)
+
+
+def test_safetensors_writer_is_atomic_and_read_by_the_package(tmp_path, rng, monkeypatch):
+    from safetensors.numpy import load_file
+    p = tmp_path / "w.safetensors"
+    W.save_safetensors({"a": np.ones(3, np.float32)}, p)
+    before = p.read_bytes()
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError("no fsync")))
+    with pytest.raises(OSError, match="no fsync"):
+        W.save_safetensors({"a": np.zeros(3, np.float32)}, p)
+    monkeypatch.undo()
+    assert p.read_bytes() == before and os.listdir(tmp_path) == ["w.safetensors"]
+    bf = rng.standard_normal(5).astype(np.float32)
+    W.save_safetensors({"x": bf, "big": np.arange(3, dtype=">i4")}, p, metadata={"k": "v"})
+    np.testing.assert_array_equal(load_file(str(p))["big"], np.arange(3))
+    back, meta = W.read_safetensors(p)
+    assert meta == {"k": "v"} and back["big"].dtype == np.int32
+    with pytest.raises(TypeError, match="tensor 'c' has dtype complex64"):
+        W.save_safetensors({"c": np.zeros(2, np.complex64)}, p)

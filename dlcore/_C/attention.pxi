@@ -43,9 +43,7 @@ cdef void _attn_desc(dl_attn_desc *d, cnp.ndarray q, cnp.ndarray k, cnp.ndarray 
     _attn_strides(q, "query", d.q_s)
     _attn_strides(k, "key", d.k_s)
     _attn_strides(v, "value", d.v_s)
-    cdef int t = cnp.PyArray_TYPE(q)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError("attention: dtype must be float32 or float64, got %s" % q.dtype)
+    cdef int t = float_type(q, "attention", "query")
     if cnp.PyArray_TYPE(k) != t or cnp.PyArray_TYPE(v) != t:
         raise TypeError("attention: query, key, value must share a dtype")
     d.B = q.shape[0]
@@ -84,16 +82,6 @@ cdef void _attn_desc(dl_attn_desc *d, cnp.ndarray q, cnp.ndarray k, cnp.ndarray 
         d.mask = cnp.PyArray_DATA(m)
 
 
-cdef void _attn_out(cnp.ndarray a, str name, tuple shape, int t) except *:
-    if (<object>a).shape != shape:
-        raise ValueError("attention: %s must have shape %s, got %s"
-                         % (name, shape, (<object>a).shape))
-    if cnp.PyArray_TYPE(a) != t:
-        raise TypeError("attention: %s must be %s" % (name, "float32" if t == cnp.NPY_FLOAT32
-                                                      else "float64"))
-    need_contig(a, name)
-
-
 def attention_forward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, bint causal,
                       double scale, cnp.ndarray out, cnp.ndarray lse):
     """Fused SDPA forward on 4-D (B, H, rows, dim) arrays: fills out (B, H, L, Dv) and the
@@ -102,15 +90,11 @@ def attention_forward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, 
     cdef dl_attn_desc d
     _attn_desc(&d, q, k, v, mask, causal, scale)
     cdef int t = cnp.PyArray_TYPE(q)
-    _attn_out(out, "out", (d.B, d.H, d.L, d.Dv), t)
-    _attn_out(lse, "lse", (d.B, d.H, d.L), t)
-    need_writeable(out, "out")
-    need_writeable(lse, "lse")
+    cdef void *po = checked_ptr(out, "attention", "out", t, (d.B, d.H, d.L, d.Dv), OP_WRITE)
+    cdef void *pl = checked_ptr(lse, "attention", "lse", t, (d.B, d.H, d.L), OP_WRITE)
     cdef void *pq = cnp.PyArray_DATA(q)
     cdef void *pk = cnp.PyArray_DATA(k)
     cdef void *pv = cnp.PyArray_DATA(v)
-    cdef void *po = cnp.PyArray_DATA(out)
-    cdef void *pl = cnp.PyArray_DATA(lse)
     cdef int rc
     if t == cnp.NPY_FLOAT32:
         with nogil:
@@ -132,23 +116,15 @@ def attention_backward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask,
     cdef dl_attn_desc d
     _attn_desc(&d, q, k, v, mask, causal, scale)
     cdef int t = cnp.PyArray_TYPE(q)
-    _attn_out(out, "out", (d.B, d.H, d.L, d.Dv), t)
-    _attn_out(lse, "lse", (d.B, d.H, d.L), t)
-    _attn_out(dout, "dout", (d.B, d.H, d.L, d.Dv), t)
-    _attn_out(dq, "dq", (d.B, d.H, d.L, d.D), t)
-    _attn_out(dk, "dk", (d.B, d.H, d.S, d.D), t)
-    _attn_out(dv, "dv", (d.B, d.H, d.S, d.Dv), t)
-    for a, name in ((dq, "dq"), (dk, "dk"), (dv, "dv")):
-        need_writeable(a, name)
+    cdef void *po = checked_ptr(out, "attention", "out", t, (d.B, d.H, d.L, d.Dv))
+    cdef void *pl = checked_ptr(lse, "attention", "lse", t, (d.B, d.H, d.L))
+    cdef void *pg = checked_ptr(dout, "attention", "dout", t, (d.B, d.H, d.L, d.Dv))
+    cdef void *gq = checked_ptr(dq, "attention", "dq", t, (d.B, d.H, d.L, d.D), OP_WRITE)
+    cdef void *gk = checked_ptr(dk, "attention", "dk", t, (d.B, d.H, d.S, d.D), OP_WRITE)
+    cdef void *gv = checked_ptr(dv, "attention", "dv", t, (d.B, d.H, d.S, d.Dv), OP_WRITE)
     cdef void *pq = cnp.PyArray_DATA(q)
     cdef void *pk = cnp.PyArray_DATA(k)
     cdef void *pv = cnp.PyArray_DATA(v)
-    cdef void *po = cnp.PyArray_DATA(out)
-    cdef void *pl = cnp.PyArray_DATA(lse)
-    cdef void *pg = cnp.PyArray_DATA(dout)
-    cdef void *gq = cnp.PyArray_DATA(dq)
-    cdef void *gk = cnp.PyArray_DATA(dk)
-    cdef void *gv = cnp.PyArray_DATA(dv)
     cdef int rc
     if t == cnp.NPY_FLOAT32:
         with nogil:

@@ -95,44 +95,6 @@ cdef extern from "dlcore/batchnorm.h":
                               double *gb) nogil
 
 
-cdef int _cnn_float_type(str fname, arrays) except -1:
-    """The common float dtype (NPY_FLOAT32/64) of `arrays` (None entries skipped), all of
-    which must be C-contiguous."""
-    cdef int t = -1
-    cdef cnp.ndarray a
-    for name, obj in arrays:
-        if obj is None:
-            continue
-        if not isinstance(obj, np.ndarray):
-            raise TypeError("%s: %s must be a NumPy array, got %s" % (fname, name, type(obj).__name__))
-        a = <cnp.ndarray>obj
-        if not cnp.PyArray_IS_C_CONTIGUOUS(a):
-            raise ValueError("%s: %s must be C-contiguous" % (fname, name))
-        if t < 0:
-            t = cnp.PyArray_TYPE(a)
-            if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-                raise TypeError("%s: expected float32 or float64, got %s for %s"
-                                % (fname, a.dtype, name))
-        elif cnp.PyArray_TYPE(a) != t:
-            raise TypeError("%s: %s has dtype %s, expected %s"
-                            % (fname, name, a.dtype, np.dtype(np.float32 if t == cnp.NPY_FLOAT32 else np.float64)))
-    return t
-
-
-cdef inline void* _cnn_ptr(object a):
-    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
-
-
-cdef inline void _cnn_writeable(str fname, object a, str name) except *:
-    if a is not None and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a):
-        raise ValueError("%s: %s must be writeable" % (fname, name))
-
-
-cdef void _cnn_expect_shape(str fname, str name, object a, tuple shape) except *:
-    if a is not None and tuple(a.shape) != shape:
-        raise ValueError("%s: %s must have shape %s, got %s" % (fname, name, shape, tuple(a.shape)))
-
-
 cdef int _cnn_conv_setup(str fname, dl_conv_params *p, object x, object w, object y, tuple stride,
                      tuple padding, tuple dilation, int64_t groups) except -1:
     """Fills p from x (N, C, H, W), w (K, C/groups, R, S) and y (N, K, OH, OW)."""
@@ -166,14 +128,12 @@ cdef int _cnn_conv_setup(str fname, dl_conv_params *p, object x, object w, objec
 def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, int64_t groups):
     """y = conv2d(x, w) + bias, written into y (N, K, OH, OW)."""
     cdef dl_conv_params p
-    cdef int t = _cnn_float_type("conv2d", (("input", x), ("weight", w), ("bias", bias), ("out", y)))
+    cdef int t = common_float_type("conv2d", (("input", x), ("weight", w), ("bias", bias), ("out", y)))
     _cnn_conv_setup("conv2d", &p, x, w, y, stride, padding, dilation, groups)
-    _cnn_expect_shape("conv2d", "bias", bias, (p.K,))
-    _cnn_writeable("conv2d", y, "out")
-    cdef void *px = _cnn_ptr(x)
-    cdef void *pw_ = _cnn_ptr(w)
-    cdef void *pb = _cnn_ptr(bias)
-    cdef void *py = _cnn_ptr(y)
+    cdef void *px = checked_ptr(x, "conv2d", "input", t)
+    cdef void *pw_ = checked_ptr(w, "conv2d", "weight", t)
+    cdef void *pb = checked_ptr(bias, "conv2d", "bias", t, (p.K,), OP_OPTIONAL)
+    cdef void *py = checked_ptr(y, "conv2d", "out", t, None, OP_WRITE)
     cdef int rc
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -189,15 +149,13 @@ def conv2d_backward_data(gy, w, bias_init, gx, tuple stride, tuple padding, tupl
                          int64_t groups):
     """gx = the input gradient of conv2d for output gradient gy (plus bias_init per channel)."""
     cdef dl_conv_params p
-    cdef int t = _cnn_float_type("conv2d_backward_data", (("grad_output", gy), ("weight", w),
+    cdef int t = common_float_type("conv2d_backward_data", (("grad_output", gy), ("weight", w),
                                                       ("bias", bias_init), ("grad_input", gx)))
     _cnn_conv_setup("conv2d_backward_data", &p, gx, w, gy, stride, padding, dilation, groups)
-    _cnn_expect_shape("conv2d_backward_data", "bias", bias_init, (p.C,))
-    _cnn_writeable("conv2d_backward_data", gx, "grad_input")
-    cdef void *pgy = _cnn_ptr(gy)
-    cdef void *pw_ = _cnn_ptr(w)
-    cdef void *pb = _cnn_ptr(bias_init)
-    cdef void *pgx = _cnn_ptr(gx)
+    cdef void *pgy = checked_ptr(gy, "conv2d_backward_data", "grad_output", t)
+    cdef void *pw_ = checked_ptr(w, "conv2d_backward_data", "weight", t)
+    cdef void *pb = checked_ptr(bias_init, "conv2d_backward_data", "bias", t, (p.C,), OP_OPTIONAL)
+    cdef void *pgx = checked_ptr(gx, "conv2d_backward_data", "grad_input", t, None, OP_WRITE)
     cdef int rc
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -213,18 +171,15 @@ def conv2d_backward_weight(x, gy, gw, gb, tuple wshape, tuple stride, tuple padd
                            tuple dilation, int64_t groups):
     """gw (shape wshape) and gb (K) = conv2d's weight and bias gradients; either may be None."""
     cdef dl_conv_params p
-    cdef int t = _cnn_float_type("conv2d_backward_weight", (("input", x), ("grad_output", gy),
+    cdef int t = common_float_type("conv2d_backward_weight", (("input", x), ("grad_output", gy),
                                                         ("grad_weight", gw), ("grad_bias", gb)))
     dummy = np.lib.stride_tricks.as_strided(np.empty(1, np.float32), wshape, (0, 0, 0, 0))
     _cnn_conv_setup("conv2d_backward_weight", &p, x, dummy, gy, stride, padding, dilation, groups)
-    _cnn_expect_shape("conv2d_backward_weight", "grad_weight", gw, wshape)
-    _cnn_expect_shape("conv2d_backward_weight", "grad_bias", gb, (p.K,))
-    _cnn_writeable("conv2d_backward_weight", gw, "grad_weight")
-    _cnn_writeable("conv2d_backward_weight", gb, "grad_bias")
-    cdef void *px = _cnn_ptr(x)
-    cdef void *pgy = _cnn_ptr(gy)
-    cdef void *pgw = _cnn_ptr(gw)
-    cdef void *pgb = _cnn_ptr(gb)
+    cdef str fn = "conv2d_backward_weight"
+    cdef void *px = checked_ptr(x, fn, "input", t)
+    cdef void *pgy = checked_ptr(gy, fn, "grad_output", t)
+    cdef void *pgw = checked_ptr(gw, fn, "grad_weight", t, wshape, OP_WRITE | OP_OPTIONAL)
+    cdef void *pgb = checked_ptr(gb, fn, "grad_bias", t, (p.K,), OP_WRITE | OP_OPTIONAL)
     cdef int rc
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -238,14 +193,12 @@ def conv2d_backward_weight(x, gy, gw, gb, tuple wshape, tuple stride, tuple padd
 
 def channel_sum(x, out):
     """out[c] = x[:, c].sum() for x of shape (N, C, ...)."""
-    cdef int t = _cnn_float_type("channel_sum", (("x", x), ("out", out)))
+    cdef int t = common_float_type("channel_sum", (("x", x), ("out", out)))
     if x.ndim < 2:
         raise ValueError("channel_sum: x must have >= 2 dims, got shape %s" % (x.shape,))
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.size // max(N * C, 1)
-    _cnn_expect_shape("channel_sum", "out", out, (C,))
-    _cnn_writeable("channel_sum", out, "out")
-    cdef void *px = _cnn_ptr(x)
-    cdef void *po = _cnn_ptr(out)
+    cdef void *px = checked_ptr(x, "channel_sum", "x", t)
+    cdef void *po = checked_ptr(out, "channel_sum", "out", t, (C,), OP_WRITE)
     if N * C == 0:
         out[...] = 0
         return out
@@ -281,17 +234,12 @@ cdef int _cnn_pool_setup(str fname, dl_pool_params *p, object x, object y, tuple
 def maxpool2d_forward(x, y, idx, tuple kernel, tuple stride, tuple padding, tuple dilation):
     """y = max pooling of x; idx (int64, y's shape) gets the flat argmax in each plane unless None."""
     cdef dl_pool_params p
-    cdef int t = _cnn_float_type("max_pool2d", (("input", x), ("out", y)))
+    cdef int t = common_float_type("max_pool2d", (("input", x), ("out", y)))
     _cnn_pool_setup("max_pool2d", &p, x, y, kernel, stride, padding, dilation)
-    _cnn_writeable("max_pool2d", y, "out")
-    if idx is not None:
-        if idx.dtype != np.int64 or not idx.flags.c_contiguous or idx.shape != y.shape:
-            raise ValueError("max_pool2d: indices must be C-contiguous int64 of shape %s"
-                             % (y.shape,))
-        _cnn_writeable("max_pool2d", idx, "indices")
-    cdef void *px = _cnn_ptr(x)
-    cdef void *py = _cnn_ptr(y)
-    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
+    cdef void *px = checked_ptr(x, "max_pool2d", "input", t)
+    cdef void *py = checked_ptr(y, "max_pool2d", "out", t, None, OP_WRITE)
+    cdef int64_t *pi = <int64_t*>checked_ptr(idx, "max_pool2d", "indices", cnp.NPY_INT64,
+                                             tuple(y.shape), OP_WRITE | OP_OPTIONAL)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
@@ -300,27 +248,19 @@ def maxpool2d_forward(x, y, idx, tuple kernel, tuple stride, tuple padding, tupl
     return y
 
 
-cdef void _cnn_check_index(str fname, object idx, tuple shape) except *:
-    if not isinstance(idx, np.ndarray) or idx.dtype != np.int64 or not idx.flags.c_contiguous:
-        raise TypeError("%s: indices must be a C-contiguous int64 array" % fname)
-    if tuple(idx.shape) != shape:
-        raise ValueError("%s: indices must have shape %s, got %s" % (fname, shape, idx.shape))
-
-
 def index_scatter2d(gy, idx, gx):
     """gx[n, c].flat[idx[n, c, o]] += gy[n, c, o] with gx zeroed first (max-pool backward,
     max-unpool forward).  Returns the number of out-of-range indices (skipped)."""
-    cdef int t = _cnn_float_type("index_scatter2d", (("src", gy), ("out", gx)))
+    cdef int t = common_float_type("index_scatter2d", (("src", gy), ("out", gx)))
     if gy.ndim < 2 or gx.ndim < 2 or gy.shape[:2] != gx.shape[:2]:
         raise ValueError("index_scatter2d: src %s and out %s must share (N, C)" % (gy.shape, gx.shape))
-    _cnn_check_index("index_scatter2d", idx, tuple(gy.shape))
-    _cnn_writeable("index_scatter2d", gx, "out")
+    cdef int64_t *pi = <int64_t*>checked_ptr(idx, "index_scatter2d", "indices", cnp.NPY_INT64,
+                                             tuple(gy.shape))
+    cdef void *pg = checked_ptr(gy, "index_scatter2d", "src", t)
+    cdef void *po = checked_ptr(gx, "index_scatter2d", "out", t, None, OP_WRITE)
     cdef int64_t planes = gx.shape[0] * gx.shape[1]
     cdef int64_t ins = gx.size // planes if planes else 0
     cdef int64_t outs = gy.size // planes if planes else 0
-    cdef void *pg = _cnn_ptr(gy)
-    cdef void *po = _cnn_ptr(gx)
-    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
     cdef int64_t bad = 0
     if planes == 0:
         return 0
@@ -334,17 +274,16 @@ def index_scatter2d(gy, idx, gx):
 
 def index_gather2d(x, idx, y):
     """y[n, c, o] = x[n, c].flat[idx[n, c, o]]; returns the number of out-of-range indices."""
-    cdef int t = _cnn_float_type("index_gather2d", (("src", x), ("out", y)))
+    cdef int t = common_float_type("index_gather2d", (("src", x), ("out", y)))
     if x.ndim < 2 or y.ndim < 2 or x.shape[:2] != y.shape[:2]:
         raise ValueError("index_gather2d: src %s and out %s must share (N, C)" % (x.shape, y.shape))
-    _cnn_check_index("index_gather2d", idx, tuple(y.shape))
-    _cnn_writeable("index_gather2d", y, "out")
+    cdef int64_t *pi = <int64_t*>checked_ptr(idx, "index_gather2d", "indices", cnp.NPY_INT64,
+                                             tuple(y.shape))
+    cdef void *px = checked_ptr(x, "index_gather2d", "src", t)
+    cdef void *py = checked_ptr(y, "index_gather2d", "out", t, None, OP_WRITE)
     cdef int64_t planes = x.shape[0] * x.shape[1]
     cdef int64_t ins = x.size // planes if planes else 0
     cdef int64_t outs = y.size // planes if planes else 0
-    cdef void *px = _cnn_ptr(x)
-    cdef void *py = _cnn_ptr(y)
-    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
     cdef int64_t bad = 0
     if planes == 0:
         return 0
@@ -359,11 +298,10 @@ def index_gather2d(x, idx, y):
 def avgpool2d_forward(x, y, tuple kernel, tuple stride, tuple padding, bint count_include_pad,
                       int64_t divisor):
     cdef dl_pool_params p
-    cdef int t = _cnn_float_type("avg_pool2d", (("input", x), ("out", y)))
+    cdef int t = common_float_type("avg_pool2d", (("input", x), ("out", y)))
     _cnn_pool_setup("avg_pool2d", &p, x, y, kernel, stride, padding, (1, 1))
-    _cnn_writeable("avg_pool2d", y, "out")
-    cdef void *px = _cnn_ptr(x)
-    cdef void *py = _cnn_ptr(y)
+    cdef void *px = checked_ptr(x, "avg_pool2d", "input", t)
+    cdef void *py = checked_ptr(y, "avg_pool2d", "out", t, None, OP_WRITE)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_avgpool2d_fwd_f32(&p, <float*>px, <float*>py, count_include_pad, divisor)
@@ -375,11 +313,10 @@ def avgpool2d_forward(x, y, tuple kernel, tuple stride, tuple padding, bint coun
 def avgpool2d_backward(gy, gx, tuple kernel, tuple stride, tuple padding,
                        bint count_include_pad, int64_t divisor):
     cdef dl_pool_params p
-    cdef int t = _cnn_float_type("avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
+    cdef int t = common_float_type("avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
     _cnn_pool_setup("avg_pool2d_backward", &p, gx, gy, kernel, stride, padding, (1, 1))
-    _cnn_writeable("avg_pool2d_backward", gx, "grad_input")
-    cdef void *pg = _cnn_ptr(gy)
-    cdef void *po = _cnn_ptr(gx)
+    cdef void *pg = checked_ptr(gy, "avg_pool2d_backward", "grad_output", t)
+    cdef void *po = checked_ptr(gx, "avg_pool2d_backward", "grad_input", t, None, OP_WRITE)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_avgpool2d_bwd_f32(&p, <float*>pg, <float*>po, count_include_pad, divisor)
@@ -391,15 +328,12 @@ def avgpool2d_backward(gy, gx, tuple kernel, tuple stride, tuple padding,
 def adaptive_pool2d_forward(x, y, str mode, idx=None):
     """mode 'avg' or 'max' (idx: int64 argmax in each plane, or None)."""
     cdef dl_pool_params p
-    cdef int t = _cnn_float_type("adaptive_pool2d", (("input", x), ("out", y)))
+    cdef int t = common_float_type("adaptive_pool2d", (("input", x), ("out", y)))
     _cnn_pool_setup("adaptive_pool2d", &p, x, y, (1, 1), (1, 1), (0, 0), (1, 1))
-    _cnn_writeable("adaptive_pool2d", y, "out")
-    if idx is not None:
-        _cnn_check_index("adaptive_max_pool2d", idx, tuple(y.shape))
-        _cnn_writeable("adaptive_max_pool2d", idx, "indices")
-    cdef void *px = _cnn_ptr(x)
-    cdef void *py = _cnn_ptr(y)
-    cdef int64_t *pi = <int64_t*>_cnn_ptr(idx)
+    cdef void *px = checked_ptr(x, "adaptive_pool2d", "input", t)
+    cdef void *py = checked_ptr(y, "adaptive_pool2d", "out", t, None, OP_WRITE)
+    cdef int64_t *pi = <int64_t*>checked_ptr(idx, "adaptive_max_pool2d", "indices", cnp.NPY_INT64,
+                                             tuple(y.shape), OP_WRITE | OP_OPTIONAL)
     cdef bint is_max = mode == "max"
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -417,11 +351,10 @@ def adaptive_pool2d_forward(x, y, str mode, idx=None):
 
 def adaptive_avgpool2d_backward(gy, gx):
     cdef dl_pool_params p
-    cdef int t = _cnn_float_type("adaptive_avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
+    cdef int t = common_float_type("adaptive_avg_pool2d_backward", (("grad_output", gy), ("grad_input", gx)))
     _cnn_pool_setup("adaptive_avg_pool2d_backward", &p, gx, gy, (1, 1), (1, 1), (0, 0), (1, 1))
-    _cnn_writeable("adaptive_avg_pool2d_backward", gx, "grad_input")
-    cdef void *pg = _cnn_ptr(gy)
-    cdef void *po = _cnn_ptr(gx)
+    cdef void *pg = checked_ptr(gy, "adaptive_avg_pool2d_backward", "grad_output", t)
+    cdef void *po = checked_ptr(gx, "adaptive_avg_pool2d_backward", "grad_input", t, None, OP_WRITE)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_adaptive_avgpool2d_bwd_f32(&p, <float*>pg, <float*>po)
@@ -435,17 +368,16 @@ def upsample2d(src, dst, str mode, bint backward, bint align_corners, double sca
     """Nearest/bilinear upsampling of src (N, C, H, W) into dst (N, C, OH, OW); with backward,
     src is the output gradient (N, C, OH, OW) and dst the input gradient (N, C, H, W)."""
     cdef dl_pool_params p
-    cdef int t = _cnn_float_type("interpolate", (("src", src), ("dst", dst)))
+    cdef int t = common_float_type("interpolate", (("src", src), ("dst", dst)))
     if backward:
         _cnn_pool_setup("interpolate", &p, dst, src, (1, 1), (1, 1), (0, 0), (1, 1))
     else:
         _cnn_pool_setup("interpolate", &p, src, dst, (1, 1), (1, 1), (0, 0), (1, 1))
-    _cnn_writeable("interpolate", dst, "dst")
     if mode not in ("nearest", "bilinear"):
         raise ValueError("interpolate: mode must be 'nearest' or 'bilinear', got %r" % mode)
     cdef bint near = mode == "nearest"
-    cdef void *ps = _cnn_ptr(src)
-    cdef void *pd = _cnn_ptr(dst)
+    cdef void *ps = checked_ptr(src, "interpolate", "src", t)
+    cdef void *pd = checked_ptr(dst, "interpolate", "dst", t, None, OP_WRITE)
     cdef float fh = scale_h, fw = scale_w
     with nogil:
         if t == cnp.NPY_FLOAT32:
@@ -473,7 +405,7 @@ def batchnorm_forward(x, weight, bias, y, save_mean, save_invstd, running_mean, 
                       bint training, double momentum, double eps):
     """x, y: (N, C, L).  training: batch statistics (saved; running ones updated if given);
     otherwise save_mean/save_invstd are inputs: the statistics to normalize with."""
-    cdef int t = _cnn_float_type("batch_norm", (("input", x), ("weight", weight), ("bias", bias),
+    cdef int t = common_float_type("batch_norm", (("input", x), ("weight", weight), ("bias", bias),
                                             ("out", y), ("save_mean", save_mean),
                                             ("save_invstd", save_invstd),
                                             ("running_mean", running_mean),
@@ -481,24 +413,19 @@ def batchnorm_forward(x, weight, bias, y, save_mean, save_invstd, running_mean, 
     if x.ndim != 3 or y.shape != x.shape:
         raise ValueError("batch_norm: x and y must be (N, C, L), got %s and %s" % (x.shape, y.shape))
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
-    for name, a in (("weight", weight), ("bias", bias), ("save_mean", save_mean),
-                    ("save_invstd", save_invstd), ("running_mean", running_mean),
-                    ("running_var", running_var)):
-        _cnn_expect_shape("batch_norm", name, a, (C,))
-    if save_mean is None or save_invstd is None:
-        raise ValueError("batch_norm: save_mean and save_invstd are required")
-    for name, a in (("out", y), ("save_mean", save_mean), ("save_invstd", save_invstd),
-                    ("running_mean", running_mean), ("running_var", running_var)):
-        if training or name == "out":
-            _cnn_writeable("batch_norm", a, name)
-    cdef void *px = _cnn_ptr(x)
-    cdef void *pw_ = _cnn_ptr(weight)
-    cdef void *pb = _cnn_ptr(bias)
-    cdef void *py = _cnn_ptr(y)
-    cdef void *pm = _cnn_ptr(save_mean)
-    cdef void *pi = _cnn_ptr(save_invstd)
-    cdef void *prm = _cnn_ptr(running_mean)
-    cdef void *prv = _cnn_ptr(running_var)
+    cdef str fn = "batch_norm"
+    cdef void *px = checked_ptr(x, fn, "input", t)
+    cdef void *py = checked_ptr(y, fn, "out", t, None, OP_WRITE)
+    cdef void *pw_ = checked_ptr(weight, fn, "weight", t, (C,), OP_OPTIONAL)
+    cdef void *pb = checked_ptr(bias, fn, "bias", t, (C,), OP_OPTIONAL)
+    # the saved statistics are written when training, read otherwise
+    cdef void *pm = checked_ptr(save_mean, fn, "save_mean", t, (C,), (OP_WRITE if training else 0))
+    cdef void *pi = checked_ptr(save_invstd, fn, "save_invstd", t, (C,),
+                                (OP_WRITE if training else 0))
+    cdef void *prm = checked_ptr(running_mean, fn, "running_mean", t, (C,),
+                                 (OP_WRITE if training else 0) | OP_OPTIONAL)
+    cdef void *prv = checked_ptr(running_var, fn, "running_var", t, (C,),
+                                 (OP_WRITE if training else 0) | OP_OPTIONAL)
     cdef int rc = 0
     if N * C * L == 0:
         return y
@@ -525,7 +452,7 @@ def batchnorm_forward(x, weight, bias, y, save_mean, save_invstd, running_mean, 
 
 
 def batchnorm_backward(x, gy, weight, mean, invstd, bint batch_stats, gx, gw, gb):
-    cdef int t = _cnn_float_type("batch_norm_backward", (("input", x), ("grad_output", gy),
+    cdef int t = common_float_type("batch_norm_backward", (("input", x), ("grad_output", gy),
                                                      ("weight", weight), ("mean", mean),
                                                      ("invstd", invstd), ("grad_input", gx),
                                                      ("grad_weight", gw), ("grad_bias", gb)))
@@ -533,22 +460,15 @@ def batchnorm_backward(x, gy, weight, mean, invstd, bint batch_stats, gx, gw, gb
         raise ValueError("batch_norm_backward: x and grad must be (N, C, L), got %s and %s"
                          % (x.shape, gy.shape))
     cdef int64_t N = x.shape[0], C = x.shape[1], L = x.shape[2]
-    _cnn_expect_shape("batch_norm_backward", "grad_input", gx, tuple(x.shape))
-    for name, a in (("weight", weight), ("mean", mean), ("invstd", invstd),
-                    ("grad_weight", gw), ("grad_bias", gb)):
-        _cnn_expect_shape("batch_norm_backward", name, a, (C,))
-    if mean is None or invstd is None:
-        raise ValueError("batch_norm_backward: mean and invstd are required")
-    for name, a in (("grad_input", gx), ("grad_weight", gw), ("grad_bias", gb)):
-        _cnn_writeable("batch_norm_backward", a, name)
-    cdef void *px = _cnn_ptr(x)
-    cdef void *pg = _cnn_ptr(gy)
-    cdef void *pw_ = _cnn_ptr(weight)
-    cdef void *pm = _cnn_ptr(mean)
-    cdef void *pi = _cnn_ptr(invstd)
-    cdef void *pgx = _cnn_ptr(gx)
-    cdef void *pgw = _cnn_ptr(gw)
-    cdef void *pgb = _cnn_ptr(gb)
+    cdef str fn = "batch_norm_backward"
+    cdef void *px = checked_ptr(x, fn, "input", t)
+    cdef void *pg = checked_ptr(gy, fn, "grad_output", t)
+    cdef void *pw_ = checked_ptr(weight, fn, "weight", t, (C,), OP_OPTIONAL)
+    cdef void *pm = checked_ptr(mean, fn, "mean", t, (C,))
+    cdef void *pi = checked_ptr(invstd, fn, "invstd", t, (C,))
+    cdef void *pgx = checked_ptr(gx, fn, "grad_input", t, tuple(x.shape), OP_WRITE | OP_OPTIONAL)
+    cdef void *pgw = checked_ptr(gw, fn, "grad_weight", t, (C,), OP_WRITE | OP_OPTIONAL)
+    cdef void *pgb = checked_ptr(gb, fn, "grad_bias", t, (C,), OP_WRITE | OP_OPTIONAL)
     with nogil:
         if t == cnp.NPY_FLOAT32:
             dl_batchnorm_bwd_f32(N, C, L, <float*>px, <float*>pg, <float*>pw_, <float*>pm,

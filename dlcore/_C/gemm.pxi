@@ -96,14 +96,11 @@ cdef inline int _overlap(cnp.ndarray a, cnp.ndarray b):
 
 
 cdef int _check_dtypes(cnp.ndarray A, cnp.ndarray B, cnp.ndarray C, str fn) except -1:
-    cdef int t = cnp.PyArray_TYPE(C)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError("%s: C must be float32 or float64, got %s" % (fn, C.dtype))
+    cdef int t = float_type(C, fn, "C")
     if cnp.PyArray_TYPE(A) != t or cnp.PyArray_TYPE(B) != t:
         raise TypeError("%s: A, B and C must share a dtype, got %s, %s, %s"
                         % (fn, A.dtype, B.dtype, C.dtype))
-    if not cnp.PyArray_ISWRITEABLE(C):
-        raise ValueError("%s: C must be writeable" % fn)
+    need_writeable(C, fn, "C")
     return t
 
 
@@ -159,16 +156,10 @@ def gemm(cnp.ndarray A not None, cnp.ndarray B not None, cnp.ndarray C not None,
     if bias_kind != 0:
         if bias is None:
             raise ValueError("gemm: bias_kind is %d but bias is None" % bias_kind)
-        need_contig(bias, "gemm: bias")
-        if cnp.PyArray_TYPE(bias) != t:
-            raise TypeError("gemm: bias dtype must be %s, got %s" % (C.dtype, bias.dtype))
         nb = N if bias_kind == 1 else M
-        if <size_t>cnp.PyArray_SIZE(bias) != nb:
-            raise ValueError("gemm: bias must have %d elements (%s), got %d"
-                             % (nb, "N" if bias_kind == 1 else "M", cnp.PyArray_SIZE(bias)))
+        pbias = checked_ptr(bias, "gemm", "bias", t, nb)
         if _overlap(C, bias):
             raise ValueError("gemm: C must not share memory with bias")
-        pbias = cnp.PyArray_DATA(bias)
 
     # The kernels write row-major C.  A column-major C (e.g. out=X.T) is the row-major
     # C^T = op(B)^T op(A)^T: swap the operands, flip their transposes and the bias direction.

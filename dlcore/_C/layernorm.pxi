@@ -22,46 +22,23 @@ cdef extern from "dlcore/layernorm.h":
                            double *dgamma) nogil
 
 
-cdef void* _ln_arr(object a, str name, int t, Py_ssize_t size, bint write) except? NULL:
-    """Data pointer of an optional C-contiguous array of dtype t and `size` elements."""
-    if a is None:
-        return NULL
-    cdef cnp.ndarray arr = a
-    if cnp.PyArray_TYPE(arr) != t:
-        raise TypeError("layer_norm: %s must have the input's dtype, got %s" % (name, arr.dtype))
-    need_contig(arr, name)
-    if cnp.PyArray_SIZE(arr) != size:
-        raise ValueError("layer_norm: %s must have %d elements, got %d"
-                         % (name, size, cnp.PyArray_SIZE(arr)))
-    if write:
-        need_writeable(arr, name)
-    return cnp.PyArray_DATA(arr)
-
-
-cdef int _ln_type(cnp.ndarray x) except -1:
-    cdef int t = cnp.PyArray_TYPE(x)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError("layer_norm: dtype must be float32 or float64, got %s" % x.dtype)
-    need_contig(x, "input")
-    return t
-
-
 def layer_norm_forward(cnp.ndarray x, Py_ssize_t n, object weight, object bias, double eps,
                        cnp.ndarray y, object mean, object rstd, bint rms=False):
     """Normalizes each run of n trailing elements of C-contiguous x into y; saves per-row
     mean and rstd when given (rms: RMSNorm, mean and bias unused)."""
-    cdef int t = _ln_type(x)
+    cdef int t = float_type(x, "layer_norm", "input")
+    cdef void *px = checked_ptr(x, "layer_norm", "input", t)
     cdef Py_ssize_t total = cnp.PyArray_SIZE(x)
     if n <= 0 or total % n != 0:
         raise ValueError("layer_norm: n must divide the input size, got n=%d, size=%d"
                          % (n, total))
     cdef size_t rows = total // n
-    cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *py = _ln_arr(y, "out", t, total, True)
-    cdef void *pw = _ln_arr(weight, "weight", t, n, False)
-    cdef void *pb = _ln_arr(None if rms else bias, "bias", t, n, False)
-    cdef void *pm = _ln_arr(None if rms else mean, "mean", t, rows, True)
-    cdef void *ps = _ln_arr(rstd, "rstd", t, rows, True)
+    cdef void *py = checked_ptr(y, "layer_norm", "out", t, total, OP_WRITE)
+    cdef void *pw = checked_ptr(weight, "layer_norm", "weight", t, n, OP_OPTIONAL)
+    cdef void *pb = checked_ptr(None if rms else bias, "layer_norm", "bias", t, n, OP_OPTIONAL)
+    cdef void *pm = checked_ptr(None if rms else mean, "layer_norm", "mean", t, rows,
+                                OP_WRITE | OP_OPTIONAL)
+    cdef void *ps = checked_ptr(rstd, "layer_norm", "rstd", t, rows, OP_WRITE | OP_OPTIONAL)
     cdef size_t nn = n
     cdef int rc
     with nogil:
@@ -88,7 +65,8 @@ def layer_norm_backward(cnp.ndarray x, Py_ssize_t n, object weight, object mean,
                         cnp.ndarray rstd, cnp.ndarray dy, cnp.ndarray dx, object dweight,
                         object dbias, bint rms=False):
     """dx (and dweight, dbias when given, overwritten) from the forward's mean and rstd."""
-    cdef int t = _ln_type(x)
+    cdef int t = float_type(x, "layer_norm", "input")
+    cdef void *px = checked_ptr(x, "layer_norm", "input", t)
     cdef Py_ssize_t total = cnp.PyArray_SIZE(x)
     if n <= 0 or total % n != 0:
         raise ValueError("layer_norm: n must divide the input size, got n=%d, size=%d"
@@ -96,14 +74,14 @@ def layer_norm_backward(cnp.ndarray x, Py_ssize_t n, object weight, object mean,
     cdef size_t rows = total // n
     if not rms and mean is None:
         raise ValueError("layer_norm: mean is required")
-    cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *pw = _ln_arr(weight, "weight", t, n, False)
-    cdef void *pm = _ln_arr(None if rms else mean, "mean", t, rows, False)
-    cdef void *ps = _ln_arr(rstd, "rstd", t, rows, False)
-    cdef void *pg = _ln_arr(dy, "grad", t, total, False)
-    cdef void *pdx = _ln_arr(dx, "dx", t, total, True)
-    cdef void *pdw = _ln_arr(dweight, "dweight", t, n, True)
-    cdef void *pdb = _ln_arr(None if rms else dbias, "dbias", t, n, True)
+    cdef void *pw = checked_ptr(weight, "layer_norm", "weight", t, n, OP_OPTIONAL)
+    cdef void *pm = checked_ptr(None if rms else mean, "layer_norm", "mean", t, rows, OP_OPTIONAL)
+    cdef void *ps = checked_ptr(rstd, "layer_norm", "rstd", t, rows)
+    cdef void *pg = checked_ptr(dy, "layer_norm", "grad", t, total)
+    cdef void *pdx = checked_ptr(dx, "layer_norm", "dx", t, total, OP_WRITE)
+    cdef void *pdw = checked_ptr(dweight, "layer_norm", "dweight", t, n, OP_WRITE | OP_OPTIONAL)
+    cdef void *pdb = checked_ptr(None if rms else dbias, "layer_norm", "dbias", t, n,
+                                 OP_WRITE | OP_OPTIONAL)
     cdef size_t nn = n
     cdef int rc
     with nogil:

@@ -54,31 +54,11 @@ cdef extern from "dlcore/loss.h":
  PL_KL_LOG_TARGET) = range(8)
 
 
-cdef inline void* _opt(cnp.ndarray a, str fname, str name, int typ, Py_ssize_t size,
-                       bint write) except? NULL:
-    """Data pointer of an optional operand (NULL for None) after the elementwise checks."""
-    if a is None:
-        return NULL
-    _ew_operand(a, fname, name, typ, size, write)
-    return cnp.PyArray_DATA(a)
-
-
-cdef inline void* _targets(cnp.ndarray target, Py_ssize_t N, str fname) except NULL:
-    if target is None:
-        raise ValueError("%s: target is required" % fname)
-    if cnp.PyArray_TYPE(target) != cnp.NPY_INT64:
-        raise TypeError("%s: target must be int64 class indices, got %s" % (fname, target.dtype))
-    if not cnp.PyArray_IS_C_CONTIGUOUS(target) or cnp.PyArray_SIZE(target) != N:
-        raise ValueError("%s: target must be a contiguous array of %d indices, got shape %s"
-                         % (fname, N, (<object>target).shape))
-    return cnp.PyArray_DATA(target)
-
-
 cdef inline int _logits2d(cnp.ndarray x, str fname) except -1:
     if x is None or cnp.PyArray_NDIM(x) != 2:
         raise ValueError("%s: input must be a 2-D (N, C) array" % fname)
-    cdef int t = _float_type(x, fname)
-    _ew_operand(x, fname, "input", t, cnp.PyArray_SIZE(x), False)
+    cdef int t = float_type(x, fname, "input")
+    checked_ptr(x, fname, "input", t)
     return t
 
 
@@ -96,10 +76,10 @@ def ce_forward(cnp.ndarray x, cnp.ndarray target, cnp.ndarray weight, int64_t ig
     per-row loss and log-sum-exp (N,) and returns (total loss, total target weight)."""
     cdef int t = _logits2d(x, "cross_entropy")
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
-    cdef void *pt = _targets(target, N, "cross_entropy")
-    cdef void *pw = _opt(weight, "cross_entropy", "weight", t, C, False)
-    cdef void *pl = _opt(loss, "cross_entropy", "loss", t, N, True)
-    cdef void *ps = _opt(lse, "cross_entropy", "lse", t, N, True)
+    cdef void *pt = checked_ptr(target, "cross_entropy", "target", cnp.NPY_INT64, N)
+    cdef void *pw = checked_ptr(weight, "cross_entropy", "weight", t, C, OP_OPTIONAL)
+    cdef void *pl = checked_ptr(loss, "cross_entropy", "loss", t, N, OP_WRITE | OP_OPTIONAL)
+    cdef void *ps = checked_ptr(lse, "cross_entropy", "lse", t, N, OP_WRITE | OP_OPTIONAL)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef double sl = 0.0, sw = 0.0
     cdef int64_t bad
@@ -121,14 +101,12 @@ def ce_backward(cnp.ndarray x, cnp.ndarray target, cnp.ndarray weight, cnp.ndarr
     """gx (N, C) = scale_i * d loss_i / d x_i, scale_i = (g[i] if g is given else 1) * gscale."""
     cdef int t = _logits2d(x, "cross_entropy_backward")
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
-    cdef void *pt = _targets(target, N, "cross_entropy_backward")
-    cdef void *pw = _opt(weight, "cross_entropy_backward", "weight", t, C, False)
-    _ew_operand(lse, "cross_entropy_backward", "lse", t, N, False)
-    cdef void *pl = cnp.PyArray_DATA(lse)
-    cdef void *pg = _opt(g, "cross_entropy_backward", "grad", t, N, False)
-    _ew_operand(gx, "cross_entropy_backward", "grad_input", t, N * C, True)
+    cdef void *pt = checked_ptr(target, "cross_entropy_backward", "target", cnp.NPY_INT64, N)
+    cdef void *pw = checked_ptr(weight, "cross_entropy_backward", "weight", t, C, OP_OPTIONAL)
+    cdef void *pl = checked_ptr(lse, "cross_entropy_backward", "lse", t, N)
+    cdef void *pg = checked_ptr(g, "cross_entropy_backward", "grad", t, N, OP_OPTIONAL)
+    cdef void *pgx = checked_ptr(gx, "cross_entropy_backward", "grad_input", t, N * C, OP_WRITE)
     cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *pgx = cnp.PyArray_DATA(gx)
     if t == cnp.NPY_FLOAT32:
         with nogil:
             dl_ce_bwd_f32(<float*>px, <int64_t*>pt, <float*>pw, <float*>pl, N, C, ignore_index,
@@ -145,11 +123,10 @@ def ce_prob_forward(cnp.ndarray x, cnp.ndarray q, cnp.ndarray weight, double smo
     """Cross-entropy against class probabilities q (N, C); returns the total loss."""
     cdef int t = _logits2d(x, "cross_entropy")
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
-    _ew_operand(q, "cross_entropy", "target", t, N * C, False)
-    cdef void *pq = cnp.PyArray_DATA(q)
-    cdef void *pw = _opt(weight, "cross_entropy", "weight", t, C, False)
-    cdef void *pl = _opt(loss, "cross_entropy", "loss", t, N, True)
-    cdef void *ps = _opt(lse, "cross_entropy", "lse", t, N, True)
+    cdef void *pq = checked_ptr(q, "cross_entropy", "target", t, N * C)
+    cdef void *pw = checked_ptr(weight, "cross_entropy", "weight", t, C, OP_OPTIONAL)
+    cdef void *pl = checked_ptr(loss, "cross_entropy", "loss", t, N, OP_WRITE | OP_OPTIONAL)
+    cdef void *ps = checked_ptr(lse, "cross_entropy", "lse", t, N, OP_WRITE | OP_OPTIONAL)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef double sl = 0.0
     if t == cnp.NPY_FLOAT32:
@@ -167,15 +144,12 @@ def ce_prob_backward(cnp.ndarray x, cnp.ndarray q, cnp.ndarray weight, cnp.ndarr
                      double smoothing, cnp.ndarray g, double gscale, cnp.ndarray gx not None):
     cdef int t = _logits2d(x, "cross_entropy_backward")
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
-    _ew_operand(q, "cross_entropy_backward", "target", t, N * C, False)
-    cdef void *pq = cnp.PyArray_DATA(q)
-    cdef void *pw = _opt(weight, "cross_entropy_backward", "weight", t, C, False)
-    _ew_operand(lse, "cross_entropy_backward", "lse", t, N, False)
-    cdef void *pl = cnp.PyArray_DATA(lse)
-    cdef void *pg = _opt(g, "cross_entropy_backward", "grad", t, N, False)
-    _ew_operand(gx, "cross_entropy_backward", "grad_input", t, N * C, True)
+    cdef void *pq = checked_ptr(q, "cross_entropy_backward", "target", t, N * C)
+    cdef void *pw = checked_ptr(weight, "cross_entropy_backward", "weight", t, C, OP_OPTIONAL)
+    cdef void *pl = checked_ptr(lse, "cross_entropy_backward", "lse", t, N)
+    cdef void *pg = checked_ptr(g, "cross_entropy_backward", "grad", t, N, OP_OPTIONAL)
+    cdef void *pgx = checked_ptr(gx, "cross_entropy_backward", "grad_input", t, N * C, OP_WRITE)
     cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *pgx = cnp.PyArray_DATA(gx)
     if t == cnp.NPY_FLOAT32:
         with nogil:
             dl_ce_prob_bwd_f32(<float*>px, <float*>pq, <float*>pw, <float*>pl, N, C,
@@ -192,9 +166,9 @@ def nll_forward(cnp.ndarray x, cnp.ndarray target, cnp.ndarray weight, int64_t i
     """NLL over rows of log-probabilities x (N, C); returns (total loss, total target weight)."""
     cdef int t = _logits2d(x, "nll_loss")
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
-    cdef void *pt = _targets(target, N, "nll_loss")
-    cdef void *pw = _opt(weight, "nll_loss", "weight", t, C, False)
-    cdef void *pl = _opt(loss, "nll_loss", "loss", t, N, True)
+    cdef void *pt = checked_ptr(target, "nll_loss", "target", cnp.NPY_INT64, N)
+    cdef void *pw = checked_ptr(weight, "nll_loss", "weight", t, C, OP_OPTIONAL)
+    cdef void *pl = checked_ptr(loss, "nll_loss", "loss", t, N, OP_WRITE | OP_OPTIONAL)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef double sl = 0.0, sw = 0.0
     cdef int64_t bad
@@ -215,13 +189,12 @@ def nll_backward(cnp.ndarray target, cnp.ndarray weight, int64_t ignore_index, c
     """gx (N, C): zeros except -w[t_i] * scale_i at each row's target."""
     if cnp.PyArray_NDIM(gx) != 2:
         raise ValueError("nll_loss_backward: grad_input must be 2-D (N, C)")
-    cdef int t = _float_type(gx, "nll_loss_backward")
+    cdef int t = float_type(gx, "nll_loss_backward", "grad_input")
     cdef Py_ssize_t N = cnp.PyArray_DIM(gx, 0), C = cnp.PyArray_DIM(gx, 1)
-    _ew_operand(gx, "nll_loss_backward", "grad_input", t, N * C, True)
-    cdef void *pt = _targets(target, N, "nll_loss_backward")
-    cdef void *pw = _opt(weight, "nll_loss_backward", "weight", t, C, False)
-    cdef void *pg = _opt(g, "nll_loss_backward", "grad", t, N, False)
-    cdef void *pgx = cnp.PyArray_DATA(gx)
+    cdef void *pgx = checked_ptr(gx, "nll_loss_backward", "grad_input", t, N * C, OP_WRITE)
+    cdef void *pt = checked_ptr(target, "nll_loss_backward", "target", cnp.NPY_INT64, N)
+    cdef void *pw = checked_ptr(weight, "nll_loss_backward", "weight", t, C, OP_OPTIONAL)
+    cdef void *pg = checked_ptr(g, "nll_loss_backward", "grad", t, N, OP_OPTIONAL)
     if t == cnp.NPY_FLOAT32:
         with nogil:
             dl_nll_bwd_f32(<int64_t*>pt, <float*>pw, N, C, ignore_index, <float*>pg,
@@ -240,15 +213,13 @@ def ploss_forward(int kind, cnp.ndarray x, cnp.ndarray target, cnp.ndarray weigh
     inputs outside [0, 1]."""
     if x is None:
         raise ValueError("loss: input is required")
-    cdef int t = _float_type(x, "loss")
+    cdef int t = float_type(x, "loss", "input")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    _ew_operand(x, "loss", "input", t, n, False)
-    _ew_operand(target, "loss", "target", t, n, False)
-    cdef void *pw = _opt(weight, "loss", "weight", t, n, False)
-    cdef void *ppw = _opt(pos_weight, "loss", "pos_weight", t, n, False)
-    cdef void *po = _opt(out, "loss", "out", t, n, True)
-    cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *pt = cnp.PyArray_DATA(target)
+    cdef void *px = checked_ptr(x, "loss", "input", t, n)
+    cdef void *pt = checked_ptr(target, "loss", "target", t, n)
+    cdef void *pw = checked_ptr(weight, "loss", "weight", t, n, OP_OPTIONAL)
+    cdef void *ppw = checked_ptr(pos_weight, "loss", "pos_weight", t, n, OP_OPTIONAL)
+    cdef void *po = checked_ptr(out, "loss", "out", t, n, OP_WRITE | OP_OPTIONAL)
     cdef double s = 0.0
     cdef int r
     if t == cnp.NPY_FLOAT32:
@@ -272,17 +243,14 @@ def ploss_backward(int kind, cnp.ndarray x, cnp.ndarray target, cnp.ndarray weig
     """gx = d loss / d x * (g if given else 1) * gscale."""
     if x is None:
         raise ValueError("loss_backward: input is required")
-    cdef int t = _float_type(x, "loss_backward")
+    cdef int t = float_type(x, "loss_backward", "input")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
-    _ew_operand(x, "loss_backward", "input", t, n, False)
-    _ew_operand(target, "loss_backward", "target", t, n, False)
-    cdef void *pw = _opt(weight, "loss_backward", "weight", t, n, False)
-    cdef void *ppw = _opt(pos_weight, "loss_backward", "pos_weight", t, n, False)
-    cdef void *pg = _opt(g, "loss_backward", "grad", t, n, False)
-    _ew_operand(gx, "loss_backward", "grad_input", t, n, True)
-    cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *pt = cnp.PyArray_DATA(target)
-    cdef void *pgx = cnp.PyArray_DATA(gx)
+    cdef void *px = checked_ptr(x, "loss_backward", "input", t, n)
+    cdef void *pt = checked_ptr(target, "loss_backward", "target", t, n)
+    cdef void *pw = checked_ptr(weight, "loss_backward", "weight", t, n, OP_OPTIONAL)
+    cdef void *ppw = checked_ptr(pos_weight, "loss_backward", "pos_weight", t, n, OP_OPTIONAL)
+    cdef void *pg = checked_ptr(g, "loss_backward", "grad", t, n, OP_OPTIONAL)
+    cdef void *pgx = checked_ptr(gx, "loss_backward", "grad_input", t, n, OP_WRITE)
     cdef int r
     if t == cnp.NPY_FLOAT32:
         with nogil:

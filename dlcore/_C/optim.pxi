@@ -36,40 +36,11 @@ cdef extern from "dlcore/optim.h":
 
 
 cdef int _optim_check(str fn, cnp.ndarray p, cnp.ndarray g) except -1:
-    """Checks param and grad; returns the dtype number (float32 or float64)."""
-    cdef int t = cnp.PyArray_TYPE(p)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
-        raise TypeError("%s: param must be float32 or float64, got %s" % (fn, p.dtype))
-    if cnp.PyArray_TYPE(g) != t:
-        raise TypeError("%s: grad dtype %s differs from param dtype %s" % (fn, g.dtype, p.dtype))
-    if cnp.PyArray_SIZE(g) != cnp.PyArray_SIZE(p):
-        raise ValueError("%s: grad has %d elements, param has %d"
-                         % (fn, cnp.PyArray_SIZE(g), cnp.PyArray_SIZE(p)))
-    if not cnp.PyArray_IS_C_CONTIGUOUS(p):
-        raise ValueError("%s: param must be C-contiguous" % fn)
-    if not cnp.PyArray_IS_C_CONTIGUOUS(g):
-        raise ValueError("%s: grad must be C-contiguous" % fn)
-    if not cnp.PyArray_ISWRITEABLE(p):
-        raise ValueError("%s: param must be writeable" % fn)
+    """Checks param (written) and grad; returns the dtype number (float32 or float64)."""
+    cdef int t = float_type(p, fn, "param")
+    checked_ptr(p, fn, "param", t, None, OP_WRITE)
+    checked_ptr(g, fn, "grad", t, cnp.PyArray_SIZE(p))
     return t
-
-
-cdef cnp.ndarray _optim_state(str fn, str name, object a, cnp.ndarray p, int t):
-    """State buffer `a`, after checking it matches param `p`."""
-    if not isinstance(a, np.ndarray):
-        raise TypeError("%s: %s must be a NumPy array, got %s" % (fn, name, type(a).__name__))
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if cnp.PyArray_TYPE(arr) != t:
-        raise TypeError("%s: %s dtype %s differs from param dtype %s"
-                        % (fn, name, arr.dtype, p.dtype))
-    if cnp.PyArray_SIZE(arr) != cnp.PyArray_SIZE(p):
-        raise ValueError("%s: %s has %d elements, param has %d"
-                         % (fn, name, cnp.PyArray_SIZE(arr), cnp.PyArray_SIZE(p)))
-    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
-        raise ValueError("%s: %s must be C-contiguous" % (fn, name))
-    if not cnp.PyArray_ISWRITEABLE(arr):
-        raise ValueError("%s: %s must be writeable" % (fn, name))
-    return arr
 
 
 cdef inline bint _optim_overlap(cnp.ndarray a, cnp.ndarray b):
@@ -104,17 +75,15 @@ def sgd_update(cnp.ndarray param, cnp.ndarray grad, object momentum_buffer, doub
     cdef dl_sgd_args a
     a.lr = lr; a.momentum = momentum; a.dampening = dampening; a.weight_decay = weight_decay
     a.nesterov = nesterov; a.maximize = maximize; a.first = first
-    cdef cnp.ndarray buf = None
+    cdef size_t n = cnp.PyArray_SIZE(param)
     cdef void *pbuf = NULL
     if momentum != 0.0:
         if momentum_buffer is None:
             raise ValueError("%s: momentum %g needs a momentum_buffer" % (fn, momentum))
-        buf = _optim_state(fn, "momentum_buffer", momentum_buffer, param, t)
-        _optim_disjoint(fn, [param, grad, buf], ["param", "grad", "momentum_buffer"])
-        pbuf = cnp.PyArray_DATA(buf)
+        pbuf = checked_ptr(momentum_buffer, fn, "momentum_buffer", t, n, OP_WRITE)
+        _optim_disjoint(fn, [param, grad, momentum_buffer], ["param", "grad", "momentum_buffer"])
     else:
         _optim_disjoint(fn, [param, grad], ["param", "grad"])
-    cdef size_t n = cnp.PyArray_SIZE(param)
     cdef void *pp = cnp.PyArray_DATA(param)
     cdef void *pg = cnp.PyArray_DATA(grad)
     if n == 0:
@@ -142,22 +111,19 @@ def adam_update(cnp.ndarray param, cnp.ndarray grad, object exp_avg, object exp_
     a.lr = lr; a.beta1 = beta1; a.beta2 = beta2; a.eps = eps; a.weight_decay = weight_decay
     a.decoupled = decoupled; a.maximize = maximize; a.step_size = step_size
     a.bc2_sqrt = bc2_sqrt
-    cdef cnp.ndarray m = _optim_state(fn, "exp_avg", exp_avg, param, t)
-    cdef cnp.ndarray v = _optim_state(fn, "exp_avg_sq", exp_avg_sq, param, t)
-    cdef cnp.ndarray vmax = None
+    cdef size_t n = cnp.PyArray_SIZE(param)
+    cdef void *pm = checked_ptr(exp_avg, fn, "exp_avg", t, n, OP_WRITE)
+    cdef void *pv = checked_ptr(exp_avg_sq, fn, "exp_avg_sq", t, n, OP_WRITE)
     cdef void *pvmax = NULL
     if max_exp_avg_sq is not None:
-        vmax = _optim_state(fn, "max_exp_avg_sq", max_exp_avg_sq, param, t)
-        _optim_disjoint(fn, [param, grad, m, v, vmax],
+        pvmax = checked_ptr(max_exp_avg_sq, fn, "max_exp_avg_sq", t, n, OP_WRITE)
+        _optim_disjoint(fn, [param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq],
                         ["param", "grad", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"])
-        pvmax = cnp.PyArray_DATA(vmax)
     else:
-        _optim_disjoint(fn, [param, grad, m, v], ["param", "grad", "exp_avg", "exp_avg_sq"])
-    cdef size_t n = cnp.PyArray_SIZE(param)
+        _optim_disjoint(fn, [param, grad, exp_avg, exp_avg_sq],
+                        ["param", "grad", "exp_avg", "exp_avg_sq"])
     cdef void *pp = cnp.PyArray_DATA(param)
     cdef void *pg = cnp.PyArray_DATA(grad)
-    cdef void *pm = cnp.PyArray_DATA(m)
-    cdef void *pv = cnp.PyArray_DATA(v)
     if n == 0:
         return
     if t == cnp.NPY_FLOAT32:
@@ -180,31 +146,27 @@ def rmsprop_update(cnp.ndarray param, cnp.ndarray grad, object square_avg, objec
     cdef dl_rmsprop_args a
     a.lr = lr; a.alpha = alpha; a.eps = eps; a.weight_decay = weight_decay
     a.momentum = momentum; a.centered = centered; a.maximize = maximize
-    cdef cnp.ndarray sq = _optim_state(fn, "square_avg", square_avg, param, t)
-    cdef cnp.ndarray ga = None, buf = None
+    cdef size_t n = cnp.PyArray_SIZE(param)
+    cdef void *psq = checked_ptr(square_avg, fn, "square_avg", t, n, OP_WRITE)
     cdef void *pga = NULL
     cdef void *pbuf = NULL
-    arrays = [param, grad, sq]
+    arrays = [param, grad, square_avg]
     names = ["param", "grad", "square_avg"]
     if centered:
         if grad_avg is None:
             raise ValueError("%s: centered needs a grad_avg" % fn)
-        ga = _optim_state(fn, "grad_avg", grad_avg, param, t)
-        arrays.append(ga)
+        pga = checked_ptr(grad_avg, fn, "grad_avg", t, n, OP_WRITE)
+        arrays.append(grad_avg)
         names.append("grad_avg")
-        pga = cnp.PyArray_DATA(ga)
     if momentum > 0.0:
         if momentum_buffer is None:
             raise ValueError("%s: momentum %g needs a momentum_buffer" % (fn, momentum))
-        buf = _optim_state(fn, "momentum_buffer", momentum_buffer, param, t)
-        arrays.append(buf)
+        pbuf = checked_ptr(momentum_buffer, fn, "momentum_buffer", t, n, OP_WRITE)
+        arrays.append(momentum_buffer)
         names.append("momentum_buffer")
-        pbuf = cnp.PyArray_DATA(buf)
     _optim_disjoint(fn, arrays, names)
-    cdef size_t n = cnp.PyArray_SIZE(param)
     cdef void *pp = cnp.PyArray_DATA(param)
     cdef void *pg = cnp.PyArray_DATA(grad)
-    cdef void *psq = cnp.PyArray_DATA(sq)
     if n == 0:
         return
     if t == cnp.NPY_FLOAT32:
@@ -224,12 +186,11 @@ def adagrad_update(cnp.ndarray param, cnp.ndarray grad, object state_sum, double
     cdef int t = _optim_check(fn, param, grad)
     cdef dl_adagrad_args a
     a.clr = clr; a.eps = eps; a.weight_decay = weight_decay; a.maximize = maximize
-    cdef cnp.ndarray s = _optim_state(fn, "sum", state_sum, param, t)
-    _optim_disjoint(fn, [param, grad, s], ["param", "grad", "sum"])
     cdef size_t n = cnp.PyArray_SIZE(param)
+    cdef void *ps = checked_ptr(state_sum, fn, "sum", t, n, OP_WRITE)
+    _optim_disjoint(fn, [param, grad, state_sum], ["param", "grad", "sum"])
     cdef void *pp = cnp.PyArray_DATA(param)
     cdef void *pg = cnp.PyArray_DATA(grad)
-    cdef void *ps = cnp.PyArray_DATA(s)
     if n == 0:
         return
     if t == cnp.NPY_FLOAT32:

@@ -20,7 +20,7 @@ cdef size_t _qgemv_check_w(int kind, cnp.ndarray w, size_t K, str fname) except 
     if cnp.PyArray_TYPE(w) != cnp.NPY_UINT8 or cnp.PyArray_NDIM(w) != 2:
         raise TypeError("%s: weights must be a 2-D uint8 array (rows of blocks), got %s %s-D"
                         % (fname, w.dtype, w.ndim))
-    need_contig(w, "%s: weights" % fname)
+    checked_ptr(w, fname, "weights", cnp.NPY_UINT8)
     if <size_t>w.shape[1] != K // 32 * bb:
         raise ValueError("%s: weight rows must hold %d bytes (%d blocks of %d) for K=%d, got %d"
                          % (fname, K // 32 * bb, K // 32, bb, K, w.shape[1]))
@@ -33,13 +33,8 @@ def qgemm(int kind, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out):
         raise ValueError("qgemm: x and out must be 2-D, got %d-D and %d-D" % (x.ndim, out.ndim))
     cdef size_t M = x.shape[0], K = x.shape[1], N = w.shape[0]
     _qgemv_check_w(kind, w, K, "qgemm")
-    need_contig(x, "qgemm: x")
-    need_contig(out, "qgemm: out")
-    need_writeable(out, "qgemm: out")
-    if <size_t>out.shape[0] != M or <size_t>out.shape[1] != N:
-        raise ValueError("qgemm: out must have shape (%d, %d), got %s" % (M, N, (<object>out).shape))
-    cdef const float *px = f32p(x)
-    cdef float *py = f32p(out)
+    cdef const float *px = <const float*>checked_ptr(x, "qgemm", "x", cnp.NPY_FLOAT32)
+    cdef float *py = <float*>checked_ptr(out, "qgemm", "out", cnp.NPY_FLOAT32, (M, N), OP_WRITE)
     cdef const uint8_t *pw = <const uint8_t*>cnp.PyArray_DATA(w)
     cdef size_t ldw = w.shape[1]
     cdef int rc
@@ -57,7 +52,7 @@ def qdequant(int kind, cnp.ndarray w, size_t K):
     _qgemv_check_w(kind, w, K, "qdequant")
     cdef size_t N = w.shape[0]
     cdef cnp.ndarray out = np.empty((N, K), dtype=np.float32)
-    cdef float *po = f32p(out)
+    cdef float *po = <float*>cnp.PyArray_DATA(out)   # made here: float32, contiguous
     cdef const uint8_t *pw = <const uint8_t*>cnp.PyArray_DATA(w)
     cdef size_t ldw = w.shape[1]
     cdef int rc

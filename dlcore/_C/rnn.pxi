@@ -9,7 +9,7 @@ cdef extern from "dlcore/rnn.h":
         DL_RNN_GRU
     ctypedef struct dl_rnn_desc:
         dl_rnn_mode_t mode
-        size_t T
+        size_t n_steps
         const int64_t *batch_sizes
         size_t B
         size_t n_input
@@ -85,30 +85,15 @@ cdef ptrdiff_t _rnn_rows(cnp.ndarray a, str name, size_t rows, size_t cols, int 
     return s0 // item
 
 
-cdef void* _rnn_arr(object a, str name, tuple shape, int typ, bint writeable=False) except? NULL:
-    """Data pointer of a C-contiguous array of exactly `shape` and dtype typ; NULL for None."""
-    if a is None:
-        return NULL
-    cdef cnp.ndarray arr = a
-    if (<object>arr).shape != shape:
-        raise ValueError("rnn: %s must have shape %s, got %s" % (name, shape, (<object>arr).shape))
-    if cnp.PyArray_TYPE(arr) != typ:
-        raise TypeError("rnn: %s has dtype %s, expected the input's dtype" % (name, arr.dtype))
-    need_contig(arr, name)
-    if writeable:
-        need_writeable(arr, name)
-    return cnp.PyArray_DATA(arr)
-
-
 cdef int _rnn_desc(dl_rnn_desc *d, int mode, cnp.ndarray batch_sizes, size_t I, size_t H,
                    size_t P, bint reverse) except -1:
     if mode < 0 or mode > 3:
         raise ValueError("rnn: unknown mode %d" % mode)
-    if cnp.PyArray_TYPE(batch_sizes) != cnp.NPY_INT64 or cnp.PyArray_NDIM(batch_sizes) != 1:
+    if cnp.PyArray_NDIM(batch_sizes) != 1:
         raise TypeError("rnn: batch_sizes must be a 1-D int64 array")
-    need_contig(batch_sizes, "batch_sizes")
+    cdef const int64_t *bs = <const int64_t*>checked_ptr(batch_sizes, "rnn", "batch_sizes",
+                                                         cnp.NPY_INT64)
     cdef size_t T = cnp.PyArray_DIM(batch_sizes, 0)
-    cdef const int64_t *bs = <const int64_t*>cnp.PyArray_DATA(batch_sizes)
     cdef size_t t
     if T == 0:
         raise ValueError("rnn: the sequence must have at least one step")
@@ -125,7 +110,7 @@ cdef int _rnn_desc(dl_rnn_desc *d, int mode, cnp.ndarray batch_sizes, size_t I, 
     if mode != 2 and P != H:
         raise ValueError("rnn: only LSTM has a projection")
     d.mode = <dl_rnn_mode_t>mode
-    d.T = T
+    d.n_steps = T
     d.batch_sizes = bs
     d.B = bs[0]
     d.n_input = I
@@ -171,9 +156,7 @@ def rnn_forward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_
     x (rows, I) and out (rows, P) may be column blocks of wider matrices (rows contiguous);
     every other array is C-contiguous of the exact shape.  reserve (training) or None.
     """
-    cdef int typ = cnp.PyArray_TYPE(x)
-    if typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64:
-        raise TypeError("rnn: dtype must be float32 or float64, got %s" % x.dtype)
+    cdef int typ = float_type(x, "rnn", "x")
     if cnp.PyArray_NDIM(w_hh) != 2 or cnp.PyArray_NDIM(w_ih) != 2 or cnp.PyArray_NDIM(x) != 2:
         raise ValueError("rnn: x, w_ih and w_hh must be 2-D")
     cdef size_t I = cnp.PyArray_DIM(w_ih, 1)
@@ -191,22 +174,25 @@ def rnn_forward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w_
     if w_hr is not None and (mode != 2 or P >= H):
         raise ValueError("rnn: w_hr is only for an LSTM with proj_size < hidden_size")
     cdef size_t rows = 0, t
-    for t in range(d.T):
+    for t in range(d.n_steps):
         rows += d.batch_sizes[t]
     cdef ptrdiff_t ldx = _rnn_rows(x, "x", rows, I, typ)
     cdef ptrdiff_t ldo = _rnn_rows(out, "out", rows, P, typ)
-    need_writeable(out, "out")
-    cdef void *pwih = _rnn_arr(w_ih, "w_ih", (G, I), typ)
-    cdef void *pwhh = _rnn_arr(w_hh, "w_hh", (G, P), typ)
-    cdef void *pbx = _rnn_arr(b_x, "b_x", (G,), typ)
-    cdef void *pbh = _rnn_arr(b_h, "b_h", (G,), typ) if mode == 3 else NULL
-    cdef void *pwhr = _rnn_arr(w_hr, "w_hr", (P, H), typ)
-    cdef void *ph0 = _rnn_arr(h0, "h0", (d.B, P), typ)
-    cdef void *pc0 = _rnn_arr(c0, "c0", (d.B, H), typ) if mode == 2 else NULL
-    cdef void *phn = _rnn_arr(hn, "hn", (d.B, P), typ, True)
-    cdef void *pcn = _rnn_arr(cn, "cn", (d.B, H), typ, True) if mode == 2 else NULL
-    cdef void *pres = _rnn_arr(reserve, "reserve", (dl_rnn_reserve_size(&d),), typ, True)
-    cdef void *pwork = _rnn_arr(work, "work", (dl_rnn_fwd_work_size(&d),), typ, True)
+    need_writeable(out, "rnn", "out")
+    cdef void *pwih = checked_ptr(w_ih, "rnn", "w_ih", typ, (G, I))
+    cdef void *pwhh = checked_ptr(w_hh, "rnn", "w_hh", typ, (G, P))
+    cdef void *pbx = checked_ptr(b_x, "rnn", "b_x", typ, (G,), OP_OPTIONAL)
+    cdef void *pbh = checked_ptr(b_h, "rnn", "b_h", typ, (G,), OP_OPTIONAL) if mode == 3 else NULL
+    cdef void *pwhr = checked_ptr(w_hr, "rnn", "w_hr", typ, (P, H), OP_OPTIONAL)
+    cdef void *ph0 = checked_ptr(h0, "rnn", "h0", typ, (d.B, P), OP_OPTIONAL)
+    cdef void *pc0 = checked_ptr(c0, "rnn", "c0", typ, (d.B, H), OP_OPTIONAL) if mode == 2 else NULL
+    cdef void *phn = checked_ptr(hn, "rnn", "hn", typ, (d.B, P), OP_WRITE | OP_OPTIONAL)
+    cdef void *pcn = checked_ptr(cn, "rnn", "cn", typ, (d.B, H),
+                                 OP_WRITE | OP_OPTIONAL) if mode == 2 else NULL
+    cdef void *pres = checked_ptr(reserve, "rnn", "reserve", typ, (dl_rnn_reserve_size(&d),),
+                                  OP_WRITE | OP_OPTIONAL)
+    cdef void *pwork = checked_ptr(work, "rnn", "work", typ, (dl_rnn_fwd_work_size(&d),),
+                                   OP_WRITE | OP_OPTIONAL)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef void *pout = cnp.PyArray_DATA(out)
     cdef int rc
@@ -235,9 +221,7 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
 
     dout (rows, P) and dx (rows, I) may be column blocks of wider matrices.
     """
-    cdef int typ = cnp.PyArray_TYPE(x)
-    if typ != cnp.NPY_FLOAT32 and typ != cnp.NPY_FLOAT64:
-        raise TypeError("rnn: dtype must be float32 or float64, got %s" % x.dtype)
+    cdef int typ = float_type(x, "rnn", "x")
     if cnp.PyArray_NDIM(w_hh) != 2 or cnp.PyArray_NDIM(w_ih) != 2 or cnp.PyArray_NDIM(x) != 2:
         raise ValueError("rnn: x, w_ih and w_hh must be 2-D")
     cdef size_t I = cnp.PyArray_DIM(w_ih, 1)
@@ -255,7 +239,7 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
     if w_hr is not None and (mode != 2 or P >= H):
         raise ValueError("rnn: w_hr is only for an LSTM with proj_size < hidden_size")
     cdef size_t rows = 0, t
-    for t in range(d.T):
+    for t in range(d.n_steps):
         rows += d.batch_sizes[t]
     cdef ptrdiff_t ldx = _rnn_rows(x, "x", rows, I, typ)
     cdef ptrdiff_t lddo = 0, lddx = 0
@@ -266,22 +250,27 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
         pdout = cnp.PyArray_DATA(dout)
     if dx is not None:
         lddx = _rnn_rows(dx, "dx", rows, I, typ)
-        need_writeable(dx, "dx")
+        need_writeable(dx, "rnn", "dx")
         pdx = cnp.PyArray_DATA(dx)
-    cdef void *pwih = _rnn_arr(w_ih, "w_ih", (G, I), typ)
-    cdef void *pwhh = _rnn_arr(w_hh, "w_hh", (G, P), typ)
-    cdef void *pwhr = _rnn_arr(w_hr, "w_hr", (P, H), typ)
-    cdef void *pres = _rnn_arr(reserve, "reserve", (dl_rnn_reserve_size(&d),), typ)
-    cdef void *pdhn = _rnn_arr(dhn, "dhn", (d.B, P), typ)
-    cdef void *pdcn = _rnn_arr(dcn, "dcn", (d.B, H), typ) if mode == 2 else NULL
-    cdef void *pdwih = _rnn_arr(dw_ih, "dw_ih", (G, I), typ, True)
-    cdef void *pdwhh = _rnn_arr(dw_hh, "dw_hh", (G, P), typ, True)
-    cdef void *pdbx = _rnn_arr(db_x, "db_x", (G,), typ, True)
-    cdef void *pdbh = _rnn_arr(db_h, "db_h", (G,), typ, True) if mode == 3 else NULL
-    cdef void *pdwhr = _rnn_arr(dw_hr, "dw_hr", (P, H), typ, True) if w_hr is not None else NULL
-    cdef void *pdh0 = _rnn_arr(dh0, "dh0", (d.B, P), typ, True)
-    cdef void *pdc0 = _rnn_arr(dc0, "dc0", (d.B, H), typ, True) if mode == 2 else NULL
-    cdef void *pwork = _rnn_arr(work, "work", (dl_rnn_bwd_work_size(&d),), typ, True)
+    cdef void *pwih = checked_ptr(w_ih, "rnn", "w_ih", typ, (G, I))
+    cdef void *pwhh = checked_ptr(w_hh, "rnn", "w_hh", typ, (G, P))
+    cdef void *pwhr = checked_ptr(w_hr, "rnn", "w_hr", typ, (P, H), OP_OPTIONAL)
+    cdef void *pres = checked_ptr(reserve, "rnn", "reserve", typ, (dl_rnn_reserve_size(&d),))
+    cdef void *pdhn = checked_ptr(dhn, "rnn", "dhn", typ, (d.B, P), OP_OPTIONAL)
+    cdef void *pdcn = checked_ptr(dcn, "rnn", "dcn", typ, (d.B, H),
+                                  OP_OPTIONAL) if mode == 2 else NULL
+    cdef void *pdwih = checked_ptr(dw_ih, "rnn", "dw_ih", typ, (G, I), OP_WRITE | OP_OPTIONAL)
+    cdef void *pdwhh = checked_ptr(dw_hh, "rnn", "dw_hh", typ, (G, P), OP_WRITE | OP_OPTIONAL)
+    cdef void *pdbx = checked_ptr(db_x, "rnn", "db_x", typ, (G,), OP_WRITE | OP_OPTIONAL)
+    cdef void *pdbh = checked_ptr(db_h, "rnn", "db_h", typ, (G,),
+                                  OP_WRITE | OP_OPTIONAL) if mode == 3 else NULL
+    cdef void *pdwhr = checked_ptr(dw_hr, "rnn", "dw_hr", typ, (P, H),
+                                   OP_WRITE | OP_OPTIONAL) if w_hr is not None else NULL
+    cdef void *pdh0 = checked_ptr(dh0, "rnn", "dh0", typ, (d.B, P), OP_WRITE | OP_OPTIONAL)
+    cdef void *pdc0 = checked_ptr(dc0, "rnn", "dc0", typ, (d.B, H),
+                                  OP_WRITE | OP_OPTIONAL) if mode == 2 else NULL
+    cdef void *pwork = checked_ptr(work, "rnn", "work", typ, (dl_rnn_bwd_work_size(&d),),
+                                   OP_WRITE | OP_OPTIONAL)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef int rc
     if typ == cnp.NPY_FLOAT32:
@@ -305,16 +294,9 @@ def rnn_backward(int mode, cnp.ndarray x, cnp.ndarray batch_sizes, cnp.ndarray w
 
 # ---- the fused float32 cell kernels alone (tests check every ISA path against NumPy)
 
-cdef float* _cell(cnp.ndarray a, str name, size_t rows, size_t width) except NULL:
-    """Pointer of a writeable C-contiguous float32 (rows, width) array."""
-    if cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32 or cnp.PyArray_NDIM(a) != 2:
-        raise TypeError("%s must be a 2-D float32 array" % name)
-    need_contig(a, name)
-    need_writeable(a, name)
-    if <size_t>cnp.PyArray_DIM(a, 0) != rows or <size_t>cnp.PyArray_DIM(a, 1) != width:
-        raise ValueError("%s must have shape (%d, %d), got %s"
-                         % (name, rows, width, (<object>a).shape))
-    return <float*>cnp.PyArray_DATA(a)
+cdef inline float* _cell(object a, str fname, str name, size_t rows, size_t width) except? NULL:
+    """A float32 (rows, width) operand of a cell kernel (each is written by one of them)."""
+    return <float*>checked_ptr(a, fname, name, cnp.NPY_FLOAT32, (rows, width), OP_WRITE)
 
 
 def lstm_cell_fwd(g, cnp.ndarray c, tc, cnp.ndarray h, hg=None, h2=None, bint keep=True,
@@ -326,16 +308,16 @@ def lstm_cell_fwd(g, cnp.ndarray c, tc, cnp.ndarray h, hg=None, h2=None, bint ke
     cdef size_t n = c.shape[0]
     if g is None and hg is None:
         raise ValueError("lstm_cell_fwd: g and hg cannot both be None")
-    cdef float *pg = _cell(g, "g", n, 4 * H) if g is not None else NULL
-    cdef float *pc = _cell(c, "c", n, H)
-    cdef float *ptc = _cell(tc, "tc", n, H) if tc is not None else NULL
-    cdef float *ph = _cell(h, "h", n, H)
-    cdef float *phg = _cell(hg, "hg", n, 4 * H) if hg is not None else NULL
-    cdef float *ph2 = _cell(h2, "h2", n, H) if h2 is not None else NULL
-    cdef float *pb = _cell(bias.reshape(1, -1), "bias", 1, 4 * H) if bias is not None else NULL
+    cdef float *pg = _cell(g, "lstm_cell_fwd", "g", n, 4 * H) if g is not None else NULL
+    cdef float *pc = _cell(c, "lstm_cell_fwd", "c", n, H)
+    cdef float *ptc = _cell(tc, "lstm_cell_fwd", "tc", n, H) if tc is not None else NULL
+    cdef float *ph = _cell(h, "lstm_cell_fwd", "h", n, H)
+    cdef float *phg = _cell(hg, "lstm_cell_fwd", "hg", n, 4 * H) if hg is not None else NULL
+    cdef float *ph2 = _cell(h2, "lstm_cell_fwd", "h2", n, H) if h2 is not None else NULL
+    cdef float *pb = _cell(bias.reshape(1, -1), "lstm_cell_fwd", "bias", 1, 4 * H) if bias is not None else NULL
     cdef float *pgates = pg if keep else NULL
     if gates is not None:
-        pgates = _cell(gates, "gates", n, 4 * H)
+        pgates = _cell(gates, "lstm_cell_fwd", "gates", n, 4 * H)
     with nogil:
         dl_lstm_cell_fwd_f32(n, H, pg, phg, 4 * H, pb, pgates, pc, ptc, ph, H, ph2, H)
 
@@ -343,22 +325,22 @@ def lstm_cell_fwd(g, cnp.ndarray c, tc, cnp.ndarray h, hg=None, h2=None, bint ke
 def lstm_cell_bwd(cnp.ndarray g, cnp.ndarray tc, cnp.ndarray cp, cnp.ndarray dh,
                   cnp.ndarray dc, cnp.ndarray dg):
     cdef size_t n = g.shape[0], H = tc.shape[1] if tc.ndim == 2 else 0
-    cdef float *pg = _cell(g, "g", n, 4 * H)
-    cdef float *ptc = _cell(tc, "tc", n, H)
-    cdef float *pcp = _cell(cp, "cp", n, H)
-    cdef float *pdh = _cell(dh, "dh", n, H)
-    cdef float *pdc = _cell(dc, "dc", n, H)
-    cdef float *pdg = _cell(dg, "dg", n, 4 * H)
+    cdef float *pg = _cell(g, "lstm_cell_bwd", "g", n, 4 * H)
+    cdef float *ptc = _cell(tc, "lstm_cell_bwd", "tc", n, H)
+    cdef float *pcp = _cell(cp, "lstm_cell_bwd", "cp", n, H)
+    cdef float *pdh = _cell(dh, "lstm_cell_bwd", "dh", n, H)
+    cdef float *pdc = _cell(dc, "lstm_cell_bwd", "dc", n, H)
+    cdef float *pdg = _cell(dg, "lstm_cell_bwd", "dg", n, 4 * H)
     with nogil:
         dl_lstm_cell_bwd_f32(n, H, pg, ptc, pcp, pdh, pdc, pdg)
 
 
 def gru_cell_fwd(cnp.ndarray xg, cnp.ndarray hg, cnp.ndarray h, cnp.ndarray hgn):
     cdef size_t n = xg.shape[0], H = h.shape[1] if h.ndim == 2 else 0
-    cdef float *pxg = _cell(xg, "xg", n, 3 * H)
-    cdef float *phg = _cell(hg, "hg", n, 3 * H)
-    cdef float *ph = _cell(h, "h", n, H)
-    cdef float *phgn = _cell(hgn, "hgn", n, H)
+    cdef float *pxg = _cell(xg, "gru_cell_fwd", "xg", n, 3 * H)
+    cdef float *phg = _cell(hg, "gru_cell_fwd", "hg", n, 3 * H)
+    cdef float *ph = _cell(h, "gru_cell_fwd", "h", n, H)
+    cdef float *phgn = _cell(hgn, "gru_cell_fwd", "hgn", n, H)
     with nogil:
         dl_gru_cell_fwd_f32(n, H, pxg, phg, ph, H, phgn)
 
@@ -366,29 +348,29 @@ def gru_cell_fwd(cnp.ndarray xg, cnp.ndarray hg, cnp.ndarray h, cnp.ndarray hgn)
 def gru_cell_bwd(cnp.ndarray g, cnp.ndarray hgn, cnp.ndarray hp, cnp.ndarray dh,
                  cnp.ndarray dxg, cnp.ndarray dhg, cnp.ndarray dhp):
     cdef size_t n = g.shape[0], H = hp.shape[1] if hp.ndim == 2 else 0
-    cdef float *pg = _cell(g, "g", n, 3 * H)
-    cdef float *phgn = _cell(hgn, "hgn", n, H)
-    cdef float *php = _cell(hp, "hp", n, H)
-    cdef float *pdh = _cell(dh, "dh", n, H)
-    cdef float *pdxg = _cell(dxg, "dxg", n, 3 * H)
-    cdef float *pdhg = _cell(dhg, "dhg", n, 3 * H)
-    cdef float *pdhp = _cell(dhp, "dhp", n, H)
+    cdef float *pg = _cell(g, "gru_cell_bwd", "g", n, 3 * H)
+    cdef float *phgn = _cell(hgn, "gru_cell_bwd", "hgn", n, H)
+    cdef float *php = _cell(hp, "gru_cell_bwd", "hp", n, H)
+    cdef float *pdh = _cell(dh, "gru_cell_bwd", "dh", n, H)
+    cdef float *pdxg = _cell(dxg, "gru_cell_bwd", "dxg", n, 3 * H)
+    cdef float *pdhg = _cell(dhg, "gru_cell_bwd", "dhg", n, 3 * H)
+    cdef float *pdhp = _cell(dhp, "gru_cell_bwd", "dhp", n, H)
     with nogil:
         dl_gru_cell_bwd_f32(n, H, pg, phgn, php, pdh, pdxg, pdhg, pdhp)
 
 
 def rnn_cell_fwd(cnp.ndarray g, cnp.ndarray h, bint relu):
     cdef size_t n = g.shape[0], H = g.shape[1] if g.ndim == 2 else 0
-    cdef float *pg = _cell(g, "g", n, H)
-    cdef float *ph = _cell(h, "h", n, H)
+    cdef float *pg = _cell(g, "rnn_cell_fwd", "g", n, H)
+    cdef float *ph = _cell(h, "rnn_cell_fwd", "h", n, H)
     with nogil:
         dl_rnn_cell_fwd_f32(n, H, relu, pg, ph, H)
 
 
 def rnn_cell_bwd(cnp.ndarray g, cnp.ndarray dh, cnp.ndarray dg, bint relu):
     cdef size_t n = g.shape[0], H = g.shape[1] if g.ndim == 2 else 0
-    cdef float *pg = _cell(g, "g", n, H)
-    cdef float *pdh = _cell(dh, "dh", n, H)
-    cdef float *pdg = _cell(dg, "dg", n, H)
+    cdef float *pg = _cell(g, "rnn_cell_bwd", "g", n, H)
+    cdef float *pdh = _cell(dh, "rnn_cell_bwd", "dh", n, H)
+    cdef float *pdg = _cell(dg, "rnn_cell_bwd", "dg", n, H)
     with nogil:
         dl_rnn_cell_bwd_f32(n, H, relu, pg, pdh, pdg)

@@ -16,6 +16,17 @@ def _decode(s):
     return int(f["r"]), int(f["k"]), int(f["s"][0]), int(f["e"]), int(f["i"]), int(f["o"])
 
 
+def lite0_blocks():
+    """(state_dict key prefix, expand ratio, stride) of each MBConv block of EfficientNet-Lite0,
+    in order: the walk both the torch oracle and the NumPy reference take."""
+    idx = 0
+    for s in LITE0_BLOCKS:
+        r, k, stride, e, cin, cout = _decode(s)
+        for j in range(r):
+            yield "_blocks.%d." % idx, e, stride if j == 0 else 1
+            idx += 1
+
+
 def _tensors(sd):
     import torch
     return {k: torch.from_numpy(np.ascontiguousarray(getattr(v, "_data", v))) for k, v in sd.items()}
@@ -43,21 +54,15 @@ def torch_efficientnet_lite0(sd):
         with torch.no_grad():
             x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
             x = F.relu6(bn(conv_same(x, T["_conv_stem.weight"], 2), "_bn0"))
-            idx = 0
-            for s in LITE0_BLOCKS:
-                r, k, stride, e, cin, cout = _decode(s)
-                for j in range(r):
-                    p = "_blocks.%d." % idx
-                    inp = x
-                    if e != 1:
-                        x = F.relu6(bn(conv_same(x, T[p + "_expand_conv.weight"]), p + "_bn0"))
-                    st = stride if j == 0 else 1
-                    x = F.relu6(bn(conv_same(x, T[p + "_depthwise_conv.weight"], st,
-                                             x.shape[1]), p + "_bn1"))
-                    x = bn(conv_same(x, T[p + "_project_conv.weight"]), p + "_bn2")
-                    if st == 1 and inp.shape[1] == x.shape[1]:
-                        x = x + inp
-                    idx += 1
+            for p, e, st in lite0_blocks():
+                inp = x
+                if e != 1:
+                    x = F.relu6(bn(conv_same(x, T[p + "_expand_conv.weight"]), p + "_bn0"))
+                x = F.relu6(bn(conv_same(x, T[p + "_depthwise_conv.weight"], st, x.shape[1]),
+                               p + "_bn1"))
+                x = bn(conv_same(x, T[p + "_project_conv.weight"]), p + "_bn2")
+                if st == 1 and inp.shape[1] == x.shape[1]:
+                    x = x + inp
             x = F.relu6(bn(conv_same(x, T["_conv_head.weight"]), "_bn1"))
             x = x.mean((2, 3))
             return F.linear(x, T["_fc.weight"], T["_fc.bias"]).numpy()

@@ -2,6 +2,8 @@
 
 Ratios are their time / dlcore's (> 1 means dlcore is faster); each time is a median of
 repeats.  Inputs are wrapped without a copy on both sides (dl.from_numpy, torch.from_numpy).
+Before timing, dlcore's output (and for fwd+bwd every input gradient) is checked against the
+NumPy reference: max |error| <= RTOL x max |reference|, each tensor.
 At one thread dlcore, the reference and torch run in turn within each repeat, so a
 load change on this shared machine hits all sides alike; at two each side runs its own block
 (see dlcore.bench.sides_ms).  Peak memory of a forward at
@@ -13,8 +15,13 @@ import sys
 
 import numpy as np
 
-from . import sides_ms
-__all__ = ["run", "format_table"]
+from . import (Workload, get_torch, interleaved_timer, ms_table, output_check, row,
+               timed_cases)
+
+__all__ = ["run", "format_table", "cases", "workload"]
+
+SIDES = ("dlcore", "numpy", "torch")
+RTOL = 1e-4
 
 
 def _np_sdpa(q, k, v, causal, grad):
@@ -84,93 +91,97 @@ def _peak_rss_child(which):
         return None
 
 
-def run(threads=(1, 2), quick=False):
-    import dlcore as dl
-    import dlcore.nn.functional as F
-    from dlcore import _C
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        torch = None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        threadpool_limits = None
+def cases(quick=False):
+    """Dicts: case (the row label), op ('sdpa' or 'layernorm'), bwd, sizes."""
     B, H, L, D = (2, 4, 256, 64) if quick else (8, 8, 512, 64)
     rows, n = (4096, 768) if quick else (32768, 768)
-    reps = 2 if quick else 5
+    out = [dict(case="sdpa B%d H%d S%d D%d%s %s" % (B, H, L, D, " causal" if causal else "",
+                                                    "fwd+bwd" if bwd else "fwd"),
+                op="sdpa", causal=causal, bwd=bwd, shape=(B, H, L, D))
+           for causal in (False, True) for bwd in (False, True)]
+    out += [dict(case="layernorm %dx%d %s" % (rows, n, "fwd+bwd" if bwd else "fwd"),
+                 op="layernorm", bwd=bwd, shape=(rows, n)) for bwd in (False, True)]
+    return out
+
+
+def workload(c, torch=None):
+    """Inputs wrapped without a copy on every side (dl.from_numpy, torch.from_numpy)."""
+    import dlcore as dl
+    import dlcore.nn.functional as F
     rng = np.random.default_rng(0)
-    q, k, v, g = (rng.standard_normal((B, H, L, D)).astype(np.float32) for _ in range(4))
-    x = rng.standard_normal((rows, n)).astype(np.float32)
-    w, b = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
-    gx = rng.standard_normal((rows, n)).astype(np.float32)
-    result = []
-    prev = _C.get_num_threads()
-    for nt in threads:
-        _C.set_num_threads(nt)
+    bwd = c["bwd"]
+    box = {}
+    if c["op"] == "sdpa":
+        causal = c["causal"]
+        q, k, v, g = (rng.standard_normal(c["shape"]).astype(np.float32) for _ in range(4))
+
+        def dl_fn():
+            if bwd:
+                tq, tk, tv = box["in"] = [dl.from_numpy(a).requires_grad_() for a in (q, k, v)]
+                o = box["out"] = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
+                o.backward(dl.from_numpy(g))
+            else:
+                with dl.no_grad():
+                    return F.scaled_dot_product_attention(
+                        dl.from_numpy(q), dl.from_numpy(k), dl.from_numpy(v), is_causal=causal)
+
+        def np_fn():
+            return _np_sdpa(q, k, v, causal, g if bwd else None)
+
+        to_fn = None
         if torch is not None:
-            torch.set_num_threads(nt)
-        limit = threadpool_limits(nt) if threadpool_limits else None
-        try:
-            for causal in (False, True):
-                for bwd in (False, True):
-                    def dl_fn():
-                        if bwd:
-                            tq, tk, tv = (dl.from_numpy(a).requires_grad_() for a in (q, k, v))
-                            o = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
-                            o.backward(dl.from_numpy(g))
-                        else:
-                            with dl.no_grad():
-                                F.scaled_dot_product_attention(dl.from_numpy(q),
-                                                               dl.from_numpy(k),
-                                                               dl.from_numpy(v), is_causal=causal)
-                    to_fn = None
-                    if torch is not None:
-                        def to_fn():
-                            if bwd:
-                                tq, tk, tv = (torch.from_numpy(a).requires_grad_()
-                                              for a in (q, k, v))
-                                o = torch.nn.functional.scaled_dot_product_attention(
-                                    tq, tk, tv, is_causal=causal)
-                                o.backward(torch.from_numpy(g))
-                            else:
-                                with torch.no_grad():
-                                    torch.nn.functional.scaled_dot_product_attention(
-                                        torch.from_numpy(q), torch.from_numpy(k),
-                                        torch.from_numpy(v), is_causal=causal)
-                    tdl, tnp, tto = sides_ms(
-                        [dl_fn, lambda: _np_sdpa(q, k, v, causal, g if bwd else None), to_fn],
-                        reps, nt == 1)
-                    result.append(_row("sdpa B%d H%d S%d D%d%s %s" % (
-                        B, H, L, D, " causal" if causal else "", "fwd+bwd" if bwd else "fwd"),
-                        nt, tdl, tnp, tto))
-            for bwd in (False, True):
-                def dl_ln():
-                    if bwd:
-                        tx, tw, tb = (dl.from_numpy(a).requires_grad_() for a in (x, w, b))
-                        F.layer_norm(tx, (n,), tw, tb).backward(dl.from_numpy(gx))
-                    else:
-                        with dl.no_grad():
-                            F.layer_norm(dl.from_numpy(x), (n,), dl.from_numpy(w),
-                                         dl.from_numpy(b))
-                to_ln = None
-                if torch is not None:
-                    def to_ln():
-                        tx = torch.from_numpy(x).requires_grad_(bwd)
-                        tw = torch.from_numpy(w).requires_grad_(bwd)
-                        tb = torch.from_numpy(b).requires_grad_(bwd)
-                        y = torch.nn.functional.layer_norm(tx, (n,), tw, tb)
-                        if bwd:
-                            y.backward(torch.from_numpy(gx))
-                tdl, tnp, tto = sides_ms(
-                    [dl_ln, lambda: _np_layernorm(x, w, b, gx if bwd else None), to_ln], reps,
-                    nt == 1)
-                result.append(_row("layernorm %dx%d %s" % (rows, n, "fwd+bwd" if bwd else "fwd"),
-                                   nt, tdl, tnp, tto))
-        finally:
-            if limit is not None:
-                limit.unregister()
-    _C.set_num_threads(prev)
+            def to_fn():
+                if bwd:
+                    tq, tk, tv = (torch.from_numpy(a).requires_grad_() for a in (q, k, v))
+                    o = torch.nn.functional.scaled_dot_product_attention(
+                        tq, tk, tv, is_causal=causal)
+                    o.backward(torch.from_numpy(g))
+                else:
+                    with torch.no_grad():
+                        torch.nn.functional.scaled_dot_product_attention(
+                            torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v),
+                            is_causal=causal)
+        names = ("output", "q grad", "k grad", "v grad")
+    else:
+        rows, n = c["shape"]
+        x = rng.standard_normal((rows, n)).astype(np.float32)
+        w, b = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
+        gx = rng.standard_normal((rows, n)).astype(np.float32)
+
+        def dl_fn():
+            if bwd:
+                tx, tw, tb = box["in"] = [dl.from_numpy(a).requires_grad_() for a in (x, w, b)]
+                y = box["out"] = F.layer_norm(tx, (n,), tw, tb)
+                y.backward(dl.from_numpy(gx))
+            else:
+                with dl.no_grad():
+                    return F.layer_norm(dl.from_numpy(x), (n,), dl.from_numpy(w),
+                                        dl.from_numpy(b))
+
+        def np_fn():
+            return _np_layernorm(x, w, b, gx if bwd else None)
+
+        to_fn = None
+        if torch is not None:
+            def to_fn():
+                tx = torch.from_numpy(x).requires_grad_(bwd)
+                tw = torch.from_numpy(w).requires_grad_(bwd)
+                tb = torch.from_numpy(b).requires_grad_(bwd)
+                y = torch.nn.functional.layer_norm(tx, (n,), tw, tb)
+                if bwd:
+                    y.backward(torch.from_numpy(gx))
+        names = ("output", "input grad", "weight grad", "bias grad")
+
+    def got():
+        return [box["out"]] + [t.grad for t in box["in"]]
+    check = output_check("attention " + c["case"], bwd, dl_fn, got, np_fn, names, RTOL)
+    return Workload(c["case"], {"dlcore": dl_fn, "numpy": np_fn, "torch": to_fn}, check)
+
+
+def run(threads=(1, 2), quick=False):
+    timer = interleaved_timer(2 if quick else 5)
+    result = [row(c["case"], n, ms["dlcore"], ms["numpy"], ms.get("torch"))
+              for c, n, ms in timed_cases(cases(quick), workload, threads, timer, get_torch())]
     if not quick:
         mem_dl, mem_np = _peak_rss_child("dlcore"), _peak_rss_child("numpy")
         result.append({"case": "sdpa fwd S8192 H1 D64 peak RSS growth (MiB)", "threads": None,
@@ -180,23 +191,12 @@ def run(threads=(1, 2), quick=False):
     return result
 
 
-def _row(case, nt, tdl, tnp, tto):
-    return {"case": case, "threads": nt, "dlcore_ms": tdl, "numpy_ms": tnp, "torch_ms": tto,
-            "ratio_numpy": tnp / tdl, "ratio_torch": None if tto is None else tto / tdl}
-
-
 def format_table(rows):
-    def f(x, spec):
-        return "-" if x is None else format(x, spec)
-    lines = ["%-44s %3s %10s %10s %10s %8s %8s" % ("case", "thr", "dlcore ms", "numpy ms",
-                                                   "torch ms", "x numpy", "x torch")]
+    lines = ms_table([r for r in rows if "dlcore_peak_mib" not in r], 44, ("x numpy", "x torch"))
     for r in rows:
         if "dlcore_peak_mib" in r:
             lines.append("%-44s dlcore %s MiB, numpy reference %s MiB (scores alone: 256 MiB)"
-                         % (r["case"], f(r["dlcore_peak_mib"], ".1f"),
-                            f(r["numpy_peak_mib"], ".1f")))
-            continue
-        lines.append("%-44s %3s %10s %10s %10s %8s %8s" % (
-            r["case"], r["threads"], f(r["dlcore_ms"], ".2f"), f(r["numpy_ms"], ".2f"),
-            f(r["torch_ms"], ".2f"), f(r["ratio_numpy"], ".2f"), f(r["ratio_torch"], ".2f")))
+                         % (r["case"], "-" if r["dlcore_peak_mib"] is None else
+                            "%.1f" % r["dlcore_peak_mib"], "-" if r["numpy_peak_mib"] is None
+                            else "%.1f" % r["numpy_peak_mib"]))
     return "\n".join(lines)

@@ -14,7 +14,7 @@ def _numpy_lite0(sd):
     """EfficientNet-Lite0 in NumPy: depthwise convs as sums of shifted slices, 1x1 convs as
     matmuls, the stem by im2col (what a NumPy user would write)."""
     from numpy.lib.stride_tricks import sliding_window_view
-    from ._torch_vision import LITE0_BLOCKS, _decode
+    from ._torch_vision import lite0_blocks
     W = {k: np.asarray(getattr(v, "_data", v)) for k, v in sd.items()}
 
     def bn(x, p):
@@ -53,20 +53,14 @@ def _numpy_lite0(sd):
         oh, ow = cols.shape[1:3]
         cols = cols.transpose(0, 3, 4, 1, 2).reshape(27, -1)
         x = relu6(bn((W["_conv_stem.weight"].reshape(32, 27) @ cols).reshape(32, oh, ow), "_bn0"))
-        idx = 0
-        for s in LITE0_BLOCKS:
-            r, k, stride, e, cin, cout = _decode(s)
-            for j in range(r):
-                p = "_blocks.%d." % idx
-                inp = x
-                if e != 1:
-                    x = relu6(bn(pw(x, W[p + "_expand_conv.weight"]), p + "_bn0"))
-                st = stride if j == 0 else 1
-                x = relu6(bn(dw(x, W[p + "_depthwise_conv.weight"], st), p + "_bn1"))
-                x = bn(pw(x, W[p + "_project_conv.weight"]), p + "_bn2")
-                if st == 1 and inp.shape[0] == x.shape[0]:
-                    x = x + inp
-                idx += 1
+        for p, e, st in lite0_blocks():
+            inp = x
+            if e != 1:
+                x = relu6(bn(pw(x, W[p + "_expand_conv.weight"]), p + "_bn0"))
+            x = relu6(bn(dw(x, W[p + "_depthwise_conv.weight"], st), p + "_bn1"))
+            x = bn(pw(x, W[p + "_project_conv.weight"]), p + "_bn2")
+            if st == 1 and inp.shape[0] == x.shape[0]:
+                x = x + inp
         x = relu6(bn(pw(x, W["_conv_head.weight"]), "_bn1"))
         return (W["_fc.weight"] @ x.mean((1, 2)) + W["_fc.bias"])[None]
     return run

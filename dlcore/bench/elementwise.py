@@ -9,31 +9,22 @@ softmax and log_softmax (32768, 512) forward and forward+backward; cross-entropy
 (4096, 1000) with class indices, forward and forward+backward.  Every side allocates its outputs
 per call (the same allocator for dlcore and NumPy); inputs are wrapped without copies
 (dl.from_numpy / torch.from_numpy); forward+backward goes through each
-framework's autograd with a given output gradient.  Times are medians of a block of calls, the
-best of three blocks; each side runs in its own blocks (OpenMP and BLAS pools never alternate in
-a hot loop).  Ratios are their time / dlcore's: above 1 means dlcore is faster.
+framework's autograd with a given output gradient.  Before timing, dlcore's output (and input
+gradient) is checked against the reference: max |error| <= RTOL x max |reference|.  Times are
+medians of a block of calls, the best of three blocks; each side runs in its own blocks (OpenMP
+and BLAS pools never alternate in a hot loop).  Ratios are their time / dlcore's: above 1 means dlcore is faster.
 """
 import math
-import time
 
 import numpy as np
 
-__all__ = ["run", "format_table"]
+from . import Workload, block_median_ms, get_torch, output_check, row, timed_cases
 
+__all__ = ["run", "format_table", "cases", "workload"]
 
-def _median_ms(fn, reps, blocks=3):
-    time.sleep(0.02)            # let the other side's spinning pool threads go to sleep
-    fn()
-    fn()
-    best = math.inf
-    for _ in range(blocks):
-        ts = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        best = min(best, float(np.median(ts)))
-    return best * 1e3
+ACTS = ("relu", "gelu", "sigmoid", "tanh")
+SIDES = ("dlcore", "numpy", "torch")
+RTOL = 1e-5
 
 
 # ---- NumPy references ----------------------------------------------------------------------
@@ -89,135 +80,117 @@ def _np_cross_entropy(x, t, grad):
     return loss, d / n
 
 
-# ---- the run --------------------------------------------------------------------------------
-def _row(case, nt, tdl, tnp, tto, **extra):
-    r = {"case": case, "threads": nt, "dlcore_ms": tdl, "numpy_ms": tnp, "torch_ms": tto,
-         "ratio_numpy": tnp / tdl if tdl else None,
-         "ratio_torch": (tto / tdl) if (tto is not None and tdl) else None}
-    r.update(extra)
-    return r
-
-
-def run(threads=(1, 2), quick=False):
-    import dlcore as dl
-    import dlcore.nn.functional as F
-    from dlcore import _C
-    try:
-        import torch
-    except ImportError:  # torch is an optional oracle
-        torch = None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-
+# ---- cases and their sides ------------------------------------------------------------------
+def cases(quick=False):
+    """Dicts: case (the row label), op ('act', 'softmax', 'cross_entropy'), name, bwd, shape."""
     n_act = 1 << 18 if quick else 1 << 22               # 4M floats
     sm_shape = (2048, 512) if quick else (32768, 512)
     ce_shape = (512, 1000) if quick else (4096, 1000)
-    reps = 3 if quick else 10
+    size = ("%dM" % (n_act >> 20)) if n_act >= 1 << 20 else "%dK" % (n_act >> 10)
+    mode = {False: "fwd", True: "fwd+bwd"}
+    out = [dict(case="%s %s %s" % (name, mode[bwd], size), op="act", name=name, bwd=bwd,
+                shape=(n_act,)) for name in ACTS for bwd in (False, True)]
+    out += [dict(case="%s %s %s" % (name, mode[bwd], "x".join(map(str, sm_shape))),
+                 op="softmax", name=name, bwd=bwd, shape=sm_shape)
+            for name in ("softmax", "log_softmax") for bwd in (False, True)]
+    out += [dict(case="cross_entropy %s %s" % (mode[bwd], "x".join(map(str, ce_shape))),
+                 op="cross_entropy", name="cross_entropy", bwd=bwd, shape=ce_shape)
+            for bwd in (False, True)]
+    return out
+
+
+def workload(c, torch=None):
+    """Every side allocates its outputs per call; inputs are wrapped without copies."""
+    import dlcore as dl
+    import dlcore.nn.functional as F
     rng = np.random.default_rng(0)
-    xa = rng.standard_normal(n_act).astype(np.float32)
-    ga = rng.standard_normal(n_act).astype(np.float32)
-    xs = (rng.standard_normal(sm_shape) * 3).astype(np.float32)
-    gs = rng.standard_normal(sm_shape).astype(np.float32)
-    xc = (rng.standard_normal(ce_shape) * 3).astype(np.float32)
-    tc = rng.integers(0, ce_shape[1], ce_shape[0])
+    op, name, bwd, shape = c["op"], c["name"], c["bwd"], c["shape"]
+    scale = 1.0 if op == "act" else 3.0
+    x = (rng.standard_normal(shape) * scale).astype(np.float32)
+    box = {}
+    if op == "cross_entropy":
+        tc = rng.integers(0, shape[1], shape[0])
+        tgt = dl.from_numpy(tc)
 
-    dl_act = {"relu": F.relu, "gelu": F.gelu, "sigmoid": F.sigmoid, "tanh": F.tanh}
-    to_act = None
-    if torch is not None:
-        TF = torch.nn.functional
-        to_act = {"relu": torch.relu, "gelu": TF.gelu, "sigmoid": torch.sigmoid,
-                  "tanh": torch.tanh}
-
-    def dl_case(fn, x, g):
-        def f():
-            if g is None:
+        def dl_fn():
+            if bwd:
+                xt = box["x"] = dl.from_numpy(x).requires_grad_()
+                loss = box["y"] = F.cross_entropy(xt, tgt)
+                loss.backward()
+            else:
                 with dl.no_grad():
-                    fn(dl.from_numpy(x))
-            else:
-                xt = dl.from_numpy(x).requires_grad_()
-                fn(xt).backward(dl.from_numpy(g))
-        return f
+                    return F.cross_entropy(dl.from_numpy(x), tgt)
 
-    def to_case(fn, x, g):
-        def f():
-            if g is None:
-                with torch.no_grad():
-                    fn(torch.from_numpy(x))
-            else:
-                xt = torch.from_numpy(x).requires_grad_()
-                fn(xt).backward(torch.from_numpy(g))
-        return f
+        def np_fn():
+            return _np_cross_entropy(x, tc, bwd)
 
-    result = []
-    prev = _C.get_num_threads()
-    prev_torch = torch.get_num_threads() if torch is not None else None
-    try:
-        for nt in threads:
-            _C.set_num_threads(nt)
-            if torch is not None:
-                torch.set_num_threads(nt)
-            limit = threadpool_limits(limits=nt, user_api="blas") if threadpool_limits else None
-            try:
-                for name in ("relu", "gelu", "sigmoid", "tanh"):
-                    for bwd in (False, True):
-                        g = ga if bwd else None
-                        tdl = _median_ms(dl_case(dl_act[name], xa, g), reps)
-                        tnp = _median_ms(lambda: _np_act(name, xa, g), reps)
-                        tto = _median_ms(to_case(to_act[name], xa, g), reps) if torch else None
-                        size = ("%dM" % (n_act >> 20)) if n_act >= 1 << 20 else "%dK" % (n_act >> 10)
-                        result.append(_row("%s %s %s" % (name, "fwd+bwd" if bwd else "fwd", size),
-                                           nt, tdl, tnp, tto))
-                for log in (False, True):
-                    dfn = (lambda x: F.log_softmax(x, -1)) if log else (lambda x: F.softmax(x, -1))
-                    tfn = None
-                    if torch is not None:
-                        tfn = (lambda x: torch.log_softmax(x, -1)) if log else \
-                            (lambda x: torch.softmax(x, -1))
-                    for bwd in (False, True):
-                        g = gs if bwd else None
-                        tdl = _median_ms(dl_case(dfn, xs, g), reps)
-                        tnp = _median_ms(lambda: _np_softmax(xs, g, log), reps)
-                        tto = _median_ms(to_case(tfn, xs, g), reps) if torch else None
-                        result.append(_row("%s %s %s" % ("log_softmax" if log else "softmax",
-                                                         "fwd+bwd" if bwd else "fwd",
-                                                         "x".join(map(str, sm_shape))),
-                                           nt, tdl, tnp, tto))
-                tgt = dl.from_numpy(tc)
-                for bwd in (False, True):
-                    def dl_ce():
-                        if bwd:
-                            xt = dl.from_numpy(xc).requires_grad_()
-                            F.cross_entropy(xt, tgt).backward()
-                        else:
-                            with dl.no_grad():
-                                F.cross_entropy(dl.from_numpy(xc), tgt)
-                    tdl = _median_ms(dl_ce, reps)
-                    tnp = _median_ms(lambda: _np_cross_entropy(xc, tc, bwd), reps)
-                    tto = None
-                    if torch is not None:
-                        ttc = torch.from_numpy(tc)
-
-                        def to_ce():
-                            if bwd:
-                                xt = torch.from_numpy(xc).requires_grad_()
-                                torch.nn.functional.cross_entropy(xt, ttc).backward()
-                            else:
-                                with torch.no_grad():
-                                    torch.nn.functional.cross_entropy(torch.from_numpy(xc), ttc)
-                        tto = _median_ms(to_ce, reps)
-                    result.append(_row("cross_entropy %s %s" % ("fwd+bwd" if bwd else "fwd",
-                                                               "x".join(map(str, ce_shape))),
-                                       nt, tdl, tnp, tto))
-            finally:
-                if limit is not None:
-                    limit.unregister()
-    finally:
-        _C.set_num_threads(prev)
+        to_fn = None
         if torch is not None:
-            torch.set_num_threads(prev_torch)
-    return result
+            ttc = torch.from_numpy(tc)
+
+            def to_fn():
+                if bwd:
+                    xt = torch.from_numpy(x).requires_grad_()
+                    torch.nn.functional.cross_entropy(xt, ttc).backward()
+                else:
+                    with torch.no_grad():
+                        torch.nn.functional.cross_entropy(torch.from_numpy(x), ttc)
+    else:
+        g = rng.standard_normal(shape).astype(np.float32) if bwd else None
+        if op == "act":
+            fn = {"relu": F.relu, "gelu": F.gelu, "sigmoid": F.sigmoid, "tanh": F.tanh}[name]
+
+            def np_fn():
+                return _np_act(name, x, g)
+        else:
+            fn = (lambda t: F.log_softmax(t, -1)) if name == "log_softmax" else \
+                (lambda t: F.softmax(t, -1))
+
+            def np_fn():
+                return _np_softmax(x, g, name == "log_softmax")
+
+        def dl_fn():
+            if bwd:
+                xt = box["x"] = dl.from_numpy(x).requires_grad_()
+                y = box["y"] = fn(xt)
+                y.backward(dl.from_numpy(g))
+            else:
+                with dl.no_grad():
+                    return fn(dl.from_numpy(x))
+
+        to_fn = None
+        if torch is not None:
+            if op == "act":
+                tfn = {"relu": torch.relu, "gelu": torch.nn.functional.gelu,
+                       "sigmoid": torch.sigmoid, "tanh": torch.tanh}[name]
+            else:
+                tfn = (lambda t: torch.log_softmax(t, -1)) if name == "log_softmax" else \
+                    (lambda t: torch.softmax(t, -1))
+
+            def to_fn():
+                if bwd:
+                    xt = torch.from_numpy(x).requires_grad_()
+                    tfn(xt).backward(torch.from_numpy(g))
+                else:
+                    with torch.no_grad():
+                        tfn(torch.from_numpy(x))
+
+    def got():
+        return box["y"], box["x"].grad
+    check = output_check("elementwise " + c["case"], bwd, dl_fn, got, np_fn,
+                         ("output", "input grad"), RTOL)
+    return Workload(c["case"], {"dlcore": dl_fn, "numpy": np_fn, "torch": to_fn}, check)
+
+
+# ---- the run --------------------------------------------------------------------------------
+def run(threads=(1, 2), quick=False):
+    reps = 3 if quick else 10
+
+    def timer(sides, n):
+        return {k: block_median_ms(fn, reps=reps, blocks=3, settle_s=0.02)
+                for k, fn in sides.items()}
+    return [row(c["case"], n, ms["dlcore"], ms["numpy"], ms.get("torch"))
+            for c, n, ms in timed_cases(cases(quick), workload, threads, timer, get_torch())]
 
 
 def format_table(rows):

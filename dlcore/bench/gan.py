@@ -9,15 +9,18 @@ DCDiscriminator(image_size=8, channels=32); per step a discriminator update (rea
 fake batch, BCE on logits, label smoothing 0.9) and a generator update (non-saturating loss),
 Adam(2e-4, betas=(0.5, 0.999)) on each.  torch runs the same layers (weights copied from
 dlcore, so both start identically) and the same loop written with torch.nn / torch.optim.
-No NumPy side (numpy_ms is None): there is no NumPy reference for a whole training epoch.
+No NumPy side (numpy_ms is None): there is no NumPy reference for a whole training epoch;
+before timing, the two models' forward passes are compared instead (when torch is installed).
 Timing: median over `repeats` epochs per side after one warm-up epoch, both sides with
 `threads` threads.  Ratios > 1 mean dlcore is faster.
 """
 import numpy as np
 
-from . import format_table, get_torch, row, threads as _threads, time_ms
+from . import Workload, assert_close, format_table, get_torch, row, time_ms, timed_cases
 
-__all__ = ["run", "format_table", "torch_dcgan"]
+__all__ = ["run", "format_table", "cases", "workload", "torch_dcgan"]
+
+SIDES = ("dlcore", "torch")
 
 LATENT, CHANNELS, BATCH = 32, 32, 64
 
@@ -75,35 +78,56 @@ def _torch_epoch(torch, tg, td, opt_g, opt_d, X, rng):
         opt_g.step()
 
 
-def run(threads=(1, 2), quick=False):
+def cases(quick=False):
+    """One case: an epoch over the digits (512 of them with quick)."""
+    n = 512 if quick else 1797
+    steps = -(-n // BATCH)
+    return [dict(case="dcgan epoch digits 8x8 (%d steps of %d)" % (steps, BATCH), images=n,
+                 steps=steps)]
+
+
+def workload(c, torch=None):
+    """dlcore's fit_gan epoch and, with torch, the same epoch in torch from the same weights.
+    check() runs both models forward on one batch and compares them (the NumPy reference of
+    the other families does not exist here; without torch there is nothing to compare)."""
     from .. import random as R
     from ..data import load_digits
     from ..models import DCDiscriminator, DCGenerator, fit_gan
     X, _ = load_digits(return_X_y=True)
-    X = (X / 8.0 - 1.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    if quick:
-        X = X[:512]
+    X = (X / 8.0 - 1.0).astype(np.float32).reshape(-1, 1, 8, 8)[:c["images"]]
+    R.manual_seed(0)
+    G, D = DCGenerator(LATENT, 8, 1, CHANNELS), DCDiscriminator(8, 1, CHANNELS)
+    rng = np.random.default_rng(1)
+    sides = {"dlcore": lambda: fit_gan(G, D, X, epochs=1, batch_size=BATCH, rng=rng),
+             "torch": None}
+    if torch is not None:
+        torch.manual_seed(0)
+        tg, td = torch_dcgan(torch, G, D)
+        opt_g = torch.optim.Adam(tg.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(td.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        trng = np.random.default_rng(1)
+        sides["torch"] = lambda: _torch_epoch(torch, tg, td, opt_g, opt_d, X, trng)
+
+    def check():
+        if torch is None:
+            return
+        from .. import no_grad, tensor
+        cg, cd = torch_dcgan(torch, G, D)       # copies of the weights as they are now
+        z = np.random.default_rng(2).standard_normal((BATCH, LATENT)).astype(np.float32)
+        with no_grad():
+            img, score = G(tensor(z)), D(tensor(X[:BATCH]))
+        with torch.no_grad():
+            timg, tscore = cg(torch.from_numpy(z)), cd(torch.from_numpy(X[:BATCH]))
+        assert_close("gan " + c["case"], "generator output", img, timg.numpy(), 1e-4)
+        assert_close("gan " + c["case"], "discriminator output", score, tscore.numpy(), 1e-4)
+    return Workload(c["case"], sides, check)
+
+
+def run(threads=(1, 2), quick=False):
     repeats = 2 if quick else 5
-    steps = -(-len(X) // BATCH)
-    torch = get_torch()
-    rows = []
-    for n in threads:
-        with _threads(n):
-            R.manual_seed(0)
-            G, D = DCGenerator(LATENT, 8, 1, CHANNELS), DCDiscriminator(8, 1, CHANNELS)
-            torch_ms = None
-            if torch is not None:
-                torch.manual_seed(0)
-                tg, td = torch_dcgan(torch, G, D)
-                opt_g = torch.optim.Adam(tg.parameters(), lr=2e-4, betas=(0.5, 0.999))
-                opt_d = torch.optim.Adam(td.parameters(), lr=2e-4, betas=(0.5, 0.999))
-                trng = np.random.default_rng(1)
-            rng = np.random.default_rng(1)
-            ours = time_ms(lambda: fit_gan(G, D, X, epochs=1, batch_size=BATCH, rng=rng),
-                           repeats=repeats, warmup=1)
-            if torch is not None:
-                torch_ms = time_ms(lambda: _torch_epoch(torch, tg, td, opt_g, opt_d, X, trng),
-                                   repeats=repeats, warmup=1)
-        rows.append(row("dcgan epoch digits 8x8 (%d steps of %d)" % (steps, BATCH), n, ours,
-                        None, torch_ms, ms_per_step=ours / steps))
-    return rows
+
+    def timer(sides, n):
+        return {k: time_ms(fn, repeats=repeats, warmup=1) for k, fn in sides.items()}
+    return [row(c["case"], n, ms["dlcore"], None, ms.get("torch"),
+                ms_per_step=ms["dlcore"] / c["steps"])
+            for c, n, ms in timed_cases(cases(quick), workload, threads, timer, get_torch())]

@@ -8,82 +8,34 @@ Cases (float32, shapes written M x K x N):
   Linear-shaped                     x (M x K) @ W.T, W stored (N x K) as nn.Linear keeps it
   fused bias + ReLU                 one GEMM with the epilogue vs GEMM then a separate
                                     bias-add and ReLU pass over the output (dlcore both ways)
+dlcore's side is dlcore.ops.matmul.gemm (the checked array-level op, ~0.5 us a call over the
+raw kernel binding).  Before timing, its output is checked against a float64 NumPy product:
+max |error| <= RTOL x max |reference|.
 Timing: each side runs in its own blocks of calls (never interleaving dlcore's OpenMP pool with
 OpenBLAS's in a hot loop, which slows both), warm-up calls first; the time is the median of a
-block of calls, the best of five blocks (see _median_time).
+block of calls, the best of five blocks (dlcore.bench.block_median_ms).
 numpy's OpenBLAS gets the same thread count through threadpoolctl, torch through
 torch.set_num_threads. Outputs are preallocated and reused on every side (out=), so no side pays
-page faults. Ratios > 1 mean dlcore is faster.
+page faults. Ratios > 1 mean dlcore is faster.  `peak` is the fraction of the fp32 FMA peak of
+`threads` cores, measured on this machine (dlcore.bench._peak).
 """
 import os
-import time
 
 import numpy as np
 
-from .. import _C
-
-# Measured fp32 FMA peak of one Zen 4 core here (3.67 GHz x 32 FLOP/cycle), see BASELINE.md.
-PEAK_GFLOPS_PER_CORE = 117.0
+from ..ops.matmul import gemm as dl_gemm
+from . import Workload, assert_close, block_median_ms, get_torch, row, timed_cases
+from ._peak import fma_peak
 
 SQUARE = (64, 128, 256, 512, 1024, 2048)
 LINEAR = ((64, 784, 512), (1, 768, 3072), (512, 768, 768), (2048, 512, 128))
 FUSED = ((512, 768, 768), (64, 784, 512))
+SIDES = ("dlcore", "dlcore_unfused", "numpy", "torch")
+RTOL = 1e-5
 
 
-def _torch():
-    try:
-        import torch
-    except Exception:  # torch is optional: an oracle, never a dependency
-        return None
-    return torch
-
-
-def _median_time(fn, budget_s, min_reps=5, max_reps=400, blocks=5):
-    """Seconds per call of fn(): warm-up, then `blocks` blocks of repeated calls; the median
-    of each block, and the smallest of those block medians is returned.  On a machine shared
-    with other jobs a block that overlapped someone's burst is discarded this way, while a
-    single lucky call cannot win (it is a median).  Every side is timed the same way."""
-    time.sleep(0.05)   # let the previous side's spinning pool threads go to sleep
-    fn()
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    one = max(time.perf_counter() - t0, 1e-7)
-    reps = int(min(max_reps, max(min_reps, budget_s / one / blocks)))
-    best = float("inf")
-    for _ in range(blocks):
-        fn()   # re-warm
-        samples = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t0)
-        best = min(best, float(np.median(samples)))
-    return best
-
-
-class _BlasThreads:
-    """Set numpy's BLAS thread count for a block (threadpoolctl if installed)."""
-
-    def __init__(self, n):
-        self.n = n
-        self.ctx = None
-
-    def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
-            self.ctx = threadpool_limits(limits=self.n, user_api="blas")
-        except ImportError:
-            self.ctx = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.ctx is not None:
-            self.ctx.restore_original_limits()
-        return False
-
-
-def _cases(quick):
+def cases(quick=False):
+    """The cases as dicts: case (the row label), M, K, N, linear, fused."""
     sq = SQUARE[:-1] if quick else SQUARE
     out = []
     for n in sq:
@@ -97,7 +49,9 @@ def _cases(quick):
     return out
 
 
-def _bench_case(c, nt, budget, torch):
+def workload(c, torch=None):
+    """Operands of case `c` and its sides: dlcore, dlcore_unfused (fused cases: GEMM then a
+    separate bias + ReLU pass), numpy and torch (when given), all writing one output C."""
     rng = np.random.default_rng(0)
     M, K, N = c["M"], c["K"], c["N"]
     A = rng.standard_normal((M, K), dtype=np.float32)
@@ -110,14 +64,12 @@ def _bench_case(c, nt, budget, torch):
     bias = rng.standard_normal(N, dtype=np.float32)
     C = np.empty((M, N), np.float32)
     tb = bool(c["linear"])
-    row = dict(case=c["case"], threads=nt, M=M, K=K, N=N)
-
     if c["fused"]:
         def dl():
-            _C.gemm(A, W, C, False, tb, 1.0, 0.0, bias, _C.BIAS_ROW, _C.ACT_RELU)
+            dl_gemm(A, W, C, transpose_b=tb, bias=bias, activation="relu")
 
         def dl_unfused():
-            _C.gemm(A, W, C, False, tb)
+            dl_gemm(A, W, C, transpose_b=tb)
             np.add(C, bias, out=C)
             np.maximum(C, 0, out=C)
 
@@ -126,62 +78,60 @@ def _bench_case(c, nt, budget, torch):
             np.add(C, bias, out=C)
             np.maximum(C, 0, out=C)
     else:
-        def dl():
-            _C.gemm(A, W, C, False, tb)
         dl_unfused = None
+
+        def dl():
+            dl_gemm(A, W, C, transpose_b=tb)
 
         def npf():
             np.matmul(A, Bop, out=C)
-
-    _C.set_num_threads(nt)
-    row["dlcore_ms"] = _median_time(dl, budget) * 1e3
-    if dl_unfused is not None:
-        row["unfused_ms"] = _median_time(dl_unfused, budget) * 1e3
-        row["ratio_unfused"] = row["unfused_ms"] / row["dlcore_ms"]
-    with _BlasThreads(nt):
-        row["numpy_ms"] = _median_time(npf, budget) * 1e3
-    row["torch_ms"] = None
+    sides = {"dlcore": dl, "dlcore_unfused": dl_unfused, "numpy": npf, "torch": None}
     if torch is not None:
-        prev = torch.get_num_threads()
-        torch.set_num_threads(nt)
-        try:
-            tA, tW, tC, tb_ = (torch.from_numpy(A), torch.from_numpy(W), torch.from_numpy(C),
-                               torch.from_numpy(bias))
-            tB = tW.t() if c["linear"] else tW
-            with torch.no_grad():
+        tA, tW, tC, tb_ = (torch.from_numpy(A), torch.from_numpy(W), torch.from_numpy(C),
+                           torch.from_numpy(bias))
+        tB = tW.t() if c["linear"] else tW
+        if c["fused"]:
+            def tf():
+                torch.addmm(tb_, tA, tB, out=tC)
+                tC.relu_()
+        else:
+            def tf():
+                torch.matmul(tA, tB, out=tC)
+        sides["torch"] = tf
+
+    def check():
+        for name in ("dlcore", "dlcore_unfused"):
+            if sides[name] is not None:
+                C.fill(np.nan)
+                sides[name]()
+                ref = A.astype(np.float64) @ Bop.astype(np.float64)
                 if c["fused"]:
-                    def tf():
-                        torch.addmm(tb_, tA, tB, out=tC)
-                        tC.relu_()
-                else:
-                    def tf():
-                        torch.matmul(tA, tB, out=tC)
-                row["torch_ms"] = _median_time(tf, budget) * 1e3
-        finally:
-            torch.set_num_threads(prev)
-    flops = 2.0 * M * N * K
-    row["gflops"] = flops / (row["dlcore_ms"] * 1e-3) / 1e9
-    row["peak_frac"] = row["gflops"] / (PEAK_GFLOPS_PER_CORE * nt)
-    row["ratio_numpy"] = row["numpy_ms"] / row["dlcore_ms"]
-    row["ratio_torch"] = (row["torch_ms"] / row["dlcore_ms"]) if row["torch_ms"] else None
-    return row
+                    ref = np.maximum(ref + bias, 0)
+                assert_close("gemm %s (%s)" % (c["case"], name), "C", C, ref, RTOL)
+    return Workload(c["case"], sides, check)
 
 
 def run(threads=(1, 2), quick=False):
     """Benchmark rows (one per case and thread count), each a dict with case, threads,
     dlcore_ms, numpy_ms, torch_ms (None without torch), ratio_numpy, ratio_torch, gflops,
-    peak_frac (of the fp32 FMA peak of `threads` cores) and, for fused cases, unfused_ms and
-    ratio_unfused (dlcore GEMM + separate bias/ReLU pass vs the fused epilogue)."""
-    torch = _torch()
+    peak_frac (of the measured fp32 FMA peak of `threads` cores; None where it cannot be
+    measured) and, for fused cases, unfused_ms and ratio_unfused (dlcore GEMM + separate
+    bias/ReLU pass vs the fused epilogue)."""
     budget = 0.08 if quick else 0.4
-    prev = _C.get_num_threads()
+    peak, _ = fma_peak()
+
+    def timer(sides, n):
+        return {k: block_median_ms(fn, budget) for k, fn in sides.items()}
     rows = []
-    try:
-        for nt in threads:
-            for c in _cases(quick):
-                rows.append(_bench_case(c, nt, budget, torch))
-    finally:
-        _C.set_num_threads(prev)
+    for c, nt, ms in timed_cases(cases(quick), workload, threads, timer, get_torch()):
+        r = row(c["case"], nt, ms["dlcore"], ms["numpy"], ms.get("torch"), M=c["M"], K=c["K"],
+                N=c["N"])
+        if "dlcore_unfused" in ms:
+            r["unfused_ms"] = ms["dlcore_unfused"]
+            r["ratio_unfused"] = r["unfused_ms"] / r["dlcore_ms"]
+        r["gflops"] = 2.0 * c["M"] * c["N"] * c["K"] / (r["dlcore_ms"] * 1e-3) / 1e9
+        r["peak_frac"] = r["gflops"] / (peak * nt) if peak else None
+        rows.append(r)
     return rows
 
 
@@ -198,7 +148,8 @@ def format_table(rows):
         lines.append((r["case"], str(r["threads"]), _fmt(r["dlcore_ms"], ".4f"),
                       _fmt(r["numpy_ms"], ".4f"), _fmt(r.get("torch_ms"), ".4f"),
                       _fmt(r["ratio_numpy"], ".2f"), _fmt(r.get("ratio_torch"), ".2f"),
-                      _fmt(r["gflops"], ".1f"), _fmt(r["peak_frac"] * 100, ".0f") + "%",
+                      _fmt(r["gflops"], ".1f"),
+                      "-" if r.get("peak_frac") is None else "%.0f%%" % (r["peak_frac"] * 100),
                       _fmt(r.get("ratio_unfused"), ".2f")))
     widths = [max(len(h), *(len(l[i]) for l in lines)) if lines else len(h)
               for i, h in enumerate(head)]
@@ -208,8 +159,10 @@ def format_table(rows):
     for l in lines:
         out.append("  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in
                              enumerate(zip(l, widths))))
-    notes = ["ratios > 1: dlcore faster; peak = fraction of %.0f GFLOP/s per core x threads"
-             % PEAK_GFLOPS_PER_CORE]
+    peak, how = fma_peak()
+    notes = ["ratios > 1: dlcore faster; peak = fraction of %s"
+             % ("%.0f GFLOP/s per core x threads (%s)" % (peak, how) if peak else
+                "the FMA peak, not known here (%s)" % how)]
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if os.environ.get(var):
             notes.append("warning: %s is set; unset it for representative numpy timings" % var)

@@ -3,12 +3,15 @@
 The MLP is 784-256-128-10 with ReLU, cross-entropy and plain SGD, the same model on every side:
 dlcore, a hand-written NumPy forward/backward/update, and torch (nn.Linear, F.cross_entropy,
 optim.SGD).  At batch 1 the step is dominated by per-call overhead, at batch 64 by the GEMMs.
+Before timing, dlcore is checked against the NumPy side: the Linear's output and gradients, and
+the MLP's weights after one step from the same start, within RTOL x max |reference|.
 """
 import numpy as np
 
-from . import format_table, get_torch, row, threads as thread_scope, time_ms
+from . import assert_close, format_table, get_torch, row, threads as thread_scope, time_ms
 
 SIZES = (784, 256, 128, 10)
+RTOL = 1e-4
 
 
 def _dl_step(batch, rng):
@@ -17,23 +20,29 @@ def _dl_step(batch, rng):
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                           nn.Linear(128, 10))
     opt = dl.optim.SGD(model.parameters(), lr=0.01)
-    x = dl.tensor(rng.standard_normal((batch, 784)).astype(np.float32))
-    y = dl.tensor(rng.integers(0, 10, batch))
+    xa = rng.standard_normal((batch, 784)).astype(np.float32)
+    ya = rng.integers(0, 10, batch)
+    x, y = dl.tensor(xa), dl.tensor(ya)
     loss_fn = nn.CrossEntropyLoss()
 
     def step():
         opt.zero_grad()
         loss_fn(model(x), y).backward()
         opt.step()
-    return step
+    return step, model, xa, ya
 
 
-def _np_step(batch, rng):
-    ws = [(rng.standard_normal((o, i)) * 0.05).astype(np.float32)
-          for i, o in zip(SIZES[:-1], SIZES[1:])]
-    bs = [np.zeros(o, np.float32) for o in SIZES[1:]]
-    x = rng.standard_normal((batch, 784)).astype(np.float32)
-    y = rng.integers(0, 10, batch)
+def _np_step(batch, rng, start=None):
+    """The NumPy step; start = (weights, biases, x, y) to begin where a dlcore model is."""
+    if start is None:
+        ws = [(rng.standard_normal((o, i)) * 0.05).astype(np.float32)
+              for i, o in zip(SIZES[:-1], SIZES[1:])]
+        bs = [np.zeros(o, np.float32) for o in SIZES[1:]]
+        x = rng.standard_normal((batch, 784)).astype(np.float32)
+        y = rng.integers(0, 10, batch)
+    else:
+        ws, bs, x, y = ([a.copy() for a in start[0]], [a.copy() for a in start[1]], start[2],
+                        start[3])
 
     def step():
         acts = [x]
@@ -55,7 +64,22 @@ def _np_step(batch, rng):
                 g = (g @ ws[i]) * (acts[i] > 0)
             ws[i] -= 0.01 * gw
             bs[i] -= 0.01 * gb
-    return step
+    return step, ws, bs
+
+
+def _check_step(batch, rng):
+    """One dlcore SGD step and one NumPy step from the same weights and batch agree."""
+    step, model, x, y = _dl_step(batch, rng)
+    lins = [m for m in model if hasattr(m, "weight")]
+    start = ([m.weight.numpy().copy() for m in lins], [m.bias.numpy().copy() for m in lins],
+             x, y)
+    np_step, ws, bs = _np_step(batch, rng, start)
+    step()
+    np_step()
+    for i, m in enumerate(lins):
+        case = "mlp train step b%d" % batch
+        assert_close(case, "weight %d after a step" % i, m.weight, ws[i], RTOL)
+        assert_close(case, "bias %d after a step" % i, m.bias, bs[i], RTOL)
 
 
 def _torch_step(torch, batch, rng):
@@ -73,21 +97,24 @@ def _torch_step(torch, batch, rng):
     return step
 
 
+def _linear_call(linear, args, grad, backward):
+    """One framework's side: linear(*args), then its backward with `grad` if asked."""
+    def fn():
+        out = linear(*args)
+        if backward:
+            out.backward(grad)
+        return out
+    return fn
+
+
 def _linear_sides(batch, rng, backward):
     import dlcore as dl
     x = rng.standard_normal((batch, 784)).astype(np.float32)
     w = (rng.standard_normal((256, 784)) * 0.05).astype(np.float32)
     b = np.zeros(256, np.float32)
     g = rng.standard_normal((batch, 256)).astype(np.float32)
-    tx = dl.tensor(x, requires_grad=backward)
-    tw = dl.tensor(w, requires_grad=backward)
-    tb = dl.tensor(b, requires_grad=backward)
-    tg = dl.tensor(g)
-
-    def dl_fn():
-        out = dl.nn.functional.linear(tx, tw, tb)
-        if backward:
-            out.backward(tg)
+    tx, tw, tb = (dl.tensor(a, requires_grad=backward) for a in (x, w, b))
+    dl_fn = _linear_call(dl.nn.functional.linear, (tx, tw, tb), dl.tensor(g), backward)
 
     def np_fn():
         out = x @ w.T + b
@@ -98,16 +125,22 @@ def _linear_sides(batch, rng, backward):
     torch = get_torch()
     t_fn = None
     if torch is not None:
-        ttx = torch.tensor(x, requires_grad=backward)
-        ttw = torch.tensor(w, requires_grad=backward)
-        ttb = torch.tensor(b, requires_grad=backward)
-        ttg = torch.tensor(g)
+        t_fn = _linear_call(torch.nn.functional.linear,
+                            [torch.tensor(a, requires_grad=backward) for a in (x, w, b)],
+                            torch.tensor(g), backward)
 
-        def t_fn():
-            out = torch.nn.functional.linear(ttx, ttw, ttb)
-            if backward:
-                out.backward(ttg)
-    return dl_fn, np_fn, t_fn
+    def check():
+        case = "mlp linear 784->256 b%d %s" % (batch, "fwd+bwd" if backward else "fwd")
+        tx.grad = tw.grad = tb.grad = None
+        out = dl_fn()
+        ref = np_fn()
+        if not backward:
+            assert_close(case, "output", out, ref, RTOL)
+            return
+        for what, got, want in zip(("input grad", "weight grad", "bias grad", "output"),
+                                   (tx.grad, tw.grad, tb.grad, out), ref):
+            assert_close(case, what, got, want, RTOL)
+    return dl_fn, np_fn, t_fn, check
 
 
 def run(threads=(1, 2), quick=False):
@@ -119,13 +152,15 @@ def run(threads=(1, 2), quick=False):
         with thread_scope(nt):
             for batch in (1, 64):
                 for backward in (False, True):
-                    d, n, t = _linear_sides(batch, rng, backward)
+                    d, n, t, check = _linear_sides(batch, rng, backward)
+                    check()
                     case = "linear 784->256 b%d %s" % (batch, "fwd+bwd" if backward else "fwd")
                     rows.append(row(case, nt, time_ms(d, repeats), time_ms(n, repeats),
                                     time_ms(t, repeats) if t else None))
             for batch in (1, 64):
-                d = _dl_step(batch, rng)
-                n = _np_step(batch, rng)
+                _check_step(batch, rng)
+                d = _dl_step(batch, rng)[0]
+                n = _np_step(batch, rng)[0]
                 t = _torch_step(torch, batch, rng) if torch is not None else None
                 rows.append(row("MLP 784-256-128-10 train step b%d" % batch, nt,
                                 time_ms(d, repeats), time_ms(n, repeats),

@@ -16,7 +16,9 @@ and each side's figure is the median over the rounds: on a shared machine a burs
 then hits every side alike instead of whichever happened to run at that moment.  dlcore
 gets `threads` OpenMP threads, torch torch.set_num_threads(threads); NumPy's element-wise
 ufuncs are single-threaded.  glibc's mmap/trim thresholds are fixed first (as BASELINE.md
-describes) so no side pays page faults that another side avoids by chance.
+describes) so no side pays page faults that another side avoids by chance.  Before timing,
+two steps of fresh dlcore and NumPy optimizers from the same start are compared: the change
+of every parameter within RTOL x its largest value plus 4 float32 ulps of the parameters.
 Ratios > 1 mean dlcore is faster.  An update moves 28 bytes per parameter for Adam (read p,
 g, m, v; write p, m, v) and 20 for SGD with momentum, so `dlcore_GBps` shows how close the
 step runs to memory bandwidth.
@@ -27,19 +29,13 @@ import time
 
 import numpy as np
 
-from .. import _C
+from . import Workload, assert_close, get_torch, row, timed_cases
 
 SIZES = (4_000_000, 3_000_000, 2_000_000, 1_000_000)
 QUICK_SIZES = (400_000, 300_000, 200_000, 100_000)
 BYTES_PER_PARAM = {"adam": 28, "sgd-momentum": 20}
-
-
-def _torch():
-    try:
-        import torch
-    except Exception:  # torch is an optional oracle
-        return None
-    return torch
+SIDES = ("dlcore", "numpy", "torch", "torch_foreach", "torch_fused")
+RTOL = 1e-4
 
 
 def _fix_malloc():
@@ -121,29 +117,45 @@ class NumpySGD:
 
 
 # ----------------------------------------------------------------------------- cases
-def _dl_side(case, arrays, grads):
+def cases(quick=False):
+    """Dicts: case (the row label), name ('adam' or 'sgd-momentum'), sizes."""
+    sizes = QUICK_SIZES if quick else SIZES
+    n_params = sum(sizes)
+    label = "%dM" % round(n_params / 1e6) if n_params >= 1e6 else "%dk" % (n_params // 1000)
+    return [dict(case="%s %s" % (name, label), name=name, sizes=sizes)
+            for name in ("adam", "sgd-momentum")]
+
+
+def operands(sizes):
+    """(parameters, gradients): float32 arrays of the given sizes, the same on every side."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(n).astype(np.float32) for n in sizes]
+    grads = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in sizes]
+    return arrays, grads
+
+
+def _dl_opt(name, arrays, grads):
     from ..nn import Parameter
     from ..optim import SGD, Adam
     from ..tensor import Tensor
     params = [Parameter(a.copy()) for a in arrays]
     for p, g in zip(params, grads):
         p.grad = Tensor._wrap(g)
-    opt = Adam(params, lr=1e-3) if case == "adam" else SGD(params, lr=1e-2, momentum=0.9)
-    return opt.step
+    opt = Adam(params, lr=1e-3) if name == "adam" else SGD(params, lr=1e-2, momentum=0.9)
+    return opt, params
 
 
-def _numpy_side(case, arrays, grads):
+def _numpy_opt(name, arrays):
     params = [a.copy() for a in arrays]
-    opt = NumpyAdam(params) if case == "adam" else NumpySGD(params)
-    return lambda: opt.step(grads)
+    return (NumpyAdam(params) if name == "adam" else NumpySGD(params)), params
 
 
-def _torch_side(torch, case, arrays, grads, **flags):
+def _torch_side(torch, name, arrays, grads, **flags):
     params = [torch.nn.Parameter(torch.from_numpy(a.copy())) for a in arrays]
     for p, g in zip(params, grads):
         p.grad = torch.from_numpy(g)
     try:
-        if case == "adam":
+        if name == "adam":
             opt = torch.optim.Adam(params, lr=1e-3, **flags)
         else:
             opt = torch.optim.SGD(params, lr=1e-2, momentum=0.9, **flags)
@@ -157,51 +169,49 @@ def _torch_side(torch, case, arrays, grads, **flags):
     return step
 
 
+def workload(c, torch=None, data=None):
+    """Each side's optimizer over its own copy of the parameters (data: operands(c['sizes'])
+    when already made); the timed call is one step()."""
+    name = c["name"]
+    arrays, grads = data if data is not None else operands(c["sizes"])
+    dl_opt, _ = _dl_opt(name, arrays, grads)
+    np_opt, _ = _numpy_opt(name, arrays)
+    sides = {"dlcore": dl_opt.step, "numpy": lambda: np_opt.step(grads)}
+    if torch is not None:
+        for key, flags in (("torch", {}), ("torch_foreach", {"foreach": True}),
+                           ("torch_fused", {"fused": True})):
+            sides[key] = _torch_side(torch, name, arrays, grads, **flags)
+
+    def check():
+        # fresh optimizers: two steps (the first sets up momentum / moments) from the same
+        # start; compared is the change of the parameters, the update itself
+        opt, dl_params = _dl_opt(name, arrays, grads)
+        ref, np_params = _numpy_opt(name, arrays)
+        for _ in range(2):
+            opt.step()
+            ref.step(grads)
+        for i, (a, p, r) in enumerate(zip(arrays, dl_params, np_params)):
+            # atol: the float32 rounding of the parameters themselves (a few ulps)
+            atol = 4 * np.finfo(np.float32).eps * float(np.max(np.abs(a)))
+            assert_close("optim " + c["case"], "update of parameter %d" % i, p.numpy() - a,
+                         r - a, RTOL, atol)
+    return Workload(c["case"], sides, check)
+
+
 def run(threads=(1, 2), quick=False):
     """Rows: case, threads, dlcore_ms, numpy_ms, torch_ms (torch's default), ratio_numpy,
     ratio_torch, plus torch_foreach_ms, torch_fused_ms, ratio_torch_fused and dlcore_GBps."""
     _fix_malloc()
-    torch = _torch()
-    sizes = QUICK_SIZES if quick else SIZES
     rounds = 3 if quick else 7
-    rng = np.random.default_rng(0)
-    arrays = [rng.standard_normal(n).astype(np.float32) for n in sizes]
-    grads = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in sizes]
-    n_params = sum(sizes)
-    label = "%dM" % round(n_params / 1e6) if n_params >= 1e6 else "%dk" % (n_params // 1000)
     rows = []
-    prev_threads = _C.get_num_threads()
-    prev_torch = torch.get_num_threads() if torch is not None else None
-    try:
-        for case in ("adam", "sgd-momentum"):
-            for nt in threads:
-                _C.set_num_threads(nt)
-                sides = {"dlcore": _dl_side(case, arrays, grads),
-                         "numpy": _numpy_side(case, arrays, grads)}
-                if torch is not None:
-                    torch.set_num_threads(nt)
-                    for key, flags in (("torch", {}), ("torch_foreach", {"foreach": True}),
-                                       ("torch_fused", {"fused": True})):
-                        fn = _torch_side(torch, case, arrays, grads, **flags)
-                        if fn is not None:
-                            sides[key] = fn
-                ms = _interleaved_ms(sides, rounds)
-                del sides
-                dl_ms, np_ms = ms["dlcore"], ms["numpy"]
-                t_ms, t_fused = ms.get("torch"), ms.get("torch_fused")
-                rows.append({
-                    "case": "%s %s" % (case, label), "threads": nt,
-                    "dlcore_ms": dl_ms, "numpy_ms": np_ms, "torch_ms": t_ms,
-                    "ratio_numpy": np_ms / dl_ms,
-                    "ratio_torch": t_ms / dl_ms if t_ms else None,
-                    "torch_foreach_ms": ms.get("torch_foreach"), "torch_fused_ms": t_fused,
-                    "ratio_torch_fused": t_fused / dl_ms if t_fused else None,
-                    "dlcore_GBps": BYTES_PER_PARAM[case] * n_params / dl_ms / 1e6,
-                })
-    finally:
-        _C.set_num_threads(prev_threads)
-        if torch is not None:
-            torch.set_num_threads(prev_torch)
+    for c, nt, ms in timed_cases(cases(quick), workload, threads,
+                                 lambda sides, n: _interleaved_ms(sides, rounds), get_torch()):
+        t_fused = ms.get("torch_fused")
+        r = row(c["case"], nt, ms["dlcore"], ms["numpy"], ms.get("torch"),
+                torch_foreach_ms=ms.get("torch_foreach"), torch_fused_ms=t_fused,
+                ratio_torch_fused=t_fused / ms["dlcore"] if t_fused else None,
+                dlcore_GBps=BYTES_PER_PARAM[c["name"]] * sum(c["sizes"]) / ms["dlcore"] / 1e6)
+        rows.append(r)
     return rows
 
 

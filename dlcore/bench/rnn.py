@@ -1,6 +1,8 @@
 """`dlcore bench rnn`: LSTM and GRU layers (seq 100, batch 32, input 128, hidden 256, one layer),
 forward and forward+backward, against a GEMM-based NumPy reference and torch in the same run.
 
+Before timing, dlcore's output (and for fwd+bwd the input, weight and bias gradients) is
+checked against the NumPy reference: max |error| <= RTOL x max |reference|, each tensor.
 Ratios are their time / dlcore's (> 1 means dlcore is faster); each figure is a median over
 rounds.  At one thread the three sides are timed in interleaved rounds (one call of each per
 round) so that load from other processes on a shared machine hits them alike; at two each side
@@ -9,11 +11,14 @@ call and would slow the next side (see dlcore.bench.sides_ms).
 """
 import numpy as np
 
-from . import sides_ms
+from . import (Workload, get_torch, interleaved_timer, ms_table, output_check, row,
+               timed_cases)
 
-__all__ = ["run", "format_table", "np_lstm", "np_gru"]
+__all__ = ["run", "format_table", "cases", "workload", "np_lstm", "np_gru"]
 
 SEQ, BATCH, INPUT, HIDDEN = 100, 32, 128, 256
+SIDES = ("dlcore", "numpy", "torch")
+RTOL = 1e-4
 
 
 def _sig(x):
@@ -100,100 +105,77 @@ def np_gru(x, w_ih, w_hh, b_ih, b_hh, grad=None):
     return out, dx, dX2.T @ x.reshape(T * B, -1), dH2.T @ hps.reshape(T * B, H), dX2.sum(0)
 
 
-def run(threads=(1, 2), quick=False):
-    import dlcore as dl
-    from dlcore import _C
-    try:
-        import torch
-    except ImportError:  # pragma: no cover
-        torch = None
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        threadpool_limits = None
+def cases(quick=False):
+    """Dicts: case (the row label), kind ('LSTM' or 'GRU'), bwd, T, B, I, H."""
     T, B, I, H = (20, 8, 32, 64) if quick else (SEQ, BATCH, INPUT, HIDDEN)
-    rounds = 2 if quick else 7
+    return [dict(case="%s %s seq%d b%d in%d h%d" % (kind, "fwd+bwd" if bwd else "fwd",
+                                                    T, B, I, H),
+                 kind=kind, bwd=bwd, T=T, B=B, I=I, H=H)
+            for kind in ("LSTM", "GRU") for bwd in (False, True)]
+
+
+def workload(c, torch=None):
+    """One layer of case `c` on each side, torch's a copy of dlcore's weights."""
+    import dlcore as dl
+    kind, bwd, T, B, I, H = c["kind"], c["bwd"], c["T"], c["B"], c["I"], c["H"]
+    ref = {"LSTM": np_lstm, "GRU": np_gru}[kind]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((T, B, I)).astype(np.float32)
     gout = rng.standard_normal((T, B, H)).astype(np.float32)
-    rows = []
-    prev = _C.get_num_threads()
-    prev_torch = torch.get_num_threads() if torch is not None else None
-    try:
-        for kind, ref in (("LSTM", np_lstm), ("GRU", np_gru)):
-            dl.manual_seed(0)
-            m = getattr(dl.nn, kind)(I, H)
-            w = [p.numpy() for p in m.parameters()]
-            tm = None
-            if torch is not None:
-                tm = getattr(torch.nn, kind)(I, H)
+    dl.manual_seed(0)
+    m = getattr(dl.nn, kind)(I, H)
+    w = [p.numpy() for p in m.parameters()]     # w_ih, w_hh, b_ih, b_hh
+    xd, gd = dl.tensor(x), dl.tensor(gout)
+    box = {}
+
+    def dl_fn():
+        if bwd:
+            xx = box["x"] = dl.tensor(x, requires_grad=True)
+            m.zero_grad()
+            out = box["out"] = m(xx)[0]
+            out.backward(gd)
+        else:
+            with dl.no_grad():
+                return m(xd)[0]
+
+    def np_fn():
+        return ref(x, *w, grad=gout) if bwd else ref(x, *w)
+
+    torch_fn = None
+    if torch is not None:
+        tm = getattr(torch.nn, kind)(I, H)
+        with torch.no_grad():
+            for tp, a in zip(tm.parameters(), w):
+                tp.copy_(torch.from_numpy(a))
+        xt, gt = torch.from_numpy(x), torch.from_numpy(gout)
+
+        def torch_fn():
+            if bwd:
+                xx = xt.clone().requires_grad_()
+                tm.zero_grad()
+                tm(xx)[0].backward(gt)
+            else:
                 with torch.no_grad():
-                    for tp, a in zip(tm.parameters(), w):
-                        tp.copy_(torch.from_numpy(a))
-                xt, gt = torch.from_numpy(x), torch.from_numpy(gout)
-            xd, gd = dl.tensor(x), dl.tensor(gout)
-            for nt in threads:
-                _C.set_num_threads(nt)
-                if torch is not None:
-                    torch.set_num_threads(nt)
-                limit = threadpool_limits(nt) if threadpool_limits else None
-                try:
-                    for bwd in (False, True):
-                        if bwd:
-                            def dl_fn():
-                                xx = dl.tensor(x, requires_grad=True)
-                                m.zero_grad()
-                                m(xx)[0].backward(gd)
+                    tm(xt)
 
-                            def np_fn():
-                                ref(x, *w, grad=gout)
+    def got():
+        params = list(m.parameters())
+        return box["out"], box["x"].grad, params[0].grad, params[1].grad, params[2].grad
+    check = output_check("rnn " + c["case"], bwd, dl_fn, got, np_fn,
+                         ("output", "input grad", "weight_ih grad", "weight_hh grad",
+                          "bias_ih grad"), RTOL)
+    return Workload(c["case"], {"dlcore": dl_fn, "numpy": np_fn, "torch": torch_fn}, check)
 
-                            def torch_fn():
-                                xx = xt.clone().requires_grad_()
-                                tm.zero_grad()
-                                tm(xx)[0].backward(gt)
-                        else:
-                            def dl_fn():
-                                with dl.no_grad():
-                                    m(xd)
 
-                            def np_fn():
-                                ref(x, *w)
-
-                            def torch_fn():
-                                with torch.no_grad():
-                                    tm(xt)
-                        d_ms, n_ms, t_ms = sides_ms(
-                            [dl_fn, np_fn, torch_fn if torch is not None else None], rounds,
-                            interleave=nt == 1)
-                        rows.append({
-                            "case": "%s %s seq%d b%d in%d h%d" % (kind, "fwd+bwd" if bwd else "fwd",
-                                                                T, B, I, H),
-                            "threads": nt, "dlcore_ms": d_ms, "numpy_ms": n_ms, "torch_ms": t_ms,
-                            "ratio_numpy": n_ms / d_ms,
-                            "ratio_torch": t_ms / d_ms if t_ms is not None else None,
-                        })
-                finally:
-                    if limit is not None:
-                        limit.unregister()
-    finally:
-        _C.set_num_threads(prev)
-        if torch is not None:
-            torch.set_num_threads(prev_torch)
-    return rows
+def run(threads=(1, 2), quick=False):
+    timer = interleaved_timer(2 if quick else 7)
+    return [row(c["case"], n, ms["dlcore"], ms["numpy"], ms.get("torch"))
+            for c, n, ms in timed_cases(cases(quick), workload, threads, timer, get_torch())]
 
 
 def format_table(rows):
-    head = "%-34s %3s %10s %10s %10s %8s %8s" % ("case", "thr", "dlcore ms", "numpy ms",
-                                                 "torch ms", "x numpy", "x torch")
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        t = "%10.2f" % r["torch_ms"] if r["torch_ms"] is not None else "%10s" % "-"
-        rt = "%8.2f" % r["ratio_torch"] if r["ratio_torch"] is not None else "%8s" % "-"
-        lines.append("%-34s %3d %10.2f %10.2f %s %8.2f %s" % (
-            r["case"], r["threads"], r["dlcore_ms"], r["numpy_ms"], t, r["ratio_numpy"], rt))
-    lines.append("ratios: their time / dlcore's time (> 1: dlcore is faster)")
-    return "\n".join(lines)
+    return "\n".join(ms_table(rows, 34, ("x numpy", "x torch")) +
+                     ["ratios: their time / dlcore's time (> 1: dlcore is faster)"])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from .. import _C
+from . import threads as thread_scope
 
 
 def _sentences(n):
@@ -94,20 +94,12 @@ def run(threads=(1, 2), quick=False):
         torch, t_fn = None, None
     reps = 2 if quick else 5
     rows = []
-    prev = _C.get_num_threads()
-    try:
-        for nt in threads:
-            _C.set_num_threads(nt)
+    for nt in threads:
+        with thread_scope(nt):   # dlcore, NumPy's BLAS and torch alike
             dl_s = _median_time(lambda: enc.encode(sents, batch_size=32), reps)
-            try:
-                from threadpoolctl import threadpool_limits
-                with threadpool_limits(nt):
-                    np_s = _median_time(lambda: np_fn(*args), reps)
-            except ImportError:
-                np_s = _median_time(lambda: np_fn(*args), reps)
+            np_s = _median_time(lambda: np_fn(*args), reps)
             t_s = None
             if t_fn is not None:
-                torch.set_num_threads(nt)
                 t_s = _median_time(lambda: t_fn(*args), reps)
             rows.append({
                 "case": "MiniLM-L6 encode, batch 32 x %d tokens" % batch["input_ids"].shape[1],
@@ -117,8 +109,6 @@ def run(threads=(1, 2), quick=False):
                 "dlcore_sent_per_s": n / dl_s,
                 "torch_sent_per_s": None if t_s is None else n / t_s,
             })
-    finally:
-        _C.set_num_threads(prev)
     return rows
 
 

@@ -7,6 +7,7 @@ values in C order, big-endian.  Files may be gzip-compressed (detected from the 
 import gzip
 import os
 import struct
+import zlib
 
 import numpy as np
 
@@ -17,51 +18,91 @@ _TYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
 _CODES = {np.dtype(v).newbyteorder("=").str: k for k, v in _TYPES.items()}
 
 
-def _read_bytes(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
-            raise ValueError("read_idx: %r is a corrupt or truncated gzip file (%s)"
-                             % (os.fspath(path), e)) from None
-    return raw
+# deflate cannot expand data by more than about 1032:1; a header asking for more than this
+# times the compressed file size is refused without decompressing anything
+_DEFLATE_MAX_RATIO = 1032
+_MAX_DIMS = 32
+_CHUNK = 1 << 20
 
 
-def read_idx(path):
-    """Read an IDX file (optionally .gz) into a NumPy array of native byte order."""
-    path = os.fspath(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise ValueError("read_idx: %r is too short for an IDX header (%d bytes)"
-                         % (path, len(raw)))
-    z0, z1, code, ndim = raw[0], raw[1], raw[2], raw[3]
+def _read_exact(f, n, path, what):
+    data = f.read(n)
+    if len(data) != n:
+        raise ValueError("read_idx: %r is truncated: %s needs %d bytes, found %d"
+                         % (path, what, n, len(data)))
+    return data
+
+
+def _read_payload(f, arr, path, header_desc):
+    """Fill arr from f in chunks; refuse missing or extra bytes."""
+    view = memoryview(arr.reshape(-1)).cast("B")
+    got = 0
+    while got < len(view):
+        n = f.readinto(view[got:got + _CHUNK])
+        if not n:
+            break
+        got += n
+    if got != len(view):
+        raise ValueError("read_idx: %r is truncated: its header (%s) needs %d data bytes, found "
+                         "%d" % (path, header_desc, len(view), got))
+    if f.read(1):
+        raise ValueError("read_idx: %r has trailing data after the %d bytes its header (%s) "
+                         "declares" % (path, len(view), header_desc))
+
+
+def _read(f, path, file_size, gz):
+    head = _read_exact(f, 4, path, "the IDX header")
+    z0, z1, code, ndim = head
     if z0 != 0 or z1 != 0:
         raise ValueError("read_idx: %r is not an IDX file: bad magic number 0x%s (expected "
-                         "0x0000TTNN: two zero bytes, type, dims)" % (path, raw[:4].hex()))
+                         "0x0000TTNN: two zero bytes, type, dims)" % (path, head.hex()))
     if code not in _TYPES:
         raise ValueError("read_idx: %r has an unknown IDX type code 0x%02X (expected one of %s)"
                          % (path, code, ", ".join("0x%02X" % c for c in sorted(_TYPES))))
-    if ndim == 0:
-        raise ValueError("read_idx: %r declares 0 dimensions" % path)
-    head = 4 + 4 * ndim
-    if len(raw) < head:
-        raise ValueError("read_idx: %r is truncated: header needs %d bytes for %d dimensions, "
-                         "file has %d" % (path, head, ndim, len(raw)))
-    dims = struct.unpack(">%dI" % ndim, raw[4:head])
+    if not 1 <= ndim <= _MAX_DIMS:
+        raise ValueError("read_idx: %r declares %d dimensions (expected 1..%d)"
+                         % (path, ndim, _MAX_DIMS))
+    dims = struct.unpack(">%dI" % ndim, _read_exact(f, 4 * ndim, path,
+                                                    "the %d dimension sizes" % ndim))
     dtype = _TYPES[code]
     count = 1
     for d in dims:
         count *= d
-    expected = head + count * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError("read_idx: %r has %d bytes but its header (type 0x%02X, dims %s) "
-                         "needs %d: %s" % (path, len(raw), code, tuple(dims), expected,
-                                           "truncated" if len(raw) < expected
-                                           else "trailing data"))
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=head).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="))
+    nbytes = count * dtype.itemsize
+    desc = "type 0x%02X, dims %s" % (code, tuple(dims))
+    head_len = 4 + 4 * ndim
+    if not gz and file_size != head_len + nbytes:
+        raise ValueError("read_idx: %r has %d bytes but its header (%s) needs %d: %s"
+                         % (path, file_size, desc, head_len + nbytes,
+                            "truncated" if file_size < head_len + nbytes else "trailing data"))
+    if gz and nbytes > _DEFLATE_MAX_RATIO * file_size:
+        raise ValueError("read_idx: %r is a %d-byte gzip file but its header (%s) declares %d "
+                         "data bytes, more than gzip can hold in that size (truncated or "
+                         "corrupt)" % (path, file_size, desc, nbytes))
+    arr = np.empty(count, dtype=dtype)
+    _read_payload(f, arr, path, desc)
+    return arr.reshape(dims).astype(dtype.newbyteorder("="))
+
+
+def read_idx(path):
+    """Read an IDX file (optionally .gz) into a NumPy array of native byte order.
+
+    The header's shape decides how much is read: the data is decompressed in a stream that
+    stops one byte past the declared size, so a small .gz cannot inflate beyond it.
+    """
+    path = os.fspath(path)
+    file_size = os.path.getsize(path)
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        if not gz:
+            return _read(raw, path, file_size, False)
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as f:
+                return _read(f, path, file_size, True)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ValueError("read_idx: %r is a corrupt or truncated gzip file (%s)"
+                             % (path, e)) from None
 
 
 def write_idx(path, array, compress=None):

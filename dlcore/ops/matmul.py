@@ -191,3 +191,50 @@ class MatmulMethods:
 
     def __rmatmul__(self, o):
         return matmul(_as_operand(o, self), self)
+
+
+# ---- GEMM on caller-owned arrays: benchmarks and serving loops that reuse their buffers ------
+_GEMM_ACTIVATIONS = {"relu": 1, "gelu": 2}
+
+
+def gemm(a, b, out=None, *, transpose_a=False, transpose_b=False, bias=None, activation=None):
+    """out = activation(op(a) @ op(b) + bias) on NumPy arrays by the engine's GEMM; returns out.
+
+    a, b: 2-D float32 or float64 arrays of one dtype with contiguous rows or columns (slices
+    and transposed views are read in place).  op(x) is x.T when transpose_x is set, so an
+    nn.Linear weight (N, K) is used as stored with transpose_b=True.  bias (N values added to
+    every row) and activation (None, 'relu' or 'gelu' (exact erf)) happen in the same pass over
+    the output.  out: an (M, N) array of the same dtype written in place (nothing is allocated,
+    which is what a timed loop wants), or None for a new one.  No autograd: for Tensors use
+    matmul / F.linear.
+
+    Types, dtypes (byte order included) and the activation are checked here; shapes, layouts,
+    writeability and overlap by the kernel binding, whose messages call a, b, out A, B, C.
+    Checking shapes twice would cost ~0.5 us a call, a tenth of a 64x64 product.
+    """
+    if type(a) is not np.ndarray or type(b) is not np.ndarray:
+        raise TypeError("gemm: a and b must be NumPy arrays, got %s and %s (for Tensors use "
+                        "matmul or F.linear)" % (type(a).__name__, type(b).__name__))
+    dt = a.dtype
+    if dt not in _FLOAT or b.dtype != dt:
+        raise TypeError("gemm: a and b must both be float32 or both float64 in native byte "
+                        "order, got %s and %s" % (a.dtype, b.dtype))
+    act = 0 if activation is None else _GEMM_ACTIVATIONS.get(activation, -1)
+    if act < 0:
+        raise ValueError("gemm: activation must be None, 'relu' or 'gelu', got %r"
+                         % (activation,))
+    if out is None:
+        if a.ndim != 2 or b.ndim != 2:
+            raise ValueError("gemm: a and b must be 2-D, got shapes %s and %s"
+                             % (a.shape, b.shape))
+        out = np.empty((a.shape[1 if transpose_a else 0], b.shape[0 if transpose_b else 1]), dt)
+    elif type(out) is not np.ndarray or out.dtype != dt:
+        raise TypeError("gemm: out must be a NumPy array of dtype %s, got %s"
+                        % (dt, getattr(out, "dtype", type(out).__name__)))
+    if bias is not None and (type(bias) is not np.ndarray or bias.ndim != 1
+                             or bias.dtype != dt):
+        raise TypeError("gemm: bias must be a 1-D NumPy array of dtype %s, got %s"
+                        % (dt, "%s %s" % (getattr(bias, "shape", ""), getattr(
+                            bias, "dtype", type(bias).__name__))))
+    return _C.gemm(a, b, out, transpose_a, transpose_b, 1.0, 0.0, bias,
+                   0 if bias is None else 1, act)

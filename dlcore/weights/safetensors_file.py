@@ -1,19 +1,33 @@
-"""safetensors files read and written by our own code: an 8-byte little-endian header length, a
-JSON header naming every tensor's dtype, shape and byte range, then the raw little-endian bytes.
+"""safetensors files: the one writer (dl.save, save_safetensors) and the one reader (dl.load,
+load_safetensors, dl.weights.load_file, read_metadata).
 
-The header is untrusted input: its size, every offset and every dtype are checked before a byte
-of tensor data is read, so a truncated or hostile file raises ValueError instead of reading out
-of bounds or allocating without limit.
+The format is an 8-byte little-endian header length, a JSON header naming every tensor's dtype,
+shape and byte range, then the raw little-endian bytes.
+
+Writing goes through the `safetensors` package (a declared dependency) into a temporary file
+beside the destination that is fsync'ed and renamed over it (dlcore.weights.atomic), so other
+safetensors readers see exactly what the package would write and a crash never leaves half a
+checkpoint where a good one was.
+
+Reading is our own, because the package's NumPy reader cannot return bfloat16 tensors (NumPy
+has no such dtype) and because the header is untrusted input: its size, every offset and every
+dtype are checked before a byte of tensor data is read, so a truncated or hostile file raises a
+ValueError naming the file instead of reading out of bounds or allocating without limit.
 """
 import json
 import os
 import struct
-import tempfile
+from collections import OrderedDict
 
 import numpy as np
 
+from .atomic import atomic_write
+
 # the reference implementation refuses headers above 100 MB; so do we
 MAX_HEADER_BYTES = 100 * 1000 * 1000
+# metadata entry in which dl.save records a state_dict's key order (the package's writer
+# orders the header its own way)
+KEY_ORDER = "dlcore.keys"
 
 _DTYPES = {
     "F64": np.dtype("<f8"), "F32": np.dtype("<f4"), "F16": np.dtype("<f2"),
@@ -23,7 +37,7 @@ _DTYPES = {
     # NumPy has no bfloat16: the raw 16-bit words are widened to float32 after reading
     "BF16": np.dtype("<u2"),
 }
-_NAMES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items() if k != "BF16"}
+_WRITABLE = frozenset(v.newbyteorder("=") for k, v in _DTYPES.items() if k != "BF16")
 
 
 def bf16_to_f32(words):
@@ -34,6 +48,16 @@ def bf16_to_f32(words):
 
 def _fail(path, msg):
     raise ValueError("safetensors file %s: %s" % (path, msg))
+
+
+# ---- reading ----------------------------------------------------------------------------------
+def looks_like_safetensors(head, size):
+    """True when the first bytes `head` (at least 9) of a file of `size` bytes can start a
+    safetensors file: a header length that fits in the file, then a JSON object."""
+    if len(head) < 9:
+        return False
+    (n,) = struct.unpack("<Q", head[:8])
+    return 2 <= n <= size - 8 and head[8:9] == b"{"
 
 
 def read_header(path):
@@ -55,6 +79,8 @@ def read_header(path):
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         _fail(path, "header is not valid UTF-8 JSON (%s)" % e)
+    except RecursionError:
+        _fail(path, "header JSON is nested too deeply")
     if not isinstance(header, dict):
         _fail(path, "header must be a JSON object, got %s" % type(header).__name__)
     data_len = size - 8 - n
@@ -65,33 +91,7 @@ def read_header(path):
                     isinstance(k, str) and isinstance(v, str) for k, v in info.items()):
                 _fail(path, "__metadata__ must map strings to strings")
             continue
-        if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
-            _fail(path, "tensor %r: entry must have exactly dtype, shape and data_offsets" % name)
-        dt = info["dtype"]
-        if dt not in _DTYPES:
-            _fail(path, "tensor %r: unsupported dtype %r (known: %s)"
-                  % (name, dt, ", ".join(sorted(_DTYPES))))
-        shape = info["shape"]
-        if not isinstance(shape, list) or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-            _fail(path, "tensor %r: shape must be a list of non-negative ints, got %r"
-                  % (name, shape))
-        offs = info["data_offsets"]
-        if (not isinstance(offs, list) or len(offs) != 2 or not all(
-                isinstance(o, int) and not isinstance(o, bool) for o in offs)):
-            _fail(path, "tensor %r: data_offsets must be [begin, end], got %r" % (name, offs))
-        b, e = offs
-        if not 0 <= b <= e <= data_len:
-            _fail(path, "tensor %r: data_offsets %r outside the %d-byte data section (file "
-                  "truncated?)" % (name, offs, data_len))
-        count = 1
-        for d in shape:
-            count *= d
-        nbytes = count * _DTYPES[dt].itemsize
-        if e - b != nbytes:
-            _fail(path, "tensor %r: %s %s needs %d bytes but data_offsets span %d"
-                  % (name, dt, tuple(shape), nbytes, e - b))
-        spans.append((b, e, name))
+        spans.append(_check_entry(path, name, info, data_len))
     spans.sort()
     pos = 0
     for b, e, name in spans:
@@ -102,20 +102,68 @@ def read_header(path):
     return header, 8 + n, data_len
 
 
-def load_safetensors(path, names=None):
-    """{name: ndarray} from a .safetensors file (BF16 widened to float32).
+def _check_entry(path, name, info, data_len):
+    """(begin, end, name) of one tensor entry after checking its dtype, shape and byte range."""
+    if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+        _fail(path, "tensor %r: entry must have exactly dtype, shape and data_offsets" % name)
+    dt = info["dtype"]
+    if dt not in _DTYPES:
+        _fail(path, "tensor %r: unsupported dtype %r (known: %s)"
+              % (name, dt, ", ".join(sorted(_DTYPES))))
+    shape = info["shape"]
+    if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        _fail(path, "tensor %r: shape must be a list of non-negative ints, got %r"
+              % (name, shape))
+    offs = info["data_offsets"]
+    if (not isinstance(offs, list) or len(offs) != 2 or not all(
+            isinstance(o, int) and not isinstance(o, bool) for o in offs)):
+        _fail(path, "tensor %r: data_offsets must be [begin, end], got %r" % (name, offs))
+    b, e = offs
+    if not 0 <= b <= e <= data_len:
+        _fail(path, "tensor %r: data_offsets %r outside the %d-byte data section (file "
+              "truncated?)" % (name, offs, data_len))
+    count = 1
+    for d in shape:
+        count *= d
+    nbytes = count * _DTYPES[dt].itemsize
+    if e - b != nbytes:
+        _fail(path, "tensor %r: %s %s needs %d bytes but data_offsets span %d"
+              % (name, dt, tuple(shape), nbytes, e - b))
+    return b, e, name
 
-    `names` limits the read to those tensors; every array is a fresh writable copy.
+
+def _order(header, metadata):
+    """Tensor names in dl.save's recorded order when the file has one, else the header's."""
+    names = [k for k in header if k != "__metadata__"]
+    if KEY_ORDER in metadata:
+        try:
+            keys = json.loads(metadata[KEY_ORDER])
+        except ValueError:
+            keys = None
+        if isinstance(keys, list) and sorted(map(str, keys)) == sorted(names):
+            return keys
+    return names
+
+
+def read_safetensors(path, names=None):
+    """(OrderedDict name -> ndarray, metadata dict) from a .safetensors file.
+
+    Every array is a fresh writable copy in native byte order; BF16 is widened to float32.
+    `names` limits the read to those tensors (KeyError naming the missing ones); otherwise the
+    tensors come in dl.save's recorded order, or the header's for files written elsewhere.
     """
     path = os.fspath(path)
     header, start, _ = read_header(path)
-    wanted = [k for k in header if k != "__metadata__"]
-    if names is not None:
-        missing = [k for k in names if k not in header or k == "__metadata__"]
+    metadata = dict(header.get("__metadata__", {}))
+    if names is None:
+        wanted = _order(header, metadata)
+    else:
+        wanted = list(names)
+        missing = [k for k in wanted if k not in header or k == "__metadata__"]
         if missing:
             raise KeyError("safetensors file %s has no tensor(s) %s" % (path, missing))
-        wanted = list(names)
-    out = {}
+    out = OrderedDict()
     with open(path, "rb") as f:
         for name in wanted:
             info = header[name]
@@ -131,7 +179,12 @@ def load_safetensors(path, names=None):
                 out[name] = bf16_to_f32(arr).reshape(arr.shape)
             else:
                 out[name] = arr.astype(dt.newbyteorder("="), copy=False)
-    return out
+    return out, metadata
+
+
+def load_safetensors(path, names=None):
+    """{name: ndarray} from a .safetensors file (see read_safetensors)."""
+    return read_safetensors(path, names)[0]
 
 
 def safetensors_metadata(path):
@@ -139,42 +192,38 @@ def safetensors_metadata(path):
     return dict(read_header(path)[0].get("__metadata__", {}))
 
 
-def save_safetensors(tensors, path, metadata=None):
-    """Write {name: array or Tensor} as safetensors, atomically (temp file, then rename)."""
-    path = os.fspath(path)
+# ---- writing ----------------------------------------------------------------------------------
+def storable_array(value, what, caller="save_safetensors"):
+    """`value` (Tensor, ndarray or array-like) as the C-contiguous, native-order array the
+    writer takes, or TypeError naming `what` when the format has no such dtype."""
+    arr = getattr(value, "_data", value)
+    if not isinstance(arr, np.ndarray):
+        arr = np.asarray(arr)
+    if arr.dtype.newbyteorder("=") not in _WRITABLE:
+        raise TypeError("%s: %s has dtype %s; only bool, integer and float16/32/64 tensors can "
+                        "be saved" % (caller, what, arr.dtype))
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    # not np.ascontiguousarray: it turns 0-d arrays (e.g. num_batches_tracked) into 1-d
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
+
+
+def save_safetensors(tensors, path, metadata=None, caller="save_safetensors"):
+    """Write {name: array or Tensor} as a plain safetensors file, atomically (see module doc)."""
+    try:
+        import safetensors.numpy as stn
+    except ImportError as e:  # a declared dependency; say so plainly if it is missing
+        raise ImportError("%s needs the 'safetensors' package (pip install safetensors)"
+                          % caller) from e
     if not hasattr(tensors, "items"):
-        raise TypeError("save_safetensors: tensors must be a dict, got %s"
-                        % type(tensors).__name__)
-    header, blobs, pos = {}, [], 0
-    if metadata:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise TypeError("save_safetensors: metadata must map str to str")
-        header["__metadata__"] = dict(metadata)
+        raise TypeError("%s: tensors must be a dict, got %s" % (caller, type(tensors).__name__))
+    if metadata is not None and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("%s: metadata must map str to str" % caller)
+    arrays = {}
     for name, t in tensors.items():
         if not isinstance(name, str) or name == "__metadata__":
-            raise ValueError("save_safetensors: invalid tensor name %r" % (name,))
-        arr = np.asarray(getattr(t, "_data", t))
-        key = _NAMES.get(arr.dtype.newbyteorder("="))
-        if key is None:
-            raise TypeError("save_safetensors: tensor %r has unsupported dtype %s"
-                            % (name, arr.dtype))
-        data = np.ascontiguousarray(arr, dtype=_DTYPES[key]).tobytes()
-        header[name] = {"dtype": key, "shape": list(arr.shape),
-                        "data_offsets": [pos, pos + len(data)]}
-        blobs.append(data)
-        pos += len(data)
-    raw = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    raw += b" " * (-len(raw) % 8)  # keeps the data section 8-byte aligned
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=".safetensors")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(raw)))
-            f.write(raw)
-            for b in blobs:
-                f.write(b)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+            raise ValueError("%s: invalid tensor name %r" % (caller, name))
+        arrays[name] = storable_array(t, "tensor %r" % name, caller)
+    atomic_write(path, lambda tmp: stn.save_file(arrays, tmp, metadata=metadata or None),
+                 caller)

@@ -53,27 +53,4 @@ void dl_softmax_bwd_f32(const float *y, const float *gy, float *gx, size_t outer
 void dl_softmax_bwd_f64(const double *y, const double *gy, double *gx, size_t outer, size_t dim,
                         size_t inner, int log_);
 
-/* The per-ISA copies dispatched by act.c (act_simd.c compiled once per ISA). */
-int dl_act_fwd_f32_generic(int kind, const float *x, float *y, size_t n, float a, float b, float c);
-int dl_act_bwd_f32_generic(int kind, const float *x, const float *y, const float *gy, float *gx,
-                       size_t n, float a, float b, float c);
-void dl_softmax_fwd_f32_generic(const float *x, float *y, size_t outer, size_t dim, size_t inner,
-                            int log_);
-void dl_softmax_bwd_f32_generic(const float *y, const float *gy, float *gx, size_t outer, size_t dim,
-                            size_t inner, int log_);
-int dl_act_fwd_f32_avx2(int kind, const float *x, float *y, size_t n, float a, float b, float c);
-int dl_act_bwd_f32_avx2(int kind, const float *x, const float *y, const float *gy, float *gx,
-                       size_t n, float a, float b, float c);
-void dl_softmax_fwd_f32_avx2(const float *x, float *y, size_t outer, size_t dim, size_t inner,
-                            int log_);
-void dl_softmax_bwd_f32_avx2(const float *y, const float *gy, float *gx, size_t outer, size_t dim,
-                            size_t inner, int log_);
-int dl_act_fwd_f32_avx512(int kind, const float *x, float *y, size_t n, float a, float b, float c);
-int dl_act_bwd_f32_avx512(int kind, const float *x, const float *y, const float *gy, float *gx,
-                       size_t n, float a, float b, float c);
-void dl_softmax_fwd_f32_avx512(const float *x, float *y, size_t outer, size_t dim, size_t inner,
-                            int log_);
-void dl_softmax_bwd_f32_avx512(const float *y, const float *gy, float *gx, size_t outer, size_t dim,
-                            size_t inner, int log_);
-
 #endif

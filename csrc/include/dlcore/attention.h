@@ -43,16 +43,4 @@ int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, con
                     const double *out, const double *lse, const double *dout,
                     double *dq, double *dk, double *dv);
 
-/* Per-ISA copies of the float32 kernels (attention_simd.c). */
-#define DL_ATTN_DECL(sfx)                                                                     \
-    int dl_attn_fwd_f32##sfx(const dl_attn_desc *d, const float *q, const float *k,           \
-                             const float *v, float *out, float *lse);                         \
-    int dl_attn_bwd_f32##sfx(const dl_attn_desc *d, const float *q, const float *k,           \
-                             const float *v, const float *out, const float *lse,              \
-                             const float *dout, float *dq, float *dk, float *dv);
-DL_ATTN_DECL(_generic)
-DL_ATTN_DECL(_avx2)
-DL_ATTN_DECL(_avx512)
-#undef DL_ATTN_DECL
-
 #endif

@@ -72,46 +72,4 @@ int dl_conv2d_bwd_weight_f64(const dl_conv_params *p, const double *x, const dou
 void dl_channel_sum_f32(int64_t N, int64_t C, int64_t L, const float *x, float *out);
 void dl_channel_sum_f64(int64_t N, int64_t C, int64_t L, const double *x, double *out);
 
-/* Row kernels of the depthwise path, one copy per ISA (conv_dw_simd.c), float32.
- * buf is a zero-padded input band with row stride bw; columns up to
- * roundup(ow, 16) + (S-1)*dw exist in every row; the gradient rows of wgrad hold
- * roundup(ow, 16) elements, zero past ow. */
-void dl_dw_rows_s1_f32_generic(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
-                              int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t dh,
-                              int64_t dw, float init, int accumulate);
-void dl_dw_wgrad_s1_f32_generic(const float *buf, int64_t bw, const float *gy, int64_t ldg,
-                               int64_t oh,
-                               int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
-                               float *gw);
-void dl_dw_rows_s1_f32_avx2(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
-                              int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t dh,
-                              int64_t dw, float init, int accumulate);
-void dl_dw_wgrad_s1_f32_avx2(const float *buf, int64_t bw, const float *gy, int64_t ldg,
-                               int64_t oh,
-                               int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
-                               float *gw);
-void dl_dw_rows_s1_f32_avx512(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
-                              int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t dh,
-                              int64_t dw, float init, int accumulate);
-void dl_dw_wgrad_s1_f32_avx512(const float *buf, int64_t bw, const float *gy, int64_t ldg,
-                               int64_t oh,
-                               int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw,
-                               float *gw);
-
-/* im2col / col2im of the GEMM path, float32, one copy per ISA (conv_col_simd.c); the same
- * layout as conv_impl.h's portable loops: col[((c*R + r)*S + s) * ldc + q] holds the input
- * under output position p0 + q of channel c (Cg channels from x). */
-void dl_conv_im2col_f32_generic(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
-                            int64_t np, float *col, int64_t ldc);
-void dl_conv_col2im_f32_generic(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
-                            int64_t np, float *x, int64_t ldc);
-void dl_conv_im2col_f32_avx2(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
-                            int64_t np, float *col, int64_t ldc);
-void dl_conv_col2im_f32_avx2(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
-                            int64_t np, float *x, int64_t ldc);
-void dl_conv_im2col_f32_avx512(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
-                            int64_t np, float *col, int64_t ldc);
-void dl_conv_col2im_f32_avx512(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
-                            int64_t np, float *x, int64_t ldc);
-
 #endif

@@ -32,18 +32,4 @@ int dl_rmsnorm_fwd_f64(size_t rows, size_t n, const double *x, const double *gam
 int dl_rmsnorm_bwd_f64(size_t rows, size_t n, const double *x, const double *gamma,
                        const double *rstd, const double *dy, double *dx, double *dgamma);
 
-/* Per-ISA float32 row kernels (layernorm_simd.c); rms != 0 selects RMSNorm (mean = 0). */
-#define DL_LN_DECL(sfx)                                                                       \
-    void dl_ln_fwd_rows_f32##sfx(size_t r0, size_t r1, size_t n, const float *x,             \
-                                 const float *gamma, const float *beta, float eps, int rms,   \
-                                 float *y, float *mean, float *rstd);                         \
-    void dl_ln_bwd_rows_f32##sfx(size_t r0, size_t r1, size_t n, const float *x,             \
-                                 const float *gamma, const float *mean, const float *rstd,    \
-                                 const float *dy, float *dx, float *dgamma, float *dbeta,     \
-                                 int rms);
-DL_LN_DECL(_generic)
-DL_LN_DECL(_avx2)
-DL_LN_DECL(_avx512)
-#undef DL_LN_DECL
-
 #endif

@@ -135,18 +135,5 @@ int dl_plan_gather(const dl_plan_step *s, const char *data, const char *idx, cha
                    int64_t *bad);
 void dl_plan_reduce(const dl_plan_step *s, const float *x, float *y);
 void dl_plan_unary(const dl_plan_step *s, const float *x, float *y);
-/* per-ISA (plan_simd.c) */
-#define DL_PLAN_DECL(sfx)                                                                     \
-    void dl_plan_binary_f32##sfx(int op, int ndim, const int64_t *shape, const int64_t *sa,    \
-                                 const int64_t *sb, const float *a, const float *b, float *y, \
-                                 int relu, int nthreads);                                     \
-    void dl_plan_add_rows_f32##sfx(size_t n, const float *a, const float *b, float *y);      \
-    int dl_plan_dwconv_f32##sfx(const int64_t *i, const double *f, const float *x,             \
-                                const float *w, const float *bias, float *y);                 \
-    int dl_plan_maxpool_f32##sfx(const int64_t *i, const float *x, float *y);
-DL_PLAN_DECL(_generic)
-DL_PLAN_DECL(_avx2)
-DL_PLAN_DECL(_avx512)
-#undef DL_PLAN_DECL
 
 #endif

@@ -16,13 +16,6 @@ typedef struct {
     int64_t kh, kw, sh, sw, ph, pw, dh, dw;
 } dl_pool_params;
 
-/* one output row of 2x2 stride-2 max pooling from input rows r0, r1 (2*ow readable each),
- * per ISA; the _idx form also writes flat plane offsets (r0[0] at base, rows W apart) */
-void dl_maxpool2x2_row_f32_avx512(const float *r0, const float *r1, float *y, int64_t ow);
-void dl_maxpool2x2_row_f32_avx2(const float *r0, const float *r1, float *y, int64_t ow);
-void dl_maxpool2x2_row_idx_f32_avx512(const float *r0, const float *r1, float *y,
-                                      int64_t *idx, int64_t ow, int64_t base, int64_t W);
-
 /* idx may be NULL (inference: no indices kept) */
 void dl_maxpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y, int64_t *idx);
 void dl_maxpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y, int64_t *idx);

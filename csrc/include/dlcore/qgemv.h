@@ -34,15 +34,4 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
 /* out[j, k] = W[j, k] as float32 for j < N (row stride K); same argument rules. */
 int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, float *out);
 
-/* Per-ISA kernels (csrc/qgemv_simd.c), called by the driver in csrc/qgemv.c. */
-void dl_qdot_rows_generic(int kind, size_t n, size_t K, const float *x, const float *xsum,
-                        const uint8_t *W, size_t ldw, float *y);
-void dl_qdequant_row_generic(int kind, size_t K, const uint8_t *w, float *out);
-void dl_qdot_rows_avx2(int kind, size_t n, size_t K, const float *x, const float *xsum,
-                        const uint8_t *W, size_t ldw, float *y);
-void dl_qdequant_row_avx2(int kind, size_t K, const uint8_t *w, float *out);
-void dl_qdot_rows_avx512(int kind, size_t n, size_t K, const float *x, const float *xsum,
-                        const uint8_t *W, size_t ldw, float *y);
-void dl_qdequant_row_avx512(int kind, size_t K, const uint8_t *w, float *out);
-
 #endif

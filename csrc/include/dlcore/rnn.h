@@ -29,7 +29,7 @@ typedef enum { DL_RNN_TANH = 0, DL_RNN_RELU = 1, DL_RNN_LSTM = 2, DL_RNN_GRU = 3
 
 typedef struct {
     dl_rnn_mode_t mode;
-    size_t T;                     /* steps */
+    size_t n_steps;               /* steps (not "T": the kernels' element-type macro) */
     const int64_t *batch_sizes;   /* T entries, non-increasing, each in [0, B] */
     size_t B;                     /* rows of the state (= batch_sizes[0] when T > 0) */
     size_t n_input;               /* input features (not "I": complex.h takes that name) */

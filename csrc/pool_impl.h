@@ -1,5 +1,8 @@
-/* Pooling kernels written once for both element types: csrc/pool.c includes this file twice
- * with T and SUF(name) defined. */
+/* Pooling kernels written once for both element types: csrc/pool.c instantiates this file
+ * through each_dtype.h (T, SUF). */
+
+/* the larger, or NaN when either is NaN (PyTorch's max pooling propagates NaN) */
+static inline T SUF(max_nan)(T a, T b) { return (b > a || b != b) ? b : a; }
 
 /* one output row of 2x2 stride-2 max pooling: the vector kernel when pool.c has one for this
  * type and CPU (SUF(pool2x2_row_simd) returns 1), else this loop */
@@ -7,7 +10,8 @@ static void SUF(pool2x2_row)(const T *r0, const T *r1, T *y, int64_t ow)
 {
     if (SUF(pool2x2_row_simd)(r0, r1, y, ow)) return;
     for (int64_t j = 0; j < ow; j++)
-        y[j] = max_nan(max_nan(r0[2 * j], r0[2 * j + 1]), max_nan(r1[2 * j], r1[2 * j + 1]));
+        y[j] = SUF(max_nan)(SUF(max_nan)(r0[2 * j], r0[2 * j + 1]),
+                            SUF(max_nan)(r1[2 * j], r1[2 * j + 1]));
 }
 
 /* the same with the flat argmax (base: offset of r0[0] in the plane; r1 = r0 + W): the

@@ -16,7 +16,7 @@
 #ifndef DLCORE_GEMM_GELU_H
 #define DLCORE_GEMM_GELU_H
 
-#include "dlcore/simd.h"
+#include "simd.h"
 
 static inline vf dl_gelu_vf(vf x)
 {

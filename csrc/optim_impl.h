@@ -1,6 +1,6 @@
-/* Optimizer entry points written once for both element types: csrc/optim.c includes this
- * file twice with T and SUF(name) defined; OPTIM_KERNEL(base) names the copy of kernel
- * base (e.g. dl_sgd_f32) for the running ISA, and run_chunks splits the work. */
+/* Optimizer entry points written once for both element types: csrc/optim.c instantiates this
+ * file through each_dtype.h (T, SUF); optim_kernels()->SUF(update) is the running ISA's
+ * kernel for the dtype (optim_kernels.h), and run_chunks splits the work. */
 
 static inline T *SUF(optim_off)(T *p, size_t k) { return p ? p + k : NULL; }
 
@@ -18,7 +18,7 @@ static void SUF(sgd_range)(const void *job, size_t lo, size_t hi)
 
 void SUF(dl_sgd)(T *p, const T *g, T *buf, size_t n, const dl_sgd_args *a)
 {
-    SUF(sgd_job) j = {OPTIM_KERNEL(SUF(dl_sgd)), p, g, buf, a};
+    SUF(sgd_job) j = {optim_kernels()->SUF(sgd), p, g, buf, a};
     run_chunks(n, SUF(sgd_range), &j);
 }
 
@@ -37,7 +37,7 @@ static void SUF(adam_range)(const void *job, size_t lo, size_t hi)
 
 void SUF(dl_adam)(T *p, const T *g, T *m, T *v, T *vmax, size_t n, const dl_adam_args *a)
 {
-    SUF(adam_job) j = {OPTIM_KERNEL(SUF(dl_adam)), p, g, m, v, vmax, a};
+    SUF(adam_job) j = {optim_kernels()->SUF(adam), p, g, m, v, vmax, a};
     run_chunks(n, SUF(adam_range), &j);
 }
 
@@ -57,7 +57,7 @@ static void SUF(rms_range)(const void *job, size_t lo, size_t hi)
 void SUF(dl_rmsprop)(T *p, const T *g, T *sq, T *gavg, T *buf, size_t n,
                      const dl_rmsprop_args *a)
 {
-    SUF(rms_job) j = {OPTIM_KERNEL(SUF(dl_rmsprop)), p, g, sq, gavg, buf, a};
+    SUF(rms_job) j = {optim_kernels()->SUF(rmsprop), p, g, sq, gavg, buf, a};
     run_chunks(n, SUF(rms_range), &j);
 }
 
@@ -75,7 +75,7 @@ static void SUF(ada_range)(const void *job, size_t lo, size_t hi)
 
 void SUF(dl_adagrad)(T *p, const T *g, T *sum, size_t n, const dl_adagrad_args *a)
 {
-    SUF(ada_job) j = {OPTIM_KERNEL(SUF(dl_adagrad)), p, g, sum, a};
+    SUF(ada_job) j = {optim_kernels()->SUF(adagrad), p, g, sum, a};
     run_chunks(n, SUF(ada_range), &j);
 }
 
@@ -84,7 +84,7 @@ void SUF(dl_adagrad)(T *p, const T *g, T *sum, size_t n, const dl_adagrad_args *
  * scheduling (it does depend on the thread count, by rounding only). */
 double SUF(dl_sumsq)(const T *x, size_t n)
 {
-    double (*fn)(const T *, size_t) = OPTIM_KERNEL(SUF(dl_sumsq));
+    double (*fn)(const T *, size_t) = optim_kernels()->SUF(sumsq);
     double part[DL_MAX_SUMSQ_THREADS] = {0};
     int nt = dl_threads_for(n, GRAIN);
     if (nt > DL_MAX_SUMSQ_THREADS) nt = DL_MAX_SUMSQ_THREADS;

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stddef.h>
 #include "dlcore/gemm.h"
+#include "dispatch.h"
 
 /* What a tile does with its accumulator `acc` (one K block of the product):
  *   v = alpha * acc;  if (beta != 0) v += beta * C;  v += bias;  C = act(v)
@@ -96,6 +97,26 @@ void dl_sgemm_small_dots_avx2(size_t m, size_t n, size_t K, const float *X, ptrd
                               const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
 void dl_sgemm_small_dots_avx512(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
                                 const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
+
+/* One ISA's kernels and register tiles, one table per ISA (gemm.c), picked by gemm_kernels()
+ * / gemm_kernels_for(isa) (see dispatch.h); pack_t and pack_n are NULL where the ISA has no
+ * packing kernels (gemm.c's portable loops then pack). */
+typedef struct {
+    dl_gemm_kernel_fn sgemm;
+    size_t smr, snr;
+    dl_gemm_pack_t_fn pack_t;
+    dl_gemm_pack_n_fn pack_n;
+    dl_gemm_kernel_fn dgemm;
+    size_t dmr, dnr;
+    void (*sgemv_dots)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
+                       float *y);
+    void (*sgemv_axpy)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
+                       float *y);
+    void (*sgemm_small_dots)(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
+                             const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
+} gemm_kernels_t;
+
+DL_KERNEL_TABLE(gemm_kernels_t, gemm_kernels)
 
 /* Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), computed as 0.5 x erfc(-x / sqrt 2)
  * so the negative tail keeps its relative accuracy (1 + erf cancels to 0 below x ~ -5.5 in

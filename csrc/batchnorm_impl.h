@@ -1,5 +1,5 @@
-/* Batch norm kernels written once for both element types (csrc/batchnorm.c includes this
- * twice with T and SUF(name)).  Channels are split over threads; for L == 1 (BatchNorm1d on
+/* Batch norm kernels written once for both element types (csrc/batchnorm.c instantiates this
+ * through each_dtype.h: T, SUF).  Channels are split over threads; for L == 1 (BatchNorm1d on
  * (N, C)) a channel's values are C apart, so that case walks rows and vectorizes over
  * channels instead, in blocks of BN_CBLOCK channels. */
 

@@ -1,5 +1,5 @@
-/* NLL loss written once for both element types: csrc/loss.c includes this file twice with T
- * and SUF(name) defined (target_ok and NLL_GRAIN come from loss.c). */
+/* NLL loss written once for both element types: csrc/loss.c instantiates this file through
+ * each_dtype.h (T, SUF; target_ok and NLL_GRAIN come from loss.c). */
 
 int64_t SUF(dl_nll_fwd)(const T *x, const int64_t *target, const T *weight, size_t N, size_t C,
                         int64_t ignore_index, T *loss, double *sum_loss, double *sum_weight)

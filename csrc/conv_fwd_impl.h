@@ -1,0 +1,212 @@
+/* Forward (y = W col per tile, bias fused) and input gradient (col = W^T gy per tile, scattered
+ * back by col2im: the transposed convolution's forward), each per image or in packed tiles of
+ * several small images.  Part of conv_impl.h: written once for float and double (T, SUF, GEMM). */
+
+/* One tile of outputs, every group: y_g = W_g col, accumulated over the chunks of cb channels
+ * (bias with the last). */
+static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const SUF(lhs) *L, int64_t cb,
+                          const T *bias, T *y, int64_t n, int64_t p0, int64_t np, int direct,
+                          T *col)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, nch = (Cg + cb - 1) / cb;
+    for (int64_t g = 0; g < G; g++) {
+        const T *xg = x + (n * p->C + g * Cg) * HW;
+        T *yg = y + (n * p->K + g * Kg) * P + p0;
+        const T *bg = bias ? bias + g * Kg : NULL;
+        if (direct) {
+            SUF(lhs_gemm)(&L[g * nch], 0, np, xg + p0, HW, 0, yg, P, bg,
+                          bg ? DL_BIAS_COL : DL_BIAS_NONE);
+            continue;
+        }
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t last = ch == nch - 1;
+            SUF(im2col)(p, xg + ch * cb * HW, min64(cb, Cg - ch * cb), p0, np, col, np);
+            SUF(lhs_gemm)(&L[g * nch + ch], 0, np, col, np, ch ? 1 : 0, yg, P,
+                          last ? bg : NULL, last && bg ? DL_BIAS_COL : DL_BIAS_NONE);
+        }
+    }
+}
+
+/* Forward of images b0 .. b0+nb-1 in one GEMM per group: col holds their columns side by side
+ * (Kc x nb*P), yb receives Kg x nb*P outputs (bias fused), then each image's rows go back to
+ * y[b][k][:]. */
+static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y,
+                            int64_t b0, int64_t nb, T *col, T *yb)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    for (int64_t g = 0; g < G; g++) {
+        for (int64_t i = 0; i < nb; i++)
+            SUF(im2col)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, 0, P, col + i * P, ld);
+        GEMM(0, 0, (size_t)Kg, (size_t)ld, (size_t)Kc, 1, w + g * Kg * Kc, Kc, col, ld, 0, yb,
+             ld, bias ? bias + g * Kg : NULL, bias ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE);
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t k = 0; k < Kg; k++)
+                memcpy(y + ((b0 + i) * p->K + g * Kg + k) * P, yb + k * ld + i * P,
+                       (size_t)P * sizeof(T));
+    }
+}
+
+int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
+{
+    if (p->C / p->groups == 1) return SUF(dw_fwd)(p, x, w, bias, y);
+    const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
+    {
+        const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+        const int64_t kb = SUF(pack_images)(p, Kc, ntp);
+        if (kb > 1) return SUF(packed_tiles_all)(p, SUF(fwd_packed), x, w, bias, y, kb, ntp);
+    }
+    const int direct = SUF(pointwise)(p);
+    const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
+    const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
+    const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+    int fail = 0;
+    const int64_t cb = direct ? p->C / p->groups : SUF(chunk_channels)(p, p->C / p->groups, tp);
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 0, Kc, cb);
+    if (!L) return -1;
+    if (split_outer(tiles, nt)) {
+        #pragma omp parallel num_threads(nt)
+        {
+            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+            if (!direct && !col) {
+                #pragma omp atomic write
+                fail = 1;
+            }
+            #pragma omp barrier
+            if (!fail) {
+                #pragma omp for schedule(dynamic, 1)
+                for (int64_t t = 0; t < tiles; t++) {
+                    const int64_t p0 = (t % ntp) * tp;
+                    SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct,
+                                  col);
+                }
+            }
+            dl_free(col);
+        }
+        SUF(weights_lhs_free)(p, L, cb);
+        return fail ? -1 : 0;
+    }
+    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+    if (!direct && !col) {
+        SUF(weights_lhs_free)(p, L, cb);
+        return -1;
+    }
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t p0 = (t % ntp) * tp;
+        SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
+    }
+    dl_free(col);
+    SUF(weights_lhs_free)(p, L, cb);
+    return 0;
+}
+
+/* The input gradient of one image: col = W_g^T gy_g per tile, scattered back by col2im. */
+static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const SUF(lhs) *L,
+                                const T *bias_init, T *gx, int64_t n, int64_t tp, int direct,
+                                T *col)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W;
+    T *gxn = gx + n * p->C * HW;
+    if (bias_init) {
+        for (int64_t c = 0; c < p->C; c++)
+            for (int64_t q = 0; q < HW; q++) gxn[c * HW + q] = bias_init[c];
+    } else if (!direct) {
+        memset(gxn, 0, (size_t)(p->C * HW) * sizeof(T));
+    }
+    for (int64_t p0 = 0; p0 < P; p0 += tp) {
+        const int64_t np = min64(tp, P - p0);
+        for (int64_t g = 0; g < G; g++) {
+            const T *gyg = gy + (n * p->K + g * Kg) * P + p0;
+            if (direct) {
+                SUF(lhs_gemm)(&L[g], 0, np, gyg, P, bias_init ? 1 : 0, gxn + g * Cg * HW + p0,
+                              HW, NULL, DL_BIAS_NONE);
+                continue;
+            }
+            SUF(lhs_gemm)(&L[g], 0, np, gyg, P, 0, col, np, NULL, DL_BIAS_NONE);
+            SUF(col2im)(p, col, Cg, p0, np, gxn + g * Cg * HW, np);
+        }
+    }
+}
+
+/* Input gradient of images b0 .. b0+nb-1 (see fwd_packed): gyb gathers their output
+ * gradients (Kg x nb*P), one GEMM per group gives col = W_g^T gyb, col2im scatters each image's
+ * columns.  Tiles hold whole images, so threads never write the same gx. */
+static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *w,
+                                 const T *bias_init, T *gx, int64_t b0, int64_t nb, T *col,
+                                 T *gyb)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    T *gxb = gx + b0 * p->C * HW;
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t c = 0; c < p->C; c++) {
+            T *d = gxb + (i * p->C + c) * HW;
+            const T v = bias_init ? bias_init[c] : (T)0;
+            for (int64_t q = 0; q < HW; q++) d[q] = v;
+        }
+    for (int64_t g = 0; g < G; g++) {
+        for (int64_t i = 0; i < nb; i++)
+            for (int64_t k = 0; k < Kg; k++)
+                memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
+                       (size_t)P * sizeof(T));
+        GEMM(1, 0, (size_t)Kc, (size_t)ld, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyb, ld, 0, col,
+             ld, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        for (int64_t i = 0; i < nb; i++)
+            SUF(col2im)(p, col + i * P, Cg, 0, P, gxb + (i * p->C + g * Cg) * HW, ld);
+    }
+}
+
+int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
+                            const T *bias_init, T *gx)
+{
+    if (p->C / p->groups == 1) return SUF(dw_bwd_data)(p, gy, w, bias_init, gx);
+    const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
+    {
+        const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+        const int64_t kb = SUF(pack_images)(p, Kc, ntp);
+        if (kb > 1)
+            return SUF(packed_tiles_all)(p, SUF(bwd_data_packed), gy, w, bias_init, gx, kb,
+                                         ntp);
+    }
+    const int direct = SUF(pointwise)(p);
+    const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
+    const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+    int fail = 0;
+    const int64_t cb = p->C / p->groups;
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, 1, Kc, cb);
+    if (!L) return -1;
+    /* col2im of two tiles of one image would race: threads split whole images */
+    if (split_outer(p->N, nt)) {
+        #pragma omp parallel num_threads(nt)
+        {
+            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+            if (!direct && !col) {
+                #pragma omp atomic write
+                fail = 1;
+            }
+            #pragma omp barrier
+            if (!fail) {
+                #pragma omp for schedule(dynamic, 1)
+                for (int64_t n = 0; n < p->N; n++)
+                    SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
+            }
+            dl_free(col);
+        }
+        SUF(weights_lhs_free)(p, L, cb);
+        return fail ? -1 : 0;
+    }
+    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
+    if (!direct && !col) {
+        SUF(weights_lhs_free)(p, L, cb);
+        return -1;
+    }
+    for (int64_t n = 0; n < p->N; n++)
+        SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
+    dl_free(col);
+    SUF(weights_lhs_free)(p, L, cb);
+    return 0;
+}

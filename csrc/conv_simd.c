@@ -1,0 +1,215 @@
+/* Convolution's float32 inner loops, one copy per ISA (conv.c reaches them through
+ * conv_kernels(); float64 uses the portable loops of conv_im2col_impl.h and conv_dw_impl.h,
+ * which these match element for element).
+ *
+ * im2col / col2im: the rows are short (an output row of a 14x14 map is 14 floats), so a
+ * memcpy/memset call per run cost more than the copy itself: these move each run with a few
+ * vector loads and stores inline where partial vectors are single masked instructions
+ * (DL_VF_MASKED: AVX-512), plain loops otherwise.  Every source index touched is inside
+ * the input row.
+ *
+ * Depthwise rows (stride 1): both kernels read a zero-padded band of one input plane (built by
+ * conv.c), so the inner loops have no bounds checks: output row i, column j reads
+ * buf[(i + r*dh)*bw + j + s*dw].  Every row of the band has at least roundup(ow, 16) +
+ * (S-1)*dw columns, so a whole vector starting at any j < ow stays inside the row.
+ */
+#include <string.h>
+#include "simd.h"
+#include "dlcore/conv.h"
+#include "conv_kernels.h"
+
+#ifdef DL_VF_MASKED
+/* lanes of the partial vector at j of a run of n */
+static inline size_t col_lanes(int64_t n) { return n >= DL_VF_LEN ? DL_VF_LEN : (size_t)n; }
+
+/* d[j] = 0 for j < n */
+static inline void row_zero(float *d, int64_t n)
+{
+    for (int64_t j = 0; j < n; j += DL_VF_LEN) vf_store_part(d + j, vf_zero(), col_lanes(n - j));
+}
+
+/* d[j] = src[j] for lo <= j < hi (src + j is in range only there) */
+static inline void row_copy(float *d, const float *xr, int64_t off, int64_t lo, int64_t hi)
+{
+    for (int64_t j = lo; j < hi; j += DL_VF_LEN) {
+        const size_t k = col_lanes(hi - j);
+        vf_store_part(d + j, vf_load_part(xr + (off + j), k, 0.0f), k);
+    }
+}
+
+/* xr[off + j] += s[j] for lo <= j < hi */
+static inline void row_add(float *xr, int64_t off, const float *s, int64_t lo, int64_t hi)
+{
+    for (int64_t j = lo; j < hi; j += DL_VF_LEN) {
+        const size_t k = col_lanes(hi - j);
+        float *o = xr + (off + j);
+        vf_store_part(o, vf_add(vf_load_part(o, k, 0.0f), vf_load_part(s + j, k, 0.0f)), k);
+    }
+}
+#else
+static inline void row_zero(float *d, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++) d[j] = 0.0f;
+}
+
+static inline void row_copy(float *d, const float *xr, int64_t off, int64_t lo, int64_t hi)
+{
+    for (int64_t j = lo; j < hi; j++) d[j] = xr[off + j];
+}
+
+static inline void row_add(float *xr, int64_t off, const float *s, int64_t lo, int64_t hi)
+{
+    for (int64_t j = lo; j < hi; j++) xr[off + j] += s[j];
+}
+#endif
+
+static inline int64_t col_clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+/* col[((c*R + r)*S + s) * ldc + q] = x[c, ih, iw] for the np output positions p0 .. p0+np-1
+ * (zero outside x); see conv_im2col_impl.h. */
+static void im2col(const dl_conv_params *p, const float *x, int64_t Cg,
+                   int64_t p0, int64_t np, float *col, int64_t ldc)
+{
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    /* the first run's output row and column; every later run starts a row (no division per
+     * run: the runs are only a row long) */
+    const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
+    for (int64_t c = 0; c < Cg; c++) {
+        const float *xc = x + c * H * W;
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t s = 0; s < S; s++) {
+                float *dst = col + ((c * R + r) * S + s) * ldc;
+                int64_t q = 0, oh = oh0, ow = ow0;
+                while (q < np) {
+                    const int64_t run = col_clamp(OW - ow, 0, np - q);
+                    const int64_t ih = oh * p->sh - p->ph + r * p->dh;
+                    const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
+                    float *d = dst + q;
+                    if (ih < 0 || ih >= H) {
+                        row_zero(d, run);
+                    } else if (p->sw == 1) {
+                        const int64_t lo = col_clamp(-iw0, 0, run);
+                        const int64_t hi = col_clamp(W - iw0, lo, run);
+                        row_zero(d, lo);
+                        row_copy(d, xc + ih * W, iw0, lo, hi);
+                        row_zero(d + hi, run - hi);
+                    } else {
+                        const float *xr = xc + ih * W;
+                        for (int64_t j = 0; j < run; j++) {
+                            const int64_t iw = iw0 + j * p->sw;
+                            d[j] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
+                        }
+                    }
+                    q += run;
+                    oh++;
+                    ow = 0;
+                }
+            }
+        }
+    }
+}
+
+/* The adjoint: x[c, ih, iw] += col[...] for the same positions. */
+static void col2im(const dl_conv_params *p, const float *col, int64_t Cg,
+                   int64_t p0, int64_t np, float *x, int64_t ldc)
+{
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    /* the first run's output row and column; every later run starts a row (no division per
+     * run: the runs are only a row long) */
+    const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
+    for (int64_t c = 0; c < Cg; c++) {
+        float *xc = x + c * H * W;
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t s = 0; s < S; s++) {
+                const float *src = col + ((c * R + r) * S + s) * ldc;
+                int64_t q = 0, oh = oh0, ow = ow0;
+                while (q < np) {
+                    const int64_t run = col_clamp(OW - ow, 0, np - q);
+                    const int64_t ih = oh * p->sh - p->ph + r * p->dh;
+                    const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
+                    const float *d = src + q;
+                    if (ih >= 0 && ih < H) {
+                        float *xr = xc + ih * W;
+                        if (p->sw == 1) {
+                            const int64_t lo = col_clamp(-iw0, 0, run);
+                            const int64_t hi = col_clamp(W - iw0, lo, run);
+                            row_add(xr, iw0, d, lo, hi);
+                        } else {
+                            for (int64_t j = 0; j < run; j++) {
+                                const int64_t iw = iw0 + j * p->sw;
+                                if (iw >= 0 && iw < W) xr[iw] += d[j];
+                            }
+                        }
+                    }
+                    q += run;
+                    oh++;
+                    ow = 0;
+                }
+            }
+        }
+    }
+}
+
+/* out[i, j] = (accumulate ? out[i, j] : init) + sum_{r,s} wk[r*S+s] * buf[(i+r*dh)*bw + j+s*dw] */
+static void dw_rows_s1(const float *buf, int64_t bw, float *out, int64_t oh,
+                       int64_t ow, int64_t ldo, const float *wk, int64_t R,
+                       int64_t S, int64_t dh, int64_t dw, float init, int accumulate)
+{
+    float tmp[DL_VF_LEN];
+    for (int64_t i = 0; i < oh; i++) {
+        float *orow = out + i * ldo;
+        int64_t j = 0;
+        for (; j < ow; j += DL_VF_LEN) {
+            vf acc = vf_set1(init);
+            for (int64_t r = 0; r < R; r++) {
+                const float *brow = buf + (i + r * dh) * bw + j;
+                const float *wr = wk + r * S;
+                for (int64_t s = 0; s < S; s++)
+                    acc = vf_fma(vf_set1(wr[s]), vf_loadu(brow + s * dw), acc);
+            }
+            if (j + DL_VF_LEN <= ow) {
+                if (accumulate) acc = vf_add(vf_loadu(orow + j), acc);
+                vf_storeu(orow + j, acc);
+            } else {
+                /* the last, partial vector: lanes past ow are computed and dropped */
+                vf_storeu(tmp, acc);
+                for (int64_t q = 0; q < ow - j; q++)
+                    orow[j + q] = accumulate ? orow[j + q] + tmp[q] : tmp[q];
+            }
+        }
+    }
+}
+
+/* gw[r*S+s] += sum_{i<oh, j<ow} gy[i*ldg + j] * buf[(i+r*dh)*bw + j+s*dw]; gy rows hold at
+ * least roundup(ow, 16) readable elements (the caller pads them). */
+static void dw_wgrad_s1(const float *buf, int64_t bw, const float *gy, int64_t ldg,
+                        int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t dh,
+                        int64_t dw, float *gw)
+{
+    static const float iota[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const int64_t full = ow - ow % DL_VF_LEN, rest = ow - full;
+    /* the band's columns past ow may hold real inputs (even inf) that must not meet the
+     * padding of a partial gradient vector: the tail product is masked, not just zero-padded */
+    const vf lane = vf_loadu(iota), limit = vf_set1((float)rest);
+    for (int64_t r = 0; r < R; r++) {
+        for (int64_t s = 0; s < S; s++) {
+            vf acc = vf_zero();
+            for (int64_t i = 0; i < oh; i++) {
+                const float *grow = gy + i * ldg;
+                const float *brow = buf + (i + r * dh) * bw + s * dw;
+                for (int64_t j = 0; j < full; j += DL_VF_LEN)
+                    acc = vf_fma(vf_loadu(grow + j), vf_loadu(brow + j), acc);
+                if (rest) {
+                    vf prod = vf_mul(vf_loadu(grow + full), vf_loadu(brow + full));
+                    acc = vf_add(acc, vf_select_lt(lane, limit, prod, vf_zero()));
+                }
+            }
+            gw[r * S + s] += vf_reduce_add(acc);
+        }
+    }
+}
+
+const conv_kernels_t DL_ISA_FN(conv_kernels) = {im2col, col2im, dw_rows_s1, dw_wgrad_s1};

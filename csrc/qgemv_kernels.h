@@ -1,0 +1,21 @@
+/* The quantised-product family's per-ISA kernels (qgemv_simd.c, one copy per ISA), reached
+ * through qgemv_kernels() (see dispatch.h); the driver is csrc/qgemv.c.
+ *   dot_rows:    y[j] = dot(W row j, x) for j < n (rows ldw bytes apart); xsum[b] is the sum of
+ *                x over block b
+ *   dequant_row: out[k] = the K weights of one row as float32 */
+#ifndef DLCORE_QGEMV_KERNELS_H
+#define DLCORE_QGEMV_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dispatch.h"
+
+typedef struct {
+    void (*dot_rows)(int kind, size_t n, size_t K, const float *x, const float *xsum,
+                     const uint8_t *W, size_t ldw, float *y);
+    void (*dequant_row)(int kind, size_t K, const uint8_t *w, float *out);
+} qgemv_kernels_t;
+
+DL_KERNEL_TABLE(qgemv_kernels_t, qgemv_kernels)
+
+#endif
