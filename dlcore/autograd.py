@@ -87,6 +87,7 @@ class Function:
     # set by apply(): the input Tensors (None for non-tensor args), freed after backward
     parents = None
     needs_input_grad = ()
+    requires_grad = False  # set per call when the call is recorded
     n_outputs = 1
     _freed = False
 
@@ -98,6 +99,33 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _state["grad"]:
+            for a in args:
+                if isinstance(a, TensorBase) and a.requires_grad:
+                    return cls._apply_recorded(args, kwargs)
+        # nothing to record (grad mode off, or no input requires grad): the same forward on
+        # the same arrays, without the per-input bookkeeping only backward reads.  One and two
+        # inputs are spelled out: a comprehension is a function call of its own in Python 3.11
+        fn = cls()
+        n = len(args)
+        fn.needs_input_grad = (False,) * n
+        if n == 1:
+            a = args[0]
+            out = fn.forward(a._data if isinstance(a, TensorBase) else a, **kwargs)
+        elif n == 2:
+            a, b = args
+            out = fn.forward(a._data if isinstance(a, TensorBase) else a,
+                             b._data if isinstance(b, TensorBase) else b, **kwargs)
+        else:
+            out = fn.forward(*[a._data if isinstance(a, TensorBase) else a for a in args],
+                             **kwargs)
+        if type(out) is tuple:
+            fn.n_outputs = len(out)
+            return tuple([wrap(o) for o in out])
+        return wrap(out)
+
+    @classmethod
+    def _apply_recorded(cls, args, kwargs):
         fn = cls()
         grad_on = _state["grad"]
         arrays = []

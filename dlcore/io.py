@@ -214,6 +214,9 @@ def load(path, as_array=False, map_location=None, weights_only=True):
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError("dl.load: %r has a damaged dlcore structure description (%s)"
                          % (path, e)) from None
+    except RecursionError:
+        raise ValueError("dl.load: %r has a dlcore structure description nested too deeply"
+                         % (path,)) from None
     # read_safetensors gives a state_dict in its saved order (the dlcore.keys entry)
     if as_array:
         return arrays

@@ -29,12 +29,7 @@ HANG_SECONDS = 20
 
 # (file, loader) pairs that fail because of code this suite does not own; each runs in
 # test_known_failures, a strict xfail, so a fix shows up at once.
-KNOWN_FAILURES = {
-    ("st_tree_deep.safetensors", "dl.load"): "io.py owner: RecursionError in the dlcore.tree "
-                                             "JSON of dl.load",
-    ("st_keys_deep.safetensors", "dl.load"): "io.py owner: RecursionError in the dlcore.keys "
-                                             "JSON of dl.load",
-}
+KNOWN_FAILURES = {}
 
 
 class Worker:

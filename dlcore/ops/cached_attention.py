@@ -36,14 +36,18 @@ class CachedAttentionFn(Function):
         G = H // Hk
         S = start + L
         x = qkv.reshape(L, H + 2 * Hk, D)
-        kslot = kc[:, start:S].transpose(1, 0, 2)      # (L, Hkv, D) views into the caches
-        vslot = vc[:, start:S].transpose(1, 0, 2)
         # q and k rotated in one pass (a copy either way: the input stays untouched)
         qk = (np.ascontiguousarray(x[:, :H + Hk]) if cos is None else
               rotate(x[:, :H + Hk], cos[start:S, None], sin[start:S, None], interleaved))
-        kslot[...] = qk[:, H:]
-        vslot[...] = x[:, H + Hk:]
-        q4 = qk[:, :H].reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
+        if L == 1:
+            # one position (a decoding step): plain row copies and views, fewer NumPy calls
+            kc[:, start] = qk[0, H:]
+            vc[:, start] = x[0, H + Hk:]
+            q4 = qk[0, :H].reshape(Hk, G, 1, D)
+        else:
+            kc[:, start:S] = qk[:, H:].transpose(1, 0, 2)
+            vc[:, start:S] = x[:, H + Hk:].transpose(1, 0, 2)
+            q4 = qk[:, :H].reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
         # the first S positions of each kv head, repeated over the group by a zero stride
         st = kc.strides
         shape, strides = (Hk, G, S, D), (st[0], 0, st[1], st[2])
@@ -56,6 +60,8 @@ class CachedAttentionFn(Function):
         out = np.empty((Hk, G, L, D), qkv.dtype)
         lse = np.empty((Hk, G, L), qkv.dtype)
         _C.attention_forward(q4, k4, v4, mask, L > 1 and start == 0, scale, out, lse)
+        if L == 1:
+            return out.reshape(1, H * D)
         return out.transpose(2, 0, 1, 3).reshape(L, H * D)
 
     def backward(self, g):  # pragma: no cover - refused in cached_attention

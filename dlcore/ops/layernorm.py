@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..tensor_base import TensorBase
 
 __all__ = ["layer_norm", "rms_norm"]
 
@@ -42,7 +43,27 @@ class LayerNormFn(Function):
         return dx, dw, db
 
 
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _check(fname, input, normalized_shape, weight, bias):
+    """The number of normalized elements, or the error _check_fully names.  The common call
+    (a float Tensor, one trailing dim given as a 1-tuple of int, weight/bias Tensors of that
+    shape or None) is accepted by a few comparisons; anything else takes the full check."""
+    if type(normalized_shape) is tuple and len(normalized_shape) == 1 \
+            and isinstance(input, TensorBase):
+        n = normalized_shape[0]
+        x = input._data
+        if type(n) is int and x.ndim and x.shape[-1] == n and x.dtype in _FLOAT \
+                and (weight is None or (isinstance(weight, TensorBase)
+                                        and weight._data.shape == normalized_shape)) \
+                and (bias is None or (isinstance(bias, TensorBase)
+                                      and bias._data.shape == normalized_shape)):
+            return n
+    return _check_fully(fname, input, normalized_shape, weight, bias)
+
+
+def _check_fully(fname, input, normalized_shape, weight, bias):
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)

@@ -138,6 +138,12 @@ class Linear(Function):
     """y = x @ W.T + b: one GEMM with the bias fused into its epilogue."""
 
     def forward(self, x, w, b=None):
+        if x.ndim == 2 and not self.requires_grad and x.shape[0] and x.shape[1] and w.shape[0] \
+                and x.flags.c_contiguous and w.flags.c_contiguous:
+            # rows times a contiguous weight, nothing saved: mm's operand analysis in short
+            y = np.empty((x.shape[0], w.shape[0]), x.dtype)
+            _C.gemm(x, w, y, False, True, 1.0, 0.0, b, 1 if b is not None else 0, 0)
+            return y
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])
         if self.requires_grad:

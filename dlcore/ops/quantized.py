@@ -31,6 +31,7 @@ QK = 32
 QUANT_KINDS = {"Q4_0": 18, "Q4_1": 20, "Q8_0": 34}
 _CODES = {k: _C.QGEMV_KINDS[k] for k in QUANT_KINDS}
 _U8 = np.dtype(np.uint8)
+_F32 = np.dtype(np.float32)
 
 
 def _kind(fname, kind):
@@ -77,9 +78,15 @@ class QuantizedLinearFn(Function):
     (so the blocks travel as a keyword, not as an input autograd tracks)."""
 
     def forward(self, x, b, w=None, code=0, in_features=0):
+        N = w.shape[0]
+        if x.ndim == 2 and x.dtype is _F32 and in_features and x.shape[0] and b is None \
+                and not self.requires_grad:
+            # a batch of rows into the fused kernel: what every decode step runs
+            y = np.empty((x.shape[0], N), np.float32)
+            _C.qgemm(code, np.ascontiguousarray(x), w, y)
+            return y
         lead = x.shape[:-1]
         x2 = x.reshape(-1, in_features)
-        N = w.shape[0]
         if x.dtype == np.float32:
             if not x2.flags.c_contiguous:
                 x2 = np.ascontiguousarray(x2)

@@ -133,7 +133,7 @@ def _check_entry(path, name, info, data_len):
     return b, e, name
 
 
-def _order(header, metadata):
+def _order(path, header, metadata):
     """Tensor names in dl.save's recorded order when the file has one, else the header's."""
     names = [k for k in header if k != "__metadata__"]
     if KEY_ORDER in metadata:
@@ -141,6 +141,8 @@ def _order(header, metadata):
             keys = json.loads(metadata[KEY_ORDER])
         except ValueError:
             keys = None
+        except RecursionError:
+            _fail(path, "the %s metadata entry is nested too deeply" % KEY_ORDER)
         if isinstance(keys, list) and sorted(map(str, keys)) == sorted(names):
             return keys
     return names
@@ -157,7 +159,7 @@ def read_safetensors(path, names=None):
     header, start, _ = read_header(path)
     metadata = dict(header.get("__metadata__", {}))
     if names is None:
-        wanted = _order(header, metadata)
+        wanted = _order(path, header, metadata)
     else:
         wanted = list(names)
         missing = [k for k in wanted if k not in header or k == "__metadata__"]

@@ -1,4 +1,11 @@
-"""Module: the base of every layer — parameters, buffers, children, modes and state_dict."""
+"""Module: the base of every layer — parameters, buffers, children, modes and state_dict.
+
+Parameters, buffers and children live in three ordered stores (_parameters, _buffers,
+_modules) and, mirrored by the stores themselves, as plain entries of the instance __dict__:
+`self.weight` in a forward is then an ordinary attribute lookup instead of a call into
+__getattr__, which matters when a batch-1 forward is hundreds of small ops.
+"""
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -8,17 +15,104 @@ from ..parameter import Parameter
 from ..summary import summary as _summary
 
 
+class _Store(OrderedDict):
+    """One of a module's stores: every write or removal, whichever method makes it (Module's
+    own __setattr__/__delattr__/register_*, a container's `del self._modules[k]`, pop, clear),
+    is mirrored into the owner's instance __dict__."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self, owner, items=()):
+        super().__init__()
+        self._owner = weakref.ref(owner)
+        for k, v in items:
+            self[k] = v
+
+    def __setitem__(self, key, value):
+        OrderedDict.__setitem__(self, key, value)
+        owner = self._owner()
+        if owner is not None:
+            owner.__dict__[key] = value
+
+    def _unmirror(self, key, value):
+        owner = self._owner()
+        if owner is not None:
+            d = owner.__dict__
+            if key in d and d[key] is value:
+                del d[key]
+
+    def __delitem__(self, key):
+        value = self[key]
+        OrderedDict.__delitem__(self, key)
+        self._unmirror(key, value)
+
+    _missing = object()
+
+    def pop(self, key, default=_missing):
+        if key in self:
+            value = OrderedDict.pop(self, key)
+            self._unmirror(key, value)
+            return value
+        if default is _Store._missing:
+            raise KeyError(key)
+        return default
+
+    def popitem(self, last=True):
+        key, value = OrderedDict.popitem(self, last)
+        self._unmirror(key, value)
+        return key, value
+
+    def clear(self):
+        while self:
+            self.popitem()
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def update(self, other=(), **kw):
+        items = other.items() if hasattr(other, "items") else other
+        for k, v in items:
+            self[k] = v
+        for k, v in kw.items():
+            self[k] = v
+
+    def __ior__(self, other):
+        self.update(other)
+        return self
+
+    def copy(self):
+        return OrderedDict(self)
+
+    def __reduce__(self):
+        # a plain OrderedDict in pickles and deep copies; Module.__setstate__ rebinds it
+        return OrderedDict, (list(self.items()),)
+
+
+_STORES = ("_parameters", "_buffers", "_modules")
+
+
 class Module:
     """Base class for all layers; subclasses set attributes in __init__ and define forward."""
 
     training = True
 
     def __init__(self):
-        object.__setattr__(self, "_parameters", OrderedDict())
-        object.__setattr__(self, "_buffers", OrderedDict())
-        object.__setattr__(self, "_non_persistent", set())
-        object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "training", True)
+        d = self.__dict__
+        for store in _STORES:
+            d[store] = _Store(self)
+        d["_non_persistent"] = set()
+        d["training"] = True
+
+    def __setstate__(self, state):
+        # pickle, copy and deepcopy: the stores come back as plain dicts (see _Store.__reduce__)
+        # or shared with the original (copy.copy); each gets a store of its own owned by self
+        d = self.__dict__
+        d.update(state)
+        for store in _STORES:
+            if store in state:
+                d[store] = _Store(self, list(state[store].items()))
 
     # ---- attribute routing ----------------------------------------------------------------
     def __setattr__(self, name, value):
@@ -52,6 +146,7 @@ class Module:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
+        # reached only for names not in the instance __dict__ (the stores mirror into it)
         d = self.__dict__
         for store in ("_parameters", "_buffers", "_modules"):
             s = d.get(store)
@@ -60,9 +155,11 @@ class Module:
         raise AttributeError("'%s' object has no attribute '%s'" % (type(self).__name__, name))
 
     def __delattr__(self, name):
-        for store in (self._parameters, self._buffers, self._modules):
-            if name in store:
-                del store[name]
+        d = self.__dict__
+        for store in _STORES:
+            s = d.get(store)
+            if s is not None and name in s:
+                del s[name]
                 return
         object.__delattr__(self, name)
 
@@ -250,6 +347,12 @@ class Module:
         raise NotImplementedError("%s does not define forward()" % type(self).__name__)
 
     def __call__(self, *args, **kwargs):
+        d = self.__dict__
+        if "_forward_pre_hooks" not in d and "_forward_hooks" not in d:
+            return self.forward(*args, **kwargs)
+        return self._call_hooked(args, kwargs)
+
+    def _call_hooked(self, args, kwargs):
         hooks = self.__dict__.get("_forward_pre_hooks")
         if hooks:
             for h in list(hooks.values()):
