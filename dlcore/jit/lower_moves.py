@@ -132,7 +132,8 @@ def _gather(L, node):
 
 def _cast(L, node):
     x, y = node.inputs[0], node.outputs[0]
-    if x.dtype not in X.TYPE or y.dtype not in X.TYPE:
+    # the kernel's 1-byte destination type is bool (v != 0): a uint8 result takes Python
+    if x.dtype not in X.TYPE or y.dtype not in X.TYPE or y.dtype == np.dtype(np.uint8):
         return False
     L.step(X.CAST, [L.contiguous(x), L.output(y)], [X.TYPE[x.dtype], X.TYPE[y.dtype], x.numel()],
            outputs=[1], label="Cast")
