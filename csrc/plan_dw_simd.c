@@ -120,14 +120,37 @@ static void max_plane(const dw_geom *g, const float *pl, float *y, float *acc)
     }
 }
 
-/* i: pool params planes H W OH OW kh kw sh sw ph pw dh dw (dilation 1).  -1: no memory. */
-static int maxpool_f32(const int64_t *i, const float *x, float *y)
+/* What one plane's work needs besides its geometry: the op's operands. */
+typedef struct {
+    const float *x, *w, *bias;
+    float *y;
+    const double *f;
+    int64_t C;
+    int kind;
+} plane_args;
+
+typedef void (*plane_fn)(const dw_geom *g, const plane_args *a, int64_t p, float *buf);
+
+static void max_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf)
 {
-    dw_geom g;
-    geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
-    const int64_t planes = i[0];
-    const size_t scratch = (size_t)(g.sw * g.PH * g.CW + g.OWV);
-    int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.R * g.S), (size_t)1 << 16);
+    pad_plane(g, a->x + p * g->H * g->W, buf, -__builtin_inff());
+    max_plane(g, buf, a->y + p * g->OH * g->OW, buf + g->sw * g->PH * g->CW);
+}
+
+static void dw_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf)
+{
+    const int64_t c = p % a->C;
+    pad_plane(g, a->x + p * g->H * g->W, buf, 0.0f);
+    dw_plane(g, buf, a->w + c * g->R * g->S, a->bias ? a->bias[c] : 0.0f,
+             a->y + p * g->OH * g->OW, buf + g->sw * g->PH * g->CW, a->kind, a->f);
+}
+
+/* The planes split over a team, each thread with its own padded-plane scratch.
+ * -1: no memory. */
+static int each_plane(const dw_geom *g, int64_t planes, const plane_args *a, plane_fn fn)
+{
+    const size_t scratch = (size_t)(g->sw * g->PH * g->CW + g->OWV);
+    int nt = dl_threads_for((size_t)(planes * g->OH * g->OW * g->R * g->S), (size_t)1 << 16);
     if (nt > planes) nt = (int)planes;
     int failed = 0;
 #ifdef DL_HAVE_OPENMP
@@ -143,14 +166,21 @@ static int maxpool_f32(const int64_t *i, const float *x, float *y)
         if (!buf) {
             failed = 1;
         } else {
-            for (int64_t p = t; p < planes; p += team) {
-                pad_plane(&g, x + p * g.H * g.W, buf, -__builtin_inff());
-                max_plane(&g, buf, y + p * g.OH * g.OW, buf + g.sw * g.PH * g.CW);
-            }
+            for (int64_t p = t; p < planes; p += team)
+                fn(g, a, p, buf);
             dl_free(buf);
         }
     }
     return failed ? -1 : 0;
+}
+
+/* i: pool params planes H W OH OW kh kw sh sw ph pw dh dw (dilation 1).  -1: no memory. */
+static int maxpool_f32(const int64_t *i, const float *x, float *y)
+{
+    dw_geom g;
+    geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
+    const plane_args a = {x, NULL, NULL, y, NULL, 0, 0};
+    return each_plane(&g, i[0], &a, max_one);
 }
 
 /* i: the CONV step's ints (N C H W K R S OH OW sh sw ph pw dh dw groups act) with
@@ -162,35 +192,8 @@ static int dwconv_f32(const int64_t *i, const double *f, const float *x, const f
     if (i[5] * i[6] > 64) return 1;
     /* every vector load stays inside its phase row: index up to OWV - 1 + (S - 1) / sw */
     geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);
-    const int64_t planes = i[0] * i[1], C = i[1];
-    const int kind = (int)i[16];
-    const size_t scratch = (size_t)(g.sw * g.PH * g.CW + g.OWV);
-    int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.R * g.S), (size_t)1 << 16);
-    if (nt > planes) nt = (int)planes;
-    int failed = 0;
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
-#endif
-    {
-        int t = 0, team = 1;
-#ifdef DL_HAVE_OPENMP
-        t = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
-        float *buf = dl_alloc(scratch * sizeof(float));
-        if (!buf) {
-            failed = 1;
-        } else {
-            for (int64_t p = t; p < planes; p += team) {
-                const int64_t c = p % C;
-                pad_plane(&g, x + p * g.H * g.W, buf, 0.0f);
-                dw_plane(&g, buf, w + c * g.R * g.S, bias ? bias[c] : 0.0f,
-                         y + p * g.OH * g.OW, buf + g.sw * g.PH * g.CW, kind, f);
-            }
-            dl_free(buf);
-        }
-    }
-    return failed ? -1 : 0;
+    const plane_args a = {x, w, bias, y, f, i[1], (int)i[16]};
+    return each_plane(&g, i[0] * i[1], &a, dw_one);
 }
 
 const plan_window_kernels_t DL_ISA_FN(plan_window_kernels) = {dwconv_f32, maxpool_f32};
