@@ -99,6 +99,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if _tracer is not None:   # dlcore.jit records every call while it traces
+            return cls._apply_recorded(args, kwargs)
         if _state["grad"]:
             for a in args:
                 if isinstance(a, TensorBase) and a.requires_grad:
