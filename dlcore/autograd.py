@@ -99,7 +99,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        if _tracer is not None:   # dlcore.jit records every call while it traces
+        if _tracer is not None:  # a trace sees every op, recorded for backward or not
             return cls._apply_recorded(args, kwargs)
         if _state["grad"]:
             for a in args:

@@ -12,7 +12,6 @@ flowers land in it matters more than any training choice.  The seeded split used
 
     python python/02_mlp_iris.py [--quick]
 """
-import sys
 import time
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 import dlcore as dl
 from dlcore import nn
 from dlcore.data import DataLoader, StandardScaler, TensorDataset, load_iris, train_test_split
+from dlcore.examples.common import run
 from dlcore.metrics import confusion_matrix
 
 
@@ -77,4 +77,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

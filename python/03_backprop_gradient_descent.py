@@ -6,19 +6,18 @@ layer at a time) and checks every gradient against dlcore's autograd: they agree
 Part 2 trains an MLP on the 8x8 digits with plain mini-batch SGD and sweeps the learning rate
 (too small: slow; too large: the loss jumps or diverges) and the batch size (small batches: more,
 noisier steps per epoch; large batches: fewer, smoother ones).  With matplotlib installed the loss
-curves are saved as a PNG.
+curves are saved as 03_loss_curves.png (in --out DIR).
 
-    python python/03_backprop_gradient_descent.py [--quick]
+    python python/03_backprop_gradient_descent.py [--quick] [--out DIR]
 """
 import os
-import sys
-import tempfile
 
 import numpy as np
 
 import dlcore as dl
 from dlcore import nn
 from dlcore.data import DataLoader, StandardScaler, TensorDataset, load_digits, train_test_split
+from dlcore.examples.common import pyplot, run, save_figure
 
 
 # ---- part 1: backprop by hand ----------------------------------------------------------
@@ -123,12 +122,8 @@ def sweep(data, epochs):
 
 
 def plot(lr_runs, bs_runs, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib is not installed: no plot)")
+    plt = pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for lr, (losses, _) in lr_runs.items():
@@ -143,13 +138,10 @@ def plot(lr_runs, bs_runs, path):
     for ax in axes:
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print("loss curves saved to %s" % path)
-    return path
+    return save_figure(fig, os.path.dirname(path) or ".", os.path.basename(path), dpi=100)
 
 
-def main(quick=False, plot_path=None):
+def main(quick=False, out_dir=".", plot_path=None):
     print("== Part 1: backprop by hand vs autograd ==")
     worst = check_backprop()
     print("\n== Part 2: gradient descent on the 8x8 digits ==")
@@ -157,7 +149,7 @@ def main(quick=False, plot_path=None):
     epochs = 3 if quick else 10
     lr_runs, bs_runs = sweep(data, epochs)
     if plot_path is None:
-        plot_path = os.path.join(tempfile.gettempdir(), "dlcore_03_loss_curves.png")
+        plot_path = os.path.join(out_dir, "03_loss_curves.png")
     saved = plot(lr_runs, bs_runs, plot_path)
     best_lr = min(lr_runs, key=lambda k: lr_runs[k][0][-1])
     return {"chapter": "03", "model": "MLP + hand backprop", "data": "random; Digits",
@@ -170,4 +162,4 @@ def main(quick=False, plot_path=None):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv, plot_path="03_loss_curves.png")
+    run(main)

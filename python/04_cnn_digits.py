@@ -7,9 +7,9 @@ images and a linear layer classifies them.
 
     python python/04_cnn_digits.py            # full run (6 epochs)
     python python/04_cnn_digits.py --quick    # a few seconds
-Saves cnn_digits_filters.png and cnn_digits_feature_maps.png when matplotlib is installed.
+Saves cnn_digits_filters.png and cnn_digits_feature_maps.png (in --out DIR) when matplotlib is
+installed.
 """
-import sys
 import time
 
 import numpy as np
@@ -17,6 +17,9 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.data import DataLoader, TensorDataset
+from dlcore.examples.common import pyplot, run, save_figure
+from dlcore.metrics import confusion_matrix
 
 
 class DigitsCNN(nn.Module):
@@ -41,87 +44,55 @@ def split(X, y, test_fraction=0.2, seed=0):
     return X[tr], y[tr], X[te], y[te]
 
 
-def evaluate(model, X, y, batch=256):
-    model.eval()
-    preds = []
-    with dl.no_grad():
-        for i in range(0, len(X), batch):
-            preds.append(model(dl.tensor(X[i:i + batch])).numpy().argmax(axis=1))
-    model.train()
-    return np.concatenate(preds)
-
-
-def confusion_matrix(y_true, y_pred, k=10):
-    cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    return cm
-
-
-def save_pictures(model, image):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no pictures saved)")
+def save_grid(images, cmap, title, out_dir, name):
+    """32 small images on a 4 x 8 grid."""
+    plt = pyplot()
+    if plt is None:
         return
-    w = model.block1[0].weight.numpy()[:, 0]  # (32, 3, 3)
     fig, axes = plt.subplots(4, 8, figsize=(8, 4))
-    for ax, f in zip(axes.ravel(), w):
-        ax.imshow(f, cmap="gray")
+    for ax, img in zip(axes.ravel(), images):
+        ax.imshow(img, cmap=cmap)
         ax.axis("off")
-    fig.suptitle("first-layer 3x3 filters")
-    fig.savefig("cnn_digits_filters.png", dpi=80)
-    plt.close(fig)
+    fig.suptitle(title)
+    save_figure(fig, out_dir, name)
+
+
+def save_pictures(model, image, out_dir):
+    filters = model.block1[0].weight.numpy()[:, 0]  # (32, 3, 3)
+    save_grid(filters, "gray", "first-layer 3x3 filters", out_dir, "cnn_digits_filters.png")
     model.eval()
     with dl.no_grad():
         maps = model.block1[:3](dl.tensor(image[None])).numpy()[0]
     model.train()
-    fig, axes = plt.subplots(4, 8, figsize=(8, 4))
-    for ax, m in zip(axes.ravel(), maps):
-        ax.imshow(m, cmap="viridis")
-        ax.axis("off")
-    fig.suptitle("feature maps of one digit after conv-BN-ReLU")
-    fig.savefig("cnn_digits_feature_maps.png", dpi=80)
-    plt.close(fig)
-    print("saved cnn_digits_filters.png and cnn_digits_feature_maps.png")
+    save_grid(maps, "viridis", "feature maps of one digit after conv-BN-ReLU", out_dir,
+              "cnn_digits_feature_maps.png")
 
 
-def main(quick=False):
+def main(quick=False, out_dir="."):
     dl.manual_seed(0)
     X, y = dl.data.load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     Xtr, ytr, Xte, yte = split(X, y)
-    epochs, batch = (2, 64) if quick else (6, 64)
+    epochs = 2 if quick else 6
     model = DigitsCNN()
     opt = dl.optim.Adam(model.parameters(), lr=3e-3)
-    rng = np.random.default_rng(1)
+    train_loader = DataLoader(TensorDataset(Xtr, ytr), batch_size=64, shuffle=True,
+                              generator=np.random.default_rng(1))
     t0 = time.perf_counter()
-    for epoch in range(epochs):
-        perm = rng.permutation(len(Xtr))
-        total = 0.0
-        for i in range(0, len(perm), batch):
-            idx = perm[i:i + batch]
-            loss = F.cross_entropy(model(dl.tensor(Xtr[idx])), dl.tensor(ytr[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        if not quick or epoch == epochs - 1:
-            acc = (evaluate(model, Xte, yte) == yte).mean()
-            print("epoch %2d  train loss %.4f  test accuracy %.4f" % (epoch + 1, total / len(Xtr), acc))
+    dl.train.fit(model, train_loader, F.cross_entropy, opt, epochs=epochs,
+                 val_loader=(Xte, yte), metrics=["accuracy"])
     train_s = time.perf_counter() - t0
-    pred = evaluate(model, Xte, yte)
+    pred = dl.train.predict(model, Xte).numpy().argmax(axis=1)
     acc = float((pred == yte).mean())
     print("test accuracy: %.4f (%d/%d) after %d epochs, %.1f s of training"
           % (acc, (pred == yte).sum(), len(yte), epochs, train_s))
     print("confusion matrix (rows: true digit, columns: predicted):")
-    print(confusion_matrix(yte, pred))
+    print(confusion_matrix(yte, pred, num_classes=10))
     if not quick:
-        save_pictures(model, Xte[0])
+        save_pictures(model, Xte[0], out_dir)
     return {"chapter": "04 CNN", "model": "2-block CNN with batch norm", "data": "digits 8x8",
             "metric": "test accuracy", "value": round(acc, 4)}
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

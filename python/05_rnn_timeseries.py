@@ -18,9 +18,8 @@ seasonal naive; the quick mode reaches 80%, 95%, 76%.
 
     python python/05_rnn_timeseries.py            # full run (~4 s of CPU time)
     python python/05_rnn_timeseries.py --quick    # a few seconds
-Saves rnn_timeseries_forecasts.png when matplotlib is installed (full run).
+Saves rnn_timeseries_forecasts.png (in --out DIR) when matplotlib is installed (full run).
 """
-import sys
 import time
 
 import numpy as np
@@ -28,6 +27,8 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.data import DataLoader, TensorDataset
+from dlcore.examples.common import pyplot, run, save_figure
 
 MARGIN = 0.50  # the stated improvement over seasonal-naive test MSE
 
@@ -73,17 +74,10 @@ def forecast_one(name, y, times, period, window, use_level, epochs, hidden=32, b
     model = Forecaster(X.shape[-1], hidden)
     opt = dl.optim.Adam(model.parameters(), lr=lr)
     sched = dl.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    rng = np.random.default_rng(0)
-    for epoch in range(epochs):
-        perm = rng.permutation(len(Xtr))
-        for i in range(0, len(perm), batch):
-            b = perm[i:i + batch]
-            loss = F.mse_loss(model(dl.tensor(Xtr[b])), dl.tensor(ttr[b]))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        sched.step()
+    loader = DataLoader(TensorDataset(Xtr, ttr), batch_size=batch, shuffle=True,
+                        generator=np.random.default_rng(0))
+    dl.train.fit(model, loader, F.mse_loss, opt, epochs=epochs, metrics=(), scheduler=sched,
+                 clip_grad_norm=1.0, verbose=0)
     model.eval()
     with dl.no_grad():
         pred_step = model(dl.tensor(X[~tr])).numpy().astype(np.float64)
@@ -100,13 +94,9 @@ def forecast_one(name, y, times, period, window, use_level, epochs, hidden=32, b
     return res
 
 
-def save_plot(results, path="rnn_timeseries_forecasts.png"):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no plot saved)")
+def save_plot(results, out_dir):
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(len(results), 1, figsize=(9, 2.6 * len(results)))
     for ax, r in zip(np.atleast_1d(axes), results):
@@ -117,12 +107,10 @@ def save_plot(results, path="rnn_timeseries_forecasts.png"):
         ax.set_title("%s: one-step-ahead forecasts on the test period" % r["name"], fontsize=9)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print("saved %s" % path)
+    save_figure(fig, out_dir, "rnn_timeseries_forecasts.png")
 
 
-def main(quick=False):
+def main(quick=False, out_dir="."):
     dl.manual_seed(0)
     sun = dl.data.load_sunspots()
     co2 = dl.data.load_co2()
@@ -150,7 +138,7 @@ def main(quick=False):
           "persistence on every series: %s; %.1f s"
           % (100 * worst, 100 * MARGIN, beats_persistence, time.perf_counter() - t0))
     if not quick:
-        save_plot(results)
+        save_plot(results, out_dir)
     keys = ("mse", "mse_seasonal_naive", "mse_persistence", "improvement")
     return {"chapter": "05 RNN", "model": "LSTM forecaster (sunspots, CO2, seasonal)",
             "data": "sunspots/co2/synthetic", "metric": "min MSE reduction vs seasonal naive",
@@ -159,4 +147,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -5,7 +5,8 @@ and a linear layer giving logits over the 69 characters.  The text (Hamlet + Mac
 277 KB, bundled: dl.data.load_shakespeare) is cut into parallel columns and trained with
 truncated backpropagation through time: each chunk of `bptt` steps starts from the previous
 chunk's final state, detached (nn.utils.rnn.detach_state), so the state carries context forward
-while gradients stop at the chunk boundary; gradient norms are clipped (clip_grad_norm_).
+while gradients stop at the chunk boundary; gradient norms are clipped.  The state is what
+dl.train's loop does not know about: a small Trainer subclass carries it (TruncatedBPTT).
 
 The measure is validation bits per character (the last 10% of the text, never trained on):
 cross-entropy in bits.  The baseline is the unigram model (character frequencies of the
@@ -21,7 +22,6 @@ Samples are drawn with temperature and top-k (dl.text.sample_logits).
     python python/06_lstm_text_generation.py --quick    # a few seconds
 """
 import math
-import sys
 import time
 
 import numpy as np
@@ -29,6 +29,7 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.examples.common import run
 from dlcore.nn.utils.rnn import bptt_batches, detach_state
 from dlcore.text import Vocab, sample_logits
 
@@ -54,16 +55,28 @@ def unigram_bits(train_ids, val_ids, V):
     return float(-np.mean(np.log2(p[val_ids])))
 
 
-def evaluate_bpc(model, ids, batch, bptt):
-    model.eval()
-    total, n, state = 0.0, 0, None
-    with dl.no_grad():
-        for x, y in bptt_batches(ids, batch, bptt):
-            logits, state = model(x, state)
-            total += F.cross_entropy(logits, y.reshape(-1)).item() * y.numel()
-            n += y.numel()
-    model.train()
-    return total / n / math.log(2.0)
+class TruncatedBPTT(dl.train.Trainer):
+    """dl.train's loop over consecutive chunks of text, carrying the LSTM state from one chunk
+    to the next (detached: gradients stop at the chunk boundary); a fresh state each epoch and
+    each evaluation.  Logs the loss in bits per character as `bpc`."""
+
+    def on_epoch_begin(self, epoch):
+        self.state = None
+
+    def on_evaluate_begin(self):
+        self.state = None
+
+    def training_step(self, batch):
+        x, y = batch
+        logits, state = self.model(x, self.state)
+        self.state = detach_state(state)
+        loss = F.cross_entropy(logits, y.reshape(-1))
+        return {"loss": loss, "bpc": loss.item() / math.log(2.0)}
+
+    validation_step = training_step      # the loop runs it in eval mode, without gradients
+
+    def batch_size(self, batch):
+        return batch[1].numel()          # every predicted character counts once
 
 
 def generate(model, vocab, prompt, length, temperature, top_k, generator):
@@ -97,27 +110,14 @@ def main(quick=False):
     opt = dl.optim.Adam(model.parameters(), lr=lr)
     print("%d characters (%d distinct); train %d, validation %d; unigram baseline %.3f bpc"
           % (len(ids), V, len(train_ids), len(val_ids), base))
+    train_chunks = list(bptt_batches(train_ids, batch, bptt))
+    val_chunks = list(bptt_batches(val_ids, 16, 128))
+    trainer = TruncatedBPTT(model, opt, clip_grad_norm=1.0)
     t0 = time.perf_counter()
-    steps = 0
-    for epoch in range(epochs):
-        state, total, n = None, 0.0, 0
-        for x, y in bptt_batches(train_ids, batch, bptt):
-            logits, state = model(x, state)
-            state = detach_state(state)        # truncated BPTT: keep values, cut the graph
-            loss = F.cross_entropy(logits, y.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            total += loss.item() * y.numel()
-            n += y.numel()
-            steps += 1
-        msg = "epoch %d  train %.3f bpc" % (epoch + 1, total / n / math.log(2.0))
-        if not quick:
-            msg += "  validation %.3f bpc" % evaluate_bpc(model, val_ids, 16, 128)
-        print(msg + "  (%.1f s)" % (time.perf_counter() - t0))
+    trainer.fit(train_chunks, epochs=epochs, val_loader=None if quick else val_chunks)
     train_s = time.perf_counter() - t0
-    bpc = evaluate_bpc(model, val_ids, 16, 128)
+    steps = epochs * len(train_chunks)
+    bpc = trainer.evaluate(val_chunks)["loss"] / math.log(2.0)
     print("validation: %.3f bits/char vs unigram %.3f (%.2f bits lower); %d steps in %.1f s"
           % (bpc, base, base - bpc, steps, train_s))
     g = np.random.default_rng(1)
@@ -130,4 +130,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -27,7 +27,6 @@ pretrained word embeddings.
     python python/06_sentiment.py --quick    # a few seconds
     python python/06_sentiment.py --data PATH  # a copy of movieReviewSnippets_GroundTruth.txt
 """
-import sys
 import time
 
 import numpy as np
@@ -35,6 +34,8 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.data import DataLoader
+from dlcore.examples.common import run
 from dlcore.nn.utils.rnn import pack_padded_sequence
 from dlcore.text import Vocab
 
@@ -72,37 +73,23 @@ def bow(seqs, V):
     return X
 
 
-def fit(model, forward, train_idx, labels, epochs, lr, batch, rng, val_idx, weight_decay=0.0):
-    """Adam on the rows train_idx; after each epoch the accuracy on val_idx decides which
-    epoch's weights are kept (early stopping).  Returns the best validation accuracy."""
+def snippet_batches(seqs, labels, rows, inputs, batch=256, rng=None):
+    """Batches (inputs..., labels) of the snippets at `rows`, shuffled from `rng` when given;
+    inputs(list of word-id sequences) gives the model's inputs."""
+    def collate(batch_rows):
+        return (*inputs([seqs[i] for i in batch_rows]), dl.tensor(labels[batch_rows]))
+    return DataLoader(np.asarray(rows), batch_size=batch, shuffle=rng is not None, generator=rng,
+                      collate_fn=collate)
+
+
+def fit(model, train, val, epochs, lr, weight_decay=0.0):
+    """Adam with gradients clipped to norm 5; after each epoch the accuracy on `val` decides
+    which epoch's weights are kept (early stopping).  Returns the best validation accuracy."""
+    best = dl.train.EarlyStopping("val_accuracy", patience=epochs, restore_best_weights=True)
     opt = dl.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best, best_state = -1.0, None
-    for _ in range(epochs):
-        perm = rng.permutation(train_idx)
-        for i in range(0, len(perm), batch):
-            b = perm[i:i + batch]
-            loss = F.cross_entropy(forward(b), dl.tensor(labels[b]))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-        acc = accuracy(model, forward, val_idx, labels)
-        if acc > best:
-            best = acc
-            best_state = {k: v.numpy().copy() for k, v in model.state_dict().items()}
-    model.load_state_dict({k: dl.tensor(v) for k, v in best_state.items()})
-    return best
-
-
-def accuracy(model, forward, idx, labels, batch=256):
-    model.eval()
-    correct = 0
-    with dl.no_grad():
-        for i in range(0, len(idx), batch):
-            b = idx[i:i + batch]
-            correct += int((forward(b).numpy().argmax(1) == labels[b]).sum())
-    model.train()
-    return correct / len(idx)
+    dl.train.fit(model, train, F.cross_entropy, opt, epochs=epochs, val_loader=val,
+                 callbacks=[best], clip_grad_norm=5.0, verbose=0)
+    return best.best
 
 
 def main(quick=False, data=None):
@@ -132,11 +119,12 @@ def main(quick=False, data=None):
     t0 = time.perf_counter()
     logreg = nn.Linear(V, 2)
 
-    def logreg_fwd(b):
-        return logreg(dl.tensor(bow([seqs[i] for i in b], V)))
+    def word_presence(batch):
+        return (dl.tensor(bow(batch, V)),)
 
-    val_bow = fit(logreg, logreg_fwd, fit_idx, y, epochs, 1e-2, 64, rng, va, weight_decay=1e-4)
-    acc_bow = accuracy(logreg, logreg_fwd, te, y)
+    val_bow = fit(logreg, snippet_batches(seqs, y, fit_idx, word_presence, 64, rng),
+                  snippet_batches(seqs, y, va, word_presence), epochs, 1e-2, weight_decay=1e-4)
+    acc_bow = dl.train.evaluate(logreg, snippet_batches(seqs, y, te, word_presence))["accuracy"]
     print("bag-of-words logistic regression: test accuracy %.4f (validation %.4f; %.1f s)"
           % (acc_bow, val_bow, time.perf_counter() - t0))
 
@@ -144,11 +132,12 @@ def main(quick=False, data=None):
     t0 = time.perf_counter()
     model = LSTMClassifier(V, pad=pad)
 
-    def lstm_fwd(b):
-        return model(*encode_batch([seqs[i] for i in b], pad))
+    def padded(batch):
+        return encode_batch(batch, pad)
 
-    val_lstm = fit(model, lstm_fwd, fit_idx, y, epochs, 5e-3, 32, rng, va)
-    acc_lstm = accuracy(model, lstm_fwd, te, y)
+    val_lstm = fit(model, snippet_batches(seqs, y, fit_idx, padded, 32, rng),
+                   snippet_batches(seqs, y, va, padded), epochs, 5e-3)
+    acc_lstm = dl.train.evaluate(model, snippet_batches(seqs, y, te, padded))["accuracy"]
     print("LSTM (embedding 64, hidden 64, packed sequences): test accuracy %.4f (validation "
           "%.4f; %.1f s)" % (acc_lstm, val_lstm, time.perf_counter() - t0))
     if acc_lstm == acc_bow:
@@ -164,5 +153,4 @@ def main(quick=False, data=None):
 
 
 if __name__ == "__main__":
-    path = sys.argv[sys.argv.index("--data") + 1] if "--data" in sys.argv else None
-    main(quick="--quick" in sys.argv, data=path)
+    run(main)

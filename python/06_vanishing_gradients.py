@@ -26,7 +26,6 @@ the gated models learn to keep their gates open).  Quick: RNN 0.174, GRU 0.0044;
     python python/06_vanishing_gradients.py --quick    # a few seconds
 """
 import copy
-import sys
 import time
 
 import numpy as np
@@ -34,6 +33,7 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.examples.common import run
 
 BASELINE_MSE = 2.0 / 12.0
 
@@ -84,6 +84,8 @@ def train(kind, T, steps, lr, val, seed=0, hidden=32, batch=64):
     g_init = input_gradient_norms(model, xv[:256], yv[:256])
     t0 = time.perf_counter()
     curve = []
+    # written out: a fresh batch every step and the validation curve every 100 steps are the
+    # measurement here, next to the input gradients of the trained model
     for step in range(1, steps + 1):
         x, y = adding_batch(rng, batch, T)
         loss = F.mse_loss(model(dl.tensor(x)), dl.tensor(y))
@@ -134,4 +136,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -16,16 +16,15 @@ any anomaly, to the 95th percentile of held-out normal scores.
 
     python python/07_anomaly_detection.py            # full run
     python python/07_anomaly_detection.py --quick    # a few seconds
-Saves anomaly_roc.png (both ROC curves) when matplotlib is installed.
+Saves anomaly_roc.png (both ROC curves, in --out DIR) when matplotlib is installed.
 """
-import os
-import sys
 import time
 
 import numpy as np
 
 import dlcore as dl
 import dlcore.nn as nn
+from dlcore.examples.common import one_thread, pyplot, run, save_figure
 from dlcore.metrics import precision_recall, roc_auc, roc_curve
 from dlcore.models import (Autoencoder, DenseAutoencoder, anomaly_threshold, fit_autoencoder,
                            reconstruction_error)
@@ -129,12 +128,9 @@ def series_experiment(quick, seed=0):
             "anomalous_fraction": float(labels.mean()), "roc": roc_curve(labels, scores)}
 
 
-def save_roc(results, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+def save_roc(results, out_dir):
+    plt = pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(4.5, 4.2))
     for name, res in results.items():
@@ -146,18 +142,11 @@ def save_roc(results, path):
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title("reconstruction-error anomaly scores", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, "anomaly_roc.png")
 
 
+@one_thread   # small models: one thread beats two
 def main(quick=False, out_dir="."):
-    # small models: one thread beats two (nothing per op worth splitting)
-    with dl.num_threads(1):
-        return _run(quick, out_dir)
-
-
-def _run(quick, out_dir):
     dl.manual_seed(0)
     t0 = time.perf_counter()
     dig = digits_experiment(quick)
@@ -172,11 +161,9 @@ def _run(quick, out_dir):
                                                    ser["precision"], ser["recall"], ser["f1"]))
     pictures = []
     if not quick and out_dir is not None:
-        p = save_roc({"digits 5-9 vs 0-4": dig, "series windows": ser},
-                     os.path.join(out_dir, "anomaly_roc.png"))
+        p = save_roc({"digits 5-9 vs 0-4": dig, "series windows": ser}, out_dir)
         if p:
             pictures.append(p)
-        print("saved", ", ".join(pictures) if pictures else "no pictures (no matplotlib)")
     strip = ("roc", "train_losses")
     return {"chapter": "07", "model": "autoencoder reconstruction error",
             "data": "digits 0-4 vs 5-9; injected-anomaly series",
@@ -188,4 +175,4 @@ def _run(quick, out_dir):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -13,16 +13,16 @@ it must keep what matters about the data and drop the rest.  Two uses:
 
     python python/07_autoencoder_denoise.py            # full run
     python python/07_autoencoder_denoise.py --quick    # a few seconds
-Saves ae_denoise_examples.png and ae_embedding_vs_pca.png when matplotlib is installed.
+Saves ae_denoise_examples.png and ae_embedding_vs_pca.png (in --out DIR) when matplotlib is
+installed.
 """
-import os
-import sys
 import time
 
 import numpy as np
 
 import dlcore as dl
 from dlcore.data import Compose, GaussianNoise, RandomMask
+from dlcore.examples.common import one_thread, pyplot, run, save_figure
 from dlcore.models import DenseAutoencoder, fit_autoencoder
 
 
@@ -47,18 +47,8 @@ def pca_2d(Xtr, Xte):
     return (Xtr - mu) @ vt[:2].T, (Xte - mu) @ vt[:2].T
 
 
-def _plt():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        return plt
-    except ImportError:
-        return None
-
-
-def save_denoise_examples(clean, noisy, out, path):
-    plt = _plt()
+def save_denoise_examples(clean, noisy, out, out_dir):
+    plt = pyplot()
     if plt is None:
         return None
     fig, axes = plt.subplots(3, 10, figsize=(8, 2.8))
@@ -68,13 +58,11 @@ def save_denoise_examples(clean, noisy, out, path):
             axes[i, j].axis("off")
             if j == 0:
                 axes[i, j].set_title(label, fontsize=7, loc="left")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, "ae_denoise_examples.png")
 
 
-def save_embeddings(ae_emb, pca_emb, y, accs, path):
-    plt = _plt()
+def save_embeddings(ae_emb, pca_emb, y, accs, out_dir):
+    plt = pyplot()
     if plt is None:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
@@ -83,18 +71,11 @@ def save_embeddings(ae_emb, pca_emb, y, accs, path):
         sc = ax.scatter(emb[:, 0], emb[:, 1], c=y, cmap="tab10", s=6)
         ax.set_title("%s: 5-NN accuracy %.1f%%" % (name, 100 * acc), fontsize=9)
     fig.colorbar(sc, ax=axes, ticks=range(10))
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, "ae_embedding_vs_pca.png")
 
 
+@one_thread   # small dense layers: one thread is faster than two
 def main(quick=False, out_dir="."):
-    # small dense layers: one thread is faster than two (no per-op work worth splitting)
-    with dl.num_threads(1):
-        return _run(quick, out_dir)
-
-
-def _run(quick, out_dir):
     dl.manual_seed(0)
     X, y = dl.data.load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
@@ -132,13 +113,9 @@ def _run(quick, out_dir):
           "(2-D autoencoder reconstruction loss %.4f)" % (knn_ae, knn_pca, hist2[-1]))
     pictures = []
     if not quick and out_dir is not None:
-        for p in (save_denoise_examples(Xte, noisy_te, denoised,
-                                        os.path.join(out_dir, "ae_denoise_examples.png")),
-                  save_embeddings(emb_te, pca_te, yte, (knn_ae, knn_pca),
-                                  os.path.join(out_dir, "ae_embedding_vs_pca.png"))):
-            if p:
-                pictures.append(p)
-        print("saved", ", ".join(pictures) if pictures else "no pictures (no matplotlib)")
+        pictures = [p for p in (save_denoise_examples(Xte, noisy_te, denoised, out_dir),
+                                save_embeddings(emb_te, pca_te, yte, (knn_ae, knn_pca), out_dir))
+                    if p]
     return {"chapter": "07", "model": "denoising dense autoencoder", "data": "digits 8x8",
             "metric": "denoised/noisy MSE to clean (test)", "value": round(ratio, 4),
             "noisy_mse": noisy_mse, "denoised_mse": denoised_mse, "train_losses": hist,
@@ -147,4 +124,4 @@ def _run(quick, out_dir):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -14,15 +14,14 @@ a classifier-free sanity figure: the held-out reconstruction MSE.
 
     python python/07_vae.py            # full run
     python python/07_vae.py --quick    # a few seconds
-Saves vae_samples.png (decoded prior samples) when matplotlib is installed.
+Saves vae_samples.png (decoded prior samples, in --out DIR) when matplotlib is installed.
 """
-import os
-import sys
 import time
 
 import numpy as np
 
 import dlcore as dl
+from dlcore.examples.common import one_thread, pyplot, run, save_figure
 from dlcore.models import VAE, fit_autoencoder, reconstruction_error, vae_loss
 
 
@@ -37,30 +36,20 @@ def neg_elbo(model, X):
     return loss.item(), rec.item(), kl.item()
 
 
-def save_samples(images, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+def save_samples(images, out_dir):
+    plt = pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(8, 8, figsize=(5, 5.3))
     for ax, img in zip(axes.ravel(), images):
         ax.imshow(img.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
         ax.axis("off")
     fig.suptitle("VAE: decoded samples z ~ N(0, I)", fontsize=9)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, "vae_samples.png")
 
 
+@one_thread   # small dense layers: one thread beats two
 def main(quick=False, out_dir="."):
-    # small dense layers: one thread beats two (nothing per op worth splitting)
-    with dl.num_threads(1):
-        return _run(quick, out_dir)
-
-
-def _run(quick, out_dir):
     dl.manual_seed(0)
     X, y = dl.data.load_digits(return_X_y=True)
     X = (X / 16.0).astype(np.float32)
@@ -80,11 +69,9 @@ def _run(quick, out_dir):
     pictures = []
     if not quick and out_dir is not None:
         gen = dl.Generator().manual_seed(7)
-        p = save_samples(model.sample(64, generator=gen).numpy(),
-                         os.path.join(out_dir, "vae_samples.png"))
+        p = save_samples(model.sample(64, generator=gen).numpy(), out_dir)
         if p:
             pictures.append(p)
-        print("saved", ", ".join(pictures) if pictures else "no pictures (no matplotlib)")
     return {"chapter": "07", "model": "VAE (latent 8)", "data": "digits 8x8",
             "metric": "held-out -ELBO (nats/image)", "value": round(end[0], 2),
             "neg_elbo_start": start[0], "neg_elbo_end": end[0], "kl": end[2],
@@ -93,4 +80,4 @@ def _run(quick, out_dir):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

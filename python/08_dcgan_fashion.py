@@ -10,10 +10,8 @@ feature space, next to the same distance for the untrained generator.
 
     python python/08_dcgan_fashion.py            # full run (about a minute on 2 cores)
     python python/08_dcgan_fashion.py --quick    # seconds, weaker numbers
-Saves dcgan_fashion_samples.png when matplotlib is installed.
+Saves dcgan_fashion_samples.png (in --out DIR) when matplotlib is installed.
 """
-import os
-import sys
 import time
 
 import numpy as np
@@ -21,6 +19,8 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.data import DataLoader, TensorDataset
+from dlcore.examples.common import pyplot, run, save_figure
 from dlcore.metrics import frechet_distance
 from dlcore.models import DCDiscriminator, DCGenerator, fit_gan
 
@@ -56,15 +56,9 @@ def load_images(n=None):
 def train_judge(X, y, epochs):
     judge = Judge()
     opt = dl.optim.Adam(judge.parameters(), lr=2e-3)
-    rng = np.random.default_rng(1)
-    for _ in range(epochs):
-        p = rng.permutation(len(X))
-        for i in range(0, len(p), 64):
-            idx = p[i:i + 64]
-            loss = F.cross_entropy(judge(dl.tensor(X[idx])), dl.tensor(y[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    loader = DataLoader(TensorDataset(X, y), batch_size=64, shuffle=True,
+                        generator=np.random.default_rng(1))
+    dl.train.fit(judge, loader, F.cross_entropy, opt, epochs=epochs, metrics=(), verbose=0)
     judge.eval()
     return judge
 
@@ -79,12 +73,9 @@ def score(judge, images, real_features):
             "frechet": frechet_distance(real_features, feats.numpy())}
 
 
-def save_grid(images, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+def save_grid(images, out_dir):
+    plt = pyplot()
+    if plt is None:
         return None
     n = int(np.sqrt(len(images)))
     fig, axes = plt.subplots(n, n, figsize=(n, n))
@@ -92,9 +83,7 @@ def save_grid(images, path):
         ax.imshow(img.reshape(28, 28), cmap="gray", vmin=-1, vmax=1)
         ax.axis("off")
     fig.suptitle("DCGAN samples, Fashion-MNIST subset")
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, "dcgan_fashion_samples.png")
 
 
 def main(quick=False, out_dir="."):
@@ -123,7 +112,7 @@ def main(quick=False, out_dir="."):
           % (trained["frechet"], untrained["frechet"], ratio))
     pictures = []
     if not quick and out_dir is not None:
-        p = save_grid(G.sample(64).numpy(), os.path.join(out_dir, "dcgan_fashion_samples.png"))
+        p = save_grid(G.sample(64).numpy(), out_dir)
         if p:
             pictures.append(p)
     return {"chapter": "08", "model": "DCGAN 28x28", "data": "Fashion-MNIST subset",
@@ -135,4 +124,4 @@ def main(quick=False, out_dir="."):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

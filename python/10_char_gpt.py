@@ -24,12 +24,12 @@ one window: 882 chars/s with the KV cache, 580 without, identical text.
 import ast
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
 import dlcore as dl
+from dlcore.examples.common import run, seed
 from dlcore.models import GPT, GPTConfig
 from dlcore.text import Vocab
 
@@ -91,6 +91,14 @@ def batches(ids, block, batch, rng):
     return x, y
 
 
+class NextCharacter(dl.train.Trainer):
+    """dl.train's loop on the GPT's own loss: next-character cross-entropy at every position of
+    each (x, y) batch of windows."""
+
+    def training_step(self, batch):
+        return self.model.loss(*batch)
+
+
 def bits_per_char(model, ids, block, max_windows=64):
     """Mean next-character cross-entropy in bits over consecutive held-out windows."""
     n = min(max_windows, (len(ids) - 1) // block)
@@ -106,8 +114,7 @@ def bits_per_char(model, ids, block, max_windows=64):
 
 
 def main(quick=False):
-    dl.manual_seed(0)
-    rng = np.random.default_rng(0)
+    rng = seed(0)
     text, source = load_text()
     if quick:
         text = text[:200_000]
@@ -132,17 +139,11 @@ def main(quick=False):
     counts = np.bincount(train_ids, minlength=len(vocab)) + 1.0  # add-one: unseen val chars
     unigram = float(-np.log2(counts / counts.sum())[val_ids].mean())
     bpc0 = bits_per_char(model, val_ids, cfg.block_size)
+    # one pass over `steps` random batches of windows; the schedule steps with every batch
+    windows = (batches(train_ids, cfg.block_size, batch, rng) for _ in range(steps))
     t0 = time.perf_counter()
-    for step in range(steps):
-        x, y = batches(train_ids, cfg.block_size, batch, rng)
-        loss = model.loss(x, y)
-        opt.zero_grad()
-        loss.backward()
-        dl.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if not quick and (step + 1) % 200 == 0:
-            print("step %5d  train loss %.3f bits/char" % (step + 1, loss.item() / math.log(2)))
+    NextCharacter(model, opt, clip_grad_norm=1.0, scheduler=sched, scheduler_step="batch",
+                  verbose=0 if quick else "auto").fit(windows, epochs=1)
     train_s = time.perf_counter() - t0
     bpc = bits_per_char(model, val_ids, cfg.block_size)
     print("held-out bits per char: %.3f (untrained %.3f, uniform %.3f, unigram %.3f) after %d "
@@ -178,4 +179,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

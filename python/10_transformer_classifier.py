@@ -27,7 +27,6 @@ several times faster on a CPU; both beat the order-blind baseline by a wide marg
 generated set, where negation scope and "but" decide the label.
 """
 import math
-import sys
 import time
 
 import numpy as np
@@ -35,6 +34,8 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 import dlcore.nn.functional as F
+from dlcore.data import DataLoader, TensorDataset
+from dlcore.examples.common import run, seed
 from dlcore.text import Vocab
 
 # ------------------------------------------------------------------ data
@@ -204,32 +205,25 @@ def encode(vocab, texts, max_len):
     return out
 
 
+def trim(ids):
+    """A batch of padded rows without the padding columns that every row has."""
+    return ids[:, :max(1, int((ids != 0).sum(1).max()))]
+
+
 def fit(model, X, y, epochs, batch, lr, rng):
     opt = dl.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(X) / batch)
     sched = dl.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    for _ in range(epochs):
-        perm = rng.permutation(len(X))
-        for i in range(0, len(X), batch):
-            idx = perm[i:i + batch]
-            xb = X[idx]
-            xb = xb[:, :max(1, int((xb != 0).sum(1).max()))]
-            loss = F.cross_entropy(model(xb), dl.tensor(y[idx]))
-            opt.zero_grad()
-            loss.backward()
-            dl.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
+    loader = DataLoader(TensorDataset(X, y), batch_size=batch, shuffle=True, generator=rng)
+    dl.train.fit(model, loader, F.cross_entropy, opt, epochs=epochs, metrics=(), scheduler=sched,
+                 scheduler_step="batch", clip_grad_norm=1.0, verbose=0,
+                 unpack=lambda batch: (trim(batch[0].numpy()), batch[1]))
 
 
 def accuracy(model, X, y, batch=256):
     model.eval()
-    pred = []
     with dl.no_grad():
-        for i in range(0, len(X), batch):
-            xb = X[i:i + batch]
-            xb = xb[:, :max(1, int((xb != 0).sum(1).max()))]
-            pred.append(model(xb).numpy().argmax(1))
+        pred = [model(trim(X[i:i + batch])).numpy().argmax(1) for i in range(0, len(X), batch)]
     model.train()
     return float((np.concatenate(pred) == y).mean())
 
@@ -264,8 +258,7 @@ def run_task(name, texts, labels, epochs, rng, max_len=64, min_freq=1):
 
 
 def main(quick=False):
-    dl.manual_seed(0)
-    rng = np.random.default_rng(0)
+    rng = seed(0)
     texts, labels = generated_reviews(2000 if quick else 6000, np.random.default_rng(7))
     print("e.g.", *("%r -> %s" % (t, "positive" if y else "negative")
                     for t, y in zip(texts[:4], labels[:4])), sep="\n  ")
@@ -294,4 +287,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -21,7 +21,6 @@ process and against torch's DDP: docs/scaling.md.
 """
 import importlib.util
 import os
-import sys
 import time
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 import dlcore as dl
 import dlcore.distributed as dist
 import dlcore.nn as nn
+from dlcore.examples.common import run
 from dlcore.nn.parallel import DistributedDataParallel
 from dlcore.utils.data import DataLoader, DistributedSampler, TensorDataset
 
@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def chapter4():
-    """The chapter-4 example module (its CNN, data split and evaluation)."""
+    """The chapter-4 example module (its CNN and data split)."""
     spec = importlib.util.spec_from_file_location("cnn_digits", os.path.join(HERE,
                                                                              "04_cnn_digits.py"))
     mod = importlib.util.module_from_spec(spec)
@@ -94,7 +94,8 @@ def main(quick=False):
     history = dl.train.fit(ddp, train_loader, nn.CrossEntropyLoss(), opt, epochs=epochs,
                            val_loader=val_loader, metrics=["accuracy"], verbose=2)
     seconds = time.perf_counter() - t0
-    pred = ch4.evaluate(model, Xte, yte)  # the whole test set, on each rank's identical copy
+    # the whole test set, on each rank's identical copy
+    pred = dl.train.predict(model, Xte).numpy().argmax(axis=1)
     acc = float((pred == yte).mean())
     if dist.is_main_process():
         print("test accuracy: %.4f (%d/%d) after %d epochs, %.1f s, %.0f training images/s"
@@ -107,4 +108,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)

@@ -37,3 +37,11 @@ def rng():
 def _seed():
     dl.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def one_thread():
+    """Runs the test on one kernel thread: small models have no per-op work worth splitting,
+    and on a shared, loaded machine a second OpenMP thread costs more than it saves."""
+    with dl.num_threads(1):
+        yield

@@ -11,13 +11,7 @@ from dlcore.models import (Autoencoder, ConvAutoencoder, DenseAutoencoder, VAE,
                            anomaly_threshold, fit_autoencoder, reconstruction_error, vae_loss)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # tiny models: single-threaded runs are faster and steadier on a shared machine
-    prev = dl.get_num_threads()
-    dl.set_num_threads(1)
-    yield
-    dl.set_num_threads(prev)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models
 
 
 def _digits():

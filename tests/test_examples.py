@@ -1,5 +1,6 @@
 """The roadmap examples in python/ run in quick mode and reach what they state."""
 import inspect
+import os
 import math
 
 import pytest
@@ -56,3 +57,30 @@ def test_03_backprop(tmp_path):
         assert row["plot"] and (tmp_path / "curves.png").stat().st_size > 1000
     except ImportError:
         assert row["plot"] is None
+
+
+def test_example_helper_command_line_threads_and_figures(capsys, tmp_path):
+    """python/common.py: main's keyword arguments become options, the result line is printed,
+    one_thread restores the thread count, figures land in --out."""
+    import dlcore as dl
+    from dlcore.examples import common
+    seen = {}
+
+    @common.one_thread
+    def main(quick=False, out_dir=".", full=False, data=None):
+        seen.update(quick=quick, out_dir=out_dir, full=full, data=data,
+                    threads=dl.get_num_threads())
+        return {"chapter": "00", "model": "m", "data": "d", "metric": "acc", "value": 0.5}
+
+    with dl.num_threads(2):
+        row = common.run(main, ["--quick", "--out", str(tmp_path), "--data", "x.txt"])
+        assert dl.get_num_threads() == 2
+    assert seen == {"quick": True, "out_dir": str(tmp_path), "full": False, "data": "x.txt",
+                    "threads": 1}
+    assert row["value"] == 0.5
+    assert capsys.readouterr().out.strip().endswith("result: 00 | m | d | acc = 0.5")
+    plt = common.pyplot()
+    if plt is not None:
+        fig, ax = plt.subplots()
+        path = common.save_figure(fig, str(tmp_path / "figs"), "f.png")
+        assert path == str(tmp_path / "figs" / "f.png") and os.path.getsize(path) > 100

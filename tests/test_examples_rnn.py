@@ -17,15 +17,8 @@ def _main(stem):
     raise AssertionError("example %s not found in %s" % (stem, cli.examples_dir()))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # These models are tiny (hidden 32-64): a second thread has nothing to split and only adds
-    # synchronization, which on a shared, loaded machine costs more than the work itself.
-    # The stated results do not depend on the thread count.
-    before = dl.get_num_threads()
-    dl.set_num_threads(1)
-    yield
-    dl.set_num_threads(before)
+# tiny models (hidden 32-64); the stated results do not depend on the thread count
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_05_rnn_timeseries():

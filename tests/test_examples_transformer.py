@@ -13,16 +13,10 @@ pytest.importorskip("dlcore.optim", reason="the examples train with dl.optim")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These models are small (d_model 64): their GEMMs are too small to gain from a second
-    thread, and on a loaded machine a second OpenMP thread that is not scheduled makes each
-    call wait for it (measured 0.2 ms vs 20-40 ms per GEMM here), so run them on one."""
-    from dlcore import _C
-    prev = _C.get_num_threads()
-    _C.set_num_threads(1)
-    yield
-    _C.set_num_threads(prev)
+# These models are small (d_model 64): their GEMMs are too small to gain from a second thread,
+# and on a loaded machine a second OpenMP thread that is not scheduled makes each call wait for
+# it (measured 0.2 ms vs 20-40 ms per GEMM here), so run them on one.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _load(stem):

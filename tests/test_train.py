@@ -291,8 +291,8 @@ def test_regression_metrics_and_confusion_matrix():
 
 def test_progress_bar_on_a_terminal(iris_split, capsys, monkeypatch):
     pytest.importorskip("tqdm")
-    import dlcore.train as T
-    monkeypatch.setattr(T, "_use_bar", lambda verbose: verbose not in (0, False, 2))
+    import dlcore.train.progress as P
+    monkeypatch.setattr(P, "_use_bar", lambda verbose: verbose not in (0, False, 2))
     Xtr, ytr, _, _ = iris_split
     model = _mlp()
     fit(model, (Xtr, ytr), nn.CrossEntropyLoss(), sgd(model.parameters(), 0.1), epochs=2)

@@ -10,8 +10,11 @@ import numpy as np
 
 from .. import nn
 from ..autograd import no_grad
+from ..data import DataLoader, TensorDataset
+from ..nn.functional import binary_cross_entropy as bce, mse_loss
+from ..optim import Adam
 from ..tensor import Tensor, randn, randn_like
-from ..nn.functional import binary_cross_entropy as bce
+from ..train import fit
 
 __all__ = ["DenseAutoencoder", "ConvAutoencoder", "Autoencoder", "VAE", "vae_loss",
            "reconstruction_error", "fit_autoencoder", "anomaly_threshold"]
@@ -257,7 +260,7 @@ def vae_loss(recon, x, mu, logvar, beta=1.0):
 
 
 def _as_float_array(x, name):
-    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float32)
     if arr.ndim == 0 or len(arr) == 0:
@@ -287,45 +290,40 @@ def reconstruction_error(model, x, batch_size=256):
 
 def fit_autoencoder(model, x, epochs=10, batch_size=64, lr=1e-3, noise=None, optimizer=None,
                     generator=None, beta=1.0, verbose=False):
-    """Train `model` to reconstruct x (the "normal" data for anomaly detection).
+    """Train `model` to reconstruct x (the "normal" data for anomaly detection) with dl.train.fit.
 
     noise: a transform applied to each input batch (a denoising autoencoder: the loss compares
     the reconstruction of the corrupted batch with the clean one).  A VAE is trained on
     vae_loss(beta), the others on the mean squared error.  Batches are shuffled from
-    `generator` (or dl.manual_seed's stream).  Returns the mean training loss of each epoch."""
-    from .. import optim
-    from ..ops.loss import mse_loss
-    from ..random import rng as _rng
+    `generator` (or dl.manual_seed's stream).  verbose: one line per epoch.  Returns the mean
+    training loss of each epoch."""
     arr = _as_float_array(x, "fit_autoencoder (the training / normal set)")
     if int(epochs) < 0 or int(batch_size) <= 0:
         raise ValueError("fit_autoencoder: epochs must be >= 0 and batch_size > 0, got %r and %r"
                          % (epochs, batch_size))
-    opt = optimizer if optimizer is not None else optim.Adam(model.parameters(), lr=lr)
-    is_vae = isinstance(model, VAE)
-    g = _rng(generator)
-    history = []
-    model.train()
-    for epoch in range(int(epochs)):
-        perm = g.permutation(len(arr))
-        total = 0.0
-        for i in range(0, len(arr), batch_size):
-            clean = arr[perm[i:i + batch_size]]
-            inp = noise(clean) if noise is not None else clean
-            inp = inp._data if isinstance(inp, Tensor) else np.asarray(inp, dtype=clean.dtype)
-            target = Tensor(clean)
-            out = model(Tensor(inp))
-            if is_vae:
-                loss = vae_loss(out[0], target, out[1], out[2], beta)[0]
-            else:
-                loss = mse_loss(out, target)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(clean)
-        history.append(total / len(arr))
-        if verbose:
-            print("epoch %3d  loss %.5f" % (epoch + 1, history[-1]))
-    return history
+    opt = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
+
+    def input_and_target(batch):
+        # the clean batch is the target; the model sees it corrupted when there is noise
+        (clean,) = batch
+        if noise is None:
+            return clean, clean
+        corrupted = noise(clean.numpy())
+        corrupted = (corrupted.numpy() if isinstance(corrupted, Tensor)
+                     else np.asarray(corrupted, dtype=clean.dtype))
+        return Tensor(corrupted), clean
+
+    if isinstance(model, VAE):
+        def loss_fn(out, target):
+            recon, mu, logvar = out
+            return vae_loss(recon, target, mu, logvar, beta)[0]
+    else:
+        loss_fn = mse_loss
+    loader = DataLoader(TensorDataset(arr), batch_size=int(batch_size), shuffle=True,
+                        generator=generator)
+    history = fit(model, loader, loss_fn, opt, epochs=int(epochs), metrics=(),
+                  unpack=input_and_target, verbose=1 if verbose else 0)
+    return history.history.get("loss", [])
 
 
 def anomaly_threshold(normal_scores, quantile=0.95):

@@ -1,5 +1,6 @@
-"""GANs: MLP and DCGAN generators/discriminators (the MLP pair optionally class-conditional)
-and fit_gan, the standard alternating training loop.
+"""GANs: MLP and DCGAN generators/discriminators (the MLP pair optionally class-conditional),
+GANTrainer (dl.train's loop with the standard alternating discriminator/generator step) and
+fit_gan, which runs it on an array of samples.
 
 Discriminators return logits (trained with binary cross-entropy on logits); generators end in
 tanh, so train them on data scaled to [-1, 1].  generator.sample(n) draws in eval mode (batch
@@ -9,12 +10,17 @@ import numpy as np
 
 from .. import nn
 from ..autograd import no_grad
+from ..data import DataLoader, TensorDataset
 from ..functions import cat
-from ..tensor import Tensor, randn
 from ..nn import LeakyReLU
 from ..nn.functional import binary_cross_entropy_with_logits as bce_with_logits
+from ..optim import Adam
+from ..random import rng as _rng
+from ..tensor import Tensor, randn
+from ..train import LambdaCallback, Trainer
 
-__all__ = ["MLPGenerator", "MLPDiscriminator", "DCGenerator", "DCDiscriminator", "fit_gan"]
+__all__ = ["MLPGenerator", "MLPDiscriminator", "DCGenerator", "DCDiscriminator", "GANTrainer",
+           "fit_gan"]
 
 
 def _pos(name, what, v):
@@ -38,7 +44,7 @@ def _check_labels(name, labels, n, num_classes):
     if labels is None:
         raise ValueError("%s: this model is conditional (num_classes=%d); pass labels"
                          % (name, num_classes))
-    arr = labels._data if isinstance(labels, Tensor) else np.asarray(labels)
+    arr = labels.numpy() if isinstance(labels, Tensor) else np.asarray(labels)
     if arr.shape != (n,) or arr.dtype.kind not in "iu":
         raise ValueError("%s: labels must be %d integer class indices, got shape %s dtype %s"
                          % (name, n, arr.shape, arr.dtype))
@@ -196,14 +202,87 @@ class DCDiscriminator(nn.Module):
 
 def _grads_finite(module):
     for p in module.parameters():
-        if p.grad is not None and not np.isfinite(p.grad._data).all():
+        if p.grad is not None and not np.isfinite(p.grad.numpy()).all():
             return False
     return True
 
 
+def _sigmoid_mean(logits):
+    return float(1 / (1 + np.exp(-logits.numpy().astype(np.float64))).mean())
+
+
+class GANTrainer(Trainer):
+    """dl.train's loop for a GAN: each batch one discriminator step, then one generator step.
+
+    Batches are (real,) or, for a conditional pair, (real, labels).  Discriminator: binary
+    cross-entropy on its logits, real samples -> real_label (< 1: one-sided label smoothing),
+    G(z) -> 0 with G's output detached.  Generator: the non-saturating loss (D should call G(z)
+    real, target 1).  Each has its own Adam(lr, betas).  Noise and fake labels are drawn from
+    `rng`.  Every step's values are kept in self.steps (d_loss, g_loss, d_real = mean D(x)
+    probability, d_fake = mean D(G(z)), g_grads_finite / d_grads_finite = every parameter
+    gradient finite after that step's backward); the History gets their epoch means."""
+
+    automatic_optimization = False
+
+    def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), real_label=0.9,
+                 rng=None, callbacks=(), verbose=0):
+        if not 0 < real_label <= 1:
+            raise ValueError("fit_gan: real_label must be in (0, 1], got %r" % (real_label,))
+        super().__init__(nn.ModuleDict({"generator": generator, "discriminator": discriminator}),
+                         callbacks=callbacks, verbose=verbose)
+        self.generator, self.discriminator = generator, discriminator
+        self.opt_g = Adam(generator.parameters(), lr=lr, betas=betas)
+        self.opt_d = Adam(discriminator.parameters(), lr=lr, betas=betas)
+        self.real_label, self.rng = real_label, _rng(rng)
+        self.conditional = bool(getattr(generator, "num_classes", 0))
+        self.steps = {k: [] for k in ("d_loss", "g_loss", "d_real", "d_fake", "g_grads_finite",
+                                      "d_grads_finite")}
+
+    def _G(self, z, labels):
+        return self.generator(z, labels) if self.conditional else self.generator(z)
+
+    def _D(self, x, labels):
+        return self.discriminator(x, labels) if self.conditional else self.discriminator(x)
+
+    def training_step(self, batch):
+        real = batch[0]
+        n = real.shape[0]
+        if n < 2:  # batch norm needs two samples
+            return None
+        labels = batch[1] if self.conditional else None
+        dt, g = real.dtype, self.rng
+        z = Tensor(g.standard_normal((n, self.generator.latent)).astype(dt))
+        fake_labels = (Tensor(g.integers(0, self.generator.num_classes, n).astype(np.int64))
+                       if self.conditional else None)
+        ones = Tensor(np.full((n, 1), self.real_label, dt))
+        zeros = Tensor(np.zeros((n, 1), dt))
+        # discriminator: real -> real_label, G(z) -> 0 (G's output detached)
+        with no_grad():
+            fake = self._G(z, fake_labels)
+        d_real = self._D(real, labels)
+        d_fake = self._D(fake, fake_labels)
+        d_loss = bce_with_logits(d_real, ones) + bce_with_logits(d_fake, zeros)
+        self.opt_d.zero_grad()
+        d_loss.backward()
+        self.steps["d_grads_finite"].append(_grads_finite(self.discriminator))
+        self.opt_d.step()
+        # generator: make D call G(z) real (non-saturating loss, target 1)
+        g_loss = bce_with_logits(self._D(self._G(z, fake_labels), fake_labels),
+                                 Tensor(np.ones((n, 1), dt)))
+        self.opt_g.zero_grad()
+        g_loss.backward()
+        self.steps["g_grads_finite"].append(_grads_finite(self.generator))
+        self.opt_g.step()
+        logs = {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_real": _sigmoid_mean(d_real),
+                "d_fake": _sigmoid_mean(d_fake)}
+        for k, v in logs.items():
+            self.steps[k].append(v)
+        return logs
+
+
 def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, lr=2e-4,
             betas=(0.5, 0.999), real_label=0.9, rng=None, on_epoch_end=None, verbose=False):
-    """Train a GAN by alternating discriminator and generator steps on each batch.
+    """Train a GAN by alternating discriminator and generator steps on each batch (GANTrainer).
 
     x: real samples scaled to [-1, 1], shaped as the discriminator expects.  labels: class
     indices when the pair is conditional.  Losses: binary cross-entropy on the discriminator's
@@ -211,77 +290,32 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
     The generator step uses the non-saturating loss (fake samples labelled real).  Both use
     Adam(lr, betas) — beta1 = 0.5 as in DCGAN.  rng: dl.Generator / NumPy Generator for the
     shuffling and noise (default: the dl.manual_seed stream).  on_epoch_end(epoch, history)
-    runs after each epoch (e.g. to save a fixed-noise grid).
+    runs after each epoch (e.g. to save a fixed-noise grid).  verbose: one line per epoch.
 
     Returns a history dict of per-step lists: d_loss, g_loss, d_real (mean D(x) probability),
     d_fake (mean D(G(z))), g_grads_finite and d_grads_finite (every parameter gradient finite
     after that step's backward)."""
-    from .. import optim
-    from ..random import rng as _rng
-    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if arr.ndim == 0 or len(arr) == 0:
         raise ValueError("fit_gan: the training set is empty (shape %s)" % (arr.shape,))
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float32)
-    cond = bool(getattr(generator, "num_classes", 0))
-    if cond:
+    data = (arr,)
+    if getattr(generator, "num_classes", 0):
         if labels is None:
             raise ValueError("fit_gan: the generator is conditional; pass labels")
-        lab = np.asarray(labels._data if isinstance(labels, Tensor) else labels)
+        lab = np.asarray(labels.numpy() if isinstance(labels, Tensor) else labels)
         if lab.shape != (len(arr),):
             raise ValueError("fit_gan: labels must have shape (%d,), got %s"
                              % (len(arr), lab.shape))
-    if not 0 < real_label <= 1:
-        raise ValueError("fit_gan: real_label must be in (0, 1], got %r" % (real_label,))
-    g = _rng(rng)
-    opt_g = optim.Adam(generator.parameters(), lr=lr, betas=betas)
-    opt_d = optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
-    hist = {k: [] for k in ("d_loss", "g_loss", "d_real", "d_fake", "g_grads_finite",
-                            "d_grads_finite")}
-    dt = arr.dtype
-    generator.train()
-    discriminator.train()
-    for epoch in range(int(epochs)):
-        perm = g.permutation(len(arr))
-        for i in range(0, len(arr), batch_size):
-            idx = perm[i:i + batch_size]
-            n = len(idx)
-            if n < 2:  # batch norm needs two samples
-                continue
-            real = Tensor(arr[idx])
-            yb = Tensor(lab[idx].astype(np.int64)) if cond else None
-            z = Tensor(g.standard_normal((n, generator.latent)).astype(dt))
-            fake_labels = (Tensor(g.integers(0, generator.num_classes, n).astype(np.int64))
-                           if cond else None)
-            ones = Tensor(np.full((n, 1), real_label, dt))
-            zeros = Tensor(np.zeros((n, 1), dt))
-            # discriminator: real -> real_label, G(z) -> 0 (G's output detached)
-            with no_grad():
-                fake = generator(z, fake_labels) if cond else generator(z)
-            d_real = discriminator(real, yb) if cond else discriminator(real)
-            d_fake = discriminator(fake, fake_labels) if cond else discriminator(fake)
-            d_loss = bce_with_logits(d_real, ones) + bce_with_logits(d_fake, zeros)
-            opt_d.zero_grad()
-            d_loss.backward()
-            hist["d_grads_finite"].append(_grads_finite(discriminator))
-            opt_d.step()
-            # generator: make D call G(z) real (non-saturating loss, target 1)
-            fake = generator(z, fake_labels) if cond else generator(z)
-            d_out = discriminator(fake, fake_labels) if cond else discriminator(fake)
-            g_loss = bce_with_logits(d_out, Tensor(np.ones((n, 1), dt)))
-            opt_g.zero_grad()
-            g_loss.backward()
-            hist["g_grads_finite"].append(_grads_finite(generator))
-            opt_g.step()
-            hist["d_loss"].append(d_loss.item())
-            hist["g_loss"].append(g_loss.item())
-            hist["d_real"].append(float(1 / (1 + np.exp(-d_real._data.astype(np.float64))).mean()))
-            hist["d_fake"].append(float(1 / (1 + np.exp(-d_fake._data.astype(np.float64))).mean()))
-        if verbose:
-            k = max(1, -(-len(arr) // batch_size))
-            print("epoch %3d  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f"
-                  % (epoch + 1, np.mean(hist["d_loss"][-k:]), np.mean(hist["g_loss"][-k:]),
-                     np.mean(hist["d_real"][-k:]), np.mean(hist["d_fake"][-k:])))
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, hist)
-    return hist
+        data = (arr, lab.astype(np.int64))
+    trainer = GANTrainer(generator, discriminator, lr=lr, betas=betas, real_label=real_label,
+                         rng=rng, verbose=1 if verbose else 0)
+    if on_epoch_end is not None:
+        trainer.callbacks.append(LambdaCallback(
+            on_epoch_end=lambda epoch, logs: on_epoch_end(epoch, trainer.steps)))
+    # the loader shuffles with the trainer's rng, which then draws each batch's noise
+    loader = DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=True,
+                        generator=trainer.rng)
+    trainer.fit(loader, epochs=int(epochs))
+    return trainer.steps
