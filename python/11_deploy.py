@@ -15,13 +15,12 @@ runtimes read.  Here a small CNN learns the bundled 8x8 digits in a few seconds,
 
 The printed table gives the median microseconds per request of each; all three must predict
 the same digits.  Latency on a shared machine is noisy: compare the columns of one run, not
-runs with each other.
+runs with each other.  The file stays in --out: `dlcore run OUT/digits_cnn.onnx --random`
+serves it from the command line.
 
-    python python/11_deploy.py [--quick]
+    python python/11_deploy.py [--quick] [--out DIR]
 """
 import os
-import sys
-import tempfile
 import time
 
 import numpy as np
@@ -29,6 +28,7 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn as nn
 from dlcore.data import DataLoader, TensorDataset, load_digits
+from dlcore.examples.common import run, seed
 
 
 class DigitsCNN(nn.Module):
@@ -47,9 +47,8 @@ def train(epochs):
     digits = load_digits()
     X = (digits.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     y = digits.target.astype(np.int64)
-    perm = np.random.default_rng(0).permutation(len(X))
+    perm = seed(0).permutation(len(X))
     test, tr = perm[:360], perm[360:]
-    dl.manual_seed(0)
     model = DigitsCNN()
     loader = DataLoader(TensorDataset(X[tr], y[tr]), batch_size=32, shuffle=True,
                         generator=dl.Generator().manual_seed(0))
@@ -89,7 +88,7 @@ def serve(sides, images, rounds):
     return {n: float(np.median(t)) * 1e6 for n, t in times.items()}, preds
 
 
-def main(quick=False):
+def main(quick=False, out_dir="."):
     model, X_test, y_test, seconds = train(epochs=2 if quick else 6)
     with dl.no_grad():
         eager_logits = model(dl.tensor(X_test)).numpy()
@@ -97,8 +96,8 @@ def main(quick=False):
     print("trained DigitsCNN in %.1f s: test accuracy %.3f on %d images"
           % (seconds, acc, len(y_test)))
 
-    folder = tempfile.mkdtemp(prefix="dlcore-deploy-")
-    path = os.path.join(folder, "digits_cnn.onnx")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "digits_cnn.onnx")
     dl.onnx.export(model, X_test[:2], path, input_names=["image"], output_names=["logits"])
     print("exported to %s (%.1f kB)" % (path, os.path.getsize(path) / 1e3))
 
@@ -139,4 +138,4 @@ def main(quick=False):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    run(main)
