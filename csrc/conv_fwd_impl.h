@@ -51,6 +51,10 @@ static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const T *w, con
 int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
 {
     if (p->C / p->groups == 1) return SUF(dw_fwd)(p, x, w, bias, y);
+    {
+        int rc;
+        if (SUF(try_winograd)(p, 0, x, w, bias, y, &rc)) return rc;
+    }
     const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
@@ -163,6 +167,10 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
                             const T *bias_init, T *gx)
 {
     if (p->C / p->groups == 1) return SUF(dw_bwd_data)(p, gy, w, bias_init, gx);
+    {
+        int rc;
+        if (SUF(try_winograd)(p, 1, gy, w, bias_init, gx, &rc)) return rc;
+    }
     const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);

@@ -1,0 +1,303 @@
+/* Winograd F(m x m, 3 x 3) convolution driver (float32; see winograd.h for the contract).
+ *
+ * With a = m + 2, each m x m output tile of each output channel is
+ *     Y = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A
+ * so the a*a products of every (tile, k, c) become a*a independent GEMMs over the channels:
+ *     M_xi (K x tiles) = U_xi (K x C) V_xi (C x tiles),  xi < a*a.
+ * F(4x4) does 36 multiply-adds per 16 outputs where direct convolution does 144 (4x fewer);
+ * F(2x2) 16 per 4 (2.25x fewer), with cheaper transforms and less rounding.
+ *
+ * The work per call:
+ *   1. U = G g G^T for every (k, c), written straight into the GEMM's packed left-operand
+ *      layout (micro-panels of MR output channels), one per xi, shared by all threads.
+ *   2. The tiles of the whole batch, flattened (image, tile row, tile column), are cut into
+ *      blocks of Tb (a multiple of the micro-kernel's NR); threads take blocks.  Per block:
+ *      a. input transform: for each run of tiles within one tile row and each channel, the
+ *         a input rows are copied into a small strip de-interleaved by column residue (zero
+ *         padding applied there), and the SIMD transform writes V_xi[c][tile] for all lanes;
+ *         the strip stays in L1, and V (a*a x C x Tb) in L2/L3 until the GEMMs read it;
+ *      b. a*a GEMMs straight on the GEMM family's micro-kernel (A = packed U, B = V read in
+ *         place with row stride Tb), into M (a*a x K x Tb);
+ *      c. output transform per (run, k) with the bias added, scattered into the NCHW output.
+ *   Nothing the size of the input or the batch is allocated: per thread V, M and the strips.
+ *
+ * Choice (dl_winograd_pick): a cost model in multiply-add equivalents, per call
+ *     winograd(m) = a^2 C K roundup(T_m, NR)  +  TRANSFORM a^2 T_m (C + K)
+ *     im2col      = 9 C K N OH OW  +  IM2COL 9 C N OH OW
+ * with T_m = N ceil(OH/m) ceil(OW/m) tiles: the GEMM part counts the columns a partly filled
+ * NR panel wastes, the second terms the transforms (TRANSFORM: cost of one transform value
+ * per tile and channel, measured, see below) and the im2col copy.  Winograd runs when its
+ * best tile size costs less than WINO_MARGIN of im2col; shapes with few channels (the
+ * transforms dominate) or few tiles per panel (small maps at batch 1) stay on im2col.
+ */
+#include <string.h>
+#include "dlcore/runtime.h"
+#include "gemm_kernels.h"
+#include "winograd.h"
+#include "winograd_kernels.h"
+
+/* cost-model constants (multiply-add equivalents), fitted to `dlcore bench conv` on Zen 4 */
+#define WINO_TRANSFORM 10.0
+#define WINO_IM2COL 2.0
+#define WINO_MARGIN 0.8
+/* bytes of one block's V and M together (the rest of L2 holds U_xi and the strips) */
+#define WINO_BLOCK_BYTES ((size_t)2 << 20)
+/* multiply-adds below which a call stays on one thread (as conv.c's DL_CONV_GRAIN) */
+#define WINO_GRAIN ((size_t)1 << 20)
+/* channels per GEMM pass (the K blocking of gemm.c) */
+#define WINO_KC 256
+/* strip row stride and output scratch stride: roundup(lanes, 16) plus one vector of slack */
+#define WINO_SLACK 16
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+static int64_t tiles_of(const dl_wino_conv *c, int m)
+{
+    return c->N * cdiv(c->OH, m) * cdiv(c->OW, m);
+}
+
+static double wino_cost(const dl_wino_conv *c, int m, int64_t nr)
+{
+    const double a2 = (double)((m + 2) * (m + 2)), t = (double)tiles_of(c, m);
+    const double tp = (double)(cdiv(tiles_of(c, m), nr) * nr);
+    return a2 * (double)c->C * (double)c->K * tp + WINO_TRANSFORM * a2 * t *
+                                                       (double)(c->C + c->K);
+}
+
+int dl_winograd_tile_size(const dl_wino_conv *c, int isa)
+{
+    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
+    return wino_cost(c, 4, nr) <= wino_cost(c, 2, nr) ? 4 : 2;
+}
+
+int dl_winograd_pick(const dl_wino_conv *c, int isa)
+{
+    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
+    const int m = dl_winograd_tile_size(c, isa);
+    const double p = (double)(c->N * c->OH * c->OW);
+    const double im2col = 9.0 * (double)c->C * p * ((double)c->K + WINO_IM2COL);
+    return wino_cost(c, m, nr) < WINO_MARGIN * im2col ? m : 0;
+}
+
+/* The transformed filters as packed GEMM left operands: for xi, output-channel panel ip and
+ * input channel c, the MR values of U_xi[ip*MR + i][c] at
+ *     U[((xi*npan + ip)*C + c)*MR + i]   (zero for rows past K),
+ * so the panel for channels c0.. is one contiguous kc x MR micro-panel from c0*MR on. */
+static void pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk, int64_t a2,
+                         int64_t MR, int64_t npan, int64_t ip, int64_t c, float *U)
+{
+    float g[9 * 32];
+    const int64_t ldg = 32, rows = min64(MR, cv->K - ip * MR);
+    for (int t = 0; t < 9; t++) {
+        const int64_t tap = cv->flip ? 8 - t : t;
+        const float *src = cv->w + (ip * MR) * cv->wk + c * cv->wc + tap;
+        for (int64_t i = 0; i < MR; i++) g[t * ldg + i] = i < rows ? src[i * cv->wk] : 0.0f;
+        for (int64_t i = MR; i < ldg; i++) g[t * ldg + i] = 0.0f;
+    }
+    tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, npan * cv->C * MR);
+    (void)a2;
+}
+
+/* The a input rows row0.. of one channel plane under `ntl` tiles whose first input column is
+ * col0, de-interleaved: seg[(i*m + r)*ldr + u] = in[row0 + i][col0 + m*u + r], zero outside
+ * the plane, for u <= ntl (a tile reads m + 2 columns: the next tile's first two). */
+static void load_strip(const float *plane, int64_t H, int64_t W, int m, int64_t row0,
+                       int64_t col0, int64_t ntl, float *seg, int64_t ldr)
+{
+    const int a = m + 2, sh = m == 4 ? 2 : 1;
+    const int64_t ncol = (int64_t)m * (ntl + 1);
+    int64_t lo = -col0, hi = W - col0;
+    lo = lo < 0 ? 0 : (lo > ncol ? ncol : lo);
+    hi = hi < lo ? lo : (hi > ncol ? ncol : hi);
+    for (int i = 0; i < a; i++) {
+        float *d = seg + (int64_t)i * m * ldr;
+        const int64_t row = row0 + i;
+        if (row < 0 || row >= H) {
+            for (int r = 0; r < m; r++) memset(d + r * ldr, 0, (size_t)(ntl + 1) * sizeof(float));
+            continue;
+        }
+        const float *src = plane + row * W + col0;
+        for (int64_t q = 0; q < lo; q++) d[(q & (m - 1)) * ldr + (q >> sh)] = 0.0f;
+        if (m == 4) {
+            int64_t q = lo;
+            for (; q < hi && (q & 3); q++) d[(q & 3) * ldr + (q >> 2)] = src[q];
+            for (; q + 4 <= hi; q += 4) {
+                const int64_t u = q >> 2;
+                d[u] = src[q];
+                d[ldr + u] = src[q + 1];
+                d[2 * ldr + u] = src[q + 2];
+                d[3 * ldr + u] = src[q + 3];
+            }
+            for (; q < hi; q++) d[(q & 3) * ldr + (q >> 2)] = src[q];
+        } else {
+            for (int64_t q = lo; q < hi; q++) d[(q & 1) * ldr + (q >> 1)] = src[q];
+        }
+        for (int64_t q = hi; q < ncol; q++) d[(q & (m - 1)) * ldr + (q >> sh)] = 0.0f;
+    }
+}
+
+/* One run of output tiles into the output plane: o[(i*m + j)*ldo + l] is row oh0 + i, column
+ * m*(tx0 + l) + j; rows and columns past the plane are dropped. */
+static void store_run(const float *o, int64_t ldo, int m, int64_t ntl, int64_t oh0,
+                      int64_t ow0, int64_t OH, int64_t OW, float *plane)
+{
+    const int64_t rows = min64(m, OH - oh0);
+    for (int64_t i = 0; i < rows; i++) {
+        float *dst = plane + (oh0 + i) * OW + ow0;
+        const float *src = o + i * m * ldo;
+        const int64_t cols = min64((int64_t)m * ntl, OW - ow0);
+        if (m == 4) {
+            int64_t q = 0;
+            for (; q + 4 <= cols; q += 4) {
+                const int64_t l = q >> 2;
+                dst[q] = src[l];
+                dst[q + 1] = src[ldo + l];
+                dst[q + 2] = src[2 * ldo + l];
+                dst[q + 3] = src[3 * ldo + l];
+            }
+            for (; q < cols; q++) dst[q] = src[(q & 3) * ldo + (q >> 2)];
+        } else {
+            for (int64_t q = 0; q < cols; q++) dst[q] = src[(q & 1) * ldo + (q >> 1)];
+        }
+    }
+}
+
+typedef struct {
+    const dl_wino_conv *cv;
+    const winograd_tile_kernels *tk;
+    const gemm_kernels_t *gk;
+    int m;
+    int64_t a2, TH, TW, T, Tb, MR, NR, npan, ldr;
+    const float *U;
+} wino_plan;
+
+/* The run of tiles that starts at flattened tile q (< q1): image n, tile row ty, first tile
+ * column tx, and ntl tiles, all in that tile row. */
+static int64_t tile_run(const wino_plan *pl, int64_t q, int64_t q1, int64_t *n, int64_t *ty,
+                        int64_t *tx)
+{
+    const int64_t per_image = pl->TH * pl->TW, rem = q % per_image;
+    *n = q / per_image;
+    *ty = rem / pl->TW;
+    *tx = rem % pl->TW;
+    return min64(pl->TW - *tx, q1 - q);
+}
+
+static void run_block(const wino_plan *pl, const float *in, const float *bias, float *out,
+                      int64_t q0, float *V, float *M, float *seg)
+{
+    const dl_wino_conv *cv = pl->cv;
+    const int m = pl->m;
+    const int64_t q1 = min64(pl->T, q0 + pl->Tb), nb = q1 - q0, Tb = pl->Tb;
+    const int64_t C = cv->C, K = cv->K, HW = cv->H * cv->W, P = cv->OH * cv->OW;
+    const int64_t ldr = pl->ldr;
+
+    /* a. input transform */
+    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+        ntl = tile_run(pl, q, q1, &n, &ty, &tx);
+        const float *img = in + n * C * HW;
+        for (int64_t c = 0; c < C; c++) {
+            load_strip(img + c * HW, cv->H, cv->W, m, ty * m - cv->ph, tx * m - cv->pw, ntl,
+                       seg, ldr);
+            pl->tk->input(seg, ldr, ntl, V + c * Tb + (q - q0), C * Tb);
+        }
+    }
+
+    /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
+    dl_gemm_epi e;
+    e.alpha = 1.0;
+    e.bias_row = NULL;
+    e.bias_col = NULL;
+    e.act = DL_ACT_NONE;
+    const int64_t nkb = cdiv(C, WINO_KC), kcb = cdiv(cdiv(C, nkb), 8) * 8;
+    for (int64_t xi = 0; xi < pl->a2; xi++) {
+        const float *Ux = pl->U + xi * pl->npan * C * pl->MR;
+        const float *Vx = V + xi * C * Tb;
+        float *Mx = M + xi * K * Tb;
+        for (int64_t c0 = 0; c0 < C; c0 += kcb) {
+            const int64_t kc = min64(kcb, C - c0);
+            e.beta = c0 ? 1.0 : 0.0;
+            for (int64_t ip = 0; ip < pl->npan; ip++) {
+                const float *ap = Ux + (ip * C + c0) * pl->MR;
+                const int64_t mr = min64(pl->MR, K - ip * pl->MR);
+                for (int64_t j = 0; j < nb; j += pl->NR)
+                    pl->gk->sgemm((size_t)kc, ap, Vx + c0 * Tb + j, (ptrdiff_t)Tb,
+                                  Mx + ip * pl->MR * Tb + j, (ptrdiff_t)Tb, (size_t)mr,
+                                  (size_t)min64(pl->NR, nb - j), &e);
+            }
+        }
+    }
+
+    /* c. output transform (seg is free again: it holds one run's m*m output rows) */
+    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+        ntl = tile_run(pl, q, q1, &n, &ty, &tx);
+        for (int64_t k = 0; k < K; k++) {
+            pl->tk->output(M + k * Tb + (q - q0), K * Tb, ntl, bias ? bias[k] : 0.0f, seg, ldr);
+            store_run(seg, ldr, m, ntl, ty * m, tx * m, cv->OH, cv->OW, out + (n * K + k) * P);
+        }
+    }
+}
+
+int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
+                         float *out)
+{
+    const dl_isa_t isa = dl_isa();
+    const winograd_kernels_t *wk = winograd_kernels_for(isa);
+    wino_plan pl;
+    pl.cv = cv;
+    pl.m = m;
+    pl.tk = m == 4 ? &wk->f4 : &wk->f2;
+    pl.gk = gemm_kernels_for(isa);
+    pl.a2 = (int64_t)(m + 2) * (m + 2);
+    pl.TH = cdiv(cv->OH, m);
+    pl.TW = cdiv(cv->OW, m);
+    pl.T = cv->N * pl.TH * pl.TW;
+    pl.MR = (int64_t)pl.gk->smr;
+    pl.NR = (int64_t)pl.gk->snr;
+    pl.npan = cdiv(cv->K, pl.MR);
+
+    const size_t work = (size_t)(cv->N * cv->OH * cv->OW) * (size_t)(cv->C * cv->K) * 9;
+    int nt = dl_threads_for(work, WINO_GRAIN);
+    /* Tb: V and M of a block within WINO_BLOCK_BYTES, whole NR panels, and blocks enough
+     * to keep every thread busy */
+    const size_t per_tile = (size_t)pl.a2 * (size_t)(cv->C + cv->K) * sizeof(float);
+    int64_t tb = (int64_t)(WINO_BLOCK_BYTES / per_tile) / pl.NR * pl.NR;
+    tb = tb < pl.NR ? pl.NR : (tb > 4 * pl.NR ? 4 * pl.NR : tb);
+    while (tb > pl.NR && cdiv(pl.T, tb) < 4 * nt) tb -= pl.NR;
+    pl.Tb = tb;
+    const int64_t nblocks = cdiv(pl.T, tb);
+    if (nt > nblocks) nt = (int)nblocks;
+    pl.ldr = cdiv(min64(pl.TW, tb), 16) * 16 + WINO_SLACK;
+
+    const size_t ulen = (size_t)(pl.a2 * pl.npan * cv->C * pl.MR);
+    float *U = (float *)dl_alloc(ulen * sizeof(float));
+    if (!U) return -1;
+    pl.U = U;
+    const size_t vlen = (size_t)(pl.a2 * cv->C * tb) + WINO_SLACK;
+    const size_t mlen = (size_t)(pl.a2 * cv->K * tb) + WINO_SLACK;
+    const size_t slen = (size_t)((m + 2) * m * pl.ldr) + WINO_SLACK;
+    int fail = 0;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < pl.npan * cv->C; i++)
+            pack_filters(cv, pl.tk, pl.a2, pl.MR, pl.npan, i / cv->C, i % cv->C, U);
+        float *buf = (float *)dl_alloc((vlen + mlen + slen) * sizeof(float));
+        if (!buf) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            /* the strips' slack lanes are read (and dropped): give them defined values */
+            memset(buf + vlen + mlen, 0, slen * sizeof(float));
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t b = 0; b < nblocks; b++)
+                run_block(&pl, in, bias, out, b * tb, buf, buf + vlen, buf + vlen + mlen);
+        }
+        dl_free(buf);
+    }
+    dl_free(U);
+    return fail ? -1 : 0;
+}
