@@ -9,6 +9,7 @@
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
 #include "winograd.h"
+#include "winograd_kernels.h"
 
 /* multiply-adds below which a call stays on one thread */
 #define DL_CONV_GRAIN ((size_t)1 << 20)
@@ -32,8 +33,8 @@ static int g_algo = -1;   /* -1: not read from the environment yet */
 
 void dl_conv_set_algo(int algo)
 {
-    g_algo = algo == DL_CONV_ALGO_IM2COL || algo == DL_CONV_ALGO_WINOGRAD ? algo
-                                                                            : DL_CONV_ALGO_AUTO;
+    g_algo = algo >= DL_CONV_ALGO_AUTO && algo <= DL_CONV_ALGO_WINOGRAD4 ? algo
+                                                                          : DL_CONV_ALGO_AUTO;
 }
 
 int dl_conv_get_algo(void)
@@ -42,7 +43,9 @@ int dl_conv_get_algo(void)
         const char *e = getenv("DLCORE_CONV_ALGO");
         g_algo = !e ? DL_CONV_ALGO_AUTO
                  : !strcmp(e, "im2col") ? DL_CONV_ALGO_IM2COL
-                 : !strcmp(e, "winograd") ? DL_CONV_ALGO_WINOGRAD : DL_CONV_ALGO_AUTO;
+                 : !strcmp(e, "winograd") ? DL_CONV_ALGO_WINOGRAD
+                 : !strcmp(e, "winograd2x2") ? DL_CONV_ALGO_WINOGRAD2
+                 : !strcmp(e, "winograd4x4") ? DL_CONV_ALGO_WINOGRAD4 : DL_CONV_ALGO_AUTO;
     }
     return g_algo;
 }
@@ -74,6 +77,8 @@ static int wino_tile_for(const dl_wino_conv *c)
     const int algo = dl_conv_get_algo();
     if (algo == DL_CONV_ALGO_IM2COL) return 0;
     if (algo == DL_CONV_ALGO_WINOGRAD) return dl_winograd_tile_size(c, (int)dl_isa());
+    if (algo == DL_CONV_ALGO_WINOGRAD2) return 2;
+    if (algo == DL_CONV_ALGO_WINOGRAD4) return 4;
     return dl_winograd_pick(c, (int)dl_isa());
 }
 
@@ -91,6 +96,12 @@ static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, c
     if (!wino_describe(p, bwd, w, &c)) return 0;
     const int m = wino_tile_for(&c);
     if (!m) return 0;
+    /* a tile's transforms mix its values: inf - inf would put NaN where im2col gives a
+     * finite output, so non-finite operands take im2col (a read of each, ~1% of the call) */
+    const winograd_kernels_t *wk = winograd_kernels();
+    if (!wk->all_finite(in, (size_t)(c.N * c.C * c.H * c.W)) ||
+        !wk->all_finite(w, (size_t)(p->K * p->C * 9)))
+        return 0;
     *rc = dl_winograd_conv_f32(&c, m, in, bias, out);
     return 1;
 }

@@ -9,12 +9,14 @@
  *   output  reads M (a x a per lane) from mm[xi*ldx + l] (whole vectors: lanes past n are
  *           read and dropped) and writes Y = A^T M A + bias as o[(i*m + j)*ldo + l] for whole
  *           vectors, ldo >= roundup(n, 16)
+ *   all_finite  1 when x[0..n) holds no NaN and no infinity
  *   filter  reads the 9 taps g[t*ldg + l] (t = 3r + s, whole vectors) and writes
  *           U = G g G^T as u[xi*ldx + l] for l < n
  */
 #ifndef DLCORE_WINOGRAD_KERNELS_H
 #define DLCORE_WINOGRAD_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "dispatch.h"
 
@@ -26,6 +28,7 @@ typedef struct {
 
 typedef struct {
     winograd_tile_kernels f2, f4;   /* F(2x2, 3x3) and F(4x4, 3x3) */
+    int (*all_finite)(const float *x, size_t n);   /* 1 when no x[i] is NaN or +-inf */
 } winograd_kernels_t;
 
 DL_KERNEL_TABLE(winograd_kernels_t, winograd_kernels)

@@ -492,13 +492,14 @@ def conv_workspace_limit(limit=None):
     return dl_conv_col_bytes()
 
 
-_CONV_ALGOS = ("auto", "im2col", "winograd")
+_CONV_ALGOS = ("auto", "im2col", "winograd", "winograd2x2", "winograd4x4")
 
 
 def conv_algo(name=None):
     """The algorithm float32 convolutions use: 'auto' (a cost model picks per shape),
-    'im2col' or 'winograd' (wherever it applies); with `name`, set it first.  Returns the
-    setting in force."""
+    'im2col', or 'winograd' / 'winograd2x2' / 'winograd4x4' (wherever it applies: 3x3, stride
+    1, dilation 1, groups 1; the cheaper tile size or the one named); with `name`, set it
+    first.  Returns the setting in force."""
     if name is not None:
         if name not in _CONV_ALGOS:
             raise ValueError("conv_algo: name must be one of %s, got %r" % (_CONV_ALGOS, name))

@@ -44,10 +44,14 @@ size_t dl_conv_col_bytes(void);
 void dl_conv_set_col_bytes(size_t bytes);
 
 /* Which algorithm float32 convolutions use: AUTO (the cost model in winograd.c picks per
- * shape), IM2COL (never Winograd) or WINOGRAD (wherever it applies).  Starts from the
- * environment variable DLCORE_CONV_ALGO = auto | im2col | winograd (default auto). */
+ * shape), IM2COL (never Winograd), WINOGRAD (wherever it applies, the cheaper tile size), or
+ * WINOGRAD2 / WINOGRAD4 (wherever it applies, that tile size).  Starts from the environment
+ * variable DLCORE_CONV_ALGO = auto | im2col | winograd | winograd2x2 | winograd4x4 (default
+ * auto).  AUTO and WINOGRAD* both run im2col when the input or the weights hold a NaN or an
+ * infinity: Winograd's transforms would spread it to outputs that never read it. */
 typedef enum {
-    DL_CONV_ALGO_AUTO = 0, DL_CONV_ALGO_IM2COL = 1, DL_CONV_ALGO_WINOGRAD = 2
+    DL_CONV_ALGO_AUTO = 0, DL_CONV_ALGO_IM2COL = 1, DL_CONV_ALGO_WINOGRAD = 2,
+    DL_CONV_ALGO_WINOGRAD2 = 3, DL_CONV_ALGO_WINOGRAD4 = 4
 } dl_conv_algo_t;
 void dl_conv_set_algo(int algo);
 int dl_conv_get_algo(void);
