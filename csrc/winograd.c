@@ -46,7 +46,7 @@
 #define WINO_GRAIN ((size_t)1 << 20)
 /* channels per GEMM pass (the K blocking of gemm.c) */
 #define WINO_KC 256
-/* strip row stride and output scratch stride: roundup(lanes, 16) plus one vector of slack */
+/* floats past V and M: the output transform reads whole vectors */
 #define WINO_SLACK 16
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -99,76 +99,12 @@ static void pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk
     (void)a2;
 }
 
-/* The a input rows row0.. of one channel plane under `ntl` tiles whose first input column is
- * col0, de-interleaved: seg[(i*m + r)*ldr + u] = in[row0 + i][col0 + m*u + r], zero outside
- * the plane, for u <= ntl (a tile reads m + 2 columns: the next tile's first two). */
-static void load_strip(const float *plane, int64_t H, int64_t W, int m, int64_t row0,
-                       int64_t col0, int64_t ntl, float *seg, int64_t ldr)
-{
-    const int a = m + 2, sh = m == 4 ? 2 : 1;
-    const int64_t ncol = (int64_t)m * (ntl + 1);
-    int64_t lo = -col0, hi = W - col0;
-    lo = lo < 0 ? 0 : (lo > ncol ? ncol : lo);
-    hi = hi < lo ? lo : (hi > ncol ? ncol : hi);
-    for (int i = 0; i < a; i++) {
-        float *d = seg + (int64_t)i * m * ldr;
-        const int64_t row = row0 + i;
-        if (row < 0 || row >= H) {
-            for (int r = 0; r < m; r++) memset(d + r * ldr, 0, (size_t)(ntl + 1) * sizeof(float));
-            continue;
-        }
-        const float *src = plane + row * W + col0;
-        for (int64_t q = 0; q < lo; q++) d[(q & (m - 1)) * ldr + (q >> sh)] = 0.0f;
-        if (m == 4) {
-            int64_t q = lo;
-            for (; q < hi && (q & 3); q++) d[(q & 3) * ldr + (q >> 2)] = src[q];
-            for (; q + 4 <= hi; q += 4) {
-                const int64_t u = q >> 2;
-                d[u] = src[q];
-                d[ldr + u] = src[q + 1];
-                d[2 * ldr + u] = src[q + 2];
-                d[3 * ldr + u] = src[q + 3];
-            }
-            for (; q < hi; q++) d[(q & 3) * ldr + (q >> 2)] = src[q];
-        } else {
-            for (int64_t q = lo; q < hi; q++) d[(q & 1) * ldr + (q >> 1)] = src[q];
-        }
-        for (int64_t q = hi; q < ncol; q++) d[(q & (m - 1)) * ldr + (q >> sh)] = 0.0f;
-    }
-}
-
-/* One run of output tiles into the output plane: o[(i*m + j)*ldo + l] is row oh0 + i, column
- * m*(tx0 + l) + j; rows and columns past the plane are dropped. */
-static void store_run(const float *o, int64_t ldo, int m, int64_t ntl, int64_t oh0,
-                      int64_t ow0, int64_t OH, int64_t OW, float *plane)
-{
-    const int64_t rows = min64(m, OH - oh0);
-    for (int64_t i = 0; i < rows; i++) {
-        float *dst = plane + (oh0 + i) * OW + ow0;
-        const float *src = o + i * m * ldo;
-        const int64_t cols = min64((int64_t)m * ntl, OW - ow0);
-        if (m == 4) {
-            int64_t q = 0;
-            for (; q + 4 <= cols; q += 4) {
-                const int64_t l = q >> 2;
-                dst[q] = src[l];
-                dst[q + 1] = src[ldo + l];
-                dst[q + 2] = src[2 * ldo + l];
-                dst[q + 3] = src[3 * ldo + l];
-            }
-            for (; q < cols; q++) dst[q] = src[(q & 3) * ldo + (q >> 2)];
-        } else {
-            for (int64_t q = 0; q < cols; q++) dst[q] = src[(q & 1) * ldo + (q >> 1)];
-        }
-    }
-}
-
 typedef struct {
     const dl_wino_conv *cv;
     const winograd_tile_kernels *tk;
     const gemm_kernels_t *gk;
     int m;
-    int64_t a2, TH, TW, T, Tb, MR, NR, npan, ldr;
+    int64_t a2, TH, TW, T, Tb, MR, NR, npan;
     const float *U;
 } wino_plan;
 
@@ -185,23 +121,20 @@ static int64_t tile_run(const wino_plan *pl, int64_t q, int64_t q1, int64_t *n, 
 }
 
 static void run_block(const wino_plan *pl, const float *in, const float *bias, float *out,
-                      int64_t q0, float *V, float *M, float *seg)
+                      int64_t q0, float *V, float *M)
 {
     const dl_wino_conv *cv = pl->cv;
     const int m = pl->m;
     const int64_t q1 = min64(pl->T, q0 + pl->Tb), nb = q1 - q0, Tb = pl->Tb;
     const int64_t C = cv->C, K = cv->K, HW = cv->H * cv->W, P = cv->OH * cv->OW;
-    const int64_t ldr = pl->ldr;
 
-    /* a. input transform */
+    /* a. input transform, straight from the planes (zero padding applied in the kernel) */
     for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
         ntl = tile_run(pl, q, q1, &n, &ty, &tx);
         const float *img = in + n * C * HW;
-        for (int64_t c = 0; c < C; c++) {
-            load_strip(img + c * HW, cv->H, cv->W, m, ty * m - cv->ph, tx * m - cv->pw, ntl,
-                       seg, ldr);
-            pl->tk->input(seg, ldr, ntl, V + c * Tb + (q - q0), C * Tb);
-        }
+        for (int64_t c = 0; c < C; c++)
+            pl->tk->input(img + c * HW, cv->H, cv->W, ty * m - cv->ph, tx * m - cv->pw, ntl,
+                          V + c * Tb + (q - q0), C * Tb);
     }
 
     /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
@@ -229,13 +162,14 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
         }
     }
 
-    /* c. output transform (seg is free again: it holds one run's m*m output rows) */
+    /* c. output transform, rows written straight into the output planes */
     for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
         ntl = tile_run(pl, q, q1, &n, &ty, &tx);
-        for (int64_t k = 0; k < K; k++) {
-            pl->tk->output(M + k * Tb + (q - q0), K * Tb, ntl, bias ? bias[k] : 0.0f, seg, ldr);
-            store_run(seg, ldr, m, ntl, ty * m, tx * m, cv->OH, cv->OW, out + (n * K + k) * P);
-        }
+        const int64_t oh0 = ty * m, ow0 = tx * m;
+        const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
+        for (int64_t k = 0; k < K; k++)
+            pl->tk->output(M + k * Tb + (q - q0), K * Tb, ntl, bias ? bias[k] : 0.0f,
+                           out + (n * K + k) * P + oh0 * cv->OW + ow0, cv->OW, rows, cols);
     }
 }
 
@@ -268,7 +202,6 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     pl.Tb = tb;
     const int64_t nblocks = cdiv(pl.T, tb);
     if (nt > nblocks) nt = (int)nblocks;
-    pl.ldr = cdiv(min64(pl.TW, tb), 16) * 16 + WINO_SLACK;
 
     const size_t ulen = (size_t)(pl.a2 * pl.npan * cv->C * pl.MR);
     float *U = (float *)dl_alloc(ulen * sizeof(float));
@@ -276,25 +209,22 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     pl.U = U;
     const size_t vlen = (size_t)(pl.a2 * cv->C * tb) + WINO_SLACK;
     const size_t mlen = (size_t)(pl.a2 * cv->K * tb) + WINO_SLACK;
-    const size_t slen = (size_t)((m + 2) * m * pl.ldr) + WINO_SLACK;
     int fail = 0;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         #pragma omp for schedule(static)
         for (int64_t i = 0; i < pl.npan * cv->C; i++)
             pack_filters(cv, pl.tk, pl.a2, pl.MR, pl.npan, i / cv->C, i % cv->C, U);
-        float *buf = (float *)dl_alloc((vlen + mlen + slen) * sizeof(float));
+        float *buf = (float *)dl_alloc((vlen + mlen) * sizeof(float));
         if (!buf) {
             #pragma omp atomic write
             fail = 1;
         }
         #pragma omp barrier
         if (!fail) {
-            /* the strips' slack lanes are read (and dropped): give them defined values */
-            memset(buf + vlen + mlen, 0, slen * sizeof(float));
             #pragma omp for schedule(dynamic, 1)
             for (int64_t b = 0; b < nblocks; b++)
-                run_block(&pl, in, bias, out, b * tb, buf, buf + vlen, buf + vlen + mlen);
+                run_block(&pl, in, bias, out, b * tb, buf, buf + vlen);
         }
         dl_free(buf);
     }

@@ -2,13 +2,12 @@
  * through winograd_kernels() (see dispatch.h).  F(m x m, 3 x 3) with a = m + 2; every function
  * works on `n` lanes at once (tiles, or output channels for the filter), a vector at a time.
  *
- *   input   seg[(i*m + r)*ldr + u] holds input row i of a tile row, column m*u + r (the
- *           strip de-interleaved by column residue, so tile l's column j is lane l of
- *           seg[(i*m + j%m)*ldr + j/m + l]); writes V = B^T d B as v[xi*ldx + l], xi = i*a + j,
- *           for l < n.  ldr >= roundup(n, 16) + 1 (whole vectors are loaded).
+ *   input   the n tiles of a run in one channel plane (H x W, rows of W): tile l's a x a
+ *           window starts at row row0, column col0 + m*l (reads outside the plane are zero);
+ *           writes V = B^T d B as v[xi*ldx + l], xi = i*a + j, for l < n
  *   output  reads M (a x a per lane) from mm[xi*ldx + l] (whole vectors: lanes past n are
- *           read and dropped) and writes Y = A^T M A + bias as o[(i*m + j)*ldo + l] for whole
- *           vectors, ldo >= roundup(n, 16)
+ *           read and dropped) and writes Y = A^T M A + bias for the run: out[i*ldo + q] for
+ *           i < rows, q < cols (out is the run's first output pixel; rows <= m, cols <= m*n)
  *   all_finite  1 when x[0..n) holds no NaN and no infinity
  *   filter  reads the 9 taps g[t*ldg + l] (t = 3r + s, whole vectors) and writes
  *           U = G g G^T as u[xi*ldx + l] for l < n
@@ -21,8 +20,10 @@
 #include "dispatch.h"
 
 typedef struct {
-    void (*input)(const float *seg, int64_t ldr, int64_t n, float *v, int64_t ldx);
-    void (*output)(const float *mm, int64_t ldx, int64_t n, float bias, float *o, int64_t ldo);
+    void (*input)(const float *plane, int64_t H, int64_t W, int64_t row0, int64_t col0,
+                  int64_t n, float *v, int64_t ldx);
+    void (*output)(const float *mm, int64_t ldx, int64_t n, float bias, float *out,
+                   int64_t ldo, int64_t rows, int64_t cols);
     void (*filter)(const float *g, int64_t ldg, int64_t n, float *u, int64_t ldx);
 } winograd_tile_kernels;
 

@@ -7,7 +7,7 @@
  * (F2), with the point at infinity.  F4's B^T has entries up to 5 and A^T up to 8, which is
  * where its float32 error comes from (tests/test_conv_winograd.py states it).
  */
-#include "simd.h"
+#include "simd_lanes.h"
 #include "winograd_kernels.h"
 
 static inline size_t lanes_of(int64_t n, int64_t l)
@@ -64,16 +64,39 @@ static inline void g4(const vf *g, vf *u)
     u[5] = g[2];
 }
 
-static void input4(const float *seg, int64_t ldr, int64_t n, float *v, int64_t ldx)
+/* One input row of a chunk of tiles (lane l: the tile whose window starts at column cs + 4l)
+ * as its 6 columns, a vector each; zero outside the row's W columns. */
+static inline void row4(const float *rp, int64_t W, int64_t cs, vf *d)
+{
+    vf a[4];
+    for (int k = 0; k < 4; k++) {
+        const int64_t c = cs + (int64_t)k * DL_VF_LEN;
+        a[k] = vf_load_range(rp + c, -c, W - c);
+    }
+    vf_deinterleave4(a, d);
+    const int64_t c = cs + 4 * (int64_t)DL_VF_LEN;
+    d[4] = vf_shift_in(d[0], c >= 0 && c < W ? rp[c] : 0.0f);
+    d[5] = vf_shift_in(d[1], c + 1 >= 0 && c + 1 < W ? rp[c + 1] : 0.0f);
+}
+
+static void input4(const float *plane, int64_t H, int64_t W, int64_t row0, int64_t col0,
+                   int64_t n, float *v, int64_t ldx)
 {
     for (int64_t l = 0; l < n; l += DL_VF_LEN) {
         const size_t k = lanes_of(n, l);
-        vf t[6][6];
+        vf d[6][6], t[6][6];
+        for (int i = 0; i < 6; i++) {
+            const int64_t row = row0 + i;
+            if (row < 0 || row >= H) {
+                for (int j = 0; j < 6; j++) d[i][j] = vf_zero();
+                continue;
+            }
+            row4(plane + row * W, W, col0 + 4 * l, d[i]);
+        }
         for (int j = 0; j < 6; j++) {
-            vf d[6], o[6];
-            const float *col = seg + (j & 3) * ldr + l + (j >> 2);
-            for (int i = 0; i < 6; i++) d[i] = vf_loadu(col + i * 4 * ldr);
-            bt4(d, o);
+            vf c[6], o[6];
+            for (int i = 0; i < 6; i++) c[i] = d[i][j];
+            bt4(c, o);
             for (int i = 0; i < 6; i++) t[i][j] = o[i];
         }
         for (int i = 0; i < 6; i++) {
@@ -84,7 +107,22 @@ static void input4(const float *seg, int64_t ldr, int64_t n, float *v, int64_t l
     }
 }
 
-static void output4(const float *mm, int64_t ldx, int64_t n, float bias, float *o, int64_t ldo)
+/* Output columns q0 .. q0 + 4*LEN - 1 of a run's row from its 4 column vectors (a lane per
+ * tile), up to column `cols`. */
+static inline void store_row(float *orow, int64_t q0, int64_t cols, const vf *y, int m)
+{
+    vf o[4];
+    if (m == 4) vf_interleave4(y, o);
+    else vf_interleave2(y, o);
+    for (int k = 0; k < m; k++) {
+        const int64_t q = q0 + (int64_t)k * DL_VF_LEN;
+        if (q >= cols) break;
+        store_lanes(orow + q, o[k], lanes_of(cols, q));
+    }
+}
+
+static void output4(const float *mm, int64_t ldx, int64_t n, float bias, float *out,
+                    int64_t ldo, int64_t rows, int64_t cols)
 {
     const vf b = vf_set1(bias);
     for (int64_t l = 0; l < n; l += DL_VF_LEN) {
@@ -95,10 +133,11 @@ static void output4(const float *mm, int64_t ldx, int64_t n, float bias, float *
             at4(m, y);
             for (int i = 0; i < 4; i++) t[i][j] = y[i];
         }
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < rows; i++) {
             vf y[4];
             at4(t[i], y);
-            for (int j = 0; j < 4; j++) vf_storeu(o + (i * 4 + j) * ldo + l, vf_add(y[j], b));
+            for (int j = 0; j < 4; j++) y[j] = vf_add(y[j], b);
+            store_row(out + i * ldo, 4 * l, cols, y, 4);
         }
     }
 }
@@ -147,16 +186,34 @@ static inline void g2(const vf *g, vf *u)
     u[3] = g[2];
 }
 
-static void input2(const float *seg, int64_t ldr, int64_t n, float *v, int64_t ldx)
+static void input2(const float *plane, int64_t H, int64_t W, int64_t row0, int64_t col0,
+                   int64_t n, float *v, int64_t ldx)
 {
     for (int64_t l = 0; l < n; l += DL_VF_LEN) {
         const size_t k = lanes_of(n, l);
-        vf t[4][4];
+        vf d[4][4], t[4][4];
+        for (int i = 0; i < 4; i++) {
+            const int64_t row = row0 + i;
+            if (row < 0 || row >= H) {
+                for (int j = 0; j < 4; j++) d[i][j] = vf_zero();
+                continue;
+            }
+            const float *rp = plane + row * W;
+            const int64_t cs = col0 + 2 * l;
+            vf a[2];
+            for (int q = 0; q < 2; q++) {
+                const int64_t c = cs + (int64_t)q * DL_VF_LEN;
+                a[q] = vf_load_range(rp + c, -c, W - c);
+            }
+            vf_deinterleave2(a, d[i]);
+            const int64_t c = cs + 2 * (int64_t)DL_VF_LEN;
+            d[i][2] = vf_shift_in(d[i][0], c >= 0 && c < W ? rp[c] : 0.0f);
+            d[i][3] = vf_shift_in(d[i][1], c + 1 >= 0 && c + 1 < W ? rp[c + 1] : 0.0f);
+        }
         for (int j = 0; j < 4; j++) {
-            vf d[4], o[4];
-            const float *col = seg + (j & 1) * ldr + l + (j >> 1);
-            for (int i = 0; i < 4; i++) d[i] = vf_loadu(col + i * 2 * ldr);
-            bt2(d, o);
+            vf c[4], o[4];
+            for (int i = 0; i < 4; i++) c[i] = d[i][j];
+            bt2(c, o);
             for (int i = 0; i < 4; i++) t[i][j] = o[i];
         }
         for (int i = 0; i < 4; i++) {
@@ -167,7 +224,8 @@ static void input2(const float *seg, int64_t ldr, int64_t n, float *v, int64_t l
     }
 }
 
-static void output2(const float *mm, int64_t ldx, int64_t n, float bias, float *o, int64_t ldo)
+static void output2(const float *mm, int64_t ldx, int64_t n, float bias, float *out,
+                    int64_t ldo, int64_t rows, int64_t cols)
 {
     const vf b = vf_set1(bias);
     for (int64_t l = 0; l < n; l += DL_VF_LEN) {
@@ -179,10 +237,12 @@ static void output2(const float *mm, int64_t ldx, int64_t n, float bias, float *
             t[0][j] = y[0];
             t[1][j] = y[1];
         }
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < rows; i++) {
             vf y[2];
             at2(t[i], y);
-            for (int j = 0; j < 2; j++) vf_storeu(o + (i * 2 + j) * ldo + l, vf_add(y[j], b));
+            y[0] = vf_add(y[0], b);
+            y[1] = vf_add(y[1], b);
+            store_row(out + i * ldo, 2 * l, cols, y, 2);
         }
     }
 }
