@@ -21,25 +21,36 @@
  *      c. output transform per (run, k) with the bias added, scattered into the NCHW output.
  *   Nothing the size of the input or the batch is allocated: per thread V, M and the strips.
  *
- * Choice (dl_winograd_pick): a cost model in multiply-add equivalents, per call
- *     winograd(m) = a^2 C K roundup(T_m, NR)  +  TRANSFORM a^2 T_m (C + K)
- *     im2col      = 9 C K N OH OW  +  IM2COL 9 C N OH OW
- * with T_m = N ceil(OH/m) ceil(OW/m) tiles: the GEMM part counts the columns a partly filled
- * NR panel wastes, the second terms the transforms (TRANSFORM: cost of one transform value
- * per tile and channel, measured, see below) and the im2col copy.  Winograd runs when its
- * best tile size costs less than WINO_MARGIN of im2col; shapes with few channels (the
- * transforms dominate) or few tiles per panel (small maps at batch 1) stay on im2col.
+ * Choice (dl_winograd_pick): a cost model in multiply-add equivalents (one unit: a
+ * multiply-add of the im2col path's GEMM), fitted to single-thread timings of ResNet-shaped
+ * layers on Zen 4 (maps 7-56, channels 64-512, batch 1-8; within ~30% of each):
+ *     winograd(m) = GEMM_EFF a^2 C K roundup(T, NR)                 the a^2 products
+ *                 + TRANSFORM a^2 (C + K) N TH roundup(TW, LEN)     input and output transforms
+ *                 + FILTER a^2 C K                                  the filter transform
+ *     im2col      = 9 C K roundup(N P, NR) + IM2COL 9 C N P + PACK 9 C K
+ * with T = N TH TW tiles (TH = ceil(OH/m), TW = ceil(OW/m)), P = OH OW, LEN the vector
+ * lanes: the transforms work on one tile row at a time, so a row of 4 tiles fills a quarter
+ * of a 16-lane vector, and a partly filled NR panel costs a whole one.  The smaller of F(2x2)
+ * and F(4x4) (F(4x4) only when it saves MARGIN_TILE: it is ~20x less accurate) runs when it
+ * beats im2col by MARGIN.  In effect: Winograd from about 16 channels on maps of 14 and up,
+ * F(2x2) for small maps, im2col at batch 1 on 7x7 maps with many channels (the filter
+ * transform, a*a C K values, outweighs the saving) and for few input channels.
  */
 #include <string.h>
+#include "dlcore/alloc.h"
 #include "dlcore/runtime.h"
 #include "gemm_kernels.h"
 #include "winograd.h"
 #include "winograd_kernels.h"
 
-/* cost-model constants (multiply-add equivalents), fitted to `dlcore bench conv` on Zen 4 */
+/* cost-model constants (see above) */
+#define WINO_GEMM_EFF 0.7
 #define WINO_TRANSFORM 10.0
+#define WINO_FILTER 20.0
 #define WINO_IM2COL 2.0
-#define WINO_MARGIN 0.8
+#define WINO_PACK 4.0
+#define WINO_MARGIN 0.9
+#define WINO_MARGIN_TILE 0.9
 /* bytes of one block's V and M together (the rest of L2 holds U_xi and the strips) */
 #define WINO_BLOCK_BYTES ((size_t)2 << 20)
 /* multiply-adds below which a call stays on one thread (as conv.c's DL_CONV_GRAIN) */
@@ -52,32 +63,48 @@
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* Floats from one xi's slice of U, V or M to the next: the slice rounded up to 16 floats,
+ * plus 16.  The transforms touch all a*a slices at once, and slices a multiple of 4 KiB
+ * apart would all fall in one L1 set (8 ways for 36 lines): the odd 64 bytes spread them. */
+static inline int64_t xi_stride(int64_t n) { return (n + 15) / 16 * 16 + 16; }
+
 static int64_t tiles_of(const dl_wino_conv *c, int m)
 {
     return c->N * cdiv(c->OH, m) * cdiv(c->OW, m);
 }
 
-static double wino_cost(const dl_wino_conv *c, int m, int64_t nr)
+static int64_t roundup(int64_t v, int64_t to) { return cdiv(v, to) * to; }
+
+static int vector_lanes(int isa) { return isa == DL_ISA_AVX512 ? 16 : isa == DL_ISA_AVX2 ? 8 : 1; }
+
+static double wino_cost(const dl_wino_conv *c, int m, int isa)
 {
-    const double a2 = (double)((m + 2) * (m + 2)), t = (double)tiles_of(c, m);
-    const double tp = (double)(cdiv(tiles_of(c, m), nr) * nr);
-    return a2 * (double)c->C * (double)c->K * tp + WINO_TRANSFORM * a2 * t *
-                                                       (double)(c->C + c->K);
+    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
+    const double a2 = (double)((m + 2) * (m + 2)), CK = (double)c->C * (double)c->K;
+    const int64_t TH = cdiv(c->OH, m), TW = cdiv(c->OW, m);
+    const double lanes = (double)(c->N * TH * roundup(TW, vector_lanes(isa)));
+    return WINO_GEMM_EFF * a2 * CK * (double)roundup(tiles_of(c, m), nr) +
+           WINO_TRANSFORM * a2 * (double)(c->C + c->K) * lanes + WINO_FILTER * a2 * CK;
+}
+
+static double im2col_cost(const dl_wino_conv *c, int isa)
+{
+    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
+    const int64_t np = c->N * c->OH * c->OW;
+    const double CK = (double)c->C * (double)c->K;
+    return 9.0 * CK * (double)roundup(np, nr) + WINO_IM2COL * 9.0 * (double)c->C * (double)np +
+           WINO_PACK * 9.0 * CK;
 }
 
 int dl_winograd_tile_size(const dl_wino_conv *c, int isa)
 {
-    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
-    return wino_cost(c, 4, nr) <= wino_cost(c, 2, nr) ? 4 : 2;
+    return wino_cost(c, 4, isa) < WINO_MARGIN_TILE * wino_cost(c, 2, isa) ? 4 : 2;
 }
 
 int dl_winograd_pick(const dl_wino_conv *c, int isa)
 {
-    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
     const int m = dl_winograd_tile_size(c, isa);
-    const double p = (double)(c->N * c->OH * c->OW);
-    const double im2col = 9.0 * (double)c->C * p * ((double)c->K + WINO_IM2COL);
-    return wino_cost(c, m, nr) < WINO_MARGIN * im2col ? m : 0;
+    return wino_cost(c, m, isa) < WINO_MARGIN * im2col_cost(c, isa) ? m : 0;
 }
 
 /* The transformed filters as packed GEMM left operands: for xi, output-channel panel ip and
@@ -95,7 +122,7 @@ static void pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk
         for (int64_t i = 0; i < MR; i++) g[t * ldg + i] = i < rows ? src[i * cv->wk] : 0.0f;
         for (int64_t i = MR; i < ldg; i++) g[t * ldg + i] = 0.0f;
     }
-    tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, npan * cv->C * MR);
+    tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, xi_stride(npan * cv->C * MR));
     (void)a2;
 }
 
@@ -134,7 +161,7 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
         const float *img = in + n * C * HW;
         for (int64_t c = 0; c < C; c++)
             pl->tk->input(img + c * HW, cv->H, cv->W, ty * m - cv->ph, tx * m - cv->pw, ntl,
-                          V + c * Tb + (q - q0), C * Tb);
+                          V + c * Tb + (q - q0), xi_stride(C * Tb));
     }
 
     /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
@@ -145,9 +172,9 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
     e.act = DL_ACT_NONE;
     const int64_t nkb = cdiv(C, WINO_KC), kcb = cdiv(cdiv(C, nkb), 8) * 8;
     for (int64_t xi = 0; xi < pl->a2; xi++) {
-        const float *Ux = pl->U + xi * pl->npan * C * pl->MR;
-        const float *Vx = V + xi * C * Tb;
-        float *Mx = M + xi * K * Tb;
+        const float *Ux = pl->U + xi * xi_stride(pl->npan * C * pl->MR);
+        const float *Vx = V + xi * xi_stride(C * Tb);
+        float *Mx = M + xi * xi_stride(K * Tb);
         for (int64_t c0 = 0; c0 < C; c0 += kcb) {
             const int64_t kc = min64(kcb, C - c0);
             e.beta = c0 ? 1.0 : 0.0;
@@ -168,7 +195,7 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
         const int64_t oh0 = ty * m, ow0 = tx * m;
         const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
         for (int64_t k = 0; k < K; k++)
-            pl->tk->output(M + k * Tb + (q - q0), K * Tb, ntl, bias ? bias[k] : 0.0f,
+            pl->tk->output(M + k * Tb + (q - q0), xi_stride(K * Tb), ntl, bias ? bias[k] : 0.0f,
                            out + (n * K + k) * P + oh0 * cv->OW + ow0, cv->OW, rows, cols);
     }
 }
@@ -203,19 +230,22 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     const int64_t nblocks = cdiv(pl.T, tb);
     if (nt > nblocks) nt = (int)nblocks;
 
-    const size_t ulen = (size_t)(pl.a2 * pl.npan * cv->C * pl.MR);
-    float *U = (float *)dl_alloc(ulen * sizeof(float));
+    const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
+    /* the buffer allocator: a call of the same shape gets the same mapped pages back (U
+     * alone is 38 MB for 512 x 512 channels, fresh 4 KiB pages would cost more than the
+     * transform) */
+    float *U = (float *)dl_buf_malloc(ulen * sizeof(float));
     if (!U) return -1;
     pl.U = U;
-    const size_t vlen = (size_t)(pl.a2 * cv->C * tb) + WINO_SLACK;
-    const size_t mlen = (size_t)(pl.a2 * cv->K * tb) + WINO_SLACK;
+    const size_t vlen = (size_t)(pl.a2 * xi_stride(cv->C * tb)) + WINO_SLACK;
+    const size_t mlen = (size_t)(pl.a2 * xi_stride(cv->K * tb)) + WINO_SLACK;
     int fail = 0;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
         #pragma omp for schedule(static)
         for (int64_t i = 0; i < pl.npan * cv->C; i++)
             pack_filters(cv, pl.tk, pl.a2, pl.MR, pl.npan, i / cv->C, i % cv->C, U);
-        float *buf = (float *)dl_alloc((vlen + mlen) * sizeof(float));
+        float *buf = (float *)dl_buf_malloc((vlen + mlen) * sizeof(float));
         if (!buf) {
             #pragma omp atomic write
             fail = 1;
@@ -226,8 +256,8 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
             for (int64_t b = 0; b < nblocks; b++)
                 run_block(&pl, in, bias, out, b * tb, buf, buf + vlen);
         }
-        dl_free(buf);
+        dl_buf_free(buf);
     }
-    dl_free(U);
+    dl_buf_free(U);
     return fail ? -1 : 0;
 }
