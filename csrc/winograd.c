@@ -111,19 +111,27 @@ int dl_winograd_pick(const dl_wino_conv *c, int isa)
  * input channel c, the MR values of U_xi[ip*MR + i][c] at
  *     U[((xi*npan + ip)*C + c)*MR + i]   (zero for rows past K),
  * so the panel for channels c0.. is one contiguous kc x MR micro-panel from c0*MR on. */
-static void pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk, int64_t a2,
-                         int64_t MR, int64_t npan, int64_t ip, int64_t c, float *U)
+static int pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk, int64_t MR,
+                        int64_t npan, int64_t ip, int64_t c0, int64_t c1, float *U)
 {
-    float g[9 * 32];
+    /* lanes past `rows` stay zero (the padded rows of the last panel); lanes past MR are
+     * loaded with the vector and dropped */
+    float g[9 * 32] = {0};
     const int64_t ldg = 32, rows = min64(MR, cv->K - ip * MR);
-    for (int t = 0; t < 9; t++) {
-        const int64_t tap = cv->flip ? 8 - t : t;
-        const float *src = cv->w + (ip * MR) * cv->wk + c * cv->wc + tap;
-        for (int64_t i = 0; i < MR; i++) g[t * ldg + i] = i < rows ? src[i * cv->wk] : 0.0f;
-        for (int64_t i = MR; i < ldg; i++) g[t * ldg + i] = 0.0f;
+    float bad = 0.0f;
+    for (int64_t c = c0; c < c1; c++) {
+        for (int64_t i = 0; i < rows; i++) {
+            /* one filter's 9 taps, contiguous in memory */
+            const float *src = cv->w + (ip * MR + i) * cv->wk + c * cv->wc;
+            for (int t = 0; t < 9; t++) {
+                const float v = src[cv->flip ? 8 - t : t];
+                bad += v - v;   /* 0 unless v is NaN or infinite */
+                g[t * ldg + i] = v;
+            }
+        }
+        tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, xi_stride(npan * cv->C * MR));
     }
-    tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, xi_stride(npan * cv->C * MR));
-    (void)a2;
+    return bad == 0.0f;
 }
 
 typedef struct {
@@ -239,12 +247,21 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     pl.U = U;
     const size_t vlen = (size_t)(pl.a2 * xi_stride(cv->C * tb)) + WINO_SLACK;
     const size_t mlen = (size_t)(pl.a2 * xi_stride(cv->K * tb)) + WINO_SLACK;
-    int fail = 0;
+    int fail = 0, finite = 1;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        #pragma omp for schedule(static)
-        for (int64_t i = 0; i < pl.npan * cv->C; i++)
-            pack_filters(cv, pl.tk, pl.a2, pl.MR, pl.npan, i / cv->C, i % cv->C, U);
+        /* the filters in chunks of 16 channels of one panel */
+        const int64_t nch = cdiv(cv->C, 16);
+        #pragma omp for schedule(static) reduction(&& : finite)
+        for (int64_t i = 0; i < pl.npan * nch; i++) {
+            const int64_t ip = i / nch, c0 = i % nch * 16;
+            finite = pack_filters(cv, pl.tk, pl.MR, pl.npan, ip, c0, min64(cv->C, c0 + 16), U) &&
+                     finite;
+        }
+        if (!finite) {
+            #pragma omp atomic write
+            fail = 2;
+        }
         float *buf = (float *)dl_buf_malloc((vlen + mlen) * sizeof(float));
         if (!buf) {
             #pragma omp atomic write
@@ -259,5 +276,5 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
         dl_buf_free(buf);
     }
     dl_buf_free(U);
-    return fail ? -1 : 0;
+    return fail == 2 ? -2 : fail ? -1 : 0;
 }

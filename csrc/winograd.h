@@ -30,7 +30,8 @@ int dl_winograd_pick(const dl_wino_conv *c, int isa);
 int dl_winograd_tile_size(const dl_wino_conv *c, int isa);
 
 /* out = the correlation above, computed with F(m x m, 3 x 3), m = 2 or 4; bias may be NULL.
- * Returns 0, or -1 when scratch memory could not be allocated. */
+ * Returns 0; -1 when scratch memory could not be allocated; -2, with out untouched, when a
+ * filter value is NaN or infinite (the caller then runs im2col, see conv.c). */
 int dl_winograd_conv_f32(const dl_wino_conv *c, int m, const float *in, const float *bias,
                          float *out);
 

@@ -142,3 +142,16 @@ def test_nan_and_inf_stay_where_they_belong(algo, rng):
     touched[4:7, 5:8] = touched[8:11, 1:4] = True
     assert not np.isfinite(y[:, :, touched]).any()
     np.testing.assert_allclose(y[:, :, ~touched], want[:, :, ~touched], rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("algo", TILES)
+def test_nonfinite_weights_fall_back_to_im2col(algo, rng):
+    x = rng.standard_normal((2, 6, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((5, 6, 3, 3)).astype(np.float32)
+    w[2, 3, 1, 1] = np.inf
+    with conv_algorithm("im2col"):
+        want = F.conv2d(dl.tensor(x), dl.tensor(w), None, 1, 1).numpy()
+    with conv_algorithm(algo):
+        got = F.conv2d(dl.tensor(x), dl.tensor(w), None, 1, 1).numpy()
+    np.testing.assert_array_equal(got, want)
+    assert np.isfinite(np.delete(got, 2, axis=1)).all()
