@@ -53,6 +53,9 @@ EXAMPLES = {
     "06_sentiment": (
         "VADER review snippets (after `dlcore data fetch vader`): word LSTM {acc_lstm:pct1}, "
         "bag-of-words {acc_bow:pct1}", {}),
+    "06_spoken_digits": (
+        "speech: a GRU on log-mel spectrograms recognizes digits spoken by unheard (espeak-ng) "
+        "speakers, {accuracy:pct1} (order-blind baseline {baseline_accuracy:pct1})", {}),
     "06_vanishing_gradients": (
         "adding problem at T={T:d}: plain RNN stays at MSE {mse.RNN:f3} (predicting the mean: "
         "0.167), GRU {mse.GRU:f4}, LSTM {mse.LSTM:f4}", {}),
