@@ -25,7 +25,8 @@ call down).  numpy's BLAS gets the thread count through threadpoolctl, torch thr
 torch.set_num_threads.  Ratios are their time / dlcore's time: > 1 means dlcore is faster.
 GFLOP/s count the direct convolution's 2 N K C/groups R S OH OW per pass (3 passes for
 forward+backward) for the `dlcore` side; `peak` is that over the measured fp32 FMA peak of
-`threads` cores (dlcore.bench._peak).
+`threads` cores (dlcore.bench._peak).  Both are direct-convolution equivalents: Winograd does
+a quarter (F(4x4)) or 4/9 (F(2x2)) of those multiplications, so it can pass 100%.
 """
 import time
 
