@@ -1,7 +1,8 @@
 /* Driver of the 16-bit float family (dlcore/bf16.h): conversions split over threads, weight
  * packing, and the bf16 GEMM blocked like the int8 one (qgemm.c): OpenMP over (row block,
- * column block) tiles, column blocks fastest, float sums of a tile on the stack, then the
- * bias/activation epilogue writes each output once. */
+ * column block) tiles, column blocks fastest; per K block the tile's packed weights stay in L1
+ * while its row tiles accumulate float sums in a stack buffer; then the bias/activation
+ * epilogue writes each output once. */
 #include <string.h>
 #include "dlcore/bf16.h"
 #include "dlcore/qgemm.h"
@@ -10,7 +11,10 @@
 
 #define BF_GRAIN ((size_t)1 << 17)
 #define BF_CONV_GRAIN ((size_t)1 << 16)
-#define BF_MC 192
+/* rows per row block (their float sums, MC x 64 x 4 bytes, live on the thread's stack) */
+#define BF_MC 96
+/* k per block (even): one column group's packed weights, 64 x KC x 2 bytes, stay in L1 */
+#define BF_KC 128
 
 static int cpu_has_bf16(void)
 {
@@ -114,15 +118,19 @@ int dl_bf16_gemm(size_t M, size_t N, size_t K, const uint16_t *A, size_t lda,
         const size_t nc = N - n0 < BF_LDC ? N - n0 : BF_LDC;
         const size_t nv = (nc + BF_NR - 1) / BF_NR;
         const uint16_t *B = packed + n0 / BF_NR * pstride;
-        float C[BF_MR_AVX512 * BF_LDC];
-        for (size_t i0 = m0; i0 < m1; i0 += MR) {
-            const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
-            if (K) tile(mr, nv, K, A + i0 * lda, lda, B, pstride, C);
-            else memset(C, 0, sizeof C);
-            for (size_t i = 0; i < mr; i++)
-                kt->epilogue(nc, C + i * BF_LDC, bias ? bias + n0 : NULL, act,
-                             out + (i0 + i) * ldo + n0);
+        float C[BF_MC * BF_LDC];
+        if (K == 0) memset(C, 0, sizeof C);
+        for (size_t k0 = 0; k0 < K; k0 += BF_KC) {
+            const size_t kc = K - k0 < BF_KC ? K - k0 : BF_KC;
+            for (size_t i0 = m0; i0 < m1; i0 += MR) {
+                const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
+                tile(mr, nv, kc, A + i0 * lda + k0, lda, B + k0 * BF_NR, pstride,
+                     C + (i0 - m0) * BF_LDC, k0 > 0);
+            }
         }
+        for (size_t r = m0; r < m1; r++)
+            kt->epilogue(nc, C + (r - m0) * BF_LDC, bias ? bias + n0 : NULL, act,
+                         out + r * ldo + n0);
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /* The 16-bit float family's per-ISA kernels (bf16_simd.c, one copy per ISA; the vdpbf16ps
  * tile in bf16_avx512bf16.c), reached through bf16_kernels() (dispatch.h); driver: bf16.c.
- *   tile:      C (mr, 16*nv; row stride BF_LDC) float = A rows (bf16) x packed panels (bf16),
- *              over K (odd K: the last k alone); panels pstride elements apart
+ *   tile:      C (mr, 16*nv; row stride BF_LDC) float (+)= A rows (bf16) x packed panels
+ *              (bf16), over one K block (odd length: its last k alone); panels pstride
+ *              elements apart; accumulate: add to C, else overwrite it
  *   tile_bf16: the same with vdpbf16ps, NULL outside the AVX-512 table; used only when the
  *              CPU reports AVX512-BF16
  *   epilogue:  out[j] = act(c[j] + bias[j])
@@ -19,7 +20,7 @@
 #define BF_MR_AVX512 6
 
 typedef void (*bf_tile_fn)(size_t mr, size_t nv, size_t K, const uint16_t *A, size_t lda,
-                           const uint16_t *B, size_t pstride, float *C);
+                           const uint16_t *B, size_t pstride, float *C, int accumulate);
 
 typedef struct {
     bf_tile_fn tile;
@@ -35,6 +36,6 @@ typedef struct {
 DL_KERNEL_TABLE(bf16_kernels_t, bf16_kernels)
 
 void bf16_tile_avx512bf16(size_t mr, size_t nv, size_t K, const uint16_t *A, size_t lda,
-                          const uint16_t *B, size_t pstride, float *C);
+                          const uint16_t *B, size_t pstride, float *C, int accumulate);
 
 #endif

@@ -19,11 +19,13 @@
 #if defined(__AVX2__)
 static inline __attribute__((always_inline)) void
 panel_fixed(const size_t MR, size_t K, const uint16_t *A, size_t lda, const uint16_t *B,
-            float *C)
+            float *C, int accumulate)
 {
     const __m256i hi = _mm256_set1_epi32((int32_t)0xffff0000u);
     __m256 acc[BF_MR][2];
-    for (size_t i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (size_t i = 0; i < MR; i++)
+        for (size_t h = 0; h < 2; h++)
+            acc[i][h] = accumulate ? _mm256_loadu_ps(C + i * BF_LDC + 8 * h) : _mm256_setzero_ps();
     const size_t kp_full = K / 2, kp_all = (K + 1) / 2;
     for (size_t kp = 0; kp < kp_all; kp++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(B + kp * 32));
@@ -49,16 +51,16 @@ panel_fixed(const size_t MR, size_t K, const uint16_t *A, size_t lda, const uint
 }
 
 static void tile(size_t mr, size_t nv, size_t K, const uint16_t *A, size_t lda,
-                 const uint16_t *B, size_t pstride, float *C)
+                 const uint16_t *B, size_t pstride, float *C, int accumulate)
 {
     for (size_t v = 0; v < nv; v++) {
         const uint16_t *Bv = B + v * pstride;
         float *Cv = C + v * BF_NR;
         switch (mr) {
-        case 4: panel_fixed(4, K, A, lda, Bv, Cv); break;
-        case 3: panel_fixed(3, K, A, lda, Bv, Cv); break;
-        case 2: panel_fixed(2, K, A, lda, Bv, Cv); break;
-        default: panel_fixed(1, K, A, lda, Bv, Cv); break;
+        case 4: panel_fixed(4, K, A, lda, Bv, Cv, accumulate); break;
+        case 3: panel_fixed(3, K, A, lda, Bv, Cv, accumulate); break;
+        case 2: panel_fixed(2, K, A, lda, Bv, Cv, accumulate); break;
+        default: panel_fixed(1, K, A, lda, Bv, Cv, accumulate); break;
         }
     }
 }
@@ -72,11 +74,12 @@ static inline float widen(uint16_t h)
 }
 
 static void tile(size_t mr, size_t nv, size_t K, const uint16_t *A, size_t lda,
-                 const uint16_t *B, size_t pstride, float *C)
+                 const uint16_t *B, size_t pstride, float *C, int accumulate)
 {
     for (size_t i = 0; i < mr; i++)
         for (size_t v = 0; v < nv; v++) {
             float acc[BF_NR] = {0};
+            if (accumulate) memcpy(acc, C + i * BF_LDC + v * BF_NR, sizeof acc);
             const uint16_t *Bv = B + v * pstride;
             for (size_t k = 0; k < K; k++) {
                 float a = widen(A[i * lda + k]);

@@ -1,11 +1,13 @@
 /* Driver of the int8 GEMM (dlcore/qgemm.h): weight packing, activation quantization, and the
  * blocked product with OpenMP over (row block, column block) tiles.
  *
- * Blocking: the packed weights of one column block (64 columns x Kp bytes) stay in L1/L2 while
- * the rows of one row block stream past them; the flattened tile index runs over column blocks
- * fastest, so a thread's consecutive tiles reuse the same rows of A from L2.  Each tile's
- * integer sums go to a small buffer on the stack and the ISA's epilogue turns them into floats
- * (or u8) in one pass, so the output is written once. */
+ * Blocking (Goto's scheme without packing A, whose rows are already contiguous u8): a thread
+ * owns a (row block, column block) tile; for each K block the packed weights of its 64 columns
+ * (64 x KC bytes) stay in L1 while all row tiles pass over them, accumulating the integer sums
+ * of the whole tile in a stack buffer.  The flattened tile index runs over column blocks
+ * fastest, so a thread's consecutive tiles reuse the same rows of A from L2.  After the last K
+ * block the ISA's epilogue turns each row's sums into floats (or u8): the output is written
+ * once. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/qgemm.h"
@@ -14,8 +16,12 @@
 
 /* multiply-adds per thread below which a second thread costs more than it saves */
 #define QG_GRAIN ((size_t)1 << 18)
-/* rows per row block (a multiple of every tile height) */
-#define QG_MC 192
+/* rows per row block (a multiple of every tile height); its integer sums (MC x 64 x 4 bytes)
+ * live on the thread's stack */
+#define QG_MC 96
+/* k per block: a block of one column group's packed weights (64 x KC bytes) stays in L1 while
+ * every row tile of the row block passes over it */
+#define QG_KC 256
 
 static int cpu_has_vnni(void)
 {
@@ -165,19 +171,22 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
         const size_t nc = N - n0 < QG_LDC ? N - n0 : QG_LDC;
         const size_t nv = (nc + QG_NR - 1) / QG_NR;
         const int8_t *B = packed + n0 / QG_NR * pstride;
-        int32_t C[QG_MR_VNNI * QG_LDC];
-        for (size_t i0 = m0; i0 < m1; i0 += MR) {
-            const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
-            if (Kp) tile(mr, nv, Kp, A + i0 * lda, lda, B, pstride, C);
-            else memset(C, 0, sizeof C);
-            for (size_t i = 0; i < mr; i++) {
-                const size_t r = i0 + i;
-                if (raw_s32) memcpy(raw_s32 + r * N + n0, C + i * QG_LDC, nc * sizeof(int32_t));
-                kt->epilogue(nc, C + i * QG_LDC, a_scale[r], a_zp[r], w_scale + n0, colsum + n0,
-                             bias ? bias + n0 : NULL, act,
-                             out_u8 ? NULL : out + r * ldo + n0,
-                             out_u8 ? out_u8 + r * N + n0 : NULL, inv_out, out_zp);
+        int32_t C[QG_MC * QG_LDC];
+        if (Kp == 0) memset(C, 0, sizeof C);
+        for (size_t k0 = 0; k0 < Kp; k0 += QG_KC) {
+            const size_t kc = Kp - k0 < QG_KC ? Kp - k0 : QG_KC;
+            for (size_t i0 = m0; i0 < m1; i0 += MR) {
+                const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
+                tile(mr, nv, kc, A + i0 * lda + k0, lda, B + k0 * QG_NR, pstride,
+                     C + (i0 - m0) * QG_LDC, k0 > 0);
             }
+        }
+        for (size_t r = m0; r < m1; r++) {
+            const int32_t *Cr = C + (r - m0) * QG_LDC;
+            if (raw_s32) memcpy(raw_s32 + r * N + n0, Cr, nc * sizeof(int32_t));
+            kt->epilogue(nc, Cr, a_scale[r], a_zp[r], w_scale + n0, colsum + n0,
+                         bias ? bias + n0 : NULL, act, out_u8 ? NULL : out + r * ldo + n0,
+                         out_u8 ? out_u8 + r * N + n0 : NULL, inv_out, out_zp);
         }
     }
     return 0;

@@ -1,7 +1,8 @@
 /* The int8 GEMM family's per-ISA kernels (qgemm_simd.c, one copy per ISA; the VNNI tile in
  * qgemm_avx512vnni.c), reached through qgemm_kernels() (dispatch.h); the driver is qgemm.c.
- *   tile:      C (mr, 16*nv; row stride QG_LDC) = A rows x packed panels, integer sums over
- *              Kp (a multiple of 4); mr <= mr_max, nv <= QG_NV; panels pstride bytes apart
+ *   tile:      C (mr, 16*nv; row stride QG_LDC) (+)= A rows x packed panels, integer sums
+ *              over Kp (a multiple of 4; one K block); mr <= mr_max, nv <= QG_NV; panels
+ *              pstride bytes apart; accumulate: add to C, else overwrite it
  *   tile_vnni: the same with vpdpbusd, NULL outside the AVX-512 table; used only when the CPU
  *              reports AVX512-VNNI
  *   epilogue:  one output row from its integer sums (see dlcore/qgemm.h)
@@ -20,7 +21,7 @@
 #define QG_MR_VNNI 6
 
 typedef void (*qg_tile_fn)(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
-                           const int8_t *B, size_t pstride, int32_t *C);
+                           const int8_t *B, size_t pstride, int32_t *C, int accumulate);
 
 typedef struct {
     qg_tile_fn tile;
@@ -36,6 +37,6 @@ typedef struct {
 DL_KERNEL_TABLE(qgemm_kernels_t, qgemm_kernels)
 
 void qgemm_tile_vnni(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
-                     const int8_t *B, size_t pstride, int32_t *C);
+                     const int8_t *B, size_t pstride, int32_t *C, int accumulate);
 
 #endif

@@ -21,12 +21,15 @@
 #define QG_MR 4
 static inline __attribute__((always_inline)) void
 panel_fixed(const size_t MR, size_t Kp, const uint8_t *A, size_t lda, const int8_t *B,
-            int32_t *C)
+            int32_t *C, int accumulate)
 {
     const __m256i lo_mask = _mm256_set1_epi8(0x7f), one8 = _mm256_set1_epi8(1);
     const __m256i ones = _mm256_set1_epi16(1), c128 = _mm256_set1_epi16(128);
     __m256i acc[QG_MR][2];
-    for (size_t i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    for (size_t i = 0; i < MR; i++)
+        for (size_t h = 0; h < 2; h++)
+            acc[i][h] = accumulate ? _mm256_loadu_si256((const __m256i *)(C + i * QG_LDC + 8 * h))
+                                   : _mm256_setzero_si256();
     for (size_t kg = 0; kg < Kp / 4; kg++) {
         __m256i b0 = _mm256_loadu_si256((const __m256i *)(B + kg * 64));
         __m256i b1 = _mm256_loadu_si256((const __m256i *)(B + kg * 64 + 32));
@@ -51,27 +54,28 @@ panel_fixed(const size_t MR, size_t Kp, const uint8_t *A, size_t lda, const int8
 }
 
 static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
-                 const int8_t *B, size_t pstride, int32_t *C)
+                 const int8_t *B, size_t pstride, int32_t *C, int accumulate)
 {
     for (size_t v = 0; v < nv; v++) {
         const int8_t *Bv = B + v * pstride;
         int32_t *Cv = C + v * QG_NR;
         switch (mr) {
-        case 4: panel_fixed(4, Kp, A, lda, Bv, Cv); break;
-        case 3: panel_fixed(3, Kp, A, lda, Bv, Cv); break;
-        case 2: panel_fixed(2, Kp, A, lda, Bv, Cv); break;
-        default: panel_fixed(1, Kp, A, lda, Bv, Cv); break;
+        case 4: panel_fixed(4, Kp, A, lda, Bv, Cv, accumulate); break;
+        case 3: panel_fixed(3, Kp, A, lda, Bv, Cv, accumulate); break;
+        case 2: panel_fixed(2, Kp, A, lda, Bv, Cv, accumulate); break;
+        default: panel_fixed(1, Kp, A, lda, Bv, Cv, accumulate); break;
         }
     }
 }
 #else
 #define QG_MR 4
 static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
-                 const int8_t *B, size_t pstride, int32_t *C)
+                 const int8_t *B, size_t pstride, int32_t *C, int accumulate)
 {
     for (size_t i = 0; i < mr; i++)
         for (size_t v = 0; v < nv; v++) {
             int32_t acc[QG_NR] = {0};
+            if (accumulate) memcpy(acc, C + i * QG_LDC + v * QG_NR, sizeof acc);
             const int8_t *Bv = B + v * pstride;
             for (size_t kg = 0; kg < Kp / 4; kg++)
                 for (size_t j = 0; j < QG_NR; j++)
