@@ -136,7 +136,8 @@ class BertIntermediate(nn.Module):
         self.intermediate_act_fn = nn.GELU() if cfg.hidden_act == "gelu" else nn.ReLU()
 
     def forward(self, x):
-        if _fast() and x.dtype == np.float32:
+        # (a dense layer swapped by dl.quantization.quantize_dynamic takes the module call)
+        if _fast() and x.dtype == np.float32 and type(self.dense) is nn.Linear:
             # inference: the activation runs in the GEMM's epilogue (exact erf GELU / ReLU)
             x2 = x._data.reshape(-1, x.shape[-1])
             y = mm(x2, self.dense.weight._data, transb=True, bias=self.dense.bias._data,
