@@ -24,7 +24,7 @@ from ..tensor_base import TensorBase, wrap
 
 __all__ = ["ACTIVATIONS", "quantize_weight_per_channel", "quantize_activations", "Int8Weight",
            "int8_linear", "to_bfloat16", "from_bfloat16", "to_float16", "from_float16",
-           "BF16Weight", "bf16_linear", "kernel_names"]
+           "BF16Weight", "bf16_linear", "kernel_names", "int8_gemm", "bf16_gemm"]
 
 ACTIVATIONS = (None, "relu", "gelu")
 GRANULARITIES = ("per_row", "per_tensor")
@@ -224,3 +224,30 @@ def bf16_linear(input, weight, bias=None, activation=None):
     b = _bias(f, bias, N)
     out = _C.bf16_gemm(bits.reshape(-1, K), weight.packed, N, bias=b, act=act)
     return wrap(out.reshape(a.shape[:-1] + (N,)))
+
+
+def int8_gemm(activations, weight, out=None, bias=None, activation=None):
+    """The int8 product alone, for activations already quantized by quantize_activations
+    (the (codes, scales, zero points) it returns): float32 (M, out_features) array."""
+    f = "int8_gemm"
+    if not isinstance(weight, Int8Weight):
+        raise TypeError("%s: weight must be an Int8Weight, got %s" % (f, type(weight).__name__))
+    if not isinstance(activations, tuple) or len(activations) != 3:
+        raise TypeError("%s: activations must be the (codes, scales, zero_points) tuple of "
+                        "quantize_activations" % f)
+    q, s, z = activations
+    N, K = weight.shape
+    if out is None:
+        out = np.empty((q.shape[0], N), np.float32)
+    return _C.u8s8_gemm(q, weight.packed, weight.colsum, K, s, z, weight.scale,
+                        bias=_bias(f, bias, N), act=_act(f, activation), out=out)
+
+
+def bf16_gemm(a_bits, weight, out=None, bias=None, activation=None):
+    """The bf16 product alone: a_bits (M, K) uint16 bf16 patterns @ W.T -> float32 (M, N)."""
+    f = "bf16_gemm"
+    if not isinstance(weight, BF16Weight):
+        raise TypeError("%s: weight must be a BF16Weight, got %s" % (f, type(weight).__name__))
+    N = weight.shape[0]
+    return _C.bf16_gemm(_array(f, "a_bits", a_bits), weight.packed, N, bias=_bias(f, bias, N),
+                        act=_act(f, activation), out=out)
