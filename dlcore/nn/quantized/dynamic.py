@@ -118,6 +118,11 @@ class Linear(_Dynamic):
     def forward(self, x):
         return int8_linear(x, self._packed_weight(), self._bias(), granularity=self.granularity)
 
+    def forward_with_activation(self, x, activation):
+        """activation(self(x)) in one kernel pass; activation None, 'relu' or 'gelu'."""
+        return int8_linear(x, self._packed_weight(), self._bias(), activation=activation,
+                           granularity=self.granularity)
+
     def extra_repr(self):
         return "in_features=%d, out_features=%d, dtype=qint8, granularity=%s, bias=%s" % (
             self.in_features, self.out_features, self.granularity, self.bias is not None)
@@ -156,6 +161,10 @@ class LinearBF16(_Dynamic):
 
     def forward(self, x):
         return bf16_linear(x, self._packed_weight(), self._bias())
+
+    def forward_with_activation(self, x, activation):
+        """activation(self(x)) in one kernel pass; activation None, 'relu' or 'gelu'."""
+        return bf16_linear(x, self._packed_weight(), self._bias(), activation=activation)
 
     def extra_repr(self):
         return "in_features=%d, out_features=%d, dtype=bfloat16, bias=%s" % (
