@@ -135,7 +135,7 @@ def test_subclasses_and_recurrent_layers_left_float():
     class MyLinear(nn.Linear):
         pass
     m = nn.Sequential(MyLinear(4, 4), nn.LSTM(4, 4))
-    with pytest.warns(UserWarning, match="no dynamically quantized LSTM"):
+    with pytest.warns(UserWarning, match="no dynamically quantized LSTM yet"):
         q = dl.quantization.quantize_dynamic(m, {nn.Linear, nn.LSTM})
     assert type(q[0]) is MyLinear and type(q[1]) is nn.LSTM
     with warnings.catch_warnings():
@@ -214,3 +214,21 @@ def test_minilm_sentence_embeddings_keep_cosine(minilm, dtype):
         q = qenc.encode(sentences, batch_size=32)
     cos = (f * q).sum(1) / np.linalg.norm(f, axis=1) / np.linalg.norm(q, axis=1)
     assert cos.min() >= (0.99 if dtype == "qint8" else 0.999)
+
+
+@pytest.mark.parametrize("qtype,kind", [("q8_0", "Q8_0"), ("q4_0", "Q4_0"), ("q4_1", "Q4_1")])
+def test_block_formats_use_the_ggml_layer(qtype, kind, rng, tmp_path):
+    m = nn.Sequential(nn.Linear(64, 40), nn.ReLU(), nn.Linear(40, 8))
+    with pytest.warns(UserWarning, match="in_features 40 is not a multiple of 32"):
+        q = dl.quantization.quantize_dynamic(m, dtype=getattr(dl.quantization, qtype))
+    assert isinstance(q[0], nn.QuantizedLinear) and q[0].kind == kind
+    assert type(q[2]) is nn.Linear
+    x = dl.tensor(rng.standard_normal((5, 64)).astype(np.float32))
+    rep = dl.quantization.compare(m, q, x)
+    assert rep[0].kind == kind and rep[0].sqnr_db > (30 if kind == "Q8_0" else 12)
+    dl.save(q.state_dict(), str(tmp_path / "b.safetensors"))
+    with pytest.warns(UserWarning, match="left in float"):
+        q2 = dl.quantization.quantize_dynamic(m, dtype=getattr(dl.quantization, qtype))
+    q2.load_state_dict(dl.load(str(tmp_path / "b.safetensors")))
+    with dl.no_grad():
+        np.testing.assert_array_equal(q2(x).numpy(), q(x).numpy())

@@ -5,7 +5,7 @@ import warnings
 
 from .. import nn
 from ..nn.quantized import dynamic as qdyn
-from .qtypes import qint8, bfloat16
+from .qtypes import qint8, bfloat16, BLOCK_KINDS
 
 __all__ = ["quantize_dynamic", "QUANTIZABLE"]
 
@@ -55,9 +55,9 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
     if not isinstance(model, nn.Module):
         raise TypeError("quantize_dynamic: model must be a dl.nn.Module, got %s"
                         % type(model).__name__)
-    if dtype is not qint8 and dtype is not bfloat16:
+    if dtype is not qint8 and dtype is not bfloat16 and dtype not in BLOCK_KINDS:
         raise ValueError("quantize_dynamic: dtype must be dl.qint8 or dl.quantization.bfloat16, "
-                         "got %r" % (dtype,))
+                         "q8_0, q4_0 or q4_1, got %r" % (dtype,))
     if granularity not in ("per_row", "per_tensor"):
         raise ValueError("quantize_dynamic: granularity must be 'per_row' or 'per_tensor', "
                          "got %r" % (granularity,))
@@ -68,6 +68,8 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
     def converter(mod):
         if mapping is not None and type(mod) in mapping:
             return mapping[type(mod)]
+        if dtype in BLOCK_KINDS:
+            return _block_converter(mod, BLOCK_KINDS[dtype])
         conv = QUANTIZABLE.get(type(mod), {}).get(dtype)
         if conv is qdyn.Linear.from_float:
             return lambda m: qdyn.Linear.from_float(m, granularity=granularity)
@@ -84,22 +86,37 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
             csel = selected or cpath in names
             if csel or type(child) in types:
                 conv = converter(child)
+                if isinstance(conv, str):
+                    skipped.append("%s (%s: %s)" % (cpath, type(child).__name__, conv))
+                    continue
                 if conv is not None:
                     new = conv(child)
                     new.train(child.training)
                     mod._modules[name] = new
                     continue
                 if isinstance(child, _NOT_YET) and (type(child) in types or csel):
-                    skipped.append("%s (%s)" % (cpath, type(child).__name__))
+                    skipped.append("%s (%s: no dynamically quantized %s yet)"
+                                   % (cpath, type(child).__name__, type(child).__name__))
             swap(child, cpath, csel)
 
     conv = converter(model) if (type(model) in types or "" in names) else None
-    if conv is not None:
+    if isinstance(conv, str):
+        skipped.append("the model (%s: %s)" % (type(model).__name__, conv))
+    elif conv is not None:
         model = conv(model)
     else:
         swap(model, "", "" in names)
     if skipped:
-        warnings.warn("quantize_dynamic: dlcore has no dynamically quantized %s yet; left in "
-                      "float: %s" % ("/".join(sorted({s.split(" (")[1][:-1] for s in skipped})),
-                                     ", ".join(skipped)), stacklevel=2)
+        warnings.warn("quantize_dynamic: left in float: %s" % "; ".join(skipped), stacklevel=2)
     return model
+
+
+def _block_converter(mod, kind):
+    """nn.QuantizedLinear.from_float for a Linear whose rows split into 32-weight blocks; a
+    reason string (the layer stays float) where they do not."""
+    if type(mod) is not nn.Linear:
+        return None
+    if mod.in_features % 32:
+        return "in_features %d is not a multiple of 32, which %s blocks need" % (
+            mod.in_features, kind)
+    return lambda m: nn.QuantizedLinear.from_float(m, kind=kind)

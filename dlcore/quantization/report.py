@@ -15,12 +15,21 @@ import math
 import numpy as np
 
 from ..autograd import no_grad
+from ..nn import QuantizedLinear
 from ..nn.quantized import dynamic as qdyn
 from ..tensor import Tensor
 
 __all__ = ["compare", "LayerError", "Report", "sqnr_db"]
 
-_QUANTIZED = (qdyn.Linear, qdyn.LinearBF16)
+_QUANTIZED = (qdyn.Linear, qdyn.LinearBF16, QuantizedLinear)
+
+
+def _kind(m):
+    if isinstance(m, qdyn.Linear):
+        return "int8"
+    if isinstance(m, qdyn.LinearBF16):
+        return "bf16"
+    return m.kind
 
 
 def _arr(x):
@@ -121,7 +130,7 @@ def compare(float_model, quantized_model, *inputs, **kwargs):
             if name not in f_out or name not in q_out:
                 continue          # a layer the forward pass never called
             iso = _arr(qm(Tensor._wrap(f_in[name])))
-            kind = "int8" if isinstance(qm, qdyn.Linear) else "bf16"
+            kind = _kind(qm)
             report.append(LayerError(name, kind, sqnr_db(f_out[name], iso),
                                      _max_rel(f_out[name], iso),
                                      sqnr_db(f_out[name], q_out[name]),
