@@ -191,3 +191,13 @@ def _cpuinfo_ok():
         return True
     except OSError:
         return False
+
+
+def test_bench_quant_workload_checks_every_dlcore_side(torch):
+    from dlcore.bench import quant
+    w = quant.workload(quant.cases(quick=True)[0], torch)
+    assert {"dlcore_fp32", "dlcore_int8", "dlcore_int8+q", "dlcore_bf16", "torch_int8",
+            "torch_bf16"} == set(w.sides)
+    assert w.check() is w
+    for fn in w.sides.values():
+        fn()

@@ -24,6 +24,7 @@ Timing: dlcore.bench.sides_ms (sides interleaved at one thread, in their own blo
 """
 import os
 import tempfile
+import time
 import warnings
 
 import numpy as np
@@ -31,7 +32,7 @@ import numpy as np
 from ..ops.matmul import gemm as dl_gemm
 from ..ops.qmatmul import (Int8Weight, BF16Weight, quantize_activations, int8_gemm, bf16_gemm,
                            to_bfloat16, from_bfloat16, kernel_names)
-from . import get_torch, sides_ms, threads as thread_scope, MismatchError
+from . import get_torch, sides_ms, threads as thread_scope, MismatchError, Workload
 from ._peak import fma_peak
 
 SIZES = (256, 512, 1024)
@@ -47,7 +48,16 @@ def _check(case, name, got, want, rtol):
                             % (case, name, err, bound))
 
 
-def _gemm_sides(n, rng, torch):
+def cases(quick=False):
+    """The GEMM cases: square sizes n."""
+    return SIZES[:2] if quick else SIZES
+
+
+def workload(n, torch=None):
+    """Workload of one GEMM case: sides named dlcore_<side> and torch_<side> (see SIDES);
+    check() compares dlcore's fp32, int8 and bf16 outputs with float64 NumPy products of the
+    same (quantized or bf16-rounded) operands."""
+    rng = np.random.default_rng(n)
     x = rng.standard_normal((n, n)).astype(np.float32)
     w = (rng.standard_normal((n, n)) / np.sqrt(n)).astype(np.float32)
     case = "gemm n=%d" % n
@@ -56,24 +66,30 @@ def _gemm_sides(n, rng, torch):
     qa = quantize_activations(x)
     wb = BF16Weight.from_float(w)
     xb = to_bfloat16(x)
-    _check(case, "fp32", dl_gemm(x, w, out, transpose_b=True), x.astype(np.float64) @ w.T, 1e-5)
-    xq = (qa[0][:, :n].astype(np.float64) - qa[2][:, None]) * qa[1][:, None]
-    _check(case, "int8", int8_gemm(qa, w8, out), xq @ w8.dequantize().T.astype(np.float64), 1e-5)
-    _check(case, "bf16", bf16_gemm(xb, wb, out), from_bfloat16(xb).astype(np.float64)
-           @ from_bfloat16(wb.bits).T.astype(np.float64), 1e-5)
+
+    def check():
+        _check(case, "fp32", dl_gemm(x, w, out, transpose_b=True), x.astype(np.float64) @ w.T,
+               1e-5)
+        xq = (qa[0][:, :n].astype(np.float64) - qa[2][:, None]) * qa[1][:, None]
+        _check(case, "int8", int8_gemm(qa, w8, out), xq @ w8.dequantize().T.astype(np.float64),
+               1e-5)
+        _check(case, "bf16", bf16_gemm(xb, wb, out), from_bfloat16(xb).astype(np.float64)
+               @ from_bfloat16(wb.bits).T.astype(np.float64), 1e-5)
     sides = {
-        "fp32": lambda: dl_gemm(x, w, out, transpose_b=True),
-        "int8": lambda: int8_gemm(qa, w8, out),
-        "int8+q": lambda: int8_gemm(quantize_activations(x), w8, out),
-        "bf16": lambda: bf16_gemm(xb, wb, out),
+        "dlcore_fp32": lambda: dl_gemm(x, w, out, transpose_b=True),
+        "dlcore_int8": lambda: int8_gemm(qa, w8, out),
+        "dlcore_int8+q": lambda: int8_gemm(quantize_activations(x), w8, out),
+        "dlcore_bf16": lambda: bf16_gemm(xb, wb, out),
     }
     if torch is not None:
         tx = torch.from_numpy(x)
         lin = torch.nn.Linear(n, n, bias=False)
         with torch.no_grad():
             lin.weight.copy_(torch.from_numpy(w))
-        qlin = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(lin), {torch.nn.Linear},
-                                                      dtype=torch.qint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # torch's deprecation note on quantized tensors
+            qlin = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(lin),
+                                                          {torch.nn.Linear}, dtype=torch.qint8)
         txb, twb = tx.to(torch.bfloat16), torch.from_numpy(w).to(torch.bfloat16)
 
         def t_int8():
@@ -85,20 +101,21 @@ def _gemm_sides(n, rng, torch):
                 torch.matmul(txb, twb.T)
         sides["torch_int8"] = t_int8
         sides["torch_bf16"] = t_bf16
-    return case, sides
+    return Workload(case, sides, check)
 
 
 def _gemm_rows(threads, quick, rng, torch):
     peak, _ = fma_peak()
     rows = []
-    for n in (SIZES[:2] if quick else SIZES):
-        case, sides = _gemm_sides(n, rng, torch)
+    for n in cases(quick):
+        wl = workload(n, torch).check()
+        case = wl.case
+        sides = {k.replace("dlcore_", ""): f for k, f in wl.sides.items()}
         names = [s for s in SIDES if s in sides]
         for nt in threads:
             with thread_scope(nt):
                 first = sides["fp32"]
                 first()
-                import time
                 t0 = time.perf_counter()
                 first()
                 reps = int(min(max((0.1 if quick else 0.6) / max(time.perf_counter() - t0, 1e-6),
