@@ -31,7 +31,8 @@ int dl_u8s8_pack(size_t N, size_t K, const int8_t *W, size_t ldw, int8_t *packed
 int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row,
                         uint8_t *q, size_t ldq, float *scale, int32_t *zp);
 
-/* out (M, ldo) float, or, when out_u8 is given, u8 = clamp(rint(y / out_scale) + out_zp).
+/* out (M, ldo) float, or, when out_u8 is given, out_u8 (M, N; row stride N)
+ * = clamp(rint(y / out_scale) + out_zp, 0, 255) (NaN -> 0).
  * raw_s32 (optional, (M, N)): the bare integer sums sum_k A W, for tests. */
 int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  const int8_t *packed, const int32_t *colsum, const float *a_scale,
