@@ -134,12 +134,12 @@ def test_selection_by_name_and_type(rng):
 def test_subclasses_and_recurrent_layers_left_float():
     class MyLinear(nn.Linear):
         pass
-    m = nn.Sequential(MyLinear(4, 4), nn.LSTM(4, 4))
-    with pytest.warns(UserWarning, match="no dynamically quantized LSTM yet"):
-        q = dl.quantization.quantize_dynamic(m, {nn.Linear, nn.LSTM})
-    assert type(q[0]) is MyLinear and type(q[1]) is nn.LSTM
+    m = nn.Sequential(MyLinear(4, 4), nn.RNN(4, 4), nn.LSTM(4, 4, proj_size=2))
+    with pytest.warns(UserWarning, match="no dynamically quantized RNN yet.*proj_size"):
+        q = dl.quantization.quantize_dynamic(m, {nn.Linear, nn.RNN, nn.LSTM})
+    assert type(q[0]) is MyLinear and type(q[1]) is nn.RNN and type(q[2]) is nn.LSTM
     with warnings.catch_warnings():
-        warnings.simplefilter("error")            # LSTM not asked for: no warning
+        warnings.simplefilter("error")            # RNN/LSTM not asked for: no warning
         dl.quantization.quantize_dynamic(m, {nn.Linear})
 
 
@@ -232,3 +232,63 @@ def test_block_formats_use_the_ggml_layer(qtype, kind, rng, tmp_path):
     q2.load_state_dict(dl.load(str(tmp_path / "b.safetensors")))
     with dl.no_grad():
         np.testing.assert_array_equal(q2(x).numpy(), q(x).numpy())
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("layers,bidir,batch_first", [(1, False, False), (2, True, True)])
+def test_dynamic_rnn_close_to_float(mode, layers, bidir, batch_first, rng, tmp_path):
+    f = getattr(nn, mode)(24, 32, num_layers=layers, bidirectional=bidir,
+                          batch_first=batch_first).eval()
+    q = dl.quantization.quantize_dynamic(f, {getattr(nn, mode)}, dtype=dl.qint8)
+    assert isinstance(q, getattr(qdyn, mode))
+    D = 2 if bidir else 1
+    x = rng.standard_normal((5, 9, 24) if batch_first else (9, 5, 24)).astype(np.float32)
+    h0 = rng.standard_normal((layers * D, 5, 32)).astype(np.float32) * 0.5
+    hx = (dl.tensor(h0), dl.tensor(h0 * 0.3)) if mode == "LSTM" else dl.tensor(h0)
+    with dl.no_grad():
+        fo, fh = f(dl.tensor(x), hx)
+        qo, qh = q(dl.tensor(x), hx)
+    assert qo.shape == fo.shape
+    fo, qo = fo.numpy(), qo.numpy()
+    assert np.abs(qo - fo).max() < 0.03 * np.abs(fo).max()
+    assert dl.quantization.report.sqnr_db(fo, qo) > 30
+    if mode == "LSTM":
+        for a, b in zip(fh, qh):
+            assert np.abs(a.numpy() - b.numpy()).max() < 0.05 * np.abs(a.numpy()).max()
+    else:
+        assert np.abs(fh.numpy() - qh.numpy()).max() < 0.05 * np.abs(fh.numpy()).max()
+    # unbatched input, and the state_dict through safetensors
+    with dl.no_grad():
+        one = q(dl.tensor(x[:, 0] if batch_first else x[:, 0]))[0].numpy()
+    assert one.shape[-1] == D * 32
+    dl.save(q.state_dict(), str(tmp_path / "r.safetensors"))
+    q2 = dl.quantization.quantize_dynamic(getattr(nn, mode)(24, 32, num_layers=layers,
+                                                            bidirectional=bidir,
+                                                            batch_first=batch_first))
+    q2.load_state_dict(dl.load(str(tmp_path / "r.safetensors")))
+    with dl.no_grad():
+        np.testing.assert_array_equal(q2(dl.tensor(x), hx)[0].numpy(), qo)
+    rep = dl.quantization.compare(f, q, dl.tensor(x))
+    assert rep[0].kind == "int8" and rep[0].sqnr_db > 30
+
+
+def test_dynamic_rnn_matches_numpy_cell(rng):
+    """One LSTM step against the cell written out in NumPy on the dequantized weights (the
+    only differences: activations quantized per row)."""
+    f = nn.LSTM(6, 4).eval()
+    q = qdyn.LSTM.from_float(f)
+    x = rng.standard_normal((1, 3, 6)).astype(np.float32)
+    with dl.no_grad():
+        out = q(dl.tensor(x))[0].numpy()[0]
+    w_ih = q._packed_weight()["weight_ih_l0"].dequantize()
+    b = f.bias_ih_l0.numpy() + f.bias_hh_l0.numpy()
+    ref_in, mag = int8_reference(x[0], w_ih, b)
+    g = ref_in                                   # h0 = 0: the recurrent product is 0
+    sig = lambda v: 1 / (1 + np.exp(-v))         # noqa: E731
+    i, ff, gg, o = sig(g[:, :4]), sig(g[:, 4:8]), np.tanh(g[:, 8:12]), sig(g[:, 12:])
+    ref = o * np.tanh(i * gg)
+    assert np.abs(out - ref).max() < 1e-4
+    with pytest.raises(TypeError, match="PackedSequence"):
+        q([1, 2])
+    with pytest.raises(ValueError, match="input_size=6"):
+        q(dl.zeros(2, 3, 5))

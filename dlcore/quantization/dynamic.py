@@ -13,17 +13,22 @@ __all__ = ["quantize_dynamic", "QUANTIZABLE"]
 # subclass with its own forward is never replaced behind its back
 QUANTIZABLE = {
     nn.Linear: {qint8: qdyn.Linear.from_float, bfloat16: qdyn.LinearBF16.from_float},
+    nn.LSTM: {qint8: qdyn.LSTM.from_float},
+    nn.GRU: {qint8: qdyn.GRU.from_float},
 }
 # layers torch quantizes dynamically that dlcore cannot yet: asked for, they stay float with a
 # warning rather than silently
 _NOT_YET = (nn.LSTM, nn.GRU, nn.RNN, nn.LSTMCell, nn.GRUCell, nn.RNNCell)
 
 
-def _spec_matches(spec):
+def _spec_matches(spec, dtype):
     """(types, names) selected by qconfig_spec: a set/list/tuple of layer types and/or
-    submodule names, or a dict whose keys are those (its values are not used)."""
+    submodule names, or a dict whose keys are those (its values are not used); None: every
+    type quantizable to dtype."""
     if spec is None:
-        return {nn.Linear}, set()
+        if dtype in BLOCK_KINDS:
+            return {nn.Linear}, set()
+        return {t for t, convs in QUANTIZABLE.items() if dtype in convs}, set()
     if isinstance(spec, (type, str)) or not hasattr(spec, "__iter__"):
         raise TypeError("quantize_dynamic: qconfig_spec must be a set of layer types or "
                         "submodule names (or a dict keyed by them), got %r" % (spec,))
@@ -43,8 +48,9 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
                      granularity="per_row"):
     """Return `model` with each selected layer replaced by its dynamically quantized version.
 
-    qconfig_spec: layer types (default {dl.nn.Linear}) and/or submodule names ("encoder.0.fc")
-      to quantize; a name selects that module and everything under it.
+    qconfig_spec: layer types and/or submodule names ("encoder.0.fc") to quantize; a name
+      selects that module and everything under it.  Default: every type that has a quantized
+      version for dtype ({Linear, LSTM, GRU} for qint8, {Linear} otherwise).
     dtype: dl.qint8 (int8 weights per output channel, u8 activations per call) or
       dl.quantization.bfloat16 (bf16 weights and inputs, float32 sums).
     mapping: optional {float type: converter(module) -> module} overriding QUANTIZABLE.
@@ -61,7 +67,7 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
     if granularity not in ("per_row", "per_tensor"):
         raise ValueError("quantize_dynamic: granularity must be 'per_row' or 'per_tensor', "
                          "got %r" % (granularity,))
-    types, names = _spec_matches(qconfig_spec)
+    types, names = _spec_matches(qconfig_spec, dtype)
     if not inplace:
         model = copy.deepcopy(model)
 
@@ -71,6 +77,8 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
         if dtype in BLOCK_KINDS:
             return _block_converter(mod, BLOCK_KINDS[dtype])
         conv = QUANTIZABLE.get(type(mod), {}).get(dtype)
+        if conv is not None and getattr(mod, "proj_size", 0):
+            return "proj_size is not supported by the quantized %s" % type(mod).__name__
         if conv is qdyn.Linear.from_float:
             return lambda m: qdyn.Linear.from_float(m, granularity=granularity)
         return conv

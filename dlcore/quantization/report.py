@@ -21,11 +21,11 @@ from ..tensor import Tensor
 
 __all__ = ["compare", "LayerError", "Report", "sqnr_db"]
 
-_QUANTIZED = (qdyn.Linear, qdyn.LinearBF16, QuantizedLinear)
+_QUANTIZED = (qdyn.Linear, qdyn.LinearBF16, qdyn.LSTM, qdyn.GRU, QuantizedLinear)
 
 
 def _kind(m):
-    if isinstance(m, qdyn.Linear):
+    if isinstance(m, (qdyn.Linear, qdyn.LSTM, qdyn.GRU)):
         return "int8"
     if isinstance(m, qdyn.LinearBF16):
         return "bf16"
