@@ -292,3 +292,9 @@ def test_dynamic_rnn_matches_numpy_cell(rng):
         q([1, 2])
     with pytest.raises(ValueError, match="input_size=6"):
         q(dl.zeros(2, 3, 5))
+
+
+def test_tracing_a_quantized_model_says_it_is_not_supported():
+    q = dl.quantization.quantize_dynamic(nn.Sequential(nn.Linear(8, 8), nn.ReLU()))
+    with pytest.raises(Exception, match="cannot be traced by dl.jit yet"):
+        dl.jit.trace(q, np.zeros((2, 8), np.float32))

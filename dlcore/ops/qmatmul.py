@@ -20,6 +20,7 @@ dynamic Linear), so they never require grad.
 import numpy as np
 
 from .. import _C
+from .. import autograd
 from ..tensor_base import TensorBase, wrap
 
 __all__ = ["ACTIVATIONS", "quantize_weight_per_channel", "quantize_activations", "Int8Weight",
@@ -43,6 +44,13 @@ def _float32(fname, name, x):
     if a.dtype.kind != "f":
         raise TypeError("%s: %s must be a floating tensor, got %s" % (fname, name, a.dtype))
     return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _not_traced(fname):
+    # these ops are no Function, so a dl.jit trace would see their outputs as constants
+    if autograd._tracer is not None:
+        raise RuntimeError("%s: quantized layers cannot be traced by dl.jit yet; run the "
+                           "quantized model eagerly" % fname)
 
 
 def _act(fname, activation):
@@ -133,6 +141,7 @@ def int8_linear(input, weight, bias=None, activation=None, granularity="per_row"
     """act(input @ W.T + bias) with input quantized to u8 for this call and W an Int8Weight;
     float32 output of shape (..., out_features)."""
     f = "int8_linear"
+    _not_traced(f)
     if not isinstance(weight, Int8Weight):
         raise TypeError("%s: weight must be an Int8Weight, got %s" % (f, type(weight).__name__))
     if granularity not in GRANULARITIES:
@@ -207,6 +216,7 @@ def bf16_linear(input, weight, bias=None, activation=None):
     """act(bf16(input) @ W.T + bias) accumulated in float32, W a BF16Weight; input float (rounded
     to bf16 here) or uint16 bf16 patterns.  float32 output of shape (..., out_features)."""
     f = "bf16_linear"
+    _not_traced(f)
     if not isinstance(weight, BF16Weight):
         raise TypeError("%s: weight must be a BF16Weight, got %s" % (f, type(weight).__name__))
     a = _array(f, "input", input)

@@ -9,6 +9,7 @@ Gate order is PyTorch's (LSTM i, f, g, o; GRU r, z, n; GRU's b_hh stays inside r
 import numpy as np
 
 from .. import _C
+from .. import autograd
 
 __all__ = ["qlstm_layer", "qgru_layer"]
 
@@ -20,6 +21,9 @@ def _sigmoid(x, out):
 
 def _project(x2, w, bias):
     """x2 (rows, K) float32 @ W.T + bias by the int8 kernel."""
+    if autograd._tracer is not None:
+        raise RuntimeError("quantized LSTM/GRU cannot be traced by dl.jit yet; run the "
+                           "quantized model eagerly")
     q, s, z = _C.quantize_rows_u8(x2, True)
     out = np.empty((x2.shape[0], w.shape[0]), np.float32)
     _C.u8s8_gemm(q, w.packed, w.colsum, w.shape[1], s, z, w.scale, bias=bias, out=out)
