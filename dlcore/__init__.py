@@ -42,7 +42,8 @@ memory._install_at_import()
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
-                "weights", "text", "distributed", "utils", "jit", "onnx"):
+                "weights", "text", "distributed", "utils", "jit", "onnx", "distributions",
+                "multiprocessing", "sparse", "vision"):
         return _importlib.import_module("." + name, __name__)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
