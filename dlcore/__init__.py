@@ -45,6 +45,8 @@ def __getattr__(name):
                 "weights", "text", "distributed", "utils", "jit", "onnx", "distributions",
                 "multiprocessing", "sparse", "vision"):
         return _importlib.import_module("." + name, __name__)
+    if name in ("sparse_coo_tensor", "spmm"):
+        return getattr(_importlib.import_module(".sparse", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
     raise AttributeError("module 'dlcore' has no attribute %r" % name)
