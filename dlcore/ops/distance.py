@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..shapes import norm_dim
-from ..tensor_base import TensorBase
+from ..tensor_base import TensorBase, wrap
 from .arith import Where
 from .loss import _reduction
 
@@ -116,9 +116,15 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim (broadcasting x1, x2)."""
     x1, x2 = _broadcast_pair(x1, x2, "cosine_similarity")
     dim = norm_dim(dim, x1.ndim, "cosine_similarity")
-    n1 = vector_norm(x1, 2, dim, keepdim=True).clamp(min=eps)
-    n2 = vector_norm(x2, 2, dim, keepdim=True).clamp(min=eps)
+    n1 = _floor_value(vector_norm(x1, 2, dim, keepdim=True), eps)
+    n2 = _floor_value(vector_norm(x2, 2, dim, keepdim=True), eps)
     return ((x1 / n1) * (x2 / n2)).sum(dim)
+
+
+def _floor_value(n, eps):
+    """max(n, eps) in value with n's gradient: PyTorch clamps the norms in place outside
+    autograd, so the gradient is that of the unclamped norm (matched here, tiny vectors too)."""
+    return n + wrap(np.maximum(n._data, eps) - n._data)
 
 
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):

@@ -1,7 +1,7 @@
 """dl.sparse: a minimal COO sparse tensor for graph networks (dlcore.ops.sparse_coo):
 `dl.sparse_coo_tensor`, `Tensor.to_sparse`, `dl.sparse.mm` / `dl.spmm` (sparse @ dense,
 differentiable in the dense operand and the sparse values), `to_dense`, `coalesce`."""
-import numpy as np
+import numpy as _np
 
 from ..ops.sparse_coo import SparseCOOTensor, mm, sparse_coo_tensor  # noqa: F401
 
@@ -26,8 +26,8 @@ def sum(input, dim=None):  # noqa: A001  (PyTorch's name)
 
 def FloatTensor(indices, values, size):
     """The legacy constructor torch.sparse.FloatTensor(indices, values, size)."""
-    return sparse_coo_tensor(indices, values, size, dtype=np.float32)
+    return sparse_coo_tensor(indices, values, size, dtype=_np.float32)
 
 
 def DoubleTensor(indices, values, size):
-    return sparse_coo_tensor(indices, values, size, dtype=np.float64)
+    return sparse_coo_tensor(indices, values, size, dtype=_np.float64)
