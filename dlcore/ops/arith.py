@@ -6,7 +6,7 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 """
 import numpy as np
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..dtypes import bool_
 from ..tensor_base import operand, raw, scalar_or_none, wrap
 
@@ -212,7 +212,7 @@ class Where(Function):
 
 
 class ArithMethods:
-    """Tensor operators + - * / ** and elementwise math; the in-place forms act outside autograd."""
+    """Tensor operators + - * / ** and elementwise math (the in-place forms: ops.inplace)."""
 
     __slots__ = ()
 
@@ -260,52 +260,6 @@ class ArithMethods:
 
     def __abs__(self):
         return self.abs()
-
-    def __iadd__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self + o
-        return self.add_(o)
-
-    def __isub__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self - o
-        return self.sub_(o)
-
-    def __imul__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self * o
-        return self.mul_(o)
-
-    def __itruediv__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self / o
-        return self.div_(o)
-
-    def add_(self, other, alpha=1):
-        self._check_inplace("add_")
-        o = raw(other)
-        if alpha != 1:
-            o = o * alpha
-        np.add(self._data, o, out=self._data, casting="unsafe")
-        return self
-
-    def sub_(self, other, alpha=1):
-        return self.add_(other, alpha=-alpha)
-
-    def mul_(self, other):
-        self._check_inplace("mul_")
-        np.multiply(self._data, raw(other), out=self._data, casting="unsafe")
-        return self
-
-    def div_(self, other):
-        self._check_inplace("div_")
-        np.divide(self._data, raw(other), out=self._data, casting="unsafe")
-        return self
-
-    def clamp_(self, min=None, max=None):
-        self._check_inplace("clamp_")
-        np.clip(self._data, min, max, out=self._data)
-        return self
 
     def add(self, o, alpha=1):
         return self + (o * alpha if alpha != 1 else o)

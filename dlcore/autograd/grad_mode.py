@@ -1,0 +1,111 @@
+"""Grad modes: whether ops record themselves for backward, per thread.
+
+`state.grad` is read by every op (Function.apply), so it is one attribute of a thread-local
+object: True records, False (no_grad) does not, and None is inference mode, which records
+nothing and also marks what it makes as inference tensors (see Function.apply).  A new thread
+starts with grad mode on, as in PyTorch: `no_grad()` in one thread never switches another off.
+"""
+import functools
+import threading
+
+
+class _ThreadState(threading.local):
+    grad = True  # class defaults: what every thread sees before it sets its own
+
+
+state = _ThreadState()
+
+
+def is_grad_enabled():
+    return bool(state.grad)
+
+
+def is_inference_mode_enabled():
+    return state.grad is None
+
+
+class _GradMode:
+    """Sets state.grad to `_mode` inside a with block or a decorated function."""
+    _mode = True
+
+    def __enter__(self):
+        self._prev = state.grad
+        state.grad = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        state.grad = self._prev
+        return False
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = state.grad
+            state.grad = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                state.grad = prev
+
+        return wrapper
+
+    def clone(self):
+        return self.__class__()
+
+
+class no_grad(_GradMode):
+    """Context manager / decorator: operations inside record nothing for backward."""
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Context manager / decorator: turn recording back on inside a no_grad block."""
+    _mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """set_grad_enabled(mode) as a context manager or decorator; called on its own it sets the
+    mode of the calling thread at once (PyTorch's function form)."""
+
+    def __init__(self, mode):
+        if not isinstance(mode, bool):
+            raise TypeError("set_grad_enabled: mode must be a bool, got %r" % (mode,))
+        self._mode = mode
+        self._prev = state.grad
+        state.grad = mode
+
+    def __enter__(self):
+        return self
+
+    def clone(self):
+        return self.__class__(self._mode)
+
+
+class inference_mode(_GradMode):
+    """Like no_grad, and tensors made inside are inference tensors: they can not be saved for
+    backward later (PyTorch raises the same).  `inference_mode(False)` is a no-op block."""
+
+    def __init__(self, mode=True):
+        if callable(mode) and not isinstance(mode, bool):  # used bare as @inference_mode
+            raise TypeError("inference_mode: use @inference_mode() with parentheses")
+        self._mode = None
+        self._on = bool(mode)
+
+    def __enter__(self):
+        if not self._on:
+            self._prev = state.grad
+            return self
+        return super().__enter__()
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.clone():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+    def clone(self):
+        return self.__class__(self._on)
