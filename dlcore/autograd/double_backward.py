@@ -53,6 +53,18 @@ def default_backward_graph(self, *grads):
                  for a, need in zip(arrays, self.needs_input_grad))
 
 
+def _zero_or_keep(p):
+    if isinstance(p, TensorBase):
+        return np.zeros_like(p._data) if p._data.dtype.kind == "f" else p._data
+    if isinstance(p, (bool, np.bool_)):
+        return p
+    if isinstance(p, (int, float, np.number)):
+        return type(p)(0)
+    if isinstance(p, np.ndarray) and p.dtype.kind == "f":
+        return np.zeros_like(p)
+    return p
+
+
 class Adjoint(Function):
     """The backward of a LINEAR node as an op: in, the node's output gradients; out, its input
     gradients.  Linear in its inputs, so its backward is the node's forward on the cotangents."""
@@ -64,7 +76,9 @@ class Adjoint(Function):
         self.positions = [i for i, need in enumerate(node.needs_input_grad) if need]
         self.node_cls = type(node)
         self.node_kwargs = node.kwargs or {}
-        self.node_args = [p._data if isinstance(p, TensorBase) else p for p in node.parents]
+        # the inputs the linear map acts on: float Tensors, and numbers or float arrays (the
+        # constant of an affine op such as x + 1, zeroed); others (a condition, indices) stay
+        self.node_args = [_zero_or_keep(p) for p in node.parents]
         self.node_float = [isinstance(p, TensorBase) and p._data.dtype.kind == "f"
                            for p in node.parents]
         out = tuple(np.zeros(node.parents[i]._data.shape, node.parents[i]._data.dtype)
@@ -73,9 +87,6 @@ class Adjoint(Function):
 
     def _args(self, ggs, zero=False):
         args = list(self.node_args)
-        for i, f in enumerate(self.node_float):
-            if f:
-                args[i] = np.zeros_like(args[i])
         if not zero:
             for pos, gg in zip(self.positions, ggs):
                 args[pos] = gg
