@@ -103,6 +103,18 @@ def _apply(cls, *args, **kwargs):
                            for o in outs)
     dirty = ctx.__dict__.get("_dirty", ())
     non_diff = ctx.__dict__.get("_non_diff", ())
+    if dirty:
+        # an input changed in place becomes this node's output: the node's parent is a
+        # stand-in for its old value (its old place in the graph)
+        parents = []
+        for a in args:
+            if isinstance(a, TensorBase) and any(a is d for d in dirty):
+                old = wrap(a._data, a.requires_grad)
+                old._ctx, old._idx = a._ctx, a._idx
+                parents.append(old)
+            else:
+                parents.append(a)
+        ctx.parents = tuple(parents)
     res = []
     for i, o in enumerate(outs):
         if not isinstance(o, TensorBase):
@@ -112,8 +124,8 @@ def _apply(cls, *args, **kwargs):
             if o._ctx is None and o.requires_grad:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                    "in-place operation.")
-            t = o  # changed in place: the input itself now comes from this node
-            version.bump(t._data)
+            t = o  # changed in place: the input now comes from this node (counted once more,
+            version.bump(t._data)  # as PyTorch does)
         elif any(o is a for a in args):
             t = wrap(o._data)  # an input returned as it is: a new tensor on the same storage
         else:

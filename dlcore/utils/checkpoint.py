@@ -89,7 +89,7 @@ def checkpoint(function, *args, use_reentrant=None, preserve_rng_state=True, con
         pairs = [(r, g) for r, g in zip([r for r in res if isinstance(r, Tensor)
                                          and r.requires_grad], grads) if g is not None]
         wanted = [t for t in ins if t.requires_grad]
-        got = engine.run([r for r, _ in pairs], [g for _, g in pairs], False, create_graph,
+        got = engine.run([r for r, _ in pairs], [g for _, g in pairs], create_graph, create_graph,
                          inputs=wanted, allow_unused=True) if pairs else (None,) * len(wanted)
         by_id = {id(t): g for t, g in zip(wanted, got)}
         return tuple(None if id(t) not in by_id or by_id[id(t)] is None else
