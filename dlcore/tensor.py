@@ -13,6 +13,7 @@ import numpy as np
 
 from . import random as R
 from .autograd import AutogradMethods
+from .autograd.grad_mode import state as _grad_state
 from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_,  # noqa: F401
                      float, double, long, get_default_dtype, set_default_dtype, _default_dtype,
                      as_dtype as _as_dtype, check_device as _check_device)
@@ -67,6 +68,8 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
         self._idx = 0
         self._hooks = None
         self.requires_grad = False
+        if _grad_state.grad is None:  # made under inference_mode
+            self._inference = True
         if requires_grad:
             self.requires_grad_(True)
 

@@ -385,3 +385,24 @@ def test_concurrent_training_steps_give_the_serial_results():
         t.join()
     for a, b in zip(serial, out):
         np.testing.assert_array_equal(a, b)
+
+
+def test_backward_inputs_accumulates_only_there():
+    res = []
+    for lib in (dl, torch):
+        a, b = _leaves(lib)
+        h = a @ b
+        (h.tanh() ** 2).sum().backward(inputs=[b], retain_graph=True)
+        assert a.grad is None
+        lib.autograd.backward([(h * 2).sum()], inputs=[b])
+        res.append(_np(b.grad))
+    np.testing.assert_allclose(res[0], res[1], rtol=1e-12)
+
+
+def test_factories_under_inference_mode_make_inference_tensors():
+    for lib in (dl, torch):
+        with lib.inference_mode():
+            z = lib.zeros(3)
+        assert z.is_inference()
+        with pytest.raises(RuntimeError, match="inference tensor"):
+            z.requires_grad_(True)

@@ -21,7 +21,8 @@ from ..tensor_base import wrap as _wrap
 from . import function as _function
 from .ctx_function import FunctionCtx  # noqa: F401
 from .double_backward import NoDoubleBackward, composite_backward  # noqa: F401
-from .engine import run as _run, unbroadcast, unbroadcast_tensor  # noqa: F401
+from .engine import (run as _run, backward_into as _backward_into, unbroadcast,  # noqa: F401
+                     unbroadcast_tensor)
 from .function import Function
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,  # noqa: F401
@@ -44,8 +45,6 @@ def _as_list(x, name):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """Accumulate the gradients of `tensors` (weighted by grad_tensors) into the leaves' .grad."""
-    if inputs is not None:
-        raise NotImplementedError("backward: inputs= is not supported; use dl.autograd.grad")
     outs = _as_list(tensors, "tensors")
     gs = _as_list(grad_tensors, "grad_tensors") or [None] * len(outs)
     if len(gs) != len(outs):
@@ -53,6 +52,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
                            % (len(gs), len(outs)))
     if retain_graph is None:
         retain_graph = create_graph
+    if inputs is not None:
+        _backward_into(outs, gs, retain_graph, create_graph, inputs)
+        return
     _run(outs, gs, retain_graph, create_graph)
 
 

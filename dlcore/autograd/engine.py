@@ -132,6 +132,23 @@ def run(outputs, grad_outputs, retain_graph, create_graph, inputs=None, allow_un
         state.grad = prev_mode
 
 
+def backward_into(outputs, grad_outputs, retain_graph, create_graph, inputs):
+    """backward(inputs=...): accumulate into the .grad of the given tensors only."""
+    ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    if not ins:
+        raise RuntimeError("backward: inputs= must be a non-empty sequence of Tensors")
+    got = run(outputs, grad_outputs, retain_graph, create_graph, inputs=ins, allow_unused=True)
+    for t, g in zip(ins, got):
+        if g is None:
+            continue
+        if create_graph:
+            t.grad = g if t.grad is None else t.grad + g
+        elif t.grad is None:
+            t.grad = g
+        else:
+            t.grad = wrap(t.grad._data + g._data)
+
+
 def _useful_nodes(order, leaf_ids, node_keys):
     """ids of the nodes whose backward leads to one of the wanted inputs (grad's pruning)."""
     wanted_nodes = {k[0] for k in node_keys}

@@ -47,11 +47,11 @@ class AutogradMethods:
         return self
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        if inputs is not None:
-            raise NotImplementedError("backward: inputs= is not supported; use "
-                                      "dl.autograd.grad(outputs, inputs)")
         if retain_graph is None:
             retain_graph = create_graph
+        if inputs is not None:
+            engine.backward_into([self], [gradient], retain_graph, create_graph, inputs)
+            return
         engine.run([self], [gradient], retain_graph, create_graph)
 
     def retain_grad(self):
