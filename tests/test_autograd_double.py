@@ -8,6 +8,7 @@ import pytest
 import dlcore as dl
 import dlcore.nn.functional as F
 from dlcore.autograd import gradgradcheck
+from dlcore.ops.layernorm import rms_norm
 
 torch = pytest.importorskip("torch")
 
@@ -24,6 +25,9 @@ Q = dl.tensor(np.random.default_rng(5).random((4, 5))).to(dl.float64).softmax(-1
 TB = dl.tensor(np.random.default_rng(6).random((4, 5)), dtype=dl.float64)
 CW = dl.tensor(np.random.default_rng(7).random(5) + 0.5, dtype=dl.float64)
 IDX = dl.tensor([[0, 1], [2, 2], [3, 0]])
+RM = dl.tensor([0.3, -0.2, 0.1], dtype=dl.float64)
+RV = dl.tensor([1.5, 0.7, 1.1], dtype=dl.float64)
+AM = dl.tensor(np.random.default_rng(8).standard_normal((3, 5)), dtype=dl.float64)
 
 # name -> (function of the inputs, input shapes, positive inputs?)
 FAMILIES = {
@@ -80,6 +84,17 @@ FAMILIES = {
     "pooling": (lambda x: (F.max_pool2d(x, 2) ** 2).sum() + (F.avg_pool2d(x, 3, 1, 1) ** 2).sum()
                 + (F.adaptive_avg_pool2d(x, 3) ** 2).sum() + (F.adaptive_max_pool2d(x, 2) ** 2
                                                                  ).sum(), [(2, 3, 6, 5)], False),
+    # normalization and attention (through their forward as differentiable ops)
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (2, 4), w, b) ** 2, [(3, 2, 4), (2, 4),
+                                                                        (2, 4)], False),
+    "rms_norm": (lambda x, w: rms_norm(x, (4,), w) ** 2, [(3, 2, 4), (4,)], False),
+    "batch_norm_train": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) ** 2,
+                         [(4, 3, 2, 2), (3,), (3,)], False),
+    "batch_norm_eval": (lambda x, w, b: F.batch_norm(x, RM, RV, w, b) ** 2,
+                        [(4, 3, 2, 2), (3,), (3,)], False),
+    "attention": (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=AM)
+                  + F.scaled_dot_product_attention(q, k[:, :3], v[:, :3], is_causal=True),
+                  [(2, 3, 4), (2, 5, 4), (2, 5, 3)], False),
 }
 
 
