@@ -185,11 +185,14 @@ def run_backward(ctx, slots, create_graph):
     return tuple(out)
 
 
-def refuse_inference_input(fn, t):
+def refuse_inference_input(fn, args):
     """An inference tensor may take part in a recorded op only if the op does not save it."""
-    root = version.storage_of(t._data)
-    for v in fn.__dict__.values():
-        if type(v) is np.ndarray and version.storage_of(v) is root:
+    roots = {id(version.storage_of(t._data)) for t in args
+             if isinstance(t, TensorBase) and t._inference}
+    if not roots:
+        return
+    for _, v in version.saved_arrays(fn):
+        if id(version.storage_of(v)) in roots:
             raise RuntimeError("Inference tensors cannot be saved for backward. To work around "
                                "you can make a clone to get a normal tensor and use it in "
                                "autograd.")

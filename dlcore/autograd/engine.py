@@ -123,11 +123,15 @@ def run(outputs, grad_outputs, retain_graph, create_graph, inputs=None, allow_un
         if not t.requires_grad:
             raise RuntimeError("element %d of tensors does not require grad and does not have a "
                                "grad_fn" % i)
-    grads = [_root_grad(t, g, i, create_graph) for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
+    grads = [_root_grad(t, g, i, create_graph)
+             for i, (t, g) in enumerate(zip(outputs, grad_outputs))]
+    if not create_graph:
+        # the Functions' backward works on arrays: nothing can record, no mode to switch
+        return _run(outputs, grads, retain_graph, False, inputs, allow_unused)
     prev_mode = state.grad
-    state.grad = True if create_graph else False
+    state.grad = True
     try:
-        return _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused)
+        return _run(outputs, grads, retain_graph, True, inputs, allow_unused)
     finally:
         state.grad = prev_mode
 
@@ -203,6 +207,8 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
             if p._ctx is None:
                 return id(p) in leaf_ids
             return id(p._ctx) in useful or id(p._ctx) in wanted_nodes
+    plain = not create_graph and wanted is None
+    clock = version.clock
     for fn in order:
         slots = pending.pop(id(fn), None)
         if slots is None:
@@ -226,7 +232,18 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
                 fn._freed = True
                 fn._release()
             continue
-        grads_in = _call_backward(fn, slots, create_graph, wanted)
+        if d.get("_clock", clock[0]) != clock[0]:  # something changed in place since forward
+            version.check_saved(fn)
+        if plain and not fn._ctx_style:
+            if fn.n_outputs == 1:
+                grads_in = fn.backward(slots[0])
+            else:
+                grads_in = fn.backward(*[s if s is not None else np.zeros(shp, dt) for s, shp, dt
+                                         in zip(slots, fn.out_shapes, fn.out_dtypes)])
+            if type(grads_in) is not tuple:
+                grads_in = (grads_in,)
+        else:
+            grads_in = _call_backward(fn, slots, create_graph, wanted)
         for p, gi, need in zip(fn.parents, grads_in, fn.needs_input_grad):
             if not need or gi is None:
                 continue
@@ -291,7 +308,6 @@ def _run_tensor_hooks(hooks, slots, create_graph):
 def _call_backward(fn, slots, create_graph, wanted):
     """fn's input gradients for the output gradients in slots (a tuple, None where none).
     wanted(parent) says which inputs grad() needs (None: all)."""
-    version.check_saved(fn)
     if fn._ctx_style:
         return ctx_function.run_backward(fn, slots, create_graph)
     if wanted is not None:

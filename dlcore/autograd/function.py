@@ -20,11 +20,17 @@ import numpy as np
 
 from ..tensor_base import TensorBase, wrap
 from . import ctx_function, version
+from . import grad_mode
 from .grad_mode import state
+
+_bumps = version.clock
 
 # dlcore.jit's tracer while a trace runs, else None: called as _tracer(cls, args, kwargs, result)
 # after every apply (one global read per op when off); set through dlcore.autograd._tracer
 _tracer = None
+
+_KEEP_AFTER_BACKWARD = frozenset(("needs_input_grad", "n_outputs", "requires_grad", "out_shapes",
+                                  "out_dtypes", "_freed"))
 
 
 class Function(ctx_function.FunctionCtx):
@@ -111,18 +117,13 @@ class Function(ctx_function.FunctionCtx):
         fn.needs_input_grad = needs
         fn.requires_grad = record
         if record:
-            fn._clock = version.clock[0]
-            if version._versions:
-                fn._vsnap = version.snapshot(
-                    [a for a in arrays if type(a) is np.ndarray] +
-                    [v for v in kwargs.values() if type(v) is np.ndarray])
+            fn._clock = _bumps[0]  # what backward's version check compares against
         out = fn.forward(*arrays, **kwargs)
         if record:
             fn.parents = args
             fn.kwargs = kwargs
-            for a in args:
-                if isinstance(a, TensorBase) and a._inference:
-                    ctx_function.refuse_inference_input(fn, a)
+            if grad_mode.inference_used[0]:  # (only once inference_mode has been entered)
+                ctx_function.refuse_inference_input(fn, args)
         if type(out) is tuple:
             fn.n_outputs = len(out)
             res = tuple(wrap(o, record) for o in out)
@@ -151,10 +152,8 @@ class Function(ctx_function.FunctionCtx):
 
     def _release(self):
         """Drop what forward saved for backward (everything but the bookkeeping)."""
-        keep = ("needs_input_grad", "n_outputs", "requires_grad", "out_shapes", "out_dtypes",
-                "_freed")
         d = self.__dict__
-        for k in [k for k in d if k not in keep]:
+        for k in [k for k in d if k not in _KEEP_AFTER_BACKWARD]:
             del d[k]
 
     def name(self):

@@ -14,6 +14,7 @@ class _ThreadState(threading.local):
 
 
 state = _ThreadState()
+inference_used = [False]  # set once inference_mode is first entered (recorded ops check then)
 
 
 def is_grad_enabled():
@@ -97,6 +98,7 @@ class inference_mode(_GradMode):
         if not self._on:
             self._prev = state.grad
             return self
+        inference_used[0] = True
         return super().__enter__()
 
     def __call__(self, fn):

@@ -95,6 +95,6 @@ def _retarget_saved_output(fn, old_arr, new_arr):
     for k, v in d.items():
         if v is old_arr:
             d[k] = new_arr
-    snap = d.get("_vsnap") or {}
-    snap[id(version.storage_of(new_arr))] = version.version(new_arr)  # (bumped already)
-    d["_vsnap"] = snap
+    later = d.get("_saved_since") or {}
+    later[id(version.storage_of(new_arr))] = version.clock[0]  # (bumped already)
+    d["_saved_since"] = later
