@@ -25,6 +25,7 @@ Q = dl.tensor(np.random.default_rng(5).random((4, 5))).to(dl.float64).softmax(-1
 TB = dl.tensor(np.random.default_rng(6).random((4, 5)), dtype=dl.float64)
 CW = dl.tensor(np.random.default_rng(7).random(5) + 0.5, dtype=dl.float64)
 IDX = dl.tensor([[0, 1], [2, 2], [3, 0]])
+EI = dl.tensor([[0, 1, 3], [3, 3, 2]])
 RM = dl.tensor([0.3, -0.2, 0.1], dtype=dl.float64)
 RV = dl.tensor([1.5, 0.7, 1.1], dtype=dl.float64)
 AM = dl.tensor(np.random.default_rng(8).standard_normal((3, 5)), dtype=dl.float64)
@@ -84,6 +85,8 @@ FAMILIES = {
     "pooling": (lambda x: (F.max_pool2d(x, 2) ** 2).sum() + (F.avg_pool2d(x, 3, 1, 1) ** 2).sum()
                 + (F.adaptive_avg_pool2d(x, 3) ** 2).sum() + (F.adaptive_max_pool2d(x, 2) ** 2
                                                                  ).sum(), [(2, 3, 6, 5)], False),
+    "einsum": (lambda a, b: dl.einsum("bij,jk->bk", a, b) ** 2, [(2, 3, 4), (4, 5)], False),
+    "embedding": (lambda w: (F.embedding(EI, w, padding_idx=1) ** 3).sum(), [(4, 3)], False),
     # normalization and attention (through their forward as differentiable ops)
     "layer_norm": (lambda x, w, b: F.layer_norm(x, (2, 4), w, b) ** 2, [(3, 2, 4), (2, 4),
                                                                         (2, 4)], False),
