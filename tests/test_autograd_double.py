@@ -8,7 +8,9 @@ import pytest
 import dlcore as dl
 import dlcore.nn.functional as F
 from dlcore.autograd import gradgradcheck
+from dlcore.ops.glu import swiglu
 from dlcore.ops.layernorm import rms_norm
+from dlcore.ops.rotary import rotary_embedding
 
 torch = pytest.importorskip("torch")
 
@@ -87,6 +89,10 @@ FAMILIES = {
                                                                  ).sum(), [(2, 3, 6, 5)], False),
     "einsum": (lambda a, b: dl.einsum("bij,jk->bk", a, b) ** 2, [(2, 3, 4), (4, 5)], False),
     "embedding": (lambda w: (F.embedding(EI, w, padding_idx=1) ** 3).sum(), [(4, 3)], False),
+    "rotary": (lambda x, c, s: rotary_embedding(x, c, s) ** 2
+               + rotary_embedding(x, c, s, interleaved=False) ** 3, [(3, 2, 4), (3, 1, 2),
+                                                                    (3, 1, 2)], False),
+    "swiglu": (lambda x: swiglu(x) ** 2, [(3, 6)], False),
     # normalization and attention (through their forward as differentiable ops)
     "layer_norm": (lambda x, w, b: F.layer_norm(x, (2, 4), w, b) ** 2, [(3, 2, 4), (2, 4),
                                                                         (2, 4)], False),
