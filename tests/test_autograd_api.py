@@ -32,8 +32,8 @@ def test_grad_matches_torch_and_leaves_grad_untouched():
         h = (a @ b).tanh()
         y = (h * h).sum() + a.sum()
         ga, gh = lib.autograd.grad(y, (a, h), retain_graph=True)
-        (gb,) = lib.autograd.grad([y, h.sum()], [b], grad_outputs=[lib.tensor(2.0, dtype=lib.float64),
-                                                                    None])
+        two = lib.tensor(2.0, dtype=lib.float64)
+        (gb,) = lib.autograd.grad([y, h.sum()], [b], grad_outputs=[two, None])
         assert a.grad is None and b.grad is None
         out.append([_np(ga), _np(gh), _np(gb)])
     for u, v in zip(*out):

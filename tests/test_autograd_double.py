@@ -165,7 +165,7 @@ def test_wgan_gp_penalty_step_matches_torch():
 
 def test_hessian_vector_product_matches_torch():
     rng = np.random.default_rng(4)
-    x0, w0, v0 = rng.standard_normal((5, 3)), rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    x0, w0, v0 = (rng.standard_normal(s) for s in ((5, 3), (4, 3), (4, 3)))
     y = np.array([0, 3, 1, 1, 2])
     out = []
     for lib in (dl, torch):

@@ -198,8 +198,10 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
             roots.append(t._ctx)
         slot[t._idx] = g if slot[t._idx] is None else slot[t._idx] + g
     order = _toposort(roots) if roots else []
-    useful = wanted = None
-    if not want_all:
+    useful = None
+    if want_all:
+        wanted = None
+    else:
         useful = _useful_nodes(order, leaf_ids, node_keys)
         wanted_nodes = {k[0] for k in node_keys}
 

@@ -16,8 +16,6 @@ A Function with neither raises when a second backward reaches it, never a silent
 User-defined functions in PyTorch's shape (static forward(ctx, ...)) are told apart when the
 class is made and get their own apply (dlcore.autograd.ctx_function).
 """
-import numpy as np
-
 from ..tensor_base import TensorBase, wrap
 from . import ctx_function, version
 from . import grad_mode
