@@ -23,7 +23,7 @@ import numpy as np
 
 from ..tensor_base import TensorBase, wrap
 from . import version
-from .grad_mode import no_grad, state
+from .grad_mode import enable_grad, no_grad, state
 
 
 class FunctionCtx:
@@ -153,12 +153,8 @@ def run_backward(ctx, slots, create_graph):
             grads.append(wrap(np.zeros(shp, dt)) if ctx.materialize_grads else None)
         else:
             grads.append(s if isinstance(s, TensorBase) else wrap(s))
-    prev = state.grad
-    state.grad = bool(create_graph)
-    try:
+    with (enable_grad() if create_graph else no_grad()):
         res = type(ctx).backward(ctx, *grads)
-    finally:
-        state.grad = prev
     if not isinstance(res, tuple):
         res = (res,)
     n = len(ctx.parents)

@@ -216,14 +216,9 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
         if slots is None:
             continue
         d = fn.__dict__
-        hooks = d.get("out_hooks")
-        if hooks:
-            _run_tensor_hooks(hooks, slots, create_graph)
-        retained = d.get("retained")
-        if retained:
-            for idx, t in retained.items():
-                if slots[idx] is not None:
-                    t.grad = slots[idx] if create_graph else wrap(np.array(slots[idx], copy=True))
+        watch = d.get("watch")  # retain_grad / register_hook on this node's outputs
+        if watch:
+            _run_watchers(watch, slots, create_graph)
         if node_keys:
             for idx, g in enumerate(slots):
                 for j in node_keys.get((id(fn), idx), ()):
@@ -292,8 +287,16 @@ def _capture(captured, key, g, create_graph):
     captured[key] = g if prev is None else prev + g
 
 
+def _run_watchers(watch, slots, create_graph):
+    """Hooks registered on non-leaf tensors (each sees its tensor's gradient and may replace
+    it), then retain_grad's copies."""
+    _run_tensor_hooks(watch.get("hooks") or {}, slots, create_graph)
+    for idx, t in (watch.get("retained") or {}).items():
+        if slots[idx] is not None:
+            t.grad = slots[idx] if create_graph else wrap(np.array(slots[idx], copy=True))
+
+
 def _run_tensor_hooks(hooks, slots, create_graph):
-    """Hooks registered on non-leaf tensors: each sees its tensor's gradient, may replace it."""
     for idx, fns in hooks.items():
         g = slots[idx]
         if g is None:

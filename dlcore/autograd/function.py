@@ -22,6 +22,8 @@ from . import grad_mode
 from .grad_mode import state
 
 _bumps = version.clock
+_open_blocks = grad_mode.open_blocks
+_inference_used = grad_mode.inference_used
 
 # dlcore.jit's tracer while a trace runs, else None: called as _tracer(cls, args, kwargs, result)
 # after every apply (one global read per op when off); set through dlcore.autograd._tracer
@@ -63,7 +65,7 @@ class Function(ctx_function.FunctionCtx):
     def apply(cls, *args, **kwargs):
         if _tracer is not None:  # a trace sees every op, recorded for backward or not
             return cls._apply_recorded(args, kwargs)
-        mode = state.grad
+        mode = state.grad if _open_blocks[0] else True
         if mode:
             for a in args:
                 if isinstance(a, TensorBase) and a.requires_grad:
@@ -99,7 +101,7 @@ class Function(ctx_function.FunctionCtx):
     @classmethod
     def _apply_recorded(cls, args, kwargs):
         fn = cls()
-        grad_on = bool(state.grad)
+        grad_on = bool(state.grad) if _open_blocks[0] else True
         arrays = []
         needs = []
         record = False
@@ -120,7 +122,7 @@ class Function(ctx_function.FunctionCtx):
         if record:
             fn.parents = args
             fn.kwargs = kwargs
-            if grad_mode.inference_used[0]:  # (only once inference_mode has been entered)
+            if _inference_used[0]:  # (only once inference_mode has been entered)
                 ctx_function.refuse_inference_input(fn, args)
         if type(out) is tuple:
             fn.n_outputs = len(out)

@@ -16,6 +16,22 @@ class _ThreadState(threading.local):
 state = _ThreadState()
 inference_used = [False]  # set once inference_mode is first entered (recorded ops check then)
 
+# grad-mode blocks open in any thread.  While there are none, every thread records, and
+# Function.apply skips the thread-local read (its one cost over a global flag); anything that
+# sets a thread's mode to other than True counts itself here first.
+open_blocks = [0]
+_count_lock = threading.Lock()
+
+
+def _open():
+    with _count_lock:
+        open_blocks[0] += 1
+
+
+def _close():
+    with _count_lock:
+        open_blocks[0] -= 1
+
 
 def is_grad_enabled():
     return bool(state.grad)
@@ -30,12 +46,14 @@ class _GradMode:
     _mode = True
 
     def __enter__(self):
+        _open()
         self._prev = state.grad
         state.grad = self._mode
         return self
 
     def __exit__(self, *exc):
         state.grad = self._prev
+        _close()
         return False
 
     def __call__(self, fn):
@@ -43,12 +61,14 @@ class _GradMode:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
+            _open()
             prev = state.grad
             state.grad = mode
             try:
                 return fn(*args, **kwargs)
             finally:
                 state.grad = prev
+                _close()
 
         return wrapper
 
@@ -74,6 +94,7 @@ class set_grad_enabled(_GradMode):
         if not isinstance(mode, bool):
             raise TypeError("set_grad_enabled: mode must be a bool, got %r" % (mode,))
         self._mode = mode
+        _open()  # (closed by __exit__; called as a plain function it stays open: still right)
         self._prev = state.grad
         state.grad = mode
 
@@ -96,6 +117,7 @@ class inference_mode(_GradMode):
 
     def __enter__(self):
         if not self._on:
+            _open()
             self._prev = state.grad
             return self
         inference_used[0] = True

@@ -13,6 +13,11 @@ class _RemovableHook:
             self._hooks.remove(self._hook)
 
 
+def _watch(t, kind):
+    """The node's per-output store of `kind` ('retained' tensors or 'hooks')."""
+    return t._ctx.__dict__.setdefault("watch", {}).setdefault(kind, {})
+
+
 class AutogradMethods:
     """The Tensor methods of autograd."""
 
@@ -57,11 +62,12 @@ class AutogradMethods:
     def retain_grad(self):
         if self._ctx is None:
             return
-        self._ctx.__dict__.setdefault("retained", {})[self._idx] = self
+        _watch(self, "retained")[self._idx] = self
 
     @property
     def retains_grad(self):
-        return self._ctx is not None and self in self._ctx.__dict__.get("retained", {}).values()
+        return self._ctx is not None and \
+            self in self._ctx.__dict__.get("watch", {}).get("retained", {}).values()
 
     def register_hook(self, hook):
         """On a leaf, hook(grad) is called with the accumulated gradient after each backward;
@@ -74,7 +80,7 @@ class AutogradMethods:
             return _RemovableHook(self._hooks, hook)
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        hooks = self._ctx.__dict__.setdefault("out_hooks", {}).setdefault(self._idx, [])
+        hooks = _watch(self, "hooks").setdefault(self._idx, [])
         hooks.append(hook)
         return _RemovableHook(hooks, hook)
 
