@@ -6,6 +6,7 @@ nothing and also marks what it makes as inference tensors (see Function.apply). 
 starts with grad mode on, as in PyTorch: `no_grad()` in one thread never switches another off.
 """
 import functools
+import os
 import threading
 
 
@@ -21,6 +22,15 @@ inference_used = [False]  # set once inference_mode is first entered (recorded o
 # sets a thread's mode to other than True counts itself here first.
 open_blocks = [0]
 _count_lock = threading.Lock()
+
+
+def _new_lock_in_child():
+    # a fork taken while another thread held the lock would leave it held forever in the child
+    global _count_lock
+    _count_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def _open():
