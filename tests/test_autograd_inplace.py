@@ -199,3 +199,27 @@ def test_inplace_keeps_storage_and_identity():
     assert z is y and y.numpy() is arr
     np.testing.assert_array_equal(arr, 6.0)
 
+
+
+class _InplaceBlock(dl.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = dl.nn.Linear(4, 4), dl.nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = self.a(x)
+        h += x          # a residual written in place
+        h.relu_()
+        y = self.b(h)
+        y.mul_(2.0)
+        return y
+
+
+def test_jit_trace_sees_inplace_ops():
+    m = _InplaceBlock()
+    x = dl.randn(3, 4)
+    t = dl.jit.trace(m, x)
+    for inp in (x, dl.randn(5, 4)):
+        with dl.no_grad():
+            ref = m(inp).numpy().copy()
+        np.testing.assert_allclose(t(inp).numpy(), ref, rtol=1e-6, atol=1e-6)

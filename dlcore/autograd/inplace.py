@@ -13,7 +13,7 @@ dlcore has no view tracking) — index assignment on the base, `base[idx] = v`, 
 import numpy as np
 
 from ..tensor_base import TensorBase, wrap
-from . import version
+from . import function, version
 from .grad_mode import state
 
 
@@ -35,7 +35,10 @@ def _is_view_in_graph(t):
 
 
 def recording(t, others=()):
-    """Will an in-place op on t with these other operands be recorded?"""
+    """Will an in-place op on t with these other operands be recorded?  (Always while
+    dlcore.jit traces: the trace must see the op.)"""
+    if function._tracer is not None:
+        return True
     if not state.grad:
         return False
     if t.requires_grad:
@@ -70,10 +73,14 @@ def run_recorded(t, name, compute, keep_old=False):
             "supported (its base would not see the change); use index assignment on the base "
             "(base[idx] = value) or an out-of-place op" % name)
     own_storage(t)
-    old = wrap(t._data.copy() if keep_old else t._data, t.requires_grad)
+    tracing = function._tracer is not None  # (then t is rebound, its storage not written)
+    old = wrap(t._data.copy() if keep_old and not tracing else t._data, t.requires_grad)
     old._ctx, old._idx = t._ctx, t._idx
     res = compute(old)
-    if res._data is not t._data:
+    if tracing:
+        # the trace knows values by array: t must now be the array the traced op made
+        t._data = res._data
+    elif res._data is not t._data:
         if res._data.shape != t._data.shape:
             raise RuntimeError("%s: output with shape %s doesn't match the broadcast shape %s"
                                % (name, tuple(t.shape), tuple(res.shape)))
