@@ -27,7 +27,8 @@ from .shapes import Size  # noqa: F401
 from .tensor import (Tensor, tensor, as_tensor, from_numpy, zeros, ones, empty, full,  # noqa: F401
                      zeros_like, ones_like, full_like, empty_like, eye, arange, linspace, rand,
                      randn, randint, randperm, rand_like, randn_like, is_tensor, numel)
-from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled,  # noqa: F401
+                       inference_mode, is_inference_mode_enabled)
 from .random import manual_seed, seed, Generator, get_rng_state, set_rng_state  # noqa: F401
 from .functions import *  # noqa: F401,F403
 from .functions import cat, stack, where, matmul, einsum  # noqa: F401

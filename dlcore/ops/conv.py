@@ -115,6 +115,19 @@ class Conv2dFn(Function):
             _C.conv2d_backward_weight(x, g, gw, gb, w.shape, *self.conf)
         return gx, gw, gb
 
+    def backward_graph(self, g):
+        x, w = self.parents[0], self.parents[1]
+        kw = self.kwargs
+        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
+                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+        need = self.needs_input_grad
+        gx = ConvTranspose2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) \
+            if need[0] else None
+        gw = Conv2dWeightGrad.apply(x, g, wshape=tuple(w.shape), conf=tuple(conf.values())) \
+            if need[1] else None
+        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
 
 class ConvTranspose2dFn(Function):
     """y = conv_transpose2d(x, w) + b with w (C_in, C_out/groups, R, S): the adjoint of the
@@ -150,6 +163,45 @@ class ConvTranspose2dFn(Function):
             gb = np.empty((g.shape[1],), g.dtype)
             _C.channel_sum(g, gb)
         return gx, gw, gb
+
+    def backward_graph(self, g):
+        x, w = self.parents[0], self.parents[1]
+        kw = self.kwargs
+        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
+                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+        need = self.needs_input_grad
+        gx = Conv2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) if need[0] else None
+        gw = Conv2dWeightGrad.apply(g, x, wshape=tuple(w.shape), conf=tuple(conf.values())) \
+            if need[1] else None
+        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
+
+class Conv2dWeightGrad(Function):
+    """conv2d's weight gradient from input x and output gradient g, as an op (for gradients
+    of gradients).  Bilinear: its backward is conv2d's data gradient and conv2d itself."""
+
+    def forward(self, x, g, wshape=None, conf=None):
+        x, g = _c(x), _c(g)
+        gw = np.zeros(wshape, dtype=x.dtype)
+        if g.shape[0]:
+            _C.conv2d_backward_weight(x, g, gw, None, wshape, *conf)
+        if self.requires_grad:
+            self.x, self.g, self.conf = x, g, conf
+        return gw
+
+    def backward(self, ggw):
+        ggw = _c(ggw)
+        gx = gg = None
+        if self.needs_input_grad[0]:
+            gx = np.zeros_like(self.x)
+            if self.g.shape[0]:
+                _C.conv2d_backward_data(self.g, ggw, None, gx, *self.conf)
+        if self.needs_input_grad[1]:
+            gg = np.zeros_like(self.g)
+            if gg.size:
+                _C.conv2d_forward(self.x, ggw, None, gg, *self.conf)
+        return gx, gg
 
 
 def _check_common(fname, input, weight, bias):

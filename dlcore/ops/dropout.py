@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import random as R
 from ..autograd import Function
+from ..tensor_base import wrap
 
 
 class Dropout(Function):
@@ -20,6 +21,9 @@ class Dropout(Function):
 
     def backward(self, g):
         return g * self.mask
+
+    def backward_graph(self, g):
+        return g * wrap(self.mask)
 
 
 def _check_p(p, fname):
