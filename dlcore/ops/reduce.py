@@ -191,7 +191,8 @@ class ReduceMethods:
                          correction=corr)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
+        from .vector_norm import RootAtZero
+        return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
     def prod(self, dim=None, keepdim=False):
         return Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
@@ -222,11 +223,8 @@ class ReduceMethods:
         return LogSumExp.apply(self, axis=norm_axes(dim, self.ndim, "logsumexp"), keepdim=keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        from .vector_norm import vector_norm
+        return vector_norm(self, p, dim, keepdim)
 
     def cumsum(self, dim):
         return Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
