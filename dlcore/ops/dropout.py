@@ -29,6 +29,9 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p, "dropout")
     if not training or p == 0.0:
         return input
+    if inplace:
+        from .activation import in_place
+        return in_place("dropout", input, lambda x: dropout(x, p, training))
     if p == 1.0:
         return input * 0.0
     return Dropout.apply(input, p=p)
@@ -41,6 +44,9 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
                          "shape %s" % (tuple(input.shape),))
     if not training or p == 0.0:
         return input
+    if inplace:
+        from .activation import in_place
+        return in_place("dropout2d", input, lambda x: dropout2d(x, p, training))
     if p == 1.0:
         return input * 0.0
     return Dropout.apply(input, p=p, channel_dims=input.ndim - 2)

@@ -11,12 +11,12 @@ class Dropout(Module):
         self.p, self.inplace = p, inplace
 
     def forward(self, x):
-        return dropout(x, self.p, self.training)
+        return dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self):
-        return "p=%s" % self.p
+        return "p=%s, inplace=%s" % (self.p, self.inplace)
 
 
 class Dropout2d(Dropout):
     def forward(self, x):
-        return dropout2d(x, self.p, self.training)
+        return dropout2d(x, self.p, self.training, self.inplace)
