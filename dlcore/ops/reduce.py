@@ -51,7 +51,8 @@ class Var(Function):
 
     def backward(self, g):
         ge = _expand_back(g, self.d.shape, self.axis, self.keepdim)
-        return ge * self.d * (2.0 / self.den)
+        with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: NaN
+            return ge * self.d * (np.float64(2.0) / self.den).astype(self.d.dtype)
 
 
 class Prod(Function):
@@ -63,6 +64,8 @@ class Prod(Function):
 
     def backward(self, g):
         a, axis = self.a, self.axis
+        if a.size == 0:
+            return np.zeros(a.shape, g.dtype)
         # product of all the other elements, without dividing (zeros are fine)
         ax = tuple(range(a.ndim)) if axis is None else axis
         moved = np.moveaxis(a, ax, tuple(range(a.ndim - len(ax), a.ndim)))
@@ -183,9 +186,15 @@ class ReduceMethods:
         return out if dtype is None else out.to(dtype)
 
     def mean(self, dim=None, keepdim=False):
+        if self.dtype.kind != "f":
+            raise TypeError("mean: input must be a floating tensor (as in PyTorch), got %s; "
+                            "convert it with .float() first" % self.dtype)
         return Mean.apply(self, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if self.dtype.kind != "f":
+            raise TypeError("var: input must be a floating tensor (as in PyTorch), got %s; "
+                            "convert it with .float() first" % self.dtype)
         corr = var_correction(unbiased, correction)
         return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
                          correction=corr)
