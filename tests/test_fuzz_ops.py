@@ -213,3 +213,30 @@ def test_fuzz_op_matches_torch_or_raises(case):
             check()
     finally:
         _write_report()
+
+
+JUNK = [None, "x", 3, 2.5, True, [1.0, 2.0], (1, 2), {"a": 1}, object(), b"\x00",
+        np.array(["a", "b"]), np.zeros((2, 2), np.complex64), np.zeros((2, 2), np.float16)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_fuzz_op_with_wrong_types_raises_or_answers(case):
+    """Junk in any argument slot: a Python exception (or an answer), never a crash."""
+    name, arity, f_dl, _, kind, draw_kw = case
+
+    @SETTINGS
+    @given(st.data())
+    def check(data):
+        shapes = _shapes(data.draw, kind)
+        kw = draw_kw(data.draw, shapes)
+        args = [dl.tensor(np.ones(s, np.float32)) for s in shapes]
+        slot = data.draw(st.integers(0, len(args) - 1))
+        args[slot] = data.draw(st.sampled_from(JUNK))
+        STATS["calls"] += 1
+        try:
+            f_dl(*args, kw)
+        except Exception:
+            pass
+
+    with np.errstate(all="ignore"):
+        check()
