@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -106,3 +107,35 @@ def test_mid_epoch_saves_need_training_state():
         dl.train.ModelCheckpoint("x.safetensors", save_freq=3)
     with pytest.raises(ValueError, match="save_freq"):
         dl.train.ModelCheckpoint("x.safetensors", save_freq=0, training_state=True)
+
+
+def test_a_later_save_removes_temp_files_of_killed_saves(tmp_path):
+    """Saves SIGKILLed mid-write leave `.<name>.<pid>.<token>.tmp`; the next save of the same
+    file removes those of dead processes and leaves a live process's alone."""
+    target = tmp_path / "big.safetensors"
+    code = textwrap.dedent('''
+        import sys, numpy as np, dlcore as dl
+        x = np.ones(16_000_000, np.float32)
+        print("ready", flush=True)
+        while True:
+            dl.save({"x": x}, sys.argv[1])
+    ''')
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    for _ in range(3):
+        p = subprocess.Popen([sys.executable, "-c", code, str(target)], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(0.3)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stdout.close()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / (".big.safetensors.%s.deadbeef.tmp" % dead)
+    stale.write_bytes(b"x" * 1000)
+    live = tmp_path / (".big.safetensors.%d.cafe0001.tmp" % os.getpid())
+    live.write_bytes(b"y")
+    dl.save({"x": np.zeros(3, np.float32)}, target)
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+    assert left == [live.name]
+    np.testing.assert_array_equal(dl.load(target, as_array=True)["x"], np.zeros(3))
