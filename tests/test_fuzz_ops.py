@@ -201,6 +201,7 @@ def _write_report():
             json.dump(STATS, f, indent=1, sort_keys=True)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's "mean of empty slice" etc.
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_fuzz_op_matches_torch_or_raises(case):
     @SETTINGS
@@ -219,6 +220,7 @@ JUNK = [None, "x", 3, 2.5, True, [1.0, 2.0], (1, 2), {"a": 1}, object(), b"\x00"
         np.array(["a", "b"]), np.zeros((2, 2), np.complex64), np.zeros((2, 2), np.float16)]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_fuzz_op_with_wrong_types_raises_or_answers(case):
     """Junk in any argument slot: a Python exception (or an answer), never a crash."""
