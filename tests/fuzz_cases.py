@@ -229,3 +229,135 @@ CASES = [
      lambda q, k, v, kw: _torch().nn.functional.scaled_dot_product_attention(
          q, k, v, is_causal=kw["causal"]), "seq", kw_causal),
 ]
+
+
+# ---- more layers, losses and indexing ops ---------------------------------------------------------
+def kw_seed(draw, shapes):
+    return {"seed": draw(st.integers(0, 2 ** 16))}
+
+
+def kw_embedding(draw, shapes):
+    n = draw(st.integers(1, 6))
+    return {"w": np.random.default_rng(draw(st.integers(0, 99))).standard_normal((n, 3)),
+            "idx": np.array(draw(st.lists(st.integers(-1 if draw(st.integers(0, 9)) == 0 else 0,
+                                                      n - 1), max_size=6)), np.int64)}
+
+
+def kw_adaptive(draw, shapes):
+    return {"out": (draw(st.integers(1, 4)), draw(st.integers(1, 4)))}
+
+
+def kw_convt(draw, shapes):
+    c = shapes[0][1]
+    oc, k = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    s = draw(st.integers(1, 2))
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    return {"w": rng.standard_normal((c, oc, k, k)), "b": rng.standard_normal(oc), "stride": s,
+            "padding": draw(st.integers(0, k - 1)), "output_padding": draw(st.integers(0, s - 1))}
+
+
+def kw_topk(draw, shapes):
+    kw = kw_dim_only(draw, shapes)
+    kw["k"] = draw(st.integers(0, shapes[0][kw["dim"]]))
+    kw["largest"] = draw(st.booleans())
+    return kw
+
+
+def kw_mask(draw, shapes):
+    rng = np.random.default_rng(draw(st.integers(0, 99)))
+    return {"mask": rng.random(shapes[0]) < 0.5, "value": draw(st.sampled_from([0.0, -1e9, 2.5]))}
+
+
+def kw_index_select(draw, shapes):
+    kw = kw_dim_only(draw, shapes)
+    n = shapes[0][kw["dim"]]
+    lo = -1 if draw(st.integers(0, 9)) == 0 else 0
+    kw["index"] = np.array(draw(st.lists(st.integers(lo, n), max_size=5)), np.int64)
+    return kw
+
+
+def kw_diag(draw, shapes):
+    return {"k": draw(st.integers(-3, 3))}
+
+
+def _rnn_pair(cls, seed, i, h, dtype, bidir):
+    import torch
+    rng = np.random.default_rng(seed)
+    m = getattr(dl.nn, cls)(i, h, bidirectional=bidir)
+    tm = getattr(torch.nn, cls)(i, h, bidirectional=bidir)
+    sd = {k: rng.standard_normal(tuple(v.shape)) * 0.5 for k, v in m.state_dict().items()}
+    m.load_state_dict({k: dl.tensor(v.astype(np.float32)) for k, v in sd.items()})
+    tm.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in sd.items()})
+    if dtype == np.float64 or str(dtype) == "torch.float64":
+        m.double()
+        tm.double()
+    return m, tm
+
+
+def _rnn_case(cls):
+    def ours(x, kw):
+        bidir = bool(kw["seed"] % 2)
+        m, _ = _rnn_pair(cls, kw["seed"], x.shape[-1], 3, np.dtype(x.dtype.name), bidir)
+        return m(x)[0]
+
+    def theirs(x, kw):
+        _, tm = _rnn_pair(cls, kw["seed"], x.shape[-1], 3, x.dtype, bool(kw["seed"] % 2))
+        return tm(x)[0]
+    return ours, theirs
+
+
+CASES += [
+    ("batch_norm", 1, lambda x, kw: F.batch_norm(x, None, None, training=True),
+     lambda x, kw: _torch().nn.functional.batch_norm(x, None, None, training=True), "nchw",
+     kw_none),
+    ("embedding", 0, lambda kw: F.embedding(_idx(dl, kw["idx"]), dl.tensor(kw["w"])),
+     lambda kw: _torch().nn.functional.embedding(_idx(_torch(), kw["idx"]),
+                                                 _torch().tensor(kw["w"])), "none", kw_embedding),
+    ("adaptive_avg_pool2d", 1, lambda x, kw: F.adaptive_avg_pool2d(x, kw["out"]),
+     lambda x, kw: _torch().nn.functional.adaptive_avg_pool2d(x, kw["out"]), "nchw",
+     kw_adaptive),
+    ("adaptive_max_pool2d", 1, lambda x, kw: F.adaptive_max_pool2d(x, kw["out"]),
+     lambda x, kw: _torch().nn.functional.adaptive_max_pool2d(x, kw["out"]), "nchw",
+     kw_adaptive),
+    ("conv_transpose2d", 1, lambda x, kw: F.conv_transpose2d(
+        x, _T(dl, kw["w"], x), _T(dl, kw["b"], x), kw["stride"], kw["padding"],
+        kw["output_padding"]),
+     lambda x, kw: _torch().nn.functional.conv_transpose2d(
+         x, _T(_torch(), kw["w"], x), _T(_torch(), kw["b"], x), kw["stride"], kw["padding"],
+         kw["output_padding"]), "nchw", kw_convt),
+    ("softmin", 1, lambda x, kw: F.softmin(x, kw["dim"]),
+     lambda x, kw: _torch().nn.functional.softmin(x, kw["dim"]), "any", kw_dim_only),
+    ("argmax", 1, lambda x, kw: x.argmax(kw["dim"], kw["keepdim"]),
+     lambda x, kw: x.argmax(kw["dim"], kw["keepdim"]), "any1", kw_dim),
+    ("cumsum", 1, lambda x, kw: x.cumsum(kw["dim"]), lambda x, kw: x.cumsum(kw["dim"]), "any1",
+     kw_dim_only),
+    ("sort", 1, lambda x, kw: x.sort(kw["dim"])[0], lambda x, kw: x.sort(kw["dim"])[0], "any1",
+     kw_dim_only),
+    ("topk", 1, lambda x, kw: x.topk(kw["k"], kw["dim"], kw["largest"])[0],
+     lambda x, kw: x.topk(kw["k"], kw["dim"], kw["largest"])[0], "any1", kw_topk),
+    ("masked_fill", 1, lambda x, kw: x.masked_fill(dl.tensor(kw["mask"]), kw["value"]),
+     lambda x, kw: x.masked_fill(_torch().tensor(kw["mask"]), kw["value"]), "any", kw_mask),
+    ("where", 2, lambda x, y, kw: dl.where(x > 0, x, y),
+     lambda x, y, kw: _torch().where(x > 0, x, y), "bcast", kw_none),
+    ("index_select", 1, lambda x, kw: x.index_select(kw["dim"], _idx(dl, kw["index"])),
+     lambda x, kw: x.index_select(kw["dim"], _idx(_torch(), kw["index"])), "any1",
+     kw_index_select),
+    ("tril", 1, lambda x, kw: x.tril(kw["k"]), lambda x, kw: x.tril(kw["k"]), "any2", kw_diag),
+    ("nll_loss", 1, lambda x, kw: F.nll_loss(F.log_softmax(x, 1), _idx(dl, kw["target"]),
+                                             reduction=kw["reduction"]),
+     lambda x, kw: _torch().nn.functional.nll_loss(_torch().log_softmax(x, 1),
+                                                   _idx(_torch(), kw["target"]),
+                                                   reduction=kw["reduction"]), "rows", kw_target),
+    ("bce_with_logits", 2, lambda x, y, kw: F.binary_cross_entropy_with_logits(x, y.sigmoid()),
+     lambda x, y, kw: _torch().nn.functional.binary_cross_entropy_with_logits(x, y.sigmoid()),
+     "same", kw_none),
+    ("smooth_l1", 2, lambda x, y, kw: F.smooth_l1_loss(x, y),
+     lambda x, y, kw: _torch().nn.functional.smooth_l1_loss(x, y), "same", kw_none),
+    ("huber", 2, lambda x, y, kw: F.huber_loss(x, y, delta=0.5),
+     lambda x, y, kw: _torch().nn.functional.huber_loss(x, y, delta=0.5), "same", kw_none),
+    ("l1_loss", 2, lambda x, y, kw: F.l1_loss(x, y),
+     lambda x, y, kw: _torch().nn.functional.l1_loss(x, y), "same", kw_none),
+    ("rnn", 1, *_rnn_case("RNN"), "seq3", kw_seed),
+    ("gru", 1, *_rnn_case("GRU"), "seq3", kw_seed),
+    ("lstm", 1, *_rnn_case("LSTM"), "seq3", kw_seed),
+]

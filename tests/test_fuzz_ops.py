@@ -33,6 +33,7 @@ SETTINGS = settings(max_examples=LONG_N if LONG else QUICK, deadline=None,
 STATS = {"calls": 0, "matched": 0, "both_raised": 0, "dl_raised_only": 0, "grads_checked": 0,
          "rejections": {}}
 DIMS = [0, 1, 1, 2, 3, 5, 7]
+TIE_SENSITIVE = {"sort", "topk", "max_dim", "adaptive_max_pool2d", "max_pool2d"}
 
 
 # ---- input strategies ---------------------------------------------------------------------------
@@ -55,8 +56,16 @@ def _bcast_partner(draw, shape):
 
 
 def _shapes(draw, kind):
+    if kind == "none":
+        return []
     if kind == "any":
         return [_shape(draw)]
+    if kind == "any1":
+        return [_shape(draw, 1)]
+    if kind == "any2":
+        return [_shape(draw, 2)]
+    if kind == "seq3":
+        return [(draw(st.integers(1, 4)), draw(st.integers(0, 3)), draw(st.integers(1, 5)))]
     if kind == "same":
         s = _shape(draw, 1)
         return [s, s]
@@ -151,6 +160,8 @@ def run_case(case, draw):
         arrays.append(vals)
     floats = dtype != np.int64
     grads = floats and not special
+    if name in TIE_SENSITIVE and any(np.unique(a).size < a.size for a in arrays):
+        grads = False  # which of equal values gets the gradient is torch's implementation choice
     if grads:
         for t in views:
             t.requires_grad_(True) if t._ctx is None else None
@@ -232,8 +243,10 @@ def test_fuzz_op_with_wrong_types_raises_or_answers(case):
         shapes = _shapes(data.draw, kind)
         kw = draw_kw(data.draw, shapes)
         args = [dl.tensor(np.ones(s, np.float32)) for s in shapes]
-        slot = data.draw(st.integers(0, len(args) - 1))
-        args[slot] = data.draw(st.sampled_from(JUNK))
+        if args:
+            args[data.draw(st.integers(0, len(args) - 1))] = data.draw(st.sampled_from(JUNK))
+        else:
+            kw = {k: data.draw(st.sampled_from(JUNK)) for k in kw}
         STATS["calls"] += 1
         try:
             f_dl(*args, kw)
