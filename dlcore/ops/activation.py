@@ -3,7 +3,7 @@
 Forward runs one vectorized pass (OpenMP above a size threshold) writing a fresh array;
 backward runs one pass reading the saved input (or output, for relu / sigmoid / tanh, as
 PyTorch does) and the incoming gradient.  `inplace=True` writes the result into the input's
-own storage and returns the input (see `in_place`).
+own storage and returns the input (dlcore.ops.inplace).
 `ActivationMethods` holds the activations a Tensor has as methods.
 """
 import math
@@ -12,9 +12,10 @@ import numbers
 import numpy as np
 
 from .. import _C
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..shapes import norm_dim
 from ..tensor_base import TensorBase
+from .inplace import in_place
 
 __all__ = ["relu", "relu_", "leaky_relu_", "elu_", "hardtanh_", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu",
            "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
@@ -39,28 +40,6 @@ def _check_number(v, fname, name):
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError("%s: %s must be a number, got %r" % (fname, name, v))
     return float(v)
-
-
-def in_place(fname, x, compute):
-    """`compute(x)` written into x's storage, x returned: PyTorch's `inplace=True` (views of x
-    see the new values).  While autograd records x the write is refused: a leaf that requires
-    grad may not change (as in PyTorch), and a value inside the graph may be one backward still
-    reads, which dlcore has no version counter to detect, so computing out of place silently
-    would be the alternative; the error says to pass inplace=False instead."""
-    if x.requires_grad and is_grad_enabled():
-        what = ("a leaf tensor that requires grad" if x._ctx is None else
-                "a tensor inside the autograd graph (backward may read its old values)")
-        raise RuntimeError("%s(inplace=True): the input is %s and cannot be modified in place; "
-                           "use inplace=False, or run under dl.no_grad()" % (fname, what))
-    a = x._data
-    if any(st == 0 and n > 1 for st, n in zip(a.strides, a.shape)):
-        raise ValueError("%s(inplace=True): the input of shape %s is an expanded view (several "
-                         "elements share one memory location); clone() it first"
-                         % (fname, tuple(x.shape)))
-    y = compute(x)
-    x._check_inplace(fname)  # a read-only array (e.g. from a NumPy buffer) is copied first
-    np.copyto(x._data, y._data)
-    return x
 
 
 class _Activation(Function):

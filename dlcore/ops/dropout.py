@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import random as R
 from ..autograd import Function
+from .inplace import in_place
 
 
 class Dropout(Function):
@@ -30,7 +31,6 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     if inplace:
-        from .activation import in_place
         return in_place("dropout", input, lambda x: dropout(x, p, training))
     if p == 1.0:
         return input * 0.0
@@ -45,7 +45,6 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     if not training or p == 0.0:
         return input
     if inplace:
-        from .activation import in_place
         return in_place("dropout2d", input, lambda x: dropout2d(x, p, training))
     if p == 1.0:
         return input * 0.0

@@ -6,16 +6,9 @@ from .. import _C
 from ..autograd import Function
 from ..dtypes import float32, float64
 from ..shapes import SortResult, norm_axes, norm_dim, var_correction
+from ..shapes import expand_reduced as _expand_back
 from ..tensor_base import TensorBase, raw, wrap
-
-
-def _expand_back(g, shape, axis, keepdim):
-    """Reinsert reduced axes into g so it broadcasts against the input's shape."""
-    if axis is None:
-        return np.broadcast_to(np.reshape(g, (1,) * len(shape)), shape)
-    if not keepdim:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, shape)
+from .vector_norm import RootAtZero, vector_norm
 
 
 class Sum(Function):
@@ -200,7 +193,6 @@ class ReduceMethods:
                          correction=corr)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        from .vector_norm import RootAtZero
         return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
     def prod(self, dim=None, keepdim=False):
@@ -232,7 +224,6 @@ class ReduceMethods:
         return LogSumExp.apply(self, axis=norm_axes(dim, self.ndim, "logsumexp"), keepdim=keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
-        from .vector_norm import vector_norm
         return vector_norm(self, p, dim, keepdim)
 
     def cumsum(self, dim):

@@ -9,8 +9,8 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..shapes import expand_reduced as _expand_back
 from ..shapes import norm_axes
-from .reduce import _expand_back
 
 
 class RootAtZero(Function):
