@@ -279,3 +279,15 @@ def test_bpe_from_gguf_without_tokens_is_a_clear_error():
         metadata = {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.tokens": ["a"]}
     with pytest.raises(ValueError, match="lacks tokenizer.ggml.merges"):
         BPETokenizer.from_gguf(Meta())
+
+
+@pytest.mark.parametrize("call", [
+    lambda x, i: x.gather(0, i.reshape(1, 1)),
+    lambda x, i: x.index_select(0, i),
+    lambda x, i: x.scatter_add(0, i.reshape(1, 1), dl.ones(1, 1)),
+])
+def test_index_just_past_the_end_is_named_in_the_error(call):
+    x = dl.zeros(15, 7)
+    with pytest.raises(IndexError, match="index 15 is out of bounds for dim 0 of size 15"):
+        call(x, dl.tensor(np.array([15])))
+    call(x, dl.tensor(np.array([14])))  # the last valid index
