@@ -291,3 +291,31 @@ def test_index_just_past_the_end_is_named_in_the_error(call):
     with pytest.raises(IndexError, match="index 15 is out of bounds for dim 0 of size 15"):
         call(x, dl.tensor(np.array([15])))
     call(x, dl.tensor(np.array([14])))  # the last valid index
+
+
+def _sdpa_ieee(q, k, v):
+    """softmax(q k^T / sqrt(E)) v in float64 NumPy, NaN and Inf as IEEE arithmetic makes them."""
+    s = q.astype(np.float64) @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    with np.errstate(invalid="ignore", over="ignore"):
+        e = np.exp(s - s.max(-1, keepdims=True))
+        return (e / e.sum(-1, keepdims=True)) @ v
+
+
+@pytest.mark.parametrize("where", ["q", "k", "v"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("E", [1, 2, 3])
+def test_attention_propagates_nan_and_inf(where, value, E):
+    """NaN/Inf operands give the IEEE result (a NaN row where a score is NaN or the softmax is
+    inf/inf).  torch's CPU kernels differ by head dim here (E=1: NaN rows, E>1: some NaN rows
+    come out as zeros); we never show a finite value where torch shows NaN."""
+    rng = np.random.default_rng(9)
+    arrs = {n: rng.standard_normal((1, 2, 4, E)).astype(np.float32) for n in "qkv"}
+    arrs[where][0, 1, 2, E - 1] = value
+    got = F.scaled_dot_product_attention(*(dl.tensor(arrs[n]) for n in "qkv")).numpy()
+    np.testing.assert_allclose(got, _sdpa_ieee(*(arrs[n] for n in "qkv")), rtol=1e-5,
+                               atol=1e-6, equal_nan=True)
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.tensor(arrs[n]) for n in "qkv")).numpy()
+    assert not (np.isnan(want) & ~np.isnan(got)).any()
+    finite = np.isfinite(got)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-5, atol=1e-6)
