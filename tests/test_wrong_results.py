@@ -319,3 +319,13 @@ def test_attention_propagates_nan_and_inf(where, value, E):
     assert not (np.isnan(want) & ~np.isnan(got)).any()
     finite = np.isfinite(got)
     np.testing.assert_allclose(got[finite], want[finite], rtol=1e-5, atol=1e-6)
+
+
+def test_fuzz_findings_flip_of_a_scalar_and_logsumexp_of_an_empty_dim():
+    a, t = _both(np.array(3.0))
+    np.testing.assert_array_equal(a.flip(0).numpy(), t.flip(0).numpy())
+    a, t = _both(np.zeros((2, 0)), requires_grad=True)
+    y, ty = a.logsumexp(1), t.logsumexp(1)
+    np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
+    y.sum().backward()
+    assert tuple(a.grad.shape) == (2, 0)

@@ -126,9 +126,10 @@ def max_min(t, dim, keepdim, op):
 
 class LogSumExp(Function):
     def forward(self, a, axis=None, keepdim=False):
-        m = np.max(a, axis=axis, keepdims=True)
+        m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)  # an empty set's lse: -inf
         m = np.where(np.isfinite(m), m, 0)
-        s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # log(0): an empty or all -inf set gives -inf
+            s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
         if self.requires_grad:
             self.a, self.s, self.axis, self.keepdim = a, s, axis, keepdim
         return s if keepdim else np.squeeze(s, axis=axis) if axis is not None else s.reshape(())

@@ -383,7 +383,8 @@ class ShapeMethods:
 
     def flip(self, dims):
         dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
-        return Flip.apply(self, dims=tuple(norm_dim(d, self.ndim, "flip") for d in dims))
+        axes = tuple(norm_dim(d, self.ndim, "flip") for d in dims)
+        return Flip.apply(self, dims=axes if self.ndim else ())  # a scalar flips to itself
 
     def tril(self, diagonal=0):
         return Tri.apply(self, k=diagonal, upper=False)
