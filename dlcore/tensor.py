@@ -21,6 +21,8 @@ from .ops.arith import ArithMethods, CompareMethods
 from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
 from .ops.shape import Cast, IndexMethods, ShapeMethods
+from .ops.sparse_coo import SparseMethods
+from .shared_storage import SharedMemoryMethods
 from .shapes import (Size, SortResult, norm_dim as _norm_dim, norm_axes as _axes,  # noqa: F401
                      var_correction as _correction, resolve_shape as _resolve_shape,
                      size_args as _size_args)
@@ -50,7 +52,8 @@ def _to_array(data, dtype=None):
 
 
 class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMethods,
-             ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, concrete=True):
+             ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, SharedMemoryMethods,
+             SparseMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking."""
 
     __slots__ = ()

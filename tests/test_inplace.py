@@ -120,3 +120,12 @@ def test_module_to_accepts_cpu_and_refuses_unknown_keywords():
     assert m.to("cpu") is m and m.to(device="cpu", dtype=dl.float64).weight.dtype == dl.float64
     with pytest.raises(TypeError, match="devce"):
         m.to(devce="cpu")
+
+
+def test_inplace_rrelu_and_the_models_relu6():
+    from dlcore.models._layers import ReLU6
+    for m, x in ((dl.nn.RReLU(0.1, 0.3, inplace=True), dl.tensor(np.array([-1.0, 2.0]))),
+                 (ReLU6(inplace=True), dl.tensor(np.array([-1.0, 7.0])))):
+        m.eval()
+        assert m(x) is x
+    assert x.numpy().tolist() == [0.0, 6.0]

@@ -17,8 +17,8 @@ from ..shapes import norm_dim
 from ..tensor_base import TensorBase
 from .inplace import in_place
 
-__all__ = ["relu", "relu_", "leaky_relu_", "elu_", "hardtanh_", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu",
-           "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
+__all__ = ["relu", "relu_", "leaky_relu_", "elu_", "hardtanh_", "leaky_relu", "sigmoid", "tanh",
+           "gelu", "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
            "logsigmoid", "softmax", "log_softmax", "softmin"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
