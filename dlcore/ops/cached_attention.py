@@ -11,8 +11,10 @@ and returns the attention output (L, H D), heads side by side as the output proj
 them.  One op instead of the dozen view, rotation, copy and attention calls it replaces matters
 when decoding one token per call: per-op Python cost, not arithmetic, dominates there.
 
-The attention itself runs on the fused attention kernel (dlcore/_C/attention.pxi, the one
-scaled_dot_product_attention uses).  The in-place cache update has no gradient: this op is for
+float32 calls of up to 64 new positions (every decoding step) run as one kernel call
+(dlcore/_C/kvcache.pxi): rotary append into the caches, then each query row attends over the
+cache in place.  Longer prompts, and float64, rotate in NumPy and run the tiled attention kernel
+that scaled_dot_product_attention uses (dlcore/_C/attention.pxi).  The in-place cache update has no gradient: this op is for
 inference (under dl.no_grad()); train with rotary_embedding and scaled_dot_product_attention.
 """
 import math
@@ -27,9 +29,27 @@ from .rotary import float_array, rotate
 __all__ = ["cached_attention"]
 
 
+# new positions per call up to which the in-place kernel (no packing of the cache) runs; a
+# longer prompt goes through the tiled attention kernel, which packs keys once per call
+_KV_KERNEL_MAX_L = 64
+_F32 = np.dtype(np.float32)
+
+
 class CachedAttentionFn(Function):
     def forward(self, qkv, kc=None, vc=None, cos=None, sin=None, start=0, num_heads=1,
                 interleaved=True, scale=1.0):
+        L = qkv.shape[0]
+        if qkv.dtype is _F32 and L <= _KV_KERNEL_MAX_L:
+            # rotation, cache append and attention in one call (dlcore/_C/kvcache.pxi)
+            out = np.empty((L, num_heads * kc.shape[2]), np.float32)
+            if cos is not None and not (cos.flags.c_contiguous and sin.flags.c_contiguous):
+                cos, sin = np.ascontiguousarray(cos), np.ascontiguousarray(sin)
+            return _C.kv_cache_attention(np.ascontiguousarray(qkv), kc, vc, cos, sin,
+                                         interleaved, start, num_heads, scale, out)
+        return self._tiled(qkv, kc, vc, cos, sin, start, num_heads, interleaved, scale)
+
+    @staticmethod
+    def _tiled(qkv, kc, vc, cos, sin, start, num_heads, interleaved, scale):
         L = qkv.shape[0]
         Hk, _, D = kc.shape
         H = num_heads
@@ -39,15 +59,9 @@ class CachedAttentionFn(Function):
         # q and k rotated in one pass (a copy either way: the input stays untouched)
         qk = (np.ascontiguousarray(x[:, :H + Hk]) if cos is None else
               rotate(x[:, :H + Hk], cos[start:S, None], sin[start:S, None], interleaved))
-        if L == 1:
-            # one position (a decoding step): plain row copies and views, fewer NumPy calls
-            kc[:, start] = qk[0, H:]
-            vc[:, start] = x[0, H + Hk:]
-            q4 = qk[0, :H].reshape(Hk, G, 1, D)
-        else:
-            kc[:, start:S] = qk[:, H:].transpose(1, 0, 2)
-            vc[:, start:S] = x[:, H + Hk:].transpose(1, 0, 2)
-            q4 = qk[:, :H].reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
+        kc[:, start:S] = qk[:, H:].transpose(1, 0, 2)
+        vc[:, start:S] = x[:, H + Hk:].transpose(1, 0, 2)
+        q4 = qk[:, :H].reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
         # the first S positions of each kv head, repeated over the group by a zero stride
         st = kc.strides
         shape, strides = (Hk, G, S, D), (st[0], 0, st[1], st[2])
@@ -60,8 +74,6 @@ class CachedAttentionFn(Function):
         out = np.empty((Hk, G, L, D), qkv.dtype)
         lse = np.empty((Hk, G, L), qkv.dtype)
         _C.attention_forward(q4, k4, v4, mask, L > 1 and start == 0, scale, out, lse)
-        if L == 1:
-            return out.reshape(1, H * D)
         return out.transpose(2, 0, 1, 3).reshape(L, H * D)
 
     def backward(self, g):  # pragma: no cover - refused in cached_attention
