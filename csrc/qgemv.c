@@ -40,13 +40,14 @@ static int qg_check(int kind, size_t K, size_t ldw)
 }
 
 int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                 const uint8_t *W, size_t ldw, float *y, size_t ldy)
+                 const uint8_t *W, size_t ldw, float *y, size_t ldy, int accumulate)
 {
     if (qg_check(kind, K, ldw) != 0 || (M > 1 && ldy < N) || (M > 0 && ldx < K)) return -1;
     if (M == 0 || N == 0) return 0;
     if (K == 0) {
-        for (size_t i = 0; i < M; i++)
-            for (size_t j = 0; j < N; j++) y[i * ldy + j] = 0.0f;
+        if (!accumulate)
+            for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < N; j++) y[i * ldy + j] = 0.0f;
         return 0;
     }
     const qgemv_kernels_t *kt = qgemv_kernels();
@@ -67,7 +68,7 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
         for (size_t c = 0; c < nchunks; c++) {
             size_t j0 = c * QG_ROWS;
             size_t n = N - j0 < QG_ROWS ? N - j0 : QG_ROWS;
-            kt->dot_rows(kind, n, K, x, xsum, W + j0 * ldw, ldw, y + j0);
+            kt->dot_rows(kind, n, K, x, xsum, W + j0 * ldw, ldw, y + j0, accumulate);
         }
         dl_free(xsum);
         return 0;
@@ -78,7 +79,7 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
         for (size_t c = 0; c < nchunks; c++) {
             size_t j0 = c * QG_ROWS;
             size_t n = N - j0 < QG_ROWS ? N - j0 : QG_ROWS;
-            kt->dot_rows_multi(kind, M, n, K, x, ldx, W + j0 * ldw, ldw, y + j0, ldy);
+            kt->dot_rows_multi(kind, M, n, K, x, ldx, W + j0 * ldw, ldw, y + j0, ldy, accumulate);
         }
         return 0;
     }
@@ -98,7 +99,8 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
             size_t n = N - j0 < QG_TILE ? N - j0 : QG_TILE;
             for (size_t j = 0; j < n; j++)
                 kt->dequant_row(kind, K, W + (j0 + j) * ldw, tile + j * K);
-            dl_sgemm_ex(0, 1, M, n, K, 1.0f, x, (ptrdiff_t)ldx, tile, (ptrdiff_t)K, 0.0f,
+            dl_sgemm_ex(0, 1, M, n, K, 1.0f, x, (ptrdiff_t)ldx, tile, (ptrdiff_t)K,
+                        accumulate ? 1.0f : 0.0f,
                         y + j0, (ptrdiff_t)ldy, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
         }
         dl_free(tile);

@@ -176,9 +176,9 @@ static inline float qg_reduce(float a, float b) { return a + b; }
 typedef float qg_acc_t;
 #endif
 
-/* y[j] = dot(W row j, x) for j < n; xsum[b] = sum of x over block b. */
+/* y[j] (+)= dot(W row j, x) for j < n; xsum[b] = sum of x over block b. */
 static void qdot_rows(int kind, size_t n, size_t K, const float *x, const float *xsum,
-                      const uint8_t *W, size_t ldw, float *y)
+                      const uint8_t *W, size_t ldw, float *y, int accumulate)
 {
     const size_t nb = K / DL_QK;
     const size_t bb = dl_qblock_bytes(kind);
@@ -215,7 +215,8 @@ static void qdot_rows(int kind, size_t n, size_t K, const float *x, const float 
                 moff += m0 * xsum[b];
             }
         }
-        y[j] = qg_reduce(a0, a1) + moff;
+        const float v = qg_reduce(a0, a1) + moff;
+        y[j] = accumulate ? y[j] + v : v;
     }
 }
 
@@ -230,7 +231,7 @@ static void qdot_rows(int kind, size_t n, size_t K, const float *x, const float 
 /* always inlined: each switch case below gets its own copy with MR a constant */
 static inline __attribute__((always_inline)) void
 qdot_multi_mr(int kind, size_t MR, size_t K, const float *x, size_t ldx,
-              const uint8_t *row, float *y, size_t ldy)
+              const uint8_t *row, float *y, size_t ldy, int accumulate)
 {
     const size_t nb = K / DL_QK;
     const size_t bb = dl_qblock_bytes(kind);
@@ -255,18 +256,21 @@ qdot_multi_mr(int kind, size_t MR, size_t K, const float *x, size_t ldx,
                 acc[i][two & v] = vf_fma(wv[v], vf_loadu(xb + v * DL_VF_LEN), acc[i][two & v]);
         }
     }
-    for (size_t i = 0; i < MR; i++) y[i * ldy] = vf_reduce_add(vf_add(acc[i][0], acc[i][1]));
+    for (size_t i = 0; i < MR; i++) {
+        const float v = vf_reduce_add(vf_add(acc[i][0], acc[i][1]));
+        y[i * ldy] = accumulate ? y[i * ldy] + v : v;
+    }
 }
 
 /* Bytes of x rows a group may hold: the group is re-read for every weight row, so it should
  * stay in L1 (32 KiB on the machines measured; beyond it the product ran ~1.5x slower). */
 #define QG_X_BYTES (24 * 1024)
 
-/* y[i * ldy + j] = dot(W row j, x row i) for i < M, j < n.  Rows of x in groups of nearly
+/* y[i * ldy + j] (+)= dot(W row j, x row i) for i < M, j < n.  Rows of x in groups of nearly
  * equal size (16 rows: 8 + 8, not 12 + 4) that fit QG_X_BYTES; each group meets every weight
  * row of the chunk (a few KiB, which stays in L1/L2 between groups). */
 static void qdot_rows_multi(int kind, size_t M, size_t n, size_t K, const float *x, size_t ldx,
-                            const uint8_t *W, size_t ldw, float *y, size_t ldy)
+                            const uint8_t *W, size_t ldw, float *y, size_t ldy, int accumulate)
 {
     size_t fit = QG_X_BYTES / (K * sizeof(float) + 1);
     fit = fit < 1 ? 1 : fit > QG_MROWS ? QG_MROWS : fit;
@@ -280,11 +284,11 @@ static void qdot_rows_multi(int kind, size_t M, size_t n, size_t K, const float 
             float *yi = y + i0 * ldy + j;
             /* a constant row count per call, so the accumulators stay in registers */
             switch (mr) {
-#define QG_CASE(r) case r: qdot_multi_mr(kind, r, K, xi, ldx, row, yi, ldy); break;
+#define QG_CASE(r) case r: qdot_multi_mr(kind, r, K, xi, ldx, row, yi, ldy, accumulate); break;
             QG_CASE(1) QG_CASE(2) QG_CASE(3) QG_CASE(4) QG_CASE(5) QG_CASE(6) QG_CASE(7)
             QG_CASE(8) QG_CASE(9) QG_CASE(10) QG_CASE(11)
 #undef QG_CASE
-            default: qdot_multi_mr(kind, QG_MROWS, K, xi, ldx, row, yi, ldy); break;
+            default: qdot_multi_mr(kind, QG_MROWS, K, xi, ldx, row, yi, ldy, accumulate); break;
             }
         }
     }

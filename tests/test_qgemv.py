@@ -54,6 +54,18 @@ def test_short_prompt_kernel_agrees_with_the_decoding_kernel(kind, isa, rng):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("M", [1, 6, 19])
+def test_qgemm_accumulates_into_out(kind, M, isa, threads, rng):
+    raw = random_blocks(rng, kind, 37, 96)
+    W = dequantize(raw, kind, (37, 96)).astype(np.float64)
+    x = rng.standard_normal((M, 96)).astype(np.float32)
+    out = rng.standard_normal((M, 37)).astype(np.float32)
+    ref = out.astype(np.float64) + x.astype(np.float64) @ W.T
+    _C.qgemm(_C.QGEMV_KINDS[kind], x, raw, out, True)
+    assert np.all(np.abs(out - ref) <= 1e-5 * (np.abs(x) @ np.abs(W).T + np.abs(ref)) + 1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_qdequant_matches_numpy(kind, isa, threads, rng):
     raw = random_blocks(rng, kind, 19, 96)
     np.testing.assert_array_equal(_C.qdequant(_C.QGEMV_KINDS[kind], raw, 96),

@@ -42,6 +42,7 @@ from ..nn.modules.normalization import RMSNorm
 from ..nn.modules.quantized import QuantizedEmbedding, QuantizedLinear
 from ..nn.modules.sparse import Embedding
 from ..ops.cached_attention import cached_attention
+from ..ops.fused_linear import linear_add, rms_norm_linear, swiglu_mlp
 from ..ops.glu import swiglu
 from ..ops.rotary import rotary_embedding
 from ..tensor import from_numpy
@@ -134,7 +135,30 @@ class LlamaMLP(Module):
         return self.down_proj(swiglu(self.gate_up_proj(x)))
 
 
+def _projection(layer):
+    """(weight, block format or None) of a bias-free Linear / QuantizedLinear, or None."""
+    if layer._parameters.get("bias") is not None:
+        return None
+    if isinstance(layer, QuantizedLinear):
+        return layer._buffers["weight"], layer.kind
+    if isinstance(layer, Linear):
+        return layer._parameters["weight"], None
+    return None
+
+
 class LlamaDecoderLayer(Module):
+    """x += attention(input_layernorm(x)); x += mlp(post_attention_layernorm(x)).
+
+    Inference (grad mode off, or nothing to differentiate) runs the layer as four fused ops
+    (dlcore.ops.fused_linear and cached_attention): RMSNorm + q|k|v projection, the cached
+    attention, output projection + residual, and the whole pre-norm SwiGLU MLP + residual, on
+    the sublayers' own weights; the result is the same as calling the sublayers one by one.
+    Decoding spends more on Python's per-op cost than on arithmetic in the small layers, so
+    the fewer ops matter.  That path does not run the sublayers' forward hooks: set
+    `fused = False` on the layer to call every sublayer (hooks included)."""
+
+    fused = True
+
     def __init__(self, config, max_seq_len, kind=None):
         super().__init__()
         self.input_layernorm = RMSNorm(config.dim, eps=config.norm_eps)
@@ -143,8 +167,41 @@ class LlamaDecoderLayer(Module):
         self.mlp = LlamaMLP(config.dim, config.ffn_dim, kind)
 
     def forward(self, x, start, rotary):
+        if self.fused and x.ndim == 2:
+            grad = is_grad_enabled()
+            if not (grad and x.requires_grad):
+                out = self._fused(x, start, rotary, grad)
+                if out is not None:
+                    return out
         x = x + self.self_attn(self.input_layernorm(x), start, rotary)
         return x + self.mlp(self.post_attention_layernorm(x))
+
+    def _fused(self, x, start, rotary, grad):
+        """The inference path (see the class doc); None when a sublayer does not fit it (a
+        projection with a bias, a norm without weight, float64 weights) or, in grad mode, a
+        weight requires a gradient."""
+        mods = self._modules
+        a, mlp = mods["self_attn"], mods["mlp"]._modules
+        n1, n2 = mods["input_layernorm"]._parameters, mods["post_attention_layernorm"]._parameters
+        qkv, o = _projection(a._modules["qkv_proj"]), _projection(a._modules["o_proj"])
+        gu, down = _projection(mlp["gate_up_proj"]), _projection(mlp["down_proj"])
+        w1, w2 = n1.get("weight"), n2.get("weight")
+        if qkv is None or o is None or gu is None or down is None or w1 is None or w2 is None \
+                or x.dtype != np.float32:
+            return None
+        if grad and (w1.requires_grad or w2.requires_grad or qkv[0].requires_grad
+                     or o[0].requires_grad or gu[0].requires_grad or down[0].requires_grad):
+            return None
+        eps1, eps2 = mods["input_layernorm"].eps, mods["post_attention_layernorm"].eps
+        h = rms_norm_linear(x, w1, _EPS32 if eps1 is None else eps1, *qkv)
+        h = cached_attention(h, a.k_cache, a.v_cache, start, a.n_heads, rotary.cos, rotary.sin)
+        x = linear_add(h, o[0], x, o[1])
+        return swiglu_mlp(x, w2, _EPS32 if eps2 is None else eps2, gu[0], down[0], gu[1],
+                          down[1])
+
+
+# an RMSNorm's eps=None means the dtype's machine epsilon (as rms_norm takes it)
+_EPS32 = float(np.finfo(np.float32).eps)
 
 
 class LlamaModel(Module):

@@ -80,6 +80,31 @@ class CachedAttentionFn(Function):
         raise RuntimeError("cached_attention: no gradient (the cache is updated in place)")
 
 
+def _plain_call(qkv, k_cache, v_cache, start, num_heads, cos, sin):
+    """(kc, vc, cos, sin, default scale) for the call every decoding step makes, accepted by a
+    few comparisons (float32 Tensors of matching shapes, int positions, rotary tables that are
+    long enough, no gradient wanted); None sends the call through the full checks and their
+    error messages."""
+    if type(start) is not int or type(num_heads) is not int or start < 0 or num_heads < 1 \
+            or not isinstance(qkv, TensorBase) or not isinstance(k_cache, TensorBase) \
+            or not isinstance(v_cache, TensorBase) or not isinstance(cos, TensorBase) \
+            or not isinstance(sin, TensorBase) or (qkv.requires_grad and is_grad_enabled()):
+        return None
+    x, kc, vc, c, s = qkv._data, k_cache._data, v_cache._data, cos._data, sin._data
+    if x.dtype is not _F32 or kc.dtype is not _F32 or vc.dtype is not _F32 \
+            or c.dtype is not _F32 or s.dtype is not _F32 or x.ndim != 2 or kc.ndim != 3 \
+            or kc.shape != vc.shape or c.ndim != 2 or c.shape != s.shape:
+        return None
+    Hk, max_len, D = kc.shape
+    L = x.shape[0]
+    if num_heads % Hk or x.shape[1] != (num_heads + 2 * Hk) * D or L == 0 or D % 2 \
+            or start + L > max_len or c.shape[0] < start + L or c.shape[1] != D // 2 \
+            or not (kc.flags.c_contiguous and kc.flags.writeable and vc.flags.c_contiguous
+                    and vc.flags.writeable):
+        return None
+    return kc, vc, c, s, 1.0 / math.sqrt(D)
+
+
 def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None,
                      interleaved=True, scale=None):
     """Attention of the L positions packed in qkv (L, (num_heads + 2 Hkv) D) over the caches
@@ -87,6 +112,12 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
     - 1; cos, sin: rotary tables (max_len, D / 2) or None (see dlcore.ops.rotary for
     `interleaved`); scale defaults to 1 / sqrt(D).  Returns (L, num_heads D).  See the module
     doc; inference only."""
+    fast = _plain_call(qkv, k_cache, v_cache, start, num_heads, cos, sin)
+    if fast is not None:
+        return CachedAttentionFn.apply(qkv, kc=fast[0], vc=fast[1], cos=fast[2], sin=fast[3],
+                                       start=start, num_heads=num_heads,
+                                       interleaved=bool(interleaved),
+                                       scale=fast[4] if scale is None else float(scale))
     fname = "cached_attention"
     x = float_array(fname, "qkv", qkv)
     if is_grad_enabled() and qkv.requires_grad:
