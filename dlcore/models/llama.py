@@ -27,7 +27,11 @@ once per token, so the quantised form (about 5 bits per weight instead of 32) is
 Decoding keeps the keys and values of every position in per-layer buffers (kv heads,
 max_seq_len, head dim), so one new token costs one position's work; only the last position's
 logits are computed unless asked for all.  The cache is filled outside autograd: forward is for
-inference (generate runs it under no_grad).
+inference (generate runs it under no_grad).  In inference each decoder layer runs as four fused
+ops on its sublayers' weights (see LlamaDecoderLayer): a decoding step of a small model costs
+more in Python per op than in arithmetic, so fewer ops per layer is what keeps it fast.  A
+prompt runs every projection as one matrix product over all its positions (a quantised GEMM),
+a decoding step as matrix-vector products.
 """
 import os
 
