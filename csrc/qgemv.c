@@ -19,7 +19,8 @@
 /* Up to this many rows of x, each weight block is expanded in registers once and multiplied
  * into all of them (dot_rows_multi); more rows amortise the dequantise-then-GEMM path. */
 #define QG_SMALL_M 16
-/* Weight rows dequantised per GEMM call when M > QG_SMALL_M (the tile stays within L2 for K <= 2048). */
+/* Weight rows dequantised per GEMM call when M > QG_SMALL_M (the tile stays within L2 for
+ * K <= 2048). */
 #define QG_TILE 64
 
 size_t dl_qblock_bytes(int kind)

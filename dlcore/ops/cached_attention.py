@@ -14,8 +14,9 @@ when decoding one token per call: per-op Python cost, not arithmetic, dominates 
 float32 calls of up to 64 new positions (every decoding step) run as one kernel call
 (dlcore/_C/kvcache.pxi): rotary append into the caches, then each query row attends over the
 cache in place.  Longer prompts, and float64, rotate in NumPy and run the tiled attention kernel
-that scaled_dot_product_attention uses (dlcore/_C/attention.pxi).  The in-place cache update has no gradient: this op is for
-inference (under dl.no_grad()); train with rotary_embedding and scaled_dot_product_attention.
+that scaled_dot_product_attention uses (dlcore/_C/attention.pxi).  The in-place cache update
+has no gradient: this op is for inference (under dl.no_grad()); train with rotary_embedding and
+scaled_dot_product_attention.
 """
 import math
 
