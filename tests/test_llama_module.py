@@ -179,3 +179,22 @@ def test_fused_inference_path_equals_the_sublayer_by_sublayer_path(kind):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     # the fused path ran (it bypasses the sublayers' hooks), the other called every sublayer
     assert out[True][2] == 0 and out[False][2] == 1 + len(IDS[5:])
+
+
+def test_packed_layer_follows_replaced_weights():
+    f = float_model(seed=7)
+    with dl.no_grad():
+        f.reset()
+        a = f.forward(IDS[:4]).numpy()
+        layer = f.model.layers[1]
+        packed = layer.__dict__["_packed"]
+        layer.mlp.down_proj.weight = dl.nn.Parameter(layer.mlp.down_proj.weight.numpy() * 0.5)
+        f.reset()
+        b = f.forward(IDS[:4]).numpy()
+        assert layer.__dict__["_packed"] is not packed          # packed again
+        for lay in f.model.layers:
+            lay.fused = False
+        f.reset()
+        c = f.forward(IDS[:4]).numpy()
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(b, c, rtol=1e-4, atol=1e-4)

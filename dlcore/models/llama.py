@@ -34,6 +34,7 @@ prompt runs every projection as one matrix product over all its positions (a qua
 a decoding step as matrix-vector products.
 """
 import os
+from operator import attrgetter, is_
 
 import numpy as np
 
@@ -46,7 +47,7 @@ from ..nn.modules.normalization import RMSNorm
 from ..nn.modules.quantized import QuantizedEmbedding, QuantizedLinear
 from ..nn.modules.sparse import Embedding
 from ..ops.cached_attention import cached_attention
-from ..ops.fused_linear import linear_add, rms_norm_linear, swiglu_mlp
+from ..ops.fused_linear import PackedDecoderLayer
 from ..ops.glu import swiglu
 from ..ops.rotary import rotary_embedding
 from ..tensor import from_numpy
@@ -153,10 +154,11 @@ def _projection(layer):
 class LlamaDecoderLayer(Module):
     """x += attention(input_layernorm(x)); x += mlp(post_attention_layernorm(x)).
 
-    Inference (grad mode off, or nothing to differentiate) runs the layer as four fused ops
-    (dlcore.ops.fused_linear and cached_attention): RMSNorm + q|k|v projection, the cached
-    attention, output projection + residual, and the whole pre-norm SwiGLU MLP + residual, on
-    the sublayers' own weights; the result is the same as calling the sublayers one by one.
+    Inference (grad mode off, or nothing to differentiate) runs the layer as the fused blocks
+    of dlcore.ops.fused_linear (RMSNorm + q|k|v projection, the cached attention, output
+    projection + residual, the whole pre-norm SwiGLU MLP + residual) through a
+    PackedDecoderLayer made once from the sublayers' own weights (made again when one is
+    replaced); the result is the same as calling the sublayers one by one.
     Decoding spends more on Python's per-op cost than on arithmetic in the small layers, so
     the fewer ops matter.  That path does not run the sublayers' forward hooks: set
     `fused = False` on the layer to call every sublayer (hooks included)."""
@@ -181,29 +183,45 @@ class LlamaDecoderLayer(Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
     def _fused(self, x, start, rotary, grad):
-        """The inference path (see the class doc); None when a sublayer does not fit it (a
+        """The inference path (see the class doc), or None when a sublayer does not fit it (a
         projection with a bias, a norm without weight, float64 weights) or, in grad mode, a
         weight requires a gradient."""
-        mods = self._modules
-        a, mlp = mods["self_attn"], mods["mlp"]._modules
-        n1, n2 = mods["input_layernorm"]._parameters, mods["post_attention_layernorm"]._parameters
-        qkv, o = _projection(a._modules["qkv_proj"]), _projection(a._modules["o_proj"])
-        gu, down = _projection(mlp["gate_up_proj"]), _projection(mlp["down_proj"])
-        w1, w2 = n1.get("weight"), n2.get("weight")
-        if qkv is None or o is None or gu is None or down is None or w1 is None or w2 is None \
-                or x.dtype != np.float32:
+        # (a module's stores are mirrored into its __dict__: these are plain attribute loads)
+        a, n1, n2 = self.self_attn, self.input_layernorm, self.post_attention_layernorm
+        mlp = self.mlp
+        q, o, gu, dn = a.qkv_proj, a.o_proj, mlp.gate_up_proj, mlp.down_proj
+        # everything the packed layer was made from, compared by identity on every call
+        key = (n1, n1.weight, n1.eps, n2, n2.weight, n2.eps, q, q.weight, q.bias, o, o.weight,
+               o.bias, gu, gu.weight, gu.bias, dn, dn.weight, dn.bias, a.k_cache, a.v_cache,
+               rotary.cos, rotary.sin, a.n_heads)
+        packed = self.__dict__.get("_packed")
+        if packed is None or not all(map(is_, packed[0], key)):
+            packed = self.__dict__["_packed"] = (key, self._pack(rotary))
+        step = packed[1]
+        if step is None or x.dtype != np.float32:
             return None
-        if grad and (w1.requires_grad or w2.requires_grad or qkv[0].requires_grad
-                     or o[0].requires_grad or gu[0].requires_grad or down[0].requires_grad):
+        if grad and any(map(_REQUIRES_GRAD, step.parts)):
             return None
-        eps1, eps2 = mods["input_layernorm"].eps, mods["post_attention_layernorm"].eps
-        h = rms_norm_linear(x, w1, _EPS32 if eps1 is None else eps1, *qkv)
-        h = cached_attention(h, a.k_cache, a.v_cache, start, a.n_heads, rotary.cos, rotary.sin)
-        x = linear_add(h, o[0], x, o[1])
-        return swiglu_mlp(x, w2, _EPS32 if eps2 is None else eps2, gu[0], down[0], gu[1],
-                          down[1])
+        return step(x if x._data.flags.c_contiguous else x.contiguous(), start)
+
+    def _pack(self, rotary):
+        """A PackedDecoderLayer over the sublayers' weights, or None when one does not fit."""
+        a, mlp = self.self_attn, self.mlp
+        n1, n2 = self.input_layernorm, self.post_attention_layernorm
+        projs = [_projection(m) for m in (a.qkv_proj, a.o_proj, mlp.gate_up_proj,
+                                          mlp.down_proj)]
+        if any(p is None for p in projs) or n1.weight is None or n2.weight is None \
+                or any(t.dtype != np.float32 for t in (n1.weight, n2.weight)):
+            return None
+        if any(p[1] is None and p[0].dtype != np.float32 for p in projs):
+            return None
+        return PackedDecoderLayer(n1.weight, _EPS32 if n1.eps is None else n1.eps, projs[0],
+                                  a.k_cache, a.v_cache, a.n_heads, rotary.cos, rotary.sin,
+                                  projs[1], n2.weight, _EPS32 if n2.eps is None else n2.eps,
+                                  projs[2], projs[3])
 
 
+_REQUIRES_GRAD = attrgetter("requires_grad")
 # an RMSNorm's eps=None means the dtype's machine epsilon (as rms_norm takes it)
 _EPS32 = float(np.finfo(np.float32).eps)
 

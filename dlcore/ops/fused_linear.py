@@ -18,10 +18,11 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function, is_grad_enabled
-from ..tensor_base import TensorBase
+from ..tensor_base import TensorBase, wrap
+from .cached_attention import _KV_KERNEL_MAX_L as _KV_MAX_L, cached_attention
 from .quantized import _CODES, QK, QUANT_KINDS
 
-__all__ = ["rms_norm_linear", "linear_add", "swiglu_mlp"]
+__all__ = ["rms_norm_linear", "linear_add", "swiglu_mlp", "PackedDecoderLayer"]
 
 _F32 = np.dtype(np.float32)
 _U8 = np.dtype(np.uint8)
@@ -156,3 +157,111 @@ def swiglu_mlp(input, norm_weight, eps, gate_up_weight, down_weight, kind=None,
                          % (fname, D, Dout))
     return SwiGLUMLPFn.apply(x, _norm(fname, norm_weight, D), gu=gu, down=down, code=code,
                              down_code=down_code, eps=float(eps))
+
+
+class PackedDecoderLayer:
+    """The four blocks of a pre-norm Llama decoder layer (rms_norm_linear, cached_attention,
+    linear_add, swiglu_mlp), with every weight, cache and table checked once here and the
+    per-call scratch kept between calls (the packed-weights pattern of quantised inference
+    engines).  Calling it runs the same kernels as the four ops with a dozen kernel calls and
+    a few Python frames per layer: a decoding step of a small model streams ~100 MB of weights
+    through the caches per token, and every Python call then runs cache-cold, so the count of
+    calls, not their arithmetic, is what a layer's overhead is made of.
+
+        step = PackedDecoderLayer(n1, eps1, (qkv_w, kind), k_cache, v_cache, num_heads, cos, sin,
+                                  (o_w, kind), n2, eps2, (gate_up_w, kind), (down_w, kind))
+        y = step(x, start)      # x (L, D) float32 Tensor at positions start .. start + L - 1
+
+    `parts` holds the Tensors it was packed from (a holder re-packs when one is replaced)."""
+
+    def __init__(self, norm1, eps1, qkv, k_cache, v_cache, num_heads, cos, sin, o, norm2, eps2,
+                 gate_up, down):
+        fname = "PackedDecoderLayer"
+        self.parts = (norm1, qkv[0], k_cache, v_cache, cos, sin, o[0], norm2, gate_up[0],
+                      down[0])
+        kc = k_cache._data if isinstance(k_cache, TensorBase) else None
+        if kc is None or kc.dtype is not _F32 or kc.ndim != 3:
+            raise TypeError("%s: k_cache must be a 3-D float32 Tensor, got %s"
+                            % (fname, _describe(k_cache)))
+        Hk, _, D = kc.shape
+        H = num_heads
+        self.dim = norm1._data.shape[0] if isinstance(norm1, TensorBase) else -1
+        self.n1, self.n2 = _norm(fname, norm1, self.dim), _norm(fname, norm2, self.dim)
+        self.wq, self.cq, nq = _weight(fname, "qkv weight", qkv[0], qkv[1], self.dim)
+        if nq != (H + 2 * Hk) * D:
+            raise ValueError("%s: the qkv projection gives %d outputs, the caches and %d heads "
+                             "need %d" % (fname, nq, H, (H + 2 * Hk) * D))
+        self.wo, self.co, no = _weight(fname, "o weight", o[0], o[1], H * D)
+        self.wgu, self.cgu, f2 = _weight(fname, "gate_up weight", gate_up[0], gate_up[1],
+                                         self.dim)
+        self.wd, self.cd, nd = _weight(fname, "down weight", down[0], down[1], f2 // 2)
+        if no != self.dim or nd != self.dim or f2 % 2:
+            raise ValueError("%s: the o and down projections must give %d outputs and gate_up "
+                             "an even number, got %d, %d, %d" % (fname, self.dim, no, nd, f2))
+        self.kc, self.vc = kc, v_cache._data
+        self.cos, self.sin = (t._data if isinstance(t, TensorBase) else None for t in (cos, sin))
+        for name, t in (("cos", self.cos), ("sin", self.sin)):
+            if t is None or t.dtype is not _F32 or t.shape != (kc.shape[1], D // 2) \
+                    or not t.flags.c_contiguous:
+                raise TypeError("%s: %s must be a C-contiguous float32 Tensor %s, got %s"
+                                % (fname, name, (kc.shape[1], D // 2), _describe(t)))
+        if self.vc.shape != kc.shape or not (kc.flags.c_contiguous and self.vc.flags.c_contiguous
+                                             and kc.flags.writeable and self.vc.flags.writeable):
+            raise ValueError("%s: k_cache and v_cache must be writeable, C-contiguous and of one "
+                             "shape" % fname)
+        self.eps1, self.eps2, self.heads = float(eps1), float(eps2), int(H)
+        self.scale = 1.0 / float(np.sqrt(D))
+        self.F, self.nq = f2 // 2, nq
+        self._scratch = {}
+
+    def _buffers(self, L):
+        b = self._scratch.get(L)
+        if b is None:
+            if len(self._scratch) > 4:
+                self._scratch.clear()
+            b = self._scratch[L] = (np.empty((L, self.dim), np.float32),
+                                    np.empty((L, self.nq), np.float32),
+                                    np.empty((L, self.heads * self.kc.shape[2]), np.float32),
+                                    np.empty((L, 2 * self.F), np.float32),
+                                    np.empty((L, self.F), np.float32))
+        return b
+
+    def __call__(self, input, start):
+        x = input._data if isinstance(input, TensorBase) else None
+        if x is None or x.dtype is not _F32 or x.ndim != 2 or x.shape[1] != self.dim \
+                or not x.flags.c_contiguous:
+            raise TypeError("PackedDecoderLayer: input must be a C-contiguous float32 Tensor "
+                            "(L, %d), got %s" % (self.dim, _describe(input)))
+        L = x.shape[0]
+        # scratch reused between calls (never returned); the result is a new array
+        h, qkv, att, gu, a = self._buffers(L)
+        _C.layer_norm_forward(x, self.dim, self.n1, None, self.eps1, h, None, None, True)
+        # the matrix products spelled out (float32 GEMM or quantised kernel): no helper call
+        if self.cq is None:
+            _C.gemm(h, self.wq, qkv, False, True)
+        else:
+            _C.qgemm(self.cq, h, self.wq, qkv)
+        if L <= _KV_MAX_L:
+            _C.kv_cache_attention(qkv, self.kc, self.vc, self.cos, self.sin, True, start,
+                                  self.heads, self.scale, att)
+        else:
+            att = cached_attention(wrap(qkv), wrap(self.kc), wrap(self.vc), start, self.heads,
+                                   wrap(self.cos), wrap(self.sin))._data
+        out = x.copy()
+        if self.co is None:
+            _C.gemm(att, self.wo, out, False, True, 1.0, 1.0)
+        else:
+            _C.qgemm(self.co, att, self.wo, out, True)
+        _C.layer_norm_forward(out, self.dim, self.n2, None, self.eps2, h, None, None, True)
+        if self.cgu is None:
+            _C.gemm(h, self.wgu, gu, False, True)
+        else:
+            _C.qgemm(self.cgu, h, self.wgu, gu)
+        F = self.F
+        _C.act_forward(_C.AF_SILU, gu[:, :F] if L == 1 else np.ascontiguousarray(gu[:, :F]), a)
+        a *= gu[:, F:]
+        if self.cd is None:
+            _C.gemm(a, self.wd, out, False, True, 1.0, 1.0)
+        else:
+            _C.qgemm(self.cd, a, self.wd, out, True)
+        return wrap(out)
