@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase, wrap
 from .activation import softmax
 from .dropout import dropout
@@ -60,6 +61,13 @@ class SDPAFn(Function):
         _C.attention_backward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse, g,
                               dq.reshape(q4.shape), dk.reshape(k4.shape), dv.reshape(v4.shape))
         return dq, dk, dv, None
+
+    def backward_graph(self, g):
+        q, k, v, mask = self.parents[:4]
+        kw = self.kwargs
+        m = mask._data if isinstance(mask, TensorBase) else mask
+        return composite_backward(self, (g,), lambda: _composed(
+            q, k, v, m, 0.0, kw.get("is_causal", False), kw.get("scale", 1.0)))
 
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):
