@@ -12,7 +12,7 @@ from dlcore.ops.cached_attention import cached_attention
 from test_rotary import rope_reference
 
 
-def reference(qkv, kc, vc, start, H, ang):
+def reference(qkv, kc, vc, start, H, ang, interleaved=True, scale=None):
     """Returns the output (L, H*D) and the expected caches, in float64."""
     Hk, _, D = kc.shape
     L = qkv.shape[0]
@@ -20,15 +20,15 @@ def reference(qkv, kc, vc, start, H, ang):
     x = qkv.astype(np.float64).reshape(L, H + 2 * Hk, D)
     q, k, v = x[:, :H], x[:, H:H + Hk], x[:, H + Hk:]
     if ang is not None:
-        q = rope_reference(q, ang[start:S, None], True)
-        k = rope_reference(k, ang[start:S, None], True)
+        q = rope_reference(q, ang[start:S, None], interleaved)
+        k = rope_reference(k, ang[start:S, None], interleaved)
     kc, vc = kc.astype(np.float64), vc.astype(np.float64)
     kc[:, start:S], vc[:, start:S] = k.transpose(1, 0, 2), v.transpose(1, 0, 2)
     out = np.empty((L, H, D))
     G = H // Hk
     for h in range(H):
         for i in range(L):
-            s = kc[h // G, :start + i + 1] @ q[i, h] / math.sqrt(D)
+            s = kc[h // G, :start + i + 1] @ q[i, h] * (scale or 1 / math.sqrt(D))
             p = np.exp(s - s.max())
             out[i, h] = (p / p.sum()) @ vc[h // G, :start + i + 1]
     return out.reshape(L, H * D), kc, vc
@@ -55,6 +55,35 @@ def test_matches_reference(H, Hk, D, rope, isa, rng):
             np.testing.assert_allclose(kc, rk, rtol=1e-5, atol=1e-5)
             np.testing.assert_allclose(vc, rv, rtol=0, atol=0)
             start += L
+
+
+@pytest.mark.parametrize("interleaved", [True, False])
+def test_one_kernel_call_and_tiled_path_agree_with_the_reference(interleaved, isa, rng):
+    # 70 prompt positions take the tiled path, the steps after them the one-call kernel; the
+    # cache is longer than the kernel's on-stack score buffer (1024), so its heap path runs
+    H, Hk, D, max_len = 6, 2, 20, 1100
+    kc, vc = np.zeros((Hk, max_len, D), np.float32), np.zeros((Hk, max_len, D), np.float32)
+    ang = rng.uniform(-3, 3, (max_len, D // 2))
+    cos, sin = (dl.tensor(f(ang).astype(np.float32)) for f in (np.cos, np.sin))
+    K, V = dl.from_numpy(kc), dl.from_numpy(vc)
+    with dl.no_grad():
+        for start, L in ((0, 70), (70, 1), (71, 3), (1040, 1), (1041, 59)):
+            qkv = rng.standard_normal((L, (H + 2 * Hk) * D)).astype(np.float32)
+            ref, rk, rv = reference(qkv, kc, vc, start, H, ang, interleaved, 0.3)
+            out = cached_attention(dl.tensor(qkv), K, V, start, H, cos, sin,
+                                   interleaved=interleaved, scale=0.3)
+            np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=2e-5)
+            np.testing.assert_allclose(kc, rk, rtol=1e-5, atol=1e-5)
+            np.testing.assert_array_equal(vc, rv)
+
+
+def test_nan_propagates_to_its_own_rows(isa):
+    K, V = dl.zeros(1, 4, 8), dl.zeros(1, 4, 8)
+    qkv = np.ones((2, 24), np.float32)
+    qkv[1, 3] = np.nan                      # a query of the second position
+    with dl.no_grad():
+        out = cached_attention(dl.tensor(qkv), K, V, 0, 1).numpy()
+    assert np.all(np.isfinite(out[0])) and np.all(np.isnan(out[1]))
 
 
 def test_float64(rng):

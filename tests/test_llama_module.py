@@ -149,3 +149,52 @@ def test_constructor_errors():
     assert m.max_seq_len == 64                      # clipped to the context length
     with pytest.raises(ValueError, match=r"token ids must be in \[0, 50\)"):
         m.forward([50])
+
+
+@pytest.mark.parametrize("kind", [None, "Q4_1", "Q8_0"])
+def test_fused_inference_path_equals_the_sublayer_by_sublayer_path(kind):
+    f = float_model(seed=5)
+    m = f if kind is None else LlamaForCausalLM(f.config, max_seq_len=32, kind=kind)
+    if kind is not None:
+        for name, mod in m.named_modules():
+            src = f.get_submodule(name) if name else f
+            if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
+                mod._set_blocks(quantize(src.weight, kind))
+            elif isinstance(mod, dl.nn.RMSNorm):
+                mod.weight = src.weight
+    calls = []
+    m.model.layers[0].mlp.down_proj.register_forward_hook(lambda *a: calls.append(1))
+    out = {}
+    with dl.no_grad():
+        for fused in (True, False):
+            for layer in m.model.layers:
+                layer.fused = fused
+            m.reset()
+            first = m.forward(IDS[:5], all_logits=True).numpy()
+            steps = [m.forward([t]).numpy() for t in IDS[5:]]
+            out[fused] = (first, steps, len(calls))
+            calls.clear()
+    np.testing.assert_allclose(out[True][0], out[False][0], rtol=1e-4, atol=1e-4)
+    for a, b in zip(out[True][1], out[False][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    # the fused path ran (it bypasses the sublayers' hooks), the other called every sublayer
+    assert out[True][2] == 0 and out[False][2] == 1 + len(IDS[5:])
+
+
+def test_packed_layer_follows_replaced_weights():
+    f = float_model(seed=7)
+    with dl.no_grad():
+        f.reset()
+        a = f.forward(IDS[:4]).numpy()
+        layer = f.model.layers[1]
+        packed = layer.__dict__["_packed"]
+        layer.mlp.down_proj.weight = dl.nn.Parameter(layer.mlp.down_proj.weight.numpy() * 0.5)
+        f.reset()
+        b = f.forward(IDS[:4]).numpy()
+        assert layer.__dict__["_packed"] is not packed          # packed again
+        for lay in f.model.layers:
+            lay.fused = False
+        f.reset()
+        c = f.forward(IDS[:4]).numpy()
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(b, c, rtol=1e-4, atol=1e-4)

@@ -23,7 +23,9 @@ def random_blocks(rng, kind, n_rows, K):
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("M,N,K", [(1, 1, 32), (1, 7, 64), (1, 17, 96), (1, 100, 32 * 7),
-                                   (3, 33, 160), (5, 1, 32), (2, 45, 576)])
+                                   (3, 33, 160), (5, 1, 32), (2, 45, 576), (7, 19, 96),
+                                   (8, 17, 1536), (9, 33, 64), (13, 5, 608), (16, 21, 96),
+                                   (17, 7, 96), (33, 3, 64)])
 def test_qgemm_matches_numpy(kind, M, N, K, isa, threads, rng):
     raw = random_blocks(rng, kind, N, K)
     W = dequantize(raw, kind, (N, K)).astype(np.float64)
@@ -33,6 +35,34 @@ def test_qgemm_matches_numpy(kind, M, N, K, isa, threads, rng):
     ref = x.astype(np.float64) @ W.T
     tol = 1e-5 * (np.abs(x).astype(np.float64) @ np.abs(W).T) + 1e-6
     assert np.all(np.abs(out - ref) <= tol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_short_prompt_kernel_agrees_with_the_decoding_kernel(kind, isa, rng):
+    raw = random_blocks(rng, kind, 11, 64)
+    W = dequantize(raw, kind, (11, 64)).astype(np.float64)
+    x = rng.standard_normal((6, 64)).astype(np.float32)
+    out = np.full((6, 11), np.nan, np.float32)
+    _C.qgemm(_C.QGEMV_KINDS[kind], x, raw, out)
+    ref = x.astype(np.float64) @ W.T
+    assert np.all(np.abs(out - ref) <= 1e-5 * (np.abs(x) @ np.abs(W).T) + 1e-6)
+    # each row alone (the decoding kernel) agrees with the short-prompt kernel
+    for i in range(6):
+        one = np.empty((1, 11), np.float32)
+        _C.qgemm(_C.QGEMV_KINDS[kind], x[i:i + 1].copy(), raw, one)
+        np.testing.assert_allclose(one[0], out[i], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("M", [1, 6, 19])
+def test_qgemm_accumulates_into_out(kind, M, isa, threads, rng):
+    raw = random_blocks(rng, kind, 37, 96)
+    W = dequantize(raw, kind, (37, 96)).astype(np.float64)
+    x = rng.standard_normal((M, 96)).astype(np.float32)
+    out = rng.standard_normal((M, 37)).astype(np.float32)
+    ref = out.astype(np.float64) + x.astype(np.float64) @ W.T
+    _C.qgemm(_C.QGEMV_KINDS[kind], x, raw, out, True)
+    assert np.all(np.abs(out - ref) <= 1e-5 * (np.abs(x) @ np.abs(W).T + np.abs(ref)) + 1e-6)
 
 
 @pytest.mark.parametrize("kind", KINDS)

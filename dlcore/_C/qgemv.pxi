@@ -4,7 +4,7 @@ from libc.stdint cimport uint8_t
 cdef extern from "dlcore/qgemv.h":
     size_t dl_qblock_bytes(int kind) nogil
     int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                     const uint8_t *W, size_t ldw, float *y, size_t ldy) nogil
+                     const uint8_t *W, size_t ldw, float *y, size_t ldy, int accumulate) nogil
     int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw,
                         float *out) nogil
 
@@ -27,8 +27,9 @@ cdef size_t _qgemv_check_w(int kind, cnp.ndarray w, size_t K, str fname) except 
     return bb
 
 
-def qgemm(int kind, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out):
-    """out (M, N) = x (M, K) @ dequant(w).T for w (N, K/32*block bytes) uint8; float32, C-contiguous."""
+def qgemm(int kind, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out, bint accumulate=False):
+    """out (M, N) = x (M, K) @ dequant(w).T for w (N, K/32*block bytes) uint8; float32, C-contiguous.
+    accumulate: out += the product instead."""
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(out) != 2:
         raise ValueError("qgemm: x and out must be 2-D, got %d-D and %d-D" % (x.ndim, out.ndim))
     cdef size_t M = x.shape[0], K = x.shape[1], N = w.shape[0]
@@ -39,7 +40,7 @@ def qgemm(int kind, cnp.ndarray x, cnp.ndarray w, cnp.ndarray out):
     cdef size_t ldw = w.shape[1]
     cdef int rc
     with nogil:
-        rc = dl_qgemm_f32(kind, M, N, K, px, K, pw, ldw, py, N)
+        rc = dl_qgemm_f32(kind, M, N, K, px, K, pw, ldw, py, N, accumulate)
     if rc == -2:
         raise MemoryError("qgemm: could not allocate scratch memory")
     if rc != 0:

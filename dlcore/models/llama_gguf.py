@@ -42,8 +42,10 @@ def _projection(gguf, names, quantized, in_features):
     """One linear layer from GGUF tensors stacked by rows."""
     kind = _block_kind(gguf, names, quantized)
     if kind is not None:
-        parts = [np.asarray(gguf.raw(n)) for n in names]
-        raw = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        # always a copy, even of one part: blocks read straight from the memory-mapped file
+        # sit in 4 KiB file pages, and streaming them every token measured ~5% slower decoding
+        # than from a copy in anonymous memory
+        raw = np.concatenate([np.asarray(gguf.raw(n)) for n in names], axis=0)
         return QuantizedLinear.from_blocks(raw, kind, in_features)
     w = np.concatenate([gguf.tensor(n).astype(np.float32, copy=False) for n in names], axis=0)
     if w.shape[1] != in_features:
@@ -81,7 +83,8 @@ def load_gguf_into(model, gguf, max_seq_len=2048, quantized=True, tokenizer=True
     m = model.model
     kind = _block_kind(gguf, ["token_embd.weight"], quantized)
     if kind is not None:
-        m.embed_tokens = QuantizedEmbedding.from_blocks(np.asarray(gguf.raw("token_embd.weight")),
+        # a copy, as for the projections (the tied LM head streams it every token)
+        m.embed_tokens = QuantizedEmbedding.from_blocks(np.array(gguf.raw("token_embd.weight")),
                                                         kind, cfg.dim)
     else:
         m.embed_tokens = Embedding.from_pretrained(

@@ -11,9 +11,12 @@ and returns the attention output (L, H D), heads side by side as the output proj
 them.  One op instead of the dozen view, rotation, copy and attention calls it replaces matters
 when decoding one token per call: per-op Python cost, not arithmetic, dominates there.
 
-The attention itself runs on the fused attention kernel (dlcore/_C/attention.pxi, the one
-scaled_dot_product_attention uses).  The in-place cache update has no gradient: this op is for
-inference (under dl.no_grad()); train with rotary_embedding and scaled_dot_product_attention.
+float32 calls of up to 64 new positions (every decoding step) run as one kernel call
+(dlcore/_C/kvcache.pxi): rotary append into the caches, then each query row attends over the
+cache in place.  Longer prompts, and float64, rotate in NumPy and run the tiled attention kernel
+that scaled_dot_product_attention uses (dlcore/_C/attention.pxi).  The in-place cache update
+has no gradient: this op is for inference (under dl.no_grad()); train with rotary_embedding and
+scaled_dot_product_attention.
 """
 import math
 
@@ -27,9 +30,27 @@ from .rotary import float_array, rotate
 __all__ = ["cached_attention"]
 
 
+# new positions per call up to which the in-place kernel (no packing of the cache) runs; a
+# longer prompt goes through the tiled attention kernel, which packs keys once per call
+_KV_KERNEL_MAX_L = 64
+_F32 = np.dtype(np.float32)
+
+
 class CachedAttentionFn(Function):
     def forward(self, qkv, kc=None, vc=None, cos=None, sin=None, start=0, num_heads=1,
                 interleaved=True, scale=1.0):
+        L = qkv.shape[0]
+        if qkv.dtype is _F32 and L <= _KV_KERNEL_MAX_L:
+            # rotation, cache append and attention in one call (dlcore/_C/kvcache.pxi)
+            out = np.empty((L, num_heads * kc.shape[2]), np.float32)
+            if cos is not None and not (cos.flags.c_contiguous and sin.flags.c_contiguous):
+                cos, sin = np.ascontiguousarray(cos), np.ascontiguousarray(sin)
+            return _C.kv_cache_attention(np.ascontiguousarray(qkv), kc, vc, cos, sin,
+                                         interleaved, start, num_heads, scale, out)
+        return self._tiled(qkv, kc, vc, cos, sin, start, num_heads, interleaved, scale)
+
+    @staticmethod
+    def _tiled(qkv, kc, vc, cos, sin, start, num_heads, interleaved, scale):
         L = qkv.shape[0]
         Hk, _, D = kc.shape
         H = num_heads
@@ -39,15 +60,9 @@ class CachedAttentionFn(Function):
         # q and k rotated in one pass (a copy either way: the input stays untouched)
         qk = (np.ascontiguousarray(x[:, :H + Hk]) if cos is None else
               rotate(x[:, :H + Hk], cos[start:S, None], sin[start:S, None], interleaved))
-        if L == 1:
-            # one position (a decoding step): plain row copies and views, fewer NumPy calls
-            kc[:, start] = qk[0, H:]
-            vc[:, start] = x[0, H + Hk:]
-            q4 = qk[0, :H].reshape(Hk, G, 1, D)
-        else:
-            kc[:, start:S] = qk[:, H:].transpose(1, 0, 2)
-            vc[:, start:S] = x[:, H + Hk:].transpose(1, 0, 2)
-            q4 = qk[:, :H].reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
+        kc[:, start:S] = qk[:, H:].transpose(1, 0, 2)
+        vc[:, start:S] = x[:, H + Hk:].transpose(1, 0, 2)
+        q4 = qk[:, :H].reshape(L, Hk, G, D).transpose(1, 2, 0, 3)
         # the first S positions of each kv head, repeated over the group by a zero stride
         st = kc.strides
         shape, strides = (Hk, G, S, D), (st[0], 0, st[1], st[2])
@@ -60,12 +75,35 @@ class CachedAttentionFn(Function):
         out = np.empty((Hk, G, L, D), qkv.dtype)
         lse = np.empty((Hk, G, L), qkv.dtype)
         _C.attention_forward(q4, k4, v4, mask, L > 1 and start == 0, scale, out, lse)
-        if L == 1:
-            return out.reshape(1, H * D)
         return out.transpose(2, 0, 1, 3).reshape(L, H * D)
 
     def backward(self, g):  # pragma: no cover - refused in cached_attention
         raise RuntimeError("cached_attention: no gradient (the cache is updated in place)")
+
+
+def _plain_call(qkv, k_cache, v_cache, start, num_heads, cos, sin):
+    """(kc, vc, cos, sin, default scale) for the call every decoding step makes, accepted by a
+    few comparisons (float32 Tensors of matching shapes, int positions, rotary tables that are
+    long enough, no gradient wanted); None sends the call through the full checks and their
+    error messages."""
+    if type(start) is not int or type(num_heads) is not int or start < 0 or num_heads < 1 \
+            or not isinstance(qkv, TensorBase) or not isinstance(k_cache, TensorBase) \
+            or not isinstance(v_cache, TensorBase) or not isinstance(cos, TensorBase) \
+            or not isinstance(sin, TensorBase) or (qkv.requires_grad and is_grad_enabled()):
+        return None
+    x, kc, vc, c, s = qkv._data, k_cache._data, v_cache._data, cos._data, sin._data
+    if x.dtype is not _F32 or kc.dtype is not _F32 or vc.dtype is not _F32 \
+            or c.dtype is not _F32 or s.dtype is not _F32 or x.ndim != 2 or kc.ndim != 3 \
+            or kc.shape != vc.shape or c.ndim != 2 or c.shape != s.shape:
+        return None
+    Hk, max_len, D = kc.shape
+    L = x.shape[0]
+    if num_heads % Hk or x.shape[1] != (num_heads + 2 * Hk) * D or L == 0 or D % 2 \
+            or start + L > max_len or c.shape[0] < start + L or c.shape[1] != D // 2 \
+            or not (kc.flags.c_contiguous and kc.flags.writeable and vc.flags.c_contiguous
+                    and vc.flags.writeable):
+        return None
+    return kc, vc, c, s, 1.0 / math.sqrt(D)
 
 
 def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None,
@@ -75,6 +113,12 @@ def cached_attention(qkv, k_cache, v_cache, start, num_heads, cos=None, sin=None
     - 1; cos, sin: rotary tables (max_len, D / 2) or None (see dlcore.ops.rotary for
     `interleaved`); scale defaults to 1 / sqrt(D).  Returns (L, num_heads D).  See the module
     doc; inference only."""
+    fast = _plain_call(qkv, k_cache, v_cache, start, num_heads, cos, sin)
+    if fast is not None:
+        return CachedAttentionFn.apply(qkv, kc=fast[0], vc=fast[1], cos=fast[2], sin=fast[3],
+                                       start=start, num_heads=num_heads,
+                                       interleaved=bool(interleaved),
+                                       scale=fast[4] if scale is None else float(scale))
     fname = "cached_attention"
     x = float_array(fname, "qkv", qkv)
     if is_grad_enabled() and qkv.requires_grad:

@@ -24,12 +24,13 @@ enum { DL_QK = 32 };
 /* Bytes of one block of `kind`, or 0 for an unknown kind. */
 size_t dl_qblock_bytes(int kind);
 
-/* y[i, j] = sum_k x[i, k] * W[j, k] for i < M, j < N (y row stride ldy, x row stride ldx).
+/* y[i, j] = sum_k x[i, k] * W[j, k] for i < M, j < N (y row stride ldy, x row stride ldx);
+ * accumulate != 0 adds the products to y instead (a residual connection in the same pass).
  * K must be a multiple of 32 and ldw >= K / 32 * block bytes.
  * Returns 0, -1 for bad arguments (unknown kind, K not a multiple of 32, short ldw),
  * -2 when scratch memory could not be allocated. */
 int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
-                 const uint8_t *W, size_t ldw, float *y, size_t ldy);
+                 const uint8_t *W, size_t ldw, float *y, size_t ldy, int accumulate);
 
 /* out[j, k] = W[j, k] as float32 for j < N (row stride K); same argument rules. */
 int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, float *out);

@@ -1,0 +1,69 @@
+/* Per-ISA kernel of the cached attention (see dlcore/kvcache.h): one query row over S cached
+ * positions, reading the cache in place (no packing: a decoding step touches each cached key
+ * and value once, so there is nothing to amortise a copy over).  Three passes over short
+ * rows: scores and their max, exponentials and their sum, the weighted sum of the values. */
+#include <math.h>
+
+#include "dlcore/kvcache.h"
+#include "simd.h"
+#include "kvcache_kernels.h"
+
+static float dot_f32(size_t n, const float *a, const float *b)
+{
+    vf a0 = vf_zero(), a1 = vf_zero();
+    size_t i = 0;
+    for (; i + 2 * DL_VF_LEN <= n; i += 2 * DL_VF_LEN) {
+        a0 = vf_fma(vf_loadu(a + i), vf_loadu(b + i), a0);
+        a1 = vf_fma(vf_loadu(a + i + DL_VF_LEN), vf_loadu(b + i + DL_VF_LEN), a1);
+    }
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) a0 = vf_fma(vf_loadu(a + i), vf_loadu(b + i), a0);
+    float s = vf_reduce_add(vf_add(a0, a1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* o[0..n) += p * v[0..n) */
+static void axpy_f32(size_t n, float p, const float *v, float *o)
+{
+    vf vp = vf_set1(p);
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
+        vf_storeu(o + i, vf_fma(vp, vf_loadu(v + i), vf_loadu(o + i)));
+    for (; i < n; i++) o[i] += p * v[i];
+}
+
+static void attend_row(size_t S, size_t D, const float *q, const float *k, const float *v,
+                       float scale, float *s, float *out)
+{
+    float m = -INFINITY;
+    for (size_t j = 0; j < S; j++) {
+        float x = scale * dot_f32(D, q, k + j * D);
+        s[j] = x;
+        if (x > m || x != x) m = x;          /* a NaN score makes the row NaN */
+    }
+    for (size_t i = 0; i < D; i++) out[i] = 0.0f;
+    if (m != m) {
+        for (size_t i = 0; i < D; i++) out[i] = m;
+        return;
+    }
+    /* every score is finite or -inf here; all -inf (overflowed) leaves m = -inf: NaN row,
+     * as softmax over -inf scores gives */
+    vf vm = vf_set1(m), acc = vf_zero();
+    size_t j = 0;
+    for (; j + DL_VF_LEN <= S; j += DL_VF_LEN) {
+        vf e = vf_exp_nonpos(vf_sub(vf_loadu(s + j), vm));
+        vf_storeu(s + j, e);
+        acc = vf_add(acc, e);
+    }
+    float l = vf_reduce_add(acc);
+    for (; j < S; j++) {
+        float e = expf(s[j] - m);
+        s[j] = e;
+        l += e;
+    }
+    for (j = 0; j < S; j++) axpy_f32(D, s[j], v + j * D, out);
+    const float inv = 1.0f / l;
+    for (size_t i = 0; i < D; i++) out[i] *= inv;
+}
+
+const kvcache_kernels_t DL_ISA_FN(kvcache_kernels) = {attend_row};
