@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..tensor_base import wrap
 from ..shapes import expand_reduced as _expand_back
 from ..shapes import norm_axes
 
@@ -27,6 +28,12 @@ class RootAtZero(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             grad = g / (2 * out)
         return np.where(out == 0, np.zeros((), grad.dtype), grad)
+
+    def backward_graph(self, g):
+        a = self.parents[0]
+        zero = wrap(self.out == 0)
+        safe = a.masked_fill(zero, 1.0)  # keeps 1/sqrt finite where the result is 0
+        return (g / (2 * RootAtZero.apply(safe))).masked_fill(zero, 0.0)
 
 
 class PNorm(Function):
@@ -60,6 +67,24 @@ class PNorm(Function):
                 grad = ge * np.sign(a) * (np.abs(a) / o) ** (p - 1)
         zero = (o == 0) | (a == 0)
         return np.where(zero, np.zeros((), grad.dtype), grad)
+
+    def backward_graph(self, g):
+        a, p, axis = self.parents[0], self.p, self.axis
+        keep = tuple(1 if axis is None or i in axis else n for i, n in enumerate(a.shape))
+        ge = g.reshape(keep)
+        if p == 1:
+            return ge * wrap(np.sign(self.a))
+        o = _expand_back(self.out, self.a.shape, axis, self.keepdim)
+        zero = wrap((o == 0) | ((self.a == 0) & (p != 2)))  # a/o is smooth at a = 0
+        # the norm is taken of the true values (rows whose norm is 0 made all ones, so that
+        # nothing divides by 0); single zero entries are replaced only where they would be
+        # raised to a negative power; the masked places give 0 as in backward()
+        norm = PNorm.apply(a.masked_fill(wrap(o == 0), 1.0), p=p, axis=axis, keepdim=True)
+        if p == 2:
+            grad = ge * a / norm
+        else:
+            grad = ge * wrap(np.sign(self.a)) * (a.masked_fill(zero, 1.0).abs() / norm) ** (p - 1)
+        return grad.masked_fill(zero, 0.0)
 
 
 class CountNonzero(Function):
