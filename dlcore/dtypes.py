@@ -3,6 +3,8 @@ default floating dtype, and the one device there is.
 
 A leaf module: it imports nothing from dlcore, so every layer can use it.
 """
+import builtins
+
 import numpy as np
 
 float32 = np.dtype(np.float32)
@@ -45,3 +47,77 @@ def as_dtype(dtype, argname="dtype", fname=None):
 def check_device(device):
     if device is not None and str(device) != "cpu":
         raise ValueError("device: dlcore runs on the CPU only; expected 'cpu', got %r" % (device,))
+
+
+# ---- type promotion, as torch does it ------------------------------------------------------
+# torch orders dtypes in categories bool < integer < floating.  Between two tensors of different
+# categories the result is the higher category's dtype (int64 + float32 -> float32, unlike
+# NumPy's float64); within one category the wider type wins.  A 0-d tensor or a Python number
+# takes part only when its category is higher than every dimensioned operand's: a float32 tensor
+# times a 0-d float64 tensor stays float32, an int tensor plus 0.5 becomes the default float.
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def category(dtype):
+    """0 for bool, 1 for integer, 2 for floating dtypes."""
+    try:
+        return _CATEGORY[dtype.kind]
+    except KeyError:
+        raise TypeError("dlcore has no %s tensors (bool, integer and float dtypes only)"
+                        % dtype) from None
+
+
+def promote_types(type1, type2):
+    """torch.promote_types: the smallest dtype both `type1` and `type2` convert to without
+    leaving their category (int64 with float32 is float32)."""
+    a, b = np.dtype(type1), np.dtype(type2)
+    if a == b:
+        return a
+    ca, cb = category(a), category(b)
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def result_dtype(da, a_dims, db, b_dims):
+    """The dtype of a binary op on tensors of dtypes `da`, `db`; `a_dims`/`b_dims` say whether
+    each has dimensions (a 0-d tensor only up-casts a dimensioned one across categories)."""
+    if da == db:
+        return da
+    if a_dims == b_dims:
+        return promote_types(da, db)
+    ca, cb = category(da), category(db)
+    if a_dims:
+        return da if ca >= cb else db
+    return db if cb >= ca else da
+
+
+def scalar_category(value):
+    """The category of a Python (or NumPy) scalar, for promotion against a tensor."""
+    if isinstance(value, (bool, np.bool_)):
+        return 0
+    if isinstance(value, (int, np.integer)):
+        return 1
+    if isinstance(value, (builtins.float, np.floating)):
+        return 2
+    raise TypeError("dlcore has no tensors of %s (bool, int and float numbers only)"
+                    % type(value).__name__)
+
+
+_SCALAR_DEFAULT = {0: bool_, 1: int64}
+
+
+def scalar_result_dtype(dtype, value):
+    """The dtype of `tensor (op) value` for a tensor of `dtype` and a Python number `value`:
+    the tensor's own dtype unless the number is of a higher category (then int64, or the
+    default float dtype for a float)."""
+    cv = scalar_category(value)
+    if category(dtype) >= cv:
+        return dtype
+    return _SCALAR_DEFAULT.get(cv) or _default_dtype["dtype"]
+
+
+def can_cast(from_, to):
+    """torch.can_cast: False where the cast would lower the category (float to int, int to
+    bool), the rule in-place ops and `out=` follow."""
+    return category(np.dtype(from_)) <= category(np.dtype(to))

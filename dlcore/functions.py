@@ -3,7 +3,8 @@ import builtins as _builtins
 
 import numpy as np
 
-from .ops import arith, shape as S
+from . import dtypes as _dtypes
+from .ops import arith, promote as _promote, shape as S
 from .ops.einsum import einsum  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
 from .shapes import norm_dim as _norm_dim
@@ -22,6 +23,15 @@ def _tensors(seq, fname):
     return seq
 
 
+def _promoted(ts):
+    """The tensors cast to their common dtype (torch's promotion: int with float is float)."""
+    dt = ts[0].dtype
+    for t in ts[1:]:
+        if t.dtype != dt:
+            dt = _dtypes.promote_types(dt, t.dtype)
+    return [t if t.dtype == dt else S.Cast.apply(t, dtype=dt) for t in ts]
+
+
 def cat(tensors, dim=0):
     ts = _tensors(tensors, "cat")
     nd = ts[0].ndim
@@ -30,7 +40,7 @@ def cat(tensors, dim=0):
         if t.ndim != nd or _builtins.any(t.shape[j] != ts[0].shape[j] for j in range(nd) if j != d):
             raise ValueError("cat: tensor %d has shape %s, which does not match %s outside "
                              "dim %d" % (i, tuple(t.shape), tuple(ts[0].shape), d))
-    return S.Cat.apply(*ts, dim=d)
+    return S.Cat.apply(*_promoted(ts), dim=d)
 
 
 concat = concatenate = cat
@@ -43,7 +53,7 @@ def stack(tensors, dim=0):
             raise ValueError("stack: tensor %d has shape %s, expected %s"
                              % (i, tuple(t.shape), tuple(ts[0].shape)))
     d = _norm_dim(dim, ts[0].ndim + 1, "stack")
-    return S.Stack.apply(*ts, dim=d)
+    return S.Stack.apply(*_promoted(ts), dim=d)
 
 
 def where(condition, input=None, other=None):
@@ -52,11 +62,13 @@ def where(condition, input=None, other=None):
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(cond))
     if cond.dtype != np.bool_:
         raise TypeError("where: condition must be a bool tensor, got %s" % cond.dtype)
-    like = input if isinstance(input, Tensor) else other
-    if not isinstance(like, Tensor):
-        return Tensor._wrap(np.where(cond, input, other))
-    a = _operand(input, like)
-    b = _operand(other, like)
+    if isinstance(input, Tensor):
+        a, b = _promote.binary_operands(input, other)
+    elif isinstance(other, Tensor):
+        b, a = _promote.binary_operands(other, input)
+    else:  # two numbers: torch's dtype for them (a float gives the default float dtype)
+        dt = _dtypes.scalar_result_dtype(_dtypes.scalar_result_dtype(_dtypes.bool_, input), other)
+        return Tensor._wrap(np.where(cond, dt.type(input), dt.type(other)))
     return arith.Where.apply(cond, a, b)
 
 
@@ -103,7 +115,7 @@ def div(a, b):
 
 
 def pow(a, b):  # noqa: A001
-    return a ** b if isinstance(a, Tensor) else _operand(a, b) ** b
+    return a ** b if isinstance(a, Tensor) else b.__rpow__(a)
 
 
 def mm(a, b):

@@ -8,7 +8,8 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ..dtypes import bool_
-from ..tensor_base import operand, raw, scalar_or_none, wrap
+from ..tensor_base import raw, scalar_or_none, wrap
+from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
 
 
 class Add(Function):
@@ -211,46 +212,88 @@ class Where(Function):
                 np.where(self.cond, z, g) if self.needs_input_grad[2] else None)
 
 
+def _check_bool_sub(a):
+    if a._data.dtype == bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported; use the `~` or logical_not() operator to invert a mask")
+
+
+def _check_int_pow(base, exponent):
+    if np.result_type(raw(base)).kind in "iu":
+        e = raw(exponent)
+        if np.ndim(e) == 0 and e < 0 or np.ndim(e) and (np.asarray(e) < 0).any():
+            raise RuntimeError("pow: integers to negative integer powers are not allowed")
+
+
+def _int_divide(ufunc, a, b, fname):
+    """floor_divide / remainder; an integer division by zero raises as torch's does (NumPy
+    would return 0 with a warning)."""
+    if np.result_type(a, b).kind in "iub" and not np.all(b):
+        raise RuntimeError("%s: ZeroDivisionError (integer division by zero)" % fname)
+    return ufunc(a, b)
+
+
 class ArithMethods:
     """Tensor operators + - * / ** and elementwise math; the in-place forms act outside autograd."""
 
     __slots__ = ()
 
     def __add__(self, o):
-        return Add.apply(self, operand(o, self))
+        return Add.apply(*binary_operands(self, o))
 
     def __radd__(self, o):
-        return Add.apply(operand(o, self), self)
+        a, b = binary_operands(self, o)
+        return Add.apply(b, a)
 
     def __sub__(self, o):
-        return Sub.apply(self, operand(o, self))
+        a, b = binary_operands(self, o)
+        _check_bool_sub(a)
+        return Sub.apply(a, b)
 
     def __rsub__(self, o):
-        return Sub.apply(operand(o, self), self)
+        a, b = binary_operands(self, o)
+        _check_bool_sub(a)
+        return Sub.apply(b, a)
 
     def __mul__(self, o):
-        return Mul.apply(self, operand(o, self))
+        return Mul.apply(*binary_operands(self, o))
 
     def __rmul__(self, o):
-        return Mul.apply(operand(o, self), self)
+        a, b = binary_operands(self, o)
+        return Mul.apply(b, a)
 
     def __truediv__(self, o):
-        return Div.apply(self, operand(o, self))
+        return Div.apply(*true_div_operands(self, o))
 
     def __rtruediv__(self, o):
-        return Div.apply(operand(o, self), self)
+        a, b = true_div_operands(self, o)
+        return Div.apply(b, a)
 
     def __floordiv__(self, o):
-        return wrap(np.floor_divide(self._data, raw(o)))
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.floor_divide, a, b, "floor_divide"))
+
+    def __rfloordiv__(self, o):
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.floor_divide, b, a, "floor_divide"))
 
     def __mod__(self, o):
-        return wrap(np.mod(self._data, raw(o)))
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.mod, a, b, "remainder"))
+
+    def __rmod__(self, o):
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.mod, b, a, "remainder"))
 
     def __pow__(self, o):
-        return Pow.apply(self, operand(o, self))
+        a, b = binary_operands(self, o)
+        _check_int_pow(a, b)
+        return Pow.apply(a, b)
 
     def __rpow__(self, o):
-        return Pow.apply(operand(o, self), self)
+        a, b = binary_operands(self, o)
+        _check_int_pow(b, a)
+        return Pow.apply(b, a)
 
     def __neg__(self):
         return Neg.apply(self)
@@ -283,6 +326,7 @@ class ArithMethods:
 
     def add_(self, other, alpha=1):
         self._check_inplace("add_")
+        check_inplace_result(self, other if alpha == 1 else other * alpha, "add_")
         o = raw(other)
         if alpha != 1:
             o = o * alpha
@@ -294,11 +338,13 @@ class ArithMethods:
 
     def mul_(self, other):
         self._check_inplace("mul_")
+        check_inplace_result(self, other, "mul_")
         np.multiply(self._data, raw(other), out=self._data, casting="unsafe")
         return self
 
     def div_(self, other):
         self._check_inplace("div_")
+        check_inplace_result(self, other, "div_", true_div=True)
         np.divide(self._data, raw(other), out=self._data, casting="unsafe")
         return self
 
@@ -366,10 +412,10 @@ class ArithMethods:
     clip = clamp
 
     def maximum(self, other):
-        return Maximum.apply(self, operand(other, self))
+        return Maximum.apply(*binary_operands(self, other))
 
     def minimum(self, other):
-        return Minimum.apply(self, operand(other, self))
+        return Minimum.apply(*binary_operands(self, other))
 
     def floor(self):
         return wrap(np.floor(self._data))
@@ -387,22 +433,26 @@ class CompareMethods:
     __slots__ = ()
 
     def __eq__(self, o):
-        return wrap(np.equal(self._data, raw(o)))
+        if o is None:
+            return False
+        return wrap(np.equal(*array_operands(self, o)))
 
     def __ne__(self, o):
-        return wrap(np.not_equal(self._data, raw(o)))
+        if o is None:
+            return True
+        return wrap(np.not_equal(*array_operands(self, o)))
 
     def __lt__(self, o):
-        return wrap(np.less(self._data, raw(o)))
+        return wrap(np.less(*array_operands(self, o)))
 
     def __le__(self, o):
-        return wrap(np.less_equal(self._data, raw(o)))
+        return wrap(np.less_equal(*array_operands(self, o)))
 
     def __gt__(self, o):
-        return wrap(np.greater(self._data, raw(o)))
+        return wrap(np.greater(*array_operands(self, o)))
 
     def __ge__(self, o):
-        return wrap(np.greater_equal(self._data, raw(o)))
+        return wrap(np.greater_equal(*array_operands(self, o)))
 
     def __hash__(self):  # defining __eq__ would otherwise make tensors unhashable
         return id(self)

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..dtypes import float32, float64
+from ..dtypes import float32, float64, int64
 from ..shapes import SortResult, norm_axes, norm_dim, var_correction
 from ..tensor_base import TensorBase, raw, wrap
 
@@ -173,6 +173,11 @@ def sum_of_squares(input):
     return _C.sumsq(x)
 
 
+def _require_float(t, fname, message):
+    if t._data.dtype.kind != "f":
+        raise RuntimeError("%s (got %s)" % (message, t._data.dtype))
+
+
 class ReduceMethods:
     """Tensor reductions; `dim` is None (all), an int or a sequence of ints."""
 
@@ -180,12 +185,18 @@ class ReduceMethods:
 
     def sum(self, dim=None, keepdim=False, dtype=None):
         out = Sum.apply(self, axis=norm_axes(dim, self.ndim, "sum"), keepdim=keepdim)
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64  # torch sums bools and every integer type as int64
         return out if dtype is None else out.to(dtype)
 
-    def mean(self, dim=None, keepdim=False):
-        return Mean.apply(self, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        _require_float(x, "mean", "mean(): could not infer output dtype. Input dtype must be "
+                       "either a floating point or complex dtype; use .float().mean()")
+        return Mean.apply(x, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        _require_float(self, "var", "std and var only support floating point dtypes")
         corr = var_correction(unbiased, correction)
         return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
                          correction=corr)
@@ -193,8 +204,11 @@ class ReduceMethods:
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return self.var(dim, unbiased, keepdim, correction).sqrt()
 
-    def prod(self, dim=None, keepdim=False):
-        return Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        out = Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64
+        return out if dtype is None else out.to(dtype)
 
     def max(self, dim=None, keepdim=False):
         if isinstance(dim, TensorBase):
@@ -228,8 +242,11 @@ class ReduceMethods:
             return self.abs().sum(dim, keepdim)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
-    def cumsum(self, dim):
-        return Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+    def cumsum(self, dim, dtype=None):
+        out = Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64
+        return out if dtype is None else out.to(dtype)
 
     def all(self, dim=None, keepdim=False):
         return wrap(np.asarray(np.all(self._data, axis=dim, keepdims=keepdim)))
