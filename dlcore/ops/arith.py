@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ..dtypes import bool_
-from ..tensor_base import raw, scalar_or_none, wrap
+from ..tensor_base import TensorBase, raw, scalar_or_none, wrap
 from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
 
 
@@ -212,23 +212,48 @@ class Where(Function):
                 np.where(self.cond, z, g) if self.needs_input_grad[2] else None)
 
 
-def _check_bool_sub(a):
-    if a._data.dtype == bool_:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                           "supported; use the `~` or logical_not() operator to invert a mask")
+def _check_bool_sub(a, b):
+    """torch refuses `-` when either side is bool (a tensor or a Python bool)."""
+    if (isinstance(a, bool) or np.result_type(raw(a)) == bool_
+            or isinstance(b, bool) or np.result_type(raw(b)) == bool_):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported; "
+                           "use the `~` or `logical_not()` operator to invert a mask")
 
 
-def _check_int_pow(base, exponent):
-    if np.result_type(raw(base)).kind in "iu":
-        e = raw(exponent)
-        if np.ndim(e) == 0 and e < 0 or np.ndim(e) and (np.asarray(e) < 0).any():
-            raise RuntimeError("pow: integers to negative integer powers are not allowed")
+def _no_bool(dtype, fname):
+    if dtype == bool_:
+        raise RuntimeError("%s is not implemented for bool tensors" % fname)
+
+
+def _pow(base, exponent, scalar_exponent):
+    """base ** exponent after promotion, for integer and bool results.  Integer powers follow
+    torch: a negative Python-number exponent raises; negative tensor exponents give the
+    truncated integer result (0 unless the base is 1 or -1), where NumPy raises for both."""
+    b, e = raw(base), raw(exponent)
+    dt = np.result_type(b, e)
+    if dt == bool_:
+        if not scalar_exponent:
+            _no_bool(dt, "pow")
+        return wrap(np.asarray(np.power(b, e)).astype(bool_))
+    neg = np.asarray(e) < 0
+    if not neg.any():
+        return wrap(np.asarray(np.power(b, e)))
+    if scalar_exponent:
+        raise RuntimeError("pow: integers to negative integer powers are not allowed")
+    b, e = np.broadcast_arrays(np.asarray(b, dt), np.asarray(e, dt))
+    neg = e < 0
+    out = np.power(b, np.where(neg, 0, e))
+    odd = (e % 2).astype(bool_)
+    out[neg] = np.where(b == 1, 1, np.where(b == -1, np.where(odd, -1, 1), 0))[neg]
+    return wrap(out)
 
 
 def _int_divide(ufunc, a, b, fname):
     """floor_divide / remainder; an integer division by zero raises as torch's does (NumPy
     would return 0 with a warning)."""
-    if np.result_type(a, b).kind in "iub" and not np.all(b):
+    dt = np.result_type(a, b)
+    _no_bool(dt, fname)
+    if dt.kind in "iu" and not np.all(b):
         raise RuntimeError("%s: ZeroDivisionError (integer division by zero)" % fname)
     return ufunc(a, b)
 
@@ -246,13 +271,12 @@ class ArithMethods:
         return Add.apply(b, a)
 
     def __sub__(self, o):
-        a, b = binary_operands(self, o)
-        _check_bool_sub(a)
-        return Sub.apply(a, b)
+        _check_bool_sub(self, o)
+        return Sub.apply(*binary_operands(self, o))
 
     def __rsub__(self, o):
+        _check_bool_sub(self, o)
         a, b = binary_operands(self, o)
-        _check_bool_sub(a)
         return Sub.apply(b, a)
 
     def __mul__(self, o):
@@ -287,13 +311,15 @@ class ArithMethods:
 
     def __pow__(self, o):
         a, b = binary_operands(self, o)
-        _check_int_pow(a, b)
-        return Pow.apply(a, b)
+        if a._data.dtype.kind == "f":
+            return Pow.apply(a, b)
+        return _pow(a, b, not isinstance(o, TensorBase))
 
     def __rpow__(self, o):
         a, b = binary_operands(self, o)
-        _check_int_pow(b, a)
-        return Pow.apply(b, a)
+        if a._data.dtype.kind == "f":
+            return Pow.apply(b, a)
+        return _pow(b, a, False)
 
     def __neg__(self):
         return Neg.apply(self)
@@ -326,7 +352,7 @@ class ArithMethods:
 
     def add_(self, other, alpha=1):
         self._check_inplace("add_")
-        check_inplace_result(self, other if alpha == 1 else other * alpha, "add_")
+        check_inplace_result(self, other, "add_")
         o = raw(other)
         if alpha != 1:
             o = o * alpha
@@ -334,7 +360,14 @@ class ArithMethods:
         return self
 
     def sub_(self, other, alpha=1):
-        return self.add_(other, alpha=-alpha)
+        self._check_inplace("sub_")
+        _check_bool_sub(self, other)
+        check_inplace_result(self, other, "sub_")
+        o = raw(other)
+        if alpha != 1:
+            o = o * alpha
+        np.subtract(self._data, o, out=self._data, casting="unsafe")
+        return self
 
     def mul_(self, other):
         self._check_inplace("mul_")
