@@ -44,9 +44,75 @@ def as_dtype(dtype, argname="dtype", fname=None):
                         % (fname + ": " if fname else "", argname, dtype)) from None
 
 
-def check_device(device):
-    if device is not None and str(device) != "cpu":
-        raise ValueError("device: dlcore runs on the CPU only; expected 'cpu', got %r" % (device,))
+class device:
+    """torch.device's shape: dl.device("cpu"), dl.device("cpu", 0), dl.device("cuda:0").
+
+    Any device can be named (scripts build dl.device("cuda" if ... else "cpu") up front), but
+    only the CPU holds tensors: moving a tensor anywhere else raises (check_device)."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None):  # noqa: A002 (torch's argument name)
+        if isinstance(type, device):
+            type, index = type.type, type.index if index is None else index
+        if not isinstance(type, str):
+            raise TypeError("device: expected a string such as 'cpu', got %r" % (type,))
+        if ":" in type:
+            if index is not None:
+                raise ValueError("device: index given twice, in %r and as %r" % (type, index))
+            type, _, idx = type.partition(":")
+            if not idx.isdigit():
+                raise ValueError("device: invalid device string %r" % (type + ":" + idx))
+            index = int(idx)
+        if index is not None and (not isinstance(index, int) or index < 0):
+            raise ValueError("device: index must be a non-negative int, got %r" % (index,))
+        self.type = type
+        self.index = index
+
+    def __str__(self):
+        return self.type if self.index is None else "%s:%d" % (self.type, self.index)
+
+    def __repr__(self):
+        if self.index is None:
+            return "device(type=%r)" % self.type
+        return "device(type=%r, index=%d)" % (self.type, self.index)
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        if not isinstance(other, device):
+            return NotImplemented
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+class DeviceUnavailableError(RuntimeError, ValueError):
+    """A tensor asked for a device other than the CPU (a RuntimeError as in torch; also a
+    ValueError, what dlcore raised before it had dl.device)."""
+
+
+def check_device(dev, argname="device"):
+    """Raise unless `dev` (None, a string or a dl.device) names the CPU."""
+    if dev is None:
+        return
+    if isinstance(dev, int) and not isinstance(dev, bool):
+        dev = "cuda:%d" % dev  # torch reads a bare int as a CUDA ordinal
+    try:
+        d = dev if isinstance(dev, device) else device(dev)
+    except (TypeError, ValueError):
+        raise ValueError("%s: expected 'cpu' or dl.device('cpu'), got %r" % (argname, dev)) \
+            from None
+    if d.type != "cpu" or d.index not in (None, 0):
+        raise DeviceUnavailableError("%s: dlcore runs on the CPU only; %r is not available (use 'cpu'; "
+                           "dl.cuda.is_available() is False)" % (argname, str(d)))
 
 
 # ---- type promotion, as torch does it ------------------------------------------------------

@@ -72,6 +72,20 @@ def where(condition, input=None, other=None):
     return arith.Where.apply(cond, a, b)
 
 
+def result_type(tensor1, tensor2):
+    """torch.result_type: the dtype an arithmetic op on the two (tensors or numbers) gives."""
+    if isinstance(tensor1, Tensor):
+        return _promote.binary_operands(tensor1, tensor2)[0].dtype
+    if isinstance(tensor2, Tensor):
+        return _promote.binary_operands(tensor2, tensor1)[0].dtype
+    return _dtypes.scalar_result_dtype(_dtypes.scalar_result_dtype(_dtypes.bool_, tensor1),
+                                       tensor2)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
 def _unary(name):
     def f(x, *args, **kwargs):
         if not isinstance(x, Tensor):
@@ -86,7 +100,8 @@ for _n in ("exp log log1p sqrt rsqrt abs sin cos clamp clip neg sum mean var std
            "amax amin argmax argmin prod reshape flatten squeeze unsqueeze transpose permute "
            "tril triu gather masked_fill relu sigmoid tanh softmax log_softmax logsumexp "
            "cumsum flip sort argsort topk split chunk unbind isnan isinf isfinite sign "
-           "square norm floor ceil round all any t").split():
+           "square norm floor ceil round all any t cumprod nonzero unique multinomial narrow diag "
+           "roll diff scatter index_put mm mv dot addmm argwhere").split():
     globals()[_n] = _unary(_n)
 
 
@@ -123,6 +138,36 @@ def mm(a, b):
         raise ValueError("mm: both arguments must be 2-D, got %s and %s"
                          % (tuple(a.shape), tuple(b.shape)))
     return matmul(a, b)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """torch.repeat_interleave(input, repeats, dim); with one tensor of counts, the indices
+    0..n-1 each repeated that many times."""
+    if repeats is None:
+        counts = input
+        return Tensor._wrap(np.repeat(np.arange(len(counts), dtype=np.int64),
+                                      np.asarray(counts._data, np.int64)))
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors (differentiable: each grid is an expanded view)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError("meshgrid: indexing must be 'ij' or 'xy', got %r" % (indexing,))
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor) or t.ndim > 1:
+            raise RuntimeError("meshgrid: expects 0-D or 1-D tensors, got %s at %d"
+                               % (getattr(t, "shape", type(t).__name__), i))
+    ts = [t.reshape(-1) for t in tensors]
+    shape = tuple(t.shape[0] for t in ts)
+    n = len(ts)
+    grids = [t.reshape(*[-1 if j == i else 1 for j in range(n)]).expand(*shape)
+             for i, t in enumerate(ts)]
+    if indexing == "xy" and n >= 2:  # Cartesian: the first two axes swapped
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)
 
 
 def bmm(a, b):

@@ -18,6 +18,8 @@ from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_
                      as_dtype as _as_dtype, check_device as _check_device)
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
+from .ops.convert import ConvertMethods
+from .ops.select import SelectMethods
 from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
 from .ops.shape import Cast, IndexMethods, ShapeMethods
@@ -49,16 +51,40 @@ def _to_array(data, dtype=None):
     return arr
 
 
+def _legacy_array(args, dtype):
+    """The storage for Tensor(*args): sizes, data, or nothing."""
+    if not args:
+        return np.empty((0,), dtype or _default_dtype["dtype"])
+    if len(args) == 1 and isinstance(args[0], (TensorBase, np.ndarray)):
+        return _to_array(args[0], dtype)
+    if all(isinstance(a, numbers.Integral) and not isinstance(a, builtins.bool) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError("Tensor: negative dimension in size %s" % (tuple(args),))
+        return np.zeros(tuple(int(a) for a in args), dtype or _default_dtype["dtype"])
+    if len(args) != 1:
+        raise TypeError("Tensor: expected sizes (ints) or one sequence of data, got %r"
+                        % (args,))
+    data = args[0]
+    if not isinstance(data, (list, tuple)):
+        raise TypeError("Tensor: data must be a sequence (got %s); use dl.tensor(%r) for a "
+                        "0-d tensor" % (type(data).__name__, data))
+    return np.array(_to_array(data, None), dtype=dtype or _default_dtype["dtype"])
+
+
 class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMethods,
-             ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, concrete=True):
-    """An n-dimensional array with optional gradient tracking."""
+             ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, ConvertMethods,
+             SelectMethods, concrete=True):
+    """An n-dimensional array with optional gradient tracking.
+
+    Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape, Tensor([1, 2]) a copy of the data in the default float
+    dtype, Tensor() an empty one.  A NumPy array or Tensor is wrapped without a copy, keeping
+    its dtype (dlcore's own use; torch would convert it to float32)."""
 
     __slots__ = ()
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        arr = _to_array(data, _as_dtype(dtype, fname="Tensor"))
-        if not isinstance(arr, np.ndarray):
-            arr = np.asarray(arr)
+    def __init__(self, *args, dtype=None, requires_grad=False, device=None):
+        _check_device(device)
+        arr = _legacy_array(args, _as_dtype(dtype, fname="Tensor"))
         self._data = arr
         self.grad = None
         self._ctx = None
@@ -80,10 +106,6 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
     @property
     def ndim(self):
         return self._data.ndim
-
-    @property
-    def device(self):
-        return "cpu"
 
     @property
     def data(self):
@@ -168,25 +190,6 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
 
     def tolist(self):
         return self._data.tolist()
-
-    def to(self, *args, **kwargs):
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str) and a in ("cpu",):
-                continue
-            if isinstance(a, TensorBase):
-                dtype = a.dtype
-            elif a is not None and not isinstance(a, str):
-                dtype = a
-            elif isinstance(a, str):
-                _check_device(a)
-        _check_device(kwargs.get("device"))
-        if dtype is None or np.dtype(dtype) == self._data.dtype:
-            return self
-        return Cast.apply(self, dtype=np.dtype(dtype))
-
-    def cpu(self):
-        return self
 
     def type(self, dtype=None):
         if dtype is None:

@@ -151,6 +151,33 @@ class Cumsum(Function):
         return np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis)
 
 
+class Cumprod(Function):
+    def forward(self, a, axis=0):
+        out = np.cumprod(a, axis=axis)
+        if self.requires_grad:
+            self.a, self.out, self.axis = a, out, axis
+        return out
+
+    def backward(self, g):
+        # d out_j / d a_i = prod_{k<=j, k!=i} a_k for j >= i.  Without zeros that is out_j / a_i,
+        # so grad_i = revcumsum(g * out)_i / a_i; a slice with a zero takes the exact product
+        # by moving the axis last and recomputing around each position.
+        a, out, ax = self.a, self.out, self.axis
+        rev = np.flip(np.cumsum(np.flip(g * out, ax), axis=ax), ax)
+        if np.all(a != 0):
+            return rev / a
+        am, gm = np.moveaxis(a, ax, -1), np.moveaxis(g, ax, -1)
+        grad = np.zeros_like(am)
+        n = am.shape[-1]
+        for i in range(n):
+            left = np.prod(am[..., :i], axis=-1, keepdims=True)
+            right = np.cumprod(am[..., i + 1:], axis=-1)
+            # outputs j >= i without a_i: left * (1, a_{i+1}, a_{i+1}a_{i+2}, ...)
+            tail = np.concatenate([np.ones_like(left), right], axis=-1) * left
+            grad[..., i] = np.sum(gm[..., i:] * tail, axis=-1)
+        return np.moveaxis(grad, -1, ax)
+
+
 def _arg_reduce(t, dim, keepdim, fn, name):
     if dim is None:
         return wrap(np.asarray(fn(t._data.reshape(-1)), dtype=np.int64))
@@ -244,6 +271,12 @@ class ReduceMethods:
 
     def cumsum(self, dim, dtype=None):
         out = Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64
+        return out if dtype is None else out.to(dtype)
+
+    def cumprod(self, dim, dtype=None):
+        out = Cumprod.apply(self, axis=norm_dim(dim, self.ndim, "cumprod"))
         if dtype is None and out._data.dtype.kind in "biu":
             dtype = int64
         return out if dtype is None else out.to(dtype)

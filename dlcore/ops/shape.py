@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import bool_
+from ..dtypes import as_dtype, bool_
 from ..shapes import Size, SortResult, norm_dim, resolve_shape
 from ..tensor_base import index_of, raw, scalar_of, shape_args, wrap
 
@@ -209,7 +209,6 @@ def _elem_strides(a):
 def _view_dtype(t, dtype):
     """t's bytes read as `dtype` (torch's Tensor.view(dtype)); a new dtype of another size
     rescales the last dimension, which must then have stride 1."""
-    from ..dtypes import as_dtype
     dt = as_dtype(dtype, fname="view")
     if dt == t._data.dtype:
         return Reshape.apply(t, shape=t._data.shape)
