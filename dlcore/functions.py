@@ -160,6 +160,9 @@ def meshgrid(*tensors, indexing="ij"):
         if not isinstance(t, Tensor) or t.ndim > 1:
             raise RuntimeError("meshgrid: expects 0-D or 1-D tensors, got %s at %d"
                                % (getattr(t, "shape", type(t).__name__), i))
+        if t.dtype != tensors[0].dtype:
+            raise RuntimeError("meshgrid: expects all tensors to have the same dtype, got %s "
+                               "and %s" % (tensors[0].dtype, t.dtype))
     ts = [t.reshape(-1) for t in tensors]
     shape = tuple(t.shape[0] for t in ts)
     n = len(ts)

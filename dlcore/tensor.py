@@ -35,8 +35,8 @@ def _to_array(data, dtype=None):
     """NumPy array for `data` with PyTorch's dtype inference (Python floats -> float32)."""
     if isinstance(data, TensorBase):
         arr = data._data
-    elif isinstance(data, np.ndarray):
-        arr = data
+    elif isinstance(data, (np.ndarray, np.generic)):  # NumPy data keeps its dtype, as in torch
+        arr = np.asarray(data)
     else:
         arr = np.asarray(data)
         if dtype is None and arr.dtype.kind == "f":

@@ -143,6 +143,9 @@ class SelectMethods:
         if not np.isfinite(rows).all() or (rows < 0).any():
             raise RuntimeError("multinomial: probability tensor contains either inf, nan or "
                                "element < 0")
+        if not replacement and num_samples > rows.shape[1]:
+            raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) "
+                               "samples without replacement")
         rng = R.rng(generator)
         out = np.empty((rows.shape[0], num_samples), np.int64)
         for i, w in enumerate(rows):
@@ -150,10 +153,14 @@ class SelectMethods:
             if total <= 0:
                 raise RuntimeError("multinomial: invalid multinomial distribution "
                                    "(sum of probabilities <= 0)")
-            if not replacement and num_samples > np.count_nonzero(w):
-                raise RuntimeError("multinomial: cannot sample n_sample > prob_dist.size(-1) "
-                                   "samples without replacement")
-            out[i] = rng.choice(len(w), size=num_samples, replace=replacement, p=w / total)
+            if replacement:
+                out[i] = rng.choice(len(w), size=num_samples, replace=True, p=w / total)
+                continue
+            # without replacement: Gumbel-top-k (the same law as drawing one at a time); once
+            # the non-zero categories run out, torch goes on with the zero ones in random order
+            with np.errstate(divide="ignore"):
+                keys = np.log(w) - np.log(-np.log(rng.random(len(w))))
+            out[i] = np.lexsort((rng.random(len(w)), -keys))[:num_samples]
         return wrap(out if p.ndim == 2 else out[0])
 
     def scatter(self, dim, index, src=None, value=None, *, reduce=None):
