@@ -101,7 +101,13 @@ for _n in ("exp log log1p sqrt rsqrt abs sin cos clamp clip neg sum mean var std
            "tril triu gather masked_fill relu sigmoid tanh softmax log_softmax logsumexp "
            "cumsum flip sort argsort topk split chunk unbind isnan isinf isfinite sign "
            "square norm floor ceil round all any t cumprod nonzero unique multinomial narrow diag "
-           "roll diff scatter index_put mm mv dot addmm argwhere").split():
+           "roll diff scatter index_put mm mv dot addmm argwhere asin acos atan tan sinh cosh "
+           "asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh expm1 exp2 log2 log10 "
+           "atan2 arctan2 fmod remainder hypot logaddexp lerp addcmul addcdiv clamp_min clamp_max "
+           "nan_to_num logical_and logical_or logical_xor logical_not subtract multiply divide "
+           "true_divide floor_divide negative reciprocal eq ne lt le gt ge greater greater_equal "
+           "less less_equal not_equal absolute isclose count_nonzero masked_select index_select "
+           "outer ger").split():
     globals()[_n] = _unary(_n)
 
 

@@ -19,6 +19,7 @@ from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
 from .ops.convert import ConvertMethods
+from .ops.elementwise import ElementwiseMethods
 from .ops.select import SelectMethods
 from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
@@ -73,7 +74,7 @@ def _legacy_array(args, dtype):
 
 class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMethods,
              ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, ConvertMethods,
-             SelectMethods, concrete=True):
+             SelectMethods, ElementwiseMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
     Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape, Tensor([1, 2]) a copy of the data in the default float

@@ -23,8 +23,12 @@ The filter, per group, on torch 2.13's public `dir()`:
 """
 import argparse
 import inspect
+import os
 import re
 import sys
+
+# count the dlcore of this checkout, not whichever one is installed
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 DROP = re.compile(r"cuda|cudnn|miopen|mkldnn|mps|xpu|hpu|mtia|ipu|xla|vulkan|metal|fbgemm|"
                   r"quant|qint|quint|qscheme|^q_|sparse_c|sparse_b|crow|ccol|col_indices|"
