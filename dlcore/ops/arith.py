@@ -263,7 +263,10 @@ class ArithMethods:
 
     __slots__ = ()
 
+    # the same-dtype tensor case is tested inline: it is every elementwise op's hot path
     def __add__(self, o):
+        if isinstance(o, TensorBase) and o._data.dtype == self._data.dtype:
+            return Add.apply(self, o)
         return Add.apply(*binary_operands(self, o))
 
     def __radd__(self, o):
@@ -271,6 +274,9 @@ class ArithMethods:
         return Add.apply(b, a)
 
     def __sub__(self, o):
+        if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
+                and self._data.dtype.kind != "b"):
+            return Sub.apply(self, o)
         _check_bool_sub(self, o)
         return Sub.apply(*binary_operands(self, o))
 
@@ -280,6 +286,8 @@ class ArithMethods:
         return Sub.apply(b, a)
 
     def __mul__(self, o):
+        if isinstance(o, TensorBase) and o._data.dtype == self._data.dtype:
+            return Mul.apply(self, o)
         return Mul.apply(*binary_operands(self, o))
 
     def __rmul__(self, o):
@@ -287,6 +295,9 @@ class ArithMethods:
         return Mul.apply(b, a)
 
     def __truediv__(self, o):
+        if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
+                and self._data.dtype.kind == "f"):
+            return Div.apply(self, o)
         return Div.apply(*true_div_operands(self, o))
 
     def __rtruediv__(self, o):
