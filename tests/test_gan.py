@@ -160,7 +160,7 @@ def test_example_gan_digits_quick():
     for _, s, path in cli.list_examples():
         if s == "08_gan_digits":
             main = cli.load_example(path, s).main
-    row = main(quick=True)
+    row = main(quick=True, epochs=3, mlp_epochs=4)  # the tour's --quick is a 1-epoch smoke run
     assert row["chapter"] == "08"
     # quick run (3 DCGAN epochs) measured: confidence 0.69, 10 classes, FD ratio 0.07
     assert row["dcgan"]["confidence"] >= 0.6
@@ -177,7 +177,7 @@ def test_example_dcgan_fashion_quick():
     threads = dl.get_num_threads()
     dl.set_num_threads(1)
     try:
-        row = main(quick=True)
+        row = main(quick=True, epochs=6)  # the tour's --quick is a 2-epoch smoke run
     finally:
         dl.set_num_threads(threads)
     assert row["chapter"] == "08" and row["grads_finite"]
