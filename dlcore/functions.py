@@ -7,6 +7,7 @@ from . import dtypes as _dtypes
 from .ops import arith, promote as _promote, shape as S
 from .ops.einsum import einsum  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
+from .ops.random_fill import bernoulli, normal, poisson, randint_like  # noqa: F401
 from .shapes import norm_dim as _norm_dim
 from .tensor import Tensor
 from .tensor_base import operand as _operand

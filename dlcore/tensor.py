@@ -20,6 +20,7 @@ from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
 from .ops.convert import ConvertMethods
 from .ops.elementwise import ElementwiseMethods
+from .ops.random_fill import RandomMethods
 from .ops.select import SelectMethods
 from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
@@ -74,7 +75,7 @@ def _legacy_array(args, dtype):
 
 class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMethods,
              ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, ConvertMethods,
-             SelectMethods, ElementwiseMethods, concrete=True):
+             SelectMethods, ElementwiseMethods, RandomMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
     Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape, Tensor([1, 2]) a copy of the data in the default float
@@ -195,6 +196,8 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
     def type(self, dtype=None):
         if dtype is None:
             return "dl." + str(self._data.dtype)
+        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), np.dtype):
+            dtype = dtype.dtype  # t.type(dl.FloatTensor), torch's legacy spelling
         return self.to(dtype)
 
     def type_as(self, other):

@@ -366,3 +366,34 @@ def test_result_type_promote_types_can_cast():
     assert dl.promote_types(dl.int64, dl.float32) == dl.float32
     assert dl.promote_types(dl.uint8, dl.int8) == np.dtype(np.int16)
     assert not dl.can_cast(dl.float32, dl.int64) and dl.can_cast(dl.int64, dl.float32)
+
+
+# ---- random sampling names -----------------------------------------------------------------------
+def test_random_fills_follow_their_laws():
+    dl.manual_seed(0)
+    n = 40000
+    b = dl.bernoulli(dl.full((n,), 0.3))
+    assert b.dtype == dl.float32 and set(np.unique(b.numpy())) <= {0.0, 1.0}
+    assert abs(b.numpy().mean() - 0.3) < 0.015
+    e = dl.empty(n).exponential_(2.0).numpy()
+    assert e.min() >= 0 and abs(e.mean() - 0.5) < 0.02
+    r = dl.empty(n, dtype=dl.int64).random_(3, 7).numpy()
+    assert r.min() == 3 and r.max() == 6
+    assert dl.empty(n).random_(5).numpy().max() == 4
+    g = dl.empty(n).geometric_(0.25).numpy()
+    assert g.min() >= 1 and abs(g.mean() - 4.0) < 0.15
+    x = dl.normal(dl.full((n,), 2.0), dl.full((n,), 0.5)).numpy()
+    assert abs(x.mean() - 2.0) < 0.02 and abs(x.std() - 0.5) < 0.02
+    assert dl.normal(0.0, 1.0, size=(3, 2)).shape == (3, 2)
+    p = dl.poisson(dl.full((n,), 3.0)).numpy()
+    assert abs(p.mean() - 3.0) < 0.05 and abs(p.var() - 3.0) < 0.15
+    assert dl.zeros(4).bernoulli_(1.0).tolist() == [1.0] * 4
+    t = dl.randint_like(dl.zeros(1000, dtype=dl.int64), 2, 5).numpy()
+    assert t.dtype == np.int64 and t.min() == 2 and t.max() == 4
+    with pytest.raises(RuntimeError):
+        dl.empty(3).exponential_(-1.0)
+    with pytest.raises(RuntimeError):
+        dl.bernoulli(dl.tensor([1.5]))
+    with pytest.raises(RuntimeError):
+        dl.empty(3).random_(5, 2)
+    assert dl.ones(2).type(dl.LongTensor).dtype == dl.int64
