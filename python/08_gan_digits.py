@@ -89,17 +89,25 @@ def judge(clf, images, real_features, want_labels=None):
     return out
 
 
-def save_grid(images, out_dir, name, title, nrow=8):
+def save_grid(images, out_dir, name, title, nrow=8, row_labels=None):
+    """Images column by column, nrow to a column; row_labels name the rows on the left."""
     plt = pyplot()
     if plt is None:
         return None
     imgs = images.reshape(-1, 8, 8)
     ncol = -(-len(imgs) // nrow)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(ncol * 0.6, nrow * 0.6 + 0.4))
+    left = 0.7 if row_labels else 0.0  # inches kept free for the row labels
+    width = ncol * 0.6 + left
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width, nrow * 0.6 + 0.4), squeeze=False)
+    if row_labels:
+        fig.subplots_adjust(left=left / width)
     for ax, i in zip(axes.T.ravel(), range(nrow * ncol)):
         ax.axis("off")
         if i < len(imgs):
             ax.imshow(imgs[i], cmap="gray_r", vmin=-1, vmax=1)
+    for r, label in enumerate(row_labels or ()):
+        axes[r, 0].text(-0.15, 0.5, label, transform=axes[r, 0].transAxes, ha="right",
+                        va="center", fontsize=8)
     fig.suptitle(title, fontsize=8)
     return save_figure(fig, out_dir, name)
 
@@ -191,12 +199,12 @@ def main(quick=False, out_dir=".", epochs: int = None, mlp_epochs: int = None):
 
     if pictures:
         for p in (save_losses({"DCGAN": dc_hist, "MLP GAN": mlp_hist}, out_dir),
-                  save_grid(np.concatenate([G.sample(50).numpy().reshape(-1, 64),
-                                            Gc.sample(50, labels=dl.tensor(
-                                                np.tile(np.arange(10), 5))).numpy()]),
-                            out_dir, "gan_digits_samples.png",
-                            "left 5 columns: DCGAN samples; right 5: conditional GAN "
-                            "(rows: digits 0-9)", nrow=10)):
+                  save_grid(G.sample(50).numpy().reshape(-1, 64), out_dir,
+                            "gan_digits_samples.png", "DCGAN samples", nrow=10),
+                  save_grid(Gc.sample(50, labels=dl.tensor(np.tile(np.arange(10), 5))).numpy(),
+                            out_dir, "gan_digits_conditional.png",
+                            "conditional GAN: one row per requested digit", nrow=10,
+                            row_labels=["digit %d" % d for d in range(10)])):
             if p:
                 saved.append(p)
     grads_ok = all(dc_hist["g_grads_finite"]) and all(dc_hist["d_grads_finite"]) and \
