@@ -54,5 +54,7 @@ def __getattr__(name):
         return getattr(_importlib.import_module(".io", __name__), name)
     if name == "bfloat16":
         raise AttributeError("module 'dlcore' has no attribute 'bfloat16': dlcore has no "
-                             "bfloat16 tensor dtype (NumPy has none); use dl.float32")
+                             "bfloat16 tensor dtype (NumPy has none); tensors stay float32, "
+                             "and bf16 weights come from dl.quantization.quantize_dynamic("
+                             "model, dtype=dl.quantization.bfloat16)")
     raise AttributeError("module 'dlcore' has no attribute %r" % name)
