@@ -45,11 +45,13 @@ memory._install_at_import()
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
-                "weights", "text", "distributed", "utils", "jit", "onnx", "quantization", "cuda",
-                "backends"):
+                "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
+                "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)
+    if name in ("sparse_coo_tensor", "spmm"):
+        return getattr(_importlib.import_module(".sparse", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
     if name == "bfloat16":

@@ -25,6 +25,8 @@ from .ops.select import SelectMethods
 from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
 from .ops.shape import Cast, IndexMethods, ShapeMethods
+from .ops.sparse_coo import SparseMethods
+from .shared_storage import SharedMemoryMethods
 from .shapes import (Size, SortResult, norm_dim as _norm_dim, norm_axes as _axes,  # noqa: F401
                      var_correction as _correction, resolve_shape as _resolve_shape,
                      size_args as _size_args)
@@ -74,13 +76,15 @@ def _legacy_array(args, dtype):
 
 
 class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMethods,
-             ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, ConvertMethods,
-             SelectMethods, ElementwiseMethods, RandomMethods, concrete=True):
+             ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, SharedMemoryMethods,
+             SparseMethods, ConvertMethods, SelectMethods, ElementwiseMethods, RandomMethods,
+             concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
-    Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape, Tensor([1, 2]) a copy of the data in the default float
-    dtype, Tensor() an empty one.  A NumPy array or Tensor is wrapped without a copy, keeping
-    its dtype (dlcore's own use; torch would convert it to float32)."""
+    Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape,
+    Tensor([1, 2]) a copy of the data in the default float dtype, Tensor() an empty one.  A
+    NumPy array or Tensor is wrapped without a copy, keeping its dtype (dlcore's own use; torch
+    would convert it to float32)."""
 
     __slots__ = ()
 

@@ -51,7 +51,6 @@ class ConvertMethods:
     is_cuda = False
     is_cpu = True
     is_meta = False
-    is_sparse = False
     is_quantized = False
 
     def get_device(self):

@@ -281,6 +281,13 @@ class Module:
     def eval(self):
         return self.train(False)
 
+    def share_memory(self):
+        """Moves every parameter and buffer into shared memory (Hogwild training: processes
+        given this module update the same parameters in place)."""
+        for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+            t.share_memory_()
+        return self
+
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
             p.requires_grad_(requires_grad)
