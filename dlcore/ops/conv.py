@@ -1,9 +1,17 @@
 """Convolutions: conv2d, conv_transpose2d (its adjoint) and conv1d (conv2d on a 1-row image).
 
 The C kernels (csrc/conv.c) do the work: im2col + GEMM tiled over the batch, a pointwise
-path without im2col, a direct SIMD depthwise kernel.  conv_transpose2d's forward is conv2d's
-input-gradient kernel and its backward is conv2d's forward plus weight gradient.
+path without im2col, a direct SIMD depthwise kernel, and Winograd F(4x4, 3x3) / F(2x2, 3x3)
+(csrc/winograd.c) for float32 3x3 stride-1 convolutions where a cost model says it is faster.
+conv_transpose2d's forward is conv2d's input-gradient kernel and its backward is conv2d's
+forward plus weight gradient.
+
+The algorithm choice can be overridden for tests and benchmarks: set_conv_algorithm(name),
+the conv_algorithm(name) context manager, or DLCORE_CONV_ALGO at start-up; name is 'auto'
+(the default), 'im2col', 'winograd' (wherever it applies, the cheaper tile size),
+'winograd2x2' or 'winograd4x4'.
 """
+import contextlib
 import numbers
 
 import numpy as np
@@ -15,6 +23,45 @@ from ..tensor_base import TensorBase
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def get_conv_algorithm():
+    """The convolution algorithm setting in force ('auto', 'im2col', 'winograd', ...)."""
+    return _C.conv_algo()
+
+
+def set_conv_algorithm(name):
+    """Sets which algorithm float32 convolutions use (see the module docstring); returns the
+    previous setting."""
+    prev = _C.conv_algo()
+    _C.conv_algo(name)
+    return prev
+
+
+@contextlib.contextmanager
+def conv_algorithm(name):
+    """Runs the block with the convolution algorithm set to `name`, then restores it."""
+    prev = set_conv_algorithm(name)
+    try:
+        yield name
+    finally:
+        _C.conv_algo(prev)
+
+
+def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1,
+                     input_grad=False):
+    """What a float32 conv2d of these shapes (int padding) runs under the current setting:
+    'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or 'winograd4x4'; with
+    input_grad, what its input gradient runs."""
+    stride = _pair(stride, "stride", "conv2d_algorithm")
+    pad = _pair(padding, "padding", "conv2d_algorithm")
+    dil = _pair(dilation, "dilation", "conv2d_algorithm")
+    N, C, H, W = x_shape
+    K, _, R, S = w_shape
+    out_hw = ((H + 2 * pad[0] - dil[0] * (R - 1) - 1) // stride[0] + 1,
+              (W + 2 * pad[1] - dil[1] * (S - 1) - 1) // stride[1] + 1)
+    return _C.conv2d_algo_for(tuple(x_shape), tuple(w_shape), out_hw, stride, pad, dil,
+                              int(groups), bool(input_grad))
 
 
 def _pair(v, name, fname, n=2):
