@@ -20,7 +20,8 @@ try:
 except ModuleNotFoundError as _e:  # an unbuilt source tree: say why and what to do
     raise _explain_missing_extension(_e) from None
 from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_, long,  # noqa: F401
-                     double, get_default_dtype, set_default_dtype)
+                     double, get_default_dtype, set_default_dtype, device, promote_types,
+                     can_cast)
 from .dtypes import float32 as float  # noqa: F401,A001
 from .dtypes import bool_ as bool  # noqa: F401,A001
 from .shapes import Size  # noqa: F401
@@ -29,7 +30,9 @@ from .tensor import (Tensor, tensor, as_tensor, from_numpy, zeros, ones, empty, 
                      randn, randint, randperm, rand_like, randn_like, is_tensor, numel)
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled,  # noqa: F401
                        inference_mode, is_inference_mode_enabled)
-from .random import manual_seed, seed, Generator, get_rng_state, set_rng_state  # noqa: F401
+from .random import (manual_seed, seed, initial_seed, Generator, get_rng_state,  # noqa: F401
+                     set_rng_state, default_generator)
+from .legacy_types import *  # noqa: F401,F403
 from .functions import *  # noqa: F401,F403
 from .functions import cat, stack, where, matmul, einsum  # noqa: F401
 from . import autograd, nn, random, runtime  # noqa: F401
@@ -44,7 +47,7 @@ def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
                 "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
-                "distributions", "multiprocessing", "sparse", "vision"):
+                "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)
@@ -52,4 +55,9 @@ def __getattr__(name):
         return getattr(_importlib.import_module(".sparse", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
+    if name == "bfloat16":
+        raise AttributeError("module 'dlcore' has no attribute 'bfloat16': dlcore has no "
+                             "bfloat16 tensor dtype (NumPy has none); tensors stay float32, "
+                             "and bf16 weights come from dl.quantization.quantize_dynamic("
+                             "model, dtype=dl.quantization.bfloat16)")
     raise AttributeError("module 'dlcore' has no attribute %r" % name)

@@ -3,9 +3,11 @@ import builtins as _builtins
 
 import numpy as np
 
-from .ops import arith, shape as S
+from . import dtypes as _dtypes
+from .ops import arith, promote as _promote, shape as S
 from .ops.einsum import einsum  # noqa: F401
 from .ops.matmul import matmul  # noqa: F401
+from .ops.random_fill import bernoulli, normal, poisson, randint_like  # noqa: F401
 from .shapes import norm_dim as _norm_dim
 from .tensor import Tensor
 from .tensor_base import operand as _operand
@@ -22,6 +24,15 @@ def _tensors(seq, fname):
     return seq
 
 
+def _promoted(ts):
+    """The tensors cast to their common dtype (torch's promotion: int with float is float)."""
+    dt = ts[0].dtype
+    for t in ts[1:]:
+        if t.dtype != dt:
+            dt = _dtypes.promote_types(dt, t.dtype)
+    return [t if t.dtype == dt else S.Cast.apply(t, dtype=dt) for t in ts]
+
+
 def cat(tensors, dim=0):
     ts = _tensors(tensors, "cat")
     nd = ts[0].ndim
@@ -30,7 +41,7 @@ def cat(tensors, dim=0):
         if t.ndim != nd or _builtins.any(t.shape[j] != ts[0].shape[j] for j in range(nd) if j != d):
             raise ValueError("cat: tensor %d has shape %s, which does not match %s outside "
                              "dim %d" % (i, tuple(t.shape), tuple(ts[0].shape), d))
-    return S.Cat.apply(*ts, dim=d)
+    return S.Cat.apply(*_promoted(ts), dim=d)
 
 
 concat = concatenate = cat
@@ -43,7 +54,7 @@ def stack(tensors, dim=0):
             raise ValueError("stack: tensor %d has shape %s, expected %s"
                              % (i, tuple(t.shape), tuple(ts[0].shape)))
     d = _norm_dim(dim, ts[0].ndim + 1, "stack")
-    return S.Stack.apply(*ts, dim=d)
+    return S.Stack.apply(*_promoted(ts), dim=d)
 
 
 def where(condition, input=None, other=None):
@@ -52,12 +63,28 @@ def where(condition, input=None, other=None):
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(cond))
     if cond.dtype != np.bool_:
         raise TypeError("where: condition must be a bool tensor, got %s" % cond.dtype)
-    like = input if isinstance(input, Tensor) else other
-    if not isinstance(like, Tensor):
-        return Tensor._wrap(np.where(cond, input, other))
-    a = _operand(input, like)
-    b = _operand(other, like)
+    if isinstance(input, Tensor):
+        a, b = _promote.binary_operands(input, other)
+    elif isinstance(other, Tensor):
+        b, a = _promote.binary_operands(other, input)
+    else:  # two numbers: torch's dtype for them (a float gives the default float dtype)
+        dt = _dtypes.scalar_result_dtype(_dtypes.scalar_result_dtype(_dtypes.bool_, input), other)
+        return Tensor._wrap(np.where(cond, dt.type(input), dt.type(other)))
     return arith.Where.apply(cond, a, b)
+
+
+def result_type(tensor1, tensor2):
+    """torch.result_type: the dtype an arithmetic op on the two (tensors or numbers) gives."""
+    if isinstance(tensor1, Tensor):
+        return _promote.binary_operands(tensor1, tensor2)[0].dtype
+    if isinstance(tensor2, Tensor):
+        return _promote.binary_operands(tensor2, tensor1)[0].dtype
+    return _dtypes.scalar_result_dtype(_dtypes.scalar_result_dtype(_dtypes.bool_, tensor1),
+                                       tensor2)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
 
 
 def _unary(name):
@@ -74,7 +101,14 @@ for _n in ("exp log log1p sqrt rsqrt abs sin cos clamp clip neg sum mean var std
            "amax amin argmax argmin prod reshape flatten squeeze unsqueeze transpose permute "
            "tril triu gather masked_fill relu sigmoid tanh softmax log_softmax logsumexp "
            "cumsum flip sort argsort topk split chunk unbind isnan isinf isfinite sign "
-           "square norm floor ceil round all any t").split():
+           "square norm floor ceil round all any t cumprod nonzero unique multinomial narrow diag "
+           "roll diff scatter index_put mm mv dot addmm argwhere asin acos atan tan sinh cosh "
+           "asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh expm1 exp2 log2 log10 "
+           "atan2 arctan2 fmod remainder hypot logaddexp lerp addcmul addcdiv clamp_min clamp_max "
+           "nan_to_num logical_and logical_or logical_xor logical_not subtract multiply divide "
+           "true_divide floor_divide negative reciprocal eq ne lt le gt ge greater greater_equal "
+           "less less_equal not_equal absolute isclose count_nonzero masked_select index_select "
+           "outer ger").split():
     globals()[_n] = _unary(_n)
 
 
@@ -103,7 +137,7 @@ def div(a, b):
 
 
 def pow(a, b):  # noqa: A001
-    return a ** b if isinstance(a, Tensor) else _operand(a, b) ** b
+    return a ** b if isinstance(a, Tensor) else b.__rpow__(a)
 
 
 def mm(a, b):
@@ -111,6 +145,39 @@ def mm(a, b):
         raise ValueError("mm: both arguments must be 2-D, got %s and %s"
                          % (tuple(a.shape), tuple(b.shape)))
     return matmul(a, b)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """torch.repeat_interleave(input, repeats, dim); with one tensor of counts, the indices
+    0..n-1 each repeated that many times."""
+    if repeats is None:
+        counts = input
+        return Tensor._wrap(np.repeat(np.arange(len(counts), dtype=np.int64),
+                                      np.asarray(counts._data, np.int64)))
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors (differentiable: each grid is an expanded view)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError("meshgrid: indexing must be 'ij' or 'xy', got %r" % (indexing,))
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor) or t.ndim > 1:
+            raise RuntimeError("meshgrid: expects 0-D or 1-D tensors, got %s at %d"
+                               % (getattr(t, "shape", type(t).__name__), i))
+        if t.dtype != tensors[0].dtype:
+            raise RuntimeError("meshgrid: expects all tensors to have the same dtype, got %s "
+                               "and %s" % (tensors[0].dtype, t.dtype))
+    ts = [t.reshape(-1) for t in tensors]
+    shape = tuple(t.shape[0] for t in ts)
+    n = len(ts)
+    grids = [t.reshape(*[-1 if j == i else 1 for j in range(n)]).expand(*shape)
+             for i, t in enumerate(ts)]
+    if indexing == "xy" and n >= 2:  # Cartesian: the first two axes swapped
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)
 
 
 def bmm(a, b):

@@ -15,11 +15,14 @@ import json
 import math
 import numbers
 import os
+import tempfile
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 
+from .io_module import decode_module, encode_module, refuse
+from .nn.modules.module import Module
 from .tensor import Tensor
 from .weights import load_file  # noqa: F401  (safetensors' name; reads any weights file)
 from .weights.safetensors_file import (KEY_ORDER as _KEYS, read_safetensors,
@@ -101,31 +104,34 @@ class _Encoder:
             return {"tuple": [self.encode(v, path + (str(i),)) for i, v in enumerate(obj)]}
         if isinstance(obj, list):
             return [self.encode(v, path + (str(i),)) for i, v in enumerate(obj)]
-        from .nn.modules.module import Module
         if isinstance(obj, Module):
-            raise TypeError("dl.save: got a %s module; save its weights with "
-                            "dl.save(model.state_dict(), path)" % type(obj).__name__)
+            return encode_module(self, obj, path)
         raise TypeError("dl.save: cannot save a %s at '%s' (supported: Tensors, NumPy arrays and "
                         "scalars, dicts, lists, tuples, int, float, bool, str, None)"
                         % (type(obj).__name__, ".".join(path) or "<top>"))
 
 
-def _decode(node, arrays, as_array, memo):
+def _decode(node, arrays, as_array, memo, allow_code=False):
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, list):
-        return [_decode(v, arrays, as_array, memo) for v in node]
+        return [_decode(v, arrays, as_array, memo, allow_code) for v in node]
     if not isinstance(node, dict):
         raise ValueError("unexpected node %r in the structure description" % (node,))
+    if "M" in node:  # a whole module: rebuilding it imports its class (weights_only=False)
+        if not allow_code:
+            refuse(node["M"])
+        return decode_module(node, lambda v: _decode(v, arrays, as_array, memo, allow_code))
     if "dict" in node:
         cls = OrderedDict if node.get("type") == "OrderedDict" else dict
-        return cls((k, _decode(v, arrays, as_array, memo)) for k, v in node["dict"].items())
+        return cls((k, _decode(v, arrays, as_array, memo, allow_code))
+                   for k, v in node["dict"].items())
     if "items" in node:
         cls = OrderedDict if node.get("type") == "OrderedDict" else dict
-        return cls((_decode(k, arrays, as_array, memo), _decode(v, arrays, as_array, memo))
-                   for k, v in node["items"])
+        return cls((_decode(k, arrays, as_array, memo, allow_code),
+                    _decode(v, arrays, as_array, memo, allow_code)) for k, v in node["items"])
     if "tuple" in node:
-        return tuple(_decode(v, arrays, as_array, memo) for v in node["tuple"])
+        return tuple(_decode(v, arrays, as_array, memo, allow_code) for v in node["tuple"])
     if "f" in node:
         return float(node["f"])
     if "S" in node:
@@ -172,51 +178,84 @@ def _encode(obj, metadata):
     return enc.tensors, meta
 
 
-def save(obj, path, metadata=None):
-    """Save a state_dict (name -> Tensor/array) or a nested object of tensors to `path`.
+def _is_file_object(f, method):
+    return hasattr(f, method) and not isinstance(f, (str, bytes, os.PathLike))
 
-    `metadata`: optional extra str -> str entries for the file's header.
+
+def save(obj, f, metadata=None):
+    """Save `obj` to `f` (a path, or a binary file object such as io.BytesIO) as safetensors.
+
+    obj: a state_dict (name -> Tensor/array), a nested structure of dicts, lists and tuples
+    around tensors, arrays, numbers, strings and None (an optimizer's state_dict), or a whole
+    Module (stored as its class's import path, attributes and tensors; loading it needs
+    weights_only=False).  Writes to a path are atomic.  `metadata`: optional extra str -> str
+    entries for the file's header.
     """
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError("dl.save: path must be a str or os.PathLike, got %s"
-                        % type(path).__name__)
     tensors, meta = _encode(obj, metadata)
-    save_safetensors(tensors, path, metadata=meta, caller="dl.save")
+    if _is_file_object(f, "write"):
+        arrays = {k: storable_array(v, "tensor %r" % k, "dl.save") for k, v in tensors.items()}
+        f.write(_safetensors_bytes(arrays, meta))
+        return
+    if not isinstance(f, (str, bytes, os.PathLike)):
+        raise TypeError("dl.save: f must be a path (str or os.PathLike) or a binary file "
+                        "object with write(), got %s" % type(f).__name__)
+    save_safetensors(tensors, f, metadata=meta, caller="dl.save")
 
 
-def load(path, as_array=False, map_location=None, weights_only=True):
-    """Load what dl.save wrote (or any safetensors file).
+def _safetensors_bytes(arrays, meta):
+    import safetensors.numpy as stn  # a declared dependency, loaded only when saving
+    return stn.save(arrays, metadata=meta or None)
+
+
+def load(f, map_location=None, weights_only=True, as_array=False, mmap=None):
+    """Load what dl.save wrote (or any safetensors file) from a path or a binary file object.
 
     A state_dict comes back as an OrderedDict of name -> Tensor in the saved order (any other
     safetensors file: in the file's order); a nested object comes back with its structure and
-    types.  as_array=True gives NumPy arrays instead of Tensors.  map_location and weights_only
-    exist for PyTorch habits: only 'cpu'/None and True are meaningful here.
+    types.  A whole module is rebuilt only with weights_only=False (it imports the module's
+    class); by default that raises, as torch's weights_only switch does.  as_array=True gives
+    NumPy arrays instead of Tensors.  map_location: None, 'cpu' or dl.device('cpu').
+    Nothing is ever unpickled.
     """
-    if map_location not in (None, "cpu") and str(map_location) != "cpu":
+    if map_location is not None and str(map_location) not in ("cpu", "cpu:0"):
         raise ValueError("dl.load: dlcore runs on the CPU; map_location must be None or 'cpu', "
                          "got %r" % (map_location,))
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError("dl.load: path must be a str or os.PathLike, got %s"
-                        % type(path).__name__)
-    path = os.fspath(path)
+    if _is_file_object(f, "read"):
+        data = f.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError("dl.load: the file object must be opened in binary mode ('rb')")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "from_file_object.safetensors")
+            with open(path, "wb") as out:
+                out.write(data)
+            return _load_path(path, as_array, weights_only, "the file object")
+    if not isinstance(f, (str, bytes, os.PathLike)):
+        raise TypeError("dl.load: f must be a path (str or os.PathLike) or a binary file "
+                        "object with read(), got %s" % type(f).__name__)
+    path = os.fspath(f)
     if not os.path.exists(path):
         raise FileNotFoundError("dl.load: no such file: %r" % path)
     if os.path.isdir(path):
         raise IsADirectoryError("dl.load: %r is a directory, expected a .safetensors file" % path)
+    return _load_path(path, as_array, weights_only, repr(path))
+
+
+def _load_path(path, as_array, weights_only, what):
     try:
         arrays, meta = read_safetensors(path)
     except ValueError as e:
-        raise ValueError("dl.load: %r is not a valid safetensors file (%s); dl.load reads only "
-                         "safetensors, never pickle" % (path, e)) from None
+        raise ValueError("dl.load: %s is not a valid safetensors file (%s); dl.load reads only "
+                         "safetensors, never pickle" % (what, e)) from None
     try:
         if meta.get(_KIND) == "tree":
-            return _decode(json.loads(meta[_TREE]), arrays, as_array, {})
+            return _decode(json.loads(meta[_TREE]), arrays, as_array, {},
+                           allow_code=weights_only is False)
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError("dl.load: %r has a damaged dlcore structure description (%s)"
-                         % (path, e)) from None
+        raise ValueError("dl.load: %s has a damaged dlcore structure description (%s)"
+                         % (what, e)) from None
     except RecursionError:
-        raise ValueError("dl.load: %r has a dlcore structure description nested too deeply"
-                         % (path,)) from None
+        raise ValueError("dl.load: %s has a dlcore structure description nested too deeply"
+                         % (what,)) from None
     # read_safetensors gives a state_dict in its saved order (the dlcore.keys entry)
     if as_array:
         return arrays

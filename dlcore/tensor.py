@@ -20,6 +20,10 @@ from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
 from .ops.inplace import InplaceMethods
+from .ops.convert import ConvertMethods
+from .ops.elementwise import ElementwiseMethods
+from .ops.random_fill import RandomMethods
+from .ops.select import SelectMethods
 from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
 from .ops.shape import Cast, IndexMethods, ShapeMethods
@@ -37,8 +41,8 @@ def _to_array(data, dtype=None):
     """NumPy array for `data` with PyTorch's dtype inference (Python floats -> float32)."""
     if isinstance(data, TensorBase):
         arr = data._data
-    elif isinstance(data, np.ndarray):
-        arr = data
+    elif isinstance(data, (np.ndarray, np.generic)):  # NumPy data keeps its dtype, as in torch
+        arr = np.asarray(data)
     else:
         arr = np.asarray(data)
         if dtype is None and arr.dtype.kind == "f":
@@ -53,17 +57,42 @@ def _to_array(data, dtype=None):
     return arr
 
 
+def _legacy_array(args, dtype):
+    """The storage for Tensor(*args): sizes, data, or nothing."""
+    if not args:
+        return np.empty((0,), dtype or _default_dtype["dtype"])
+    if len(args) == 1 and isinstance(args[0], (TensorBase, np.ndarray)):
+        return _to_array(args[0], dtype)
+    if all(isinstance(a, numbers.Integral) and not isinstance(a, builtins.bool) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError("Tensor: negative dimension in size %s" % (tuple(args),))
+        return np.zeros(tuple(int(a) for a in args), dtype or _default_dtype["dtype"])
+    if len(args) != 1:
+        raise TypeError("Tensor: expected sizes (ints) or one sequence of data, got %r"
+                        % (args,))
+    data = args[0]
+    if not isinstance(data, (list, tuple)):
+        raise TypeError("Tensor: data must be a sequence (got %s); use dl.tensor(%r) for a "
+                        "0-d tensor" % (type(data).__name__, data))
+    return np.array(_to_array(data, None), dtype=dtype or _default_dtype["dtype"])
+
+
 class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareMethods,
              ReduceMethods, ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods,
-             SharedMemoryMethods, SparseMethods, concrete=True):
-    """An n-dimensional array with optional gradient tracking."""
+             SharedMemoryMethods, SparseMethods, ConvertMethods, SelectMethods,
+             ElementwiseMethods, RandomMethods, concrete=True):
+    """An n-dimensional array with optional gradient tracking.
+
+    Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape,
+    Tensor([1, 2]) a copy of the data in the default float dtype, Tensor() an empty one.  A
+    NumPy array or Tensor is wrapped without a copy, keeping its dtype (dlcore's own use; torch
+    would convert it to float32)."""
 
     __slots__ = ()
 
-    def __init__(self, data, dtype=None, requires_grad=False):
-        arr = _to_array(data, _as_dtype(dtype, fname="Tensor"))
-        if not isinstance(arr, np.ndarray):
-            arr = np.asarray(arr)
+    def __init__(self, *args, dtype=None, requires_grad=False, device=None):
+        _check_device(device)
+        arr = _legacy_array(args, _as_dtype(dtype, fname="Tensor"))
         self._data = arr
         self.grad = None
         self._ctx = None
@@ -87,10 +116,6 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
     @property
     def ndim(self):
         return self._data.ndim
-
-    @property
-    def device(self):
-        return "cpu"
 
     @property
     def data(self):
@@ -182,28 +207,11 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
     def tolist(self):
         return self._data.tolist()
 
-    def to(self, *args, **kwargs):
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str) and a in ("cpu",):
-                continue
-            if isinstance(a, TensorBase):
-                dtype = a.dtype
-            elif a is not None and not isinstance(a, str):
-                dtype = a
-            elif isinstance(a, str):
-                _check_device(a)
-        _check_device(kwargs.get("device"))
-        if dtype is None or np.dtype(dtype) == self._data.dtype:
-            return self
-        return Cast.apply(self, dtype=np.dtype(dtype))
-
-    def cpu(self):
-        return self
-
     def type(self, dtype=None):
         if dtype is None:
             return "dl." + str(self._data.dtype)
+        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), np.dtype):
+            dtype = dtype.dtype  # t.type(dl.FloatTensor), torch's legacy spelling
         return self.to(dtype)
 
     def type_as(self, other):

@@ -1,6 +1,7 @@
 """dl.save / dl.load: safetensors round trips, nested optimizer states, atomic writes, errors."""
 import math
 import os
+import pickle
 from collections import OrderedDict
 
 import numpy as np
@@ -173,8 +174,11 @@ def test_save_load_argument_errors(tmp_path):
         dl.load(tmp_path / "missing.safetensors")
     with pytest.raises(IsADirectoryError):
         dl.load(tmp_path)
-    with pytest.raises(TypeError, match="state_dict"):
-        dl.save(_model(), tmp_path / "m.safetensors")
+    # a whole module saves (as its class path plus tensors) but loads back only with
+    # weights_only=False; the default refusal points at state_dict()
+    dl.save(_model(), tmp_path / "whole.safetensors")
+    with pytest.raises(pickle.UnpicklingError, match="state_dict"):
+        dl.load(tmp_path / "whole.safetensors")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         dl.save({"a": dl.zeros(1)}, tmp_path / "nope" / "m.safetensors")
     with pytest.raises(TypeError, match="dtype"):

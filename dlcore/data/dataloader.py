@@ -1,13 +1,12 @@
 """DataLoader: batches of a dataset, in order or shuffled, in this process or in worker processes.
 
-Worker processes are never plain fork()s of this process: a fork()ed child of a process that has
-already run an OpenMP region of gcc's libgomp hangs in its first parallel region, and dlcore's
-kernels use OpenMP.  Where the platform has it (Linux) the default start method is *forkserver*:
-one clean server process, started on first use, imports dlcore but never runs a parallel region,
-and every worker is forked from it — about as fast to start as fork.  Elsewhere the default is
-*spawn* (each worker starts a fresh interpreter, ~1 s).  Either way the dataset, collate_fn and
-worker_init_fn are pickled to the workers, and a script that uses workers needs the usual
-`if __name__ == "__main__":` guard.
+Workers start as torch's do: by fork() where the platform has it (Linux), so a script needs no
+`if __name__ == "__main__":` guard and the dataset need not be picklable; elsewhere by spawn.
+A fork()ed child of a process that has run an OpenMP region of gcc's libgomp would hang in its
+first multi-threaded region, so dlcore.runtime registers an at-fork handler that puts the
+child's kernels on one thread (workers load and collate data; they need no kernel threads).
+`multiprocessing_context="spawn"` or `"forkserver"` (or a context object) picks another start
+method; those pickle the dataset, collate_fn and worker_init_fn to the workers.
 """
 import copy
 import multiprocessing
@@ -145,8 +144,13 @@ _PRELOAD = "dlcore.data.dataloader"
 
 
 def _default_context():
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
+    """fork where the platform has it (torch's default on Linux), else spawn."""
+    if "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _forkserver_context():
     ctx = multiprocessing.get_context("forkserver")
     # the server imports dlcore once, so forked workers start warm; keep any user preloads
     try:
@@ -164,16 +168,17 @@ class _WorkerPool:
 
     def __init__(self, loader, seed):
         ctx_arg = loader.multiprocessing_context
-        if ctx_arg is None or ctx_arg == "forkserver":
+        if ctx_arg is None:
             ctx = _default_context()
+        elif ctx_arg == "forkserver":
+            ctx = _forkserver_context()
         elif isinstance(ctx_arg, str):
+            if ctx_arg not in multiprocessing.get_all_start_methods():
+                raise ValueError("DataLoader: multiprocessing_context must be one of %s, got %r"
+                                 % (multiprocessing.get_all_start_methods(), ctx_arg))
             ctx = multiprocessing.get_context(ctx_arg)
         else:
             ctx = ctx_arg
-        if getattr(ctx, "get_start_method", lambda: "")() == "fork":
-            raise ValueError("DataLoader: multiprocessing_context 'fork' is not supported: a "
-                             "forked child of a process that used OpenMP (libgomp) hangs; use "
-                             "'spawn' or 'forkserver'")
         self.result_queue = ctx.Queue()
         self.index_queues, self.workers = [], []
         self.n = loader.num_workers
@@ -321,9 +326,9 @@ class DataLoader:
     sampler / batch_sampler   custom index order / custom batches
     collate_fn   list of samples -> batch (default: default_collate, which stacks arrays,
                  Tensors and numbers into Tensors and keeps tuples/dicts/lists)
-    num_workers  worker processes (0: load in this process), started with 'forkserver' on
-                 Linux and 'spawn' elsewhere (or the given `multiprocessing_context`: 'spawn' or
-                 'forkserver'; 'fork' is refused, see above); batches come back in the same
+    num_workers  worker processes (0: load in this process), started with fork on Linux and
+                 spawn elsewhere, as torch's (or the given `multiprocessing_context`: 'fork',
+                 'spawn' or 'forkserver', see above); batches come back in the same
                  order and with the same content as with num_workers=0
     pin_memory   accepted for compatibility; no effect on the CPU
 

@@ -9,6 +9,9 @@ import numpy as np
 from ..autograd import Function
 from ..dtypes import bool_
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
+from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
+                        int_pow as _pow)
+from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
 
 
 class Add(Function):
@@ -302,41 +305,74 @@ class ArithMethods:
 
     __slots__ = ()
 
+    # the same-dtype tensor case is tested inline: it is every elementwise op's hot path
     def __add__(self, o):
-        return Add.apply(self, operand(o, self))
+        if isinstance(o, TensorBase) and o._data.dtype == self._data.dtype:
+            return Add.apply(self, o)
+        return Add.apply(*binary_operands(self, o))
 
     def __radd__(self, o):
-        return Add.apply(operand(o, self), self)
+        a, b = binary_operands(self, o)
+        return Add.apply(b, a)
 
     def __sub__(self, o):
-        return Sub.apply(self, operand(o, self))
+        if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
+                and self._data.dtype.kind != "b"):
+            return Sub.apply(self, o)
+        _check_bool_sub(self, o)
+        return Sub.apply(*binary_operands(self, o))
 
     def __rsub__(self, o):
-        return Sub.apply(operand(o, self), self)
+        _check_bool_sub(self, o)
+        a, b = binary_operands(self, o)
+        return Sub.apply(b, a)
 
     def __mul__(self, o):
-        return Mul.apply(self, operand(o, self))
+        if isinstance(o, TensorBase) and o._data.dtype == self._data.dtype:
+            return Mul.apply(self, o)
+        return Mul.apply(*binary_operands(self, o))
 
     def __rmul__(self, o):
-        return Mul.apply(operand(o, self), self)
+        a, b = binary_operands(self, o)
+        return Mul.apply(b, a)
 
     def __truediv__(self, o):
-        return Div.apply(self, operand(o, self))
+        if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
+                and self._data.dtype.kind == "f"):
+            return Div.apply(self, o)
+        return Div.apply(*true_div_operands(self, o))
 
     def __rtruediv__(self, o):
-        return Div.apply(operand(o, self), self)
+        a, b = true_div_operands(self, o)
+        return Div.apply(b, a)
 
     def __floordiv__(self, o):
-        return wrap(np.floor_divide(self._data, raw(o)))
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.floor_divide, a, b, "floor_divide"))
+
+    def __rfloordiv__(self, o):
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.floor_divide, b, a, "floor_divide"))
 
     def __mod__(self, o):
-        return wrap(np.mod(self._data, raw(o)))
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.mod, a, b, "remainder"))
+
+    def __rmod__(self, o):
+        a, b = array_operands(self, o)
+        return wrap(_int_divide(np.mod, b, a, "remainder"))
 
     def __pow__(self, o):
-        return Pow.apply(self, operand(o, self))
+        a, b = binary_operands(self, o)
+        if a._data.dtype.kind == "f":
+            return Pow.apply(a, b)
+        return _pow(a, b, not isinstance(o, TensorBase))
 
     def __rpow__(self, o):
-        return Pow.apply(operand(o, self), self)
+        a, b = binary_operands(self, o)
+        if a._data.dtype.kind == "f":
+            return Pow.apply(b, a)
+        return _pow(b, a, False)
 
     def __neg__(self):
         return Neg.apply(self)
@@ -406,10 +442,10 @@ class ArithMethods:
     clip = clamp
 
     def maximum(self, other):
-        return Maximum.apply(self, operand(other, self))
+        return Maximum.apply(*binary_operands(self, other))
 
     def minimum(self, other):
-        return Minimum.apply(self, operand(other, self))
+        return Minimum.apply(*binary_operands(self, other))
 
     def floor(self):
         return wrap(np.floor(self._data))
@@ -427,22 +463,26 @@ class CompareMethods:
     __slots__ = ()
 
     def __eq__(self, o):
-        return wrap(np.equal(self._data, raw(o)))
+        if o is None:
+            return False
+        return wrap(np.equal(*array_operands(self, o)))
 
     def __ne__(self, o):
-        return wrap(np.not_equal(self._data, raw(o)))
+        if o is None:
+            return True
+        return wrap(np.not_equal(*array_operands(self, o)))
 
     def __lt__(self, o):
-        return wrap(np.less(self._data, raw(o)))
+        return wrap(np.less(*array_operands(self, o)))
 
     def __le__(self, o):
-        return wrap(np.less_equal(self._data, raw(o)))
+        return wrap(np.less_equal(*array_operands(self, o)))
 
     def __gt__(self, o):
-        return wrap(np.greater(self._data, raw(o)))
+        return wrap(np.greater(*array_operands(self, o)))
 
     def __ge__(self, o):
-        return wrap(np.greater_equal(self._data, raw(o)))
+        return wrap(np.greater_equal(*array_operands(self, o)))
 
     def __hash__(self):  # defining __eq__ would otherwise make tensors unhashable
         return id(self)

@@ -11,7 +11,9 @@ from ..autograd import Function, inplace as IP
 from ..dtypes import bool_
 from ..tensor_base import TensorBase, index_of, operand, raw, scalar_of, scalar_or_none, wrap
 from .activation import ReLU, _check_input
-from .arith import Add, Clamp, Div, Mul, Where
+from .arith import Add, Clamp, Div, Mul, Sub, Where
+from .int_arith import check_bool_sub
+from .promote import check_inplace_result
 from .shape import MaskedFill
 
 _ALWAYS = np.True_
@@ -55,6 +57,7 @@ class InplaceMethods:
     __slots__ = ()
 
     def add_(self, other, alpha=1):
+        check_inplace_result(self, other, "add_")
         if IP.recording(self, (other,)):
             o = operand(other, self)
             if alpha != 1:
@@ -66,9 +69,21 @@ class InplaceMethods:
         return IP.run_direct(self, "add_", lambda a: np.add(a, o, out=a, casting="unsafe"))
 
     def sub_(self, other, alpha=1):
-        return self.add_(other, alpha=-alpha)
+        check_bool_sub(self, other)
+        check_inplace_result(self, other, "sub_")
+        if IP.recording(self, (other,)):
+            o = operand(other, self)
+            if alpha != 1:
+                o = o * alpha
+            return IP.run_recorded(self, "sub_", lambda old: Sub.apply(old, o))
+        o = raw(other)
+        if alpha != 1:
+            o = o * alpha
+        # np.subtract, not add of -o: -o of an unsigned operand would wrap around
+        return IP.run_direct(self, "sub_", lambda a: np.subtract(a, o, out=a, casting="unsafe"))
 
     def mul_(self, other):
+        check_inplace_result(self, other, "mul_")
         if IP.recording(self, (other,)):
             o = operand(other, self)
             return IP.run_recorded(self, "mul_", lambda old: Mul.apply(old, o), keep_old=True)
@@ -76,6 +91,7 @@ class InplaceMethods:
         return IP.run_direct(self, "mul_", lambda a: np.multiply(a, o, out=a, casting="unsafe"))
 
     def div_(self, other):
+        check_inplace_result(self, other, "div_", true_div=True)
         if IP.recording(self, (other,)):
             o = operand(other, self)
             return IP.run_recorded(self, "div_", lambda old: Div.apply(old, o))

@@ -226,6 +226,54 @@ class MatmulMethods:
     def __rmatmul__(self, o):
         return matmul(_as_operand(o, self), self)
 
+    def matmul(self, other):
+        return matmul(self, other)
+
+    def mm(self, mat2):
+        _check_dims("mm", 2, self, mat2)
+        return matmul(self, mat2)
+
+    def bmm(self, mat2):
+        _check_dims("bmm", 3, self, mat2)
+        if self.shape[0] != mat2.shape[0]:
+            raise RuntimeError("bmm: batch sizes differ: %d and %d"
+                               % (self.shape[0], mat2.shape[0]))
+        return matmul(self, mat2)
+
+    def mv(self, vec):
+        if self.ndim != 2 or getattr(vec, "ndim", None) != 1:
+            raise RuntimeError("mv: expected a 2-D matrix and a 1-D vector, got %d-D and %s"
+                               % (self.ndim, getattr(vec, "ndim", type(vec).__name__)))
+        return matmul(self, vec)
+
+    def dot(self, other):
+        if self.ndim != 1 or getattr(other, "ndim", None) != 1:
+            raise RuntimeError("dot: expected two 1-D tensors")
+        if self.shape[0] != other.shape[0]:
+            raise RuntimeError("dot: inconsistent sizes %d and %d"
+                               % (self.shape[0], other.shape[0]))
+        return matmul(self, other)
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """beta * self + alpha * (mat1 @ mat2), self broadcast to the product's shape."""
+        _check_dims("addmm", 2, mat1, mat2)
+        prod = matmul(mat1, mat2)
+        if alpha != 1:
+            prod = prod * alpha
+        if beta == 0:  # torch ignores self then, NaNs included
+            return prod
+        return (self * beta if beta != 1 else self) + prod
+
+
+def _check_dims(fname, n, a, b):
+    for name, t in (("self" if fname != "addmm" else "mat1", a),
+                    ("mat2", b)):
+        nd = getattr(t, "ndim", None)
+        if nd != n:
+            raise RuntimeError("%s: %s must be a %d-D tensor, got %s"
+                               % (fname, name, n, "%d-D" % nd if nd is not None
+                                  else type(t).__name__))
+
 
 # ---- GEMM on caller-owned arrays: benchmarks and serving loops that reuse their buffers ------
 _GEMM_ACTIVATIONS = {"relu": 1, "gelu": 2}

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..dtypes import float32, float64
+from ..dtypes import float32, float64, int64
 from ..shapes import SortResult, norm_axes, norm_dim, var_correction
 from ..shapes import expand_reduced as _expand_back
 from ..tensor_base import TensorBase, raw, wrap
@@ -184,6 +184,33 @@ class Cumsum(Function):
         return np.flip(np.cumsum(np.flip(g, self.axis), axis=self.axis), self.axis)
 
 
+class Cumprod(Function):
+    def forward(self, a, axis=0):
+        out = np.cumprod(a, axis=axis)
+        if self.requires_grad:
+            self.a, self.out, self.axis = a, out, axis
+        return out
+
+    def backward(self, g):
+        # d out_j / d a_i = prod_{k<=j, k!=i} a_k for j >= i.  Without zeros that is out_j / a_i,
+        # so grad_i = revcumsum(g * out)_i / a_i; a slice with a zero takes the exact product
+        # by moving the axis last and recomputing around each position.
+        a, out, ax = self.a, self.out, self.axis
+        rev = np.flip(np.cumsum(np.flip(g * out, ax), axis=ax), ax)
+        if np.all(a != 0):
+            return rev / a
+        am, gm = np.moveaxis(a, ax, -1), np.moveaxis(g, ax, -1)
+        grad = np.zeros_like(am)
+        n = am.shape[-1]
+        for i in range(n):
+            left = np.prod(am[..., :i], axis=-1, keepdims=True)
+            right = np.cumprod(am[..., i + 1:], axis=-1)
+            # outputs j >= i without a_i: left * (1, a_{i+1}, a_{i+1}a_{i+2}, ...)
+            tail = np.concatenate([np.ones_like(left), right], axis=-1) * left
+            grad[..., i] = np.sum(gm[..., i:] * tail, axis=-1)
+        return np.moveaxis(grad, -1, ax)
+
+
 def _arg_reduce(t, dim, keepdim, fn, name):
     if dim is None:
         return wrap(np.asarray(fn(t._data.reshape(-1)), dtype=np.int64))
@@ -206,6 +233,11 @@ def sum_of_squares(input):
     return _C.sumsq(x)
 
 
+def _require_float(t, fname, message):
+    if t._data.dtype.kind != "f":
+        raise RuntimeError("%s (got %s)" % (message, t._data.dtype))
+
+
 class ReduceMethods:
     """Tensor reductions; `dim` is None (all), an int or a sequence of ints."""
 
@@ -213,18 +245,18 @@ class ReduceMethods:
 
     def sum(self, dim=None, keepdim=False, dtype=None):
         out = Sum.apply(self, axis=norm_axes(dim, self.ndim, "sum"), keepdim=keepdim)
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64  # torch sums bools and every integer type as int64
         return out if dtype is None else out.to(dtype)
 
-    def mean(self, dim=None, keepdim=False):
-        if self.dtype.kind != "f":
-            raise TypeError("mean: input must be a floating tensor (as in PyTorch), got %s; "
-                            "convert it with .float() first" % self.dtype)
-        return Mean.apply(self, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
+    def mean(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        _require_float(x, "mean", "mean(): could not infer output dtype. Input dtype must be "
+                       "either a floating point or complex dtype; use .float().mean()")
+        return Mean.apply(x, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        if self.dtype.kind != "f":
-            raise TypeError("var: input must be a floating tensor (as in PyTorch), got %s; "
-                            "convert it with .float() first" % self.dtype)
+        _require_float(self, "var", "std and var only support floating point dtypes")
         corr = var_correction(unbiased, correction)
         return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
                          correction=corr)
@@ -232,8 +264,11 @@ class ReduceMethods:
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
-    def prod(self, dim=None, keepdim=False):
-        return Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        out = Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64
+        return out if dtype is None else out.to(dtype)
 
     def max(self, dim=None, keepdim=False):
         if isinstance(dim, TensorBase):
@@ -263,8 +298,17 @@ class ReduceMethods:
     def norm(self, p=2, dim=None, keepdim=False):
         return vector_norm(self, p, dim, keepdim)
 
-    def cumsum(self, dim):
-        return Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+    def cumsum(self, dim, dtype=None):
+        out = Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64
+        return out if dtype is None else out.to(dtype)
+
+    def cumprod(self, dim, dtype=None):
+        out = Cumprod.apply(self, axis=norm_dim(dim, self.ndim, "cumprod"))
+        if dtype is None and out._data.dtype.kind in "biu":
+            dtype = int64
+        return out if dtype is None else out.to(dtype)
 
     def all(self, dim=None, keepdim=False):
         return wrap(np.asarray(np.all(self._data, axis=dim, keepdims=keepdim)))

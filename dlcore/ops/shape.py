@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import bool_
+from ..dtypes import as_dtype, bool_
 from ..shapes import Size, SortResult, norm_dim, resolve_shape
 from ..tensor_base import index_of, raw, scalar_of, shape_args, wrap
 
@@ -258,6 +258,34 @@ class Pad(Function):
         return out
 
 
+def _elem_strides(a):
+    return tuple(st // a.itemsize for st in a.strides)
+
+
+def _view_dtype(t, dtype):
+    """t's bytes read as `dtype` (torch's Tensor.view(dtype)); a new dtype of another size
+    rescales the last dimension, which must then have stride 1."""
+    dt = as_dtype(dtype, fname="view")
+    if dt == t._data.dtype:
+        return Reshape.apply(t, shape=t._data.shape)
+    a = t._data
+    if dt.itemsize != a.itemsize:
+        if a.ndim == 0:
+            raise RuntimeError("view: a 0-d tensor cannot be viewed as a dtype of another size "
+                               "(%s to %s)" % (a.dtype, dt))
+        if a.strides[-1] != a.itemsize and a.shape[-1] != 1:
+            raise RuntimeError("view: to view %s as %s the last dimension must have stride 1"
+                               % (a.dtype, dt))
+        if (a.shape[-1] * a.itemsize) % dt.itemsize:
+            raise RuntimeError("view: the last dimension's size in bytes (%d) must be divisible "
+                               "by the new element size (%d)" % (a.shape[-1] * a.itemsize,
+                                                                 dt.itemsize))
+    try:
+        return wrap(a.view(dt))
+    except ValueError as e:
+        raise RuntimeError("view: cannot view %s as %s: %s" % (a.dtype, dt, e)) from None
+
+
 class ShapeMethods:
     """Tensor reshaping, permuting, broadcasting, splitting and copying."""
 
@@ -284,12 +312,27 @@ class ShapeMethods:
         return Reshape.apply(self, shape=resolve_shape(shape, self._data.size, "reshape"))
 
     def view(self, *shape):
+        """A tensor sharing this one's storage with a new shape, or (given a dtype) its bytes
+        read as another dtype.  Where the strides cannot express the new shape without a copy
+        (torch's rule, which NumPy's no-copy reshape follows too) it raises, as torch does:
+        a silent copy would lose writes made through the view."""
         if len(shape) == 1 and not isinstance(shape[0], (tuple, list, Size, numbers.Integral)):
-            return self.to(shape[0])
-        return self.reshape(*shape)
+            return _view_dtype(self, shape[0])
+        shape = resolve_shape(shape_args(shape, "view"), self._data.size, "view")
+        if not self._data.flags.c_contiguous:
+            try:
+                np.reshape(self._data, shape, copy=False)
+            except ValueError:
+                raise RuntimeError(
+                    "view size is not compatible with input tensor's size and stride (at least "
+                    "one dimension spans across two contiguous subspaces): view of shape %s "
+                    "from shape %s with strides %s. Use .reshape(...) instead."
+                    % (tuple(shape), tuple(self._data.shape), _elem_strides(self._data))
+                ) from None
+        return Reshape.apply(self, shape=shape)
 
     def view_as(self, other):
-        return self.reshape(other.shape)
+        return self.view(other.shape)
 
     def reshape_as(self, other):
         return self.reshape(other.shape)

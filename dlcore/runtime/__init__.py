@@ -4,6 +4,7 @@ With dlcore/ops and dlcore/optim this is the only Python that talks to the compi
 (`dlcore._C`); everything else (nn, data, models, bench, cli) asks here.
 """
 import functools
+import os
 
 from .. import _C
 from . import memory  # noqa: F401
@@ -74,3 +75,17 @@ def have_openmp():
 
 def extension_path():
     return getattr(_C.ext, "__file__", "?")
+
+
+def _one_thread_after_fork():
+    # A fork()ed child inherits libgomp's record of the parent's thread pool but not its
+    # threads, so its first parallel region of more than one thread waits for them forever.
+    # A team of one never touches the pool: every kernel passes the engine's thread count
+    # (num_threads(n)), so setting it to 1 here makes fork safe (DataLoader workers, user
+    # multiprocessing).  A child may raise it again only if this process never ran a
+    # parallel region before forking.
+    _C.set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_one_thread_after_fork)

@@ -320,6 +320,15 @@ class Transformer(Module):
                                               LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
                                                         dtype=dtype))
         self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+        self._reset_parameters()
+
+    def _reset_parameters(self):
+        # torch's nn.Transformer re-initialises every matrix (not the biases or the LayerNorm
+        # vectors) with xavier-uniform after building its layers; the same script then trains
+        # the same way here
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
                 src_key_padding_mask=None, tgt_key_padding_mask=None,
