@@ -18,7 +18,7 @@ import dlcore as dl
 import dlcore.nn as nn
 
 from opinfo_support import (DTYPES, Mismatch, Skip, ValueMismatch, _dl_backward, _flat,  # noqa: F401
-                            _grad_outputs, compare, to_dl, upcast)
+                            _grad_outputs, compare, subset, to_dl, upcast)
 
 # Known failures: (module name, predicate on (module_input, dtype, training)) -> reason
 KNOWN_FAILURES = []
@@ -184,13 +184,13 @@ def known_failure(info, mi, dtype, training):
     return None
 
 
-def run_module(info, cls, dtype, tally=None):
+def run_module(info, cls, dtype, tally=None, limit=None):
     failures = []
     if dtype not in info.supported_dtypes("cpu"):
         return failures
     modes = (True, False) if info.train_and_eval_differ else (True,)
     for training in modes:
-        for i, mi in enumerate(module_inputs(info, dtype, training)):
+        for i, mi in enumerate(subset(module_inputs(info, dtype, training), limit)):
             reason = known_failure(info, mi, dtype, training)
             tag = "%s[%s %s %d %s]" % (info.name, str(dtype)[6:],
                                        "train" if training else "eval", i, mi.desc)

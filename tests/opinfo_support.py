@@ -404,15 +404,23 @@ def covered_ops():
     return covered, sorted(set(missing))
 
 
-def run_op(opinfo, variants, dtype, with_errors, tally=None):
-    """Run every sample of one op in one dtype; returns a list of failure messages."""
+def subset(items, limit):
+    """Every k-th item, at most `limit` of them (all with limit None): deterministic."""
+    if limit is None or len(items) <= limit:
+        return items
+    step = -(-len(items) // limit)
+    return items[::step]
+
+
+def run_op(opinfo, variants, dtype, with_errors, tally=None, limit=None):
+    """Run the samples of one op in one dtype; returns a list of failure messages."""
     failures = []
     if dtype not in opinfo.supported_dtypes("cpu"):
         return failures
     random_op = opinfo.name in RANDOM_OPS
-    todo = [("sample", s) for s in samples(opinfo, dtype)]
+    todo = [("sample", s) for s in subset(samples(opinfo, dtype), limit)]
     if with_errors:
-        todo += [("error", e) for e in error_samples(opinfo)]
+        todo += [("error", e) for e in subset(error_samples(opinfo), limit)]
     for label, call in variants:
         for i, (kind, s) in enumerate(todo):
             sample = s if kind == "sample" else s.sample_input
