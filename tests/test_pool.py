@@ -202,7 +202,9 @@ def test_pool_bad_inputs(rng):
     with pytest.raises(ValueError, match="exactly one"):
         F.interpolate(x)
     with pytest.raises(ValueError, match="mode"):
-        F.interpolate(x, scale_factor=2, mode="bicubic")
+        F.interpolate(x, scale_factor=2, mode="spline")
+    with pytest.raises(ValueError, match="needs a 4-D input"):
+        F.interpolate(x[0], scale_factor=2, mode="bicubic")
 
 
 def test_max_pool2d_2x2_indices_ties_inf_and_late_nan():
