@@ -98,8 +98,8 @@ def sub(a, b, alpha=1):
     return a.sub(b, alpha=alpha)
 
 
-def div(a, b):
-    return a / b
+def div(a, b, *, rounding_mode=None):
+    return a.div(b, rounding_mode=rounding_mode)
 
 
 def pow(a, b):  # noqa: A001

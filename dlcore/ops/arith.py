@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd import Function, is_grad_enabled
 from ..dtypes import bool_
 from ..tensor_base import operand, raw, scalar_or_none, wrap
+from . import rounding
 
 
 class Add(Function):
@@ -316,7 +317,9 @@ class ArithMethods:
     def mul(self, o):
         return self * o
 
-    def div(self, o):
+    def div(self, o, *, rounding_mode=None):
+        if rounding_mode is not None:
+            return rounding.div_rounded(self, o, rounding_mode)
         return self / o
 
     def pow(self, o):
@@ -344,7 +347,7 @@ class ArithMethods:
         return Abs.apply(self)
 
     def sign(self):
-        return wrap(np.sign(self._data))
+        return rounding.sign(self)
 
     def sin(self):
         return Sin.apply(self)
@@ -361,6 +364,8 @@ class ArithMethods:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        if rounding.has_tensor_bound(min, max):
+            return rounding.clamp_tensor(self, min, max)
         return Clamp.apply(self, min=scalar_or_none(min, "clamp"), max=scalar_or_none(max, "clamp"))
 
     clip = clamp
@@ -372,13 +377,16 @@ class ArithMethods:
         return Minimum.apply(self, operand(other, self))
 
     def floor(self):
-        return wrap(np.floor(self._data))
+        return rounding.floor(self)
 
     def ceil(self):
-        return wrap(np.ceil(self._data))
+        return rounding.ceil(self)
 
-    def round(self):
-        return wrap(np.round(self._data))
+    def round(self, decimals=0):
+        return rounding.round(self, decimals)
+
+    def trunc(self):
+        return rounding.trunc(self)
 
 
 class CompareMethods:
