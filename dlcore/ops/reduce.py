@@ -63,6 +63,8 @@ class Prod(Function):
 
     def backward(self, g):
         a, axis = self.a, self.axis
+        if a.size == 0:
+            return np.zeros(a.shape, dtype=g.dtype)
         # product of all the other elements, without dividing (zeros are fine)
         ax = tuple(range(a.ndim)) if axis is None else axis
         moved = np.moveaxis(a, ax, tuple(range(a.ndim - len(ax), a.ndim)))
@@ -152,9 +154,16 @@ class Cumsum(Function):
 
 
 def _arg_reduce(t, dim, keepdim, fn, name):
+    if t._data.size == 0 and (dim is None or t.ndim == 0 or t.shape[norm_dim(dim, t.ndim, name)]
+                              == 0):
+        raise IndexError("%s: cannot take the %s of an empty dimension (input of shape %s)"
+                         % (name, name, tuple(t.shape)))
     if dim is None:
-        return wrap(np.asarray(fn(t._data.reshape(-1)), dtype=np.int64))
+        r = np.asarray(fn(t._data.reshape(-1)), dtype=np.int64)
+        return wrap(r.reshape((1,) * t.ndim) if keepdim else r)
     d = norm_dim(dim, t.ndim, name)
+    if t.ndim == 0:  # a 0-d input's only index, keepdim or not
+        return wrap(np.zeros((), dtype=np.int64))
     r = fn(t._data, axis=d)
     if keepdim:
         r = np.expand_dims(r, d)
@@ -186,15 +195,20 @@ class ReduceMethods:
         return Mean.apply(self, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if isinstance(dim, bool):  # torch's var(unbiased) overload
+            dim, unbiased = None, dim
         corr = var_correction(unbiased, correction)
         return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
                          correction=corr)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if isinstance(dim, bool):  # torch's std(unbiased) overload
+            dim, unbiased = None, dim
         return self.var(dim, unbiased, keepdim, correction).sqrt()
 
-    def prod(self, dim=None, keepdim=False):
-        return Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        return Prod.apply(x, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False):
         if isinstance(dim, TensorBase):
@@ -228,8 +242,12 @@ class ReduceMethods:
             return self.abs().sum(dim, keepdim)
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
-    def cumsum(self, dim):
-        return Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+    def cumsum(self, dim, dtype=None):
+        x = self if dtype is None else self.to(dtype)
+        d = norm_dim(dim, self.ndim, "cumsum")
+        if self.ndim == 0:
+            return Cumsum.apply(x.reshape(1), axis=0).reshape(())
+        return Cumsum.apply(x, axis=d)
 
     def all(self, dim=None, keepdim=False):
         return wrap(np.asarray(np.all(self._data, axis=dim, keepdims=keepdim)))
