@@ -24,6 +24,10 @@ def _tensors(seq, fname):
 
 def cat(tensors, dim=0):
     ts = _tensors(tensors, "cat")
+    # torch's legacy rule: 1-D empty tensors are skipped whatever the others' shape
+    kept = [t for t in ts if not (t.ndim == 1 and t.shape[0] == 0)]
+    if kept and len(kept) < len(ts):
+        ts = kept
     nd = ts[0].ndim
     d = _norm_dim(dim, nd, "cat")
     for i, t in enumerate(ts):
