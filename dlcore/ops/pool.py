@@ -196,12 +196,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     k, s, p, _, out = _window("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     div = 0
     if divisor_override is not None:
-        if not isinstance(divisor_override, numbers.Integral) or divisor_override < 1:
-            raise ValueError("avg_pool2d: divisor_override must be a positive int, got %r"
+        if not isinstance(divisor_override, numbers.Integral) or divisor_override == 0:
+            raise ValueError("avg_pool2d: divisor_override must be a non-zero int, got %r"
                              % (divisor_override,))
         div = int(divisor_override)
+    # the kernel divides by a positive count; torch allows a negative divisor: flip the sign
     y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, out_hw=out,
-                          cip=bool(count_include_pad), divisor=div)
+                          cip=bool(count_include_pad), divisor=abs(div))
+    if div < 0:
+        y = -y
     return _unbatch(y, unb)
 
 
