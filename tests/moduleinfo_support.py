@@ -88,7 +88,8 @@ def _torch_run(info, c_args, c_kwargs, f_args, f_kwargs, dtype, training, run_dt
     state = {k: v.detach().numpy().copy() for k, v in tm.state_dict().items()}
     if run_dtype != dtype:
         tm.to(run_dtype)
-        f_args, f_kwargs = upcast(tuple(f_args)), upcast(dict(f_kwargs))
+        memo = {}
+        f_args, f_kwargs = upcast(tuple(f_args), memo), upcast(dict(f_kwargs), memo)
     expected = tm(*f_args, **f_kwargs)
     after = {k: v for k, v in tm.state_dict().items() if v.dtype.is_floating_point}
     params = dict(tm.named_parameters())
@@ -126,8 +127,9 @@ def run_module_input(info, cls, mi, dtype, training):
             return
         raise Mismatch("torch's constructor raises %s (%s) but dlcore's does not" % (
             type(e).__name__, str(e)[:80]))
-    d_args = to_dl(tuple(f_args), dl_leaves)
-    d_kwargs = to_dl(dict(f_kwargs), dl_leaves)
+    memo = {}
+    d_args = to_dl(tuple(f_args), dl_leaves, memo)
+    d_kwargs = to_dl(dict(f_kwargs), dl_leaves, memo)
     dm = cls(*dc_args, **dc_kwargs)
     dm.to(dl.float64 if dtype == torch.float64 else dl.float32)
     dm.train(training)

@@ -100,10 +100,15 @@ DTYPE_MAP = {torch.float32: dl.float32, torch.float64: dl.float64, torch.float16
              torch.uint8: dl.uint8, torch.bool: dl.bool_}
 
 
-def to_dl(obj, leaves):
+def to_dl(obj, leaves, memo=None):
     """The same structure with torch objects replaced by dlcore's; tensors requiring grad are
-    appended to `leaves` as (torch tensor, dl tensor) pairs."""
+    appended to `leaves` as (torch tensor, dl tensor) pairs.  A tensor that appears twice
+    becomes one dl tensor (its gradient sums both uses, as torch's does)."""
+    if memo is None:
+        memo = {}
     if isinstance(obj, torch.Tensor):
+        if id(obj) in memo:
+            return memo[id(obj)]
         if obj.is_complex():
             raise Skip("complex dtype")
         if obj.layout != torch.strided:
@@ -118,6 +123,7 @@ def to_dl(obj, leaves):
         t = dl.tensor(arr, dtype=DTYPE_MAP[obj.dtype], requires_grad=obj.requires_grad)
         if obj.requires_grad:
             leaves.append((obj, t))
+        memo[id(obj)] = t
         return t
     if isinstance(obj, torch.dtype):
         if obj.is_complex:
@@ -140,14 +146,14 @@ def to_dl(obj, leaves):
     if isinstance(obj, complex):
         raise Skip("complex dtype")
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
-        return tuple(to_dl(o, leaves) for o in obj)
+        return tuple(to_dl(o, leaves, memo) for o in obj)
     if isinstance(obj, list):
-        return [to_dl(o, leaves) for o in obj]
+        return [to_dl(o, leaves, memo) for o in obj]
     if isinstance(obj, dict):
-        return {k: to_dl(v, leaves) for k, v in obj.items()}
+        return {k: to_dl(v, leaves, memo) for k, v in obj.items()}
     if isinstance(obj, slice):
-        return slice(to_dl(obj.start, leaves), to_dl(obj.stop, leaves),
-                     to_dl(obj.step, leaves))
+        return slice(to_dl(obj.start, leaves, memo), to_dl(obj.stop, leaves, memo),
+                     to_dl(obj.step, leaves, memo))
     if isinstance(obj, str) and obj.startswith(("cuda", "meta", "mps")):
         raise Skip("device other than cpu")
     return obj
@@ -159,10 +165,10 @@ def convert(sample):
         raise Skip("out=")
     if "memory_format" in kwargs:
         raise Skip("memory_format")
-    leaves = []
-    inp = to_dl(sample.input, leaves)
-    args = to_dl(tuple(sample.args), leaves)
-    kw = to_dl(kwargs, leaves)
+    leaves, memo = [], {}
+    inp = to_dl(sample.input, leaves, memo)
+    args = to_dl(tuple(sample.args), leaves, memo)
+    kw = to_dl(kwargs, leaves, memo)
     return inp, args, kw, leaves
 
 
@@ -260,19 +266,22 @@ def _dl_backward(d_outs, grads):
     loss.backward()
 
 
-def upcast(obj):
+def upcast(obj, memo=None):
     """float32 tensors of a structure as float64 leaves with the same values and requires_grad
-    (the more exact oracle for a float32 result)."""
+    (the more exact oracle for a float32 result); a tensor used twice stays one tensor."""
+    memo = {} if memo is None else memo
     if isinstance(obj, torch.Tensor):
         if obj.dtype == torch.float32:
-            return obj.detach().double().requires_grad_(obj.requires_grad)
+            if id(obj) not in memo:
+                memo[id(obj)] = obj.detach().double().requires_grad_(obj.requires_grad)
+            return memo[id(obj)]
         return obj
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
-        return tuple(upcast(o) for o in obj)
+        return tuple(upcast(o, memo) for o in obj)
     if isinstance(obj, list):
-        return [upcast(o) for o in obj]
+        return [upcast(o, memo) for o in obj]
     if isinstance(obj, dict):
-        return {k: upcast(v) for k, v in obj.items()}
+        return {k: upcast(v, memo) for k, v in obj.items()}
     return obj
 
 
@@ -350,8 +359,9 @@ def run_sample(opinfo, call, sample, dtype, random_op):
     except ValueMismatch:
         if dtype != torch.float32:
             raise
-        exact = SampleInput(upcast(sample.input), args=upcast(tuple(sample.args)),
-                            kwargs=upcast(dict(sample.kwargs)),
+        memo = {}
+        exact = SampleInput(upcast(sample.input, memo), args=upcast(tuple(sample.args), memo),
+                            kwargs=upcast(dict(sample.kwargs), memo),
                             output_process_fn_grad=sample.output_process_fn_grad)
         check_against(_torch_run(opinfo, exact, _leaves_of, dtype), actual, d_grads, dtype,
                       torch.float64)
