@@ -64,9 +64,30 @@ def _is_op(obj):
                                               types.MethodType))
 
 
+# OpInfo entries whose `op` is a lambda that calls torch (argument order, a seed wrapper):
+# the same call spelled with dlcore
+ADAPTERS = {
+    "item": lambda x, *a, **k: x.item(*a, **k),
+    "einsum": lambda tensors, equation: dl.einsum(equation, *tensors),
+    "where": lambda self, condition, other, **k: dl.where(condition, self, other, **k),
+    "zero_": lambda x: x.clone().zero_(),
+    "randn": lambda *a, **k: dl.randn(*a, **k),
+    "randn_like": lambda x, *a, **k: dl.randn_like(x, *a, **k),
+    "rand_like": lambda x, *a, **k: dl.rand_like(x, *a, **k),
+    "randint": lambda *a, **k: dl.randint(*a, **k),
+    "nn.functional.embedding": lambda weight, idx, **k: F.embedding(idx, weight, **k),
+    "nn.functional.scaled_dot_product_attention":
+        lambda *a, **k: F.scaled_dot_product_attention(*a, **k),
+    "nn.functional.dropout": lambda x, *a, **k: F.dropout(x, *a, **k),
+    "nn.functional.dropout2d": lambda x, *a, **k: F.dropout2d(x, *a, **k),
+}
+
+
 def resolve(opinfo):
     """The dlcore variants of an OpInfo: a list of (label, call(input, *args, **kwargs))."""
     variants = []
+    if opinfo.name in ADAPTERS:
+        return [("function", ADAPTERS[opinfo.name])]
     torch_fn = opinfo.op
     method = opinfo.method_variant
     lam = getattr(torch_fn, "__name__", "") == "<lambda>"
@@ -186,7 +207,7 @@ def _np_dtype(tdtype):
     return np.dtype(DTYPE_MAP[tdtype]) if tdtype in DTYPE_MAP else None
 
 
-def compare(expected, actual, dtype, what="output", ref_dtype=None):
+def compare(expected, actual, dtype, what="output", ref_dtype=None, slack=0.0):
     """Raise Mismatch where dlcore's `actual` differs from torch's `expected`; with ref_dtype
     float64 for a float32 sample, torch's float64 results stand for float32 ones."""
     if isinstance(expected, torch.Tensor):
@@ -201,7 +222,7 @@ def compare(expected, actual, dtype, what="output", ref_dtype=None):
             e_dtype = torch.float32
         if a.dtype != _np_dtype(e_dtype):
             raise Mismatch("%s: dtype %s, torch %s" % (what, a.dtype, expected.dtype))
-        _values(e, a, dtype, what)
+        _values(e, a, dtype, what, slack)
         return
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
@@ -225,9 +246,10 @@ def compare(expected, actual, dtype, what="output", ref_dtype=None):
     raise Mismatch("%s: cannot compare torch's %s" % (what, type(expected).__name__))
 
 
-def _values(e, a, dtype, what):
+def _values(e, a, dtype, what, slack=0.0):
     if e.dtype.kind in "fc":
         rtol, atol = TOLERANCES[dtype]
+        atol += slack
         ok = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
         if not ok.all():
             bad = np.argwhere(~ok)
@@ -286,13 +308,37 @@ def upcast(obj, memo=None):
 
 
 def check_against(reference, actual, d_grads, dtype, ref_dtype):
-    """Compare dlcore's outputs/gradients with torch's run in ref_dtype (float32 results are
-    compared with a float64 run when the float32 one differs: the exact answer is the oracle,
-    torch's float32 rounding is not)."""
+    """Compare dlcore's outputs and gradients with torch's run in ref_dtype."""
     expected, t_grads = reference
     compare(expected, actual, dtype, ref_dtype=ref_dtype)
     for i, (tg, dg) in enumerate(zip(t_grads, d_grads)):
         compare(tg, dg, dtype, "grad of input %d" % i, ref_dtype=ref_dtype)
+
+
+def check_float32_accuracy(ref32, ref64, actual, d_grads, dtype):
+    """The float32 rule when dlcore and torch's float32 results differ beyond tolerance: the
+    float64 result is the truth, and dlcore's float32 result must be within the tolerance of
+    it plus torch's own float32 deviation on this tensor (max |torch32 - torch64|).  So dlcore
+    is held to the accuracy float32 demonstrably reaches on the sample, never to less."""
+    d_outs = [t for t in _flat(actual) if isinstance(t, dl.Tensor)]
+    pairs = [(a, b, c, "output") for a, b, c in zip(_tensors(ref32[0]), _tensors(ref64[0]),
+                                                     d_outs)] + \
+        [(a, b, c, "grad of input %d" % i)
+         for i, (a, b, c) in enumerate(zip(ref32[1], ref64[1], d_grads))]
+    for t32, t64, dlv, what in pairs:
+        compare(t64, dlv, dtype, what, torch.float64, slack=_own_error(t32, t64))
+
+
+def _tensors(out):
+    return [t for t in _flat(out) if isinstance(t, torch.Tensor)]
+
+
+def _own_error(t32, t64):
+    if not t32.is_floating_point() or t32.numel() == 0 or t32.shape != t64.shape:
+        return 0.0
+    d = (t32.detach().double() - t64.detach().double()).abs()
+    d = d[torch.isfinite(d)]
+    return float(d.max()) if d.numel() else 0.0
 
 
 def _torch_run(opinfo, sample, leaves_of, dtype):
@@ -315,6 +361,13 @@ def _leaves_of(sample):
     found = []
     to_dl((sample.input, tuple(sample.args), dict(sample.kwargs)), found)
     return [t for t, _ in found]
+
+
+def random_sample(opinfo, sample):
+    """Values drawn at random (only shape and dtype compare)."""
+    return opinfo.name in RANDOM_OPS or (
+        opinfo.name == "nn.functional.scaled_dot_product_attention"
+        and sample.kwargs.get("dropout_p", 0.0) > 0)
 
 
 def run_sample(opinfo, call, sample, dtype, random_op):
@@ -363,8 +416,8 @@ def run_sample(opinfo, call, sample, dtype, random_op):
         exact = SampleInput(upcast(sample.input, memo), args=upcast(tuple(sample.args), memo),
                             kwargs=upcast(dict(sample.kwargs), memo),
                             output_process_fn_grad=sample.output_process_fn_grad)
-        check_against(_torch_run(opinfo, exact, _leaves_of, dtype), actual, d_grads, dtype,
-                      torch.float64)
+        ref64 = _torch_run(opinfo, exact, _leaves_of, dtype)
+        check_float32_accuracy(reference, ref64, actual, d_grads, dtype)
 
 
 def known_failure(opinfo, sample, dtype):
@@ -427,7 +480,6 @@ def run_op(opinfo, variants, dtype, with_errors, tally=None, limit=None):
     failures = []
     if dtype not in opinfo.supported_dtypes("cpu"):
         return failures
-    random_op = opinfo.name in RANDOM_OPS
     todo = [("sample", s) for s in subset(samples(opinfo, dtype), limit)]
     if with_errors:
         todo += [("error", e) for e in subset(error_samples(opinfo), limit)]
@@ -438,7 +490,7 @@ def run_op(opinfo, variants, dtype, with_errors, tally=None, limit=None):
             tag = "%s[%s %s %d]" % (op_key(opinfo), label, str(dtype)[6:], i)
             try:
                 if kind == "sample":
-                    run_sample(opinfo, call, s, dtype, random_op)
+                    run_sample(opinfo, call, s, dtype, random_sample(opinfo, s))
                 else:
                     run_error_input(opinfo, call, s)
                 outcome = "passed"

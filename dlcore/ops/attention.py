@@ -59,7 +59,27 @@ class SDPAFn(Function):
         dq, dk, dv = (np.empty(lead + a.shape[2:], out.dtype) for a in (q4, k4, v4))
         _C.attention_backward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse, g,
                               dq.reshape(q4.shape), dk.reshape(k4.shape), dv.reshape(v4.shape))
-        return dq, dk, dv, None
+        dmask = None
+        if len(self.needs_input_grad) > 3 and self.needs_input_grad[3]:
+            dmask = _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g)
+            dmask = dmask.reshape(lead + dmask.shape[2:])
+        return dq, dk, dv, dmask
+
+
+def _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g):
+    """d loss / d scores (= the gradient of an additive float mask), in float64 NumPy: the
+    kernel keeps the probabilities tile by tile and never hands them out.  P from the saved
+    log-sum-exp; dS = P * (g v^T - rowsum(g * out))."""
+    s = np.matmul(q4, np.swapaxes(k4, -1, -2)).astype(np.float64) * scale
+    if m4 is not None:
+        s = s + m4
+    if is_causal:
+        L, S = s.shape[-2:]
+        s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
+    p = np.exp(s - lse[..., None].astype(np.float64))
+    dp = np.matmul(g.astype(np.float64), np.swapaxes(v4, -1, -2))
+    rows = np.sum(g.astype(np.float64) * out, axis=-1, keepdims=True)
+    return (p * (dp - rows)).astype(out.dtype)
 
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):
@@ -69,7 +89,9 @@ def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     add = np.zeros((L, S), dtype=np.dtype(query.dtype))
     if is_causal:
         add = np.where(np.tril(np.ones((L, S), dtype=bool)), add, -np.inf).astype(add.dtype)
-    if mask is not None:
+    if isinstance(mask, TensorBase):  # a float mask that takes a gradient
+        scores = scores + mask
+    elif mask is not None:
         add = (np.where(mask, 0.0, -np.inf) if mask.dtype == np.bool_ else mask) + add
         add = add.astype(np.dtype(query.dtype))
     scores = scores + wrap(add)
@@ -135,6 +157,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError("%s: dropout_p must be in [0, 1], got %r" % (fname, dropout_p))
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    if isinstance(attn_mask, TensorBase) and attn_mask.requires_grad and mask.dtype != np.bool_:
+        # a float mask that takes a gradient goes in as the Tensor (of the query's dtype)
+        mask = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
     if dropout_p > 0.0:
         return _composed(query, key, value, mask, dropout_p, is_causal, scale)
     return SDPAFn.apply(query, key, value, mask, is_causal=bool(is_causal), scale=scale)
