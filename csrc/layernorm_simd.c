@@ -102,10 +102,15 @@ static void ln_bwd_rows(size_t r0, size_t r1, size_t n, const float *x,
         vf sg = vf_zero(), sgx = vf_zero();
         float sgs = 0.0f, sgxs = 0.0f;
         size_t i = 0;
+        /* g = dy * gamma is stored in dx for the second pass: that pass then subtracts
+         * mean(g) from the very values it was summed from (a product recomputed there could
+         * be fused into an fma, unrounded, and g - mean(g) would not cancel to 0 for one
+         * element or equal ones). */
         for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
             vf xh = vf_mul(vf_sub(vf_loadu(xr + i), vm), vr);
             vf dyv = vf_loadu(gr + i);
             vf g = gamma ? vf_mul(dyv, vf_loadu(gamma + i)) : dyv;
+            vf_storeu(dxr + i, g);
             sg = vf_add(sg, g);
             sgx = vf_fma(g, xh, sgx);
             if (dgamma) vf_storeu(dgamma + i, vf_fma(dyv, xh, vf_loadu(dgamma + i)));
@@ -113,6 +118,7 @@ static void ln_bwd_rows(size_t r0, size_t r1, size_t n, const float *x,
         }
         for (; i < n; i++) {
             float xh = (xr[i] - m) * rs, g = gamma ? gr[i] * gamma[i] : gr[i];
+            dxr[i] = g;
             sgs += g;
             sgxs += g * xh;
             if (dgamma) dgamma[i] += gr[i] * xh;
@@ -124,13 +130,12 @@ static void ln_bwd_rows(size_t r0, size_t r1, size_t n, const float *x,
         vf vmg = vf_set1(mg), vmgx = vf_set1(mgx);
         for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
             vf xh = vf_mul(vf_sub(vf_loadu(xr + i), vm), vr);
-            vf dyv = vf_loadu(gr + i);
-            vf g = gamma ? vf_mul(dyv, vf_loadu(gamma + i)) : dyv;
+            vf g = vf_loadu(dxr + i);
             vf t = vf_sub(vf_sub(g, vmg), vf_mul(xh, vmgx));
             vf_storeu(dxr + i, vf_mul(t, vr));
         }
         for (; i < n; i++) {
-            float xh = (xr[i] - m) * rs, g = gamma ? gr[i] * gamma[i] : gr[i];
+            float xh = (xr[i] - m) * rs, g = dxr[i];
             dxr[i] = (g - mg - xh * mgx) * rs;
         }
     }

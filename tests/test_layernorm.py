@@ -63,6 +63,14 @@ def test_rows_of_equal_values_normalize_to_exactly_zero(isa, n):
     mean, rstd = np.empty(4, np.float32), np.empty(4, np.float32)
     _C.layer_norm_forward(x, n, w, b, 1e-5, y, mean, rstd, False)
     np.testing.assert_allclose(y, np.broadcast_to(b, x.shape), rtol=0, atol=1e-6)
+    # the input's gradient there is rstd * (g - mean(g)), g = dy * gamma: exactly 0 for one
+    # element, not rstd times the rounding of dy * gamma
+    dy = np.linspace(-1.3, 2.1, 4 * n).astype(np.float32).reshape(4, n)
+    dx, dw, db = np.empty_like(x), np.zeros(n, np.float32), np.zeros(n, np.float32)
+    _C.layer_norm_backward(x, n, w, mean, rstd, dy, dx, dw, db, False)
+    g = dy.astype(np.float64) * w
+    want = rstd[:, None].astype(np.float64) * (g - g.mean(-1, keepdims=True))
+    np.testing.assert_allclose(dx, want, rtol=1e-5, atol=1e-6 if n == 1 else 1e-3)
 
 
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
