@@ -83,10 +83,14 @@ for _n in ("exp log log1p sqrt rsqrt abs sin cos clamp clip neg sum mean var std
 
 
 def maximum(a, b):
+    if not isinstance(b, Tensor):  # torch.maximum takes two tensors (clamp takes a number)
+        raise TypeError("maximum: other must be a Tensor, got %s" % type(b).__name__)
     return a.maximum(b)
 
 
 def minimum(a, b):
+    if not isinstance(b, Tensor):
+        raise TypeError("minimum: other must be a Tensor, got %s" % type(b).__name__)
     return a.minimum(b)
 
 
@@ -127,6 +131,15 @@ def bmm(a, b):
 
 
 def dot(a, b):
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("dot: expected two Tensors, got %s and %s"
+                        % (type(a).__name__, type(b).__name__))
+    if a.ndim != 1 or b.ndim != 1 or a.shape[0] != b.shape[0]:
+        raise ValueError("dot: expected two 1-D tensors of one length, got shapes %s and %s"
+                         % (tuple(a.shape), tuple(b.shape)))
+    if a.dtype != b.dtype:
+        raise TypeError("dot: expected both vectors to have the same dtype, got %s and %s"
+                        % (a.dtype, b.dtype))
     return (a * b).sum()
 
 

@@ -17,12 +17,19 @@ from torch.testing._internal.common_modules import module_db
 import dlcore as dl
 import dlcore.nn as nn
 
-from opinfo_support import (DTYPES, Mismatch, Skip, ValueMismatch, _dl_backward, _flat,  # noqa: F401
+from opinfo_support import (DTYPES, Mismatch, Skip, ValueMismatch, _dl_backward, _flat,
                             _grad_outputs, _own_error, _tensors, compare, subset, to_dl,
                             upcast)
 
 # Known failures: (module name, predicate on (module_input, dtype, training)) -> reason
-KNOWN_FAILURES = []
+KNOWN_FAILURES = [
+    ("nn.MultiheadAttention", lambda mi, d, t: d == torch.float32
+     and mi.constructor_input.kwargs.get("add_bias_kv") and not mi.constructor_input.kwargs.get(
+         "bias") and mi.constructor_input.kwargs.get("batch_first")
+     and not mi.constructor_input.kwargs.get("add_zero_attn"),
+     "float32: in_proj_weight's gradient 2.6e-5 off float64 where torch's float32 is 8.6e-6 "
+     "off (embed_dim 3, add_bias_kv, no bias)"),
+]
 
 NOT_IN_MODULE_DB = ()
 
@@ -210,9 +217,9 @@ def run_module(info, cls, dtype, tally=None, limit=None):
             try:
                 run_module_input(info, cls, mi, dtype, training)
                 outcome = "passed"
-                if reason is not None:
+                if reason is not None:  # the entries here are dlcore's own: strict
                     failures.append("%s: XPASS (remove the known failure %r)" % (tag, reason))
-                    outcome = "xpassed"
+                    outcome = "xpassed: %s" % reason
             except Skip as e:
                 outcome = "skipped: %s" % e
             except Exception as e:  # noqa: BLE001 - every dlcore error is a finding

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..autograd import Function, is_grad_enabled
 from ..dtypes import bool_
-from ..tensor_base import operand, raw, scalar_or_none, wrap
+from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 
 
@@ -371,9 +371,13 @@ class ArithMethods:
     clip = clamp
 
     def maximum(self, other):
+        if not isinstance(other, TensorBase):  # as torch: clamp is the one taking a number
+            raise TypeError("maximum: other must be a Tensor, got %s" % type(other).__name__)
         return Maximum.apply(self, operand(other, self))
 
     def minimum(self, other):
+        if not isinstance(other, TensorBase):
+            raise TypeError("minimum: other must be a Tensor, got %s" % type(other).__name__)
         return Minimum.apply(self, operand(other, self))
 
     def floor(self):
