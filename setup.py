@@ -3,6 +3,7 @@
 Kernels live in csrc/ as plain C.  Each file is compiled according to its name:
   *_avx512.c   once, with the AVX-512 flags (hand-written micro-kernels for that ISA)
   *_avx2.c     once, with AVX2 + FMA flags
+  *_avx512vnni.c, *_avx512bf16.c  once, AVX-512 plus that extension
   *_simd.c     three times (generic, avx2, avx512), with DL_ISA_SUFFIX naming the copy:
                kernels written once against csrc/simd.h
   other *.c    once, portable flags (dispatch, scalar code)
@@ -30,6 +31,10 @@ ISA_FLAGS = {
     "avx2": ["-mavx2", "-mfma", "-mf16c"],
     "avx512": ["-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl", "-mavx2", "-mfma", "-mf16c"],
 }
+# AVX-512 extensions for single micro-kernels (*_avx512vnni.c, *_avx512bf16.c), called only
+# after a CPUID check at run time
+ISA_FLAGS["avx512vnni"] = ISA_FLAGS["avx512"] + ["-mavx512vnni"]
+ISA_FLAGS["avx512bf16"] = ISA_FLAGS["avx512"] + ["-mavx512bf16"]
 
 
 # ---- sanitizers ---------------------------------------------------------------------------
@@ -66,7 +71,7 @@ def _compiler_accepts(cc, flags):
 
 def _classify(path):
     name = os.path.basename(path)
-    for isa in ("avx512", "avx2"):
+    for isa in ("avx512vnni", "avx512bf16", "avx512", "avx2"):
         if name.endswith("_" + isa + ".c"):
             return [isa]
     if name.endswith("_simd.c"):

@@ -42,8 +42,10 @@ memory._install_at_import()
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
-                "weights", "text", "distributed", "utils", "jit", "onnx"):
+                "weights", "text", "distributed", "utils", "jit", "onnx", "quantization"):
         return _importlib.import_module("." + name, __name__)
+    if name in ("qint8", "quint8"):
+        return getattr(_importlib.import_module(".quantization", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
     raise AttributeError("module 'dlcore' has no attribute %r" % name)

@@ -94,6 +94,11 @@ def forecast_one(name, y, times, period, window, use_level, epochs, hidden=32, b
     return res
 
 
+AXIS_LABELS = {"sunspots": ("year", "sunspot number (yearly mean)"),
+               "co2": ("date (weekly means)", "CO2 at Mauna Loa (ppmv)"),
+               "seasonal": ("time step", "generated series")}
+
+
 def save_plot(results, out_dir):
     plt = pyplot()
     if plt is None:
@@ -105,6 +110,9 @@ def save_plot(results, out_dir):
         ax.plot(r["t"], r["snaive"], "C1:", lw=1.0,
                 label="seasonal naive (MSE %.3g)" % r["mse_seasonal_naive"])
         ax.set_title("%s: one-step-ahead forecasts on the test period" % r["name"], fontsize=9)
+        xlabel, ylabel = AXIS_LABELS.get(r["name"], ("time step", "value"))
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     save_figure(fig, out_dir, "rnn_timeseries_forecasts.png")

@@ -76,11 +76,14 @@ def _options(main):
         if name == "quick":
             parser.add_argument(flag, action="store_true",
                                 help="a few seconds: less data, smaller models, weaker numbers")
-        elif isinstance(p.default, bool):
-            parser.add_argument(flag, dest=name, action="store_true")
+        elif isinstance(p.default, bool) or p.annotation is bool:
+            parser.add_argument(flag, dest=name, action="store_true", default=p.default)
         else:
+            # an annotated knob (`steps: int = None`) parses to its type; None = quick/full's value
+            kind = p.annotation if p.annotation in (int, float) else None
             parser.add_argument(flag, dest=name, default=p.default, metavar=name.upper(),
-                                help="default: %s" % (p.default,))
+                                type=kind, help="default: %s" % (
+                                    "set by --quick" if p.default is None else p.default,))
     return parser
 
 

@@ -222,7 +222,7 @@ def test_data_fetch_models_dry_run():
 
 def test_examples_are_found_in_this_checkout():
     found = [stem for _, stem, _ in cli.list_examples()]
-    assert found[:3] == ["01_perceptron", "02_mlp_iris", "03_backprop_gradient_descent"]
+    assert found[:3] == ["01_activations", "01_perceptron", "02_mlp_iris"]
 
 
 def test_tour_runs_chapter_02(tmp_path):

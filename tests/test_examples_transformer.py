@@ -35,7 +35,7 @@ def _row_ok(row):
 
 def test_10_char_gpt_quick():
     mod = _load("10_char_gpt")
-    row = mod.main(quick=True)
+    row = mod.main(quick=True, steps=250)  # the tour's --quick is an 80-step smoke run
     _row_ok(row)
     assert row["metric"] == "held-out bits/char"
     # learned something beyond letter frequencies: quick runs measure 3.69 bpc on the bundled
@@ -60,7 +60,7 @@ def test_10_translation_quick():
         assert mod.MONTHS[m - 1] in s and 1900 <= y <= 2099 and 1 <= d <= 31
         s, t = mod.number_pair(rng)
         assert 0 <= int(t) < 10 ** 6
-    row = mod.main(quick=True)
+    row = mod.main(quick=True, steps=250)  # the tour's quick run is a 40-step smoke run
     _row_ok(row)
     # quick: 250 steps reach ~0.9 greedy exact match; the full run reaches >= 0.95
     assert row["value"] >= 0.8
@@ -70,7 +70,8 @@ def test_10_translation_quick():
 
 def test_10_transformer_classifier_quick():
     mod = _load("10_transformer_classifier")
-    row = mod.main(quick=True)
+    # the tour's quick run is a smoke run; this asks for the training the bounds below need
+    row = mod.main(quick=True, n_reviews=2000, epochs=6, vader=True)
     _row_ok(row)
     gen = row["generated"]
     # order matters in the generated reviews: the bag of words stays near chance while the

@@ -160,7 +160,7 @@ def test_example_gan_digits_quick():
     for _, s, path in cli.list_examples():
         if s == "08_gan_digits":
             main = cli.load_example(path, s).main
-    row = main(quick=True)
+    row = main(quick=True, epochs=3, mlp_epochs=4)  # the tour's --quick is a 1-epoch smoke run
     assert row["chapter"] == "08"
     # quick run (3 DCGAN epochs) measured: confidence 0.69, 10 classes, FD ratio 0.07
     assert row["dcgan"]["confidence"] >= 0.6
@@ -177,9 +177,44 @@ def test_example_dcgan_fashion_quick():
     threads = dl.get_num_threads()
     dl.set_num_threads(1)
     try:
-        row = main(quick=True)
+        row = main(quick=True, epochs=10)  # the tour's --quick is a 2-epoch smoke run
     finally:
         dl.set_num_threads(threads)
     assert row["chapter"] == "08" and row["grads_finite"]
-    # two quick epochs on 512 images already move the samples toward the data
-    assert row["value"] < 0.9, row
+    # ten small epochs on 512 images move the samples toward the data (ratio 0.76 measured);
+    # following the requested class takes the full run (see the recorded row)
+    assert row["frechet_ratio"] < 0.9, row
+    t = row["truncated"]
+    assert len(t["per_class"]) == 10 and abs(np.mean(t["per_class"]) - t["wanted_confidence"]) < 1e-6
+    assert row["value"] == round(t["wanted_confidence"], 4)
+
+
+def test_conditional_dcgan_models():
+    """DCGenerator/DCDiscriminator with num_classes: labels are required and checked, the
+    projection term makes the logit depend on the label, the auxiliary head gives class logits,
+    and the unconditional models stay as they were (no label parameters)."""
+    dl.manual_seed(0)
+    G = DCGenerator(8, image_size=8, channels=4, num_classes=3)
+    D = DCDiscriminator(image_size=8, channels=4, num_classes=3, auxiliary=True)
+    z = dl.randn(5, 8)
+    labels = dl.tensor(np.array([0, 1, 2, 0, 1]))
+    x = G(z, labels)
+    assert tuple(x.shape) == (5, 1, 8, 8)
+    logit, cls = D(x, labels, return_class_logits=True)
+    assert tuple(logit.shape) == (5, 1) and tuple(cls.shape) == (5, 3)
+    other = D(x, dl.tensor(np.array([1, 2, 0, 1, 2])))
+    assert not np.allclose(other.numpy(), logit.numpy())
+    with pytest.raises(ValueError, match="conditional"):
+        G(z)
+    with pytest.raises(ValueError, match="auxiliary"):
+        DCDiscriminator(image_size=8, channels=4, auxiliary=True)
+    with pytest.raises(ValueError, match="auxiliary=True"):
+        DCDiscriminator(image_size=8, channels=4, num_classes=3)(x, labels,
+                                                               return_class_logits=True)
+    plain = DCGenerator(8, image_size=8, channels=4)
+    assert not any("label" in k for k in plain.state_dict())
+    # one AC-GAN step through fit_gan trains the auxiliary head too
+    w0 = D.classify.weight.numpy().copy()
+    real = np.tanh(np.random.default_rng(0).normal(size=(16, 1, 8, 8))).astype(np.float32)
+    hist = fit_gan(G, D, real, labels=np.arange(16) % 3, epochs=1, batch_size=8)
+    assert all(hist["g_grads_finite"]) and not np.allclose(D.classify.weight.numpy(), w0)

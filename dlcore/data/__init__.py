@@ -6,6 +6,7 @@ from .distributed_sampler import DistributedSampler  # noqa: F401
 from .collate import default_collate, default_convert  # noqa: F401
 from .dataloader import DataLoader, get_worker_info  # noqa: F401
 from .datasets import Bunch, load_iris, load_digits  # noqa: F401
+from .audio import load_spoken_digits, log_mel_spectrogram, mel_filterbank  # noqa: F401
 from .idx import read_idx, write_idx, load_mnist_idx  # noqa: F401
 from .images import (load_fashion_mnist, load_mnist, fashion_mnist_installed,  # noqa: F401
                      FASHION_MNIST_CLASSES)

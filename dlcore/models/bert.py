@@ -136,7 +136,12 @@ class BertIntermediate(nn.Module):
         self.intermediate_act_fn = nn.GELU() if cfg.hidden_act == "gelu" else nn.ReLU()
 
     def forward(self, x):
-        if _fast() and x.dtype == np.float32:
+        fused = getattr(self.dense, "forward_with_activation", None)
+        if fused is not None and _fast():
+            # a layer dl.quantization.quantize_dynamic swapped in: its kernel applies the
+            # activation in the same pass
+            return fused(x, self.act)
+        if _fast() and x.dtype == np.float32 and type(self.dense) is nn.Linear:
             # inference: the activation runs in the GEMM's epilogue (exact erf GELU / ReLU)
             x2 = x._data.reshape(-1, x.shape[-1])
             y = mm(x2, self.dense.weight._data, transb=True, bias=self.dense.bias._data,

@@ -14,6 +14,7 @@ from ..data import DataLoader, TensorDataset
 from ..functions import cat
 from ..nn import LeakyReLU
 from ..nn.functional import binary_cross_entropy_with_logits as bce_with_logits
+from ..nn.functional import cross_entropy
 from ..optim import Adam
 from ..random import rng as _rng
 from ..tensor import Tensor, randn
@@ -145,13 +146,16 @@ class DCGenerator(_Sampler, nn.Module):
     """DCGAN generator: latent -> Linear -> (2*channels, s, s), s = image_size // 4 ->
     ConvTranspose2d(4, stride 2) -> (channels, 2s, 2s) -> ConvTranspose2d(4, stride 2) ->
     (out_channels, image_size, image_size); BatchNorm + ReLU between, tanh output.
-    image_size must be divisible by 4 (8 for the bundled digits, 28 for MNIST-sized)."""
+    image_size must be divisible by 4 (8 for the bundled digits, 28 for MNIST-sized).
+    num_classes > 0 makes it conditional: a learned label embedding (num_classes wide) joins the
+    noise before the projection, and forward/sample take labels."""
 
-    num_classes = 0
-
-    def __init__(self, latent=32, image_size=28, out_channels=1, channels=32):
+    def __init__(self, latent=32, image_size=28, out_channels=1, channels=32, num_classes=0):
         super().__init__()
         name = "DCGenerator"
+        self.num_classes = int(num_classes)
+        if self.num_classes < 0:
+            raise ValueError("DCGenerator: num_classes must be >= 0, got %r" % (num_classes,))
         self.latent = _pos(name, "latent", latent)
         self.image_size = _pos(name, "image_size", image_size)
         self.out_channels = _pos(name, "out_channels", out_channels)
@@ -159,7 +163,10 @@ class DCGenerator(_Sampler, nn.Module):
         if image_size % 4:
             raise ValueError("DCGenerator: image_size must be divisible by 4, got %d" % image_size)
         s = image_size // 4
-        self.project = nn.Sequential(nn.Linear(self.latent, channels * 2 * s * s, bias=False),
+        if self.num_classes:
+            self.label_emb = nn.Embedding(self.num_classes, self.num_classes)
+        self.project = nn.Sequential(nn.Linear(self.latent + self.num_classes,
+                                               channels * 2 * s * s, bias=False),
                                      nn.BatchNorm1d(channels * 2 * s * s), nn.ReLU())
         self.body = nn.Sequential(
             nn.Unflatten(1, (channels * 2, s, s)),
@@ -167,18 +174,30 @@ class DCGenerator(_Sampler, nn.Module):
             nn.BatchNorm2d(channels), nn.ReLU(),
             nn.ConvTranspose2d(channels, self.out_channels, 4, stride=2, padding=1), nn.Tanh())
 
-    def forward(self, z):
+    def forward(self, z, labels=None):
         _check_noise("DCGenerator", z, self.latent)
+        labels = _check_labels("DCGenerator", labels, z.shape[0], self.num_classes)
+        if self.num_classes:
+            z = cat([z, self.label_emb(labels)], 1)
         return self.body(self.project(z))
 
 
 class DCDiscriminator(nn.Module):
     """DCGAN discriminator: (in_channels, S, S) -> Conv2d(4, stride 2) + LeakyReLU(0.2) ->
-    Conv2d(4, stride 2) + BatchNorm + LeakyReLU(0.2) -> Linear -> one logit."""
+    Conv2d(4, stride 2) + BatchNorm + LeakyReLU(0.2) -> Linear -> one logit.
+    num_classes > 0 makes it a projection discriminator (Miyato & Koyama, 2018): the logit gains
+    the inner product of the image's features with a learned embedding of its label.
+    auxiliary=True (conditional only) adds a class head on the same features, as in AC-GAN
+    (Odena et al., 2017): GANTrainer then trains it on the real images' labels and asks the
+    generator's samples to be classified as the class they were drawn for."""
 
-    def __init__(self, image_size=28, in_channels=1, channels=32):
+    def __init__(self, image_size=28, in_channels=1, channels=32, num_classes=0,
+                 auxiliary=False):
         super().__init__()
         name = "DCDiscriminator"
+        self.num_classes = int(num_classes)
+        if self.num_classes < 0:
+            raise ValueError("DCDiscriminator: num_classes must be >= 0, got %r" % (num_classes,))
         self.image_size = _pos(name, "image_size", image_size)
         self.in_channels = _pos(name, "in_channels", in_channels)
         channels = _pos(name, "channels", channels)
@@ -191,13 +210,29 @@ class DCDiscriminator(nn.Module):
             nn.Conv2d(channels, channels * 2, 4, stride=2, padding=1),
             nn.BatchNorm2d(channels * 2), LeakyReLU(0.2),
             nn.Flatten(), nn.Linear(channels * 2 * s * s, 1))
+        if self.num_classes:
+            self.label_emb = nn.Embedding(self.num_classes, channels * 2 * s * s)
+        self.auxiliary = bool(auxiliary)
+        if self.auxiliary:
+            if not self.num_classes:
+                raise ValueError("DCDiscriminator: auxiliary=True needs num_classes > 0")
+            self.classify = nn.Linear(channels * 2 * s * s, self.num_classes)
 
-    def forward(self, x):
+    def forward(self, x, labels=None, return_class_logits=False):
+        """The real/fake logit (N, 1); with return_class_logits=True (auxiliary only) also the
+        class logits (N, num_classes) from the same features."""
         shp = tuple(x.shape)
         if len(shp) != 4 or shp[1:] != (self.in_channels, self.image_size, self.image_size):
             raise ValueError("DCDiscriminator: expected images of shape (N, %d, %d, %d), got %s"
                              % (self.in_channels, self.image_size, self.image_size, shp))
-        return self.net(x)
+        labels = _check_labels("DCDiscriminator", labels, shp[0], self.num_classes)
+        if return_class_logits and not self.auxiliary:
+            raise ValueError("DCDiscriminator: return_class_logits=True needs auxiliary=True")
+        if not self.num_classes:
+            return self.net(x)
+        h = self.net[:-1](x)
+        logit = self.net[-1](h) + (h * self.label_emb(labels)).sum(1, keepdim=True)
+        return (logit, self.classify(h)) if return_class_logits else logit
 
 
 def _grads_finite(module):
@@ -259,16 +294,27 @@ class GANTrainer(Trainer):
         # discriminator: real -> real_label, G(z) -> 0 (G's output detached)
         with no_grad():
             fake = self._G(z, fake_labels)
-        d_real = self._D(real, labels)
+        aux = getattr(self.discriminator, "auxiliary", False)
+        if aux:  # AC-GAN: the class head learns the real images' labels
+            d_real, c_real = self.discriminator(real, labels, return_class_logits=True)
+        else:
+            d_real = self._D(real, labels)
         d_fake = self._D(fake, fake_labels)
         d_loss = bce_with_logits(d_real, ones) + bce_with_logits(d_fake, zeros)
+        if aux:
+            d_loss = d_loss + cross_entropy(c_real, labels)
         self.opt_d.zero_grad()
         d_loss.backward()
         self.steps["d_grads_finite"].append(_grads_finite(self.discriminator))
         self.opt_d.step()
         # generator: make D call G(z) real (non-saturating loss, target 1)
-        g_loss = bce_with_logits(self._D(self._G(z, fake_labels), fake_labels),
-                                 Tensor(np.ones((n, 1), dt)))
+        target = Tensor(np.ones((n, 1), dt))
+        if aux:  # and the generator's samples should be classified as what they were drawn for
+            g_logit, c_fake = self.discriminator(self._G(z, fake_labels), fake_labels,
+                                                 return_class_logits=True)
+            g_loss = bce_with_logits(g_logit, target) + cross_entropy(c_fake, fake_labels)
+        else:
+            g_loss = bce_with_logits(self._D(self._G(z, fake_labels), fake_labels), target)
         self.opt_g.zero_grad()
         g_loss.backward()
         self.steps["g_grads_finite"].append(_grads_finite(self.generator))

@@ -21,6 +21,7 @@ from .modules.pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,  # noqa: 
 from .modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .modules.batchnorm import BatchNorm1d, BatchNorm2d  # noqa: F401
 from . import parallel  # noqa: F401
+from . import quantized  # noqa: F401
 from .parallel import SyncBatchNorm  # noqa: F401
 from .modules.positional import (SinusoidalPositionalEncoding,  # noqa: F401
                                  LearnedPositionalEmbedding)

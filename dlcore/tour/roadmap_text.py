@@ -15,6 +15,12 @@ CHAPTER_NAMES = {1: "perceptron", 2: "MLP", 3: "backprop", 4: "CNN", 5: "RNN", 6
                  11: "deployment", 12: "data-parallel"}
 
 EXAMPLES = {
+    "01_activations": (
+        "one neuron, activation(w·x + b), with step, sigmoid, tanh, ReLU and leaky ReLU: from a "
+        "confidently wrong start sigmoid and tanh saturate ({wrong_start_accuracy.sigmoid:pct0} "
+        "and {wrong_start_accuracy.tanh:pct0} accuracy), ReLU dies on half the data "
+        "({wrong_start_accuracy.relu:pct0}), leaky ReLU recovers "
+        "({wrong_start_accuracy.leaky_relu:pct0})", {}),
     "01_perceptron": (
         "Rosenblatt's rule learns AND, OR and Iris setosa-vs-rest and never converges on XOR; "
         "a 2-layer MLP trained by backprop solves XOR ({value:pct0} accuracy)",
@@ -28,6 +34,12 @@ EXAMPLES = {
         "hand-written backprop equals autograd (max difference {value:e0}); learning-rate and "
         "batch-size sweep on the digits (best lr {best_lr:d}: {best_lr_test_accuracy:pct1} test "
         "accuracy)", {}),
+    "03_losses": (
+        "squared error vs cross-entropy on the same MLP: on a confident mistake dL/dz is "
+        "{grad_mse_at_minus6:f4} vs {grad_ce_at_minus6:f4}; from a confidently wrong network "
+        "({wrong_start_accuracy:pct1}) cross-entropy recovers to {wrong_ce_first_epoch:pct0} "
+        "test accuracy in one epoch, squared error reaches {wrong_mse_last_epoch:pct0} in "
+        "ten", {}),
     "04_cnn_digits": ("CNN on 8×8 digits: {value:pct1} test accuracy", {}),
     "04_cnn_fashion": (
         "Fashion-MNIST: {value:pct1} on the bundled 2,000/1,000 subset (91.5% on the full "
@@ -41,6 +53,9 @@ EXAMPLES = {
     "06_sentiment": (
         "VADER review snippets (after `dlcore data fetch vader`): word LSTM {acc_lstm:pct1}, "
         "bag-of-words {acc_bow:pct1}", {}),
+    "06_spoken_digits": (
+        "speech: a GRU on log-mel spectrograms recognizes digits spoken by unheard (espeak-ng) "
+        "speakers, {accuracy:pct1} (order-blind baseline {baseline_accuracy:pct1})", {}),
     "06_vanishing_gradients": (
         "adding problem at T={T:d}: plain RNN stays at MSE {mse.RNN:f3} (predicting the mean: "
         "0.167), GRU {mse.GRU:f4}, LSTM {mse.LSTM:f4}", {}),
@@ -56,8 +71,10 @@ EXAMPLES = {
         "{dcgan.confidence:f3}, Fréchet distance {dcgan.frechet/dcgan_untrained.frechet:pct0} "
         "of an untrained generator's", {}),
     "08_dcgan_fashion": (
-        "DCGAN on the Fashion-MNIST subset: Fréchet distance {value:pct0} of an untrained "
-        "generator's, classifier confidence {dcgan.confidence:f2}", {}),
+        "conditional DCGAN (projection discriminator + auxiliary classifier) on the Fashion-MNIST "
+        "subset: a separate classifier gives the requested class {value:f2} on average (weakest "
+        "class {min_class_confidence:f2}; real images {real_confidence:f2}), Fréchet distance "
+        "{frechet_ratio:pct0} of an untrained generator's", {}),
     "09_semantic_search": ("MiniLM sentence search: top-1 retrieval {value:pct0}", {}),
     "09_transfer_text": (
         "MiniLM frozen / fine-tuned with {n_transfer:n} labels: {acc_frozen:f3} / "

@@ -1,0 +1,46 @@
+/* Integer GEMM for int8 quantization: u8 activations x s8 weights -> s32, with the dequantize
+ * (per-row activation scale and zero point, per-column weight scale), bias, activation and an
+ * optional requantize to u8 fused into the store.
+ *
+ * Weights W (N, K) (a Linear's (out_features, in_features)) are packed once into panels of 16
+ * output columns, K rounded up to a multiple of 4 (Kp), 4 consecutive k of one column adjacent:
+ * panel p holds bytes [kg][col 0..15][4], kg < Kp/4, zero padded.  Weights are symmetric (no
+ * weight zero point); colsum[n] = sum_k W[n, k] corrects for the activation zero point:
+ *   y[m, n] = a_scale[m] * w_scale[n] * (sum_k A[m, k] W[n, k] - a_zp[m] colsum[n]) + bias[n]
+ * The activation rows A (M, lda >= Kp) must be zero from K to Kp (dl_quantize_rows_u8 writes
+ * them so).  Return codes: 0, -1 bad arguments, -2 out of memory. */
+#ifndef DLCORE_QGEMM_H
+#define DLCORE_QGEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { DL_QACT_NONE = 0, DL_QACT_RELU = 1, DL_QACT_GELU = 2 };
+/* the largest K: |sum_k (a - zp) w| <= 255 * 128 * K stays below 2^31 */
+#define DL_QGEMM_MAX_K 65536
+
+size_t dl_u8s8_kpad(size_t K);                 /* Kp */
+size_t dl_u8s8_packed_bytes(size_t N, size_t K);
+int dl_u8s8_pack(size_t N, size_t K, const int8_t *W, size_t ldw, int8_t *packed,
+                 int32_t *colsum);
+
+/* Quantize x (M, K) to u8 rows of stride ldq >= Kp (zero padded).  per_row: a scale and zero
+ * point per row, else one for the whole matrix (still written to all M entries).  The range
+ * always includes 0 so that zero is exact; a row holding NaN or Inf gets scale NaN (its outputs
+ * are then NaN). */
+int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row,
+                        uint8_t *q, size_t ldq, float *scale, int32_t *zp);
+
+/* out (M, ldo) float, or, when out_u8 is given, out_u8 (M, N; row stride N)
+ * = clamp(rint(y / out_scale) + out_zp, 0, 255) (NaN -> 0).
+ * raw_s32 (optional, (M, N)): the bare integer sums sum_k A W, for tests. */
+int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
+                 const int8_t *packed, const int32_t *colsum, const float *a_scale,
+                 const int32_t *a_zp, const float *w_scale, const float *bias, int act,
+                 float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
+                 int32_t *raw_s32);
+
+/* which micro-kernel the ISA in use runs: "avx512-vnni", "avx2", "generic" */
+const char *dl_u8s8_kernel_name(void);
+
+#endif

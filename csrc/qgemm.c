@@ -1,0 +1,193 @@
+/* Driver of the int8 GEMM (dlcore/qgemm.h): weight packing, activation quantization, and the
+ * blocked product with OpenMP over (row block, column block) tiles.
+ *
+ * Blocking (Goto's scheme without packing A, whose rows are already contiguous u8): a thread
+ * owns a (row block, column block) tile; for each K block the packed weights of its 64 columns
+ * (64 x KC bytes) stay in L1 while all row tiles pass over them, accumulating the integer sums
+ * of the whole tile in a stack buffer.  The flattened tile index runs over column blocks
+ * fastest, so a thread's consecutive tiles reuse the same rows of A from L2.  After the last K
+ * block the ISA's epilogue turns each row's sums into floats (or u8): the output is written
+ * once. */
+#include <math.h>
+#include <string.h>
+#include "dlcore/qgemm.h"
+#include "dlcore/runtime.h"
+#include "qgemm_kernels.h"
+
+/* multiply-adds per thread below which a second thread costs more than it saves */
+#define QG_GRAIN ((size_t)1 << 18)
+/* rows per row block (a multiple of every tile height); its integer sums (MC x 64 x 4 bytes)
+ * live on the thread's stack */
+#define QG_MC 96
+/* k per block: a block of one column group's packed weights (64 x KC bytes) stays in L1 while
+ * every row tile of the row block passes over it */
+#define QG_KC 256
+
+static int cpu_has_vnni(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+static qg_tile_fn pick_tile(const qgemm_kernels_t *kt, size_t *mr)
+{
+    if (kt->tile_vnni && cpu_has_vnni()) {
+        *mr = QG_MR_VNNI;
+        return kt->tile_vnni;
+    }
+    *mr = kt->mr_max;
+    return kt->tile;
+}
+
+const char *dl_u8s8_kernel_name(void)
+{
+    const qgemm_kernels_t *kt = qgemm_kernels();
+    if (kt->tile_vnni && cpu_has_vnni()) return "avx512-vnni";
+    return dl_isa() == DL_ISA_GENERIC ? "generic" : "avx2";
+}
+
+size_t dl_u8s8_kpad(size_t K) { return (K + 3) / 4 * 4; }
+
+size_t dl_u8s8_packed_bytes(size_t N, size_t K)
+{
+    return (N + QG_NR - 1) / QG_NR * QG_NR * dl_u8s8_kpad(K);
+}
+
+int dl_u8s8_pack(size_t N, size_t K, const int8_t *W, size_t ldw, int8_t *packed,
+                 int32_t *colsum)
+{
+    if (ldw < K || K > DL_QGEMM_MAX_K) return -1;
+    const size_t Kp = dl_u8s8_kpad(K), np = (N + QG_NR - 1) / QG_NR;
+    memset(packed, 0, np * QG_NR * Kp);
+    for (size_t n = 0; n < N; n++) {
+        int8_t *panel = packed + n / QG_NR * QG_NR * Kp;
+        size_t j = n % QG_NR;
+        int32_t s = 0;
+        for (size_t k = 0; k < K; k++) {
+            panel[k / 4 * 64 + j * 4 + k % 4] = W[n * ldw + k];
+            s += W[n * ldw + k];
+        }
+        colsum[n] = s;
+    }
+    return 0;
+}
+
+/* the affine map of [min(lo, 0), max(hi, 0)] onto 0..255 */
+static void choose_params(float lo, float hi, int nonfinite, float *scale, int32_t *zp)
+{
+    if (nonfinite) {
+        *scale = NAN;
+        *zp = 0;
+        return;
+    }
+    lo = lo < 0.0f ? lo : 0.0f;
+    hi = hi > 0.0f ? hi : 0.0f;
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0.0f) || !isfinite(s)) {
+        /* all zeros; or a range so wide it overflows: then a row of +-FLT_MAX is not
+         * representable and NaN is the honest answer */
+        *scale = s > 0.0f ? NAN : 1.0f;
+        *zp = 0;
+        return;
+    }
+    float z = rintf(-lo / s);
+    z = z < 0.0f ? 0.0f : (z > 255.0f ? 255.0f : z);
+    *scale = s;
+    *zp = (int32_t)z;
+}
+
+int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row,
+                        uint8_t *q, size_t ldq, float *scale, int32_t *zp)
+{
+    const size_t Kp = dl_u8s8_kpad(K);
+    if ((M > 0 && (ldx < K || ldq < Kp)) || K > DL_QGEMM_MAX_K) return -1;
+    const qgemm_kernels_t *kt = qgemm_kernels();
+    const int nt = dl_threads_for(M * K, (size_t)1 << 16);
+    if (!per_row) {
+        float lo = INFINITY, hi = -INFINITY;
+        int bad = 0;
+        for (size_t i = 0; i < M; i++) {
+            float a, b;
+            int nf;
+            kt->minmax(K, x + i * ldx, &a, &b, &nf);
+            lo = a < lo ? a : lo;
+            hi = b > hi ? b : hi;
+            bad |= nf;
+        }
+        float s;
+        int32_t z;
+        choose_params(lo, hi, bad, &s, &z);
+        for (size_t i = 0; i < M; i++) {
+            scale[i] = s;
+            zp[i] = z;
+        }
+    }
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t i = 0; i < M; i++) {
+        if (per_row) {
+            float a, b;
+            int nf;
+            kt->minmax(K, x + i * ldx, &a, &b, &nf);
+            choose_params(a, b, nf, &scale[i], &zp[i]);
+        }
+        uint8_t *qi = q + i * ldq;
+        if (scale[i] != scale[i]) memset(qi, 0, K);
+        else kt->quantize(K, x + i * ldx, 1.0f / scale[i], zp[i], qi);
+        memset(qi + K, 0, Kp - K);
+    }
+    return 0;
+}
+
+int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
+                 const int8_t *packed, const int32_t *colsum, const float *a_scale,
+                 const int32_t *a_zp, const float *w_scale, const float *bias, int act,
+                 float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
+                 int32_t *raw_s32)
+{
+    const size_t Kp = dl_u8s8_kpad(K);
+    if (K > DL_QGEMM_MAX_K || act < DL_QACT_NONE || act > DL_QACT_GELU) return -1;
+    if (M == 0 || N == 0) return 0;
+    if (lda < Kp || (!out_u8 && ldo < N) || (out_u8 && !(out_scale > 0.0f))) return -1;
+    const qgemm_kernels_t *kt = qgemm_kernels();
+    size_t MR;
+    qg_tile_fn tile = pick_tile(kt, &MR);
+    const size_t pstride = QG_NR * Kp;               /* bytes from one panel to the next */
+    const size_t nmb = (M + QG_MC - 1) / QG_MC, nnb = (N + QG_LDC - 1) / QG_LDC;
+    const float inv_out = out_u8 ? 1.0f / out_scale : 0.0f;
+    const int nt = dl_threads_for(M * N * (Kp ? Kp : 1), QG_GRAIN);
+
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t t = 0; t < nmb * nnb; t++) {
+        const size_t m0 = t / nnb * QG_MC, n0 = t % nnb * QG_LDC;
+        const size_t m1 = m0 + QG_MC < M ? m0 + QG_MC : M;
+        const size_t nc = N - n0 < QG_LDC ? N - n0 : QG_LDC;
+        const size_t nv = (nc + QG_NR - 1) / QG_NR;
+        const int8_t *B = packed + n0 / QG_NR * pstride;
+        int32_t C[QG_MC * QG_LDC];
+        if (Kp == 0) memset(C, 0, sizeof C);
+        for (size_t k0 = 0; k0 < Kp; k0 += QG_KC) {
+            const size_t kc = Kp - k0 < QG_KC ? Kp - k0 : QG_KC;
+            for (size_t i0 = m0; i0 < m1; i0 += MR) {
+                const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
+                tile(mr, nv, kc, A + i0 * lda + k0, lda, B + k0 * QG_NR, pstride,
+                     C + (i0 - m0) * QG_LDC, k0 > 0);
+            }
+        }
+        for (size_t r = m0; r < m1; r++) {
+            const int32_t *Cr = C + (r - m0) * QG_LDC;
+            if (raw_s32) memcpy(raw_s32 + r * N + n0, Cr, nc * sizeof(int32_t));
+            kt->epilogue(nc, Cr, a_scale[r], a_zp[r], w_scale + n0, colsum + n0,
+                         bias ? bias + n0 : NULL, act, out_u8 ? NULL : out + r * ldo + n0,
+                         out_u8 ? out_u8 + r * N + n0 : NULL, inv_out, out_zp);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,42 @@
+/* The int8 GEMM family's per-ISA kernels (qgemm_simd.c, one copy per ISA; the VNNI tile in
+ * qgemm_avx512vnni.c), reached through qgemm_kernels() (dispatch.h); the driver is qgemm.c.
+ *   tile:      C (mr, 16*nv; row stride QG_LDC) (+)= A rows x packed panels, integer sums
+ *              over Kp (a multiple of 4; one K block); mr <= mr_max, nv <= QG_NV; panels
+ *              pstride bytes apart; accumulate: add to C, else overwrite it
+ *   tile_vnni: the same with vpdpbusd, NULL outside the AVX-512 table; used only when the CPU
+ *              reports AVX512-VNNI
+ *   epilogue:  one output row from its integer sums (see dlcore/qgemm.h)
+ *   minmax:    min and max of n floats, and whether any is NaN or Inf
+ *   quantize:  q[i] = clamp(rint(x[i] * inv_scale) + zp, 0, 255) */
+#ifndef DLCORE_QGEMM_KERNELS_H
+#define DLCORE_QGEMM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dispatch.h"
+
+#define QG_NR 16            /* columns per packed panel */
+#define QG_NV 4             /* panels per tile */
+#define QG_LDC (QG_NR * QG_NV)
+#define QG_MR_VNNI 6
+
+typedef void (*qg_tile_fn)(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
+                           const int8_t *B, size_t pstride, int32_t *C, int accumulate);
+
+typedef struct {
+    qg_tile_fn tile;
+    qg_tile_fn tile_vnni;
+    size_t mr_max;
+    void (*epilogue)(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
+                     const float *w_scale, const int32_t *colsum, const float *bias, int act,
+                     float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp);
+    void (*minmax)(size_t n, const float *x, float *mn, float *mx, int *nonfinite);
+    void (*quantize)(size_t n, const float *x, float inv_scale, int32_t zp, uint8_t *q);
+} qgemm_kernels_t;
+
+DL_KERNEL_TABLE(qgemm_kernels_t, qgemm_kernels)
+
+void qgemm_tile_vnni(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
+                     const int8_t *B, size_t pstride, int32_t *C, int accumulate);
+
+#endif

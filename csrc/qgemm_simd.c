@@ -1,0 +1,164 @@
+/* The int8 GEMM family's kernels for one ISA (compiled once per ISA; see qgemm_kernels.h):
+ * the portable integer tile (AVX2 or plain C), the dequantize epilogue and the activation
+ * quantizer.
+ *
+ * AVX2 has no vpdpbusd: vpmaddubsw multiplies u8 by s8 and adds pairs into a saturating s16,
+ * and 255 * -128 * 2 = -65280 does not fit.  The tile splits each activation byte as
+ * a = lo + 128 hi (lo < 128, hi in {0, 1}): lo pairs reach at most 127 * 128 * 2 = 32512 and hi
+ * pairs 256, so both vpmaddubsw are exact, and vpmaddwd by 1 and by 128 widens and recombines
+ * them in 32 bits.  Every path therefore gives the same integer sums. */
+#include <math.h>
+#include <string.h>
+#include "simd.h"
+#include "gemm_gelu.h"
+#include "dlcore/qgemm.h"
+#include "qgemm_kernels.h"
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#if defined(__AVX2__)
+#define QG_MR 4
+static inline __attribute__((always_inline)) void
+panel_fixed(const size_t MR, size_t Kp, const uint8_t *A, size_t lda, const int8_t *B,
+            int32_t *C, int accumulate)
+{
+    const __m256i lo_mask = _mm256_set1_epi8(0x7f), one8 = _mm256_set1_epi8(1);
+    const __m256i ones = _mm256_set1_epi16(1), c128 = _mm256_set1_epi16(128);
+    __m256i acc[QG_MR][2];
+    for (size_t i = 0; i < MR; i++)
+        for (size_t h = 0; h < 2; h++)
+            acc[i][h] = accumulate ? _mm256_loadu_si256((const __m256i *)(C + i * QG_LDC + 8 * h))
+                                   : _mm256_setzero_si256();
+    for (size_t kg = 0; kg < Kp / 4; kg++) {
+        __m256i b0 = _mm256_loadu_si256((const __m256i *)(B + kg * 64));
+        __m256i b1 = _mm256_loadu_si256((const __m256i *)(B + kg * 64 + 32));
+        for (size_t i = 0; i < MR; i++) {
+            int32_t a4;
+            memcpy(&a4, A + i * lda + kg * 4, 4);
+            __m256i a = _mm256_set1_epi32(a4);
+            __m256i alo = _mm256_and_si256(a, lo_mask);
+            __m256i ahi = _mm256_and_si256(_mm256_srli_epi16(a, 7), one8);
+            __m256i t0 = _mm256_maddubs_epi16(alo, b0), u0 = _mm256_maddubs_epi16(ahi, b0);
+            __m256i t1 = _mm256_maddubs_epi16(alo, b1), u1 = _mm256_maddubs_epi16(ahi, b1);
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_add_epi32(
+                _mm256_madd_epi16(t0, ones), _mm256_madd_epi16(u0, c128)));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_add_epi32(
+                _mm256_madd_epi16(t1, ones), _mm256_madd_epi16(u1, c128)));
+        }
+    }
+    for (size_t i = 0; i < MR; i++) {
+        _mm256_storeu_si256((__m256i *)(C + i * QG_LDC), acc[i][0]);
+        _mm256_storeu_si256((__m256i *)(C + i * QG_LDC + 8), acc[i][1]);
+    }
+}
+
+static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
+                 const int8_t *B, size_t pstride, int32_t *C, int accumulate)
+{
+    for (size_t v = 0; v < nv; v++) {
+        const int8_t *Bv = B + v * pstride;
+        int32_t *Cv = C + v * QG_NR;
+        switch (mr) {
+        case 4: panel_fixed(4, Kp, A, lda, Bv, Cv, accumulate); break;
+        case 3: panel_fixed(3, Kp, A, lda, Bv, Cv, accumulate); break;
+        case 2: panel_fixed(2, Kp, A, lda, Bv, Cv, accumulate); break;
+        default: panel_fixed(1, Kp, A, lda, Bv, Cv, accumulate); break;
+        }
+    }
+}
+#else
+#define QG_MR 4
+static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
+                 const int8_t *B, size_t pstride, int32_t *C, int accumulate)
+{
+    for (size_t i = 0; i < mr; i++)
+        for (size_t v = 0; v < nv; v++) {
+            int32_t acc[QG_NR] = {0};
+            if (accumulate) memcpy(acc, C + i * QG_LDC + v * QG_NR, sizeof acc);
+            const int8_t *Bv = B + v * pstride;
+            for (size_t kg = 0; kg < Kp / 4; kg++)
+                for (size_t j = 0; j < QG_NR; j++)
+                    for (size_t t = 0; t < 4; t++)
+                        acc[j] += (int32_t)A[i * lda + kg * 4 + t] * Bv[kg * 64 + j * 4 + t];
+            memcpy(C + i * QG_LDC + v * QG_NR, acc, sizeof acc);
+        }
+}
+#endif
+
+static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
+                     const float *w_scale, const int32_t *colsum, const float *bias, int act,
+                     float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp)
+{
+    float buf[QG_LDC];
+    float *y = out_u8 ? buf : out;
+    #pragma omp simd
+    for (size_t j = 0; j < n; j++) {
+        float v = (float)(acc[j] - a_zp * colsum[j]) * (a_scale * w_scale[j]);
+        y[j] = bias ? v + bias[j] : v;
+    }
+    if (act == DL_QACT_RELU) {
+        #pragma omp simd
+        for (size_t j = 0; j < n; j++) y[j] = y[j] < 0.0f ? 0.0f : y[j];  /* NaN stays */
+    } else if (act == DL_QACT_GELU) {
+        size_t j = 0;
+        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) vf_storeu(y + j, dl_gelu_vf(vf_loadu(y + j)));
+        if (j < n) vf_store_part(y + j, dl_gelu_vf(vf_load_part(y + j, n - j, 0.0f)), n - j);
+    }
+    if (out_u8) {
+        #pragma omp simd
+        for (size_t j = 0; j < n; j++) {
+            float q = rintf(y[j] * inv_out_scale) + (float)out_zp;
+            q = q > 255.0f ? 255.0f : q;
+            q = q >= 0.0f ? q : 0.0f;      /* NaN -> 0: a u8 has no NaN */
+            out_u8[j] = (uint8_t)(int32_t)q;
+        }
+    }
+}
+
+static void minmax(size_t n, const float *x, float *mn_out, float *mx_out, int *nonfinite)
+{
+    vf mn = vf_set1(INFINITY), mx = vf_set1(-INFINITY), z = vf_zero();
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
+        vf v = vf_loadu(x + i);
+        mn = vf_min(mn, v);
+        mx = vf_max(mx, v);
+        z = vf_add(z, vf_mul(v, vf_zero()));      /* NaN for NaN or Inf */
+    }
+    float lo = -vf_reduce_max(vf_sub(vf_zero(), mn)), hi = vf_reduce_max(mx);
+    float zs = vf_reduce_add(z);
+    for (; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+        zs += x[i] * 0.0f;
+    }
+    *mn_out = lo;
+    *mx_out = hi;
+    *nonfinite = zs != zs;
+}
+
+static void quantize(size_t n, const float *x, float inv_scale, int32_t zp, uint8_t *q)
+{
+    const float fz = (float)zp;
+    #pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float v = rintf(x[i] * inv_scale) + fz;
+        v = v > 255.0f ? 255.0f : v;
+        v = v >= 0.0f ? v : 0.0f;
+        q[i] = (uint8_t)(int32_t)v;
+    }
+}
+
+const qgemm_kernels_t DL_ISA_FN(qgemm_kernels) = {
+    .tile = tile,
+#if defined(__AVX512F__)
+    .tile_vnni = qgemm_tile_vnni,
+#else
+    .tile_vnni = NULL,
+#endif
+    .mr_max = QG_MR,
+    .epilogue = epilogue,
+    .minmax = minmax,
+    .quantize = quantize,
+};
