@@ -25,12 +25,12 @@ TALLY = {}
 @pytest.fixture(scope="module", autouse=True)
 def _summary(request):
     yield
-    rep = request.config.pluginmanager.get_plugin("terminalreporter")
-    if rep is not None and TALLY:
-        rep.write_line("")
-        rep.write_line("OpInfo: %d entries covered, %d names not exposed; %s samples: %s" % (
-            len(COVERED), len(NOT_EXPOSED), "all" if FULL else "subset",
-            ", ".join("%s %d" % kv for kv in sorted(TALLY.items()))))
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None and TALLY:
+        with capture.global_and_fixture_disabled():
+            print("\n" + "OpInfo: %d entries covered, %d names not exposed; %s samples: %s" % (
+                len(COVERED), len(NOT_EXPOSED), "all" if FULL else "subset",
+                ", ".join("%s %d" % kv for kv in sorted(TALLY.items()))))
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES, ids=lambda d: str(d)[6:])
