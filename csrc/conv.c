@@ -2,11 +2,14 @@
  * kernel (see dlcore/conv.h for the contract and the workspace bound).  The algorithms are
  * written once in conv_impl.h (and the parts it includes) and instantiated here for float and
  * double; float32's inner loops come from the ISA's table (conv_kernels.h). */
+#include <stdlib.h>
 #include <string.h>
 #include "dlcore/conv.h"
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
+#include "winograd.h"
+#include "winograd_kernels.h"
 
 /* multiply-adds below which a call stays on one thread */
 #define DL_CONV_GRAIN ((size_t)1 << 20)
@@ -23,6 +26,90 @@
 static size_t g_col_bytes = DL_CONV_COL_BYTES;
 size_t dl_conv_col_bytes(void) { return g_col_bytes; }
 void dl_conv_set_col_bytes(size_t bytes) { g_col_bytes = bytes ? bytes : DL_CONV_COL_BYTES; }
+
+/* ---- algorithm choice: Winograd for float32 3x3 stride-1 convolutions ---- */
+
+static int g_algo = -1;   /* -1: not read from the environment yet */
+
+void dl_conv_set_algo(int algo)
+{
+    g_algo = algo >= DL_CONV_ALGO_AUTO && algo <= DL_CONV_ALGO_WINOGRAD4 ? algo
+                                                                          : DL_CONV_ALGO_AUTO;
+}
+
+int dl_conv_get_algo(void)
+{
+    if (g_algo < 0) {
+        const char *e = getenv("DLCORE_CONV_ALGO");
+        g_algo = !e ? DL_CONV_ALGO_AUTO
+                 : !strcmp(e, "im2col") ? DL_CONV_ALGO_IM2COL
+                 : !strcmp(e, "winograd") ? DL_CONV_ALGO_WINOGRAD
+                 : !strcmp(e, "winograd2x2") ? DL_CONV_ALGO_WINOGRAD2
+                 : !strcmp(e, "winograd4x4") ? DL_CONV_ALGO_WINOGRAD4 : DL_CONV_ALGO_AUTO;
+    }
+    return g_algo;
+}
+
+/* p's forward (bwd = 0) or input gradient (bwd = 1) as a Winograd correlation; 0 when
+ * Winograd does not apply (not 3x3, stride or dilation not 1, grouped). */
+static int wino_describe(const dl_conv_params *p, int bwd, const float *w, dl_wino_conv *c)
+{
+    if (p->groups != 1 || p->R != 3 || p->S != 3 || p->sh != 1 || p->sw != 1 || p->dh != 1 ||
+        p->dw != 1)
+        return 0;
+    c->N = p->N;
+    c->w = w;
+    if (!bwd) {
+        c->C = p->C, c->H = p->H, c->W = p->W, c->K = p->K, c->OH = p->OH, c->OW = p->OW;
+        c->ph = p->ph, c->pw = p->pw;
+        c->wk = p->C * 9, c->wc = 9, c->flip = 0;
+    } else {
+        /* gx = gy correlated with w[k][c] flipped, padding 2 - p (see winograd.h) */
+        c->C = p->K, c->H = p->OH, c->W = p->OW, c->K = p->C, c->OH = p->H, c->OW = p->W;
+        c->ph = 2 - p->ph, c->pw = 2 - p->pw;
+        c->wk = 9, c->wc = p->C * 9, c->flip = 1;
+    }
+    return 1;
+}
+
+static int wino_tile_for(const dl_wino_conv *c)
+{
+    const int algo = dl_conv_get_algo();
+    if (algo == DL_CONV_ALGO_IM2COL) return 0;
+    if (algo == DL_CONV_ALGO_WINOGRAD) return dl_winograd_tile_size(c, (int)dl_isa());
+    if (algo == DL_CONV_ALGO_WINOGRAD2) return 2;
+    if (algo == DL_CONV_ALGO_WINOGRAD4) return 4;
+    return dl_winograd_pick(c, (int)dl_isa());
+}
+
+int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data)
+{
+    dl_wino_conv c;
+    return wino_describe(p, bwd_data, NULL, &c) ? wino_tile_for(&c) : 0;
+}
+
+/* Runs p's forward / input gradient by Winograd when chosen: 1 and *rc set, else 0. */
+static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, const float *w,
+                            const float *bias, float *out, int *rc)
+{
+    dl_wino_conv c;
+    if (!wino_describe(p, bwd, w, &c)) return 0;
+    const int m = wino_tile_for(&c);
+    if (!m) return 0;
+    /* a tile's transforms mix its values: inf - inf would put NaN where im2col gives a
+     * finite output, so non-finite operands take im2col (the input is read once here, ~1%
+     * of the call; the weights are checked as they are transformed: -2) */
+    if (!winograd_kernels()->all_finite(in, (size_t)(c.N * c.C * c.H * c.W))) return 0;
+    *rc = dl_winograd_conv_f32(&c, m, in, bias, out);
+    return *rc != -2;
+}
+
+static int try_winograd_f64(const dl_conv_params *p, int bwd, const double *in,
+                            const double *w, const double *bias, double *out, int *rc)
+{
+    (void)p, (void)bwd, (void)in, (void)w, (void)bias, (void)out, (void)rc;
+    return 0;
+}
 
 static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
 {

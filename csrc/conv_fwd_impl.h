@@ -48,9 +48,58 @@ static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const T *w, con
     }
 }
 
+/* Runs fn(ctx, u, col) for u < units, each call with a column tile of col_elems elements (or
+ * none): the units split over nt threads when that balances (split_outer; each GEMM then on
+ * one thread), else in order on this thread with each GEMM using the threads. */
+typedef void (*SUF(unit_fn))(void *ctx, int64_t u, T *col);
+
+static int SUF(run_units)(int64_t units, int nt, size_t col_elems, SUF(unit_fn) fn, void *ctx)
+{
+    int fail = 0;
+    #pragma omp parallel num_threads(nt) if (split_outer(units, nt))
+    {
+        T *col = col_elems ? (T *)dl_alloc(col_elems * sizeof(T)) : NULL;
+        if (col_elems && !col) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t u = 0; u < units; u++) fn(ctx, u, col);
+        }
+        dl_free(col);
+    }
+    return fail ? -1 : 0;
+}
+
+typedef struct {
+    const dl_conv_params *p;
+    const T *x;
+    const SUF(lhs) *L;
+    int64_t cb;
+    const T *bias;
+    T *y;
+    int64_t tp, ntp;
+    int direct;
+} SUF(fwd_ctx);
+
+/* unit t: image t / ntp, output positions from (t % ntp) * tp */
+static void SUF(fwd_unit)(void *ctx_, int64_t t, T *col)
+{
+    const SUF(fwd_ctx) *c = ctx_;
+    const int64_t P = c->p->OH * c->p->OW, p0 = (t % c->ntp) * c->tp;
+    SUF(fwd_tile)(c->p, c->x, c->L, c->cb, c->bias, c->y, t / c->ntp, p0, min64(c->tp, P - p0),
+                  c->direct, col);
+}
+
 int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
 {
     if (p->C / p->groups == 1) return SUF(dw_fwd)(p, x, w, bias, y);
+    {
+        int rc;
+        if (SUF(try_winograd)(p, 0, x, w, bias, y, &rc)) return rc;
+    }
     const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
@@ -62,44 +111,13 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
-    int fail = 0;
     const int64_t cb = direct ? p->C / p->groups : SUF(chunk_channels)(p, p->C / p->groups, tp);
     SUF(lhs) *L = SUF(weights_lhs)(p, w, 0, Kc, cb);
     if (!L) return -1;
-    if (split_outer(tiles, nt)) {
-        #pragma omp parallel num_threads(nt)
-        {
-            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-            if (!direct && !col) {
-                #pragma omp atomic write
-                fail = 1;
-            }
-            #pragma omp barrier
-            if (!fail) {
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t t = 0; t < tiles; t++) {
-                    const int64_t p0 = (t % ntp) * tp;
-                    SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct,
-                                  col);
-                }
-            }
-            dl_free(col);
-        }
-        SUF(weights_lhs_free)(p, L, cb);
-        return fail ? -1 : 0;
-    }
-    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-    if (!direct && !col) {
-        SUF(weights_lhs_free)(p, L, cb);
-        return -1;
-    }
-    for (int64_t t = 0; t < tiles; t++) {
-        const int64_t p0 = (t % ntp) * tp;
-        SUF(fwd_tile)(p, x, L, cb, bias, y, t / ntp, p0, min64(tp, P - p0), direct, col);
-    }
-    dl_free(col);
+    SUF(fwd_ctx) ctx = {p, x, L, cb, bias, y, tp, ntp, direct};
+    const int rc = SUF(run_units)(tiles, nt, col_elems, SUF(fwd_unit), &ctx);
     SUF(weights_lhs_free)(p, L, cb);
-    return 0;
+    return rc;
 }
 
 /* The input gradient of one image: col = W_g^T gy_g per tile, scattered back by col2im. */
@@ -159,10 +177,30 @@ static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *
     }
 }
 
+typedef struct {
+    const dl_conv_params *p;
+    const T *gy;
+    const SUF(lhs) *L;
+    const T *bias_init;
+    T *gx;
+    int64_t tp;
+    int direct;
+} SUF(bwd_data_ctx);
+
+static void SUF(bwd_data_unit)(void *ctx_, int64_t n, T *col)
+{
+    const SUF(bwd_data_ctx) *c = ctx_;
+    SUF(bwd_data_image)(c->p, c->gy, c->L, c->bias_init, c->gx, n, c->tp, c->direct, col);
+}
+
 int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
                             const T *bias_init, T *gx)
 {
     if (p->C / p->groups == 1) return SUF(dw_bwd_data)(p, gy, w, bias_init, gx);
+    {
+        int rc;
+        if (SUF(try_winograd)(p, 1, gy, w, bias_init, gx, &rc)) return rc;
+    }
     const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
@@ -175,38 +213,12 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
-    int fail = 0;
     const int64_t cb = p->C / p->groups;
     SUF(lhs) *L = SUF(weights_lhs)(p, w, 1, Kc, cb);
     if (!L) return -1;
-    /* col2im of two tiles of one image would race: threads split whole images */
-    if (split_outer(p->N, nt)) {
-        #pragma omp parallel num_threads(nt)
-        {
-            T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-            if (!direct && !col) {
-                #pragma omp atomic write
-                fail = 1;
-            }
-            #pragma omp barrier
-            if (!fail) {
-                #pragma omp for schedule(dynamic, 1)
-                for (int64_t n = 0; n < p->N; n++)
-                    SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
-            }
-            dl_free(col);
-        }
-        SUF(weights_lhs_free)(p, L, cb);
-        return fail ? -1 : 0;
-    }
-    T *col = direct ? NULL : (T *)dl_alloc(col_elems * sizeof(T));
-    if (!direct && !col) {
-        SUF(weights_lhs_free)(p, L, cb);
-        return -1;
-    }
-    for (int64_t n = 0; n < p->N; n++)
-        SUF(bwd_data_image)(p, gy, L, bias_init, gx, n, tp, direct, col);
-    dl_free(col);
+    /* col2im of two tiles of one image would race: the units are whole images */
+    SUF(bwd_data_ctx) ctx = {p, gy, L, bias_init, gx, tp, direct};
+    const int rc = SUF(run_units)(p->N, nt, col_elems, SUF(bwd_data_unit), &ctx);
     SUF(weights_lhs_free)(p, L, cb);
-    return 0;
+    return rc;
 }

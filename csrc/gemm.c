@@ -249,45 +249,19 @@ static void pack_a_f64(int transa, const double *A, ptrdiff_t lda, size_t i0, si
     }
 }
 
-/* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n), as ceil(n / NR) panels. */
+/* B block: op(B) rows [p0, p0+kc), columns [j0, j0+n), as ceil(n / NR) panels.  op(B)'s
+ * columns are the rows of op(B)^T, which is B^T when B is not transposed and B when it is:
+ * the A-block pack with the transposition flipped (the same for float64 below). */
 static void pack_b_f32(int transb, const float *B, ptrdiff_t ldb, size_t p0, size_t kc,
                        size_t j0, size_t n, size_t NR, float *dst, const gemm_plan *p)
 {
-    if (!transb) {
-        /* op(B)(k, j) = B[k*ldb + j]: rows of B run along the panels */
-        (p->pack_n ? p->pack_n : pack_n_f32)(B + p0 * ldb + j0, ldb, n, kc, NR, dst);
-        return;
-    }
-    /* op(B)(k, j) = B[j*ldb + k]: each panel is a transpose of NR rows of B */
-    for (size_t q = 0; q * NR < n; q++) {
-        size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
-        (p->pack_t ? p->pack_t : pack_t_f32)(B + c0 * ldb + p0, ldb, nr, kc, NR,
-                                             dst + q * NR * kc);
-    }
+    pack_a_f32(!transb, B, ldb, j0, n, p0, kc, NR, dst, p);
 }
 
 static void pack_b_f64(int transb, const double *B, ptrdiff_t ldb, size_t p0, size_t kc,
                        size_t j0, size_t n, size_t NR, size_t q0, size_t q1, double *dst)
 {
-    for (size_t q = q0; q < q1; q++) {
-        double *d = dst + q * NR * kc;
-        size_t c0 = j0 + q * NR, nr = min_sz(NR, n - q * NR);
-        if (!transb) {
-            for (size_t k = 0; k < kc; k++) {
-                const double *src = B + (p0 + k) * ldb + c0;
-                size_t j = 0;
-                for (; j < nr; j++) d[k * NR + j] = src[j];
-                for (; j < NR; j++) d[k * NR + j] = 0.0;
-            }
-        } else {
-            for (size_t j = 0; j < nr; j++) {
-                const double *src = B + (c0 + j) * ldb + p0;
-                for (size_t k = 0; k < kc; k++) d[k * NR + j] = src[k];
-            }
-            for (size_t j = nr; j < NR; j++)
-                for (size_t k = 0; k < kc; k++) d[k * NR + j] = 0.0;
-        }
-    }
+    pack_a_f64(!transb, B, ldb, j0, n, p0, kc, NR, q0, q1, dst);
 }
 
 /* ------------------------------------------------------------------------------------------ */

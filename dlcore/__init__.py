@@ -27,7 +27,8 @@ from .shapes import Size  # noqa: F401
 from .tensor import (Tensor, tensor, as_tensor, from_numpy, zeros, ones, empty, full,  # noqa: F401
                      zeros_like, ones_like, full_like, empty_like, eye, arange, linspace, rand,
                      randn, randint, randperm, rand_like, randn_like, is_tensor, numel)
-from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: F401
+from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled,  # noqa: F401
+                       inference_mode, is_inference_mode_enabled)
 from .random import manual_seed, seed, Generator, get_rng_state, set_rng_state  # noqa: F401
 from .functions import *  # noqa: F401,F403
 from .functions import cat, stack, where, matmul, einsum  # noqa: F401
@@ -42,10 +43,13 @@ memory._install_at_import()
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
-                "weights", "text", "distributed", "utils", "jit", "onnx", "quantization"):
+                "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
+                "distributions", "multiprocessing", "sparse", "vision"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)
+    if name in ("sparse_coo_tensor", "spmm"):
+        return getattr(_importlib.import_module(".sparse", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
     raise AttributeError("module 'dlcore' has no attribute %r" % name)

@@ -12,15 +12,19 @@ import numbers
 import numpy as np
 
 from . import random as R
-from .autograd import AutogradMethods, is_grad_enabled
+from .autograd import AutogradMethods
+from .autograd.grad_mode import state as _grad_state
 from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_,  # noqa: F401
                      float, double, long, get_default_dtype, set_default_dtype, _default_dtype,
                      as_dtype as _as_dtype, check_device as _check_device)
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
+from .ops.inplace import InplaceMethods
 from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
 from .ops.shape import Cast, IndexMethods, ShapeMethods
+from .ops.sparse_coo import SparseMethods
+from .shared_storage import SharedMemoryMethods
 from .shapes import (Size, SortResult, norm_dim as _norm_dim, norm_axes as _axes,  # noqa: F401
                      var_correction as _correction, resolve_shape as _resolve_shape,
                      size_args as _size_args)
@@ -49,8 +53,9 @@ def _to_array(data, dtype=None):
     return arr
 
 
-class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMethods,
-             ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods, concrete=True):
+class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareMethods,
+             ReduceMethods, ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods,
+             SharedMemoryMethods, SparseMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking."""
 
     __slots__ = ()
@@ -65,6 +70,8 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
         self._idx = 0
         self._hooks = None
         self.requires_grad = False
+        if _grad_state.grad is None:  # made under inference_mode
+            self._inference = True
         if requires_grad:
             self.requires_grad_(True)
 
@@ -211,27 +218,7 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
     def bool(self):
         return self.to(bool_)
 
-    # ---- in-place storage updates (outside autograd) ---------------------------------------
-    def zero_(self):
-        self._check_inplace("zero_")
-        self._data[...] = 0
-        return self
-
-    def fill_(self, value):
-        self._check_inplace("fill_")
-        self._data[...] = _scalar_of(value, "fill_")
-        return self
-
-    def copy_(self, src):
-        self._check_inplace("copy_")
-        arr = src._data if isinstance(src, TensorBase) else np.asarray(src)
-        try:
-            np.copyto(self._data, np.broadcast_to(arr, self._data.shape), casting="unsafe")
-        except ValueError:
-            raise ValueError("copy_: source of shape %s does not broadcast to %s"
-                             % (arr.shape, self.shape)) from None
-        return self
-
+    # ---- random in-place fills (outside autograd; the other in-place ops: ops.inplace) -----
     def uniform_(self, a=0.0, b=1.0, generator=None):
         self._check_inplace("uniform_")
         self._data[...] = R.rng(generator).uniform(a, b, self._data.shape)
@@ -241,14 +228,6 @@ class Tensor(TensorBase, AutogradMethods, ArithMethods, CompareMethods, ReduceMe
         self._check_inplace("normal_")
         self._data[...] = R.rng(generator).normal(mean, std, self._data.shape)
         return self
-
-    def __setitem__(self, idx, value):
-        self._check_inplace("__setitem__")
-        if self._ctx is not None and is_grad_enabled():
-            raise RuntimeError("__setitem__: in-place assignment into a tensor that is part of "
-                               "a graph is not supported; use dl.where or masked_fill")
-        v = value._data if isinstance(value, TensorBase) else value
-        self._data[_index_of(idx)] = v
 
 
 # ---- creation functions ---------------------------------------------------------------------

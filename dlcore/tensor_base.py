@@ -40,6 +40,9 @@ class TensorBase:
     __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_idx", "_hooks", "__weakref__",
                  "__dict__")
     __array_priority__ = 1000  # numpy scalars/arrays on the left defer to our operators
+    # set (in the instance dict) on what ops make under inference_mode: such a tensor can not be
+    # saved for backward later (dlcore.autograd.function)
+    _inference = False
 
     _wrap = staticmethod(wrap)
 

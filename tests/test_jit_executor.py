@@ -16,6 +16,7 @@ from dlcore.models.gpt import GPT, GPTConfig
 from dlcore.models.lenet import LeNet5
 from dlcore.models.mobilenet import MobileNetV2
 from dlcore.models.resnet import resnet_small
+from dlcore.ops.conv import conv_algorithm
 from dlcore.runtime import get_isa, set_isa, supported_isas
 
 RNG = np.random.default_rng(7)
@@ -408,7 +409,10 @@ def test_conv_gemm_tiles_prepacked_weights_and_epilogue(act, bias):
             attrs.update(activation=act, activation_attrs={})
         arrays = [x, _a(11, C, k, k)] + ([_a(11)] if bias else [])
         g, ins = _one("Conv", arrays, attrs, (shape[0], 11, OH, OW), consts=(1, 2))
-        p = _plan_vs_reference(g, ins)
+        # the plan's im2col GEMM against the eager im2col path: Winograd F(4x4), which eager
+        # may pick for the 3x3 case, is only within ~1e-5 of max |y| before the Clip
+        with conv_algorithm("im2col"):
+            p = _plan_vs_reference(g, ins)
         assert "CONV_GEMM" in str(p)
 
 

@@ -20,6 +20,9 @@ cdef extern from "dlcore/conv.h":
     int dl_conv2d_bwd_weight_f64(const dl_conv_params *p, const double *x, const double *gy,
                                  double *gw, double *gb) nogil
     size_t dl_conv_col_bytes() nogil
+    void dl_conv_set_algo(int algo) nogil
+    int dl_conv_get_algo() nogil
+    int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data) nogil
     void dl_conv_set_col_bytes(size_t b) nogil
     void dl_channel_sum_f32(int64_t N, int64_t C, int64_t L, const float *x, float *out) nogil
     void dl_channel_sum_f64(int64_t N, int64_t C, int64_t L, const double *x, double *out) nogil
@@ -487,3 +490,35 @@ def conv_workspace_limit(limit=None):
             raise ValueError("conv_workspace_limit: limit must be >= 0, got %r" % (limit,))
         dl_conv_set_col_bytes(<size_t>limit)
     return dl_conv_col_bytes()
+
+
+_CONV_ALGOS = ("auto", "im2col", "winograd", "winograd2x2", "winograd4x4")
+
+
+def conv_algo(name=None):
+    """The algorithm float32 convolutions use: 'auto' (a cost model picks per shape),
+    'im2col', or 'winograd' / 'winograd2x2' / 'winograd4x4' (wherever it applies: 3x3, stride
+    1, dilation 1, groups 1; the cheaper tile size or the one named); with `name`, set it
+    first.  Returns the setting in force."""
+    if name is not None:
+        if name not in _CONV_ALGOS:
+            raise ValueError("conv_algo: name must be one of %s, got %r" % (_CONV_ALGOS, name))
+        dl_conv_set_algo(_CONV_ALGOS.index(name))
+    return _CONV_ALGOS[dl_conv_get_algo()]
+
+
+def conv2d_algo_for(tuple x_shape, tuple w_shape, tuple out_hw, tuple stride, tuple padding,
+                    tuple dilation, int64_t groups, bint input_grad=False):
+    """What a float32 conv2d forward (or, with input_grad, its input gradient) of these shapes
+    runs now: 'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or
+    'winograd4x4'."""
+    cdef dl_conv_params p
+    p.N, p.C, p.H, p.W = x_shape
+    p.K, _, p.R, p.S = w_shape
+    p.OH, p.OW = out_hw
+    p.sh, p.sw = stride
+    p.ph, p.pw = padding
+    p.dh, p.dw = dilation
+    p.groups = groups
+    cdef int m = dl_conv2d_algo_f32(&p, 1 if input_grad else 0)
+    return {0: "im2col", 2: "winograd2x2", 4: "winograd4x4"}[m]

@@ -1,7 +1,8 @@
 """dl.data: datasets, samplers, the DataLoader, bundled datasets and file-format readers."""
 from .dataset import Dataset, TensorDataset, Subset, ConcatDataset, random_split  # noqa: F401
 from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,  # noqa: F401
-                      BatchSampler)
+                      BatchSampler, WeightedRandomSampler)
+from .iterable import IterableDataset, ChainDataset  # noqa: F401
 from .distributed_sampler import DistributedSampler  # noqa: F401
 from .collate import default_collate, default_convert  # noqa: F401
 from .dataloader import DataLoader, get_worker_info  # noqa: F401

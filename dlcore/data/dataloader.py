@@ -22,6 +22,7 @@ from ..random import rng as _rng
 from ..tensor import Tensor
 from .collate import default_collate, default_convert
 from .dataset import Subset, TensorDataset
+from . import iterable as _iterable
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
@@ -334,7 +335,10 @@ class DataLoader:
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
                  worker_init_fn=None, multiprocessing_context=None, generator=None, *,
                  prefetch_factor=None, persistent_workers=False):
-        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+        self._iterable = isinstance(dataset, _iterable.IterableDataset)
+        if self._iterable:  # a stream: no sampler; batches of the samples in stream order
+            _iterable.check_loader_args(shuffle, sampler, batch_sampler, num_workers)
+        elif not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError("DataLoader: dataset must define __getitem__ and __len__ (a map-style "
                             "dataset), got %s" % type(dataset).__name__)
         if isinstance(num_workers, bool) or not isinstance(num_workers, numbers.Integral) \
@@ -357,10 +361,10 @@ class DataLoader:
         elif batch_size is None and drop_last:
             raise ValueError("DataLoader: batch_size=None (no batching) is incompatible with "
                              "drop_last")
-        if sampler is None:
+        if sampler is None and not self._iterable:
             sampler = (RandomSampler(dataset, generator=generator) if shuffle
                        else SequentialSampler(dataset))
-        if batch_size is not None and batch_sampler is None:
+        if batch_size is not None and batch_sampler is None and not self._iterable:
             batch_sampler = BatchSampler(sampler, batch_size, bool(drop_last))
         self.dataset = dataset
         self.batch_size, self.drop_last = batch_size, bool(drop_last)
@@ -370,7 +374,8 @@ class DataLoader:
         if self.prefetch_factor < 1:
             raise ValueError("DataLoader: prefetch_factor must be >= 1, got %r"
                              % (prefetch_factor,))
-        self._auto_collation = batch_sampler is not None
+        self._auto_collation = batch_sampler is not None or (self._iterable and
+                                                             batch_size is not None)
         self._default_collate = collate_fn is None
         if collate_fn is None:
             collate_fn = default_collate if self._auto_collation else default_convert
@@ -398,6 +403,9 @@ class DataLoader:
 
     def __iter__(self):
         self._epoch += 1
+        if self._iterable:
+            return _iterable.iterable_batches(self.dataset, self.batch_size, self.drop_last,
+                                              self.collate_fn)
         if self.num_workers == 0:
             return self._single_process_iter()
         if self._pool is None or self._pool.closed:
@@ -411,6 +419,8 @@ class DataLoader:
             yield fetch(indices)
 
     def __len__(self):
+        if self._iterable:
+            return _iterable.iterable_len(self.dataset, self.batch_size, self.drop_last)
         if self._auto_collation:
             return len(self.batch_sampler)
         return len(self.sampler)

@@ -4,7 +4,7 @@ import numpy as np
 from ..random import rng as _rng
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
-           "BatchSampler"]
+           "BatchSampler", "WeightedRandomSampler"]
 
 
 class Sampler:
@@ -122,3 +122,41 @@ class BatchSampler(Sampler):
     def __len__(self):
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+class WeightedRandomSampler(Sampler):
+    """num_samples indices in [0, len(weights)), index i drawn with probability proportional to
+    weights[i] (with replacement by default; without, each index at most once)."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+                or num_samples <= 0:
+            raise ValueError("WeightedRandomSampler: num_samples should be a positive integer, "
+                             "got %r" % (num_samples,))
+        if not isinstance(replacement, bool):
+            raise ValueError("WeightedRandomSampler: replacement should be a bool, got %r"
+                             % (replacement,))
+        w = np.asarray(weights._data if hasattr(weights, "_data") else weights,
+                       dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError("WeightedRandomSampler: weights should be a 1-D sequence, got "
+                             "shape %s" % (w.shape,))
+        if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and "
+                             "not all zero")
+        if not replacement and num_samples > int((w > 0).sum()):
+            raise ValueError("WeightedRandomSampler: cannot draw %d samples without replacement "
+                             "from %d non-zero weights" % (num_samples, int((w > 0).sum())))
+        self.weights, self.num_samples = w, int(num_samples)
+        self.replacement, self.generator = replacement, generator
+
+    def _epoch_indices(self):
+        g = _rng(self.generator)
+        return g.choice(len(self.weights), size=self.num_samples, replace=self.replacement,
+                        p=self.weights / self.weights.sum())
+
+    def __iter__(self):
+        return iter(self._epoch_indices().tolist())
+
+    def __len__(self):
+        return self.num_samples

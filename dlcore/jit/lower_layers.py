@@ -3,6 +3,7 @@ Attention (reading strided q/k/v views in place) and the recurrent layers."""
 import numpy as np
 
 from . import executor as X
+from ..ops.conv import conv2d_algorithm
 from .lower_common import F32, f32, fused_act, numel
 from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
 
@@ -136,7 +137,12 @@ def _conv(L, node):
     p += [at["strides"][0], at["strides"][1], at["pads"][0], at["pads"][1],
           at["dilations"][0], at["dilations"][1], at["group"]]
     yr = L.output(y)
-    if node.op == "Conv" and at["group"] == 1 and w.is_const:
+    # a 3x3 stride-1 convolution that runs Winograd (csrc/winograd.c) when eager would goes to
+    # the CONV step (dl_conv2d_fwd_f32), activation applied after it
+    winograd = node.op == "Conv" and conv2d_algorithm(
+        x.shape, w.shape, tuple(at["strides"]), tuple(at["pads"][:2]),
+        tuple(at["dilations"]), at["group"]) != "im2col"
+    if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd:
         # im2col tiles times weights packed once, the epilogue fused (lower_conv_gemm)
         act, post, a1, a2, a3 = _gemm_acts(node)
         CRS, P = x.shape[1] * w.shape[2] * w.shape[3], y.shape[2] * y.shape[3]

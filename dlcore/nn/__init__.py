@@ -15,7 +15,7 @@ from .modules.quantized import QuantizedLinear, QuantizedEmbedding  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 from .modules.normalization import *  # noqa: F401,F403
 from .modules.transformer import *  # noqa: F401,F403
-from .modules.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
+from .modules.conv import Conv1d, Conv2d, Conv3d, ConvTranspose2d  # noqa: F401
 from .modules.pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,  # noqa: F401
                               AdaptiveMaxPool2d, MaxUnpool2d)
 from .modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
@@ -25,3 +25,10 @@ from . import quantized  # noqa: F401
 from .parallel import SyncBatchNorm  # noqa: F401
 from .modules.positional import (SinusoidalPositionalEncoding,  # noqa: F401
                                  LearnedPositionalEmbedding)
+from .modules.linear import Bilinear  # noqa: F401
+from .modules.pooling_nd import *  # noqa: F401,F403
+from .modules.instancenorm import *  # noqa: F401,F403
+from .modules.distance import *  # noqa: F401,F403
+from .modules.pixelshuffle import *  # noqa: F401,F403
+from .modules.fold import Fold, Unfold  # noqa: F401
+from .modules.padding import *  # noqa: F401,F403

@@ -9,5 +9,14 @@ from ..ops.attention import *  # noqa: F401,F403
 from ..ops.conv import *  # noqa: F401,F403
 from ..ops.pool import *  # noqa: F401,F403
 from ..ops.batchnorm import *  # noqa: F401,F403
-from ..ops.dropout import dropout2d  # noqa: F401
+from ..ops.dropout import dropout1d, dropout2d, dropout3d  # noqa: F401
 from ..ops.sparse import embedding  # noqa: F401
+from ..ops.distance import *  # noqa: F401,F403
+from ..ops.groupnorm import *  # noqa: F401,F403
+from ..ops.pool_nd import *  # noqa: F401,F403
+from ..ops.conv3d import conv3d  # noqa: F401
+from ..ops.pixel_shuffle import *  # noqa: F401,F403
+from ..ops.prelu import *  # noqa: F401,F403
+from ..ops.bilinear import bilinear  # noqa: F401
+from ..ops.fold import unfold, fold  # noqa: F401
+from ..ops.grid_sample import affine_grid, grid_sample  # noqa: F401

@@ -1,6 +1,7 @@
 """Parameter: a Tensor that a Module registers as learnable."""
 import numpy as np
 
+from ..shared_storage import shared_reduce
 from ..tensor import Tensor
 
 
@@ -20,4 +21,7 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, proto):
+        shared = shared_reduce(self, Parameter)  # a shared parameter maps the same memory
+        if shared is not None:
+            return shared
         return (Parameter, (self._data, self.requires_grad))

@@ -66,6 +66,71 @@ class _Activation(Function):
         return gx
 
 
+    def backward_graph(self, g):
+        return g * ActDerivative.apply(self.parents[0], kind=self.KIND, params=self.params)
+
+
+def _second_derivative(kind, x, a, b, c):
+    """f''(x) of activation `kind` on a float64 array (what ActDerivative's backward needs)."""
+    if kind in (_C.AF_RELU, _C.AF_LEAKY_RELU, _C.AF_HARDTANH, _C.AF_HARDSIGMOID):
+        return np.zeros_like(x)  # piecewise linear
+    if kind == _C.AF_SIGMOID:
+        s = 1 / (1 + np.exp(-x))
+        return s * (1 - s) * (1 - 2 * s)
+    if kind == _C.AF_TANH:
+        t = np.tanh(x)
+        return -2 * t * (1 - t * t)
+    if kind == _C.AF_GELU:
+        return np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi) * (2 - x * x)
+    if kind == _C.AF_GELU_TANH:
+        k = math.sqrt(2 / math.pi)
+        u = k * (x + 0.044715 * x ** 3)
+        du = k * (1 + 3 * 0.044715 * x * x)
+        d2u = k * 6 * 0.044715 * x
+        t = np.tanh(u)
+        sech2 = 1 - t * t
+        return sech2 * du + 0.5 * x * (-2 * t * sech2 * du * du + sech2 * d2u)
+    if kind == _C.AF_SILU:
+        s = 1 / (1 + np.exp(-x))
+        return s * (1 - s) * (2 + x * (1 - 2 * s))
+    if kind == _C.AF_ELU:  # a: alpha, b: scale, c: input scale
+        return np.where(x > 0, 0.0, a * b * c * c * np.exp(c * np.minimum(x, 0)))
+    if kind == _C.AF_SOFTPLUS:  # a: beta, b: threshold
+        s = 1 / (1 + np.exp(-a * x))
+        return np.where(a * x > b, 0.0, a * s * (1 - s))
+    if kind == _C.AF_HARDSWISH:
+        return np.where((x > -3) & (x < 3), 1 / 3, 0.0)
+    if kind == _C.AF_MISH:
+        sp = np.logaddexp(0, x)
+        t = np.tanh(sp)
+        s = 1 / (1 + np.exp(-x))
+        return (1 - t * t) * (2 * s + x * s * (1 - s) - 2 * x * s * s * t)
+    raise RuntimeError("double backward is not supported for activation kind %d" % kind)
+
+
+class ActDerivative(Function):
+    """f'(x) of an activation, as an op: the gradient of an activation's gradient."""
+
+    def forward(self, x, kind=0, params=(0.0, 0.0, 0.0)):
+        x = _contig(x)
+        one = np.ones_like(x)
+        d = np.empty_like(x)
+        if _C.act_bwd_uses_output(kind):
+            y = np.empty_like(x)
+            _C.act_forward(kind, x, y, *params)
+            _C.act_backward(kind, None, y, one, d, *params)
+        else:
+            _C.act_backward(kind, x, None, one, d, *params)
+        if self.requires_grad:
+            self.x, self.conf = x, (kind,) + tuple(params)
+        return d
+
+    def backward(self, g):
+        x = self.x
+        return (g * _second_derivative(self.conf[0], x.astype(np.float64), *self.conf[1:])
+                ).astype(x.dtype)
+
+
 def _act(name, kind):
     cls = type(name, (_Activation,), {"KIND": kind,
                                        "USES_OUTPUT": _C.act_bwd_uses_output(kind)})
@@ -218,6 +283,16 @@ class Softmax(Function):
         gx = np.empty_like(y)
         _C.softmax_backward(y, g, gx, *self.dims, self.LOG)
         return gx
+
+    def backward_graph(self, g):
+        x = self.parents[0]
+        if x.ndim == 0:
+            return g * 0.0
+        dim = self.kwargs.get("dim", -1)
+        y = type(self).apply(x, dim=dim)
+        if self.LOG:
+            return g - y.exp() * g.sum(dim, keepdim=True)
+        return y * (g - (g * y).sum(dim, keepdim=True))
 
 
 class LogSoftmax(Softmax):

@@ -6,13 +6,15 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 """
 import numpy as np
 
-from ..autograd import Function, is_grad_enabled
+from ..autograd import Function
 from ..dtypes import bool_
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 
 
 class Add(Function):
+    LINEAR = True
+
     def forward(self, a, b):
         return np.add(a, b)
 
@@ -21,6 +23,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    LINEAR = True
+
     def forward(self, a, b):
         return np.subtract(a, b)
 
@@ -39,6 +43,11 @@ class Mul(Function):
         gb = g * self.a if self.needs_input_grad[1] else None
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b = self.parents
+        need = self.needs_input_grad
+        return (g * b if need[0] else None), (g * a if need[1] else None)
+
 
 class Div(Function):
     def forward(self, a, b):
@@ -52,8 +61,17 @@ class Div(Function):
         gb = -g * self.out / self.b if self.needs_input_grad[1] else None
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b = self.parents
+        need = self.needs_input_grad
+        ga = g / b if need[0] else None
+        gb = -g * a / (b * b) if need[1] else None
+        return ga, gb
+
 
 class Neg(Function):
+    LINEAR = True
+
     def forward(self, a):
         return np.negative(a)
 
@@ -82,6 +100,25 @@ class Pow(Function):
             gb = g * self.out * la
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b = self.parents
+        need = self.needs_input_grad
+        ga = gb = None
+        if need[0]:
+            if isinstance(b, TensorBase):
+                ga = g * b * a ** (b - 1)
+            else:
+                ga = g * (b * a ** (b - 1)) if b != 0 else g * 0
+        if need[1]:
+            if isinstance(a, TensorBase):  # log a where a > 0, else 0 (as backward)
+                pos = a._data > 0
+                la = Where.apply(pos, a, np.ones((), a._data.dtype)).log() * wrap(
+                    pos.astype(a._data.dtype))
+            else:
+                la = float(np.log(a)) if a > 0 else 0.0
+            gb = g * (a ** b) * la
+        return ga, gb
+
 
 class Exp(Function):
     def forward(self, a):
@@ -93,6 +130,9 @@ class Exp(Function):
     def backward(self, g):
         return g * self.out
 
+    def backward_graph(self, g):
+        return g * self.parents[0].exp()
+
 
 class Log(Function):
     def forward(self, a):
@@ -103,6 +143,9 @@ class Log(Function):
     def backward(self, g):
         return g / self.a
 
+    def backward_graph(self, g):
+        return g / self.parents[0]
+
 
 class Log1p(Function):
     def forward(self, a):
@@ -112,6 +155,9 @@ class Log1p(Function):
 
     def backward(self, g):
         return g / (1 + self.a)
+
+    def backward_graph(self, g):
+        return g / (1 + self.parents[0])
 
 
 class Sqrt(Function):
@@ -124,6 +170,9 @@ class Sqrt(Function):
     def backward(self, g):
         return g / (2 * self.out)
 
+    def backward_graph(self, g):
+        return g / (2 * self.parents[0].sqrt())
+
 
 class Abs(Function):
     def forward(self, a):
@@ -133,6 +182,9 @@ class Abs(Function):
 
     def backward(self, g):
         return g * np.sign(self.a)
+
+    def backward_graph(self, g):
+        return g * wrap(np.sign(self.parents[0]._data))
 
 
 class Sin(Function):
@@ -144,6 +196,9 @@ class Sin(Function):
     def backward(self, g):
         return g * np.cos(self.a)
 
+    def backward_graph(self, g):
+        return g * self.parents[0].cos()
+
 
 class Cos(Function):
     def forward(self, a):
@@ -153,6 +208,9 @@ class Cos(Function):
 
     def backward(self, g):
         return -g * np.sin(self.a)
+
+    def backward_graph(self, g):
+        return -g * self.parents[0].sin()
 
 
 class Clamp(Function):
@@ -172,6 +230,16 @@ class Clamp(Function):
             keep &= a <= self.hi
         return g * keep
 
+    def backward_graph(self, g):
+        a = self.parents[0]._data
+        keep = np.ones(a.shape, dtype=bool)
+        lo, hi = self.kwargs.get("min"), self.kwargs.get("max")
+        if lo is not None:
+            keep &= a >= lo
+        if hi is not None:
+            keep &= a <= hi
+        return g * wrap(keep.astype(a.dtype))
+
 
 class Maximum(Function):
     """Ties split the gradient evenly, as PyTorch does."""
@@ -186,6 +254,14 @@ class Maximum(Function):
         wa = (a > b) + 0.5 * (a == b)
         return g * wa, g * (1 - wa)
 
+    def backward_graph(self, g):
+        a, b = (raw(p) for p in self.parents)
+        wa = (a > b) + 0.5 * (a == b)
+        dt = self.out_dtypes[0]
+        need = self.needs_input_grad
+        return (g * wrap(np.asarray(wa, dt)) if need[0] else None,
+                g * wrap(np.asarray(1 - wa, dt)) if need[1] else None)
+
 
 class Minimum(Function):
     def forward(self, a, b):
@@ -198,8 +274,18 @@ class Minimum(Function):
         wa = (a < b) + 0.5 * (a == b)
         return g * wa, g * (1 - wa)
 
+    def backward_graph(self, g):
+        a, b = (raw(p) for p in self.parents)
+        wa = (a < b) + 0.5 * (a == b)
+        dt = self.out_dtypes[0]
+        need = self.needs_input_grad
+        return (g * wrap(np.asarray(wa, dt)) if need[0] else None,
+                g * wrap(np.asarray(1 - wa, dt)) if need[1] else None)
+
 
 class Where(Function):
+    LINEAR = True  # in the two value inputs, for a fixed condition
+
     def forward(self, cond, a, b):
         if self.requires_grad:
             self.cond = cond
@@ -213,7 +299,7 @@ class Where(Function):
 
 
 class ArithMethods:
-    """Tensor operators + - * / ** and elementwise math; the in-place forms act outside autograd."""
+    """Tensor operators + - * / ** and elementwise math (the in-place forms: ops.inplace)."""
 
     __slots__ = ()
 
@@ -261,52 +347,6 @@ class ArithMethods:
 
     def __abs__(self):
         return self.abs()
-
-    def __iadd__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self + o
-        return self.add_(o)
-
-    def __isub__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self - o
-        return self.sub_(o)
-
-    def __imul__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self * o
-        return self.mul_(o)
-
-    def __itruediv__(self, o):
-        if self.requires_grad and is_grad_enabled():
-            return self / o
-        return self.div_(o)
-
-    def add_(self, other, alpha=1):
-        self._check_inplace("add_")
-        o = raw(other)
-        if alpha != 1:
-            o = o * alpha
-        np.add(self._data, o, out=self._data, casting="unsafe")
-        return self
-
-    def sub_(self, other, alpha=1):
-        return self.add_(other, alpha=-alpha)
-
-    def mul_(self, other):
-        self._check_inplace("mul_")
-        np.multiply(self._data, raw(other), out=self._data, casting="unsafe")
-        return self
-
-    def div_(self, other):
-        self._check_inplace("div_")
-        np.divide(self._data, raw(other), out=self._data, casting="unsafe")
-        return self
-
-    def clamp_(self, min=None, max=None):
-        self._check_inplace("clamp_")
-        np.clip(self._data, min, max, out=self._data)
-        return self
 
     def add(self, o, alpha=1):
         return self + (o * alpha if alpha != 1 else o)

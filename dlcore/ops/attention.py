@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase, wrap
 from .activation import softmax
 from .dropout import dropout
@@ -80,6 +81,13 @@ def _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g):
     dp = np.matmul(g.astype(np.float64), np.swapaxes(v4, -1, -2))
     rows = np.sum(g.astype(np.float64) * out, axis=-1, keepdims=True)
     return (p * (dp - rows)).astype(out.dtype)
+
+    def backward_graph(self, g):
+        q, k, v, mask = self.parents[:4]
+        kw = self.kwargs
+        m = mask._data if isinstance(mask, TensorBase) else mask
+        return composite_backward(self, (g,), lambda: _composed(
+            q, k, v, m, 0.0, kw.get("is_causal", False), kw.get("scale", 1.0)))
 
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):

@@ -3,7 +3,8 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..tensor_base import TensorBase
+from ..autograd.double_backward import composite_backward
+from ..tensor_base import TensorBase, wrap
 from .conv import _c, _FLOAT
 
 __all__ = ["batch_norm"]
@@ -59,6 +60,25 @@ class BatchNormFn(Function):
         _C.batchnorm_backward(self.x3, g3, self.w, self.mean, self.invstd, self.training, gx,
                               gw, gb)
         return (None if gx is None else gx.reshape(self.shape)), gw, gb
+
+    def backward_graph(self, g):
+        x, w, b = (list(self.parents) + [None, None])[:3]
+        shape, C = tuple(x.shape), x.shape[1]
+        eps = self.kwargs.get("eps", 1e-5)
+
+        def same_value():  # the forward as differentiable ops, for gradients of gradients
+            x3 = x.reshape(shape[0], C, -1)
+            if self.training:
+                d = x3 - x3.mean((0, 2), keepdim=True)
+                y = d / ((d * d).mean((0, 2), keepdim=True) + eps).sqrt()
+            else:
+                y = (x3 - wrap(self.mean.reshape(1, C, 1))) * wrap(self.invstd.reshape(1, C, 1))
+            if isinstance(w, TensorBase):
+                y = y * w.reshape(1, C, 1)
+            if isinstance(b, TensorBase):
+                y = y + b.reshape(1, C, 1)
+            return y.reshape(shape)
+        return composite_backward(self, (g,), same_value)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,

@@ -1,9 +1,17 @@
 """Convolutions: conv2d, conv_transpose2d (its adjoint) and conv1d (conv2d on a 1-row image).
 
 The C kernels (csrc/conv.c) do the work: im2col + GEMM tiled over the batch, a pointwise
-path without im2col, a direct SIMD depthwise kernel.  conv_transpose2d's forward is conv2d's
-input-gradient kernel and its backward is conv2d's forward plus weight gradient.
+path without im2col, a direct SIMD depthwise kernel, and Winograd F(4x4, 3x3) / F(2x2, 3x3)
+(csrc/winograd.c) for float32 3x3 stride-1 convolutions where a cost model says it is faster.
+conv_transpose2d's forward is conv2d's input-gradient kernel and its backward is conv2d's
+forward plus weight gradient.
+
+The algorithm choice can be overridden for tests and benchmarks: set_conv_algorithm(name),
+the conv_algorithm(name) context manager, or DLCORE_CONV_ALGO at start-up; name is 'auto'
+(the default), 'im2col', 'winograd' (wherever it applies, the cheaper tile size),
+'winograd2x2' or 'winograd4x4'.
 """
+import contextlib
 import numbers
 
 import numpy as np
@@ -15,6 +23,45 @@ from ..tensor_base import TensorBase
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def get_conv_algorithm():
+    """The convolution algorithm setting in force ('auto', 'im2col', 'winograd', ...)."""
+    return _C.conv_algo()
+
+
+def set_conv_algorithm(name):
+    """Sets which algorithm float32 convolutions use (see the module docstring); returns the
+    previous setting."""
+    prev = _C.conv_algo()
+    _C.conv_algo(name)
+    return prev
+
+
+@contextlib.contextmanager
+def conv_algorithm(name):
+    """Runs the block with the convolution algorithm set to `name`, then restores it."""
+    prev = set_conv_algorithm(name)
+    try:
+        yield name
+    finally:
+        _C.conv_algo(prev)
+
+
+def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1,
+                     input_grad=False):
+    """What a float32 conv2d of these shapes (int padding) runs under the current setting:
+    'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or 'winograd4x4'; with
+    input_grad, what its input gradient runs."""
+    stride = _pair(stride, "stride", "conv2d_algorithm")
+    pad = _pair(padding, "padding", "conv2d_algorithm")
+    dil = _pair(dilation, "dilation", "conv2d_algorithm")
+    N, C, H, W = x_shape
+    K, _, R, S = w_shape
+    out_hw = ((H + 2 * pad[0] - dil[0] * (R - 1) - 1) // stride[0] + 1,
+              (W + 2 * pad[1] - dil[1] * (S - 1) - 1) // stride[1] + 1)
+    return _C.conv2d_algo_for(tuple(x_shape), tuple(w_shape), out_hw, stride, pad, dil,
+                              int(groups), bool(input_grad))
 
 
 def _pair(v, name, fname, n=2):
@@ -70,6 +117,19 @@ class Conv2dFn(Function):
             _C.conv2d_backward_weight(x, g, gw, gb, w.shape, *self.conf)
         return gx, gw, gb
 
+    def backward_graph(self, g):
+        x, w = self.parents[0], self.parents[1]
+        kw = self.kwargs
+        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
+                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+        need = self.needs_input_grad
+        gx = ConvTranspose2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) \
+            if need[0] else None
+        gw = Conv2dWeightGrad.apply(x, g, wshape=tuple(w.shape), conf=tuple(conf.values())) \
+            if need[1] else None
+        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
 
 class ConvTranspose2dFn(Function):
     """y = conv_transpose2d(x, w) + b with w (C_in, C_out/groups, R, S): the adjoint of the
@@ -105,6 +165,45 @@ class ConvTranspose2dFn(Function):
             gb = np.empty((g.shape[1],), g.dtype)
             _C.channel_sum(g, gb)
         return gx, gw, gb
+
+    def backward_graph(self, g):
+        x, w = self.parents[0], self.parents[1]
+        kw = self.kwargs
+        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
+                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+        need = self.needs_input_grad
+        gx = Conv2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) if need[0] else None
+        gw = Conv2dWeightGrad.apply(g, x, wshape=tuple(w.shape), conf=tuple(conf.values())) \
+            if need[1] else None
+        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
+
+class Conv2dWeightGrad(Function):
+    """conv2d's weight gradient from input x and output gradient g, as an op (for gradients
+    of gradients).  Bilinear: its backward is conv2d's data gradient and conv2d itself."""
+
+    def forward(self, x, g, wshape=None, conf=None):
+        x, g = _c(x), _c(g)
+        gw = np.zeros(wshape, dtype=x.dtype)
+        if g.shape[0]:
+            _C.conv2d_backward_weight(x, g, gw, None, wshape, *conf)
+        if self.requires_grad:
+            self.x, self.g, self.conf = x, g, conf
+        return gw
+
+    def backward(self, ggw):
+        ggw = _c(ggw)
+        gx = gg = None
+        if self.needs_input_grad[0]:
+            gx = np.zeros_like(self.x)
+            if self.g.shape[0]:
+                _C.conv2d_backward_data(self.g, ggw, None, gx, *self.conf)
+        if self.needs_input_grad[1]:
+            gg = np.zeros_like(self.g)
+            if gg.size:
+                _C.conv2d_forward(self.x, ggw, None, gg, *self.conf)
+        return gx, gg
 
 
 def _check_common(fname, input, weight, bias):

@@ -1,8 +1,11 @@
 """Dropout: inverted dropout with a mask drawn from the global (seeded) stream."""
+import warnings
+
 import numpy as np
 
 from .. import random as R
 from ..autograd import Function
+from ..tensor_base import wrap
 
 
 class Dropout(Function):
@@ -19,6 +22,9 @@ class Dropout(Function):
     def backward(self, g):
         return g * self.mask
 
+    def backward_graph(self, g):
+        return g * wrap(self.mask)
+
 
 def _check_p(p, fname):
     if not 0.0 <= p <= 1.0:
@@ -34,13 +40,54 @@ def dropout(input, p=0.5, training=True, inplace=False):
     return Dropout.apply(input, p=p)
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False):
-    _check_p(p, "dropout2d")
-    if input.ndim not in (3, 4):
-        raise ValueError("dropout2d: input must be 3-D (C, H, W) or 4-D (N, C, H, W), got "
-                         "shape %s" % (tuple(input.shape),))
+def _feature_dropout(input, p, training):
+    """Whole (sample, channel) feature maps dropped: the mask covers dims 0 and 1."""
     if not training or p == 0.0:
         return input
     if p == 1.0:
         return input * 0.0
-    return Dropout.apply(input, p=p, channel_dims=input.ndim - 2)
+    return Dropout.apply(input, p=p, channel_dims=2)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    _check_p(p, "dropout1d")
+    if input.ndim not in (2, 3):
+        raise ValueError("dropout1d: input must be 2-D (C, L) or 3-D (N, C, L), got shape %s"
+                         % (tuple(input.shape),))
+    if input.ndim == 2:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(input, p, training)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """PyTorch's dropout2d, including its legacy reading of a 3-D input as (N, C, L)
+    (channel-wise 1-D dropout, with PyTorch's warning) rather than an unbatched (C, H, W)."""
+    _check_p(p, "dropout2d")
+    if input.ndim < 2:
+        raise ValueError("dropout2d: input must have at least 2 dims, got shape %s"
+                         % (tuple(input.shape),))
+    if input.ndim not in (3, 4):
+        warnings.warn("dropout2d: Received a %d-D input to dropout2d, which is deprecated (in "
+                      "PyTorch too); use dropout instead. dropout2d drops channels of 3-D or "
+                      "4-D inputs." % input.ndim, stacklevel=2)
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L), where C is the channel dim (PyTorch's behaviour); use "
+                      "dropout1d for that, or add the batch dim to a (C, H, W) input.",
+                      stacklevel=2)
+    return _feature_dropout(input, p, training)
+
+
+def dropout3d(input, p=0.5, training=True, inplace=False):
+    _check_p(p, "dropout3d")
+    if input.ndim < 2:
+        raise ValueError("dropout3d: input must have at least 2 dims, got shape %s"
+                         % (tuple(input.shape),))
+    if input.ndim not in (4, 5):
+        warnings.warn("dropout3d: Received a %d-D input to dropout3d, which is deprecated (in "
+                      "PyTorch too); use dropout instead. dropout3d drops channels of 4-D or "
+                      "5-D inputs." % input.ndim, stacklevel=2)
+    if input.ndim == 4:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
+    return _feature_dropout(input, p, training)

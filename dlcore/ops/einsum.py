@@ -32,6 +32,25 @@ class Einsum(Function):
             grads.append(np.ascontiguousarray(gi))
         return tuple(grads)
 
+    def backward_graph(self, g):
+        ins, out = self.eq.replace(" ", "").split("->")
+        terms = ins.split(",")
+        grads = []
+        for i, (term, a) in enumerate(zip(terms, self.parents)):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [t for j, t in enumerate(terms) if j != i]
+            ops = [x for j, x in enumerate(self.parents) if j != i]
+            present = set(out) | set("".join(others))
+            kept = "".join(c for c in term if c in present)
+            gi = Einsum.apply(g, *ops, equation=",".join([out] + others) + "->" + kept)
+            if kept != term:
+                gi = gi.reshape([a.shape[term.index(c)] if c in present else 1
+                                 for c in term]).expand(*a.shape)
+            grads.append(gi)
+        return tuple(grads)
+
 
 def einsum(equation, *operands):
     if "->" not in equation:

@@ -9,6 +9,8 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..autograd.double_backward import composite_backward
+from .activation import SiLU
 from .rotary import float_array
 
 __all__ = ["swiglu"]
@@ -35,6 +37,12 @@ class SwiGLUFn(Function):
         gx[..., :f] = grad * u * (s * (1.0 + g * (1.0 - s)))
         gx[..., f:] = grad * (g * s)
         return gx
+
+    def backward_graph(self, grad):
+        x = self.parents[0]
+        f = x.shape[-1] // 2
+        return composite_backward(self, (grad,),
+                                  lambda: SiLU.apply(x[..., :f]) * x[..., f:])
 
 
 def swiglu(input):

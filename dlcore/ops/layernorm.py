@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase
 
 __all__ = ["layer_norm", "rms_norm"]
@@ -41,6 +42,26 @@ class LayerNormFn(Function):
         if db is not None and weight is not None:
             db = db.reshape(weight.shape)
         return dx, dw, db
+
+    def backward_graph(self, g):
+        x, weight, bias = self.parents[:3]
+        kw = self.kwargs
+        n, eps, rms = kw.get("n", 1), kw.get("eps", 1e-5), kw.get("rms", False)
+
+        def same_value():  # the forward as differentiable ops, for gradients of gradients
+            xr = x.reshape(-1, n)
+            if rms:
+                y = xr / ((xr * xr).mean(1, keepdim=True) + eps).sqrt()
+            else:
+                d = xr - xr.mean(1, keepdim=True)
+                y = d / ((d * d).mean(1, keepdim=True) + eps).sqrt()
+            y = y.reshape(tuple(x.shape))
+            if isinstance(weight, TensorBase):
+                y = y * weight
+            if isinstance(bias, TensorBase) and not rms:
+                y = y + bias
+            return y
+        return composite_backward(self, (g,), same_value)
 
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))

@@ -13,6 +13,8 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..autograd.double_backward import default_backward_graph
+from .activation import Softmax
 from ..tensor_base import TensorBase, wrap
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
@@ -121,6 +123,18 @@ class CrossEntropy(Function):
         _C.ce_backward(x2, t, weight, lse, ignore_index, eps, rows, scale, gx)
         return _unrows(gx, shape), None
 
+    def backward_graph(self, g):
+        x2, t, weight, lse, shape, ignore_index, eps, reduction, wsum = self.saved
+        valid = (t != ignore_index).astype(x2.dtype)
+        C = x2.shape[1]
+        w = np.ones(C, x2.dtype) if weight is None else weight
+        onehot = np.zeros_like(x2)
+        rows = np.nonzero(valid)[0]
+        onehot[rows, t[rows]] = 1.0
+        # loss_i = -sum_c a_ic log p_ic with a = (1-eps) w_t onehot + (eps/C) w on kept rows
+        a = ((1.0 - eps) * onehot * w[None, :] + (eps / C) * w[None, :]) * valid[:, None]
+        return _soft_target_grad(self, g, a, reduction, wsum), None
+
 
 class CrossEntropyProbs(Function):
     """Logits and class probabilities of the same shape (N, C[, d...])."""
@@ -154,6 +168,46 @@ class CrossEntropyProbs(Function):
             s = scale if rows is None else rows[:, None] * scale
             gq = _unrows((-(1.0 - eps) * w * logp * s).astype(x2.dtype), shape)
         return gx, gq
+
+    def backward_graph(self, g):
+        if self.needs_input_grad[1]:
+            return default_backward_graph(self, g)
+        x2, q2, weight, lse, shape, eps, reduction, n = self.saved
+        C = x2.shape[1]
+        w = np.ones(C, x2.dtype) if weight is None else weight
+        a = ((1.0 - eps) * q2 + eps / C) * w[None, :]
+        return _soft_target_grad(self, g, a, reduction, n), None
+
+
+def _as_rows(x):
+    """_rows for a Tensor, with differentiable ops."""
+    if x.ndim == 1:
+        return x.reshape(1, -1)
+    if x.ndim == 2:
+        return x
+    return x.permute(0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
+
+
+def _from_rows(g2, shape):
+    if len(shape) <= 2:
+        return g2.reshape(shape)
+    moved = g2.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],))
+    return moved.permute(0, len(shape) - 1, *range(1, len(shape) - 1))
+
+
+def _soft_target_grad(fn, g, a, reduction, denom):
+    """d/dx of sum_i s_i * (-sum_c a_ic log softmax(x)_ic) = s_i (p_i * sum_c a_ic - a_i), as
+    Tensor ops (a constant), s the reduction's scale of g."""
+    x = fn.parents[0]
+    p = Softmax.apply(_as_rows(x), dim=1)
+    grad = p * wrap(a.sum(1, keepdims=True)) - wrap(a)
+    if reduction == "none":
+        grad = grad * g.reshape(-1, 1)
+    elif reduction == "sum":
+        grad = grad * g
+    else:
+        grad = grad * (g / denom) if denom != 0 else grad * 0.0
+    return _from_rows(grad, tuple(x.shape))
 
 
 def _check_smoothing(label_smoothing, fname):
@@ -231,6 +285,21 @@ class NLLLoss(Function):
         _C.nll_backward(t, weight, ignore_index, rows, scale, gx)
         return _unrows(gx, shape), None
 
+    def backward_graph(self, g):
+        t, weight, shape, shape2, ignore_index, reduction, wsum = self.saved
+        dtype = self.out_dtypes[0]
+        coef = np.zeros(shape2, dtype)
+        rows = np.nonzero(t != ignore_index)[0]
+        coef[rows, t[rows]] = -(1.0 if weight is None else weight[t[rows]])
+        c = wrap(coef)
+        if reduction == "none":
+            grad = c * g.reshape(-1, 1)
+        elif reduction == "sum":
+            grad = c * g
+        else:
+            grad = c * (g / wsum) if wsum != 0 else c * 0.0
+        return _from_rows(grad, shape), None
+
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
@@ -306,6 +375,42 @@ class PointwiseLoss(Function):
         else:
             d = np.exp(t) * (t - x + 1.0)
         return (d * s).astype(x.dtype)
+
+    def backward_graph(self, g):
+        x, t = self.parents[0], self.parents[1]
+        kind, prm = self.kwargs.get("kind", 0), self.kwargs.get("param", 0.0)
+        weight, pos_weight = self.kwargs.get("weight"), self.kwargs.get("pos_weight")
+        reduction, denom = self.saved[6], self.saved[7]
+        symmetric = kind in (_C.PL_MSE, _C.PL_L1, _C.PL_SMOOTH_L1, _C.PL_HUBER)
+        if self.needs_input_grad[1] and not symmetric:
+            return default_backward_graph(self, g)
+        d = x - t
+        dd = d._data
+        w = 1.0 if weight is None else wrap(np.asarray(weight))
+        if kind == _C.PL_MSE:
+            fx = 2.0 * d
+        elif kind == _C.PL_L1:
+            fx = wrap(np.sign(dd))
+        elif kind in (_C.PL_SMOOTH_L1, _C.PL_HUBER):
+            inside = (np.abs(dd) < prm).astype(dd.dtype)
+            slope = 1.0 / prm if kind == _C.PL_SMOOTH_L1 else 1.0
+            cap = 1.0 if kind == _C.PL_SMOOTH_L1 else prm
+            fx = d * wrap(inside * slope) + wrap((1 - inside) * np.sign(dd) * cap)
+        elif kind == _C.PL_BCE:
+            fx = w * d / (x * (1.0 - x)).clamp(min=1e-12)
+        elif kind == _C.PL_BCE_LOGITS:
+            pw = 1.0 if pos_weight is None else wrap(np.asarray(pos_weight))
+            fx = w * ((1.0 + (pw - 1.0) * t) * x.sigmoid() - pw * t)
+        elif kind == _C.PL_KL:
+            fx = -t * wrap(np.ones(dd.shape, dd.dtype))
+        else:
+            fx = -(t.exp()) * wrap(np.ones(dd.shape, dd.dtype))
+        if reduction in ("none", "sum"):
+            gx = fx * g
+        else:
+            gx = fx * (g / denom) if denom else fx * float("nan")
+        need = self.needs_input_grad
+        return (gx if need[0] else None), (-gx if need[1] else None)
 
 
 def _pair(input, target, fname, same_shape=False):

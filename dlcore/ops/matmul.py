@@ -101,6 +101,20 @@ class MatMul(Function):
                 gb = _matmul_arrays(np.swapaxes(a, -1, -2), g)
         return ga, gb
 
+    def backward_graph(self, g):
+        a, b = self.parents
+        need = self.needs_input_grad
+        ga = gb = None
+        if need[0]:
+            ga = MatMul.apply(g, b.transpose(-1, -2))
+        if need[1]:
+            if b.ndim == 2 and a.ndim > 2:
+                a2 = a.reshape(-1, a.shape[-1])
+                gb = MatMul.apply(a2.transpose(0, 1), g.reshape(-1, g.shape[-1]))
+            else:
+                gb = MatMul.apply(a.transpose(-1, -2), g)
+        return ga, gb
+
 
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
@@ -165,6 +179,15 @@ class Linear(Function):
             gw = mm(g2, self.x2, transa=True)
         if self.has_b and self.needs_input_grad[2]:
             gb = g2.sum(axis=0)
+        return gx, gw, gb
+
+    def backward_graph(self, g):
+        x, w = self.parents[0], self.parents[1]
+        need = self.needs_input_grad
+        g2 = g.reshape(-1, g.shape[-1])
+        gx = MatMul.apply(g, w) if need[0] else None
+        gw = MatMul.apply(g2.transpose(0, 1), x.reshape(-1, x.shape[-1])) if need[1] else None
+        gb = g2.sum(0) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 
 

@@ -85,6 +85,48 @@ class MaxPool2dFn(Function):
             _C.index_scatter2d(_c(g), self.idx, gx)
         return gx
 
+    def backward_graph(self, g):
+        return MaxPoolGrad.apply(g, idx=self.idx, xshape=self.xshape)
+
+
+class MaxPoolGrad(Function):
+    """Max pooling's backward as an op (each gradient added at its window's argmax); linear in
+    the gradient, so its own backward gathers at the same indices."""
+
+    def forward(self, g, idx=None, xshape=None):
+        gx = np.zeros(xshape, dtype=g.dtype)
+        if gx.size:
+            _C.index_scatter2d(_c(g), idx, gx)
+        self.idx = idx
+        return gx
+
+    def backward(self, gg):
+        out = np.empty(self.idx.shape, dtype=gg.dtype)
+        if out.size:
+            _C.index_gather2d(_c(gg), self.idx, out)
+        return out
+
+    def backward_graph(self, gg):
+        return MaxPoolGather.apply(gg, idx=self.idx)
+
+
+class MaxPoolGather(Function):
+    """The values of each plane at the given flat indices (MaxPoolGrad's adjoint)."""
+    LINEAR = True
+
+    def forward(self, x, idx=None):
+        out = np.empty(idx.shape, dtype=x.dtype)
+        if out.size:
+            _C.index_gather2d(_c(x), idx, out)
+        self.idx, self.xshape = idx, x.shape
+        return out
+
+    def backward(self, g):
+        gx = np.zeros(self.xshape, dtype=g.dtype)
+        if gx.size:
+            _C.index_scatter2d(_c(g), self.idx, gx)
+        return gx
+
 
 class AdaptiveMaxPool2dFn(MaxPool2dFn):
     def forward(self, x, out_hw=None, holder=None):
@@ -102,6 +144,8 @@ class AdaptiveMaxPool2dFn(MaxPool2dFn):
 
 
 class AvgPool2dFn(Function):
+    LINEAR = True
+
     def forward(self, x, kernel=None, stride=None, padding=None, out_hw=None, cip=True,
                 divisor=0):
         x = _c(x)
@@ -120,6 +164,8 @@ class AvgPool2dFn(Function):
 
 
 class AdaptiveAvgPool2dFn(Function):
+    LINEAR = True
+
     def forward(self, x, out_hw=None):
         x = _c(x)
         y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
@@ -136,6 +182,8 @@ class AdaptiveAvgPool2dFn(Function):
 
 
 class MaxUnpool2dFn(Function):
+    LINEAR = True
+
     def forward(self, x, idx=None, out_hw=None):
         x = _c(x)
         y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
@@ -155,6 +203,8 @@ class MaxUnpool2dFn(Function):
 
 
 class Upsample2dFn(Function):
+    LINEAR = True
+
     def forward(self, x, mode=None, out_hw=None, align=False, scales=None):
         x = _c(x)
         y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)

@@ -9,6 +9,12 @@ from ..shapes import SortResult, norm_axes, norm_dim, var_correction
 from ..tensor_base import TensorBase, raw, wrap
 
 
+def _kept(g, shape, axis):
+    """A Tensor gradient of a reduction reshaped to broadcast against the input's shape."""
+    axes = range(len(shape)) if axis is None else axis
+    return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
 def _expand_back(g, shape, axis, keepdim):
     """Reinsert reduced axes into g so it broadcasts against the input's shape."""
     if axis is None:
@@ -19,6 +25,8 @@ def _expand_back(g, shape, axis, keepdim):
 
 
 class Sum(Function):
+    LINEAR = True
+
     def forward(self, a, axis=None, keepdim=False):
         self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
         return np.asarray(np.sum(a, axis=axis, keepdims=keepdim))
@@ -28,6 +36,8 @@ class Sum(Function):
 
 
 class Mean(Function):
+    LINEAR = True
+
     def forward(self, a, axis=None, keepdim=False):
         self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
         n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
@@ -52,6 +62,12 @@ class Var(Function):
     def backward(self, g):
         ge = _expand_back(g, self.d.shape, self.axis, self.keepdim)
         return ge * self.d * (2.0 / self.den)
+
+    def backward_graph(self, g):
+        a = self.parents[0]
+        axis = self.kwargs.get("axis")
+        d = a - a.mean(dim=axis, keepdim=True)
+        return _kept(g, a.shape, axis) * d * (2.0 / self.den)
 
 
 class Prod(Function):
@@ -94,6 +110,12 @@ class Amax(Function):
         cnt = mask.sum(axis=self.axis, keepdims=True)
         return _expand_back(g, self.a.shape, self.axis, self.keepdim) * mask / cnt
 
+    def backward_graph(self, g):
+        o = _expand_back(self.out, self.a.shape, self.axis, self.keepdim)
+        mask = (self.a == o)
+        cnt = mask.sum(axis=self.axis, keepdims=True)
+        return _kept(g, self.a.shape, self.axis) * wrap((mask / cnt).astype(self.a.dtype))
+
 
 class MaxDim(Function):
     """Values and indices along one dim; the gradient goes to the chosen index."""
@@ -116,6 +138,12 @@ class MaxDim(Function):
             g = np.expand_dims(g, self.dim)
         np.put_along_axis(out, self.idx, g, axis=self.dim)
         return out
+
+    def backward_graph(self, g, g_idx):
+        onehot = np.zeros(self.shape, dtype=self.out_dtypes[0])
+        np.put_along_axis(onehot, self.idx, 1, axis=self.dim)
+        gk = g if self.keepdim else g.unsqueeze(self.dim)
+        return gk * wrap(onehot)
 
 
 def max_min(t, dim, keepdim, op):
@@ -143,8 +171,16 @@ class LogSumExp(Function):
         ge = _expand_back(g, self.a.shape, self.axis, self.keepdim)
         return ge * np.exp(self.a - self.s)
 
+    def backward_graph(self, g):
+        a = self.parents[0]
+        axis = self.kwargs.get("axis")
+        dims = tuple(range(a.ndim)) if axis is None else axis
+        return _kept(g, a.shape, axis) * (a - a.logsumexp(dims, keepdim=True)).exp()
+
 
 class Cumsum(Function):
+    LINEAR = True
+
     def forward(self, a, axis=0):
         self.axis = axis
         return np.cumsum(a, axis=axis)

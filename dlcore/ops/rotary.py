@@ -14,7 +14,9 @@ cos and sin get gradients too (they are usually constant tables).
 import numpy as np
 
 from ..autograd import Function
+from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase
+from .shape import Cat, Stack
 
 __all__ = ["rotary_embedding", "rotate", "float_array"]
 
@@ -77,6 +79,22 @@ class RotaryFn(Function):
         if self.needs_input_grad[2]:
             gs = gb * a - ga * b
         return gx, gc, gs
+
+    def backward_graph(self, g):
+        x, cos, sin = self.parents[:3]
+        interleaved = self.kwargs.get("interleaved", True)
+
+        def same_value():  # the rotation as differentiable ops, for gradients of gradients
+            if interleaved:
+                a, b = x[..., 0::2], x[..., 1::2]
+            else:
+                h = x.shape[-1] // 2
+                a, b = x[..., :h], x[..., h:]
+            oa, ob = a * cos - b * sin, a * sin + b * cos
+            if interleaved:
+                return Stack.apply(oa, ob, dim=oa.ndim).reshape(tuple(x.shape))
+            return Cat.apply(oa, ob, dim=oa.ndim - 1)
+        return composite_backward(self, (g,), same_value)
 
 
 def rotary_embedding(input, cos, sin, interleaved=True):

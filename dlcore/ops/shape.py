@@ -11,6 +11,8 @@ from ..tensor_base import TensorBase, index_of, raw, scalar_of, shape_args, wrap
 
 
 class Reshape(Function):
+    LINEAR = True
+
     def forward(self, a, shape=()):
         self.in_shape = a.shape
         return a.reshape(shape)
@@ -20,6 +22,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    LINEAR = True
+
     def forward(self, a, dims=()):
         self.dims = dims
         return a.transpose(dims)
@@ -29,6 +33,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    LINEAR = True
+
     def forward(self, a, shape=()):
         return np.broadcast_to(a, shape)
 
@@ -37,6 +43,8 @@ class Expand(Function):
 
 
 class Repeat(Function):
+    LINEAR = True
+
     def forward(self, a, reps=()):
         lead = len(reps) - a.ndim
         self.in_shape = (1,) * lead + a.shape
@@ -54,6 +62,8 @@ class Repeat(Function):
 
 
 class Clone(Function):
+    LINEAR = True
+
     def forward(self, a):
         return np.array(a, copy=True, order="C")
 
@@ -62,6 +72,8 @@ class Clone(Function):
 
 
 class Cast(Function):
+    LINEAR = True
+
     def forward(self, a, dtype=None):
         self.in_dtype = a.dtype
         return a.astype(dtype)
@@ -79,6 +91,8 @@ def _is_basic(index):
 
 
 class GetItem(Function):
+    LINEAR = True
+
     def forward(self, a, index=None):
         try:
             out = a[index]
@@ -99,6 +113,8 @@ class GetItem(Function):
 
 
 class Cat(Function):
+    LINEAR = True
+
     def forward(self, *arrays, dim=0):
         self.dim = dim
         self.sizes = [a.shape[dim] for a in arrays]
@@ -110,6 +126,8 @@ class Cat(Function):
 
 
 class Stack(Function):
+    LINEAR = True
+
     def forward(self, *arrays, dim=0):
         self.dim = dim
         return np.stack(arrays, axis=dim)
@@ -119,6 +137,8 @@ class Stack(Function):
 
 
 class Gather(Function):
+    LINEAR = True
+
     def forward(self, a, dim=0, index=None):
         try:
             out = np.take_along_axis(a, index, axis=dim)
@@ -139,6 +159,8 @@ class Gather(Function):
 
 
 class ScatterAdd(Function):
+    LINEAR = True
+
     def forward(self, a, src, dim=0, index=None):
         out = np.array(a, copy=True)
         idx = list(np.indices(index.shape, sparse=True))
@@ -156,6 +178,9 @@ class ScatterAdd(Function):
 
 
 class MaskedFill(Function):
+    LINEAR = True
+    AFFINE = True
+
     def forward(self, a, mask=None, value=0.0):
         self.mask = mask
         return np.where(mask, np.asarray(value, dtype=a.dtype), a)
@@ -181,6 +206,8 @@ class MaskedFillTensor(Function):
 
 
 class Tri(Function):
+    LINEAR = True
+
     def forward(self, a, k=0, upper=False):
         if a.ndim < 2:
             raise ValueError("tril/triu: input must have at least 2 dims, got %d" % a.ndim)
@@ -192,6 +219,8 @@ class Tri(Function):
 
 
 class Flip(Function):
+    LINEAR = True
+
     def forward(self, a, dims=()):
         self.dims = dims
         return np.flip(a, dims)
@@ -202,6 +231,8 @@ class Flip(Function):
 
 class Pad(Function):
     """Constant padding; `pads` is ((before, after), ...) per axis, negative values crop."""
+    LINEAR = True
+    AFFINE = True
 
     def forward(self, a, pads=(), value=0.0):
         self.shape = a.shape

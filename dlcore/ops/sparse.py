@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..autograd import Function, no_grad
-from ..tensor_base import TensorBase
+from ..tensor_base import TensorBase, wrap
 
 __all__ = ["embedding"]
 
@@ -27,6 +27,33 @@ class Embedding(Function):
         if self.padding_idx is not None:
             dw[self.padding_idx] = 0
         return dw, None
+
+    def backward_graph(self, g):
+        n, d = self.shape
+        flat = self.idx.reshape(-1)
+        coef = np.ones(flat.shape, g.dtype)
+        if self.scale:
+            coef = coef / np.bincount(flat, minlength=n)[flat]
+        if self.padding_idx is not None:
+            coef[flat == self.padding_idx] = 0
+        scaled = g * wrap(coef.reshape(self.idx.shape + (1,)).astype(g.dtype))
+        return ScatterRows.apply(scaled, idx=self.idx, n=n), None
+
+
+class ScatterRows(Function):
+    """Rows of g added into a zero (n, d) matrix at the given row indices (the embedding's
+    gradient as an op); linear, its backward gathers the rows back."""
+    LINEAR = True
+
+    def forward(self, g, idx=None, n=0):
+        d = g.shape[-1]
+        out = np.zeros((n, d), g.dtype)
+        np.add.at(out, idx.reshape(-1), g.reshape(-1, d))
+        self.idx = idx
+        return out
+
+    def backward(self, gg):
+        return gg[self.idx]
 
 
 def _renorm_(weight, idx, max_norm, norm_type):

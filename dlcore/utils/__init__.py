@@ -1,2 +1,2 @@
 """dl.utils: torch.utils's shape over dlcore's modules (dl.utils.data is torch.utils.data)."""
-from . import data  # noqa: F401
+from . import checkpoint, data  # noqa: F401

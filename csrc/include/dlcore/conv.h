@@ -15,7 +15,9 @@
  *
  * Algorithms: im2col + GEMM (dl_sgemm/dl_dgemm, bias fused as DL_BIAS_COL) tiled over
  * (image, block of output positions); 1x1 stride-1 unpadded convolutions hand x straight to
- * the GEMM; groups == C (depthwise, any channel multiplier) runs a direct SIMD kernel.
+ * the GEMM; groups == C (depthwise, any channel multiplier) runs a direct SIMD kernel;
+ * float32 3x3 stride-1 dilation-1 groups-1 forward and input gradient may run Winograd
+ * F(4x4, 3x3) or F(2x2, 3x3) (csrc/winograd.c) where its cost model says it is faster.
  * Workspace: the im2col column tile of each thread holds at most DL_CONV_COL_BYTES (8 MiB)
  * unless a single block of 16 output positions needs more (C/groups*R*S*16 elements); the
  * weight gradient adds one private copy of w per thread when threads split the batch, and
@@ -41,6 +43,19 @@
 size_t dl_conv_col_bytes(void);
 void dl_conv_set_col_bytes(size_t bytes);
 
+/* Which algorithm float32 convolutions use: AUTO (the cost model in winograd.c picks per
+ * shape), IM2COL (never Winograd), WINOGRAD (wherever it applies, the cheaper tile size), or
+ * WINOGRAD2 / WINOGRAD4 (wherever it applies, that tile size).  Starts from the environment
+ * variable DLCORE_CONV_ALGO = auto | im2col | winograd | winograd2x2 | winograd4x4 (default
+ * auto).  AUTO and WINOGRAD* both run im2col when the input or the weights hold a NaN or an
+ * infinity: Winograd's transforms would spread it to outputs that never read it. */
+typedef enum {
+    DL_CONV_ALGO_AUTO = 0, DL_CONV_ALGO_IM2COL = 1, DL_CONV_ALGO_WINOGRAD = 2,
+    DL_CONV_ALGO_WINOGRAD2 = 3, DL_CONV_ALGO_WINOGRAD4 = 4
+} dl_conv_algo_t;
+void dl_conv_set_algo(int algo);
+int dl_conv_get_algo(void);
+
 typedef struct {
     int64_t N, C, H, W;   /* input batch, channels, rows, columns */
     int64_t K, R, S;      /* output channels, kernel rows, kernel columns */
@@ -50,6 +65,11 @@ typedef struct {
     int64_t dh, dw;       /* dilation */
     int64_t groups;
 } dl_conv_params;
+
+/* What the float32 forward (bwd_data = 0) or input gradient (1) of p runs under the current
+ * setting and ISA: 0 im2col + GEMM (or the pointwise / depthwise path), 2 Winograd F(2x2, 3x3),
+ * 4 Winograd F(4x4, 3x3). */
+int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data);
 
 int dl_conv2d_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
                       const float *bias, float *y);

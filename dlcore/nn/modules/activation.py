@@ -1,12 +1,17 @@
 """Activation layers: thin wrappers over dlcore.ops.activation with PyTorch's arguments.
 
 `inplace=True` is accepted and computes out of place (the result is what the layer returns)."""
+import numpy as np
+
 from ...ops import activation as _A
+from ...ops import prelu as _PR
+from ...tensor import get_default_dtype
+from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "ELU", "SELU", "CELU",
            "Softplus", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "Mish", "LogSigmoid",
-           "Softmax", "LogSoftmax", "Softmin"]
+           "Softmax", "LogSoftmax", "Softmin", "PReLU", "RReLU"]
 
 
 class _Inplace(Module):
@@ -163,3 +168,38 @@ class LogSoftmax(_SoftmaxBase):
 
 class Softmin(_SoftmaxBase):
     _fn = staticmethod(_A.softmin)
+
+
+class PReLU(Module):
+    """max(0, x) + weight * min(0, x) with a learned slope (one, or one per channel)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        if isinstance(num_parameters, bool) or not isinstance(num_parameters, (int, np.integer)) \
+                or num_parameters < 1:
+            raise ValueError("PReLU: num_parameters must be a positive int, got %r"
+                             % (num_parameters,))
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.num_parameters, self.init = int(num_parameters), float(init)
+        self.weight = Parameter(np.full(self.num_parameters, self.init, dtype=dt))
+
+    def reset_parameters(self):
+        self.weight._data[...] = self.init
+
+    def forward(self, input):
+        return _PR.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return "num_parameters=%d" % self.num_parameters
+
+
+class RReLU(Module):
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input):
+        return _PR.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return "lower=%s, upper=%s" % (self.lower, self.upper)

@@ -7,11 +7,12 @@ import numpy as np
 from ...tensor import _check_device, get_default_dtype
 from ...ops.conv import conv1d, conv2d, conv_transpose2d, _pair
 from ...ops.shape_fn import pad as F_pad
+from ...ops.conv3d import conv3d
 from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"]
 
 _MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -182,3 +183,21 @@ class ConvTranspose2d(_ConvNd):
     def forward(self, x, output_size=None):
         return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                 self._output_padding(x, output_size), self.groups, self.dilation)
+
+
+class Conv3d(_ConvNd):
+    """3-D convolution: weight (out_channels, in_channels/groups, kD, kH, kW), bias
+    (out_channels); computed as a sum of 2-D convolutions over the kernel's depth taps."""
+    _n = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, x):
+        if self.padding_mode != "zeros":
+            return conv3d(self._explicit_pad(x), self.weight, self.bias, self.stride, 0,
+                          self.dilation, self.groups)
+        return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                      self.groups)

@@ -1,6 +1,8 @@
 """Dropout layers: active in train(), identity in eval()."""
-from ...ops.dropout import dropout, dropout2d
+from ...ops.dropout import dropout, dropout1d, dropout2d, dropout3d
 from .module import Module
+
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
 
 
 class Dropout(Module):
@@ -20,3 +22,13 @@ class Dropout(Module):
 class Dropout2d(Dropout):
     def forward(self, x):
         return dropout2d(x, self.p, self.training)
+
+
+class Dropout1d(Dropout):
+    def forward(self, x):
+        return dropout1d(x, self.p, self.training)
+
+
+class Dropout3d(Dropout):
+    def forward(self, x):
+        return dropout3d(x, self.p, self.training)

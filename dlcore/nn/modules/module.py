@@ -13,6 +13,7 @@ import numpy as np
 from ...tensor import Tensor
 from ..parameter import Parameter
 from ..summary import summary as _summary
+from .backward_hooks import call_with_backward_hooks
 
 
 class _Store(OrderedDict):
@@ -281,6 +282,13 @@ class Module:
     def eval(self):
         return self.train(False)
 
+    def share_memory(self):
+        """Moves every parameter and buffer into shared memory (Hogwild training: processes
+        given this module update the same parameters in place)."""
+        for t in list(self.parameters()) + [b for b in self.buffers() if b is not None]:
+            t.share_memory_()
+        return self
+
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
             p.requires_grad_(requires_grad)
@@ -359,7 +367,10 @@ class Module:
                 r = h(self, args)
                 if r is not None:
                     args = r if isinstance(r, tuple) else (r,)
-        out = self.forward(*args, **kwargs)
+        if "_backward_hooks" in self.__dict__ or "_backward_pre_hooks" in self.__dict__:
+            out = call_with_backward_hooks(self, args, lambda a: self.forward(*a, **kwargs))
+        else:
+            out = self.forward(*args, **kwargs)
         hooks = self.__dict__.get("_forward_hooks")
         if hooks:
             for h in list(hooks.values()):
@@ -373,6 +384,17 @@ class Module:
 
     def register_forward_pre_hook(self, hook):
         return _add_hook(self, "_forward_pre_hooks", hook)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """hook(module, grad_input, grad_output) -> None or a new grad_input (dlcore's calls
+        take the hooked path once any hook is registered)."""
+        _add_hook(self, "_forward_hooks", None, keep_empty=True)
+        return _add_hook(self, "_backward_hooks", hook)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """hook(module, grad_output) -> None or a new grad_output."""
+        _add_hook(self, "_forward_hooks", None, keep_empty=True)
+        return _add_hook(self, "_backward_pre_hooks", hook)
 
     # ---- state_dict ------------------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):
@@ -472,11 +494,13 @@ class _HookHandle:
         self.store.pop(self.key, None)
 
 
-def _add_hook(mod, attr, hook):
+def _add_hook(mod, attr, hook, keep_empty=False):
     store = mod.__dict__.get(attr)
     if store is None:
         store = OrderedDict()
         object.__setattr__(mod, attr, store)
+    if keep_empty:  # only make sure the store exists (it routes calls to _call_hooked)
+        return None
     key = len(store) and max(store) + 1 or 0
     store[key] = hook
     return _HookHandle(store, key)

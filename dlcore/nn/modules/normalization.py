@@ -3,11 +3,12 @@ import numpy as np
 
 from ...tensor import _check_device, get_default_dtype
 from ...ops.layernorm import layer_norm, rms_norm
+from ...ops.groupnorm import group_norm
 from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["LayerNorm", "RMSNorm"]
+__all__ = ["LayerNorm", "RMSNorm", "GroupNorm"]
 
 
 def _shape(name, normalized_shape):
@@ -79,3 +80,38 @@ class RMSNorm(Module):
     def extra_repr(self):
         return "%s, eps=%s, elementwise_affine=%s" % (self.normalized_shape, self.eps,
                                                      self.elementwise_affine)
+
+
+class GroupNorm(Module):
+    """Normalises each sample over groups of num_channels // num_groups channels."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        _check_device(device)
+        for arg, v in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ValueError("GroupNorm: %s must be a positive int, got %r" % (arg, v))
+        if num_channels % num_groups:
+            raise ValueError("GroupNorm: num_channels (%d) must be divisible by num_groups (%d)"
+                             % (num_channels, num_groups))
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = eps, affine
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype=dt))
+            self.bias = Parameter(np.zeros(num_channels, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, x):
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return "%d, %d, eps=%s, affine=%s" % (self.num_groups, self.num_channels, self.eps,
+                                             self.affine)

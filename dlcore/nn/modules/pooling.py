@@ -76,3 +76,6 @@ class MaxUnpool2d(Module):
     def extra_repr(self):
         return "kernel_size=%s, stride=%s, padding=%s" % (self.kernel_size, self.stride,
                                                           self.padding)
+
+
+from .pooling_nd import *  # noqa: E402,F401,F403  (torch.nn.modules.pooling holds them too)

@@ -7,6 +7,9 @@ from ...functions import cat
 from ...ops.reduce import sum_of_squares
 from ...tensor import Tensor
 from . import rnn  # noqa: F401  (nn.utils.rnn: packed sequences)
+from . import parametrize, parametrizations  # noqa: F401
+from .weight_norm import weight_norm, remove_weight_norm  # noqa: F401
+from .spectral_norm import spectral_norm, remove_spectral_norm  # noqa: F401
 
 
 def _grads(parameters):

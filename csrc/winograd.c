@@ -1,0 +1,280 @@
+/* Winograd F(m x m, 3 x 3) convolution driver (float32; see winograd.h for the contract).
+ *
+ * With a = m + 2, each m x m output tile of each output channel is
+ *     Y = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A
+ * so the a*a products of every (tile, k, c) become a*a independent GEMMs over the channels:
+ *     M_xi (K x tiles) = U_xi (K x C) V_xi (C x tiles),  xi < a*a.
+ * F(4x4) does 36 multiply-adds per 16 outputs where direct convolution does 144 (4x fewer);
+ * F(2x2) 16 per 4 (2.25x fewer), with cheaper transforms and less rounding.
+ *
+ * The work per call:
+ *   1. U = G g G^T for every (k, c), written straight into the GEMM's packed left-operand
+ *      layout (micro-panels of MR output channels), one per xi, shared by all threads.
+ *   2. The tiles of the whole batch, flattened (image, tile row, tile column), are cut into
+ *      blocks of Tb (a multiple of the micro-kernel's NR); threads take blocks.  Per block:
+ *      a. input transform: for each run of tiles within one tile row and each channel, the
+ *         a input rows are copied into a small strip de-interleaved by column residue (zero
+ *         padding applied there), and the SIMD transform writes V_xi[c][tile] for all lanes;
+ *         the strip stays in L1, and V (a*a x C x Tb) in L2/L3 until the GEMMs read it;
+ *      b. a*a GEMMs straight on the GEMM family's micro-kernel (A = packed U, B = V read in
+ *         place with row stride Tb), into M (a*a x K x Tb);
+ *      c. output transform per (run, k) with the bias added, scattered into the NCHW output.
+ *   Nothing the size of the input or the batch is allocated: per thread V, M and the strips.
+ *
+ * Choice (dl_winograd_pick): a cost model in multiply-add equivalents (one unit: a
+ * multiply-add of the im2col path's GEMM), fitted to single-thread timings of ResNet-shaped
+ * layers on Zen 4 (maps 7-56, channels 64-512, batch 1-8; within ~30% of each):
+ *     winograd(m) = GEMM_EFF a^2 C K roundup(T, NR)                 the a^2 products
+ *                 + TRANSFORM a^2 (C + K) N TH roundup(TW, LEN)     input and output transforms
+ *                 + FILTER a^2 C K                                  the filter transform
+ *     im2col      = 9 C K roundup(N P, NR) + IM2COL 9 C N P + PACK 9 C K
+ * with T = N TH TW tiles (TH = ceil(OH/m), TW = ceil(OW/m)), P = OH OW, LEN the vector
+ * lanes: the transforms work on one tile row at a time, so a row of 4 tiles fills a quarter
+ * of a 16-lane vector, and a partly filled NR panel costs a whole one.  The smaller of F(2x2)
+ * and F(4x4) (F(4x4) only when it saves MARGIN_TILE: it is ~20x less accurate) runs when it
+ * beats im2col by MARGIN.  In effect: Winograd from about 16 channels on maps of 14 and up,
+ * F(2x2) for small maps, im2col at batch 1 on 7x7 maps with many channels (the filter
+ * transform, a*a C K values, outweighs the saving) and for few input channels.
+ */
+#include <string.h>
+#include "dlcore/alloc.h"
+#include "dlcore/runtime.h"
+#include "gemm_kernels.h"
+#include "winograd.h"
+#include "winograd_kernels.h"
+
+/* cost-model constants (see above) */
+#define WINO_GEMM_EFF 0.7
+#define WINO_TRANSFORM 10.0
+#define WINO_FILTER 20.0
+#define WINO_IM2COL 2.0
+#define WINO_PACK 4.0
+#define WINO_MARGIN 0.9
+#define WINO_MARGIN_TILE 0.9
+/* bytes of one block's V and M together (the rest of L2 holds U_xi and the strips) */
+#define WINO_BLOCK_BYTES ((size_t)2 << 20)
+/* multiply-adds below which a call stays on one thread (as conv.c's DL_CONV_GRAIN) */
+#define WINO_GRAIN ((size_t)1 << 20)
+/* channels per GEMM pass (the K blocking of gemm.c) */
+#define WINO_KC 256
+/* floats past V and M: the output transform reads whole vectors */
+#define WINO_SLACK 16
+
+static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static inline int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* Floats from one xi's slice of U, V or M to the next: the slice rounded up to 16 floats,
+ * plus 16.  The transforms touch all a*a slices at once, and slices a multiple of 4 KiB
+ * apart would all fall in one L1 set (8 ways for 36 lines): the odd 64 bytes spread them. */
+static inline int64_t xi_stride(int64_t n) { return (n + 15) / 16 * 16 + 16; }
+
+static int64_t tiles_of(const dl_wino_conv *c, int m)
+{
+    return c->N * cdiv(c->OH, m) * cdiv(c->OW, m);
+}
+
+static int64_t roundup(int64_t v, int64_t to) { return cdiv(v, to) * to; }
+
+static int vector_lanes(int isa) { return isa == DL_ISA_AVX512 ? 16 : isa == DL_ISA_AVX2 ? 8 : 1; }
+
+static double wino_cost(const dl_wino_conv *c, int m, int isa)
+{
+    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
+    const double a2 = (double)((m + 2) * (m + 2)), CK = (double)c->C * (double)c->K;
+    const int64_t TH = cdiv(c->OH, m), TW = cdiv(c->OW, m);
+    const double lanes = (double)(c->N * TH * roundup(TW, vector_lanes(isa)));
+    return WINO_GEMM_EFF * a2 * CK * (double)roundup(tiles_of(c, m), nr) +
+           WINO_TRANSFORM * a2 * (double)(c->C + c->K) * lanes + WINO_FILTER * a2 * CK;
+}
+
+static double im2col_cost(const dl_wino_conv *c, int isa)
+{
+    const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
+    const int64_t np = c->N * c->OH * c->OW;
+    const double CK = (double)c->C * (double)c->K;
+    return 9.0 * CK * (double)roundup(np, nr) + WINO_IM2COL * 9.0 * (double)c->C * (double)np +
+           WINO_PACK * 9.0 * CK;
+}
+
+int dl_winograd_tile_size(const dl_wino_conv *c, int isa)
+{
+    return wino_cost(c, 4, isa) < WINO_MARGIN_TILE * wino_cost(c, 2, isa) ? 4 : 2;
+}
+
+int dl_winograd_pick(const dl_wino_conv *c, int isa)
+{
+    const int m = dl_winograd_tile_size(c, isa);
+    return wino_cost(c, m, isa) < WINO_MARGIN * im2col_cost(c, isa) ? m : 0;
+}
+
+/* The transformed filters as packed GEMM left operands: for xi, output-channel panel ip and
+ * input channel c, the MR values of U_xi[ip*MR + i][c] at
+ *     U[((xi*npan + ip)*C + c)*MR + i]   (zero for rows past K),
+ * so the panel for channels c0.. is one contiguous kc x MR micro-panel from c0*MR on. */
+static int pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk, int64_t MR,
+                        int64_t npan, int64_t ip, int64_t c0, int64_t c1, float *U)
+{
+    /* lanes past `rows` stay zero (the padded rows of the last panel); lanes past MR are
+     * loaded with the vector and dropped */
+    float g[9 * 32] = {0};
+    const int64_t ldg = 32, rows = min64(MR, cv->K - ip * MR);
+    float bad = 0.0f;
+    for (int64_t c = c0; c < c1; c++) {
+        for (int64_t i = 0; i < rows; i++) {
+            /* one filter's 9 taps, contiguous in memory */
+            const float *src = cv->w + (ip * MR + i) * cv->wk + c * cv->wc;
+            for (int t = 0; t < 9; t++) {
+                const float v = src[cv->flip ? 8 - t : t];
+                bad += v - v;   /* 0 unless v is NaN or infinite */
+                g[t * ldg + i] = v;
+            }
+        }
+        tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, xi_stride(npan * cv->C * MR));
+    }
+    return bad == 0.0f;
+}
+
+typedef struct {
+    const dl_wino_conv *cv;
+    const winograd_tile_kernels *tk;
+    const gemm_kernels_t *gk;
+    int m;
+    int64_t a2, TH, TW, T, Tb, MR, NR, npan;
+    const float *U;
+} wino_plan;
+
+/* The run of tiles that starts at flattened tile q (< q1): image n, tile row ty, first tile
+ * column tx, and ntl tiles, all in that tile row. */
+static int64_t tile_run(const wino_plan *pl, int64_t q, int64_t q1, int64_t *n, int64_t *ty,
+                        int64_t *tx)
+{
+    const int64_t per_image = pl->TH * pl->TW, rem = q % per_image;
+    *n = q / per_image;
+    *ty = rem / pl->TW;
+    *tx = rem % pl->TW;
+    return min64(pl->TW - *tx, q1 - q);
+}
+
+static void run_block(const wino_plan *pl, const float *in, const float *bias, float *out,
+                      int64_t q0, float *V, float *M)
+{
+    const dl_wino_conv *cv = pl->cv;
+    const int m = pl->m;
+    const int64_t q1 = min64(pl->T, q0 + pl->Tb), nb = q1 - q0, Tb = pl->Tb;
+    const int64_t C = cv->C, K = cv->K, HW = cv->H * cv->W, P = cv->OH * cv->OW;
+
+    /* a. input transform, straight from the planes (zero padding applied in the kernel) */
+    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+        ntl = tile_run(pl, q, q1, &n, &ty, &tx);
+        const float *img = in + n * C * HW;
+        for (int64_t c = 0; c < C; c++)
+            pl->tk->input(img + c * HW, cv->H, cv->W, ty * m - cv->ph, tx * m - cv->pw, ntl,
+                          V + c * Tb + (q - q0), xi_stride(C * Tb));
+    }
+
+    /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
+    dl_gemm_epi e;
+    e.alpha = 1.0;
+    e.bias_row = NULL;
+    e.bias_col = NULL;
+    e.act = DL_ACT_NONE;
+    const int64_t nkb = cdiv(C, WINO_KC), kcb = cdiv(cdiv(C, nkb), 8) * 8;
+    for (int64_t xi = 0; xi < pl->a2; xi++) {
+        const float *Ux = pl->U + xi * xi_stride(pl->npan * C * pl->MR);
+        const float *Vx = V + xi * xi_stride(C * Tb);
+        float *Mx = M + xi * xi_stride(K * Tb);
+        for (int64_t c0 = 0; c0 < C; c0 += kcb) {
+            const int64_t kc = min64(kcb, C - c0);
+            e.beta = c0 ? 1.0 : 0.0;
+            for (int64_t ip = 0; ip < pl->npan; ip++) {
+                const float *ap = Ux + (ip * C + c0) * pl->MR;
+                const int64_t mr = min64(pl->MR, K - ip * pl->MR);
+                for (int64_t j = 0; j < nb; j += pl->NR)
+                    pl->gk->sgemm((size_t)kc, ap, Vx + c0 * Tb + j, (ptrdiff_t)Tb,
+                                  Mx + ip * pl->MR * Tb + j, (ptrdiff_t)Tb, (size_t)mr,
+                                  (size_t)min64(pl->NR, nb - j), &e);
+            }
+        }
+    }
+
+    /* c. output transform, rows written straight into the output planes */
+    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+        ntl = tile_run(pl, q, q1, &n, &ty, &tx);
+        const int64_t oh0 = ty * m, ow0 = tx * m;
+        const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
+        for (int64_t k = 0; k < K; k++)
+            pl->tk->output(M + k * Tb + (q - q0), xi_stride(K * Tb), ntl, bias ? bias[k] : 0.0f,
+                           out + (n * K + k) * P + oh0 * cv->OW + ow0, cv->OW, rows, cols);
+    }
+}
+
+int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
+                         float *out)
+{
+    const dl_isa_t isa = dl_isa();
+    const winograd_kernels_t *wk = winograd_kernels_for(isa);
+    wino_plan pl;
+    pl.cv = cv;
+    pl.m = m;
+    pl.tk = m == 4 ? &wk->f4 : &wk->f2;
+    pl.gk = gemm_kernels_for(isa);
+    pl.a2 = (int64_t)(m + 2) * (m + 2);
+    pl.TH = cdiv(cv->OH, m);
+    pl.TW = cdiv(cv->OW, m);
+    pl.T = cv->N * pl.TH * pl.TW;
+    pl.MR = (int64_t)pl.gk->smr;
+    pl.NR = (int64_t)pl.gk->snr;
+    pl.npan = cdiv(cv->K, pl.MR);
+
+    const size_t work = (size_t)(cv->N * cv->OH * cv->OW) * (size_t)(cv->C * cv->K) * 9;
+    int nt = dl_threads_for(work, WINO_GRAIN);
+    /* Tb: V and M of a block within WINO_BLOCK_BYTES, whole NR panels, and blocks enough
+     * to keep every thread busy */
+    const size_t per_tile = (size_t)pl.a2 * (size_t)(cv->C + cv->K) * sizeof(float);
+    int64_t tb = (int64_t)(WINO_BLOCK_BYTES / per_tile) / pl.NR * pl.NR;
+    tb = tb < pl.NR ? pl.NR : (tb > 4 * pl.NR ? 4 * pl.NR : tb);
+    while (tb > pl.NR && cdiv(pl.T, tb) < 4 * nt) tb -= pl.NR;
+    pl.Tb = tb;
+    const int64_t nblocks = cdiv(pl.T, tb);
+    if (nt > nblocks) nt = (int)nblocks;
+
+    const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
+    /* the buffer allocator: a call of the same shape gets the same mapped pages back (U
+     * alone is 38 MB for 512 x 512 channels, fresh 4 KiB pages would cost more than the
+     * transform) */
+    float *U = (float *)dl_buf_malloc(ulen * sizeof(float));
+    if (!U) return -1;
+    pl.U = U;
+    const size_t vlen = (size_t)(pl.a2 * xi_stride(cv->C * tb)) + WINO_SLACK;
+    const size_t mlen = (size_t)(pl.a2 * xi_stride(cv->K * tb)) + WINO_SLACK;
+    int fail = 0, finite = 1;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        /* the filters in chunks of 16 channels of one panel */
+        const int64_t nch = cdiv(cv->C, 16);
+        #pragma omp for schedule(static) reduction(&& : finite)
+        for (int64_t i = 0; i < pl.npan * nch; i++) {
+            const int64_t ip = i / nch, c0 = i % nch * 16;
+            finite = pack_filters(cv, pl.tk, pl.MR, pl.npan, ip, c0, min64(cv->C, c0 + 16), U) &&
+                     finite;
+        }
+        if (!finite) {
+            #pragma omp atomic write
+            fail = 2;
+        }
+        float *buf = (float *)dl_buf_malloc((vlen + mlen) * sizeof(float));
+        if (!buf) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t b = 0; b < nblocks; b++)
+                run_block(&pl, in, bias, out, b * tb, buf, buf + vlen);
+        }
+        dl_buf_free(buf);
+    }
+    dl_buf_free(U);
+    return fail == 2 ? -2 : fail ? -1 : 0;
+}

@@ -1,0 +1,38 @@
+/* Winograd convolution (float32), the conv family's third algorithm beside im2col + GEMM and
+ * the depthwise kernel; conv.c calls it for stride-1, dilation-1, 3x3, groups == 1
+ * convolutions (forward, and the input gradient, which is such a convolution of gy with the
+ * flipped, transposed filter) when dl_winograd_pick says it pays.
+ *
+ * One description covers both directions: a 3x3 correlation
+ *     out[n, k, i, j] = bias[k] + sum_{c, r, s} f(k, c, r, s) * in[n, c, i - ph + r, j - pw + s]
+ * (reads outside `in` are zero; ph, pw may be any integers, negative too), with the filter
+ * element f(k, c, r, s) at w[k*wk + c*wc + (flip ? 8 - 3r - s : 3r + s)].
+ */
+#ifndef DLCORE_WINOGRAD_H
+#define DLCORE_WINOGRAD_H
+
+#include <stdint.h>
+
+typedef struct {
+    int64_t N, C, H, W;     /* input: batch, channels, rows, columns */
+    int64_t K, OH, OW;      /* output channels, rows, columns */
+    int64_t ph, pw;         /* output (0, 0) reads input (-ph, -pw) */
+    const float *w;
+    int64_t wk, wc;         /* filter strides of the output and input channel */
+    int flip;               /* taps in reverse order (the input gradient) */
+} dl_wino_conv;
+
+/* The output tile size Winograd would use for c: 4 (F(4x4, 3x3)), 2 (F(2x2, 3x3)), or 0 when
+ * im2col + GEMM is expected to be faster (the cost model in winograd.c).  `isa` is a dl_isa_t. */
+int dl_winograd_pick(const dl_wino_conv *c, int isa);
+
+/* The cheaper of F(4x4) and F(2x2) for c, ignoring im2col (for a forced Winograd). */
+int dl_winograd_tile_size(const dl_wino_conv *c, int isa);
+
+/* out = the correlation above, computed with F(m x m, 3 x 3), m = 2 or 4; bias may be NULL.
+ * Returns 0; -1 when scratch memory could not be allocated; -2, with out untouched, when a
+ * filter value is NaN or infinite (the caller then runs im2col, see conv.c). */
+int dl_winograd_conv_f32(const dl_wino_conv *c, int m, const float *in, const float *bias,
+                         float *out);
+
+#endif

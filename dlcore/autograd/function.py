@@ -1,0 +1,160 @@
+"""Function: one differentiable operation of dlcore's ops, and how a call is recorded.
+
+A subclass implements `forward(self, *arrays, **kwargs)` on NumPy arrays (returning an array or
+a tuple of arrays) and `backward(self, *grads)` returning one gradient array per positional
+input (None where there is none).  `Cls.apply(*args)` unwraps Tensors, runs forward, and — when
+grad mode is on and an input requires grad — records the call on the outputs.  Gradients that
+come back with a broadcast shape are summed back to the input's shape by the engine.
+
+For gradients of gradients (backward with create_graph=True) a Function also gives
+`backward_graph(self, *grads)`: the same gradients computed from Tensors with differentiable
+ops (self.parents holds the input Tensors, self.kwargs the keyword arguments).  Ops whose
+backward is linear in the incoming gradient and independent of the inputs (shape ops, sums,
+pooling by average...) set LINEAR = True and get it for free (dlcore.autograd.double_backward).
+A Function with neither raises when a second backward reaches it, never a silent zero.
+
+User-defined functions in PyTorch's shape (static forward(ctx, ...)) are told apart when the
+class is made and get their own apply (dlcore.autograd.ctx_function).
+"""
+from ..tensor_base import TensorBase, wrap
+from . import ctx_function, version
+from . import grad_mode
+from .grad_mode import state
+
+_bumps = version.clock
+_open_blocks = grad_mode.open_blocks
+_inference_used = grad_mode.inference_used
+
+# dlcore.jit's tracer while a trace runs, else None: called as _tracer(cls, args, kwargs, result)
+# after every apply (one global read per op when off); set through dlcore.autograd._tracer
+_tracer = None
+
+_KEEP_AFTER_BACKWARD = frozenset(("needs_input_grad", "n_outputs", "requires_grad", "out_shapes",
+                                  "out_dtypes", "_freed"))
+
+
+class Function(ctx_function.FunctionCtx):
+    """One differentiable operation; an instance is one node of the recorded graph."""
+
+    # set by apply(): the input Tensors (None for non-tensor args), freed after backward
+    parents = None
+    kwargs = None
+    needs_input_grad = ()
+    requires_grad = False  # set per call when the call is recorded
+    n_outputs = 1
+    _freed = False
+    # the op is linear in its float Tensor inputs (affine if AFFINE): its second derivative is
+    # zero and its backward's adjoint is the op itself
+    LINEAR = False
+    AFFINE = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):
+            ctx_function.make_ctx_style(cls)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def backward(self, *grads):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    backward_graph = None  # set below (dlcore.autograd.double_backward fills the default)
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        if _tracer is not None:  # a trace sees every op, recorded for backward or not
+            return cls._apply_recorded(args, kwargs)
+        mode = state.grad if _open_blocks[0] else True
+        if mode:
+            for a in args:
+                if isinstance(a, TensorBase) and a.requires_grad:
+                    return cls._apply_recorded(args, kwargs)
+        # nothing to record (grad mode off, or no input requires grad): the same forward on
+        # the same arrays, without the per-input bookkeeping only backward reads.  One and two
+        # inputs are spelled out: a comprehension is a function call of its own in Python 3.11
+        fn = cls()
+        n = len(args)
+        fn.needs_input_grad = (False,) * n
+        if n == 1:
+            a = args[0]
+            out = fn.forward(a._data if isinstance(a, TensorBase) else a, **kwargs)
+        elif n == 2:
+            a, b = args
+            out = fn.forward(a._data if isinstance(a, TensorBase) else a,
+                             b._data if isinstance(b, TensorBase) else b, **kwargs)
+        else:
+            out = fn.forward(*[a._data if isinstance(a, TensorBase) else a for a in args],
+                             **kwargs)
+        if type(out) is tuple:
+            fn.n_outputs = len(out)
+            res = tuple([wrap(o) for o in out])
+            if mode is None:  # inference mode: the results may never join a graph
+                for t in res:
+                    t._inference = True
+            return res
+        t = wrap(out)
+        if mode is None:
+            t._inference = True
+        return t
+
+    @classmethod
+    def _apply_recorded(cls, args, kwargs):
+        fn = cls()
+        grad_on = bool(state.grad) if _open_blocks[0] else True
+        arrays = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, TensorBase):
+                arrays.append(a._data)
+                r = grad_on and a.requires_grad
+                needs.append(r)
+                record = record or r
+            else:
+                arrays.append(a)
+                needs.append(False)
+        fn.needs_input_grad = needs
+        fn.requires_grad = record
+        if record:
+            fn._clock = _bumps[0]  # what backward's version check compares against
+        out = fn.forward(*arrays, **kwargs)
+        if record:
+            fn.parents = args
+            fn.kwargs = kwargs
+            if _inference_used[0]:  # (only once inference_mode has been entered)
+                ctx_function.refuse_inference_input(fn, args)
+        if type(out) is tuple:
+            fn.n_outputs = len(out)
+            res = tuple(wrap(o, record) for o in out)
+            if record:
+                fn.out_shapes = tuple(o.shape for o in out)
+                fn.out_dtypes = tuple(o.dtype for o in out)
+                for i, t in enumerate(res):
+                    t._ctx = fn
+                    t._idx = i
+            elif state.grad is None:
+                for t in res:
+                    t._inference = True
+            if _tracer is not None:
+                _tracer(cls, args, kwargs, res)
+            return res
+        t = wrap(out, record)
+        if record:
+            fn.out_shapes = (out.shape,)
+            fn.out_dtypes = (out.dtype,)
+            t._ctx = fn
+        elif state.grad is None:
+            t._inference = True
+        if _tracer is not None:
+            _tracer(cls, args, kwargs, t)
+        return t
+
+    def _release(self):
+        """Drop what forward saved for backward (everything but the bookkeeping)."""
+        d = self.__dict__
+        for k in [k for k in d if k not in _KEEP_AFTER_BACKWARD]:
+            del d[k]
+
+    def name(self):
+        return type(self).__name__

@@ -1,0 +1,107 @@
+"""In-place ops inside the graph (PyTorch's semantics).
+
+`x.add_(y)` on a tensor that takes part in a graph is recorded as the out-of-place op on x's
+old value, whose result is written back into x's storage; x then becomes that op's output
+(its grad_fn moves on), and its storage's version counter is bumped so that Functions which
+saved the old values refuse to run backward.  Off the graph (nothing requires grad, or grad
+mode off) the update is done directly on the array.
+
+Refused as PyTorch refuses: an in-place op on a leaf that requires grad while grad mode is on,
+and on a view of a tensor in a graph (a slice, reshape...: its base would not see the change;
+dlcore has no view tracking) — index assignment on the base, `base[idx] = v`, does work.
+"""
+import numpy as np
+
+from ..tensor_base import TensorBase, wrap
+from . import function, version
+from .grad_mode import state
+
+
+def check_leaf(t, name):
+    if t.requires_grad and t._ctx is None and state.grad:
+        raise RuntimeError("%s: a leaf Variable that requires grad is being used in an in-place "
+                           "operation." % name)
+
+
+def _is_view_in_graph(t):
+    """t is an op's output that shares storage with one of that op's inputs."""
+    if t._ctx is None or t._data.base is None:
+        return None
+    root = version.storage_of(t._data)
+    for p in t._ctx.parents or ():
+        if isinstance(p, TensorBase) and version.storage_of(p._data) is root:
+            return p
+    return None
+
+
+def recording(t, others=()):
+    """Will an in-place op on t with these other operands be recorded?  (Always while
+    dlcore.jit traces: the trace must see the op.)"""
+    if function._tracer is not None:
+        return True
+    if not state.grad:
+        return False
+    if t.requires_grad:
+        return True
+    return any(isinstance(o, TensorBase) and o.requires_grad for o in others)
+
+
+def own_storage(t):
+    """Make t's array writeable (a read-only array, e.g. from a file, is copied first)."""
+    if not t._data.flags.writeable:
+        t._data = t._data.copy()
+
+
+def run_direct(t, name, update):
+    """The unrecorded in-place update: update(array) writes into t's storage."""
+    check_leaf(t, name)
+    own_storage(t)
+    version.bump(t._data)
+    update(t._data)
+    return t
+
+
+def run_recorded(t, name, compute, keep_old=False):
+    """Record the in-place op: compute(old) is the out-of-place result for a Tensor `old`
+    holding t's value before the update.  keep_old: the op's backward reads the old value, so
+    it gets a copy (the storage is about to change)."""
+    check_leaf(t, name)
+    base = _is_view_in_graph(t)
+    if base is not None:
+        raise RuntimeError(
+            "%s: an in-place operation on a view of a tensor that is part of a graph is not "
+            "supported (its base would not see the change); use index assignment on the base "
+            "(base[idx] = value) or an out-of-place op" % name)
+    own_storage(t)
+    tracing = function._tracer is not None  # (then t is rebound, its storage not written)
+    old = wrap(t._data.copy() if keep_old and not tracing else t._data, t.requires_grad)
+    old._ctx, old._idx = t._ctx, t._idx
+    res = compute(old)
+    if tracing:
+        # the trace knows values by array: t must now be the array the traced op made
+        t._data = res._data
+    elif res._data is not t._data:
+        if res._data.shape != t._data.shape:
+            raise RuntimeError("%s: output with shape %s doesn't match the broadcast shape %s"
+                               % (name, tuple(t.shape), tuple(res.shape)))
+        np.copyto(t._data, res._data, casting="unsafe")
+    version.bump(t._data)
+    t._ctx, t._idx = res._ctx, res._idx
+    t.requires_grad = res.requires_grad
+    if res._ctx is not None and res._data.dtype == t._data.dtype:
+        _retarget_saved_output(res._ctx, res._data, t._data)
+    return t
+
+
+def _retarget_saved_output(fn, old_arr, new_arr):
+    """A node that saved its own output (relu, exp...) reads it from t's storage from now on,
+    so a later in-place change of t is caught by the version check as in PyTorch."""
+    if old_arr is new_arr:
+        return
+    d = fn.__dict__
+    for k, v in d.items():
+        if v is old_arr:
+            d[k] = new_arr
+    later = d.get("_saved_since") or {}
+    later[id(version.storage_of(new_arr))] = version.clock[0]  # (bumped already)
+    d["_saved_since"] = later

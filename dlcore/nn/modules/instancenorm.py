@@ -1,0 +1,80 @@
+"""InstanceNorm1d/2d/3d: per-sample, per-channel normalisation (dlcore.ops.groupnorm), with
+PyTorch's defaults (affine=False, track_running_stats=False) and parameter/buffer names."""
+import numpy as np
+
+from ...tensor import Tensor, _check_device, get_default_dtype
+from ...ops.groupnorm import instance_norm
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+__all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+
+
+class _InstanceNorm(Module):
+    _n = 2
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
+                or num_features <= 0:
+            raise ValueError("%s: num_features must be a positive int, got %r"
+                             % (name, num_features))
+        _check_device(device)
+        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dt))
+            self.bias = Parameter(np.zeros(num_features, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dt)))
+            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_parameters(self):
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        name = type(self).__name__
+        n = self._n
+        if input.ndim not in (n + 1, n + 2):
+            raise ValueError("%s: expected %d-D or %d-D input, got shape %s"
+                             % (name, n + 1, n + 2, tuple(input.shape)))
+        unbatched = input.ndim == n + 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError("%s: expected %d channels (dim %d), got input of shape %s"
+                             % (name, self.num_features, 0 if unbatched else 1,
+                                tuple(input.shape)))
+        use_input_stats = self.training or not self.track_running_stats
+        y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                          use_input_stats, self.momentum, self.eps)
+        return y.squeeze(0) if unbatched else y
+
+    def extra_repr(self):
+        return "%d, eps=%s, momentum=%s, affine=%s, track_running_stats=%s" % (
+            self.num_features, self.eps, self.momentum, self.affine, self.track_running_stats)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _n = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _n = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    _n = 3

@@ -1,0 +1,5 @@
+"""dl.vision.datasets: torchvision.datasets' folder datasets and the MNIST family (offline)."""
+from .folder import (DatasetFolder, ImageFolder, IMG_EXTENSIONS, default_loader,  # noqa: F401
+                     pil_loader, npy_loader, has_file_allowed_extension, find_classes,
+                     make_dataset)
+from .mnist import MNIST, FashionMNIST, FakeData  # noqa: F401
