@@ -186,6 +186,9 @@ static inline vf b_mish(vf x, vf y, vf g, act_prm p)
     vf t = vf_div(n, n2);
     /* 1 - t^2 = 4 (n + 1) / (n + 2)^2 */
     vf sech2 = vf_div(vf_mul(vf_set1(4.0f), vf_add(n, vf_set1(1.0f))), vf_mul(n2, n2));
+    /* n stops growing at x = 20, so sech2 stays ~4e-18 and x * sech2 would grow with x;
+       the true sech2 (~4 e^-2x) is below float's range there: the slope is exactly t = 1 */
+    sech2 = vf_select_gt(x, vf_set1(20.0f), vf_zero(), sech2);
     vf d = vf_fma(vf_mul(x, vf_sigmoid(x)), sech2, t);
     return vf_mul(g, d);
 }

@@ -63,6 +63,16 @@ def norm_axes(dim, ndim, fname):
     return (norm_dim(dim, ndim, fname),)
 
 
+def expand_reduced(g, shape, axis, keepdim):
+    """A reduction's gradient `g` with the reduced axes put back, broadcast to the input's
+    `shape` (axis: a tuple of axes, or None for all)."""
+    if axis is None:
+        return np.broadcast_to(np.reshape(g, (1,) * len(shape)), shape)
+    if not keepdim:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, shape)
+
+
 def var_correction(unbiased, correction):
     """The divisor's offset of var/std from PyTorch's two spellings (default 1)."""
     if correction is not None:

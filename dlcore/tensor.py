@@ -143,9 +143,15 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
         return "tensor(%s%s)" % (body, extra)
 
     def __array__(self, dtype=None, copy=None):
-        if dtype is not None:
-            return self._data.astype(dtype, copy=False)
-        return self._data
+        # NumPy 2's protocol: copy=True must never share memory (a weight snapshot would follow
+        # the optimizer), copy=False must never copy (raise where a conversion is needed)
+        a = self._data
+        if dtype is not None and np.dtype(dtype) != a.dtype:
+            if copy is False:
+                raise ValueError("__array__: converting %s to %s needs a copy, but copy=False"
+                                 % (a.dtype, np.dtype(dtype)))
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     def __bool__(self):
         if self._data.size != 1:

@@ -226,7 +226,6 @@ def test_examples_are_found_in_this_checkout():
 
 
 def test_tour_runs_chapter_02(tmp_path):
-    pytest.importorskip("dlcore.optim", reason="dl.optim is not merged in this branch")
     code, text = run(["tour", "--quick", "--only", "02", "--out", str(tmp_path)])
     assert code == 0, text
     row = [ln for ln in text.splitlines() if ln.startswith("02")]

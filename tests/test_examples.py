@@ -3,12 +3,7 @@ import inspect
 import os
 import math
 
-import pytest
-
 from dlcore import cli
-
-pytest.importorskip("dlcore.optim", reason="the examples train with dl.optim, not merged in "
-                                           "this branch yet")
 
 
 def _main(stem):

@@ -7,7 +7,6 @@ import pytest
 import dlcore as dl
 from dlcore import cli
 
-pytest.importorskip("dlcore.optim")
 
 
 def _main(stem):

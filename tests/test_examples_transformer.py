@@ -8,7 +8,6 @@ import os
 
 import pytest
 
-pytest.importorskip("dlcore.optim", reason="the examples train with dl.optim")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -105,7 +105,7 @@ def test_nested_optimizer_like_state_round_trip(tmp_path):
 
 
 def test_real_optimizer_state_round_trip(tmp_path):
-    optim = pytest.importorskip("dlcore.optim", reason="dl.optim is not merged in this branch")
+    from dlcore import optim
     dl.manual_seed(0)
     m = _model()
     opt = optim.Adam(m.parameters(), lr=0.01)

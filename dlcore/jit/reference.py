@@ -208,7 +208,7 @@ OPS = {
     "Slice": _slice, "View": _view,
     "Concat": lambda node, *xs: np.concatenate(xs, axis=node.attrs["axis"]),
     "Gather": lambda node, x, i: np.take(x, i, axis=node.attrs["axis"]),
-    "GatherElements": lambda node, x, i: np.take_along_axis(x, i, axis=node.attrs["axis"]),
+    "GatherElements": lambda node, x, i: _fwd(shape.Gather, x, dim=node.attrs["axis"], index=i),
     "Trilu": lambda node, x: (np.triu if node.attrs["upper"] else np.tril)(x, node.attrs["k"]),
     "Pad": lambda node, x: _fwd(shape.Pad, x, pads=node.attrs["pads"],
                                 value=node.attrs["value"]),

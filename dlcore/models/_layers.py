@@ -15,4 +15,4 @@ class ReLU6(nn.Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return relu6(x)
+        return nn.functional.relu6(x, inplace=True) if self.inplace else relu6(x)

@@ -12,11 +12,16 @@ class LlamaConfig:
         self.n_heads = int(n_heads)
         self.n_kv_heads = int(n_kv_heads)
         self.ffn_dim = int(ffn_dim)
-        self.head_dim = int(head_dim) if head_dim else self.dim // self.n_heads
+        self.head_dim = int(head_dim) if head_dim else self.dim // max(self.n_heads, 1)
         self.rope_base = float(rope_base)
         self.rope_scale = float(rope_scale)
         self.norm_eps = float(norm_eps)
         self.context_length = int(context_length)
+        for name in ("vocab_size", "dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim",
+                     "head_dim", "context_length"):
+            if getattr(self, name) < 1:
+                raise ValueError("LlamaConfig: %s must be a positive int, got %d"
+                                 % (name, getattr(self, name)))
         if self.n_heads % self.n_kv_heads:
             raise ValueError("LlamaConfig: n_heads (%d) must be a multiple of n_kv_heads (%d)"
                              % (self.n_heads, self.n_kv_heads))
@@ -47,7 +52,7 @@ class LlamaConfig:
         vocab = md.get("llama.vocab_size") or len(md.get("tokenizer.ggml.tokens", ()))
         return cls(vocab, dim, get("block_count"), n_heads,
                    md.get("llama.attention.head_count_kv", n_heads), get("feed_forward_length"),
-                   head_dim=md.get("llama.rope.dimension_count", dim // n_heads),
+                   head_dim=md.get("llama.rope.dimension_count", dim // max(int(n_heads), 1)),
                    rope_base=md.get("llama.rope.freq_base", 10000.0), rope_scale=scale,
                    norm_eps=get("attention.layer_norm_rms_epsilon", 1e-5),
                    context_length=md.get("llama.context_length", 2048))

@@ -2,8 +2,8 @@
 
 Forward runs one vectorized pass (OpenMP above a size threshold) writing a fresh array;
 backward runs one pass reading the saved input (or output, for relu / sigmoid / tanh, as
-PyTorch does) and the incoming gradient.  `inplace=True` is accepted for PyTorch compatibility
-and computes out of place (the result is returned; the input is left unchanged).
+PyTorch does) and the incoming gradient.  `inplace=True` writes the result into the input's
+own storage and returns the input (dlcore.ops.inplace).
 `ActivationMethods` holds the activations a Tensor has as methods.
 """
 import math
@@ -15,9 +15,10 @@ from .. import _C
 from ..autograd import Function
 from ..shapes import norm_dim
 from ..tensor_base import TensorBase
+from .inplace_option import in_place
 
-__all__ = ["relu", "relu_", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "selu",
-           "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
+__all__ = ["relu", "relu_", "leaky_relu_", "elu_", "hardtanh_", "leaky_relu", "sigmoid", "tanh",
+           "gelu", "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
            "logsigmoid", "softmax", "log_softmax", "softmin"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -155,18 +156,26 @@ Mish = _act("Mish", _C.AF_MISH)
 
 def relu(input, inplace=False):
     _check_input(input, "relu")
+    if inplace:
+        return in_place("relu", input, ReLU.apply)
     return ReLU.apply(input)
 
 
 def relu_(input):
-    """PyTorch's in-place relu; computes out of place and returns the result."""
-    return relu(input)
+    """relu written into the input's storage; returns the input."""
+    return relu(input, inplace=True)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     _check_input(input, "leaky_relu")
     a = _check_number(negative_slope, "leaky_relu", "negative_slope")
+    if inplace:
+        return in_place("leaky_relu", input, lambda x: LeakyReLU.apply(x, a=a))
     return LeakyReLU.apply(input, a=a)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
 def sigmoid(input):
@@ -190,16 +199,27 @@ def gelu(input, approximate="none"):
 
 def silu(input, inplace=False):
     _check_input(input, "silu")
+    if inplace:
+        return in_place("silu", input, SiLU.apply)
     return SiLU.apply(input)
 
 
 def elu(input, alpha=1.0, inplace=False):
     _check_input(input, "elu")
-    return ELU.apply(input, a=_check_number(alpha, "elu", "alpha"), b=1.0, c=1.0)
+    a = _check_number(alpha, "elu", "alpha")
+    if inplace:
+        return in_place("elu", input, lambda x: ELU.apply(x, a=a, b=1.0, c=1.0))
+    return ELU.apply(input, a=a, b=1.0, c=1.0)
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
 
 
 def selu(input, inplace=False):
     _check_input(input, "selu")
+    if inplace:
+        return in_place("selu", input, lambda x: selu(x))
     return ELU.apply(input, a=_SELU_ALPHA, b=_SELU_SCALE, c=1.0)
 
 
@@ -208,6 +228,8 @@ def celu(input, alpha=1.0, inplace=False):
     alpha = _check_number(alpha, "celu", "alpha")
     if alpha == 0:
         raise ValueError("celu: alpha must be nonzero (it divides the input), got 0")
+    if inplace:
+        return in_place("celu", input, lambda x: celu(x, alpha))
     return ELU.apply(input, a=alpha, b=1.0, c=1.0 / alpha)
 
 
@@ -225,26 +247,40 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     hi = _check_number(max_val, "hardtanh", "max_val")
     if lo > hi:
         raise ValueError("hardtanh: min_val must be <= max_val, got %r > %r" % (min_val, max_val))
+    if inplace:
+        return in_place("hardtanh", input, lambda x: Hardtanh.apply(x, a=lo, b=hi))
     return Hardtanh.apply(input, a=lo, b=hi)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
 
 
 def relu6(input, inplace=False):
     _check_input(input, "relu6")
+    if inplace:
+        return in_place("relu6", input, lambda x: Hardtanh.apply(x, a=0.0, b=6.0))
     return Hardtanh.apply(input, a=0.0, b=6.0)
 
 
 def hardswish(input, inplace=False):
     _check_input(input, "hardswish")
+    if inplace:
+        return in_place("hardswish", input, Hardswish.apply)
     return Hardswish.apply(input)
 
 
 def hardsigmoid(input, inplace=False):
     _check_input(input, "hardsigmoid")
+    if inplace:
+        return in_place("hardsigmoid", input, Hardsigmoid.apply)
     return Hardsigmoid.apply(input)
 
 
 def mish(input, inplace=False):
     _check_input(input, "mish")
+    if inplace:
+        return in_place("mish", input, Mish.apply)
     return Mish.apply(input)
 
 

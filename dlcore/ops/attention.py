@@ -164,11 +164,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                              % (fname, mask.shape, full))
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError("%s: dropout_p must be in [0, 1], got %r" % (fname, dropout_p))
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
+    if scale is None:  # a head dim of 0 gives all-zero scores: any finite scale keeps them 0
+        scale = 1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] else 1.0
+    scale = float(scale)
     if isinstance(attn_mask, TensorBase) and attn_mask.requires_grad and mask.dtype != np.bool_:
         # a float mask that takes a gradient goes in as the Tensor (of the query's dtype)
         mask = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
-    if dropout_p > 0.0:
+    if dropout_p > 0.0 or not (np.isfinite(q).all() and np.isfinite(k).all()
+                               and np.isfinite(v).all()):
+        # NaN/Inf operands: the fused kernel's online softmax treats a row without a finite
+        # score as fully masked (a zero row); PyTorch's NaN comes out of the composed ops
         return _composed(query, key, value, mask, dropout_p, is_causal, scale)
     return SDPAFn.apply(query, key, value, mask, is_causal=bool(is_causal), scale=scale)
 

@@ -6,6 +6,7 @@ import numpy as np
 from .. import random as R
 from ..autograd import Function
 from ..tensor_base import wrap
+from .inplace_option import in_place
 
 
 class Dropout(Function):
@@ -35,6 +36,8 @@ def dropout(input, p=0.5, training=True, inplace=False):
     _check_p(p, "dropout")
     if not training or p == 0.0:
         return input
+    if inplace:
+        return in_place("dropout", input, lambda x: dropout(x, p, training))
     if p == 1.0:
         return input * 0.0
     return Dropout.apply(input, p=p)
@@ -51,6 +54,8 @@ def _feature_dropout(input, p, training):
 
 def dropout1d(input, p=0.5, training=True, inplace=False):
     _check_p(p, "dropout1d")
+    if inplace and training and p > 0.0:
+        return in_place("dropout1d", input, lambda x: dropout1d(x, p, training))
     if input.ndim not in (2, 3):
         raise ValueError("dropout1d: input must be 2-D (C, L) or 3-D (N, C, L), got shape %s"
                          % (tuple(input.shape),))
@@ -63,6 +68,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     """PyTorch's dropout2d, including its legacy reading of a 3-D input as (N, C, L)
     (channel-wise 1-D dropout, with PyTorch's warning) rather than an unbatched (C, H, W)."""
     _check_p(p, "dropout2d")
+    if inplace and training and p > 0.0:
+        return in_place("dropout2d", input, lambda x: dropout2d(x, p, training))
     if input.ndim < 2:
         raise ValueError("dropout2d: input must have at least 2 dims, got shape %s"
                          % (tuple(input.shape),))
@@ -81,6 +88,8 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
     _check_p(p, "dropout3d")
+    if inplace and training and p > 0.0:
+        return in_place("dropout3d", input, lambda x: dropout3d(x, p, training))
     if input.ndim < 2:
         raise ValueError("dropout3d: input must have at least 2 dims, got shape %s"
                          % (tuple(input.shape),))

@@ -157,6 +157,8 @@ class Linear(Function):
     """y = x @ W.T + b: one GEMM with the bias fused into its epilogue."""
 
     def forward(self, x, w, b=None):
+        if b is not None and not b.flags.c_contiguous:
+            b = np.ascontiguousarray(b)  # the fused epilogue reads the bias as one run
         if x.ndim == 2 and not self.requires_grad and x.shape[0] and x.shape[1] and w.shape[0] \
                 and x.flags.c_contiguous and w.flags.c_contiguous:
             # rows times a contiguous weight, nothing saved: mm's operand analysis in short
@@ -212,6 +214,9 @@ def linear(input, weight, bias=None):
     if bias._data.shape != (w.shape[0],):
         raise ValueError("linear: bias must have shape (%d,), got %s"
                          % (w.shape[0], bias._data.shape))
+    if bias._data.dtype != w.dtype:
+        raise TypeError("linear: bias dtype %s does not match weight dtype %s"
+                        % (bias._data.dtype, w.dtype))
     return Linear.apply(input, weight, bias)
 
 

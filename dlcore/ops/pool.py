@@ -186,12 +186,16 @@ class MaxUnpool2dFn(Function):
 
     def forward(self, x, idx=None, out_hw=None):
         x = _c(x)
-        y = np.empty(x.shape[:2] + out_hw, dtype=x.dtype)
-        if y.size:
-            bad = _C.index_scatter2d(x, idx, y)
+        y = np.zeros(x.shape[:2] + out_hw, dtype=x.dtype)
+        plane = out_hw[0] * out_hw[1]
+        if x.size:
+            bad = int(np.count_nonzero((idx < 0) | (idx >= plane)))
             if bad:
                 raise ValueError("max_unpool2d: %d indices fall outside the output plane of %d "
-                                 "elements (output size %s)" % (bad, out_hw[0] * out_hw[1], out_hw))
+                                 "elements (output size %s)" % (bad, plane, out_hw))
+            # placed, not summed: overlapping pool windows name the same maximum more than once
+            rows = np.arange(x.shape[0] * x.shape[1])[:, None]
+            y.reshape(-1, plane)[rows, idx.reshape(len(rows), -1)] = x.reshape(len(rows), -1)
         self.idx, self.xshape = idx, x.shape
         return y
 

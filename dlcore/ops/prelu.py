@@ -6,6 +6,7 @@ import numpy as np
 from .. import random as R
 from ..tensor_base import TensorBase, wrap
 from .arith import Where
+from .inplace_option import in_place
 
 __all__ = ["prelu", "rrelu"]
 
@@ -43,6 +44,8 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     _check(input, "rrelu")
     if not lower <= upper:
         raise ValueError("rrelu: lower must be <= upper, got %r > %r" % (lower, upper))
+    if inplace:
+        return in_place("rrelu", input, lambda x: rrelu(x, lower, upper, training))
     if training:
         a = R.rng().uniform(lower, upper, size=input.shape).astype(input.dtype)
         slope = wrap(a)

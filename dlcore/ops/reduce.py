@@ -6,22 +6,15 @@ from .. import _C
 from ..autograd import Function
 from ..dtypes import float32, float64
 from ..shapes import SortResult, norm_axes, norm_dim, var_correction
+from ..shapes import expand_reduced as _expand_back
 from ..tensor_base import TensorBase, raw, wrap
+from .vector_norm import RootAtZero, vector_norm
 
 
 def _kept(g, shape, axis):
     """A Tensor gradient of a reduction reshaped to broadcast against the input's shape."""
     axes = range(len(shape)) if axis is None else axis
     return g.reshape(tuple(1 if i in axes else n for i, n in enumerate(shape)))
-
-
-def _expand_back(g, shape, axis, keepdim):
-    """Reinsert reduced axes into g so it broadcasts against the input's shape."""
-    if axis is None:
-        return np.broadcast_to(np.reshape(g, (1,) * len(shape)), shape)
-    if not keepdim:
-        g = np.expand_dims(g, axis)
-    return np.broadcast_to(g, shape)
 
 
 class Sum(Function):
@@ -61,7 +54,8 @@ class Var(Function):
 
     def backward(self, g):
         ge = _expand_back(g, self.d.shape, self.axis, self.keepdim)
-        return ge * self.d * (2.0 / self.den)
+        with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: NaN
+            return ge * self.d * (np.float64(2.0) / self.den).astype(self.d.dtype)
 
     def backward_graph(self, g):
         a = self.parents[0]
@@ -80,7 +74,7 @@ class Prod(Function):
     def backward(self, g):
         a, axis = self.a, self.axis
         if a.size == 0:
-            return np.zeros(a.shape, dtype=g.dtype)
+            return np.zeros(a.shape, g.dtype)
         # product of all the other elements, without dividing (zeros are fine)
         ax = tuple(range(a.ndim)) if axis is None else axis
         moved = np.moveaxis(a, ax, tuple(range(a.ndim - len(ax), a.ndim)))
@@ -160,9 +154,10 @@ def max_min(t, dim, keepdim, op):
 
 class LogSumExp(Function):
     def forward(self, a, axis=None, keepdim=False):
-        m = np.max(a, axis=axis, keepdims=True)
+        m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)  # an empty set's lse: -inf
         m = np.where(np.isfinite(m), m, 0)
-        s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # log(0): an empty or all -inf set gives -inf
+            s = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
         if self.requires_grad:
             self.a, self.s, self.axis, self.keepdim = a, s, axis, keepdim
         return s if keepdim else np.squeeze(s, axis=axis) if axis is not None else s.reshape(())
@@ -228,11 +223,17 @@ class ReduceMethods:
         return out if dtype is None else out.to(dtype)
 
     def mean(self, dim=None, keepdim=False):
+        if self.dtype.kind != "f":
+            raise TypeError("mean: input must be a floating tensor (as in PyTorch), got %s; "
+                            "convert it with .float() first" % self.dtype)
         return Mean.apply(self, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):  # torch's var(unbiased) overload
             dim, unbiased = None, dim
+        if self.dtype.kind != "f":
+            raise TypeError("var: input must be a floating tensor (as in PyTorch), got %s; "
+                            "convert it with .float() first" % self.dtype)
         corr = var_correction(unbiased, correction)
         return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
                          correction=corr)
@@ -240,7 +241,7 @@ class ReduceMethods:
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):  # torch's std(unbiased) overload
             dim, unbiased = None, dim
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
+        return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
     def prod(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
@@ -272,11 +273,7 @@ class ReduceMethods:
         return LogSumExp.apply(self, axis=norm_axes(dim, self.ndim, "logsumexp"), keepdim=keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
-        if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        return vector_norm(self, p, dim, keepdim)
 
     def cumsum(self, dim, dtype=None):
         x = self if dtype is None else self.to(dtype)

@@ -22,8 +22,11 @@ __all__ = ["rnn_layer"]
 
 
 def _rows(a):
-    """`a` as an array whose rows are contiguous (the kernels read rows with a stride)."""
-    if a.ndim == 2 and (a.shape[1] <= 1 or a.strides[1] == a.itemsize) and a.strides[0] >= 0:
+    """`a` as an array whose rows are contiguous and do not overlap (the kernels read rows with
+    a stride; an expand()ed input has stride-0 rows)."""
+    if a.ndim == 2 and (a.shape[1] <= 1 or a.strides[1] == a.itemsize) and (
+            a.shape[0] <= 1 or (a.strides[0] >= a.shape[1] * a.itemsize
+                                and a.strides[0] % a.itemsize == 0)):
         return a
     return np.ascontiguousarray(a)
 
@@ -56,6 +59,10 @@ class RNNLayer(Function):
         out = np.empty((rows, D * P), dtype=dt)
         hn = np.empty((D, B, P), dtype=dt)
         cn = np.empty((D, B, H), dtype=dt) if lstm else None
+        self.empty = B == 0
+        if self.empty:  # a batch of 0 sequences: nothing to run, every output is empty
+            self.x, self.weights = x, weights
+            return (out, hn, cn) if lstm else (out, hn)
         h0 = _c(h0)
         c0 = _c(c0)
         reserves = []
@@ -86,6 +93,11 @@ class RNNLayer(Function):
         return (out, hn, cn) if lstm else (out, hn)
 
     def backward(self, g_out, g_hn, g_cn=None):
+        if self.empty:
+            need = self.needs_input_grad
+            return (np.zeros(self.x.shape, self.x.dtype) if need[0] else None, None, None) + \
+                tuple(np.zeros(w.shape, w.dtype) if n else None
+                      for w, n in zip(self.weights, need[3:]))
         mode, D, per = self.mode, self.D, 2 + 2 * self.has_bias + self.has_proj
         m = MODES[mode]
         x, dt = self.x, self.x.dtype

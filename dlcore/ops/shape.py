@@ -136,15 +136,40 @@ class Stack(Function):
         return tuple(np.moveaxis(g, self.dim, 0))
 
 
+def check_index_values(index, size, fname, dim):
+    """Every entry of an integer index array must lie in [0, size): PyTorch's gather,
+    scatter_add and index_select refuse negative entries rather than wrapping them."""
+    if index.dtype.kind not in "iu":
+        raise TypeError("%s: index must be an integer tensor, got %s" % (fname, index.dtype))
+    if index.size == 0:
+        return
+    lo, hi = index.min(), index.max()
+    if lo < 0 or hi >= size:
+        bad = lo if lo < 0 else hi
+        raise IndexError("%s: index %d is out of bounds for dim %d of size %d"
+                         % (fname, bad, dim, size))
+
+
+def check_index_shape(index, shape, dim, fname, what="input"):
+    """An index for gather/scatter has the input's rank and is no larger along any other dim
+    (it is never broadcast)."""
+    if index.ndim != len(shape):
+        raise ValueError("%s: index must have %d dims like the %s, got %d"
+                         % (fname, len(shape), what, index.ndim))
+    for d, (n, m) in enumerate(zip(index.shape, shape)):
+        if d != dim and n > m:
+            raise ValueError("%s: index of shape %s is larger than the %s of shape %s along "
+                             "dim %d" % (fname, index.shape, what, shape, d))
+
+
 class Gather(Function):
     LINEAR = True
 
     def forward(self, a, dim=0, index=None):
-        try:
-            out = np.take_along_axis(a, index, axis=dim)
-        except (IndexError, ValueError) as e:
-            raise IndexError("gather: index of shape %s does not fit input of shape %s along "
-                             "dim %d: %s" % (index.shape, a.shape, dim, e)) from None
+        # the output has the index's shape: only the leading part of the other dims is read
+        part = a[tuple(slice(None) if d == dim else slice(0, n)
+                       for d, n in enumerate(index.shape))]
+        out = np.take_along_axis(part, index, axis=dim)
         if self.requires_grad:
             self.shape, self.dim, self.index = a.shape, dim, index
         return out
@@ -405,7 +430,8 @@ class ShapeMethods:
 
     def flip(self, dims):
         dims = (dims,) if isinstance(dims, numbers.Integral) else tuple(dims)
-        return Flip.apply(self, dims=tuple(norm_dim(d, self.ndim, "flip") for d in dims))
+        axes = tuple(norm_dim(d, self.ndim, "flip") for d in dims)
+        return Flip.apply(self, dims=axes if self.ndim else ())  # a scalar flips to itself
 
     def tril(self, diagonal=0):
         return Tri.apply(self, k=diagonal, upper=False)
@@ -425,10 +451,10 @@ class IndexMethods:
     def gather(self, dim, index):
         d = norm_dim(dim, self.ndim, "gather")
         idx = raw(index)
-        if idx.dtype.kind not in "iu":
-            raise TypeError("gather: index must be an integer tensor, got %s" % idx.dtype)
-        if idx.ndim != self.ndim:
-            raise ValueError("gather: index must have %d dims, got %d" % (self.ndim, idx.ndim))
+        check_index_values(idx, self._data.shape[d] if self.ndim else 1, "gather", d)
+        if self.ndim == 0 and idx.ndim <= 1:  # a scalar reads as a 1-element vector
+            return self.reshape(1).gather(0, idx.reshape(-1)).reshape(idx.shape)
+        check_index_shape(idx, self._data.shape, d, "gather")
         return Gather.apply(self, dim=d, index=idx)
 
     def scatter_add(self, dim, index, src):
@@ -437,6 +463,12 @@ class IndexMethods:
         if raw(src).dtype != self.dtype:
             raise TypeError("scatter_add: src must have the input's dtype %s, got %s"
                             % (self.dtype, raw(src).dtype))
+        check_index_values(idx, self._data.shape[d] if self.ndim else 1, "scatter_add", d)
+        check_index_shape(idx, self._data.shape, d, "scatter_add")
+        s = raw(src)
+        if s.ndim != idx.ndim or any(n > m for n, m in zip(idx.shape, s.shape)):
+            raise ValueError("scatter_add: index of shape %s is larger than src of shape %s"
+                             % (idx.shape, s.shape))
         if self.ndim == 0:  # a 0-d tensor scatters as a 1-element vector
             return ScatterAdd.apply(self.reshape(1), src.reshape(-1), dim=0,
                                     index=idx.reshape(-1)).reshape(())
@@ -446,9 +478,9 @@ class IndexMethods:
         d = norm_dim(dim, self.ndim, "index_select")
         idx = raw(index)
         if idx.ndim > 1:
-            raise ValueError("index_select: index must be 0-D or 1-D, got shape %s"
-                             % (idx.shape,))
-        if self.ndim == 0:  # torch reads a 0-d input as a 1-element vector, result 0-d
+            raise ValueError("index_select: index must be 0-d or 1-d, got %d dims" % idx.ndim)
+        check_index_values(idx, self._data.shape[d] if self.ndim else 1, "index_select", d)
+        if self.ndim == 0:
             return self.reshape(1)[idx.reshape(-1)].reshape(())
         return self[(slice(None),) * d + (idx.reshape(-1),)]
 

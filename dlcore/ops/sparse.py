@@ -88,6 +88,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise IndexError("embedding: index %d is out of range for %d embeddings"
                          % (int(bad), n))
     if padding_idx is not None:
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+            raise TypeError("embedding: padding_idx must be an int or None, got %r"
+                            % (padding_idx,))
         if not -n <= padding_idx < n:
             raise ValueError("embedding: padding_idx must be within num_embeddings (%d), got %d"
                              % (n, padding_idx))

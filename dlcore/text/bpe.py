@@ -114,6 +114,10 @@ class BPETokenizer:
         if model != "gpt2":
             raise ValueError("BPETokenizer.from_gguf: tokenizer.ggml.model is %r; only byte-level "
                              "BPE ('gpt2') is supported" % (model,))
+        missing = [k for k in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges") if k not in md]
+        if missing:
+            raise ValueError("BPETokenizer.from_gguf: the GGUF metadata lacks %s (a byte-level "
+                             "BPE tokenizer needs its tokens and merges)" % ", ".join(missing))
         return cls(md["tokenizer.ggml.tokens"], md["tokenizer.ggml.merges"],
                    md.get("tokenizer.ggml.token_type"), pre=md.get("tokenizer.ggml.pre", "gpt2"),
                    bos_token_id=md.get("tokenizer.ggml.bos_token_id"),

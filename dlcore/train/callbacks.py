@@ -167,10 +167,24 @@ class ModelCheckpoint(Callback):
     "ckpt-{epoch:02d}-{val_loss:.3f}.safetensors" (epoch counts from 1).  With
     save_best_only=True only epochs that improve `monitor` are saved.  The file's metadata holds
     the epoch and the logged values.
+
+    training_state=True saves everything a killed run needs to continue bit-identically with
+    fit(..., resume_from=path): model, optimizer, scheduler, random streams, epoch, batch and
+    data order (dlcore.train.resume).  save_freq: "epoch", or an int N to save (to the same
+    filepath, formatted with the epoch only) after every N training batches as well.
     """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto",
-                 verbose=0):
+                 verbose=0, training_state=False, save_freq="epoch"):
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or
+                                     not isinstance(save_freq, int) or save_freq < 1):
+            raise ValueError("ModelCheckpoint: save_freq must be 'epoch' or a positive int, "
+                             "got %r" % (save_freq,))
+        if save_freq != "epoch" and (save_best_only or not training_state):
+            raise ValueError("ModelCheckpoint: save_freq=%r (mid-epoch saves) needs "
+                             "training_state=True and save_best_only=False" % (save_freq,))
+        self.training_state, self.save_freq = bool(training_state), save_freq
+        self._batches = 0
         self.filepath = str(filepath)
         self.monitor = monitor
         self.save_best_only = save_best_only
@@ -206,12 +220,33 @@ class ModelCheckpoint(Callback):
             return  # under DDP every rank holds the same weights: rank 0 writes them
         meta = {"epoch": str(epoch + 1)}
         meta.update({k: repr(float(v)) for k, v in logs.items()})
-        model = self.model.module if isinstance(self.model, DistributedDataParallel) \
-            else self.model
-        save(model.state_dict(), path, metadata=meta)
-        self.saved.append(path)
+        self._write(path, meta)
         if self.verbose:
             log("Epoch %d: saved model to %s" % (epoch + 1, path))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches += 1
+        if self._batches % self.save_freq or not is_main_process():
+            return
+        st = self.trainer.progress_state
+        try:
+            path = self.filepath.format(epoch=st["epoch"] + 1)
+        except (KeyError, ValueError, IndexError) as e:
+            raise ValueError("ModelCheckpoint: with save_freq=%r the filepath %r may use only "
+                             "{epoch} (%s)" % (self.save_freq, self.filepath, e)) from None
+        self._write(path, {"epoch": str(st["epoch"] + 1), "batch": str(st["step"])})
+
+    def _write(self, path, meta):
+        if self.training_state:
+            from .resume import save_training_state
+            save_training_state(self.trainer, path, metadata=meta)
+        else:
+            model = self.model.module if isinstance(self.model, DistributedDataParallel) \
+                else self.model
+            save(model.state_dict(), path, metadata=meta)
+        self.saved.append(path)
 
 
 class TerminateOnNaN(Callback):

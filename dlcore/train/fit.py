@@ -9,7 +9,7 @@ __all__ = ["fit", "evaluate", "predict"]
 
 def fit(model, train_loader, loss_fn, optimizer, epochs=1, val_loader=None, metrics=("accuracy",),
         callbacks=(), scheduler=None, verbose="auto", scheduler_step="epoch", initial_epoch=0,
-        clip_grad_norm=None, unpack=None):
+        clip_grad_norm=None, unpack=None, resume_from=None):
     """Train `model` for `epochs` passes over `train_loader`; returns a History.
 
     loss_fn(output, target) -> scalar Tensor; optimizer has zero_grad() and step().
@@ -20,12 +20,15 @@ def fit(model, train_loader, loss_fn, optimizer, epochs=1, val_loader=None, metr
     max norm for dl.nn.utils.clip_grad_norm_ before each step.  verbose: 0 silent, 2 one line per
     epoch, 1/'auto' a progress bar on a terminal (one line per epoch otherwise).
     unpack(batch) -> (inputs, target) for loaders whose batches are not (inputs..., target).
+    resume_from: a checkpoint of ModelCheckpoint(..., training_state=True) to continue a killed
+    run from; the result is bit-identical to the uninterrupted run (dlcore.train.resume).
     The same as Trainer(model, optimizer, loss_fn, ...).fit(train_loader, epochs, ...).
     """
     trainer = Trainer(model, optimizer, loss_fn, metrics=metrics, callbacks=callbacks,
                       scheduler=scheduler, scheduler_step=scheduler_step,
                       clip_grad_norm=clip_grad_norm, unpack=unpack, verbose=verbose)
-    return trainer.fit(train_loader, epochs, val_loader=val_loader, initial_epoch=initial_epoch)
+    return trainer.fit(train_loader, epochs, val_loader=val_loader, initial_epoch=initial_epoch,
+                       resume_from=resume_from)
 
 
 def evaluate(model, loader, loss_fn=None, metrics=("accuracy",), batch_size=256, unpack=None):

@@ -36,6 +36,7 @@ from ..nn.utils import clip_grad_norm_
 from ..tensor import Tensor
 from .callbacks import History
 from .progress import Progress
+from .resume import capture_rng, load_training_state, restore_rng
 
 __all__ = ["Trainer"]
 
@@ -228,9 +229,18 @@ class Trainer:
         raise TypeError("Trainer: %s must return a loss Tensor, a dict of values to log or None "
                         "(skip the batch), got %s" % (who, type(result).__name__))
 
-    def _train_epoch(self, loader, callbacks, progress):
+    def _train_epoch(self, loader, callbacks, progress, resume=None):
         sums, count, stop = {}, 0, False
+        skip = 0
+        if resume is not None:  # the interrupted epoch: same order, its first batches done
+            sums, count, skip = dict(resume["sums"]), int(resume["count"]), int(resume["step"])
+        st = self.progress_state
+        st["sums"], st["count"] = sums, count
         for step, batch in enumerate(loader):
+            if step < skip:
+                if step == skip - 1:
+                    restore_rng(resume["rng"], loader)
+                continue
             for cb in callbacks:
                 cb.on_train_batch_begin(step, {})
             result = self.training_step(batch)
@@ -250,6 +260,7 @@ class Trainer:
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v * n
             count += n
+            st["step"], st["count"] = step + 1, count
             for cb in callbacks:
                 cb.on_train_batch_end(step, dict(values, size=n))
             first = next(iter(sums), None)
@@ -262,10 +273,14 @@ class Trainer:
             logs[m.name] = m.compute()
         return logs, stop
 
-    def fit(self, train_loader, epochs=1, val_loader=None, initial_epoch=0):
+    def fit(self, train_loader, epochs=1, val_loader=None, initial_epoch=0, resume_from=None):
         """Train for `epochs` passes over `train_loader` (a loader, any iterable of batches, or
         an (X, y) tuple of arrays); returns a History of per-epoch logs.  val_loader is
-        evaluated after each epoch; its values are logged with a 'val_' prefix."""
+        evaluated after each epoch; its values are logged with a 'val_' prefix.
+
+        resume_from: a checkpoint of ModelCheckpoint(..., training_state=True); training goes
+        on from the point it was saved at (its epoch and batch) and ends as an uninterrupted
+        run with the same arguments would, bit for bit (dlcore.train.resume)."""
         if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
             raise ValueError("fit: epochs must be a non-negative integer, got %r" % (epochs,))
         if self.automatic_optimization:
@@ -273,6 +288,18 @@ class Trainer:
         train_loader = loader_from(train_loader, 32)
         val_loader = loader_from(val_loader, 256) if val_loader is not None else None
         history = History()
+        resume = None
+        if resume_from is not None:
+            resume = load_training_state(self, resume_from)
+            initial_epoch = int(resume["epoch"])
+            history.history = {k: list(v) for k, v in resume["history"].items()}
+            history.epoch = [int(e) for e in resume["history_epochs"]]
+            if not resume["step"]:  # saved at an epoch's end: the next one starts afresh
+                restore_rng(resume["rng"], train_loader)
+                resume = None
+        self.progress_state = {"epoch": int(initial_epoch), "step": 0, "epoch_rng": None,
+                               "loader": train_loader, "sums": {}, "count": 0,
+                               "history": history}
         callbacks = [history] + self.callbacks
         try:
             steps = len(train_loader)
@@ -304,7 +331,14 @@ class Trainer:
                 for m in self.metrics:
                     m.reset()
                 progress.epoch_begin(epoch)
-                logs, stop = self._train_epoch(train_loader, callbacks, progress)
+                if resume is not None:
+                    restore_rng(resume["epoch_rng"], train_loader)
+                st = self.progress_state
+                st["epoch"], st["step"] = epoch, 0
+                st["epoch_rng"] = capture_rng(train_loader)  # fixes this epoch's data order
+                logs, stop = self._train_epoch(train_loader, callbacks, progress, resume)
+                resume = None
+                st["epoch"], st["step"], st["sums"], st["count"] = epoch + 1, 0, {}, 0
                 if val_loader is not None:
                     logs.update(("val_" + k, v) for k, v in self.evaluate(val_loader).items())
                 # under DDP: the mean over the ranks, so every rank logs and decides alike

@@ -1,6 +1,6 @@
 """Activation layers: thin wrappers over dlcore.ops.activation with PyTorch's arguments.
 
-`inplace=True` is accepted and computes out of place (the result is what the layer returns)."""
+`inplace=True` writes the result into the input's storage (dlcore.ops.inplace)."""
 import numpy as np
 
 from ...ops import activation as _A
@@ -25,37 +25,43 @@ class _Inplace(Module):
 
 class ReLU(_Inplace):
     def forward(self, input):
-        return _A.relu(input)
+        return _A.relu(input, inplace=self.inplace)
 
 
 class ReLU6(_Inplace):
     def forward(self, input):
-        return _A.relu6(input)
+        return _A.relu6(input, inplace=self.inplace)
 
 
 class SiLU(_Inplace):
     def forward(self, input):
-        return _A.silu(input)
+        return _A.silu(input, inplace=self.inplace)
 
 
 class SELU(_Inplace):
     def forward(self, input):
-        return _A.selu(input)
+        return _A.selu(input, inplace=self.inplace)
 
 
 class Hardswish(_Inplace):
     def forward(self, input):
-        return _A.hardswish(input)
+        return _A.hardswish(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return ""  # PyTorch's repr does not show inplace for this layer
 
 
 class Hardsigmoid(_Inplace):
     def forward(self, input):
-        return _A.hardsigmoid(input)
+        return _A.hardsigmoid(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return ""  # PyTorch's repr does not show inplace for this layer
 
 
 class Mish(_Inplace):
     def forward(self, input):
-        return _A.mish(input)
+        return _A.mish(input, inplace=self.inplace)
 
 
 class LeakyReLU(Module):
@@ -64,7 +70,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return _A.leaky_relu(input, self.negative_slope)
+        return _A.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return "negative_slope=%s%s" % (self.negative_slope, ", inplace=True" if self.inplace else "")
@@ -105,7 +111,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return _A.elu(input, self.alpha)
+        return _A.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self):
         return "alpha=%s%s" % (self.alpha, ", inplace=True" if self.inplace else "")
@@ -113,7 +119,7 @@ class ELU(Module):
 
 class CELU(ELU):
     def forward(self, input):
-        return _A.celu(input, self.alpha)
+        return _A.celu(input, self.alpha, self.inplace)
 
 
 class Softplus(Module):
@@ -137,7 +143,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input):
-        return _A.hardtanh(input, self.min_val, self.max_val)
+        return _A.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self):
         return "min_val=%s, max_val=%s%s" % (self.min_val, self.max_val,
@@ -199,7 +205,7 @@ class RReLU(Module):
         self.lower, self.upper, self.inplace = lower, upper, inplace
 
     def forward(self, input):
-        return _PR.rrelu(input, self.lower, self.upper, self.training)
+        return _PR.rrelu(input, self.lower, self.upper, self.training, self.inplace)
 
     def extra_repr(self):
         return "lower=%s, upper=%s" % (self.lower, self.upper)

@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ...tensor import Tensor
+from ...tensor import Tensor, _check_device
 from ..parameter import Parameter
 from ..summary import summary as _summary
 from .backward_hooks import call_with_backward_hooks
@@ -319,11 +319,14 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
+        unknown = set(kwargs) - {"dtype", "device", "non_blocking", "copy", "memory_format"}
+        if unknown:
+            raise TypeError("Module.to: unexpected keyword argument(s) %s" % sorted(unknown))
         dtype = kwargs.get("dtype")
+        _check_device(kwargs.get("device"))
         for a in args:
-            if isinstance(a, str):
-                if a != "cpu":
-                    raise ValueError("to: dlcore runs on the CPU only; expected 'cpu', got %r" % a)
+            if isinstance(a, str) or type(a).__name__ == "device":
+                _check_device(a)
             elif a is not None:
                 dtype = a
         if dtype is None:

@@ -24,6 +24,9 @@ class Embedding(Module):
         _check_device(device)
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+                raise TypeError("Embedding: padding_idx must be an int or None, got %r"
+                                % (padding_idx,))
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError("Embedding: padding_idx must be within num_embeddings (%d), "
                                  "got %d" % (self.num_embeddings, padding_idx))

@@ -1,0 +1,101 @@
+"""Vector p-norms (`Tensor.norm`) and the standard deviation's square root.
+
+Both are roots of a reduction that is 0 exactly when the input is all zeros (or constant); the
+plain `sqrt` has an infinite slope there, which multiplied by the reduction's zero gradient gives
+NaN.  PyTorch defines these gradients as 0 at that point, and so do we.
+"""
+import math
+
+import numpy as np
+
+from ..autograd import Function
+from ..shapes import expand_reduced as _expand_back
+from ..shapes import norm_axes
+
+
+class RootAtZero(Function):
+    """sqrt whose gradient is 0 where the result is 0 (std's and the 2-norm's convention)."""
+
+    def forward(self, a):
+        out = np.sqrt(a)
+        if self.requires_grad:
+            self.out = out
+        return out
+
+    def backward(self, g):
+        out = self.out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            grad = g / (2 * out)
+        return np.where(out == 0, np.zeros((), grad.dtype), grad)
+
+
+class PNorm(Function):
+    """(sum |x|^p)^(1/p) for a finite p other than 0, with a zero gradient where x or the norm
+    is 0 (the slope there is undefined or infinite; PyTorch takes 0)."""
+
+    def forward(self, a, p=2.0, axis=None, keepdim=False):
+        ab = np.abs(a)
+        if p == 1:
+            out = np.sum(ab, axis=axis, keepdims=keepdim)
+        elif p == 2:
+            out = np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdim))
+        else:
+            with np.errstate(divide="ignore", over="ignore"):
+                out = np.sum(ab ** p, axis=axis, keepdims=keepdim) ** (1.0 / p)
+        out = np.asarray(out, dtype=a.dtype)
+        if self.requires_grad:
+            self.a, self.out, self.p, self.axis, self.keepdim = a, out, p, axis, keepdim
+        return out
+
+    def backward(self, g):
+        a, p = self.a, self.p
+        if p == 1:
+            return _expand_back(g, a.shape, self.axis, self.keepdim) * np.sign(a)
+        o = _expand_back(self.out, a.shape, self.axis, self.keepdim)
+        ge = _expand_back(g, a.shape, self.axis, self.keepdim)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 2:
+                grad = ge * a / o
+            else:
+                grad = ge * np.sign(a) * (np.abs(a) / o) ** (p - 1)
+        zero = (o == 0) | (a == 0)
+        return np.where(zero, np.zeros((), grad.dtype), grad)
+
+
+class CountNonzero(Function):
+    """The 0-"norm": how many entries are non-zero, in the input's dtype; its gradient is 0."""
+
+    def forward(self, a, axis=None, keepdim=False):
+        self.shape = a.shape
+        return np.asarray(np.count_nonzero(a, axis=axis, keepdims=keepdim), dtype=a.dtype)
+
+    def backward(self, g):
+        return np.zeros(self.shape, g.dtype)
+
+
+def vector_norm(t, p=2, dim=None, keepdim=False):
+    """Tensor.norm: p in (int, float, inf, -inf, 'fro'); the dtype must be floating."""
+    if t.dtype.kind != "f":
+        raise TypeError("norm: input must be a floating tensor, got %s" % t.dtype)
+    if isinstance(p, str):
+        if p != "fro":
+            raise ValueError("norm: p must be a number or 'fro', got %r" % (p,))
+        p = 2
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise TypeError("norm: p must be a number, got %s" % type(p).__name__)
+    p = float(p)
+    if math.isnan(p):
+        raise ValueError("norm: p must not be NaN")
+    axis = norm_axes(dim, t.ndim, "norm")
+    reduced = t.shape if axis is None else [t.shape[i] for i in axis]
+    if p < 0 and 0 in reduced:
+        raise ValueError("norm: a norm with p=%g of an empty set of values has no value "
+                         "(input shape %s, dim %s)" % (p, tuple(t.shape), dim))
+    if p == math.inf:
+        return t.abs().amax(dim=axis, keepdim=keepdim)
+    if p == -math.inf:
+        return t.abs().amin(dim=axis, keepdim=keepdim)
+    if p == 0:
+        return CountNonzero.apply(t, axis=axis, keepdim=keepdim)
+    return PNorm.apply(t, p=p, axis=axis, keepdim=keepdim)
+

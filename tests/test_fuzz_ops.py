@@ -1,0 +1,260 @@
+"""Property-based fuzzing of the public ops and layers against torch (hypothesis).
+
+Every drawn call either matches torch (values, shape and, for float inputs without NaN/Inf,
+the input gradients) or raises a Python exception; where torch raises, dlcore must raise too.
+Inputs: random shapes with 0- and 1-sized dims and a few large ones, float32/float64 and
+sometimes int64 (the wrong type for most ops), NaN/Inf/huge values, and views that are
+transposed, negatively strided, step-sliced or expanded (stride 0).
+
+Profiles: the quick one (default) runs QUICK examples per op; `DLCORE_FUZZ=long` runs LONG per
+op (>= 100k calls in all) and, with DLCORE_FUZZ_REPORT=path, writes the counts there as JSON.
+"""
+import json
+import os
+import time
+
+import numpy as np
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+torch = pytest.importorskip("torch")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import dlcore as dl  # noqa: E402
+from fuzz_cases import CASES  # noqa: E402
+
+LONG = os.environ.get("DLCORE_FUZZ") == "long"
+QUICK, LONG_N = 30, 2000
+SETTINGS = settings(max_examples=LONG_N if LONG else QUICK, deadline=None,
+                    derandomize=not LONG, database=None, print_blob=True,
+                    suppress_health_check=list(HealthCheck))
+
+STATS = {"calls": 0, "matched": 0, "both_raised": 0, "dl_raised_only": 0, "grads_checked": 0,
+         "rejections": {}}
+DIMS = [0, 1, 1, 2, 3, 5, 7]
+TIE_SENSITIVE = {"sort", "topk", "max_dim", "adaptive_max_pool2d", "max_pool2d"}
+
+
+# ---- input strategies ---------------------------------------------------------------------------
+def _size(draw):
+    return draw(st.sampled_from([33, 64])) if draw(st.integers(0, 19)) == 0 else \
+        draw(st.sampled_from(DIMS))
+
+
+def _shape(draw, lo=0, hi=4):
+    shape = tuple(_size(draw) for _ in range(draw(st.integers(lo, hi))))
+    while int(np.prod(shape)) > 4096:  # large dims, not large arrays
+        shape = shape[1:]
+    return shape
+
+
+def _bcast_partner(draw, shape):
+    keep = draw(st.integers(0, len(shape)))
+    tail = shape[len(shape) - keep:]
+    return tuple(1 if draw(st.integers(0, 2)) == 0 else n for n in tail)
+
+
+def _shapes(draw, kind):
+    if kind == "none":
+        return []
+    if kind == "any":
+        return [_shape(draw)]
+    if kind == "any1":
+        return [_shape(draw, 1)]
+    if kind == "any2":
+        return [_shape(draw, 2)]
+    if kind == "seq3":
+        return [(draw(st.integers(1, 4)), draw(st.integers(0, 3)), draw(st.integers(1, 5)))]
+    if kind == "same":
+        s = _shape(draw, 1)
+        return [s, s]
+    if kind == "bcast":
+        s = _shape(draw)
+        p = _bcast_partner(draw, s)
+        return [s, p] if draw(st.booleans()) else [p, s]
+    if kind == "mm":
+        n, k, m = (draw(st.sampled_from([0, 1, 2, 3, 7, 17])) for _ in range(3))
+        k = max(k, 1)  # K = 0 belongs to the OpInfo work (issue 14)
+        lead = tuple(draw(st.sampled_from([1, 2, 3])) for _ in range(draw(st.integers(0, 2))))
+        a = draw(st.sampled_from([(k,), (n, k), lead + (n, k)]))
+        b = draw(st.sampled_from([(k,), (k, m), lead + (k, m)]))
+        return [a, b]
+    if kind == "nchw":
+        return [(draw(st.integers(0, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 9)),
+                 draw(st.integers(1, 9)))]
+    if kind == "rows":
+        return [(draw(st.integers(0, 5)), draw(st.integers(1, 6)))]
+    if kind == "seq":
+        b, h = draw(st.integers(0, 2)), draw(st.integers(1, 2))
+        L, S, E, Ev = (draw(st.sampled_from([0, 1, 2, 5])) for _ in range(4))
+        L, S = max(L, 1), max(S, 1)
+        return [(b, h, L, E), (b, h, S, E), (b, h, S, Ev)]
+    raise AssertionError(kind)
+
+
+def _values(draw, shape, dtype):
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    if dtype == np.int64:
+        return np.asarray(rng.integers(-5, 6, size=shape), np.int64), False
+    a = np.asarray(rng.standard_normal(shape)) * draw(st.sampled_from([1.0, 1e-3, 30.0]))
+    special = a.size and draw(st.integers(0, 4)) == 0
+    if special:
+        flat = a.reshape(-1)
+        for _ in range(draw(st.integers(1, 3))):
+            flat[draw(st.integers(0, a.size - 1))] = draw(st.sampled_from(
+                [np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30]))
+    return np.asarray(a, dtype), bool(special)
+
+
+def _view(draw, a):
+    """A dlcore Tensor holding `a`'s values in a drawn layout, and the values it holds."""
+    layouts = ["contig"]
+    if a.ndim >= 2:
+        layouts.append("transposed")
+    if a.ndim >= 1:
+        layouts += ["negstride", "stepped"]
+        if a.shape[0] >= 1:
+            layouts.append("expanded")
+    lay = draw(st.sampled_from(layouts))
+    if lay == "transposed":
+        return dl.tensor(np.ascontiguousarray(a.T)).permute(*range(a.ndim - 1, -1, -1)), a, lay
+    if lay == "negstride":
+        return dl.tensor(np.ascontiguousarray(a[::-1]))[::-1], a, lay
+    if lay == "stepped":
+        return dl.tensor(np.repeat(a, 2, axis=-1))[..., ::2], a, lay
+    if lay == "expanded":
+        row = a[:1]
+        return dl.tensor(row).expand(*a.shape), np.broadcast_to(row, a.shape).copy(), lay
+    return dl.tensor(a), a, lay
+
+
+# ---- one call -----------------------------------------------------------------------------------
+def _tol(dtype):
+    return (2e-3, 2e-4) if dtype == np.float32 else (1e-7, 1e-9)
+
+
+def _close(ours, theirs, dtype, what, inf_for_nan=False, nan_for_finite=False):
+    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
+    ours = np.asarray(ours)
+    assert ours.shape == theirs.shape, "%s: shape %s, torch %s" % (what, ours.shape, theirs.shape)
+    if inf_for_nan:  # torch's gelu(inf) is NaN; the limit, inf, is the better answer
+        theirs = np.where(np.isnan(theirs) & np.isinf(ours), ours, theirs)
+    if nan_for_finite:  # torch's fused attention turns some NaN rows into zeros; IEEE says NaN
+        theirs = np.where(np.isnan(ours), ours, theirs)
+    rtol, atol = _tol(theirs.dtype if theirs.dtype.kind == "f" else dtype)
+    scale = np.nanmax(np.abs(np.where(np.isfinite(theirs), theirs, 0)), initial=1.0)
+    np.testing.assert_allclose(ours.astype(np.float64), theirs.astype(np.float64), rtol=rtol,
+                               atol=atol * scale, equal_nan=True, err_msg=what)
+
+
+def run_case(case, draw):
+    name, arity, f_dl, f_torch, kind, draw_kw = case
+    shapes = _shapes(draw, kind)
+    dtype = draw(st.sampled_from([np.float32, np.float32, np.float64, np.float64, np.int64]))
+    kw = draw_kw(draw, shapes)
+    views, arrays, special = [], [], False
+    for s in shapes:
+        a, sp = _values(draw, s, dtype)
+        t, vals, lay = _view(draw, a)
+        special |= sp
+        views.append(t)
+        arrays.append(vals)
+    floats = dtype != np.int64
+    grads = floats and not special
+    if name in TIE_SENSITIVE and any(np.unique(a).size < a.size for a in arrays):
+        grads = False  # which of equal values gets the gradient is torch's implementation choice
+    if grads:
+        for t in views:
+            t.requires_grad_(True) if t._ctx is None else None
+        # views of leaves: make each input a graph node whose gradient we can read
+        views = [t * 1 if t._ctx is None else t for t in views]
+        for t in views:
+            t.retain_grad()
+    tins = [torch.tensor(a, requires_grad=grads) for a in arrays]
+    STATS["calls"] += 1
+    try:
+        want = f_torch(*tins, kw)
+    except Exception:
+        want = None
+    try:
+        got = f_dl(*views, kw)
+    except Exception as e:  # a Python exception is an allowed answer
+        if want is None:
+            STATS["both_raised"] += 1
+        else:
+            STATS["dl_raised_only"] += 1
+            key = "%s: %s" % (name, type(e).__name__)
+            STATS["rejections"][key] = STATS["rejections"].get(key, 0) + 1
+        return
+    assert want is not None, "%s accepted %s %s %s where torch raises" % (
+        name, [tuple(s) for s in shapes], np.dtype(dtype).name, kw)
+    what = "%s%s %s %s" % (name, [tuple(s) for s in shapes], np.dtype(dtype).name,
+                           {k: v for k, v in kw.items() if not isinstance(v, np.ndarray)})
+    _close(got.detach().numpy(), want, dtype, what, inf_for_nan=name == "gelu",
+           nan_for_finite=name == "sdpa" and special)
+    STATS["matched"] += 1
+    if grads and want.requires_grad and want.numel():
+        g = np.random.default_rng(0).standard_normal(tuple(want.shape)).astype(dtype)
+        got.backward(dl.tensor(g))
+        want.backward(torch.tensor(g))
+        for i, (t, tt) in enumerate(zip(views, tins)):
+            if tt.grad is not None and t.grad is not None:
+                _close(t.grad.numpy(), tt.grad, dtype, what + " grad of input %d" % i)
+        STATS["grads_checked"] += 1
+
+
+_START = time.time()
+
+
+def _write_report():
+    STATS["seconds"] = round(time.time() - _START, 1)
+    path = os.environ.get("DLCORE_FUZZ_REPORT")
+    if path:
+        with open(path, "w") as f:
+            json.dump(STATS, f, indent=1, sort_keys=True)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's "mean of empty slice" etc.
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_fuzz_op_matches_torch_or_raises(case):
+    @SETTINGS
+    @given(st.data())
+    def check(data):
+        run_case(case, data.draw)
+
+    try:
+        with np.errstate(all="ignore"):
+            check()
+    finally:
+        _write_report()
+
+
+JUNK = [None, "x", 3, 2.5, True, [1.0, 2.0], (1, 2), {"a": 1}, object(), b"\x00",
+        np.array(["a", "b"]), np.zeros((2, 2), np.complex64), np.zeros((2, 2), np.float16)]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_fuzz_op_with_wrong_types_raises_or_answers(case):
+    """Junk in any argument slot: a Python exception (or an answer), never a crash."""
+    name, arity, f_dl, _, kind, draw_kw = case
+
+    @SETTINGS
+    @given(st.data())
+    def check(data):
+        shapes = _shapes(data.draw, kind)
+        kw = draw_kw(data.draw, shapes)
+        args = [dl.tensor(np.ones(s, np.float32)) for s in shapes]
+        if args:
+            args[data.draw(st.integers(0, len(args) - 1))] = data.draw(st.sampled_from(JUNK))
+        else:
+            kw = {k: data.draw(st.sampled_from(JUNK)) for k in kw}
+        STATS["calls"] += 1
+        try:
+            f_dl(*args, kw)
+        except Exception:
+            pass
+
+    with np.errstate(all="ignore"):
+        check()
