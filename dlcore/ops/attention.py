@@ -67,6 +67,14 @@ class SDPAFn(Function):
         return dq, dk, dv, dmask
 
 
+    def backward_graph(self, g):
+        q, k, v, mask = self.parents[:4]
+        kw = self.kwargs
+        m = mask._data if isinstance(mask, TensorBase) else mask
+        return composite_backward(self, (g,), lambda: _composed(
+            q, k, v, m, 0.0, kw.get("is_causal", False), kw.get("scale", 1.0)))
+
+
 def _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g):
     """d loss / d scores (= the gradient of an additive float mask), in float64 NumPy: the
     kernel keeps the probabilities tile by tile and never hands them out.  P from the saved
@@ -81,13 +89,6 @@ def _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g):
     dp = np.matmul(g.astype(np.float64), np.swapaxes(v4, -1, -2))
     rows = np.sum(g.astype(np.float64) * out, axis=-1, keepdims=True)
     return (p * (dp - rows)).astype(out.dtype)
-
-    def backward_graph(self, g):
-        q, k, v, mask = self.parents[:4]
-        kw = self.kwargs
-        m = mask._data if isinstance(mask, TensorBase) else mask
-        return composite_backward(self, (g,), lambda: _composed(
-            q, k, v, m, 0.0, kw.get("is_causal", False), kw.get("scale", 1.0)))
 
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):
