@@ -35,6 +35,10 @@ def _promoted(ts):
 
 def cat(tensors, dim=0):
     ts = _tensors(tensors, "cat")
+    # torch's legacy rule: 1-D empty tensors are skipped whatever the others' shape
+    kept = [t for t in ts if not (t.ndim == 1 and t.shape[0] == 0)]
+    if kept and len(kept) < len(ts):
+        ts = kept
     nd = ts[0].ndim
     d = _norm_dim(dim, nd, "cat")
     for i, t in enumerate(ts):
@@ -113,10 +117,14 @@ for _n in ("exp log log1p sqrt rsqrt abs sin cos clamp clip neg sum mean var std
 
 
 def maximum(a, b):
+    if not isinstance(b, Tensor):  # torch.maximum takes two tensors (clamp takes a number)
+        raise TypeError("maximum: other must be a Tensor, got %s" % type(b).__name__)
     return a.maximum(b)
 
 
 def minimum(a, b):
+    if not isinstance(b, Tensor):
+        raise TypeError("minimum: other must be a Tensor, got %s" % type(b).__name__)
     return a.minimum(b)
 
 
@@ -132,8 +140,8 @@ def sub(a, b, alpha=1):
     return a.sub(b, alpha=alpha)
 
 
-def div(a, b):
-    return a / b
+def div(a, b, *, rounding_mode=None):
+    return a.div(b, rounding_mode=rounding_mode)
 
 
 def pow(a, b):  # noqa: A001
@@ -190,6 +198,15 @@ def bmm(a, b):
 
 
 def dot(a, b):
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+        raise TypeError("dot: expected two Tensors, got %s and %s"
+                        % (type(a).__name__, type(b).__name__))
+    if a.ndim != 1 or b.ndim != 1 or a.shape[0] != b.shape[0]:
+        raise ValueError("dot: expected two 1-D tensors of one length, got shapes %s and %s"
+                         % (tuple(a.shape), tuple(b.shape)))
+    if a.dtype != b.dtype:
+        raise TypeError("dot: expected both vectors to have the same dtype, got %s and %s"
+                        % (a.dtype, b.dtype))
     return (a * b).sum()
 
 

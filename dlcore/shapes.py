@@ -56,7 +56,7 @@ def norm_axes(dim, ndim, fname):
         ax = tuple(norm_dim(d, ndim, fname) for d in dim)
         if len(set(ax)) != len(ax):
             raise ValueError("%s: dim %s repeats an axis" % (fname, tuple(dim)))
-        return ax
+        return ax if ndim else None
     if ndim == 0:
         norm_dim(dim, ndim, fname)
         return None

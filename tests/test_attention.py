@@ -148,6 +148,23 @@ def test_gradcheck(rng, mask_kind, causal):
         (q, k, v))
 
 
+@pytest.mark.parametrize("causal,mask_shape,dropout", [(False, (5, 6), 0.0),
+                                                        (True, (2, 1, 5, 6), 0.0),
+                                                        (False, (5, 6), 0.5)])
+def test_gradcheck_float_mask(rng, causal, mask_shape, dropout):
+    """A float attn_mask that requires grad gets dL/dscores summed over its broadcast dims
+    (the fused kernel's path and the composed dropout path alike)."""
+    q = dl.tensor(rng.standard_normal((2, 2, 5, 3)), requires_grad=True)
+    k = dl.tensor(rng.standard_normal((2, 2, 6, 3)), requires_grad=True)
+    v = dl.tensor(rng.standard_normal((2, 2, 6, 4)), requires_grad=True)
+    m = dl.tensor(rng.standard_normal(mask_shape), requires_grad=True)
+
+    def f(q, k, v, m):
+        dl.manual_seed(3)  # the same dropout mask on every evaluation
+        return F.scaled_dot_product_attention(q, k, v, m, dropout_p=dropout, is_causal=causal)
+    assert dl.autograd.gradcheck(f, (q, k, v, m))
+
+
 def test_bad_input():
     q, k, v = dl.randn(2, 5, 4), dl.randn(2, 6, 4), dl.randn(2, 6, 3)
     with pytest.raises(ValueError, match="head dims differ"):

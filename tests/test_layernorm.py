@@ -51,6 +51,28 @@ def test_kernel_matches_reference(isa, threads, rng, shape, rms):
         np.testing.assert_allclose(db, g64.sum(0), rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 17])
+def test_rows_of_equal_values_normalize_to_exactly_zero(isa, n):
+    """x - mean is exact when a row's values are equal (always for one element): the output
+    must be the bias to float32 rounding, not noise of |x| * rstd * eps (rstd ~ 316 here).
+    One fused x * rstd - mean * rstd once gave 2e-4 off for x = 1.77, n = 1 (torch's OpInfo)."""
+    x = np.full((4, n), 1.7656, np.float32) * np.arange(1, 5, dtype=np.float32)[:, None]
+    w = np.linspace(0.5, 2.0, n).astype(np.float32)
+    b = np.linspace(-1.0, 1.0, n).astype(np.float32)
+    y = np.empty_like(x)
+    mean, rstd = np.empty(4, np.float32), np.empty(4, np.float32)
+    _C.layer_norm_forward(x, n, w, b, 1e-5, y, mean, rstd, False)
+    np.testing.assert_allclose(y, np.broadcast_to(b, x.shape), rtol=0, atol=1e-6)
+    # the input's gradient there is rstd * (g - mean(g)), g = dy * gamma: exactly 0 for one
+    # element, not rstd times the rounding of dy * gamma
+    dy = np.linspace(-1.3, 2.1, 4 * n).astype(np.float32).reshape(4, n)
+    dx, dw, db = np.empty_like(x), np.zeros(n, np.float32), np.zeros(n, np.float32)
+    _C.layer_norm_backward(x, n, w, mean, rstd, dy, dx, dw, db, False)
+    g = dy.astype(np.float64) * w
+    want = rstd[:, None].astype(np.float64) * (g - g.mean(-1, keepdims=True))
+    np.testing.assert_allclose(dx, want, rtol=1e-5, atol=1e-6 if n == 1 else 1e-3)
+
+
 @pytest.mark.parametrize("affine,bias", [(True, True), (True, False), (False, False)])
 def test_layernorm_module_matches_torch(torch, rng, affine, bias):
     x = rng.standard_normal((4, 6, 2, 9)).astype(np.float32)

@@ -202,7 +202,9 @@ def test_pool_bad_inputs(rng):
     with pytest.raises(ValueError, match="exactly one"):
         F.interpolate(x)
     with pytest.raises(ValueError, match="mode"):
-        F.interpolate(x, scale_factor=2, mode="bicubic")
+        F.interpolate(x, scale_factor=2, mode="spline")
+    with pytest.raises(ValueError, match="needs a 4-D input"):
+        F.interpolate(x[0], scale_factor=2, mode="bicubic")
 
 
 def test_max_pool2d_2x2_indices_ties_inf_and_late_nan():
@@ -259,3 +261,21 @@ def test_max_pool2d_2x2_vector_rows_match_scan(isa, threads, ow, extra):
         assert np.array_equal(np.isnan(got), np.isnan(ry))
         assert np.array_equal(np.nan_to_num(got, nan=7.0), np.nan_to_num(ry, nan=7.0))
     assert np.array_equal(i2.numpy(), ridx)
+
+
+@pytest.mark.parametrize("shape,kw", [
+    ((1, 2, 5), dict(size=8, mode="linear", align_corners=False)),
+    ((1, 2, 5), dict(scale_factor=1.7, mode="nearest-exact")),
+    ((1, 1, 4, 5), dict(size=(7, 3), mode="bicubic", align_corners=True)),
+    ((1, 1, 4, 5), dict(scale_factor=(1.5, 0.6), mode="bicubic")),
+    ((1, 1, 3, 4, 5), dict(size=(4, 2, 7), mode="trilinear")),
+    ((1, 2, 6, 7), dict(size=(4, 3), mode="area")),
+    ((1, 1, 3, 4, 5), dict(scale_factor=1.5, mode="nearest"))])
+def test_interpolate_separable_modes_gradcheck_and_torch(torch, rng, shape, kw):
+    """The modes and ranks served by ops/interpolate.py: float64 finite differences, and the
+    float32 forward against torch (OpInfo covers more samples)."""
+    x = rng.standard_normal(shape)
+    assert dl.autograd.gradcheck(lambda a: F.interpolate(a, **kw), (_t(x, True),))
+    y = F.interpolate(_t(x.astype(np.float32)), **kw)
+    ty = torch.nn.functional.interpolate(torch.tensor(x.astype(np.float32)), **kw)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-5, atol=1e-5)

@@ -380,8 +380,8 @@ class ActivationMethods:
     def tanh(self):
         return tanh(self)
 
-    def softmax(self, dim=-1):
-        return softmax(self, dim)
+    def softmax(self, dim=-1, dtype=None):
+        return softmax(self, dim, dtype=dtype)
 
-    def log_softmax(self, dim=-1):
-        return log_softmax(self, dim)
+    def log_softmax(self, dim=-1, dtype=None):
+        return log_softmax(self, dim, dtype=dtype)

@@ -9,6 +9,7 @@ import numpy as np
 from ..autograd import Function
 from ..dtypes import bool_
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
+from . import rounding
 from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
                         int_pow as _pow)
 from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
@@ -392,7 +393,9 @@ class ArithMethods:
     def mul(self, o):
         return self * o
 
-    def div(self, o):
+    def div(self, o, *, rounding_mode=None):
+        if rounding_mode is not None:
+            return rounding.div_rounded(self, o, rounding_mode)
         return self / o
 
     def pow(self, o):
@@ -420,7 +423,7 @@ class ArithMethods:
         return Abs.apply(self)
 
     def sign(self):
-        return wrap(np.sign(self._data))
+        return rounding.sign(self)
 
     def sin(self):
         return Sin.apply(self)
@@ -437,24 +440,33 @@ class ArithMethods:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        if rounding.has_tensor_bound(min, max):
+            return rounding.clamp_tensor(self, min, max)
         return Clamp.apply(self, min=scalar_or_none(min, "clamp"), max=scalar_or_none(max, "clamp"))
 
     clip = clamp
 
     def maximum(self, other):
+        if not isinstance(other, TensorBase):  # as torch: clamp is the one taking a number
+            raise TypeError("maximum: other must be a Tensor, got %s" % type(other).__name__)
         return Maximum.apply(*binary_operands(self, other))
 
     def minimum(self, other):
+        if not isinstance(other, TensorBase):
+            raise TypeError("minimum: other must be a Tensor, got %s" % type(other).__name__)
         return Minimum.apply(*binary_operands(self, other))
 
     def floor(self):
-        return wrap(np.floor(self._data))
+        return rounding.floor(self)
 
     def ceil(self):
-        return wrap(np.ceil(self._data))
+        return rounding.ceil(self)
 
-    def round(self):
-        return wrap(np.round(self._data))
+    def round(self, decimals=0):
+        return rounding.round(self, decimals)
+
+    def trunc(self):
+        return rounding.trunc(self)
 
 
 class CompareMethods:

@@ -60,7 +60,12 @@ class SDPAFn(Function):
         dq, dk, dv = (np.empty(lead + a.shape[2:], out.dtype) for a in (q4, k4, v4))
         _C.attention_backward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse, g,
                               dq.reshape(q4.shape), dk.reshape(k4.shape), dv.reshape(v4.shape))
-        return dq, dk, dv, None
+        dmask = None
+        if len(self.needs_input_grad) > 3 and self.needs_input_grad[3]:
+            dmask = _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g)
+            dmask = dmask.reshape(lead + dmask.shape[2:])
+        return dq, dk, dv, dmask
+
 
     def backward_graph(self, g):
         q, k, v, mask = self.parents[:4]
@@ -70,6 +75,22 @@ class SDPAFn(Function):
             q, k, v, m, 0.0, kw.get("is_causal", False), kw.get("scale", 1.0)))
 
 
+def _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g):
+    """d loss / d scores (= the gradient of an additive float mask), in float64 NumPy: the
+    kernel keeps the probabilities tile by tile and never hands them out.  P from the saved
+    log-sum-exp; dS = P * (g v^T - rowsum(g * out))."""
+    s = np.matmul(q4, np.swapaxes(k4, -1, -2)).astype(np.float64) * scale
+    if m4 is not None:
+        s = s + m4
+    if is_causal:
+        L, S = s.shape[-2:]
+        s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
+    p = np.exp(s - lse[..., None].astype(np.float64))
+    dp = np.matmul(g.astype(np.float64), np.swapaxes(v4, -1, -2))
+    rows = np.sum(g.astype(np.float64) * out, axis=-1, keepdims=True)
+    return (p * (dp - rows)).astype(out.dtype)
+
+
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     """softmax(q k^T * scale + mask) with dropout, then @ v, from differentiable ops."""
     L, S = query.shape[-2], key.shape[-2]
@@ -77,7 +98,9 @@ def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     add = np.zeros((L, S), dtype=np.dtype(query.dtype))
     if is_causal:
         add = np.where(np.tril(np.ones((L, S), dtype=bool)), add, -np.inf).astype(add.dtype)
-    if mask is not None:
+    if isinstance(mask, TensorBase):  # a float mask that takes a gradient
+        scores = scores + mask
+    elif mask is not None:
         add = (np.where(mask, 0.0, -np.inf) if mask.dtype == np.bool_ else mask) + add
         add = add.astype(np.dtype(query.dtype))
     scores = scores + wrap(add)
@@ -145,6 +168,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if scale is None:  # a head dim of 0 gives all-zero scores: any finite scale keeps them 0
         scale = 1.0 / math.sqrt(q.shape[-1]) if q.shape[-1] else 1.0
     scale = float(scale)
+    if isinstance(attn_mask, TensorBase) and attn_mask.requires_grad and mask.dtype != np.bool_:
+        # a float mask that takes a gradient goes in as the Tensor (of the query's dtype)
+        mask = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
     if dropout_p > 0.0 or not (np.isfinite(q).all() and np.isfinite(k).all()
                                and np.isfinite(v).all()):
         # NaN/Inf operands: the fused kernel's online softmax treats a row without a finite

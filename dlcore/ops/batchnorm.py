@@ -88,6 +88,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise TypeError("batch_norm: input must be a Tensor, got %s" % type(input).__name__)
     if input.dtype not in _FLOAT:
         raise TypeError("batch_norm: expected a float32 or float64 input, got %s" % input.dtype)
+    if input.ndim == 1 and input.numel() == 0:  # torch returns an empty result here
+        return input * 1.0
     if input.ndim < 2:
         raise ValueError("batch_norm: input must be at least 2-D (N, C, ...), got shape %s"
                          % (tuple(input.shape),))
@@ -111,7 +113,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError("batch_norm: running_mean and running_var are needed when "
                          "training=False")
     per_channel = input.numel() // max(C, 1) if C else 0
-    if training and per_channel <= 1:
+    if training and per_channel == 1:  # an empty batch passes, as in torch
         raise ValueError("batch_norm: expected more than 1 value per channel when training, got "
                          "input of shape %s" % (tuple(input.shape),))
     rm = rv = None

@@ -65,13 +65,15 @@ def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1
 
 
 def _pair(v, name, fname, n=2):
-    """An int or a sequence of n ints -> tuple of n ints."""
+    """An int or a sequence of n ints (or of one, which ATen repeats) -> tuple of n ints."""
     if isinstance(v, numbers.Integral) and not isinstance(v, bool):
         return (int(v),) * n
     try:
         t = tuple(v)
     except TypeError:
         t = None
+    if t is not None and len(t) == 1:
+        t = t * n
     if t is None or len(t) != n or not all(isinstance(e, numbers.Integral) and
                                             not isinstance(e, bool) for e in t):
         raise TypeError("%s: %s must be an int or a tuple of %d ints, got %r" % (fname, name, n, v))

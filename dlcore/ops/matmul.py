@@ -53,15 +53,20 @@ def mm(a, b, transa=False, transb=False, out=None, bias=None, act=0, alpha=1.0, 
     return out
 
 
+def _rows(x):
+    """x as a 2-D (rows, last dim) array; explicit sizes, as -1 is ambiguous when empty."""
+    return x.reshape(int(np.prod(x.shape[:-1])), x.shape[-1])
+
+
 def _batched(a, b):
     """a @ b for (..., M, K) @ (..., K, N) float arrays with broadcast batch dims."""
     if b.ndim == 2:
         lead = a.shape[:-1]
-        a2 = a.reshape(-1, a.shape[-1])
-        return mm(a2, b).reshape(lead + (b.shape[1],))
+        return mm(_rows(a), b).reshape(lead + (b.shape[1],))
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    A = np.ascontiguousarray(np.broadcast_to(a, batch + a.shape[-2:])).reshape((-1,) + a.shape[-2:])
-    B = np.ascontiguousarray(np.broadcast_to(b, batch + b.shape[-2:])).reshape((-1,) + b.shape[-2:])
+    nb = int(np.prod(batch))
+    A = np.ascontiguousarray(np.broadcast_to(a, batch + a.shape[-2:])).reshape((nb,) + a.shape[-2:])
+    B = np.ascontiguousarray(np.broadcast_to(b, batch + b.shape[-2:])).reshape((nb,) + b.shape[-2:])
     out = np.empty((A.shape[0], a.shape[-2], b.shape[-1]), dtype=a.dtype)
     if out.size and a.shape[-1] == 0:
         out[...] = 0
@@ -91,7 +96,7 @@ class MatMul(Function):
             ga = _matmul_arrays(g, np.swapaxes(b, -1, -2))
         if self.needs_input_grad[1]:
             if b.ndim == 2 and a.ndim > 2:
-                gb = mm(a.reshape(-1, a.shape[-1]), g.reshape(-1, g.shape[-1]), transa=True)
+                gb = mm(_rows(a), _rows(g), transa=True)
             else:
                 gb = _matmul_arrays(np.swapaxes(a, -1, -2), g)
         return ga, gb

@@ -1,5 +1,6 @@
-"""Pooling and resampling: max/avg/adaptive pooling, max_unpool2d, interpolate (nearest,
-bilinear).  Forward and backward run in C (csrc/pool.c), plane by plane."""
+"""Pooling and resampling: max/avg/adaptive pooling, max_unpool2d, interpolate.  Forward and
+backward run in C (csrc/pool.c), plane by plane; interpolate's modes and ranks other than 2-D
+nearest/bilinear use the separable matrices of ops/interpolate.py."""
 import math
 import numbers
 
@@ -9,6 +10,7 @@ from .. import _C
 from ..autograd import Function
 from ..tensor_base import TensorBase, wrap
 from .conv import _pair, _c, _FLOAT
+from .interpolate import ALIGNABLE, MODE_RANK, SeparableResample, axis_matrix, output_size
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
            "max_unpool2d", "interpolate", "upsample"]
@@ -248,12 +250,15 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     k, s, p, _, out = _window("avg_pool2d", x, kernel_size, stride, padding, 1, ceil_mode)
     div = 0
     if divisor_override is not None:
-        if not isinstance(divisor_override, numbers.Integral) or divisor_override < 1:
-            raise ValueError("avg_pool2d: divisor_override must be a positive int, got %r"
+        if not isinstance(divisor_override, numbers.Integral) or divisor_override == 0:
+            raise ValueError("avg_pool2d: divisor_override must be a non-zero int, got %r"
                              % (divisor_override,))
         div = int(divisor_override)
+    # the kernel divides by a positive count; torch allows a negative divisor: flip the sign
     y = AvgPool2dFn.apply(x, kernel=k, stride=s, padding=p, out_hw=out,
-                          cip=bool(count_include_pad), divisor=div)
+                          cip=bool(count_include_pad), divisor=abs(div))
+    if div < 0:
+        y = -y
     return _unbatch(y, unb)
 
 
@@ -320,43 +325,50 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """F.interpolate for 4-D input: mode 'nearest' or 'bilinear' (align_corners as PyTorch)."""
+    """F.interpolate on (N, C, L), (N, C, H, W) or (N, C, D, H, W) input: modes 'nearest',
+    'nearest-exact', 'linear' (3-D), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D) and
+    'area', with size or scale_factor (a number or one per spatial dim) as PyTorch."""
     fname = "interpolate"
-    x, unb = _as_tensor(fname, input)
-    if mode not in ("nearest", "bilinear"):
-        raise ValueError("interpolate: mode must be 'nearest' or 'bilinear', got %r" % (mode,))
+    if not isinstance(input, TensorBase):
+        raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
+    if input.dtype not in _FLOAT:
+        raise TypeError("%s: expected a float32 or float64 input, got %s" % (fname, input.dtype))
+    if mode not in MODE_RANK:
+        raise ValueError("%s: mode must be one of %s, got %r" % (fname, ", ".join(MODE_RANK),
+                                                                 mode))
+    if not 3 <= input.ndim <= 5:
+        raise ValueError("%s: input must be 3-D (N, C, L), 4-D (N, C, H, W) or 5-D "
+                         "(N, C, D, H, W), got shape %s" % (fname, tuple(input.shape)))
+    rank = input.ndim - 2
+    if MODE_RANK[mode] not in (None, rank):
+        raise ValueError("%s: mode %r needs a %d-D input, got shape %s"
+                         % (fname, mode, MODE_RANK[mode] + 2, tuple(input.shape)))
     if antialias:
-        raise ValueError("interpolate: antialias is not supported")
-    if align_corners is not None and mode == "nearest":
-        raise ValueError("interpolate: align_corners option can only be set with the "
-                         "interpolating modes: bilinear")
+        raise ValueError("%s: antialias is not supported" % fname)
+    if align_corners is not None and mode not in ALIGNABLE:
+        raise ValueError("%s: align_corners option can only be set with the interpolating "
+                         "modes: linear | bilinear | bicubic | trilinear" % fname)
     align = bool(align_corners) if align_corners is not None else False
-    if (size is None) == (scale_factor is None):
-        raise ValueError("interpolate: give exactly one of size and scale_factor")
-    H, W = x.shape[2:]
-    if size is not None:
-        out = _pair(size, "size", fname)
-        scales = None
-    else:
-        sf = scale_factor if isinstance(scale_factor, (tuple, list)) else (scale_factor,) * 2
-        if len(sf) != 2 or not all(isinstance(v, numbers.Real) and v > 0 for v in sf):
-            raise ValueError("interpolate: scale_factor must be a positive number or pair, got %r"
-                             % (scale_factor,))
-        out = (int(math.floor(H * float(sf[0]))), int(math.floor(W * float(sf[1]))))
-        scales = None if recompute_scale_factor else (float(sf[0]), float(sf[1]))
-    if min(out) < 1 or min(H, W) < 1:
-        raise ValueError("interpolate: output size %s for input of shape %s must be positive"
-                         % (out, tuple(input.shape)))
+    spatial = tuple(input.shape[2:])
+    out, scales = output_size(fname, spatial, size, scale_factor)
+    if recompute_scale_factor or mode == "area":
+        scales = (None,) * rank
+    if min(out) < 1 or min(spatial) < 1:
+        raise ValueError("%s: output size %s for input of shape %s must be positive"
+                         % (fname, out, tuple(input.shape)))
+    if rank != 2 or mode not in ("nearest", "bilinear"):
+        mats = tuple(axis_matrix(mode, spatial[i], out[i], align, scales[i])
+                     for i in range(rank))
+        return SeparableResample.apply(input, mats=mats)
     steps = []
-    for i, (n_in, n_out) in enumerate(((H, out[0]), (W, out[1]))):
+    for i, (n_in, n_out) in enumerate(zip(spatial, out)):
         if mode == "bilinear" and align:
             steps.append((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0)
-        elif scales is not None:
+        elif scales[i] is not None:
             steps.append(1.0 / scales[i])
         else:
             steps.append(n_in / n_out)
-    y = Upsample2dFn.apply(x, mode=mode, out_hw=out, align=align, scales=tuple(steps))
-    return _unbatch(y, unb)
+    return Upsample2dFn.apply(input, mode=mode, out_hw=out, align=align, scales=tuple(steps))
 
 
 upsample = interpolate

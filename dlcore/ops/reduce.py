@@ -212,9 +212,16 @@ class Cumprod(Function):
 
 
 def _arg_reduce(t, dim, keepdim, fn, name):
+    if t._data.size == 0 and (dim is None or t.ndim == 0 or t.shape[norm_dim(dim, t.ndim, name)]
+                              == 0):
+        raise IndexError("%s: cannot take the %s of an empty dimension (input of shape %s)"
+                         % (name, name, tuple(t.shape)))
     if dim is None:
-        return wrap(np.asarray(fn(t._data.reshape(-1)), dtype=np.int64))
+        r = np.asarray(fn(t._data.reshape(-1)), dtype=np.int64)
+        return wrap(r.reshape((1,) * t.ndim) if keepdim else r)
     d = norm_dim(dim, t.ndim, name)
+    if t.ndim == 0:  # a 0-d input's only index, keepdim or not
+        return wrap(np.zeros((), dtype=np.int64))
     r = fn(t._data, axis=d)
     if keepdim:
         r = np.expand_dims(r, d)
@@ -256,19 +263,24 @@ class ReduceMethods:
         return Mean.apply(x, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if isinstance(dim, bool):  # torch's var(unbiased) overload
+            dim, unbiased = None, dim
         _require_float(self, "var", "std and var only support floating point dtypes")
         corr = var_correction(unbiased, correction)
         return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
                          correction=corr)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        if isinstance(dim, bool):  # torch's std(unbiased) overload
+            dim, unbiased = None, dim
         return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
     def prod(self, dim=None, keepdim=False, dtype=None):
-        out = Prod.apply(self, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
+        x = self if dtype is None else self.to(dtype)
+        out = Prod.apply(x, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
         if dtype is None and out._data.dtype.kind in "biu":
-            dtype = int64
-        return out if dtype is None else out.to(dtype)
+            out = out.to(int64)
+        return out
 
     def max(self, dim=None, keepdim=False):
         if isinstance(dim, TensorBase):
@@ -299,16 +311,26 @@ class ReduceMethods:
         return vector_norm(self, p, dim, keepdim)
 
     def cumsum(self, dim, dtype=None):
-        out = Cumsum.apply(self, axis=norm_dim(dim, self.ndim, "cumsum"))
+        x = self if dtype is None else self.to(dtype)
+        norm_dim(dim, self.ndim, "cumsum")
+        if self.ndim == 0:
+            out = Cumsum.apply(x.reshape(1), axis=0).reshape(())
+        else:
+            out = Cumsum.apply(x, axis=norm_dim(dim, self.ndim, "cumsum"))
         if dtype is None and out._data.dtype.kind in "biu":
-            dtype = int64
-        return out if dtype is None else out.to(dtype)
+            out = out.to(int64)
+        return out
 
     def cumprod(self, dim, dtype=None):
-        out = Cumprod.apply(self, axis=norm_dim(dim, self.ndim, "cumprod"))
+        x = self if dtype is None else self.to(dtype)
+        norm_dim(dim, self.ndim, "cumprod")
+        if self.ndim == 0:
+            out = Cumprod.apply(x.reshape(1), axis=0).reshape(())
+        else:
+            out = Cumprod.apply(x, axis=norm_dim(dim, self.ndim, "cumprod"))
         if dtype is None and out._data.dtype.kind in "biu":
-            dtype = int64
-        return out if dtype is None else out.to(dtype)
+            out = out.to(int64)
+        return out
 
     def all(self, dim=None, keepdim=False):
         return wrap(np.asarray(np.all(self._data, axis=dim, keepdims=keepdim)))

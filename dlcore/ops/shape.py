@@ -7,7 +7,7 @@ import numpy as np
 from ..autograd import Function
 from ..dtypes import as_dtype, bool_
 from ..shapes import Size, SortResult, norm_dim, resolve_shape
-from ..tensor_base import index_of, raw, scalar_of, shape_args, wrap
+from ..tensor_base import TensorBase, index_of, raw, scalar_of, shape_args, wrap
 
 
 class Reshape(Function):
@@ -212,6 +212,22 @@ class MaskedFill(Function):
 
     def backward(self, g):
         return np.where(self.mask, np.zeros((), g.dtype), g)
+
+
+class MaskedFillTensor(Function):
+    """masked_fill with a 0-d tensor value: the value's gradient sums the filled positions."""
+
+    def forward(self, a, value, mask=None):
+        self.mask = mask
+        out = np.where(mask, value.astype(a.dtype), a)
+        self.broadcast = out.shape != a.shape
+        return out
+
+    def backward(self, g):
+        ga = np.where(self.mask, np.zeros((), g.dtype), g)
+        gv = np.sum(np.where(self.mask, g, np.zeros((), g.dtype))) \
+            if self.needs_input_grad[1] else None
+        return ga, gv
 
 
 class Tri(Function):
@@ -487,12 +503,18 @@ class IndexMethods:
     def scatter_add(self, dim, index, src):
         d = norm_dim(dim, self.ndim, "scatter_add")
         idx = raw(index)
+        if raw(src).dtype != self.dtype:
+            raise TypeError("scatter_add: src must have the input's dtype %s, got %s"
+                            % (self.dtype, raw(src).dtype))
         check_index_values(idx, self._data.shape[d] if self.ndim else 1, "scatter_add", d)
         check_index_shape(idx, self._data.shape, d, "scatter_add")
         s = raw(src)
         if s.ndim != idx.ndim or any(n > m for n, m in zip(idx.shape, s.shape)):
             raise ValueError("scatter_add: index of shape %s is larger than src of shape %s"
                              % (idx.shape, s.shape))
+        if self.ndim == 0:  # a 0-d tensor scatters as a 1-element vector
+            return ScatterAdd.apply(self.reshape(1), src.reshape(-1), dim=0,
+                                    index=idx.reshape(-1)).reshape(())
         return ScatterAdd.apply(self, src, dim=d, index=idx)
 
     def index_select(self, dim, index):
@@ -514,21 +536,42 @@ class IndexMethods:
         except ValueError:
             raise ValueError("masked_fill: mask of shape %s does not broadcast to %s"
                              % (m.shape, self.shape)) from None
+        if isinstance(value, TensorBase):
+            if value.ndim != 0:
+                raise ValueError("masked_fill: value must be a 0-d tensor, got shape %s"
+                                 % (tuple(value.shape),))
+            return MaskedFillTensor.apply(self, value, mask=m)
         return MaskedFill.apply(self, mask=m, value=scalar_of(value, "masked_fill"))
 
     def masked_select(self, mask):
-        return self[raw(mask)]
+        m = raw(mask)
+        if m.dtype != bool_:
+            raise TypeError("masked_select: mask must be a bool tensor, got %s" % m.dtype)
+        try:
+            shape = np.broadcast_shapes(m.shape, self._data.shape)
+        except ValueError:
+            raise ValueError("masked_select: mask of shape %s and input of shape %s do not "
+                             "broadcast" % (m.shape, tuple(self.shape))) from None
+        x = self if tuple(self.shape) == shape else self.expand(*shape)
+        return x[np.broadcast_to(m, shape)]
 
-    def sort(self, dim=-1, descending=False):
+    def sort(self, dim=-1, descending=False, stable=False):
         d = norm_dim(dim, self.ndim, "sort")
+        if self.ndim == 0:
+            return SortResult(self * 1, wrap(np.zeros((), dtype=np.int64)))
+        # always stable: equal keys keep their order, which `stable=True` asks for
         order = np.argsort(-self._data if descending else self._data, axis=d, kind="stable")
         return SortResult(self.gather(d, order), wrap(order.astype(np.int64)))
 
-    def argsort(self, dim=-1, descending=False):
+    def argsort(self, dim=-1, descending=False, stable=False):
         return self.sort(dim, descending).indices
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         d = norm_dim(dim, self.ndim, "topk")
+        if self.ndim == 0:
+            if k not in (0, 1):
+                raise ValueError("topk: k=%d out of range for a 0-d tensor" % k)
+            return SortResult(self * 1, wrap(np.zeros((), dtype=np.int64)))
         if not 0 <= k <= self._data.shape[d]:
             raise ValueError("topk: k=%d out of range for a dim of size %d"
                              % (k, self._data.shape[d]))

@@ -44,8 +44,8 @@ class Linear(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x):
-        return linear(x, self.weight, self.bias)
+    def forward(self, input):  # torch's argument name: Linear(input=x) works
+        return linear(input, self.weight, self.bias)
 
     def extra_repr(self):
         return "in_features=%d, out_features=%d, bias=%s" % (
