@@ -145,7 +145,12 @@ def div(a, b, *, rounding_mode=None):
 
 
 def pow(a, b):  # noqa: A001
-    return a ** b if isinstance(a, Tensor) else b.__rpow__(a)
+    if isinstance(a, Tensor):
+        return a ** b
+    if not isinstance(b, Tensor):  # torch.pow needs a tensor base or a tensor exponent
+        raise TypeError("pow: expected a Tensor as input or exponent, got %s and %s"
+                        % (type(a).__name__, type(b).__name__))
+    return b.__rpow__(a)
 
 
 def mm(a, b):

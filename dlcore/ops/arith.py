@@ -356,12 +356,12 @@ class ArithMethods:
         return wrap(_int_divide(np.floor_divide, b, a, "floor_divide"))
 
     def __mod__(self, o):
-        a, b = array_operands(self, o)
-        return wrap(_int_divide(np.mod, a, b, "remainder"))
+        return self.remainder(o)
 
     def __rmod__(self, o):
-        a, b = array_operands(self, o)
-        return wrap(_int_divide(np.mod, b, a, "remainder"))
+        # o % self: remainder with the operands swapped, differentiable like remainder
+        a, b = binary_operands(self, o)
+        return b.remainder(a)
 
     def __pow__(self, o):
         a, b = binary_operands(self, o)

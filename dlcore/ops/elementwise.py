@@ -81,6 +81,13 @@ class NanToNum(Function):
         return g * self.keep
 
 
+def _tensor_other(other, fname):
+    """torch's atan2/hypot/logaddexp/logical_*/isclose take a Tensor `other`, never a number."""
+    if not isinstance(other, TensorBase):
+        raise TypeError("%s(): argument 'other' must be Tensor, not %s"
+                        % (fname, type(other).__name__))
+
+
 def _int_div_check(a, b, fname):
     if np.result_type(raw(a), raw(b)).kind in "iu" and not np.all(raw(b)):
         raise RuntimeError("%s: ZeroDivisionError (integer division by zero)" % fname)
@@ -135,6 +142,7 @@ class ElementwiseMethods:
         return Log10.apply(self)
 
     def atan2(self, other):
+        _tensor_other(other, "atan2")
         a, b = true_div_operands(self, other)
         return Atan2.apply(a, b)
 
@@ -151,10 +159,12 @@ class ElementwiseMethods:
         return Fmod.apply(a, b, python=True)
 
     def hypot(self, other):
+        _tensor_other(other, "hypot")
         a, b = binary_operands(self, other)
         return (a * a + b * b).sqrt()
 
     def logaddexp(self, other):
+        _tensor_other(other, "logaddexp")
         a, b = binary_operands(self, other)
         m = wrap(np.maximum(raw(a), raw(b)))  # a constant shift: no gradient needed through it
         m = wrap(np.where(np.isfinite(raw(m)), raw(m), 0).astype(raw(m).dtype))
@@ -188,14 +198,17 @@ class ElementwiseMethods:
         return NanToNum.apply(self, nan=nan, posinf=posinf, neginf=neginf)
 
     def logical_and(self, other):
+        _tensor_other(other, "logical_and")
         a, b = array_operands(self, other)
         return wrap(np.logical_and(a, b))
 
     def logical_or(self, other):
+        _tensor_other(other, "logical_or")
         a, b = array_operands(self, other)
         return wrap(np.logical_or(a, b))
 
     def logical_xor(self, other):
+        _tensor_other(other, "logical_xor")
         a, b = array_operands(self, other)
         return wrap(np.logical_xor(a, b))
 
@@ -257,6 +270,13 @@ class ElementwiseMethods:
     ger = outer
 
     def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        _tensor_other(other, "isclose")
+        if rtol < 0:
+            raise RuntimeError("isclose: rtol must be greater than or equal to zero, got %r"
+                               % (rtol,))
+        if atol < 0:
+            raise RuntimeError("isclose: atol must be greater than or equal to zero, got %r"
+                               % (atol,))
         if isinstance(other, TensorBase) and other.dtype != self.dtype:
             raise RuntimeError("isclose: %s did not match %s" % (self.dtype, other.dtype))
         a, b = array_operands(self, other)

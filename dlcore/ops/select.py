@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 
 from .. import random as R
-from ..autograd import Function
+from ..autograd import Function, inplace as IP
 from ..shapes import norm_dim
 from ..tensor_base import TensorBase, index_of, raw, scalar_of, wrap
 from .shape import Cat
@@ -40,6 +40,25 @@ class Scatter(Function):
         return ga, gs
 
 
+class IndexPutAdd(Function):
+    """out = a with v added at a[index] (repeated positions adding up): index_put's accumulate
+    mode as an op of the graph; d/da = 1, d/dv = the gradient gathered at index."""
+    LINEAR = True
+
+    def forward(self, a, v, index=None):
+        out = np.array(a, copy=True)
+        np.add.at(out, index, v)
+        if self.requires_grad:
+            self.index = index
+        return out
+
+    def backward(self, g):
+        gv = None
+        if self.needs_input_grad[1]:
+            gv = np.asarray(g[self.index])
+        return g, gv
+
+
 class DiagEmbed(Function):
     """1-D -> 2-D: the vector on the k-th diagonal of a square matrix."""
 
@@ -70,8 +89,8 @@ def _scatter_index(index, dim):
 def _check_scatter(t, dim, index, src, fname):
     d = norm_dim(dim, t.ndim, fname)
     idx = raw(index)
-    if not isinstance(idx, np.ndarray) or idx.dtype != np.int64:
-        raise RuntimeError("%s(): Expected dtype int64 for index, got %s"
+    if not isinstance(idx, np.ndarray) or idx.dtype not in (np.int32, np.int64):
+        raise RuntimeError("%s(): Expected dtype int32/int64 for index, got %s"
                            % (fname, getattr(idx, "dtype", type(idx).__name__)))
     if idx.ndim != t.ndim:
         raise RuntimeError("%s(): Index tensor must have the same number of dimensions as "
@@ -167,6 +186,13 @@ class SelectMethods:
         """A copy of self with src's values (or `value`) written at `index` along `dim`."""
         if src is None and value is None:
             raise TypeError("scatter: give src (a tensor) or value (a number)")
+        if self.ndim == 0:  # torch: a 0-d tensor scatters as a 1-element vector
+            one = [t.reshape(1) if isinstance(t, TensorBase) and t.ndim == 0 else t
+                   for t in (index, src)]
+            if dim not in (0, -1):
+                raise IndexError("scatter(): dim %r out of range for a 0-d tensor" % (dim,))
+            return self.reshape(1).scatter(0, one[0], one[1], value,
+                                           reduce=reduce).reshape(())
         s = src if src is not None else value
         d, idx = _check_scatter(self, dim, index, s, "scatter")
         if reduce is not None:
@@ -205,8 +231,15 @@ class SelectMethods:
         if not accumulate:
             self[key] = values
             return self
-        self._check_inplace("index_put_")
-        np.add.at(self._data, key, raw(values))
+        if IP.recording(self, (values,)):
+            v = values if not isinstance(values, TensorBase) or values.dtype == self.dtype \
+                else values.to(self.dtype)
+            if not isinstance(v, TensorBase):
+                v = wrap(np.asarray(v, dtype=self._data.dtype))
+            IP.run_recorded(self, "index_put_", lambda old: IndexPutAdd.apply(old, v, index=key))
+            return self
+        v = raw(values)
+        IP.run_direct(self, "index_put_", lambda a: np.add.at(a, key, v))
         return self
 
     def index_put(self, indices, values, accumulate=False):
@@ -216,6 +249,11 @@ class SelectMethods:
         """The view self[..., start:start+length, ...] along `dim` (shares storage)."""
         d = norm_dim(dim, self.ndim, "narrow")
         n = self._data.shape[d]
+        if isinstance(start, TensorBase) and (start.ndim != 0 or start.dtype.kind not in "iu"):
+            raise RuntimeError("narrow(): start must be an 0-dim integral Tensor, got %s of "
+                               "shape %s" % (start.dtype, tuple(start.shape)))
+        if isinstance(start, bool):
+            raise TypeError("narrow(): start must be an int, not bool")
         start = int(scalar_of(start, "narrow"))
         if not -n <= start <= n:
             raise IndexError("narrow: start (%d) out of range for dimension %d of size %d"
@@ -254,6 +292,12 @@ class SelectMethods:
     def diff(self, n=1, dim=-1, prepend=None, append=None):
         """The n-th forward difference along `dim` (bool tensors: elementwise xor, as torch)."""
         d = norm_dim(dim, self.ndim, "diff")
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+            raise TypeError("diff(): argument 'n' must be int, not %s" % type(n).__name__)
+        if n < 0:
+            raise RuntimeError("diff(): order must be non-negative but got %d" % n)
+        if n == 0:  # torch: the 0-th difference is a copy of the input, prepend/append unused
+            return self.clone()
         parts = [p for p in (prepend, self, append) if p is not None]
         x = self if len(parts) == 1 else _cat_parts(parts, d)
         for _ in range(n):
