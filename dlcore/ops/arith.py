@@ -361,6 +361,8 @@ class ArithMethods:
     def __rmod__(self, o):
         # o % self: remainder with the operands swapped, differentiable like remainder
         a, b = binary_operands(self, o)
+        if not isinstance(b, TensorBase):  # a number, already of the result dtype
+            b = wrap(np.asarray(b))
         return b.remainder(a)
 
     def __pow__(self, o):
