@@ -89,7 +89,10 @@ def _tensor_other(other, fname):
 
 
 def _int_div_check(a, b, fname):
-    if np.result_type(raw(a), raw(b)).kind in "iu" and not np.all(raw(b)):
+    kind = np.result_type(raw(a), raw(b)).kind
+    if kind == "b":  # torch has no bool kernel for these
+        raise RuntimeError("%s is not implemented for bool tensors" % fname)
+    if kind in "iu" and not np.all(raw(b)):
         raise RuntimeError("%s: ZeroDivisionError (integer division by zero)" % fname)
 
 
