@@ -329,3 +329,17 @@ def test_fuzz_findings_flip_of_a_scalar_and_logsumexp_of_an_empty_dim():
     np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
     y.sum().backward()
     assert tuple(a.grad.shape) == (2, 0)
+
+
+def test_std_of_large_float32_values_is_finite_as_torch(torch):
+    """The variance of float32 values near 3e19 overflows float32; torch's std stays finite."""
+    x = np.array([3e19, -3e19, 1e19], np.float32)
+    a = dl.tensor(x, requires_grad=True)
+    s = a.std()
+    s.backward()
+    t = torch.tensor(x, requires_grad=True)
+    ts = t.std()
+    ts.backward()
+    assert s.dtype == dl.float32 and np.isfinite(s.item())
+    np.testing.assert_allclose(s.item(), ts.item(), rtol=1e-6)
+    np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-5)

@@ -273,6 +273,11 @@ class ReduceMethods:
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):  # torch's std(unbiased) overload
             dim, unbiased = None, dim
+        if self.dtype == float32:
+            # the variance of float32 values above ~1e19 overflows float32 while its root does
+            # not (torch returns the finite std): square and root in float64, cast back
+            wide = self.to(float64).var(dim, unbiased, keepdim, correction)
+            return RootAtZero.apply(wide).to(float32)
         return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
     def prod(self, dim=None, keepdim=False, dtype=None):
