@@ -51,6 +51,20 @@ def _value_tensor(t, value, fname):
     return wrap(np.asarray(value, dtype=t._data.dtype))
 
 
+def _binary_(t, other, name, op, ufunc, alpha=1, keep_old=False):
+    """t = t <op> alpha * other in place: recorded as `op` while autograd records (keep_old: its
+    backward reads t's old value), else `ufunc` writing into t's storage."""
+    if IP.recording(t, (other,)):
+        o = operand(other, t)
+        if alpha != 1:
+            o = o * alpha
+        return IP.run_recorded(t, name, lambda old: op.apply(old, o), keep_old=keep_old)
+    o = raw(other)
+    if alpha != 1:
+        o = o * alpha
+    return IP.run_direct(t, name, lambda a: ufunc(a, o, out=a, casting="unsafe"))
+
+
 class InplaceMethods:
     """The Tensor's in-place methods."""
 
@@ -58,45 +72,21 @@ class InplaceMethods:
 
     def add_(self, other, alpha=1):
         check_inplace_result(self, other, "add_")
-        if IP.recording(self, (other,)):
-            o = operand(other, self)
-            if alpha != 1:
-                o = o * alpha
-            return IP.run_recorded(self, "add_", lambda old: Add.apply(old, o))
-        o = raw(other)
-        if alpha != 1:
-            o = o * alpha
-        return IP.run_direct(self, "add_", lambda a: np.add(a, o, out=a, casting="unsafe"))
+        return _binary_(self, other, "add_", Add, np.add, alpha)
 
     def sub_(self, other, alpha=1):
         check_bool_sub(self, other)
         check_inplace_result(self, other, "sub_")
-        if IP.recording(self, (other,)):
-            o = operand(other, self)
-            if alpha != 1:
-                o = o * alpha
-            return IP.run_recorded(self, "sub_", lambda old: Sub.apply(old, o))
-        o = raw(other)
-        if alpha != 1:
-            o = o * alpha
         # np.subtract, not add of -o: -o of an unsigned operand would wrap around
-        return IP.run_direct(self, "sub_", lambda a: np.subtract(a, o, out=a, casting="unsafe"))
+        return _binary_(self, other, "sub_", Sub, np.subtract, alpha)
 
     def mul_(self, other):
         check_inplace_result(self, other, "mul_")
-        if IP.recording(self, (other,)):
-            o = operand(other, self)
-            return IP.run_recorded(self, "mul_", lambda old: Mul.apply(old, o), keep_old=True)
-        o = raw(other)
-        return IP.run_direct(self, "mul_", lambda a: np.multiply(a, o, out=a, casting="unsafe"))
+        return _binary_(self, other, "mul_", Mul, np.multiply, keep_old=True)
 
     def div_(self, other):
         check_inplace_result(self, other, "div_", true_div=True)
-        if IP.recording(self, (other,)):
-            o = operand(other, self)
-            return IP.run_recorded(self, "div_", lambda old: Div.apply(old, o))
-        o = raw(other)
-        return IP.run_direct(self, "div_", lambda a: np.divide(a, o, out=a, casting="unsafe"))
+        return _binary_(self, other, "div_", Div, np.divide)
 
     def clamp_(self, min=None, max=None):
         lo, hi = scalar_or_none(min, "clamp_"), scalar_or_none(max, "clamp_")

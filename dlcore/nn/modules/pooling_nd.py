@@ -1,28 +1,10 @@
 """1-D and 3-D pooling layers (dlcore.ops.pool_nd, on the 2-D pooling kernels)."""
 from ...ops import pool_nd as P
 from .module import Module
+from .pooling_base import _AvgPool, _MaxPool
 
 __all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MaxPool3d",
            "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d"]
-
-
-class _MaxPool(Module):
-    _fn = None
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, x):
-        return type(self)._fn(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                              self.ceil_mode, self.return_indices)
-
-    def extra_repr(self):
-        return "kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s" % (
-            self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
 
 
 class MaxPool1d(_MaxPool):
@@ -33,37 +15,16 @@ class MaxPool3d(_MaxPool):
     _fn = staticmethod(P.max_pool3d)
 
 
-class AvgPool1d(Module):
+class AvgPool1d(_AvgPool):
+    _fn = staticmethod(P.avg_pool1d)
+
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
                  count_include_pad=True):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
-
-    def forward(self, x):
-        return P.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad)
-
-    def extra_repr(self):
-        return "kernel_size=%s, stride=%s, padding=%s" % (self.kernel_size, self.stride,
-                                                          self.padding)
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-class AvgPool3d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
-        self.divisor_override = divisor_override
-
-    def forward(self, x):
-        return P.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self):
-        return "kernel_size=%s, stride=%s, padding=%s" % (self.kernel_size, self.stride,
-                                                          self.padding)
+class AvgPool3d(_AvgPool):
+    _fn = staticmethod(P.avg_pool3d)
 
 
 class AdaptiveAvgPool1d(Module):
