@@ -4,8 +4,8 @@ channel.  They take and return QTensors (dlcore.ops.qtensor); Quantize enters th
 float and DeQuantize leaves it.  dl.quantization.convert makes them from a prepared float model.
 
 state_dict: Conv2d / Linear hold `weight` (int8, the float layer's shape), `weight_scale`
-(float32 (out,)), `bias` (float32, when present) and the output's `scale` (float32 ()) and
-`zero_point` (int64 ()); Quantize and QFunctional hold `scale` and `zero_point`.  They save with
+(float32 (out,)), `bias` (float32, when present) and the output's `scale` (float32 (1,)) and
+`zero_point` (int64 (1,)); Quantize and QFunctional hold `scale` and `zero_point`.  They save with
 dl.save (safetensors) and load back; the kernel-ready packed weight is remade when
 load_state_dict swaps in new arrays.  Inference only.
 """
@@ -26,11 +26,11 @@ class _OutParams(_Dynamic):
     """The output scale / zero point buffers."""
 
     def _init_out(self, scale=1.0, zero_point=0):
-        self.register_buffer("scale", _frozen(np.array(scale, np.float32)))
-        self.register_buffer("zero_point", _frozen(np.array(zero_point, np.int64)))
+        self.register_buffer("scale", _frozen(np.array([scale], np.float32)))
+        self.register_buffer("zero_point", _frozen(np.array([zero_point], np.int64)))
 
     def _out(self):
-        return float(self.scale._data), int(self.zero_point._data)
+        return float(self.scale._data[0]), int(self.zero_point._data[0])
 
 
 class Quantize(_OutParams):
@@ -96,8 +96,8 @@ class Conv2d(_OutParams):
         new.weight_scale = _frozen(s)
         if b is not None:
             new.bias = _frozen(b.astype(np.float32))
-        new.scale = _frozen(np.array(scale, np.float32))
-        new.zero_point = _frozen(np.array(zero_point, np.int64))
+        new.scale = _frozen(np.array([scale], np.float32))
+        new.zero_point = _frozen(np.array([zero_point], np.int64))
         return new
 
     def _arrays(self):
@@ -144,8 +144,8 @@ class Linear(_OutParams):
         new.weight, new.weight_scale = _frozen(q), _frozen(s)
         if b is not None:
             new.bias = _frozen(b.astype(np.float32))
-        new.scale = _frozen(np.array(scale, np.float32))
-        new.zero_point = _frozen(np.array(zero_point, np.int64))
+        new.scale = _frozen(np.array([scale], np.float32))
+        new.zero_point = _frozen(np.array([zero_point], np.int64))
         return new
 
     def _arrays(self):
