@@ -134,23 +134,24 @@ class HistogramObserver(MinMaxObserver):
         if not hi0 > lo0:
             return choose_qparams(lo0, hi0)
         bw = (hi0 - lo0) / self.bins
-        centres = lo0 + (np.arange(self.bins) + 0.5) * bw
+        c = lo0 + (np.arange(self.bins) + 0.5) * bw
         h = self.hist
-        best, best_err = (lo0, hi0), np.inf
-        # candidate ranges: drop i bins from the left and j from the right, on a coarse grid
-        steps = np.unique(np.linspace(0, self.bins // 2, 33).astype(int))
-        for i in steps:
-            for j in steps:
-                lo, hi = lo0 + i * bw, hi0 - j * bw
-                if hi <= lo:
-                    continue
-                width = (max(hi, 0.0) - min(lo, 0.0)) / 255.0
-                inside = (centres >= lo) & (centres <= hi)
-                clip = np.where(centres < lo, lo - centres, np.where(centres > hi, centres - hi,
-                                                                      0.0))
-                err = (h[inside].sum() * width * width / 12.0) + float((h * clip * clip).sum())
-                if err < best_err:
-                    best, best_err = (lo, hi), err
+        # prefix sums of count, count*c, count*c^2 give each candidate's clipping error in O(1)
+        H = np.concatenate([[0.0], np.cumsum(h)])
+        S1 = np.concatenate([[0.0], np.cumsum(h * c)])
+        S2 = np.concatenate([[0.0], np.cumsum(h * c * c)])
+        # candidates: the range from bin edge i to bin edge bins - j, on a 129-point grid
+        k = np.unique(np.linspace(0, self.bins - 1, 129).astype(int))
+        i, j = k[:, None], k[None, :]
+        e = self.bins - j
+        lo, hi = lo0 + i * bw, lo0 + e * bw
+        ok = e > i
+        below = lo * lo * H[i] - 2 * lo * S1[i] + S2[i]
+        above = (S2[-1] - S2[e]) - 2 * hi * (S1[-1] - S1[e]) + hi * hi * (H[-1] - H[e])
+        width = (np.maximum(hi, 0.0) - np.minimum(lo, 0.0)) / 255.0
+        err = np.where(ok, (H[e] - H[i]) * width * width / 12.0 + below + above, np.inf)
+        a, b = np.unravel_index(np.argmin(err), err.shape)
+        best = (float(lo[a, 0]), float(hi[0, b]))
         self.min_val, self.max_val = best
         return super().calculate_qparams()
 
