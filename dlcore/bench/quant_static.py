@@ -164,7 +164,7 @@ def format_table(rows):
         if "fp32_acc" in r:
             lines += ["", "%s: accuracy fp32 %.3f, int8 eager %.3f, int8 quantize_static %.3f"
                       % (r["case"], r["fp32_acc"], r["int8_eager_acc"], r["int8_graph_acc"])]
-    lt = [r for r in rows if r["case"].startswith("efficientnet_lite0 ")]
+    lt = [r for r in rows if "fp32_top5" in r or "skipped" in r["case"]]
     if lt:
         lines.append("")
         for r in lt:

@@ -15,7 +15,7 @@ from .qmatmul import Int8Weight, quantize_weight_per_channel, _not_traced
 from .qtensor import QTensor
 
 __all__ = ["Int8ConvWeight", "qconv2d", "qlinear", "qadd", "qrelu", "qclamp", "qmax_pool2d",
-           "qadaptive_avg_pool2d", "conv_out_size"]
+           "qadaptive_avg_pool2d", "conv_out_size", "integer_gemm"]
 
 
 def _qt(fname, x):
@@ -276,3 +276,25 @@ def qadaptive_avg_pool2d(input, output_size):
             s = win.sum(axis=(1, 2), dtype=np.int64)
             y[:, i, j, :] = np.rint(s / float(win.shape[1] * win.shape[2]))
     return QTensor(y, x.scale, x.zero_point, nhwc=True)
+
+
+def integer_gemm(a, weight):
+    """The bare int32 sums a @ W.T of u8 rows a (M, K) and an Int8Weight (the u8s8 GEMM's
+    integer output, no dequantize): what ONNX's MatMulInteger needs."""
+    f = "integer_gemm"
+    if not isinstance(weight, Int8Weight):
+        raise TypeError("%s: weight must be an Int8Weight, got %s" % (f, type(weight).__name__))
+    if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim != 2:
+        raise TypeError("%s: a must be a 2-D uint8 array, got %s" % (f, getattr(a, "dtype", a)))
+    N, K = weight.shape
+    if a.shape[1] != K:
+        raise ValueError("%s: a must have %d columns, got shape %s" % (f, K, a.shape))
+    M, Kp = a.shape[0], _C.u8s8_kpad(K)
+    q = np.zeros((M, Kp), np.uint8)
+    q[:, :K] = a
+    raw = np.empty((M, N), np.int32)
+    if M and N:
+        _C.u8s8_gemm(q, weight.packed, weight.colsum, K, np.ones(M, np.float32),
+                     np.zeros(M, np.int32), weight.scale, out=np.empty((M, N), np.float32),
+                     raw=raw)
+    return raw

@@ -48,15 +48,39 @@ def _fusable_act(node):
     return node.op == "Clip" and node.attrs.get("min") == 0
 
 
+def _zero_pad(node):
+    """The (top, left, bottom, right) of a constant-zero Pad of only H and W, else None."""
+    if node.op != "Pad" or node.attrs.get("value", 0) != 0 or \
+            node.attrs.get("mode", "constant") != "constant":
+        return None
+    pads = node.attrs.get("pads")
+    if pads is None or len(pads) != 4 or any(tuple(p) != (0, 0) for p in pads[:2]):
+        return None
+    (t, b), (l, r) = pads[2], pads[3]
+    if min(t, b, l, r) < 0:
+        return None
+    return (int(t), int(l), int(b), int(r))
+
+
 def _plan(graph):
-    """[(node, act_node or None)] with each fusable Relu/Clip folded into its producer."""
+    """[(node, act_node or None, folded zero Pad node or None)]: each Relu / Clip(0, ..) that
+    is the only consumer of a Conv or Add folded into it, and each zero Pad whose only
+    consumer is a Conv folded into that conv's padding (TF "SAME" models pad that way)."""
     uses = {}
     for n in graph.nodes:
         for v in n.inputs:
             if v is not None:
                 uses.setdefault(id(v), []).append(n)
     outs = {id(v) for v in graph.outputs}
-    fused, steps = set(), []
+    fused, pads = set(), {}
+    for n in graph.nodes:
+        if n.op == "Conv" and n.inputs[0].kind == "node":
+            p = n.inputs[0].producer
+            if _zero_pad(p) is not None and len(uses.get(id(p.outputs[0]), [])) == 1 and \
+                    id(p.outputs[0]) not in outs:
+                pads[id(n)] = p
+                fused.add(id(p))
+    steps = []
     for n in graph.nodes:
         if id(n) in fused:
             continue
@@ -66,7 +90,7 @@ def _plan(graph):
             if len(u) == 1 and _fusable_act(u[0]) and id(n.outputs[0]) not in outs:
                 act = u[0]
                 fused.add(id(act))
-        steps.append((n, act))
+        steps.append((n, act, pads.get(id(n))))
     return steps
 
 
@@ -108,7 +132,7 @@ def _concrete_shape(shape, dims):
     return tuple(s.eval(dims) if isinstance(s, Dim) else int(s) for s in shape)
 
 
-def _make_step(node, act, qp, consts, name, dims_of):
+def _make_step(node, act, pad, qp, name):
     """A callable(module, env, dims) running node (+act) on QTensors, and the quantized layer
     to register under `name` (or None)."""
     op = node.op
@@ -121,6 +145,9 @@ def _make_step(node, act, qp, consts, name, dims_of):
         b = node.inputs[2].data if len(node.inputs) > 2 and node.inputs[2] is not None else None
         a = node.attrs
         pads = tuple(a.get("pads", (0, 0, 0, 0)))
+        if pad is not None:
+            pads = tuple(p + q for p, q in zip(pads, _zero_pad(pad)))
+            ins[0] = pad.inputs[0].name
         fake = types.SimpleNamespace(weight=wrap(w), bias=None if b is None else wrap(b),
                                      groups=a.get("group", 1), stride=tuple(a["strides"]),
                                      dilation=tuple(a.get("dilations", (1, 1))), padding=pads)
@@ -172,6 +199,15 @@ def _make_step(node, act, qp, consts, name, dims_of):
         def run(m, env, dims, x=ins[0]):
             env[out] = Q.qmax_pool2d(env[x], tuple(a["kernel_shape"]), tuple(a["strides"]),
                                      pads, tuple(a.get("dilations", (1, 1))))
+        return run, None
+    if _zero_pad(node) is not None:
+        t, l, b, r = _zero_pad(node)
+
+        def run(m, env, dims, x=ins[0]):
+            q = env[x]
+            c = q.codes if q.nhwc else q.codes.transpose(0, 2, 3, 1)
+            c = np.pad(c, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=q.zero_point)
+            env[out] = QTensor(c, q.scale, q.zero_point, nhwc=True)
         return run, None
     if op == "GlobalAveragePool":
         def run(m, env, dims, x=ins[0]):
@@ -237,9 +273,9 @@ def quantize_static(model, calibration, qconfig=None, example_input=None):
     # the values that get their own quantization parameters
     observed = {graph.inputs[0].name}
     final = {v.name for v in graph.outputs}
-    for node, act in steps:
+    for node, act, _ in steps:
         v = _out(node, act)
-        if node.op in _PASS or node.op in ("Relu", "Clip") and act is None:
+        if node.op in _PASS or _zero_pad(node) is not None or node.op in ("Relu", "Clip") and act is None:
             continue
         if node.op == "Gemm" and v.name in final:
             continue
@@ -265,9 +301,9 @@ def quantize_static(model, calibration, qconfig=None, example_input=None):
                     obs[v.name](wrap(o))
     qp = {n: o.calculate_qparams() for n, o in obs.items()}
     runs, layers = [], {}
-    for i, (node, act) in enumerate(steps):
+    for i, (node, act, pad) in enumerate(steps):
         name = "%s_%d" % (node.op.lower(), i)
-        run, layer = _make_step(node, act, qp, None, name, None)
+        run, layer = _make_step(node, act, pad, qp, name)
         runs.append(run)
         if layer is not None:
             layers[name] = layer
