@@ -196,7 +196,7 @@ def _cnn(rng):
                   [("y", TensorProto.FLOAT, (1, 5))], inits, opset=17), (1, 3, 16, 16)
 
 
-def _ort_quantized(tmp_path, make, how, act_type="QUInt8"):
+def _ort_quantized(tmp_path, make, how, act_type="QUInt8", per_channel=True):
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_dynamic, quantize_static)
     rng = np.random.default_rng(7)
@@ -211,7 +211,7 @@ def _ort_quantized(tmp_path, make, how, act_type="QUInt8"):
         class Reader(CalibrationDataReader):
             def get_next(self):
                 return next(batches, None)
-        quantize_static(src, dst, Reader(), per_channel=True,
+        quantize_static(src, dst, Reader(), per_channel=per_channel,
                         quant_format=QuantFormat.QDQ if how == "QDQ" else QuantFormat.QOperator,
                         activation_type=getattr(QuantType, act_type),
                         weight_type=QuantType.QInt8, op_types_to_quantize=["Conv", "MatMul"])
@@ -219,12 +219,14 @@ def _ort_quantized(tmp_path, make, how, act_type="QUInt8"):
 
 
 @pytest.mark.parametrize("make", [_mlp, _cnn], ids=["mlp", "cnn"])
-@pytest.mark.parametrize("how,act", [("dynamic", "QUInt8"), ("QDQ", "QUInt8"), ("QDQ", "QInt8"),
-                                     ("QOperator", "QUInt8"), ("QOperator", "QInt8")])
-def test_onnxruntime_quantized_models(make, how, act, tmp_path):
+@pytest.mark.parametrize("how,act,per_channel", [
+    ("dynamic", "QUInt8", True), ("QDQ", "QUInt8", True), ("QDQ", "QInt8", True),
+    ("QDQ", "QUInt8", False), ("QOperator", "QUInt8", True), ("QOperator", "QInt8", True),
+    ("QOperator", "QInt8", False)])
+def test_onnxruntime_quantized_models(make, how, act, per_channel, tmp_path):
     import logging
     logging.getLogger().setLevel(logging.ERROR)
-    model, shape = _ort_quantized(tmp_path, make, how, act)
+    model, shape = _ort_quantized(tmp_path, make, how, act, per_channel)
     ops = {n.op_type for n in model.graph.node}
     assert ops & {"QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger",
                   "QuantizeLinear"}
@@ -233,9 +235,26 @@ def test_onnxruntime_quantized_models(make, how, act, tmp_path):
     # within one quantization step of the output (measured: equal on these models)
     assert np.abs(got[0] - want[0]).max() <= 0.02 * np.abs(want[0]).max()
     steps = _steps(plan, [("x", x)])
-    if how == "QOperator":
-        assert "QLinearMatMulInt8" in steps
+    if how in ("QOperator", "QDQ"):     # both formats run on the int8 kernels
+        assert "QLinearMatMulInt8" in steps and "MatMul" not in steps
         if make is _cnn:
             assert "QLinearConvInt8" in steps
     if how == "dynamic":
         assert "MatMulIntegerInt8" in steps
+
+
+def test_qdq_weight_codes_recovered():
+    from dlcore.onnx.qdq import int8_codes
+    rng = np.random.default_rng(9)
+    q = rng.integers(-127, 128, (6, 10)).astype(np.int8)
+    q[0, 0] = 127
+    s = np.float32(0.0123)
+    codes, scale = int8_codes(q.astype(np.float32) * s)       # per tensor
+    assert np.array_equal(codes, q) and np.allclose(scale, s)
+    q[:, 1] = -127
+    sc = rng.uniform(0.01, 0.02, 6).astype(np.float32)
+    codes, scale = int8_codes(q.astype(np.float32) * sc[:, None])  # per channel
+    assert np.array_equal(codes, q) and np.allclose(scale, sc)
+    w = rng.normal(size=(6, 10)).astype(np.float32)            # no grid: fresh quantization
+    codes, scale = int8_codes(w)
+    assert np.abs(codes * scale[:, None] - w).max() <= scale.max() / 2 + 1e-6

@@ -163,14 +163,16 @@ def qlinear_matmul_int8(a, a_s, a_zp, y_s, y_zp, weight=None, out_dtype=np.uint8
 
 
 def qlinear_conv_int8(x, x_s, x_zp, y_s, y_zp, weight=None, bias_q=None, w_scale=None,
-                      strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0), out_dtype=np.uint8):
+                      bias=None, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0),
+                      out_dtype=np.uint8):
     """QLinearConv on the int8 conv kernels: NCHW u8/s8 in and out (moved to channels-last
-    around the kernel); the int32 bias B becomes float B * x_scale * w_scale."""
+    around the kernel); the int32 bias B becomes float B * x_scale * w_scale (or a float
+    `bias` is given)."""
     codes, z = _u8(x, x_zp)
     _, yz = _u8(np.zeros(0, out_dtype), y_zp)
     xs = float(np.asarray(x_s).reshape(-1)[0])
-    bias = None if bias_q is None else (bias_q.astype(np.float64) * xs * w_scale).astype(
-        np.float32)
+    if bias_q is not None:
+        bias = (bias_q.astype(np.float64) * xs * w_scale).astype(np.float32)
     q = QTensor(np.ascontiguousarray(codes.transpose(0, 2, 3, 1)), xs, z, nhwc=True)
     y = Q.qconv2d(q, weight, bias, tuple(strides), tuple(pads), tuple(dilations),
                   float(np.asarray(y_s).reshape(-1)[0]), yz)

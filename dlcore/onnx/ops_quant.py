@@ -30,7 +30,10 @@ IMPLS.update(QUANT_IMPLS)
 _INT = (np.uint8, np.int8)
 
 
-def _axis(node, ndim):
+def _axis(node, ndim, scale):
+    """The quantization axis; only read (and checked) for per-axis scales."""
+    if scale.numel() == 1:
+        return 0
     return node.axis(node.attr("axis", 1), max(ndim, 1))
 
 
@@ -53,7 +56,7 @@ def quantize_linear(b, node):
         raise node.unsupported("QuantizeLinear to %s is not supported" % dt)
     if x.dtype.kind != "f":
         raise node.error("x must be float, got %s" % x.dtype)
-    return [b.numpy1("QuantizeLinear", [x, s, zp], x.shape, dt, axis=_axis(node, x.ndim),
+    return [b.numpy1("QuantizeLinear", [x, s, zp], x.shape, dt, axis=_axis(node, x.ndim, s),
                      qdtype=dt.name)]
 
 
@@ -65,7 +68,7 @@ def dequantize_linear(b, node):
     if x.dtype.kind not in "iu":
         raise node.error("x must be an integer tensor, got %s" % x.dtype)
     return [b.numpy1("DequantizeLinear", [x, s, zp], x.shape, s.dtype,
-                     axis=_axis(node, x.ndim))]
+                     axis=_axis(node, x.ndim, s))]
 
 
 @converter("DynamicQuantizeLinear", since=11)
