@@ -148,3 +148,21 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="geometry"):
         _C.qconv2d_u8(np.zeros((1, 4, 4, 4), np.uint8), wt.packed, wt.colsum, wt.scale, None,
                       (1, 2), 1.0, 0, 1.0, 0)
+
+
+@pytest.mark.parametrize("groups", [1, 4, 32])
+def test_qconv_threads_agree(groups, threads, rng):
+    # big enough for the im2col, GEMM and depthwise loops to split over threads
+    x, w, ws, b = _case(rng, 2, 33, 31, 32, 32, 3, groups)
+    wt = Q.Int8ConvWeight(w, ws, groups)
+    args = (wt, b, 1, 1, 1, 0.5, 100, True)
+    got = Q.qconv2d(QTensor(x, 0.02, 128, nhwc=True), *args).codes
+    _, want = ref_conv(x, 128, w, 0.02, ws, b, (1, 1), (1, 1, 1, 1), (1, 1), groups, 0.5, 100,
+                       True)
+    d = np.abs(got.astype(int) - want.astype(int))
+    assert d.max() <= 1 and (d == 0).mean() > 0.97
+    a = rng.integers(0, 256, 100001).astype(np.uint8)
+    y = _C.qadd_u8(a, a[::-1].copy(), 0.1, 3, 0.2, 250, 0.3, 7)
+    want = np.clip(np.rint((np.float32(0.1) * (a.astype(np.float32) - 3) + np.float32(0.2) * (
+        a[::-1].astype(np.float32) - 250)) * np.float32(1 / 0.3)) + 7, 0, 255)
+    assert np.abs(y.astype(int) - want.astype(int)).max() <= 1

@@ -95,6 +95,20 @@ def _matmul_shape(node, a, w):
     return tuple(a.shape[:-1]) + (w.shape[1],)
 
 
+def _batched_matmul_shape(node, a, w):
+    """numpy.matmul's result shape for a, w of rank >= 2 (B 2-D: any rank of A)."""
+    if w.ndim == 2:
+        return _matmul_shape(node, a, w)
+    if a.ndim < 2 or a.shape[-1] != w.shape[-2]:
+        raise node.error("A %s and B %s do not multiply" % (tuple(a.shape), tuple(w.shape)))
+    try:
+        batch = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(w.shape[:-2]))
+    except ValueError:
+        raise node.error("the batch dims of A %s and B %s do not broadcast"
+                         % (tuple(a.shape), tuple(w.shape))) from None
+    return tuple(batch) + (a.shape[-2], w.shape[-1])
+
+
 @converter("MatMulInteger", since=10)
 def matmul_integer(b, node):
     a, w = node.need_input(0, "A"), node.need_input(1, "B")
@@ -109,12 +123,8 @@ def matmul_integer(b, node):
         zp = [] if a_zp is None else [a_zp]
         return [b.numpy1("MatMulIntegerInt8", [a] + zp, shape, np.int32, weight=weight,
                          shift=128 if a.dtype == np.int8 else 0)]
-    if w.ndim != 2:
-        shape = np.broadcast_shapes(tuple(a.shape[:-2]), tuple(w.shape[:-2])) + (
-            a.shape[-2], w.shape[-1])
-    else:
-        shape = _matmul_shape(node, a, w)
-    return [b.numpy1("MatMulInteger", [a, w, a_zp, w_zp], shape, np.int32)]
+    return [b.numpy1("MatMulInteger", [a, w, a_zp, w_zp], _batched_matmul_shape(node, a, w),
+                     np.int32)]
 
 
 def _conv_geometry(node, x, w):
@@ -163,10 +173,7 @@ def qlinear_matmul(b, node):
         weight = Int8Weight(np.ascontiguousarray(w.data.T), np.ascontiguousarray(ws))
         return [b.numpy1("QLinearMatMulInt8", [a, a_s, a_zp, y_s, y_zp], shape, out_dt,
                          weight=weight, out_dtype=out_dt.name)]
-    shape = _matmul_shape(node, a, w) if w.ndim == 2 else None
-    if shape is None:
-        raise node.unsupported("QLinearMatMul with a B of rank %d is not supported" % w.ndim)
-    return [b.numpy1("QLinearMatMul", ins, shape, out_dt)]
+    return [b.numpy1("QLinearMatMul", ins, _batched_matmul_shape(node, a, w), out_dt)]
 
 
 @converter("QLinearConv", since=10)
