@@ -185,6 +185,9 @@ def test_quantize_static_reference_path_for_ops_without_int8():
     with dl.no_grad():
         ref = model(batches[0]).numpy()
     assert _rel(q(batches[0]).numpy(), ref) < 0.05
+    # the float step is recorded by a trace like the int8 ones
+    x = dl.tensor(rng.normal(size=(2, 3, 8, 8)).astype(np.float32))
+    assert np.array_equal(dl.jit.trace(q, batches[0])(x).numpy(), q(x).numpy())
 
 
 def test_digits_cnn_int8_accuracy_within_one_point():
@@ -254,9 +257,19 @@ def test_errors():
         conv(dl.randn(1, 3, 5, 5))
 
 
-def test_traced_quantized_layer_raises():
-    conv = nnq.Linear(4, 3)
-    q = QTensor(np.zeros((2, 4), np.uint8), 0.1, 0)
-    conv(q)
-    with pytest.raises(RuntimeError, match="cannot be traced"):
-        dl.jit.trace(lambda x: conv(quantize_per_tensor(x, 0.1, 0)).dequantize(), dl.randn(2, 4))
+def test_traced_int8_models_run_in_the_plan():
+    rng = np.random.default_rng(10)
+    model = small_cnn()
+    _randomize_bn(model, rng)
+    model.eval()
+    batches = [dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32)) for _ in range(2)]
+    x = dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32))
+    graph_q = tq.quantize_static(model, batches)
+    for q in (_eager_int8(model, batches), graph_q):
+        traced = dl.jit.trace(q, x)
+        counts = traced.graph.op_counts()
+        assert counts.get("PyFunction", 0) >= 5, counts     # the int8 steps, recorded
+        assert np.array_equal(traced(x).numpy(), q(x).numpy())
+        # a new input: the plan computes, it did not bake the traced outputs in
+        x2 = dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32))
+        assert np.array_equal(traced(x2).numpy(), q(x2).numpy())

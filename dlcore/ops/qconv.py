@@ -5,13 +5,16 @@ Kernels: csrc/qconv*.c (dlcore/_C/qconv.pxi) and the u8s8 GEMM of csrc/qgemm*.c.
 Weights are int8, symmetric per output channel (Int8ConvWeight / ops.qmatmul.Int8Weight).  Each
 op requantizes its output to the scale and zero point it is given (calibrated by observers in
 dl.quantization), with relu fused by clamping the output codes at the zero point.  Inference
-only: nothing here records autograd history.
+only (no gradients); each kernel call is a forward-only Function on the codes so that
+dl.jit.trace records it and a traced int8 model runs in the plan (as Python steps around the
+C kernels).
 """
 import numpy as np
 
 from .. import _C
-from ..tensor_base import TensorBase, wrap
-from .qmatmul import Int8Weight, quantize_weight_per_channel, _not_traced
+from ..autograd import Function
+from ..tensor_base import TensorBase
+from .qmatmul import Int8Weight, quantize_weight_per_channel
 from .qtensor import QTensor
 
 __all__ = ["Int8ConvWeight", "qconv2d", "qlinear", "qadd", "qrelu", "qclamp", "qmax_pool2d",
@@ -132,7 +135,6 @@ def qconv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, scale=1.0
     """The requantized convolution of a 4-D QTensor by an Int8ConvWeight (its groups): a QTensor
     with the given output scale and zero point; relu=True clamps at zero (fused)."""
     f = "qconv2d"
-    _not_traced(f)
     x = _qt(f, input)
     if not isinstance(weight, Int8ConvWeight):
         raise TypeError("%s: weight must be an Int8ConvWeight, got %s"
@@ -156,21 +158,24 @@ def qconv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, scale=1.0
                          % (f, KH, KW, H + pt + pb, W + pl + pr))
     b = _bias(f, bias, OC)
     geom = (OC, KH, KW, int(sh), int(sw), pt, pl, int(dh), int(dw), OH, OW, G)
-    codes = np.ascontiguousarray(x.codes if x.nhwc else x.codes.transpose(0, 2, 3, 1))
-    if weight.depthwise:
-        y = _C.qconv2d_dw_u8(codes, weight.dw, weight.scale, b, geom, x.scale, x.zero_point,
-                             ys, yz, bool(relu))
-    else:
-        y = _C.qconv2d_u8(codes, weight.packed, weight.colsum, weight.scale, b, geom, x.scale,
-                          x.zero_point, ys, yz, bool(relu))
-    return QTensor(y, ys, yz, nhwc=True)
+    y = QConvFn.apply(x.codes, nhwc=x.nhwc, weight=weight, bias=b, geom=geom,
+                      params=(x.scale, x.zero_point, ys, yz, bool(relu)))
+    return QTensor(y._data, ys, yz, nhwc=True)
+
+
+class QConvFn(Function):
+    def forward(self, codes, nhwc=True, weight=None, bias=None, geom=None, params=None):
+        codes = np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1))
+        if weight.depthwise:
+            return _C.qconv2d_dw_u8(codes, weight.dw, weight.scale, bias, geom, *params)
+        return _C.qconv2d_u8(codes, weight.packed, weight.colsum, weight.scale, bias, geom,
+                             *params)
 
 
 def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False):
     """input (..., in_features) QTensor @ W.T + bias by the int8 GEMM; a QTensor requantized to
     (scale, zero_point), or float32 Tensor when scale is None (the dequantize fused)."""
     f = "qlinear"
-    _not_traced(f)
     x = _qt(f, input)
     if not isinstance(weight, Int8Weight):
         raise TypeError("%s: weight must be an Int8Weight, got %s" % (f, type(weight).__name__))
@@ -179,45 +184,62 @@ def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False):
         raise ValueError("%s: input's last dimension must be in_features=%d, got shape %s"
                          % (f, K, x.shape))
     b = _bias(f, bias, N)
-    a = x.codes.reshape(-1, K)
-    M, Kp = a.shape[0], _C.u8s8_kpad(K)
-    if Kp != K:
-        pad = np.zeros((M, Kp), np.uint8)
-        pad[:, :K] = a
-        a = pad
-    else:
-        a = np.ascontiguousarray(a)
-    s = np.full(M, x.scale, np.float32)
-    z = np.full(M, x.zero_point, np.int32)
-    act = "relu" if relu else "none"
-    lead = x.shape[:-1]
+    ys, yz = (None, 0) if scale is None else _out_params(f, scale, zero_point)
+    y = QLinearFn.apply(x.codes, weight=weight, bias=b, params=(x.scale, x.zero_point, ys, yz),
+                        relu=bool(relu))
     if scale is None:
-        out = np.empty((M, N), np.float32)
-        _C.u8s8_gemm(a, weight.packed, weight.colsum, K, s, z, weight.scale, bias=b, act=act,
-                     out=out)
-        return wrap(out.reshape(lead + (N,)))
-    ys, yz = _out_params(f, scale, zero_point)
-    out = np.empty((M, N), np.uint8)
-    _C.u8s8_gemm(a, weight.packed, weight.colsum, K, s, z, weight.scale, bias=b, act=act,
-                 out_u8=out, out_scale=ys, out_zp=yz)
-    return QTensor(out.reshape(lead + (N,)), ys, yz)
+        return y
+    return QTensor(y._data, ys, yz)
+
+
+class QLinearFn(Function):
+    """(..., K) u8 codes -> (..., N) u8 codes requantized to (ys, yz), or float32 if ys is
+    None."""
+
+    def forward(self, codes, weight=None, bias=None, params=None, relu=False):
+        xs, xz, ys, yz = params
+        N, K = weight.shape
+        a = codes.reshape(-1, K)
+        M, Kp = a.shape[0], _C.u8s8_kpad(K)
+        if Kp != K:
+            pad = np.zeros((M, Kp), np.uint8)
+            pad[:, :K] = a
+            a = pad
+        else:
+            a = np.ascontiguousarray(a)
+        s = np.full(M, xs, np.float32)
+        z = np.full(M, xz, np.int32)
+        act = "relu" if relu else "none"
+        lead = codes.shape[:-1]
+        if ys is None:
+            out = np.empty((M, N), np.float32)
+            _C.u8s8_gemm(a, weight.packed, weight.colsum, K, s, z, weight.scale, bias=bias,
+                         act=act, out=out)
+        else:
+            out = np.empty((M, N), np.uint8)
+            _C.u8s8_gemm(a, weight.packed, weight.colsum, K, s, z, weight.scale, bias=bias,
+                         act=act, out_u8=out, out_scale=ys, out_zp=yz)
+        return out.reshape(lead + (N,))
 
 
 def qadd(a, b, scale, zero_point, relu=False):
     """The requantized sum of two QTensors of one shape (the residual add); relu fused."""
     f = "qadd"
-    _not_traced(f)
     _qt(f, a)
     _qt(f, b)
     if a.shape != b.shape:
         raise ValueError("%s: shapes must match, got %s and %s" % (f, a.shape, b.shape))
     ys, yz = _out_params(f, scale, zero_point)
-    bc = b.codes
-    if b.nhwc != a.nhwc:
-        bc = b.codes.transpose(0, 3, 1, 2) if b.nhwc else b.codes.transpose(0, 2, 3, 1)
-    y = _C.qadd_u8(np.ascontiguousarray(a.codes), np.ascontiguousarray(bc), a.scale,
-                   a.zero_point, b.scale, b.zero_point, ys, yz, bool(relu))
-    return QTensor(y, ys, yz, a.nhwc)
+    y = QAddFn.apply(a.codes, b.codes, layouts=(a.nhwc, b.nhwc),
+                     params=(a.scale, a.zero_point, b.scale, b.zero_point, ys, yz, bool(relu)))
+    return QTensor(y._data, ys, yz, a.nhwc)
+
+
+class QAddFn(Function):
+    def forward(self, a, b, layouts=(False, False), params=None):
+        if layouts[0] != layouts[1]:
+            b = b.transpose(0, 3, 1, 2) if layouts[1] else b.transpose(0, 2, 3, 1)
+        return _C.qadd_u8(np.ascontiguousarray(a), np.ascontiguousarray(b), *params)
 
 
 def qclamp(input, min=None, max=None):
@@ -227,7 +249,12 @@ def qclamp(input, min=None, max=None):
     hi = 255 if max is None else int(np.clip(np.rint(max / x.scale) + x.zero_point, 0, 255))
     if lo <= 0 and hi >= 255:
         return x
-    return QTensor(np.clip(x.codes, lo, hi), x.scale, x.zero_point, x.nhwc)
+    return QTensor(QClampFn.apply(x.codes, lo=lo, hi=hi)._data, x.scale, x.zero_point, x.nhwc)
+
+
+class QClampFn(Function):
+    def forward(self, codes, lo=0, hi=255):
+        return np.clip(codes, lo, hi)
 
 
 def qrelu(input):
@@ -251,9 +278,15 @@ def qmax_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mod
     OW = conv_out_size(W, kw, sw, pl, pr, dw)
     if OH < 1 or OW < 1:
         raise ValueError("%s: the window does not fit the input %s" % (f, x.shape))
-    codes = np.ascontiguousarray(x.codes if x.nhwc else x.codes.transpose(0, 2, 3, 1))
-    y = _C.qmaxpool2d_u8(codes, (C, kh, kw, sh, sw, pt, pl, dh, dw, OH, OW, 1))
-    return QTensor(y, x.scale, x.zero_point, nhwc=True)
+    y = QMaxPoolFn.apply(x.codes, nhwc=x.nhwc, geom=(C, kh, kw, sh, sw, pt, pl, dh, dw, OH, OW,
+                                                     1))
+    return QTensor(y._data, x.scale, x.zero_point, nhwc=True)
+
+
+class QMaxPoolFn(Function):
+    def forward(self, codes, nhwc=True, geom=None):
+        codes = np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1))
+        return _C.qmaxpool2d_u8(codes, geom)
 
 
 def qadaptive_avg_pool2d(input, output_size):
@@ -266,16 +299,26 @@ def qadaptive_avg_pool2d(input, output_size):
     oh, ow = pair(output_size)
     N, C, H, W = x.shape
     oh, ow = H if oh is None else oh, W if ow is None else ow
-    codes = x.codes if x.nhwc else x.codes.transpose(0, 2, 3, 1)
-    y = np.empty((N, oh, ow, C), np.uint8)
-    for i in range(oh):
-        h0, h1 = i * H // oh, -(-(i + 1) * H // oh)
-        for j in range(ow):
-            w0, w1 = j * W // ow, -(-(j + 1) * W // ow)
-            win = codes[:, h0:h1, w0:w1, :]
-            s = win.sum(axis=(1, 2), dtype=np.int64)
-            y[:, i, j, :] = np.rint(s / float(win.shape[1] * win.shape[2]))
-    return QTensor(y, x.scale, x.zero_point, nhwc=True)
+    y = QAvgPoolFn.apply(x.codes, nhwc=x.nhwc, size=(oh, ow))
+    return QTensor(y._data, x.scale, x.zero_point, nhwc=True)
+
+
+class QAvgPoolFn(Function):
+    """Adaptive average pooling of codes to size (oh, ow), channels-last out."""
+
+    def forward(self, codes, nhwc=True, size=(1, 1)):
+        codes = codes if nhwc else codes.transpose(0, 2, 3, 1)
+        N, H, W, C = codes.shape
+        oh, ow = size
+        y = np.empty((N, oh, ow, C), np.uint8)
+        for i in range(oh):
+            h0, h1 = i * H // oh, -(-(i + 1) * H // oh)
+            for j in range(ow):
+                w0, w1 = j * W // ow, -(-(j + 1) * W // ow)
+                win = codes[:, h0:h1, w0:w1, :]
+                s = win.sum(axis=(1, 2), dtype=np.int64)
+                y[:, i, j, :] = np.rint(s / float(win.shape[1] * win.shape[2]))
+        return y
 
 
 def integer_gemm(a, weight):

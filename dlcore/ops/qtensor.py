@@ -7,9 +7,44 @@ the logical (N, C, H, W) and `int_repr()` / `dequantize()` return that layout.
 """
 import numpy as np
 
-from ..tensor_base import TensorBase, wrap
+from ..autograd import Function
+from ..tensor_base import TensorBase
 
-__all__ = ["QTensor", "quantize_per_tensor", "choose_qparams"]
+__all__ = ["QTensor", "quantize_per_tensor", "choose_qparams", "QuantizeFn", "DequantizeFn",
+           "CodesFn"]
+
+
+# The array steps below are Functions (forward only: int8 inference has no gradient) so that
+# dl.jit.trace records them as plan steps: a traced int8 model runs in the plan, its codes
+# flowing between steps as uint8 values.
+class QuantizeFn(Function):
+    """float (N, C, H, W) or any-rank x -> u8 codes (channels-last when nhwc)."""
+
+    def forward(self, x, scale=1.0, zero_point=0, nhwc=False):
+        if nhwc:
+            x = x.transpose(0, 2, 3, 1)
+        q = np.rint(x.astype(np.float32, copy=False) / np.float32(scale)) + np.float32(zero_point)
+        np.clip(q, 0, 255, out=q)
+        q[np.isnan(q)] = 0
+        return np.ascontiguousarray(q.astype(np.uint8))
+
+
+class DequantizeFn(Function):
+    """u8 codes -> float32 scale * (codes - zero_point), back to NCHW when nhwc."""
+
+    def forward(self, codes, scale=1.0, zero_point=0, nhwc=False):
+        a = codes.transpose(0, 3, 1, 2) if nhwc else codes
+        y = (a.astype(np.float32) - np.float32(zero_point)) * np.float32(scale)
+        return np.ascontiguousarray(y)
+
+
+class CodesFn(Function):
+    """The codes in logical layout (from channels-last when nhwc), reshaped to `shape`."""
+
+    def forward(self, codes, nhwc=False, shape=None):
+        a = codes.transpose(0, 3, 1, 2) if nhwc else codes
+        a = np.ascontiguousarray(a)
+        return a if shape is None else a.reshape(shape)
 
 
 class QTensor:
@@ -56,26 +91,27 @@ class QTensor:
     def is_quantized(self):
         return True
 
-    def _logical(self):
-        return self.codes.transpose(0, 3, 1, 2) if self.nhwc else self.codes
-
     def int_repr(self):
         """The u8 codes in the logical layout (a Tensor)."""
-        return wrap(np.ascontiguousarray(self._logical()))
+        return CodesFn.apply(self.codes, nhwc=self.nhwc)
 
     def dequantize(self):
         """float32 Tensor scale * (codes - zero_point), logical layout."""
-        a = self._logical()
-        y = (a.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
-        return wrap(np.ascontiguousarray(y))
+        return DequantizeFn.apply(self.codes, scale=self.scale, zero_point=self.zero_point,
+                                  nhwc=self.nhwc)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        c = self.codes
-        if self.nhwc and c.shape[1] * c.shape[2] != 1:
-            c = self._logical()
-        return QTensor(np.ascontiguousarray(c).reshape(shape), self.scale, self.zero_point)
+        n = int(np.prod(self.shape, dtype=np.int64))
+        shape = tuple(int(d) for d in shape)
+        if shape.count(-1) == 1:
+            known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+            shape = tuple(n // known if d == -1 else d for d in shape)
+        if int(np.prod(shape, dtype=np.int64)) != n:
+            raise ValueError("QTensor.reshape: cannot view shape %s as %s" % (self.shape, shape))
+        out = CodesFn.apply(self.codes, nhwc=self.nhwc, shape=shape)
+        return QTensor(out._data, self.scale, self.zero_point)
 
     view = reshape
 
@@ -124,9 +160,6 @@ def quantize_per_tensor(input, scale, zero_point, dtype=None):
         raise ValueError("quantize_per_tensor: zero_point must be in 0..255, got %r"
                          % zero_point)
     nhwc = x.ndim == 4
-    if nhwc:
-        x = x.transpose(0, 2, 3, 1)
-    q = np.rint(x.astype(np.float32, copy=False) / np.float32(scale)) + np.float32(zp)
-    np.clip(q, 0, 255, out=q)
-    q[np.isnan(q)] = 0
-    return QTensor(np.ascontiguousarray(q.astype(np.uint8)), scale, zp, nhwc)
+    codes = QuantizeFn.apply(input if isinstance(input, TensorBase) else x, scale=scale,
+                             zero_point=zp, nhwc=nhwc)
+    return QTensor(codes._data, scale, zp, nhwc)

@@ -25,6 +25,7 @@ from ..jit import reference
 from ..jit.passes import dead_nodes, fold_batchnorm, fold_constants, identity
 from ..jit.symbolic import Dim
 from ..ops import qconv as Q
+from ..autograd import Function
 from ..ops.qtensor import QTensor, quantize_per_tensor
 from ..tensor_base import TensorBase, wrap
 from .qconfig import get_default_qconfig
@@ -205,9 +206,8 @@ def _make_step(node, act, pad, qp, name):
 
         def run(m, env, dims, x=ins[0]):
             q = env[x]
-            c = q.codes if q.nhwc else q.codes.transpose(0, 2, 3, 1)
-            c = np.pad(c, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=q.zero_point)
-            env[out] = QTensor(c, q.scale, q.zero_point, nhwc=True)
+            c = _PadCodes.apply(q.codes, nhwc=q.nhwc, pads=(t, l, b, r), value=q.zero_point)
+            env[out] = QTensor(c._data, q.scale, q.zero_point, nhwc=True)
         return run, None
     if op == "GlobalAveragePool":
         def run(m, env, dims, x=ins[0]):
@@ -225,23 +225,46 @@ def _make_step(node, act, pad, qp, name):
     s_z = qp.get(out)
 
     def run(m, env, dims, node=node, act=act):
-        args = []
+        args, where = [], []
         for v in node.inputs:
-            if v is None:
-                args.append(None)
-            elif v.is_const:
-                args.append(v.data)
-            else:
-                x = env[v.name]
-                args.append((x.dequantize() if isinstance(x, QTensor) else x)._data
-                            if isinstance(x, (QTensor, TensorBase)) else x)
+            if v is None or v.is_const:
+                where.append(None if v is None else v.data)
+                continue
+            x = env[v.name]
+            args.append(x.dequantize() if isinstance(x, QTensor) else x)
+            where.append(len(args) - 1)
+        y = _FloatStep.apply(*args, node=node, act=act, where=tuple(
+            w if isinstance(w, int) else _Const(w) for w in where))
+        env[out] = quantize_per_tensor(y, *s_z) if s_z is not None else y
+    return run, None
+
+
+class _Const:
+    """A constant input of a float step (held apart so the trace does not see it as data)."""
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+class _FloatStep(Function):
+    """One graph node run in float32 by the reference interpreter (an op without an int8
+    version), its activation fused; a Function so that a trace records it."""
+
+    def forward(self, *arrays, node=None, act=None, where=()):
+        args = [arrays[w] if isinstance(w, int) else w.data for w in where]
         y = reference.OPS[node.op](node, *args)
         y = y[0] if isinstance(y, (tuple, list)) else y
         if act is not None:
             y = reference.apply_act(act.op, act.attrs, y)
-        y = wrap(np.asarray(y))
-        env[out] = quantize_per_tensor(y, *s_z) if s_z is not None else y
-    return run, None
+        return np.ascontiguousarray(np.asarray(y))
+
+
+class _PadCodes(Function):
+    def forward(self, codes, nhwc=True, pads=(0, 0, 0, 0), value=0):
+        t, l, b, r = pads
+        c = codes if nhwc else codes.transpose(0, 2, 3, 1)
+        return np.pad(c, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
 
 
 def quantize_static(model, calibration, qconfig=None, example_input=None):
