@@ -177,6 +177,27 @@ def test_quantize_static_graph(name):
     assert q(x[:1]).numpy().shape == (1, 10)
 
 
+def test_quantize_static_mlp_and_state_dict(tmp_path):
+    rng = np.random.default_rng(11)
+    model = nn.Sequential(nn.Linear(13, 32), nn.ReLU(), nn.Linear(32, 17), nn.ReLU(),
+                          nn.Linear(17, 4)).eval()
+    batches = [dl.tensor(rng.normal(size=(16, 13)).astype(np.float32)) for _ in range(2)]
+    q = tq.quantize_static(model, batches)
+    kinds = [type(m).__name__ for m in q.modules()]
+    assert kinds.count("LinearReLU") == 2 and kinds.count("Linear") == 1
+    x = batches[0]
+    with dl.no_grad():
+        ref = model(x).numpy()
+    y = q(x).numpy()
+    assert _rel(y, ref) < 0.03
+    path = str(tmp_path / "g.safetensors")
+    dl.save(q.state_dict(), path)
+    other = tq.quantize_static(model, [b * 4.0 for b in batches])
+    assert not np.array_equal(other(x).numpy(), y)
+    other.load_state_dict(dl.load(path))
+    assert np.array_equal(other(x).numpy(), y)
+
+
 def test_quantize_static_reference_path_for_ops_without_int8():
     rng = np.random.default_rng(5)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sigmoid(), nn.Flatten(), nn.Linear(4 * 36, 3))

@@ -6,7 +6,7 @@ change to the model (the job torch's FX-mode prepare/convert does).
 
 Steps: dl.jit.trace the eval-mode model on the first batch (batch size dynamic), fold
 BatchNorm into the convs (the jit pass), fuse each Conv / Add with a Relu or Clip(0, ..) that
-is its only consumer, run every calibration batch through the float graph with an observer
+is its only consumer (Gemm too), run every calibration batch through the float graph with an observer
 on each value that will be quantized, then build the int8 graph: Conv -> nn.quantized.Conv2d,
 Gemm -> nn.quantized.Linear, Add -> QFunctional, MaxPool / GlobalAveragePool / Reshape /
 Flatten on the codes.  A node with no int8 version (Sigmoid, Mul, ...) runs in float between a
@@ -86,7 +86,7 @@ def _plan(graph):
         if id(n) in fused:
             continue
         act = None
-        if n.op in ("Conv", "Add") and len(n.outputs) == 1:
+        if n.op in ("Conv", "Add", "Gemm") and len(n.outputs) == 1:
             u = uses.get(id(n.outputs[0]), [])
             if len(u) == 1 and _fusable_act(u[0]) and id(n.outputs[0]) not in outs:
                 act = u[0]
@@ -167,13 +167,15 @@ def _make_step(node, act, pad, qp, name):
         b = node.inputs[2].data if len(node.inputs) > 2 and node.inputs[2] is not None else None
         fake = types.SimpleNamespace(weight=wrap(w), bias=None if b is None else wrap(b))
         s, z = qp.get(out, (None, 0))
-        layer = nnq.Linear.from_float(fake, s if s is not None else 1.0, z)
+        layer = (nnq.LinearReLU if relu else nnq.Linear).from_float(
+            fake, s if s is not None else 1.0, z)
         float_out = s is None
 
         def run(m, env, dims, x=ins[0]):
             lin = m._modules[name]
             if float_out:
-                env[out] = Q.qlinear(env[x], lin._packed_weight(), lin._bias(), None)
+                env[out] = Q.qlinear(env[x], lin._packed_weight(), lin._bias(), None,
+                                     relu=relu)
             else:
                 env[out] = lin(env[x])
         return run, layer
