@@ -61,6 +61,7 @@ def test_observers():
     m(dl.tensor(x))
     (hs, hz), (ms, mz) = h.calculate_qparams(), m.calculate_qparams()
     assert hs < 0.9 * ms
+    assert h.calculate_qparams() == (hs, hz)       # asking twice gives the same answer
 
     def mse(s, z):
         return float(((quantize_per_tensor(dl.tensor(x), s, z).dequantize().numpy() - x) ** 2)
@@ -261,6 +262,9 @@ def test_torch_quantized_conv_parity():
 def test_errors():
     model = small_cnn().eval()
     with pytest.raises(ValueError, match="no layer has a qconfig"):
+        tq.prepare(model)
+    model.qconfig = tq.QConfig(tq.MinMaxObserver, tq.MinMaxObserver)
+    with pytest.raises(ValueError, match="qconfig.weight must be PerChannelMinMaxObserver"):
         tq.prepare(model)
     m = tq.QuantWrapper(nn.Sequential(nn.Conv2d(3, 4, 3)))
     m.qconfig = tq.default_qconfig

@@ -70,11 +70,13 @@ class MinMaxObserver(ObserverBase):
     def calculate_qparams(self):
         """(scale, zero_point) for u8 activations."""
         self._require_seen()
-        lo, hi = self.min_val, self.max_val
+        return self._qparams(self.min_val, self.max_val)
+
+    def _qparams(self, lo, hi):
+        s, z = choose_qparams(lo, hi)
         if self.reduce_range:   # 7-bit range, as torch's reduce_range (0..127)
-            s, z = choose_qparams(lo, hi)
             return s * 255.0 / 127.0, int(round(z * 127.0 / 255.0))
-        return choose_qparams(lo, hi)
+        return s, z
 
     def extra_repr(self):
         return "min_val=%g, max_val=%g" % (self.min_val, self.max_val)
@@ -132,7 +134,7 @@ class HistogramObserver(MinMaxObserver):
         self._require_seen()
         lo0, hi0 = self.min_val, self.max_val
         if not hi0 > lo0:
-            return choose_qparams(lo0, hi0)
+            return self._qparams(lo0, hi0)
         bw = (hi0 - lo0) / self.bins
         c = lo0 + (np.arange(self.bins) + 0.5) * bw
         h = self.hist
@@ -151,9 +153,7 @@ class HistogramObserver(MinMaxObserver):
         width = (np.maximum(hi, 0.0) - np.minimum(lo, 0.0)) / 255.0
         err = np.where(ok, (H[e] - H[i]) * width * width / 12.0 + below + above, np.inf)
         a, b = np.unravel_index(np.argmin(err), err.shape)
-        best = (float(lo[a, 0]), float(hi[0, b]))
-        self.min_val, self.max_val = best
-        return super().calculate_qparams()
+        return self._qparams(float(lo[a, 0]), float(hi[0, b]))
 
 
 class PerChannelMinMaxObserver(ObserverBase):

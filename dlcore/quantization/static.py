@@ -18,6 +18,7 @@ import copy
 from .. import nn
 from ..nn import quantized as nnq
 from .fuse import ConvReLU2d, LinearReLU
+from .observer import PerChannelMinMaxObserver
 
 __all__ = ["QuantStub", "DeQuantStub", "QuantWrapper", "prepare", "convert", "quantize"]
 
@@ -76,6 +77,15 @@ def _propagate(mod, inherited):
             _propagate(child, qc)
 
 
+def _check_weight_observer(qc):
+    # the int8 kernels take symmetric per-output-channel weights (no weight zero point)
+    cls = getattr(qc.weight, "observer_class", qc.weight)
+    if not (isinstance(cls, type) and issubclass(cls, PerChannelMinMaxObserver)):
+        raise ValueError("prepare: qconfig.weight must be PerChannelMinMaxObserver (dlcore's "
+                         "int8 layers keep weights symmetric per output channel), got %r"
+                         % (qc.weight,))
+
+
 def prepare(model, inplace=False):
     """A copy of `model` (eval mode, fused) with an observer on the output of every layer whose
     qconfig is set (model.qconfig applies to all submodules that set none)."""
@@ -84,6 +94,10 @@ def prepare(model, inplace=False):
     if not inplace:
         model = copy.deepcopy(model)
     _propagate(model, None)
+    for qc in {id(m.__dict__.get("qconfig")): m.__dict__.get("qconfig")
+               for m in model.modules()}.values():
+        if qc is not None:
+            _check_weight_observer(qc)
     n = 0
     for mod in model.modules():
         qc = mod.__dict__.get("qconfig")
