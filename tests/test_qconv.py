@@ -46,6 +46,8 @@ CASES = [  # N, H, W, C, OC, K, stride, pads, dil, groups
     (1, 15, 9, 70, 70, 5, (2, 2), (2, 2, 2, 2), (1, 1), 70),     # depthwise 5x5, C > block
     (1, 9, 9, 5, 7, 3, (1, 1), (2, 2, 2, 2), (2, 2), 1),         # dilation
     (1, 5, 5, 65, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),        # K not a multiple of 4
+    (1, 11, 10, 9, 9, 3, (1, 2), (2, 2, 2, 2), (2, 2), 9),       # dilated depthwise
+    (1, 7, 6, 4, 8, 3, (2, 2), (1, 1, 1, 1), (1, 1), 4),         # channel multiplier 2
 ]
 
 
