@@ -176,6 +176,8 @@ def test_quantize_static_graph(name):
     assert y.shape == ref.shape and _rel(y, ref) < 0.1
     # any batch size (the trace's batch dim is dynamic)
     assert q(x[:1]).numpy().shape == (1, 10)
+    with pytest.raises(ValueError, match="dim 1 must be 3"):
+        q(dl.randn(1, 4, size, size))
 
 
 def test_quantize_static_mlp_and_state_dict(tmp_path):

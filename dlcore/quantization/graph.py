@@ -117,9 +117,16 @@ class QuantizedGraphModule(nn.Module):
         env, dims = {}, {}
         for i, (name, x) in enumerate(zip(self._inputs, xs)):
             a = x._data if isinstance(x, TensorBase) else np.asarray(x)
-            for d, want in zip(a.shape, self._dims[i]):
+            if a.ndim != len(self._dims[i]) or a.dtype.kind != "f":
+                raise ValueError("QuantizedGraphModule: input %d must be a float %d-D tensor "
+                                 "(as traced), got %s of shape %s"
+                                 % (i, len(self._dims[i]), a.dtype, a.shape))
+            for ax, (d, want) in enumerate(zip(a.shape, self._dims[i])):
                 if isinstance(want, Dim):
                     dims[next(iter(want.symbols()))] = (d - want.offset) // want.coef
+                elif d != want:
+                    raise ValueError("QuantizedGraphModule: input %d dim %d must be %d (as "
+                                     "traced), got %d" % (i, ax, want, d))
             env[name] = self._modules["quant%d" % i](wrap(a) if not isinstance(x, TensorBase)
                                                      else x)
         for step in self._steps:
