@@ -91,16 +91,21 @@ def test_matmul_integer(wdtype, wz, adtype):
     assert ("MatMulIntegerInt8" in _steps(plan, [("a", a)])) == lowered
 
 
-def test_conv_integer():
+@pytest.mark.parametrize("wdtype,wz", [(np.uint8, 100), (np.int8, 0)])
+@pytest.mark.parametrize("dil", [1, 2])
+def test_conv_integer(wdtype, wz, dil):
     rng = np.random.default_rng(3)
-    x = rng.integers(0, 256, (1, 4, 7, 9)).astype(np.uint8)
-    w = rng.integers(0, 256, (6, 2, 3, 3)).astype(np.uint8)
+    x = rng.integers(0, 256, (2, 4, 9, 9)).astype(np.uint8)
+    w = rng.integers(0, 256, (6, 2, 3, 3)).astype(np.uint8) if wdtype == np.uint8 else \
+        rng.integers(-128, 128, (6, 2, 3, 3)).astype(np.int8)
+    oh, ow = (9 + 2 - 2 * dil - 1) // 2 + 1, (9 + 2 - 2 * dil - 1) + 1
     m = _model([helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], group=2,
-                                 pads=[1, 0, 1, 2], strides=[2, 1])],
-               [("x", x)], [("y", TensorProto.INT32, (1, 6, 4, 9))],
-               [("w", w), ("xz", np.array(17, np.uint8)), ("wz", np.array(100, np.uint8))])
-    got, want, _ = _both(m, [("x", x)])
+                                 pads=[1, 0, 1, 2], strides=[2, 1], dilations=[dil, dil])],
+               [("x", x)], [("y", TensorProto.INT32, (2, 6, oh, ow))],
+               [("w", w), ("xz", np.array(17, np.uint8)), ("wz", np.array(wz, wdtype))])
+    got, want, plan = _both(m, [("x", x)])
     assert np.array_equal(got[0], want[0])
+    assert ("ConvIntegerInt8" in _steps(plan, [("x", x)])) == (wdtype == np.int8)
 
 
 def _qlinear_conv_model(rng, x, wdtype, group, per_channel, wz=0):
@@ -240,7 +245,8 @@ def test_onnxruntime_quantized_models(make, how, act, per_channel, tmp_path):
         if make is _cnn:
             assert "QLinearConvInt8" in steps
     if how == "dynamic":
-        assert "MatMulIntegerInt8" in steps
+        assert "MatMulIntegerInt8" in steps and "MatMulInteger" not in steps
+        assert "ConvInteger" not in steps
 
 
 def test_qdq_weight_codes_recovered():

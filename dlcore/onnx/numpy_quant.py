@@ -100,6 +100,37 @@ def conv_integer(x, w, x_zp=None, w_zp=None, strides=(1, 1), dilations=(1, 1),
     return _conv_f64(xi, wi, strides, dilations, pads, group).astype(np.int32)
 
 
+def conv_integer_int8(x, x_zp=None, weight=None, groups=1, kernel=(1, 1), strides=(1, 1),
+                      dilations=(1, 1), pads=(0, 0, 0, 0), shift=0):
+    """ConvInteger on the int8 GEMM: im2col of u8 x (padded with its zero point, so padding
+    adds nothing once the zero point is taken off) times the constant int8 weight packed per
+    group (rows in (c, kh, kw) order), less zp * column sums."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    if shift:
+        x = (x.astype(np.int16) + shift).astype(np.uint8)
+    zp = (0 if x_zp is None else int(np.asarray(x_zp).reshape(-1)[0])) + shift
+    N, C, H, W = x.shape
+    KH, KW = kernel
+    pt, pl, pb, pr = pads
+    xp = np.full((N, C, H + pt + pb, W + pl + pr), zp, np.uint8)
+    xp[:, :, pt:pt + H, pl:pl + W] = x
+    eh, ew = dilations[0] * (KH - 1) + 1, dilations[1] * (KW - 1) + 1
+    win = sliding_window_view(xp, (eh, ew), axis=(2, 3))
+    win = win[:, :, ::strides[0], ::strides[1], ::dilations[0], ::dilations[1]]
+    OH, OW = win.shape[2], win.shape[3]
+    cg = C // groups
+    outs = []
+    for g, wg in enumerate(weight):
+        cols = win[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(
+            N * OH * OW, cg * KH * KW)
+        y = Q.integer_gemm(np.ascontiguousarray(cols), wg)
+        if zp:
+            y -= np.int32(zp) * wg.colsum
+        outs.append(y)
+    y = np.concatenate(outs, axis=1) if len(outs) > 1 else outs[0]
+    return np.ascontiguousarray(y.reshape(N, OH, OW, -1).transpose(0, 3, 1, 2))
+
+
 def _conv_f64(x, w, strides, dil, pads, group):
     N, C, H, W = x.shape
     OC, cg, KH, KW = w.shape
@@ -186,6 +217,7 @@ IMPLS = {
     "MatMulInteger": matmul_integer,
     "MatMulIntegerInt8": matmul_integer_int8,
     "ConvInteger": conv_integer,
+    "ConvIntegerInt8": conv_integer_int8,
     "QLinearMatMul": qlinear_matmul_ref,
     "QLinearMatMulInt8": qlinear_matmul_int8,
     "QLinearConv": qlinear_conv_ref,

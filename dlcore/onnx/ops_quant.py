@@ -9,9 +9,10 @@ constant symmetric int8 (zero point 0, what onnxruntime writes by default) and t
   QLinearConv    -> the u8 conv kernels (im2col + u8s8 GEMM, direct depthwise), requantized
   QLinearMatMul  -> the u8s8 GEMM with its requantize epilogue
   MatMulInteger  -> the u8s8 GEMM's integer sums
+  ConvInteger    -> im2col in NumPy (zero point as padding), the u8s8 GEMM's integer sums
 Otherwise (uint8 or asymmetric weights, 1-D/3-D convs, weights computed at run time) the
 reference implementation runs: exact integer sums in NumPy, float requantize - correct, not
-fast.  ConvInteger always takes the reference path.  A QDQ file's float Conv / MatMul between
+fast.  A QDQ file's float Conv / MatMul between
 DequantizeLinear and QuantizeLinear runs in float32 (fake quantization, the reference
 meaning of QDQ), not fused into int8.
 """
@@ -150,7 +151,17 @@ def conv_integer(b, node):
     if geo is None:
         raise node.unsupported("ConvInteger is supported for 2-D convolutions only")
     strides, dil, pads, group, shape = geo
-    return [b.numpy1("ConvInteger", [x, w, node.input(2), node.input(3)], shape, np.int32,
+    x_zp, w_zp = node.input(2), node.input(3)
+    if _const_symmetric_int8(w, w_zp) and (x_zp is None or x_zp.numel() == 1) and \
+            x.dtype in _INT:
+        og = w.shape[0] // group
+        weights = [Int8Weight(np.ascontiguousarray(w.data[g * og:(g + 1) * og].reshape(og, -1)),
+                              np.ones(og, np.float32)) for g in range(group)]
+        return [b.numpy1("ConvIntegerInt8", [x] + ([] if x_zp is None else [x_zp]), shape,
+                         np.int32, weight=weights, groups=group, kernel=tuple(w.shape[2:]),
+                         strides=strides, dilations=dil, pads=pads,
+                         shift=128 if x.dtype == np.int8 else 0)]
+    return [b.numpy1("ConvInteger", [x, w, x_zp, w_zp], shape, np.int32,
                      strides=strides, dilations=dil, pads=pads, group=group)]
 
 
