@@ -19,7 +19,7 @@ try:
     from . import runtime  # the first import of the compiled extension
 except ModuleNotFoundError as _e:  # an unbuilt source tree: say why and what to do
     raise _explain_missing_extension(_e) from None
-from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_, long,  # noqa: F401
+from .dtypes import (float32, float64, float16, bfloat16, half, int64, int32, int8, uint8, bool_, long,  # noqa: F401
                      double, get_default_dtype, set_default_dtype, device, promote_types,
                      can_cast)
 from .dtypes import float32 as float  # noqa: F401,A001
@@ -55,9 +55,4 @@ def __getattr__(name):
         return getattr(_importlib.import_module(".sparse", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
-    if name == "bfloat16":
-        raise AttributeError("module 'dlcore' has no attribute 'bfloat16': dlcore has no "
-                             "bfloat16 tensor dtype (NumPy has none); tensors stay float32, "
-                             "and bf16 weights come from dl.quantization.quantize_dynamic("
-                             "model, dtype=dl.quantization.bfloat16)")
     raise AttributeError("module 'dlcore' has no attribute %r" % name)

@@ -5,11 +5,16 @@ A leaf module: it imports nothing from dlcore, so every layer can use it.
 """
 import builtins
 
+import ml_dtypes
 import numpy as np
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 float16 = np.dtype(np.float16)
+# NumPy has no bfloat16; ml_dtypes registers one (kind 'V', so every "is it a float" question
+# goes through is_floating below, never through dtype.kind alone)
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+half = float16
 int64 = np.dtype(np.int64)
 int32 = np.dtype(np.int32)
 int8 = np.dtype(np.int8)
@@ -20,6 +25,19 @@ double = float64
 long = int64
 
 _default_dtype = {"dtype": float32}
+
+# the 16-bit float dtypes: stored in 16 bits, computed in float32 and rounded back
+HALF_DTYPES = (bfloat16, float16)
+
+
+def is_floating(dtype):
+    """True for float16, bfloat16, float32, float64 (torch's is_floating_point)."""
+    return dtype.kind == "f" or dtype == bfloat16
+
+
+def is_half(dtype):
+    """True for the 16-bit float dtypes (bfloat16, float16)."""
+    return dtype == bfloat16 or dtype == float16
 
 
 def get_default_dtype():
@@ -129,6 +147,8 @@ def category(dtype):
     try:
         return _CATEGORY[dtype.kind]
     except KeyError:
+        if dtype == bfloat16:
+            return 2
         raise TypeError("dlcore has no %s tensors (bool, integer and float dtypes only)"
                         % dtype) from None
 
@@ -142,6 +162,7 @@ def promote_types(type1, type2):
     ca, cb = category(a), category(b)
     if ca != cb:
         return a if ca > cb else b
+    # bfloat16 with float16 is float32 (neither holds the other), as in torch and ml_dtypes
     return np.promote_types(a, b)
 
 

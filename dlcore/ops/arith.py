@@ -7,7 +7,7 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import bool_
+from ..dtypes import is_floating, bool_
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
@@ -339,7 +339,7 @@ class ArithMethods:
 
     def __truediv__(self, o):
         if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
-                and self._data.dtype.kind == "f"):
+                and is_floating(self._data.dtype)):
             return Div.apply(self, o)
         return Div.apply(*true_div_operands(self, o))
 
@@ -367,13 +367,13 @@ class ArithMethods:
 
     def __pow__(self, o):
         a, b = binary_operands(self, o)
-        if a._data.dtype.kind == "f":
+        if is_floating(a._data.dtype):
             return Pow.apply(a, b)
         return _pow(a, b, not isinstance(o, TensorBase))
 
     def __rpow__(self, o):
         a, b = binary_operands(self, o)
-        if a._data.dtype.kind == "f":
+        if is_floating(a._data.dtype):
             return Pow.apply(b, a)
         return _pow(b, a, False)
 

@@ -18,7 +18,11 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..dtypes import bfloat16, float16
 from ..tensor_base import TensorBase
+from . import bf16_matmul
+from .half import via_float32
+from .half_convert import convert, widen
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
@@ -95,11 +99,19 @@ class Conv2dFn(Function):
         self.conf = (stride, padding, dilation, groups)
         if self.requires_grad:
             self.x, self.w, self.has_b = x, w, b is not None
+        if x.dtype == bfloat16:
+            return bf16_matmul.conv2d(x, w, b, stride, padding, dilation, groups, out_hw) \
+                if y.size else y
         if y.size:
             _C.conv2d_forward(x, w, b, y, stride, padding, dilation, groups)
         return y
 
     def backward(self, g):
+        if g.dtype == bfloat16:  # the float32 kernels on widened values, rounded back
+            x, w = self.x, self.w
+            self.x, self.w = widen(x), widen(w)
+            grads = self.backward(widen(g))
+            return tuple(None if r is None else convert(r, bfloat16) for r in grads)
         g = _c(g)
         x, w = self.x, self.w
         gx = gw = gb = None
@@ -212,7 +224,7 @@ def _check_common(fname, input, weight, bias):
                         % (fname, type(input).__name__, type(weight).__name__))
     if bias is not None and not isinstance(bias, TensorBase):
         raise TypeError("%s: bias must be a Tensor or None, got %s" % (fname, type(bias).__name__))
-    if input.dtype not in _FLOAT:
+    if input.dtype not in _FLOAT and (fname != "conv2d" or input.dtype != bfloat16):
         raise TypeError("%s: expected a float32 or float64 input, got %s" % (fname, input.dtype))
     if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
         raise TypeError("%s: input (%s), weight (%s) and bias (%s) must share a dtype"
@@ -231,6 +243,7 @@ def _batched(fname, input, nd):
     return input, False
 
 
+@via_float32(only=float16)  # bfloat16 has its own path (bf16_matmul.conv2d)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv2d: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out).
 
@@ -300,6 +313,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
+@via_float32
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """F.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW);
@@ -354,6 +368,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return y.squeeze(0) if unbatched else y
 
 
+@via_float32
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv1d: input (N, C_in, L), weight (C_out, C_in/groups, k): conv2d on a 1-row image."""
     fname = "conv1d"

@@ -13,6 +13,7 @@ import numpy as np
 from ..tensor_base import TensorBase, wrap
 from .conv import _pair
 from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d)
+from .half import via_float32
 
 __all__ = ["max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
            "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d"]
@@ -43,6 +44,7 @@ def _stride(stride, kernel, fname, n):
 
 
 # ---- 1-D -------------------------------------------------------------------------------------
+@via_float32
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     fname = "max_pool1d"
@@ -58,6 +60,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _unbatch(out.squeeze(2), unb)
 
 
+@via_float32
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     fname = "avg_pool1d"
@@ -74,12 +77,14 @@ def _size1(output_size, fname):
     return t[0]
 
 
+@via_float32
 def adaptive_avg_pool1d(input, output_size):
     x, unb = _batched("adaptive_avg_pool1d", input, 1)
     L = _size1(output_size, "adaptive_avg_pool1d")
     return _unbatch(adaptive_avg_pool2d(x.unsqueeze(2), (1, L)).squeeze(2), unb)
 
 
+@via_float32
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     x, unb = _batched("adaptive_max_pool1d", input, 1)
     L = _size1(output_size, "adaptive_max_pool1d")
@@ -107,6 +112,7 @@ def _depth_indices(idx_hw, idx_d, shape_hw, D, H, W):
     return (d * (H * W) + picked).reshape(N, C, Do, Ho, Wo)
 
 
+@via_float32
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     fname = "max_pool3d"
@@ -127,6 +133,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _unbatch(y, unb)
 
 
+@via_float32
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     fname = "avg_pool3d"
