@@ -47,12 +47,16 @@ def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
                 "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
-                "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends"):
+                "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends",
+                "amp", "cpu"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)
     if name in ("sparse_coo_tensor", "spmm"):
         return getattr(_importlib.import_module(".sparse", __name__), name)
+    if name in ("autocast", "is_autocast_enabled", "get_autocast_dtype", "is_autocast_cpu_enabled",
+                "get_autocast_cpu_dtype", "set_autocast_enabled", "set_autocast_dtype"):
+        return getattr(_importlib.import_module(".amp", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
     raise AttributeError("module 'dlcore' has no attribute %r" % name)

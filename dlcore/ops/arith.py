@@ -7,7 +7,7 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import is_floating, bool_
+from ..dtypes import is_floating, is_half, bool_
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
@@ -222,7 +222,10 @@ class Clamp(Function):
     def forward(self, a, min=None, max=None):
         if self.requires_grad:
             self.a, self.lo, self.hi = a, min, max
-        return np.clip(a, min, max)
+        out = np.clip(a, min, max)
+        if out.dtype != a.dtype and is_half(a.dtype):  # NumPy widens 16-bit floats in clip
+            out = out.astype(a.dtype)
+        return out
 
     def backward(self, g):
         a = self.a

@@ -16,6 +16,7 @@ from .activation import softmax
 from .dropout import dropout
 from .half import via_float32
 from ..dtypes import is_floating
+from .autocast import lower_precision
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -111,6 +112,7 @@ def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     return p @ value
 
 
+@lower_precision
 @via_float32
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None):

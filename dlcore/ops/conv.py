@@ -23,6 +23,7 @@ from ..tensor_base import TensorBase
 from . import bf16_matmul
 from .half import via_float32
 from .half_convert import convert, widen
+from .autocast import lower_precision
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
@@ -243,6 +244,7 @@ def _batched(fname, input, nd):
     return input, False
 
 
+@lower_precision
 @via_float32(only=float16)  # bfloat16 has its own path (bf16_matmul.conv2d)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv2d: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out).
@@ -313,6 +315,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
+@lower_precision
 @via_float32
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
@@ -368,6 +371,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return y.squeeze(0) if unbatched else y
 
 
+@lower_precision
 @via_float32
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv1d: input (N, C_in, L), weight (C_out, C_in/groups, k): conv2d on a 1-row image."""

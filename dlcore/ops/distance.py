@@ -16,6 +16,7 @@ from ..tensor_base import TensorBase, wrap
 from .arith import Where
 from .loss import _reduction
 from .half import via_float32
+from .autocast import float32_policy
 
 __all__ = ["vector_norm", "normalize", "cosine_similarity", "pairwise_distance",
            "triplet_margin_loss", "triplet_margin_with_distance_loss", "margin_ranking_loss",
@@ -150,6 +151,7 @@ def _reduce(loss, reduction):
     return loss
 
 
+@float32_policy
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     """mean(max(d(a, p) - d(a, n) + margin, 0)) with d the pairwise p-norm distance."""
@@ -186,6 +188,7 @@ def _target(target, like, fname):
     return target.to(like.dtype) if target.dtype != like.dtype else target
 
 
+@float32_policy
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                         reduction="mean"):
     """max(0, -target * (input1 - input2) + margin), target in {1, -1}."""
@@ -200,6 +203,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce((-y * (input1 - input2) + margin).clamp(min=0.0), reduction)
 
 
+@float32_policy
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1."""

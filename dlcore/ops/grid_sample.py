@@ -13,6 +13,7 @@ from ..autograd import Function
 from ..tensor_base import TensorBase, wrap
 from .matmul import matmul
 from ..dtypes import is_floating
+from .autocast import float32_policy
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -153,6 +154,7 @@ class GridSample2d(Function):
         return gx, ggrid
 
 
+@float32_policy
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Samples input (N, C, H, W) at grid (N, Ho, Wo, 2) (x, y in [-1, 1]) -> (N, C, Ho, Wo)."""
     for name, t in (("input", input), ("grid", grid)):

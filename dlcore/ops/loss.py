@@ -18,6 +18,7 @@ from .activation import Softmax
 from .half import via_float32
 from ..tensor_base import TensorBase, wrap
 from ..dtypes import is_floating
+from .autocast import float32_policy
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
@@ -241,6 +242,7 @@ def _check_logits(input, fname):
     return C
 
 
+@float32_policy
 @via_float32
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
@@ -304,6 +306,7 @@ class NLLLoss(Function):
         return _from_rows(grad, shape), None
 
 
+@float32_policy
 @via_float32
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
@@ -477,6 +480,7 @@ def _weighted_pointwise(input, target, kind, param, weight, reduction, fname, me
     return total / (denom if denom is not None else float(w.size))
 
 
+@float32_policy
 @via_float32
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     fname = "mse_loss"
@@ -485,6 +489,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted_pointwise(input, target, _C.PL_MSE, 0.0, weight, reduction, fname, True)
 
 
+@float32_policy
 @via_float32
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     fname = "l1_loss"
@@ -493,6 +498,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _weighted_pointwise(input, target, _C.PL_L1, 0.0, weight, reduction, fname, True)
 
 
+@float32_policy
 @via_float32
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     fname = "smooth_l1_loss"
@@ -506,6 +512,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
                                reduction=reduction)
 
 
+@float32_policy
 @via_float32
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     fname = "huber_loss"
@@ -517,6 +524,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
                                fname, False)
 
 
+@float32_policy
 @via_float32
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
@@ -527,6 +535,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return PointwiseLoss.apply(input, target, kind=_C.PL_BCE, weight=w, reduction=reduction)
 
 
+@float32_policy
 @via_float32
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
@@ -539,6 +548,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                reduction=reduction)
 
 
+@float32_policy
 @via_float32
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     fname = "kl_div"

@@ -13,6 +13,7 @@ from ..tensor_base import TensorBase, operand as _as_operand
 from . import bf16_matmul
 from .half import via_float32
 from .half_convert import widen
+from .autocast import lower_precision
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -124,6 +125,7 @@ class MatMul(Function):
         return ga, gb
 
 
+@lower_precision
 @via_float32(only=float16)  # float16: float32 GEMM on widened values, rounded back
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
@@ -203,6 +205,7 @@ class Linear(Function):
         return gx, gw, gb
 
 
+@lower_precision
 @via_float32(only=float16)
 def linear(input, weight, bias=None):
     """F.linear: input (..., in) @ weight (out, in).T + bias (out)."""
@@ -270,6 +273,7 @@ class MatmulMethods:
                                % (self.shape[0], other.shape[0]))
         return matmul(self, other)
 
+    @lower_precision
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
         """beta * self + alpha * (mat1 @ mat2), self broadcast to the product's shape."""
         _check_dims("addmm", 2, mat1, mat2)

@@ -10,6 +10,7 @@ from ..shapes import expand_reduced as _expand_back
 from ..tensor_base import TensorBase, raw, wrap
 from .half import via_float32
 from .vector_norm import RootAtZero, vector_norm
+from .autocast import float32_policy
 
 
 def _kept(g, shape, axis):
@@ -285,6 +286,7 @@ class ReduceMethods:
             return RootAtZero.apply(wide).to(float32)
         return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
+    @float32_policy
     @via_float32
     def prod(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
