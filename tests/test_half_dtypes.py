@@ -273,12 +273,17 @@ def test_bf16_matmul_shapes_match_torch(shape_a, shape_b, rng):
 
 
 @pytest.mark.parametrize("name", HALF)
+@pytest.mark.parametrize("channels", [4, 16])
 @pytest.mark.parametrize("conf", [dict(), dict(stride=2, padding=1), dict(padding="same", groups=2),
-                                  dict(dilation=2, padding=(1, 2))])
-def test_conv2d_forward_and_backward_match_torch(name, conf, rng, isa):
+                                  dict(dilation=2, padding=(1, 2)), dict(kernel=1),
+                                  dict(kernel=(2, 5), stride=(1, 2), padding=(0, 2))])
+def test_conv2d_forward_and_backward_match_torch(name, channels, conf, rng, isa):
     dt = getattr(dl, name)
-    x = dl.from_numpy(rng.standard_normal((2, 4, 9, 11)).astype(np.float32)).to(dt)
-    w = dl.from_numpy(rng.standard_normal((6, 4 // conf.get("groups", 1), 3, 3))
+    conf = dict(conf)
+    kernel = conf.pop("kernel", 3)
+    kernel = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    x = dl.from_numpy(rng.standard_normal((2, channels, 9, 11)).astype(np.float32)).to(dt)
+    w = dl.from_numpy(rng.standard_normal((6, channels // conf.get("groups", 1)) + kernel)
                       .astype(np.float32)).to(dt)
     b = dl.from_numpy(rng.standard_normal(6).astype(np.float32)).to(dt)
     x.requires_grad_(), w.requires_grad_(), b.requires_grad_()
@@ -291,6 +296,18 @@ def test_conv2d_forward_and_backward_match_torch(name, conf, rng, isa):
     for got, ref in ((y, ty), (x.grad, tx.grad), (w.grad, tw.grad), (b.grad, tb.grad)):
         assert got.dtype == dt
         assert _rel_err(got, ref) <= tol
+
+
+def test_bf16_conv2d_takes_the_bf16_gemm_where_chosen(monkeypatch):
+    calls = []
+    real = dl.ops.bf16_matmul.Conv2dBF16.forward
+    monkeypatch.setattr(dl.ops.bf16_matmul.Conv2dBF16, "forward",
+                        lambda self, *a: calls.append(self.w_shape) or real(self, *a))
+    x = dl.randn(2, 16, 9, 11).bfloat16()
+    F.conv2d(x, dl.randn(8, 16, 3, 3).bfloat16(), stride=2)  # im2col in float32 too: bf16 GEMM
+    F.conv2d(x, dl.randn(16, 1, 3, 3).bfloat16(), groups=16)  # depthwise: the float32 kernel
+    F.conv2d(x[:, :4], dl.randn(8, 4, 3, 3).bfloat16())  # 4 channels: the float32 kernel
+    assert calls == [(8, 16, 3, 3)]
 
 
 def test_mixed_dtypes_in_linear_raise_as_torch():
