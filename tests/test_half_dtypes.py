@@ -183,6 +183,22 @@ def test_binary_ops_on_two_16_bit_tensors_are_exact(name, rng):
 
 
 @pytest.mark.parametrize("name", HALF)
+@pytest.mark.parametrize("number", [0.1, 3.3, 1e-3, 3, 1001])
+def test_ops_with_a_number_match_torch_bit_for_bit(name, number, rng):
+    # torch multiplies/divides by the number in float32 but rounds it to 16 bits for add/sub,
+    # and number / x is x.reciprocal() * number
+    dt, tdt = getattr(dl, name), getattr(torch, name)
+    a = dl.from_numpy(rng.standard_normal(4001).astype(np.float32)).to(dt)
+    ta = to_torch(a)
+    for fn in (lambda x: x * number, lambda x: number * x, lambda x: x / number,
+               lambda x: number / x, lambda x: x + number, lambda x: number - x,
+               lambda x: x.reciprocal()):
+        got, ref = fn(a), fn(ta)
+        assert got.dtype == dt and ref.dtype == tdt
+        np.testing.assert_array_equal(got.float().numpy(), ref.float().numpy())
+
+
+@pytest.mark.parametrize("name", HALF)
 def test_reductions_accumulate_in_float32(name, rng):
     dt = getattr(dl, name)
     x = dl.from_numpy((rng.random((64, 300)) + 0.5).astype(np.float32)).to(dt)

@@ -7,11 +7,12 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import is_floating, is_half, bool_
+from ..dtypes import is_floating, is_half, bool_, float32
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
                         int_pow as _pow)
+from .shape import Cast
 from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
 
 
@@ -304,6 +305,18 @@ class Where(Function):
                 np.where(self.cond, z, g) if self.needs_input_grad[2] else None)
 
 
+def _half_times_number(t, o):
+    """A 16-bit float tensor with a Python/NumPy real number: torch multiplies and divides those
+    by the number in float32 (its opmath), where add/sub round the number to 16 bits first."""
+    return (isinstance(o, (float, int, np.floating, np.integer)) and not isinstance(o, bool)
+            and is_half(t._data.dtype))
+
+
+def _via_float32_scalar(fn, t, o):
+    """fn(t, o) in float32 with o a float32 number, rounded once to t's dtype."""
+    return Cast.apply(fn.apply(Cast.apply(t, dtype=float32), np.float32(o)), dtype=t._data.dtype)
+
+
 class ArithMethods:
     """Tensor operators + - * / ** and elementwise math (the in-place forms: ops.inplace)."""
 
@@ -334,9 +347,13 @@ class ArithMethods:
     def __mul__(self, o):
         if isinstance(o, TensorBase) and o._data.dtype == self._data.dtype:
             return Mul.apply(self, o)
+        if _half_times_number(self, o):
+            return _via_float32_scalar(Mul, self, o)
         return Mul.apply(*binary_operands(self, o))
 
     def __rmul__(self, o):
+        if _half_times_number(self, o):
+            return _via_float32_scalar(Mul, self, o)
         a, b = binary_operands(self, o)
         return Mul.apply(b, a)
 
@@ -344,9 +361,14 @@ class ArithMethods:
         if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
                 and is_floating(self._data.dtype)):
             return Div.apply(self, o)
+        if _half_times_number(self, o):
+            return _via_float32_scalar(Div, self, o)
         return Div.apply(*true_div_operands(self, o))
 
     def __rtruediv__(self, o):
+        if _half_times_number(self, o):  # torch: number / x is x.reciprocal() * number
+            one, x = true_div_operands(self, 1.0)
+            return _via_float32_scalar(Mul, Div.apply(x, one), o)
         a, b = true_div_operands(self, o)
         return Div.apply(b, a)
 
