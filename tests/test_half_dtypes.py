@@ -362,3 +362,25 @@ def test_model_to_16_bit_stores_16_bit_weights_and_matches_torch(name, method, r
     np.testing.assert_allclose(as_f64(y), as_f64(ty.detach()), rtol=5e-2, atol=5e-2)
     model.float()
     assert all(p.dtype == dl.float32 for p in model.parameters())
+
+
+def test_16_bit_state_dict_saves_in_16_bits_and_loads_back(tmp_path):
+    model = _cnn(dl).bfloat16()
+    path = tmp_path / "bf16.safetensors"
+    dl.save(model.state_dict(), path)
+    back = dl.load(path)
+    for k, v in model.state_dict().items():
+        assert back[k].dtype == v.dtype, k
+        np.testing.assert_array_equal(back[k].numpy().reshape(-1).view(np.uint8),
+                                      v.numpy().reshape(-1).view(np.uint8))
+    from safetensors.torch import load_file  # torch reads the file as bfloat16 too
+    tsd = load_file(str(path))
+    assert tsd["0.weight"].dtype == torch.bfloat16
+    np.testing.assert_array_equal(tsd["0.weight"].float().numpy(),
+                                  model[0].weight.float().numpy())
+    fresh = _cnn(dl).bfloat16()
+    fresh.load_state_dict(back)
+    x = dl.randn(2, 3, 8, 8).bfloat16()
+    model.eval(), fresh.eval()
+    with dl.no_grad():
+        np.testing.assert_array_equal(fresh(x).float().numpy(), model(x).float().numpy())
