@@ -14,8 +14,9 @@ import numpy as np
 from . import random as R
 from .autograd import AutogradMethods
 from .autograd.grad_mode import state as _grad_state
-from .dtypes import (float32, float64, float16, bfloat16, int64, int32, int8, uint8,  # noqa: F401
-                     bool_, float, double, long, is_floating as _is_floating, get_default_dtype, set_default_dtype, _default_dtype,
+from .dtypes import (float32, float64, float16, int64, int32, int8, uint8,  # noqa: F401
+                     bool_, float, double, long, get_default_dtype, set_default_dtype,
+                     _default_dtype, bfloat16_dtype, is_bf16, is_floating as _is_floating,
                      as_dtype as _as_dtype, check_device as _check_device)
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
@@ -49,7 +50,7 @@ def _to_array(data, dtype=None):
             arr = arr.astype(_default_dtype["dtype"])
         elif dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
-        elif arr.dtype.kind not in "fiub" and arr.dtype != bfloat16:
+        elif arr.dtype.kind not in "fiub" and not is_bf16(arr.dtype):
             raise TypeError("tensor: cannot build a tensor from %r (dtype %s)"
                             % (type(data).__name__, arr.dtype))
     if dtype is not None:
@@ -158,7 +159,7 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
 
     def __repr__(self):
         a = self._data
-        if a.dtype == bfloat16 or a.dtype == float16:
+        if a.dtype == float16 or is_bf16(a.dtype):
             a = a.astype(float32)  # print the values as torch does (4 decimals, "1000.")
         body = np.array2string(a, separator=", ", precision=4, prefix="tensor(")
         extra = ""
@@ -230,7 +231,7 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
         return self.to(float16)
 
     def bfloat16(self):
-        return self.to(bfloat16)
+        return self.to(bfloat16_dtype())
 
     def long(self):
         return self.to(int64)

@@ -165,7 +165,8 @@ def test_gradients_match_torch_autocast():
         loss = F.cross_entropy(F.linear(dl.tensor(x0), w), dl.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3]))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         tloss = torch.nn.functional.cross_entropy(
-            torch.nn.functional.linear(torch.tensor(x0), tw), torch.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3]))
+            torch.nn.functional.linear(torch.tensor(x0), tw),
+            torch.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3]))
     loss.backward()
     tloss.backward()
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-3)

@@ -12,7 +12,7 @@ bfloat16/float16, warns and leaves autocast off.
 import functools
 import warnings
 
-from ..dtypes import as_dtype, bfloat16, float16
+from ..dtypes import as_dtype, bfloat16_dtype, is_half
 from ..ops import autocast as _policy
 
 __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "is_autocast_cpu_enabled",
@@ -32,14 +32,15 @@ class autocast:
     def __init__(self, device_type="cpu", dtype=None, enabled=True, cache_enabled=None):
         dev = _device(device_type, "autocast")
         self.device = dev
-        self.fast_dtype = bfloat16 if dtype is None else as_dtype(dtype, "dtype", "autocast")
+        self.fast_dtype = bfloat16_dtype() if dtype is None else as_dtype(dtype, "dtype",
+                                                                           "autocast")
         self._enabled = bool(enabled)
         if dev != "cpu":
             if self._enabled:
                 warnings.warn("autocast: device_type %r is not available (dlcore runs on the "
                               "CPU only); autocast is disabled" % device_type, stacklevel=2)
             self._enabled = False
-        elif self.fast_dtype not in (bfloat16, float16):
+        elif not is_half(self.fast_dtype):
             if self._enabled:
                 warnings.warn("autocast: CPU autocast supports dtype bfloat16 and float16, got "
                               "%s; autocast is disabled" % self.fast_dtype, stacklevel=2)
@@ -82,7 +83,7 @@ def is_autocast_enabled(device_type="cpu"):
 
 def get_autocast_dtype(device_type="cpu"):
     _device(device_type, "get_autocast_dtype")
-    return _policy.state.dtype
+    return _policy.state.dtype or bfloat16_dtype()
 
 
 def is_autocast_cpu_enabled():
@@ -90,7 +91,7 @@ def is_autocast_cpu_enabled():
 
 
 def get_autocast_cpu_dtype():
-    return _policy.state.dtype
+    return _policy.state.dtype or bfloat16_dtype()
 
 
 def set_autocast_enabled(device_type, enabled=None):
@@ -103,7 +104,7 @@ def set_autocast_enabled(device_type, enabled=None):
 
 def set_autocast_dtype(device_type, dtype):
     dt = as_dtype(dtype, "dtype", "set_autocast_dtype")
-    if dt not in (bfloat16, float16):
+    if not is_half(dt):
         raise ValueError("set_autocast_dtype: CPU autocast supports bfloat16 and float16, got %s"
                          % dt)
     if _device(device_type, "set_autocast_dtype") == "cpu":

@@ -15,19 +15,18 @@ is off, a marked op pays one thread-local attribute read.
 import functools
 import threading
 
-from ..dtypes import bfloat16, float16, float32
+from ..dtypes import float16, float32, is_bf16
 from ..tensor_base import TensorBase
 from .shape import Cast
 
 
 class _AutocastState(threading.local):
     enabled = False
-    dtype = bfloat16
+    dtype = None  # set by dl.autocast on entry (bfloat16 unless asked otherwise)
     depth = 0  # nesting of autocast-enabled blocks (the weight-cast cache lives while > 0)
 
 
 state = _AutocastState()
-_ELIGIBLE = (float32, float16, bfloat16)
 
 
 def is_enabled():
@@ -41,7 +40,7 @@ def get_dtype():
 def _cast_to(v, dt):
     if isinstance(v, TensorBase):
         src = v._data.dtype
-        if src != dt and (src == float32 or src == float16 or src == bfloat16):
+        if src != dt and (src == float32 or src == float16 or is_bf16(src)):
             return Cast.apply(v, dtype=dt)
         return v
     if type(v) in (list, tuple) and any(isinstance(x, TensorBase) for x in v):

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .. import _C
-from ..dtypes import bfloat16, float32
+from ..dtypes import bfloat16_dtype, float32
 from .half_convert import bits, convert
 
 _U16 = np.dtype(np.uint16)
@@ -37,7 +37,7 @@ def mm(a, b, bias=None):
     """a (M, K) @ b (K, N) of bf16 arrays -> bf16 (M, N) (+ bias, a bf16 (N) array)."""
     if bias is not None:
         bias = convert(np.ascontiguousarray(bias), float32)
-    return convert(gemm_f32(a, b, bias), bfloat16)
+    return convert(gemm_f32(a, b, bias), a.dtype)
 
 
 def batched(a, b):
@@ -51,7 +51,7 @@ def batched(a, b):
     out = np.empty((A.shape[0], a.shape[-2], b.shape[-1]), float32)
     for i in range(A.shape[0]):
         out[i] = gemm_f32(A[i], B[i])
-    return convert(out, bfloat16).reshape(batch + out.shape[1:])
+    return convert(out, a.dtype).reshape(batch + out.shape[1:])
 
 
 def _pack_rows(m):
@@ -112,4 +112,4 @@ class Conv2dBF16:
             out[:, g * Kg:(g + 1) * Kg] = _C.bf16_gemm(cols[g], _pack_rows(wr[g * Kg:(g + 1) * Kg]),
                                                        Kg, bias=gb)
         y = out.reshape(N, OH, OW, K).transpose(0, 3, 1, 2)
-        return convert(np.ascontiguousarray(y), bfloat16)
+        return convert(np.ascontiguousarray(y), bfloat16_dtype())

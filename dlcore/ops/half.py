@@ -12,7 +12,7 @@ The check costs one dtype comparison on the op's first argument when the input i
 import functools
 import inspect
 
-from ..dtypes import bfloat16, float16, float32
+from ..dtypes import float16, float32, is_bf16
 from ..tensor_base import TensorBase
 from .shape import Cast
 
@@ -21,7 +21,7 @@ def half_dtype(t):
     """The 16-bit float dtype of Tensor `t`, or None."""
     if isinstance(t, TensorBase):
         dt = t._data.dtype
-        if dt == bfloat16 or dt == float16:
+        if dt == float16 or is_bf16(dt):
             return dt
     return None
 
@@ -89,7 +89,7 @@ def via_float32(fn=None, mutated=(), only=None):
         a = args[0] if args else kwargs.get("input")
         if isinstance(a, TensorBase):
             dt = a._data.dtype
-            if dt is not float32 and (dt == bfloat16 or dt == float16) and \
+            if dt is not float32 and (dt == float16 or is_bf16(dt)) and \
                     (only is None or dt == only):
                 return run_in_float32(fn, dt, args, kwargs, names, inplace_at)
         return fn(*args, **kwargs)

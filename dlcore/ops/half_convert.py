@@ -8,7 +8,7 @@ through `convert`.  Other pairs (float64 -> bfloat16, int -> float16, ...) use N
 import numpy as np
 
 from .. import _C
-from ..dtypes import bfloat16, float16, float32
+from ..dtypes import bfloat16_dtype, float16, float32, is_bf16
 
 _U16 = np.dtype(np.uint16)
 
@@ -21,12 +21,12 @@ def convert(a, dtype):
     """A new array: `a` cast to `dtype` (float32 <-> bfloat16/float16 by the C kernels)."""
     src = a.dtype
     if src == float32:
-        if dtype == bfloat16:
-            return _C.f32_to_bf16(_contig(a)).view(bfloat16)
+        if is_bf16(dtype):
+            return _C.f32_to_bf16(_contig(a)).view(dtype)
         if dtype == float16:
             return _C.f32_to_f16(_contig(a))
     elif dtype == float32:
-        if src == bfloat16:
+        if is_bf16(src):
             return _C.bf16_to_f32(_contig(a).view(_U16))
         if src == float16:
             return _C.f16_to_f32(_contig(a))
@@ -36,7 +36,7 @@ def convert(a, dtype):
 def widen(a):
     """`a` as float32 when it is a 16-bit float array, else `a` itself."""
     src = a.dtype
-    if src == bfloat16 or src == float16:
+    if src == float16 or is_bf16(src):
         return convert(a, float32)
     return a
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..dtypes import bfloat16, float16, float32
+from ..dtypes import float16, is_bf16
 from ..tensor_base import TensorBase, operand as _as_operand
 from . import bf16_matmul
 from .half import via_float32
@@ -36,7 +36,7 @@ def mm(a, b, transa=False, transb=False, out=None, bias=None, act=0, alpha=1.0, 
         a = a.T
     if transb:
         b = b.T
-    if a.dtype == bfloat16:  # the bf16 GEMM: float32 sums, one rounding (out/act unused here)
+    if is_bf16(a.dtype):  # the bf16 GEMM: float32 sums, one rounding (out/act unused here)
         return bf16_matmul.mm(a, b, bias)
     A, ta = _operand(a)
     B, tb = _operand(b)
@@ -83,7 +83,7 @@ def _batched(a, b):
 
 
 def _matmul_arrays(a, b):
-    if a.dtype == bfloat16 and b.dtype == bfloat16:
+    if is_bf16(a.dtype) and is_bf16(b.dtype):
         return bf16_matmul.batched(a, b)
     if a.dtype not in _FLOAT or a.dtype != b.dtype:
         return np.matmul(a, b)
@@ -171,7 +171,7 @@ class Linear(Function):
         if b is not None and not b.flags.c_contiguous:
             b = np.ascontiguousarray(b)  # the fused epilogue reads the bias as one run
         if x.ndim == 2 and not self.requires_grad and x.shape[0] and x.shape[1] and w.shape[0] \
-                and x.flags.c_contiguous and w.flags.c_contiguous and x.dtype != bfloat16:
+                and x.flags.c_contiguous and w.flags.c_contiguous and not is_bf16(x.dtype):
             # rows times a contiguous weight, nothing saved: mm's operand analysis in short
             y = np.empty((x.shape[0], w.shape[0]), x.dtype)
             _C.gemm(x, w, y, False, True, 1.0, 0.0, b, 1 if b is not None else 0, 0)
@@ -191,8 +191,8 @@ class Linear(Function):
         if self.needs_input_grad[1]:
             gw = mm(g2, self.x2, transa=True)
         if self.has_b and self.needs_input_grad[2]:
-            gb = g2.sum(axis=0) if g2.dtype != bfloat16 else \
-                widen(g2).sum(axis=0).astype(bfloat16)  # summed in float32
+            gb = g2.sum(axis=0) if not is_bf16(g2.dtype) else \
+                widen(g2).sum(axis=0).astype(g2.dtype)  # summed in float32
         return gx, gw, gb
 
     def backward_graph(self, g):
@@ -221,7 +221,7 @@ def linear(input, weight, bias=None):
     if x.dtype != w.dtype:
         raise TypeError("linear: input dtype %s does not match weight dtype %s"
                         % (x.dtype, w.dtype))
-    if x.dtype not in _FLOAT and x.dtype != bfloat16:
+    if x.dtype not in _FLOAT and not is_bf16(x.dtype):
         raise TypeError("linear: expected a float tensor, got %s" % x.dtype)
     if bias is None:
         return Linear.apply(input, weight)

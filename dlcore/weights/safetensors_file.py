@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..dtypes import bfloat16
+from ..dtypes import bfloat16_dtype, is_bf16
 from .atomic import atomic_write
 
 # the reference implementation refuses headers above 100 MB; so do we
@@ -40,8 +40,7 @@ _DTYPES = {
 }
 # bfloat16 arrays (ml_dtypes' NumPy dtype, dl.bfloat16) are written as BF16 by the package's
 # writer, which names a dtype by dtype.name ("bfloat16")
-_WRITABLE = frozenset([v.newbyteorder("=") for k, v in _DTYPES.items() if k != "BF16"]
-                      + [bfloat16])
+_WRITABLE = frozenset(v.newbyteorder("=") for k, v in _DTYPES.items() if k != "BF16")
 
 
 def bf16_to_f32(words):
@@ -184,7 +183,8 @@ def read_safetensors(path, names=None, keep_bf16=False):
                 _fail(path, "tensor %r: read %d of %d bytes (file changed or truncated)"
                       % (name, got, e - b))
             if info["dtype"] == "BF16":
-                out[name] = arr.view(bfloat16) if keep_bf16 else bf16_to_f32(arr).reshape(arr.shape)
+                out[name] = (arr.view(bfloat16_dtype()) if keep_bf16
+                             else bf16_to_f32(arr).reshape(arr.shape))
             else:
                 out[name] = arr.astype(dt.newbyteorder("="), copy=False)
     return out, metadata
@@ -207,7 +207,7 @@ def storable_array(value, what, caller="save_safetensors"):
     arr = getattr(value, "_data", value)
     if not isinstance(arr, np.ndarray):
         arr = np.asarray(arr)
-    if arr.dtype.newbyteorder("=") not in _WRITABLE:
+    if arr.dtype.newbyteorder("=") not in _WRITABLE and not is_bf16(arr.dtype):
         raise TypeError("%s: %s has dtype %s; only bool, integer and bfloat16/float16/32/64 "
                         "tensors can be saved" % (caller, what, arr.dtype))
     if arr.dtype.byteorder == ">":

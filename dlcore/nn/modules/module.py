@@ -14,7 +14,7 @@ from ...tensor import Tensor, _check_device
 from ..parameter import Parameter
 from ..summary import summary as _summary
 from .backward_hooks import call_with_backward_hooks
-from ...dtypes import bfloat16, float16, is_floating
+from ...dtypes import bfloat16_dtype, float16, is_floating
 from ...ops.half_convert import convert
 
 
@@ -350,7 +350,7 @@ class Module:
 
     def bfloat16(self):
         """Float parameters and buffers to bfloat16 (for inference: optimizers need float32)."""
-        return self.to(bfloat16)
+        return self.to(bfloat16_dtype())
 
     def cpu(self):
         return self
