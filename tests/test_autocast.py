@@ -84,6 +84,29 @@ def test_output_dtype_matches_torch(op, in_dtype, ac_dtype):
     assert _name(got.dtype) == _name(ref.dtype)
 
 
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_recurrent_layers_run_in_bf16_as_torch(mode):
+    # torch's CPU autocast lists its recurrent layer as lower precision (float32 input and
+    # parameters here: torch refuses other mixes, or has no float16 LSTM kernel)
+    layer, tlayer = getattr(nn, mode)(6, 5, batch_first=True), getattr(torch.nn, mode)(
+        6, 5, batch_first=True)
+    layer.load_state_dict({k: v.detach().numpy() for k, v in tlayer.state_dict().items()})
+    x0 = np.random.default_rng(0).standard_normal((2, 4, 6)).astype(np.float32)
+    x, tx = dl.tensor(x0, requires_grad=True), torch.tensor(x0, requires_grad=True)
+    with dl.autocast("cpu"):
+        out, h = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        tout, th = tlayer(tx)
+    h, th = (h[0], th[0]) if mode == "LSTM" else (h, th)
+    assert _name(out.dtype) == _name(tout.dtype) and _name(h.dtype) == _name(th.dtype)
+    np.testing.assert_allclose(out.float().detach().numpy(), tout.float().detach().numpy(),
+                               atol=3e-2)
+    out.float().sum().backward()
+    tout.float().sum().backward()
+    assert x.grad.dtype == dl.float32 and layer.weight_hh_l0.grad.dtype == dl.float32
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), atol=3e-2)
+
+
 def test_nested_and_disabled_regions_and_the_query_functions():
     x, w = dl.randn(3, 4), dl.randn(2, 4)
     assert not dl.is_autocast_enabled("cpu")

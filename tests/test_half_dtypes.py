@@ -384,3 +384,18 @@ def test_16_bit_state_dict_saves_in_16_bits_and_loads_back(tmp_path):
     model.eval(), fresh.eval()
     with dl.no_grad():
         np.testing.assert_array_equal(fresh(x).float().numpy(), model(x).float().numpy())
+
+
+@pytest.mark.parametrize("name", HALF)
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_16_bit_recurrent_layers_match_torch(name, mode, rng):
+    layer, tlayer = getattr(nn, mode)(6, 5, batch_first=True), getattr(torch.nn, mode)(
+        6, 5, batch_first=True)
+    layer.load_state_dict({k: v.detach().numpy() for k, v in tlayer.state_dict().items()})
+    dt, tdt = getattr(dl, name), getattr(torch, name)
+    layer.to(dt), tlayer.to(tdt)
+    x = dl.from_numpy(rng.standard_normal((3, 7, 6)).astype(np.float32)).to(dt)
+    out, _ = layer(x)
+    tout, _ = tlayer(to_torch(x))
+    assert out.dtype == dt and layer.weight_hh_l0.dtype == dt
+    np.testing.assert_allclose(as_f64(out), as_f64(tout), rtol=3e-2, atol=3e-2)

@@ -37,22 +37,23 @@ def get_dtype():
     return state.dtype
 
 
-def _cast_to(v, dt):
+def cast_to(v, dt):
+    """v cast to dt when it is a float32/16-bit Tensor (or a list/tuple holding some)."""
     if isinstance(v, TensorBase):
         src = v._data.dtype
         if src != dt and (src == float32 or src == float16 or is_bf16(src)):
             return Cast.apply(v, dtype=dt)
         return v
     if type(v) in (list, tuple) and any(isinstance(x, TensorBase) for x in v):
-        return type(v)(_cast_to(x, dt) for x in v)
+        return type(v)(cast_to(x, dt) for x in v)
     return v
 
 
 def _run_cast(fn, dt, args, kwargs):
     state.enabled = False
     try:
-        return fn(*[_cast_to(a, dt) for a in args],
-                  **{k: _cast_to(v, dt) for k, v in kwargs.items()})
+        return fn(*[cast_to(a, dt) for a in args],
+                  **{k: cast_to(v, dt) for k, v in kwargs.items()})
     finally:
         state.enabled = True
 
