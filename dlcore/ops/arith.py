@@ -308,8 +308,9 @@ class Where(Function):
 def _half_times_number(t, o):
     """A 16-bit float tensor with a Python/NumPy real number: torch multiplies and divides those
     by the number in float32 (its opmath), where add/sub round the number to 16 bits first."""
-    return (isinstance(o, (float, int, np.floating, np.integer)) and not isinstance(o, bool)
-            and is_half(t._data.dtype))
+    dt = t._data.dtype
+    return (dt.itemsize == 2 and is_half(dt) and not isinstance(o, bool)
+            and isinstance(o, (float, int, np.floating, np.integer)))
 
 
 def _via_float32_scalar(fn, t, o):
