@@ -77,7 +77,9 @@ def run_in_float32(fn, dt, args, kwargs, mutated=(), inplace_at=None):
 def via_float32(fn=None, mutated=(), only=None):
     """Decorator: a 16-bit first argument (`input=` too) runs `fn` in float32 (see the module
     docstring).  `mutated`: (position, keyword) pairs of arguments updated in place; `only`:
-    the one 16-bit dtype to widen (an op with its own bfloat16 kernel widens float16 only)."""
+    the one 16-bit dtype to widen (an op with its own bfloat16 kernel widens float16 only;
+    "bfloat16" for ops NumPy runs natively on float16 but only on ml_dtypes' slow per-element
+    loops for bfloat16)."""
     if fn is None:
         return functools.partial(via_float32, mutated=mutated, only=only)
     names = tuple(m for pair in mutated for m in pair)
@@ -90,7 +92,7 @@ def via_float32(fn=None, mutated=(), only=None):
         if isinstance(a, TensorBase):
             dt = a._data.dtype
             if dt is not float32 and (dt == float16 or is_bf16(dt)) and \
-                    (only is None or dt == only):
+                    (only is None or (is_bf16(dt) if only == "bfloat16" else dt == only)):
                 return run_in_float32(fn, dt, args, kwargs, names, inplace_at)
         return fn(*args, **kwargs)
     run.__wrapped_half__ = fn
