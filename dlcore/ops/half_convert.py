@@ -19,6 +19,8 @@ def _contig(a):
 
 def convert(a, dtype):
     """A new array: `a` cast to `dtype` (float32 <-> bfloat16/float16 by the C kernels)."""
+    if type(a) is not np.ndarray:  # a NumPy scalar (what some reductions' gradients are)
+        a = np.asarray(a)
     src = a.dtype
     if src == float32:
         if is_bf16(dtype):
