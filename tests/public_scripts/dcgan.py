@@ -80,7 +80,7 @@ def main(quick=True, argv=()):
     parser.add_argument("--niter", type=int, default=4 if quick else 25)
     parser.add_argument("--lr", type=float, default=0.0002)
     parser.add_argument("--beta1", type=float, default=0.5)
-    parser.add_argument("--manualSeed", type=int, default=999)
+    parser.add_argument("--manualSeed", "--seed", type=int, default=999)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(list(argv))
 
