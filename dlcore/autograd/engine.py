@@ -80,7 +80,9 @@ def _toposort(roots):
         stack.append((fn, True))
         for p in fn.parents:
             if isinstance(p, TensorBase) and p._ctx is not None and p.requires_grad:
-                node = source(fn, p)[0]
+                node = p._ctx
+                if node._replaced is not None:
+                    node = source(fn, p)[0]
                 if node is not None and id(node) not in visited:
                     stack.append((node, False))
     order.reverse()  # roots first
@@ -265,7 +267,9 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
                 continue
             if gi.shape != p._data.shape:
                 gi = (unbroadcast_tensor if create_graph else unbroadcast)(gi, p._data.shape)
-            node, idx = source(fn, p)
+            node, idx = p._ctx, p._idx
+            if node is not None and node._replaced is not None:
+                node, idx = source(fn, p)
             if node is None:
                 if want_all:
                     _accumulate_leaf(p, gi, handed_out, create_graph)
