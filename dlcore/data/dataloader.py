@@ -98,8 +98,8 @@ class _WorkerError:
                            % (self.worker_id, self.where, self.text))
 
 
-def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation, default_fn,
-                 worker_id, num_workers, seed, init_fn):
+def _worker_start(dataset, worker_id, num_workers, seed, init_fn):
+    """A worker's setup: one kernel thread, its seeds, its WorkerInfo, the user's init."""
     global _worker_info
     from ..random import manual_seed
     from ..runtime import set_num_threads
@@ -109,14 +109,13 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
     np.random.seed(seed % (2 ** 32))
     _pyrandom.seed(seed)
     _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
+    if init_fn is not None:
+        init_fn(worker_id)
+
+
+def _worker_tasks(index_queue):
+    """The tasks sent to this worker until it is told to stop (or its parent is gone)."""
     parent = multiprocessing.parent_process()
-    try:
-        if init_fn is not None:
-            init_fn(worker_id)
-        fetch = _Fetcher(dataset, collate_fn, auto_collation, default_fn)
-    except Exception:
-        result_queue.put((-1, -1, _WorkerError(worker_id, "in worker_init_fn / setup")))
-        return
     while True:
         try:
             task = index_queue.get(timeout=1.0)
@@ -128,16 +127,31 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
             return
         if task is None:
             return
-        epoch, task_id, indices = task
+        yield task
+
+
+def _worker_send(result_queue, worker_id, epoch, task_id, data):
+    try:
+        result_queue.put((epoch, task_id, data))
+    except Exception:
+        result_queue.put((epoch, task_id, _WorkerError(worker_id, "sending a batch back "
+                                                                  "(is it picklable?)")))
+
+
+def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation, default_fn,
+                 worker_id, num_workers, seed, init_fn):
+    try:
+        _worker_start(dataset, worker_id, num_workers, seed, init_fn)
+        fetch = _Fetcher(dataset, collate_fn, auto_collation, default_fn)
+    except Exception:
+        result_queue.put((-1, -1, _WorkerError(worker_id, "in worker_init_fn / setup")))
+        return
+    for epoch, task_id, indices in _worker_tasks(index_queue):
         try:
             data = fetch(indices)
         except Exception:
             data = _WorkerError(worker_id, "while fetching a batch")
-        try:
-            result_queue.put((epoch, task_id, data))
-        except Exception:
-            result_queue.put((epoch, task_id, _WorkerError(worker_id, "sending a batch back "
-                                                                      "(is it picklable?)")))
+        _worker_send(result_queue, worker_id, epoch, task_id, data)
 
 
 _PRELOAD = "dlcore.data.dataloader"
@@ -166,7 +180,7 @@ def _forkserver_context():
 class _WorkerPool:
     """num_workers processes, one index queue each, one shared result queue."""
 
-    def __init__(self, loader, seed):
+    def __init__(self, loader, seed, target=_worker_loop, extra_args=()):
         ctx_arg = loader.multiprocessing_context
         if ctx_arg is None:
             ctx = _default_context()
@@ -186,10 +200,10 @@ class _WorkerPool:
         try:
             for wid in range(self.n):
                 iq = ctx.Queue()
-                w = ctx.Process(target=_worker_loop, daemon=True,
+                w = ctx.Process(target=target, daemon=True,
                                 args=(loader.dataset, iq, self.result_queue, loader.collate_fn,
                                       loader._auto_collation, loader._default_collate, wid,
-                                      self.n, seed + wid, loader.worker_init_fn))
+                                      self.n, seed + wid, loader.worker_init_fn) + extra_args)
                 w.start()
                 self.index_queues.append(iq)
                 self.workers.append(w)
@@ -342,7 +356,7 @@ class DataLoader:
                  prefetch_factor=None, persistent_workers=False):
         self._iterable = isinstance(dataset, _iterable.IterableDataset)
         if self._iterable:  # a stream: no sampler; batches of the samples in stream order
-            _iterable.check_loader_args(shuffle, sampler, batch_sampler, num_workers)
+            _iterable.check_loader_args(shuffle, sampler, batch_sampler)
         elif not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError("DataLoader: dataset must define __getitem__ and __len__ (a map-style "
                             "dataset), got %s" % type(dataset).__name__)
@@ -408,9 +422,14 @@ class DataLoader:
 
     def __iter__(self):
         self._epoch += 1
-        if self._iterable:
+        if self._iterable and self.num_workers == 0:
             return _iterable.iterable_batches(self.dataset, self.batch_size, self.drop_last,
                                               self.collate_fn)
+        if self._iterable:
+            from . import iterable_workers
+            if self._pool is None or self._pool.closed:
+                self._pool = iterable_workers.start_pool(self, self._worker_seed())
+            return iterable_workers.StreamIter(self, self._pool, self._epoch)
         if self.num_workers == 0:
             return self._single_process_iter()
         if self._pool is None or self._pool.closed:
