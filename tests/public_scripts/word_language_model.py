@@ -264,7 +264,12 @@ def main(quick=True, argv=()):
     test_loss = evaluate(model, test_data, ntokens, args, criterion, eval_batch_size)
     print("| End of training | test loss {:5.2f} | test ppl {:8.2f}".format(
         test_loss, math.exp(test_loss)))
-    return {"test_ppl": math.exp(test_loss), "ntokens": ntokens}
+    # the bar a model must beat to have learned anything past word frequencies
+    counts = torch.bincount(corpus.train, minlength=ntokens).double() + 1
+    unigram_nll = -(counts / counts.sum()).log()[corpus.test[1:]].mean().item()
+    print("| unigram (add-one) test ppl {:8.2f}".format(math.exp(unigram_nll)))
+    return {"test_ppl": math.exp(test_loss), "ntokens": ntokens,
+            "unigram_ppl": math.exp(unigram_nll)}
 
 
 if __name__ == "__main__":
