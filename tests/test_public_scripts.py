@@ -2,7 +2,7 @@
 
 Each script in tests/public_scripts/ is written as an ordinary PyTorch script (`import torch`,
 `import torch.nn as nn`, `from torch.utils.data import DataLoader`, ...) on offline data. The
-harness (tests/public_scripts/engine.py) executes the script's source text with
+harness (tests/public_scripts/as_torch.py) executes the script's source text with
 sys.modules["torch"] bound to dlcore -- so every `import torch...` inside it resolves to dlcore
 -- and again with real torch, and the final metric of the two runs is compared.
 
@@ -23,7 +23,7 @@ import dlcore
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "public_scripts"))
-import engine  # noqa: E402
+import as_torch as engine  # noqa: E402
 
 FULL = os.environ.get("DLCORE_PUBLIC_SCRIPTS_FULL") == "1"
 
@@ -87,7 +87,7 @@ CASES = [
 ]
 
 SCRIPTS = sorted(f[:-3] for f in os.listdir(os.path.join(HERE, "public_scripts"))
-                 if f.endswith(".py") and f not in ("engine.py", "offline_data.py"))
+                 if f.endswith(".py") and f not in ("as_torch.py", "offline_data.py"))
 
 
 def test_every_script_has_a_case():
@@ -122,6 +122,10 @@ def test_script_trains_like_torch(case, one_thread):
     assert learned(mine), mine
     if real_torch is None:
         return
-    real_torch.manual_seed(0)
-    theirs = engine.run(script, real_torch, quick=not FULL, argv=argv)
+    threads = real_torch.get_num_threads()
+    real_torch.set_num_threads(1)  # as dlcore's side (one_thread): small models, shared cores
+    try:
+        theirs = engine.run(script, real_torch, quick=not FULL, argv=argv)
+    finally:
+        real_torch.set_num_threads(threads)
     assert agrees(mine[metric], theirs[metric]), (metric, mine, theirs)
