@@ -9,7 +9,7 @@ import weakref
 
 from .version import storage_of
 
-_views = {}  # id(storage array) -> (weakref to the storage, [weakref to a view tensor, ...])
+_views = {}  # id(storage) -> (weakref to it, [weakref to a view tensor, ...], [prune limit])
 
 
 def _forget(key, ref):
@@ -27,10 +27,11 @@ def register(tensors):
         key = id(root)
         entry = _views.get(key)
         if entry is None or entry[0]() is not root:
-            entry = _views[key] = (weakref.ref(root, lambda r, k=key: _forget(k, r)), [])
-        refs = entry[1]
-        if len(refs) > 64:  # drop the dead ones now and then
+            entry = _views[key] = (weakref.ref(root, lambda r, k=key: _forget(k, r)), [], [64])
+        refs, limit = entry[1], entry[2]
+        if len(refs) > limit[0]:  # drop the dead ones now and then (amortised: the limit grows)
             refs[:] = [r for r in refs if r() is not None]
+            limit[0] = max(64, 2 * len(refs))
         refs.append(weakref.ref(t))
 
 
