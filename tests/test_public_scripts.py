@@ -45,43 +45,61 @@ def log_ratio(factor):
     return lambda d, t: abs(math.log(d / t)) <= math.log(factor)
 
 
-# (id, script, argv, metric, absolute bar on the dlcore result, dlcore-vs-torch band)
+# (id, script, argv, metric, absolute bar on the dlcore result, dlcore-vs-torch band).
+# The spreads quoted are the final metric over seeds 1-5 of each engine (quick sizes); each
+# band is wider than the largest dlcore-torch gap among those 25 pairs.
 CASES = [
-    # accuracy over 5 seeds: dlcore 0.947-0.973, torch 0.953-0.973
+    # accuracy: dlcore 0.947-0.973, torch 0.953-0.973 (largest gap 0.027)
     ("mnist_cnn", "mnist_cnn", [], "accuracy",
      lambda r: r["accuracy"] >= 0.90, gap(0.05)),
-    # test loss (BCE + KL per image) over 5 seeds: dlcore 26.56-26.77, torch
+    # test loss (BCE + KL per image, 44-45 untrained): dlcore 26.56-26.77, torch 26.47-26.87
     ("vae", "vae", [], "test_loss",
      lambda r: r["test_loss"] < 0.7 * r["initial_test_loss"], within(0.05)),
+    # mean-image error (0.54-0.57 untrained): dlcore 0.394-0.411, torch 0.396-0.409
     ("dcgan", "dcgan", [], "mean_image_error",
-     lambda r: r["mean_image_error"] < 0.85 * r["initial_mean_image_error"], gap(0.1)),
-    # test perplexity (vocabulary of 2012 words)
+     lambda r: r["mean_image_error"] < 0.85 * r["initial_mean_image_error"], gap(0.05)),
+    # test perplexity (2012 words; a unigram model: 286): dlcore 193-244, torch 204-252
     ("word_lm_lstm", "word_language_model", [], "test_ppl",
-     lambda r: r["test_ppl"] < 0.2 * r["ntokens"], log_ratio(1.35)),
+     lambda r: r["test_ppl"] < 0.9 * r["unigram_ppl"], log_ratio(1.5)),
+    # dlcore 206-234, torch 207-252
     ("word_lm_transformer", "word_language_model", ["--model", "Transformer", "--lr", "5"],
-     "test_ppl", lambda r: r["test_ppl"] < 0.2 * r["ntokens"], log_ratio(1.35)),
+     "test_ppl", lambda r: r["test_ppl"] < 0.9 * r["unigram_ppl"], log_ratio(1.5)),
+    # test MSE (about 0.5 untrained): dlcore 8.9e-5-1.3e-4, torch 7.0e-5-1.8e-4
     ("time_sequence_prediction", "time_sequence_prediction", [], "test_loss",
-     lambda r: r["test_loss"] < 1e-3, log_ratio(10)),
+     lambda r: r["test_loss"] < 1e-3, log_ratio(5)),
+    # mean length of the last 20 of 130 episodes (capped at 100; about 20 at the start), seeds
+    # 1-6: dlcore 80.7-100, torch 88.4-99.4 and one run (31.2) that had not learned yet. The
+    # band is for runs that learned: when torch's own run misses the bar there is nothing to
+    # compare with (test_script_trains_like_torch says so and checks dlcore's bar only)
     ("reinforce", "reinforce", [], "last_20_mean_length",
-     lambda r: r["last_20_mean_length"] > 1.5 * r["first_20_mean_length"], gap(50)),
+     lambda r: r["last_20_mean_length"] > 2 * r["first_20_mean_length"], gap(25)),
+    # pair accuracy (0.5 is chance): dlcore 0.713-0.806, torch 0.713-0.826
     ("siamese_network", "siamese_network", [], "accuracy",
      lambda r: r["accuracy"] >= 0.65, gap(0.15)),
+    # largest coefficient error of the fitted polynomial: dlcore 0.034-0.090, torch 0.044-0.083
     ("regression", "regression", [], "coefficient_error",
      lambda r: r["coefficient_error"] < 0.3 and r["loss"] < 1e-3, lambda d, t: t < 0.3),
+    # NumPy only: the same numbers whichever module is bound to torch
     ("tutorial_polynomial_numpy", "tutorial_polynomial_numpy", [], "loss",
      lambda r: r["loss"] < 20, within(1e-9)),
+    # squared error of the cubic fit (thousands untrained): dlcore 8.9-15.0, torch 9.2-12.3
     ("tutorial_polynomial_tensor", "tutorial_polynomial_tensor", [], "loss",
      lambda r: r["loss"] < 0.01 * r["initial_loss"] and r["loss"] < 50, log_ratio(2)),
     ("tutorial_polynomial_autograd", "tutorial_polynomial_autograd", [], "loss",
      lambda r: r["loss"] < 0.01 * r["initial_loss"] and r["loss"] < 50, log_ratio(2)),
+    # fixed start: both 8.944 on every seed
     ("tutorial_custom_function", "tutorial_custom_function", [], "loss",
-     lambda r: r["loss"] < 0.05 * r["initial_loss"] and r["loss"] < 20, within(0.01)),
+     lambda r: r["loss"] < 0.05 * r["initial_loss"] and r["loss"] < 20, within(1e-3)),
+    # dlcore 8.97-9.34, torch 8.97-9.51
     ("tutorial_nn", "tutorial_nn", [], "loss",
-     lambda r: r["loss"] < 0.01 * r["initial_loss"] and r["loss"] < 50, log_ratio(2)),
+     lambda r: r["loss"] < 0.01 * r["initial_loss"] and r["loss"] < 50, log_ratio(1.3)),
+    # dlcore 8.93-9.72, torch 8.90-9.02
     ("tutorial_optim", "tutorial_optim", [], "loss",
-     lambda r: r["loss"] < 0.01 * r["initial_loss"] and r["loss"] < 20, log_ratio(1.5)),
+     lambda r: r["loss"] < 0.01 * r["initial_loss"] and r["loss"] < 20, log_ratio(1.3)),
     ("tutorial_custom_module", "tutorial_custom_module", [], "loss",
      lambda r: r["loss"] < 0.01 * r["initial_loss"] and r["loss"] < 50, log_ratio(2)),
+    # 3000 of the tutorial's 30000 steps: still far from converged and at the mercy of the
+    # random start (dlcore 40-4553, torch 283-1379 over seeds), so the band is that wide
     ("tutorial_dynamic_net", "tutorial_dynamic_net", [], "loss",
      lambda r: r["loss"] < 0.2 * r["initial_loss"], log_ratio(20)),
 ]
@@ -128,4 +146,7 @@ def test_script_trains_like_torch(case, one_thread):
         theirs = engine.run(script, real_torch, quick=not FULL, argv=argv)
     finally:
         real_torch.set_num_threads(threads)
+    if not learned(theirs):  # only seen for REINFORCE: a torch run that had not learned yet
+        print("torch's own run missed the bar; nothing to compare with:", theirs)
+        return
     assert agrees(mine[metric], theirs[metric]), (metric, mine, theirs)

@@ -100,7 +100,7 @@ def main(quick=True, argv=()):
     parser = argparse.ArgumentParser(description="REINFORCE on a NumPy cart-pole")
     parser.add_argument("--gamma", type=float, default=0.99)
     parser.add_argument("--seed", type=int, default=543)
-    parser.add_argument("--episodes", type=int, default=80 if quick else 1000)
+    parser.add_argument("--episodes", type=int, default=130 if quick else 1000)
     parser.add_argument("--max-steps", type=int, default=100 if quick else 500)
     parser.add_argument("--log-interval", type=int, default=50)
     args = parser.parse_args(list(argv))
