@@ -58,12 +58,13 @@ CASES = [
     # mean-image error (0.54-0.57 untrained): dlcore 0.394-0.411, torch 0.396-0.409
     ("dcgan", "dcgan", [], "mean_image_error",
      lambda r: r["mean_image_error"] < 0.85 * r["initial_mean_image_error"], gap(0.05)),
-    # test perplexity (2012 words; a unigram model: 286): dlcore 193-244, torch 204-252
+    # test perplexity (2012 words; the unigram model the bar asks to beat: 286):
+    # dlcore 193-244, torch 204-252
     ("word_lm_lstm", "word_language_model", [], "test_ppl",
-     lambda r: r["test_ppl"] < 0.9 * r["unigram_ppl"], log_ratio(1.5)),
-    # dlcore 206-234, torch 207-252
+     lambda r: r["test_ppl"] < r["unigram_ppl"], log_ratio(1.5)),
+    # dlcore 206-241, torch 207-265
     ("word_lm_transformer", "word_language_model", ["--model", "Transformer", "--lr", "5"],
-     "test_ppl", lambda r: r["test_ppl"] < 0.9 * r["unigram_ppl"], log_ratio(1.5)),
+     "test_ppl", lambda r: r["test_ppl"] < r["unigram_ppl"], log_ratio(1.5)),
     # test MSE (about 0.5 untrained): dlcore 8.9e-5-1.3e-4, torch 7.0e-5-1.8e-4
     ("time_sequence_prediction", "time_sequence_prediction", [], "test_loss",
      lambda r: r["test_loss"] < 1e-3, log_ratio(5)),
@@ -146,7 +147,7 @@ def test_script_trains_like_torch(case, one_thread):
         theirs = engine.run(script, real_torch, quick=not FULL, argv=argv)
     finally:
         real_torch.set_num_threads(threads)
-    if not learned(theirs):  # only seen for REINFORCE: a torch run that had not learned yet
+    if script == "reinforce" and not learned(theirs):  # a torch run that had not learned yet
         print("torch's own run missed the bar; nothing to compare with:", theirs)
         return
     assert agrees(mine[metric], theirs[metric]), (metric, mine, theirs)

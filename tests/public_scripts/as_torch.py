@@ -102,3 +102,16 @@ def run(name, engine, quick=True, **kwargs):
         # a script may set a process-wide default device (the autograd tutorial does); put it back
         engine.set_default_device(None)
         sys.modules.pop(module.__name__, None)
+
+
+if __name__ == "__main__":
+    # python tests/public_scripts/as_torch.py SCRIPT [--engine dlcore|torch] [--full] [ARGS...]
+    import argparse
+    import importlib as _il
+    cli = argparse.ArgumentParser(description="run a public script with torch bound to an engine")
+    cli.add_argument("script")
+    cli.add_argument("--engine", default="dlcore", choices=["dlcore", "torch"])
+    cli.add_argument("--full", action="store_true", help="the script's full sizes, not quick")
+    known, rest = cli.parse_known_args()
+    sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # this checkout's dlcore
+    print(run(known.script, _il.import_module(known.engine), quick=not known.full, argv=rest))
