@@ -7,10 +7,11 @@ sys.modules["torch"] bound to dlcore -- so every `import torch...` inside it res
 -- and again with real torch, and the final metric of the two runs is compared.
 
 The same seed does not give the same numbers across engines (different random streams), so
-each comparison has a band, chosen from five seeds of both engines (tools noted in the case's
-comment: spread seen across seeds, and the band is wider than the largest gap seen), plus an
-absolute bar on dlcore's own result that proves it learned. Quick sizes keep the set short;
-DLCORE_PUBLIC_SCRIPTS_FULL=1 runs the scripts' full sizes (slow).
+each comparison has a band chosen from seeds 1-5 of both engines (each case's comment gives
+the spread; the band is wider than the largest gap seen), plus an absolute bar on dlcore's own
+result that proves it learned. Quick sizes keep the set short (about 45 s of CPU for both
+engines); DLCORE_PUBLIC_SCRIPTS_FULL=1 runs the scripts' full sizes (slow, not calibrated).
+One script by hand: python tests/public_scripts/as_torch.py mnist_cnn [--engine torch] [--full]
 """
 import math
 import os
