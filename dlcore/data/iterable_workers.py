@@ -6,8 +6,8 @@ batches it itself. The loader asks the workers for batches in turn, 0, 1, ..., 0
 and yields them in the order asked; a worker whose stream has ended answers so, drops out of
 the turn, and its request is passed to the next worker still running.
 """
-from . import dataloader as _dl
 from . import iterable as _iterable
+from . import worker_pool as _dl
 
 
 class _StreamEnded:

@@ -5,6 +5,7 @@ does), an implicit output written, a letter repeated within one operand read as 
 import numpy as np
 
 from ..autograd import Function
+from ..tensor_base import TensorBase, wrap
 
 
 class Einsum(Function):
@@ -154,7 +155,6 @@ def _explicit(equation, operands):
 def einsum(equation, *operands):
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])  # torch.einsum(eq, [a, b]) as well as (eq, a, b)
-    from ..tensor_base import TensorBase, wrap
     operands = tuple(o if isinstance(o, TensorBase) else wrap(np.asarray(o)) for o in operands)
     equation, operands = _explicit(equation, operands)
     lhs, out = equation.split("->")
