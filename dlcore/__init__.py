@@ -26,6 +26,7 @@ from . import dtypes as _dtypes
 from .dtypes import float32 as float  # noqa: F401,A001
 from .dtypes import bool_ as bool  # noqa: F401,A001
 from .shapes import Size  # noqa: F401
+from .default_device import set_default_device, get_default_device  # noqa: F401
 from .tensor import (Tensor, tensor, as_tensor, from_numpy, zeros, ones, empty, full,  # noqa: F401
                      zeros_like, ones_like, full_like, empty_like, eye, arange, linspace, rand,
                      randn, randint, randperm, rand_like, randn_like, is_tensor, numel)

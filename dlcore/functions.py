@@ -112,7 +112,7 @@ for _n in ("exp log log1p sqrt rsqrt abs sin cos clamp clip neg sum mean var std
            "nan_to_num logical_and logical_or logical_xor logical_not subtract multiply divide "
            "true_divide floor_divide negative reciprocal eq ne lt le gt ge greater greater_equal "
            "less less_equal not_equal absolute isclose count_nonzero masked_select index_select "
-           "outer ger").split():
+           "outer ger bincount").split():
     globals()[_n] = _unary(_n)
 
 

@@ -51,10 +51,6 @@ KNOWN_FAILURES += [(n, None, lambda s, d: "device" in s.kwargs, CREATION)
                    for n in ("zeros_like", "ones_like", "full_like", "empty_like", "randn_like",
                              "rand_like")]
 KNOWN_FAILURES += [
-    ("einsum", None, lambda s, d: "..." in s.args[0] or any(
-        len(set(term.strip())) != len(term.strip())
-        for term in s.args[0].split("->")[0].split(",")),
-     "einsum with '...' or a repeated index in one operand: not implemented (ops/einsum.py)"),
     # float32 samples where dlcore's error against the float64 result exceeds the tolerance
     # plus torch's own float32 error (see check_float32_accuracy); named, not loosened
     ("pow", None, lambda s, d: d == torch.float32 and s.args and isinstance(

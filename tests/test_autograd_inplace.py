@@ -182,13 +182,18 @@ def test_inplace_on_non_leaf_no_longer_says_leaf():
     np.testing.assert_array_equal(x.grad.numpy(), 2.0)
 
 
-def test_inplace_on_view_of_graph_tensor_is_refused_clearly():
+def test_inplace_on_view_of_graph_tensor_updates_the_base():
+    # once refused; now torch's CopySlices semantics (tests/test_autograd_view_inplace.py)
     x = dl.ones(3, 4, requires_grad=True)
     y = x * 2
-    with pytest.raises(RuntimeError, match="view of a tensor that is part of a graph"):
-        y[0].mul_(3)
+    y[0].mul_(3)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0], 6.0)
+    np.testing.assert_array_equal(x.grad.numpy()[1:], 2.0)
     with pytest.raises(RuntimeError, match="leaf Variable"):
         x.add_(1)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        x[0].add_(1)
 
 
 def test_inplace_keeps_storage_and_identity():

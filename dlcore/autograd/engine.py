@@ -46,6 +46,22 @@ def unbroadcast_tensor(grad, shape):
     return grad.reshape(tuple(shape))
 
 
+def source(fn, p):
+    """(node, output index) that made parent p's value as node fn read it.  An in-place op
+    rebinds a tensor to a new node (which keeps the one before in `_replaced`); fn, recorded
+    before that, still reads the older value, as torch's edges point to the grad_fn of their
+    time (views of the changed storage are rebound too: dlcore.autograd.view_inplace)."""
+    node, idx = p._ctx, p._idx
+    if node is None or node._replaced is None:
+        return node, idx
+    since = fn.__dict__.get("_clock")
+    if since is None:
+        return node, idx
+    while node is not None and node._replaced is not None and node._replaced[2] > since:
+        node, idx = node._replaced[0], node._replaced[1]
+    return node, idx
+
+
 def _toposort(roots):
     """Function nodes reachable from the root nodes, each after every node that consumes it."""
     order = []
@@ -64,8 +80,11 @@ def _toposort(roots):
         stack.append((fn, True))
         for p in fn.parents:
             if isinstance(p, TensorBase) and p._ctx is not None and p.requires_grad:
-                if id(p._ctx) not in visited:
-                    stack.append((p._ctx, False))
+                node = p._ctx
+                if node._replaced is not None:
+                    node = source(fn, p)[0]
+                if node is not None and id(node) not in visited:
+                    stack.append((node, False))
     order.reverse()  # roots first
     return order
 
@@ -161,11 +180,12 @@ def _useful_nodes(order, leaf_ids, node_keys):
         for p, need in zip(fn.parents, fn.needs_input_grad):
             if not need:
                 continue
-            if p._ctx is None:
+            node = source(fn, p)[0]
+            if node is None:
                 if id(p) in leaf_ids:
                     useful.add(id(fn))
                     break
-            elif id(p._ctx) in useful or id(p._ctx) in wanted_nodes:
+            elif id(node) in useful or id(node) in wanted_nodes:
                 useful.add(id(fn))
                 break
     return useful
@@ -205,10 +225,11 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
         useful = _useful_nodes(order, leaf_ids, node_keys)
         wanted_nodes = {k[0] for k in node_keys}
 
-        def wanted(p):
-            if p._ctx is None:
+        def wanted(p, fn):
+            node = source(fn, p)[0]
+            if node is None:
                 return id(p) in leaf_ids
-            return id(p._ctx) in useful or id(p._ctx) in wanted_nodes
+            return id(node) in useful or id(node) in wanted_nodes
     plain = not create_graph and wanted is None
     clock = version.clock
     for fn in order:
@@ -246,7 +267,10 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
                 continue
             if gi.shape != p._data.shape:
                 gi = (unbroadcast_tensor if create_graph else unbroadcast)(gi, p._data.shape)
-            if p._ctx is None:
+            node, idx = p._ctx, p._idx
+            if node is not None and node._replaced is not None:
+                node, idx = source(fn, p)
+            if node is None:
                 if want_all:
                     _accumulate_leaf(p, gi, handed_out, create_graph)
                 elif id(p) in leaf_ids:
@@ -254,12 +278,12 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
                 continue
             if gi.dtype != p._data.dtype:
                 gi = gi.to(p._data.dtype) if create_graph else gi.astype(p._data.dtype)
-            key = id(p._ctx)
+            key = id(node)
             slot = pending.get(key)
             if slot is None:
-                slot = pending[key] = [None] * p._ctx.n_outputs
-            prev = slot[p._idx]
-            slot[p._idx] = gi if prev is None else prev + gi
+                slot = pending[key] = [None] * node.n_outputs
+            prev = slot[idx]
+            slot[idx] = gi if prev is None else prev + gi
         if not retain_graph:
             fn._freed = True
             fn._release()
@@ -312,13 +336,13 @@ def _run_tensor_hooks(hooks, slots, create_graph):
 
 def _call_backward(fn, slots, create_graph, wanted):
     """fn's input gradients for the output gradients in slots (a tuple, None where none).
-    wanted(parent) says which inputs grad() needs (None: all)."""
+    wanted(parent, fn) says which inputs grad() needs (None: all)."""
     if fn._ctx_style:
         return ctx_function.run_backward(fn, slots, create_graph)
     if wanted is not None:
         # grad(): inputs that lead to no wanted gradient need no backward work
         saved_needs = fn.needs_input_grad
-        fn.needs_input_grad = [n and wanted(p) for p, n in zip(fn.parents, saved_needs)]
+        fn.needs_input_grad = [n and wanted(p, fn) for p, n in zip(fn.parents, saved_needs)]
     if create_graph:
         filled = [s if s is not None else wrap(np.zeros(shp, dt))
                   for s, shp, dt in zip(slots, fn.out_shapes, fn.out_dtypes)]

@@ -16,8 +16,10 @@ A Function with neither raises when a second backward reaches it, never a silent
 User-defined functions in PyTorch's shape (static forward(ctx, ...)) are told apart when the
 class is made and get their own apply (dlcore.autograd.ctx_function).
 """
+import numpy as np
+
 from ..tensor_base import TensorBase, wrap
-from . import ctx_function, version
+from . import ctx_function, version, view_registry
 from . import grad_mode
 from .grad_mode import state
 
@@ -30,7 +32,7 @@ _inference_used = grad_mode.inference_used
 _tracer = None
 
 _KEEP_AFTER_BACKWARD = frozenset(("needs_input_grad", "n_outputs", "requires_grad", "out_shapes",
-                                  "out_dtypes", "_freed"))
+                                  "out_dtypes", "_freed", "_replaced", "_view", "_clock"))
 
 
 class Function(ctx_function.FunctionCtx):
@@ -47,6 +49,12 @@ class Function(ctx_function.FunctionCtx):
     # zero and its backward's adjoint is the op itself
     LINEAR = False
     AFFINE = False
+    # (node, output index, clock) this node's output tensor was bound to before an in-place op
+    # rebound it here; nodes recorded before that clock still read the older one (engine)
+    _replaced = None
+    # an output may share memory with an input (a slice, reshape...): the output tensors are
+    # registered as views of that storage, to be rebound after an in-place change of it
+    _view = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -120,6 +128,10 @@ class Function(ctx_function.FunctionCtx):
             fn._clock = _bumps[0]  # what backward's version check compares against
         out = fn.forward(*arrays, **kwargs)
         if record:
+            if type(out) is tuple:
+                fn._view = any(type(o) is np.ndarray and o.base is not None for o in out)
+            elif type(out) is np.ndarray and out.base is not None:
+                fn._view = True
             fn.parents = args
             fn.kwargs = kwargs
             if _inference_used[0]:  # (only once inference_mode has been entered)
@@ -133,6 +145,8 @@ class Function(ctx_function.FunctionCtx):
                 for i, t in enumerate(res):
                     t._ctx = fn
                     t._idx = i
+                if fn._view:
+                    view_registry.register(res)
             elif state.grad is None:
                 for t in res:
                     t._inference = True
@@ -144,6 +158,8 @@ class Function(ctx_function.FunctionCtx):
             fn.out_shapes = (out.shape,)
             fn.out_dtypes = (out.dtype,)
             t._ctx = fn
+            if fn._view:
+                view_registry.register((t,))
         elif state.grad is None:
             t._inference = True
         if _tracer is not None:

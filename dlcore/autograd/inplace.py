@@ -6,14 +6,16 @@ old value, whose result is written back into x's storage; x then becomes that op
 saved the old values refuse to run backward.  Off the graph (nothing requires grad, or grad
 mode off) the update is done directly on the array.
 
-Refused as PyTorch refuses: an in-place op on a leaf that requires grad while grad mode is on,
-and on a view of a tensor in a graph (a slice, reshape...: its base would not see the change;
-dlcore has no view tracking) — index assignment on the base, `base[idx] = v`, does work.
+Refused as PyTorch refuses: an in-place op on a leaf that requires grad while grad mode is on
+(or on a view of one).  An in-place op on a view of a tensor in the graph (a slice, reshape...)
+updates the base's graph as torch's CopySlices does (dlcore.autograd.view_inplace).  Nodes
+recorded before an in-place op keep reading the old value (the engine follows `_replaced`),
+except views, which read the storage as it is now.
 """
 import numpy as np
 
 from ..tensor_base import TensorBase, wrap
-from . import function, version
+from . import function, version, view_inplace, view_registry
 from .grad_mode import state
 
 
@@ -68,12 +70,14 @@ def run_recorded(t, name, compute, keep_old=False):
     check_leaf(t, name)
     base = _is_view_in_graph(t)
     if base is not None:
-        raise RuntimeError(
-            "%s: an in-place operation on a view of a tensor that is part of a graph is not "
-            "supported (its base would not see the change); use index assignment on the base "
-            "(base[idx] = value) or an out-of-place op" % name)
+        return _run_on_view(t, base, name, compute, keep_old)
     own_storage(t)
     tracing = function._tracer is not None  # (then t is rebound, its storage not written)
+    # nodes recorded until now read t's old value: the rebinding below is stamped with a clock
+    # value above theirs (dlcore.autograd.engine.source)
+    version.clock[0] += 1
+    stamp = version.clock[0]
+    before = (t._ctx, t._idx, stamp)
     old = wrap(t._data.copy() if keep_old and not tracing else t._data, t.requires_grad)
     old._ctx, old._idx = t._ctx, t._idx
     res = compute(old)
@@ -88,6 +92,10 @@ def run_recorded(t, name, compute, keep_old=False):
     version.bump(t._data)
     t._ctx, t._idx = res._ctx, res._idx
     t.requires_grad = res.requires_grad
+    if res._ctx is not None and before[0] is not None:
+        res._ctx._replaced = before
+    if res._ctx is not None and not tracing:
+        _rebind_views(t, stamp)
     if res._ctx is not None and res._data.dtype == t._data.dtype:
         _retarget_saved_output(res._ctx, res._data, t._data)
     return t
@@ -105,3 +113,52 @@ def _retarget_saved_output(fn, old_arr, new_arr):
     later = d.get("_saved_since") or {}
     later[id(version.storage_of(new_arr))] = version.clock[0]  # (bumped already)
     d["_saved_since"] = later
+
+
+def _run_on_view(t, base, name, compute, keep_old):
+    """The in-place op on t, a view of `base` in the graph (torch's CopySlices): base becomes
+    WriteRegion(old base, new values) -- itself an in-place op, so a view of a view updates the
+    whole chain -- and t becomes ReadRegion(new base)."""
+    pos = view_inplace.region(base._data, t._data)
+    if isinstance(pos, str) or function._tracer is not None or not t._data.flags.writeable:
+        why = pos if isinstance(pos, str) else (
+            "dlcore.jit cannot trace it" if function._tracer is not None else "it is read-only")
+        raise RuntimeError("%s: in-place operation on a view of a tensor in the graph is not "
+                           "supported here: %s; use an out-of-place op or index assignment on "
+                           "the base (base[idx] = value)" % (name, why))
+    old = wrap(t._data.copy() if keep_old else t._data, t.requires_grad)
+    old._ctx, old._idx = t._ctx, t._idx
+    res = compute(old)
+    if tuple(res.shape) != tuple(t.shape):
+        raise RuntimeError("%s: output with shape %s doesn't match the broadcast shape %s"
+                           % (name, tuple(t.shape), tuple(res.shape)))
+    before = t._ctx
+    run_recorded(base, name, lambda old_base: view_inplace.WriteRegion.apply(old_base, res,
+                                                                             pos=pos))
+    if t._ctx is before:  # (not among the registered views run_recorded rebound)
+        now = view_inplace.ReadRegion.apply(base, pos=pos)
+        t._ctx, t._idx = now._ctx, now._idx
+        t.requires_grad = now.requires_grad
+    return t
+
+
+def _rebind_views(t, stamp):
+    """After an in-place change of t's storage, every other live view of it in the graph reads
+    the new value: it becomes ReadRegion(its base), the node before kept for the ops recorded
+    earlier (as torch regenerates a view's grad_fn when its base's version moved)."""
+    for v in view_registry.views_of(t._data):
+        if v is t or v._ctx is None:
+            continue
+        base = _is_view_in_graph(v)
+        if base is None:
+            continue
+        pos = view_inplace.region(base._data, v._data, repeats=True)
+        if isinstance(pos, str):
+            continue
+        before = (v._ctx, v._idx, stamp)
+        now = view_inplace.ReadRegion.apply(base, pos=pos)
+        if now._ctx is None:
+            continue
+        now._ctx._replaced = before
+        v._ctx, v._idx = now._ctx, now._idx
+        v.requires_grad = True

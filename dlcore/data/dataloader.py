@@ -9,11 +9,7 @@ child's kernels on one thread (workers load and collate data; they need no kerne
 method; those pickle the dataset, collate_fn and worker_init_fn to the workers.
 """
 import copy
-import multiprocessing
 import numbers
-import queue
-import random as _pyrandom
-import traceback
 
 import numpy as np
 
@@ -21,7 +17,9 @@ from ..random import rng as _rng
 from ..tensor import Tensor
 from .collate import default_collate, default_convert
 from .dataset import Subset, TensorDataset
-from . import iterable as _iterable
+from . import iterable as _iterable, iterable_workers
+from .worker_pool import (WorkerInfo, _WorkerError, _WorkerPool, _worker_send,  # noqa: F401
+                          _worker_start, _worker_tasks, get_worker_info)
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 __all__ = ["DataLoader", "get_worker_info", "WorkerInfo"]
@@ -65,194 +63,21 @@ class _Fetcher:
         return self.collate_fn([self.dataset[i] for i in indices])
 
 
-# ---- workers ---------------------------------------------------------------------------------
-class WorkerInfo:
-    """What get_worker_info() returns inside a worker process."""
-
-    def __init__(self, id, num_workers, seed, dataset):
-        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
-
-    def __repr__(self):
-        return "WorkerInfo(id=%d, num_workers=%d, seed=%d)" % (self.id, self.num_workers,
-                                                                self.seed)
-
-
-_worker_info = None
-
-
-def get_worker_info():
-    """In a DataLoader worker: its WorkerInfo (id, num_workers, seed, dataset); else None."""
-    return _worker_info
-
-
-class _WorkerError:
-    """An exception raised in a worker, carried back to the main process as text."""
-
-    def __init__(self, worker_id, where):
-        self.worker_id = worker_id
-        self.text = traceback.format_exc()
-        self.where = where
-
-    def reraise(self):
-        raise RuntimeError("DataLoader worker %d raised an exception %s:\n%s"
-                           % (self.worker_id, self.where, self.text))
-
-
+# ---- workers: map-style batches ------------------------------------------------------------
 def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation, default_fn,
                  worker_id, num_workers, seed, init_fn):
-    global _worker_info
-    from ..random import manual_seed
-    from ..runtime import set_num_threads
-    # workers run side by side: one kernel thread each keeps them from oversubscribing the cores
-    set_num_threads(1)
-    manual_seed(seed)
-    np.random.seed(seed % (2 ** 32))
-    _pyrandom.seed(seed)
-    _worker_info = WorkerInfo(worker_id, num_workers, seed, dataset)
-    parent = multiprocessing.parent_process()
     try:
-        if init_fn is not None:
-            init_fn(worker_id)
+        _worker_start(dataset, worker_id, num_workers, seed, init_fn)
         fetch = _Fetcher(dataset, collate_fn, auto_collation, default_fn)
     except Exception:
         result_queue.put((-1, -1, _WorkerError(worker_id, "in worker_init_fn / setup")))
         return
-    while True:
-        try:
-            task = index_queue.get(timeout=1.0)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                return
-            continue
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        epoch, task_id, indices = task
+    for epoch, task_id, indices in _worker_tasks(index_queue):
         try:
             data = fetch(indices)
         except Exception:
             data = _WorkerError(worker_id, "while fetching a batch")
-        try:
-            result_queue.put((epoch, task_id, data))
-        except Exception:
-            result_queue.put((epoch, task_id, _WorkerError(worker_id, "sending a batch back "
-                                                                      "(is it picklable?)")))
-
-
-_PRELOAD = "dlcore.data.dataloader"
-
-
-def _default_context():
-    """fork where the platform has it (torch's default on Linux), else spawn."""
-    if "fork" in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _forkserver_context():
-    ctx = multiprocessing.get_context("forkserver")
-    # the server imports dlcore once, so forked workers start warm; keep any user preloads
-    try:
-        import multiprocessing.forkserver as fs
-        current = list(getattr(getattr(fs, "_forkserver", None), "_preload_modules", None) or [])
-    except ImportError:
-        current = []
-    if _PRELOAD not in current:
-        ctx.set_forkserver_preload(current + [_PRELOAD])
-    return ctx
-
-
-class _WorkerPool:
-    """num_workers processes, one index queue each, one shared result queue."""
-
-    def __init__(self, loader, seed):
-        ctx_arg = loader.multiprocessing_context
-        if ctx_arg is None:
-            ctx = _default_context()
-        elif ctx_arg == "forkserver":
-            ctx = _forkserver_context()
-        elif isinstance(ctx_arg, str):
-            if ctx_arg not in multiprocessing.get_all_start_methods():
-                raise ValueError("DataLoader: multiprocessing_context must be one of %s, got %r"
-                                 % (multiprocessing.get_all_start_methods(), ctx_arg))
-            ctx = multiprocessing.get_context(ctx_arg)
-        else:
-            ctx = ctx_arg
-        self.result_queue = ctx.Queue()
-        self.index_queues, self.workers = [], []
-        self.n = loader.num_workers
-        self.closed = False
-        try:
-            for wid in range(self.n):
-                iq = ctx.Queue()
-                w = ctx.Process(target=_worker_loop, daemon=True,
-                                args=(loader.dataset, iq, self.result_queue, loader.collate_fn,
-                                      loader._auto_collation, loader._default_collate, wid,
-                                      self.n, seed + wid, loader.worker_init_fn))
-                w.start()
-                self.index_queues.append(iq)
-                self.workers.append(w)
-        except Exception as e:
-            self.shutdown()
-            if isinstance(e, (AttributeError, TypeError)) or "pickl" in str(e).lower():
-                raise RuntimeError("DataLoader: could not start worker processes (%s: %s). With "
-                                   "num_workers > 0 the dataset, collate_fn and worker_init_fn "
-                                   "are sent to spawned processes and must be picklable "
-                                   "(module-level functions and classes, no lambdas)"
-                                   % (type(e).__name__, e)) from e
-            raise
-
-    def put(self, worker, task):
-        self.index_queues[worker].put(task)
-
-    def get(self, timeout):
-        """One result; raises if a worker died or `timeout` (0 = none) passed."""
-        import time
-        deadline = None if not timeout else time.monotonic() + timeout
-        while True:
-            wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
-            try:
-                return self.result_queue.get(timeout=wait)
-            except queue.Empty:
-                pass
-            for w in self.workers:
-                if w.exitcode is not None:
-                    pid, code = w.pid, w.exitcode
-                    self.shutdown()
-                    raise RuntimeError("DataLoader worker (pid %s) exited unexpectedly with exit "
-                                       "code %s" % (pid, code))
-            if deadline is not None and time.monotonic() >= deadline:
-                self.shutdown()
-                raise RuntimeError("DataLoader timed out after %s seconds waiting for a batch"
-                                   % timeout)
-
-    def shutdown(self):
-        if self.closed:
-            return
-        self.closed = True
-        for iq in self.index_queues:
-            try:
-                iq.put(None)
-            except Exception:
-                pass
-        for w in self.workers:
-            w.join(timeout=5.0)
-            if w.is_alive():
-                w.terminate()
-                w.join(timeout=1.0)
-        for q in self.index_queues + [self.result_queue]:
-            try:
-                q.cancel_join_thread()
-                q.close()
-            except Exception:
-                pass
-
-    def __del__(self):
-        try:
-            self.shutdown()
-        except Exception:
-            pass
+        _worker_send(result_queue, worker_id, epoch, task_id, data)
 
 
 class _MultiProcessIter:
@@ -342,7 +167,7 @@ class DataLoader:
                  prefetch_factor=None, persistent_workers=False):
         self._iterable = isinstance(dataset, _iterable.IterableDataset)
         if self._iterable:  # a stream: no sampler; batches of the samples in stream order
-            _iterable.check_loader_args(shuffle, sampler, batch_sampler, num_workers)
+            _iterable.check_loader_args(shuffle, sampler, batch_sampler)
         elif not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
             raise TypeError("DataLoader: dataset must define __getitem__ and __len__ (a map-style "
                             "dataset), got %s" % type(dataset).__name__)
@@ -408,13 +233,17 @@ class DataLoader:
 
     def __iter__(self):
         self._epoch += 1
-        if self._iterable:
+        if self._iterable and self.num_workers == 0:
             return _iterable.iterable_batches(self.dataset, self.batch_size, self.drop_last,
                                               self.collate_fn)
+        if self._iterable:
+            if self._pool is None or self._pool.closed:
+                self._pool = iterable_workers.start_pool(self, self._worker_seed())
+            return iterable_workers.StreamIter(self, self._pool, self._epoch)
         if self.num_workers == 0:
             return self._single_process_iter()
         if self._pool is None or self._pool.closed:
-            self._pool = _WorkerPool(self, self._worker_seed())
+            self._pool = _WorkerPool(self, self._worker_seed(), _worker_loop)
         return _MultiProcessIter(self, self._pool, self._epoch)
 
     def _single_process_iter(self):

@@ -20,6 +20,11 @@ class IterableDataset(Dataset):
         raise TypeError("%s is an IterableDataset: iterate over it instead of indexing"
                         % type(self).__name__)
 
+    def __len__(self):
+        # TypeError (torch's IterableDataset has no __len__), so that list(loader) and
+        # length_hint treat a stream without a length as one
+        raise TypeError("%s is an IterableDataset without __len__" % type(self).__name__)
+
     def __add__(self, other):
         return ChainDataset([self, other])
 
@@ -42,7 +47,7 @@ class ChainDataset(IterableDataset):
         return sum(len(d) for d in self.datasets)
 
 
-def check_loader_args(shuffle, sampler, batch_sampler, num_workers):
+def check_loader_args(shuffle, sampler, batch_sampler):
     """The DataLoader options an IterableDataset cannot take, refused as PyTorch refuses them."""
     if shuffle not in (False, None):
         raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle option, "
@@ -53,9 +58,6 @@ def check_loader_args(shuffle, sampler, batch_sampler, num_workers):
     if batch_sampler is not None:
         raise ValueError("DataLoader with IterableDataset: expected unspecified batch_sampler "
                          "option, but got batch_sampler=%r" % (batch_sampler,))
-    if num_workers:
-        raise NotImplementedError("DataLoader: worker processes for an IterableDataset are not "
-                                  "implemented yet; use num_workers=0")
 
 
 def iterable_batches(dataset, batch_size, drop_last, collate_fn):

@@ -40,7 +40,11 @@ class Sub(Function):
 class Mul(Function):
     def forward(self, a, b):
         if self.requires_grad:
-            self.a, self.b = a, b
+            # each factor is kept only for the other's gradient: x * 2 holds nothing of x, so
+            # changing x in place later is no error (as in torch)
+            need = self.needs_input_grad
+            self.a = a if need[1] else None
+            self.b = b if need[0] else None
         return np.multiply(a, b)
 
     def backward(self, g):

@@ -1,9 +1,9 @@
 """affine_grid and grid_sample (spatial transformer networks) for 4-D inputs.
 
 affine_grid is a matmul of the fixed normalised base grid with theta (autograd supplies the
-gradient).  grid_sample is one Function in NumPy: bilinear or nearest sampling with zeros,
+gradient).  grid_sample is one Function in NumPy: bilinear, nearest or bicubic sampling with zeros,
 border or reflection padding, gradients for the input (scatter-add of the weights) and, for
-bilinear, the grid.  Coordinates follow PyTorch: -1 and 1 are the centres of the corner pixels
+bilinear and bicubic, the grid.  Coordinates follow PyTorch: -1 and 1 are the centres of the corner pixels
 with align_corners=True and their outer edges with align_corners=False; border and reflection
 give a zero coordinate gradient where they clip, as PyTorch's kernels do.
 """
@@ -99,6 +99,56 @@ def _source_coords(g, size, align, padding_mode):
     return c, d
 
 
+_CUBIC_A = -0.75  # the cubic convolution kernel's parameter torch uses (as in upsampling)
+
+
+def _cubic_weights(t):
+    """The 4 tap weights at offsets -1, 0, 1, 2 for fractional position t, and d/dt of each.
+    Kernel k(x) = (A+2)|x|^3 - (A+3)|x|^2 + 1 for |x| <= 1, A|x|^3 - 5A|x|^2 + 8A|x| - 4A for
+    1 < |x| < 2; the taps sit at distances t+1, t, 1-t, 2-t."""
+    A = _CUBIC_A
+
+    def near(x):
+        return ((A + 2) * x - (A + 3)) * x * x + 1, (3 * (A + 2) * x - 2 * (A + 3)) * x
+
+    def far(x):
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A, (3 * A * x - 10 * A) * x + 8 * A
+
+    (w0, d0), (w1, d1), (w2, d2), (w3, d3) = far(t + 1), near(t), near(1 - t), far(2 - t)
+    return [w0, w1, w2, w3], [d0, d1, -d2, -d3]
+
+
+def _tap_index(c, size, align, padding_mode):
+    """Integer tap positions c mapped by the padding mode (out of range stays out for zeros)."""
+    if padding_mode == "reflection":
+        c = _reflect(c, 0.0, 2.0 * (size - 1))[0] if align else \
+            _reflect(c, -1.0, 2.0 * size - 1)[0]
+    if padding_mode != "zeros":
+        c = np.clip(c, 0, size - 1)
+    return c.astype(np.int64)
+
+
+def _bicubic_taps(grid, H, W, align, padding_mode):
+    """16 (row, col, weight) taps around each sample point (torch's bicubic grid_sample: the
+    point is only unnormalised; each tap is padded on its own), and what backward needs."""
+    sx = (W - 1) / 2.0 if align else W / 2.0
+    sy = (H - 1) / 2.0 if align else H / 2.0
+    gx = grid[..., 0].astype(np.float64)
+    gy = grid[..., 1].astype(np.float64)
+    ix = (gx + 1) * sx if align else ((gx + 1) * W - 1) / 2
+    iy = (gy + 1) * sy if align else ((gy + 1) * H - 1) / 2
+    x0, y0 = np.floor(ix), np.floor(iy)
+    wx, dwx = _cubic_weights(ix - x0)
+    wy, dwy = _cubic_weights(iy - y0)
+    taps = []
+    for j in range(4):
+        yy = _tap_index(y0 - 1 + j, H, align, padding_mode)
+        for i in range(4):
+            xx = _tap_index(x0 - 1 + i, W, align, padding_mode)
+            taps.append((yy, xx, wy[j] * wx[i]))
+    return taps, (wx, wy, dwx, dwy, sx, sy)
+
+
 class GridSample2d(Function):
     def forward(self, x, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
         N, C, H, W = x.shape
@@ -106,7 +156,10 @@ class GridSample2d(Function):
         iy, diy = _source_coords(grid[..., 1].astype(np.float64), H, align_corners, padding_mode)
         xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # (N, H, W, C)
         n = np.arange(N).reshape(N, 1, 1)
-        if mode == "nearest":
+        cubic = None
+        if mode == "bicubic":
+            taps, cubic = _bicubic_taps(grid, H, W, align_corners, padding_mode)
+        elif mode == "nearest":
             taps = [(np.rint(iy).astype(np.int64), np.rint(ix).astype(np.int64), None)]
         else:
             x0 = np.floor(ix).astype(np.int64)
@@ -124,11 +177,11 @@ class GridSample2d(Function):
             out += v if w is None else v * w[..., None]
         if self.requires_grad:
             self.saved = (x.shape, x.dtype, grid.dtype, taps, vals, n, mode,
-                          (ix, iy, dix, diy))
+                          (ix, iy, dix, diy), cubic)
         return np.ascontiguousarray(out.transpose(0, 3, 1, 2)).astype(x.dtype)
 
     def backward(self, g):
-        shape, xdt, gdt, taps, vals, n, mode, (ix, iy, dix, diy) = self.saved
+        shape, xdt, gdt, taps, vals, n, mode, (ix, iy, dix, diy), cubic = self.saved
         N, C, H, W = shape
         gl = np.asarray(g, dtype=np.float64).transpose(0, 2, 3, 1)  # (N, Ho, Wo, C)
         gx = ggrid = None
@@ -150,6 +203,13 @@ class GridSample2d(Function):
                 dvy = ((v10 - v00) * (1 - wx1)[..., None] + (v11 - v01) * wx1[..., None])
                 ggrid[..., 0] = (gl * dvx).sum(-1) * dix
                 ggrid[..., 1] = (gl * dvy).sum(-1) * diy
+            elif mode == "bicubic":
+                wx, wy, dwx, dwy, sx, sy = cubic
+                for k, v in enumerate(vals):
+                    j, i = divmod(k, 4)
+                    gv = (gl * v).sum(-1)
+                    ggrid[..., 0] += gv * wy[j] * dwx[i] * sx
+                    ggrid[..., 1] += gv * dwy[j] * wx[i] * sy
             ggrid = ggrid.astype(gdt)
         return gx, ggrid
 
@@ -160,9 +220,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     for name, t in (("input", input), ("grid", grid)):
         if not isinstance(t, TensorBase) or not is_floating(t.dtype):
             raise TypeError("grid_sample: %s must be a float Tensor, got %r" % (name, t))
-    if mode not in ("bilinear", "nearest"):
-        raise ValueError("grid_sample: mode must be 'bilinear' or 'nearest' (bicubic is not "
-                         "implemented), got %r" % (mode,))
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError("grid_sample: mode must be 'bilinear', 'nearest' or 'bicubic', got %r"
+                         % (mode,))
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError("grid_sample: padding_mode must be 'zeros', 'border' or 'reflection', "
                          "got %r" % (padding_mode,))

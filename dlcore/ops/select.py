@@ -119,8 +119,8 @@ def _scatter_reduce_into(out, d, idx, src, reduce, fname):
 
 
 class SelectMethods:
-    """nonzero unique multinomial scatter scatter_ index_put_ index_put narrow diag roll diff
-    repeat_interleave."""
+    """nonzero unique bincount multinomial scatter scatter_ index_put_ index_put narrow diag roll
+    diff repeat_interleave."""
 
     __slots__ = ()
 
@@ -134,6 +134,26 @@ class SelectMethods:
 
     def argwhere(self):
         return self.nonzero()
+
+    def bincount(self, weights=None, minlength=0):
+        """Counts of each value of a 1-D non-negative int tensor (sums of `weights` if given):
+        int64 counts, or the weights' float dtype, of length max(input)+1 or minlength."""
+        a = self._data
+        if a.ndim != 1 or a.dtype.kind not in "iub" or (a.size and a.min() < 0):
+            raise RuntimeError("bincount: input must be a 1-D tensor of non-negative integers, "
+                               "got %s of shape %s" % (a.dtype, a.shape))
+        if isinstance(minlength, bool) or not isinstance(minlength, numbers.Integral) \
+                or minlength < 0:
+            raise ValueError("bincount: minlength must be a non-negative int, got %r"
+                             % (minlength,))
+        if weights is None:
+            return wrap(np.bincount(a, minlength=int(minlength)).astype(np.int64))
+        w = raw(weights)
+        if np.shape(w) != a.shape:
+            raise ValueError("bincount: weights must have the input's shape %s, got %s"
+                             % (a.shape, np.shape(w)))
+        dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+        return wrap(np.bincount(a, weights=w, minlength=int(minlength)).astype(dtype))
 
     def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
         """The distinct values (always sorted, as torch's CPU kernel returns them)."""
