@@ -84,29 +84,49 @@ def _c(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-class Conv2dFn(Function):
+class _ConvPairFn(Function):
+    """What conv2d and conv_transpose2d share: each one's forward is the other's data gradient,
+    so both keep (x, w, whether there is a bias) and the settings (stride, padding, dilation,
+    groups) the same way."""
+
+    def _forward(self, kernel, x, w, b, out_channels, conf, out_hw):
+        x, w = _c(x), _c(w)
+        b = None if b is None else _c(b)
+        y = np.empty((x.shape[0], out_channels) + out_hw, dtype=x.dtype)
+        self.conf = conf
+        if self.requires_grad:
+            self.x, self.w, self.has_b = x, w, b is not None
+        if y.size:
+            kernel(x, w, b, y, *conf)
+        return y
+
+    def _empty_batch_grads(self, out_channels):
+        """The gradients when the batch is empty: zeros of each input's shape."""
+        return (np.zeros_like(self.x) if self.needs_input_grad[0] else None,
+                np.zeros_like(self.w) if self.needs_input_grad[1] else None,
+                np.zeros((out_channels,), self.w.dtype) if self.has_b else None)
+
+    def _graph_conf(self):
+        """The settings this op was applied with, as keyword arguments."""
+        kw = self.kwargs
+        return dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
+                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+
+
+class Conv2dFn(_ConvPairFn):
     """y = conv2d(x, w) + b; `out_hw` fixes the output size (asymmetric 'same' padding)."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                 out_hw=None):
-        x, w = _c(x), _c(w)
-        b = None if b is None else _c(b)
-        y = np.empty((x.shape[0], w.shape[0]) + out_hw, dtype=x.dtype)
-        self.conf = (stride, padding, dilation, groups)
-        if self.requires_grad:
-            self.x, self.w, self.has_b = x, w, b is not None
-        if y.size:
-            _C.conv2d_forward(x, w, b, y, stride, padding, dilation, groups)
-        return y
+        return self._forward(_C.conv2d_forward, x, w, b, w.shape[0],
+                             (stride, padding, dilation, groups), out_hw)
 
     def backward(self, g):
         g = _c(g)
         x, w = self.x, self.w
         gx = gw = gb = None
         if g.shape[0] == 0:
-            return (np.zeros_like(x) if self.needs_input_grad[0] else None,
-                    np.zeros_like(w) if self.needs_input_grad[1] else None,
-                    np.zeros((w.shape[0],), w.dtype) if self.has_b else None)
+            return self._empty_batch_grads(w.shape[0])
         if self.needs_input_grad[0]:
             gx = np.empty_like(x)
             _C.conv2d_backward_data(g, w, None, gx, *self.conf)
@@ -119,9 +139,7 @@ class Conv2dFn(Function):
 
     def backward_graph(self, g):
         x, w = self.parents[0], self.parents[1]
-        kw = self.kwargs
-        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
-                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+        conf = self._graph_conf()
         need = self.needs_input_grad
         gx = ConvTranspose2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) \
             if need[0] else None
@@ -131,30 +149,21 @@ class Conv2dFn(Function):
         return gx, gw, gb
 
 
-class ConvTranspose2dFn(Function):
+class ConvTranspose2dFn(_ConvPairFn):
     """y = conv_transpose2d(x, w) + b with w (C_in, C_out/groups, R, S): the adjoint of the
     conv2d that maps y's shape to x's shape."""
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                 out_hw=None):
-        x, w = _c(x), _c(w)
-        b = None if b is None else _c(b)
-        y = np.empty((x.shape[0], w.shape[1] * groups) + out_hw, dtype=x.dtype)
-        self.conf = (stride, padding, dilation, groups)
-        if self.requires_grad:
-            self.x, self.w, self.has_b = x, w, b is not None
-        if y.size:
-            _C.conv2d_backward_data(x, w, b, y, stride, padding, dilation, groups)
-        return y
+        return self._forward(_C.conv2d_backward_data, x, w, b, w.shape[1] * groups,
+                             (stride, padding, dilation, groups), out_hw)
 
     def backward(self, g):
         g = _c(g)
         x, w = self.x, self.w
         gx = gw = gb = None
         if g.shape[0] == 0:
-            return (np.zeros_like(x) if self.needs_input_grad[0] else None,
-                    np.zeros_like(w) if self.needs_input_grad[1] else None,
-                    np.zeros((g.shape[1],), w.dtype) if self.has_b else None)
+            return self._empty_batch_grads(g.shape[1])
         if self.needs_input_grad[0]:
             gx = np.empty_like(x)
             _C.conv2d_forward(g, w, None, gx, *self.conf)
@@ -168,9 +177,7 @@ class ConvTranspose2dFn(Function):
 
     def backward_graph(self, g):
         x, w = self.parents[0], self.parents[1]
-        kw = self.kwargs
-        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
-                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+        conf = self._graph_conf()
         need = self.needs_input_grad
         gx = Conv2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) if need[0] else None
         gw = Conv2dWeightGrad.apply(g, x, wshape=tuple(w.shape), conf=tuple(conf.values())) \
