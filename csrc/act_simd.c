@@ -386,6 +386,18 @@ static inline vf lanes_of(const double *tot)
 }
 
 /* ---- softmax down columns (inner > 1): one vector of adjacent columns at a time ----------- */
+/* the k (<= DL_VF_LEN) adjacent columns at p; a whole vector loads and stores unmasked */
+static inline vf cols_load(const float *p, size_t k, float fill)
+{
+    return k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, fill);
+}
+
+static inline void cols_store(float *p, vf a, size_t k)
+{
+    if (k == DL_VF_LEN) vf_storeu(p, a);
+    else vf_store_part(p, a, k);
+}
+
 static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, size_t j, size_t k,
                          int log_)
 {
@@ -393,19 +405,16 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
     vf m = vf_set1(-INFINITY);
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
-        m = vf_max(m, k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, -INFINITY));
+        m = vf_max(m, cols_load(p, k, -INFINITY));
     }
     /* a column of all -inf has m = -inf; x - m is then NaN, as in the row kernel */
     vf s = vf_zero();
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
-        vf e = vf_exp_nonpos(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, 0.0f), m));
+        vf e = vf_exp_nonpos(vf_sub(cols_load(p, k, 0.0f), m));
         s = vf_add(s, e);
-        if (!log_) {
-            if (k == DL_VF_LEN) vf_storeu(y + d * inner + j, e);
-            else vf_store_part(y + d * inner + j, e, k);
-        }
+        if (!log_) cols_store(y + d * inner + j, e, k);
         if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
     s = lanes_of(tot);
@@ -423,33 +432,7 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
         sh = vf_loadu(buf);
     }
     for (size_t d = 0; d < dim; d++) {
-        const float *p = src + d * inner + j;
-        float *q = y + d * inner + j;
-        if (k == DL_VF_LEN) vf_storeu(q, vf_fma(vf_loadu(p), sc, sh));
-        else vf_store_part(q, vf_fma(vf_load_part(p, k, 0.0f), sc, sh), k);
-    }
-}
-
-static void softmax_fwd(const float *x, float *y, size_t outer, size_t dim, size_t inner,
-                        int log_)
-{
-    if (outer == 0 || dim == 0 || inner == 0) return;
-    if (inner == 1) {
-        int nt = dl_threads_for(outer * dim, SM_GRAIN);
-        size_t piece = rows_per_piece(dim);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
-        for (size_t r = 0; r < outer; r++) softmax_row(x + r * dim, y + r * dim, dim, log_);
-        return;
-    }
-    size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
-    size_t tasks = outer * ncol;
-    int nt = dl_threads_for(outer * dim * inner, SM_GRAIN);
-    size_t piece = rows_per_piece(dim * DL_VF_LEN);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
-    for (size_t t = 0; t < tasks; t++) {
-        size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
-        size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;
-        softmax_cols(x + o * dim * inner, y + o * dim * inner, dim, inner, j, k, log_);
+        cols_store(y + d * inner + j, vf_fma(cols_load(src + d * inner + j, k, 0.0f), sc, sh), k);
     }
 }
 
@@ -470,6 +453,12 @@ static float bwd_dot_range(const float *y, const float *g, size_t lo, size_t hi,
     return vf_reduce_add(vf_add(acc0, acc1));
 }
 
+/* the input gradient from y (log-softmax: log y), g and s = sum(g * y) (log-softmax: sum(g)) */
+static inline vf bwd_value(vf yv, vf gv, vf s, int log_)
+{
+    return log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+}
+
 static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n, int log_)
 {
     double tot = 0.0;
@@ -478,14 +467,11 @@ static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n,
     vf s = vf_set1((float)tot);
     size_t i;
     for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
-        vf yv = vf_loadu(y + i), gv = vf_loadu(g + i);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
-        vf_storeu(gx + i, r);
+        vf_storeu(gx + i, bwd_value(vf_loadu(y + i), vf_loadu(g + i), s, log_));
     }
     if (i < n) {
         size_t k = n - i;
-        vf yv = vf_load_part(y + i, k, 0.0f), gv = vf_load_part(g + i, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf r = bwd_value(vf_load_part(y + i, k, 0.0f), vf_load_part(g + i, k, 0.0f), s, log_);
         vf_store_part(gx + i, r, k);
     }
 }
@@ -497,36 +483,33 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
-        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vf_load_part(g + o, k, 0.0f);
-        if (log_) {
-            s = vf_add(s, gv);
-        } else {
-            vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vf_load_part(y + o, k, 0.0f);
-            s = vf_fma(gv, yv, s);
-        }
+        vf gv = cols_load(g + o, k, 0.0f);
+        s = log_ ? vf_add(s, gv) : vf_fma(gv, cols_load(y + o, k, 0.0f), s);
         if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
     s = lanes_of(tot);
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
-        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vf_load_part(g + o, k, 0.0f);
-        vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vf_load_part(y + o, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
-        if (k == DL_VF_LEN) vf_storeu(gx + o, r);
-        else vf_store_part(gx + o, r, k);
+        cols_store(gx + o, bwd_value(cols_load(y + o, k, 0.0f), cols_load(g + o, k, 0.0f), s, log_),
+                   k);
     }
 }
 
-static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer,
-                        size_t dim, size_t inner, int log_)
+/* ---- both directions: rows (inner == 1) or column vectors, over threads ------------------ */
+/* forward (gy NULL): y = softmax(x) along dim; backward: y = the input gradient from the
+ * forward's output x and the output gradient gy */
+static void softmax_split(const float *x, const float *gy, float *y, size_t outer, size_t dim,
+                          size_t inner, int log_)
 {
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
         int nt = dl_threads_for(outer * dim, SM_GRAIN);
         size_t piece = rows_per_piece(dim);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
-        for (size_t r = 0; r < outer; r++)
-            softmax_bwd_row(y + r * dim, gy + r * dim, gx + r * dim, dim, log_);
+        for (size_t r = 0; r < outer; r++) {
+            if (gy) softmax_bwd_row(x + r * dim, gy + r * dim, y + r * dim, dim, log_);
+            else softmax_row(x + r * dim, y + r * dim, dim, log_);
+        }
         return;
     }
     size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
@@ -538,8 +521,21 @@ static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer
         size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
         size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;
         size_t base = o * dim * inner;
-        softmax_bwd_cols(y + base, gy + base, gx + base, dim, inner, j, k, log_);
+        if (gy) softmax_bwd_cols(x + base, gy + base, y + base, dim, inner, j, k, log_);
+        else softmax_cols(x + base, y + base, dim, inner, j, k, log_);
     }
+}
+
+static void softmax_fwd(const float *x, float *y, size_t outer, size_t dim, size_t inner,
+                        int log_)
+{
+    softmax_split(x, NULL, y, outer, dim, inner, log_);
+}
+
+static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer,
+                        size_t dim, size_t inner, int log_)
+{
+    softmax_split(y, gy, gx, outer, dim, inner, log_);
 }
 
 const act_kernels_t DL_ISA_FN(act_kernels) = {act_fwd, act_bwd, softmax_fwd, softmax_bwd};
