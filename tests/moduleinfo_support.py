@@ -18,8 +18,8 @@ import dlcore as dl
 import dlcore.nn as nn
 
 from opinfo_support import (DTYPES, Mismatch, ValueMismatch, _dl_backward, _flat,
-                            _grad_outputs, _own_error, _tensors, compare, run_case, subset,
-                            summary_fixture, to_dl, upcast)
+                            _grad_outputs, _own_error, _tensors, compare, report_sweep, run_case,
+                            subset, summary_fixture, to_dl, upcast)
 
 # Known failures: (module name, predicate on (module_input, dtype, training)) -> reason
 KNOWN_FAILURES = [
@@ -242,13 +242,7 @@ def main(argv):
             failures += run_module(info, cls, dtype, tally)
     print("modules covered: %d; not exposed: %d" % (len(covered), len(missing)))
     print("module inputs run: %d in %.1fs" % (sum(tally.values()), time.time() - t0))
-    for k in sorted(tally):
-        print("  %-60s %d" % (k, tally[k]))
-    if "-v" in argv:
-        for f in failures:
-            print(f)
-        print("not exposed:", " ".join(missing))
-    return 1 if failures else 0
+    return report_sweep(tally, failures, missing, argv)
 
 
 if __name__ == "__main__":

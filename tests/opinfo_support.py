@@ -516,6 +516,18 @@ def run_case(tag, run, reason, strict, failures, tally, context, fail_tag=None):
         tally[outcome] = tally.get(outcome, 0) + 1
 
 
+def report_sweep(tally, failures, missing, argv):
+    """The end of a command-line sweep: the tally, and with -v the failures and the names not
+    exposed; returns the exit status."""
+    for k in sorted(tally):
+        print("  %-60s %d" % (k, tally[k]))
+    if "-v" in argv:
+        for f in failures:
+            print(f)
+        print("not exposed:", " ".join(missing))
+    return 1 if failures else 0
+
+
 def summary_fixture(line):
     """A module-scoped autouse fixture that prints line() after the module's tests (past
     pytest's capture), when the tally it reads is not empty (line() returns None then)."""
@@ -578,13 +590,7 @@ def main(argv):
     print("ops covered: %d entries (%d names); not exposed: %d names" % (
         len(covered), len(set(o.name for o, _ in covered)), len(missing)))
     print("samples run: %d in %.1fs" % (sum(tally.values()), time.time() - t0))
-    for k in sorted(tally):
-        print("  %-60s %d" % (k, tally[k]))
-    if "-v" in argv:
-        for f in failures:
-            print(f)
-        print("not exposed:", " ".join(missing))
-    return 1 if failures else 0
+    return report_sweep(tally, failures, missing, argv)
 
 
 if __name__ == "__main__":

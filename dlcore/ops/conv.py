@@ -87,7 +87,9 @@ def _c(a):
 class _ConvPairFn(Function):
     """What conv2d and conv_transpose2d share: each one's forward is the other's data gradient,
     so both keep (x, w, whether there is a bias) and the settings (stride, padding, dilation,
-    groups) the same way."""
+    groups) the same way, and each one's graph-mode backward applies the other."""
+    _adjoint = None     # the other op of the pair (set below both)
+    _transposed = False
 
     def _forward(self, kernel, x, w, b, out_channels, conf, out_hw):
         x, w = _c(x), _c(w)
@@ -100,17 +102,27 @@ class _ConvPairFn(Function):
             kernel(x, w, b, y, *conf)
         return y
 
-    def _empty_batch_grads(self, out_channels):
-        """The gradients when the batch is empty: zeros of each input's shape."""
-        return (np.zeros_like(self.x) if self.needs_input_grad[0] else None,
-                np.zeros_like(self.w) if self.needs_input_grad[1] else None,
-                np.zeros((out_channels,), self.w.dtype) if self.has_b else None)
+    def backward(self, g):
+        g = _c(g)
+        if g.shape[0] == 0:      # an empty batch: zero gradients of each input's shape
+            return (np.zeros_like(self.x) if self.needs_input_grad[0] else None,
+                    np.zeros_like(self.w) if self.needs_input_grad[1] else None,
+                    np.zeros((g.shape[1],), self.w.dtype) if self.has_b else None)
+        return self._backward(g)
 
-    def _graph_conf(self):
-        """The settings this op was applied with, as keyword arguments."""
+    def backward_graph(self, g):
+        x, w = self.parents[0], self.parents[1]
         kw = self.kwargs
-        return dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
+        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
                     dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
+        need = self.needs_input_grad
+        gx = self._adjoint.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) if need[0] else None
+        # the weight gradient of the conv2d from (its input, its output gradient)
+        operands = (g, x) if self._transposed else (x, g)
+        gw = Conv2dWeightGrad.apply(*operands, wshape=tuple(w.shape), conf=tuple(conf.values())) \
+            if need[1] else None
+        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
 
 
 class Conv2dFn(_ConvPairFn):
@@ -121,12 +133,9 @@ class Conv2dFn(_ConvPairFn):
         return self._forward(_C.conv2d_forward, x, w, b, w.shape[0],
                              (stride, padding, dilation, groups), out_hw)
 
-    def backward(self, g):
-        g = _c(g)
+    def _backward(self, g):
         x, w = self.x, self.w
         gx = gw = gb = None
-        if g.shape[0] == 0:
-            return self._empty_batch_grads(w.shape[0])
         if self.needs_input_grad[0]:
             gx = np.empty_like(x)
             _C.conv2d_backward_data(g, w, None, gx, *self.conf)
@@ -137,33 +146,20 @@ class Conv2dFn(_ConvPairFn):
             _C.conv2d_backward_weight(x, g, gw, gb, w.shape, *self.conf)
         return gx, gw, gb
 
-    def backward_graph(self, g):
-        x, w = self.parents[0], self.parents[1]
-        conf = self._graph_conf()
-        need = self.needs_input_grad
-        gx = ConvTranspose2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) \
-            if need[0] else None
-        gw = Conv2dWeightGrad.apply(x, g, wshape=tuple(w.shape), conf=tuple(conf.values())) \
-            if need[1] else None
-        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
-        return gx, gw, gb
-
 
 class ConvTranspose2dFn(_ConvPairFn):
     """y = conv_transpose2d(x, w) + b with w (C_in, C_out/groups, R, S): the adjoint of the
     conv2d that maps y's shape to x's shape."""
+    _transposed = True
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                 out_hw=None):
         return self._forward(_C.conv2d_backward_data, x, w, b, w.shape[1] * groups,
                              (stride, padding, dilation, groups), out_hw)
 
-    def backward(self, g):
-        g = _c(g)
+    def _backward(self, g):
         x, w = self.x, self.w
         gx = gw = gb = None
-        if g.shape[0] == 0:
-            return self._empty_batch_grads(g.shape[1])
         if self.needs_input_grad[0]:
             gx = np.empty_like(x)
             _C.conv2d_forward(g, w, None, gx, *self.conf)
@@ -175,15 +171,9 @@ class ConvTranspose2dFn(_ConvPairFn):
             _C.channel_sum(g, gb)
         return gx, gw, gb
 
-    def backward_graph(self, g):
-        x, w = self.parents[0], self.parents[1]
-        conf = self._graph_conf()
-        need = self.needs_input_grad
-        gx = Conv2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) if need[0] else None
-        gw = Conv2dWeightGrad.apply(g, x, wshape=tuple(w.shape), conf=tuple(conf.values())) \
-            if need[1] else None
-        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
-        return gx, gw, gb
+
+Conv2dFn._adjoint = ConvTranspose2dFn
+ConvTranspose2dFn._adjoint = Conv2dFn
 
 
 class Conv2dWeightGrad(Function):
