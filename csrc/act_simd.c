@@ -260,23 +260,29 @@ DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x
     }
 }
 
+/* every activation: its kind, forward, backward, and whether the backward reads x and y */
+#define ACT_LIST(X)                                           \
+    X(DL_AF_RELU, f_relu, b_relu, 0, 1)                       \
+    X(DL_AF_LEAKY_RELU, f_leaky, b_leaky, 1, 0)               \
+    X(DL_AF_SIGMOID, f_sigmoid, b_sigmoid, 0, 1)              \
+    X(DL_AF_TANH, f_tanh, b_tanh, 0, 1)                       \
+    X(DL_AF_GELU, f_gelu, b_gelu, 1, 0)                       \
+    X(DL_AF_GELU_TANH, f_gelu_tanh, b_gelu_tanh, 1, 0)        \
+    X(DL_AF_SILU, f_silu, b_silu, 1, 0)                       \
+    X(DL_AF_ELU, f_elu, b_elu, 1, 0)                          \
+    X(DL_AF_SOFTPLUS, f_softplus, b_softplus, 1, 0)           \
+    X(DL_AF_HARDTANH, f_hardtanh, b_hardtanh, 1, 0)           \
+    X(DL_AF_HARDSWISH, f_hardswish, b_hardswish, 1, 0)        \
+    X(DL_AF_HARDSIGMOID, f_hardsigmoid, b_hardsigmoid, 1, 0)  \
+    X(DL_AF_MISH, f_mish, b_mish, 1, 0)
+
 static int act_fwd(int kind, const float *x, float *y, size_t n, float a, float b, float c)
 {
     act_prm p = {a, b, c};
     switch (kind) {
-    case DL_AF_RELU: fwd_run(f_relu, x, y, n, p); return 0;
-    case DL_AF_LEAKY_RELU: fwd_run(f_leaky, x, y, n, p); return 0;
-    case DL_AF_SIGMOID: fwd_run(f_sigmoid, x, y, n, p); return 0;
-    case DL_AF_TANH: fwd_run(f_tanh, x, y, n, p); return 0;
-    case DL_AF_GELU: fwd_run(f_gelu, x, y, n, p); return 0;
-    case DL_AF_GELU_TANH: fwd_run(f_gelu_tanh, x, y, n, p); return 0;
-    case DL_AF_SILU: fwd_run(f_silu, x, y, n, p); return 0;
-    case DL_AF_ELU: fwd_run(f_elu, x, y, n, p); return 0;
-    case DL_AF_SOFTPLUS: fwd_run(f_softplus, x, y, n, p); return 0;
-    case DL_AF_HARDTANH: fwd_run(f_hardtanh, x, y, n, p); return 0;
-    case DL_AF_HARDSWISH: fwd_run(f_hardswish, x, y, n, p); return 0;
-    case DL_AF_HARDSIGMOID: fwd_run(f_hardsigmoid, x, y, n, p); return 0;
-    case DL_AF_MISH: fwd_run(f_mish, x, y, n, p); return 0;
+#define ACT_FWD_CASE(k, f, bf, use_x, use_y) case k: fwd_run(f, x, y, n, p); return 0;
+    ACT_LIST(ACT_FWD_CASE)
+#undef ACT_FWD_CASE
     default: return -1;
     }
 }
@@ -286,19 +292,10 @@ static int act_bwd(int kind, const float *x, const float *y, const float *gy, fl
 {
     act_prm p = {a, b, c};
     switch (kind) {
-    case DL_AF_RELU: bwd_run(b_relu, 0, 1, x, y, gy, gx, n, p); return 0;
-    case DL_AF_LEAKY_RELU: bwd_run(b_leaky, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_SIGMOID: bwd_run(b_sigmoid, 0, 1, x, y, gy, gx, n, p); return 0;
-    case DL_AF_TANH: bwd_run(b_tanh, 0, 1, x, y, gy, gx, n, p); return 0;
-    case DL_AF_GELU: bwd_run(b_gelu, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_GELU_TANH: bwd_run(b_gelu_tanh, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_SILU: bwd_run(b_silu, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_ELU: bwd_run(b_elu, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_SOFTPLUS: bwd_run(b_softplus, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_HARDTANH: bwd_run(b_hardtanh, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_HARDSWISH: bwd_run(b_hardswish, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_HARDSIGMOID: bwd_run(b_hardsigmoid, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_MISH: bwd_run(b_mish, 1, 0, x, y, gy, gx, n, p); return 0;
+#define ACT_BWD_CASE(k, f, bf, use_x, use_y)                                              \
+    case k: bwd_run(bf, use_x, use_y, x, y, gy, gx, n, p); return 0;
+    ACT_LIST(ACT_BWD_CASE)
+#undef ACT_BWD_CASE
     default: return -1;
     }
 }

@@ -80,6 +80,16 @@ def _pair(v, name, fname, n=2):
     return tuple(int(e) for e in t)
 
 
+def _check_window(fname, k, s, p, d):
+    """A sliding window's kernel size, stride and dilation (tuples) must be positive, its
+    padding non-negative."""
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError("%s: kernel_size %s, stride %s and dilation %s must be positive"
+                         % (fname, k, s, d))
+    if min(p) < 0:
+        raise ValueError("%s: padding must be non-negative, got %s" % (fname, p))
+
+
 def _c(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
