@@ -101,15 +101,23 @@ class _ConvPairFn(Function):
     _adjoint = None     # the other op of the pair (set below both)
     _transposed = False
 
-    def _forward(self, kernel, x, w, b, out_channels, conf, out_hw):
+    def _kernels(self):
+        """(this op's kernel, its data gradient's kernel): each is the other's."""
+        if self._transposed:
+            return _C.conv2d_backward_data, _C.conv2d_forward
+        return _C.conv2d_forward, _C.conv2d_backward_data
+
+    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
+                out_hw=None):
         x, w = _c(x), _c(w)
         b = None if b is None else _c(b)
+        out_channels = w.shape[1] * groups if self._transposed else w.shape[0]
         y = np.empty((x.shape[0], out_channels) + out_hw, dtype=x.dtype)
-        self.conf = conf
+        self.conf = (stride, padding, dilation, groups)
         if self.requires_grad:
             self.x, self.w, self.has_b = x, w, b is not None
         if y.size:
-            kernel(x, w, b, y, *conf)
+            self._kernels()[0](x, w, b, y, *self.conf)
         return y
 
     def backward(self, g):
@@ -118,7 +126,11 @@ class _ConvPairFn(Function):
             return (np.zeros_like(self.x) if self.needs_input_grad[0] else None,
                     np.zeros_like(self.w) if self.needs_input_grad[1] else None,
                     np.zeros((g.shape[1],), self.w.dtype) if self.has_b else None)
-        return self._backward(g)
+        gx = None
+        if self.needs_input_grad[0]:
+            gx = np.empty_like(self.x)
+            self._kernels()[1](g, self.w, None, gx, *self.conf)
+        return (gx,) + self._param_grads(g)
 
     def backward_graph(self, g):
         x, w = self.parents[0], self.parents[1]
@@ -138,23 +150,15 @@ class _ConvPairFn(Function):
 class Conv2dFn(_ConvPairFn):
     """y = conv2d(x, w) + b; `out_hw` fixes the output size (asymmetric 'same' padding)."""
 
-    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                out_hw=None):
-        return self._forward(_C.conv2d_forward, x, w, b, w.shape[0],
-                             (stride, padding, dilation, groups), out_hw)
-
-    def _backward(self, g):
+    def _param_grads(self, g):
         x, w = self.x, self.w
-        gx = gw = gb = None
-        if self.needs_input_grad[0]:
-            gx = np.empty_like(x)
-            _C.conv2d_backward_data(g, w, None, gx, *self.conf)
+        gw = gb = None
         want_b = self.has_b and self.needs_input_grad[2]
         if self.needs_input_grad[1] or want_b:
             gw = np.empty_like(w) if self.needs_input_grad[1] else None
             gb = np.empty((w.shape[0],), w.dtype) if want_b else None
             _C.conv2d_backward_weight(x, g, gw, gb, w.shape, *self.conf)
-        return gx, gw, gb
+        return gw, gb
 
 
 class ConvTranspose2dFn(_ConvPairFn):
@@ -162,24 +166,16 @@ class ConvTranspose2dFn(_ConvPairFn):
     conv2d that maps y's shape to x's shape."""
     _transposed = True
 
-    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                out_hw=None):
-        return self._forward(_C.conv2d_backward_data, x, w, b, w.shape[1] * groups,
-                             (stride, padding, dilation, groups), out_hw)
-
-    def _backward(self, g):
+    def _param_grads(self, g):
         x, w = self.x, self.w
-        gx = gw = gb = None
-        if self.needs_input_grad[0]:
-            gx = np.empty_like(x)
-            _C.conv2d_forward(g, w, None, gx, *self.conf)
+        gw = gb = None
         if self.needs_input_grad[1]:
             gw = np.empty_like(w)
             _C.conv2d_backward_weight(g, x, gw, None, w.shape, *self.conf)
         if self.has_b and self.needs_input_grad[2]:
             gb = np.empty((g.shape[1],), g.dtype)
             _C.channel_sum(g, gb)
-        return gx, gw, gb
+        return gw, gb
 
 
 Conv2dFn._adjoint = ConvTranspose2dFn
