@@ -234,6 +234,18 @@ def _batched(fname, input, nd):
     return input, False
 
 
+def _conv_inputs(fname, input, weight, bias, nd, weight_layout):
+    """The checks every convolution starts with: Tensor arguments of one float dtype, an
+    (N, C, *nd spatial) input (or one without N: then returned with it, and True) and an
+    (nd + 2)-D weight laid out as weight_layout says."""
+    _check_common(fname, input, weight, bias)
+    x, unbatched = _batched(fname, input, nd)
+    if weight.ndim != nd + 2:
+        raise ValueError("%s: weight must be %d-D %s, got shape %s"
+                         % (fname, nd + 2, weight_layout, tuple(weight.shape)))
+    return x, unbatched
+
+
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv2d: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out).
 
@@ -241,11 +253,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride 1; an odd total padding puts the extra row/column at the bottom/right, as PyTorch).
     """
     fname = "conv2d"
-    _check_common(fname, input, weight, bias)
-    x, unbatched = _batched(fname, input, 2)
-    if weight.ndim != 4:
-        raise ValueError("conv2d: weight must be 4-D (C_out, C_in/groups, kH, kW), got shape %s"
-                         % (tuple(weight.shape),))
+    x, unbatched = _conv_inputs(fname, input, weight, bias, 2, "(C_out, C_in/groups, kH, kW)")
     stride = _pair(stride, "stride", fname)
     dilation = _pair(dilation, "dilation", fname)
     if not isinstance(groups, numbers.Integral) or groups < 1:
@@ -308,11 +316,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """F.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW);
     output size (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1."""
     fname = "conv_transpose2d"
-    _check_common(fname, input, weight, bias)
-    x, unbatched = _batched(fname, input, 2)
-    if weight.ndim != 4:
-        raise ValueError("conv_transpose2d: weight must be 4-D (C_in, C_out/groups, kH, kW), got "
-                         "shape %s" % (tuple(weight.shape),))
+    x, unbatched = _conv_inputs(fname, input, weight, bias, 2, "(C_in, C_out/groups, kH, kW)")
     stride = _pair(stride, "stride", fname)
     pad = _pair(padding, "padding", fname)
     opad = _pair(output_padding, "output_padding", fname)
@@ -360,11 +364,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv1d: input (N, C_in, L), weight (C_out, C_in/groups, k): conv2d on a 1-row image."""
     fname = "conv1d"
-    _check_common(fname, input, weight, bias)
-    x, unbatched = _batched(fname, input, 1)
-    if weight.ndim != 3:
-        raise ValueError("conv1d: weight must be 3-D (C_out, C_in/groups, k), got shape %s"
-                         % (tuple(weight.shape),))
+    x, unbatched = _conv_inputs(fname, input, weight, bias, 1, "(C_out, C_in/groups, k)")
     s = _pair(stride, "stride", fname, 1)[0]
     d = _pair(dilation, "dilation", fname, 1)[0]
     p = padding if isinstance(padding, str) else _pair(padding, "padding", fname, 1)[0]
