@@ -260,23 +260,29 @@ DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x
     }
 }
 
+/* every activation: its kind, forward, backward, and whether the backward reads x and y */
+#define ACT_LIST(X)                                           \
+    X(DL_AF_RELU, f_relu, b_relu, 0, 1)                       \
+    X(DL_AF_LEAKY_RELU, f_leaky, b_leaky, 1, 0)               \
+    X(DL_AF_SIGMOID, f_sigmoid, b_sigmoid, 0, 1)              \
+    X(DL_AF_TANH, f_tanh, b_tanh, 0, 1)                       \
+    X(DL_AF_GELU, f_gelu, b_gelu, 1, 0)                       \
+    X(DL_AF_GELU_TANH, f_gelu_tanh, b_gelu_tanh, 1, 0)        \
+    X(DL_AF_SILU, f_silu, b_silu, 1, 0)                       \
+    X(DL_AF_ELU, f_elu, b_elu, 1, 0)                          \
+    X(DL_AF_SOFTPLUS, f_softplus, b_softplus, 1, 0)           \
+    X(DL_AF_HARDTANH, f_hardtanh, b_hardtanh, 1, 0)           \
+    X(DL_AF_HARDSWISH, f_hardswish, b_hardswish, 1, 0)        \
+    X(DL_AF_HARDSIGMOID, f_hardsigmoid, b_hardsigmoid, 1, 0)  \
+    X(DL_AF_MISH, f_mish, b_mish, 1, 0)
+
 static int act_fwd(int kind, const float *x, float *y, size_t n, float a, float b, float c)
 {
     act_prm p = {a, b, c};
     switch (kind) {
-    case DL_AF_RELU: fwd_run(f_relu, x, y, n, p); return 0;
-    case DL_AF_LEAKY_RELU: fwd_run(f_leaky, x, y, n, p); return 0;
-    case DL_AF_SIGMOID: fwd_run(f_sigmoid, x, y, n, p); return 0;
-    case DL_AF_TANH: fwd_run(f_tanh, x, y, n, p); return 0;
-    case DL_AF_GELU: fwd_run(f_gelu, x, y, n, p); return 0;
-    case DL_AF_GELU_TANH: fwd_run(f_gelu_tanh, x, y, n, p); return 0;
-    case DL_AF_SILU: fwd_run(f_silu, x, y, n, p); return 0;
-    case DL_AF_ELU: fwd_run(f_elu, x, y, n, p); return 0;
-    case DL_AF_SOFTPLUS: fwd_run(f_softplus, x, y, n, p); return 0;
-    case DL_AF_HARDTANH: fwd_run(f_hardtanh, x, y, n, p); return 0;
-    case DL_AF_HARDSWISH: fwd_run(f_hardswish, x, y, n, p); return 0;
-    case DL_AF_HARDSIGMOID: fwd_run(f_hardsigmoid, x, y, n, p); return 0;
-    case DL_AF_MISH: fwd_run(f_mish, x, y, n, p); return 0;
+#define ACT_FWD_CASE(k, f, bf, use_x, use_y) case k: fwd_run(f, x, y, n, p); return 0;
+    ACT_LIST(ACT_FWD_CASE)
+#undef ACT_FWD_CASE
     default: return -1;
     }
 }
@@ -286,19 +292,10 @@ static int act_bwd(int kind, const float *x, const float *y, const float *gy, fl
 {
     act_prm p = {a, b, c};
     switch (kind) {
-    case DL_AF_RELU: bwd_run(b_relu, 0, 1, x, y, gy, gx, n, p); return 0;
-    case DL_AF_LEAKY_RELU: bwd_run(b_leaky, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_SIGMOID: bwd_run(b_sigmoid, 0, 1, x, y, gy, gx, n, p); return 0;
-    case DL_AF_TANH: bwd_run(b_tanh, 0, 1, x, y, gy, gx, n, p); return 0;
-    case DL_AF_GELU: bwd_run(b_gelu, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_GELU_TANH: bwd_run(b_gelu_tanh, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_SILU: bwd_run(b_silu, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_ELU: bwd_run(b_elu, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_SOFTPLUS: bwd_run(b_softplus, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_HARDTANH: bwd_run(b_hardtanh, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_HARDSWISH: bwd_run(b_hardswish, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_HARDSIGMOID: bwd_run(b_hardsigmoid, 1, 0, x, y, gy, gx, n, p); return 0;
-    case DL_AF_MISH: bwd_run(b_mish, 1, 0, x, y, gy, gx, n, p); return 0;
+#define ACT_BWD_CASE(k, f, bf, use_x, use_y)                                              \
+    case k: bwd_run(bf, use_x, use_y, x, y, gy, gx, n, p); return 0;
+    ACT_LIST(ACT_BWD_CASE)
+#undef ACT_BWD_CASE
     default: return -1;
     }
 }
@@ -398,6 +395,18 @@ static inline vf lanes_of(const double *tot)
 }
 
 /* ---- softmax down columns (inner > 1): one vector of adjacent columns at a time ----------- */
+/* the k (<= DL_VF_LEN) adjacent columns at p; a whole vector loads and stores unmasked */
+static inline vf cols_load(const float *p, size_t k, float fill)
+{
+    return k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, fill);
+}
+
+static inline void cols_store(float *p, vf a, size_t k)
+{
+    if (k == DL_VF_LEN) vf_storeu(p, a);
+    else vf_store_part(p, a, k);
+}
+
 static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, size_t j, size_t k,
                          int log_)
 {
@@ -405,19 +414,16 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
     vf m = vf_set1(-INFINITY);
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
-        m = vf_max(m, k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, -INFINITY));
+        m = vf_max(m, cols_load(p, k, -INFINITY));
     }
     /* a column of all -inf has m = -inf; x - m is then NaN, as in the row kernel */
     vf s = vf_zero();
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         const float *p = x + d * inner + j;
-        vf e = vf_exp_nonpos(vf_sub(k == DL_VF_LEN ? vf_loadu(p) : vf_load_part(p, k, 0.0f), m));
+        vf e = vf_exp_nonpos(vf_sub(cols_load(p, k, 0.0f), m));
         s = vf_add(s, e);
-        if (!log_) {
-            if (k == DL_VF_LEN) vf_storeu(y + d * inner + j, e);
-            else vf_store_part(y + d * inner + j, e, k);
-        }
+        if (!log_) cols_store(y + d * inner + j, e, k);
         if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
     s = lanes_of(tot);
@@ -425,8 +431,7 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
         vf sc = vf_div(vf_set1(1.0f), s);
         for (size_t d = 0; d < dim; d++) {
             float *q = y + d * inner + j;
-            if (k == DL_VF_LEN) vf_storeu(q, vf_mul(vf_loadu(q), sc));
-            else vf_store_part(q, vf_mul(vf_load_part(q, k, 0.0f), sc), k);
+            cols_store(q, vf_mul(cols_load(q, k, 0.0f), sc), k);
         }
         return;
     }
@@ -436,33 +441,8 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
     for (size_t l = 0; l < DL_VF_LEN; l++) buf[l] = logf(buf[l]);
     vf ls = vf_loadu(buf);
     for (size_t d = 0; d < dim; d++) {
-        const float *p = x + d * inner + j;
-        float *q = y + d * inner + j;
-        if (k == DL_VF_LEN) vf_storeu(q, vf_sub(vf_sub(vf_loadu(p), m), ls));
-        else vf_store_part(q, vf_sub(vf_sub(vf_load_part(p, k, 0.0f), m), ls), k);
-    }
-}
-
-static void softmax_fwd(const float *x, float *y, size_t outer, size_t dim, size_t inner,
-                        int log_)
-{
-    if (outer == 0 || dim == 0 || inner == 0) return;
-    if (inner == 1) {
-        int nt = dl_threads_for(outer * dim, SM_GRAIN);
-        size_t piece = rows_per_piece(dim);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
-        for (size_t r = 0; r < outer; r++) softmax_row(x + r * dim, y + r * dim, dim, log_);
-        return;
-    }
-    size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
-    size_t tasks = outer * ncol;
-    int nt = dl_threads_for(outer * dim * inner, SM_GRAIN);
-    size_t piece = rows_per_piece(dim * DL_VF_LEN);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
-    for (size_t t = 0; t < tasks; t++) {
-        size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
-        size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;
-        softmax_cols(x + o * dim * inner, y + o * dim * inner, dim, inner, j, k, log_);
+        cols_store(y + d * inner + j,
+                   vf_sub(vf_sub(cols_load(x + d * inner + j, k, 0.0f), m), ls), k);
     }
 }
 
@@ -483,6 +463,12 @@ static float bwd_dot_range(const float *y, const float *g, size_t lo, size_t hi,
     return vf_reduce_add(vf_add(acc0, acc1));
 }
 
+/* the input gradient from y (log-softmax: log y), g and s = sum(g * y) (log-softmax: sum(g)) */
+static inline vf bwd_value(vf yv, vf gv, vf s, int log_)
+{
+    return log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+}
+
 static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n, int log_)
 {
     double tot = 0.0;
@@ -491,14 +477,11 @@ static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n,
     vf s = vf_set1((float)tot);
     size_t i;
     for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
-        vf yv = vf_loadu(y + i), gv = vf_loadu(g + i);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
-        vf_storeu(gx + i, r);
+        vf_storeu(gx + i, bwd_value(vf_loadu(y + i), vf_loadu(g + i), s, log_));
     }
     if (i < n) {
         size_t k = n - i;
-        vf yv = vf_load_part(y + i, k, 0.0f), gv = vf_load_part(g + i, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+        vf r = bwd_value(vf_load_part(y + i, k, 0.0f), vf_load_part(g + i, k, 0.0f), s, log_);
         vf_store_part(gx + i, r, k);
     }
 }
@@ -510,36 +493,33 @@ static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t d
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
-        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vf_load_part(g + o, k, 0.0f);
-        if (log_) {
-            s = vf_add(s, gv);
-        } else {
-            vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vf_load_part(y + o, k, 0.0f);
-            s = vf_fma(gv, yv, s);
-        }
+        vf gv = cols_load(g + o, k, 0.0f);
+        s = log_ ? vf_add(s, gv) : vf_fma(gv, cols_load(y + o, k, 0.0f), s);
         if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
     s = lanes_of(tot);
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
-        vf gv = k == DL_VF_LEN ? vf_loadu(g + o) : vf_load_part(g + o, k, 0.0f);
-        vf yv = k == DL_VF_LEN ? vf_loadu(y + o) : vf_load_part(y + o, k, 0.0f);
-        vf r = log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
-        if (k == DL_VF_LEN) vf_storeu(gx + o, r);
-        else vf_store_part(gx + o, r, k);
+        cols_store(gx + o, bwd_value(cols_load(y + o, k, 0.0f), cols_load(g + o, k, 0.0f), s, log_),
+                   k);
     }
 }
 
-static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer,
-                        size_t dim, size_t inner, int log_)
+/* ---- both directions: rows (inner == 1) or column vectors, over threads ------------------ */
+/* forward (gy NULL): y = softmax(x) along dim; backward: y = the input gradient from the
+ * forward's output x and the output gradient gy */
+static void softmax_split(const float *x, const float *gy, float *y, size_t outer, size_t dim,
+                          size_t inner, int log_)
 {
     if (outer == 0 || dim == 0 || inner == 0) return;
     if (inner == 1) {
         int nt = dl_threads_for(outer * dim, SM_GRAIN);
         size_t piece = rows_per_piece(dim);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, piece) if (nt > 1)
-        for (size_t r = 0; r < outer; r++)
-            softmax_bwd_row(y + r * dim, gy + r * dim, gx + r * dim, dim, log_);
+        for (size_t r = 0; r < outer; r++) {
+            if (gy) softmax_bwd_row(x + r * dim, gy + r * dim, y + r * dim, dim, log_);
+            else softmax_row(x + r * dim, y + r * dim, dim, log_);
+        }
         return;
     }
     size_t ncol = (inner + DL_VF_LEN - 1) / DL_VF_LEN;
@@ -551,8 +531,21 @@ static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer
         size_t o = t / ncol, j = (t % ncol) * DL_VF_LEN;
         size_t k = inner - j < DL_VF_LEN ? inner - j : DL_VF_LEN;
         size_t base = o * dim * inner;
-        softmax_bwd_cols(y + base, gy + base, gx + base, dim, inner, j, k, log_);
+        if (gy) softmax_bwd_cols(x + base, gy + base, y + base, dim, inner, j, k, log_);
+        else softmax_cols(x + base, y + base, dim, inner, j, k, log_);
     }
+}
+
+static void softmax_fwd(const float *x, float *y, size_t outer, size_t dim, size_t inner,
+                        int log_)
+{
+    softmax_split(x, NULL, y, outer, dim, inner, log_);
+}
+
+static void softmax_bwd(const float *y, const float *gy, float *gx, size_t outer,
+                        size_t dim, size_t inner, int log_)
+{
+    softmax_split(y, gy, gx, outer, dim, inner, log_);
 }
 
 const act_kernels_t DL_ISA_FN(act_kernels) = {act_fwd, act_bwd, softmax_fwd, softmax_bwd};

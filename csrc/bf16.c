@@ -1,8 +1,6 @@
 /* Driver of the 16-bit float family (dlcore/bf16.h): conversions split over threads, weight
- * packing, and the bf16 GEMM blocked like the int8 one (qgemm.c): OpenMP over (row block,
- * column block) tiles, column blocks fastest; per K block the tile's packed weights stay in L1
- * while its row tiles accumulate float sums in a stack buffer; then the bias/activation
- * epilogue writes each output once. */
+ * packing, and the bf16 GEMM, blocked as the int8 one (packed_gemm_impl.h) with float sums
+ * and the bias/activation epilogue. */
 #include <string.h>
 #include "dlcore/bf16.h"
 #include "dlcore/qgemm.h"
@@ -16,19 +14,19 @@
 /* k per block (even): one column group's packed weights, 64 x KC x 2 bytes, stay in L1 */
 #define BF_KC 128
 
-static int cpu_has_bf16(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512bf16") ? 1 : 0;
-    }
-    return cached;
-#else
-    return 0;
-#endif
-}
+#define PG_FN bf16_blocked
+#define PG_A uint16_t
+#define PG_B uint16_t
+#define PG_C float
+#define PG_TILE_T bf_tile_fn
+#define PG_NR BF_NR
+#define PG_LDC BF_LDC
+#define PG_MC BF_MC
+#define PG_KC BF_KC
+#define PG_GRAIN BF_GRAIN
+#include "packed_gemm_impl.h"
+
+PG_CPU_FEATURE_FN(cpu_has_bf16, "avx512bf16")
 
 const char *dl_bf16_kernel_name(void)
 {
@@ -94,6 +92,21 @@ int dl_bf16_pack(size_t N, size_t K, const uint16_t *W, size_t ldw, uint16_t *pa
     return 0;
 }
 
+/* what the epilogue of each output row needs */
+typedef struct {
+    const bf16_kernels_t *kt;
+    const float *bias;
+    int act;
+    float *out;
+    size_t ldo;
+} bf16_rows_t;
+
+static void bf16_row(const void *ctx, size_t r, size_t n0, size_t nc, const float *sums)
+{
+    const bf16_rows_t *c = ctx;
+    c->kt->epilogue(nc, sums, c->bias ? c->bias + n0 : NULL, c->act, c->out + r * c->ldo + n0);
+}
+
 int dl_bf16_gemm(size_t M, size_t N, size_t K, const uint16_t *A, size_t lda,
                  const uint16_t *packed, const float *bias, int act, float *out, size_t ldo)
 {
@@ -107,30 +120,7 @@ int dl_bf16_gemm(size_t M, size_t N, size_t K, const uint16_t *A, size_t lda,
         tile = kt->tile_bf16;
         MR = BF_MR_AVX512;
     }
-    const size_t pstride = BF_NR * kpad(K);
-    const size_t nmb = (M + BF_MC - 1) / BF_MC, nnb = (N + BF_LDC - 1) / BF_LDC;
-    const int nt = dl_threads_for(M * N * (K ? K : 1), BF_GRAIN);
-
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t t = 0; t < nmb * nnb; t++) {
-        const size_t m0 = t / nnb * BF_MC, n0 = t % nnb * BF_LDC;
-        const size_t m1 = m0 + BF_MC < M ? m0 + BF_MC : M;
-        const size_t nc = N - n0 < BF_LDC ? N - n0 : BF_LDC;
-        const size_t nv = (nc + BF_NR - 1) / BF_NR;
-        const uint16_t *B = packed + n0 / BF_NR * pstride;
-        float C[BF_MC * BF_LDC];
-        if (K == 0) memset(C, 0, sizeof C);
-        for (size_t k0 = 0; k0 < K; k0 += BF_KC) {
-            const size_t kc = K - k0 < BF_KC ? K - k0 : BF_KC;
-            for (size_t i0 = m0; i0 < m1; i0 += MR) {
-                const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
-                tile(mr, nv, kc, A + i0 * lda + k0, lda, B + k0 * BF_NR, pstride,
-                     C + (i0 - m0) * BF_LDC, k0 > 0);
-            }
-        }
-        for (size_t r = m0; r < m1; r++)
-            kt->epilogue(nc, C + (r - m0) * BF_LDC, bias ? bias + n0 : NULL, act,
-                         out + r * ldo + n0);
-    }
+    const bf16_rows_t rows = {kt, bias, act, out, ldo};
+    bf16_blocked(M, N, K, A, lda, packed, BF_NR * kpad(K), tile, MR, bf16_row, &rows);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 #include "simd.h"
+#include "panel_tile.h"
 #include "gemm_gelu.h"
 #include "dlcore/qgemm.h"
 #include "bf16_kernels.h"
@@ -50,20 +51,7 @@ panel_fixed(const size_t MR, size_t K, const uint16_t *A, size_t lda, const uint
     }
 }
 
-static void tile(size_t mr, size_t nv, size_t K, const uint16_t *A, size_t lda,
-                 const uint16_t *B, size_t pstride, float *C, int accumulate)
-{
-    for (size_t v = 0; v < nv; v++) {
-        const uint16_t *Bv = B + v * pstride;
-        float *Cv = C + v * BF_NR;
-        switch (mr) {
-        case 4: panel_fixed(4, K, A, lda, Bv, Cv, accumulate); break;
-        case 3: panel_fixed(3, K, A, lda, Bv, Cv, accumulate); break;
-        case 2: panel_fixed(2, K, A, lda, Bv, Cv, accumulate); break;
-        default: panel_fixed(1, K, A, lda, Bv, Cv, accumulate); break;
-        }
-    }
-}
+DL_PANEL_TILE(tile, panel_fixed, uint16_t, uint16_t, float, BF_NR)
 #else
 static inline float widen(uint16_t h)
 {

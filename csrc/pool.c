@@ -11,6 +11,8 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
+/* the passes of pool_impl.h's adaptive_pass */
+enum { AD_AVG_FWD, AD_AVG_BWD, AD_MAX_FWD };
 static inline int64_t ad_start(int64_t o, int64_t out, int64_t in) { return (o * in) / out; }
 static inline int64_t ad_end(int64_t o, int64_t out, int64_t in)
 {

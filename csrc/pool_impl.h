@@ -181,69 +181,67 @@ void SUF(dl_avgpool2d_bwd)(const dl_pool_params *p, const T *gy, T *gx, int cip,
     }
 }
 
-void SUF(dl_adaptive_avgpool2d_fwd)(const dl_pool_params *p, const T *x, T *y)
+/* One adaptive pooling pass: planes in parallel, each output cell (oh, ow) over its input
+ * window [h0, h1) x [w0, w1).  AD_AVG_FWD: out = the window's mean of in; AD_AVG_BWD: in is
+ * the output gradient, out (the input gradient, zeroed first) gets in / window size over the
+ * window; AD_MAX_FWD: out = the window's max of in (NaN wins), idx (if not NULL) its flat
+ * index in the plane. */
+static void SUF(adaptive_pass)(const dl_pool_params *p, int mode, const T *in, T *out,
+                               int64_t *idx)
 {
     const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;
     #pragma omp parallel for num_threads(dl_threads_for((size_t)(p->planes * H * W), POOL_GRAIN))
     for (int64_t pl = 0; pl < p->planes; pl++) {
-        const T *xp = x + pl * H * W;
+        /* the plane of the input (forward) or of the input gradient (backward) */
+        const T *xp = mode == AD_AVG_BWD ? NULL : in + pl * H * W;
+        T *gp = mode == AD_AVG_BWD ? out + pl * H * W : NULL;
+        if (gp) memset(gp, 0, (size_t)(H * W) * sizeof(T));
         for (int64_t oh = 0; oh < OH; oh++) {
             const int64_t h0 = ad_start(oh, OH, H), h1 = ad_end(oh, OH, H);
             for (int64_t ow = 0; ow < OW; ow++) {
                 const int64_t w0 = ad_start(ow, OW, W), w1 = ad_end(ow, OW, W);
-                T s = 0;
-                for (int64_t ih = h0; ih < h1; ih++)
-                    for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * W + iw];
-                y[(pl * OH + oh) * OW + ow] = s / (T)((h1 - h0) * (w1 - w0));
+                const int64_t o = (pl * OH + oh) * OW + ow;
+                if (mode == AD_AVG_FWD) {
+                    T s = 0;
+                    for (int64_t ih = h0; ih < h1; ih++)
+                        for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * W + iw];
+                    out[o] = s / (T)((h1 - h0) * (w1 - w0));
+                } else if (mode == AD_AVG_BWD) {
+                    const T g = in[o] / (T)((h1 - h0) * (w1 - w0));
+                    for (int64_t ih = h0; ih < h1; ih++)
+                        for (int64_t iw = w0; iw < w1; iw++) gp[ih * W + iw] += g;
+                } else {
+                    T best = -INFINITY;
+                    int64_t at = h0 * W + w0;
+                    for (int64_t ih = h0; ih < h1; ih++)
+                        for (int64_t iw = w0; iw < w1; iw++) {
+                            const T v = xp[ih * W + iw];
+                            if (v > best || v != v) {
+                                best = v;
+                                at = ih * W + iw;
+                            }
+                        }
+                    out[o] = best;
+                    if (idx) idx[o] = at;
+                }
             }
         }
     }
+}
+
+void SUF(dl_adaptive_avgpool2d_fwd)(const dl_pool_params *p, const T *x, T *y)
+{
+    SUF(adaptive_pass)(p, AD_AVG_FWD, x, y, NULL);
 }
 
 void SUF(dl_adaptive_avgpool2d_bwd)(const dl_pool_params *p, const T *gy, T *gx)
 {
-    const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;
-    #pragma omp parallel for num_threads(dl_threads_for((size_t)(p->planes * H * W), POOL_GRAIN))
-    for (int64_t pl = 0; pl < p->planes; pl++) {
-        T *gp = gx + pl * H * W;
-        memset(gp, 0, (size_t)(H * W) * sizeof(T));
-        for (int64_t oh = 0; oh < OH; oh++) {
-            const int64_t h0 = ad_start(oh, OH, H), h1 = ad_end(oh, OH, H);
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t w0 = ad_start(ow, OW, W), w1 = ad_end(ow, OW, W);
-                const T g = gy[(pl * OH + oh) * OW + ow] / (T)((h1 - h0) * (w1 - w0));
-                for (int64_t ih = h0; ih < h1; ih++)
-                    for (int64_t iw = w0; iw < w1; iw++) gp[ih * W + iw] += g;
-            }
-        }
-    }
+    SUF(adaptive_pass)(p, AD_AVG_BWD, gy, gx, NULL);
 }
 
 void SUF(dl_adaptive_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *idx)
 {
-    const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;
-    #pragma omp parallel for num_threads(dl_threads_for((size_t)(p->planes * H * W), POOL_GRAIN))
-    for (int64_t pl = 0; pl < p->planes; pl++) {
-        const T *xp = x + pl * H * W;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            const int64_t h0 = ad_start(oh, OH, H), h1 = ad_end(oh, OH, H);
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t w0 = ad_start(ow, OW, W), w1 = ad_end(ow, OW, W);
-                T best = -INFINITY;
-                int64_t at = h0 * W + w0;
-                for (int64_t ih = h0; ih < h1; ih++)
-                    for (int64_t iw = w0; iw < w1; iw++) {
-                        const T v = xp[ih * W + iw];
-                        if (v > best || v != v) {
-                            best = v;
-                            at = ih * W + iw;
-                        }
-                    }
-                y[(pl * OH + oh) * OW + ow] = best;
-                if (idx) idx[(pl * OH + oh) * OW + ow] = at;
-            }
-        }
-    }
+    SUF(adaptive_pass)(p, AD_MAX_FWD, x, y, idx);
 }
 
 /* ---- upsampling ---- */

@@ -1,12 +1,7 @@
 /* Driver of the int8 GEMM (dlcore/qgemm.h): weight packing, activation quantization, and the
- * blocked product with OpenMP over (row block, column block) tiles.
- *
- * Blocking (Goto's scheme without packing A, whose rows are already contiguous u8): a thread
- * owns a (row block, column block) tile; for each K block the packed weights of its 64 columns
- * (64 x KC bytes) stay in L1 while all row tiles pass over them, accumulating the integer sums
- * of the whole tile in a stack buffer.  The flattened tile index runs over column blocks
- * fastest, so a thread's consecutive tiles reuse the same rows of A from L2.  After the last K
- * block the ISA's epilogue turns each row's sums into floats (or u8): the output is written
+ * blocked product (packed_gemm_impl.h: OpenMP over (row block, column block) tiles, each K
+ * block's packed weights in L1 while the tile's integer sums stay on the stack); after the last
+ * K block the ISA's epilogue turns each row's sums into floats (or u8): the output is written
  * once. */
 #include <math.h>
 #include <string.h>
@@ -23,19 +18,19 @@
  * every row tile of the row block passes over it */
 #define QG_KC 256
 
-static int cpu_has_vnni(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    static int cached = -1;
-    if (cached < 0) {
-        __builtin_cpu_init();
-        cached = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
-    }
-    return cached;
-#else
-    return 0;
-#endif
-}
+#define PG_FN qgemm_blocked
+#define PG_A uint8_t
+#define PG_B int8_t
+#define PG_C int32_t
+#define PG_TILE_T qg_tile_fn
+#define PG_NR QG_NR
+#define PG_LDC QG_LDC
+#define PG_MC QG_MC
+#define PG_KC QG_KC
+#define PG_GRAIN QG_GRAIN
+#include "packed_gemm_impl.h"
+
+PG_CPU_FEATURE_FN(cpu_has_vnni, "avx512vnni")
 
 static qg_tile_fn pick_tile(const qgemm_kernels_t *kt, size_t *mr)
 {
@@ -146,6 +141,34 @@ int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_
     return 0;
 }
 
+/* what the epilogue of each output row needs */
+typedef struct {
+    const qgemm_kernels_t *kt;
+    const float *a_scale;
+    const int32_t *a_zp;
+    const float *w_scale;
+    const int32_t *colsum;
+    const float *bias;
+    int act;
+    float *out;
+    size_t ldo;
+    uint8_t *out_u8;
+    float inv_out_scale;
+    int32_t out_zp;
+    size_t N;
+    int32_t *raw_s32;
+} qgemm_rows_t;
+
+static void qgemm_row(const void *ctx, size_t r, size_t n0, size_t nc, const int32_t *sums)
+{
+    const qgemm_rows_t *c = ctx;
+    if (c->raw_s32) memcpy(c->raw_s32 + r * c->N + n0, sums, nc * sizeof(int32_t));
+    c->kt->epilogue(nc, sums, c->a_scale[r], c->a_zp[r], c->w_scale + n0, c->colsum + n0,
+                    c->bias ? c->bias + n0 : NULL, c->act,
+                    c->out_u8 ? NULL : c->out + r * c->ldo + n0,
+                    c->out_u8 ? c->out_u8 + r * c->N + n0 : NULL, c->inv_out_scale, c->out_zp);
+}
+
 int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  const int8_t *packed, const int32_t *colsum, const float *a_scale,
                  const int32_t *a_zp, const float *w_scale, const float *bias, int act,
@@ -159,35 +182,8 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     const qgemm_kernels_t *kt = qgemm_kernels();
     size_t MR;
     qg_tile_fn tile = pick_tile(kt, &MR);
-    const size_t pstride = QG_NR * Kp;               /* bytes from one panel to the next */
-    const size_t nmb = (M + QG_MC - 1) / QG_MC, nnb = (N + QG_LDC - 1) / QG_LDC;
-    const float inv_out = out_u8 ? 1.0f / out_scale : 0.0f;
-    const int nt = dl_threads_for(M * N * (Kp ? Kp : 1), QG_GRAIN);
-
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t t = 0; t < nmb * nnb; t++) {
-        const size_t m0 = t / nnb * QG_MC, n0 = t % nnb * QG_LDC;
-        const size_t m1 = m0 + QG_MC < M ? m0 + QG_MC : M;
-        const size_t nc = N - n0 < QG_LDC ? N - n0 : QG_LDC;
-        const size_t nv = (nc + QG_NR - 1) / QG_NR;
-        const int8_t *B = packed + n0 / QG_NR * pstride;
-        int32_t C[QG_MC * QG_LDC];
-        if (Kp == 0) memset(C, 0, sizeof C);
-        for (size_t k0 = 0; k0 < Kp; k0 += QG_KC) {
-            const size_t kc = Kp - k0 < QG_KC ? Kp - k0 : QG_KC;
-            for (size_t i0 = m0; i0 < m1; i0 += MR) {
-                const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
-                tile(mr, nv, kc, A + i0 * lda + k0, lda, B + k0 * QG_NR, pstride,
-                     C + (i0 - m0) * QG_LDC, k0 > 0);
-            }
-        }
-        for (size_t r = m0; r < m1; r++) {
-            const int32_t *Cr = C + (r - m0) * QG_LDC;
-            if (raw_s32) memcpy(raw_s32 + r * N + n0, Cr, nc * sizeof(int32_t));
-            kt->epilogue(nc, Cr, a_scale[r], a_zp[r], w_scale + n0, colsum + n0,
-                         bias ? bias + n0 : NULL, act, out_u8 ? NULL : out + r * ldo + n0,
-                         out_u8 ? out_u8 + r * N + n0 : NULL, inv_out, out_zp);
-        }
-    }
+    const qgemm_rows_t rows = {kt, a_scale, a_zp, w_scale, colsum, bias, act, out, ldo, out_u8,
+                               out_u8 ? 1.0f / out_scale : 0.0f, out_zp, N, raw_s32};
+    qgemm_blocked(M, N, Kp, A, lda, packed, QG_NR * Kp, tile, MR, qgemm_row, &rows);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <string.h>
 #include "simd.h"
+#include "panel_tile.h"
 #include "gemm_gelu.h"
 #include "dlcore/qgemm.h"
 #include "qgemm_kernels.h"
@@ -53,20 +54,7 @@ panel_fixed(const size_t MR, size_t Kp, const uint8_t *A, size_t lda, const int8
     }
 }
 
-static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
-                 const int8_t *B, size_t pstride, int32_t *C, int accumulate)
-{
-    for (size_t v = 0; v < nv; v++) {
-        const int8_t *Bv = B + v * pstride;
-        int32_t *Cv = C + v * QG_NR;
-        switch (mr) {
-        case 4: panel_fixed(4, Kp, A, lda, Bv, Cv, accumulate); break;
-        case 3: panel_fixed(3, Kp, A, lda, Bv, Cv, accumulate); break;
-        case 2: panel_fixed(2, Kp, A, lda, Bv, Cv, accumulate); break;
-        default: panel_fixed(1, Kp, A, lda, Bv, Cv, accumulate); break;
-        }
-    }
-}
+DL_PANEL_TILE(tile, panel_fixed, uint8_t, int8_t, int32_t, QG_NR)
 #else
 #define QG_MR 4
 static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,

@@ -245,12 +245,7 @@ enum { REC_PACK_MIN_ROWS = 16 };
 
 static int rec_alloc_f32(rec_f32 *w, size_t K, size_t K2, size_t N)
 {
-    w->k = rnn_kernels();
-    w->b = w->b2 = NULL;
-    w->ldb = w->ldb2 = 0;
-    w->K = K;
-    w->K2 = K2;
-    w->N = N;
+    *w = (rec_f32){.k = rnn_kernels(), .K = K, .K2 = K2, .N = N};
     w->nr = w->k->nr;
     size_t n = (N + w->nr - 1) / w->nr * w->nr * (K + K2);
     w->bp = dl_alloc((n > 0 ? n : 1) * sizeof(float));
@@ -271,16 +266,8 @@ static int rec_init2_f32(rec_f32 *w, size_t K, const float *B, ptrdiff_t ldb, si
                          const float *B2, ptrdiff_t ldb2, size_t N, size_t rows)
 {
     if (rows < REC_PACK_MIN_ROWS) {
-        w->k = rnn_kernels();
-        w->K = K;
-        w->K2 = K2;
-        w->N = N;
-        w->nr = 0;
-        w->bp = NULL;
-        w->b = B;
-        w->ldb = ldb;
-        w->b2 = B2;
-        w->ldb2 = ldb2;
+        *w = (rec_f32){.k = rnn_kernels(), .K = K, .K2 = K2, .N = N, .b = B, .ldb = ldb,
+                       .b2 = B2, .ldb2 = ldb2};
         return 0;
     }
     if (rec_alloc_f32(w, K, K2, N) != 0) return -1;
@@ -345,14 +332,7 @@ static int rec_init_f64(rec_f64 *w, int trans, size_t K, size_t N, const double 
                         ptrdiff_t ldb, size_t max_m)
 {
     (void)max_m;
-    w->trans = trans;
-    w->K = K;
-    w->K2 = 0;
-    w->N = N;
-    w->b = B;
-    w->ldb = ldb;
-    w->b2 = NULL;
-    w->ldb2 = 0;
+    *w = (rec_f64){.trans = trans, .K = K, .N = N, .b = B, .ldb = ldb};
     return 0;
 }
 

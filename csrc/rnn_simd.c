@@ -300,21 +300,17 @@ rnn_tile(const int mr, size_t K, const float *A, ptrdiff_t lda, size_t K2, const
 {
     vf acc0[RNN_MR], acc1[RNN_MR];
     for (int r = 0; r < mr; r++) acc0[r] = acc1[r] = vf_zero();
-    for (size_t k = 0; k < K; k++) {
-        vf b0 = vf_loadu(bp + k * RNN_NR), b1 = vf_loadu(bp + k * RNN_NR + DL_VF_LEN);
-        for (int r = 0; r < mr; r++) {
-            vf av = vf_set1(A[r * lda + k]);
-            acc0[r] = vf_fma(av, b0, acc0[r]);
-            acc1[r] = vf_fma(av, b1, acc1[r]);
-        }
-    }
-    const float *bp2 = bp + K * RNN_NR;
-    for (size_t k = 0; k < K2; k++) {
-        vf b0 = vf_loadu(bp2 + k * RNN_NR), b1 = vf_loadu(bp2 + k * RNN_NR + DL_VF_LEN);
-        for (int r = 0; r < mr; r++) {
-            vf av = vf_set1(A2[r * lda2 + k]);
-            acc0[r] = vf_fma(av, b0, acc0[r]);
-            acc1[r] = vf_fma(av, b1, acc1[r]);
+    for (int part = 0; part < 2; part++) {        /* A's K panel rows, then A2's K2 */
+        const float *Ap = part ? A2 : A, *bk = part ? bp + K * RNN_NR : bp;
+        const ptrdiff_t ld = part ? lda2 : lda;
+        const size_t Kp = part ? K2 : K;
+        for (size_t k = 0; k < Kp; k++) {
+            vf b0 = vf_loadu(bk + k * RNN_NR), b1 = vf_loadu(bk + k * RNN_NR + DL_VF_LEN);
+            for (int r = 0; r < mr; r++) {
+                vf av = vf_set1(Ap[r * ld + k]);
+                acc0[r] = vf_fma(av, b0, acc0[r]);
+                acc1[r] = vf_fma(av, b1, acc1[r]);
+            }
         }
     }
     for (int r = 0; r < mr; r++) {

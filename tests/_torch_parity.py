@@ -49,6 +49,20 @@ def check(dl_fn, torch_fn, arrays, grad=True, rtol=1e-9, atol=1e-9, seed=0):
     return outs_d
 
 
+def layer_forward_backward(ours, theirs, x, rng, rtol, atol, grad_rtol, grad_atol):
+    """Runs dlcore layer `ours` and torch layer `theirs` on the float array x: compares the
+    outputs (rtol, atol), backpropagates one random output gradient through both and compares
+    the input gradients (grad_rtol, grad_atol); parameter gradients are left to the caller."""
+    import torch
+    xt, tx = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = ours(xt), theirs(tx)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=rtol, atol=atol)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(dl.tensor(gy))
+    ty.backward(torch.tensor(gy))
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=grad_rtol, atol=grad_atol)
+
+
 def gradcheck(fn, arrays):
     """dl.autograd.gradcheck over float64 copies of `arrays` (floats require grad)."""
     ins = [dl.tensor(a.astype(np.float64), requires_grad=True)

@@ -17,9 +17,9 @@ from torch.testing._internal.common_modules import module_db
 import dlcore as dl
 import dlcore.nn as nn
 
-from opinfo_support import (DTYPES, Mismatch, Skip, ValueMismatch, _dl_backward, _flat,
-                            _grad_outputs, _own_error, _tensors, compare, subset, to_dl,
-                            upcast)
+from opinfo_support import (DTYPES, Mismatch, ValueMismatch, _dl_backward, _flat,
+                            _grad_outputs, _own_error, _tensors, compare, report_sweep, run_case,
+                            subset, summary_fixture, to_dl, upcast)
 
 # Known failures: (module name, predicate on (module_input, dtype, training)) -> reason
 KNOWN_FAILURES = [
@@ -225,26 +225,10 @@ def run_module(info, cls, dtype, tally=None, limit=None):
             reason, strict = known_failure(info, mi, dtype, training)
             tag = "%s[%s %s %d %s]" % (info.name, str(dtype)[6:],
                                        "train" if training else "eval", i, mi.desc)
-            try:
-                run_module_input(info, cls, mi, dtype, training)
-                outcome = "passed"
-                if reason is not None:
-                    outcome = "xpassed: %s" % reason
-                    if strict:
-                        failures.append("%s: XPASS (remove the known failure %r)"
-                                        % (tag, reason))
-            except Skip as e:
-                outcome = "skipped: %s" % e
-            except Exception as e:  # noqa: BLE001 - every dlcore error is a finding
-                if reason is not None:
-                    outcome = "xfailed: %s" % reason
-                else:
-                    outcome = "failed"
-                    failures.append("%s: %s: %s  ctor=%r %r" % (
-                        tag, type(e).__name__, str(e)[:300], mi.constructor_input.args,
-                        mi.constructor_input.kwargs))
-            if tally is not None:
-                tally[outcome] = tally.get(outcome, 0) + 1
+            run_case(tag, lambda: run_module_input(info, cls, mi, dtype, training), reason,
+                     strict, failures, tally,
+                     lambda: "ctor=%r %r" % (mi.constructor_input.args,
+                                             mi.constructor_input.kwargs))
     return failures
 
 
@@ -258,13 +242,7 @@ def main(argv):
             failures += run_module(info, cls, dtype, tally)
     print("modules covered: %d; not exposed: %d" % (len(covered), len(missing)))
     print("module inputs run: %d in %.1fs" % (sum(tally.values()), time.time() - t0))
-    for k in sorted(tally):
-        print("  %-60s %d" % (k, tally[k]))
-    if "-v" in argv:
-        for f in failures:
-            print(f)
-        print("not exposed:", " ".join(missing))
-    return 1 if failures else 0
+    return report_sweep(tally, failures, missing, argv)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import sys
 import types
 
 import numpy as np
+import pytest
 import torch
 from torch.testing._internal.common_methods_invocations import op_db
 from torch.testing._internal.opinfo.core import SampleInput
@@ -493,6 +494,57 @@ def subset(items, limit):
     return items[::step]
 
 
+def run_case(tag, run, reason, strict, failures, tally, context, fail_tag=None):
+    """Runs one case of a harness (run()) whose known failure, if any, is (reason, strict);
+    counts its outcome in tally (when not None) and appends to failures a line for an
+    unexpected failure (fail_tag, the error, context()) or for a strict known failure that
+    passed."""
+    try:
+        run()
+        outcome = "passed"
+        if reason is not None:
+            outcome = "xpassed: %s" % reason
+            if strict:
+                failures.append("%s: XPASS (remove the known failure %r)" % (tag, reason))
+    except Skip as e:
+        outcome = "skipped: %s" % e
+    except Exception as e:  # noqa: BLE001 - every dlcore error is a finding
+        if reason is not None:
+            outcome = "xfailed: %s" % reason
+        else:
+            outcome = "failed"
+            failures.append("%s: %s: %s  %s" % (fail_tag or tag, type(e).__name__, str(e)[:300],
+                                                context()))
+    if tally is not None:
+        tally[outcome] = tally.get(outcome, 0) + 1
+
+
+def report_sweep(tally, failures, missing, argv):
+    """The end of a command-line sweep: the tally, and with -v the failures and the names not
+    exposed; returns the exit status."""
+    for k in sorted(tally):
+        print("  %-60s %d" % (k, tally[k]))
+    if "-v" in argv:
+        for f in failures:
+            print(f)
+        print("not exposed:", " ".join(missing))
+    return 1 if failures else 0
+
+
+def summary_fixture(line):
+    """A module-scoped autouse fixture that prints line() after the module's tests (past
+    pytest's capture), when the tally it reads is not empty (line() returns None then)."""
+    @pytest.fixture(scope="module", autouse=True)
+    def _summary(request):
+        yield
+        capture = request.config.pluginmanager.get_plugin("capturemanager")
+        text = line()
+        if capture is not None and text:
+            with capture.global_and_fixture_disabled():
+                print("\n" + text)
+    return _summary
+
+
 def run_op(opinfo, variants, dtype, with_errors, tally=None, limit=None):
     """Run the samples of one op in one dtype; returns a list of failure messages."""
     failures = []
@@ -506,28 +558,13 @@ def run_op(opinfo, variants, dtype, with_errors, tally=None, limit=None):
             sample = s if kind == "sample" else s.sample_input
             reason, strict = known_failure(opinfo, sample, dtype)
             tag = "%s[%s %s %d]" % (op_key(opinfo), label, str(dtype)[6:], i)
-            try:
+            def run():
                 if kind == "sample":
                     run_sample(opinfo, call, s, dtype, random_sample(opinfo, s))
                 else:
                     run_error_input(opinfo, call, s)
-                outcome = "passed"
-                if reason is not None:
-                    outcome = "xpassed: %s" % reason
-                    if strict:
-                        failures.append("%s: XPASS (remove the known failure %r)"
-                                        % (tag, reason))
-            except Skip as e:
-                outcome = "skipped: %s" % e
-            except Exception as e:  # noqa: BLE001 - every dlcore error is a finding
-                if reason is not None:
-                    outcome = "xfailed: %s" % reason
-                else:
-                    outcome = "failed"
-                    failures.append("%s %s: %s: %s  sample=%s" % (
-                        tag, kind, type(e).__name__, str(e)[:300], _describe(sample)))
-            if tally is not None:
-                tally[outcome] = tally.get(outcome, 0) + 1
+            run_case(tag, run, reason, strict, failures, tally,
+                     lambda: "sample=%s" % _describe(sample), fail_tag="%s %s" % (tag, kind))
     return failures
 
 
@@ -556,13 +593,7 @@ def main(argv):
     print("ops covered: %d entries (%d names); not exposed: %d names" % (
         len(covered), len(set(o.name for o, _ in covered)), len(missing)))
     print("samples run: %d in %.1fs" % (sum(tally.values()), time.time() - t0))
-    for k in sorted(tally):
-        print("  %-60s %d" % (k, tally[k]))
-    if "-v" in argv:
-        for f in failures:
-            print(f)
-        print("not exposed:", " ".join(missing))
-    return 1 if failures else 0
+    return report_sweep(tally, failures, missing, argv)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import pytest
 
 import dlcore as dl
 import dlcore.nn.functional as F
+from _torch_parity import layer_forward_backward
 
 
 def _t(a, grad=False):
@@ -84,13 +85,7 @@ def test_batchnorm2d_layer_torch_parity(torch, momentum, rng):
     assert list(m.state_dict()) == list(tm.state_dict())
     for step in range(3):
         x = (rng.standard_normal((3, 4, 5, 6)) * 2 + step).astype(np.float32)
-        xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
-        y, ty = m(xt), tm(tx)
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
-        gy = rng.standard_normal(y.shape).astype(np.float32)
-        y.backward(dl.tensor(gy))
-        ty.backward(torch.tensor(gy))
-        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+        layer_forward_backward(m, tm, x, rng, 1e-4, 1e-5, 1e-4, 1e-4)
     np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(m.bias.grad.numpy(), tm.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
     for k, v in tm.state_dict().items():

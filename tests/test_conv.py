@@ -8,6 +8,7 @@ import pytest
 import dlcore as dl
 from dlcore import _C
 import dlcore.nn.functional as F
+from _torch_parity import layer_forward_backward
 
 
 def ref_conv2d(x, w, b=None, stride=(1, 1), pad=(0, 0), dil=(1, 1), groups=1, out_hw=None):
@@ -250,13 +251,7 @@ def test_conv2d_layer_torch_parity(torch, mode, rng):
     tm = torch.nn.Conv2d(4, 6, 3, stride=(1, 2), padding=(1, 2), groups=2, padding_mode=mode)
     m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     x = rng.standard_normal((2, 4, 9, 10)).astype(np.float32)
-    xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
-    y, ty = m(xt), tm(tx)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
-    gy = rng.standard_normal(y.shape).astype(np.float32)
-    y.backward(dl.tensor(gy))
-    ty.backward(torch.tensor(gy))
-    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    layer_forward_backward(m, tm, x, rng, 1e-4, 1e-5, 1e-4, 1e-5)
     np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(m.bias.grad.numpy(), tm.bias.grad.numpy(), rtol=1e-4, atol=1e-4)
 
@@ -270,13 +265,7 @@ def test_conv_transpose2d_layer_torch_parity(torch, cfg, rng):
     tm = torch.nn.ConvTranspose2d(4, 6, **cfg)
     m.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     x = rng.standard_normal((2, 4, 5, 7)).astype(np.float32)
-    xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
-    y, ty = m(xt), tm(tx)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-5)
-    gy = rng.standard_normal(y.shape).astype(np.float32)
-    y.backward(dl.tensor(gy))
-    ty.backward(torch.tensor(gy))
-    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+    layer_forward_backward(m, tm, x, rng, 1e-4, 1e-5, 1e-4, 1e-4)
     np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 

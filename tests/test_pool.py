@@ -4,6 +4,7 @@ import pytest
 
 import dlcore as dl
 import dlcore.nn.functional as F
+from _torch_parity import layer_forward_backward
 
 
 def _t(a, grad=False):
@@ -158,13 +159,7 @@ def test_pool_layers_torch_parity(torch, rng):
              (dl.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
               torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True))]
     for m, tm in pairs:
-        xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
-        y, ty = m(xt), tm(tx)
-        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
-        gy = rng.standard_normal(y.shape).astype(np.float32)
-        y.backward(dl.tensor(gy))
-        ty.backward(torch.tensor(gy))
-        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+        layer_forward_backward(m, tm, x, rng, 1e-5, 1e-6, 1e-5, 1e-5)
     y, i = dl.nn.MaxPool2d(2, return_indices=True)(_t(x))
     ty, ti = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     np.testing.assert_array_equal(i.numpy(), ti.numpy())

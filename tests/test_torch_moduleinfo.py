@@ -22,15 +22,13 @@ COVERED, NOT_EXPOSED = M.covered_modules()
 TALLY = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _summary(request):
-    yield
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is not None and TALLY:
-        with capture.global_and_fixture_disabled():
-            print("\n" + "ModuleInfo: %d modules covered, %d not exposed; %s inputs: %s" % (
-                len(COVERED), len(NOT_EXPOSED), "all" if FULL else "subset",
-                ", ".join("%s %d" % kv for kv in sorted(TALLY.items()))))
+def _summary_line():
+    return TALLY and "ModuleInfo: %d modules covered, %d not exposed; %s inputs: %s" % (
+        len(COVERED), len(NOT_EXPOSED), "all" if FULL else "subset",
+        ", ".join("%s %d" % kv for kv in sorted(TALLY.items())))
+
+
+_summary = M.summary_fixture(_summary_line)
 
 
 @pytest.mark.parametrize("dtype", M.DTYPES, ids=lambda d: str(d)[6:])

@@ -22,15 +22,13 @@ COVERED, NOT_EXPOSED = S.covered_ops()
 TALLY = {}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _summary(request):
-    yield
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if capture is not None and TALLY:
-        with capture.global_and_fixture_disabled():
-            print("\n" + "OpInfo: %d entries covered, %d names not exposed; %s samples: %s" % (
-                len(COVERED), len(NOT_EXPOSED), "all" if FULL else "subset",
-                ", ".join("%s %d" % kv for kv in sorted(TALLY.items()))))
+def _summary_line():
+    return TALLY and "OpInfo: %d entries covered, %d names not exposed; %s samples: %s" % (
+        len(COVERED), len(NOT_EXPOSED), "all" if FULL else "subset",
+        ", ".join("%s %d" % kv for kv in sorted(TALLY.items())))
+
+
+_summary = S.summary_fixture(_summary_line)
 
 
 @pytest.mark.parametrize("dtype", S.DTYPES, ids=lambda d: str(d)[6:])

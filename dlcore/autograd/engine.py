@@ -20,16 +20,23 @@ _SECOND_TIME = ("trying to backward through the graph a second time (or directly
                 "if you need to access saved tensors after calling backward.")
 
 
+def _broadcast_axes(grad_shape, shape):
+    """(the leading axes broadcasting added, the axes of `shape` it stretched from 1): what a
+    gradient of grad_shape is summed over to get back to shape."""
+    extra = len(grad_shape) - len(shape)
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad_shape[extra + i] != 1)
+    return tuple(range(extra)), stretched
+
+
 def unbroadcast(grad, shape):
     """Sum `grad` over the axes NumPy broadcasting added or stretched to reach it from `shape`."""
     if grad.shape == shape:
         return grad
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
+    lead, stretched = _broadcast_axes(grad.shape, shape)
+    if lead:
+        grad = grad.sum(axis=lead)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
     return grad.reshape(shape)
 
 
@@ -37,12 +44,11 @@ def unbroadcast_tensor(grad, shape):
     """unbroadcast with differentiable Tensor ops (for create_graph)."""
     if tuple(grad.shape) == tuple(shape):
         return grad
-    extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(dim=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(dim=axes, keepdim=True)
+    lead, stretched = _broadcast_axes(tuple(grad.shape), tuple(shape))
+    if lead:
+        grad = grad.sum(dim=lead)
+    if stretched:
+        grad = grad.sum(dim=stretched, keepdim=True)
     return grad.reshape(tuple(shape))
 
 

@@ -18,6 +18,16 @@ def _tuple(x, fname, name):
     return is_tuple, xs
 
 
+def _vectors(v, ts, fname, what):
+    """The vectors v as a list of Tensors; v None (ones) only where every t of ts, the
+    function's `what`, is a scalar."""
+    if v is None:
+        if any(t.numel() != 1 for t in ts):
+            raise RuntimeError("%s: v can only be None when the %s is a scalar" % (fname, what))
+        return [wrap(np.ones(t.shape, t.dtype)) for t in ts]
+    return list(_tuple(v, fname, "v")[1])
+
+
 def _prepare(inputs, create_graph):
     """Fresh leaves that require grad (kept in the caller's graph with create_graph)."""
     out = []
@@ -59,12 +69,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         ins = _prepare(ins, create_graph)
         out = func(*ins)
         is_out_tuple, outs = _tuple(out, "vjp", "outputs")
-        if v is None:
-            if any(o.numel() != 1 for o in outs):
-                raise RuntimeError("vjp: v can only be None when the output is a scalar")
-            vs = [wrap(np.ones(o.shape, o.dtype)) for o in outs]
-        else:
-            vs = list(_tuple(v, "vjp", "v")[1])
+        vs = _vectors(v, outs, "vjp", "output")
         res = _zeros_for(_grads(outs, ins, vs, create_graph, strict, "vjp"), ins)
     outs = _finish(outs, create_graph)
     res = _finish(res, create_graph)
@@ -74,12 +79,7 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): the Jacobian-vector product, by differentiating a vjp."""
     is_in_tuple, ins = _tuple(inputs, "jvp", "inputs")
-    if v is None:
-        if any(t.numel() != 1 for t in ins):
-            raise RuntimeError("jvp: v can only be None when the input is a scalar")
-        vs = [wrap(np.ones(t.shape, t.dtype)) for t in ins]
-    else:
-        vs = list(_tuple(v, "jvp", "v")[1])
+    vs = _vectors(v, ins, "jvp", "input")
     with enable_grad():
         ins = _prepare(ins, create_graph)
         out = func(*ins)
@@ -177,12 +177,7 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
 
 def _hessian_product(func, inputs, v, create_graph, strict, fname):
     is_in_tuple, ins = _tuple(inputs, fname, "inputs")
-    if v is None:
-        if any(t.numel() != 1 for t in ins):
-            raise RuntimeError("%s: v can only be None when the input is a scalar" % fname)
-        vs = [wrap(np.ones(t.shape, t.dtype)) for t in ins]
-    else:
-        vs = list(_tuple(v, fname, "v")[1])
+    vs = _vectors(v, ins, fname, "input")
     with enable_grad():
         ins = _prepare(ins, create_graph)
         out = func(*ins)

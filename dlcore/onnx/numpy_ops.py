@@ -73,24 +73,24 @@ def _topk(x, k, axis=-1, largest=1, sorted=1):
     return vals, idx.astype(np.int64)
 
 
-def _cumsum(x, axis=0, exclusive=0, reverse=0):
+def _cumulative(op, first, x, axis, exclusive, reverse):
+    """CumSum / CumProd: op (np.cumsum / np.cumprod) along axis; exclusive shifts by one
+    starting from `first` (0 / 1), reverse runs from the end."""
     if reverse:
         x = np.flip(x, axis)
-    y = np.cumsum(x, axis=axis, dtype=x.dtype)
+    y = op(x, axis=axis, dtype=x.dtype)
     if exclusive:
-        y = np.concatenate([np.zeros_like(np.take(y, [0], axis=axis)),
+        y = np.concatenate([np.full_like(np.take(y, [0], axis=axis), first),
                             np.take(y, np.arange(y.shape[axis] - 1), axis=axis)], axis=axis)
     return np.flip(y, axis) if reverse else y
+
+
+def _cumsum(x, axis=0, exclusive=0, reverse=0):
+    return _cumulative(np.cumsum, 0, x, axis, exclusive, reverse)
 
 
 def _cumprod(x, axis=0, exclusive=0, reverse=0):
-    if reverse:
-        x = np.flip(x, axis)
-    y = np.cumprod(x, axis=axis, dtype=x.dtype)
-    if exclusive:
-        y = np.concatenate([np.ones_like(np.take(y, [0], axis=axis)),
-                            np.take(y, np.arange(y.shape[axis] - 1), axis=axis)], axis=axis)
-    return np.flip(y, axis) if reverse else y
+    return _cumulative(np.cumprod, 1, x, axis, exclusive, reverse)
 
 
 def _one_hot(indices, depth, values, axis=-1):

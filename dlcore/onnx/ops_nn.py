@@ -144,14 +144,19 @@ def _conv_out(node, n, k, stride, dil, pb, pe):
     return span // stride + 1
 
 
-@converter("Conv")
-def conv(b, node):
+def _conv_operands(node):
+    """Conv's and ConvTranspose's X, W, B (or None), spatial dims and kernel_shape."""
     x0, w0 = node.need_input(0, "X"), node.need_input(1, "W")
     bias = node.input(2)
     dims = _spatial_dims(node, x0)
     if w0.ndim != x0.ndim:
         raise node.error("W must be %d-D like X, got shape %s" % (x0.ndim, w0.shape))
-    k = list(node.attr("kernel_shape", w0.shape[2:]))
+    return x0, w0, bias, dims, list(node.attr("kernel_shape", w0.shape[2:]))
+
+
+@converter("Conv")
+def conv(b, node):
+    x0, w0, bias, dims, k = _conv_operands(node)
     if tuple(k) != tuple(w0.shape[2:]):
         raise node.error("kernel_shape %s differs from W's %s" % (k, w0.shape[2:]))
     strides, dil, begin, end = _spatial_attrs(node, x0, k, dims)
@@ -186,12 +191,7 @@ def conv(b, node):
 
 @converter("ConvTranspose")
 def conv_transpose(b, node):
-    x0, w0 = node.need_input(0, "X"), node.need_input(1, "W")
-    bias = node.input(2)
-    dims = _spatial_dims(node, x0)
-    if w0.ndim != x0.ndim:
-        raise node.error("W must be %d-D like X, got shape %s" % (x0.ndim, w0.shape))
-    k = list(node.attr("kernel_shape", w0.shape[2:]))
+    x0, w0, bias, dims, k = _conv_operands(node)
     g = int(node.attr("group", 1))
     C = x0.shape[1]
     if w0.shape[0] != C or g < 1 or C % g:

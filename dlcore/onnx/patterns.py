@@ -88,6 +88,20 @@ def _times_half_x(uses, v, x):
     return None
 
 
+def _gelu_end(g, uses, node, x, before, approximate):
+    """The end both GELU forms share: node (erf or tanh) then 1 + it, times 0.5 * x; if it
+    matches, the nodes `before`, node and that end become one Gelu of x."""
+    add = _one_plus(uses, node.outputs[0])
+    if add is None:
+        return False
+    m = _times_half_x(uses, add.outputs[0], x)
+    if m is None:
+        return False
+    final, rest = m
+    _replace(g, final, before + [node, add] + rest, x, approximate)
+    return True
+
+
 def _gelu_erf(g, uses, node):
     u = node.inputs[0]
     if u.producer is None or uses.count(u) != 1:
@@ -95,15 +109,7 @@ def _gelu_erf(g, uses, node):
     x = _scaled_input(u.producer, 1.0 / math.sqrt(2.0))
     if x is None:
         return False
-    add = _one_plus(uses, node.outputs[0])
-    if add is None:
-        return False
-    m = _times_half_x(uses, add.outputs[0], x)
-    if m is None:
-        return False
-    final, inner = m
-    _replace(g, final, [u.producer, node, add] + inner, x, "none")
-    return True
+    return _gelu_end(g, uses, node, x, [u.producer], "none")
 
 
 def _cube_sum(v):
@@ -139,15 +145,7 @@ def _gelu_tanh(g, uses, node):
     x, chain = _cube_sum(inner)
     if x is None or any(uses.count(n.outputs[0]) != 1 for n in chain):
         return False
-    add = _one_plus(uses, node.outputs[0])
-    if add is None:
-        return False
-    m = _times_half_x(uses, add.outputs[0], x)
-    if m is None:
-        return False
-    final, rest = m
-    _replace(g, final, [u.producer] + chain + [node, add] + rest, x, "tanh")
-    return True
+    return _gelu_end(g, uses, node, x, [u.producer] + chain, "tanh")
 
 
 def _replace(g, final, nodes, x, approx):

@@ -155,12 +155,15 @@ Hardsigmoid = _act("Hardsigmoid", _C.AF_HARDSIGMOID)
 Mish = _act("Mish", _C.AF_MISH)
 
 
+def _applied(fname, input, inplace, apply):
+    """apply(input), written back into input's storage when inplace (see in_place)."""
+    return in_place(fname, input, apply) if inplace else apply(input)
+
+
 @via_float32
 def relu(input, inplace=False):
     _check_input(input, "relu")
-    if inplace:
-        return in_place("relu", input, ReLU.apply)
-    return ReLU.apply(input)
+    return _applied("relu", input, inplace, ReLU.apply)
 
 
 def relu_(input):
@@ -172,9 +175,7 @@ def relu_(input):
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     _check_input(input, "leaky_relu")
     a = _check_number(negative_slope, "leaky_relu", "negative_slope")
-    if inplace:
-        return in_place("leaky_relu", input, lambda x: LeakyReLU.apply(x, a=a))
-    return LeakyReLU.apply(input, a=a)
+    return _applied("leaky_relu", input, inplace, lambda x: LeakyReLU.apply(x, a=a))
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -206,18 +207,14 @@ def gelu(input, approximate="none"):
 @via_float32
 def silu(input, inplace=False):
     _check_input(input, "silu")
-    if inplace:
-        return in_place("silu", input, SiLU.apply)
-    return SiLU.apply(input)
+    return _applied("silu", input, inplace, SiLU.apply)
 
 
 @via_float32
 def elu(input, alpha=1.0, inplace=False):
     _check_input(input, "elu")
     a = _check_number(alpha, "elu", "alpha")
-    if inplace:
-        return in_place("elu", input, lambda x: ELU.apply(x, a=a, b=1.0, c=1.0))
-    return ELU.apply(input, a=a, b=1.0, c=1.0)
+    return _applied("elu", input, inplace, lambda x: ELU.apply(x, a=a, b=1.0, c=1.0))
 
 
 def elu_(input, alpha=1.0):
@@ -259,9 +256,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     hi = _check_number(max_val, "hardtanh", "max_val")
     if lo > hi:
         raise ValueError("hardtanh: min_val must be <= max_val, got %r > %r" % (min_val, max_val))
-    if inplace:
-        return in_place("hardtanh", input, lambda x: Hardtanh.apply(x, a=lo, b=hi))
-    return Hardtanh.apply(input, a=lo, b=hi)
+    return _applied("hardtanh", input, inplace, lambda x: Hardtanh.apply(x, a=lo, b=hi))
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
@@ -271,33 +266,25 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
 @via_float32
 def relu6(input, inplace=False):
     _check_input(input, "relu6")
-    if inplace:
-        return in_place("relu6", input, lambda x: Hardtanh.apply(x, a=0.0, b=6.0))
-    return Hardtanh.apply(input, a=0.0, b=6.0)
+    return _applied("relu6", input, inplace, lambda x: Hardtanh.apply(x, a=0.0, b=6.0))
 
 
 @via_float32
 def hardswish(input, inplace=False):
     _check_input(input, "hardswish")
-    if inplace:
-        return in_place("hardswish", input, Hardswish.apply)
-    return Hardswish.apply(input)
+    return _applied("hardswish", input, inplace, Hardswish.apply)
 
 
 @via_float32
 def hardsigmoid(input, inplace=False):
     _check_input(input, "hardsigmoid")
-    if inplace:
-        return in_place("hardsigmoid", input, Hardsigmoid.apply)
-    return Hardsigmoid.apply(input)
+    return _applied("hardsigmoid", input, inplace, Hardsigmoid.apply)
 
 
 @via_float32
 def mish(input, inplace=False):
     _check_input(input, "mish")
-    if inplace:
-        return in_place("mish", input, Mish.apply)
-    return Mish.apply(input)
+    return _applied("mish", input, inplace, Mish.apply)
 
 
 @via_float32

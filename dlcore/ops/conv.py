@@ -85,6 +85,16 @@ def _pair(v, name, fname, n=2):
     return tuple(int(e) for e in t)
 
 
+def _check_window(fname, k, s, p, d):
+    """A sliding window's kernel size, stride and dilation (tuples) must be positive, its
+    padding non-negative."""
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise ValueError("%s: kernel_size %s, stride %s and dilation %s must be positive"
+                         % (fname, k, s, d))
+    if min(p) < 0:
+        raise ValueError("%s: padding must be non-negative, got %s" % (fname, p))
+
+
 def _c(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
@@ -108,21 +118,32 @@ def _bf16_forward(x, w, b, y, conf, out_hw):
     return convert(y32, x.dtype)
 
 
-class Conv2dFn(Function):
-    """y = conv2d(x, w) + b; `out_hw` fixes the output size (asymmetric 'same' padding)."""
+class _ConvPairFn(Function):
+    """What conv2d and conv_transpose2d share: each one's forward is the other's data gradient,
+    so both keep (x, w, whether there is a bias) and the settings (stride, padding, dilation,
+    groups) the same way, and each one's graph-mode backward applies the other."""
+    _adjoint = None     # the other op of the pair (set below both)
+    _transposed = False
+
+    def _kernels(self):
+        """(this op's kernel, its data gradient's kernel): each is the other's."""
+        if self._transposed:
+            return _C.conv2d_backward_data, _C.conv2d_forward
+        return _C.conv2d_forward, _C.conv2d_backward_data
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
                 out_hw=None):
         x, w = _c(x), _c(w)
         b = None if b is None else _c(b)
-        y = np.empty((x.shape[0], w.shape[0]) + out_hw, dtype=x.dtype)
+        out_channels = w.shape[1] * groups if self._transposed else w.shape[0]
+        y = np.empty((x.shape[0], out_channels) + out_hw, dtype=x.dtype)
         self.conf = (stride, padding, dilation, groups)
         if self.requires_grad:
             self.x, self.w, self.has_b = x, w, b is not None
-        if is_bf16(x.dtype):
+        if is_bf16(x.dtype) and not self._transposed:
             return _bf16_forward(x, w, b, y, self.conf, out_hw)
         if y.size:
-            _C.conv2d_forward(x, w, b, y, stride, padding, dilation, groups)
+            self._kernels()[0](x, w, b, y, *self.conf)
         return y
 
     def backward(self, g):
@@ -135,21 +156,15 @@ class Conv2dFn(Function):
             grads = self.backward(widen(g))
             return tuple(None if r is None else convert(r, g.dtype) for r in grads)
         g = _c(g)
-        x, w = self.x, self.w
-        gx = gw = gb = None
-        if g.shape[0] == 0:
-            return (np.zeros_like(x) if self.needs_input_grad[0] else None,
-                    np.zeros_like(w) if self.needs_input_grad[1] else None,
-                    np.zeros((w.shape[0],), w.dtype) if self.has_b else None)
+        if g.shape[0] == 0:      # an empty batch: zero gradients of each input's shape
+            return (np.zeros_like(self.x) if self.needs_input_grad[0] else None,
+                    np.zeros_like(self.w) if self.needs_input_grad[1] else None,
+                    np.zeros((g.shape[1],), self.w.dtype) if self.has_b else None)
+        gx = None
         if self.needs_input_grad[0]:
-            gx = np.empty_like(x)
-            _C.conv2d_backward_data(g, w, None, gx, *self.conf)
-        want_b = self.has_b and self.needs_input_grad[2]
-        if self.needs_input_grad[1] or want_b:
-            gw = np.empty_like(w) if self.needs_input_grad[1] else None
-            gb = np.empty((w.shape[0],), w.dtype) if want_b else None
-            _C.conv2d_backward_weight(x, g, gw, gb, w.shape, *self.conf)
-        return gx, gw, gb
+            gx = np.empty_like(self.x)
+            self._kernels()[1](g, self.w, None, gx, *self.conf)
+        return (gx,) + self._param_grads(g)
 
     def backward_graph(self, g):
         x, w = self.parents[0], self.parents[1]
@@ -157,60 +172,48 @@ class Conv2dFn(Function):
         conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
                     dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
         need = self.needs_input_grad
-        gx = ConvTranspose2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) \
-            if need[0] else None
-        gw = Conv2dWeightGrad.apply(x, g, wshape=tuple(w.shape), conf=tuple(conf.values())) \
+        gx = self._adjoint.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) if need[0] else None
+        # the weight gradient of the conv2d from (its input, its output gradient)
+        operands = (g, x) if self._transposed else (x, g)
+        gw = Conv2dWeightGrad.apply(*operands, wshape=tuple(w.shape), conf=tuple(conf.values())) \
             if need[1] else None
         gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
         return gx, gw, gb
 
 
-class ConvTranspose2dFn(Function):
+class Conv2dFn(_ConvPairFn):
+    """y = conv2d(x, w) + b; `out_hw` fixes the output size (asymmetric 'same' padding)."""
+
+    def _param_grads(self, g):
+        x, w = self.x, self.w
+        gw = gb = None
+        want_b = self.has_b and self.needs_input_grad[2]
+        if self.needs_input_grad[1] or want_b:
+            gw = np.empty_like(w) if self.needs_input_grad[1] else None
+            gb = np.empty((w.shape[0],), w.dtype) if want_b else None
+            _C.conv2d_backward_weight(x, g, gw, gb, w.shape, *self.conf)
+        return gw, gb
+
+
+class ConvTranspose2dFn(_ConvPairFn):
     """y = conv_transpose2d(x, w) + b with w (C_in, C_out/groups, R, S): the adjoint of the
     conv2d that maps y's shape to x's shape."""
+    _transposed = True
 
-    def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                out_hw=None):
-        x, w = _c(x), _c(w)
-        b = None if b is None else _c(b)
-        y = np.empty((x.shape[0], w.shape[1] * groups) + out_hw, dtype=x.dtype)
-        self.conf = (stride, padding, dilation, groups)
-        if self.requires_grad:
-            self.x, self.w, self.has_b = x, w, b is not None
-        if y.size:
-            _C.conv2d_backward_data(x, w, b, y, stride, padding, dilation, groups)
-        return y
-
-    def backward(self, g):
-        g = _c(g)
+    def _param_grads(self, g):
         x, w = self.x, self.w
-        gx = gw = gb = None
-        if g.shape[0] == 0:
-            return (np.zeros_like(x) if self.needs_input_grad[0] else None,
-                    np.zeros_like(w) if self.needs_input_grad[1] else None,
-                    np.zeros((g.shape[1],), w.dtype) if self.has_b else None)
-        if self.needs_input_grad[0]:
-            gx = np.empty_like(x)
-            _C.conv2d_forward(g, w, None, gx, *self.conf)
+        gw = gb = None
         if self.needs_input_grad[1]:
             gw = np.empty_like(w)
             _C.conv2d_backward_weight(g, x, gw, None, w.shape, *self.conf)
         if self.has_b and self.needs_input_grad[2]:
             gb = np.empty((g.shape[1],), g.dtype)
             _C.channel_sum(g, gb)
-        return gx, gw, gb
+        return gw, gb
 
-    def backward_graph(self, g):
-        x, w = self.parents[0], self.parents[1]
-        kw = self.kwargs
-        conf = dict(stride=kw.get("stride", (1, 1)), padding=kw.get("padding", (0, 0)),
-                    dilation=kw.get("dilation", (1, 1)), groups=kw.get("groups", 1))
-        need = self.needs_input_grad
-        gx = Conv2dFn.apply(g, w, out_hw=tuple(x.shape[2:]), **conf) if need[0] else None
-        gw = Conv2dWeightGrad.apply(g, x, wshape=tuple(w.shape), conf=tuple(conf.values())) \
-            if need[1] else None
-        gb = g.sum((0, 2, 3)) if len(need) > 2 and need[2] else None
-        return gx, gw, gb
+
+Conv2dFn._adjoint = ConvTranspose2dFn
+ConvTranspose2dFn._adjoint = Conv2dFn
 
 
 class Conv2dWeightGrad(Function):
@@ -265,6 +268,18 @@ def _batched(fname, input, nd):
     return input, False
 
 
+def _conv_inputs(fname, input, weight, bias, nd, weight_layout):
+    """The checks every convolution starts with: Tensor arguments of one float dtype, an
+    (N, C, *nd spatial) input (or one without N: then returned with it, and True) and an
+    (nd + 2)-D weight laid out as weight_layout says."""
+    _check_common(fname, input, weight, bias)
+    x, unbatched = _batched(fname, input, nd)
+    if weight.ndim != nd + 2:
+        raise ValueError("%s: weight must be %d-D %s, got shape %s"
+                         % (fname, nd + 2, weight_layout, tuple(weight.shape)))
+    return x, unbatched
+
+
 @lower_precision
 @via_float32(only=float16)  # bfloat16 has its own path (bf16_matmul.conv2d)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -274,11 +289,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     stride 1; an odd total padding puts the extra row/column at the bottom/right, as PyTorch).
     """
     fname = "conv2d"
-    _check_common(fname, input, weight, bias)
-    x, unbatched = _batched(fname, input, 2)
-    if weight.ndim != 4:
-        raise ValueError("conv2d: weight must be 4-D (C_out, C_in/groups, kH, kW), got shape %s"
-                         % (tuple(weight.shape),))
+    x, unbatched = _conv_inputs(fname, input, weight, bias, 2, "(C_out, C_in/groups, kH, kW)")
     stride = _pair(stride, "stride", fname)
     dilation = _pair(dilation, "dilation", fname)
     if not isinstance(groups, numbers.Integral) or groups < 1:
@@ -343,11 +354,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """F.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW);
     output size (H-1)*stride - 2*padding + dilation*(kH-1) + output_padding + 1."""
     fname = "conv_transpose2d"
-    _check_common(fname, input, weight, bias)
-    x, unbatched = _batched(fname, input, 2)
-    if weight.ndim != 4:
-        raise ValueError("conv_transpose2d: weight must be 4-D (C_in, C_out/groups, kH, kW), got "
-                         "shape %s" % (tuple(weight.shape),))
+    x, unbatched = _conv_inputs(fname, input, weight, bias, 2, "(C_in, C_out/groups, kH, kW)")
     stride = _pair(stride, "stride", fname)
     pad = _pair(padding, "padding", fname)
     opad = _pair(output_padding, "output_padding", fname)
@@ -397,11 +404,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv1d: input (N, C_in, L), weight (C_out, C_in/groups, k): conv2d on a 1-row image."""
     fname = "conv1d"
-    _check_common(fname, input, weight, bias)
-    x, unbatched = _batched(fname, input, 1)
-    if weight.ndim != 3:
-        raise ValueError("conv1d: weight must be 3-D (C_out, C_in/groups, k), got shape %s"
-                         % (tuple(weight.shape),))
+    x, unbatched = _conv_inputs(fname, input, weight, bias, 1, "(C_out, C_in/groups, k)")
     s = _pair(stride, "stride", fname, 1)[0]
     d = _pair(dilation, "dilation", fname, 1)[0]
     p = padding if isinstance(padding, str) else _pair(padding, "padding", fname, 1)[0]

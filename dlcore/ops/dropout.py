@@ -64,39 +64,37 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _feature_dropout(input, p, training)
 
 
-def dropout2d(input, p=0.5, training=True, inplace=False):
-    """PyTorch's dropout2d, including its legacy reading of a 3-D input as (N, C, L)
-    (channel-wise 1-D dropout, with PyTorch's warning) rather than an unbatched (C, H, W)."""
-    _check_p(p, "dropout2d")
+def _channel_dropout(fname, n, input, p, training, inplace, again):
+    """dropout2d (n = 2) and dropout3d (n = 3): channels of an (N, C, *n spatial) input, or of
+    an unbatched (C, *n spatial) one, dropped whole; other ranks warn as PyTorch's do.  A 3-D
+    input to dropout2d is read as (N, C, L), PyTorch's legacy reading, with its warning.
+    `again` is the public function, re-run on the copy that in-place dropout writes back."""
+    _check_p(p, fname)
     if inplace and training and p > 0.0:
-        return in_place("dropout2d", input, lambda x: dropout2d(x, p, training))
+        return in_place(fname, input, lambda x: again(x, p, training))
     if input.ndim < 2:
-        raise ValueError("dropout2d: input must have at least 2 dims, got shape %s"
-                         % (tuple(input.shape),))
-    if input.ndim not in (3, 4):
-        warnings.warn("dropout2d: Received a %d-D input to dropout2d, which is deprecated (in "
-                      "PyTorch too); use dropout instead. dropout2d drops channels of 3-D or "
-                      "4-D inputs." % input.ndim, stacklevel=2)
-    if input.ndim == 3:
+        raise ValueError("%s: input must have at least 2 dims, got shape %s"
+                         % (fname, tuple(input.shape)))
+    if input.ndim not in (n + 1, n + 2):
+        warnings.warn("%s: Received a %d-D input to %s, which is deprecated (in PyTorch too); "
+                      "use dropout instead. %s drops channels of %d-D or %d-D inputs."
+                      % (fname, input.ndim, fname, fname, n + 1, n + 2), stacklevel=3)
+    if input.ndim == n + 1 and n == 2:
         warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
                       "channel-wise 1D dropout behavior is desired - input is interpreted as "
                       "shape (N, C, L), where C is the channel dim (PyTorch's behaviour); use "
                       "dropout1d for that, or add the batch dim to a (C, H, W) input.",
-                      stacklevel=2)
+                      stacklevel=3)
+    elif input.ndim == n + 1:
+        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
     return _feature_dropout(input, p, training)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """PyTorch's dropout2d, including its legacy reading of a 3-D input as (N, C, L)
+    (channel-wise 1-D dropout, with PyTorch's warning) rather than an unbatched (C, H, W)."""
+    return _channel_dropout("dropout2d", 2, input, p, training, inplace, dropout2d)
 
 
 def dropout3d(input, p=0.5, training=True, inplace=False):
-    _check_p(p, "dropout3d")
-    if inplace and training and p > 0.0:
-        return in_place("dropout3d", input, lambda x: dropout3d(x, p, training))
-    if input.ndim < 2:
-        raise ValueError("dropout3d: input must have at least 2 dims, got shape %s"
-                         % (tuple(input.shape),))
-    if input.ndim not in (4, 5):
-        warnings.warn("dropout3d: Received a %d-D input to dropout3d, which is deprecated (in "
-                      "PyTorch too); use dropout instead. dropout3d drops channels of 4-D or "
-                      "5-D inputs." % input.ndim, stacklevel=2)
-    if input.ndim == 4:
-        return _feature_dropout(input.unsqueeze(0), p, training).squeeze(0)
-    return _feature_dropout(input, p, training)
+    return _channel_dropout("dropout3d", 3, input, p, training, inplace, dropout3d)

@@ -13,6 +13,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor_base import TensorBase
 from ..dtypes import is_floating
+from .conv import _check_window
 
 __all__ = ["unfold", "fold"]
 
@@ -35,11 +36,7 @@ def _geometry(fname, hw, kernel_size, dilation, padding, stride):
     d = _pair(dilation, "dilation", fname)
     p = _pair(padding, "padding", fname)
     s = _pair(stride, "stride", fname)
-    if min(k) < 1 or min(d) < 1 or min(s) < 1:
-        raise ValueError("%s: kernel_size %s, dilation %s and stride %s must be positive"
-                         % (fname, k, d, s))
-    if min(p) < 0:
-        raise ValueError("%s: padding must be non-negative, got %s" % (fname, p))
+    _check_window(fname, k, s, p, d)
     out = tuple((hw[i] + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(2))
     if min(out) < 1:
         raise ValueError("%s: the sliding blocks do not fit: spatial size %s, kernel %s, "

@@ -198,18 +198,22 @@ def _from_rows(g2, shape):
     return moved.permute(0, len(shape) - 1, *range(1, len(shape) - 1))
 
 
+def _reduction_scaled(grad, g, reduction, denom):
+    """Per-row gradient rows (Tensor) times the loss's output gradient g: per row for
+    reduction 'none', g for 'sum', g / denom for 'mean' (0 when denom is 0)."""
+    if reduction == "none":
+        return grad * g.reshape(-1, 1)
+    if reduction == "sum":
+        return grad * g
+    return grad * (g / denom) if denom != 0 else grad * 0.0
+
+
 def _soft_target_grad(fn, g, a, reduction, denom):
     """d/dx of sum_i s_i * (-sum_c a_ic log softmax(x)_ic) = s_i (p_i * sum_c a_ic - a_i), as
     Tensor ops (a constant), s the reduction's scale of g."""
     x = fn.parents[0]
     p = Softmax.apply(_as_rows(x), dim=1)
-    grad = p * wrap(a.sum(1, keepdims=True)) - wrap(a)
-    if reduction == "none":
-        grad = grad * g.reshape(-1, 1)
-    elif reduction == "sum":
-        grad = grad * g
-    else:
-        grad = grad * (g / denom) if denom != 0 else grad * 0.0
+    grad = _reduction_scaled(p * wrap(a.sum(1, keepdims=True)) - wrap(a), g, reduction, denom)
     return _from_rows(grad, tuple(x.shape))
 
 
@@ -296,14 +300,7 @@ class NLLLoss(Function):
         coef = np.zeros(shape2, dtype)
         rows = np.nonzero(t != ignore_index)[0]
         coef[rows, t[rows]] = -(1.0 if weight is None else weight[t[rows]])
-        c = wrap(coef)
-        if reduction == "none":
-            grad = c * g.reshape(-1, 1)
-        elif reduction == "sum":
-            grad = c * g
-        else:
-            grad = c * (g / wsum) if wsum != 0 else c * 0.0
-        return _from_rows(grad, shape), None
+        return _from_rows(_reduction_scaled(wrap(coef), g, reduction, wsum), shape), None
 
 
 @float32_policy

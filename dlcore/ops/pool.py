@@ -9,7 +9,7 @@ import numpy as np
 from .. import _C
 from ..autograd import Function
 from ..tensor_base import TensorBase, wrap
-from .conv import _pair, _c, _FLOAT
+from .conv import _pair, _c, _check_window, _FLOAT
 from .interpolate import ALIGNABLE, MODE_RANK, SeparableResample, axis_matrix, output_size
 from .half import via_float32
 
@@ -46,11 +46,7 @@ def _window(fname, input, kernel_size, stride, padding, dilation, ceil_mode):
         else _pair(stride, "stride", fname)
     p = _pair(padding, "padding", fname)
     d = _pair(dilation, "dilation", fname)
-    if min(k) < 1 or min(s) < 1 or min(d) < 1:
-        raise ValueError("%s: kernel_size %s, stride %s and dilation %s must be positive"
-                         % (fname, k, s, d))
-    if min(p) < 0:
-        raise ValueError("%s: padding must be non-negative, got %s" % (fname, p))
+    _check_window(fname, k, s, p, d)
     for i in range(2):
         if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
             raise ValueError("%s: padding %s should be at most half of the effective kernel "

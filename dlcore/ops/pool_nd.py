@@ -45,15 +45,18 @@ def _stride(stride, kernel, fname, n):
 
 
 # ---- 1-D -------------------------------------------------------------------------------------
+def _args1d(fname, input, kernel_size, stride, padding):
+    """(input with a batch dim, whether one was added, kernel, stride, padding) as 1-tuples."""
+    x, unb = _batched(fname, input, 1)
+    k = _pair(kernel_size, "kernel_size", fname, 1)
+    return x, unb, k, _stride(stride, k, fname, 1), _pair(padding, "padding", fname, 1)
+
+
 @via_float32
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
-    fname = "max_pool1d"
-    x, unb = _batched(fname, input, 1)
-    k = _pair(kernel_size, "kernel_size", fname, 1)
-    s = _stride(stride, k, fname, 1)
-    p = _pair(padding, "padding", fname, 1)
-    d = _pair(dilation, "dilation", fname, 1)
+    x, unb, k, s, p = _args1d("max_pool1d", input, kernel_size, stride, padding)
+    d = _pair(dilation, "dilation", "max_pool1d", 1)
     out = max_pool2d(x.unsqueeze(2), (1,) + k, (1,) + s, (0,) + p, (1,) + d, ceil_mode,
                      return_indices)
     if return_indices:
@@ -64,11 +67,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 @via_float32
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
-    fname = "avg_pool1d"
-    x, unb = _batched(fname, input, 1)
-    k = _pair(kernel_size, "kernel_size", fname, 1)
-    s = _stride(stride, k, fname, 1)
-    p = _pair(padding, "padding", fname, 1)
+    x, unb, k, s, p = _args1d("avg_pool1d", input, kernel_size, stride, padding)
     y = avg_pool2d(x.unsqueeze(2), (1,) + k, (1,) + s, (0,) + p, ceil_mode, count_include_pad)
     return _unbatch(y.squeeze(2), unb)
 

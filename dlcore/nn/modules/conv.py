@@ -1,15 +1,11 @@
 """Convolution layers with PyTorch's parameter names, shapes and initialisation."""
-import math
 import numbers
 
-import numpy as np
-
-from ...tensor import _check_device, get_default_dtype
 from ...ops.conv import conv1d, conv2d, conv_transpose2d, _pair
 from ...ops.shape_fn import pad as F_pad
 from ...ops.conv3d import conv3d
 from .. import init
-from ..parameter import Parameter
+from ._weights import make_weight_and_bias, reset_kaiming_uniform
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"]
@@ -20,6 +16,7 @@ _MODES = ("zeros", "reflect", "replicate", "circular")
 class _ConvNd(Module):
     _n = 2
     _transposed = False
+    _conv = staticmethod(conv2d)     # the op forward() applies
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                  bias, padding_mode, output_padding=0, device=None, dtype=None):
@@ -65,26 +62,23 @@ class _ConvNd(Module):
         self.output_padding = _pair(output_padding, "output_padding", name, n)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.groups, self.padding_mode, self.transposed = int(groups), padding_mode, self._transposed
-        _check_device(device)
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         if self._transposed:
             shape = (in_channels, out_channels // groups) + self.kernel_size
         else:
             shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty((out_channels,), dtype=dt))
-        else:
-            self.register_parameter("bias", None)
+        make_weight_and_bias(self, shape, out_channels, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+        reset_kaiming_uniform(self.weight, self.bias, fan_in)
+
+    def forward(self, x):
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            x, padding = self._explicit_pad(x), 0
+        return self._conv(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                          self.groups)
 
     def _explicit_pad(self, x):
         """Non-zero padding modes pad the input first (F.pad), then convolve unpadded."""
@@ -128,29 +122,16 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device=device, dtype=dtype)
 
-    def forward(self, x):
-        if self.padding_mode != "zeros":
-            return conv2d(self._explicit_pad(x), self.weight, self.bias, self.stride, 0,
-                          self.dilation, self.groups)
-        return conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)
-
 
 class Conv1d(_ConvNd):
     """1-D convolution: weight (out_channels, in_channels/groups, k), bias (out_channels)."""
     _n = 1
+    _conv = staticmethod(conv1d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device=device, dtype=dtype)
-
-    def forward(self, x):
-        if self.padding_mode != "zeros":
-            return conv1d(self._explicit_pad(x), self.weight, self.bias, self.stride, 0,
-                          self.dilation, self.groups)
-        pad = self.padding if isinstance(self.padding, str) else self.padding[0]
-        return conv1d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -189,15 +170,9 @@ class Conv3d(_ConvNd):
     """3-D convolution: weight (out_channels, in_channels/groups, kD, kH, kW), bias
     (out_channels); computed as a sum of 2-D convolutions over the kernel's depth taps."""
     _n = 3
+    _conv = staticmethod(conv3d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, device=device, dtype=dtype)
-
-    def forward(self, x):
-        if self.padding_mode != "zeros":
-            return conv3d(self._explicit_pad(x), self.weight, self.bias, self.stride, 0,
-                          self.dilation, self.groups)
-        return conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups)

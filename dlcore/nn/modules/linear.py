@@ -3,11 +3,10 @@ import math
 
 import numpy as np
 
-from ...tensor import _check_device, get_default_dtype
 from ...ops.bilinear import bilinear
 from ...ops.matmul import linear
 from .. import init
-from ..parameter import Parameter
+from ._weights import make_weight_and_bias, reset_kaiming_uniform
 from .module import Module
 
 
@@ -27,22 +26,12 @@ class Linear(Module):
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(v, (int, np.integer)) or v < 0:
                 raise ValueError("Linear: %s must be a non-negative int, got %r" % (name, v))
-        _check_device(device)
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty((out_features,), dtype=dt))
-        else:
-            self.register_parameter("bias", None)
+        make_weight_and_bias(self, (out_features, in_features), out_features, bias, device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        reset_kaiming_uniform(self.weight, self.bias, self.in_features)
 
     def forward(self, input):  # torch's argument name: Linear(input=x) works
         return linear(input, self.weight, self.bias)
@@ -62,15 +51,10 @@ class Bilinear(Module):
                         ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise ValueError("Bilinear: %s must be a positive int, got %r" % (name, v))
-        _check_device(device)
-        dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.in1_features, self.in2_features = int(in1_features), int(in2_features)
         self.out_features = int(out_features)
-        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype=dt))
-        if bias:
-            self.bias = Parameter(np.empty((out_features,), dtype=dt))
-        else:
-            self.register_parameter("bias", None)
+        make_weight_and_bias(self, (out_features, in1_features, in2_features), out_features, bias,
+                             device, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):

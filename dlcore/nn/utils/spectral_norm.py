@@ -4,7 +4,7 @@ with one power-iteration step in training), as SN-GAN scripts use it."""
 import numpy as np
 
 from ...tensor import Tensor
-from ..parameter import Parameter
+from ._weight_hooks import remove_weight_hook
 
 __all__ = ["spectral_norm", "remove_spectral_norm", "SpectralNorm"]
 
@@ -65,15 +65,6 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 
 
 def remove_spectral_norm(module, name="weight"):
-    for hook in list(module.__dict__.get("_forward_pre_hooks", {}).values()):
-        if isinstance(hook, SpectralNorm) and hook.name == name:
-            weight = hook.compute_weight(module, do_power_iteration=False).detach()
-            hook.handle.remove()
-            del module._parameters[name + "_orig"]
-            del module._buffers[name + "_u"]
-            del module._buffers[name + "_v"]
-            module.__dict__.pop(name, None)
-            module.register_parameter(name, Parameter(weight._data.copy()))
-            return module
-    raise ValueError("remove_spectral_norm: spectral_norm of %r not found in %s"
-                     % (name, type(module).__name__))
+    return remove_weight_hook(
+        module, name, SpectralNorm, "remove_spectral_norm", ("_orig",), ("_u", "_v"),
+        lambda hook: hook.compute_weight(module, do_power_iteration=False))

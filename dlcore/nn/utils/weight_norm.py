@@ -2,6 +2,7 @@
 (parameters `<name>_g` and `<name>_v`, the weight recomputed before each forward), kept
 because many scripts and checkpoints use it."""
 from ..parameter import Parameter
+from ._weight_hooks import remove_weight_hook
 from .parametrizations import norm_except_dim
 
 __all__ = ["weight_norm", "remove_weight_norm", "WeightNorm"]
@@ -41,14 +42,5 @@ def weight_norm(module, name="weight", dim=0):
 
 
 def remove_weight_norm(module, name="weight"):
-    for hook in list(module.__dict__.get("_forward_pre_hooks", {}).values()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            weight = hook.compute_weight(module).detach()
-            hook.handle.remove()
-            del module._parameters[name + "_g"]
-            del module._parameters[name + "_v"]
-            module.__dict__.pop(name, None)
-            module.register_parameter(name, Parameter(weight._data.copy()))
-            return module
-    raise ValueError("remove_weight_norm: weight_norm of %r not found in %s"
-                     % (name, type(module).__name__))
+    return remove_weight_hook(module, name, WeightNorm, "remove_weight_norm", ("_g", "_v"), (),
+                              lambda hook: hook.compute_weight(module))

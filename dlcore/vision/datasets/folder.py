@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from ...data.dataset import Dataset
+from ._items import transformed
 
 try:
     from PIL import Image as _PILImage
@@ -107,11 +108,7 @@ class DatasetFolder(Dataset):
     def __getitem__(self, index):
         path, target = self.samples[index]
         sample = self.loader(path)
-        if self.transform is not None:
-            sample = self.transform(sample)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return sample, target
+        return transformed(self, sample, target)
 
     def __len__(self):
         return len(self.samples)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ...data.dataset import Dataset
 from ...data.idx import read_idx
+from ._items import transformed
 
 try:
     from PIL import Image as _PILImage
@@ -56,11 +57,7 @@ class MNIST(Dataset):
         img, target = self.data[index], int(self.targets[index])
         if _PILImage is not None:
             img = _PILImage.fromarray(img, mode="L")
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return transformed(self, img, target)
 
     def __len__(self):
         return len(self.data)
@@ -90,11 +87,7 @@ class FakeData(Dataset):
         if _PILImage is not None:
             hwc = img.transpose(1, 2, 0)
             img = _PILImage.fromarray(hwc[:, :, 0] if hwc.shape[2] == 1 else hwc)
-        if self.transform is not None:
-            img = self.transform(img)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return img, target
+        return transformed(self, img, target)
 
     def __len__(self):
         return self.size
