@@ -35,4 +35,17 @@ int dl_winograd_tile_size(const dl_wino_conv *c, int isa);
 int dl_winograd_conv_f32(const dl_wino_conv *c, int m, const float *in, const float *bias,
                          float *out);
 
+/* The weight gradient of the correlation above (winograd_wgrad.c): c's w, wk, wc and flip
+ * are unused, and gw (K x C x 3 x 3) gets
+ *     gw[k, c, r, s] = sum_{n, i, j} out_grad[n, k, i, j] * in[n, c, i - ph + r, j - pw + s]
+ * computed with F(m x m, 3 x 3)'s transforms, m = 2 or 4.  dl_winograd_wgrad_pick gives the
+ * tile size when that is expected to beat im2col (0 otherwise), dl_winograd_wgrad_tile_size
+ * the cheaper one regardless.  Returns 0, or -1 when scratch memory could not be allocated
+ * (gw is then undefined).  Operands must be finite (the caller checks: the transforms would
+ * turn an infinity into NaN where im2col gives +-inf). */
+int dl_winograd_wgrad_pick(const dl_wino_conv *c, int isa);
+int dl_winograd_wgrad_tile_size(const dl_wino_conv *c, int isa);
+int dl_winograd_wgrad_f32(const dl_wino_conv *c, int m, const float *in, const float *out_grad,
+                          float *gw);
+
 #endif

@@ -22,7 +22,7 @@ cdef extern from "dlcore/conv.h":
     size_t dl_conv_col_bytes() nogil
     void dl_conv_set_algo(int algo) nogil
     int dl_conv_get_algo() nogil
-    int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data) nogil
+    int dl_conv2d_algo_f32(const dl_conv_params *p, int pass_) nogil
     void dl_conv_set_col_bytes(size_t b) nogil
     void dl_channel_sum_f32(int64_t N, int64_t C, int64_t L, const float *x, float *out) nogil
     void dl_channel_sum_f64(int64_t N, int64_t C, int64_t L, const double *x, double *out) nogil
@@ -508,10 +508,11 @@ def conv_algo(name=None):
 
 
 def conv2d_algo_for(tuple x_shape, tuple w_shape, tuple out_hw, tuple stride, tuple padding,
-                    tuple dilation, int64_t groups, bint input_grad=False):
-    """What a float32 conv2d forward (or, with input_grad, its input gradient) of these shapes
-    runs now: 'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or
-    'winograd4x4'."""
+                    tuple dilation, int64_t groups, bint input_grad=False,
+                    bint weight_grad=False):
+    """What a float32 conv2d forward (or, with input_grad / weight_grad, its input / weight
+    gradient) of these shapes runs now: 'im2col' (also the pointwise and depthwise paths),
+    'winograd2x2' or 'winograd4x4'."""
     cdef dl_conv_params p
     p.N, p.C, p.H, p.W = x_shape
     p.K, _, p.R, p.S = w_shape
@@ -520,5 +521,5 @@ def conv2d_algo_for(tuple x_shape, tuple w_shape, tuple out_hw, tuple stride, tu
     p.ph, p.pw = padding
     p.dh, p.dw = dilation
     p.groups = groups
-    cdef int m = dl_conv2d_algo_f32(&p, 1 if input_grad else 0)
+    cdef int m = dl_conv2d_algo_f32(&p, 2 if weight_grad else (1 if input_grad else 0))
     return {0: "im2col", 2: "winograd2x2", 4: "winograd4x4"}[m]

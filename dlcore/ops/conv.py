@@ -2,7 +2,8 @@
 
 The C kernels (csrc/conv.c) do the work: im2col + GEMM tiled over the batch, a pointwise
 path without im2col, a direct SIMD depthwise kernel, and Winograd F(4x4, 3x3) / F(2x2, 3x3)
-(csrc/winograd.c) for float32 3x3 stride-1 convolutions where a cost model says it is faster.
+(csrc/winograd.c, the weight gradient in csrc/winograd_wgrad.c) for float32 3x3 stride-1
+convolutions where a cost model says it is faster.
 conv_transpose2d's forward is conv2d's input-gradient kernel and its backward is conv2d's
 forward plus weight gradient.
 
@@ -49,10 +50,10 @@ def conv_algorithm(name):
 
 
 def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1,
-                     input_grad=False):
+                     input_grad=False, weight_grad=False):
     """What a float32 conv2d of these shapes (int padding) runs under the current setting:
     'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or 'winograd4x4'; with
-    input_grad, what its input gradient runs."""
+    input_grad (weight_grad), what its input (weight) gradient runs."""
     stride = _pair(stride, "stride", "conv2d_algorithm")
     pad = _pair(padding, "padding", "conv2d_algorithm")
     dil = _pair(dilation, "dilation", "conv2d_algorithm")
@@ -61,7 +62,7 @@ def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1
     out_hw = ((H + 2 * pad[0] - dil[0] * (R - 1) - 1) // stride[0] + 1,
               (W + 2 * pad[1] - dil[1] * (S - 1) - 1) // stride[1] + 1)
     return _C.conv2d_algo_for(tuple(x_shape), tuple(w_shape), out_hw, stride, pad, dil,
-                              int(groups), bool(input_grad))
+                              int(groups), bool(input_grad), bool(weight_grad))
 
 
 def _pair(v, name, fname, n=2):

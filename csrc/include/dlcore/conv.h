@@ -66,10 +66,10 @@ typedef struct {
     int64_t groups;
 } dl_conv_params;
 
-/* What the float32 forward (bwd_data = 0) or input gradient (1) of p runs under the current
- * setting and ISA: 0 im2col + GEMM (or the pointwise / depthwise path), 2 Winograd F(2x2, 3x3),
- * 4 Winograd F(4x4, 3x3). */
-int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data);
+/* What the float32 forward (pass = 0), input gradient (1) or weight gradient (2) of p runs
+ * under the current setting and ISA: 0 im2col + GEMM (or the pointwise / depthwise path),
+ * 2 Winograd F(2x2, 3x3), 4 Winograd F(4x4, 3x3). */
+int dl_conv2d_algo_f32(const dl_conv_params *p, int pass);
 
 int dl_conv2d_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
                       const float *bias, float *y);
