@@ -30,6 +30,15 @@ void dl_conv_set_col_bytes(size_t bytes) { g_col_bytes = bytes ? bytes : DL_CONV
 /* ---- algorithm choice: Winograd for float32 3x3 stride-1 convolutions ---- */
 
 static int g_algo = -1;   /* -1: not read from the environment yet */
+/* this thread's calls may use the filter-transform cache (see dl_conv_cache_weights) */
+static __thread int t_cache_weights;
+
+int dl_conv_cache_weights(int on)
+{
+    const int prev = t_cache_weights;
+    t_cache_weights = on != 0;
+    return prev;
+}
 
 void dl_conv_set_algo(int algo)
 {
@@ -61,6 +70,7 @@ static int wino_describe(const dl_conv_params *p, int pass, const float *w,
         return 0;
     c->N = p->N;
     c->w = w;
+    c->cache = 0;
     if (pass != 1) {
         c->C = p->C, c->H = p->H, c->W = p->W, c->K = p->K, c->OH = p->OH, c->OW = p->OW;
         c->ph = p->ph, c->pw = p->pw;
@@ -99,6 +109,7 @@ static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, c
 {
     dl_wino_conv c;
     if (!wino_describe(p, bwd, w, &c)) return 0;
+    c.cache = t_cache_weights;   /* the cost model leaves a cached transform out */
     const int m = wino_tile_for(&c, bwd);
     if (!m) return 0;
     /* a tile's transforms mix its values: inf - inf would put NaN where im2col gives a

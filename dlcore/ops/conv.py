@@ -26,6 +26,13 @@ __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def winograd_cache_info(clear=False):
+    """The Winograd filter-transform cache that inference (calls recording no gradient)
+    uses: dict(entries, bytes, hits, misses); clear=True empties it first.  An entry is
+    reused only while the weights equal, byte for byte, those it was made from."""
+    return _C.winograd_cache_info(clear)
+
+
 def get_conv_algorithm():
     """The convolution algorithm setting in force ('auto', 'im2col', 'winograd', ...)."""
     return _C.conv_algo()
@@ -97,7 +104,9 @@ class Conv2dFn(Function):
         if self.requires_grad:
             self.x, self.w, self.has_b = x, w, b is not None
         if y.size:
-            _C.conv2d_forward(x, w, b, y, stride, padding, dilation, groups)
+            # nothing recorded (inference): Winograd may reuse w's filter transform
+            _C.conv2d_forward(x, w, b, y, stride, padding, dilation, groups,
+                              not self.requires_grad)
         return y
 
     def backward(self, g):
@@ -145,7 +154,8 @@ class ConvTranspose2dFn(Function):
         if self.requires_grad:
             self.x, self.w, self.has_b = x, w, b is not None
         if y.size:
-            _C.conv2d_backward_data(x, w, b, y, stride, padding, dilation, groups)
+            _C.conv2d_backward_data(x, w, b, y, stride, padding, dilation, groups,
+                                    not self.requires_grad)
         return y
 
     def backward(self, g):

@@ -56,6 +56,16 @@ typedef enum {
 void dl_conv_set_algo(int algo);
 int dl_conv_get_algo(void);
 
+/* Whether the calling thread's float32 forward / input-gradient calls may keep and reuse
+ * Winograd filter transforms (winograd_cache.c: checked against the weights' bytes on every
+ * use, so a changed weight is never served stale); off by default, the Python layer turns it
+ * on for calls that record no gradient.  Returns the previous setting. */
+int dl_conv_cache_weights(int on);
+/* Empties that cache (entries in use stay) and zeroes its counts; its entries, bytes held,
+ * hits and misses so far. */
+void dl_wino_cache_clear(void);
+void dl_wino_cache_stats(size_t *entries, size_t *bytes, size_t *hits, size_t *misses);
+
 typedef struct {
     int64_t N, C, H, W;   /* input batch, channels, rows, columns */
     int64_t K, R, S;      /* output channels, kernel rows, kernel columns */
