@@ -95,6 +95,16 @@ static size_t SUF(dw_buf_elems)(int64_t oh, int64_t ow, int64_t R, int64_t S, in
     return (size_t)(bw * bufrows);
 }
 
+/* Whether p runs on the depthwise kernel: one input channel per group.  A single-channel
+ * input with groups == 1 (a first layer on grey images: LeNet, a GAN's discriminator) has
+ * that form too, but its K filters all read the same plane, which im2col + GEMM does in one
+ * product (measured: 20x faster for the weight gradient of 32 4x4 filters); the direct
+ * kernel keeps it only for a single filter. */
+static int SUF(depthwise)(const dl_conv_params *p)
+{
+    return p->C / p->groups == 1 && (p->groups > 1 || p->K == 1);
+}
+
 static int SUF(dw_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
 {
     const int64_t M = p->K / p->C, planes = p->N * p->K, HW = p->H * p->W;
