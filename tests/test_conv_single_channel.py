@@ -1,7 +1,7 @@
-"""Single-channel input with groups == 1 (a first layer on grey images) runs im2col + GEMM, not
-the depthwise kernel (csrc/conv_dw_impl.h, SUF(depthwise)): forward, input and weight
-gradient against the NumPy reference on odd sizes and strides, every ISA path and thread
-count, float32 and float64; the one-filter case that stays on the depthwise kernel too."""
+"""Single-channel input with groups == 1 (a first layer on grey images) runs im2col + GEMM when
+strided or with more than 8 filters, the depthwise kernel otherwise (csrc/conv_dw_impl.h,
+SUF(depthwise)): forward, input and weight gradient against the NumPy reference on odd sizes,
+both paths, every ISA path and thread count; float64 by gradcheck."""
 import numpy as np
 import pytest
 
@@ -31,10 +31,11 @@ def adjoint_grads(x, w, gy, stride, pad):
 
 
 CASES = [  # (N, H, W, K, kernel, stride, pad)
-    (3, 9, 11, 5, 4, 2, 1),
-    (2, 7, 7, 6, 5, 1, 2),
-    (1, 6, 5, 1, 3, 1, 1),      # one filter: the depthwise kernel
+    (3, 9, 11, 5, 4, 2, 1),     # strided: im2col
+    (2, 7, 7, 6, 5, 1, 2),      # stride 1, few filters: the depthwise kernel
+    (1, 6, 5, 1, 3, 1, 1),
     (2, 8, 9, 3, 3, 2, 0),
+    (2, 9, 8, 11, 3, 1, 1),     # stride 1, many filters: im2col
 ]
 
 
