@@ -6,7 +6,8 @@ passes run."""
 from onnx import AttributeProto
 
 from . import ops_math, ops_nn, ops_norm, ops_reduce, ops_rnn, ops_shape  # noqa: F401
-from . import attention, patterns
+from . import ops_quant  # noqa: F401
+from . import attention, patterns, qdq
 from .builder import Builder, NeedsValues, OnnxNode
 from .errors import OnnxError, UnsupportedOpError
 from .functions import bind_attributes, function_body, schema_defaults
@@ -147,6 +148,7 @@ def build_graph(model, shapes, values=None):
     for i, n in enumerate(model.graph.node):
         convert_node(b, model, n, i, env, model.opset)
     b.g.outputs = [env[name] for name in model.outputs]
+    qdq.run(b.g)
     patterns.run(b.g)
     attention.run(b.g)
     b.g.check()

@@ -5,9 +5,10 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import as_dtype, bool_
+from ..dtypes import as_dtype, bool_, is_floating
 from ..shapes import Size, SortResult, norm_dim, resolve_shape
 from ..tensor_base import TensorBase, index_of, raw, scalar_of, shape_args, wrap
+from .half_convert import convert
 
 
 class Reshape(Function):
@@ -76,12 +77,12 @@ class Cast(Function):
 
     def forward(self, a, dtype=None):
         self.in_dtype = a.dtype
-        return a.astype(dtype)
+        return convert(a, dtype)
 
     def backward(self, g):
-        if self.in_dtype.kind != "f":
+        if not is_floating(self.in_dtype):
             return None
-        return g.astype(self.in_dtype)
+        return convert(g, self.in_dtype)
 
 
 def _is_basic(index):
@@ -561,6 +562,11 @@ class IndexMethods:
             return SortResult(self * 1, wrap(np.zeros((), dtype=np.int64)))
         # always stable: equal keys keep their order, which `stable=True` asks for
         order = np.argsort(-self._data if descending else self._data, axis=d, kind="stable")
+        if descending and self._data.dtype.kind == "f":
+            # NaN counts as the largest value (torch): first when descending, last otherwise
+            nan_last = np.isnan(np.take_along_axis(self._data, order, axis=d))
+            order = np.take_along_axis(order, np.argsort(~nan_last, axis=d, kind="stable"),
+                                       axis=d)
         return SortResult(self.gather(d, order), wrap(order.astype(np.int64)))
 
     def argsort(self, dim=-1, descending=False, stable=False):

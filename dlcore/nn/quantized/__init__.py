@@ -5,3 +5,7 @@ from .dynamic_rnn import LSTM as _LSTM, GRU as _GRU
 
 # torch.ao.nn.quantized.dynamic has LSTM and GRU beside Linear: the same names here
 dynamic.LSTM, dynamic.GRU = _LSTM, _GRU
+# the statically quantized layers (torch.ao.nn.quantized's names)
+from .static import (Quantize, DeQuantize, Conv2d, ConvReLU2d, Linear, LinearReLU,  # noqa: F401,E402
+                     ReLU, ReLU6, Hardtanh, MaxPool2d, AdaptiveAvgPool2d, Flatten, QFunctional,
+                     FloatFunctional)

@@ -1,0 +1,31 @@
+/* The static int8 CNN family's per-ISA kernels (qconv_simd.c, one copy per ISA), reached
+ * through qconv_kernels() (dispatch.h); the driver is qconv.c, the API dlcore/qconv.h.
+ *   dw_row:  one output row oh of a depthwise convolution of one NHWC image (x points at
+ *            the image), all OW x C outputs, requantized
+ *   add:     n elements of the requantized sum of two u8 tensors
+ *   max_row: one output row oh of max pooling of one NHWC image
+ * Integer loops in plain C vectorized per ISA by the compiler (simd.h's words are float);
+ * the sums are exact int32 on every path, the requantize float math identical. */
+#ifndef DLCORE_QCONV_KERNELS_H
+#define DLCORE_QCONV_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dispatch.h"
+#include "dlcore/qconv.h"
+
+typedef struct {
+    void (*dw_row)(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
+                   const float *w_scale, const float *bias, const dl_qparams_t *q, size_t oh,
+                   uint8_t *y);
+    void (*add)(size_t n, const uint8_t *a, const uint8_t *b, float b_scale, int32_t b_zp,
+                const dl_qparams_t *q, uint8_t *y);
+    void (*max_row)(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint8_t *y);
+} qconv_kernels_t;
+
+DL_KERNEL_TABLE(qconv_kernels_t, qconv_kernels)
+
+/* the depthwise kernel's channel block: int32 sums of this many channels stay in registers */
+#define QC_CB 64
+
+#endif

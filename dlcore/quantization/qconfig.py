@@ -1,0 +1,37 @@
+"""QConfig: which observer makes the activation and the weight quantization parameters
+(torch.ao.quantization.QConfig / get_default_qconfig)."""
+from collections import namedtuple
+
+from .observer import (MinMaxObserver, HistogramObserver, PerChannelMinMaxObserver,
+                       MovingAverageMinMaxObserver)
+
+__all__ = ["QConfig", "get_default_qconfig", "default_qconfig", "default_per_channel_qconfig"]
+
+
+class QConfig(namedtuple("QConfig", ["activation", "weight"])):
+    """activation / weight: callables making a fresh observer (an observer class or
+    `Observer.with_args(...)`)."""
+
+    def __new__(cls, activation, weight):
+        for name, v in (("activation", activation), ("weight", weight)):
+            if not callable(v):
+                raise TypeError("QConfig: %s must be a callable making an observer (e.g. "
+                                "MinMaxObserver or MinMaxObserver.with_args(...)), got %r"
+                                % (name, v))
+        return super().__new__(cls, activation, weight)
+
+
+default_qconfig = QConfig(activation=MinMaxObserver, weight=PerChannelMinMaxObserver)
+default_per_channel_qconfig = default_qconfig
+
+
+def get_default_qconfig(backend="x86"):
+    """'x86' / 'fbgemm' / 'onednn': histogram-calibrated u8 activations, per-channel int8
+    weights; 'minmax': plain min/max activations; 'moving_average': the moving average of
+    batch min/max.  (dlcore's kernels do not need torch's reduce_range.)"""
+    acts = {"x86": HistogramObserver, "fbgemm": HistogramObserver, "onednn": HistogramObserver,
+            "minmax": MinMaxObserver, "moving_average": MovingAverageMinMaxObserver}
+    if backend not in acts:
+        raise ValueError("get_default_qconfig: backend must be one of %s, got %r"
+                         % (sorted(acts), backend))
+    return QConfig(activation=acts[backend], weight=PerChannelMinMaxObserver)
