@@ -30,6 +30,15 @@ void dl_conv_set_col_bytes(size_t bytes) { g_col_bytes = bytes ? bytes : DL_CONV
 /* ---- algorithm choice: Winograd for float32 3x3 stride-1 convolutions ---- */
 
 static int g_algo = -1;   /* -1: not read from the environment yet */
+/* this thread's calls may use the filter-transform cache (see dl_conv_cache_weights) */
+static __thread int t_cache_weights;
+
+int dl_conv_cache_weights(int on)
+{
+    const int prev = t_cache_weights;
+    t_cache_weights = on != 0;
+    return prev;
+}
 
 void dl_conv_set_algo(int algo)
 {
@@ -50,16 +59,19 @@ int dl_conv_get_algo(void)
     return g_algo;
 }
 
-/* p's forward (bwd = 0) or input gradient (bwd = 1) as a Winograd correlation; 0 when
- * Winograd does not apply (not 3x3, stride or dilation not 1, grouped). */
-static int wino_describe(const dl_conv_params *p, int bwd, const float *w, dl_wino_conv *c)
+/* p's forward (pass 0), input gradient (1) or weight gradient (2) as a Winograd correlation
+ * (see winograd.h); 0 when Winograd does not apply (not 3x3, stride or dilation not 1,
+ * grouped). */
+static int wino_describe(const dl_conv_params *p, int pass, const float *w,
+                         dl_wino_conv *c)
 {
     if (p->groups != 1 || p->R != 3 || p->S != 3 || p->sh != 1 || p->sw != 1 || p->dh != 1 ||
         p->dw != 1)
         return 0;
     c->N = p->N;
     c->w = w;
-    if (!bwd) {
+    c->cache = 0;
+    if (pass != 1) {
         c->C = p->C, c->H = p->H, c->W = p->W, c->K = p->K, c->OH = p->OH, c->OW = p->OW;
         c->ph = p->ph, c->pw = p->pw;
         c->wk = p->C * 9, c->wc = 9, c->flip = 0;
@@ -72,20 +84,23 @@ static int wino_describe(const dl_conv_params *p, int bwd, const float *w, dl_wi
     return 1;
 }
 
-static int wino_tile_for(const dl_wino_conv *c)
+static int wino_tile_for(const dl_wino_conv *c, int pass)
 {
-    const int algo = dl_conv_get_algo();
+    const int algo = dl_conv_get_algo(), isa = (int)dl_isa();
     if (algo == DL_CONV_ALGO_IM2COL) return 0;
-    if (algo == DL_CONV_ALGO_WINOGRAD) return dl_winograd_tile_size(c, (int)dl_isa());
     if (algo == DL_CONV_ALGO_WINOGRAD2) return 2;
     if (algo == DL_CONV_ALGO_WINOGRAD4) return 4;
-    return dl_winograd_pick(c, (int)dl_isa());
+    if (pass == 2)
+        return algo == DL_CONV_ALGO_WINOGRAD ? dl_winograd_wgrad_tile_size(c, isa)
+                                             : dl_winograd_wgrad_pick(c, isa);
+    if (algo == DL_CONV_ALGO_WINOGRAD) return dl_winograd_tile_size(c, isa);
+    return dl_winograd_pick(c, isa);
 }
 
-int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data)
+int dl_conv2d_algo_f32(const dl_conv_params *p, int pass)
 {
     dl_wino_conv c;
-    return wino_describe(p, bwd_data, NULL, &c) ? wino_tile_for(&c) : 0;
+    return wino_describe(p, pass, NULL, &c) ? wino_tile_for(&c, pass) : 0;
 }
 
 /* Runs p's forward / input gradient by Winograd when chosen: 1 and *rc set, else 0. */
@@ -94,7 +109,8 @@ static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, c
 {
     dl_wino_conv c;
     if (!wino_describe(p, bwd, w, &c)) return 0;
-    const int m = wino_tile_for(&c);
+    c.cache = t_cache_weights;   /* the cost model leaves a cached transform out */
+    const int m = wino_tile_for(&c, bwd);
     if (!m) return 0;
     /* a tile's transforms mix its values: inf - inf would put NaN where im2col gives a
      * finite output, so non-finite operands take im2col (the input is read once here, ~1%
@@ -102,6 +118,30 @@ static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, c
     if (!winograd_kernels()->all_finite(in, (size_t)(c.N * c.C * c.H * c.W))) return 0;
     *rc = dl_winograd_conv_f32(&c, m, in, bias, out);
     return *rc != -2;
+}
+
+/* Runs p's weight gradient by Winograd when chosen: 1 and *rc set, else 0. */
+static int try_winograd_wgrad_f32(const dl_conv_params *p, const float *x, const float *gy,
+                                  float *gw, int *rc)
+{
+    dl_wino_conv c;
+    if (!wino_describe(p, 2, NULL, &c)) return 0;
+    const int m = wino_tile_for(&c, 2);
+    if (!m) return 0;
+    /* non-finite operands take im2col, as above (both are read once here) */
+    const winograd_kernels_t *wk = winograd_kernels();
+    if (!wk->all_finite(x, (size_t)(c.N * c.C * c.H * c.W)) ||
+        !wk->all_finite(gy, (size_t)(c.N * c.K * c.OH * c.OW)))
+        return 0;
+    *rc = dl_winograd_wgrad_f32(&c, m, x, gy, gw);
+    return 1;
+}
+
+static int try_winograd_wgrad_f64(const dl_conv_params *p, const double *x,
+                                  const double *gy, double *gw, int *rc)
+{
+    (void)p, (void)x, (void)gy, (void)gw, (void)rc;
+    return 0;
 }
 
 static int try_winograd_f64(const dl_conv_params *p, int bwd, const double *in,

@@ -95,7 +95,7 @@ static void SUF(fwd_unit)(void *ctx_, int64_t t, T *col)
 
 int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
 {
-    if (p->C / p->groups == 1) return SUF(dw_fwd)(p, x, w, bias, y);
+    if (SUF(depthwise)(p)) return SUF(dw_fwd)(p, x, w, bias, y);
     {
         int rc;
         if (SUF(try_winograd)(p, 0, x, w, bias, y, &rc)) return rc;
@@ -196,7 +196,7 @@ static void SUF(bwd_data_unit)(void *ctx_, int64_t n, T *col)
 int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
                             const T *bias_init, T *gx)
 {
-    if (p->C / p->groups == 1) return SUF(dw_bwd_data)(p, gy, w, bias_init, gx);
+    if (SUF(depthwise)(p)) return SUF(dw_bwd_data)(p, gy, w, bias_init, gx);
     {
         int rc;
         if (SUF(try_winograd)(p, 1, gy, w, bias_init, gx, &rc)) return rc;

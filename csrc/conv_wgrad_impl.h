@@ -196,7 +196,11 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     const int64_t P = p->OH * p->OW;
     if (gb) SUF(dl_channel_sum)(p->N, p->K, P, gy, gb);
     if (!gw) return 0;
-    if (p->C / p->groups == 1) return SUF(dw_bwd_weight)(p, x, gy, gw);
+    if (SUF(depthwise)(p)) return SUF(dw_bwd_weight)(p, x, gy, gw);
+    {
+        int rc;
+        if (SUF(try_winograd_wgrad)(p, x, gy, gw, &rc)) return rc;
+    }
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
     const int direct = SUF(pointwise)(p);
     /* the transposed product (and a transposing add at the end) only for few output

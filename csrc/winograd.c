@@ -34,7 +34,9 @@
  * and F(4x4) (F(4x4) only when it saves MARGIN_TILE: it is ~20x less accurate) runs when it
  * beats im2col by MARGIN.  In effect: Winograd from about 16 channels on maps of 14 and up,
  * F(2x2) for small maps, im2col at batch 1 on 7x7 maps with many channels (the filter
- * transform, a*a C K values, outweighs the saving) and for few input channels.
+ * transform, a*a C K values, outweighs the saving) and for few input channels.  A call
+ * that may use the filter-transform cache (c->cache: inference, the same weights call after
+ * call) leaves the FILTER term out, so batch-1 layers on small maps take Winograd too.
  */
 #include <string.h>
 #include "dlcore/alloc.h"
@@ -84,7 +86,8 @@ static double wino_cost(const dl_wino_conv *c, int m, int isa)
     const int64_t TH = cdiv(c->OH, m), TW = cdiv(c->OW, m);
     const double lanes = (double)(c->N * TH * roundup(TW, vector_lanes(isa)));
     return WINO_GEMM_EFF * a2 * CK * (double)roundup(tiles_of(c, m), nr) +
-           WINO_TRANSFORM * a2 * (double)(c->C + c->K) * lanes + WINO_FILTER * a2 * CK;
+           WINO_TRANSFORM * a2 * (double)(c->C + c->K) * lanes +
+           (c->cache ? 0.0 : WINO_FILTER * a2 * CK);
 }
 
 static double im2col_cost(const dl_wino_conv *c, int isa)
@@ -239,10 +242,13 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     if (nt > nblocks) nt = (int)nblocks;
 
     const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
-    /* the buffer allocator: a call of the same shape gets the same mapped pages back (U
-     * alone is 38 MB for 512 x 512 channels, fresh 4 KiB pages would cost more than the
-     * transform) */
-    float *U = (float *)dl_buf_malloc(ulen * sizeof(float));
+    const size_t wlen = (size_t)(cv->K * cv->C * 9);
+    /* a cached transform of these very weights (inference), or a fresh one from the buffer
+     * allocator: a call of the same shape gets the same mapped pages back (U alone is 38 MB
+     * for 512 x 512 channels, fresh 4 KiB pages would cost more than the transform) */
+    float *U = cv->cache ? dl_wino_cache_find(cv, m, (int)isa, wlen, ulen) : NULL;
+    const int cached = U != NULL;
+    if (!U) U = (float *)dl_buf_malloc(ulen * sizeof(float));
     if (!U) return -1;
     pl.U = U;
     const size_t vlen = (size_t)(pl.a2 * xi_stride(cv->C * tb)) + WINO_SLACK;
@@ -253,7 +259,7 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
         /* the filters in chunks of 16 channels of one panel */
         const int64_t nch = cdiv(cv->C, 16);
         #pragma omp for schedule(static) reduction(&& : finite)
-        for (int64_t i = 0; i < pl.npan * nch; i++) {
+        for (int64_t i = 0; i < (cached ? 0 : pl.npan * nch); i++) {
             const int64_t ip = i / nch, c0 = i % nch * 16;
             finite = pack_filters(cv, pl.tk, pl.MR, pl.npan, ip, c0, min64(cv->C, c0 + 16), U) &&
                      finite;
@@ -275,6 +281,8 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
         }
         dl_buf_free(buf);
     }
-    dl_buf_free(U);
+    if (cached) dl_wino_cache_release(U);
+    else if (!(cv->cache && !fail && dl_wino_cache_offer(cv, m, (int)isa, wlen, U, ulen)))
+        dl_buf_free(U);
     return fail == 2 ? -2 : fail ? -1 : 0;
 }

@@ -11,7 +11,9 @@
 #ifndef DLCORE_WINOGRAD_H
 #define DLCORE_WINOGRAD_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include "dlcore/conv.h"   /* dl_wino_cache_clear, dl_wino_cache_stats */
 
 typedef struct {
     int64_t N, C, H, W;     /* input: batch, channels, rows, columns */
@@ -20,6 +22,7 @@ typedef struct {
     const float *w;
     int64_t wk, wc;         /* filter strides of the output and input channel */
     int flip;               /* taps in reverse order (the input gradient) */
+    int cache;              /* 1: the filter transform may come from / go to the cache */
 } dl_wino_conv;
 
 /* The output tile size Winograd would use for c: 4 (F(4x4, 3x3)), 2 (F(2x2, 3x3)), or 0 when
@@ -34,5 +37,29 @@ int dl_winograd_tile_size(const dl_wino_conv *c, int isa);
  * filter value is NaN or infinite (the caller then runs im2col, see conv.c). */
 int dl_winograd_conv_f32(const dl_wino_conv *c, int m, const float *in, const float *bias,
                          float *out);
+
+/* The cache of filter transforms (winograd_cache.c), for calls with c->cache set (inference:
+ * the same weights call after call).  An entry is found by the weights' address, shape,
+ * direction, m and ISA and used only when the weights still equal, byte for byte, a copy
+ * taken when it was made.  find returns the packed U (marked in use until release) or NULL;
+ * offer hands a freshly packed U over to the cache (1: taken, the cache frees it later; 0:
+ * the caller keeps it).  wlen = K*C*9 floats of weights, ulen the floats of U. */
+float *dl_wino_cache_find(const dl_wino_conv *c, int m, int isa, size_t wlen, size_t ulen);
+void dl_wino_cache_release(const float *U);
+int dl_wino_cache_offer(const dl_wino_conv *c, int m, int isa, size_t wlen, float *U,
+                        size_t ulen);
+
+/* The weight gradient of the correlation above (winograd_wgrad.c): c's w, wk, wc and flip
+ * are unused, and gw (K x C x 3 x 3) gets
+ *     gw[k, c, r, s] = sum_{n, i, j} out_grad[n, k, i, j] * in[n, c, i - ph + r, j - pw + s]
+ * computed with F(m x m, 3 x 3)'s transforms, m = 2 or 4.  dl_winograd_wgrad_pick gives the
+ * tile size when that is expected to beat im2col (0 otherwise), dl_winograd_wgrad_tile_size
+ * the cheaper one regardless.  Returns 0, or -1 when scratch memory could not be allocated
+ * (gw is then undefined).  Operands must be finite (the caller checks: the transforms would
+ * turn an infinity into NaN where im2col gives +-inf). */
+int dl_winograd_wgrad_pick(const dl_wino_conv *c, int isa);
+int dl_winograd_wgrad_tile_size(const dl_wino_conv *c, int isa);
+int dl_winograd_wgrad_f32(const dl_wino_conv *c, int m, const float *in, const float *out_grad,
+                          float *gw);
 
 #endif

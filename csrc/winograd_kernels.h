@@ -11,6 +11,12 @@
  *   all_finite  1 when x[0..n) holds no NaN and no infinity
  *   filter  reads the 9 taps g[t*ldg + l] (t = 3r + s, whole vectors) and writes
  *           U = G g G^T as u[xi*ldx + l] for l < n
+ * and for the weight gradient (winograd_wgrad.c), the adjoints of output and filter:
+ *   grad_out  the n m x m tiles of a run in one output-gradient plane (OH x OW): tile l's
+ *           window starts at row row0, column col0 + m*l (reads outside the plane are zero);
+ *           writes E = A e A^T as e[xi*ldx + l] for l < n
+ *   filter_grad  reads M (a x a per lane) from mm[xi*ldx + l] (whole vectors) and writes the
+ *           3 x 3 taps G^T M G as g[t*ldg + l], t = 3r + s, for l < n
  */
 #ifndef DLCORE_WINOGRAD_KERNELS_H
 #define DLCORE_WINOGRAD_KERNELS_H
@@ -25,6 +31,9 @@ typedef struct {
     void (*output)(const float *mm, int64_t ldx, int64_t n, float bias, float *out,
                    int64_t ldo, int64_t rows, int64_t cols);
     void (*filter)(const float *g, int64_t ldg, int64_t n, float *u, int64_t ldx);
+    void (*grad_out)(const float *plane, int64_t OH, int64_t OW, int64_t row0, int64_t col0,
+                     int64_t n, float *e, int64_t ldx);
+    void (*filter_grad)(const float *mm, int64_t ldx, int64_t n, float *g, int64_t ldg);
 } winograd_tile_kernels;
 
 typedef struct {

@@ -266,6 +266,121 @@ static void filter2(const float *g, int64_t ldg, int64_t n, float *u, int64_t ld
     }
 }
 
+/* ---- the weight gradient's transforms (adjoints of the output and filter transforms) ----- */
+
+/* One output-gradient row of a chunk of tiles (lane l: the tile whose window starts at column
+ * cs + m*l) as its m columns, a vector each; zero outside the row's OW columns. */
+static inline void grad_row(const float *rp, int64_t OW, int64_t cs, int m, vf *e)
+{
+    vf a[4];
+    for (int k = 0; k < m; k++) {
+        const int64_t c = cs + (int64_t)k * DL_VF_LEN;
+        a[k] = vf_load_range(rp + c, -c, OW - c);
+    }
+    if (m == 4) vf_deinterleave4(a, e);
+    else vf_deinterleave2(a, e);
+}
+
+/* o = A e for one column of 4 (A^T's rows as in at4) */
+static inline void a4(const vf *e, vf *o)
+{
+    const vf s02 = vf_add(e[0], e[2]), s13 = vf_add(e[1], e[3]);
+    const vf p = vf_fma(vf_set1(4.0f), e[2], e[0]);
+    const vf q = vf_mul(vf_set1(2.0f), vf_fma(vf_set1(4.0f), e[3], e[1]));
+    o[0] = e[0];
+    o[1] = vf_add(s02, s13);
+    o[2] = vf_sub(s02, s13);
+    o[3] = vf_add(p, q);
+    o[4] = vf_sub(p, q);
+    o[5] = e[3];
+}
+
+/* o = A e for one column of 2 (A^T's rows as in at2) */
+static inline void a2(const vf *e, vf *o)
+{
+    o[0] = e[0];
+    o[1] = vf_add(e[0], e[1]);
+    o[2] = vf_sub(e[0], e[1]);
+    o[3] = vf_sub(vf_zero(), e[1]);
+}
+
+/* z = G^T m for one column of 6 (G's rows as in g4) */
+static inline void gt4(const vf *m, vf *z)
+{
+    const vf s12 = vf_add(m[1], m[2]), s34 = vf_add(m[3], m[4]);
+    const vf d21 = vf_sub(m[2], m[1]), d34 = vf_sub(m[3], m[4]);
+    z[0] = vf_fma(vf_set1(0.25f), m[0],
+                  vf_fma(vf_set1(-1.0f / 6.0f), s12, vf_mul(vf_set1(1.0f / 24.0f), s34)));
+    z[1] = vf_fma(vf_set1(1.0f / 6.0f), d21, vf_mul(vf_set1(1.0f / 12.0f), d34));
+    z[2] = vf_fma(vf_set1(1.0f / 6.0f), vf_sub(s34, s12), m[5]);
+}
+
+/* z = G^T m for one column of 4 (G's rows as in g2) */
+static inline void gt2(const vf *m, vf *z)
+{
+    const vf half = vf_set1(0.5f), s12 = vf_add(m[1], m[2]);
+    z[0] = vf_fma(half, s12, m[0]);
+    z[1] = vf_mul(half, vf_sub(m[1], m[2]));
+    z[2] = vf_fma(half, s12, m[3]);
+}
+
+/* E = A e A^T for the n tiles of a run, m = 4 (a = 6) or 2 (a = 4) */
+#define GRAD_OUT(NAME, M, A, AT)                                                              \
+    static void NAME(const float *plane, int64_t OH, int64_t OW, int64_t row0, int64_t col0,  \
+                     int64_t n, float *e, int64_t ldx)                                        \
+    {                                                                                         \
+        for (int64_t l = 0; l < n; l += DL_VF_LEN) {                                          \
+            const size_t k = lanes_of(n, l);                                                  \
+            vf d[M][M], t[A][M];                                                              \
+            for (int i = 0; i < M; i++) {                                                     \
+                const int64_t row = row0 + i;                                                 \
+                if (row >= OH) {                                                              \
+                    for (int j = 0; j < M; j++) d[i][j] = vf_zero();                          \
+                    continue;                                                                 \
+                }                                                                             \
+                grad_row(plane + row * OW, OW, col0 + M * l, M, d[i]);                        \
+            }                                                                                 \
+            for (int j = 0; j < M; j++) {                                                     \
+                vf c[M], o[A];                                                                \
+                for (int i = 0; i < M; i++) c[i] = d[i][j];                                   \
+                AT(c, o);                                                                     \
+                for (int i = 0; i < A; i++) t[i][j] = o[i];                                   \
+            }                                                                                 \
+            for (int i = 0; i < A; i++) {                                                     \
+                vf o[A];                                                                      \
+                AT(t[i], o);                                                                  \
+                for (int j = 0; j < A; j++) store_lanes(e + (i * A + j) * ldx + l, o[j], k);  \
+            }                                                                                 \
+        }                                                                                     \
+    }
+
+/* the 3 x 3 taps G^T M G of n lanes, a = 6 or 4 */
+#define FILTER_GRAD(NAME, A, GT)                                                              \
+    static void NAME(const float *mm, int64_t ldx, int64_t n, float *g, int64_t ldg)          \
+    {                                                                                         \
+        for (int64_t l = 0; l < n; l += DL_VF_LEN) {                                          \
+            const size_t k = lanes_of(n, l);                                                  \
+            vf t[A][3];                                                                       \
+            for (int i = 0; i < A; i++) {                                                     \
+                vf r[A], z[3];                                                                \
+                for (int j = 0; j < A; j++) r[j] = vf_loadu(mm + (i * A + j) * ldx + l);      \
+                GT(r, z);                                                                     \
+                for (int s = 0; s < 3; s++) t[i][s] = z[s];                                   \
+            }                                                                                 \
+            for (int s = 0; s < 3; s++) {                                                     \
+                vf c[A], z[3];                                                                \
+                for (int i = 0; i < A; i++) c[i] = t[i][s];                                   \
+                GT(c, z);                                                                     \
+                for (int r = 0; r < 3; r++) store_lanes(g + (r * 3 + s) * ldg + l, z[r], k);  \
+            }                                                                                 \
+        }                                                                                     \
+    }
+
+GRAD_OUT(grad_out4, 4, 6, a4)
+GRAD_OUT(grad_out2, 2, 4, a2)
+FILTER_GRAD(filter_grad4, 6, gt4)
+FILTER_GRAD(filter_grad2, 4, gt2)
+
 /* x - x is 0 for every finite x and NaN for NaN and +-inf, and a sum of zeros stays 0 */
 static int all_finite(const float *x, size_t n)
 {
@@ -284,7 +399,7 @@ static int all_finite(const float *x, size_t n)
 }
 
 const winograd_kernels_t DL_ISA_FN(winograd_kernels) = {
-    {input2, output2, filter2},
-    {input4, output4, filter4},
+    {input2, output2, filter2, grad_out2, filter_grad2},
+    {input4, output4, filter4, grad_out4, filter_grad4},
     all_finite,
 };

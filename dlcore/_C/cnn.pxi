@@ -22,7 +22,10 @@ cdef extern from "dlcore/conv.h":
     size_t dl_conv_col_bytes() nogil
     void dl_conv_set_algo(int algo) nogil
     int dl_conv_get_algo() nogil
-    int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data) nogil
+    int dl_conv2d_algo_f32(const dl_conv_params *p, int pass_) nogil
+    int dl_conv_cache_weights(int on) nogil
+    void dl_wino_cache_clear() nogil
+    void dl_wino_cache_stats(size_t *entries, size_t *nbytes, size_t *hits, size_t *misses) nogil
     void dl_conv_set_col_bytes(size_t b) nogil
     void dl_channel_sum_f32(int64_t N, int64_t C, int64_t L, const float *x, float *out) nogil
     void dl_channel_sum_f64(int64_t N, int64_t C, int64_t L, const double *x, double *out) nogil
@@ -128,8 +131,10 @@ cdef int _cnn_conv_setup(str fname, dl_conv_params *p, object x, object w, objec
     return 0
 
 
-def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, int64_t groups):
-    """y = conv2d(x, w) + bias, written into y (N, K, OH, OW)."""
+def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, int64_t groups,
+                   bint cache_weights=False):
+    """y = conv2d(x, w) + bias, written into y (N, K, OH, OW).  cache_weights: a Winograd
+    call may keep / reuse w's filter transform (see winograd_cache_info)."""
     cdef dl_conv_params p
     cdef int t = common_float_type("conv2d", (("input", x), ("weight", w), ("bias", bias), ("out", y)))
     _cnn_conv_setup("conv2d", &p, x, w, y, stride, padding, dilation, groups)
@@ -137,10 +142,12 @@ def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, i
     cdef void *pw_ = checked_ptr(w, "conv2d", "weight", t)
     cdef void *pb = checked_ptr(bias, "conv2d", "bias", t, (p.K,), OP_OPTIONAL)
     cdef void *py = checked_ptr(y, "conv2d", "out", t, None, OP_WRITE)
-    cdef int rc
+    cdef int rc, prev
     with nogil:
         if t == cnp.NPY_FLOAT32:
+            prev = dl_conv_cache_weights(cache_weights)
             rc = dl_conv2d_fwd_f32(&p, <float*>px, <float*>pw_, <float*>pb, <float*>py)
+            dl_conv_cache_weights(prev)
         else:
             rc = dl_conv2d_fwd_f64(&p, <double*>px, <double*>pw_, <double*>pb, <double*>py)
     if rc:
@@ -149,8 +156,9 @@ def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, i
 
 
 def conv2d_backward_data(gy, w, bias_init, gx, tuple stride, tuple padding, tuple dilation,
-                         int64_t groups):
-    """gx = the input gradient of conv2d for output gradient gy (plus bias_init per channel)."""
+                         int64_t groups, bint cache_weights=False):
+    """gx = the input gradient of conv2d for output gradient gy (plus bias_init per channel);
+    cache_weights as conv2d_forward's."""
     cdef dl_conv_params p
     cdef int t = common_float_type("conv2d_backward_data", (("grad_output", gy), ("weight", w),
                                                       ("bias", bias_init), ("grad_input", gx)))
@@ -159,10 +167,12 @@ def conv2d_backward_data(gy, w, bias_init, gx, tuple stride, tuple padding, tupl
     cdef void *pw_ = checked_ptr(w, "conv2d_backward_data", "weight", t)
     cdef void *pb = checked_ptr(bias_init, "conv2d_backward_data", "bias", t, (p.C,), OP_OPTIONAL)
     cdef void *pgx = checked_ptr(gx, "conv2d_backward_data", "grad_input", t, None, OP_WRITE)
-    cdef int rc
+    cdef int rc, prev
     with nogil:
         if t == cnp.NPY_FLOAT32:
+            prev = dl_conv_cache_weights(cache_weights)
             rc = dl_conv2d_bwd_data_f32(&p, <float*>pgy, <float*>pw_, <float*>pb, <float*>pgx)
+            dl_conv_cache_weights(prev)
         else:
             rc = dl_conv2d_bwd_data_f64(&p, <double*>pgy, <double*>pw_, <double*>pb, <double*>pgx)
     if rc:
@@ -492,6 +502,16 @@ def conv_workspace_limit(limit=None):
     return dl_conv_col_bytes()
 
 
+def winograd_cache_info(clear=False):
+    """The Winograd filter-transform cache: dict(entries, bytes, hits, misses); with clear,
+    empties it (and zeroes the counts) first."""
+    cdef size_t e, b, h, m
+    if clear:
+        dl_wino_cache_clear()
+    dl_wino_cache_stats(&e, &b, &h, &m)
+    return dict(entries=e, bytes=b, hits=h, misses=m)
+
+
 _CONV_ALGOS = ("auto", "im2col", "winograd", "winograd2x2", "winograd4x4")
 
 
@@ -508,10 +528,11 @@ def conv_algo(name=None):
 
 
 def conv2d_algo_for(tuple x_shape, tuple w_shape, tuple out_hw, tuple stride, tuple padding,
-                    tuple dilation, int64_t groups, bint input_grad=False):
-    """What a float32 conv2d forward (or, with input_grad, its input gradient) of these shapes
-    runs now: 'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or
-    'winograd4x4'."""
+                    tuple dilation, int64_t groups, bint input_grad=False,
+                    bint weight_grad=False):
+    """What a float32 conv2d forward (or, with input_grad / weight_grad, its input / weight
+    gradient) of these shapes runs now: 'im2col' (also the pointwise and depthwise paths),
+    'winograd2x2' or 'winograd4x4'."""
     cdef dl_conv_params p
     p.N, p.C, p.H, p.W = x_shape
     p.K, _, p.R, p.S = w_shape
@@ -520,5 +541,5 @@ def conv2d_algo_for(tuple x_shape, tuple w_shape, tuple out_hw, tuple stride, tu
     p.ph, p.pw = padding
     p.dh, p.dw = dilation
     p.groups = groups
-    cdef int m = dl_conv2d_algo_f32(&p, 1 if input_grad else 0)
+    cdef int m = dl_conv2d_algo_f32(&p, 2 if weight_grad else (1 if input_grad else 0))
     return {0: "im2col", 2: "winograd2x2", 4: "winograd4x4"}[m]

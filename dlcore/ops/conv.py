@@ -2,7 +2,8 @@
 
 The C kernels (csrc/conv.c) do the work: im2col + GEMM tiled over the batch, a pointwise
 path without im2col, a direct SIMD depthwise kernel, and Winograd F(4x4, 3x3) / F(2x2, 3x3)
-(csrc/winograd.c) for float32 3x3 stride-1 convolutions where a cost model says it is faster.
+(csrc/winograd.c, the weight gradient in csrc/winograd_wgrad.c) for float32 3x3 stride-1
+convolutions where a cost model says it is faster.
 conv_transpose2d's forward is conv2d's input-gradient kernel and its backward is conv2d's
 forward plus weight gradient.
 
@@ -30,6 +31,13 @@ __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def winograd_cache_info(clear=False):
+    """The Winograd filter-transform cache that inference (calls recording no gradient)
+    uses: dict(entries, bytes, hits, misses); clear=True empties it first.  An entry is
+    reused only while the weights equal, byte for byte, those it was made from."""
+    return _C.winograd_cache_info(clear)
+
+
 def get_conv_algorithm():
     """The convolution algorithm setting in force ('auto', 'im2col', 'winograd', ...)."""
     return _C.conv_algo()
@@ -54,10 +62,10 @@ def conv_algorithm(name):
 
 
 def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1,
-                     input_grad=False):
+                     input_grad=False, weight_grad=False):
     """What a float32 conv2d of these shapes (int padding) runs under the current setting:
     'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or 'winograd4x4'; with
-    input_grad, what its input gradient runs."""
+    input_grad (weight_grad), what its input (weight) gradient runs."""
     stride = _pair(stride, "stride", "conv2d_algorithm")
     pad = _pair(padding, "padding", "conv2d_algorithm")
     dil = _pair(dilation, "dilation", "conv2d_algorithm")
@@ -66,7 +74,7 @@ def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1
     out_hw = ((H + 2 * pad[0] - dil[0] * (R - 1) - 1) // stride[0] + 1,
               (W + 2 * pad[1] - dil[1] * (S - 1) - 1) // stride[1] + 1)
     return _C.conv2d_algo_for(tuple(x_shape), tuple(w_shape), out_hw, stride, pad, dil,
-                              int(groups), bool(input_grad))
+                              int(groups), bool(input_grad), bool(weight_grad))
 
 
 def _pair(v, name, fname, n=2):
@@ -143,7 +151,8 @@ class _ConvPairFn(Function):
         if is_bf16(x.dtype) and not self._transposed:
             return _bf16_forward(x, w, b, y, self.conf, out_hw)
         if y.size:
-            self._kernels()[0](x, w, b, y, *self.conf)
+            # nothing recorded (inference): Winograd may reuse w's filter transform
+            self._kernels()[0](x, w, b, y, *self.conf, not self.requires_grad)
         return y
 
     def backward(self, g):

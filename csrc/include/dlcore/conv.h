@@ -56,6 +56,16 @@ typedef enum {
 void dl_conv_set_algo(int algo);
 int dl_conv_get_algo(void);
 
+/* Whether the calling thread's float32 forward / input-gradient calls may keep and reuse
+ * Winograd filter transforms (winograd_cache.c: checked against the weights' bytes on every
+ * use, so a changed weight is never served stale); off by default, the Python layer turns it
+ * on for calls that record no gradient.  Returns the previous setting. */
+int dl_conv_cache_weights(int on);
+/* Empties that cache (entries in use stay) and zeroes its counts; its entries, bytes held,
+ * hits and misses so far. */
+void dl_wino_cache_clear(void);
+void dl_wino_cache_stats(size_t *entries, size_t *bytes, size_t *hits, size_t *misses);
+
 typedef struct {
     int64_t N, C, H, W;   /* input batch, channels, rows, columns */
     int64_t K, R, S;      /* output channels, kernel rows, kernel columns */
@@ -66,10 +76,10 @@ typedef struct {
     int64_t groups;
 } dl_conv_params;
 
-/* What the float32 forward (bwd_data = 0) or input gradient (1) of p runs under the current
- * setting and ISA: 0 im2col + GEMM (or the pointwise / depthwise path), 2 Winograd F(2x2, 3x3),
- * 4 Winograd F(4x4, 3x3). */
-int dl_conv2d_algo_f32(const dl_conv_params *p, int bwd_data);
+/* What the float32 forward (pass = 0), input gradient (1) or weight gradient (2) of p runs
+ * under the current setting and ISA: 0 im2col + GEMM (or the pointwise / depthwise path),
+ * 2 Winograd F(2x2, 3x3), 4 Winograd F(4x4, 3x3). */
+int dl_conv2d_algo_f32(const dl_conv_params *p, int pass);
 
 int dl_conv2d_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
                       const float *bias, float *y);
