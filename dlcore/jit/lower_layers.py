@@ -253,6 +253,22 @@ def _attention(L, node):
     return True
 
 
+# How the executor packs an RNN step's weights once, when the plan is made (csrc/rnn_packed.c):
+# joint [w_ih | w_hh] panels multiplied by [x_t | h] per step (an LSTM from this batch size on,
+# where each step's product reuses the panels over the batch), or split (w_ih's product for all
+# steps before the loop, then h @ w_hh per step: a batch-1 step streams half the weights).
+RNN_PACK_JOINT, RNN_PACK_SPLIT = 1, 2
+RNN_JOINT_MIN_BATCH = 8
+
+
+def _rnn_pack_form(mode, batch, has_proj):
+    if has_proj:
+        return 0
+    if mode == _MODES["LSTM"] and batch >= RNN_JOINT_MIN_BATCH:
+        return RNN_PACK_JOINT
+    return RNN_PACK_SPLIT
+
+
 def _rnn(L, node):
     if not f32(node):
         return False
@@ -277,8 +293,10 @@ def _rnn(L, node):
     hn_r = L.output(outs[1])
     cn_r = L.output(outs[2]) if len(outs) > 2 else None
     bs_r = L.array(bs, "batch_sizes")
-    nwork = X.rnn_work_floats(mode, bs, H, P)
     rows = x.shape[0]
+    form = _rnn_pack_form(mode, B, has_proj)
+    nwork = rows * w_hh0.shape[0] if form == RNN_PACK_SPLIT else \
+        X.rnn_work_floats(mode, bs, H, P)
     for d in range(D):
         w = weights[d * per:(d + 1) * per]
         if not all(v.is_const for v in w):
@@ -299,7 +317,7 @@ def _rnn(L, node):
         cnd = None if cn_r is None else cn_r.with_view(d * B * H, (B, H), (H, 1))
         work = L.scratch(nwork * 4, "rnn_work") if nwork else None
         L.step(X.RNN, [xr, w_ih, w_hh, b_x, b_h, w_hr, hd, cd, od, hnd, cnd, work, bs_r],
-               [mode, T, B, I, H, P, int(d == 1), I, D * P], outputs=[8, 9, 10],
+               [mode, T, B, I, H, P, int(d == 1), I, D * P, form], outputs=[8, 9, 10],
                label="%s dir %d" % (node.op, d))
     return True
 
