@@ -18,6 +18,10 @@ int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
     return dl_sgemm_pack_a(0, (size_t)K, (size_t)CRS, w, (ptrdiff_t)CRS, pa);
 }
 
+/* Columns per block of a pointwise conv whose activation runs after the GEMM: K rows of
+ * this many floats stay in L2 for the activation. */
+enum { PW_BLOCK = 512 };
+
 /* i: N C H W K R S OH OW sh sw ph pw dh dw groups, post act kind, gemm act, tile columns
  * (0: pointwise, x read in place) | f: act a, b, c */
 void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
@@ -38,12 +42,23 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
     for (int64_t n = 0; n < p.N; n++) {
         const float *xn = x + n * p.C * HW;
         float *yn = y + n * p.K * P;
-        if (tile == 0) {
+        if (tile == 0 && post < 0) {
             dl_sgemm_packed_run(pa, 0, (size_t)P, 1.0f, xn, (ptrdiff_t)HW, 0.0f, yn,
                                 (ptrdiff_t)P, bias, bk, act, 0);
-            if (post >= 0)
-                dl_act_fwd_f32(post, yn, yn, (size_t)(p.K * P), (float)f[0], (float)f[1],
-                               (float)f[2]);
+            continue;
+        }
+        if (tile == 0) {
+            /* an activation the GEMM epilogue lacks (MobileNet's ReLU6): column blocks, each
+             * activated while its K rows are still in cache, instead of a second pass over
+             * the whole output */
+            for (int64_t p0 = 0; p0 < P; p0 += PW_BLOCK) {
+                const int64_t np = P - p0 < PW_BLOCK ? P - p0 : PW_BLOCK;
+                dl_sgemm_packed_run(pa, 0, (size_t)np, 1.0f, xn + p0, (ptrdiff_t)HW, 0.0f,
+                                    yn + p0, (ptrdiff_t)P, bias, bk, act, 0);
+                for (int64_t k = 0; k < p.K; k++)
+                    dl_act_fwd_f32(post, yn + k * P + p0, yn + k * P + p0, (size_t)np,
+                                   (float)f[0], (float)f[1], (float)f[2]);
+            }
             continue;
         }
         for (int64_t p0 = 0; p0 < P; p0 += tile) {

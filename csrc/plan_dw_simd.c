@@ -1,9 +1,8 @@
-/* The executor's strided window kernels: max pooling, and depthwise convolution (one filter per channel, stride >= 2, any
- * padding, dilation 1) with bias and activation fused into the rows it writes: MobileNet and
- * EfficientNet downsample with stride-2 depthwise layers (dw conv + BN folded + ReLU6), where
- * the generic path runs scalar.  Each plane is first copied zero-padded and, for stride 2,
- * split into even and odd columns, so the output row is a register-resident sum of
- * contiguous vector loads (simd.h). */
+/* The executor's window kernels: max pooling, and depthwise convolution (one filter per
+ * channel, any stride and padding, dilation 1) with bias and activation fused into the rows
+ * it writes (MobileNet's and EfficientNet's dw conv + BN folded + ReLU6).  Each plane is
+ * first copied zero-padded and, for stride 2, split into even and odd columns, so the output
+ * row is a register-resident sum of contiguous vector loads (simd.h). */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
@@ -31,6 +30,27 @@ static void fill(float *p, float v, int64_t n)
     for (int64_t j = 0; j < n; j++) p[j] = v;
 }
 
+/* dst[k] = src[2k] for k < n; src has `avail` floats readable (2n - 1 <= avail). */
+static void every_second(const float *src, int64_t n, int64_t avail, float *dst)
+{
+    int64_t k = 0;
+#if defined(__AVX512F__)
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                         28, 30);
+    for (; 2 * (k + 16) <= avail && k + 16 <= n; k += 16)
+        _mm512_storeu_ps(dst + k, _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * k), ev,
+                                                         _mm512_loadu_ps(src + 2 * k + 16)));
+#elif defined(__AVX2__)
+    for (; 2 * (k + 8) <= avail && k + 8 <= n; k += 8) {
+        __m256 a = _mm256_loadu_ps(src + 2 * k), b = _mm256_loadu_ps(src + 2 * k + 8);
+        __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+        _mm256_storeu_ps(dst + k, _mm256_castpd_ps(_mm256_permute4x64_pd(
+            _mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+#endif
+    for (; k < n; k++) dst[k] = src[2 * k];
+}
+
 /* pad x (H, W) into `pl`: sw column phases of PH rows of CW floats, `pad` elsewhere (padded
  * column pc = c + pw is stored in phase pc % sw at index pc / sw) */
 static void pad_plane(const dw_geom *g, const float *x, float *pl, float pad)
@@ -47,8 +67,10 @@ static void pad_plane(const dw_geom *g, const float *x, float *pl, float pad)
             float *dst = ph_base + (r + g->ph) * CW;
             const float *src = x + r * g->W + c0;
             fill(dst, pad, k0);
-            if (sw == 2) {
-                for (int64_t k = 0; k < n; k++) dst[k0 + k] = src[2 * k];
+            if (sw == 1) {
+                memcpy(dst + k0, src, sizeof(float) * (size_t)n);
+            } else if (sw == 2) {
+                every_second(src, n, g->W - c0, dst + k0);
             } else {
                 for (int64_t k = 0; k < n; k++) dst[k0 + k] = src[k * sw];
             }
@@ -71,19 +93,50 @@ static void dw_plane(const dw_geom *g, const float *pl, const float *w, float bi
     for (int64_t r = 0; r < g->R; r++)
         for (int64_t s = 0; s < g->S; s++)
             toff[r * g->S + s] = ((s % g->sw) * g->PH + r) * g->CW + s / g->sw;
+    const int64_t OW = g->OW;
     for (int64_t oh = 0; oh < g->OH; oh++) {
         const float *base = pl + oh * g->sh * g->CW;
-        for (int64_t j = 0; j < g->OWV; j += DL_VF_LEN) {
+        float *out = y + oh * OW;
+        int64_t j = 0;
+        /* four vectors of the row at once: one accumulator's taps chain through the FMA
+         * latency, four independent ones keep the FMA unit busy */
+        for (; j + 4 * DL_VF_LEN <= OW; j += 4 * DL_VF_LEN) {
+            vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+            for (int64_t t = 0; t < taps; t++) {
+                const vf wt = vf_set1(w[t]);
+                const float *src = base + toff[t] + j;
+                a0 = vf_fma(wt, vf_loadu(src), a0);
+                a1 = vf_fma(wt, vf_loadu(src + DL_VF_LEN), a1);
+                a2 = vf_fma(wt, vf_loadu(src + 2 * DL_VF_LEN), a2);
+                a3 = vf_fma(wt, vf_loadu(src + 3 * DL_VF_LEN), a3);
+            }
+            if (clip) {
+                a0 = vf_min(vhi, vf_max(vlo, a0));
+                a1 = vf_min(vhi, vf_max(vlo, a1));
+                a2 = vf_min(vhi, vf_max(vlo, a2));
+                a3 = vf_min(vhi, vf_max(vlo, a3));
+            }
+            vf_storeu(out + j, a0);
+            vf_storeu(out + j + DL_VF_LEN, a1);
+            vf_storeu(out + j + 2 * DL_VF_LEN, a2);
+            vf_storeu(out + j + 3 * DL_VF_LEN, a3);
+        }
+        /* the rest one vector at a time; the last, partial one through orow (the padded
+         * plane has room for a whole vector's loads, y does not for its store) */
+        for (; j < OW; j += DL_VF_LEN) {
             vf acc = vb;
             for (int64_t t = 0; t < taps; t++)
                 acc = vf_fma(vf_set1(w[t]), vf_loadu(base + toff[t] + j), acc);
             if (clip) acc = vf_min(vhi, vf_max(vlo, acc));
-            vf_storeu(orow + j, acc);
+            if (j + DL_VF_LEN <= OW) {
+                vf_storeu(out + j, acc);
+            } else {
+                vf_storeu(orow, acc);
+                memcpy(out + j, orow, sizeof(float) * (size_t)(OW - j));
+            }
         }
-        float *out = y + oh * g->OW;
-        memcpy(out, orow, sizeof(float) * (size_t)g->OW);
         if (!clip && kind >= 0)
-            dl_act_fwd_f32(kind, out, out, (size_t)g->OW, (float)f[0], (float)f[1],
+            dl_act_fwd_f32(kind, out, out, (size_t)OW, (float)f[0], (float)f[1],
                            (float)f[2]);
     }
 }
