@@ -10,6 +10,9 @@ from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
 __all__ = ["LOWER"]
 
 _COL_BYTES = 1 << 19   # an im2col tile in half of L2
+_MIN_COLS = 256        # columns below which a convolution's product takes several images,
+_BATCH_COLS = 1024     # up to this many columns
+_BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -149,8 +152,16 @@ def _conv(L, node):
         pointwise = w.shape[2:] == (1, 1) and tuple(at["strides"]) == (1, 1) and \
             tuple(at["pads"]) == (0, 0, 0, 0)
         tile = 0 if pointwise else min(P, max(64, (_COL_BYTES // (4 * CRS)) // 16 * 16))
-        col = L.scratch(4 * CRS * tile, "im2col") if tile else None
-        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile], [a1, a2, a3],
+        # small images: several images' columns in one product (plan_conv.c)
+        imgs = 1
+        if N > 1 and P < _MIN_COLS:
+            imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
+        if imgs > 1:
+            tile = P
+            col = L.scratch(4 * (CRS + K) * imgs * P, "im2col")
+        else:
+            col = L.scratch(4 * CRS * tile, "im2col") if tile else None
+        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile, imgs], [a1, a2, a3],
                outputs=[3], label="Conv")
         return True
     kind, a1, a2, a3 = fused_act(node)
