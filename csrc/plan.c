@@ -281,10 +281,6 @@ static int run_attention(const dl_plan_step *s, char **ptr)
                            (float *)OPND(s, ptr, 5));
 }
 
-/* Output row length from which a stride-1 depthwise conv takes the executor's kernel: below
- * it (MobileNet's 14x14 and 7x7 planes) the engine's direct kernel was faster here. */
-enum { DW_MIN_ROW = 32 };
-
 static int run_rnn(const dl_plan_step *s, const dl_rnn_packed *pk, char **ptr)
 {
     const int64_t *i = s->i;
@@ -331,10 +327,9 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
         const float *x = (const float *)OPND(s, ptr, 0), *w = (const float *)OPND(s, ptr, 1);
         const float *b = (const float *)OPND(s, ptr, 2);
         float *y = (float *)OPND(s, ptr, 3);
-        if (s->op == DL_PLAN_CONV && p.groups == p.C && p.K == p.C && p.dh == 1 && p.dw == 1 &&
-            p.R * p.S <= 64 && (p.sh > 1 || p.sw > 1 || p.OW >= DW_MIN_ROW)) {
-            /* depthwise: the executor's kernel, epilogue fused (at stride 1 only for rows
-             * long enough to pay for the padded copy of each plane) */
+        if (s->op == DL_PLAN_CONV && p.groups == p.C && p.C > 0 && p.K % p.C == 0 &&
+            p.dh == 1 && p.dw == 1 && p.R * p.S <= 64) {
+            /* depthwise (or one input channel): the executor's kernel, epilogue fused */
             rc = plan_window_kernels()->dwconv(i, f, x, w, b, y);
         } else if (s->op == DL_PLAN_CONV) {
             rc = dl_conv2d_fwd_f32(&p, x, w, b, y);

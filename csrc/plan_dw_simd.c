@@ -80,6 +80,41 @@ static void pad_plane(const dw_geom *g, const float *x, float *pl, float pad)
     }
 }
 
+/* Rows of at most two vectors (LeNet's 28, MobileNet's 14 and 7): one accumulator per
+ * vector of a row would chain every tap through the FMA latency, so four accumulators cover
+ * two or four rows at once.  The last group repeats the last row rather than read past the
+ * padded plane; only real rows are stored. */
+static void dw_plane_narrow(const dw_geom *g, const float *pl, const float *w, const int64_t *toff,
+                            int64_t taps, vf vb, int clip, vf vlo, vf vhi, float *y)
+{
+    const int64_t OW = g->OW, nvec = g->OWV / DL_VF_LEN, rb = nvec == 1 ? 4 : 2;
+    for (int64_t oh = 0; oh < g->OH; oh += rb) {
+        const float *src[4];
+        for (int64_t q = 0; q < 4; q++) {
+            int64_t row = oh + q / nvec;
+            if (row > g->OH - 1) row = g->OH - 1;
+            src[q] = pl + row * g->sh * g->CW + (q % nvec) * DL_VF_LEN;
+        }
+        vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+        for (int64_t t = 0; t < taps; t++) {
+            const vf wt = vf_set1(w[t]);
+            const int64_t o = toff[t];
+            a0 = vf_fma(wt, vf_loadu(src[0] + o), a0);
+            a1 = vf_fma(wt, vf_loadu(src[1] + o), a1);
+            a2 = vf_fma(wt, vf_loadu(src[2] + o), a2);
+            a3 = vf_fma(wt, vf_loadu(src[3] + o), a3);
+        }
+        vf acc[4] = {a0, a1, a2, a3};
+        for (int64_t q = 0; q < 4; q++) {
+            const int64_t row = oh + q / nvec, j = (q % nvec) * DL_VF_LEN;
+            if (row >= g->OH) break;
+            vf v = clip ? vf_min(vhi, vf_max(vlo, acc[q])) : acc[q];
+            if (j + DL_VF_LEN <= OW) vf_storeu(y + row * OW + j, v);
+            else vf_store_part(y + row * OW + j, v, (size_t)(OW - j));
+        }
+    }
+}
+
 static void dw_plane(const dw_geom *g, const float *pl, const float *w, float bias, float *y,
                      float *orow, int kind, const double *f)
 {
@@ -94,6 +129,13 @@ static void dw_plane(const dw_geom *g, const float *pl, const float *w, float bi
         for (int64_t s = 0; s < g->S; s++)
             toff[r * g->S + s] = ((s % g->sw) * g->PH + r) * g->CW + s / g->sw;
     const int64_t OW = g->OW;
+    if (g->OWV <= 2 * DL_VF_LEN) {
+        dw_plane_narrow(g, pl, w, toff, taps, vb, clip, vlo, vhi, y);
+        if (!clip && kind >= 0)
+            dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * OW), (float)f[0], (float)f[1],
+                           (float)f[2]);
+        return;
+    }
     for (int64_t oh = 0; oh < g->OH; oh++) {
         const float *base = pl + oh * g->sh * g->CW;
         float *out = y + oh * OW;
@@ -178,7 +220,7 @@ typedef struct {
     const float *x, *w, *bias;
     float *y;
     const double *f;
-    int64_t C;
+    int64_t K, mult;   /* output channels; output planes per input plane */
     int kind;
 } plane_args;
 
@@ -192,8 +234,8 @@ static void max_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf
 
 static void dw_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf)
 {
-    const int64_t c = p % a->C;
-    pad_plane(g, a->x + p * g->H * g->W, buf, 0.0f);
+    const int64_t c = p % a->K;
+    pad_plane(g, a->x + p / a->mult * g->H * g->W, buf, 0.0f);
     dw_plane(g, buf, a->w + c * g->R * g->S, a->bias ? a->bias[c] : 0.0f,
              a->y + p * g->OH * g->OW, buf + g->sw * g->PH * g->CW, a->kind, a->f);
 }
@@ -232,12 +274,13 @@ static int maxpool_f32(const int64_t *i, const float *x, float *y)
 {
     dw_geom g;
     geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
-    const plane_args a = {x, NULL, NULL, y, NULL, 0, 0};
+    const plane_args a = {x, NULL, NULL, y, NULL, 1, 1, 0};
     return each_plane(&g, i[0], &a, max_one);
 }
 
 /* i: the CONV step's ints (N C H W K R S OH OW sh sw ph pw dh dw groups act) with
- * K == C == groups, dilation 1.  Returns -1 when scratch memory is short. */
+ * C == groups, K a multiple of C (K / C filters per input channel: depthwise, or a
+ * one-channel input's convolution), dilation 1.  Returns -1 when scratch memory is short. */
 static int dwconv_f32(const int64_t *i, const double *f, const float *x, const float *w,
                       const float *bias, float *y)
 {
@@ -245,8 +288,9 @@ static int dwconv_f32(const int64_t *i, const double *f, const float *x, const f
     if (i[5] * i[6] > 64) return 1;
     /* every vector load stays inside its phase row: index up to OWV - 1 + (S - 1) / sw */
     geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);
-    const plane_args a = {x, w, bias, y, f, i[1], (int)i[16]};
-    return each_plane(&g, i[0] * i[1], &a, dw_one);
+    if (i[1] <= 0 || i[4] % i[1]) return 1;
+    const plane_args a = {x, w, bias, y, f, i[4], i[4] / i[1], (int)i[16]};
+    return each_plane(&g, i[0] * i[4], &a, dw_one);
 }
 
 const plan_window_kernels_t DL_ISA_FN(plan_window_kernels) = {dwconv_f32, maxpool_f32};

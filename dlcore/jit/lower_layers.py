@@ -145,7 +145,12 @@ def _conv(L, node):
     winograd = node.op == "Conv" and conv2d_algorithm(
         x.shape, w.shape, tuple(at["strides"]), tuple(at["pads"][:2]),
         tuple(at["dilations"]), at["group"]) != "im2col"
-    if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd:
+    # one input channel (LeNet's first layer): the executor's window kernel, a few taps per
+    # output element, instead of a product whose K rows are the few output channels
+    one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
+        tuple(at["dilations"]) == (1, 1)
+    if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
+            not one_channel:
         # im2col tiles times weights packed once, the epilogue fused (lower_conv_gemm)
         act, post, a1, a2, a3 = _gemm_acts(node)
         CRS, P = x.shape[1] * w.shape[2] * w.shape[3], y.shape[2] * y.shape[3]
