@@ -121,14 +121,9 @@ static void input_part(const dl_rnn_packed *pk, size_t rows, const float *x, ptr
               (ptrdiff_t)G);
 }
 
-size_t dl_rnn_packed_work_size(const dl_rnn_desc *d, int form)
-{
-    return form == RNN_PACK_SPLIT ? dl_rnn_total_rows(d) * dl_rnn_gates(d->mode) * d->H : 0;
-}
-
 /* The inference forward of dl_rnn_forward_f32 (same arguments, less the weights and the
- * reserve) on packed weights; work: dl_rnn_packed_work_size floats.  0, or -1 when out of
- * memory or when pk does not match d. */
+ * reserve) on packed weights; work: the split form's rows x G floats (the joint form needs
+ * none).  0, or -1 when out of memory or when pk does not match d. */
 int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, const float *x,
                               ptrdiff_t ldx, const float *b_x, const float *b_h, const float *h0,
                               const float *c0, float *out, ptrdiff_t ldo, float *hn, float *cn,

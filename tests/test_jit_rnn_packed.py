@@ -29,8 +29,7 @@ def _plan_vs_eager(m, x, extra=()):
     p = t.plan(x, *extra)
     got = p.run([x, *extra])
     with dl.no_grad():
-        out = m(dl.tensor(x), *[tuple(dl.tensor(a) for a in extra)] if len(extra) > 1
-                else [dl.tensor(a) for a in extra])
+        out = m(dl.tensor(x), *[dl.tensor(a) for a in extra])
     want = [out[0]] + (list(out[1]) if isinstance(out[1], tuple) else [out[1]])
     assert len(got) == len(want)
     for g, w in zip(got, want):
