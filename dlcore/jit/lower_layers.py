@@ -157,9 +157,10 @@ def _conv(L, node):
         pointwise = w.shape[2:] == (1, 1) and tuple(at["strides"]) == (1, 1) and \
             tuple(at["pads"]) == (0, 0, 0, 0)
         tile = 0 if pointwise else min(P, max(64, (_COL_BYTES // (4 * CRS)) // 16 * 16))
-        # small images: several images' columns in one product (plan_conv.c)
+        # small images: several images' columns in one product (plan_conv.c); not for a
+        # pointwise conv, which reads its input in place (copying it cost more, MobileNet b32)
         imgs = 1
-        if N > 1 and P < _MIN_COLS:
+        if N > 1 and P < _MIN_COLS and not pointwise:
             imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
         if imgs > 1:
             tile = P
