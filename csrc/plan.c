@@ -24,11 +24,22 @@ int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa);
 void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
                        const float *x, const float *bias, float *y, float *col);
 
+/* the RNN step's weights packed once (rnn_packed.c) */
+typedef struct dl_rnn_packed dl_rnn_packed;
+dl_rnn_packed *dl_rnn_pack_f32(int mode, int form, size_t I, size_t H, size_t P,
+                               const float *w_ih, const float *w_hh);
+void dl_rnn_packed_free(dl_rnn_packed *pk);
+int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, const float *x,
+                              ptrdiff_t ldx, const float *b_x, const float *b_h, const float *h0,
+                              const float *c0, float *out, ptrdiff_t ldo, float *hn, float *cn,
+                              float *work);
+
 struct dl_plan {
     int nsteps, nslots;
     dl_plan_step *steps;
     dl_plan_slot *slots;
     dl_sgemm_packed_a *packed;  /* per step: CONV_GEMM weights packed at creation */
+    dl_rnn_packed **rnn_packed; /* per step: RNN weights packed at creation (i[9] != 0) */
     size_t arena_bytes;
     pthread_mutex_t lock;
     char **pool;          /* arenas of finished calls, reused by the next ones */
@@ -54,7 +65,10 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     p->nslots = nslots;
     p->arena_bytes = arena_bytes;
     p->packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_a));
-    if (!p->packed) {
+    p->rnn_packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_rnn_packed *));
+    if (!p->packed || !p->rnn_packed) {
+        free(p->packed);
+        free(p->rnn_packed);
         free(p->steps);
         free(p->slots);
         free(p);
@@ -62,6 +76,16 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     }
     for (int k = 0; k < nsteps; k++) {
         const dl_plan_step *s = &p->steps[k];
+        if (s->op == DL_PLAN_RNN && s->i[9] != 0) {
+            /* NULL when packing failed: the run then takes the eager call */
+            const int64_t *i = s->i;
+            const dl_plan_slot *wi = &p->slots[s->slot[1]], *wh = &p->slots[s->slot[2]];
+            p->rnn_packed[k] = dl_rnn_pack_f32(
+                (int)i[0], (int)i[9], (size_t)i[3], (size_t)i[4], (size_t)i[5],
+                (const float *)((const char *)wi->ptr + s->off[1]),
+                (const float *)((const char *)wh->ptr + s->off[2]));
+            continue;
+        }
         if (s->op != DL_PLAN_CONV_GEMM) continue;
         const dl_plan_slot *sl = &p->slots[s->slot[1]];
         /* a failed pack leaves p == NULL: the run then multiplies by the unpacked weights */
@@ -78,7 +102,9 @@ void dl_plan_free(dl_plan *p)
     for (int k = 0; k < p->npool; k++) dl_free(p->pool[k]);
     for (int k = 0; k < p->nsteps; k++)
         if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
+    for (int k = 0; k < p->nsteps; k++) dl_rnn_packed_free(p->rnn_packed[k]);
     free(p->packed);
+    free(p->rnn_packed);
     free(p->pool);
     free(p->steps);
     free(p->slots);
@@ -255,7 +281,7 @@ static int run_attention(const dl_plan_step *s, char **ptr)
                            (float *)OPND(s, ptr, 5));
 }
 
-static int run_rnn(const dl_plan_step *s, char **ptr)
+static int run_rnn(const dl_plan_step *s, const dl_rnn_packed *pk, char **ptr)
 {
     const int64_t *i = s->i;
     dl_rnn_desc d;
@@ -268,14 +294,19 @@ static int run_rnn(const dl_plan_step *s, char **ptr)
     d.P = (size_t)i[5];
     d.reverse = (int)i[6];
 #define F(j) ((const float *)OPND(s, ptr, j))
+    if (pk)
+        return dl_rnn_forward_packed_f32(&d, pk, F(0), i[7], F(3), F(4), F(6), F(7),
+                                         (float *)OPND(s, ptr, 8), i[8],
+                                         (float *)OPND(s, ptr, 9), (float *)OPND(s, ptr, 10),
+                                         (float *)OPND(s, ptr, 11));
     return dl_rnn_forward_f32(&d, F(0), i[7], F(1), F(2), F(3), F(4), F(5), F(6), F(7),
                               (float *)OPND(s, ptr, 8), i[8], (float *)OPND(s, ptr, 9),
                               (float *)OPND(s, ptr, 10), NULL, (float *)OPND(s, ptr, 11));
 #undef F
 }
 
-static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **ptr, int *err,
-                    int64_t *detail)
+static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl_rnn_packed *rp,
+                    char **ptr, int *err, int64_t *detail)
 {
     const int64_t *i = s->i;
     const double *f = s->f;
@@ -296,9 +327,9 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **p
         const float *x = (const float *)OPND(s, ptr, 0), *w = (const float *)OPND(s, ptr, 1);
         const float *b = (const float *)OPND(s, ptr, 2);
         float *y = (float *)OPND(s, ptr, 3);
-        if (s->op == DL_PLAN_CONV && p.groups == p.C && p.K == p.C && p.dh == 1 && p.dw == 1 &&
-            (p.sh > 1 || p.sw > 1) && p.R * p.S <= 64) {
-            /* strided depthwise: the executor's kernel, epilogue fused */
+        if (s->op == DL_PLAN_CONV && p.groups == p.C && p.C > 0 && p.K % p.C == 0 &&
+            p.dh == 1 && p.dw == 1 && p.R * p.S <= 64) {
+            /* depthwise (or one input channel): the executor's kernel, epilogue fused */
             rc = plan_window_kernels()->dwconv(i, f, x, w, b, y);
         } else if (s->op == DL_PLAN_CONV) {
             rc = dl_conv2d_fwd_f32(&p, x, w, b, y);
@@ -373,7 +404,7 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, char **p
         if (rc) *err = DL_PLAN_ENOMEM;
         break;
     case DL_PLAN_RNN:
-        rc = run_rnn(s, ptr);
+        rc = run_rnn(s, rp, ptr);
         if (rc) *err = DL_PLAN_ENOMEM;
         break;
     case DL_PLAN_GATHER:
@@ -419,7 +450,8 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
     int failed = 0;
     if (end > p->nsteps) end = p->nsteps;
     for (int k = begin; k < end; k++) {
-        if (run_step(&p->steps[k], &p->packed[k], ptr, err, detail) != 0 || *err) {
+        if (run_step(&p->steps[k], &p->packed[k], p->rnn_packed[k], ptr, err, detail) != 0
+            || *err) {
             failed = k + 1;
             break;
         }

@@ -4,6 +4,7 @@
  * in cache.  Eager conv2d packs the weights on every call; a plan runs many calls. */
 #include <stdint.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "dlcore/act.h"
 #include "dlcore/conv.h"
@@ -18,6 +19,10 @@ int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
     return dl_sgemm_pack_a(0, (size_t)K, (size_t)CRS, w, (ptrdiff_t)CRS, pa);
 }
 
+/* Columns per block of a pointwise conv whose activation runs after the GEMM: K rows of
+ * this many floats stay in L2 for the activation. */
+enum { PW_BLOCK = 512 };
+
 /* i: N C H W K R S OH OW sh sw ph pw dh dw groups, post act kind, gemm act, tile columns
  * (0: pointwise, x read in place) | f: act a, b, c */
 void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
@@ -30,20 +35,56 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
     p.groups = 1;
     const int post = (int)i[16];
     const dl_act_t act = (dl_act_t)i[17];
-    const int64_t tile = i[18], P = p.OH * p.OW, HW = p.H * p.W;
+    const int64_t tile = i[18], imgs = i[19], P = p.OH * p.OW, HW = p.H * p.W;
     const dl_bias_t bk = bias ? DL_BIAS_COL : DL_BIAS_NONE;
     /* the im2col of the ISA the weights were packed for, like the GEMM that reads it */
     void (*im2col)(const dl_conv_params *, const float *, int64_t, int64_t, int64_t, float *,
                    int64_t) = conv_kernels_for((dl_isa_t)pa->isa)->im2col;
+    if (imgs > 1) {
+        /* small images (LeNet, the 7x7 and 14x14 layers at batch 32): the columns of `imgs`
+         * images side by side make one wide product instead of several narrow ones, whose
+         * partial register tiles cost most of their time; the product lands in a buffer
+         * after the columns and is copied out image by image */
+        const int64_t CRS = p.C * p.R * p.S;
+        float *yb = col + CRS * imgs * P;
+        for (int64_t n0 = 0; n0 < p.N; n0 += imgs) {
+            const int64_t nb = p.N - n0 < imgs ? p.N - n0 : imgs, w = nb * P;
+            for (int64_t j = 0; j < nb; j++)
+                im2col(&p, x + (n0 + j) * p.C * HW, p.C, 0, P, col + j * P, w);
+            dl_sgemm_packed_run(pa, 0, (size_t)w, 1.0f, col, (ptrdiff_t)w, 0.0f, yb,
+                                (ptrdiff_t)w, bias, bk, act, 0);
+            for (int64_t j = 0; j < nb; j++) {
+                float *yn = y + (n0 + j) * p.K * P;
+                for (int64_t k = 0; k < p.K; k++) {
+                    memcpy(yn + k * P, yb + k * w + j * P, sizeof(float) * (size_t)P);
+                    if (post >= 0)
+                        dl_act_fwd_f32(post, yn + k * P, yn + k * P, (size_t)P, (float)f[0],
+                                       (float)f[1], (float)f[2]);
+                }
+            }
+        }
+        return;
+    }
     for (int64_t n = 0; n < p.N; n++) {
         const float *xn = x + n * p.C * HW;
         float *yn = y + n * p.K * P;
-        if (tile == 0) {
+        if (tile == 0 && post < 0) {
             dl_sgemm_packed_run(pa, 0, (size_t)P, 1.0f, xn, (ptrdiff_t)HW, 0.0f, yn,
                                 (ptrdiff_t)P, bias, bk, act, 0);
-            if (post >= 0)
-                dl_act_fwd_f32(post, yn, yn, (size_t)(p.K * P), (float)f[0], (float)f[1],
-                               (float)f[2]);
+            continue;
+        }
+        if (tile == 0) {
+            /* an activation the GEMM epilogue lacks (MobileNet's ReLU6): column blocks, each
+             * activated while its K rows are still in cache, instead of a second pass over
+             * the whole output */
+            for (int64_t p0 = 0; p0 < P; p0 += PW_BLOCK) {
+                const int64_t np = P - p0 < PW_BLOCK ? P - p0 : PW_BLOCK;
+                dl_sgemm_packed_run(pa, 0, (size_t)np, 1.0f, xn + p0, (ptrdiff_t)HW, 0.0f,
+                                    yn + p0, (ptrdiff_t)P, bias, bk, act, 0);
+                for (int64_t k = 0; k < p.K; k++)
+                    dl_act_fwd_f32(post, yn + k * P + p0, yn + k * P + p0, (size_t)np,
+                                   (float)f[0], (float)f[1], (float)f[2]);
+            }
             continue;
         }
         for (int64_t p0 = 0; p0 < P; p0 += tile) {

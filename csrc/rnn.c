@@ -421,21 +421,49 @@ int dl_rnn_team_threads_f32(const dl_rnn_desc *d)
 /* The whole forward time loop (no projection) on a team of nth threads; h (B x H) and c hold
  * the initial state and receive the final one; gates, hprev, tc, cprev: NULL or the reserve's
  * parts (training).  0 on success, -1 when out of memory. */
+static int lstm_team_run_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
+                             ptrdiff_t ldx, const float *w_ih, const float *w_hh,
+                             const float *prepacked, const rnn_kernels_t *kt,
+                             const float *bias, float *h, float *c, float *out, ptrdiff_t ldo,
+                             float *gates, float *hprev, float *tc, float *cprev);
+
 static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
                              ptrdiff_t ldx, const float *w_ih, const float *w_hh,
                              const float *bias, float *h, float *c, float *out, ptrdiff_t ldo,
                              float *gates, float *hprev, float *tc, float *cprev)
 {
+    return lstm_team_run_f32(d, nth, off, x, ldx, w_ih, w_hh, NULL, rnn_kernels(), bias, h, c,
+                             out, ldo, gates, hprev, tc, cprev);
+}
+
+/* The team's inference loop on weights packed once beforehand (rnn_packed.c): `packed` holds
+ * [w_ih | w_hh]^T in panels of kt->nr columns of I + H rows each, H a multiple of kt->nr so
+ * that every gate starts on a panel, the layout the team packs for itself otherwise. */
+int dl_rnn_lstm_team_packed_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
+                                ptrdiff_t ldx, const float *packed, const rnn_kernels_t *kt,
+                                const float *bias, float *h, float *c, float *out,
+                                ptrdiff_t ldo)
+{
+    return lstm_team_run_f32(d, nth, off, x, ldx, NULL, NULL, packed, kt, bias, h, c, out, ldo,
+                             NULL, NULL, NULL, NULL);
+}
+
+static int lstm_team_run_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
+                             ptrdiff_t ldx, const float *w_ih, const float *w_hh,
+                             const float *prepacked, const rnn_kernels_t *kt,
+                             const float *bias, float *h, float *c, float *out, ptrdiff_t ldo,
+                             float *gates, float *hprev, float *tc, float *cprev)
+{
     const size_t T = d->n_steps, B = d->B, I = d->n_input, H = d->H, G = 4 * H;
-    const rnn_kernels_t *kt = rnn_kernels();
     const size_t nr = kt->nr, ppg = (H + nr - 1) / nr, Hp = ppg * nr;
     const size_t ps = (I + H) * nr;  /* floats per packed panel: x's rows, then h's */
     const size_t ldhs = 4 * Hp + 16;  /* off a multiple of 4 KiB, as in the loop */
-    float *bp = dl_alloc(4 * ppg * ps * sizeof(float));
+    float *own = prepacked ? NULL : dl_alloc(4 * ppg * ps * sizeof(float));
+    const float *bp = prepacked ? prepacked : own;
     float *hs = dl_alloc(B * ldhs * sizeof(float));
     float *h1 = dl_alloc(B * H * sizeof(float));
     if (!bp || !hs || !h1) {
-        dl_free(bp);
+        dl_free(own);
         dl_free(hs);
         dl_free(h1);
         return -1;
@@ -451,8 +479,8 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
         const size_t j0 = u0 * nr, j1 = u1 * nr < H ? u1 * nr : H;
         const size_t W = j1 > j0 ? j1 - j0 : 0;
         /* each thread packs (and so first touches) only the panels it multiplies by */
-        for (size_t q = 0; q < 4 && W > 0; q++) {
-            float *pq = bp + (q * ppg + u0) * ps;
+        for (size_t q = 0; q < 4 && W > 0 && own; q++) {
+            float *pq = own + (q * ppg + u0) * ps;
             kt->pack_b(1, I, W, w_ih + (q * H + j0) * I, (ptrdiff_t)I, pq, ps);
             kt->pack_b(1, H, W, w_hh + (q * H + j0) * H, (ptrdiff_t)H, pq + I * nr, ps);
         }
@@ -490,7 +518,7 @@ static int lstm_team_fwd_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
         }
     }
     if (steps % 2) memcpy(h, h1, B * H * sizeof(float));
-    dl_free(bp);
+    dl_free(own);
     dl_free(hs);
     dl_free(h1);
     return 0;

@@ -333,6 +333,60 @@ rnn_tile(const int mr, size_t K, const float *A, ptrdiff_t lda, size_t K2, const
     }
 }
 
+/* One row (a batch of 1) times one panel: every weight is read once, so the row is bound by
+ * loads and by the FMA latency of the accumulators it chains.  Four steps of k go to four pairs
+ * of accumulators summed at the end (the sum's order differs from rnn_tile's, within rounding),
+ * which keeps the FMA units fed where rnn_tile(1) waits a whole latency per k. */
+static inline void rnn_row_panel(size_t K, const float *a, const float *bp, vf *s0, vf *s1)
+{
+    vf p0 = *s0, p1 = *s1, q0 = vf_zero(), q1 = vf_zero();
+    vf u0 = vf_zero(), u1 = vf_zero(), w0 = vf_zero(), w1 = vf_zero();
+    size_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+        const float *b = bp + k * RNN_NR;
+        vf x0 = vf_set1(a[k]), x1 = vf_set1(a[k + 1]);
+        vf x2 = vf_set1(a[k + 2]), x3 = vf_set1(a[k + 3]);
+        p0 = vf_fma(x0, vf_loadu(b), p0);
+        p1 = vf_fma(x0, vf_loadu(b + DL_VF_LEN), p1);
+        q0 = vf_fma(x1, vf_loadu(b + RNN_NR), q0);
+        q1 = vf_fma(x1, vf_loadu(b + RNN_NR + DL_VF_LEN), q1);
+        u0 = vf_fma(x2, vf_loadu(b + 2 * RNN_NR), u0);
+        u1 = vf_fma(x2, vf_loadu(b + 2 * RNN_NR + DL_VF_LEN), u1);
+        w0 = vf_fma(x3, vf_loadu(b + 3 * RNN_NR), w0);
+        w1 = vf_fma(x3, vf_loadu(b + 3 * RNN_NR + DL_VF_LEN), w1);
+    }
+    for (; k < K; k++) {
+        vf x = vf_set1(a[k]);
+        p0 = vf_fma(x, vf_loadu(bp + k * RNN_NR), p0);
+        p1 = vf_fma(x, vf_loadu(bp + k * RNN_NR + DL_VF_LEN), p1);
+    }
+    *s0 = vf_add(vf_add(p0, q0), vf_add(u0, w0));
+    *s1 = vf_add(vf_add(p1, q1), vf_add(u1, w1));
+}
+
+static void rnn_tile1(size_t K, const float *A, size_t K2, const float *A2, const float *bp,
+                      float beta, float *C, size_t ncols)
+{
+    vf s0 = vf_zero(), s1 = vf_zero(), t0 = vf_zero(), t1 = vf_zero();
+    rnn_row_panel(K, A, bp, &s0, &s1);
+    if (K2) rnn_row_panel(K2, A2, bp + K * RNN_NR, &t0, &t1);
+    s0 = vf_add(s0, t0);
+    s1 = vf_add(s1, t1);
+    if (ncols == RNN_NR) {
+        if (beta != 0.0f) {
+            s0 = vf_fma(vf_set1(beta), vf_loadu(C), s0);
+            s1 = vf_fma(vf_set1(beta), vf_loadu(C + DL_VF_LEN), s1);
+        }
+        vf_storeu(C, s0);
+        vf_storeu(C + DL_VF_LEN, s1);
+        return;
+    }
+    float tmp[RNN_NR];
+    vf_storeu(tmp, s0);
+    vf_storeu(tmp + DL_VF_LEN, s1);
+    for (size_t j = 0; j < ncols; j++) C[j] = beta != 0.0f ? beta * C[j] + tmp[j] : tmp[j];
+}
+
 /* Panels [p0, p1) of C for every row: C = beta*C + [A | A2] @ B from B's packed form, whose
  * panels hold K + K2 rows (A's K, then A2's K2; K2 may be 0 and A2 NULL).  Rows go in tiles
  * of MR, the last few in tiles of 4, 2, 1 (a batch of 1 computes one row, not MR). */
@@ -360,7 +414,7 @@ static void rnn_gemm_packed(size_t M, size_t N, size_t K, const float *A,
             if (mr == RNN_MR) rnn_tile(RNN_MR, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
             else if (mr == 4) rnn_tile(4, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
             else if (mr == 2) rnn_tile(2, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
-            else rnn_tile(1, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
+            else rnn_tile1(K, a, K2, a2, bp, beta, c, ncols);
             row0 += (size_t)mr;
         }
     }

@@ -10,6 +10,9 @@ from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
 __all__ = ["LOWER"]
 
 _COL_BYTES = 1 << 19   # an im2col tile in half of L2
+_MIN_COLS = 256        # columns below which a convolution's product takes several images,
+_BATCH_COLS = 1024     # up to this many columns
+_BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -142,15 +145,29 @@ def _conv(L, node):
     winograd = node.op == "Conv" and conv2d_algorithm(
         x.shape, w.shape, tuple(at["strides"]), tuple(at["pads"][:2]),
         tuple(at["dilations"]), at["group"]) != "im2col"
-    if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd:
+    # one input channel (LeNet's first layer): the executor's window kernel, a few taps per
+    # output element, instead of a product whose K rows are the few output channels
+    one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
+        tuple(at["dilations"]) == (1, 1)
+    if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
+            not one_channel:
         # im2col tiles times weights packed once, the epilogue fused (lower_conv_gemm)
         act, post, a1, a2, a3 = _gemm_acts(node)
         CRS, P = x.shape[1] * w.shape[2] * w.shape[3], y.shape[2] * y.shape[3]
         pointwise = w.shape[2:] == (1, 1) and tuple(at["strides"]) == (1, 1) and \
             tuple(at["pads"]) == (0, 0, 0, 0)
         tile = 0 if pointwise else min(P, max(64, (_COL_BYTES // (4 * CRS)) // 16 * 16))
-        col = L.scratch(4 * CRS * tile, "im2col") if tile else None
-        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile], [a1, a2, a3],
+        # small images: several images' columns in one product (plan_conv.c); not for a
+        # pointwise conv, which reads its input in place (copying it cost more, MobileNet b32)
+        imgs = 1
+        if N > 1 and P < _MIN_COLS and not pointwise:
+            imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
+        if imgs > 1:
+            tile = P
+            col = L.scratch(4 * (CRS + K) * imgs * P, "im2col")
+        else:
+            col = L.scratch(4 * CRS * tile, "im2col") if tile else None
+        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile, imgs], [a1, a2, a3],
                outputs=[3], label="Conv")
         return True
     kind, a1, a2, a3 = fused_act(node)
@@ -253,6 +270,22 @@ def _attention(L, node):
     return True
 
 
+# How the executor packs an RNN step's weights once, when the plan is made (csrc/rnn_packed.c):
+# joint [w_ih | w_hh] panels multiplied by [x_t | h] per step (an LSTM from this batch size on,
+# where each step's product reuses the panels over the batch), or split (w_ih's product for all
+# steps before the loop, then h @ w_hh per step: a batch-1 step streams half the weights).
+RNN_PACK_JOINT, RNN_PACK_SPLIT = 1, 2
+RNN_JOINT_MIN_BATCH = 8
+
+
+def _rnn_pack_form(mode, batch, has_proj):
+    if has_proj:
+        return 0
+    if mode == _MODES["LSTM"] and batch >= RNN_JOINT_MIN_BATCH:
+        return RNN_PACK_JOINT
+    return RNN_PACK_SPLIT
+
+
 def _rnn(L, node):
     if not f32(node):
         return False
@@ -277,8 +310,10 @@ def _rnn(L, node):
     hn_r = L.output(outs[1])
     cn_r = L.output(outs[2]) if len(outs) > 2 else None
     bs_r = L.array(bs, "batch_sizes")
-    nwork = X.rnn_work_floats(mode, bs, H, P)
     rows = x.shape[0]
+    form = _rnn_pack_form(mode, B, has_proj)
+    nwork = rows * w_hh0.shape[0] if form == RNN_PACK_SPLIT else \
+        X.rnn_work_floats(mode, bs, H, P)
     for d in range(D):
         w = weights[d * per:(d + 1) * per]
         if not all(v.is_const for v in w):
@@ -299,7 +334,7 @@ def _rnn(L, node):
         cnd = None if cn_r is None else cn_r.with_view(d * B * H, (B, H), (H, 1))
         work = L.scratch(nwork * 4, "rnn_work") if nwork else None
         L.step(X.RNN, [xr, w_ih, w_hh, b_x, b_h, w_hr, hd, cd, od, hnd, cnd, work, bs_r],
-               [mode, T, B, I, H, P, int(d == 1), I, D * P], outputs=[8, 9, 10],
+               [mode, T, B, I, H, P, int(d == 1), I, D * P, form], outputs=[8, 9, 10],
                label="%s dir %d" % (node.op, d))
     return True
 

@@ -83,7 +83,9 @@ enum {
      * mask kind, mask strides[4], causal | f: scale */
     DL_PLAN_ATTENTION = 18,
     /* x, w_ih, w_hh, b_x, b_h, w_hr, h0, c0, out, hn, cn, work, batch_sizes
-     * | i: mode, T, B, I, H, P, reverse, ldx, ldo */
+     * | i: mode, T, B, I, H, P, reverse, ldx, ldo, packed form (0: none, weights as given;
+     * 1: joint, 2: split; packed when the plan is made, see csrc/rnn_packed.c; work then holds
+     * rows x G floats for the split form) */
     DL_PLAN_RNN = 19,
     /* data, indices, out | i: outer, axis size, inner bytes, n indices, index elsize */
     DL_PLAN_GATHER = 20,
@@ -94,7 +96,8 @@ enum {
     /* x, y | i: op (DL_RED_*), outer, red, inner */
     DL_PLAN_REDUCE = 23,
     /* x, w (constant: packed when the plan is made), bias, y, col (scratch) | i: as CONV
-     * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise) | f: act */
+     * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise), images per
+     * product (> 1: col holds (C*R*S + K) x images*OH*OW floats) | f: act */
     DL_PLAN_CONV_GEMM = 24,
 };
 

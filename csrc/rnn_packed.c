@@ -1,0 +1,204 @@
+/* Recurrent layers on weights packed once (the inference executor's RNN step, plan.c): eager
+ * dl_rnn_forward_f32 packs w_ih and w_hh into the kernel's panels on every call, which for a
+ * 2-layer LSTM of hidden 256 is several MB of transposing copies per call, about a third of a
+ * batch-1 call.  A plan runs many calls on the same weights, so it packs them when it is made
+ * and keeps the packed form here.
+ *
+ * Two forms, chosen by the planner from the batch size:
+ *   joint (LSTM, larger batches): [w_ih | w_hh]^T in shared panels; each step multiplies
+ *     [x_t | h_{t-1}] by both at once into a small buffer the cell reads hot, as the eager
+ *     loop does; with H a multiple of the panel width the packed form is also the thread
+ *     team's (rnn.c), so several threads run the team's loop on it.
+ *   split (every mode; LSTM at small batches): w_ih^T and w_hh^T apart.  The input part of all
+ *     steps is one product before the loop (rows x G, in the caller's work buffer), and each
+ *     step adds only h_{t-1} @ w_hh^T: at batch 1 a step then streams the recurrent weights
+ *     alone, not the input weights too, and the input product reuses each weight panel over
+ *     all steps' rows.
+ * An LSTM with a projection (w_hr) has no packed form: the planner keeps the eager call. */
+#include <string.h>
+#include "dlcore/rnn.h"
+#include "dlcore/runtime.h"
+#include "rnn_kernels.h"
+
+int dl_rnn_lstm_team_packed_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
+                                ptrdiff_t ldx, const float *packed, const rnn_kernels_t *kt,
+                                const float *bias, float *h, float *c, float *out,
+                                ptrdiff_t ldo);
+
+enum { RNN_PACK_JOINT = 1, RNN_PACK_SPLIT = 2 };
+
+/* Work (M*N*K) per thread below which a product by packed panels stays on one thread. */
+enum { PACKED_GRAIN = 1 << 20 };
+
+typedef struct dl_rnn_packed {
+    const rnn_kernels_t *k;   /* the ISA the panels were packed for: its products read them */
+    int mode, form;
+    size_t I, H, P, G;
+    float *wx;                /* joint: both weights' panels; split: w_ih's */
+    float *wh;                /* split: w_hh's; joint: NULL */
+} dl_rnn_packed;
+
+static size_t panels_of(const rnn_kernels_t *k, size_t N) { return (N + k->nr - 1) / k->nr; }
+
+void dl_rnn_packed_free(dl_rnn_packed *pk)
+{
+    if (!pk) return;
+    dl_free(pk->wx);
+    dl_free(pk->wh);
+    dl_free(pk);
+}
+
+/* NULL when out of memory or for a form the mode does not have (the caller then keeps the
+ * eager call). */
+dl_rnn_packed *dl_rnn_pack_f32(int mode, int form, size_t I, size_t H, size_t P,
+                               const float *w_ih, const float *w_hh)
+{
+    if (form != RNN_PACK_JOINT && form != RNN_PACK_SPLIT) return NULL;
+    if (form == RNN_PACK_JOINT && (mode != DL_RNN_LSTM || P != H)) return NULL;
+    dl_rnn_packed *pk = dl_alloc(sizeof(*pk));
+    if (!pk) return NULL;
+    memset(pk, 0, sizeof(*pk));
+    pk->k = rnn_kernels();
+    pk->mode = mode;
+    pk->form = form;
+    pk->I = I;
+    pk->H = H;
+    pk->P = P;
+    pk->G = dl_rnn_gates((dl_rnn_mode_t)mode) * H;
+    const size_t nr = pk->k->nr, np = panels_of(pk->k, pk->G);
+    if (form == RNN_PACK_JOINT) {
+        const size_t ps = (I + H) * nr;
+        pk->wx = dl_alloc((np * ps > 0 ? np * ps : 1) * sizeof(float));
+        if (!pk->wx) goto fail;
+        pk->k->pack_b(1, I, pk->G, w_ih, (ptrdiff_t)I, pk->wx, ps);
+        pk->k->pack_b(1, H, pk->G, w_hh, (ptrdiff_t)H, pk->wx + I * nr, ps);
+        return pk;
+    }
+    pk->wx = dl_alloc((np * I * nr > 0 ? np * I * nr : 1) * sizeof(float));
+    pk->wh = dl_alloc((np * P * nr > 0 ? np * P * nr : 1) * sizeof(float));
+    if (!pk->wx || !pk->wh) goto fail;
+    pk->k->pack_b(1, I, pk->G, w_ih, (ptrdiff_t)I, pk->wx, I * nr);
+    pk->k->pack_b(1, P, pk->G, w_hh, (ptrdiff_t)P, pk->wh, P * nr);
+    return pk;
+fail:
+    dl_rnn_packed_free(pk);
+    return NULL;
+}
+
+/* C (M x G) = beta*C + [A | A2] @ panels, threaded over panels when the product is big. */
+static void mm_packed(const dl_rnn_packed *pk, size_t M, size_t K, const float *A, ptrdiff_t lda,
+                      size_t K2, const float *A2, ptrdiff_t lda2, const float *bp, float beta,
+                      float *C, ptrdiff_t ldc)
+{
+    const size_t panels = panels_of(pk->k, pk->G);
+    if (M == 0 || panels == 0) return;
+    int nth = dl_threads_for(M * pk->G * (K + K2), PACKED_GRAIN);
+    if ((size_t)nth > panels) nth = (int)panels;
+    if (nth <= 1) {
+        pk->k->gemm_packed(M, pk->G, K, A, lda, K2, A2, lda2, bp, beta, C, ldc, 0, panels);
+        return;
+    }
+    #pragma omp parallel for num_threads(nth) schedule(static, 1)
+    for (int t = 0; t < nth; t++)
+        pk->k->gemm_packed(M, pk->G, K, A, lda, K2, A2, lda2, bp, beta, C, ldc,
+                           panels * t / nth, panels * (t + 1) / nth);
+}
+
+static void copy_rows(size_t n, size_t w, const float *src, ptrdiff_t lds, float *dst,
+                      ptrdiff_t ldd)
+{
+    for (size_t i = 0; i < n; i++) memcpy(dst + i * ldd, src + i * lds, w * sizeof(float));
+}
+
+/* Rows of every step to the work buffer: x @ w_ih^T, plus `bias` (G) when given. */
+static void input_part(const dl_rnn_packed *pk, size_t rows, const float *x, ptrdiff_t ldx,
+                       const float *bias, float *work)
+{
+    const size_t G = pk->G;
+    if (bias)
+        for (size_t r = 0; r < rows; r++) memcpy(work + r * G, bias, G * sizeof(float));
+    mm_packed(pk, rows, pk->I, x, ldx, 0, NULL, 0, pk->wx, bias ? 1.0f : 0.0f, work,
+              (ptrdiff_t)G);
+}
+
+/* The inference forward of dl_rnn_forward_f32 (same arguments, less the weights and the
+ * reserve) on packed weights; work: the split form's rows x G floats (the joint form needs
+ * none).  0, or -1 when out of memory or when pk does not match d. */
+int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, const float *x,
+                              ptrdiff_t ldx, const float *b_x, const float *b_h, const float *h0,
+                              const float *c0, float *out, ptrdiff_t ldo, float *hn, float *cn,
+                              float *work)
+{
+    const size_t NS = d->n_steps, B = d->B, H = d->H, P = d->P, G = pk->G;
+    const int lstm = d->mode == DL_RNN_LSTM, gru = d->mode == DL_RNN_GRU;
+    if ((int)d->mode != pk->mode || d->n_input != pk->I || H != pk->H || P != pk->P
+        || (pk->form == RNN_PACK_SPLIT && !work))
+        return -1;
+    const size_t ldhs = pk->form == RNN_PACK_JOINT ? G + 16 : 0;  /* off a multiple of 4 KiB */
+    size_t *off = dl_alloc((NS + 1) * sizeof(size_t));
+    float *scratch = dl_alloc((B * P + B * H + B * ldhs + (gru ? B * G : 0) + 1)
+                              * sizeof(float));
+    if (!off || !scratch) {
+        dl_free(off);
+        dl_free(scratch);
+        return -1;
+    }
+    off[0] = 0;
+    for (size_t t = 0; t < NS; t++) off[t + 1] = off[t] + (size_t)d->batch_sizes[t];
+    float *h = scratch, *c = h + B * P, *hs = c + B * H, *hg = hs + B * ldhs;
+    if (h0) memcpy(h, h0, B * P * sizeof(float));
+    else memset(h, 0, B * P * sizeof(float));
+    if (lstm && c0) memcpy(c, c0, B * H * sizeof(float));
+    else memset(c, 0, B * H * sizeof(float));
+
+    int rc = 0;
+    const size_t nr = pk->k->nr;
+    int team = 0;
+    if (pk->form == RNN_PACK_JOINT && H % nr == 0 && pk->k == rnn_kernels())
+        team = dl_rnn_team_threads_f32(d);
+    if (team > 1) {
+        rc = dl_rnn_lstm_team_packed_f32(d, team, off, x, ldx, pk->wx, pk->k, b_x, h, c, out,
+                                         ldo);
+    } else if (pk->form == RNN_PACK_JOINT) {
+        for (size_t s = 0; s < NS; s++) {
+            const size_t t = d->reverse ? NS - 1 - s : s;
+            const size_t n = (size_t)d->batch_sizes[t], o = off[t];
+            if (n == 0) continue;
+            mm_packed(pk, n, pk->I, x + o * ldx, ldx, H, h, (ptrdiff_t)P, pk->wx, 0.0f, hs,
+                      (ptrdiff_t)ldhs);
+            dl_lstm_cell_fwd_f32(n, H, NULL, hs, (ptrdiff_t)ldhs, b_x, NULL, c, NULL, h,
+                                 (ptrdiff_t)P, out + o * ldo, ldo);
+        }
+    } else {
+        input_part(pk, off[NS], x, ldx, lstm ? NULL : b_x, work);
+        for (size_t s = 0; s < NS; s++) {
+            const size_t t = d->reverse ? NS - 1 - s : s;
+            const size_t n = (size_t)d->batch_sizes[t], o = off[t];
+            if (n == 0) continue;
+            float *g = work + o * G;
+            if (lstm) {
+                mm_packed(pk, n, P, h, (ptrdiff_t)P, 0, NULL, 0, pk->wh, 1.0f, g, (ptrdiff_t)G);
+                dl_lstm_cell_fwd_f32(n, H, NULL, g, (ptrdiff_t)G, b_x, NULL, c, NULL, h,
+                                     (ptrdiff_t)P, out + o * ldo, ldo);
+            } else if (gru) {
+                if (b_h)
+                    for (size_t i = 0; i < n; i++) memcpy(hg + i * G, b_h, G * sizeof(float));
+                mm_packed(pk, n, P, h, (ptrdiff_t)P, 0, NULL, 0, pk->wh, b_h ? 1.0f : 0.0f, hg,
+                          (ptrdiff_t)G);
+                dl_gru_cell_fwd_f32(n, H, g, hg, h, (ptrdiff_t)P, NULL);
+                copy_rows(n, P, h, (ptrdiff_t)P, out + o * ldo, ldo);
+            } else {
+                mm_packed(pk, n, P, h, (ptrdiff_t)P, 0, NULL, 0, pk->wh, 1.0f, g, (ptrdiff_t)G);
+                dl_rnn_cell_fwd_f32(n, H, d->mode == DL_RNN_RELU, g, h, (ptrdiff_t)P);
+                copy_rows(n, P, h, (ptrdiff_t)P, out + o * ldo, ldo);
+            }
+        }
+    }
+    if (rc == 0) {
+        if (hn) memcpy(hn, h, B * P * sizeof(float));
+        if (lstm && cn) memcpy(cn, c, B * H * sizeof(float));
+    }
+    dl_free(off);
+    dl_free(scratch);
+    return rc;
+}

@@ -1,0 +1,139 @@
+"""The executor's recurrent step on weights packed once when the plan is made
+(csrc/rnn_packed.c): both packed forms, every mode, against eager and a float64 NumPy LSTM."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore import _C, nn
+from dlcore.bench.rnn import np_lstm
+from dlcore.jit import lower_layers
+from dlcore.jit.executor import RNN
+from dlcore.runtime import get_isa, set_isa, supported_isas
+
+RNG = np.random.default_rng(11)
+
+
+def _forms(plan):
+    return [s.ints[9] for s in plan.steps if s.op == RNN]
+
+
+def _close(got, want, rtol=1e-5):
+    scale = max(float(np.abs(want).max()), 1e-30)
+    err = float(np.abs(np.asarray(got, np.float64) - want).max()) / scale
+    assert err <= rtol, "relative error %.3g" % err
+
+
+def _plan_vs_eager(m, x, extra=()):
+    m.eval()
+    t = dl.jit.trace(m, [x, *extra], dynamic_axes=False)
+    p = t.plan(x, *extra)
+    got = p.run([x, *extra])
+    with dl.no_grad():
+        out = m(dl.tensor(x), *[dl.tensor(a) for a in extra])
+    want = [out[0]] + (list(out[1]) if isinstance(out[1], tuple) else [out[1]])
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        _close(g, w.numpy())
+    return p
+
+
+@pytest.fixture
+def team_grain():
+    prev = _C.rnn_team_grain(1)
+    yield
+    _C.rnn_team_grain(prev)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+@pytest.mark.parametrize("B,H", [(1, 65), (3, 64), (9, 65), (17, 32)])
+def test_packed_forms_match_eager(isa, cls, B, H):
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        m = cls(7, H, 2, bidirectional=True)
+        x = (RNG.standard_normal((5, B, 7)) * 2).astype(np.float32)
+        p = _plan_vs_eager(m, x)
+    finally:
+        set_isa(prev)
+    joint = cls is nn.LSTM and B >= lower_layers.RNN_JOINT_MIN_BATCH
+    want = lower_layers.RNN_PACK_JOINT if joint else lower_layers.RNN_PACK_SPLIT
+    assert _forms(p) == [want] * 4
+
+
+@pytest.mark.parametrize("B", [1, 12])
+def test_packed_lstm_against_float64_numpy(B):
+    m = nn.LSTM(9, 48).eval()
+    x = (RNG.standard_normal((6, B, 9)) * 2).astype(np.float32)
+    w64 = [q.numpy().astype(np.float64) for q in m.parameters()]
+    ref = np_lstm(x.astype(np.float64), *w64)
+    p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
+    assert _forms(p) and _forms(p)[0] != 0
+    y = p.run([x])[0]
+    np.testing.assert_allclose(y, ref, atol=2e-6)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU])
+def test_packed_with_initial_state(cls):
+    m = cls(5, 33, 2)
+    x = RNG.standard_normal((4, 3, 5)).astype(np.float32)
+    h0 = RNG.standard_normal((2, 3, 33)).astype(np.float32)
+    if cls is nn.LSTM:
+        c0 = RNG.standard_normal((2, 3, 33)).astype(np.float32)
+        _plan_vs_eager(_WithState(m), x, (h0, c0))
+    else:
+        _plan_vs_eager(_WithState(m), x, (h0,))
+
+
+class _WithState(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x, *state):
+        return self.m(x, state if len(state) > 1 else state[0])
+
+
+def test_lstm_with_projection_keeps_the_eager_call():
+    m = nn.LSTM(6, 20, proj_size=8)
+    x = RNG.standard_normal((5, 2, 6)).astype(np.float32)
+    assert _forms(_plan_vs_eager(m, x)) == [0]
+
+
+def test_joint_form_on_the_thread_team(team_grain):
+    """H a multiple of every ISA's panel width: the team's loop runs on the plan's panels."""
+    m = nn.LSTM(10, 64)
+    x = RNG.standard_normal((6, 16, 10)).astype(np.float32)
+    bs = np.full(6, 16, np.int64)
+    prev = dl.get_num_threads()
+    try:
+        dl.set_num_threads(2)
+        assert _C.rnn_team_threads(2, bs, 10, 64, 64) == 2
+        p = _plan_vs_eager(m, x)
+        two = p.run([x])
+        one = p.run([x], num_threads=1)
+    finally:
+        dl.set_num_threads(prev)
+    assert _forms(p) == [lower_layers.RNN_PACK_JOINT]
+    for a, b in zip(two, one):  # the team sums each column in the one-thread order
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(len(supported_isas()) < 2, reason="one ISA on this machine")
+def test_plan_keeps_the_isa_it_packed_for():
+    """Panels are laid out for the ISA of the plan's making; a later set_isa must not make the
+    run read them with another ISA's panel width."""
+    isas = supported_isas()
+    prev = get_isa()
+    m = nn.LSTM(7, 40).eval()
+    x = RNG.standard_normal((5, 1, 7)).astype(np.float32)
+    with dl.no_grad():
+        want = m(dl.tensor(x))[0].numpy()
+    try:
+        set_isa(isas[-1])
+        p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
+        set_isa(isas[0])
+        got = p.run([x])[0]
+    finally:
+        set_isa(prev)
+    _close(got, want)
