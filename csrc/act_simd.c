@@ -357,15 +357,16 @@ static void row_affine(const float *x, float *y, size_t n, float s, float t)
     if (i < n) vf_store_part(y + i, vf_fma(vf_load_part(x + i, n - i, 0.0f), vs, vt), n - i);
 }
 
-/* y = (x - m) - ls: subtracting m first keeps log(sum) when |m| dwarfs it (m = 1e30 and
-   ls = log 2: x - (m + ls) would round to x - m = 0) */
+/* y = (x - m) - ls: log-softmax subtracts the max first, so x near m keeps its digits even
+ * where m is huge (m + ls would round ls away at |m| ~ 1e30) */
 static void row_shift2(const float *x, float *y, size_t n, float m, float ls)
 {
     vf vm = vf_set1(m), vl = vf_set1(ls);
     size_t i = 0;
     for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
         vf_storeu(y + i, vf_sub(vf_sub(vf_loadu(x + i), vm), vl));
-    if (i < n) vf_store_part(y + i, vf_sub(vf_sub(vf_load_part(x + i, n - i, 0.0f), vm), vl), n - i);
+    if (i < n)
+        vf_store_part(y + i, vf_sub(vf_sub(vf_load_part(x + i, n - i, 0.0f), vm), vl), n - i);
 }
 
 static void softmax_row(const float *x, float *y, size_t n, int log_)
@@ -429,7 +430,7 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
         }
         return;
     }
-    /* (x - m) - log(s), in that order: see row_shift2 */
+    /* (x - m) - log s, as in row_shift2 */
     float buf[DL_VF_LEN];
     vf_storeu(buf, s);
     for (size_t l = 0; l < DL_VF_LEN; l++) buf[l] = logf(buf[l]);
