@@ -19,9 +19,10 @@ try:
     from . import runtime  # the first import of the compiled extension
 except ModuleNotFoundError as _e:  # an unbuilt source tree: say why and what to do
     raise _explain_missing_extension(_e) from None
-from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_, long,  # noqa: F401
-                     double, get_default_dtype, set_default_dtype, device, promote_types,
+from .dtypes import (float32, float64, float16, half, int64, int32, int8, uint8,  # noqa: F401
+                     bool_, long, double, get_default_dtype, set_default_dtype, device, promote_types,
                      can_cast)
+from . import dtypes as _dtypes
 from .dtypes import float32 as float  # noqa: F401,A001
 from .dtypes import bool_ as bool  # noqa: F401,A001
 from .shapes import Size  # noqa: F401
@@ -47,17 +48,18 @@ def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
                 "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
-                "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends"):
+                "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends",
+                "amp", "cpu"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)
     if name in ("sparse_coo_tensor", "spmm"):
         return getattr(_importlib.import_module(".sparse", __name__), name)
+    if name == "bfloat16":  # ml_dtypes loads on first use (dlcore.dtypes)
+        return _dtypes.bfloat16_dtype()
+    if name in ("autocast", "is_autocast_enabled", "get_autocast_dtype", "is_autocast_cpu_enabled",
+                "get_autocast_cpu_dtype", "set_autocast_enabled", "set_autocast_dtype"):
+        return getattr(_importlib.import_module(".amp", __name__), name)
     if name in ("save", "load"):
         return getattr(_importlib.import_module(".io", __name__), name)
-    if name == "bfloat16":
-        raise AttributeError("module 'dlcore' has no attribute 'bfloat16': dlcore has no "
-                             "bfloat16 tensor dtype (NumPy has none); tensors stay float32, "
-                             "and bf16 weights come from dl.quantization.quantize_dynamic("
-                             "model, dtype=dl.quantization.bfloat16)")
     raise AttributeError("module 'dlcore' has no attribute %r" % name)

@@ -4,12 +4,32 @@ default floating dtype, and the one device there is.
 A leaf module: it imports nothing from dlcore, so every layer can use it.
 """
 import builtins
+import importlib
 
 import numpy as np
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 float16 = np.dtype(np.float16)
+half = float16
+# NumPy has no bfloat16; ml_dtypes registers one (kind 'V', so every "is it a float" question
+# goes through is_floating below, never through dtype.kind alone).  It is imported on first use
+# of dl.bfloat16: importing ml_dtypes costs ~0.6 s of CPU here, more than all of dlcore, and
+# no array can be bfloat16 before it is loaded, so the checks below need only the dtype's name.
+_bfloat16 = []
+
+
+def bfloat16_dtype():
+    """dl.bfloat16 (ml_dtypes' NumPy dtype), loading ml_dtypes the first time."""
+    if not _bfloat16:
+        _bfloat16.append(np.dtype(importlib.import_module("ml_dtypes").bfloat16))
+    return _bfloat16[0]
+
+
+def __getattr__(name):  # dlcore.dtypes.bfloat16, resolved on first use
+    if name == "bfloat16":
+        return bfloat16_dtype()
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 int64 = np.dtype(np.int64)
 int32 = np.dtype(np.int32)
 int8 = np.dtype(np.int8)
@@ -20,6 +40,21 @@ double = float64
 long = int64
 
 _default_dtype = {"dtype": float32}
+
+def is_bf16(dtype):
+    """True for dl.bfloat16 (without loading ml_dtypes)."""
+    return dtype.kind == "V" and dtype.name == "bfloat16"
+
+
+def is_floating(dtype):
+    """True for float16, bfloat16, float32, float64 (torch's is_floating_point)."""
+    return dtype.kind == "f" or is_bf16(dtype)
+
+
+def is_half(dtype):
+    """True for the 16-bit float dtypes (bfloat16, float16): stored in 16 bits, computed in
+    float32 and rounded back."""
+    return dtype == float16 or is_bf16(dtype)
 
 
 def get_default_dtype():
@@ -37,6 +72,8 @@ def as_dtype(dtype, argname="dtype", fname=None):
     """np.dtype of `dtype`, None for None; `fname` names the caller in the error."""
     if dtype is None:
         return None
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return bfloat16_dtype()
     try:
         return np.dtype(dtype)
     except TypeError:
@@ -129,6 +166,8 @@ def category(dtype):
     try:
         return _CATEGORY[dtype.kind]
     except KeyError:
+        if is_bf16(dtype):
+            return 2
         raise TypeError("dlcore has no %s tensors (bool, integer and float dtypes only)"
                         % dtype) from None
 
@@ -142,6 +181,7 @@ def promote_types(type1, type2):
     ca, cb = category(a), category(b)
     if ca != cb:
         return a if ca > cb else b
+    # bfloat16 with float16 is float32 (neither holds the other), as in torch and ml_dtypes
     return np.promote_types(a, b)
 
 

@@ -242,7 +242,7 @@ def load(f, map_location=None, weights_only=True, as_array=False, mmap=None):
 
 def _load_path(path, as_array, weights_only, what):
     try:
-        arrays, meta = read_safetensors(path)
+        arrays, meta = read_safetensors(path, keep_bf16=True)
     except ValueError as e:
         raise ValueError("dl.load: %s is not a valid safetensors file (%s); dl.load reads only "
                          "safetensors, never pickle" % (what, e)) from None

@@ -14,8 +14,9 @@ import numpy as np
 from . import random as R
 from .autograd import AutogradMethods
 from .autograd.grad_mode import state as _grad_state
-from .dtypes import (float32, float64, float16, int64, int32, int8, uint8, bool_,  # noqa: F401
-                     float, double, long, get_default_dtype, set_default_dtype, _default_dtype,
+from .dtypes import (float32, float64, float16, int64, int32, int8, uint8,  # noqa: F401
+                     bool_, float, double, long, get_default_dtype, set_default_dtype,
+                     _default_dtype, bfloat16_dtype, is_bf16, is_floating as _is_floating,
                      as_dtype as _as_dtype, check_device as _check_device)
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
@@ -49,7 +50,7 @@ def _to_array(data, dtype=None):
             arr = arr.astype(_default_dtype["dtype"])
         elif dtype is None and arr.dtype.kind in "iu":
             arr = arr.astype(np.int64)
-        elif arr.dtype.kind not in "fiub":
+        elif arr.dtype.kind not in "fiub" and not is_bf16(arr.dtype):
             raise TypeError("tensor: cannot build a tensor from %r (dtype %s)"
                             % (type(data).__name__, arr.dtype))
     if dtype is not None:
@@ -142,7 +143,7 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
         return self._data.itemsize
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return _is_floating(self._data.dtype)
 
     def is_contiguous(self):
         return bool(self._data.flags.c_contiguous)
@@ -157,7 +158,10 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
             yield self[i]
 
     def __repr__(self):
-        body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
+        a = self._data
+        if a.dtype == float16 or is_bf16(a.dtype):
+            a = a.astype(float32)  # print the values as torch does (4 decimals, "1000.")
+        body = np.array2string(a, separator=", ", precision=4, prefix="tensor(")
         extra = ""
         if self._data.dtype not in (float32, int64, bool_):
             extra += ", dtype=dl.%s" % self._data.dtype
@@ -222,6 +226,12 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
 
     def double(self):
         return self.to(float64)
+
+    def half(self):
+        return self.to(float16)
+
+    def bfloat16(self):
+        return self.to(bfloat16_dtype())
 
     def long(self):
         return self.to(int64)

@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 
+from .dtypes import is_floating
 from .shapes import Size
 
 _Tensor = None  # the concrete Tensor class (set when dlcore.tensor defines it)
@@ -68,12 +69,12 @@ def operand(o, like):
     if isinstance(o, TensorBase):
         return o
     if isinstance(o, (numbers.Number, np.generic)):
-        if like._data.dtype.kind == "f" and isinstance(o, (numbers.Real, np.floating)):
+        if is_floating(like._data.dtype) and isinstance(o, (numbers.Real, np.floating)):
             return like._data.dtype.type(o)
         return o
     if isinstance(o, (np.ndarray, list, tuple)):
         arr = np.asarray(o)
-        if arr.dtype.kind == "f" and like._data.dtype.kind == "f":
+        if is_floating(arr.dtype) and is_floating(like._data.dtype):
             arr = arr.astype(like._data.dtype, copy=False)
         return wrap(arr)
     raise TypeError("unsupported operand type: %s" % type(o).__name__)

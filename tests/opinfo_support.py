@@ -120,7 +120,7 @@ def op_key(opinfo):
 
 DTYPE_MAP = {torch.float32: dl.float32, torch.float64: dl.float64, torch.float16: dl.float16,
              torch.int64: dl.int64, torch.int32: dl.int32, torch.int8: dl.int8,
-             torch.uint8: dl.uint8, torch.bool: dl.bool_}
+             torch.uint8: dl.uint8, torch.bool: dl.bool_, torch.bfloat16: dl.bfloat16}
 
 
 def to_dl(obj, leaves, memo=None):
@@ -216,7 +216,9 @@ def compare(expected, actual, dtype, what="output", ref_dtype=None, slack=0.0):
         if not isinstance(actual, dl.Tensor):
             raise Mismatch("%s: expected a Tensor, got %s" % (what, type(actual).__name__))
         a = actual.numpy()
-        e = expected.detach().numpy()
+        # NumPy has no bfloat16 of torch's: its values compare through float32 (exact)
+        e = expected.detach().float().numpy() if expected.dtype == torch.bfloat16 \
+            else expected.detach().numpy()
         if tuple(a.shape) != tuple(e.shape):
             raise Mismatch("%s: shape %s, torch %s" % (what, tuple(a.shape), tuple(e.shape)))
         e_dtype = expected.dtype
@@ -224,7 +226,7 @@ def compare(expected, actual, dtype, what="output", ref_dtype=None, slack=0.0):
             e_dtype = torch.float32
         if a.dtype != _np_dtype(e_dtype):
             raise Mismatch("%s: dtype %s, torch %s" % (what, a.dtype, expected.dtype))
-        _values(e, a, dtype, what, slack)
+        _values(e, a.astype(np.float32) if a.dtype == dl.bfloat16 else a, dtype, what, slack)
         return
     if isinstance(expected, (tuple, list)):
         if not isinstance(actual, (tuple, list)) or len(actual) != len(expected):
@@ -285,7 +287,8 @@ def _grad_outputs(outs, dtype):
 def _dl_backward(d_outs, grads):
     loss = None
     for o, g in zip(d_outs, grads):
-        term = (o * dl.tensor(g.detach().numpy(), dtype=o.dtype)).sum()
+        gn = g.detach().float().numpy() if g.dtype == torch.bfloat16 else g.detach().numpy()
+        term = (o * dl.tensor(gn, dtype=o.dtype)).sum()
         loss = term if loss is None else loss + term
     loss.backward()
 
@@ -403,7 +406,7 @@ def run_sample(opinfo, call, sample, dtype, random_op):
     d_grads = []
     if reference[1]:
         d_outs = [o for o in _flat(sample.output_process_fn_grad(actual))
-                  if isinstance(o, dl.Tensor) and o.dtype.kind == "f"]
+                  if isinstance(o, dl.Tensor) and o.is_floating_point()]
         t_outs = [o for o in _flat(sample.output_process_fn_grad(expected))
                   if isinstance(o, torch.Tensor) and o.requires_grad]
         if len(d_outs) != len(t_outs) or not all(o.requires_grad for o in d_outs):

@@ -95,9 +95,10 @@ def test_cuda_and_backends_namespaces():
     assert isinstance(dl.backends.openmp.is_available(), bool)
 
 
-def test_bfloat16_is_named_in_the_error():
-    with pytest.raises(AttributeError, match="bfloat16"):
-        dl.bfloat16  # noqa: B018
+def test_bfloat16_and_half_are_tensor_dtypes():
+    # dl.bfloat16 used to raise (no dtype); it is now a tensor dtype (tests/test_half_dtypes.py)
+    assert dl.zeros(2, dtype=dl.bfloat16).dtype == dl.bfloat16
+    assert dl.half is dl.float16 and str(dl.bfloat16) == "bfloat16"
 
 
 # ---- construction -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import numpy as np
 from ..tensor_base import TensorBase, wrap
 from . import version
 from .grad_mode import enable_grad, no_grad, state
+from ..dtypes import is_floating
 
 
 class FunctionCtx:
@@ -130,7 +131,7 @@ def _apply(cls, *args, **kwargs):
             t = wrap(o._data)  # an input returned as it is: a new tensor on the same storage
         else:
             t = o
-        if any(o is n for n in non_diff) or o._data.dtype.kind not in "fc":
+        if any(o is n for n in non_diff) or not is_floating(o._data.dtype):
             t.requires_grad = False
             t._ctx = None
         else:

@@ -15,6 +15,7 @@ from ..tensor_base import TensorBase, wrap
 from . import engine
 from .function import Function
 from .grad_mode import enable_grad
+from ..dtypes import is_floating
 
 
 def _by_position(fn, values):
@@ -55,12 +56,12 @@ def default_backward_graph(self, *grads):
 
 def _zero_or_keep(p):
     if isinstance(p, TensorBase):
-        return np.zeros_like(p._data) if p._data.dtype.kind == "f" else p._data
+        return np.zeros_like(p._data) if is_floating(p._data.dtype) else p._data
     if isinstance(p, (bool, np.bool_)):
         return p
     if isinstance(p, (int, float, np.number)):
         return type(p)(0)
-    if isinstance(p, np.ndarray) and p.dtype.kind == "f":
+    if isinstance(p, np.ndarray) and is_floating(p.dtype):
         return np.zeros_like(p)
     return p
 
@@ -79,7 +80,7 @@ class Adjoint(Function):
         # the inputs the linear map acts on: float Tensors, and numbers or float arrays (the
         # constant of an affine op such as x + 1, zeroed); others (a condition, indices) stay
         self.node_args = [_zero_or_keep(p) for p in node.parents]
-        self.node_float = [isinstance(p, TensorBase) and p._data.dtype.kind == "f"
+        self.node_float = [isinstance(p, TensorBase) and is_floating(p._data.dtype)
                            for p in node.parents]
         out = tuple(np.zeros(node.parents[i]._data.shape, node.parents[i]._data.dtype)
                     if res[i] is None else np.asarray(res[i]) for i in self.positions)

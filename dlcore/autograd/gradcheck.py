@@ -5,6 +5,7 @@ import numpy as np
 from ..tensor_base import TensorBase, wrap
 from . import engine
 from .grad_mode import enable_grad, no_grad
+from ..dtypes import is_floating
 
 
 def _outputs_of(out):
@@ -30,9 +31,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     rng = np.random.default_rng(0)
     with enable_grad():
         outs = _outputs_of(fn(*inputs))
-    if not any(isinstance(o, TensorBase) and o.dtype.kind == "f" for o in outs):
+    if not any(isinstance(o, TensorBase) and is_floating(o.dtype) for o in outs):
         raise ValueError("gradcheck: fn returned no floating-point Tensor")
-    weights = [rng.standard_normal(o.shape) if isinstance(o, TensorBase) and o.dtype.kind == "f"
+    weights = [rng.standard_normal(o.shape) if isinstance(o, TensorBase) and is_floating(o.dtype)
                else None for o in outs]
 
     def scalar():

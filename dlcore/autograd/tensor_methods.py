@@ -2,6 +2,7 @@
 detaching, the version counter)."""
 from ..tensor_base import wrap
 from . import engine, inplace, version
+from ..dtypes import is_floating
 
 
 class _RemovableHook:
@@ -39,7 +40,7 @@ class AutogradMethods:
         return bool(self._inference)
 
     def requires_grad_(self, requires_grad=True):
-        if requires_grad and self._data.dtype.kind not in "fc":
+        if requires_grad and not is_floating(self._data.dtype):
             raise RuntimeError("requires_grad_: only floating point tensors can require "
                                "gradients, got dtype %s" % self._data.dtype)
         if not requires_grad and self._ctx is not None:

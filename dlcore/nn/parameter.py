@@ -3,6 +3,7 @@ import numpy as np
 
 from ..shared_storage import shared_reduce
 from ..tensor import Tensor
+from ..dtypes import is_floating
 
 
 class Parameter(Tensor):
@@ -12,7 +13,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=np.float32)
         arr = data._data if isinstance(data, Tensor) else np.asarray(data)
-        if arr.dtype.kind != "f" and requires_grad:
+        if not is_floating(arr.dtype) and requires_grad:
             raise TypeError("Parameter: only floating point data can require grad, got %s"
                             % arr.dtype)
         super().__init__(arr, requires_grad=requires_grad)

@@ -16,6 +16,7 @@ from ..autograd import Function
 from ..shapes import norm_dim
 from ..tensor_base import TensorBase
 from .inplace_option import in_place
+from .half import via_float32
 
 __all__ = ["relu", "relu_", "leaky_relu_", "elu_", "hardtanh_", "leaky_relu", "sigmoid", "tanh",
            "gelu", "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
@@ -154,6 +155,7 @@ Hardsigmoid = _act("Hardsigmoid", _C.AF_HARDSIGMOID)
 Mish = _act("Mish", _C.AF_MISH)
 
 
+@via_float32
 def relu(input, inplace=False):
     _check_input(input, "relu")
     if inplace:
@@ -166,6 +168,7 @@ def relu_(input):
     return relu(input, inplace=True)
 
 
+@via_float32
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     _check_input(input, "leaky_relu")
     a = _check_number(negative_slope, "leaky_relu", "negative_slope")
@@ -178,16 +181,19 @@ def leaky_relu_(input, negative_slope=0.01):
     return leaky_relu(input, negative_slope, inplace=True)
 
 
+@via_float32
 def sigmoid(input):
     _check_input(input, "sigmoid")
     return Sigmoid.apply(input)
 
 
+@via_float32
 def tanh(input):
     _check_input(input, "tanh")
     return Tanh.apply(input)
 
 
+@via_float32
 def gelu(input, approximate="none"):
     _check_input(input, "gelu")
     if approximate == "none":
@@ -197,6 +203,7 @@ def gelu(input, approximate="none"):
     raise ValueError("gelu: approximate must be 'none' or 'tanh', got %r" % (approximate,))
 
 
+@via_float32
 def silu(input, inplace=False):
     _check_input(input, "silu")
     if inplace:
@@ -204,6 +211,7 @@ def silu(input, inplace=False):
     return SiLU.apply(input)
 
 
+@via_float32
 def elu(input, alpha=1.0, inplace=False):
     _check_input(input, "elu")
     a = _check_number(alpha, "elu", "alpha")
@@ -216,6 +224,7 @@ def elu_(input, alpha=1.0):
     return elu(input, alpha, inplace=True)
 
 
+@via_float32
 def selu(input, inplace=False):
     _check_input(input, "selu")
     if inplace:
@@ -223,6 +232,7 @@ def selu(input, inplace=False):
     return ELU.apply(input, a=_SELU_ALPHA, b=_SELU_SCALE, c=1.0)
 
 
+@via_float32
 def celu(input, alpha=1.0, inplace=False):
     _check_input(input, "celu")
     alpha = _check_number(alpha, "celu", "alpha")
@@ -233,6 +243,7 @@ def celu(input, alpha=1.0, inplace=False):
     return ELU.apply(input, a=alpha, b=1.0, c=1.0 / alpha)
 
 
+@via_float32
 def softplus(input, beta=1.0, threshold=20.0):
     _check_input(input, "softplus")
     beta = _check_number(beta, "softplus", "beta")
@@ -241,6 +252,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     return Softplus.apply(input, a=beta, b=_check_number(threshold, "softplus", "threshold"))
 
 
+@via_float32
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
     _check_input(input, "hardtanh")
     lo = _check_number(min_val, "hardtanh", "min_val")
@@ -256,6 +268,7 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
+@via_float32
 def relu6(input, inplace=False):
     _check_input(input, "relu6")
     if inplace:
@@ -263,6 +276,7 @@ def relu6(input, inplace=False):
     return Hardtanh.apply(input, a=0.0, b=6.0)
 
 
+@via_float32
 def hardswish(input, inplace=False):
     _check_input(input, "hardswish")
     if inplace:
@@ -270,6 +284,7 @@ def hardswish(input, inplace=False):
     return Hardswish.apply(input)
 
 
+@via_float32
 def hardsigmoid(input, inplace=False):
     _check_input(input, "hardsigmoid")
     if inplace:
@@ -277,6 +292,7 @@ def hardsigmoid(input, inplace=False):
     return Hardsigmoid.apply(input)
 
 
+@via_float32
 def mish(input, inplace=False):
     _check_input(input, "mish")
     if inplace:
@@ -284,6 +300,7 @@ def mish(input, inplace=False):
     return Mish.apply(input)
 
 
+@via_float32
 def logsigmoid(input):
     """log(sigmoid(x)) = -softplus(-x), overflow-free at both ends."""
     _check_input(input, "logsigmoid")
@@ -351,16 +368,19 @@ def _softmax_args(input, dim, dtype, fname):
     return input, norm_dim(dim, input.ndim, fname)
 
 
+@via_float32
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_args(input, dim, dtype, "softmax")
     return Softmax.apply(input, dim=dim)
 
 
+@via_float32
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_args(input, dim, dtype, "log_softmax")
     return LogSoftmax.apply(input, dim=dim)
 
 
+@via_float32
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _softmax_args(input, dim, dtype, "softmin")
     return Softmax.apply(-input, dim=dim)

@@ -14,6 +14,9 @@ from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase, wrap
 from .activation import softmax
 from .dropout import dropout
+from .half import via_float32
+from ..dtypes import is_floating
+from .autocast import lower_precision
 
 __all__ = ["scaled_dot_product_attention"]
 
@@ -109,6 +112,8 @@ def _composed(query, key, value, mask, dropout_p, is_causal, scale):
     return p @ value
 
 
+@lower_precision
+@via_float32
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
                                  is_causal=False, scale=None):
     """softmax(query @ key^T * scale + mask) @ value over the last two dims, PyTorch's
@@ -188,7 +193,7 @@ def _additive_mask(fname, mask, dtype, name, extra_keys):
     m = mask._data if isinstance(mask, TensorBase) else np.asarray(mask)
     if m.dtype == np.bool_:
         m = np.where(m, -np.inf, 0.0).astype(dtype)
-    elif m.dtype.kind != "f":
+    elif not is_floating(m.dtype):
         raise TypeError("%s: %s must be bool or float, got %s" % (fname, name, m.dtype))
     else:
         m = m.astype(dtype, copy=False)

@@ -6,6 +6,7 @@ from ..autograd import Function
 from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase, wrap
 from .conv import _c, _FLOAT
+from .half import via_float32
 
 __all__ = ["batch_norm"]
 
@@ -81,6 +82,7 @@ class BatchNormFn(Function):
         return composite_backward(self, (g,), same_value)
 
 
+@via_float32(mutated=((1, "running_mean"), (2, "running_var")))
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """F.batch_norm over dim 1 of an (N, C), (N, C, L) or (N, C, H, W) input."""

@@ -18,7 +18,12 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..dtypes import float16, is_bf16
 from ..tensor_base import TensorBase
+from . import bf16_matmul
+from .half import via_float32
+from .half_convert import convert, widen
+from .autocast import lower_precision
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
 
@@ -84,6 +89,25 @@ def _c(a):
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
+def _bf16_forward(x, w, b, y, conf, out_hw):
+    """bf16 conv2d forward: im2col + the bf16 GEMM where the float32 engine itself would run
+    im2col on one group of at least 8 channels (there the bf16 GEMM made the forward 1.6x
+    faster here); elsewhere (Winograd, depthwise/grouped, few channels, where NumPy's gather is
+    the cost) the float32 kernels on widened values.  float32 sums, one rounding, either way."""
+    if not y.size:
+        return y
+    stride, padding, dilation, groups = conf
+    if groups == 1 and x.shape[1] >= 8 and _C.conv2d_algo_for(
+            tuple(x.shape), tuple(w.shape), out_hw, stride, padding, dilation, groups,
+            False) == "im2col":
+        return bf16_matmul.Conv2dBF16(x.shape, w.shape, stride, padding, dilation, groups,
+                                      out_hw).forward(x, w, b)
+    y32 = np.empty(y.shape, np.float32)
+    _C.conv2d_forward(widen(x), widen(w), None if b is None else widen(b), y32, stride, padding,
+                      dilation, groups)
+    return convert(y32, x.dtype)
+
+
 class Conv2dFn(Function):
     """y = conv2d(x, w) + b; `out_hw` fixes the output size (asymmetric 'same' padding)."""
 
@@ -95,11 +119,21 @@ class Conv2dFn(Function):
         self.conf = (stride, padding, dilation, groups)
         if self.requires_grad:
             self.x, self.w, self.has_b = x, w, b is not None
+        if is_bf16(x.dtype):
+            return _bf16_forward(x, w, b, y, self.conf, out_hw)
         if y.size:
             _C.conv2d_forward(x, w, b, y, stride, padding, dilation, groups)
         return y
 
     def backward(self, g):
+        if is_bf16(g.dtype):
+            # the float32 kernels on widened values, rounded back: measured here 2.5x faster
+            # than the bf16 GEMM on NumPy-gathered columns (the transposes the weight gradient
+            # needs dominate)
+            x, w = self.x, self.w
+            self.x, self.w = widen(x), widen(w)
+            grads = self.backward(widen(g))
+            return tuple(None if r is None else convert(r, g.dtype) for r in grads)
         g = _c(g)
         x, w = self.x, self.w
         gx = gw = gb = None
@@ -212,7 +246,7 @@ def _check_common(fname, input, weight, bias):
                         % (fname, type(input).__name__, type(weight).__name__))
     if bias is not None and not isinstance(bias, TensorBase):
         raise TypeError("%s: bias must be a Tensor or None, got %s" % (fname, type(bias).__name__))
-    if input.dtype not in _FLOAT:
+    if input.dtype not in _FLOAT and (fname != "conv2d" or not is_bf16(input.dtype)):
         raise TypeError("%s: expected a float32 or float64 input, got %s" % (fname, input.dtype))
     if weight.dtype != input.dtype or (bias is not None and bias.dtype != input.dtype):
         raise TypeError("%s: input (%s), weight (%s) and bias (%s) must share a dtype"
@@ -231,6 +265,8 @@ def _batched(fname, input, nd):
     return input, False
 
 
+@lower_precision
+@via_float32(only=float16)  # bfloat16 has its own path (bf16_matmul.conv2d)
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv2d: input (N, C_in, H, W), weight (C_out, C_in/groups, kH, kW), bias (C_out).
 
@@ -300,6 +336,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return y.squeeze(0) if unbatched else y
 
 
+@lower_precision
+@via_float32
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """F.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out/groups, kH, kW);
@@ -354,6 +392,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return y.squeeze(0) if unbatched else y
 
 
+@lower_precision
+@via_float32
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv1d: input (N, C_in, L), weight (C_out, C_in/groups, k): conv2d on a 1-row image."""
     fname = "conv1d"

@@ -11,6 +11,8 @@ import numbers
 
 from .conv import _check_common, _pair, conv2d
 from .shape import Pad
+from .half import via_float32
+from .autocast import lower_precision
 
 __all__ = ["conv3d"]
 
@@ -20,6 +22,8 @@ def _same_pads(k, d):
     return total // 2, total - total // 2
 
 
+@lower_precision
+@via_float32
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """F.conv3d: input (N, C_in, D, H, W), weight (C_out, C_in/groups, kD, kH, kW)."""
     fname = "conv3d"

@@ -15,6 +15,8 @@ from ..shapes import norm_dim
 from ..tensor_base import TensorBase, wrap
 from .arith import Where
 from .loss import _reduction
+from .half import via_float32
+from .autocast import float32_policy
 
 __all__ = ["vector_norm", "normalize", "cosine_similarity", "pairwise_distance",
            "triplet_margin_loss", "triplet_margin_with_distance_loss", "margin_ranking_loss",
@@ -87,6 +89,7 @@ def vector_norm(x, ord=2, dim=-1, keepdim=False):
                             keepdim=keepdim)
 
 
+@via_float32
 def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     """input / max(||input||_p along dim, eps)."""
     _float_tensor(input, "normalize")
@@ -112,6 +115,7 @@ def _broadcast_pair(x1, x2, fname):
     return x1.expand(*shape), x2.expand(*shape)
 
 
+@via_float32
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim (broadcasting x1, x2)."""
     x1, x2 = _broadcast_pair(x1, x2, "cosine_similarity")
@@ -127,6 +131,7 @@ def _floor_value(n, eps):
     return n + wrap(np.maximum(n._data, eps) - n._data)
 
 
+@via_float32
 def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     """||x1 - x2 + eps||_p over the last dim."""
     _float_tensor(x1, "pairwise_distance", "x1")
@@ -146,6 +151,7 @@ def _reduce(loss, reduction):
     return loss
 
 
+@float32_policy
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
     """mean(max(d(a, p) - d(a, n) + margin, 0)) with d the pairwise p-norm distance."""
@@ -182,6 +188,7 @@ def _target(target, like, fname):
     return target.to(like.dtype) if target.dtype != like.dtype else target
 
 
+@float32_policy
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                         reduction="mean"):
     """max(0, -target * (input1 - input2) + margin), target in {1, -1}."""
@@ -196,6 +203,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce((-y * (input1 - input2) + margin).clamp(min=0.0), reduction)
 
 
+@float32_policy
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1."""

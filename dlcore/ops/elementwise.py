@@ -8,13 +8,14 @@ import numpy as np
 from ..autograd import Function
 from ..tensor_base import TensorBase, raw, wrap
 from .promote import array_operands, binary_operands, true_div_operands
+from ..dtypes import is_floating
 
 
 def _unary(name, forward, derivative, doc):
     """A Function class computing forward(a), with gradient g * derivative(a, out)."""
 
     def fwd(self, a):
-        if a.dtype.kind != "f":  # torch computes these in the default float dtype
+        if not is_floating(a.dtype):  # torch computes these in the default float dtype
             a = a.astype(np.float32)
         out = forward(a)
         if self.requires_grad:
@@ -196,7 +197,7 @@ class ElementwiseMethods:
         return self.clamp(max=max)
 
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
-        if self._data.dtype.kind != "f":
+        if not is_floating(self._data.dtype):
             return self.clone()
         return NanToNum.apply(self, nan=nan, posinf=posinf, neginf=neginf)
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor_base import TensorBase
+from ..dtypes import is_floating
 
 __all__ = ["unfold", "fold"]
 
@@ -94,7 +95,7 @@ class FoldFn(Function):
 def _float(input, fname):
     if not isinstance(input, TensorBase):
         raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(input).__name__))
-    if input.dtype.kind != "f":
+    if not is_floating(input.dtype):
         raise TypeError("%s: input must be a float tensor, got %s" % (fname, input.dtype))
 
 

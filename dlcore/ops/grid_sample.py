@@ -12,6 +12,8 @@ import numpy as np
 from ..autograd import Function
 from ..tensor_base import TensorBase, wrap
 from .matmul import matmul
+from ..dtypes import is_floating
+from .autocast import float32_policy
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -29,7 +31,7 @@ def affine_grid(theta, size, align_corners=None):
     """theta (N, 2, 3) with size (N, C, H, W) -> grid (N, H, W, 2); theta (N, 3, 4) with size
     (N, C, D, H, W) -> (N, D, H, W, 3)."""
     align = bool(align_corners) if align_corners is not None else False
-    if not isinstance(theta, TensorBase) or theta.dtype.kind != "f":
+    if not isinstance(theta, TensorBase) or not is_floating(theta.dtype):
         raise TypeError("affine_grid: theta must be a float Tensor, got %r" % (theta,))
     size = tuple(int(s) for s in size)
     if len(size) == 4:
@@ -152,10 +154,11 @@ class GridSample2d(Function):
         return gx, ggrid
 
 
+@float32_policy
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Samples input (N, C, H, W) at grid (N, Ho, Wo, 2) (x, y in [-1, 1]) -> (N, C, Ho, Wo)."""
     for name, t in (("input", input), ("grid", grid)):
-        if not isinstance(t, TensorBase) or t.dtype.kind != "f":
+        if not isinstance(t, TensorBase) or not is_floating(t.dtype):
             raise TypeError("grid_sample: %s must be a float Tensor, got %r" % (name, t))
     if mode not in ("bilinear", "nearest"):
         raise ValueError("grid_sample: mode must be 'bilinear' or 'nearest' (bicubic is not "

@@ -6,6 +6,7 @@ import numbers
 import numpy as np
 
 from ..tensor_base import TensorBase
+from .half import via_float32
 
 __all__ = ["group_norm", "instance_norm"]
 
@@ -47,6 +48,7 @@ def _standardize(xr, eps):
     return (xr - mu) / (var + eps).sqrt(), mu, var
 
 
+@via_float32
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     _check_input(input, "group_norm")
     if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) \
@@ -62,6 +64,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return _affine(y.reshape(input.shape), weight, bias, input.ndim)
 
 
+@via_float32
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
     """Normalises each (sample, channel) over its spatial dims.  With running buffers and

@@ -5,6 +5,7 @@ from .. import _C
 from ..autograd import Function
 from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase
+from .half import via_float32
 
 __all__ = ["layer_norm", "rms_norm"]
 
@@ -102,6 +103,7 @@ def _check_fully(fname, input, normalized_shape, weight, bias):
     return int(np.prod(normalized_shape))
 
 
+@via_float32
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalizes over the trailing `normalized_shape` dims (biased variance), then
     applies weight and bias when given; PyTorch's F.layer_norm."""
@@ -109,6 +111,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return LayerNormFn.apply(input, weight, bias, n=n, eps=float(eps), rms=False)
 
 
+@via_float32
 def rms_norm(input, normalized_shape, weight=None, eps=None):
     """x / sqrt(mean(x^2) + eps) * weight over the trailing dims; eps=None means the
     dtype's machine epsilon, as in PyTorch's F.rms_norm."""

@@ -15,7 +15,10 @@ from .. import _C
 from ..autograd import Function
 from ..autograd.double_backward import default_backward_graph
 from .activation import Softmax
+from .half import via_float32
 from ..tensor_base import TensorBase, wrap
+from ..dtypes import is_floating
+from .autocast import float32_policy
 
 __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div"]
@@ -51,7 +54,7 @@ def _array(v, dtype, fname, name):
     if v is None:
         return None
     a = v._data if isinstance(v, TensorBase) else np.asarray(v)
-    if a.dtype.kind not in "fiub":
+    if a.dtype.kind not in "fiub" and not is_floating(a.dtype):
         raise TypeError("%s: %s must be numeric, got %s" % (fname, name, a.dtype))
     return np.asarray(a, dtype=dtype)
 
@@ -239,6 +242,8 @@ def _check_logits(input, fname):
     return C
 
 
+@float32_policy
+@via_float32
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     fname = "cross_entropy"
@@ -252,7 +257,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         _index_target(input, target, fname)
         return CrossEntropy.apply(input, target, weight=w, ignore_index=int(ignore_index),
                                   reduction=reduction, label_smoothing=eps)
-    if target.dtype.kind == "f":
+    if is_floating(target.dtype):
         if tuple(target.shape) != tuple(input.shape):
             raise ValueError("%s: class-probability target must have the input's shape %s, got "
                              "%s (for class indices use an integer dtype)"
@@ -301,6 +306,8 @@ class NLLLoss(Function):
         return _from_rows(grad, shape), None
 
 
+@float32_policy
+@via_float32
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     fname = "nll_loss"
@@ -417,7 +424,7 @@ def _pair(input, target, fname, same_shape=False):
     _float_tensor(input, fname)
     if not isinstance(target, TensorBase):
         target = wrap(np.asarray(target, dtype=input.dtype))
-    if target.dtype.kind not in "fiub":
+    if target.dtype.kind not in "fiub" and not is_floating(target.dtype):
         raise TypeError("%s: target must be numeric, got %s" % (fname, target.dtype))
     if target.dtype != input.dtype:
         target = target.to(input.dtype)
@@ -473,6 +480,8 @@ def _weighted_pointwise(input, target, kind, param, weight, reduction, fname, me
     return total / (denom if denom is not None else float(w.size))
 
 
+@float32_policy
+@via_float32
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     fname = "mse_loss"
     reduction = _reduction(reduction, size_average, reduce, fname)
@@ -480,6 +489,8 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted_pointwise(input, target, _C.PL_MSE, 0.0, weight, reduction, fname, True)
 
 
+@float32_policy
+@via_float32
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     fname = "l1_loss"
     reduction = _reduction(reduction, size_average, reduce, fname)
@@ -487,6 +498,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _weighted_pointwise(input, target, _C.PL_L1, 0.0, weight, reduction, fname, True)
 
 
+@float32_policy
+@via_float32
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     fname = "smooth_l1_loss"
     reduction = _reduction(reduction, size_average, reduce, fname)
@@ -499,6 +512,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
                                reduction=reduction)
 
 
+@float32_policy
+@via_float32
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     fname = "huber_loss"
     reduction = _reduction(reduction, None, None, fname)
@@ -509,6 +524,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
                                fname, False)
 
 
+@float32_policy
+@via_float32
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction="mean"):
     fname = "binary_cross_entropy"
@@ -518,6 +535,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return PointwiseLoss.apply(input, target, kind=_C.PL_BCE, weight=w, reduction=reduction)
 
 
+@float32_policy
+@via_float32
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     fname = "binary_cross_entropy_with_logits"
@@ -529,6 +548,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
                                reduction=reduction)
 
 
+@float32_policy
+@via_float32
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     fname = "kl_div"
     reduction = _reduction(reduction, size_average, reduce, fname,

@@ -8,7 +8,12 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..dtypes import float16, is_bf16
 from ..tensor_base import TensorBase, operand as _as_operand
+from . import bf16_matmul
+from .half import via_float32
+from .half_convert import widen
+from .autocast import lower_precision
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -31,6 +36,8 @@ def mm(a, b, transa=False, transb=False, out=None, bias=None, act=0, alpha=1.0, 
         a = a.T
     if transb:
         b = b.T
+    if is_bf16(a.dtype):  # the bf16 GEMM: float32 sums, one rounding (out/act unused here)
+        return bf16_matmul.mm(a, b, bias)
     A, ta = _operand(a)
     B, tb = _operand(b)
     if out is None:
@@ -76,6 +83,8 @@ def _batched(a, b):
 
 
 def _matmul_arrays(a, b):
+    if is_bf16(a.dtype) and is_bf16(b.dtype):
+        return bf16_matmul.batched(a, b)
     if a.dtype not in _FLOAT or a.dtype != b.dtype:
         return np.matmul(a, b)
     if a.ndim == 2 and b.ndim == 2:
@@ -116,6 +125,8 @@ class MatMul(Function):
         return ga, gb
 
 
+@lower_precision
+@via_float32(only=float16)  # float16: float32 GEMM on widened values, rounded back
 def matmul(a, b):
     """Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims."""
     if not isinstance(a, TensorBase):
@@ -160,7 +171,7 @@ class Linear(Function):
         if b is not None and not b.flags.c_contiguous:
             b = np.ascontiguousarray(b)  # the fused epilogue reads the bias as one run
         if x.ndim == 2 and not self.requires_grad and x.shape[0] and x.shape[1] and w.shape[0] \
-                and x.flags.c_contiguous and w.flags.c_contiguous:
+                and x.flags.c_contiguous and w.flags.c_contiguous and not is_bf16(x.dtype):
             # rows times a contiguous weight, nothing saved: mm's operand analysis in short
             y = np.empty((x.shape[0], w.shape[0]), x.dtype)
             _C.gemm(x, w, y, False, True, 1.0, 0.0, b, 1 if b is not None else 0, 0)
@@ -180,7 +191,8 @@ class Linear(Function):
         if self.needs_input_grad[1]:
             gw = mm(g2, self.x2, transa=True)
         if self.has_b and self.needs_input_grad[2]:
-            gb = g2.sum(axis=0)
+            gb = g2.sum(axis=0) if not is_bf16(g2.dtype) else \
+                widen(g2).sum(axis=0).astype(g2.dtype)  # summed in float32
         return gx, gw, gb
 
     def backward_graph(self, g):
@@ -193,6 +205,8 @@ class Linear(Function):
         return gx, gw, gb
 
 
+@lower_precision
+@via_float32(only=float16)
 def linear(input, weight, bias=None):
     """F.linear: input (..., in) @ weight (out, in).T + bias (out)."""
     if not isinstance(input, TensorBase) or not isinstance(weight, TensorBase):
@@ -207,7 +221,7 @@ def linear(input, weight, bias=None):
     if x.dtype != w.dtype:
         raise TypeError("linear: input dtype %s does not match weight dtype %s"
                         % (x.dtype, w.dtype))
-    if x.dtype not in _FLOAT:
+    if x.dtype not in _FLOAT and not is_bf16(x.dtype):
         raise TypeError("linear: expected a float tensor, got %s" % x.dtype)
     if bias is None:
         return Linear.apply(input, weight)
@@ -259,6 +273,7 @@ class MatmulMethods:
                                % (self.shape[0], other.shape[0]))
         return matmul(self, other)
 
+    @lower_precision
     def addmm(self, mat1, mat2, *, beta=1, alpha=1):
         """beta * self + alpha * (mat1 @ mat2), self broadcast to the product's shape."""
         _check_dims("addmm", 2, mat1, mat2)

@@ -11,6 +11,7 @@ from ..autograd import Function
 from ..tensor_base import TensorBase, wrap
 from .conv import _pair, _c, _FLOAT
 from .interpolate import ALIGNABLE, MODE_RANK, SeparableResample, axis_matrix, output_size
+from .half import via_float32
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d",
            "max_unpool2d", "interpolate", "upsample"]
@@ -230,6 +231,7 @@ def _unbatch(y, unbatched):
     return y.squeeze(0) if unbatched else y
 
 
+@via_float32
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """F.max_pool2d; with return_indices, also the flat argmax of each window in its plane."""
@@ -244,6 +246,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _unbatch(y, unb)
 
 
+@via_float32
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     x, unb = _as_tensor("avg_pool2d", input)
@@ -281,12 +284,14 @@ def _adaptive_size(fname, x, output_size):
     return out
 
 
+@via_float32
 def adaptive_avg_pool2d(input, output_size):
     x, unb = _as_tensor("adaptive_avg_pool2d", input)
     out = _adaptive_size("adaptive_avg_pool2d", x, output_size)
     return _unbatch(AdaptiveAvgPool2dFn.apply(x, out_hw=out), unb)
 
 
+@via_float32
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     x, unb = _as_tensor("adaptive_max_pool2d", input)
     out = _adaptive_size("adaptive_max_pool2d", x, output_size)
@@ -323,6 +328,7 @@ def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _unbatch(y, unb)
 
 
+@via_float32
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """F.interpolate on (N, C, L), (N, C, H, W) or (N, C, D, H, W) input: modes 'nearest',

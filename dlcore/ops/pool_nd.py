@@ -13,6 +13,8 @@ import numpy as np
 from ..tensor_base import TensorBase, wrap
 from .conv import _pair
 from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d)
+from .half import via_float32
+from .autocast import float32_policy
 
 __all__ = ["max_pool1d", "avg_pool1d", "adaptive_avg_pool1d", "adaptive_max_pool1d",
            "max_pool3d", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d"]
@@ -43,6 +45,7 @@ def _stride(stride, kernel, fname, n):
 
 
 # ---- 1-D -------------------------------------------------------------------------------------
+@via_float32
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     fname = "max_pool1d"
@@ -58,6 +61,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _unbatch(out.squeeze(2), unb)
 
 
+@via_float32
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True):
     fname = "avg_pool1d"
@@ -74,12 +78,14 @@ def _size1(output_size, fname):
     return t[0]
 
 
+@via_float32
 def adaptive_avg_pool1d(input, output_size):
     x, unb = _batched("adaptive_avg_pool1d", input, 1)
     L = _size1(output_size, "adaptive_avg_pool1d")
     return _unbatch(adaptive_avg_pool2d(x.unsqueeze(2), (1, L)).squeeze(2), unb)
 
 
+@via_float32
 def adaptive_max_pool1d(input, output_size, return_indices=False):
     x, unb = _batched("adaptive_max_pool1d", input, 1)
     L = _size1(output_size, "adaptive_max_pool1d")
@@ -107,6 +113,8 @@ def _depth_indices(idx_hw, idx_d, shape_hw, D, H, W):
     return (d * (H * W) + picked).reshape(N, C, Do, Ho, Wo)
 
 
+@float32_policy
+@via_float32
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     fname = "max_pool3d"
@@ -127,6 +135,8 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _unbatch(y, unb)
 
 
+@float32_policy
+@via_float32
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     fname = "avg_pool3d"
@@ -162,6 +172,7 @@ def _size3(output_size, x, fname):
     return tuple(x.shape[2 + i] if t[i] is None else int(t[i]) for i in range(3))
 
 
+@float32_policy
 def adaptive_avg_pool3d(input, output_size):
     fname = "adaptive_avg_pool3d"
     x, unb = _batched(fname, input, 3)

@@ -7,6 +7,8 @@ from .. import random as R
 from ..tensor_base import TensorBase, wrap
 from .arith import Where
 from .inplace_option import in_place
+from .half import via_float32
+from .autocast import lower_precision
 
 __all__ = ["prelu", "rrelu"]
 
@@ -18,6 +20,8 @@ def _check(input, fname):
         raise TypeError("%s: input must be float32 or float64, got %s" % (fname, input.dtype))
 
 
+@lower_precision
+@via_float32
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x); weight has 1 element or one per channel (dim 1)."""
     _check(input, "prelu")

@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from ..dtypes import (_default_dtype, category, result_dtype, scalar_result_dtype)
+from ..dtypes import (is_floating, _default_dtype, category, result_dtype, scalar_result_dtype)
 from ..tensor_base import TensorBase, wrap
 from .shape import Cast
 
@@ -29,7 +29,7 @@ def _other_tensor(o):
     """A non-tensor, non-number operand (an ndarray, a list) as a Tensor."""
     if isinstance(o, (np.ndarray, list, tuple)):
         arr = np.asarray(o)
-        if arr.dtype.kind not in "biuf":
+        if arr.dtype.kind not in "biuf" and not is_floating(arr.dtype):
             raise TypeError("unsupported operand: array of dtype %s" % arr.dtype)
         return wrap(arr)
     raise TypeError("unsupported operand type: %s" % type(o).__name__)
@@ -45,7 +45,7 @@ def binary_operands(t, o):
             return t, o
         rt = result_dtype(da, t._data.ndim != 0, db, o._data.ndim != 0)
         return _cast(t, rt), _cast(o, rt)
-    if type(o) is float and da.kind == "f":  # the common case: float tensor and a Python float
+    if type(o) is float and is_floating(da):  # the common case: float tensor and a Python float
         return t, da.type(o)
     if isinstance(o, _NUMBER):
         rt = scalar_result_dtype(da, o)
@@ -57,7 +57,7 @@ def true_div_operands(t, o):
     """Operands of `t / o`: promoted as any binary op, then integers and bools to the default
     float dtype (torch's true division: int / int is float32)."""
     a, b = binary_operands(t, o)
-    if a._data.dtype.kind == "f":
+    if is_floating(a._data.dtype):
         return a, b
     dt = _default_dtype["dtype"]
     return _cast(a, dt), (_cast(b, dt) if isinstance(b, TensorBase) else dt.type(b))
@@ -98,7 +98,7 @@ def check_inplace_result(t, o, fname, true_div=False):
     else:
         rt = np.asarray(o).dtype
         rt = result_dtype(da, t._data.ndim != 0, rt, rt.kind != "O")
-    if true_div and rt.kind != "f":
+    if true_div and not is_floating(rt):
         rt = _default_dtype["dtype"]
     if category(rt) > category(da):
         raise RuntimeError("%s: result type %s can't be cast to the desired output type %s"

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import random as R
 from ..tensor_base import TensorBase, raw, wrap
+from ..dtypes import is_floating
 
 
 def _probabilities(p, fname):
@@ -64,7 +65,7 @@ class RandomMethods:
         self._check_inplace("random_")
         dt = self._data.dtype
         if to is None and from_ == 0:
-            if dt.kind == "f":
+            if is_floating(dt):
                 hi = 2 ** (np.finfo(dt).nmant + 1) + 1
             elif dt.kind == "b":
                 hi = 2
@@ -98,7 +99,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None):
             raise TypeError("normal: give size=... when mean and std are numbers")
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
         like = mean if isinstance(mean, TensorBase) else std
-        dt = like._data.dtype if like._data.dtype.kind == "f" else np.dtype(np.float32)
+        dt = like._data.dtype if is_floating(like._data.dtype) else np.dtype(np.float32)
     else:
         shape = tuple(size)
         dt = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)

@@ -4,11 +4,13 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
-from ..dtypes import float32, float64, int64
+from ..dtypes import is_floating, float32, float64, int64
 from ..shapes import SortResult, norm_axes, norm_dim, var_correction
 from ..shapes import expand_reduced as _expand_back
 from ..tensor_base import TensorBase, raw, wrap
+from .half import via_float32
 from .vector_norm import RootAtZero, vector_norm
+from .autocast import float32_policy
 
 
 def _kept(g, shape, axis):
@@ -241,7 +243,7 @@ def sum_of_squares(input):
 
 
 def _require_float(t, fname, message):
-    if t._data.dtype.kind != "f":
+    if not is_floating(t._data.dtype):
         raise RuntimeError("%s (got %s)" % (message, t._data.dtype))
 
 
@@ -250,18 +252,21 @@ class ReduceMethods:
 
     __slots__ = ()
 
+    @via_float32  # 16-bit inputs accumulate in float32, as torch's kernels do
     def sum(self, dim=None, keepdim=False, dtype=None):
         out = Sum.apply(self, axis=norm_axes(dim, self.ndim, "sum"), keepdim=keepdim)
         if dtype is None and out._data.dtype.kind in "biu":
             dtype = int64  # torch sums bools and every integer type as int64
         return out if dtype is None else out.to(dtype)
 
+    @via_float32
     def mean(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
         _require_float(x, "mean", "mean(): could not infer output dtype. Input dtype must be "
                        "either a floating point or complex dtype; use .float().mean()")
         return Mean.apply(x, axis=norm_axes(dim, self.ndim, "mean"), keepdim=keepdim)
 
+    @via_float32
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):  # torch's var(unbiased) overload
             dim, unbiased = None, dim
@@ -270,6 +275,7 @@ class ReduceMethods:
         return Var.apply(self, axis=norm_axes(dim, self.ndim, "var"), keepdim=keepdim,
                          correction=corr)
 
+    @via_float32
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
         if isinstance(dim, bool):  # torch's std(unbiased) overload
             dim, unbiased = None, dim
@@ -280,6 +286,8 @@ class ReduceMethods:
             return RootAtZero.apply(wide).to(float32)
         return RootAtZero.apply(self.var(dim, unbiased, keepdim, correction))
 
+    @float32_policy
+    @via_float32
     def prod(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
         out = Prod.apply(x, axis=norm_axes(dim, self.ndim, "prod"), keepdim=keepdim)
@@ -309,12 +317,15 @@ class ReduceMethods:
     def argmin(self, dim=None, keepdim=False):
         return _arg_reduce(self, dim, keepdim, np.argmin, "argmin")
 
+    @via_float32
     def logsumexp(self, dim, keepdim=False):
         return LogSumExp.apply(self, axis=norm_axes(dim, self.ndim, "logsumexp"), keepdim=keepdim)
 
+    @via_float32
     def norm(self, p=2, dim=None, keepdim=False):
         return vector_norm(self, p, dim, keepdim)
 
+    @via_float32
     def cumsum(self, dim, dtype=None):
         x = self if dtype is None else self.to(dtype)
         norm_dim(dim, self.ndim, "cumsum")
@@ -326,6 +337,7 @@ class ReduceMethods:
             out = out.to(int64)
         return out
 
+    @via_float32
     def cumprod(self, dim, dtype=None):
         x = self if dtype is None else self.to(dtype)
         norm_dim(dim, self.ndim, "cumprod")

@@ -13,6 +13,9 @@ import numpy as np
 
 from .. import _C
 from ..autograd import Function
+from ..dtypes import float32, is_half
+from . import autocast
+from .shape import Cast
 from ..tensor_base import TensorBase, raw
 
 MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
@@ -147,8 +150,26 @@ def rnn_layer(mode, x, h0, c0, weights, batch_sizes, num_directions, has_bias, h
     """One recurrent layer over packed rows x (Tensor); returns (out, h_n, c_n or None).
 
     Arguments are assumed checked: the nn layers pass user input through check_rnn_args or
-    check_cell_args first.
+    check_cell_args first.  Under autocast LSTM and RNN layers run in the autocast dtype (torch's
+    CPU autocast lists its oneDNN recurrent layer, which serves those two, as lower precision;
+    its GRU stays float32); 16-bit layers run the float32 kernels on widened values and round
+    the results back.
     """
+    if autocast.state.enabled and mode != "GRU":
+        dt = autocast.state.dtype
+        x, h0, c0 = (autocast.cast_to(t, dt) for t in (x, h0, c0))
+        weights = [autocast.cast_to(w, dt) for w in weights]
+    dt = x._data.dtype
+    if is_half(dt):
+        wide = [None if t is None else Cast.apply(t, dtype=float32) if is_half(t._data.dtype)
+                else t for t in [x, h0, c0] + list(weights)]
+        res = _rnn_layer(mode, wide[0], wide[1], wide[2], wide[3:], batch_sizes,
+                         num_directions, has_bias, has_proj)
+        return tuple(None if r is None else Cast.apply(r, dtype=dt) for r in res)
+    return _rnn_layer(mode, x, h0, c0, weights, batch_sizes, num_directions, has_bias, has_proj)
+
+
+def _rnn_layer(mode, x, h0, c0, weights, batch_sizes, num_directions, has_bias, has_proj):
     res = RNNLayer.apply(x, h0, c0, *weights, mode=mode, batch_sizes=batch_sizes,
                          num_directions=num_directions, has_bias=has_bias, has_proj=has_proj)
     if mode == "LSTM":

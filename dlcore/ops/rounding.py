@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor_base import TensorBase, operand
+from ..dtypes import is_floating
 
 
 class PiecewiseConstant(Function):
@@ -32,7 +33,7 @@ def _round(decimals):
         return np.round
 
     def fn(a):
-        return np.round(a, decimals) if a.dtype.kind == "f" else a
+        return np.round(a, decimals) if is_floating(a.dtype) else a
     return fn
 
 

@@ -11,6 +11,7 @@ from ..autograd import Function, inplace as IP
 from ..shapes import norm_dim
 from ..tensor_base import TensorBase, index_of, raw, scalar_of, wrap
 from .shape import Cat
+from ..dtypes import is_floating
 
 
 class Scatter(Function):
@@ -152,7 +153,7 @@ class SelectMethods:
         p = self._data
         if p.ndim not in (1, 2):
             raise RuntimeError("multinomial: prob_dist must be 1 or 2 dim, got %d" % p.ndim)
-        if p.dtype.kind != "f":
+        if not is_floating(p.dtype):
             raise RuntimeError("multinomial only supports floating-point dtypes for input, "
                                "got %s" % p.dtype)
         if not isinstance(num_samples, numbers.Integral) or num_samples <= 0:

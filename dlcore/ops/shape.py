@@ -5,9 +5,10 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
-from ..dtypes import as_dtype, bool_
+from ..dtypes import as_dtype, bool_, is_floating
 from ..shapes import Size, SortResult, norm_dim, resolve_shape
 from ..tensor_base import TensorBase, index_of, raw, scalar_of, shape_args, wrap
+from .half_convert import convert
 
 
 class Reshape(Function):
@@ -76,12 +77,12 @@ class Cast(Function):
 
     def forward(self, a, dtype=None):
         self.in_dtype = a.dtype
-        return a.astype(dtype)
+        return convert(a, dtype)
 
     def backward(self, g):
-        if self.in_dtype.kind != "f":
+        if not is_floating(self.in_dtype):
             return None
-        return g.astype(self.in_dtype)
+        return convert(g, self.in_dtype)
 
 
 def _is_basic(index):

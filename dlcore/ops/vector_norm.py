@@ -12,6 +12,7 @@ from ..autograd import Function
 from ..tensor_base import wrap
 from ..shapes import expand_reduced as _expand_back
 from ..shapes import norm_axes
+from ..dtypes import is_floating
 
 
 class RootAtZero(Function):
@@ -101,7 +102,7 @@ class CountNonzero(Function):
 
 def vector_norm(t, p=2, dim=None, keepdim=False):
     """Tensor.norm: p in (int, float, inf, -inf, 'fro'); the dtype must be floating."""
-    if t.dtype.kind != "f":
+    if not is_floating(t.dtype):
         raise TypeError("norm: input must be a floating tensor, got %s" % t.dtype)
     if isinstance(p, str):
         if p != "fro":

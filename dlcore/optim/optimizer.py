@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd import enable_grad
 from ..tensor import Tensor
+from ..dtypes import is_floating
 
 __all__ = ["Optimizer", "required"]
 
@@ -134,7 +135,7 @@ class Optimizer:
                                 % (who, i, type(p).__name__))
             if not p.is_leaf:
                 raise ValueError("%s: can't optimize a non-leaf Tensor (parameter %d)" % (who, i))
-            if p._data.dtype.kind != "f":
+            if not is_floating(p._data.dtype):
                 raise TypeError("%s: parameter %d has dtype %s; only floating point "
                                 "parameters can be optimized" % (who, i, p._data.dtype))
         if names:

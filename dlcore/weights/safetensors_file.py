@@ -21,6 +21,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..dtypes import bfloat16_dtype, is_bf16
 from .atomic import atomic_write
 
 # the reference implementation refuses headers above 100 MB; so do we
@@ -37,6 +38,8 @@ _DTYPES = {
     # NumPy has no bfloat16: the raw 16-bit words are widened to float32 after reading
     "BF16": np.dtype("<u2"),
 }
+# bfloat16 arrays (ml_dtypes' NumPy dtype, dl.bfloat16) are written as BF16 by the package's
+# writer, which names a dtype by dtype.name ("bfloat16")
 _WRITABLE = frozenset(v.newbyteorder("=") for k, v in _DTYPES.items() if k != "BF16")
 
 
@@ -148,10 +151,12 @@ def _order(path, header, metadata):
     return names
 
 
-def read_safetensors(path, names=None):
+def read_safetensors(path, names=None, keep_bf16=False):
     """(OrderedDict name -> ndarray, metadata dict) from a .safetensors file.
 
-    Every array is a fresh writable copy in native byte order; BF16 is widened to float32.
+    Every array is a fresh writable copy in native byte order; BF16 is widened to float32
+    (pretrained weights go on into float32 code), or kept as dl.bfloat16 with keep_bf16 (dl.load,
+    which gives back the dtypes dl.save wrote).
     `names` limits the read to those tensors (KeyError naming the missing ones); otherwise the
     tensors come in dl.save's recorded order, or the header's for files written elsewhere.
     """
@@ -178,7 +183,8 @@ def read_safetensors(path, names=None):
                 _fail(path, "tensor %r: read %d of %d bytes (file changed or truncated)"
                       % (name, got, e - b))
             if info["dtype"] == "BF16":
-                out[name] = bf16_to_f32(arr).reshape(arr.shape)
+                out[name] = (arr.view(bfloat16_dtype()) if keep_bf16
+                             else bf16_to_f32(arr).reshape(arr.shape))
             else:
                 out[name] = arr.astype(dt.newbyteorder("="), copy=False)
     return out, metadata
@@ -201,9 +207,9 @@ def storable_array(value, what, caller="save_safetensors"):
     arr = getattr(value, "_data", value)
     if not isinstance(arr, np.ndarray):
         arr = np.asarray(arr)
-    if arr.dtype.newbyteorder("=") not in _WRITABLE:
-        raise TypeError("%s: %s has dtype %s; only bool, integer and float16/32/64 tensors can "
-                        "be saved" % (caller, what, arr.dtype))
+    if arr.dtype.newbyteorder("=") not in _WRITABLE and not is_bf16(arr.dtype):
+        raise TypeError("%s: %s has dtype %s; only bool, integer and bfloat16/float16/32/64 "
+                        "tensors can be saved" % (caller, what, arr.dtype))
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("="))
     # not np.ascontiguousarray: it turns 0-d arrays (e.g. num_batches_tracked) into 1-d

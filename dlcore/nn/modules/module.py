@@ -14,6 +14,8 @@ from ...tensor import Tensor, _check_device
 from ..parameter import Parameter
 from ..summary import summary as _summary
 from .backward_hooks import call_with_backward_hooks
+from ...dtypes import bfloat16_dtype, float16, is_floating
+from ...ops.half_convert import convert
 
 
 class _Store(OrderedDict):
@@ -332,15 +334,23 @@ class Module:
         if dtype is None:
             return self
         dtype = np.dtype(dtype)
-        if dtype.kind != "f":
+        if not is_floating(dtype):
             raise TypeError("Module.to: dtype must be a float type, got %s" % dtype)
-        return self._apply_arrays(lambda a: a.astype(dtype) if a.dtype.kind == "f" else a)
+        return self._apply_arrays(lambda a: convert(a, dtype) if is_floating(a.dtype) else a)
 
     def float(self):
         return self.to(np.float32)
 
     def double(self):
         return self.to(np.float64)
+
+    def half(self):
+        """Float parameters and buffers to float16 (for inference: optimizers need float32)."""
+        return self.to(float16)
+
+    def bfloat16(self):
+        """Float parameters and buffers to bfloat16 (for inference: optimizers need float32)."""
+        return self.to(bfloat16_dtype())
 
     def cpu(self):
         return self
@@ -434,7 +444,7 @@ class Module:
                               "checkpoint, the shape in current model is %s."
                               % (k, tuple(arr.shape), tuple(target._data.shape)))
                 continue
-            if arr.dtype.kind not in "fiub":
+            if arr.dtype.kind not in "fiub" and not is_floating(arr.dtype):
                 errors.append("%s: unsupported dtype %s" % (k, arr.dtype))
                 continue
             if assign:

@@ -19,6 +19,7 @@ from ...distributed._mpi import mpi
 from ...distributed.work import Work
 from ...ops.batchnorm import check_batch_norm_input
 from ..modules.batchnorm import _BatchNorm
+from ...dtypes import is_floating
 
 __all__ = ["SyncBatchNorm"]
 
@@ -123,7 +124,7 @@ class SyncBatchNorm(_BatchNorm):
         if pg is None:
             return super().forward(x)
         check_batch_norm_input(type(self).__name__, x, self._dims, self.num_features)
-        if x.dtype.kind != "f":
+        if not is_floating(x.dtype):
             raise TypeError("SyncBatchNorm: expected a floating-point input, got %s" % x.dtype)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.track_running_stats and self.num_batches_tracked is not None:

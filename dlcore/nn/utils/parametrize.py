@@ -13,6 +13,7 @@ from ...tensor import Tensor
 from ..modules.container import ModuleDict, ModuleList
 from ..modules.module import Module
 from ..parameter import Parameter
+from ...dtypes import is_floating
 
 __all__ = ["register_parametrization", "remove_parametrizations", "is_parametrized", "cached",
            "ParametrizationList", "type_before_parametrizations", "transfer_parametrizations_and_params"]
@@ -36,7 +37,7 @@ def cached():
 def _as_param(t, requires_grad=True):
     if isinstance(t, Parameter):
         return t
-    return Parameter(t.detach(), requires_grad=requires_grad and t.dtype.kind == "f")
+    return Parameter(t.detach(), requires_grad=requires_grad and is_floating(t.dtype))
 
 
 class ParametrizationList(ModuleList):
