@@ -5,6 +5,13 @@ process's resident set size, and reports its growth per 1,000 steps after a warm
 
     python benchmarks/rss_growth.py                     # 10,000 steps of each model
     python benchmarks/rss_growth.py --steps 2000 --json # what tests/test_rss_growth.py runs
+    python benchmarks/rss_growth.py --models jit,loader # the plan executor, DataLoader workers
+
+Besides the two models: `jit`, a traced LeNet-5 whose plan runs at batch sizes cycling through
+1..40 (more than TracedModule.MAX_PLANS, so plans are built and evicted all along) with every
+call's output dropped, and `loader`, one epoch per step of a DataLoader with 2 worker processes,
+alternately persistent and started afresh.  Workers, threads and open files are counted too
+(a loader that left a worker or a pipe behind each epoch would show there).
 
 Growth per 1,000 steps is the least-squares slope of RSS over the steps after the warm-up; the
 report also gives the RSS range after warm-up, the live Python container objects (gc) at the end
@@ -91,9 +98,54 @@ def lstm_steps(batch, bptt, hidden):
     return step
 
 
+def jit_steps():
+    """Planned inference of LeNet-5 at a batch size that changes every call (1..40)."""
+    from dlcore.models.lenet import LeNet5
+    model = LeNet5().eval()
+    rng = np.random.default_rng(2)
+    xs = [rng.standard_normal((b, 1, 28, 28)).astype(np.float32) for b in range(1, 41)]
+    traced = dl.jit.trace(model, [xs[3]])
+    state = {"i": 0}
+
+    def step():
+        x = xs[state["i"] % len(xs)]
+        state["i"] += 1
+        return float(traced(x).numpy()[0, 0]) * 0.0   # no loss: the output is dropped
+    return step
+
+
+def loader_steps():
+    """One epoch a step of a 2-worker DataLoader: a persistent one and, every other step, one
+    whose workers start and stop with the epoch."""
+    from dlcore.data import DataLoader, TensorDataset
+    g = np.random.default_rng(3)
+    ds = TensorDataset(g.standard_normal((256, 64)).astype(np.float32), g.integers(0, 10, 256))
+    persistent = DataLoader(ds, batch_size=32, shuffle=True, num_workers=2,
+                            persistent_workers=True)
+    state = {"i": 0}
+
+    def step():
+        state["i"] += 1
+        loader = persistent if state["i"] % 2 else DataLoader(ds, batch_size=32, shuffle=True,
+                                                              num_workers=2)
+        total = 0.0
+        for x, _ in loader:
+            total += float(x.numpy()[0, 0])
+        return total * 0.0
+    return step
+
+
+def _count(path):
+    try:
+        return len(os.listdir(path))
+    except OSError:
+        return -1
+
+
 def measure(step, steps, warmup, every):
+    import multiprocessing
     t0 = time.perf_counter()
-    samples, losses, objects = [], [], {}
+    samples, losses, objects, handles = [], [], {}, {}
     for i in range(1, steps + 1):
         losses.append(step())
         if i % every == 0:
@@ -101,14 +153,24 @@ def measure(step, steps, warmup, every):
         if i == warmup:
             gc.collect()
             objects["after_warmup"] = len(gc.get_objects())
+            handles["after_warmup"] = (_count("/proc/self/fd"), _count("/proc/self/task"),
+                                       len(multiprocessing.active_children()))
+        if i % 1000 == 0:
+            print("  %d steps, %.0f s, RSS %.1f MB" % (i, time.perf_counter() - t0, rss_mb()),
+                  file=sys.stderr, flush=True)
     gc.collect()
     objects["end"] = len(gc.get_objects())
+    handles["end"] = (_count("/proc/self/fd"), _count("/proc/self/task"),
+                      len(multiprocessing.active_children()))
     seconds = time.perf_counter() - t0
     late = [(i, r) for i, r in samples if i >= warmup]
     xs = np.array([i for i, _ in late], np.float64)
     ys = np.array([r for _, r in late], np.float64)
     slope = float(np.polyfit(xs, ys, 1)[0]) * 1000 if len(late) >= 2 else float("nan")
     stats = memory.stats()
+    at = dict(samples)
+    marks = [k for k in range(1000, steps + 1, 1000) if k >= warmup and k in at]
+    per_1000 = [round(at[k2] - at[k1], 2) for k1, k2 in zip(marks, marks[1:])]
     return {
         "steps": steps, "warmup": warmup, "seconds": round(seconds, 1),
         "rss_start_mb": round(samples[0][1], 1), "rss_after_warmup_mb": round(late[0][1], 1),
@@ -116,6 +178,9 @@ def measure(step, steps, warmup, every):
         "rss_min_after_warmup_mb": round(float(ys.min()), 1),
         "rss_max_after_warmup_mb": round(float(ys.max()), 1),
         "growth_mb_per_1000_steps": round(slope, 3),
+        "rss_change_each_1000_after_warmup_mb": per_1000,
+        "fds_threads_workers_after_warmup": handles.get("after_warmup"),
+        "fds_threads_workers_end": handles["end"],
         "gc_objects_after_warmup": objects.get("after_warmup"),
         "gc_objects_end": objects["end"],
         "allocator_cached_mb": round(stats["cached_bytes"] / 2 ** 20, 1),
@@ -138,7 +203,8 @@ def main(argv=None):
     dl.manual_seed(0)
     makers = {"cnn": (lambda: cnn_steps(16 if args.small else 64)),
               "lstm": (lambda: lstm_steps(8 if args.small else 32, 20 if args.small else 50,
-                                          32 if args.small else 64))}
+                                          32 if args.small else 64)),
+              "jit": jit_steps, "loader": loader_steps}
     out = {"threads": dl.get_num_threads()}
     for name in args.models.split(","):
         out[name] = measure(makers[name](), args.steps, warmup, args.every)
@@ -152,6 +218,10 @@ def main(argv=None):
                      r["rss_max_after_warmup_mb"], r["growth_mb_per_1000_steps"],
                      r["gc_objects_after_warmup"], r["gc_objects_end"],
                      r["allocator_cached_mb"], r["loss_first"], r["loss_last"]), flush=True)
+            print("     RSS change over each 1,000 steps after warm-up (MB): %s; open files, "
+                  "threads, workers %s -> %s" % (r["rss_change_each_1000_after_warmup_mb"],
+                                                  r["fds_threads_workers_after_warmup"],
+                                                  r["fds_threads_workers_end"]), flush=True)
     if args.json:
         print(json.dumps(out))
     return out

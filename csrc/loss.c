@@ -96,7 +96,7 @@ int64_t dl_ce_fwd_f64(const double *x, const int64_t *target, const double *weig
         if (!target_ok(t, C, ignore_index)) {
             if (t != ignore_index && (int64_t)i < bad) bad = (int64_t)i;
             if (loss) loss[i] = 0.0;
-            if (lse) lse[i] = 0.0;
+            if (lse) lse[2 * i] = lse[2 * i + 1] = 0.0;
             continue;
         }
         const double *xi = x + i * C;
@@ -109,7 +109,7 @@ int64_t dl_ce_fwd_f64(const double *x, const int64_t *target, const double *weig
             l += eps / (double)C * (W * ls - sd);
         }
         if (loss) loss[i] = l;
-        if (lse) lse[i] = m + ls;
+        if (lse) lse[2 * i] = m, lse[2 * i + 1] = ls;
         tl += l;
         tw += wt;
     }
@@ -136,7 +136,7 @@ void dl_ce_bwd_f64(const double *x, const int64_t *target, const double *weight,
         double sc = (g ? g[i] : 1.0) * gscale, wt = weight ? weight[t] : 1.0;
         double A = sc * ((1.0 - eps) * wt + eps * W / (double)C), B = sc * eps / (double)C;
         for (size_t c = 0; c < C; c++)
-            gi[c] = exp(xi[c] - lse[i]) * A - B * (weight ? weight[c] : 1.0);
+            gi[c] = exp((xi[c] - lse[2 * i]) - lse[2 * i + 1]) * A - B * (weight ? weight[c] : 1.0);
         gi[t] -= sc * (1.0 - eps) * wt;
     }
 }
@@ -156,7 +156,7 @@ void dl_ce_prob_fwd_f64(const double *x, const double *q, const double *weight, 
             l += wq * ((m - xi[c]) + ls);
         }
         if (loss) loss[i] = l;
-        if (lse) lse[i] = m + ls;
+        if (lse) lse[2 * i] = m, lse[2 * i + 1] = ls;
         tl += l;
     }
     *sum_loss = tl;
@@ -176,7 +176,7 @@ void dl_ce_prob_bwd_f64(const double *x, const double *q, const double *weight,
             sq += ((1.0 - eps) * qi[c] + eps / (double)C) * (weight ? weight[c] : 1.0);
         for (size_t c = 0; c < C; c++) {
             double wq = ((1.0 - eps) * qi[c] + eps / (double)C) * (weight ? weight[c] : 1.0);
-            gx[i * C + c] = sc * (exp(xi[c] - lse[i]) * sq - wq);
+            gx[i * C + c] = sc * (exp((xi[c] - lse[2 * i]) - lse[2 * i + 1]) * sq - wq);
         }
     }
 }

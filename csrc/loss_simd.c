@@ -100,7 +100,7 @@ static int64_t ce_fwd(const float *x, const int64_t *target, const float *weight
         if (t == ignore_index || t < 0 || t >= (int64_t)C) {
             if (t != ignore_index && (int64_t)i < bad) bad = (int64_t)i;
             if (loss) loss[i] = 0.0f;
-            if (lse) lse[i] = 0.0f;
+            if (lse) lse[2 * i] = lse[2 * i + 1] = 0.0f;
             continue;
         }
         const float *xi = x + i * C;
@@ -110,7 +110,7 @@ static int64_t ce_fwd(const float *x, const int64_t *target, const float *weight
         float l = (1.0f - eps) * wt * ((m - xi[t]) + ls);
         if (eps != 0.0f) l += eps / (float)C * (W * ls - sd);
         if (loss) loss[i] = l;
-        if (lse) lse[i] = m + ls;
+        if (lse) lse[2 * i] = m, lse[2 * i + 1] = ls;   /* kept apart: see ce_bwd */
         tl += l;
         tw += wt;
     }
@@ -144,16 +144,18 @@ static void ce_bwd(const float *x, const int64_t *target, const float *weight,
         float wt = weight ? weight[t] : 1.0f;
         vf A = vf_set1(sc * ((1.0f - eps) * wt + eps * W / (float)C));
         vf B = vf_set1(sc * eps / (float)C);
-        vf vl = vf_set1(lse[i]);
+        /* p = exp((x - max) - logsum): with the two added first (the log-sum-exp), a max of
+           1e30 would swallow log 2 and give p = 1 for both of two tied logits */
+        vf vm = vf_set1(lse[2 * i]), vl = vf_set1(lse[2 * i + 1]);
         size_t j = 0;
         for (; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
-            vf p = vf_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
+            vf p = vf_exp_nonpos(vf_sub(vf_sub(vf_loadu(xi + j), vm), vl));
             vf b = weight ? vf_mul(B, vf_loadu(weight + j)) : B;
             vf_storeu(gi + j, vf_fma(p, A, vf_sub(vf_zero(), b)));
         }
         if (j < C) {
             size_t k = C - j;
-            vf p = vf_exp_nonpos(vf_sub(vf_load_part(xi + j, k, 0.0f), vl));
+            vf p = vf_exp_nonpos(vf_sub(vf_sub(vf_load_part(xi + j, k, 0.0f), vm), vl));
             vf b = weight ? vf_mul(B, vf_load_part(weight + j, k, 0.0f)) : B;
             vf_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), b)), k);
         }
@@ -202,7 +204,7 @@ static void ce_prob_fwd(const float *x, const float *q, const float *weight, siz
         float ls = logf(vf_reduce_add(s));
         float l = vf_reduce_add(sq) * ls - vf_reduce_add(sqd);
         if (loss) loss[i] = l;
-        if (lse) lse[i] = m + ls;
+        if (lse) lse[2 * i] = m, lse[2 * i + 1] = ls;   /* kept apart: see ce_bwd */
         tl += l;
     }
     *sum_loss = tl;
@@ -231,15 +233,16 @@ static void ce_prob_bwd(const float *x, const float *q, const float *weight,
             acc = vf_add(acc, smooth_wq(vf_load_part(qi + j, k, 0.0f), wv,
                                         vf_load_part(k_ones, k, 0.0f), eps, invC));
         }
-        vf A = vf_set1(sc * vf_reduce_add(acc)), vsc = vf_set1(sc), vl = vf_set1(lse[i]);
+        vf A = vf_set1(sc * vf_reduce_add(acc)), vsc = vf_set1(sc);
+        vf vm = vf_set1(lse[2 * i]), vl = vf_set1(lse[2 * i + 1]);
         for (j = 0; j + DL_VF_LEN <= C; j += DL_VF_LEN) {
-            vf p = vf_exp_nonpos(vf_sub(vf_loadu(xi + j), vl));
+            vf p = vf_exp_nonpos(vf_sub(vf_sub(vf_loadu(xi + j), vm), vl));
             vf wq = smooth_wq(vf_loadu(qi + j), weight ? vf_loadu(weight + j) : one, one, eps, invC);
             vf_storeu(gi + j, vf_fma(p, A, vf_sub(vf_zero(), vf_mul(wq, vsc))));
         }
         if (j < C) {
             size_t k = C - j;
-            vf p = vf_exp_nonpos(vf_sub(vf_load_part(xi + j, k, 0.0f), vl));
+            vf p = vf_exp_nonpos(vf_sub(vf_sub(vf_load_part(xi + j, k, 0.0f), vm), vl));
             vf wv = weight ? vf_load_part(weight + j, k, 0.0f) : one;
             vf wq = smooth_wq(vf_load_part(qi + j, k, 0.0f), wv, one, eps, invC);
             vf_store_part(gi + j, vf_fma(p, A, vf_sub(vf_zero(), vf_mul(wq, vsc))), k);

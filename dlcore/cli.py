@@ -104,7 +104,42 @@ def cmd_info(args, out):
         v = _version(name) if name != "torch" else _torch_version()
         opt.append("%s %s" % (name, v if v else "(not installed)"))
     p("packages: " + ", ".join(opt))
+    for line in _fma_lines():
+        p(line)
     return 0
+
+
+def _fma_lines():
+    """The FMA units as CPUID describes them and the fp32 peak of one core as measured (the
+    figure `dlcore bench gemm` divides by)."""
+    from .bench._cpuid import cpu_facts, fma_bounds
+    from .bench._peak import fma_peak
+    f = cpu_facts()
+    if "error" in f:
+        lines = ["FMA (CPUID): %s" % f["error"]]
+    else:
+        unit = ("%d-bit (%s), %d fp32 lanes" % (f["fma_bits"], "AVX-512F" if f["avx512f"]
+                                                else "AVX2+FMA", f["fma_bits"] // 32)
+                if f["fma_bits"] else "none")
+        clock = ("%d MHz base%s, from %s" % (f["base_mhz"], ", %d max" % f["max_mhz"]
+                                            if f["max_mhz"] else "", f["clock_source"])
+                 if f["base_mhz"] else "not reported")
+        lines = ["FMA (CPUID): %s; %s %s; clock %s" % (unit, f["vendor"], f["brand"] or "-",
+                                                     clock)]
+    peak, how = fma_peak()
+    if peak is None:
+        lines.append("fp32 FMA peak: not measured (%s)" % how)
+        return lines
+    lanes = 16 if "512-bit" in how else 8
+    lo, hi = fma_bounds(lanes, f if "error" not in f else {})
+    per_cycle = ""
+    if f.get("base_mhz"):
+        fpc = peak * 1e3 / f["base_mhz"]
+        per_cycle = ", %.1f FLOP a cycle at %d MHz = %.2f %d-bit FMAs a cycle" % (
+            fpc, f["base_mhz"], fpc / (2 * lanes), lanes * 32)
+    lines.append("fp32 FMA peak: %.1f GFLOP/s per core, %s (CPUID bounds %.0f..%.0f)%s"
+                 % (peak, how, lo, hi, per_cycle))
+    return lines
 
 
 def _torch_version():

@@ -100,3 +100,14 @@ def test_bf16_argument_errors():
         _C.bf16_gemm(np.zeros((2, 6), np.uint16), packed, 4, out=np.empty((2, 5), np.float32))
     with pytest.raises(TypeError, match="x dtype must be float16"):
         _C.f16_to_f32(np.zeros(3, np.uint16))
+
+
+def test_signalling_nan_stays_nan_in_bfloat16(isa):
+    """A NaN whose payload sits in the low 16 bits (0x7f800001) truncates to the bits of inf
+    unless the conversion sets the quiet bit (found by tools/mutate.py: bf16-nan-not-quieted)."""
+    from dlcore.ops.qmatmul import to_bfloat16, from_bfloat16
+    x = np.array([0x7f800001, 0xff800001, 0x7fc00000, 0x7f800000, 0xff800000],
+                 np.uint32).view(np.float32)
+    got = from_bfloat16(to_bfloat16(x))
+    assert np.isnan(got[:3]).all() and np.array_equal(got[3:], [np.inf, -np.inf])
+    assert np.signbit(got[1])

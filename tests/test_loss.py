@@ -40,7 +40,7 @@ def test_ce_kernel_matches_reference(dtype, isa, threads, rng):
         w = rng.uniform(0.5, 2.0, C).astype(dtype)
         for weight, eps in ((None, 0.0), (w, 0.0), (w, 0.2), (None, 0.1)):
             loss = np.empty(N, dtype)
-            lse = np.empty(N, dtype)
+            lse = np.empty((N, 2), dtype)   # per row: max, log-sum of exp(x - max)
             total, wsum = _C.ce_forward(x, t, weight, -100, eps, loss, lse)
             ref, rw, logp = _np_ce(x, t, weight, -100, eps)
             np.testing.assert_allclose(loss, ref, **tol)
@@ -68,7 +68,7 @@ def test_ce_prob_kernel_matches_reference(dtype, isa, threads, rng):
         q = rng.dirichlet(np.ones(C), N).astype(dtype)
         w = rng.uniform(0.5, 2.0, C).astype(dtype)
         for weight, eps in ((None, 0.0), (w, 0.3)):
-            loss, lse = np.empty(N, dtype), np.empty(N, dtype)
+            loss, lse = np.empty(N, dtype), np.empty((N, 2), dtype)
             total = _C.ce_prob_forward(x, q, weight, eps, loss, lse)
             xd = x.astype(np.float64)
             logp = xd - np.log(np.exp(xd - xd.max(1, keepdims=True)).sum(1, keepdims=True)) \

@@ -345,6 +345,48 @@ def test_std_of_large_float32_values_is_finite_as_torch(torch):
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-5)
 
 
+# ---- log_softmax of huge logits (found by the long fuzz run) ------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["row", "columns"])
+@pytest.mark.parametrize("values", [[1e30, 1e30], [1e30, 1e30, -1e30], [1e8, 1e8, 1e8 - 16],
+                                    [-3e7, -3e7, -3e7, -3e7, -3e7]])
+def test_log_softmax_keeps_log_sum_beside_a_huge_max(isa, dtype, layout, values):
+    """log_softmax([1e30, 1e30]) is -log 2 each (torch); computing x - (max + log sum) rounds
+    max + log 2 to max and gave 0.  Both kernels: along a row (inner = 1) and down columns."""
+    x = np.array(values, dtype)
+    if layout == "columns":
+        x = np.repeat(x[:, None], 19, axis=1)   # dim 0 of (n, 19): the column kernel, a tail
+    a, t = _both(x)
+    y, ty = F.log_softmax(a, 0), torch.log_softmax(t, 0)
+    np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-6, atol=0)
+    ties = sum(v == max(values) for v in values)   # the other terms' exp underflows
+    assert y.numpy()[0].flat[0] == pytest.approx(-math.log(ties), rel=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_gradient_beside_a_huge_max(isa, dtype, smoothing):
+    """The backward used p = exp(x - lse) with lse = max + log-sum rounded to max at 1e8 or
+    1e30: two tied logits both got p = 1 (gradient [0, 1, 0], torch [-0.5, 0.5, 0]).  Class
+    indices and class probabilities (whose target gradient uses log p too), against torch."""
+    x = np.array([[1e30, 1e30, 0.0], [1e8, 1e8, 1e8 - 40], [-1e30, -1e30, -1e30]], dtype)
+    x = np.repeat(x, 3, axis=1)                 # 9 classes: a vector and a tail on every path
+    idx = np.array([0, 1, 4])
+    q = np.random.default_rng(0).dirichlet(np.ones(9), size=3).astype(dtype)
+    for target, ttarget in ((dl.tensor(idx), torch.tensor(idx)), (None, None)):
+        a, t = _both(x, requires_grad=True)
+        if target is None:
+            target, ttarget = _both(q, requires_grad=True)
+        loss = F.cross_entropy(a, target, label_smoothing=smoothing)
+        tloss = torch.nn.functional.cross_entropy(t, ttarget, label_smoothing=smoothing)
+        loss.backward()
+        tloss.backward()
+        np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-6)
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-7)
+        if ttarget.requires_grad:
+            np.testing.assert_allclose(target.grad.numpy(), ttarget.grad.numpy(), rtol=1e-5)
+
+
 # ---- found by the long fuzz run (session 5) ------------------------------------------------------
 def test_log_softmax_keeps_small_differences_next_to_a_huge_max():
     torch = pytest.importorskip("torch")

@@ -140,3 +140,50 @@ C = [
     ("silu-f64-grad-sign", "csrc/act.c",
      "return g * s * (1.0 + x * (1.0 - s));", "return g * s * (1.0 + x * (1.0 + s));", T_ACT),
 ]
+
+# the kernels that landed in session 4: Winograd convolution, the KV-cache attention, the
+# int8 (u8 x s8) and bf16 GEMMs
+T_WINO = ["tests/test_conv_winograd.py"]
+T_KV = ["tests/test_cached_attention.py"]
+T_QG = ["tests/test_qgemm.py", "tests/test_quantized.py"]
+T_BF = ["tests/test_bf16.py"]
+
+C += [
+    ("wino-at4-constant", "csrc/winograd_simd.c",
+     "y[2] = vf_fma(vf_set1(4.0f), c, a);", "y[2] = vf_fma(vf_set1(2.0f), c, a);", T_WINO),
+    ("wino-g4-constant", "csrc/winograd_simd.c",
+     "const vf h = vf_mul(vf_set1(1.0f / 12.0f), g[1]);",
+     "const vf h = vf_mul(vf_set1(1.0f / 6.0f), g[1]);", T_WINO),
+    ("wino-bias-last-column", "csrc/winograd_simd.c",
+     "for (int j = 0; j < 4; j++) y[j] = vf_add(y[j], b);",
+     "for (int j = 0; j < 3; j++) y[j] = vf_add(y[j], b);", T_WINO),
+    ("wino-at2-sign", "csrc/winograd_simd.c",
+     "y[1] = vf_sub(vf_sub(m[1], m[2]), m[3]);", "y[1] = vf_add(vf_sub(m[1], m[2]), m[3]);",
+     T_WINO),
+    ("kv-causal-off-by-one", "csrc/kvcache.c",
+     "kt->attend_row(start + l + 1, D,", "kt->attend_row(start + l, D,", T_KV),
+    ("kv-gqa-head-group", "csrc/kvcache.c",
+     "const size_t l = r / H, h = r % H, g = h / G;",
+     "const size_t l = r / H, h = r % H, g = h % Hk;", T_KV),
+    ("kv-rope-sign", "csrc/kvcache.c",
+     "dst[i] = a * c[i] - b * s[i];", "dst[i] = a * c[i] + b * s[i];", T_KV),
+    ("kv-dot-tail-short", "csrc/kvcache_simd.c",
+     "for (; i < n; i++) s += a[i] * b[i];", "for (; i + 1 < n; i++) s += a[i] * b[i];", T_KV),
+    ("kv-nan-score-rule", "csrc/kvcache_simd.c",
+     "if (x > m || x != x) m = x;", "if (x > m) m = x;", T_KV),
+    ("qgemm-zero-point-dropped", "csrc/qgemm_simd.c",
+     "float v = (float)(acc[j] - a_zp * colsum[j]) * (a_scale * w_scale[j]);",
+     "float v = (float)(acc[j]) * (a_scale * w_scale[j]);", T_QG),
+    ("qgemm-relu-nan", "csrc/qgemm_simd.c",
+     "y[j] = y[j] < 0.0f ? 0.0f : y[j];  /* NaN stays */",
+     "y[j] = y[j] > 0.0f ? y[j] : 0.0f;  /* NaN stays */", T_QG),
+    ("qgemm-zero-point-rounding", "csrc/qgemm.c",
+     "float z = rintf(-lo / s);", "float z = floorf(-lo / s);", T_QG),
+    ("qgemm-k-padding", "csrc/qgemm.c",
+     "size_t dl_u8s8_kpad(size_t K) { return (K + 3) / 4 * 4; }",
+     "size_t dl_u8s8_kpad(size_t K) { return (K + 2) / 4 * 4; }", T_QG),
+    ("bf16-ties-not-to-even", "csrc/bf16_simd.c",
+     "uint32_t r = b + 0x7fffu + ((b >> 16) & 1u);", "uint32_t r = b + 0x7fffu;", T_BF),
+    ("bf16-nan-not-quieted", "csrc/bf16_simd.c",
+     "(b >> 16) | 0x40u : r >> 16);", "(b >> 16) : r >> 16);", T_BF),
+]

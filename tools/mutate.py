@@ -138,8 +138,9 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=900, help="seconds per mutant's tests")
     args = ap.parse_args(argv)
     mutants = ([] if args.c_only else PYTHON) + ([] if args.python_only else C)
-    if args.only:
-        mutants = [m for m in mutants if m[0] in set(args.only)]
+    if args.only:   # in the order given
+        by_id = {m[0]: m for m in mutants}
+        mutants = [by_id[i] for i in args.only if i in by_id]
     if args.list:
         for m in mutants:
             print("%-32s %s" % (m[0], m[1]))

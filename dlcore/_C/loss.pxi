@@ -73,13 +73,15 @@ cdef inline void _bad_target(int64_t row, cnp.ndarray target, Py_ssize_t C, int6
 def ce_forward(cnp.ndarray x, cnp.ndarray target, cnp.ndarray weight, int64_t ignore_index,
                double smoothing, cnp.ndarray loss=None, cnp.ndarray lse=None):
     """Cross-entropy over rows of logits x (N, C) with int64 class indices; fills the optional
-    per-row loss and log-sum-exp (N,) and returns (total loss, total target weight)."""
+    per-row loss (N,) and lse (N, 2): each row's max and the log of its sum of exp(x - max),
+    kept apart because their sum loses the log when the max is huge (1e30 + log 2 == 1e30);
+    returns (total loss, total target weight)."""
     cdef int t = _logits2d(x, "cross_entropy")
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
     cdef void *pt = checked_ptr(target, "cross_entropy", "target", cnp.NPY_INT64, N)
     cdef void *pw = checked_ptr(weight, "cross_entropy", "weight", t, C, OP_OPTIONAL)
     cdef void *pl = checked_ptr(loss, "cross_entropy", "loss", t, N, OP_WRITE | OP_OPTIONAL)
-    cdef void *ps = checked_ptr(lse, "cross_entropy", "lse", t, N, OP_WRITE | OP_OPTIONAL)
+    cdef void *ps = checked_ptr(lse, "cross_entropy", "lse", t, 2 * N, OP_WRITE | OP_OPTIONAL)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef double sl = 0.0, sw = 0.0
     cdef int64_t bad
@@ -103,7 +105,7 @@ def ce_backward(cnp.ndarray x, cnp.ndarray target, cnp.ndarray weight, cnp.ndarr
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
     cdef void *pt = checked_ptr(target, "cross_entropy_backward", "target", cnp.NPY_INT64, N)
     cdef void *pw = checked_ptr(weight, "cross_entropy_backward", "weight", t, C, OP_OPTIONAL)
-    cdef void *pl = checked_ptr(lse, "cross_entropy_backward", "lse", t, N)
+    cdef void *pl = checked_ptr(lse, "cross_entropy_backward", "lse", t, 2 * N)
     cdef void *pg = checked_ptr(g, "cross_entropy_backward", "grad", t, N, OP_OPTIONAL)
     cdef void *pgx = checked_ptr(gx, "cross_entropy_backward", "grad_input", t, N * C, OP_WRITE)
     cdef void *px = cnp.PyArray_DATA(x)
@@ -126,7 +128,7 @@ def ce_prob_forward(cnp.ndarray x, cnp.ndarray q, cnp.ndarray weight, double smo
     cdef void *pq = checked_ptr(q, "cross_entropy", "target", t, N * C)
     cdef void *pw = checked_ptr(weight, "cross_entropy", "weight", t, C, OP_OPTIONAL)
     cdef void *pl = checked_ptr(loss, "cross_entropy", "loss", t, N, OP_WRITE | OP_OPTIONAL)
-    cdef void *ps = checked_ptr(lse, "cross_entropy", "lse", t, N, OP_WRITE | OP_OPTIONAL)
+    cdef void *ps = checked_ptr(lse, "cross_entropy", "lse", t, 2 * N, OP_WRITE | OP_OPTIONAL)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef double sl = 0.0
     if t == cnp.NPY_FLOAT32:
@@ -146,7 +148,7 @@ def ce_prob_backward(cnp.ndarray x, cnp.ndarray q, cnp.ndarray weight, cnp.ndarr
     cdef Py_ssize_t N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
     cdef void *pq = checked_ptr(q, "cross_entropy_backward", "target", t, N * C)
     cdef void *pw = checked_ptr(weight, "cross_entropy_backward", "weight", t, C, OP_OPTIONAL)
-    cdef void *pl = checked_ptr(lse, "cross_entropy_backward", "lse", t, N)
+    cdef void *pl = checked_ptr(lse, "cross_entropy_backward", "lse", t, 2 * N)
     cdef void *pg = checked_ptr(g, "cross_entropy_backward", "grad", t, N, OP_OPTIONAL)
     cdef void *pgx = checked_ptr(gx, "cross_entropy_backward", "grad_input", t, N * C, OP_WRITE)
     cdef void *px = cnp.PyArray_DATA(x)

