@@ -110,8 +110,8 @@ def test_a_failing_rank_ends_the_job(how):
 
 
 def test_example_12_trains_on_two_ranks():
-    code, text, _ = mpirun([os.path.join(ROOT, "python", "12_data_parallel.py"), "--quick"],
-                           180)
+    code, text, _ = mpirun([os.path.join(ROOT, "python", "12_data_parallel.py"), "--quick",
+                            "--epochs", "2"], 180)  # the tour's quick run trains 1 epoch
     assert code == 0, text
     assert "2 rank(s) x 1 thread(s)" in text
     # progress lines come from rank 0 only
