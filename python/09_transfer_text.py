@@ -288,13 +288,13 @@ def fine_tune_top(top, head, tr, ytr, te, n_test, epochs):
 
 
 def main(quick=False, data=None, n_small: int = None, n_test: int = None):
-    """quick is the tour's smoke run (10 labels, 40 test texts); the tests ask for
+    """quick is the tour's smoke run (20 labels); the tests ask for
     n_small=40, n_test=100, where the comparison is measured."""
     dl.manual_seed(0)
     if n_small is None:
-        n_small = 10 if quick else 200
+        n_small = 20 if quick else 200
     if n_test is None:
-        n_test = 40 if quick else 1000
+        n_test = 100 if quick else 1000
     n_big = 10 * n_small
     row = {"chapter": "09 transfer (text)", "model": "MiniLM frozen / top layer tuned vs "
            "BoW logreg / LSTM / Transformer from scratch",

@@ -12,7 +12,7 @@ The text is the bundled Shakespeare (dl.data.load_shakespeare) when this build h
 the docstrings of dlcore's own modules (always present, no download).
 
     python python/10_char_gpt.py            # full run
-    python python/10_char_gpt.py --quick    # a smoke run (40 steps)
+    python python/10_char_gpt.py --quick    # a smoke run (80 steps)
 
 Measured on the bundled Shakespeare (one thread, shared heavily loaded 2-core Zen 4): the full
 run (2 layers, d=96, 237k parameters, 600 steps of 32 x 64 characters, 35 s of CPU time,
@@ -114,7 +114,7 @@ def bits_per_char(model, ids, block, max_windows=64):
 
 
 def main(quick=False, steps: int = None):
-    """quick is the tour's smoke run (40 steps); the tests ask for steps=250."""
+    """quick is the tour's smoke run (80 steps); the tests ask for steps=250."""
     rng = seed(0)
     n_steps = steps
     text, source = load_text()
@@ -127,7 +127,7 @@ def main(quick=False, steps: int = None):
     print("text: %s, %d chars, vocabulary %d" % (source, len(ids), len(vocab)))
     if quick:
         cfg = GPTConfig(len(vocab), block_size=32, n_layer=2, n_head=4, n_embd=64)
-        steps, batch, lr = n_steps or 40, 16, 4e-3
+        steps, batch, lr = n_steps or 80, 16, 4e-3
     else:
         # sized for about a minute on 2 cores; longer training keeps lowering the bpc
         cfg = GPTConfig(len(vocab), block_size=64, n_layer=2, n_head=4, n_embd=96)

@@ -34,7 +34,7 @@ def _row_ok(row):
 
 def test_10_char_gpt_quick():
     mod = _load("10_char_gpt")
-    row = mod.main(quick=True, steps=250)  # the tour's --quick is a 40-step smoke run
+    row = mod.main(quick=True, steps=250)  # the tour's --quick is an 80-step smoke run
     _row_ok(row)
     assert row["metric"] == "held-out bits/char"
     # learned something beyond letter frequencies: quick runs measure 3.69 bpc on the bundled
@@ -59,7 +59,7 @@ def test_10_translation_quick():
         assert mod.MONTHS[m - 1] in s and 1900 <= y <= 2099 and 1 <= d <= 31
         s, t = mod.number_pair(rng)
         assert 0 <= int(t) < 10 ** 6
-    row = mod.main(quick=True, steps=250, out_dir=None)  # the tour's quick run: 20 steps
+    row = mod.main(quick=True, steps=250)  # the tour's quick run is a 40-step smoke run
     _row_ok(row)
     # quick: 250 steps reach ~0.9 greedy exact match; the full run reaches >= 0.95
     assert row["value"] >= 0.8
