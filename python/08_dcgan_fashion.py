@@ -9,9 +9,7 @@ embedding of the label it should show) and also classifies the image, as in AC-G
 the real images' classes, and the generator is asked to make samples it classifies as the class
 they were drawn for (both class losses weighted 3 against the real/fake loss).  Binary
 cross-entropy on the logits, Adam(lr 5e-4, beta1 = 0.5), one-sided label smoothing.  Samples
-come from the running average of the generator's weights (decay 0.99, its batch-norm
-statistics re-estimated for the average) and are drawn with the truncation trick (noise scaled
-by 0.6: fewer odd samples, less variety).
+are drawn with the truncation trick (noise scaled by 0.6: fewer odd samples, less variety).
 
 Quality is measured by the chapter-4 Fashion classifier (04_cnn_fashion.py's FashionCNN,
 trained as chapter 4 trains it, on the same images): its mean probability of the requested
@@ -44,7 +42,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LATENT = 64
 PSI = 0.6  # noise scale for the judged samples and the figure (the truncation trick)
 CLASS_WEIGHT = 3.0  # the AC-GAN class losses against the real/fake loss
-EMA_DECAY = 0.99    # samples come from the running average of the generator's weights
+# fit_gan can sample from the running average of G's weights (ema_decay=0.99); measured here
+# it did worse after 20 epochs (mean 0.80, weakest class 0.40, against 0.86 and 0.50 without)
+EMA_DECAY = None
 
 
 def chapter4():
