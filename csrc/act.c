@@ -142,8 +142,8 @@ static void softmax64_col(const double *x, double *y, size_t dim, size_t inner, 
         double inv = 1.0 / s;
         for (size_t d = 0; d < dim; d++) y[d * inner + j] *= inv;
     } else {
-        double lse = m + log(s);
-        for (size_t d = 0; d < dim; d++) y[d * inner + j] = x[d * inner + j] - lse;
+        double ls = log(s);  /* (x - m) - log s keeps x near a huge m exact */
+        for (size_t d = 0; d < dim; d++) y[d * inner + j] = (x[d * inner + j] - m) - ls;
     }
 }
 

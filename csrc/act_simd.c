@@ -357,6 +357,18 @@ static void row_affine(const float *x, float *y, size_t n, float s, float t)
     if (i < n) vf_store_part(y + i, vf_fma(vf_load_part(x + i, n - i, 0.0f), vs, vt), n - i);
 }
 
+/* y = (x - m) - ls: log-softmax subtracts the max first, so x near m keeps its digits even
+ * where m is huge (m + ls would round ls away at |m| ~ 1e30) */
+static void row_shift2(const float *x, float *y, size_t n, float m, float ls)
+{
+    vf vm = vf_set1(m), vl = vf_set1(ls);
+    size_t i = 0;
+    for (; i + DL_VF_LEN <= n; i += DL_VF_LEN)
+        vf_storeu(y + i, vf_sub(vf_sub(vf_loadu(x + i), vm), vl));
+    if (i < n)
+        vf_store_part(y + i, vf_sub(vf_sub(vf_load_part(x + i, n - i, 0.0f), vm), vl), n - i);
+}
+
 static void softmax_row(const float *x, float *y, size_t n, int log_)
 {
     float m = vf_row_max(x, n);
@@ -365,7 +377,7 @@ static void softmax_row(const float *x, float *y, size_t n, int log_)
         row_affine(y, y, n, 1.0f / s, 0.0f);
     } else {
         float s = row_expsum(x, NULL, n, m);
-        row_affine(x, y, n, 1.0f, -(m + logf(s)));
+        row_shift2(x, y, n, m, logf(s));
     }
 }
 
@@ -409,24 +421,25 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
         if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
     }
     s = lanes_of(tot);
-    vf sc, sh;
-    const float *src = log_ ? x : y;
     if (!log_) {
-        sc = vf_div(vf_set1(1.0f), s);
-        sh = vf_zero();
-    } else {
-        float buf[DL_VF_LEN], mb[DL_VF_LEN];
-        vf_storeu(buf, s);
-        vf_storeu(mb, m);
-        for (size_t l = 0; l < DL_VF_LEN; l++) buf[l] = -(mb[l] + logf(buf[l]));
-        sc = vf_set1(1.0f);
-        sh = vf_loadu(buf);
+        vf sc = vf_div(vf_set1(1.0f), s);
+        for (size_t d = 0; d < dim; d++) {
+            float *q = y + d * inner + j;
+            if (k == DL_VF_LEN) vf_storeu(q, vf_mul(vf_loadu(q), sc));
+            else vf_store_part(q, vf_mul(vf_load_part(q, k, 0.0f), sc), k);
+        }
+        return;
     }
+    /* (x - m) - log s, as in row_shift2 */
+    float buf[DL_VF_LEN];
+    vf_storeu(buf, s);
+    for (size_t l = 0; l < DL_VF_LEN; l++) buf[l] = logf(buf[l]);
+    vf ls = vf_loadu(buf);
     for (size_t d = 0; d < dim; d++) {
-        const float *p = src + d * inner + j;
+        const float *p = x + d * inner + j;
         float *q = y + d * inner + j;
-        if (k == DL_VF_LEN) vf_storeu(q, vf_fma(vf_loadu(p), sc, sh));
-        else vf_store_part(q, vf_fma(vf_load_part(p, k, 0.0f), sc, sh), k);
+        if (k == DL_VF_LEN) vf_storeu(q, vf_sub(vf_sub(vf_loadu(p), m), ls));
+        else vf_store_part(q, vf_sub(vf_sub(vf_load_part(p, k, 0.0f), m), ls), k);
     }
 }
 

@@ -48,6 +48,20 @@ static void sumsq_f32(const float *x, size_t n, float m, float *s1, float *s2)
     *s2 = s;
 }
 
+/* The rare row whose squared deviations overflow float32 (|x - m| above ~1e19) but whose
+ * statistics are representable: mean and 1/std again in double, where they do not. */
+static void row_stats_f64(const float *x, size_t n, float eps, int rms, float *m, float *rs)
+{
+    double mu = 0.0, ss = 0.0;
+    if (!rms) {
+        for (size_t i = 0; i < n; i++) mu += x[i];
+        mu /= (double)n;
+    }
+    for (size_t i = 0; i < n; i++) ss += ((double)x[i] - mu) * ((double)x[i] - mu);
+    *m = (float)mu;
+    *rs = (float)(1.0 / sqrt(ss / (double)n + (double)eps));
+}
+
 static void ln_fwd_rows(size_t r0, size_t r1, size_t n, const float *x,
                         const float *gamma, const float *beta, float eps, int rms,
                         float *y, float *mean, float *rstd)
@@ -65,6 +79,7 @@ static void ln_fwd_rows(size_t r0, size_t r1, size_t n, const float *x,
             if (var < 0.0f) var = 0.0f; /* rounding; a NaN stays NaN */
         }
         float rs = 1.0f / sqrtf(var + eps);
+        if (isinf(var) && isfinite(m)) row_stats_f64(xr, n, eps, rms, &m, &rs);
         if (mean) mean[r] = m;
         if (rstd) rstd[r] = rs;
         /* y = (x - m) * rs, then the affine part.  Not x * rs - m * rs in one fma: when

@@ -11,6 +11,7 @@ op (>= 100k calls in all) and, with DLCORE_FUZZ_REPORT=path, writes the counts t
 """
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -31,7 +32,7 @@ SETTINGS = settings(max_examples=LONG_N if LONG else QUICK, deadline=None,
                     suppress_health_check=list(HealthCheck))
 
 STATS = {"calls": 0, "matched": 0, "both_raised": 0, "dl_raised_only": 0, "grads_checked": 0,
-         "rejections": {}}
+         "rejections": {}, "float64_oracle": {}}
 DIMS = [0, 1, 1, 2, 3, 5, 7]
 TIE_SENSITIVE = {"sort", "topk", "max_dim", "adaptive_max_pool2d", "max_pool2d"}
 
@@ -191,8 +192,9 @@ def run_case(case, draw):
         name, [tuple(s) for s in shapes], np.dtype(dtype).name, kw)
     what = "%s%s %s %s" % (name, [tuple(s) for s in shapes], np.dtype(dtype).name,
                            {k: v for k, v in kw.items() if not isinstance(v, np.ndarray)})
-    _close(got.detach().numpy(), want, dtype, what, inf_for_nan=name == "gelu",
-           nan_for_finite=name == "sdpa" and special)
+    exact = _Float64Oracle(f_torch, arrays, kw, grads, dtype, name)
+    exact.check(got.detach().numpy(), want, what, inf_for_nan=name == "gelu",
+                nan_for_finite=name == "sdpa" and special)
     STATS["matched"] += 1
     if grads and want.requires_grad and want.numel():
         g = np.random.default_rng(0).standard_normal(tuple(want.shape)).astype(dtype)
@@ -200,8 +202,85 @@ def run_case(case, draw):
         want.backward(torch.tensor(g))
         for i, (t, tt) in enumerate(zip(views, tins)):
             if tt.grad is not None and t.grad is not None:
-                _close(t.grad.numpy(), tt.grad, dtype, what + " grad of input %d" % i)
+                exact.check(t.grad.numpy(), tt.grad, what + " grad of input %d" % i,
+                            grad_of=(i, g))
         STATS["grads_checked"] += 1
+
+
+class _Float64Oracle:
+    """A second opinion where dlcore and torch disagree on float32 input.
+
+    torch's float32 kernels lose some answers the fuzzer reaches to rounding or overflow (the
+    variance of a constant 1e30 is inf, layer_norm with a 1e30 entry NaN, std's gradient at a
+    deviation rounded to nonzero is finite noise), where dlcore accumulates in float64.  So on a
+    mismatch, torch runs again in float64 on the same values (ref64, rounded to float32; an
+    overflow rounds to inf, as it should), and each element of dlcore's answer must
+      - equal torch's float32 answer, or
+      - equal ref64, or
+      - where torch's float32 answer is finite, lie no farther from ref64 than twice torch's
+        own float32 error: an ill-conditioned sum (+-1e30 and values near 1) has no float32
+        answer that any engine gets right, and dlcore must only be no less accurate than torch.
+    Where torch's float32 answer is NaN or inf and ref64 is finite, dlcore must equal ref64.
+    Each accepted case is counted in STATS["float64_oracle"]."""
+
+    def __init__(self, f_torch, arrays, kw, grads, dtype, name):
+        self.args = (f_torch, arrays, kw, grads)
+        self.active, self.name, self.dtype = dtype == np.float32, name, dtype
+        self.out64, self.ins64, self.backward_done = None, None, False
+
+    def _run(self):
+        f_torch, arrays, kw, grads = self.args
+        self.ins64 = [torch.tensor(a.astype(np.float64), requires_grad=grads) for a in arrays]
+        kw64 = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32
+                else v for k, v in kw.items()}
+        self.out64 = f_torch(*self.ins64, kw64)
+
+    def _ref64(self, grad_of):
+        if self.out64 is None:
+            self._run()
+        if grad_of is None:
+            return self.out64.detach().numpy()
+        i, g = grad_of
+        if not self.backward_done:
+            self.backward_done = True
+            self.out64.backward(torch.tensor(g.astype(np.float64)))
+        return self.ins64[i].grad.numpy()
+
+    def check(self, ours, want, what, grad_of=None, **close_kw):
+        try:
+            _close(ours, want, self.dtype, what, **close_kw)
+            return
+        except AssertionError:
+            if not self.active:
+                raise
+            first = sys.exc_info()
+        try:
+            with np.errstate(over="ignore"):
+                ref = self._ref64(grad_of).astype(np.float32).astype(np.float64)
+            ok = self._elementwise_ok(np.asarray(ours, np.float64),
+                                      want.detach().numpy().astype(np.float64), ref)
+        except Exception:
+            ok = False
+        if not ok:
+            raise first[1].with_traceback(first[2])
+        key = self.name + (" grad" if grad_of else "")
+        STATS["float64_oracle"][key] = STATS["float64_oracle"].get(key, 0) + 1
+
+    def _elementwise_ok(self, ours, t32, ref):
+        if ours.shape != ref.shape or ours.shape != t32.shape:
+            return False
+        rtol, atol = _tol(np.float32)
+        scale = max(np.nanmax(np.abs(np.where(np.isfinite(ref), ref, 0)), initial=1.0), 1.0)
+
+        def near(a, b):
+            same_special = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
+            with np.errstate(invalid="ignore"):
+                return same_special | (np.abs(a - b) <= atol * scale + rtol * np.abs(b))
+
+        with np.errstate(invalid="ignore"):
+            no_worse = np.isfinite(t32) & np.isfinite(ref) & np.isfinite(ours) & (
+                np.abs(ours - ref) <= 2 * np.abs(t32 - ref) + atol * scale)
+        return bool(np.all(near(ours, t32) | near(ours, ref) | no_worse))
 
 
 _START = time.time()

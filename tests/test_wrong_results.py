@@ -343,3 +343,46 @@ def test_std_of_large_float32_values_is_finite_as_torch(torch):
     assert s.dtype == dl.float32 and np.isfinite(s.item())
     np.testing.assert_allclose(s.item(), ts.item(), rtol=1e-6)
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-5)
+
+
+# ---- found by the long fuzz run (session 5) ------------------------------------------------------
+def test_log_softmax_keeps_small_differences_next_to_a_huge_max():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1e30, 1e30, 3.0], [2.0, 1e30, -1e30]], np.float32)
+    for dim in (0, 1):
+        want = torch.tensor(x).log_softmax(dim).numpy()
+        np.testing.assert_allclose(dl.tensor(x).log_softmax(dim).numpy(), want, rtol=1e-6)
+        got64 = dl.tensor(x.astype(np.float64)).log_softmax(dim).numpy()
+        np.testing.assert_allclose(got64, torch.tensor(x.astype(np.float64)).log_softmax(dim))
+    loss = dl.nn.functional.nll_loss(dl.tensor(x[:1]).log_softmax(1), dl.tensor([0]))
+    assert abs(loss.item() - np.log(2)) < 1e-6
+
+
+def test_layer_norm_row_with_a_1e30_entry_matches_float64():
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).standard_normal((3, 64)).astype(np.float32)
+    x[0, 5] = 1e30
+    x[2, 0] = -3e25
+    want = torch.nn.functional.layer_norm(torch.tensor(x).double(), (64,)).float().numpy()
+    got = dl.nn.functional.layer_norm(dl.tensor(x), (64,)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_norm_float32_does_not_overflow_below_float32_max():
+    torch = pytest.importorskip("torch")
+    x = np.array([[1e30, 1.0], [3e20, 4e20]], np.float32)
+    for p in (2, 3, 1.5):
+        want = torch.tensor(x).double().norm(p=p, dim=1).float().numpy()
+        np.testing.assert_allclose(dl.tensor(x).norm(p=p, dim=1).numpy(), want, rtol=1e-6)
+
+
+def test_sort_and_topk_put_nan_first_when_descending():
+    torch = pytest.importorskip("torch")
+    x = np.array([[0.5, np.nan, 2.0, np.nan, -1.0], [1.0, 1.0, np.nan, 3.0, 0.0]], np.float32)
+    for desc in (False, True):
+        got, want = dl.tensor(x).sort(1, descending=desc), torch.tensor(x).sort(dim=1, descending=desc, stable=True)
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+        np.testing.assert_array_equal(got.indices.numpy(), want.indices.numpy())
+    for largest in (False, True):
+        got, want = dl.tensor(x).topk(3, 1, largest), torch.tensor(x).topk(3, 1, largest)
+        np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())

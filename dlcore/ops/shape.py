@@ -561,6 +561,11 @@ class IndexMethods:
             return SortResult(self * 1, wrap(np.zeros((), dtype=np.int64)))
         # always stable: equal keys keep their order, which `stable=True` asks for
         order = np.argsort(-self._data if descending else self._data, axis=d, kind="stable")
+        if descending and self._data.dtype.kind == "f":
+            # NaN counts as the largest value (torch): first when descending, last otherwise
+            nan_last = np.isnan(np.take_along_axis(self._data, order, axis=d))
+            order = np.take_along_axis(order, np.argsort(~nan_last, axis=d, kind="stable"),
+                                       axis=d)
         return SortResult(self.gather(d, order), wrap(order.astype(np.int64)))
 
     def argsort(self, dim=-1, descending=False, stable=False):

@@ -41,11 +41,12 @@ class PNorm(Function):
     is 0 (the slope there is undefined or infinite; PyTorch takes 0)."""
 
     def forward(self, a, p=2.0, axis=None, keepdim=False):
-        ab = np.abs(a)
+        # float32 sums of |x|^p overflow for |x| ~ 1e20 whose norm is representable; float64 not
+        ab = np.abs(a.astype(np.float64) if a.dtype == np.float32 else a)
         if p == 1:
             out = np.sum(ab, axis=axis, keepdims=keepdim)
         elif p == 2:
-            out = np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdim))
+            out = np.sqrt(np.sum(ab * ab, axis=axis, keepdims=keepdim))
         else:
             with np.errstate(divide="ignore", over="ignore"):
                 out = np.sum(ab ** p, axis=axis, keepdims=keepdim) ** (1.0 / p)
