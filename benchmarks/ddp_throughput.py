@@ -276,8 +276,10 @@ def launch(impl, ranks, threads, args):
 
 
 def compare(args):
-    configs = [(impl, r, t) for impl in args.impls.split(",")
-               for r, t in ((1, 1), (2, 1), (1, 2))]
+    shapes = [tuple(int(v) for v in c.split("x")) for c in args.configs.split(",")]
+    if (1, 1) not in shapes:
+        shapes.insert(0, (1, 1))  # every ratio is against one rank x one thread
+    configs = [(impl, r, t) for impl in args.impls.split(",") for r, t in shapes]
     rows = {c: [] for c in configs}
     for rnd in range(args.rounds):
         for c in configs:  # interleaved: each round sees every configuration once
@@ -299,10 +301,17 @@ def compare(args):
             c[0], c[1], c[2], m["samples_per_s"], m["samples_per_s"] / base, m["step_ms"],
             m["no_sync_step_ms"], m["cpu_step_ms"], m["no_sync_cpu_step_ms"]))
     for impl in args.impls.split(","):
+        if (impl, 2, 1) not in rows:
+            continue
         ratios = [a["samples_per_s"] / b["samples_per_s"]
                   for a, b in zip(rows[(impl, 2, 1)], rows[(impl, 1, 1)])]
         print("%s: 2 ranks x 1 thread / 1 rank x 1 thread per round: %s" % (
             impl, " ".join("%.2f" % r for r in ratios)))
+        # with a core per rank a step costs what it costs a rank in CPU time: the load-free
+        # estimate of the same ratio is 2 x (1x1 CPU per step) / (2x1 CPU per step)
+        print("%s: the same from rank 0's CPU time per step: 2 x %.2f / %.2f = %.2fx" % (
+            impl, med[(impl, 1, 1)]["cpu_step_ms"], med[(impl, 2, 1)]["cpu_step_ms"],
+            2 * med[(impl, 1, 1)]["cpu_step_ms"] / med[(impl, 2, 1)]["cpu_step_ms"]))
     print(json.dumps({"%s_%dx%d" % c: v for c, v in rows.items()}))
 
 
@@ -322,6 +331,8 @@ def main():
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--configs", default="1x1,2x1,1x2",
+                    help="ranks x threads per configuration, comma-separated")
     ap.add_argument("--tcp", action="store_true", help="MPI over TCP loopback, not shared memory")
     ap.add_argument("--port", type=int, default=29500)
     args = ap.parse_args()

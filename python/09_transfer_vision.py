@@ -121,7 +121,7 @@ def batched(fn, X, batch=100):
                                for i in range(0, len(X), batch)])
 
 
-def part_a(quick, rng, size=None, scratch_epochs=None):
+def part_a(quick, rng, size=None, scratch_epochs=None, per=None, n_test=None):
     """EfficientNet-Lite0 on `per` labelled Fashion-MNIST images per class: (1) frozen
     ImageNet features + a linear head, (2) the network's top (1x1 conv head, its batch norm
     and a new classifier) fine-tuned, (3) the same network from random init.  Returns
@@ -131,7 +131,8 @@ def part_a(quick, rng, size=None, scratch_epochs=None):
     except FileNotFoundError:
         print("part A skipped: EfficientNet-Lite0 weights not installed (%s)" % HINT)
         return None, None, None
-    per, n_test = (5, 10) if quick else (30, 50)
+    per = per or (5 if quick else 30)
+    n_test = n_test or (10 if quick else 50)
     size = size or 48
     sc_epochs = scratch_epochs or (1 if quick else 3)
     (fx, fy), (fxt, fyt) = dl.data.load_fashion_mnist(full=False)
@@ -273,7 +274,8 @@ def features_of(net, X, batch=250):
                                for i in range(0, len(X), batch)])
 
 
-def part_b(quick, per_class=10, seeds=None, target=None, pre_epochs=None, epochs=None):
+def part_b(quick, per_class=10, seeds=None, target=None, pre_epochs=None, epochs=None,
+           n_pre=None, n_test=None):
     """Pretrain SmallCNN on the bundled Fashion-MNIST subset, then on `per_class` labelled
     digits per class: (1) frozen features + linear head, (2) all layers fine-tuned (new head
     at a higher lr than the backbone), (3) the same CNN from random init — same images, same
@@ -284,11 +286,12 @@ def part_b(quick, per_class=10, seeds=None, target=None, pre_epochs=None, epochs
     FX, FXt = (fx[:, None] / np.float32(255)), (fxt[:, None] / np.float32(255))
     X, y, source = target if target is not None else digits_28x28()
     split = np.random.default_rng(123)
-    test = split.choice(len(y), 200 if quick else min(1000, len(y) - 1000), replace=False)
+    n_test = n_test or (200 if quick else min(1000, len(y) - 1000))
+    test = split.choice(len(y), n_test, replace=False)
     pool = np.setdiff1d(np.arange(len(y)), test)
 
     t0 = time.perf_counter()
-    n_pre = 1000 if quick else len(fy)
+    n_pre = n_pre or (1000 if quick else len(fy))
     pre_epochs = pre_epochs or (2 if quick else 4)
     dl.manual_seed(0)
     pre = SmallCNN(10)
@@ -354,18 +357,24 @@ def part_b(quick, per_class=10, seeds=None, target=None, pre_epochs=None, epochs
             "b_conv1_change": changed}
 
 
-def main(quick=False, pre_epochs: int = None, epochs: int = None):
-    """quick is the tour's smoke run: part B pretrains 1 epoch and fine-tunes 4 (part_b's own
-    quick mode, which the tests check, trains 2 and 10)."""
+def main(quick=False, pre_epochs: int = None, epochs: int = None, a_per_class: int = None,
+         a_test_per_class: int = None):
+    """quick is the tour's smoke run: part A on 3 labelled and 5 test images per class, part B
+    pretrains 1 epoch on 500 images and fine-tunes 4, tested on 100 digits (part_b's own quick
+    mode, which the tests check, trains 2 and 10 on 1000, tested on 200; the tests ask part A
+    for a_per_class=5, a_test_per_class=10, where its bounds were measured)."""
+    budget_b = {}
     if quick:
         pre_epochs, epochs = pre_epochs or 1, epochs or 4
+        a_per_class, a_test_per_class = a_per_class or 3, a_test_per_class or 5
+        budget_b = {"n_pre": 500, "n_test": 100}
     dl.manual_seed(0)
     rng = np.random.default_rng(0)
     row = {"chapter": "09 transfer (vision)",
            "model": "EfficientNet-Lite0 (ImageNet) | own CNN (Fashion-MNIST) -> digits",
            "metric": "test acc transfer vs scratch: A | B (mean of seeds)"}
-    a_fr, a_tr, a_sc = part_a(quick, rng)
-    b = part_b(quick, pre_epochs=pre_epochs, epochs=epochs)
+    a_fr, a_tr, a_sc = part_a(quick, rng, per=a_per_class, n_test=a_test_per_class)
+    b = part_b(quick, pre_epochs=pre_epochs, epochs=epochs, **budget_b)
     if a_tr is not None:
         print("A: ImageNet-pretrained, top fine-tuned minus from scratch: %+.1f points (frozen "
               "features + linear head: %+.1f)" % (100 * (a_tr - a_sc), 100 * (a_fr - a_sc)))
@@ -377,7 +386,7 @@ def main(quick=False, pre_epochs: int = None, epochs: int = None):
     row["value"] = "%s | %s" % (fmt % (a_tr, a_sc) if a_tr is not None else "skipped",
                                 fmt % (b["b_transfer"], b["b_scratch"]))
     row["data"] = "Fashion-MNIST, %d labels/class (A) | %s, 10/class (B)" % (
-        5 if quick else 30, b["b_data"])
+        a_per_class or 30, b["b_data"])
     row.update(a_frozen=a_fr, a_transfer=a_tr, a_scratch=a_sc,
                a_margin=None if a_tr is None else a_tr - a_sc, **b)
     if a_tr is None:

@@ -65,7 +65,8 @@ def split_cores():
     return n
 
 
-def main(quick=False):
+def main(quick=False, epochs: int = None):
+    """quick is the tour's smoke run (1 epoch); the two-rank test asks for epochs=2."""
     dist.init_process_group(backend="mpi")
     rank, world = dist.get_rank(), dist.get_world_size()
     threads = split_cores()
@@ -84,7 +85,7 @@ def main(quick=False):
     val_loader = DataLoader(val_set, batch_size=256,
                             sampler=DistributedSampler(val_set, shuffle=False))
     opt = dl.optim.Adam(ddp.parameters(), lr=3e-3)
-    epochs = 2 if quick else 6
+    epochs = epochs or (1 if quick else 6)
     if dist.is_main_process():
         print("%d rank(s) x %d thread(s), batch 64 per rank (%d in all)"
               % (world, threads, 64 * world))

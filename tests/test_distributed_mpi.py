@@ -110,11 +110,29 @@ def test_a_failing_rank_ends_the_job(how):
 
 
 def test_example_12_trains_on_two_ranks():
-    code, text, _ = mpirun([os.path.join(ROOT, "python", "12_data_parallel.py"), "--quick"],
-                           180)
+    code, text, _ = mpirun([os.path.join(ROOT, "python", "12_data_parallel.py"), "--quick",
+                            "--epochs", "2"], 180)  # the tour's quick run trains 1 epoch
     assert code == 0, text
     assert "2 rank(s) x 1 thread(s)" in text
     # progress lines come from rank 0 only
     assert len(re.findall(r"^Epoch 2/2", text, re.M)) == 1, text
     acc = float(re.search(r"test accuracy: ([0-9.]+)", text).group(1))
     assert acc >= 0.9, text
+
+
+def test_join_trains_ranks_with_uneven_inputs(tmp_path):
+    """join(): a rank that runs out of batches shadows the others' all-reduces with zero
+    gradients; every rank ends with the parameters (and BatchNorm statistics) of one process
+    that applies, per step, the active ranks' summed gradient divided by the initial world
+    size or by the active ranks (float64, to rounding); throw_on_early_termination raises on
+    every rank."""
+    out = tmp_path / "join.json"
+    code, text, _ = mpirun([os.path.join(SCRIPTS, "ddp_join.py"), str(out)], 120)
+    assert code == 0, text
+    res = json.loads(out.read_text())
+    for name in ("rank1_joins_first", "rank0_joins_first_divide_by_active", "equal_inputs"):
+        r = res[name]
+        assert r["rel_diff"] <= 1e-9, (name, r)
+        assert r["replicas_identical"], (name, r)
+        assert r["trained_rel_change"] > 1e-2, (name, r)
+    assert res["early_termination_raises_on_every_rank"] is True

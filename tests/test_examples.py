@@ -85,7 +85,7 @@ def test_01_activations(tmp_path):
     """Autograd's derivatives equal the formulas; from a small start every neuron separates the
     blobs; from a confidently wrong start sigmoid and tanh are saturated (tiny first gradient,
     no progress), ReLU is dead on the positive blob, leaky ReLU and the perceptron rule recover."""
-    row = _main("01_activations")(quick=True, out_dir=str(tmp_path))
+    row = _main("01_activations")(quick=True, out_dir=str(tmp_path), steps=300)  # full run's
     _row_ok(row, "01")
     assert row["autograd_max_error"] < 1e-5
     small, wrong = row["results"]["small"], row["results"]["confidently wrong"]

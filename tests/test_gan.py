@@ -160,7 +160,8 @@ def test_example_gan_digits_quick():
     for _, s, path in cli.list_examples():
         if s == "08_gan_digits":
             main = cli.load_example(path, s).main
-    row = main(quick=True, epochs=3, mlp_epochs=4)  # the tour's --quick is a 1-epoch smoke run
+    # the tour's --quick is a 1-epoch smoke run; these are the budgets the bounds were measured at
+    row = main(quick=True, epochs=3, mlp_epochs=4, judge_epochs=3, n_eval=1000, out_dir=None)
     assert row["chapter"] == "08"
     # quick run (3 DCGAN epochs) measured: confidence 0.69, 10 classes, FD ratio 0.07
     assert row["dcgan"]["confidence"] >= 0.6
@@ -218,3 +219,36 @@ def test_conditional_dcgan_models():
     real = np.tanh(np.random.default_rng(0).normal(size=(16, 1, 8, 8))).astype(np.float32)
     hist = fit_gan(G, D, real, labels=np.arange(16) % 3, epochs=1, batch_size=8)
     assert all(hist["g_grads_finite"]) and not np.allclose(D.classify.weight.numpy(), w0)
+
+
+def test_gan_trainer_weight_average_and_class_weight():
+    """ema_decay keeps the running average of G's weights with the ramped decay
+    min(d, (1 + t) / (10 + t)); use_average() puts it into G and re-estimates G's batch-norm
+    statistics; bad ema_decay and class_weight values are refused."""
+    from dlcore.models.gan import GANTrainer
+    dl.manual_seed(0)
+    G = MLPGenerator(8, (16,), 12, num_classes=3, batch_norm=True)
+    D = MLPDiscriminator(12, num_classes=3)
+    tr = GANTrainer(G, D, ema_decay=0.5, rng=np.random.default_rng(0))
+    avg = [p.numpy().copy() for p in G.parameters()]
+    rng = np.random.default_rng(1)
+    for t in range(1, 5):
+        batch = (dl.tensor(rng.standard_normal((6, 12)).astype(np.float32)),
+                 dl.tensor(rng.integers(0, 3, 6)))
+        tr.training_step(batch)
+        d = min(0.5, (1.0 + t) / (10.0 + t))
+        avg = [d * a + (1 - d) * p.numpy() for a, p in zip(avg, G.parameters())]
+    for a, e in zip(avg, tr.ema):
+        np.testing.assert_allclose(e, a, rtol=1e-5, atol=1e-7)
+    bn = [m for m in G.modules() if isinstance(m, dl.nn.BatchNorm1d)][0]
+    before = bn.running_mean.numpy().copy()
+    tr.use_average()
+    for a, p in zip(avg, G.parameters()):
+        np.testing.assert_allclose(p.numpy(), a, rtol=1e-5, atol=1e-7)
+    after = bn.running_mean.numpy()
+    assert np.isfinite(after).all() and not np.allclose(after, before)
+    assert bn.momentum == 0.1  # restored after the cumulative re-estimate
+    with pytest.raises(ValueError, match="ema_decay"):
+        GANTrainer(G, D, ema_decay=1.0)
+    with pytest.raises(ValueError, match="class_weight"):
+        GANTrainer(G, D, class_weight=-1)

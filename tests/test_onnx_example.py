@@ -16,7 +16,7 @@ def test_deploy_example_quick(tmp_path):
     spec = importlib.util.spec_from_file_location("example_11_deploy", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    row = mod.main(quick=True, out_dir=str(tmp_path))
+    row = mod.main(quick=True, out_dir=str(tmp_path), epochs=2)  # the tour's quick run: 1
     assert (tmp_path / "digits_cnn.onnx").exists()
     assert row["chapter"] == "11"
     assert row["value"] >= 0.9 and row["value"] == row["eager_accuracy"]

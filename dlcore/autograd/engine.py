@@ -10,7 +10,7 @@ for saved arrays changed in place since forward (dlcore.autograd.version).
 import numpy as np
 
 from ..tensor_base import TensorBase, wrap
-from . import ctx_function, version
+from . import ctx_function, post_accumulate, version
 from .grad_mode import state
 
 _SECOND_TIME = ("trying to backward through the graph a second time (or directly access saved "
@@ -176,6 +176,8 @@ def backward_into(outputs, grad_outputs, retain_graph, create_graph, inputs):
             t.grad = g
         else:
             t.grad = wrap(t.grad._data + g._data)
+        if t._ctx is None:
+            post_accumulate.run_hooks(t)
 
 
 def _useful_nodes(order, leaf_ids, node_keys):
@@ -211,10 +213,12 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
     handed_out = set()
     pending = {}
     roots = []
+    root_leaves = []
     for t, g in zip(outputs, grads):
         if t._ctx is None:  # a leaf given as an output: its gradient is the given one
             if want_all:
                 _accumulate_leaf(t, g, handed_out, create_graph)
+                root_leaves.append(t)
             elif id(t) in leaf_ids:
                 _capture(captured, id(t), g, create_graph)
             continue
@@ -224,6 +228,14 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
             roots.append(t._ctx)
         slot[t._idx] = g if slot[t._idx] is None else slot[t._idx] + g
     order = _toposort(roots) if roots else []
+    # leaves with post-accumulate hooks: contributions still to come (None: no such hook)
+    post = post_accumulate.plan(order) if want_all else None
+    accumulated = set() if post is not None else None
+    if post is not None:
+        for t in root_leaves:
+            accumulated.add(id(t))
+            if id(t) not in post and post_accumulate.hooks_of(t):
+                post_accumulate.run_hooks(t)
     useful = None
     if want_all:
         wanted = None
@@ -241,6 +253,8 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
     for fn in order:
         slots = pending.pop(id(fn), None)
         if slots is None:
+            if post:
+                post_accumulate.node_done(fn, post, accumulated)
             continue
         d = fn.__dict__
         watch = d.get("watch")  # retain_grad / register_hook on this node's outputs
@@ -279,6 +293,8 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
             if node is None:
                 if want_all:
                     _accumulate_leaf(p, gi, handed_out, create_graph)
+                    if accumulated is not None:
+                        accumulated.add(id(p))
                 elif id(p) in leaf_ids:
                     _capture(captured, id(p), gi, create_graph)
                 continue
@@ -290,6 +306,8 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
                 slot = pending[key] = [None] * node.n_outputs
             prev = slot[idx]
             slot[idx] = gi if prev is None else prev + gi
+        if post:
+            post_accumulate.node_done(fn, post, accumulated)
         if not retain_graph:
             fn._freed = True
             fn._release()

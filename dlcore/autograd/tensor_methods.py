@@ -1,7 +1,7 @@
 """AutogradMethods: the Tensor methods of autograd (recording flags, backward, gradient hooks,
 detaching, the version counter)."""
 from ..tensor_base import wrap
-from . import engine, inplace, version
+from . import engine, inplace, post_accumulate, version
 from ..dtypes import is_floating
 
 
@@ -84,6 +84,12 @@ class AutogradMethods:
         hooks = _watch(self, "hooks").setdefault(self._idx, [])
         hooks.append(hook)
         return _RemovableHook(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """On a leaf: hook(tensor) is called once per backward, after every gradient
+        contribution of that backward has been added to .grad (register_hook runs after each
+        one).  Returns a handle whose remove() unregisters it."""
+        return post_accumulate.register(self, hook)
 
     def detach(self):
         return wrap(self._data, False)

@@ -15,6 +15,7 @@ from ..functions import cat
 from ..nn import LeakyReLU
 from ..nn.functional import binary_cross_entropy_with_logits as bce_with_logits
 from ..nn.functional import cross_entropy
+from ..nn.modules.batchnorm import _BatchNorm
 from ..optim import Adam
 from ..random import rng as _rng
 from ..tensor import Tensor, randn
@@ -260,9 +261,24 @@ class GANTrainer(Trainer):
     automatic_optimization = False
 
     def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), real_label=0.9,
-                 rng=None, callbacks=(), verbose=0):
+                 rng=None, callbacks=(), verbose=0, class_weight=1.0, ema_decay=None):
         if not 0 < real_label <= 1:
             raise ValueError("fit_gan: real_label must be in (0, 1], got %r" % (real_label,))
+        if isinstance(class_weight, bool) or not isinstance(class_weight, (int, float)) \
+                or not class_weight >= 0:
+            raise ValueError("fit_gan: class_weight must be a number >= 0, got %r"
+                             % (class_weight,))
+        self.class_weight = float(class_weight)
+        if ema_decay is not None and not (isinstance(ema_decay, (int, float))
+                                          and not isinstance(ema_decay, bool)
+                                          and 0 < ema_decay < 1):
+            raise ValueError("fit_gan: ema_decay must be a number in (0, 1) or None, got %r"
+                             % (ema_decay,))
+        self.ema_decay = ema_decay
+        # the running average of the generator's weights (ema_decay set), one array per param
+        self.ema = (None if ema_decay is None else
+                    [p._data.copy() for p in generator.parameters()])
+        self._ema_steps = 0
         super().__init__(nn.ModuleDict({"generator": generator, "discriminator": discriminator}),
                          callbacks=callbacks, verbose=verbose)
         self.generator, self.discriminator = generator, discriminator
@@ -302,7 +318,7 @@ class GANTrainer(Trainer):
         d_fake = self._D(fake, fake_labels)
         d_loss = bce_with_logits(d_real, ones) + bce_with_logits(d_fake, zeros)
         if aux:
-            d_loss = d_loss + cross_entropy(c_real, labels)
+            d_loss = d_loss + self.class_weight * cross_entropy(c_real, labels)
         self.opt_d.zero_grad()
         d_loss.backward()
         self.steps["d_grads_finite"].append(_grads_finite(self.discriminator))
@@ -312,13 +328,16 @@ class GANTrainer(Trainer):
         if aux:  # and the generator's samples should be classified as what they were drawn for
             g_logit, c_fake = self.discriminator(self._G(z, fake_labels), fake_labels,
                                                  return_class_logits=True)
-            g_loss = bce_with_logits(g_logit, target) + cross_entropy(c_fake, fake_labels)
+            g_loss = (bce_with_logits(g_logit, target)
+                      + self.class_weight * cross_entropy(c_fake, fake_labels))
         else:
             g_loss = bce_with_logits(self._D(self._G(z, fake_labels), fake_labels), target)
         self.opt_g.zero_grad()
         g_loss.backward()
         self.steps["g_grads_finite"].append(_grads_finite(self.generator))
         self.opt_g.step()
+        if self.ema is not None:
+            self._update_ema()
         logs = {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_real": _sigmoid_mean(d_real),
                 "d_fake": _sigmoid_mean(d_fake)}
         for k, v in logs.items():
@@ -326,8 +345,45 @@ class GANTrainer(Trainer):
         return logs
 
 
+    def _update_ema(self):
+        # the decay ramps up from 0.1 so the first steps' random weights are soon forgotten
+        self._ema_steps += 1
+        d = min(self.ema_decay, (1.0 + self._ema_steps) / (10.0 + self._ema_steps))
+        for avg, p in zip(self.ema, self.generator.parameters()):
+            avg *= d
+            avg += (1.0 - d) * p._data
+
+    def use_average(self, batches=20, batch_size=64):
+        """Put the averaged weights into the generator, then re-estimate its batch-norm
+        running statistics for them (a cumulative average over `batches` batches of noise,
+        in training mode, no gradients): the statistics gathered during training belong to
+        the last weights, not to their average."""
+        for avg, p in zip(self.ema, self.generator.parameters()):
+            np.copyto(p._data, avg)
+        norms = [m for m in self.generator.modules() if isinstance(m, _BatchNorm)]
+        if not norms:
+            return
+        saved = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+        was_training = self.generator.training
+        self.generator.train()
+        g, dt = self.rng, self.ema[0].dtype
+        with no_grad():
+            for _ in range(batches):
+                z = Tensor(g.standard_normal((batch_size, self.generator.latent)).astype(dt))
+                labels = (Tensor(g.integers(0, self.generator.num_classes, batch_size)
+                                 .astype(np.int64)) if self.conditional else None)
+                self._G(z, labels)
+        for m, mom in zip(norms, saved):
+            m.momentum = mom
+        self.generator.train(was_training)
+
+
 def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, lr=2e-4,
-            betas=(0.5, 0.999), real_label=0.9, rng=None, on_epoch_end=None, verbose=False):
+            betas=(0.5, 0.999), real_label=0.9, rng=None, on_epoch_end=None, verbose=False,
+            class_weight=1.0, ema_decay=None):
     """Train a GAN by alternating discriminator and generator steps on each batch (GANTrainer).
 
     x: real samples scaled to [-1, 1], shaped as the discriminator expects.  labels: class
@@ -337,6 +393,12 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
     Adam(lr, betas) — beta1 = 0.5 as in DCGAN.  rng: dl.Generator / NumPy Generator for the
     shuffling and noise (default: the dl.manual_seed stream).  on_epoch_end(epoch, history)
     runs after each epoch (e.g. to save a fixed-noise grid).  verbose: one line per epoch.
+    class_weight: with an auxiliary discriminator (AC-GAN), the weight of both class losses
+    (the discriminator's on real labels, the generator's on the labels it drew for).
+    ema_decay: keep an exponential moving average of the generator's weights during training
+    (the decay ramps up to ema_decay) and end with the generator holding that average, its
+    batch-norm statistics re-estimated for it: averaged weights give steadier samples than the
+    last step's (Yazici et al., 2019).
 
     Returns a history dict of per-step lists: d_loss, g_loss, d_real (mean D(x) probability),
     d_fake (mean D(G(z))), g_grads_finite and d_grads_finite (every parameter gradient finite
@@ -356,7 +418,8 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
                              % (len(arr), lab.shape))
         data = (arr, lab.astype(np.int64))
     trainer = GANTrainer(generator, discriminator, lr=lr, betas=betas, real_label=real_label,
-                         rng=rng, verbose=1 if verbose else 0)
+                         rng=rng, verbose=1 if verbose else 0, class_weight=class_weight,
+                         ema_decay=ema_decay)
     if on_epoch_end is not None:
         trainer.callbacks.append(LambdaCallback(
             on_epoch_end=lambda epoch, logs: on_epoch_end(epoch, trainer.steps)))
@@ -364,4 +427,6 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
     loader = DataLoader(TensorDataset(*data), batch_size=batch_size, shuffle=True,
                         generator=trainer.rng)
     trainer.fit(loader, epochs=int(epochs))
+    if trainer.ema is not None:
+        trainer.use_average(batch_size=batch_size)
     return trainer.steps

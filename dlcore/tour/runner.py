@@ -16,6 +16,7 @@ import time
 
 from .. import cli_models
 from .examples import load_example
+from .quick_budgets import quick_budget
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".svg", ".gif", ".webp")
 LOGS = "logs"
@@ -29,7 +30,9 @@ class Row:
         self.status = "run"
         self.result = {}
         self.seconds = 0.0
-        self.cpu_seconds = 0.0     # this process's CPU time (all threads): less load-dependent
+        # CPU time of this process (all threads) and of the child processes it waited for
+        # (an example that launches mpirun): less load-dependent than the wall clock
+        self.cpu_seconds = 0.0
         self.figures = []          # [(file name relative to the output folder, caption)]
         self.enable = None         # for a skipped example: the one command that enables it
         self.note = None           # e.g. a part of the example that was skipped
@@ -177,13 +180,18 @@ def _classify_result(row, result):
         row.note = "part skipped; `%s` enables it" % _skip_command(hint)
 
 
+def _cpu_seconds():
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run_one(chapter, stem, path, quick, out_dir, on_line=None, echo=None):
     """Run one example inside out_dir; returns its Row (never raises for the example's errors)."""
     row = Row(chapter, stem, path)
     before = _image_files(out_dir)
     sink = _LiveOutput(on_line, echo)
     here = os.getcwd()
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     try:
         os.chdir(out_dir)
         with contextlib.redirect_stdout(sink):
@@ -193,10 +201,13 @@ def run_one(chapter, stem, path, quick, out_dir, on_line=None, echo=None):
                 raise AttributeError("%s has no main(quick=False)" % stem)
             kwargs = {"quick": quick}
             try:
-                if "out_dir" in inspect.signature(main).parameters:
-                    kwargs["out_dir"] = out_dir
+                params = inspect.signature(main).parameters
             except (TypeError, ValueError):
-                pass
+                params = {}
+            if "out_dir" in params:
+                kwargs["out_dir"] = out_dir
+            if quick:
+                kwargs.update(quick_budget(stem, params))
             result = main(**kwargs)
         _classify_result(row, result if isinstance(result, dict) else {})
     except Exception as e:  # one broken example must not stop the tour
@@ -204,7 +215,7 @@ def run_one(chapter, stem, path, quick, out_dir, on_line=None, echo=None):
     finally:
         os.chdir(here)
         row.seconds = time.perf_counter() - t0
-        row.cpu_seconds = time.process_time() - c0
+        row.cpu_seconds = _cpu_seconds() - c0
     row.output = sink.getvalue()
     _collect_figures(row, out_dir, before)
     logs = os.path.join(out_dir, LOGS)

@@ -20,6 +20,7 @@ from ...distributed.process_group import _group
 from ...distributed._mpi import mpi
 from ...distributed.work import Work
 from ..modules.module import Module
+from .join import Join
 from .reducer import Reducer
 
 __all__ = ["DistributedDataParallel"]
@@ -78,6 +79,8 @@ class DistributedDataParallel(Module):
         # code or SyncBatchNorm run collectives on the group itself
         self._pg = pg
         self._comm_pg = pg.dup()
+        self._join = None      # the active join() block, if any
+        self._join_pg = None   # join's own communicator, made at the first join()
         self._buffers_cache = None
         self._check_same_model(named)
         self._broadcast_state()
@@ -110,8 +113,8 @@ class DistributedDataParallel(Module):
             return self._buffers_cache
         return list(self.module.parameters()) + list(self.module.buffers())
 
-    def _broadcast_state(self, buffers_only=False):
-        """Rank 0's values into every rank's parameters (and buffers), in place: one
+    def _broadcast_state(self, buffers_only=False, root=0):
+        """Rank `root`'s values into every rank's parameters (and buffers), in place: one
         broadcast per dtype of everything packed together."""
         tensors = self._state_tensors(buffers_only)
         if not tensors or self._pg.size() == 1:
@@ -124,11 +127,11 @@ class DistributedDataParallel(Module):
         for dtype, group in by_dtype.items():
             flat = np.concatenate([t._data.reshape(-1) for t in group])
             packed.append((group, flat))
-            reqs.append(self._comm_pg.comm.Ibcast(flat, root=0))
-        Work(reqs, "DistributedDataParallel broadcast of rank 0's %s"
-             % ("buffers" if buffers_only else "parameters and buffers"), self._pg.rank(),
-             self._pg.timeout).wait()
-        if self._pg.rank() == 0:
+            reqs.append(self._comm_pg.comm.Ibcast(flat, root=root))
+        Work(reqs, "DistributedDataParallel broadcast of rank %d's %s"
+             % (root, "buffers" if buffers_only else "parameters and buffers"),
+             self._pg.rank(), self._pg.timeout).wait()
+        if self._pg.rank() == root:
             return
         for group, flat in packed:
             off = 0
@@ -143,14 +146,29 @@ class DistributedDataParallel(Module):
 
     # ---- running --------------------------------------------------------------------------------
     def forward(self, *inputs, **kwargs):
-        if self.training and self.broadcast_buffers and self._pg.size() > 1:
-            self._broadcast_state(buffers_only=True)
+        sync = is_grad_enabled() and self.require_backward_grad_sync
+        bcast = self.training and self.broadcast_buffers and self._pg.size() > 1
+        root = 0
+        if self._join is not None:
+            root = self._join.before_forward(sync, bcast)
+        if bcast:
+            self._broadcast_state(buffers_only=True, root=root)
         out = self.module(*inputs, **kwargs)
-        if is_grad_enabled() and self.require_backward_grad_sync:
-            self.reducer.prepare_for_backward(out)
+        if sync:
+            self.reducer.prepare_for_backward(out, joined=self._join is not None)
         else:
             self.reducer.skip()
         return out
+
+    def join(self, divide_by_initial_world_size=True, enable=True,
+             throw_on_early_termination=False):
+        """A context manager for ranks with different numbers of batches (see
+        dlcore.nn.parallel.join): a rank that runs out takes part in the others' remaining
+        iterations with zero gradients, and at the end every rank holds the same model.
+        divide_by_initial_world_size: average over all ranks (a joined rank counts as zero) or,
+        False, over the ranks that still had a batch.  throw_on_early_termination: raise on
+        every rank as soon as one runs out instead."""
+        return Join(self, divide_by_initial_world_size, enable, throw_on_early_termination)
 
     @contextlib.contextmanager
     def no_sync(self):

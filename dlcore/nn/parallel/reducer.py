@@ -129,17 +129,25 @@ class Reducer:
         # reduced iterations and seconds spent waiting for buckets at the end of backward (the
         # part of communication that backward did not hide), for profiling
         self.stats = {"iterations": 0, "wait_seconds": 0.0}
+        # what the reduced sum is divided by (None: the world size); join() sets it
+        self.divisor = None
         me = weakref.ref(self)
         for i, p in enumerate(params):
             p.register_hook(_make_hook(me, i))
 
     # ---- per iteration ---------------------------------------------------------------------
-    def prepare_for_backward(self, outputs):
-        """Called after each forward that will be followed by a synchronised backward."""
+    def prepare_for_backward(self, outputs, joined=False):
+        """Called after each forward that will be followed by a synchronised backward
+        (joined: inside DistributedDataParallel.join(), where ranks without inputs wait for it)."""
         self._check_previous_iteration()
         self.local_ok = False
         counts = count_contributions(outputs, self.index)
         unused = [i for i, c in enumerate(counts) if c == 0]
+        if len(unused) == len(counts) and joined:
+            raise RuntimeError(
+                "DistributedDataParallel.join: a synchronised forward used no parameter, so no "
+                "backward would all-reduce the gradients the joined ranks are waiting for; run "
+                "such forwards under dl.no_grad() or no_sync()")
         if len(unused) == len(counts):  # nothing to differentiate: not a training forward
             self.active = False
             self.local_ok = True
@@ -264,6 +272,21 @@ class Reducer:
         else:
             self._progress()
 
+    def shadow(self):
+        """A joined rank's part in an iteration it has no batch for: the collectives the ranks
+        still training issue (the used-parameter map, then every bucket in index order), with
+        zero gradients."""
+        MPI = mpi()
+        comm, reqs = self.pg.comm, []
+        if self.find_unused:
+            reqs.append(comm.Iallreduce(MPI.IN_PLACE, np.zeros(len(self.params), np.uint8),
+                                        op=MPI.MAX))
+        for bucket in self.buckets:
+            bucket.buffer[...] = 0
+            reqs.append(comm.Iallreduce(MPI.IN_PLACE, bucket.buffer, op=MPI.SUM))
+        Work(reqs, "DistributedDataParallel.join: a joined rank's share of the gradient "
+             "all-reduce", self.pg.rank(), self.pg.timeout).wait()
+
     def _progress(self):
         # MPI moves a non-blocking collective forward only inside MPI calls: poke the oldest
         while self.in_flight and self.in_flight[0].is_completed():
@@ -277,7 +300,7 @@ class Reducer:
             self.used_work.wait()
         self.stats["wait_seconds"] += time.perf_counter() - t0
         self.stats["iterations"] += 1
-        scale = 1.0 / self.world
+        scale = 1.0 / (self.divisor or self.world)
         for bucket in self.buckets:
             bucket.buffer *= scale
             for i, off in zip(bucket.members, bucket.offsets):
