@@ -100,8 +100,20 @@ static int fwd_rows_f64(size_t rows, size_t n, const double *x, const double *ga
             for (size_t i = 0; i < n; i++) m += xr[i];
             m /= (double)n;
         }
-        for (size_t i = 0; i < n; i++) v += (xr[i] - m) * (xr[i] - m);
-        double rs = 1.0 / sqrt(v / (double)n + eps);
+        double c = 0.0;  /* the corrected two-pass term: recovers m's rounding, so a row of
+                            equal values normalizes to exactly zero as in the float32 kernel */
+        for (size_t i = 0; i < n; i++) {
+            v += (xr[i] - m) * (xr[i] - m);
+            c += xr[i] - m;
+        }
+        v /= (double)n;
+        if (!rms) {
+            c /= (double)n;
+            m += c;
+            v -= c * c;
+            if (v < 0.0) v = 0.0;
+        }
+        double rs = 1.0 / sqrt(v + eps);
         if (mean) mean[r] = m;
         if (rstd) rstd[r] = rs;
         for (size_t i = 0; i < n; i++) {

@@ -428,3 +428,29 @@ def test_sort_and_topk_put_nan_first_when_descending():
     for largest in (False, True):
         got, want = dl.tensor(x).topk(3, 1, largest), torch.tensor(x).topk(3, 1, largest)
         np.testing.assert_array_equal(got.values.numpy(), want.values.numpy())
+
+
+def test_var_and_std_of_equal_values_are_exactly_zero_with_zero_gradient():
+    torch = pytest.importorskip("torch")
+    for dtype in (np.float32, np.float64):
+        for v in (1e30, 0.1257302165031433, -3.3):
+            col = np.random.default_rng(1).standard_normal(33).astype(dtype)
+            x = np.broadcast_to(col, (33, 33)).copy()  # every column constant
+            x[:, 0] = v
+            np.testing.assert_array_equal(dl.tensor(x).var(0).numpy(), torch.tensor(x).var(0).numpy())
+            t = dl.tensor(x, requires_grad=True)
+            t.std(0).sum().backward()
+            tt = torch.tensor(x, requires_grad=True)
+            tt.std(0).sum().backward()
+            np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+
+
+def test_layer_norm_of_a_constant_row_is_the_bias_in_float64():
+    torch = pytest.importorskip("torch")
+    x = np.full((2, 33), 1e30)
+    x[1] = 0.1
+    b = np.random.default_rng(2).standard_normal(33)
+    w = np.random.default_rng(3).standard_normal(33)
+    want = torch.nn.functional.layer_norm(torch.tensor(x), (33,), torch.tensor(w), torch.tensor(b))
+    got = dl.nn.functional.layer_norm(dl.tensor(x), (33,), dl.tensor(w), dl.tensor(b))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)

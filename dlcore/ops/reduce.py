@@ -46,18 +46,25 @@ class Mean(Function):
 class Var(Function):
     def forward(self, a, axis=None, keepdim=False, correction=1):
         n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
-        mean = np.mean(a, axis=axis, keepdims=True)
-        d = a - mean
-        out = np.asarray(np.sum(d * d, axis=axis, keepdims=keepdim) / max(n - correction, 0),
-                         dtype=a.dtype)
+        # float32 in float64: squares of |x - mean| above ~1e19 overflow float32
+        w = a.astype(np.float64) if a.dtype == np.float32 else a
+        d = w - np.mean(w, axis=axis, keepdims=True)
+        # minus the deviations' own mean: recovers the rounding of the mean, so equal values
+        # have exactly zero variance (and gradient), as torch gives
+        if d.size:
+            d -= np.mean(d, axis=axis, keepdims=True)
+        with np.errstate(over="ignore"):
+            out = np.asarray(np.sum(d * d, axis=axis, keepdims=keepdim) / max(n - correction, 0),
+                             dtype=a.dtype)
         if self.requires_grad:
             self.d, self.axis, self.keepdim, self.den = d, axis, keepdim, max(n - correction, 0)
+            self.dtype = a.dtype
         return out
 
     def backward(self, g):
         ge = _expand_back(g, self.d.shape, self.axis, self.keepdim)
-        with np.errstate(divide="ignore", invalid="ignore"):  # no degrees of freedom: NaN
-            return ge * self.d * (np.float64(2.0) / self.den).astype(self.d.dtype)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # no dof: NaN
+            return (ge * self.d * (np.float64(2.0) / self.den)).astype(self.dtype)
 
     def backward_graph(self, g):
         a = self.parents[0]
