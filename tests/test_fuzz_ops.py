@@ -149,6 +149,13 @@ def _close(ours, theirs, dtype, what, inf_for_nan=False, nan_for_finite=False):
                                atol=atol * scale, equal_nan=True, err_msg=what)
 
 
+def _has_constant_slice(a, dim):
+    if a.size == 0:
+        return False
+    axis = None if dim is None else dim
+    return bool(np.any(np.ptp(a, axis=axis) == 0))
+
+
 def run_case(case, draw):
     name, arity, f_dl, f_torch, kind, draw_kw = case
     shapes = _shapes(draw, kind)
@@ -165,6 +172,11 @@ def run_case(case, draw):
     grads = floats and not special
     if name in TIE_SENSITIVE and any(np.unique(a).size < a.size for a in arrays):
         grads = False  # which of equal values gets the gradient is torch's implementation choice
+    if name == "std" and _has_constant_slice(arrays[0], kw.get("dim")):
+        # std's gradient where every reduced value is equal is 0/0: torch answers 0 when its
+        # rounded mean happens to be exact and rounding noise of order 1 when not (both seen);
+        # dlcore's exact-zero rule there is tested in test_wrong_results
+        grads = False
     if grads:
         for t in views:
             t.requires_grad_(True) if t._ctx is None else None
