@@ -201,3 +201,25 @@ def test_bench_quant_workload_checks_every_dlcore_side(torch):
     assert w.check() is w
     for fn in w.sides.values():
         fn()
+
+
+@pytest.mark.parametrize("M,N,K", [(1, 7, 33), (7, 33, 65), (100, 130, 1029)])
+def test_relu_epilogue_keeps_nan(M, N, K, isa, rng):
+    """A NaN bias makes its column NaN, and relu keeps it NaN (torch: relu(nan) is nan), on
+    every ISA's epilogue and its scalar tail; an inf bias stays inf, -inf becomes 0."""
+    A, W, q, packed, colsum = packed_case(rng, M, N, K)
+    a_scale = np.full(M, 1e-2, np.float32)
+    a_zp = np.full(M, 128, np.int32)
+    w_scale = np.full(N, 1e-2, np.float32)
+    bias = rng.standard_normal(N).astype(np.float32)
+    nan_cols = [0, N - 1] + ([N // 2] if N > 2 else [])
+    bias[nan_cols] = np.nan
+    if N > 4:
+        bias[1], bias[2] = np.inf, -np.inf
+    out = np.zeros((M, N), np.float32)
+    _C.u8s8_gemm(q, packed, colsum, K, a_scale, a_zp, w_scale, bias=bias, act="relu", out=out)
+    assert np.all(np.isnan(out[:, nan_cols]))
+    finite = np.isfinite(bias)
+    assert not np.any(np.isnan(out[:, finite])) and np.all(out[:, finite] >= 0)
+    if N > 4:
+        assert np.all(out[:, 1] == np.inf) and np.all(out[:, 2] == 0)
