@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from .collate import default_collate, default_convert
 from .dataset import Subset, TensorDataset
 from . import iterable as _iterable, iterable_workers
-from .worker_pool import (WorkerInfo, _WorkerError, _WorkerPool, _worker_send,  # noqa: F401
+from .worker_pool import (EpochIter, WorkerInfo, _WorkerError, _WorkerPool, _worker_send,  # noqa: F401
                           _worker_start, _worker_tasks, get_worker_info)
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
@@ -80,7 +80,7 @@ def _worker_loop(dataset, index_queue, result_queue, collate_fn, auto_collation,
         _worker_send(result_queue, worker_id, epoch, task_id, data)
 
 
-class _MultiProcessIter:
+class _MultiProcessIter(EpochIter):
     """One epoch over worker processes; batches come back in sampler order."""
 
     def __init__(self, loader, pool, epoch):
@@ -103,9 +103,6 @@ class _MultiProcessIter:
         self.pool.put(self.sent % self.pool.n, (self.epoch, self.sent, indices))
         self.sent += 1
 
-    def __iter__(self):
-        return self
-
     def __next__(self):
         if self.received >= self.sent:
             self._finish()
@@ -121,23 +118,8 @@ class _MultiProcessIter:
         self.received += 1
         self._put_next()
         if isinstance(data, _WorkerError):
-            self.pool.shutdown()
-            self.loader._pool = None
-            data.reraise()
+            self._fail(data)
         return data
-
-    def __del__(self):
-        try:
-            if not self.loader.persistent_workers:
-                self._finish()
-        except Exception:
-            pass
-
-    def _finish(self):
-        if not self.loader.persistent_workers:
-            self.pool.shutdown()
-            if self.loader._pool is self.pool:
-                self.loader._pool = None
 
 
 # ---- the loader ------------------------------------------------------------------------------

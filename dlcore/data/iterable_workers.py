@@ -40,7 +40,7 @@ def start_pool(loader, seed):
                            extra_args=(loader.batch_size, loader.drop_last))
 
 
-class StreamIter:
+class StreamIter(_dl.EpochIter):
     """One epoch of batches from the workers' streams."""
 
     def __init__(self, loader, pool, epoch):
@@ -62,9 +62,6 @@ class StreamIter:
                 self.asked[self.sent] = w
                 self.sent += 1
                 return
-
-    def __iter__(self):
-        return self
 
     def __next__(self):
         while True:
@@ -89,20 +86,3 @@ class StreamIter:
             self._ask_next()
             return data
 
-    def _fail(self, error):
-        self.pool.shutdown()
-        self.loader._pool = None
-        error.reraise()
-
-    def __del__(self):
-        try:
-            if not self.loader.persistent_workers:
-                self._finish()
-        except Exception:
-            pass
-
-    def _finish(self):
-        if not self.loader.persistent_workers:
-            self.pool.shutdown()
-            if self.loader._pool is self.pool:
-                self.loader._pool = None

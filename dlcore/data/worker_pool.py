@@ -199,3 +199,30 @@ class _WorkerPool:
             self.shutdown()
         except Exception:
             pass
+
+
+class EpochIter:
+    """What both multi-process epoch iterators (map-style and stream) share: a worker error
+    shuts the pool down and re-raises in the parent; the end of the epoch (or the iterator's
+    collection) shuts it down unless the loader keeps persistent workers."""
+
+    def __iter__(self):
+        return self
+
+    def _fail(self, error):
+        self.pool.shutdown()
+        self.loader._pool = None
+        error.reraise()
+
+    def __del__(self):
+        try:
+            if not self.loader.persistent_workers:
+                self._finish()
+        except Exception:
+            pass
+
+    def _finish(self):
+        if not self.loader.persistent_workers:
+            self.pool.shutdown()
+            if self.loader._pool is self.pool:
+                self.loader._pool = None
