@@ -23,28 +23,24 @@ from .observer import PerChannelMinMaxObserver
 __all__ = ["QuantStub", "DeQuantStub", "QuantWrapper", "prepare", "convert", "quantize"]
 
 
-class QuantStub(nn.Module):
+class _Stub(nn.Module):
+    """An identity until convert replaces it; optionally carries its own qconfig."""
+
+    def __init__(self, qconfig=None):
+        super().__init__()
+        if qconfig is not None:
+            self.qconfig = qconfig
+
+    def forward(self, x):
+        return x
+
+
+class QuantStub(_Stub):
     """Marks where float input enters the quantized part (an identity until convert)."""
 
-    def __init__(self, qconfig=None):
-        super().__init__()
-        if qconfig is not None:
-            self.qconfig = qconfig
 
-    def forward(self, x):
-        return x
-
-
-class DeQuantStub(nn.Module):
+class DeQuantStub(_Stub):
     """Marks where the quantized part hands back float (an identity until convert)."""
-
-    def __init__(self, qconfig=None):
-        super().__init__()
-        if qconfig is not None:
-            self.qconfig = qconfig
-
-    def forward(self, x):
-        return x
 
 
 class QuantWrapper(nn.Module):
