@@ -33,6 +33,22 @@ class _OutParams(_Dynamic):
         return float(self.scale._data[0]), int(self.zero_point._data[0])
 
 
+class _Int8Weighted(_OutParams):
+    """Conv2d and Linear: per-channel int8 weights with their scales, float bias, output
+    scale / zero point."""
+
+    def _from_float_arrays(self, q, s, b, scale, zero_point):
+        self.weight, self.weight_scale = _frozen(q), _frozen(s)
+        if b is not None:
+            self.bias = _frozen(b.astype(np.float32))
+        self.scale = _frozen(np.array([scale], np.float32))
+        self.zero_point = _frozen(np.array([zero_point], np.int64))
+        return self
+
+    def _arrays(self):
+        return (self.weight._data, self.weight_scale._data)
+
+
 class Quantize(_OutParams):
     """float Tensor -> QTensor with a fixed scale and zero point (what a QuantStub becomes)."""
 
@@ -57,7 +73,7 @@ class DeQuantize(Module):
         return x.dequantize() if isinstance(x, QTensor) else x
 
 
-class Conv2d(_OutParams):
+class Conv2d(_Int8Weighted):
     """Quantized 2-D convolution; `padding` an int, a pair or (top, left, bottom, right)."""
     _relu = False
 
@@ -92,16 +108,7 @@ class Conv2d(_OutParams):
         new = cls(w.shape[1] * mod.groups, w.shape[0], w.shape[2:], mod.stride, pad,
                   mod.dilation, mod.groups, bias=b is not None)
         q, s = quantize_weight_per_channel(w.reshape(w.shape[0], -1))
-        new.weight = _frozen(q.reshape(w.shape))
-        new.weight_scale = _frozen(s)
-        if b is not None:
-            new.bias = _frozen(b.astype(np.float32))
-        new.scale = _frozen(np.array([scale], np.float32))
-        new.zero_point = _frozen(np.array([zero_point], np.int64))
-        return new
-
-    def _arrays(self):
-        return (self.weight._data, self.weight_scale._data)
+        return new._from_float_arrays(q.reshape(w.shape), s, b, scale, zero_point)
 
     def _pack(self):
         return Q.Int8ConvWeight(self.weight._data, self.weight_scale._data, self.groups)
@@ -122,7 +129,7 @@ class ConvReLU2d(Conv2d):
     _relu = True
 
 
-class Linear(_OutParams):
+class Linear(_Int8Weighted):
     """Quantized Linear: QTensor in, QTensor out (requantized in the GEMM's epilogue)."""
     _relu = False
 
@@ -141,15 +148,7 @@ class Linear(_OutParams):
         b = None if mod.bias is None else mod.bias._data
         new = cls(w.shape[1], w.shape[0], bias=b is not None)
         q, s = quantize_weight_per_channel(w)
-        new.weight, new.weight_scale = _frozen(q), _frozen(s)
-        if b is not None:
-            new.bias = _frozen(b.astype(np.float32))
-        new.scale = _frozen(np.array([scale], np.float32))
-        new.zero_point = _frozen(np.array([zero_point], np.int64))
-        return new
-
-    def _arrays(self):
-        return (self.weight._data, self.weight_scale._data)
+        return new._from_float_arrays(q, s, b, scale, zero_point)
 
     def _pack(self):
         return Int8Weight(self.weight._data, self.weight_scale._data)
