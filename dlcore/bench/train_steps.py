@@ -189,9 +189,31 @@ def _gpt_steps(torch, rng):
     return dl_step, torch_step
 
 
+
+def _gan_step(lib, G, D, opt_g, opt_d, real, z, labels):
+    """One DCGAN step (discriminator on real and fake with a smoothed real label, then the
+    generator), written once for dlcore and torch: `lib` is either module."""
+    ones, smooth, zeros = labels
+    bce = lib.nn.functional.binary_cross_entropy_with_logits
+
+    def step():
+        with lib.no_grad():
+            fake = G(z)
+        d_loss = bce(D(real), smooth) + bce(D(fake), zeros)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(D(G(z)), ones)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        return float(d_loss.item())
+
+    return step
+
+
 def _dcgan_steps(torch, rng):
     import dlcore as dl
-    import dlcore.nn.functional as F
     from ..models import DCDiscriminator, DCGenerator
     from .gan import torch_dcgan
     B, Z = 64, 32
@@ -203,44 +225,15 @@ def _dcgan_steps(torch, rng):
         tg, td = torch_dcgan(torch, G, D)     # before any step: the same weights
     opt_g = dl.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = dl.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    rd, zd = dl.tensor(real), dl.tensor(z)
-    ones, smooth, zeros = (dl.tensor(np.full((B, 1), v, np.float32)) for v in (1.0, 0.9, 0.0))
-    bce = F.binary_cross_entropy_with_logits
-
-    def dl_step():
-        with dl.no_grad():
-            fake = G(zd)
-        d_loss = bce(D(rd), smooth) + bce(D(fake), zeros)
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        g_loss = bce(D(G(zd)), ones)
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-        return float(d_loss.item())
-
+    labels = [dl.tensor(np.full((B, 1), v, np.float32)) for v in (1.0, 0.9, 0.0)]
+    dl_step = _gan_step(dl, G, D, opt_g, opt_d, dl.tensor(real), dl.tensor(z), labels)
     if torch is None:
         return dl_step, None
     topt_g = torch.optim.Adam(tg.parameters(), lr=2e-4, betas=(0.5, 0.999))
     topt_d = torch.optim.Adam(td.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    rt, zt = torch.from_numpy(real), torch.from_numpy(z)
-    tones, tsmooth, tzeros = (torch.full((B, 1), v) for v in (1.0, 0.9, 0.0))
-    tbce = torch.nn.functional.binary_cross_entropy_with_logits
-
-    def torch_step():
-        with torch.no_grad():
-            fake = tg(zt)
-        d_loss = tbce(td(rt), tsmooth) + tbce(td(fake), tzeros)
-        topt_d.zero_grad()
-        d_loss.backward()
-        topt_d.step()
-        g_loss = tbce(td(tg(zt)), tones)
-        topt_g.zero_grad()
-        g_loss.backward()
-        topt_g.step()
-        return float(d_loss.item())
-
+    tlabels = [torch.full((B, 1), v) for v in (1.0, 0.9, 0.0)]
+    torch_step = _gan_step(torch, tg, td, topt_g, topt_d, torch.from_numpy(real),
+                           torch.from_numpy(z), tlabels)
     return dl_step, torch_step
 
 
