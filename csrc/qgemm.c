@@ -9,15 +9,6 @@
 #include "dlcore/runtime.h"
 #include "qgemm_kernels.h"
 
-/* multiply-adds per thread below which a second thread costs more than it saves */
-#define QG_GRAIN ((size_t)1 << 18)
-/* rows per row block (a multiple of every tile height); its integer sums (MC x 64 x 4 bytes)
- * live on the thread's stack */
-#define QG_MC 96
-/* k per block: a block of one column group's packed weights (64 x KC bytes) stays in L1 while
- * every row tile of the row block passes over it */
-#define QG_KC 256
-
 #define PG_FN qgemm_blocked
 #define PG_A uint8_t
 #define PG_B int8_t
@@ -32,7 +23,7 @@
 
 PG_CPU_FEATURE_FN(cpu_has_vnni, "avx512vnni")
 
-static qg_tile_fn pick_tile(const qgemm_kernels_t *kt, size_t *mr)
+qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, size_t *mr)
 {
     if (kt->tile_vnni && cpu_has_vnni()) {
         *mr = QG_MR_VNNI;
@@ -99,6 +90,24 @@ static void choose_params(float lo, float hi, int nonfinite, float *scale, int32
     *zp = (int32_t)z;
 }
 
+static void quantize_with(const qgemm_kernels_t *kt, size_t K, size_t Kp, const float *x,
+                          uint8_t *q, float scale, int32_t zp)
+{
+    if (scale != scale) memset(q, 0, K);
+    else kt->quantize(K, x, 1.0f / scale, zp, q);
+    memset(q + K, 0, Kp - K);
+}
+
+void qgemm_quantize_row(const qgemm_kernels_t *kt, size_t K, const float *x, uint8_t *q,
+                        float *scale, int32_t *zp)
+{
+    float a, b;
+    int nf;
+    kt->minmax(K, x, &a, &b, &nf);
+    choose_params(a, b, nf, scale, zp);
+    quantize_with(kt, K, dl_u8s8_kpad(K), x, q, *scale, *zp);
+}
+
 int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row,
                         uint8_t *q, size_t ldq, float *scale, int32_t *zp)
 {
@@ -127,16 +136,8 @@ int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_
     }
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t i = 0; i < M; i++) {
-        if (per_row) {
-            float a, b;
-            int nf;
-            kt->minmax(K, x + i * ldx, &a, &b, &nf);
-            choose_params(a, b, nf, &scale[i], &zp[i]);
-        }
-        uint8_t *qi = q + i * ldq;
-        if (scale[i] != scale[i]) memset(qi, 0, K);
-        else kt->quantize(K, x + i * ldx, 1.0f / scale[i], zp[i], qi);
-        memset(qi + K, 0, Kp - K);
+        if (per_row) qgemm_quantize_row(kt, K, x + i * ldx, q + i * ldq, &scale[i], &zp[i]);
+        else quantize_with(kt, K, Kp, x + i * ldx, q + i * ldq, scale[i], zp[i]);
     }
     return 0;
 }
@@ -181,7 +182,7 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     if (lda < Kp || (!out_u8 && ldo < N) || (out_u8 && !(out_scale > 0.0f))) return -1;
     const qgemm_kernels_t *kt = qgemm_kernels();
     size_t MR;
-    qg_tile_fn tile = pick_tile(kt, &MR);
+    qg_tile_fn tile = qgemm_pick_tile(kt, &MR);
     const qgemm_rows_t rows = {kt, a_scale, a_zp, w_scale, colsum, bias, act, out, ldo, out_u8,
                                out_u8 ? 1.0f / out_scale : 0.0f, out_zp, N, raw_s32};
     qgemm_blocked(M, N, Kp, A, lda, packed, QG_NR * Kp, tile, MR, qgemm_row, &rows);

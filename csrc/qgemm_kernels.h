@@ -19,6 +19,14 @@
 #define QG_NV 4             /* panels per tile */
 #define QG_LDC (QG_NR * QG_NV)
 #define QG_MR_VNNI 6
+/* multiply-adds per thread below which a second thread costs more than it saves */
+#define QG_GRAIN ((size_t)1 << 18)
+/* rows per row block (a multiple of every tile height); its integer sums (MC x 64 x 4 bytes)
+ * live on the thread's stack */
+#define QG_MC 96
+/* k per block: a block of one column group's packed weights (64 x KC bytes) stays in L1 while
+ * every row tile of the row block passes over it */
+#define QG_KC 256
 
 typedef void (*qg_tile_fn)(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
                            const int8_t *B, size_t pstride, int32_t *C, int accumulate);
@@ -38,5 +46,12 @@ DL_KERNEL_TABLE(qgemm_kernels_t, qgemm_kernels)
 
 void qgemm_tile_vnni(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
                      const int8_t *B, size_t pstride, int32_t *C, int accumulate);
+
+/* the tile the CPU runs best (the VNNI one where it has AVX512-VNNI) and its height */
+qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, size_t *mr);
+/* one row of K floats to u8 (Kp = dl_u8s8_kpad(K) bytes, zero padded) with its own scale
+ * and zero point, as dl_quantize_rows_u8 does per row; no threads */
+void qgemm_quantize_row(const qgemm_kernels_t *kt, size_t K, const float *x, uint8_t *q,
+                        float *scale, int32_t *zp);
 
 #endif

@@ -118,3 +118,50 @@ def u8s8_gemm(cnp.ndarray q not None, cnp.ndarray packed not None, cnp.ndarray c
     if rc != 0:
         raise ValueError("u8s8_gemm: bad arguments")
     return out if out is not None else out_u8
+
+
+cdef extern from "dlcore/qrnn.h":
+    int dl_qrnn_fwd(int mode, size_t T, size_t B, size_t H, float *xg, const int8_t *packed,
+                    const int32_t *colsum, const float *w_scale, const float *b_hh, float *h,
+                    float *c, float *out, int reverse) nogil
+
+
+def qrnn_forward(str mode, cnp.ndarray xg not None, cnp.ndarray packed not None,
+                 cnp.ndarray colsum not None, cnp.ndarray w_scale not None, b_hh,
+                 cnp.ndarray h not None, c, cnp.ndarray out not None, bint reverse=False):
+    """The recurrence of one quantized LSTM/GRU layer direction (dlcore/qrnn.h): xg (T, B, G)
+    float32 input projections (GRU: overwritten), W_hh packed by u8s8_pack, h (B, H) and, LSTM,
+    c (B, H) updated in place to the final state, out (T, B, H) written."""
+    cdef str f = "qrnn_forward"
+    if mode not in ("LSTM", "GRU"):
+        raise ValueError("%s: mode must be 'LSTM' or 'GRU', got %r" % (f, mode))
+    cdef int imode = 0 if mode == "LSTM" else 1
+    if cnp.PyArray_NDIM(h) != 2 or cnp.PyArray_NDIM(xg) != 3:
+        raise ValueError("%s: h must be 2-D (B, H) and xg 3-D (T, B, G)" % f)
+    cdef size_t B = h.shape[0], H = h.shape[1], T = xg.shape[0]
+    cdef size_t G = (4 if imode == 0 else 3) * H
+    if H > DL_QGEMM_MAX_K:
+        raise ValueError("%s: hidden size must be at most %d, got %d" % (f, DL_QGEMM_MAX_K, H))
+    cdef float *px = <float*>checked_ptr(xg, f, "xg", cnp.NPY_FLOAT32, (T, B, G), OP_WRITE)
+    cdef const int8_t *pp = <const int8_t*>checked_ptr(packed, f, "packed", cnp.NPY_INT8,
+                                                       <object>dl_u8s8_packed_bytes(G, H))
+    cdef const int32_t *pc = <const int32_t*>checked_ptr(colsum, f, "colsum", cnp.NPY_INT32, <object>G)
+    cdef const float *pws = <const float*>checked_ptr(w_scale, f, "w_scale", cnp.NPY_FLOAT32, <object>G)
+    cdef const float *pb = NULL
+    if imode == 1:
+        pb = <const float*>checked_ptr(b_hh, f, "b_hh", cnp.NPY_FLOAT32, <object>G, OP_OPTIONAL)
+    elif b_hh is not None:
+        raise ValueError("%s: LSTM takes b_hh summed into xg, got b_hh" % f)
+    cdef float *ph = <float*>checked_ptr(h, f, "h", cnp.NPY_FLOAT32, (B, H), OP_WRITE)
+    cdef float *pcell = NULL
+    if imode == 0:
+        pcell = <float*>checked_ptr(c, f, "c", cnp.NPY_FLOAT32, (B, H), OP_WRITE)
+    cdef float *po = <float*>checked_ptr(out, f, "out", cnp.NPY_FLOAT32, (T, B, H), OP_WRITE)
+    cdef int rc
+    with nogil:
+        rc = dl_qrnn_fwd(imode, T, B, H, px, pp, pc, pws, pb, ph, pcell, po, reverse)
+    if rc == -2:
+        raise MemoryError("%s: out of memory" % f)
+    if rc != 0:
+        raise ValueError("%s: bad arguments" % f)
+    return out

@@ -2,8 +2,10 @@
 dlcore.ops.qmatmul for every matrix product, float32 gate arithmetic.
 
 Per layer and direction: the input projection of all steps is one int8 GEMM (activations
-quantized per row, the summed bias fused); then per step the state h (B rows) is quantized per
-row and multiplied by the int8 recurrent weight, and the cell update runs on float32 arrays.
+quantized per row, the summed bias fused); then one C call (csrc/qrnn.c) runs the time loop:
+per step the state h (B rows) is quantized per row and multiplied by the int8 recurrent
+weight, and the engine's float32 cell kernel updates h and c, all steps in one OpenMP region
+(a per-step round trip through Python cost a fork/join per step at two threads).
 Gate order is PyTorch's (LSTM i, f, g, o; GRU r, z, n; GRU's b_hh stays inside r * (...)).
 """
 import numpy as np
@@ -12,11 +14,6 @@ from .. import _C
 from .. import autograd
 
 __all__ = ["qlstm_layer", "qgru_layer"]
-
-
-def _sigmoid(x, out):
-    """The engine's vectorized sigmoid over a contiguous float32 array."""
-    return _C.act_forward(_C.AF_SIGMOID, x, out)
 
 
 def _project(x2, w, bias):
@@ -30,8 +27,8 @@ def _project(x2, w, bias):
     return out
 
 
-def _steps(T, reverse):
-    return range(T - 1, -1, -1) if reverse else range(T)
+def _state(s0, B, H):
+    return np.zeros((B, H), np.float32) if s0 is None else np.array(s0, np.float32, order="C")
 
 
 def qlstm_layer(x, w_ih, w_hh, bias, h0, c0, reverse=False):
@@ -40,18 +37,10 @@ def qlstm_layer(x, w_ih, w_hh, bias, h0, c0, reverse=False):
     T, B, _ = x.shape
     H = w_hh.shape[1]
     xg = _project(np.ascontiguousarray(x.reshape(T * B, -1)), w_ih, bias).reshape(T, B, 4 * H)
-    h = np.zeros((B, H), np.float32) if h0 is None else np.ascontiguousarray(h0, np.float32)
-    c = np.zeros((B, H), np.float32) if c0 is None else np.array(c0, np.float32)
+    h, c = _state(h0, B, H), _state(c0, B, H)
     out = np.empty((T, B, H), np.float32)
-    sig = np.empty((B, 4 * H), np.float32)
-    for t in _steps(T, reverse):
-        g = _project(h, w_hh, None)
-        g += xg[t]
-        _sigmoid(g, sig)            # the g gate's sigmoid is wasted: one C pass beats slicing
-        c *= sig[:, H:2 * H]
-        c += sig[:, :H] * np.tanh(g[:, 2 * H:3 * H])
-        h = sig[:, 3 * H:] * np.tanh(c)
-        out[t] = h
+    _C.qrnn_forward("LSTM", xg, w_hh.packed, w_hh.colsum, w_hh.scale, None, h, c, out,
+                    bool(reverse))
     return out, h, c
 
 
@@ -61,16 +50,9 @@ def qgru_layer(x, w_ih, w_hh, b_ih, b_hh, h0, reverse=False):
     T, B, _ = x.shape
     H = w_hh.shape[1]
     xg = _project(np.ascontiguousarray(x.reshape(T * B, -1)), w_ih, b_ih).reshape(T, B, 3 * H)
-    h = np.zeros((B, H), np.float32) if h0 is None else np.ascontiguousarray(h0, np.float32)
+    h = _state(h0, B, H)
     out = np.empty((T, B, H), np.float32)
-    rz = np.empty((B, 2 * H), np.float32)
-    for t in _steps(T, reverse):
-        gh = _project(h, w_hh, b_hh)
-        gi = xg[t]
-        np.add(gi[:, :2 * H], gh[:, :2 * H], out=rz)
-        _sigmoid(rz, rz)
-        n = np.tanh(gi[:, 2 * H:] + rz[:, :H] * gh[:, 2 * H:])
-        h = n + rz[:, H:] * (h - n)             # (1 - z) n + z h
-        out[t] = h
+    _C.qrnn_forward("GRU", xg, w_hh.packed, w_hh.colsum, w_hh.scale,
+                    None if b_hh is None else np.ascontiguousarray(b_hh, np.float32), h, None,
+                    out, bool(reverse))
     return out, h
-
