@@ -16,6 +16,8 @@
  *   PG_MC, PG_KC          rows per row block (their sums live on the stack), k per K block
  *   PG_GRAIN              multiply-adds per thread below which a second thread costs more than
  *                         it saves
+ *   PG_PREFETCH_OUT       (optional) PG_PREFETCH_OUT(ctx, r, n0, nc) prefetches output row r's
+ *                         columns [n0, n0 + nc) for writing
  * and PG_FN(M, N, K, A, lda, packed, pstride, tile, MR, row, ctx) multiplies A (M x K, K in
  * elements of A as the tile counts them) by the packed weights (panels pstride elements
  * apart), then calls row(ctx, r, n0, nc, sums) for each output row r and column block
@@ -48,13 +50,20 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
                   void (*row)(const void *ctx, size_t r, size_t n0, size_t nc, const PG_C *sums),
                   const void *ctx)
 {
-    const size_t nmb = (M + PG_MC - 1) / PG_MC, nnb = (N + PG_LDC - 1) / PG_LDC;
+    const size_t nnb = (N + PG_LDC - 1) / PG_LDC, most_mb = (M + MR - 1) / MR;
     const int nt = dl_threads_for(M * N * (K ? K : 1), PG_GRAIN);
+    /* Row blocks of equal height (whole tiles), as many as make the tile count a multiple of
+     * the threads where the rows allow: 128 rows as 96 + 32 left one of two threads three
+     * times the other's work. */
+    size_t nmb = (M + PG_MC - 1) / PG_MC;
+    while (nt > 1 && (nmb * nnb) % (size_t)nt && nmb < most_mb) nmb++;
+    const size_t mc = ((M + nmb - 1) / nmb + MR - 1) / MR * MR;
 
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t t = 0; t < nmb * nnb; t++) {
-        const size_t m0 = t / nnb * PG_MC, n0 = t % nnb * PG_LDC;
-        const size_t m1 = m0 + PG_MC < M ? m0 + PG_MC : M;
+        const size_t m0 = t / nnb * mc, n0 = t % nnb * PG_LDC;
+        if (m0 >= M) continue;
+        const size_t m1 = m0 + mc < M ? m0 + mc : M;
         const size_t nc = N - n0 < PG_LDC ? N - n0 : PG_LDC;
         const size_t nv = (nc + PG_NR - 1) / PG_NR;
         const PG_B *B = packed + n0 / PG_NR * pstride;
@@ -64,6 +73,12 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
             const size_t kc = K - k0 < PG_KC ? K - k0 : PG_KC;
             for (size_t i0 = m0; i0 < m1; i0 += MR) {
                 const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
+#ifdef PG_PREFETCH_OUT
+                /* the output lines these rows will be stored to, asked for while the sums are
+                 * computed: a store to a line not in cache waits for it */
+                if (k0 == 0)
+                    for (size_t r = i0; r < i0 + mr; r++) PG_PREFETCH_OUT(ctx, r, n0, nc);
+#endif
                 tile(mr, nv, kc, A + i0 * lda + k0, lda, B + k0 * PG_NR, pstride,
                      C + (i0 - m0) * PG_LDC, k0 > 0);
             }
@@ -82,3 +97,4 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
 #undef PG_MC
 #undef PG_KC
 #undef PG_GRAIN
+#undef PG_PREFETCH_OUT

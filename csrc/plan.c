@@ -421,6 +421,12 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
     case DL_PLAN_REDUCE:
         dl_plan_reduce(s, (const float *)OPND(s, ptr, 0), (float *)OPND(s, ptr, 1));
         break;
+    case DL_PLAN_QLINEAR:
+        rc = dl_plan_qlinear(s, OPND(s, ptr, 0), (const int8_t *)OPND(s, ptr, 1),
+                             (const int32_t *)OPND(s, ptr, 2), (const float *)OPND(s, ptr, 3),
+                             (const float *)OPND(s, ptr, 4), OPND(s, ptr, 5), OPND(s, ptr, 6));
+        if (rc) *err = DL_PLAN_EOP;
+        break;
     default:
         *err = DL_PLAN_EOP;
         rc = -1;

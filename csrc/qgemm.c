@@ -19,6 +19,8 @@
 #define PG_MC QG_MC
 #define PG_KC QG_KC
 #define PG_GRAIN QG_GRAIN
+#define PG_PREFETCH_OUT qgemm_prefetch_out
+static void qgemm_prefetch_out(const void *ctx, size_t r, size_t n0, size_t nc);
 #include "packed_gemm_impl.h"
 
 PG_CPU_FEATURE_FN(cpu_has_vnni, "avx512vnni")
@@ -159,6 +161,18 @@ typedef struct {
     size_t N;
     int32_t *raw_s32;
 } qgemm_rows_t;
+
+static void qgemm_prefetch_out(const void *ctx, size_t r, size_t n0, size_t nc)
+{
+    const qgemm_rows_t *c = ctx;
+    if (c->out_u8) {
+        const uint8_t *p = c->out_u8 + r * c->N + n0;
+        for (size_t j = 0; j < nc; j += 64) __builtin_prefetch(p + j, 1, 3);
+    } else {
+        const float *p = c->out + r * c->ldo + n0;
+        for (size_t j = 0; j < nc; j += 16) __builtin_prefetch(p + j, 1, 3);
+    }
+}
 
 static void qgemm_row(const void *ctx, size_t r, size_t n0, size_t nc, const int32_t *sums)
 {

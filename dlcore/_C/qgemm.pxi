@@ -165,3 +165,12 @@ def qrnn_forward(str mode, cnp.ndarray xg not None, cnp.ndarray packed not None,
     if rc != 0:
         raise ValueError("%s: bad arguments" % f)
     return out
+
+
+cdef extern from "dlcore/plan.h":
+    size_t dl_plan_qlinear_scratch(size_t M, size_t K) nogil
+
+
+def qlinear_plan_scratch(size_t M, size_t K):
+    """Bytes of scratch the executor's int8 Linear step needs for M rows of K inputs."""
+    return dl_plan_qlinear_scratch(M, K)

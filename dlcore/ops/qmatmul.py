@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _C
 from .. import autograd
+from ..autograd import Function
 from ..tensor_base import TensorBase, wrap
 
 __all__ = ["ACTIVATIONS", "quantize_weight_per_channel", "quantize_activations", "Int8Weight",
@@ -48,6 +49,7 @@ def _float32(fname, name, x):
 
 def _not_traced(fname):
     # these ops are no Function, so a dl.jit trace would see their outputs as constants
+    # (int8_linear has one: DynamicInt8LinearFn)
     if autograd._tracer is not None:
         raise RuntimeError("%s: quantized layers cannot be traced by dl.jit yet; run the "
                            "quantized model eagerly" % fname)
@@ -141,7 +143,6 @@ def int8_linear(input, weight, bias=None, activation=None, granularity="per_row"
     """act(input @ W.T + bias) with input quantized to u8 for this call and W an Int8Weight;
     float32 output of shape (..., out_features)."""
     f = "int8_linear"
-    _not_traced(f)
     if not isinstance(weight, Int8Weight):
         raise TypeError("%s: weight must be an Int8Weight, got %s" % (f, type(weight).__name__))
     if granularity not in GRANULARITIES:
@@ -154,12 +155,31 @@ def int8_linear(input, weight, bias=None, activation=None, granularity="per_row"
                          % (f, K, x.shape))
     act = _act(f, activation)
     b = _bias(f, bias, N)
+    per_row = granularity == "per_row"
+    if autograd._tracer is not None:
+        # recorded as one node, which dl.jit's plan runs as its int8 Linear step
+        src = input if isinstance(input, TensorBase) else x
+        return DynamicInt8LinearFn.apply(src, weight=weight, bias=b, act=act, per_row=per_row)
+    return wrap(_dynamic_int8_linear(x, weight, b, act, per_row))
+
+
+def _dynamic_int8_linear(x, weight, b, act, per_row):
+    N, K = weight.shape
     x2 = x.reshape(-1, K)
-    q, s, z = _C.quantize_rows_u8(x2, granularity == "per_row")
+    q, s, z = _C.quantize_rows_u8(x2, per_row)
     out = np.empty((x2.shape[0], N), np.float32)
     _C.u8s8_gemm(q, weight.packed, weight.colsum, K, s, z, weight.scale, bias=b, act=act,
                  out=out)
-    return wrap(out.reshape(x.shape[:-1] + (N,)))
+    return out.reshape(x.shape[:-1] + (N,))
+
+
+class DynamicInt8LinearFn(Function):
+    """int8_linear as a Function, for dl.jit traces only (eager calls skip Function.apply):
+    float32 (..., K) -> float32 (..., N); the arguments are int8_linear's, checked."""
+
+    def forward(self, x, weight=None, bias=None, act="none", per_row=True):
+        return _dynamic_int8_linear(np.ascontiguousarray(x, np.float32), weight, bias, act,
+                                    per_row)
 
 
 # ---- bfloat16 / float16 -------------------------------------------------------------------

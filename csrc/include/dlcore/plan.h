@@ -99,7 +99,13 @@ enum {
      * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise), images per
      * product (> 1: col holds (C*R*S + K) x images*OH*OW floats) | f: act */
     DL_PLAN_CONV_GEMM = 24,
+    /* x (float32, or u8 codes), packed, colsum, w_scale (an int8 weight, dlcore/qgemm.h),
+     * bias, y (float32 or u8), scratch (dl_plan_qlinear_scratch bytes) | i: M, N, K, input
+     * mode (DL_QLIN_*), act (DL_QACT_*), u8 output, input zero point, output zero point |
+     * f: input scale (codes), output scale (u8 output) */
+    DL_PLAN_QLINEAR = 40,
 };
+enum { DL_QLIN_PER_ROW = 0, DL_QLIN_PER_TENSOR = 1, DL_QLIN_CODES = 2 };
 
 enum { DL_BIN_ADD = 0, DL_BIN_SUB = 1, DL_BIN_MUL = 2, DL_BIN_DIV = 3, DL_BIN_MAX = 4,
        DL_BIN_MIN = 5, DL_BIN_POW = 6 };
@@ -138,5 +144,10 @@ int dl_plan_gather(const dl_plan_step *s, const char *data, const char *idx, cha
                    int64_t *bad);
 void dl_plan_reduce(const dl_plan_step *s, const float *x, float *y);
 void dl_plan_unary(const dl_plan_step *s, const float *x, float *y);
+/* the int8 Linear step (plan_qlinear.c) and its scratch bytes */
+int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
+                    const int32_t *colsum, const float *w_scale, const float *bias, char *y,
+                    char *scratch);
+size_t dl_plan_qlinear_scratch(size_t M, size_t K);
 
 #endif

@@ -1,0 +1,62 @@
+"""Quantized models through dl.jit: a quantize_dynamic'd model's int8 Linear layers and a
+statically quantized model's QLinear become native plan steps (DL_PLAN_QLINEAR), whose
+outputs equal the eager quantized model's bit for bit (same kernels, same quantization)."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore import nn
+
+
+def mlp():
+    dl.manual_seed(0)
+    return nn.Sequential(nn.Linear(13, 37), nn.ReLU(), nn.Linear(37, 33), nn.GELU(),
+                         nn.Linear(33, 7)).eval()
+
+
+def eager(model, x):
+    with dl.no_grad():
+        return model(dl.tensor(x)).numpy()
+
+
+@pytest.mark.parametrize("granularity", ["per_row", "per_tensor"])
+def test_dynamic_int8_linear_runs_natively_in_the_plan(granularity, isa, threads, rng):
+    q = dl.quantization.quantize_dynamic(mlp())
+    for m in q.modules():
+        if hasattr(m, "granularity"):
+            m.granularity = granularity
+    x = rng.standard_normal((5, 13)).astype(np.float32)
+    tr = dl.jit.trace(q, x)
+    p = tr.plan(x)
+    assert p.n_python_steps == 0
+    assert str(p).count("QLINEAR") == 3
+    np.testing.assert_array_equal(p(x)[0], eager(q, x))
+    # another batch size (a new plan), odd and larger than a row block
+    x2 = rng.standard_normal((101, 13)).astype(np.float32)
+    np.testing.assert_array_equal(tr(x2).numpy(), eager(q, x2))
+    # and the quantized plan stays close to the float model
+    f = eager(mlp(), x2)
+    assert np.abs(tr(x2).numpy() - f).max() < 0.05 * np.abs(f).max()
+
+
+def test_dynamic_int8_linear_nonfinite_input_in_the_plan():
+    q = dl.quantization.quantize_dynamic(mlp())
+    x = np.ones((3, 13), np.float32)
+    tr = dl.jit.trace(q, x)
+    x[1, 4] = np.nan
+    got = tr(x).numpy()
+    np.testing.assert_array_equal(got, eager(q, x))
+    assert np.isnan(got[1]).all() and np.isfinite(got[[0, 2]]).all()
+
+
+def test_static_qlinear_runs_natively_in_the_plan(rng):
+    dl.manual_seed(1)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                      nn.Flatten(), nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 5)).eval()
+    calib = [rng.standard_normal((2, 3, 11, 11)).astype(np.float32) for _ in range(3)]
+    qm = dl.quantization.quantize_static(m, calib)
+    x = rng.standard_normal((3, 3, 11, 11)).astype(np.float32)
+    tr = dl.jit.trace(qm, x)
+    p = tr.plan(x)
+    assert str(p).count("QLINEAR") == 2
+    np.testing.assert_array_equal(p(x)[0], eager(qm, x))
