@@ -425,7 +425,30 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
         rc = dl_plan_qlinear(s, OPND(s, ptr, 0), (const int8_t *)OPND(s, ptr, 1),
                              (const int32_t *)OPND(s, ptr, 2), (const float *)OPND(s, ptr, 3),
                              (const float *)OPND(s, ptr, 4), OPND(s, ptr, 5), OPND(s, ptr, 6));
+        if (rc) *err = rc == -2 ? DL_PLAN_ENOMEM : DL_PLAN_EOP;
+        break;
+    case DL_PLAN_QCONV:
+        rc = dl_plan_qconv(s, (const uint8_t *)OPND(s, ptr, 0), (const int8_t *)OPND(s, ptr, 1),
+                           (const int32_t *)OPND(s, ptr, 2), (const float *)OPND(s, ptr, 3),
+                           (const float *)OPND(s, ptr, 4), (uint8_t *)OPND(s, ptr, 5));
+        if (rc) *err = rc == -2 ? DL_PLAN_ENOMEM : DL_PLAN_EOP;
+        break;
+    case DL_PLAN_QADD:
+        dl_plan_qadd(s, (const uint8_t *)OPND(s, ptr, 0), (const uint8_t *)OPND(s, ptr, 1),
+                     (uint8_t *)OPND(s, ptr, 2));
+        break;
+    case DL_PLAN_QUANTIZE:
+        dl_plan_quantize(s, (const float *)OPND(s, ptr, 0), (uint8_t *)OPND(s, ptr, 1));
+        break;
+    case DL_PLAN_DEQUANTIZE:
+        dl_plan_dequantize(s, (const uint8_t *)OPND(s, ptr, 0), (float *)OPND(s, ptr, 1));
+        break;
+    case DL_PLAN_QMAXPOOL:
+        rc = dl_plan_qmaxpool(s, (const uint8_t *)OPND(s, ptr, 0), (uint8_t *)OPND(s, ptr, 1));
         if (rc) *err = DL_PLAN_EOP;
+        break;
+    case DL_PLAN_QAVGPOOL:
+        dl_plan_qavgpool(s, (const uint8_t *)OPND(s, ptr, 0), (uint8_t *)OPND(s, ptr, 1));
         break;
     default:
         *err = DL_PLAN_EOP;

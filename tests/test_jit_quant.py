@@ -60,3 +60,62 @@ def test_static_qlinear_runs_natively_in_the_plan(rng):
     p = tr.plan(x)
     assert str(p).count("QLINEAR") == 2
     np.testing.assert_array_equal(p(x)[0], eager(qm, x))
+
+
+class _Block(nn.Module):
+    """conv-bn-relu, a depthwise conv, a residual add, max pooling: the static path's ops."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 12, 3, padding=1)
+        self.b1 = nn.BatchNorm2d(12)
+        self.dw = nn.Conv2d(12, 12, 3, padding=1, groups=12)
+        self.pw = nn.Conv2d(12, 12, 1)
+        self.pool = nn.MaxPool2d(2)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(12, 5))
+
+    def forward(self, x):
+        y = nn.functional.relu(self.b1(self.c1(x)))
+        y = y + self.pw(nn.functional.relu(self.dw(y)))
+        return self.head(self.pool(y))
+
+
+def test_static_cnn_runs_natively_in_the_plan(isa, threads, rng):
+    dl.manual_seed(2)
+    m = _Block().eval()
+    calib = [rng.standard_normal((2, 3, 13, 15)).astype(np.float32) for _ in range(3)]
+    qm = dl.quantization.quantize_static(m, calib)
+    x = rng.standard_normal((3, 3, 13, 15)).astype(np.float32)
+    x[0, 1, 2, 3], x[1, 0, 0, 0], x[2, 2, 5, 5] = np.nan, np.inf, -np.inf
+    tr = dl.jit.trace(qm, x)
+    p = tr.plan(x)
+    text = str(p)
+    for op in ("QUANTIZE", "QCONV", "QADD", "QMAXPOOL", "QAVGPOOL", "QLINEAR"):
+        assert op in text, op
+    assert p.n_python_steps == 0
+    np.testing.assert_array_equal(p(x)[0], eager(qm, x))
+    x2 = rng.standard_normal((1, 3, 13, 15)).astype(np.float32)
+    np.testing.assert_array_equal(tr(x2).numpy(), eager(qm, x2))
+
+
+@pytest.mark.parametrize("size", [(2, 3), (3, 1), (7, 11)])
+def test_quantized_pooling_steps_match_the_functions(size, rng):
+    """QAVGPOOL (uneven windows, mean rounded half to even) and QMAXPOOL against the eager
+    Functions, on an odd-sized input."""
+    from dlcore.ops.qconv import qadaptive_avg_pool2d, qmax_pool2d
+    from dlcore.ops.qtensor import quantize_per_tensor
+
+    def f(x):
+        q = quantize_per_tensor(x, 0.05, 100)
+        a = qadaptive_avg_pool2d(q, size).dequantize()
+        m = qmax_pool2d(q, 3, stride=2, padding=1).dequantize()
+        return a, m
+
+    x = rng.standard_normal((2, 5, 7, 11)).astype(np.float32)
+    tr = dl.jit.trace(f, x)
+    p = tr.plan(x)
+    assert p.n_python_steps == 0 and "QAVGPOOL" in str(p) and "QMAXPOOL" in str(p)
+    with dl.no_grad():
+        want = [t.numpy() for t in f(dl.tensor(x))]
+    for got, w in zip(p(x), want):
+        np.testing.assert_array_equal(got, w)

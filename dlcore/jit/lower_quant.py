@@ -1,14 +1,19 @@
-"""Lowerings of the quantized layers' nodes: the int8 Linear of a dynamically quantized model
-(DynamicInt8LinearFn) and of a statically quantized one (QLinearFn) become one C step each
-(DL_PLAN_QLINEAR, csrc/plan_qlinear.c: quantize the rows if they are float, u8 x s8 GEMM,
-dequantize or requantize with bias and activation).  Other quantized ops stay Python steps."""
+"""Lowerings of the quantized layers' nodes (recorded as PyFunction nodes of their Functions)
+to C steps (csrc/plan_quant.c): the int8 Linear of a dynamically quantized model
+(DynamicInt8LinearFn) and of a statically quantized one (QLinearFn) -> QLINEAR (quantize the
+rows if they are float, u8 x s8 GEMM, dequantize or requantize with bias and activation); a
+static model's QConvFn -> QCONV, QAddFn -> QADD, QuantizeFn / DequantizeFn -> QUANTIZE /
+DEQUANTIZE, QAvgPoolFn / QMaxPoolFn -> QAVGPOOL / QMAXPOOL, CodesFn -> a strided copy.
+Other quantized ops (clamp, layouts these do not cover) stay Python steps."""
 import numpy as np
 
 from .. import _C
-from ..ops.qconv import QLinearFn
+from ..ops.qconv import QAddFn, QAvgPoolFn, QConvFn, QLinearFn, QMaxPoolFn
 from ..ops.qmatmul import DynamicInt8LinearFn, Int8Weight
+from ..ops.qtensor import CodesFn, DequantizeFn, QuantizeFn
 from . import executor as X
 from .lower_common import numel
+from .views import Ref, contiguous_strides
 
 __all__ = ["LOWER"]
 
@@ -18,7 +23,7 @@ PER_ROW, PER_TENSOR, CODES = 0, 1, 2          # DL_QLIN_*
 
 def _weight_refs(L, w, bias):
     consts = [L.array(w.packed, "qweight"), L.array(w.colsum, "qcolsum"),
-              L.array(w.scale, "qscale")]
+              L.array(np.asarray(w.scale, np.float32), "qscale")]
     return consts + [None if bias is None else L.array(np.asarray(bias, np.float32), "qbias")]
 
 
@@ -35,6 +40,8 @@ def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0):
 
 
 def _dynamic(L, node, kw):
+    if len(node.inputs) != 1:
+        return False
     w = kw.get("weight")
     x, y = node.inputs[0], node.outputs[0]
     if not isinstance(w, Int8Weight) or x.dtype != np.float32 or y.dtype != np.float32:
@@ -44,6 +51,8 @@ def _dynamic(L, node, kw):
 
 
 def _static(L, node, kw):
+    if len(node.inputs) != 1:
+        return False
     w = kw.get("weight")
     x, y = node.inputs[0], node.outputs[0]
     xs, xz, ys, yz = kw["params"]
@@ -54,12 +63,136 @@ def _static(L, node, kw):
                     "relu" if kw.get("relu") else "none", xs, xz, ys, yz)
 
 
-_BY_FN = {DynamicInt8LinearFn: _dynamic, QLinearFn: _static}
+def _conv(L, node, kw):
+    if len(node.inputs) != 1:
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    w, geom = kw.get("weight"), kw.get("geom")
+    if not kw.get("nhwc") or x.dtype != np.uint8 or x.ndim != 4 or geom is None:
+        return False
+    xs, xz, ys, yz, relu = kw["params"]
+    N, H, W, C = x.shape
+    consts = [L.array(w.dw, "qdw"), None] if w.depthwise else \
+        [L.array(w.packed, "qweight"), L.array(w.colsum, "qcolsum")]
+    bias = kw.get("bias")
+    consts += [L.array(np.asarray(w.scale, np.float32), "qscale"),
+               None if bias is None else L.array(np.asarray(bias, np.float32), "qbias")]
+    xr = L.contiguous(x)
+    yr = L.output(y)
+    L.step(X.QCONV, [xr] + consts + [yr],
+           [N, H, W, C] + [int(v) for v in geom] + [int(w.depthwise), int(xz), int(yz),
+                                                    int(bool(relu))],
+           [float(xs), float(ys)], outputs=[5], label="QConv")
+    return True
+
+
+def _add(L, node, kw):
+    if len(node.inputs) != 2:
+        return False
+    a, b = node.inputs
+    y = node.outputs[0]
+    lay = kw.get("layouts", (False, False))
+    if lay[0] != lay[1] or a.shape != b.shape or a.dtype != np.uint8 or b.dtype != np.uint8:
+        return False
+    a_s, a_z, b_s, b_z, y_s, y_z, relu = kw["params"]
+    ar, br = L.contiguous(a), L.contiguous(b)
+    yr = L.output(y)
+    L.step(X.QADD, [ar, br, yr], [numel(a.shape), int(a_z), int(b_z), int(y_z), int(bool(relu))],
+           [float(a_s), float(b_s), float(y_s)], outputs=[2], label="QAdd")
+    return True
+
+
+def _layout(v, nhwc):
+    """(N, C, P) of a float NCHW tensor (nhwc) or (1, 1, numel)."""
+    if nhwc:
+        return [v.shape[0], v.shape[1], numel(v.shape[2:])]
+    return [1, 1, numel(v.shape)]
+
+
+def _quantize(L, node, kw):
+    if len(node.inputs) != 1:
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    nhwc = bool(kw.get("nhwc"))
+    if x.dtype != np.float32 or y.dtype != np.uint8 or (nhwc and x.ndim != 4):
+        return False
+    xr = L.contiguous(x)
+    yr = L.output(y)
+    L.step(X.QUANTIZE, [xr, yr], _layout(x, nhwc) + [int(nhwc), int(kw.get("zero_point", 0))],
+           [float(kw.get("scale", 1.0))], outputs=[1], label="Quantize")
+    return True
+
+
+def _dequantize(L, node, kw):
+    if len(node.inputs) != 1:
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    nhwc = bool(kw.get("nhwc"))
+    if x.dtype != np.uint8 or y.dtype != np.float32 or (nhwc and y.ndim != 4):
+        return False
+    xr = L.contiguous(x)
+    yr = L.output(y)
+    L.step(X.DEQUANTIZE, [xr, yr], _layout(y, nhwc) + [int(nhwc), int(kw.get("zero_point", 0))],
+           [float(kw.get("scale", 1.0))], outputs=[1], label="Dequantize")
+    return True
+
+
+def _avgpool(L, node, kw):
+    if len(node.inputs) != 1:
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    if not kw.get("nhwc", True) or x.dtype != np.uint8 or x.ndim != 4:
+        return False
+    xr = L.contiguous(x)
+    yr = L.output(y)
+    L.step(X.QAVGPOOL, [xr, yr], list(x.shape) + [int(v) for v in kw.get("size", (1, 1))],
+           outputs=[1], label="QAvgPool")
+    return True
+
+
+def _maxpool(L, node, kw):
+    if len(node.inputs) != 1:
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    g = kw.get("geom")
+    # an out-of-rule padding is left to the Function, which raises about it
+    if not kw.get("nhwc", True) or x.dtype != np.uint8 or x.ndim != 4 or g is None or \
+            g[5] * 2 > g[1] or g[6] * 2 > g[2]:
+        return False
+    xr = L.contiguous(x)
+    yr = L.output(y)
+    L.step(X.QMAXPOOL, [xr, yr], list(x.shape) + [int(v) for v in g], outputs=[1],
+           label="QMaxPool")
+    return True
+
+
+def _codes(L, node, kw):
+    """NHWC codes to the logical NCHW order (then any reshape): one strided copy."""
+    if len(node.inputs) != 1:
+        return False
+    x, y = node.inputs[0], node.outputs[0]
+    xr = L.contiguous(x)
+    if kw.get("nhwc"):
+        if x.ndim != 4:
+            return False
+        N, H, W, C = x.shape
+        shape, strides = (N, C, H, W), (H * W * C, 1, W * C, C)
+    else:
+        shape, strides = x.shape, contiguous_strides(x.shape)
+    yr = L.output(y)
+    L.copy(Ref(xr.buf, xr.offset, shape, strides, xr.dtype),
+           Ref(yr.buf, yr.offset, shape, contiguous_strides(shape), yr.dtype), label="Codes")
+    return True
+
+
+_BY_FN = {DynamicInt8LinearFn: _dynamic, QLinearFn: _static, QConvFn: _conv, QAddFn: _add,
+          QuantizeFn: _quantize, DequantizeFn: _dequantize, QAvgPoolFn: _avgpool,
+          QMaxPoolFn: _maxpool, CodesFn: _codes}
 
 
 def _pyfunction(L, node):
     f = _BY_FN.get(node.attrs.get("fn"))
-    if f is None or len(node.inputs) != 1 or len(node.outputs) != 1:
+    if f is None or len(node.outputs) != 1 or any(v is None for v in node.inputs):
         return False
     return f(L, node, node.attrs.get("kwargs", {}))
 

@@ -104,6 +104,21 @@ enum {
      * mode (DL_QLIN_*), act (DL_QACT_*), u8 output, input zero point, output zero point |
      * f: input scale (codes), output scale (u8 output) */
     DL_PLAN_QLINEAR = 40,
+    /* x (u8 NHWC), w (packed, or (KH*KW, C) depthwise), colsum, w_scale, bias, y (u8 NHWC) |
+     * i: N H W C OC KH KW SH SW PT PL DH DW OH OW groups, depthwise, x_zp, y_zp, relu |
+     * f: x_scale, y_scale (dlcore/qconv.h) */
+    DL_PLAN_QCONV = 41,
+    /* a, b, y (u8, n elements) | i: n, a_zp, b_zp, y_zp, relu | f: a_scale, b_scale, y_scale */
+    DL_PLAN_QADD = 42,
+    /* x float32 (N, C, P), y u8 ((N, P, C) with nhwc, else (N, C, P)) | i: N, C, P, nhwc,
+     * zero point | f: scale */
+    DL_PLAN_QUANTIZE = 43,
+    /* x u8, y float32: the inverse layouts of QUANTIZE | i, f: as QUANTIZE */
+    DL_PLAN_DEQUANTIZE = 44,
+    /* x, y (u8 NHWC) | i: N H W C OH OW: adaptive average pooling of codes */
+    DL_PLAN_QAVGPOOL = 45,
+    /* x, y (u8 NHWC) | i: as QCONV's first 16 (OC, groups unread): max pooling of codes */
+    DL_PLAN_QMAXPOOL = 46,
 };
 enum { DL_QLIN_PER_ROW = 0, DL_QLIN_PER_TENSOR = 1, DL_QLIN_CODES = 2 };
 
@@ -144,10 +159,18 @@ int dl_plan_gather(const dl_plan_step *s, const char *data, const char *idx, cha
                    int64_t *bad);
 void dl_plan_reduce(const dl_plan_step *s, const float *x, float *y);
 void dl_plan_unary(const dl_plan_step *s, const float *x, float *y);
-/* the int8 Linear step (plan_qlinear.c) and its scratch bytes */
+/* the int8 Linear step (plan_quant.c) and its scratch bytes */
 int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
                     const int32_t *colsum, const float *w_scale, const float *bias, char *y,
                     char *scratch);
 size_t dl_plan_qlinear_scratch(size_t M, size_t K);
+/* the static int8 CNN steps (plan_quant.c) */
+int dl_plan_qconv(const dl_plan_step *s, const uint8_t *x, const int8_t *w,
+                  const int32_t *colsum, const float *w_scale, const float *bias, uint8_t *y);
+int dl_plan_qadd(const dl_plan_step *s, const uint8_t *a, const uint8_t *b, uint8_t *y);
+void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y);
+void dl_plan_dequantize(const dl_plan_step *s, const uint8_t *x, float *y);
+void dl_plan_qavgpool(const dl_plan_step *s, const uint8_t *x, uint8_t *y);
+int dl_plan_qmaxpool(const dl_plan_step *s, const uint8_t *x, uint8_t *y);
 
 #endif

@@ -1,0 +1,151 @@
+/* The executor's int8 steps (dlcore/plan.h), what the quantized layers do per call without
+ * leaving C: DL_PLAN_QLINEAR (a dynamically quantized Linear, dlcore.ops.qmatmul.int8_linear,
+ * or a statically quantized one, dlcore.ops.qconv.QLinearFn), DL_PLAN_QCONV and DL_PLAN_QADD
+ * (dlcore/qconv.h's kernels), DL_PLAN_QUANTIZE and DL_PLAN_DEQUANTIZE (dlcore.ops.qtensor's
+ * QuantizeFn / DequantizeFn, with their NCHW <-> NHWC moves) DL_PLAN_QAVGPOOL and DL_PLAN_QMAXPOOL
+ * (QAvgPoolFn, QMaxPoolFn).
+ *
+ * QLINEAR:
+ * Input rows are either floats, quantized here to u8 (per row or one scale for the call,
+ * dl_quantize_rows_u8), or u8 codes with one given scale and zero point (copied to rows of
+ * Kp bytes when K is not a multiple of 4).  The scratch operand holds the u8 rows, then M
+ * scales and M zero points. */
+#include <math.h>
+#include <string.h>
+#include "dlcore/plan.h"
+#include "dlcore/qconv.h"
+#include "dlcore/qgemm.h"
+#include "dlcore/runtime.h"
+
+size_t dl_plan_qlinear_scratch(size_t M, size_t K)
+{
+    return (M * dl_u8s8_kpad(K) + 63) / 64 * 64 + M * (sizeof(float) + sizeof(int32_t));
+}
+
+int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
+                    const int32_t *colsum, const float *w_scale, const float *bias, char *y,
+                    char *scratch)
+{
+    const int64_t *i = s->i;
+    const size_t M = (size_t)i[0], N = (size_t)i[1], K = (size_t)i[2], Kp = dl_u8s8_kpad(K);
+    const int mode = (int)i[3], act = (int)i[4], out_u8 = (int)i[5];
+    uint8_t *q = (uint8_t *)scratch;
+    float *scale = (float *)(scratch + (M * Kp + 63) / 64 * 64);
+    int32_t *zp = (int32_t *)(scale + M);
+    const uint8_t *a = q;
+    if (mode == DL_QLIN_CODES) {
+        for (size_t r = 0; r < M; r++) {
+            scale[r] = (float)s->f[0];
+            zp[r] = (int32_t)i[6];
+        }
+        if (Kp == K) {
+            a = (const uint8_t *)x;
+        } else {
+            for (size_t r = 0; r < M; r++) {
+                memcpy(q + r * Kp, x + r * K, K);
+                memset(q + r * Kp + K, 0, Kp - K);
+            }
+        }
+    } else if (dl_quantize_rows_u8(M, K, (const float *)x, K, mode == DL_QLIN_PER_ROW, q, Kp,
+                                   scale, zp) != 0) {
+        return -1;
+    }
+    return dl_u8s8_gemm(M, N, K, a, Kp, packed, colsum, scale, zp, w_scale, bias, act,
+                        out_u8 ? NULL : (float *)y, N, out_u8 ? (uint8_t *)y : NULL,
+                        (float)s->f[1], (int32_t)i[7], NULL);
+}
+
+static dl_qconv_shape_t qconv_shape(const int64_t *i)
+{
+    dl_qconv_shape_t g = {(size_t)i[0], (size_t)i[1], (size_t)i[2], (size_t)i[3],
+                          (size_t)i[4], (size_t)i[5], (size_t)i[6], (size_t)i[7],
+                          (size_t)i[8], (size_t)i[9], (size_t)i[10], (size_t)i[11],
+                          (size_t)i[12], (size_t)i[13], (size_t)i[14], (size_t)i[15]};
+    return g;
+}
+
+int dl_plan_qconv(const dl_plan_step *s, const uint8_t *x, const int8_t *w,
+                  const int32_t *colsum, const float *w_scale, const float *bias, uint8_t *y)
+{
+    const int64_t *i = s->i;
+    const dl_qconv_shape_t g = qconv_shape(i);
+    const dl_qparams_t q = {(float)s->f[0], (int32_t)i[17], (float)s->f[1], (int32_t)i[18],
+                            (int)i[19]};
+    if (i[16]) return dl_qconv2d_dw_u8(&g, x, w, w_scale, bias, &q, y);
+    return dl_qconv2d_u8(&g, x, w, colsum, w_scale, bias, &q, y);
+}
+
+int dl_plan_qmaxpool(const dl_plan_step *s, const uint8_t *x, uint8_t *y)
+{
+    const dl_qconv_shape_t g = qconv_shape(s->i);
+    return dl_qmaxpool2d_u8(&g, x, y);
+}
+
+int dl_plan_qadd(const dl_plan_step *s, const uint8_t *a, const uint8_t *b, uint8_t *y)
+{
+    const int64_t *i = s->i;
+    const dl_qparams_t q = {(float)s->f[0], (int32_t)i[1], (float)s->f[2], (int32_t)i[3],
+                            (int)i[4]};
+    return dl_qadd_u8((size_t)i[0], a, b, (float)s->f[1], (int32_t)i[2], &q, y);
+}
+
+/* the element of x (N, C, P) read for position k of the NHWC order (N, P, C) */
+static inline size_t nchw_index(size_t k, size_t C, size_t P)
+{
+    const size_t c = k % C, p = k / C % P, n = k / (C * P);
+    return (n * C + c) * P + p;
+}
+
+void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
+{
+    const int64_t *i = s->i;
+    const size_t N = (size_t)i[0], C = (size_t)i[1], P = (size_t)i[2];
+    const int nhwc = (int)i[3];
+    const float scale = (float)s->f[0], zp = (float)i[4];
+    const size_t n = N * C * P;
+    const int nt = dl_threads_for(n, (size_t)1 << 16);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (size_t k = 0; k < n; k++) {
+        /* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
+        float v = rintf(x[nhwc ? nchw_index(k, C, P) : k] / scale) + zp;
+        v = v > 255.0f ? 255.0f : v;
+        v = v >= 0.0f ? v : 0.0f;
+        y[k] = (uint8_t)(int32_t)v;
+    }
+}
+
+void dl_plan_dequantize(const dl_plan_step *s, const uint8_t *x, float *y)
+{
+    const int64_t *i = s->i;
+    const size_t N = (size_t)i[0], C = (size_t)i[1], P = (size_t)i[2];
+    const int nhwc = (int)i[3];
+    const float scale = (float)s->f[0], zp = (float)i[4];
+    const size_t n = N * C * P;
+    const int nt = dl_threads_for(n, (size_t)1 << 16);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (size_t k = 0; k < n; k++)
+        y[nhwc ? nchw_index(k, C, P) : k] = ((float)x[k] - zp) * scale;
+}
+
+void dl_plan_qavgpool(const dl_plan_step *s, const uint8_t *x, uint8_t *y)
+{
+    const int64_t *i = s->i;
+    const size_t N = (size_t)i[0], H = (size_t)i[1], W = (size_t)i[2], C = (size_t)i[3];
+    const size_t OH = (size_t)i[4], OW = (size_t)i[5];
+    const int nt = dl_threads_for(N * H * W * C, (size_t)1 << 16);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (size_t t = 0; t < N * OH * OW; t++) {
+        const size_t n = t / (OH * OW), oi = t / OW % OH, oj = t % OW;
+        const size_t h0 = oi * H / OH, h1 = ((oi + 1) * H + OH - 1) / OH;
+        const size_t w0 = oj * W / OW, w1 = ((oj + 1) * W + OW - 1) / OW;
+        const double cnt = (double)((h1 - h0) * (w1 - w0));
+        uint8_t *yo = y + t * C;
+        for (size_t c = 0; c < C; c++) {
+            int64_t sum = 0;
+            for (size_t h = h0; h < h1; h++)
+                for (size_t w = w0; w < w1; w++) sum += x[((n * H + h) * W + w) * C + c];
+            /* as QAvgPoolFn: the mean in double, rounded half to even */
+            yo[c] = (uint8_t)rint((double)sum / cnt);
+        }
+    }
+}
