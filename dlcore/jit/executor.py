@@ -47,6 +47,10 @@ ATTN_MASK_BOOL, ATTN_MASK_ADD = 1, 2
 SLOT_CONST, SLOT_ARENA, SLOT_IO = 0, 1, 2
 
 
+def qlinear_scratch_bytes(M, K):
+    return int(_C.qlinear_plan_scratch(M, K))
+
+
 def rnn_work_floats(mode, batch_sizes, H, P):
     return int(_C.rnn_work_sizes(mode, np.ascontiguousarray(batch_sizes, np.int64), H, P)[0])
 

@@ -7,7 +7,6 @@ DEQUANTIZE, QAvgPoolFn / QMaxPoolFn -> QAVGPOOL / QMAXPOOL, CodesFn -> a strided
 Other quantized ops (clamp, layouts these do not cover) stay Python steps."""
 import numpy as np
 
-from .. import _C
 from ..ops.qconv import QAddFn, QAvgPoolFn, QConvFn, QLinearFn, QMaxPoolFn
 from ..ops.qmatmul import DynamicInt8LinearFn, Int8Weight
 from ..ops.qtensor import CodesFn, DequantizeFn, QuantizeFn
@@ -32,7 +31,7 @@ def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0):
     M = numel(x.shape[:-1])
     xr = L.contiguous(x)
     yr = L.output(y)
-    scratch = L.scratch(_C.qlinear_plan_scratch(M, K), name="qlinear.scratch")
+    scratch = L.scratch(X.qlinear_scratch_bytes(M, K), name="qlinear.scratch")
     L.step(X.QLINEAR, [xr] + _weight_refs(L, w, bias) + [yr, scratch],
            [M, N, K, mode, _ACT[act], int(ys is not None), int(xz), int(yz)],
            [float(xs), float(ys or 0.0)], outputs=[5], label="QLinear")
