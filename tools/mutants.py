@@ -169,8 +169,16 @@ C += [
      "dst[i] = a * c[i] - b * s[i];", "dst[i] = a * c[i] + b * s[i];", T_KV),
     ("kv-dot-tail-short", "csrc/kvcache_simd.c",
      "for (; i < n; i++) s += a[i] * b[i];", "for (; i + 1 < n; i++) s += a[i] * b[i];", T_KV),
+    # Equivalent: the rule only takes an early exit.  Without it a NaN score s[j] leaves m the
+    # max of the others (or -inf); then s[j] - m is NaN, its weight is NaN on every path
+    # (scalar tail: expf(NaN); vf_exp_nonpos: vf_max(lo, NaN) returns its second operand, NaN,
+    # on AVX2/AVX-512 and in the generic vf_max, the polynomial and product keep it, and
+    # vf_select_lt(NaN < lo) is false so the NaN result is chosen), so the sum l is NaN,
+    # inv = 1 / l is NaN and every out[i] (D >= 1) is NaN: the same row the exit writes.
+    # Built and run: the mutant passes test_cached_attention, including a NaN/+inf/-inf key
+    # in SIMD-body and tail lanes on every ISA path.
     ("kv-nan-score-rule", "csrc/kvcache_simd.c",
-     "if (x > m || x != x) m = x;", "if (x > m) m = x;", T_KV),
+     "if (x > m || x != x) m = x;", "if (x > m) m = x;", T_KV, "equivalent"),
     ("qgemm-zero-point-dropped", "csrc/qgemm_simd.c",
      "float v = (float)(acc[j] - a_zp * colsum[j]) * (a_scale * w_scale[j]);",
      "float v = (float)(acc[j]) * (a_scale * w_scale[j]);", T_QG),
