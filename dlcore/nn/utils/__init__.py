@@ -61,3 +61,18 @@ def vector_to_parameters(vec, parameters):
         n = p.numel()
         p._data[...] = vec._data[i:i + n].reshape(p.shape)
         i += n
+
+
+def skip_init(module_cls, *args, **kwargs):
+    """module_cls(*args, **kwargs) with its parameters left uninitialised (PyTorch's
+    nn.utils.skip_init): the nn.init functions its constructor calls draw nothing and write
+    nothing, so the values are whatever the allocation held.  For a caller that overwrites
+    every parameter next (loading a checkpoint): it saves the random draws, and the global
+    random stream is not advanced by them."""
+    from .. import init
+    prev = init._skipping()
+    init._state.skip = True
+    try:
+        return module_cls(*args, **kwargs)
+    finally:
+        init._state.skip = prev
