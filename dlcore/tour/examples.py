@@ -17,7 +17,8 @@ def _checkout_examples():
     """python/ beside the imported dlcore package in a source checkout, else None."""
     import dlcore
     d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__))), "python")
-    return d if os.path.isfile(os.path.join(d, "__init__.py")) else None
+    ok = all(os.path.isfile(os.path.join(d, f)) for f in ("__init__.py", "common.py"))
+    return d if ok else None
 
 
 def _bind_examples_package(folder):
