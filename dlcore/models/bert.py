@@ -247,8 +247,7 @@ class BertModel(nn.Module):
         from ..weights import load_safetensors, load_torch
         d = os.fspath(directory)
         # every parameter is overwritten by the strict load below: no random draws first
-        from ..nn.utils import skip_init
-        model = skip_init(cls, BertConfig.from_json(os.path.join(d, "config.json")),
+        model = nn.utils.skip_init(cls, BertConfig.from_json(os.path.join(d, "config.json")),
                           add_pooling_layer)
         st = os.path.join(d, "model.safetensors")
         pt = os.path.join(d, "pytorch_model.bin")

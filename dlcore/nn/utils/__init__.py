@@ -6,6 +6,7 @@ import numpy as np
 from ...functions import cat
 from ...ops.reduce import sum_of_squares
 from ...tensor import Tensor
+from .. import init as _init
 from . import rnn  # noqa: F401  (nn.utils.rnn: packed sequences)
 from . import parametrize, parametrizations  # noqa: F401
 from .weight_norm import weight_norm, remove_weight_norm  # noqa: F401
@@ -69,10 +70,9 @@ def skip_init(module_cls, *args, **kwargs):
     nothing, so the values are whatever the allocation held.  For a caller that overwrites
     every parameter next (loading a checkpoint): it saves the random draws, and the global
     random stream is not advanced by them."""
-    from .. import init
-    prev = init._skipping()
-    init._state.skip = True
+    prev = _init._skipping()
+    _init._state.skip = True
     try:
         return module_cls(*args, **kwargs)
     finally:
-        init._state.skip = prev
+        _init._state.skip = prev
