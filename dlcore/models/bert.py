@@ -248,7 +248,7 @@ class BertModel(nn.Module):
         d = os.fspath(directory)
         # every parameter is overwritten by the strict load below: no random draws first
         model = nn.utils.skip_init(cls, BertConfig.from_json(os.path.join(d, "config.json")),
-                          add_pooling_layer)
+                                   add_pooling_layer)
         st = os.path.join(d, "model.safetensors")
         pt = os.path.join(d, "pytorch_model.bin")
         if os.path.exists(st):
