@@ -13,25 +13,19 @@
  *     steps is one product before the loop (rows x G, in the caller's work buffer), and each
  *     step adds only h_{t-1} @ w_hh^T: at batch 1 a step then streams the recurrent weights
  *     alone, not the input weights too, and the input product reuses each weight panel over
- *     all steps' rows.  An LSTM at several threads runs the step loop on a thread team, as
- *     rnn.c's joint team does: each thread owns whole panels of hidden units (H a multiple of
- *     the panel width, so each gate starts on a panel), adds h_{t-1} @ w_hh^T for its units'
- *     four gate panels and runs the cell on them, and one barrier per step publishes h_t.  A
+ *     all steps' rows.  An LSTM at several threads runs the step loop on a thread team: a thread
+ *     takes a panel of hidden units (H a multiple of the panel width, so each gate starts on a
+ *     panel), adds h_{t-1} @ w_hh^T for its four gate panels and runs the cell on them.  A
  *     batch-1 step (1 x 4H x H) is too small to fork per step, so without the team it ran on
- *     one thread only.
+ *     one thread only.  (The team hands out chunks of units dynamically rather than a fixed
+ *     share per thread, see lstm_team_run.)
  * An LSTM with a projection (w_hr) has no packed form: the planner keeps the eager call. */
+#include <sched.h>
 #include <string.h>
 #include "dlcore/rnn.h"
 #include "dlcore/runtime.h"
 #include "rnn_kernels.h"
-#ifdef DL_HAVE_OPENMP
-#include <omp.h>
-#endif
 
-int dl_rnn_lstm_team_packed_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
-                                ptrdiff_t ldx, const float *packed, const rnn_kernels_t *kt,
-                                const float *bias, float *h, float *c, float *out,
-                                ptrdiff_t ldo);
 
 enum { RNN_PACK_JOINT = 1, RNN_PACK_SPLIT = 2 };
 
@@ -118,66 +112,96 @@ static void mm_packed(const dl_rnn_packed *pk, size_t M, size_t K, const float *
                            panels * t / nth, panels * (t + 1) / nth);
 }
 
-/* Threads of the split form's LSTM team for this call (< 2: the plain loop). */
-static int split_team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
+/* Threads of the LSTM team for this call (< 2: the plain loop).  The joint form's step also
+ * multiplies x_t by w_ih; its threshold is the eager team's (rnn.c), for a whole call. */
+static int team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
 {
     const size_t nr = pk->k->nr;
-    if (pk->form != RNN_PACK_SPLIT || pk->mode != DL_RNN_LSTM || d->P != d->H || d->H == 0
-        || d->H % nr != 0 || d->B == 0)
+    if (pk->mode != DL_RNN_LSTM || d->P != d->H || d->H == 0 || d->H % nr != 0 || d->B == 0
+        || pk->k != rnn_kernels())
         return 1;
     const size_t ppg = d->H / nr;
-    int nth = dl_threads_for(d->B * pk->G * d->P, dl_rnn_team_grain(0) / SPLIT_TEAM_GRAIN_DIV);
+    int nth = pk->form == RNN_PACK_JOINT
+                  ? dl_rnn_team_threads_f32(d)
+                  : dl_threads_for(d->B * pk->G * d->P,
+                                   dl_rnn_team_grain(0) / SPLIT_TEAM_GRAIN_DIV);
     return (size_t)nth > ppg ? (int)ppg : nth;
 }
 
-/* The split form's LSTM step loop on a team of nth threads.  work holds every step's input
- * part (rows x G, no bias); h (B x H) and c hold the initial state and receive the final one;
- * h1 is a second B x H buffer (h is double-buffered so that a thread writing h_t never races
- * one still reading h_{t-1}).  Every column sums in the one-thread loop's order, so results
- * equal the plain loop's bit for bit. */
-static void split_team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth,
-                           const size_t *off, const float *bias, float *work, float *h,
-                           float *h1, float *c, float *out, ptrdiff_t ldo)
+/* Waits until *done reaches target (acquire: the chunks counted there are visible). */
+static void wait_done(const size_t *done, size_t target)
 {
-    const size_t NS = d->n_steps, B = d->B, H = d->H, G = pk->G, nr = pk->k->nr;
+    unsigned spins = 0;
+    while (__atomic_load_n(done, __ATOMIC_ACQUIRE) < target) {
+        if (++spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            spins = 0;
+            sched_yield();  /* on a busy machine the thread we wait for may need this core */
+        }
+    }
+}
+
+/* An LSTM's step loop on a team of nth threads, either form.  h (B x H) and c hold the
+ * initial state and receive the final one; h1 is a second B x H buffer (h_t is written to the
+ * buffer h_{t-1} is not read from).  Split form: work holds every step's input part (rows x G,
+ * no bias) and each step adds h_{t-1} @ w_hh^T to its rows.  Joint form: each step writes
+ * [x_t | h_{t-1}] @ [w_ih | w_hh]^T to gates (B x ldg), which the cell reads hot.
+ *
+ * A step is ppg chunks (a panel of nr hidden units: its four gate panels' product, then the
+ * cell on them), and the team takes chunks from one shared counter in order, step after step:
+ * chunk e of the whole call belongs to step e / ppg, and a thread starts it once every chunk
+ * of the step before is done.  No thread owns a fixed share, so a thread the OS deschedules
+ * (a machine shared with other work) delays only the chunk it holds: the others take the rest,
+ * where a barrier per step would make them all wait out its time slice at every step.  A
+ * chunk's sums do not depend on which thread runs it: results equal the plain loop's bit for
+ * bit. */
+static void lstm_team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth,
+                          const size_t *off, const float *x, ptrdiff_t ldx, const float *bias,
+                          float *work, float *gates, size_t ldg, float *h, float *h1, float *c,
+                          float *out, ptrdiff_t ldo)
+{
+    const int joint = pk->form == RNN_PACK_JOINT;
+    const size_t B = d->B, H = d->H, G = pk->G, nr = pk->k->nr;
     const size_t ppg = H / nr;
     const rnn_kernels_t *kt = pk->k;
-    size_t steps = 0;
-    for (size_t t = 0; t < NS; t++) steps += d->batch_sizes[t] > 0;
+    size_t steps = 0;  /* batch sizes do not increase: the non-empty steps come first */
+    for (size_t t = 0; t < d->n_steps; t++) steps += d->batch_sizes[t] > 0;
+    const size_t total = steps * ppg;
+    size_t next = 0, done = 0;
     float *hb[2] = {h, h1};
 
     #pragma omp parallel num_threads(nth)
     {
-#ifdef DL_HAVE_OPENMP
-        const size_t nt = (size_t)omp_get_num_threads(), k = (size_t)omp_get_thread_num();
-#else
-        const size_t nt = 1, k = 0;
-#endif
-        const size_t u0 = ppg * k / nt, u1 = ppg * (k + 1) / nt;
-        const size_t j0 = u0 * nr, W = (u1 - u0) * nr;
-        int cur = 0;
-        for (size_t s = 0; s < NS; s++) {
-            const size_t t = d->reverse ? NS - 1 - s : s;
+        for (;;) {
+            const size_t e = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+            if (e >= total) break;
+            const size_t i = e / ppg, u = e % ppg, a = u * nr;
+            const size_t t = d->reverse ? steps - 1 - i : i;
             const size_t n = (size_t)d->batch_sizes[t], o = off[t];
-            if (n == 0) continue;
-            const float *hc = hb[cur];
-            float *hn = hb[cur ^ 1];
-            float *g = work + o * G;
-            for (size_t u = u0; u < u1; u++) {
-                const size_t a = u * nr;
-                for (size_t q = 0; q < 4; q++)
+            wait_done(&done, i * ppg);
+            const float *hc = hb[i & 1];
+            float *hn = hb[(i & 1) ^ 1];
+            float *g = joint ? gates : work + o * G;
+            const size_t ld = joint ? ldg : G;
+            for (size_t q = 0; q < 4; q++) {
+                const size_t p0 = q * ppg + u;
+                if (joint)
+                    kt->gemm_packed(n, G, pk->I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, pk->wx,
+                                    0.0f, g, (ptrdiff_t)ld, p0, p0 + 1);
+                else
                     kt->gemm_packed(n, G, H, hc, (ptrdiff_t)H, 0, NULL, 0, pk->wh, 1.0f, g,
-                                    (ptrdiff_t)G, q * ppg + u, q * ppg + u + 1);
-                for (size_t r = 0; r < n; r++)
-                    kt->lstm_slice_fwd(nr, H, g + r * G + a, H, bias ? bias + a : NULL, NULL,
-                                       c + r * H + a, NULL, hn + r * H + a,
-                                       out + (o + r) * ldo + a);
+                                    (ptrdiff_t)ld, p0, p0 + 1);
             }
+            for (size_t r = 0; r < n; r++)
+                kt->lstm_slice_fwd(nr, H, g + r * ld + a, H, bias ? bias + a : NULL, NULL,
+                                   c + r * H + a, NULL, hn + r * H + a, out + (o + r) * ldo + a);
             /* rows past this step's batch (packed sequences) carry their state over */
-            for (size_t r = n; r < B && W > 0; r++)
-                memcpy(hn + r * H + j0, hc + r * H + j0, W * sizeof(float));
-            cur ^= 1;
-            #pragma omp barrier
+            for (size_t r = n; r < B; r++)
+                memcpy(hn + r * H + a, hc + r * H + a, nr * sizeof(float));
+            __atomic_fetch_add(&done, 1, __ATOMIC_RELEASE);
         }
     }
     if (steps % 2) memcpy(h, h1, B * H * sizeof(float));
@@ -214,10 +238,10 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
         || (pk->form == RNN_PACK_SPLIT && !work))
         return -1;
     const size_t ldhs = pk->form == RNN_PACK_JOINT ? G + 16 : 0;  /* off a multiple of 4 KiB */
-    const int split_team = split_team_threads(d, pk);
+    const int team = team_threads(d, pk);
     size_t *off = dl_alloc((NS + 1) * sizeof(size_t));
     float *scratch = dl_alloc((B * P + B * H + B * ldhs + (gru ? B * G : 0)
-                               + (split_team > 1 ? B * H : 0) + 1) * sizeof(float));
+                               + (team > 1 ? B * H : 0) + 1) * sizeof(float));
     if (!off || !scratch) {
         dl_free(off);
         dl_free(scratch);
@@ -231,14 +255,11 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
     if (lstm && c0) memcpy(c, c0, B * H * sizeof(float));
     else memset(c, 0, B * H * sizeof(float));
 
-    int rc = 0;
-    const size_t nr = pk->k->nr;
-    int team = 0;
-    if (pk->form == RNN_PACK_JOINT && H % nr == 0 && pk->k == rnn_kernels())
-        team = dl_rnn_team_threads_f32(d);
+    int rc = 0;  /* no step below fails: out of memory was checked above */
     if (team > 1) {
-        rc = dl_rnn_lstm_team_packed_f32(d, team, off, x, ldx, pk->wx, pk->k, b_x, h, c, out,
-                                         ldo);
+        if (pk->form == RNN_PACK_SPLIT) input_part(pk, off[NS], x, ldx, NULL, work);
+        /* hg (the GRU's buffer, an LSTM's spare B x H) holds the team's second h */
+        lstm_team_run(d, pk, team, off, x, ldx, b_x, work, hs, ldhs, h, hg, c, out, ldo);
     } else if (pk->form == RNN_PACK_JOINT) {
         for (size_t s = 0; s < NS; s++) {
             const size_t t = d->reverse ? NS - 1 - s : s;
@@ -249,10 +270,6 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
             dl_lstm_cell_fwd_f32(n, H, NULL, hs, (ptrdiff_t)ldhs, b_x, NULL, c, NULL, h,
                                  (ptrdiff_t)P, out + o * ldo, ldo);
         }
-    } else if (split_team > 1) {
-        input_part(pk, off[NS], x, ldx, NULL, work);
-        /* hg (the GRU's buffer, an LSTM's spare B x H) holds the team's second h */
-        split_team_run(d, pk, split_team, off, b_x, work, h, hg, c, out, ldo);
     } else {
         input_part(pk, off[NS], x, ldx, lstm ? NULL : b_x, work);
         for (size_t s = 0; s < NS; s++) {
