@@ -164,6 +164,7 @@ typedef struct {
     const float *bias;
     dl_bias_t bias_kind;
     dl_act_t act;
+    const dl_gemm_post *post;
 } pp_args;
 
 /* Rows [i0, i1) by column panels [q0, q1) of C on the calling thread. */
@@ -182,6 +183,7 @@ static void block_run(const pp_args *g, size_t i0, size_t i1, size_t q0, size_t 
         dl_sgemm_ex(0, pb->transb, i1 - i0, j1 - j0, K, g->alpha, g->A + i0 * g->lda, g->lda,
                     pb->transb ? pb->B + j0 * pb->ldb : pb->B + j0, pb->ldb, g->beta,
                     g->C + i0 * g->ldc + j0, g->ldc, bias, g->bias_kind, g->act, 1);
+        if (g->post) g->post->fn(g->post->ctx, g->C + i0 * g->ldc + j0, i1 - i0, j1 - j0, g->ldc);
         return;
     }
     for (size_t pc = 0; pc < K; pc += pb->kc) {
@@ -208,6 +210,9 @@ static void block_run(const pp_args *g, size_t i0, size_t i1, size_t q0, size_t 
                         k->sgemm(kc, ap + t * mr * kc, blk + q * nr * kc, (ptrdiff_t)nr,
                                  g->C + i * g->ldc + j, g->ldc, m, n, &e);
                     }
+                    if (last && g->post)  /* this strip of C is final and still in cache */
+                        g->post->fn(g->post->ctx, g->C + i * g->ldc + jc * nr, m,
+                                    min_sz(jq1 * nr, N) - jc * nr, g->ldc);
                 }
             }
         }
@@ -250,7 +255,7 @@ static int threads_for(size_t M, size_t N, size_t K, int cap)
 int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K,
                           float alpha, const float *A, ptrdiff_t lda, float beta, float *C,
                           ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
-                          int nthreads)
+                          const dl_gemm_post *post, int nthreads)
 {
     if (!pb || N != pb->N || K != pb->K) return -1;
     if (!bias) bias_kind = DL_BIAS_NONE;
@@ -258,9 +263,10 @@ int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_
     if (M <= PP_DIRECT_MAX_M) {
         dl_sgemm_ex(0, pb->transb, M, N, K, alpha, A, lda, pb->B, pb->ldb, beta, C, ldc, bias,
                     bias_kind, act, nthreads);
+        if (post) post->fn(post->ctx, C, M, N, ldc);
         return 0;
     }
-    const pp_args g = {pb, M, A, lda, C, ldc, alpha, beta, bias, bias_kind, act};
+    const pp_args g = {pb, M, A, lda, C, ldc, alpha, beta, bias, bias_kind, act, post};
     const size_t mr = pb->k->smr, pm = (M + mr - 1) / mr;
     int nt = threads_for(M, N, K, nthreads), tm = 1, tn = 1;
     if (nt <= 1) {

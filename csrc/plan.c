@@ -184,6 +184,17 @@ static void post_act(int kind, float *y, size_t rows, size_t cols, ptrdiff_t ld,
                        (float)f[2]);
 }
 
+typedef struct {
+    int kind;
+    const double *f;
+} post_ctx;
+
+static void post_strip(const void *ctx, float *y, size_t rows, size_t cols, ptrdiff_t ld)
+{
+    const post_ctx *c = ctx;
+    post_act(c->kind, y, rows, cols, ld, c->f);
+}
+
 static void run_gemm(const dl_plan_step *s, const dl_sgemm_packed_b *pb, char **ptr)
 {
     const int64_t *i = s->i;
@@ -200,9 +211,13 @@ static void run_gemm(const dl_plan_step *s, const dl_sgemm_packed_b *pb, char **
     int64_t total = 1;
     for (int d = 0; d < nb; d++) total *= i[11 + d];
     if (total == 1) {
-        if (!pb || dl_sgemm_packed_b_run(pb, M, N, K, alpha, A, lda, beta, C, ldc, bias, bk,
-                                         act, 0) != 0)
-            dl_sgemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, bk, act, 0);
+        /* on packed weights the activation runs on each strip of C as it is finished */
+        const post_ctx pc = {post, s->f};
+        const dl_gemm_post strip = {post_strip, &pc};
+        if (pb && dl_sgemm_packed_b_run(pb, M, N, K, alpha, A, lda, beta, C, ldc, bias, bk, act,
+                                        post >= 0 ? &strip : NULL, 0) == 0)
+            return;
+        dl_sgemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, bk, act, 0);
         post_act(post, C, M, N, ldc, s->f);
         return;
     }

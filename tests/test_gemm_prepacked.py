@@ -90,10 +90,13 @@ def test_nan_propagates_and_bad_input_raises():
         _C.SgemmPackedB(np.zeros((3, 4)), True)
 
 
-def test_plan_linear_steps_match_eager_at_two_threads():
-    """A planned MLP with a batch above the few-row paths runs its GEMMs on packed weights."""
-    m = dl.nn.Sequential(dl.nn.Linear(37, 65), dl.nn.GELU(), dl.nn.Linear(65, 9)).eval()
-    x = RNG.standard_normal((23, 37)).astype(np.float32)
+@pytest.mark.parametrize("act", [dl.nn.GELU, dl.nn.SiLU, dl.nn.Tanh])
+@pytest.mark.parametrize("rows", [3, 23])
+def test_plan_linear_steps_match_eager(isa, act, rows):
+    """A planned MLP runs its GEMMs on packed weights (above the few-row paths); an activation
+    the GEMM epilogue lacks runs on each finished strip of C (600 columns: two strips)."""
+    m = dl.nn.Sequential(dl.nn.Linear(37, 600), act(), dl.nn.Linear(600, 9)).eval()
+    x = RNG.standard_normal((rows, 37)).astype(np.float32)
     p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
     with dl.no_grad():
         want = m(dl.tensor(x)).numpy()

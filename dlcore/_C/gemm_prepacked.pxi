@@ -4,10 +4,12 @@ cdef extern from "dlcore/gemm_prepacked.h":
     dl_sgemm_packed_b *dl_sgemm_pack_b(int transb, size_t K, size_t N, const float *B,
                                        ptrdiff_t ldb) nogil
     void dl_sgemm_packed_b_free(dl_sgemm_packed_b *pb) nogil
+    ctypedef struct dl_gemm_post:
+        pass
     int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K,
                               float alpha, const float *A, ptrdiff_t lda, float beta, float *C,
                               ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind,
-                              dl_act_t act, int nthreads) nogil
+                              dl_act_t act, const dl_gemm_post *post, int nthreads) nogil
 
 
 cdef class SgemmPackedB:
@@ -67,5 +69,5 @@ cdef class SgemmPackedB:
         with nogil:
             dl_sgemm_packed_b_run(self.pb, M, self.N, self.K, alpha, <const float *>A.data,
                                   self.K, beta, <float *>c.data, self.N, bp, <dl_bias_t>bk,
-                                  <dl_act_t>act, nthreads)
+                                  <dl_act_t>act, NULL, nthreads)
         return C

@@ -12,7 +12,7 @@
  * of memory or for K or N == 0 (callers then keep dl_sgemm_ex on B).  dl_sgemm_packed_b_run
  * computes the product with the same micro-kernel and epilogue as dl_sgemm_ex; threads split
  * the tiles of C (nthreads as in dl_sgemm_ex: <= 0 the engine's count, >= 1 an upper bound;
- * one thread inside a parallel region).
+ * one thread inside a parallel region); post (or NULL) then runs on every part of C once.
  */
 #ifndef DLCORE_GEMM_PREPACKED_H
 #define DLCORE_GEMM_PREPACKED_H
@@ -22,6 +22,13 @@
 
 typedef struct dl_sgemm_packed_b dl_sgemm_packed_b;
 
+/* An elementwise pass the product applies to each finished strip of C (up to 512 columns of
+ * a few rows) while it is still in cache, e.g. an activation the epilogue lacks. */
+typedef struct {
+    void (*fn)(const void *ctx, float *C, size_t rows, size_t cols, ptrdiff_t ldc);
+    const void *ctx;
+} dl_gemm_post;
+
 dl_sgemm_packed_b *dl_sgemm_pack_b(int transb, size_t K, size_t N, const float *B,
                                    ptrdiff_t ldb);
 void dl_sgemm_packed_b_free(dl_sgemm_packed_b *pb);
@@ -29,6 +36,6 @@ void dl_sgemm_packed_b_free(dl_sgemm_packed_b *pb);
 int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K,
                           float alpha, const float *A, ptrdiff_t lda, float beta, float *C,
                           ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
-                          int nthreads);
+                          const dl_gemm_post *post, int nthreads);
 
 #endif
