@@ -21,7 +21,9 @@
  *     share per thread, see lstm_team_run.)
  * An LSTM with a projection (w_hr) has no packed form: the planner keeps the eager call. */
 #include <sched.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include "dlcore/rnn.h"
 #include "dlcore/runtime.h"
 #include "rnn_kernels.h"
@@ -128,19 +130,39 @@ static int team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
     return (size_t)nth > ppg ? (int)ppg : nth;
 }
 
-/* Waits until *done reaches target (acquire: the chunks counted there are visible). */
-static void wait_done(const size_t *done, size_t target)
+/* A wait this long (a chunk takes a few microseconds) means the thread holding the chunk
+ * was descheduled: the machine is busier than the team has cores. */
+enum { SOLO_WAIT_NS = 100000 };
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits until *done reaches target (acquire: the chunks counted there are visible).  The
+ * calling thread of the team (lead) sets *solo after a long wait: the others then take no
+ * more chunks and the lead finishes the call alone, so a busy machine costs a call one
+ * descheduled thread, not one per step. */
+static void wait_done(const size_t *done, size_t target, int lead, int *solo)
 {
     unsigned spins = 0;
+    int64_t t0 = -1;
     while (__atomic_load_n(done, __ATOMIC_ACQUIRE) < target) {
         if (++spins < 256) {
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif
-        } else {
-            spins = 0;
-            sched_yield();  /* on a busy machine the thread we wait for may need this core */
+            continue;
         }
+        spins = 0;
+        if (lead) {
+            const int64_t t = now_ns();
+            if (t0 < 0) t0 = t;
+            else if (t - t0 > SOLO_WAIT_NS) __atomic_store_n(solo, 1, __ATOMIC_RELAXED);
+        }
+        sched_yield();  /* on a busy machine the thread we wait for may need this core */
     }
 }
 
@@ -157,7 +179,7 @@ static void wait_done(const size_t *done, size_t target)
  * (a machine shared with other work) delays only the chunk it holds: the others take the rest,
  * where a barrier per step would make them all wait out its time slice at every step.  A
  * chunk's sums do not depend on which thread runs it: results equal the plain loop's bit for
- * bit. */
+ * bit.  When even that is too much (see wait_done), the lead finishes the call alone. */
 static void lstm_team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth,
                           const size_t *off, const float *x, ptrdiff_t ldx, const float *bias,
                           float *work, float *gates, size_t ldg, float *h, float *h1, float *c,
@@ -171,17 +193,20 @@ static void lstm_team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth
     for (size_t t = 0; t < d->n_steps; t++) steps += d->batch_sizes[t] > 0;
     const size_t total = steps * ppg;
     size_t next = 0, done = 0;
+    int solo = 0;
     float *hb[2] = {h, h1};
 
     #pragma omp parallel num_threads(nth)
     {
+        const int lead = dl_thread_id() == 0;
         for (;;) {
+            if (!lead && __atomic_load_n(&solo, __ATOMIC_RELAXED)) break;
             const size_t e = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
             if (e >= total) break;
             const size_t i = e / ppg, u = e % ppg, a = u * nr;
             const size_t t = d->reverse ? steps - 1 - i : i;
             const size_t n = (size_t)d->batch_sizes[t], o = off[t];
-            wait_done(&done, i * ppg);
+            wait_done(&done, i * ppg, lead, &solo);
             const float *hc = hb[i & 1];
             float *hn = hb[(i & 1) ^ 1];
             float *g = joint ? gates : work + o * G;
