@@ -74,8 +74,17 @@ static inline int64_t col_clamp(int64_t v, int64_t lo, int64_t hi)
 static inline void tap_columns(int64_t off, int64_t sw, int64_t W, int64_t OW, int64_t *lo,
                                int64_t *hi)
 {
-    const int64_t a = off >= 0 ? 0 : (-off + sw - 1) / sw;
-    const int64_t b = off > W - 1 ? 0 : (W - 1 - off) / sw + 1;
+    /* a = ceil(-off / sw), b = floor((W - 1 - off) / sw) + 1 on non-negative operands; no
+     * division for strides 1 and 2 (a divide per row cost more than a small map's copy) */
+    const int64_t na = off >= 0 ? 0 : -off, nb = off > W - 1 ? -1 : W - 1 - off;
+    int64_t a, b;
+    if (sw == 1) {
+        a = na, b = nb + 1;
+    } else if (sw == 2) {
+        a = (na + 1) >> 1, b = nb < 0 ? 0 : (nb >> 1) + 1;
+    } else {
+        a = (na + sw - 1) / sw, b = nb < 0 ? 0 : nb / sw + 1;
+    }
     *lo = col_clamp(a, 0, OW);
     *hi = col_clamp(b, *lo, OW);
 }
