@@ -37,7 +37,9 @@
  * once with no packing (gemm_gemv_simd.c), and so is M <= 4 with op(B) = B^T (Linear layers at
  * batch 2-4: each row of the weight read once for all rows); when op(B) = B is small or used by
  * only a few row panels of A (small M) it is read in place instead of packed, and only A is
- * packed.
+ * packed.  Products of at most 2^18 multiply-adds (AVX-512, AVX2) read A in place as well
+ * (sgemm_small_path, GEMM_SMALL_MNK says where that pays); every tile there is the blocked
+ * path's arithmetic, so a shape gives the same bits on either path.
  *
  * Packing buffers are cached per thread and reused: a fresh page costs ~1.7 us to fault in
  * here, more than a whole small GEMM.
@@ -79,7 +81,7 @@ const gemm_kernels_t gemm_kernels_avx512 = {
 const gemm_kernels_t gemm_kernels_avx2 = {
     dl_sgemm_kernel_avx2, DL_SGEMM_AVX2_MR, DL_SGEMM_AVX2_NR, NULL, NULL, dl_dgemm_kernel_avx2,
     DL_DGEMM_AVX2_MR, DL_DGEMM_AVX2_NR, dl_sgemv_dots_avx2, dl_sgemv_axpy_avx2,
-    dl_sgemm_small_dots_avx2, NULL};
+    dl_sgemm_small_dots_avx2, dl_sgemm_kernel_sa_avx2};
 const gemm_kernels_t gemm_kernels_generic = {
     dl_sgemm_kernel_generic, DL_SGEMM_GENERIC_MR, DL_SGEMM_GENERIC_NR, NULL, NULL,
     dl_dgemm_kernel_generic, DL_DGEMM_GENERIC_MR, DL_DGEMM_GENERIC_NR, dl_sgemv_dots_generic,
@@ -523,14 +525,16 @@ static int sgemm_small_m_path(const gemm_args *g, int nthreads)
 /* ------------------------------------------------------------------------------------------ */
 /* Small products (float32, one thread): A read in place, no packing of A.                     */
 
-/* Products of at most this many multiply-adds (float32, AVX-512, one thread) take
+/* Products of at most this many multiply-adds (float32, one thread, AVX-512 or AVX2) take
  * sgemm_small_path.  Why a threshold: packing A costs a pass over it and a per-thread buffer,
  * which small products cannot amortise, while reading A in place touches MR rows (MR cache
  * lines, MR pages for a tall matrix) at every k step, which large products pay for in L1 and
- * TLB misses.  Measured on this machine (Zen 4, one thread, best of 2000 calls through
- * _C.gemm, both paths alternated twice): in place is 8-17% faster at 24x36x50, 100x20x30,
- * 48^3 and 14x200x32, 2-5% at 64^3 and 200x64x20 (256K), 1-2% slower at 96^3 and 4-5% slower
- * at 128^3: the crossover is near 64^3 = 2^18. */
+ * TLB misses.  Measured on this machine (Zen 4, one thread, best of 1500-2000 calls through
+ * _C.gemm, the two paths alternated twice), AVX-512: in place is 8-17% faster at 24x36x50,
+ * 100x20x30, 48^3 and 14x200x32, 2-5% at 64^3 and 200x64x20 (256K), 1-2% slower at 96^3 and
+ * 4-5% slower at 128^3: the crossover is near 64^3 = 2^18.  AVX2 (6 x 16 tile) gains 8-36% up
+ * to 2^18, so the same bound serves it.  The portable kernel has no such path: read in place
+ * it lost 10-70% (its packed loop is the one the compiler vectorizes). */
 static const size_t GEMM_SMALL_MNK = (size_t)1 << 18;
 
 /* The blocked product's tiles in row-panel order with A read where it is (transa == 0: row

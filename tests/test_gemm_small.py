@@ -1,4 +1,4 @@
-"""GEMM's small-product path (float32, M*N*K <= 2**18 on AVX-512: A read in place, not packed).
+"""GEMM's small-product path (float32, M*N*K <= 2**18 on AVX-512 and AVX2: A read in place).
 
 Checked against the float64 NumPy reference on odd sizes, both transposes and every epilogue,
 and bit for bit against the packed, blocked path: the same rows computed as part of a product
