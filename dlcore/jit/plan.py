@@ -52,8 +52,11 @@ class Plan:
 
     def run(self, arrays, num_threads=None):
         """Output arrays for input arrays (C-contiguous, of the planned dtypes and shapes).
-        At several threads a batch whose samples the graph never mixes runs as one slice per
-        thread, each slice single-threaded (see slice_plan)."""
+        At several threads, a batch whose samples the graph never mixes runs as one slice per
+        thread, each single-threaded (see slice_plan).  (Slices smaller than that, to keep a
+        slice's intermediates in cache at one thread, measured 8% faster on MobileNetV2 at
+        batch 8 but 17% slower on ResNet-18, whose Winograd convolutions gain from more
+        images per product.)"""
         threads = int(num_threads or get_num_threads())
         sub = self.slice_plan(threads)
         if sub is not None:
