@@ -119,6 +119,9 @@ class Plan:
                          n_py, ", ".join(sorted(set(self.fallbacks)))),
                      format(self.arena_bytes, ","), format(self.workspace_bytes, ","),
                      format(self.eager_peak_bytes, ","), format(self.unshared_bytes, ","))]
+        if self.split_dim is not None:
+            lines.append("  (at n threads, a %s divisible by n runs as n slices, one per thread)"
+                         % self.split_dim)
         for k, s in enumerate(self.steps):
             kind = "py" if s.op == "py" else OP_NAMES.get(s.op, str(s.op))
             outs = set(s.outputs)
