@@ -264,36 +264,87 @@ static void dw_flat_sum(const dw_flat *t, const float *pl, const float *w, const
     }
 }
 
-static void dw_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf)
+/* fo[m][0, J) for MB filters at once (m < nm <= MB, fo[m] = fo + m * ldo): each tap's input
+ * vectors are loaded once for all of them.  A one-channel input with 6 filters (LeNet's first
+ * layer) otherwise reloads every tap 6 times, and unaligned loads, not FMAs, bound it. */
+enum { MB = 4 };
+
+static void dw_flat_sum_multi(const dw_flat *t, const float *pl, const float *w,
+                              const int64_t *toff, int64_t taps, const float *bias, int64_t nm,
+                              int clip, vf vlo, vf vhi, float *fo, int64_t ldo)
+{
+    for (int64_t j = 0; j < t->J; j += 2 * DL_VF_LEN) {
+        const int two = j + 2 * DL_VF_LEN <= t->J;
+        vf acc[MB][2];
+        for (int64_t m = 0; m < MB; m++)
+            acc[m][0] = acc[m][1] = vf_set1(m < nm && bias ? bias[m] : 0.0f);
+        for (int64_t q = 0; q < taps; q++) {
+            const float *src = pl + toff[q] + j;
+            const vf v0 = vf_loadu(src), v1 = two ? vf_loadu(src + DL_VF_LEN) : v0;
+            for (int64_t m = 0; m < MB; m++) {
+                /* nm < MB only in the last group: its spare lanes sum with weight 0 */
+                const vf wt = vf_set1(m < nm ? w[m * taps + q] : 0.0f);
+                acc[m][0] = vf_fma(wt, v0, acc[m][0]);
+                acc[m][1] = vf_fma(wt, v1, acc[m][1]);
+            }
+        }
+        for (int64_t m = 0; m < nm; m++) {
+            vf a0 = acc[m][0], a1 = acc[m][1];
+            if (clip) {
+                a0 = vf_min(vhi, vf_max(vlo, a0));
+                a1 = vf_min(vhi, vf_max(vlo, a1));
+            }
+            vf_storeu(fo + m * ldo + j, a0);
+            if (two) vf_storeu(fo + m * ldo + j + DL_VF_LEN, a1);
+        }
+    }
+}
+
+/* The output planes of input plane q (q * mult + m, m < mult): the input padded once, then
+ * each filter's sum copied out row by row, dropping the flat grid's extra columns. */
+static void dw_group(const dw_geom *g, const plane_args *a, int64_t q, float *buf)
 {
     dw_flat t;
     flat_geometry(g, &t);
-    const int64_t c = p % a->K, taps = g->R * g->S;
+    const int64_t taps = g->R * g->S, mult = a->mult, C = a->K / mult;
     const int kind = a->kind;
     const double *f = a->f;
     const int clip = kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
     const float lo = kind == DL_AF_RELU ? 0.0f : (float)f[0];
     const float hi = kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
+    const vf vlo = vf_set1(lo), vhi = vf_set1(hi);
     int64_t toff[64];
     for (int64_t r = 0; r < g->R; r++)
         for (int64_t s = 0; s < g->S; s++)
             toff[r * g->S + s] = ((r % g->sh) * g->sw + s % g->sw) * t.PS +
                                  (r / g->sh) * t.CW + s / g->sw;
     float *fo = buf + g->sh * g->sw * t.PS;
-    float *y = a->y + p * g->OH * g->OW;
-    pad_flat(g, &t, a->x + p / a->mult * g->H * g->W, buf);
-    dw_flat_sum(&t, buf, a->w + c * taps, toff, taps, vf_set1(a->bias ? a->bias[c] : 0.0f),
-                clip, vf_set1(lo), vf_set1(hi), fo);
-    for (int64_t oh = 0; oh < g->OH; oh++) {
-        const float *src = fo + oh * t.CW;
-        float *dst = y + oh * g->OW;
-        int64_t k = 0;
-        for (; k + DL_VF_LEN <= g->OW; k += DL_VF_LEN) vf_storeu(dst + k, vf_loadu(src + k));
-        if (k < g->OW) vf_store_part(dst + k, vf_loadu(src + k), (size_t)(g->OW - k));
+    const int64_t ldo = t.J + DL_VF_LEN, k0 = (q % C) * mult;
+    pad_flat(g, &t, a->x + q * g->H * g->W, buf);
+    for (int64_t m0 = 0; m0 < mult; m0 += (mult == 1 ? 1 : MB)) {
+        const int64_t nm = mult == 1 ? 1 : (mult - m0 < MB ? mult - m0 : MB);
+        if (mult == 1)
+            dw_flat_sum(&t, buf, a->w + k0 * taps, toff, taps,
+                        vf_set1(a->bias ? a->bias[k0] : 0.0f), clip, vlo, vhi, fo);
+        else
+            dw_flat_sum_multi(&t, buf, a->w + (k0 + m0) * taps, toff, taps,
+                              a->bias ? a->bias + k0 + m0 : NULL, nm, clip, vlo, vhi, fo, ldo);
+        for (int64_t m = 0; m < nm; m++) {
+            const float *fm = fo + m * ldo;
+            float *y = a->y + (q * mult + m0 + m) * g->OH * g->OW;
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                const float *src = fm + oh * t.CW;
+                float *dst = y + oh * g->OW;
+                int64_t k = 0;
+                for (; k + DL_VF_LEN <= g->OW; k += DL_VF_LEN)
+                    vf_storeu(dst + k, vf_loadu(src + k));
+                if (k < g->OW) vf_store_part(dst + k, vf_loadu(src + k), (size_t)(g->OW - k));
+            }
+            if (!clip && kind >= 0)
+                dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)f[0], (float)f[1],
+                               (float)f[2]);
+        }
     }
-    if (!clip && kind >= 0)
-        dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)f[0], (float)f[1],
-                       (float)f[2]);
 }
 
 /* The planes shared out over a team in chunks taken as threads come free (a thread the OS
@@ -354,8 +405,10 @@ static int dwconv_f32(const int64_t *i, const double *f, const float *x, const f
     const plane_args a = {x, w, bias, y, f, i[4], i[4] / i[1], (int)i[16]};
     dw_flat t;
     flat_geometry(&g, &t);
-    return each_plane(&g, i[0] * i[4], &a, dw_one,
-                      (size_t)(g.sh * g.sw * t.PS + t.J + DL_VF_LEN));
+    /* one task per input plane: its padded copy serves all its filters */
+    const int64_t outs = a.mult == 1 ? 1 : MB;
+    return each_plane(&g, i[0] * i[1], &a, dw_group,
+                      (size_t)(g.sh * g.sw * t.PS + outs * (t.J + DL_VF_LEN)));
 }
 
 const plan_window_kernels_t DL_ISA_FN(plan_window_kernels) = {dwconv_f32, maxpool_f32};
