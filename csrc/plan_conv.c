@@ -76,11 +76,21 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
         if (tile == 0) {
             /* an activation the GEMM epilogue lacks (MobileNet's ReLU6): column blocks, each
              * activated while its K rows are still in cache, instead of a second pass over
-             * the whole output */
-            for (int64_t p0 = 0; p0 < P; p0 += PW_BLOCK) {
-                const int64_t np = P - p0 < PW_BLOCK ? P - p0 : PW_BLOCK;
+             * the whole output.  At several threads the blocks are shared out (a block count
+             * a multiple of the team's) and each product runs single-threaded: one fork and
+             * join per step instead of one per block */
+            const int nt = dl_threads_for((size_t)(p.K * P * p.C), (size_t)1 << 18);
+            int64_t nblk = (P + PW_BLOCK - 1) / PW_BLOCK;
+            nblk = (nblk + nt - 1) / nt * nt;
+            const int64_t blk = ((P + nblk - 1) / nblk + 15) / 16 * 16;
+            nblk = (P + blk - 1) / blk;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+#endif
+            for (int64_t b = 0; b < nblk; b++) {
+                const int64_t p0 = b * blk, np = P - p0 < blk ? P - p0 : blk;
                 dl_sgemm_packed_run(pa, 0, (size_t)np, 1.0f, xn + p0, (ptrdiff_t)HW, 0.0f,
-                                    yn + p0, (ptrdiff_t)P, bias, bk, act, 0);
+                                    yn + p0, (ptrdiff_t)P, bias, bk, act, 1);
                 for (int64_t k = 0; k < p.K; k++)
                     dl_act_fwd_f32(post, yn + k * P + p0, yn + k * P + p0, (size_t)np,
                                    (float)f[0], (float)f[1], (float)f[2]);

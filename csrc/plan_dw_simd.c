@@ -1,8 +1,9 @@
 /* The executor's window kernels: max pooling, and depthwise convolution (one filter per
- * channel, any stride and padding, dilation 1) with bias and activation fused into the rows
- * it writes (MobileNet's and EfficientNet's dw conv + BN folded + ReLU6).  Each plane is
- * first copied zero-padded and, for stride 2, split into even and odd columns, so the output
- * row is a register-resident sum of contiguous vector loads (simd.h). */
+ * channel, any stride and padding, dilation 1) with bias and activation fused into what it
+ * writes (MobileNet's and EfficientNet's dw conv + BN folded + ReLU6).  Each plane is first
+ * copied zero-padded and, for stride 2, split into even and odd columns (and rows, for the
+ * convolution), so an output vector is a register-resident sum of contiguous loads
+ * (simd.h). */
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
 #include "simd.h"
+#include "simd_lanes.h"
 #include "plan_kernels.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -80,109 +82,6 @@ static void pad_plane(const dw_geom *g, const float *x, float *pl, float pad)
     }
 }
 
-/* Rows of at most two vectors (LeNet's 28, MobileNet's 14 and 7): one accumulator per
- * vector of a row would chain every tap through the FMA latency, so four accumulators cover
- * two or four rows at once.  The last group repeats the last row rather than read past the
- * padded plane; only real rows are stored. */
-static void dw_plane_narrow(const dw_geom *g, const float *pl, const float *w, const int64_t *toff,
-                            int64_t taps, vf vb, int clip, vf vlo, vf vhi, float *y)
-{
-    const int64_t OW = g->OW, nvec = g->OWV / DL_VF_LEN, rb = nvec == 1 ? 4 : 2;
-    for (int64_t oh = 0; oh < g->OH; oh += rb) {
-        const float *src[4];
-        for (int64_t q = 0; q < 4; q++) {
-            int64_t row = oh + q / nvec;
-            if (row > g->OH - 1) row = g->OH - 1;
-            src[q] = pl + row * g->sh * g->CW + (q % nvec) * DL_VF_LEN;
-        }
-        vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-        for (int64_t t = 0; t < taps; t++) {
-            const vf wt = vf_set1(w[t]);
-            const int64_t o = toff[t];
-            a0 = vf_fma(wt, vf_loadu(src[0] + o), a0);
-            a1 = vf_fma(wt, vf_loadu(src[1] + o), a1);
-            a2 = vf_fma(wt, vf_loadu(src[2] + o), a2);
-            a3 = vf_fma(wt, vf_loadu(src[3] + o), a3);
-        }
-        vf acc[4] = {a0, a1, a2, a3};
-        for (int64_t q = 0; q < 4; q++) {
-            const int64_t row = oh + q / nvec, j = (q % nvec) * DL_VF_LEN;
-            if (row >= g->OH) break;
-            vf v = clip ? vf_min(vhi, vf_max(vlo, acc[q])) : acc[q];
-            if (j + DL_VF_LEN <= OW) vf_storeu(y + row * OW + j, v);
-            else vf_store_part(y + row * OW + j, v, (size_t)(OW - j));
-        }
-    }
-}
-
-static void dw_plane(const dw_geom *g, const float *pl, const float *w, float bias, float *y,
-                     float *orow, int kind, const double *f)
-{
-    const int clip = kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
-    const float lo = kind == DL_AF_RELU ? 0.0f : (float)f[0];
-    const float hi = kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
-    const vf vlo = vf_set1(lo), vhi = vf_set1(hi), vb = vf_set1(bias);
-    /* tap (r, s) reads phase s % sw, row oh * sh + r, from index ow + s / sw */
-    int64_t toff[64];
-    const int64_t taps = g->R * g->S;
-    for (int64_t r = 0; r < g->R; r++)
-        for (int64_t s = 0; s < g->S; s++)
-            toff[r * g->S + s] = ((s % g->sw) * g->PH + r) * g->CW + s / g->sw;
-    const int64_t OW = g->OW;
-    if (g->OWV <= 2 * DL_VF_LEN) {
-        dw_plane_narrow(g, pl, w, toff, taps, vb, clip, vlo, vhi, y);
-        if (!clip && kind >= 0)
-            dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * OW), (float)f[0], (float)f[1],
-                           (float)f[2]);
-        return;
-    }
-    for (int64_t oh = 0; oh < g->OH; oh++) {
-        const float *base = pl + oh * g->sh * g->CW;
-        float *out = y + oh * OW;
-        int64_t j = 0;
-        /* four vectors of the row at once: one accumulator's taps chain through the FMA
-         * latency, four independent ones keep the FMA unit busy */
-        for (; j + 4 * DL_VF_LEN <= OW; j += 4 * DL_VF_LEN) {
-            vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-            for (int64_t t = 0; t < taps; t++) {
-                const vf wt = vf_set1(w[t]);
-                const float *src = base + toff[t] + j;
-                a0 = vf_fma(wt, vf_loadu(src), a0);
-                a1 = vf_fma(wt, vf_loadu(src + DL_VF_LEN), a1);
-                a2 = vf_fma(wt, vf_loadu(src + 2 * DL_VF_LEN), a2);
-                a3 = vf_fma(wt, vf_loadu(src + 3 * DL_VF_LEN), a3);
-            }
-            if (clip) {
-                a0 = vf_min(vhi, vf_max(vlo, a0));
-                a1 = vf_min(vhi, vf_max(vlo, a1));
-                a2 = vf_min(vhi, vf_max(vlo, a2));
-                a3 = vf_min(vhi, vf_max(vlo, a3));
-            }
-            vf_storeu(out + j, a0);
-            vf_storeu(out + j + DL_VF_LEN, a1);
-            vf_storeu(out + j + 2 * DL_VF_LEN, a2);
-            vf_storeu(out + j + 3 * DL_VF_LEN, a3);
-        }
-        /* the rest one vector at a time; the last, partial one through orow (the padded
-         * plane has room for a whole vector's loads, y does not for its store) */
-        for (; j < OW; j += DL_VF_LEN) {
-            vf acc = vb;
-            for (int64_t t = 0; t < taps; t++)
-                acc = vf_fma(vf_set1(w[t]), vf_loadu(base + toff[t] + j), acc);
-            if (clip) acc = vf_min(vhi, vf_max(vlo, acc));
-            if (j + DL_VF_LEN <= OW) {
-                vf_storeu(out + j, acc);
-            } else {
-                vf_storeu(orow, acc);
-                memcpy(out + j, orow, sizeof(float) * (size_t)(OW - j));
-            }
-        }
-        if (!clip && kind >= 0)
-            dl_act_fwd_f32(kind, out, out, (size_t)OW, (float)f[0], (float)f[1],
-                           (float)f[2]);
-    }
-}
-
 static void geometry(dw_geom *g, int64_t H, int64_t W, int64_t R, int64_t S, int64_t OH,
                      int64_t OW, int64_t sh, int64_t sw, int64_t ph, int64_t pw)
 {
@@ -232,37 +131,251 @@ static void max_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf
     max_plane(g, buf, a->y + p * g->OH * g->OW, buf + g->sw * g->PH * g->CW);
 }
 
-static void dw_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf)
+/* Depthwise planes on the "flat" padded grid.  The padded input is stored as sh x sw phase
+ * planes (phase (a, b) holds padded rows = a mod sh and columns = b mod sw) of CW = OW +
+ * (S - 1) / sw columns, so output (oh, ow) at flat index j = oh * CW + ow reads tap (r, s)
+ * at j + (r / sh) * CW + s / sw of phase (r % sh, s % sw): one run of whole vectors covers
+ * every output row, the few columns past OW in each row computed and dropped.  Rows of 7
+ * (MobileNet's last stage) then fill 7 of every 9 lanes instead of 7 of 16. */
+typedef struct {
+    int64_t PR;    /* rows per phase: OH + (R - 1) / sh */
+    int64_t CW;    /* columns per phase: OW + (S - 1) / sw */
+    int64_t J;     /* flat outputs computed: OH * CW rounded up to whole vectors */
+    int64_t PS;    /* floats per phase, room for the last vector's farthest tap */
+} dw_flat;
+
+static void flat_geometry(const dw_geom *g, dw_flat *t)
 {
-    const int64_t c = p % a->K;
-    pad_plane(g, a->x + p / a->mult * g->H * g->W, buf, 0.0f);
-    dw_plane(g, buf, a->w + c * g->R * g->S, a->bias ? a->bias[c] : 0.0f,
-             a->y + p * g->OH * g->OW, buf + g->sw * g->PH * g->CW, a->kind, a->f);
+    t->PR = g->OH + (g->R - 1) / g->sh;
+    t->CW = g->OW + (g->S - 1) / g->sw;
+    t->J = round_up(g->OH * t->CW, DL_VF_LEN);
+    const int64_t reach = t->J + ((g->R - 1) / g->sh) * t->CW + (g->S - 1) / g->sw;
+    const int64_t rows = t->PR * t->CW + DL_VF_LEN;   /* the last row's spill */
+    t->PS = round_up(reach > rows ? reach : rows, DL_VF_LEN);
 }
 
-/* The planes split over a team, each thread with its own padded-plane scratch.
- * -1: no memory. */
-static int each_plane(const dw_geom *g, int64_t planes, const plane_args *a, plane_fn fn)
+/* One phase row of padded columns [0, CW) for input row xr (NULL: a padding row), written
+ * in whole vectors: each row's last vector spills into the next row, which is written
+ * after it, or into the phase's slack (PS has a vector to spare). */
+static void pad_row_s1(const dw_geom *g, const dw_flat *t, const float *xr, float *dst)
 {
-    const size_t scratch = (size_t)(g->sw * g->PH * g->CW + g->OWV);
+    for (int64_t k = 0; k < t->CW; k += DL_VF_LEN) {
+        const int64_t c = k - g->pw;   /* input column of lane 0 */
+        vf_storeu(dst + k, xr ? vf_load_range(xr + c, -c, g->W - c) : vf_zero());
+    }
+}
+
+/* Both column phases of a stride-2 row: lane l of phase b is padded column 2 (k + l) + b */
+static void pad_row_s2(const dw_geom *g, const dw_flat *t, const float *xr, float *d0,
+                       float *d1)
+{
+    for (int64_t k = 0; k < t->CW; k += DL_VF_LEN) {
+        vf in[2], o[2];
+        if (!xr) {
+            o[0] = o[1] = vf_zero();
+        } else {
+            const int64_t c = 2 * k - g->pw;
+            in[0] = vf_load_range(xr + c, -c, g->W - c);
+            in[1] = vf_load_range(xr + c + DL_VF_LEN, -c - DL_VF_LEN, g->W - c - DL_VF_LEN);
+            vf_deinterleave2(in, o);
+        }
+        vf_storeu(d0 + k, o[0]);
+        vf_storeu(d1 + k, o[1]);
+    }
+}
+
+static void pad_row_any(const dw_geom *g, const dw_flat *t, const float *xr, int64_t b,
+                        float *dst)
+{
+    for (int64_t k = 0; k < t->CW; k++) {
+        const int64_t c = k * g->sw + b - g->pw;
+        dst[k] = xr && c >= 0 && c < g->W ? xr[c] : 0.0f;
+    }
+}
+
+static void pad_flat(const dw_geom *g, const dw_flat *t, const float *x, float *pl)
+{
+    const int64_t sh = g->sh, sw = g->sw, CW = t->CW;
+    for (int64_t a = 0; a < sh; a++) {
+        float *ph = pl + a * sw * t->PS;   /* phase (a, 0); phase (a, b) is b * PS on */
+        for (int64_t i = 0; i < t->PR; i++) {
+            const int64_t h = i * sh + a - g->ph;
+            const float *xr = h >= 0 && h < g->H ? x + h * g->W : NULL;
+            if (sw == 1)
+                pad_row_s1(g, t, xr, ph + i * CW);
+            else if (sw == 2)
+                pad_row_s2(g, t, xr, ph + i * CW, ph + t->PS + i * CW);
+            else
+                for (int64_t b = 0; b < sw; b++) pad_row_any(g, t, xr, b, ph + b * t->PS + i * CW);
+        }
+        for (int64_t b = 0; b < sw; b++)
+            fill(ph + b * t->PS + t->PR * CW, 0.0f, t->PS - t->PR * CW);
+    }
+}
+
+/* fo[0, J) = bias + sum of taps on the flat grid, clipped to [lo, hi] when clip */
+static void dw_flat_sum(const dw_flat *t, const float *pl, const float *w, const int64_t *toff,
+                        int64_t taps, vf vb, int clip, vf vlo, vf vhi, float *fo)
+{
+    int64_t j = 0;
+    for (; j + 4 * DL_VF_LEN <= t->J; j += 4 * DL_VF_LEN) {
+        vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+        for (int64_t q = 0; q < taps; q++) {
+            const vf wt = vf_set1(w[q]);
+            const float *src = pl + toff[q] + j;
+            a0 = vf_fma(wt, vf_loadu(src), a0);
+            a1 = vf_fma(wt, vf_loadu(src + DL_VF_LEN), a1);
+            a2 = vf_fma(wt, vf_loadu(src + 2 * DL_VF_LEN), a2);
+            a3 = vf_fma(wt, vf_loadu(src + 3 * DL_VF_LEN), a3);
+        }
+        if (clip) {
+            a0 = vf_min(vhi, vf_max(vlo, a0));
+            a1 = vf_min(vhi, vf_max(vlo, a1));
+            a2 = vf_min(vhi, vf_max(vlo, a2));
+            a3 = vf_min(vhi, vf_max(vlo, a3));
+        }
+        vf_storeu(fo + j, a0);
+        vf_storeu(fo + j + DL_VF_LEN, a1);
+        vf_storeu(fo + j + 2 * DL_VF_LEN, a2);
+        vf_storeu(fo + j + 3 * DL_VF_LEN, a3);
+    }
+    /* the last one to three vectors: two chains where there are two */
+    for (; j + 2 * DL_VF_LEN <= t->J; j += 2 * DL_VF_LEN) {
+        vf a0 = vb, a1 = vb;
+        for (int64_t q = 0; q < taps; q++) {
+            const vf wt = vf_set1(w[q]);
+            const float *src = pl + toff[q] + j;
+            a0 = vf_fma(wt, vf_loadu(src), a0);
+            a1 = vf_fma(wt, vf_loadu(src + DL_VF_LEN), a1);
+        }
+        if (clip) {
+            a0 = vf_min(vhi, vf_max(vlo, a0));
+            a1 = vf_min(vhi, vf_max(vlo, a1));
+        }
+        vf_storeu(fo + j, a0);
+        vf_storeu(fo + j + DL_VF_LEN, a1);
+    }
+    for (; j < t->J; j += DL_VF_LEN) {
+        vf a0 = vb;
+        for (int64_t q = 0; q < taps; q++)
+            a0 = vf_fma(vf_set1(w[q]), vf_loadu(pl + toff[q] + j), a0);
+        if (clip) a0 = vf_min(vhi, vf_max(vlo, a0));
+        vf_storeu(fo + j, a0);
+    }
+}
+
+/* fo[m][0, J) for MB filters at once (m < nm <= MB, fo[m] = fo + m * ldo): each tap's input
+ * vectors are loaded once for all of them.  A one-channel input with 6 filters (LeNet's first
+ * layer) otherwise reloads every tap 6 times, and unaligned loads, not FMAs, bound it. */
+enum { MB = 4 };
+
+static void dw_flat_sum_multi(const dw_flat *t, const float *pl, const float *w,
+                              const int64_t *toff, int64_t taps, const float *bias, int64_t nm,
+                              int clip, vf vlo, vf vhi, float *fo, int64_t ldo)
+{
+    for (int64_t j = 0; j < t->J; j += 2 * DL_VF_LEN) {
+        const int two = j + 2 * DL_VF_LEN <= t->J;
+        vf acc[MB][2];
+        for (int64_t m = 0; m < MB; m++)
+            acc[m][0] = acc[m][1] = vf_set1(m < nm && bias ? bias[m] : 0.0f);
+        for (int64_t q = 0; q < taps; q++) {
+            const float *src = pl + toff[q] + j;
+            const vf v0 = vf_loadu(src), v1 = two ? vf_loadu(src + DL_VF_LEN) : v0;
+            for (int64_t m = 0; m < MB; m++) {
+                /* nm < MB only in the last group: its spare lanes sum with weight 0 */
+                const vf wt = vf_set1(m < nm ? w[m * taps + q] : 0.0f);
+                acc[m][0] = vf_fma(wt, v0, acc[m][0]);
+                acc[m][1] = vf_fma(wt, v1, acc[m][1]);
+            }
+        }
+        for (int64_t m = 0; m < nm; m++) {
+            vf a0 = acc[m][0], a1 = acc[m][1];
+            if (clip) {
+                a0 = vf_min(vhi, vf_max(vlo, a0));
+                a1 = vf_min(vhi, vf_max(vlo, a1));
+            }
+            vf_storeu(fo + m * ldo + j, a0);
+            if (two) vf_storeu(fo + m * ldo + j + DL_VF_LEN, a1);
+        }
+    }
+}
+
+/* The output planes of input plane q (q * mult + m, m < mult): the input padded once, then
+ * each filter's sum copied out row by row, dropping the flat grid's extra columns. */
+static void dw_group(const dw_geom *g, const plane_args *a, int64_t q, float *buf)
+{
+    dw_flat t;
+    flat_geometry(g, &t);
+    const int64_t taps = g->R * g->S, mult = a->mult, C = a->K / mult;
+    const int kind = a->kind;
+    const double *f = a->f;
+    const int clip = kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
+    const float lo = kind == DL_AF_RELU ? 0.0f : (float)f[0];
+    const float hi = kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
+    const vf vlo = vf_set1(lo), vhi = vf_set1(hi);
+    int64_t toff[64];
+    for (int64_t r = 0; r < g->R; r++)
+        for (int64_t s = 0; s < g->S; s++)
+            toff[r * g->S + s] = ((r % g->sh) * g->sw + s % g->sw) * t.PS +
+                                 (r / g->sh) * t.CW + s / g->sw;
+    float *fo = buf + g->sh * g->sw * t.PS;
+    const int64_t ldo = t.J + DL_VF_LEN, k0 = (q % C) * mult;
+    pad_flat(g, &t, a->x + q * g->H * g->W, buf);
+    for (int64_t m0 = 0; m0 < mult; m0 += (mult == 1 ? 1 : MB)) {
+        const int64_t nm = mult == 1 ? 1 : (mult - m0 < MB ? mult - m0 : MB);
+        if (mult == 1)
+            dw_flat_sum(&t, buf, a->w + k0 * taps, toff, taps,
+                        vf_set1(a->bias ? a->bias[k0] : 0.0f), clip, vlo, vhi, fo);
+        else
+            dw_flat_sum_multi(&t, buf, a->w + (k0 + m0) * taps, toff, taps,
+                              a->bias ? a->bias + k0 + m0 : NULL, nm, clip, vlo, vhi, fo, ldo);
+        for (int64_t m = 0; m < nm; m++) {
+            const float *fm = fo + m * ldo;
+            float *y = a->y + (q * mult + m0 + m) * g->OH * g->OW;
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                const float *src = fm + oh * t.CW;
+                float *dst = y + oh * g->OW;
+                int64_t k = 0;
+                for (; k + DL_VF_LEN <= g->OW; k += DL_VF_LEN)
+                    vf_storeu(dst + k, vf_loadu(src + k));
+                if (k < g->OW) vf_store_part(dst + k, vf_loadu(src + k), (size_t)(g->OW - k));
+            }
+            if (!clip && kind >= 0)
+                dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)f[0], (float)f[1],
+                               (float)f[2]);
+        }
+    }
+}
+
+/* The planes shared out over a team in chunks taken as threads come free (a thread the OS
+ * delays on a busy machine then holds up nobody), each thread with its own padded-plane
+ * scratch.  -1: no memory. */
+static int each_plane(const dw_geom *g, int64_t planes, const plane_args *a, plane_fn fn,
+                      size_t scratch)
+{
     int nt = dl_threads_for((size_t)(planes * g->OH * g->OW * g->R * g->S), (size_t)1 << 16);
     if (nt > planes) nt = (int)planes;
+    const int64_t chunk = 4;
+    int64_t next = 0;
     int failed = 0;
 #ifdef DL_HAVE_OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
 #endif
     {
-        int t = 0, team = 1;
-#ifdef DL_HAVE_OPENMP
-        t = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
         float *buf = dl_alloc(scratch * sizeof(float));
         if (!buf) {
             failed = 1;
         } else {
-            for (int64_t p = t; p < planes; p += team)
-                fn(g, a, p, buf);
+            for (;;) {
+                int64_t p0;
+#ifdef DL_HAVE_OPENMP
+#pragma omp atomic capture
+#endif
+                { p0 = next; next += chunk; }
+                if (p0 >= planes) break;
+                for (int64_t p = p0; p < planes && p < p0 + chunk; p++)
+                    fn(g, a, p, buf);
+            }
             dl_free(buf);
         }
     }
@@ -275,7 +388,7 @@ static int maxpool_f32(const int64_t *i, const float *x, float *y)
     dw_geom g;
     geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
     const plane_args a = {x, NULL, NULL, y, NULL, 1, 1, 0};
-    return each_plane(&g, i[0], &a, max_one);
+    return each_plane(&g, i[0], &a, max_one, (size_t)(g.sw * g.PH * g.CW + g.OWV));
 }
 
 /* i: the CONV step's ints (N C H W K R S OH OW sh sw ph pw dh dw groups act) with
@@ -290,7 +403,12 @@ static int dwconv_f32(const int64_t *i, const double *f, const float *x, const f
     geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);
     if (i[1] <= 0 || i[4] % i[1]) return 1;
     const plane_args a = {x, w, bias, y, f, i[4], i[4] / i[1], (int)i[16]};
-    return each_plane(&g, i[0] * i[4], &a, dw_one);
+    dw_flat t;
+    flat_geometry(&g, &t);
+    /* one task per input plane: its padded copy serves all its filters */
+    const int64_t outs = a.mult == 1 ? 1 : MB;
+    return each_plane(&g, i[0] * i[1], &a, dw_group,
+                      (size_t)(g.sh * g.sw * t.PS + outs * (t.J + DL_VF_LEN)));
 }
 
 const plan_window_kernels_t DL_ISA_FN(plan_window_kernels) = {dwconv_f32, maxpool_f32};

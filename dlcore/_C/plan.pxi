@@ -24,6 +24,9 @@ cdef extern from "dlcore/plan.h":
     void dl_plan_arena_release(dl_plan *p, char *arena) nogil
     int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *io,
                     int nthreads, int *err, int64_t *detail) nogil
+    int dl_plan_run_sliced(dl_plan *p, int nslices, char *const *io, int n_io,
+                           const int64_t *slice_bytes, int nthreads, int *err,
+                           int64_t *detail) nogil
 
 PLAN_MAX_OPS, PLAN_MAX_INTS, PLAN_MAX_FLOATS = 14, 40, 6
 _PLAN_ERRORS = {1: "out of memory", 2: "index out of range", 3: "unknown step"}
@@ -140,6 +143,35 @@ cdef class CPlan:
                 free(io_p)
         if a == NULL:
             raise MemoryError("plan: could not allocate the %d-byte arena" % self.arena_bytes)
+        if rc:
+            raise PlanError("plan: step %d failed: %s%s" % (
+                rc - 1, _PLAN_ERRORS.get(err, "error %d" % err),
+                " (index %d)" % detail if err == 2 else ""), rc - 1, err, detail)
+
+    def run_sliced(self, list io, int nslices, int nthreads):
+        """Runs the plan (made for one slice of the batch) on `nslices` consecutive slices
+        of the arrays `io` (the whole batch: inputs then outputs, C-contiguous, each a
+        multiple of nslices planned slices), the slices shared out over nthreads threads."""
+        cdef int n = len(io), k, rc = 0, err = 0
+        cdef int64_t detail = 0
+        cdef char *ptrs[64]
+        cdef int64_t sb[64]
+        cdef cnp.ndarray a
+        if n != self.n_io:
+            raise ValueError("plan: expected %d input/output arrays, got %d" % (self.n_io, n))
+        if n > 64:
+            raise ValueError("plan: a sliced run takes at most 64 arrays, got %d" % n)
+        if nslices < 1:
+            raise ValueError("plan: nslices must be at least 1, got %d" % nslices)
+        for k in range(n):
+            a = <cnp.ndarray>io[k]
+            if not cnp.PyArray_ISCARRAY(a) or cnp.PyArray_NBYTES(a) % nslices:
+                raise ValueError("plan: array %d must be C-contiguous in %d equal slices"
+                                 % (k, nslices))
+            ptrs[k] = <char*>cnp.PyArray_DATA(a)
+            sb[k] = cnp.PyArray_NBYTES(a) // nslices
+        with nogil:
+            rc = dl_plan_run_sliced(self.p, nslices, ptrs, n, sb, nthreads, &err, &detail)
         if rc:
             raise PlanError("plan: step %d failed: %s%s" % (
                 rc - 1, _PLAN_ERRORS.get(err, "error %d" % err),

@@ -134,6 +134,13 @@ class Executable:
             self.cplan.release(handle)
         return outs
 
+    def run_sliced(self, arrays, nslices, nthreads, out_types):
+        """Outputs of types out_types (the whole batch) for the whole batch's input arrays,
+        this plan (made for one slice) run on each of nslices consecutive slices."""
+        outs = [np.empty(s, d) for s, d in out_types]
+        self.cplan.run_sliced(list(arrays) + outs, nslices, nthreads)
+        return outs
+
     def profile(self, arrays, repeats, nthreads=None):
         outs = [np.empty(s, d) for s, d in self.out_types]
         io = list(arrays) + outs

@@ -1,9 +1,13 @@
 """A plan: the graph at concrete sizes, optimized by the passes, lowered to steps, its arena
 laid out, packed for the C executor.  `print(plan)` lists the steps, where each buffer lives,
 which steps (if any) run in Python, and the arena size next to eager mode's peak."""
+import threading
+
 import numpy as np
 
+from ..runtime import get_num_threads
 from . import passes
+from .batch_split import split_dim
 from .executor import OP_NAMES, Executable
 from .lower_ops import lower_node
 from .lowering import Lowerer
@@ -15,6 +19,11 @@ __all__ = ["Plan", "build_plan"]
 class Plan:
     def __init__(self, graph, env, optimize=True):
         self.env = dict(env)
+        self._symbolic, self._optimize = graph, optimize
+        # the dim whose slices are independent (batch_split.py), and the plans for a slice
+        self.split_dim = split_dim(graph)
+        self._slice_plans = {}
+        self._slice_lock = threading.Lock()
         self.source = graph.concretize(env)
         g = self.source.copy()
         self.pass_log = []
@@ -42,8 +51,38 @@ class Plan:
         return sum(1 for s in self.steps if s.op == "py")
 
     def run(self, arrays, num_threads=None):
-        """Output arrays for input arrays (C-contiguous, of the planned dtypes and shapes)."""
+        """Output arrays for input arrays (C-contiguous, of the planned dtypes and shapes).
+        At several threads, a batch whose samples the graph never mixes runs as one slice per
+        thread, each single-threaded (see slice_plan).  (Slices smaller than that, to keep a
+        slice's intermediates in cache at one thread, measured 8% faster on MobileNetV2 at
+        batch 8 but 17% slower on ResNet-18, whose Winograd convolutions gain from more
+        images per product.)"""
+        threads = int(num_threads or get_num_threads())
+        sub = self.slice_plan(threads)
+        if sub is not None:
+            return sub.exe.run_sliced(arrays, threads, threads, self.exe.out_types)
         return self.exe.run(arrays, num_threads)
+
+    def slice_plan(self, nslices):
+        """The plan for 1/nslices of the batch, run on the slices side by side, or None when
+        the graph's samples are not independent (batch_split.py), the batch does not split
+        into nslices equal slices, or the slice plan has Python steps."""
+        if nslices < 2 or self.split_dim is None:
+            return None
+        size = self.env.get(self.split_dim, 0)
+        if size < nslices or size % nslices:
+            return None
+        sub = self._slice_plans.get(nslices)
+        if sub is None:
+            with self._slice_lock:
+                sub = self._slice_plans.get(nslices)
+                if sub is None:
+                    env = dict(self.env)
+                    env[self.split_dim] = size // nslices
+                    sub = Plan(self._symbolic, env, self._optimize)
+                    sub = sub if sub.exe.all_c else False
+                    self._slice_plans[nslices] = sub
+        return sub or None
 
     def profile(self, arrays, repeats=10, num_threads=None):
         """[(step index, label, median ms)] timing each step on its own (after one full run
@@ -80,6 +119,9 @@ class Plan:
                          n_py, ", ".join(sorted(set(self.fallbacks)))),
                      format(self.arena_bytes, ","), format(self.workspace_bytes, ","),
                      format(self.eager_peak_bytes, ","), format(self.unshared_bytes, ","))]
+        if self.split_dim is not None:
+            lines.append("  (at n threads, a %s divisible by n runs as n slices, one per thread)"
+                         % self.split_dim)
         for k, s in enumerate(self.steps):
             kind = "py" if s.op == "py" else OP_NAMES.get(s.op, str(s.op))
             outs = set(s.outputs)

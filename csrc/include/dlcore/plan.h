@@ -149,6 +149,14 @@ void dl_plan_arena_release(dl_plan *p, char *arena);
 int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *io,
                 int nthreads, int *err, int64_t *detail);
 
+/* Runs a plan made for one slice of a batch on `nslices` consecutive slices of the call's
+ * arrays at once: slice c's io pointer k is io[k] + c * slice_bytes[k] (n_io pointers, at
+ * most 64).  The slices are shared out over `nthreads` threads, each running whole slices
+ * single-threaded in its own arena, so a call synchronises its team once instead of at every
+ * step.  Returns 0, or k + 1 when step k failed in some slice (*err, *detail as above). */
+int dl_plan_run_sliced(dl_plan *p, int nslices, char *const *io, int n_io,
+                       const int64_t *slice_bytes, int nthreads, int *err, int64_t *detail);
+
 /* The element kernels of the executor (plan_ops.c, plan_simd.c). */
 void dl_plan_copy(const dl_plan_step *s, const char *src, char *dst);
 void dl_plan_fill(const dl_plan_step *s, char *dst);
