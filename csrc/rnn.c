@@ -122,6 +122,10 @@ void dl_rnn_cell_bwd_f32(size_t n, size_t H, int relu, const float *g, const flo
 /* ---------------------------------------------------------------- float64 cell kernels (scalar) */
 static inline double sigm(double x) { return 1.0 / (1.0 + exp(-x)); }
 
+/* the backward cells, shared with the float32 kernels' tails */
+#define DL_TEMPLATE "rnn_cell_impl.h"
+#include "each_dtype.h"
+
 void dl_lstm_cell_fwd_f64(size_t n, size_t H, const double *xg, const double *hg,
                           ptrdiff_t ldhg, const double *bias, double *gates, double *c,
                           double *tc, double *h, ptrdiff_t ldh, double *h2, ptrdiff_t ldh2)
@@ -151,20 +155,9 @@ void dl_lstm_cell_fwd_f64(size_t n, size_t H, const double *xg, const double *hg
 void dl_lstm_cell_bwd_f64(size_t n, size_t H, const double *g, const double *tc,
                           const double *cp, const double *dh, double *dc, double *dg)
 {
-    for (size_t r = 0; r < n; r++) {
-        const double *gi = g + r * 4 * H, *gf = gi + H, *gg = gi + 2 * H, *go = gi + 3 * H;
-        double *di = dg + r * 4 * H, *df = di + H, *dgg = di + 2 * H, *dO = di + 3 * H;
-        for (size_t j = 0; j < H; j++) {
-            size_t k = r * H + j;
-            double i = gi[j], f = gf[j], gc = gg[j], o = go[j], t = tc[k], d = dh[k];
-            double dct = d * o * (1.0 - t * t) + dc[k];
-            di[j] = dct * gc * (i * (1.0 - i));
-            df[j] = dct * cp[k] * (f * (1.0 - f));
-            dgg[j] = dct * i * (1.0 - gc * gc);
-            dO[j] = d * t * (o * (1.0 - o));
-            dc[k] = dct * f;
-        }
-    }
+    for (size_t r = 0; r < n; r++)
+        lstm_units_bwd_f64(0, H, g + r * 4 * H, tc + r * H, cp + r * H, dh + r * H, dc + r * H,
+                           dg + r * 4 * H);
 }
 
 void dl_gru_cell_fwd_f64(size_t n, size_t H, double *xg, const double *hg, double *h,
@@ -187,20 +180,9 @@ void dl_gru_cell_bwd_f64(size_t n, size_t H, const double *g, const double *hgn,
                          const double *hp, const double *dh, double *dxg, double *dhg,
                          double *dhp)
 {
-    for (size_t r = 0; r < n; r++) {
-        const double *gr = g + r * 3 * H, *gz = gr + H, *gn = gr + 2 * H;
-        double *xr = dxg + r * 3 * H, *hr = dhg + r * 3 * H;
-        for (size_t j = 0; j < H; j++) {
-            size_t k = r * H + j;
-            double rr = gr[j], z = gz[j], nn = gn[j], d = dh[k];
-            double dn = d * (1.0 - z) * (1.0 - nn * nn);
-            double dr = dn * hgn[k] * (rr * (1.0 - rr));
-            double dz = d * (hp[k] - nn) * (z * (1.0 - z));
-            xr[j] = dr; xr[H + j] = dz; xr[2 * H + j] = dn;
-            hr[j] = dr; hr[H + j] = dz; hr[2 * H + j] = dn * rr;
-            dhp[k] = d * z;
-        }
-    }
+    for (size_t r = 0; r < n; r++)
+        gru_units_bwd_f64(0, H, g + r * 3 * H, hgn + r * H, hp + r * H, dh + r * H,
+                          dxg + r * 3 * H, dhg + r * 3 * H, dhp + r * H);
 }
 
 void dl_rnn_cell_fwd_f64(size_t n, size_t H, int relu, double *g, double *h, ptrdiff_t ldh)

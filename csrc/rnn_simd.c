@@ -10,6 +10,10 @@
 #include "dlcore/rnn.h"
 #include "rnn_kernels.h"
 
+/* the scalar cell backward (the vector loops' tails) */
+#define DL_TEMPLATE "rnn_cell_impl.h"
+#include "each_dtype.h"
+
 static inline vf vf_one(void) { return vf_set1(1.0f); }
 /* relu that keeps NaN: the data goes second (see vf_max). */
 static inline vf vf_relu(vf x) { return vf_max(vf_zero(), x); }
@@ -108,9 +112,7 @@ static void lstm_slice_fwd(size_t W, size_t H, const float *hg, size_t sh,
     else lstm_units_fwd(W, H, sh, NULL, hg, NULL, gates, c, tc, h, h2, 0, 1, 0, 1);
 }
 
-/* LSTM backward.  With h = o*tanh(c), c = f*c' + i*g:
- *   dc += dh*o*(1 - tanh(c)^2);  d(o) = dh*tanh(c);  d(i) = dc*g;  d(g) = dc*i;  d(f) = dc*c'
- * each times its activation's derivative; dc' = dc*f is left in dc. */
+/* LSTM backward (the formulas: rnn_cell_impl.h). */
 static void lstm_row_bwd(size_t H, const float *g, const float *tc, const float *cp,
                          const float *dh, float *dc, float *dg)
 {
@@ -128,15 +130,7 @@ static void lstm_row_bwd(size_t H, const float *g, const float *tc, const float 
         vf_storeu(dO + j, vf_mul(vf_mul(d, t), vf_mul(o, vf_sub(one, o))));
         vf_storeu(dc + j, vf_mul(dct, f));
     }
-    for (; j < H; j++) {
-        float i = gi[j], f = gf[j], gc = gg[j], o = go[j], t = tc[j], d = dh[j];
-        float dct = d * o * (1.0f - t * t) + dc[j];
-        di[j] = dct * gc * (i * (1.0f - i));
-        df[j] = dct * cp[j] * (f * (1.0f - f));
-        dgg[j] = dct * i * (1.0f - gc * gc);
-        dO[j] = d * t * (o * (1.0f - o));
-        dc[j] = dct * f;
-    }
+    lstm_units_bwd_f32(j, H, g, tc, cp, dh, dc, dg);
 }
 
 /* GRU forward (PyTorch's): r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r*hn),
@@ -169,8 +163,7 @@ static void gru_row_fwd(size_t H, float *xg, const float *hg, float *h, float *h
     }
 }
 
-/* GRU backward: dn = dh*(1-z)*(1-n^2) goes to xn, dn*r to hn; dr = dn*hn*r(1-r) and
- * dz = dh*(h'-n)*z(1-z) go to both sides alike; dh' = dh*z (the direct path). */
+/* GRU backward (the formulas: rnn_cell_impl.h). */
 static void gru_row_bwd(size_t H, const float *g, const float *hgn, const float *hp,
                         const float *dh, float *dxg, float *dhg, float *dhp)
 {
@@ -191,15 +184,7 @@ static void gru_row_bwd(size_t H, const float *g, const float *hgn, const float 
         vf_storeu(dhg + 2 * H + j, vf_mul(dn, r));
         vf_storeu(dhp + j, vf_mul(d, z));
     }
-    for (; j < H; j++) {
-        float r = gr[j], z = gz[j], nn = gn[j], d = dh[j], h = hp[j], hnv = hgn[j];
-        float dn = d * (1.0f - z) * (1.0f - nn * nn);
-        float dr = dn * hnv * (r * (1.0f - r));
-        float dz = d * (h - nn) * (z * (1.0f - z));
-        dxg[j] = dr; dxg[H + j] = dz; dxg[2 * H + j] = dn;
-        dhg[j] = dr; dhg[H + j] = dz; dhg[2 * H + j] = dn * r;
-        dhp[j] = d * z;
-    }
+    gru_units_bwd_f32(j, H, g, hgn, hp, dh, dxg, dhg, dhp);
 }
 
 /* Elman forward: g = act(g) in place and into h. */

@@ -5,10 +5,10 @@ import pytest
 
 import dlcore as dl
 import dlcore.nn as nn
-from dlcore import cli
 from dlcore.data import Compose, GaussianNoise, RandomMask, SaltAndPepper
 from dlcore.models import (Autoencoder, ConvAutoencoder, DenseAutoencoder, VAE,
                            anomaly_threshold, fit_autoencoder, reconstruction_error, vae_loss)
+from _examples import load_example
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models
@@ -17,13 +17,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")   # tiny models
 def _digits():
     X, y = dl.data.load_digits(return_X_y=True)
     return (X / 16.0).astype(np.float32), y
-
-
-def _example(stem):
-    for _, s, path in cli.list_examples():
-        if s == stem:
-            return cli.load_example(path, stem).main
-    raise AssertionError("example %s not found" % stem)
 
 
 # ---- noise transforms ----------------------------------------------------------------------
@@ -186,7 +179,7 @@ def test_vae_reparameterisation_gradients():
 
 # ---- chapter-7 examples (quick mode, seeded) -------------------------------------------------
 def test_example_denoise_quick():
-    row = _example("07_autoencoder_denoise")(quick=True, epochs=8, embed_epochs=10)
+    row = load_example("07_autoencoder_denoise").main(quick=True, epochs=8, embed_epochs=10)
     assert row["chapter"] == "07"
     # the quick run (8 epochs) gets the held-out MSE to 0.63x the noisy input's (full run: 0.40)
     assert row["value"] <= 0.75
@@ -196,7 +189,7 @@ def test_example_denoise_quick():
 
 
 def test_example_anomaly_quick():
-    row = _example("07_anomaly_detection")(quick=True)
+    row = load_example("07_anomaly_detection").main(quick=True)
     # quick run: digits AUC 0.927, series AUC 0.974 (full run: 0.946 and 0.987)
     assert row["digits"]["auc"] >= 0.88
     assert row["series"]["auc"] >= 0.93
@@ -205,7 +198,7 @@ def test_example_anomaly_quick():
 
 
 def test_example_vae_quick():
-    row = _example("07_vae")(quick=True)
+    row = load_example("07_vae").main(quick=True)
     h = row["train_neg_elbo"]
     assert h[-1] < h[0] - 5 and all(b < a for a, b in zip(h, h[1:]))
     assert row["neg_elbo_end"] < row["neg_elbo_start"] - 10

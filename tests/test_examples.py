@@ -3,25 +3,12 @@ import inspect
 import os
 import math
 
-from dlcore import cli
-
-
-def _main(stem):
-    for _, s, path in cli.list_examples():
-        if s == stem:
-            return cli.load_example(path, stem).main
-    raise AssertionError("example %s not found in %s" % (stem, cli.examples_dir()))
-
-
-def _row_ok(row, chapter):
-    assert row["chapter"] == chapter
-    for key in ("model", "data", "metric", "value"):
-        assert key in row
+from _examples import check_row, load_example
 
 
 def test_01_perceptron():
-    row = _main("01_perceptron")(quick=True)
-    _row_ok(row, "01")
+    row = load_example("01_perceptron").main(quick=True)
+    check_row(row, "01")
     assert row["and_converged"] and row["or_converged"]
     assert not row["xor_converged"] and min(row["xor_errors"]) >= 1
     assert row["iris_setosa_converged"] and row["iris_setosa_accuracy"] == 1.0
@@ -29,17 +16,17 @@ def test_01_perceptron():
 
 
 def test_02_mlp_iris():
-    row = _main("02_mlp_iris")(quick=True)
-    _row_ok(row, "02")
+    row = load_example("02_mlp_iris").main(quick=True)
+    check_row(row, "02")
     assert row["value"] >= 0.96
     assert row["train_seconds"] > 0
 
 
 def test_03_backprop(tmp_path):
-    main = _main("03_backprop_gradient_descent")
+    main = load_example("03_backprop_gradient_descent").main
     assert "plot_path" in inspect.signature(main).parameters
     row = main(quick=True, plot_path=str(tmp_path / "curves.png"))
-    _row_ok(row, "03")
+    check_row(row, "03")
     assert row["value"] < 1e-10  # hand-written backprop == autograd
     lr = row["lr_final_loss"]
     assert lr[1.0] < lr[0.1] < lr[0.01] < lr[0.001]  # larger (sane) steps learn faster
@@ -85,8 +72,8 @@ def test_01_activations(tmp_path):
     """Autograd's derivatives equal the formulas; from a small start every neuron separates the
     blobs; from a confidently wrong start sigmoid and tanh are saturated (tiny first gradient,
     no progress), ReLU is dead on the positive blob, leaky ReLU and the perceptron rule recover."""
-    row = _main("01_activations")(quick=True, out_dir=str(tmp_path), steps=300)  # full run's
-    _row_ok(row, "01")
+    row = load_example("01_activations").main(quick=True, out_dir=str(tmp_path), steps=300)  # full run's
+    check_row(row, "01")
     assert row["autograd_max_error"] < 1e-5
     small, wrong = row["results"]["small"], row["results"]["confidently wrong"]
     for name in ("step", "sigmoid", "tanh", "ReLU", "leaky ReLU"):
@@ -104,8 +91,8 @@ def test_01_activations(tmp_path):
 def test_03_losses(tmp_path):
     """Squared error's gradient vanishes on a confident mistake, cross-entropy's does not; from a
     confidently wrong network cross-entropy recovers and squared error does not (quick: 2 epochs)."""
-    row = _main("03_losses")(quick=True, out_dir=str(tmp_path))
-    _row_ok(row, "03")
+    row = load_example("03_losses").main(quick=True, out_dir=str(tmp_path))
+    check_row(row, "03")
     assert row["autograd_max_error"] < 1e-5
     g = row["grad_at_minus6"]
     assert abs(g["squared error"]) < 0.01 and g["cross-entropy"] < -0.99

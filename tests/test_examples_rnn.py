@@ -6,14 +6,8 @@ import pytest
 
 import dlcore as dl
 from dlcore import cli
+from _examples import load_example
 
-
-
-def _main(stem):
-    for _, s, path in cli.list_examples():
-        if s == stem:
-            return cli.load_example(path, stem).main
-    raise AssertionError("example %s not found in %s" % (stem, cli.examples_dir()))
 
 
 # tiny models (hidden 32-64); the stated results do not depend on the thread count
@@ -21,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_05_rnn_timeseries():
-    row = _main("05_rnn_timeseries")(quick=True)
+    row = load_example("05_rnn_timeseries").main(quick=True)
     assert row["chapter"].startswith("05")
     assert row["metric"] == "min MSE reduction vs seasonal naive"
     assert set(row["results"]) == {"sunspots", "co2", "seasonal"}
@@ -33,7 +27,7 @@ def test_05_rnn_timeseries():
 
 
 def test_06_lstm_text_generation(capsys):
-    row = _main("06_lstm_text_generation")(quick=True)
+    row = load_example("06_lstm_text_generation").main(quick=True)
     assert row["chapter"].startswith("06")
     base, bpc = row["unigram_bpc"], row["value"]
     assert 4.0 < base < 5.5            # the unigram cross-entropy of English characters
@@ -45,7 +39,7 @@ def test_06_lstm_text_generation(capsys):
 
 
 def test_06_vanishing_gradients():
-    row = _main("06_vanishing_gradients")(quick=True)
+    row = load_example("06_vanishing_gradients").main(quick=True)
     assert row["chapter"].startswith("06") and row["T"] == 40
     mse = row["mse"]
     assert mse["RNN"] > 0.12           # stays near the predict-the-mean level 0.167
@@ -71,7 +65,7 @@ def vader_path(tmp_path_factory):
 
 def test_06_sentiment(vader_path):
     # the tour's quick run is a smoke run; the bounds are for two epochs on all snippets
-    row = _main("06_sentiment")(quick=True, data=vader_path, epochs=2, subset=1.0)
+    row = load_example("06_sentiment").main(quick=True, data=vader_path, epochs=2, subset=1.0)
     assert row["chapter"].startswith("06")
     assert row["acc_lstm"] >= 0.72 and row["acc_bow"] >= 0.72   # stated for the quick mode
 
@@ -79,7 +73,7 @@ def test_06_sentiment(vader_path):
 def test_06_sentiment_without_data_names_the_fetch_command(tmp_path, monkeypatch):
     monkeypatch.setenv("DLCORE_DATA_DIR", str(tmp_path))
     with pytest.raises(dl.data.DatasetNotFoundError, match="dlcore data fetch vader"):
-        _main("06_sentiment")(quick=True)
+        load_example("06_sentiment").main(quick=True)
 
 
 def test_tour_skips_sentiment_without_data(tmp_path, monkeypatch):
@@ -114,7 +108,7 @@ def test_examples_present():
 def test_06_spoken_digits(tmp_path):
     """The GRU on log-mel frames recognizes unheard speakers' digits well above the order-blind
     baseline after 12 epochs (the full run trains 30)."""
-    row = _main("06_spoken_digits")(quick=True, out_dir=str(tmp_path), epochs=12)
+    row = load_example("06_spoken_digits").main(quick=True, out_dir=str(tmp_path), epochs=12)
     assert row["chapter"].startswith("06")
     assert row["accuracy"] >= 0.8 and row["accuracy"] > row["baseline_accuracy"] + 0.05
     assert row["epochs"] == 12

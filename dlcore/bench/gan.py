@@ -18,7 +18,7 @@ import numpy as np
 
 from . import Workload, assert_close, format_table, get_torch, row, time_ms, timed_cases
 
-__all__ = ["run", "format_table", "cases", "workload", "torch_dcgan"]
+__all__ = ["run", "format_table", "cases", "workload", "torch_dcgan", "gan_step"]
 
 SIDES = ("dlcore", "torch")
 
@@ -54,8 +54,30 @@ def torch_dcgan(torch, G, D):
     return tg, td
 
 
+def gan_step(lib, G, D, opt_g, opt_d, real, z, labels):
+    """One DCGAN step (discriminator on real and fake with a smoothed real label, then the
+    generator), written once for dlcore and torch: `lib` is either module.  labels: the
+    (ones, smoothed ones, zeros) targets.  Returns the step function (it returns d_loss)."""
+    ones, smooth, zeros = labels
+    bce = lib.nn.functional.binary_cross_entropy_with_logits
+
+    def step():
+        with lib.no_grad():
+            fake = G(z)
+        d_loss = bce(D(real), smooth) + bce(D(fake), zeros)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(D(G(z)), ones)
+        opt_g.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+        return float(d_loss.item())
+
+    return step
+
+
 def _torch_epoch(torch, tg, td, opt_g, opt_d, X, rng):
-    bce = torch.nn.BCEWithLogitsLoss()
     perm = rng.permutation(len(X))
     for i in range(0, len(X), BATCH):
         idx = perm[i:i + BATCH]
@@ -64,18 +86,8 @@ def _torch_epoch(torch, tg, td, opt_g, opt_d, X, rng):
             continue
         real = torch.from_numpy(X[idx])
         z = torch.from_numpy(rng.standard_normal((n, LATENT)).astype(np.float32))
-        ones = torch.full((n, 1), 0.9)
-        zeros = torch.zeros(n, 1)
-        with torch.no_grad():
-            fake = tg(z)
-        d_loss = bce(td(real), ones) + bce(td(fake), zeros)
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        g_loss = bce(td(tg(z)), torch.ones(n, 1))
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
+        labels = (torch.ones(n, 1), torch.full((n, 1), 0.9), torch.zeros(n, 1))
+        gan_step(torch, tg, td, opt_g, opt_d, real, z, labels)()
 
 
 def cases(quick=False):

@@ -46,8 +46,10 @@ def _lenet(nn):
         nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
-def _resnet18(nn, num_classes=10):
-    class Block(nn.Module):
+def basic_block(nn):
+    """ResNet's BasicBlock class for an nn namespace, with dl.models.resnet's state_dict keys
+    (the torch twin of `dlcore bench infer` uses it too)."""
+    class BasicBlock(nn.Module):
         def __init__(self, cin, cout, stride):
             super().__init__()
             self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
@@ -55,16 +57,21 @@ def _resnet18(nn, num_classes=10):
             self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
             self.bn2 = nn.BatchNorm2d(cout)
             self.relu = nn.ReLU()
-            self.down = None
+            self.downsample = None
             if stride != 1 or cin != cout:
-                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                          nn.BatchNorm2d(cout))
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                                nn.BatchNorm2d(cout))
 
         def forward(self, x):
             y = self.relu(self.bn1(self.conv1(x)))
             y = self.bn2(self.conv2(y))
-            return self.relu(y + (x if self.down is None else self.down(x)))
+            return self.relu(y + (x if self.downsample is None else self.downsample(x)))
 
+    return BasicBlock
+
+
+def _resnet18(nn, num_classes=10):
+    Block = basic_block(nn)
     layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
               nn.MaxPool2d(3, 2, 1)]
     cin = 64
@@ -118,104 +125,55 @@ def _load_into_torch(torch, ours, theirs):
                             for k, v in ours.state_dict().items()})
 
 
-def _classifier_steps(torch, build, x, y, make_opt):
-    """(dlcore step, torch step, first losses) for a classifier on (x, y)."""
+def _ce_step(F, model, opt, inputs, target, classes):
+    """One step of cross-entropy training, written once for dlcore and torch (F is either's
+    nn.functional); classes: flatten the logits to rows of that many first (a sequence model)."""
+    def step():
+        opt.zero_grad()
+        logits = model(*inputs)
+        if classes is not None:
+            logits = logits.reshape(-1, classes)
+        loss = F.cross_entropy(logits, target)
+        loss.backward()
+        opt.step()
+        return float(loss.item())
+
+    return step
+
+
+def _classifier_steps(torch, build, inputs, y, make_opt, classes=None):
+    """(dlcore step, torch step or None) for a model from build(nn) trained to predict y from
+    model(*inputs), the same weights on both sides."""
     import dlcore as dl
     import dlcore.nn.functional as F
     dl.manual_seed(0)
     model = build(dl.nn)
     opt = make_opt(dl.optim, model.parameters())
-    xd, yd = dl.tensor(x), dl.tensor(y)
-
-    def dl_step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xd), yd)
-        loss.backward()
-        opt.step()
-        return float(loss.item())
-
+    dl_step = _ce_step(F, model, opt, [dl.tensor(a) for a in inputs], dl.tensor(y), classes)
     if torch is None:
         return dl_step, None
     tmodel = build(torch.nn)
     _load_into_torch(torch, model, tmodel)
     topt = make_opt(torch.optim, tmodel.parameters())
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def torch_step():
-        topt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(tmodel(xt), yt)
-        loss.backward()
-        topt.step()
-        return float(loss.item())
-
+    torch_step = _ce_step(torch.nn.functional, tmodel, topt,
+                          [torch.from_numpy(a) for a in inputs], torch.from_numpy(y), classes)
     return dl_step, torch_step
 
 
 def _gpt_steps(torch, rng):
-    import dlcore as dl
-    import dlcore.nn.functional as F
     B, T = 32, GPT_BLOCK
     ids = rng.integers(0, GPT_VOCAB, (B, T + 1))
     x, y = ids[:, :-1].copy(), ids[:, 1:].copy()
     pos = np.arange(T)
     mask = np.triu(np.full((T, T), -np.inf, np.float32), 1)
-    dl.manual_seed(0)
-    model = _char_gpt(dl.nn)
-    opt = dl.optim.AdamW(model.parameters(), lr=3e-4)
-    xd, yd, pd, md = dl.tensor(x), dl.tensor(y.reshape(-1)), dl.tensor(pos), dl.tensor(mask)
-
-    def dl_step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xd, pd, md).reshape(-1, GPT_VOCAB), yd)
-        loss.backward()
-        opt.step()
-        return float(loss.item())
-
-    if torch is None:
-        return dl_step, None
-    tmodel = _char_gpt(torch.nn)
-    _load_into_torch(torch, model, tmodel)
-    topt = torch.optim.AdamW(tmodel.parameters(), lr=3e-4)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.reshape(-1))
-    pt, mt = torch.from_numpy(pos), torch.from_numpy(mask)
-
-    def torch_step():
-        topt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(tmodel(xt, pt, mt).reshape(-1, GPT_VOCAB), yt)
-        loss.backward()
-        topt.step()
-        return float(loss.item())
-
-    return dl_step, torch_step
-
-
-
-def _gan_step(lib, G, D, opt_g, opt_d, real, z, labels):
-    """One DCGAN step (discriminator on real and fake with a smoothed real label, then the
-    generator), written once for dlcore and torch: `lib` is either module."""
-    ones, smooth, zeros = labels
-    bce = lib.nn.functional.binary_cross_entropy_with_logits
-
-    def step():
-        with lib.no_grad():
-            fake = G(z)
-        d_loss = bce(D(real), smooth) + bce(D(fake), zeros)
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        g_loss = bce(D(G(z)), ones)
-        opt_g.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-        return float(d_loss.item())
-
-    return step
+    return _classifier_steps(torch, _char_gpt, (x, pos, mask), y.reshape(-1),
+                             lambda o, p: o.AdamW(p, lr=3e-4), classes=GPT_VOCAB)
 
 
 def _dcgan_steps(torch, rng):
     import dlcore as dl
     from ..models import DCDiscriminator, DCGenerator
-    from .gan import torch_dcgan
+    from .gan import gan_step, torch_dcgan
     B, Z = 64, 32
     real = rng.uniform(-1, 1, (B, 1, 28, 28)).astype(np.float32)
     z = rng.standard_normal((B, Z)).astype(np.float32)
@@ -226,13 +184,13 @@ def _dcgan_steps(torch, rng):
     opt_g = dl.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = dl.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     labels = [dl.tensor(np.full((B, 1), v, np.float32)) for v in (1.0, 0.9, 0.0)]
-    dl_step = _gan_step(dl, G, D, opt_g, opt_d, dl.tensor(real), dl.tensor(z), labels)
+    dl_step = gan_step(dl, G, D, opt_g, opt_d, dl.tensor(real), dl.tensor(z), labels)
     if torch is None:
         return dl_step, None
     topt_g = torch.optim.Adam(tg.parameters(), lr=2e-4, betas=(0.5, 0.999))
     topt_d = torch.optim.Adam(td.parameters(), lr=2e-4, betas=(0.5, 0.999))
     tlabels = [torch.full((B, 1), v) for v in (1.0, 0.9, 0.0)]
-    torch_step = _gan_step(torch, tg, td, topt_g, topt_d, torch.from_numpy(real),
+    torch_step = gan_step(torch, tg, td, topt_g, topt_d, torch.from_numpy(real),
                            torch.from_numpy(z), tlabels)
     return dl_step, torch_step
 
@@ -243,12 +201,12 @@ def steps(case, torch=None):
     if case == "lenet b64":
         x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
         y = rng.integers(0, 10, 64)
-        return _classifier_steps(torch, _lenet, x, y,
+        return _classifier_steps(torch, _lenet, (x,), y,
                                  lambda o, p: o.SGD(p, lr=0.01, momentum=0.9))
     if case == "resnet18 b32 64x64":
         x = rng.standard_normal((32, 3, 64, 64)).astype(np.float32)
         y = rng.integers(0, 10, 32)
-        return _classifier_steps(torch, _resnet18, x, y,
+        return _classifier_steps(torch, _resnet18, (x,), y,
                                  lambda o, p: o.SGD(p, lr=0.01, momentum=0.9,
                                                     weight_decay=5e-4))
     if case == "char-gpt b32":

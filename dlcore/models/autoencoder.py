@@ -15,6 +15,7 @@ from ..nn.functional import binary_cross_entropy as bce, mse_loss
 from ..optim import Adam
 from ..tensor import Tensor, randn, randn_like
 from ..train import fit
+from ._args import positive_int
 
 __all__ = ["DenseAutoencoder", "ConvAutoencoder", "Autoencoder", "VAE", "vae_loss",
            "reconstruction_error", "fit_autoencoder", "anomaly_threshold"]
@@ -31,17 +32,11 @@ def _mlp(sizes, act, last_act=None):
     return nn.Sequential(*layers)
 
 
-def _positive_int(name, what, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        raise ValueError("%s: %s must be a positive int, got %r" % (name, what, v))
-    return int(v)
-
-
 def _check_sizes(name, in_features, hidden, latent):
-    _positive_int(name, "in_features", in_features)
-    _positive_int(name, "latent", latent)
+    positive_int(name, "in_features", in_features)
+    positive_int(name, "latent", latent)
     for h in hidden:
-        _positive_int(name, "every hidden size", h)
+        positive_int(name, "every hidden size", h)
 
 
 _OUT_ACT = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, None: None}
@@ -102,9 +97,9 @@ class ConvAutoencoder(nn.Module):
                  upsample="transpose", out_activation="sigmoid"):
         super().__init__()
         name = "ConvAutoencoder"
-        _positive_int(name, "in_channels", in_channels)
-        _positive_int(name, "image_size", image_size)
-        _positive_int(name, "latent", latent)
+        positive_int(name, "in_channels", in_channels)
+        positive_int(name, "image_size", image_size)
+        positive_int(name, "latent", latent)
         if image_size % 4:
             raise ValueError("ConvAutoencoder: image_size must be divisible by 4 (two stride-2 "
                              "stages), got %d" % image_size)
@@ -112,7 +107,7 @@ class ConvAutoencoder(nn.Module):
         if len(channels) != 2:
             raise ValueError("ConvAutoencoder: channels must be two ints (c1, c2), got %r"
                              % (channels,))
-        c1, c2 = (_positive_int(name, "every channel count", c) for c in channels)
+        c1, c2 = (positive_int(name, "every channel count", c) for c in channels)
         if upsample not in ("transpose", "nearest"):
             raise ValueError("ConvAutoencoder: upsample must be 'transpose' or 'nearest', got %r"
                              % (upsample,))

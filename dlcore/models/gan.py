@@ -20,15 +20,10 @@ from ..optim import Adam
 from ..random import rng as _rng
 from ..tensor import Tensor, randn
 from ..train import LambdaCallback, Trainer
+from ._args import class_count, positive_int
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "DCGenerator", "DCDiscriminator", "GANTrainer",
            "fit_gan"]
-
-
-def _pos(name, what, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        raise ValueError("%s: %s must be a positive int, got %r" % (name, what, v))
-    return int(v)
 
 
 def _check_noise(name, z, latent):
@@ -80,12 +75,10 @@ class MLPGenerator(_Sampler, nn.Module):
                  batch_norm=False):
         super().__init__()
         name = "MLPGenerator"
-        self.latent = _pos(name, "latent", latent)
-        self.out_features = _pos(name, "out_features", out_features)
-        self.num_classes = int(num_classes)
-        if self.num_classes < 0:
-            raise ValueError("MLPGenerator: num_classes must be >= 0, got %r" % (num_classes,))
-        hidden = tuple(_pos(name, "every hidden size", h) for h in hidden)
+        self.latent = positive_int(name, "latent", latent)
+        self.out_features = positive_int(name, "out_features", out_features)
+        self.num_classes = class_count(name, num_classes)
+        hidden = tuple(positive_int(name, "every hidden size", h) for h in hidden)
         if self.num_classes:
             self.label_emb = nn.Embedding(self.num_classes, self.num_classes)
         sizes = (self.latent + self.num_classes,) + hidden
@@ -112,12 +105,9 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, in_features=64, hidden=(256, 128), num_classes=0, dropout=0.0):
         super().__init__()
         name = "MLPDiscriminator"
-        self.in_features = _pos(name, "in_features", in_features)
-        self.num_classes = int(num_classes)
-        if self.num_classes < 0:
-            raise ValueError("MLPDiscriminator: num_classes must be >= 0, got %r"
-                             % (num_classes,))
-        hidden = tuple(_pos(name, "every hidden size", h) for h in hidden)
+        self.in_features = positive_int(name, "in_features", in_features)
+        self.num_classes = class_count(name, num_classes)
+        hidden = tuple(positive_int(name, "every hidden size", h) for h in hidden)
         if self.num_classes:
             self.label_emb = nn.Embedding(self.num_classes, self.num_classes)
         sizes = (self.in_features + self.num_classes,) + hidden
@@ -154,13 +144,11 @@ class DCGenerator(_Sampler, nn.Module):
     def __init__(self, latent=32, image_size=28, out_channels=1, channels=32, num_classes=0):
         super().__init__()
         name = "DCGenerator"
-        self.num_classes = int(num_classes)
-        if self.num_classes < 0:
-            raise ValueError("DCGenerator: num_classes must be >= 0, got %r" % (num_classes,))
-        self.latent = _pos(name, "latent", latent)
-        self.image_size = _pos(name, "image_size", image_size)
-        self.out_channels = _pos(name, "out_channels", out_channels)
-        channels = _pos(name, "channels", channels)
+        self.num_classes = class_count(name, num_classes)
+        self.latent = positive_int(name, "latent", latent)
+        self.image_size = positive_int(name, "image_size", image_size)
+        self.out_channels = positive_int(name, "out_channels", out_channels)
+        channels = positive_int(name, "channels", channels)
         if image_size % 4:
             raise ValueError("DCGenerator: image_size must be divisible by 4, got %d" % image_size)
         s = image_size // 4
@@ -196,12 +184,10 @@ class DCDiscriminator(nn.Module):
                  auxiliary=False):
         super().__init__()
         name = "DCDiscriminator"
-        self.num_classes = int(num_classes)
-        if self.num_classes < 0:
-            raise ValueError("DCDiscriminator: num_classes must be >= 0, got %r" % (num_classes,))
-        self.image_size = _pos(name, "image_size", image_size)
-        self.in_channels = _pos(name, "in_channels", in_channels)
-        channels = _pos(name, "channels", channels)
+        self.num_classes = class_count(name, num_classes)
+        self.image_size = positive_int(name, "image_size", image_size)
+        self.in_channels = positive_int(name, "in_channels", in_channels)
+        channels = positive_int(name, "channels", channels)
         if image_size % 4:
             raise ValueError("DCDiscriminator: image_size must be divisible by 4, got %d"
                              % image_size)

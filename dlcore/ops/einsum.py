@@ -14,46 +14,53 @@ class Einsum(Function):
         return np.asarray(np.einsum(equation, *arrays, optimize=True))
 
     def backward(self, g):
-        ins, out = self.eq.replace(" ", "").split("->")
-        terms = ins.split(",")
         grads = []
-        for i, (term, a) in enumerate(zip(terms, self.arrays)):
-            if not self.needs_input_grad[i]:
+        for i, spec in enumerate(_grad_specs(self.eq, [a.shape for a in self.arrays],
+                                             self.needs_input_grad)):
+            if spec is None:
                 grads.append(None)
                 continue
-            others = [t for j, t in enumerate(terms) if j != i]
-            arrs = [x for j, x in enumerate(self.arrays) if j != i]
-            # letters of `term` missing from every other operand and the output are summed
-            # in forward: their gradient is the broadcast of the rest
-            present = set(out) | set("".join(others))
-            eq = ",".join([out] + others) + "->" + "".join(c for c in term if c in present)
-            gi = np.einsum(eq, g, *arrs, optimize=True)
-            full = "".join(c for c in term if c in present)
-            if full != term:
-                gi = np.broadcast_to(gi.reshape([a.shape[term.index(c)] if c in present else 1
-                                                 for c in term]), a.shape)
-            # repeated letters in one term (a diagonal) are not supported in backward
+            eq, shape = spec
+            gi = np.einsum(eq, g, *[x for j, x in enumerate(self.arrays) if j != i],
+                           optimize=True)
+            if shape is not None:
+                gi = np.broadcast_to(gi.reshape(shape), self.arrays[i].shape)
             grads.append(np.ascontiguousarray(gi))
         return tuple(grads)
 
     def backward_graph(self, g):
-        ins, out = self.eq.replace(" ", "").split("->")
-        terms = ins.split(",")
         grads = []
-        for i, (term, a) in enumerate(zip(terms, self.parents)):
-            if not self.needs_input_grad[i]:
+        for i, spec in enumerate(_grad_specs(self.eq, [a.shape for a in self.parents],
+                                             self.needs_input_grad)):
+            if spec is None:
                 grads.append(None)
                 continue
-            others = [t for j, t in enumerate(terms) if j != i]
-            ops = [x for j, x in enumerate(self.parents) if j != i]
-            present = set(out) | set("".join(others))
-            kept = "".join(c for c in term if c in present)
-            gi = Einsum.apply(g, *ops, equation=",".join([out] + others) + "->" + kept)
-            if kept != term:
-                gi = gi.reshape([a.shape[term.index(c)] if c in present else 1
-                                 for c in term]).expand(*a.shape)
+            eq, shape = spec
+            gi = Einsum.apply(g, *[x for j, x in enumerate(self.parents) if j != i], equation=eq)
+            if shape is not None:
+                gi = gi.reshape(shape).expand(*self.parents[i].shape)
             grads.append(gi)
         return tuple(grads)
+
+
+def _grad_specs(equation, shapes, needs):
+    """Per operand of an explicit equation: None when it needs no gradient, else (eq, shape):
+    its gradient is einsum(eq, g, *the other operands), then, when shape is not None, reshaped
+    to shape and broadcast to the operand's.  Letters of an operand missing from every other
+    operand and the output were summed in forward: their gradient is the broadcast of the rest.
+    (A letter repeated within one term, a diagonal, is read by _Diagonal before Einsum.)"""
+    ins, out = equation.replace(" ", "").split("->")
+    terms = ins.split(",")
+    for i, (term, shape) in enumerate(zip(terms, shapes)):
+        if not needs[i]:
+            yield None
+            continue
+        others = [t for j, t in enumerate(terms) if j != i]
+        present = set(out) | set("".join(others))
+        kept = "".join(c for c in term if c in present)
+        eq = ",".join([out] + others) + "->" + kept
+        yield eq, (None if kept == term else
+                   [shape[term.index(c)] if c in present else 1 for c in term])
 
 
 class _Diagonal(Function):

@@ -477,22 +477,26 @@ def _weighted_pointwise(input, target, kind, param, weight, reduction, fname, me
     return total / (denom if denom is not None else float(w.size))
 
 
+def _distance_loss(kind, fname, input, target, size_average, reduce, reduction, weight):
+    """mse_loss and l1_loss: the per-element distance `kind`; a weight's mean divides by the
+    weights' sum."""
+    reduction = _reduction(reduction, size_average, reduce, fname)
+    input, target = _pair(input, target, fname)
+    return _weighted_pointwise(input, target, kind, 0.0, weight, reduction, fname, True)
+
+
 @float32_policy
 @via_float32
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    fname = "mse_loss"
-    reduction = _reduction(reduction, size_average, reduce, fname)
-    input, target = _pair(input, target, fname)
-    return _weighted_pointwise(input, target, _C.PL_MSE, 0.0, weight, reduction, fname, True)
+    return _distance_loss(_C.PL_MSE, "mse_loss", input, target, size_average, reduce, reduction,
+                          weight)
 
 
 @float32_policy
 @via_float32
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    fname = "l1_loss"
-    reduction = _reduction(reduction, size_average, reduce, fname)
-    input, target = _pair(input, target, fname)
-    return _weighted_pointwise(input, target, _C.PL_L1, 0.0, weight, reduction, fname, True)
+    return _distance_loss(_C.PL_L1, "l1_loss", input, target, size_average, reduce, reduction,
+                          weight)
 
 
 @float32_policy

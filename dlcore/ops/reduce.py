@@ -254,6 +254,20 @@ def _require_float(t, fname, message):
         raise RuntimeError("%s (got %s)" % (message, t._data.dtype))
 
 
+def _scan(fn, name, x, dim, dtype):
+    """cumsum / cumprod (fn: their Function) along dim; a 0-d tensor is its own scan, and
+    integers and bools accumulate in int64 unless dtype says otherwise, as in PyTorch."""
+    src = x if dtype is None else x.to(dtype)
+    axis = norm_dim(dim, x.ndim, name)
+    if x.ndim == 0:
+        out = fn.apply(src.reshape(1), axis=0).reshape(())
+    else:
+        out = fn.apply(src, axis=axis)
+    if dtype is None and out._data.dtype.kind in "biu":
+        out = out.to(int64)
+    return out
+
+
 class ReduceMethods:
     """Tensor reductions; `dim` is None (all), an int or a sequence of ints."""
 
@@ -334,27 +348,11 @@ class ReduceMethods:
 
     @via_float32
     def cumsum(self, dim, dtype=None):
-        x = self if dtype is None else self.to(dtype)
-        norm_dim(dim, self.ndim, "cumsum")
-        if self.ndim == 0:
-            out = Cumsum.apply(x.reshape(1), axis=0).reshape(())
-        else:
-            out = Cumsum.apply(x, axis=norm_dim(dim, self.ndim, "cumsum"))
-        if dtype is None and out._data.dtype.kind in "biu":
-            out = out.to(int64)
-        return out
+        return _scan(Cumsum, "cumsum", self, dim, dtype)
 
     @via_float32
     def cumprod(self, dim, dtype=None):
-        x = self if dtype is None else self.to(dtype)
-        norm_dim(dim, self.ndim, "cumprod")
-        if self.ndim == 0:
-            out = Cumprod.apply(x.reshape(1), axis=0).reshape(())
-        else:
-            out = Cumprod.apply(x, axis=norm_dim(dim, self.ndim, "cumprod"))
-        if dtype is None and out._data.dtype.kind in "biu":
-            out = out.to(int64)
-        return out
+        return _scan(Cumprod, "cumprod", self, dim, dtype)
 
     def all(self, dim=None, keepdim=False):
         return wrap(np.asarray(np.all(self._data, axis=dim, keepdims=keepdim)))

@@ -9,20 +9,15 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from .arith import Sqrt
 from ..tensor_base import wrap
 from ..shapes import expand_reduced as _expand_back
 from ..shapes import norm_axes
 from ..dtypes import is_floating
 
 
-class RootAtZero(Function):
+class RootAtZero(Sqrt):
     """sqrt whose gradient is 0 where the result is 0 (std's and the 2-norm's convention)."""
-
-    def forward(self, a):
-        out = np.sqrt(a)
-        if self.requires_grad:
-            self.out = out
-        return out
 
     def backward(self, g):
         out = self.out

@@ -114,8 +114,8 @@ class _ConvNd(Module):
         return s
 
 
-class Conv2d(_ConvNd):
-    """2-D convolution: weight (out_channels, in_channels/groups, kH, kW), bias (out_channels)."""
+class _Conv(_ConvNd):
+    """Conv1d/2d/3d: PyTorch's argument order and defaults (ConvTranspose2d has its own)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -123,15 +123,14 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, device=device, dtype=dtype)
 
 
-class Conv1d(_ConvNd):
+class Conv2d(_Conv):
+    """2-D convolution: weight (out_channels, in_channels/groups, kH, kW), bias (out_channels)."""
+
+
+class Conv1d(_Conv):
     """1-D convolution: weight (out_channels, in_channels/groups, k), bias (out_channels)."""
     _n = 1
     _conv = staticmethod(conv1d)
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device=device, dtype=dtype)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -166,13 +165,8 @@ class ConvTranspose2d(_ConvNd):
                                 self._output_padding(x, output_size), self.groups, self.dilation)
 
 
-class Conv3d(_ConvNd):
+class Conv3d(_Conv):
     """3-D convolution: weight (out_channels, in_channels/groups, kD, kH, kW), bias
     (out_channels); computed as a sum of 2-D convolutions over the kernel's depth taps."""
     _n = 3
     _conv = staticmethod(conv3d)
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device=device, dtype=dtype)

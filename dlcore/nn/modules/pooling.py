@@ -1,7 +1,7 @@
 """Pooling layers (PyTorch's names and arguments)."""
 from ...ops import pool as P
 from .module import Module
-from .pooling_base import _AvgPool, _MaxPool
+from .pooling_base import _AdaptiveAvgPool, _AdaptiveMaxPool, _AvgPool, _MaxPool
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxUnpool2d"]
 
@@ -14,28 +14,12 @@ class AvgPool2d(_AvgPool):
     _fn = staticmethod(P.avg_pool2d)
 
 
-class AdaptiveAvgPool2d(Module):
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x):
-        return P.adaptive_avg_pool2d(x, self.output_size)
-
-    def extra_repr(self):
-        return "output_size=%s" % (self.output_size,)
+class AdaptiveAvgPool2d(_AdaptiveAvgPool):
+    _fn = staticmethod(P.adaptive_avg_pool2d)
 
 
-class AdaptiveMaxPool2d(Module):
-    def __init__(self, output_size, return_indices=False):
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
-    def forward(self, x):
-        return P.adaptive_max_pool2d(x, self.output_size, self.return_indices)
-
-    def extra_repr(self):
-        return "output_size=%s" % (self.output_size,)
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    _fn = staticmethod(P.adaptive_max_pool2d)
 
 
 class MaxUnpool2d(Module):

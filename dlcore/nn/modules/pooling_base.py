@@ -1,4 +1,5 @@
-"""What MaxPool1d/2d/3d and AvgPool1d/2d/3d share: their arguments, repr and call."""
+"""What the 1-D, 2-D and 3-D forms of each pooling layer (MaxPool, AvgPool, AdaptiveAvgPool,
+AdaptiveMaxPool) share: their arguments, repr and call."""
 from .module import Module
 
 
@@ -41,3 +42,33 @@ class _AvgPool(Module):
     def extra_repr(self):
         return "kernel_size=%s, stride=%s, padding=%s" % (self.kernel_size, self.stride,
                                                           self.padding)
+
+
+class _AdaptiveAvgPool(Module):
+    """AdaptiveAvgPool1d/2d/3d; _fn is the functional form of the subclass."""
+    _fn = None
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return type(self)._fn(x, self.output_size)
+
+    def extra_repr(self):
+        return "output_size=%s" % (self.output_size,)
+
+
+class _AdaptiveMaxPool(Module):
+    """AdaptiveMaxPool1d/2d/3d; _fn is the functional form of the subclass."""
+    _fn = None
+
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x):
+        return type(self)._fn(x, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return "output_size=%s" % (self.output_size,)

@@ -1,7 +1,6 @@
 """1-D and 3-D pooling layers (dlcore.ops.pool_nd, on the 2-D pooling kernels)."""
 from ...ops import pool_nd as P
-from .module import Module
-from .pooling_base import _AvgPool, _MaxPool
+from .pooling_base import _AdaptiveAvgPool, _AdaptiveMaxPool, _AvgPool, _MaxPool
 
 __all__ = ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MaxPool3d",
            "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d"]
@@ -27,35 +26,17 @@ class AvgPool3d(_AvgPool):
     _fn = staticmethod(P.avg_pool3d)
 
 
-class AdaptiveAvgPool1d(Module):
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, x):
-        return P.adaptive_avg_pool1d(x, self.output_size)
-
-    def extra_repr(self):
-        return "output_size=%s" % (self.output_size,)
+class AdaptiveAvgPool1d(_AdaptiveAvgPool):
+    _fn = staticmethod(P.adaptive_avg_pool1d)
 
 
-class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
-    def forward(self, x):
-        return P.adaptive_avg_pool3d(x, self.output_size)
+class AdaptiveAvgPool3d(_AdaptiveAvgPool):
+    _fn = staticmethod(P.adaptive_avg_pool3d)
 
 
-class AdaptiveMaxPool1d(Module):
-    def __init__(self, output_size, return_indices=False):
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
-    def forward(self, x):
-        return P.adaptive_max_pool1d(x, self.output_size, self.return_indices)
-
-    def extra_repr(self):
-        return "output_size=%s" % (self.output_size,)
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    _fn = staticmethod(P.adaptive_max_pool1d)
 
 
-class AdaptiveMaxPool3d(AdaptiveMaxPool1d):
-    def forward(self, x):
-        return P.adaptive_max_pool3d(x, self.output_size, self.return_indices)
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    _fn = staticmethod(P.adaptive_max_pool3d)

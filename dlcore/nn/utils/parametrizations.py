@@ -9,6 +9,7 @@ from ...ops.distance import normalize
 from ...tensor import Tensor
 from ..modules.module import Module
 from . import parametrize
+from ._spectral import random_unit_vectors, sigma, weight_matrix
 
 __all__ = ["weight_norm", "spectral_norm", "norm_except_dim"]
 
@@ -54,20 +55,11 @@ class _SpectralNorm(Module):
         self.dim = dim % ndim if ndim else 0
         self.eps, self.n_power_iterations = eps, n_power_iterations
         if ndim > 1:
-            mat = self._matrix(weight.detach())._data
-            h, w = mat.shape
-            rng = np.random.default_rng()
-            u = rng.standard_normal(h).astype(mat.dtype)
-            v = rng.standard_normal(w).astype(mat.dtype)
-            self.register_buffer("_u", Tensor(u / max(np.linalg.norm(u), eps)))
-            self.register_buffer("_v", Tensor(v / max(np.linalg.norm(v), eps)))
+            mat = weight_matrix(weight.detach(), self.dim)._data
+            u, v = random_unit_vectors(mat, eps)
+            self.register_buffer("_u", Tensor(u))
+            self.register_buffer("_v", Tensor(v))
             self._power_method(mat, 15)
-
-    def _matrix(self, weight):
-        if self.dim != 0:
-            order = [self.dim] + [d for d in range(weight.ndim) if d != self.dim]
-            weight = weight.permute(*order)
-        return weight.reshape(weight.shape[0], -1)
 
     def _power_method(self, mat, n):
         u, v = self._u._data, self._v._data
@@ -80,13 +72,10 @@ class _SpectralNorm(Module):
     def forward(self, weight):
         if weight.ndim == 1:
             return normalize(weight, dim=0, eps=self.eps)
-        mat = self._matrix(weight)
+        mat = weight_matrix(weight, self.dim)
         if self.training:
             self._power_method(mat._data, self.n_power_iterations)
-        u = Tensor(self._u._data.copy())
-        v = Tensor(self._v._data.copy())
-        sigma = (u * (mat * v).sum(1)).sum()
-        return weight / sigma
+        return weight / sigma(mat, self._u._data, self._v._data)
 
     def right_inverse(self, value):
         return value
