@@ -70,5 +70,5 @@ NEW_ON_MAIN = "exposed on main by another branch (#14 item 3); its OpInfo failur
 KNOWN_FAILURES += [(n, None, _always, NEW_ON_MAIN) for n in (
     "nn.functional.normalize", "nn.functional.avg_pool3d", "nn.functional.group_norm",
     "nn.functional.max_pool3d", "nn.functional.triplet_margin_loss",
-    "nn.functional.triplet_margin_with_distance_loss", "to_sparse", "nn.functional.grid_sample",
+    "nn.functional.triplet_margin_with_distance_loss", "to_sparse",
     "nn.functional.pairwise_distance")]
