@@ -36,8 +36,6 @@ KNOWN_FAILURES = [
      "norm p=0, p=+-inf, 'fro', 'nuc': " + HARDENING),
     ("gather", None, lambda s, d: s.input.dim() == 0 or s.args[1].dim() != s.input.dim(),
      "gather's index shape rules: " + HARDENING),
-    ("clamp", None, lambda s, d: d == torch.float32 and any(_int_tensor(a) for a in s.args),
-     PROMOTION),
     ("mean", None, lambda s, d: _int_tensor(s.input),
      "mean of an integer tensor must raise: #14 item 1 (semantics branch)"),
     ("zero_", None, _always, "in-place op on a non-leaf tensor: #14 item 2 (autograd branch)"),
@@ -68,7 +66,5 @@ KNOWN_FAILURES += [
 NEW_ON_MAIN = "exposed on main by another branch (#14 item 3); its OpInfo failures are that " \
     "branch's to fix"
 KNOWN_FAILURES += [(n, None, _always, NEW_ON_MAIN) for n in (
-    "nn.functional.normalize", "nn.functional.avg_pool3d", "nn.functional.group_norm",
-    "nn.functional.max_pool3d", "nn.functional.triplet_margin_loss",
-    "nn.functional.triplet_margin_with_distance_loss", "to_sparse",
-    "nn.functional.pairwise_distance")]
+    "nn.functional.avg_pool3d", "nn.functional.group_norm",
+    "nn.functional.max_pool3d", "to_sparse")]

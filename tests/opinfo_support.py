@@ -167,6 +167,10 @@ def to_dl(obj, leaves, memo=None):
         return "cpu"
     if isinstance(obj, torch.Size):
         return tuple(obj)
+    if isinstance(obj, torch.nn.Module):
+        if type(obj) in MODULE_ARGS:  # a parameterless module passed as a function argument
+            return MODULE_ARGS[type(obj)](obj)
+        raise Skip("a torch module argument (%s)" % type(obj).__name__)
     if isinstance(obj, complex):
         raise Skip("complex dtype")
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
@@ -181,6 +185,14 @@ def to_dl(obj, leaves, memo=None):
     if isinstance(obj, str) and obj.startswith(("cuda", "meta", "mps")):
         raise Skip("device other than cpu")
     return obj
+
+
+# torch modules that samples pass as arguments (triplet_margin_with_distance_loss's
+# distance_function): the dlcore module with the same settings
+MODULE_ARGS = {
+    torch.nn.PairwiseDistance: lambda m: dl.nn.PairwiseDistance(p=m.norm, eps=m.eps,
+                                                                keepdim=m.keepdim),
+}
 
 
 def convert(sample):
