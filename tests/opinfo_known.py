@@ -66,5 +66,4 @@ KNOWN_FAILURES += [
 NEW_ON_MAIN = "exposed on main by another branch (#14 item 3); its OpInfo failures are that " \
     "branch's to fix"
 KNOWN_FAILURES += [(n, None, _always, NEW_ON_MAIN) for n in (
-    "nn.functional.avg_pool3d", "nn.functional.group_norm",
-    "nn.functional.max_pool3d", "to_sparse")]
+    "to_sparse",)]
