@@ -104,13 +104,14 @@ class Pow(Function):
             else:
                 ga = g * b * np.power(a, b - 1)
         if self.needs_input_grad[1]:
-            # a broadcast exponent's gradient is a sum of terms that may cancel: formed and
-            # summed in float64 (torch's float32 sum loses about half of those digits)
+            # a broadcast exponent's gradient is a sum of terms that may cancel: formed (the
+            # power recomputed) and summed in float64, not from float32 terms
             wide = np.shape(b) != np.shape(g) and self.out.dtype == np.float32
             dt = np.float64 if wide else self.out.dtype
+            out = np.power(np.asarray(a, dt), np.asarray(b, dt)) if wide else self.out
             with np.errstate(divide="ignore", invalid="ignore"):
                 la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0).astype(dt)
-            gb = np.asarray(g, dt) * self.out.astype(dt) * la
+            gb = np.asarray(g, dt) * out * la
             if wide:
                 gb = unbroadcast(gb, np.shape(b)).astype(self.out.dtype)
         return ga, gb
