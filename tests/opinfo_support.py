@@ -392,7 +392,10 @@ def densify(out):
     """Sparse COO outputs as their dense values (differentiable on both sides), so that values
     and gradients compare as dense ones once the layouts were compared."""
     if isinstance(out, (tuple, list)):
-        return type(out)(densify(o) for o in out)
+        items = [densify(o) for o in out]
+        if all(a is b for a, b in zip(items, out)):
+            return out
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
     return out.to_dense() if _is_sparse(out) else out
 
 
