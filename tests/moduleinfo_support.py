@@ -200,13 +200,6 @@ def run_module_input(info, cls, mi, dtype, training):
             compare(t64, dg, dtype, "grad of %s" % lab, torch.float64, _own_error(t32, t64))
 
 
-# modules exposed on main by another branch (#14 item 3) after this table was written: their
-# failing inputs are that branch's to fix (not strict)
-KNOWN_FAILURES += [(n, lambda mi, d, t: True, "exposed on main by another branch (#14 item 3); "
-                    "its ModuleInfo failures are that branch's to fix", False)
-                   for n in ("nn.InstanceNorm1d", "nn.InstanceNorm2d", "nn.InstanceNorm3d")]
-
-
 def known_failure(info, mi, dtype, training):
     """(reason, strict) of the matching KNOWN_FAILURES entry, or (None, False)."""
     for name, pred, reason, *strict in KNOWN_FAILURES:

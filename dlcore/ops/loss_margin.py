@@ -91,12 +91,14 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
 
 
 def _gaussian_var(var, input):
-    """var brought to input's shape as torch's rules allow (one fewer dim, or a last dim of 1)."""
-    if tuple(var.shape) == tuple(input.shape):
+    """var brought to input's shape as torch's rules allow: one dim short of input, or
+    input's dims with a single mismatched dim, of size 1 (broadcast)."""
+    vs, xs = tuple(var.shape), tuple(input.shape)
+    if vs == xs:
         return var
-    if tuple(input.shape[:-1]) == tuple(var.shape):
+    if xs[:-1] == vs:
         return var.unsqueeze(-1)
-    if tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1:
+    if len(vs) == len(xs) and sum(v for x, v in zip(xs, vs) if x != v) == 1:
         return var
     raise ValueError("gaussian_nll_loss: var of shape %s does not fit input of shape %s"
                      % (tuple(var.shape), tuple(input.shape)))
