@@ -126,6 +126,36 @@ def test_values_computed_outside_the_ops_raise():
     assert autograd._tracer is None
 
 
+class _SlightInplace(nn.Module):
+    """Changes its output by 1% of its largest value behind the tracer's back."""
+
+    def forward(self, x):
+        y = x * 2.0
+        y._data[0, 0] += 0.01 * float(np.abs(y._data).max())
+        return y
+
+
+def test_a_small_hidden_change_still_raises():
+    with pytest.raises(TraceError, match="does not reproduce output 0"):
+        dl.jit.trace(_SlightInplace(), _t(2, 4), optimize=None)
+
+
+def test_an_op_whose_inference_algorithm_differs_traces():
+    # at this shape a convolution recorded with autograd on computes by im2col and the same
+    # one as inference by Winograd (its filter transform cached): float32 results differ
+    # by ~1e-5, which is not a change the tracer missed
+    dl.manual_seed(0)
+    m = nn.Conv2d(256, 256, 3, padding=1).eval()
+    x = dl.tensor(np.random.default_rng(0).standard_normal((2, 256, 14, 14)).astype(np.float32))
+    recorded = m(x).detach().numpy()
+    with dl.no_grad():
+        inference = m(x).numpy()
+    assert not np.array_equal(recorded, inference)  # the two algorithms really differ here
+    traced = dl.jit.trace(m, x)
+    got = traced(x).numpy()
+    np.testing.assert_allclose(got, inference, rtol=0, atol=1e-4 * np.abs(inference).max())
+
+
 class _Cube(Function):
     def forward(self, x, k=1.0):
         return x * x * x * k

@@ -1,9 +1,9 @@
 """The reference interpreter: runs a concrete graph node by node on NumPy arrays.
 
 Each op calls the same Function forward (or NumPy ufunc) eager mode uses, so a traced graph
-run here reproduces eager results bit for bit; the tracer checks traces with it, constant
-folding evaluates with it, and the planned executor falls back to it for a node it has no
-kernel for.
+run here reproduces eager inference (no_grad) bit for bit; the tracer checks traces with it,
+constant folding evaluates with it, and the planned executor falls back to it for a node it has
+no kernel for.
 """
 import numpy as np
 
