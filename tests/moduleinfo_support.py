@@ -9,7 +9,11 @@ outputs and the buffers forward updates (BatchNorm's running statistics), then b
 same random output gradients and compares the input and parameter gradients.  Where torch's
 constructor or forward raises, dlcore's must raise too.
 """
+import os
 import sys
+
+if __name__ == "__main__":  # run as a script: this checkout's dlcore, not an installed one
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch
 from torch.testing._internal.common_modules import module_db

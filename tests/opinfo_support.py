@@ -10,8 +10,12 @@ outputs are compared (shape, dtype, values with torch.testing's default toleranc
 dtype); then a backward pass with the same random output gradients on both sides and the input
 gradients are compared.  Where torch raises for a sample, dlcore must raise too.
 """
+import os
 import sys
 import types
+
+if __name__ == "__main__":  # run as a script: this checkout's dlcore, not an installed one
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 import pytest
