@@ -68,12 +68,79 @@ static inline int64_t col_clamp(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* The taps of one kernel column s over an output row: output columns [lo, hi) read input
+ * columns ow*sw + off (off = s*dw - pw) inside 0 .. W-1; the others are padding.  The same
+ * for every row, so im2col/col2im work it out once per (c, r, s), not per run. */
+static inline void tap_columns(int64_t off, int64_t sw, int64_t W, int64_t OW, int64_t *lo,
+                               int64_t *hi)
+{
+    /* a = ceil(-off / sw), b = floor((W - 1 - off) / sw) + 1 on non-negative operands; no
+     * division for strides 1 and 2 (a divide per row cost more than a small map's copy) */
+    const int64_t na = off >= 0 ? 0 : -off, nb = off > W - 1 ? -1 : W - 1 - off;
+    int64_t a, b;
+    if (sw == 1) {
+        a = na, b = nb + 1;
+    } else if (sw == 2) {
+        a = (na + 1) >> 1, b = nb < 0 ? 0 : (nb >> 1) + 1;
+    } else {
+        a = (na + sw - 1) / sw, b = nb < 0 ? 0 : nb / sw + 1;
+    }
+    *lo = col_clamp(a, 0, OW);
+    *hi = col_clamp(b, *lo, OW);
+}
+
+#ifdef DL_VF_MASKED
+/* d[j] = xr[iw0 + 2j] for lo <= j < hi: masked loads of the span (lanes past it are not
+ * read) and one two-source permute picking the even lanes */
+static inline void stride2_copy(float *d, const float *xr, int64_t iw0, int64_t lo, int64_t hi)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    for (int64_t j = lo; j < hi; j += 16) {
+        const int64_t n = hi - j < 16 ? hi - j : 16, span = 2 * n - 1;
+        const float *src = xr + (iw0 + 2 * j);
+        const vf a = vf_load_part(src, col_lanes(span), 0.0f);
+        const vf b = span > 16 ? vf_load_part(src + 16, col_lanes(span - 16), 0.0f) : vf_zero();
+        vf_store_part(d + j, _mm512_permutex2var_ps(a, even, b), col_lanes(n));
+    }
+}
+#else
+static inline void stride2_copy(float *d, const float *xr, int64_t iw0, int64_t lo, int64_t hi)
+{
+    for (int64_t j = lo; j < hi; j++) d[j] = xr[iw0 + 2 * j];
+}
+#endif
+
+/* d[j] = xr[iw0 + j*sw] for lo <= j < hi */
+static inline void strided_copy(float *d, const float *xr, int64_t iw0, int64_t sw, int64_t lo,
+                                int64_t hi)
+{
+    if (sw == 1) {
+        row_copy(d, xr, iw0, lo, hi);
+    } else if (sw == 2) {
+        stride2_copy(d, xr, iw0, lo, hi);
+    } else {
+        for (int64_t j = lo; j < hi; j++) d[j] = xr[iw0 + j * sw];
+    }
+}
+
+/* xr[iw0 + j*sw] += d[j] for lo <= j < hi */
+static inline void strided_add(float *xr, int64_t iw0, int64_t sw, const float *d, int64_t lo,
+                               int64_t hi)
+{
+    if (sw == 1) {
+        row_add(xr, iw0, d, lo, hi);
+    } else {
+        for (int64_t j = lo; j < hi; j++) xr[iw0 + j * sw] += d[j];
+    }
+}
+
 /* col[((c*R + r)*S + s) * ldc + q] = x[c, ih, iw] for the np output positions p0 .. p0+np-1
  * (zero outside x); see conv_im2col_impl.h. */
 static void im2col(const dl_conv_params *p, const float *x, int64_t Cg,
                    int64_t p0, int64_t np, float *col, int64_t ldc)
 {
-    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW, sw = p->sw;
     /* the first run's output row and column; every later run starts a row (no division per
      * run: the runs are only a row long) */
     const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
@@ -82,26 +149,23 @@ static void im2col(const dl_conv_params *p, const float *x, int64_t Cg,
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
                 float *dst = col + ((c * R + r) * S + s) * ldc;
+                const int64_t off = s * p->dw - p->pw;
+                int64_t jlo, jhi;
+                tap_columns(off, sw, W, OW, &jlo, &jhi);
                 int64_t q = 0, oh = oh0, ow = ow0;
                 while (q < np) {
                     const int64_t run = col_clamp(OW - ow, 0, np - q);
                     const int64_t ih = oh * p->sh - p->ph + r * p->dh;
-                    const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
                     float *d = dst + q;
                     if (ih < 0 || ih >= H) {
                         row_zero(d, run);
-                    } else if (p->sw == 1) {
-                        const int64_t lo = col_clamp(-iw0, 0, run);
-                        const int64_t hi = col_clamp(W - iw0, lo, run);
-                        row_zero(d, lo);
-                        row_copy(d, xc + ih * W, iw0, lo, hi);
-                        row_zero(d + hi, run - hi);
                     } else {
-                        const float *xr = xc + ih * W;
-                        for (int64_t j = 0; j < run; j++) {
-                            const int64_t iw = iw0 + j * p->sw;
-                            d[j] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
-                        }
+                        /* this run covers output columns ow .. ow+run-1 */
+                        const int64_t lo = col_clamp(jlo - ow, 0, run);
+                        const int64_t hi = col_clamp(jhi - ow, lo, run);
+                        row_zero(d, lo);
+                        strided_copy(d, xc + ih * W, ow * sw + off, sw, lo, hi);
+                        row_zero(d + hi, run - hi);
                     }
                     q += run;
                     oh++;
@@ -116,7 +180,7 @@ static void im2col(const dl_conv_params *p, const float *x, int64_t Cg,
 static void col2im(const dl_conv_params *p, const float *col, int64_t Cg,
                    int64_t p0, int64_t np, float *x, int64_t ldc)
 {
-    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW, sw = p->sw;
     /* the first run's output row and column; every later run starts a row (no division per
      * run: the runs are only a row long) */
     const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
@@ -125,24 +189,17 @@ static void col2im(const dl_conv_params *p, const float *col, int64_t Cg,
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
                 const float *src = col + ((c * R + r) * S + s) * ldc;
+                const int64_t off = s * p->dw - p->pw;
+                int64_t jlo, jhi;
+                tap_columns(off, sw, W, OW, &jlo, &jhi);
                 int64_t q = 0, oh = oh0, ow = ow0;
                 while (q < np) {
                     const int64_t run = col_clamp(OW - ow, 0, np - q);
                     const int64_t ih = oh * p->sh - p->ph + r * p->dh;
-                    const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
-                    const float *d = src + q;
                     if (ih >= 0 && ih < H) {
-                        float *xr = xc + ih * W;
-                        if (p->sw == 1) {
-                            const int64_t lo = col_clamp(-iw0, 0, run);
-                            const int64_t hi = col_clamp(W - iw0, lo, run);
-                            row_add(xr, iw0, d, lo, hi);
-                        } else {
-                            for (int64_t j = 0; j < run; j++) {
-                                const int64_t iw = iw0 + j * p->sw;
-                                if (iw >= 0 && iw < W) xr[iw] += d[j];
-                            }
-                        }
+                        const int64_t lo = col_clamp(jlo - ow, 0, run);
+                        const int64_t hi = col_clamp(jhi - ow, lo, run);
+                        strided_add(xc + ih * W, ow * sw + off, sw, src + q, lo, hi);
                     }
                     q += run;
                     oh++;

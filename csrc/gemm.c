@@ -27,16 +27,19 @@
  * micro-kernel alone runs at ~112 GFLOP/s (96% of the 117 GFLOP/s FMA peak) on L1/L2-resident
  * panels; whole sgemm n = 1024 at ~100 GFLOP/s.
  *
- * Threads: the MR x NR tiles of C are split on a threads_m x threads_n grid chosen to balance
- * them, and each thread computes its block of C as an independent product with its own packed
- * panels (see gemm_run).  Small products run on one thread (no fork/join), and a call from
- * inside a parallel region runs on the calling thread only.
+ * Threads: the MR x NR tiles of C, numbered along the rows (or down the columns when M is
+ * much smaller than N), are cut into one run of equal weight per thread, splitting M and N
+ * inside a panel where that balances better; B is packed once for the whole team when the
+ * threads split M (see gemm_run).  Small products run on one thread (no fork/join), and a
+ * call from inside a parallel region runs on the calling thread only.
  *
  * Direct paths (float32): M == 1 or N == 1 is a matrix-vector product that streams the matrix
  * once with no packing (gemm_gemv_simd.c), and so is M <= 4 with op(B) = B^T (Linear layers at
  * batch 2-4: each row of the weight read once for all rows); when op(B) = B is small or used by
  * only a few row panels of A (small M) it is read in place instead of packed, and only A is
- * packed.
+ * packed.  Products of at most 2^18 multiply-adds (AVX-512, AVX2) read A in place as well
+ * (sgemm_small_path, GEMM_SMALL_MNK says where that pays); every tile there is the blocked
+ * path's arithmetic, so a shape gives the same bits on either path.
  *
  * Packing buffers are cached per thread and reused: a fresh page costs ~1.7 us to fault in
  * here, more than a whole small GEMM.
@@ -66,21 +69,23 @@ typedef struct {
     int f64;            /* element type: 0 float, 1 double */
     dl_gemm_pack_t_fn pack_t;   /* float32 transposing pack for this ISA, or NULL (portable) */
     dl_gemm_pack_n_fn pack_n;   /* float32 row-copy pack for this ISA, or NULL (portable) */
+    dl_gemm_kernel_sa_fn sa;    /* float32 kernel reading A in place, or NULL */
 } gemm_plan;
 
 /* Each ISA's kernels and register tiles (the table gemm_kernels_for() picks, see dispatch.h). */
 const gemm_kernels_t gemm_kernels_avx512 = {
     dl_sgemm_kernel_avx512, DL_SGEMM_AVX512_MR, DL_SGEMM_AVX512_NR, dl_sgemm_pack_t_avx512,
     dl_sgemm_pack_n_avx512, dl_dgemm_kernel_avx512, DL_DGEMM_AVX512_MR, DL_DGEMM_AVX512_NR,
-    dl_sgemv_dots_avx512, dl_sgemv_axpy_avx512, dl_sgemm_small_dots_avx512};
+    dl_sgemv_dots_avx512, dl_sgemv_axpy_avx512, dl_sgemm_small_dots_avx512,
+    dl_sgemm_kernel_sa_avx512};
 const gemm_kernels_t gemm_kernels_avx2 = {
     dl_sgemm_kernel_avx2, DL_SGEMM_AVX2_MR, DL_SGEMM_AVX2_NR, NULL, NULL, dl_dgemm_kernel_avx2,
     DL_DGEMM_AVX2_MR, DL_DGEMM_AVX2_NR, dl_sgemv_dots_avx2, dl_sgemv_axpy_avx2,
-    dl_sgemm_small_dots_avx2};
+    dl_sgemm_small_dots_avx2, dl_sgemm_kernel_sa_avx2};
 const gemm_kernels_t gemm_kernels_generic = {
     dl_sgemm_kernel_generic, DL_SGEMM_GENERIC_MR, DL_SGEMM_GENERIC_NR, NULL, NULL,
     dl_dgemm_kernel_generic, DL_DGEMM_GENERIC_MR, DL_DGEMM_GENERIC_NR, dl_sgemv_dots_generic,
-    dl_sgemv_axpy_generic, dl_sgemm_small_dots_generic};
+    dl_sgemv_axpy_generic, dl_sgemm_small_dots_generic, NULL};
 
 static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
 {
@@ -90,7 +95,9 @@ static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
     p.kc = 256;
     p.pack_t = NULL;
     p.pack_n = NULL;
+    p.sa = NULL;
     if (!f64) {
+        p.sa = k->sgemm_sa;
         p.kernel = k->sgemm;
         p.pack_t = k->pack_t;
         p.pack_n = k->pack_n;
@@ -284,26 +291,6 @@ static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
 {
     *lo = n * (size_t)t / (size_t)parts;
     *hi = n * (size_t)(t + 1) / (size_t)parts;
-}
-
-/* Split `nt` threads into a grid tm x tn over pm x pn tiles, minimising the largest share.
- * Splitting N as well costs each thread a private copy of its B panels and of A (the M-only
- * split packs B once for the team), so it must win by more than 10% to be chosen. */
-static void thread_grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
-{
-    size_t best = (size_t)-1;
-    *tm = nt;
-    *tn = 1;
-    for (int a = nt; a >= 1; a--) {
-        if (nt % a) continue;
-        int b = nt / a;
-        size_t cost = ((pm + a - 1) / a) * ((pn + b - 1) / b) * (b > 1 ? 11 : 10);
-        if (cost < best) {
-            best = cost;
-            *tm = a;
-            *tn = b;
-        }
-    }
 }
 
 /* Split [0, n) into equal blocks of at most `blk` (each a multiple of `unit` but the last),
@@ -536,6 +523,63 @@ static int sgemm_small_m_path(const gemm_args *g, int nthreads)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Small products (float32, one thread): A read in place, no packing of A.                     */
+
+/* Products of at most this many multiply-adds (float32, one thread, AVX-512 or AVX2) take
+ * sgemm_small_path.  Why a threshold: packing A costs a pass over it and a per-thread buffer,
+ * which small products cannot amortise, while reading A in place touches MR rows (MR cache
+ * lines, MR pages for a tall matrix) at every k step, which large products pay for in L1 and
+ * TLB misses.  Measured on this machine (Zen 4, one thread, best of 1500-2000 calls through
+ * _C.gemm, the two paths alternated twice), AVX-512: in place is 8-17% faster at 24x36x50,
+ * 100x20x30, 48^3 and 14x200x32, 2-5% at 64^3 and 200x64x20 (256K), 1-2% slower at 96^3 and
+ * 4-5% slower at 128^3: the crossover is near 64^3 = 2^18.  AVX2 (6 x 16 tile) gains 8-36% up
+ * to 2^18, so the same bound serves it.  The portable kernel has no such path: read in place
+ * it lost 10-70% (its packed loop is the one the compiler vectorizes). */
+static const size_t GEMM_SMALL_MNK = (size_t)1 << 18;
+
+/* The blocked product's tiles in row-panel order with A read where it is (transa == 0: row
+ * stride lda; transa == 1: k stride lda) and B read in place, or (transb) packed one K block at
+ * a time.  Each tile is the same kernel arithmetic as gemm_blocked's, with the same K blocks,
+ * so the result is the same bits whichever path a product takes. */
+static int sgemm_small_path(const gemm_args *g, const gemm_plan *p)
+{
+    const size_t KC = even_block(g->K, p->kc, 8), MR = p->mr, NR = p->nr;
+    float *bpack = NULL;
+    if (g->transb) {
+        bpack = thread_workspace(WS_OWN, round_up(g->N, NR) * KC * sizeof(float));
+        if (!bpack) return -1;
+    }
+    const float *A = g->A, *B = g->B, *bias = g->bias;
+    float *C = g->C;
+    const ptrdiff_t ars = g->transa ? 1 : g->lda, acs = g->transa ? g->lda : 1;
+    for (size_t pc = 0; pc < g->K; pc += KC) {
+        const size_t kc = min_sz(KC, g->K - pc);
+        const int first = pc == 0, last = pc + kc == g->K;
+        dl_gemm_epi e;
+        e.alpha = g->alpha;
+        e.beta = first ? g->beta : 1.0;
+        e.act = last ? (int)g->act : DL_ACT_NONE;
+        if (bpack) pack_b_f32(1, B, g->ldb, pc, kc, 0, g->N, NR, bpack, p);
+        for (size_t i = 0; i < g->M; i += MR) {
+            const size_t mr = min_sz(MR, g->M - i);
+            const float *a = A + (ptrdiff_t)i * ars + (ptrdiff_t)pc * acs;
+            e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i : NULL;
+            for (size_t j = 0; j < g->N; j += NR) {
+                const size_t nr = min_sz(NR, g->N - j);
+                e.bias_row = (last && g->bias_kind == DL_BIAS_ROW) ? bias + j : NULL;
+                if (bpack)
+                    p->sa(kc, a, ars, acs, bpack + j * kc, (ptrdiff_t)NR, C + i * g->ldc + j,
+                          g->ldc, mr, nr, &e);
+                else
+                    p->sa(kc, a, ars, acs, B + pc * g->ldb + j, g->ldb, C + i * g->ldc + j,
+                          g->ldc, mr, nr, &e);
+            }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Entry points.                                                                               */
 
 /* Threads for an M x N x K product: at most `cap` (<= 0: the engine's count), at most one
@@ -635,12 +679,178 @@ static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *
     }
 }
 
-/* Threads: the MR x NR tiles of C are split on a tm x tn grid and every thread computes its
- * block of C as an independent product, packing its own A panels.  When the split is along M
- * only (the usual case), the team first packs all of B once into a shared buffer (one barrier),
- * so no B panel is packed twice; otherwise each thread packs what it needs.  Beyond that one
- * barrier the only synchronisation is the fork and the join: on a machine shared with other
- * work, a thread descheduled at a barrier costs every other thread a scheduler time slice. */
+/* ------------------------------------------------------------------------------------------ */
+/* The team's product.  C's MR x NR tiles are numbered in one order, along each row panel or
+ * down each column panel, and each thread takes one run of consecutive tiles of equal weight
+ * (rows x columns computed), so a split may end inside a row or column panel: e.g. M = 256 at
+ * two threads is 128 rows each, where whole 14-row panels could only give 140 / 116 (the
+ * larger half 9% over the mean).  Every tile is computed exactly as on one thread (the same K
+ * blocks, kernel and epilogue), so results do not depend on the thread count. */
+
+typedef struct {
+    size_t pm, pn;   /* tiles down and across */
+    int cols;        /* 1: numbered down each column panel (jr * pm + ir); 0: along rows */
+} tile_order;
+
+static size_t panel_len(size_t q, size_t n, size_t R) { return min_sz(R, n - q * R); }
+
+/* The first tile of run t of nt (t == nt: one past the last tile): the tile boundary nearest
+ * to t/nt of the total weight.  Monotonic in t, so the runs tile the matrix exactly. */
+static size_t tile_split(const gemm_args *g, const gemm_plan *p, const tile_order *o, int t,
+                         int nt)
+{
+    const size_t nout = o->cols ? o->pn : o->pm, nin = o->cols ? o->pm : o->pn;
+    if (t <= 0) return 0;
+    if (t >= nt) return nout * nin;
+    const size_t Rout = o->cols ? p->nr : p->mr, Rin = o->cols ? p->mr : p->nr;
+    const size_t Lout = o->cols ? g->N : g->M, Lin = o->cols ? g->M : g->N;
+    const double target = (double)Lout * (double)Lin * (double)t / (double)nt;
+    double before = 0.0;
+    size_t q = 0;
+    for (; q < nout; q++) {
+        const double w = (double)panel_len(q, Lout, Rout) * (double)Lin;
+        if (before + w > target) break;
+        before += w;
+    }
+    if (q == nout) return nout * nin;
+    const double wq = (double)panel_len(q, Lout, Rout);
+    size_t r = 0;
+    for (; r < nin; r++) {
+        const double w = wq * (double)panel_len(r, Lin, Rin);
+        if (before + 0.5 * w > target) break;
+        before += w;
+    }
+    return q * nin + r;
+}
+
+/* Row and column panels that tiles [t0, t1) touch (t0 < t1). */
+static void run_extent(const tile_order *o, size_t t0, size_t t1, size_t *ir0, size_t *ir1,
+                       size_t *jr0, size_t *jr1)
+{
+    const size_t nin = o->cols ? o->pm : o->pn;
+    size_t out0 = t0 / nin, out1 = (t1 - 1) / nin + 1, in0 = 0, in1 = nin;
+    if (out1 - out0 == 1) {
+        in0 = t0 % nin;
+        in1 = (t1 - 1) % nin + 1;
+    }
+    if (o->cols) {
+        *jr0 = out0, *jr1 = out1, *ir0 = in0, *ir1 = in1;
+    } else {
+        *ir0 = out0, *ir1 = out1, *jr0 = in0, *jr1 = in1;
+    }
+}
+
+/* Tiles [t0, t1) on the calling thread: gemm_blocked's loop nest restricted to them.  A is
+ * packed into `apack` (only the row panels the run touches); B comes from `pb` (packed by the
+ * team), is packed into `bpack` (only the column panels the run touches), or is read in place
+ * (both NULL). */
+static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order *o, size_t t0,
+                       size_t t1, char *apack, char *bpack, const packed_b *pb)
+{
+    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
+    const char *A = g->A, *B = g->B, *bias = g->bias;
+    char *C = g->C;
+    const size_t mr_ = p->mr, nr_ = p->nr;
+    const size_t KC = even_block(g->K, p->kc, 8);
+    const size_t MC = even_block(g->M, p->mc, mr_);
+    const size_t NC = even_block(g->N, p->nc, nr_);
+    size_t ir0, ir1, jr0, jr1;
+    run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
+
+    for (size_t pc = 0; pc < g->K; pc += KC) {
+        const size_t kc = min_sz(KC, g->K - pc);
+        const int first = pc == 0, last = pc + kc == g->K;
+        dl_gemm_epi e;
+        e.alpha = g->alpha;
+        e.beta = first ? g->beta : 1.0;
+        e.act = last ? (int)g->act : DL_ACT_NONE;
+        for (size_t ic = 0; ic < g->M; ic += MC) {
+            /* this block's row panels that the run touches */
+            const size_t qa = ic / mr_ > ir0 ? ic / mr_ : ir0;
+            const size_t qb = min_sz((min_sz(ic + MC, g->M) + mr_ - 1) / mr_, ir1);
+            if (qa >= qb) continue;
+            const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
+            if (p->f64)
+                pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
+                           (double *)apack);
+            else
+                pack_a_f32(g->transa, (const float *)A, g->lda, i0, m, pc, kc, mr_,
+                           (float *)apack, p);
+            for (size_t jc = 0; jc < g->N; jc += NC) {
+                const size_t ja = jc / nr_ > jr0 ? jc / nr_ : jr0;
+                const size_t jb = min_sz((min_sz(jc + NC, g->N) + nr_ - 1) / nr_, jr1);
+                if (ja >= jb) continue;
+                const char *bblk = NULL;   /* panel jr at bblk + (jr - bq0) * nr * kc */
+                size_t bq0 = 0;
+                if (pb) {
+                    bblk = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes;
+                    bq0 = jc / nr_;
+                } else if (bpack) {
+                    const size_t j0 = ja * nr_, n = min_sz(jb * nr_, g->N) - j0;
+                    if (p->f64)
+                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, j0, n, nr_, 0,
+                                   jb - ja, (double *)bpack);
+                    else
+                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, j0, n, nr_,
+                                   (float *)bpack, p);
+                    bblk = bpack;
+                    bq0 = ja;
+                }
+                for (size_t ir = qa; ir < qb; ir++) {
+                    const size_t i = ir * mr_, mr = min_sz(mr_, g->M - i);
+                    const char *ap = apack + (ir - qa) * mr_ * kc * es;
+                    e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
+                    for (size_t jr = ja; jr < jb; jr++) {
+                        const size_t t = o->cols ? jr * o->pm + ir : ir * o->pn + jr;
+                        if (t < t0 || t >= t1) continue;
+                        const size_t j = jr * nr_, nr = min_sz(nr_, g->N - j);
+                        const char *bp;
+                        ptrdiff_t ldb;
+                        if (bblk) {
+                            bp = bblk + (jr - bq0) * nr_ * kc * es;
+                            ldb = (ptrdiff_t)nr_;
+                        } else {
+                            bp = B + (pc * g->ldb + j) * es;
+                            ldb = g->ldb;
+                        }
+                        e.bias_row = (last && g->bias_kind == DL_BIAS_ROW) ? bias + j * es
+                                                                             : NULL;
+                        p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
+                                  &e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Tiles [t0, t1) when no packing buffer could be had (out of memory): one tile at a time by
+ * gemm_unpacked, still the right answer. */
+static void gemm_tiles_unpacked(const gemm_args *g, const gemm_plan *p, const tile_order *o,
+                                size_t t0, size_t t1)
+{
+    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
+    for (size_t t = t0; t < t1; t++) {
+        const size_t ir = o->cols ? t % o->pm : t / o->pn, jr = o->cols ? t / o->pm : t % o->pn;
+        const size_t i0 = ir * p->mr, j0 = jr * p->nr;
+        gemm_args sub = *g;
+        sub.M = min_sz(p->mr, g->M - i0);
+        sub.N = min_sz(p->nr, g->N - j0);
+        sub.A = (const char *)g->A + (g->transa ? i0 : i0 * g->lda) * es;
+        sub.B = (const char *)g->B + (g->transb ? j0 * g->ldb : j0) * es;
+        sub.C = (char *)g->C + (i0 * g->ldc + j0) * es;
+        if (g->bias_kind == DL_BIAS_ROW) sub.bias = (const char *)g->bias + j0 * es;
+        if (g->bias_kind == DL_BIAS_COL) sub.bias = (const char *)g->bias + i0 * es;
+        gemm_unpacked(&sub, p->f64);
+    }
+}
+
+/* Threads: each thread computes one run of tiles (gemm_tiles).  Along rows, the team first
+ * packs all of B once into a shared buffer (one barrier), so no B panel is packed twice and
+ * each thread packs only the A panels of its rows; down columns, each thread packs its own B
+ * columns and all of A, and never waits for another.  Beyond that one barrier the only
+ * synchronisation is the fork and the join: on a machine shared with other work, a thread
+ * descheduled at a barrier costs every other thread a scheduler time slice. */
 static void gemm_run(gemm_args *g, int f64, int nthreads)
 {
     if (g->M == 0 || g->N == 0) return;
@@ -660,20 +870,27 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     /* one plan for the whole call (and every thread): set_isa from another thread must not
      * change the panel shapes half way */
     const gemm_plan p = plan_for(f64);
+    if (p.sa && nthreads <= 1 && g->M * g->N <= GEMM_SMALL_MNK &&
+        g->M * g->N * g->K <= GEMM_SMALL_MNK && sgemm_small_path(g, &p) == 0)
+        return;
     if (nthreads <= 1) {
         gemm_single(g, &p, NULL);
         return;
     }
     const size_t pm = (g->M + p.mr - 1) / p.mr, pn = (g->N + p.nr - 1) / p.nr;
-    int tm, tn;
-    thread_grid(pm, pn, nthreads, &tm, &tn);
+    if ((size_t)nthreads > pm * pn) nthreads = (int)(pm * pn);
+    /* Tiles numbered along rows (threads split M, every thread uses all of B, which the team
+     * packs once) unless M is so much smaller than N that each thread packing all of A (the
+     * smaller operand, M*K copies against M*N*K/nt multiply-adds) costs less than sharing B:
+     * then down columns (threads split N, each packs only its own B columns, no barrier). */
+    const tile_order o = {pm, pn, g->M * (size_t)nthreads <= g->N};
+    const int pack_b = want_pack_b(g, &p);
     const size_t es = f64 ? sizeof(double) : sizeof(float);
+    const size_t KC = even_block(g->K, p.kc, 8), NC = even_block(g->N, p.nc, p.nr);
+    const size_t MC = even_block(g->M, p.mc, p.mr);
 
     packed_b shared = {NULL, 0, 0};
-    gemm_args part = *g;
-    part.M = (pm + tm - 1) / tm * p.mr;    /* rows of one thread's share */
-    if (tn == 1 && want_pack_b(&part, &p)) {
-        const size_t KC = even_block(g->K, p.kc, 8), NC = even_block(g->N, p.nc, p.nr);
+    if (!o.cols && pack_b) {
         const size_t nkb = (g->K + KC - 1) / KC;
         shared.njb = (g->N + NC - 1) / NC;
         shared.block_bytes = round_up(KC * round_up(NC, p.nr) * es, 64);
@@ -682,32 +899,28 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
          * packs the B panels it needs (for products this large that copy is cheap relative) */
         if (total <= ((size_t)16 << 20)) shared.p = thread_workspace(WS_SHARED, total);
     }
+    const size_t abytes = round_up(round_up(MC, p.mr) * KC * es, 64);
+    const size_t bbytes = pack_b && !shared.p ? round_up(round_up(NC, p.nr) * KC * es, 64) : 0;
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(tm * tn)
+#pragma omp parallel num_threads(nthreads)
     {
         const int tid = omp_get_thread_num(), team = omp_get_num_threads();
         if (shared.p) {
             pack_b_team(g, &p, &shared, tid, team);
 #pragma omp barrier
         }
-        /* normally one part per thread; a smaller team than asked for (OMP_THREAD_LIMIT,
-         * OMP_DYNAMIC) still computes every part */
-        for (int part = tid; part < tm * tn; part += team) {
-            size_t r0, r1, c0, c1;
-            share(pm, tm, part / tn, &r0, &r1);
-            share(pn, tn, part % tn, &c0, &c1);
-            const size_t i0 = r0 * p.mr, i1 = min_sz(r1 * p.mr, g->M);
-            const size_t j0 = c0 * p.nr, j1 = min_sz(c1 * p.nr, g->N);
-            if (i0 >= i1 || j0 >= j1) continue;
-            gemm_args sub = *g;
-            sub.M = i1 - i0;
-            sub.N = j1 - j0;
-            sub.A = (const char *)g->A + (g->transa ? i0 : i0 * g->lda) * es;
-            sub.B = (const char *)g->B + (g->transb ? j0 * g->ldb : j0) * es;
-            sub.C = (char *)g->C + (i0 * g->ldc + j0) * es;
-            if (g->bias_kind == DL_BIAS_ROW) sub.bias = (const char *)g->bias + j0 * es;
-            if (g->bias_kind == DL_BIAS_COL) sub.bias = (const char *)g->bias + i0 * es;
-            gemm_single(&sub, &p, shared.p ? &shared : NULL);
+        char *ws = thread_workspace(WS_OWN, abytes + bbytes);
+        /* normally one run per thread; a smaller team than asked for (OMP_THREAD_LIMIT,
+         * OMP_DYNAMIC) still computes every run */
+        for (int part = tid; part < nthreads; part += team) {
+            const size_t t0 = tile_split(g, &p, &o, part, nthreads);
+            const size_t t1 = tile_split(g, &p, &o, part + 1, nthreads);
+            if (t0 >= t1) continue;
+            if (ws)
+                gemm_tiles(g, &p, &o, t0, t1, ws, bbytes ? ws + abytes : NULL,
+                           shared.p ? &shared : NULL);
+            else
+                gemm_tiles_unpacked(g, &p, &o, t0, t1);
         }
     }
 #endif

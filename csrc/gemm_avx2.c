@@ -114,3 +114,90 @@ void dl_sgemm_kernel_avx2(size_t kc, const void *a_, const void *b_, ptrdiff_t l
         _mm256_maskstore_ps(ci + 8, m1, v1);
     }
 }
+
+/* ---- A read in place (the small-product path) ---------------------------------------------- */
+
+/* One tile with exactly R rows of op(A) read where they are, element (i, k) at
+ * a[i * ars + k * acs]: the arithmetic of dl_sgemm_kernel_avx2 (one FMA per k from zero, the
+ * same epilogue), so a tile gives the same bits either way; rows past R are never read. */
+static inline __attribute__((always_inline)) void tile_sa(const int R, size_t kc,
+                                                          const float *restrict a,
+                                                          ptrdiff_t ars, ptrdiff_t acs,
+                                                          const float *restrict b,
+                                                          ptrdiff_t ldb, float *restrict c,
+                                                          ptrdiff_t ldc, size_t nr,
+                                                          const dl_gemm_epi *e)
+{
+    const __m256i m0 = lanes(nr), m1 = lanes(nr > 8 ? nr - 8 : 0);
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++) {
+        acc[i][0] = _mm256_setzero_ps();
+        acc[i][1] = _mm256_setzero_ps();
+    }
+    for (size_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_maskload_ps(b, m0);
+        __m256 b1 = _mm256_maskload_ps(b + 8, m1);
+#pragma GCC unroll 6
+        for (int i = 0; i < R; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i * ars);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += acs;
+        b += ldb;
+    }
+    const __m256 alpha = _mm256_set1_ps((float)e->alpha);
+    const float beta_s = (float)e->beta;
+    const __m256 beta = _mm256_set1_ps(beta_s);
+    const float *brow = e->bias_row, *bcol = e->bias_col;
+    __m256 br0 = _mm256_setzero_ps(), br1 = _mm256_setzero_ps();
+    if (brow) {
+        br0 = _mm256_maskload_ps(brow, m0);
+        br1 = _mm256_maskload_ps(brow + 8, m1);
+    }
+    const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 6
+    for (int i = 0; i < R; i++) {
+        float *ci = c + i * ldc;
+        __m256 v0 = _mm256_mul_ps(alpha, acc[i][0]);
+        __m256 v1 = _mm256_mul_ps(alpha, acc[i][1]);
+        if (beta_s != 0.0f) {
+            v0 = _mm256_fmadd_ps(beta, _mm256_maskload_ps(ci, m0), v0);
+            v1 = _mm256_fmadd_ps(beta, _mm256_maskload_ps(ci + 8, m1), v1);
+        }
+        if (brow) {
+            v0 = _mm256_add_ps(v0, br0);
+            v1 = _mm256_add_ps(v1, br1);
+        }
+        if (bcol) {
+            __m256 bc = _mm256_set1_ps(bcol[i]);
+            v0 = _mm256_add_ps(v0, bc);
+            v1 = _mm256_add_ps(v1, bc);
+        }
+        if (e->act == DL_ACT_RELU) {
+            v0 = _mm256_max_ps(zero, v0);
+            v1 = _mm256_max_ps(zero, v1);
+        } else if (e->act == DL_ACT_GELU) {
+            v0 = dl_gelu_vf(v0);
+            v1 = dl_gelu_vf(v1);
+        }
+        _mm256_maskstore_ps(ci, m0, v0);
+        _mm256_maskstore_ps(ci + 8, m1, v1);
+    }
+}
+
+void dl_sgemm_kernel_sa_avx2(size_t kc, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                             const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, size_t mr,
+                             size_t nr, const dl_gemm_epi *e)
+{
+    switch (mr) {
+        case 1: tile_sa(1, kc, a, ars, acs, b, ldb, c, ldc, nr, e); break;
+        case 2: tile_sa(2, kc, a, ars, acs, b, ldb, c, ldc, nr, e); break;
+        case 3: tile_sa(3, kc, a, ars, acs, b, ldb, c, ldc, nr, e); break;
+        case 4: tile_sa(4, kc, a, ars, acs, b, ldb, c, ldc, nr, e); break;
+        case 5: tile_sa(5, kc, a, ars, acs, b, ldb, c, ldc, nr, e); break;
+        case 6: tile_sa(6, kc, a, ars, acs, b, ldb, c, ldc, nr, e); break;
+        default: break;
+    }
+}

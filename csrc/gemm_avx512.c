@@ -117,6 +117,99 @@ void dl_sgemm_kernel_avx512(size_t kc, const void *a, const void *b, ptrdiff_t l
     else tile(4, 1, kc, a, b, ldb, c, ldc, mr, nr, e);
 }
 
+/* ---- A read in place (the small-product path) ---------------------------------------------- */
+
+/* One tile with exactly R rows of op(A) read where they are: element (i, k) at
+ * a[i * ars + k * acs] (transa == 0: ars = lda, acs = 1; transa == 1: ars = 1, acs = lda).
+ * Exactly R rows, not R rounded up as tile() does, so no row past the matrix is touched.  The
+ * sums are formed in the same order as tile()'s (one FMA per k, k ascending, from zero) and
+ * finished by the same epilogue, so a tile gives the same bits either way. */
+static inline __attribute__((always_inline)) void tile_sa(const int R, const int NV, size_t kc,
+                                                          const float *restrict a,
+                                                          ptrdiff_t ars, ptrdiff_t acs,
+                                                          const float *restrict b,
+                                                          ptrdiff_t ldb, float *restrict c,
+                                                          ptrdiff_t ldc, size_t nr,
+                                                          const dl_gemm_epi *e)
+{
+    const __mmask16 m0 = lanes(nr), m1 = lanes(nr > 16 ? nr - 16 : 0);
+    __m512 acc[MR][2];
+#pragma GCC unroll 14
+    for (int i = 0; i < R; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+    }
+    for (size_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+        __m512 b1 = NV > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) {
+            __m512 ai = _mm512_set1_ps(a[i * ars]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            if (NV > 1) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += acs;
+        b += ldb;
+    }
+    const __m512 alpha = _mm512_set1_ps((float)e->alpha);
+    const float beta_s = (float)e->beta;
+    const __m512 beta = _mm512_set1_ps(beta_s);
+    const float *brow = e->bias_row, *bcol = e->bias_col;
+    __m512 br0 = _mm512_setzero_ps(), br1 = _mm512_setzero_ps();
+    if (brow) {
+        br0 = _mm512_maskz_loadu_ps(m0, brow);
+        if (NV > 1) br1 = _mm512_maskz_loadu_ps(m1, brow + 16);
+    }
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 14
+    for (int i = 0; i < R; i++) {
+        float *ci = c + i * ldc;
+        __m512 v0 = _mm512_mul_ps(alpha, acc[i][0]);
+        __m512 v1 = NV > 1 ? _mm512_mul_ps(alpha, acc[i][1]) : _mm512_setzero_ps();
+        if (beta_s != 0.0f) {
+            v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m0, ci), v0);
+            if (NV > 1) v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, ci + 16), v1);
+        }
+        if (brow) {
+            v0 = _mm512_add_ps(v0, br0);
+            v1 = _mm512_add_ps(v1, br1);
+        }
+        if (bcol) {
+            __m512 bc = _mm512_set1_ps(bcol[i]);
+            v0 = _mm512_add_ps(v0, bc);
+            v1 = _mm512_add_ps(v1, bc);
+        }
+        if (e->act == DL_ACT_RELU) {
+            v0 = _mm512_max_ps(zero, v0);
+            v1 = _mm512_max_ps(zero, v1);
+        } else if (e->act == DL_ACT_GELU) {
+            v0 = dl_gelu_vf(v0);
+            if (NV > 1) v1 = dl_gelu_vf(v1);
+        }
+        _mm512_mask_storeu_ps(ci, m0, v0);
+        if (NV > 1) _mm512_mask_storeu_ps(ci + 16, m1, v1);
+    }
+}
+
+#define DL_SA_CASE(R)                                                                          \
+    case R:                                                                                    \
+        if (nr > 16) tile_sa(R, 2, kc, a, ars, acs, b, ldb, c, ldc, nr, e);                   \
+        else tile_sa(R, 1, kc, a, ars, acs, b, ldb, c, ldc, nr, e);                           \
+        break;
+
+void dl_sgemm_kernel_sa_avx512(size_t kc, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                               size_t mr, size_t nr, const dl_gemm_epi *e)
+{
+    switch (mr) {
+        DL_SA_CASE(1) DL_SA_CASE(2) DL_SA_CASE(3) DL_SA_CASE(4) DL_SA_CASE(5) DL_SA_CASE(6)
+        DL_SA_CASE(7) DL_SA_CASE(8) DL_SA_CASE(9) DL_SA_CASE(10) DL_SA_CASE(11)
+        DL_SA_CASE(12) DL_SA_CASE(13) DL_SA_CASE(14)
+        default: break;
+    }
+}
+#undef DL_SA_CASE
+
 /* ---- packing with in-register transposes ------------------------------------------------- */
 
 /* Transpose 16 rows of 16 floats in place: afterwards v[t] holds element t of every input row.

@@ -50,6 +50,17 @@ void dl_sgemm_kernel_avx2(size_t kc, const void *a, const void *b, ptrdiff_t ldb
                           ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
 void dl_sgemm_kernel_generic(size_t kc, const void *a, const void *b, ptrdiff_t ldb, void *c,
                              ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e);
+/* The same tile with op(A) read in place instead of from a packed panel: element (i, k) at
+ * a[i*ars + k*acs], exactly mr rows read (gemm_avx512.c, gemm_avx2.c; the small-product path). */
+typedef void (*dl_gemm_kernel_sa_fn)(size_t kc, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                                     const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                                     size_t mr, size_t nr, const dl_gemm_epi *e);
+void dl_sgemm_kernel_sa_avx512(size_t kc, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc,
+                               size_t mr, size_t nr, const dl_gemm_epi *e);
+void dl_sgemm_kernel_sa_avx2(size_t kc, const float *a, ptrdiff_t ars, ptrdiff_t acs,
+                             const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, size_t mr,
+                             size_t nr, const dl_gemm_epi *e);
 /* Transposing pack (float32, AVX-512): dst[k*R + i] = src[i*ld + k] for i < r, k < kc, zero
  * for r <= i < R; R <= 32.  Packs op(A) rows when transa == 0 and op(B) columns when
  * transb == 1.  The other ISAs use the portable loops in gemm.c. */
@@ -114,6 +125,7 @@ typedef struct {
                        float *y);
     void (*sgemm_small_dots)(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
                              const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
+    dl_gemm_kernel_sa_fn sgemm_sa;   /* A read in place, or NULL: no small-product path */
 } gemm_kernels_t;
 
 DL_KERNEL_TABLE(gemm_kernels_t, gemm_kernels)

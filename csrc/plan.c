@@ -9,6 +9,7 @@
 #include "dlcore/batchnorm.h"
 #include "dlcore/conv.h"
 #include "dlcore/gemm.h"
+#include "dlcore/gemm_prepacked.h"
 #include "dlcore/layernorm.h"
 #include "dlcore/plan.h"
 #include "dlcore/pool.h"
@@ -40,11 +41,27 @@ struct dl_plan {
     dl_plan_slot *slots;
     dl_sgemm_packed_a *packed;  /* per step: CONV_GEMM weights packed at creation */
     dl_rnn_packed **rnn_packed; /* per step: RNN weights packed at creation (i[9] != 0) */
+    dl_sgemm_packed_b **gemm_b; /* per step: a GEMM's constant B packed at creation */
     size_t arena_bytes;
     pthread_mutex_t lock;
     char **pool;          /* arenas of finished calls, reused by the next ones */
     int npool, cap;
 };
+
+/* A single (unbatched) product by a constant B, A not transposed and more rows than the
+ * direct few-row paths take (dlcore/gemm_prepacked.h): B packed once, not on every call. */
+static dl_sgemm_packed_b *gemm_pack_b(const dl_plan_step *s, const dl_plan_slot *slots)
+{
+    const int64_t *i = s->i;
+    int64_t total = 1;
+    for (int d = 0; d < (int)i[10]; d++) total *= i[11 + d];
+    if (s->slot[1] < 0 || slots[s->slot[1]].kind != DL_SLOT_CONST || i[0] != 0 || total != 1
+        || i[2] <= 4)
+        return NULL;
+    return dl_sgemm_pack_b((int)i[1], (size_t)i[4], (size_t)i[3],
+                           (const float *)((const char *)slots[s->slot[1]].ptr + s->off[1]),
+                           (ptrdiff_t)i[6]);
+}
 
 dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
                      const dl_plan_slot *slots, size_t arena_bytes)
@@ -66,9 +83,11 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     p->arena_bytes = arena_bytes;
     p->packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_a));
     p->rnn_packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_rnn_packed *));
-    if (!p->packed || !p->rnn_packed) {
+    p->gemm_b = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_b *));
+    if (!p->packed || !p->rnn_packed || !p->gemm_b) {
         free(p->packed);
         free(p->rnn_packed);
+        free(p->gemm_b);
         free(p->steps);
         free(p->slots);
         free(p);
@@ -84,6 +103,10 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
                 (int)i[0], (int)i[9], (size_t)i[3], (size_t)i[4], (size_t)i[5],
                 (const float *)((const char *)wi->ptr + s->off[1]),
                 (const float *)((const char *)wh->ptr + s->off[2]));
+            continue;
+        }
+        if (s->op == DL_PLAN_GEMM) {
+            p->gemm_b[k] = gemm_pack_b(s, p->slots);  /* NULL: the run packs per call */
             continue;
         }
         if (s->op != DL_PLAN_CONV_GEMM) continue;
@@ -103,8 +126,10 @@ void dl_plan_free(dl_plan *p)
     for (int k = 0; k < p->nsteps; k++)
         if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_rnn_packed_free(p->rnn_packed[k]);
+    for (int k = 0; k < p->nsteps; k++) dl_sgemm_packed_b_free(p->gemm_b[k]);
     free(p->packed);
     free(p->rnn_packed);
+    free(p->gemm_b);
     free(p->pool);
     free(p->steps);
     free(p->slots);
@@ -159,7 +184,18 @@ static void post_act(int kind, float *y, size_t rows, size_t cols, ptrdiff_t ld,
                        (float)f[2]);
 }
 
-static void run_gemm(const dl_plan_step *s, char **ptr)
+typedef struct {
+    int kind;
+    const double *f;
+} post_ctx;
+
+static void post_strip(const void *ctx, float *y, size_t rows, size_t cols, ptrdiff_t ld)
+{
+    const post_ctx *c = ctx;
+    post_act(c->kind, y, rows, cols, ld, c->f);
+}
+
+static void run_gemm(const dl_plan_step *s, const dl_sgemm_packed_b *pb, char **ptr)
 {
     const int64_t *i = s->i;
     const float *A = (const float *)OPND(s, ptr, 0), *B = (const float *)OPND(s, ptr, 1);
@@ -175,6 +211,12 @@ static void run_gemm(const dl_plan_step *s, char **ptr)
     int64_t total = 1;
     for (int d = 0; d < nb; d++) total *= i[11 + d];
     if (total == 1) {
+        /* on packed weights the activation runs on each strip of C as it is finished */
+        const post_ctx pc = {post, s->f};
+        const dl_gemm_post strip = {post_strip, &pc};
+        if (pb && dl_sgemm_packed_b_run(pb, M, N, K, alpha, A, lda, beta, C, ldc, bias, bk, act,
+                                        post >= 0 ? &strip : NULL, 0) == 0)
+            return;
         dl_sgemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, bias, bk, act, 0);
         post_act(post, C, M, N, ldc, s->f);
         return;
@@ -306,7 +348,7 @@ static int run_rnn(const dl_plan_step *s, const dl_rnn_packed *pk, char **ptr)
 }
 
 static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl_rnn_packed *rp,
-                    char **ptr, int *err, int64_t *detail)
+                    const dl_sgemm_packed_b *pb, char **ptr, int *err, int64_t *detail)
 {
     const int64_t *i = s->i;
     const double *f = s->f;
@@ -319,7 +361,7 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
         dl_plan_fill(s, OPND(s, ptr, 0));
         break;
     case DL_PLAN_GEMM:
-        run_gemm(s, ptr);
+        run_gemm(s, pb, ptr);
         break;
     case DL_PLAN_CONV:
     case DL_PLAN_CONV_T: {
@@ -450,7 +492,8 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
     int failed = 0;
     if (end > p->nsteps) end = p->nsteps;
     for (int k = begin; k < end; k++) {
-        if (run_step(&p->steps[k], &p->packed[k], p->rnn_packed[k], ptr, err, detail) != 0
+        if (run_step(&p->steps[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k], ptr, err,
+                     detail) != 0
             || *err) {
             failed = k + 1;
             break;

@@ -1,6 +1,7 @@
 /* Max/average/adaptive pooling, index scatter/gather (max-pool backward, max-unpool) and
  * nearest/bilinear upsampling (see dlcore/pool.h).  Written once in pool_impl.h. */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include "dlcore/pool.h"
 #include "dlcore/runtime.h"
@@ -8,6 +9,8 @@
 
 /* window reads below which a call stays on one thread */
 #define POOL_GRAIN ((size_t)1 << 16)
+/* output columns per pass of the general max pooling (its stack buffers) */
+#define POOL_CHUNK ((int64_t)64)
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 

@@ -32,6 +32,87 @@ static void SUF(pool2x2_row_idx)(const T *r0, const T *r1, T *y, int64_t *idx, i
     }
 }
 
+/* Columns [j0, j0 + n) (n <= POOL_CHUNK) of one output row of any max pooling: the window's
+ * taps in raster order, each tap over the columns whose tap lies inside the plane (no bounds
+ * check or branch in that loop, so it vectorizes; the argmax is kept as int32 there).  Every
+ * output meets its taps in the order of the one-window scan (rows, then columns, increasing):
+ * the first maximum wins and a later NaN replaces it, and a window with nothing above -inf
+ * keeps its first in-plane position. */
+static void SUF(maxpool_cols)(const dl_pool_params *p, const T *xp, T *y, int64_t *ip,
+                              int64_t oh, int64_t j0, int64_t n)
+{
+    const int64_t H = p->H, W = p->W, sw = p->sw;
+    const int64_t h0 = oh * p->sh - p->ph;
+    T best[POOL_CHUNK];
+    int32_t at[POOL_CHUNK];
+    int64_t hs = h0;
+    while (hs < 0) hs += p->dh;
+    for (int64_t j = 0; j < n; j++) {
+        int64_t ws = (j0 + j) * sw - p->pw;
+        while (ws < 0) ws += p->dw;
+        best[j] = (T)-INFINITY;
+        at[j] = (int32_t)(hs * W + ws);
+    }
+    for (int64_t r = 0; r < p->kh; r++) {
+        const int64_t ih = h0 + r * p->dh;
+        if (ih < 0 || ih >= H) continue;
+        const T *xr = xp + ih * W;
+        for (int64_t s = 0; s < p->kw; s++) {
+            /* the columns j with 0 <= off + j*sw < W (off: column j0's tap) */
+            const int64_t off = j0 * sw + s * p->dw - p->pw;
+            int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+            int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+            if (hi > n) hi = n;
+            if (lo >= hi) continue;
+            const int32_t base = (int32_t)(ih * W + off);
+            if (ip) {
+                for (int64_t j = lo; j < hi; j++) {
+                    const T v = xr[off + j * sw];
+                    const int take = v > best[j] || v != v;
+                    best[j] = take ? v : best[j];
+                    at[j] = take ? base + (int32_t)(j * sw) : at[j];
+                }
+            } else {
+                for (int64_t j = lo; j < hi; j++) best[j] = SUF(max_nan)(best[j], xr[off + j * sw]);
+            }
+        }
+    }
+    for (int64_t j = 0; j < n; j++) y[j] = best[j];
+    if (ip)
+        for (int64_t j = 0; j < n; j++) ip[j] = at[j];
+}
+
+/* One plane of any max pooling, window by window (planes too large for maxpool_cols'
+ * int32 argmax). */
+static void SUF(maxpool_plane_scan)(const dl_pool_params *p, const T *xp, T *yp, int64_t *ip)
+{
+    const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        int64_t h0 = oh * p->sh - p->ph;
+        const int64_t h1 = min64(h0 + (p->kh - 1) * p->dh + 1, H);
+        while (h0 < 0) h0 += p->dh;
+        for (int64_t ow = 0; ow < OW; ow++) {
+            int64_t w0 = ow * p->sw - p->pw;
+            const int64_t w1 = min64(w0 + (p->kw - 1) * p->dw + 1, W);
+            while (w0 < 0) w0 += p->dw;
+            T best = -INFINITY;
+            int64_t at = h0 * W + w0;
+            for (int64_t ih = h0; ih < h1; ih += p->dh) {
+                const T *xr = xp + ih * W;
+                for (int64_t iw = w0; iw < w1; iw += p->dw) {
+                    const T v = xr[iw];
+                    if (v > best || v != v) {
+                        best = v;
+                        at = ih * W + iw;
+                    }
+                }
+            }
+            yp[oh * OW + ow] = best;
+            if (ip) ip[oh * OW + ow] = at;
+        }
+    }
+}
+
 void SUF(dl_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *idx)
 {
     const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW, HW = H * W, P = OH * OW;
@@ -56,30 +137,14 @@ void SUF(dl_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *i
             }
             continue;
         }
-        for (int64_t oh = 0; oh < OH; oh++) {
-            int64_t h0 = oh * p->sh - p->ph;
-            const int64_t h1 = min64(h0 + (p->kh - 1) * p->dh + 1, H);
-            while (h0 < 0) h0 += p->dh;
-            for (int64_t ow = 0; ow < OW; ow++) {
-                int64_t w0 = ow * p->sw - p->pw;
-                const int64_t w1 = min64(w0 + (p->kw - 1) * p->dw + 1, W);
-                while (w0 < 0) w0 += p->dw;
-                T best = -INFINITY;
-                int64_t at = h0 * W + w0;
-                for (int64_t ih = h0; ih < h1; ih += p->dh) {
-                    const T *xr = xp + ih * W;
-                    for (int64_t iw = w0; iw < w1; iw += p->dw) {
-                        const T v = xr[iw];
-                        if (v > best || v != v) {
-                            best = v;
-                            at = ih * W + iw;
-                        }
-                    }
-                }
-                yp[oh * OW + ow] = best;
-                if (ip) ip[oh * OW + ow] = at;
-            }
+        if (HW > INT32_MAX) {   /* argmax past int32 (a plane of over 2^31 values) */
+            SUF(maxpool_plane_scan)(p, xp, yp, ip);
+            continue;
         }
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t j0 = 0; j0 < OW; j0 += POOL_CHUNK)
+                SUF(maxpool_cols)(p, xp, yp + oh * OW + j0, ip ? ip + oh * OW + j0 : NULL, oh,
+                                  j0, min64(POOL_CHUNK, OW - j0));
     }
 }
 

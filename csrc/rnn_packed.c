@@ -13,22 +13,32 @@
  *     steps is one product before the loop (rows x G, in the caller's work buffer), and each
  *     step adds only h_{t-1} @ w_hh^T: at batch 1 a step then streams the recurrent weights
  *     alone, not the input weights too, and the input product reuses each weight panel over
- *     all steps' rows.
+ *     all steps' rows.  An LSTM at several threads runs the step loop on a thread team: a thread
+ *     takes a panel of hidden units (H a multiple of the panel width, so each gate starts on a
+ *     panel), adds h_{t-1} @ w_hh^T for its four gate panels and runs the cell on them.  A
+ *     batch-1 step (1 x 4H x H) is too small to fork per step, so without the team it ran on
+ *     one thread only.  (The team hands out chunks of units dynamically rather than a fixed
+ *     share per thread, see lstm_team_run.)
  * An LSTM with a projection (w_hr) has no packed form: the planner keeps the eager call. */
+#include <sched.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include "dlcore/rnn.h"
 #include "dlcore/runtime.h"
 #include "rnn_kernels.h"
 
-int dl_rnn_lstm_team_packed_f32(const dl_rnn_desc *d, int nth, const size_t *off, const float *x,
-                                ptrdiff_t ldx, const float *packed, const rnn_kernels_t *kt,
-                                const float *bias, float *h, float *c, float *out,
-                                ptrdiff_t ldo);
 
 enum { RNN_PACK_JOINT = 1, RNN_PACK_SPLIT = 2 };
 
+size_t dl_rnn_team_grain(size_t grain);
+
 /* Work (M*N*K) per thread below which a product by packed panels stays on one thread. */
 enum { PACKED_GRAIN = 1 << 20 };
+/* The split team's grain is the joint team's (dl_rnn_team_grain, a test hook) over this: its
+ * threshold is one step's recurrent product, not a whole call's, and a step meets a barrier
+ * of ~1 us, so a thread's share of B x 4H x H multiply-adds should be ~128 K or more. */
+enum { SPLIT_TEAM_GRAIN_DIV = 8 };
 
 typedef struct dl_rnn_packed {
     const rnn_kernels_t *k;   /* the ISA the panels were packed for: its products read them */
@@ -104,6 +114,124 @@ static void mm_packed(const dl_rnn_packed *pk, size_t M, size_t K, const float *
                            panels * t / nth, panels * (t + 1) / nth);
 }
 
+/* Threads of the LSTM team for this call (< 2: the plain loop).  The joint form's step also
+ * multiplies x_t by w_ih; its threshold is the eager team's (rnn.c), for a whole call. */
+static int team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
+{
+    const size_t nr = pk->k->nr;
+    if (pk->mode != DL_RNN_LSTM || d->P != d->H || d->H == 0 || d->H % nr != 0 || d->B == 0
+        || pk->k != rnn_kernels())
+        return 1;
+    const size_t ppg = d->H / nr;
+    int nth = pk->form == RNN_PACK_JOINT
+                  ? dl_rnn_team_threads_f32(d)
+                  : dl_threads_for(d->B * pk->G * d->P,
+                                   dl_rnn_team_grain(0) / SPLIT_TEAM_GRAIN_DIV);
+    return (size_t)nth > ppg ? (int)ppg : nth;
+}
+
+/* A wait this long (a chunk takes a few microseconds) means the thread holding the chunk
+ * was descheduled: the machine is busier than the team has cores. */
+enum { SOLO_WAIT_NS = 100000 };
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits until *done reaches target (acquire: the chunks counted there are visible).  The
+ * calling thread of the team (lead) sets *solo after a long wait: the others then take no
+ * more chunks and the lead finishes the call alone, so a busy machine costs a call one
+ * descheduled thread, not one per step. */
+static void wait_done(const size_t *done, size_t target, int lead, int *solo)
+{
+    unsigned spins = 0;
+    int64_t t0 = -1;
+    while (__atomic_load_n(done, __ATOMIC_ACQUIRE) < target) {
+        if (++spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+            continue;
+        }
+        spins = 0;
+        if (lead) {
+            const int64_t t = now_ns();
+            if (t0 < 0) t0 = t;
+            else if (t - t0 > SOLO_WAIT_NS) __atomic_store_n(solo, 1, __ATOMIC_RELAXED);
+        }
+        sched_yield();  /* on a busy machine the thread we wait for may need this core */
+    }
+}
+
+/* An LSTM's step loop on a team of nth threads, either form.  h (B x H) and c hold the
+ * initial state and receive the final one; h1 is a second B x H buffer (h_t is written to the
+ * buffer h_{t-1} is not read from).  Split form: work holds every step's input part (rows x G,
+ * no bias) and each step adds h_{t-1} @ w_hh^T to its rows.  Joint form: each step writes
+ * [x_t | h_{t-1}] @ [w_ih | w_hh]^T to gates (B x ldg), which the cell reads hot.
+ *
+ * A step is ppg chunks (a panel of nr hidden units: its four gate panels' product, then the
+ * cell on them), and the team takes chunks from one shared counter in order, step after step:
+ * chunk e of the whole call belongs to step e / ppg, and a thread starts it once every chunk
+ * of the step before is done.  No thread owns a fixed share, so a thread the OS deschedules
+ * (a machine shared with other work) delays only the chunk it holds: the others take the rest,
+ * where a barrier per step would make them all wait out its time slice at every step.  A
+ * chunk's sums do not depend on which thread runs it: results equal the plain loop's bit for
+ * bit.  When even that is too much (see wait_done), the lead finishes the call alone. */
+static void lstm_team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth,
+                          const size_t *off, const float *x, ptrdiff_t ldx, const float *bias,
+                          float *work, float *gates, size_t ldg, float *h, float *h1, float *c,
+                          float *out, ptrdiff_t ldo)
+{
+    const int joint = pk->form == RNN_PACK_JOINT;
+    const size_t B = d->B, H = d->H, G = pk->G, nr = pk->k->nr;
+    const size_t ppg = H / nr;
+    const rnn_kernels_t *kt = pk->k;
+    size_t steps = 0;  /* batch sizes do not increase: the non-empty steps come first */
+    for (size_t t = 0; t < d->n_steps; t++) steps += d->batch_sizes[t] > 0;
+    const size_t total = steps * ppg;
+    size_t next = 0, done = 0;
+    int solo = 0;
+    float *hb[2] = {h, h1};
+
+    #pragma omp parallel num_threads(nth)
+    {
+        const int lead = dl_thread_id() == 0;
+        for (;;) {
+            if (!lead && __atomic_load_n(&solo, __ATOMIC_RELAXED)) break;
+            const size_t e = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+            if (e >= total) break;
+            const size_t i = e / ppg, u = e % ppg, a = u * nr;
+            const size_t t = d->reverse ? steps - 1 - i : i;
+            const size_t n = (size_t)d->batch_sizes[t], o = off[t];
+            wait_done(&done, i * ppg, lead, &solo);
+            const float *hc = hb[i & 1];
+            float *hn = hb[(i & 1) ^ 1];
+            float *g = joint ? gates : work + o * G;
+            const size_t ld = joint ? ldg : G;
+            for (size_t q = 0; q < 4; q++) {
+                const size_t p0 = q * ppg + u;
+                if (joint)
+                    kt->gemm_packed(n, G, pk->I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, pk->wx,
+                                    0.0f, g, (ptrdiff_t)ld, p0, p0 + 1);
+                else
+                    kt->gemm_packed(n, G, H, hc, (ptrdiff_t)H, 0, NULL, 0, pk->wh, 1.0f, g,
+                                    (ptrdiff_t)ld, p0, p0 + 1);
+            }
+            for (size_t r = 0; r < n; r++)
+                kt->lstm_slice_fwd(nr, H, g + r * ld + a, H, bias ? bias + a : NULL, NULL,
+                                   c + r * H + a, NULL, hn + r * H + a, out + (o + r) * ldo + a);
+            /* rows past this step's batch (packed sequences) carry their state over */
+            for (size_t r = n; r < B; r++)
+                memcpy(hn + r * H + a, hc + r * H + a, nr * sizeof(float));
+            __atomic_fetch_add(&done, 1, __ATOMIC_RELEASE);
+        }
+    }
+    if (steps % 2) memcpy(h, h1, B * H * sizeof(float));
+}
+
 static void copy_rows(size_t n, size_t w, const float *src, ptrdiff_t lds, float *dst,
                       ptrdiff_t ldd)
 {
@@ -135,9 +263,10 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
         || (pk->form == RNN_PACK_SPLIT && !work))
         return -1;
     const size_t ldhs = pk->form == RNN_PACK_JOINT ? G + 16 : 0;  /* off a multiple of 4 KiB */
+    const int team = team_threads(d, pk);
     size_t *off = dl_alloc((NS + 1) * sizeof(size_t));
-    float *scratch = dl_alloc((B * P + B * H + B * ldhs + (gru ? B * G : 0) + 1)
-                              * sizeof(float));
+    float *scratch = dl_alloc((B * P + B * H + B * ldhs + (gru ? B * G : 0)
+                               + (team > 1 ? B * H : 0) + 1) * sizeof(float));
     if (!off || !scratch) {
         dl_free(off);
         dl_free(scratch);
@@ -151,14 +280,11 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
     if (lstm && c0) memcpy(c, c0, B * H * sizeof(float));
     else memset(c, 0, B * H * sizeof(float));
 
-    int rc = 0;
-    const size_t nr = pk->k->nr;
-    int team = 0;
-    if (pk->form == RNN_PACK_JOINT && H % nr == 0 && pk->k == rnn_kernels())
-        team = dl_rnn_team_threads_f32(d);
+    int rc = 0;  /* no step below fails: out of memory was checked above */
     if (team > 1) {
-        rc = dl_rnn_lstm_team_packed_f32(d, team, off, x, ldx, pk->wx, pk->k, b_x, h, c, out,
-                                         ldo);
+        if (pk->form == RNN_PACK_SPLIT) input_part(pk, off[NS], x, ldx, NULL, work);
+        /* hg (the GRU's buffer, an LSTM's spare B x H) holds the team's second h */
+        lstm_team_run(d, pk, team, off, x, ldx, b_x, work, hs, ldhs, h, hg, c, out, ldo);
     } else if (pk->form == RNN_PACK_JOINT) {
         for (size_t s = 0; s < NS; s++) {
             const size_t t = d->reverse ? NS - 1 - s : s;

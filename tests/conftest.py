@@ -4,6 +4,10 @@ import pytest
 
 import dlcore as dl
 from dlcore import _C
+from dlcore.tour.examples import examples_dir
+
+# in a checkout, dlcore.examples is its own python/ (an editable install may map it elsewhere)
+examples_dir()
 
 
 @pytest.fixture(params=list(_C.supported_isas()))

@@ -132,3 +132,41 @@ def test_bad_inputs():
         F.batch_norm(dl.zeros(2, 3), None, None, training=False)
     with pytest.raises(ValueError, match="num_features"):
         dl.nn.BatchNorm2d(0)
+
+
+@pytest.mark.parametrize("C", [1, 7, 256, 300, 3136])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm1d_2d_input_backward_matches_numpy(threads, C, training):
+    """BatchNorm1d on (N, C) (the row-walking backward, channels in blocks of 256) against
+    the NumPy formulas in float64, every gradient, training and eval; float64 by finite
+    differences on a block boundary."""
+    rng = np.random.default_rng(C)
+    N = 6
+    x = rng.standard_normal((N, C)) * 2 + 0.5
+    w, b = rng.standard_normal(C), rng.standard_normal(C)
+    gy = rng.standard_normal((N, C))
+    rm, rv = rng.standard_normal(C), rng.uniform(0.5, 2, C)
+    eps = 1e-5
+    if training:
+        mean, var = x.mean(0), x.var(0)
+    else:
+        mean, var = rm, rv
+    inv = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv
+    want_gw, want_gb = (gy * xhat).sum(0), gy.sum(0)
+    if training:
+        want_gx = w * inv * (gy - gy.mean(0) - xhat * (gy * xhat).mean(0))
+    else:
+        want_gx = gy * w * inv
+    for dtype, tol in ((np.float32, 2e-4), (np.float64, 1e-10)):
+        xt, wt, bt = (dl.tensor(a.astype(dtype), requires_grad=True) for a in (x, w, b))
+        y = F.batch_norm(xt, dl.tensor(rm.astype(dtype)), dl.tensor(rv.astype(dtype)), wt, bt,
+                         training=training, eps=eps)
+        y.backward(dl.tensor(gy.astype(dtype)))
+        for got, want in ((xt, want_gx), (wt, want_gw), (bt, want_gb)):
+            np.testing.assert_allclose(got.grad.numpy(), want, rtol=tol,
+                                       atol=tol * max(1.0, np.abs(want).max()))
+    if C in (7, 300):
+        xt, wt, bt = (dl.tensor(a, requires_grad=True) for a in (x, w, b))
+        assert dl.autograd.gradcheck(
+            lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), (xt, wt, bt))

@@ -86,6 +86,25 @@ def test_nan_propagates_to_its_own_rows(isa):
     assert np.all(np.isfinite(out[0])) and np.all(np.isnan(out[1]))
 
 
+@pytest.mark.parametrize("pos", [0, 5, 15, 16, 17])    # SIMD body lanes and the scalar tail
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_score_in_any_lane_acts_as_softmax_says(bad, pos, isa, rng):
+    # one decoding step over 19 cached positions, one cached key holding NaN/+inf/-inf: a NaN
+    # or +inf score (inf - inf) makes the row NaN, a -inf score only gets weight 0 (torch's
+    # softmax does the same); the query is positive so the bad key's score has its sign
+    H, D, S = 1, 8, 19
+    kc = rng.standard_normal((1, S, D)).astype(np.float32)
+    vc = rng.standard_normal((1, S, D)).astype(np.float32)
+    kc[0, pos, 2] = bad
+    qkv = np.abs(rng.standard_normal((1, 3 * D))).astype(np.float32) + 0.1
+    with np.errstate(invalid="ignore"):
+        ref, _, _ = reference(qkv, kc, vc, S - 1, H, None)
+    assert np.isnan(ref).all() == (bad != -np.inf)        # the reference says which case
+    with dl.no_grad():
+        out = cached_attention(dl.tensor(qkv), dl.from_numpy(kc), dl.from_numpy(vc), S - 1, H)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-4, atol=2e-5)
+
+
 def test_float64(rng):
     kc, vc = np.zeros((2, 6, 4)), np.zeros((2, 6, 4))
     qkv = rng.standard_normal((4, 24))

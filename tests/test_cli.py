@@ -259,3 +259,19 @@ def test_python_dash_m():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "SIMD path in use" in proc.stdout
+
+
+def test_a_checkout_runs_its_own_examples():
+    # python/ beside the imported dlcore is the examples folder, and dlcore.examples (which the
+    # examples import their helpers from) is that folder's package, even when an editable
+    # install of another tree maps the name elsewhere (a git worktree beside the main clone)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(dl.__file__)))
+    if not os.path.isfile(os.path.join(root, "python", "common.py")):
+        pytest.skip("not a source checkout")
+    assert os.path.abspath(cli.examples_dir()) == os.path.join(root, "python")
+    import dlcore.examples
+    from dlcore.examples import common
+    assert os.path.dirname(os.path.abspath(dlcore.examples.__file__)) == os.path.join(root, "python")
+    assert os.path.dirname(os.path.abspath(common.__file__)) == os.path.join(root, "python")
+    for _, _, path in cli.list_examples():
+        assert os.path.dirname(path) == os.path.join(root, "python")

@@ -60,6 +60,22 @@ def test_maximum_minimum_split_the_gradient_of_ties():
         assert a.grad.numpy()[0] == 0.5
 
 
+def test_maximum_minimum_split_ties_when_the_backward_builds_a_graph():
+    # create_graph=True runs each Function's graph-building backward, a second copy of the
+    # tie rule; its gradient must split ties as the plain backward (and torch) does
+    x = np.array([1.0, 2.0, 3.0, -1.0, 0.0])
+    z = np.array([1.0, 1.0, 3.0, 0.0, 0.0])
+    for op in ("maximum", "minimum"):
+        a, t = _pair(x)
+        b, u = _pair(z)
+        y, ty = (getattr(dl, op)(a, b) * a).sum(), (getattr(torch, op)(t, u) * t).sum()
+        ga, gb = dl.autograd.grad(y, (a, b), create_graph=True)
+        tga, tgb = torch.autograd.grad(ty, (t, u), create_graph=True)
+        np.testing.assert_array_equal(ga.numpy(), tga.detach().numpy())
+        np.testing.assert_array_equal(gb.numpy(), tgb.detach().numpy())
+        assert gb.numpy()[0] == 0.5      # d/db of max(a, b) * a at a = b = 1 is a / 2
+
+
 @pytest.mark.parametrize("reduce", ["amax", "amin", "max", "min"])
 def test_reductions_over_ties_match_torch_gradients(reduce):
     x = np.array([[3.0, 1.0, 3.0], [2.0, 2.0, 2.0]])

@@ -137,3 +137,25 @@ def test_plan_keeps_the_isa_it_packed_for():
     finally:
         set_isa(prev)
     _close(got, want)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("B", [1, 3])
+def test_split_form_on_the_thread_team(team_grain, isa, B):
+    """A small-batch LSTM (split form) at two threads: each thread owns whole panels of hidden
+    units for every step; the result equals the one-thread loop's bit for bit and eager's."""
+    m = nn.LSTM(10, 64, 2, bidirectional=True)
+    x = RNG.standard_normal((7, B, 10)).astype(np.float32)
+    prev, prev_isa = dl.get_num_threads(), get_isa()
+    try:
+        set_isa(isa)
+        dl.set_num_threads(2)
+        p = _plan_vs_eager(m, x)
+        two = p.run([x])
+        one = p.run([x], num_threads=1)
+    finally:
+        dl.set_num_threads(prev)
+        set_isa(prev_isa)
+    assert _forms(p) == [lower_layers.RNN_PACK_SPLIT] * 4
+    for a, b in zip(two, one):
+        np.testing.assert_array_equal(a, b)

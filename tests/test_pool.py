@@ -274,3 +274,49 @@ def test_interpolate_separable_modes_gradcheck_and_torch(torch, rng, shape, kw):
     y = F.interpolate(_t(x.astype(np.float32)), **kw)
     ty = torch.nn.functional.interpolate(torch.tensor(x.astype(np.float32)), **kw)
     np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("k,s,p,d", [((3, 3), (2, 2), (1, 1), (1, 1)),
+                                     ((3, 2), (2, 3), (1, 1), (1, 1)),
+                                     ((3, 3), (1, 2), (1, 0), (2, 3)),
+                                     ((5, 4), (3, 1), (2, 2), (1, 1))])
+@pytest.mark.parametrize("width", [9, 70, 150])
+def test_max_pool2d_general_rows_match_scan(threads, k, s, p, d, width):
+    """The general max pooling (tap by tap over a row's columns, in chunks of 64 columns):
+    values and argmax as the one-window scan gives them, on ties, +-inf and NaNs, for rows
+    wider than a chunk, with padding, stride and dilation, float32 and float64."""
+    rng = np.random.default_rng(width + 10 * k[0] + s[1])
+    x = rng.integers(-3, 4, size=(2, 3, 11, width)).astype(np.float64)
+    flat = x.reshape(-1)
+    picks = rng.choice(flat.size, size=flat.size // 10, replace=False)
+    flat[picks[0::3]] = np.nan
+    flat[picks[1::3]] = np.inf
+    flat[picks[2::3]] = -np.inf
+    x[1, 2] = -np.inf       # a plane with nothing above -inf: every argmax its window's first
+    N, C, H, W = x.shape
+    OH, OW = _pool_out(H, k[0], s[0], p[0], d[0], False), _pool_out(W, k[1], s[1], p[1], d[1], False)
+    ry = np.full((N, C, OH, OW), -np.inf)
+    ridx = np.zeros((N, C, OH, OW), np.int64)
+    for oh in range(OH):
+        for ow in range(OW):
+            first = True
+            for i in range(k[0]):
+                for j in range(k[1]):
+                    ih, iw = oh * s[0] - p[0] + i * d[0], ow * s[1] - p[1] + j * d[1]
+                    if not (0 <= ih < H and 0 <= iw < W):
+                        continue
+                    v = x[:, :, ih, iw]
+                    if first:
+                        ridx[:, :, oh, ow] = ih * W + iw
+                        first = False
+                    take = (v > ry[:, :, oh, ow]) | np.isnan(v)
+                    ry[:, :, oh, ow] = np.where(take, v, ry[:, :, oh, ow])
+                    ridx[:, :, oh, ow] = np.where(take, ih * W + iw, ridx[:, :, oh, ow])
+    for dtype in (np.float32, np.float64):
+        y = F.max_pool2d(_t(x.astype(dtype)), k, s, p, d).numpy()
+        y2, i2 = F.max_pool2d(_t(x.astype(dtype)), k, s, p, d, return_indices=True)
+        for got in (y, y2.numpy()):
+            assert np.array_equal(np.isnan(got), np.isnan(ry))
+            assert np.array_equal(np.nan_to_num(got, nan=7.0, posinf=8.0, neginf=-8.0),
+                                  np.nan_to_num(ry, nan=7.0, posinf=8.0, neginf=-8.0))
+        assert np.array_equal(i2.numpy(), ridx)

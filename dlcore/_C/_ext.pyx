@@ -12,6 +12,7 @@ cnp.import_array()
 include "common.pxi"
 include "runtime.pxi"
 include "gemm.pxi"
+include "gemm_prepacked.pxi"
 include "alloc.pxi"
 include "attention.pxi"
 include "layernorm.pxi"

@@ -246,7 +246,9 @@ class BertModel(nn.Module):
         """From a local directory with config.json and model.safetensors (or pytorch_model.bin)."""
         from ..weights import load_safetensors, load_torch
         d = os.fspath(directory)
-        model = cls(BertConfig.from_json(os.path.join(d, "config.json")), add_pooling_layer)
+        # every parameter is overwritten by the strict load below: no random draws first
+        model = nn.utils.skip_init(cls, BertConfig.from_json(os.path.join(d, "config.json")),
+                                   add_pooling_layer)
         st = os.path.join(d, "model.safetensors")
         pt = os.path.join(d, "pytorch_model.bin")
         if os.path.exists(st):

@@ -1,5 +1,6 @@
 """Weight initialisation (PyTorch's nn.init): in place, outside autograd, seeded by dl.manual_seed."""
 import math
+import threading
 
 import numpy as np
 
@@ -39,21 +40,38 @@ def _fan(tensor, mode):
     return fan_in if mode == "fan_in" else fan_out
 
 
+_state = threading.local()
+
+
+def _skipping():
+    """True inside nn.utils.skip_init (this thread only): every init function leaves its
+    tensor as it is and draws nothing."""
+    return getattr(_state, "skip", False)
+
+
 def _fill(tensor, values):
+    if _skipping():
+        return tensor
     with no_grad():
         tensor._data[...] = values
     return tensor
 
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    if _skipping():
+        return tensor
     return _fill(tensor, R.rng(generator).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    if _skipping():
+        return tensor
     return _fill(tensor, R.rng(generator).normal(mean, std, tensor.shape))
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    if _skipping():
+        return tensor
     rng = R.rng(generator)
     vals = rng.normal(mean, std, tensor.shape)
     bad = (vals < a) | (vals > b)
@@ -108,6 +126,8 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
 
 
 def orthogonal_(tensor, gain=1.0, generator=None):
+    if _skipping():
+        return tensor
     if tensor.ndim < 2:
         raise ValueError("orthogonal_: only tensors with 2 or more dimensions are supported")
     rows = tensor.shape[0]

@@ -13,9 +13,43 @@ import re
 _EXAMPLE = re.compile(r"^(\d+)_([A-Za-z0-9_]+)\.py$")
 
 
+def _checkout_examples():
+    """python/ beside the imported dlcore package in a source checkout, else None."""
+    import dlcore
+    d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__))), "python")
+    ok = all(os.path.isfile(os.path.join(d, f)) for f in ("__init__.py", "common.py"))
+    return d if ok else None
+
+
+def _bind_examples_package(folder):
+    """Make `dlcore.examples` (which the examples import their helpers from) the package in
+    `folder`.  An editable install maps that name to its own tree's python/, so a second
+    checkout (a git worktree) that shadows the install would otherwise run its own dlcore with
+    the other tree's examples."""
+    import sys
+    mod = sys.modules.get("dlcore.examples")
+    if mod is not None:
+        if os.path.dirname(os.path.abspath(mod.__file__)) == os.path.abspath(folder):
+            return
+        for name in [n for n in sys.modules if n.startswith("dlcore.examples.")]:
+            del sys.modules[name]
+    spec = importlib.util.spec_from_file_location(
+        "dlcore.examples", os.path.join(folder, "__init__.py"),
+        submodule_search_locations=[folder])
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["dlcore.examples"] = mod
+    spec.loader.exec_module(mod)
+    import dlcore
+    dlcore.examples = mod
+
+
 def examples_dir():
-    """Folder of the roadmap examples: the installed dlcore.examples package, or python/ beside
-    the dlcore package in a source checkout (None when neither exists)."""
+    """Folder of the roadmap examples: python/ beside the dlcore package in a source checkout,
+    else the installed dlcore.examples package (None when neither exists)."""
+    d = _checkout_examples()
+    if d is not None:
+        _bind_examples_package(d)
+        return d
     try:
         mod = importlib.import_module("dlcore.examples")
         d = os.path.dirname(os.path.abspath(mod.__file__))
@@ -23,9 +57,7 @@ def examples_dir():
             return d
     except ImportError:
         pass
-    import dlcore
-    d = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__))), "python")
-    return d if os.path.isdir(d) else None
+    return None
 
 
 def list_examples(only=None, folder=None):

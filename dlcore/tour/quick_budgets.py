@@ -9,7 +9,7 @@ that take them.  `python python/NN_name.py --quick --steps 20` is the same run b
 QUICK_BUDGETS = {
     "06_sentiment": {"subset": 0.15},
     "06_spoken_digits": {"epochs": 1},
-    "08_dcgan_fashion": {"epochs": 1},
+    "08_dcgan_fashion": {"epochs": 1, "n_images": 256, "judge_epochs": 1, "n_eval": 100},
     "09_transfer_text": {"n_small": 10, "n_test": 40},
     "09_transfer_vision": {"epochs": 2},
     "10_char_gpt": {"steps": 40},

@@ -73,8 +73,10 @@ EXAMPLES = {
     "08_dcgan_fashion": (
         "conditional DCGAN (projection discriminator + auxiliary classifier) on the Fashion-MNIST "
         "subset: a separate classifier gives the requested class {value:f2} on average (weakest "
-        "class {min_class_confidence:f2}; real images {real_confidence:f2}), Fréchet distance "
-        "{frechet_ratio:pct0} of an untrained generator's", {}),
+        "class {min_class_confidence:f2}; real images {real_confidence:f2}); {classes_at_bar:d} "
+        "of 10 classes reach 0.8, where the classifier itself gives held-out real images of "
+        "{judge_classes_at_bar:d} classes 0.8; Fréchet distance {frechet_ratio:pct0} of an "
+        "untrained generator's", {}),
     "09_semantic_search": ("MiniLM sentence search: top-1 retrieval {value:pct0}", {}),
     "09_transfer_text": (
         "MiniLM frozen / fine-tuned with {n_transfer:n} labels: {acc_frozen:f3} / "

@@ -6,6 +6,7 @@ import numpy as np
 from ...functions import cat
 from ...ops.reduce import sum_of_squares
 from ...tensor import Tensor
+from .. import init as _init
 from . import rnn  # noqa: F401  (nn.utils.rnn: packed sequences)
 from . import parametrize, parametrizations  # noqa: F401
 from .weight_norm import weight_norm, remove_weight_norm  # noqa: F401
@@ -61,3 +62,17 @@ def vector_to_parameters(vec, parameters):
         n = p.numel()
         p._data[...] = vec._data[i:i + n].reshape(p.shape)
         i += n
+
+
+def skip_init(module_cls, *args, **kwargs):
+    """module_cls(*args, **kwargs) with its parameters left uninitialised (PyTorch's
+    nn.utils.skip_init): the nn.init functions its constructor calls draw nothing and write
+    nothing, so the values are whatever the allocation held.  For a caller that overwrites
+    every parameter next (loading a checkpoint): it saves the random draws, and the global
+    random stream is not advanced by them."""
+    prev = _init._skipping()
+    _init._state.skip = True
+    try:
+        return module_cls(*args, **kwargs)
+    finally:
+        _init._state.skip = prev
