@@ -309,20 +309,21 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad=False):
-    return zeros(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def zeros_like(t, dtype=None, device=None, requires_grad=False):
+    return zeros(*t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad=False):
-    return ones(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def ones_like(t, dtype=None, device=None, requires_grad=False):
+    return ones(*t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(t, fill_value, dtype=None, requires_grad=False):
-    return full(tuple(t.shape), fill_value, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(tuple(t.shape), fill_value, dtype=dtype or t.dtype, device=device,
+                requires_grad=requires_grad)
 
 
-def empty_like(t, dtype=None, requires_grad=False):
-    return empty(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+def empty_like(t, dtype=None, device=None, requires_grad=False):
+    return empty(*t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
@@ -337,6 +338,9 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError("arange: upper bound and lower bound inconsistent with step sign "
+                         "(start=%r, end=%r, step=%r)" % (start, end, step))
     if dtype is None:
         ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
         dtype = int64 if ints else _default_dtype["dtype"]
@@ -347,7 +351,18 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     dt = _as_dtype(dtype, fname="linspace") or _default_dtype["dtype"]
+    # tensor bounds (0-d only, as torch) count as their values, computed in the output dtype
+    start, end = (_linspace_bound(v, name) for v, name in ((start, "start"), (end, "end")))
     return Tensor(np.linspace(start, end, steps, dtype=dt), requires_grad=requires_grad)
+
+
+def _linspace_bound(v, name):
+    if isinstance(v, TensorBase):
+        if v.ndim != 0:
+            raise ValueError("linspace: only supports 0-dimensional start and end tensors, "
+                             "but %s has shape %s" % (name, tuple(v.shape)))
+        return v._data.item()
+    return v
 
 
 def rand(*size, dtype=None, generator=None, requires_grad=False, device=None):
@@ -366,6 +381,8 @@ def randn(*size, dtype=None, generator=None, requires_grad=False, device=None):
 
 def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
     _check_device(device)
+    if size is None and isinstance(high, (tuple, list, Size)):
+        low, high, size = 0, low, high  # randint(high, size), torch's short form
     if high is None:
         low, high = 0, low
     if size is None:
@@ -379,12 +396,14 @@ def randperm(n, generator=None, dtype=None, device=None):
     return Tensor(R.rng(generator).permutation(n).astype(_as_dtype(dtype, fname="randperm") or int64))
 
 
-def rand_like(t, dtype=None):
-    return rand(*t.shape, dtype=dtype or t.dtype)
+def rand_like(t, dtype=None, device=None, requires_grad=False, generator=None):
+    return rand(*t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad,
+                generator=generator)
 
 
-def randn_like(t, dtype=None):
-    return randn(*t.shape, dtype=dtype or t.dtype)
+def randn_like(t, dtype=None, device=None, requires_grad=False, generator=None):
+    return randn(*t.shape, dtype=dtype or t.dtype, device=device, requires_grad=requires_grad,
+                 generator=generator)
 
 
 def is_tensor(x):

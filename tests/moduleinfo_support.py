@@ -9,7 +9,11 @@ outputs and the buffers forward updates (BatchNorm's running statistics), then b
 same random output gradients and compares the input and parameter gradients.  Where torch's
 constructor or forward raises, dlcore's must raise too.
 """
+import os
 import sys
+
+if __name__ == "__main__":  # run as a script: this checkout's dlcore, not an installed one
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch
 from torch.testing._internal.common_modules import module_db
@@ -198,13 +202,6 @@ def run_module_input(info, cls, mi, dtype, training):
                         _own_error(after[k], v))
         for lab, t32, t64, dg in zip(labels, t_grads, grads64, d_grads):
             compare(t64, dg, dtype, "grad of %s" % lab, torch.float64, _own_error(t32, t64))
-
-
-# modules exposed on main by another branch (#14 item 3) after this table was written: their
-# failing inputs are that branch's to fix (not strict)
-KNOWN_FAILURES += [(n, lambda mi, d, t: True, "exposed on main by another branch (#14 item 3); "
-                    "its ModuleInfo failures are that branch's to fix", False)
-                   for n in ("nn.InstanceNorm1d", "nn.InstanceNorm2d", "nn.InstanceNorm3d")]
 
 
 def known_failure(info, mi, dtype, training):

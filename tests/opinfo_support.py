@@ -10,8 +10,12 @@ outputs are compared (shape, dtype, values with torch.testing's default toleranc
 dtype); then a backward pass with the same random output gradients on both sides and the input
 gradients are compared.  Where torch raises for a sample, dlcore must raise too.
 """
+import os
 import sys
 import types
+
+if __name__ == "__main__":  # run as a script: this checkout's dlcore, not an installed one
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 import pytest
@@ -167,6 +171,10 @@ def to_dl(obj, leaves, memo=None):
         return "cpu"
     if isinstance(obj, torch.Size):
         return tuple(obj)
+    if isinstance(obj, torch.nn.Module):
+        if type(obj) in MODULE_ARGS:  # a parameterless module passed as a function argument
+            return MODULE_ARGS[type(obj)](obj)
+        raise Skip("a torch module argument (%s)" % type(obj).__name__)
     if isinstance(obj, complex):
         raise Skip("complex dtype")
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
@@ -181,6 +189,14 @@ def to_dl(obj, leaves, memo=None):
     if isinstance(obj, str) and obj.startswith(("cuda", "meta", "mps")):
         raise Skip("device other than cpu")
     return obj
+
+
+# torch modules that samples pass as arguments (triplet_margin_with_distance_loss's
+# distance_function): the dlcore module with the same settings
+MODULE_ARGS = {
+    torch.nn.PairwiseDistance: lambda m: dl.nn.PairwiseDistance(p=m.norm, eps=m.eps,
+                                                                keepdim=m.keepdim),
+}
 
 
 def convert(sample):
@@ -315,7 +331,7 @@ def upcast(obj, memo=None):
 
 def check_against(reference, actual, d_grads, dtype, ref_dtype):
     """Compare dlcore's outputs and gradients with torch's run in ref_dtype."""
-    expected, t_grads = reference
+    expected, t_grads = reference[:2]
     compare(expected, actual, dtype, ref_dtype=ref_dtype)
     for i, (tg, dg) in enumerate(zip(t_grads, d_grads)):
         compare(tg, dg, dtype, "grad of input %d" % i, ref_dtype=ref_dtype)
@@ -350,17 +366,41 @@ def _own_error(t32, t64):
 def _torch_run(opinfo, sample, leaves_of, dtype):
     """torch's outputs and the gradients of the tensors leaves_of(sample) lists."""
     expected = opinfo.op(sample.input, *sample.args, **sample.kwargs)
+    sparse = sparse_dims(expected)
+    expected = densify(expected)
     leaves = leaves_of(sample)
     if not leaves or not opinfo.supports_autograd:
-        return expected, []
+        return expected, [], sparse
     t_outs = [o for o in _flat(sample.output_process_fn_grad(expected))
               if isinstance(o, torch.Tensor) and o.requires_grad]
     if not t_outs:
-        return expected, []
+        return expected, [], sparse
     grads = torch.autograd.grad(t_outs, leaves, _grad_outputs(t_outs, dtype),
                                 allow_unused=True)
     grads = [g if g is not None else torch.zeros_like(t) for g, t in zip(grads, leaves)]
-    return expected, grads
+    return expected, grads, sparse
+
+
+def _is_sparse(o):
+    if isinstance(o, torch.Tensor):
+        return o.layout == torch.sparse_coo
+    return not isinstance(o, dl.Tensor) and getattr(o, "is_sparse", False) is True
+
+
+def sparse_dims(out):
+    """The sparse_dim of each sparse COO output (None for a dense one), torch's or dlcore's."""
+    return [o.sparse_dim() if _is_sparse(o) else None for o in _flat(out)]
+
+
+def densify(out):
+    """Sparse COO outputs as their dense values (differentiable on both sides), so that values
+    and gradients compare as dense ones once the layouts were compared."""
+    if isinstance(out, (tuple, list)):
+        items = [densify(o) for o in out]
+        if all(a is b for a, b in zip(items, out)):
+            return out
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
+    return out.to_dense() if _is_sparse(out) else out
 
 
 def _leaves_of(sample):
@@ -392,6 +432,10 @@ def run_sample(opinfo, call, sample, dtype, random_op):
                                                                      str(e)[:80]))
     expected = reference[0]
     actual = call(inp, *args, **kwargs)
+    if sparse_dims(actual) != reference[2]:
+        raise Mismatch("output layout: sparse dims %s, torch %s" % (sparse_dims(actual),
+                                                                    reference[2]))
+    actual = densify(actual)
     if random_op:
         exp = _flat(expected)
         act = _flat(actual)

@@ -27,6 +27,24 @@ def test_normalize_matches_torch(r, p, dim):
     check(lambda t: F.normalize(t, p=p, dim=dim), lambda t: TF.normalize(t, p=p, dim=dim), [x])
 
 
+@pytest.mark.parametrize("p", [-1.0, -2.5, -math.inf])
+def test_negative_p_matches_torch(r, p):
+    # torch's norms of negative order: (sum |x|^p)^(1/p), -inf the smallest magnitude
+    x = r.standard_normal((4, 5))
+    check(lambda t: F.normalize(t, p=p, dim=1), lambda t: TF.normalize(t, p=p, dim=1), [x])
+    y = r.standard_normal((4, 5))
+    check(lambda a, b: F.pairwise_distance(a, b, p=p), lambda a, b: TF.pairwise_distance(a, b, p=p),
+          [x, y])
+    if p != -math.inf:
+        gradcheck(lambda t: F.normalize(t, p=p, dim=1), [x])
+
+
+def test_normalize_of_a_0d_tensor_keeps_its_shape():
+    for v in (2.0, -0.5):
+        check(lambda t: F.normalize(t, p=1.2, dim=0), lambda t: TF.normalize(t, p=1.2, dim=0),
+              [np.array(v)])
+
+
 def test_vector_norm_gradcheck(r):
     x = r.standard_normal((3, 6))
     for p in (1.5, 2.0, 3.0, math.inf):
@@ -106,8 +124,14 @@ def test_distance_float32_trains(r):
 
 def test_errors():
     x = dl.randn(3, 4)
+    with pytest.raises(ValueError, match="p must be"):  # (negative p is a norm in torch)
+        F.normalize(x, p=float("nan"))
     with pytest.raises(ValueError, match="p must be"):
-        F.normalize(x, p=-1)
+        F.pairwise_distance(x, x, p="2")
+    for f in (F, TF):  # torch's rule: a triplet margin must be positive
+        with pytest.raises(ValueError, match="margin must be greater than 0"):
+            f.triplet_margin_loss(x if f is F else torch.randn(3, 4), *(2 * [
+                x if f is F else torch.randn(3, 4)]), margin=0.0)
     with pytest.raises(TypeError, match="input must be a Tensor"):
         F.normalize(np.ones(3))
     with pytest.raises(ValueError, match="do not broadcast"):

@@ -69,6 +69,11 @@ class FunctionCtx:
         self.materialize_grads = bool(value)
 
 
+# dlcore.autograd.inplace (view_base, rebase_dirty_view), which imports this module's users:
+# wired in by dlcore.autograd's __init__ instead of imported here (no import cycle)
+inplace_graph = None
+
+
 def _freed_message():
     return ("trying to backward through the graph a second time (or directly access saved "
             "tensors after they have already been freed); pass retain_graph=True to the first "
@@ -117,6 +122,7 @@ def _apply(cls, *args, **kwargs):
                 parents.append(a)
         ctx.parents = tuple(parents)
     res = []
+    dirty_views = []
     for i, o in enumerate(outs):
         if not isinstance(o, TensorBase):
             res.append(o)
@@ -126,7 +132,11 @@ def _apply(cls, *args, **kwargs):
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                    "in-place operation.")
             t = o  # changed in place: the input now comes from this node (counted once more,
-            version.bump(t._data)  # as PyTorch does)
+            base = inplace_graph.view_base(o)  # as PyTorch does; for a view, by the rebase)
+            if base is not None:
+                dirty_views.append((o, base, o._ctx, o._idx))
+            else:
+                version.bump(t._data)
         elif any(o is a for a in args):
             t = wrap(o._data)  # an input returned as it is: a new tensor on the same storage
         else:
@@ -139,6 +149,9 @@ def _apply(cls, *args, **kwargs):
             t._ctx = ctx
             t._idx = i
         res.append(t)
+    for o, base, node, idx in dirty_views:
+        # a view changed in place: its base's graph takes the new values (torch's CopySlices)
+        inplace_graph.rebase_dirty_view(o, base, cls.__name__, (node, idx))
     if "_saved" in ctx.__dict__ and dirty:
         # tensors saved and then marked dirty are saved at their new version
         ctx._saved = tuple((t, None if t is None else version.version(t._data))

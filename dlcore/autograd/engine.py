@@ -109,7 +109,10 @@ def _accumulate_leaf(leaf, g, handed_out, create_graph):
                 g = g.copy()
             handed_out.add(id(g))
             leaf.grad = wrap(g, False)
-        elif leaf.grad._ctx is not None or leaf.grad.requires_grad:
+        elif leaf.grad._ctx is not None or leaf.grad.requires_grad \
+                or id(leaf.grad._data) in handed_out:
+            # (an array stored uncopied in this pass may still be another node's pending
+            # gradient, e.g. both of an add's input gradients: never written in place)
             leaf.grad = wrap(leaf.grad._data + g, False)
         else:
             leaf.grad._data += g

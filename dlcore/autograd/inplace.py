@@ -132,6 +132,12 @@ def _run_on_view(t, base, name, compute, keep_old):
     if tuple(res.shape) != tuple(t.shape):
         raise RuntimeError("%s: output with shape %s doesn't match the broadcast shape %s"
                            % (name, tuple(t.shape), tuple(res.shape)))
+    _write_back(t, base, name, res, pos)
+    return t
+
+
+def _write_back(t, base, name, res, pos):
+    """base becomes WriteRegion(old base, res) at pos, and the view t reads the new base."""
     before = t._ctx
     run_recorded(base, name, lambda old_base: view_inplace.WriteRegion.apply(old_base, res,
                                                                              pos=pos))
@@ -139,7 +145,39 @@ def _run_on_view(t, base, name, compute, keep_old):
         now = view_inplace.ReadRegion.apply(base, pos=pos)
         t._ctx, t._idx = now._ctx, now._idx
         t.requires_grad = now.requires_grad
-    return t
+
+
+def view_base(t):
+    """The graph tensor t is a view of (see _is_view_in_graph), or None."""
+    return _is_view_in_graph(t)
+
+
+def rebase_dirty_view(t, base, name, before):
+    """A user Function changed t, a view of graph tensor `base`, in place (ctx.mark_dirty) and
+    t is now bound to that Function's node: base's graph takes the new values as torch's
+    CopySlices does, and t reads them from the new base.  before: t's (node, index) before the
+    Function, which the ops recorded until now keep reading."""
+    if base.requires_grad and base._ctx is None and state.grad:
+        raise RuntimeError("%s: a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation." % name)
+    pos = view_inplace.region(base._data, t._data)
+    if isinstance(pos, str) or function._tracer is not None:
+        why = pos if isinstance(pos, str) else "dlcore.jit cannot trace it"
+        raise RuntimeError("%s: mark_dirty on a view of a tensor in the graph is not supported "
+                           "here: %s" % (name, why))
+    version.clock[0] += 1
+    stamp = version.clock[0]
+    res = wrap(t._data, True)
+    res._ctx, res._idx = t._ctx, t._idx
+    run_recorded(base, name, lambda old_base: view_inplace.WriteRegion.apply(old_base, res,
+                                                                             pos=pos))
+    # (always rebound here: the view rebinding above would take the Function's stand-in for
+    # t's old value, which shares t's storage, for t's base)
+    now = view_inplace.ReadRegion.apply(base, pos=pos)
+    if before[0] is not None:
+        now._ctx._replaced = before + (stamp,)
+    t._ctx, t._idx = now._ctx, now._idx
+    t.requires_grad = now.requires_grad
 
 
 def _rebind_views(t, stamp):

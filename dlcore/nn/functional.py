@@ -1,7 +1,9 @@
 """dl.nn.functional (F): the functional forms of the layers, gathered from dlcore.ops."""
 from ..ops.matmul import linear  # noqa: F401
 from ..ops.activation import *  # noqa: F401,F403
+from ..ops.activation_shrink import *  # noqa: F401,F403
 from ..ops.loss import *  # noqa: F401,F403
+from ..ops.loss_margin import *  # noqa: F401,F403
 from ..ops.dropout import dropout  # noqa: F401
 from ..ops.shape_fn import pad, one_hot  # noqa: F401
 from ..ops.layernorm import *  # noqa: F401,F403

@@ -6,7 +6,7 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 """
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, unbroadcast
 from ..dtypes import is_floating, is_half, bool_, float32
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
@@ -104,9 +104,16 @@ class Pow(Function):
             else:
                 ga = g * b * np.power(a, b - 1)
         if self.needs_input_grad[1]:
+            # a broadcast exponent's gradient is a sum of terms that may cancel: formed (the
+            # power recomputed) and summed in float64, not from float32 terms
+            wide = np.shape(b) != np.shape(g) and self.out.dtype == np.float32
+            dt = np.float64 if wide else self.out.dtype
+            out = np.power(np.asarray(a, dt), np.asarray(b, dt)) if wide else self.out
             with np.errstate(divide="ignore", invalid="ignore"):
-                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0).astype(self.out.dtype)
-            gb = g * self.out * la
+                la = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0).astype(dt)
+            gb = np.asarray(g, dt) * out * la
+            if wide:
+                gb = unbroadcast(gb, np.shape(b)).astype(self.out.dtype)
         return ga, gb
 
     def backward_graph(self, g):

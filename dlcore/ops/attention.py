@@ -58,16 +58,17 @@ class SDPAFn(Function):
     def backward(self, g):
         q4, k4, v4, m4, is_causal, scale, out, lse, lead = self.saved
         g = np.ascontiguousarray(g, dtype=out.dtype).reshape(out.shape)
+        if len(self.needs_input_grad) > 3 and self.needs_input_grad[3]:
+            # a float mask that takes a gradient needs the L x S scores anyway: every gradient
+            # then comes from them, in float64
+            grads = _score_path_grads(q4, k4, v4, m4, is_causal, scale, g)
+            return tuple(a.astype(out.dtype).reshape(lead + a.shape[2:]) for a in grads)
         # gradients in the broadcast shape (the engine sums broadcast dims back), allocated
         # in that shape so that they own their memory and a leaf can keep them uncopied
         dq, dk, dv = (np.empty(lead + a.shape[2:], out.dtype) for a in (q4, k4, v4))
         _C.attention_backward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse, g,
                               dq.reshape(q4.shape), dk.reshape(k4.shape), dv.reshape(v4.shape))
-        dmask = None
-        if len(self.needs_input_grad) > 3 and self.needs_input_grad[3]:
-            dmask = _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g)
-            dmask = dmask.reshape(lead + dmask.shape[2:])
-        return dq, dk, dv, dmask
+        return dq, dk, dv, None
 
 
     def backward_graph(self, g):
@@ -78,20 +79,27 @@ class SDPAFn(Function):
             q, k, v, m, 0.0, kw.get("is_causal", False), kw.get("scale", 1.0)))
 
 
-def _score_grad(q4, k4, v4, m4, is_causal, scale, out, lse, g):
-    """d loss / d scores (= the gradient of an additive float mask), in float64 NumPy: the
-    kernel keeps the probabilities tile by tile and never hands them out.  P from the saved
-    log-sum-exp; dS = P * (g v^T - rowsum(g * out))."""
-    s = np.matmul(q4, np.swapaxes(k4, -1, -2)).astype(np.float64) * scale
+def _score_path_grads(q4, k4, v4, m4, is_causal, scale, g):
+    """(dq, dk, dv, d scores) in float64 NumPy from the materialised scores (the kernel keeps
+    the probabilities tile by tile and never hands them out); d scores is the gradient of an
+    additive float mask.  A row that may attend to no key has P = 0 (the kernel's zero row)."""
+    q, k, v, g = (a.astype(np.float64) for a in (q4, k4, v4, g))
+    s = np.matmul(q, np.swapaxes(k, -1, -2)) * scale
     if m4 is not None:
         s = s + m4
     if is_causal:
         L, S = s.shape[-2:]
         s = np.where(np.tril(np.ones((L, S), dtype=bool)), s, -np.inf)
-    p = np.exp(s - lse[..., None].astype(np.float64))
-    dp = np.matmul(g.astype(np.float64), np.swapaxes(v4, -1, -2))
-    rows = np.sum(g.astype(np.float64) * out, axis=-1, keepdims=True)
-    return (p * (dp - rows)).astype(out.dtype)
+    top = s.max(axis=-1, keepdims=True)
+    live = np.isfinite(top)
+    e = np.exp(s - np.where(live, top, 0.0))
+    p = np.where(live, e / np.where(live, e.sum(axis=-1, keepdims=True), 1.0), 0.0)
+    out = np.matmul(p, v)
+    dv = np.matmul(np.swapaxes(p, -1, -2), g)
+    ds = p * (np.matmul(g, np.swapaxes(v, -1, -2)) - np.sum(g * out, axis=-1, keepdims=True))
+    dq = np.matmul(ds, k) * scale
+    dk = np.matmul(np.swapaxes(ds, -1, -2), q) * scale
+    return dq, dk, dv, ds
 
 
 def _composed(query, key, value, mask, dropout_p, is_causal, scale):

@@ -31,18 +31,23 @@ def _float_tensor(x, fname, name="input"):
 
 
 def _check_p(p, fname):
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or p < 0:
-        raise ValueError("%s: p must be a non-negative number, got %r" % (fname, p))
+    """A real p (negative ones too, as torch: p = -1 is a harmonic-type norm, -inf the
+    smallest magnitude)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or math.isnan(p):
+        raise ValueError("%s: p must be a real number, got %r" % (fname, p))
     return float(p)
 
 
 class VectorNorm(Function):
-    """||x||_p along `axis` (p in [0, inf]); 0 where the vector is zero gets a 0 gradient."""
+    """||x||_p along `axis` (p in [-inf, inf]; for p < 0, (sum |x|^p)^(1/p), 0 when an element
+    is 0); 0 where the vector is zero gets a 0 gradient."""
 
     def forward(self, x, p=2.0, axis=-1, keepdim=False):
         a = np.abs(x)
         if p == math.inf:
             n = a.max(axis=axis, keepdims=True)
+        elif p == -math.inf:
+            n = a.min(axis=axis, keepdims=True)
         elif p == 2:
             n = np.sqrt((x * x).sum(axis=axis, keepdims=True))
         elif p == 1:
@@ -50,7 +55,8 @@ class VectorNorm(Function):
         elif p == 0:
             n = (x != 0).sum(axis=axis, keepdims=True).astype(x.dtype)
         else:
-            n = (a ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
+            with np.errstate(divide="ignore"):  # (p < 0: 0 ** p is inf, the norm 0)
+                n = (a ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
         if self.requires_grad:
             self.x, self.n, self.p, self.axis, self.keepdim = x, n, p, axis, keepdim
         return n if keepdim else np.squeeze(n, axis=axis)
@@ -63,7 +69,7 @@ class VectorNorm(Function):
         safe = np.where(n == 0, 1, n)
         if p == 0:
             return np.zeros_like(x)
-        if p == math.inf:
+        if p == math.inf or p == -math.inf:
             hit = (np.abs(x) == n) & (n != 0)
             share = hit / np.maximum(hit.sum(axis=self.axis, keepdims=True), 1)
             return g * np.sign(x) * share
@@ -98,6 +104,8 @@ def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
     p = _check_p(p, "normalize")
     dim = norm_dim(dim, max(input.ndim, 1), "normalize")
     n = vector_norm(input, p, dim, keepdim=True)
+    if input.ndim == 0:
+        n = n.reshape(())
     return input / n.clamp(min=eps)
 
 
@@ -164,6 +172,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                              "1-D or all 2-D, got shapes %s, %s, %s"
                              % (tuple(anchor.shape), tuple(positive.shape),
                                 tuple(negative.shape)))
+    _check_margin(margin, "triplet_margin_loss")
     d_pos = pairwise_distance(anchor, positive, p, eps)
     d_neg = pairwise_distance(anchor, negative, p, eps)
     if swap:
@@ -174,12 +183,18 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
                                       margin=1.0, swap=False, reduction="mean"):
     reduction = _reduction(reduction, None, None, "triplet_margin_with_distance_loss")
+    _check_margin(margin, "triplet_margin_with_distance_loss")
     dist = distance_function if distance_function is not None else pairwise_distance
     d_pos = dist(anchor, positive)
     d_neg = dist(anchor, negative)
     if swap:
         d_neg = d_neg.minimum(dist(positive, negative))
     return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
+
+
+def _check_margin(margin, fname):
+    if not margin > 0:
+        raise ValueError("%s: margin must be greater than 0, got %r" % (fname, margin))
 
 
 def _target(target, like, fname):

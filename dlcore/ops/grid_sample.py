@@ -1,4 +1,4 @@
-"""affine_grid and grid_sample (spatial transformer networks) for 4-D inputs.
+"""affine_grid and grid_sample (spatial transformer networks); 5-D volumes: grid_sample3d.py.
 
 affine_grid is a matmul of the fixed normalised base grid with theta (autograd supplies the
 gradient).  grid_sample is one Function in NumPy: bilinear, nearest or bicubic sampling with zeros,
@@ -14,6 +14,8 @@ from ..tensor_base import TensorBase, wrap
 from .matmul import matmul
 from ..dtypes import is_floating
 from .autocast import float32_policy
+from .grid_coords import reflect, source_coords
+from .grid_sample3d import GridSample3d
 
 __all__ = ["affine_grid", "grid_sample"]
 
@@ -61,44 +63,6 @@ def affine_grid(theta, size, align_corners=None):
     return grid.reshape(*out_shape)
 
 
-def _reflect(c, lo2, hi2):
-    """PyTorch's reflect_coordinates over [lo2/2, hi2/2]; returns (coord, d coord / d c)."""
-    if lo2 == hi2:
-        return np.zeros_like(c), np.zeros_like(c)
-    mn = lo2 / 2.0
-    span = (hi2 - lo2) / 2.0
-    rel = c - mn
-    sign = np.where(rel < 0, -1.0, 1.0)
-    a = np.abs(rel)
-    flips = np.floor(a / span)
-    extra = np.fmod(a, span)
-    even = (flips % 2) == 0
-    out = np.where(even, extra + mn, span - extra + mn)
-    return out, sign * np.where(even, 1.0, -1.0)
-
-
-def _source_coords(g, size, align, padding_mode):
-    """Pixel coordinates from normalised ones and their derivative w.r.t. the grid value."""
-    if align:
-        c = (g + 1) / 2 * (size - 1)
-        scale = (size - 1) / 2.0
-    else:
-        c = ((g + 1) * size - 1) / 2
-        scale = size / 2.0
-    d = np.full(c.shape, scale)
-    if padding_mode == "border" or padding_mode == "reflection":
-        if padding_mode == "reflection":
-            if align:
-                c, dr = _reflect(c, 0.0, 2.0 * (size - 1))
-            else:
-                c, dr = _reflect(c, -1.0, 2.0 * size - 1)
-            d = d * dr
-        inside = (c > 0) & (c < size - 1)
-        d = np.where(inside, d, 0.0)
-        c = np.clip(c, 0, size - 1)
-    return c, d
-
-
 _CUBIC_A = -0.75  # the cubic convolution kernel's parameter torch uses (as in upsampling)
 
 
@@ -121,8 +85,8 @@ def _cubic_weights(t):
 def _tap_index(c, size, align, padding_mode):
     """Integer tap positions c mapped by the padding mode (out of range stays out for zeros)."""
     if padding_mode == "reflection":
-        c = _reflect(c, 0.0, 2.0 * (size - 1))[0] if align else \
-            _reflect(c, -1.0, 2.0 * size - 1)[0]
+        c = reflect(c, 0.0, 2.0 * (size - 1))[0] if align else \
+            reflect(c, -1.0, 2.0 * size - 1)[0]
     if padding_mode != "zeros":
         c = np.clip(c, 0, size - 1)
     return c.astype(np.int64)
@@ -152,8 +116,8 @@ def _bicubic_taps(grid, H, W, align, padding_mode):
 class GridSample2d(Function):
     def forward(self, x, grid, mode="bilinear", padding_mode="zeros", align_corners=False):
         N, C, H, W = x.shape
-        ix, dix = _source_coords(grid[..., 0].astype(np.float64), W, align_corners, padding_mode)
-        iy, diy = _source_coords(grid[..., 1].astype(np.float64), H, align_corners, padding_mode)
+        ix, dix = source_coords(grid[..., 0].astype(np.float64), W, align_corners, padding_mode)
+        iy, diy = source_coords(grid[..., 1].astype(np.float64), H, align_corners, padding_mode)
         xl = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # (N, H, W, C)
         n = np.arange(N).reshape(N, 1, 1)
         cubic = None
@@ -216,7 +180,8 @@ class GridSample2d(Function):
 
 @float32_policy
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Samples input (N, C, H, W) at grid (N, Ho, Wo, 2) (x, y in [-1, 1]) -> (N, C, Ho, Wo)."""
+    """Samples input (N, C, H, W) at grid (N, Ho, Wo, 2) (x, y in [-1, 1]) -> (N, C, Ho, Wo);
+    a volume (N, C, D, H, W) at grid (N, Do, Ho, Wo, 3) (x, y, z) -> (N, C, Do, Ho, Wo)."""
     for name, t in (("input", input), ("grid", grid)):
         if not isinstance(t, TensorBase) or not is_floating(t.dtype):
             raise TypeError("grid_sample: %s must be a float Tensor, got %r" % (name, t))
@@ -226,17 +191,23 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError("grid_sample: padding_mode must be 'zeros', 'border' or 'reflection', "
                          "got %r" % (padding_mode,))
-    if input.ndim != 4:
-        raise ValueError("grid_sample: input must be 4-D (N, C, H, W) (5-D volumes are not "
-                         "implemented), got shape %s" % (tuple(input.shape),))
-    if grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
-        raise ValueError("grid_sample: grid must have shape (N=%d, H_out, W_out, 2), got %s"
-                         % (input.shape[0], tuple(grid.shape)))
+    if input.ndim not in (4, 5):
+        raise ValueError("grid_sample: input must be 4-D (N, C, H, W) or 5-D (N, C, D, H, W), "
+                         "got shape %s" % (tuple(input.shape),))
+    k = input.ndim - 2
+    if grid.ndim != input.ndim or grid.shape[-1] != k or grid.shape[0] != input.shape[0]:
+        raise ValueError("grid_sample: for a %d-D input grid must have shape (N=%d, %s, %d), got %s"
+                         % (input.ndim, input.shape[0],
+                            "H_out, W_out" if k == 2 else "D_out, H_out, W_out", k,
+                            tuple(grid.shape)))
+    if k == 3 and mode == "bicubic":
+        raise ValueError("grid_sample: bicubic interpolation only supports 4-D input")
     if input.dtype != grid.dtype:
         raise TypeError("grid_sample: input (%s) and grid (%s) must share a dtype"
                         % (input.dtype, grid.dtype))
     if min(input.shape[2:]) < 1:
         raise ValueError("grid_sample: input of shape %s has an empty spatial dim"
                          % (tuple(input.shape),))
-    return GridSample2d.apply(input, grid, mode=mode, padding_mode=padding_mode,
-                              align_corners=bool(align_corners))
+    sampler = GridSample2d if k == 2 else GridSample3d
+    return sampler.apply(input, grid, mode=mode, padding_mode=padding_mode,
+                         align_corners=bool(align_corners))

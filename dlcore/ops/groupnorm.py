@@ -60,7 +60,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                          "num_groups (%d)" % (C, num_groups))
     weight = _check_affine(weight, C, "weight", "group_norm")
     bias = _check_affine(bias, C, "bias", "group_norm")
-    y, _, _ = _standardize(input.reshape(N, num_groups, -1), eps)
+    per_group = int(np.prod(input.shape[1:])) // num_groups  # (-1 cannot be solved for N = 0)
+    y, _, _ = _standardize(input.reshape(N, num_groups, per_group), eps)
     return _affine(y.reshape(input.shape), weight, bias, input.ndim)
 
 

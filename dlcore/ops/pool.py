@@ -51,6 +51,9 @@ def _window(fname, input, kernel_size, stride, padding, dilation, ceil_mode):
         if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
             raise ValueError("%s: padding %s should be at most half of the effective kernel "
                              "size %s" % (fname, p, tuple(d[j] * (k[j] - 1) + 1 for j in range(2))))
+    if 0 in tuple(input.shape[1:]):  # (only the batch may be empty, as torch's check)
+        raise ValueError("%s: expected a 3-D or 4-D (batch mode) input with only the batch dim "
+                         "allowed to be 0, got shape %s" % (fname, tuple(input.shape)))
     H, W = input.shape[-2:]
     out = (_pool_out(H, k[0], s[0], p[0], d[0], ceil_mode),
            _pool_out(W, k[1], s[1], p[1], d[1], ceil_mode))

@@ -142,8 +142,8 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     x, unb = _batched(fname, input, 3)
     k, s, p, _ = _triple_args(fname, kernel_size, stride, padding, 1)
     if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
-            divisor_override, numbers.Integral) or divisor_override < 1):
-        raise ValueError("avg_pool3d: divisor_override must be a positive int, got %r"
+            divisor_override, numbers.Integral) or divisor_override == 0):
+        raise ValueError("avg_pool3d: divisor_override must be a non-zero int, got %r"
                          % (divisor_override,))
     one = None if divisor_override is None else 1  # sums, divided once at the end
     N, C, D, H, W = x.shape

@@ -6,11 +6,14 @@ backward (and gets zeros), which is what this module's Functions do.  clamp with
 broadcasts all three and routes the gradient to whichever of x, min, max the output came from,
 by PyTorch's rules (ties go to x; where min > max the output is max).
 """
+import numbers
+
 import numpy as np
 
 from ..autograd import Function
 from ..tensor_base import TensorBase, operand
-from ..dtypes import is_floating
+from ..dtypes import is_floating, result_dtype, scalar_result_dtype
+from .shape import Cast
 
 
 class PiecewiseConstant(Function):
@@ -120,10 +123,25 @@ class ClampTensor(Function):
 
 
 def clamp_tensor(x, min=None, max=None):  # noqa: A002
-    """clamp where min or max is a Tensor: everything broadcasts."""
+    """clamp where min or max is a Tensor: everything broadcasts, and the result has torch's
+    promoted dtype of the three (a float32 tensor clamped by int32 bounds stays float32)."""
+    rt, dims = x._data.dtype, x._data.ndim != 0
+    for b in (min, max):
+        if isinstance(b, TensorBase):
+            rt = result_dtype(rt, dims, b._data.dtype, b._data.ndim != 0)
+            dims = dims or b._data.ndim != 0
+        elif isinstance(b, (numbers.Number, np.generic)):
+            rt = scalar_result_dtype(rt, b)
+    x, min, max = (_as(v, rt) for v in (x, min, max))  # noqa: A001
     lo = None if min is None else operand(min, x)
     hi = None if max is None else operand(max, x)
     return ClampTensor.apply(x, lo, hi)
+
+
+def _as(v, dt):
+    if isinstance(v, TensorBase) and v._data.dtype != dt:
+        return Cast.apply(v, dtype=dt)
+    return v
 
 
 def has_tensor_bound(min, max):  # noqa: A002

@@ -495,6 +495,8 @@ class IndexMethods:
     def gather(self, dim, index):
         d = norm_dim(dim, self.ndim, "gather")
         idx = raw(index)
+        if idx.size == 0:  # an empty index reads nothing: torch checks neither shape nor dtype
+            return self.reshape(-1)[0:0].reshape(idx.shape)
         check_index_values(idx, self._data.shape[d] if self.ndim else 1, "gather", d)
         if self.ndim == 0 and idx.ndim <= 1:  # a scalar reads as a 1-element vector
             return self.reshape(1).gather(0, idx.reshape(-1)).reshape(idx.shape)

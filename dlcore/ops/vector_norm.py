@@ -1,4 +1,4 @@
-"""Vector p-norms (`Tensor.norm`) and the standard deviation's square root.
+"""Vector p-norms (`Tensor.norm`), the nuclear norm, and the standard deviation's square root.
 
 Both are roots of a reduction that is 0 exactly when the input is all zeros (or constant); the
 plain `sqrt` has an infinite slope there, which multiplied by the reduction's zero gradient gives
@@ -95,13 +95,50 @@ class CountNonzero(Function):
         return np.zeros(self.shape, g.dtype)
 
 
+class NuclearNorm(Function):
+    """The sum of the singular values of the matrices over the two `axes`; its gradient is
+    U V^T of the reduced SVD (the derivative where the singular values are distinct and
+    non-zero, and the subgradient torch's SVD backward gives elsewhere)."""
+
+    def forward(self, a, axes=(-2, -1), keepdim=False):
+        m = np.moveaxis(a, axes, (-2, -1))
+        u, s, vt = np.linalg.svd(m, full_matrices=False)
+        out = s.sum(-1)
+        if keepdim:
+            out = np.expand_dims(out, tuple(sorted(axes)))
+        if self.requires_grad:
+            self.uvt, self.axes, self.keepdim = u @ vt, axes, keepdim
+        return np.array(out, dtype=a.dtype)  # (0-d stays 0-d)
+
+    def backward(self, g):
+        if self.keepdim:
+            g = np.squeeze(g, tuple(sorted(self.axes)))
+        grad = g[..., None, None] * self.uvt
+        return np.ascontiguousarray(np.moveaxis(grad, (-2, -1), self.axes))
+
+
+def nuclear_norm(t, dim=None, keepdim=False):
+    """norm(p='nuc'): over the input's 2 dims, or the 2 dims `dim` names."""
+    if dim is None:
+        if t.ndim != 2:
+            raise ValueError("norm: p='nuc' without dim needs a 2-D input, got shape %s"
+                             % (tuple(t.shape),))
+        dim = (0, 1)
+    axes = norm_axes(dim, t.ndim, "norm")
+    if axes is None or len(axes) != 2:
+        raise ValueError("norm: p='nuc' needs exactly 2 dims, got dim=%r" % (dim,))
+    return NuclearNorm.apply(t, axes=tuple(axes), keepdim=keepdim)
+
+
 def vector_norm(t, p=2, dim=None, keepdim=False):
-    """Tensor.norm: p in (int, float, inf, -inf, 'fro'); the dtype must be floating."""
+    """Tensor.norm: p in (int, float, inf, -inf, 'fro', 'nuc'); the dtype must be floating."""
     if not is_floating(t.dtype):
         raise TypeError("norm: input must be a floating tensor, got %s" % t.dtype)
     if isinstance(p, str):
+        if p == "nuc":
+            return nuclear_norm(t, dim, keepdim)
         if p != "fro":
-            raise ValueError("norm: p must be a number or 'fro', got %r" % (p,))
+            raise ValueError("norm: p must be a number, 'fro' or 'nuc', got %r" % (p,))
         p = 2
     if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
         raise TypeError("norm: p must be a number, got %s" % type(p).__name__)

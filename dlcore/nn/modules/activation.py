@@ -5,13 +5,15 @@ import numpy as np
 
 from ...ops import activation as _A
 from ...ops import prelu as _PR
+from ...ops import activation_shrink as _S
 from ...tensor import get_default_dtype
 from ..parameter import Parameter
 from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "ELU", "SELU", "CELU",
            "Softplus", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "Mish", "LogSigmoid",
-           "Softmax", "LogSoftmax", "Softmin", "PReLU", "RReLU"]
+           "Softmax", "LogSoftmax", "Softmin", "PReLU", "RReLU", "Softsign", "Tanhshrink",
+           "Hardshrink", "Softshrink", "Threshold", "GLU"]
 
 
 class _Inplace(Module):
@@ -209,3 +211,55 @@ class RReLU(Module):
 
     def extra_repr(self):
         return "lower=%s, upper=%s" % (self.lower, self.upper)
+
+
+class Softsign(Module):
+    def forward(self, input):
+        return _S.softsign(input)
+
+
+class Tanhshrink(Module):
+    def forward(self, input):
+        return _S.tanhshrink(input)
+
+
+class Hardshrink(Module):
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return _S.hardshrink(input, self.lambd)
+
+    def extra_repr(self):
+        return str(self.lambd)
+
+
+class Softshrink(Hardshrink):
+    def forward(self, input):
+        return _S.softshrink(input, self.lambd)
+
+
+class Threshold(Module):
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input):
+        return _S.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self):
+        return "threshold=%s, value=%s%s" % (self.threshold, self.value,
+                                             ", inplace=True" if self.inplace else "")
+
+
+class GLU(Module):
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return _S.glu(input, self.dim)
+
+    def extra_repr(self):
+        return "dim=%d" % self.dim

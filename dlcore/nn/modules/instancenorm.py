@@ -15,7 +15,7 @@ class _InstanceNorm(Module):
     _n = 2
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
-                 track_running_stats=False, device=None, dtype=None):
+                 track_running_stats=False, device=None, dtype=None, *, bias=True):
         super().__init__()
         name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
@@ -28,9 +28,11 @@ class _InstanceNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dt))
-            self.bias = Parameter(np.zeros(num_features, dtype=dt))
         else:
             self.register_parameter("weight", None)
+        if affine and bias:  # (bias=False: an affine scale without a shift, as torch)
+            self.bias = Parameter(np.zeros(num_features, dtype=dt))
+        else:
             self.register_parameter("bias", None)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
@@ -42,8 +44,9 @@ class _InstanceNorm(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def reset_parameters(self):
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, input):

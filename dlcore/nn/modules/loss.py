@@ -2,12 +2,15 @@
 (class weights are registered as the buffer 'weight', BCEWithLogitsLoss's also 'pos_weight')."""
 from ...ops import distance as _D
 from ...ops import loss as _L
+from ...ops import loss_margin as _LM
 from ...tensor import Tensor
 from .module import Module
 
 __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss",
            "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "TripletMarginLoss",
-           "TripletMarginWithDistanceLoss", "MarginRankingLoss", "CosineEmbeddingLoss"]
+           "TripletMarginWithDistanceLoss", "MarginRankingLoss", "CosineEmbeddingLoss",
+           "SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
+           "GaussianNLLLoss"]
 
 
 class _Loss(Module):
@@ -153,3 +156,43 @@ class CosineEmbeddingLoss(_Loss):
     def forward(self, input1, input2, target):
         return _D.cosine_embedding_loss(input1, input2, target, margin=self.margin,
                                         reduction=self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    def forward(self, input, target):
+        return _LM.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return _LM.hinge_embedding_loss(input, target, self.margin, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    def forward(self, input, target):
+        return _LM.multilabel_soft_margin_loss(input, target, self.weight,
+                                               reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                 reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        return _LM.poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
+                                    reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        super().__init__(None, None, reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        return _LM.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)

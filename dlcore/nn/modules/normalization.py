@@ -85,7 +85,8 @@ class RMSNorm(Module):
 class GroupNorm(Module):
     """Normalises each sample over groups of num_channels // num_groups channels."""
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None,
+                 *, bias=True):
         super().__init__()
         _check_device(device)
         for arg, v in (("num_groups", num_groups), ("num_channels", num_channels)):
@@ -99,14 +100,17 @@ class GroupNorm(Module):
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         if affine:
             self.weight = Parameter(np.ones(num_channels, dtype=dt))
-            self.bias = Parameter(np.zeros(num_channels, dtype=dt))
         else:
             self.register_parameter("weight", None)
+        if affine and bias:  # (bias=False: an affine scale without a shift, as torch)
+            self.bias = Parameter(np.zeros(num_channels, dtype=dt))
+        else:
             self.register_parameter("bias", None)
 
     def reset_parameters(self):
-        if self.affine:
+        if self.weight is not None:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
 
     def forward(self, x):
