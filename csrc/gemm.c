@@ -301,6 +301,17 @@ static size_t even_block(size_t n, size_t blk, size_t unit)
     return min_sz(blk, round_up((n + nb - 1) / nb, unit));
 }
 
+/* The epilogue of the K slice [pc, pc + kc): beta only on the first slice (later ones add to
+ * C), the activation only on the last; the caller sets the bias slices per tile. */
+static dl_gemm_epi k_slice_epi(const gemm_args *g, size_t pc, size_t kc)
+{
+    dl_gemm_epi e = {0};
+    e.alpha = g->alpha;
+    e.beta = pc == 0 ? g->beta : 1.0;
+    e.act = pc + kc == g->K ? (int)g->act : DL_ACT_NONE;
+    return e;
+}
+
 /* B packed in advance for a whole product, block after block: block (pc / KC, jc / NC) of
  * the loop nest is at p + (pc / KC * njb + jc / NC) * block_bytes. */
 typedef struct {
@@ -326,11 +337,8 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
      * packed A block (up to MC x KC, ~2 MiB) waits in L2/L3 while the B blocks go by. */
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
-        const int first = pc == 0, last = pc + kc == g->K;
-        dl_gemm_epi e;
-        e.alpha = g->alpha;
-        e.beta = first ? g->beta : 1.0;
-        e.act = last ? (int)g->act : DL_ACT_NONE;
+        const int last = pc + kc == g->K;
+        dl_gemm_epi e = k_slice_epi(g, pc, kc);
         for (size_t ic = 0; ic < g->M; ic += MC) {
             const size_t mc = min_sz(MC, g->M - ic);
             const size_t pm = (mc + p->mr - 1) / p->mr;
@@ -554,11 +562,8 @@ static int sgemm_small_path(const gemm_args *g, const gemm_plan *p)
     const ptrdiff_t ars = g->transa ? 1 : g->lda, acs = g->transa ? g->lda : 1;
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
-        const int first = pc == 0, last = pc + kc == g->K;
-        dl_gemm_epi e;
-        e.alpha = g->alpha;
-        e.beta = first ? g->beta : 1.0;
-        e.act = last ? (int)g->act : DL_ACT_NONE;
+        const int last = pc + kc == g->K;
+        dl_gemm_epi e = k_slice_epi(g, pc, kc);
         if (bpack) pack_b_f32(1, B, g->ldb, pc, kc, 0, g->N, NR, bpack, p);
         for (size_t i = 0; i < g->M; i += MR) {
             const size_t mr = min_sz(MR, g->M - i);
@@ -759,11 +764,8 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
 
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
-        const int first = pc == 0, last = pc + kc == g->K;
-        dl_gemm_epi e;
-        e.alpha = g->alpha;
-        e.beta = first ? g->beta : 1.0;
-        e.act = last ? (int)g->act : DL_ACT_NONE;
+        const int last = pc + kc == g->K;
+        dl_gemm_epi e = k_slice_epi(g, pc, kc);
         for (size_t ic = 0; ic < g->M; ic += MC) {
             /* this block's row panels that the run touches */
             const size_t qa = ic / mr_ > ir0 ? ic / mr_ : ir0;
