@@ -320,3 +320,24 @@ def test_max_pool2d_general_rows_match_scan(threads, k, s, p, d, width):
             assert np.array_equal(np.nan_to_num(got, nan=7.0, posinf=8.0, neginf=-8.0),
                                   np.nan_to_num(ry, nan=7.0, posinf=8.0, neginf=-8.0))
         assert np.array_equal(i2.numpy(), ridx)
+
+
+def test_max_pool_padding_bound_is_half_the_kernel_not_the_dilated_window(torch):
+    """Found by the fuzzer: padding 3 with kernel 4 and dilation 2 was accepted (half the
+    dilated window, 7 // 2) where torch raises, and a 1-wide input then gave a window of
+    padding only: -inf.  torch's rule, padding <= kernel_size // 2, in 1, 2 and 3-D."""
+    x = dl.ones(1, 1, 1, 1) * 5
+    with pytest.raises(Exception):
+        torch.nn.functional.max_pool2d(torch.ones(1, 1, 1, 1), (1, 4), 1, (0, 3), (1, 2))
+    with pytest.raises(ValueError, match=r"max_pool2d: padding \(0, 3\) should be at most "
+                                         r"half of the kernel size \(1, 4\)"):
+        F.max_pool2d(x, (1, 4), 1, (0, 3), (1, 2))
+    with pytest.raises(ValueError, match="max_pool1d: padding"):
+        F.max_pool1d(dl.ones(1, 1, 5), 4, 1, 3, 2)
+    with pytest.raises(ValueError, match="max_pool3d: padding"):
+        F.max_pool3d(dl.ones(1, 1, 1, 1, 5), (1, 1, 4), 1, (0, 0, 3), (1, 1, 2))
+    # at the bound, dilated: as torch
+    xs = np.arange(1, 6, dtype=np.float32).reshape(1, 1, 1, 5)
+    want = torch.nn.functional.max_pool2d(torch.tensor(xs), (1, 4), 1, (0, 2), (1, 2))
+    got = F.max_pool2d(_t(xs), (1, 4), 1, (0, 2), (1, 2))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

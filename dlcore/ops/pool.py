@@ -40,6 +40,14 @@ def _as_tensor(fname, input):
     return input, False
 
 
+def check_pool_padding(fname, k, p):
+    """torch's bound, padding <= kernel_size // 2 (the kernel, not the dilated window: with
+    dilation, half the window lets a window hold padding only, and its max be -inf)."""
+    if any(pi > ki // 2 for ki, pi in zip(k, p)):
+        raise ValueError("%s: padding %s should be at most half of the kernel size %s"
+                         % (fname, tuple(p), tuple(k)))
+
+
 def _window(fname, input, kernel_size, stride, padding, dilation, ceil_mode):
     k = _pair(kernel_size, "kernel_size", fname)
     s = k if stride is None or (not isinstance(stride, numbers.Integral) and len(stride) == 0) \
@@ -47,10 +55,7 @@ def _window(fname, input, kernel_size, stride, padding, dilation, ceil_mode):
     p = _pair(padding, "padding", fname)
     d = _pair(dilation, "dilation", fname)
     _check_window(fname, k, s, p, d)
-    for i in range(2):
-        if p[i] > (d[i] * (k[i] - 1) + 1) // 2:
-            raise ValueError("%s: padding %s should be at most half of the effective kernel "
-                             "size %s" % (fname, p, tuple(d[j] * (k[j] - 1) + 1 for j in range(2))))
+    check_pool_padding(fname, k, p)
     if 0 in tuple(input.shape[1:]):  # (only the batch may be empty, as torch's check)
         raise ValueError("%s: expected a 3-D or 4-D (batch mode) input with only the batch dim "
                          "allowed to be 0, got shape %s" % (fname, tuple(input.shape)))

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..tensor_base import TensorBase, wrap
 from .conv import _pair
-from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d)
+from .pool import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, check_pool_padding,
+                   max_pool2d)
 from .half import via_float32
 from .autocast import float32_policy
 
@@ -57,6 +58,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     x, unb, k, s, p = _args1d("max_pool1d", input, kernel_size, stride, padding)
     d = _pair(dilation, "dilation", "max_pool1d", 1)
+    check_pool_padding("max_pool1d", k, p)
     out = max_pool2d(x.unsqueeze(2), (1,) + k, (1,) + s, (0,) + p, (1,) + d, ceil_mode,
                      return_indices)
     if return_indices:
@@ -119,6 +121,7 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     fname = "max_pool3d"
     x, unb = _batched(fname, input, 3)
     k, s, p, d = _triple_args(fname, kernel_size, stride, padding, dilation)
+    check_pool_padding(fname, k, p)
     N, C, D, H, W = x.shape
     r = max_pool2d(x.reshape(N, C * D, H, W), k[1:], s[1:], p[1:], d[1:], ceil_mode,
                    return_indices)
