@@ -4,7 +4,8 @@ Each case is (name, arity, dlcore call, torch call, input constraint).  A call r
 inputs (dlcore Tensors or torch tensors) and `kw`, a dict of drawn options (a dim, a p, ...);
 `draw_kw(draw, shapes)` draws those options from the input shapes.  The constraint picks the
 input shapes: "any" (one array), "same" (two of one shape), "bcast" (two that broadcast),
-"mm" (matmul operands), "nchw" (an image batch), "seq" (attention q, k, v), "rows" (2-D).
+"mm" (matmul operands), "nchw" (an image batch), "seq" (attention q, k, v), "rows" (2-D),
+or a function draw -> [shapes] for a case that draws its own (GEMM, grouped conv, BatchNorm rows).
 """
 import math
 
@@ -360,4 +361,151 @@ CASES += [
     ("rnn", 1, *_rnn_case("RNN"), "seq3", kw_seed),
     ("gru", 1, *_rnn_case("GRU"), "seq3", kw_seed),
     ("lstm", 1, *_rnn_case("LSTM"), "seq3", kw_seed),
+]
+
+
+# ---- the kernels that changed after the first long runs ---------------------------------------------
+# GEMM: products on both sides of the small-product bound (m*n*k <= 2^18 reads A in place), the
+# blocked path and the 2-thread team split (from 2 * 2^18 multiply-adds), the few-row and
+# matrix-vector paths; convolutions with strides, dilations and groups (strided im2col/col2im,
+# depthwise) and the Winograd forward and weight gradient (the weight is an input, so its
+# gradient is compared); max/avg pooling windows of 1 to 5 with dilation; BatchNorm over
+# (N, C) and (N, C, L) rows with an affine weight (the by-rows backward).  Each draws the SIMD
+# path and 1 or 2 kernel threads, set for the dlcore call only (_under).
+GEMM_DIMS = [1, 2, 3, 4, 5, 8, 17, 31, 33, 63, 64, 65, 96, 127]
+
+
+def _under(kw, fn):
+    """Runs fn() with kw's ISA, kernel threads and convolution algorithm, then restores them."""
+    from dlcore.ops.conv import set_conv_algorithm
+    from dlcore.runtime import get_isa, get_num_threads, set_isa, set_num_threads
+    isa, nt = get_isa(), get_num_threads()
+    algo = set_conv_algorithm(kw.get("algo", "auto"))
+    try:
+        set_isa(kw["isa"])
+        set_num_threads(kw["threads"])
+        return fn()
+    finally:
+        set_isa(isa)
+        set_num_threads(nt)
+        set_conv_algorithm(algo)
+
+
+def _engine(draw, kw):
+    from dlcore.runtime import supported_isas
+    kw["isa"] = draw(st.sampled_from(list(supported_isas())))
+    kw["threads"] = draw(st.sampled_from([1, 2]))
+    return kw
+
+
+def gemm_shapes(draw, with_b=True):
+    dims = GEMM_DIMS[8:] if draw(st.integers(0, 2)) == 0 else GEMM_DIMS  # often past 2^18
+    m, k, n = (draw(st.sampled_from(dims)) for _ in range(3))
+    return [(m, k), (k, n)] if with_b else [(m, k)]
+
+
+def conv_shapes(draw):
+    """x (N, C, H, W) and w (OC, C / groups, kh, kw); groups from the divisors of C, sometimes
+    depthwise (groups = C, OC a multiple of C)."""
+    c = draw(st.sampled_from([1, 2, 3, 4, 6, 8]))
+    groups = draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0]))
+    oc = groups * draw(st.integers(1, 3 if groups > 1 else 5))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    if draw(st.integers(0, 2)) == 0:
+        kh = kw = 3  # Winograd's kernel
+    return [(draw(st.integers(1, 3)), c, draw(st.integers(1, 12)), draw(st.integers(1, 12))),
+            (oc, c // groups, kh, kw)]
+
+
+def kw_gemm(draw, shapes):
+    return _engine(draw, {})
+
+
+def kw_linear_big(draw, shapes):
+    kw = kw_linear(draw, shapes)
+    kw["w"] = np.random.default_rng(draw(st.integers(0, 99))).standard_normal(
+        (draw(st.sampled_from(GEMM_DIMS)), shapes[0][-1]))
+    if kw["b"] is not None:
+        kw["b"] = np.random.default_rng(1).standard_normal(kw["w"].shape[0])
+    return _engine(draw, kw)
+
+
+def kw_conv_ext(draw, shapes):
+    (n, c, h, w), (oc, cg, kh, kwd) = shapes
+    kw = {"groups": c // cg, "stride": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+          "padding": (draw(st.integers(0, 2)), draw(st.integers(0, 2))),
+          "dilation": (draw(st.integers(1, 3)), draw(st.integers(1, 2))),
+          "b": np.random.default_rng(draw(st.integers(0, 99))).standard_normal(oc)
+          if draw(st.booleans()) else None,
+          "algo": draw(st.sampled_from(["auto", "im2col", "winograd", "winograd2x2",
+                                        "winograd4x4"]))}
+    if kw["algo"] != "auto" and draw(st.booleans()):  # where Winograd applies
+        kw["stride"], kw["dilation"] = (1, 1), (1, 1)
+    return _engine(draw, kw)
+
+
+def kw_pool_ext(draw, shapes):
+    k = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    d = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    if draw(st.integers(0, 3)) == 0:
+        k, s, d = (2, 2), (2, 2), (1, 1)  # the 2x2 stride-2 kernels
+    kw = {"k": k, "s": s, "d": d, "ceil": draw(st.booleans()),
+          "p": tuple(draw(st.integers(0, (d[i] * (k[i] - 1) + 1) // 2)) for i in range(2)),
+          "count_include_pad": draw(st.booleans())}
+    return _engine(draw, kw)
+
+
+def kw_bn_affine(draw, shapes):
+    c = shapes[0][1]
+    rng = np.random.default_rng(draw(st.integers(0, 99)))
+    return _engine(draw, {"w": rng.standard_normal(c), "b": rng.standard_normal(c),
+                          "eps": draw(st.sampled_from([1e-5, 1e-2]))})
+
+
+def bn_shapes(draw):
+    n, c = draw(st.integers(0, 9)), draw(st.integers(1, 7))
+    lead = draw(st.sampled_from([(), (draw(st.integers(1, 9)),), (2, 3)]))
+    return [(n, c) + lead]
+
+
+def _conv_ext(mod, x, w, kw):
+    f = _torch().nn.functional.conv2d if mod is not dl else F.conv2d
+    return f(x, w, _T(mod, kw["b"], x), kw["stride"], kw["padding"], kw["dilation"],
+             kw["groups"])
+
+
+def _maxpool_ext(mod, x, kw):
+    f = _torch().nn.functional.max_pool2d if mod is not dl else F.max_pool2d
+    return f(x, kw["k"], kw["s"], kw["p"], kw["d"], ceil_mode=kw["ceil"])
+
+
+def _avgpool_ext(mod, x, kw):
+    f = _torch().nn.functional.avg_pool2d if mod is not dl else F.avg_pool2d
+    return f(x, kw["k"], kw["s"], kw["p"], ceil_mode=kw["ceil"],
+             count_include_pad=kw["count_include_pad"])
+
+
+def _bn_affine(mod, x, kw):
+    f = _torch().nn.functional.batch_norm if mod is not dl else F.batch_norm
+    return f(x, None, None, _T(mod, kw["w"], x), _T(mod, kw["b"], x), training=True,
+             eps=kw["eps"])
+
+
+CASES += [
+    ("matmul_gemm_paths", 2, lambda x, y, kw: _under(kw, lambda: x @ y),
+     lambda x, y, kw: x @ y, gemm_shapes, kw_gemm),
+    ("linear_gemm_paths", 1, lambda x, kw: _under(kw, lambda: F.linear(
+        x, _T(dl, kw["w"], x), _T(dl, kw["b"], x))),
+     lambda x, kw: _torch().nn.functional.linear(x, _T(_torch(), kw["w"], x),
+                                                 _T(_torch(), kw["b"], x)),
+     lambda draw: gemm_shapes(draw, False), kw_linear_big),
+    ("conv2d_strided_grouped", 2, lambda x, w, kw: _under(kw, lambda: _conv_ext(dl, x, w, kw)),
+     lambda x, w, kw: _conv_ext(None, x, w, kw), conv_shapes, kw_conv_ext),
+    ("max_pool2d_windows", 1, lambda x, kw: _under(kw, lambda: _maxpool_ext(dl, x, kw)),
+     lambda x, kw: _maxpool_ext(None, x, kw), "nchw", kw_pool_ext),
+    ("avg_pool2d_windows", 1, lambda x, kw: _under(kw, lambda: _avgpool_ext(dl, x, kw)),
+     lambda x, kw: _avgpool_ext(None, x, kw), "nchw", kw_pool_ext),
+    ("batch_norm_rows_affine", 1, lambda x, kw: _under(kw, lambda: _bn_affine(dl, x, kw)),
+     lambda x, kw: _bn_affine(None, x, kw), bn_shapes, kw_bn_affine),
 ]

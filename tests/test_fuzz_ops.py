@@ -6,8 +6,8 @@ Inputs: random shapes with 0- and 1-sized dims and a few large ones, float32/flo
 sometimes int64 (the wrong type for most ops), NaN/Inf/huge values, and views that are
 transposed, negatively strided, step-sliced or expanded (stride 0).
 
-Profiles: the quick one (default) runs QUICK examples per op; `DLCORE_FUZZ=long` runs LONG per
-op (>= 100k calls in all) and, with DLCORE_FUZZ_REPORT=path, writes the counts there as JSON.
+Profiles: the quick one (default) runs QUICK examples per op; `DLCORE_FUZZ=long` runs LONG_N per
+op (2,000 or DLCORE_FUZZ_N; >= 100k calls in all at the default) and, with DLCORE_FUZZ_REPORT=path, writes the counts there as JSON.
 """
 import json
 import math
@@ -27,7 +27,7 @@ import dlcore as dl  # noqa: E402
 from fuzz_cases import CASES  # noqa: E402
 
 LONG = os.environ.get("DLCORE_FUZZ") == "long"
-QUICK, LONG_N = 30, 2000
+QUICK, LONG_N = 30, int(os.environ.get("DLCORE_FUZZ_N", "2000"))
 SETTINGS = settings(max_examples=LONG_N if LONG else QUICK, deadline=None,
                     derandomize=not LONG, database=None, print_blob=True,
                     suppress_health_check=list(HealthCheck))
@@ -35,7 +35,8 @@ SETTINGS = settings(max_examples=LONG_N if LONG else QUICK, deadline=None,
 STATS = {"calls": 0, "matched": 0, "both_raised": 0, "dl_raised_only": 0, "grads_checked": 0,
          "rejections": {}, "float64_oracle": {}}
 DIMS = [0, 1, 1, 2, 3, 5, 7]
-TIE_SENSITIVE = {"sort", "topk", "max_dim", "adaptive_max_pool2d", "max_pool2d"}
+TIE_SENSITIVE = {"sort", "topk", "max_dim", "adaptive_max_pool2d", "max_pool2d",
+                 "max_pool2d_windows"}
 
 
 # ---- input strategies ---------------------------------------------------------------------------
@@ -58,6 +59,8 @@ def _bcast_partner(draw, shape):
 
 
 def _shapes(draw, kind):
+    if callable(kind):  # the case draws its own shapes
+        return kind(draw)
     if kind == "none":
         return []
     if kind == "any":
