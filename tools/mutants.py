@@ -119,9 +119,10 @@ C = [
     ("avgpool-ceil-border-clip", "csrc/pool_impl.h",
      "int64_t a1 = min64(a0 + p->kh, p->H + p->ph), b1 = min64(b0 + p->kw, p->W + p->pw);",
      "int64_t a1 = a0 + p->kh, b1 = b0 + p->kw;", T_POOL),
+    # the branch-free max pooling (maxpool_cols; the window scan is kept only for planes
+    # past 2^31 values, which no test can build)
     ("maxpool-nan-rule", "csrc/pool_impl.h",
-     "const T v = xr[iw];\n                        if (v > best || v != v) {",
-     "const T v = xr[iw];\n                        if (v > best) {", T_POOL),
+     "const int take = v > best[j] || v != v;", "const int take = v > best[j];", T_POOL),
     ("layernorm-eps-outside-sqrt", "csrc/layernorm_simd.c",
      "float rs = 1.0f / sqrtf(var + eps);", "float rs = 1.0f / (sqrtf(var) + eps);", ["tests/test_edge_cases.py", "tests/test_layernorm.py"]),
     ("batchnorm-eps-outside-sqrt", "csrc/batchnorm_impl.h",
@@ -203,4 +204,48 @@ C += [
      "uint32_t r = b + 0x7fffu + ((b >> 16) & 1u);", "uint32_t r = b + 0x7fffu;", T_BF),
     ("bf16-nan-not-quieted", "csrc/bf16_simd.c",
      "(b >> 16) | 0x40u : r >> 16);", "(b >> 16) : r >> 16);", T_BF),
+]
+
+# the kernels that changed after the first mutation runs (issue 19's last items): the GEMM
+# small-product path and thread split, the prepacked GEMM, strided im2col, branch-free max
+# pooling, BatchNorm1d's backward by rows, the Winograd weight gradient, the quantized RNN loop
+# and the plan's depthwise convolution
+T_GEMM = ["tests/test_gemm_small.py", "tests/test_gemm.py"]
+T_PLAN_FUZZ = "tests/test_fuzz_plans.py"
+
+C += [
+    ("gemm-small-tail-short", "csrc/gemm.c",
+     "const size_t nr = min_sz(NR, g->N - j);",
+     "const size_t nr = min_sz(NR, g->N - j) - (g->N - j < NR);", T_GEMM),
+    ("gemm-thread-share-gap", "csrc/gemm.c",
+     "*hi = n * (size_t)(t + 1) / (size_t)parts;",
+     "*hi = n * (size_t)(t + 1) / (size_t)parts - (t + 1 < parts);",
+     ["tests/test_gemm_threads.py", "tests/test_gemm.py"]),
+    ("prepacked-k-slice-beta", "csrc/gemm_prepacked.c",
+     "e.beta = first ? g->beta : 1.0;", "e.beta = g->beta;",
+     ["tests/test_gemm_prepacked.py"]),
+    ("im2col-stride2-last-column", "csrc/conv_simd.c",
+     "a = (na + 1) >> 1, b = nb < 0 ? 0 : (nb >> 1) + 1;",
+     "a = (na + 1) >> 1, b = nb < 0 ? 0 : (nb >> 1);", ["tests/test_strided_im2col.py"]),
+    ("maxpool-tie-rule", "csrc/pool_impl.h",
+     "const int take = v > best[j] || v != v;", "const int take = v >= best[j] || v != v;",
+     T_POOL),
+    ("maxpool-row-tap-last-column", "csrc/pool_impl.h",
+     "int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;",
+     "int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw;", T_POOL),
+    ("bn-rows-bwd-projection", "csrc/batchnorm_impl.h",
+     "proj[c] = batch_stats ? (T)(sgx[c] / cnt * inv * inv) : (T)0;",
+     "proj[c] = batch_stats ? (T)(sgx[c] / cnt * inv) : (T)0;", ["tests/test_batchnorm.py"]),
+    ("wgrad-finish-channel-tail", "csrc/winograd_wgrad.c",
+     "const int64_t nc = min64(16, C - c0);",
+     "const int64_t nc = min64(16, C - c0) - (C - c0 < 16);",
+     ["tests/test_conv_winograd_wgrad.py"]),
+    ("qrnn-gru-gate-operands-swapped", "csrc/qrnn.c",
+     "rk->gru_row_fwd(H, xr, hg + r * G, hr, NULL);",
+     "rk->gru_row_fwd(H, hg + r * G, xr, hr, NULL);", ["tests/test_qrnn.py", T_PLAN_FUZZ]),
+    ("qrnn-stale-quantized-state", "csrc/qrnn.c",
+     "if (s + 1 < T)\n", "if (s + 2 < T)\n", ["tests/test_qrnn.py", T_PLAN_FUZZ]),
+    ("plan-dw-tap-column-stride", "csrc/plan_dw_simd.c",
+     "(r / g->sh) * t.CW + s / g->sw;", "(r / g->sh) * t.CW + s / g->sh;",
+     ["tests/test_jit_depthwise.py", T_PLAN_FUZZ]),
 ]
