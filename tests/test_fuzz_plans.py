@@ -143,7 +143,8 @@ def _out(n, k, s, p, d=1):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def _image_model(draw):
+def _image_model(draw, acts=(None, nn.ReLU, nn.ReLU6, nn.ReLU6, nn.Tanh),
+                 pools=(nn.MaxPool2d, nn.AvgPool2d)):
     """(model, (C, H, W) of its input); every layer keeps the map at least 1 x 1."""
     c = draw(st.sampled_from([1, 2, 3, 4, 8]))
     h, w = draw(st.integers(3, 17)), draw(st.integers(3, 17))
@@ -155,7 +156,7 @@ def _image_model(draw):
             k, s = draw(st.integers(2, 3)), draw(st.integers(1, 2))
             if min(h, w) < k:
                 continue
-            layers.append(draw(st.sampled_from([nn.MaxPool2d, nn.AvgPool2d]))(k, s))
+            layers.append(draw(st.sampled_from(list(pools)))(k, s))
             h, w = _out(h, k, s, 0), _out(w, k, s, 0)
             continue
         k = 1 if kind == "pointwise" else draw(st.sampled_from([1, 3, 3, 5]))
@@ -173,7 +174,7 @@ def _image_model(draw):
         c, h, w = oc, _out(h, k, sh, pad), _out(w, k, sw, pad)
         if draw(st.booleans()):
             layers.append(_bn(draw, c))
-        act = draw(st.sampled_from([None, nn.ReLU, nn.ReLU6, nn.ReLU6, nn.Tanh]))
+        act = draw(st.sampled_from(list(acts)))
         if act is not None:
             layers.append(act())
     widths = draw(st.sampled_from([[], [5], [9, 3], [16, 7, 2]]))
@@ -257,6 +258,31 @@ def test_fuzz_int8_plans_equal_eager_quantized(data):
         STATS["calls"] += 1
         np.testing.assert_array_equal(plan.run([x], draw(st.sampled_from([1, 2])))[0],
                                       _eager(q, x), err_msg="int8 plan of %s, batch %d" % (q, b))
+        STATS["matched"] += 1
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@SETTINGS
+@given(st.data())
+def test_fuzz_static_int8_plans_equal_eager_quantized(data):
+    """quantize_static'd image models (QUANTIZE, QCONV, QMAXPOOL, QLINEAR steps)"""
+    draw = data.draw
+    dl.manual_seed(draw(st.integers(0, 2 ** 16)))
+    m, chw = _image_model(draw, acts=(None, nn.ReLU), pools=(nn.MaxPool2d,))
+    m.eval()
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
+    calib = [rng.standard_normal((2,) + chw).astype(np.float32) for _ in range(2)]
+    qm = dl.quantization.quantize_static(m, calib)
+    set_isa(_isa(draw))
+    traced = dl.jit.trace(qm, np.zeros((_batch(draw),) + chw, np.float32))
+    for b in (_batch(draw), _batch(draw)):
+        x = rng.standard_normal((b,) + chw).astype(np.float32)
+        plan = traced.plan(x)
+        _count_steps(plan)
+        STATS["calls"] += 1
+        np.testing.assert_array_equal(plan.run([x], draw(st.sampled_from([1, 2])))[0],
+                                      _eager(qm, x), err_msg="static int8 plan of %s, batch %d"
+                                      % (qm, b))
         STATS["matched"] += 1
 
 
