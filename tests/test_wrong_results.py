@@ -454,3 +454,13 @@ def test_layer_norm_of_a_constant_row_is_the_bias_in_float64():
     want = torch.nn.functional.layer_norm(torch.tensor(x), (33,), torch.tensor(w), torch.tensor(b))
     got = dl.nn.functional.layer_norm(dl.tensor(x), (33,), dl.tensor(w), dl.tensor(b))
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_variance_of_equal_huge_values_is_exactly_zero():
+    """Found by the long fuzz run: the variance of 33 copies of 1e30 is 0.  dlcore says so in
+    float32 and float64; torch's float64 var says 2.04e28 (its mean's rounding, squared)."""
+    for dtype in (np.float32, np.float64):
+        x = dl.tensor(np.full(33, 1e30, dtype)).reshape(1, 33).expand(3, 33)
+        assert x.var(1).numpy().tolist() == [0.0] * 3
+        assert x.std(1).numpy().tolist() == [0.0] * 3
+        assert float(x.var()) == 0.0
