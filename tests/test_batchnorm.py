@@ -170,3 +170,26 @@ def test_batchnorm1d_2d_input_backward_matches_numpy(threads, C, training):
         xt, wt, bt = (dl.tensor(a, requires_grad=True) for a in (x, w, b))
         assert dl.autograd.gradcheck(
             lambda a, c, d: F.batch_norm(a, None, None, c, d, training=True), (xt, wt, bt))
+
+
+@pytest.mark.parametrize("shape", [(2, 5), (3, 4, 1), (2, 3, 7)])
+def test_float32_training_near_constant_channel_keeps_its_precision(isa, threads, shape, rng):
+    """Found by the fuzzer: BatchNorm1d on two identical rows of ~30 in float32 gave the bias
+    +-1.4e-3 (torch: within 1e-6).  The kernel applied y = x * a + (bias - mean * a) with
+    a = w / sqrt(var + eps) ~ 316 w, so both terms were ~1e4 and their difference kept only
+    ~1e-3 of precision; the output must be (x - mean) * a + bias."""
+    C = shape[1]
+    row = (rng.standard_normal((1,) + shape[1:]) * 30).astype(np.float32)
+    x = np.repeat(row, shape[0], axis=0)       # every channel constant over the batch...
+    if len(shape) == 3 and shape[2] > 1:
+        x[:, :, 1:] = x[:, :, :1]              # ... and over L
+    w = rng.standard_normal(C).astype(np.float32)
+    b = rng.standard_normal(C).astype(np.float32)
+    y = F.batch_norm(_t(x), None, None, _t(w), _t(b), training=True).numpy()
+    want = np.broadcast_to(b.reshape((1, C) + (1,) * (len(shape) - 2)), x.shape)
+    np.testing.assert_allclose(y, want, rtol=0, atol=1e-6)
+    # a large offset with a small spread: float32 output close to float64
+    x = (rng.standard_normal(shape) * 0.01 + 1000.0).astype(np.float32)
+    y = F.batch_norm(_t(x), None, None, _t(w), _t(b), training=True).numpy()
+    ry, _, _ = ref_bn(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1e-5)
+    np.testing.assert_allclose(y, ry, rtol=0, atol=2e-3 * max(1.0, np.abs(ry).max()))
