@@ -240,9 +240,11 @@ class _Float64Oracle:
         and float64 sums both miss when +-1e30 cancel.
     Where torch's float32 answer is NaN or inf and ref64 is finite, dlcore must equal ref64.
     On float64 input there is no wider torch to ask; there sum, mean, var and std (forward
-    only) may instead equal the exact reduction (math.fsum; var and std from the fsum mean):
-    torch's float64 variance of 33 copies of 1e30 is 2.04e28, its mean's rounding squared, where
-    the answer (and dlcore's) is 0 (found by the third long run).
+    only) may instead equal the exact reduction (math.fsum; var and std from the fsum mean), or,
+    for sum and mean, lie no farther from it than twice torch's error: torch's float64 variance of 33 copies of
+    1e30 is 2.04e28, its mean's rounding squared, where the answer (and dlcore's) is 0; a
+    float64 sum of 31 normal values with +1e30 and -1e30 is -5.016 exactly, -1.307 by torch
+    and -3.184 by dlcore and NumPy (both found by the fourth long run).
     Each accepted case is counted in STATS["float64_oracle"]."""
 
     def __init__(self, f_torch, arrays, kw, grads, dtype, name):
@@ -307,7 +309,12 @@ class _Float64Oracle:
             with np.errstate(invalid="ignore"):
                 return same_special | (np.abs(a - b) <= atol * scale + rtol * np.abs(b))
 
-        return bool(np.all(near(ours, t64) | near(ours, exact)))
+        ok = near(ours, t64) | near(ours, exact)
+        if self.name in ("sum", "mean"):  # ill-conditioned when +-1e30 cancel
+            with np.errstate(invalid="ignore"):
+                ok |= np.isfinite(t64) & np.isfinite(exact) & np.isfinite(ours) & (
+                    np.abs(ours - exact) <= 2 * np.abs(t64 - exact) + atol * scale)
+        return bool(np.all(ok))
 
     def _exact_sum(self):
         """sum/mean correctly rounded (math.fsum over the reduced values), var/std from the
