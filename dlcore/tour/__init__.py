@@ -9,6 +9,7 @@ import os
 import sys
 import time
 
+from .parallel import default_jobs
 from .examples import examples_dir, list_examples, load_example, parse_only  # noqa: F401
 from .report import write_all
 from .runner import Row, run_examples  # noqa: F401
@@ -21,9 +22,10 @@ def have_matplotlib():
 
 
 def run_tour(examples, quick=False, out_dir="dlcore-tour", out=None, verbose=False,
-             progress=None):
+             progress=None, jobs=None):
     """Run `examples` ([(chapter, stem, path)] as list_examples gives) inside out_dir, printing
-    the table to `out` a row at a time; writes the reports; returns the rows."""
+    the table to `out` a row at a time; writes the reports; returns the rows.  jobs: examples
+    run at once in worker processes (None: parallel.default_jobs, or 1 with verbose)."""
     out = out or sys.stdout
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -32,9 +34,14 @@ def run_tour(examples, quick=False, out_dir="dlcore-tour", out=None, verbose=Fal
               "(pip install matplotlib)", file=out)
     t0 = time.perf_counter()
     print(header(), file=out, flush=True)
-    rows = run_examples(examples, quick, out_dir, out=out, verbose=verbose, progress=progress)
+    if jobs is None:
+        # -v shows the examples' own output, which reads best one example at a time
+        jobs = 1 if verbose else default_jobs(quick)
+    jobs = max(1, min(jobs, len(examples)))
+    rows = run_examples(examples, quick, out_dir, out=out, verbose=verbose, progress=progress,
+                        jobs=jobs)
     seconds = time.perf_counter() - t0
-    page = write_all(rows, out_dir, quick, seconds)
+    page = write_all(rows, out_dir, quick, seconds, jobs=jobs)
     print(summary_line(rows, seconds), file=out)
     enable = sorted({r.enable for r in rows if r.status == "skipped" and r.enable})
     for i, cmd in enumerate(enable):

@@ -282,9 +282,11 @@ def _is_terminal(stream):
     return bool(getattr(stream, "isatty", lambda: False)())
 
 
-def run_examples(examples, quick, out_dir, out=None, verbose=False, on_row=None, progress=None):
+def run_examples(examples, quick, out_dir, out=None, verbose=False, on_row=None, progress=None,
+                 jobs=1):
     """Run `examples` ([(chapter, stem, path)]) inside out_dir; print a row for each as it
-    finishes (on_row(row) formats it: a list of lines); returns the rows."""
+    finishes (on_row(row) formats it: a list of lines); returns the rows in the order given.
+    jobs > 1 runs that many examples at once in worker processes (tour/parallel.py)."""
     from .table import row_lines
     out = out or sys.stdout
     on_row = on_row or row_lines
@@ -294,22 +296,44 @@ def run_examples(examples, quick, out_dir, out=None, verbose=False, on_row=None,
     if progress is None:
         progress = not verbose and _is_terminal(sys.stderr) and _is_terminal(out)
     bar = _Bar(len(todo), progress)
-    rows = []
+
+    def report(row):
+        bar.write("\n".join(on_row(row)), out)
+        if row.status == "failed":
+            tail = [ln for ln in row.output.strip().splitlines() if ln.strip()][-5:]
+            for line in tail:
+                bar.write("    | " + line[:94], out)
+            bar.write("    | (the whole output: %s/%s.txt in the output folder)"
+                      % (LOGS, row.stem), out)
+        bar.step()
+
     try:
+        if jobs > 1 and len(todo) > 1:
+            from .parallel import run_parallel
+            running = []
+
+            def started(i):
+                running.append(todo[i][1])
+                bar.start(", ".join(running))
+
+            def done(row):
+                running.remove(row.stem)
+                bar.start(", ".join(running))
+                report(row)
+
+            def echo(stem, line):
+                bar.write("[%s] %s" % (stem, line), out)
+            return run_parallel(todo, quick, out_dir, jobs, started, done,
+                                on_line=bar.line if bar.bar is not None else None,
+                                echo=echo if verbose else None)
+        rows = []
         for chapter, stem, path in todo:
             bar.start(stem)
             row = run_one(chapter, stem, path, quick, out_dir,
                           on_line=bar.line if bar.bar is not None else None,
                           echo=out if verbose else None)
             rows.append(row)
-            bar.write("\n".join(on_row(row)), out)
-            if row.status == "failed":
-                tail = [ln for ln in row.output.strip().splitlines() if ln.strip()][-5:]
-                for line in tail:
-                    bar.write("    | " + line[:94], out)
-                bar.write("    | (the whole output: %s/%s.txt in the output folder)"
-                          % (LOGS, stem), out)
-            bar.step()
+            report(row)
+        return rows
     finally:
         bar.close()
-    return rows
