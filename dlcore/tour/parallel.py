@@ -10,8 +10,8 @@ reported as failed and a fresh worker takes the next example.
 
 Figures: examples running at once write into the same output folder, so a new image there is
 only this example's when its own process opened it for writing (an audit hook on `open` in the
-worker sees that); an image nobody's process wrote (made by a subprocess) goes to the first
-example that finished after it appeared.
+worker sees that); an image no worker wrote itself (a subprocess drew it) goes to an example
+that saw it appear, preferring one that started a process.
 """
 import multiprocessing
 import os
@@ -49,15 +49,26 @@ def threads_per_job(jobs):
 
 
 # ---- the worker process --------------------------------------------------------------------------
+_STARTS_PROCESS = ("subprocess.Popen", "os.posix_spawn", "os.spawn", "os.system", "os.exec",
+                   "os.fork", "os.forkpty")
+
+
 class _Written:
-    """Absolute paths this process opened for writing (from the 'open' audit event)."""
+    """Absolute paths this process opened for writing (from the 'open' audit event), and
+    whether it started another process (which may write files no hook here sees)."""
 
     def __init__(self):
         self.paths = set()
+        self.started_process = False
         self.on = False
 
     def __call__(self, event, args):
-        if not self.on or event != "open" or not args:
+        if not self.on:
+            return
+        if event in _STARTS_PROCESS:
+            self.started_process = True
+            return
+        if event != "open" or not args:
             return
         path, mode, flags = (list(args) + [None, None])[:3]
         if not isinstance(path, (str, bytes, os.PathLike)) or isinstance(path, int):
@@ -113,6 +124,7 @@ def _worker(conn, examples_package, threads):
             break
         chapter, stem, path, quick, out_dir, live, verbose = task
         written.paths.clear()
+        written.started_process = False
         written.on = True
         try:
             row = run_one(chapter, stem, path, quick, out_dir, on_line=line if live else None,
@@ -123,6 +135,7 @@ def _worker(conn, examples_package, threads):
         written.on = False
         mine = {os.path.relpath(p, out_dir).replace(os.sep, "/") for p in written.paths}
         row.unclaimed = [f for f, _ in row.figures if f not in mine]
+        row.started_process = written.started_process
         row.figures = [(f, c) for f, c in row.figures if f in mine]
         try:
             pickle.dumps(row.result)
@@ -240,10 +253,12 @@ def _fail_dead(slot, todo, finish):
 
 
 def _settle_unclaimed(rows, finished, out_dir):
-    """Images no worker process wrote itself go to the first example, in finishing order,
-    that saw them appear, so no figure the tour made is left off the page."""
+    """Images no worker process wrote itself (a subprocess drew them) go to an example that saw
+    them appear, one that started a process first, else the first to finish, so no figure the
+    tour made is left off the page."""
     claimed = {f for r in rows if r is not None for f, _ in r.figures}
-    for i in finished:
+    order = sorted(finished, key=lambda i: not getattr(rows[i], "started_process", False))
+    for i in order:
         row = rows[i]
         for f in getattr(row, "unclaimed", ()):
             if f not in claimed and os.path.exists(os.path.join(out_dir, f)):
