@@ -13,6 +13,7 @@ from .parallel import default_jobs
 from .examples import examples_dir, list_examples, load_example, parse_only  # noqa: F401
 from .report import write_all
 from .runner import Row, run_examples  # noqa: F401
+from .runner import _cpu_seconds as cpu_seconds
 from .table import header, summary_line
 
 
@@ -32,7 +33,7 @@ def run_tour(examples, quick=False, out_dir="dlcore-tour", out=None, verbose=Fal
     if not have_matplotlib():
         print("matplotlib is not installed: the examples run but draw no figures "
               "(pip install matplotlib)", file=out)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     print(header(), file=out, flush=True)
     if jobs is None:
         # -v shows the examples' own output, which reads best one example at a time
@@ -41,7 +42,8 @@ def run_tour(examples, quick=False, out_dir="dlcore-tour", out=None, verbose=Fal
     rows = run_examples(examples, quick, out_dir, out=out, verbose=verbose, progress=progress,
                         jobs=jobs)
     seconds = time.perf_counter() - t0
-    page = write_all(rows, out_dir, quick, seconds, jobs=jobs)
+    # this process and the workers it waited for: comparable across runs on a busy machine
+    page = write_all(rows, out_dir, quick, seconds, jobs=jobs, cpu=cpu_seconds() - c0)
     print(summary_line(rows, seconds), file=out)
     enable = sorted({r.enable for r in rows if r.status == "skipped" and r.enable})
     for i, cmd in enumerate(enable):

@@ -39,8 +39,9 @@ def run_facts(quick, jobs=1):
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
 
 
-def write_all(rows, out_dir, quick, seconds, jobs=1):
-    facts = dict(run_facts(quick, jobs), seconds=round(seconds, 1))
+def write_all(rows, out_dir, quick, seconds, jobs=1, cpu=None):
+    facts = dict(run_facts(quick, jobs), seconds=round(seconds, 1),
+                 cpu_seconds=None if cpu is None else round(cpu, 1))
     with open(os.path.join(out_dir, "results.json"), "w", encoding="utf-8") as f:
         json.dump({"run": facts, "rows": [r.as_dict() for r in rows]}, f, indent=1)
     with open(os.path.join(out_dir, "results.txt"), "w", encoding="utf-8") as f:
