@@ -318,9 +318,9 @@ def _parser(details=False):
     sub.add_parser("info", help="version, SIMD path, threads, OpenMP, compiler, numpy")
     t = sub.add_parser("tour", help="run the roadmap examples and print a results table",
                        formatter_class=raw, epilog=_tour_epilog() if details else None,
-                       description="Run the roadmap examples (python/) one after another; a "
-                       "row is printed as each\nfinishes. Figures, logs/, results.txt, "
-                       "results.json and index.html go to --out.")
+                       description="Run the roadmap examples (python/) one after another "
+                       "(--quick: several at a time);\na row is printed as each finishes. "
+                       "Figures, logs/, results.txt, results.json and index.html\ngo to --out.")
     t.add_argument("--quick", action="store_true",
                    help="the examples' quick mode (a smoke run: seconds, weaker numbers, "
                    "few figures)")

@@ -1,4 +1,5 @@
-"""Running the roadmap examples one after another, and what each run left behind.
+"""Running the roadmap examples one after another (or, with jobs > 1, in worker processes:
+parallel.py), and what each run left behind.
 
 Each example's main(quick) runs with the current directory set to the output folder (and
 out_dir= that folder when its main takes that argument), so the figures it saves land there.
