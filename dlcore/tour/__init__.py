@@ -9,10 +9,11 @@ import os
 import sys
 import time
 
-from .parallel import default_jobs
 from .examples import examples_dir, list_examples, load_example, parse_only  # noqa: F401
+from .live import run_examples
+from .parallel import default_jobs
 from .report import write_all
-from .runner import Row, run_examples  # noqa: F401
+from .runner import Row  # noqa: F401
 from .runner import _cpu_seconds as cpu_seconds
 from .table import header, summary_line
 

@@ -20,7 +20,7 @@ import sys
 import time
 from multiprocessing.connection import wait
 
-from .runner import Row, _jsonable, run_one
+from .runner import Row, _caption, _jsonable, run_one
 
 _LINE_EVERY = 0.2      # seconds between the live lines a worker sends for the progress bar
 
@@ -262,7 +262,6 @@ def _settle_unclaimed(rows, finished, out_dir):
         row = rows[i]
         for f in getattr(row, "unclaimed", ()):
             if f not in claimed and os.path.exists(os.path.join(out_dir, f)):
-                from .runner import _caption
                 row.figures.append((f, _caption(row.stem, f, row.result)))
                 row.figures.sort()
                 claimed.add(f)
