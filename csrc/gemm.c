@@ -1087,24 +1087,48 @@ static int batch_threads(size_t M, size_t N, size_t K, size_t batch)
     return (size_t)nt < batch ? nt : (int)batch;
 }
 
-void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
-                      const float *A, ptrdiff_t lda, ptrdiff_t stride_a,
-                      const float *B, ptrdiff_t ldb, ptrdiff_t stride_b, float beta,
-                      float *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
+/* Product b of a strided batch (float32 or float64 by f64), on `nthreads` as dl_sgemm_ex. */
+static void batch_item(int f64, int transa, int transb, size_t M, size_t N, size_t K,
+                       double alpha, const void *A, ptrdiff_t lda, ptrdiff_t stride_a,
+                       const void *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta, void *C,
+                       ptrdiff_t ldc, ptrdiff_t stride_c, size_t b, int nthreads)
+{
+    const ptrdiff_t es = f64 ? (ptrdiff_t)sizeof(double) : (ptrdiff_t)sizeof(float);
+    const ptrdiff_t ib = (ptrdiff_t)b;
+    gemm_args g = {transa != 0, transb != 0, M, N, K,
+                   (const char *)A + ib * stride_a * es, (const char *)B + ib * stride_b * es,
+                   lda, ldb, ldc, (char *)C + ib * stride_c * es,
+                   alpha, beta, NULL, DL_BIAS_NONE, DL_ACT_NONE};
+    gemm_run(&g, f64, nthreads);
+}
+
+static void gemm_batched(int f64, int transa, int transb, size_t M, size_t N, size_t K,
+                         double alpha, const void *A, ptrdiff_t lda, ptrdiff_t stride_a,
+                         const void *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta, void *C,
+                         ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
 {
     int nt = batch_threads(M, N, K, batch);
     if (nt <= 1) {
         for (size_t b = 0; b < batch; b++)
-            dl_sgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                        ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 0);
+            batch_item(f64, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b,
+                       beta, C, ldc, stride_c, b, 0);
         return;
     }
 #ifdef DL_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
     for (ptrdiff_t b = 0; b < (ptrdiff_t)batch; b++)
-        dl_sgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                    ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
+        batch_item(f64, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b,
+                   beta, C, ldc, stride_c, (size_t)b, 1);
+}
+
+void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
+                      const float *A, ptrdiff_t lda, ptrdiff_t stride_a,
+                      const float *B, ptrdiff_t ldb, ptrdiff_t stride_b, float beta,
+                      float *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
+{
+    gemm_batched(0, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                 ldc, stride_c, batch);
 }
 
 void dl_dgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
@@ -1112,17 +1136,6 @@ void dl_dgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, doub
                       const double *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta,
                       double *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
 {
-    int nt = batch_threads(M, N, K, batch);
-    if (nt <= 1) {
-        for (size_t b = 0; b < batch; b++)
-            dl_dgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                        ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 0);
-        return;
-    }
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (ptrdiff_t b = 0; b < (ptrdiff_t)batch; b++)
-        dl_dgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                    ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
+    gemm_batched(1, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                 ldc, stride_c, batch);
 }
