@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dlcore/gemm.h"
-#include "gemm_kernels.h"
+#include "gemm_driver.h"
 #include "dlcore/runtime.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -61,16 +61,6 @@ static const size_t GEMM_GRAIN = (size_t)1 << 18;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Plans: a micro-kernel and the blocking that goes with it.                                   */
-
-typedef struct {
-    dl_gemm_kernel_fn kernel;
-    size_t mr, nr;      /* register tile of the kernel */
-    size_t kc, mc, nc;  /* cache blocks; mc is a multiple of mr, nc of nr */
-    int f64;            /* element type: 0 float, 1 double */
-    dl_gemm_pack_t_fn pack_t;   /* float32 transposing pack for this ISA, or NULL (portable) */
-    dl_gemm_pack_n_fn pack_n;   /* float32 row-copy pack for this ISA, or NULL (portable) */
-    dl_gemm_kernel_sa_fn sa;    /* float32 kernel reading A in place, or NULL */
-} gemm_plan;
 
 /* Each ISA's kernels and register tiles (the table gemm_kernels_for() picks, see dispatch.h). */
 const gemm_kernels_t gemm_kernels_avx512 = {
@@ -87,7 +77,7 @@ const gemm_kernels_t gemm_kernels_generic = {
     dl_dgemm_kernel_generic, DL_DGEMM_GENERIC_MR, DL_DGEMM_GENERIC_NR, dl_sgemv_dots_generic,
     dl_sgemv_axpy_generic, dl_sgemm_small_dots_generic, NULL};
 
-static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
+gemm_plan dl_gemm_plan_for_isa(int f64, dl_isa_t isa)
 {
     const gemm_kernels_t *k = gemm_kernels_for(isa);
     gemm_plan p;
@@ -115,7 +105,7 @@ static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
     return p;
 }
 
-static gemm_plan plan_for(int f64) { return plan_for_isa(f64, dl_isa()); }
+static gemm_plan plan_for(int f64) { return dl_gemm_plan_for_isa(f64, dl_isa()); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Per-thread workspace, kept between calls (freed when the thread exits).                     */
@@ -274,18 +264,6 @@ static void pack_b_f64(int transb, const double *B, ptrdiff_t ldb, size_t p0, si
 /* ------------------------------------------------------------------------------------------ */
 /* The blocked product.                                                                        */
 
-typedef struct {
-    int transa, transb;
-    size_t M, N, K;
-    const void *A, *B;
-    ptrdiff_t lda, ldb, ldc;
-    void *C;
-    double alpha, beta;
-    const void *bias;
-    dl_bias_t bias_kind;
-    dl_act_t act;
-} gemm_args;
-
 /* Share [0, n) of `parts` equal parts: part t is [n*t/parts, n*(t+1)/parts). */
 static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
 {
@@ -312,13 +290,15 @@ static dl_gemm_epi k_slice_epi(const gemm_args *g, size_t pc, size_t kc)
     return e;
 }
 
-/* B packed in advance for a whole product, block after block: block (pc / KC, jc / NC) of
- * the loop nest is at p + (pc / KC * njb + jc / NC) * block_bytes. */
-typedef struct {
-    char *p;
-    size_t block_bytes;
-    size_t njb;
-} packed_b;
+size_t dl_gemm_k_block(const gemm_plan *p, size_t K) { return even_block(K, p->kc, 8); }
+
+/* Panel q (counted from the view's first) of the K block [pc, pc + kc) of a packed B. */
+static char *packed_panel(const packed_b *pb, const gemm_plan *p, size_t pc, size_t kc,
+                          size_t q)
+{
+    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
+    return pb->p + (pc * pb->np * p->nr + (pb->q0 + q) * p->nr * kc) * es;
+}
 
 /* The blocked product on the calling thread, packing into `apack` / `bpack` (NULL when B is
  * read in place), or reading B from `pb` when it is packed already and A from `apre` when it
@@ -329,7 +309,7 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
     char *C = g->C;
-    const size_t KC = even_block(g->K, p->kc, 8);
+    const size_t KC = dl_gemm_k_block(p, g->K);
     const size_t MC = even_block(g->M, p->mc, p->mr);
     const size_t NC = even_block(g->N, p->nc, p->nr);
 
@@ -355,7 +335,7 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
                 const size_t nc = min_sz(NC, g->N - jc);
                 const size_t pn = (nc + p->nr - 1) / p->nr;
                 if (pb) {
-                    bpack = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes;
+                    bpack = packed_panel(pb, p, pc, kc, jc / p->nr);
                 } else if (bpack) {
                     if (p->f64)
                         pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
@@ -384,6 +364,9 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
                         p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
                                   &e);
                     }
+                    if (last && g->post)   /* this strip of C is final and still in cache */
+                        g->post->fn(g->post->ctx, (float *)(C + (i * g->ldc + jc) * es), mr, nc,
+                                    g->ldc);
                 }
             }
         }
@@ -551,7 +534,7 @@ static const size_t GEMM_SMALL_MNK = (size_t)1 << 18;
  * so the result is the same bits whichever path a product takes. */
 static int sgemm_small_path(const gemm_args *g, const gemm_plan *p)
 {
-    const size_t KC = even_block(g->K, p->kc, 8), MR = p->mr, NR = p->nr;
+    const size_t KC = dl_gemm_k_block(p, g->K), MR = p->mr, NR = p->nr;
     float *bpack = NULL;
     if (g->transb) {
         bpack = thread_workspace(WS_OWN, round_up(g->N, NR) * KC * sizeof(float));
@@ -587,9 +570,8 @@ static int sgemm_small_path(const gemm_args *g, const gemm_plan *p)
 /* ------------------------------------------------------------------------------------------ */
 /* Entry points.                                                                               */
 
-/* Threads for an M x N x K product: at most `cap` (<= 0: the engine's count), at most one
- * per GEMM_GRAIN multiply-adds, and one inside an enclosing parallel region. */
-static int auto_threads(size_t M, size_t N, size_t K, int cap)
+/* at most one thread per GEMM_GRAIN multiply-adds (gemm_driver.h) */
+int dl_gemm_auto_threads(size_t M, size_t N, size_t K, int cap)
 {
 #ifdef DL_HAVE_OPENMP
     if (omp_in_parallel()) return 1;
@@ -628,6 +610,7 @@ static void gemm_unpacked(const gemm_args *g, int f64)
             }
         }
     }
+    if (g->post) g->post->fn(g->post->ctx, g->C, g->M, g->N, g->ldc);
 }
 
 /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay in
@@ -638,14 +621,14 @@ static int want_pack_b(const gemm_args *g, const gemm_plan *p)
 }
 
 /* One thread's whole product (or its share of one): packing buffers from its own cache;
- * B comes from `pb` instead when the team packed it already. */
-static void gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
+ * B comes from `pb` instead when it is packed already (by the team, or in advance). */
+void dl_gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
 {
     const gemm_plan p = *plan;
     const int f64 = p.f64;
     const size_t es = f64 ? sizeof(double) : sizeof(float);
     const int pack_b = !pb && want_pack_b(g, &p);
-    const size_t kc = even_block(g->K, p.kc, 8);
+    const size_t kc = dl_gemm_k_block(&p, g->K);
     const size_t mc = round_up(even_block(g->M, p.mc, p.mr), p.mr);
     const size_t nc = round_up(even_block(g->N, p.nc, p.nr), p.nr);
     const size_t abytes = round_up(mc * kc * es, 64);
@@ -663,8 +646,7 @@ static void gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_
 static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *pb, int tid,
                         int nt)
 {
-    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
-    const size_t KC = even_block(g->K, p->kc, 8), NC = even_block(g->N, p->nc, p->nr);
+    const size_t KC = dl_gemm_k_block(p, g->K), NC = even_block(g->N, p->nc, p->nr);
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
         for (size_t jc = 0; jc < g->N; jc += NC) {
@@ -672,8 +654,7 @@ static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *
             size_t q0, q1;
             share(pn, nt, tid, &q0, &q1);
             if (q0 >= q1) continue;
-            char *dst = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes +
-                        q0 * p->nr * kc * es;
+            char *dst = packed_panel(pb, p, pc, kc, jc / p->nr + q0);
             const size_t j0 = jc + q0 * p->nr, n = min_sz(nc, q1 * p->nr) - q0 * p->nr;
             if (p->f64)
                 pack_b_f64(g->transb, g->B, g->ldb, pc, kc, j0, n, p->nr, 0, q1 - q0,
@@ -681,6 +662,18 @@ static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *
             else
                 pack_b_f32(g->transb, g->B, g->ldb, pc, kc, j0, n, p->nr, (float *)dst, p);
         }
+    }
+}
+
+void dl_gemm_pack_b_all(const gemm_plan *p, int transb, size_t K, size_t N, const float *B,
+                        ptrdiff_t ldb, float *dst)
+{
+    const packed_b pb = {(char *)dst, (N + p->nr - 1) / p->nr, 0};
+    const size_t KC = dl_gemm_k_block(p, K);
+    for (size_t pc = 0; pc < K; pc += KC) {
+        const size_t kc = min_sz(KC, K - pc);
+        pack_b_f32(transb, B, ldb, pc, kc, 0, N, p->nr, (float *)packed_panel(&pb, p, pc, kc, 0),
+                   p);
     }
 }
 
@@ -756,7 +749,7 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
     const char *A = g->A, *B = g->B, *bias = g->bias;
     char *C = g->C;
     const size_t mr_ = p->mr, nr_ = p->nr;
-    const size_t KC = even_block(g->K, p->kc, 8);
+    const size_t KC = dl_gemm_k_block(p, g->K);
     const size_t MC = even_block(g->M, p->mc, mr_);
     const size_t NC = even_block(g->N, p->nc, nr_);
     size_t ir0, ir1, jr0, jr1;
@@ -785,7 +778,7 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
                 const char *bblk = NULL;   /* panel jr at bblk + (jr - bq0) * nr * kc */
                 size_t bq0 = 0;
                 if (pb) {
-                    bblk = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes;
+                    bblk = packed_panel(pb, p, pc, kc, jc / nr_);
                     bq0 = jc / nr_;
                 } else if (bpack) {
                     const size_t j0 = ja * nr_, n = min_sz(jb * nr_, g->N) - j0;
@@ -862,7 +855,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
         gemm_empty_k(g, f64);
         return;
     }
-    nthreads = auto_threads(g->M, g->N, g->K, nthreads);
+    nthreads = dl_gemm_auto_threads(g->M, g->N, g->K, nthreads);
 #ifndef DL_HAVE_OPENMP
     nthreads = 1;
 #endif
@@ -876,7 +869,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
         g->M * g->N * g->K <= GEMM_SMALL_MNK && sgemm_small_path(g, &p) == 0)
         return;
     if (nthreads <= 1) {
-        gemm_single(g, &p, NULL);
+        dl_gemm_single(g, &p, NULL);
         return;
     }
     const size_t pm = (g->M + p.mr - 1) / p.mr, pn = (g->N + p.nr - 1) / p.nr;
@@ -888,15 +881,12 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     const tile_order o = {pm, pn, g->M * (size_t)nthreads <= g->N};
     const int pack_b = want_pack_b(g, &p);
     const size_t es = f64 ? sizeof(double) : sizeof(float);
-    const size_t KC = even_block(g->K, p.kc, 8), NC = even_block(g->N, p.nc, p.nr);
+    const size_t KC = dl_gemm_k_block(&p, g->K), NC = even_block(g->N, p.nc, p.nr);
     const size_t MC = even_block(g->M, p.mc, p.mr);
 
-    packed_b shared = {NULL, 0, 0};
+    packed_b shared = {NULL, pn, 0};
     if (!o.cols && pack_b) {
-        const size_t nkb = (g->K + KC - 1) / KC;
-        shared.njb = (g->N + NC - 1) / NC;
-        shared.block_bytes = round_up(KC * round_up(NC, p.nr) * es, 64);
-        const size_t total = nkb * shared.njb * shared.block_bytes;
+        const size_t total = g->K * pn * p.nr * es;
         /* bounded: the buffer stays cached with the calling thread; beyond this each thread
          * packs the B panels it needs (for products this large that copy is cheap relative) */
         if (total <= ((size_t)16 << 20)) shared.p = thread_workspace(WS_SHARED, total);
@@ -978,14 +968,14 @@ int dl_sgemm_pack_a(int transa, size_t M, size_t K, const float *A, ptrdiff_t ld
     pa->lda = lda;
     pa->isa = (int)dl_isa();
     if (M == 0 || K == 0) return -1;
-    const gemm_plan p = plan_for_isa(0, (dl_isa_t)pa->isa);
+    const gemm_plan p = dl_gemm_plan_for_isa(0, (dl_isa_t)pa->isa);
     const size_t rows = round_up(M, p.mr);
     if (K > SIZE_MAX / sizeof(float) / rows) return -1;
     pa->p = dl_alloc(rows * K * sizeof(float));
     if (!pa->p) return -1;
     /* the blocks gemm_blocked walks, in its order: block (pc, ic) at pc * rows + ic * kc;
      * threads take whole blocks (a copy: one thread per 64K elements is plenty) */
-    const size_t KC = even_block(K, p.kc, 8), MC = even_block(M, p.mc, p.mr);
+    const size_t KC = dl_gemm_k_block(&p, K), MC = even_block(M, p.mc, p.mr);
     const size_t nkb = (K + KC - 1) / KC, nmb = (M + MC - 1) / MC;
     int nt = 1;
 #ifdef DL_HAVE_OPENMP
@@ -1017,7 +1007,7 @@ static void packed_a_single(const gemm_args *g, const gemm_plan *p, const float 
 {
     const size_t es = sizeof(float);
     const int pack_b = want_pack_b(g, p);
-    const size_t kc = even_block(g->K, p->kc, 8);
+    const size_t kc = dl_gemm_k_block(p, g->K);
     const size_t nc = round_up(even_block(g->N, p->nc, p->nr), p->nr);
     char *ws = NULL;
     if (pack_b) {
@@ -1044,10 +1034,10 @@ void dl_sgemm_packed_run(const dl_sgemm_packed_a *pa, int transb, size_t N, floa
                    alpha, beta, bias, bias_kind, act};
     if (g.bias == NULL) g.bias_kind = DL_BIAS_NONE;
     if (g.bias_kind == DL_BIAS_NONE) g.bias = NULL;
-    const gemm_plan p = plan_for_isa(0, (dl_isa_t)pa->isa);
+    const gemm_plan p = dl_gemm_plan_for_isa(0, (dl_isa_t)pa->isa);
     /* A is shared, so threads split the columns */
     const size_t pn = (N + p.nr - 1) / p.nr;
-    int nt = auto_threads(g.M, N, g.K, nthreads);
+    int nt = dl_gemm_auto_threads(g.M, N, g.K, nthreads);
     if ((size_t)nt > pn) nt = (int)pn;
 #ifndef DL_HAVE_OPENMP
     nt = 1;
@@ -1080,10 +1070,10 @@ void dl_sgemm_packed_run(const dl_sgemm_packed_a *pa, int transb, size_t N, floa
  * every thread. */
 static int batch_threads(size_t M, size_t N, size_t K, size_t batch)
 {
-    if (batch < 2 || auto_threads(M, N, K, 0) > 1) return 1;
+    if (batch < 2 || dl_gemm_auto_threads(M, N, K, 0) > 1) return 1;
     /* the whole batch as one piece of work: M x N x (K * batch), saturating */
     size_t kb = K && batch > SIZE_MAX / K ? SIZE_MAX : K * batch;
-    int nt = auto_threads(M, N, kb, 0);
+    int nt = dl_gemm_auto_threads(M, N, kb, 0);
     return (size_t)nt < batch ? nt : (int)batch;
 }
 
