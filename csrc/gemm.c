@@ -393,53 +393,50 @@ static void gemm_empty_k(const gemm_args *g, int f64)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Matrix-vector products (float32, M == 1 or N == 1).                                        */
+/* Direct paths (float32): matrix-vector products (M == 1 or N == 1) and a few rows times a
+ * transposed matrix, both streaming the matrix once, unpacked.                                */
 
 typedef void (*gemv_fn)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
                         float *y);
+typedef void (*small_dots_fn)(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
+                              const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
 
-static int sgemv_path(const gemm_args *g, int nthreads)
+/* m rows of n outputs whose raw sums a kernel writes into y (row stride ldy), column run by
+ * column run; element (i, j) is then finished into C[i * ldc + j * incc] with the bias element
+ * bias[i * bias_i + j * bias_j]. */
+typedef struct direct_job direct_job;
+struct direct_job {
+    const gemm_args *g;
+    size_t m, n;
+    float *y;
+    ptrdiff_t ldy, ldc, incc, bias_i, bias_j;
+    void (*sums)(const direct_job *d, size_t j0, size_t j1);   /* columns [j0, j1) of y */
+    const float *x, *W;   /* the kernel's operands: x a vector (gemv) or rows (small_dots) */
+    ptrdiff_t ldx, ldw;
+    gemv_fn gemv;
+    int dots;   /* gemv: rows of W run along K (output j is row j), else output j is column j */
+    small_dots_fn small_dots;
+};
+
+static void gemv_sums(const direct_job *d, size_t j0, size_t j1)
 {
-    /* y (length n) = op(W) x; the outputs are C[j * incc]. */
-    size_t n;
-    ptrdiff_t incc, incx;
-    const float *x, *W;
-    ptrdiff_t ldw;
-    int dots;   /* W rows run along K */
-    if (g->M == 1) {
-        /* C[0, j] = sum_k op(A)[0, k] op(B)[k, j] */
-        n = g->N;
-        incc = 1;
-        x = g->A;
-        incx = g->transa ? g->lda : 1;
-        W = g->B;
-        ldw = g->ldb;
-        dots = g->transb;
-    } else {
-        /* C[i, 0] = sum_k op(A)[i, k] op(B)[k, 0] */
-        n = g->M;
-        incc = g->ldc;
-        x = g->B;
-        incx = g->transb ? 1 : g->ldb;
-        W = g->A;
-        ldw = g->lda;
-        dots = !g->transa;
-    }
-    const size_t K = g->K;
-    float *ws = thread_workspace(WS_OWN, (round_up(n, 16) + round_up(K, 16)) * sizeof(float));
-    if (!ws) return -1;
-    float *y = ws, *xc = ws + round_up(n, 16);
-    if (incx != 1) {
-        for (size_t k = 0; k < K; k++) xc[k] = x[k * incx];
-        x = xc;
-    }
-    const gemm_kernels_t *k = gemm_kernels();
-    gemv_fn fn = dots ? k->sgemv_dots : k->sgemv_axpy;
-    /* Each thread takes a contiguous run of outputs, a multiple of 64 so the axpy strips
-     * stay whole. */
-    const size_t chunks = (n + 63) / 64;
+    d->gemv(j1 - j0, d->g->K, d->x, d->dots ? d->W + j0 * d->ldw : d->W + j0, d->ldw, d->y + j0);
+}
+
+static void small_dots_sums(const direct_job *d, size_t j0, size_t j1)
+{
+    d->small_dots(d->m, j1 - j0, d->g->K, d->x, d->ldx, d->W + j0 * d->ldw, d->ldw, d->y + j0,
+                  d->ldy);
+}
+
+/* Each thread takes a contiguous run of outputs, a multiple of 64 so the axpy strips stay
+ * whole; it forms their sums and finishes them while they are in cache. */
+static void direct_run(const direct_job *d, int nthreads)
+{
+    const size_t chunks = (d->n + 63) / 64;
     int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
     if (nt < 1) nt = 1;
+    const gemm_args *g = d->g;
     float *C = g->C;
     const float *bias = g->bias;
     const float alpha = (float)g->alpha, beta = (float)g->beta;
@@ -454,18 +451,64 @@ static int sgemv_path(const gemm_args *g, int nthreads)
 #endif
         size_t c0, c1;
         share(chunks, team, tid, &c0, &c1);
-        size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
+        const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, d->n);
         if (j0 < j1) {
-            fn(j1 - j0, K, x, dots ? W + j0 * ldw : W + j0, ldw, y + j0);
-            for (size_t j = j0; j < j1; j++) {
-                float b = 0.0f;
-                if (g->bias_kind == DL_BIAS_ROW) b = bias[g->M == 1 ? j : 0];
-                else if (g->bias_kind == DL_BIAS_COL) b = bias[g->M == 1 ? 0 : j];
-                float *c = C + j * incc;
-                *c = dl_epi_f32(y[j], c, alpha, beta, b, g->act);
+            d->sums(d, j0, j1);
+            for (size_t i = 0; i < d->m; i++) {
+                for (size_t j = j0; j < j1; j++) {
+                    const float b = bias ? bias[i * d->bias_i + j * d->bias_j] : 0.0f;
+                    float *c = C + i * d->ldc + j * d->incc;
+                    *c = dl_epi_f32(d->y[i * d->ldy + j], c, alpha, beta, b, g->act);
+                }
             }
         }
     }
+}
+
+static int sgemv_path(const gemm_args *g, int nthreads)
+{
+    /* y (length n) = op(W) x; the outputs are C[j * incc]. */
+    direct_job d = {0};
+    d.g = g;
+    d.m = 1;
+    d.sums = gemv_sums;
+    const int row_bias = g->bias_kind == DL_BIAS_ROW;
+    ptrdiff_t incx;
+    const float *x;
+    if (g->M == 1) {
+        /* C[0, j] = sum_k op(A)[0, k] op(B)[k, j] */
+        d.n = g->N;
+        d.incc = 1;
+        x = g->A;
+        incx = g->transa ? g->lda : 1;
+        d.W = g->B;
+        d.ldw = g->ldb;
+        d.dots = g->transb;
+        d.bias_j = row_bias;
+    } else {
+        /* C[i, 0] = sum_k op(A)[i, k] op(B)[k, 0] */
+        d.n = g->M;
+        d.incc = g->ldc;
+        x = g->B;
+        incx = g->transb ? 1 : g->ldb;
+        d.W = g->A;
+        d.ldw = g->lda;
+        d.dots = !g->transa;
+        d.bias_j = !row_bias;
+    }
+    const size_t K = g->K;
+    float *ws = thread_workspace(WS_OWN, (round_up(d.n, 16) + round_up(K, 16)) * sizeof(float));
+    if (!ws) return -1;
+    float *xc = ws + round_up(d.n, 16);
+    d.y = ws;
+    if (incx != 1) {
+        for (size_t k = 0; k < K; k++) xc[k] = x[k * incx];
+        x = xc;
+    }
+    d.x = x;
+    const gemm_kernels_t *k = gemm_kernels();
+    d.gemv = d.dots ? k->sgemv_dots : k->sgemv_axpy;
+    direct_run(&d, nthreads);
     return 0;
 }
 
@@ -473,43 +516,24 @@ static int sgemv_path(const gemm_args *g, int nthreads)
  * N x K (a Linear layer at batch 2-4): B is streamed once for all rows, unpacked. */
 static int sgemm_small_m_path(const gemm_args *g, int nthreads)
 {
-    const size_t m = g->M, n = g->N;
-    float *y = thread_workspace(WS_OWN, m * round_up(n, 16) * sizeof(float));
-    if (!y) return -1;
-    const ptrdiff_t ldy = (ptrdiff_t)round_up(n, 16);
-    void (*fn)(size_t, size_t, size_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
-               float *, ptrdiff_t) = gemm_kernels()->sgemm_small_dots;
-    const size_t chunks = (n + 63) / 64;
-    int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
-    if (nt < 1) nt = 1;
-    const float *A = g->A, *B = g->B, *bias = g->bias;
-    float *C = g->C;
-    const float alpha = (float)g->alpha, beta = (float)g->beta;
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-        int tid = 0, team = 1;
-#ifdef DL_HAVE_OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
-        size_t c0, c1;
-        share(chunks, team, tid, &c0, &c1);
-        const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
-        if (j0 < j1) {
-            fn(m, j1 - j0, g->K, A, g->lda, B + j0 * g->ldb, g->ldb, y + j0, ldy);
-            for (size_t i = 0; i < m; i++) {
-                for (size_t j = j0; j < j1; j++) {
-                    float b = 0.0f;
-                    if (g->bias_kind == DL_BIAS_ROW) b = bias[j];
-                    else if (g->bias_kind == DL_BIAS_COL) b = bias[i];
-                    float *c = C + i * g->ldc + j;
-                    *c = dl_epi_f32(y[i * ldy + j], c, alpha, beta, b, g->act);
-                }
-            }
-        }
-    }
+    direct_job d = {0};
+    d.g = g;
+    d.m = g->M;
+    d.n = g->N;
+    d.ldy = (ptrdiff_t)round_up(d.n, 16);
+    d.y = thread_workspace(WS_OWN, d.m * (size_t)d.ldy * sizeof(float));
+    if (!d.y) return -1;
+    d.ldc = g->ldc;
+    d.incc = 1;
+    d.bias_i = g->bias_kind == DL_BIAS_COL;
+    d.bias_j = g->bias_kind == DL_BIAS_ROW;
+    d.sums = small_dots_sums;
+    d.x = g->A;
+    d.ldx = g->lda;
+    d.W = g->B;
+    d.ldw = g->ldb;
+    d.small_dots = gemm_kernels()->sgemm_small_dots;
+    direct_run(&d, nthreads);
     return 0;
 }
 
