@@ -300,61 +300,102 @@ static char *packed_panel(const packed_b *pb, const gemm_plan *p, size_t pc, siz
     return pb->p + (pc * pb->np * p->nr + (pb->q0 + q) * p->nr * kc) * es;
 }
 
-/* The blocked product on the calling thread, packing into `apack` / `bpack` (NULL when B is
- * read in place), or reading B from `pb` when it is packed already and A from `apre` when it
- * was packed in advance (dl_sgemm_pack_a). */
-static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack,
-                         const packed_b *pb, const char *apre)
+/* The tiles of C in one order: along each row panel (cols == 0) or down each column panel. */
+typedef struct {
+    size_t pm, pn;   /* tiles down and across */
+    int cols;        /* 1: numbered down each column panel (jr * pm + ir); 0: along rows */
+} tile_order;
+
+/* Row and column panels that tiles [t0, t1) touch (t0 < t1). */
+static void run_extent(const tile_order *o, size_t t0, size_t t1, size_t *ir0, size_t *ir1,
+                       size_t *jr0, size_t *jr1)
+{
+    const size_t nin = o->cols ? o->pm : o->pn;
+    size_t out0 = t0 / nin, out1 = (t1 - 1) / nin + 1, in0 = 0, in1 = nin;
+    if (out1 - out0 == 1) {
+        in0 = t0 % nin;
+        in1 = (t1 - 1) % nin + 1;
+    }
+    if (o->cols) {
+        *jr0 = out0, *jr1 = out1, *ir0 = in0, *ir1 = in1;
+    } else {
+        *ir0 = out0, *ir1 = out1, *jr0 = in0, *jr1 = in1;
+    }
+}
+
+/* The blocked loop nest on the calling thread, over the tiles [t0, t1) of C in the order o.
+ * A is packed into `apack` (only the row panels the run touches) or was packed in advance
+ * (`apre`, dl_sgemm_pack_a); B comes from `pb` (packed by the team or in advance), is packed
+ * into `bpack` (only the column panels the run touches), or is read in place (both NULL).
+ * g->post runs on each row panel's columns of the run once the last K slice is stored. */
+static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order *o, size_t t0,
+                       size_t t1, char *apack, char *bpack, const packed_b *pb,
+                       const char *apre)
 {
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
     char *C = g->C;
+    const size_t mr_ = p->mr, nr_ = p->nr;
     const size_t KC = dl_gemm_k_block(p, g->K);
-    const size_t MC = even_block(g->M, p->mc, p->mr);
-    const size_t NC = even_block(g->N, p->nc, p->nr);
+    const size_t MC = even_block(g->M, p->mc, mr_);
+    const size_t NC = even_block(g->N, p->nc, nr_);
+    size_t ir0, ir1, jr0, jr1;
+    run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
 
-    /* pc outside jc: each K slice of A is packed once (not once per column block) and the
-     * packed A block (up to MC x KC, ~2 MiB) waits in L2/L3 while the B blocks go by. */
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
         const int last = pc + kc == g->K;
         dl_gemm_epi e = k_slice_epi(g, pc, kc);
         for (size_t ic = 0; ic < g->M; ic += MC) {
-            const size_t mc = min_sz(MC, g->M - ic);
-            const size_t pm = (mc + p->mr - 1) / p->mr;
-            if (apre)
-                /* packed in advance, block after block (see dl_sgemm_pack_a) */
-                apack = (char *)apre + (pc * round_up(g->M, p->mr) + ic * kc) * es;
+            /* this block's row panels that the run touches */
+            const size_t qa = ic / mr_ > ir0 ? ic / mr_ : ir0;
+            const size_t qb = min_sz((min_sz(ic + MC, g->M) + mr_ - 1) / mr_, ir1);
+            if (qa >= qb) continue;
+            const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
+            if (apre)   /* block (pc, ic) at pc * round_up(M, MR) + ic * kc: panel q at q*MR*kc */
+                apack = (char *)apre + (pc * round_up(g->M, mr_) + qa * mr_ * kc) * es;
             else if (p->f64)
-                pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
+                pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
                            (double *)apack);
             else
-                pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
+                pack_a_f32(g->transa, (const float *)A, g->lda, i0, m, pc, kc, mr_,
                            (float *)apack, p);
             for (size_t jc = 0; jc < g->N; jc += NC) {
-                const size_t nc = min_sz(NC, g->N - jc);
-                const size_t pn = (nc + p->nr - 1) / p->nr;
+                const size_t ja = jc / nr_ > jr0 ? jc / nr_ : jr0;
+                const size_t jb = min_sz((min_sz(jc + NC, g->N) + nr_ - 1) / nr_, jr1);
+                if (ja >= jb) continue;
+                const char *bblk = NULL;   /* panel jr at bblk + (jr - bq0) * nr * kc */
+                size_t bq0 = 0;
                 if (pb) {
-                    bpack = packed_panel(pb, p, pc, kc, jc / p->nr);
+                    bblk = packed_panel(pb, p, pc, kc, jc / nr_);
+                    bq0 = jc / nr_;
                 } else if (bpack) {
+                    const size_t j0 = ja * nr_, n = min_sz(jb * nr_, g->N) - j0;
                     if (p->f64)
-                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                                   0, pn, (double *)bpack);
+                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, j0, n, nr_, 0,
+                                   jb - ja, (double *)bpack);
                     else
-                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, j0, n, nr_,
                                    (float *)bpack, p);
+                    bblk = bpack;
+                    bq0 = ja;
                 }
-                for (size_t ir = 0; ir < pm; ir++) {
-                    const size_t i = ic + ir * p->mr, mr = min_sz(p->mr, g->M - i);
-                    const char *ap = apack + ir * p->mr * kc * es;
+                for (size_t ir = qa; ir < qb; ir++) {
+                    const size_t i = ir * mr_, mr = min_sz(mr_, g->M - i);
+                    const char *ap = apack + (ir - qa) * mr_ * kc * es;
                     e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
-                    for (size_t jr = 0; jr < pn; jr++) {
-                        const size_t j = jc + jr * p->nr, nr = min_sz(p->nr, g->N - j);
+                    size_t jlo = jb, jhi = ja;   /* the run's columns of this row panel */
+                    for (size_t jr = ja; jr < jb; jr++) {
+                        const size_t t = o->cols ? jr * o->pm + ir : ir * o->pn + jr;
+                        if (t < t0 || t >= t1) continue;
+                        jlo = min_sz(jlo, jr);
+                        jhi = jr + 1;
+                        const size_t j = jr * nr_, nr = min_sz(nr_, g->N - j);
                         const char *bp;
                         ptrdiff_t ldb;
-                        if (bpack) {
-                            bp = bpack + jr * p->nr * kc * es;
-                            ldb = (ptrdiff_t)p->nr;
+                        if (bblk) {
+                            bp = bblk + (jr - bq0) * nr_ * kc * es;
+                            ldb = (ptrdiff_t)nr_;
                         } else {
                             bp = B + (pc * g->ldb + j) * es;
                             ldb = g->ldb;
@@ -364,13 +405,21 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
                         p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
                                   &e);
                     }
-                    if (last && g->post)   /* this strip of C is final and still in cache */
-                        g->post->fn(g->post->ctx, (float *)(C + (i * g->ldc + jc) * es), mr, nc,
-                                    g->ldc);
+                    if (last && g->post && jlo < jhi)   /* final and still in cache */
+                        g->post->fn(g->post->ctx, (float *)(C + (i * g->ldc + jlo * nr_) * es),
+                                    mr, min_sz(jhi * nr_, g->N) - jlo * nr_, g->ldc);
                 }
             }
         }
     }
+}
+
+/* The whole product on the calling thread: every tile, along the rows. */
+static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack,
+                         const packed_b *pb, const char *apre)
+{
+    const tile_order all = {(g->M + p->mr - 1) / p->mr, (g->N + p->nr - 1) / p->nr, 0};
+    gemm_tiles(g, p, &all, 0, all.pm * all.pn, apack, bpack, pb, apre);
 }
 
 /* K == 0: the product is empty, C = act(beta * C + bias). */
@@ -709,11 +758,6 @@ void dl_gemm_pack_b_all(const gemm_plan *p, int transb, size_t K, size_t N, cons
  * larger half 9% over the mean).  Every tile is computed exactly as on one thread (the same K
  * blocks, kernel and epilogue), so results do not depend on the thread count. */
 
-typedef struct {
-    size_t pm, pn;   /* tiles down and across */
-    int cols;        /* 1: numbered down each column panel (jr * pm + ir); 0: along rows */
-} tile_order;
-
 static size_t panel_len(size_t q, size_t n, size_t R) { return min_sz(R, n - q * R); }
 
 /* The first tile of run t of nt (t == nt: one past the last tile): the tile boundary nearest
@@ -743,104 +787,6 @@ static size_t tile_split(const gemm_args *g, const gemm_plan *p, const tile_orde
         before += w;
     }
     return q * nin + r;
-}
-
-/* Row and column panels that tiles [t0, t1) touch (t0 < t1). */
-static void run_extent(const tile_order *o, size_t t0, size_t t1, size_t *ir0, size_t *ir1,
-                       size_t *jr0, size_t *jr1)
-{
-    const size_t nin = o->cols ? o->pm : o->pn;
-    size_t out0 = t0 / nin, out1 = (t1 - 1) / nin + 1, in0 = 0, in1 = nin;
-    if (out1 - out0 == 1) {
-        in0 = t0 % nin;
-        in1 = (t1 - 1) % nin + 1;
-    }
-    if (o->cols) {
-        *jr0 = out0, *jr1 = out1, *ir0 = in0, *ir1 = in1;
-    } else {
-        *ir0 = out0, *ir1 = out1, *jr0 = in0, *jr1 = in1;
-    }
-}
-
-/* Tiles [t0, t1) on the calling thread: gemm_blocked's loop nest restricted to them.  A is
- * packed into `apack` (only the row panels the run touches); B comes from `pb` (packed by the
- * team), is packed into `bpack` (only the column panels the run touches), or is read in place
- * (both NULL). */
-static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order *o, size_t t0,
-                       size_t t1, char *apack, char *bpack, const packed_b *pb)
-{
-    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
-    const char *A = g->A, *B = g->B, *bias = g->bias;
-    char *C = g->C;
-    const size_t mr_ = p->mr, nr_ = p->nr;
-    const size_t KC = dl_gemm_k_block(p, g->K);
-    const size_t MC = even_block(g->M, p->mc, mr_);
-    const size_t NC = even_block(g->N, p->nc, nr_);
-    size_t ir0, ir1, jr0, jr1;
-    run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
-
-    for (size_t pc = 0; pc < g->K; pc += KC) {
-        const size_t kc = min_sz(KC, g->K - pc);
-        const int last = pc + kc == g->K;
-        dl_gemm_epi e = k_slice_epi(g, pc, kc);
-        for (size_t ic = 0; ic < g->M; ic += MC) {
-            /* this block's row panels that the run touches */
-            const size_t qa = ic / mr_ > ir0 ? ic / mr_ : ir0;
-            const size_t qb = min_sz((min_sz(ic + MC, g->M) + mr_ - 1) / mr_, ir1);
-            if (qa >= qb) continue;
-            const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
-            if (p->f64)
-                pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
-                           (double *)apack);
-            else
-                pack_a_f32(g->transa, (const float *)A, g->lda, i0, m, pc, kc, mr_,
-                           (float *)apack, p);
-            for (size_t jc = 0; jc < g->N; jc += NC) {
-                const size_t ja = jc / nr_ > jr0 ? jc / nr_ : jr0;
-                const size_t jb = min_sz((min_sz(jc + NC, g->N) + nr_ - 1) / nr_, jr1);
-                if (ja >= jb) continue;
-                const char *bblk = NULL;   /* panel jr at bblk + (jr - bq0) * nr * kc */
-                size_t bq0 = 0;
-                if (pb) {
-                    bblk = packed_panel(pb, p, pc, kc, jc / nr_);
-                    bq0 = jc / nr_;
-                } else if (bpack) {
-                    const size_t j0 = ja * nr_, n = min_sz(jb * nr_, g->N) - j0;
-                    if (p->f64)
-                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, j0, n, nr_, 0,
-                                   jb - ja, (double *)bpack);
-                    else
-                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, j0, n, nr_,
-                                   (float *)bpack, p);
-                    bblk = bpack;
-                    bq0 = ja;
-                }
-                for (size_t ir = qa; ir < qb; ir++) {
-                    const size_t i = ir * mr_, mr = min_sz(mr_, g->M - i);
-                    const char *ap = apack + (ir - qa) * mr_ * kc * es;
-                    e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
-                    for (size_t jr = ja; jr < jb; jr++) {
-                        const size_t t = o->cols ? jr * o->pm + ir : ir * o->pn + jr;
-                        if (t < t0 || t >= t1) continue;
-                        const size_t j = jr * nr_, nr = min_sz(nr_, g->N - j);
-                        const char *bp;
-                        ptrdiff_t ldb;
-                        if (bblk) {
-                            bp = bblk + (jr - bq0) * nr_ * kc * es;
-                            ldb = (ptrdiff_t)nr_;
-                        } else {
-                            bp = B + (pc * g->ldb + j) * es;
-                            ldb = g->ldb;
-                        }
-                        e.bias_row = (last && g->bias_kind == DL_BIAS_ROW) ? bias + j * es
-                                                                             : NULL;
-                        p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
-                                  &e);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /* Tiles [t0, t1) when no packing buffer could be had (out of memory): one tile at a time by
@@ -934,7 +880,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
             if (t0 >= t1) continue;
             if (ws)
                 gemm_tiles(g, &p, &o, t0, t1, ws, bbytes ? ws + abytes : NULL,
-                           shared.p ? &shared : NULL);
+                           shared.p ? &shared : NULL, NULL);
             else
                 gemm_tiles_unpacked(g, &p, &o, t0, t1);
         }
