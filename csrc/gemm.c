@@ -422,25 +422,6 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
     gemm_tiles(g, p, &all, 0, all.pm * all.pn, apack, bpack, pb, apre);
 }
 
-/* K == 0: the product is empty, C = act(beta * C + bias). */
-static void gemm_empty_k(const gemm_args *g, int f64)
-{
-    for (size_t i = 0; i < g->M; i++) {
-        for (size_t j = 0; j < g->N; j++) {
-            size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
-            if (f64) {
-                double *c = (double *)g->C + i * g->ldc + j;
-                double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
-                *c = dl_epi_f64(0.0, c, 0.0, g->beta, b, g->act);
-            } else {
-                float *c = (float *)g->C + i * g->ldc + j;
-                float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
-                *c = dl_epi_f32(0.0f, c, 0.0f, (float)g->beta, b, g->act);
-            }
-        }
-    }
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Direct paths (float32): matrix-vector products (M == 1 or N == 1) and a few rows times a
  * transposed matrix, both streaming the matrix once, unpacked.                                */
@@ -684,6 +665,15 @@ static void gemm_unpacked(const gemm_args *g, int f64)
         }
     }
     if (g->post) g->post->fn(g->post->ctx, g->C, g->M, g->N, g->ldc);
+}
+
+/* K == 0: the product is empty, C = act(beta * C + bias); alpha is not applied to the empty
+ * sum (an infinite alpha times no terms is 0, not NaN). */
+static void gemm_empty_k(const gemm_args *g, int f64)
+{
+    gemm_args z = *g;
+    z.alpha = 0.0;
+    gemm_unpacked(&z, f64);
 }
 
 /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay in

@@ -36,9 +36,6 @@
  * for few input channels (the first layer).
  */
 #include <string.h>
-#ifdef DL_HAVE_OPENMP
-#include <omp.h>
-#endif
 #include "dlcore/alloc.h"
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
@@ -76,14 +73,6 @@ static inline int64_t roundup(int64_t v, int64_t to) { return cdiv(v, to) * to; 
  * slices the transforms touch at once do not share an L1 set (see winograd.c) */
 static inline int64_t xi_stride(int64_t n) { return (n + 15) / 16 * 16 + 16; }
 
-static int team_size(void)
-{
-#ifdef DL_HAVE_OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 static int vector_lanes(int isa) { return isa == DL_ISA_AVX512 ? 16 : isa == DL_ISA_AVX2 ? 8 : 1; }
 
@@ -239,7 +228,7 @@ int dl_winograd_wgrad_f32(const dl_wino_conv *cv, int m, const float *in, const 
     int fail = 0;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        const int tid = dl_thread_id(), nth = team_size();
+        const int tid = dl_thread_id(), nth = dl_team_size();
         float *M = (float *)dl_buf_malloc((mlen + vlen) * sizeof(float));
         if (!M) {
             #pragma omp atomic write
