@@ -171,12 +171,7 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
     #pragma omp parallel num_threads(nt)
     {
         T *part = (T *)dl_alloc(need * sizeof(T));
-        if (!part) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(part != NULL, &fail)) {
             T *col = part + wn, *gyb = col + Kc * kb * P;
             memset(part, 0, (size_t)wn * sizeof(T));
             /* a static split and one slot per thread number: the same tiles meet in the same
@@ -229,12 +224,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
         #pragma omp parallel num_threads(nt)
         {
             T *part = (T *)dl_alloc((col_elems + (size_t)wn) * sizeof(T));
-            if (!part) {
-                #pragma omp atomic write
-                fail = 1;
-            }
-            #pragma omp barrier
-            if (!fail) {
+            if (team_all_ok(part != NULL, &fail)) {
                 T *col = part + wn;
                 memset(part, 0, (size_t)wn * sizeof(T));
                 /* static split, slot by thread number: repeatable sums (see above) */
