@@ -415,6 +415,38 @@ static void gemm_empty_k(const gemm_args *g, int f64)
 typedef void (*gemv_fn)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
                         float *y);
 
+typedef struct {
+    const gemm_args *g;
+    gemv_fn fn;
+    size_t n;
+    ptrdiff_t incc;
+    const float *x, *W;
+    ptrdiff_t ldw;
+    int dots;
+    float *y;
+    size_t chunks;
+} gemv_part_args;
+
+/* thread tid of team's run of the outputs, epilogue included */
+static void gemv_part(const gemv_part_args *a, int tid, int team)
+{
+    const gemm_args *g = a->g;
+    size_t c0, c1;
+    share(a->chunks, team, tid, &c0, &c1);
+    const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, a->n);
+    if (j0 >= j1) return;
+    const float alpha = (float)g->alpha, beta = (float)g->beta;
+    const float *bias = g->bias;
+    a->fn(j1 - j0, g->K, a->x, a->dots ? a->W + j0 * a->ldw : a->W + j0, a->ldw, a->y + j0);
+    for (size_t j = j0; j < j1; j++) {
+        float b = 0.0f;
+        if (g->bias_kind == DL_BIAS_ROW) b = bias[g->M == 1 ? j : 0];
+        else if (g->bias_kind == DL_BIAS_COL) b = bias[g->M == 1 ? 0 : j];
+        float *c = (float *)g->C + j * a->incc;
+        *c = dl_epi_f32(a->y[j], c, alpha, beta, b, g->act);
+    }
+}
+
 static int sgemv_path(const gemm_args *g, int nthreads)
 {
     /* y (length n) = op(W) x; the outputs are C[j * incc]. */
@@ -451,39 +483,54 @@ static int sgemv_path(const gemm_args *g, int nthreads)
         x = xc;
     }
     const gemm_kernels_t *k = gemm_kernels();
-    gemv_fn fn = dots ? k->sgemv_dots : k->sgemv_axpy;
     /* Each thread takes a contiguous run of outputs, a multiple of 64 so the axpy strips
      * stay whole. */
     const size_t chunks = (n + 63) / 64;
     int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
     if (nt < 1) nt = 1;
-    float *C = g->C;
-    const float *bias = g->bias;
+    const gemv_part_args a = {g, dots ? k->sgemv_dots : k->sgemv_axpy, n, incc, x, W, ldw,
+                              dots, y, chunks};
+#ifdef DL_HAVE_OPENMP
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        gemv_part(&a, omp_get_thread_num(), omp_get_num_threads());
+        return 0;
+    }
+#endif
+    /* no region of one thread: it alone costs ~0.5 us, a third of a small layer's time */
+    gemv_part(&a, 0, 1);
+    return 0;
+}
+
+typedef struct {
+    const gemm_args *g;
+    void (*fn)(size_t, size_t, size_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
+               float *, ptrdiff_t);
+    float *y;
+    ptrdiff_t ldy;
+    size_t chunks;
+} small_m_args;
+
+static void small_m_part(const small_m_args *a, int tid, int team)
+{
+    const gemm_args *g = a->g;
+    const size_t m = g->M, n = g->N;
+    size_t c0, c1;
+    share(a->chunks, team, tid, &c0, &c1);
+    const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
+    if (j0 >= j1) return;
     const float alpha = (float)g->alpha, beta = (float)g->beta;
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-        int tid = 0, team = 1;
-#ifdef DL_HAVE_OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
-        size_t c0, c1;
-        share(chunks, team, tid, &c0, &c1);
-        size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
-        if (j0 < j1) {
-            fn(j1 - j0, K, x, dots ? W + j0 * ldw : W + j0, ldw, y + j0);
-            for (size_t j = j0; j < j1; j++) {
-                float b = 0.0f;
-                if (g->bias_kind == DL_BIAS_ROW) b = bias[g->M == 1 ? j : 0];
-                else if (g->bias_kind == DL_BIAS_COL) b = bias[g->M == 1 ? 0 : j];
-                float *c = C + j * incc;
-                *c = dl_epi_f32(y[j], c, alpha, beta, b, g->act);
-            }
+    const float *B = g->B, *bias = g->bias;
+    a->fn(m, j1 - j0, g->K, g->A, g->lda, B + j0 * g->ldb, g->ldb, a->y + j0, a->ldy);
+    for (size_t i = 0; i < m; i++) {
+        for (size_t j = j0; j < j1; j++) {
+            float b = 0.0f;
+            if (g->bias_kind == DL_BIAS_ROW) b = bias[j];
+            else if (g->bias_kind == DL_BIAS_COL) b = bias[i];
+            float *c = (float *)g->C + i * g->ldc + j;
+            *c = dl_epi_f32(a->y[i * a->ldy + j], c, alpha, beta, b, g->act);
         }
     }
-    return 0;
 }
 
 /* A few rows (2 <= M <= 4, float32) times a transposed matrix, op(B) = B^T with B stored
@@ -493,40 +540,19 @@ static int sgemm_small_m_path(const gemm_args *g, int nthreads)
     const size_t m = g->M, n = g->N;
     float *y = thread_workspace(WS_OWN, m * round_up(n, 16) * sizeof(float));
     if (!y) return -1;
-    const ptrdiff_t ldy = (ptrdiff_t)round_up(n, 16);
-    void (*fn)(size_t, size_t, size_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
-               float *, ptrdiff_t) = gemm_kernels()->sgemm_small_dots;
     const size_t chunks = (n + 63) / 64;
     int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
     if (nt < 1) nt = 1;
-    const float *A = g->A, *B = g->B, *bias = g->bias;
-    float *C = g->C;
-    const float alpha = (float)g->alpha, beta = (float)g->beta;
+    const small_m_args a = {g, gemm_kernels()->sgemm_small_dots, y,
+                            (ptrdiff_t)round_up(n, 16), chunks};
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-        int tid = 0, team = 1;
-#ifdef DL_HAVE_OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
-        size_t c0, c1;
-        share(chunks, team, tid, &c0, &c1);
-        const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
-        if (j0 < j1) {
-            fn(m, j1 - j0, g->K, A, g->lda, B + j0 * g->ldb, g->ldb, y + j0, ldy);
-            for (size_t i = 0; i < m; i++) {
-                for (size_t j = j0; j < j1; j++) {
-                    float b = 0.0f;
-                    if (g->bias_kind == DL_BIAS_ROW) b = bias[j];
-                    else if (g->bias_kind == DL_BIAS_COL) b = bias[i];
-                    float *c = C + i * g->ldc + j;
-                    *c = dl_epi_f32(y[i * ldy + j], c, alpha, beta, b, g->act);
-                }
-            }
-        }
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        small_m_part(&a, omp_get_thread_num(), omp_get_num_threads());
+        return 0;
     }
+#endif
+    small_m_part(&a, 0, 1);
     return 0;
 }
 

@@ -50,6 +50,20 @@ class num_threads:
         return wrapped
 
 
+def thread_binding():
+    """True when a planned call that uses several threads binds them to cores for its length:
+    on by default, off with DLCORE_BIND=0 or when OMP_PROC_BIND, OMP_PLACES or
+    GOMP_CPU_AFFINITY is set (the user's own binding then holds).  Binding stays inside the
+    calling thread's affinity mask (an MPI rank's, os.sched_setaffinity's), needs as many
+    cores in it as threads, and leaves the caller's mask as it was after the call."""
+    return _C.thread_binding()
+
+
+def set_thread_binding(on):
+    """Turn that binding on or off for later calls; returns the setting in force."""
+    return _C.set_thread_binding(bool(on))
+
+
 def get_isa():
     """Name of the SIMD path the kernels use now ('generic', 'avx2' or 'avx512')."""
     return _C.get_isa()
