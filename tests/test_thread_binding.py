@@ -64,6 +64,9 @@ def run_script(body, env_extra=None, cpus=None):
     for k in ("OMP_PROC_BIND", "OMP_PLACES", "GOMP_CPU_AFFINITY", "DLCORE_BIND",
               "OMP_NUM_THREADS", "DLCORE_NUM_THREADS"):
         env.pop(k, None)
+    # "always": bind even while the (shared) machine has more runnable threads than CPUs,
+    # where the default mode leaves the team to the scheduler
+    env["DLCORE_BIND"] = "always"
     env.update(env_extra or {})
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=300, env=env, cwd=ROOT)
@@ -72,23 +75,29 @@ def run_script(body, env_extra=None, cpus=None):
 
 
 @linux
-@pytest.mark.parametrize("env, on", [({}, True), ({"DLCORE_BIND": "0"}, False),
-                                     ({"DLCORE_BIND": "1"}, True),
-                                     ({"OMP_PROC_BIND": "close"}, False),
-                                     ({"OMP_PLACES": "cores"}, False),
-                                     ({"GOMP_CPU_AFFINITY": "0"}, False)])
-def test_binding_is_on_unless_opted_out_or_user_bound(env, on):
+@pytest.mark.parametrize("env, mode", [({"DLCORE_BIND": ""}, 1), ({"DLCORE_BIND": "0"}, 0),
+                                       ({"DLCORE_BIND": "1"}, 1),
+                                       ({"DLCORE_BIND": "always"}, 2),
+                                       ({"OMP_PROC_BIND": "close"}, 0),
+                                       ({"OMP_PLACES": "cores"}, 0),
+                                       ({"GOMP_CPU_AFFINITY": "0"}, 0)])
+def test_binding_is_on_unless_opted_out_or_user_bound(env, mode):
     out = run_script('''
-        print(dl.runtime.thread_binding())
-        dl.runtime.set_thread_binding(True)
-        print(dl.runtime.thread_binding())
+        from dlcore import _C
+        print(_C.thread_binding_mode(), dl.runtime.thread_binding())
+        print(dl.runtime.set_thread_binding(True), _C.thread_binding_mode())
+        print(dl.runtime.set_thread_binding("always"), _C.thread_binding_mode())
         print(dl.runtime.set_thread_binding(False), dl.runtime.thread_binding())
     ''', env)
-    first, forced, off = out.split("\n")[:3]
-    assert first == str(on)
+    first, on, always, off = out.split("\n")[:4]
+    assert first == "%d %s" % (mode, mode > 0)
     # turning it on cannot override the user's own OpenMP binding
-    assert forced == str("OMP" not in "".join(env) or on)
+    user = any(k.startswith(("OMP", "GOMP")) for k in env)
+    assert on == ("False 0" if user else "True 1")
+    assert always == ("False 0" if user else "True 2")
     assert off == "False False"
+    with pytest.raises(ValueError, match="set_thread_binding"):
+        dl.runtime.set_thread_binding("sometimes")
 
 
 @linux

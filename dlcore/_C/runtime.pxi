@@ -62,7 +62,12 @@ def thread_binding():
     return bool(dl_bind_enabled())
 
 
-def set_thread_binding(bint on):
-    """Turn the team's binding on or off; returns the setting in force (off while the user's
-    OMP_PROC_BIND / OMP_PLACES / GOMP_CPU_AFFINITY is set)."""
-    return bool(dl_set_bind(on))
+def thread_binding_mode():
+    """0 off, 1 on unless the machine is oversubscribed, 2 always (DLCORE_BIND=always)."""
+    return dl_bind_enabled()
+
+
+def set_thread_binding(int mode):
+    """Set the team's binding mode (0, 1, 2 as thread_binding_mode); returns the mode in force
+    (0 while the user's OMP_PROC_BIND / OMP_PLACES / GOMP_CPU_AFFINITY is set)."""
+    return dl_set_bind(mode)

@@ -14,7 +14,8 @@
  * It applies only when the user chose no binding of their own (none of OMP_PROC_BIND,
  * OMP_PLACES, GOMP_CPU_AFFINITY set), DLCORE_BIND is not 0, and the caller's mask spans at
  * least as many cores as the team has threads (an MPI rank bound to one core with two
- * threads is left as it is); otherwise the team runs unbound, its workers reset to the
+ * threads is left as it is), and the machine has no more runnable threads than CPUs (a
+ * pinned thread cannot take a core another one leaves free); otherwise the team runs unbound, its workers reset to the
  * caller's mask if an earlier call had bound them.  Linux only (elsewhere a no-op). */
 #ifndef DLCORE_AFFINITY_H
 #define DLCORE_AFFINITY_H
@@ -24,10 +25,11 @@ typedef struct {
     unsigned char orig[128];  /* the caller's mask before (a cpu_set_t) */
 } dl_team_binding;
 
-/* 1 when binding is on (see above; decided from the environment at first use). */
+/* 0: off; 1: on (see above); 2: on even when the machine is oversubscribed (DLCORE_BIND=
+ * always).  Decided from the environment at first use. */
 int dl_bind_enabled(void);
-/* Turn binding on (1) or off (0) for later calls; on stays off while the user's OpenMP
- * binding variables are set.  Returns the setting now in force. */
+/* Sets that mode (0, 1 or 2) for later calls; it stays 0 while the user's OpenMP binding
+ * variables are set.  Returns the mode now in force. */
 int dl_set_bind(int on);
 /* Before a call whose team has nt threads (no-op for nt < 2 or inside a parallel region). */
 void dl_team_bind(int nt, dl_team_binding *b);
