@@ -112,34 +112,54 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* Whether more threads are runnable machine-wide than there are CPUs online (the field
- * "running/total" of /proc/loadavg), looked up at most every 100 ms.  A team pinned to
- * cores then waits for its own cores' turns instead of taking whichever comes free:
- * ResNet-18 b1 at two threads with ~14 runnable threads on 2 CPUs took 280-330 ms bound
- * against 150-260 ms unbound (measured here). */
-static int oversubscribed(void)
+/* CPUs online minus threads runnable machine-wide (the field "running/total" of
+ * /proc/loadavg), looked up at most every 100 ms; a large number when unknown. */
+static int spare_cpus(void)
 {
     static int64_t next_ns;
-    static int busy;
+    static int spare = 1 << 20;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     const int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     if (now < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
-        return __atomic_load_n(&busy, __ATOMIC_RELAXED);
+        return __atomic_load_n(&spare, __ATOMIC_RELAXED);
     __atomic_store_n(&next_ns, now + 100000000, __ATOMIC_RELAXED);
-    int b = 0;
+    int sp = 1 << 20;
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
         double l1, l5, l15;
         int running = 0, total = 0;
         const long online = sysconf(_SC_NPROCESSORS_ONLN);
         if (fscanf(f, "%lf %lf %lf %d/%d", &l1, &l5, &l15, &running, &total) == 5 &&
-            online > 0 && running > online)
-            b = 1;
+            online > 0)
+            sp = (int)online - running;
         fclose(f);
     }
-    __atomic_store_n(&busy, b, __ATOMIC_RELAXED);
-    return b;
+    __atomic_store_n(&spare, sp, __ATOMIC_RELAXED);
+    return sp;
+}
+
+/* A team pinned to cores on a machine with more runnable threads than CPUs waits for its
+ * own cores' turns instead of taking whichever comes free: ResNet-18 b1 at two threads with
+ * ~14 runnable threads on 2 CPUs took 280-330 ms bound against 150-260 ms unbound. */
+static int oversubscribed(void) { return spare_cpus() < 0; }
+
+static int g_dynamic = -1;
+
+int dl_team_size_for_load(int nt)
+{
+    if (nt < 2) return nt;
+    int d = __atomic_load_n(&g_dynamic, __ATOMIC_RELAXED);
+    if (d < 0) {
+        const char *v = getenv("DLCORE_DYNAMIC");
+        d = !(v && (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
+                    strcmp(v, "off") == 0 || strcmp(v, "no") == 0));
+        __atomic_store_n(&g_dynamic, d, __ATOMIC_RELAXED);
+    }
+    if (!d) return nt;
+    /* the team's own threads may be among the runnable ones: count them as available */
+    const int avail = spare_cpus() + nt;
+    return avail >= nt ? nt : avail > 1 ? avail : 1;
 }
 
 /* the CPUs of `mask` on core `rep` */
@@ -207,6 +227,8 @@ void dl_team_unbind(dl_team_binding *b)
 }
 
 #else
+
+int dl_team_size_for_load(int nt) { return nt; }
 
 void dl_team_bind(int nt, dl_team_binding *b)
 {

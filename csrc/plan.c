@@ -528,12 +528,15 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
         ptr[k] = sl->kind == DL_SLOT_CONST ? (char *)sl->ptr
                  : sl->kind == DL_SLOT_ARENA ? arena + sl->offset : io[sl->index];
     }
-    /* the call's team size; a step below the team's grain gets one thread */
-    const int nt = nthreads > 0 ? nthreads : dl_num_threads();
+    /* the call's team size (fewer on an oversubscribed machine); a step below the team's
+     * grain gets one thread */
+    int nt = nthreads > 0 ? nthreads : dl_num_threads();
     int prev = dl_set_local_num_threads(nt);
     int failed = 0, teamed = 0;
     if (end > p->nsteps) end = p->nsteps;
     for (int k = begin; k < end && nt > 1; k++) teamed |= p->team[k];
+    if (teamed) nt = dl_team_size_for_load(nt);
+    teamed = teamed && nt > 1;
     dl_team_binding tb;
     tb.bound = 0;
     if (teamed) dl_team_bind(nt, &tb);

@@ -67,6 +67,7 @@ def run_script(body, env_extra=None, cpus=None):
     # "always": bind even while the (shared) machine has more runnable threads than CPUs,
     # where the default mode leaves the team to the scheduler
     env["DLCORE_BIND"] = "always"
+    env["DLCORE_DYNAMIC"] = "0"     # and keep the team at the count asked for
     env.update(env_extra or {})
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=300, env=env, cwd=ROOT)
