@@ -139,10 +139,14 @@ static int spare_cpus(void)
     return sp;
 }
 
+/* One runnable thread beyond the CPUs is let pass: a niced background job (a long test or
+ * fuzz run) is common and takes little from a team at normal priority. */
+enum { SLACK = 1 };
+
 /* A team pinned to cores on a machine with more runnable threads than CPUs waits for its
  * own cores' turns instead of taking whichever comes free: ResNet-18 b1 at two threads with
  * ~14 runnable threads on 2 CPUs took 280-330 ms bound against 150-260 ms unbound. */
-static int oversubscribed(void) { return spare_cpus() < 0; }
+static int oversubscribed(void) { return spare_cpus() + SLACK < 0; }
 
 static int g_dynamic = -1;
 
@@ -158,7 +162,7 @@ int dl_team_size_for_load(int nt)
     }
     if (!d) return nt;
     /* the team's own threads may be among the runnable ones: count them as available */
-    const int avail = spare_cpus() + nt;
+    const int avail = spare_cpus() + SLACK + nt;
     return avail >= nt ? nt : avail > 1 ? avail : 1;
 }
 
