@@ -210,6 +210,156 @@ static void col2im(const dl_conv_params *p, const float *col, int64_t Cg,
     }
 }
 
+/* ---- the small-map forms, from and into zero-padded planes (see conv_im2col_impl.h) ----
+ * No run needs a bounds check, so on AVX-512 a run of up to 16 outputs is one masked load
+ * (two for stride 2 past 8 outputs), a permute for stride 2, and one masked store, with the
+ * masks made once per call. */
+
+/* xp = x zero-padded into Cg planes of Hp x Wp */
+static void pad_planes(const dl_conv_params *p, const float *x, int64_t Cg, int64_t Hp,
+                       int64_t Wp, float *xp)
+{
+    const int64_t H = p->H, W = p->W;
+    const int64_t j0 = p->pw < Wp ? p->pw : Wp, j1 = col_clamp(p->pw + W, j0, Wp);
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = 0; i < Hp; i++) {
+            float *d = xp + (c * Hp + i) * Wp;
+            const int64_t ih = i - p->ph;
+            if (ih < 0 || ih >= H) {
+                row_zero(d, Wp);
+                continue;
+            }
+            row_zero(d, j0);
+            row_copy(d, x + (c * H + ih) * W, -p->pw, j0, j1);
+            row_zero(d + j1, Wp - j1);
+        }
+}
+
+/* x[c, i, j] += xp[c, i + ph, j + pw] inside xp */
+static void unpad_add(const dl_conv_params *p, const float *xp, int64_t Cg, int64_t Hp,
+                      int64_t Wp, float *x)
+{
+    const int64_t H = p->H, W = p->W;
+    const int64_t j0 = p->pw < Wp ? p->pw : Wp, j1 = col_clamp(p->pw + W, j0, Wp);
+    const int64_t i0 = p->ph < Hp ? p->ph : Hp, i1 = col_clamp(p->ph + H, i0, Hp);
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = i0; i < i1; i++)
+            row_add(x + (c * H + i - p->ph) * W, -p->pw, xp + (c * Hp + i) * Wp, j0, j1);
+}
+
+#ifdef DL_VF_MASKED
+/* runs of OW <= 16 outputs at stride sw in {1, 2}: the masks and permutes, made once */
+typedef struct {
+    __mmask16 out, lo, hi;   /* the outputs; the input span's first and second 16 lanes */
+    int two;                 /* the span needs a second load */
+    __m512i pick, spread_lo, spread_hi;
+    __mmask16 even;
+} run_masks;
+
+static inline int run_masks_for(int64_t OW, int64_t sw, run_masks *m)
+{
+    const int64_t span = (OW - 1) * sw + 1;
+    memset(m, 0, sizeof *m);
+    if (OW > 16 || (sw != 1 && sw != 2)) return 0;
+    m->out = (__mmask16)((1u << OW) - 1u);
+    m->lo = (__mmask16)(span >= 16 ? 0xFFFFu : (1u << span) - 1u);
+    m->hi = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1u : 0u);
+    m->two = span > 16;
+    m->pick = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    m->spread_lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    m->spread_hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15,
+                                     15);
+    m->even = (__mmask16)0x5555u;
+    return 1;
+}
+
+/* d[j] = src[j*sw], j < OW */
+static inline void run_copy(const run_masks *m, int64_t sw, float *d, const float *src)
+{
+    __m512 v = _mm512_maskz_loadu_ps(m->lo, src);
+    if (sw == 2) {
+        const __m512 b = m->two ? _mm512_maskz_loadu_ps(m->hi, src + 16) : _mm512_setzero_ps();
+        v = _mm512_permutex2var_ps(v, m->pick, b);
+    }
+    _mm512_mask_storeu_ps(d, m->out, v);
+}
+
+/* dst[j*sw] += s[j], j < OW */
+static inline void run_add(const run_masks *m, int64_t sw, float *dst, const float *s)
+{
+    const __m512 v = _mm512_maskz_loadu_ps(m->out, s);
+    if (sw == 1) {
+        _mm512_mask_storeu_ps(dst, m->out,
+                              _mm512_add_ps(_mm512_maskz_loadu_ps(m->out, dst), v));
+        return;
+    }
+    const __m512 a = _mm512_maskz_loadu_ps(m->lo, dst);
+    _mm512_mask_storeu_ps(dst, m->lo,
+                          _mm512_mask_add_ps(a, m->even, a,
+                                             _mm512_permutexvar_ps(m->spread_lo, v)));
+    if (m->two) {
+        const __m512 b = _mm512_maskz_loadu_ps(m->hi, dst + 16);
+        _mm512_mask_storeu_ps(dst + 16, m->hi,
+                              _mm512_mask_add_ps(b, m->even, b,
+                                                 _mm512_permutexvar_ps(m->spread_hi, v)));
+    }
+}
+#endif
+
+/* col[((c*R + r)*S + s) * ldc + oh*OW + ow] = xp[c, oh*sh + r*dh, ow*sw + s*dw] */
+static void im2col_padded(const dl_conv_params *p, const float *xp, int64_t Cg, int64_t Hp,
+                          int64_t Wp, float *col, int64_t ldc)
+{
+    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
+    const int64_t rstep = p->sh * Wp;
+#ifdef DL_VF_MASKED
+    run_masks m;
+    const int fast = run_masks_for(OW, sw, &m);
+#endif
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++) {
+                const float *src = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
+                float *d = col + ((c * R + r) * S + s) * ldc;
+#ifdef DL_VF_MASKED
+                if (fast) {
+                    for (int64_t oh = 0; oh < OH; oh++, d += OW, src += rstep)
+                        run_copy(&m, sw, d, src);
+                    continue;
+                }
+#endif
+                for (int64_t oh = 0; oh < OH; oh++, d += OW, src += rstep)
+                    strided_copy(d, src, 0, sw, 0, OW);
+            }
+}
+
+/* The adjoint: xp[c, oh*sh + r*dh, ow*sw + s*dw] += col[...], in im2col's order */
+static void col2im_padded(const dl_conv_params *p, const float *col, int64_t Cg, int64_t Hp,
+                          int64_t Wp, float *xp, int64_t ldc)
+{
+    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
+    const int64_t rstep = p->sh * Wp;
+#ifdef DL_VF_MASKED
+    run_masks m;
+    const int fast = run_masks_for(OW, sw, &m);
+#endif
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++) {
+                float *dst = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
+                const float *src = col + ((c * R + r) * S + s) * ldc;
+#ifdef DL_VF_MASKED
+                if (fast) {
+                    for (int64_t oh = 0; oh < OH; oh++, src += OW, dst += rstep)
+                        run_add(&m, sw, dst, src);
+                    continue;
+                }
+#endif
+                for (int64_t oh = 0; oh < OH; oh++, src += OW, dst += rstep)
+                    strided_add(dst, 0, sw, src, 0, OW);
+            }
+}
+
 /* out[i, j] = (accumulate ? out[i, j] : init) + sum_{r,s} wk[r*S+s] * buf[(i+r*dh)*bw + j+s*dw] */
 static void dw_rows_s1(const float *buf, int64_t bw, float *out, int64_t oh,
                        int64_t ow, int64_t ldo, const float *wk, int64_t R,
@@ -269,4 +419,6 @@ static void dw_wgrad_s1(const float *buf, int64_t bw, const float *gy, int64_t l
     }
 }
 
-const conv_kernels_t DL_ISA_FN(conv_kernels) = {im2col, col2im, dw_rows_s1, dw_wgrad_s1};
+const conv_kernels_t DL_ISA_FN(conv_kernels) = {im2col, col2im, dw_rows_s1, dw_wgrad_s1,
+                                                pad_planes, unpad_add, im2col_padded,
+                                                col2im_padded};
