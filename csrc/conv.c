@@ -189,18 +189,14 @@ static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, i
                        int64_t np, double *x, int64_t ldc);
 
 /* the small-map forms (conv_im2col_impl.h): float32 from the ISA's table, float64 portable */
-#define DL_PADDED_DECL(T, SUF)                                                                \
-    static void pad_planes_##SUF(const dl_conv_params *p, const T *x, int64_t Cg, int64_t Hp,  \
-                                 int64_t Wp, T *xp);                                           \
-    static void unpad_add_##SUF(const dl_conv_params *p, const T *xp, int64_t Cg, int64_t Hp,  \
-                                int64_t Wp, T *x);                                             \
-    static void im2col_padded_##SUF(const dl_conv_params *p, const T *xp, int64_t Cg,          \
-                                    int64_t Hp, int64_t Wp, T *col, int64_t ldc);              \
-    static void col2im_padded_##SUF(const dl_conv_params *p, const T *col, int64_t Cg,         \
-                                    int64_t Hp, int64_t Wp, T *xp, int64_t ldc);
-DL_PADDED_DECL(float, f32)
-DL_PADDED_DECL(double, f64)
-#undef DL_PADDED_DECL
+static void im2col_image_f32(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                             float *col, int64_t ldc);
+static void col2im_image_f32(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                             float *x, int64_t ldc);
+static void im2col_image_f64(const dl_conv_params *p, const double *x, int64_t Cg, double *xp,
+                             double *col, int64_t ldc);
+static void col2im_image_f64(const dl_conv_params *p, const double *col, int64_t Cg,
+                             double *xp, double *x, int64_t ldc);
 
 /* A left GEMM operand used for several products (the weights for every image, an image's
  * output gradient for every im2col chunk): float32 packs it once (`pack`; unpacked, each
@@ -318,50 +314,26 @@ static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, i
     col2im_scalar_f64(p, col, Cg, p0, np, x, ldc);
 }
 
-static void pad_planes_f32(const dl_conv_params *p, const float *x, int64_t Cg, int64_t Hp,
-                           int64_t Wp, float *xp)
+static void im2col_image_f32(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                             float *col, int64_t ldc)
 {
-    conv_kernels()->pad_planes(p, x, Cg, Hp, Wp, xp);
+    conv_kernels()->im2col_image(p, x, Cg, xp, col, ldc);
 }
 
-static void unpad_add_f32(const dl_conv_params *p, const float *xp, int64_t Cg, int64_t Hp,
-                          int64_t Wp, float *x)
+static void col2im_image_f32(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                             float *x, int64_t ldc)
 {
-    conv_kernels()->unpad_add(p, xp, Cg, Hp, Wp, x);
+    conv_kernels()->col2im_image(p, col, Cg, xp, x, ldc);
 }
 
-static void im2col_padded_f32(const dl_conv_params *p, const float *xp, int64_t Cg, int64_t Hp,
-                              int64_t Wp, float *col, int64_t ldc)
+static void im2col_image_f64(const dl_conv_params *p, const double *x, int64_t Cg, double *xp,
+                             double *col, int64_t ldc)
 {
-    conv_kernels()->im2col_padded(p, xp, Cg, Hp, Wp, col, ldc);
+    im2col_image_scalar_f64(p, x, Cg, xp, col, ldc);
 }
 
-static void col2im_padded_f32(const dl_conv_params *p, const float *col, int64_t Cg,
-                              int64_t Hp, int64_t Wp, float *xp, int64_t ldc)
+static void col2im_image_f64(const dl_conv_params *p, const double *col, int64_t Cg,
+                             double *xp, double *x, int64_t ldc)
 {
-    conv_kernels()->col2im_padded(p, col, Cg, Hp, Wp, xp, ldc);
-}
-
-static void pad_planes_f64(const dl_conv_params *p, const double *x, int64_t Cg, int64_t Hp,
-                           int64_t Wp, double *xp)
-{
-    pad_planes_scalar_f64(p, x, Cg, Hp, Wp, xp);
-}
-
-static void unpad_add_f64(const dl_conv_params *p, const double *xp, int64_t Cg, int64_t Hp,
-                          int64_t Wp, double *x)
-{
-    unpad_add_scalar_f64(p, xp, Cg, Hp, Wp, x);
-}
-
-static void im2col_padded_f64(const dl_conv_params *p, const double *xp, int64_t Cg,
-                              int64_t Hp, int64_t Wp, double *col, int64_t ldc)
-{
-    im2col_padded_scalar_f64(p, xp, Cg, Hp, Wp, col, ldc);
-}
-
-static void col2im_padded_f64(const dl_conv_params *p, const double *col, int64_t Cg,
-                              int64_t Hp, int64_t Wp, double *xp, int64_t ldc)
-{
-    col2im_padded_scalar_f64(p, col, Cg, Hp, Wp, xp, ldc);
+    col2im_image_scalar_f64(p, col, Cg, xp, x, ldc);
 }

@@ -167,3 +167,25 @@ static inline void SUF(col2im_padded_scalar)(const dl_conv_params *p, const T *c
                 }
             }
 }
+
+/* The whole map of one image (Cg planes of x) as columns, through the padded planes xp
+ * (scratch of Cg*Hp*Wp elements) */
+static inline void SUF(im2col_image_scalar)(const dl_conv_params *p, const T *x, int64_t Cg,
+                                            T *xp, T *col, int64_t ldc)
+{
+    int64_t Hp, Wp;
+    SUF(pad_extent)(p, &Hp, &Wp);
+    SUF(pad_planes_scalar)(p, x, Cg, Hp, Wp, xp);
+    SUF(im2col_padded_scalar)(p, xp, Cg, Hp, Wp, col, ldc);
+}
+
+/* x += the adjoint of im2col_image applied to col */
+static inline void SUF(col2im_image_scalar)(const dl_conv_params *p, const T *col, int64_t Cg,
+                                            T *xp, T *x, int64_t ldc)
+{
+    int64_t Hp, Wp;
+    SUF(pad_extent)(p, &Hp, &Wp);
+    memset(xp, 0, (size_t)(Cg * Hp * Wp) * sizeof(T));
+    SUF(col2im_padded_scalar)(p, col, Cg, Hp, Wp, xp, ldc);
+    SUF(unpad_add_scalar)(p, xp, Cg, Hp, Wp, x);
+}

@@ -10,9 +10,11 @@
  *                   band buf (row stride bw, roundup(ow, 16) + (S-1)*dw columns in every row)
  *   dw_wgrad_s1     gw[r*S+s] += sum_{i<oh, j<ow} gy[i*ldg + j] * buf[(i+r*dh)*bw + j+s*dw];
  *                   gy rows hold roundup(ow, 16) elements, zero past ow
- *   pad_planes, unpad_add, im2col_padded, col2im_padded
- *                   the small-map forms of conv_im2col_impl.h (the whole map of one image,
- *                   from or into zero-padded planes of Hp x Wp; see there) */
+ *   im2col_image, col2im_image
+ *                   the small-map forms of conv_im2col_impl.h: the whole map of one image
+ *                   (np = OH*OW, p0 = 0), through zero-padded planes of Hp x Wp (xp, scratch of
+ *                   Cg*Hp*Wp elements) or, on AVX-512 where a padded row fits one register,
+ *                   straight from / into x; col2im_image adds to x's contents */
 #ifndef DLCORE_CONV_KERNELS_H
 #define DLCORE_CONV_KERNELS_H
 
@@ -30,14 +32,10 @@ typedef struct {
                        float init, int accumulate);
     void (*dw_wgrad_s1)(const float *buf, int64_t bw, const float *gy, int64_t ldg, int64_t oh,
                         int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw, float *gw);
-    void (*pad_planes)(const dl_conv_params *p, const float *x, int64_t Cg, int64_t Hp,
-                       int64_t Wp, float *xp);
-    void (*unpad_add)(const dl_conv_params *p, const float *xp, int64_t Cg, int64_t Hp,
-                      int64_t Wp, float *x);
-    void (*im2col_padded)(const dl_conv_params *p, const float *xp, int64_t Cg, int64_t Hp,
-                          int64_t Wp, float *col, int64_t ldc);
-    void (*col2im_padded)(const dl_conv_params *p, const float *col, int64_t Cg, int64_t Hp,
-                          int64_t Wp, float *xp, int64_t ldc);
+    void (*im2col_image)(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                         float *col, int64_t ldc);
+    void (*col2im_image)(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                         float *x, int64_t ldc);
 } conv_kernels_t;
 
 DL_KERNEL_TABLE(conv_kernels_t, conv_kernels)

@@ -221,6 +221,23 @@ static void pad_planes(const dl_conv_params *p, const float *x, int64_t Cg, int6
 {
     const int64_t H = p->H, W = p->W;
     const int64_t j0 = p->pw < Wp ? p->pw : Wp, j1 = col_clamp(p->pw + W, j0, Wp);
+#ifdef DL_VF_MASKED
+    if (Wp <= 16) {
+        /* a row is one masked load of x's columns (lanes j0 .. j1-1; the others are neither
+         * read nor kept) and one store */
+        const __mmask16 row = (__mmask16)((1u << Wp) - 1u);
+        const __mmask16 in = (__mmask16)(((1u << j1) - 1u) & ~((1u << j0) - 1u));
+        for (int64_t c = 0; c < Cg; c++)
+            for (int64_t i = 0; i < Hp; i++) {
+                const int64_t ih = i - p->ph;
+                const __m512 v = ih < 0 || ih >= H
+                                     ? _mm512_setzero_ps()
+                                     : _mm512_maskz_loadu_ps(in, x + (c * H + ih) * W - p->pw);
+                _mm512_mask_storeu_ps(xp + (c * Hp + i) * Wp, row, v);
+            }
+        return;
+    }
+#endif
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t i = 0; i < Hp; i++) {
             float *d = xp + (c * Hp + i) * Wp;
@@ -242,6 +259,18 @@ static void unpad_add(const dl_conv_params *p, const float *xp, int64_t Cg, int6
     const int64_t H = p->H, W = p->W;
     const int64_t j0 = p->pw < Wp ? p->pw : Wp, j1 = col_clamp(p->pw + W, j0, Wp);
     const int64_t i0 = p->ph < Hp ? p->ph : Hp, i1 = col_clamp(p->ph + H, i0, Hp);
+#ifdef DL_VF_MASKED
+    if (Wp <= 16) {
+        const __mmask16 in = (__mmask16)(((1u << j1) - 1u) & ~((1u << j0) - 1u));
+        for (int64_t c = 0; c < Cg; c++)
+            for (int64_t i = i0; i < i1; i++) {
+                float *d = x + (c * H + i - p->ph) * W - p->pw;
+                const __m512 v = _mm512_maskz_loadu_ps(in, xp + (c * Hp + i) * Wp);
+                _mm512_mask_storeu_ps(d, in, _mm512_add_ps(_mm512_maskz_loadu_ps(in, d), v));
+            }
+        return;
+    }
+#endif
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t i = i0; i < i1; i++)
             row_add(x + (c * H + i - p->ph) * W, -p->pw, xp + (c * Hp + i) * Wp, j0, j1);
@@ -360,6 +389,107 @@ static void col2im_padded(const dl_conv_params *p, const float *col, int64_t Cg,
             }
 }
 
+#ifdef DL_VF_MASKED
+/* col2im where a padded row has at most 16 columns (a 7x7 output of a 4x4 stride-2
+ * convolution reads rows of 16): one row of x gathers the runs of every tap that lands on it
+ * into a register (tap s: the permute spread[s] into lanes land[s]) and is added to x once,
+ * through a mask of x's columns: no padded planes, no read-modify-write per tap and no
+ * store-to-load stalls between taps (measured here 2.9 -> 2.5 ms for the 64x32x14x14 input
+ * gradient of a 4x4 stride-2 convolution to 64 channels; the same trick for im2col, a row load
+ * and a permute per tap, ran slower than im2col_padded's run copies). */
+typedef struct {
+    int64_t Hp, Wp;
+    __mmask16 in, out;
+    __m512i spread[16];
+    __mmask16 land[16];
+} rows16;
+
+static int rows16_for(const dl_conv_params *p, rows16 *m)
+{
+    m->Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
+    m->Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
+    if (m->Wp > 16 || p->OW > 16 || p->S > 16) return 0;
+    const int64_t j0 = p->pw < m->Wp ? p->pw : m->Wp, j1 = col_clamp(p->pw + p->W, j0, m->Wp);
+    m->in = (__mmask16)(((1u << j1) - 1u) & ~((1u << j0) - 1u));
+    m->out = (__mmask16)((1u << p->OW) - 1u);
+    for (int64_t s = 0; s < p->S; s++) {
+        int32_t sp[16];
+        unsigned land = 0;
+        for (int64_t l = 0; l < 16; l++) {
+            const int64_t t = l - s * p->dw;
+            sp[l] = 0;
+            if (l < m->Wp && t >= 0 && t % p->sw == 0 && t / p->sw < p->OW) {
+                sp[l] = (int32_t)(t / p->sw);
+                land |= 1u << l;
+            }
+        }
+        m->spread[s] = _mm512_loadu_si512(sp);
+        m->land[s] = (__mmask16)land;
+    }
+    return 1;
+}
+
+/* output row oh of kernel row r reads padded row i = oh*sh + r*dh: oh for (i, r), or -1 */
+static inline int64_t row_of(const dl_conv_params *p, int64_t i, int64_t r)
+{
+    const int64_t t = i - r * p->dh;
+    if (t < 0 || t % p->sh) return -1;
+    return t / p->sh < p->OH ? t / p->sh : -1;
+}
+
+static void col2im_rows16(const dl_conv_params *p, const rows16 *m, const float *col,
+                          int64_t Cg, float *x, int64_t ldc)
+{
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
+    const int64_t i0 = p->ph, i1 = col_clamp(p->ph + H, i0, m->Hp);
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = i0; i < i1; i++) {
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t r = 0; r < R; r++) {
+                const int64_t oh = row_of(p, i, r);
+                if (oh < 0) continue;
+                const float *src = col + (c * R + r) * S * ldc + oh * OW;
+                for (int64_t s = 0; s < S; s++) {
+                    const __m512 v = _mm512_maskz_loadu_ps(m->out, src + s * ldc);
+                    acc = _mm512_mask_add_ps(acc, m->land[s], acc,
+                                             _mm512_permutexvar_ps(m->spread[s], v));
+                }
+            }
+            float *d = x + (c * H + i - p->ph) * W - p->pw;
+            _mm512_mask_storeu_ps(d, m->in, _mm512_add_ps(_mm512_maskz_loadu_ps(m->in, d), acc));
+        }
+}
+#endif
+
+/* The whole map of one image (Cg planes of x) as columns (see im2col_padded); xp: scratch of
+ * Cg*Hp*Wp elements */
+static void im2col_image(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                         float *col, int64_t ldc)
+{
+    const int64_t Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
+    const int64_t Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
+    pad_planes(p, x, Cg, Hp, Wp, xp);
+    im2col_padded(p, xp, Cg, Hp, Wp, col, ldc);
+}
+
+/* x += the adjoint of im2col_image applied to col (xp: scratch, as there) */
+static void col2im_image(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                         float *x, int64_t ldc)
+{
+#ifdef DL_VF_MASKED
+    rows16 m;
+    if (rows16_for(p, &m)) {
+        col2im_rows16(p, &m, col, Cg, x, ldc);
+        return;
+    }
+#endif
+    const int64_t Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
+    const int64_t Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
+    memset(xp, 0, (size_t)(Cg * Hp * Wp) * sizeof(float));
+    col2im_padded(p, col, Cg, Hp, Wp, xp, ldc);
+    unpad_add(p, xp, Cg, Hp, Wp, x);
+}
+
 /* out[i, j] = (accumulate ? out[i, j] : init) + sum_{r,s} wk[r*S+s] * buf[(i+r*dh)*bw + j+s*dw] */
 static void dw_rows_s1(const float *buf, int64_t bw, float *out, int64_t oh,
                        int64_t ow, int64_t ldo, const float *wk, int64_t R,
@@ -420,5 +550,4 @@ static void dw_wgrad_s1(const float *buf, int64_t bw, const float *gy, int64_t l
 }
 
 const conv_kernels_t DL_ISA_FN(conv_kernels) = {im2col, col2im, dw_rows_s1, dw_wgrad_s1,
-                                                pad_planes, unpad_add, im2col_padded,
-                                                col2im_padded};
+                                                im2col_image, col2im_image};

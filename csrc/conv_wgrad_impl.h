@@ -135,12 +135,9 @@ static void SUF(bwd_weight_packed)(const dl_conv_params *p, const T *x, const T 
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
-    int64_t Hp, Wp;
-    SUF(pad_extent)(p, &Hp, &Wp);
     for (int64_t g = 0; g < G; g++) {
         for (int64_t i = 0; i < nb; i++) {
-            SUF(pad_planes)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, Hp, Wp, xp);
-            SUF(im2col_padded)(p, xp, Cg, Hp, Wp, col + i * P, ld);
+            SUF(im2col_image)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, xp, col + i * P, ld);
             for (int64_t k = 0; k < Kg; k++)
                 memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
                        (size_t)P * sizeof(T));
