@@ -165,6 +165,19 @@ static inline int split_outer(int64_t units, int nt)
     return nt > 1 && units >= nt && (units >= 4 * (int64_t)nt || units % nt == 0);
 }
 
+/* Inside a team whose threads each allocate scratch: whether every thread got it (`ok`: this
+ * thread did).  Ends in a barrier, so all threads return the same answer and either all work
+ * or all give up (no thread waits at a later barrier for one that left). */
+static inline int team_all_ok(int ok, int *fail)
+{
+    if (!ok) {
+        #pragma omp atomic write
+        *fail = 1;
+    }
+    #pragma omp barrier
+    return !*fail;
+}
+
 /* the depthwise inner loops: float stride 1 goes to the SIMD copy for this CPU */
 static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
                         int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t sh,

@@ -60,12 +60,7 @@ static int SUF(run_units)(int64_t units, int nt, size_t col_elems, SUF(unit_fn) 
     #pragma omp parallel num_threads(nt) if (split_outer(units, nt))
     {
         T *col = col_elems ? (T *)dl_alloc(col_elems * sizeof(T)) : NULL;
-        if (col_elems && !col) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(!col_elems || col, &fail)) {
             #pragma omp for schedule(dynamic, 1)
             for (int64_t u = 0; u < units; u++) fn(ctx, u, col);
         }

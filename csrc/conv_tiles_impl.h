@@ -107,12 +107,7 @@ static int SUF(packed_tiles_all)(const dl_conv_params *p, SUF(packed_tile_fn) ti
     #pragma omp parallel num_threads(nt)
     {
         T *col = (T *)dl_alloc(need * sizeof(T));
-        if (!col) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(col != NULL, &fail)) {
             #pragma omp for schedule(dynamic, 1)
             for (int64_t t = 0; t < tiles; t++) {
                 const int64_t b0 = t * kb;

@@ -2,20 +2,12 @@
  * at the end, bit-for-bit repeatable) and the bias gradient (channel sums).  Part of
  * conv_impl.h: written once for float and double (T, SUF, GEMM). */
 
+#include "channel_total_impl.h"
+
 void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
 {
     #pragma omp parallel for num_threads(dl_threads_for((size_t)(N * C * L), 1 << 16))
-    for (int64_t c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int64_t n = 0; n < N; n++) {
-            const T *row = x + (n * C + c) * L;
-            T rs = 0;
-            #pragma omp simd reduction(+ : rs)
-            for (int64_t l = 0; l < L; l++) rs += row[l];
-            s += (double)rs;
-        }
-        out[c] = (T)s;
-    }
+    for (int64_t c = 0; c < C; c++) out[c] = (T)SUF(channel_total)(N, C, L, x, c);
 }
 
 /* acc_g += one group's weight gradient from columns B (Kc x n, row stride ldb) and output
@@ -127,6 +119,23 @@ static void SUF(wgrad_reduce)(const dl_conv_params *p, T *const *parts, int npar
     }
 }
 
+/* Inside the team, once this thread's partial gradient `part` is complete: publish it in the
+ * slot of its thread number and, when every thread has, reduce all of them into gw, the team
+ * sharing gw's rows 16 at a time (a static split and fixed slots: the same partials meet in the
+ * same order every call, so the gradient is bit-for-bit repeatable). */
+static void SUF(wgrad_publish_reduce)(const dl_conv_params *p, T **parts, int *nparts, T *part,
+                                      int tr, T *gw)
+{
+    const int64_t kblocks = (p->K + 15) / 16;
+    parts[dl_thread_id()] = part;
+    #pragma omp atomic update
+    (*nparts)++;
+    #pragma omp barrier
+    #pragma omp for schedule(static)
+    for (int64_t kbk = 0; kbk < kblocks; kbk++)
+        SUF(wgrad_reduce)(p, parts, *nparts, tr, gw, kbk * 16, min64(p->K, kbk * 16 + 16));
+}
+
 /* Weight gradient of images b0 .. b0+nb-1 in one GEMM per group (see fwd_packed): col holds
  * their columns side by side, gyb their output gradients (Kg x nb*P); accumulates into acc in
  * bwd_weight_tile's layout. */
@@ -153,7 +162,7 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
 {
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
-    const int64_t tiles = (p->N + kb - 1) / kb, kblocks = (p->K + 15) / 16;
+    const int64_t tiles = (p->N + kb - 1) / kb;
     const size_t need = (size_t)((Kc + Kg) * kb * P + wn + SUF(padded_elems)(p));
     int fail = 0, nparts = 0;
     if (!split_outer(tiles, nt)) nt = 1;
@@ -162,12 +171,7 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
     #pragma omp parallel num_threads(nt)
     {
         T *part = (T *)dl_alloc(need * sizeof(T));
-        if (!part) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(part != NULL, &fail)) {
             T *col = part + wn, *gyb = col + Kc * kb * P, *xp = gyb + Kg * kb * P;
             memset(part, 0, (size_t)wn * sizeof(T));
             /* a static split and one slot per thread number: the same tiles meet in the same
@@ -178,13 +182,7 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
                 SUF(bwd_weight_packed)(p, x, gy, part, b0, min64(kb, p->N - b0), tr, col, gyb,
                                        xp);
             }
-            parts[dl_thread_id()] = part;
-            #pragma omp atomic update
-            nparts++;
-            #pragma omp barrier
-            #pragma omp for schedule(static)
-            for (int64_t kbk = 0; kbk < kblocks; kbk++)
-                SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16, min64(p->K, kbk * 16 + 16));
+            SUF(wgrad_publish_reduce)(p, parts, &nparts, part, tr, gw);
         }
         dl_free(part);
     }
@@ -222,18 +220,12 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     if (split_outer(tiles, nt)) {
         /* each thread sums its tiles into a private gradient; the threads then reduce the
          * copies into gw, each a share of its rows */
-        const int64_t kblocks = (p->K + 15) / 16;
         T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
         if (!parts) return -1;
         #pragma omp parallel num_threads(nt)
         {
             T *part = (T *)dl_alloc((col_elems + (size_t)wn) * sizeof(T));
-            if (!part) {
-                #pragma omp atomic write
-                fail = 1;
-            }
-            #pragma omp barrier
-            if (!fail) {
+            if (team_all_ok(part != NULL, &fail)) {
                 T *col = part + wn;
                 memset(part, 0, (size_t)wn * sizeof(T));
                 /* static split, slot by thread number: repeatable sums (see above) */
@@ -243,14 +235,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
                     SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
                                          direct, tr, cb, col);
                 }
-                parts[dl_thread_id()] = part;
-                #pragma omp atomic update
-                nparts++;
-                #pragma omp barrier
-                #pragma omp for schedule(static)
-                for (int64_t kbk = 0; kbk < kblocks; kbk++)
-                    SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16,
-                                      min64(p->K, kbk * 16 + 16));
+                SUF(wgrad_publish_reduce)(p, parts, &nparts, part, tr, gw);
             }
             dl_free(part);
         }
