@@ -201,6 +201,16 @@ static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int
 static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
                        int64_t np, double *x, int64_t ldc);
 
+/* the small-map forms (conv_im2col_impl.h): float32 from the ISA's table, float64 portable */
+static void im2col_image_f32(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                             float *col, int64_t ldc);
+static void col2im_image_f32(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                             float *x, int64_t ldc);
+static void im2col_image_f64(const dl_conv_params *p, const double *x, int64_t Cg, double *xp,
+                             double *col, int64_t ldc);
+static void col2im_image_f64(const dl_conv_params *p, const double *col, int64_t Cg,
+                             double *xp, double *x, int64_t ldc);
+
 /* A left GEMM operand used for several products (the weights for every image, an image's
  * output gradient for every im2col chunk): float32 packs it once (`pack`; unpacked, each
  * product packs its own), float64 hands it to the GEMM as it is. */
@@ -315,4 +325,28 @@ static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, i
                        int64_t np, double *x, int64_t ldc)
 {
     col2im_scalar_f64(p, col, Cg, p0, np, x, ldc);
+}
+
+static void im2col_image_f32(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                             float *col, int64_t ldc)
+{
+    conv_kernels()->im2col_image(p, x, Cg, xp, col, ldc);
+}
+
+static void col2im_image_f32(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                             float *x, int64_t ldc)
+{
+    conv_kernels()->col2im_image(p, col, Cg, xp, x, ldc);
+}
+
+static void im2col_image_f64(const dl_conv_params *p, const double *x, int64_t Cg, double *xp,
+                             double *col, int64_t ldc)
+{
+    im2col_image_scalar_f64(p, x, Cg, xp, col, ldc);
+}
+
+static void col2im_image_f64(const dl_conv_params *p, const double *col, int64_t Cg,
+                             double *xp, double *x, int64_t ldc)
+{
+    col2im_image_scalar_f64(p, col, Cg, xp, x, ldc);
 }
