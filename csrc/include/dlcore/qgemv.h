@@ -35,4 +35,31 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
 /* out[j, k] = W[j, k] as float32 for j < N (row stride K); same argument rules. */
 int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, float *out);
 
+/* Decoding (one row of x) from a row-interleaved copy of W (dl_qpack): rows in tiles of
+ * DL_QP_ROWS, each tile's blocks stored as the tile's 16 scales (f16; for Q4_1 then its 16
+ * minimums) followed by the codes of 2 consecutive k of every row side by side, so that one
+ * vector holds a pair of k for 16 rows.  x is rounded once per call to int16 per 32-block
+ * (scale s_b = max|x_b| / 32767) and each block's dot is an exact integer sum of code x xq
+ * products (vpmaddwd), scaled once per block for the whole tile:
+ *   y[j] = sum_b d_jb * s_b * sum_k q_jk xq_k  +  m_jb * sum_k x_k      (Q4_0: m = -8 d)
+ * No horizontal sums, one scale multiply per 16 rows and block, 2 codes per integer lane.
+ * The one approximation is x's rounding: |x_k - s_b xq_k| <= s_b / 2, so
+ *   |y_j - exact| <= sum_b s_b / 2 * sum_{k in b} |w_jk|  (plus float32 rounding of the sums).
+ * A block of x with a NaN or Inf, or so small (max |x_b| < 2^-60) that its scale would lose
+ * precision, sends the whole call through an exact float32 loop instead. */
+enum { DL_QP_ROWS = 16 };
+
+/* Bytes of the packed copy of an (N, K) weight (N rounded up to whole tiles), 0 for an
+ * unknown kind or K not a multiple of 32. */
+size_t dl_qpack_bytes(int kind, size_t N, size_t K);
+
+/* P (dl_qpack_bytes bytes) = the packed copy of W; rows past N in the last tile are zero.
+ * Returns 0, or -1 for bad arguments. */
+int dl_qpack(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, uint8_t *P);
+
+/* y[j] = sum_k x[k] * W[j, k] for j < N from the packed copy P (accumulate: y[j] += ...).
+ * Returns 0, -1 for bad arguments, -2 when scratch memory could not be allocated. */
+int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
+                        float *y, int accumulate);
+
 #endif

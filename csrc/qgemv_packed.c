@@ -1,0 +1,182 @@
+/* Driver of the packed quantised GEMV (dlcore/qgemv.h): the row-interleaved copy of a GGUF
+ * weight (dl_qpack), x rounded to int16 per block once per call, and OpenMP over tiles of
+ * DL_QP_ROWS rows.  The per-ISA tile kernel is qgemv_packed_simd.c.
+ *
+ * Why a second layout: in GGUF's layout each 32-weight block of a row carries its own f16
+ * scale, so a float kernel pays, per 32 weights, the widening and conversion of the codes, two
+ * FMAs and a scale multiply-add, and a horizontal sum per row.  Interleaving 16 rows puts the
+ * rows in the vector lanes (no horizontal sums, one scale step per 16 rows), and int16 x turns
+ * the two FMAs per 32 weights into one integer multiply-add per 2 x 16 weights.
+ */
+#include <math.h>
+#include <string.h>
+#include "dlcore/qgemv.h"
+#include "dlcore/runtime.h"
+#include "qgemv_packed_kernels.h"
+
+/* multiply-adds per thread below which a second thread costs more than it saves */
+#define QP_GRAIN ((size_t)1 << 16)
+/* below this max |x_b| the scale max / 32767 times a small f16 d would leave float32's normal
+ * range: such calls take the exact float loop */
+#define QP_TINY 8.673617379884035e-19f     /* 2^-60 */
+
+static size_t qp_tile_block_bytes(int kind)
+{
+    switch (kind) {
+    case DL_Q4_0:
+    case DL_Q4_1: return QP_TB4;
+    case DL_Q8_0: return QP_TB8;
+    default: return 0;
+    }
+}
+
+size_t dl_qpack_bytes(int kind, size_t N, size_t K)
+{
+    size_t tb = qp_tile_block_bytes(kind);
+    if (tb == 0 || K % DL_QK != 0) return 0;
+    return (N + DL_QP_ROWS - 1) / DL_QP_ROWS * (K / DL_QK) * tb;
+}
+
+/* code of weight k (0..31) of a GGUF block's codes */
+static inline int qp_code(int kind, const uint8_t *qs, int k)
+{
+    if (kind == DL_Q8_0) return (int8_t)qs[k];
+    return k < 16 ? qs[k] & 0x0F : qs[k - 16] >> 4;
+}
+
+int dl_qpack(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, uint8_t *P)
+{
+    const size_t tb = qp_tile_block_bytes(kind), bb = dl_qblock_bytes(kind);
+    if (tb == 0 || K % DL_QK != 0 || ldw < K / DL_QK * bb) return -1;
+    const size_t nb = K / DL_QK, ntiles = (N + DL_QP_ROWS - 1) / DL_QP_ROWS;
+    memset(P, 0, ntiles * nb * tb);
+    for (size_t j = 0; j < N; j++) {
+        const size_t tile = j / DL_QP_ROWS, r = j % DL_QP_ROWS;
+        for (size_t b = 0; b < nb; b++) {
+            const uint8_t *src = W + j * ldw + b * bb;
+            uint8_t *t = P + (tile * nb + b) * tb;
+            memcpy(t + 2 * r, src, 2);                                  /* d */
+            if (kind == DL_Q4_1) memcpy(t + 32 + 2 * r, src + 2, 2);   /* m */
+            const uint8_t *qs = src + (kind == DL_Q4_1 ? 4 : 2);
+            if (kind == DL_Q8_0) {
+                for (int k = 0; k < DL_QK; k++)
+                    t[QP_HEAD8 + 32 * (k >> 1) + 2 * r + (k & 1)] = (uint8_t)qp_code(kind, qs, k);
+            } else {
+                for (int k = 0; k < DL_QK; k++)
+                    t[QP_HEAD4 + 32 * (k >> 2) + 2 * r + (k & 1)] |=
+                        (uint8_t)(qp_code(kind, qs, k) << ((k & 2) ? 4 : 0));
+            }
+        }
+    }
+    return 0;
+}
+
+static float qp_half(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
+    uint32_t bits;
+    if (exp == 0x1Fu) {
+        bits = sign | 0x7F800000u | (man << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else {
+        float f = (float)man * (1.0f / 16777216.0f);
+        memcpy(&bits, &f, 4);
+        bits |= sign;
+    }
+    float out;
+    memcpy(&out, &bits, 4);
+    return out;
+}
+
+/* the exact float32 product from the packed copy, for x the int16 form cannot hold */
+static void qp_exact(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
+                     float *y, int accumulate)
+{
+    const size_t tb = qp_tile_block_bytes(kind), nb = K / DL_QK;
+    for (size_t j = 0; j < N; j++) {
+        const size_t r = j % DL_QP_ROWS;
+        const uint8_t *tile = P + j / DL_QP_ROWS * nb * tb;
+        float acc = 0.0f;
+        for (size_t b = 0; b < nb; b++) {
+            const uint8_t *t = tile + b * tb;
+            const float d = qp_half(t + 2 * r);
+            const float m = kind == DL_Q4_1 ? qp_half(t + 32 + 2 * r)
+                            : kind == DL_Q4_0 ? -8.0f * d : 0.0f;
+            for (int k = 0; k < DL_QK; k++) {
+                int q;
+                if (kind == DL_Q8_0) {
+                    q = (int8_t)t[QP_HEAD8 + 32 * (k >> 1) + 2 * r + (k & 1)];
+                } else {
+                    uint8_t byte = t[QP_HEAD4 + 32 * (k >> 2) + 2 * r + (k & 1)];
+                    q = (k & 2) ? byte >> 4 : byte & 0x0F;
+                }
+                acc += ((float)q * d + m) * x[b * DL_QK + k];
+            }
+        }
+        y[j] = accumulate ? y[j] + acc : acc;
+    }
+}
+
+/* xq, xs, xsum of x; 0, or 1 when a block holds a NaN/Inf or is too small for int16 */
+static int qp_quantize_x(size_t nb, const float *x, int16_t *xq, float *xs, float *xsum)
+{
+    for (size_t b = 0; b < nb; b++) {
+        const float *xb = x + b * DL_QK;
+        float amax = 0.0f, sum = 0.0f;
+        for (int k = 0; k < DL_QK; k++) {
+            float a = fabsf(xb[k]);
+            amax = a > amax ? a : amax;
+            sum += xb[k];
+        }
+        /* a NaN fails both comparisons; Inf fails the first */
+        if (!(amax <= 3.0e38f) || sum != sum) return 1;
+        if (amax == 0.0f) {
+            memset(xq + b * DL_QK, 0, DL_QK * sizeof(int16_t));
+            xs[b] = 0.0f;
+            xsum[b] = 0.0f;
+            continue;
+        }
+        if (amax < QP_TINY) return 1;
+        const float inv = 32767.0f / amax;
+        for (int k = 0; k < DL_QK; k++) xq[b * DL_QK + k] = (int16_t)lrintf(xb[k] * inv);
+        xs[b] = amax / 32767.0f;
+        xsum[b] = sum;
+    }
+    return 0;
+}
+
+int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
+                        float *y, int accumulate)
+{
+    const size_t tb = qp_tile_block_bytes(kind);
+    if (tb == 0 || K % DL_QK != 0) return -1;
+    if (N == 0) return 0;
+    if (K == 0) {
+        if (!accumulate) memset(y, 0, N * sizeof(float));
+        return 0;
+    }
+    const size_t nb = K / DL_QK, ntiles = (N + DL_QP_ROWS - 1) / DL_QP_ROWS;
+    int16_t *xq = dl_alloc(K * sizeof(int16_t) + 2 * nb * sizeof(float));
+    if (!xq) return -2;
+    float *xs = (float *)(xq + K), *xsum = xs + nb;
+    if (qp_quantize_x(nb, x, xq, xs, xsum)) {
+        qp_exact(kind, N, K, x, P, y, accumulate);
+        dl_free(xq);
+        return 0;
+    }
+    const qpack_kernels_t *kt = qpack_kernels();
+    const int nt = dl_threads_for(N * K, QP_GRAIN);
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t t = 0; t < ntiles; t++) {
+        float out[DL_QP_ROWS];
+        kt->tile(kind, nb, xq, xs, xsum, P + t * nb * tb, out);
+        const size_t j0 = t * DL_QP_ROWS;
+        const size_t n = N - j0 < DL_QP_ROWS ? N - j0 : DL_QP_ROWS;
+        for (size_t r = 0; r < n; r++) y[j0 + r] = accumulate ? y[j0 + r] + out[r] : out[r];
+    }
+    dl_free(xq);
+    return 0;
+}
