@@ -5,8 +5,8 @@
  * Why a second layout: in GGUF's layout each 32-weight block of a row carries its own f16
  * scale, so a float kernel pays, per 32 weights, the widening and conversion of the codes, two
  * FMAs and a scale multiply-add, and a horizontal sum per row.  Interleaving 16 rows puts the
- * rows in the vector lanes (no horizontal sums, one scale step per 16 rows), and int16 x turns
- * the two FMAs per 32 weights into one integer multiply-add per 2 x 16 weights.
+ * rows in the vector lanes (no horizontal sums, one scale step per 16 rows), and x in int16
+ * parts turns the float work per weight into integer multiply-adds of 2 x 16 weights.
  */
 #include <math.h>
 #include <string.h>
@@ -19,6 +19,37 @@
 /* below this max |x_b| the scale max / 32767 times a small f16 d would leave float32's normal
  * range: such calls take the exact float loop */
 #define QP_TINY 8.673617379884035e-19f     /* 2^-60 */
+
+static int qp_cpu_has_vnni(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    static int cached = -1;
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+    }
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+/* whether the AVX-512 path may take the VNNI tile (tests turn it off to check the other) */
+static int qp_vnni_allowed = 1;
+
+int dl_qgemv_packed_allow_vnni(int allow)
+{
+    int prev = qp_vnni_allowed;
+    qp_vnni_allowed = allow != 0;
+    return prev;
+}
+
+const char *dl_qgemv_packed_kernel_name(void)
+{
+    const qpack_kernels_t *kt = qpack_kernels();
+    if (kt->tile_vnni && qp_vnni_allowed && qp_cpu_has_vnni()) return "avx512-vnni";
+    return dl_isa() == DL_ISA_AVX512 ? "avx512" : dl_isa() == DL_ISA_AVX2 ? "avx2" : "generic";
+}
 
 static size_t qp_tile_block_bytes(int kind)
 {
@@ -120,8 +151,12 @@ static void qp_exact(int kind, size_t N, size_t K, const float *x, const uint8_t
     }
 }
 
-/* xq, xs, xsum of x; 0, or 1 when a block holds a NaN/Inf or is too small for int16 */
-static int qp_quantize_x(size_t nb, const float *x, int16_t *xq, float *xs, float *xsum)
+/* x in two int16 parts per 32-block, x = s_b (xq + xl 2^-15) to within s_b 2^-16 (the high
+ * part rounds x / s_b, the low part the remainder x - s_b xq, which fmaf forms with one
+ * rounding), the scales s_b = max|x_b| / 32767 and the sums xsum; 0, or 1 when a block holds
+ * a NaN/Inf or is too small for the scales */
+static int qp_quantize_x(size_t nb, const float *x, int16_t *xq, int16_t *xl, float *xs,
+                         float *xsum)
 {
     for (size_t b = 0; b < nb; b++) {
         const float *xb = x + b * DL_QK;
@@ -135,14 +170,21 @@ static int qp_quantize_x(size_t nb, const float *x, int16_t *xq, float *xs, floa
         if (!(amax <= 3.0e38f) || sum != sum) return 1;
         if (amax == 0.0f) {
             memset(xq + b * DL_QK, 0, DL_QK * sizeof(int16_t));
+            memset(xl + b * DL_QK, 0, DL_QK * sizeof(int16_t));
             xs[b] = 0.0f;
             xsum[b] = 0.0f;
             continue;
         }
         if (amax < QP_TINY) return 1;
-        const float inv = 32767.0f / amax;
-        for (int k = 0; k < DL_QK; k++) xq[b * DL_QK + k] = (int16_t)lrintf(xb[k] * inv);
-        xs[b] = amax / 32767.0f;
+        const float inv = 32767.0f / amax, s = amax / 32767.0f;
+        /* |remainder| <= s / 2 (+ the rounding of inv): |remainder / (s 2^-15)| < 16400 */
+        const float linv = 32768.0f / s;
+        for (int k = 0; k < DL_QK; k++) {
+            const float q = rintf(xb[k] * inv);
+            xq[b * DL_QK + k] = (int16_t)q;
+            xl[b * DL_QK + k] = (int16_t)lrintf(fmaf(-s, q, xb[k]) * linv);
+        }
+        xs[b] = s;
         xsum[b] = sum;
     }
     return 0;
@@ -159,20 +201,22 @@ int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint
         return 0;
     }
     const size_t nb = K / DL_QK, ntiles = (N + DL_QP_ROWS - 1) / DL_QP_ROWS;
-    int16_t *xq = dl_alloc(K * sizeof(int16_t) + 2 * nb * sizeof(float));
+    int16_t *xq = dl_alloc(2 * K * sizeof(int16_t) + 2 * nb * sizeof(float));
     if (!xq) return -2;
-    float *xs = (float *)(xq + K), *xsum = xs + nb;
-    if (qp_quantize_x(nb, x, xq, xs, xsum)) {
+    int16_t *xl = xq + K;
+    float *xs = (float *)(xl + K), *xsum = xs + nb;
+    if (qp_quantize_x(nb, x, xq, xl, xs, xsum)) {
         qp_exact(kind, N, K, x, P, y, accumulate);
         dl_free(xq);
         return 0;
     }
     const qpack_kernels_t *kt = qpack_kernels();
+    const qp_tile_fn tile = kt->tile_vnni && qp_vnni_allowed && qp_cpu_has_vnni() ? kt->tile_vnni : kt->tile;
     const int nt = dl_threads_for(N * K, QP_GRAIN);
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t t = 0; t < ntiles; t++) {
         float out[DL_QP_ROWS];
-        kt->tile(kind, nb, xq, xs, xsum, P + t * nb * tb, out);
+        tile(kind, nb, xq, xl, xs, xsum, P + t * nb * tb, out);
         const size_t j0 = t * DL_QP_ROWS;
         const size_t n = N - j0 < DL_QP_ROWS ? N - j0 : DL_QP_ROWS;
         for (size_t r = 0; r < n; r++) y[j0 + r] = accumulate ? y[j0 + r] + out[r] : out[r];

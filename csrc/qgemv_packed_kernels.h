@@ -1,8 +1,9 @@
 /* Per-ISA kernel of the packed quantised GEMV (qgemv_packed_simd.c, one copy per ISA), reached
- * through qpack_kernels() (see dispatch.h); the driver and the layout are in qgemv_packed.c.
+ * through qpack_kernels() (see dispatch.h), with an AVX512-VNNI tile in
+ * qgemv_packed_avx512vnni.c; the driver and the layout are in qgemv_packed.c.
  *   tile: y[r] = the 16 rows' dots of one tile, r < DL_QP_ROWS (all 16 written), from nb
- *         packed blocks at P; xq: x rounded to int16 (nb * 32), xs[b]: its scale per block,
- *         xsum[b]: the float sum of x over block b */
+ *         packed blocks at P; x (nb * 32) as two int16 parts, x ~= xs[b] (xq + xl * QP_LOW)
+ *         with xs[b] its scale per block; xsum[b]: the float sum of x over block b */
 #ifndef DLCORE_QGEMV_PACKED_KERNELS_H
 #define DLCORE_QGEMV_PACKED_KERNELS_H
 
@@ -17,11 +18,20 @@
 #define QP_TB4 (QP_HEAD4 + 256)
 #define QP_TB8 (QP_HEAD8 + 512)
 
+/* weight of the low int16 part of x: 2^-15 */
+#define QP_LOW (1.0f / 32768.0f)
+
+typedef void (*qp_tile_fn)(int kind, size_t nb, const int16_t *xq, const int16_t *xl,
+                           const float *xs, const float *xsum, const uint8_t *P, float *y);
+
 typedef struct {
-    void (*tile)(int kind, size_t nb, const int16_t *xq, const float *xs, const float *xsum,
-                 const uint8_t *P, float *y);
+    qp_tile_fn tile;
+    qp_tile_fn tile_vnni;    /* vpdpwssd; NULL outside the AVX-512 table */
 } qpack_kernels_t;
 
 DL_KERNEL_TABLE(qpack_kernels_t, qpack_kernels)
+
+void qgemv_packed_tile_vnni(int kind, size_t nb, const int16_t *xq, const int16_t *xl,
+                            const float *xs, const float *xsum, const uint8_t *P, float *y);
 
 #endif

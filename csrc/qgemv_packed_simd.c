@@ -1,5 +1,7 @@
 /* Per-ISA kernel of the packed quantised GEMV (see dlcore/qgemv.h and qgemv_packed.c).
  *
+ * x comes as two int16 parts per element, x = s_b (xq + xl * QP_LOW): the high part and the
+ * rounding left over, so that its rounding is far below float32's (see qgemv_packed.c).
  * One tile is 16 weight rows.  Its codes come as pairs of k per row side by side, so a vector
  * of 16-bit codes times the broadcast pair (xq[k], xq[k+1]) is one vpmaddwd: 16 rows x 2
  * products summed into int32 lanes, one lane per row.  The integer sums of a block are exact
@@ -11,58 +13,21 @@
 #include "dlcore/qgemv.h"
 #include "qgemv_packed_kernels.h"
 
-static inline int32_t qp_pair(const int16_t *p)
-{
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
+#define QP_PAIR_DEFINED
+/* (the dword read straight from memory, so that the broadcast folds into the instruction
+ * that uses it) */
+typedef int32_t qp_i32u __attribute__((may_alias, aligned(2)));
+static inline int32_t qp_pair(const int16_t *p) { return *(const qp_i32u *)p; }
 
 #if defined(__AVX512F__)
-static void qp_tile(int kind, size_t nb, const int16_t *xq, const float *xs, const float *xsum,
-                    const uint8_t *P, float *y)
-{
-    const __m512i low = _mm512_set1_epi16(0x0F);
-    __m512 acc = _mm512_setzero_ps(), off = _mm512_setzero_ps();
-    const size_t tb = kind == DL_Q8_0 ? QP_TB8 : QP_TB4;
-    for (size_t b = 0; b < nb; b++) {
-        const uint8_t *t = P + b * tb;
-        const int16_t *xb = xq + b * DL_QK;
-        __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-        if (kind == DL_Q8_0) {
-            const uint8_t *c = t + QP_HEAD8;
-            for (int p = 0; p < 16; p += 2) {
-                __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(c + 32 * p)));
-                __m512i w1 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(c + 32 * p + 32)));
-                s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(w0, _mm512_set1_epi32(qp_pair(xb + 2 * p))));
-                s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(w1, _mm512_set1_epi32(qp_pair(xb + 2 * p + 2))));
-            }
-        } else {
-            const uint8_t *c = t + QP_HEAD4;
-            for (int ch = 0; ch < 8; ch++) {
-                __m512i z = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(c + 32 * ch)));
-                s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_and_si512(z, low),
-                                                             _mm512_set1_epi32(qp_pair(xb + 4 * ch))));
-                s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(_mm512_srli_epi16(z, 4),
-                                                             _mm512_set1_epi32(qp_pair(xb + 4 * ch + 2))));
-            }
-        }
-        __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)t));
-        __m512 sum = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
-        acc = _mm512_fmadd_ps(sum, _mm512_mul_ps(d, _mm512_set1_ps(xs[b])), acc);
-        if (kind == DL_Q4_1)
-            off = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(t + 32))),
-                                  _mm512_set1_ps(xsum[b]), off);
-        else if (kind == DL_Q4_0)
-            off = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_set1_ps(-8.0f)),
-                                  _mm512_set1_ps(xsum[b]), off);
-    }
-    _mm512_storeu_ps(y, _mm512_add_ps(acc, off));
-}
+#define QP_TILE_NAME qp_tile
+#define QP_DOT(s, a, b) _mm512_add_epi32(s, _mm512_madd_epi16(a, b))
+#define QP_BODY_NAME qp_tile_body
+#include "qgemv_packed_avx512_impl.h"
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 /* two halves of 8 rows: bytes 0..15 of each 32-byte group are rows 0..7, 16..31 rows 8..15 */
-static void qp_tile(int kind, size_t nb, const int16_t *xq, const float *xs, const float *xsum,
-                    const uint8_t *P, float *y)
+static void qp_tile(int kind, size_t nb, const int16_t *xq, const int16_t *xl, const float *xs,
+                    const float *xsum, const uint8_t *P, float *y)
 {
     const __m256i low = _mm256_set1_epi16(0x0F);
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -70,15 +35,19 @@ static void qp_tile(int kind, size_t nb, const int16_t *xq, const float *xs, con
     const size_t tb = kind == DL_Q8_0 ? QP_TB8 : QP_TB4;
     for (size_t b = 0; b < nb; b++) {
         const uint8_t *t = P + b * tb;
-        const int16_t *xb = xq + b * DL_QK;
+        const int16_t *xb = xq + b * DL_QK, *lb = xl + b * DL_QK;
+        /* per half: sums of codes x high parts (s) and x low parts (u) */
         __m256i s[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        __m256i u[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
         if (kind == DL_Q8_0) {
             const uint8_t *c = t + QP_HEAD8;
             for (int p = 0; p < 16; p++) {
                 __m256i xv = _mm256_set1_epi32(qp_pair(xb + 2 * p));
+                __m256i lv = _mm256_set1_epi32(qp_pair(lb + 2 * p));
                 for (int h = 0; h < 2; h++) {
                     __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(c + 32 * p + 16 * h)));
                     s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(w, xv));
+                    u[h] = _mm256_add_epi32(u[h], _mm256_madd_epi16(w, lv));
                 }
             }
         } else {
@@ -86,17 +55,24 @@ static void qp_tile(int kind, size_t nb, const int16_t *xq, const float *xs, con
             for (int ch = 0; ch < 8; ch++) {
                 __m256i x0 = _mm256_set1_epi32(qp_pair(xb + 4 * ch));
                 __m256i x1 = _mm256_set1_epi32(qp_pair(xb + 4 * ch + 2));
+                __m256i l0 = _mm256_set1_epi32(qp_pair(lb + 4 * ch));
+                __m256i l1 = _mm256_set1_epi32(qp_pair(lb + 4 * ch + 2));
                 for (int h = 0; h < 2; h++) {
                     __m256i z = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + 32 * ch + 16 * h)));
-                    s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(_mm256_and_si256(z, low), x0));
-                    s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(_mm256_srli_epi16(z, 4), x1));
+                    __m256i lo = _mm256_and_si256(z, low), hi = _mm256_srli_epi16(z, 4);
+                    s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(lo, x0));
+                    u[h] = _mm256_add_epi32(u[h], _mm256_madd_epi16(lo, l0));
+                    s[h] = _mm256_add_epi32(s[h], _mm256_madd_epi16(hi, x1));
+                    u[h] = _mm256_add_epi32(u[h], _mm256_madd_epi16(hi, l1));
                 }
             }
         }
         __m256 scale = _mm256_set1_ps(xs[b]), xsb = _mm256_set1_ps(xsum[b]);
         for (int h = 0; h < 2; h++) {
             __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(t + 16 * h)));
-            acc[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[h]), _mm256_mul_ps(d, scale), acc[h]);
+            __m256 sum = _mm256_fmadd_ps(_mm256_cvtepi32_ps(u[h]), _mm256_set1_ps(QP_LOW),
+                                         _mm256_cvtepi32_ps(s[h]));
+            acc[h] = _mm256_fmadd_ps(sum, _mm256_mul_ps(d, scale), acc[h]);
             if (kind == DL_Q4_1)
                 off[h] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(t + 32 + 16 * h))),
                                          xsb, off[h]);
@@ -128,32 +104,39 @@ static float qp_half(const uint8_t *p)
     return out;
 }
 
-static void qp_tile(int kind, size_t nb, const int16_t *xq, const float *xs, const float *xsum,
-                    const uint8_t *P, float *y)
+static void qp_tile(int kind, size_t nb, const int16_t *xq, const int16_t *xl, const float *xs,
+                    const float *xsum, const uint8_t *P, float *y)
 {
     const size_t tb = kind == DL_Q8_0 ? QP_TB8 : QP_TB4;
     float acc[DL_QP_ROWS] = {0}, off[DL_QP_ROWS] = {0};
     for (size_t b = 0; b < nb; b++) {
         const uint8_t *t = P + b * tb;
-        const int16_t *xb = xq + b * DL_QK;
-        int32_t s[DL_QP_ROWS] = {0};
+        const int16_t *xb = xq + b * DL_QK, *lb = xl + b * DL_QK;
+        int32_t s[DL_QP_ROWS] = {0}, u[DL_QP_ROWS] = {0};
         /* k outer, rows inner: the codes are read in storage order */
         if (kind == DL_Q8_0) {
             for (int k = 0; k < DL_QK; k++) {
                 const uint8_t *c = t + QP_HEAD8 + 32 * (k >> 1) + (k & 1);
-                for (int r = 0; r < DL_QP_ROWS; r++) s[r] += (int32_t)(int8_t)c[2 * r] * xb[k];
+                for (int r = 0; r < DL_QP_ROWS; r++) {
+                    const int32_t q = (int8_t)c[2 * r];
+                    s[r] += q * xb[k];
+                    u[r] += q * lb[k];
+                }
             }
         } else {
             for (int k = 0; k < DL_QK; k++) {
                 const uint8_t *c = t + QP_HEAD4 + 32 * (k >> 2) + (k & 1);
                 const int shift = (k & 2) ? 4 : 0;
-                for (int r = 0; r < DL_QP_ROWS; r++)
-                    s[r] += (int32_t)((c[2 * r] >> shift) & 0x0F) * xb[k];
+                for (int r = 0; r < DL_QP_ROWS; r++) {
+                    const int32_t q = (c[2 * r] >> shift) & 0x0F;
+                    s[r] += q * xb[k];
+                    u[r] += q * lb[k];
+                }
             }
         }
         for (int r = 0; r < DL_QP_ROWS; r++) {
             const float d = qp_half(t + 2 * r);
-            acc[r] += (float)s[r] * (d * xs[b]);
+            acc[r] += ((float)u[r] * QP_LOW + (float)s[r]) * (d * xs[b]);
             if (kind == DL_Q4_1) off[r] += qp_half(t + 32 + 2 * r) * xsum[b];
             else if (kind == DL_Q4_0) off[r] += (-8.0f * d) * xsum[b];
         }
@@ -162,4 +145,8 @@ static void qp_tile(int kind, size_t nb, const int16_t *xq, const float *xs, con
 }
 #endif
 
-const qpack_kernels_t DL_ISA_FN(qpack_kernels) = {qp_tile};
+#if defined(__AVX512F__)
+const qpack_kernels_t DL_ISA_FN(qpack_kernels) = {qp_tile, qgemv_packed_tile_vnni};
+#else
+const qpack_kernels_t DL_ISA_FN(qpack_kernels) = {qp_tile, NULL};
+#endif

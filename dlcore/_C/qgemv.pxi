@@ -11,6 +11,8 @@ cdef extern from "dlcore/qgemv.h":
     int dl_qpack(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, uint8_t *P) nogil
     int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
                             float *y, int accumulate) nogil
+    const char *dl_qgemv_packed_kernel_name()
+    int dl_qgemv_packed_allow_vnni(int allow)
 
 QGEMV_KINDS = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 8}
 
@@ -115,3 +117,14 @@ def qgemv_packed(int kind, cnp.ndarray x not None, cnp.ndarray packed not None, 
     if rc != 0:
         raise ValueError("qgemv_packed: bad arguments")
     return out
+
+
+def qgemv_packed_kernel_name():
+    """The tile qgemv_packed runs now ('avx512-vnni', 'avx512', 'avx2' or 'generic')."""
+    return dl_qgemv_packed_kernel_name().decode()
+
+
+def qgemv_packed_allow_vnni(bint allow):
+    """Let the AVX-512 path use the VNNI tile (the default) or not; returns the previous
+    setting.  For tests of both AVX-512 tiles."""
+    return bool(dl_qgemv_packed_allow_vnni(allow))
