@@ -14,11 +14,10 @@
 #include "dlcore/runtime.h"
 #include "qgemv_packed_kernels.h"
 
+/* widths of x whose int16 parts (8 KiB per 2048) live on the stack */
+#define QP_STACK_K 2048
 /* multiply-adds per thread below which a second thread costs more than it saves */
 #define QP_GRAIN ((size_t)1 << 16)
-/* below this max |x_b| the scale max / 32767 times a small f16 d would leave float32's normal
- * range: such calls take the exact float loop */
-#define QP_TINY 8.673617379884035e-19f     /* 2^-60 */
 
 static int qp_cpu_has_vnni(void)
 {
@@ -151,45 +150,6 @@ static void qp_exact(int kind, size_t N, size_t K, const float *x, const uint8_t
     }
 }
 
-/* x in two int16 parts per 32-block, x = s_b (xq + xl 2^-15) to within s_b 2^-16 (the high
- * part rounds x / s_b, the low part the remainder x - s_b xq, which fmaf forms with one
- * rounding), the scales s_b = max|x_b| / 32767 and the sums xsum; 0, or 1 when a block holds
- * a NaN/Inf or is too small for the scales */
-static int qp_quantize_x(size_t nb, const float *x, int16_t *xq, int16_t *xl, float *xs,
-                         float *xsum)
-{
-    for (size_t b = 0; b < nb; b++) {
-        const float *xb = x + b * DL_QK;
-        float amax = 0.0f, sum = 0.0f;
-        for (int k = 0; k < DL_QK; k++) {
-            float a = fabsf(xb[k]);
-            amax = a > amax ? a : amax;
-            sum += xb[k];
-        }
-        /* a NaN fails both comparisons; Inf fails the first */
-        if (!(amax <= 3.0e38f) || sum != sum) return 1;
-        if (amax == 0.0f) {
-            memset(xq + b * DL_QK, 0, DL_QK * sizeof(int16_t));
-            memset(xl + b * DL_QK, 0, DL_QK * sizeof(int16_t));
-            xs[b] = 0.0f;
-            xsum[b] = 0.0f;
-            continue;
-        }
-        if (amax < QP_TINY) return 1;
-        const float inv = 32767.0f / amax, s = amax / 32767.0f;
-        /* |remainder| <= s / 2 (+ the rounding of inv): |remainder / (s 2^-15)| < 16400 */
-        const float linv = 32768.0f / s;
-        for (int k = 0; k < DL_QK; k++) {
-            const float q = rintf(xb[k] * inv);
-            xq[b * DL_QK + k] = (int16_t)q;
-            xl[b * DL_QK + k] = (int16_t)lrintf(fmaf(-s, q, xb[k]) * linv);
-        }
-        xs[b] = s;
-        xsum[b] = sum;
-    }
-    return 0;
-}
-
 int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
                         float *y, int accumulate)
 {
@@ -201,16 +161,19 @@ int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint
         return 0;
     }
     const size_t nb = K / DL_QK, ntiles = (N + DL_QP_ROWS - 1) / DL_QP_ROWS;
-    int16_t *xq = dl_alloc(2 * K * sizeof(int16_t) + 2 * nb * sizeof(float));
+    /* x's parts on the stack for the usual widths (a decoding step makes ~100 calls) */
+    _Alignas(64) int16_t local[2 * QP_STACK_K + 4 * QP_STACK_K / DL_QK];
+    int16_t *xq = K <= QP_STACK_K ? local
+                  : dl_alloc(2 * K * sizeof(int16_t) + 2 * nb * sizeof(float));
     if (!xq) return -2;
     int16_t *xl = xq + K;
     float *xs = (float *)(xl + K), *xsum = xs + nb;
-    if (qp_quantize_x(nb, x, xq, xl, xs, xsum)) {
+    const qpack_kernels_t *kt = qpack_kernels();
+    if (kt->split(nb, x, xq, xl, xs, xsum)) {
         qp_exact(kind, N, K, x, P, y, accumulate);
-        dl_free(xq);
+        if (xq != local) dl_free(xq);
         return 0;
     }
-    const qpack_kernels_t *kt = qpack_kernels();
     const qp_tile_fn tile = kt->tile_vnni && qp_vnni_allowed && qp_cpu_has_vnni() ? kt->tile_vnni : kt->tile;
     const int nt = dl_threads_for(N * K, QP_GRAIN);
     #pragma omp parallel for num_threads(nt) schedule(static)
@@ -221,6 +184,6 @@ int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint
         const size_t n = N - j0 < DL_QP_ROWS ? N - j0 : DL_QP_ROWS;
         for (size_t r = 0; r < n; r++) y[j0 + r] = accumulate ? y[j0 + r] + out[r] : out[r];
     }
-    dl_free(xq);
+    if (xq != local) dl_free(xq);
     return 0;
 }

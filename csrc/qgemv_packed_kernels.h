@@ -3,7 +3,9 @@
  * qgemv_packed_avx512vnni.c; the driver and the layout are in qgemv_packed.c.
  *   tile: y[r] = the 16 rows' dots of one tile, r < DL_QP_ROWS (all 16 written), from nb
  *         packed blocks at P; x (nb * 32) as two int16 parts, x ~= xs[b] (xq + xl * QP_LOW)
- *         with xs[b] its scale per block; xsum[b]: the float sum of x over block b */
+ *         with xs[b] its scale per block; xsum[b]: the float sum of x over block b
+ *   split: x to those parts (see qgemv_packed_simd.c); 1 where the exact float loop must
+ *         take the call instead */
 #ifndef DLCORE_QGEMV_PACKED_KERNELS_H
 #define DLCORE_QGEMV_PACKED_KERNELS_H
 
@@ -27,7 +29,12 @@ typedef void (*qp_tile_fn)(int kind, size_t nb, const int16_t *xq, const int16_t
 typedef struct {
     qp_tile_fn tile;
     qp_tile_fn tile_vnni;    /* vpdpwssd; NULL outside the AVX-512 table */
+    int (*split)(size_t nb, const float *x, int16_t *xq, int16_t *xl, float *xs, float *xsum);
 } qpack_kernels_t;
+
+/* below this max |x_b| the scale max / 32767 times a small f16 d would leave float32's normal
+ * range: such calls take the exact float loop */
+#define QP_TINY 8.673617379884035e-19f     /* 2^-60 */
 
 DL_KERNEL_TABLE(qpack_kernels_t, qpack_kernels)
 

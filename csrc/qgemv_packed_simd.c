@@ -9,6 +9,7 @@
  * d * s_b per block and tile.  A 4-bit byte holds k (low nibble) and k + 2 (high nibble) of
  * its row, so one load and widening serves two pairs.
  */
+#include <math.h>
 #include "simd.h"
 #include "dlcore/qgemv.h"
 #include "qgemv_packed_kernels.h"
@@ -145,8 +146,64 @@ static void qp_tile(int kind, size_t nb, const int16_t *xq, const int16_t *xl, c
 }
 #endif
 
-#if defined(__AVX512F__)
-const qpack_kernels_t DL_ISA_FN(qpack_kernels) = {qp_tile, qgemv_packed_tile_vnni};
+
+/* x (nb blocks of 32) in two int16 parts per block, x_k = s_b (xq_k + xl_k 2^-15) to within
+ * s_b 2^-16, s_b = max|x_b| / 32767 (xq rounds x_k / s_b, xl the remainder x_k - s_b xq_k,
+ * formed by one FMA), and the float sums xsum; 0, or 1 when a block holds a NaN or Inf (its
+ * sum is then not finite) or is so small (max < QP_TINY, nonzero) that the scales would
+ * leave float32's normal range: the caller then takes the exact float loop. */
+#ifdef DL_VF_SCALAR
+/* one rounding in the remainder, as the vector paths' FMA */
+static inline vf qp_round(vf a) { return rintf(a); }
+static inline vf qp_fma(vf a, vf b, vf c) { return fmaf(a, b, c); }
 #else
-const qpack_kernels_t DL_ISA_FN(qpack_kernels) = {qp_tile, NULL};
+static inline vf qp_round(vf a) { return vf_roundf(a); }
+static inline vf qp_fma(vf a, vf b, vf c) { return vf_fma(a, b, c); }
+#endif
+
+static int qp_split(size_t nb, const float *x, int16_t *xq, int16_t *xl, float *xs, float *xsum)
+{
+    float hi[DL_QK], lo[DL_QK];
+    for (size_t b = 0; b < nb; b++) {
+        const float *xb = x + b * DL_QK;
+        vf vmax = vf_zero(), vsum = vf_zero();
+        for (int k = 0; k < DL_QK; k += DL_VF_LEN) {
+            vf v = vf_loadu(xb + k);
+            vmax = vf_max(vmax, vf_abs(v));
+            vsum = vf_add(vsum, v);
+        }
+        const float amax = vf_reduce_max(vmax), sum = vf_reduce_add(vsum);
+        if (!(sum - sum == 0.0f)) return 1;            /* NaN or Inf in the block */
+        int16_t *q = xq + b * DL_QK, *l = xl + b * DL_QK;
+        if (amax == 0.0f) {
+            memset(q, 0, DL_QK * sizeof(int16_t));
+            memset(l, 0, DL_QK * sizeof(int16_t));
+            xs[b] = xsum[b] = 0.0f;
+            continue;
+        }
+        if (amax < QP_TINY) return 1;
+        const float s = amax / 32767.0f;
+        const vf inv = vf_set1(32767.0f / amax), linv = vf_set1(32768.0f / s);
+        const vf neg_s = vf_set1(-s);
+        for (int k = 0; k < DL_QK; k += DL_VF_LEN) {
+            vf v = vf_loadu(xb + k);
+            vf h = qp_round(vf_mul(v, inv));
+            vf_storeu(hi + k, h);
+            vf_storeu(lo + k, qp_round(vf_mul(qp_fma(neg_s, h, v), linv)));
+        }
+        /* integral values within int16's range (|hi| <= 32767, |lo| < 16700): exact */
+        for (int k = 0; k < DL_QK; k++) {
+            q[k] = (int16_t)hi[k];
+            l[k] = (int16_t)lo[k];
+        }
+        xs[b] = s;
+        xsum[b] = sum;
+    }
+    return 0;
+}
+
+#if defined(__AVX512F__)
+const qpack_kernels_t DL_ISA_FN(qpack_kernels) = {qp_tile, qgemv_packed_tile_vnni, qp_split};
+#else
+const qpack_kernels_t DL_ISA_FN(qpack_kernels) = {qp_tile, NULL, qp_split};
 #endif
