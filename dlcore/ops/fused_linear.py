@@ -206,7 +206,9 @@ class PackedDecoderLayer:
                                   (o_w, kind), n2, eps2, (gate_up_w, kind), (down_w, kind))
         y = step(x, start)      # x (L, D) float32 Tensor at positions start .. start + L - 1
 
-    `parts` holds the Tensors it was packed from (a holder re-packs when one is replaced)."""
+    `parts` holds the Tensors it was packed from (a holder re-packs when one is replaced).
+    Block weights also get a row-interleaved copy (PackedGEMV's) that one-row calls (decoding)
+    multiply with _C.qgemv_packed; longer inputs use the blocks as stored."""
 
     def __init__(self, norm1, eps1, qkv, k_cache, v_cache, num_heads, cos, sin, o, norm2, eps2,
                  gate_up, down):
