@@ -198,3 +198,30 @@ def test_packed_layer_follows_replaced_weights():
         c = f.forward(IDS[:4]).numpy()
     assert not np.allclose(a, b)
     np.testing.assert_allclose(b, c, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["Q4_1", "Q8_0"])
+def test_packed_head_equals_the_head_layer(kind):
+    # one-position logits go through a packed copy of a quantised head (PackedGEMV); all
+    # positions through the layer itself: the last row of both agrees to float32 rounding
+    f = float_model(seed=3)
+    m = LlamaForCausalLM(f.config, max_seq_len=32, kind=kind)
+    for name, mod in m.named_modules():
+        src = f.get_submodule(name) if name else f
+        if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
+            mod._set_blocks(quantize(src.weight, kind))
+    with dl.no_grad():
+        m.reset()
+        last = m.forward(IDS[:5]).numpy()
+        packed = m.__dict__["_packed_head"]
+        m.reset()
+        every = m.forward(IDS[:5], all_logits=True).numpy()
+        np.testing.assert_allclose(last, every[-1], rtol=1e-5, atol=1e-5)
+        # a replaced head weight is packed again
+        m.lm_head._set_blocks(quantize(f.lm_head.weight * 0.5, kind))
+        m.reset()
+        half = m.forward(IDS[:5]).numpy()
+        assert m.__dict__["_packed_head"] is not packed
+        m.reset()
+        np.testing.assert_allclose(half, m.forward(IDS[:5], all_logits=True).numpy()[-1],
+                                   rtol=1e-5, atol=1e-5)

@@ -7,6 +7,12 @@ cdef extern from "dlcore/qgemv.h":
                      const uint8_t *W, size_t ldw, float *y, size_t ldy, int accumulate) nogil
     int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw,
                         float *out) nogil
+    size_t dl_qpack_bytes(int kind, size_t N, size_t K) nogil
+    int dl_qpack(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, uint8_t *P) nogil
+    int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
+                            float *y, int accumulate) nogil
+    const char *dl_qgemv_packed_kernel_name()
+    int dl_qgemv_packed_allow_vnni(int allow)
 
 QGEMV_KINDS = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 8}
 
@@ -62,3 +68,63 @@ def qdequant(int kind, cnp.ndarray w, size_t K):
     if rc != 0:
         raise ValueError("qdequant: bad arguments")
     return out
+
+
+def qpack(int kind, cnp.ndarray w not None, size_t K):
+    """The row-interleaved copy (1-D uint8) of a (N, K/32*block bytes) array of blocks, for
+    qgemv_packed (layout and error bound: dlcore/qgemv.h)."""
+    _qgemv_check_w(kind, w, K, "qpack")
+    cdef size_t N = w.shape[0], ldw = w.shape[1]
+    cdef cnp.ndarray out = np.empty(dl_qpack_bytes(kind, N, K), dtype=np.uint8)
+    cdef const uint8_t *pw = <const uint8_t*>cnp.PyArray_DATA(w)
+    cdef uint8_t *po = <uint8_t*>cnp.PyArray_DATA(out)
+    cdef int rc
+    with nogil:
+        rc = dl_qpack(kind, N, K, pw, ldw, po)
+    if rc != 0:
+        raise ValueError("qpack: bad arguments")
+    return out
+
+
+def qgemv_packed(int kind, cnp.ndarray x not None, cnp.ndarray packed not None, size_t N,
+                 cnp.ndarray out not None,
+                 bint accumulate=False):
+    """out (1, N) = x (1, K) @ W.T from packed = qpack(kind, W, K); accumulate: out += it.
+    x is rounded to int16 per 32-block (see dlcore/qgemv.h for the bound)."""
+    if cnp.PyArray_NDIM(x) != 2 or x.shape[0] != 1:
+        raise ValueError("qgemv_packed: x must be (1, K), got shape %s" % ((<object>x).shape,))
+    cdef size_t K = x.shape[1]
+    if dl_qblock_bytes(kind) == 0:
+        raise ValueError("qgemv_packed: unknown block kind %d (Q4_0=2, Q4_1=3, Q8_0=8)" % kind)
+    if K % 32 != 0:
+        raise ValueError("qgemv_packed: K must be a multiple of 32, got %d" % K)
+    cdef size_t need = dl_qpack_bytes(kind, N, K)
+    if cnp.PyArray_TYPE(packed) != cnp.NPY_UINT8 or cnp.PyArray_NDIM(packed) != 1 \
+            or <size_t>packed.shape[0] != need:
+        raise ValueError("qgemv_packed: packed must be the 1-D uint8 array qpack gives for "
+                         "N=%d, K=%d (%d bytes), got %s of shape %s"
+                         % (N, K, need, packed.dtype, (<object>packed).shape))
+    checked_ptr(packed, "qgemv_packed", "packed", cnp.NPY_UINT8)
+    cdef const float *px = <const float*>checked_ptr(x, "qgemv_packed", "x", cnp.NPY_FLOAT32)
+    cdef float *py = <float*>checked_ptr(out, "qgemv_packed", "out", cnp.NPY_FLOAT32, (1, N),
+                                         OP_WRITE)
+    cdef const uint8_t *pp = <const uint8_t*>cnp.PyArray_DATA(packed)
+    cdef int rc
+    with nogil:
+        rc = dl_qgemv_packed_f32(kind, N, K, px, pp, py, accumulate)
+    if rc == -2:
+        raise MemoryError("qgemv_packed: could not allocate scratch memory")
+    if rc != 0:
+        raise ValueError("qgemv_packed: bad arguments")
+    return out
+
+
+def qgemv_packed_kernel_name():
+    """The tile qgemv_packed runs now ('avx512-vnni', 'avx512', 'avx2' or 'generic')."""
+    return dl_qgemv_packed_kernel_name().decode()
+
+
+def qgemv_packed_allow_vnni(bint allow):
+    """Let the AVX-512 path use the VNNI tile (the default) or not; returns the previous
+    setting.  For tests of both AVX-512 tiles."""
+    return bool(dl_qgemv_packed_allow_vnni(allow))

@@ -9,8 +9,13 @@ Two weight forms, each measured on
 Forms: dlcore quantised (Q4_1 / Q8_0 blocks as stored, fused dequantising kernels: the
 default) and dlcore float32 (every weight dequantised at load).  Reference sides measured in the
 same run: a plain NumPy forward (float32 weights, `@` on OpenBLAS, KV cache, same algorithm) and,
-when `llama-cpp-python` is importable, llama.cpp on the same GGUF file and thread count (the
-llamacpp_ms column, a benchmark oracle only).  dlcore_ms / numpy_ms are milliseconds per token
+when `llama-cpp-python` is importable, llama.cpp on the same GGUF file and thread count (a benchmark oracle only: the llamacpp_ms,
+llamacpp_tokens_per_s and ratio_llamacpp = llamacpp_ms / dlcore_ms columns, above 1 where
+dlcore is faster; llama.cpp's own eval() timed by wall clock around the call, as dlcore's
+forward is, with both of its thread counts set to the row's; llamacpp_cpu_ms its CPU time
+per token, all its threads, as cpu_ms is dlcore's; llamacpp_top1_same: whether its
+most likely token after the chat prompt is dlcore's).  The quantised form and llama.cpp are
+timed in turn `rounds` times (3; 1 with quick) and their rows give the medians.  dlcore_ms / numpy_ms are milliseconds per token
 (wall); cpu_ms is this process's CPU time per token, which the machine's other load disturbs
 less; tokens_per_s = 1000 / dlcore_ms.  Before timing, both forms' logits (after the chat
 prompt, then after one decoded token) are checked against the NumPy forward (check_logits).
@@ -144,30 +149,61 @@ def _timed(fn, reps=1):
 
 
 def _llama_cpp(path, threads):
-    """A llama.cpp model on the same file, or None when llama-cpp-python is not importable."""
+    """A llama.cpp model on the same file, or None when llama-cpp-python is not importable.
+    Both of its thread counts (decoding and batches, i.e. the prompt) are `threads`."""
     try:
         import llama_cpp
     except ImportError:
         return None
-    return llama_cpp.Llama(model_path=path, n_ctx=512, n_threads=threads, n_batch=512,
-                           verbose=False)
+    return llama_cpp.Llama(model_path=path, n_ctx=512, n_threads=threads,
+                           n_threads_batch=threads, n_batch=512, verbose=False)
 
 
-def _llama_cpp_times(llm, chat, ids, out):
-    """(prompt ms, decode ms per token) of llama.cpp on the same token ids."""
-    def prompt():
-        llm.reset()
-        llm.eval(chat)
-    p, _ = _timed(prompt, 3)
+def _llama_cpp_top1(llm, chat):
+    """llama.cpp's most likely next token after the chat prompt (its logits read once)."""
     llm.reset()
-    llm.eval(ids)
-    t0 = time.perf_counter()
-    for t in out[:-1]:
-        llm.eval([t])
-    return p, (time.perf_counter() - t0) * 1e3 / (len(out) - 1)
+    llm.eval(chat)
+    logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+    return int(np.argmax(logits))
 
 
-def run(threads=(1, 2), quick=False):
+def _prompt_ms(model, chat, reps=3):
+    """(wall, CPU) ms of the best of `reps` feeds of the whole prompt from an empty cache."""
+    def prompt():
+        model.reset()
+        model.forward(chat)
+    return _timed(prompt, reps)
+
+
+def _decode_ms(model, ids, out):
+    """(wall, CPU) ms per token of feeding out[:-1] one at a time after the prompt ids."""
+    model.reset()
+    model.forward(ids)
+
+    def decode():
+        for t in out[:-1]:
+            model.forward([t])
+    w, c = _timed(decode)
+    return w / (len(out) - 1), c / (len(out) - 1)
+
+
+class _LlamaCppSide:
+    """llama.cpp driven like a dlcore model (reset / forward of token ids), for the timers:
+    its own eval(), timed by wall clock around the call as dlcore's forward is."""
+
+    def __init__(self, llm):
+        self.llm = llm
+
+    def reset(self):
+        self.llm.reset()
+
+    def forward(self, ids):
+        self.llm.eval(list(ids))
+
+
+def run(threads=(1, 2), quick=False, rounds=None):
+    """rounds: how many times the quantised form and llama.cpp are each timed, in turn (one
+    then the other, so both see the machine's load alike); their rows give the medians."""
     try:
         from ..models.llama import LlamaForCausalLM, smollm2_path
         from ..weights import load_gguf
@@ -177,6 +213,7 @@ def run(threads=(1, 2), quick=False):
         print("llm benchmark skipped: %s" % e)
         return []
     n = 16 if quick else 128
+    rounds = rounds or (1 if quick else 3)
     qm = LlamaForCausalLM(g, quantized=True, max_seq_len=512)
     fm = LlamaForCausalLM(g, quantized=False, max_seq_len=512, tokenizer=False)
     ref = NumpyLlama(fm)
@@ -191,21 +228,22 @@ def run(threads=(1, 2), quick=False):
             res = {}
             for name, model in (("quantised", qm), ("float32", fm)):
                 model.generate(ids, max_new_tokens=4, stop_tokens=[])      # warm-up
-
-                def prompt(model=model):
-                    model.reset()
-                    model.forward(chat)
-                p_wall, p_cpu = _timed(prompt, 3)
                 out = model.generate(ids, max_new_tokens=n, stop_tokens=[])
-                # prefill separately, so the per-token time is decode only
-                model.reset()
-                model.forward(ids)
-
-                def decode(model=model, out=out):
-                    for k in range(n - 1):
-                        model.forward([out[k]])
-                d_wall, d_cpu = _timed(decode)
-                res[name] = (p_wall, p_cpu, d_wall / (n - 1), d_cpu / (n - 1), out)
+                res[name] = [out, [], []]        # tokens, prompt times, decode times
+            cpp = None
+            if llm is not None:
+                qm.reset()
+                top1 = int(np.argmax(_last_logits(qm.forward(chat))))
+                cpp = [_LlamaCppSide(llm), [], [], _llama_cpp_top1(llm, chat) == top1]
+            out = res["quantised"][0]
+            # the quantised form and llama.cpp in turn, `rounds` times; the float32 form once
+            for r in range(rounds):
+                sides = [(qm, res["quantised"])] + ([(cpp[0], cpp)] if cpp else [])
+                if r == 0:
+                    sides.append((fm, res["float32"]))
+                for model, acc in sides:
+                    acc[1].append(_prompt_ms(model, chat))
+                    acc[2].append(_decode_ms(model, ids, out))
 
             def ref_prompt():
                 ref.pos = 0
@@ -216,26 +254,39 @@ def run(threads=(1, 2), quick=False):
 
             def ref_decode():
                 for k in range(n - 1):
-                    ref.forward([res["float32"][4][k]])
+                    ref.forward([res["float32"][0][k]])
             np_d_wall, np_d_cpu = (v / (n - 1) for v in _timed(ref_decode))
-            cpp = _llama_cpp_times(llm, chat, ids, res["quantised"][4]) if llm else (None, None)
             load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
             L = len(chat)
-            for name, (p_wall, p_cpu, d_wall, d_cpu, out) in res.items():
+
+            def med(times, i):
+                return float(np.median([v[i] for v in times]))
+            for name, (toks, p_times, d_times) in res.items():
                 mb = (qm if name == "quantised" else fm).weight_bytes / 1e6
-                common = dict(weight_mb=mb, loadavg=load)
                 quant = name == "quantised"
+                common = dict(weight_mb=mb, loadavg=load, rounds=len(d_times))
+                p_wall, p_cpu = med(p_times, 0), med(p_times, 1)
+                d_wall, d_cpu = med(d_times, 0), med(d_times, 1)
+                c_p = med(cpp[1], 0) if quant and cpp else None
+                c_d = med(cpp[2], 0) if quant and cpp else None
                 rows.append(row("prompt %d tok, %s weights" % (L, name), t, p_wall / L,
                                 np_p_wall / L, None, tokens_per_s=1e3 * L / p_wall,
                                 cpu_ms=p_cpu / L, numpy_cpu_ms=np_p_cpu / L,
                                 numpy_tokens_per_s=1e3 * L / np_p_wall,
-                                llamacpp_ms=cpp[0] / L if quant and cpp[0] else None,
+                                llamacpp_ms=c_p / L if c_p else None,
+                                llamacpp_cpu_ms=med(cpp[1], 1) / L if c_p else None,
+                                llamacpp_tokens_per_s=1e3 * L / c_p if c_p else None,
+                                ratio_llamacpp=c_p / p_wall if c_p else None,
+                                llamacpp_top1_same=cpp[3] if quant and cpp else None,
                                 **common))
                 rows.append(row("decode %d tok, %s weights" % (n, name), t, d_wall, np_d_wall,
                                 None, tokens_per_s=1e3 / d_wall, cpu_ms=d_cpu,
                                 numpy_cpu_ms=np_d_cpu, numpy_tokens_per_s=1e3 / np_d_wall,
-                                llamacpp_ms=cpp[1] if quant else None,
-                                same_tokens=out == res["quantised"][4], **common))
+                                llamacpp_ms=c_d,
+                                llamacpp_cpu_ms=med(cpp[2], 1) if c_d else None,
+                                llamacpp_tokens_per_s=1e3 / c_d if c_d else None,
+                                ratio_llamacpp=c_d / d_wall if c_d else None,
+                                same_tokens=toks == res["quantised"][0], **common))
     return rows
 
 

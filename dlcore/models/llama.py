@@ -47,7 +47,7 @@ from ..nn.modules.normalization import RMSNorm
 from ..nn.modules.quantized import QuantizedEmbedding, QuantizedLinear
 from ..nn.modules.sparse import Embedding
 from ..ops.cached_attention import cached_attention
-from ..ops.fused_linear import PackedDecoderLayer
+from ..ops.fused_linear import PackedDecoderLayer, PackedGEMV
 from ..ops.glu import swiglu
 from ..ops.rotary import rotary_embedding
 from ..tensor import from_numpy
@@ -337,7 +337,25 @@ class LlamaForCausalLM(GenerationMixin, Module):
         self.pos = p0 + L
         if all_logits:
             return self.lm_head(h)
-        return self.lm_head(h[L - 1:]).view(V)
+        return self._last_logits(h[L - 1:]).view(V)
+
+    def _last_logits(self, h):
+        """lm_head(h) for one position h (1, dim).  A bias-free, hook-free QuantizedLinear head
+        runs the packed decoding product (as the layers do, see PackedDecoderLayer) from a
+        row-interleaved copy of its blocks made once (made again when the weight is replaced);
+        any other head its own forward."""
+        head = self.lm_head
+        d = head.__dict__
+        w = head._buffers.get("weight") if isinstance(head, QuantizedLinear) else None
+        if w is None or head._parameters.get("bias") is not None or d.get("_forward_hooks") \
+                or d.get("_forward_pre_hooks") or (is_grad_enabled() and h.requires_grad) \
+                or h.dtype != np.float32:
+            return head(h)
+        packed = self.__dict__.get("_packed_head")
+        if packed is None or packed[0] is not w or packed[1] != head.kind:
+            packed = self.__dict__["_packed_head"] = (w, head.kind,
+                                                      PackedGEMV(w, head.kind, head.in_features))
+        return packed[2](h)
 
 
 def smollm2_path():

@@ -22,7 +22,7 @@ from ..tensor_base import TensorBase, wrap
 from .cached_attention import _KV_KERNEL_MAX_L as _KV_MAX_L, cached_attention
 from .quantized import _CODES, QK, QUANT_KINDS
 
-__all__ = ["rms_norm_linear", "linear_add", "swiglu_mlp", "PackedDecoderLayer"]
+__all__ = ["rms_norm_linear", "linear_add", "swiglu_mlp", "PackedDecoderLayer", "PackedGEMV"]
 
 _F32 = np.dtype(np.float32)
 _U8 = np.dtype(np.uint8)
@@ -35,6 +35,40 @@ def _matmul(x, w, code, out, accumulate=False):
     else:
         _C.qgemm(code, x, w, out, accumulate)
     return out
+
+
+def packed_gemv(w, code, K):
+    """The row-interleaved copy of block weights w (N, bytes) for _C.qgemv_packed, the
+    decoding (one row) product that rounds x to int16 per 32-block and sums codes times x in
+    integers (its bound: csrc/include/dlcore/qgemv.h); None for float32 weights (code None)."""
+    return None if code is None else _C.qpack(code, w, K)
+
+
+class PackedGEMV:
+    """x (1, K) @ W.T for one row x, W (N, K) held as `kind` blocks: the decoding product of
+    _C.qgemv_packed over a row-interleaved copy of the blocks made here once (x rounded to
+    int16 per 32-block; error bound in csrc/include/dlcore/qgemv.h).  Inference only.
+
+        head = PackedGEMV(weight, "Q8_0", in_features); logits = head(x)   # (1, N) Tensor"""
+
+    def __init__(self, weight, kind, in_features):
+        fname = "PackedGEMV"
+        if kind is None:
+            raise ValueError("%s: kind must be one of %s (block weights), got None"
+                             % (fname, ", ".join(QUANT_KINDS)))
+        self.weight = weight
+        w, self.code, self.n = _weight(fname, "weight", weight, kind, int(in_features))
+        self.k = int(in_features)
+        self.packed = _C.qpack(self.code, w, self.k)
+
+    def __call__(self, input):
+        x = _input("PackedGEMV", "input", input, self.k)
+        if x.shape[0] != 1:
+            raise ValueError("PackedGEMV: input must be one row (1, %d), got shape %s"
+                             % (self.k, x.shape))
+        out = np.empty((1, self.n), np.float32)
+        _C.qgemv_packed(self.code, x, self.packed, self.n, out)
+        return wrap(out)
 
 
 def _rms(x, weight, eps):
@@ -172,7 +206,9 @@ class PackedDecoderLayer:
                                   (o_w, kind), n2, eps2, (gate_up_w, kind), (down_w, kind))
         y = step(x, start)      # x (L, D) float32 Tensor at positions start .. start + L - 1
 
-    `parts` holds the Tensors it was packed from (a holder re-packs when one is replaced)."""
+    `parts` holds the Tensors it was packed from (a holder re-packs when one is replaced).
+    Block weights also get a row-interleaved copy (PackedGEMV's) that one-row calls (decoding)
+    multiply with _C.qgemv_packed; longer inputs use the blocks as stored."""
 
     def __init__(self, norm1, eps1, qkv, k_cache, v_cache, num_heads, cos, sin, o, norm2, eps2,
                  gate_up, down):
@@ -212,6 +248,12 @@ class PackedDecoderLayer:
         self.eps1, self.eps2, self.heads = float(eps1), float(eps2), int(H)
         self.scale = 1.0 / float(np.sqrt(D))
         self.F, self.nq = f2 // 2, nq
+        # decoding (one row) reads these row-interleaved copies; longer inputs the blocks
+        self.pq, self.po, self.pgu, self.pd = (
+            packed_gemv(w, c, k) for w, c, k in ((self.wq, self.cq, self.dim),
+                                                 (self.wo, self.co, H * D),
+                                                 (self.wgu, self.cgu, self.dim),
+                                                 (self.wd, self.cd, self.F)))
         self._scratch = {}
 
     def _buffers(self, L):
@@ -237,8 +279,11 @@ class PackedDecoderLayer:
         h, qkv, att, gu, a = self._buffers(L)
         _C.layer_norm_forward(x, self.dim, self.n1, None, self.eps1, h, None, None, True)
         # the matrix products spelled out (float32 GEMM or quantised kernel): no helper call
+        one = L == 1
         if self.cq is None:
             _C.gemm(h, self.wq, qkv, False, True)
+        elif one:
+            _C.qgemv_packed(self.cq, h, self.pq, self.nq, qkv)
         else:
             _C.qgemm(self.cq, h, self.wq, qkv)
         if L <= _KV_MAX_L:
@@ -250,11 +295,15 @@ class PackedDecoderLayer:
         out = x.copy()
         if self.co is None:
             _C.gemm(att, self.wo, out, False, True, 1.0, 1.0)
+        elif one:
+            _C.qgemv_packed(self.co, att, self.po, self.dim, out, True)
         else:
             _C.qgemm(self.co, att, self.wo, out, True)
         _C.layer_norm_forward(out, self.dim, self.n2, None, self.eps2, h, None, None, True)
         if self.cgu is None:
             _C.gemm(h, self.wgu, gu, False, True)
+        elif one:
+            _C.qgemv_packed(self.cgu, h, self.pgu, 2 * self.F, gu)
         else:
             _C.qgemm(self.cgu, h, self.wgu, gu)
         F = self.F
@@ -262,6 +311,8 @@ class PackedDecoderLayer:
         a *= gu[:, F:]
         if self.cd is None:
             _C.gemm(a, self.wd, out, False, True, 1.0, 1.0)
+        elif one:
+            _C.qgemv_packed(self.cd, a, self.pd, self.dim, out, True)
         else:
             _C.qgemm(self.cd, a, self.wd, out, True)
         return wrap(out)

@@ -35,4 +35,39 @@ int dl_qgemm_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t 
 /* out[j, k] = W[j, k] as float32 for j < N (row stride K); same argument rules. */
 int dl_qdequant_f32(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, float *out);
 
+/* Decoding (one row of x) from a row-interleaved copy of W (dl_qpack): rows in tiles of
+ * DL_QP_ROWS, each tile's blocks stored as the tile's 16 scales (f16; for Q4_1 then its 16
+ * minimums) followed by the codes of 2 consecutive k of every row side by side, so that one
+ * vector holds a pair of k for 16 rows.  x is split once per call into two int16 parts per
+ * 32-block, x_k = s_b (xq_k + xl_k 2^-15) with s_b = max|x_b| / 32767 (xq rounds x_k / s_b,
+ * xl the remainder), and each block's dot is made of exact integer sums of code x part
+ * products (vpmaddwd), scaled once per block for the whole tile:
+ *   y[j] = sum_b d_jb s_b (sum_k q_jk xq_k + 2^-15 sum_k q_jk xl_k)  +  m_jb sum_k x_k
+ * (Q4_0: m = -8 d).  No horizontal sums, one scale step per 16 rows and block, integer
+ * multiply-adds of 2 x 16 codes.  The split holds x to |x_k - s_b (xq_k + xl_k 2^-15)| <=
+ * s_b 2^-16 (about max|x_b| 2^-31), far below float32's rounding of the sums, so
+ *   |y_j - exact| <= sum_b s_b 2^-16 sum_{k in b} |w_jk|  plus float32 rounding of the sums.
+ * A block of x with a NaN or Inf, or so small (max |x_b| < 2^-60) that its scales would leave
+ * float32's normal range, sends the whole call through an exact float32 loop instead. */
+enum { DL_QP_ROWS = 16 };
+
+/* Bytes of the packed copy of an (N, K) weight (N rounded up to whole tiles), 0 for an
+ * unknown kind or K not a multiple of 32. */
+size_t dl_qpack_bytes(int kind, size_t N, size_t K);
+
+/* P (dl_qpack_bytes bytes) = the packed copy of W; rows past N in the last tile are zero.
+ * Returns 0, or -1 for bad arguments. */
+int dl_qpack(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, uint8_t *P);
+
+/* y[j] = sum_k x[k] * W[j, k] for j < N from the packed copy P (accumulate: y[j] += ...).
+ * Returns 0, -1 for bad arguments, -2 when scratch memory could not be allocated. */
+int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
+                        float *y, int accumulate);
+
+/* The tile dl_qgemv_packed_f32 runs now: "avx512-vnni" (vpdpwssd, where the CPU has it),
+ * "avx512", "avx2" or "generic"; allow_vnni(0) keeps the AVX-512 path off the VNNI tile
+ * (to test both); it returns the previous setting. */
+const char *dl_qgemv_packed_kernel_name(void);
+int dl_qgemv_packed_allow_vnni(int allow);
+
 #endif
