@@ -252,3 +252,24 @@ def test_gan_trainer_weight_average_and_class_weight():
         GANTrainer(G, D, ema_decay=1.0)
     with pytest.raises(ValueError, match="class_weight"):
         GANTrainer(G, D, class_weight=-1)
+
+
+def test_gan_trainer_logs_mean_probabilities():
+    """d_real / d_fake are the means of the discriminator's probabilities on that step's real
+    and fake batches (before its update), also for logits far from zero."""
+    from dlcore.models.gan import GANTrainer
+    dl.manual_seed(0)
+    G = MLPGenerator(4, (8,), 6)
+    D = MLPDiscriminator(6, (8,))
+    with dl.no_grad():  # logits of both signs, some large enough to overflow a naive exp(-x)
+        D.net[-1].weight._data[...] *= 400.0
+    tr = GANTrainer(G, D, rng=np.random.default_rng(3))
+    real = dl.tensor(np.random.default_rng(4).standard_normal((32, 6)).astype(np.float32))
+    with dl.no_grad():
+        logits = D(real).numpy().astype(np.float64)
+    assert logits.min() < -50 and logits.max() > 50, logits
+    want = float(np.mean(0.5 * (1 + np.tanh(logits / 2))))  # sigmoid, overflow-free
+    with np.errstate(over="raise"):
+        logs = tr.training_step((real,))
+    assert abs(logs["d_real"] - want) < 1e-9, (logs["d_real"], want)
+    assert 0 <= logs["d_fake"] <= 1

@@ -230,7 +230,11 @@ def _grads_finite(module):
 
 
 def _sigmoid_mean(logits):
-    return float(1 / (1 + np.exp(-logits.numpy().astype(np.float64))).mean())
+    # the mean of the probabilities (not one over the mean of 1 + exp(-x)), computed without
+    # overflow for logits far from zero
+    x = logits.numpy().astype(np.float64)
+    e = np.exp(-np.abs(x))
+    return float(np.where(x >= 0, 1 / (1 + e), e / (1 + e)).mean())
 
 
 class GANTrainer(Trainer):
