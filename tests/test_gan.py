@@ -205,6 +205,14 @@ def test_conditional_dcgan_models():
     assert tuple(logit.shape) == (5, 1) and tuple(cls.shape) == (5, 3)
     other = D(x, dl.tensor(np.array([1, 2, 0, 1, 2])))
     assert not np.allclose(other.numpy(), logit.numpy())
+    # the label embedding starts Glorot-uniform, so the projection term starts on the scale of
+    # the plain logit (with N(0, 1) it was ~sqrt(width) times larger: |logit| near 80 at 28x28)
+    wide = DCDiscriminator(image_size=28, channels=32, num_classes=10)
+    bound = np.sqrt(6.0 / (10 + 64 * 7 * 7))
+    w = wide.label_emb.weight.numpy()
+    assert np.abs(w).max() <= bound and w.std() > 0.5 * bound / np.sqrt(3)
+    noise = dl.tensor(np.random.default_rng(1).uniform(-1, 1, (32, 1, 28, 28)).astype(np.float32))
+    assert np.abs(wide(noise, dl.tensor(np.arange(32) % 10)).numpy()).max() < 10
     with pytest.raises(ValueError, match="conditional"):
         G(z)
     with pytest.raises(ValueError, match="auxiliary"):
