@@ -185,7 +185,7 @@ def test_example_dcgan_fashion_quick():
     # ten small epochs on 512 images move the samples toward the data (ratio 0.76 measured with
     # batch 64, 0.12 with the example's batch 32 and fixed projection init); following the
     # requested class takes the full run (see the recorded row)
-    assert row["frechet_ratio"] < 0.9, row
+    assert row["frechet_ratio"] < 0.5, row
     t = row["truncated"]
     assert len(t["per_class"]) == 10 and abs(np.mean(t["per_class"]) - t["wanted_confidence"]) < 1e-6
     assert row["value"] == round(t["wanted_confidence"], 4)
