@@ -175,7 +175,8 @@ class DCDiscriminator(nn.Module):
     """DCGAN discriminator: (in_channels, S, S) -> Conv2d(4, stride 2) + LeakyReLU(0.2) ->
     Conv2d(4, stride 2) + BatchNorm + LeakyReLU(0.2) -> Linear -> one logit.
     num_classes > 0 makes it a projection discriminator (Miyato & Koyama, 2018): the logit gains
-    the inner product of the image's features with a learned embedding of its label.
+    the inner product of the image's features with a learned embedding of its label (initialised
+    Glorot-uniform).
     auxiliary=True (conditional only) adds a class head on the same features, as in AC-GAN
     (Odena et al., 2017): GANTrainer then trains it on the real images' labels and asks the
     generator's samples to be classified as the class they were drawn for."""
@@ -199,6 +200,10 @@ class DCDiscriminator(nn.Module):
             nn.Flatten(), nn.Linear(channels * 2 * s * s, 1))
         if self.num_classes:
             self.label_emb = nn.Embedding(self.num_classes, channels * 2 * s * s)
+            # Glorot-uniform, as in the projection discriminator's reference code: the
+            # Embedding's N(0, 1) makes the projection term ~sqrt(width) times the feature
+            # scale (logits near +-60 at the start), which saturates the real/fake loss
+            nn.init.xavier_uniform_(self.label_emb.weight)
         self.auxiliary = bool(auxiliary)
         if self.auxiliary:
             if not self.num_classes:
@@ -230,7 +235,11 @@ def _grads_finite(module):
 
 
 def _sigmoid_mean(logits):
-    return float(1 / (1 + np.exp(-logits.numpy().astype(np.float64))).mean())
+    # the mean of the probabilities (not one over the mean of 1 + exp(-x)), computed without
+    # overflow for logits far from zero
+    x = logits.numpy().astype(np.float64)
+    e = np.exp(-np.abs(x))
+    return float(np.where(x >= 0, 1 / (1 + e), e / (1 + e)).mean())
 
 
 class GANTrainer(Trainer):

@@ -71,8 +71,9 @@ EXAMPLES = {
         "{dcgan.confidence:f3}, Fréchet distance {dcgan.frechet/dcgan_untrained.frechet:pct0} "
         "of an untrained generator's", {}),
     "08_dcgan_fashion": (
-        "conditional DCGAN (projection discriminator + auxiliary classifier) on the Fashion-MNIST "
-        "subset: a separate classifier gives the requested class {value:f2} on average (weakest "
+        "conditional DCGAN (projection discriminator + auxiliary classifier, {epochs:d} epochs) "
+        "on the Fashion-MNIST subset, sampled with truncated noise: a separate classifier gives "
+        "the requested class {value:f2} on average (weakest "
         "class {min_class_confidence:f2}; real images {real_confidence:f2}); {classes_at_bar:d} "
         "of 10 classes reach 0.8, where the classifier itself gives held-out real images of "
         "{judge_classes_at_bar:d} classes 0.8; Fréchet distance {frechet_ratio:pct0} of an "
