@@ -365,16 +365,27 @@ def _linspace_bound(v, name):
     return v
 
 
+def _random_float_dtype(dtype, fname):
+    """rand/randn draw floats: an integer or bool dtype is refused, as torch refuses it, where
+    casting the draws would silently give zeros."""
+    dt = _as_dtype(dtype, fname=fname) or _default_dtype["dtype"]
+    if not _is_floating(dt):
+        # torch's type: NotImplementedError (a RuntimeError)
+        raise NotImplementedError("%s: dtype must be a floating point dtype, got %s"
+                                  % (fname, dt))
+    return dt
+
+
 def rand(*size, dtype=None, generator=None, requires_grad=False, device=None):
     _check_device(device)
-    dt = _as_dtype(dtype, fname="rand") or _default_dtype["dtype"]
+    dt = _random_float_dtype(dtype, "rand")
     arr = R.rng(generator).random(_size_args(size, "rand")).astype(dt)
     return Tensor(arr, requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, generator=None, requires_grad=False, device=None):
     _check_device(device)
-    dt = _as_dtype(dtype, fname="randn") or _default_dtype["dtype"]
+    dt = _random_float_dtype(dtype, "randn")
     arr = R.rng(generator).standard_normal(_size_args(size, "randn")).astype(dt)
     return Tensor(arr, requires_grad=requires_grad)
 

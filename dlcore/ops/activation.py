@@ -37,6 +37,14 @@ def _check_input(x, fname):
         raise TypeError("%s: input must be float32 or float64, got %s" % (fname, x.dtype))
 
 
+def _float_math_input(x):
+    """torch computes sigmoid and tanh of integer and bool tensors in the default float dtype."""
+    if isinstance(x, TensorBase) and x.dtype.kind in "iub":
+        from .arith import _float_math
+        return _float_math(x)
+    return x
+
+
 def _check_number(v, fname, name):
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError("%s: %s must be a number, got %r" % (fname, name, v))
@@ -162,6 +170,9 @@ def _applied(fname, input, inplace, apply):
 
 @via_float32
 def relu(input, inplace=False):
+    if isinstance(input, TensorBase) and input.dtype.kind in "iu":
+        # torch's relu keeps an integer tensor's dtype (a bool one it refuses)
+        return input.clamp_(min=0) if inplace else input.clamp(min=0)
     _check_input(input, "relu")
     return _applied("relu", input, inplace, ReLU.apply)
 
@@ -184,12 +195,14 @@ def leaky_relu_(input, negative_slope=0.01):
 
 @via_float32
 def sigmoid(input):
+    input = _float_math_input(input)
     _check_input(input, "sigmoid")
     return Sigmoid.apply(input)
 
 
 @via_float32
 def tanh(input):
+    input = _float_math_input(input)
     _check_input(input, "tanh")
     return Tanh.apply(input)
 

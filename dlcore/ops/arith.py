@@ -7,7 +7,7 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..dtypes import is_floating, is_half, bool_, float32
+from ..dtypes import is_floating, is_half, bool_, float32, get_default_dtype, int64
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
@@ -134,6 +134,14 @@ class Pow(Function):
                 la = float(np.log(a)) if a > 0 else 0.0
             gb = g * (a ** b) * la
         return ga, gb
+
+
+def _float_math(t):
+    """torch runs float math (exp, log, sqrt, sin, ...) on integer and bool tensors in the
+    default float dtype; NumPy's ufuncs would pick float64 (float16 for 8-bit inputs)."""
+    if is_floating(t._data.dtype):
+        return t
+    return Cast.apply(t, dtype=get_default_dtype())
 
 
 class Exp(Function):
@@ -462,19 +470,19 @@ class ArithMethods:
 
     @via_float32(only="bfloat16")
     def exp(self):
-        return Exp.apply(self)
+        return Exp.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def log(self):
-        return Log.apply(self)
+        return Log.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def log1p(self):
-        return Log1p.apply(self)
+        return Log1p.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def sqrt(self):
-        return Sqrt.apply(self)
+        return Sqrt.apply(_float_math(self))
 
     def rsqrt(self):
         return 1.0 / self.sqrt()
@@ -487,13 +495,15 @@ class ArithMethods:
 
     @via_float32(only="bfloat16")
     def sin(self):
-        return Sin.apply(self)
+        return Sin.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def cos(self):
-        return Cos.apply(self)
+        return Cos.apply(_float_math(self))
 
     def square(self):
+        if self._data.dtype == bool_:  # torch squares bools as int64
+            return Cast.apply(self, dtype=int64) ** 2
         return self * self
 
     def reciprocal(self):
@@ -504,7 +514,12 @@ class ArithMethods:
             raise ValueError("clamp: at least one of min and max must be given")
         if rounding.has_tensor_bound(min, max):
             return rounding.clamp_tensor(self, min, max)
-        return Clamp.apply(self, min=scalar_or_none(min, "clamp"), max=scalar_or_none(max, "clamp"))
+        lo, hi = scalar_or_none(min, "clamp"), scalar_or_none(max, "clamp")
+        if not is_floating(self._data.dtype) and any(isinstance(v, float) for v in (lo, hi)):
+            # a float bound promotes an integer tensor to the default float dtype, as torch's
+            # result_type does (NumPy's clip would give float64)
+            return Clamp.apply(_float_math(self), min=lo, max=hi)
+        return Clamp.apply(self, min=lo, max=hi)
 
     clip = clamp
 

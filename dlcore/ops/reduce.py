@@ -340,6 +340,9 @@ class ReduceMethods:
 
     @via_float32
     def logsumexp(self, dim, keepdim=False):
+        if not is_floating(self._data.dtype):  # torch: in the default float dtype
+            from .arith import _float_math
+            self = _float_math(self)
         return LogSumExp.apply(self, axis=norm_axes(dim, self.ndim, "logsumexp"), keepdim=keepdim)
 
     @via_float32
