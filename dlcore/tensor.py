@@ -21,6 +21,7 @@ from .dtypes import (float32, float64, float16, int64, int32, int8, uint8,  # no
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
 from .ops.inplace import InplaceMethods
+from .ops.inplace_math import InplaceMathMethods
 from .ops.convert import ConvertMethods
 from .ops.elementwise import ElementwiseMethods
 from .ops.random_fill import RandomMethods
@@ -81,7 +82,7 @@ def _legacy_array(args, dtype):
 class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareMethods,
              ReduceMethods, ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods,
              SharedMemoryMethods, SparseMethods, ConvertMethods, SelectMethods,
-             ElementwiseMethods, RandomMethods, concrete=True):
+             ElementwiseMethods, RandomMethods, InplaceMathMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
     Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape,
