@@ -22,6 +22,8 @@ from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
 from .ops.inplace import InplaceMethods
 from .ops.inplace_math import InplaceMathMethods
+from .ops.math_extra import MathExtraMethods
+from .ops.shape_extra import ShapeExtraMethods
 from .ops.convert import ConvertMethods
 from .ops.elementwise import ElementwiseMethods
 from .ops.random_fill import RandomMethods
@@ -82,7 +84,8 @@ def _legacy_array(args, dtype):
 class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareMethods,
              ReduceMethods, ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods,
              SharedMemoryMethods, SparseMethods, ConvertMethods, SelectMethods,
-             ElementwiseMethods, RandomMethods, InplaceMathMethods, concrete=True):
+             ElementwiseMethods, RandomMethods, InplaceMathMethods, ShapeExtraMethods,
+             MathExtraMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
     Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape,
