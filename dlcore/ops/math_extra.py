@@ -49,6 +49,8 @@ def rad2deg(input):
 
 def xlogy(input, other):
     """input * log(other), 0 where input is 0 (NaN where other is NaN), as torch."""
+    if not isinstance(input, TensorBase) and not isinstance(other, TensorBase):
+        raise TypeError("xlogy: expected a Tensor as input or other, got two numbers")
     if not isinstance(input, TensorBase):
         input = wrap(np.asarray(input, dtype=get_default_dtype()))
     if not isinstance(other, TensorBase):
@@ -108,6 +110,8 @@ def _promoted(a, b):
 
 def float_power(input, exponent):
     from ..dtypes import float64
+    if not isinstance(input, TensorBase) and not isinstance(exponent, TensorBase):
+        raise TypeError("float_power: expected a Tensor as input or exponent, got two numbers")
     base = input.to(float64) if isinstance(input, TensorBase) else input
     exp = exponent.to(float64) if isinstance(exponent, TensorBase) else exponent
     if not isinstance(base, TensorBase):
@@ -153,6 +157,12 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 def _stat_mean(stat, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, bool):      # torch's std_mean(input, unbiased) overload
+        dim, unbiased = None, dim
+    if dim is None and keepdim:
+        s, m = _stat_mean(stat, input, None, unbiased, False, correction)
+        shape = (1,) * input.ndim
+        return s.reshape(*shape), m.reshape(*shape)
     kw = {"keepdim": keepdim}
     if correction is not None:
         kw["correction"] = correction
@@ -173,8 +183,9 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def aminmax(input, *, dim=None, keepdim=False):
-    if input.numel() == 0:
-        raise RuntimeError("aminmax: cannot compute on an empty tensor")
+    if (input.numel() == 0 if dim is None else
+            input.ndim and input.shape[norm_dim(dim, input.ndim, "aminmax")] == 0):
+        raise RuntimeError("aminmax: cannot compute on an empty tensor or dimension")
     if dim is None:
         mn, mx = input.amin(), input.amax()
         if keepdim:
@@ -303,6 +314,11 @@ def tensordot(a, b, dims=2):
     da = [norm_dim(x, a.ndim, "tensordot") for x in da]
     db = [norm_dim(x, b.ndim, "tensordot") for x in db]
     for x, y in zip(da, db):
+        # a contracted dim of size 1 against a longer one: the longer is summed, as torch
+        if a.shape[x] == 1 and b.shape[y] != 1:
+            b = b.sum(y, keepdim=True)
+        elif b.shape[y] == 1 and a.shape[x] != 1:
+            a = a.sum(x, keepdim=True)
         if a.shape[x] != b.shape[y]:
             raise RuntimeError("tensordot: contracted dimensions need to match, but first has "
                                "size %d in dim %d and second has size %d in dim %d"
@@ -365,7 +381,10 @@ def _along(dim, n, ndim, index):
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    d = norm_dim(dim, input.ndim, "index_add") if input.ndim else 0
+    if input.ndim == 0:
+        return index_add(input.reshape(1), dim, index, source.reshape(-1),
+                         alpha=alpha).reshape(())
+    d = norm_dim(dim, input.ndim, "index_add")
     idx = index._data if isinstance(index, TensorBase) else np.asarray(index)
     if idx.ndim > 1:
         raise IndexError("index_add: index must be a vector, got %d-D" % idx.ndim)
@@ -390,7 +409,12 @@ def index_fill(input, dim, index, value):
 
 
 def heaviside(input, values):
-    v = values._data if isinstance(values, TensorBase) else np.asarray(values)
+    if not isinstance(values, TensorBase):
+        raise TypeError("heaviside: values must be a Tensor, got %s" % type(values).__name__)
+    if values.dtype != input.dtype:
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes "
+                           "(%s and %s)" % (input.dtype, values.dtype))
+    v = values._data
     return wrap(np.heaviside(input._data, v).astype(np.result_type(input._data, v)))
 
 
@@ -439,7 +463,12 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         seq = np.take_along_axis(seq, sorter._data, axis=-1)
     x = input._data if isinstance(input, TensorBase) else np.asarray(input)
     s = "right" if right else "left"
-    if seq.ndim == 1:
+    if x.size == 0 or seq.shape[-1] == 0:
+        if seq.ndim > 1 and seq.shape[:-1] != x.shape[:-1]:
+            raise RuntimeError("searchsorted: boundaries and input must have the same leading "
+                               "dims, got %s and %s" % (seq.shape, x.shape))
+        out = np.zeros(x.shape, np.int64)
+    elif seq.ndim == 1:
         out = np.searchsorted(seq, x, side=s)
     else:
         if seq.shape[:-1] != x.shape[:-1]:

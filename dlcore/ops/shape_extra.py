@@ -228,10 +228,18 @@ def take(input, index):
     return flat[wrap(np.asarray(idx, np.int64))]
 
 
+def _wrapped(indices, n):
+    """Negative indices counted from the end, as torch's take_along_dim takes them."""
+    i = indices._data
+    return wrap(np.where(i < 0, i + n, i)) if i.size and i.min() < 0 else indices
+
+
 def take_along_dim(input, indices, dim=None):
     if dim is None:
-        return input.reshape(-1).gather(0, indices.reshape(-1))
+        flat = input.reshape(-1)
+        return flat.gather(0, _wrapped(indices.reshape(-1), flat.shape[0]))
     d = norm_dim(dim, input.ndim, "take_along_dim")
+    indices = _wrapped(indices, input.shape[d])
     if indices.ndim != input.ndim:
         raise RuntimeError("take_along_dim: input and indices must have the same number of "
                            "dims, got %d and %d" % (input.ndim, indices.ndim))
@@ -305,8 +313,10 @@ def combinations(input, r=2, with_replacement=False):
     pick = itertools.combinations_with_replacement if with_replacement else \
         itertools.combinations
     idx = np.array(list(pick(range(input.shape[0]), r)), np.int64).reshape(-1, r)
-    if idx.shape[0] == 0:
-        return empty(0, r, dtype=input.dtype) if r else empty(0, dtype=input.dtype)
+    if idx.shape[0] == 0:   # still on the graph, as torch's
+        if r == 0:
+            return empty(0, dtype=input.dtype)
+        return input[wrap(np.zeros(0, np.int64))].reshape(0, 1).expand(0, r)
     return stack([input[wrap(idx[:, j])] for j in range(r)], 1)
 
 
