@@ -17,6 +17,7 @@ from ..shapes import norm_dim
 from ..tensor_base import TensorBase
 from .inplace_option import in_place
 from .half import via_float32
+from .float_math import float_math as _float_math
 
 __all__ = ["relu", "relu_", "leaky_relu_", "elu_", "hardtanh_", "leaky_relu", "sigmoid", "tanh",
            "gelu", "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
@@ -40,7 +41,6 @@ def _check_input(x, fname):
 def _float_math_input(x):
     """torch computes sigmoid and tanh of integer and bool tensors in the default float dtype."""
     if isinstance(x, TensorBase) and x.dtype.kind in "iub":
-        from .arith import _float_math
         return _float_math(x)
     return x
 

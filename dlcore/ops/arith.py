@@ -7,12 +7,13 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..dtypes import is_floating, is_half, bool_, float32, get_default_dtype, int64
+from ..dtypes import is_floating, is_half, bool_, float32, int64
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
                         int_pow as _pow)
 from .half import via_float32
+from .float_math import float_math as _float_math
 from .shape import Cast
 from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
 
@@ -134,14 +135,6 @@ class Pow(Function):
                 la = float(np.log(a)) if a > 0 else 0.0
             gb = g * (a ** b) * la
         return ga, gb
-
-
-def _float_math(t):
-    """torch runs float math (exp, log, sqrt, sin, ...) on integer and bool tensors in the
-    default float dtype; NumPy's ufuncs would pick float64 (float16 for 8-bit inputs)."""
-    if is_floating(t._data.dtype):
-        return t
-    return Cast.apply(t, dtype=get_default_dtype())
 
 
 class Exp(Function):
@@ -501,10 +494,8 @@ class ArithMethods:
     def cos(self):
         return Cos.apply(_float_math(self))
 
-    def square(self):
-        if self._data.dtype == bool_:  # torch squares bools as int64
-            return Cast.apply(self, dtype=int64) ** 2
-        return self * self
+    def square(self):  # torch squares bools as int64
+        return Cast.apply(self, dtype=int64) ** 2 if self._data.dtype == bool_ else self * self
 
     def reciprocal(self):
         return 1.0 / self
@@ -515,11 +506,8 @@ class ArithMethods:
         if rounding.has_tensor_bound(min, max):
             return rounding.clamp_tensor(self, min, max)
         lo, hi = scalar_or_none(min, "clamp"), scalar_or_none(max, "clamp")
-        if not is_floating(self._data.dtype) and any(isinstance(v, float) for v in (lo, hi)):
-            # a float bound promotes an integer tensor to the default float dtype, as torch's
-            # result_type does (NumPy's clip would give float64)
-            return Clamp.apply(_float_math(self), min=lo, max=hi)
-        return Clamp.apply(self, min=lo, max=hi)
+        t = _float_math(self) if any(isinstance(v, float) for v in (lo, hi)) else self
+        return Clamp.apply(t, min=lo, max=hi)
 
     clip = clamp
 

@@ -9,9 +9,11 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..dtypes import get_default_dtype, is_floating
+from ..dtypes import float64, get_default_dtype, is_floating
 from ..shapes import norm_dim
 from ..tensor_base import TensorBase, wrap
+from . import join
+from .promote import binary_operands
 
 __all__ = ["deg2rad", "rad2deg", "xlogy", "logit", "sinc", "copysign", "fmax", "fmin",
            "float_power", "frac", "fix", "positive", "sgn", "nansum", "nanmean", "std_mean",
@@ -26,8 +28,7 @@ ValuesIndices = namedtuple("values_indices", ["values", "indices"])
 
 
 def _where(c, a, b):
-    from ..functions import where
-    return where(c, a, b)
+    return join.where(c, a, b)
 
 
 def _float(t):
@@ -104,12 +105,10 @@ def fmin(input, other):
 
 
 def _promoted(a, b):
-    from .promote import binary_operands
     return binary_operands(a, b)
 
 
 def float_power(input, exponent):
-    from ..dtypes import float64
     if not isinstance(input, TensorBase) and not isinstance(exponent, TensorBase):
         raise TypeError("float_power: expected a Tensor as input or exponent, got two numbers")
     base = input.to(float64) if isinstance(input, TensorBase) else input
@@ -296,8 +295,7 @@ def cross(input, other, dim=None):
             raise RuntimeError("cross: dimension %d does not have size 3" % dim)
     a0, a1, a2 = (a.narrow(d, i, 1).squeeze(d) for i in range(3))
     b0, b1, b2 = (b.narrow(d, i, 1).squeeze(d) for i in range(3))
-    from ..functions import stack
-    return stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
+    return join.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
 def tensordot(a, b, dims=2):
@@ -341,8 +339,13 @@ def vdot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError("vdot: 1D tensors expected, but got %dD and %dD tensors"
                            % (input.ndim, other.ndim))
-    from ..functions import dot
-    return dot(input, other)
+    if input.shape != other.shape:
+        raise RuntimeError("vdot: inconsistent tensor size, %d and %d elements"
+                           % (input.shape[0], other.shape[0]))
+    if input.dtype != other.dtype:
+        raise RuntimeError("vdot: expected both vectors to have the same dtype, got %s and %s"
+                           % (input.dtype, other.dtype))
+    return (input * other).sum()
 
 
 def kron(input, other):

@@ -3,13 +3,16 @@ narrow, cat, flip, indexing, gather): movedim swapdims ravel tile tensor_split h
 atleast_Nd h/v/d/column/row_stack fliplr flipud rot90 broadcast_tensors broadcast_shapes take
 take_along_dim diag_embed diagflat trace block_diag cartesian_prod combinations
 tril/triu_indices.  `ShapeExtraMethods` holds the ones torch also has as Tensor methods."""
+import functools
 import itertools
 import numbers
 
 import numpy as np
 
+from ..dtypes import promote_types
 from ..shapes import Size, norm_dim
 from ..tensor_base import TensorBase, wrap
+from . import join
 
 __all__ = ["movedim", "moveaxis", "select", "swapdims", "ravel", "tile", "tensor_split", "hsplit",
            "vsplit", "dsplit", "atleast_1d", "atleast_2d", "atleast_3d", "hstack", "vstack",
@@ -150,8 +153,7 @@ def atleast_3d(*tensors):
 
 
 def _cat(tensors, dim):
-    from ..functions import cat
-    return cat(list(tensors), dim)
+    return join.cat(tensors, dim)
 
 
 def hstack(tensors):
@@ -252,9 +254,8 @@ def take_along_dim(input, indices, dim=None):
 
 
 def diag_embed(input, offset=0, dim1=-2, dim2=-1):
-    from ..tensor import zeros
     n = input.shape[-1] + abs(offset)
-    out = zeros(*input.shape[:-1], n, n, dtype=input.dtype)
+    out = wrap(np.zeros(tuple(input.shape[:-1]) + (n, n), input.dtype))
     i = np.arange(input.shape[-1])
     rows, cols = (i, i + offset) if offset >= 0 else (i - offset, i)
     out[(Ellipsis, wrap(rows), wrap(cols))] = input
@@ -280,9 +281,8 @@ def trace(input):
 
 
 def block_diag(*tensors):
-    import functools
-    from ..dtypes import promote_types
-    from ..tensor import zeros
+    def zeros(r, c, dtype=None):
+        return wrap(np.zeros((r, c), dtype or np.float32))
     ts = [t.reshape(1, -1) if t.ndim <= 1 else t for t in tensors]
     if any(t.ndim != 2 for t in ts):
         raise RuntimeError("block_diag: input tensors must have 2 or fewer dimensions")
@@ -294,20 +294,20 @@ def block_diag(*tensors):
         parts = [zeros(r, left, dtype=dtype), t.to(dtype), zeros(r, ncols - left - c, dtype=dtype)]
         rows.append(_cat(parts, 1))
         left += c
-    return _cat(rows, 0) if rows else zeros(0, 0)
+    return _cat(rows, 0) if rows else wrap(np.zeros((0, 0), np.float32))
 
 
 def cartesian_prod(*tensors):
-    from ..functions import meshgrid, stack
     if len(tensors) == 1:
         return tensors[0]
-    grids = meshgrid(*tensors, indexing="ij")
-    return stack([g.reshape(-1) for g in grids], 1)
+    shape = tuple(t.shape[0] for t in tensors)
+    n = len(tensors)
+    grids = [t.reshape(*[-1 if j == i else 1 for j in range(n)]).expand(*shape)
+             for i, t in enumerate(tensors)]
+    return join.stack([g.reshape(-1) for g in grids], 1)
 
 
 def combinations(input, r=2, with_replacement=False):
-    from ..functions import stack
-    from ..tensor import empty
     if input.ndim != 1:
         raise RuntimeError("combinations: expected a 1-D tensor, got %d-D" % input.ndim)
     pick = itertools.combinations_with_replacement if with_replacement else \
@@ -315,15 +315,14 @@ def combinations(input, r=2, with_replacement=False):
     idx = np.array(list(pick(range(input.shape[0]), r)), np.int64).reshape(-1, r)
     if idx.shape[0] == 0:   # still on the graph, as torch's
         if r == 0:
-            return empty(0, dtype=input.dtype)
+            return wrap(np.empty(0, input.dtype))
         return input[wrap(np.zeros(0, np.int64))].reshape(0, 1).expand(0, r)
-    return stack([input[wrap(idx[:, j])] for j in range(r)], 1)
+    return join.stack([input[wrap(idx[:, j])] for j in range(r)], 1)
 
 
 def _indices(np_fn, row, col, offset, dtype, fname):
-    from ..tensor import tensor
     r, c = np_fn(row, offset, col)
-    return tensor(np.stack([r, c]).astype(np.int64), dtype=dtype or np.int64)
+    return wrap(np.stack([r, c]).astype(np.dtype(dtype) if dtype is not None else np.int64))
 
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
