@@ -3,6 +3,8 @@
  * (N, C)) a channel's values are C apart, so that case walks rows and vectorizes over
  * channels instead, in blocks of BN_CBLOCK channels. */
 
+#include "channel_total_impl.h"
+
 /* sum and sum of (x - shift)^2 of channel c, or of the block [c0, c1) when L == 1 */
 static void SUF(bn_stats)(int64_t N, int64_t C, int64_t L, const T *x, int64_t c0, int64_t c1,
                           double *mean, double *var)
@@ -26,15 +28,7 @@ static void SUF(bn_stats)(int64_t N, int64_t C, int64_t L, const T *x, int64_t c
         return;
     }
     for (int64_t c = c0; c < c1; c++) {
-        double s = 0.0;
-        for (int64_t n = 0; n < N; n++) {
-            const T *row = x + (n * C + c) * L;
-            T rs = 0;
-            #pragma omp simd reduction(+ : rs)
-            for (int64_t l = 0; l < L; l++) rs += row[l];
-            s += (double)rs;
-        }
-        const double m = s / cnt;
+        const double m = SUF(channel_total)(N, C, L, x, c) / cnt;
         const T mt = (T)m;
         double q = 0.0, corr = 0.0;
         for (int64_t n = 0; n < N; n++) {

@@ -165,6 +165,19 @@ static inline int split_outer(int64_t units, int nt)
     return nt > 1 && units >= nt && (units >= 4 * (int64_t)nt || units % nt == 0);
 }
 
+/* Inside a team whose threads each allocate scratch: whether every thread got it (`ok`: this
+ * thread did).  Ends in a barrier, so all threads return the same answer and either all work
+ * or all give up (no thread waits at a later barrier for one that left). */
+static inline int team_all_ok(int ok, int *fail)
+{
+    if (!ok) {
+        #pragma omp atomic write
+        *fail = 1;
+    }
+    #pragma omp barrier
+    return !*fail;
+}
+
 /* the depthwise inner loops: float stride 1 goes to the SIMD copy for this CPU */
 static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
                         int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t sh,
@@ -187,6 +200,16 @@ static void im2col_f64(const dl_conv_params *p, const double *x, int64_t Cg, int
                        int64_t np, double *col, int64_t ldc);
 static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, int64_t p0,
                        int64_t np, double *x, int64_t ldc);
+
+/* the small-map forms (conv_im2col_impl.h): float32 from the ISA's table, float64 portable */
+static void im2col_image_f32(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                             float *col, int64_t ldc);
+static void col2im_image_f32(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                             float *x, int64_t ldc);
+static void im2col_image_f64(const dl_conv_params *p, const double *x, int64_t Cg, double *xp,
+                             double *col, int64_t ldc);
+static void col2im_image_f64(const dl_conv_params *p, const double *col, int64_t Cg,
+                             double *xp, double *x, int64_t ldc);
 
 /* A left GEMM operand used for several products (the weights for every image, an image's
  * output gradient for every im2col chunk): float32 packs it once (`pack`; unpacked, each
@@ -302,4 +325,28 @@ static void col2im_f64(const dl_conv_params *p, const double *col, int64_t Cg, i
                        int64_t np, double *x, int64_t ldc)
 {
     col2im_scalar_f64(p, col, Cg, p0, np, x, ldc);
+}
+
+static void im2col_image_f32(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                             float *col, int64_t ldc)
+{
+    conv_kernels()->im2col_image(p, x, Cg, xp, col, ldc);
+}
+
+static void col2im_image_f32(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                             float *x, int64_t ldc)
+{
+    conv_kernels()->col2im_image(p, col, Cg, xp, x, ldc);
+}
+
+static void im2col_image_f64(const dl_conv_params *p, const double *x, int64_t Cg, double *xp,
+                             double *col, int64_t ldc)
+{
+    im2col_image_scalar_f64(p, x, Cg, xp, col, ldc);
+}
+
+static void col2im_image_f64(const dl_conv_params *p, const double *col, int64_t Cg,
+                             double *xp, double *x, int64_t ldc)
+{
+    col2im_image_scalar_f64(p, col, Cg, xp, x, ldc);
 }

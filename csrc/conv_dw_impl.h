@@ -117,12 +117,7 @@ static int SUF(dw_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     #pragma omp parallel num_threads(nt)
     {
         T *buf = (T *)dl_alloc(need * sizeof(T));
-        if (!buf) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(buf != NULL, &fail)) {
             #pragma omp for schedule(static)
             for (int64_t t = 0; t < planes; t++) {
                 const int64_t n = t / p->K, k = t % p->K;
@@ -151,12 +146,7 @@ static int SUF(dw_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
     #pragma omp parallel num_threads(nt)
     {
         T *buf = (T *)dl_alloc((need + (size_t)RS) * sizeof(T));
-        if (!buf) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(buf != NULL, &fail)) {
             T *flip = buf + need;
             #pragma omp for schedule(static)
             for (int64_t t = 0; t < planes; t++) {
@@ -212,12 +202,7 @@ static int SUF(dw_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     {
         T *buf = (T *)dl_alloc(need * sizeof(T));
         double *acc = (double *)dl_alloc((size_t)RS * sizeof(double));
-        if (!buf || !acc) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(buf && acc, &fail)) {
             T *gpad = buf + bw * bufrows, *part = gpad + rows * ldg;
             #pragma omp for schedule(static)
             for (int64_t k = 0; k < p->K; k++) {

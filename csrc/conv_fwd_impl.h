@@ -29,16 +29,17 @@ static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const SUF(lhs) *L
 }
 
 /* Forward of images b0 .. b0+nb-1 in one GEMM per group: col holds their columns side by side
- * (Kc x nb*P), yb receives Kg x nb*P outputs (bias fused), then each image's rows go back to
- * y[b][k][:]. */
+ * (Kc x nb*P, each image's by im2col_image; xp its scratch), yb receives Kg x nb*P outputs (bias
+ * fused), then each image's rows go back to y[b][k][:]. */
 static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y,
-                            int64_t b0, int64_t nb, T *col, T *yb)
+                            int64_t b0, int64_t nb, T *col, T *yb, T *xp)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
     for (int64_t g = 0; g < G; g++) {
-        for (int64_t i = 0; i < nb; i++)
-            SUF(im2col)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, 0, P, col + i * P, ld);
+        for (int64_t i = 0; i < nb; i++) {
+            SUF(im2col_image)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, xp, col + i * P, ld);
+        }
         GEMM(0, 0, (size_t)Kg, (size_t)ld, (size_t)Kc, 1, w + g * Kg * Kc, Kc, col, ld, 0, yb,
              ld, bias ? bias + g * Kg : NULL, bias ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE);
         for (int64_t i = 0; i < nb; i++)
@@ -59,12 +60,7 @@ static int SUF(run_units)(int64_t units, int nt, size_t col_elems, SUF(unit_fn) 
     #pragma omp parallel num_threads(nt) if (split_outer(units, nt))
     {
         T *col = col_elems ? (T *)dl_alloc(col_elems * sizeof(T)) : NULL;
-        if (col_elems && !col) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(!col_elems || col, &fail)) {
             #pragma omp for schedule(dynamic, 1)
             for (int64_t u = 0; u < units; u++) fn(ctx, u, col);
         }
@@ -150,11 +146,12 @@ static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const SUF(
 }
 
 /* Input gradient of images b0 .. b0+nb-1 (see fwd_packed): gyb gathers their output
- * gradients (Kg x nb*P), one GEMM per group gives col = W_g^T gyb, col2im scatters each image's
- * columns.  Tiles hold whole images, so threads never write the same gx. */
+ * gradients (Kg x nb*P), one GEMM per group gives col = W_g^T gyb, col2im_image adds each
+ * image's columns to gx (xp: its scratch).  Tiles hold whole images, so threads never write
+ * the same gx. */
 static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *w,
                                  const T *bias_init, T *gx, int64_t b0, int64_t nb, T *col,
-                                 T *gyb)
+                                 T *gyb, T *xp)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
@@ -172,8 +169,9 @@ static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *
                        (size_t)P * sizeof(T));
         GEMM(1, 0, (size_t)Kc, (size_t)ld, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyb, ld, 0, col,
              ld, NULL, DL_BIAS_NONE, DL_ACT_NONE);
-        for (int64_t i = 0; i < nb; i++)
-            SUF(col2im)(p, col + i * P, Cg, 0, P, gxb + (i * p->C + g * Cg) * HW, ld);
+        for (int64_t i = 0; i < nb; i++) {
+            SUF(col2im_image)(p, col + i * P, Cg, xp, gxb + (i * p->C + g * Cg) * HW, ld);
+        }
     }
 }
 

@@ -83,3 +83,109 @@ static inline void SUF(col2im_scalar)(const dl_conv_params *p, const T *col, int
         }
     }
 }
+
+/* ---- the small-map forms: from (and into) zero-padded planes ----
+ * The packed-tile path (output maps under DL_CONV_PACK_P pixels) copies each image once into
+ * planes of Hp x Wp with the padding as zeros (pad_extent), so that im2col's and col2im's runs
+ * need no bounds checks: on a 7x7 map every run is one output row of 7 values, and the checks
+ * cost more than the copy.  xp plane c starts at xp + c*Hp*Wp; xp[i, j] = x[i - ph, j - pw]
+ * inside x, zero outside.  Hp x Wp is exactly what the convolution reads. */
+static inline void SUF(pad_extent)(const dl_conv_params *p, int64_t *Hp, int64_t *Wp)
+{
+    *Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
+    *Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
+}
+
+/* xp = x (Cg planes of H x W) zero-padded into Cg planes of Hp x Wp */
+static inline void SUF(pad_planes_scalar)(const dl_conv_params *p, const T *x, int64_t Cg,
+                                          int64_t Hp, int64_t Wp, T *xp)
+{
+    const int64_t H = p->H, W = p->W;
+    const int64_t j0 = p->pw < Wp ? p->pw : Wp, j1 = clamp64(p->pw + W, j0, Wp);
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = 0; i < Hp; i++) {
+            T *d = xp + (c * Hp + i) * Wp;
+            const int64_t ih = i - p->ph;
+            if (ih < 0 || ih >= H) {
+                for (int64_t j = 0; j < Wp; j++) d[j] = 0;
+                continue;
+            }
+            const T *s = x + (c * H + ih) * W - p->pw;
+            for (int64_t j = 0; j < j0; j++) d[j] = 0;
+            for (int64_t j = j0; j < j1; j++) d[j] = s[j];
+            for (int64_t j = j1; j < Wp; j++) d[j] = 0;
+        }
+}
+
+/* x[c, i, j] += xp[c, i + ph, j + pw] wherever that is inside xp (the adjoint of pad_planes,
+ * added to x's contents) */
+static inline void SUF(unpad_add_scalar)(const dl_conv_params *p, const T *xp, int64_t Cg,
+                                         int64_t Hp, int64_t Wp, T *x)
+{
+    const int64_t H = p->H, W = p->W;
+    const int64_t j0 = p->pw < Wp ? p->pw : Wp, j1 = clamp64(p->pw + W, j0, Wp);
+    const int64_t i0 = p->ph < Hp ? p->ph : Hp, i1 = clamp64(p->ph + H, i0, Hp);
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = i0; i < i1; i++) {
+            const T *s = xp + (c * Hp + i) * Wp;
+            T *d = x + (c * H + i - p->ph) * W - p->pw;
+            for (int64_t j = j0; j < j1; j++) d[j] += s[j];
+        }
+}
+
+/* col[((c*R + r)*S + s) * ldc + oh*OW + ow] = xp[c, oh*sh + r*dh, ow*sw + s*dw]: the whole
+ * map of one image (np = OH*OW) from padded planes */
+static inline void SUF(im2col_padded_scalar)(const dl_conv_params *p, const T *xp, int64_t Cg,
+                                             int64_t Hp, int64_t Wp, T *col, int64_t ldc)
+{
+    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++) {
+                const T *src = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
+                T *d = col + ((c * R + r) * S + s) * ldc;
+                for (int64_t oh = 0; oh < OH; oh++, d += OW) {
+                    const T *sr = src + oh * p->sh * Wp;
+                    for (int64_t ow = 0; ow < OW; ow++) d[ow] = sr[ow * sw];
+                }
+            }
+}
+
+/* The adjoint: xp[c, oh*sh + r*dh, ow*sw + s*dw] += col[...], in im2col's order */
+static inline void SUF(col2im_padded_scalar)(const dl_conv_params *p, const T *col, int64_t Cg,
+                                             int64_t Hp, int64_t Wp, T *xp, int64_t ldc)
+{
+    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++) {
+                T *dst = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
+                const T *src = col + ((c * R + r) * S + s) * ldc;
+                for (int64_t oh = 0; oh < OH; oh++, src += OW) {
+                    T *dr = dst + oh * p->sh * Wp;
+                    for (int64_t ow = 0; ow < OW; ow++) dr[ow * sw] += src[ow];
+                }
+            }
+}
+
+/* The whole map of one image (Cg planes of x) as columns, through the padded planes xp
+ * (scratch of Cg*Hp*Wp elements) */
+static inline void SUF(im2col_image_scalar)(const dl_conv_params *p, const T *x, int64_t Cg,
+                                            T *xp, T *col, int64_t ldc)
+{
+    int64_t Hp, Wp;
+    SUF(pad_extent)(p, &Hp, &Wp);
+    SUF(pad_planes_scalar)(p, x, Cg, Hp, Wp, xp);
+    SUF(im2col_padded_scalar)(p, xp, Cg, Hp, Wp, col, ldc);
+}
+
+/* x += the adjoint of im2col_image applied to col */
+static inline void SUF(col2im_image_scalar)(const dl_conv_params *p, const T *col, int64_t Cg,
+                                            T *xp, T *x, int64_t ldc)
+{
+    int64_t Hp, Wp;
+    SUF(pad_extent)(p, &Hp, &Wp);
+    memset(xp, 0, (size_t)(Cg * Hp * Wp) * sizeof(T));
+    SUF(col2im_padded_scalar)(p, col, Cg, Hp, Wp, xp, ldc);
+    SUF(unpad_add_scalar)(p, xp, Cg, Hp, Wp, x);
+}

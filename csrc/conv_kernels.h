@@ -9,7 +9,12 @@
  *                   sum_{r,s} wk[r*S+s] * buf[(i+r*dh)*bw + j+s*dw] over a zero-padded input
  *                   band buf (row stride bw, roundup(ow, 16) + (S-1)*dw columns in every row)
  *   dw_wgrad_s1     gw[r*S+s] += sum_{i<oh, j<ow} gy[i*ldg + j] * buf[(i+r*dh)*bw + j+s*dw];
- *                   gy rows hold roundup(ow, 16) elements, zero past ow */
+ *                   gy rows hold roundup(ow, 16) elements, zero past ow
+ *   im2col_image, col2im_image
+ *                   the small-map forms of conv_im2col_impl.h: the whole map of one image
+ *                   (np = OH*OW, p0 = 0), through zero-padded planes of Hp x Wp (xp, scratch of
+ *                   Cg*Hp*Wp elements) or, on AVX-512 where a padded row fits one register,
+ *                   straight from / into x; col2im_image adds to x's contents */
 #ifndef DLCORE_CONV_KERNELS_H
 #define DLCORE_CONV_KERNELS_H
 
@@ -27,6 +32,10 @@ typedef struct {
                        float init, int accumulate);
     void (*dw_wgrad_s1)(const float *buf, int64_t bw, const float *gy, int64_t ldg, int64_t oh,
                         int64_t ow, int64_t R, int64_t S, int64_t dh, int64_t dw, float *gw);
+    void (*im2col_image)(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                         float *col, int64_t ldc);
+    void (*col2im_image)(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                         float *x, int64_t ldc);
 } conv_kernels_t;
 
 DL_KERNEL_TABLE(conv_kernels_t, conv_kernels)

@@ -83,31 +83,36 @@ static int64_t SUF(pack_images)(const dl_conv_params *p, int64_t Kc, int nt)
 }
 
 /* Runs a packed-tile function (fwd_packed or bwd_data_packed: the same signature) over the
- * batch in tiles of kb images, each thread with its own column and gather buffers. */
+ * batch in tiles of kb images, each thread with its own column, gather and padded-plane
+ * buffers. */
 typedef void (*SUF(packed_tile_fn))(const dl_conv_params *, const T *, const T *, const T *, T *,
-                                    int64_t, int64_t, T *, T *);
+                                    int64_t, int64_t, T *, T *, T *);
+
+/* elements of one image's padded planes (one group; see pad_extent) */
+static int64_t SUF(padded_elems)(const dl_conv_params *p)
+{
+    int64_t Hp, Wp;
+    SUF(pad_extent)(p, &Hp, &Wp);
+    return p->C / p->groups * Hp * Wp;
+}
 
 static int SUF(packed_tiles_all)(const dl_conv_params *p, SUF(packed_tile_fn) tile, const T *in,
                                  const T *w, const T *bias, T *out, int64_t kb, int nt)
 {
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, tiles = (p->N + kb - 1) / kb;
-    const size_t need = (size_t)((Kc + Kg) * kb * P);
+    const size_t need = (size_t)((Kc + Kg) * kb * P + SUF(padded_elems)(p));
     int fail = 0;
     if (!split_outer(tiles, nt)) nt = 1;
     #pragma omp parallel num_threads(nt)
     {
         T *col = (T *)dl_alloc(need * sizeof(T));
-        if (!col) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
+        if (team_all_ok(col != NULL, &fail)) {
             #pragma omp for schedule(dynamic, 1)
             for (int64_t t = 0; t < tiles; t++) {
                 const int64_t b0 = t * kb;
-                tile(p, in, w, bias, out, b0, min64(kb, p->N - b0), col, col + Kc * kb * P);
+                tile(p, in, w, bias, out, b0, min64(kb, p->N - b0), col, col + Kc * kb * P,
+                     col + (Kc + Kg) * kb * P);
             }
         }
         dl_free(col);

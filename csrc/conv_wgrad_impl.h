@@ -2,20 +2,12 @@
  * at the end, bit-for-bit repeatable) and the bias gradient (channel sums).  Part of
  * conv_impl.h: written once for float and double (T, SUF, GEMM). */
 
+#include "channel_total_impl.h"
+
 void SUF(dl_channel_sum)(int64_t N, int64_t C, int64_t L, const T *x, T *out)
 {
     #pragma omp parallel for num_threads(dl_threads_for((size_t)(N * C * L), 1 << 16))
-    for (int64_t c = 0; c < C; c++) {
-        double s = 0.0;
-        for (int64_t n = 0; n < N; n++) {
-            const T *row = x + (n * C + c) * L;
-            T rs = 0;
-            #pragma omp simd reduction(+ : rs)
-            for (int64_t l = 0; l < L; l++) rs += row[l];
-            s += (double)rs;
-        }
-        out[c] = (T)s;
-    }
+    for (int64_t c = 0; c < C; c++) out[c] = (T)SUF(channel_total)(N, C, L, x, c);
 }
 
 /* acc_g += one group's weight gradient from columns B (Kc x n, row stride ldb) and output
@@ -127,17 +119,34 @@ static void SUF(wgrad_reduce)(const dl_conv_params *p, T *const *parts, int npar
     }
 }
 
+/* Inside the team, once this thread's partial gradient `part` is complete: publish it in the
+ * slot of its thread number and, when every thread has, reduce all of them into gw, the team
+ * sharing gw's rows 16 at a time (a static split and fixed slots: the same partials meet in the
+ * same order every call, so the gradient is bit-for-bit repeatable). */
+static void SUF(wgrad_publish_reduce)(const dl_conv_params *p, T **parts, int *nparts, T *part,
+                                      int tr, T *gw)
+{
+    const int64_t kblocks = (p->K + 15) / 16;
+    parts[dl_thread_id()] = part;
+    #pragma omp atomic update
+    (*nparts)++;
+    #pragma omp barrier
+    #pragma omp for schedule(static)
+    for (int64_t kbk = 0; kbk < kblocks; kbk++)
+        SUF(wgrad_reduce)(p, parts, *nparts, tr, gw, kbk * 16, min64(p->K, kbk * 16 + 16));
+}
+
 /* Weight gradient of images b0 .. b0+nb-1 in one GEMM per group (see fwd_packed): col holds
  * their columns side by side, gyb their output gradients (Kg x nb*P); accumulates into acc in
  * bwd_weight_tile's layout. */
 static void SUF(bwd_weight_packed)(const dl_conv_params *p, const T *x, const T *gy, T *acc,
-                                   int64_t b0, int64_t nb, int tr, T *col, T *gyb)
+                                   int64_t b0, int64_t nb, int tr, T *col, T *gyb, T *xp)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
     for (int64_t g = 0; g < G; g++) {
         for (int64_t i = 0; i < nb; i++) {
-            SUF(im2col)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, 0, P, col + i * P, ld);
+            SUF(im2col_image)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, xp, col + i * P, ld);
             for (int64_t k = 0; k < Kg; k++)
                 memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
                        (size_t)P * sizeof(T));
@@ -153,8 +162,8 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
 {
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
-    const int64_t tiles = (p->N + kb - 1) / kb, kblocks = (p->K + 15) / 16;
-    const size_t need = (size_t)((Kc + Kg) * kb * P + wn);
+    const int64_t tiles = (p->N + kb - 1) / kb;
+    const size_t need = (size_t)((Kc + Kg) * kb * P + wn + SUF(padded_elems)(p));
     int fail = 0, nparts = 0;
     if (!split_outer(tiles, nt)) nt = 1;
     T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
@@ -162,28 +171,18 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
     #pragma omp parallel num_threads(nt)
     {
         T *part = (T *)dl_alloc(need * sizeof(T));
-        if (!part) {
-            #pragma omp atomic write
-            fail = 1;
-        }
-        #pragma omp barrier
-        if (!fail) {
-            T *col = part + wn, *gyb = col + Kc * kb * P;
+        if (team_all_ok(part != NULL, &fail)) {
+            T *col = part + wn, *gyb = col + Kc * kb * P, *xp = gyb + Kg * kb * P;
             memset(part, 0, (size_t)wn * sizeof(T));
             /* a static split and one slot per thread number: the same tiles meet in the same
              * partial sums every call, so the gradient is bit-for-bit repeatable */
             #pragma omp for schedule(static)
             for (int64_t t = 0; t < tiles; t++) {
                 const int64_t b0 = t * kb;
-                SUF(bwd_weight_packed)(p, x, gy, part, b0, min64(kb, p->N - b0), tr, col, gyb);
+                SUF(bwd_weight_packed)(p, x, gy, part, b0, min64(kb, p->N - b0), tr, col, gyb,
+                                       xp);
             }
-            parts[dl_thread_id()] = part;
-            #pragma omp atomic update
-            nparts++;
-            #pragma omp barrier
-            #pragma omp for schedule(static)
-            for (int64_t kbk = 0; kbk < kblocks; kbk++)
-                SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16, min64(p->K, kbk * 16 + 16));
+            SUF(wgrad_publish_reduce)(p, parts, &nparts, part, tr, gw);
         }
         dl_free(part);
     }
@@ -221,18 +220,12 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     if (split_outer(tiles, nt)) {
         /* each thread sums its tiles into a private gradient; the threads then reduce the
          * copies into gw, each a share of its rows */
-        const int64_t kblocks = (p->K + 15) / 16;
         T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
         if (!parts) return -1;
         #pragma omp parallel num_threads(nt)
         {
             T *part = (T *)dl_alloc((col_elems + (size_t)wn) * sizeof(T));
-            if (!part) {
-                #pragma omp atomic write
-                fail = 1;
-            }
-            #pragma omp barrier
-            if (!fail) {
+            if (team_all_ok(part != NULL, &fail)) {
                 T *col = part + wn;
                 memset(part, 0, (size_t)wn * sizeof(T));
                 /* static split, slot by thread number: repeatable sums (see above) */
@@ -242,14 +235,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
                     SUF(bwd_weight_tile)(p, x, gy, part, t / ntp, p0, min64(tp, P - p0),
                                          direct, tr, cb, col);
                 }
-                parts[dl_thread_id()] = part;
-                #pragma omp atomic update
-                nparts++;
-                #pragma omp barrier
-                #pragma omp for schedule(static)
-                for (int64_t kbk = 0; kbk < kblocks; kbk++)
-                    SUF(wgrad_reduce)(p, parts, nparts, tr, gw, kbk * 16,
-                                      min64(p->K, kbk * 16 + 16));
+                SUF(wgrad_publish_reduce)(p, parts, &nparts, part, tr, gw);
             }
             dl_free(part);
         }

@@ -69,14 +69,13 @@ int dl_have_openmp(void)
 #endif
 }
 
-int dl_thread_id(void)
-{
 #ifdef DL_HAVE_OPENMP
-    return omp_get_thread_num();
+int dl_thread_id(void) { return omp_get_thread_num(); }
+int dl_team_size(void) { return omp_get_num_threads(); }
 #else
-    return 0;
+int dl_thread_id(void) { return 0; }
+int dl_team_size(void) { return 1; }
 #endif
-}
 
 static int env_threads(const char *name)
 {

@@ -49,7 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dlcore/gemm.h"
-#include "gemm_kernels.h"
+#include "gemm_driver.h"
 #include "dlcore/runtime.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -61,16 +61,6 @@ static const size_t GEMM_GRAIN = (size_t)1 << 18;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Plans: a micro-kernel and the blocking that goes with it.                                   */
-
-typedef struct {
-    dl_gemm_kernel_fn kernel;
-    size_t mr, nr;      /* register tile of the kernel */
-    size_t kc, mc, nc;  /* cache blocks; mc is a multiple of mr, nc of nr */
-    int f64;            /* element type: 0 float, 1 double */
-    dl_gemm_pack_t_fn pack_t;   /* float32 transposing pack for this ISA, or NULL (portable) */
-    dl_gemm_pack_n_fn pack_n;   /* float32 row-copy pack for this ISA, or NULL (portable) */
-    dl_gemm_kernel_sa_fn sa;    /* float32 kernel reading A in place, or NULL */
-} gemm_plan;
 
 /* Each ISA's kernels and register tiles (the table gemm_kernels_for() picks, see dispatch.h). */
 const gemm_kernels_t gemm_kernels_avx512 = {
@@ -87,7 +77,7 @@ const gemm_kernels_t gemm_kernels_generic = {
     dl_dgemm_kernel_generic, DL_DGEMM_GENERIC_MR, DL_DGEMM_GENERIC_NR, dl_sgemv_dots_generic,
     dl_sgemv_axpy_generic, dl_sgemm_small_dots_generic, NULL};
 
-static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
+gemm_plan dl_gemm_plan_for_isa(int f64, dl_isa_t isa)
 {
     const gemm_kernels_t *k = gemm_kernels_for(isa);
     gemm_plan p;
@@ -115,7 +105,7 @@ static gemm_plan plan_for_isa(int f64, dl_isa_t isa)
     return p;
 }
 
-static gemm_plan plan_for(int f64) { return plan_for_isa(f64, dl_isa()); }
+static gemm_plan plan_for(int f64) { return dl_gemm_plan_for_isa(f64, dl_isa()); }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Per-thread workspace, kept between calls (freed when the thread exits).                     */
@@ -274,18 +264,6 @@ static void pack_b_f64(int transb, const double *B, ptrdiff_t ldb, size_t p0, si
 /* ------------------------------------------------------------------------------------------ */
 /* The blocked product.                                                                        */
 
-typedef struct {
-    int transa, transb;
-    size_t M, N, K;
-    const void *A, *B;
-    ptrdiff_t lda, ldb, ldc;
-    void *C;
-    double alpha, beta;
-    const void *bias;
-    dl_bias_t bias_kind;
-    dl_act_t act;
-} gemm_args;
-
 /* Share [0, n) of `parts` equal parts: part t is [n*t/parts, n*(t+1)/parts). */
 static void share(size_t n, int parts, int t, size_t *lo, size_t *hi)
 {
@@ -312,69 +290,112 @@ static dl_gemm_epi k_slice_epi(const gemm_args *g, size_t pc, size_t kc)
     return e;
 }
 
-/* B packed in advance for a whole product, block after block: block (pc / KC, jc / NC) of
- * the loop nest is at p + (pc / KC * njb + jc / NC) * block_bytes. */
-typedef struct {
-    char *p;
-    size_t block_bytes;
-    size_t njb;
-} packed_b;
+size_t dl_gemm_k_block(const gemm_plan *p, size_t K) { return even_block(K, p->kc, 8); }
 
-/* The blocked product on the calling thread, packing into `apack` / `bpack` (NULL when B is
- * read in place), or reading B from `pb` when it is packed already and A from `apre` when it
- * was packed in advance (dl_sgemm_pack_a). */
-static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack,
-                         const packed_b *pb, const char *apre)
+/* Panel q (counted from the view's first) of the K block [pc, pc + kc) of a packed B. */
+static char *packed_panel(const packed_b *pb, const gemm_plan *p, size_t pc, size_t kc,
+                          size_t q)
+{
+    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
+    return pb->p + (pc * pb->np * p->nr + (pb->q0 + q) * p->nr * kc) * es;
+}
+
+/* The tiles of C in one order: along each row panel (cols == 0) or down each column panel. */
+typedef struct {
+    size_t pm, pn;   /* tiles down and across */
+    int cols;        /* 1: numbered down each column panel (jr * pm + ir); 0: along rows */
+} tile_order;
+
+/* Row and column panels that tiles [t0, t1) touch (t0 < t1). */
+static void run_extent(const tile_order *o, size_t t0, size_t t1, size_t *ir0, size_t *ir1,
+                       size_t *jr0, size_t *jr1)
+{
+    const size_t nin = o->cols ? o->pm : o->pn;
+    size_t out0 = t0 / nin, out1 = (t1 - 1) / nin + 1, in0 = 0, in1 = nin;
+    if (out1 - out0 == 1) {
+        in0 = t0 % nin;
+        in1 = (t1 - 1) % nin + 1;
+    }
+    if (o->cols) {
+        *jr0 = out0, *jr1 = out1, *ir0 = in0, *ir1 = in1;
+    } else {
+        *ir0 = out0, *ir1 = out1, *jr0 = in0, *jr1 = in1;
+    }
+}
+
+/* The blocked loop nest on the calling thread, over the tiles [t0, t1) of C in the order o.
+ * A is packed into `apack` (only the row panels the run touches) or was packed in advance
+ * (`apre`, dl_sgemm_pack_a); B comes from `pb` (packed by the team or in advance), is packed
+ * into `bpack` (only the column panels the run touches), or is read in place (both NULL).
+ * g->post runs on each row panel's columns of the run once the last K slice is stored. */
+static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order *o, size_t t0,
+                       size_t t1, char *apack, char *bpack, const packed_b *pb,
+                       const char *apre)
 {
     const size_t es = p->f64 ? sizeof(double) : sizeof(float);
     const char *A = g->A, *B = g->B, *bias = g->bias;
     char *C = g->C;
-    const size_t KC = even_block(g->K, p->kc, 8);
-    const size_t MC = even_block(g->M, p->mc, p->mr);
-    const size_t NC = even_block(g->N, p->nc, p->nr);
+    const size_t mr_ = p->mr, nr_ = p->nr;
+    const size_t KC = dl_gemm_k_block(p, g->K);
+    const size_t MC = even_block(g->M, p->mc, mr_);
+    const size_t NC = even_block(g->N, p->nc, nr_);
+    size_t ir0, ir1, jr0, jr1;
+    run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
 
-    /* pc outside jc: each K slice of A is packed once (not once per column block) and the
-     * packed A block (up to MC x KC, ~2 MiB) waits in L2/L3 while the B blocks go by. */
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
         const int last = pc + kc == g->K;
         dl_gemm_epi e = k_slice_epi(g, pc, kc);
         for (size_t ic = 0; ic < g->M; ic += MC) {
-            const size_t mc = min_sz(MC, g->M - ic);
-            const size_t pm = (mc + p->mr - 1) / p->mr;
-            if (apre)
-                /* packed in advance, block after block (see dl_sgemm_pack_a) */
-                apack = (char *)apre + (pc * round_up(g->M, p->mr) + ic * kc) * es;
+            /* this block's row panels that the run touches */
+            const size_t qa = ic / mr_ > ir0 ? ic / mr_ : ir0;
+            const size_t qb = min_sz((min_sz(ic + MC, g->M) + mr_ - 1) / mr_, ir1);
+            if (qa >= qb) continue;
+            const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
+            if (apre)   /* block (pc, ic) at pc * round_up(M, MR) + ic * kc: panel q at q*MR*kc */
+                apack = (char *)apre + (pc * round_up(g->M, mr_) + qa * mr_ * kc) * es;
             else if (p->f64)
-                pack_a_f64(g->transa, (const double *)A, g->lda, ic, mc, pc, kc, p->mr, 0, pm,
+                pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
                            (double *)apack);
             else
-                pack_a_f32(g->transa, (const float *)A, g->lda, ic, mc, pc, kc, p->mr,
+                pack_a_f32(g->transa, (const float *)A, g->lda, i0, m, pc, kc, mr_,
                            (float *)apack, p);
             for (size_t jc = 0; jc < g->N; jc += NC) {
-                const size_t nc = min_sz(NC, g->N - jc);
-                const size_t pn = (nc + p->nr - 1) / p->nr;
+                const size_t ja = jc / nr_ > jr0 ? jc / nr_ : jr0;
+                const size_t jb = min_sz((min_sz(jc + NC, g->N) + nr_ - 1) / nr_, jr1);
+                if (ja >= jb) continue;
+                const char *bblk = NULL;   /* panel jr at bblk + (jr - bq0) * nr * kc */
+                size_t bq0 = 0;
                 if (pb) {
-                    bpack = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes;
+                    bblk = packed_panel(pb, p, pc, kc, jc / nr_);
+                    bq0 = jc / nr_;
                 } else if (bpack) {
+                    const size_t j0 = ja * nr_, n = min_sz(jb * nr_, g->N) - j0;
                     if (p->f64)
-                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, jc, nc, p->nr,
-                                   0, pn, (double *)bpack);
+                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, j0, n, nr_, 0,
+                                   jb - ja, (double *)bpack);
                     else
-                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, jc, nc, p->nr,
+                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, j0, n, nr_,
                                    (float *)bpack, p);
+                    bblk = bpack;
+                    bq0 = ja;
                 }
-                for (size_t ir = 0; ir < pm; ir++) {
-                    const size_t i = ic + ir * p->mr, mr = min_sz(p->mr, g->M - i);
-                    const char *ap = apack + ir * p->mr * kc * es;
+                for (size_t ir = qa; ir < qb; ir++) {
+                    const size_t i = ir * mr_, mr = min_sz(mr_, g->M - i);
+                    const char *ap = apack + (ir - qa) * mr_ * kc * es;
                     e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
-                    for (size_t jr = 0; jr < pn; jr++) {
-                        const size_t j = jc + jr * p->nr, nr = min_sz(p->nr, g->N - j);
+                    size_t jlo = jb, jhi = ja;   /* the run's columns of this row panel */
+                    for (size_t jr = ja; jr < jb; jr++) {
+                        const size_t t = o->cols ? jr * o->pm + ir : ir * o->pn + jr;
+                        if (t < t0 || t >= t1) continue;
+                        jlo = min_sz(jlo, jr);
+                        jhi = jr + 1;
+                        const size_t j = jr * nr_, nr = min_sz(nr_, g->N - j);
                         const char *bp;
                         ptrdiff_t ldb;
-                        if (bpack) {
-                            bp = bpack + jr * p->nr * kc * es;
-                            ldb = (ptrdiff_t)p->nr;
+                        if (bblk) {
+                            bp = bblk + (jr - bq0) * nr_ * kc * es;
+                            ldb = (ptrdiff_t)nr_;
                         } else {
                             bp = B + (pc * g->ldb + j) * es;
                             ldb = g->ldb;
@@ -384,105 +405,143 @@ static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, ch
                         p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
                                   &e);
                     }
+                    if (last && g->post && jlo < jhi)   /* final and still in cache */
+                        g->post->fn(g->post->ctx, (float *)(C + (i * g->ldc + jlo * nr_) * es),
+                                    mr, min_sz(jhi * nr_, g->N) - jlo * nr_, g->ldc);
                 }
             }
         }
     }
 }
 
-/* K == 0: the product is empty, C = act(beta * C + bias). */
-static void gemm_empty_k(const gemm_args *g, int f64)
+/* The whole product on the calling thread: every tile, along the rows. */
+static void gemm_blocked(const gemm_args *g, const gemm_plan *p, char *apack, char *bpack,
+                         const packed_b *pb, const char *apre)
 {
-    for (size_t i = 0; i < g->M; i++) {
-        for (size_t j = 0; j < g->N; j++) {
-            size_t bi = g->bias_kind == DL_BIAS_ROW ? j : i;
-            if (f64) {
-                double *c = (double *)g->C + i * g->ldc + j;
-                double b = g->bias_kind ? ((const double *)g->bias)[bi] : 0.0;
-                *c = dl_epi_f64(0.0, c, 0.0, g->beta, b, g->act);
-            } else {
-                float *c = (float *)g->C + i * g->ldc + j;
-                float b = g->bias_kind ? ((const float *)g->bias)[bi] : 0.0f;
-                *c = dl_epi_f32(0.0f, c, 0.0f, (float)g->beta, b, g->act);
-            }
+    const tile_order all = {(g->M + p->mr - 1) / p->mr, (g->N + p->nr - 1) / p->nr, 0};
+    gemm_tiles(g, p, &all, 0, all.pm * all.pn, apack, bpack, pb, apre);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Direct paths (float32): matrix-vector products (M == 1 or N == 1) and a few rows times a
+ * transposed matrix, both streaming the matrix once, unpacked.                                */
+
+typedef void (*gemv_fn)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
+                        float *y);
+typedef void (*small_dots_fn)(size_t m, size_t n, size_t K, const float *X, ptrdiff_t ldx,
+                              const float *W, ptrdiff_t ldw, float *Y, ptrdiff_t ldy);
+
+/* m rows of n outputs whose raw sums a kernel writes into y (row stride ldy), column run by
+ * column run; element (i, j) is then finished into C[i * ldc + j * incc] with the bias element
+ * bias[i * bias_i + j * bias_j]. */
+typedef struct direct_job direct_job;
+struct direct_job {
+    const gemm_args *g;
+    size_t m, n;
+    float *y;
+    ptrdiff_t ldy, ldc, incc, bias_i, bias_j;
+    void (*sums)(const direct_job *d, size_t j0, size_t j1);   /* columns [j0, j1) of y */
+    const float *x, *W;   /* the kernel's operands: x a vector (gemv) or rows (small_dots) */
+    ptrdiff_t ldx, ldw;
+    gemv_fn gemv;
+    int dots;   /* gemv: rows of W run along K (output j is row j), else output j is column j */
+    small_dots_fn small_dots;
+};
+
+static void gemv_sums(const direct_job *d, size_t j0, size_t j1)
+{
+    d->gemv(j1 - j0, d->g->K, d->x, d->dots ? d->W + j0 * d->ldw : d->W + j0, d->ldw, d->y + j0);
+}
+
+static void small_dots_sums(const direct_job *d, size_t j0, size_t j1)
+{
+    d->small_dots(d->m, j1 - j0, d->g->K, d->x, d->ldx, d->W + j0 * d->ldw, d->ldw, d->y + j0,
+                  d->ldy);
+}
+
+/* thread tid of team's run of the outputs: their sums, then their epilogue */
+static void direct_part(const direct_job *d, int tid, int team, size_t chunks)
+{
+    const gemm_args *g = d->g;
+    float *C = g->C;
+    const float *bias = g->bias;
+    const float alpha = (float)g->alpha, beta = (float)g->beta;
+    size_t c0, c1;
+    share(chunks, team, tid, &c0, &c1);
+    const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, d->n);
+    if (j0 >= j1) return;
+    d->sums(d, j0, j1);
+    for (size_t i = 0; i < d->m; i++) {
+        for (size_t j = j0; j < j1; j++) {
+            const float b = bias ? bias[i * d->bias_i + j * d->bias_j] : 0.0f;
+            float *c = C + i * d->ldc + j * d->incc;
+            *c = dl_epi_f32(d->y[i * d->ldy + j], c, alpha, beta, b, g->act);
         }
     }
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* Matrix-vector products (float32, M == 1 or N == 1).                                        */
-
-typedef void (*gemv_fn)(size_t n, size_t K, const float *x, const float *W, ptrdiff_t ldw,
-                        float *y);
+/* Each thread takes a contiguous run of outputs, a multiple of 64 so the axpy strips stay
+ * whole; it forms their sums and finishes them while they are in cache. */
+static void direct_run(const direct_job *d, int nthreads)
+{
+    const size_t chunks = (d->n + 63) / 64;
+    int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
+    if (nt < 1) nt = 1;
+    if (nt > 1) {
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt)
+        direct_part(d, omp_get_thread_num(), omp_get_num_threads(), chunks);
+        return;
+#endif
+    }
+    /* no region of one thread: it alone costs ~0.5 us, a third of a small layer's time */
+    direct_part(d, 0, 1, chunks);
+}
 
 static int sgemv_path(const gemm_args *g, int nthreads)
 {
     /* y (length n) = op(W) x; the outputs are C[j * incc]. */
-    size_t n;
-    ptrdiff_t incc, incx;
-    const float *x, *W;
-    ptrdiff_t ldw;
-    int dots;   /* W rows run along K */
+    direct_job d = {0};
+    d.g = g;
+    d.m = 1;
+    d.sums = gemv_sums;
+    const int row_bias = g->bias_kind == DL_BIAS_ROW;
+    ptrdiff_t incx;
+    const float *x;
     if (g->M == 1) {
         /* C[0, j] = sum_k op(A)[0, k] op(B)[k, j] */
-        n = g->N;
-        incc = 1;
+        d.n = g->N;
+        d.incc = 1;
         x = g->A;
         incx = g->transa ? g->lda : 1;
-        W = g->B;
-        ldw = g->ldb;
-        dots = g->transb;
+        d.W = g->B;
+        d.ldw = g->ldb;
+        d.dots = g->transb;
+        d.bias_j = row_bias;
     } else {
         /* C[i, 0] = sum_k op(A)[i, k] op(B)[k, 0] */
-        n = g->M;
-        incc = g->ldc;
+        d.n = g->M;
+        d.incc = g->ldc;
         x = g->B;
         incx = g->transb ? 1 : g->ldb;
-        W = g->A;
-        ldw = g->lda;
-        dots = !g->transa;
+        d.W = g->A;
+        d.ldw = g->lda;
+        d.dots = !g->transa;
+        d.bias_j = !row_bias;
     }
     const size_t K = g->K;
-    float *ws = thread_workspace(WS_OWN, (round_up(n, 16) + round_up(K, 16)) * sizeof(float));
+    float *ws = thread_workspace(WS_OWN, (round_up(d.n, 16) + round_up(K, 16)) * sizeof(float));
     if (!ws) return -1;
-    float *y = ws, *xc = ws + round_up(n, 16);
+    float *xc = ws + round_up(d.n, 16);
+    d.y = ws;
     if (incx != 1) {
         for (size_t k = 0; k < K; k++) xc[k] = x[k * incx];
         x = xc;
     }
+    d.x = x;
     const gemm_kernels_t *k = gemm_kernels();
-    gemv_fn fn = dots ? k->sgemv_dots : k->sgemv_axpy;
-    /* Each thread takes a contiguous run of outputs, a multiple of 64 so the axpy strips
-     * stay whole. */
-    const size_t chunks = (n + 63) / 64;
-    int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
-    if (nt < 1) nt = 1;
-    float *C = g->C;
-    const float *bias = g->bias;
-    const float alpha = (float)g->alpha, beta = (float)g->beta;
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-        int tid = 0, team = 1;
-#ifdef DL_HAVE_OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
-        size_t c0, c1;
-        share(chunks, team, tid, &c0, &c1);
-        size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
-        if (j0 < j1) {
-            fn(j1 - j0, K, x, dots ? W + j0 * ldw : W + j0, ldw, y + j0);
-            for (size_t j = j0; j < j1; j++) {
-                float b = 0.0f;
-                if (g->bias_kind == DL_BIAS_ROW) b = bias[g->M == 1 ? j : 0];
-                else if (g->bias_kind == DL_BIAS_COL) b = bias[g->M == 1 ? 0 : j];
-                float *c = C + j * incc;
-                *c = dl_epi_f32(y[j], c, alpha, beta, b, g->act);
-            }
-        }
-    }
+    d.gemv = d.dots ? k->sgemv_dots : k->sgemv_axpy;
+    direct_run(&d, nthreads);
     return 0;
 }
 
@@ -490,43 +549,24 @@ static int sgemv_path(const gemm_args *g, int nthreads)
  * N x K (a Linear layer at batch 2-4): B is streamed once for all rows, unpacked. */
 static int sgemm_small_m_path(const gemm_args *g, int nthreads)
 {
-    const size_t m = g->M, n = g->N;
-    float *y = thread_workspace(WS_OWN, m * round_up(n, 16) * sizeof(float));
-    if (!y) return -1;
-    const ptrdiff_t ldy = (ptrdiff_t)round_up(n, 16);
-    void (*fn)(size_t, size_t, size_t, const float *, ptrdiff_t, const float *, ptrdiff_t,
-               float *, ptrdiff_t) = gemm_kernels()->sgemm_small_dots;
-    const size_t chunks = (n + 63) / 64;
-    int nt = nthreads < (int)chunks ? nthreads : (int)chunks;
-    if (nt < 1) nt = 1;
-    const float *A = g->A, *B = g->B, *bias = g->bias;
-    float *C = g->C;
-    const float alpha = (float)g->alpha, beta = (float)g->beta;
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-        int tid = 0, team = 1;
-#ifdef DL_HAVE_OPENMP
-        tid = omp_get_thread_num();
-        team = omp_get_num_threads();
-#endif
-        size_t c0, c1;
-        share(chunks, team, tid, &c0, &c1);
-        const size_t j0 = c0 * 64, j1 = min_sz(c1 * 64, n);
-        if (j0 < j1) {
-            fn(m, j1 - j0, g->K, A, g->lda, B + j0 * g->ldb, g->ldb, y + j0, ldy);
-            for (size_t i = 0; i < m; i++) {
-                for (size_t j = j0; j < j1; j++) {
-                    float b = 0.0f;
-                    if (g->bias_kind == DL_BIAS_ROW) b = bias[j];
-                    else if (g->bias_kind == DL_BIAS_COL) b = bias[i];
-                    float *c = C + i * g->ldc + j;
-                    *c = dl_epi_f32(y[i * ldy + j], c, alpha, beta, b, g->act);
-                }
-            }
-        }
-    }
+    direct_job d = {0};
+    d.g = g;
+    d.m = g->M;
+    d.n = g->N;
+    d.ldy = (ptrdiff_t)round_up(d.n, 16);
+    d.y = thread_workspace(WS_OWN, d.m * (size_t)d.ldy * sizeof(float));
+    if (!d.y) return -1;
+    d.ldc = g->ldc;
+    d.incc = 1;
+    d.bias_i = g->bias_kind == DL_BIAS_COL;
+    d.bias_j = g->bias_kind == DL_BIAS_ROW;
+    d.sums = small_dots_sums;
+    d.x = g->A;
+    d.ldx = g->lda;
+    d.W = g->B;
+    d.ldw = g->ldb;
+    d.small_dots = gemm_kernels()->sgemm_small_dots;
+    direct_run(&d, nthreads);
     return 0;
 }
 
@@ -551,7 +591,7 @@ static const size_t GEMM_SMALL_MNK = (size_t)1 << 18;
  * so the result is the same bits whichever path a product takes. */
 static int sgemm_small_path(const gemm_args *g, const gemm_plan *p)
 {
-    const size_t KC = even_block(g->K, p->kc, 8), MR = p->mr, NR = p->nr;
+    const size_t KC = dl_gemm_k_block(p, g->K), MR = p->mr, NR = p->nr;
     float *bpack = NULL;
     if (g->transb) {
         bpack = thread_workspace(WS_OWN, round_up(g->N, NR) * KC * sizeof(float));
@@ -587,9 +627,8 @@ static int sgemm_small_path(const gemm_args *g, const gemm_plan *p)
 /* ------------------------------------------------------------------------------------------ */
 /* Entry points.                                                                               */
 
-/* Threads for an M x N x K product: at most `cap` (<= 0: the engine's count), at most one
- * per GEMM_GRAIN multiply-adds, and one inside an enclosing parallel region. */
-static int auto_threads(size_t M, size_t N, size_t K, int cap)
+/* at most one thread per GEMM_GRAIN multiply-adds (gemm_driver.h) */
+int dl_gemm_auto_threads(size_t M, size_t N, size_t K, int cap)
 {
 #ifdef DL_HAVE_OPENMP
     if (omp_in_parallel()) return 1;
@@ -628,6 +667,16 @@ static void gemm_unpacked(const gemm_args *g, int f64)
             }
         }
     }
+    if (g->post) g->post->fn(g->post->ctx, g->C, g->M, g->N, g->ldc);
+}
+
+/* K == 0: the product is empty, C = act(beta * C + bias); alpha is not applied to the empty
+ * sum (an infinite alpha times no terms is 0, not NaN). */
+static void gemm_empty_k(const gemm_args *g, int f64)
+{
+    gemm_args z = *g;
+    z.alpha = 0.0;
+    gemm_unpacked(&z, f64);
 }
 
 /* Read B in place when it is op(B) = B and packing would not pay: B small enough to stay in
@@ -638,14 +687,14 @@ static int want_pack_b(const gemm_args *g, const gemm_plan *p)
 }
 
 /* One thread's whole product (or its share of one): packing buffers from its own cache;
- * B comes from `pb` instead when the team packed it already. */
-static void gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
+ * B comes from `pb` instead when it is packed already (by the team, or in advance). */
+void dl_gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
 {
     const gemm_plan p = *plan;
     const int f64 = p.f64;
     const size_t es = f64 ? sizeof(double) : sizeof(float);
     const int pack_b = !pb && want_pack_b(g, &p);
-    const size_t kc = even_block(g->K, p.kc, 8);
+    const size_t kc = dl_gemm_k_block(&p, g->K);
     const size_t mc = round_up(even_block(g->M, p.mc, p.mr), p.mr);
     const size_t nc = round_up(even_block(g->N, p.nc, p.nr), p.nr);
     const size_t abytes = round_up(mc * kc * es, 64);
@@ -663,8 +712,7 @@ static void gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_
 static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *pb, int tid,
                         int nt)
 {
-    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
-    const size_t KC = even_block(g->K, p->kc, 8), NC = even_block(g->N, p->nc, p->nr);
+    const size_t KC = dl_gemm_k_block(p, g->K), NC = even_block(g->N, p->nc, p->nr);
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
         for (size_t jc = 0; jc < g->N; jc += NC) {
@@ -672,8 +720,7 @@ static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *
             size_t q0, q1;
             share(pn, nt, tid, &q0, &q1);
             if (q0 >= q1) continue;
-            char *dst = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes +
-                        q0 * p->nr * kc * es;
+            char *dst = packed_panel(pb, p, pc, kc, jc / p->nr + q0);
             const size_t j0 = jc + q0 * p->nr, n = min_sz(nc, q1 * p->nr) - q0 * p->nr;
             if (p->f64)
                 pack_b_f64(g->transb, g->B, g->ldb, pc, kc, j0, n, p->nr, 0, q1 - q0,
@@ -684,6 +731,18 @@ static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *
     }
 }
 
+void dl_gemm_pack_b_all(const gemm_plan *p, int transb, size_t K, size_t N, const float *B,
+                        ptrdiff_t ldb, float *dst)
+{
+    const packed_b pb = {(char *)dst, (N + p->nr - 1) / p->nr, 0};
+    const size_t KC = dl_gemm_k_block(p, K);
+    for (size_t pc = 0; pc < K; pc += KC) {
+        const size_t kc = min_sz(KC, K - pc);
+        pack_b_f32(transb, B, ldb, pc, kc, 0, N, p->nr, (float *)packed_panel(&pb, p, pc, kc, 0),
+                   p);
+    }
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The team's product.  C's MR x NR tiles are numbered in one order, along each row panel or
  * down each column panel, and each thread takes one run of consecutive tiles of equal weight
@@ -691,11 +750,6 @@ static void pack_b_team(const gemm_args *g, const gemm_plan *p, const packed_b *
  * two threads is 128 rows each, where whole 14-row panels could only give 140 / 116 (the
  * larger half 9% over the mean).  Every tile is computed exactly as on one thread (the same K
  * blocks, kernel and epilogue), so results do not depend on the thread count. */
-
-typedef struct {
-    size_t pm, pn;   /* tiles down and across */
-    int cols;        /* 1: numbered down each column panel (jr * pm + ir); 0: along rows */
-} tile_order;
 
 static size_t panel_len(size_t q, size_t n, size_t R) { return min_sz(R, n - q * R); }
 
@@ -726,104 +780,6 @@ static size_t tile_split(const gemm_args *g, const gemm_plan *p, const tile_orde
         before += w;
     }
     return q * nin + r;
-}
-
-/* Row and column panels that tiles [t0, t1) touch (t0 < t1). */
-static void run_extent(const tile_order *o, size_t t0, size_t t1, size_t *ir0, size_t *ir1,
-                       size_t *jr0, size_t *jr1)
-{
-    const size_t nin = o->cols ? o->pm : o->pn;
-    size_t out0 = t0 / nin, out1 = (t1 - 1) / nin + 1, in0 = 0, in1 = nin;
-    if (out1 - out0 == 1) {
-        in0 = t0 % nin;
-        in1 = (t1 - 1) % nin + 1;
-    }
-    if (o->cols) {
-        *jr0 = out0, *jr1 = out1, *ir0 = in0, *ir1 = in1;
-    } else {
-        *ir0 = out0, *ir1 = out1, *jr0 = in0, *jr1 = in1;
-    }
-}
-
-/* Tiles [t0, t1) on the calling thread: gemm_blocked's loop nest restricted to them.  A is
- * packed into `apack` (only the row panels the run touches); B comes from `pb` (packed by the
- * team), is packed into `bpack` (only the column panels the run touches), or is read in place
- * (both NULL). */
-static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order *o, size_t t0,
-                       size_t t1, char *apack, char *bpack, const packed_b *pb)
-{
-    const size_t es = p->f64 ? sizeof(double) : sizeof(float);
-    const char *A = g->A, *B = g->B, *bias = g->bias;
-    char *C = g->C;
-    const size_t mr_ = p->mr, nr_ = p->nr;
-    const size_t KC = even_block(g->K, p->kc, 8);
-    const size_t MC = even_block(g->M, p->mc, mr_);
-    const size_t NC = even_block(g->N, p->nc, nr_);
-    size_t ir0, ir1, jr0, jr1;
-    run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
-
-    for (size_t pc = 0; pc < g->K; pc += KC) {
-        const size_t kc = min_sz(KC, g->K - pc);
-        const int last = pc + kc == g->K;
-        dl_gemm_epi e = k_slice_epi(g, pc, kc);
-        for (size_t ic = 0; ic < g->M; ic += MC) {
-            /* this block's row panels that the run touches */
-            const size_t qa = ic / mr_ > ir0 ? ic / mr_ : ir0;
-            const size_t qb = min_sz((min_sz(ic + MC, g->M) + mr_ - 1) / mr_, ir1);
-            if (qa >= qb) continue;
-            const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
-            if (p->f64)
-                pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
-                           (double *)apack);
-            else
-                pack_a_f32(g->transa, (const float *)A, g->lda, i0, m, pc, kc, mr_,
-                           (float *)apack, p);
-            for (size_t jc = 0; jc < g->N; jc += NC) {
-                const size_t ja = jc / nr_ > jr0 ? jc / nr_ : jr0;
-                const size_t jb = min_sz((min_sz(jc + NC, g->N) + nr_ - 1) / nr_, jr1);
-                if (ja >= jb) continue;
-                const char *bblk = NULL;   /* panel jr at bblk + (jr - bq0) * nr * kc */
-                size_t bq0 = 0;
-                if (pb) {
-                    bblk = pb->p + (pc / KC * pb->njb + jc / NC) * pb->block_bytes;
-                    bq0 = jc / nr_;
-                } else if (bpack) {
-                    const size_t j0 = ja * nr_, n = min_sz(jb * nr_, g->N) - j0;
-                    if (p->f64)
-                        pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, j0, n, nr_, 0,
-                                   jb - ja, (double *)bpack);
-                    else
-                        pack_b_f32(g->transb, (const float *)B, g->ldb, pc, kc, j0, n, nr_,
-                                   (float *)bpack, p);
-                    bblk = bpack;
-                    bq0 = ja;
-                }
-                for (size_t ir = qa; ir < qb; ir++) {
-                    const size_t i = ir * mr_, mr = min_sz(mr_, g->M - i);
-                    const char *ap = apack + (ir - qa) * mr_ * kc * es;
-                    e.bias_col = (last && g->bias_kind == DL_BIAS_COL) ? bias + i * es : NULL;
-                    for (size_t jr = ja; jr < jb; jr++) {
-                        const size_t t = o->cols ? jr * o->pm + ir : ir * o->pn + jr;
-                        if (t < t0 || t >= t1) continue;
-                        const size_t j = jr * nr_, nr = min_sz(nr_, g->N - j);
-                        const char *bp;
-                        ptrdiff_t ldb;
-                        if (bblk) {
-                            bp = bblk + (jr - bq0) * nr_ * kc * es;
-                            ldb = (ptrdiff_t)nr_;
-                        } else {
-                            bp = B + (pc * g->ldb + j) * es;
-                            ldb = g->ldb;
-                        }
-                        e.bias_row = (last && g->bias_kind == DL_BIAS_ROW) ? bias + j * es
-                                                                             : NULL;
-                        p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
-                                  &e);
-                    }
-                }
-            }
-        }
-    }
 }
 
 /* Tiles [t0, t1) when no packing buffer could be had (out of memory): one tile at a time by
@@ -862,7 +818,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
         gemm_empty_k(g, f64);
         return;
     }
-    nthreads = auto_threads(g->M, g->N, g->K, nthreads);
+    nthreads = dl_gemm_auto_threads(g->M, g->N, g->K, nthreads);
 #ifndef DL_HAVE_OPENMP
     nthreads = 1;
 #endif
@@ -876,7 +832,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
         g->M * g->N * g->K <= GEMM_SMALL_MNK && sgemm_small_path(g, &p) == 0)
         return;
     if (nthreads <= 1) {
-        gemm_single(g, &p, NULL);
+        dl_gemm_single(g, &p, NULL);
         return;
     }
     const size_t pm = (g->M + p.mr - 1) / p.mr, pn = (g->N + p.nr - 1) / p.nr;
@@ -888,15 +844,12 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     const tile_order o = {pm, pn, g->M * (size_t)nthreads <= g->N};
     const int pack_b = want_pack_b(g, &p);
     const size_t es = f64 ? sizeof(double) : sizeof(float);
-    const size_t KC = even_block(g->K, p.kc, 8), NC = even_block(g->N, p.nc, p.nr);
+    const size_t KC = dl_gemm_k_block(&p, g->K), NC = even_block(g->N, p.nc, p.nr);
     const size_t MC = even_block(g->M, p.mc, p.mr);
 
-    packed_b shared = {NULL, 0, 0};
+    packed_b shared = {NULL, pn, 0};
     if (!o.cols && pack_b) {
-        const size_t nkb = (g->K + KC - 1) / KC;
-        shared.njb = (g->N + NC - 1) / NC;
-        shared.block_bytes = round_up(KC * round_up(NC, p.nr) * es, 64);
-        const size_t total = nkb * shared.njb * shared.block_bytes;
+        const size_t total = g->K * pn * p.nr * es;
         /* bounded: the buffer stays cached with the calling thread; beyond this each thread
          * packs the B panels it needs (for products this large that copy is cheap relative) */
         if (total <= ((size_t)16 << 20)) shared.p = thread_workspace(WS_SHARED, total);
@@ -920,7 +873,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
             if (t0 >= t1) continue;
             if (ws)
                 gemm_tiles(g, &p, &o, t0, t1, ws, bbytes ? ws + abytes : NULL,
-                           shared.p ? &shared : NULL);
+                           shared.p ? &shared : NULL, NULL);
             else
                 gemm_tiles_unpacked(g, &p, &o, t0, t1);
         }
@@ -978,14 +931,14 @@ int dl_sgemm_pack_a(int transa, size_t M, size_t K, const float *A, ptrdiff_t ld
     pa->lda = lda;
     pa->isa = (int)dl_isa();
     if (M == 0 || K == 0) return -1;
-    const gemm_plan p = plan_for_isa(0, (dl_isa_t)pa->isa);
+    const gemm_plan p = dl_gemm_plan_for_isa(0, (dl_isa_t)pa->isa);
     const size_t rows = round_up(M, p.mr);
     if (K > SIZE_MAX / sizeof(float) / rows) return -1;
     pa->p = dl_alloc(rows * K * sizeof(float));
     if (!pa->p) return -1;
     /* the blocks gemm_blocked walks, in its order: block (pc, ic) at pc * rows + ic * kc;
      * threads take whole blocks (a copy: one thread per 64K elements is plenty) */
-    const size_t KC = even_block(K, p.kc, 8), MC = even_block(M, p.mc, p.mr);
+    const size_t KC = dl_gemm_k_block(&p, K), MC = even_block(M, p.mc, p.mr);
     const size_t nkb = (K + KC - 1) / KC, nmb = (M + MC - 1) / MC;
     int nt = 1;
 #ifdef DL_HAVE_OPENMP
@@ -1017,7 +970,7 @@ static void packed_a_single(const gemm_args *g, const gemm_plan *p, const float 
 {
     const size_t es = sizeof(float);
     const int pack_b = want_pack_b(g, p);
-    const size_t kc = even_block(g->K, p->kc, 8);
+    const size_t kc = dl_gemm_k_block(p, g->K);
     const size_t nc = round_up(even_block(g->N, p->nc, p->nr), p->nr);
     char *ws = NULL;
     if (pack_b) {
@@ -1044,10 +997,10 @@ void dl_sgemm_packed_run(const dl_sgemm_packed_a *pa, int transb, size_t N, floa
                    alpha, beta, bias, bias_kind, act};
     if (g.bias == NULL) g.bias_kind = DL_BIAS_NONE;
     if (g.bias_kind == DL_BIAS_NONE) g.bias = NULL;
-    const gemm_plan p = plan_for_isa(0, (dl_isa_t)pa->isa);
+    const gemm_plan p = dl_gemm_plan_for_isa(0, (dl_isa_t)pa->isa);
     /* A is shared, so threads split the columns */
     const size_t pn = (N + p.nr - 1) / p.nr;
-    int nt = auto_threads(g.M, N, g.K, nthreads);
+    int nt = dl_gemm_auto_threads(g.M, N, g.K, nthreads);
     if ((size_t)nt > pn) nt = (int)pn;
 #ifndef DL_HAVE_OPENMP
     nt = 1;
@@ -1080,11 +1033,46 @@ void dl_sgemm_packed_run(const dl_sgemm_packed_a *pa, int transb, size_t N, floa
  * every thread. */
 static int batch_threads(size_t M, size_t N, size_t K, size_t batch)
 {
-    if (batch < 2 || auto_threads(M, N, K, 0) > 1) return 1;
+    if (batch < 2 || dl_gemm_auto_threads(M, N, K, 0) > 1) return 1;
     /* the whole batch as one piece of work: M x N x (K * batch), saturating */
     size_t kb = K && batch > SIZE_MAX / K ? SIZE_MAX : K * batch;
-    int nt = auto_threads(M, N, kb, 0);
+    int nt = dl_gemm_auto_threads(M, N, kb, 0);
     return (size_t)nt < batch ? nt : (int)batch;
+}
+
+/* Product b of a strided batch (float32 or float64 by f64), on `nthreads` as dl_sgemm_ex. */
+static void batch_item(int f64, int transa, int transb, size_t M, size_t N, size_t K,
+                       double alpha, const void *A, ptrdiff_t lda, ptrdiff_t stride_a,
+                       const void *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta, void *C,
+                       ptrdiff_t ldc, ptrdiff_t stride_c, size_t b, int nthreads)
+{
+    const ptrdiff_t es = f64 ? (ptrdiff_t)sizeof(double) : (ptrdiff_t)sizeof(float);
+    const ptrdiff_t ib = (ptrdiff_t)b;
+    gemm_args g = {transa != 0, transb != 0, M, N, K,
+                   (const char *)A + ib * stride_a * es, (const char *)B + ib * stride_b * es,
+                   lda, ldb, ldc, (char *)C + ib * stride_c * es,
+                   alpha, beta, NULL, DL_BIAS_NONE, DL_ACT_NONE};
+    gemm_run(&g, f64, nthreads);
+}
+
+static void gemm_batched(int f64, int transa, int transb, size_t M, size_t N, size_t K,
+                         double alpha, const void *A, ptrdiff_t lda, ptrdiff_t stride_a,
+                         const void *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta, void *C,
+                         ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
+{
+    int nt = batch_threads(M, N, K, batch);
+    if (nt <= 1) {
+        for (size_t b = 0; b < batch; b++)
+            batch_item(f64, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b,
+                       beta, C, ldc, stride_c, b, 0);
+        return;
+    }
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (ptrdiff_t b = 0; b < (ptrdiff_t)batch; b++)
+        batch_item(f64, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b,
+                   beta, C, ldc, stride_c, (size_t)b, 1);
 }
 
 void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, float alpha,
@@ -1092,19 +1080,8 @@ void dl_sgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, floa
                       const float *B, ptrdiff_t ldb, ptrdiff_t stride_b, float beta,
                       float *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
 {
-    int nt = batch_threads(M, N, K, batch);
-    if (nt <= 1) {
-        for (size_t b = 0; b < batch; b++)
-            dl_sgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                        ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 0);
-        return;
-    }
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (ptrdiff_t b = 0; b < (ptrdiff_t)batch; b++)
-        dl_sgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                    ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
+    gemm_batched(0, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                 ldc, stride_c, batch);
 }
 
 void dl_dgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, double alpha,
@@ -1112,17 +1089,6 @@ void dl_dgemm_batched(int transa, int transb, size_t M, size_t N, size_t K, doub
                       const double *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta,
                       double *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch)
 {
-    int nt = batch_threads(M, N, K, batch);
-    if (nt <= 1) {
-        for (size_t b = 0; b < batch; b++)
-            dl_dgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                        ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 0);
-        return;
-    }
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (ptrdiff_t b = 0; b < (ptrdiff_t)batch; b++)
-        dl_dgemm_ex(transa, transb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b,
-                    ldb, beta, C + b * stride_c, ldc, NULL, DL_BIAS_NONE, DL_ACT_NONE, 1);
+    gemm_batched(1, transa, transb, M, N, K, alpha, A, lda, stride_a, B, ldb, stride_b, beta, C,
+                 ldc, stride_c, batch);
 }

@@ -21,14 +21,19 @@ static inline __mmask16 lanes(size_t n)
 
 /* One tile with R <= MR live rows and NV (1 or 2) column vectors of 16 (R and NV are
  * compile-time constants at each call site, so the loops unroll and `acc` lives in registers;
- * rows past R and the second vector when NV == 1 are never computed).  The packed A
- * micro-panel keeps its MR stride whatever R is.  Masked loads let unpacked B (read in place,
- * possibly ending at the last column of the matrix) be read without touching memory past nr. */
+ * rows past R and the second vector when NV == 1 are never computed).  Element (i, k) of op(A)
+ * is a[i * ars + k * acs]: a packed micro-panel (ars = 1, acs = MR: it keeps its MR stride
+ * whatever R is and is zero-padded, so R may round mr up) or op(A) read where it is (the
+ * small-product path: transa == 0 gives ars = lda, acs = 1, transa == 1 the reverse; there
+ * R == mr, so no row past the matrix is touched).  Either way the sums are formed in the same
+ * order (one FMA per k, k ascending, from zero) and finished by the same epilogue, so a tile
+ * gives the same bits on both paths.  Masked loads let unpacked B (read in place, possibly
+ * ending at the last column of the matrix) be read without touching memory past nr. */
 static inline __attribute__((always_inline)) void tile(const int R, const int NV, size_t kc,
-                                                       const float *restrict a,
-                                                       const float *restrict b, ptrdiff_t ldb,
-                                                       float *restrict c, ptrdiff_t ldc,
-                                                       size_t mr, size_t nr,
+                                                       const float *restrict a, ptrdiff_t ars,
+                                                       ptrdiff_t acs, const float *restrict b,
+                                                       ptrdiff_t ldb, float *restrict c,
+                                                       ptrdiff_t ldc, size_t mr, size_t nr,
                                                        const dl_gemm_epi *e)
 {
     const __mmask16 m0 = lanes(nr), m1 = lanes(nr > 16 ? nr - 16 : 0);
@@ -38,22 +43,16 @@ static inline __attribute__((always_inline)) void tile(const int R, const int NV
         acc[i][0] = _mm512_setzero_ps();
         acc[i][1] = _mm512_setzero_ps();   /* dead when NV == 1: the compiler drops it */
     }
-    /* Bring the C tile toward L1 while the k loop runs (it is read only when beta != 0, but
-     * it is always written). */
-    for (size_t i = 0; i < mr; i++) {
-        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + i * ldc + NR - 1), _MM_HINT_T0);
-    }
     for (size_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
         __m512 b1 = NV > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
+            __m512 ai = _mm512_set1_ps(a[i * ars]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             if (NV > 1) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += MR;
+        a += acs;
         b += ldb;
     }
 
@@ -102,99 +101,33 @@ static inline __attribute__((always_inline)) void tile(const int R, const int NV
 void dl_sgemm_kernel_avx512(size_t kc, const void *a, const void *b, ptrdiff_t ldb, void *c,
                             ptrdiff_t ldc, size_t mr, size_t nr, const dl_gemm_epi *e)
 {
+    /* Bring the C tile toward L1 while the k loop runs (it is read only when beta != 0, but
+     * it is always written). */
+    const float *cf = c;
+    for (size_t i = 0; i < mr; i++) {
+        _mm_prefetch((const char *)(cf + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(cf + i * ldc + NR - 1), _MM_HINT_T0);
+    }
     /* bottom-edge tiles (M not a multiple of 14) compute only the rows they need, rounded to
      * 4 or 8: e.g. M = 64 is 4 x 14 + 8 rows, not 5 x 14 */
     if (nr > 16) {
-        if (mr > 8) tile(MR, 2, kc, a, b, ldb, c, ldc, mr, nr, e);
-        else if (mr > 4) tile(8, 2, kc, a, b, ldb, c, ldc, mr, nr, e);
-        else tile(4, 2, kc, a, b, ldb, c, ldc, mr, nr, e);
+        if (mr > 8) tile(MR, 2, kc, a, 1, MR, b, ldb, c, ldc, mr, nr, e);
+        else if (mr > 4) tile(8, 2, kc, a, 1, MR, b, ldb, c, ldc, mr, nr, e);
+        else tile(4, 2, kc, a, 1, MR, b, ldb, c, ldc, mr, nr, e);
         return;
     }
     /* right-edge tiles of at most 16 columns (N = 196 is 6 x 32 + 4) run one vector wide:
      * half the FMAs of a full-width tile */
-    if (mr > 8) tile(MR, 1, kc, a, b, ldb, c, ldc, mr, nr, e);
-    else if (mr > 4) tile(8, 1, kc, a, b, ldb, c, ldc, mr, nr, e);
-    else tile(4, 1, kc, a, b, ldb, c, ldc, mr, nr, e);
+    if (mr > 8) tile(MR, 1, kc, a, 1, MR, b, ldb, c, ldc, mr, nr, e);
+    else if (mr > 4) tile(8, 1, kc, a, 1, MR, b, ldb, c, ldc, mr, nr, e);
+    else tile(4, 1, kc, a, 1, MR, b, ldb, c, ldc, mr, nr, e);
 }
 
-/* ---- A read in place (the small-product path) ---------------------------------------------- */
-
-/* One tile with exactly R rows of op(A) read where they are: element (i, k) at
- * a[i * ars + k * acs] (transa == 0: ars = lda, acs = 1; transa == 1: ars = 1, acs = lda).
- * Exactly R rows, not R rounded up as tile() does, so no row past the matrix is touched.  The
- * sums are formed in the same order as tile()'s (one FMA per k, k ascending, from zero) and
- * finished by the same epilogue, so a tile gives the same bits either way. */
-static inline __attribute__((always_inline)) void tile_sa(const int R, const int NV, size_t kc,
-                                                          const float *restrict a,
-                                                          ptrdiff_t ars, ptrdiff_t acs,
-                                                          const float *restrict b,
-                                                          ptrdiff_t ldb, float *restrict c,
-                                                          ptrdiff_t ldc, size_t nr,
-                                                          const dl_gemm_epi *e)
-{
-    const __mmask16 m0 = lanes(nr), m1 = lanes(nr > 16 ? nr - 16 : 0);
-    __m512 acc[MR][2];
-#pragma GCC unroll 14
-    for (int i = 0; i < R; i++) {
-        acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps();
-    }
-    for (size_t k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-        __m512 b1 = NV > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : _mm512_setzero_ps();
-#pragma GCC unroll 14
-        for (int i = 0; i < R; i++) {
-            __m512 ai = _mm512_set1_ps(a[i * ars]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            if (NV > 1) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-        }
-        a += acs;
-        b += ldb;
-    }
-    const __m512 alpha = _mm512_set1_ps((float)e->alpha);
-    const float beta_s = (float)e->beta;
-    const __m512 beta = _mm512_set1_ps(beta_s);
-    const float *brow = e->bias_row, *bcol = e->bias_col;
-    __m512 br0 = _mm512_setzero_ps(), br1 = _mm512_setzero_ps();
-    if (brow) {
-        br0 = _mm512_maskz_loadu_ps(m0, brow);
-        if (NV > 1) br1 = _mm512_maskz_loadu_ps(m1, brow + 16);
-    }
-    const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 14
-    for (int i = 0; i < R; i++) {
-        float *ci = c + i * ldc;
-        __m512 v0 = _mm512_mul_ps(alpha, acc[i][0]);
-        __m512 v1 = NV > 1 ? _mm512_mul_ps(alpha, acc[i][1]) : _mm512_setzero_ps();
-        if (beta_s != 0.0f) {
-            v0 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m0, ci), v0);
-            if (NV > 1) v1 = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(m1, ci + 16), v1);
-        }
-        if (brow) {
-            v0 = _mm512_add_ps(v0, br0);
-            v1 = _mm512_add_ps(v1, br1);
-        }
-        if (bcol) {
-            __m512 bc = _mm512_set1_ps(bcol[i]);
-            v0 = _mm512_add_ps(v0, bc);
-            v1 = _mm512_add_ps(v1, bc);
-        }
-        if (e->act == DL_ACT_RELU) {
-            v0 = _mm512_max_ps(zero, v0);
-            v1 = _mm512_max_ps(zero, v1);
-        } else if (e->act == DL_ACT_GELU) {
-            v0 = dl_gelu_vf(v0);
-            if (NV > 1) v1 = dl_gelu_vf(v1);
-        }
-        _mm512_mask_storeu_ps(ci, m0, v0);
-        if (NV > 1) _mm512_mask_storeu_ps(ci + 16, m1, v1);
-    }
-}
-
+/* A read in place (the small-product path): exactly mr rows, R == mr. */
 #define DL_SA_CASE(R)                                                                          \
     case R:                                                                                    \
-        if (nr > 16) tile_sa(R, 2, kc, a, ars, acs, b, ldb, c, ldc, nr, e);                   \
-        else tile_sa(R, 1, kc, a, ars, acs, b, ldb, c, ldc, nr, e);                           \
+        if (nr > 16) tile(R, 2, kc, a, ars, acs, b, ldb, c, ldc, R, nr, e);                   \
+        else tile(R, 1, kc, a, ars, acs, b, ldb, c, ldc, R, nr, e);                           \
         break;
 
 void dl_sgemm_kernel_sa_avx512(size_t kc, const float *a, ptrdiff_t ars, ptrdiff_t acs,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dlcore/act.h"
+#include "dlcore/affinity.h"
 #include "dlcore/attention.h"
 #include "dlcore/batchnorm.h"
 #include "dlcore/conv.h"
@@ -42,6 +43,7 @@ struct dl_plan {
     dl_sgemm_packed_a *packed;  /* per step: CONV_GEMM weights packed at creation */
     dl_rnn_packed **rnn_packed; /* per step: RNN weights packed at creation (i[9] != 0) */
     dl_sgemm_packed_b **gemm_b; /* per step: a GEMM's constant B packed at creation */
+    unsigned char *team;        /* per step: 1 if it may use the thread team (plan_team.c) */
     size_t arena_bytes;
     pthread_mutex_t lock;
     char **pool;          /* arenas of finished calls, reused by the next ones */
@@ -84,7 +86,9 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     p->packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_a));
     p->rnn_packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_rnn_packed *));
     p->gemm_b = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_b *));
-    if (!p->packed || !p->rnn_packed || !p->gemm_b) {
+    p->team = calloc((size_t)(nsteps > 0 ? nsteps : 1), 1);
+    if (!p->packed || !p->rnn_packed || !p->gemm_b || !p->team) {
+        free(p->team);
         free(p->packed);
         free(p->rnn_packed);
         free(p->gemm_b);
@@ -95,6 +99,7 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     }
     for (int k = 0; k < nsteps; k++) {
         const dl_plan_step *s = &p->steps[k];
+        p->team[k] = (unsigned char)dl_plan_step_wants_team(s);
         if (s->op == DL_PLAN_RNN && s->i[9] != 0) {
             /* NULL when packing failed: the run then takes the eager call */
             const int64_t *i = s->i;
@@ -130,6 +135,7 @@ void dl_plan_free(dl_plan *p)
     free(p->packed);
     free(p->rnn_packed);
     free(p->gemm_b);
+    free(p->team);
     free(p->pool);
     free(p->steps);
     free(p->slots);
@@ -138,6 +144,11 @@ void dl_plan_free(dl_plan *p)
 }
 
 size_t dl_plan_arena_bytes(const dl_plan *p) { return p->arena_bytes; }
+
+int dl_plan_step_team(const dl_plan *p, int k)
+{
+    return k < 0 || k >= p->nsteps ? -1 : p->team[k];
+}
 
 char *dl_plan_arena_acquire(dl_plan *p)
 {
@@ -517,10 +528,20 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
         ptr[k] = sl->kind == DL_SLOT_CONST ? (char *)sl->ptr
                  : sl->kind == DL_SLOT_ARENA ? arena + sl->offset : io[sl->index];
     }
-    int prev = dl_set_local_num_threads(nthreads > 0 ? nthreads : 0);
-    int failed = 0;
+    /* the call's team size (fewer on an oversubscribed machine); a step below the team's
+     * grain gets one thread */
+    int nt = nthreads > 0 ? nthreads : dl_num_threads();
+    int prev = dl_set_local_num_threads(nt);
+    int failed = 0, teamed = 0;
     if (end > p->nsteps) end = p->nsteps;
+    for (int k = begin; k < end && nt > 1; k++) teamed |= p->team[k];
+    if (teamed) nt = dl_team_size_for_load(nt);
+    teamed = teamed && nt > 1;
+    dl_team_binding tb;
+    tb.bound = 0;
+    if (teamed) dl_team_bind(nt, &tb);
     for (int k = begin; k < end; k++) {
+        dl_set_local_num_threads(p->team[k] ? nt : 1);
         if (run_step(&p->steps[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k], ptr, err,
                      detail) != 0
             || *err) {
@@ -528,6 +549,7 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
             break;
         }
     }
+    dl_team_unbind(&tb);
     dl_set_local_num_threads(prev);
     if (ptr != stack_ptrs) free(ptr);
     return failed;

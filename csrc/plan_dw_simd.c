@@ -114,13 +114,25 @@ static void max_plane(const dw_geom *g, const float *pl, float *y, float *acc)
     }
 }
 
-/* What one plane's work needs besides its geometry: the op's operands. */
+typedef struct {
+    int64_t PR;    /* rows per phase: OH + (R - 1) / sh */
+    int64_t CW;    /* columns per phase: OW + (S - 1) / sw */
+    int64_t J;     /* flat outputs computed: OH * CW rounded up to whole vectors */
+    int64_t PS;    /* floats per phase, room for the last vector's farthest tap */
+} dw_flat;
+
+/* What one plane's work needs besides its geometry: the op's operands, and for the
+ * convolution the flat grid and each tap's offset in it, worked out once per step (a 7x7
+ * plane's whole sum is 36 vector FMAs; the 40-odd integer divisions of working them out per
+ * plane took longer than that) */
 typedef struct {
     const float *x, *w, *bias;
     float *y;
     const double *f;
     int64_t K, mult;   /* output channels; output planes per input plane */
     int kind;
+    const dw_flat *t;
+    const int64_t *toff;
 } plane_args;
 
 typedef void (*plane_fn)(const dw_geom *g, const plane_args *a, int64_t p, float *buf);
@@ -137,13 +149,6 @@ static void max_one(const dw_geom *g, const plane_args *a, int64_t p, float *buf
  * at j + (r / sh) * CW + s / sw of phase (r % sh, s % sw): one run of whole vectors covers
  * every output row, the few columns past OW in each row computed and dropped.  Rows of 7
  * (MobileNet's last stage) then fill 7 of every 9 lanes instead of 7 of 16. */
-typedef struct {
-    int64_t PR;    /* rows per phase: OH + (R - 1) / sh */
-    int64_t CW;    /* columns per phase: OW + (S - 1) / sw */
-    int64_t J;     /* flat outputs computed: OH * CW rounded up to whole vectors */
-    int64_t PS;    /* floats per phase, room for the last vector's farthest tap */
-} dw_flat;
-
 static void flat_geometry(const dw_geom *g, dw_flat *t)
 {
     t->PR = g->OH + (g->R - 1) / g->sh;
@@ -300,12 +305,65 @@ static void dw_flat_sum_multi(const dw_flat *t, const float *pl, const float *w,
     }
 }
 
+/* Stride 1, 3x3: `nr` (<= 4) output rows at once, each of whole vectors from the row start
+ * written straight into the output plane y (rows OW floats apart; a row's last, partial
+ * vector stored lane by lane, so nothing past the row is touched): a vector of an input row is loaded once and feeds every output
+ * row of the block it reaches (up to 3), 18 loads for 4 rows' 36 FMAs where the flat sum
+ * loads once per FMA.  Those loads are mostly unaligned and cross cache lines, and bound the
+ * flat sum on planes of 14 columns and more (measured: 144 x 56 x 56 at ~30 GFLOP/s). */
+static inline __attribute__((always_inline)) void dw3_rows(const float *pl, int64_t CW,
+                                                          int64_t OW, const vf *wv, vf vb,
+                                                          int clip, vf vlo, vf vhi, float *y,
+                                                          const int nr)
+{
+    for (int64_t v = 0; v < OW; v += DL_VF_LEN) {
+        vf acc[4];
+        for (int m = 0; m < nr; m++) acc[m] = vb;
+        for (int i = 0; i < nr + 2; i++) {
+            const float *src = pl + i * CW + v;
+            const vf x0 = vf_loadu(src), x1 = vf_loadu(src + 1), x2 = vf_loadu(src + 2);
+            for (int m = 0; m < nr; m++) {
+                const int r = i - m;   /* the tap row input row i is for output row m */
+                if (r < 0 || r > 2) continue;
+                acc[m] = vf_fma(wv[3 * r], x0, acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 1], x1, acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 2], x2, acc[m]);
+            }
+        }
+        for (int m = 0; m < nr; m++) {
+            vf a = acc[m];
+            if (clip) a = vf_min(vhi, vf_max(vlo, a));
+            if (v + DL_VF_LEN <= OW) vf_storeu(y + m * OW + v, a);
+            else vf_store_part(y + m * OW + v, a, (size_t)(OW - v));
+        }
+    }
+}
+
+static void dw3_s1_sum(const dw_geom *g, const dw_flat *t, const float *pl, const float *w,
+                       vf vb, int clip, vf vlo, vf vhi, float *y)
+{
+    vf wv[9];
+    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
+    int64_t oh = 0;
+    for (; oh + 4 <= g->OH; oh += 4)
+        dw3_rows(pl + oh * t->CW, t->CW, g->OW, wv, vb, clip, vlo, vhi, y + oh * g->OW, 4);
+    for (; oh < g->OH; oh++)
+        dw3_rows(pl + oh * t->CW, t->CW, g->OW, wv, vb, clip, vlo, vhi, y + oh * g->OW, 1);
+}
+
+/* the row-blocked sum above applies: stride 1, 3x3, one filter per plane, and rows of at least
+ * 14 (narrower rows fill fewer lanes of whole row vectors than of the flat grid's) */
+static int use_dw3_rows(const dw_geom *g, int64_t mult)
+{
+    return mult == 1 && g->sh == 1 && g->sw == 1 && g->R == 3 && g->S == 3 && g->OW >= 14;
+}
+
 /* The output planes of input plane q (q * mult + m, m < mult): the input padded once, then
  * each filter's sum copied out row by row, dropping the flat grid's extra columns. */
 static void dw_group(const dw_geom *g, const plane_args *a, int64_t q, float *buf)
 {
-    dw_flat t;
-    flat_geometry(g, &t);
+    const dw_flat t = *a->t;
+    const int64_t *toff = a->toff;
     const int64_t taps = g->R * g->S, mult = a->mult, C = a->K / mult;
     const int kind = a->kind;
     const double *f = a->f;
@@ -313,14 +371,18 @@ static void dw_group(const dw_geom *g, const plane_args *a, int64_t q, float *bu
     const float lo = kind == DL_AF_RELU ? 0.0f : (float)f[0];
     const float hi = kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
     const vf vlo = vf_set1(lo), vhi = vf_set1(hi);
-    int64_t toff[64];
-    for (int64_t r = 0; r < g->R; r++)
-        for (int64_t s = 0; s < g->S; s++)
-            toff[r * g->S + s] = ((r % g->sh) * g->sw + s % g->sw) * t.PS +
-                                 (r / g->sh) * t.CW + s / g->sw;
     float *fo = buf + g->sh * g->sw * t.PS;
     const int64_t ldo = t.J + DL_VF_LEN, k0 = (q % C) * mult;
     pad_flat(g, &t, a->x + q * g->H * g->W, buf);
+    if (use_dw3_rows(g, mult)) {
+        float *y = a->y + q * g->OH * g->OW;
+        dw3_s1_sum(g, &t, buf, a->w + k0 * taps, vf_set1(a->bias ? a->bias[k0] : 0.0f), clip,
+                   vlo, vhi, y);
+        if (!clip && kind >= 0)
+            dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)f[0], (float)f[1],
+                           (float)f[2]);
+        return;
+    }
     for (int64_t m0 = 0; m0 < mult; m0 += (mult == 1 ? 1 : MB)) {
         const int64_t nm = mult == 1 ? 1 : (mult - m0 < MB ? mult - m0 : MB);
         if (mult == 1)
@@ -355,11 +417,19 @@ static int each_plane(const dw_geom *g, int64_t planes, const plane_args *a, pla
 {
     int nt = dl_threads_for((size_t)(planes * g->OH * g->OW * g->R * g->S), (size_t)1 << 16);
     if (nt > planes) nt = (int)planes;
+    if (nt <= 1) {
+        /* no OpenMP region: even a team of one costs ~0.5 us, a sixth of LeNet's first conv */
+        float *buf = dl_alloc(scratch * sizeof(float));
+        if (!buf) return -1;
+        for (int64_t p = 0; p < planes; p++) fn(g, a, p, buf);
+        dl_free(buf);
+        return 0;
+    }
     const int64_t chunk = 4;
     int64_t next = 0;
     int failed = 0;
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1) reduction(| : failed)
+#pragma omp parallel num_threads(nt) reduction(| : failed)
 #endif
     {
         float *buf = dl_alloc(scratch * sizeof(float));
@@ -387,7 +457,7 @@ static int maxpool_f32(const int64_t *i, const float *x, float *y)
 {
     dw_geom g;
     geometry(&g, i[1], i[2], i[5], i[6], i[3], i[4], i[7], i[8], i[9], i[10]);
-    const plane_args a = {x, NULL, NULL, y, NULL, 1, 1, 0};
+    const plane_args a = {x, NULL, NULL, y, NULL, 1, 1, 0, NULL, NULL};
     return each_plane(&g, i[0], &a, max_one, (size_t)(g.sw * g.PH * g.CW + g.OWV));
 }
 
@@ -402,9 +472,14 @@ static int dwconv_f32(const int64_t *i, const double *f, const float *x, const f
     /* every vector load stays inside its phase row: index up to OWV - 1 + (S - 1) / sw */
     geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);
     if (i[1] <= 0 || i[4] % i[1]) return 1;
-    const plane_args a = {x, w, bias, y, f, i[4], i[4] / i[1], (int)i[16]};
     dw_flat t;
     flat_geometry(&g, &t);
+    int64_t toff[64];
+    for (int64_t r = 0; r < g.R; r++)
+        for (int64_t s = 0; s < g.S; s++)
+            toff[r * g.S + s] = ((r % g.sh) * g.sw + s % g.sw) * t.PS + (r / g.sh) * t.CW +
+                                s / g.sw;
+    const plane_args a = {x, w, bias, y, f, i[4], i[4] / i[1], (int)i[16], &t, toff};
     /* one task per input plane: its padded copy serves all its filters */
     const int64_t outs = a.mult == 1 ? 1 : MB;
     return each_plane(&g, i[0] * i[1], &a, dw_group,

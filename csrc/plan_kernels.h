@@ -15,6 +15,40 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dispatch.h"
+#include "dlcore/plan.h"
+
+/* The rows of an nd-dim view in order (the last dim is the row; nd <= DL_PLAN_MAX_DIMS), with
+ * the element offsets o0, o1 of their starts in two operands of strides s0, s1: an odometer
+ * over the outer dims.  row_walk_at puts it at row r; row_walk_next moves it one row on. */
+typedef struct {
+    int64_t idx[DL_PLAN_MAX_DIMS];
+    int64_t o0, o1;
+} row_walk;
+
+static inline void row_walk_at(row_walk *w, int nd, const int64_t *shape, const int64_t *s0,
+                               const int64_t *s1, int64_t r)
+{
+    w->o0 = w->o1 = 0;
+    for (int d = nd - 2; d >= 0; d--) {
+        w->idx[d] = r % shape[d];
+        r /= shape[d];
+        w->o0 += w->idx[d] * s0[d];
+        w->o1 += w->idx[d] * s1[d];
+    }
+}
+
+static inline void row_walk_next(row_walk *w, int nd, const int64_t *shape, const int64_t *s0,
+                                 const int64_t *s1)
+{
+    for (int d = nd - 2; d >= 0; d--) {
+        w->o0 += s0[d];
+        w->o1 += s1[d];
+        if (++w->idx[d] < shape[d]) break;
+        w->o0 -= s0[d] * shape[d];
+        w->o1 -= s1[d] * shape[d];
+        w->idx[d] = 0;
+    }
+}
 
 typedef struct {
     void (*binary)(int op, int ndim, const int64_t *shape, const int64_t *sa, const int64_t *sb,

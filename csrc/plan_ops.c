@@ -6,6 +6,7 @@
 
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
+#include "plan_kernels.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -16,18 +17,12 @@
 static void copy_rows(int64_t es, int nd, const int64_t *shape, const int64_t *ss,
                       const int64_t *ds, const char *src, char *dst, int64_t r0, int64_t r1)
 {
-    int64_t idx[DL_PLAN_MAX_DIMS] = {0};
-    int64_t rem = r0, os = 0, od = 0;
-    for (int d = nd - 2; d >= 0; d--) {
-        idx[d] = rem % shape[d];
-        rem /= shape[d];
-        os += idx[d] * ss[d];
-        od += idx[d] * ds[d];
-    }
+    row_walk w;
+    row_walk_at(&w, nd, shape, ss, ds, r0);
     const int64_t n = shape[nd - 1], si = ss[nd - 1], di = ds[nd - 1];
-    for (int64_t r = r0; r < r1; r++) {
-        const char *s = src + os * es;
-        char *t = dst + od * es;
+    for (int64_t r = r0; r < r1; r++, row_walk_next(&w, nd, shape, ss, ds)) {
+        const char *s = src + w.o0 * es;
+        char *t = dst + w.o1 * es;
         if (si == 1 && di == 1) {
             memcpy(t, s, (size_t)(n * es));
         } else if (es == 4) {
@@ -40,14 +35,6 @@ static void copy_rows(int64_t es, int nd, const int64_t *shape, const int64_t *s
             for (int64_t j = 0; j < n; j++) tf[j * di] = sf[j * si];
         } else {
             for (int64_t j = 0; j < n; j++) memcpy(t + j * di * es, s + j * si * es, (size_t)es);
-        }
-        for (int d = nd - 2; d >= 0; d--) {
-            os += ss[d];
-            od += ds[d];
-            if (++idx[d] < shape[d]) break;
-            os -= ss[d] * shape[d];
-            od -= ds[d] * shape[d];
-            idx[d] = 0;
         }
     }
 }

@@ -96,18 +96,35 @@ static inline size_t nchw_index(size_t k, size_t C, size_t P)
     return (n * C + c) * P + p;
 }
 
-void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
+/* A QUANTIZE or DEQUANTIZE step: i = N C P nhwc zero_point, f[0] the scale; the codes are in
+ * NHWC order (N, P, C) when nhwc, the floats always NCHW (N, C, P). */
+typedef struct {
+    size_t C, P, n;
+    int nhwc, nt;
+    float scale, zp;
+} code_move;
+
+static code_move code_move_of(const dl_plan_step *s)
 {
     const int64_t *i = s->i;
-    const size_t N = (size_t)i[0], C = (size_t)i[1], P = (size_t)i[2];
-    const int nhwc = (int)i[3];
-    const float scale = (float)s->f[0], zp = (float)i[4];
-    const size_t n = N * C * P;
-    const int nt = dl_threads_for(n, (size_t)1 << 16);
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (size_t k = 0; k < n; k++) {
+    code_move m;
+    m.C = (size_t)i[1];
+    m.P = (size_t)i[2];
+    m.n = (size_t)i[0] * m.C * m.P;
+    m.nhwc = (int)i[3];
+    m.nt = dl_threads_for(m.n, (size_t)1 << 16);
+    m.scale = (float)s->f[0];
+    m.zp = (float)i[4];
+    return m;
+}
+
+void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
+{
+    const code_move m = code_move_of(s);
+    #pragma omp parallel for num_threads(m.nt) schedule(static) if (m.nt > 1)
+    for (size_t k = 0; k < m.n; k++) {
         /* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
-        float v = rintf(x[nhwc ? nchw_index(k, C, P) : k] / scale) + zp;
+        float v = rintf(x[m.nhwc ? nchw_index(k, m.C, m.P) : k] / m.scale) + m.zp;
         v = v > 255.0f ? 255.0f : v;
         v = v >= 0.0f ? v : 0.0f;
         y[k] = (uint8_t)(int32_t)v;
@@ -116,15 +133,10 @@ void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
 
 void dl_plan_dequantize(const dl_plan_step *s, const uint8_t *x, float *y)
 {
-    const int64_t *i = s->i;
-    const size_t N = (size_t)i[0], C = (size_t)i[1], P = (size_t)i[2];
-    const int nhwc = (int)i[3];
-    const float scale = (float)s->f[0], zp = (float)i[4];
-    const size_t n = N * C * P;
-    const int nt = dl_threads_for(n, (size_t)1 << 16);
-    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (size_t k = 0; k < n; k++)
-        y[nhwc ? nchw_index(k, C, P) : k] = ((float)x[k] - zp) * scale;
+    const code_move m = code_move_of(s);
+    #pragma omp parallel for num_threads(m.nt) schedule(static) if (m.nt > 1)
+    for (size_t k = 0; k < m.n; k++)
+        y[m.nhwc ? nchw_index(k, m.C, m.P) : k] = ((float)x[k] - m.zp) * m.scale;
 }
 
 void dl_plan_qavgpool(const dl_plan_step *s, const uint8_t *x, uint8_t *y)

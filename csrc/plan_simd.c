@@ -51,25 +51,10 @@ static void bin_rows(int op, int ndim, const int64_t *shape, const int64_t *sa,
                      int64_t r0, int64_t r1)
 {
     const int64_t n = shape[ndim - 1];
-    int64_t idx[6] = {0, 0, 0, 0, 0, 0};
-    int64_t rem = r0, oa = 0, ob = 0;
-    for (int d = ndim - 2; d >= 0; d--) {
-        idx[d] = rem % shape[d];
-        rem /= shape[d];
-        oa += idx[d] * sa[d];
-        ob += idx[d] * sb[d];
-    }
-    for (int64_t r = r0; r < r1; r++) {
-        bin_row(op, n, a + oa, sa[ndim - 1], b + ob, sb[ndim - 1], y + r * n, relu);
-        for (int d = ndim - 2; d >= 0; d--) {
-            oa += sa[d];
-            ob += sb[d];
-            if (++idx[d] < shape[d]) break;
-            oa -= sa[d] * shape[d];
-            ob -= sb[d] * shape[d];
-            idx[d] = 0;
-        }
-    }
+    row_walk w;
+    row_walk_at(&w, ndim, shape, sa, sb, r0);
+    for (int64_t r = r0; r < r1; r++, row_walk_next(&w, ndim, shape, sa, sb))
+        bin_row(op, n, a + w.o0, sa[ndim - 1], b + w.o1, sb[ndim - 1], y + r * n, relu);
 }
 
 static void binary_f32(int op, int ndim, const int64_t *shape, const int64_t *sa,

@@ -113,39 +113,51 @@ static void SUF(maxpool_plane_scan)(const dl_pool_params *p, const T *xp, T *yp,
     }
 }
 
-void SUF(dl_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *idx)
+static void SUF(maxpool_plane)(const dl_pool_params *p, const T *x, T *y, int64_t *idx,
+                               int64_t pl, int simple)
 {
     const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW, HW = H * W, P = OH * OW;
-    const int64_t work = p->planes * P * p->kh * p->kw;
+    const T *xp = x + pl * HW;
+    T *yp = y + pl * P;
+    int64_t *ip = idx ? idx + pl * P : NULL;
+    if (simple) {
+        /* 2x2 windows wholly inside the plane: no bounds checks, one row kernel per
+         * output row (vectorized for float32, see pool.c) */
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const T *r0 = xp + 2 * oh * W;
+            if (ip)
+                SUF(pool2x2_row_idx)(r0, r0 + W, yp + oh * OW, ip + oh * OW, OW, 2 * oh * W,
+                                     W);
+            else
+                SUF(pool2x2_row)(r0, r0 + W, yp + oh * OW, OW);
+        }
+        return;
+    }
+    if (HW > INT32_MAX) {   /* argmax past int32 (a plane of over 2^31 values) */
+        SUF(maxpool_plane_scan)(p, xp, yp, ip);
+        return;
+    }
+    for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t j0 = 0; j0 < OW; j0 += POOL_CHUNK)
+            SUF(maxpool_cols)(p, xp, yp + oh * OW + j0, ip ? ip + oh * OW + j0 : NULL, oh, j0,
+                              min64(POOL_CHUNK, OW - j0));
+}
+
+void SUF(dl_maxpool2d_fwd)(const dl_pool_params *p, const T *x, T *y, int64_t *idx)
+{
+    const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+    const int64_t work = p->planes * OH * OW * p->kh * p->kw;
     const int simple = p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->dh == 1 &&
                        p->dw == 1 && p->ph == 0 && p->pw == 0 && 2 * OH <= H && 2 * OW <= W;
-    #pragma omp parallel for num_threads(dl_threads_for((size_t)work, POOL_GRAIN))
-    for (int64_t pl = 0; pl < p->planes; pl++) {
-        const T *xp = x + pl * HW;
-        T *yp = y + pl * P;
-        int64_t *ip = idx ? idx + pl * P : NULL;
-        if (simple) {
-            /* 2x2 windows wholly inside the plane: no bounds checks, one row kernel per
-             * output row (vectorized for float32, see pool.c) */
-            for (int64_t oh = 0; oh < OH; oh++) {
-                const T *r0 = xp + 2 * oh * W;
-                if (ip)
-                    SUF(pool2x2_row_idx)(r0, r0 + W, yp + oh * OW, ip + oh * OW, OW,
-                                         2 * oh * W, W);
-                else
-                    SUF(pool2x2_row)(r0, r0 + W, yp + oh * OW, OW);
-            }
-            continue;
-        }
-        if (HW > INT32_MAX) {   /* argmax past int32 (a plane of over 2^31 values) */
-            SUF(maxpool_plane_scan)(p, xp, yp, ip);
-            continue;
-        }
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t j0 = 0; j0 < OW; j0 += POOL_CHUNK)
-                SUF(maxpool_cols)(p, xp, yp + oh * OW + j0, ip ? ip + oh * OW + j0 : NULL, oh,
-                                  j0, min64(POOL_CHUNK, OW - j0));
+    const int nt = dl_threads_for((size_t)work, POOL_GRAIN);
+    if (nt <= 1) {
+        /* no OpenMP region at all: even a team of one costs ~0.5 us, a batch-1 LeNet's
+         * pooling step about as much */
+        for (int64_t pl = 0; pl < p->planes; pl++) SUF(maxpool_plane)(p, x, y, idx, pl, simple);
+        return;
     }
+    #pragma omp parallel for num_threads(nt)
+    for (int64_t pl = 0; pl < p->planes; pl++) SUF(maxpool_plane)(p, x, y, idx, pl, simple);
 }
 
 int64_t SUF(dl_index_scatter2d)(int64_t planes, int64_t in_size, int64_t out_size, const T *gy,

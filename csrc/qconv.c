@@ -108,19 +108,49 @@ done:
     return rc;
 }
 
-int dl_qconv2d_dw_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
-                     const float *w_scale, const float *bias, const dl_qparams_t *q,
-                     uint8_t *y)
+/* y's output rows (n, oh) over threads, each from `row` (x_n: image n of x, NHWC) */
+typedef void (*qrow_fn)(const void *ctx, const dl_qconv_shape_t *s, const uint8_t *x_n,
+                        size_t oh, uint8_t *y_row);
+
+static void each_output_row(const dl_qconv_shape_t *s, const uint8_t *x, uint8_t *y,
+                            qrow_fn row, const void *ctx)
 {
-    if (!shape_ok(s) || !qparams_ok(q) || s->groups != s->C || s->OC != s->C) return -1;
-    const qconv_kernels_t *kt = qconv_kernels();
     const size_t rows = s->N * s->OH, row_bytes = s->OW * s->C;
     const int nt = dl_threads_for(rows * row_bytes * s->KH * s->KW, QC_GRAIN * 8);
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t r = 0; r < rows; r++) {
         const size_t n = r / s->OH, oh = r % s->OH;
-        kt->dw_row(s, x + n * s->H * s->W * s->C, w, w_scale, bias, q, oh, y + r * row_bytes);
+        row(ctx, s, x + n * s->H * s->W * s->C, oh, y + r * row_bytes);
     }
+}
+
+typedef struct {
+    const qconv_kernels_t *kt;
+    const int8_t *w;
+    const float *w_scale, *bias;
+    const dl_qparams_t *q;
+} dw_args;
+
+static void dw_row(const void *ctx, const dl_qconv_shape_t *s, const uint8_t *x_n, size_t oh,
+                   uint8_t *y_row)
+{
+    const dw_args *a = ctx;
+    a->kt->dw_row(s, x_n, a->w, a->w_scale, a->bias, a->q, oh, y_row);
+}
+
+static void max_row(const void *ctx, const dl_qconv_shape_t *s, const uint8_t *x_n, size_t oh,
+                    uint8_t *y_row)
+{
+    ((const qconv_kernels_t *)ctx)->max_row(s, x_n, oh, y_row);
+}
+
+int dl_qconv2d_dw_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
+                     const float *w_scale, const float *bias, const dl_qparams_t *q,
+                     uint8_t *y)
+{
+    if (!shape_ok(s) || !qparams_ok(q) || s->groups != s->C || s->OC != s->C) return -1;
+    const dw_args a = {qconv_kernels(), w, w_scale, bias, q};
+    each_output_row(s, x, y, dw_row, &a);
     return 0;
 }
 
@@ -142,13 +172,6 @@ int dl_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, float b_scale, int3
 int dl_qmaxpool2d_u8(const dl_qconv_shape_t *s, const uint8_t *x, uint8_t *y)
 {
     if (!shape_ok(s) || s->PT * 2 > s->KH || s->PL * 2 > s->KW) return -1;
-    const qconv_kernels_t *kt = qconv_kernels();
-    const size_t rows = s->N * s->OH, row_bytes = s->OW * s->C;
-    const int nt = dl_threads_for(rows * row_bytes * s->KH * s->KW, QC_GRAIN * 8);
-    #pragma omp parallel for num_threads(nt) schedule(static)
-    for (size_t r = 0; r < rows; r++) {
-        const size_t n = r / s->OH, oh = r % s->OH;
-        kt->max_row(s, x + n * s->H * s->W * s->C, oh, y + r * row_bytes);
-    }
+    each_output_row(s, x, y, max_row, qconv_kernels());
     return 0;
 }

@@ -12,22 +12,12 @@
  * The split depends only on the thread count, and every sum is exact integer arithmetic, so the
  * result does not depend on how many threads ran it. */
 #include <string.h>
-#ifdef DL_HAVE_OPENMP
-#include <omp.h>
-#endif
 #include "dlcore/qrnn.h"
+#include "dlcore/runtime.h"
 #include "dlcore/qgemm.h"
 #include "qgemm_kernels.h"
 #include "rnn_kernels.h"
 
-static int team_size(void)
-{
-#ifdef DL_HAVE_OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 /* hg (B, G; row stride G) columns [n0, n1) (n0 a multiple of QG_LDC) = dequantized q @ W^T
  * (+ bias) */
@@ -92,7 +82,7 @@ int dl_qrnn_fwd(int mode, size_t T, size_t B, size_t H, float *xg, const int8_t 
 
     #pragma omp parallel num_threads(nth) if (nth > 1)
     {
-        const size_t nt = (size_t)team_size(), k = (size_t)dl_thread_id();
+        const size_t nt = (size_t)dl_team_size(), k = (size_t)dl_thread_id();
         const size_t r0 = B * k / nt, r1 = B * (k + 1) / nt;
         const size_t b0 = nblocks * k / nt, b1 = nblocks * (k + 1) / nt;
         const size_t n0 = b0 * QG_LDC, n1 = b1 * QG_LDC < G ? b1 * QG_LDC : G;

@@ -6,9 +6,6 @@
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
 #include "rnn_kernels.h"
-#ifdef DL_HAVE_OPENMP
-#include <omp.h>
-#endif
 
 /* Elements of cell work per thread below which a step's cell update stays on one thread: a
  * step of batch 32 x hidden 256 splits in two, a batch-1 step does not fork at all. */
@@ -373,14 +370,6 @@ size_t dl_rnn_team_grain(size_t grain)
     return prev;
 }
 
-static inline int team_size(void)
-{
-#ifdef DL_HAVE_OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 /* Threads the team would use for this call (< 2: not the team's case). */
 static int lstm_team_threads_f32(const dl_rnn_desc *d)
@@ -456,7 +445,7 @@ static int lstm_team_run_f32(const dl_rnn_desc *d, int nth, const size_t *off, c
 
     #pragma omp parallel num_threads(nth)
     {
-        const size_t nt = (size_t)team_size(), k = (size_t)dl_thread_id();
+        const size_t nt = (size_t)dl_team_size(), k = (size_t)dl_thread_id();
         const size_t u0 = ppg * k / nt, u1 = ppg * (k + 1) / nt;
         const size_t j0 = u0 * nr, j1 = u1 * nr < H ? u1 * nr : H;
         const size_t W = j1 > j0 ? j1 - j0 : 0;

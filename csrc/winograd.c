@@ -42,8 +42,7 @@
 #include "dlcore/alloc.h"
 #include "dlcore/runtime.h"
 #include "gemm_kernels.h"
-#include "winograd.h"
-#include "winograd_kernels.h"
+#include "winograd_tiles.h"
 
 /* cost-model constants (see above) */
 #define WINO_GEMM_EFF 0.7
@@ -148,31 +147,18 @@ typedef struct {
 
 /* The run of tiles that starts at flattened tile q (< q1): image n, tile row ty, first tile
  * column tx, and ntl tiles, all in that tile row. */
-static int64_t tile_run(const wino_plan *pl, int64_t q, int64_t q1, int64_t *n, int64_t *ty,
-                        int64_t *tx)
-{
-    const int64_t per_image = pl->TH * pl->TW, rem = q % per_image;
-    *n = q / per_image;
-    *ty = rem / pl->TW;
-    *tx = rem % pl->TW;
-    return min64(pl->TW - *tx, q1 - q);
-}
-
 static void run_block(const wino_plan *pl, const float *in, const float *bias, float *out,
                       int64_t q0, float *V, float *M)
 {
     const dl_wino_conv *cv = pl->cv;
     const int m = pl->m;
     const int64_t q1 = min64(pl->T, q0 + pl->Tb), nb = q1 - q0, Tb = pl->Tb;
-    const int64_t C = cv->C, K = cv->K, HW = cv->H * cv->W, P = cv->OH * cv->OW;
+    const int64_t C = cv->C, K = cv->K, P = cv->OH * cv->OW;
 
     /* a. input transform, straight from the planes (zero padding applied in the kernel) */
     for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = tile_run(pl, q, q1, &n, &ty, &tx);
-        const float *img = in + n * C * HW;
-        for (int64_t c = 0; c < C; c++)
-            pl->tk->input(img + c * HW, cv->H, cv->W, ty * m - cv->ph, tx * m - cv->pw, ntl,
-                          V + c * Tb + (q - q0), xi_stride(C * Tb));
+        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
+        wino_input_run(pl->tk, cv, m, in, n, ty, tx, ntl, V + (q - q0), Tb, xi_stride(C * Tb));
     }
 
     /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
@@ -202,7 +188,7 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
 
     /* c. output transform, rows written straight into the output planes */
     for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = tile_run(pl, q, q1, &n, &ty, &tx);
+        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
         const int64_t oh0 = ty * m, ow0 = tx * m;
         const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
         for (int64_t k = 0; k < K; k++)

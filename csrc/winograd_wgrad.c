@@ -36,15 +36,11 @@
  * for few input channels (the first layer).
  */
 #include <string.h>
-#ifdef DL_HAVE_OPENMP
-#include <omp.h>
-#endif
 #include "dlcore/alloc.h"
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
 #include "gemm_kernels.h"
-#include "winograd.h"
-#include "winograd_kernels.h"
+#include "winograd_tiles.h"
 
 /* cost-model constants (see above) */
 #define WG_GEMM_EFF 0.58
@@ -76,14 +72,6 @@ static inline int64_t roundup(int64_t v, int64_t to) { return cdiv(v, to) * to; 
  * slices the transforms touch at once do not share an L1 set (see winograd.c) */
 static inline int64_t xi_stride(int64_t n) { return (n + 15) / 16 * 16 + 16; }
 
-static int team_size(void)
-{
-#ifdef DL_HAVE_OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 
 static int vector_lanes(int isa) { return isa == DL_ISA_AVX512 ? 16 : isa == DL_ISA_AVX2 ? 8 : 1; }
 
@@ -148,16 +136,6 @@ typedef struct {
 } wg_plan;
 
 /* the run of tiles that starts at flattened tile q (< q1), all in one tile row */
-static int64_t tile_run(const wg_plan *pl, int64_t q, int64_t q1, int64_t *n, int64_t *ty,
-                        int64_t *tx)
-{
-    const int64_t per_image = pl->TH * pl->TW, rem = q % per_image;
-    *n = q / per_image;
-    *ty = rem / pl->TW;
-    *tx = rem % pl->TW;
-    return min64(pl->TW - *tx, q1 - q);
-}
-
 /* M += the block of tiles q0 .. q1-1, q1 - q0 <= Tb (V and E are the thread's scratch) */
 static void wgrad_block(const wg_plan *pl, const float *in, const float *gy, int64_t q0,
                         int64_t q1, float *V, float *E, float *M)
@@ -165,13 +143,10 @@ static void wgrad_block(const wg_plan *pl, const float *in, const float *gy, int
     const dl_wino_conv *cv = pl->cv;
     const int m = pl->m;
     const int64_t nb = q1 - q0, Tb = pl->Tb;
-    const int64_t C = cv->C, K = cv->K, HW = cv->H * cv->W, P = cv->OH * cv->OW;
+    const int64_t C = cv->C, K = cv->K, P = cv->OH * cv->OW;
     for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = tile_run(pl, q, q1, &n, &ty, &tx);
-        const float *img = in + n * C * HW;
-        for (int64_t c = 0; c < C; c++)
-            pl->tk->input(img + c * HW, cv->H, cv->W, ty * m - cv->ph, tx * m - cv->pw, ntl,
-                          V + c * Tb + (q - q0), pl->ldv);
+        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
+        wino_input_run(pl->tk, cv, m, in, n, ty, tx, ntl, V + (q - q0), Tb, pl->ldv);
         const float *g = gy + n * K * P;
         for (int64_t k = 0; k < K; k++)
             pl->tk->grad_out(g + k * P, cv->OH, cv->OW, ty * m, tx * m, ntl,
@@ -239,7 +214,7 @@ int dl_winograd_wgrad_f32(const dl_wino_conv *cv, int m, const float *in, const 
     int fail = 0;
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        const int tid = dl_thread_id(), nth = team_size();
+        const int tid = dl_thread_id(), nth = dl_team_size();
         float *M = (float *)dl_buf_malloc((mlen + vlen) * sizeof(float));
         if (!M) {
             #pragma omp atomic write

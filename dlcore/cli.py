@@ -152,11 +152,12 @@ def _torch_version():
 
 
 # ---- tour --------------------------------------------------------------------------------------
-def run_tour(quick=False, only=None, verbose=False, out=None, workdir="dlcore-tour"):
+def run_tour(quick=False, only=None, verbose=False, out=None, workdir="dlcore-tour", jobs=None):
     """Run the examples of the chapters in `only` (all when None) inside workdir, printing the
     table to `out`; returns (rows, number failed)."""
     from .tour import run_tour as run
-    rows = run(list_examples(only), quick=quick, out_dir=workdir, out=out, verbose=verbose)
+    rows = run(list_examples(only), quick=quick, out_dir=workdir, out=out, verbose=verbose,
+               jobs=jobs)
     return rows, sum(r.status == "failed" for r in rows)
 
 
@@ -178,8 +179,11 @@ def cmd_tour(args, out):
         print("dlcore tour: no example matches --only %s" % " ".join(args.only),
               file=sys.stderr)
         return 2
+    if args.jobs is not None and args.jobs < 1:
+        print("dlcore tour: --jobs must be >= 1, got %d" % args.jobs, file=sys.stderr)
+        return 2
     _, failures = run_tour(quick=args.quick, only=only, verbose=args.verbose, out=out,
-                           workdir=args.out)
+                           workdir=args.out, jobs=args.jobs)
     return 1 if failures else 0
 
 
@@ -314,15 +318,19 @@ def _parser(details=False):
     sub.add_parser("info", help="version, SIMD path, threads, OpenMP, compiler, numpy")
     t = sub.add_parser("tour", help="run the roadmap examples and print a results table",
                        formatter_class=raw, epilog=_tour_epilog() if details else None,
-                       description="Run the roadmap examples (python/) one after another; a "
-                       "row is printed as each\nfinishes. Figures, logs/, results.txt, "
-                       "results.json and index.html go to --out.")
+                       description="Run the roadmap examples (python/) one after another "
+                       "(--quick: several at a time);\na row is printed as each finishes. "
+                       "Figures, logs/, results.txt, results.json and index.html\ngo to --out.")
     t.add_argument("--quick", action="store_true",
                    help="the examples' quick mode (a smoke run: seconds, weaker numbers, "
                    "few figures)")
     t.add_argument("--only", nargs="+", metavar="CH",
                    help="chapters or examples to run: --only 02, --only 1-3 5, --only 10_chat")
     t.add_argument("-v", "--verbose", action="store_true", help="show the examples' output")
+    t.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="examples run at once, each in a worker process on its share of the "
+                   "cores (default: one per core, at most 4, with --quick; 1 otherwise and "
+                   "with -v)")
     t.add_argument("--out", default="dlcore-tour", metavar="DIR",
                    help="folder for figures, logs and index.html (default: dlcore-tour)")
     b = sub.add_parser("bench", help="benchmarks against NumPy (and torch when installed)",

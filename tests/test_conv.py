@@ -384,18 +384,15 @@ GEMM_PATH_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", GEMM_PATH_CASES)
-def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
-    """float32 im2col/col2im (one copy per ISA) and the GEMM with weights packed once, im2col
-    in chunks of channels (cases 0 and 1), on odd sizes, against the NumPy reference (forward)
-    and the float64 kernels (gradients; their forward checked too)."""
-    N, C, H, W, K, (R, S), st, pd, dil, g, budget = case
-    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = rng.standard_normal((K, C // g, R, S)).astype(np.float32)
-    b = rng.standard_normal(K).astype(np.float32)
-    prev = _C.conv_workspace_limit()
+def check_conv2d_float32(rng, xshape, wshape, st, pd, dil, g, limit):
+    """float32 conv2d on random operands with the column workspace limited to `limit` bytes
+    (0: the default): the forward against ref_conv2d, the gradients against the float64
+    kernels' (whose forward is checked against ref_conv2d too)."""
+    x = rng.standard_normal(xshape).astype(np.float32)
+    w = rng.standard_normal(wshape).astype(np.float32)
+    b = rng.standard_normal(wshape[0]).astype(np.float32)
     try:
-        _C.conv_workspace_limit(4 * budget)
+        _C.conv_workspace_limit(limit)
         xt, wt, bt = _t(x, True), _t(w, True), _t(b, True)
         y = F.conv2d(xt, wt, bt, st, pd, dil, g)
         gy = rng.standard_normal(y.shape).astype(np.float32)
@@ -412,6 +409,15 @@ def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
         want = want.grad.numpy()
         np.testing.assert_allclose(got.grad.numpy(), want, rtol=1e-4,
                                    atol=1e-4 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("case", GEMM_PATH_CASES)
+def test_conv2d_float32_gemm_paths_every_isa(isa, threads, case, rng):
+    """float32 im2col/col2im (one copy per ISA) and the GEMM with weights packed once, im2col
+    in chunks of channels (cases 0 and 1), on odd sizes, against the NumPy reference (forward)
+    and the float64 kernels (gradients; their forward checked too)."""
+    N, C, H, W, K, (R, S), st, pd, dil, g, budget = case
+    check_conv2d_float32(rng, (N, C, H, W), (K, C // g, R, S), st, pd, dil, g, 4 * budget)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

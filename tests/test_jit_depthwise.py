@@ -56,7 +56,9 @@ def _check(C, mult, k, stride, pad, size, act, bias=True, nthreads=1, N=2):
 @pytest.mark.parametrize("k,stride,pad,size", [
     (3, 1, 1, (7, 7)), (3, 1, 1, (14, 14)), (3, 2, 1, (14, 14)), (3, 2, 1, (9, 17)),
     (3, 1, 1, (33, 5)), (5, 2, 2, (17, 33)), (5, 1, 2, (9, 9)), (3, 3, 1, (13, 11)),
-    (3, (2, 1), 1, (15, 16)), (1, 1, 0, (7, 9)), (3, 1, 0, (7, 7)), (3, 2, 0, (8, 8))])
+    (3, (2, 1), 1, (15, 16)), (1, 1, 0, (7, 9)), (3, 1, 0, (7, 7)), (3, 2, 0, (8, 8)),
+    # stride 1, 3x3, rows of 14 or more: the row-blocked sum (blocks of 4 rows and a tail)
+    (3, 1, 1, (17, 33)), (3, 1, 0, (7, 21)), (3, 1, 2, (5, 14)), (3, 1, 1, (1, 16))])
 def test_depthwise_against_numpy(isa, k, stride, pad, size):
     prev = get_isa()
     set_isa(isa)

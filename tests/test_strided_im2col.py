@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 import dlcore as dl
-from dlcore import _C
 import dlcore.nn.functional as F
-from test_conv import ref_conv2d, ref_conv_transpose2d
+from test_conv import check_conv2d_float32, ref_conv_transpose2d
 
 
 def _t(a, grad=False):
@@ -35,27 +34,7 @@ def test_strided_conv2d_every_isa(isa, case, budget, rng):
     """budget (bytes of one column tile; 0: the default) small enough that the tiles start
     mid-row exercises the first run's offset column."""
     N, C, H, W, K, (R, S), st, pd, dil = case
-    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
-    w = rng.standard_normal((K, C, R, S)).astype(np.float32)
-    b = rng.standard_normal(K).astype(np.float32)
-    _C.conv_workspace_limit(budget)
-    try:
-        xt, wt, bt = _t(x, True), _t(w, True), _t(b, True)
-        y = F.conv2d(xt, wt, bt, st, pd, dil)
-        gy = rng.standard_normal(y.shape).astype(np.float32)
-        y.backward(dl.tensor(gy))
-    finally:
-        _C.conv_workspace_limit(0)
-    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), b, st, pd, dil)
-    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
-    x64, w64, b64 = (_t(a.astype(np.float64), True) for a in (x, w, b))
-    y64 = F.conv2d(x64, w64, b64, st, pd, dil)
-    np.testing.assert_allclose(y64.numpy(), ref, rtol=1e-10, atol=1e-10)
-    y64.backward(dl.tensor(gy.astype(np.float64)))
-    for got, want in ((xt, x64), (wt, w64), (bt, b64)):
-        want = want.grad.numpy()
-        np.testing.assert_allclose(got.grad.numpy(), want, rtol=1e-4,
-                                   atol=1e-4 * np.abs(want).max())
+    check_conv2d_float32(rng, (N, C, H, W), (K, C, R, S), st, pd, dil, 1, budget)
 
 
 @pytest.mark.parametrize("case", [

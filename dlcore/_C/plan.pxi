@@ -20,6 +20,7 @@ cdef extern from "dlcore/plan.h":
     dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
                          const dl_plan_slot *slots, size_t arena_bytes) nogil
     void dl_plan_free(dl_plan *p) nogil
+    int dl_plan_step_team(const dl_plan *p, int k) nogil
     char *dl_plan_arena_acquire(dl_plan *p) nogil
     void dl_plan_arena_release(dl_plan *p, char *arena) nogil
     int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *io,
@@ -97,6 +98,16 @@ cdef class CPlan:
     def __dealloc__(self):
         if self.p != NULL:
             dl_plan_free(self.p)
+
+    def team_steps(self):
+        """Per step, True when it may run on the thread team (csrc/plan_team.c), False when
+        it is too small to split and runs on the calling thread."""
+        cdef int k = 0
+        out = []
+        while dl_plan_step_team(self.p, k) >= 0:
+            out.append(dl_plan_step_team(self.p, k) == 1)
+            k += 1
+        return out
 
     def acquire(self):
         """An arena for one call: (handle, uint8 array viewing it)."""

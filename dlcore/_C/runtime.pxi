@@ -11,6 +11,10 @@ cdef extern from "dlcore/runtime.h":
     void dl_set_num_threads(int n)
     int dl_have_openmp()
 
+cdef extern from "dlcore/affinity.h":
+    int dl_bind_enabled()
+    int dl_set_bind(int on)
+
 _ISA_BY_NAME = {"generic": DL_ISA_GENERIC, "avx2": DL_ISA_AVX2, "avx512": DL_ISA_AVX512}
 ISA_NAMES = ("generic", "avx2", "avx512")
 
@@ -51,3 +55,19 @@ def set_num_threads(int n):
 
 def have_openmp():
     return bool(dl_have_openmp())
+
+
+def thread_binding():
+    """True when the executor binds its thread team to cores (dlcore/affinity.h)."""
+    return bool(dl_bind_enabled())
+
+
+def thread_binding_mode():
+    """0 off, 1 on unless the machine is oversubscribed, 2 always (DLCORE_BIND=always)."""
+    return dl_bind_enabled()
+
+
+def set_thread_binding(int mode):
+    """Set the team's binding mode (0, 1, 2 as thread_binding_mode); returns the mode in force
+    (0 while the user's OMP_PROC_BIND / OMP_PLACES / GOMP_CPU_AFFINITY is set)."""
+    return dl_set_bind(mode)

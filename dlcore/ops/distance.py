@@ -14,20 +14,13 @@ from ..autograd import Function
 from ..shapes import norm_dim
 from ..tensor_base import TensorBase, wrap
 from .arith import Where
-from .loss import _reduction
+from .loss import _float_tensor, _reduce, _reduction
 from .half import via_float32
 from .autocast import float32_policy
 
 __all__ = ["vector_norm", "normalize", "cosine_similarity", "pairwise_distance",
            "triplet_margin_loss", "triplet_margin_with_distance_loss", "margin_ranking_loss",
            "cosine_embedding_loss"]
-
-
-def _float_tensor(x, fname, name="input"):
-    if not isinstance(x, TensorBase):
-        raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(x).__name__))
-    if x.dtype != np.float32 and x.dtype != np.float64:
-        raise TypeError("%s: %s must be float32 or float64, got %s" % (fname, name, x.dtype))
 
 
 def _check_p(p, fname):
@@ -151,14 +144,6 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     return VectorNorm.apply(diff, p=p, axis=diff.ndim - 1, keepdim=keepdim)
 
 
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
-
-
 @float32_policy
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False,
                         size_average=None, reduce=None, reduction="mean"):
@@ -173,11 +158,8 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
                              % (tuple(anchor.shape), tuple(positive.shape),
                                 tuple(negative.shape)))
     _check_margin(margin, "triplet_margin_loss")
-    d_pos = pairwise_distance(anchor, positive, p, eps)
-    d_neg = pairwise_distance(anchor, negative, p, eps)
-    if swap:
-        d_neg = d_neg.minimum(pairwise_distance(positive, negative, p, eps))
-    return _reduce((d_pos - d_neg + margin).clamp(min=0.0), reduction)
+    return _triplet(lambda a, b: pairwise_distance(a, b, p, eps), anchor, positive, negative,
+                    margin, swap, reduction)
 
 
 def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None,
@@ -185,6 +167,12 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     reduction = _reduction(reduction, None, None, "triplet_margin_with_distance_loss")
     _check_margin(margin, "triplet_margin_with_distance_loss")
     dist = distance_function if distance_function is not None else pairwise_distance
+    return _triplet(dist, anchor, positive, negative, margin, swap, reduction)
+
+
+def _triplet(dist, anchor, positive, negative, margin, swap, reduction):
+    """max(d(a, p) - d(a, n) + margin, 0), d(a, n) replaced by d(p, n) where that is smaller
+    when swap (the distance swap of Balntas et al.), reduced."""
     d_pos = dist(anchor, positive)
     d_neg = dist(anchor, negative)
     if swap:

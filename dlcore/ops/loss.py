@@ -42,6 +42,15 @@ def _reduction(reduction, size_average, reduce, fname, allowed=_REDUCTIONS):
     return reduction
 
 
+def _reduce(loss, reduction):
+    """A loss composed of Tensor ops, reduced as `reduction` says (checked by _reduction)."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
 def _float_tensor(x, fname, name="input"):
     if not isinstance(x, TensorBase):
         raise TypeError("%s: %s must be a Tensor, got %s" % (fname, name, type(x).__name__))

@@ -9,18 +9,10 @@ import numpy as np
 from ..tensor_base import TensorBase, wrap
 from .activation import logsigmoid
 from .arith import Where
-from .loss import _float_tensor, _reduction
+from .loss import _float_tensor, _reduce, _reduction
 
 __all__ = ["soft_margin_loss", "hinge_embedding_loss", "multilabel_soft_margin_loss",
            "poisson_nll_loss", "gaussian_nll_loss"]
-
-
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
 
 
 def _target(target, like, fname):

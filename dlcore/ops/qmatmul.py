@@ -188,11 +188,17 @@ def to_bfloat16(x):
     return _C.f32_to_bf16(_float32("to_bfloat16", "x", x))
 
 
+def _decode(fname, name, x, dtype, what, kernel):
+    """float32 values of a 16-bit array x that must have `dtype` (described as `what`)."""
+    a = _array(fname, name, x)
+    if a.dtype != dtype:
+        raise TypeError("%s: %s must be %s, got %s" % (fname, name, what, a.dtype))
+    return kernel(np.ascontiguousarray(a))
+
+
 def from_bfloat16(bits):
-    a = _array("from_bfloat16", "bits", bits)
-    if a.dtype != np.uint16:
-        raise TypeError("from_bfloat16: bits must be uint16 bf16 patterns, got %s" % a.dtype)
-    return _C.bf16_to_f32(np.ascontiguousarray(a))
+    return _decode("from_bfloat16", "bits", bits, np.uint16, "uint16 bf16 patterns",
+                   _C.bf16_to_f32)
 
 
 def to_float16(x):
@@ -200,10 +206,7 @@ def to_float16(x):
 
 
 def from_float16(x):
-    a = _array("from_float16", "x", x)
-    if a.dtype != np.float16:
-        raise TypeError("from_float16: x must be float16, got %s" % a.dtype)
-    return _C.f16_to_f32(np.ascontiguousarray(a))
+    return _decode("from_float16", "x", x, np.float16, "float16", _C.f16_to_f32)
 
 
 class BF16Weight:

@@ -50,6 +50,27 @@ class num_threads:
         return wrapped
 
 
+def thread_binding():
+    """True when a planned call that uses several threads binds them to cores for its length:
+    on by default, off with DLCORE_BIND=0 or when OMP_PROC_BIND, OMP_PLACES or
+    GOMP_CPU_AFFINITY is set (the user's own binding then holds).  Binding stays inside the
+    calling thread's affinity mask (an MPI rank's, os.sched_setaffinity's), needs as many
+    cores in it as threads, and leaves the caller's mask as it was after the call; it is
+    skipped while the machine has more runnable threads than CPUs, unless
+    DLCORE_BIND=always (or set_thread_binding("always"))."""
+    return _C.thread_binding()
+
+
+def set_thread_binding(on):
+    """Turn that binding on (True), off (False) or on even on an oversubscribed machine
+    ("always") for later calls; returns whether it is on."""
+    mode = 2 if on == "always" else 1 if on else 0
+    if isinstance(on, str) and on != "always":
+        raise ValueError("set_thread_binding: on must be True, False or 'always', got %r"
+                         % (on,))
+    return _C.set_thread_binding(mode) > 0
+
+
 def get_isa():
     """Name of the SIMD path the kernels use now ('generic', 'avx2' or 'avx512')."""
     return _C.get_isa()

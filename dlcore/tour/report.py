@@ -22,21 +22,26 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
-def run_facts(quick):
-    """Where and how the tour ran: shown on the page, stored in results.json."""
+def run_facts(quick, jobs=1):
+    """Where and how the tour ran: shown on the page, stored in results.json.  threads is the
+    engine's thread count; with jobs > 1 examples ran that many at once in worker processes
+    of threads_per_job threads each."""
+    from .parallel import threads_per_job
     import dlcore
     from dlcore import runtime
     return {"dlcore": dlcore.__version__, "python": platform.python_version(),
             "machine": "%s %s" % (platform.system(), platform.machine()),
             "cpu": _cpu_name(), "cores": os.cpu_count(),
             "simd": runtime.get_isa(), "threads": runtime.get_num_threads(),
+            "jobs": jobs, "threads_per_job": threads_per_job(jobs) if jobs > 1 else None,
             "mode": "quick" if quick else "full",
             "load": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
 
 
-def write_all(rows, out_dir, quick, seconds):
-    facts = dict(run_facts(quick), seconds=round(seconds, 1))
+def write_all(rows, out_dir, quick, seconds, jobs=1, cpu=None):
+    facts = dict(run_facts(quick, jobs), seconds=round(seconds, 1),
+                 cpu_seconds=None if cpu is None else round(cpu, 1))
     with open(os.path.join(out_dir, "results.json"), "w", encoding="utf-8") as f:
         json.dump({"run": facts, "rows": [r.as_dict() for r in rows]}, f, indent=1)
     with open(os.path.join(out_dir, "results.txt"), "w", encoding="utf-8") as f:
@@ -65,14 +70,21 @@ def _e(x):
     return html.escape(str(x), quote=True)
 
 
+def _how_run(facts):
+    if (facts.get("jobs") or 1) > 1:
+        return "%d examples at a time in worker processes of %d thread(s)" % (
+            facts["jobs"], facts.get("threads_per_job") or 1)
+    return "%d thread(s)" % facts["threads"]
+
+
 def index_html(rows, facts, summary):
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
            "<title>dlcore tour (%s)</title>" % _e(facts["mode"]),
            "<style>%s</style></head><body>" % _STYLE,
            "<h1>dlcore tour: the deep-learning roadmap, run</h1>",
-           "<p>%s mode, %s; dlcore %s, Python %s on %s, SIMD path %s, %d thread(s).<br>%s.</p>"
+           "<p>%s mode, %s; dlcore %s, Python %s on %s, SIMD path %s, %s.<br>%s.</p>"
            % (_e(facts["mode"]), _e(facts["date"]), _e(facts["dlcore"]), _e(facts["python"]),
-              _e(facts["machine"]), _e(facts["simd"]), facts["threads"], _e(summary)),
+              _e(facts["machine"]), _e(facts["simd"]), _e(_how_run(facts)), _e(summary)),
            "<h2>Results</h2>", "<table><thead><tr>"]
     out += ["<th>%s</th>" % h for h in ("example", "model", "data", "result", "value",
                                          "seconds", "output")]

@@ -38,7 +38,8 @@ def code_fingerprint(path):
 
 
 def load_record(path=RECORD):
-    """{"machine": facts, "quick": {seconds, date}, "rows": {example: row}}, None if absent.
+    """{"machine": facts, "quick": {seconds, date, cpu_seconds, jobs, threads_per_job, load},
+    "rows": {example: row}}, None if absent.
     A row: example, seconds, date, code (fingerprint), result (the example's row)."""
     try:
         with open(path, encoding="utf-8") as f:
@@ -91,7 +92,8 @@ def merge_results(record, results_path, quick=False):
         if missing:
             raise ValueError("a quick record needs every example; %s did not run: %s"
                              % (results_path, ", ".join(missing)))
-        record["quick"] = {"seconds": run.get("seconds"), "date": run.get("date")}
+        record["quick"] = {k: run.get(k) for k in ("seconds", "date", "cpu_seconds", "jobs",
+                                                   "threads_per_job", "load")}
         return record
     for r in res["rows"]:
         stem = r["example"]
@@ -203,7 +205,22 @@ def timing_text(record):
                                                  else dates), total / 60, cpu_text,
                load_text, note,
                ", ".join("%s %.0f s" % (r["example"], r["seconds"]) for r in slow),
-               "%.0f s" % quick["seconds"] if quick.get("seconds") else "(not recorded)"))
+               quick_text(quick)))
+
+
+def quick_text(quick):
+    """How long `dlcore tour --quick` took, and how it ran."""
+    if not quick.get("seconds"):
+        return "(not recorded)"
+    how = []
+    if (quick.get("jobs") or 1) > 1:
+        how.append("%d examples at a time, %d thread(s) each"
+                   % (quick["jobs"], quick.get("threads_per_job") or 1))
+    if quick.get("cpu_seconds"):
+        how.append("%.0f s of CPU time" % quick["cpu_seconds"])
+    if quick.get("load") is not None:
+        how.append("load average %.1f as it ended, its own workers included" % quick["load"])
+    return "%.1f s" % quick["seconds"] + (" (%s)" % "; ".join(how) if how else "")
 
 
 def readme_block(text, record=None):

@@ -1,4 +1,5 @@
-"""Running the roadmap examples one after another, and what each run left behind.
+"""Running one roadmap example, and what its run left behind (live.py runs them all, one after
+another or in worker processes: parallel.py).
 
 Each example's main(quick) runs with the current directory set to the output folder (and
 out_dir= that folder when its main takes that argument), so the figures it saves land there.
@@ -10,8 +11,6 @@ import inspect
 import io
 import os
 import shutil
-import sys
-import threading
 import time
 
 from .. import cli_models
@@ -223,93 +222,3 @@ def run_one(chapter, stem, path, quick, out_dir, on_line=None, echo=None):
     with open(os.path.join(logs, stem + ".txt"), "w", encoding="utf-8") as f:
         f.write(row.output)
     return row
-
-
-class _Bar:
-    """tqdm across the examples, with the running example's latest line beside it; shown only
-    on a terminal (a log gets the rows alone)."""
-
-    def __init__(self, total, enabled):
-        self.bar = None
-        self._stop = threading.Event()
-        if not enabled:
-            return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return
-        self.bar = tqdm(total=total, unit="example", file=sys.stderr, leave=False,
-                        bar_format="{l_bar}{bar:20}| {n_fmt}/{total_fmt} [{elapsed}]{postfix}")
-        self.stem = ""
-        self._last = 0.0
-        # the bar's clock should tick while a silent example trains
-        threading.Thread(target=self._tick, daemon=True).start()
-
-    def _tick(self):
-        while not self._stop.wait(1.0):
-            with contextlib.suppress(Exception):
-                self.bar.refresh()
-
-    def start(self, stem):
-        if self.bar is not None:
-            self.stem = stem
-            self.bar.set_description_str(stem[:28], refresh=False)
-            self.bar.set_postfix_str("", refresh=True)
-
-    def line(self, text):
-        now = time.monotonic()
-        if self.bar is not None and now - self._last > 0.2:
-            self._last = now
-            self.bar.set_postfix_str(text[:60], refresh=True)
-
-    def write(self, text, out):
-        if self.bar is not None:
-            self.bar.write(text, file=out)
-        else:
-            print(text, file=out, flush=True)
-
-    def step(self):
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self):
-        self._stop.set()
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _is_terminal(stream):
-    return bool(getattr(stream, "isatty", lambda: False)())
-
-
-def run_examples(examples, quick, out_dir, out=None, verbose=False, on_row=None, progress=None):
-    """Run `examples` ([(chapter, stem, path)]) inside out_dir; print a row for each as it
-    finishes (on_row(row) formats it: a list of lines); returns the rows."""
-    from .table import row_lines
-    out = out or sys.stdout
-    on_row = on_row or row_lines
-    out_dir = os.path.abspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    todo = list(examples)
-    if progress is None:
-        progress = not verbose and _is_terminal(sys.stderr) and _is_terminal(out)
-    bar = _Bar(len(todo), progress)
-    rows = []
-    try:
-        for chapter, stem, path in todo:
-            bar.start(stem)
-            row = run_one(chapter, stem, path, quick, out_dir,
-                          on_line=bar.line if bar.bar is not None else None,
-                          echo=out if verbose else None)
-            rows.append(row)
-            bar.write("\n".join(on_row(row)), out)
-            if row.status == "failed":
-                tail = [ln for ln in row.output.strip().splitlines() if ln.strip()][-5:]
-                for line in tail:
-                    bar.write("    | " + line[:94], out)
-                bar.write("    | (the whole output: %s/%s.txt in the output folder)"
-                          % (LOGS, stem), out)
-            bar.step()
-    finally:
-        bar.close()
-    return rows

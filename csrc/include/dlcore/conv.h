@@ -24,7 +24,10 @@
  * float32 packs w once per call for the GEMM (about the size of w), shared by the threads.
  * A large batch therefore never allocates a batch-sized buffer.  For small output maps the
  * column tile is built and consumed in chunks of channels (about 256 KB, one GEMM K block)
- * so that it stays in L2 between im2col and the GEMM.
+ * so that it stays in L2 between im2col and the GEMM.  Output maps under 128 pixels put
+ * several images side by side in one GEMM tile; their im2col / col2im run per whole image
+ * through one image's zero-padded input planes (C/groups * Hp * Wp elements more per thread,
+ * Hp x Wp the padded extent the convolution reads), so that no run needs a bounds check.
  *
  * Threads: when there are enough tiles the images (or tiles) are split over threads and each
  * GEMM runs on one thread; otherwise the tiles run in order and each GEMM is threaded.

@@ -11,7 +11,9 @@
  * Thread safety: a plan is read-only once made; each call gets its own arena
  * (dl_plan_arena_acquire keeps released arenas for reuse, under a lock), so several threads
  * may run one plan at once.  nthreads > 0 caps the kernels' OpenMP threads for the calling
- * thread only (dl_set_local_num_threads).
+ * thread only (dl_set_local_num_threads).  Steps too small to split run on the calling thread
+ * alone (dl_plan_step_wants_team); a call with a step that does use the team binds the team
+ * to cores for its length (dlcore/affinity.h).
  */
 #ifndef DLCORE_PLAN_H
 #define DLCORE_PLAN_H
@@ -139,6 +141,8 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
                      const dl_plan_slot *slots, size_t arena_bytes);
 void dl_plan_free(dl_plan *p);
 size_t dl_plan_arena_bytes(const dl_plan *p);
+/* 1 if step k may use the thread team, 0 if it runs on the calling thread (-1: no step k) */
+int dl_plan_step_team(const dl_plan *p, int k);
 
 /* An arena for one call (64-byte aligned; NULL when out of memory), and its return. */
 char *dl_plan_arena_acquire(dl_plan *p);
@@ -156,6 +160,12 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
  * step.  Returns 0, or k + 1 when step k failed in some slice (*err, *detail as above). */
 int dl_plan_run_sliced(dl_plan *p, int nslices, char *const *io, int n_io,
                        const int64_t *slice_bytes, int nthreads, int *err, int64_t *detail);
+
+/* Whether step s may run on the thread team: 0 when its work (multiply-adds, or 8 per element
+ * of a streaming step) is below DL_PLAN_TEAM_MIN_WORK, then it runs on the calling thread
+ * alone (plan_team.c gives the reasoning). */
+#define DL_PLAN_TEAM_MIN_WORK ((int64_t)1 << 19)
+int dl_plan_step_wants_team(const dl_plan_step *s);
 
 /* The element kernels of the executor (plan_ops.c, plan_simd.c). */
 void dl_plan_copy(const dl_plan_step *s, const char *src, char *dst);

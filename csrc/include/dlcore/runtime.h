@@ -31,8 +31,10 @@ static inline int dl_threads_for(size_t work, size_t grain)
     return (size_t)n < useful ? n : (int)useful;
 }
 
-/* This thread's number in the enclosing parallel region (0 outside one or without OpenMP). */
+/* This thread's number in the enclosing parallel region and the size of its team (0 and 1
+ * outside one or without OpenMP). */
 int dl_thread_id(void);
+int dl_team_size(void);
 
 /* 64-byte aligned scratch memory; dl_free(NULL) is a no-op. */
 void *dl_alloc(size_t bytes);

@@ -30,6 +30,23 @@ def _channel_vector(bias, out_shape, axis):
     return np.broadcast_to(b.reshape(-1), (C,)).copy() if b.size == 1 else b.reshape(C).copy()
 
 
+def _bias_of_add(add, y, axis):
+    """The bias an Add of y and a constant brings, as a vector along y's `axis`, or None when
+    the Add is not that (another shape, dtype or a non-constant operand)."""
+    if tuple(add.outputs[0].shape) != tuple(y.shape):
+        return None
+    other = add.inputs[1] if add.inputs[0] is y else add.inputs[0]
+    b = _channel_vector(other, y.shape, axis)
+    return b if b is not None and b.dtype == y.dtype else None
+
+
+def _absorb_add(graph, uses, add, y):
+    """The Add's output is now y (the producer took its constant as bias): drop the Add."""
+    graph.replace_uses(add.outputs[0], y)
+    graph.nodes.remove(add)
+    uses.refresh()
+
+
 def _fuse_matmul_bias(graph, uses):
     n = 0
     for node in list(graph.nodes):
@@ -39,17 +56,14 @@ def _fuse_matmul_bias(graph, uses):
         add = uses.only_user(node.outputs[0])
         if w is None or w.ndim != 2 or add is None or add.op != "Add":
             continue
-        other = add.inputs[1] if add.inputs[0] is node.outputs[0] else add.inputs[0]
         y = node.outputs[0]
-        b = _channel_vector(other, y.shape, y.ndim - 1)
-        if b is None or tuple(add.outputs[0].shape) != tuple(y.shape) or b.dtype != y.dtype:
+        b = _bias_of_add(add, y, y.ndim - 1)
+        if b is None:
             continue
         node.op = "Gemm"
         node.inputs = [node.inputs[0], node.inputs[1], graph.const(b)]
         node.attrs = {"transB": 0}
-        graph.replace_uses(add.outputs[0], y)
-        graph.nodes.remove(add)
-        uses.refresh()
+        _absorb_add(graph, uses, add, y)
         n += 1
     return n
 
@@ -63,16 +77,13 @@ def _fuse_bias(graph, uses):
             continue
         y = node.outputs[0]
         add = uses.only_user(y)
-        if add is None or add.op != "Add" or tuple(add.outputs[0].shape) != tuple(y.shape):
+        if add is None or add.op != "Add":
             continue
-        other = add.inputs[1] if add.inputs[0] is y else add.inputs[0]
-        b = _channel_vector(other, y.shape, 1 if node.op == "Conv" else y.ndim - 1)
-        if b is None or b.dtype != y.dtype:
+        b = _bias_of_add(add, y, 1 if node.op == "Conv" else y.ndim - 1)
+        if b is None:
             continue
         node.inputs = list(node.inputs[:2]) + [graph.const(b)]
-        graph.replace_uses(add.outputs[0], y)
-        graph.nodes.remove(add)
-        uses.refresh()
+        _absorb_add(graph, uses, add, y)
         n += 1
     return n
 

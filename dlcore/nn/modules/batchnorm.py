@@ -3,11 +3,10 @@ import numbers
 
 import numpy as np
 
-from ...tensor import Tensor, _check_device, get_default_dtype
+from ...tensor import _check_device, get_default_dtype
 from ...ops.batchnorm import batch_norm, check_batch_norm_input
-from .. import init
-from ..parameter import Parameter
 from .module import Module
+from .norm_params import register_affine, register_running_stats, reset_affine
 
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
@@ -26,23 +25,9 @@ class _BatchNorm(Module):
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
-        if self.affine:  # torch's keyword-only bias=False keeps the weight, drops the bias
-            self.weight = Parameter(np.ones(num_features, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(num_features, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        if self.track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dt)))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        # torch's keyword-only bias=False keeps the weight, drops the bias
+        register_affine(self, num_features, dt, self.affine, self.affine and bias)
+        register_running_stats(self, num_features, dt, self.track_running_stats)
 
     def reset_running_stats(self):
         if self.track_running_stats:
@@ -52,10 +37,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self)
 
     def forward(self, x):
         check_batch_norm_input(type(self).__name__, x, self._dims, self.num_features)

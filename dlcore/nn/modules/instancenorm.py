@@ -2,11 +2,10 @@
 PyTorch's defaults (affine=False, track_running_stats=False) and parameter/buffer names."""
 import numpy as np
 
-from ...tensor import Tensor, _check_device, get_default_dtype
+from ...tensor import _check_device, get_default_dtype
 from ...ops.groupnorm import instance_norm
-from .. import init
-from ..parameter import Parameter
 from .module import Module
+from .norm_params import register_affine, register_running_stats, reset_affine
 
 __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
@@ -26,28 +25,12 @@ class _InstanceNorm(Module):
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=dt))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:  # (bias=False: an affine scale without a shift, as torch)
-            self.bias = Parameter(np.zeros(num_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=dt)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=dt)))
-            self.register_buffer("num_batches_tracked", Tensor(np.zeros((), dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        # (bias=False: an affine scale without a shift, as torch)
+        register_affine(self, num_features, dt, affine, affine and bias)
+        register_running_stats(self, num_features, dt, track_running_stats)
 
     def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        reset_affine(self)
 
     def forward(self, input):
         name = type(self).__name__

@@ -4,9 +4,8 @@ import numpy as np
 from ...tensor import _check_device, get_default_dtype
 from ...ops.layernorm import layer_norm, rms_norm
 from ...ops.groupnorm import group_norm
-from .. import init
-from ..parameter import Parameter
 from .module import Module
+from .norm_params import register_affine, reset_affine
 
 __all__ = ["LayerNorm", "RMSNorm", "GroupNorm"]
 
@@ -31,21 +30,11 @@ class LayerNorm(Module):
         self.normalized_shape = _shape("LayerNorm", normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        register_affine(self, self.normalized_shape, dt, elementwise_affine,
+                        elementwise_affine and bias)
 
     def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        reset_affine(self)
 
     def forward(self, x):
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -65,14 +54,10 @@ class RMSNorm(Module):
         self.normalized_shape = _shape("RMSNorm", normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dt))
-        else:
-            self.register_parameter("weight", None)
+        register_affine(self, self.normalized_shape, dt, elementwise_affine)
 
     def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
+        reset_affine(self)
 
     def forward(self, x):
         return rms_norm(x, self.normalized_shape, self.weight, self.eps)
@@ -98,20 +83,11 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels = int(num_groups), int(num_channels)
         self.eps, self.affine = eps, affine
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=dt))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:  # (bias=False: an affine scale without a shift, as torch)
-            self.bias = Parameter(np.zeros(num_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
+        # (bias=False: an affine scale without a shift, as torch)
+        register_affine(self, num_channels, dt, affine, affine and bias)
 
     def reset_parameters(self):
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        reset_affine(self)
 
     def forward(self, x):
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)

@@ -28,6 +28,25 @@ def _check_int(name, v, low, owner):
     return int(v)
 
 
+def rnn_repr(m, head):
+    """`head` and the options of recurrent layer m that differ from their defaults, in torch's
+    order (shared by the float and the dynamically quantized layers)."""
+    s = head
+    if getattr(m, "proj_size", 0):
+        s += ", proj_size=%d" % m.proj_size
+    if m.num_layers != 1:
+        s += ", num_layers=%d" % m.num_layers
+    if not m.bias:
+        s += ", bias=False"
+    if m.batch_first:
+        s += ", batch_first=True"
+    if getattr(m, "dropout", 0):
+        s += ", dropout=%s" % m.dropout
+    if m.bidirectional:
+        s += ", bidirectional=True"
+    return s
+
+
 class RNNBase(Module):
     """The shared machinery of RNN, LSTM and GRU; `mode` is RNN_TANH, RNN_RELU, LSTM or GRU."""
 
@@ -145,20 +164,7 @@ class RNNBase(Module):
         return (output, (hn, cn)) if lstm else (output, hn)
 
     def extra_repr(self):
-        s = "%d, %d" % (self.input_size, self.hidden_size)
-        if self.proj_size:
-            s += ", proj_size=%d" % self.proj_size
-        if self.num_layers != 1:
-            s += ", num_layers=%d" % self.num_layers
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.dropout:
-            s += ", dropout=%s" % self.dropout
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        return s
+        return rnn_repr(self, "%d, %d" % (self.input_size, self.hidden_size))
 
 
 class RNN(RNNBase):

@@ -12,6 +12,7 @@ from ...ops.qmatmul import Int8Weight, quantize_weight_per_channel
 from ...ops.qrnn import qlstm_layer, qgru_layer
 from ...tensor import Tensor
 from ..modules.module import Module  # noqa: F401  (the base of _Dynamic)
+from ..modules.rnn import rnn_repr
 from .dynamic import _Dynamic, _frozen, _check_features
 
 __all__ = ["LSTM", "GRU"]
@@ -150,16 +151,8 @@ class _QuantizedRNN(_Dynamic):
         return out, Tensor._wrap(hn)
 
     def extra_repr(self):
-        s = "%d, %d, dtype=qint8" % (self.input_size, self.hidden_size)
-        if self.num_layers != 1:
-            s += ", num_layers=%d" % self.num_layers
-        if not self.bias:
-            s += ", bias=False"
-        if self.batch_first:
-            s += ", batch_first=True"
-        if self.bidirectional:
-            s += ", bidirectional=True"
-        return s
+        # no proj_size (refused) and no dropout (inference only) in this repr
+        return rnn_repr(self, "%d, %d, dtype=qint8" % (self.input_size, self.hidden_size))
 
 
 class LSTM(_QuantizedRNN):

@@ -14,6 +14,7 @@ import numpy as np
 from ...ops.qtensor import QTensor, quantize_per_tensor
 from ...ops.qmatmul import Int8Weight, quantize_weight_per_channel
 from ...ops import qconv as Q
+from ..modules.flatten import Flatten as FloatFlatten
 from ..modules.module import Module
 from .dynamic import _Dynamic, _frozen
 
@@ -209,13 +210,8 @@ class AdaptiveAvgPool2d(Module):
         return Q.qadaptive_avg_pool2d(x, self.output_size)
 
 
-class Flatten(Module):
-    def __init__(self, start_dim=1, end_dim=-1):
-        super().__init__()
-        self.start_dim, self.end_dim = start_dim, end_dim
-
-    def forward(self, x):
-        return x.flatten(self.start_dim, self.end_dim)
+class Flatten(FloatFlatten):
+    """The float layer's flatten, on quantized tensors (it moves codes, nothing to requantize)."""
 
 
 class FloatFunctional(Module):

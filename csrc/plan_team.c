@@ -1,0 +1,79 @@
+/* Which steps of a plan run on the thread team, decided once when the plan is made.
+ *
+ * A step's work is counted in multiply-adds for products and convolutions and as 8 units per
+ * element for elementwise, normalisation, pooling and copy steps (one element of those costs
+ * about what 8 multiply-adds do at the FMA peak: they stream memory).  A step of less than
+ * DL_PLAN_TEAM_MIN_WORK units (2^19: ~9 us on one core at the measured 117 GFLOP/s peak) runs
+ * on the calling thread alone: splitting it would save at most ~4 us at two threads, while
+ * starting a team costs ~2-5 us when its workers are awake and ~10-30 us when they sleep
+ * (measured here, a KVM guest).  The kernels keep their own grain sizes for the steps that
+ * pass; this only keeps the small ones off the team, and tells the executor whether a plan
+ * needs a team at all (only then does it bind one to cores, see dlcore/affinity.h).  Ops of
+ * unknown cost (gathers, casts, the int8 steps) are left to their kernels. */
+#include <stdint.h>
+
+#include "dlcore/plan.h"
+
+static int64_t prod(const int64_t *v, int n)
+{
+    int64_t p = 1;
+    for (int d = 0; d < n; d++) p *= v[d] > 0 ? v[d] : 0;
+    return p;
+}
+
+/* multiply-adds (or 8 x elements) of a step; -1 when unknown */
+static int64_t step_work(const dl_plan_step *s)
+{
+    const int64_t *i = s->i;
+    switch (s->op) {
+    case DL_PLAN_GEMM: {
+        const int nb = (int)i[10];
+        return i[2] * i[3] * i[4] * prod(i + 11, nb < 0 ? 0 : nb > 4 ? 4 : nb);
+    }
+    case DL_PLAN_CONV:
+    case DL_PLAN_CONV_T:
+    case DL_PLAN_CONV_GEMM: {
+        const int64_t g = i[15] > 0 ? i[15] : 1;
+        /* CONV_T's ints describe the convolution from y to x: the same product count */
+        return i[0] * i[4] * i[7] * i[8] * (i[1] / g) * i[5] * i[6];
+    }
+    case DL_PLAN_ATTENTION:
+        return i[0] * i[1] * i[2] * i[3] * (i[4] + i[5]);
+    case DL_PLAN_RNN:
+        return i[1] * i[2] * 4 * i[4] * (i[3] + i[4]);
+    case DL_PLAN_COPY:
+        return 8 * prod(i + 2, i[1] < 0 ? 0 : i[1] > 8 ? 8 : (int)i[1]);
+    case DL_PLAN_FILL:
+        return 8 * i[0];
+    case DL_PLAN_ACT:
+        return 8 * i[1];
+    case DL_PLAN_SOFTMAX:
+        return 8 * i[0] * i[1] * i[2];
+    case DL_PLAN_BINARY:
+        return 8 * prod(i + 2, i[1] < 0 ? 0 : i[1] > 6 ? 6 : (int)i[1]);
+    case DL_PLAN_UNARY:
+        return 8 * i[1];
+    case DL_PLAN_LAYERNORM:
+    case DL_PLAN_SKIP_LAYERNORM:
+        return 8 * i[0] * i[1];
+    case DL_PLAN_MAXPOOL:
+    case DL_PLAN_AVGPOOL:
+        return 8 * i[0] * i[3] * i[4] + i[0] * i[3] * i[4] * i[5] * i[6];
+    case DL_PLAN_ADAPTIVE_AVGPOOL:
+    case DL_PLAN_ADAPTIVE_MAXPOOL:
+    case DL_PLAN_RESIZE:
+        return 8 * i[0] * (i[1] * i[2] + i[3] * i[4]);
+    case DL_PLAN_BATCHNORM:
+        return 8 * i[0] * i[1] * i[2];
+    case DL_PLAN_REDUCE:
+        return 8 * i[1] * i[2] * i[3];
+    default:
+        return -1;
+    }
+}
+
+int dl_plan_step_wants_team(const dl_plan_step *s)
+{
+    const int64_t w = step_work(s);
+    return w < 0 || w >= DL_PLAN_TEAM_MIN_WORK;
+}
