@@ -447,34 +447,65 @@ static void softmax_cols(const float *x, float *y, size_t dim, size_t inner, siz
 }
 
 /* ---- softmax backward ---------------------------------------------------------------------- */
-/* softmax: sum(g * y); log-softmax: sum(g), over [lo, hi) */
-static float bwd_dot_range(const float *y, const float *g, size_t lo, size_t hi, int log_)
+/* The input gradient is y * (g - s) with s = sum(g * y) (log-softmax: g - e^y * s, s = sum(g)).
+ * Where g is close to s (y near 1, or every g alike) g - s cancels, so s must be right to well
+ * under a float ulp: an attention row with |g| ~ 8 and s rounded once to float put 5 ulp of
+ * error into the result.  Each product of two floats is exact in double and the row sums in
+ * double; s then enters as a float pair hi + lo, (g - hi) exact or nearly so, lo carrying the
+ * digits hi dropped. */
+static double bwd_row_sum(const float *y, const float *g, size_t n, int log_)
 {
-    vf acc0 = vf_zero(), acc1 = vf_zero();
-    size_t i = lo;
-    for (; i + DL_VF_LEN <= hi; i += DL_VF_LEN) {
-        vf gv = vf_loadu(g + i);
-        acc0 = log_ ? vf_add(acc0, gv) : vf_fma(gv, vf_loadu(y + i), acc0);
+    double s = 0.0;
+    if (log_) {
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < n; i++) s += (double)g[i];
+    } else {
+#pragma omp simd reduction(+ : s)
+        for (size_t i = 0; i < n; i++) s += (double)g[i] * (double)y[i];
     }
-    if (i < hi) {
-        vf gv = vf_load_part(g + i, hi - i, 0.0f);
-        acc1 = log_ ? vf_add(acc1, gv) : vf_fma(gv, vf_load_part(y + i, hi - i, 0.0f), acc1);
-    }
-    return vf_reduce_add(vf_add(acc0, acc1));
+    return s;
 }
 
-/* the input gradient from y (log-softmax: log y), g and s = sum(g * y) (log-softmax: sum(g)) */
-static inline vf bwd_value(vf yv, vf gv, vf s, int log_)
+typedef struct { vf hi, lo; } sum_pair;
+
+static inline float low_part(double tot, float hi)
 {
-    return log_ ? vf_sub(gv, vf_mul(vf_exp_nonpos(yv), s)) : vf_mul(yv, vf_sub(gv, s));
+    /* an infinite or NaN sum keeps its IEEE meaning through hi alone (inf - inf would be NaN) */
+    return isfinite(hi) ? (float)(tot - (double)hi) : 0.0f;
+}
+
+static inline sum_pair sum_pair_of(double tot)
+{
+    float hi = (float)tot;
+    sum_pair r = {vf_set1(hi), vf_set1(low_part(tot, hi))};
+    return r;
+}
+
+/* one pair per lane, from per-lane double sums */
+static inline sum_pair sum_pair_lanes(const double *tot)
+{
+    float hi[DL_VF_LEN], lo[DL_VF_LEN];
+    for (size_t l = 0; l < DL_VF_LEN; l++) {
+        hi[l] = (float)tot[l];
+        lo[l] = low_part(tot[l], hi[l]);
+    }
+    sum_pair r = {vf_loadu(hi), vf_loadu(lo)};
+    return r;
+}
+
+/* the input gradient from y (log-softmax: log y), g and s */
+static inline vf bwd_value(vf yv, vf gv, sum_pair s, int log_)
+{
+    if (log_) {
+        vf ne = vf_sub(vf_zero(), vf_exp_nonpos(yv));
+        return vf_fma(ne, s.lo, vf_fma(ne, s.hi, gv));
+    }
+    return vf_mul(yv, vf_sub(vf_sub(gv, s.hi), s.lo));
 }
 
 static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n, int log_)
 {
-    double tot = 0.0;
-    for (size_t lo = 0; lo < n; lo += SUM_CHUNK)
-        tot += bwd_dot_range(y, g, lo, lo + SUM_CHUNK < n ? lo + SUM_CHUNK : n, log_);
-    vf s = vf_set1((float)tot);
+    sum_pair s = sum_pair_of(bwd_row_sum(y, g, n, log_));
     size_t i;
     for (i = 0; i + DL_VF_LEN <= n; i += DL_VF_LEN) {
         vf_storeu(gx + i, bwd_value(vf_loadu(y + i), vf_loadu(g + i), s, log_));
@@ -489,19 +520,22 @@ static void softmax_bwd_row(const float *y, const float *g, float *gx, size_t n,
 static void softmax_bwd_cols(const float *y, const float *g, float *gx, size_t dim, size_t inner,
                              size_t j, size_t k, int log_)
 {
-    vf s = vf_zero();
     double tot[DL_VF_LEN] = {0};
     for (size_t d = 0; d < dim; d++) {
-        size_t o = d * inner + j;
-        vf gv = cols_load(g + o, k, 0.0f);
-        s = log_ ? vf_add(s, gv) : vf_fma(gv, cols_load(y + o, k, 0.0f), s);
-        if ((d + 1) % COL_CHUNK == 0 || d + 1 == dim) s = flush_lanes(s, tot);
+        const float *gp = g + d * inner + j, *yp = y + d * inner + j;
+        if (log_) {
+#pragma omp simd
+            for (size_t l = 0; l < k; l++) tot[l] += (double)gp[l];
+        } else {
+#pragma omp simd
+            for (size_t l = 0; l < k; l++) tot[l] += (double)gp[l] * (double)yp[l];
+        }
     }
-    s = lanes_of(tot);
+    sum_pair s = sum_pair_lanes(tot);
     for (size_t d = 0; d < dim; d++) {
         size_t o = d * inner + j;
-        cols_store(gx + o, bwd_value(cols_load(y + o, k, 0.0f), cols_load(g + o, k, 0.0f), s, log_),
-                   k);
+        cols_store(gx + o,
+                   bwd_value(cols_load(y + o, k, 0.0f), cols_load(g + o, k, 0.0f), s, log_), k);
     }
 }
 

@@ -21,6 +21,9 @@ from .dtypes import (float32, float64, float16, int64, int32, int8, uint8,  # no
 from .ops.activation import ActivationMethods
 from .ops.arith import ArithMethods, CompareMethods
 from .ops.inplace import InplaceMethods
+from .ops.inplace_math import InplaceMathMethods
+from .ops.math_extra import MathExtraMethods
+from .ops.shape_extra import ShapeExtraMethods
 from .ops.convert import ConvertMethods
 from .ops.elementwise import ElementwiseMethods
 from .ops.random_fill import RandomMethods
@@ -81,7 +84,8 @@ def _legacy_array(args, dtype):
 class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareMethods,
              ReduceMethods, ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods,
              SharedMemoryMethods, SparseMethods, ConvertMethods, SelectMethods,
-             ElementwiseMethods, RandomMethods, concrete=True):
+             ElementwiseMethods, RandomMethods, InplaceMathMethods, ShapeExtraMethods,
+             MathExtraMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
     Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape,
@@ -365,16 +369,27 @@ def _linspace_bound(v, name):
     return v
 
 
+def _random_float_dtype(dtype, fname):
+    """rand/randn draw floats: an integer or bool dtype is refused, as torch refuses it, where
+    casting the draws would silently give zeros."""
+    dt = _as_dtype(dtype, fname=fname) or _default_dtype["dtype"]
+    if not _is_floating(dt):
+        # torch's type: NotImplementedError (a RuntimeError)
+        raise NotImplementedError("%s: dtype must be a floating point dtype, got %s"
+                                  % (fname, dt))
+    return dt
+
+
 def rand(*size, dtype=None, generator=None, requires_grad=False, device=None):
     _check_device(device)
-    dt = _as_dtype(dtype, fname="rand") or _default_dtype["dtype"]
+    dt = _random_float_dtype(dtype, "rand")
     arr = R.rng(generator).random(_size_args(size, "rand")).astype(dt)
     return Tensor(arr, requires_grad=requires_grad)
 
 
 def randn(*size, dtype=None, generator=None, requires_grad=False, device=None):
     _check_device(device)
-    dt = _as_dtype(dtype, fname="randn") or _default_dtype["dtype"]
+    dt = _random_float_dtype(dtype, "randn")
     arr = R.rng(generator).standard_normal(_size_args(size, "randn")).astype(dt)
     return Tensor(arr, requires_grad=requires_grad)
 

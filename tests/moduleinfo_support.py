@@ -27,15 +27,6 @@ from opinfo_support import (DTYPES, Mismatch, ValueMismatch, _dl_backward, _flat
 
 # Known failures: (module name, predicate on (module_input, dtype, training)) -> reason
 KNOWN_FAILURES = [
-    ("nn.MultiheadAttention", lambda mi, d, t: d == torch.float32
-     and mi.constructor_input.kwargs.get("add_bias_kv") and not mi.constructor_input.kwargs.get(
-         "bias") and mi.constructor_input.kwargs.get("batch_first")
-     and not mi.constructor_input.kwargs.get("add_zero_attn")
-     and mi.forward_input.kwargs.get("attn_mask") is None
-     and mi.forward_input.kwargs.get("key_padding_mask") is None
-     and tuple(mi.forward_input.args[0].shape) == (3, 3),
-     "float32: in_proj_weight's gradient 2.6e-5 off float64 where torch's float32 is 8.6e-6 "
-     "off (embed_dim 3, add_bias_kv, no bias)"),
 ]
 
 NOT_IN_MODULE_DB = ()

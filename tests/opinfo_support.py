@@ -377,7 +377,9 @@ def _torch_run(opinfo, sample, leaves_of, dtype):
         return expected, [], sparse
     grads = torch.autograd.grad(t_outs, leaves, _grad_outputs(t_outs, dtype),
                                 allow_unused=True)
-    grads = [g if g is not None else torch.zeros_like(t) for g, t in zip(grads, leaves)]
+    # an unused leaf (None) or torch's ZeroTensor (a gradient known to be 0, as sgn's): zeros
+    grads = [g if g is not None and not g._is_zerotensor() else torch.zeros_like(t)
+             for g, t in zip(grads, leaves)]
     return expected, grads, sparse
 
 

@@ -22,3 +22,4 @@ from ..ops.prelu import *  # noqa: F401,F403
 from ..ops.bilinear import bilinear  # noqa: F401
 from ..ops.fold import unfold, fold  # noqa: F401
 from ..ops.grid_sample import affine_grid, grid_sample  # noqa: F401
+from ..ops.functional_forms import *  # noqa: F401,F403

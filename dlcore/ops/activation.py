@@ -17,6 +17,7 @@ from ..shapes import norm_dim
 from ..tensor_base import TensorBase
 from .inplace_option import in_place
 from .half import via_float32
+from .float_math import float_math as _float_math
 
 __all__ = ["relu", "relu_", "leaky_relu_", "elu_", "hardtanh_", "leaky_relu", "sigmoid", "tanh",
            "gelu", "silu", "elu", "selu", "celu", "softplus", "hardtanh", "relu6", "hardswish", "hardsigmoid", "mish",
@@ -35,6 +36,13 @@ def _check_input(x, fname):
         raise TypeError("%s: input must be a Tensor, got %s" % (fname, type(x).__name__))
     if x.dtype != np.float32 and x.dtype != np.float64:
         raise TypeError("%s: input must be float32 or float64, got %s" % (fname, x.dtype))
+
+
+def _float_math_input(x):
+    """torch computes sigmoid and tanh of integer and bool tensors in the default float dtype."""
+    if isinstance(x, TensorBase) and x.dtype.kind in "iub":
+        return _float_math(x)
+    return x
 
 
 def _check_number(v, fname, name):
@@ -162,6 +170,9 @@ def _applied(fname, input, inplace, apply):
 
 @via_float32
 def relu(input, inplace=False):
+    if isinstance(input, TensorBase) and input.dtype.kind in "iu":
+        # torch's relu keeps an integer tensor's dtype (a bool one it refuses)
+        return input.clamp_(min=0) if inplace else input.clamp(min=0)
     _check_input(input, "relu")
     return _applied("relu", input, inplace, ReLU.apply)
 
@@ -184,12 +195,14 @@ def leaky_relu_(input, negative_slope=0.01):
 
 @via_float32
 def sigmoid(input):
+    input = _float_math_input(input)
     _check_input(input, "sigmoid")
     return Sigmoid.apply(input)
 
 
 @via_float32
 def tanh(input):
+    input = _float_math_input(input)
     _check_input(input, "tanh")
     return Tanh.apply(input)
 

@@ -7,12 +7,13 @@ operators and elementwise math, `CompareMethods` its comparisons and logic (no g
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..dtypes import is_floating, is_half, bool_, float32
+from ..dtypes import is_floating, is_half, bool_, float32, int64
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
 from .int_arith import (check_bool_sub as _check_bool_sub, int_divide as _int_divide,
                         int_pow as _pow)
 from .half import via_float32
+from .float_math import float_math as _float_math
 from .shape import Cast
 from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
 
@@ -462,19 +463,19 @@ class ArithMethods:
 
     @via_float32(only="bfloat16")
     def exp(self):
-        return Exp.apply(self)
+        return Exp.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def log(self):
-        return Log.apply(self)
+        return Log.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def log1p(self):
-        return Log1p.apply(self)
+        return Log1p.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def sqrt(self):
-        return Sqrt.apply(self)
+        return Sqrt.apply(_float_math(self))
 
     def rsqrt(self):
         return 1.0 / self.sqrt()
@@ -487,14 +488,14 @@ class ArithMethods:
 
     @via_float32(only="bfloat16")
     def sin(self):
-        return Sin.apply(self)
+        return Sin.apply(_float_math(self))
 
     @via_float32(only="bfloat16")
     def cos(self):
-        return Cos.apply(self)
+        return Cos.apply(_float_math(self))
 
-    def square(self):
-        return self * self
+    def square(self):  # torch squares bools as int64
+        return Cast.apply(self, dtype=int64) ** 2 if self._data.dtype == bool_ else self * self
 
     def reciprocal(self):
         return 1.0 / self
@@ -504,7 +505,9 @@ class ArithMethods:
             raise ValueError("clamp: at least one of min and max must be given")
         if rounding.has_tensor_bound(min, max):
             return rounding.clamp_tensor(self, min, max)
-        return Clamp.apply(self, min=scalar_or_none(min, "clamp"), max=scalar_or_none(max, "clamp"))
+        lo, hi = scalar_or_none(min, "clamp"), scalar_or_none(max, "clamp")
+        t = _float_math(self) if any(isinstance(v, float) for v in (lo, hi)) else self
+        return Clamp.apply(t, min=lo, max=hi)
 
     clip = clamp
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor_base import TensorBase, raw, wrap
 from .promote import array_operands, binary_operands, true_div_operands
-from ..dtypes import is_floating
+from ..dtypes import get_default_dtype, is_floating
 
 
 def _unary(name, forward, derivative, doc):
@@ -16,7 +16,7 @@ def _unary(name, forward, derivative, doc):
 
     def fwd(self, a):
         if not is_floating(a.dtype):  # torch computes these in the default float dtype
-            a = a.astype(np.float32)
+            a = a.astype(get_default_dtype())
         out = forward(a)
         if self.requires_grad:
             self.a, self.out = a, out

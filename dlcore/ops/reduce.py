@@ -9,6 +9,7 @@ from ..shapes import SortResult, norm_axes, norm_dim, var_correction
 from ..shapes import expand_reduced as _expand_back
 from ..tensor_base import TensorBase, raw, wrap
 from .half import via_float32
+from .float_math import float_math as _float_math
 from .vector_norm import RootAtZero, vector_norm
 from .autocast import float32_policy
 
@@ -340,6 +341,8 @@ class ReduceMethods:
 
     @via_float32
     def logsumexp(self, dim, keepdim=False):
+        if not is_floating(self._data.dtype):  # torch: in the default float dtype
+            self = _float_math(self)
         return LogSumExp.apply(self, axis=norm_axes(dim, self.ndim, "logsumexp"), keepdim=keepdim)
 
     @via_float32

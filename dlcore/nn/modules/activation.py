@@ -12,7 +12,7 @@ from .module import Module
 
 __all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "SiLU", "ELU", "SELU", "CELU",
            "Softplus", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "Mish", "LogSigmoid",
-           "Softmax", "LogSoftmax", "Softmin", "PReLU", "RReLU", "Softsign", "Tanhshrink",
+           "Softmax", "LogSoftmax", "Softmin", "Softmax2d", "PReLU", "RReLU", "Softsign", "Tanhshrink",
            "Hardshrink", "Softshrink", "Threshold", "GLU"]
 
 
@@ -176,6 +176,15 @@ class LogSoftmax(_SoftmaxBase):
 
 class Softmin(_SoftmaxBase):
     _fn = staticmethod(_A.softmin)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every position of a (C, H, W) or (N, C, H, W) input."""
+
+    def forward(self, input):
+        if input.ndim not in (3, 4):
+            raise ValueError("Softmax2d: expected a 3-D or 4-D input, got %d-D" % input.ndim)
+        return _A.softmax(input, -3)
 
 
 class PReLU(Module):
