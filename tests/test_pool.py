@@ -5,6 +5,7 @@ import pytest
 import dlcore as dl
 import dlcore.nn.functional as F
 from _torch_parity import layer_forward_backward
+from dlcore.runtime import get_isa, set_isa, supported_isas
 
 
 def _t(a, grad=False):
@@ -341,3 +342,21 @@ def test_max_pool_padding_bound_is_half_the_kernel_not_the_dilated_window(torch)
     want = torch.nn.functional.max_pool2d(torch.tensor(xs), (1, 4), 1, (0, 2), (1, 2))
     got = F.max_pool2d(_t(xs), (1, 4), 1, (0, 2), (1, 2))
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("isa", list(supported_isas()))
+def test_max_pool2d_window_wholly_in_padding(isa):
+    """A dilated window can hold only padding (k 2, dilation 2, padding 1 over one row): its
+    output is -inf (padding counts as -inf) and it routes no gradient; torch 2.13 reads and
+    writes outside its buffers there, so this is checked against the definition, not torch."""
+    x = np.random.default_rng(3).standard_normal((2, 1, 1, 2)).astype(np.float32)
+    prev = get_isa()
+    try:
+        set_isa(isa)
+        t = dl.tensor(x, requires_grad=True)
+        y = F.max_pool2d(t, (2, 1), (2, 1), (1, 0), (2, 2))
+        y.backward(dl.tensor(np.ones(y.shape, np.float32)))
+    finally:
+        set_isa(prev)
+    assert y.shape == (2, 1, 1, 2) and np.all(y.numpy() == -np.inf)
+    np.testing.assert_array_equal(t.grad.numpy(), np.zeros_like(x))
