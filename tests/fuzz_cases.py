@@ -465,9 +465,7 @@ def kw_pool_ext(draw, shapes):
 def _some_window_only_padding(size, kw):
     """Whether a pooling window of kw over spatial dims `size` lies wholly in the padding."""
     for n, k, s, p, d in zip(size, kw["k"], kw["s"], kw["p"], kw["d"]):
-        span = n + 2 * p - d * (k - 1) - 1
-        if span < 0:
-            continue            # no output: the op raises on both sides
+        span = n + 2 * p - d * (k - 1) - 1     # negative: ceil mode may still give a row
         out = (-(-span // s) if kw["ceil"] else span // s) + 1
         if kw["ceil"] and (out - 1) * s >= n + p:
             out -= 1
