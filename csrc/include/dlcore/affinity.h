@@ -22,7 +22,8 @@
 
 typedef struct {
     int bound;          /* the caller was pinned: dl_team_unbind restores its mask */
-    unsigned char orig[128];  /* the caller's mask before (a cpu_set_t) */
+    /* the caller's mask before (a cpu_set_t, which needs unsigned long alignment) */
+    _Alignas(unsigned long) unsigned char orig[128];
 } dl_team_binding;
 
 /* 0: off; 1: on (see above); 2: on even when the machine is oversubscribed (DLCORE_BIND=
