@@ -193,3 +193,12 @@ def test_float32_training_near_constant_channel_keeps_its_precision(isa, threads
     y = F.batch_norm(_t(x), None, None, _t(w), _t(b), training=True).numpy()
     ry, _, _ = ref_bn(x.astype(np.float64), w.astype(np.float64), b.astype(np.float64), 1e-5)
     np.testing.assert_allclose(y, ry, rtol=0, atol=2e-3 * max(1.0, np.abs(ry).max()))
+
+
+def test_batch_norm_of_equal_huge_values_is_the_bias():
+    """Two equal rows of 1e30: x - mean is exactly 0, so the output is the bias (torch's
+    float64 one-pass answer, 4.7e14, is lost to cancellation; the fuzz oracle knows)."""
+    x = np.full((2, 1), 1e30)
+    y = dl.nn.functional.batch_norm(dl.tensor(x), None, None, dl.tensor(np.array([1.5])),
+                                    dl.tensor(np.array([-0.25])), training=True, eps=1e-5)
+    np.testing.assert_array_equal(y.numpy(), np.full((2, 1), -0.25))
