@@ -101,25 +101,7 @@ int dl_qpack(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, uint8_t
     return 0;
 }
 
-static float qp_half(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
-    uint32_t bits;
-    if (exp == 0x1Fu) {
-        bits = sign | 0x7F800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (man << 13);
-    } else {
-        float f = (float)man * (1.0f / 16777216.0f);
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    float out;
-    memcpy(&out, &bits, 4);
-    return out;
-}
+#include "half_scalar.h"
 
 /* the exact float32 product from the packed copy, for x the int16 form cannot hold */
 static void qp_exact(int kind, size_t N, size_t K, const float *x, const uint8_t *P,

@@ -85,25 +85,7 @@ static void qp_tile(int kind, size_t nb, const int16_t *xq, const int16_t *xl, c
 }
 #else
 /* portable: the same integer sums and the same per-block scaling, one row at a time */
-static float qp_half(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1Fu, man = h & 0x3FFu;
-    uint32_t bits;
-    if (exp == 0x1Fu) {
-        bits = sign | 0x7F800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (man << 13);
-    } else {
-        float f = (float)man * (1.0f / 16777216.0f);
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    float out;
-    memcpy(&out, &bits, 4);
-    return out;
-}
+#include "half_scalar.h"
 
 static void qp_tile(int kind, size_t nb, const int16_t *xq, const int16_t *xl, const float *xs,
                     const float *xsum, const uint8_t *P, float *y)
