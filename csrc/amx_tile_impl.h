@@ -28,7 +28,9 @@
 #include <string.h>
 #include "amx_tiles.h"
 
-#define AT_BARRIER() __asm__ volatile("" ::: "memory")
+/* gcc's tileloadd is an asm statement that takes only the address: p escapes here, so the
+ * bytes just written to it are in memory before the load */
+#define AT_BARRIER(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 /* rows [0, rows) of `bytes` bytes from src (stride apart) into a 16 x 64 buffer, zeros
  * elsewhere */
@@ -40,7 +42,7 @@ static inline void at_stage(uint8_t *dst, const uint8_t *src, size_t stride, siz
         if (n) memcpy(dst + r * AMX_ROW_BYTES, src + r * stride, n);
         memset(dst + r * AMX_ROW_BYTES + n, 0, AMX_ROW_BYTES - n);
     }
-    AT_BARRIER();   /* the tile load below reads the buffer */
+    AT_BARRIER(dst);   /* the tile load below reads the buffer */
 }
 
 #define AT_C_LOAD(v) if (nv > v) _tile_loadd(v, C + 16 * v, c_stride);

@@ -24,9 +24,10 @@ static __thread int t_tail = -1;
 /* whether this thread has read its configuration back once */
 static __thread int t_checked = 0;
 
-/* gcc's tile intrinsics are asm statements that name only part of the memory they read:
- * every byte written for them must be in memory before they run */
-#define AMX_BARRIER() __asm__ volatile("" ::: "memory")
+/* gcc's tile intrinsics are asm statements that name only part of the memory they read (8
+ * of ldtilecfg's 64 bytes): p escapes here, so every byte written to it is in memory before
+ * the next asm runs */
+#define AMX_BARRIER(p) __asm__ volatile("" : : "r"(p) : "memory")
 
 int dl_amx_tiles_config(unsigned tail)
 {
@@ -47,14 +48,14 @@ int dl_amx_tiles_config(unsigned tail)
         cfg.rows[7] = AMX_ROWS;
         cfg.colsb[7] = AMX_ROW_BYTES;
     }
-    AMX_BARRIER();
+    AMX_BARRIER(&cfg);
     _tile_loadconfig(&cfg);
     if (!t_checked) {
         _Alignas(64) amx_cfg_t back;
         memset(&back, 0xff, sizeof back);
-        AMX_BARRIER();
+        AMX_BARRIER(&back);
         _tile_storeconfig(&back);
-        AMX_BARRIER();
+        AMX_BARRIER(&back);
         if (memcmp(&cfg, &back, sizeof cfg) != 0) {
             _tile_release();
             dl_amx_note_failure("the tile configuration did not read back on a thread");
