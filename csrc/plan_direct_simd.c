@@ -1,0 +1,207 @@
+/* The executor's direct convolution for small maps at stride 1 (LeNet's 5x5 layers): no im2col.
+ *
+ * With stride 1, output (oh, ow) of an image zero-padded to Hp x Wp reads input element
+ * q + c*Hp*Wp + r*dh*Wp + s*dw of the flattened planes, q = oh*Wp + ow: a tap is one constant
+ * offset.  So over the "wide" output positions q = 0 .. (OH-1)*Wp + OW - 1 (whose columns
+ * ow >= OW are computed and dropped), the convolution is a product whose B row for tap t is
+ * the planes read at offset off[t]: a register tile of rows (output channels, weights
+ * broadcast) by vectors of consecutive q (plain loads) accumulates every tap with no column
+ * buffer at all.  im2col + GEMM spent more than half of LeNet's second layer writing and
+ * re-reading its columns (150 taps of 100-float images); here the dropped columns
+ * ((S-1)*dw of every Wp) are the cost instead.  Only the kept lanes are stored: compressed
+ * into place with AVX-512, lane by lane otherwise.
+ *
+ * The weights come packed once (dl_plan_direct_pack in plan_conv.c): blocks of
+ * DL_PLAN_DIRECT_ROWS output channels, tap-major, zero rows past K. */
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "dlcore/act.h"
+#include "dlcore/plan.h"
+#include "dlcore/runtime.h"
+#include "simd.h"
+#include "plan_kernels.h"
+#ifdef DL_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+enum { ROWS = DL_PLAN_DIRECT_ROWS, NV_MAX = 4 };
+
+/* rows of a register tile (the vectors per row are in tile_nv below): the accumulators fill
+ * most of the registers */
+#if defined(__AVX512F__)
+#define LANES16 1
+#elif defined(__AVX2__)
+#define LANES8 1
+#endif
+#ifdef LANES8
+enum { MR = 4 };
+#else
+enum { MR = 8 };
+#endif
+
+typedef struct {
+    int64_t Wp, OW, Q;       /* padded row, kept columns, wide positions to compute */
+} lanes_geom;
+
+/* Which lanes of the vector at wide position q are kept (bit l: q + l), and how many kept
+ * positions come before q (where the first kept lane goes in the output plane). */
+static inline uint32_t kept_lanes(const lanes_geom *g, int64_t q, int64_t *dest)
+{
+    const int64_t row = q / g->Wp, col = q - row * g->Wp;
+    *dest = row * g->OW + (col < g->OW ? col : g->OW);
+    uint32_t m = 0;
+    int64_t c = col;
+    for (int l = 0; l < DL_VF_LEN; l++, c++) {
+        if (c == g->Wp) c = 0;
+        if (c < g->OW && q + l < g->Q) m |= 1u << l;
+    }
+    return m;
+}
+
+/* y rows (stride P) += nothing: the tile's mr x nv accumulators over taps, bias and Relu,
+ * stored where kept */
+static inline __attribute__((always_inline)) void tile(
+    const int mr, const int nv, int64_t T, const float *a, const int32_t *off,
+    const float *xq, const float *bias, int relu, const lanes_geom *g, int64_t q0, float *y,
+    int64_t P)
+{
+    vf acc[MR][NV_MAX];
+    for (int m = 0; m < mr; m++) {
+        const vf b0 = bias ? vf_set1(bias[m]) : vf_zero();
+        for (int v = 0; v < nv; v++) acc[m][v] = b0;
+    }
+    for (int64_t t = 0; t < T; t++) {
+        const float *b = xq + off[t], *at = a + t * ROWS;
+        vf bv[NV_MAX];
+        for (int v = 0; v < nv; v++) bv[v] = vf_loadu(b + v * DL_VF_LEN);
+        for (int m = 0; m < mr; m++) {
+            const vf am = vf_set1(at[m]);
+            for (int v = 0; v < nv; v++) acc[m][v] = vf_fma(am, bv[v], acc[m][v]);
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        int64_t dest;
+        const uint32_t keep = kept_lanes(g, q0 + v * DL_VF_LEN, &dest);
+        if (!keep) continue;
+        for (int m = 0; m < mr; m++) {
+            /* max(0, x) keeps a NaN, as Relu does */
+            const vf r = relu ? vf_max(vf_zero(), acc[m][v]) : acc[m][v];
+            float *yr = y + m * P + dest;
+#ifdef LANES16
+            const __mmask16 k = (__mmask16)keep;
+            _mm512_mask_storeu_ps(yr, (__mmask16)((1u << __builtin_popcount(keep)) - 1u),
+                                  _mm512_maskz_compress_ps(k, r));
+#else
+            float lanes[DL_VF_LEN];
+            vf_storeu(lanes, r);
+            int j = 0;
+            for (int l = 0; l < DL_VF_LEN; l++)
+                if (keep >> l & 1u) yr[j++] = lanes[l];
+#endif
+        }
+    }
+}
+
+/* each tile shape its own function: inlined into one switch, the compiler merged the shapes
+ * into one loop with the rows' accumulators spilled to memory */
+typedef void (*tile_fn)(int64_t T, const float *a, const int32_t *off, const float *xq,
+                        const float *bias, int relu, const lanes_geom *g, int64_t q0, float *y,
+                        int64_t P);
+#define TILE_FN(R_, V_)                                                                        \
+    static __attribute__((noinline)) void tile_##R_##_##V_(                                  \
+        int64_t T, const float *a, const int32_t *off, const float *xq, const float *bias,    \
+        int relu, const lanes_geom *g, int64_t q0, float *y, int64_t P)                       \
+    {                                                                                         \
+        tile(R_, V_, T, a, off, xq, bias, relu, g, q0, y, P);                                 \
+    }
+#ifdef LANES16
+TILE_FN(8, 3) TILE_FN(7, 3) TILE_FN(6, 4) TILE_FN(5, 4) TILE_FN(4, 4) TILE_FN(3, 4)
+TILE_FN(2, 4) TILE_FN(1, 4)
+/* by rows: the shape and its vectors */
+static const tile_fn tiles[MR + 1] = {NULL, tile_1_4, tile_2_4, tile_3_4, tile_4_4, tile_5_4,
+                                      tile_6_4, tile_7_3, tile_8_3};
+static const int tile_nv[MR + 1] = {0, 4, 4, 4, 4, 4, 4, 3, 3};
+#elif defined(LANES8)
+TILE_FN(4, 3) TILE_FN(3, 3) TILE_FN(2, 4) TILE_FN(1, 4)
+static const tile_fn tiles[MR + 1] = {NULL, tile_1_4, tile_2_4, tile_3_3, tile_4_3};
+static const int tile_nv[MR + 1] = {0, 4, 4, 3, 3};
+#else
+TILE_FN(8, 4) TILE_FN(7, 4) TILE_FN(6, 4) TILE_FN(5, 4) TILE_FN(4, 4) TILE_FN(3, 4)
+TILE_FN(2, 4) TILE_FN(1, 4)
+static const tile_fn tiles[MR + 1] = {NULL, tile_1_4, tile_2_4, tile_3_4, tile_4_4, tile_5_4,
+                                      tile_6_4, tile_7_4, tile_8_4};
+static const int tile_nv[MR + 1] = {0, 4, 4, 4, 4, 4, 4, 4, 4};
+#endif
+
+/* rows k0 .. k0+mr-1 (mr <= MR) over every wide position */
+static void row_chunk(int mr, int64_t T, const float *a, const int32_t *off, const float *xp,
+                      const float *bias, int relu, const lanes_geom *g, float *y, int64_t P)
+{
+    const tile_fn fn = tiles[mr];
+    const int64_t step = (int64_t)tile_nv[mr] * DL_VF_LEN;
+    for (int64_t q0 = 0; q0 < g->Q; q0 += step) fn(T, a, off, xp + q0, bias, relu, g, q0, y, P);
+}
+
+/* i: N C H W K R S OH OW sh sw ph pw dh dw groups (sh = sw = 1, groups 1), act kind (DL_AF_*,
+ * -1: none; Relu is fused, any other runs over each image's output) | f: act a, b, c.
+ * wp: the packed weights; 0, or -1 when the padded planes would not fit the stack. */
+static int conv_direct(const int64_t *i, const double *f, const float *wp, const float *bias,
+                       const float *x, float *y)
+{
+    const int64_t N = i[0], C = i[1], H = i[2], W = i[3], K = i[4], R = i[5], S = i[6];
+    const int64_t OH = i[7], OW = i[8], ph = i[11], pw = i[12], dh = i[13], dw = i[14];
+    const int act = (int)i[16];
+    const int64_t Hp = OH + (R - 1) * dh, Wp = OW + (S - 1) * dw, plane = Hp * Wp;
+    const int64_t T = C * R * S, P = OH * OW, KB = (K + ROWS - 1) / ROWS;
+    /* the last tile's vectors read past the planes by less than NV_MAX vectors */
+    const int64_t span = C * plane + NV_MAX * DL_VF_LEN;
+    if (span > DL_PLAN_DIRECT_MAX_FLOATS || T > DL_PLAN_DIRECT_MAX_TAPS) return -1;
+    const lanes_geom g = {Wp, OW, (OH - 1) * Wp + OW};
+    const int relu = act == DL_AF_RELU;
+    const int nt = N > 1 ? dl_threads_for((size_t)(N * K * P * T), (size_t)1 << 19) : 1;
+    (void)nt;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+        float xp[DL_PLAN_DIRECT_MAX_FLOATS] __attribute__((aligned(64)));
+        int32_t off[DL_PLAN_DIRECT_MAX_TAPS];
+        for (int64_t c = 0, t = 0; c < C; c++)
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t s = 0; s < S; s++) off[t++] = (int32_t)(c * plane + r * dh * Wp + s * dw);
+        /* zero once: the padding and the tail stay zero, only the inside is rewritten */
+        memset(xp, 0, sizeof(float) * (size_t)span);
+        /* the rows and columns of x that land inside the padded planes */
+        const int64_t r0 = ph > 0 ? 0 : -ph, r1 = H < Hp - ph ? H : Hp - ph;
+        const int64_t c0 = pw > 0 ? 0 : -pw, c1 = W < Wp - pw ? W : Wp - pw;
+#ifdef DL_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t n = 0; n < N; n++) {
+            const float *xn = x + n * C * H * W;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t r = r0; r < r1; r++)
+                    if (c1 > c0)
+                        memcpy(xp + c * plane + (r + ph) * Wp + (c0 + pw),
+                               xn + (c * H + r) * W + c0, sizeof(float) * (size_t)(c1 - c0));
+            float *yn = y + n * K * P;
+            for (int64_t kb = 0; kb < KB; kb++) {
+                const float *a = wp + kb * T * ROWS;
+                const int64_t rows = K - kb * ROWS < ROWS ? K - kb * ROWS : ROWS;
+                for (int64_t m0 = 0; m0 < rows; m0 += MR) {
+                    const int mr = (int)(rows - m0 < MR ? rows - m0 : MR);
+                    row_chunk(mr, T, a + m0, off, xp, bias ? bias + kb * ROWS + m0 : NULL,
+                              relu, &g, yn + (kb * ROWS + m0) * P, P);
+                }
+            }
+            if (act >= 0 && !relu)
+                dl_act_fwd_f32(act, yn, yn, (size_t)(K * P), (float)f[0], (float)f[1],
+                               (float)f[2]);
+        }
+    }
+    return 0;
+}
+
+const plan_direct_kernels_t DL_ISA_FN(plan_direct_kernels) = {conv_direct};
