@@ -3,7 +3,7 @@ Attention (reading strided q/k/v views in place) and the recurrent layers."""
 import numpy as np
 
 from . import executor as X
-from ..ops.conv import conv2d_algorithm
+from ..ops.conv import conv2d_algorithm, get_conv_algorithm
 from .lower_common import F32, f32, fused_act, numel
 from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
 
@@ -188,8 +188,9 @@ def _direct_ok(C, K, R, S, OH, OW, at):
     groups 1, few output channels (a GEMM's wide register tiles win with many), its padded
     planes within the kernel's stack buffer, and the dropped columns of each padded row
     ((S-1)*dw of OW + (S-1)*dw computed) at most a third of the row: LeNet's 5x5 layers
-    (4 of 32 and 4 of 14)."""
-    if tuple(at["strides"]) != (1, 1) or at["group"] != 1 or K > 64 or R * S == 1:
+    (4 of 32 and 4 of 14).  Under a forced algorithm (conv_algorithm('im2col'), ...) the
+    plan keeps eager's routes."""
+    if get_conv_algorithm() != "auto" or tuple(at["strides"]) != (1, 1) or at["group"] != 1 or K > 64 or R * S == 1:
         return False
     dh, dw = at["dilations"]
     Hp, Wp = OH + (R - 1) * dh, OW + (S - 1) * dw
