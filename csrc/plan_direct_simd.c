@@ -135,18 +135,32 @@ static const tile_fn tiles[MR + 1] = {NULL, tile_1_4, tile_2_4, tile_3_4, tile_4
 static const int tile_nv[MR + 1] = {0, 4, 4, 4, 4, 4, 4, 4, 4};
 #endif
 
-/* rows k0 .. k0+mr-1 (mr <= MR) over every wide position */
+/* rows k0 .. k0+mr-1 (mr <= MR) over the wide positions qa .. qb-1 (qa a multiple of the
+ * tile width; the last tile may run past qb, whose lanes past Q are dropped) */
 static void row_chunk(int mr, int64_t T, const float *a, const int32_t *off, const float *xp,
-                      const float *bias, int relu, const lanes_geom *g, float *y, int64_t P)
+                      const float *bias, int relu, const lanes_geom *g, int64_t qa, int64_t qb,
+                      float *y, int64_t P)
 {
     const tile_fn fn = tiles[mr];
     const int64_t step = (int64_t)tile_nv[mr] * DL_VF_LEN;
-    for (int64_t q0 = 0; q0 < g->Q; q0 += step) fn(T, a, off, xp + q0, bias, relu, g, q0, y, P);
+    for (int64_t q0 = qa; q0 < qb; q0 += step) fn(T, a, off, xp + q0, bias, relu, g, q0, y, P);
 }
 
+/* the output positions before wide position q */
+static int64_t kept_before(const lanes_geom *g, int64_t q)
+{
+    const int64_t row = q / g->Wp, col = q - row * g->Wp;
+    return row * g->OW + (col < g->OW ? col : g->OW);
+}
+
+/* Wide positions per work item: whole tiles of every shape (3 and 4 vectors) */
+enum { ITEM_Q = 12 * DL_VF_LEN };
+
 /* i: N C H W K R S OH OW sh sw ph pw dh dw groups (sh = sw = 1, groups 1), act kind (DL_AF_*,
- * -1: none; Relu is fused, any other runs over each image's output) | f: act a, b, c.
- * wp: the packed weights; 0, or -1 when the padded planes would not fit the stack. */
+ * -1: none; Relu is fused, any other runs over each item's output) | f: act a, b, c.
+ * wp: the packed weights.  The work items (image, block of output channels, ITEM_Q wide
+ * positions) are shared out in order, so a thread's items are mostly of one image and it
+ * copies the image's padded planes once.  0, or -1 past the stack buffers' limits. */
 static int conv_direct(const int64_t *i, const double *f, const float *wp, const float *bias,
                        const float *x, float *y)
 {
@@ -160,8 +174,9 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
     if (span > DL_PLAN_DIRECT_MAX_FLOATS || T > DL_PLAN_DIRECT_MAX_TAPS) return -1;
     const lanes_geom g = {Wp, OW, (OH - 1) * Wp + OW};
     const int relu = act == DL_AF_RELU;
-    const int nt = N > 1 ? dl_threads_for((size_t)(N * K * P * T), (size_t)1 << 19) : 1;
-    (void)nt;
+    const int64_t QI = (g.Q + ITEM_Q - 1) / ITEM_Q, items = N * KB * QI;
+    int nt = dl_threads_for((size_t)(N * K * P * T), (size_t)1 << 18);
+    if (nt > items) nt = (int)items;
 #ifdef DL_HAVE_OPENMP
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -170,35 +185,42 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
         int32_t off[DL_PLAN_DIRECT_MAX_TAPS];
         for (int64_t c = 0, t = 0; c < C; c++)
             for (int64_t r = 0; r < R; r++)
-                for (int64_t s = 0; s < S; s++) off[t++] = (int32_t)(c * plane + r * dh * Wp + s * dw);
+                for (int64_t s = 0; s < S; s++)
+                    off[t++] = (int32_t)(c * plane + r * dh * Wp + s * dw);
         /* zero once: the padding and the tail stay zero, only the inside is rewritten */
         memset(xp, 0, sizeof(float) * (size_t)span);
         /* the rows and columns of x that land inside the padded planes */
         const int64_t r0 = ph > 0 ? 0 : -ph, r1 = H < Hp - ph ? H : Hp - ph;
         const int64_t c0 = pw > 0 ? 0 : -pw, c1 = W < Wp - pw ? W : Wp - pw;
-#ifdef DL_HAVE_OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t n = 0; n < N; n++) {
-            const float *xn = x + n * C * H * W;
-            for (int64_t c = 0; c < C; c++)
-                for (int64_t r = r0; r < r1; r++)
-                    if (c1 > c0)
-                        memcpy(xp + c * plane + (r + ph) * Wp + (c0 + pw),
-                               xn + (c * H + r) * W + c0, sizeof(float) * (size_t)(c1 - c0));
-            float *yn = y + n * K * P;
-            for (int64_t kb = 0; kb < KB; kb++) {
-                const float *a = wp + kb * T * ROWS;
-                const int64_t rows = K - kb * ROWS < ROWS ? K - kb * ROWS : ROWS;
-                for (int64_t m0 = 0; m0 < rows; m0 += MR) {
-                    const int mr = (int)(rows - m0 < MR ? rows - m0 : MR);
-                    row_chunk(mr, T, a + m0, off, xp, bias ? bias + kb * ROWS + m0 : NULL,
-                              relu, &g, yn + (kb * ROWS + m0) * P, P);
-                }
+        const int team = dl_team_size(), tid = dl_thread_id();
+        const int64_t it0 = items * tid / team, it1 = items * (tid + 1) / team;
+        int64_t have = -1;   /* the image in xp */
+        for (int64_t it = it0; it < it1; it++) {
+            const int64_t n = it / (KB * QI), kb = it / QI % KB, qi = it % QI;
+            if (n != have) {
+                const float *xn = x + n * C * H * W;
+                for (int64_t c = 0; c < C; c++)
+                    for (int64_t r = r0; r < r1; r++)
+                        if (c1 > c0)
+                            memcpy(xp + c * plane + (r + ph) * Wp + (c0 + pw),
+                                   xn + (c * H + r) * W + c0, sizeof(float) * (size_t)(c1 - c0));
+                have = n;
             }
-            if (act >= 0 && !relu)
-                dl_act_fwd_f32(act, yn, yn, (size_t)(K * P), (float)f[0], (float)f[1],
-                               (float)f[2]);
+            const int64_t qa = qi * ITEM_Q, qb = qa + ITEM_Q < g.Q ? qa + ITEM_Q : g.Q;
+            float *yb = y + (n * K + kb * ROWS) * P;
+            const float *a = wp + kb * T * ROWS;
+            const int64_t rows = K - kb * ROWS < ROWS ? K - kb * ROWS : ROWS;
+            for (int64_t m0 = 0; m0 < rows; m0 += MR) {
+                const int mr = (int)(rows - m0 < MR ? rows - m0 : MR);
+                row_chunk(mr, T, a + m0, off, xp, bias ? bias + kb * ROWS + m0 : NULL, relu,
+                          &g, qa, qb, yb + m0 * P, P);
+            }
+            if (act >= 0 && !relu) {
+                const int64_t d0 = kept_before(&g, qa), d1 = kept_before(&g, qb);
+                for (int64_t m = 0; m < rows; m++)
+                    dl_act_fwd_f32(act, yb + m * P + d0, yb + m * P + d0, (size_t)(d1 - d0),
+                                   (float)f[0], (float)f[1], (float)f[2]);
+            }
         }
     }
     return 0;

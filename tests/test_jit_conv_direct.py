@@ -132,6 +132,22 @@ def test_nan_reaches_its_outputs_through_relu(isa):
         set_isa(prev)
 
 
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("act", ["Relu", "Tanh"])
+def test_one_image_shared_between_threads(isa, act):
+    """One image large enough for the team: its blocks of channels and runs of positions
+    are shared out, each activated where it was computed."""
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        x = RNG.standard_normal((1, 8, 26, 25)).astype(np.float32)
+        w = (RNG.standard_normal((21, 8, 5, 5)) * 0.1).astype(np.float32)
+        b = RNG.standard_normal(21).astype(np.float32)
+        _check(x, w, b, (2, 1, 2, 3), (1, 1), act, 2)
+    finally:
+        set_isa(prev)
+
+
 def test_lenet_takes_it_and_matches_eager_at_every_batch():
     m = LeNet5().eval()
     t = dl.jit.trace(m, [RNG.standard_normal((1, 1, 28, 28)).astype(np.float32)])
