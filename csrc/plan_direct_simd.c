@@ -43,25 +43,31 @@ enum { MR = 8 };
 
 typedef struct {
     int64_t Wp, OW, Q;       /* padded row, kept columns, wide positions to compute */
+    /* per vector of wide positions (v: q = v*DL_VF_LEN ..): which lanes are kept (bit l:
+     * q + l) and how many kept positions come before q (where its first kept lane goes);
+     * worked out once per call, not per tile and row block */
+    const uint32_t *keep;
+    const int32_t *dest;
 } lanes_geom;
 
-/* Which lanes of the vector at wide position q are kept (bit l: q + l), and how many kept
- * positions come before q (where the first kept lane goes in the output plane). */
-static inline uint32_t kept_lanes(const lanes_geom *g, int64_t q, int64_t *dest)
+/* g's keep and dest for nvec vectors (those past Q keep nothing) */
+static void kept_lanes(const lanes_geom *g, int64_t nvec, uint32_t *keep, int32_t *dest)
 {
-    const int64_t row = q / g->Wp, col = q - row * g->Wp;
-    *dest = row * g->OW + (col < g->OW ? col : g->OW);
-    uint32_t m = 0;
-    int64_t c = col;
-    for (int l = 0; l < DL_VF_LEN; l++, c++) {
-        if (c == g->Wp) c = 0;
-        if (c < g->OW && q + l < g->Q) m |= 1u << l;
+    for (int64_t v = 0; v < nvec; v++) {
+        const int64_t q = v * DL_VF_LEN, row = q / g->Wp, col = q - row * g->Wp;
+        dest[v] = (int32_t)(row * g->OW + (col < g->OW ? col : g->OW));
+        uint32_t m = 0;
+        int64_t c = col;
+        for (int l = 0; l < DL_VF_LEN; l++, c++) {
+            if (c == g->Wp) c = 0;
+            if (c < g->OW && q + l < g->Q) m |= 1u << l;
+        }
+        keep[v] = m;
     }
-    return m;
 }
 
-/* y rows (stride P) += nothing: the tile's mr x nv accumulators over taps, bias and Relu,
- * stored where kept */
+/* The tile's mr x nv accumulators over every tap, with bias and Relu, stored where kept in
+ * the output rows (stride P) */
 static inline __attribute__((always_inline)) void tile(
     const int mr, const int nv, int64_t T, const float *a, const int32_t *off,
     const float *xq, const float *bias, int relu, const lanes_geom *g, int64_t q0, float *y,
@@ -82,8 +88,8 @@ static inline __attribute__((always_inline)) void tile(
         }
     }
     for (int v = 0; v < nv; v++) {
-        int64_t dest;
-        const uint32_t keep = kept_lanes(g, q0 + v * DL_VF_LEN, &dest);
+        const int64_t vi = q0 / DL_VF_LEN + v, dest = g->dest[vi];
+        const uint32_t keep = g->keep[vi];
         if (!keep) continue;
         for (int m = 0; m < mr; m++) {
             /* max(0, x) keeps a NaN, as Relu does */
@@ -172,7 +178,11 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
     /* the last tile's vectors read past the planes by less than NV_MAX vectors */
     const int64_t span = C * plane + NV_MAX * DL_VF_LEN;
     if (span > DL_PLAN_DIRECT_MAX_FLOATS || T > DL_PLAN_DIRECT_MAX_TAPS) return -1;
-    const lanes_geom g = {Wp, OW, (OH - 1) * Wp + OW};
+    const int64_t Q = (OH - 1) * Wp + OW, nvec = (Q + DL_VF_LEN - 1) / DL_VF_LEN + NV_MAX;
+    uint32_t keep[nvec];
+    int32_t dest[nvec];
+    const lanes_geom g = {Wp, OW, Q, keep, dest};
+    kept_lanes(&g, nvec, keep, dest);
     const int relu = act == DL_AF_RELU;
     const int64_t QI = (g.Q + ITEM_Q - 1) / ITEM_Q, items = N * KB * QI;
     int nt = dl_threads_for((size_t)(N * K * P * T), (size_t)1 << 18);
