@@ -9,7 +9,8 @@
  * buffer at all.  im2col + GEMM spent more than half of LeNet's second layer writing and
  * re-reading its columns (150 taps of 100-float images); here the dropped columns
  * ((S-1)*dw of every Wp) are the cost instead.  Only the kept lanes are stored: compressed
- * into place with AVX-512, lane by lane otherwise.
+ * into place with AVX-512, lane by lane otherwise.  With AVX-512 and output channels in
+ * blocks of 16, the channel-lanes form (ctile below) wastes no lane on dropped columns at all.
  *
  * The weights come packed once (dl_plan_direct_pack in plan_conv.c): blocks of
  * DL_PLAN_DIRECT_ROWS output channels, tap-major, zero rows past K. */
@@ -152,6 +153,61 @@ static void row_chunk(int mr, int64_t T, const float *a, const int32_t *off, con
     for (int64_t q0 = qa; q0 < qb; q0 += step) fn(T, a, off, xp + q0, bias, relu, g, q0, y, P);
 }
 
+#ifdef LANES16
+/* The channel-lanes form (AVX-512, K a multiple of 16, OW <= CW): a vector holds 16 output
+ * channels of one position, and a tile is one or two output rows of w positions, each
+ * position's input broadcast from the padded planes at its own address (a constant step from
+ * the row's).  No lane is wasted on dropped columns (LeNet's second layer computes 100
+ * positions instead of the row form's 144 wide ones), for a transposed store. */
+enum { CW = 14 };
+
+static inline __attribute__((always_inline)) void ctile(
+    const int w, const int rows, int64_t T, const float *a, const int32_t *off,
+    const float *xr, int64_t Wp, const float *bias, int relu, float *y, int64_t OW, int64_t P)
+{
+    __m512 acc[2][CW];
+    const __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < w; j++) acc[r][j] = b0;
+    for (int64_t t = 0; t < T; t++) {
+        const __m512 wv = _mm512_loadu_ps(a + t * 16);
+        const float *b = xr + off[t];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < w; j++)
+                acc[r][j] = _mm512_fmadd_ps(_mm512_set1_ps(b[r * Wp + j]), wv, acc[r][j]);
+    }
+    float tmp[2 * CW][16] __attribute__((aligned(64)));
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < w; j++)
+            _mm512_store_ps(tmp[r * w + j], relu ? _mm512_max_ps(_mm512_setzero_ps(),
+                                                                   acc[r][j]) : acc[r][j]);
+    for (int m = 0; m < 16; m++)
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < w; j++) y[m * P + r * OW + j] = tmp[r * w + j][m];
+}
+
+typedef void (*ctile_fn)(int64_t T, const float *a, const int32_t *off, const float *xr,
+                         int64_t Wp, const float *bias, int relu, float *y, int64_t OW,
+                         int64_t P);
+#define CTILE_FN(W_, R_)                                                                      \
+    static __attribute__((noinline)) void ctile_##W_##_##R_(                                 \
+        int64_t T, const float *a, const int32_t *off, const float *xr, int64_t Wp,           \
+        const float *bias, int relu, float *y, int64_t OW, int64_t P)                         \
+    {                                                                                         \
+        ctile(W_, R_, T, a, off, xr, Wp, bias, relu, y, OW, P);                               \
+    }
+#define CTILE_W(W_) CTILE_FN(W_, 1) CTILE_FN(W_, 2)
+CTILE_W(1) CTILE_W(2) CTILE_W(3) CTILE_W(4) CTILE_W(5) CTILE_W(6) CTILE_W(7)
+CTILE_W(8) CTILE_W(9) CTILE_W(10) CTILE_W(11) CTILE_W(12) CTILE_W(13) CTILE_W(14)
+/* by width and rows (1 or 2) */
+static const ctile_fn ctiles[CW + 1][2] = {
+    {NULL, NULL}, {ctile_1_1, ctile_1_2}, {ctile_2_1, ctile_2_2}, {ctile_3_1, ctile_3_2},
+    {ctile_4_1, ctile_4_2}, {ctile_5_1, ctile_5_2}, {ctile_6_1, ctile_6_2},
+    {ctile_7_1, ctile_7_2}, {ctile_8_1, ctile_8_2}, {ctile_9_1, ctile_9_2},
+    {ctile_10_1, ctile_10_2}, {ctile_11_1, ctile_11_2}, {ctile_12_1, ctile_12_2},
+    {ctile_13_1, ctile_13_2}, {ctile_14_1, ctile_14_2}};
+#endif
+
 /* the output positions before wide position q */
 static int64_t kept_before(const lanes_geom *g, int64_t q)
 {
@@ -184,7 +240,14 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
     const lanes_geom g = {Wp, OW, Q, keep, dest};
     kept_lanes(&g, nvec, keep, dest);
     const int relu = act == DL_AF_RELU;
-    const int64_t QI = (g.Q + ITEM_Q - 1) / ITEM_Q, items = N * KB * QI;
+#ifdef LANES16
+    const int lanes = K % 16 == 0 && OW <= CW;
+#else
+    const int lanes = 0;
+#endif
+    /* per image and block of channels: runs of wide positions, or pairs of output rows */
+    const int64_t QI = lanes ? (OH + 1) / 2 : (g.Q + ITEM_Q - 1) / ITEM_Q;
+    const int64_t items = N * KB * QI;
     int nt = dl_threads_for((size_t)(N * K * P * T), (size_t)1 << 18);
     if (nt > items) nt = (int)items;
 #ifdef DL_HAVE_OPENMP
@@ -216,10 +279,23 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
                                    xn + (c * H + r) * W + c0, sizeof(float) * (size_t)(c1 - c0));
                 have = n;
             }
-            const int64_t qa = qi * ITEM_Q, qb = qa + ITEM_Q < g.Q ? qa + ITEM_Q : g.Q;
             float *yb = y + (n * K + kb * ROWS) * P;
             const float *a = wp + kb * T * ROWS;
             const int64_t rows = K - kb * ROWS < ROWS ? K - kb * ROWS : ROWS;
+#ifdef LANES16
+            if (lanes) {
+                const int64_t oh = 2 * qi, nr = OH - oh < 2 ? OH - oh : 2;
+                ctiles[OW][nr - 1](T, a, off, xp + oh * Wp, Wp, bias ? bias + kb * ROWS : NULL,
+                                   relu, yb + oh * OW, OW, P);
+                if (act >= 0 && !relu)
+                    for (int64_t m = 0; m < rows; m++)
+                        dl_act_fwd_f32(act, yb + m * P + oh * OW, yb + m * P + oh * OW,
+                                       (size_t)(nr * OW), (float)f[0], (float)f[1],
+                                       (float)f[2]);
+                continue;
+            }
+#endif
+            const int64_t qa = qi * ITEM_Q, qb = qa + ITEM_Q < g.Q ? qa + ITEM_Q : g.Q;
             for (int64_t m0 = 0; m0 < rows; m0 += MR) {
                 const int mr = (int)(rows - m0 < MR ? rows - m0 : MR);
                 row_chunk(mr, T, a + m0, off, xp, bias ? bias + kb * ROWS + m0 : NULL, relu,

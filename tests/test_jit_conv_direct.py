@@ -101,13 +101,15 @@ def test_matches_float64_reference(isa, case, nthreads):
 @pytest.mark.parametrize("isa", supported_isas())
 @pytest.mark.parametrize("act", [None, "Relu", "Clip", "Tanh"])
 @pytest.mark.parametrize("bias", [True, False])
-def test_activations_and_no_bias(isa, act, bias):
+@pytest.mark.parametrize("K", [10, 32])
+def test_activations_and_no_bias(isa, act, bias, K):
+    """10 channels: the row form; 32: with AVX-512, the channel-lanes form"""
     prev = get_isa()
     set_isa(isa)
     try:
         x = (RNG.standard_normal((2, 3, 10, 9)) * 2).astype(np.float32)
-        w = RNG.standard_normal((10, 3, 3, 3)).astype(np.float32)
-        b = RNG.standard_normal(10).astype(np.float32) if bias else None
+        w = RNG.standard_normal((K, 3, 3, 3)).astype(np.float32)
+        b = RNG.standard_normal(K).astype(np.float32) if bias else None
         _check(x, w, b, (1, 1, 1, 1), (1, 1), act, 1)
     finally:
         set_isa(prev)
@@ -134,15 +136,18 @@ def test_nan_reaches_its_outputs_through_relu(isa):
 
 @pytest.mark.parametrize("isa", supported_isas())
 @pytest.mark.parametrize("act", ["Relu", "Tanh"])
-def test_one_image_shared_between_threads(isa, act):
+@pytest.mark.parametrize("shape", [(8, 21, 26, 25), (24, 32, 14, 13)])
+def test_one_image_shared_between_threads(isa, act, shape):
     """One image large enough for the team: its blocks of channels and runs of positions
-    are shared out, each activated where it was computed."""
+    (or pairs of rows, the channel-lanes form) are shared out, each activated where it was
+    computed."""
+    C, K, H, W = shape
     prev = get_isa()
     set_isa(isa)
     try:
-        x = RNG.standard_normal((1, 8, 26, 25)).astype(np.float32)
-        w = (RNG.standard_normal((21, 8, 5, 5)) * 0.1).astype(np.float32)
-        b = RNG.standard_normal(21).astype(np.float32)
+        x = RNG.standard_normal((1, C, H, W)).astype(np.float32)
+        w = (RNG.standard_normal((K, C, 5, 5)) * 0.1).astype(np.float32)
+        b = RNG.standard_normal(K).astype(np.float32)
         _check(x, w, b, (2, 1, 2, 3), (1, 1), act, 2)
     finally:
         set_isa(prev)
