@@ -190,7 +190,8 @@ def _direct_ok(C, K, R, S, OH, OW, at):
     ((S-1)*dw of OW + (S-1)*dw computed) at most a third of the row: LeNet's 5x5 layers
     (4 of 32 and 4 of 14).  Under a forced algorithm (conv_algorithm('im2col'), ...) the
     plan keeps eager's routes."""
-    if get_conv_algorithm() != "auto" or tuple(at["strides"]) != (1, 1) or at["group"] != 1 or K > 64 or R * S == 1:
+    if get_conv_algorithm() != "auto" or tuple(at["strides"]) != (1, 1) or at["group"] != 1 \
+            or K > 64 or R * S == 1:
         return False
     dh, dw = at["dilations"]
     Hp, Wp = OH + (R - 1) * dh, OW + (S - 1) * dw
