@@ -120,20 +120,24 @@ static int pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk,
      * loaded with the vector and dropped */
     float g[9 * 32] = {0};
     const int64_t ldg = 32, rows = min64(MR, cv->K - ip * MR);
-    float bad = 0.0f;
+    /* a NaN or infinity has all exponent bits set; an integer OR, not a float sum: a chain
+     * of dependent float adds, one per tap, cost more than the transform itself */
+    uint32_t bad = 0;
     for (int64_t c = c0; c < c1; c++) {
         for (int64_t i = 0; i < rows; i++) {
             /* one filter's 9 taps, contiguous in memory */
             const float *src = cv->w + (ip * MR + i) * cv->wk + c * cv->wc;
             for (int t = 0; t < 9; t++) {
                 const float v = src[cv->flip ? 8 - t : t];
-                bad += v - v;   /* 0 unless v is NaN or infinite */
+                uint32_t u;
+                memcpy(&u, &v, sizeof u);
+                bad |= (u & 0x7f800000u) == 0x7f800000u;
                 g[t * ldg + i] = v;
             }
         }
         tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, xi_stride(npan * cv->C * MR));
     }
-    return bad == 0.0f;
+    return !bad;
 }
 
 typedef struct {
@@ -156,10 +160,7 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
     const int64_t C = cv->C, K = cv->K, P = cv->OH * cv->OW;
 
     /* a. input transform, straight from the planes (zero padding applied in the kernel) */
-    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
-        wino_input_run(pl->tk, cv, m, in, n, ty, tx, ntl, V + (q - q0), Tb, xi_stride(C * Tb));
-    }
+    wino_input_tiles(pl->tk, cv, m, in, pl->TH, pl->TW, q0, q1, V, Tb, xi_stride(C * Tb));
 
     /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
     dl_gemm_epi e;
@@ -186,15 +187,16 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
         }
     }
 
-    /* c. output transform, rows written straight into the output planes */
-    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
-        const int64_t oh0 = ty * m, ow0 = tx * m;
-        const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
-        for (int64_t k = 0; k < K; k++)
+    /* c. output transform, rows written straight into the output planes, channel by channel
+     * so that each plane is written top to bottom (as the input is read in a.) */
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+            ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
+            const int64_t oh0 = ty * m, ow0 = tx * m;
+            const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
             pl->tk->output(M + k * Tb + (q - q0), xi_stride(K * Tb), ntl, bias ? bias[k] : 0.0f,
                            out + (n * K + k) * P + oh0 * cv->OW + ow0, cv->OW, rows, cols);
-    }
+        }
 }
 
 int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
