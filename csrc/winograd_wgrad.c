@@ -145,7 +145,7 @@ static void wgrad_block(const wg_plan *pl, const float *in, const float *gy, int
     const int64_t nb = q1 - q0, Tb = pl->Tb;
     const int64_t C = cv->C, K = cv->K, P = cv->OH * cv->OW;
     /* both operands channel by channel, each plane read top to bottom (see winograd_tiles.h) */
-    wino_input_tiles(pl->tk, cv, m, in, pl->TH, pl->TW, q0, q1, V, Tb, pl->ldv);
+    wino_input_tiles(pl->tk, cv, m, in, pl->TH, pl->TW, q0, q1, 0, C, V, Tb, pl->ldv);
     for (int64_t k = 0; k < K; k++)
         for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
             ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
