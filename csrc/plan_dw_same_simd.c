@@ -59,6 +59,8 @@ typedef struct {
     int64_t nvb;            /* vectors per band: OHB * OW rounded up */
     int64_t PS, lead;       /* stride 2: floats per phase band, band row 0's offset in it */
     int64_t toff[MAX_TAPS]; /* tap q's source offset from the output's flat index */
+    int s2_rows;            /* stride 2, 3x3, rows of 14 or more: dw3_s2_rows */
+    int s1_rows;            /* stride 1, 3x3, rows of 14 or more: dw3_s1_rows */
     const lmask *masks;     /* nvb x taps lane masks: the tap's column in the row and, at
                              * stride 1, its source in the plane */
 } same_geom;
@@ -71,7 +73,7 @@ int DL_ISA_FN(dl_plan_dw_same_applies)(const int64_t *i)
            && i[11] == (R - 1) / 2 && i[12] == (S - 1) / 2 && (st == 1 || st == 2)
            && i[10] == st && i[13] == 1 && i[14] == 1
            && i[7] == (i[2] + st - 1) / st && i[8] == (i[3] + st - 1) / st && i[7] > 0
-           && i[8] > 0 && (st == 2 || i[7] * i[8] <= BAND_FLOATS);
+           && i[8] > 0 && (st == 2 || i[7] * i[8] <= BAND_FLOATS || (R == 3 && S == 3));
 }
 
 /* acc[k] for NV vectors at flat output index j: bias + sum over taps, masks mv[k * taps + q] */
@@ -166,6 +168,123 @@ static void split_band(const same_geom *g, const float *x, int64_t oh0, float *b
         }
 }
 
+/* Stride 2, 3x3, padding 1, rows of 14 outputs or more: output rows oh0 .. oh0 + NR - 1 read
+ * straight from the input plane.  Block row i (input row 2 oh0 - 1 + i) is loaded once per
+ * output vector and split in registers into its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1:
+ * the even and odd lanes of two loads, and the even lanes moved on by one lane with the next
+ * column.  No phase planes are written and read back (the band kernel's stores and masked
+ * loads were most of its work on 56- and 112-column planes). */
+static inline __attribute__((always_inline)) void dw3_s2_rows(const same_geom *g,
+                                                             const float *x, int64_t oh0,
+                                                             const vf *wv, vf vb, int clip,
+                                                             vf vlo, vf vhi, float *y,
+                                                             const int NR)
+{
+    const int64_t H = g->H, W = g->W, OW = g->OW;
+    for (int64_t v = 0; v < OW; v += L) {
+        vf acc[2];
+        for (int m = 0; m < NR; m++) acc[m] = vb;
+        const int64_t c0 = 2 * v - 1, cn = c0 + 2 * L;
+        const int edge = c0 < 0 || cn > W;
+        for (int i = 0; i < 2 * NR + 1; i++) {
+            const int64_t h = 2 * oh0 - 1 + i;
+            if (h < 0 || h >= H) continue;
+            const float *xr = x + h * W;
+            vf in[2], t[2];
+            if (!edge) {
+                in[0] = vf_loadu(xr + c0);
+                in[1] = vf_loadu(xr + c0 + L);
+            } else {
+                in[0] = vf_load_range(xr + c0, -c0, W - c0);
+                in[1] = vf_load_range(xr + c0 + L, -c0 - L, W - c0 - L);
+            }
+            vf_deinterleave2(in, t);   /* columns c0 + 2 l and c0 + 2 l + 1 */
+            const vf t2 = vf_shift_in(t[0], cn < W ? xr[cn] : 0.0f);
+            for (int m = 0; m < NR; m++) {
+                const int r = i - 2 * m;
+                if (r < 0 || r > 2) continue;
+                acc[m] = vf_fma(wv[3 * r], t[0], acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 1], t[1], acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 2], t2, acc[m]);
+            }
+        }
+        for (int m = 0; m < NR; m++) {
+            vf o = acc[m];
+            if (clip) o = vf_min(vhi, vf_max(vlo, o));
+            float *dst = y + (oh0 + m) * OW + v;
+            if (v + L <= OW) vf_storeu(dst, o);
+            else vf_store_part(dst, o, (size_t)(OW - v));
+        }
+    }
+}
+
+static void plane_s2_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
+                          vf vlo, vf vhi, float *y)
+{
+    vf wv[9];
+    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
+    int64_t oh = 0;
+    for (; oh + 2 <= g->OH; oh += 2) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 2);
+    for (; oh < g->OH; oh++) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+}
+
+/* Stride 1, 3x3, padding 1, rows of 14 or more: NR output rows from oh0 read straight from
+ * the input plane, each input row's three shifted vectors loaded once for every output row
+ * it reaches (up to 3), the row ends' loads masked: the executor's padded-plane kernel
+ * (plan_dw_simd.c) without the padded copy of every plane. */
+static inline __attribute__((always_inline)) void dw3_s1_rows(const same_geom *g,
+                                                             const float *x, int64_t oh0,
+                                                             const vf *wv, vf vb, int clip,
+                                                             vf vlo, vf vhi, float *y,
+                                                             const int NR)
+{
+    const int64_t H = g->H, W = g->W;
+    for (int64_t v = 0; v < W; v += L) {
+        vf acc[4];
+        for (int m = 0; m < NR; m++) acc[m] = vb;
+        const int edge = v < 1 || v + L + 1 > W;
+        for (int i = 0; i < NR + 2; i++) {
+            const int64_t h = oh0 - 1 + i;
+            if (h < 0 || h >= H) continue;
+            const float *xr = x + h * W + v;
+            vf x0, x1, x2;
+            if (!edge) {
+                x0 = vf_loadu(xr - 1);
+                x1 = vf_loadu(xr);
+                x2 = vf_loadu(xr + 1);
+            } else {
+                x0 = vf_load_range(xr - 1, 1 - v, W - v + 1);
+                x1 = vf_load_range(xr, -v, W - v);
+                x2 = vf_load_range(xr + 1, -v - 1, W - v - 1);
+            }
+            for (int m = 0; m < NR; m++) {
+                const int r = i - m;
+                if (r < 0 || r > 2) continue;
+                acc[m] = vf_fma(wv[3 * r], x0, acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 1], x1, acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 2], x2, acc[m]);
+            }
+        }
+        for (int m = 0; m < NR; m++) {
+            vf o = acc[m];
+            if (clip) o = vf_min(vhi, vf_max(vlo, o));
+            float *dst = y + (oh0 + m) * W + v;
+            if (v + L <= W) vf_storeu(dst, o);
+            else vf_store_part(dst, o, (size_t)(W - v));
+        }
+    }
+}
+
+static void plane_s1_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
+                          vf vlo, vf vhi, float *y)
+{
+    vf wv[9];
+    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
+    int64_t oh = 0;
+    for (; oh + 4 <= g->OH; oh += 4) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 4);
+    for (; oh < g->OH; oh++) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+}
+
 static void plane_same(const same_geom *g, const same_args *a, int64_t p, float *buf)
 {
     const int64_t c = p % a->C, taps = g->taps;
@@ -176,14 +295,20 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
     const vf vlo = vf_set1(kind == DL_AF_RELU ? 0.0f : (float)a->f[0]);
     const vf vhi = vf_set1(kind == DL_AF_RELU ? __builtin_inff() : (float)a->f[1]);
     const vf vb = vf_set1(a->bias ? a->bias[c] : 0.0f);
-    for (int64_t oh0 = 0; oh0 < g->OH; oh0 += g->OHB) {
-        const int64_t rows = g->OH - oh0 < g->OHB ? g->OH - oh0 : g->OHB;
-        const int64_t base = oh0 * g->OW, n = rows * g->OW;
-        if (g->st == 1) {
-            band_sum(g, x + base, base, n, w, vb, clip, vlo, vhi, y);
-        } else {
-            split_band(g, x, oh0, buf);
-            band_sum(g, buf + g->lead, base, n, w, vb, clip, vlo, vhi, y);
+    if (g->s2_rows) {
+        plane_s2_rows(g, x, w, vb, clip, vlo, vhi, y);
+    } else if (g->s1_rows) {
+        plane_s1_rows(g, x, w, vb, clip, vlo, vhi, y);
+    } else {
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += g->OHB) {
+            const int64_t rows = g->OH - oh0 < g->OHB ? g->OH - oh0 : g->OHB;
+            const int64_t base = oh0 * g->OW, n = rows * g->OW;
+            if (g->st == 1) {
+                band_sum(g, x + base, base, n, w, vb, clip, vlo, vhi, y);
+            } else {
+                split_band(g, x, oh0, buf);
+                band_sum(g, buf + g->lead, base, n, w, vb, clip, vlo, vhi, y);
+            }
         }
     }
     if (!clip && kind >= 0)
@@ -199,6 +324,8 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     g.H = i[2]; g.W = i[3]; g.OH = i[7]; g.OW = i[8]; g.st = i[9];
     const int64_t R = i[5], S = i[6], ph = i[11], pw = i[12];
     g.taps = R * S;
+    g.s2_rows = g.st == 2 && R == 3 && S == 3 && g.OW >= 14;
+    g.s1_rows = g.st == 1 && R == 3 && S == 3 && g.OW >= 14;
     g.halo = g.st == 1 ? 0 : (ph + 1) / 2;
     /* stride 1: the plane is one band, its masks cut at the plane's ends too */
     g.OHB = g.st == 1 ? g.OH : BAND_FLOATS / g.OW - 2 * g.halo;
@@ -226,7 +353,7 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     if (!masks) {
         return -1;
     }
-    for (int64_t v = 0; v < g.nvb; v++)
+    for (int64_t v = 0; v < (g.s2_rows || g.s1_rows ? 0 : g.nvb); v++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
                 const int64_t dc = g.st == 1 ? s - pw
@@ -244,7 +371,7 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     g.masks = masks;
     const same_args a = {x, w, bias, y, f, i[1], (int)i[16]};
     const int64_t planes = i[0] * i[1];
-    const size_t scratch = g.st == 1 ? 0 : (size_t)(4 * g.PS) * sizeof(float);
+    const size_t scratch = g.st == 1 || g.s2_rows ? 0 : (size_t)(4 * g.PS) * sizeof(float);
     int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
     if (nt > planes) nt = (int)planes;
     int failed = 0;

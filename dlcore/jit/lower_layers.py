@@ -1,7 +1,5 @@
 """Lowerings of the layer ops: Gemm, MatMul, Conv, ConvTranspose, pooling, Resize,
 Attention (reading strided q/k/v views in place) and the recurrent layers."""
-import os
-
 import numpy as np
 
 from . import executor as X
@@ -15,7 +13,8 @@ _COL_BYTES = 1 << 19   # an im2col tile in half of L2
 _MIN_COLS = 256        # columns below which a convolution's product takes several images,
 _BATCH_COLS = 1024     # up to this many columns
 _BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
-_SMALL_MAP = int(os.environ.get("SMALL_MAP", "64"))        # positions below which a pointwise conv runs transposed
+_SMALL_MAP = 64        # positions below which a pointwise conv runs transposed,
+_SMALL_MAP_MACS = 4096  # from this many weights (its two transposes cost more on tiny layers)
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -167,7 +166,7 @@ def _conv(L, node):
             imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
         # a pointwise conv on a small map (MobileNet's 7x7): the transposed product, the map's
         # positions as rows (plan_pointwise.c), a few images at a time
-        transposed = int(pointwise and P < _SMALL_MAP and os.environ.get("PW_T", "1") == "1")
+        transposed = int(pointwise and P < _SMALL_MAP and CRS * K >= _SMALL_MAP_MACS)
         if transposed:
             imgs = max(1, min(N, _BATCH_BYTES // (4 * (CRS + K) * P)))
             col = L.scratch(4 * (CRS + K) * imgs * P, "transposed")
