@@ -76,6 +76,14 @@ int DL_ISA_FN(dl_plan_dw_same_applies)(const int64_t *i)
            && i[8] > 0 && (st == 2 || i[7] * i[8] <= BAND_FLOATS || (R == 3 && S == 3));
 }
 
+/* the lane mask of lanes l with lo <= l < hi */
+static inline lmask lanes_in(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > L ? L : hi;
+    return lmask_bits(hi <= lo ? 0u : (uint32_t)(((1ull << hi) - 1ull) & ~((1ull << lo) - 1ull)));
+}
+
 /* acc[k] for NV vectors at flat output index j: bias + sum over taps, masks mv[k * taps + q] */
 static inline __attribute__((always_inline)) void sum_vecs(const same_geom *g, const float *src,
                                                           int64_t j, const lmask *mv,
@@ -186,6 +194,8 @@ static inline __attribute__((always_inline)) void dw3_s2_rows(const same_geom *g
         for (int m = 0; m < NR; m++) acc[m] = vb;
         const int64_t c0 = 2 * v - 1, cn = c0 + 2 * L;
         const int edge = c0 < 0 || cn > W;
+        /* the row ends' masks, the same for every row of the block */
+        const lmask e0 = lanes_in(-c0, W - c0), e1 = lanes_in(-c0 - L, W - c0 - L);
         for (int i = 0; i < 2 * NR + 1; i++) {
             const int64_t h = 2 * oh0 - 1 + i;
             if (h < 0 || h >= H) continue;
@@ -195,8 +205,8 @@ static inline __attribute__((always_inline)) void dw3_s2_rows(const same_geom *g
                 in[0] = vf_loadu(xr + c0);
                 in[1] = vf_loadu(xr + c0 + L);
             } else {
-                in[0] = vf_load_range(xr + c0, -c0, W - c0);
-                in[1] = vf_load_range(xr + c0 + L, -c0 - L, W - c0 - L);
+                in[0] = vf_load_masked(xr + c0, e0);
+                in[1] = vf_load_masked(xr + c0 + L, e1);
             }
             vf_deinterleave2(in, t);   /* columns c0 + 2 l and c0 + 2 l + 1 */
             const vf t2 = vf_shift_in(t[0], cn < W ? xr[cn] : 0.0f);
@@ -243,6 +253,8 @@ static inline __attribute__((always_inline)) void dw3_s1_rows(const same_geom *g
         vf acc[4];
         for (int m = 0; m < NR; m++) acc[m] = vb;
         const int edge = v < 1 || v + L + 1 > W;
+        const lmask e0 = lanes_in(1 - v, W - v + 1), e1 = lanes_in(-v, W - v),
+                    e2 = lanes_in(-v - 1, W - v - 1);
         for (int i = 0; i < NR + 2; i++) {
             const int64_t h = oh0 - 1 + i;
             if (h < 0 || h >= H) continue;
@@ -253,9 +265,9 @@ static inline __attribute__((always_inline)) void dw3_s1_rows(const same_geom *g
                 x1 = vf_loadu(xr);
                 x2 = vf_loadu(xr + 1);
             } else {
-                x0 = vf_load_range(xr - 1, 1 - v, W - v + 1);
-                x1 = vf_load_range(xr, -v, W - v);
-                x2 = vf_load_range(xr + 1, -v - 1, W - v - 1);
+                x0 = vf_load_masked(xr - 1, e0);
+                x1 = vf_load_masked(xr, e1);
+                x2 = vf_load_masked(xr + 1, e2);
             }
             for (int m = 0; m < NR; m++) {
                 const int r = i - m;
