@@ -18,6 +18,7 @@
 #include "dlcore/runtime.h"
 #include "layernorm_kernels.h"
 #include "plan_kernels.h"
+#include "plan_pointwise.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -127,6 +128,10 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
         }
         if (s->op != DL_PLAN_CONV_GEMM) continue;
         const dl_plan_slot *sl = &p->slots[s->slot[1]];
+        /* a small map's pointwise conv as the transposed product (plan_pointwise.c) */
+        p->gemm_b[k] = dl_plan_pointwise_pack(s->i, (const float *)((const char *)sl->ptr +
+                                                                    s->off[1]));
+        if (p->gemm_b[k]) continue;
         /* a failed pack leaves p == NULL: the run then multiplies by the unpacked weights */
         dl_plan_conv_pack(s->i, (const float *)((const char *)sl->ptr + s->off[1]),
                           &p->packed[k]);
@@ -409,6 +414,12 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
         break;
     }
     case DL_PLAN_CONV_GEMM:
+        if (pb) {
+            dl_plan_pointwise_t(i, f, pb, (const float *)OPND(s, ptr, 0),
+                                (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),
+                                (float *)OPND(s, ptr, 4));
+            break;
+        }
         dl_plan_conv_gemm(i, f, pa, (const float *)OPND(s, ptr, 0),
                           (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),
                           (float *)OPND(s, ptr, 4));

@@ -13,6 +13,8 @@ _COL_BYTES = 1 << 19   # an im2col tile in half of L2
 _MIN_COLS = 256        # columns below which a convolution's product takes several images,
 _BATCH_COLS = 1024     # up to this many columns
 _BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
+_SMALL_MAP = 64        # positions below which a pointwise conv runs transposed,
+_SMALL_MAP_MACS = 4096  # from this many weights (its two transposes cost more on tiny layers)
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -169,12 +171,19 @@ def _conv(L, node):
         imgs = 1
         if N > 1 and P < _MIN_COLS and not pointwise:
             imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
-        if imgs > 1:
+        # a pointwise conv on a small map (MobileNet's 7x7): the transposed product, the map's
+        # positions as rows (plan_pointwise.c), a few images at a time
+        transposed = int(pointwise and P < _SMALL_MAP and CRS * K >= _SMALL_MAP_MACS)
+        if transposed:
+            imgs = max(1, min(N, _BATCH_BYTES // (4 * (CRS + K) * P)))
+            col = L.scratch(4 * (CRS + K) * imgs * P, "transposed")
+        elif imgs > 1:
             tile = P
             col = L.scratch(4 * (CRS + K) * imgs * P, "im2col")
         else:
             col = L.scratch(4 * CRS * tile, "im2col") if tile else None
-        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile, imgs], [a1, a2, a3],
+        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile, imgs, transposed],
+               [a1, a2, a3],
                outputs=[3], label="Conv")
         return True
     kind, a1, a2, a3 = fused_act(node)

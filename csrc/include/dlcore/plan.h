@@ -99,7 +99,9 @@ enum {
     DL_PLAN_REDUCE = 23,
     /* x, w (constant: packed when the plan is made), bias, y, col (scratch) | i: as CONV
      * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise), images per
-     * product (> 1: col holds (C*R*S + K) x images*OH*OW floats) | f: act */
+     * product (> 1: col holds (C*R*S + K) x images*OH*OW floats), transposed (1: a pointwise
+     * conv as the product x^T W^T, W packed as its right operand, col holds (C + K) x
+     * images*OH*OW floats; csrc/plan_pointwise.c) | f: act */
     DL_PLAN_CONV_GEMM = 24,
     /* x, w (constant: packed when the plan is made, dl_plan_direct_pack), bias, y | i: as
      * CONV with stride 1 and groups 1, act kind (Relu fused, any other applied per image) |
