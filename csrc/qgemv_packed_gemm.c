@@ -1,0 +1,94 @@
+/* Driver of the packed quantised GEMM with 8-bit activations (dlcore/qgemv.h): prompt
+ * processing on the same row-interleaved weights the decoding GEMV reads (dl_qpack).  Each row
+ * of x is rounded once per call to int8 codes per 32-block (qgemv_packed_gemm_simd.c); OpenMP
+ * splits the 16-row weight tiles, and each tile multiplies all rows of x, QPG_MR at a time, so
+ * its codes are read from memory once per call and unpacked once per QPG_MR rows.
+ *
+ * Why int8 activations: the exact path (dl_qgemm_f32) expands every weight to float32 and
+ * multiplies at float GEMM speed, 16 multiply-adds per instruction at AVX-512; integer dot
+ * products take 64 (vpdpbusd: 16 lanes x 4 bytes), and the weights stay 4 or 8 bits wide.
+ * The price is x's rounding: relative 2^-8 of each block's largest value (the bound in
+ * dlcore/qgemv.h), as llama.cpp's Q8 activations pay.
+ */
+#include <string.h>
+#include "dlcore/qgemv.h"
+#include "dlcore/runtime.h"
+#include "qgemv_packed_kernels.h"
+#include "qgemv_packed_gemm_kernels.h"
+
+/* multiply-adds per thread below which a second thread costs more than it saves */
+#define QPG_GRAIN ((size_t)1 << 16)
+
+const char *dl_qgemm_packed_kernel_name(void)
+{
+    if (qpgemm_kernels()->tile_vnni && qp_use_vnni()) return "avx512-vnni";
+    return dl_isa() == DL_ISA_AVX512 ? "avx512" : dl_isa() == DL_ISA_AVX2 ? "avx2" : "generic";
+}
+
+int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                        const uint8_t *P, float *y, size_t ldy, int accumulate)
+{
+    const size_t tb = kind == DL_Q8_0 ? QP_TB8 : (kind == DL_Q4_0 || kind == DL_Q4_1) ? QP_TB4 : 0;
+    if (tb == 0 || K % DL_QK != 0 || (M > 0 && ldx < K) || (M > 0 && ldy < N)) return -1;
+    if (M == 0 || N == 0) return 0;
+    if (K == 0) {
+        if (!accumulate)
+            for (size_t i = 0; i < M; i++) memset(y + i * ldy, 0, N * sizeof(float));
+        return 0;
+    }
+    const size_t nb = K / DL_QK, ntiles = (N + DL_QP_ROWS - 1) / DL_QP_ROWS;
+    const size_t Mp = (M + QPG_MR - 1) / QPG_MR * QPG_MR;
+    const size_t esz = kind == DL_Q8_0 ? 2 : 1;
+    /* scales and per-block terms, the codes (padded rows zero: they give zero), a row of
+     * int8 codes for Q8_0's widening, a flag per row */
+    float *xs = dl_alloc(2 * Mp * nb * sizeof(float) + Mp * K * esz + K + Mp);
+    if (!xs) return -2;
+    float *xc = xs + Mp * nb;
+    char *codes = (char *)(xc + Mp * nb);
+    int8_t *row8 = (int8_t *)(codes + Mp * K * esz);
+    char *bad = (char *)(row8 + K);
+    memset(xs, 0, 2 * Mp * nb * sizeof(float));
+    memset(codes + M * K * esz, 0, (Mp - M) * K * esz);
+    const qpgemm_kernels_t *kt = qpgemm_kernels();
+    size_t nbad = 0;
+    for (size_t i = 0; i < M; i++) {
+        int8_t *q = kind == DL_Q8_0 ? row8 : (int8_t *)codes + i * K;
+        bad[i] = (char)kt->quant_row(kind, nb, x + i * ldx, q, xs + i * nb, xc + i * nb);
+        if (bad[i]) {
+            /* a zero row here; the exact loop writes this row's y below */
+            nbad++;
+            memset(codes + i * K * esz, 0, K * esz);
+            memset(xs + i * nb, 0, nb * sizeof(float));
+            memset(xc + i * nb, 0, nb * sizeof(float));
+        } else if (kind == DL_Q8_0) {
+            int16_t *w = (int16_t *)codes + i * K;
+            for (size_t k = 0; k < K; k++) w[k] = row8[k];
+        }
+    }
+    const qpg_tile_fn tile = kt->tile_vnni && qp_use_vnni() ? kt->tile_vnni : kt->tile;
+    const int nt = dl_threads_for(M * N * K, QPG_GRAIN);
+    #pragma omp parallel for num_threads(nt) schedule(static)
+    for (size_t t = 0; t < ntiles; t++) {
+        _Alignas(64) float out[QPG_MR * DL_QP_ROWS];
+        const uint8_t *Pt = P + t * nb * tb;
+        const size_t j0 = t * DL_QP_ROWS;
+        const size_t n = N - j0 < DL_QP_ROWS ? N - j0 : DL_QP_ROWS;
+        for (size_t i0 = 0; i0 < M; i0 += QPG_MR) {
+            tile(kind, nb, codes + i0 * K * esz, K, xs + i0 * nb, xc + i0 * nb, Pt, out);
+            const size_t mi = M - i0 < QPG_MR ? M - i0 : QPG_MR;
+            for (size_t i = 0; i < mi; i++) {
+                if (bad[i0 + i]) continue;
+                float *yr = y + (i0 + i) * ldy + j0;
+                const float *o = out + i * DL_QP_ROWS;
+                if (accumulate)
+                    for (size_t r = 0; r < n; r++) yr[r] += o[r];
+                else
+                    memcpy(yr, o, n * sizeof(float));
+            }
+        }
+    }
+    for (size_t i = 0; nbad && i < M; i++)
+        if (bad[i]) qp_exact(kind, N, K, x + i * ldx, P, y + i * ldy, accumulate);
+    dl_free(xs);
+    return 0;
+}
