@@ -15,21 +15,25 @@ typedef int32_t qpg_i32u __attribute__((may_alias, aligned(1)));
 static inline int32_t qpg_quad(const void *p) { return *(const qpg_i32u *)p; }
 #endif
 
-/* always inlined with kind a constant: one loop per kind (see qgemv_packed_avx512_impl.h) */
+/* always inlined with kind and mr constants: one loop per kind and row count, the sums and
+ * accumulators of all mr rows in registers (2 mr + 4 of the 32) */
 static inline __attribute__((always_inline)) void
-QPG_BODY_NAME(const int kind, size_t nb, const void *xqv, size_t ldq, const float *xs,
+QPG_BODY_NAME(const int kind, const int mr, size_t nb, const void *xqv, size_t ldq, const float *xs,
               const float *xc, const uint8_t *P, float *y)
 {
     const size_t tb = kind == DL_Q8_0 ? QP_TB8 : QP_TB4;
     const __m512i nib = _mm512_set1_epi8(0x0F);
     __m512 acc[QPG_MR];
 #pragma GCC unroll 16
-    for (int i = 0; i < QPG_MR; i++) acc[i] = _mm512_setzero_ps();
+    for (int i = 0; i < mr; i++) acc[i] = _mm512_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
         const uint8_t *t = P + b * tb;
         __m512i s[QPG_MR];
+        /* Q4_0: the sums start at -8 sum_k xq_k, so that they end as sum_k (q_k - 8) xq_k */
 #pragma GCC unroll 16
-        for (int i = 0; i < QPG_MR; i++) s[i] = _mm512_setzero_si512();
+        for (int i = 0; i < mr; i++)
+            s[i] = kind == DL_Q4_0 ? _mm512_set1_epi32((int32_t)xc[i * nb + b])
+                                   : _mm512_setzero_si512();
         if (kind == DL_Q8_0) {
             const int16_t *xq = (const int16_t *)xqv + b * DL_QK;
             const uint8_t *c = t + QP_HEAD8;
@@ -37,7 +41,7 @@ QPG_BODY_NAME(const int kind, size_t nb, const void *xqv, size_t ldq, const floa
                 /* lane r: the int16 codes of k = 2p, 2p + 1 of row r */
                 __m512i w = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(c + 32 * p)));
 #pragma GCC unroll 16
-                for (int i = 0; i < QPG_MR; i++)
+                for (int i = 0; i < mr; i++)
                     s[i] = QPG_DOT16(s[i], w, _mm512_set1_epi32(qpg_quad(xq + i * ldq + 2 * p)));
             }
         } else {
@@ -49,7 +53,7 @@ QPG_BODY_NAME(const int kind, size_t nb, const void *xqv, size_t ldq, const floa
                 __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(c + 32 * ch)));
                 __m512i w = _mm512_ternarylogic_epi32(v, _mm512_slli_epi16(v, 4), nib, 0xA8);
 #pragma GCC unroll 16
-                for (int i = 0; i < QPG_MR; i++)
+                for (int i = 0; i < mr; i++)
                     s[i] = QPG_DOT8(s[i], w, _mm512_set1_epi32(qpg_quad(xq + i * ldq + 4 * ch)));
             }
         }
@@ -57,14 +61,10 @@ QPG_BODY_NAME(const int kind, size_t nb, const void *xqv, size_t ldq, const floa
         const __m512 m = kind == DL_Q4_1 ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(t + 32)))
                                          : _mm512_setzero_ps();
 #pragma GCC unroll 16
-        for (int i = 0; i < QPG_MR; i++) {
+        for (int i = 0; i < mr; i++) {
             __m512 sum = _mm512_cvtepi32_ps(s[i]);
             const __m512 sb = _mm512_set1_ps(xs[i * nb + b]);
-            if (kind == DL_Q4_0) {
-                /* (sum_k q x_q - 8 sum_k x_q) is an exact integer in float */
-                sum = _mm512_add_ps(sum, _mm512_set1_ps(xc[i * nb + b]));
-                acc[i] = _mm512_fmadd_ps(d, _mm512_mul_ps(sum, sb), acc[i]);
-            } else if (kind == DL_Q4_1) {
+            if (kind == DL_Q4_1) {
                 acc[i] = _mm512_fmadd_ps(d, _mm512_mul_ps(sum, sb), acc[i]);
                 acc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xc[i * nb + b]), acc[i]);
             } else {
@@ -73,13 +73,21 @@ QPG_BODY_NAME(const int kind, size_t nb, const void *xqv, size_t ldq, const floa
         }
     }
 #pragma GCC unroll 16
-    for (int i = 0; i < QPG_MR; i++) _mm512_storeu_ps(y + 16 * i, acc[i]);
+    for (int i = 0; i < mr; i++) _mm512_storeu_ps(y + 16 * i, acc[i]);
 }
 
-static void QPG_TILE_NAME(int kind, size_t nb, const void *xq, size_t ldq, const float *xs,
-                          const float *xc, const uint8_t *P, float *y)
+#define QPG_ROWS_CASES(K)                                                        \
+    switch (mr) {                                                                \
+    case 4: QPG_BODY_NAME(K, 4, nb, xq, ldq, xs, xc, P, y); break;               \
+    case 8: QPG_BODY_NAME(K, 8, nb, xq, ldq, xs, xc, P, y); break;               \
+    default: QPG_BODY_NAME(K, 12, nb, xq, ldq, xs, xc, P, y); break;             \
+    }
+
+static void QPG_TILE_NAME(int kind, int mr, size_t nb, const void *xq, size_t ldq,
+                          const float *xs, const float *xc, const uint8_t *P, float *y)
 {
-    if (kind == DL_Q8_0) QPG_BODY_NAME(DL_Q8_0, nb, xq, ldq, xs, xc, P, y);
-    else if (kind == DL_Q4_1) QPG_BODY_NAME(DL_Q4_1, nb, xq, ldq, xs, xc, P, y);
-    else QPG_BODY_NAME(DL_Q4_0, nb, xq, ldq, xs, xc, P, y);
+    if (kind == DL_Q8_0) { QPG_ROWS_CASES(DL_Q8_0) }
+    else if (kind == DL_Q4_1) { QPG_ROWS_CASES(DL_Q4_1) }
+    else { QPG_ROWS_CASES(DL_Q4_0) }
 }
+#undef QPG_ROWS_CASES

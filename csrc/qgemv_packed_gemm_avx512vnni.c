@@ -14,8 +14,8 @@
 #define QPG_DOT16(s, w, x) _mm512_dpwssd_epi32(s, w, x)
 #include "qgemv_packed_gemm_avx512_impl.h"
 
-void qgemv_packed_gemm_tile_vnni(int kind, size_t nb, const void *xq, size_t ldq,
+void qgemv_packed_gemm_tile_vnni(int kind, int mr, size_t nb, const void *xq, size_t ldq,
                                  const float *xs, const float *xc, const uint8_t *P, float *y)
 {
-    qpg_tile_avx512vnni(kind, nb, xq, ldq, xs, xc, P, y);
+    qpg_tile_avx512vnni(kind, mr, nb, xq, ldq, xs, xc, P, y);
 }

@@ -4,15 +4,15 @@
  * the driver is qgemv_packed_gemm.c, the scheme in dlcore/qgemv.h.
  *   quant_row: one row of x (nb blocks of 32) to int8 codes q (per 32-block scale s_b =
  *         max|x_b| / 127, q = round(x / s_b)), xs[b] = s_b and xc[b] the kind's per-block
- *         term (Q4_0: -8 s_b sum_k q_k; Q4_1: the float sum of x_b; Q8_0: unused, 0); for
+ *         term (Q4_0: -8 sum_k q_k; Q4_1: s_b sum_k q_k, the rounded x's sum; Q8_0: unused, 0); for
  *         the 4-bit kinds the codes of each group of 4 k are stored in the order k0 k2 k1 k3
  *         (QPG_XPOS), the order of a weight lane's bytes (see qgemv_packed_gemm_simd.c); for
  *         Q8_0 in natural order.  Returns 1 when the row must take the exact float loop
  *         instead (a NaN or Inf, or a block so small, max < QP_TINY, that its scales would
  *         leave float32's normal range), else 0.
- *   tile: y[i * 16 + r] (i < QPG_MR, r < 16) = the dots of QPG_MR rows of codes with one
- *         16-row tile of nb packed blocks at P; rows of codes ldq apart (int8 for the 4-bit
- *         kinds, int16 for Q8_0), of xs / xc nb apart. */
+ *   tile: y[i * 16 + r] (i < mr, r < 16) = the dots of mr rows of codes (mr a multiple of
+ *         QPG_MQ, at most QPG_MR) with one 16-row tile of nb packed blocks at P; rows of
+ *         codes ldq apart (int8 for the 4-bit kinds, int16 for Q8_0), of xs / xc nb apart. */
 #ifndef DLCORE_QGEMV_PACKED_GEMM_KERNELS_H
 #define DLCORE_QGEMV_PACKED_GEMM_KERNELS_H
 
@@ -20,14 +20,16 @@
 #include <stdint.h>
 #include "dispatch.h"
 
-/* rows of x one tile call carries (the driver pads M to a multiple with zero rows) */
-#define QPG_MR 8
+/* rows of x one tile call carries at most, and the step of its row counts (the driver pads M
+ * to a multiple of QPG_MQ with zero rows) */
+#define QPG_MR 12
+#define QPG_MQ 4
 
 /* where code k of a block sits in a 4-bit kind's activation row: k0 k2 k1 k3 per group of 4 */
 #define QPG_XPOS(k) (((k) & ~3) | (((k) & 1) << 1) | (((k) >> 1) & 1))
 
-typedef void (*qpg_tile_fn)(int kind, size_t nb, const void *xq, size_t ldq, const float *xs,
-                            const float *xc, const uint8_t *P, float *y);
+typedef void (*qpg_tile_fn)(int kind, int mr, size_t nb, const void *xq, size_t ldq,
+                            const float *xs, const float *xc, const uint8_t *P, float *y);
 
 typedef struct {
     qpg_tile_fn tile;
@@ -37,7 +39,7 @@ typedef struct {
 
 DL_KERNEL_TABLE(qpgemm_kernels_t, qpgemm_kernels)
 
-void qgemv_packed_gemm_tile_vnni(int kind, size_t nb, const void *xq, size_t ldq,
+void qgemv_packed_gemm_tile_vnni(int kind, int mr, size_t nb, const void *xq, size_t ldq,
                                  const float *xs, const float *xc, const uint8_t *P, float *y);
 
 #endif

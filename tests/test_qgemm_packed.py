@@ -49,18 +49,11 @@ def quantise_rows(x):
 
 def block_reference(raw, kind, x):
     """float64 y of the block-quantised product: the dequantised weights times x's codes
-    scaled per block (Q4_1's minimum times x's own float sum, as the kernel takes it)."""
+    scaled per block (every kind's offset term included: the rounded x's own product)."""
     N, K, M = raw.shape[0], x.shape[1], x.shape[0]
     W = dequantize(raw, kind, (N, K)).astype(np.float64)
     q, s = quantise_rows(x)
-    xq = (q * s[..., None]).reshape(M, K)
-    if kind != "Q4_1":
-        return xq @ W.T
-    bb, nb = 20, K // 32
-    m = raw.reshape(N, nb, bb)[:, :, 2:4].copy().view("<f2")[..., 0].astype(np.float64)
-    Wd = W - np.repeat(m, 32, axis=1)                     # q * d
-    xsum = x.astype(np.float64).reshape(M, nb, 32).sum(2)
-    return xq @ Wd.T + xsum @ m.T
+    return (q * s[..., None]).reshape(M, K) @ W.T
 
 
 def exact(raw, kind, x):
@@ -70,8 +63,7 @@ def exact(raw, kind, x):
 
 
 def rounding_bound(W, x):
-    """Each x_k moves by at most s_b / 2 (s_b = max|x_b| / 127); Q4_1's minimum term is exact,
-    but its |w| bound here covers it too (loose by that much), plus float32 sums."""
+    """Each x_k moves by at most s_b / 2 (s_b = max|x_b| / 127), plus float32 sums."""
     M, K = x.shape
     N = W.shape[0]
     s = np.abs(x.astype(np.float64)).reshape(M, K // 32, 32).max(2) / 127
