@@ -40,35 +40,34 @@ int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, 
     const size_t nb = K / DL_QK, ntiles = (N + DL_QP_ROWS - 1) / DL_QP_ROWS;
     const size_t Mp = (M + QPG_MQ - 1) / QPG_MQ * QPG_MQ;
     const size_t esz = kind == DL_Q8_0 ? 2 : 1;
-    /* scales and per-block terms, the codes (padded rows zero: they give zero), a row of
-     * int8 codes for Q8_0's widening, a flag per row */
-    float *xs = dl_alloc(2 * Mp * nb * sizeof(float) + Mp * K * esz + K + Mp);
+    /* scales and per-block terms, the codes (padded rows zero: they give zero), a flag per
+     * row */
+    float *xs = dl_alloc(2 * Mp * nb * sizeof(float) + Mp * K * esz + Mp);
     if (!xs) return -2;
     float *xc = xs + Mp * nb;
     char *codes = (char *)(xc + Mp * nb);
-    int8_t *row8 = (int8_t *)(codes + Mp * K * esz);
-    char *bad = (char *)(row8 + K);
+    char *bad = codes + Mp * K * esz;
     memset(xs, 0, 2 * Mp * nb * sizeof(float));
     memset(codes + M * K * esz, 0, (Mp - M) * K * esz);
     const qpgemm_kernels_t *kt = qpgemm_kernels();
-    size_t nbad = 0;
+    const qpg_tile_fn tile = kt->tile_vnni && qp_use_vnni() ? kt->tile_vnni : kt->tile;
+    const int nt = dl_threads_for(M * N * K, QPG_GRAIN);
+    int nbad = 0;
+    #pragma omp parallel num_threads(nt)
+    {
+    #pragma omp for schedule(static) reduction(+:nbad)
     for (size_t i = 0; i < M; i++) {
-        int8_t *q = kind == DL_Q8_0 ? row8 : (int8_t *)codes + i * K;
-        bad[i] = (char)kt->quant_row(kind, nb, x + i * ldx, q, xs + i * nb, xc + i * nb);
+        bad[i] = (char)kt->quant_row(kind, nb, x + i * ldx, codes + i * K * esz, xs + i * nb,
+                                     xc + i * nb);
         if (bad[i]) {
             /* a zero row here; the exact loop writes this row's y below */
             nbad++;
             memset(codes + i * K * esz, 0, K * esz);
             memset(xs + i * nb, 0, nb * sizeof(float));
             memset(xc + i * nb, 0, nb * sizeof(float));
-        } else if (kind == DL_Q8_0) {
-            int16_t *w = (int16_t *)codes + i * K;
-            for (size_t k = 0; k < K; k++) w[k] = row8[k];
         }
     }
-    const qpg_tile_fn tile = kt->tile_vnni && qp_use_vnni() ? kt->tile_vnni : kt->tile;
-    const int nt = dl_threads_for(M * N * K, QPG_GRAIN);
-    #pragma omp parallel for num_threads(nt) schedule(static)
+    #pragma omp for schedule(static)
     for (size_t t = 0; t < ntiles; t++) {
         _Alignas(64) float out[QPG_MR * DL_QP_ROWS];
         const uint8_t *Pt = P + t * nb * tb;
@@ -88,6 +87,7 @@ int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, 
                     memcpy(yr, o, n * sizeof(float));
             }
         }
+    }
     }
     for (size_t i = 0; nbad && i < M; i++)
         if (bad[i]) qp_exact(kind, N, K, x + i * ldx, P, y + i * ldy, accumulate);

@@ -2,9 +2,10 @@
  * several rows of x against the row-interleaved weights of dl_qpack), reached through
  * qpgemm_kernels() (see dispatch.h), with AVX512-VNNI tiles in qgemv_packed_gemm_avx512vnni.c;
  * the driver is qgemv_packed_gemm.c, the scheme in dlcore/qgemv.h.
- *   quant_row: one row of x (nb blocks of 32) to int8 codes q (per 32-block scale s_b =
- *         max|x_b| / 127, q = round(x / s_b)), xs[b] = s_b and xc[b] the kind's per-block
- *         term (Q4_0: -8 sum_k q_k; Q4_1: s_b sum_k q_k, the rounded x's sum; Q8_0: unused, 0); for
+ *   quant_row: one row of x (nb blocks of 32) to codes q in [-127, 127] (int8; int16 for
+ *         Q8_0), per 32-block scale s_b = max|x_b| / 127, q = round(x / s_b); xs[b] = s_b
+ *         and xc[b] the kind's per-block term (Q4_0: -8 sum_k q_k; Q4_1: s_b sum_k q_k, the
+ *         rounded x's sum; Q8_0: unused, 0); for
  *         the 4-bit kinds the codes of each group of 4 k are stored in the order k0 k2 k1 k3
  *         (QPG_XPOS), the order of a weight lane's bytes (see qgemv_packed_gemm_simd.c); for
  *         Q8_0 in natural order.  Returns 1 when the row must take the exact float loop
@@ -34,7 +35,7 @@ typedef void (*qpg_tile_fn)(int kind, int mr, size_t nb, const void *xq, size_t 
 typedef struct {
     qpg_tile_fn tile;
     qpg_tile_fn tile_vnni;   /* vpdpbusd / vpdpwssd; NULL outside the AVX-512 table */
-    int (*quant_row)(int kind, size_t nb, const float *x, int8_t *q, float *xs, float *xc);
+    int (*quant_row)(int kind, size_t nb, const float *x, void *q, float *xs, float *xc);
 } qpgemm_kernels_t;
 
 DL_KERNEL_TABLE(qpgemm_kernels_t, qpgemm_kernels)
