@@ -75,6 +75,14 @@ int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, 
         const size_t n = N - j0 < DL_QP_ROWS ? N - j0 : DL_QP_ROWS;
         for (size_t i0 = 0; i0 < M; i0 += QPG_MR) {
             const int mr = (int)(Mp - i0 < QPG_MR ? Mp - i0 : QPG_MR);
+            /* the next tile's codes on their way from memory while this one computes: a
+             * slice per step of rows (a prompt's weights are read once per call, from DRAM) */
+            if (t + 1 < ntiles) {
+                const size_t lines = (nb * tb + 63) / 64, steps = (M + QPG_MR - 1) / QPG_MR;
+                const size_t s0 = i0 / QPG_MR;
+                for (size_t l = lines * s0 / steps; l < lines * (s0 + 1) / steps; l++)
+                    __builtin_prefetch(Pt + nb * tb + 64 * l, 0, 2);
+            }
             tile(kind, mr, nb, codes + i0 * K * esz, K, xs + i0 * nb, xc + i0 * nb, Pt, out);
             const size_t mi = M - i0 < QPG_MR ? M - i0 : QPG_MR;
             for (size_t i = 0; i < mi; i++) {
