@@ -1,9 +1,8 @@
 /* Driver of the packed quantised GEMM with 8-bit activations (dlcore/qgemv.h): prompt
  * processing on the same row-interleaved weights the decoding GEMV reads (dl_qpack).  Each row
  * of x is rounded once per call to int8 codes per 32-block (qgemv_packed_gemm_simd.c); OpenMP
- * splits the 16-row weight tiles, and each tile multiplies all rows of x, QPG_MR at a time (the
- * last step 4 or 8), so its codes are read from memory once per call and unpacked once per
- * QPG_MR rows.
+ * splits the 16-row weight tiles, and each tile multiplies all rows of x, up to QPG_MR at a
+ * time, so its codes are read from memory once per call and unpacked once per step of rows.
  *
  * Why int8 activations: the exact path (dl_qgemm_f32) expands every weight to float32 and
  * multiplies at float GEMM speed, 16 multiply-adds per instruction at AVX-512; integer dot
@@ -38,7 +37,9 @@ int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, 
         return 0;
     }
     const size_t nb = K / DL_QK, ntiles = (N + DL_QP_ROWS - 1) / DL_QP_ROWS;
-    const size_t Mp = (M + QPG_MQ - 1) / QPG_MQ * QPG_MQ;
+    /* rows of x in near-equal steps of at most QPG_MR (50 rows: 5 of 10, not 4 of 12 and a
+     * short one), and zero rows past the last for the tiles that step by QPG_MQ */
+    const size_t steps = (M + QPG_MR - 1) / QPG_MR, Mp = M + QPG_MQ;
     const size_t esz = kind == DL_Q8_0 ? 2 : 1;
     /* scales and per-block terms, the codes (padded rows zero: they give zero), a flag per
      * row */
@@ -73,18 +74,17 @@ int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, 
         const uint8_t *Pt = P + t * nb * tb;
         const size_t j0 = t * DL_QP_ROWS;
         const size_t n = N - j0 < DL_QP_ROWS ? N - j0 : DL_QP_ROWS;
-        for (size_t i0 = 0; i0 < M; i0 += QPG_MR) {
-            const int mr = (int)(Mp - i0 < QPG_MR ? Mp - i0 : QPG_MR);
+        for (size_t st = 0; st < steps; st++) {
+            const size_t i0 = M * st / steps, mi = M * (st + 1) / steps - i0;
+            const int mr = (int)mi;
             /* the next tile's codes on their way from memory while this one computes: a
              * slice per step of rows (a prompt's weights are read once per call, from DRAM) */
             if (t + 1 < ntiles) {
-                const size_t lines = (nb * tb + 63) / 64, steps = (M + QPG_MR - 1) / QPG_MR;
-                const size_t s0 = i0 / QPG_MR;
-                for (size_t l = lines * s0 / steps; l < lines * (s0 + 1) / steps; l++)
+                const size_t lines = (nb * tb + 63) / 64;
+                for (size_t l = lines * st / steps; l < lines * (st + 1) / steps; l++)
                     __builtin_prefetch(Pt + nb * tb + 64 * l, 0, 2);
             }
             tile(kind, mr, nb, codes + i0 * K * esz, K, xs + i0 * nb, xc + i0 * nb, Pt, out);
-            const size_t mi = M - i0 < QPG_MR ? M - i0 : QPG_MR;
             for (size_t i = 0; i < mi; i++) {
                 if (bad[i0 + i]) continue;
                 float *yr = y + (i0 + i) * ldy + j0;

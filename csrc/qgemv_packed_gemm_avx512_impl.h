@@ -76,11 +76,20 @@ QPG_BODY_NAME(const int kind, const int mr, size_t nb, const void *xqv, size_t l
     for (int i = 0; i < mr; i++) _mm512_storeu_ps(y + 16 * i, acc[i]);
 }
 
-#define QPG_ROWS_CASES(K)                                                        \
-    switch (mr) {                                                                \
-    case 4: QPG_BODY_NAME(K, 4, nb, xq, ldq, xs, xc, P, y); break;               \
-    case 8: QPG_BODY_NAME(K, 8, nb, xq, ldq, xs, xc, P, y); break;               \
-    default: QPG_BODY_NAME(K, 12, nb, xq, ldq, xs, xc, P, y); break;             \
+#define QPG_ROWS_CASES(K)                                                                  \
+    switch (mr) {                                                                          \
+    case 1: QPG_BODY_NAME(K, 1, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 2: QPG_BODY_NAME(K, 2, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 3: QPG_BODY_NAME(K, 3, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 4: QPG_BODY_NAME(K, 4, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 5: QPG_BODY_NAME(K, 5, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 6: QPG_BODY_NAME(K, 6, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 7: QPG_BODY_NAME(K, 7, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 8: QPG_BODY_NAME(K, 8, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 9: QPG_BODY_NAME(K, 9, nb, xq, ldq, xs, xc, P, y); break;                         \
+    case 10: QPG_BODY_NAME(K, 10, nb, xq, ldq, xs, xc, P, y); break;                       \
+    case 11: QPG_BODY_NAME(K, 11, nb, xq, ldq, xs, xc, P, y); break;                       \
+    default: QPG_BODY_NAME(K, 12, nb, xq, ldq, xs, xc, P, y); break;                       \
     }
 
 static void QPG_TILE_NAME(int kind, int mr, size_t nb, const void *xq, size_t ldq,

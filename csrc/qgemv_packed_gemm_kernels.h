@@ -11,9 +11,11 @@
  *         Q8_0 in natural order.  Returns 1 when the row must take the exact float loop
  *         instead (a NaN or Inf, or a block so small, max < QP_TINY, that its scales would
  *         leave float32's normal range), else 0.
- *   tile: y[i * 16 + r] (i < mr, r < 16) = the dots of mr rows of codes (mr a multiple of
- *         QPG_MQ, at most QPG_MR) with one 16-row tile of nb packed blocks at P; rows of
- *         codes ldq apart (int8 for the 4-bit kinds, int16 for Q8_0), of xs / xc nb apart. */
+ *   tile: y[i * 16 + r] (i < mr, r < 16) = the dots of mr rows of codes (1 <= mr <= QPG_MR)
+ *         with one 16-row tile of nb packed blocks at P; rows of codes ldq apart (int8 for
+ *         the 4-bit kinds, int16 for Q8_0), of xs / xc nb apart.  A tile may also compute
+ *         (and write to y, which has room for QPG_MR rows) up to QPG_MQ - 1 rows past mr:
+ *         the driver keeps that many zero rows past the last. */
 #ifndef DLCORE_QGEMV_PACKED_GEMM_KERNELS_H
 #define DLCORE_QGEMV_PACKED_GEMM_KERNELS_H
 
@@ -21,8 +23,8 @@
 #include <stdint.h>
 #include "dispatch.h"
 
-/* rows of x one tile call carries at most, and the step of its row counts (the driver pads M
- * to a multiple of QPG_MQ with zero rows) */
+/* rows of x one tile call carries at most, and the rows a tile may compute in one step (the
+ * AVX2 tile: 4) */
 #define QPG_MR 12
 #define QPG_MQ 4
 
