@@ -31,22 +31,20 @@
 typedef int32_t qpg_i32u __attribute__((may_alias, aligned(1)));
 static inline int32_t qpg_quad(const void *p) { return *(const qpg_i32u *)p; }
 
-/* rows of x per pass over a half tile (16 registers: 4 integer sums, 4 accumulators) */
-#define QPG_MR2 4
-
-/* bytes 0..15 of each 32-byte group are rows 0..7, 16..31 rows 8..15: one half at a time */
+/* bytes 0..15 of each 32-byte group are rows 0..7, 16..31 rows 8..15: one half at a time,
+ * QPG_MQ rows of x per pass (16 registers: 4 integer sums, 4 accumulators, the rest) */
 static inline __attribute__((always_inline)) void
 qpg_half(const int kind, size_t nb, const void *xqv, size_t ldq, const float *xs,
          const float *xc, const uint8_t *P, int h, float *y)
 {
     const size_t tb = kind == DL_Q8_0 ? QP_TB8 : QP_TB4;
     const __m256i nib = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
-    __m256 acc[QPG_MR2];
-    for (int i = 0; i < QPG_MR2; i++) acc[i] = _mm256_setzero_ps();
+    __m256 acc[QPG_MQ];
+    for (int i = 0; i < QPG_MQ; i++) acc[i] = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
         const uint8_t *t = P + b * tb;
-        __m256i s[QPG_MR2];
-        for (int i = 0; i < QPG_MR2; i++)
+        __m256i s[QPG_MQ];
+        for (int i = 0; i < QPG_MQ; i++)
             s[i] = kind == DL_Q4_0 ? _mm256_set1_epi32((int32_t)xc[i * nb + b])
                                    : _mm256_setzero_si256();
         if (kind == DL_Q8_0) {
@@ -54,7 +52,7 @@ qpg_half(const int kind, size_t nb, const void *xqv, size_t ldq, const float *xs
             const uint8_t *c = t + QP_HEAD8 + 16 * h;
             for (int p = 0; p < 16; p++) {
                 __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(c + 32 * p)));
-                for (int i = 0; i < QPG_MR2; i++)
+                for (int i = 0; i < QPG_MQ; i++)
                     s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(
                         w, _mm256_set1_epi32(qpg_quad(xq + i * ldq + 2 * p))));
             }
@@ -64,7 +62,7 @@ qpg_half(const int kind, size_t nb, const void *xqv, size_t ldq, const float *xs
             for (int ch = 0; ch < 8; ch++) {
                 __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(c + 32 * ch)));
                 __m256i w = _mm256_and_si256(_mm256_or_si256(v, _mm256_slli_epi16(v, 4)), nib);
-                for (int i = 0; i < QPG_MR2; i++)
+                for (int i = 0; i < QPG_MQ; i++)
                     s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(_mm256_maddubs_epi16(
                         w, _mm256_set1_epi32(qpg_quad(xq + i * ldq + 4 * ch))), ones));
             }
@@ -73,14 +71,14 @@ qpg_half(const int kind, size_t nb, const void *xqv, size_t ldq, const float *xs
         const __m256 m = kind == DL_Q4_1
             ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(t + 32 + 16 * h)))
             : _mm256_setzero_ps();
-        for (int i = 0; i < QPG_MR2; i++) {
+        for (int i = 0; i < QPG_MQ; i++) {
             __m256 sum = _mm256_cvtepi32_ps(s[i]);
             const __m256 sb = _mm256_set1_ps(xs[i * nb + b]);
             acc[i] = _mm256_fmadd_ps(d, _mm256_mul_ps(sum, sb), acc[i]);
             if (kind == DL_Q4_1) acc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(xc[i * nb + b]), acc[i]);
         }
     }
-    for (int i = 0; i < QPG_MR2; i++) _mm256_storeu_ps(y + 16 * i + 8 * h, acc[i]);
+    for (int i = 0; i < QPG_MQ; i++) _mm256_storeu_ps(y + 16 * i + 8 * h, acc[i]);
 }
 
 static inline __attribute__((always_inline)) void
@@ -88,7 +86,7 @@ qpg_tile_body(const int kind, int mr, size_t nb, const void *xq, size_t ldq, con
               const float *xc, const uint8_t *P, float *y)
 {
     const size_t esz = kind == DL_Q8_0 ? 2 : 1;
-    for (int i0 = 0; i0 < mr; i0 += QPG_MR2)
+    for (int i0 = 0; i0 < mr; i0 += QPG_MQ)
         for (int h = 0; h < 2; h++)
             qpg_half(kind, nb, (const char *)xq + i0 * ldq * esz, ldq, xs + i0 * nb,
                      xc + i0 * nb, P, h, y + 16 * i0);
