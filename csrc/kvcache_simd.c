@@ -32,16 +32,39 @@ static void axpy_f32(size_t n, float p, const float *v, float *o)
     for (; i < n; i++) o[i] += p * v[i];
 }
 
+/* s[j] = dot(q, key j) for j < S: four keys at a time with one shared horizontal sum where
+ * D is whole vectors (a prompt's rows attend to tens of keys: the per-dot reduction was most
+ * of their cost) */
+static void scores(size_t S, size_t D, const float *q, const float *k, float *s)
+{
+    size_t j = 0;
+    if (D % DL_VF_LEN == 0) {
+        for (; j + 4 <= S; j += 4) {
+            const float *k0 = k + j * D;
+            vf a0 = vf_zero(), a1 = vf_zero(), a2 = vf_zero(), a3 = vf_zero();
+            for (size_t i = 0; i < D; i += DL_VF_LEN) {
+                vf qv = vf_loadu(q + i);
+                a0 = vf_fma(qv, vf_loadu(k0 + i), a0);
+                a1 = vf_fma(qv, vf_loadu(k0 + D + i), a1);
+                a2 = vf_fma(qv, vf_loadu(k0 + 2 * D + i), a2);
+                a3 = vf_fma(qv, vf_loadu(k0 + 3 * D + i), a3);
+            }
+            vf_reduce_add4(a0, a1, a2, a3, s + j);
+        }
+    }
+    for (; j < S; j++) s[j] = dot_f32(D, q, k + j * D);
+}
+
 static void attend_row(size_t S, size_t D, const float *q, const float *k, const float *v,
                        float scale, float *s, float *out)
 {
     float m = -INFINITY;
+    scores(S, D, q, k, s);
     for (size_t j = 0; j < S; j++) {
-        float x = scale * dot_f32(D, q, k + j * D);
+        float x = scale * s[j];
         s[j] = x;
         if (x > m || x != x) m = x;          /* a NaN score makes the row NaN */
     }
-    for (size_t i = 0; i < D; i++) out[i] = 0.0f;
     if (m != m) {
         for (size_t i = 0; i < D; i++) out[i] = m;
         return;
@@ -61,8 +84,23 @@ static void attend_row(size_t S, size_t D, const float *q, const float *k, const
         s[j] = e;
         l += e;
     }
-    for (j = 0; j < S; j++) axpy_f32(D, s[j], v + j * D, out);
     const float inv = 1.0f / l;
+    if (D % DL_VF_LEN == 0) {
+        /* a vector of out in registers over all keys (two chains), instead of a load and
+         * store of out per key */
+        for (size_t i = 0; i < D; i += DL_VF_LEN) {
+            vf o0 = vf_zero(), o1 = vf_zero();
+            for (j = 0; j + 2 <= S; j += 2) {
+                o0 = vf_fma(vf_set1(s[j]), vf_loadu(v + j * D + i), o0);
+                o1 = vf_fma(vf_set1(s[j + 1]), vf_loadu(v + (j + 1) * D + i), o1);
+            }
+            if (j < S) o0 = vf_fma(vf_set1(s[j]), vf_loadu(v + j * D + i), o0);
+            vf_storeu(out + i, vf_mul(vf_add(o0, o1), vf_set1(inv)));
+        }
+        return;
+    }
+    for (size_t i = 0; i < D; i++) out[i] = 0.0f;
+    for (j = 0; j < S; j++) axpy_f32(D, s[j], v + j * D, out);
     for (size_t i = 0; i < D; i++) out[i] *= inv;
 }
 

@@ -36,6 +36,11 @@ static int qp_cpu_has_vnni(void)
 /* whether the AVX-512 path may take the VNNI tile (tests turn it off to check the other) */
 static int qp_vnni_allowed = 1;
 
+int qp_use_vnni(void)
+{
+    return dl_isa() == DL_ISA_AVX512 && qp_vnni_allowed && qp_cpu_has_vnni();
+}
+
 int dl_qgemv_packed_allow_vnni(int allow)
 {
     int prev = qp_vnni_allowed;
@@ -104,7 +109,7 @@ int dl_qpack(int kind, size_t N, size_t K, const uint8_t *W, size_t ldw, uint8_t
 #include "half_scalar.h"
 
 /* the exact float32 product from the packed copy, for x the int16 form cannot hold */
-static void qp_exact(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
+void qp_exact(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
                      float *y, int accumulate)
 {
     const size_t tb = qp_tile_block_bytes(kind), nb = K / DL_QK;

@@ -38,6 +38,14 @@ typedef struct {
 
 DL_KERNEL_TABLE(qpack_kernels_t, qpack_kernels)
 
+/* whether the VNNI tiles may run: the AVX-512 path in use, allowed, and the CPU has them */
+int qp_use_vnni(void);
+
+/* y[j] (= or +=) the exact float32 dot of x with row j of the packed copy P, j < N: the
+ * fallback for an x the integer forms cannot hold */
+void qp_exact(int kind, size_t N, size_t K, const float *x, const uint8_t *P, float *y,
+              int accumulate);
+
 void qgemv_packed_tile_vnni(int kind, size_t nb, const int16_t *xq, const int16_t *xl,
                             const float *xs, const float *xsum, const uint8_t *P, float *y);
 

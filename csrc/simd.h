@@ -69,6 +69,16 @@ static inline vf vf_abs(vf a) { return _mm512_abs_ps(a); }
 static inline vf vf_sqrt(vf a) { return _mm512_sqrt_ps(a); }
 static inline float vf_reduce_add(vf a) { return _mm512_reduce_add_ps(a); }
 static inline float vf_reduce_max(vf a) { return _mm512_reduce_max_ps(a); }
+/* out[0..3] = the lane sums of a, b, c and d: one shared reduction tree for four dots */
+static inline void vf_reduce_add4(vf a, vf b, vf c, vf d, float *out)
+{
+    __m512 x = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 y = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512 z = _mm512_add_ps(_mm512_shuffle_ps(x, y, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(x, y, _MM_SHUFFLE(3, 2, 3, 2)));
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(z), _mm512_extractf32x8_ps(z, 1));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
 /* a > b ? x : y, lane by lane */
 static inline vf vf_select_gt(vf a, vf b, vf x, vf y)
 {
@@ -187,6 +197,12 @@ static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vf_min(vf a, vf b) { return _mm256_min_ps(a, b); }
 static inline vf vf_abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
 static inline vf vf_sqrt(vf a) { return _mm256_sqrt_ps(a); }
+/* out[0..3] = the lane sums of a, b, c and d: one shared reduction tree for four dots */
+static inline void vf_reduce_add4(vf a, vf b, vf c, vf d, float *out)
+{
+    __m256 z = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(z), _mm256_extractf128_ps(z, 1)));
+}
 static inline float vf_reduce_add(vf a)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -281,6 +297,13 @@ static inline vf vf_min(vf a, vf b) { return (a < b || b != b) ? (b != b ? b : a
 static inline vf vf_abs(vf a) { return fabsf(a); }
 static inline vf vf_sqrt(vf a) { return sqrtf(a); }
 static inline float vf_reduce_add(vf a) { return a; }
+static inline void vf_reduce_add4(vf a, vf b, vf c, vf d, float *out)
+{
+    out[0] = a;
+    out[1] = b;
+    out[2] = c;
+    out[3] = d;
+}
 static inline float vf_reduce_max(vf a) { return a; }
 static inline vf vf_select_gt(vf a, vf b, vf x, vf y) { return a > b ? x : y; }
 static inline vf vf_select_lt(vf a, vf b, vf x, vf y) { return a < b ? x : y; }

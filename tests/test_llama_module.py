@@ -80,6 +80,7 @@ def test_gradient_of_the_differentiable_path_is_right():
 def test_quantized_model_equals_float_model_with_the_dequantized_weights():
     f = float_model(seed=3, dim=64, ffn_dim=96)
     q = LlamaForCausalLM(f.config, max_seq_len=32, kind="Q4_1")
+    q.int8_prompt = False      # the exact prompt product (int8: test_llama_int8_prompt.py)
     sd = {}
     for k, t in f.state_dict().items():
         mod = q.get_submodule(k.rsplit(".", 1)[0])
@@ -155,6 +156,9 @@ def test_constructor_errors():
 def test_fused_inference_path_equals_the_sublayer_by_sublayer_path(kind):
     f = float_model(seed=5)
     m = f if kind is None else LlamaForCausalLM(f.config, max_seq_len=32, kind=kind)
+    # the sublayers (QuantizedLinear) multiply prompts exactly: the fused path's exact mode
+    # (its int8 prompts: test_llama_int8_prompt.py)
+    m.int8_prompt = False
     if kind is not None:
         for name, mod in m.named_modules():
             src = f.get_submodule(name) if name else f

@@ -12,6 +12,9 @@ cdef extern from "dlcore/qgemv.h":
     int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint8_t *P,
                             float *y, int accumulate) nogil
     const char *dl_qgemv_packed_kernel_name()
+    int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                            const uint8_t *P, float *y, size_t ldy, int accumulate) nogil
+    const char *dl_qgemm_packed_kernel_name()
     int dl_qgemv_packed_allow_vnni(int allow)
 
 QGEMV_KINDS = {"Q4_0": 2, "Q4_1": 3, "Q8_0": 8}
@@ -117,6 +120,50 @@ def qgemv_packed(int kind, cnp.ndarray x not None, cnp.ndarray packed not None, 
     if rc != 0:
         raise ValueError("qgemv_packed: bad arguments")
     return out
+
+
+cdef int _qpacked_check(str fname, int kind, size_t N, size_t K, cnp.ndarray packed) except -1:
+    if dl_qblock_bytes(kind) == 0:
+        raise ValueError("%s: unknown block kind %d (Q4_0=2, Q4_1=3, Q8_0=8)" % (fname, kind))
+    if K % 32 != 0:
+        raise ValueError("%s: K must be a multiple of 32, got %d" % (fname, K))
+    cdef size_t need = dl_qpack_bytes(kind, N, K)
+    if cnp.PyArray_TYPE(packed) != cnp.NPY_UINT8 or cnp.PyArray_NDIM(packed) != 1 \
+            or <size_t>packed.shape[0] != need:
+        raise ValueError("%s: packed must be the 1-D uint8 array qpack gives for "
+                         "N=%d, K=%d (%d bytes), got %s of shape %s"
+                         % (fname, N, K, need, packed.dtype, (<object>packed).shape))
+    checked_ptr(packed, fname, "packed", cnp.NPY_UINT8)
+    return 0
+
+
+def qgemm_packed(int kind, cnp.ndarray x not None, cnp.ndarray packed not None, size_t N,
+                 cnp.ndarray out not None, bint accumulate=False):
+    """out (M, N) = x (M, K) @ W.T from packed = qpack(kind, W, K), with x rounded to int8 per
+    32-block (prompt processing; the scheme and its error bound: dlcore/qgemv.h).  accumulate:
+    out += it.  Rows of x holding NaN or Inf take the exact float loop."""
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(out) != 2:
+        raise ValueError("qgemm_packed: x and out must be 2-D, got %d-D and %d-D"
+                         % (x.ndim, out.ndim))
+    cdef size_t M = x.shape[0], K = x.shape[1]
+    _qpacked_check("qgemm_packed", kind, N, K, packed)
+    cdef const float *px = <const float*>checked_ptr(x, "qgemm_packed", "x", cnp.NPY_FLOAT32)
+    cdef float *py = <float*>checked_ptr(out, "qgemm_packed", "out", cnp.NPY_FLOAT32, (M, N),
+                                         OP_WRITE)
+    cdef const uint8_t *pp = <const uint8_t*>cnp.PyArray_DATA(packed)
+    cdef int rc
+    with nogil:
+        rc = dl_qgemm_packed_f32(kind, M, N, K, px, K, pp, py, N, accumulate)
+    if rc == -2:
+        raise MemoryError("qgemm_packed: could not allocate scratch memory")
+    if rc != 0:
+        raise ValueError("qgemm_packed: bad arguments")
+    return out
+
+
+def qgemm_packed_kernel_name():
+    """The tile qgemm_packed runs now ('avx512-vnni', 'avx512', 'avx2' or 'generic')."""
+    return dl_qgemm_packed_kernel_name().decode()
 
 
 def qgemv_packed_kernel_name():

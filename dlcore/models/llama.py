@@ -161,9 +161,14 @@ class LlamaDecoderLayer(Module):
     replaced); the result is the same as calling the sublayers one by one.
     Decoding spends more on Python's per-op cost than on arithmetic in the small layers, so
     the fewer ops matter.  That path does not run the sublayers' forward hooks: set
-    `fused = False` on the layer to call every sublayer (hooks included)."""
+    `fused = False` on the layer to call every sublayer (hooks included).
+    A prompt (several positions) on block weights rounds the activations to int8 per
+    32-block there (integer dot products; not exact, see docs/quantization.md) unless
+    `int8_prompt` is False (None: PackedDecoderLayer's default, off under
+    DLCORE_EXACT_PROMPT=1; LlamaForCausalLM.int8_prompt sets every layer's)."""
 
     fused = True
+    int8_prompt = None
 
     def __init__(self, config, max_seq_len, kind=None):
         super().__init__()
@@ -202,7 +207,7 @@ class LlamaDecoderLayer(Module):
             return None
         if grad and any(map(_REQUIRES_GRAD, step.parts)):
             return None
-        return step(x if x._data.flags.c_contiguous else x.contiguous(), start)
+        return step(x if x._data.flags.c_contiguous else x.contiguous(), start, self.int8_prompt)
 
     def _pack(self, rotary):
         """A PackedDecoderLayer over the sublayers' weights, or None when one does not fit."""
@@ -311,6 +316,22 @@ class LlamaForCausalLM(GenerationMixin, Module):
             a = t.numpy()
             seen[id(a.base if a.base is not None else a)] = a.nbytes
         return sum(seen.values())
+
+    @property
+    def int8_prompt(self):
+        """Whether a prompt's projections on block weights run with int8 activations (the
+        fused layers' fast path, not exact) or exactly: True, False, or None for the default
+        (dlcore.ops.fused_linear.INT8_PROMPT: on unless DLCORE_EXACT_PROMPT=1).  Setting it
+        sets every decoder layer's."""
+        modes = {layer.int8_prompt for layer in self.model.layers}
+        return modes.pop() if len(modes) == 1 else modes
+
+    @int8_prompt.setter
+    def int8_prompt(self, value):
+        if value is not None and not isinstance(value, bool):
+            raise TypeError("int8_prompt must be True, False or None, got %r" % (value,))
+        for layer in self.model.layers:
+            layer.int8_prompt = value
 
     def reset(self):
         """Forget the cached keys/values (start a new sequence)."""

@@ -13,7 +13,15 @@ float GEMV/GEMM, the SiLU kernel) on buffers private to the call.
 
 Inference only: they record nothing for autograd and refuse inputs that require a gradient
 (compose rms_norm, linear / quantized_linear and swiglu to train).  x is (M, K) float32.
+
+Prompts (several rows) in PackedDecoderLayer: with int8_prompt (the default) block weights
+multiply x rounded to int8 per 32-block (_C.qgemm_packed: integer dot products, as llama.cpp's
+Q8 activations; not exact, bound in csrc/include/dlcore/qgemv.h, measured error in
+docs/quantization.md); int8_prompt=False, or DLCORE_EXACT_PROMPT=1 in the environment for the
+default, keeps the exact product of x with the block weights (_C.qgemm).
 """
+import os
+
 import numpy as np
 
 from .. import _C
@@ -26,6 +34,10 @@ __all__ = ["rms_norm_linear", "linear_add", "swiglu_mlp", "PackedDecoderLayer", 
 
 _F32 = np.dtype(np.float32)
 _U8 = np.dtype(np.uint8)
+
+# the default of PackedDecoderLayer's int8_prompt: DLCORE_EXACT_PROMPT=1 turns it off
+INT8_PROMPT = os.environ.get("DLCORE_EXACT_PROMPT", "").strip().lower() in ("", "0", "false",
+                                                                             "no", "off")
 
 
 def _matmul(x, w, code, out, accumulate=False):
@@ -208,10 +220,13 @@ class PackedDecoderLayer:
 
     `parts` holds the Tensors it was packed from (a holder re-packs when one is replaced).
     Block weights also get a row-interleaved copy (PackedGEMV's) that one-row calls (decoding)
-    multiply with _C.qgemv_packed; longer inputs use the blocks as stored."""
+    multiply with _C.qgemv_packed.  Longer inputs (a prompt) multiply the same copy with x
+    rounded to int8 per 32-block (_C.qgemm_packed) when int8_prompt is set (the default:
+    INT8_PROMPT, off under DLCORE_EXACT_PROMPT=1), else the blocks as stored, exactly
+    (_C.qgemm); a call may override it (step(x, start, int8_prompt=False))."""
 
     def __init__(self, norm1, eps1, qkv, k_cache, v_cache, num_heads, cos, sin, o, norm2, eps2,
-                 gate_up, down):
+                 gate_up, down, int8_prompt=None):
         fname = "PackedDecoderLayer"
         self.parts = (norm1, qkv[0], k_cache, v_cache, cos, sin, o[0], norm2, gate_up[0],
                       down[0])
@@ -255,6 +270,7 @@ class PackedDecoderLayer:
                                                  (self.wgu, self.cgu, self.dim),
                                                  (self.wd, self.cd, self.F)))
         self._scratch = {}
+        self.int8_prompt = INT8_PROMPT if int8_prompt is None else bool(int8_prompt)
 
     def _buffers(self, L):
         b = self._scratch.get(L)
@@ -268,7 +284,7 @@ class PackedDecoderLayer:
                                     np.empty((L, self.F), np.float32))
         return b
 
-    def __call__(self, input, start):
+    def __call__(self, input, start, int8_prompt=None):
         x = input._data if isinstance(input, TensorBase) else None
         if x is None or x.dtype is not _F32 or x.ndim != 2 or x.shape[1] != self.dim \
                 or not x.flags.c_contiguous:
@@ -278,12 +294,16 @@ class PackedDecoderLayer:
         # scratch reused between calls (never returned); the result is a new array
         h, qkv, att, gu, a = self._buffers(L)
         _C.layer_norm_forward(x, self.dim, self.n1, None, self.eps1, h, None, None, True)
-        # the matrix products spelled out (float32 GEMM or quantised kernel): no helper call
-        one = L == 1
+        # the matrix products spelled out (float32 GEMM or quantised kernel): no helper call;
+        # `packed`: the packed copy (one row, or a prompt with int8 activations)
+        if int8_prompt is None:
+            int8_prompt = self.int8_prompt
+        packed = L == 1 or int8_prompt
+        gemv = _C.qgemv_packed if L == 1 else _C.qgemm_packed
         if self.cq is None:
             _C.gemm(h, self.wq, qkv, False, True)
-        elif one:
-            _C.qgemv_packed(self.cq, h, self.pq, self.nq, qkv)
+        elif packed:
+            gemv(self.cq, h, self.pq, self.nq, qkv)
         else:
             _C.qgemm(self.cq, h, self.wq, qkv)
         if L <= _KV_MAX_L:
@@ -295,15 +315,15 @@ class PackedDecoderLayer:
         out = x.copy()
         if self.co is None:
             _C.gemm(att, self.wo, out, False, True, 1.0, 1.0)
-        elif one:
-            _C.qgemv_packed(self.co, att, self.po, self.dim, out, True)
+        elif packed:
+            gemv(self.co, att, self.po, self.dim, out, True)
         else:
             _C.qgemm(self.co, att, self.wo, out, True)
         _C.layer_norm_forward(out, self.dim, self.n2, None, self.eps2, h, None, None, True)
         if self.cgu is None:
             _C.gemm(h, self.wgu, gu, False, True)
-        elif one:
-            _C.qgemv_packed(self.cgu, h, self.pgu, 2 * self.F, gu)
+        elif packed:
+            gemv(self.cgu, h, self.pgu, 2 * self.F, gu)
         else:
             _C.qgemm(self.cgu, h, self.wgu, gu)
         F = self.F
@@ -311,8 +331,8 @@ class PackedDecoderLayer:
         a *= gu[:, F:]
         if self.cd is None:
             _C.gemm(a, self.wd, out, False, True, 1.0, 1.0)
-        elif one:
-            _C.qgemv_packed(self.cd, a, self.pd, self.dim, out, True)
+        elif packed:
+            gemv(self.cd, a, self.pd, self.dim, out, True)
         else:
             _C.qgemm(self.cd, a, self.wd, out, True)
         return wrap(out)

@@ -70,4 +70,30 @@ int dl_qgemv_packed_f32(int kind, size_t N, size_t K, const float *x, const uint
 const char *dl_qgemv_packed_kernel_name(void);
 int dl_qgemv_packed_allow_vnni(int allow);
 
+/* Prompt processing (M rows of x) from the same packed copy P, with 8-bit activations: each
+ * row of x is rounded per 32-block to int8 codes, xq_k = round(x_k / s_b) with s_b =
+ * max|x_b| / 127, and each block's dot for a tile of 16 weight rows is an exact integer sum
+ * of code products (u8 x s8 vpdpbusd / vpmaddubsw for the 4-bit codes; int16 pairs for
+ * Q8_0), scaled once per block:
+ *   y[i, j] = sum_b d_jb s_ib sum_k q_jk xq_ik  (+ Q4_0: -8 d_jb s_ib sum_k xq_ik,
+ *                                                + Q4_1: m_jb s_ib sum_k xq_ik)
+ * i.e. the exact product of the rounded x (s_ib xq_ik) with the block weights w, so
+ *   |y[i, j] - exact| <= sum_b (s_ib / 2) sum_{k in b} |w_jk|  plus float32 rounding
+ * (each x_k moves by at most s_b / 2, i.e. 2^-8 of its block's largest magnitude).  Q4_1's
+ * minimum multiplies the rounded x's sum, not x's own: the error is then sum_k w_jk (x^_k -
+ * x_k) with w centred near 0, not sum_k q_jk d_jb (...) with q d in [0, 15 d], about 2.5x
+ * less on SmolLM2's logits.  Not exact, as llama.cpp's Q8 activations are not: callers
+ * choose it (dlcore.ops.fused_linear's int8 prompt option) or dl_qgemm_f32.
+ * A row of x with a NaN or Inf, or a block so small (max |x_b| < 2^-60) that its scales
+ * would leave float32's normal range, takes the exact float32 loop (for that row only).
+ * y rows are ldy apart, x rows ldx apart; accumulate adds to y.  Returns 0, -1 for bad
+ * arguments (unknown kind, K not a multiple of 32, ldx < K, ldy < N), -2 when scratch
+ * memory could not be allocated. */
+int dl_qgemm_packed_f32(int kind, size_t M, size_t N, size_t K, const float *x, size_t ldx,
+                        const uint8_t *P, float *y, size_t ldy, int accumulate);
+
+/* The tile dl_qgemm_packed_f32 runs now: "avx512-vnni" (vpdpbusd / vpdpwssd, where the CPU
+ * has them and dl_qgemv_packed_allow_vnni allows), "avx512", "avx2" or "generic". */
+const char *dl_qgemm_packed_kernel_name(void);
+
 #endif
