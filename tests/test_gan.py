@@ -263,6 +263,55 @@ def test_gan_trainer_weight_average_and_class_weight():
         GANTrainer(G, D, class_weight=-1)
 
 
+def test_gan_trainer_class_loss_weights():
+    """With an auxiliary discriminator: the discriminator's loss is its real/fake loss plus
+    class_weight times its class loss on the real labels plus fake_class_weight times its class
+    loss on the generated samples' drawn labels; the generator's adds g_class_weight (default
+    class_weight) times the class loss of its samples.  Recomputed here from copies of the
+    weights before the step and the noise the trainer draws."""
+    import copy
+    from dlcore.models.gan import GANTrainer
+    bce = F.binary_cross_entropy_with_logits
+    rng = np.random.default_rng(0)
+    real = dl.tensor(np.tanh(rng.standard_normal((6, 1, 8, 8))).astype(np.float32))
+    labels = dl.tensor(np.array([0, 1, 2, 0, 1, 2]))
+    for cw, gcw, fcw in ((2.0, None, 0.0), (2.0, 7.0, 0.5), (0.0, 3.0, 4.0)):
+        dl.manual_seed(0)
+        G = DCGenerator(8, image_size=8, channels=4, num_classes=3)
+        D = DCDiscriminator(image_size=8, channels=4, num_classes=3, auxiliary=True)
+        G0, D0 = copy.deepcopy(G), copy.deepcopy(D)
+        tr = GANTrainer(G, D, real_label=1.0, rng=np.random.default_rng(5), class_weight=cw,
+                        g_class_weight=gcw, fake_class_weight=fcw)
+        twin = np.random.default_rng(5)
+        z = dl.tensor(twin.standard_normal((6, 8)).astype(np.float32))
+        drawn = dl.tensor(twin.integers(0, 3, 6).astype(np.int64))
+        logs = tr.training_step((real, labels))
+        ones, zeros = dl.tensor(np.ones((6, 1), np.float32)), dl.tensor(np.zeros((6, 1), np.float32))
+        with dl.no_grad():
+            fake = G0(z, drawn)
+            d_real, c_real = D0(real, labels, return_class_logits=True)
+            d_fake, c_fake = D0(fake, drawn, return_class_logits=True)
+            d_want = (bce(d_real, ones) + bce(d_fake, zeros) + cw * F.cross_entropy(c_real, labels)
+                      + fcw * F.cross_entropy(c_fake, drawn)).item()
+            g_logit, g_cls = D(G0(z, drawn), drawn, return_class_logits=True)  # D after its step
+            g_want = (bce(g_logit, ones) + (cw if gcw is None else gcw)
+                      * F.cross_entropy(g_cls, drawn)).item()
+        assert abs(logs["d_loss"] - d_want) < 1e-4 * max(1.0, abs(d_want)), (cw, gcw, fcw)
+        assert abs(logs["g_loss"] - g_want) < 1e-4 * max(1.0, abs(g_want)), (cw, gcw, fcw)
+    # with no class loss on real images, the class on generated ones still trains D's head
+    dl.manual_seed(0)
+    G = DCGenerator(8, image_size=8, channels=4, num_classes=3)
+    D = DCDiscriminator(image_size=8, channels=4, num_classes=3, auxiliary=True)
+    w0 = D.classify.weight.numpy().copy()
+    GANTrainer(G, D, class_weight=0.0, fake_class_weight=1.0).training_step((real, labels))
+    assert not np.allclose(D.classify.weight.numpy(), w0)
+    for name in ("g_class_weight", "fake_class_weight"):
+        with pytest.raises(ValueError, match=name):
+            GANTrainer(G, D, **{name: -0.5})
+        with pytest.raises(ValueError, match=name):
+            fit_gan(G, D, real.numpy(), labels=labels.numpy(), **{name: True})
+
+
 def test_gan_trainer_logs_mean_probabilities():
     """d_real / d_fake are the means of the discriminator's probabilities on that step's real
     and fake batches (before its update), also for logits far from zero."""
