@@ -286,7 +286,8 @@ def test_gan_trainer_class_loss_weights():
         z = dl.tensor(twin.standard_normal((6, 8)).astype(np.float32))
         drawn = dl.tensor(twin.integers(0, 3, 6).astype(np.int64))
         logs = tr.training_step((real, labels))
-        ones, zeros = dl.tensor(np.ones((6, 1), np.float32)), dl.tensor(np.zeros((6, 1), np.float32))
+        ones = dl.tensor(np.ones((6, 1), np.float32))
+        zeros = dl.tensor(np.zeros((6, 1), np.float32))
         with dl.no_grad():
             fake = G0(z, drawn)
             d_real, c_real = D0(real, labels, return_class_logits=True)
@@ -310,6 +311,28 @@ def test_gan_trainer_class_loss_weights():
             GANTrainer(G, D, **{name: -0.5})
         with pytest.raises(ValueError, match=name):
             fit_gan(G, D, real.numpy(), labels=labels.numpy(), **{name: True})
+
+
+def test_gan_trainer_lr_decay():
+    """lr_decay_steps=(start, end): both learning rates stay at lr up to step `start`, then fall
+    linearly to 0 at step `end`; fit_gan's lr_decay_start is checked."""
+    from dlcore.models.gan import GANTrainer
+    dl.manual_seed(0)
+    G, D = MLPGenerator(4, (8,), 6), MLPDiscriminator(6, (8,))
+    tr = GANTrainer(G, D, lr=0.01, rng=np.random.default_rng(0), lr_decay_steps=(2, 6))
+    real = (dl.tensor(np.random.default_rng(1).standard_normal((8, 6)).astype(np.float32)),)
+    seen = []
+    for _ in range(7):
+        tr.training_step(real)
+        seen.append([g["lr"] for opt in (tr.opt_d, tr.opt_g) for g in opt.param_groups])
+    want = [0.01, 0.01, 0.0075, 0.005, 0.0025, 0.0, 0.0]
+    for lrs, w in zip(seen, want):
+        np.testing.assert_allclose(lrs, [w, w], atol=1e-12)
+    with pytest.raises(ValueError, match="lr_decay_steps"):
+        GANTrainer(G, D, lr_decay_steps=(5, 5))
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(ValueError, match="lr_decay_start"):
+            fit_gan(G, D, real[0].numpy(), lr_decay_start=bad)
 
 
 def test_gan_trainer_logs_mean_probabilities():
