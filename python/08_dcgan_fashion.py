@@ -23,7 +23,45 @@ generated samples in its 128-d penultimate features, next to the same distance f
 untrained generator.  The bar asked of the samples is 0.8 in every class; the held-out column
 shows where the classifier itself does not give real images of a class that much.
 
-MEASURED
+Measured (full runs, 40 epochs each, at load average about 11 on the shared 2-core machine; CPU
+time of training by time.process_time() at one kernel thread; the judge 87.1% on the held-out
+images).  Per class, the judge's mean confidence in the requested class at truncation 0.6
+(untruncated in brackets), against its confidence on held-out real images of the class:
+
+    class         seed 0        seed 1        held-out real
+    T-shirt/top   0.91 (0.81)   0.83 (0.71)   0.72
+    Trouser       1.00 (1.00)   1.00 (1.00)   0.96
+    Pullover      0.86 (0.78)   0.87 (0.79)   0.73
+    Dress         1.00 (0.98)   1.00 (0.97)   0.83
+    Coat          0.87 (0.78)   0.81 (0.69)   0.66
+    Sandal        1.00 (0.99)   0.97 (0.97)   0.91
+    Shirt         0.91 (0.84)   0.83 (0.78)   0.59
+    Sneaker       0.88 (0.87)   0.98 (0.97)   0.90
+    Bag           1.00 (1.00)   1.00 (0.99)   0.91
+    Ankle boot    0.98 (0.95)   0.99 (0.97)   0.91
+    mean          0.939 (0.901) 0.927 (0.883) 0.813
+    at 0.8        10 (8)        10 (6)        6
+
+Seed 0 is the tour's run (117.0 s of CPU time training; the whole example 1053 s on the wall
+clock at that load);
+seed 1 took 116.5 s (`--seed 1`).  The judge's top class agrees with the requested one on 99.6%
+of the truncated samples in both runs; Fréchet distance in its features 8.7% (seed 0) and 6.9%
+of the untrained generator's.  Truncation is needed: without it 8 and 6 classes reach 0.8.  To
+the eye the sandals are the weakest row (broken straps), though the judge is sure of them.
+Results vary from run to run: the same losses scored the same way in the experiments that chose
+them (a copy of this training loop, same seeds) gave weakest classes 0.86 (seed 0) and 0.81
+(seed 1); a third seed was not measured.
+Tried and not kept, all scored the same way (truncation 0.6, 99 to 116 s of CPU time each):
+the previous losses (both class losses 3, none on generated images): 9 of 10 classes at seed 0
+(shirt 0.77); the generator's class loss 10 without the one on generated images: 10 of 10 at
+seed 0 (weakest 0.82), 8 of 10 at seed 1 (shirt 0.74, coat 0.78); the generator's 20 with the
+one on generated images: 7 of 10 at seed 1 (pullover 0.58); the kept losses with both learning
+rates falling linearly to 0 over the second half (fit_gan's lr_decay_start=0.5): 10 of 10 at
+seed 0 (weakest 0.85), 9 of 10 at seeds 1 (coat 0.76) and 2 (pullover 0.71); that decay with
+the generator's class loss 10 alone: 9 of 10 at seed 1 (shirt 0.797).  Earlier, under
+this example's former small judge: class-conditional batch norm, both class losses 10, weight
+averaging of the generator, label smoothing of the class head.  Rejection sampling with the
+GAN's own discriminator was not needed and is not used.
 
     python python/08_dcgan_fashion.py            # full run (about 2 minutes of CPU time)
     python python/08_dcgan_fashion.py --seed 1   # the GAN from another seed (same judge)
