@@ -43,11 +43,11 @@ images).  Per class, the judge's mean confidence in the requested class at trunc
     at 0.8        10 (8)        10 (6)        6
 
 Seed 0 is the tour's run (117.0 s of CPU time training; the whole example 1053 s on the wall
-clock at that load);
-seed 1 took 116.5 s (`--seed 1`).  The judge's top class agrees with the requested one on 99.6%
-of the truncated samples in both runs; Fréchet distance in its features 8.7% (seed 0) and 6.9%
-of the untrained generator's.  Truncation is needed: without it 8 and 6 classes reach 0.8.  To
-the eye the sandals are the weakest row (broken straps), though the judge is sure of them.
+clock at that load); seed 1 (`--seed 1`) took 116.5 s.  The judge's top class agrees with the
+requested one on 99.6% of the truncated samples in both runs; Fréchet distance in its features
+8.7% (seed 0) and 6.9% of the untrained generator's.  Truncation is needed: without it 8 and 6
+classes reach 0.8.  To the eye the sandals are the weakest row (broken straps), though the judge
+is sure of them.
 Results vary from run to run: the same losses scored the same way in the experiments that chose
 them (a copy of this training loop, same seeds) gave weakest classes 0.86 (seed 0) and 0.81
 (seed 1); a third seed was not measured.
