@@ -4,6 +4,9 @@ Kernels live in csrc/ as plain C.  Each file is compiled according to its name:
   *_avx512.c   once, with the AVX-512 flags (hand-written micro-kernels for that ISA)
   *_avx2.c     once, with AVX2 + FMA flags
   *_avx512vnni.c, *_avx512bf16.c  once, AVX-512 plus that extension
+  *_amx.c      once, AVX-512 (VNNI, BF16) plus AMX-TILE/INT8/BF16 (entered only after
+               csrc/amx.c's CPUID, XCR0, permission and self-check say yes); compiled
+               without the AMX flags (and so as stubs) where the compiler lacks them
   *_simd.c     three times (generic, avx2, avx512), with DL_ISA_SUFFIX naming the copy:
                kernels written once against csrc/simd.h
   other *.c    once, portable flags (dispatch, scalar code)
@@ -35,6 +38,8 @@ ISA_FLAGS = {
 # after a CPUID check at run time
 ISA_FLAGS["avx512vnni"] = ISA_FLAGS["avx512"] + ["-mavx512vnni"]
 ISA_FLAGS["avx512bf16"] = ISA_FLAGS["avx512"] + ["-mavx512bf16"]
+AMX_FLAGS = ["-mamx-tile", "-mamx-int8", "-mamx-bf16"]
+ISA_FLAGS["amx"] = ISA_FLAGS["avx512"] + ["-mavx512vnni", "-mavx512bf16"] + AMX_FLAGS
 
 
 # ---- sanitizers ---------------------------------------------------------------------------
@@ -69,9 +74,30 @@ def _compiler_accepts(cc, flags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _compiler_compiles(cc, src, flags):
+    """True if the C compiler compiles `src` (an object only) with `flags`."""
+    tmp = tempfile.mkdtemp()
+    try:
+        path = os.path.join(tmp, "t.c")
+        with open(path, "w") as f:
+            f.write(src)
+        r = subprocess.run(cc + ["-c", path, "-o", os.path.join(tmp, "t.o")] + flags,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+AMX_PROBE = ("#include <immintrin.h>\nvoid f(const void *c, void *p){_tile_loadconfig(c);"
+             "_tile_zero(0);_tile_dpbusd(0,1,2);_tile_dpbf16ps(0,1,2);_tile_stored(0,p,64);"
+             "_tile_release();}\n")
+
+
 def _classify(path):
     name = os.path.basename(path)
-    for isa in ("avx512vnni", "avx512bf16", "avx512", "avx2"):
+    for isa in ("avx512vnni", "avx512bf16", "avx512", "avx2", "amx"):
         if name.endswith("_" + isa + ".c"):
             return [isa]
     if name.endswith("_simd.c"):
@@ -94,6 +120,10 @@ class BuildExt(build_ext):
         headers = glob.glob(os.path.join(CSRC, "**", "*.h"), recursive=True)
         newest_header = max((os.path.getmtime(h) for h in headers), default=0)
         sources = sorted(glob.glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
+        if not _compiler_compiles(cc, AMX_PROBE, ISA_FLAGS["amx"]):
+            print("WARNING: the C compiler does not take %s; dlcore is built without its AMX "
+                  "kernels" % " ".join(AMX_FLAGS), file=sys.stderr)
+            ISA_FLAGS["amx"] = [f for f in ISA_FLAGS["amx"] if f not in AMX_FLAGS]
         jobs = []
         for src in sources:
             for isa in _classify(src):

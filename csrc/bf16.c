@@ -2,17 +2,15 @@
  * packing, and the bf16 GEMM, blocked as the int8 one (packed_gemm_impl.h) with float sums
  * and the bias/activation epilogue. */
 #include <string.h>
+#include "dlcore/amx.h"
 #include "dlcore/bf16.h"
 #include "dlcore/qgemm.h"
 #include "dlcore/runtime.h"
+#include "amx_tiles.h"
 #include "bf16_kernels.h"
 
 #define BF_GRAIN ((size_t)1 << 17)
 #define BF_CONV_GRAIN ((size_t)1 << 16)
-/* rows per row block (their float sums, MC x 64 x 4 bytes, live on the thread's stack) */
-#define BF_MC 96
-/* k per block (even): one column group's packed weights, 64 x KC x 2 bytes, stay in L1 */
-#define BF_KC 128
 
 #define PG_FN bf16_blocked
 #define PG_A uint16_t
@@ -26,11 +24,36 @@
 #define PG_GRAIN BF_GRAIN
 #include "packed_gemm_impl.h"
 
+/* the same loop for the AMX tile: 16-row tiles, longer K blocks, and each thread releases
+ * its tile configuration after its last tile */
+#define PG_FN bf16_blocked_amx
+#define PG_A uint16_t
+#define PG_B uint16_t
+#define PG_C float
+#define PG_TILE_T bf_tile_fn
+#define PG_NR BF_NR
+#define PG_LDC BF_LDC
+#define PG_MC BF_MC
+#define PG_KC BF_KC_AMX
+#define PG_GRAIN BF_GRAIN
+#define PG_THREAD_END dl_amx_tiles_release()
+#include "packed_gemm_impl.h"
+
+_Static_assert(BF_MC % BF_MR_AMX == 0, "BF_MC must be a multiple of the AMX tile height");
+_Static_assert(BF_KC_AMX % 32 == 0, "an AMX K block is whole 32-element chunks");
+
 PG_CPU_FEATURE_FN(cpu_has_bf16, "avx512bf16")
+
+/* whether this call may take the AMX tile (as qgemm.c's qgemm_use_amx) */
+static int bf16_use_amx(const bf16_kernels_t *kt)
+{
+    return kt->tile_amx && dl_amx_allowed() && dl_amx_ready(DL_AMX_BF16);
+}
 
 const char *dl_bf16_kernel_name(void)
 {
     const bf16_kernels_t *kt = bf16_kernels();
+    if (bf16_use_amx(kt)) return "amx";
     if (kt->tile_bf16 && cpu_has_bf16()) return "avx512-bf16";
     return dl_isa() == DL_ISA_GENERIC ? "generic" : "avx2";
 }
@@ -114,13 +137,19 @@ int dl_bf16_gemm(size_t M, size_t N, size_t K, const uint16_t *A, size_t lda,
     if (M == 0 || N == 0) return 0;
     if (lda < K || ldo < N) return -1;
     const bf16_kernels_t *kt = bf16_kernels();
+    const bf16_rows_t rows = {kt, bias, act, out, ldo};
+    /* decided before any parallel region (the first call runs the AMX checks here) */
+    if (bf16_use_amx(kt)) {
+        bf16_blocked_amx(M, N, K, A, lda, packed, BF_NR * kpad(K), kt->tile_amx, BF_MR_AMX,
+                         bf16_row, &rows);
+        return 0;
+    }
     size_t MR = kt->mr_max;
     bf_tile_fn tile = kt->tile;
     if (kt->tile_bf16 && cpu_has_bf16()) {
         tile = kt->tile_bf16;
         MR = BF_MR_AVX512;
     }
-    const bf16_rows_t rows = {kt, bias, act, out, ldo};
     bf16_blocked(M, N, K, A, lda, packed, BF_NR * kpad(K), tile, MR, bf16_row, &rows);
     return 0;
 }

@@ -180,8 +180,10 @@ const bf16_kernels_t DL_ISA_FN(bf16_kernels) = {
     .tile = tile,
 #if defined(__AVX512F__)
     .tile_bf16 = bf16_tile_avx512bf16,
+    .tile_amx = bf16_tile_amx,
 #else
     .tile_bf16 = NULL,
+    .tile_amx = NULL,
 #endif
     .mr_max = BF_MR,
     .epilogue = epilogue,

@@ -18,6 +18,8 @@
  *                         it saves
  *   PG_PREFETCH_OUT       (optional) PG_PREFETCH_OUT(ctx, r, n0, nc) prefetches output row r's
  *                         columns [n0, n0 + nc) for writing
+ *   PG_THREAD_END         (optional) a statement every thread of the team runs after its last
+ *                         tile (the AMX drivers release their tile configuration there)
  * and PG_FN(M, N, K, A, lda, packed, pstride, tile, MR, row, ctx) multiplies A (M x K, K in
  * elements of A as the tile counts them) by the packed weights (panels pstride elements
  * apart), then calls row(ctx, r, n0, nc, sums) for each output row r and column block
@@ -59,7 +61,9 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
     while (nt > 1 && (nmb * nnb) % (size_t)nt && nmb < most_mb) nmb++;
     const size_t mc = ((M + nmb - 1) / nmb + MR - 1) / MR * MR;
 
-    #pragma omp parallel for num_threads(nt) schedule(static)
+    #pragma omp parallel num_threads(nt)
+    {
+    #pragma omp for schedule(static) nowait
     for (size_t t = 0; t < nmb * nnb; t++) {
         const size_t m0 = t / nnb * mc, n0 = t % nnb * PG_LDC;
         if (m0 >= M) continue;
@@ -85,6 +89,10 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
         }
         for (size_t r = m0; r < m1; r++) row(ctx, r, n0, nc, C + (r - m0) * PG_LDC);
     }
+#ifdef PG_THREAD_END
+    PG_THREAD_END;
+#endif
+    }
 }
 
 #undef PG_FN
@@ -98,3 +106,4 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
 #undef PG_KC
 #undef PG_GRAIN
 #undef PG_PREFETCH_OUT
+#undef PG_THREAD_END

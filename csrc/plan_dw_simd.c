@@ -14,6 +14,7 @@
 #include "simd.h"
 #include "simd_lanes.h"
 #include "plan_kernels.h"
+#include "plan_dw_same.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -206,6 +207,9 @@ static void pad_flat(const dw_geom *g, const dw_flat *t, const float *x, float *
         for (int64_t i = 0; i < t->PR; i++) {
             const int64_t h = i * sh + a - g->ph;
             const float *xr = h >= 0 && h < g->H ? x + h * g->W : NULL;
+            /* rows a few on fetched early: the planes come from L3 or memory */
+            if (xr)
+                for (int64_t c = 0; c < g->W; c += 16) __builtin_prefetch(xr + 4 * g->W + c);
             if (sw == 1)
                 pad_row_s1(g, t, xr, ph + i * CW);
             else if (sw == 2)
@@ -468,6 +472,11 @@ static int dwconv_f32(const int64_t *i, const double *f, const float *x, const f
                       const float *bias, float *y)
 {
     dw_geom g;
+    /* "same" padding at stride 1 or 2: read the planes in place (plan_dw_same_simd.c); a
+     * small map's other filters, or 3x3 filters on any map (measured: 6-12% faster at
+     * stride 1 on 14- to 112-column planes, 20% at stride 2; 30% on 7x7 planes) */
+    if (DL_ISA_FN(dl_plan_dw_same_applies)(i) && (i[8] < 14 || (i[5] == 3 && i[6] == 3)))
+        return DL_ISA_FN(dl_plan_dw_same)(i, f, x, w, bias, y);
     if (i[5] * i[6] > 64) return 1;
     /* every vector load stays inside its phase row: index up to OWV - 1 + (S - 1) / sw */
     geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);

@@ -2,11 +2,14 @@
  * blocked product (packed_gemm_impl.h: OpenMP over (row block, column block) tiles, each K
  * block's packed weights in L1 while the tile's integer sums stay on the stack); after the last
  * K block the ISA's epilogue turns each row's sums into floats (or u8): the output is written
- * once. */
+ * once.  Tiles, best first: AMX (qgemm_amx.c, where dlcore/amx.h allows), AVX512-VNNI, AVX2,
+ * portable C; all give the same integer sums. */
 #include <math.h>
 #include <string.h>
+#include "dlcore/amx.h"
 #include "dlcore/qgemm.h"
 #include "dlcore/runtime.h"
+#include "amx_tiles.h"
 #include "qgemm_kernels.h"
 
 #define PG_FN qgemm_blocked
@@ -23,7 +26,34 @@
 static void qgemm_prefetch_out(const void *ctx, size_t r, size_t n0, size_t nc);
 #include "packed_gemm_impl.h"
 
+/* the same loop for the AMX tile: 16-row tiles, longer K blocks, and each thread releases
+ * its tile configuration after its last tile */
+#define PG_FN qgemm_blocked_amx
+#define PG_A uint8_t
+#define PG_B int8_t
+#define PG_C int32_t
+#define PG_TILE_T qg_tile_fn
+#define PG_NR QG_NR
+#define PG_LDC QG_LDC
+#define PG_MC QG_MC
+#define PG_KC QG_KC_AMX
+#define PG_GRAIN QG_GRAIN
+#define PG_PREFETCH_OUT qgemm_prefetch_out
+#define PG_THREAD_END dl_amx_tiles_release()
+#include "packed_gemm_impl.h"
+
+/* the AMX tile stores 16 rows from every row tile: a row block must be whole 16-row tiles */
+_Static_assert(QG_MC % QG_MR_AMX == 0, "QG_MC must be a multiple of the AMX tile height");
+_Static_assert(QG_KC_AMX % 64 == 0, "an AMX K block is whole 64-byte chunks");
+
 PG_CPU_FEATURE_FN(cpu_has_vnni, "avx512vnni")
+
+/* whether this call may take the AMX tile: the ISA in use has one (the AVX-512 table), tests
+ * have not forbidden it, and the CPU, OS and self-check allow it (dlcore/amx.h) */
+static int qgemm_use_amx(const qgemm_kernels_t *kt)
+{
+    return kt->tile_amx && dl_amx_allowed() && dl_amx_ready(DL_AMX_INT8);
+}
 
 qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, size_t *mr)
 {
@@ -38,6 +68,7 @@ qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, size_t *mr)
 const char *dl_u8s8_kernel_name(void)
 {
     const qgemm_kernels_t *kt = qgemm_kernels();
+    if (qgemm_use_amx(kt)) return "amx";
     if (kt->tile_vnni && cpu_has_vnni()) return "avx512-vnni";
     return dl_isa() == DL_ISA_GENERIC ? "generic" : "avx2";
 }
@@ -195,10 +226,17 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     if (M == 0 || N == 0) return 0;
     if (lda < Kp || (!out_u8 && ldo < N) || (out_u8 && !(out_scale > 0.0f))) return -1;
     const qgemm_kernels_t *kt = qgemm_kernels();
-    size_t MR;
-    qg_tile_fn tile = qgemm_pick_tile(kt, &MR);
     const qgemm_rows_t rows = {kt, a_scale, a_zp, w_scale, colsum, bias, act, out, ldo, out_u8,
                                out_u8 ? 1.0f / out_scale : 0.0f, out_zp, N, raw_s32};
+    /* decided here, before any parallel region: the first call requests the tile permission
+     * and runs the self-check on this thread */
+    if (qgemm_use_amx(kt)) {
+        qgemm_blocked_amx(M, N, Kp, A, lda, packed, QG_NR * Kp, kt->tile_amx, QG_MR_AMX,
+                          qgemm_row, &rows);
+        return 0;
+    }
+    size_t MR;
+    qg_tile_fn tile = qgemm_pick_tile(kt, &MR);
     qgemm_blocked(M, N, Kp, A, lda, packed, QG_NR * Kp, tile, MR, qgemm_row, &rows);
     return 0;
 }

@@ -5,6 +5,8 @@
  *              pstride bytes apart; accumulate: add to C, else overwrite it
  *   tile_vnni: the same with vpdpbusd, NULL outside the AVX-512 table; used only when the CPU
  *              reports AVX512-VNNI
+ *   tile_amx:  the same on AMX tiles (qgemm_amx.c; mr <= 16, and C must have room for 16
+ *              rows), NULL outside the AVX-512 table; used only after dl_amx_ready(DL_AMX_INT8)
  *   epilogue:  one output row from its integer sums (see dlcore/qgemm.h)
  *   minmax:    min and max of n floats, and whether any is NaN or Inf
  *   quantize:  q[i] = clamp(rint(x[i] * inv_scale) + zp, 0, 255) */
@@ -19,6 +21,7 @@
 #define QG_NV 4             /* panels per tile */
 #define QG_LDC (QG_NR * QG_NV)
 #define QG_MR_VNNI 6
+#define QG_MR_AMX 16
 /* multiply-adds per thread below which a second thread costs more than it saves */
 #define QG_GRAIN ((size_t)1 << 18)
 /* rows per row block (a multiple of every tile height); its integer sums (MC x 64 x 4 bytes)
@@ -27,6 +30,9 @@
 /* k per block: a block of one column group's packed weights (64 x KC bytes) stays in L1 while
  * every row tile of the row block passes over it */
 #define QG_KC 256
+/* k per block on AMX: 16 chunks of 64, so a tile's sums are loaded and stored once per 16
+ * tdpbusd per panel (a guess, not measured on AMX hardware) */
+#define QG_KC_AMX 1024
 
 typedef void (*qg_tile_fn)(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
                            const int8_t *B, size_t pstride, int32_t *C, int accumulate);
@@ -34,6 +40,7 @@ typedef void (*qg_tile_fn)(size_t mr, size_t nv, size_t Kp, const uint8_t *A, si
 typedef struct {
     qg_tile_fn tile;
     qg_tile_fn tile_vnni;
+    qg_tile_fn tile_amx;
     size_t mr_max;
     void (*epilogue)(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
                      const float *w_scale, const int32_t *colsum, const float *bias, int act,
@@ -46,8 +53,11 @@ DL_KERNEL_TABLE(qgemm_kernels_t, qgemm_kernels)
 
 void qgemm_tile_vnni(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
                      const int8_t *B, size_t pstride, int32_t *C, int accumulate);
+void qgemm_tile_amx(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
+                    const int8_t *B, size_t pstride, int32_t *C, int accumulate);
 
-/* the tile the CPU runs best (the VNNI one where it has AVX512-VNNI) and its height */
+/* the vector tile the CPU runs best (the VNNI one where it has AVX512-VNNI) and its height;
+ * never the AMX one (dl_u8s8_gemm chooses that itself, with its own blocking) */
 qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, size_t *mr);
 /* one row of K floats to u8 (Kp = dl_u8s8_kpad(K) bytes, zero padded) with its own scale
  * and zero point, as dl_quantize_rows_u8 does per row; no threads */

@@ -142,8 +142,10 @@ const qgemm_kernels_t DL_ISA_FN(qgemm_kernels) = {
     .tile = tile,
 #if defined(__AVX512F__)
     .tile_vnni = qgemm_tile_vnni,
+    .tile_amx = qgemm_tile_amx,
 #else
     .tile_vnni = NULL,
+    .tile_amx = NULL,
 #endif
     .mr_max = QG_MR,
     .epilogue = epilogue,

@@ -12,14 +12,23 @@
  *      layout (micro-panels of MR output channels), one per xi, shared by all threads.
  *   2. The tiles of the whole batch, flattened (image, tile row, tile column), are cut into
  *      blocks of Tb (a multiple of the micro-kernel's NR); threads take blocks.  Per block:
- *      a. input transform: for each run of tiles within one tile row and each channel, the
- *         a input rows are copied into a small strip de-interleaved by column residue (zero
- *         padding applied there), and the SIMD transform writes V_xi[c][tile] for all lanes;
- *         the strip stays in L1, and V (a*a x C x Tb) in L2/L3 until the GEMMs read it;
+ *      a. input transform: channel by channel, and for each the runs of tiles within one
+ *         tile row in order (each plane read top to bottom), the SIMD transform reads the a
+ *         input rows straight from the plane (zero padding applied in its loads) and writes
+ *         V_xi[c][tile] for all lanes; V (a*a x C x Tb) stays in L2/L3 until the GEMMs;
  *      b. a*a GEMMs straight on the GEMM family's micro-kernel (A = packed U, B = V read in
  *         place with row stride Tb), into M (a*a x K x Tb);
- *      c. output transform per (run, k) with the bias added, scattered into the NCHW output.
- *   Nothing the size of the input or the batch is allocated: per thread V, M and the strips.
+ *      c. output transform per (k, run) with the bias added, written into the NCHW output.
+ *   Nothing the size of the input or the batch is allocated: per thread V and M.
+ * Panel mode, for calls without the filter cache whose tiles are few beside the filters (V
+ * and M of all T tiles within WINO_PANEL_BYTES and no larger than U: the deep layers of a
+ * network in training, e.g. 512 channels on 2x2 maps at batch 32, where U is 16 MB and the
+ * tiles 2 MB): all tiles form one block shared by the threads; they split the channels for
+ * the input transform, then the output-channel panels, each panel's filters transformed into
+ * a small per-thread U (L2-sized) right before its a*a products, then the output channels
+ * for the output transform.  U never goes to memory and back (-18% time on that layer's
+ * forward at one thread here), and a second thread has work where one block would leave it
+ * idle.
  *
  * Choice (dl_winograd_pick): a cost model in multiply-add equivalents (one unit: a
  * multiply-add of the im2col path's GEMM), fitted to single-thread timings of ResNet-shaped
@@ -54,6 +63,8 @@
 #define WINO_MARGIN_TILE 0.9
 /* bytes of one block's V and M together (the rest of L2 holds U_xi and the strips) */
 #define WINO_BLOCK_BYTES ((size_t)2 << 20)
+/* V and M of all the tiles at most this size (and no larger than U) take panel mode */
+#define WINO_PANEL_BYTES ((size_t)6 << 20)
 /* multiply-adds below which a call stays on one thread (as conv.c's DL_CONV_GRAIN) */
 #define WINO_GRAIN ((size_t)1 << 20)
 /* channels per GEMM pass (the K blocking of gemm.c) */
@@ -112,28 +123,34 @@ int dl_winograd_pick(const dl_wino_conv *c, int isa)
 /* The transformed filters as packed GEMM left operands: for xi, output-channel panel ip and
  * input channel c, the MR values of U_xi[ip*MR + i][c] at
  *     U[((xi*npan + ip)*C + c)*MR + i]   (zero for rows past K),
- * so the panel for channels c0.. is one contiguous kc x MR micro-panel from c0*MR on. */
+ * so the panel for channels c0.. is one contiguous kc x MR micro-panel from c0*MR on.
+ * pack_filters writes panel ip's channels c0 .. c1-1 at Up (the panel's first value, slice xi
+ * at Up + xi*ldu); 0 when a weight is NaN or infinite. */
 static int pack_filters(const dl_wino_conv *cv, const winograd_tile_kernels *tk, int64_t MR,
-                        int64_t npan, int64_t ip, int64_t c0, int64_t c1, float *U)
+                        int64_t ip, int64_t c0, int64_t c1, float *Up, int64_t ldu)
 {
     /* lanes past `rows` stay zero (the padded rows of the last panel); lanes past MR are
      * loaded with the vector and dropped */
     float g[9 * 32] = {0};
     const int64_t ldg = 32, rows = min64(MR, cv->K - ip * MR);
-    float bad = 0.0f;
+    /* a NaN or infinity has all exponent bits set; an integer OR, not a float sum: a chain
+     * of dependent float adds, one per tap, cost more than the transform itself */
+    uint32_t bad = 0;
     for (int64_t c = c0; c < c1; c++) {
         for (int64_t i = 0; i < rows; i++) {
             /* one filter's 9 taps, contiguous in memory */
             const float *src = cv->w + (ip * MR + i) * cv->wk + c * cv->wc;
             for (int t = 0; t < 9; t++) {
                 const float v = src[cv->flip ? 8 - t : t];
-                bad += v - v;   /* 0 unless v is NaN or infinite */
+                uint32_t u;
+                memcpy(&u, &v, sizeof u);
+                bad |= (u & 0x7f800000u) == 0x7f800000u;
                 g[t * ldg + i] = v;
             }
         }
-        tk->filter(g, ldg, MR, U + (ip * cv->C + c) * MR, xi_stride(npan * cv->C * MR));
+        tk->filter(g, ldg, MR, Up + c * MR, ldu);
     }
-    return bad == 0.0f;
+    return !bad;
 }
 
 typedef struct {
@@ -145,21 +162,36 @@ typedef struct {
     const float *U;
 } wino_plan;
 
-/* The run of tiles that starts at flattened tile q (< q1): image n, tile row ty, first tile
- * column tx, and ntl tiles, all in that tile row. */
+/* The output transform of tiles q0 .. q1-1 (tile q at column q - q0 of M's rows, pl->Tb
+ * apart), output channels k0 .. k1-1, with the bias added, rows written straight into the
+ * output planes; channel by channel, so that each plane is written top to bottom. */
+static void output_tiles(const wino_plan *pl, const float *M, int64_t q0, int64_t q1, int64_t k0,
+                         int64_t k1, const float *bias, float *out)
+{
+    const dl_wino_conv *cv = pl->cv;
+    const int m = pl->m;
+    const int64_t K = cv->K, P = cv->OH * cv->OW, Tb = pl->Tb;
+    for (int64_t k = k0; k < k1; k++)
+        for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+            ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
+            const int64_t oh0 = ty * m, ow0 = tx * m;
+            const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
+            pl->tk->output(M + k * Tb + (q - q0), xi_stride(K * Tb), ntl, bias ? bias[k] : 0.0f,
+                           out + (n * K + k) * P + oh0 * cv->OW + ow0, cv->OW, rows, cols);
+        }
+}
+
+/* One block of tiles, q0 .. q0 + Tb - 1 (or up to T), on the thread's V and M. */
 static void run_block(const wino_plan *pl, const float *in, const float *bias, float *out,
                       int64_t q0, float *V, float *M)
 {
     const dl_wino_conv *cv = pl->cv;
     const int m = pl->m;
     const int64_t q1 = min64(pl->T, q0 + pl->Tb), nb = q1 - q0, Tb = pl->Tb;
-    const int64_t C = cv->C, K = cv->K, P = cv->OH * cv->OW;
+    const int64_t C = cv->C, K = cv->K;
 
     /* a. input transform, straight from the planes (zero padding applied in the kernel) */
-    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
-        wino_input_run(pl->tk, cv, m, in, n, ty, tx, ntl, V + (q - q0), Tb, xi_stride(C * Tb));
-    }
+    wino_input_tiles(pl->tk, cv, m, in, pl->TH, pl->TW, q0, q1, 0, C, V, Tb, xi_stride(C * Tb));
 
     /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
     dl_gemm_epi e;
@@ -186,15 +218,76 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
         }
     }
 
-    /* c. output transform, rows written straight into the output planes */
-    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
-        const int64_t oh0 = ty * m, ow0 = tx * m;
-        const int64_t rows = min64(m, cv->OH - oh0), cols = min64(m * ntl, cv->OW - ow0);
-        for (int64_t k = 0; k < K; k++)
-            pl->tk->output(M + k * Tb + (q - q0), xi_stride(K * Tb), ntl, bias ? bias[k] : 0.0f,
-                           out + (n * K + k) * P + oh0 * cv->OW + ow0, cv->OW, rows, cols);
+    /* c. output transform */
+    output_tiles(pl, M, q0, q1, 0, K, bias, out);
+}
+
+/* Panel mode's products for output-channel panel ip: M rows ip*MR.. of every xi = the
+ * panel's transformed filters (Up, slice xi at Up + xi*ldu) times V, over all T tiles. */
+static void panel_products(const wino_plan *pl, const float *Up, int64_t ldu, int64_t ip,
+                           const float *V, float *M)
+{
+    const int64_t C = pl->cv->C, K = pl->cv->K, Tb = pl->Tb, MR = pl->MR, nb = pl->T;
+    const int64_t mr = min64(MR, K - ip * MR);
+    dl_gemm_epi e;
+    e.alpha = 1.0;
+    e.bias_row = NULL;
+    e.bias_col = NULL;
+    e.act = DL_ACT_NONE;
+    const int64_t nkb = cdiv(C, WINO_KC), kcb = cdiv(cdiv(C, nkb), 8) * 8;
+    for (int64_t xi = 0; xi < pl->a2; xi++) {
+        const float *Ux = Up + xi * ldu, *Vx = V + xi * xi_stride(C * Tb);
+        float *Mx = M + xi * xi_stride(K * Tb) + ip * MR * Tb;
+        for (int64_t c0 = 0; c0 < C; c0 += kcb) {
+            const int64_t kc = min64(kcb, C - c0);
+            e.beta = c0 ? 1.0 : 0.0;
+            for (int64_t j = 0; j < nb; j += pl->NR)
+                pl->gk->sgemm((size_t)kc, Ux + c0 * MR, Vx + c0 * Tb + j, (ptrdiff_t)Tb, Mx + j,
+                              (ptrdiff_t)Tb, (size_t)mr, (size_t)min64(pl->NR, nb - j), &e);
+        }
     }
+}
+
+/* Panel mode (see the header): all T tiles in one block, V and M (row stride pl->Tb) shared
+ * by the threads, which split the channels for the transforms and the output-channel panels
+ * for the products.  Each panel's filters are transformed into the thread's own small U
+ * right before its products, so U (a*a C K values, 16 MB for 512 x 512 channels in F(2x2))
+ * is never written out whole and read back. */
+static int run_panels(const wino_plan *pl, const float *in, const float *bias, float *out,
+                      float *V, float *M, int nt)
+{
+    const dl_wino_conv *cv = pl->cv;
+    const int64_t C = cv->C, ldu = xi_stride(C * pl->MR);
+    const size_t plen = (size_t)(pl->a2 * ldu) + WINO_SLACK;
+    int fail = 0, finite = 1;
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        /* one channel per iteration: V's rows have room for the kernel's spill (pl->Tb) */
+        #pragma omp for schedule(static)
+        for (int64_t c = 0; c < C; c++)
+            wino_input_tiles(pl->tk, cv, pl->m, in, pl->TH, pl->TW, 0, pl->T, c, c + 1, V,
+                             pl->Tb, xi_stride(C * pl->Tb));
+        float *Up = (float *)dl_buf_malloc(plen * sizeof(float));
+        if (!Up) {
+            #pragma omp atomic write
+            fail = 1;
+        }
+        #pragma omp barrier
+        if (!fail) {
+            #pragma omp for schedule(dynamic, 1) reduction(&& : finite)
+            for (int64_t ip = 0; ip < pl->npan; ip++) {
+                finite = pack_filters(cv, pl->tk, pl->MR, ip, 0, C, Up, ldu) && finite;
+                panel_products(pl, Up, ldu, ip, V, M);
+            }
+            if (finite) {
+                #pragma omp for schedule(static)
+                for (int64_t k = 0; k < cv->K; k++)
+                    output_tiles(pl, M, 0, pl->T, k, k + 1, bias, out);
+            }
+        }
+        dl_buf_free(Up);
+    }
+    return fail ? -1 : finite ? 0 : -2;
 }
 
 int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
@@ -220,6 +313,22 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     /* Tb: V and M of a block within WINO_BLOCK_BYTES, whole NR panels, and blocks enough
      * to keep every thread busy */
     const size_t per_tile = (size_t)pl.a2 * (size_t)(cv->C + cv->K) * sizeof(float);
+    const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
+    const size_t tiles_bytes = (size_t)pl.T * per_tile;
+    if (!cv->cache && pl.npan > 1 && tiles_bytes <= WINO_PANEL_BYTES &&
+        tiles_bytes <= ulen * sizeof(float)) {
+        /* room past the last tile of each row for the input kernel's whole-vector spill, so
+         * that threads writing neighbouring channels never overlap */
+        pl.Tb = roundup(pl.T, pl.NR) + WINO_SLACK;
+        const size_t vlen = (size_t)(pl.a2 * xi_stride(cv->C * pl.Tb)) + WINO_SLACK;
+        const size_t mlen = (size_t)(pl.a2 * xi_stride(cv->K * pl.Tb)) + WINO_SLACK;
+        float *buf = (float *)dl_buf_malloc((vlen + mlen) * sizeof(float));
+        if (!buf) return -1;
+        const int rc = run_panels(&pl, in, bias, out, buf, buf + vlen,
+                                  nt > pl.npan ? (int)pl.npan : nt);
+        dl_buf_free(buf);
+        return rc;
+    }
     int64_t tb = (int64_t)(WINO_BLOCK_BYTES / per_tile) / pl.NR * pl.NR;
     tb = tb < pl.NR ? pl.NR : (tb > 4 * pl.NR ? 4 * pl.NR : tb);
     while (tb > pl.NR && cdiv(pl.T, tb) < 4 * nt) tb -= pl.NR;
@@ -227,7 +336,6 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     const int64_t nblocks = cdiv(pl.T, tb);
     if (nt > nblocks) nt = (int)nblocks;
 
-    const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
     const size_t wlen = (size_t)(cv->K * cv->C * 9);
     /* a cached transform of these very weights (inference), or a fresh one from the buffer
      * allocator: a call of the same shape gets the same mapped pages back (U alone is 38 MB
@@ -247,7 +355,8 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
         #pragma omp for schedule(static) reduction(&& : finite)
         for (int64_t i = 0; i < (cached ? 0 : pl.npan * nch); i++) {
             const int64_t ip = i / nch, c0 = i % nch * 16;
-            finite = pack_filters(cv, pl.tk, pl.MR, pl.npan, ip, c0, min64(cv->C, c0 + 16), U) &&
+            finite = pack_filters(cv, pl.tk, pl.MR, ip, c0, min64(cv->C, c0 + 16),
+                                  U + ip * cv->C * pl.MR, xi_stride(pl.npan * cv->C * pl.MR)) &&
                      finite;
         }
         if (!finite) {

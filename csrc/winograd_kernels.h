@@ -4,7 +4,11 @@
  *
  *   input   the n tiles of a run in one channel plane (H x W, rows of W): tile l's a x a
  *           window starts at row row0, column col0 + m*l (reads outside the plane are zero);
- *           writes V = B^T d B as v[xi*ldx + l], xi = i*a + j, for l < n
+ *           writes V = B^T d B as v[xi*ldx + l], xi = i*a + j, for l < n, in whole vectors:
+ *           lanes n .. (n rounded up to the vector length) - 1 of each slice are written too
+ *           (unmasked stores; masked ones cost more than the transform's arithmetic on
+ *           AVX2), so the caller leaves that room and writes runs in ascending order, each
+ *           run's spill overwritten by the next (winograd_tiles.h)
  *   output  reads M (a x a per lane) from mm[xi*ldx + l] (whole vectors: lanes past n are
  *           read and dropped) and writes Y = A^T M A + bias for the run: out[i*ldo + q] for
  *           i < rows, q < cols (out is the run's first output pixel; rows <= m, cols <= m*n)
@@ -14,7 +18,7 @@
  * and for the weight gradient (winograd_wgrad.c), the adjoints of output and filter:
  *   grad_out  the n m x m tiles of a run in one output-gradient plane (OH x OW): tile l's
  *           window starts at row row0, column col0 + m*l (reads outside the plane are zero);
- *           writes E = A e A^T as e[xi*ldx + l] for l < n
+ *           writes E = A e A^T as e[xi*ldx + l] for l < n, in whole vectors as input does
  *   filter_grad  reads M (a x a per lane) from mm[xi*ldx + l] (whole vectors) and writes the
  *           3 x 3 taps G^T M G as g[t*ldg + l], t = 3r + s, for l < n
  */

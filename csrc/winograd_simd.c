@@ -83,7 +83,6 @@ static void input4(const float *plane, int64_t H, int64_t W, int64_t row0, int64
                    int64_t n, float *v, int64_t ldx)
 {
     for (int64_t l = 0; l < n; l += DL_VF_LEN) {
-        const size_t k = lanes_of(n, l);
         vf d[6][6], t[6][6];
         for (int i = 0; i < 6; i++) {
             const int64_t row = row0 + i;
@@ -102,7 +101,7 @@ static void input4(const float *plane, int64_t H, int64_t W, int64_t row0, int64
         for (int i = 0; i < 6; i++) {
             vf o[6];
             bt4(t[i], o);
-            for (int j = 0; j < 6; j++) store_lanes(v + (i * 6 + j) * ldx + l, o[j], k);
+            for (int j = 0; j < 6; j++) vf_storeu(v + (i * 6 + j) * ldx + l, o[j]);
         }
     }
 }
@@ -190,7 +189,6 @@ static void input2(const float *plane, int64_t H, int64_t W, int64_t row0, int64
                    int64_t n, float *v, int64_t ldx)
 {
     for (int64_t l = 0; l < n; l += DL_VF_LEN) {
-        const size_t k = lanes_of(n, l);
         vf d[4][4], t[4][4];
         for (int i = 0; i < 4; i++) {
             const int64_t row = row0 + i;
@@ -219,7 +217,7 @@ static void input2(const float *plane, int64_t H, int64_t W, int64_t row0, int64
         for (int i = 0; i < 4; i++) {
             vf o[4];
             bt2(t[i], o);
-            for (int j = 0; j < 4; j++) store_lanes(v + (i * 4 + j) * ldx + l, o[j], k);
+            for (int j = 0; j < 4; j++) vf_storeu(v + (i * 4 + j) * ldx + l, o[j]);
         }
     }
 }
@@ -330,7 +328,6 @@ static inline void gt2(const vf *m, vf *z)
                      int64_t n, float *e, int64_t ldx)                                        \
     {                                                                                         \
         for (int64_t l = 0; l < n; l += DL_VF_LEN) {                                          \
-            const size_t k = lanes_of(n, l);                                                  \
             vf d[M][M], t[A][M];                                                              \
             for (int i = 0; i < M; i++) {                                                     \
                 const int64_t row = row0 + i;                                                 \
@@ -349,7 +346,7 @@ static inline void gt2(const vf *m, vf *z)
             for (int i = 0; i < A; i++) {                                                     \
                 vf o[A];                                                                      \
                 AT(t[i], o);                                                                  \
-                for (int j = 0; j < A; j++) store_lanes(e + (i * A + j) * ldx + l, o[j], k);  \
+                for (int j = 0; j < A; j++) vf_storeu(e + (i * A + j) * ldx + l, o[j]);       \
             }                                                                                 \
         }                                                                                     \
     }

@@ -20,18 +20,27 @@ static inline int64_t wino_tile_run(int64_t TH, int64_t TW, int64_t q, int64_t q
     return TW - *tx < q1 - q ? TW - *tx : q1 - q;
 }
 
-/* The input transform of the ntl tiles of a run (tile row ty of image n of `in`, from tile
- * column tx; m x m output tiles) into V: channel c's run at V + c * Tb, one (m+2)^2 slice per
- * transform element, ldv apart. */
-static inline void wino_input_run(const winograd_tile_kernels *tk, const dl_wino_conv *cv,
-                                  int m, const float *in, int64_t n, int64_t ty, int64_t tx,
-                                  int64_t ntl, float *V, int64_t Tb, int64_t ldv)
+/* The input transform of tiles q0 .. q1-1 (runs of any tile rows and images) and channels
+ * c0 .. c1-1 into V: tile q of channel c at V + c * Tb + (q - q0), one (m+2)^2 slice per
+ * transform element, ldv apart.
+ * Channel by channel, and within a channel run after run, so that each plane is read top to
+ * bottom (a stream the hardware prefetcher follows; the two rows adjacent tile rows share are
+ * still in L1) instead of a few short rows from each of C planes per run: 3-5% off the
+ * forward and fwd+bwd of (32, 64, 56, 56) here.  A caller splitting channels over threads
+ * must leave each channel's row of V room for the kernel's whole-vector spill (see
+ * winograd_kernels.h). */
+static inline void wino_input_tiles(const winograd_tile_kernels *tk, const dl_wino_conv *cv,
+                                    int m, const float *in, int64_t TH, int64_t TW, int64_t q0,
+                                    int64_t q1, int64_t c0, int64_t c1, float *V, int64_t Tb,
+                                    int64_t ldv)
 {
     const int64_t HW = cv->H * cv->W;
-    const float *img = in + n * cv->C * HW;
-    for (int64_t c = 0; c < cv->C; c++)
-        tk->input(img + c * HW, cv->H, cv->W, ty * m - cv->ph, tx * m - cv->pw, ntl, V + c * Tb,
-                  ldv);
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+            ntl = wino_tile_run(TH, TW, q, q1, &n, &ty, &tx);
+            tk->input(in + (n * cv->C + c) * HW, cv->H, cv->W, ty * m - cv->ph,
+                      tx * m - cv->pw, ntl, V + c * Tb + (q - q0), ldv);
+        }
 }
 
 #endif

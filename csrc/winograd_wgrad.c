@@ -144,14 +144,14 @@ static void wgrad_block(const wg_plan *pl, const float *in, const float *gy, int
     const int m = pl->m;
     const int64_t nb = q1 - q0, Tb = pl->Tb;
     const int64_t C = cv->C, K = cv->K, P = cv->OH * cv->OW;
-    for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
-        ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
-        wino_input_run(pl->tk, cv, m, in, n, ty, tx, ntl, V + (q - q0), Tb, pl->ldv);
-        const float *g = gy + n * K * P;
-        for (int64_t k = 0; k < K; k++)
-            pl->tk->grad_out(g + k * P, cv->OH, cv->OW, ty * m, tx * m, ntl,
+    /* both operands channel by channel, each plane read top to bottom (see winograd_tiles.h) */
+    wino_input_tiles(pl->tk, cv, m, in, pl->TH, pl->TW, q0, q1, 0, C, V, Tb, pl->ldv);
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t q = q0, n, ty, tx, ntl; q < q1; q += ntl) {
+            ntl = wino_tile_run(pl->TH, pl->TW, q, q1, &n, &ty, &tx);
+            pl->tk->grad_out(gy + (n * K + k) * P, cv->OH, cv->OW, ty * m, tx * m, ntl,
                              E + k * Tb + (q - q0), pl->lde);
-    }
+        }
     for (int64_t xi = 0; xi < pl->a2; xi++)
         dl_sgemm_ex(0, 1, (size_t)K, (size_t)C, (size_t)nb, 1.0f, E + xi * pl->lde, Tb,
                     V + xi * pl->ldv, Tb, 1.0f, M + xi * pl->ldm, C, NULL, DL_BIAS_NONE,

@@ -106,7 +106,15 @@ def cmd_info(args, out):
     p("packages: " + ", ".join(opt))
     for line in _fma_lines():
         p(line)
+    p(_amx_line(runtime.amx_status()))
     return 0
+
+
+def _amx_line(status):
+    """One line on Intel AMX for the int8 and bf16 GEMMs (dlcore.runtime.amx_status)."""
+    if status["int8"] == status["bf16"]:
+        return "AMX (int8, bf16 GEMM): %s" % status["int8"]
+    return "AMX: int8 GEMM %s; bf16 GEMM %s" % (status["int8"], status["bf16"])
 
 
 def _fma_lines():

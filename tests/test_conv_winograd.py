@@ -51,6 +51,10 @@ CASES = [
     (3, 5, 11, 4, 29, 1),
     (1, 300, 6, 7, 3, 1),
     (2, 16, 17, 19, 33, 3),
+    # few tiles beside many filters, gradients recorded (no filter cache): winograd.c's panel
+    # mode, the first large enough for two threads to split its channels and panels
+    (4, 70, 5, 3, 61, 1),
+    (1, 40, 2, 2, 33, 1),
 ]
 
 
@@ -145,13 +149,18 @@ def test_nan_and_inf_stay_where_they_belong(algo, rng):
 
 
 @pytest.mark.parametrize("algo", TILES)
-def test_nonfinite_weights_fall_back_to_im2col(algo, rng):
-    x = rng.standard_normal((2, 6, 9, 9)).astype(np.float32)
-    w = rng.standard_normal((5, 6, 3, 3)).astype(np.float32)
+@pytest.mark.parametrize("shape,record", [((2, 6, 9, 9, 5), False), ((4, 70, 5, 3, 61), True)],
+                         ids=["cached", "panel-mode"])
+def test_nonfinite_weights_fall_back_to_im2col(isa, threads, algo, shape, record, rng):
+    """Also where the filters are transformed panel by panel (recording gradients, few
+    tiles): the bad weight is found before any output is written."""
+    N, C, H, W, K = shape
+    x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+    w = rng.standard_normal((K, C, 3, 3)).astype(np.float32)
     w[2, 3, 1, 1] = np.inf
     with conv_algorithm("im2col"):
         want = F.conv2d(dl.tensor(x), dl.tensor(w), None, 1, 1).numpy()
     with conv_algorithm(algo):
-        got = F.conv2d(dl.tensor(x), dl.tensor(w), None, 1, 1).numpy()
+        got = F.conv2d(dl.tensor(x), dl.tensor(w, requires_grad=record), None, 1, 1).numpy()
     np.testing.assert_array_equal(got, want)
     assert np.isfinite(np.delete(got, 2, axis=1)).all()

@@ -182,7 +182,11 @@ def test_kernel_names(isa):
         assert _C.u8s8_kernel_name() == want
     else:
         flags = open("/proc/cpuinfo").read() if _cpuinfo_ok() else ""
-        assert _C.u8s8_kernel_name() == ("avx512-vnni" if "avx512_vnni" in flags else "avx2")
+        if _C.amx_status("int8") == "used":      # AMX tiles above VNNI (tests/test_amx.py)
+            assert _C.u8s8_kernel_name() == "amx"
+        else:
+            assert _C.u8s8_kernel_name() == ("avx512-vnni" if "avx512_vnni" in flags
+                                             else "avx2")
 
 
 def _cpuinfo_ok():
@@ -196,8 +200,10 @@ def _cpuinfo_ok():
 def test_bench_quant_workload_checks_every_dlcore_side(torch):
     from dlcore.bench import quant
     w = quant.workload(quant.cases(quick=True)[0], torch)
-    assert {"dlcore_fp32", "dlcore_int8", "dlcore_int8+q", "dlcore_bf16", "torch_int8",
-            "torch_bf16"} == set(w.sides)
+    int8_amx, bf16_amx = quant.amx_in_use()     # AMX adds its vector-tile comparison sides
+    assert ({"dlcore_fp32", "dlcore_int8", "dlcore_int8+q", "dlcore_bf16", "torch_int8",
+             "torch_bf16"} | ({"dlcore_int8_vnni"} if int8_amx else set())
+            | ({"dlcore_bf16_vec"} if bf16_amx else set())) == set(w.sides)
     assert w.check() is w
     for fn in w.sides.values():
         fn()

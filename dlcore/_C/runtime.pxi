@@ -71,3 +71,34 @@ def set_thread_binding(int mode):
     """Set the team's binding mode (0, 1, 2 as thread_binding_mode); returns the mode in force
     (0 while the user's OMP_PROC_BIND / OMP_PLACES / GOMP_CPU_AFFINITY is set)."""
     return dl_set_bind(mode)
+
+
+cdef extern from "dlcore/amx.h":
+    int DL_AMX_INT8
+    int DL_AMX_BF16
+    int dl_amx_ready(int kind) nogil
+    int dl_amx_allow(int allow) nogil
+    int dl_amx_allowed() nogil
+    const char *dl_amx_status(int kind) nogil
+
+_AMX_KINDS = {"int8": DL_AMX_INT8, "bf16": DL_AMX_BF16}
+
+
+def amx_status(str kind):
+    """Whether the int8 or bf16 GEMM uses AMX, and why not: 'used', 'present (...)', 'absent
+    (...)', 'refused by the OS (...)', 'off (DLCORE_AMX=0)', 'disabled by the self-check
+    (...)'.  The first call detects AMX and, where the CPU has it, requests the tile permission
+    and runs the self-check."""
+    if kind not in _AMX_KINDS:
+        raise ValueError("amx_status: kind must be 'int8' or 'bf16', got %r" % (kind,))
+    cdef int k = _AMX_KINDS[kind]
+    cdef const char *s
+    with nogil:
+        s = dl_amx_status(k)
+    return s.decode()
+
+
+def amx_allow(bint allow):
+    """Allow (True) or forbid (False) AMX for later GEMM calls (tests and benchmarks compare
+    it with the AVX-512 tiles); returns the previous setting."""
+    return bool(dl_amx_allow(allow))

@@ -7,13 +7,17 @@ GEMM cases (Linear-shaped, x (n x n) @ W.T with W (n x n), n = 256, 512, 1024), 
   int8+q      the same plus quantizing the float activations per row (what a dynamic
               quantized Linear pays per call)
   bf16        the bf16 kernel on activations already in bf16 (kernel only)
+  int8_vnni, bf16_vec   on a CPU where the GEMMs run on AMX tiles (dlcore.runtime.amx_status):
+              the same int8 / bf16 kernels with AMX turned off (AVX512-VNNI / AVX512-BF16
+              tiles), so one run shows AMX against the vector tiles and fp32
 torch sides: torch.ao.nn.quantized.dynamic.Linear (fbgemm/x86 int8, float in and out) and
 torch.matmul on bf16 tensors.  Before timing, each dlcore output is checked against a float64
 NumPy product of the same quantized (or bf16-rounded) operands.
 GFLOP/s count 2 n^3 for every side; `peak` is the fraction of the nominal peak of `threads`
 cores: fp32 = the measured FMA peak (dlcore.bench._peak), bf16 = 2x it (one vdpbf16ps does 32
 multiply-adds where one FMA does 16), int8 = 4x it (one vpdpbusd does 64); on CPUs without
-AVX512-VNNI/BF16 those nominal peaks overstate what the AVX2 paths can reach.
+AVX512-VNNI/BF16 those nominal peaks overstate what the AVX2 paths can reach, and on AMX they
+understate it (a tile unit is not counted: the AMX sides' fraction can exceed 1).
 
 LSTM/GRU (seq 100, batch 32, 128 -> 256): dlcore fp32 against quantize_dynamic's int8 layer,
 and torch's fp32 and dynamic quantized layers.
@@ -39,10 +43,12 @@ from ..ops.qmatmul import (Int8Weight, BF16Weight, quantize_activations, int8_ge
 from . import (assert_close, get_torch, sides_ms, threads as thread_scope, MismatchError,
                Workload)
 from ._peak import fma_peak
+from ..runtime import allow_amx
 
 SIZES = (256, 512, 1024)
-SIDES = ("fp32", "int8", "int8+q", "bf16", "torch_int8", "torch_bf16")
-PEAK_FACTOR = {"fp32": 1, "int8": 4, "int8+q": 4, "bf16": 2, "torch_int8": 4, "torch_bf16": 2}
+SIDES = ("fp32", "int8", "int8+q", "bf16", "int8_vnni", "bf16_vec", "torch_int8", "torch_bf16")
+PEAK_FACTOR = {"fp32": 1, "int8": 4, "int8+q": 4, "bf16": 2, "int8_vnni": 4, "bf16_vec": 2,
+               "torch_int8": 4, "torch_bf16": 2}
 # max |diff| / max |fp32| allowed of a quantized model's output against dlcore fp32 (measured:
 # int8 LSTM/GRU ~0.02, MiniLM int8 ~0.05, bf16 ~0.002), and of an fp32 reference (torch's
 # layer, ONNX Runtime on the torch twin) against dlcore fp32 (measured ~1e-6)
@@ -61,6 +67,23 @@ def _check(case, name, got, want, rtol):
     if not err <= bound:
         raise MismatchError("%s: %s differs from the NumPy reference by %.3g (bound %.3g)"
                             % (case, name, err, bound))
+
+
+def _without_amx(f):
+    """f run with the GEMMs kept off AMX (the vector tiles)."""
+    def run():
+        prev = allow_amx(False)
+        try:
+            return f()
+        finally:
+            allow_amx(prev)
+    return run
+
+
+def amx_in_use():
+    """(int8 on AMX, bf16 on AMX) for the ISA in use."""
+    k = kernel_names()
+    return k["int8"] == "amx", k["bf16"] == "amx"
 
 
 def cases(quick=False):
@@ -88,14 +111,24 @@ def workload(n, torch=None):
         xq = (qa[0][:, :n].astype(np.float64) - qa[2][:, None]) * qa[1][:, None]
         _check(case, "int8", int8_gemm(qa, w8, out), xq @ w8.dequantize().T.astype(np.float64),
                1e-5)
-        _check(case, "bf16", bf16_gemm(xb, wb, out), from_bfloat16(xb).astype(np.float64)
-               @ from_bfloat16(wb.bits).T.astype(np.float64), 1e-5)
+        bref = from_bfloat16(xb).astype(np.float64) @ from_bfloat16(wb.bits).T.astype(np.float64)
+        _check(case, "bf16", bf16_gemm(xb, wb, out), bref, 1e-5)
+        if "dlcore_int8_vnni" in sides:
+            _check(case, "int8_vnni", sides["dlcore_int8_vnni"](),
+                   xq @ w8.dequantize().T.astype(np.float64), 1e-5)
+        if "dlcore_bf16_vec" in sides:
+            _check(case, "bf16_vec", sides["dlcore_bf16_vec"](), bref, 1e-5)
     sides = {
         "dlcore_fp32": lambda: dl_gemm(x, w, out, transpose_b=True),
         "dlcore_int8": lambda: int8_gemm(qa, w8, out),
         "dlcore_int8+q": lambda: int8_gemm(quantize_activations(x), w8, out),
         "dlcore_bf16": lambda: bf16_gemm(xb, wb, out),
     }
+    int8_amx, bf16_amx = amx_in_use()
+    if int8_amx:
+        sides["dlcore_int8_vnni"] = _without_amx(lambda: int8_gemm(qa, w8, out))
+    if bf16_amx:
+        sides["dlcore_bf16_vec"] = _without_amx(lambda: bf16_gemm(xb, wb, out))
     if torch is not None:
         tx = torch.from_numpy(x)
         lin = torch.nn.Linear(n, n, bias=False)
@@ -146,6 +179,9 @@ def _gemm_rows(threads, quick, rng, torch):
                                   if t and peak else None)
             for s in names[1:]:
                 r[s + "_vs_fp32"] = ms[0] / r[s + "_ms"] if r[s + "_ms"] else None
+            for amx_side, vec_side in (("int8", "int8_vnni"), ("bf16", "bf16_vec")):
+                if r.get(vec_side + "_ms") and r.get(amx_side + "_ms"):
+                    r["amx_%s_vs_vec" % amx_side] = r[vec_side + "_ms"] / r[amx_side + "_ms"]
             rows.append(r)
     return rows
 
@@ -311,20 +347,27 @@ def _f(v, spec):
 def format_table(rows):
     k = kernel_names()
     peak, how = fma_peak()
-    lines = ["kernels: int8 %s, bf16 %s; GFLOP/s (fraction of nominal peak); x = vs dlcore fp32"
-             % (k["int8"], k["bf16"])]
+    amx = k["amx"]
+    lines = ["kernels: int8 %s, bf16 %s; AMX: int8 %s, bf16 %s; GFLOP/s (fraction of nominal "
+             "peak); x = vs dlcore fp32" % (k["int8"], k["bf16"], amx["int8"], amx["bf16"])]
     g = [r for r in rows if r.get("case", "").startswith("gemm")]
     if g:
-        head = "%-14s %3s" % ("case", "thr") + "".join(" %17s" % s for s in SIDES) + \
-            "  int8/fp32 bf16/fp32"
+        # the AVX-512 comparison sides exist only where AMX ran
+        sides = [s for s in SIDES
+                 if s not in ("int8_vnni", "bf16_vec") or any(s + "_ms" in r for r in g)]
+        vs_vec = any("amx_int8_vs_vec" in r or "amx_bf16_vs_vec" in r for r in g)
+        head = "%-14s %3s" % ("case", "thr") + "".join(" %17s" % s for s in sides) + \
+            "  int8/fp32 bf16/fp32" + ("  amx/vnni amx/bf16vec" if vs_vec else "")
         lines += [head, "-" * len(head)]
         for r in g:
             cells = ["%7s (%s)" % (_f(r.get(s + "_gflops"), ".1f"), _f(r.get(s + "_peak"), ".2f"))
-                     for s in SIDES]
+                     for s in sides]
             lines.append("%-14s %3d" % (r["case"], r["threads"]) + "".join(" %17s" % c
                                                                          for c in cells)
                          + "  %9s %9s" % (_f(r.get("int8_vs_fp32"), ".2f"),
-                                          _f(r.get("bf16_vs_fp32"), ".2f")))
+                                          _f(r.get("bf16_vs_fp32"), ".2f"))
+                         + ("  %8s %11s" % (_f(r.get("amx_int8_vs_vec"), ".2f"),
+                                            _f(r.get("amx_bf16_vs_vec"), ".2f")) if vs_vec else ""))
     rn = [r for r in rows if r.get("case", "").startswith(("lstm", "gru"))]
     if rn:
         head = "%-24s %3s %10s %10s %12s %12s %10s %16s %8s" % (

@@ -3,7 +3,7 @@ Attention (reading strided q/k/v views in place) and the recurrent layers."""
 import numpy as np
 
 from . import executor as X
-from ..ops.conv import conv2d_algorithm
+from ..ops.conv import conv2d_algorithm, get_conv_algorithm
 from .lower_common import F32, f32, fused_act, numel
 from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
 
@@ -13,6 +13,8 @@ _COL_BYTES = 1 << 19   # an im2col tile in half of L2
 _MIN_COLS = 256        # columns below which a convolution's product takes several images,
 _BATCH_COLS = 1024     # up to this many columns
 _BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
+_SMALL_MAP = 64        # positions below which a pointwise conv runs transposed,
+_SMALL_MAP_MACS = 4096  # from this many weights (its two transposes cost more on tiny layers)
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -150,6 +152,13 @@ def _conv(L, node):
     one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
         tuple(at["dilations"]) == (1, 1)
     if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
+            _direct_ok(C, K, R, S, OH, OW, at):
+        # small maps at stride 1: taps read at offsets of the padded planes, no im2col
+        kind, a1, a2, a3 = fused_act(node)
+        L.step(X.CONV_DIRECT, [xr, wr, br, yr], p + [kind], [a1, a2, a3], outputs=[3],
+               label="Conv")
+        return True
+    if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
             not one_channel:
         # im2col tiles times weights packed once, the epilogue fused (lower_conv_gemm)
         act, post, a1, a2, a3 = _gemm_acts(node)
@@ -162,18 +171,41 @@ def _conv(L, node):
         imgs = 1
         if N > 1 and P < _MIN_COLS and not pointwise:
             imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
-        if imgs > 1:
+        # a pointwise conv on a small map (MobileNet's 7x7): the transposed product, the map's
+        # positions as rows (plan_pointwise.c), a few images at a time
+        transposed = int(pointwise and P < _SMALL_MAP and CRS * K >= _SMALL_MAP_MACS)
+        if transposed:
+            imgs = max(1, min(N, _BATCH_BYTES // (4 * (CRS + K) * P)))
+            col = L.scratch(4 * (CRS + K) * imgs * P, "transposed")
+        elif imgs > 1:
             tile = P
             col = L.scratch(4 * (CRS + K) * imgs * P, "im2col")
         else:
             col = L.scratch(4 * CRS * tile, "im2col") if tile else None
-        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile, imgs], [a1, a2, a3],
+        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile, imgs, transposed],
+               [a1, a2, a3],
                outputs=[3], label="Conv")
         return True
     kind, a1, a2, a3 = fused_act(node)
     L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
            [a1, a2, a3], outputs=[3], label=node.op)
     return True
+
+
+def _direct_ok(C, K, R, S, OH, OW, at):
+    """Whether the direct convolution (csrc/plan_direct_simd.c) takes this Conv: stride 1,
+    groups 1, few output channels (a GEMM's wide register tiles win with many), its padded
+    planes within the kernel's stack buffer, and the dropped columns of each padded row
+    ((S-1)*dw of OW + (S-1)*dw computed) at most a third of the row: LeNet's 5x5 layers
+    (4 of 32 and 4 of 14).  Under a forced algorithm (conv_algorithm('im2col'), ...) the
+    plan keeps eager's routes."""
+    if get_conv_algorithm() != "auto" or tuple(at["strides"]) != (1, 1) or at["group"] != 1 \
+            or K > 64 or R * S == 1:
+        return False
+    dh, dw = at["dilations"]
+    Hp, Wp = OH + (R - 1) * dh, OW + (S - 1) * dw
+    return C * R * S <= X.DIRECT_MAX_TAPS and C * Hp * Wp + 64 <= X.DIRECT_MAX_FLOATS and \
+        3 * (S - 1) * dw <= Wp
 
 
 def _pool_ints(x, y, k=(1, 1), s=(1, 1), p=(0, 0), d=(1, 1)):

@@ -72,8 +72,11 @@ def _bias(fname, bias, n):
 
 
 def kernel_names():
-    """The micro-kernels the ISA in use runs: {'int8': ..., 'bf16': ...}."""
-    return {"int8": _C.u8s8_kernel_name(), "bf16": _C.bf16_kernel_name()}
+    """The micro-kernels the ISA in use runs: {'int8': ..., 'bf16': ..., 'amx': {'int8': ...,
+    'bf16': ...}}; 'amx' is dlcore.runtime.amx_status() (used, present, absent, refused by the
+    OS, off, disabled by the self-check, with the reason)."""
+    return {"int8": _C.u8s8_kernel_name(), "bf16": _C.bf16_kernel_name(),
+            "amx": {kind: _C.amx_status(kind) for kind in ("int8", "bf16")}}
 
 
 # ---- int8 ---------------------------------------------------------------------------------

@@ -89,6 +89,21 @@ def supported_isas():
     return tuple(_C.supported_isas())
 
 
+def amx_status():
+    """{'int8': ..., 'bf16': ...}: whether each GEMM family runs on Intel AMX tiles and why
+    not: 'used', 'present (not used: ...)', 'absent (...)', 'refused by the OS (...)',
+    'off (DLCORE_AMX=0)', 'disabled by the self-check (...)'.  The first call detects AMX and,
+    on a CPU that has it, asks Linux for the tile permission and runs the self-check."""
+    return {kind: _C.amx_status(kind) for kind in ("int8", "bf16")}
+
+
+def allow_amx(on):
+    """Let the GEMMs use AMX where it is ready (True, the default) or keep them on the AVX-512
+    tiles (False), for comparisons; returns the previous setting.  DLCORE_AMX=0 at start turns
+    AMX off for the process (then this cannot turn it on)."""
+    return _C.amx_allow(bool(on))
+
+
 def have_openmp():
     """True if the kernels were built with OpenMP (otherwise they run on one thread)."""
     return bool(_C.have_openmp())

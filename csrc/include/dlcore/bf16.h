@@ -25,7 +25,7 @@ int dl_bf16_pack(size_t N, size_t K, const uint16_t *W, size_t ldw, uint16_t *pa
 int dl_bf16_gemm(size_t M, size_t N, size_t K, const uint16_t *A, size_t lda,
                  const uint16_t *packed, const float *bias, int act, float *out, size_t ldo);
 
-/* "avx512-bf16", "avx2", "generic" */
+/* "amx" (dlcore/amx.h), "avx512-bf16", "avx2", "generic" */
 const char *dl_bf16_kernel_name(void);
 
 #endif

@@ -40,7 +40,8 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
                  int32_t *raw_s32);
 
-/* which micro-kernel the ISA in use runs: "avx512-vnni", "avx2", "generic" */
+/* which micro-kernel the ISA in use runs: "amx" (dlcore/amx.h), "avx512-vnni", "avx2",
+ * "generic" */
 const char *dl_u8s8_kernel_name(void);
 
 #endif

@@ -1,0 +1,427 @@
+/* Depthwise convolution with "same" padding (odd R x S filters, padding (R - 1) / 2 and
+ * (S - 1) / 2, stride 1 or 2 both ways, one filter per channel) computed on the flat output
+ * grid: output (oh, ow) is flat index j = oh * OW + ow, and each tap reads its source at
+ * j + a fixed offset, with a lane mask dropping the lanes whose tap column falls outside
+ * the row (the flat grid's row ends) or whose source index falls outside the plane.
+ *
+ * Stride 1 (OH = H, OW = W) reads the input plane in place: no padded copy, no copy out;
+ * outputs are written whole vectors at a time straight into y.  MobileNetV2's 7x7 and 14x14
+ * planes spent most of their time padding rows of 7 or 14 into a scratch plane and copying
+ * results back out of one.
+ *
+ * Stride 2 splits the input into its four (row parity, column parity) phases, each an
+ * OH x OW grid, a band of output rows at a time (with `halo` rows each side, zero outside
+ * the image) so the band stays in L1; tap (r, s) then reads phase ((r - ph) mod 2,
+ * (s - pw) mod 2) at a flat offset as above, every load contiguous.
+ *
+ * The column masks depend only on a lane's place in the band, so they are worked out once
+ * per step; masked-off lanes are never read (vf_load_masked touches no memory for them). */
+#include <stdint.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "dlcore/act.h"
+#include "dlcore/plan.h"
+#include "dlcore/runtime.h"
+#include "simd.h"
+#include "simd_lanes.h"
+#include "plan_dw_same.h"
+#ifdef DL_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+#define L DL_VF_LEN
+
+/* A lane mask for masked loads, from the low L bits of an integer (bit l: lane l). */
+#if defined(__AVX512F__)
+typedef __mmask16 lmask;
+static inline lmask lmask_bits(uint32_t b) { return (__mmask16)b; }
+static inline vf vf_load_masked(const float *p, lmask m) { return _mm512_maskz_loadu_ps(m, p); }
+#elif defined(__AVX2__) && defined(__FMA__)
+typedef __m256i lmask;
+static inline lmask lmask_bits(uint32_t b)
+{
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), bit), bit);
+}
+static inline vf vf_load_masked(const float *p, lmask m) { return _mm256_maskload_ps(p, m); }
+#else
+typedef uint32_t lmask;
+static inline lmask lmask_bits(uint32_t b) { return b & 1u; }
+static inline vf vf_load_masked(const float *p, lmask m) { return m ? *p : 0.0f; }
+#endif
+
+enum { MAX_TAPS = 49, BAND_FLOATS = 1024, AHEAD = 6 };
+
+typedef struct {
+    int64_t H, W, OH, OW, st, taps, halo;
+    int64_t OHB;            /* output rows per band */
+    int64_t nvb;            /* vectors per band: OHB * OW rounded up */
+    int64_t PS, lead;       /* stride 2: floats per phase band, band row 0's offset in it */
+    int64_t toff[MAX_TAPS]; /* tap q's source offset from the output's flat index */
+    int s2_rows;            /* stride 2, 3x3, rows of 14 or more: dw3_s2_rows */
+    int s1_rows;            /* stride 1, 3x3, rows of 14 or more: dw3_s1_rows */
+    const lmask *masks;     /* nvb x taps lane masks: the tap's column in the row and, at
+                             * stride 1, its source in the plane */
+} same_geom;
+
+int DL_ISA_FN(dl_plan_dw_same_applies)(const int64_t *i)
+{
+    /* N C H W K R S OH OW sh sw ph pw dh dw groups */
+    const int64_t R = i[5], S = i[6], st = i[9];
+    return i[1] > 0 && i[4] == i[1] && i[15] == i[1] && (R & 1) && (S & 1) && R * S <= MAX_TAPS
+           && i[11] == (R - 1) / 2 && i[12] == (S - 1) / 2 && (st == 1 || st == 2)
+           && i[10] == st && i[13] == 1 && i[14] == 1
+           && i[7] == (i[2] + st - 1) / st && i[8] == (i[3] + st - 1) / st && i[7] > 0
+           && i[8] > 0 && (st == 2 || i[7] * i[8] <= BAND_FLOATS || (R == 3 && S == 3));
+}
+
+/* the lane mask of lanes l with lo <= l < hi */
+static inline lmask lanes_in(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > L ? L : hi;
+    return lmask_bits(hi <= lo ? 0u : (uint32_t)(((1ull << hi) - 1ull) & ~((1ull << lo) - 1ull)));
+}
+
+/* acc[k] for NV vectors at flat output index j: bias + sum over taps, masks mv[k * taps + q] */
+static inline __attribute__((always_inline)) void sum_vecs(const same_geom *g, const float *src,
+                                                          int64_t j, const lmask *mv,
+                                                          const float *w, vf vb, vf *acc,
+                                                          const int NV)
+{
+    for (int k = 0; k < NV; k++) acc[k] = vb;
+    for (int64_t q = 0; q < g->taps; q++) {
+        const vf wt = vf_set1(w[q]);
+        const float *s = src + j + g->toff[q];
+        for (int k = 0; k < NV; k++)
+            acc[k] = vf_fma(wt, vf_load_masked(s + k * L, mv[k * g->taps + q]), acc[k]);
+    }
+}
+
+/* writes outputs [j, j + NV * L) of y, clipped to n, clipped to [lo, hi] when clip */
+static inline __attribute__((always_inline)) void put_vecs(vf *acc, float *y, int64_t j,
+                                                          int64_t n, int clip, vf vlo, vf vhi,
+                                                          const int NV)
+{
+    for (int k = 0; k < NV; k++) {
+        vf a = acc[k];
+        if (clip) a = vf_min(vhi, vf_max(vlo, a));
+        const int64_t at = j + k * L;
+        if (at + L <= n) vf_storeu(y + at, a);
+        else if (at < n) vf_store_part(y + at, a, (size_t)(n - at));
+    }
+}
+
+typedef struct {
+    const float *x, *w, *bias;
+    float *y;
+    const double *f;
+    int64_t C;
+    int kind;
+} same_args;
+
+/* One band's n outputs from flat index base of the plane; src is the source at the band's
+ * flat index 0 (stride 1: the plane; stride 2: the phase band). */
+static void band_sum(const same_geom *g, const float *src, int64_t base, int64_t n,
+                     const float *w, vf vb, int clip, vf vlo, vf vhi, float *y)
+{
+    const int64_t taps = g->taps, nv = (n + L - 1) / L;
+    int64_t v = 0;
+    for (; v + 4 <= nv; v += 4) {
+        vf acc[4];
+        sum_vecs(g, src, v * L, g->masks + v * taps, w, vb, acc, 4);
+        put_vecs(acc, y, base + v * L, base + n, clip, vlo, vhi, 4);
+    }
+    for (; v < nv; v++) {
+        vf acc[1];
+        sum_vecs(g, src, v * L, g->masks + v * taps, w, vb, acc, 1);
+        put_vecs(acc, y, base + v * L, base + n, clip, vlo, vhi, 1);
+    }
+}
+
+/* Stride 2: phase (a, b) band row t (grid row oh0 - halo + t) holds x[2 (oh0 - halo + t) + a]
+ * [2 k + b] for k < OW, zero outside the image.  Rows are written in order with whole vectors
+ * whose spill lands in the next row (written after) or the phase's slack. */
+static void split_band(const same_geom *g, const float *x, int64_t oh0, float *buf)
+{
+    const int64_t rows = g->OHB + 2 * g->halo;
+    for (int64_t t = 0; t < rows; t++)
+        for (int64_t a = 0; a < 2; a++) {
+            /* input rows in memory order, the one AHEAD rows on fetched early: the planes come
+             * from L3 or memory (an expand conv's output of several MB) and the loads' wait
+             * otherwise took most of the step's time */
+            const int64_t h = 2 * (oh0 - g->halo + t) + a;
+            float *d0 = buf + (2 * a) * g->PS + g->lead + (t - g->halo) * g->OW;
+            float *d1 = buf + (2 * a + 1) * g->PS + g->lead + (t - g->halo) * g->OW;
+            if (h < 0 || h >= g->H) {
+                for (int64_t k = 0; k < g->OW; k += L) {
+                    vf_storeu(d0 + k, vf_zero());
+                    vf_storeu(d1 + k, vf_zero());
+                }
+                continue;
+            }
+            const float *xr = x + h * g->W;
+            /* past the plane's end: the next plane's first rows (a prefetch never faults) */
+            for (int64_t c = 0; c < g->W; c += 16) __builtin_prefetch(xr + AHEAD * g->W + c);
+            for (int64_t k = 0; k < g->OW; k += L) {
+                const int64_t c = 2 * k;
+                vf in[2], o[2];
+                in[0] = vf_load_range(xr + c, -c, g->W - c);
+                in[1] = vf_load_range(xr + c + L, -c - L, g->W - c - L);
+                vf_deinterleave2(in, o);
+                vf_storeu(d0 + k, o[0]);
+                vf_storeu(d1 + k, o[1]);
+            }
+        }
+}
+
+/* Stride 2, 3x3, padding 1, rows of 14 outputs or more: output rows oh0 .. oh0 + NR - 1 read
+ * straight from the input plane.  Block row i (input row 2 oh0 - 1 + i) is loaded once per
+ * output vector and split in registers into its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1:
+ * the even and odd lanes of two loads, and the even lanes moved on by one lane with the next
+ * column.  No phase planes are written and read back (the band kernel's stores and masked
+ * loads were most of its work on 56- and 112-column planes). */
+static inline __attribute__((always_inline)) void dw3_s2_rows(const same_geom *g,
+                                                             const float *x, int64_t oh0,
+                                                             const vf *wv, vf vb, int clip,
+                                                             vf vlo, vf vhi, float *y,
+                                                             const int NR)
+{
+    const int64_t H = g->H, W = g->W, OW = g->OW;
+    for (int64_t v = 0; v < OW; v += L) {
+        vf acc[2];
+        for (int m = 0; m < NR; m++) acc[m] = vb;
+        const int64_t c0 = 2 * v - 1, cn = c0 + 2 * L;
+        const int edge = c0 < 0 || cn > W;
+        /* the row ends' masks, the same for every row of the block */
+        const lmask e0 = lanes_in(-c0, W - c0), e1 = lanes_in(-c0 - L, W - c0 - L);
+        for (int i = 0; i < 2 * NR + 1; i++) {
+            const int64_t h = 2 * oh0 - 1 + i;
+            if (h < 0 || h >= H) continue;
+            const float *xr = x + h * W;
+            vf in[2], t[2];
+            if (!edge) {
+                in[0] = vf_loadu(xr + c0);
+                in[1] = vf_loadu(xr + c0 + L);
+            } else {
+                in[0] = vf_load_masked(xr + c0, e0);
+                in[1] = vf_load_masked(xr + c0 + L, e1);
+            }
+            vf_deinterleave2(in, t);   /* columns c0 + 2 l and c0 + 2 l + 1 */
+            const vf t2 = vf_shift_in(t[0], cn < W ? xr[cn] : 0.0f);
+            for (int m = 0; m < NR; m++) {
+                const int r = i - 2 * m;
+                if (r < 0 || r > 2) continue;
+                acc[m] = vf_fma(wv[3 * r], t[0], acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 1], t[1], acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 2], t2, acc[m]);
+            }
+        }
+        for (int m = 0; m < NR; m++) {
+            vf o = acc[m];
+            if (clip) o = vf_min(vhi, vf_max(vlo, o));
+            float *dst = y + (oh0 + m) * OW + v;
+            if (v + L <= OW) vf_storeu(dst, o);
+            else vf_store_part(dst, o, (size_t)(OW - v));
+        }
+    }
+}
+
+static void plane_s2_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
+                          vf vlo, vf vhi, float *y)
+{
+    vf wv[9];
+    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
+    int64_t oh = 0;
+    for (; oh + 2 <= g->OH; oh += 2) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 2);
+    for (; oh < g->OH; oh++) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+}
+
+/* Stride 1, 3x3, padding 1, rows of 14 or more: NR output rows from oh0 read straight from
+ * the input plane, each input row's three shifted vectors loaded once for every output row
+ * it reaches (up to 3), the row ends' loads masked: the executor's padded-plane kernel
+ * (plan_dw_simd.c) without the padded copy of every plane. */
+static inline __attribute__((always_inline)) void dw3_s1_rows(const same_geom *g,
+                                                             const float *x, int64_t oh0,
+                                                             const vf *wv, vf vb, int clip,
+                                                             vf vlo, vf vhi, float *y,
+                                                             const int NR)
+{
+    const int64_t H = g->H, W = g->W;
+    for (int64_t v = 0; v < W; v += L) {
+        vf acc[4];
+        for (int m = 0; m < NR; m++) acc[m] = vb;
+        const int edge = v < 1 || v + L + 1 > W;
+        const lmask e0 = lanes_in(1 - v, W - v + 1), e1 = lanes_in(-v, W - v),
+                    e2 = lanes_in(-v - 1, W - v - 1);
+        for (int i = 0; i < NR + 2; i++) {
+            const int64_t h = oh0 - 1 + i;
+            if (h < 0 || h >= H) continue;
+            const float *xr = x + h * W + v;
+            vf x0, x1, x2;
+            if (!edge) {
+                x0 = vf_loadu(xr - 1);
+                x1 = vf_loadu(xr);
+                x2 = vf_loadu(xr + 1);
+            } else {
+                x0 = vf_load_masked(xr - 1, e0);
+                x1 = vf_load_masked(xr, e1);
+                x2 = vf_load_masked(xr + 1, e2);
+            }
+            for (int m = 0; m < NR; m++) {
+                const int r = i - m;
+                if (r < 0 || r > 2) continue;
+                acc[m] = vf_fma(wv[3 * r], x0, acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 1], x1, acc[m]);
+                acc[m] = vf_fma(wv[3 * r + 2], x2, acc[m]);
+            }
+        }
+        for (int m = 0; m < NR; m++) {
+            vf o = acc[m];
+            if (clip) o = vf_min(vhi, vf_max(vlo, o));
+            float *dst = y + (oh0 + m) * W + v;
+            if (v + L <= W) vf_storeu(dst, o);
+            else vf_store_part(dst, o, (size_t)(W - v));
+        }
+    }
+}
+
+static void plane_s1_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
+                          vf vlo, vf vhi, float *y)
+{
+    vf wv[9];
+    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
+    int64_t oh = 0;
+    for (; oh + 4 <= g->OH; oh += 4) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 4);
+    for (; oh < g->OH; oh++) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+}
+
+static void plane_same(const same_geom *g, const same_args *a, int64_t p, float *buf)
+{
+    const int64_t c = p % a->C, taps = g->taps;
+    const float *x = a->x + p * g->H * g->W, *w = a->w + c * taps;
+    float *y = a->y + p * g->OH * g->OW;
+    const int kind = a->kind;
+    const int clip = kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
+    const vf vlo = vf_set1(kind == DL_AF_RELU ? 0.0f : (float)a->f[0]);
+    const vf vhi = vf_set1(kind == DL_AF_RELU ? __builtin_inff() : (float)a->f[1]);
+    const vf vb = vf_set1(a->bias ? a->bias[c] : 0.0f);
+    if (g->s2_rows) {
+        plane_s2_rows(g, x, w, vb, clip, vlo, vhi, y);
+    } else if (g->s1_rows) {
+        plane_s1_rows(g, x, w, vb, clip, vlo, vhi, y);
+    } else {
+        for (int64_t oh0 = 0; oh0 < g->OH; oh0 += g->OHB) {
+            const int64_t rows = g->OH - oh0 < g->OHB ? g->OH - oh0 : g->OHB;
+            const int64_t base = oh0 * g->OW, n = rows * g->OW;
+            if (g->st == 1) {
+                band_sum(g, x + base, base, n, w, vb, clip, vlo, vhi, y);
+            } else {
+                split_band(g, x, oh0, buf);
+                band_sum(g, buf + g->lead, base, n, w, vb, clip, vlo, vhi, y);
+            }
+        }
+    }
+    if (!clip && kind >= 0)
+        dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)a->f[0], (float)a->f[1],
+                       (float)a->f[2]);
+}
+
+/* i: the CONV step's ints (dl_plan_dw_same_applies holds) | f: act a, b, c.  -1: no memory. */
+int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x,
+                               const float *w, const float *bias, float *y)
+{
+    same_geom g;
+    g.H = i[2]; g.W = i[3]; g.OH = i[7]; g.OW = i[8]; g.st = i[9];
+    const int64_t R = i[5], S = i[6], ph = i[11], pw = i[12];
+    g.taps = R * S;
+    g.s2_rows = g.st == 2 && R == 3 && S == 3 && g.OW >= 14;
+    g.s1_rows = g.st == 1 && R == 3 && S == 3 && g.OW >= 14;
+    g.halo = g.st == 1 ? 0 : (ph + 1) / 2;
+    /* stride 1: the plane is one band, its masks cut at the plane's ends too */
+    g.OHB = g.st == 1 ? g.OH : BAND_FLOATS / g.OW - 2 * g.halo;
+    if (g.OHB < 1) g.OHB = 1;
+    if (g.OHB > g.OH) g.OHB = g.OH;
+    g.nvb = (g.OHB * g.OW + L - 1) / L;
+    g.lead = L + g.halo * g.OW;
+    /* room for the last row's spill and the last vector's farthest tap */
+    g.PS = g.lead + (g.OHB + g.halo) * g.OW + 2 * L + g.halo;
+    for (int64_t r = 0; r < R; r++)
+        for (int64_t s = 0; s < S; s++) {
+            const int64_t q = r * S + s;
+            int64_t off;
+            if (g.st == 1) {
+                off = (r - ph) * g.W + (s - pw);
+            } else {
+                const int64_t pa = ((r - ph) % 2 + 2) % 2, pb = ((s - pw) % 2 + 2) % 2;
+                const int64_t dr = (r - ph - pa) / 2, dc = (s - pw - pb) / 2;
+                off = (2 * pa + pb) * g.PS + dr * g.OW + dc;
+            }
+            g.toff[q] = off;
+        }
+    const size_t nm = (size_t)(g.nvb * g.taps);
+    lmask *masks = dl_alloc(nm * sizeof(lmask) + 64);
+    if (!masks) {
+        return -1;
+    }
+    for (int64_t v = 0; v < (g.s2_rows || g.s1_rows ? 0 : g.nvb); v++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++) {
+                const int64_t dc = g.st == 1 ? s - pw
+                                   : (s - pw - (((s - pw) % 2 + 2) % 2)) / 2;
+                const int64_t at = v * L + g.toff[r * S + s];   /* stride 1: in the plane */
+                uint32_t b = 0;
+                for (int64_t l = 0; l < L; l++) {
+                    const int64_t col = (v * L + l) % g.OW + dc;
+                    if (col >= 0 && col < g.OW
+                        && (g.st == 2 || (at + l >= 0 && at + l < g.H * g.W)))
+                        b |= 1u << l;
+                }
+                masks[v * g.taps + r * S + s] = lmask_bits(b);
+            }
+    g.masks = masks;
+    const same_args a = {x, w, bias, y, f, i[1], (int)i[16]};
+    const int64_t planes = i[0] * i[1];
+    const size_t scratch = g.st == 1 || g.s2_rows ? 0 : (size_t)(4 * g.PS) * sizeof(float);
+    int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
+    if (nt > planes) nt = (int)planes;
+    int failed = 0;
+    if (nt <= 1) {
+        float *buf = scratch ? dl_alloc(scratch) : NULL;
+        if (scratch && !buf) {
+            failed = 1;
+        } else {
+            for (int64_t p = 0; p < planes; p++) plane_same(&g, &a, p, buf);
+        }
+        dl_free(buf);
+    } else {
+        /* planes taken in chunks as threads come free (a thread the OS delays on a busy
+         * machine then holds up nobody) */
+        const int64_t chunk = 4;
+        int64_t next = 0;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+#endif
+        {
+            float *buf = scratch ? dl_alloc(scratch) : NULL;
+            if (scratch && !buf) {
+                failed = 1;
+            } else {
+                for (;;) {
+                    int64_t p0;
+#ifdef DL_HAVE_OPENMP
+#pragma omp atomic capture
+#endif
+                    { p0 = next; next += chunk; }
+                    if (p0 >= planes) break;
+                    for (int64_t p = p0; p < planes && p < p0 + chunk; p++)
+                        plane_same(&g, &a, p, buf);
+                }
+            }
+            dl_free(buf);
+        }
+    }
+    dl_free(masks);
+    return failed ? -1 : 0;
+}

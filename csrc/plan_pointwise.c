@@ -1,0 +1,66 @@
+/* The executor's pointwise (1x1) convolution on small maps, as the transposed product
+ *
+ *   y_n^T (P x K) = x_n^T (P x C) @ W^T (C x K)
+ *
+ * with W^T packed once when the plan is made.  In the usual orientation (plan_conv.c) the
+ * product's columns are the map's P positions: MobileNetV2's 7x7 layers give 49 columns, a
+ * register tile of 32 and a second one of 17 in a tile as wide, so a quarter of the
+ * multiply-adds are padding.  Here the P positions (of `imgs` images together) are the rows,
+ * the K output channels (multiples of 16 in these models) the columns; the input and the
+ * result are transposed in cache on the way in and out.  The bias is per column (channel),
+ * Relu in the epilogue, any other activation run on each finished strip. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dlcore/act.h"
+#include "dlcore/gemm.h"
+#include "dlcore/gemm_prepacked.h"
+#include "dlcore/plan.h"
+#include "plan_pointwise.h"
+
+dl_sgemm_packed_b *dl_plan_pointwise_pack(const int64_t *i, const float *w)
+{
+    /* i: N C H W K R S OH OW sh sw ph pw dh dw groups post act tile imgs transposed */
+    if (i[20] != 1 || i[5] != 1 || i[6] != 1) return NULL;
+    return dl_sgemm_pack_b(1, (size_t)i[1], (size_t)i[4], w, (ptrdiff_t)i[1]);
+}
+
+typedef struct {
+    int kind;
+    float a, b, c;
+} act_ctx;
+
+static void act_strip(const void *ctx, float *C, size_t rows, size_t cols, ptrdiff_t ldc)
+{
+    const act_ctx *a = ctx;
+    for (size_t r = 0; r < rows; r++)
+        dl_act_fwd_f32(a->kind, C + (ptrdiff_t)r * ldc, C + (ptrdiff_t)r * ldc, cols, a->a, a->b,
+                       a->c);
+}
+
+/* i: as dl_plan_pointwise_pack; i[19] images per product | f: act a, b, c | col: i[19] * P *
+ * (C + K) floats (the images' transposed inputs, then their transposed outputs) */
+void dl_plan_pointwise_t(const int64_t *i, const double *f, const dl_sgemm_packed_b *pb,
+                         const float *x, const float *bias, float *y, float *col)
+{
+    const int64_t N = i[0], C = i[1], K = i[4], P = i[7] * i[8], imgs = i[19] > 0 ? i[19] : 1;
+    const int post = (int)i[16];
+    const dl_act_t act = (dl_act_t)i[17];
+    const act_ctx ac = {post, (float)f[0], (float)f[1], (float)f[2]};
+    const dl_gemm_post strip = {act_strip, &ac};
+    const plan_pw_kernels_t *kt = plan_pw_kernels();
+    float *xt = col, *yt = col + imgs * P * C;
+    for (int64_t n0 = 0; n0 < N; n0 += imgs) {
+        const int64_t nb = N - n0 < imgs ? N - n0 : imgs;
+        for (int64_t j = 0; j < nb; j++)
+            kt->transpose(x + (n0 + j) * C * P, (ptrdiff_t)P, (size_t)C, (size_t)P,
+                          xt + j * P * C, (ptrdiff_t)C);
+        dl_sgemm_packed_b_run(pb, (size_t)(nb * P), (size_t)K, (size_t)C, 1.0f, xt,
+                              (ptrdiff_t)C, 0.0f, yt, (ptrdiff_t)K, bias,
+                              bias ? DL_BIAS_ROW : DL_BIAS_NONE, act, post >= 0 ? &strip : NULL,
+                              0);
+        for (int64_t j = 0; j < nb; j++)
+            kt->transpose(yt + j * P * K, (ptrdiff_t)K, (size_t)P, (size_t)K,
+                          y + (n0 + j) * K * P, (ptrdiff_t)P);
+    }
+}

@@ -1,0 +1,62 @@
+"""The executor's pointwise conv on small maps as the transposed product x^T W^T with the
+weights packed once (csrc/plan_pointwise.c): against eager on maps of 1 to 63 positions,
+output channel counts on both sides of a register tile, every activation path (Relu in the
+GEMM epilogue, ReLU6 and others on each strip), with and without bias, several images per
+product and a partial last group, at 1 and 2 threads, on every ISA the CPU has."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore import nn
+from dlcore.jit.executor import CONV_GEMM
+from dlcore.runtime import get_isa, set_isa, supported_isas
+
+RNG = np.random.default_rng(23)
+
+
+def _check(C, K, size, act, bias=True, N=1, nthreads=1, transposed=1):
+    m = nn.Sequential(*[nn.Conv2d(C, K, 1, bias=bias)] + ([act()] if act else [])).eval()
+    x = RNG.standard_normal((N, C) + size).astype(np.float32)
+    p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
+    steps = [s for s in p.steps if s.op == CONV_GEMM]
+    assert [s.ints[20] for s in steps] == [transposed]
+    with dl.no_grad():
+        want = m(dl.tensor(x)).numpy()
+    got = p.run([x], nthreads)[0]
+    assert got.shape == want.shape
+    scale = max(float(np.abs(want).max()), 1e-30)
+    assert float(np.abs(got - want).max()) <= 1e-5 * scale
+    return steps[0]
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("C,K,size", [(160, 96, (7, 7)), (67, 131, (5, 7)), (320, 17, (3, 3)),
+                                      (64, 64, (1, 1)), (33, 200, (9, 7)), (129, 48, (2, 1))])
+@pytest.mark.parametrize("act", [None, nn.ReLU, nn.ReLU6, nn.Sigmoid])
+def test_small_map_pointwise_matches_eager(isa, C, K, size, act):
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        _check(C, K, size, act)
+    finally:
+        set_isa(prev)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+def test_small_map_pointwise_images_groups_bias_threads(isa):
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        # (1000 + 512) x 49 floats per image: 3 images per product, 7 images: 3 + 3 + 1
+        s = _check(1000, 512, (7, 7), nn.ReLU6, N=7)
+        assert s.ints[19] == 3
+        _check(1000, 512, (7, 7), nn.ReLU6, N=7, nthreads=2)
+        _check(96, 160, (7, 7), nn.ReLU, bias=False, N=5, nthreads=2)
+        _check(96, 160, (7, 7), None, bias=False, N=2)
+    finally:
+        set_isa(prev)
+
+
+def test_large_maps_and_tiny_layers_keep_the_usual_product():
+    _check(64, 96, (8, 8), nn.ReLU6, transposed=0)     # 64 positions
+    _check(33, 20, (3, 3), nn.ReLU, transposed=0)      # 660 weights: transposes cost more
