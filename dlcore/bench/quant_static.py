@@ -8,7 +8,7 @@ the work does not depend on the values).  rel_err = max |int8 - fp32| / max |fp3
 timed input.
 
 Accuracy:
-- the chapter-4 Fashion-MNIST CNN (python/04_cnn_fashion.py's layers as a Sequential) trained
+- the chapter-4 Fashion-MNIST CNN (python/fashion_cnn.py's layers as a Sequential) trained
   briefly on the bundled subset; test accuracy in fp32, int8 by eager fuse/prepare/convert and
   int8 by quantize_static, both calibrated on 512 training images;
 - EfficientNet-Lite0 (pretrained) on the sample photos of tests/data/images (a source checkout
@@ -64,7 +64,7 @@ def _speed_rows(threads, quick, rng):
 
 
 def fashion_cnn(width=16):
-    """python/04_cnn_fashion.py's FashionCNN layers, as one Sequential."""
+    """python/fashion_cnn.py's FashionCNN layers (chapter 4's network), as one Sequential."""
     from .. import nn
     c1, c2 = width, 2 * width
     return nn.Sequential(

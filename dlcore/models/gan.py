@@ -242,6 +242,12 @@ def _sigmoid_mean(logits):
     return float(np.where(x >= 0, 1 / (1 + e), e / (1 + e)).mean())
 
 
+def _weight(name, w):
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or not w >= 0:
+        raise ValueError("fit_gan: %s must be a number >= 0, got %r" % (name, w))
+    return float(w)
+
+
 class GANTrainer(Trainer):
     """dl.train's loop for a GAN: each batch one discriminator step, then one generator step.
 
@@ -249,21 +255,29 @@ class GANTrainer(Trainer):
     cross-entropy on its logits, real samples -> real_label (< 1: one-sided label smoothing),
     G(z) -> 0 with G's output detached.  Generator: the non-saturating loss (D should call G(z)
     real, target 1).  Each has its own Adam(lr, betas).  Noise and fake labels are drawn from
-    `rng`.  Every step's values are kept in self.steps (d_loss, g_loss, d_real = mean D(x)
-    probability, d_fake = mean D(G(z)), g_grads_finite / d_grads_finite = every parameter
-    gradient finite after that step's backward); the History gets their epoch means."""
+    `rng`.  lr_decay_steps=(start, end): after step `start` both learning rates fall linearly,
+    reaching 0 at step `end`.  Every step's values are kept in self.steps (d_loss, g_loss,
+    d_real = mean D(x) probability, d_fake = mean D(G(z)), g_grads_finite / d_grads_finite =
+    every parameter gradient finite after that step's backward); the History gets their epoch
+    means."""
 
     automatic_optimization = False
 
     def __init__(self, generator, discriminator, lr=2e-4, betas=(0.5, 0.999), real_label=0.9,
-                 rng=None, callbacks=(), verbose=0, class_weight=1.0, ema_decay=None):
+                 rng=None, callbacks=(), verbose=0, class_weight=1.0, ema_decay=None,
+                 g_class_weight=None, fake_class_weight=0.0, lr_decay_steps=None):
         if not 0 < real_label <= 1:
             raise ValueError("fit_gan: real_label must be in (0, 1], got %r" % (real_label,))
-        if isinstance(class_weight, bool) or not isinstance(class_weight, (int, float)) \
-                or not class_weight >= 0:
-            raise ValueError("fit_gan: class_weight must be a number >= 0, got %r"
-                             % (class_weight,))
-        self.class_weight = float(class_weight)
+        self.class_weight = _weight("class_weight", class_weight)
+        self.g_class_weight = (self.class_weight if g_class_weight is None
+                               else _weight("g_class_weight", g_class_weight))
+        self.fake_class_weight = _weight("fake_class_weight", fake_class_weight)
+        if lr_decay_steps is not None:
+            start, end = lr_decay_steps
+            if not 0 <= start < end:
+                raise ValueError("GANTrainer: lr_decay_steps must be (start, end) steps with "
+                                 "0 <= start < end, got %r" % (lr_decay_steps,))
+        self.lr_decay_steps, self.lr, self._step = lr_decay_steps, lr, 0
         if ema_decay is not None and not (isinstance(ema_decay, (int, float))
                                           and not isinstance(ema_decay, bool)
                                           and 0 < ema_decay < 1):
@@ -310,10 +324,15 @@ class GANTrainer(Trainer):
             d_real, c_real = self.discriminator(real, labels, return_class_logits=True)
         else:
             d_real = self._D(real, labels)
-        d_fake = self._D(fake, fake_labels)
+        if aux and self.fake_class_weight:
+            d_fake, c_fake = self.discriminator(fake, fake_labels, return_class_logits=True)
+        else:
+            d_fake = self._D(fake, fake_labels)
         d_loss = bce_with_logits(d_real, ones) + bce_with_logits(d_fake, zeros)
         if aux:
             d_loss = d_loss + self.class_weight * cross_entropy(c_real, labels)
+            if self.fake_class_weight:
+                d_loss = d_loss + self.fake_class_weight * cross_entropy(c_fake, fake_labels)
         self.opt_d.zero_grad()
         d_loss.backward()
         self.steps["d_grads_finite"].append(_grads_finite(self.discriminator))
@@ -324,7 +343,7 @@ class GANTrainer(Trainer):
             g_logit, c_fake = self.discriminator(self._G(z, fake_labels), fake_labels,
                                                  return_class_logits=True)
             g_loss = (bce_with_logits(g_logit, target)
-                      + self.class_weight * cross_entropy(c_fake, fake_labels))
+                      + self.g_class_weight * cross_entropy(c_fake, fake_labels))
         else:
             g_loss = bce_with_logits(self._D(self._G(z, fake_labels), fake_labels), target)
         self.opt_g.zero_grad()
@@ -333,12 +352,22 @@ class GANTrainer(Trainer):
         self.opt_g.step()
         if self.ema is not None:
             self._update_ema()
+        self._step += 1
+        if self.lr_decay_steps is not None:
+            self._decay_lr()
         logs = {"d_loss": d_loss.item(), "g_loss": g_loss.item(), "d_real": _sigmoid_mean(d_real),
                 "d_fake": _sigmoid_mean(d_fake)}
         for k, v in logs.items():
             self.steps[k].append(v)
         return logs
 
+
+    def _decay_lr(self):
+        start, end = self.lr_decay_steps
+        lr = self.lr * min(1.0, max(0.0, (end - self._step) / (end - start)))
+        for opt in (self.opt_d, self.opt_g):
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     def _update_ema(self):
         # the decay ramps up from 0.1 so the first steps' random weights are soon forgotten
@@ -378,7 +407,8 @@ class GANTrainer(Trainer):
 
 def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, lr=2e-4,
             betas=(0.5, 0.999), real_label=0.9, rng=None, on_epoch_end=None, verbose=False,
-            class_weight=1.0, ema_decay=None):
+            class_weight=1.0, ema_decay=None, g_class_weight=None, fake_class_weight=0.0,
+            lr_decay_start=None):
     """Train a GAN by alternating discriminator and generator steps on each batch (GANTrainer).
 
     x: real samples scaled to [-1, 1], shaped as the discriminator expects.  labels: class
@@ -389,7 +419,14 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
     shuffling and noise (default: the dl.manual_seed stream).  on_epoch_end(epoch, history)
     runs after each epoch (e.g. to save a fixed-noise grid).  verbose: one line per epoch.
     class_weight: with an auxiliary discriminator (AC-GAN), the weight of both class losses
-    (the discriminator's on real labels, the generator's on the labels it drew for).
+    (the discriminator's on real labels, the generator's on the labels it drew for);
+    g_class_weight, when given, replaces it for the generator's.  fake_class_weight > 0 also
+    trains the discriminator's class head on the generated samples with the labels they were
+    drawn for, as in the original AC-GAN (its class loss covers real and generated images): the
+    head then rewards samples that are plainly of their class, at some cost in variety.
+    lr_decay_start: a fraction f in [0, 1); after that fraction of the steps both learning rates
+    fall linearly, reaching 0 at the last step (a GAN's last updates then settle instead of
+    leaving it wherever the adversarial game last pushed it).
     ema_decay: keep an exponential moving average of the generator's weights during training
     (the decay ramps up to ema_decay) and end with the generator holding that average, its
     batch-norm statistics re-estimated for it: averaged weights give steadier samples than the
@@ -412,9 +449,17 @@ def fit_gan(generator, discriminator, x, labels=None, epochs=10, batch_size=64, 
             raise ValueError("fit_gan: labels must have shape (%d,), got %s"
                              % (len(arr), lab.shape))
         data = (arr, lab.astype(np.int64))
+    if lr_decay_start is not None and (isinstance(lr_decay_start, bool) or not isinstance(
+            lr_decay_start, (int, float)) or not 0 <= lr_decay_start < 1):
+        raise ValueError("fit_gan: lr_decay_start must be a fraction in [0, 1) or None, got %r"
+                         % (lr_decay_start,))
+    total = int(epochs) * -(-len(arr) // int(batch_size))  # steps: batches of every epoch
     trainer = GANTrainer(generator, discriminator, lr=lr, betas=betas, real_label=real_label,
                          rng=rng, verbose=1 if verbose else 0, class_weight=class_weight,
-                         ema_decay=ema_decay)
+                         ema_decay=ema_decay, g_class_weight=g_class_weight,
+                         fake_class_weight=fake_class_weight,
+                         lr_decay_steps=None if lr_decay_start is None
+                         else (int(lr_decay_start * total), total))
     if on_epoch_end is not None:
         trainer.callbacks.append(LambdaCallback(
             on_epoch_end=lambda epoch, logs: on_epoch_end(epoch, trainer.steps)))

@@ -71,13 +71,13 @@ EXAMPLES = {
         "{dcgan.confidence:f3}, Fréchet distance {dcgan.frechet/dcgan_untrained.frechet:pct0} "
         "of an untrained generator's", {}),
     "08_dcgan_fashion": (
-        "conditional DCGAN (projection discriminator + auxiliary classifier, {epochs:d} epochs) "
-        "on the Fashion-MNIST subset, sampled with truncated noise: a separate classifier gives "
-        "the requested class {value:f2} on average (weakest "
-        "class {min_class_confidence:f2}; real images {real_confidence:f2}); {classes_at_bar:d} "
-        "of 10 classes reach 0.8, where the classifier itself gives held-out real images of "
-        "{judge_classes_at_bar:d} classes 0.8; Fréchet distance {frechet_ratio:pct0} of an "
-        "untrained generator's", {}),
+        "conditional DCGAN (AC-GAN with a projection discriminator, {epochs:d} epochs, "
+        "{train_cpu_seconds:f0} s of CPU time) on the Fashion-MNIST subset, sampled with noise "
+        "truncated to {psi:f1}, no samples selected: the chapter-4 CNN gives the requested "
+        "class {value:f2} on average and {classes_at_bar:d} of 10 classes at least 0.8 (weakest "
+        "{min_class_confidence:f2}), where it gives held-out real images {real_confidence:f2} "
+        "({judge_classes_at_bar:d} of 10 classes at 0.8); Fréchet distance {frechet_ratio:pct0} "
+        "of an untrained generator's; figure `dcgan_fashion_samples.png`", {}),
     "09_semantic_search": ("MiniLM sentence search: top-1 retrieval {value:pct0}", {}),
     "09_transfer_text": (
         "MiniLM frozen / fine-tuned with {n_transfer:n} labels: {acc_frozen:f3} / "
