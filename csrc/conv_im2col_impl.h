@@ -133,37 +133,26 @@ static inline void SUF(unpad_add_scalar)(const dl_conv_params *p, const T *xp, i
         }
 }
 
-/* col[((c*R + r)*S + s) * ldc + oh*OW + ow] = xp[c, oh*sh + r*dh, ow*sw + s*dw]: the whole
- * map of one image (np = OH*OW) from padded planes */
-static inline void SUF(im2col_padded_scalar)(const dl_conv_params *p, const T *xp, int64_t Cg,
-                                             int64_t Hp, int64_t Wp, T *col, int64_t ldc)
+/* The taps of padded planes in im2col's order: the whole map of one image (np = OH*OW),
+ * col[((c*R + r)*S + s) * ldc + oh*OW + ow] <-> xp[c, oh*sh + r*dh, ow*sw + s*dw].
+ * adjoint = 0 copies xp into col (im2col); adjoint = 1 adds col into xp (col2im); a constant
+ * at each call site. */
+static inline void SUF(padded_taps_scalar)(const dl_conv_params *p, T *xp, int64_t Cg,
+                                           int64_t Hp, int64_t Wp, T *col, int64_t ldc,
+                                           int adjoint)
 {
     const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
-                const T *src = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
+                T *x = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
                 T *d = col + ((c * R + r) * S + s) * ldc;
                 for (int64_t oh = 0; oh < OH; oh++, d += OW) {
-                    const T *sr = src + oh * p->sh * Wp;
-                    for (int64_t ow = 0; ow < OW; ow++) d[ow] = sr[ow * sw];
-                }
-            }
-}
-
-/* The adjoint: xp[c, oh*sh + r*dh, ow*sw + s*dw] += col[...], in im2col's order */
-static inline void SUF(col2im_padded_scalar)(const dl_conv_params *p, const T *col, int64_t Cg,
-                                             int64_t Hp, int64_t Wp, T *xp, int64_t ldc)
-{
-    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
-    for (int64_t c = 0; c < Cg; c++)
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t s = 0; s < S; s++) {
-                T *dst = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
-                const T *src = col + ((c * R + r) * S + s) * ldc;
-                for (int64_t oh = 0; oh < OH; oh++, src += OW) {
-                    T *dr = dst + oh * p->sh * Wp;
-                    for (int64_t ow = 0; ow < OW; ow++) dr[ow * sw] += src[ow];
+                    T *xr = x + oh * p->sh * Wp;
+                    if (adjoint)
+                        for (int64_t ow = 0; ow < OW; ow++) xr[ow * sw] += d[ow];
+                    else
+                        for (int64_t ow = 0; ow < OW; ow++) d[ow] = xr[ow * sw];
                 }
             }
 }
@@ -176,7 +165,7 @@ static inline void SUF(im2col_image_scalar)(const dl_conv_params *p, const T *x,
     int64_t Hp, Wp;
     SUF(pad_extent)(p, &Hp, &Wp);
     SUF(pad_planes_scalar)(p, x, Cg, Hp, Wp, xp);
-    SUF(im2col_padded_scalar)(p, xp, Cg, Hp, Wp, col, ldc);
+    SUF(padded_taps_scalar)(p, xp, Cg, Hp, Wp, col, ldc, 0);
 }
 
 /* x += the adjoint of im2col_image applied to col */
@@ -186,6 +175,7 @@ static inline void SUF(col2im_image_scalar)(const dl_conv_params *p, const T *co
     int64_t Hp, Wp;
     SUF(pad_extent)(p, &Hp, &Wp);
     memset(xp, 0, (size_t)(Cg * Hp * Wp) * sizeof(T));
-    SUF(col2im_padded_scalar)(p, col, Cg, Hp, Wp, xp, ldc);
+    /* col is only read in this direction */
+    SUF(padded_taps_scalar)(p, xp, Cg, Hp, Wp, (T *)col, ldc, 1);
     SUF(unpad_add_scalar)(p, xp, Cg, Hp, Wp, x);
 }

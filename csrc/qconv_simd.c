@@ -15,6 +15,20 @@ static inline uint8_t requant(float v, float inv, float zp, float lo)
     return (uint8_t)(int32_t)r;
 }
 
+/* The input row / column under tap kh of output row oh (kw of column ow), or -1 where the
+ * window hangs over the padding */
+static inline ptrdiff_t tap_row(const dl_qconv_shape_t *s, size_t oh, size_t kh)
+{
+    const ptrdiff_t ih = (ptrdiff_t)(oh * s->SH + kh * s->DH) - (ptrdiff_t)s->PT;
+    return ih < (ptrdiff_t)s->H ? ih : -1;
+}
+
+static inline ptrdiff_t tap_col(const dl_qconv_shape_t *s, size_t ow, size_t kw)
+{
+    const ptrdiff_t iw = (ptrdiff_t)(ow * s->SW + kw * s->DW) - (ptrdiff_t)s->PL;
+    return iw < (ptrdiff_t)s->W ? iw : -1;
+}
+
 static void dw_row(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
                    const float *w_scale, const float *bias, const dl_qparams_t *q, size_t oh,
                    uint8_t *y)
@@ -30,11 +44,11 @@ static void dw_row(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
             int32_t acc[QC_CB];
             memset(acc, 0, sizeof acc);
             for (size_t kh = 0; kh < s->KH; kh++) {
-                const ptrdiff_t ih = (ptrdiff_t)(oh * s->SH + kh * s->DH) - (ptrdiff_t)s->PT;
-                if (ih < 0 || ih >= (ptrdiff_t)s->H) continue;
+                const ptrdiff_t ih = tap_row(s, oh, kh);
+                if (ih < 0) continue;
                 for (size_t kw = 0; kw < s->KW; kw++) {
-                    const ptrdiff_t iw = (ptrdiff_t)(ow * s->SW + kw * s->DW) - (ptrdiff_t)s->PL;
-                    if (iw < 0 || iw >= (ptrdiff_t)W) continue;
+                    const ptrdiff_t iw = tap_col(s, ow, kw);
+                    if (iw < 0) continue;
                     const uint8_t *xp = x + ((size_t)ih * W + (size_t)iw) * C + c0;
                     const int8_t *wp = w + (kh * s->KW + kw) * C + c0;
                     #pragma omp simd
@@ -72,11 +86,11 @@ static void max_row(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint
         uint8_t *yo = y + ow * C;
         memset(yo, 0, C);
         for (size_t kh = 0; kh < s->KH; kh++) {
-            const ptrdiff_t ih = (ptrdiff_t)(oh * s->SH + kh * s->DH) - (ptrdiff_t)s->PT;
-            if (ih < 0 || ih >= (ptrdiff_t)s->H) continue;
+            const ptrdiff_t ih = tap_row(s, oh, kh);
+            if (ih < 0) continue;
             for (size_t kw = 0; kw < s->KW; kw++) {
-                const ptrdiff_t iw = (ptrdiff_t)(ow * s->SW + kw * s->DW) - (ptrdiff_t)s->PL;
-                if (iw < 0 || iw >= (ptrdiff_t)W) continue;
+                const ptrdiff_t iw = tap_col(s, ow, kw);
+                if (iw < 0) continue;
                 const uint8_t *xp = x + ((size_t)ih * W + (size_t)iw) * C;
                 #pragma omp simd
                 for (size_t c = 0; c < C; c++) yo[c] = xp[c] > yo[c] ? xp[c] : yo[c];
