@@ -135,22 +135,20 @@ static inline void strided_add(float *xr, int64_t iw0, int64_t sw, const float *
     }
 }
 
-/* The taps of the np output positions p0 .. p0+np-1 in im2col's order:
- * col[((c*R + r)*S + s) * ldc + q] <-> x[c, ih, iw] (see conv_im2col_impl.h).  adjoint = 0
- * copies x into col, zero outside x (im2col); adjoint = 1 adds col into x (col2im).  A
- * constant at each call site, so each caller compiles to its own loop. */
-static inline void tap_runs(const dl_conv_params *p, float *x, int64_t Cg, int64_t p0,
-                            int64_t np, float *col, int64_t ldc, int adjoint)
+/* col[((c*R + r)*S + s) * ldc + q] = x[c, ih, iw] for the np output positions p0 .. p0+np-1
+ * (zero outside x); see conv_im2col_impl.h. */
+static void im2col(const dl_conv_params *p, const float *x, int64_t Cg,
+                   int64_t p0, int64_t np, float *col, int64_t ldc)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW, sw = p->sw;
     /* the first run's output row and column; every later run starts a row (no division per
      * run: the runs are only a row long) */
     const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
     for (int64_t c = 0; c < Cg; c++) {
-        float *xc = x + c * H * W;
+        const float *xc = x + c * H * W;
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
-                float *tap = col + ((c * R + r) * S + s) * ldc;
+                float *dst = col + ((c * R + r) * S + s) * ldc;
                 const int64_t off = s * p->dw - p->pw;
                 int64_t jlo, jhi;
                 tap_columns(off, sw, W, OW, &jlo, &jhi);
@@ -158,20 +156,16 @@ static inline void tap_runs(const dl_conv_params *p, float *x, int64_t Cg, int64
                 while (q < np) {
                     const int64_t run = col_clamp(OW - ow, 0, np - q);
                     const int64_t ih = oh * p->sh - p->ph + r * p->dh;
-                    float *d = tap + q;
+                    float *d = dst + q;
                     if (ih < 0 || ih >= H) {
-                        if (!adjoint) row_zero(d, run);
+                        row_zero(d, run);
                     } else {
                         /* this run covers output columns ow .. ow+run-1 */
                         const int64_t lo = col_clamp(jlo - ow, 0, run);
                         const int64_t hi = col_clamp(jhi - ow, lo, run);
-                        if (adjoint) {
-                            strided_add(xc + ih * W, ow * sw + off, sw, d, lo, hi);
-                        } else {
-                            row_zero(d, lo);
-                            strided_copy(d, xc + ih * W, ow * sw + off, sw, lo, hi);
-                            row_zero(d + hi, run - hi);
-                        }
+                        row_zero(d, lo);
+                        strided_copy(d, xc + ih * W, ow * sw + off, sw, lo, hi);
+                        row_zero(d + hi, run - hi);
                     }
                     q += run;
                     oh++;
@@ -182,18 +176,41 @@ static inline void tap_runs(const dl_conv_params *p, float *x, int64_t Cg, int64
     }
 }
 
-/* col = the columns of x (read only) at positions p0 .. p0+np-1 */
-static void im2col(const dl_conv_params *p, const float *x, int64_t Cg,
-                   int64_t p0, int64_t np, float *col, int64_t ldc)
-{
-    tap_runs(p, (float *)x, Cg, p0, np, col, ldc, 0);
-}
-
-/* The adjoint: x += col (read only) at the same positions */
+/* The adjoint: x[c, ih, iw] += col[...] for the same positions.  Kept apart from im2col
+ * rather than sharing one walker with a direction (as padded_taps does): for these loops the
+ * shared form changed gcc's code, and on a loaded machine no slowdown could be ruled out;
+ * the padded walker compiles to the instructions the two copies had. */
 static void col2im(const dl_conv_params *p, const float *col, int64_t Cg,
                    int64_t p0, int64_t np, float *x, int64_t ldc)
 {
-    tap_runs(p, x, Cg, p0, np, (float *)col, ldc, 1);
+    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW, sw = p->sw;
+    /* the first run's output row and column; every later run starts a row (no division per
+     * run: the runs are only a row long) */
+    const int64_t oh0 = p0 / OW, ow0 = p0 % OW;
+    for (int64_t c = 0; c < Cg; c++) {
+        float *xc = x + c * H * W;
+        for (int64_t r = 0; r < R; r++) {
+            for (int64_t s = 0; s < S; s++) {
+                const float *src = col + ((c * R + r) * S + s) * ldc;
+                const int64_t off = s * p->dw - p->pw;
+                int64_t jlo, jhi;
+                tap_columns(off, sw, W, OW, &jlo, &jhi);
+                int64_t q = 0, oh = oh0, ow = ow0;
+                while (q < np) {
+                    const int64_t run = col_clamp(OW - ow, 0, np - q);
+                    const int64_t ih = oh * p->sh - p->ph + r * p->dh;
+                    if (ih >= 0 && ih < H) {
+                        const int64_t lo = col_clamp(jlo - ow, 0, run);
+                        const int64_t hi = col_clamp(jhi - ow, lo, run);
+                        strided_add(xc + ih * W, ow * sw + off, sw, src + q, lo, hi);
+                    }
+                    q += run;
+                    oh++;
+                    ow = 0;
+                }
+            }
+        }
+    }
 }
 
 /* ---- the small-map forms, from and into zero-padded planes (see conv_im2col_impl.h) ----
