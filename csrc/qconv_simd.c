@@ -15,22 +15,11 @@ static inline uint8_t requant(float v, float inv, float zp, float lo)
     return (uint8_t)(int32_t)r;
 }
 
-/* The pixel of x (NHWC) under tap (kh, kw) of output pixel (oh, ow), or NULL where the window
- * hangs over the padding */
-static inline const uint8_t *tap_pixel(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh,
-                                       size_t ow, size_t kh, size_t kw)
-{
-    const ptrdiff_t ih = (ptrdiff_t)(oh * s->SH + kh * s->DH) - (ptrdiff_t)s->PT;
-    const ptrdiff_t iw = (ptrdiff_t)(ow * s->SW + kw * s->DW) - (ptrdiff_t)s->PL;
-    if (ih < 0 || ih >= (ptrdiff_t)s->H || iw < 0 || iw >= (ptrdiff_t)s->W) return NULL;
-    return x + ((size_t)ih * s->W + (size_t)iw) * s->C;
-}
-
 static void dw_row(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
                    const float *w_scale, const float *bias, const dl_qparams_t *q, size_t oh,
                    uint8_t *y)
 {
-    const size_t C = s->C;
+    const size_t C = s->C, W = s->W;
     const int32_t zp = q->x_zp;
     const float inv = 1.0f / q->y_scale, yzp = (float)q->y_zp;
     const float lo = q->relu ? yzp : 0.0f;
@@ -40,16 +29,19 @@ static void dw_row(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
             const size_t cb = C - c0 < QC_CB ? C - c0 : QC_CB;
             int32_t acc[QC_CB];
             memset(acc, 0, sizeof acc);
-            for (size_t kh = 0; kh < s->KH; kh++)
+            for (size_t kh = 0; kh < s->KH; kh++) {
+                const ptrdiff_t ih = (ptrdiff_t)(oh * s->SH + kh * s->DH) - (ptrdiff_t)s->PT;
+                if (ih < 0 || ih >= (ptrdiff_t)s->H) continue;
                 for (size_t kw = 0; kw < s->KW; kw++) {
-                    const uint8_t *xp = tap_pixel(s, x, oh, ow, kh, kw);
-                    if (!xp) continue;
-                    xp += c0;
+                    const ptrdiff_t iw = (ptrdiff_t)(ow * s->SW + kw * s->DW) - (ptrdiff_t)s->PL;
+                    if (iw < 0 || iw >= (ptrdiff_t)W) continue;
+                    const uint8_t *xp = x + ((size_t)ih * W + (size_t)iw) * C + c0;
                     const int8_t *wp = w + (kh * s->KW + kw) * C + c0;
                     #pragma omp simd
                     for (size_t c = 0; c < cb; c++)
                         acc[c] += ((int32_t)xp[c] - zp) * (int32_t)wp[c];
                 }
+            }
             const float *ws = w_scale + c0;
             #pragma omp simd
             for (size_t c = 0; c < cb; c++) {
@@ -75,17 +67,21 @@ static void add(size_t n, const uint8_t *a, const uint8_t *b, float b_scale, int
 
 static void max_row(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint8_t *y)
 {
-    const size_t C = s->C;
+    const size_t C = s->C, W = s->W;
     for (size_t ow = 0; ow < s->OW; ow++) {
         uint8_t *yo = y + ow * C;
         memset(yo, 0, C);
-        for (size_t kh = 0; kh < s->KH; kh++)
+        for (size_t kh = 0; kh < s->KH; kh++) {
+            const ptrdiff_t ih = (ptrdiff_t)(oh * s->SH + kh * s->DH) - (ptrdiff_t)s->PT;
+            if (ih < 0 || ih >= (ptrdiff_t)s->H) continue;
             for (size_t kw = 0; kw < s->KW; kw++) {
-                const uint8_t *xp = tap_pixel(s, x, oh, ow, kh, kw);
-                if (!xp) continue;
+                const ptrdiff_t iw = (ptrdiff_t)(ow * s->SW + kw * s->DW) - (ptrdiff_t)s->PL;
+                if (iw < 0 || iw >= (ptrdiff_t)W) continue;
+                const uint8_t *xp = x + ((size_t)ih * W + (size_t)iw) * C;
                 #pragma omp simd
                 for (size_t c = 0; c < C; c++) yo[c] = xp[c] > yo[c] ? xp[c] : yo[c];
             }
+        }
     }
 }
 
