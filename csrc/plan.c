@@ -25,6 +25,7 @@
 int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa);
 void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
                        const float *x, const float *bias, float *y, float *col);
+float *dl_plan_direct_pack(const int64_t *i, const float *w);
 
 /* the RNN step's weights packed once (rnn_packed.c) */
 typedef struct dl_rnn_packed dl_rnn_packed;
@@ -43,6 +44,7 @@ struct dl_plan {
     dl_sgemm_packed_a *packed;  /* per step: CONV_GEMM weights packed at creation */
     dl_rnn_packed **rnn_packed; /* per step: RNN weights packed at creation (i[9] != 0) */
     dl_sgemm_packed_b **gemm_b; /* per step: a GEMM's constant B packed at creation */
+    float **direct;             /* per step: CONV_DIRECT weights packed at creation */
     unsigned char *team;        /* per step: 1 if it may use the thread team (plan_team.c) */
     size_t arena_bytes;
     pthread_mutex_t lock;
@@ -86,9 +88,11 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     p->packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_a));
     p->rnn_packed = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_rnn_packed *));
     p->gemm_b = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_sgemm_packed_b *));
+    p->direct = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(float *));
     p->team = calloc((size_t)(nsteps > 0 ? nsteps : 1), 1);
-    if (!p->packed || !p->rnn_packed || !p->gemm_b || !p->team) {
+    if (!p->packed || !p->rnn_packed || !p->gemm_b || !p->direct || !p->team) {
         free(p->team);
+        free(p->direct);
         free(p->packed);
         free(p->rnn_packed);
         free(p->gemm_b);
@@ -114,6 +118,13 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
             p->gemm_b[k] = gemm_pack_b(s, p->slots);  /* NULL: the run packs per call */
             continue;
         }
+        if (s->op == DL_PLAN_CONV_DIRECT) {
+            /* NULL when out of memory: the run then reports it */
+            const dl_plan_slot *sl = &p->slots[s->slot[1]];
+            p->direct[k] = dl_plan_direct_pack(s->i,
+                                               (const float *)((const char *)sl->ptr + s->off[1]));
+            continue;
+        }
         if (s->op != DL_PLAN_CONV_GEMM) continue;
         const dl_plan_slot *sl = &p->slots[s->slot[1]];
         /* a failed pack leaves p == NULL: the run then multiplies by the unpacked weights */
@@ -132,6 +143,8 @@ void dl_plan_free(dl_plan *p)
         if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_rnn_packed_free(p->rnn_packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_sgemm_packed_b_free(p->gemm_b[k]);
+    for (int k = 0; k < p->nsteps; k++) dl_free(p->direct[k]);
+    free(p->direct);
     free(p->packed);
     free(p->rnn_packed);
     free(p->gemm_b);
@@ -359,7 +372,8 @@ static int run_rnn(const dl_plan_step *s, const dl_rnn_packed *pk, char **ptr)
 }
 
 static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl_rnn_packed *rp,
-                    const dl_sgemm_packed_b *pb, char **ptr, int *err, int64_t *detail)
+                    const dl_sgemm_packed_b *pb, const float *wd, char **ptr, int *err,
+                    int64_t *detail)
 {
     const int64_t *i = s->i;
     const double *f = s->f;
@@ -398,6 +412,13 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
         dl_plan_conv_gemm(i, f, pa, (const float *)OPND(s, ptr, 0),
                           (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),
                           (float *)OPND(s, ptr, 4));
+        break;
+    case DL_PLAN_CONV_DIRECT:
+        rc = wd ? plan_direct_kernels()->conv(i, f, wd, (const float *)OPND(s, ptr, 2),
+                                              (const float *)OPND(s, ptr, 0),
+                                              (float *)OPND(s, ptr, 3))
+                : -1;
+        if (rc) *err = wd ? DL_PLAN_EOP : DL_PLAN_ENOMEM;
         break;
     case DL_PLAN_ACT:
         dl_act_fwd_f32((int)i[0], (const float *)OPND(s, ptr, 0), (float *)OPND(s, ptr, 1),
@@ -542,8 +563,8 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
     if (teamed) dl_team_bind(nt, &tb);
     for (int k = begin; k < end; k++) {
         dl_set_local_num_threads(p->team[k] ? nt : 1);
-        if (run_step(&p->steps[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k], ptr, err,
-                     detail) != 0
+        if (run_step(&p->steps[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k], p->direct[k],
+                     ptr, err, detail) != 0
             || *err) {
             failed = k + 1;
             break;

@@ -109,3 +109,21 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
         }
     }
 }
+
+/* The CONV_DIRECT step's weights (K, C, R, S) as blocks of DL_PLAN_DIRECT_ROWS output
+ * channels, tap-major within a block: wp[(kb*T + t)*ROWS + m] = w[kb*ROWS + m, t], zero for
+ * channels past K (T = C*R*S taps).  NULL when out of memory. */
+float *dl_plan_direct_pack(const int64_t *i, const float *w)
+{
+    const int64_t K = i[4], T = i[1] * i[5] * i[6], RW = DL_PLAN_DIRECT_ROWS;
+    const int64_t KB = (K + RW - 1) / RW;
+    float *wp = dl_alloc(sizeof(float) * (size_t)(KB * T * RW > 0 ? KB * T * RW : 1));
+    if (!wp) return NULL;
+    for (int64_t kb = 0; kb < KB; kb++)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t m = 0; m < RW; m++) {
+                const int64_t k = kb * RW + m;
+                wp[(kb * T + t) * RW + m] = k < K ? w[k * T + t] : 0.0f;
+            }
+    return wp;
+}

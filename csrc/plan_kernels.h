@@ -8,7 +8,10 @@
  *     dwconv      strided depthwise conv: the CONV step's ints and floats (dl/plan.h), bias
  *                 and activation fused; -1 when scratch memory is short
  *     maxpool     max pooling, dilation 1: pool ints (planes H W OH OW kh kw sh sw ph pw);
- *                 NaN wins as in dlcore/pool.h; -1 when scratch memory is short */
+ *                 NaN wins as in dlcore/pool.h; -1 when scratch memory is short
+ *   plan_direct_kernels()  (plan_direct_simd.c)
+ *     conv        the CONV_DIRECT step (dlcore/plan.h) on weights packed by
+ *                 dl_plan_direct_pack; -1 past its limits */
 #ifndef DLCORE_PLAN_KERNELS_H
 #define DLCORE_PLAN_KERNELS_H
 
@@ -62,7 +65,13 @@ typedef struct {
     int (*maxpool)(const int64_t *i, const float *x, float *y);
 } plan_window_kernels_t;
 
+typedef struct {
+    int (*conv)(const int64_t *i, const double *f, const float *wp, const float *bias,
+                const float *x, float *y);
+} plan_direct_kernels_t;
+
 DL_KERNEL_TABLE(plan_kernels_t, plan_kernels)
+DL_KERNEL_TABLE(plan_direct_kernels_t, plan_direct_kernels)
 DL_KERNEL_TABLE(plan_window_kernels_t, plan_window_kernels)
 
 #endif

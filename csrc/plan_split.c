@@ -9,12 +9,47 @@
  * OpenMP team's end barrier waits for every member to arrive, so on a busy machine a helper
  * the OS has not scheduled yet stalls the whole call (measured: LeNet b32 at two threads, 27
  * ms median against 0.7 ms when it runs alone); here the caller just does that share too.
- * Helpers sleep between calls rather than spin: on a shared machine a spinning thread spends
- * the time slice the next call needs (measured no better, often worse, under load). */
+ * Between calls a helper watches for the next job for SPIN_NS, then sleeps; a caller whose
+ * slices are done watches its helpers finish for as long before it sleeps.  Waking a sleeping
+ * thread costs a halted virtual CPU's wake-up in a KVM guest (tens of microseconds, measured
+ * here: LeNet b32 at two threads ran barely faster than at one with sleeping helpers), which
+ * is the whole slice of a small model.  Neither spins while the machine has more runnable
+ * threads than CPUs (dl_team_size_for_load): there a spinning thread spends the time slice
+ * the next call needs (measured no better, often worse, under load). */
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
 
+#include "dlcore/affinity.h"
 #include "dlcore/plan.h"
+
+enum { SPIN_NS = 200000 };
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits up to SPIN_NS, without the lock, while *v == old (want_eq = 1) or *v != old. */
+static void spin_on(const long *v, long old, int want_eq)
+{
+    const int64_t end = mono_ns() + SPIN_NS;
+    for (;;) {
+        for (int k = 0; k < 64; k++) {
+            if ((__atomic_load_n(v, __ATOMIC_ACQUIRE) == old) != want_eq) return;
+            cpu_relax();
+        }
+        if (mono_ns() >= end) return;
+    }
+}
 
 enum { MAX_IO = 64, MAX_HELPERS = 63 };
 
@@ -31,11 +66,13 @@ typedef struct {
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t wake, idle;
-    long gen;               /* bumped when a job is posted */
+    long gen;               /* bumped when a job is posted (atomic stores: spinners read it) */
     sliced_job *job;        /* the posted job, NULL once its caller stops taking helpers */
-    int nhelpers, active, busy, atfork;
+    long active;            /* helpers in a job (atomic stores, as gen) */
+    int nhelpers, busy, atfork;
+    int spin;               /* the last job's caller found spare CPUs: helpers spin after it */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          0, NULL, 0, 0, 0, 0};
+          0, NULL, 0, 0, 0, 0, 0};
 
 static void run_slices(sliced_job *j)
 {
@@ -70,16 +107,22 @@ static void *helper(void *arg)
     long seen = (long)(intptr_t)arg;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
+        if (pool.gen == seen && pool.spin) {
+            pthread_mutex_unlock(&pool.mu);
+            spin_on(&pool.gen, seen, 1);
+            pthread_mutex_lock(&pool.mu);
+        }
         while (pool.gen == seen) pthread_cond_wait(&pool.wake, &pool.mu);
         seen = pool.gen;
         sliced_job *j = pool.job;
         if (!j || j->helpers >= j->max_helpers) continue;
         j->helpers++;
-        pool.active++;
+        __atomic_store_n(&pool.active, pool.active + 1, __ATOMIC_RELEASE);
         pthread_mutex_unlock(&pool.mu);
         run_slices(j);
         pthread_mutex_lock(&pool.mu);
-        if (--pool.active == 0) pthread_cond_broadcast(&pool.idle);
+        __atomic_store_n(&pool.active, pool.active - 1, __ATOMIC_RELEASE);
+        if (pool.active == 0) pthread_cond_broadcast(&pool.idle);
     }
     return NULL;
 }
@@ -91,7 +134,8 @@ static void after_fork_child(void)
     pthread_cond_init(&pool.wake, NULL);
     pthread_cond_init(&pool.idle, NULL);
     pool.job = NULL;
-    pool.nhelpers = pool.active = pool.busy = 0;
+    pool.nhelpers = pool.busy = pool.spin = 0;
+    pool.active = 0;
 }
 
 /* with the lock held: at least n helpers, as many as could be started */
@@ -126,6 +170,7 @@ int dl_plan_run_sliced(dl_plan *p, int nslices, char *const *io, int n_io,
     sliced_job j = {p, nslices, n_io, 0, nthreads > 1 ? nthreads - 1 : 0, io, slice_bytes,
                     0, 0, DL_PLAN_OK, 0};
     int posted = 0;
+    const int spin = j.max_helpers > 0 && dl_team_size_for_load(2) == 2;
     if (j.max_helpers > 0) {
         pthread_mutex_lock(&pool.mu);
         /* one caller at a time posts to the pool; a concurrent one runs its slices alone
@@ -134,7 +179,8 @@ int dl_plan_run_sliced(dl_plan *p, int nslices, char *const *io, int n_io,
             grow(j.max_helpers);
             pool.busy = 1;
             pool.job = &j;
-            pool.gen++;
+            pool.spin = spin;
+            __atomic_store_n(&pool.gen, pool.gen + 1, __ATOMIC_RELEASE);
             posted = 1;
             pthread_cond_broadcast(&pool.wake);
         }
@@ -144,6 +190,11 @@ int dl_plan_run_sliced(dl_plan *p, int nslices, char *const *io, int n_io,
     if (posted) {
         pthread_mutex_lock(&pool.mu);
         pool.job = NULL;   /* every slice is taken: a late helper finds nothing to join */
+        if (pool.active > 0 && spin) {
+            pthread_mutex_unlock(&pool.mu);
+            spin_on(&pool.active, 0, 0);
+            pthread_mutex_lock(&pool.mu);
+        }
         while (pool.active > 0) pthread_cond_wait(&pool.idle, &pool.mu);
         pool.busy = 0;
         pthread_mutex_unlock(&pool.mu);

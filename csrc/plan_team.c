@@ -32,7 +32,8 @@ static int64_t step_work(const dl_plan_step *s)
     }
     case DL_PLAN_CONV:
     case DL_PLAN_CONV_T:
-    case DL_PLAN_CONV_GEMM: {
+    case DL_PLAN_CONV_GEMM:
+    case DL_PLAN_CONV_DIRECT: {
         const int64_t g = i[15] > 0 ? i[15] : 1;
         /* CONV_T's ints describe the convolution from y to x: the same product count */
         return i[0] * i[4] * i[7] * i[8] * (i[1] / g) * i[5] * i[6];

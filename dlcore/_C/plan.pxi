@@ -17,6 +17,9 @@ cdef extern from "dlcore/plan.h":
         double f[6]
     ctypedef struct dl_plan:
         pass
+    enum:
+        DL_PLAN_DIRECT_MAX_FLOATS
+        DL_PLAN_DIRECT_MAX_TAPS
     dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
                          const dl_plan_slot *slots, size_t arena_bytes) nogil
     void dl_plan_free(dl_plan *p) nogil
@@ -30,6 +33,7 @@ cdef extern from "dlcore/plan.h":
                            int64_t *detail) nogil
 
 PLAN_MAX_OPS, PLAN_MAX_INTS, PLAN_MAX_FLOATS = 14, 40, 6
+PLAN_DIRECT_MAX_FLOATS, PLAN_DIRECT_MAX_TAPS = DL_PLAN_DIRECT_MAX_FLOATS, DL_PLAN_DIRECT_MAX_TAPS
 _PLAN_ERRORS = {1: "out of memory", 2: "index out of range", 3: "unknown step"}
 
 

@@ -3,7 +3,7 @@ Attention (reading strided q/k/v views in place) and the recurrent layers."""
 import numpy as np
 
 from . import executor as X
-from ..ops.conv import conv2d_algorithm
+from ..ops.conv import conv2d_algorithm, get_conv_algorithm
 from .lower_common import F32, f32, fused_act, numel
 from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
 
@@ -152,6 +152,13 @@ def _conv(L, node):
     one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
         tuple(at["dilations"]) == (1, 1)
     if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
+            _direct_ok(C, K, R, S, OH, OW, at):
+        # small maps at stride 1: taps read at offsets of the padded planes, no im2col
+        kind, a1, a2, a3 = fused_act(node)
+        L.step(X.CONV_DIRECT, [xr, wr, br, yr], p + [kind], [a1, a2, a3], outputs=[3],
+               label="Conv")
+        return True
+    if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
             not one_channel:
         # im2col tiles times weights packed once, the epilogue fused (lower_conv_gemm)
         act, post, a1, a2, a3 = _gemm_acts(node)
@@ -176,6 +183,22 @@ def _conv(L, node):
     L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
            [a1, a2, a3], outputs=[3], label=node.op)
     return True
+
+
+def _direct_ok(C, K, R, S, OH, OW, at):
+    """Whether the direct convolution (csrc/plan_direct_simd.c) takes this Conv: stride 1,
+    groups 1, few output channels (a GEMM's wide register tiles win with many), its padded
+    planes within the kernel's stack buffer, and the dropped columns of each padded row
+    ((S-1)*dw of OW + (S-1)*dw computed) at most a third of the row: LeNet's 5x5 layers
+    (4 of 32 and 4 of 14).  Under a forced algorithm (conv_algorithm('im2col'), ...) the
+    plan keeps eager's routes."""
+    if get_conv_algorithm() != "auto" or tuple(at["strides"]) != (1, 1) or at["group"] != 1 \
+            or K > 64 or R * S == 1:
+        return False
+    dh, dw = at["dilations"]
+    Hp, Wp = OH + (R - 1) * dh, OW + (S - 1) * dw
+    return C * R * S <= X.DIRECT_MAX_TAPS and C * Hp * Wp + 64 <= X.DIRECT_MAX_FLOATS and \
+        3 * (S - 1) * dw <= Wp
 
 
 def _pool_ints(x, y, k=(1, 1), s=(1, 1), p=(0, 0), d=(1, 1)):

@@ -101,6 +101,12 @@ enum {
      * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise), images per
      * product (> 1: col holds (C*R*S + K) x images*OH*OW floats) | f: act */
     DL_PLAN_CONV_GEMM = 24,
+    /* x, w (constant: packed when the plan is made, dl_plan_direct_pack), bias, y | i: as
+     * CONV with stride 1 and groups 1, act kind (Relu fused, any other applied per image) |
+     * f: act.  The direct small-map convolution (plan_direct_simd.c): the padded planes
+     * (C*Hp*Wp + 64 floats) within DL_PLAN_DIRECT_MAX_FLOATS, C*R*S within
+     * DL_PLAN_DIRECT_MAX_TAPS (the planner checks both) */
+    DL_PLAN_CONV_DIRECT = 25,
     /* x (float32, or u8 codes), packed, colsum, w_scale (an int8 weight, dlcore/qgemm.h),
      * bias, y (float32 or u8), scratch (dl_plan_qlinear_scratch bytes) | i: M, N, K, input
      * mode (DL_QLIN_*), act (DL_QACT_*), u8 output, input zero point, output zero point |
@@ -121,6 +127,12 @@ enum {
     DL_PLAN_QAVGPOOL = 45,
     /* x, y (u8 NHWC) | i: as QCONV's first 16 (OC, groups unread): max pooling of codes */
     DL_PLAN_QMAXPOOL = 46,
+};
+/* the direct convolution's limits (its per-thread stack buffers) and its weight blocks */
+enum {
+    DL_PLAN_DIRECT_MAX_FLOATS = 8192,
+    DL_PLAN_DIRECT_MAX_TAPS = 1024,
+    DL_PLAN_DIRECT_ROWS = 16
 };
 enum { DL_QLIN_PER_ROW = 0, DL_QLIN_PER_TENSOR = 1, DL_QLIN_CODES = 2 };
 
