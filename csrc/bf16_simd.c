@@ -11,6 +11,7 @@
 #include "gemm_gelu.h"
 #include "dlcore/qgemm.h"
 #include "bf16_kernels.h"
+#include "half_scalar.h"
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -130,24 +131,6 @@ static uint16_t f16_from_f32_soft(float f)
     return sign | (uint16_t)(r >> 13);
 }
 
-static float f16_to_f32_soft(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    uint32_t b;
-    if (e == 0) {
-        float v = (float)m * 5.9604644775390625e-08f;   /* m * 2^-24, exact */
-        memcpy(&b, &v, 4);
-        b |= sign;
-    } else if (e == 31) {
-        b = sign | 0x7f800000u | (m << 13);
-    } else {
-        b = sign | ((e + 112u) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &b, 4);
-    return f;
-}
-
 static void to_f16(size_t n, const float *x, uint16_t *y)
 {
     size_t i = 0;
@@ -173,7 +156,7 @@ static void from_f16(size_t n, const uint16_t *x, float *y)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
 #endif
-    for (; i < n; i++) y[i] = f16_to_f32_soft(x[i]);
+    for (; i < n; i++) y[i] = half_bits_to_f32(x[i]);
 }
 
 const bf16_kernels_t DL_ISA_FN(bf16_kernels) = {

@@ -2,39 +2,51 @@
  * conv_simd.c, which match them element for element).  Part of conv_impl.h: written once for
  * float and double (T, SUF, GEMM). */
 
-/* col[((c*R + r)*S + s) * ldc + q] = x[c, ih, iw] for the np output positions
- * p0 .. p0+np-1 (zero outside x); x points at the group's first channel of one image.  ldc >= np
- * lets several images sit side by side in one tile. */
-static inline void SUF(im2col_scalar)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
-                               int64_t np, T *col, int64_t ldc)
+/* The taps of the np output positions p0 .. p0+np-1 in im2col's order:
+ * col[((c*R + r)*S + s) * ldc + q] <-> x[c, ih, iw]; x points at the group's first channel of
+ * one image, and ldc >= np lets several images sit side by side in one tile.  adjoint = 0
+ * copies x into col, zero outside x (im2col); adjoint = 1 adds col into x (col2im); a constant
+ * at each call site. */
+static inline void SUF(tap_runs_scalar)(const dl_conv_params *p, T *x, int64_t Cg, int64_t p0,
+                                        int64_t np, T *col, int64_t ldc, int adjoint)
 {
     const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
     for (int64_t c = 0; c < Cg; c++) {
-        const T *xc = x + c * H * W;
+        T *xc = x + c * H * W;
         for (int64_t r = 0; r < R; r++) {
             for (int64_t s = 0; s < S; s++) {
-                T *dst = col + ((c * R + r) * S + s) * ldc;
+                T *tap = col + ((c * R + r) * S + s) * ldc;
                 int64_t q = 0, pos = p0;
                 while (q < np) {
                     const int64_t oh = pos / OW, ow = pos % OW;
                     const int64_t run = clamp64(OW - ow, 0, np - q);
                     const int64_t ih = oh * p->sh - p->ph + r * p->dh;
                     const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
-                    T *d = dst + q;
+                    T *d = tap + q;
                     if (ih < 0 || ih >= H) {
-                        memset(d, 0, (size_t)run * sizeof(T));
+                        if (!adjoint) memset(d, 0, (size_t)run * sizeof(T));
                     } else if (p->sw == 1) {
-                        const T *xr = xc + ih * W;
+                        T *xr = xc + ih * W;
                         const int64_t lo = clamp64(-iw0, 0, run);
                         const int64_t hi = clamp64(W - iw0, lo, run);
-                        memset(d, 0, (size_t)lo * sizeof(T));
-                        if (hi > lo) memcpy(d + lo, xr + iw0 + lo, (size_t)(hi - lo) * sizeof(T));
-                        memset(d + hi, 0, (size_t)(run - hi) * sizeof(T));
+                        if (adjoint) {
+                            for (int64_t j = lo; j < hi; j++) xr[iw0 + j] += d[j];
+                        } else {
+                            memset(d, 0, (size_t)lo * sizeof(T));
+                            if (hi > lo)
+                                memcpy(d + lo, xr + iw0 + lo, (size_t)(hi - lo) * sizeof(T));
+                            memset(d + hi, 0, (size_t)(run - hi) * sizeof(T));
+                        }
                     } else {
-                        const T *xr = xc + ih * W;
+                        T *xr = xc + ih * W;
                         for (int64_t j = 0; j < run; j++) {
                             const int64_t iw = iw0 + j * p->sw;
-                            d[j] = (iw >= 0 && iw < W) ? xr[iw] : (T)0;
+                            const int in = iw >= 0 && iw < W;
+                            if (adjoint) {
+                                if (in) xr[iw] += d[j];
+                            } else {
+                                d[j] = in ? xr[iw] : (T)0;
+                            }
                         }
                     }
                     q += run;
@@ -45,43 +57,16 @@ static inline void SUF(im2col_scalar)(const dl_conv_params *p, const T *x, int64
     }
 }
 
-/* The adjoint of im2col: x[c, ih, iw] += col[...] for the same positions. */
-static inline void SUF(col2im_scalar)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
-                               int64_t np, T *x, int64_t ldc)
+static inline void SUF(im2col_scalar)(const dl_conv_params *p, const T *x, int64_t Cg, int64_t p0,
+                                      int64_t np, T *col, int64_t ldc)
 {
-    const int64_t H = p->H, W = p->W, R = p->R, S = p->S, OW = p->OW;
-    for (int64_t c = 0; c < Cg; c++) {
-        T *xc = x + c * H * W;
-        for (int64_t r = 0; r < R; r++) {
-            for (int64_t s = 0; s < S; s++) {
-                const T *src = col + ((c * R + r) * S + s) * ldc;
-                int64_t q = 0, pos = p0;
-                while (q < np) {
-                    const int64_t oh = pos / OW, ow = pos % OW;
-                    const int64_t run = clamp64(OW - ow, 0, np - q);
-                    const int64_t ih = oh * p->sh - p->ph + r * p->dh;
-                    const int64_t iw0 = ow * p->sw - p->pw + s * p->dw;
-                    const T *d = src + q;
-                    if (ih >= 0 && ih < H) {
-                        T *xr = xc + ih * W;
-                        if (p->sw == 1) {
-                            const int64_t lo = clamp64(-iw0, 0, run);
-                            const int64_t hi = clamp64(W - iw0, lo, run);
-                            T *xo = xr + iw0;
-                            for (int64_t j = lo; j < hi; j++) xo[j] += d[j];
-                        } else {
-                            for (int64_t j = 0; j < run; j++) {
-                                const int64_t iw = iw0 + j * p->sw;
-                                if (iw >= 0 && iw < W) xr[iw] += d[j];
-                            }
-                        }
-                    }
-                    q += run;
-                    pos += run;
-                }
-            }
-        }
-    }
+    SUF(tap_runs_scalar)(p, (T *)x, Cg, p0, np, col, ldc, 0);   /* x only read */
+}
+
+static inline void SUF(col2im_scalar)(const dl_conv_params *p, const T *col, int64_t Cg, int64_t p0,
+                                      int64_t np, T *x, int64_t ldc)
+{
+    SUF(tap_runs_scalar)(p, x, Cg, p0, np, (T *)col, ldc, 1);   /* col only read */
 }
 
 /* ---- the small-map forms: from (and into) zero-padded planes ----
@@ -133,37 +118,26 @@ static inline void SUF(unpad_add_scalar)(const dl_conv_params *p, const T *xp, i
         }
 }
 
-/* col[((c*R + r)*S + s) * ldc + oh*OW + ow] = xp[c, oh*sh + r*dh, ow*sw + s*dw]: the whole
- * map of one image (np = OH*OW) from padded planes */
-static inline void SUF(im2col_padded_scalar)(const dl_conv_params *p, const T *xp, int64_t Cg,
-                                             int64_t Hp, int64_t Wp, T *col, int64_t ldc)
+/* The taps of padded planes in im2col's order: the whole map of one image (np = OH*OW),
+ * col[((c*R + r)*S + s) * ldc + oh*OW + ow] <-> xp[c, oh*sh + r*dh, ow*sw + s*dw].
+ * adjoint = 0 copies xp into col (im2col); adjoint = 1 adds col into xp (col2im); a constant
+ * at each call site. */
+static inline void SUF(padded_taps_scalar)(const dl_conv_params *p, T *xp, int64_t Cg,
+                                           int64_t Hp, int64_t Wp, T *col, int64_t ldc,
+                                           int adjoint)
 {
     const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
-                const T *src = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
+                T *x = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
                 T *d = col + ((c * R + r) * S + s) * ldc;
                 for (int64_t oh = 0; oh < OH; oh++, d += OW) {
-                    const T *sr = src + oh * p->sh * Wp;
-                    for (int64_t ow = 0; ow < OW; ow++) d[ow] = sr[ow * sw];
-                }
-            }
-}
-
-/* The adjoint: xp[c, oh*sh + r*dh, ow*sw + s*dw] += col[...], in im2col's order */
-static inline void SUF(col2im_padded_scalar)(const dl_conv_params *p, const T *col, int64_t Cg,
-                                             int64_t Hp, int64_t Wp, T *xp, int64_t ldc)
-{
-    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
-    for (int64_t c = 0; c < Cg; c++)
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t s = 0; s < S; s++) {
-                T *dst = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
-                const T *src = col + ((c * R + r) * S + s) * ldc;
-                for (int64_t oh = 0; oh < OH; oh++, src += OW) {
-                    T *dr = dst + oh * p->sh * Wp;
-                    for (int64_t ow = 0; ow < OW; ow++) dr[ow * sw] += src[ow];
+                    T *xr = x + oh * p->sh * Wp;
+                    if (adjoint)
+                        for (int64_t ow = 0; ow < OW; ow++) xr[ow * sw] += d[ow];
+                    else
+                        for (int64_t ow = 0; ow < OW; ow++) d[ow] = xr[ow * sw];
                 }
             }
 }
@@ -176,7 +150,7 @@ static inline void SUF(im2col_image_scalar)(const dl_conv_params *p, const T *x,
     int64_t Hp, Wp;
     SUF(pad_extent)(p, &Hp, &Wp);
     SUF(pad_planes_scalar)(p, x, Cg, Hp, Wp, xp);
-    SUF(im2col_padded_scalar)(p, xp, Cg, Hp, Wp, col, ldc);
+    SUF(padded_taps_scalar)(p, xp, Cg, Hp, Wp, col, ldc, 0);
 }
 
 /* x += the adjoint of im2col_image applied to col */
@@ -186,6 +160,7 @@ static inline void SUF(col2im_image_scalar)(const dl_conv_params *p, const T *co
     int64_t Hp, Wp;
     SUF(pad_extent)(p, &Hp, &Wp);
     memset(xp, 0, (size_t)(Cg * Hp * Wp) * sizeof(T));
-    SUF(col2im_padded_scalar)(p, col, Cg, Hp, Wp, xp, ldc);
+    /* col is only read in this direction */
+    SUF(padded_taps_scalar)(p, xp, Cg, Hp, Wp, (T *)col, ldc, 1);
     SUF(unpad_add_scalar)(p, xp, Cg, Hp, Wp, x);
 }

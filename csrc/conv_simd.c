@@ -176,7 +176,10 @@ static void im2col(const dl_conv_params *p, const float *x, int64_t Cg,
     }
 }
 
-/* The adjoint: x[c, ih, iw] += col[...] for the same positions. */
+/* The adjoint: x[c, ih, iw] += col[...] for the same positions.  Kept apart from im2col
+ * rather than sharing one walker with a direction (as padded_taps does): for these loops the
+ * shared form changed gcc's code, and on a loaded machine no slowdown could be ruled out;
+ * the padded walker compiles to the instructions the two copies had. */
 static void col2im(const dl_conv_params *p, const float *col, int64_t Cg,
                    int64_t p0, int64_t np, float *x, int64_t ldc)
 {
@@ -335,9 +338,12 @@ static inline void run_add(const run_masks *m, int64_t sw, float *dst, const flo
 }
 #endif
 
-/* col[((c*R + r)*S + s) * ldc + oh*OW + ow] = xp[c, oh*sh + r*dh, ow*sw + s*dw] */
-static void im2col_padded(const dl_conv_params *p, const float *xp, int64_t Cg, int64_t Hp,
-                          int64_t Wp, float *col, int64_t ldc)
+/* The taps of padded planes in im2col's order, one row of a tap at a time:
+ * col[((c*R + r)*S + s) * ldc + oh*OW + ow] <-> xp[c, oh*sh + r*dh, ow*sw + s*dw].
+ * adjoint = 0 copies xp into col (im2col); adjoint = 1 adds col into xp (col2im).  A constant
+ * at each call site, so each caller compiles to its own loop. */
+static inline void padded_taps(const dl_conv_params *p, float *xp, int64_t Cg, int64_t Hp,
+                               int64_t Wp, float *col, int64_t ldc, int adjoint)
 {
     const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
     const int64_t rstep = p->sh * Wp;
@@ -348,44 +354,21 @@ static void im2col_padded(const dl_conv_params *p, const float *xp, int64_t Cg, 
     for (int64_t c = 0; c < Cg; c++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
-                const float *src = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
+                float *x = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
                 float *d = col + ((c * R + r) * S + s) * ldc;
 #ifdef DL_VF_MASKED
                 if (fast) {
-                    for (int64_t oh = 0; oh < OH; oh++, d += OW, src += rstep)
-                        run_copy(&m, sw, d, src);
+                    for (int64_t oh = 0; oh < OH; oh++, d += OW, x += rstep) {
+                        if (adjoint) run_add(&m, sw, x, d);
+                        else run_copy(&m, sw, d, x);
+                    }
                     continue;
                 }
 #endif
-                for (int64_t oh = 0; oh < OH; oh++, d += OW, src += rstep)
-                    strided_copy(d, src, 0, sw, 0, OW);
-            }
-}
-
-/* The adjoint: xp[c, oh*sh + r*dh, ow*sw + s*dw] += col[...], in im2col's order */
-static void col2im_padded(const dl_conv_params *p, const float *col, int64_t Cg, int64_t Hp,
-                          int64_t Wp, float *xp, int64_t ldc)
-{
-    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, sw = p->sw;
-    const int64_t rstep = p->sh * Wp;
-#ifdef DL_VF_MASKED
-    run_masks m;
-    const int fast = run_masks_for(OW, sw, &m);
-#endif
-    for (int64_t c = 0; c < Cg; c++)
-        for (int64_t r = 0; r < R; r++)
-            for (int64_t s = 0; s < S; s++) {
-                float *dst = xp + (c * Hp + r * p->dh) * Wp + s * p->dw;
-                const float *src = col + ((c * R + r) * S + s) * ldc;
-#ifdef DL_VF_MASKED
-                if (fast) {
-                    for (int64_t oh = 0; oh < OH; oh++, src += OW, dst += rstep)
-                        run_add(&m, sw, dst, src);
-                    continue;
+                for (int64_t oh = 0; oh < OH; oh++, d += OW, x += rstep) {
+                    if (adjoint) strided_add(x, 0, sw, d, 0, OW);
+                    else strided_copy(d, x, 0, sw, 0, OW);
                 }
-#endif
-                for (int64_t oh = 0; oh < OH; oh++, src += OW, dst += rstep)
-                    strided_add(dst, 0, sw, src, 0, OW);
             }
 }
 
@@ -396,7 +379,7 @@ static void col2im_padded(const dl_conv_params *p, const float *col, int64_t Cg,
  * through a mask of x's columns: no padded planes, no read-modify-write per tap and no
  * store-to-load stalls between taps (measured here 2.9 -> 2.5 ms for the 64x32x14x14 input
  * gradient of a 4x4 stride-2 convolution to 64 channels; the same trick for im2col, a row load
- * and a permute per tap, ran slower than im2col_padded's run copies). */
+ * and a permute per tap, ran slower than padded_taps's run copies). */
 typedef struct {
     int64_t Hp, Wp;
     __mmask16 in, out;
@@ -461,7 +444,7 @@ static void col2im_rows16(const dl_conv_params *p, const rows16 *m, const float 
 }
 #endif
 
-/* The whole map of one image (Cg planes of x) as columns (see im2col_padded); xp: scratch of
+/* The whole map of one image (Cg planes of x) as columns (see padded_taps); xp: scratch of
  * Cg*Hp*Wp elements */
 static void im2col_image(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
                          float *col, int64_t ldc)
@@ -469,7 +452,7 @@ static void im2col_image(const dl_conv_params *p, const float *x, int64_t Cg, fl
     const int64_t Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
     const int64_t Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
     pad_planes(p, x, Cg, Hp, Wp, xp);
-    im2col_padded(p, xp, Cg, Hp, Wp, col, ldc);
+    padded_taps(p, xp, Cg, Hp, Wp, col, ldc, 0);
 }
 
 /* x += the adjoint of im2col_image applied to col (xp: scratch, as there) */
@@ -486,7 +469,7 @@ static void col2im_image(const dl_conv_params *p, const float *col, int64_t Cg, 
     const int64_t Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
     const int64_t Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
     memset(xp, 0, (size_t)(Cg * Hp * Wp) * sizeof(float));
-    col2im_padded(p, col, Cg, Hp, Wp, xp, ldc);
+    padded_taps(p, xp, Cg, Hp, Wp, (float *)col, ldc, 1);   /* col only read here */
     unpad_add(p, xp, Cg, Hp, Wp, x);
 }
 

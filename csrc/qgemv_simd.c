@@ -10,6 +10,7 @@
 #include "simd.h"
 #include "dlcore/qgemv.h"
 #include "qgemv_kernels.h"
+#include "half_scalar.h"
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__F16C__))
 static inline float qg_half(const uint8_t *p)
@@ -19,30 +20,7 @@ static inline float qg_half(const uint8_t *p)
     return _cvtsh_ss(h);
 }
 #else
-/* IEEE half -> float by bit manipulation (subnormals, inf and NaN included). */
-static inline float qg_half(const uint8_t *p)
-{
-    uint16_t h;
-    memcpy(&h, p, 2);
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1Fu;
-    uint32_t man = h & 0x3FFu;
-    uint32_t bits;
-    if (exp == 0x1Fu) {
-        bits = sign | 0x7F800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (man << 13);
-    } else if (man == 0) {
-        bits = sign;
-    } else {
-        float f = (float)man * (1.0f / 16777216.0f);   /* man * 2^-24 */
-        memcpy(&bits, &f, 4);
-        bits |= sign;
-    }
-    float out;
-    memcpy(&out, &bits, 4);
-    return out;
-}
+static inline float qg_half(const uint8_t *p) { return qp_half(p); }
 #endif
 
 /* Scale d and offset m of a 4-bit block (offset folded for Q4_0), and where its codes start. */

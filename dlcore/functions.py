@@ -91,13 +91,14 @@ def is_floating_point(input):
     return input.is_floating_point()
 
 
-def _unary(name):
-    def f(x, *args, **kwargs):
-        if not isinstance(x, Tensor):
-            raise TypeError("%s: expected a Tensor, got %s" % (name, type(x).__name__))
-        return getattr(x, name)(*args, **kwargs)
+def _method_as_function(name, doc):
+    """dl.name(t, ...) running t.name(...), after checking that t is a Tensor."""
+    def f(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            raise TypeError("%s: expected a Tensor, got %s" % (name, type(input).__name__))
+        return getattr(input, name)(*args, **kwargs)
     f.__name__ = name
-    f.__doc__ = "dl.%s(x) is x.%s()" % (name, name)
+    f.__doc__ = doc % (name, name)
     return f
 
 
@@ -113,7 +114,7 @@ for _n in ("exp log log1p sqrt rsqrt abs sin cos clamp clip neg sum mean var std
            "true_divide floor_divide negative reciprocal eq ne lt le gt ge greater greater_equal "
            "less less_equal not_equal absolute isclose count_nonzero masked_select index_select "
            "outer ger bincount").split():
-    globals()[_n] = _unary(_n)
+    globals()[_n] = _method_as_function(_n, "dl.%s(x) is x.%s()")
 
 
 def maximum(a, b):

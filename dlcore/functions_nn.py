@@ -9,8 +9,8 @@ torch.embedding takes the weight first (padding_idx -1 meaning none), torch.drop
 positional, and the losses take `reduction` as torch's enum integer (0 none, 1 mean, 2 sum),
 by default 0 (none) as torch's top-level forms do (nn.functional's default is 'mean').
 """
+from .functions import _method_as_function
 from .nn import functional as F
-from .tensor import Tensor
 
 __all__ = []
 
@@ -152,20 +152,10 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
 
 
 # ---- torch.X(t, ...) as t.X(...): in-place methods and a few more ------------------------
-def _method(name):
-    def f(input, *args, **kwargs):
-        if not isinstance(input, Tensor):
-            raise TypeError("%s: expected a Tensor, got %s" % (name, type(input).__name__))
-        return getattr(input, name)(*args, **kwargs)
-    f.__name__ = name
-    f.__doc__ = "torch.%s(t, ...) is t.%s(...)" % (name, name)
-    return f
-
-
 for _n in ("abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_ asin_ asinh_ "
            "atan_ atanh_ ceil_ clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ detach_ exp2_ exp_ "
            "expm1_ fill_ floor_ index_put_ log10_ log1p_ log2_ log_ nan_to_num_ neg_ negative_ "
            "reciprocal_ relu_ round_ rsqrt_ sigmoid_ sin_ sinh_ sqrt_ square_ tan_ tanh_ trunc_ "
            "zero_ clone detach scatter_add swapaxes trunc unflatten").split():
-    globals()[_n] = _method(_n)
+    globals()[_n] = _method_as_function(_n, "torch.%s(t, ...) is t.%s(...)")
     __all__.append(_n)

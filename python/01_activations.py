@@ -39,7 +39,7 @@ import numpy as np
 import dlcore as dl
 import dlcore.nn.functional as F
 from dlcore import nn
-from dlcore.examples.common import pyplot, run, save_figure
+from dlcore.examples.common import plot_per_start, pyplot, run, save_figure
 
 LEAK = 0.1
 # name: (function on tensors, decision threshold on the output, targets for the two classes)
@@ -145,20 +145,8 @@ def plot_activations(out_dir):
 
 
 def plot_training(curves, out_dir):
-    plt = pyplot()
-    if plt is None:
-        return None
-    fig, axes = plt.subplots(1, len(STARTS), figsize=(10, 3.5), sharey=True)
-    for ax, start in zip(axes, STARTS):
-        for name in ACTIVATIONS:
-            ax.plot(curves[start][name], label=name)
-        ax.set_title("%s start" % start)
-        ax.set_xlabel("gradient-descent step")
-        ax.set_yscale("log")
-    axes[0].set_ylabel("mean squared error (training)")
-    axes[-1].legend(fontsize=8)
-    fig.tight_layout()
-    return save_figure(fig, out_dir, "activation_training.png")
+    return plot_per_start(curves, out_dir, "activation_training.png", "gradient-descent step",
+                          "mean squared error (training)", log_y=True, legend_fontsize=8)
 
 
 def main(quick=False, out_dir=".", steps: int = None):

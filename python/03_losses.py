@@ -37,7 +37,7 @@ import dlcore as dl
 import dlcore.nn.functional as F
 from dlcore import nn
 from dlcore.data import DataLoader, StandardScaler, TensorDataset, load_digits, train_test_split
-from dlcore.examples.common import pyplot, run, save_figure
+from dlcore.examples.common import plot_per_start, pyplot, run, save_figure
 
 
 def squared_error(logits, target):
@@ -118,19 +118,8 @@ def plot_gradients(z, grads, out_dir):
 
 
 def plot_curves(curves, out_dir):
-    plt = pyplot()
-    if plt is None:
-        return None
-    fig, axes = plt.subplots(1, len(curves), figsize=(10, 3.5), sharey=True)
-    for ax, (start, by_loss) in zip(axes, curves.items()):
-        for name, accs in by_loss.items():
-            ax.plot(range(1, len(accs) + 1), accs, marker="o", label=name)
-        ax.set_title("%s start" % start)
-        ax.set_xlabel("epoch")
-    axes[0].set_ylabel("test accuracy (digits)")
-    axes[-1].legend()
-    fig.tight_layout()
-    return save_figure(fig, out_dir, "loss_curves.png")
+    return plot_per_start(curves, out_dir, "loss_curves.png", "epoch", "test accuracy (digits)",
+                          first_x=1, marker="o")
 
 
 def main(quick=False, out_dir="."):

@@ -65,6 +65,27 @@ def save_figure(fig, out_dir, name, dpi=80):
     return path
 
 
+def plot_per_start(curves, out_dir, name, xlabel, ylabel, first_x=0, log_y=False,
+                   legend_fontsize=None, **line):
+    """One panel per starting point, side by side: curves is {start: {label: values}}, each
+    label a line (x counted from first_x).  Saved as out_dir/name; None without matplotlib."""
+    plt = pyplot()
+    if plt is None:
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(10, 3.5), sharey=True)
+    for ax, (start, by_label) in zip(axes, curves.items()):
+        for label, ys in by_label.items():
+            ax.plot(range(first_x, first_x + len(ys)), ys, label=label, **line)
+        ax.set_title("%s start" % start)
+        ax.set_xlabel(xlabel)
+        if log_y:
+            ax.set_yscale("log")
+    axes[0].set_ylabel(ylabel)
+    axes[-1].legend(fontsize=legend_fontsize)
+    fig.tight_layout()
+    return save_figure(fig, out_dir, name)
+
+
 def _options(main):
     doc = sys.modules[main.__module__].__doc__ or ""
     parser = argparse.ArgumentParser(description=doc,

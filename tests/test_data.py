@@ -339,33 +339,26 @@ def test_idx_layout_is_big_endian(tmp_path):
     assert raw[-4:] == b"\x00\x00\x01\x02"
 
 
+def _idx_bytes(tmp_path, a):
+    """The IDX file write_idx makes of a, as bytes."""
+    path = tmp_path / "good"
+    write_idx(path, a)
+    return path.read_bytes()
+
+
 def test_idx_errors(tmp_path):
-    bad = tmp_path / "bad"
-    bad.write_bytes(b"\x01\x02\x08\x01" + b"\x00" * 8)
-    with pytest.raises(ValueError, match="magic"):
-        read_idx(bad)
-    code = tmp_path / "code"
-    code.write_bytes(b"\x00\x00\x07\x01\x00\x00\x00\x01\x00")
-    with pytest.raises(ValueError, match="type code"):
-        read_idx(code)
-    short = tmp_path / "short"
-    write_idx(short, np.zeros((4, 4), np.uint8))
-    short.write_bytes(short.read_bytes()[:-3])
-    with pytest.raises(ValueError, match="truncated"):
-        read_idx(short)
-    long = tmp_path / "long"
-    write_idx(long, np.zeros((4,), np.uint8))
-    long.write_bytes(long.read_bytes() + b"\x00")
-    with pytest.raises(ValueError, match="trailing"):
-        read_idx(long)
-    header = tmp_path / "header"
-    header.write_bytes(b"\x00\x00\x08\x03\x00\x00")
-    with pytest.raises(ValueError, match="truncated"):
-        read_idx(header)
-    gz = tmp_path / "broken.gz"
-    gz.write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x09" + b"\x00" * 9)[:-6])
-    with pytest.raises(ValueError, match="gzip"):
-        read_idx(gz)
+    for name, data, match in [
+            ("bad", b"\x01\x02\x08\x01" + b"\x00" * 8, "magic"),
+            ("code", b"\x00\x00\x07\x01\x00\x00\x00\x01\x00", "type code"),
+            ("short", _idx_bytes(tmp_path, np.zeros((4, 4), np.uint8))[:-3], "truncated"),
+            ("long", _idx_bytes(tmp_path, np.zeros((4,), np.uint8)) + b"\x00", "trailing"),
+            ("header", b"\x00\x00\x08\x03\x00\x00", "truncated"),
+            ("broken.gz",
+             gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x09" + b"\x00" * 9)[:-6], "gzip")]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match=match):
+            read_idx(path)
     with pytest.raises(TypeError, match="IDX type"):
         write_idx(tmp_path / "x", np.zeros(3, np.int64))
 

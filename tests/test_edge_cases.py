@@ -46,12 +46,16 @@ def test_max_pool_ceil_mode_and_nan(size, k, s, p):
     np.testing.assert_array_equal(y.numpy(), ty.numpy())
 
 
+def _tied_pairs():
+    """(a, t, b, u): dlcore and torch leaves of two float64 vectors, a == b at 0, 2 and 4."""
+    a, t = _pair(np.array([1.0, 2.0, 3.0, -1.0, 0.0]))
+    b, u = _pair(np.array([1.0, 1.0, 3.0, 0.0, 0.0]))
+    return a, t, b, u
+
+
 def test_maximum_minimum_split_the_gradient_of_ties():
-    x = np.array([1.0, 2.0, 3.0, -1.0, 0.0])
-    z = np.array([1.0, 1.0, 3.0, 0.0, 0.0])
     for op in ("maximum", "minimum"):
-        a, t = _pair(x)
-        b, u = _pair(z)
+        a, t, b, u = _tied_pairs()
         y, ty = getattr(dl, op)(a, b), getattr(torch, op)(t, u)
         y.backward(dl.ones(5, dtype=dl.float64))
         ty.backward(torch.ones(5, dtype=torch.float64))
@@ -63,11 +67,8 @@ def test_maximum_minimum_split_the_gradient_of_ties():
 def test_maximum_minimum_split_ties_when_the_backward_builds_a_graph():
     # create_graph=True runs each Function's graph-building backward, a second copy of the
     # tie rule; its gradient must split ties as the plain backward (and torch) does
-    x = np.array([1.0, 2.0, 3.0, -1.0, 0.0])
-    z = np.array([1.0, 1.0, 3.0, 0.0, 0.0])
     for op in ("maximum", "minimum"):
-        a, t = _pair(x)
-        b, u = _pair(z)
+        a, t, b, u = _tied_pairs()
         y, ty = (getattr(dl, op)(a, b) * a).sum(), (getattr(torch, op)(t, u) * t).sum()
         ga, gb = dl.autograd.grad(y, (a, b), create_graph=True)
         tga, tgb = torch.autograd.grad(ty, (t, u), create_graph=True)

@@ -6,8 +6,9 @@ Inputs: random shapes with 0- and 1-sized dims and a few large ones, float32/flo
 sometimes int64 (the wrong type for most ops), NaN/Inf/huge values, and views that are
 transposed, negatively strided, step-sliced or expanded (stride 0).
 
-Profiles: the quick one (default) runs QUICK examples per op; `DLCORE_FUZZ=long` runs LONG_N per
-op (2,000 or DLCORE_FUZZ_N; >= 100k calls in all at the default) and, with DLCORE_FUZZ_REPORT=path, writes the counts there as JSON.
+Profiles (tests/fuzz_profile.py): the quick one (default) runs 30 examples per op;
+`DLCORE_FUZZ=long` runs DLCORE_FUZZ_N per op (default 2,000; >= 100k calls in all) and, with
+DLCORE_FUZZ_REPORT=path, writes the counts there as JSON.
 """
 import json
 import math
@@ -20,17 +21,14 @@ import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
 torch = pytest.importorskip("torch")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import dlcore as dl  # noqa: E402
 from fuzz_cases import CASES  # noqa: E402
+from fuzz_profile import fuzz_settings  # noqa: E402
 
-LONG = os.environ.get("DLCORE_FUZZ") == "long"
-QUICK, LONG_N = 30, int(os.environ.get("DLCORE_FUZZ_N", "2000"))
-SETTINGS = settings(max_examples=LONG_N if LONG else QUICK, deadline=None,
-                    derandomize=not LONG, database=None, print_blob=True,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = fuzz_settings(30, "DLCORE_FUZZ_N", 2000)
 
 STATS = {"calls": 0, "matched": 0, "both_raised": 0, "dl_raised_only": 0, "grads_checked": 0,
          "rejections": {}, "float64_oracle": {}}
@@ -139,6 +137,18 @@ def _tol(dtype):
     return (2e-3, 2e-4) if dtype == np.float32 else (1e-7, 1e-9)
 
 
+def _finite_scale(ref):
+    """max(max |finite ref|, 1): what the absolute tolerance is relative to"""
+    return max(np.nanmax(np.abs(np.where(np.isfinite(ref), ref, 0)), initial=1.0), 1.0)
+
+
+def _near(a, b, rtol, atol, scale):
+    """elementwise: |a - b| <= atol * scale + rtol * |b|, or both NaN, or the same infinity"""
+    same_special = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
+    with np.errstate(invalid="ignore"):
+        return same_special | (np.abs(a - b) <= atol * scale + rtol * np.abs(b))
+
+
 def _close(ours, theirs, dtype, what, inf_for_nan=False, nan_for_finite=False):
     theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else np.asarray(theirs)
     ours = np.asarray(ours)
@@ -148,9 +158,8 @@ def _close(ours, theirs, dtype, what, inf_for_nan=False, nan_for_finite=False):
     if nan_for_finite:  # torch's fused attention turns some NaN rows into zeros; IEEE says NaN
         theirs = np.where(np.isnan(ours), ours, theirs)
     rtol, atol = _tol(theirs.dtype if theirs.dtype.kind == "f" else dtype)
-    scale = np.nanmax(np.abs(np.where(np.isfinite(theirs), theirs, 0)), initial=1.0)
     np.testing.assert_allclose(ours.astype(np.float64), theirs.astype(np.float64), rtol=rtol,
-                               atol=atol * scale, equal_nan=True, err_msg=what)
+                               atol=atol * _finite_scale(theirs), equal_nan=True, err_msg=what)
 
 
 def _has_constant_slice(a, dim):
@@ -302,14 +311,8 @@ class _Float64Oracle:
         if ours.shape != exact.shape or ours.shape != t64.shape:
             return False
         rtol, atol = _tol(np.float64)
-        scale = max(np.nanmax(np.abs(np.where(np.isfinite(exact), exact, 0)), initial=1.0), 1.0)
-
-        def near(a, b):
-            same_special = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
-            with np.errstate(invalid="ignore"):
-                return same_special | (np.abs(a - b) <= atol * scale + rtol * np.abs(b))
-
-        ok = near(ours, t64) | near(ours, exact)
+        scale = _finite_scale(exact)
+        ok = _near(ours, t64, rtol, atol, scale) | _near(ours, exact, rtol, atol, scale)
         if self.name in ("sum", "mean"):  # ill-conditioned when +-1e30 cancel
             with np.errstate(invalid="ignore"):
                 ok |= np.isfinite(t64) & np.isfinite(exact) & np.isfinite(ours) & (
@@ -370,19 +373,13 @@ class _Float64Oracle:
         if ours.shape != ref.shape or ours.shape != t32.shape:
             return False
         rtol, atol = _tol(np.float32)
-        scale = max(np.nanmax(np.abs(np.where(np.isfinite(ref), ref, 0)), initial=1.0), 1.0)
-
-        def near(a, b):
-            same_special = (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
-            with np.errstate(invalid="ignore"):
-                return same_special | (np.abs(a - b) <= atol * scale + rtol * np.abs(b))
-
+        scale = _finite_scale(ref)
         with np.errstate(invalid="ignore"):
             no_worse = np.isfinite(t32) & np.isfinite(ref) & np.isfinite(ours) & (
                 np.abs(ours - ref) <= 2 * np.abs(t32 - ref) + atol * scale)
-        ok = near(ours, t32) | near(ours, ref) | no_worse
+        ok = _near(ours, t32, rtol, atol, scale) | _near(ours, ref, rtol, atol, scale) | no_worse
         if exact is not None and exact.shape == ours.shape:
-            ok |= near(ours, exact)
+            ok |= _near(ours, exact, rtol, atol, scale)
         return bool(np.all(ok))
 
 

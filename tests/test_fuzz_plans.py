@@ -14,7 +14,7 @@ float64 reference; and quantized LSTM/GRU layers (csrc/qrnn.c) against the float
 dequantized weights, within the bound stated in _QuantBound.
 
 Profiles as tests/test_fuzz_ops.py: quick by default (a few examples per test, derandomized);
-`DLCORE_FUZZ=long` draws LONG_N fresh examples per test (DLCORE_FUZZ_PLAN_N, default 500) and
+`DLCORE_FUZZ=long` draws fresh examples per test (DLCORE_FUZZ_PLAN_N of them, default 500) and
 DLCORE_FUZZ_REPORT=path writes the counts to path + ".plans.json".
 """
 import json
@@ -26,18 +26,15 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import dlcore as dl  # noqa: E402
 from dlcore import _C, nn  # noqa: E402
 from dlcore.runtime import get_isa, get_num_threads, set_isa, set_num_threads  # noqa: E402
+from fuzz_profile import fuzz_settings  # noqa: E402
 
-LONG = os.environ.get("DLCORE_FUZZ") == "long"
-QUICK, LONG_N = 6, int(os.environ.get("DLCORE_FUZZ_PLAN_N", "500"))
-SETTINGS = settings(max_examples=LONG_N if LONG else QUICK, deadline=None,
-                    derandomize=not LONG, database=None, print_blob=True,
-                    suppress_health_check=list(HealthCheck))
+SETTINGS = fuzz_settings(6, "DLCORE_FUZZ_PLAN_N", 500)
 RTOL = 1e-4
 STATS = {"calls": 0, "matched": 0, "both_raised": 0, "dl_raised_only": 0, "crashes": 0,
          "plan_steps": {}, "sliced_runs": 0, "quant_max_err_over_bound": 0.0}
@@ -59,6 +56,17 @@ def _engine_restored():
     set_isa(isa)
     set_num_threads(nt)
     _write_report()
+
+
+def _fuzz_test(test):
+    """A property test: drawing from st.data() under SETTINGS, RuntimeWarnings ignored."""
+    return pytest.mark.filterwarnings("ignore::RuntimeWarning")(SETTINGS(given(st.data())(test)))
+
+
+def _seeded(data):
+    """data's draw function, after seeding dlcore's generator from a draw."""
+    dl.manual_seed(data.draw(st.integers(0, 2 ** 16)))
+    return data.draw
 
 
 def _isa(draw):
@@ -87,6 +95,17 @@ def _eager(m, x):
 def _count_steps(plan):
     for s in plan.steps:
         STATS["plan_steps"][str(s.op)] = STATS["plan_steps"].get(str(s.op), 0) + 1
+
+
+def _plan_equals_eager(draw, traced, m, x, what):
+    """The plan for x, run at a drawn thread count, equals m(x) run eagerly, bit for bit."""
+    plan = traced.plan(x)
+    _count_steps(plan)
+    STATS["calls"] += 1
+    np.testing.assert_array_equal(plan.run([x], draw(st.sampled_from([1, 2])))[0], _eager(m, x),
+                                  err_msg=what)
+    STATS["matched"] += 1
+    return plan
 
 
 def _plan_matches_eager(draw, m, example, shapes, what):
@@ -181,12 +200,9 @@ def _image_model(draw, acts=(None, nn.ReLU, nn.ReLU6, nn.ReLU6, nn.Tanh),
     return _Head(nn.Sequential(*layers), c * h * w, widths), (c0, h0, w0)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@SETTINGS
-@given(st.data())
+@_fuzz_test
 def test_fuzz_image_plans_match_eager(data):
-    draw = data.draw
-    dl.manual_seed(draw(st.integers(0, 2 ** 16)))
+    draw = _seeded(data)
     m, chw = _image_model(draw)
     set_isa(_isa(draw))
     b0, b1 = _batch(draw), _batch(draw)
@@ -206,12 +222,9 @@ class _Recurrent(nn.Module):
         return self.fc(y)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@SETTINGS
-@given(st.data())
+@_fuzz_test
 def test_fuzz_recurrent_plans_match_eager(data):
-    draw = data.draw
-    dl.manual_seed(draw(st.integers(0, 2 ** 16)))
+    draw = _seeded(data)
     cls = draw(st.sampled_from([nn.LSTM, nn.LSTM, nn.GRU, nn.RNN]))
     i, h = draw(st.integers(1, 9)), draw(st.sampled_from([1, 3, 8, 16, 17, 33]))
     m = _Recurrent(cls, i, h, draw(st.integers(1, 2)), draw(st.booleans()),
@@ -236,12 +249,9 @@ def test_fuzz_recurrent_plans_match_eager(data):
 
 
 # ---- quantize_dynamic'd MLPs: native int8 plan steps ---------------------------------------------
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@SETTINGS
-@given(st.data())
+@_fuzz_test
 def test_fuzz_int8_plans_equal_eager_quantized(data):
-    draw = data.draw
-    dl.manual_seed(draw(st.integers(0, 2 ** 16)))
+    draw = _seeded(data)
     sizes = [draw(st.integers(1, 40)) for _ in range(draw(st.integers(2, 4)))]
     layers = []
     for a, b in zip(sizes, sizes[1:]):
@@ -252,22 +262,14 @@ def test_fuzz_int8_plans_equal_eager_quantized(data):
     for b in (_batch(draw), draw(st.sampled_from([1, 33, 101]))):
         x = np.random.default_rng(draw(st.integers(0, 2 ** 16))).standard_normal(
             (b, sizes[0])).astype(np.float32)
-        plan = traced.plan(x)
-        _count_steps(plan)
+        plan = _plan_equals_eager(draw, traced, q, x, "int8 plan of %s, batch %d" % (q, b))
         assert plan.n_python_steps == 0
-        STATS["calls"] += 1
-        np.testing.assert_array_equal(plan.run([x], draw(st.sampled_from([1, 2])))[0],
-                                      _eager(q, x), err_msg="int8 plan of %s, batch %d" % (q, b))
-        STATS["matched"] += 1
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@SETTINGS
-@given(st.data())
+@_fuzz_test
 def test_fuzz_static_int8_plans_equal_eager_quantized(data):
     """quantize_static'd image models (QUANTIZE, QCONV, QMAXPOOL, QLINEAR steps)"""
-    draw = data.draw
-    dl.manual_seed(draw(st.integers(0, 2 ** 16)))
+    draw = _seeded(data)
     m, chw = _image_model(draw, acts=(None, nn.ReLU), pools=(nn.MaxPool2d,))
     m.eval()
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 16)))
@@ -277,22 +279,14 @@ def test_fuzz_static_int8_plans_equal_eager_quantized(data):
     traced = dl.jit.trace(qm, np.zeros((_batch(draw),) + chw, np.float32))
     for b in (_batch(draw), _batch(draw)):
         x = rng.standard_normal((b,) + chw).astype(np.float32)
-        plan = traced.plan(x)
-        _count_steps(plan)
-        STATS["calls"] += 1
-        np.testing.assert_array_equal(plan.run([x], draw(st.sampled_from([1, 2])))[0],
-                                      _eager(qm, x), err_msg="static int8 plan of %s, batch %d"
-                                      % (qm, b))
-        STATS["matched"] += 1
+        _plan_equals_eager(draw, traced, qm, x, "static int8 plan of %s, batch %d" % (qm, b))
 
 
 # ---- the prepacked GEMM (csrc/gemm_prepacked.c) against float64 ------------------------------------
 _ERF = np.frompyfunc(math.erf, 1, 1)
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@SETTINGS
-@given(st.data())
+@_fuzz_test
 def test_fuzz_prepacked_gemm_matches_float64(data):
     draw = data.draw
     dims = [1, 2, 3, 4, 5, 7, 16, 17, 33, 64, 65, 130, 257, 300]
@@ -442,12 +436,9 @@ def _dequantized(q, mode, layers, bidir):
     return out
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@SETTINGS
-@given(st.data())
+@_fuzz_test
 def test_fuzz_quantized_rnn_within_bound_of_dequantized_float(data):
-    draw = data.draw
-    dl.manual_seed(draw(st.integers(0, 2 ** 16)))
+    draw = _seeded(data)
     mode = draw(st.sampled_from(["LSTM", "GRU"]))
     i, h = draw(st.integers(1, 12)), draw(st.sampled_from([1, 2, 5, 16, 17, 33, 64]))
     layers, bidir = draw(st.integers(1, 2)), draw(st.booleans())

@@ -186,28 +186,43 @@ def _logits_and_targets(rng, shape, C, scale=1):
     return x, rng.integers(0, C, tshape)
 
 
+def _weights_and_cases(rng, C, shapes, scale=1):
+    """C class weights in [0.2, 2), then scores and targets for each shape (as
+    _logits_and_targets), drawn from rng in that order as the loop asks."""
+    w = rng.uniform(0.2, 2.0, C).astype(np.float32)
+    return w, (_logits_and_targets(rng, shape, C, scale) for shape in shapes)
+
+
+def _function_and_module(name, module, reduction, kw, x, t, torch):
+    """F.<name> and nn.<module> against torch's on scores x and class targets t; kw with
+    plain arrays (a weight becomes each side's tensor)."""
+    kw, tkw = _with_weight(kw, torch)
+    _both(lambda a, b: getattr(F, name)(a, b, reduction=reduction, **kw),
+          lambda a, b: getattr(torch.nn.functional, name)(a, b, reduction=reduction, **tkw),
+          (x, dl.tensor(t)), (x, torch.tensor(t)), torch)
+    _both(getattr(dl.nn, module)(reduction=reduction, **kw),
+          getattr(torch.nn, module)(reduction=reduction, **tkw),
+          (x, dl.tensor(t)), (x, torch.tensor(t)), torch)
+
+
+def _with_weight(kw, torch):
+    """The keyword arguments for dlcore and for torch, a class-weight array as each one's
+    tensor."""
+    if "weight" not in kw:
+        return kw, dict(kw)
+    return dict(kw, weight=dl.tensor(kw["weight"])), dict(kw, weight=torch.tensor(kw["weight"]))
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_cross_entropy_matches_torch(reduction, torch, rng):
-    TF = torch.nn.functional
     C = 11
-    w = rng.uniform(0.2, 2.0, C).astype(np.float32)
-    for shape in ((13, C), (4, C, 3, 5), (C,)):
-        x, t = _logits_and_targets(rng, shape, C, scale=3)
+    w, cases = _weights_and_cases(rng, C, ((13, C), (4, C, 3, 5), (C,)), scale=3)
+    for x, t in cases:
         if t.ndim:
             t.reshape(-1)[::3] = 4                      # a class used as ignore_index below
         for kw in ({}, {"weight": w}, {"ignore_index": 4}, {"label_smoothing": 0.15},
                    {"weight": w, "ignore_index": 4, "label_smoothing": 0.3}):
-            tkw = dict(kw)
-            if "weight" in kw:
-                kw = dict(kw, weight=dl.tensor(w))
-                tkw["weight"] = torch.tensor(w)
-            _both(lambda a, b: F.cross_entropy(a, b, reduction=reduction, **kw),
-                  lambda a, b: TF.cross_entropy(a, b, reduction=reduction, **tkw),
-                  (x, dl.tensor(t)), (x, torch.tensor(t)), torch)
-            # the layer too
-            layer = dl.nn.CrossEntropyLoss(reduction=reduction, **kw)
-            tlayer = torch.nn.CrossEntropyLoss(reduction=reduction, **tkw)
-            _both(layer, tlayer, (x, dl.tensor(t)), (x, torch.tensor(t)), torch)
+            _function_and_module("cross_entropy", "CrossEntropyLoss", reduction, kw, x, t, torch)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -220,10 +235,7 @@ def test_cross_entropy_probabilities_match_torch(reduction, torch, rng):
         q = rng.uniform(0, 1, shape).astype(np.float32)
         q /= q.sum(axis=1 if len(shape) > 1 else 0, keepdims=True)
         for kw in ({}, {"label_smoothing": 0.2}, {"weight": w, "label_smoothing": 0.1}):
-            tkw = dict(kw)
-            if "weight" in kw:
-                kw = dict(kw, weight=dl.tensor(w))
-                tkw["weight"] = torch.tensor(w)
+            kw, tkw = _with_weight(kw, torch)
             # grads for the logits and the soft targets
             _both(lambda a, b: F.cross_entropy(a, b, reduction=reduction, **kw),
                   lambda a, b: TF.cross_entropy(a, b, reduction=reduction, **tkw),
@@ -269,18 +281,11 @@ def test_cross_entropy_nan_and_all_ignored(torch):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_nll_loss_matches_torch(reduction, torch, rng):
-    TF = torch.nn.functional
     C = 6
-    w = rng.uniform(0.2, 2.0, C).astype(np.float32)
-    for shape in ((10, C), (2, C, 3, 2), (C,)):
-        x, t = _logits_and_targets(rng, shape, C)
-        for kw, tkw in (({}, {}), ({"weight": dl.tensor(w), "ignore_index": 2},
-                                   {"weight": torch.tensor(w), "ignore_index": 2})):
-            _both(lambda a, b: F.nll_loss(a, b, reduction=reduction, **kw),
-                  lambda a, b: TF.nll_loss(a, b, reduction=reduction, **tkw),
-                  (x, dl.tensor(t)), (x, torch.tensor(t)), torch)
-            _both(dl.nn.NLLLoss(reduction=reduction, **kw), torch.nn.NLLLoss(reduction=reduction, **tkw),
-                  (x, dl.tensor(t)), (x, torch.tensor(t)), torch)
+    w, cases = _weights_and_cases(rng, C, ((10, C), (2, C, 3, 2), (C,)))
+    for x, t in cases:
+        for kw in ({}, {"weight": w, "ignore_index": 2}):
+            _function_and_module("nll_loss", "NLLLoss", reduction, kw, x, t, torch)
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)

@@ -19,21 +19,35 @@ def _pool_out(n, k, s, p, d, ceil):
     return out
 
 
-def ref_max_pool(x, k, s, p, d, ceil):
+def _max_windows(x, k, s, p, d, ceil):
+    """The output planes (N, C, OH, OW) of a max pooling of x, -inf, and its indices (zero),
+    then for each tap of each window inside x, in scan order: (oh, ow, ih, iw, first), first
+    for a window's first tap inside x."""
     N, C, H, W = x.shape
     OH, OW = _pool_out(H, k[0], s[0], p[0], d[0], ceil), _pool_out(W, k[1], s[1], p[1], d[1], ceil)
-    y = np.full((N, C, OH, OW), -np.inf)
-    idx = np.zeros((N, C, OH, OW), np.int64)
-    for oh in range(OH):
-        for ow in range(OW):
-            for i in range(k[0]):
-                for j in range(k[1]):
-                    ih, iw = oh * s[0] - p[0] + i * d[0], ow * s[1] - p[1] + j * d[1]
-                    if 0 <= ih < H and 0 <= iw < W:
-                        v = x[:, :, ih, iw]
-                        better = v > y[:, :, oh, ow]
-                        y[:, :, oh, ow] = np.where(better, v, y[:, :, oh, ow])
-                        idx[:, :, oh, ow] = np.where(better, ih * W + iw, idx[:, :, oh, ow])
+
+    def taps():
+        for oh in range(OH):
+            for ow in range(OW):
+                first = True
+                for i in range(k[0]):
+                    for j in range(k[1]):
+                        ih, iw = oh * s[0] - p[0] + i * d[0], ow * s[1] - p[1] + j * d[1]
+                        if 0 <= ih < H and 0 <= iw < W:
+                            yield oh, ow, ih, iw, first
+                            first = False
+
+    return np.full((N, C, OH, OW), -np.inf), np.zeros((N, C, OH, OW), np.int64), taps()
+
+
+def ref_max_pool(x, k, s, p, d, ceil):
+    W = x.shape[3]
+    y, idx, taps = _max_windows(x, k, s, p, d, ceil)
+    for oh, ow, ih, iw, _ in taps:
+        v = x[:, :, ih, iw]
+        better = v > y[:, :, oh, ow]
+        y[:, :, oh, ow] = np.where(better, v, y[:, :, oh, ow])
+        idx[:, :, oh, ow] = np.where(better, ih * W + iw, idx[:, :, oh, ow])
     return y, idx
 
 
@@ -294,25 +308,15 @@ def test_max_pool2d_general_rows_match_scan(threads, k, s, p, d, width):
     flat[picks[1::3]] = np.inf
     flat[picks[2::3]] = -np.inf
     x[1, 2] = -np.inf       # a plane with nothing above -inf: every argmax its window's first
-    N, C, H, W = x.shape
-    OH, OW = _pool_out(H, k[0], s[0], p[0], d[0], False), _pool_out(W, k[1], s[1], p[1], d[1], False)
-    ry = np.full((N, C, OH, OW), -np.inf)
-    ridx = np.zeros((N, C, OH, OW), np.int64)
-    for oh in range(OH):
-        for ow in range(OW):
-            first = True
-            for i in range(k[0]):
-                for j in range(k[1]):
-                    ih, iw = oh * s[0] - p[0] + i * d[0], ow * s[1] - p[1] + j * d[1]
-                    if not (0 <= ih < H and 0 <= iw < W):
-                        continue
-                    v = x[:, :, ih, iw]
-                    if first:
-                        ridx[:, :, oh, ow] = ih * W + iw
-                        first = False
-                    take = (v > ry[:, :, oh, ow]) | np.isnan(v)
-                    ry[:, :, oh, ow] = np.where(take, v, ry[:, :, oh, ow])
-                    ridx[:, :, oh, ow] = np.where(take, ih * W + iw, ridx[:, :, oh, ow])
+    W = x.shape[3]
+    ry, ridx, taps = _max_windows(x, k, s, p, d, False)
+    for oh, ow, ih, iw, first in taps:
+        v = x[:, :, ih, iw]
+        if first:
+            ridx[:, :, oh, ow] = ih * W + iw
+        take = (v > ry[:, :, oh, ow]) | np.isnan(v)
+        ry[:, :, oh, ow] = np.where(take, v, ry[:, :, oh, ow])
+        ridx[:, :, oh, ow] = np.where(take, ih * W + iw, ridx[:, :, oh, ow])
     for dtype in (np.float32, np.float64):
         y = F.max_pool2d(_t(x.astype(dtype)), k, s, p, d).numpy()
         y2, i2 = F.max_pool2d(_t(x.astype(dtype)), k, s, p, d, return_indices=True)

@@ -64,6 +64,16 @@ def weights(rng, G, I, H):
             Int8Weight.from_float(rng.standard_normal((G, H)).astype(np.float32) * 0.4))
 
 
+def input_projection(x, w_ih, b, G):
+    """x (T, B, I) times the int8 w_ih (G, I) plus b, as the layer computes it: the input
+    projection is the (separately tested) int8 GEMM, so the reference takes it from the
+    kernel."""
+    T, B, I = x.shape
+    q, s, z = _C.quantize_rows_u8(x.reshape(T * B, I), True)
+    return _C.u8s8_gemm(q, w_ih.packed, w_ih.colsum, I, s, z, w_ih.scale, bias=b,
+                        out=np.empty((T * B, G), np.float32)).reshape(T, B, G)
+
+
 @pytest.mark.parametrize("T,B,I,H", SIZES)
 @pytest.mark.parametrize("reverse", [False, True])
 def test_qlstm_loop_matches_numpy(T, B, I, H, reverse, isa, threads, rng):
@@ -73,10 +83,7 @@ def test_qlstm_loop_matches_numpy(T, B, I, H, reverse, isa, threads, rng):
     h0 = rng.standard_normal((B, H)).astype(np.float32) * 0.5
     c0 = rng.standard_normal((B, H)).astype(np.float32) * 0.5
     out, h, c = qlstm_layer(x, w_ih, w_hh, b, h0, c0, reverse=reverse)
-    # the input projection is the (separately tested) int8 GEMM: take it from the kernel
-    q, s, z = _C.quantize_rows_u8(x.reshape(T * B, I), True)
-    xg = _C.u8s8_gemm(q, w_ih.packed, w_ih.colsum, I, s, z, w_ih.scale, bias=b,
-                      out=np.empty((T * B, 4 * H), np.float32)).reshape(T, B, 4 * H)
+    xg = input_projection(x, w_ih, b, 4 * H)
     ro, rh, rc = ref_lstm(xg.astype(np.float64), w_hh, h0.astype(np.float64),
                           c0.astype(np.float64), reverse)
     # 1e-6-level differences of the fast sigmoid/tanh can move a u8 rounding of h by one code
@@ -97,9 +104,7 @@ def test_qgru_loop_matches_numpy(T, B, I, H, reverse, isa, threads, rng):
     b_hh = rng.standard_normal(3 * H).astype(np.float32) * 0.1
     h0 = rng.standard_normal((B, H)).astype(np.float32) * 0.5
     out, h = qgru_layer(x, w_ih, w_hh, b_ih, b_hh, h0, reverse=reverse)
-    q, s, z = _C.quantize_rows_u8(x.reshape(T * B, I), True)
-    xg = _C.u8s8_gemm(q, w_ih.packed, w_ih.colsum, I, s, z, w_ih.scale, bias=b_ih,
-                      out=np.empty((T * B, 3 * H), np.float32)).reshape(T, B, 3 * H)
+    xg = input_projection(x, w_ih, b_ih, 3 * H)
     ro, rh = ref_gru(xg.astype(np.float64), w_hh, b_hh, h0.astype(np.float64), reverse)
     assert np.abs(out - ro).max() < 1e-2
     assert np.median(np.abs(out - ro)) < 1e-5

@@ -23,6 +23,12 @@ CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 
 two_cpus = pytest.mark.skipif(len(CPUS) < 2, reason="needs two CPUs in the affinity mask")
 needs_openmp = pytest.mark.skipif(not dl.runtime.have_openmp(), reason="built without OpenMP")
 
+
+def team_test(test):
+    """What a bound two-thread team needs: Linux affinity, two CPUs and OpenMP."""
+    return linux(two_cpus(needs_openmp(test)))
+
+
 # A plan with steps big enough for the team (64 x 512 x 1024 products), helpers that list the
 # process's threads with their masks, and the OpenMP workers the plan's first call started.
 PRELUDE = '''
@@ -53,6 +59,11 @@ got = plan.exe.run([x], 2)[0]
 assert np.array_equal(got, want)
 workers = sorted(set(masks()) - set(before))
 '''
+
+
+def run_script_ok(body, env_extra=None, cpus=None):
+    """run_script for a body that prints OK at its end."""
+    assert run_script(body, env_extra, cpus).strip() == "OK"
 
 
 def run_script(body, env_extra=None, cpus=None):
@@ -101,11 +112,9 @@ def test_binding_is_on_unless_opted_out_or_user_bound(env, mode):
         dl.runtime.set_thread_binding("sometimes")
 
 
-@linux
-@two_cpus
-@needs_openmp
+@team_test
 def test_bound_call_pins_workers_inside_mask_and_restores_caller():
-    out = run_script('''
+    run_script_ok('''
         now = masks()
         assert now[MAIN] == ORIG, (now[MAIN], ORIG)           # the caller's mask is back
         assert workers, "a 2-thread call started no OpenMP worker"
@@ -117,25 +126,19 @@ def test_bound_call_pins_workers_inside_mask_and_restores_caller():
             assert sorted(os.sched_getaffinity(0)) == ORIG
         print("OK")
     ''')
-    assert out.strip() == "OK"
 
 
-@linux
-@two_cpus
-@needs_openmp
+@team_test
 def test_unbound_with_opt_out_workers_keep_the_callers_mask():
-    out = run_script('''
+    run_script_ok('''
         now = masks()
         assert now[MAIN] == ORIG
         assert workers and all(now[t] == ORIG for t in workers), (now, ORIG)
         print("OK")
     ''', {"DLCORE_BIND": "0"})
-    assert out.strip() == "OK"
 
 
-@linux
-@two_cpus
-@needs_openmp
+@team_test
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(),
                     reason="the platform has no fork()")
 def test_forked_dataloader_worker_gets_the_parents_original_mask():
@@ -166,26 +169,21 @@ def test_forked_dataloader_worker_gets_the_parents_original_mask():
     assert out.split() == ["OK", "8"]
 
 
-@linux
-@two_cpus
-@needs_openmp
+@team_test
 def test_narrowed_mask_is_never_widened():
     one = [CPUS[-1]]
-    out = run_script('''
+    run_script_ok('''
         now = masks()
         # one core for two threads: nothing is bound, nothing leaves the mask
         assert all(set(m) <= set(ORIG) for m in now.values()), now
         assert now[MAIN] == ORIG
         print("OK")
     ''', cpus=one)
-    assert out.strip() == "OK"
 
 
-@linux
-@two_cpus
-@needs_openmp
+@team_test
 def test_mask_narrowed_after_bound_calls_is_followed():
-    out = run_script('''
+    run_script_ok('''
         first = ORIG[0]
         os.sched_setaffinity(0, {first})      # the user narrows the caller after bound calls
         got = plan.exe.run([x], 2)[0]
@@ -200,14 +198,11 @@ def test_mask_narrowed_after_bound_calls_is_followed():
         assert all(len(now[t]) == 1 for t in workers), now
         print("OK")
     ''')
-    assert out.strip() == "OK"
 
 
-@linux
-@two_cpus
-@needs_openmp
+@team_test
 def test_thread_count_changes_are_followed():
-    out = run_script('''
+    run_script_ok('''
         n = len(ORIG)
         # (exe.run: Plan.run would split this batch into slices on threads of its own)
         dl.set_num_threads(n + 1)              # more threads than cores: left unbound
@@ -224,7 +219,6 @@ def test_thread_count_changes_are_followed():
         assert all(len(now[t]) == 1 for t in workers), now
         print("OK")
     ''')
-    assert out.strip() == "OK"
 
 
 def test_small_steps_run_on_the_calling_thread_and_match():

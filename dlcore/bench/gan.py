@@ -16,6 +16,7 @@ Timing: median over `repeats` epochs per side after one warm-up epoch, both side
 """
 import numpy as np
 
+from ..models.gan import dc_discriminator_net, dc_generator_layers
 from . import Workload, assert_close, format_table, get_torch, row, time_ms, timed_cases
 
 __all__ = ["run", "format_table", "cases", "workload", "torch_dcgan", "gan_step"]
@@ -28,24 +29,13 @@ LATENT, CHANNELS, BATCH = 32, 32, 64
 def torch_dcgan(torch, G, D):
     """torch copies of a dlcore DCGenerator / DCDiscriminator (same layer indices, so the
     state_dict keys match) with the dlcore weights and buffers loaded."""
-    tnn = torch.nn
     ch = G.body[1].weight.shape[1]
     s = G.image_size // 4
-    tg = tnn.Module()
-    tg.project = tnn.Sequential(tnn.Linear(G.latent, ch * 2 * s * s, bias=False),
-                                tnn.BatchNorm1d(ch * 2 * s * s), tnn.ReLU())
-    tg.body = tnn.Sequential(
-        tnn.Unflatten(1, (ch * 2, s, s)),
-        tnn.ConvTranspose2d(ch * 2, ch, 4, stride=2, padding=1, bias=False),
-        tnn.BatchNorm2d(ch), tnn.ReLU(),
-        tnn.ConvTranspose2d(ch, G.out_channels, 4, stride=2, padding=1), tnn.Tanh())
+    tg = torch.nn.Module()
+    tg.project, tg.body = dc_generator_layers(torch.nn, G.latent, ch, s, G.out_channels)
     tg.forward = lambda z: tg.body(tg.project(z))
-    dch = D.net[0].weight.shape[0]
-    td = tnn.Module()
-    td.net = tnn.Sequential(
-        tnn.Conv2d(D.in_channels, dch, 4, stride=2, padding=1), tnn.LeakyReLU(0.2),
-        tnn.Conv2d(dch, dch * 2, 4, stride=2, padding=1), tnn.BatchNorm2d(dch * 2),
-        tnn.LeakyReLU(0.2), tnn.Flatten(), tnn.Linear(dch * 2 * s * s, 1))
+    td = torch.nn.Module()
+    td.net = dc_discriminator_net(torch.nn, D.in_channels, D.net[0].weight.shape[0], s)
     td.forward = lambda x: td.net(x)
     for ours, theirs in ((G, tg), (D, td)):
         sd = {k: torch.from_numpy(np.array(v.numpy(), copy=True))

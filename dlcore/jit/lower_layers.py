@@ -38,12 +38,16 @@ def _gemm_ints(ta, tb, M, N, K, lda, ldb, ldc, act, post, batch=(), sa=(), sb=()
         list(sa) + pad + list(sb) + pad + list(sc) + pad + [bias_kind]
 
 
+def _weighted(node):
+    """(x, w, bias or None, y) of a Gemm or Conv node."""
+    b = node.inputs[2] if len(node.inputs) > 2 else None
+    return node.inputs[0], node.inputs[1], b, node.outputs[0]
+
+
 def _gemm(L, node):
     if not f32(node):
         return False
-    x, w = node.inputs[0], node.inputs[1]
-    b = node.inputs[2] if len(node.inputs) > 2 else None
-    y = node.outputs[0]
+    x, w, b, y = _weighted(node)
     K, N = x.shape[-1], y.shape[-1]
     M = numel(x.shape[:-1])
     xr = L.ref(x)
@@ -125,9 +129,7 @@ def _matmul(L, node):
 def _conv(L, node):
     if not f32(node):
         return False
-    x, w = node.inputs[0], node.inputs[1]
-    b = node.inputs[2] if len(node.inputs) > 2 else None
-    y = node.outputs[0]
+    x, w, b, y = _weighted(node)
     at = node.attrs
     xr, wr = L.contiguous(x), L.contiguous(w)
     br = None if b is None else L.contiguous(b)

@@ -11,25 +11,27 @@ __all__ = ["LOWER"]
 
 
 # ---- elementwise ----------------------------------------------------------------------------------
+def _elementwise(L, node, op, kind, params=()):
+    """y = f(x), element by element, by the kernel `op` (f its `kind`); in place over x
+    where x dies here."""
+    x, y = node.inputs[0], node.outputs[0]
+    xr = L.contiguous(x)
+    L.step(op, [xr, L.output(y, reuse=[x])], [kind, x.numel()], params, outputs=[1],
+           label=node.op)
+    return True
+
+
 def _act(L, node):
     if not f32(node):
         return False
-    x, y = node.inputs[0], node.outputs[0]
-    xr = L.contiguous(x)
     kind, a, b, c = act_params(node.op, node.attrs)
-    L.step(X.ACT, [xr, L.output(y, reuse=[x])], [kind, x.numel()], [a, b, c], outputs=[1],
-           label=node.op)
-    return True
+    return _elementwise(L, node, X.ACT, kind, [a, b, c])
 
 
 def _unary(L, node):
     if not f32(node):
         return False
-    x, y = node.inputs[0], node.outputs[0]
-    xr = L.contiguous(x)
-    L.step(X.UNARY, [xr, L.output(y, reuse=[x])], [X.UNARY_OPS[node.op], x.numel()],
-           outputs=[1], label=node.op)
-    return True
+    return _elementwise(L, node, X.UNARY, X.UNARY_OPS[node.op])
 
 
 def _binary(L, node):

@@ -133,6 +133,30 @@ class MLPDiscriminator(nn.Module):
         return self.net(x)
 
 
+def dc_generator_layers(nn, in_features, channels, s, out_channels):
+    """DCGenerator's `project` and `body` built from the layers of `nn` (this package's; the
+    benchmark passes torch.nn for its twin): in_features -> (2*channels, s, s) -> (channels,
+    2s, 2s) -> (out_channels, 4s, 4s)."""
+    project = nn.Sequential(nn.Linear(in_features, channels * 2 * s * s, bias=False),
+                            nn.BatchNorm1d(channels * 2 * s * s), nn.ReLU())
+    body = nn.Sequential(
+        nn.Unflatten(1, (channels * 2, s, s)),
+        nn.ConvTranspose2d(channels * 2, channels, 4, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(channels), nn.ReLU(),
+        nn.ConvTranspose2d(channels, out_channels, 4, stride=2, padding=1), nn.Tanh())
+    return project, body
+
+
+def dc_discriminator_net(nn, in_channels, channels, s):
+    """DCDiscriminator's `net` built from the layers of `nn` (as dc_generator_layers): images
+    of 4s x 4s -> one logit."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+        nn.Conv2d(channels, channels * 2, 4, stride=2, padding=1),
+        nn.BatchNorm2d(channels * 2), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(channels * 2 * s * s, 1))
+
+
 class DCGenerator(_Sampler, nn.Module):
     """DCGAN generator: latent -> Linear -> (2*channels, s, s), s = image_size // 4 ->
     ConvTranspose2d(4, stride 2) -> (channels, 2s, 2s) -> ConvTranspose2d(4, stride 2) ->
@@ -154,14 +178,8 @@ class DCGenerator(_Sampler, nn.Module):
         s = image_size // 4
         if self.num_classes:
             self.label_emb = nn.Embedding(self.num_classes, self.num_classes)
-        self.project = nn.Sequential(nn.Linear(self.latent + self.num_classes,
-                                               channels * 2 * s * s, bias=False),
-                                     nn.BatchNorm1d(channels * 2 * s * s), nn.ReLU())
-        self.body = nn.Sequential(
-            nn.Unflatten(1, (channels * 2, s, s)),
-            nn.ConvTranspose2d(channels * 2, channels, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels), nn.ReLU(),
-            nn.ConvTranspose2d(channels, self.out_channels, 4, stride=2, padding=1), nn.Tanh())
+        self.project, self.body = dc_generator_layers(nn, self.latent + self.num_classes,
+                                                      channels, s, self.out_channels)
 
     def forward(self, z, labels=None):
         _check_noise("DCGenerator", z, self.latent)
@@ -193,11 +211,7 @@ class DCDiscriminator(nn.Module):
             raise ValueError("DCDiscriminator: image_size must be divisible by 4, got %d"
                              % image_size)
         s = image_size // 4
-        self.net = nn.Sequential(
-            nn.Conv2d(self.in_channels, channels, 4, stride=2, padding=1), LeakyReLU(0.2),
-            nn.Conv2d(channels, channels * 2, 4, stride=2, padding=1),
-            nn.BatchNorm2d(channels * 2), LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(channels * 2 * s * s, 1))
+        self.net = dc_discriminator_net(nn, self.in_channels, channels, s)
         if self.num_classes:
             self.label_emb = nn.Embedding(self.num_classes, channels * 2 * s * s)
             # Glorot-uniform, as in the projection discriminator's reference code: the

@@ -185,6 +185,14 @@ def _check_margin(margin, fname):
         raise ValueError("%s: margin must be greater than 0, got %r" % (fname, margin))
 
 
+def _pair_loss_args(fname, input1, input2, reduction, size_average, reduce):
+    """The checked reduction of a loss on two float inputs, once both are checked."""
+    reduction = _reduction(reduction, size_average, reduce, fname)
+    _float_tensor(input1, fname, "input1")
+    _float_tensor(input2, fname, "input2")
+    return reduction
+
+
 def _target(target, like, fname):
     if not isinstance(target, TensorBase):
         raise TypeError("%s: target must be a Tensor, got %s" % (fname, type(target).__name__))
@@ -195,9 +203,8 @@ def _target(target, like, fname):
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                         reduction="mean"):
     """max(0, -target * (input1 - input2) + margin), target in {1, -1}."""
-    reduction = _reduction(reduction, size_average, reduce, "margin_ranking_loss")
-    _float_tensor(input1, "margin_ranking_loss", "input1")
-    _float_tensor(input2, "margin_ranking_loss", "input2")
+    reduction = _pair_loss_args("margin_ranking_loss", input1, input2, reduction, size_average,
+                                reduce)
     y = _target(target, input1, "margin_ranking_loss")
     if not (input1.ndim == input2.ndim == y.ndim):
         raise ValueError("margin_ranking_loss: input1, input2 and target must have the same "
@@ -210,9 +217,8 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None,
                           reduction="mean"):
     """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1."""
-    reduction = _reduction(reduction, size_average, reduce, "cosine_embedding_loss")
-    _float_tensor(input1, "cosine_embedding_loss", "input1")
-    _float_tensor(input2, "cosine_embedding_loss", "input2")
+    reduction = _pair_loss_args("cosine_embedding_loss", input1, input2, reduction,
+                                size_average, reduce)
     if input1.shape != input2.shape or input1.ndim not in (1, 2):
         raise ValueError("cosine_embedding_loss: input1 and input2 must have the same 1-D or "
                          "2-D shape, got %s and %s" % (tuple(input1.shape), tuple(input2.shape)))

@@ -47,67 +47,63 @@ def _absorb_add(graph, uses, add, y):
     uses.refresh()
 
 
-def _fuse_matmul_bias(graph, uses):
-    n = 0
-    for node in list(graph.nodes):
-        if node.op != "MatMul" or node.attrs.get("transA") or node.attrs.get("transB"):
-            continue
-        w = const_data(node.inputs[1])
-        add = uses.only_user(node.outputs[0])
-        if w is None or w.ndim != 2 or add is None or add.op != "Add":
-            continue
-        y = node.outputs[0]
-        b = _bias_of_add(add, y, y.ndim - 1)
-        if b is None:
-            continue
-        node.op = "Gemm"
-        node.inputs = [node.inputs[0], node.inputs[1], graph.const(b)]
-        node.attrs = {"transB": 0}
-        _absorb_add(graph, uses, add, y)
-        n += 1
-    return n
+def _count_fused(graph, uses, fuse):
+    """fuse(graph, uses, node) on each node the graph has when this starts; how many fused."""
+    return sum(1 for node in list(graph.nodes) if fuse(graph, uses, node))
 
 
-def _fuse_bias(graph, uses):
-    n = 0
-    for node in list(graph.nodes):
-        if node.op not in ("Gemm", "Conv") or node.attrs.get("activation") is not None:
-            continue
-        if len(node.inputs) > 2 and node.inputs[2] is not None:
-            continue
-        y = node.outputs[0]
-        add = uses.only_user(y)
-        if add is None or add.op != "Add":
-            continue
-        b = _bias_of_add(add, y, 1 if node.op == "Conv" else y.ndim - 1)
-        if b is None:
-            continue
-        node.inputs = list(node.inputs[:2]) + [graph.const(b)]
-        _absorb_add(graph, uses, add, y)
-        n += 1
-    return n
+def _matmul_bias(graph, uses, node):
+    if node.op != "MatMul" or node.attrs.get("transA") or node.attrs.get("transB"):
+        return False
+    w = const_data(node.inputs[1])
+    add = uses.only_user(node.outputs[0])
+    if w is None or w.ndim != 2 or add is None or add.op != "Add":
+        return False
+    y = node.outputs[0]
+    b = _bias_of_add(add, y, y.ndim - 1)
+    if b is None:
+        return False
+    node.op = "Gemm"
+    node.inputs = [node.inputs[0], node.inputs[1], graph.const(b)]
+    node.attrs = {"transB": 0}
+    _absorb_add(graph, uses, add, y)
+    return True
 
 
-def _fuse_act(graph, uses):
-    n = 0
-    for node in list(graph.nodes):
-        if node.op not in ("Gemm", "Conv", "Add") or node.attrs.get("activation") is not None:
-            continue
-        y = node.outputs[0]
-        if node.op == "Add" and (y.dtype.kind != "f" or any(
-                v is None or v.dtype != y.dtype for v in node.inputs)):
-            continue
-        act = uses.only_user(y)
-        if act is None or act.op not in ACT_OPS or act.inputs[0] is not y:
-            continue
-        node.attrs = dict(node.attrs, activation=act.op, activation_attrs=dict(act.attrs))
-        graph.replace_uses(act.outputs[0], y)
-        graph.nodes.remove(act)
-        uses.refresh()
-        n += 1
-    return n
+def _bias(graph, uses, node):
+    if node.op not in ("Gemm", "Conv") or node.attrs.get("activation") is not None:
+        return False
+    if len(node.inputs) > 2 and node.inputs[2] is not None:
+        return False
+    y = node.outputs[0]
+    add = uses.only_user(y)
+    if add is None or add.op != "Add":
+        return False
+    b = _bias_of_add(add, y, 1 if node.op == "Conv" else y.ndim - 1)
+    if b is None:
+        return False
+    node.inputs = list(node.inputs[:2]) + [graph.const(b)]
+    _absorb_add(graph, uses, add, y)
+    return True
+
+
+def _act(graph, uses, node):
+    if node.op not in ("Gemm", "Conv", "Add") or node.attrs.get("activation") is not None:
+        return False
+    y = node.outputs[0]
+    if node.op == "Add" and (y.dtype.kind != "f" or any(
+            v is None or v.dtype != y.dtype for v in node.inputs)):
+        return False
+    act = uses.only_user(y)
+    if act is None or act.op not in ACT_OPS or act.inputs[0] is not y:
+        return False
+    node.attrs = dict(node.attrs, activation=act.op, activation_attrs=dict(act.attrs))
+    graph.replace_uses(act.outputs[0], y)
+    graph.nodes.remove(act)
+    uses.refresh()
+    return True
 
 
 def run(graph):
     uses = Uses(graph)
-    return _fuse_matmul_bias(graph, uses) + _fuse_bias(graph, uses) + _fuse_act(graph, uses)
+    return sum(_count_fused(graph, uses, fuse) for fuse in (_matmul_bias, _bias, _act))
