@@ -57,37 +57,31 @@ BASE_FLAGS = BASE_FLAGS + SANITIZE_FLAGS
 # ---- end of sanitizers ---------------------------------------------------------------------
 
 
+OPENMP_PROBE = ("#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n"
+                "{n=omp_get_num_threads();}\nreturn n<0;}\n")
+
+
+def _compiler_compiles(cc, src, flags, link=False):
+    """True if the C compiler compiles `src` with `flags` (an object, or with link=True a
+    linked program)."""
+    tmp = tempfile.mkdtemp()
+    try:
+        path = os.path.join(tmp, "t.c")
+        with open(path, "w") as f:
+            f.write(src)
+        out = ["-o", os.path.join(tmp, "t")] if link else ["-c", "-o", os.path.join(tmp, "t.o")]
+        r = subprocess.run(cc + [path] + out + flags,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+    except OSError:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _compiler_accepts(cc, flags):
     """True if the C compiler builds and links a tiny OpenMP program with `flags`."""
-    src = "#include <omp.h>\nint main(void){int n=0;\n#pragma omp parallel\n{n=omp_get_num_threads();}\nreturn n<0;}\n"
-    tmp = tempfile.mkdtemp()
-    try:
-        path = os.path.join(tmp, "t.c")
-        with open(path, "w") as f:
-            f.write(src)
-        r = subprocess.run(cc + [path, "-o", os.path.join(tmp, "t")] + flags,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return r.returncode == 0
-    except OSError:
-        return False
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _compiler_compiles(cc, src, flags):
-    """True if the C compiler compiles `src` (an object only) with `flags`."""
-    tmp = tempfile.mkdtemp()
-    try:
-        path = os.path.join(tmp, "t.c")
-        with open(path, "w") as f:
-            f.write(src)
-        r = subprocess.run(cc + ["-c", path, "-o", os.path.join(tmp, "t.o")] + flags,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return r.returncode == 0
-    except OSError:
-        return False
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return _compiler_compiles(cc, OPENMP_PROBE, flags, link=True)
 
 
 AMX_PROBE = ("#include <immintrin.h>\nvoid f(const void *c, void *p){_tile_loadconfig(c);"
