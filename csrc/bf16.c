@@ -22,20 +22,13 @@
 #define PG_MC BF_MC
 #define PG_KC BF_KC
 #define PG_GRAIN BF_GRAIN
+#define PG_KEEP_FAMILY
 #include "packed_gemm_impl.h"
 
 /* the same loop for the AMX tile: 16-row tiles, longer K blocks, and each thread releases
  * its tile configuration after its last tile */
 #define PG_FN bf16_blocked_amx
-#define PG_A uint16_t
-#define PG_B uint16_t
-#define PG_C float
-#define PG_TILE_T bf_tile_fn
-#define PG_NR BF_NR
-#define PG_LDC BF_LDC
-#define PG_MC BF_MC
 #define PG_KC BF_KC_AMX
-#define PG_GRAIN BF_GRAIN
 #define PG_THREAD_END dl_amx_tiles_release()
 #include "packed_gemm_impl.h"
 

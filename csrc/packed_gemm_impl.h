@@ -8,7 +8,9 @@
  * consecutive tiles reuse the same rows of A from L2.  After the last K block the family's
  * row function turns each row's sums into its output: the output is written once.
  *
- * Template: the including file defines, then includes this file (which #undefs them):
+ * Template: the including file defines, then includes this file (which #undefs them; with
+ * PG_KEEP_FAMILY defined it keeps the family's types, sizes, grain and prefetch, so a second
+ * driver of the same family, e.g. the AMX one, defines only PG_FN, PG_KC, PG_THREAD_END):
  *   PG_FN                 name of the static driver function it defines
  *   PG_A, PG_B, PG_C      element types of activations, packed weights and sums
  *   PG_TILE_T             the family's tile function type (see *_kernels.h)
@@ -96,6 +98,11 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
 }
 
 #undef PG_FN
+#undef PG_KC
+#undef PG_THREAD_END
+#ifdef PG_KEEP_FAMILY
+#undef PG_KEEP_FAMILY
+#else
 #undef PG_A
 #undef PG_B
 #undef PG_C
@@ -103,7 +110,6 @@ static void PG_FN(size_t M, size_t N, size_t K, const PG_A *A, size_t lda, const
 #undef PG_NR
 #undef PG_LDC
 #undef PG_MC
-#undef PG_KC
 #undef PG_GRAIN
 #undef PG_PREFETCH_OUT
-#undef PG_THREAD_END
+#endif

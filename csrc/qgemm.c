@@ -23,22 +23,14 @@
 #define PG_KC QG_KC
 #define PG_GRAIN QG_GRAIN
 #define PG_PREFETCH_OUT qgemm_prefetch_out
+#define PG_KEEP_FAMILY
 static void qgemm_prefetch_out(const void *ctx, size_t r, size_t n0, size_t nc);
 #include "packed_gemm_impl.h"
 
 /* the same loop for the AMX tile: 16-row tiles, longer K blocks, and each thread releases
  * its tile configuration after its last tile */
 #define PG_FN qgemm_blocked_amx
-#define PG_A uint8_t
-#define PG_B int8_t
-#define PG_C int32_t
-#define PG_TILE_T qg_tile_fn
-#define PG_NR QG_NR
-#define PG_LDC QG_LDC
-#define PG_MC QG_MC
 #define PG_KC QG_KC_AMX
-#define PG_GRAIN QG_GRAIN
-#define PG_PREFETCH_OUT qgemm_prefetch_out
 #define PG_THREAD_END dl_amx_tiles_release()
 #include "packed_gemm_impl.h"
 

@@ -18,6 +18,7 @@
 #include "simd.h"
 #include "dlcore/qgemv.h"
 #include "qgemv_packed_kernels.h"
+#include "qgemv_block_scan.h"
 #include "qgemv_packed_gemm_kernels.h"
 
 #if defined(__AVX512F__)
@@ -156,13 +157,8 @@ static int qpg_quant_row(int kind, size_t nb, const float *x, void *q, float *xs
         const float *xb = x + b * DL_QK;
         int8_t *qb = (int8_t *)q + b * DL_QK;
         int16_t *q16 = (int16_t *)q + b * DL_QK;
-        vf vmax = vf_zero(), vsum = vf_zero();
-        for (int k = 0; k < DL_QK; k += DL_VF_LEN) {
-            vf v = vf_loadu(xb + k);
-            vmax = vf_max(vmax, vf_abs(v));
-            vsum = vf_add(vsum, v);
-        }
-        const float amax = vf_reduce_max(vmax), sum = vf_reduce_add(vsum);
+        float amax, sum;
+        qblock_absmax_sum(xb, &amax, &sum);
         if (!(sum - sum == 0.0f)) return 1;            /* NaN or Inf in the block */
         if (amax == 0.0f) {
             memset(kind == DL_Q8_0 ? (void *)q16 : (void *)qb, 0, DL_QK * (kind == DL_Q8_0 ? 2 : 1));

@@ -13,6 +13,7 @@
 #include "simd.h"
 #include "dlcore/qgemv.h"
 #include "qgemv_packed_kernels.h"
+#include "qgemv_block_scan.h"
 
 #define QP_PAIR_DEFINED
 /* (the dword read straight from memory, so that the broadcast folds into the instruction
@@ -148,13 +149,8 @@ static int qp_split(size_t nb, const float *x, int16_t *xq, int16_t *xl, float *
     float hi[DL_QK], lo[DL_QK];
     for (size_t b = 0; b < nb; b++) {
         const float *xb = x + b * DL_QK;
-        vf vmax = vf_zero(), vsum = vf_zero();
-        for (int k = 0; k < DL_QK; k += DL_VF_LEN) {
-            vf v = vf_loadu(xb + k);
-            vmax = vf_max(vmax, vf_abs(v));
-            vsum = vf_add(vsum, v);
-        }
-        const float amax = vf_reduce_max(vmax), sum = vf_reduce_add(vsum);
+        float amax, sum;
+        qblock_absmax_sum(xb, &amax, &sum);
         if (!(sum - sum == 0.0f)) return 1;            /* NaN or Inf in the block */
         int16_t *q = xq + b * DL_QK, *l = xl + b * DL_QK;
         if (amax == 0.0f) {

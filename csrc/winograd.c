@@ -181,6 +181,25 @@ static void output_tiles(const wino_plan *pl, const float *M, int64_t q0, int64_
         }
 }
 
+/* The transform-domain products' epilogue (plain store; beta set per K block) and K block:
+ * C split into even blocks of at most WINO_KC, rounded up to 8, as gemm.c blocks K. */
+static dl_gemm_epi products_epi(void)
+{
+    dl_gemm_epi e;
+    e.alpha = 1.0;
+    e.beta = 0.0;
+    e.bias_row = NULL;
+    e.bias_col = NULL;
+    e.act = DL_ACT_NONE;
+    return e;
+}
+
+static int64_t products_kc(int64_t C)
+{
+    const int64_t nkb = cdiv(C, WINO_KC);
+    return cdiv(cdiv(C, nkb), 8) * 8;
+}
+
 /* One block of tiles, q0 .. q0 + Tb - 1 (or up to T), on the thread's V and M. */
 static void run_block(const wino_plan *pl, const float *in, const float *bias, float *out,
                       int64_t q0, float *V, float *M)
@@ -194,12 +213,8 @@ static void run_block(const wino_plan *pl, const float *in, const float *bias, f
     wino_input_tiles(pl->tk, cv, m, in, pl->TH, pl->TW, q0, q1, 0, C, V, Tb, xi_stride(C * Tb));
 
     /* b. the a*a products M_xi = U_xi V_xi, K blocked as gemm.c does */
-    dl_gemm_epi e;
-    e.alpha = 1.0;
-    e.bias_row = NULL;
-    e.bias_col = NULL;
-    e.act = DL_ACT_NONE;
-    const int64_t nkb = cdiv(C, WINO_KC), kcb = cdiv(cdiv(C, nkb), 8) * 8;
+    dl_gemm_epi e = products_epi();
+    const int64_t kcb = products_kc(C);
     for (int64_t xi = 0; xi < pl->a2; xi++) {
         const float *Ux = pl->U + xi * xi_stride(pl->npan * C * pl->MR);
         const float *Vx = V + xi * xi_stride(C * Tb);
@@ -229,12 +244,8 @@ static void panel_products(const wino_plan *pl, const float *Up, int64_t ldu, in
 {
     const int64_t C = pl->cv->C, K = pl->cv->K, Tb = pl->Tb, MR = pl->MR, nb = pl->T;
     const int64_t mr = min64(MR, K - ip * MR);
-    dl_gemm_epi e;
-    e.alpha = 1.0;
-    e.bias_row = NULL;
-    e.bias_col = NULL;
-    e.act = DL_ACT_NONE;
-    const int64_t nkb = cdiv(C, WINO_KC), kcb = cdiv(cdiv(C, nkb), 8) * 8;
+    dl_gemm_epi e = products_epi();
+    const int64_t kcb = products_kc(C);
     for (int64_t xi = 0; xi < pl->a2; xi++) {
         const float *Ux = Up + xi * ldu, *Vx = V + xi * xi_stride(C * Tb);
         float *Mx = M + xi * xi_stride(K * Tb) + ip * MR * Tb;

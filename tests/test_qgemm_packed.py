@@ -10,6 +10,7 @@ import pytest
 from dlcore import _C
 from dlcore.weights.quant import dequantize
 
+from qpacked_paths import outputs_on_every_path
 from test_qgemv import KINDS, random_blocks
 
 PATHS = ["generic", "avx2", "avx512", "avx512-vnni"]
@@ -141,18 +142,8 @@ def test_packed_gemm_accumulates(kind, path, threads, rng):
 def test_isa_paths_give_the_same_integer_sums(kind, rng):
     raw = random_blocks(rng, kind, 33, 160)
     x = rng.standard_normal((10, 160)).astype(np.float32)
-    prev, prev_vnni = _C.get_isa(), _C.qgemv_packed_allow_vnni(False)
-    outs, names = [], set()
-    try:
-        for vnni in (False, True):
-            _C.qgemv_packed_allow_vnni(vnni)
-            for isa in _C.supported_isas():
-                _C.set_isa(isa)
-                names.add(_C.qgemm_packed_kernel_name())
-                outs.append(packed_gemm(kind, raw, x))
-    finally:
-        _C.set_isa(prev)
-        _C.qgemv_packed_allow_vnni(prev_vnni)
+    outs, names = outputs_on_every_path(lambda: packed_gemm(kind, raw, x),
+                                        _C.qgemm_packed_kernel_name)
     assert "generic" in names
     for o in outs[1:]:
         np.testing.assert_allclose(o, outs[0], rtol=1e-5, atol=1e-5)

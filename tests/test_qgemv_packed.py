@@ -8,6 +8,7 @@ import pytest
 from dlcore import _C
 from dlcore.weights.quant import dequantize
 
+from qpacked_paths import outputs_on_every_path
 from test_qgemv import KINDS, random_blocks
 
 PATHS = ["generic", "avx2", "avx512", "avx512-vnni"]
@@ -97,18 +98,8 @@ def test_packed_gemv_accumulates(kind, path, threads, rng):
 def test_isa_paths_agree(kind, rng):
     raw = random_blocks(rng, kind, 33, 160)
     x = rng.standard_normal((1, 160)).astype(np.float32)
-    prev, prev_vnni = _C.get_isa(), _C.qgemv_packed_allow_vnni(False)
-    outs, names = [], set()
-    try:
-        for vnni in (False, True):
-            _C.qgemv_packed_allow_vnni(vnni)
-            for isa in _C.supported_isas():
-                _C.set_isa(isa)
-                names.add(_C.qgemv_packed_kernel_name())
-                outs.append(packed_product(kind, raw, x))
-    finally:
-        _C.set_isa(prev)
-        _C.qgemv_packed_allow_vnni(prev_vnni)
+    outs, names = outputs_on_every_path(lambda: packed_product(kind, raw, x),
+                                        _C.qgemv_packed_kernel_name)
     assert "generic" in names
     # the same integer sums on every path; only float32 rounding of the scaling differs
     for o in outs[1:]:
