@@ -26,6 +26,7 @@
 #include "simd.h"
 #include "simd_lanes.h"
 #include "plan_dw_same.h"
+#include "plan_planes.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -218,13 +219,8 @@ static inline __attribute__((always_inline)) void dw3_s2_rows(const same_geom *g
                 acc[m] = vf_fma(wv[3 * r + 2], t2, acc[m]);
             }
         }
-        for (int m = 0; m < NR; m++) {
-            vf o = acc[m];
-            if (clip) o = vf_min(vhi, vf_max(vlo, o));
-            float *dst = y + (oh0 + m) * OW + v;
-            if (v + L <= OW) vf_storeu(dst, o);
-            else vf_store_part(dst, o, (size_t)(OW - v));
-        }
+        for (int m = 0; m < NR; m++)
+            put_vecs(&acc[m], y + (oh0 + m) * OW, v, OW, clip, vlo, vhi, 1);
     }
 }
 
@@ -277,13 +273,8 @@ static inline __attribute__((always_inline)) void dw3_s1_rows(const same_geom *g
                 acc[m] = vf_fma(wv[3 * r + 2], x2, acc[m]);
             }
         }
-        for (int m = 0; m < NR; m++) {
-            vf o = acc[m];
-            if (clip) o = vf_min(vhi, vf_max(vlo, o));
-            float *dst = y + (oh0 + m) * W + v;
-            if (v + L <= W) vf_storeu(dst, o);
-            else vf_store_part(dst, o, (size_t)(W - v));
-        }
+        for (int m = 0; m < NR; m++)
+            put_vecs(&acc[m], y + (oh0 + m) * W, v, W, clip, vlo, vhi, 1);
     }
 }
 
@@ -326,6 +317,17 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
     if (!clip && kind >= 0)
         dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)a->f[0], (float)a->f[1],
                        (float)a->f[2]);
+}
+
+typedef struct {
+    const same_geom *g;
+    const same_args *a;
+} same_job;
+
+static void same_job_run(const void *ctx, int64_t p, float *buf)
+{
+    const same_job *j = ctx;
+    plane_same(j->g, j->a, p, buf);
 }
 
 /* i: the CONV step's ints (dl_plan_dw_same_applies holds) | f: act a, b, c.  -1: no memory. */
@@ -384,44 +386,9 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     const same_args a = {x, w, bias, y, f, i[1], (int)i[16]};
     const int64_t planes = i[0] * i[1];
     const size_t scratch = g.st == 1 || g.s2_rows ? 0 : (size_t)(4 * g.PS) * sizeof(float);
-    int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
-    if (nt > planes) nt = (int)planes;
-    int failed = 0;
-    if (nt <= 1) {
-        float *buf = scratch ? dl_alloc(scratch) : NULL;
-        if (scratch && !buf) {
-            failed = 1;
-        } else {
-            for (int64_t p = 0; p < planes; p++) plane_same(&g, &a, p, buf);
-        }
-        dl_free(buf);
-    } else {
-        /* planes taken in chunks as threads come free (a thread the OS delays on a busy
-         * machine then holds up nobody) */
-        const int64_t chunk = 4;
-        int64_t next = 0;
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) reduction(| : failed)
-#endif
-        {
-            float *buf = scratch ? dl_alloc(scratch) : NULL;
-            if (scratch && !buf) {
-                failed = 1;
-            } else {
-                for (;;) {
-                    int64_t p0;
-#ifdef DL_HAVE_OPENMP
-#pragma omp atomic capture
-#endif
-                    { p0 = next; next += chunk; }
-                    if (p0 >= planes) break;
-                    for (int64_t p = p0; p < planes && p < p0 + chunk; p++)
-                        plane_same(&g, &a, p, buf);
-                }
-            }
-            dl_free(buf);
-        }
-    }
+    const int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
+    const same_job j = {&g, &a};
+    const int failed = dl_each_plane(nt, planes, scratch, same_job_run, &j) != 0;
     dl_free(masks);
     return failed ? -1 : 0;
 }

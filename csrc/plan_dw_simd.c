@@ -15,6 +15,7 @@
 #include "simd_lanes.h"
 #include "plan_kernels.h"
 #include "plan_dw_same.h"
+#include "plan_planes.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -413,47 +414,26 @@ static void dw_group(const dw_geom *g, const plane_args *a, int64_t q, float *bu
     }
 }
 
-/* The planes shared out over a team in chunks taken as threads come free (a thread the OS
- * delays on a busy machine then holds up nobody), each thread with its own padded-plane
+/* fn over every plane (plan_planes.h's schedule), each thread with its own padded-plane
  * scratch.  -1: no memory. */
+typedef struct {
+    const dw_geom *g;
+    const plane_args *a;
+    plane_fn fn;
+} plane_job;
+
+static void plane_job_run(const void *ctx, int64_t p, float *buf)
+{
+    const plane_job *j = ctx;
+    j->fn(j->g, j->a, p, buf);
+}
+
 static int each_plane(const dw_geom *g, int64_t planes, const plane_args *a, plane_fn fn,
                       size_t scratch)
 {
-    int nt = dl_threads_for((size_t)(planes * g->OH * g->OW * g->R * g->S), (size_t)1 << 16);
-    if (nt > planes) nt = (int)planes;
-    if (nt <= 1) {
-        /* no OpenMP region: even a team of one costs ~0.5 us, a sixth of LeNet's first conv */
-        float *buf = dl_alloc(scratch * sizeof(float));
-        if (!buf) return -1;
-        for (int64_t p = 0; p < planes; p++) fn(g, a, p, buf);
-        dl_free(buf);
-        return 0;
-    }
-    const int64_t chunk = 4;
-    int64_t next = 0;
-    int failed = 0;
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel num_threads(nt) reduction(| : failed)
-#endif
-    {
-        float *buf = dl_alloc(scratch * sizeof(float));
-        if (!buf) {
-            failed = 1;
-        } else {
-            for (;;) {
-                int64_t p0;
-#ifdef DL_HAVE_OPENMP
-#pragma omp atomic capture
-#endif
-                { p0 = next; next += chunk; }
-                if (p0 >= planes) break;
-                for (int64_t p = p0; p < planes && p < p0 + chunk; p++)
-                    fn(g, a, p, buf);
-            }
-            dl_free(buf);
-        }
-    }
-    return failed ? -1 : 0;
+    const int nt = dl_threads_for((size_t)(planes * g->OH * g->OW * g->R * g->S), (size_t)1 << 16);
+    const plane_job j = {g, a, fn};
+    return dl_each_plane(nt, planes, scratch * sizeof(float), plane_job_run, &j);
 }
 
 /* i: pool params planes H W OH OW kh kw sh sw ph pw dh dw (dilation 1).  -1: no memory. */
