@@ -10,10 +10,9 @@ import pytest
 from dlcore import _C
 from dlcore.weights.quant import dequantize
 
-from qpacked_paths import outputs_on_every_path
+from qpacked_paths import PATHS, on_path, outputs_on_every_path
 from test_qgemv import KINDS, random_blocks
 
-PATHS = ["generic", "avx2", "avx512", "avx512-vnni"]
 SIZES = [(1, 7, 32), (2, 17, 64), (3, 33, 160), (5, 1, 32), (7, 45, 576), (8, 19, 96),
          (9, 100, 224), (13, 5, 608), (16, 21, 96), (17, 31, 64), (24, 15, 1536), (37, 50, 96)]
 
@@ -21,18 +20,7 @@ SIZES = [(1, 7, 32), (2, 17, 64), (3, 33, 160), (5, 1, 32), (7, 45, 576), (8, 19
 @pytest.fixture(params=PATHS)
 def path(request):
     """Runs the test once per tile the CPU has: each ISA, and AVX-512 with and without VNNI."""
-    isa = request.param.split("-")[0]
-    if isa not in _C.supported_isas():
-        pytest.skip("the CPU has no %s" % isa)
-    prev_isa, prev_vnni = _C.get_isa(), _C.qgemv_packed_allow_vnni(request.param != "avx512")
-    _C.set_isa(isa)
-    try:
-        if _C.qgemm_packed_kernel_name() != request.param:
-            pytest.skip("the CPU has no %s" % request.param)
-        yield request.param
-    finally:
-        _C.set_isa(prev_isa)
-        _C.qgemv_packed_allow_vnni(prev_vnni)
+    yield from on_path(request.param, _C.qgemm_packed_kernel_name)
 
 
 def quantise_rows(x):

@@ -8,27 +8,15 @@ import pytest
 from dlcore import _C
 from dlcore.weights.quant import dequantize
 
-from qpacked_paths import outputs_on_every_path
+from qpacked_paths import PATHS, on_path, outputs_on_every_path
 from test_qgemv import KINDS, random_blocks
 
-PATHS = ["generic", "avx2", "avx512", "avx512-vnni"]
 
 
 @pytest.fixture(params=PATHS)
 def path(request):
     """Runs the test once per tile the CPU has: each ISA, and AVX-512 with and without VNNI."""
-    isa = request.param.split("-")[0]
-    if isa not in _C.supported_isas():
-        pytest.skip("the CPU has no %s" % isa)
-    prev_isa, prev_vnni = _C.get_isa(), _C.qgemv_packed_allow_vnni(request.param != "avx512")
-    _C.set_isa(isa)
-    try:
-        if _C.qgemv_packed_kernel_name() != request.param:
-            pytest.skip("the CPU has no %s" % request.param)
-        yield request.param
-    finally:
-        _C.set_isa(prev_isa)
-        _C.qgemv_packed_allow_vnni(prev_vnni)
+    yield from on_path(request.param, _C.qgemv_packed_kernel_name)
 
 
 def reference(raw, kind, x):
