@@ -79,6 +79,83 @@ def test_mha_kdim_vdim_and_bias_kv(torch, rng):
     np.testing.assert_allclose(w.numpy(), W.detach().numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("need_weights", [False, True])
+@pytest.mark.parametrize("unbatched", [False, True])
+def test_mha_self_attention_packed_matches_torch(torch, rng, batch_first, need_weights,
+                                                  unbatched):
+    """query is key is value: one stacked projection, heads cut as views (split_heads)."""
+    E, H, L, N = 12, 3, 6, 2
+    tm = torch.nn.MultiheadAttention(E, H, batch_first=batch_first)
+    with torch.no_grad():
+        tm.in_proj_bias.normal_()
+    m = nn.MultiheadAttention(E, H, batch_first=batch_first)
+    load_from(m, tm)
+    shape = (L, E) if unbatched else ((N, L, E) if batch_first else (L, N, E))
+    x = rng.standard_normal(shape).astype(np.float32)
+    mask = np.triu(np.full((L, L), -np.inf, np.float32), 1)
+    tx, X = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    o, w = m(tx, tx, tx, attn_mask=dl.tensor(mask), need_weights=need_weights)
+    O, W = tm(X, X, X, attn_mask=torch.tensor(mask), need_weights=need_weights)
+    assert o.shape == tuple(O.shape)
+    np.testing.assert_allclose(o.numpy(), O.detach().numpy(), atol=1e-5)
+    if need_weights:
+        np.testing.assert_allclose(w.numpy(), W.detach().numpy(), atol=1e-5)
+    g = rng.standard_normal(o.shape).astype(np.float32)
+    o.backward(dl.tensor(g))
+    O.backward(torch.tensor(g))
+    np.testing.assert_allclose(tx.grad.numpy(), X.grad.numpy(), atol=1e-4)
+    check_grads(m, tm)
+
+
+def test_mha_batch_first_bias_kv_zero_attn_matches_torch(torch, rng):
+    E, H = 8, 2
+    kw = dict(kdim=5, vdim=3, add_bias_kv=True, add_zero_attn=True, batch_first=True)
+    tm = torch.nn.MultiheadAttention(E, H, **kw)
+    m = nn.MultiheadAttention(E, H, **kw)
+    load_from(m, tm)
+    q = rng.standard_normal((2, 4, E)).astype(np.float32)
+    k = rng.standard_normal((2, 6, 5)).astype(np.float32)
+    v = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    tq, Q = dl.tensor(q, requires_grad=True), torch.tensor(q, requires_grad=True)
+    o, w = m(tq, dl.tensor(k), dl.tensor(v), average_attn_weights=False)
+    O, W = tm(Q, torch.tensor(k), torch.tensor(v), average_attn_weights=False)
+    np.testing.assert_allclose(o.numpy(), O.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(w.numpy(), W.detach().numpy(), atol=1e-5)
+    o.sum().backward()
+    O.sum().backward()
+    np.testing.assert_allclose(tq.grad.numpy(), Q.grad.numpy(), atol=1e-4)
+    check_grads(m, tm)
+
+
+def test_split_heads_gradients(rng):
+    from dlcore.autograd import gradcheck
+    from dlcore.ops.attention_heads import split_heads
+    for batch_first in (False, True):
+        x = dl.tensor(rng.standard_normal((3, 4, 12)), requires_grad=True)
+        heads_shape = (3, 2, 4, 2) if batch_first else (4, 2, 3, 2)  # (N, H, L, hd)
+        w = [dl.tensor(rng.standard_normal(heads_shape)) for _ in range(3)]
+
+        def f(t):
+            q, k, v = split_heads(t, 3, 2, batch_first)
+            return (q * w[0]).sum() + (k * w[1] * k).sum() + (v * w[2]).sum()
+        assert gradcheck(f, (x,))
+        q, k, v = split_heads(x, 3, 2, batch_first)
+        ref = x.numpy().reshape(3, 4, 3, 2, 2)
+        ref = ref.transpose((2, 0, 3, 1, 4) if batch_first else (2, 1, 3, 0, 4))
+        for i, t in enumerate((q, k, v)):
+            np.testing.assert_array_equal(t.numpy(), ref[i])
+        # second order through the packed gradient
+        (gx,) = dl.autograd.grad(f(x), (x,), create_graph=True)
+        (ggx,) = dl.autograd.grad((gx * gx).sum(), (x,))
+        # d/dx sum(gx^2): only k's slots depend on x there, gx_k = 2 w1 k -> 8 w1^2 k
+        gq, gk, gv = (t.numpy() for t in split_heads(ggx, 3, 2, batch_first))
+        np.testing.assert_allclose(gk, 8 * w[1].numpy() ** 2 * k.numpy(), rtol=1e-10)
+        assert not gq.any() and not gv.any()
+    with pytest.raises(ValueError, match="split_heads"):
+        split_heads(dl.zeros(2, 3, 10), 3, 2, True)
+
+
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_encoder_layer_matches_torch(torch, rng, norm_first, activation):

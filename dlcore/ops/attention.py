@@ -211,7 +211,7 @@ def _additive_mask(fname, mask, dtype, name, extra_keys):
 
 
 def check_mha_args(fname, query, key, value, attn_mask, key_padding_mask, embed_dim, kdim,
-                   vdim, num_heads, batch_first, extra_keys=0):
+                   vdim, num_heads, batch_first, extra_keys=0, keep_batch_first=False):
     """Checks the inputs of a multi-head attention layer and brings them to (seq, batch, dim).
 
     query (L, N, embed_dim), key (S, N, kdim), value (S, N, vdim) ((N, seq, dim) with
@@ -219,7 +219,8 @@ def check_mha_args(fname, query, key, value, attn_mask, key_padding_mask, embed_
     key_padding_mask (N, S), bool (True = masked out) or float (added).  `extra_keys` keys
     (bias_k, a zero key) are appended by the layer after these S.  Returns (query, key, value,
     mask, unbatched): mask is None or one additive array that broadcasts to
-    (N, num_heads, L, S + extra_keys).
+    (N, num_heads, L, S + extra_keys).  keep_batch_first: batched batch_first inputs are
+    checked as such but returned as given, (N, seq, dim), not as transposed views.
     """
     unbatched = query.ndim == 2
     if query.ndim not in (2, 3):
@@ -230,22 +231,26 @@ def check_mha_args(fname, query, key, value, attn_mask, key_padding_mask, embed_
             kp = key_padding_mask._data if isinstance(key_padding_mask, TensorBase) \
                 else np.asarray(key_padding_mask)
             key_padding_mask = kp[None]
-    elif batch_first:
+    elif batch_first and not keep_batch_first:
         query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-    L, N, E = query.shape
+    # the (seq, batch, dim) shapes, whichever layout the tensors are returned in
+    as_given = unbatched or not batch_first or not keep_batch_first
+    qs, ks, vs = (tuple(t.shape) if as_given or t.ndim != 3
+                  else (t.shape[1], t.shape[0], t.shape[2]) for t in (query, key, value))
+    L, N, E = qs
     if E != embed_dim:
         raise ValueError("%s: query's last dim must be embed_dim=%d, got %s"
                          % (fname, embed_dim, tuple(query.shape)))
-    if key.shape[-1] != kdim or value.shape[-1] != vdim:
+    if ks[-1] != kdim or vs[-1] != vdim:
         raise ValueError("%s: key/value last dims must be kdim=%d, vdim=%d, got %s, %s"
                          % (fname, kdim, vdim, tuple(key.shape), tuple(value.shape)))
-    if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
+    if len(ks) != 3 or ks[:2] != vs[:2] or ks[1] != N:
         raise ValueError("%s: key %s and value %s must share (seq, batch) and match the query's "
                          "batch %d" % (fname, tuple(key.shape), tuple(value.shape), N))
     dt = np.dtype(query.dtype)
     am = _additive_mask(fname, attn_mask, dt, "attn_mask", extra_keys)
     kpm = _additive_mask(fname, key_padding_mask, dt, "key_padding_mask", extra_keys)
-    H, S = num_heads, key.shape[0] + extra_keys
+    H, S = num_heads, ks[0] + extra_keys
     mask = None
     if am is not None:
         if am.ndim == 2:

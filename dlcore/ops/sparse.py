@@ -8,6 +8,20 @@ from ..tensor_base import TensorBase, wrap
 __all__ = ["embedding"]
 
 
+def _scatter_rows(flat, rows, n):
+    """A zero (n, d) matrix with rows[i] added into row flat[i], in the order of i.
+
+    np.add.at over whole rows is NumPy's slow general path (~8x slower here than on one
+    dimension): the same additions, in the same order, go through its one-dimensional fast
+    path on element indices, so the result is bitwise that of the row-wise scatter."""
+    d = rows.shape[-1]
+    out = np.zeros((n, d), rows.dtype)
+    if flat.size and d:
+        elems = (flat.astype(np.intp, copy=False)[:, None] * d + np.arange(d)).reshape(-1)
+        np.add.at(out.reshape(-1), elems, np.ascontiguousarray(rows).reshape(-1))
+    return out
+
+
 class Embedding(Function):
     def forward(self, weight, idx, padding_idx=None, scale_grad_by_freq=False):
         if self.requires_grad:
@@ -22,8 +36,7 @@ class Embedding(Function):
         if self.scale:
             counts = np.bincount(flat, minlength=n)
             g2 = g2 / counts[flat][:, None].astype(g2.dtype)
-        dw = np.zeros((n, d), dtype=g.dtype)
-        np.add.at(dw, flat, g2)
+        dw = _scatter_rows(flat, g2, n)
         if self.padding_idx is not None:
             dw[self.padding_idx] = 0
         return dw, None
@@ -47,8 +60,7 @@ class ScatterRows(Function):
 
     def forward(self, g, idx=None, n=0):
         d = g.shape[-1]
-        out = np.zeros((n, d), g.dtype)
-        np.add.at(out, idx.reshape(-1), g.reshape(-1, d))
+        out = _scatter_rows(idx.reshape(-1), g.reshape(-1, d), n)
         self.idx = idx
         return out
 

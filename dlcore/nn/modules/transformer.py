@@ -10,6 +10,7 @@ from ...tensor import Tensor, _check_device, get_default_dtype
 from ...ops.matmul import linear
 from ...functions import cat
 from ...ops.attention import check_mha_args, scaled_dot_product_attention
+from ...ops.attention_heads import split_heads
 from ...ops import activation as A
 from ...ops.dropout import dropout
 from .. import init
@@ -106,22 +107,33 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True,
                 attn_mask=None, average_attn_weights=True, is_causal=False):
         extra_keys = (self.bias_k is not None) + bool(self.add_zero_attn)
+        # batched batch_first inputs stay (N, seq, E): heads are cut from them as views, so no
+        # transposed copy is made on the way in or out
+        packed = self._qkv_same_embed_dim and query is key and key is value
         query, key, value, mask, unbatched = check_mha_args(
             "MultiheadAttention", query, key, value, attn_mask, key_padding_mask,
-            self.embed_dim, self.kdim, self.vdim, self.num_heads, self.batch_first, extra_keys)
-        # now (L, N, E) / (S, N, kdim)
-        L, N, E = query.shape
+            self.embed_dim, self.kdim, self.vdim, self.num_heads, self.batch_first, extra_keys,
+            keep_batch_first=True)
+        bf = self.batch_first and not unbatched
+        if bf:
+            N, L, E = query.shape
+        else:
+            L, N, E = query.shape
         H, hd = self.num_heads, self.head_dim
         dt = np.dtype(query.dtype)
-        q, k, v = self._proj(query, 0), self._proj(key, 1), self._proj(value, 2)
-        if self.bias_k is not None:
-            k = cat([k, self.bias_k.expand(1, N, E)], 0)
-            v = cat([v, self.bias_v.expand(1, N, E)], 0)
-        S = k.shape[0]
-        # (seq, N, E) -> (N, H, seq, hd)
-        q = q.reshape(L, N, H, hd).permute(1, 2, 0, 3)
-        k = k.reshape(S, N, H, hd).permute(1, 2, 0, 3)
-        v = v.reshape(S, N, H, hd).permute(1, 2, 0, 3)
+        if packed and self.bias_k is None:
+            # self-attention: one projection with the stacked weight, q|k|v cut as head views
+            qkv = linear(query, self.in_proj_weight, self.in_proj_bias)
+            q, k, v = split_heads(qkv, 3, H, bf)
+            S = L
+        else:
+            q, k, v = self._proj(query, 0), self._proj(key, 1), self._proj(value, 2)
+            if self.bias_k is not None:  # one more key and value per batch row
+                N1 = (N, 1, E) if bf else (1, N, E)
+                k = cat([k, self.bias_k.reshape(1, 1, E).expand(*N1)], 1 if bf else 0)
+                v = cat([v, self.bias_v.reshape(1, 1, E).expand(*N1)], 1 if bf else 0)
+            S = k.shape[1] if bf else k.shape[0]
+            q, k, v = (split_heads(t, 1, H, bf)[0] for t in (q, k, v))
         if self.add_zero_attn:
             k = cat([k, Tensor._wrap(np.zeros((N, H, 1, hd), dt))], 2)
             v = cat([v, Tensor._wrap(np.zeros((N, H, 1, hd), dt))], 2)
@@ -142,12 +154,10 @@ class MultiheadAttention(Module):
         else:
             m = None if mask is None else Tensor._wrap(np.ascontiguousarray(mask))
             o = scaled_dot_product_attention(q, k, v, m, p_drop, causal)
-        o = o.permute(2, 0, 1, 3).reshape(L, N, E)
+        o = o.permute(0, 2, 1, 3).reshape(N, L, E) if bf else o.permute(2, 0, 1, 3).reshape(L, N, E)
         out = self.out_proj(o)
         if unbatched:
             out = out.squeeze(1)
-        elif self.batch_first:
-            out = out.transpose(0, 1)
         if weights is not None:
             if average_attn_weights:
                 weights = weights.mean(1)
