@@ -110,23 +110,55 @@ class Function(ctx_function.FunctionCtx):
     def _apply_recorded(cls, args, kwargs):
         fn = cls()
         grad_on = bool(state.grad) if _open_blocks[0] else True
-        arrays = []
-        needs = []
-        record = False
-        for a in args:
+        n = len(args)
+        if n == 1:  # one and two inputs spelled out, as in apply (no lists, no loop)
+            a = args[0]
             if isinstance(a, TensorBase):
-                arrays.append(a._data)
-                r = grad_on and a.requires_grad
-                needs.append(r)
-                record = record or r
+                record = grad_on and a.requires_grad
+                x = a._data
             else:
-                arrays.append(a)
-                needs.append(False)
-        fn.needs_input_grad = needs
-        fn.requires_grad = record
-        if record:
-            fn._clock = _bumps[0]  # what backward's version check compares against
-        out = fn.forward(*arrays, **kwargs)
+                record, x = False, a
+            fn.needs_input_grad = [record]
+            fn.requires_grad = record
+            if record:
+                fn._clock = _bumps[0]
+            out = fn.forward(x, **kwargs)
+        elif n == 2:
+            a, b = args
+            if isinstance(a, TensorBase):
+                ra = grad_on and a.requires_grad
+                x = a._data
+            else:
+                ra, x = False, a
+            if isinstance(b, TensorBase):
+                rb = grad_on and b.requires_grad
+                y = b._data
+            else:
+                rb, y = False, b
+            record = ra or rb
+            fn.needs_input_grad = [ra, rb]
+            fn.requires_grad = record
+            if record:
+                fn._clock = _bumps[0]
+            out = fn.forward(x, y, **kwargs)
+        else:
+            arrays = []
+            needs = []
+            record = False
+            for a in args:
+                if isinstance(a, TensorBase):
+                    arrays.append(a._data)
+                    r = grad_on and a.requires_grad
+                    needs.append(r)
+                    record = record or r
+                else:
+                    arrays.append(a)
+                    needs.append(False)
+            fn.needs_input_grad = needs
+            fn.requires_grad = record
+            if record:
+                fn._clock = _bumps[0]  # what backward's version check compares against
+            out = fn.forward(*arrays, **kwargs)
         if record:
             if type(out) is tuple:
                 fn._view = any(type(o) is np.ndarray and o.base is not None for o in out)

@@ -14,6 +14,9 @@ from .vector_norm import RootAtZero, vector_norm
 from .autocast import float32_policy
 
 
+_add_reduce = np.add.reduce
+
+
 def _kept(g, shape, axis):
     """A Tensor gradient of a reduction reshaped to broadcast against the input's shape."""
     axes = range(len(shape)) if axis is None else axis
@@ -25,7 +28,9 @@ class Sum(Function):
 
     def forward(self, a, axis=None, keepdim=False):
         self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
-        return np.asarray(np.sum(a, axis=axis, keepdims=keepdim))
+        # the ufunc's own reduce is what np.sum runs, without its ~1.3 us Python wrapper
+        out = _add_reduce(a, axis=axis, keepdims=keepdim)
+        return out if type(out) is np.ndarray else np.asarray(out)
 
     def backward(self, g):
         return _expand_back(g, self.shape, self.axis, self.keepdim)
@@ -269,17 +274,25 @@ def _scan(fn, name, x, dim, dtype):
     return out
 
 
+@via_float32  # 16-bit inputs accumulate in float32, as torch's kernels do
+def _sum(self, dim=None, keepdim=False, dtype=None):
+    out = Sum.apply(self, axis=norm_axes(dim, self.ndim, "sum"), keepdim=keepdim)
+    if dtype is None and out._data.dtype.kind in "biu":
+        dtype = int64  # torch sums bools and every integer type as int64
+    return out if dtype is None else out.to(dtype)
+
+
 class ReduceMethods:
     """Tensor reductions; `dim` is None (all), an int or a sequence of ints."""
 
     __slots__ = ()
 
-    @via_float32  # 16-bit inputs accumulate in float32, as torch's kernels do
     def sum(self, dim=None, keepdim=False, dtype=None):
-        out = Sum.apply(self, axis=norm_axes(dim, self.ndim, "sum"), keepdim=keepdim)
-        if dtype is None and out._data.dtype.kind in "biu":
-            dtype = int64  # torch sums bools and every integer type as int64
-        return out if dtype is None else out.to(dtype)
+        dt = self._data.dtype
+        if dim is None and dtype is None and (dt is float32 or dt is float64):
+            # the common whole-tensor float sum, without the general path's wrappers
+            return Sum.apply(self, axis=None, keepdim=keepdim)
+        return _sum(self, dim, keepdim, dtype)
 
     @via_float32
     def mean(self, dim=None, keepdim=False, dtype=None):
