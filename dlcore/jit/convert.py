@@ -9,7 +9,8 @@ its output Values; the outputs of the last emitted node stand for the Function's
 import numpy as np
 
 from ..ops import activation as A
-from ..ops import arith, attention, batchnorm, conv, dropout, einsum, layernorm, matmul, pool
+from ..ops import arith, attention, attention_heads, batchnorm, conv, dropout, einsum, layernorm
+from ..ops import matmul, pool
 from ..ops import reduce, rnn, shape, sparse
 
 __all__ = ["convert", "ACT_OPS"]
@@ -260,6 +261,25 @@ def _sdpa(emit, ins, kw, outs):
                                        "scale": float(kw.get("scale", 1.0))}, _types(outs))
 
 
+def _split_heads(emit, ins, kw, outs):
+    """SplitHeads' views as Reshape, Transpose, then a Slice and Reshape per part."""
+    x = ins[0]
+    a, b, width = x.shape
+    parts, heads = int(kw.get("parts", 3)), int(kw.get("heads", 1))
+    shp5 = (a, b, parts, heads, width // (parts * heads))
+    v = emit("Reshape", [x], {"shape": shp5}, [(shp5, x.dtype)])[0]
+    order = (2, 0, 3, 1, 4) if kw.get("batch_first", True) else (2, 1, 3, 0, 4)
+    tshape = tuple(shp5[o] for o in order)
+    v = emit("Transpose", [v], {"perm": order}, [(tshape, x.dtype)])[0]
+    res = []
+    for i, o in enumerate(outs):
+        one = (1,) + tshape[1:]
+        s = emit("Slice", [v], {"starts": (i, 0, 0, 0, 0), "ends": (i + 1,) + tshape[1:],
+                                "steps": (1,) * 5}, [(one, x.dtype)])[0]
+        res += emit("Reshape", [s], {"shape": tuple(o.shape)}, _types([o]))
+    return res
+
+
 def _rnn(emit, ins, kw, outs):
     mode = kw["mode"]
     op = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
@@ -317,6 +337,7 @@ _CONVERTERS = {
                                                 _types(outs)),
     shape.Pad: _pad,
     sparse.Embedding: _embedding, attention.SDPAFn: _sdpa, rnn.RNNLayer: _rnn,
+    attention_heads.SplitHeads: _split_heads,
     reduce.Sum: _reduce("ReduceSum"), reduce.Mean: _reduce("ReduceMean"),
     reduce.Prod: _reduce("ReduceProd"), reduce.Var: _reduce("ReduceVar"),
     reduce.LogSumExp: _reduce("ReduceLogSumExp"), reduce.Amax: _amax,
