@@ -282,3 +282,35 @@ def test_empty_sequences(torch, isa, threads, L, S, causal):
     np.testing.assert_array_equal(o.numpy(), O.detach().numpy())
     for a, b in ((tq, Q), (tk, K), (tv, V)):
         np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())
+
+
+@pytest.mark.parametrize("L, S", [(7, 7), (5, 9), (9, 5), (70, 70)])
+def test_causal_mask_array_takes_the_causal_path(rng, L, S):
+    """A causal mask given as an array (bool or float -inf) runs the kernel's causal mode:
+    the same output and gradients, bitwise, as is_causal=True; near-causal masks do not."""
+    from dlcore.ops.attention import is_causal_mask
+    q, k, v = (rng.standard_normal((2, 3, n, 8)).astype(np.float32) for n in (L, S, S))
+    below = np.tril(np.ones((L, S), bool))
+    add = np.where(below, 0.0, -np.inf).astype(np.float32)
+    g = rng.standard_normal((2, 3, L, 8)).astype(np.float32)
+
+    def run(mask, causal):
+        ts = [dl.tensor(a, requires_grad=True) for a in (q, k, v)]
+        o = F.scaled_dot_product_attention(*ts, attn_mask=None if mask is None
+                                           else dl.tensor(mask), is_causal=causal)
+        o.backward(dl.tensor(g))
+        return [o.numpy()] + [t.grad.numpy() for t in ts]
+
+    want = run(None, True)
+    for mask in (below, add):
+        assert is_causal_mask(mask, L, S)
+        for got, w in zip(run(mask, False), want):
+            np.testing.assert_array_equal(got, w)
+    out, _ = ref(q, k, v, add, False, 1 / np.sqrt(8))
+    np.testing.assert_allclose(want[0], out, rtol=1e-5, atol=1e-6)
+    off = add.copy()
+    off[-1, 0] = -1.0                         # one more value: not the causal mask
+    assert not is_causal_mask(off, L, S)
+    assert not is_causal_mask(below.T.copy(), S, L) or L == S == 1
+    assert not is_causal_mask(np.zeros((L, S), np.float32), L, S)
+    assert not is_causal_mask(add[None], L, S)  # only the 2-D form is compared

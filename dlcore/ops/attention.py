@@ -189,7 +189,32 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         # NaN/Inf operands: the fused kernel's online softmax treats a row without a finite
         # score as fully masked (a zero row); PyTorch's NaN comes out of the composed ops
         return _composed(query, key, value, mask, dropout_p, is_causal, scale)
+    if type(mask) is np.ndarray and is_causal_mask(mask, L, S):
+        # the causal mask given as an array (a GPT's float triu(-inf) buffer): the kernel's
+        # causal mode skips the key tiles after each query block, with the same sums
+        mask, is_causal = None, True
     return SDPAFn.apply(query, key, value, mask, is_causal=bool(is_causal), scale=scale)
+
+
+_CAUSAL = {}  # (L, S, dtype) -> the top-left causal mask in that dtype (bool: may attend)
+_CAUSAL_MAX = 1 << 18  # masks up to this many entries are compared (cached, ~1 MB at most)
+
+
+def is_causal_mask(mask, L, S):
+    """Whether `mask` (an array broadcasting to (..., L, S)) is exactly the top-left causal
+    mask: a 2-D (L, S) bool mask True on and below the diagonal, or a float mask 0 there and
+    -inf above it.  Other masks, and masks above _CAUSAL_MAX entries, answer False."""
+    if mask.shape != (L, S) or L * S > _CAUSAL_MAX or L * S == 0:
+        return False
+    key = (L, S, mask.dtype)
+    ref = _CAUSAL.get(key)
+    if ref is None:
+        below = np.tril(np.ones((L, S), bool))
+        ref = below if mask.dtype == np.bool_ else np.where(below, 0.0, -np.inf).astype(mask.dtype)
+        if len(_CAUSAL) >= 8:
+            _CAUSAL.clear()
+        _CAUSAL[key] = ref
+    return bool(np.array_equal(mask, ref))
 
 
 # ---- argument checks of nn.MultiheadAttention ---------------------------------------------------
