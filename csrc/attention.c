@@ -101,8 +101,14 @@ int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, con
     const size_t L = d->L, S = d->S, D = d->D, Dv = d->Dv, BH = d->B * d->H;
     const double scale = d->scale;
     int failed = 0;
-    memset(dk, 0, sizeof(double) * BH * S * D);
-    memset(dv, 0, sizeof(double) * BH * S * Dv);
+    for (size_t bh = 0; bh < BH; bh++)
+        for (size_t j = 0; j < S; j++) {
+            size_t b = bh / d->H, h = bh % d->H;
+            memset(dk + (ptrdiff_t)b * d->dk_s[0] + (ptrdiff_t)h * d->dk_s[1]
+                   + (ptrdiff_t)j * d->dk_s[2], 0, sizeof(double) * D);
+            memset(dv + (ptrdiff_t)b * d->dv_s[0] + (ptrdiff_t)h * d->dv_s[1]
+                   + (ptrdiff_t)j * d->dv_s[2], 0, sizeof(double) * Dv);
+        }
     /* dk, dv rows are sums over every query: one (batch, head) per thread */
 #pragma omp parallel num_threads(dl_threads_for(BH, 1))
     {
@@ -121,7 +127,8 @@ int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, con
                 const double *qi = q + (ptrdiff_t)b * d->q_s[0] + (ptrdiff_t)h * d->q_s[1]
                                    + (ptrdiff_t)i * d->q_s[2];
                 const double *go = dout + (bh * L + i) * Dv, *o = out + (bh * L + i) * Dv;
-                double *gq = dq + (bh * L + i) * D;
+                double *gq = dq + (ptrdiff_t)b * d->dq_s[0] + (ptrdiff_t)h * d->dq_s[1]
+                             + (ptrdiff_t)i * d->dq_s[2];
                 memset(gq, 0, sizeof(double) * D);
                 double l = lse[bh * L + i];
                 if (l == -INFINITY) continue;
@@ -135,7 +142,10 @@ int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, con
                     double dp = 0.0;
                     for (size_t e = 0; e < Dv; e++) dp += go[e] * vj[e];
                     double ds = p * (dp - dr) * scale;
-                    double *gv = dv + (bh * S + j) * Dv, *gk = dk + (bh * S + j) * D;
+                    double *gv = dv + (ptrdiff_t)b * d->dv_s[0] + (ptrdiff_t)h * d->dv_s[1]
+                                 + (ptrdiff_t)j * d->dv_s[2];
+                    double *gk = dk + (ptrdiff_t)b * d->dk_s[0] + (ptrdiff_t)h * d->dk_s[1]
+                                 + (ptrdiff_t)j * d->dk_s[2];
                     for (size_t e = 0; e < Dv; e++) gv[e] += p * go[e];
                     for (size_t e = 0; e < D; e++) { gq[e] += ds * kj[e]; gk[e] += ds * qi[e]; }
                 }

@@ -430,15 +430,19 @@ static int attn_bwd(const dl_attn_desc *d, const float *q, const float *k,
                     tile_gemm(nk, Dp, mq, dP, 1, (ptrdiff_t)nkp, Qs + i0 * Dp, (ptrdiff_t)Dp,
                               dK, (ptrdiff_t)Dp, 1);
                 }
-                float *dkh = dk + (bh * S + j0) * D, *dvh = dv + (bh * S + j0) * Dv;
+                float *dkh = dk + (ptrdiff_t)b * d->dk_s[0] + (ptrdiff_t)h * d->dk_s[1]
+                             + (ptrdiff_t)j0 * d->dk_s[2];
+                float *dvh = dv + (ptrdiff_t)b * d->dv_s[0] + (ptrdiff_t)h * d->dv_s[1]
+                             + (ptrdiff_t)j0 * d->dv_s[2];
                 for (size_t c = 0; c < nk; c++) {
-                    memcpy(dkh + c * D, dK + c * Dp, sizeof(float) * D);
-                    memcpy(dvh + c * Dv, dV + c * Dvp, sizeof(float) * Dv);
+                    memcpy(dkh + (ptrdiff_t)c * d->dk_s[2], dK + c * Dp, sizeof(float) * D);
+                    memcpy(dvh + (ptrdiff_t)c * d->dv_s[2], dV + c * Dvp, sizeof(float) * Dv);
                 }
             }
-            float *dqh = dq + bh * L * D;
+            float *dqh = dq + (ptrdiff_t)b * d->dq_s[0] + (ptrdiff_t)h * d->dq_s[1];
             for (size_t i = 0; i < L; i++)
-                for (size_t c = 0; c < D; c++) dqh[i * D + c] = dQ[i * Dp + c] * scale;
+                for (size_t c = 0; c < D; c++)
+                    dqh[(ptrdiff_t)i * d->dq_s[2] + c] = dQ[i * Dp + c] * scale;
         }
         dl_free(Qs); dl_free(dO); dl_free(Dr); dl_free(dQ); dl_free(Kt); dl_free(Kr);
         dl_free(Vt); dl_free(dK); dl_free(dV); dl_free(P); dl_free(dP);

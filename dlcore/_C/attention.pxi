@@ -9,6 +9,9 @@ cdef extern from "dlcore/attention.h":
         ptrdiff_t m_s[4]
         int causal
         double scale
+        ptrdiff_t dq_s[3]
+        ptrdiff_t dk_s[3]
+        ptrdiff_t dv_s[3]
     int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
                         float *out, float *lse) nogil
     int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
@@ -108,20 +111,41 @@ def attention_forward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, 
     return out
 
 
+cdef void _grad_out(cnp.ndarray a, str name, int t, tuple shape, ptrdiff_t *s) except *:
+    """Checks one gradient output of attention_backward and reads its strides into s."""
+    if cnp.PyArray_TYPE(a) != t or tuple((<object>a).shape) != shape:
+        raise ValueError("attention: %s must have the query's dtype and shape %s, got %s %s"
+                         % (name, shape, (<object>a).dtype, (<object>a).shape))
+    if not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError("attention: %s must be writeable" % name)
+    _attn_strides(a, name, s)
+
+
 def attention_backward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, bint causal,
                        double scale, cnp.ndarray out, cnp.ndarray lse, cnp.ndarray dout,
                        cnp.ndarray dq, cnp.ndarray dk, cnp.ndarray dv):
-    """Fused SDPA backward from the forward's out and lse: fills dq, dk, dv (C-contiguous,
-    shaped like q, k, v).  dout is C-contiguous like out."""
+    """Fused SDPA backward from the forward's out and lse: fills dq, dk, dv (shaped like q,
+    k, v; any strides with the last dim contiguous, e.g. views of one packed q|k|v gradient;
+    they must not overlap).  dout is C-contiguous like out."""
     cdef dl_attn_desc d
     _attn_desc(&d, q, k, v, mask, causal, scale)
     cdef int t = cnp.PyArray_TYPE(q)
     cdef void *po = checked_ptr(out, "attention", "out", t, (d.B, d.H, d.L, d.Dv))
     cdef void *pl = checked_ptr(lse, "attention", "lse", t, (d.B, d.H, d.L))
     cdef void *pg = checked_ptr(dout, "attention", "dout", t, (d.B, d.H, d.L, d.Dv))
-    cdef void *gq = checked_ptr(dq, "attention", "dq", t, (d.B, d.H, d.L, d.D), OP_WRITE)
-    cdef void *gk = checked_ptr(dk, "attention", "dk", t, (d.B, d.H, d.S, d.D), OP_WRITE)
-    cdef void *gv = checked_ptr(dv, "attention", "dv", t, (d.B, d.H, d.S, d.Dv), OP_WRITE)
+    _grad_out(dq, "dq", t, (d.B, d.H, d.L, d.D), d.dq_s)
+    _grad_out(dk, "dk", t, (d.B, d.H, d.S, d.D), d.dk_s)
+    _grad_out(dv, "dv", t, (d.B, d.H, d.S, d.Dv), d.dv_s)
+    for a, b in ((dq, dk), (dq, dv), (dk, dv)):
+        try:
+            overlap = np.shares_memory(a, b, max_work=1 << 20)
+        except np.exceptions.TooHardError:
+            overlap = True
+        if overlap:
+            raise ValueError("attention: dq, dk and dv must not overlap")
+    cdef void *gq = cnp.PyArray_DATA(dq)
+    cdef void *gk = cnp.PyArray_DATA(dk)
+    cdef void *gv = cnp.PyArray_DATA(dv)
     cdef void *pq = cnp.PyArray_DATA(q)
     cdef void *pk = cnp.PyArray_DATA(k)
     cdef void *pv = cnp.PyArray_DATA(v)

@@ -13,6 +13,7 @@ from ..autograd import Function
 from ..autograd.double_backward import composite_backward
 from ..tensor_base import TensorBase, wrap
 from .activation import softmax
+from .attention_heads import gradient_views
 from .dropout import dropout
 from .half import via_float32
 from ..dtypes import is_floating
@@ -63,6 +64,16 @@ class SDPAFn(Function):
             # then comes from them, in float64
             grads = _score_path_grads(q4, k4, v4, m4, is_causal, scale, g)
             return tuple(a.astype(out.dtype).reshape(lead + a.shape[2:]) for a in grads)
+        packed = None
+        if len(lead) == 2 and all(self.needs_input_grad[:3]):
+            # q, k, v cut from one projection (split_heads): their gradients go straight
+            # into one packed buffer, which split_heads' backward then takes as it is
+            packed = gradient_views(*(t._data for t in self.parents[:3]), out.dtype)
+        if packed is not None:
+            dq, dk, dv = packed
+            _C.attention_backward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse, g,
+                                  dq, dk, dv)
+            return dq, dk, dv, None
         # gradients in the broadcast shape (the engine sums broadcast dims back), allocated
         # in that shape so that they own their memory and a leaf can keep them uncopied
         dq, dk, dv = (np.empty(lead + a.shape[2:], out.dtype) for a in (q4, k4, v4))

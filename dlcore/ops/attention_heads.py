@@ -32,6 +32,15 @@ class SplitHeads(Function):
         return tuple(v[i] for i in range(parts))
 
     def backward(self, *grads):
+        a, b = self.shape5[:2]
+        buf = grads[0].base
+        if buf is not None and buf.dtype == self.dtype and buf.flags.c_contiguous \
+                and buf.size == int(np.prod(self.shape5)):
+            # the attention backward wrote the head gradients straight into one packed
+            # buffer (gradient_views): it already is this op's input gradient
+            view = buf.reshape(self.shape5).transpose(self.order)
+            if all(g.base is buf and _same_view(g, view[i]) for i, g in enumerate(grads)):
+                return buf.reshape(a, b, -1)
         g5 = np.empty(self.shape5, self.dtype)
         view = g5.transpose(self.order)
         for i, g in enumerate(grads):
@@ -39,7 +48,6 @@ class SplitHeads(Function):
                 view[i] = 0
             else:
                 view[i] = g
-        a, b = self.shape5[:2]
         return g5.reshape(a, b, -1)
 
     def backward_graph(self, *grads):
@@ -49,6 +57,32 @@ class SplitHeads(Function):
         g = stack(list(grads), 0).permute(*perm)
         a, b = self.shape5[:2]
         return g.reshape(a, b, -1)
+
+
+def _same_view(x, y):
+    """x and y look at the same elements (data pointer, shape and strides)."""
+    return (x.shape == y.shape and x.strides == y.strides
+            and x.__array_interface__["data"][0] == y.__array_interface__["data"][0])
+
+
+def gradient_views(q, k, v, dtype):
+    """When arrays q, k, v are the three (N, H, L, hd) views SplitHeads cut from one packed
+    array: the same three views of a new buffer of that array's shape (their gradients, so
+    that the attention kernel writes the packed q|k|v gradient directly); else None."""
+    base = q.base
+    if base is None or k.base is not base or v.base is not base \
+            or not base.flags.c_contiguous or q.ndim != 4 or k.shape != q.shape \
+            or v.shape != q.shape:
+        return None
+    N, H, L, hd = q.shape
+    if base.size != 3 * N * H * L * hd:
+        return None
+    for order, (a, b) in (((2, 0, 3, 1, 4), (N, L)), ((2, 1, 3, 0, 4), (L, N))):
+        v5 = base.reshape(a, b, 3, H, hd).transpose(order)
+        if all(_same_view(t, v5[i]) for i, t in enumerate((q, k, v))):
+            g5 = np.empty(base.shape, dtype).reshape(a, b, 3, H, hd).transpose(order)
+            return g5[0], g5[1], g5[2]
+    return None
 
 
 def split_heads(packed, parts, heads, batch_first):

@@ -10,8 +10,9 @@
  * (the top-left aligned lower triangle, PyTorch's is_causal), and composes with a mask.
  *
  * Forward never builds the L x S score matrix: it walks key tiles with a running row max and
- * sum.  Backward recomputes each score tile from lse.  dq, dk, dv are C-contiguous outputs;
- * dout is C-contiguous (B, H, L, Dv).  The functions return 0, or -1 when scratch memory
+ * sum.  Backward recomputes each score tile from lse and writes dq, dk, dv through their own
+ * element strides (dq_s, dk_s, dv_s: batch, head, row; last dim contiguous), so they can land
+ * in a packed q|k|v gradient; dout is C-contiguous (B, H, L, Dv).  The functions return 0, or -1 when scratch memory
  * could not be allocated (then the outputs are unspecified).
  */
 #ifndef DLCORE_ATTENTION_H
@@ -30,6 +31,7 @@ typedef struct {
     ptrdiff_t m_s[4];                   /* element strides of batch, head, row, column */
     int causal;
     double scale;
+    ptrdiff_t dq_s[3], dk_s[3], dv_s[3];  /* backward only: strides of the gradients */
 } dl_attn_desc;
 
 int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
