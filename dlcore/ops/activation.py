@@ -168,8 +168,19 @@ def _applied(fname, input, inplace, apply):
     return in_place(fname, input, apply) if inplace else apply(input)
 
 
-@via_float32
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
 def relu(input, inplace=False):
+    if not inplace and isinstance(input, TensorBase):
+        dt = input._data.dtype
+        if dt is _F32 or dt is _F64:  # the common case, without the general path's wrappers
+            return ReLU.apply(input)
+    return _relu(input, inplace)
+
+
+@via_float32
+def _relu(input, inplace=False):
     if isinstance(input, TensorBase) and input.dtype.kind in "iu":
         # torch's relu keeps an integer tensor's dtype (a bool one it refuses)
         return input.clamp_(min=0) if inplace else input.clamp(min=0)
