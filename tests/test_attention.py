@@ -314,3 +314,36 @@ def test_causal_mask_array_takes_the_causal_path(rng, L, S):
     assert not is_causal_mask(below.T.copy(), S, L) or L == S == 1
     assert not is_causal_mask(np.zeros((L, S), np.float32), L, S)
     assert not is_causal_mask(add[None], L, S)  # only the 2-D form is compared
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_into_packed_gradient_views(isa, threads, rng, dtype):
+    """dq, dk, dv as views of one packed (B, L, 3, H, D) buffer get exactly what contiguous
+    outputs get (every ISA path, both dtypes); overlapping or read-only outputs are refused."""
+    B, H, L, D = 2, 3, 37, 20
+    x = rng.standard_normal((B, L, 3, H, D)).astype(dtype)
+    q, k, v = x.transpose(2, 0, 3, 1, 4)           # strided (B, H, L, D) views
+    out, lse = np.empty((B, H, L, D), dtype), np.empty((B, H, L), dtype)
+    _C.attention_forward(q, k, v, None, True, D ** -0.5, out, lse)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    flat = [np.empty((B, H, L, D), dtype) for _ in range(3)]
+    _C.attention_backward(q, k, v, None, True, D ** -0.5, out, lse, g, *flat)
+    packed = np.full((B, L, 3, H, D), np.nan, dtype)
+    views = packed.transpose(2, 0, 3, 1, 4)
+    _C.attention_backward(q, k, v, None, True, D ** -0.5, out, lse, g, *views)
+    for got, want in zip(views, flat):
+        np.testing.assert_array_equal(got, want)
+    assert np.isfinite(packed).all()              # every element written
+    _, p = ref(q, k, v, None, True, D ** -0.5)
+    for got, want in zip(flat, ref_grads(q, k, v, p, g, D ** -0.5)):
+        np.testing.assert_allclose(got, want, atol=1e-3 if dtype == np.float32 else 1e-10)
+    with pytest.raises(ValueError, match="overlap"):
+        _C.attention_backward(q, k, v, None, True, D ** -0.5, out, lse, g, views[0], views[0],
+                              views[2])
+    ro = np.empty((B, H, L, D), dtype)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="writeable"):
+        _C.attention_backward(q, k, v, None, True, D ** -0.5, out, lse, g, ro, *flat[1:])
+    with pytest.raises(ValueError, match="dk"):
+        _C.attention_backward(q, k, v, None, True, D ** -0.5, out, lse, g, flat[0],
+                              flat[1][:, :, :-1], flat[2])
