@@ -292,7 +292,7 @@ class ReduceMethods:
         if dim is None and dtype is None and (dt is float32 or dt is float64):
             # the common whole-tensor float sum, without the general path's wrappers
             return Sum.apply(self, axis=None, keepdim=keepdim)
-        return _sum(self, dim, keepdim, dtype)
+        return _sum(self, dim, keepdim, dtype=dtype)  # (a keyword: run_in_float32 reads it)
 
     @via_float32
     def mean(self, dim=None, keepdim=False, dtype=None):
