@@ -290,8 +290,9 @@ class ReduceMethods:
     def sum(self, dim=None, keepdim=False, dtype=None):
         dt = self._data.dtype
         if dim is None and dtype is None and (dt is float32 or dt is float64):
-            # the common whole-tensor float sum, without the general path's wrappers
-            return Sum.apply(self, axis=None, keepdim=keepdim)
+            # the common whole-tensor float sum, without the general path's wrappers (Sum's
+            # defaults are axis=None, keepdim=False)
+            return Sum.apply(self, keepdim=True) if keepdim else Sum.apply(self)
         return _sum(self, dim, keepdim, dtype=dtype)  # (a keyword: run_in_float32 reads it)
 
     @via_float32
