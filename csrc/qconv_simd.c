@@ -127,7 +127,13 @@ static void dw_row(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
                    const float *w_scale, const float *bias, const dl_qparams_t *q, size_t oh,
                    uint8_t *y)
 {
+#if defined(__AVX512F__)
     const size_t cv = s->KH * s->KW <= QC_VEC_TAPS ? s->C / DL_VF_LEN * DL_VF_LEN : 0;
+#else
+    /* measured: the compiler-vectorized int32 loop is the faster one with 8 or 1 lanes
+     * (MobileNetV2's 56x56x144 layer: AVX2 0.69 ms against 0.78, generic 2.6 against 7.6) */
+    const size_t cv = 0;
+#endif
     if (cv) dw_row_vec(s, x, w, w_scale, bias, q, oh, y, cv);
     if (cv < s->C) dw_row_int(s, x, w, w_scale, bias, q, oh, y, cv);
 }
