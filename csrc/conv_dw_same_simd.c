@@ -10,7 +10,9 @@
  *                    kernel made 9 passes, copying the plane into a padded band and the
  *                    gradient into padded rows first, and the bias sum one more)
  *
- * Measured at one thread on (8, 128, 28, 28), 3x3 (Zen 4): see conv_dw_impl.h. */
+ * Measured at one thread on (8, 128, 28, 28), 3x3, against the band kernel (Zen 4, the two
+ * builds alternated, fastest of 300 calls): forward 0.72 -> 0.33 ms, input gradient 0.72 ->
+ * 0.33 ms, weight and bias gradients 0.92 -> 0.44 ms. */
 #include <stdint.h>
 #include <string.h>
 
