@@ -22,6 +22,10 @@ CASES = [
     (2, 3, 16, 17, 3, 2),
     (2, 3, 9, 9, 5, 1),
     (1, 2, 7, 6, 5, 2),
+    # whole groups of 16 planes of a small map (the executor may run those with channels as
+    # the vector lanes) and a leftover
+    (2, 16, 7, 9, 3, 1),
+    (1, 17, 6, 5, 3, 2),
 ]
 
 
@@ -79,3 +83,19 @@ def test_depthwise_same_specials_where_float64_puts_them(isa, W):
     w2[1, 0, 0, 2] = np.inf      # a weight's inf meets the padding's zeros
     _specials_match(rng.standard_normal(x.shape).astype(np.float32), w2,
                     rng.standard_normal(gy.shape).astype(np.float32))
+
+
+def test_depthwise_same_without_bias(isa, threads, rng):
+    """No bias: the output and the input gradient start from zero (no bias pointer at all)."""
+    x = rng.standard_normal((2, 16, 9, 20)).astype(np.float32)
+    w = rng.standard_normal((16, 1, 3, 3)).astype(np.float32)
+    gy = rng.standard_normal(x.shape).astype(np.float32)
+    xt, wt = dl.tensor(x, requires_grad=True), dl.tensor(w, requires_grad=True)
+    y = F.conv2d(xt, wt, None, 1, 1, 1, 16)
+    y.backward(dl.tensor(gy))
+    ref = ref_conv2d(x.astype(np.float64), w.astype(np.float64), None, (1, 1), (1, 1), (1, 1), 16)
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-5, atol=1e-5)
+    x64, w64 = (dl.tensor(a.astype(np.float64), requires_grad=True) for a in (x, w))
+    F.conv2d(x64, w64, None, 1, 1, 1, 16).backward(dl.tensor(gy.astype(np.float64)))
+    np.testing.assert_allclose(xt.grad.numpy(), x64.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wt.grad.numpy(), w64.grad.numpy(), rtol=1e-5, atol=1e-4)
