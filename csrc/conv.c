@@ -193,16 +193,31 @@ static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_
                          int64_t dh, int64_t dw, double *gw);
 
 /* Depthwise with "same" padding read in place (conv_dw_same_simd.c), float32 only: 1 when p
- * is not a form they take (then the band kernel of conv_dw_impl.h runs), else 0 or -1. */
+ * is not a form they take (then the band kernel of conv_dw_impl.h runs), else 0 or -1.  The
+ * executor's kernel splits planes over threads from 2^16 multiply-adds, where its team is
+ * kept busy; an eager call keeps the conv grain (one thread below DL_CONV_GRAIN), as the
+ * band kernel did. */
+static size_t dw_same_work(const dl_conv_params *p)
+{
+    return (size_t)(p->N * p->K * p->OH * p->OW * p->R * p->S);
+}
 static int dw_same_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
                            const float *bias, float *y)
 {
-    return conv_kernels()->dw_same_fwd(p, x, w, bias, y);
+    const int one = dw_same_work(p) < DL_CONV_GRAIN;
+    const int prev = one ? dl_set_local_num_threads(1) : 0;
+    const int rc = conv_kernels()->dw_same_fwd(p, x, w, bias, y);
+    if (one) dl_set_local_num_threads(prev);
+    return rc;
 }
 static int dw_same_bwd_data_f32(const dl_conv_params *p, const float *gy, const float *w,
                                 const float *bias_init, float *gx)
 {
-    return conv_kernels()->dw_same_bwd_data(p, gy, w, bias_init, gx);
+    const int one = dw_same_work(p) < DL_CONV_GRAIN;
+    const int prev = one ? dl_set_local_num_threads(1) : 0;
+    const int rc = conv_kernels()->dw_same_bwd_data(p, gy, w, bias_init, gx);
+    if (one) dl_set_local_num_threads(prev);
+    return rc;
 }
 static int dw_same_wgrad_f32(const dl_conv_params *p, const float *x, const float *gy,
                              float *gw, float *gb);

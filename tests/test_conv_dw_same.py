@@ -26,6 +26,9 @@ CASES = [
     # the vector lanes) and a leftover
     (2, 16, 7, 9, 3, 1),
     (1, 17, 6, 5, 3, 2),
+    # over the eager conv grain (2^20 multiply-adds): at 2 threads the planes and the weight
+    # gradient's channels are split
+    (4, 32, 40, 37, 3, 1),
 ]
 
 
