@@ -13,7 +13,6 @@
  * the last whole group of 16 are left to the flat kernel. */
 #include <stdint.h>
 #include <stddef.h>
-#include <string.h>
 
 #include "dlcore/act.h"
 #include "dlcore/plan.h"
@@ -28,7 +27,11 @@ enum { LANES = 16, MAX_SIDE = 28, MAX_OW = 13 };
 
 typedef struct {
     const double *f;
-    const float *x, *w, *bias;
+    const float *x;
+    const float *wt;    /* (taps + 1) rows of C + 16: tap q's weight (then the bias) of
+                         * channel c mod C at wt[q * CW + c], so a group's lane vector is one
+                         * load from its first channel */
+    int64_t CW;
     float *y;
     int64_t C, H, W, OH, OW, R, S, st, ph, pw, Hp, Wp;
     int kind, clip;
@@ -64,7 +67,7 @@ static inline __attribute__((always_inline)) void outputs(const cb_args *a, cons
     for (int64_t r = 0; r < a->R; r++) {
         const float *row = P + ((oh * a->st + r) * a->Wp + ow0 * a->st) * LANES;
         for (int64_t s = 0; s < a->S; s++) {
-            const vf wt = vf_loadu(wl + (r * a->S + s) * LANES);
+            const vf wt = vf_loadu(wl + (r * a->S + s) * a->CW);
             for (int k = 0; k < NB; k++)
                 acc[k] = vf_fma(wt, vf_loadu(row + (k * a->st + s) * LANES), acc[k]);
         }
@@ -81,26 +84,25 @@ static void group(const void *ctx, int64_t g, float *buf)
 {
     const cb_args *a = ctx;
     const int64_t p0 = g * LANES, HW = a->H * a->W, OHW = a->OH * a->OW, taps = a->R * a->S;
-    const int64_t Hp = a->Hp, Wp = a->Wp;
-    float *T = buf, *P = T + HW * LANES, *O = P + Hp * Wp * LANES, *wl = O + OHW * LANES;
-    for (int l = 0; l < LANES; l++) {
-        const int64_t c = (p0 + l) % a->C;
-        for (int64_t q = 0; q < taps; q++) wl[q * LANES + l] = a->w[c * taps + q];
-        wl[taps * LANES + l] = a->bias ? a->bias[c] : 0.0f;
-    }
+    const int64_t Hp = a->Hp, Wp = a->Wp, W = a->W;
+    float *T = buf, *P = T + HW * LANES, *O = P + Hp * Wp * LANES;
+    /* the lanes' weights: tap q's vector at wl + q * CW (the bias after the last tap) */
+    const float *wl = a->wt + p0 % a->C;
     to_lanes(a->x + p0 * HW, HW, HW, T);
-    /* the zero-bordered grid: border rows, then each row's border columns and interior */
-    const size_t rowb = sizeof(float) * (size_t)(Wp * LANES);
-    memset(P, 0, rowb * (size_t)a->ph);
-    memset(P + (a->ph + a->H) * Wp * LANES, 0, rowb * (size_t)(Hp - a->ph - a->H));
+    /* the zero-bordered grid, one vector (position) at a time: the rows are a few vectors
+     * long, too short for memset/memcpy calls to pay */
+    const vf z = vf_zero();
+    for (int64_t v = 0; v < a->ph * Wp; v++) vf_storeu(P + v * LANES, z);
+    for (int64_t v = (a->ph + a->H) * Wp; v < Hp * Wp; v++) vf_storeu(P + v * LANES, z);
     for (int64_t h = 0; h < a->H; h++) {
         float *pr = P + (h + a->ph) * Wp * LANES;
-        memset(pr, 0, sizeof(float) * (size_t)(a->pw * LANES));
-        memcpy(pr + a->pw * LANES, T + h * a->W * LANES, sizeof(float) * (size_t)(a->W * LANES));
-        memset(pr + (a->pw + a->W) * LANES, 0,
-               sizeof(float) * (size_t)((Wp - a->pw - a->W) * LANES));
+        const float *tr = T + h * W * LANES;
+        for (int64_t v = 0; v < a->pw; v++) vf_storeu(pr + v * LANES, z);
+        for (int64_t v = 0; v < W; v++)
+            vf_storeu(pr + (a->pw + v) * LANES, vf_loadu(tr + v * LANES));
+        for (int64_t v = a->pw + W; v < Wp; v++) vf_storeu(pr + v * LANES, z);
     }
-    const vf vb = vf_loadu(wl + taps * LANES), vlo = vf_set1(a->lo), vhi = vf_set1(a->hi);
+    const vf vb = vf_loadu(wl + taps * a->CW), vlo = vf_set1(a->lo), vhi = vf_set1(a->hi);
     for (int64_t oh = 0; oh < a->OH; oh++) {
         int64_t ow = 0;
         for (; ow + 4 <= a->OW; ow += 4) outputs(a, P, wl, vb, vlo, vhi, oh, ow, O, 4);
@@ -122,7 +124,7 @@ int64_t DL_ISA_FN(dl_plan_dw_cblock)(const int64_t *i, const double *f, const fl
     const int64_t planes = i[0] * i[1];
     if (i[8] > MAX_OW || i[2] > MAX_SIDE || i[3] > MAX_SIDE || planes < LANES) return 0;
     cb_args a;
-    a.f = f; a.x = x; a.w = w; a.bias = bias; a.y = y;
+    a.f = f; a.x = x; a.y = y;
     a.C = i[1]; a.H = i[2]; a.W = i[3]; a.OH = i[7]; a.OW = i[8]; a.R = i[5]; a.S = i[6];
     a.st = i[9]; a.ph = i[11]; a.pw = i[12];
     a.Hp = a.H + 2 * a.ph; a.Wp = a.W + 2 * a.pw;
@@ -130,11 +132,20 @@ int64_t DL_ISA_FN(dl_plan_dw_cblock)(const int64_t *i, const double *f, const fl
     a.clip = a.kind == DL_AF_RELU || a.kind == DL_AF_HARDTANH;
     a.lo = a.kind == DL_AF_RELU ? 0.0f : (float)f[0];
     a.hi = a.kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
-    const int64_t groups = planes / LANES, taps = a.R * a.S;
-    const size_t floats = (size_t)((a.H * a.W + a.Hp * a.Wp + a.OH * a.OW + taps + 1) * LANES);
+    const int64_t groups = planes / LANES, taps = a.R * a.S, C = a.C;
+    a.CW = C + LANES;
+    float *wt = dl_alloc(sizeof(float) * (size_t)((taps + 1) * a.CW));
+    if (!wt) return -1;
+    for (int64_t c = 0, cc = 0; c < a.CW; c++, cc = cc + 1 < C ? cc + 1 : 0) {
+        for (int64_t q = 0; q < taps; q++) wt[q * a.CW + c] = w[cc * taps + q];
+        wt[taps * a.CW + c] = bias ? bias[cc] : 0.0f;
+    }
+    a.wt = wt;
+    const size_t floats = (size_t)((a.H * a.W + a.Hp * a.Wp + a.OH * a.OW) * LANES);
     const int nt = dl_threads_for((size_t)(planes * a.OH * a.OW * taps), (size_t)1 << 16);
-    if (dl_each_plane(nt, groups, floats * sizeof(float), group, &a)) return -1;
-    return groups * LANES;
+    const int rc = dl_each_plane(nt, groups, floats * sizeof(float), group, &a);
+    dl_free(wt);
+    return rc ? -1 : groups * LANES;
 }
 
 #else
