@@ -472,6 +472,8 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
             if (rc) *err = DL_PLAN_ENOMEM;
         } else if (s->op == DL_PLAN_MAXPOOL) dl_maxpool2d_fwd_f32(&p, x, y, NULL);
         else if (s->op == DL_PLAN_AVGPOOL) dl_avgpool2d_fwd_f32(&p, x, y, (int)i[13], i[14]);
+        else if (s->op == DL_PLAN_ADAPTIVE_AVGPOOL && p.OH == 1 && p.OW == 1)
+            plan_kernels()->plane_means((size_t)p.planes, (size_t)(p.H * p.W), x, y);
         else if (s->op == DL_PLAN_ADAPTIVE_AVGPOOL) dl_adaptive_avgpool2d_fwd_f32(&p, x, y);
         else if (s->op == DL_PLAN_ADAPTIVE_MAXPOOL) dl_adaptive_maxpool2d_fwd_f32(&p, x, y, NULL);
         else if (i[13] == 0) dl_upsample_nearest2d_fwd_f32(&p, (float)f[0], (float)f[1], x, y);

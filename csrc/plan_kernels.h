@@ -4,6 +4,7 @@
  *     binary      y = a op b over up to 6 broadcast dims (strides per operand, y contiguous),
  *                 Relu applied when relu != 0; threads split rows (nthreads at most)
  *     add_rows    y[0..n) = a + b (the fused residual LayerNorm's sum)
+ *     plane_means y[p] = the mean of plane p's n values (global average pooling)
  *   plan_window_kernels()  (plan_dw_simd.c)
  *     dwconv      strided depthwise conv: the CONV step's ints and floats (dl/plan.h), bias
  *                 and activation fused; -1 when scratch memory is short
@@ -57,6 +58,7 @@ typedef struct {
     void (*binary)(int op, int ndim, const int64_t *shape, const int64_t *sa, const int64_t *sb,
                    const float *a, const float *b, float *y, int relu, int nthreads);
     void (*add_rows)(size_t n, const float *a, const float *b, float *y);
+    void (*plane_means)(size_t planes, size_t n, const float *x, float *y);
 } plan_kernels_t;
 
 typedef struct {

@@ -28,6 +28,8 @@ def _gemm_acts(node):
     if op == "Gelu" and node.attrs.get("activation_attrs", {}).get("approximate", "none") == "none":
         return X.GEMM_ACT_GELU, -1, 0.0, 0.0, 0.0
     kind, a, b, c = fused_act(node)
+    if op == "Clip" and (float(a), float(b)) == (0.0, 6.0):
+        return X.GEMM_ACT_RELU6, -1, 0.0, 0.0, 0.0   # MobileNet's ReLU6 in the epilogue too
     return 0, kind, a, b, c
 
 
