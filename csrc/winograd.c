@@ -301,10 +301,11 @@ static int run_panels(const wino_plan *pl, const float *in, const float *bias, f
     return fail ? -1 : finite ? 0 : -2;
 }
 
-int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
-                         float *out)
+/* The driver on one ISA's kernels; Upre: the filters transformed beforehand for that ISA
+ * (dl_winograd_pack), or NULL to transform (or find in the cache) here. */
+static int wino_conv(const dl_wino_conv *cv, int m, dl_isa_t isa, const float *Upre,
+                     const float *in, const float *bias, float *out)
 {
-    const dl_isa_t isa = dl_isa();
     const winograd_kernels_t *wk = winograd_kernels_for(isa);
     wino_plan pl;
     pl.cv = cv;
@@ -326,7 +327,7 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     const size_t per_tile = (size_t)pl.a2 * (size_t)(cv->C + cv->K) * sizeof(float);
     const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
     const size_t tiles_bytes = (size_t)pl.T * per_tile;
-    if (!cv->cache && pl.npan > 1 && tiles_bytes <= WINO_PANEL_BYTES &&
+    if (!cv->cache && !Upre && pl.npan > 1 && tiles_bytes <= WINO_PANEL_BYTES &&
         tiles_bytes <= ulen * sizeof(float)) {
         /* room past the last tile of each row for the input kernel's whole-vector spill, so
          * that threads writing neighbouring channels never overlap */
@@ -351,7 +352,8 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     /* a cached transform of these very weights (inference), or a fresh one from the buffer
      * allocator: a call of the same shape gets the same mapped pages back (U alone is 38 MB
      * for 512 x 512 channels, fresh 4 KiB pages would cost more than the transform) */
-    float *U = cv->cache ? dl_wino_cache_find(cv, m, (int)isa, wlen, ulen) : NULL;
+    float *U = Upre ? (float *)Upre
+                    : cv->cache ? dl_wino_cache_find(cv, m, (int)isa, wlen, ulen) : NULL;
     const int cached = U != NULL;
     if (!U) U = (float *)dl_buf_malloc(ulen * sizeof(float));
     if (!U) return -1;
@@ -387,8 +389,41 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
         }
         dl_buf_free(buf);
     }
-    if (cached) dl_wino_cache_release(U);
+    if (Upre) {
+        /* the caller's */
+    } else if (cached) dl_wino_cache_release(U);
     else if (!(cv->cache && !fail && dl_wino_cache_offer(cv, m, (int)isa, wlen, U, ulen)))
         dl_buf_free(U);
     return fail == 2 ? -2 : fail ? -1 : 0;
+}
+
+int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
+                         float *out)
+{
+    return wino_conv(cv, m, dl_isa(), NULL, in, bias, out);
+}
+
+size_t dl_winograd_packed_floats(const dl_wino_conv *cv, int m, int isa)
+{
+    const int64_t MR = (int64_t)gemm_kernels_for((dl_isa_t)isa)->smr;
+    return (size_t)((int64_t)(m + 2) * (m + 2) * xi_stride(cdiv(cv->K, MR) * cv->C * MR));
+}
+
+int dl_winograd_pack(const dl_wino_conv *cv, int m, int isa, float *U)
+{
+    const winograd_kernels_t *wk = winograd_kernels_for((dl_isa_t)isa);
+    const int64_t MR = (int64_t)gemm_kernels_for((dl_isa_t)isa)->smr;
+    const int64_t npan = cdiv(cv->K, MR), ldu = xi_stride(npan * cv->C * MR);
+    memset(U, 0, dl_winograd_packed_floats(cv, m, isa) * sizeof(float));
+    int finite = 1;
+    for (int64_t ip = 0; ip < npan; ip++)
+        finite = pack_filters(cv, m == 4 ? &wk->f4 : &wk->f2, MR, ip, 0, cv->C,
+                              U + ip * cv->C * MR, ldu) && finite;
+    return finite ? 0 : -2;
+}
+
+int dl_winograd_conv_packed_f32(const dl_wino_conv *cv, int m, int isa, const float *U,
+                                const float *in, const float *bias, float *out)
+{
+    return wino_conv(cv, m, (dl_isa_t)isa, U, in, bias, out);
 }
