@@ -182,6 +182,11 @@ int dl_plan_step_team(const dl_plan *p, int k)
     return k < 0 || k >= p->nsteps ? -1 : p->team[k];
 }
 
+int dl_plan_step_winograd(const dl_plan *p, int k)
+{
+    return k < 0 || k >= p->nsteps ? -1 : p->wino[k].U ? p->wino[k].m : 0;
+}
+
 char *dl_plan_arena_acquire(dl_plan *p)
 {
     char *a = NULL;
