@@ -148,9 +148,14 @@ def _conv(L, node):
     # activation applied after it; with constant weights the plan transforms them once
     # (csrc/plan_winograd.c), so the choice is the one for a transform already made (as
     # eager inference, which finds it in its cache)
-    winograd = node.op == "Conv" and conv2d_algorithm(
-        x.shape, w.shape, tuple(at["strides"]), tuple(at["pads"][:2]),
-        tuple(at["dilations"]), at["group"], cached=w.is_const) != "im2col"
+    def wino(cached):
+        return node.op == "Conv" and conv2d_algorithm(
+            x.shape, w.shape, tuple(at["strides"]), tuple(at["pads"][:2]),
+            tuple(at["dilations"]), at["group"], cached=cached) != "im2col"
+    # the direct kernel keeps the small maps it takes (LeNet's) unless Winograd would win
+    # even transforming its filters on every call
+    winograd = wino(False) or (w.is_const and wino(True) and not (
+        node.op == "Conv" and at["group"] == 1 and _direct_ok(C, K, R, S, OH, OW, at)))
     # one input channel (LeNet's first layer): the executor's window kernel, a few taps per
     # output element, instead of a product whose K rows are the few output channels
     one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
