@@ -278,8 +278,9 @@ static int run_panels(const wino_plan *pl, const float *in, const float *bias, f
         for (int64_t c = 0; c < C; c++)
             wino_input_tiles(pl->tk, cv, pl->m, in, pl->TH, pl->TW, 0, pl->T, c, c + 1, V,
                              pl->Tb, xi_stride(C * pl->Tb));
-        float *Up = (float *)dl_buf_malloc(plen * sizeof(float));
-        if (!Up) {
+        /* the plan's transformed filters, or this thread's panel buffer */
+        float *Up = pl->U ? NULL : (float *)dl_buf_malloc(plen * sizeof(float));
+        if (!pl->U && !Up) {
             #pragma omp atomic write
             fail = 1;
         }
@@ -287,6 +288,11 @@ static int run_panels(const wino_plan *pl, const float *in, const float *bias, f
         if (!fail) {
             #pragma omp for schedule(dynamic, 1) reduction(&& : finite)
             for (int64_t ip = 0; ip < pl->npan; ip++) {
+                if (pl->U) {
+                    panel_products(pl, pl->U + ip * C * pl->MR,
+                                   xi_stride(pl->npan * C * pl->MR), ip, V, M);
+                    continue;
+                }
                 finite = pack_filters(cv, pl->tk, pl->MR, ip, 0, C, Up, ldu) && finite;
                 panel_products(pl, Up, ldu, ip, V, M);
             }
@@ -327,8 +333,15 @@ static int wino_conv(const dl_wino_conv *cv, int m, dl_isa_t isa, const float *U
     const size_t per_tile = (size_t)pl.a2 * (size_t)(cv->C + cv->K) * sizeof(float);
     const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
     const size_t tiles_bytes = (size_t)pl.T * per_tile;
-    if (!cv->cache && !Upre && pl.npan > 1 && tiles_bytes <= WINO_PANEL_BYTES &&
-        tiles_bytes <= ulen * sizeof(float)) {
+    /* filters transformed beforehand (an inference plan) on tiles too few for one block per
+     * thread (ResNet-18's 7x7 layers at batch 1: 16 tiles, one block): panel mode on them,
+     * so that the threads split the output-channel panels instead of one thread taking
+     * the whole layer */
+    const int upre_panels = Upre && nt > 1 && cdiv(pl.T, pl.NR) < nt && pl.npan > 1 &&
+                            tiles_bytes <= WINO_PANEL_BYTES;
+    if (upre_panels || (!cv->cache && !Upre && pl.npan > 1 &&
+                        tiles_bytes <= WINO_PANEL_BYTES && tiles_bytes <= ulen * sizeof(float))) {
+        pl.U = Upre;
         /* room past the last tile of each row for the input kernel's whole-vector spill, so
          * that threads writing neighbouring channels never overlap */
         pl.Tb = roundup(pl.T, pl.NR) + WINO_SLACK;
