@@ -333,11 +333,12 @@ static int wino_conv(const dl_wino_conv *cv, int m, dl_isa_t isa, const float *U
     const size_t per_tile = (size_t)pl.a2 * (size_t)(cv->C + cv->K) * sizeof(float);
     const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
     const size_t tiles_bytes = (size_t)pl.T * per_tile;
-    /* filters transformed beforehand (an inference plan) on tiles too few for one block per
-     * thread (ResNet-18's 7x7 layers at batch 1: 16 tiles, one block): panel mode on them,
-     * so that the threads split the output-channel panels instead of one thread taking
-     * the whole layer */
-    const int upre_panels = Upre && nt > 1 && cdiv(pl.T, pl.NR) < nt && pl.npan > 1 &&
+    /* filters transformed beforehand (an inference plan) on tiles too few for two blocks
+     * per thread (ResNet-18 at batch 1: 16 tiles on the 7x7 maps, one block for one of two
+     * threads; 49 on the 14x14 and 28x28 maps, blocks of 32 and 17): panel mode on them, the
+     * threads sharing out the output-channel panels (10 to 37 here) instead of a few
+     * uneven blocks */
+    const int upre_panels = Upre && nt > 1 && cdiv(pl.T, pl.NR) < 2 * nt && pl.npan > 1 &&
                             tiles_bytes <= WINO_PANEL_BYTES;
     if (upre_panels || (!cv->cache && !Upre && pl.npan > 1 &&
                         tiles_bytes <= WINO_PANEL_BYTES && tiles_bytes <= ulen * sizeof(float))) {

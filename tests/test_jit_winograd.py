@@ -77,6 +77,7 @@ CASES = [
     # tiles too few for a block per thread, many output-channel panels: at two threads the
     # panels are split (winograd.c's panel mode on the plan's transformed filters)
     (1, 100, 45, (6, 7), (1, 1, 1, 1)),
+    (1, 40, 30, (16, 14), (1, 1, 1, 1)),
 ]
 
 
