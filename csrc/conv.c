@@ -103,6 +103,19 @@ int dl_conv2d_algo_f32(const dl_conv_params *p, int pass)
     return wino_describe(p, pass, NULL, &c) ? wino_tile_for(&c, pass) : 0;
 }
 
+int dl_conv2d_wino_fwd_cached(const dl_conv_params *p, const float *w, dl_wino_conv *c)
+{
+    if (!wino_describe(p, 0, w, c)) return 0;
+    c->cache = 1;
+    return wino_tile_for(c, 0);
+}
+
+int dl_conv2d_algo_cached_f32(const dl_conv_params *p)
+{
+    dl_wino_conv c;
+    return dl_conv2d_wino_fwd_cached(p, NULL, &c);
+}
+
 /* Runs p's forward / input gradient by Winograd when chosen: 1 and *rc set, else 0. */
 static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, const float *w,
                             const float *bias, float *out, int *rc)

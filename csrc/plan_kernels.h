@@ -10,6 +10,9 @@
  *                 and activation fused; -1 when scratch memory is short
  *     maxpool     max pooling, dilation 1: pool ints (planes H W OH OW kh kw sh sw ph pw);
  *                 NaN wins as in dlcore/pool.h; -1 when scratch memory is short
+ *   plan_pool_kernels()    (plan_maxpool_simd.c)
+ *     maxpool3s2  max pooling of 3x3 windows at stride 2, padding 0 or 1 (pool ints); -1
+ *                 when scratch memory is short
  *   plan_direct_kernels()  (plan_direct_simd.c)
  *     conv        the CONV_DIRECT step (dlcore/plan.h) on weights packed by
  *                 dl_plan_direct_pack; -1 past its limits */
@@ -72,7 +75,12 @@ typedef struct {
                 const float *x, float *y);
 } plan_direct_kernels_t;
 
+typedef struct {
+    int (*maxpool3s2)(const int64_t *i, const float *x, float *y);
+} plan_pool_kernels_t;
+
 DL_KERNEL_TABLE(plan_kernels_t, plan_kernels)
+DL_KERNEL_TABLE(plan_pool_kernels_t, plan_pool_kernels)
 DL_KERNEL_TABLE(plan_direct_kernels_t, plan_direct_kernels)
 DL_KERNEL_TABLE(plan_window_kernels_t, plan_window_kernels)
 
