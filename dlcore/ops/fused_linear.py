@@ -227,9 +227,9 @@ class PackedDecoderLayer:
     INT8_PROMPT, off under DLCORE_EXACT_PROMPT=1), else the blocks as stored, exactly
     (_C.qgemm); a call may override it (step(x, start, int8_prompt=False)).  With last=True
     (the model's last layer when only the next token's logits are wanted) every row's keys and
-    values are cached, and everything after the attention runs on the last row only, as one
-    row (a decoding step's products: the packed GEMV, or the exact product when int8_prompt
-    is off)."""
+    values are cached, and everything after the attention runs on the last row only, with the
+    prompt's products (that row's result is the one of the whole call: each row's int8 or
+    exact product does not depend on the other rows)."""
 
     def __init__(self, norm1, eps1, qkv, k_cache, v_cache, num_heads, cos, sin, o, norm2, eps2,
                  gate_up, down, int8_prompt=None):
@@ -323,8 +323,6 @@ class PackedDecoderLayer:
             x, att = x[L - 1:], att[L - 1:]
             L = 1
             h, _, _, gu, a = self._buffers(1)
-            packed = int8_prompt
-            gemv = _C.qgemv_packed
         out = x.copy()
         if self.co is None:
             _C.gemm(att, self.wo, out, False, True, 1.0, 1.0)
