@@ -384,7 +384,7 @@ def test_idx_xz_truncated_corrupt_and_oversized(tmp_path):
             ("cut.xz", good[:len(good) - 9], "corrupt or truncated xz"),
             ("cut_in_header.xz", good[:20], "corrupt or truncated xz"),
             ("flipped.xz", bytes(flipped), "corrupt or truncated xz"),
-            ("junk_after.xz", good + b"junk", "corrupt or truncated xz"),
+            ("junk_after.xz", good + b"junk", "not another xz stream"),
             ("two_payloads.xz", good + lzma.compress(b"\x01"), "trailing data"),
             # 1 GiB declared in a file of a few hundred bytes: refused before anything is
             # allocated or decompressed past the header

@@ -67,9 +67,17 @@ class _XzReader(io.RawIOBase):
         want = len(buf)
         while want:
             if self._dec.eof:
-                rest = self._dec.unused_data or self._raw.read(_CHUNK)
+                rest = self._dec.unused_data
+                while len(rest) < len(_XZ_MAGIC):
+                    more = self._raw.read(_CHUNK)
+                    if not more:
+                        break
+                    rest += more
                 if not rest:
                     return 0
+                if not rest.startswith(_XZ_MAGIC):
+                    raise lzma.LZMAError("the data after the end of the xz stream is not "
+                                         "another xz stream")
                 self._dec = self._decompressor()
                 data = self._dec.decompress(rest, want)
             elif self._dec.needs_input:
