@@ -315,7 +315,7 @@ def test_load_digits():
 def test_licenses_file_names_each_dataset():
     import dlcore.data
     text = open(os.path.join(os.path.dirname(dlcore.data.__file__), "LICENSES.md")).read()
-    for name in ("iris.csv.gz", "digits.csv.gz", "CC BY 4.0"):
+    for name in ("iris.csv.xz", "digits.csv.xz", "CC BY 4.0"):
         assert name in text
 
 
