@@ -389,7 +389,8 @@ def test_idx_xz_truncated_corrupt_and_oversized(tmp_path):
             # 1 GiB declared in a file of a few hundred bytes: refused before anything is
             # allocated or decompressed past the header
             ("bomb.xz", small_bomb, "more than xz can hold"),
-            ("big_dictionary.xz", _xz_with_dictionary_code(b"\x00\x00\x08\x01\x00\x00\x00\x00", 40),
+            ("big_dictionary.xz",
+             _xz_with_dictionary_code(b"\x00\x00\x08\x01\x00\x00\x00\x00", 40),
              "dictionary needs more than")]:
         path = tmp_path / name
         path.write_bytes(data)

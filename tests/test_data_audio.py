@@ -1,7 +1,9 @@
 """dl.data.load_spoken_digits: the bundled clips, decoded from the xz stream inside the npz,
 and the clear errors a damaged file gets."""
 import hashlib
+import importlib.util
 import lzma
+import os
 import shutil
 
 import numpy as np
@@ -65,8 +67,6 @@ def test_spoken_digits_never_unpickle(tmp_path, monkeypatch):
 
 def test_recompress_tool_round_trip(tmp_path):
     """tools/make_spoken_digits.py --recompress rewrites a file to the same clips."""
-    import importlib.util
-    import os
     tool = os.path.join(os.path.dirname(__file__), "..", "tools", "make_spoken_digits.py")
     spec = importlib.util.spec_from_file_location("make_spoken_digits", tool)
     mod = importlib.util.module_from_spec(spec)

@@ -73,7 +73,8 @@ def audio_filters(n):
 def save(path, codes, offsets, labels, speakers, rate, words, speaker_info):
     """Write the npz that dlcore.data.load_spoken_digits reads."""
     codes = np.ascontiguousarray(codes, np.uint8)
-    stream = lzma.compress(codes.tobytes(), format=lzma.FORMAT_XZ, filters=audio_filters(len(codes)))
+    stream = lzma.compress(codes.tobytes(), format=lzma.FORMAT_XZ,
+                           filters=audio_filters(len(codes)))
     np.savez_compressed(path, audio_xz=np.frombuffer(stream, np.uint8),
                         audio_length=np.array(len(codes), np.int64),
                         offsets=np.asarray(offsets, np.int64),

@@ -1,9 +1,9 @@
 """The hostile-file corpus: small files crafted to make a loader hang, allocate without bound,
 recurse, or run code, plus truncations and bit-flips of one valid file of every format dlcore
 reads (safetensors as dl.save and dl.weights write it, torch.save zip and legacy, GGUF, IDX,
-IDX.gz and IDX.xz).  Everything is written by this script, without torch or gguf, so the corpus is the
-same on every machine; tests/test_hostile_files.py builds it in a temporary folder and runs
-every file through every loader.
+IDX.gz and IDX.xz).  Everything is written by this script, without torch or gguf, so the corpus
+is the same on every machine; tests/test_hostile_files.py builds it in a temporary folder and
+runs every file through every loader.
 
     python tests/data/hostile/make_corpus.py OUT_DIR     # write the corpus for manual fuzzing
 
