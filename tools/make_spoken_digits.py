@@ -1,7 +1,8 @@
 """Generate dlcore/data/files/spoken_digits.npz: the words "zero" to "nine" spoken by espeak-ng.
 
 Run once by a maintainer (needs the `espeak-ng` program, Debian: `apt-get install espeak-ng`,
-and SciPy for resampling); the example and the tests read the shipped file, not this script.
+and SciPy for resampling); the example and the tests read the shipped file (one test runs
+--recompress, which needs neither).
 
 Each clip is one digit spoken by one "speaker": an English accent of espeak-ng (7 of them)
 combined with one of its voice variants (male/female timbres, ~100), at a random pitch
