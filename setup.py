@@ -189,7 +189,10 @@ def extensions():
         sources=["dlcore/_C/_ext.pyx"],
         include_dirs=[INCLUDE, np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O2", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"]
+        # -Os: the generated wrapper code is 200 KB smaller (~100 KB in the wheel) than at -O2;
+        # it only checks arguments and calls the kernels (per op +0.2-0.4% instructions under
+        # valgrind, no CPU-time change that A/B runs could see); the kernels keep -O3
+        extra_compile_args=["-Os", "-g0", "-Wno-unused-function", "-Wno-unreachable-code"]
         + SANITIZE_FLAGS,
         extra_link_args=SANITIZE_FLAGS,
         # the csrc objects are linked in: list their sources so a C-only edit relinks
