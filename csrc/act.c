@@ -21,6 +21,14 @@ int dl_act_fwd_f32(int kind, const float *x, float *y, size_t n, float a, float 
     return act_kernels()->fwd(kind, x, y, n, a, b, c);
 }
 
+int dl_silu_mul_f32(const float *gu, size_t ld, size_t rows, size_t F, float *out)
+{
+    if (rows > 0 && ld < 2 * F) return -1;
+    if (rows == 0 || F == 0) return 0;
+    act_kernels()->silu_mul(gu, ld, rows, F, out);
+    return 0;
+}
+
 int dl_act_bwd_f32(int kind, const float *x, const float *y, const float *gy, float *gx, size_t n,
                    float a, float b, float c)
 {

@@ -14,6 +14,7 @@ typedef struct {
                         int log_);
     void (*softmax_bwd)(const float *y, const float *gy, float *gx, size_t outer, size_t dim,
                         size_t inner, int log_);
+    void (*silu_mul)(const float *gu, size_t ld, size_t rows, size_t F, float *out);
 } act_kernels_t;
 
 DL_KERNEL_TABLE(act_kernels_t, act_kernels)

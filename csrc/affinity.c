@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dlcore/affinity.h"
+#include "team_load.h"
 
 #if defined(__linux__)
 #include <pthread.h>
@@ -112,19 +113,23 @@ static uint64_t mix(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-/* CPUs online minus threads runnable machine-wide (the field "running/total" of
- * /proc/loadavg), looked up at most every 100 ms; a large number when unknown. */
-static int spare_cpus(void)
+/* The machine's load as team_load.h decides from readings of /proc/loadavg ("running/total":
+ * threads runnable machine-wide, the reader among them), one at most every
+ * DL_TEAM_LOAD_SAMPLE_NS, taken by whichever call comes first. */
+static dl_team_load g_load;  /* 0: no busy reading yet, as dl_team_load_init() */
+static int64_t g_next_ns;
+
+static dl_team_load machine_load(void)
 {
-    static int64_t next_ns;
-    static int spare = 1 << 20;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     const int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-    if (now < __atomic_load_n(&next_ns, __ATOMIC_RELAXED))
-        return __atomic_load_n(&spare, __ATOMIC_RELAXED);
-    __atomic_store_n(&next_ns, now + 100000000, __ATOMIC_RELAXED);
-    int sp = 1 << 20;
+    int64_t next = __atomic_load_n(&g_next_ns, __ATOMIC_RELAXED);
+    if (now < next || !__atomic_compare_exchange_n(&g_next_ns, &next,
+                                                   now + DL_TEAM_LOAD_SAMPLE_NS, 0,
+                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+        return __atomic_load_n(&g_load, __ATOMIC_RELAXED);
+    int sp = 1 << 20;  /* unknown: room for any team */
     FILE *f = fopen("/proc/loadavg", "r");
     if (f) {
         double l1, l5, l15;
@@ -135,18 +140,15 @@ static int spare_cpus(void)
             sp = (int)online - running;
         fclose(f);
     }
-    __atomic_store_n(&spare, sp, __ATOMIC_RELAXED);
-    return sp;
+    const dl_team_load s = dl_team_load_note(__atomic_load_n(&g_load, __ATOMIC_RELAXED), sp);
+    __atomic_store_n(&g_load, s, __ATOMIC_RELAXED);
+    return s;
 }
-
-/* One runnable thread beyond the CPUs is let pass: a niced background job (a long test or
- * fuzz run) is common and takes little from a team at normal priority. */
-enum { SLACK = 1 };
 
 /* A team pinned to cores on a machine with more runnable threads than CPUs waits for its
  * own cores' turns instead of taking whichever comes free: ResNet-18 b1 at two threads with
  * ~14 runnable threads on 2 CPUs took 280-330 ms bound against 150-260 ms unbound. */
-static int oversubscribed(void) { return spare_cpus() + SLACK < 0; }
+static int oversubscribed(void) { return dl_team_load_oversubscribed(machine_load()); }
 
 static int g_dynamic = -1;
 
@@ -161,9 +163,7 @@ int dl_team_size_for_load(int nt)
         __atomic_store_n(&g_dynamic, d, __ATOMIC_RELAXED);
     }
     if (!d) return nt;
-    /* the team's own threads may be among the runnable ones: count them as available */
-    const int avail = spare_cpus() + SLACK + nt;
-    return avail >= nt ? nt : avail > 1 ? avail : 1;
+    return dl_team_load_size(machine_load(), nt);
 }
 
 /* the CPUs of `mask` on core `rep` */

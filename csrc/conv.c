@@ -103,6 +103,19 @@ int dl_conv2d_algo_f32(const dl_conv_params *p, int pass)
     return wino_describe(p, pass, NULL, &c) ? wino_tile_for(&c, pass) : 0;
 }
 
+int dl_conv2d_wino_fwd_cached(const dl_conv_params *p, const float *w, dl_wino_conv *c)
+{
+    if (!wino_describe(p, 0, w, c)) return 0;
+    c->cache = 1;
+    return wino_tile_for(c, 0);
+}
+
+int dl_conv2d_algo_cached_f32(const dl_conv_params *p)
+{
+    dl_wino_conv c;
+    return dl_conv2d_wino_fwd_cached(p, NULL, &c);
+}
+
 /* Runs p's forward / input gradient by Winograd when chosen: 1 and *rc set, else 0. */
 static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, const float *w,
                             const float *bias, float *out, int *rc)
@@ -192,6 +205,54 @@ static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_
                          int64_t oh, int64_t ow, int64_t R, int64_t S, int64_t sh, int64_t sw,
                          int64_t dh, int64_t dw, double *gw);
 
+/* Depthwise with "same" padding read in place (conv_dw_same_simd.c), float32 only: 1 when p
+ * is not a form they take (then the band kernel of conv_dw_impl.h runs), else 0 or -1.  The
+ * executor's kernel splits planes over threads from 2^16 multiply-adds, where its team is
+ * kept busy; an eager call keeps the conv grain (one thread below DL_CONV_GRAIN), as the
+ * band kernel did. */
+static size_t dw_same_work(const dl_conv_params *p)
+{
+    return (size_t)(p->N * p->K * p->OH * p->OW * p->R * p->S);
+}
+static int dw_same_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
+                           const float *bias, float *y)
+{
+    const int one = dw_same_work(p) < DL_CONV_GRAIN;
+    const int prev = one ? dl_set_local_num_threads(1) : 0;
+    const int rc = conv_kernels()->dw_same_fwd(p, x, w, bias, y);
+    if (one) dl_set_local_num_threads(prev);
+    return rc;
+}
+static int dw_same_bwd_data_f32(const dl_conv_params *p, const float *gy, const float *w,
+                                const float *bias_init, float *gx)
+{
+    const int one = dw_same_work(p) < DL_CONV_GRAIN;
+    const int prev = one ? dl_set_local_num_threads(1) : 0;
+    const int rc = conv_kernels()->dw_same_bwd_data(p, gy, w, bias_init, gx);
+    if (one) dl_set_local_num_threads(prev);
+    return rc;
+}
+static int dw_same_wgrad_f32(const dl_conv_params *p, const float *x, const float *gy,
+                             float *gw, float *gb);
+static int dw_same_fwd_f64(const dl_conv_params *p, const double *x, const double *w,
+                           const double *bias, double *y)
+{
+    (void)p, (void)x, (void)w, (void)bias, (void)y;
+    return 1;
+}
+static int dw_same_bwd_data_f64(const dl_conv_params *p, const double *gy, const double *w,
+                                const double *bias_init, double *gx)
+{
+    (void)p, (void)gy, (void)w, (void)bias_init, (void)gx;
+    return 1;
+}
+static int dw_same_wgrad_f64(const dl_conv_params *p, const double *x, const double *gy,
+                             double *gw, double *gb)
+{
+    (void)p, (void)x, (void)gy, (void)gw, (void)gb;
+    return 1;
+}
+
 static void im2col_f32(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0,
                        int64_t np, float *col, int64_t ldc);
 static void col2im_f32(const dl_conv_params *p, const float *col, int64_t Cg, int64_t p0,
@@ -266,6 +327,35 @@ static void lhs_free_f64(lhs_f64 *l) { (void)l; }
 
 #define DL_TEMPLATE "conv_impl.h"
 #include "each_dtype.h"
+
+/* 3x3, stride 1, padding 1, one filter per channel: each thread takes whole channels, each
+ * plane pair one pass of the kernel, which sums the bias gradient (gb, may be NULL) on the way
+ * (float32 sums per plane, a double sum over the batch, as the band kernel's) */
+static int dw_same_wgrad_f32(const dl_conv_params *p, const float *x, const float *gy,
+                             float *gw, float *gb)
+{
+    if (!(p->groups == p->C && p->K == p->C && p->R == 3 && p->S == 3 && p->sh == 1 &&
+          p->sw == 1 && p->ph == 1 && p->pw == 1 && p->dh == 1 && p->dw == 1 &&
+          p->OH == p->H && p->OW == p->W))
+        return 1;
+    void (*const plane)(const float *, const float *, int64_t, int64_t, float *, float *) =
+        conv_kernels()->dw3_wgrad_plane;
+    const int64_t HW = p->H * p->W;
+    const int nt = dl_threads_for((size_t)(p->N * p->K * HW * 9), DL_CONV_GRAIN);
+    #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t k = 0; k < p->K; k++) {
+        double acc[9] = {0}, bsum = 0.0;
+        for (int64_t n = 0; n < p->N; n++) {
+            float part[9], gsum;
+            plane(x + (n * p->C + k) * HW, gy + (n * p->K + k) * HW, p->H, p->W, part, &gsum);
+            for (int q = 0; q < 9; q++) acc[q] += part[q];
+            bsum += gsum;
+        }
+        for (int q = 0; q < 9; q++) gw[k * 9 + q] = (float)acc[q];
+        if (gb) gb[k] = (float)bsum;
+    }
+    return 0;
+}
 
 static void dw_rows_f32(const float *buf, int64_t bw, float *out, int64_t oh, int64_t ow,
                         int64_t ldo, const float *wk, int64_t R, int64_t S, int64_t sh,

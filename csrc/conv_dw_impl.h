@@ -1,7 +1,11 @@
 /* Depthwise convolution (groups == C, any channel multiplier): a direct kernel over zero-padded
  * input bands, forward, input and weight gradients; the inner row loops are SUF(dw_rows) and
  * SUF(dw_wgrad) (float32 at stride 1: the SIMD copies; otherwise the plain loops here).  Part of
- * conv_impl.h: written once for float and double (T, SUF, GEMM). */
+ * conv_impl.h: written once for float and double (T, SUF, GEMM).
+ *
+ * float32 with "same" padding and one filter per channel first tries SUF(dw_same_fwd),
+ * SUF(dw_same_bwd_data) and SUF(dw_same_wgrad) (conv.c: conv_dw_same_simd.c's kernels, which
+ * read the planes in place; float64 has none), and comes here for the other forms. */
 
 /* buf[a, b] = in[row0 + a, col0 + b], zero outside the IH x IW plane. */
 static void SUF(dw_fill)(const T *in, int64_t IH, int64_t IW, int64_t row0, int64_t col0,
@@ -109,6 +113,10 @@ static int SUF(depthwise)(const dl_conv_params *p)
 
 static int SUF(dw_fwd)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y)
 {
+    {
+        const int rc = SUF(dw_same_fwd)(p, x, w, bias, y);
+        if (rc != 1) return rc;
+    }
     const int64_t M = p->K / p->C, planes = p->N * p->K, HW = p->H * p->W;
     const int64_t P = p->OH * p->OW, RS = p->R * p->S;
     const size_t need = SUF(dw_buf_elems)(p->OH, p->OW, p->R, p->S, p->sh, p->sw, p->dh, p->dw);
@@ -134,6 +142,10 @@ static int SUF(dw_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
 static int SUF(dw_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
                             const T *bias_init, T *gx)
 {
+    {
+        const int rc = SUF(dw_same_bwd_data)(p, gy, w, bias_init, gx);
+        if (rc != 1) return rc;
+    }
     const int64_t M = p->K / p->C, planes = p->N * p->C, HW = p->H * p->W;
     const int64_t P = p->OH * p->OW, R = p->R, S = p->S, RS = R * S;
     const int unit = p->sh == 1 && p->sw == 1;

@@ -14,7 +14,9 @@
  *                   the small-map forms of conv_im2col_impl.h: the whole map of one image
  *                   (np = OH*OW, p0 = 0), through zero-padded planes of Hp x Wp (xp, scratch of
  *                   Cg*Hp*Wp elements) or, on AVX-512 where a padded row fits one register,
- *                   straight from / into x; col2im_image adds to x's contents */
+ *                   straight from / into x; col2im_image adds to x's contents
+ *   dw_same_fwd, dw_same_bwd_data, dw3_wgrad_plane
+ *                   depthwise with "same" padding read in place (conv_dw_same_simd.c) */
 #ifndef DLCORE_CONV_KERNELS_H
 #define DLCORE_CONV_KERNELS_H
 
@@ -36,6 +38,13 @@ typedef struct {
                          float *col, int64_t ldc);
     void (*col2im_image)(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
                          float *x, int64_t ldc);
+    /* depthwise with "same" padding (conv_dw_same.h): 1 when p is not a form they take */
+    int (*dw_same_fwd)(const dl_conv_params *p, const float *x, const float *w,
+                       const float *bias, float *y);
+    int (*dw_same_bwd_data)(const dl_conv_params *p, const float *gy, const float *w,
+                            const float *bias_init, float *gx);
+    void (*dw3_wgrad_plane)(const float *x, const float *gy, int64_t H, int64_t W, float *gw,
+                            float *gsum);
 } conv_kernels_t;
 
 DL_KERNEL_TABLE(conv_kernels_t, conv_kernels)

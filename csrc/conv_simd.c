@@ -17,6 +17,7 @@
 #include "simd.h"
 #include "dlcore/conv.h"
 #include "conv_kernels.h"
+#include "conv_dw_same.h"
 
 #ifdef DL_VF_MASKED
 /* lanes of the partial vector at j of a run of n */
@@ -532,5 +533,7 @@ static void dw_wgrad_s1(const float *buf, int64_t bw, const float *gy, int64_t l
     }
 }
 
-const conv_kernels_t DL_ISA_FN(conv_kernels) = {im2col, col2im, dw_rows_s1, dw_wgrad_s1,
-                                                im2col_image, col2im_image};
+const conv_kernels_t DL_ISA_FN(conv_kernels) = {
+    im2col, col2im, dw_rows_s1, dw_wgrad_s1, im2col_image, col2im_image,
+    DL_ISA_FN(dl_conv_dw_same_fwd), DL_ISA_FN(dl_conv_dw_same_bwd_data),
+    DL_ISA_FN(dl_conv_dw3_wgrad_plane)};

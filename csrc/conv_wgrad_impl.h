@@ -193,6 +193,8 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
 int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, T *gw, T *gb)
 {
     const int64_t P = p->OH * p->OW;
+    /* the in-place depthwise kernel sums the bias gradient in its pass over gy */
+    if (gw && SUF(dw_same_wgrad)(p, x, gy, gw, gb) == 0) return 0;
     if (gb) SUF(dl_channel_sum)(p->N, p->K, P, gy, gb);
     if (!gw) return 0;
     if (SUF(depthwise)(p)) return SUF(dw_bwd_weight)(p, x, gy, gw);

@@ -91,6 +91,11 @@ static inline __attribute__((always_inline)) void finish(const int R, __m256 acc
         } else if (e->act == DL_ACT_GELU) {
             v0 = dl_gelu_vf(v0);
             v1 = dl_gelu_vf(v1);
+        } else if (e->act == DL_ACT_RELU6) {
+            /* max and min return their second operand on NaN: NaN propagates */
+            const __m256 six = _mm256_set1_ps(6.0f);
+            v0 = _mm256_min_ps(six, _mm256_max_ps(zero, v0));
+            v1 = _mm256_min_ps(six, _mm256_max_ps(zero, v1));
         }
         _mm256_maskstore_ps(ci, m0, v0);
         _mm256_maskstore_ps(ci + 8, m1, v1);

@@ -92,6 +92,11 @@ static inline __attribute__((always_inline)) void tile(const int R, const int NV
         } else if (e->act == DL_ACT_GELU) {
             v0 = dl_gelu_vf(v0);
             if (NV > 1) v1 = dl_gelu_vf(v1);
+        } else if (e->act == DL_ACT_RELU6) {
+            /* max and min return their second operand on NaN: NaN propagates */
+            const __m512 six = _mm512_set1_ps(6.0f);
+            v0 = _mm512_min_ps(six, _mm512_max_ps(zero, v0));
+            v1 = _mm512_min_ps(six, _mm512_max_ps(zero, v1));
         }
         _mm512_mask_storeu_ps(ci, m0, v0);
         if (NV > 1) _mm512_mask_storeu_ps(ci + 16, m1, v1);

@@ -153,6 +153,7 @@ static inline float dl_epi_f32(float acc, const float *c, float alpha, float bet
     v += bias;
     if (act == DL_ACT_RELU) v = v < 0.0f ? 0.0f : v;     /* NaN < 0 is false: NaN stays */
     else if (act == DL_ACT_GELU) v = dl_gelu_f32(v);
+    else if (act == DL_ACT_RELU6) v = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
     return v;
 }
 static inline double dl_epi_f64(double acc, const double *c, double alpha, double beta,
@@ -163,6 +164,7 @@ static inline double dl_epi_f64(double acc, const double *c, double alpha, doubl
     v += bias;
     if (act == DL_ACT_RELU) v = v < 0.0 ? 0.0 : v;
     else if (act == DL_ACT_GELU) v = dl_gelu_f64(v);
+    else if (act == DL_ACT_RELU6) v = v < 0.0 ? 0.0 : (v > 6.0 ? 6.0 : v);
     return v;
 }
 

@@ -26,6 +26,7 @@
 #include "simd.h"
 #include "simd_lanes.h"
 #include "plan_dw_same.h"
+#include "plan_dw_cblock.h"
 #include "plan_planes.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -322,18 +323,23 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
 typedef struct {
     const same_geom *g;
     const same_args *a;
+    int64_t first;      /* planes before it were done by the channel-lane kernel */
 } same_job;
 
 static void same_job_run(const void *ctx, int64_t p, float *buf)
 {
     const same_job *j = ctx;
-    plane_same(j->g, j->a, p, buf);
+    plane_same(j->g, j->a, j->first + p, buf);
 }
 
 /* i: the CONV step's ints (dl_plan_dw_same_applies holds) | f: act a, b, c.  -1: no memory. */
 int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x,
                                const float *w, const float *bias, float *y)
 {
+    /* small maps, whole groups of 16 planes: channels as the lanes (plan_dw_cblock_simd.c) */
+    const int64_t done = DL_ISA_FN(dl_plan_dw_cblock)(i, f, x, w, bias, y);
+    if (done < 0) return -1;
+    if (done == i[0] * i[1]) return 0;
     same_geom g;
     g.H = i[2]; g.W = i[3]; g.OH = i[7]; g.OW = i[8]; g.st = i[9];
     const int64_t R = i[5], S = i[6], ph = i[11], pw = i[12];
@@ -384,10 +390,10 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
             }
     g.masks = masks;
     const same_args a = {x, w, bias, y, f, i[1], (int)i[16]};
-    const int64_t planes = i[0] * i[1];
+    const int64_t planes = i[0] * i[1] - done;
     const size_t scratch = g.st == 1 || g.s2_rows ? 0 : (size_t)(4 * g.PS) * sizeof(float);
     const int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
-    const same_job j = {&g, &a};
+    const same_job j = {&g, &a, done};
     const int failed = dl_each_plane(nt, planes, scratch, same_job_run, &j) != 0;
     dl_free(masks);
     return failed ? -1 : 0;

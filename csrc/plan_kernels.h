@@ -4,11 +4,15 @@
  *     binary      y = a op b over up to 6 broadcast dims (strides per operand, y contiguous),
  *                 Relu applied when relu != 0; threads split rows (nthreads at most)
  *     add_rows    y[0..n) = a + b (the fused residual LayerNorm's sum)
+ *     plane_means y[p] = the mean of plane p's n values (global average pooling)
  *   plan_window_kernels()  (plan_dw_simd.c)
  *     dwconv      strided depthwise conv: the CONV step's ints and floats (dl/plan.h), bias
  *                 and activation fused; -1 when scratch memory is short
  *     maxpool     max pooling, dilation 1: pool ints (planes H W OH OW kh kw sh sw ph pw);
  *                 NaN wins as in dlcore/pool.h; -1 when scratch memory is short
+ *   plan_pool_kernels()    (plan_maxpool_simd.c)
+ *     maxpool3s2  max pooling of 3x3 windows at stride 2, padding 0 or 1 (pool ints); -1
+ *                 when scratch memory is short
  *   plan_direct_kernels()  (plan_direct_simd.c)
  *     conv        the CONV_DIRECT step (dlcore/plan.h) on weights packed by
  *                 dl_plan_direct_pack; -1 past its limits */
@@ -57,6 +61,7 @@ typedef struct {
     void (*binary)(int op, int ndim, const int64_t *shape, const int64_t *sa, const int64_t *sb,
                    const float *a, const float *b, float *y, int relu, int nthreads);
     void (*add_rows)(size_t n, const float *a, const float *b, float *y);
+    void (*plane_means)(size_t planes, size_t n, const float *x, float *y);
 } plan_kernels_t;
 
 typedef struct {
@@ -70,7 +75,12 @@ typedef struct {
                 const float *x, float *y);
 } plan_direct_kernels_t;
 
+typedef struct {
+    int (*maxpool3s2)(const int64_t *i, const float *x, float *y);
+} plan_pool_kernels_t;
+
 DL_KERNEL_TABLE(plan_kernels_t, plan_kernels)
+DL_KERNEL_TABLE(plan_pool_kernels_t, plan_pool_kernels)
 DL_KERNEL_TABLE(plan_direct_kernels_t, plan_direct_kernels)
 DL_KERNEL_TABLE(plan_window_kernels_t, plan_window_kernels)
 

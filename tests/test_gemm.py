@@ -60,6 +60,8 @@ def reference(A, B, C, ta, tb, alpha, beta, bias, bias_kind, act):
     elif act == _C.ACT_GELU:
         v = gelu64(v)
         scale = scale * 1.2   # |GELU'| <= 1.13
+    elif act == _C.ACT_RELU6:
+        v = np.clip(v, 0, 6)
     return v, scale
 
 
@@ -113,7 +115,7 @@ def test_shapes_transposes_and_epilogues(path, dtype):
     rng = np.random.default_rng(7)
     epilogues = list(itertools.product([1.0, -0.5], [0.0, 1.0, 0.3],
                                        [0, _C.BIAS_ROW, _C.BIAS_COL],
-                                       [_C.ACT_NONE, _C.ACT_RELU, _C.ACT_GELU]))
+                                       [_C.ACT_NONE, _C.ACT_RELU, _C.ACT_GELU, _C.ACT_RELU6]))
     for i, (M, N, K) in enumerate(sampled_shapes(24, 3)):
         for ta, tb in itertools.product((False, True), repeat=2):
             alpha, beta, bk, act = epilogues[(7 * i + 5 * ta + 3 * tb) % len(epilogues)]
@@ -121,7 +123,7 @@ def test_shapes_transposes_and_epilogues(path, dtype):
 
 
 @pytest.mark.parametrize("alpha,beta,bias_kind,act", list(itertools.product(
-    [1.0, 2.5], [0.0, 1.0, -0.7], [0, 1, 2], [0, 1, 2])))
+    [1.0, 2.5], [0.0, 1.0, -0.7], [0, 1, 2], [0, 1, 2, 3])))
 def test_every_epilogue(alpha, beta, bias_kind, act):
     """The full epilogue grid on the default path, on an edge-heavy shape."""
     rng = np.random.default_rng(11)
@@ -129,6 +131,18 @@ def test_every_epilogue(alpha, beta, bias_kind, act):
         run_case(rng, 31, 45, 29, ta, tb, np.float32, alpha, beta, bias_kind, act)
         run_case(rng, 1, 45, 29, ta, tb, np.float32, alpha, beta, bias_kind, act)
         run_case(rng, 31, 1, 29, ta, tb, np.float64, alpha, beta, bias_kind, act)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu6_epilogue(path, dtype):
+    """The clip to [0, 6] on every path: full and edge register tiles, the small-product and
+    matrix-vector paths, values on both sides of 6 (alpha 2.5 on sums of up to 300 terms)."""
+    rng = np.random.default_rng(13)
+    for (M, N, K), (ta, tb) in zip([(31, 45, 29), (14, 32, 17), (1, 45, 29), (4, 100, 33),
+                                    (40, 33, 300), (13, 7, 3)],
+                                   [(0, 0), (0, 1), (1, 0), (1, 1), (0, 0), (0, 1)]):
+        run_case(rng, M, N, K, bool(ta), bool(tb), dtype, 2.5, 0.0, _C.BIAS_ROW, _C.ACT_RELU6)
+        run_case(rng, M, N, K, bool(ta), bool(tb), dtype, 2.5, 1.0, _C.BIAS_COL, _C.ACT_RELU6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -219,7 +233,7 @@ def test_nan_and_inf_propagate(path):
             B[3, :] = 0.0                       # inf * 0 = NaN: the whole row M//2 is NaN
             A[0, 5] = np.nan                    # NaN * anything: row 0 is NaN
             B[7, N - 1] = np.inf                # column N-1 is +-inf (or NaN)
-            for act in (_C.ACT_NONE, _C.ACT_RELU, _C.ACT_GELU):
+            for act in (_C.ACT_NONE, _C.ACT_RELU, _C.ACT_GELU, _C.ACT_RELU6):
                 C = np.full((M, N), np.nan, dtype)
                 _C.gemm(A, B, C, act=act)
                 with np.errstate(invalid="ignore", over="ignore"):
@@ -228,6 +242,8 @@ def test_nan_and_inf_propagate(path):
                         ref = np.where(ref < 0, 0.0, ref)
                     elif act == _C.ACT_GELU:
                         ref = gelu64(ref)
+                    elif act == _C.ACT_RELU6:
+                        ref = np.clip(ref, 0, 6)
                 np.testing.assert_array_equal(np.isnan(C), np.isnan(ref))
                 np.testing.assert_array_equal(np.isposinf(C), np.isposinf(ref))
                 np.testing.assert_array_equal(np.isneginf(C), np.isneginf(ref))

@@ -26,6 +26,8 @@ def _ref(A, Bop, bias, kind, act, alpha, beta, C0):
         v = np.maximum(v, 0)
     elif act == _C.ACT_GELU:
         v = 0.5 * v * _erfc(-v / math.sqrt(2.0)).astype(np.float64)
+    elif act == _C.ACT_RELU6:
+        v = np.clip(v, 0, 6)
     return v
 
 
@@ -50,7 +52,8 @@ def test_matches_numpy(isa, M, N, K, transb, threads):
     scale = np.abs(A).astype(np.float64) @ np.abs(Bop).astype(np.float64) + 1.0
     for kind, act, alpha, beta in [(_C.BIAS_NONE, _C.ACT_NONE, 1.0, 0.0),
                                    (_C.BIAS_ROW, _C.ACT_RELU, 0.5, 1.0),
-                                   (_C.BIAS_COL, _C.ACT_GELU, 1.0, 1.0)]:
+                                   (_C.BIAS_COL, _C.ACT_GELU, 1.0, 1.0),
+                                   (_C.BIAS_ROW, _C.ACT_RELU6, 4.0, 0.0)]:
         bias = None if kind == _C.BIAS_NONE else \
             RNG.standard_normal(N if kind == _C.BIAS_ROW else M).astype(np.float32)
         C0 = RNG.standard_normal((M, N)).astype(np.float32)
@@ -82,8 +85,9 @@ def test_nan_propagates_and_bad_input_raises():
     A = RNG.standard_normal((9, 8)).astype(np.float32)
     A[3, 2] = np.nan
     pk = _C.SgemmPackedB(RNG.standard_normal((8, 10)).astype(np.float32), False)
-    got = pk.run(A, None, _C.ACT_RELU)
-    assert np.isnan(got[3]).all() and not np.isnan(np.delete(got, 3, 0)).any()
+    for act in (_C.ACT_RELU, _C.ACT_RELU6):
+        got = pk.run(A, None, act)
+        assert np.isnan(got[3]).all() and not np.isnan(np.delete(got, 3, 0)).any()
     with pytest.raises(ValueError, match="A must be"):
         pk.run(A[:, :7].copy())
     with pytest.raises(ValueError, match="B must be"):

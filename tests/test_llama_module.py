@@ -185,6 +185,43 @@ def test_fused_inference_path_equals_the_sublayer_by_sublayer_path(kind):
     assert out[True][2] == 0 and out[False][2] == 1 + len(IDS[5:])
 
 
+@pytest.mark.parametrize("kind,int8", [(None, False), ("Q4_1", False), ("Q4_1", True)])
+def test_next_token_logits_from_the_last_row_alone(kind, int8):
+    # forward() without all_logits runs the last layer's sublayers after the attention on the
+    # last row only, with the prompt's products: the same logits as the last row of all (to
+    # float32 rounding: the head runs packed, test_packed_head_equals_the_head_layer), and
+    # the same cache (the next step's logits)
+    f = float_model(seed=11)
+    m = f if kind is None else LlamaForCausalLM(f.config, max_seq_len=32, kind=kind)
+    if kind is not None:
+        for name, mod in m.named_modules():
+            src = f.get_submodule(name) if name else f
+            if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
+                mod._set_blocks(quantize(src.weight, kind))
+            elif isinstance(mod, dl.nn.RMSNorm):
+                mod.weight = src.weight
+    m.int8_prompt = int8
+    tol = 1e-5
+    with dl.no_grad():
+        m.reset()
+        full = m.forward(IDS, all_logits=True).numpy()
+        after_full = m.forward([7]).numpy()
+        m.reset()
+        last = m.forward(IDS).numpy()
+        after_last = m.forward([7]).numpy()
+    assert last.shape == (50,)
+    scale = np.abs(full[-1]).max()
+    assert np.abs(last - full[-1]).max() <= tol * scale
+    np.testing.assert_array_equal(after_last, after_full)
+    # the sublayer-by-sublayer path gives the last row too
+    for layer in m.model.layers:
+        layer.fused = False
+    with dl.no_grad():
+        m.reset()
+        plain = m.forward(IDS).numpy()
+    assert np.abs(plain - full[-1]).max() <= (5e-2 if int8 else 1e-4) * scale
+
+
 def test_packed_layer_follows_replaced_weights():
     f = float_model(seed=7)
     with dl.no_grad():

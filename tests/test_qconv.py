@@ -92,6 +92,28 @@ def test_qconv_saturates_at_extremes(groups, C, isa):
         assert (got.codes == max(want, 128)).all()
 
 
+@pytest.mark.parametrize("C", [35, 48])
+@pytest.mark.parametrize("K", [3, 7, 8])
+def test_depthwise_sums_exact_at_the_largest_products(C, K, isa, rng):
+    # taps at |(x - zp) w| up to 255 * 128 (the vector kernel carries the sums in float:
+    # exact while they stay below 2^24; 7x7 is its largest window, 8x8 takes the int32 loop);
+    # channel 0 has the largest sum there is, -255 * 128 * K * K.  With x_scale 2^-14 and
+    # bias 2^-15 every result is (2 acc + 1) 2^-15, exact in float32 and never a rounding
+    # tie, so the codes must be the int64 reference's exactly
+    x = np.where(rng.random((1, K + 3, K + 2, C)) < 0.5, 0, 255).astype(np.uint8)
+    w = np.where(rng.random((C, 1, K, K)) < 0.5, -128, 127).astype(np.int8)
+    x[..., 0], w[0] = 255, -128
+    b = np.full(C, 2.0 ** -15, np.float32)
+    for zp in (0, 255):
+        acc, want = ref_conv(x, zp, w, 2.0 ** -14, np.ones(C, np.float32), b, (1, 1),
+                             (K // 2,) * 4, (1, 1), C, 1.0, 128, False)
+        assert zp or acc.min() == -255 * 128 * K * K
+        got = Q.qconv2d(QTensor(x, 2.0 ** -14, zp, nhwc=True),
+                        Q.Int8ConvWeight(w, np.ones(C, np.float32), C), b, 1, K // 2, 1, 1.0,
+                        128)
+        np.testing.assert_array_equal(got.codes, want)
+
+
 def test_qconv_padding_stands_for_zero(isa):
     # x is all the zero point (real 0): every output is the bias alone, borders included
     x = np.full((1, 5, 5, 4), 77, np.uint8)

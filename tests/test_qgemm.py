@@ -95,6 +95,32 @@ def test_requantize_to_u8(M, N, K, isa, rng):
     assert u8.min() == out_zp                    # relu: zeros map to the zero point
 
 
+@pytest.mark.parametrize("M,N,K", [(5, 16, 9), (37, 47, 33), (13, 130, 260)])
+@pytest.mark.parametrize("act", ["none", "relu"])
+def test_requantize_to_u8_with_bias(M, N, K, act, isa, threads, rng):
+    # the one-pass u8 epilogue (whole vectors) and its tail lanes, with a bias; a NaN bias
+    # column gives code 0 (a u8 has no NaN), with relu too
+    A, W, q, packed, colsum = packed_case(rng, M, N, K)
+    a_scale = rng.uniform(1e-3, 2e-2, M).astype(np.float32)
+    a_zp = rng.integers(0, 256, M).astype(np.int32)
+    w_scale = rng.uniform(1e-3, 2e-2, N).astype(np.float32)
+    bias = rng.normal(0, 1, N).astype(np.float32)
+    bias[N // 2] = np.nan
+    y = np.empty((M, N), np.float32)
+    _C.u8s8_gemm(q, packed, colsum, K, a_scale, a_zp, w_scale, bias=bias, act=act, out=y)
+    out_scale, out_zp = float(np.nanmax(np.abs(y)) / 120 + 1e-6), 131
+    u8 = np.empty((M, N), np.uint8)
+    _C.u8s8_gemm(q, packed, colsum, K, a_scale, a_zp, w_scale, bias=bias, act=act, out_u8=u8,
+                 out_scale=out_scale, out_zp=out_zp)
+    ref = np.clip(np.rint(y * np.float32(1.0 / np.float32(out_scale))) + out_zp, 0, 255)
+    assert (u8[:, N // 2] == 0).all()
+    ok = np.isfinite(ref)
+    diff = np.abs(u8[ok].astype(np.int64) - ref[ok].astype(np.int64))
+    assert diff.max() <= 1 and np.mean(diff) < 0.01
+    if act == "relu":
+        assert u8[ok].min() >= out_zp
+
+
 def quantize_ref(x, per_row):
     rows = x if per_row else x.reshape(1, -1)
     lo = np.minimum(rows.min(1), 0).astype(np.float32)

@@ -299,3 +299,59 @@ def test_tracing_a_quantized_rnn_says_it_is_not_supported():
     q = dl.quantization.quantize_dynamic(nn.Sequential(nn.LSTM(8, 8)))
     with pytest.raises(Exception, match="cannot be traced by dl.jit yet"):
         dl.jit.trace(q, np.zeros((3, 2, 8), np.float32))
+
+
+@pytest.mark.parametrize("granularity", ["per_row", "per_tensor"])
+def test_stacked_linears_equal_the_separate_layers(granularity, rng, tmp_path):
+    # one int8 call for several layers of one input: each column block bit-equal to its layer
+    x = dl.tensor(rng.standard_normal((2, 5, 37)).astype(np.float32))
+    owner = nn.Module()
+    fl = [nn.Linear(37, 19), nn.Linear(37, 8, bias=False), nn.Linear(37, 21)]
+    layers = [qdyn.Linear.from_float(f, granularity=granularity) for f in fl]
+    with dl.no_grad():
+        want = np.concatenate([m(x).numpy() for m in layers], -1)
+        np.testing.assert_array_equal(qdyn.stacked_linear(owner, layers, x).numpy(), want)
+        # new weights through load_state_dict make the stacked copy again
+        layers[2].load_state_dict(qdyn.Linear.from_float(nn.Linear(37, 21)).state_dict())
+        want = np.concatenate([m(x).numpy() for m in layers], -1)
+        np.testing.assert_array_equal(qdyn.stacked_linear(owner, layers, x).numpy(), want)
+    assert qdyn.stacked_linear(owner, layers[:2] + [fl[2]], x) is None
+    other = qdyn.Linear.from_float(nn.Linear(37, 4), granularity="per_tensor"
+                                   if granularity == "per_row" else "per_row")
+    assert qdyn.stacked_linear(owner, layers + [other], x) is None
+
+
+class _Hidden(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, ids, types):
+        return self.m(ids, None, types)[0]
+
+
+def test_quantized_bert_runs_qkv_as_one_call_in_eager_and_plan(rng):
+    from dlcore.models import BertModel
+    dl.manual_seed(0)
+    m = BertModel(vocab_size=60, hidden_size=24, num_hidden_layers=2, num_attention_heads=4,
+                  intermediate_size=40, add_pooling_layer=False).eval()
+    q = _Hidden(dl.quantization.quantize_dynamic(m, {nn.Linear}))
+    xs = [rng.integers(0, 60, (2, 9)).astype(np.int64), np.zeros((2, 9), np.int64)]
+    calls = []
+    real = qdyn.int8_linear
+
+    def counting(x, w, *a, **k):
+        calls.append(w.shape)
+        return real(x, w, *a, **k)
+    qdyn.int8_linear = counting
+    try:
+        with dl.no_grad():
+            got = q(*[dl.tensor(x) for x in xs]).numpy()
+    finally:
+        qdyn.int8_linear = real
+    # per layer: q, k, v in one (72, 24) call, then the output and the two FFN Linears
+    assert sorted(calls) == sorted([(72, 24), (24, 24), (40, 24), (24, 40)] * 2)
+    plan = dl.jit.trace(q, xs).plan(*xs)
+    assert [s.label for s in plan.steps].count("QLinear") == 2 * 4
+    assert plan.n_python_steps == 0
+    np.testing.assert_allclose(plan(*xs)[0], got, atol=0.05 * np.abs(got).max())

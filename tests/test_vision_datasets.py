@@ -98,6 +98,11 @@ def test_mnist_from_idx_files(tmp_path):
     np.testing.assert_allclose(x.numpy()[0], imgs[2] / 255.0, rtol=1e-6)
     with pytest.raises(RuntimeError, match="downloads nothing"):
         datasets.MNIST(str(tmp_path), train=True, download=True)
+    # torchvision's MNIST also reads the .xz files some mirrors hand out
+    dl.data.write_idx(str(raw / "train-images-idx3-ubyte.xz"), imgs[:2])
+    dl.data.write_idx(str(raw / "train-labels-idx1-ubyte.xz"), labels[:2])
+    train = datasets.MNIST(str(tmp_path), train=True)
+    assert len(train) == 2 and train.targets.tolist() == [3, 1]
 
 
 def test_fake_data_and_import_paths():

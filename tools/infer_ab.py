@@ -26,6 +26,10 @@ def main():
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--reps", type=int, default=0, help="calls per block (0: about 0.1 s)")
+    ap.add_argument("--eager", action="store_true",
+                    help="time dlcore eager (model(x) under no_grad) as a third side")
+    ap.add_argument("--cpu", action="store_true",
+                    help="time each call in this process's CPU time (1 thread on a busy machine)")
     a = ap.parse_args()
     import numpy as np
     import onnxruntime as ort
@@ -41,8 +45,10 @@ def main():
     tm = twin(torch, a.model, m, **kw)
     path = os.path.join(tempfile.mkdtemp(prefix="infer_ab_"), a.model + ".onnx")
     names = infer._export(torch, tm, make(2, rng), dyn, path)
-    print("%-14s %5s %3s %10s %10s %7s %14s" % ("model", "batch", "T", "plan_ms", "ort_ms",
-                                               "vs_ort", "round min-max"))
+    clock = time.process_time if a.cpu else time.perf_counter
+    print("%-14s %5s %3s %10s %10s %7s %14s%s" % (
+        "model", "batch", "T", "plan_ms", "ort_ms", "vs_ort", "round min-max",
+        " %10s %8s" % ("eager_ms", "vs_eager") if a.eager else ""))
     for b in a.batch:
         xs = make(b, rng)
         plan = traced.plan(*xs)
@@ -53,25 +59,37 @@ def main():
             got, want = plan.run(xs)[0], sess.run(None, feed)[0]
             assert infer._rel(got, want) < 1e-3, infer._rel(got, want)
             sides = [lambda: plan.run(xs), lambda: sess.run(None, feed)]
+            if a.eager:
+                tx = [dl.Tensor._wrap(x) for x in xs]
+
+                def eager():
+                    with dl.no_grad():
+                        m(*tx)
+                sides.append(eager)
             reps = a.reps or max(3, int(0.1 / max(_once(sides[0]), 1e-6)))
-            ts, ratios = [[], []], []
+            ts, ratios = [[] for _ in sides], []
             for r in range(a.rounds):
-                order = (0, 1) if r % 2 == 0 else (1, 0)
-                med = [0.0, 0.0]
+                order = tuple(range(len(sides)))
+                order = order if r % 2 == 0 else order[::-1]
+                med = [0.0] * len(sides)
                 for s in order:
                     time.sleep(0.02)
                     sides[s]()
                     t = []
                     for _ in range(reps):
-                        t0 = time.perf_counter()
+                        t0 = clock()
                         sides[s]()
-                        t.append(time.perf_counter() - t0)
+                        t.append(clock() - t0)
                     ts[s] += t
                     med[s] = statistics.median(t)
                 ratios.append(med[1] / med[0])
-            p, o = (statistics.median(t) * 1e3 for t in ts)
-            print("%-14s %5d %3d %10.4f %10.4f %7.2f %6.2f-%-6.2f" % (
-                a.model, b, nt, p, o, o / p, min(ratios), max(ratios)), flush=True)
+            p, o = (statistics.median(t) * 1e3 for t in ts[:2])
+            extra = ""
+            if a.eager:
+                e = statistics.median(ts[2]) * 1e3
+                extra = " %10.4f %8.2f" % (e, e / p)
+            print("%-14s %5d %3d %10.4f %10.4f %7.2f %6.2f-%-6.2f%s" % (
+                a.model, b, nt, p, o, o / p, min(ratios), max(ratios), extra), flush=True)
 
 
 def _once(fn):

@@ -9,6 +9,7 @@ cdef extern from "dlcore/act.h":
                        size_t n, float a, float b, float c) nogil
     int dl_act_bwd_f64(int kind, const double *x, const double *y, const double *gy,
                        double *gx, size_t n, double a, double b, double c) nogil
+    int dl_silu_mul_f32(const float *gu, size_t ld, size_t rows, size_t F, float *out) nogil
     void dl_softmax_fwd_f32(const float *x, float *y, size_t outer, size_t dim, size_t inner,
                             int log_) nogil
     void dl_softmax_fwd_f64(const double *x, double *y, size_t outer, size_t dim,
@@ -46,6 +47,22 @@ def act_forward(int kind, cnp.ndarray x not None, cnp.ndarray out not None, doub
     else:
         with nogil:
             dl_act_fwd_f64(kind, <double*>px, <double*>py, n, a, b, c)
+    return out
+
+
+def silu_mul(cnp.ndarray gu not None, cnp.ndarray out not None):
+    """out (M, F) = silu(gu[:, :F]) * gu[:, F:] for gu (M, 2F), float32, C-contiguous: SwiGLU
+    over a stacked gate|up projection in one pass (the same roundings as act_forward's SiLU
+    then the product)."""
+    if gu.ndim != 2 or gu.shape[1] % 2:
+        raise ValueError("silu_mul: gu must be 2-D (M, 2F) with an even number of columns, got "
+                         "shape %s" % ((<object>gu).shape,))
+    cdef size_t M = gu.shape[0], F = gu.shape[1] // 2
+    cdef const float *pg = <const float*>checked_ptr(gu, "silu_mul", "gu", cnp.NPY_FLOAT32)
+    cdef float *po = <float*>checked_ptr(out, "silu_mul", "out", cnp.NPY_FLOAT32, (M, F),
+                                         OP_WRITE)
+    with nogil:
+        dl_silu_mul_f32(pg, 2 * F, M, F, po)
     return out
 
 

@@ -23,6 +23,7 @@ cdef extern from "dlcore/conv.h":
     void dl_conv_set_algo(int algo) nogil
     int dl_conv_get_algo() nogil
     int dl_conv2d_algo_f32(const dl_conv_params *p, int pass_) nogil
+    int dl_conv2d_algo_cached_f32(const dl_conv_params *p) nogil
     int dl_conv_cache_weights(int on) nogil
     void dl_wino_cache_clear() nogil
     void dl_wino_cache_stats(size_t *entries, size_t *nbytes, size_t *hits, size_t *misses) nogil
@@ -529,10 +530,11 @@ def conv_algo(name=None):
 
 def conv2d_algo_for(tuple x_shape, tuple w_shape, tuple out_hw, tuple stride, tuple padding,
                     tuple dilation, int64_t groups, bint input_grad=False,
-                    bint weight_grad=False):
+                    bint weight_grad=False, bint cached=False):
     """What a float32 conv2d forward (or, with input_grad / weight_grad, its input / weight
     gradient) of these shapes runs now: 'im2col' (also the pointwise and depthwise paths),
-    'winograd2x2' or 'winograd4x4'."""
+    'winograd2x2' or 'winograd4x4'.  cached: the forward's choice when the filter transform
+    is already made (inference on the same weights, an inference plan)."""
     cdef dl_conv_params p
     p.N, p.C, p.H, p.W = x_shape
     p.K, _, p.R, p.S = w_shape
@@ -541,5 +543,9 @@ def conv2d_algo_for(tuple x_shape, tuple w_shape, tuple out_hw, tuple stride, tu
     p.ph, p.pw = padding
     p.dh, p.dw = dilation
     p.groups = groups
-    cdef int m = dl_conv2d_algo_f32(&p, 2 if weight_grad else (1 if input_grad else 0))
+    cdef int m
+    if cached and not (input_grad or weight_grad):
+        m = dl_conv2d_algo_cached_f32(&p)
+    else:
+        m = dl_conv2d_algo_f32(&p, 2 if weight_grad else (1 if input_grad else 0))
     return {0: "im2col", 2: "winograd2x2", 4: "winograd4x4"}[m]

@@ -3,6 +3,7 @@ cdef extern from "dlcore/gemm.h":
         DL_ACT_NONE
         DL_ACT_RELU
         DL_ACT_GELU
+        DL_ACT_RELU6
     ctypedef enum dl_bias_t:
         DL_BIAS_NONE
         DL_BIAS_ROW
@@ -32,7 +33,7 @@ cdef extern from "dlcore/gemm.h":
                           const double *B, ptrdiff_t ldb, ptrdiff_t stride_b, double beta,
                           double *C, ptrdiff_t ldc, ptrdiff_t stride_c, size_t batch) nogil
 
-ACT_NONE, ACT_RELU, ACT_GELU = 0, 1, 2
+ACT_NONE, ACT_RELU, ACT_GELU, ACT_RELU6 = 0, 1, 2, 3
 BIAS_NONE, BIAS_ROW, BIAS_COL = 0, 1, 2
 
 
@@ -119,9 +120,9 @@ def gemm(cnp.ndarray A not None, cnp.ndarray B not None, cnp.ndarray C not None,
     A, B, C are 2-D float32 or float64 arrays (one dtype), each with contiguous rows or
     contiguous columns and any leading stride (slices and transposed views are read in place);
     op(X) = X.T when trans is set.  bias (with bias_kind BIAS_ROW: N values added to every row,
-    BIAS_COL: M values added to every column) and act (ACT_NONE, ACT_RELU, ACT_GELU, exact erf)
-    are applied in the same pass.  beta == 0 ignores the old contents of C.  threads: 0 uses the
-    engine's thread count, n >= 1 at most n threads.
+    BIAS_COL: M values added to every column) and act (ACT_NONE, ACT_RELU, ACT_GELU, exact erf,
+    ACT_RELU6, a clip to [0, 6]) are applied in the same pass.  beta == 0 ignores the old
+    contents of C.  threads: 0 uses the engine's thread count, n >= 1 at most n threads.
     """
     if cnp.PyArray_NDIM(A) != 2 or cnp.PyArray_NDIM(B) != 2 or cnp.PyArray_NDIM(C) != 2:
         raise ValueError("gemm: A, B and C must be 2-D, got shapes %s, %s, %s"
@@ -146,9 +147,9 @@ def gemm(cnp.ndarray A not None, cnp.ndarray B not None, cnp.ndarray C not None,
     if bias_kind < 0 or bias_kind > 2:
         raise ValueError("gemm: bias_kind must be BIAS_NONE, BIAS_ROW or BIAS_COL (0, 1, 2), "
                          "got %d" % bias_kind)
-    if act < 0 or act > 2:
-        raise ValueError("gemm: act must be ACT_NONE, ACT_RELU or ACT_GELU (0, 1, 2), got %d"
-                         % act)
+    if act < 0 or act > 3:
+        raise ValueError("gemm: act must be ACT_NONE, ACT_RELU, ACT_GELU or ACT_RELU6 (0 to 3), "
+                         "got %d" % act)
     if threads < 0:
         raise ValueError("gemm: threads must be >= 0, got %d" % threads)
     cdef void *pbias = NULL

@@ -64,8 +64,8 @@ cdef class SgemmPackedB:
                     or <size_t>b.shape[0] != want or bk not in (BIAS_ROW, BIAS_COL):
                 raise ValueError("SgemmPackedB.run: bias must be a float32 vector of %d" % want)
             bp = <const float *>b.data
-        if act not in (ACT_NONE, ACT_RELU, ACT_GELU):
-            raise ValueError("SgemmPackedB.run: act must be 0, 1 or 2, got %d" % act)
+        if act not in (ACT_NONE, ACT_RELU, ACT_GELU, ACT_RELU6):
+            raise ValueError("SgemmPackedB.run: act must be 0, 1, 2 or 3, got %d" % act)
         with nogil:
             dl_sgemm_packed_b_run(self.pb, M, self.N, self.K, alpha, <const float *>A.data,
                                   self.K, beta, <float *>c.data, self.N, bp, <dl_bias_t>bk,

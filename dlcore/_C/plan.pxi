@@ -24,6 +24,7 @@ cdef extern from "dlcore/plan.h":
                          const dl_plan_slot *slots, size_t arena_bytes) nogil
     void dl_plan_free(dl_plan *p) nogil
     int dl_plan_step_team(const dl_plan *p, int k) nogil
+    int dl_plan_step_winograd(const dl_plan *p, int k) nogil
     char *dl_plan_arena_acquire(dl_plan *p) nogil
     void dl_plan_arena_release(dl_plan *p, char *arena) nogil
     int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *io,
@@ -110,6 +111,16 @@ cdef class CPlan:
         out = []
         while dl_plan_step_team(self.p, k) >= 0:
             out.append(dl_plan_step_team(self.p, k) == 1)
+            k += 1
+        return out
+
+    def winograd_steps(self):
+        """Per step, the Winograd tile size (2 or 4) it runs on filters transformed when the
+        plan was made (csrc/plan_winograd.c), 0 for a step without."""
+        cdef int k = 0
+        out = []
+        while dl_plan_step_winograd(self.p, k) >= 0:
+            out.append(dl_plan_step_winograd(self.p, k))
             k += 1
         return out
 

@@ -14,6 +14,8 @@ cdef extern from "dlcore/runtime.h":
 cdef extern from "dlcore/affinity.h":
     int dl_bind_enabled()
     int dl_set_bind(int on)
+    int dl_team_size_for_load(int nt) nogil
+    void dl_team_load_replay(int nt, int online, int n, const int *running, int *sizes) nogil
 
 _ISA_BY_NAME = {"generic": DL_ISA_GENERIC, "avx2": DL_ISA_AVX2, "avx512": DL_ISA_AVX512}
 ISA_NAMES = ("generic", "avx2", "avx512")
@@ -65,6 +67,25 @@ def thread_binding():
 def thread_binding_mode():
     """0 off, 1 on unless the machine is oversubscribed, 2 always (DLCORE_BIND=always)."""
     return dl_bind_enabled()
+
+
+def team_size_for_load(int nt):
+    """The team size a planned call asking for nt threads gets now (fewer while the machine
+    stays oversubscribed; csrc/team_load.h)."""
+    return dl_team_size_for_load(nt)
+
+
+def team_load_replay(int nt, int online, running):
+    """The team sizes a call asking for nt threads gets after each reading of `running`
+    (runnable threads machine-wide) on `online` CPUs, from a fresh start: the load rule of
+    csrc/team_load.h without the clock or /proc/loadavg (for the tests)."""
+    r = np.ascontiguousarray(np.asarray(running, dtype=np.intc).reshape(-1))
+    out = np.zeros(r.shape[0], dtype=np.intc)
+    cdef int[::1] rv = r
+    cdef int[::1] ov = out
+    if r.shape[0]:
+        dl_team_load_replay(nt, online, <int>r.shape[0], &rv[0], &ov[0])
+    return [int(v) for v in out]
 
 
 def set_thread_binding(int mode):

@@ -19,9 +19,9 @@ convolutions, col2im by strided adds for the input gradient, and a reshape-max f
 (with an argmax mask for its backward).  Before timing, every dlcore side's output and
 gradients are checked against it: max |error| <= RTOL x max |reference|, each tensor.
 Timing: the sides take turns within each round (so a burst of someone else's load hits all
-of them alike; with several threads a short pause before each call lets the previous pool's
-spinning threads sleep), and each side's time is its fastest round (other load only slows a
-call down).  numpy's BLAS gets the thread count through threadpoolctl, torch through
+of them alike; with several threads a short pause before each turn lets the previous pool's
+spinning threads sleep, and an untimed call then wakes the side's own), and each side's time
+is its fastest round (other load only slows a call down).  numpy's BLAS gets the thread count through threadpoolctl, torch through
 torch.set_num_threads.  Ratios are their time / dlcore's time: > 1 means dlcore is faster.
 GFLOP/s count the direct convolution's 2 N K C/groups R S OH OW per pass (3 passes for
 forward+backward) for the `dlcore` side; `peak` is that over the measured fp32 FMA peak of
@@ -246,7 +246,12 @@ def _pool_workload(c, x, gy, bwd, dl, F, torch):
 
 def alternating_min_ms(sides, rounds, pause_s=0.0):
     """{side: ms}: every side once per round, in turn, after one warm-up call each; a side's
-    time is its fastest call (pause_s before each call lets other pools' threads sleep)."""
+    time is its fastest call.  With pause_s, each turn starts with a pause (the previous
+    side's spinning threads go to sleep) and an untimed call (which wakes this side's own
+    threads), so the timed call runs back to back as the one-thread rows and a training loop
+    do: timed straight after the pause, a 0.2 ms convolution took 0.3-0.4 ms at one thread
+    and at two alike (its threads and caches cold), which made two threads look slower than
+    one thread timed back to back."""
     best = {}
     for fn in sides.values():
         fn()
@@ -254,6 +259,7 @@ def alternating_min_ms(sides, rounds, pause_s=0.0):
         for side, fn in sides.items():
             if pause_s:
                 time.sleep(pause_s)
+                fn()
             t0 = time.perf_counter()
             fn()
             best[side] = min(best.get(side, float("inf")), time.perf_counter() - t0)

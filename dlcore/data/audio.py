@@ -1,6 +1,7 @@
 """The bundled spoken digits (espeak-ng speech, 8 kHz) and the log-mel spectrogram that turns a
 clip into the frames a recurrent network reads."""
 import json
+import lzma
 
 import numpy as np
 
@@ -17,6 +18,25 @@ def mulaw_decode(codes):
     return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(_MU)) / _MU).astype(np.float32)
 
 
+def _unxz(stream, length, path):
+    """The `length` bytes of the xz stream held in a uint8 array; never decodes more than
+    one byte past `length`, whatever the stream holds."""
+    dec = lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=64 << 20)
+    try:
+        data = dec.decompress(np.ascontiguousarray(stream, np.uint8).tobytes(), length + 1)
+    except lzma.LZMAError as e:
+        raise ValueError("%s: the audio's xz stream is corrupt (%s)" % (path, e)) from None
+    problem = ("decodes to more than the %d bytes the file declares" % length
+               if len(data) > length else
+               "is cut short" if not dec.eof else
+               "has data after its end" if dec.unused_data else
+               "decodes to %d bytes, not the %d the file declares" % (len(data), length)
+               if len(data) != length else None)
+    if problem:
+        raise ValueError("%s: the audio's xz stream %s (a damaged file?)" % (path, problem))
+    return np.frombuffer(data, np.uint8)
+
+
 def load_spoken_digits():
     """The words "zero" to "nine" spoken by 40 synthetic speakers (espeak-ng accents and voice
     variants at random pitch and speed): 400 clips at 8 kHz.
@@ -27,15 +47,16 @@ def load_spoken_digits():
     See dlcore/data/LICENSES.md; tools/make_spoken_digits.py regenerates the file."""
     path = data_file("spoken_digits.npz")
     with np.load(path, allow_pickle=False) as f:
-        audio, offsets = f["audio"], f["offsets"]
-        labels, speakers = f["labels"], f["speakers"]
+        audio_xz, audio_length = f["audio_xz"], int(f["audio_length"])
+        offsets, labels, speakers = f["offsets"], f["labels"], f["speakers"]
         rate, info = int(f["sample_rate"]), str(f["speaker_info"])
         words = [str(w) for w in f["words"]]
     n = len(labels)
-    if (offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != len(audio)
+    if (offsets.shape != (n + 1,) or offsets[0] != 0 or offsets[-1] != audio_length
             or np.any(np.diff(offsets) <= 0) or speakers.shape != (n,)):
         raise ValueError("%s: offsets, labels and speakers do not describe the audio "
                          "(a damaged file?)" % path)
+    audio = _unxz(audio_xz, audio_length, path)
     clips = [mulaw_decode(audio[offsets[i]:offsets[i + 1]]) for i in range(n)]
     return Bunch(audio=clips, target=labels.astype(np.int64), speaker=speakers.astype(np.int64),
                  sample_rate=rate, words=words, speaker_info=json.loads(info), filename=path)

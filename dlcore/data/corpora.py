@@ -5,9 +5,9 @@ the library never downloads it by itself: `dlcore data fetch vader` (or fetch_va
 local cache with `pip download`, and load_vader_movie_reviews() reads that cache or a path you
 give.  Sources and licences: dlcore/data/LICENSES.md.
 """
-import gzip
 import hashlib
 import io
+import lzma
 import os
 import subprocess
 import sys
@@ -36,7 +36,7 @@ def data_home(data_home=None):
 
 
 # ---- Shakespeare -------------------------------------------------------------------------------
-_SHAKESPEARE_FILE = "shakespeare_hamlet_macbeth.txt.gz"
+_SHAKESPEARE_FILE = "shakespeare_hamlet_macbeth.txt.xz"
 _SHAKESPEARE_PLAYS = ("Hamlet", "Macbeth")
 
 
@@ -46,7 +46,7 @@ def load_shakespeare():
 
     Returns a Bunch with text (str), plays (titles in order), DESCR and filename.
     """
-    with gzip.open(data_file(_SHAKESPEARE_FILE), "rb") as f:
+    with lzma.open(data_file(_SHAKESPEARE_FILE), "rb") as f:
         text = f.read().decode("ascii")
     return Bunch(text=text, plays=list(_SHAKESPEARE_PLAYS), DESCR=_SHAKESPEARE_DESCR,
                  filename=data_file(_SHAKESPEARE_FILE))

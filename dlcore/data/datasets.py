@@ -1,5 +1,5 @@
 """Small datasets bundled inside the package (they work offline); see dlcore/data/LICENSES.md."""
-import gzip
+import lzma
 import os
 
 import numpy as np
@@ -40,8 +40,8 @@ class Bunch(dict):
         return sorted(set(super().__dir__()) | set(self.keys()))
 
 
-def _read_csv_gz(name):
-    with gzip.open(data_file(name), "rt", encoding="ascii") as f:
+def _read_csv_xz(name):
+    with lzma.open(data_file(name), "rt", encoding="ascii") as f:
         header = f.readline().strip().split(",")
         rows = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
     return header, rows
@@ -58,10 +58,10 @@ def load_iris(return_X_y=False):
     feature_names, target_names and DESCR; `X, y = load_iris()` also works, as does
     return_X_y=True (a plain tuple).
     """
-    header, rows = _read_csv_gz("iris.csv.gz")
+    header, rows = _read_csv_xz("iris.csv.xz")
     n, d = int(header[0]), int(header[1])
     if rows.shape != (n, d + 1):
-        raise ValueError("iris.csv.gz: expected %d rows of %d values, got %s"
+        raise ValueError("iris.csv.xz: expected %d rows of %d values, got %s"
                          % (n, d + 1, rows.shape))
     X = rows[:, :d].astype(np.float32)
     y = rows[:, d].astype(np.int64)
@@ -69,7 +69,7 @@ def load_iris(return_X_y=False):
         return X, y
     return Bunch(data=X, target=y, feature_names=list(_IRIS_FEATURES),
                  target_names=np.array(header[2:]), DESCR=_IRIS_DESCR,
-                 filename=data_file("iris.csv.gz"))
+                 filename=data_file("iris.csv.xz"))
 
 
 def load_digits(n_class=10, return_X_y=False):
@@ -80,10 +80,10 @@ def load_digits(n_class=10, return_X_y=False):
     """
     if int(n_class) != n_class or not 1 <= n_class <= 10:
         raise ValueError("load_digits: n_class must be an integer in 1..10, got %r" % (n_class,))
-    with gzip.open(data_file("digits.csv.gz"), "rt", encoding="ascii") as f:
+    with lzma.open(data_file("digits.csv.xz"), "rt", encoding="ascii") as f:
         rows = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
     if rows.shape != (1797, 65):
-        raise ValueError("digits.csv.gz: expected 1797 rows of 65 values, got %s" % (rows.shape,))
+        raise ValueError("digits.csv.xz: expected 1797 rows of 65 values, got %s" % (rows.shape,))
     X = rows[:, :64].astype(np.float32)
     y = rows[:, 64].astype(np.int64)
     keep = y < n_class
@@ -93,7 +93,7 @@ def load_digits(n_class=10, return_X_y=False):
     return Bunch(data=X, target=y, images=X.reshape(-1, 8, 8),
                  feature_names=["pixel_%d_%d" % (r, c) for r in range(8) for c in range(8)],
                  target_names=np.arange(10)[:n_class], DESCR=_DIGITS_DESCR,
-                 filename=data_file("digits.csv.gz"))
+                 filename=data_file("digits.csv.xz"))
 
 
 _IRIS_DESCR = """Iris plants dataset (R. A. Fisher, 1936), via the UCI Machine Learning Repository

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from .datasets import Bunch, data_file
-from .idx import load_mnist_idx
+from .idx import IDX_SUFFIXES, load_mnist_idx
 
 __all__ = ["load_fashion_mnist", "load_mnist", "FASHION_MNIST_CLASSES", "FASHION_MNIST_DIR",
            "fashion_mnist_installed"]
@@ -38,7 +38,7 @@ def fashion_mnist_installed(path=None):
     d = FASHION_MNIST_DIR if path is None else os.fspath(path)
     names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
              "t10k-labels-idx1-ubyte")
-    return all(os.path.isfile(os.path.join(d, n)) or os.path.isfile(os.path.join(d, n + ".gz"))
+    return all(any(os.path.isfile(os.path.join(d, n + ext)) for ext in IDX_SUFFIXES)
                for n in names)
 
 
@@ -58,7 +58,8 @@ def load_fashion_mnist(full=False, path=None, normalize=False, flatten=False):
     with normalize=True; (n, 784) with flatten=True), labels int64 0..9 (names in
     FASHION_MNIST_CLASSES).
 
-    - path: a folder with the four IDX files (train-images-idx3-ubyte[.gz], ...): read from it.
+    - path: a folder with the four IDX files (train-images-idx3-ubyte[.gz|.xz], ...): read from
+      it.
     - full=True: the official 60,000 / 10,000 split from Debian's `dataset-fashion-mnist`
       package (install: `apt-get install dataset-fashion-mnist`).  When it is not installed, a
       warning says so and the bundled subset is returned.
@@ -76,7 +77,7 @@ def load_fashion_mnist(full=False, path=None, normalize=False, flatten=False):
                           "2,000/1,000-image subset" % (FASHION_MNIST_DIR, _FASHION_INSTALL),
                           stacklevel=2)
         train, test = load_mnist_idx(os.path.dirname(
-            data_file(os.path.join("fashion_mnist_subset", "train-images-idx3-ubyte.gz"))))
+            data_file(os.path.join("fashion_mnist_subset", "train-images-idx3-ubyte.xz"))))
     for X, _ in (train, test):
         if X.shape[1:] != (28, 28):
             raise ValueError("load_fashion_mnist: expected 28x28 images, got shape %s"

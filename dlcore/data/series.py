@@ -4,7 +4,7 @@ load_sunspots(): yearly sunspot numbers 1700-2008; load_co2(): weekly Mauna Loa 
 to December 2001 (sources and licences in dlcore/data/LICENSES.md);
 make_seasonal_series(): a seeded synthetic series (trend + two harmonics + AR(1) noise).
 """
-import gzip
+import lzma
 
 import numpy as np
 
@@ -15,9 +15,9 @@ __all__ = ["load_sunspots", "load_co2", "make_seasonal_series"]
 
 
 def _read_two_columns(name):
-    """(first column as str, second as float with NaN where empty) of a bundled csv.gz."""
+    """(first column as str, second as float with NaN where empty) of a bundled csv.xz."""
     keys, values = [], []
-    with gzip.open(data_file(name), "rt", encoding="ascii") as f:
+    with lzma.open(data_file(name), "rt", encoding="ascii") as f:
         header = [h.strip().strip('"') for h in f.readline().strip().split(",")]
         for lineno, line in enumerate(f, start=2):
             line = line.strip()
@@ -38,13 +38,13 @@ def load_sunspots():
     Returns a Bunch with data (309,) float64 sunspot numbers, time (309,) int64 years, and
     DESCR; `target` is the same year index, so `values, years = load_sunspots()` unpacks.
     """
-    header, keys, values = _read_two_columns("sunspots.csv.gz")
+    header, keys, values = _read_two_columns("sunspots.csv.xz")
     years = np.array([int(float(k)) for k in keys], dtype=np.int64)
     if np.isnan(values).any() or len(values) != 309:
-        raise ValueError("sunspots.csv.gz: expected 309 complete yearly values, got %d (%d "
+        raise ValueError("sunspots.csv.xz: expected 309 complete yearly values, got %d (%d "
                          "missing)" % (len(values), int(np.isnan(values).sum())))
     return Bunch(data=values, time=years, target=years, name=header[1],
-                 DESCR=_SUNSPOTS_DESCR, filename=data_file("sunspots.csv.gz"))
+                 DESCR=_SUNSPOTS_DESCR, filename=data_file("sunspots.csv.xz"))
 
 
 def load_co2(interpolate=True):
@@ -57,10 +57,10 @@ def load_co2(interpolate=True):
     Returns a Bunch with data (2284,) float64, time (2284,) datetime64[D] (one row per week,
     no gaps), missing (2284,) bool, and DESCR; `values, dates = load_co2()` unpacks.
     """
-    header, keys, values = _read_two_columns("co2.csv.gz")
+    header, keys, values = _read_two_columns("co2.csv.xz")
     dates = np.array(["%s-%s-%s" % (k[:4], k[4:6], k[6:8]) for k in keys], dtype="datetime64[D]")
     if np.any(np.diff(dates) != np.timedelta64(7, "D")):
-        raise ValueError("co2.csv.gz: the rows are not consecutive weeks")
+        raise ValueError("co2.csv.xz: the rows are not consecutive weeks")
     missing = np.isnan(values)
     if interpolate and missing.any():
         idx = np.arange(len(values))
@@ -70,7 +70,7 @@ def load_co2(interpolate=True):
                  DESCR=_CO2_DESCR % (int(missing.sum()),
                                      "filled by linear interpolation" if interpolate
                                      else "left as NaN"),
-                 filename=data_file("co2.csv.gz"))
+                 filename=data_file("co2.csv.xz"))
 
 
 def make_seasonal_series(n=1200, period=24, trend=0.002, noise=0.15, ar=0.8, generator=None):

@@ -28,6 +28,8 @@ def _gemm_acts(node):
     if op == "Gelu" and node.attrs.get("activation_attrs", {}).get("approximate", "none") == "none":
         return X.GEMM_ACT_GELU, -1, 0.0, 0.0, 0.0
     kind, a, b, c = fused_act(node)
+    if op == "Clip" and (float(a), float(b)) == (0.0, 6.0):
+        return X.GEMM_ACT_RELU6, -1, 0.0, 0.0, 0.0   # MobileNet's ReLU6 in the epilogue too
     return 0, kind, a, b, c
 
 
@@ -144,11 +146,18 @@ def _conv(L, node):
     p += [at["strides"][0], at["strides"][1], at["pads"][0], at["pads"][1],
           at["dilations"][0], at["dilations"][1], at["group"]]
     yr = L.output(y)
-    # a 3x3 stride-1 convolution that runs Winograd (csrc/winograd.c) when eager would goes to
-    # the CONV step (dl_conv2d_fwd_f32), activation applied after it
-    winograd = node.op == "Conv" and conv2d_algorithm(
-        x.shape, w.shape, tuple(at["strides"]), tuple(at["pads"][:2]),
-        tuple(at["dilations"]), at["group"]) != "im2col"
+    # a 3x3 stride-1 convolution that runs Winograd (csrc/winograd.c) goes to the CONV step,
+    # activation applied after it; with constant weights the plan transforms them once
+    # (csrc/plan_winograd.c), so the choice is the one for a transform already made (as
+    # eager inference, which finds it in its cache)
+    def wino(cached):
+        return node.op == "Conv" and conv2d_algorithm(
+            x.shape, w.shape, tuple(at["strides"]), tuple(at["pads"][:2]),
+            tuple(at["dilations"]), at["group"], cached=cached) != "im2col"
+    # the direct kernel keeps the small maps it takes (LeNet's) unless Winograd would win
+    # even transforming its filters on every call
+    winograd = wino(False) or (w.is_const and wino(True) and not (
+        node.op == "Conv" and at["group"] == 1 and _direct_ok(C, K, R, S, OH, OW, at)))
     # one input channel (LeNet's first layer): the executor's window kernel, a few taps per
     # output element, instead of a product whose K rows are the few output channels
     one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \

@@ -8,6 +8,7 @@ import numpy as np
 from ..runtime import get_num_threads
 from . import passes
 from .batch_split import split_dim
+from .cache_slices import cache_slices, macs_per_byte
 from .executor import OP_NAMES, Executable
 from .lower_ops import lower_node
 from .lowering import Lowerer
@@ -30,6 +31,7 @@ class Plan:
         if optimize:
             passes.optimize(g, self.pass_log)
         self.graph = g
+        self.macs_per_byte = macs_per_byte(g) if self.split_dim is not None else None
         low = Lowerer(g).run(lower_node)
         self.steps = low.steps
         liveness(self.steps, low.bufs)
@@ -53,14 +55,19 @@ class Plan:
     def run(self, arrays, num_threads=None):
         """Output arrays for input arrays (C-contiguous, of the planned dtypes and shapes).
         At several threads, a batch whose samples the graph never mixes runs as one slice per
-        thread, each single-threaded (see slice_plan).  (Slices smaller than that, to keep a
-        slice's intermediates in cache at one thread, measured 8% faster on MobileNetV2 at
-        batch 8 but 17% slower on ResNet-18, whose Winograd convolutions gain from more
-        images per product.)"""
+        thread, each single-threaded (see slice_plan); a memory-bound one (MobileNetV2) runs
+        as slices small enough to keep their intermediates in cache, at any thread count
+        (cache_slices.py; ResNet-18, whose Winograd convolutions gain from more images per
+        product, measured 17% slower in such slices)."""
         threads = int(num_threads or get_num_threads())
-        sub = self.slice_plan(threads)
+        # a memory-bound graph (cache_slices.py) runs in slices that keep its intermediates
+        # in cache, at one thread too, the threads taking slices as they come free
+        n = 1 if self.split_dim is None else cache_slices(
+            self.env.get(self.split_dim, 0), self.arena_bytes, self.macs_per_byte, threads)
+        n = n if n > 1 else threads
+        sub = self.slice_plan(n)
         if sub is not None:
-            return sub.exe.run_sliced(arrays, threads, threads, self.exe.out_types)
+            return sub.exe.run_sliced(arrays, n, threads, self.exe.out_types)
         return self.exe.run(arrays, num_threads)
 
     def slice_plan(self, nslices):

@@ -15,11 +15,13 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .. import autograd
 from ..autograd import is_grad_enabled
 from ..tensor import Tensor
 from ..ops.matmul import mm
 from .. import nn
 from ..nn import functional as F
+from ..nn.quantized.dynamic import stacked_linear
 
 
 @dataclass
@@ -101,7 +103,17 @@ class BertSelfAttention(nn.Module):
         def heads(t):
             return t.reshape(B, T, H, D).permute(0, 2, 1, 3)
 
-        q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        # a dynamically quantized model: q, k and v from one int8 call (x quantized once)
+        qkv = stacked_linear(self, (self.query, self.key, self.value), x)
+        if qkv is None:
+            q, k, v = heads(self.query(x)), heads(self.key(x)), heads(self.value(x))
+        elif _fast() and autograd._tracer is None:
+            # inference: the heads as NumPy views of the one output, no op per head split
+            a = qkv._data.reshape(B, T, 3, H, D).transpose(2, 0, 3, 1, 4)
+            q, k, v = Tensor._wrap(a[0]), Tensor._wrap(a[1]), Tensor._wrap(a[2])
+        else:
+            a = qkv.reshape(B, T, 3, H, D).permute(2, 0, 3, 1, 4)
+            q, k, v = a[0], a[1], a[2]
         p = self.dropout.p if self.training else 0.0
         ctx = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_bias, dropout_p=p)
         return ctx.permute(0, 2, 1, 3).reshape(B, T, C)

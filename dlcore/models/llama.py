@@ -177,17 +177,21 @@ class LlamaDecoderLayer(Module):
         self.post_attention_layernorm = RMSNorm(config.dim, eps=config.norm_eps)
         self.mlp = LlamaMLP(config.dim, config.ffn_dim, kind)
 
-    def forward(self, x, start, rotary):
+    def forward(self, x, start, rotary, last=False):
+        """x (L, dim) at positions start .. start + L - 1; last=True: only the last row of
+        the output (1, dim) is wanted (the fused path then runs the sublayers after the
+        attention on that row alone; every row still enters the key/value cache)."""
         if self.fused and x.ndim == 2:
             grad = is_grad_enabled()
             if not (grad and x.requires_grad):
-                out = self._fused(x, start, rotary, grad)
+                out = self._fused(x, start, rotary, grad, last)
                 if out is not None:
                     return out
         x = x + self.self_attn(self.input_layernorm(x), start, rotary)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        x = x + self.mlp(self.post_attention_layernorm(x))
+        return x[x.shape[0] - 1:] if last else x
 
-    def _fused(self, x, start, rotary, grad):
+    def _fused(self, x, start, rotary, grad, last=False):
         """The inference path (see the class doc), or None when a sublayer does not fit it (a
         projection with a bias, a norm without weight, float64 weights) or, in grad mode, a
         weight requires a gradient."""
@@ -207,7 +211,8 @@ class LlamaDecoderLayer(Module):
             return None
         if grad and any(map(_REQUIRES_GRAD, step.parts)):
             return None
-        return step(x if x._data.flags.c_contiguous else x.contiguous(), start, self.int8_prompt)
+        return step(x if x._data.flags.c_contiguous else x.contiguous(), start, self.int8_prompt,
+                    last)
 
     def _pack(self, rotary):
         """A PackedDecoderLayer over the sublayers' weights, or None when one does not fit."""
@@ -244,12 +249,15 @@ class LlamaModel(Module):
                                   for _ in range(c.n_layers)])
         self.norm = RMSNorm(c.dim, eps=c.norm_eps)
 
-    def forward(self, input_ids, start=0):
-        """input_ids (L,) int64 at positions start .. start + L - 1."""
+    def forward(self, input_ids, start=0, last=False):
+        """input_ids (L,) int64 at positions start .. start + L - 1; the hidden states of
+        every position, or with last=True of the last one only (1, dim): the last layer then
+        computes its output for that row alone (its keys and values for all)."""
         x = self.embed_tokens(input_ids)
         rotary = self.rotary_emb
-        for layer in self.layers:
-            x = layer(x, start, rotary)
+        n = len(self.layers)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, start, rotary, last) if last and i == n - 1 else layer(x, start, rotary)
         return self.norm(x)
 
 
@@ -354,11 +362,11 @@ class LlamaForCausalLM(GenerationMixin, Module):
         if p0 + L > self.max_seq_len:
             raise ValueError("forward: %d cached + %d new tokens exceed max_seq_len=%d"
                              % (p0, L, self.max_seq_len))
-        h = self.model(from_numpy(ids), p0)
+        h = self.model(from_numpy(ids), p0, last=not all_logits)
         self.pos = p0 + L
         if all_logits:
             return self.lm_head(h)
-        return self._last_logits(h[L - 1:]).view(V)
+        return self._last_logits(h).view(V)
 
     def _last_logits(self, h):
         """lm_head(h) for one position h (1, dim).  A bias-free, hook-free QuantizedLinear head

@@ -62,10 +62,11 @@ def conv_algorithm(name):
 
 
 def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1,
-                     input_grad=False, weight_grad=False):
+                     input_grad=False, weight_grad=False, cached=False):
     """What a float32 conv2d of these shapes (int padding) runs under the current setting:
     'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or 'winograd4x4'; with
-    input_grad (weight_grad), what its input (weight) gradient runs."""
+    input_grad (weight_grad), what its input (weight) gradient runs; with cached, what a
+    forward whose filter transform is already made runs (inference on the same weights)."""
     stride = _pair(stride, "stride", "conv2d_algorithm")
     pad = _pair(padding, "padding", "conv2d_algorithm")
     dil = _pair(dilation, "dilation", "conv2d_algorithm")
@@ -74,7 +75,7 @@ def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1
     out_hw = ((H + 2 * pad[0] - dil[0] * (R - 1) - 1) // stride[0] + 1,
               (W + 2 * pad[1] - dil[1] * (S - 1) - 1) // stride[1] + 1)
     return _C.conv2d_algo_for(tuple(x_shape), tuple(w_shape), out_hw, stride, pad, dil,
-                              int(groups), bool(input_grad), bool(weight_grad))
+                              int(groups), bool(input_grad), bool(weight_grad), bool(cached))
 
 
 def _pair(v, name, fname, n=2):

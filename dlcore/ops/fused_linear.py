@@ -217,13 +217,19 @@ class PackedDecoderLayer:
         step = PackedDecoderLayer(n1, eps1, (qkv_w, kind), k_cache, v_cache, num_heads, cos, sin,
                                   (o_w, kind), n2, eps2, (gate_up_w, kind), (down_w, kind))
         y = step(x, start)      # x (L, D) float32 Tensor at positions start .. start + L - 1
+        y = step(x, start, last=True)   # only y's last row (1, D); every row's keys and values
+                                        # still enter the cache
 
     `parts` holds the Tensors it was packed from (a holder re-packs when one is replaced).
     Block weights also get a row-interleaved copy (PackedGEMV's) that one-row calls (decoding)
     multiply with _C.qgemv_packed.  Longer inputs (a prompt) multiply the same copy with x
     rounded to int8 per 32-block (_C.qgemm_packed) when int8_prompt is set (the default:
     INT8_PROMPT, off under DLCORE_EXACT_PROMPT=1), else the blocks as stored, exactly
-    (_C.qgemm); a call may override it (step(x, start, int8_prompt=False))."""
+    (_C.qgemm); a call may override it (step(x, start, int8_prompt=False)).  With last=True
+    (the model's last layer when only the next token's logits are wanted) every row's keys and
+    values are cached, and everything after the attention runs on the last row only, with the
+    prompt's products (that row's result is the one of the whole call: each row's int8 or
+    exact product does not depend on the other rows)."""
 
     def __init__(self, norm1, eps1, qkv, k_cache, v_cache, num_heads, cos, sin, o, norm2, eps2,
                  gate_up, down, int8_prompt=None):
@@ -284,7 +290,7 @@ class PackedDecoderLayer:
                                     np.empty((L, self.F), np.float32))
         return b
 
-    def __call__(self, input, start, int8_prompt=None):
+    def __call__(self, input, start, int8_prompt=None, last=False):
         x = input._data if isinstance(input, TensorBase) else None
         if x is None or x.dtype is not _F32 or x.ndim != 2 or x.shape[1] != self.dim \
                 or not x.flags.c_contiguous:
@@ -312,6 +318,11 @@ class PackedDecoderLayer:
         else:
             att = cached_attention(wrap(qkv), wrap(self.kc), wrap(self.vc), start, self.heads,
                                    wrap(self.cos), wrap(self.sin))._data
+        if last and L > 1:
+            # the rows before the last only fed the cache: their output is not wanted
+            x, att = x[L - 1:], att[L - 1:]
+            L = 1
+            h, _, _, gu, a = self._buffers(1)
         out = x.copy()
         if self.co is None:
             _C.gemm(att, self.wo, out, False, True, 1.0, 1.0)
@@ -326,9 +337,7 @@ class PackedDecoderLayer:
             gemv(self.cgu, h, self.pgu, 2 * self.F, gu)
         else:
             _C.qgemm(self.cgu, h, self.wgu, gu)
-        F = self.F
-        _C.act_forward(_C.AF_SILU, gu[:, :F] if L == 1 else np.ascontiguousarray(gu[:, :F]), a)
-        a *= gu[:, F:]
+        _C.silu_mul(gu, a)
         if self.cd is None:
             _C.gemm(a, self.wd, out, False, True, 1.0, 1.0)
         elif packed:

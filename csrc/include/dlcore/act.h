@@ -34,6 +34,10 @@ int dl_act_bwd_uses_output(int kind);
 /* y = f(x).  Returns 0, or -1 for an unknown kind (nothing written). */
 int dl_act_fwd_f32(int kind, const float *x, float *y, size_t n, float a, float b, float c);
 int dl_act_fwd_f64(int kind, const double *x, double *y, size_t n, double a, double b, double c);
+/* out[r, i] = silu(gu[r, i]) * gu[r, F + i] for r < rows, i < F, gu's rows ld apart: SwiGLU
+ * over a stacked gate|up row (the same float32 roundings as SiLU, then the product).  Returns
+ * 0, or -1 when ld < 2 F. */
+int dl_silu_mul_f32(const float *gu, size_t ld, size_t rows, size_t F, float *out);
 /* gx = gy * f'(x); x or y (see dl_act_bwd_uses_output) may be NULL when not read. */
 int dl_act_bwd_f32(int kind, const float *x, const float *y, const float *gy, float *gx, size_t n,
                    float a, float b, float c);

@@ -33,11 +33,16 @@ int dl_bind_enabled(void);
  * variables are set.  Returns the mode now in force. */
 int dl_set_bind(int on);
 /* The team size to use for a call asking for nt threads: nt, or fewer (at least 1) while
- * the machine has more runnable threads than CPUs, where each fork/join of a team waits for
- * a member the OS has not scheduled (MobileNetV2 b1 at two threads took 776 ms against 43 ms
- * on one thread with ~18 runnable threads on 2 CPUs, measured here).  DLCORE_DYNAMIC=0
- * keeps nt always (as OMP_DYNAMIC=false would). */
+ * the machine stays oversubscribed (more runnable threads than CPUs in several readings in a
+ * row, csrc/team_load.h), where each fork/join of a team waits for a member the OS has not
+ * scheduled (MobileNetV2 b1 at two threads took 776 ms against 43 ms on one thread with ~18
+ * runnable threads on 2 CPUs, measured here).  DLCORE_DYNAMIC=0 keeps nt always (as
+ * OMP_DYNAMIC=false would). */
 int dl_team_size_for_load(int nt);
+/* For the tests: the team sizes a call asking for nt threads gets after each of n readings
+ * of `running` runnable threads on `online` CPUs, from a fresh start (the rules of
+ * csrc/team_load.h, without the clock or /proc/loadavg). */
+void dl_team_load_replay(int nt, int online, int n, const int *running, int *sizes);
 /* Before a call whose team has nt threads (no-op for nt < 2 or inside a parallel region). */
 void dl_team_bind(int nt, dl_team_binding *b);
 void dl_team_unbind(dl_team_binding *b);

@@ -83,6 +83,9 @@ typedef struct {
  * under the current setting and ISA: 0 im2col + GEMM (or the pointwise / depthwise path),
  * 2 Winograd F(2x2, 3x3), 4 Winograd F(4x4, 3x3). */
 int dl_conv2d_algo_f32(const dl_conv_params *p, int pass);
+/* The forward's choice (0, 2 or 4) when the filter transform is already made (an inference
+ * plan transforms its weights once; eager inference finds them in its cache). */
+int dl_conv2d_algo_cached_f32(const dl_conv_params *p);
 
 int dl_conv2d_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
                       const float *bias, float *y);

@@ -14,7 +14,9 @@
 
 #include <stddef.h>
 
-typedef enum { DL_ACT_NONE = 0, DL_ACT_RELU = 1, DL_ACT_GELU = 2 } dl_act_t;
+/* DL_ACT_RELU6: min(max(x, 0), 6), MobileNet's clip, so its 1x1 convolutions need no pass
+ * over their output after the product */
+typedef enum { DL_ACT_NONE = 0, DL_ACT_RELU = 1, DL_ACT_GELU = 2, DL_ACT_RELU6 = 3 } dl_act_t;
 typedef enum { DL_BIAS_NONE = 0, DL_BIAS_ROW = 1, DL_BIAS_COL = 2 } dl_bias_t;
 
 void dl_sgemm(int transa, int transb, size_t M, size_t N, size_t K, float alpha,

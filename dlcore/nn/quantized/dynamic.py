@@ -20,7 +20,7 @@ from ...ops.qmatmul import (Int8Weight, BF16Weight, int8_linear, bf16_linear,
 from ...tensor import Tensor
 from ..modules.module import Module
 
-__all__ = ["Linear", "LinearBF16"]
+__all__ = ["Linear", "LinearBF16", "stacked_linear"]
 
 
 def _frozen(arr):
@@ -169,3 +169,34 @@ class LinearBF16(_Dynamic):
     def extra_repr(self):
         return "in_features=%d, out_features=%d, dtype=bfloat16, bias=%s" % (
             self.in_features, self.out_features, self.bias is not None)
+
+
+def stacked_linear(owner, layers, x):
+    """The outputs of int8 dynamic Linears that read the same input x, side by side in one
+    tensor (..., sum of their out_features), from one kernel call: x is quantized once and
+    the layers' weights are stacked into one packed weight (cached on `owner`, made again when
+    a layer's arrays change).  Each column block equals that layer's own output bit for bit:
+    the same activation codes (per row, or per tensor, over x alone), the same per-channel
+    integer sums and epilogue.  None when the layers cannot share a call: not all
+    quantized.dynamic.Linear, or different in_features or granularity."""
+    if not layers or any(type(m) is not Linear for m in layers):
+        return None
+    first = layers[0]
+    if any(m.in_features != first.in_features or m.granularity != first.granularity
+           for m in layers):
+        return None
+    parts = tuple(m._packed_weight() for m in layers)
+    biases = tuple(m._bias() for m in layers)
+    key = parts + biases
+    cache = owner.__dict__.get("_stacked_int8")
+    if cache is None or len(cache[0]) != len(key) or any(
+            a is not b for a, b in zip(cache[0], key)):
+        w = Int8Weight(np.concatenate([p.q for p in parts]),
+                       np.concatenate([p.scale for p in parts]))
+        b = None
+        if any(v is not None for v in biases):
+            b = np.concatenate([np.zeros(m.out_features, np.float32) if v is None else v
+                                for m, v in zip(layers, biases)])
+        cache = (key, w, b)
+        owner.__dict__["_stacked_int8"] = cache
+    return int8_linear(x, cache[1], cache[2], granularity=first.granularity)

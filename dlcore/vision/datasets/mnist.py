@@ -1,13 +1,13 @@
-"""MNIST and FashionMNIST in torchvision's folder layout (root/<Name>/raw/*-ubyte[.gz]); items
-are (PIL image or uint8 array, label) as torchvision gives them.  Nothing is downloaded: with
-download=True and no files, the error says where to put them (or use dl.data.load_mnist /
+"""MNIST and FashionMNIST in torchvision's folder layout (root/<Name>/raw/*-ubyte[.gz|.xz]);
+items are (PIL image or uint8 array, label) as torchvision gives them.  Nothing is downloaded:
+with download=True and no files, the error says where to put them (or use dl.data.load_mnist /
 load_fashion_mnist, which work offline)."""
 import os
 
 import numpy as np
 
 from ...data.dataset import Dataset
-from ...data.idx import read_idx
+from ...data.idx import IDX_SUFFIXES, read_idx
 from ._items import transformed
 
 try:
@@ -31,7 +31,7 @@ class MNIST(Dataset):
         paths = [self._find(raw, n) for n in self._files[self.train]]
         if None in paths:
             raise RuntimeError("%s: dataset not found in %s (dlcore downloads nothing%s); put "
-                               "the IDX files %s (optionally .gz) there"
+                               "the IDX files %s (optionally .gz or .xz) there"
                                % (type(self).__name__, raw,
                                   ", download=True cannot fetch it" if download else "",
                                   ", ".join(self._files[self.train])))
@@ -43,8 +43,8 @@ class MNIST(Dataset):
 
     @staticmethod
     def _find(folder, name):
-        for n in (name, name + ".gz"):
-            p = os.path.join(folder, n)
+        for ext in IDX_SUFFIXES:
+            p = os.path.join(folder, name + ext)
             if os.path.exists(p):
                 return p
         return None

@@ -1,9 +1,9 @@
 """The hostile-file corpus: small files crafted to make a loader hang, allocate without bound,
 recurse, or run code, plus truncations and bit-flips of one valid file of every format dlcore
-reads (safetensors as dl.save and dl.weights write it, torch.save zip and legacy, GGUF, IDX and
-IDX.gz).  Everything is written by this script, without torch or gguf, so the corpus is the
-same on every machine; tests/test_hostile_files.py builds it in a temporary folder and runs
-every file through every loader.
+reads (safetensors as dl.save and dl.weights write it, torch.save zip and legacy, GGUF, IDX,
+IDX.gz and IDX.xz).  Everything is written by this script, without torch or gguf, so the corpus
+is the same on every machine; tests/test_hostile_files.py builds it in a temporary folder and
+runs every file through every loader.
 
     python tests/data/hostile/make_corpus.py OUT_DIR     # write the corpus for manual fuzzing
 
@@ -20,6 +20,7 @@ import functools
 import gzip
 import io
 import json
+import lzma
 import os
 import struct
 import sys
@@ -279,6 +280,7 @@ def build(out_dir, marker=None):
     imgs = rng.integers(0, 256, (3, 5, 4), dtype=np.uint8)
     fixtures["images.idx"] = (_idx_bytes(imgs), ("read_idx",))
     fixtures["images.idx.gz"] = (gzip.compress(_idx_bytes(imgs), mtime=0), ("read_idx",))
+    fixtures["images.idx.xz"] = (lzma.compress(_idx_bytes(imgs)), ("read_idx",))
     fixtures["floats.idx"] = (_idx_bytes(rng.standard_normal((3, 2)).astype(">f8"), 0x0E),
                               ("read_idx",))
     for name, (data, valid_for) in fixtures.items():
@@ -536,6 +538,39 @@ def _crafted_idx(add):
     bad[-1] ^= 0x01  # ISIZE
     add("idx_gz_bad_isize.idx.gz", bytes(bad))
     add("idx_gz_garbage_after.idx.gz", good + b"garbage!")
+    _crafted_idx_xz(add)
+
+
+def _xz_of_zeros_after(head, mib):
+    """An xz stream of `head` then `mib` MiB of zeros, compressed without holding them."""
+    c = lzma.LZMACompressor(preset=0)
+    chunk = b"\0" * (1 << 20)
+    return b"".join([c.compress(head)] + [c.compress(chunk) for _ in range(mib)] + [c.flush()])
+
+
+def _crafted_idx_xz(add):
+    # the xz bomb: a header declaring 4 bytes, then 256 MiB of zeros in ~40 KB
+    add("idx_xz_bomb_trailing.idx.xz",
+        _xz_of_zeros_after(bytes([0, 0, 8, 1]) + struct.pack(">I", 4) + b"\1\2\3\4", 256),
+        expect={"read_idx": "trailing"})
+    add("idx_xz_declares_256mib_holds_64.idx.xz",
+        _xz_of_zeros_after(bytes([0, 0, 8, 1]) + struct.pack(">I", 256 << 20), 64),
+        expect={"read_idx": "more than xz can hold"})
+    # a block header asking for a 4 GiB dictionary (its CRC32 made right): refused by the
+    # decoder's memory limit, not allocated
+    z = bytearray(lzma.compress(_idx_bytes(np.arange(10, dtype=np.uint8)), format=lzma.FORMAT_XZ,
+                                filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 4096}]))
+    z[16] = 40
+    z[20:24] = struct.pack("<I", zlib.crc32(bytes(z[12:20])))
+    add("idx_xz_4gib_dictionary.idx.xz", bytes(z), expect={"read_idx": "dictionary"})
+    good = lzma.compress(_idx_bytes(np.arange(100, dtype=np.uint8)))
+    bad = bytearray(good)
+    bad[-13] ^= 0xFF  # inside the index/check, before the footer
+    add("idx_xz_bad_check.idx.xz", bytes(bad))
+    add("idx_xz_garbage_after.idx.xz", good + b"garbage!",
+        expect={"read_idx": "not another xz stream"})
+    add("idx_xz_lzma_alone_format.idx.xz", lzma.compress(_idx_bytes(np.arange(5, dtype=np.uint8)),
+                                                       format=lzma.FORMAT_ALONE))
 
 
 def _crafted_safetensors(add):

@@ -1,0 +1,160 @@
+/* Depthwise "same" convolution of small maps (rows under 14 outputs: MobileNetV2's 7x7 layers
+ * and its 14 -> 7 stride-2 layer) with 16 planes side by side as the lanes of a vector.
+ *
+ * On the flat grid of one plane (plan_dw_same_simd.c) a 7x7 map is 49 outputs in four
+ * vectors of 16, each tap a masked load: a quarter of the lanes and most of the loads are
+ * spent on edges.  Here a group of 16 planes is transposed (vf_transpose16) into
+ * position-major vectors, one lane per plane, copied into a zero-bordered grid, and every
+ * output position is then R * S full-width FMAs with per-lane weights (the planes' channels)
+ * and plain loads; the result is transposed back into the 16 output planes.  The sums are
+ * formed in the same order as the flat kernel's (bias, then the taps row by row).
+ *
+ * AVX-512 only (the 16 x 16 register transpose); the other copies take no planes.  Planes past
+ * the last whole group of 16 are left to the flat kernel. */
+#include <stdint.h>
+#include <stddef.h>
+
+#include "dlcore/act.h"
+#include "dlcore/plan.h"
+#include "dlcore/runtime.h"
+#include "simd.h"
+#include "plan_dw_cblock.h"
+#include "plan_planes.h"
+
+#ifdef DL_VF_TRANSPOSE16
+
+enum { LANES = 16, MAX_SIDE = 28, MAX_OW = 13 };
+
+typedef struct {
+    const double *f;
+    const float *x;
+    const float *wt;    /* (taps + 1) rows of C + 16: tap q's weight (then the bias) of
+                         * channel c mod C at wt[q * CW + c], so a group's lane vector is one
+                         * load from its first channel */
+    int64_t CW;
+    float *y;
+    int64_t C, H, W, OH, OW, R, S, st, ph, pw, Hp, Wp;
+    int kind, clip;
+    float lo, hi;
+} cb_args;
+
+/* dst[j * 16 + l] = src[l * lds + j], j < n: 16 planes' values at n positions */
+static void to_lanes(const float *src, int64_t lds, int64_t n, float *dst)
+{
+    int64_t j = 0;
+    for (; j + LANES <= n; j += LANES) vf_transpose16(src + j, lds, dst + j * LANES, LANES);
+    for (; j < n; j++)
+        for (int l = 0; l < LANES; l++) dst[j * LANES + l] = src[l * lds + j];
+}
+
+/* dst[l * ldd + j] = src[j * 16 + l], j < n: back into 16 planes */
+static void from_lanes(const float *src, int64_t n, float *dst, int64_t ldd)
+{
+    int64_t j = 0;
+    for (; j + LANES <= n; j += LANES) vf_transpose16(src + j * LANES, LANES, dst + j, ldd);
+    for (; j < n; j++)
+        for (int l = 0; l < LANES; l++) dst[l * ldd + j] = src[j * LANES + l];
+}
+
+/* NB consecutive outputs of row oh from column ow0, into O (position-major) */
+static inline __attribute__((always_inline)) void outputs(const cb_args *a, const float *P,
+                                                         const float *wl, vf vb, vf vlo,
+                                                         vf vhi, int64_t oh, int64_t ow0,
+                                                         float *O, const int NB)
+{
+    vf acc[4];
+    for (int k = 0; k < NB; k++) acc[k] = vb;
+    for (int64_t r = 0; r < a->R; r++) {
+        const float *row = P + ((oh * a->st + r) * a->Wp + ow0 * a->st) * LANES;
+        for (int64_t s = 0; s < a->S; s++) {
+            const vf wt = vf_loadu(wl + (r * a->S + s) * a->CW);
+            for (int k = 0; k < NB; k++)
+                acc[k] = vf_fma(wt, vf_loadu(row + (k * a->st + s) * LANES), acc[k]);
+        }
+    }
+    for (int k = 0; k < NB; k++) {
+        vf v = acc[k];
+        if (a->clip) v = vf_min(vhi, vf_max(vlo, v));
+        vf_storeu(O + (oh * a->OW + ow0 + k) * LANES, v);
+    }
+}
+
+/* planes 16 g .. 16 g + 15; buf: the group's scratch (see dl_plan_dw_cblock) */
+static void group(const void *ctx, int64_t g, float *buf)
+{
+    const cb_args *a = ctx;
+    const int64_t p0 = g * LANES, HW = a->H * a->W, OHW = a->OH * a->OW, taps = a->R * a->S;
+    const int64_t Hp = a->Hp, Wp = a->Wp, W = a->W;
+    float *T = buf, *P = T + HW * LANES, *O = P + Hp * Wp * LANES;
+    /* the lanes' weights: tap q's vector at wl + q * CW (the bias after the last tap) */
+    const float *wl = a->wt + p0 % a->C;
+    to_lanes(a->x + p0 * HW, HW, HW, T);
+    /* the zero-bordered grid, one vector (position) at a time: the rows are a few vectors
+     * long, too short for memset/memcpy calls to pay */
+    const vf z = vf_zero();
+    for (int64_t v = 0; v < a->ph * Wp; v++) vf_storeu(P + v * LANES, z);
+    for (int64_t v = (a->ph + a->H) * Wp; v < Hp * Wp; v++) vf_storeu(P + v * LANES, z);
+    for (int64_t h = 0; h < a->H; h++) {
+        float *pr = P + (h + a->ph) * Wp * LANES;
+        const float *tr = T + h * W * LANES;
+        for (int64_t v = 0; v < a->pw; v++) vf_storeu(pr + v * LANES, z);
+        for (int64_t v = 0; v < W; v++)
+            vf_storeu(pr + (a->pw + v) * LANES, vf_loadu(tr + v * LANES));
+        for (int64_t v = a->pw + W; v < Wp; v++) vf_storeu(pr + v * LANES, z);
+    }
+    const vf vb = vf_loadu(wl + taps * a->CW), vlo = vf_set1(a->lo), vhi = vf_set1(a->hi);
+    for (int64_t oh = 0; oh < a->OH; oh++) {
+        int64_t ow = 0;
+        for (; ow + 4 <= a->OW; ow += 4) outputs(a, P, wl, vb, vlo, vhi, oh, ow, O, 4);
+        for (; ow + 2 <= a->OW; ow += 2) outputs(a, P, wl, vb, vlo, vhi, oh, ow, O, 2);
+        for (; ow < a->OW; ow++) outputs(a, P, wl, vb, vlo, vhi, oh, ow, O, 1);
+    }
+    float *y = a->y + p0 * OHW;
+    from_lanes(O, OHW, y, OHW);
+    if (!a->clip && a->kind >= 0)
+        for (int l = 0; l < LANES; l++)
+            dl_act_fwd_f32(a->kind, y + l * OHW, y + l * OHW, (size_t)OHW, (float)a->f[0],
+                           (float)a->f[1], (float)a->f[2]);
+}
+
+int64_t DL_ISA_FN(dl_plan_dw_cblock)(const int64_t *i, const double *f, const float *x,
+                                     const float *w, const float *bias, float *y)
+{
+    /* N C H W K R S OH OW sh sw ph pw dh dw groups act */
+    const int64_t planes = i[0] * i[1];
+    if (i[8] > MAX_OW || i[2] > MAX_SIDE || i[3] > MAX_SIDE || planes < LANES) return 0;
+    cb_args a;
+    a.f = f; a.x = x; a.y = y;
+    a.C = i[1]; a.H = i[2]; a.W = i[3]; a.OH = i[7]; a.OW = i[8]; a.R = i[5]; a.S = i[6];
+    a.st = i[9]; a.ph = i[11]; a.pw = i[12];
+    a.Hp = a.H + 2 * a.ph; a.Wp = a.W + 2 * a.pw;
+    a.kind = (int)i[16];
+    a.clip = a.kind == DL_AF_RELU || a.kind == DL_AF_HARDTANH;
+    a.lo = a.kind == DL_AF_RELU ? 0.0f : (float)f[0];
+    a.hi = a.kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
+    const int64_t groups = planes / LANES, taps = a.R * a.S, C = a.C;
+    a.CW = C + LANES;
+    float *wt = dl_alloc(sizeof(float) * (size_t)((taps + 1) * a.CW));
+    if (!wt) return -1;
+    for (int64_t c = 0, cc = 0; c < a.CW; c++, cc = cc + 1 < C ? cc + 1 : 0) {
+        for (int64_t q = 0; q < taps; q++) wt[q * a.CW + c] = w[cc * taps + q];
+        wt[taps * a.CW + c] = bias ? bias[cc] : 0.0f;
+    }
+    a.wt = wt;
+    const size_t floats = (size_t)((a.H * a.W + a.Hp * a.Wp + a.OH * a.OW) * LANES);
+    const int nt = dl_threads_for((size_t)(planes * a.OH * a.OW * taps), (size_t)1 << 16);
+    const int rc = dl_each_plane(nt, groups, floats * sizeof(float), group, &a);
+    dl_free(wt);
+    return rc ? -1 : groups * LANES;
+}
+
+#else
+
+int64_t DL_ISA_FN(dl_plan_dw_cblock)(const int64_t *i, const double *f, const float *x,
+                                     const float *w, const float *bias, float *y)
+{
+    (void)i; (void)f; (void)x; (void)w; (void)bias; (void)y;
+    return 0;
+}
+
+#endif
