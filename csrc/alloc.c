@@ -161,16 +161,30 @@ void dl_buf_free(void *ptr)
     g_mapped -= block;
     if (block <= g_limit) {
         cache_make_room(block);
-        for (int i = 0; i < CACHE_SLOTS; i++) {
-            if (!g_cache[i].base) {
-                g_cache[i].base = h;
-                g_cache[i].block = block;
-                g_cache[i].tick = ++g_tick;
-                g_cached_bytes += block;
-                g_cached_blocks++;
-                pthread_mutex_unlock(&g_lock);
-                return;
-            }
+        /* a free slot, else the least recently cached block's: when every slot holds
+         * blocks of an earlier workload's sizes, the block freed now (likely wanted again
+         * soon) replaces the oldest instead of being unmapped, or a new model's arrays
+         * would never be cached and every step would fault its pages in afresh */
+        int slot = -1, oldest = -1;
+        for (int i = 0; i < CACHE_SLOTS && slot < 0; i++) {
+            if (!g_cache[i].base) slot = i;
+            else if (oldest < 0 || g_cache[i].tick < g_cache[oldest].tick) oldest = i;
+        }
+        if (slot < 0 && oldest >= 0) {
+            munmap(g_cache[oldest].base, g_cache[oldest].block);
+            g_cached_bytes -= g_cache[oldest].block;
+            g_cached_blocks--;
+            g_cache[oldest].base = NULL;
+            slot = oldest;
+        }
+        if (slot >= 0) {
+            g_cache[slot].base = h;
+            g_cache[slot].block = block;
+            g_cache[slot].tick = ++g_tick;
+            g_cached_bytes += block;
+            g_cached_blocks++;
+            pthread_mutex_unlock(&g_lock);
+            return;
         }
     }
     pthread_mutex_unlock(&g_lock);

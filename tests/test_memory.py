@@ -70,3 +70,27 @@ def test_many_sizes_and_small_arrays_stay_correct(rng):
         assert c.sum() == pytest.approx(s)
     t = dl.randn(1000, 1000)
     assert abs(float((t * 2).sum()) - 2 * float(t.sum())) < 1e-1
+
+
+def test_a_full_cache_makes_room_for_new_sizes():
+    """Every slot holding an earlier workload's sizes: a block freed now replaces the oldest
+    cached one, so a new size is reused from its second allocation on (not mapped afresh)."""
+    memory.empty_cache()
+    mb = 1 << 20
+    # 70 size classes (64 KiB steps below 4 MiB, 2 MiB steps above): more than the cache's
+    # slots; np.empty never touches the pages, so this costs address space, not memory
+    sizes = [mb + k * (64 << 10) for k in range(48)] + [4 * mb + j * 2 * mb for j in range(22)]
+    for n in sizes:
+        a = np.empty(n // 4, np.float32)
+        del a
+    assert memory.stats()["cached_blocks"] >= 60
+    new = (4 * mb + 30 * 2 * mb) // 4          # a size none of them had
+    a = np.empty(new, np.float32)
+    del a
+    before = memory.stats()
+    b = np.empty(new, np.float32)
+    assert memory.stats()["hits"] == before["hits"] + 1
+    b[:1000] = 1.0
+    assert float(b[:1000].sum()) == 1000.0
+    del b
+    memory.empty_cache()
