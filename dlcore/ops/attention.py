@@ -195,8 +195,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if isinstance(attn_mask, TensorBase) and attn_mask.requires_grad and mask.dtype != np.bool_:
         # a float mask that takes a gradient goes in as the Tensor (of the query's dtype)
         mask = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
-    if dropout_p > 0.0 or not (np.isfinite(q).all() and np.isfinite(k).all()
-                               and np.isfinite(v).all()):
+    if dropout_p > 0.0 or not _all_finite(q, k, v):
         # NaN/Inf operands: the fused kernel's online softmax treats a row without a finite
         # score as fully masked (a zero row); PyTorch's NaN comes out of the composed ops
         return _composed(query, key, value, mask, dropout_p, is_causal, scale)
@@ -205,6 +204,17 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         # causal mode skips the key tiles after each query block, with the same sums
         mask, is_causal = None, True
     return SDPAFn.apply(query, key, value, mask, is_causal=bool(is_causal), scale=scale)
+
+
+def _all_finite(q, k, v):
+    """Whether q, k and v hold no NaN/Inf.  Views of one packed projection (split_heads) are
+    checked by one contiguous pass over that array, a superset of theirs (a NaN elsewhere in
+    it only sends the call down the composed path, which is right for any input)."""
+    base = q.base
+    if base is not None and k.base is base and v.base is base and base.flags.c_contiguous \
+            and base.size <= q.size + k.size + v.size:
+        return bool(np.isfinite(base).all())
+    return bool(np.isfinite(q).all() and np.isfinite(k).all() and np.isfinite(v).all())
 
 
 _CAUSAL = {}  # (L, S, dtype) -> the top-left causal mask in that dtype (bool: may attend)
