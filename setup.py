@@ -144,7 +144,9 @@ class BuildExt(build_ext):
         workers = max(1, min(len(jobs), os.cpu_count() or 1))
         with ThreadPoolExecutor(workers) as pool:
             objects = list(pool.map(compile_one, jobs))
-        lean = [] if SANITIZE else self._lean_link_flags(cc)
+        # DLCORE_KEEP_SYMBOLS=1 keeps the kernels' names for a profiler (perf, valgrind)
+        keep = SANITIZE or os.environ.get("DLCORE_KEEP_SYMBOLS", "") not in ("", "0")
+        lean = [] if keep else self._lean_link_flags(cc)
         for ext in self.extensions:
             ext.extra_objects = list(ext.extra_objects or []) + objects
             ext.extra_compile_args = list(ext.extra_compile_args or []) + omp_flags + defines
