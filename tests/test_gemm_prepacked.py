@@ -31,14 +31,6 @@ def _ref(A, Bop, bias, kind, act, alpha, beta, C0):
     return v
 
 
-@pytest.fixture(params=supported_isas())
-def isa(request):
-    prev = get_isa()
-    set_isa(request.param)
-    yield request.param
-    set_isa(prev)
-
-
 @pytest.mark.parametrize("M,N,K", [(1, 7, 3), (4, 33, 17), (5, 17, 33), (7, 100, 1),
                                    (17, 65, 300), (64, 96, 257), (33, 513, 40),
                                    (130, 31, 520)])

@@ -11,19 +11,11 @@ import pytest
 
 import dlcore as dl
 from dlcore import nn
-from dlcore.runtime import get_isa, set_isa, supported_isas
+
 
 from test_jit_dw_same import _ACTS, _reference
 
 RNG = np.random.default_rng(29)
-
-
-@pytest.fixture(params=supported_isas())
-def isa(request):
-    prev = get_isa()
-    set_isa(request.param)
-    yield request.param
-    set_isa(prev)
 
 
 def _model(C, k, stride, act, bias):

@@ -12,17 +12,9 @@ import pytest
 import dlcore as dl
 from dlcore import nn
 from dlcore.jit import executor as X
-from dlcore.runtime import get_isa, set_isa, supported_isas
+
 
 RNG = np.random.default_rng(31)
-
-
-@pytest.fixture(params=supported_isas())
-def isa(request):
-    prev = get_isa()
-    set_isa(request.param)
-    yield request.param
-    set_isa(prev)
 
 
 def _plan(m, x):

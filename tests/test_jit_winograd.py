@@ -18,22 +18,15 @@ from dlcore.jit.executor import CONV
 from dlcore.ops.conv import conv2d_algorithm, conv_algorithm, winograd_cache_info
 from dlcore.runtime import get_isa, set_isa, supported_isas
 
+from test_jit_conv_direct import _graph as _direct_graph, _reference as _direct_reference
+
 RNG = np.random.default_rng(1717)
 TILE = {"winograd2x2": 2, "winograd4x4": 4, "im2col": 0}
 
 
 def _reference(x, w, b, pads):
     """float64 3x3 correlation, stride 1, pads (top, left, bottom, right)"""
-    N, C, H, W = x.shape
-    t, l, bo, r = pads
-    xp = np.zeros((N, C, H + t + bo, W + l + r))
-    xp[:, :, t:t + H, l:l + W] = x
-    OH, OW = xp.shape[2] - 2, xp.shape[3] - 2
-    y = np.zeros((N, w.shape[0], OH, OW))
-    for i in range(3):
-        for j in range(3):
-            y += np.einsum("nchw,kc->nkhw", xp[:, :, i:i + OH, j:j + OW], w[:, :, i, j])
-    return y + (0.0 if b is None else b.reshape(1, -1, 1, 1))
+    return _direct_reference(x, w, b, pads, (1, 1))
 
 
 _ACTS = {None: (None, lambda y: y),
@@ -42,18 +35,7 @@ _ACTS = {None: (None, lambda y: y),
 
 
 def _graph(x, w, b, pads, act=None):
-    N, C, H, W = x.shape
-    K = w.shape[0]
-    OH, OW = H + pads[0] + pads[2] - 2, W + pads[1] + pads[3] - 2
-    attrs = {"strides": (1, 1), "pads": tuple(pads), "dilations": (1, 1), "group": 1}
-    if act:
-        attrs.update(activation=act, activation_attrs=_ACTS[act][0])
-    g = Graph()
-    ins = [g.add_input("x", x.shape, x.dtype), g.const(w)] + ([g.const(b)] if b is not None
-                                                               else [])
-    node = g.add_node("Conv", ins, attrs, [((N, K, OH, OW), np.float32)])
-    g.outputs = list(node.outputs)
-    return g
+    return _direct_graph(x, w, b, pads, (1, 1), act)
 
 
 def _rel(got, want):

@@ -152,6 +152,16 @@ def test_constructor_errors():
         m.forward([50])
 
 
+def _copy_quantized(f, m, kind):
+    """m's quantized layers hold f's weights rounded to `kind`, its norms f's weights"""
+    for name, mod in m.named_modules():
+        src = f.get_submodule(name) if name else f
+        if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
+            mod._set_blocks(quantize(src.weight, kind))
+        elif isinstance(mod, dl.nn.RMSNorm):
+            mod.weight = src.weight
+
+
 @pytest.mark.parametrize("kind", [None, "Q4_1", "Q8_0"])
 def test_fused_inference_path_equals_the_sublayer_by_sublayer_path(kind):
     f = float_model(seed=5)
@@ -160,12 +170,7 @@ def test_fused_inference_path_equals_the_sublayer_by_sublayer_path(kind):
     # (its int8 prompts: test_llama_int8_prompt.py)
     m.int8_prompt = False
     if kind is not None:
-        for name, mod in m.named_modules():
-            src = f.get_submodule(name) if name else f
-            if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
-                mod._set_blocks(quantize(src.weight, kind))
-            elif isinstance(mod, dl.nn.RMSNorm):
-                mod.weight = src.weight
+        _copy_quantized(f, m, kind)
     calls = []
     m.model.layers[0].mlp.down_proj.register_forward_hook(lambda *a: calls.append(1))
     out = {}
@@ -194,12 +199,7 @@ def test_next_token_logits_from_the_last_row_alone(kind, int8):
     f = float_model(seed=11)
     m = f if kind is None else LlamaForCausalLM(f.config, max_seq_len=32, kind=kind)
     if kind is not None:
-        for name, mod in m.named_modules():
-            src = f.get_submodule(name) if name else f
-            if isinstance(mod, (dl.nn.QuantizedLinear, dl.nn.QuantizedEmbedding)):
-                mod._set_blocks(quantize(src.weight, kind))
-            elif isinstance(mod, dl.nn.RMSNorm):
-                mod.weight = src.weight
+        _copy_quantized(f, m, kind)
     m.int8_prompt = int8
     tol = 1e-5
     with dl.no_grad():
