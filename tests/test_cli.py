@@ -217,6 +217,15 @@ def test_bench_help_lists_every_family(capsys):
     assert listed == cli.bench_families()
 
 
+def test_every_bench_family_has_run():
+    # `dlcore bench` imports each listed module and calls its run(): a helper module without
+    # one must be private (_name), or the whole bench (and CI) fails on it
+    import importlib
+    for name in cli.bench_families():
+        mod = importlib.import_module("dlcore.bench." + name)
+        assert callable(getattr(mod, "run", None)), name
+
+
 def test_data_fetch_models_dry_run():
     code, text = run(["data", "fetch", "models", "--dry-run"])
     assert code == 0

@@ -52,15 +52,13 @@ SIZES = [(1, 1), (2, 3), (5, 7), (13, 16), (17, 33), (9, 40), (1, 29), (112, 112
 
 
 @pytest.mark.parametrize("isa", supported_isas())
-@pytest.mark.parametrize("hw", SIZES)
-@pytest.mark.parametrize("pad", [0, 1])
-@pytest.mark.parametrize("ceil", [False, True])
+@pytest.mark.parametrize("hw,pad,ceil", [  # the cases where at least one window fits
+    (hw, pad, ceil) for hw in SIZES for pad in (0, 1) for ceil in (False, True)
+    if _out(hw[0], pad, ceil) >= 1 and _out(hw[1], pad, ceil) >= 1])
 @pytest.mark.parametrize("nthreads", [1, 2])
 def test_matches_float64_reference(isa, hw, pad, ceil, nthreads):
     H, W = hw
     OH, OW = _out(H, pad, ceil), _out(W, pad, ceil)
-    if OH < 1 or OW < 1:
-        pytest.skip("no window fits")
     prev = get_isa()
     set_isa(isa)
     try:

@@ -1,5 +1,5 @@
 """Per-op overhead: Linear forward/backward and a whole MLP training step at batch 1 and 64,
-and single ops on one-element tensors (dlcore.bench.eager_overhead: microseconds per op).
+and single ops on one-element tensors (dlcore.bench._eager_overhead: microseconds per op).
 
 The MLP is 784-256-128-10 with ReLU, cross-entropy and plain SGD, the same model on every side:
 dlcore, a hand-written NumPy forward/backward/update, and torch (nn.Linear, F.cross_entropy,
@@ -10,7 +10,7 @@ the MLP's weights after one step from the same start, within RTOL x max |referen
 import numpy as np
 
 from . import assert_close, format_table, get_torch, row, threads as thread_scope, time_ms
-from . import eager_overhead
+from . import _eager_overhead as eager_overhead
 
 SIZES = (784, 256, 128, 10)
 RTOL = 1e-4
