@@ -7,7 +7,6 @@ time.process_time so a shared, loaded machine's other jobs count less).
 """
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -19,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import dlcore as dl  # noqa: E402
 from dlcore import Tensor, jit, no_grad  # noqa: E402
+from cpu_rounds import median_cpu_ms  # noqa: E402
 
 
 def main():
@@ -69,13 +69,7 @@ def main():
             feed = dict(zip(names, xs))
             sides[k] = (lambda s=sess, fd=feed: s.run(None, fd)[0])
             errs[k] = float(np.abs(sides[k]() - ref).max() / np.abs(ref).max())
-        ts = {k: [] for k in sides}
-        for _ in range(a.rounds):
-            for k, f in sides.items():
-                t = time.process_time()
-                f()
-                ts[k].append(time.process_time() - t)
-        ms = {k: statistics.median(v) * 1e3 for k, v in ts.items()}
+        ms = median_cpu_ms(sides, a.rounds)
         print("MiniLM b%d seq128, 1 thread, CPU ms (median of %d alternated rounds):"
               % (b, a.rounds))
         print("  " + "  ".join("%s %.1f (err %.3f)" % (k, ms[k], errs[k]) for k in ms))

@@ -7,7 +7,6 @@ less).  Calibration as in `dlcore bench quant_static`: two random batches of 2.
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -17,6 +16,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import dlcore as dl  # noqa: E402
 from dlcore import Tensor, jit, no_grad  # noqa: E402
+from cpu_rounds import median_cpu_ms  # noqa: E402
 
 
 def main():
@@ -52,13 +52,7 @@ def main():
                  "int8": lambda: qm(tx).numpy(), "int8_plan": lambda: p8(x)[0]}
         ref = f32()
         errs = {k: float(np.abs(f() - ref).max() / np.abs(ref).max()) for k, f in sides.items()}
-        ts = {k: [] for k in sides}
-        for _ in range(a.rounds):
-            for k, f in sides.items():
-                t = time.process_time()
-                f()
-                ts[k].append(time.process_time() - t)
-        ms = {k: statistics.median(v) * 1e3 for k, v in ts.items()}
+        ms = median_cpu_ms(sides, a.rounds)
         print("%s b1, 1 thread, CPU ms (median of %d alternated rounds); int8 plan: %d Python "
               "steps of %d" % (name, a.rounds, p8.n_python_steps, len(p8.steps)))
         print("  " + "  ".join("%s %.1f (err %.3f)" % (k, ms[k], errs[k]) for k in ms))
