@@ -103,19 +103,7 @@ static int SUF(packed_tiles_all)(const dl_conv_params *p, SUF(packed_tile_fn) ti
     const int64_t Kc = p->C / p->groups * p->R * p->S, tiles = (p->N + kb - 1) / kb;
     const size_t need = (size_t)((Kc + Kg) * kb * P + SUF(padded_elems)(p));
     int fail = 0;
-    if (!split_outer(tiles, nt)) {
-        /* outside any region, so that each tile's GEMM starts its own team at the top level
-         * (see run_units) */
-        T *col = (T *)dl_alloc(need * sizeof(T));
-        if (!col) return -1;
-        for (int64_t t = 0; t < tiles; t++) {
-            const int64_t b0 = t * kb;
-            tile(p, in, w, bias, out, b0, min64(kb, p->N - b0), col, col + Kc * kb * P,
-                 col + (Kc + Kg) * kb * P);
-        }
-        dl_free(col);
-        return 0;
-    }
+    if (!split_outer(tiles, nt)) nt = 1;
     #pragma omp parallel num_threads(nt)
     {
         T *col = (T *)dl_alloc(need * sizeof(T));
