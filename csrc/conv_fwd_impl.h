@@ -57,17 +57,7 @@ typedef void (*SUF(unit_fn))(void *ctx, int64_t u, T *col);
 static int SUF(run_units)(int64_t units, int nt, size_t col_elems, SUF(unit_fn) fn, void *ctx)
 {
     int fail = 0;
-    if (!split_outer(units, nt)) {
-        /* no enclosing region, not even an inactive one: each GEMM's team nested inside one
-         * started slowly (ResNet-18 at batch 1: a 3x3 stride-2 layer 1.0x at two threads,
-         * the worker mostly waiting) */
-        T *col = col_elems ? (T *)dl_alloc(col_elems * sizeof(T)) : NULL;
-        if (col_elems && !col) return -1;
-        for (int64_t u = 0; u < units; u++) fn(ctx, u, col);
-        dl_free(col);
-        return 0;
-    }
-    #pragma omp parallel num_threads(nt)
+    #pragma omp parallel num_threads(nt) if (split_outer(units, nt))
     {
         T *col = col_elems ? (T *)dl_alloc(col_elems * sizeof(T)) : NULL;
         if (team_all_ok(!col_elems || col, &fail)) {
