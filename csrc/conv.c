@@ -210,26 +210,30 @@ static void dw_wgrad_f64(const double *buf, int64_t bw, const double *gy, int64_
  * executor's kernel splits planes over threads from 2^16 multiply-adds, where its team is
  * kept busy; an eager call keeps the conv grain (one thread below DL_CONV_GRAIN), as the
  * band kernel did. */
-static size_t dw_same_work(const dl_conv_params *p)
+/* -1, or the thread setting to restore after a call kept on one thread */
+static int dw_same_grain_begin(const dl_conv_params *p)
 {
-    return (size_t)(p->N * p->K * p->OH * p->OW * p->R * p->S);
+    const size_t work = (size_t)(p->N * p->K * p->OH * p->OW * p->R * p->S);
+    return work < DL_CONV_GRAIN ? dl_set_local_num_threads(1) : -1;
+}
+static void dw_same_grain_end(int prev)
+{
+    if (prev >= 0) dl_set_local_num_threads(prev);
 }
 static int dw_same_fwd_f32(const dl_conv_params *p, const float *x, const float *w,
                            const float *bias, float *y)
 {
-    const int one = dw_same_work(p) < DL_CONV_GRAIN;
-    const int prev = one ? dl_set_local_num_threads(1) : 0;
+    const int prev = dw_same_grain_begin(p);
     const int rc = conv_kernels()->dw_same_fwd(p, x, w, bias, y);
-    if (one) dl_set_local_num_threads(prev);
+    dw_same_grain_end(prev);
     return rc;
 }
 static int dw_same_bwd_data_f32(const dl_conv_params *p, const float *gy, const float *w,
                                 const float *bias_init, float *gx)
 {
-    const int one = dw_same_work(p) < DL_CONV_GRAIN;
-    const int prev = one ? dl_set_local_num_threads(1) : 0;
+    const int prev = dw_same_grain_begin(p);
     const int rc = conv_kernels()->dw_same_bwd_data(p, gy, w, bias_init, gx);
-    if (one) dl_set_local_num_threads(prev);
+    dw_same_grain_end(prev);
     return rc;
 }
 static int dw_same_wgrad_f32(const dl_conv_params *p, const float *x, const float *gy,
