@@ -8,10 +8,10 @@
  * (7e-9 in exact arithmetic).  Computing the small side Phi(-|x|) keeps relative precision in
  * the negative tail, where 1 + erf(x / sqrt 2) would cancel; the large side is 1 - Phi(-|x|).
  * e^(-a^2/2) is 2^n e^r with e^r = 1 + r + r^2 q(r) as in vf_exp_poly; the reduction's first
- * step is one FMA of the exact
- * product (-a/2) a and the exact n ln2_hi, so a^2 is never rounded (a rounded a^2 would put
- * a^2/2 ulp of error into the exponent, 7.5e-7 relative at a = 5); the 2^n scale is AVX-512's
- * scalef (gradual underflow to 0), elsewhere the exponent field with a clamp.
+ * step is one FMA of the exact product (-a/2) a and the exact n ln2_hi, so a^2 is never
+ * rounded (a rounded a^2 would put a^2/2 ulp of error into the exponent, 7.5e-7 relative at
+ * a = 5); the 2^n scale is AVX-512's scalef (gradual underflow to 0), elsewhere the exponent
+ * field with a clamp.
  *
  * Error against double precision (tests/test_gelu_erf.py measures it on dense grids): GELU
  * within 4.3e-7 relative wherever it is a normal float (x > -13), tail included, and the slope
