@@ -105,12 +105,22 @@ cdef class CPlan:
             dl_plan_free(self.p)
 
     def team_steps(self):
-        """Per step, True when it may run on the thread team (csrc/plan_team.c), False when
-        it is too small to split and runs on the calling thread."""
+        """Per step, True when it may run on the OpenMP thread team (csrc/plan_team.c),
+        False when it runs on the calling thread or splits over the helpers (helper_steps)."""
         cdef int k = 0
         out = []
         while dl_plan_step_team(self.p, k) >= 0:
             out.append(dl_plan_step_team(self.p, k) == 1)
+            k += 1
+        return out
+
+    def helper_steps(self):
+        """Per step, True when it is a few-row product whose columns split over the
+        executor's helper threads (csrc/plan_gemm_split.c: plans with no team step)."""
+        cdef int k = 0
+        out = []
+        while dl_plan_step_team(self.p, k) >= 0:
+            out.append(dl_plan_step_team(self.p, k) == 2)
             k += 1
         return out
 
