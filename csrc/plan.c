@@ -19,6 +19,7 @@
 #include "layernorm_kernels.h"
 #include "plan_kernels.h"
 #include "plan_pointwise.h"
+#include "plan_shared.h"
 #include "plan_winograd.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -160,7 +161,7 @@ void dl_plan_free(dl_plan *p)
         if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_rnn_packed_free(p->rnn_packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_sgemm_packed_b_free(p->gemm_b[k]);
-    for (int k = 0; k < p->nsteps; k++) dl_free(p->direct[k]);
+    for (int k = 0; k < p->nsteps; k++) dl_plan_unshare(p->direct[k]);
     for (int k = 0; k < p->nsteps; k++) dl_plan_wino_free(&p->wino[k]);
     free(p->direct);
     free(p->wino);

@@ -12,6 +12,7 @@
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
+#include "plan_shared.h"
 
 int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
 {
@@ -112,7 +113,8 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
 
 /* The CONV_DIRECT step's weights (K, C, R, S) as blocks of DL_PLAN_DIRECT_ROWS output
  * channels, tap-major within a block: wp[(kb*T + t)*ROWS + m] = w[kb*ROWS + m, t], zero for
- * channels past K (T = C*R*S taps).  NULL when out of memory. */
+ * channels past K (T = C*R*S taps), shared with other plans holding the same blocks
+ * (plan_shared.h: free with dl_plan_unshare).  NULL when out of memory. */
 float *dl_plan_direct_pack(const int64_t *i, const float *w)
 {
     const int64_t K = i[4], T = i[1] * i[5] * i[6], RW = DL_PLAN_DIRECT_ROWS;
@@ -125,5 +127,5 @@ float *dl_plan_direct_pack(const int64_t *i, const float *w)
                 const int64_t k = kb * RW + m;
                 wp[(kb * T + t) * RW + m] = k < K ? w[k * T + t] : 0.0f;
             }
-    return wp;
+    return dl_plan_share(wp, sizeof(float) * (size_t)(KB * T * RW > 0 ? KB * T * RW : 1));
 }

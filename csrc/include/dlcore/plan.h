@@ -198,6 +198,9 @@ void dl_plan_team_flags(int nsteps, const dl_plan_step *steps, unsigned char *te
 void dl_plan_gemm_split(const dl_plan_step *s, const float *A, const float *B,
                         const float *bias, float *C, int nthreads);
 
+/* The weight buffers plans share now (csrc/plan_shared.h): how many and their bytes. */
+void dl_plan_shared_stats(int64_t *buffers, int64_t *bytes);
+
 /* The element kernels of the executor (plan_ops.c, plan_simd.c). */
 void dl_plan_copy(const dl_plan_step *s, const char *src, char *dst);
 void dl_plan_fill(const dl_plan_step *s, char *dst);
