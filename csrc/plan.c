@@ -26,6 +26,7 @@
 #endif
 
 int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa);
+void dl_plan_conv_unpack(dl_sgemm_packed_a *pa);
 void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
                        const float *x, const float *bias, float *y, float *col);
 float *dl_plan_direct_pack(const int64_t *i, const float *w);
@@ -158,7 +159,7 @@ void dl_plan_free(dl_plan *p)
     if (!p) return;
     for (int k = 0; k < p->npool; k++) dl_free(p->pool[k]);
     for (int k = 0; k < p->nsteps; k++)
-        if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
+        if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_plan_conv_unpack(&p->packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_rnn_packed_free(p->rnn_packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_sgemm_packed_b_free(p->gemm_b[k]);
     for (int k = 0; k < p->nsteps; k++) dl_plan_unshare(p->direct[k]);

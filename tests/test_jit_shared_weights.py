@@ -12,9 +12,11 @@ from dlcore import _C, nn
 
 def _model():
     dl.manual_seed(5)
-    # a direct 3x3 conv (16 -> 32 on a 20x20 map, its BatchNorm folded in) and a Winograd one
+    # a direct 3x3 conv (16 -> 32 on a 20x20 map, its BatchNorm folded in), a Winograd one
+    # and a stride-2 one on im2col tiles (weights packed for the GEMM)
     return nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
-                         nn.Conv2d(32, 32, 3, padding=1), nn.ReLU()).eval()
+                         nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(32, 48, 3, stride=2, padding=1)).eval()
 
 
 def _eager(m, x):
@@ -41,15 +43,16 @@ def test_second_plan_of_the_same_weights_shares_everything():
     tr = dl.jit.trace(m, [x])
     p1 = tr.plan(x)
     # the plan is what this test means: one direct conv, one on transformed filters
-    assert "CONV_DIRECT" in str(p1) and sum(w > 0 for w in p1.exe.cplan.winograd_steps()) == 1
+    assert "CONV_DIRECT" in str(p1) and "CONV_GEMM" in str(p1)
+    assert sum(w > 0 for w in p1.exe.cplan.winograd_steps()) == 1
     n1, bytes1 = _C.plan_shared_weights()
-    assert n1 == base[0] + 2 and bytes1 > base[1]
+    assert n1 == base[0] + 3 and bytes1 > base[1]
     # the same trace at the same size, and the model traced again
     p2 = tr.plan(x.copy())
     p3 = dl.jit.trace(m, [x]).plan(x)
     assert _C.plan_shared_weights() == (n1, bytes1)
     c1, c2, c3 = _consts(p1), _consts(p2), _consts(p3)
-    assert len(c1) == 2   # the folded conv weights and the other conv's
+    assert len(c1) == 3   # the folded conv weights and the other convs'
     for a, b, c in zip(c1, c2, c3):
         assert a is b and a is c
     for p in (p1, p2, p3):
@@ -58,11 +61,12 @@ def test_second_plan_of_the_same_weights_shares_everything():
     with dl.no_grad():
         m[3].weight.numpy()[...] *= 0.5
         m[0].weight.numpy()[:1] += 1.0
+        m[5].weight.numpy()[-1] -= 0.25
     p4 = dl.jit.trace(m, [x]).plan(x)
-    assert _C.plan_shared_weights()[0] == n1 + 2
+    assert _C.plan_shared_weights()[0] == n1 + 3
     params = [q.numpy() for q in m.parameters()]
     folded = [a for a in c1 if not any(np.shares_memory(a, q) for q in params)]
-    assert len(folded) == 1   # conv 0's weights with BatchNorm folded in (conv 3's is its own)
+    assert len(folded) == 1   # conv 0's weights with BatchNorm folded in (the others are theirs)
     assert not any(a is b for a in folded for b in _consts(p4))
     _check(p4, m, x)
     # the first plans read their own (old) transformed filters: unchanged outputs
