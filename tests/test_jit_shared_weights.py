@@ -106,11 +106,34 @@ def test_plans_for_batch_slices_share_with_the_batch_one_plan():
     assert _C.plan_shared_weights() == base
 
 
+def test_equal_parameters_of_two_models_stay_their_own():
+    """Two models with equal weights: each plan reads its own model's parameter arrays, so
+    training one in place never changes the other's plan."""
+    m1 = _model()
+    m2 = _model()
+    x = np.random.default_rng(2).standard_normal((1, 16, 20, 20)).astype(np.float32)
+    p1 = dl.jit.trace(m1, [x]).plan(x)
+    p2 = dl.jit.trace(m2, [x]).plan(x)
+    for p, m in ((p1, m1), (p2, m2)):
+        params = [q.numpy() for q in m.parameters()]
+        other = [q.numpy() for q in (m2 if m is m1 else m1).parameters()]
+        for a in _consts(p):
+            assert not any(np.shares_memory(a, q) for q in other)
+        assert any(np.shares_memory(a, q) for a in _consts(p) for q in params)
+    before = p2.run([x], 1)[0]
+    with dl.no_grad():
+        for q in m1.parameters():
+            q.numpy()[...] = 0.0
+    assert np.array_equal(p2.run([x], 1)[0], before)
+
+
 def test_shared_consts_compare_bytes():
     from dlcore.jit.shared_consts import shared
     a = np.arange(4096, dtype=np.float32)
     b = a.copy()
     assert shared(a) is a and shared(b) is a
+    v = np.arange(8192, dtype=np.float32)[:4096]   # a view: never handed out or swapped
+    assert shared(v) is v
     c = a.copy()
     c[7] = -0.0 if c[7] == 0 else -c[7]
     assert shared(c) is c

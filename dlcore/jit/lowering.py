@@ -117,7 +117,11 @@ class Lowerer:
             return r
         if not v.is_const:
             raise KeyError("lowering: %s is read before it is defined" % v.name)
-        arr = shared(np.ascontiguousarray(v.data))
+        arr = np.ascontiguousarray(v.data)
+        if v.name.startswith("$"):
+            # a constant the tracer or a pass made (folded weights), not a parameter: plans
+            # of the same model share it (shared_consts.py)
+            arr = shared(arr)
         b = self.consts.get(id(arr))
         if b is None:
             b = self._buf("const", arr.nbytes, array=arr, name=v.name)

@@ -27,9 +27,11 @@ def _bytes(a):
 
 
 def shared(arr):
-    """arr (C-contiguous), or an equal one (byte for byte, same dtype and shape) a plan made
-    before holds."""
-    if arr.nbytes < _MIN_BYTES or not arr.flags.c_contiguous:
+    """arr, or an equal one (byte for byte, same dtype and shape) a plan made before holds.
+    Only for arrays the tracer or the passes made (the caller's part: a model's parameters
+    stay the plan's own, so that two models with equal weights never read each other's when
+    one is trained in place); views are left alone for the same reason."""
+    if arr.nbytes < _MIN_BYTES or not arr.flags.c_contiguous or not arr.flags.owndata:
         return arr
     key = (arr.dtype.str, arr.shape, hashlib.blake2b(_bytes(arr), digest_size=16).digest())
     with _lock:
