@@ -4,7 +4,8 @@
  * Such a product streams its matrix once and does ~1 multiply-add per float it reads, so its
  * time is the matrix's trip from L2 (784 x 256 floats of an MLP's first layer: ~8 us of a
  * 13 us call at one thread).  Two threads each stream half of it.  Through the OpenMP team
- * that only paid without binding it to cores (binding alone cost ~7 us a call here) and an
+ * that only paid without binding it to cores (bound: 16.8 us a call against 9.1, one run at
+ * a load of ~4 on 2 CPUs, DLCORE_DYNAMIC=0) and an
  * end barrier waits for a member the OS has not scheduled; the helper pool's caller instead
  * does every part no helper has started, so a late or sleeping helper costs the call little.
  * The parts are runs of columns (multiples of 16: whole vectors of the kernels); each part is

@@ -14,10 +14,10 @@
  * A plan with no step for the team (an MLP at batch 1) still has products of a few rows by
  * a large matrix: those stream the matrix once, and two threads each streaming half of it
  * save half that time, which the executor's helper pool (plan_pool.c) gets at ~1 us a call
- * when its helper spins.  Measured here, MLP 784-256-128-10 at batch 1 and two threads:
- * 13.4 us a call on one thread, 9.1 us with the 784 x 256 product split (it streams 200 K
- * floats); splitting the 256 x 128 one too (33 K floats, ~1 us) gained nothing.  Hence
- * DL_PLAN_SPLIT_MIN_WEIGHTS. */
+ * when its helper spins.  Measured here, MLP 784-256-128-10 at batch 1 and two threads
+ * (alternated blocks in one run, a shared machine): 13.4 us a call on one thread, 9.1 us
+ * with the 784 x 256 product split (it streams 200 K floats); splitting the 256 x 128 one
+ * too (33 K floats, ~1 us) gained nothing.  Hence DL_PLAN_SPLIT_MIN_WEIGHTS. */
 #include <stdint.h>
 
 #include "dlcore/plan.h"
