@@ -19,12 +19,14 @@
 #include "layernorm_kernels.h"
 #include "plan_kernels.h"
 #include "plan_pointwise.h"
+#include "plan_shared.h"
 #include "plan_winograd.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
 
 int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa);
+void dl_plan_conv_unpack(dl_sgemm_packed_a *pa);
 void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
                        const float *x, const float *bias, float *y, float *col);
 float *dl_plan_direct_pack(const int64_t *i, const float *w);
@@ -106,9 +108,9 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
         free(p);
         return NULL;
     }
+    dl_plan_team_flags(nsteps, p->steps, p->team);
     for (int k = 0; k < nsteps; k++) {
         const dl_plan_step *s = &p->steps[k];
-        p->team[k] = (unsigned char)dl_plan_step_wants_team(s);
         if (s->op == DL_PLAN_RNN && s->i[9] != 0) {
             /* NULL when packing failed: the run then takes the eager call */
             const int64_t *i = s->i;
@@ -157,10 +159,10 @@ void dl_plan_free(dl_plan *p)
     if (!p) return;
     for (int k = 0; k < p->npool; k++) dl_free(p->pool[k]);
     for (int k = 0; k < p->nsteps; k++)
-        if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_sgemm_packed_a_free(&p->packed[k]);
+        if (p->steps[k].op == DL_PLAN_CONV_GEMM) dl_plan_conv_unpack(&p->packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_rnn_packed_free(p->rnn_packed[k]);
     for (int k = 0; k < p->nsteps; k++) dl_sgemm_packed_b_free(p->gemm_b[k]);
-    for (int k = 0; k < p->nsteps; k++) dl_free(p->direct[k]);
+    for (int k = 0; k < p->nsteps; k++) dl_plan_unshare(p->direct[k]);
     for (int k = 0; k < p->nsteps; k++) dl_plan_wino_free(&p->wino[k]);
     free(p->direct);
     free(p->wino);
@@ -243,9 +245,16 @@ static void post_strip(const void *ctx, float *y, size_t rows, size_t cols, ptrd
     post_act(c->kind, y, rows, cols, ld, c->f);
 }
 
-static void run_gemm(const dl_plan_step *s, const dl_sgemm_packed_b *pb, char **ptr)
+static void run_gemm(const dl_plan_step *s, const dl_sgemm_packed_b *pb, int where,
+                     char **ptr)
 {
     const int64_t *i = s->i;
+    const int nthreads = dl_num_threads();
+    if (where == DL_PLAN_ON_HELPERS && nthreads > 1) {
+        dl_plan_gemm_split(s, (const float *)OPND(s, ptr, 0), (const float *)OPND(s, ptr, 1),
+                           (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3), nthreads);
+        return;
+    }
     const float *A = (const float *)OPND(s, ptr, 0), *B = (const float *)OPND(s, ptr, 1);
     const float *bias = (const float *)OPND(s, ptr, 2);
     float *C = (float *)OPND(s, ptr, 3);
@@ -270,7 +279,7 @@ static void run_gemm(const dl_plan_step *s, const dl_sgemm_packed_b *pb, char **
         return;
     }
     /* many small products (attention-like batched MatMul): one product per thread */
-    int nt = dl_num_threads();
+    int nt = nthreads;
     if ((double)M * (double)N * (double)K >= (double)(1 << 18) || total < 2) nt = 1;
     if (nt > total) nt = (int)total;
 #ifdef DL_HAVE_OPENMP
@@ -395,10 +404,9 @@ static int run_rnn(const dl_plan_step *s, const dl_rnn_packed *pk, char **ptr)
 #undef F
 }
 
-static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl_rnn_packed *rp,
-                    const dl_sgemm_packed_b *pb, const float *wd, const dl_plan_wino *pw,
-                    char **ptr, int *err,
-                    int64_t *detail)
+static int run_step(const dl_plan_step *s, int where, const dl_sgemm_packed_a *pa,
+                    const dl_rnn_packed *rp, const dl_sgemm_packed_b *pb, const float *wd,
+                    const dl_plan_wino *pw, char **ptr, int *err, int64_t *detail)
 {
     const int64_t *i = s->i;
     const double *f = s->f;
@@ -411,7 +419,7 @@ static int run_step(const dl_plan_step *s, const dl_sgemm_packed_a *pa, const dl
         dl_plan_fill(s, OPND(s, ptr, 0));
         break;
     case DL_PLAN_GEMM:
-        run_gemm(s, pb, ptr);
+        run_gemm(s, pb, where, ptr);
         break;
     case DL_PLAN_CONV:
     case DL_PLAN_CONV_T: {
@@ -596,18 +604,22 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
      * grain gets one thread */
     int nt = nthreads > 0 ? nthreads : dl_num_threads();
     int prev = dl_set_local_num_threads(nt);
-    int failed = 0, teamed = 0;
+    int failed = 0, teamed = 0, on_team = 0;
     if (end > p->nsteps) end = p->nsteps;
-    for (int k = begin; k < end && nt > 1; k++) teamed |= p->team[k];
+    for (int k = begin; k < end && nt > 1; k++) {
+        teamed |= p->team[k] != DL_PLAN_ALONE;
+        on_team |= p->team[k] == DL_PLAN_ON_TEAM;
+    }
     if (teamed) nt = dl_team_size_for_load(nt);
-    teamed = teamed && nt > 1;
     dl_team_binding tb;
     tb.bound = 0;
-    if (teamed) dl_team_bind(nt, &tb);
+    /* only the OpenMP team is bound: the helpers' steps are a few microseconds, less than
+     * binding takes (plan_gemm_split.c) */
+    if (on_team && nt > 1) dl_team_bind(nt, &tb);
     for (int k = begin; k < end; k++) {
-        dl_set_local_num_threads(p->team[k] ? nt : 1);
-        if (run_step(&p->steps[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k], p->direct[k],
-                     &p->wino[k], ptr, err, detail) != 0
+        dl_set_local_num_threads(p->team[k] != DL_PLAN_ALONE ? nt : 1);
+        if (run_step(&p->steps[k], p->team[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k],
+                     p->direct[k], &p->wino[k], ptr, err, detail) != 0
             || *err) {
             failed = k + 1;
             break;

@@ -12,11 +12,29 @@
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
+#include "gemm_driver.h"
+#include "plan_shared.h"
 
 int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
 {
     const int64_t K = i[4], CRS = i[1] * i[5] * i[6];
-    return dl_sgemm_pack_a(0, (size_t)K, (size_t)CRS, w, (ptrdiff_t)CRS, pa);
+    const int rc = dl_sgemm_pack_a(0, (size_t)K, (size_t)CRS, w, (ptrdiff_t)CRS, pa);
+    if (rc == 0 && pa->p) {
+        /* the panels as dl_sgemm_pack_a lays them out: K rows rounded up to the register
+         * tile's, CRS floats each; another plan of the same weights may hold them already
+         * (plan_shared.h; dl_plan_conv_unpack gives them back) */
+        const size_t mr = dl_gemm_plan_for_isa(0, (dl_isa_t)pa->isa).mr;
+        const size_t rows = ((size_t)K + mr - 1) / mr * mr;
+        pa->p = dl_plan_share(pa->p, rows * (size_t)CRS * sizeof(float));
+    }
+    return rc;
+}
+
+void dl_plan_conv_unpack(dl_sgemm_packed_a *pa)
+{
+    dl_plan_unshare(pa->p);
+    pa->p = NULL;
+    dl_sgemm_packed_a_free(pa);
 }
 
 /* Columns per block of a pointwise conv whose activation runs after the GEMM: K rows of
@@ -112,7 +130,8 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
 
 /* The CONV_DIRECT step's weights (K, C, R, S) as blocks of DL_PLAN_DIRECT_ROWS output
  * channels, tap-major within a block: wp[(kb*T + t)*ROWS + m] = w[kb*ROWS + m, t], zero for
- * channels past K (T = C*R*S taps).  NULL when out of memory. */
+ * channels past K (T = C*R*S taps), shared with other plans holding the same blocks
+ * (plan_shared.h: free with dl_plan_unshare).  NULL when out of memory. */
 float *dl_plan_direct_pack(const int64_t *i, const float *w)
 {
     const int64_t K = i[4], T = i[1] * i[5] * i[6], RW = DL_PLAN_DIRECT_ROWS;
@@ -125,5 +144,5 @@ float *dl_plan_direct_pack(const int64_t *i, const float *w)
                 const int64_t k = kb * RW + m;
                 wp[(kb * T + t) * RW + m] = k < K ? w[k * T + t] : 0.0f;
             }
-    return wp;
+    return dl_plan_share(wp, sizeof(float) * (size_t)(KB * T * RW > 0 ? KB * T * RW : 1));
 }

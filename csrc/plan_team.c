@@ -9,7 +9,15 @@
  * (measured here, a KVM guest).  The kernels keep their own grain sizes for the steps that
  * pass; this only keeps the small ones off the team, and tells the executor whether a plan
  * needs a team at all (only then does it bind one to cores, see dlcore/affinity.h).  Ops of
- * unknown cost (gathers, casts, the int8 steps) are left to their kernels. */
+ * unknown cost (gathers, casts, the int8 steps) are left to their kernels.
+ *
+ * A plan with no step for the team (an MLP at batch 1) still has products of a few rows by
+ * a large matrix: those stream the matrix once, and two threads each streaming half of it
+ * save half that time, which the executor's helper pool (plan_pool.c) gets at ~1 us a call
+ * when its helper spins.  Measured here, MLP 784-256-128-10 at batch 1 and two threads
+ * (alternated blocks in one run, a shared machine): 13.4 us a call on one thread, 9.1 us
+ * with the 784 x 256 product split (it streams 200 K floats); splitting the 256 x 128 one
+ * too (33 K floats, ~1 us) gained nothing.  Hence DL_PLAN_SPLIT_MIN_WEIGHTS. */
 #include <stdint.h>
 
 #include "dlcore/plan.h"
@@ -77,4 +85,31 @@ int dl_plan_step_wants_team(const dl_plan_step *s)
 {
     const int64_t w = step_work(s);
     return w < 0 || w >= DL_PLAN_TEAM_MIN_WORK;
+}
+
+int dl_plan_step_splits_columns(const dl_plan_step *s)
+{
+    const int64_t *i = s->i;
+    if (s->op != DL_PLAN_GEMM || i[10] < 0 || i[10] > 4 || prod(i + 11, (int)i[10]) != 1)
+        return 0;
+    return i[2] >= 1 && i[2] <= DL_PLAN_SPLIT_MAX_ROWS && i[3] >= 32 &&
+           i[3] * i[4] >= DL_PLAN_SPLIT_MIN_WEIGHTS;
+}
+
+void dl_plan_team_flags(int nsteps, const dl_plan_step *steps, unsigned char *team)
+{
+    int heavy = 0;
+    for (int k = 0; k < nsteps; k++) {
+        team[k] = (unsigned char)(dl_plan_step_splits_columns(&steps[k]) ? DL_PLAN_ON_HELPERS
+                                  : dl_plan_step_wants_team(&steps[k]) ? DL_PLAN_ON_TEAM
+                                                                       : DL_PLAN_ALONE);
+        heavy |= team[k] == DL_PLAN_ON_TEAM;
+    }
+    /* beside the OpenMP team the helpers would spin against its spinning workers: a plan
+     * that forks the team keeps its few-row products as they were */
+    if (heavy)
+        for (int k = 0; k < nsteps; k++)
+            if (team[k] == DL_PLAN_ON_HELPERS)
+                team[k] = (unsigned char)(dl_plan_step_wants_team(&steps[k]) ? DL_PLAN_ON_TEAM
+                                                                           : DL_PLAN_ALONE);
 }

@@ -5,6 +5,7 @@
 #include "dlcore/alloc.h"
 #include "dlcore/conv.h"
 #include "dlcore/runtime.h"
+#include "plan_shared.h"
 #include "plan_winograd.h"
 #include "winograd_kernels.h"
 
@@ -28,13 +29,15 @@ void dl_plan_wino_pack(const int64_t *i, const float *w, dl_plan_wino *pw)
     if (!m) return;
     c.cache = 0;
     const int isa = (int)dl_isa();
-    float *U = dl_alloc(sizeof(float) * dl_winograd_packed_floats(&c, m, isa));
+    const size_t bytes = sizeof(float) * dl_winograd_packed_floats(&c, m, isa);
+    float *U = dl_alloc(bytes);
     if (!U) return;
     if (dl_winograd_pack(&c, m, isa, U) != 0) {
         dl_free(U);   /* a weight is not finite: im2col, as eager runs it */
         return;
     }
-    pw->U = U;
+    /* another plan of the same weights may hold these very filters (plan_shared.h) */
+    pw->U = dl_plan_share(U, bytes);
     pw->m = m;
     pw->isa = isa;
     pw->c = c;
@@ -42,7 +45,7 @@ void dl_plan_wino_pack(const int64_t *i, const float *w, dl_plan_wino *pw)
 
 void dl_plan_wino_free(dl_plan_wino *pw)
 {
-    dl_free(pw->U);
+    dl_plan_unshare(pw->U);
     pw->U = NULL;
 }
 

@@ -89,6 +89,9 @@ def test_split_run_matches_whole_run_and_eager(nthreads, batch):
     sub = p.slice_plan(nthreads)
     assert sub is not None and sub.env["batch"] == batch // nthreads
     whole = p.exe.run([x], 1)[0]
+    # the slices themselves (Plan.run slices only while the machine has room for the threads)
+    sliced = sub.exe.run_sliced([x], nthreads, nthreads, p.exe.out_types)[0]
+    np.testing.assert_allclose(sliced, whole, rtol=1e-6, atol=1e-7)
     got = p.run([x], nthreads)[0]
     np.testing.assert_allclose(got, whole, rtol=1e-6, atol=1e-7)
     want = _eager(m, x)
@@ -100,6 +103,27 @@ def test_split_run_matches_whole_run_and_eager(nthreads, batch):
         np.testing.assert_allclose(t(dl.tensor(x)).numpy(), whole, rtol=1e-6, atol=1e-7)
     finally:
         dl.set_num_threads(prev)
+
+
+def test_oversubscribed_machine_runs_the_batch_whole(monkeypatch):
+    """While the load rule leaves one thread (csrc/team_load.h), Plan.run asks for no slices:
+    the caller would run them all itself at the slice plan's smaller size."""
+    from dlcore.jit import plan as plan_mod
+    m = _SmallCNN()
+    x = RNG.standard_normal((4, 3, 10, 10)).astype(np.float32)
+    p = _traced(m, x[:1]).plan(x)
+    want = p.exe.run([x], 1)[0]
+    asked = []
+
+    def one_thread(n):
+        asked.append(n)
+        return 1
+    monkeypatch.setattr(plan_mod, "threads_for_load", one_thread)
+    np.testing.assert_allclose(p.run([x], 2)[0], want, rtol=1e-6, atol=1e-7)
+    assert asked == [2] and p._slice_plans == {}
+    monkeypatch.setattr(plan_mod, "threads_for_load", lambda n: n)
+    np.testing.assert_allclose(p.run([x], 2)[0], want, rtol=1e-6, atol=1e-7)
+    assert list(p._slice_plans) == [2]
 
 
 def test_uneven_batch_runs_whole():

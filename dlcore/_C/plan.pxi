@@ -24,6 +24,7 @@ cdef extern from "dlcore/plan.h":
                          const dl_plan_slot *slots, size_t arena_bytes) nogil
     void dl_plan_free(dl_plan *p) nogil
     int dl_plan_step_team(const dl_plan *p, int k) nogil
+    void dl_plan_shared_stats(int64_t *buffers, int64_t *bytes) nogil
     int dl_plan_step_winograd(const dl_plan *p, int k) nogil
     char *dl_plan_arena_acquire(dl_plan *p) nogil
     void dl_plan_arena_release(dl_plan *p, char *arena) nogil
@@ -36,6 +37,14 @@ cdef extern from "dlcore/plan.h":
 PLAN_MAX_OPS, PLAN_MAX_INTS, PLAN_MAX_FLOATS = 14, 40, 6
 PLAN_DIRECT_MAX_FLOATS, PLAN_DIRECT_MAX_TAPS = DL_PLAN_DIRECT_MAX_FLOATS, DL_PLAN_DIRECT_MAX_TAPS
 _PLAN_ERRORS = {1: "out of memory", 2: "index out of range", 3: "unknown step"}
+
+
+def plan_shared_weights():
+    """(buffers, bytes) of the transformed/packed weights plans share now
+    (csrc/plan_shared.c): one copy per distinct buffer however many plans use it."""
+    cdef int64_t n = 0, b = 0
+    dl_plan_shared_stats(&n, &b)
+    return int(n), int(b)
 
 
 class PlanError(RuntimeError):
@@ -105,12 +114,22 @@ cdef class CPlan:
             dl_plan_free(self.p)
 
     def team_steps(self):
-        """Per step, True when it may run on the thread team (csrc/plan_team.c), False when
-        it is too small to split and runs on the calling thread."""
+        """Per step, True when it may run on the OpenMP thread team (csrc/plan_team.c),
+        False when it runs on the calling thread or splits over the helpers (helper_steps)."""
         cdef int k = 0
         out = []
         while dl_plan_step_team(self.p, k) >= 0:
             out.append(dl_plan_step_team(self.p, k) == 1)
+            k += 1
+        return out
+
+    def helper_steps(self):
+        """Per step, True when it is a few-row product whose columns split over the
+        executor's helper threads (csrc/plan_gemm_split.c: plans with no team step)."""
+        cdef int k = 0
+        out = []
+        while dl_plan_step_team(self.p, k) >= 0:
+            out.append(dl_plan_step_team(self.p, k) == 2)
             k += 1
         return out
 

@@ -10,6 +10,7 @@ Outputs of elementwise steps reuse their input's buffer when that input dies the
 import numpy as np
 
 from . import executor as X
+from .shared_consts import shared
 from .views import Buf, Ref, broadcast_strides, contiguous_strides, merge_dims, reshape_strides
 
 __all__ = ["Step", "Lowerer"]
@@ -117,6 +118,10 @@ class Lowerer:
         if not v.is_const:
             raise KeyError("lowering: %s is read before it is defined" % v.name)
         arr = np.ascontiguousarray(v.data)
+        if v.name.startswith("$"):
+            # a constant the tracer or a pass made (folded weights), not a parameter: plans
+            # of the same model share it (shared_consts.py)
+            arr = shared(arr)
         b = self.consts.get(id(arr))
         if b is None:
             b = self._buf("const", arr.nbytes, array=arr, name=v.name)
@@ -183,7 +188,7 @@ class Lowerer:
 
     def array(self, arr, name=""):
         """A Ref of a constant array made during lowering (e.g. a fused bias)."""
-        arr = np.ascontiguousarray(arr)
+        arr = shared(np.ascontiguousarray(arr))
         b = self._buf("const", arr.nbytes, array=arr, name=name)
         self.consts[id(arr)] = b
         return Ref.whole(b, arr.shape, arr.dtype)

@@ -71,6 +71,13 @@ def set_thread_binding(on):
     return _C.set_thread_binding(mode) > 0
 
 
+def threads_for_load(n):
+    """How many of n threads a planned call uses now: n, or fewer (at least 1) while the
+    machine has stayed oversubscribed (more runnable threads than CPUs over several readings
+    of /proc/loadavg, csrc/team_load.h); always n with DLCORE_DYNAMIC=0."""
+    return _C.team_size_for_load(int(n))
+
+
 def get_isa():
     """Name of the SIMD path the kernels use now ('generic', 'avx2' or 'avx512')."""
     return _C.get_isa()

@@ -183,6 +183,23 @@ int dl_plan_run_sliced(dl_plan *p, int nslices, char *const *io, int n_io,
  * alone (plan_team.c gives the reasoning). */
 #define DL_PLAN_TEAM_MIN_WORK ((int64_t)1 << 19)
 int dl_plan_step_wants_team(const dl_plan_step *s);
+/* Whether step s is an unbatched product of at most DL_PLAN_SPLIT_MAX_ROWS rows whose matrix
+ * has at least DL_PLAN_SPLIT_MIN_WEIGHTS elements: its columns split over the executor's
+ * helper threads (plan_gemm_split.c) in a plan that uses no OpenMP team. */
+#define DL_PLAN_SPLIT_MAX_ROWS 4
+#define DL_PLAN_SPLIT_MIN_WEIGHTS ((int64_t)1 << 17)
+int dl_plan_step_splits_columns(const dl_plan_step *s);
+/* Where each step of a plan runs (plan_team.c): DL_PLAN_ALONE on the calling thread,
+ * DL_PLAN_ON_TEAM with the OpenMP team (the call then binds it to cores), DL_PLAN_ON_HELPERS
+ * split by columns over the helpers (only in plans where no step is DL_PLAN_ON_TEAM). */
+enum { DL_PLAN_ALONE = 0, DL_PLAN_ON_TEAM = 1, DL_PLAN_ON_HELPERS = 2 };
+void dl_plan_team_flags(int nsteps, const dl_plan_step *steps, unsigned char *team);
+/* a few-row product's columns split over nthreads threads (the caller and helpers) */
+void dl_plan_gemm_split(const dl_plan_step *s, const float *A, const float *B,
+                        const float *bias, float *C, int nthreads);
+
+/* The weight buffers plans share now (csrc/plan_shared.h): how many and their bytes. */
+void dl_plan_shared_stats(int64_t *buffers, int64_t *bytes);
 
 /* The element kernels of the executor (plan_ops.c, plan_simd.c). */
 void dl_plan_copy(const dl_plan_step *s, const char *src, char *dst);
