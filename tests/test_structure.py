@@ -237,8 +237,8 @@ def test_every_op_returns_exactly_tensor():
 
 def test_tensor_methods_come_from_their_families():
     from dlcore.autograd import tensor_methods
-    from dlcore.ops import activation, arith, matmul, reduce, shape
-    owner = {"backward": tensor_methods, "__add__": arith, "exp": arith, "__eq__": arith,
+    from dlcore.ops import activation, arith, compare, matmul, reduce, shape
+    owner = {"backward": tensor_methods, "__add__": arith, "exp": arith, "__eq__": compare,
              "sum": reduce, "max": reduce, "reshape": shape, "__getitem__": shape,
              "relu": activation, "__matmul__": matmul}
     for name, module in owner.items():
