@@ -55,6 +55,11 @@ static inline vf vf_load_masked(const float *p, lmask m) { return m ? *p : 0.0f;
 
 enum { MAX_TAPS = 49, BAND_FLOATS = 1024, AHEAD = 6 };
 
+/* the narrowest rows the rolled 3x3 stride-1 kernel takes */
+#ifndef S1_MIN_W
+#define S1_MIN_W 14
+#endif
+
 typedef struct {
     int64_t H, W, OH, OW, st, taps, halo;
     int64_t OHB;            /* output rows per band */
@@ -62,7 +67,7 @@ typedef struct {
     int64_t PS, lead;       /* stride 2: floats per phase band, band row 0's offset in it */
     int64_t toff[MAX_TAPS]; /* tap q's source offset from the output's flat index */
     int s2_rows;            /* stride 2, 3x3, rows of 14 or more: dw3_s2_rows */
-    int s1_rows;            /* stride 1, 3x3, rows of 14 or more: dw3_s1_rows */
+    int s1_rows;            /* stride 1, 3x3, rows of S1_MIN_W or more: dw3_s1_strips */
     const lmask *masks;     /* nvb x taps lane masks: the tap's column in the row and, at
                              * stride 1, its source in the plane */
 } same_geom;
@@ -235,58 +240,115 @@ static void plane_s2_rows(const same_geom *g, const float *x, const float *w, vf
     for (; oh < g->OH; oh++) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
 }
 
-/* Stride 1, 3x3, padding 1, rows of 14 or more: NR output rows from oh0 read straight from
- * the input plane, each input row's three shifted vectors loaded once for every output row
- * it reaches (up to 3), the row ends' loads masked: the executor's padded-plane kernel
- * (plan_dw_simd.c) without the padded copy of every plane. */
-static inline __attribute__((always_inline)) void dw3_s1_rows(const same_geom *g,
-                                                             const float *x, int64_t oh0,
-                                                             const vf *wv, vf vb, int clip,
-                                                             vf vlo, vf vhi, float *y,
-                                                             const int NR)
+/* Stride 1, 3x3, padding 1: one column strip (a vector of output columns) down the whole
+ * plane, the rows rolled through three accumulators.  Input row h is loaded once (its three
+ * shifted vectors, the row ends masked) and feeds output rows h - 1 (which it completes: stored),
+ * h and h + 1 (which it starts, from the bias).  Each output is bias, then taps row by row, as
+ * in sum_vecs.  NC strips run side by side (two column vectors of one plane, or one of two
+ * planes when a row is one vector: MobileNetV2's 14x14 and 7x7 maps) so the FMA chains of one
+ * overlap the other's; the earlier kernel (4-row blocks, a branch per tap row) spilled its
+ * weights and ran at a third of the FMA rate on 14x14 planes. */
+typedef struct {
+    const float *x, *w;     /* the strip's first column in the plane; the plane's 9 weights */
+    float *y;
+    vf vb;
+    lmask e0, e1, e2;       /* lanes whose column - 1, column, column + 1 is in the row */
+    int64_t n;              /* outputs to store per row (the strip's width, at most L) */
+} dw3_strip;
+
+static inline __attribute__((always_inline)) void dw3_store(float *y, vf a, int64_t n, int clip,
+                                                           vf vlo, vf vhi)
 {
-    const int64_t H = g->H, W = g->W;
-    for (int64_t v = 0; v < W; v += L) {
-        vf acc[4];
-        for (int m = 0; m < NR; m++) acc[m] = vb;
-        const int edge = v < 1 || v + L + 1 > W;
-        const lmask e0 = lanes_in(1 - v, W - v + 1), e1 = lanes_in(-v, W - v),
-                    e2 = lanes_in(-v - 1, W - v - 1);
-        for (int i = 0; i < NR + 2; i++) {
-            const int64_t h = oh0 - 1 + i;
-            if (h < 0 || h >= H) continue;
-            const float *xr = x + h * W + v;
-            vf x0, x1, x2;
-            if (!edge) {
-                x0 = vf_loadu(xr - 1);
-                x1 = vf_loadu(xr);
-                x2 = vf_loadu(xr + 1);
-            } else {
-                x0 = vf_load_masked(xr - 1, e0);
-                x1 = vf_load_masked(xr, e1);
-                x2 = vf_load_masked(xr + 1, e2);
-            }
-            for (int m = 0; m < NR; m++) {
-                const int r = i - m;
-                if (r < 0 || r > 2) continue;
-                acc[m] = vf_fma(wv[3 * r], x0, acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 1], x1, acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 2], x2, acc[m]);
-            }
-        }
-        for (int m = 0; m < NR; m++)
-            put_vecs(&acc[m], y + (oh0 + m) * W, v, W, clip, vlo, vhi, 1);
+    if (clip) a = vf_min(vhi, vf_max(vlo, a));
+    if (n == L) vf_storeu(y, a);
+    else vf_store_part(y, a, (size_t)n);
+}
+
+static inline __attribute__((always_inline)) void dw3_s1_strips(const dw3_strip *c,
+                                                               int64_t H, int64_t W, int clip,
+                                                               vf vlo, vf vhi, const int NC)
+{
+    vf done[2], mid[2];     /* partial sums of output rows h - 1 and h */
+    for (int k = 0; k < NC; k++) {
+        mid[k] = c[k].vb;
+        done[k] = vf_zero();   /* set by row 0 before any use */
     }
+    for (int64_t h = 0; h < H; h++) {
+        for (int k = 0; k < NC; k++) {
+            const float *xr = c[k].x + h * W, *w = c[k].w;
+            const vf x0 = vf_load_masked(xr - 1, c[k].e0);
+            const vf x1 = vf_load_masked(xr, c[k].e1);
+            const vf x2 = vf_load_masked(xr + 1, c[k].e2);
+            if (h > 0) {
+                vf a = vf_fma(vf_set1(w[6]), x0, done[k]);
+                a = vf_fma(vf_set1(w[7]), x1, a);
+                a = vf_fma(vf_set1(w[8]), x2, a);
+                dw3_store(c[k].y + (h - 1) * W, a, c[k].n, clip, vlo, vhi);
+            }
+            vf m = vf_fma(vf_set1(w[3]), x0, mid[k]);
+            m = vf_fma(vf_set1(w[4]), x1, m);
+            done[k] = vf_fma(vf_set1(w[5]), x2, m);
+            vf n = vf_fma(vf_set1(w[0]), x0, c[k].vb);
+            n = vf_fma(vf_set1(w[1]), x1, n);
+            mid[k] = vf_fma(vf_set1(w[2]), x2, n);
+        }
+    }
+    for (int k = 0; k < NC; k++) dw3_store(c[k].y + (H - 1) * W, done[k], c[k].n, clip, vlo, vhi);
+}
+
+/* the strip of plane (x, w, y) at columns v .. v + L - 1 */
+static inline dw3_strip dw3_strip_at(const float *x, const float *w, float *y, vf vb, int64_t W,
+                                     int64_t v)
+{
+    dw3_strip c;
+    c.x = x + v; c.w = w; c.y = y + v; c.vb = vb;
+    c.e0 = lanes_in(1 - v, W - v + 1);
+    c.e1 = lanes_in(-v, W - v);
+    c.e2 = lanes_in(-v - 1, W - v - 1);
+    c.n = W - v < L ? W - v : L;
+    return c;
 }
 
 static void plane_s1_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
                           vf vlo, vf vhi, float *y)
 {
-    vf wv[9];
-    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
-    int64_t oh = 0;
-    for (; oh + 4 <= g->OH; oh += 4) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 4);
-    for (; oh < g->OH; oh++) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+    const int64_t H = g->H, W = g->W;
+    int64_t v = 0;
+    for (; v + L < W; v += 2 * L) {
+        const dw3_strip c[2] = {dw3_strip_at(x, w, y, vb, W, v),
+                                dw3_strip_at(x, w, y, vb, W, v + L)};
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 2);
+    }
+    if (v < W) {
+        const dw3_strip c[1] = {dw3_strip_at(x, w, y, vb, W, v)};
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 1);
+    }
+}
+
+/* two planes whose rows are one vector each, side by side */
+static void planes_s1_pair(const same_geom *g, const float *x0, const float *w0, vf vb0,
+                           float *y0, const float *x1, const float *w1, vf vb1, float *y1,
+                           int clip, vf vlo, vf vhi)
+{
+    const dw3_strip c[2] = {dw3_strip_at(x0, w0, y0, vb0, g->W, 0),
+                            dw3_strip_at(x1, w1, y1, vb1, g->W, 0)};
+    dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 2);
+}
+
+/* the activation applied after the sums (one Clip or Relu is fused: clip) */
+static inline int act_clip(const same_args *a, vf *vlo, vf *vhi)
+{
+    const int kind = a->kind;
+    *vlo = vf_set1(kind == DL_AF_RELU ? 0.0f : (float)a->f[0]);
+    *vhi = vf_set1(kind == DL_AF_RELU ? __builtin_inff() : (float)a->f[1]);
+    return kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
+}
+
+static void act_after(const same_geom *g, const same_args *a, int clip, float *y)
+{
+    if (!clip && a->kind >= 0)
+        dl_act_fwd_f32(a->kind, y, y, (size_t)(g->OH * g->OW), (float)a->f[0], (float)a->f[1],
+                       (float)a->f[2]);
 }
 
 static void plane_same(const same_geom *g, const same_args *a, int64_t p, float *buf)
@@ -294,10 +356,8 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
     const int64_t c = p % a->C, taps = g->taps;
     const float *x = a->x + p * g->H * g->W, *w = a->w + c * taps;
     float *y = a->y + p * g->OH * g->OW;
-    const int kind = a->kind;
-    const int clip = kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
-    const vf vlo = vf_set1(kind == DL_AF_RELU ? 0.0f : (float)a->f[0]);
-    const vf vhi = vf_set1(kind == DL_AF_RELU ? __builtin_inff() : (float)a->f[1]);
+    vf vlo, vhi;
+    const int clip = act_clip(a, &vlo, &vhi);
     const vf vb = vf_set1(a->bias ? a->bias[c] : 0.0f);
     if (g->s2_rows) {
         plane_s2_rows(g, x, w, vb, clip, vlo, vhi, y);
@@ -315,21 +375,43 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
             }
         }
     }
-    if (!clip && kind >= 0)
-        dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)a->f[0], (float)a->f[1],
-                       (float)a->f[2]);
+    act_after(g, a, clip, y);
 }
 
 typedef struct {
     const same_geom *g;
     const same_args *a;
     int64_t first;      /* planes before it were done by the channel-lane kernel */
+    int64_t end;        /* one past the last plane */
 } same_job;
 
 static void same_job_run(const void *ctx, int64_t p, float *buf)
 {
     const same_job *j = ctx;
     plane_same(j->g, j->a, j->first + p, buf);
+}
+
+/* stride 1, 3x3, rows of one vector: planes 2u, 2u + 1 from the first side by side */
+static void pair_job_run(const void *ctx, int64_t u, float *buf)
+{
+    const same_job *j = ctx;
+    const same_geom *g = j->g;
+    const same_args *a = j->a;
+    const int64_t p = j->first + 2 * u, HW = g->H * g->W;
+    if (p + 1 >= j->end) {
+        plane_same(g, a, p, buf);
+        return;
+    }
+    const int64_t c0 = p % a->C, c1 = (p + 1) % a->C;
+    vf vlo, vhi;
+    const int clip = act_clip(a, &vlo, &vhi);
+    const vf vb0 = vf_set1(a->bias ? a->bias[c0] : 0.0f);
+    const vf vb1 = vf_set1(a->bias ? a->bias[c1] : 0.0f);
+    float *y = a->y + p * HW;
+    planes_s1_pair(g, a->x + p * HW, a->w + c0 * 9, vb0, y, a->x + (p + 1) * HW, a->w + c1 * 9,
+                   vb1, y + HW, clip, vlo, vhi);
+    act_after(g, a, clip, y);
+    act_after(g, a, clip, y + HW);
 }
 
 /* i: the CONV step's ints (dl_plan_dw_same_applies holds) | f: act a, b, c.  -1: no memory. */
@@ -345,7 +427,7 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     const int64_t R = i[5], S = i[6], ph = i[11], pw = i[12];
     g.taps = R * S;
     g.s2_rows = g.st == 2 && R == 3 && S == 3 && g.OW >= 14;
-    g.s1_rows = g.st == 1 && R == 3 && S == 3 && g.OW >= 14;
+    g.s1_rows = g.st == 1 && R == 3 && S == 3 && g.OW >= S1_MIN_W;
     g.halo = g.st == 1 ? 0 : (ph + 1) / 2;
     /* stride 1: the plane is one band, its masks cut at the plane's ends too */
     g.OHB = g.st == 1 ? g.OH : BAND_FLOATS / g.OW - 2 * g.halo;
@@ -393,8 +475,10 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     const int64_t planes = i[0] * i[1] - done;
     const size_t scratch = g.st == 1 || g.s2_rows ? 0 : (size_t)(4 * g.PS) * sizeof(float);
     const int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
-    const same_job j = {&g, &a, done};
-    const int failed = dl_each_plane(nt, planes, scratch, same_job_run, &j) != 0;
+    const same_job j = {&g, &a, done, i[0] * i[1]};
+    const int pairs = g.s1_rows && g.W <= L;
+    const int failed = dl_each_plane(nt, pairs ? (planes + 1) / 2 : planes, scratch,
+                                     pairs ? pair_job_run : same_job_run, &j) != 0;
     dl_free(masks);
     return failed ? -1 : 0;
 }
