@@ -15,6 +15,7 @@ _BATCH_COLS = 1024     # up to this many columns
 _BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
 _SMALL_MAP = 64        # positions below which a pointwise conv runs transposed,
 _SMALL_MAP_MACS = 4096  # from this many weights (its two transposes cost more on tiny layers)
+_S2_MAX_C = 4          # input channels up to which a 3x3 stride-2 conv runs direct
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -163,7 +164,7 @@ def _conv(L, node):
     one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
         tuple(at["dilations"]) == (1, 1)
     if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
-            _direct_ok(C, K, R, S, OH, OW, at):
+            (_direct_ok(C, K, R, S, OH, OW, at) or _direct_s2_ok(C, R, S, at)):
         # small maps at stride 1: taps read at offsets of the padded planes, no im2col
         kind, a1, a2, a3 = fused_act(node)
         L.step(X.CONV_DIRECT, [xr, wr, br, yr], p + [kind], [a1, a2, a3], outputs=[3],
@@ -201,6 +202,17 @@ def _conv(L, node):
     L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
            [a1, a2, a3], outputs=[3], label=node.op)
     return True
+
+
+def _direct_s2_ok(C, R, S, at):
+    """Whether the direct stride-2 convolution (csrc/plan_direct_s2_simd.c) takes this Conv:
+    a 3x3 filter at stride 2, padding 1 and dilation 1 (an end padding the last window does
+    not reach may have been dropped), groups 1, on at most _S2_MAX_C input channels (a first
+    layer on an image, whose im2col product is only C*9 deep)."""
+    return get_conv_algorithm() == "auto" and at["group"] == 1 and C <= _S2_MAX_C and \
+        (R, S) == (3, 3) and tuple(at["strides"]) == (2, 2) and \
+        tuple(at["pads"][:2]) == (1, 1) and max(at["pads"][2:]) <= 1 and \
+        tuple(at["dilations"]) == (1, 1)
 
 
 def _direct_ok(C, K, R, S, OH, OW, at):
