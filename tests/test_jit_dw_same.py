@@ -101,3 +101,18 @@ def test_same_depthwise_threads_and_batch(isa, k, stride, size):
         _check(37, k, stride, size, nthreads=1, N=3)
     finally:
         set_isa(prev)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("C,N,size", [(5, 1, (14, 14)), (3, 1, (9, 16)), (1, 1, (14, 15)),
+                                      (7, 1, (5, 33)), (2, 1, (112, 112))])
+def test_rolled_rows_pairs_and_strips(isa, C, N, size):
+    """Stride 1, 3x3 rows rolled down column strips: planes paired when a row is one vector
+    (an odd count leaves one alone), pairs of strips and a last single one on wider rows."""
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        for nthreads in (1, 2):
+            _check(C, 3, 1, size, nthreads=nthreads, N=N)
+    finally:
+        set_isa(prev)
