@@ -187,61 +187,110 @@ static void split_band(const same_geom *g, const float *x, int64_t oh0, float *b
         }
 }
 
-/* Stride 2, 3x3, padding 1, rows of 14 outputs or more: output rows oh0 .. oh0 + NR - 1 read
- * straight from the input plane.  Block row i (input row 2 oh0 - 1 + i) is loaded once per
- * output vector and split in registers into its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1:
- * the even and odd lanes of two loads, and the even lanes moved on by one lane with the next
- * column.  No phase planes are written and read back (the band kernel's stores and masked
- * loads were most of its work on 56- and 112-column planes). */
-static inline __attribute__((always_inline)) void dw3_s2_rows(const same_geom *g,
-                                                             const float *x, int64_t oh0,
-                                                             const vf *wv, vf vb, int clip,
-                                                             vf vlo, vf vhi, float *y,
-                                                             const int NR)
+/* a strip's outputs of one row, clipped to [vlo, vhi] when clip */
+static inline __attribute__((always_inline)) void dw3_store(float *y, vf a, int64_t n, int clip,
+                                                           vf vlo, vf vhi)
 {
-    const int64_t H = g->H, W = g->W, OW = g->OW;
-    for (int64_t v = 0; v < OW; v += L) {
-        vf acc[2];
-        for (int m = 0; m < NR; m++) acc[m] = vb;
-        const int64_t c0 = 2 * v - 1, cn = c0 + 2 * L;
-        const int edge = c0 < 0 || cn > W;
-        /* the row ends' masks, the same for every row of the block */
-        const lmask e0 = lanes_in(-c0, W - c0), e1 = lanes_in(-c0 - L, W - c0 - L);
-        for (int i = 0; i < 2 * NR + 1; i++) {
-            const int64_t h = 2 * oh0 - 1 + i;
-            if (h < 0 || h >= H) continue;
-            const float *xr = x + h * W;
-            vf in[2], t[2];
-            if (!edge) {
-                in[0] = vf_loadu(xr + c0);
-                in[1] = vf_loadu(xr + c0 + L);
-            } else {
-                in[0] = vf_load_masked(xr + c0, e0);
-                in[1] = vf_load_masked(xr + c0 + L, e1);
+    if (clip) a = vf_min(vhi, vf_max(vlo, a));
+    if (n == L) vf_storeu(y, a);
+    else vf_store_part(y, a, (size_t)n);
+}
+
+/* Stride 2, 3x3, padding 1, rows of 14 outputs or more: one column strip (a vector of output
+ * columns) down the plane, read straight from the input plane.  Each input row is loaded once
+ * per strip and split in registers into its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1 (the
+ * even and odd lanes of two loads, and the even lanes moved on by one lane with the next
+ * column): no phase planes are written and read back.  Output row oh takes input rows
+ * 2 oh - 1, 2 oh, 2 oh + 1; the last of them starts row oh + 1's sum (bias, then taps row by
+ * row, as sum_vecs), so each input row is split once.  NC strips run side by side so their FMA
+ * chains overlap. */
+typedef struct {
+    const float *x, *w;     /* the plane; its 9 weights */
+    float *y;               /* the strip's first output column */
+    vf vb;
+    int64_t c0, cn;         /* input columns of lane 0's first tap, and of the next vector */
+    lmask e0, e1;           /* lanes of the two loads inside the row */
+    int64_t n;              /* outputs to store per row */
+} dw3s2_strip;
+
+static inline __attribute__((always_inline)) void s2_split(const dw3s2_strip *c, int64_t h,
+                                                          int64_t W, vf *t)
+{
+    const float *xr = c->x + h * W;
+    vf in[2], o[2];
+    in[0] = vf_load_masked(xr + c->c0, c->e0);
+    in[1] = vf_load_masked(xr + c->c0 + L, c->e1);
+    vf_deinterleave2(in, o);   /* columns c0 + 2 l and c0 + 2 l + 1 */
+    t[0] = o[0];
+    t[1] = o[1];
+    t[2] = vf_shift_in(o[0], c->cn < W ? xr[c->cn] : 0.0f);
+}
+
+static inline __attribute__((always_inline)) vf s2_taps(const float *w, const vf *t, vf acc)
+{
+    acc = vf_fma(vf_set1(w[0]), t[0], acc);
+    acc = vf_fma(vf_set1(w[1]), t[1], acc);
+    return vf_fma(vf_set1(w[2]), t[2], acc);
+}
+
+static inline __attribute__((always_inline)) void dw3_s2_strips(const dw3s2_strip *c,
+                                                               int64_t H, int64_t W,
+                                                               int64_t OH, int64_t OW,
+                                                               int clip, vf vlo, vf vhi,
+                                                               const int NC)
+{
+    vf next[4];     /* output row oh's sum so far: bias and input row 2 oh - 1 */
+    for (int k = 0; k < NC; k++) next[k] = c[k].vb;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int tail = 2 * oh + 1 >= H;   /* the last row of an odd-height plane */
+        for (int k = 0; k < NC; k++) {
+            vf t[3];
+            s2_split(&c[k], 2 * oh, W, t);
+            vf acc = s2_taps(c[k].w + 3, t, next[k]);
+            if (!tail) {
+                s2_split(&c[k], 2 * oh + 1, W, t);
+                acc = s2_taps(c[k].w + 6, t, acc);
+                next[k] = s2_taps(c[k].w, t, c[k].vb);
             }
-            vf_deinterleave2(in, t);   /* columns c0 + 2 l and c0 + 2 l + 1 */
-            const vf t2 = vf_shift_in(t[0], cn < W ? xr[cn] : 0.0f);
-            for (int m = 0; m < NR; m++) {
-                const int r = i - 2 * m;
-                if (r < 0 || r > 2) continue;
-                acc[m] = vf_fma(wv[3 * r], t[0], acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 1], t[1], acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 2], t2, acc[m]);
-            }
+            dw3_store(c[k].y + oh * OW, acc, c[k].n, clip, vlo, vhi);
         }
-        for (int m = 0; m < NR; m++)
-            put_vecs(&acc[m], y + (oh0 + m) * OW, v, OW, clip, vlo, vhi, 1);
     }
+}
+
+static inline dw3s2_strip dw3s2_strip_at(const float *x, const float *w, float *y, vf vb,
+                                         int64_t W, int64_t OW, int64_t v)
+{
+    dw3s2_strip c;
+    c.x = x; c.w = w; c.y = y + v; c.vb = vb;
+    c.c0 = 2 * v - 1;
+    c.cn = c.c0 + 2 * L;
+    c.e0 = lanes_in(-c.c0, W - c.c0);
+    c.e1 = lanes_in(-c.c0 - L, W - c.c0 - L);
+    c.n = OW - v < L ? OW - v : L;
+    return c;
 }
 
 static void plane_s2_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
                           vf vlo, vf vhi, float *y)
 {
-    vf wv[9];
-    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
-    int64_t oh = 0;
-    for (; oh + 2 <= g->OH; oh += 2) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 2);
-    for (; oh < g->OH; oh++) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    int64_t v = 0;
+    for (; v + 3 * L < OW; v += 4 * L) {
+        const dw3s2_strip c[4] = {dw3s2_strip_at(x, w, y, vb, W, OW, v),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + L),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + 2 * L),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + 3 * L)};
+        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 4);
+    }
+    for (; v + L < OW; v += 2 * L) {
+        const dw3s2_strip c[2] = {dw3s2_strip_at(x, w, y, vb, W, OW, v),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + L)};
+        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 2);
+    }
+    if (v < OW) {
+        const dw3s2_strip c[1] = {dw3s2_strip_at(x, w, y, vb, W, OW, v)};
+        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 1);
+    }
 }
 
 /* Stride 1, 3x3, padding 1: one column strip (a vector of output columns) down the whole
@@ -260,13 +309,6 @@ typedef struct {
     int64_t n;              /* outputs to store per row (the strip's width, at most L) */
 } dw3_strip;
 
-static inline __attribute__((always_inline)) void dw3_store(float *y, vf a, int64_t n, int clip,
-                                                           vf vlo, vf vhi)
-{
-    if (clip) a = vf_min(vhi, vf_max(vlo, a));
-    if (n == L) vf_storeu(y, a);
-    else vf_store_part(y, a, (size_t)n);
-}
 
 static inline __attribute__((always_inline)) void dw3_s1_strips(const dw3_strip *c,
                                                                int64_t H, int64_t W, int clip,

@@ -104,15 +104,18 @@ def test_same_depthwise_threads_and_batch(isa, k, stride, size):
 
 
 @pytest.mark.parametrize("isa", supported_isas())
-@pytest.mark.parametrize("C,N,size", [(5, 1, (14, 14)), (3, 1, (9, 16)), (3, 1, (14, 15)),
-                                      (7, 1, (5, 33)), (2, 1, (112, 112))])
-def test_rolled_rows_pairs_and_strips(isa, C, N, size):
-    """Stride 1, 3x3 rows rolled down column strips: planes paired when a row is one vector
-    (an odd count leaves one alone), pairs of strips and a last single one on wider rows."""
+@pytest.mark.parametrize("C,N,stride,size", [
+    (5, 1, 1, (14, 14)), (3, 1, 1, (9, 16)), (3, 1, 1, (14, 15)), (7, 1, 1, (5, 33)),
+    (2, 1, 1, (112, 112)), (3, 2, 1, (4, 71)),
+    (3, 1, 2, (9, 113)), (2, 1, 2, (6, 130)), (3, 2, 2, (112, 112)), (5, 1, 2, (2, 61))])
+def test_rolled_rows_pairs_and_strips(isa, C, N, stride, size):
+    """3x3 rows rolled down column strips: at stride 1 planes side by side when a row is one
+    vector (an odd count leaves one alone); groups of four and two strips and a last single
+    one on wider rows, at stride 1 and 2 (odd and even heights)."""
     prev = get_isa()
     set_isa(isa)
     try:
         for nthreads in (1, 2):
-            _check(C, 3, 1, size, nthreads=nthreads, N=N)
+            _check(C, 3, stride, size, nthreads=nthreads, N=N)
     finally:
         set_isa(prev)
