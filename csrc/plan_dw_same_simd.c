@@ -471,12 +471,120 @@ static void side_job_run(const void *ctx, int64_t u, float *buf)
     for (int k = 0; k < n; k++) act_after(g, a, clip, a->y + (p + k) * HW);
 }
 
+#if defined(__AVX512F__)
+/* Stride 1, 3x3, rows of at most 8 (MobileNetV2's 7x7 maps), AVX-512: two planes share each
+ * vector, plane a in lanes 0-7 and plane b in lanes 8-15 (each half loaded and stored with its
+ * own mask), so a row of 7 fills 14 of 16 lanes instead of 7; their weights are per-lane
+ * vectors.  Rows rolled as in dw3_s1_strips, two such strips (four planes) side by side. */
+enum { HALF = 8 };
+
+typedef struct {
+    const float *xa, *xb;
+    float *ya, *yb;
+    vf w[9], vb;
+} dw3_halves;
+
+static inline __attribute__((always_inline)) vf halves_load(const dw3_halves *c, int64_t at,
+                                                           __mmask16 m)
+{
+    /* lanes 8-15 read from xb + at - 8 + l: plane b's row; masked lanes touch no memory */
+    const vf lo = _mm512_maskz_loadu_ps((__mmask16)(m & 0xff), c->xa + at);
+    return _mm512_mask_loadu_ps(lo, (__mmask16)(m & 0xff00), c->xb + at - HALF);
+}
+
+static inline __attribute__((always_inline)) void halves_store(const dw3_halves *c, int64_t at,
+                                                              vf a, __mmask16 m, int clip,
+                                                              vf vlo, vf vhi)
+{
+    if (clip) a = vf_min(vhi, vf_max(vlo, a));
+    _mm512_mask_storeu_ps(c->ya + at, (__mmask16)(m & 0xff), a);
+    _mm512_mask_storeu_ps(c->yb + at - HALF, (__mmask16)(m & 0xff00), a);
+}
+
+static inline __attribute__((always_inline)) void dw3_s1_halves(const dw3_halves *c, int64_t H,
+                                                               int64_t W, int clip, vf vlo,
+                                                               vf vhi, const int NC)
+{
+    /* lanes whose column - 1, column, column + 1 is in the row, for the outputs kept (l < W) */
+    const uint32_t row = (1u << W) - 1u;
+    const __mmask16 m1 = (__mmask16)(row | row << HALF);
+    const __mmask16 m0 = (__mmask16)(m1 & ~(1u | 1u << HALF));
+    const __mmask16 m2 = (__mmask16)((row >> 1) | (row >> 1) << HALF);
+    vf done[2], mid[2];
+    for (int k = 0; k < NC; k++) {
+        mid[k] = c[k].vb;
+        done[k] = vf_zero();
+    }
+    for (int64_t h = 0; h < H; h++) {
+        for (int k = 0; k < NC; k++) {
+            const vf x0 = halves_load(&c[k], h * W - 1, m0);
+            const vf x1 = halves_load(&c[k], h * W, m1);
+            const vf x2 = halves_load(&c[k], h * W + 1, m2);
+            if (h > 0) {
+                vf a = vf_fma(c[k].w[6], x0, done[k]);
+                a = vf_fma(c[k].w[7], x1, a);
+                a = vf_fma(c[k].w[8], x2, a);
+                halves_store(&c[k], (h - 1) * W, a, m1, clip, vlo, vhi);
+            }
+            vf m = vf_fma(c[k].w[3], x0, mid[k]);
+            m = vf_fma(c[k].w[4], x1, m);
+            done[k] = vf_fma(c[k].w[5], x2, m);
+            vf n = vf_fma(c[k].w[0], x0, c[k].vb);
+            n = vf_fma(c[k].w[1], x1, n);
+            mid[k] = vf_fma(c[k].w[2], x2, n);
+        }
+    }
+    for (int k = 0; k < NC; k++) halves_store(&c[k], (H - 1) * W, done[k], m1, clip, vlo, vhi);
+}
+
+/* planes p, p + 1 as one strip's halves */
+static inline void halves_at(const same_geom *g, const same_args *a, int64_t p, dw3_halves *c)
+{
+    const int64_t HW = g->H * g->W, ca = p % a->C, cb = (p + 1) % a->C;
+    c->xa = a->x + p * HW; c->xb = c->xa + HW;
+    c->ya = a->y + p * HW; c->yb = c->ya + HW;
+    for (int q = 0; q < 9; q++)
+        c->w[q] = _mm512_mask_blend_ps((__mmask16)0xff00, vf_set1(a->w[ca * 9 + q]),
+                                       vf_set1(a->w[cb * 9 + q]));
+    c->vb = _mm512_mask_blend_ps((__mmask16)0xff00, vf_set1(a->bias ? a->bias[ca] : 0.0f),
+                                 vf_set1(a->bias ? a->bias[cb] : 0.0f));
+}
+
+/* planes 4u .. 4u + 3 from the first: two strips of two halves; a last odd plane alone */
+static void halves_job_run(const void *ctx, int64_t u, float *buf)
+{
+    const same_job *j = ctx;
+    const same_geom *g = j->g;
+    const same_args *a = j->a;
+    const int64_t p = j->first + 4 * u, HW = g->H * g->W;
+    const int n = (int)(j->end - p < 4 ? j->end - p : 4);
+    vf vlo, vhi;
+    const int clip = act_clip(a, &vlo, &vhi);
+    dw3_halves c[2];
+    if (n >= 2) halves_at(g, a, p, &c[0]);
+    if (n == 4) {
+        halves_at(g, a, p + 2, &c[1]);
+        dw3_s1_halves(c, g->H, g->W, clip, vlo, vhi, 2);
+    } else if (n >= 2) {
+        dw3_s1_halves(c, g->H, g->W, clip, vlo, vhi, 1);
+    }
+    for (int k = 0; k < (n & ~1); k++) act_after(g, a, clip, a->y + (p + k) * HW);
+    if (n & 1) plane_same(g, a, p + n - 1, buf);
+}
+#endif
+
 /* i: the CONV step's ints (dl_plan_dw_same_applies holds) | f: act a, b, c.  -1: no memory. */
 int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x,
                                const float *w, const float *bias, float *y)
 {
     /* small maps, whole groups of 16 planes: channels as the lanes (plan_dw_cblock_simd.c) */
-    const int64_t done = DL_ISA_FN(dl_plan_dw_cblock)(i, f, x, w, bias, y);
+#if defined(__AVX512F__)
+    /* 3x3 at stride 1 on rows of 8 or less: two planes per vector (dw3_s1_halves) */
+    const int halves = i[9] == 1 && i[5] == 3 && i[6] == 3 && i[8] <= HALF;
+#else
+    const int halves = 0;
+#endif
+    const int64_t done = halves ? 0 : DL_ISA_FN(dl_plan_dw_cblock)(i, f, x, w, bias, y);
     if (done < 0) return -1;
     if (done == i[0] * i[1]) return 0;
     same_geom g;
@@ -534,8 +642,14 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     const int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
     const same_job j = {&g, &a, done, i[0] * i[1]};
     const int side = g.s1_rows && g.W <= L;
-    const int failed = dl_each_plane(nt, side ? (planes + SIDE - 1) / SIDE : planes, scratch,
-                                     side ? side_job_run : same_job_run, &j) != 0;
+    int failed;
+#if defined(__AVX512F__)
+    if (halves)
+        failed = dl_each_plane(nt, (planes + 3) / 4, scratch, halves_job_run, &j) != 0;
+    else
+#endif
+    failed = dl_each_plane(nt, side ? (planes + SIDE - 1) / SIDE : planes, scratch,
+                           side ? side_job_run : same_job_run, &j) != 0;
     dl_free(masks);
     return failed ? -1 : 0;
 }
