@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include "simd.h"
 
-/* The CONV_DIRECT step i, f (i[9] == 2: a 3x3 filter, stride 2 and padding 1 both ways,
+/* The CONV_DIRECT step i, f (i[9] == 2: a 3x3 filter, stride 2, top and left padding 0 or 1,
  * dilation 1, groups 1; the planner checks) on weights packed by dl_plan_direct_pack; 0 */
 int DL_ISA_FN(dl_plan_direct_s2)(const int64_t *i, const double *f, const float *wp,
                                  const float *bias, const float *x, float *y);

@@ -1,10 +1,10 @@
-/* The executor's direct 3x3 convolution at stride 2, padding 1, on a few input channels: a
+/* The executor's direct 3x3 convolution at stride 2, padding 0 or 1, on a few input channels: a
  * network's first layer on an RGB image (MobileNetV2's 3 -> 32 channels, 224x224 -> 112x112).
  *
  * im2col + GEMM spent most of that layer writing 27 column rows of 12544 floats and packing
  * them again for the product, whose depth (27) is too short to pay for it.  Here each input
  * row segment is loaded once per vector of output columns and split in registers into the
- * three taps' columns 2 ow - 1, 2 ow and 2 ow + 1 (the even and odd lanes of two loads, and
+ * three taps' columns 2 ow - p, 2 ow - p + 1 and 2 ow - p + 2 (padding p; the even and odd lanes of two loads, and
  * the even lanes moved on by one lane with the next column, as in plan_dw_same_simd.c); a
  * register tile of MB output channels (the packed weights broadcast, dl_plan_direct_pack's
  * layout) then takes all 3 C R taps with no column buffer at all.
@@ -36,6 +36,7 @@ enum { MB = 16 };
 typedef struct {
     const float *x;          /* the image */
     int64_t C, H, W, OH, OW;
+    int64_t pt, pl;          /* top and left padding: 0 or 1 */
     int clip;                /* Relu or Hardtanh (ReLU6) fused */
     float lo, hi;
 } s2_geom;
@@ -47,7 +48,7 @@ static inline __attribute__((always_inline)) void s2_vec(const s2_geom *g, int64
                                                         const float *bias, int mb, float *y,
                                                         int64_t P)
 {
-    const int64_t W = g->W, c0 = 2 * v - 1, cn = c0 + 2 * L;
+    const int64_t W = g->W, c0 = 2 * v - g->pl, cn = c0 + 2 * L;
     const vf_lanes e0 = vf_range_lanes(-c0, W - c0), e1 = vf_range_lanes(-c0 - L, W - c0 - L);
     const vf_lanes none = vf_range_lanes(0, 0);
     vf acc[MB];
@@ -58,7 +59,7 @@ static inline __attribute__((always_inline)) void s2_vec(const s2_geom *g, int64
          * the compiler kept the accumulators in memory */
 #pragma GCC unroll 3
         for (int64_t r = 0; r < 3; r++) {
-            const int64_t h = 2 * oh - 1 + r;
+            const int64_t h = 2 * oh - g->pt + r;
             const int in = h >= 0 && h < g->H;
             const float *xr = g->x + (c * g->H + (in ? h : 0)) * W;
             vf v2[2], t[2];
@@ -111,7 +112,7 @@ int DL_ISA_FN(dl_plan_direct_s2)(const int64_t *i, const double *f, const float 
         const int64_t it0 = items * tid / team, it1 = items * (tid + 1) / team;
         for (int64_t it = it0; it < it1; it++) {
             const int64_t n = it / (KB * OH), kb = it / OH % KB, oh = it % OH;
-            const s2_geom g = {x + n * C * H * W, C, H, W, OH, OW, fused,
+            const s2_geom g = {x + n * C * H * W, C, H, W, OH, OW, i[11], i[12], fused,
                                act == DL_AF_RELU ? 0.0f : (float)f[0],
                                act == DL_AF_RELU ? __builtin_inff() : (float)f[1]};
             const int64_t rows = K - kb * ROWS < ROWS ? K - kb * ROWS : ROWS;

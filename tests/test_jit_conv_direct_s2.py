@@ -2,7 +2,7 @@
 (csrc/plan_direct_s2_simd.c, the CONV_DIRECT step with stride 2: a first layer on an image):
 against a float64 NumPy convolution on odd sizes (maps narrower than a vector and rows that end
 inside one, odd and even sides, output channels that leave a partial block of the packed
-weights, 1 to 4 input channels, an end padding the trace dropped), each fused or following
+weights, 1 to 4 input channels, padding 0 or 1 on each side), each fused or following
 activation, with and without bias, every ISA, one and two threads, batches, a NaN; and
 MobileNetV2's first layer traced from eager."""
 import numpy as np
@@ -75,6 +75,9 @@ CASES = [
     (2, 2, 16, (17, 33), (1, 1, 1, 1)),      # odd sides: the last window reaches the padding
     (1, 3, 7, (12, 34), (1, 1, 0, 0)),       # even sides, end padding dropped
     (1, 3, 24, (9, 64), (1, 1, 1, 0)),       # 32 outputs per row: two whole vectors
+    (1, 3, 32, (225, 225), (0, 0, 0, 0)),    # EfficientNet-Lite0's, after its explicit Pad
+    (2, 2, 9, (20, 37), (0, 1, 1, 0)),       # mixed: no top padding, padding on the left
+    (1, 1, 3, (3, 4), (1, 0, 0, 1)),
 ]
 
 

@@ -206,12 +206,13 @@ def _conv(L, node):
 
 def _direct_s2_ok(C, R, S, at):
     """Whether the direct stride-2 convolution (csrc/plan_direct_s2_simd.c) takes this Conv:
-    a 3x3 filter at stride 2, padding 1 and dilation 1 (an end padding the last window does
-    not reach may have been dropped), groups 1, on at most _S2_MAX_C input channels (a first
-    layer on an image, whose im2col product is only C*9 deep)."""
+    a 3x3 filter at stride 2, padding 0 or 1 on each side (torch's 1 with an end padding the
+    last window does not reach dropped, or TensorFlow-style models' 0 after an explicit Pad),
+    dilation 1, groups 1, on at most _S2_MAX_C input channels (a first layer on an image, whose
+    im2col product is only C*9 deep)."""
     return get_conv_algorithm() == "auto" and at["group"] == 1 and C <= _S2_MAX_C and \
         (R, S) == (3, 3) and tuple(at["strides"]) == (2, 2) and \
-        tuple(at["pads"][:2]) == (1, 1) and max(at["pads"][2:]) <= 1 and \
+        max(at["pads"]) <= 1 and \
         tuple(at["dilations"]) == (1, 1)
 
 
