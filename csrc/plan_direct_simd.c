@@ -23,6 +23,7 @@
 #include "dlcore/runtime.h"
 #include "simd.h"
 #include "plan_kernels.h"
+#include "plan_direct_s2.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -226,6 +227,7 @@ enum { ITEM_Q = 12 * DL_VF_LEN };
 static int conv_direct(const int64_t *i, const double *f, const float *wp, const float *bias,
                        const float *x, float *y)
 {
+    if (i[9] == 2) return DL_ISA_FN(dl_plan_direct_s2)(i, f, wp, bias, x, y);
     const int64_t N = i[0], C = i[1], H = i[2], W = i[3], K = i[4], R = i[5], S = i[6];
     const int64_t OH = i[7], OW = i[8], ph = i[11], pw = i[12], dh = i[13], dw = i[14];
     const int act = (int)i[16];

@@ -55,6 +55,15 @@ static inline vf vf_load_masked(const float *p, lmask m) { return m ? *p : 0.0f;
 
 enum { MAX_TAPS = 49, BAND_FLOATS = 1024, AHEAD = 6 };
 
+/* the narrowest rows the rolled 3x3 stride-1 kernel takes */
+#ifndef S1_MIN_W
+#define S1_MIN_W 14
+#endif
+/* planes side by side when a row is one vector (1 to 4) */
+#ifndef SIDE
+#define SIDE 2
+#endif
+
 typedef struct {
     int64_t H, W, OH, OW, st, taps, halo;
     int64_t OHB;            /* output rows per band */
@@ -62,7 +71,7 @@ typedef struct {
     int64_t PS, lead;       /* stride 2: floats per phase band, band row 0's offset in it */
     int64_t toff[MAX_TAPS]; /* tap q's source offset from the output's flat index */
     int s2_rows;            /* stride 2, 3x3, rows of 14 or more: dw3_s2_rows */
-    int s1_rows;            /* stride 1, 3x3, rows of 14 or more: dw3_s1_rows */
+    int s1_rows;            /* stride 1, 3x3, rows of S1_MIN_W or more: dw3_s1_strips */
     const lmask *masks;     /* nvb x taps lane masks: the tap's column in the row and, at
                              * stride 1, its source in the plane */
 } same_geom;
@@ -178,115 +187,232 @@ static void split_band(const same_geom *g, const float *x, int64_t oh0, float *b
         }
 }
 
-/* Stride 2, 3x3, padding 1, rows of 14 outputs or more: output rows oh0 .. oh0 + NR - 1 read
- * straight from the input plane.  Block row i (input row 2 oh0 - 1 + i) is loaded once per
- * output vector and split in registers into its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1:
- * the even and odd lanes of two loads, and the even lanes moved on by one lane with the next
- * column.  No phase planes are written and read back (the band kernel's stores and masked
- * loads were most of its work on 56- and 112-column planes). */
-static inline __attribute__((always_inline)) void dw3_s2_rows(const same_geom *g,
-                                                             const float *x, int64_t oh0,
-                                                             const vf *wv, vf vb, int clip,
-                                                             vf vlo, vf vhi, float *y,
-                                                             const int NR)
+/* a strip's outputs of one row, clipped to [vlo, vhi] when clip */
+static inline __attribute__((always_inline)) void dw3_store(float *y, vf a, int64_t n, int clip,
+                                                           vf vlo, vf vhi)
 {
-    const int64_t H = g->H, W = g->W, OW = g->OW;
-    for (int64_t v = 0; v < OW; v += L) {
-        vf acc[2];
-        for (int m = 0; m < NR; m++) acc[m] = vb;
-        const int64_t c0 = 2 * v - 1, cn = c0 + 2 * L;
-        const int edge = c0 < 0 || cn > W;
-        /* the row ends' masks, the same for every row of the block */
-        const lmask e0 = lanes_in(-c0, W - c0), e1 = lanes_in(-c0 - L, W - c0 - L);
-        for (int i = 0; i < 2 * NR + 1; i++) {
-            const int64_t h = 2 * oh0 - 1 + i;
-            if (h < 0 || h >= H) continue;
-            const float *xr = x + h * W;
-            vf in[2], t[2];
-            if (!edge) {
-                in[0] = vf_loadu(xr + c0);
-                in[1] = vf_loadu(xr + c0 + L);
-            } else {
-                in[0] = vf_load_masked(xr + c0, e0);
-                in[1] = vf_load_masked(xr + c0 + L, e1);
+    if (clip) a = vf_min(vhi, vf_max(vlo, a));
+    if (n == L) vf_storeu(y, a);
+    else vf_store_part(y, a, (size_t)n);
+}
+
+/* Stride 2, 3x3, padding 1, rows of 14 outputs or more: one column strip (a vector of output
+ * columns) down the plane, read straight from the input plane.  Each input row is loaded once
+ * per strip and split in registers into its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1 (the
+ * even and odd lanes of two loads, and the even lanes moved on by one lane with the next
+ * column): no phase planes are written and read back.  Output row oh takes input rows
+ * 2 oh - 1, 2 oh, 2 oh + 1; the last of them starts row oh + 1's sum (bias, then taps row by
+ * row, as sum_vecs), so each input row is split once.  NC strips run side by side so their FMA
+ * chains overlap. */
+typedef struct {
+    const float *x, *w;     /* the plane; its 9 weights */
+    float *y;               /* the strip's first output column */
+    vf vb;
+    int64_t c0, cn;         /* input columns of lane 0's first tap, and of the next vector */
+    lmask e0, e1;           /* lanes of the two loads inside the row */
+    int64_t n;              /* outputs to store per row */
+} dw3s2_strip;
+
+static inline __attribute__((always_inline)) void s2_split(const dw3s2_strip *c, int64_t h,
+                                                          int64_t W, vf *t)
+{
+    const float *xr = c->x + h * W;
+    vf in[2], o[2];
+    in[0] = vf_load_masked(xr + c->c0, c->e0);
+    in[1] = vf_load_masked(xr + c->c0 + L, c->e1);
+    vf_deinterleave2(in, o);   /* columns c0 + 2 l and c0 + 2 l + 1 */
+    t[0] = o[0];
+    t[1] = o[1];
+    t[2] = vf_shift_in(o[0], c->cn < W ? xr[c->cn] : 0.0f);
+}
+
+static inline __attribute__((always_inline)) vf s2_taps(const float *w, const vf *t, vf acc)
+{
+    acc = vf_fma(vf_set1(w[0]), t[0], acc);
+    acc = vf_fma(vf_set1(w[1]), t[1], acc);
+    return vf_fma(vf_set1(w[2]), t[2], acc);
+}
+
+static inline __attribute__((always_inline)) void dw3_s2_strips(const dw3s2_strip *c,
+                                                               int64_t H, int64_t W,
+                                                               int64_t OH, int64_t OW,
+                                                               int clip, vf vlo, vf vhi,
+                                                               const int NC)
+{
+    vf next[4];     /* output row oh's sum so far: bias and input row 2 oh - 1 */
+    for (int k = 0; k < NC; k++) next[k] = c[k].vb;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const int tail = 2 * oh + 1 >= H;   /* the last row of an odd-height plane */
+        for (int k = 0; k < NC; k++) {
+            vf t[3];
+            s2_split(&c[k], 2 * oh, W, t);
+            vf acc = s2_taps(c[k].w + 3, t, next[k]);
+            if (!tail) {
+                s2_split(&c[k], 2 * oh + 1, W, t);
+                acc = s2_taps(c[k].w + 6, t, acc);
+                next[k] = s2_taps(c[k].w, t, c[k].vb);
             }
-            vf_deinterleave2(in, t);   /* columns c0 + 2 l and c0 + 2 l + 1 */
-            const vf t2 = vf_shift_in(t[0], cn < W ? xr[cn] : 0.0f);
-            for (int m = 0; m < NR; m++) {
-                const int r = i - 2 * m;
-                if (r < 0 || r > 2) continue;
-                acc[m] = vf_fma(wv[3 * r], t[0], acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 1], t[1], acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 2], t2, acc[m]);
-            }
+            dw3_store(c[k].y + oh * OW, acc, c[k].n, clip, vlo, vhi);
         }
-        for (int m = 0; m < NR; m++)
-            put_vecs(&acc[m], y + (oh0 + m) * OW, v, OW, clip, vlo, vhi, 1);
     }
+}
+
+static inline dw3s2_strip dw3s2_strip_at(const float *x, const float *w, float *y, vf vb,
+                                         int64_t W, int64_t OW, int64_t v)
+{
+    dw3s2_strip c;
+    c.x = x; c.w = w; c.y = y + v; c.vb = vb;
+    c.c0 = 2 * v - 1;
+    c.cn = c.c0 + 2 * L;
+    c.e0 = lanes_in(-c.c0, W - c.c0);
+    c.e1 = lanes_in(-c.c0 - L, W - c.c0 - L);
+    c.n = OW - v < L ? OW - v : L;
+    return c;
 }
 
 static void plane_s2_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
                           vf vlo, vf vhi, float *y)
 {
-    vf wv[9];
-    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
-    int64_t oh = 0;
-    for (; oh + 2 <= g->OH; oh += 2) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 2);
-    for (; oh < g->OH; oh++) dw3_s2_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    int64_t v = 0;
+    for (; v + 3 * L < OW; v += 4 * L) {
+        const dw3s2_strip c[4] = {dw3s2_strip_at(x, w, y, vb, W, OW, v),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + L),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + 2 * L),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + 3 * L)};
+        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 4);
+    }
+    for (; v + L < OW; v += 2 * L) {
+        const dw3s2_strip c[2] = {dw3s2_strip_at(x, w, y, vb, W, OW, v),
+                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + L)};
+        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 2);
+    }
+    if (v < OW) {
+        const dw3s2_strip c[1] = {dw3s2_strip_at(x, w, y, vb, W, OW, v)};
+        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 1);
+    }
 }
 
-/* Stride 1, 3x3, padding 1, rows of 14 or more: NR output rows from oh0 read straight from
- * the input plane, each input row's three shifted vectors loaded once for every output row
- * it reaches (up to 3), the row ends' loads masked: the executor's padded-plane kernel
- * (plan_dw_simd.c) without the padded copy of every plane. */
-static inline __attribute__((always_inline)) void dw3_s1_rows(const same_geom *g,
-                                                             const float *x, int64_t oh0,
-                                                             const vf *wv, vf vb, int clip,
-                                                             vf vlo, vf vhi, float *y,
-                                                             const int NR)
+/* Stride 1, 3x3, padding 1: one column strip (a vector of output columns) down the whole
+ * plane, the rows rolled through three accumulators.  Input row h is loaded once (its three
+ * shifted vectors, the row ends masked) and feeds output rows h - 1 (which it completes: stored),
+ * h and h + 1 (which it starts, from the bias).  Each output is bias, then taps row by row, as
+ * in sum_vecs.  NC strips run side by side (two column vectors of one plane, or one of two
+ * planes when a row is one vector: MobileNetV2's 14x14 and 7x7 maps) so the FMA chains of one
+ * overlap the other's; the earlier kernel (4-row blocks, a branch per tap row) spilled its
+ * weights and ran at a third of the FMA rate on 14x14 planes. */
+typedef struct {
+    const float *x, *w;     /* the strip's first column in the plane; the plane's 9 weights */
+    float *y;
+    vf vb;
+    lmask e0, e1, e2;       /* lanes whose column - 1, column, column + 1 is in the row */
+    int64_t n;              /* outputs to store per row (the strip's width, at most L) */
+} dw3_strip;
+
+
+static inline __attribute__((always_inline)) void dw3_s1_strips(const dw3_strip *c,
+                                                               int64_t H, int64_t W, int clip,
+                                                               vf vlo, vf vhi, const int NC)
 {
-    const int64_t H = g->H, W = g->W;
-    for (int64_t v = 0; v < W; v += L) {
-        vf acc[4];
-        for (int m = 0; m < NR; m++) acc[m] = vb;
-        const int edge = v < 1 || v + L + 1 > W;
-        const lmask e0 = lanes_in(1 - v, W - v + 1), e1 = lanes_in(-v, W - v),
-                    e2 = lanes_in(-v - 1, W - v - 1);
-        for (int i = 0; i < NR + 2; i++) {
-            const int64_t h = oh0 - 1 + i;
-            if (h < 0 || h >= H) continue;
-            const float *xr = x + h * W + v;
-            vf x0, x1, x2;
-            if (!edge) {
-                x0 = vf_loadu(xr - 1);
-                x1 = vf_loadu(xr);
-                x2 = vf_loadu(xr + 1);
-            } else {
-                x0 = vf_load_masked(xr - 1, e0);
-                x1 = vf_load_masked(xr, e1);
-                x2 = vf_load_masked(xr + 1, e2);
-            }
-            for (int m = 0; m < NR; m++) {
-                const int r = i - m;
-                if (r < 0 || r > 2) continue;
-                acc[m] = vf_fma(wv[3 * r], x0, acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 1], x1, acc[m]);
-                acc[m] = vf_fma(wv[3 * r + 2], x2, acc[m]);
-            }
-        }
-        for (int m = 0; m < NR; m++)
-            put_vecs(&acc[m], y + (oh0 + m) * W, v, W, clip, vlo, vhi, 1);
+    vf done[4], mid[4];     /* partial sums of output rows h - 1 and h */
+    for (int k = 0; k < NC; k++) {
+        mid[k] = c[k].vb;
+        done[k] = vf_zero();   /* set by row 0 before any use */
     }
+    for (int64_t h = 0; h < H; h++) {
+        for (int k = 0; k < NC; k++) {
+            const float *xr = c[k].x + h * W, *w = c[k].w;
+            const vf x0 = vf_load_masked(xr - 1, c[k].e0);
+            const vf x1 = vf_load_masked(xr, c[k].e1);
+            const vf x2 = vf_load_masked(xr + 1, c[k].e2);
+            if (h > 0) {
+                vf a = vf_fma(vf_set1(w[6]), x0, done[k]);
+                a = vf_fma(vf_set1(w[7]), x1, a);
+                a = vf_fma(vf_set1(w[8]), x2, a);
+                dw3_store(c[k].y + (h - 1) * W, a, c[k].n, clip, vlo, vhi);
+            }
+            vf m = vf_fma(vf_set1(w[3]), x0, mid[k]);
+            m = vf_fma(vf_set1(w[4]), x1, m);
+            done[k] = vf_fma(vf_set1(w[5]), x2, m);
+            vf n = vf_fma(vf_set1(w[0]), x0, c[k].vb);
+            n = vf_fma(vf_set1(w[1]), x1, n);
+            mid[k] = vf_fma(vf_set1(w[2]), x2, n);
+        }
+    }
+    for (int k = 0; k < NC; k++) dw3_store(c[k].y + (H - 1) * W, done[k], c[k].n, clip, vlo, vhi);
+}
+
+/* the strip of plane (x, w, y) at columns v .. v + L - 1 */
+static inline dw3_strip dw3_strip_at(const float *x, const float *w, float *y, vf vb, int64_t W,
+                                     int64_t v)
+{
+    dw3_strip c;
+    c.x = x + v; c.w = w; c.y = y + v; c.vb = vb;
+    c.e0 = lanes_in(1 - v, W - v + 1);
+    c.e1 = lanes_in(-v, W - v);
+    c.e2 = lanes_in(-v - 1, W - v - 1);
+    c.n = W - v < L ? W - v : L;
+    return c;
 }
 
 static void plane_s1_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
                           vf vlo, vf vhi, float *y)
 {
-    vf wv[9];
-    for (int q = 0; q < 9; q++) wv[q] = vf_set1(w[q]);
-    int64_t oh = 0;
-    for (; oh + 4 <= g->OH; oh += 4) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 4);
-    for (; oh < g->OH; oh++) dw3_s1_rows(g, x, oh, wv, vb, clip, vlo, vhi, y, 1);
+    const int64_t H = g->H, W = g->W;
+    int64_t v = 0;
+    for (; v + 3 * L < W; v += 4 * L) {
+        const dw3_strip c[4] = {dw3_strip_at(x, w, y, vb, W, v),
+                                dw3_strip_at(x, w, y, vb, W, v + L),
+                                dw3_strip_at(x, w, y, vb, W, v + 2 * L),
+                                dw3_strip_at(x, w, y, vb, W, v + 3 * L)};
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 4);
+    }
+    for (; v + L < W; v += 2 * L) {
+        const dw3_strip c[2] = {dw3_strip_at(x, w, y, vb, W, v),
+                                dw3_strip_at(x, w, y, vb, W, v + L)};
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 2);
+    }
+    if (v < W) {
+        const dw3_strip c[1] = {dw3_strip_at(x, w, y, vb, W, v)};
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 1);
+    }
+}
+
+/* n (1 to 4) planes from p whose rows are one vector each, side by side */
+static void planes_s1_side(const same_geom *g, const same_args *a, int64_t p, int n, int clip,
+                           vf vlo, vf vhi)
+{
+    const int64_t HW = g->H * g->W;
+    dw3_strip c[4];
+    for (int k = 0; k < n; k++) {
+        const int64_t ch = (p + k) % a->C;
+        c[k] = dw3_strip_at(a->x + (p + k) * HW, a->w + ch * 9, a->y + (p + k) * HW,
+                            vf_set1(a->bias ? a->bias[ch] : 0.0f), g->W, 0);
+    }
+    if (n == 4) dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 4);
+    else if (n == 2) dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 2);
+    else if (n == 3) {
+        dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 2);
+        dw3_s1_strips(c + 2, g->H, g->W, clip, vlo, vhi, 1);
+    } else {
+        dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 1);
+    }
+}
+
+/* the activation applied after the sums (one Clip or Relu is fused: clip) */
+static inline int act_clip(const same_args *a, vf *vlo, vf *vhi)
+{
+    const int kind = a->kind;
+    *vlo = vf_set1(kind == DL_AF_RELU ? 0.0f : (float)a->f[0]);
+    *vhi = vf_set1(kind == DL_AF_RELU ? __builtin_inff() : (float)a->f[1]);
+    return kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
+}
+
+static void act_after(const same_geom *g, const same_args *a, int clip, float *y)
+{
+    if (!clip && a->kind >= 0)
+        dl_act_fwd_f32(a->kind, y, y, (size_t)(g->OH * g->OW), (float)a->f[0], (float)a->f[1],
+                       (float)a->f[2]);
 }
 
 static void plane_same(const same_geom *g, const same_args *a, int64_t p, float *buf)
@@ -294,10 +420,8 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
     const int64_t c = p % a->C, taps = g->taps;
     const float *x = a->x + p * g->H * g->W, *w = a->w + c * taps;
     float *y = a->y + p * g->OH * g->OW;
-    const int kind = a->kind;
-    const int clip = kind == DL_AF_RELU || kind == DL_AF_HARDTANH;
-    const vf vlo = vf_set1(kind == DL_AF_RELU ? 0.0f : (float)a->f[0]);
-    const vf vhi = vf_set1(kind == DL_AF_RELU ? __builtin_inff() : (float)a->f[1]);
+    vf vlo, vhi;
+    const int clip = act_clip(a, &vlo, &vhi);
     const vf vb = vf_set1(a->bias ? a->bias[c] : 0.0f);
     if (g->s2_rows) {
         plane_s2_rows(g, x, w, vb, clip, vlo, vhi, y);
@@ -315,15 +439,14 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
             }
         }
     }
-    if (!clip && kind >= 0)
-        dl_act_fwd_f32(kind, y, y, (size_t)(g->OH * g->OW), (float)a->f[0], (float)a->f[1],
-                       (float)a->f[2]);
+    act_after(g, a, clip, y);
 }
 
 typedef struct {
     const same_geom *g;
     const same_args *a;
     int64_t first;      /* planes before it were done by the channel-lane kernel */
+    int64_t end;        /* one past the last plane */
 } same_job;
 
 static void same_job_run(const void *ctx, int64_t p, float *buf)
@@ -332,12 +455,136 @@ static void same_job_run(const void *ctx, int64_t p, float *buf)
     plane_same(j->g, j->a, j->first + p, buf);
 }
 
+/* stride 1, 3x3, rows of one vector: planes SIDE u .. SIDE u + SIDE - 1 from the first side by
+ * side, so their FMA chains overlap (two measured faster than four on 14x14 maps) */
+static void side_job_run(const void *ctx, int64_t u, float *buf)
+{
+    (void)buf;
+    const same_job *j = ctx;
+    const same_geom *g = j->g;
+    const same_args *a = j->a;
+    const int64_t p = j->first + SIDE * u, HW = g->H * g->W;
+    const int n = (int)(j->end - p < SIDE ? j->end - p : SIDE);
+    vf vlo, vhi;
+    const int clip = act_clip(a, &vlo, &vhi);
+    planes_s1_side(g, a, p, n, clip, vlo, vhi);
+    for (int k = 0; k < n; k++) act_after(g, a, clip, a->y + (p + k) * HW);
+}
+
+#if defined(__AVX512F__)
+/* Stride 1, 3x3, rows of at most 8 (MobileNetV2's 7x7 maps), AVX-512: two planes share each
+ * vector, plane a in lanes 0-7 and plane b in lanes 8-15 (each half loaded and stored with its
+ * own mask), so a row of 7 fills 14 of 16 lanes instead of 7; their weights are per-lane
+ * vectors.  Rows rolled as in dw3_s1_strips, two such strips (four planes) side by side. */
+enum { HALF = 8 };
+
+typedef struct {
+    const float *xa, *xb;
+    float *ya, *yb;
+    vf w[9], vb;
+} dw3_halves;
+
+static inline __attribute__((always_inline)) vf halves_load(const dw3_halves *c, int64_t at,
+                                                           __mmask16 m)
+{
+    /* lanes 8-15 read from xb + at - 8 + l: plane b's row; masked lanes touch no memory */
+    const vf lo = _mm512_maskz_loadu_ps((__mmask16)(m & 0xff), c->xa + at);
+    return _mm512_mask_loadu_ps(lo, (__mmask16)(m & 0xff00), c->xb + at - HALF);
+}
+
+static inline __attribute__((always_inline)) void halves_store(const dw3_halves *c, int64_t at,
+                                                              vf a, __mmask16 m, int clip,
+                                                              vf vlo, vf vhi)
+{
+    if (clip) a = vf_min(vhi, vf_max(vlo, a));
+    _mm512_mask_storeu_ps(c->ya + at, (__mmask16)(m & 0xff), a);
+    _mm512_mask_storeu_ps(c->yb + at - HALF, (__mmask16)(m & 0xff00), a);
+}
+
+static inline __attribute__((always_inline)) void dw3_s1_halves(const dw3_halves *c, int64_t H,
+                                                               int64_t W, int clip, vf vlo,
+                                                               vf vhi, const int NC)
+{
+    /* lanes whose column - 1, column, column + 1 is in the row, for the outputs kept (l < W) */
+    const uint32_t row = (1u << W) - 1u;
+    const __mmask16 m1 = (__mmask16)(row | row << HALF);
+    const __mmask16 m0 = (__mmask16)(m1 & ~(1u | 1u << HALF));
+    const __mmask16 m2 = (__mmask16)((row >> 1) | (row >> 1) << HALF);
+    vf done[2], mid[2];
+    for (int k = 0; k < NC; k++) {
+        mid[k] = c[k].vb;
+        done[k] = vf_zero();
+    }
+    for (int64_t h = 0; h < H; h++) {
+        for (int k = 0; k < NC; k++) {
+            const vf x0 = halves_load(&c[k], h * W - 1, m0);
+            const vf x1 = halves_load(&c[k], h * W, m1);
+            const vf x2 = halves_load(&c[k], h * W + 1, m2);
+            if (h > 0) {
+                vf a = vf_fma(c[k].w[6], x0, done[k]);
+                a = vf_fma(c[k].w[7], x1, a);
+                a = vf_fma(c[k].w[8], x2, a);
+                halves_store(&c[k], (h - 1) * W, a, m1, clip, vlo, vhi);
+            }
+            vf m = vf_fma(c[k].w[3], x0, mid[k]);
+            m = vf_fma(c[k].w[4], x1, m);
+            done[k] = vf_fma(c[k].w[5], x2, m);
+            vf n = vf_fma(c[k].w[0], x0, c[k].vb);
+            n = vf_fma(c[k].w[1], x1, n);
+            mid[k] = vf_fma(c[k].w[2], x2, n);
+        }
+    }
+    for (int k = 0; k < NC; k++) halves_store(&c[k], (H - 1) * W, done[k], m1, clip, vlo, vhi);
+}
+
+/* planes p, p + 1 as one strip's halves */
+static inline void halves_at(const same_geom *g, const same_args *a, int64_t p, dw3_halves *c)
+{
+    const int64_t HW = g->H * g->W, ca = p % a->C, cb = (p + 1) % a->C;
+    c->xa = a->x + p * HW; c->xb = c->xa + HW;
+    c->ya = a->y + p * HW; c->yb = c->ya + HW;
+    for (int q = 0; q < 9; q++)
+        c->w[q] = _mm512_mask_blend_ps((__mmask16)0xff00, vf_set1(a->w[ca * 9 + q]),
+                                       vf_set1(a->w[cb * 9 + q]));
+    c->vb = _mm512_mask_blend_ps((__mmask16)0xff00, vf_set1(a->bias ? a->bias[ca] : 0.0f),
+                                 vf_set1(a->bias ? a->bias[cb] : 0.0f));
+}
+
+/* planes 4u .. 4u + 3 from the first: two strips of two halves; a last odd plane alone */
+static void halves_job_run(const void *ctx, int64_t u, float *buf)
+{
+    const same_job *j = ctx;
+    const same_geom *g = j->g;
+    const same_args *a = j->a;
+    const int64_t p = j->first + 4 * u, HW = g->H * g->W;
+    const int n = (int)(j->end - p < 4 ? j->end - p : 4);
+    vf vlo, vhi;
+    const int clip = act_clip(a, &vlo, &vhi);
+    dw3_halves c[2];
+    if (n >= 2) halves_at(g, a, p, &c[0]);
+    if (n == 4) {
+        halves_at(g, a, p + 2, &c[1]);
+        dw3_s1_halves(c, g->H, g->W, clip, vlo, vhi, 2);
+    } else if (n >= 2) {
+        dw3_s1_halves(c, g->H, g->W, clip, vlo, vhi, 1);
+    }
+    for (int k = 0; k < (n & ~1); k++) act_after(g, a, clip, a->y + (p + k) * HW);
+    if (n & 1) plane_same(g, a, p + n - 1, buf);
+}
+#endif
+
 /* i: the CONV step's ints (dl_plan_dw_same_applies holds) | f: act a, b, c.  -1: no memory. */
 int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x,
                                const float *w, const float *bias, float *y)
 {
     /* small maps, whole groups of 16 planes: channels as the lanes (plan_dw_cblock_simd.c) */
-    const int64_t done = DL_ISA_FN(dl_plan_dw_cblock)(i, f, x, w, bias, y);
+#if defined(__AVX512F__)
+    /* 3x3 at stride 1 on rows of 8 or less: two planes per vector (dw3_s1_halves) */
+    const int halves = i[9] == 1 && i[5] == 3 && i[6] == 3 && i[8] <= HALF;
+#else
+    const int halves = 0;
+#endif
+    const int64_t done = halves ? 0 : DL_ISA_FN(dl_plan_dw_cblock)(i, f, x, w, bias, y);
     if (done < 0) return -1;
     if (done == i[0] * i[1]) return 0;
     same_geom g;
@@ -345,7 +592,7 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     const int64_t R = i[5], S = i[6], ph = i[11], pw = i[12];
     g.taps = R * S;
     g.s2_rows = g.st == 2 && R == 3 && S == 3 && g.OW >= 14;
-    g.s1_rows = g.st == 1 && R == 3 && S == 3 && g.OW >= 14;
+    g.s1_rows = g.st == 1 && R == 3 && S == 3 && g.OW >= S1_MIN_W;
     g.halo = g.st == 1 ? 0 : (ph + 1) / 2;
     /* stride 1: the plane is one band, its masks cut at the plane's ends too */
     g.OHB = g.st == 1 ? g.OH : BAND_FLOATS / g.OW - 2 * g.halo;
@@ -393,8 +640,16 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
     const int64_t planes = i[0] * i[1] - done;
     const size_t scratch = g.st == 1 || g.s2_rows ? 0 : (size_t)(4 * g.PS) * sizeof(float);
     const int nt = dl_threads_for((size_t)(planes * g.OH * g.OW * g.taps), (size_t)1 << 16);
-    const same_job j = {&g, &a, done};
-    const int failed = dl_each_plane(nt, planes, scratch, same_job_run, &j) != 0;
+    const same_job j = {&g, &a, done, i[0] * i[1]};
+    const int side = g.s1_rows && g.W <= L;
+    int failed;
+#if defined(__AVX512F__)
+    if (halves)
+        failed = dl_each_plane(nt, (planes + 3) / 4, scratch, halves_job_run, &j) != 0;
+    else
+#endif
+    failed = dl_each_plane(nt, side ? (planes + SIDE - 1) / SIDE : planes, scratch,
+                           side ? side_job_run : same_job_run, &j) != 0;
     dl_free(masks);
     return failed ? -1 : 0;
 }

@@ -101,3 +101,36 @@ def test_same_depthwise_threads_and_batch(isa, k, stride, size):
         _check(37, k, stride, size, nthreads=1, N=3)
     finally:
         set_isa(prev)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("C,N,stride,size", [
+    (5, 1, 1, (14, 14)), (3, 1, 1, (9, 16)), (3, 1, 1, (14, 15)), (7, 1, 1, (5, 33)),
+    (2, 1, 1, (112, 112)), (3, 2, 1, (4, 71)),
+    (3, 1, 2, (9, 113)), (2, 1, 2, (6, 130)), (3, 2, 2, (112, 112)), (5, 1, 2, (2, 61)),
+    # rows of 8 or less: two planes per vector (AVX-512), four at a time, an odd one alone
+    (3, 1, 1, (7, 7)), (5, 1, 1, (9, 8)), (7, 2, 1, (8, 1)), (2, 1, 1, (1, 8)),
+    (3, 2, 1, (5, 3)), (17, 3, 1, (7, 7))])
+def test_rolled_rows_pairs_and_strips(isa, C, N, stride, size):
+    """3x3 rows rolled down column strips: at stride 1 planes side by side when a row is one
+    vector (an odd count leaves one alone); groups of four and two strips and a last single
+    one on wider rows, at stride 1 and 2 (odd and even heights)."""
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        for nthreads in (1, 2):
+            _check(C, 3, stride, size, nthreads=nthreads, N=N)
+    finally:
+        set_isa(prev)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("act", [None, nn.ReLU, nn.Tanh])
+@pytest.mark.parametrize("bias", [True, False])
+def test_two_planes_per_vector_activations_and_bias(isa, act, bias):
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        _check(7, 3, 1, (7, 7), act, bias, N=1)
+    finally:
+        set_isa(prev)

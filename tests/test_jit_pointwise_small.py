@@ -1,5 +1,5 @@
 """The executor's pointwise conv on small maps as the transposed product x^T W^T with the
-weights packed once (csrc/plan_pointwise.c): against eager on maps of 1 to 63 positions,
+weights packed once (csrc/plan_pointwise.c): against eager on maps of 1 to 255 positions,
 output channel counts on both sides of a register tile, every activation path (Relu in the
 GEMM epilogue, ReLU6 and others on each strip), with and without bias, several images per
 product and a partial last group, at 1 and 2 threads, on every ISA the CPU has."""
@@ -57,6 +57,20 @@ def test_small_map_pointwise_images_groups_bias_threads(isa):
         set_isa(prev)
 
 
+@pytest.mark.parametrize("isa", supported_isas())
+def test_fourteen_by_fourteen_runs_transposed(isa):
+    """MobileNetV2's 14x14 layers (196 positions: six register tiles of 32 and one of 4 in the
+    usual orientation), an odd channel count, several images, two threads."""
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        _check(64, 384, (14, 14), nn.ReLU6)
+        _check(384, 65, (14, 14), None, N=3, nthreads=2)
+        _check(45, 96, (15, 17), nn.ReLU, bias=False, N=2)    # 255 positions
+    finally:
+        set_isa(prev)
+
+
 def test_large_maps_and_tiny_layers_keep_the_usual_product():
-    _check(64, 96, (8, 8), nn.ReLU6, transposed=0)     # 64 positions
+    _check(64, 96, (16, 16), nn.ReLU6, transposed=0)   # 256 positions
     _check(33, 20, (3, 3), nn.ReLU, transposed=0)      # 660 weights: transposes cost more

@@ -13,8 +13,11 @@ _COL_BYTES = 1 << 19   # an im2col tile in half of L2
 _MIN_COLS = 256        # columns below which a convolution's product takes several images,
 _BATCH_COLS = 1024     # up to this many columns
 _BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
-_SMALL_MAP = 64        # positions below which a pointwise conv runs transposed,
+# positions below which a pointwise conv runs transposed (MobileNetV2's 14x14 layers too:
+# the whole model 2-3% faster at batch 1 and 32, its 28x28 ones slower),
+_SMALL_MAP = 256
 _SMALL_MAP_MACS = 4096  # from this many weights (its two transposes cost more on tiny layers)
+_S2_MAX_C = 4          # input channels up to which a 3x3 stride-2 conv runs direct
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -163,7 +166,7 @@ def _conv(L, node):
     one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
         tuple(at["dilations"]) == (1, 1)
     if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
-            _direct_ok(C, K, R, S, OH, OW, at):
+            (_direct_ok(C, K, R, S, OH, OW, at) or _direct_s2_ok(C, R, S, at)):
         # small maps at stride 1: taps read at offsets of the padded planes, no im2col
         kind, a1, a2, a3 = fused_act(node)
         L.step(X.CONV_DIRECT, [xr, wr, br, yr], p + [kind], [a1, a2, a3], outputs=[3],
@@ -182,7 +185,7 @@ def _conv(L, node):
         imgs = 1
         if N > 1 and P < _MIN_COLS and not pointwise:
             imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
-        # a pointwise conv on a small map (MobileNet's 7x7): the transposed product, the map's
+        # a pointwise conv on a small map (MobileNet's 7x7 and 14x14): the transposed product, the map's
         # positions as rows (plan_pointwise.c), a few images at a time
         transposed = int(pointwise and P < _SMALL_MAP and CRS * K >= _SMALL_MAP_MACS)
         if transposed:
@@ -201,6 +204,18 @@ def _conv(L, node):
     L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
            [a1, a2, a3], outputs=[3], label=node.op)
     return True
+
+
+def _direct_s2_ok(C, R, S, at):
+    """Whether the direct stride-2 convolution (csrc/plan_direct_s2_simd.c) takes this Conv:
+    a 3x3 filter at stride 2, padding 0 or 1 on each side (torch's 1 with an end padding the
+    last window does not reach dropped, or TensorFlow-style models' 0 after an explicit Pad),
+    dilation 1, groups 1, on at most _S2_MAX_C input channels (a first layer on an image, whose
+    im2col product is only C*9 deep)."""
+    return get_conv_algorithm() == "auto" and at["group"] == 1 and C <= _S2_MAX_C and \
+        (R, S) == (3, 3) and tuple(at["strides"]) == (2, 2) and \
+        max(at["pads"]) <= 1 and \
+        tuple(at["dilations"]) == (1, 1)
 
 
 def _direct_ok(C, K, R, S, OH, OW, at):

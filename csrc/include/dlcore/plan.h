@@ -107,7 +107,9 @@ enum {
      * CONV with stride 1 and groups 1, act kind (Relu fused, any other applied per image) |
      * f: act.  The direct small-map convolution (plan_direct_simd.c): the padded planes
      * (C*Hp*Wp + 64 floats) within DL_PLAN_DIRECT_MAX_FLOATS, C*R*S within
-     * DL_PLAN_DIRECT_MAX_TAPS (the planner checks both) */
+     * DL_PLAN_DIRECT_MAX_TAPS (the planner checks both).  With stride 2 (i[9] == 2): a 3x3
+     * filter, padding 0 or 1, dilation 1, any map size (plan_direct_s2_simd.c, a first layer on
+     * a few input channels) */
     DL_PLAN_CONV_DIRECT = 25,
     /* x (float32, or u8 codes), packed, colsum, w_scale (an int8 weight, dlcore/qgemm.h),
      * bias, y (float32 or u8), scratch (dl_plan_qlinear_scratch bytes) | i: M, N, K, input
