@@ -11,6 +11,7 @@
  */
 #include "dlcore/act.h"
 #include "simd.h"
+#include "gemm_gelu.h"
 #include "dlcore/runtime.h"
 #include "act_kernels.h"
 
@@ -38,38 +39,8 @@ static inline vf f_leaky(vf x, act_prm p)
 }
 static inline vf f_sigmoid(vf x, act_prm p) { (void)p; return vf_sigmoid(x); }
 static inline vf f_tanh(vf x, act_prm p) { (void)p; return vf_tanh(x); }
-/* Phi(x) through erfc(|x|/sqrt2): keeps relative precision in the far negative tail, where
- * 1 + erf(x) would cancel.  vf_erfc's fit (1.2e-7 relative) with two cheaper steps, GELU being
- * most of a transformer MLP's non-GEMM time: t = 1 / (1 + z/2) by vf_recip_fast (on AVX-512 a
- * 14-bit estimate and one Newton step, ~2^-27 relative, instead of a division), and the final
- * e^v by vf_exp_nonpos (v = P(t) - z^2 <= 3e-8, so vf_exp's overflow path is never needed).
- * z is capped at 10 (erfc(10) = 2e-45 is 0 after vf_exp_nonpos's cut at -87.3 anyway), which
- * keeps 1 + z/2 finite for recip_fast; NaN passes through the min and the fit. */
-#ifdef DL_VF_SCALAR
-static inline vf std_normal_cdf(vf x)
-{
-    vf c = vf_mul(vf_set1(0.5f), vf_erfc(vf_mul(vf_abs(x), vf_set1(0.70710678118654752f))));
-    return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
-}
-#else
-static inline vf std_normal_cdf(vf x)
-{
-    vf z = vf_min(vf_set1(10.0f), vf_mul(vf_abs(x), vf_set1(0.70710678118654752f)));
-    vf t = vf_recip_fast(vf_fma(vf_set1(0.5f), z, vf_set1(1.0f)));
-    /* the degree-9 fit in Estrin's form: 4 dependent steps after t^8 instead of Horner's 9
-     * (the loop is bound by this chain's latency, not by the FMA count) */
-    vf t2 = vf_mul(t, t), t4 = vf_mul(t2, t2), t8 = vf_mul(t4, t4);
-    vf p01 = vf_fma(vf_set1(1.00002368f), t, vf_set1(-1.26551223f));
-    vf p23 = vf_fma(vf_set1(0.09678418f), t, vf_set1(0.37409196f));
-    vf p45 = vf_fma(vf_set1(0.27886807f), t, vf_set1(-0.18628806f));
-    vf p67 = vf_fma(vf_set1(1.48851587f), t, vf_set1(-1.13520398f));
-    vf p89 = vf_fma(vf_set1(0.17087277f), t, vf_set1(-0.82215223f));
-    vf p03 = vf_fma(p23, t2, p01), p47 = vf_fma(p67, t2, p45);
-    vf p = vf_fma(p89, t8, vf_fma(p47, t4, p03));
-    vf c = vf_mul(vf_mul(vf_set1(0.5f), t), vf_exp_nonpos(vf_fma(vf_sub(vf_zero(), z), z, p)));
-    return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
-}
-#endif
+/* Phi(x) as the GEMM epilogues compute it (gemm_gelu.h: erfc-based, fast reciprocal and exp) */
+static inline vf std_normal_cdf(vf x) { return dl_normal_cdf_vf(x); }
 static inline vf f_gelu(vf x, act_prm p) { (void)p; return vf_mul(x, std_normal_cdf(x)); }
 /* 0.5 (1 + tanh(u)) = sigmoid(2u) */
 static inline vf gelu_tanh_arg2(vf x)

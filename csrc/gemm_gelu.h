@@ -1,44 +1,75 @@
-/* GELU for the GEMM epilogue on whole vectors: x * Phi(x), Phi the normal CDF (the "exact",
- * erf-based GELU, not the tanh approximation).  Written against the SIMD vocabulary, so it is
- * the zmm or ymm form according to the flags of the file including it (gemm_avx512.c,
- * gemm_avx2.c).
+/* The exact (erf-based) GELU, x * Phi(x) with Phi the normal CDF, on whole vectors, shared by
+ * the activation kernel (act_simd.c) and the GEMM epilogues (gemm_avx512.c, gemm_avx2.c,
+ * qgemm_simd.c, bf16_simd.c), so an op and its fused form agree.  Written against the SIMD
+ * vocabulary: the zmm, ymm or scalar form according to the flags of the file including it.
  *
- * Phi(x) = 1 - erfc(a)/2 for x >= 0 and erfc(a)/2 for x < 0, with a = |x| / sqrt 2, and
- *   erfc(a) = t * exp(-a^2 + P(t)),  t = 1 / (1 + a/2),  a in [0, 10]
- * where P is a degree-9 polynomial fitted here (least squares, reweighted towards minimax) to
- * log(erfc(a) e^{a^2} / t).  Working with erfc keeps the relative accuracy in the negative tail,
- * where 1 + erf(x) would cancel.  Measured against double precision: Phi within 3.3e-7
- * relative, so GELU within a few ulp over the float range.  a^2 is split into a rounded part
- * and its exact error (FMA) so exp's argument is not off by a^2's rounding for large |x|.
- * NaN propagates; +inf -> +inf; x < -10 sqrt 2 (incl. -inf) -> 0: there GELU(x) is below
- * 1.2e-43 in magnitude, a float denormal.
+ * Phi(x) = erfc(z)/2 for x < 0 and 1 - erfc(z)/2 for x >= 0, z = |x| / sqrt 2: working with
+ * erfc keeps the relative precision in the negative tail, where 1 + erf(x) would cancel.
+ * erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), P a degree-9 fit (Numerical Recipes'
+ * Chebyshev one, 1.2e-7 relative), with two cheap steps, GELU being most of a transformer MLP's
+ * non-GEMM time: t by vf_recip_fast (on AVX-512 a 14-bit estimate and one Newton step, ~2^-27
+ * relative, instead of a division) and e^v by vf_exp_nonpos (v = P(t) - z^2 <= 3e-8, so
+ * vf_exp's overflow path is never needed).  P runs in Estrin's form: 4 dependent steps after
+ * t^8 instead of Horner's 9, since a loop of these is bound by the chain's latency.
+ * z is capped at 10 (erfc(10) = 2e-45 is 0 after vf_exp_nonpos's cut at -87.3 anyway), which
+ * keeps 1 + z/2 finite for recip_fast; NaN passes through the min and the fit.
+ *
+ * dl_gelu_vf: NaN propagates; +inf -> +inf; x < -10 sqrt 2 (incl. -inf) -> 0: there GELU(x)
+ * is below 1.2e-43 in magnitude, a float denormal.
  */
 #ifndef DLCORE_GEMM_GELU_H
 #define DLCORE_GEMM_GELU_H
 
 #include "simd.h"
 
+#ifdef DL_VF_SCALAR
+static inline vf dl_normal_cdf_vf(vf x)
+{
+    vf c = vf_mul(vf_set1(0.5f), vf_erfc(vf_mul(vf_abs(x), vf_set1(0.70710678118654752f))));
+    return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
+}
+#else
+static inline vf dl_normal_cdf_vf(vf x)
+{
+    /* min returns its second operand when either is NaN: a NaN stays NaN */
+    vf z = vf_min(vf_set1(10.0f), vf_mul(vf_abs(x), vf_set1(0.70710678118654752f)));
+    vf t = vf_recip_fast(vf_fma(vf_set1(0.5f), z, vf_set1(1.0f)));
+    vf t2 = vf_mul(t, t), t4 = vf_mul(t2, t2), t8 = vf_mul(t4, t4);
+    vf p01 = vf_fma(vf_set1(1.00002368f), t, vf_set1(-1.26551223f));
+    vf p23 = vf_fma(vf_set1(0.09678418f), t, vf_set1(0.37409196f));
+    vf p45 = vf_fma(vf_set1(0.27886807f), t, vf_set1(-0.18628806f));
+    vf p67 = vf_fma(vf_set1(1.48851587f), t, vf_set1(-1.13520398f));
+    vf p89 = vf_fma(vf_set1(0.17087277f), t, vf_set1(-0.82215223f));
+    vf p03 = vf_fma(p23, t2, p01), p47 = vf_fma(p67, t2, p45);
+    vf p = vf_fma(p89, t8, vf_fma(p47, t4, p03));
+    vf c = vf_mul(vf_mul(vf_set1(0.5f), t), vf_exp_nonpos(vf_fma(vf_sub(vf_zero(), z), z, p)));
+    return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
+}
+#endif
+
 static inline vf dl_gelu_vf(vf x)
 {
-    static const float P[10] = {-1.2654415369033813f, 0.9984937310218811f,
-                                0.3878888189792633f, 0.02841060608625412f,
-                                0.02003578655421734f, -0.11648210883140564f,
-                                -0.6516208052635193f, 1.122681975364685f,
-                                -0.6661826968193054f, 0.14221619069576263f};
-    const vf half = vf_set1(0.5f), one = vf_set1(1.0f);
-    vf z = vf_mul(x, vf_set1(0.70710678118654752f));
-    /* min returns its second operand when either is NaN: a NaN stays NaN */
-    vf a = vf_min(vf_set1(10.0f), vf_abs(z));
-    vf t = vf_div(one, vf_fma(a, half, one));
-    vf p = vf_set1(P[9]);
-    for (int i = 8; i >= 0; i--) p = vf_fma(p, t, vf_set1(P[i]));
-    vf hi = vf_mul(a, a);
-    vf lo = vf_fma(a, a, vf_sub(vf_zero(), hi));
-    vf e = vf_mul(t, vf_exp(vf_sub(vf_sub(p, lo), hi)));   /* erfc(a) */
-    vf he = vf_mul(half, e);
-    vf phi = vf_select_lt(z, vf_zero(), he, vf_sub(one, he));
-    vf r = vf_mul(x, phi);
+    vf r = vf_mul(x, dl_normal_cdf_vf(x));
     return vf_select_lt(x, vf_set1(-14.142136f), vf_zero(), r);
+}
+
+/* y[0..n) = GELU(y[0..n)) in place, four independent vectors per step (each GELU is one long
+ * dependency chain; four in flight keep the FMA units busy); the tail as a masked vector */
+static inline void dl_gelu_row(float *y, size_t n)
+{
+    size_t j = 0;
+    for (; j + 4 * DL_VF_LEN <= n; j += 4 * DL_VF_LEN) {
+        vf a = dl_gelu_vf(vf_loadu(y + j));
+        vf b = dl_gelu_vf(vf_loadu(y + j + DL_VF_LEN));
+        vf c = dl_gelu_vf(vf_loadu(y + j + 2 * DL_VF_LEN));
+        vf d = dl_gelu_vf(vf_loadu(y + j + 3 * DL_VF_LEN));
+        vf_storeu(y + j, a);
+        vf_storeu(y + j + DL_VF_LEN, b);
+        vf_storeu(y + j + 2 * DL_VF_LEN, c);
+        vf_storeu(y + j + 3 * DL_VF_LEN, d);
+    }
+    for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) vf_storeu(y + j, dl_gelu_vf(vf_loadu(y + j)));
+    if (j < n) vf_store_part(y + j, dl_gelu_vf(vf_load_part(y + j, n - j, 0.0f)), n - j);
 }
 
 #endif

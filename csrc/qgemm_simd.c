@@ -116,9 +116,7 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         #pragma omp simd
         for (size_t j = 0; j < n; j++) y[j] = y[j] < 0.0f ? 0.0f : y[j];  /* NaN stays */
     } else if (act == DL_QACT_GELU) {
-        size_t j = 0;
-        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) vf_storeu(y + j, dl_gelu_vf(vf_loadu(y + j)));
-        if (j < n) vf_store_part(y + j, dl_gelu_vf(vf_load_part(y + j, n - j, 0.0f)), n - j);
+        dl_gelu_row(y, n);
     }
     if (out_u8) {
         #pragma omp simd
