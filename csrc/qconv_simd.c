@@ -240,8 +240,24 @@ static void max_row(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint
     }
 }
 
+static void quantize_nhwc(size_t C, size_t P, size_t len, const float *x, float scale,
+                          float zp, uint8_t *y)
+{
+    uint8_t buf[DL_QZ_MAX_C * DL_QZ_MAX_LEN];
+    for (size_t c = 0; c < C; c++) {
+        const float *xs = x + c * P;
+        uint8_t *b = buf + c * DL_QZ_MAX_LEN;
+        /* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
+        #pragma omp simd
+        for (size_t j = 0; j < len; j++) b[j] = requant(xs[j] / scale, 1.0f, zp, 0.0f);
+    }
+    for (size_t j = 0; j < len; j++)
+        for (size_t c = 0; c < C; c++) y[j * C + c] = buf[c * DL_QZ_MAX_LEN + j];
+}
+
 const qconv_kernels_t DL_ISA_FN(qconv_kernels) = {
     .dw_row = dw_row,
     .add = add,
     .max_row = max_row,
+    .quantize_nhwc = quantize_nhwc,
 };
