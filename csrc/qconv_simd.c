@@ -5,6 +5,7 @@
 #include <string.h>
 #include "simd.h"
 #include "qconv_kernels.h"
+#include "qrequant.h"
 
 /* clamp(rint(v * inv) + zp, lo, 255); NaN -> lo (a u8 has no NaN) */
 static inline uint8_t requant(float v, float inv, float zp, float lo)
@@ -114,6 +115,8 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
         if (ih >= 0 && ih < (ptrdiff_t)s->H) rows[nr++] = kh;
     }
 #if defined(__AVX512F__)
+    const __m512i zo = _mm512_set1_epi32(q->y_zp), lo_i = _mm512_set1_epi32(q->relu ? q->y_zp : 0);
+    (void)yzp, (void)top, (void)lo;              /* the portable store's constants */
     const int blocked = s->DW == 1 && (KW == 3 || KW == 5) && (s->SW == 1 || s->SW == 2)
                         && nr <= 8;
     const size_t OB = s->SW == 1 ? QC_OB1 : QC_OB2;
@@ -131,12 +134,20 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
         const vf zw = vf_mul(zp, wsum);
         const vf sc = vf_mul(xs, vf_loadu(w_scale + c0));
         const vf b = bias ? vf_loadu(bias + c0) : vf_zero();
+#if defined(__AVX512F__)
+#define QC_STORE(acc, ow)                                                                  \
+        do {                                                                               \
+            vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
+            dl_requant_store16(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i); /* NaN->lo */ \
+        } while (0)
+#else
 #define QC_STORE(acc, ow)                                                                  \
         do {                                                                               \
             vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
             vf r_ = vf_min(top, vf_add(vf_roundf(vf_mul(v_, inv)), yzp)); /* NaN stays */  \
             vf_store_u8(y + (ow) * C + c0, vf_select_ge(r_, lo, r_, lo)); /* NaN -> lo */  \
         } while (0)
+#endif
         size_t ow = 0;
         for (;;) {
             /* one column at a time up to the blocked run (and after it) */
