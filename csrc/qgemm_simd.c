@@ -120,6 +120,32 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         out_u8 += j;
         n -= j;
     }
+#if defined(__AVX512F__)
+    if (!out_u8 && act == DL_QACT_GELU) {
+        /* GELU on the dequantized vector in registers, stored once: as a second pass over the
+         * stored row it cost more than the act kernel's separate pass (FFN 128x384->1536:
+         * 0.22 ms against 0.16 over the plain GEMM) */
+        const vf as = vf_set1(a_scale);
+        const __m512i za = _mm512_set1_epi32(a_zp);
+        size_t j = 0;
+        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
+            const __m512i t = _mm512_sub_epi32(
+                _mm512_loadu_si512(acc + j),
+                _mm512_mullo_epi32(za, _mm512_loadu_si512(colsum + j)));
+            vf sc = vf_mul(as, vf_loadu(w_scale + j));
+            vf v = vf_from_int(t);
+            v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
+            vf_storeu(out + j, dl_gelu_vf(v));
+        }
+        if (j == n) return;
+        acc += j;
+        colsum += j;
+        w_scale += j;
+        bias = bias ? bias + j : NULL;
+        out += j;
+        n -= j;
+    }
+#endif
 #endif
     float buf[QG_LDC];
     float *y = out_u8 ? buf : out;
