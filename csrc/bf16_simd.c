@@ -88,10 +88,7 @@ static void epilogue(size_t n, const float *c, const float *bias, int act, float
         #pragma omp simd
         for (size_t j = 0; j < n; j++) out[j] = out[j] < 0.0f ? 0.0f : out[j];
     } else if (act == DL_QACT_GELU) {
-        size_t j = 0;
-        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN)
-            vf_storeu(out + j, dl_gelu_vf(vf_loadu(out + j)));
-        if (j < n) vf_store_part(out + j, dl_gelu_vf(vf_load_part(out + j, n - j, 0.0f)), n - j);
+        dl_gelu_row(out, n);
     }
 }
 

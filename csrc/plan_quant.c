@@ -16,6 +16,7 @@
 #include "dlcore/qconv.h"
 #include "dlcore/qgemm.h"
 #include "dlcore/runtime.h"
+#include "qconv_kernels.h"
 
 size_t dl_plan_qlinear_scratch(size_t M, size_t K)
 {
@@ -119,6 +120,9 @@ static code_move code_move_of(const dl_plan_step *s)
     return m;
 }
 
+/* positions per block of dl_plan_quantize's blocked NHWC move */
+#define QZ_BLOCK DL_QZ_MAX_LEN
+
 /* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
 static inline uint8_t quantize_one(float x, float scale, float zp)
 {
@@ -136,7 +140,22 @@ void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
         for (size_t k = 0; k < m.n; k++) y[k] = quantize_one(x[k], m.scale, m.zp);
         return;
     }
-    /* position t = n P + p: y[t C + c] = x[(n C + c) P + p] */
+    /* position t = n P + p: y[t C + c] = x[(n C + c) P + p].  Blocks of QZ_BLOCK positions
+     * of one image: each channel's run of floats is quantized by a contiguous (vectorized)
+     * loop into a channel-major buffer, then interleaved (qconv_kernels' quantize_nhwc) - a strided float read per element
+     * cost 0.28 ms for a 224x224 RGB input */
+    const size_t nb = (m.P + QZ_BLOCK - 1) / QZ_BLOCK, nimg = m.rows / m.P;
+    if (m.C <= DL_QZ_MAX_C) {
+        const qconv_kernels_t *kt = qconv_kernels();
+        #pragma omp parallel for num_threads(m.nt) schedule(static) if (m.nt > 1)
+        for (size_t k = 0; k < nimg * nb; k++) {
+            const size_t n = k / nb, p0 = k % nb * QZ_BLOCK;
+            const size_t len = m.P - p0 < QZ_BLOCK ? m.P - p0 : QZ_BLOCK;
+            kt->quantize_nhwc(m.C, m.P, len, x + n * m.C * m.P + p0, m.scale, m.zp,
+                              y + (n * m.P + p0) * m.C);
+        }
+        return;
+    }
     #pragma omp parallel for num_threads(m.nt) schedule(static) if (m.nt > 1)
     for (size_t t = 0; t < m.rows; t++) {
         const float *xs = x + (t / m.P) * m.C * m.P + t % m.P;

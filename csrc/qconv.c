@@ -26,6 +26,7 @@ static void im2col_rows(const dl_qconv_shape_t *s, const uint8_t *x, size_t c0, 
                         uint8_t zp, size_t Kp, size_t r0, size_t r1, uint8_t *A)
 {
     const size_t K = s->KH * s->KW * cg;
+    const int run = s->DW == 1 && cg == s->C;
     for (size_t r = r0; r < r1; r++) {
         const size_t oh = r / s->OW, ow = r % s->OW;
         uint8_t *row = A + r * Kp;
@@ -34,6 +35,12 @@ static void im2col_rows(const dl_qconv_shape_t *s, const uint8_t *x, size_t c0, 
             uint8_t *dst = row + kh * s->KW * cg;
             if (ih < 0 || ih >= (ptrdiff_t)s->H) {
                 memset(dst, zp, s->KW * cg);
+                continue;
+            }
+            const ptrdiff_t iw0 = (ptrdiff_t)(ow * s->SW) - (ptrdiff_t)s->PL;
+            if (run && iw0 >= 0 && iw0 + (ptrdiff_t)s->KW <= (ptrdiff_t)s->W) {
+                /* the window row's taps are one run of KW C bytes of x */
+                memcpy(dst, x + ((size_t)ih * s->W + (size_t)iw0) * s->C, s->KW * cg);
                 continue;
             }
             for (size_t kw = 0; kw < s->KW; kw++) {

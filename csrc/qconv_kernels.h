@@ -4,6 +4,8 @@
  *            the image), all OW x C outputs, requantized
  *   add:     n elements of the requantized sum of two u8 tensors
  *   max_row: one output row oh of max pooling of one NHWC image
+ *   quantize_nhwc: len positions of C <= DL_QZ_MAX_C float channel planes (x: channel c's
+ *            run at x + c P) as interleaved u8 codes y[j C + c], QuantizeFn's arithmetic
  * dw_row runs whole vectors of channels on simd.h's words (exact integer sums carried in
  * float, see qconv_simd.c), the rest in plain C int32 loops vectorized by the compiler. */
 #ifndef DLCORE_QCONV_KERNELS_H
@@ -21,9 +23,15 @@ typedef struct {
     void (*add)(size_t n, const uint8_t *a, const uint8_t *b, float b_scale, int32_t b_zp,
                 const dl_qparams_t *q, uint8_t *y);
     void (*max_row)(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint8_t *y);
+    void (*quantize_nhwc)(size_t C, size_t P, size_t len, const float *x, float scale,
+                          float zp, uint8_t *y);
 } qconv_kernels_t;
 
 DL_KERNEL_TABLE(qconv_kernels_t, qconv_kernels)
+
+/* quantize_nhwc's most channels and positions per call (a stack buffer of both) */
+#define DL_QZ_MAX_C 16
+#define DL_QZ_MAX_LEN 256
 
 /* the depthwise kernel's channel block: int32 sums of this many channels stay in registers */
 #define QC_CB 64

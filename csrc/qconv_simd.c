@@ -5,6 +5,7 @@
 #include <string.h>
 #include "simd.h"
 #include "qconv_kernels.h"
+#include "qrequant.h"
 
 /* clamp(rint(v * inv) + zp, lo, 255); NaN -> lo (a u8 has no NaN) */
 static inline uint8_t requant(float v, float inv, float zp, float lo)
@@ -55,12 +56,43 @@ static void dw_row_int(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
     }
 }
 
+#if defined(__AVX512F__)
+/* OB adjacent interior output columns of one vector of channels, window KW wide at stride SW
+ * (constants where it is inlined, so the loops unroll and acc stays in registers): each input
+ * column is loaded and converted once and feeds every output whose window holds it, and the
+ * OB sums are independent FMA chains - one column at a time is bound by one chain's latency.
+ * xr[r]: the first input column of window row r; wr[r]: that row's float weights. */
+static inline __attribute__((always_inline)) void
+dw_cols(size_t nr, const uint8_t *const *xr, const float *const *wr, size_t C, const int KW,
+        const int SW, const int OB, vf *acc)
+{
+    for (int o = 0; o < OB; o++) acc[o] = vf_zero();
+    for (size_t r = 0; r < nr; r++) {
+        vf wv[8];
+        for (int kw = 0; kw < KW; kw++) wv[kw] = vf_loadu(wr[r] + kw * DL_VF_LEN);
+        #pragma GCC unroll 32
+        for (int j = 0; j < (OB - 1) * SW + KW; j++) {
+            const vf xv = vf_load_u8(xr[r] + (size_t)j * C);
+            #pragma GCC unroll 16
+            for (int o = 0; o < OB; o++) {
+                const int kw = j - o * SW;
+                if (kw >= 0 && kw < KW) acc[o] = vf_fma(xv, wv[kw], acc[o]);
+            }
+        }
+    }
+}
+#define QC_OB1 8          /* output columns per block at stride 1 */
+#define QC_OB2 4          /* and at stride 2 */
+#endif
+
 /* Depthwise channels [0, cv) (cv a multiple of DL_VF_LEN) of one output row, one vector of
  * channels at a time with the window's weights as floats in L1.  The sums are float FMAs of
  * integers: |(x - zp) w| <= 255 * 128 per tap, so up to QC_VEC_TAPS taps every partial sum
  * is an integer below 2^24 and exact - the int32 sums of dw_row_int.  Columns whose window
  * row lies inside the image add x w and subtract zp * (sum of the rows' weights) once;
- * the border columns subtract zp per tap, skipping the padding (which stands for x = zp). */
+ * the border columns subtract zp per tap, skipping the padding (which stands for x = zp).
+ * 3x3 and 5x5 windows at stride 1 or 2 (undilated) run their interior columns in blocks
+ * (dw_cols). */
 static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
                        const float *w_scale, const float *bias, const dl_qparams_t *q,
                        size_t oh, uint8_t *y, size_t cv)
@@ -82,6 +114,13 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
         const ptrdiff_t ih = ih0 + (ptrdiff_t)(kh * s->DH);
         if (ih >= 0 && ih < (ptrdiff_t)s->H) rows[nr++] = kh;
     }
+#if defined(__AVX512F__)
+    const __m512i zo = _mm512_set1_epi32(q->y_zp), lo_i = _mm512_set1_epi32(q->relu ? q->y_zp : 0);
+    (void)yzp, (void)top, (void)lo;              /* the portable store's constants */
+    const int blocked = s->DW == 1 && (KW == 3 || KW == 5) && (s->SW == 1 || s->SW == 2)
+                        && nr <= 8;
+    const size_t OB = s->SW == 1 ? QC_OB1 : QC_OB2;
+#endif
     float wf[QC_VEC_TAPS * DL_VF_LEN];
     for (size_t c0 = 0; c0 < cv; c0 += DL_VF_LEN) {
         vf wsum = vf_zero();
@@ -95,31 +134,73 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
         const vf zw = vf_mul(zp, wsum);
         const vf sc = vf_mul(xs, vf_loadu(w_scale + c0));
         const vf b = bias ? vf_loadu(bias + c0) : vf_zero();
-        for (size_t ow = 0; ow < OW; ow++) {
-            const ptrdiff_t iw0 = (ptrdiff_t)(ow * s->SW) - (ptrdiff_t)s->PL;
-            vf acc = vf_zero();
-            for (size_t r = 0; r < nr; r++) {
-                const ptrdiff_t ih = ih0 + (ptrdiff_t)(rows[r] * s->DH);
-                const uint8_t *xr = x + (size_t)(ih * W) * C + c0;
-                const float *wr = wf + rows[r] * KW * DL_VF_LEN;
-                if (ow >= ow_lo && ow < ow_hi) {
-                    for (size_t kw = 0; kw < KW; kw++)
-                        acc = vf_fma(vf_load_u8(xr + (size_t)(iw0 + (ptrdiff_t)(kw * s->DW)) * C),
-                                     vf_loadu(wr + kw * DL_VF_LEN), acc);
-                } else {
-                    for (size_t kw = 0; kw < KW; kw++) {
-                        const ptrdiff_t iw = iw0 + (ptrdiff_t)(kw * s->DW);
-                        if (iw < 0 || iw >= W) continue;
-                        acc = vf_fma(vf_sub(vf_load_u8(xr + (size_t)iw * C), zp),
-                                     vf_loadu(wr + kw * DL_VF_LEN), acc);
+#if defined(__AVX512F__)
+#define QC_STORE(acc, ow)                                                                  \
+        do {                                                                               \
+            vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
+            dl_requant_store16(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i); /* NaN->lo */ \
+        } while (0)
+#else
+#define QC_STORE(acc, ow)                                                                  \
+        do {                                                                               \
+            vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
+            vf r_ = vf_min(top, vf_add(vf_roundf(vf_mul(v_, inv)), yzp)); /* NaN stays */  \
+            vf_store_u8(y + (ow) * C + c0, vf_select_ge(r_, lo, r_, lo)); /* NaN -> lo */  \
+        } while (0)
+#endif
+        size_t ow = 0;
+        for (;;) {
+            /* one column at a time up to the blocked run (and after it) */
+            size_t stop = OW;
+#if defined(__AVX512F__)
+            if (blocked && ow <= ow_lo && ow_lo + OB <= ow_hi) stop = ow_lo;
+#endif
+            for (; ow < stop; ow++) {
+                const ptrdiff_t iw0 = (ptrdiff_t)(ow * s->SW) - (ptrdiff_t)s->PL;
+                vf acc = vf_zero();
+                for (size_t r = 0; r < nr; r++) {
+                    const ptrdiff_t ih = ih0 + (ptrdiff_t)(rows[r] * s->DH);
+                    const uint8_t *xr = x + (size_t)(ih * W) * C + c0;
+                    const float *wr = wf + rows[r] * KW * DL_VF_LEN;
+                    if (ow >= ow_lo && ow < ow_hi) {
+                        for (size_t kw = 0; kw < KW; kw++)
+                            acc = vf_fma(vf_load_u8(xr + (size_t)(iw0 + (ptrdiff_t)(kw * s->DW)) * C),
+                                         vf_loadu(wr + kw * DL_VF_LEN), acc);
+                    } else {
+                        for (size_t kw = 0; kw < KW; kw++) {
+                            const ptrdiff_t iw = iw0 + (ptrdiff_t)(kw * s->DW);
+                            if (iw < 0 || iw >= W) continue;
+                            acc = vf_fma(vf_sub(vf_load_u8(xr + (size_t)iw * C), zp),
+                                         vf_loadu(wr + kw * DL_VF_LEN), acc);
+                        }
                     }
                 }
+                if (ow >= ow_lo && ow < ow_hi) acc = vf_sub(acc, zw);
+                QC_STORE(acc, ow);
             }
-            if (ow >= ow_lo && ow < ow_hi) acc = vf_sub(acc, zw);
-            vf v = bias ? vf_fma(acc, sc, b) : vf_mul(acc, sc);
-            vf r = vf_min(top, vf_add(vf_roundf(vf_mul(v, inv)), yzp));   /* NaN stays */
-            vf_store_u8(y + ow * C + c0, vf_select_ge(r, lo, r, lo));      /* NaN -> lo */
+            if (ow >= OW) break;
+#if defined(__AVX512F__)
+            /* ow == ow_lo: the interior in blocks of OB columns */
+            const uint8_t *xr[8];
+            const float *wr[8];
+            for (size_t r = 0; r < nr; r++) {
+                wr[r] = wf + rows[r] * KW * DL_VF_LEN;
+                xr[r] = x + (size_t)((ih0 + (ptrdiff_t)(rows[r] * s->DH)) * W) * C + c0;
+            }
+            for (; ow + OB <= ow_hi; ow += OB) {
+                const uint8_t *xo[8];
+                const size_t off = (ow * s->SW - s->PL) * C;
+                for (size_t r = 0; r < nr; r++) xo[r] = xr[r] + off;
+                vf acc[QC_OB1];
+                if (KW == 3 && s->SW == 1) dw_cols(nr, xo, wr, C, 3, 1, QC_OB1, acc);
+                else if (KW == 3) dw_cols(nr, xo, wr, C, 3, 2, QC_OB2, acc);
+                else if (s->SW == 1) dw_cols(nr, xo, wr, C, 5, 1, QC_OB1, acc);
+                else dw_cols(nr, xo, wr, C, 5, 2, QC_OB2, acc);
+                for (size_t o = 0; o < OB; o++) QC_STORE(vf_sub(acc[o], zw), ow + o);
+            }
+#endif
         }
+#undef QC_STORE
     }
 }
 
@@ -170,8 +251,24 @@ static void max_row(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint
     }
 }
 
+static void quantize_nhwc(size_t C, size_t P, size_t len, const float *x, float scale,
+                          float zp, uint8_t *y)
+{
+    uint8_t buf[DL_QZ_MAX_C * DL_QZ_MAX_LEN];
+    for (size_t c = 0; c < C; c++) {
+        const float *xs = x + c * P;
+        uint8_t *b = buf + c * DL_QZ_MAX_LEN;
+        /* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
+        #pragma omp simd
+        for (size_t j = 0; j < len; j++) b[j] = requant(xs[j] / scale, 1.0f, zp, 0.0f);
+    }
+    for (size_t j = 0; j < len; j++)
+        for (size_t c = 0; c < C; c++) y[j * C + c] = buf[c * DL_QZ_MAX_LEN + j];
+}
+
 const qconv_kernels_t DL_ISA_FN(qconv_kernels) = {
     .dw_row = dw_row,
     .add = add,
     .max_row = max_row,
+    .quantize_nhwc = quantize_nhwc,
 };

@@ -12,6 +12,7 @@
 #include "simd.h"
 #include "panel_tile.h"
 #include "gemm_gelu.h"
+#include "qrequant.h"
 #include "dlcore/qgemm.h"
 #include "qgemm_kernels.h"
 #if defined(__AVX2__)
@@ -82,12 +83,26 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
     if (out_u8 && act != DL_QACT_GELU) {
         /* one pass over whole vectors: dequantize, bias, relu, requantize to u8 (the float row
          * is never stored); the lanes past the last whole vector take the loops below */
+        const vf as = vf_set1(a_scale), inv = vf_set1(inv_out_scale), zero = vf_zero();
+        size_t j = 0;
+#if defined(__AVX512F__)
+        const __m512i za = _mm512_set1_epi32(a_zp), zo = _mm512_set1_epi32(out_zp);
+        const __m512i lo = _mm512_setzero_si512();
+        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
+            const __m512i t = _mm512_sub_epi32(
+                _mm512_loadu_si512(acc + j),
+                _mm512_mullo_epi32(za, _mm512_loadu_si512(colsum + j)));
+            vf sc = vf_mul(as, vf_loadu(w_scale + j));
+            vf v = vf_from_int(t);
+            v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
+            if (act == DL_QACT_RELU) v = vf_max(zero, v);                  /* NaN stays */
+            dl_requant_store16(out_u8 + j, vf_mul(v, inv), zo, lo);         /* NaN -> 0 */
+        }
+#else
         int32_t t[QG_LDC];
         #pragma omp simd
-        for (size_t j = 0; j < n; j++) t[j] = acc[j] - a_zp * colsum[j];
-        const vf as = vf_set1(a_scale), inv = vf_set1(inv_out_scale);
-        const vf fz = vf_set1((float)out_zp), top = vf_set1(255.0f), zero = vf_zero();
-        size_t j = 0;
+        for (size_t jj = 0; jj < n; jj++) t[jj] = acc[jj] - a_zp * colsum[jj];
+        const vf fz = vf_set1((float)out_zp), top = vf_set1(255.0f);
         for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
             vf sc = vf_mul(as, vf_loadu(w_scale + j));
             vf v = vf_from_int(vf_bits(vf_loadu((const float *)(t + j))));
@@ -96,6 +111,7 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
             vf q = vf_min(top, vf_add(vf_roundf(vf_mul(v, inv)), fz));
             vf_store_u8(out_u8 + j, vf_select_ge(q, zero, q, zero));        /* NaN -> 0 */
         }
+#endif
         if (j == n) return;
         acc += j;
         colsum += j;
@@ -104,6 +120,32 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         out_u8 += j;
         n -= j;
     }
+#if defined(__AVX512F__)
+    if (!out_u8 && act == DL_QACT_GELU) {
+        /* GELU on the dequantized vector in registers, stored once: as a second pass over the
+         * stored row it cost more than the act kernel's separate pass (FFN 128x384->1536:
+         * 0.22 ms against 0.16 over the plain GEMM) */
+        const vf as = vf_set1(a_scale);
+        const __m512i za = _mm512_set1_epi32(a_zp);
+        size_t j = 0;
+        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
+            const __m512i t = _mm512_sub_epi32(
+                _mm512_loadu_si512(acc + j),
+                _mm512_mullo_epi32(za, _mm512_loadu_si512(colsum + j)));
+            vf sc = vf_mul(as, vf_loadu(w_scale + j));
+            vf v = vf_from_int(t);
+            v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
+            vf_storeu(out + j, dl_gelu_vf(v));
+        }
+        if (j == n) return;
+        acc += j;
+        colsum += j;
+        w_scale += j;
+        bias = bias ? bias + j : NULL;
+        out += j;
+        n -= j;
+    }
+#endif
 #endif
     float buf[QG_LDC];
     float *y = out_u8 ? buf : out;
@@ -116,9 +158,7 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         #pragma omp simd
         for (size_t j = 0; j < n; j++) y[j] = y[j] < 0.0f ? 0.0f : y[j];  /* NaN stays */
     } else if (act == DL_QACT_GELU) {
-        size_t j = 0;
-        for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) vf_storeu(y + j, dl_gelu_vf(vf_loadu(y + j)));
-        if (j < n) vf_store_part(y + j, dl_gelu_vf(vf_load_part(y + j, n - j, 0.0f)), n - j);
+        dl_gelu_row(y, n);
     }
     if (out_u8) {
         #pragma omp simd

@@ -119,3 +119,30 @@ def test_quantized_pooling_steps_match_the_functions(size, rng):
         want = [t.numpy() for t in f(dl.tensor(x))]
     for got, w in zip(p(x), want):
         np.testing.assert_array_equal(got, w)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 19, 29), (1, 16, 5, 53), (1, 17, 4, 5), (2, 1, 3, 300)])
+def test_quantize_dequantize_steps_match_the_functions(shape, isa, rng):
+    """QUANTIZE (NCHW floats -> NHWC codes: blocks of 256 positions with a tail for up to 16
+    channels, a per-position loop above) and DEQUANTIZE against the eager Functions, with
+    values past both ends of the u8 range and non-finite ones."""
+    from dlcore.ops.qtensor import quantize_per_tensor
+
+    def f(x):
+        q = quantize_per_tensor(x, 0.1, 77)
+        return q.int_repr(), q.dequantize()
+
+    x = (rng.standard_normal(shape) * 12).astype(np.float32)
+    x.flat[::37] = np.nan
+    x.flat[5::41] = np.inf
+    x.flat[7::43] = -np.inf
+    x.flat[9::47] = 0.1 * 0.5          # a rounding tie: rint(0.5) = 0
+    tr = dl.jit.trace(f, x)
+    p = tr.plan(x)
+    assert p.n_python_steps == 0 and "QUANTIZE" in str(p) and "DEQUANTIZE" in str(p)
+    with dl.no_grad():
+        want = [t.numpy() for t in f(dl.tensor(x))]
+    got = p(x)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert (want[0] == 0).any() and (want[0] == 255).any()

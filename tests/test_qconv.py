@@ -190,3 +190,23 @@ def test_qconv_threads_agree(groups, threads, rng):
     want = np.clip(np.rint((np.float32(0.1) * (a.astype(np.float32) - 3) + np.float32(0.2) * (
         a[::-1].astype(np.float32) - 250)) * np.float32(1 / 0.3)) + 7, 0, 255)
     assert np.abs(y.astype(int) - want.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("K,stride", [(3, 1), (3, 2), (5, 1), (5, 2)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_depthwise_wide_rows_match_int64_reference(K, stride, relu, isa, rng):
+    # rows wide enough that the AVX-512 kernel runs interior columns in blocks (8 at stride 1,
+    # 4 at stride 2) with a remainder and both borders; 35 channels: two whole vectors and a
+    # 3-channel tail.  x_scale 2^-14, bias 2^-15 and output scale 1 keep every result off a
+    # rounding tie, so the codes must equal the int64 reference's exactly
+    C, H, W = 35, 9, 37
+    x = rng.integers(0, 256, (1, H, W, C)).astype(np.uint8)
+    w = rng.integers(-128, 128, (C, 1, K, K)).astype(np.int8)
+    b = np.full(C, 2.0 ** -15, np.float32)
+    ws = np.ones(C, np.float32)
+    for zp in (0, 91):
+        _, want = ref_conv(x, zp, w, 2.0 ** -14, ws, b, (stride, stride), (K // 2,) * 4,
+                           (1, 1), C, 1.0, 128, relu)
+        got = Q.qconv2d(QTensor(x, 2.0 ** -14, zp, nhwc=True), Q.Int8ConvWeight(w, ws, C), b,
+                        stride, K // 2, 1, 1.0, 128, relu)
+        np.testing.assert_array_equal(got.codes, want)

@@ -337,20 +337,36 @@ def test_quantized_bert_runs_qkv_as_one_call_in_eager_and_plan(rng):
                   intermediate_size=40, add_pooling_layer=False).eval()
     q = _Hidden(dl.quantization.quantize_dynamic(m, {nn.Linear}))
     xs = [rng.integers(0, 60, (2, 9)).astype(np.int64), np.zeros((2, 9), np.int64)]
+    from dlcore.ops import qencoder
     calls = []
-    real = qdyn.int8_linear
+    real, real_fast = qdyn.int8_linear, qencoder._linear
 
     def counting(x, w, *a, **k):
         calls.append(w.shape)
         return real(x, w, *a, **k)
-    qdyn.int8_linear = counting
+
+    def counting_fast(x, wb, *a, **k):
+        calls.append(wb[0].shape)
+        return real_fast(x, wb, *a, **k)
+    qdyn.int8_linear, qencoder._linear = counting, counting_fast
     try:
         with dl.no_grad():
             got = q(*[dl.tensor(x) for x in xs]).numpy()
+        fast_calls = list(calls)
+        # the modules' path (a hook on a layer keeps its eager fast path off)
+        del calls[:]
+        hooks = [layer.register_forward_hook(lambda *a: None) for layer in m.encoder.layer]
+        with dl.no_grad():
+            got_modules = q(*[dl.tensor(x) for x in xs]).numpy()
+        for h in hooks:
+            h.remove()
+        module_calls = list(calls)
     finally:
-        qdyn.int8_linear = real
+        qdyn.int8_linear, qencoder._linear = real, real_fast
     # per layer: q, k, v in one (72, 24) call, then the output and the two FFN Linears
-    assert sorted(calls) == sorted([(72, 24), (24, 24), (40, 24), (24, 40)] * 2)
+    for c in (fast_calls, module_calls):
+        assert sorted(c) == sorted([(72, 24), (24, 24), (40, 24), (24, 40)] * 2)
+    np.testing.assert_array_equal(got, got_modules)
     plan = dl.jit.trace(q, xs).plan(*xs)
     assert [s.label for s in plan.steps].count("QLinear") == 2 * 4
     assert plan.n_python_steps == 0

@@ -22,6 +22,7 @@ from ..ops.matmul import mm
 from .. import nn
 from ..nn import functional as F
 from ..nn.quantized.dynamic import stacked_linear
+from ._bert_int8 import int8_layer_forward
 
 
 @dataclass
@@ -170,6 +171,10 @@ class BertLayer(nn.Module):
         self.output = BertSelfOutput(cfg, cfg.intermediate_size)
 
     def forward(self, x, mask_bias):
+        # a dynamically quantized model at inference: the layer's kernels in one call
+        y = int8_layer_forward(self, x, mask_bias)
+        if y is not None:
+            return y
         a = self.attention(x, mask_bias)
         return self.output(self.intermediate(a), a)
 

@@ -20,7 +20,7 @@ from ...ops.qmatmul import (Int8Weight, BF16Weight, int8_linear, bf16_linear,
 from ...tensor import Tensor
 from ..modules.module import Module
 
-__all__ = ["Linear", "LinearBF16", "stacked_linear"]
+__all__ = ["Linear", "LinearBF16", "stacked_weight", "stacked_linear"]
 
 
 def _frozen(arr):
@@ -171,14 +171,11 @@ class LinearBF16(_Dynamic):
             self.in_features, self.out_features, self.bias is not None)
 
 
-def stacked_linear(owner, layers, x):
-    """The outputs of int8 dynamic Linears that read the same input x, side by side in one
-    tensor (..., sum of their out_features), from one kernel call: x is quantized once and
-    the layers' weights are stacked into one packed weight (cached on `owner`, made again when
-    a layer's arrays change).  Each column block equals that layer's own output bit for bit:
-    the same activation codes (per row, or per tensor, over x alone), the same per-channel
-    integer sums and epilogue.  None when the layers cannot share a call: not all
-    quantized.dynamic.Linear, or different in_features or granularity."""
+def stacked_weight(owner, layers):
+    """(Int8Weight, float32 bias or None) of int8 dynamic Linears that read the same input,
+    their rows stacked (cached on `owner`, made again when a layer's arrays change); None when
+    they cannot share a call: not all quantized.dynamic.Linear, or different in_features or
+    granularity."""
     if not layers or any(type(m) is not Linear for m in layers):
         return None
     first = layers[0]
@@ -199,4 +196,17 @@ def stacked_linear(owner, layers, x):
                                 for m, v in zip(layers, biases)])
         cache = (key, w, b)
         owner.__dict__["_stacked_int8"] = cache
-    return int8_linear(x, cache[1], cache[2], granularity=first.granularity)
+    return cache[1], cache[2]
+
+
+def stacked_linear(owner, layers, x):
+    """The outputs of int8 dynamic Linears that read the same input x, side by side in one
+    tensor (..., sum of their out_features), from one kernel call: x is quantized once and
+    the layers' weights are stacked into one packed weight (stacked_weight).  Each column
+    block equals that layer's own output bit for bit: the same activation codes (per row, or
+    per tensor, over x alone), the same per-channel integer sums and epilogue.  None when the
+    layers cannot share a call."""
+    wb = stacked_weight(owner, layers)
+    if wb is None:
+        return None
+    return int8_linear(x, wb[0], wb[1], granularity=layers[0].granularity)

@@ -1,0 +1,23 @@
+/* The int8 kernels' requantize store on AVX-512: clamp(rint(s) + zp, lo, 255) as 16 bytes, s
+ * a vector already multiplied by 1 / output scale.  The same integers as rintf, + zp, clamp
+ * in float (the portable loops), in four operations instead of seven: cvtps2dq rounds to
+ * nearest even as rintf does; s is capped at 2^30 first so a large or infinite s saturates to
+ * 255 rather than converting to INT_MIN; NaN passes the min (vminps returns its second
+ * operand on NaN), converts to INT_MIN and the max takes it to lo; vpmovusdb saturates the
+ * top.  lo (>= 0) is 0, or the zero point where a ReLU clamps there. */
+#ifndef DLCORE_QREQUANT_H
+#define DLCORE_QREQUANT_H
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#include <stdint.h>
+
+static inline void dl_requant_store16(uint8_t *p, __m512 s, __m512i zp, __m512i lo)
+{
+    __m512i r = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_set1_ps(1073741824.0f), s));
+    r = _mm512_max_epi32(_mm512_add_epi32(r, zp), lo);
+    _mm_storeu_si128((__m128i *)p, _mm512_cvtusepi32_epi8(r));
+}
+#endif
+
+#endif
