@@ -1,0 +1,43 @@
+/* conv.c's hook for conv_panels_impl.h: SUF(panel_gemm) runs C = A @ B + beta * C + bias
+ * with B (conv_panel_src: B[k][u*L + v] = xp[row_off[k] + run_off[u] + v*step]) copied
+ * straight into the GEMM's panels (float32: dlcore/gemm_bpack.h and conv_panels_simd.c); -1
+ * when it cannot (out of memory, or float64, which has no such product and keeps the column
+ * tiles). */
+#ifndef DLCORE_CONV_PANELS_H
+#define DLCORE_CONV_PANELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "dlcore/conv.h"
+#include "dlcore/gemm_bpack.h"
+#include "dlcore/runtime.h"
+#include "conv_panels_kernels.h"
+
+static int panel_gemm_f32(size_t M, size_t N, size_t K, const float *A, ptrdiff_t lda,
+                          const conv_panel_src *src, float beta, float *C, ptrdiff_t ldc, const float *bias,
+                          dl_bias_t bias_kind)
+{
+    const dl_sgemm_bpacker bp = {conv_panels_kernels()->pack_rows, src};
+    return dl_sgemm_bpack_run(M, N, K, A, lda, &bp, beta, C, ldc, bias, bias_kind);
+}
+/* the copy's fast form: AVX-512 and 4-wide kernel rows at dilation 1 (conv_panels_simd.c) */
+static int have_panels_f32(const dl_conv_params *p)
+{
+    return dl_isa() == DL_ISA_AVX512 && p->S == 4 && p->dw == 1;
+}
+
+static int panel_gemm_f64(size_t M, size_t N, size_t K, const double *A, ptrdiff_t lda,
+                          const conv_panel_src *src, double beta, double *C, ptrdiff_t ldc, const double *bias,
+                          dl_bias_t bias_kind)
+{
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)src;
+    (void)beta, (void)C, (void)ldc, (void)bias, (void)bias_kind;
+    return -1;
+}
+static int have_panels_f64(const dl_conv_params *p)
+{
+    (void)p;
+    return 0;
+}
+
+#endif
