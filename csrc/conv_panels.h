@@ -21,6 +21,26 @@ static int panel_gemm_f32(size_t M, size_t N, size_t K, const float *A, ptrdiff_
     return dl_sgemm_bpack_run(M, N, K, A, lda, &bp, beta, C, ldc, bias, bias_kind);
 }
 /* the copy's fast form: AVX-512 and 4-wide kernel rows at dilation 1 (conv_panels_simd.c) */
+/* x's Cg planes zero-padded into xp (pad_extent's Hp x Wp) */
+static void pad_planes_panels_f32(const dl_conv_params *p, const float *x, int64_t Cg,
+                                  int64_t Hp, int64_t Wp, float *xp)
+{
+    conv_panels_kernels()->pad_planes(x, Cg, p->H, p->W, p->ph, p->pw, Hp, Wp, xp);
+}
+static void pad_planes_panels_f64(const dl_conv_params *p, const double *x, int64_t Cg,
+                                  int64_t Hp, int64_t Wp, double *xp)
+{
+    /* the same placement in portable loops (float64 takes no panel path today) */
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = 0; i < Hp; i++)
+            for (int64_t j = 0; j < Wp; j++) {
+                const int64_t ih = i - p->ph, iw = j - p->pw;
+                xp[(c * Hp + i) * Wp + j] =
+                    ih >= 0 && ih < p->H && iw >= 0 && iw < p->W ? x[(c * p->H + ih) * p->W + iw]
+                                                                 : 0.0;
+            }
+}
+
 static int have_panels_f32(const dl_conv_params *p)
 {
     return dl_isa() == DL_ISA_AVX512 && p->S == 4 && p->dw == 1;

@@ -68,7 +68,7 @@ static void SUF(pad_tile)(const dl_conv_params *p, const T *x, int64_t b0, int64
     int64_t Hp, Wp;
     SUF(pad_extent)(p, &Hp, &Wp);
     for (int64_t i = 0; i < nb; i++)
-        SUF(pad_planes_scalar)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, Hp, Wp,
+        SUF(pad_planes_panels)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, Hp, Wp,
                                xp + i * Cg * Hp * Wp);
 }
 

@@ -24,6 +24,10 @@ typedef struct {
 typedef struct {
     void (*pack_rows)(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n, size_t nr,
                       float *dst);
+    /* xp (C planes of Hp x Wp) = x (C planes of H x W) placed at row ph, column pw, zero
+     * around it; only x's rows and columns that land inside xp are read */
+    void (*pad_planes)(const float *x, int64_t C, int64_t H, int64_t W, int64_t ph, int64_t pw,
+                       int64_t Hp, int64_t Wp, float *xp);
 } conv_panels_kernels_t;
 
 DL_KERNEL_TABLE(conv_panels_kernels_t, conv_panels_kernels)

@@ -147,4 +147,42 @@ static void pack_rows(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n
     }
 }
 
-const conv_panels_kernels_t DL_ISA_FN(conv_panels_kernels) = {pack_rows};
+static void pad_planes(const float *x, int64_t C, int64_t H, int64_t W, int64_t ph, int64_t pw,
+                       int64_t Hp, int64_t Wp, float *xp)
+{
+    /* x's columns land on xp's [j0, j1), its rows on [i0, i1) */
+    const int64_t j0 = pw < Wp ? pw : Wp, j1 = pw + W < Wp ? pw + W : Wp;
+    const int64_t i0 = ph < Hp ? ph : Hp, i1 = ph + H < Hp ? ph + H : Hp;
+    for (int64_t c = 0; c < C; c++) {
+        const float *xc = x + c * H * W;
+        float *d = xp + c * Hp * Wp;
+#if defined(__AVX512F__)
+        if (Wp <= 16) {
+            /* a row is one masked load of x's columns (the other lanes are not read) and one
+             * masked store */
+            const __mmask16 row = (__mmask16)((1u << Wp) - 1u);
+            const __mmask16 in = (__mmask16)(((1u << j1) - 1u) & ~((1u << j0) - 1u));
+            for (int64_t i = 0; i < Hp; i++, d += Wp) {
+                const __m512 v = i < i0 || i >= i1
+                                     ? _mm512_setzero_ps()
+                                     : _mm512_maskz_loadu_ps(in, xc + (i - ph) * W - pw);
+                _mm512_mask_storeu_ps(d, row, v);
+            }
+            continue;
+        }
+#endif
+        for (int64_t i = 0; i < Hp; i++, d += Wp) {
+            if (i < i0 || i >= i1 || j1 <= j0) {
+                memset(d, 0, (size_t)Wp * sizeof(float));
+                continue;
+            }
+            const float *sr = xc + (i - ph) * W - pw;
+            int64_t j = 0;
+            for (; j < j0; j++) d[j] = 0.0f;
+            for (; j < j1; j++) d[j] = sr[j];
+            for (; j < Wp; j++) d[j] = 0.0f;
+        }
+    }
+}
+
+const conv_panels_kernels_t DL_ISA_FN(conv_panels_kernels) = {pack_rows, pad_planes};
