@@ -4,9 +4,9 @@
  * im2col_image and then copied into panels by a transposing pack.  For DCGAN's 4x4 stride-2
  * convolution 32 -> 64 channels, 14x14 -> 7x7 at batch 64 this took the weight gradient from
  * 2.72-2.79 to 2.33-2.43 ms at one thread (CPU time, alternated with the build before, on a
- * loaded Zen 4).  Taken where the copy has its fast form (SUF(have_panels): AVX-512, 4-wide
- * kernel rows at dilation 1, the DCGAN shapes); the forward's columns the same way measured
- * 5% slower than fwd_packed there and are not used.  Part of conv_impl.h: written once for
+ * loaded Zen 4; AVX2 and generic gain too, see conv_panels.h).  Taken for 4-wide kernel rows
+ * at dilation 1 (SUF(have_panels)); the forward's columns copied the same way measured 5%
+ * slower than fwd_packed there and are not used.  Part of conv_impl.h: written once for
  * float and double (T, SUF, GEMM).
  *
  * The operand's rows are runs over the tile's zero-padded planes (pad_extent; image i's group

@@ -1,6 +1,6 @@
 """The small-map weight gradient with its im2col columns copied straight into the GEMM's
-panels (csrc/conv_panels_impl.h, conv_panels_simd.c, dlcore/gemm_bpack.h): taken on AVX-512
-for 4-wide kernel rows at dilation 1 over packed tiles of several images.  Checked on every
+panels (csrc/conv_panels_impl.h, conv_panels_simd.c, dlcore/gemm_bpack.h): taken for 4-wide
+kernel rows at dilation 1 over packed tiles of several images, on every ISA.  Checked on every
 ISA and thread count against a float64 NumPy reference: channel counts whose taps fill the
 32-wide panels exactly (the four-run copy) and odd ones (the general copy, a partial last
 panel), more taps than one GEMM column block (a second block starting past column 0), more
