@@ -8,6 +8,7 @@
 #include "dlcore/gemm.h"
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
+#include "conv_panels.h"
 #include "winograd.h"
 #include "winograd_kernels.h"
 

@@ -6,5 +6,6 @@
 #include "conv_im2col_impl.h"   /* im2col / col2im, portable loops */
 #include "conv_dw_impl.h"       /* depthwise: direct kernel over padded bands */
 #include "conv_tiles_impl.h"    /* im2col + GEMM: tile sizes, packed weights, packed-tile driver */
+#include "conv_panels_impl.h"    /* packed tiles, columns gathered into GEMM panels */
 #include "conv_fwd_impl.h"      /* forward and input gradient */
 #include "conv_wgrad_impl.h"    /* weight and bias gradients */

@@ -210,6 +210,7 @@ int SUF(dl_conv2d_bwd_weight)(const dl_conv_params *p, const T *x, const T *gy, 
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
+        if (SUF(panels_take)(p, kb)) return SUF(wgrad_panels_all)(p, x, gy, gw, kb, ntp);
         if (kb > 1) return SUF(bwd_weight_packed_all)(p, x, gy, gw, kb, tr, ntp);
     }
     const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);

@@ -371,7 +371,9 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
                     bq0 = jc / nr_;
                 } else if (bpack) {
                     const size_t j0 = ja * nr_, n = min_sz(jb * nr_, g->N) - j0;
-                    if (p->f64)
+                    if (g->bpacker)
+                        g->bpacker->fn(g->bpacker->ctx, pc, kc, j0, n, nr_, (float *)bpack);
+                    else if (p->f64)
                         pack_b_f64(g->transb, (const double *)B, g->ldb, pc, kc, j0, n, nr_, 0,
                                    jb - ja, (double *)bpack);
                     else
@@ -683,12 +685,12 @@ static void gemm_empty_k(const gemm_args *g, int f64)
  * cache anyway, or used by few row panels of A. */
 static int want_pack_b(const gemm_args *g, const gemm_plan *p)
 {
-    return g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
+    return g->bpacker || g->transb || (g->M > 4 * p->mr && g->K * g->N > 32768);
 }
 
 /* One thread's whole product (or its share of one): packing buffers from its own cache;
  * B comes from `pb` instead when it is packed already (by the team, or in advance). */
-void dl_gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
+int dl_gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb)
 {
     const gemm_plan p = *plan;
     const int f64 = p.f64;
@@ -701,10 +703,12 @@ void dl_gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *p
     const size_t bbytes = pack_b ? round_up(nc * kc * es, 64) : 0;
     char *ws = thread_workspace(WS_OWN, abytes + bbytes);
     if (!ws) {
+        if (g->bpacker) return -1;   /* no B to read in place */
         gemm_unpacked(g, f64);
-        return;
+        return 0;
     }
     gemm_blocked(g, &p, ws, pack_b ? ws + abytes : NULL, pb, NULL);
+    return 0;
 }
 
 /* Pack this thread's share of every B block of the product into `pb` (the team splits the

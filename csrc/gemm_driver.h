@@ -6,6 +6,7 @@
 #define DLCORE_GEMM_DRIVER_H
 
 #include <stddef.h>
+#include "dlcore/gemm_bpack.h"
 #include "dlcore/gemm_prepacked.h"
 #include "gemm_kernels.h"
 
@@ -33,6 +34,7 @@ typedef struct {
     dl_bias_t bias_kind;
     dl_act_t act;
     const dl_gemm_post *post;
+    const dl_sgemm_bpacker *bpacker;   /* float32: packs op(B)'s blocks instead of B (or NULL) */
 } gemm_args;
 
 /* op(B) packed in advance, K block after K block (the plan's K blocks, evened out): the block
@@ -53,7 +55,8 @@ int dl_gemm_auto_threads(size_t M, size_t N, size_t K, int cap);
 void dl_gemm_pack_b_all(const gemm_plan *p, int transb, size_t K, size_t N, const float *B,
                         ptrdiff_t ldb, float *dst);
 /* One thread's product with B read from `pb` when it is packed already (then g->B is read
- * only if no packing buffer for A can be had). */
-void dl_gemm_single(const gemm_args *g, const gemm_plan *p, const packed_b *pb);
+ * only if no packing buffer for A can be had).  -1 only when g->bpacker is set and the
+ * packing buffers cannot be had (nothing is written then); otherwise 0. */
+int dl_gemm_single(const gemm_args *g, const gemm_plan *p, const packed_b *pb);
 
 #endif
