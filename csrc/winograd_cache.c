@@ -47,12 +47,13 @@ static int same_key(const wc_entry *e, const dl_wino_conv *cv, int m, int isa, s
            e->m == m && e->isa == isa;
 }
 
-/* floats of weights one thread compares (4 MB); at two threads the 512 x 512 channel layers
- * of ResNet-18 (9.4 MB of weights) compare in halves */
-#define WC_CMP_GRAIN ((size_t)1 << 20)
+/* floats of weights one thread compares at least (512 KB) */
+#define WC_CMP_GRAIN ((size_t)1 << 17)
 
-/* a[0..n) == b[0..n) byte for byte, the threads comparing one piece each: eager inference
- * at batch 1 makes this read of the weights a fair part of a layer's call */
+/* a[0..n) == b[0..n) byte for byte, the threads comparing one piece each.  The weights and
+ * their copy come from memory, not cache, at every call of a network's forward: ResNet-18's
+ * Winograd layers compare 38 MB of weights, ~9% of the CPU time of an eager batch-1 forward
+ * at two threads (perf), which on one thread stayed serial beside a parallel layer. */
 static int same_values(const float *a, const float *b, size_t n)
 {
     const int nt = dl_team_size() > 1 ? 1 : dl_threads_for(n, WC_CMP_GRAIN);
