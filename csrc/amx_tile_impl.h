@@ -60,6 +60,7 @@ void AT_TILE(size_t mr, size_t nv, size_t K, const AT_A *A, size_t lda, const AT
     const size_t groups = (K + AT_GROUP - 1) / AT_GROUP;
     const size_t chunks = groups / AMX_ROWS, tail = groups % AMX_ROWS;
     if (dl_amx_tiles_config((unsigned)tail) != 0) {
+        dl_amx_note_failure("the tile configuration did not read back on a thread");
         for (size_t i = 0; i < mr; i += AT_FALLBACK_MR)
             AT_FALLBACK(mr - i < AT_FALLBACK_MR ? mr - i : AT_FALLBACK_MR, nv, K, A + i * lda,
                         lda, B, pstride, C + i * AT_LDC, accumulate);

@@ -18,9 +18,9 @@
 #define AMX_ROW_BYTES 64     /* bytes of a tile row */
 
 /* Configures this thread's tiles for K tails of `tail` groups (0..15) unless they already
- * are; 0 on success, -1 when the configuration did not read back (then dl_amx_note_failure
- * has turned AMX off for the process and the caller takes its fallback tile).  Only ever
- * called after dl_amx_ready(). */
+ * are; 0 on success, -1 when the configuration did not read back (then the caller reports it
+ * with dl_amx_note_failure, which turns AMX off for the process, and takes its fallback tile).
+ * Only ever called after dl_amx_ready(). */
 int dl_amx_tiles_config(unsigned tail);
 /* At the end of a GEMM call, on every thread of its team: tilerelease where this thread
  * configured tiles (nothing otherwise, so no tile instruction runs on a thread that did not
@@ -31,7 +31,8 @@ void dl_amx_tiles_forget(void);
 /* 1 when this build compiled the AMX kernels (the compiler took -mamx-*), else 0. */
 int dl_amx_built(void);
 
-/* amx.c: a thread found that the tile configuration did not take: AMX off from now on. */
+/* amx.c: a thread found that the tile configuration did not take: AMX off from now on (the
+ * tile kernels call it, so the configuration file needs nothing back from amx.c). */
 void dl_amx_note_failure(const char *why);
 
 /* amx_selfcheck.c: run the kind's fixed GEMM through its AMX tile (on the calling thread, no
