@@ -69,6 +69,21 @@ static int SUF(run_units)(int64_t units, int nt, size_t col_elems, SUF(unit_fn) 
     return fail ? -1 : 0;
 }
 
+/* The forward's column tile: col_tile's, but no more than DL_CONV_FWD_TILE_BYTES when its
+ * Kc rows fit one GEMM K block (256).  chunk_channels cannot cut so few rows, and a network's
+ * stem (3 channels x 7x7 taps) made a whole-image tile of 7 MB that left L2 between im2col and
+ * the GEMM: ResNet-18's first layer took 3.45 ms at batch 1 and 27.7 ms at batch 8 (one
+ * thread) in 8 MB tiles, 2.95 and 23.5 ms in 1 MB ones; wider rows keep col_tile's (a 3x3
+ * stride-2 layer of 64 channels was 5-10% slower in 1 MB tiles). */
+static int64_t SUF(fwd_col_tile)(int64_t P, int64_t Kc)
+{
+    const int64_t t = SUF(col_tile)(P, Kc);
+    if (Kc > 256) return t;
+    int64_t cap = (int64_t)(DL_CONV_FWD_TILE_BYTES / ((size_t)Kc * sizeof(T))) / 16 * 16;
+    if (cap < 16) cap = 16;
+    return t > cap ? cap : t;
+}
+
 /* The output positions per tile of the forward: tp (whole images, or the column budget's
  * tiles) unless its n*ceil(P/tp) tiles would not split over nt threads (a batch-1 call on
  * a map that fits one tile), then the largest tile, 16 columns a multiple, whose tiles do:
@@ -123,7 +138,7 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     }
     const int direct = SUF(pointwise)(p);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
-    const int64_t tp = SUF(split_tile)(p->N, P, direct ? P : SUF(col_tile)(P, Kc), nt);
+    const int64_t tp = SUF(split_tile)(p->N, P, direct ? P : SUF(fwd_col_tile)(P, Kc), nt);
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
     const int64_t cb = direct ? p->C / p->groups : SUF(chunk_channels)(p, p->C / p->groups, tp);
