@@ -11,6 +11,7 @@
  */
 #include "dlcore/act.h"
 #include "simd.h"
+#include "simd_normal.h"
 #include "dlcore/runtime.h"
 #include "act_kernels.h"
 
@@ -31,86 +32,56 @@ typedef vf (*act_fwd_fn)(vf x, act_prm p);
 typedef vf (*act_bwd_fn)(vf x, vf y, vf g, act_prm p);
 
 /* ---- forward functions ------------------------------------------------------------------- */
-static inline vf f_relu(vf x, act_prm p) { (void)p; return vf_max(vf_zero(), x); }
-static inline vf f_leaky(vf x, act_prm p)
+DL_ALWAYS_INLINE vf f_relu(vf x, act_prm p) { (void)p; return vf_max(vf_zero(), x); }
+DL_ALWAYS_INLINE vf f_leaky(vf x, act_prm p)
 {
     return vf_select_gt(x, vf_zero(), x, vf_mul(x, vf_set1(p.a)));
 }
-static inline vf f_sigmoid(vf x, act_prm p) { (void)p; return vf_sigmoid(x); }
-static inline vf f_tanh(vf x, act_prm p) { (void)p; return vf_tanh(x); }
-/* Phi(x) through erfc(|x|/sqrt2): keeps relative precision in the far negative tail, where
- * 1 + erf(x) would cancel.  vf_erfc's fit (1.2e-7 relative) with two cheaper steps, GELU being
- * most of a transformer MLP's non-GEMM time: t = 1 / (1 + z/2) by vf_recip_fast (on AVX-512 a
- * 14-bit estimate and one Newton step, ~2^-27 relative, instead of a division), and the final
- * e^v by vf_exp_nonpos (v = P(t) - z^2 <= 3e-8, so vf_exp's overflow path is never needed).
- * z is capped at 10 (erfc(10) = 2e-45 is 0 after vf_exp_nonpos's cut at -87.3 anyway), which
- * keeps 1 + z/2 finite for recip_fast; NaN passes through the min and the fit. */
-#ifdef DL_VF_SCALAR
-static inline vf std_normal_cdf(vf x)
-{
-    vf c = vf_mul(vf_set1(0.5f), vf_erfc(vf_mul(vf_abs(x), vf_set1(0.70710678118654752f))));
-    return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
-}
-#else
-static inline vf std_normal_cdf(vf x)
-{
-    vf z = vf_min(vf_set1(10.0f), vf_mul(vf_abs(x), vf_set1(0.70710678118654752f)));
-    vf t = vf_recip_fast(vf_fma(vf_set1(0.5f), z, vf_set1(1.0f)));
-    /* the degree-9 fit in Estrin's form: 4 dependent steps after t^8 instead of Horner's 9
-     * (the loop is bound by this chain's latency, not by the FMA count) */
-    vf t2 = vf_mul(t, t), t4 = vf_mul(t2, t2), t8 = vf_mul(t4, t4);
-    vf p01 = vf_fma(vf_set1(1.00002368f), t, vf_set1(-1.26551223f));
-    vf p23 = vf_fma(vf_set1(0.09678418f), t, vf_set1(0.37409196f));
-    vf p45 = vf_fma(vf_set1(0.27886807f), t, vf_set1(-0.18628806f));
-    vf p67 = vf_fma(vf_set1(1.48851587f), t, vf_set1(-1.13520398f));
-    vf p89 = vf_fma(vf_set1(0.17087277f), t, vf_set1(-0.82215223f));
-    vf p03 = vf_fma(p23, t2, p01), p47 = vf_fma(p67, t2, p45);
-    vf p = vf_fma(p89, t8, vf_fma(p47, t4, p03));
-    vf c = vf_mul(vf_mul(vf_set1(0.5f), t), vf_exp_nonpos(vf_fma(vf_sub(vf_zero(), z), z, p)));
-    return vf_select_lt(x, vf_zero(), c, vf_sub(vf_set1(1.0f), c));
-}
-#endif
-static inline vf f_gelu(vf x, act_prm p) { (void)p; return vf_mul(x, std_normal_cdf(x)); }
+DL_ALWAYS_INLINE vf f_sigmoid(vf x, act_prm p) { (void)p; return vf_sigmoid(x); }
+DL_ALWAYS_INLINE vf f_tanh(vf x, act_prm p) { (void)p; return vf_tanh(x); }
+/* exact GELU and its slope: simd_normal.h (Phi through its small side, so the negative tail
+ * keeps relative precision; one shared e^(-x^2/2) in the backward) */
+DL_ALWAYS_INLINE vf f_gelu(vf x, act_prm p) { (void)p; return vf_gelu_erf(x); }
 /* 0.5 (1 + tanh(u)) = sigmoid(2u) */
-static inline vf gelu_tanh_arg2(vf x)
+DL_ALWAYS_INLINE vf gelu_tanh_arg2(vf x)
 {
     vf x2 = vf_mul(x, x);
     vf inner = vf_fma(vf_mul(x2, vf_set1(0.044715f)), x, x);
     return vf_mul(inner, vf_set1(2.0f * 0.7978845608028654f));
 }
-static inline vf f_gelu_tanh(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sigmoid(gelu_tanh_arg2(x))); }
-static inline vf f_silu(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sigmoid(x)); }
-static inline vf f_elu(vf x, act_prm p)
+DL_ALWAYS_INLINE vf f_gelu_tanh(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sigmoid(gelu_tanh_arg2(x))); }
+DL_ALWAYS_INLINE vf f_silu(vf x, act_prm p) { (void)p; return vf_mul(x, vf_sigmoid(x)); }
+DL_ALWAYS_INLINE vf f_elu(vf x, act_prm p)
 {
     vf neg = vf_mul(vf_set1(p.a * p.b), vf_expm1(vf_mul(x, vf_set1(p.c))));
     return vf_select_gt(x, vf_zero(), vf_mul(x, vf_set1(p.b)), neg);
 }
-static inline vf f_softplus(vf x, act_prm p)
+DL_ALWAYS_INLINE vf f_softplus(vf x, act_prm p)
 {
     vf bx = vf_mul(x, vf_set1(p.a));
     return vf_select_gt(bx, vf_set1(p.b), x, vf_div(vf_softplus(bx), vf_set1(p.a)));
 }
-static inline vf f_hardtanh(vf x, act_prm p)
+DL_ALWAYS_INLINE vf f_hardtanh(vf x, act_prm p)
 {
     return vf_min(vf_set1(p.b), vf_max(vf_set1(p.a), x));
 }
-static inline vf relu6_shift3(vf x)
+DL_ALWAYS_INLINE vf relu6_shift3(vf x)
 {
     return vf_min(vf_set1(6.0f), vf_max(vf_zero(), vf_add(x, vf_set1(3.0f))));
 }
-static inline vf f_hardswish(vf x, act_prm p)
+DL_ALWAYS_INLINE vf f_hardswish(vf x, act_prm p)
 {
     (void)p;
     return vf_div(vf_mul(x, relu6_shift3(x)), vf_set1(6.0f));
 }
-static inline vf f_hardsigmoid(vf x, act_prm p) { (void)p; return vf_div(relu6_shift3(x), vf_set1(6.0f)); }
+DL_ALWAYS_INLINE vf f_hardsigmoid(vf x, act_prm p) { (void)p; return vf_div(relu6_shift3(x), vf_set1(6.0f)); }
 /* tanh(log(1 + e^x)) = n / (n + 2) with n = e^x (e^x + 2); it is 1 in float beyond x = 20 */
-static inline vf mish_n(vf x)
+DL_ALWAYS_INLINE vf mish_n(vf x)
 {
     vf e = vf_exp(vf_min(vf_set1(20.0f), x));
     return vf_mul(e, vf_add(e, vf_set1(2.0f)));
 }
-static inline vf f_mish(vf x, act_prm p)
+DL_ALWAYS_INLINE vf f_mish(vf x, act_prm p)
 {
     (void)p;
     vf n = mish_n(x);
@@ -118,35 +89,33 @@ static inline vf f_mish(vf x, act_prm p)
 }
 
 /* ---- backward functions: gx from (x, y, gy) --------------------------------------------- */
-static inline vf b_relu(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_relu(vf x, vf y, vf g, act_prm p)
 {
     (void)x; (void)p;
     return vf_select_le(y, vf_zero(), vf_zero(), g);
 }
-static inline vf b_leaky(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_leaky(vf x, vf y, vf g, act_prm p)
 {
     (void)y;
     return vf_select_gt(x, vf_zero(), g, vf_mul(g, vf_set1(p.a)));
 }
-static inline vf b_sigmoid(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_sigmoid(vf x, vf y, vf g, act_prm p)
 {
     (void)x; (void)p;
     return vf_mul(g, vf_mul(vf_sub(vf_set1(1.0f), y), y));
 }
-static inline vf b_tanh(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_tanh(vf x, vf y, vf g, act_prm p)
 {
     (void)x; (void)p;
     return vf_mul(g, vf_sub(vf_set1(1.0f), vf_mul(y, y)));
 }
-static inline vf b_gelu(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_gelu(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
-    vf pdf = vf_mul(vf_set1(0.3989422804014327f),
-                    vf_exp_nonpos(vf_mul(vf_mul(x, x), vf_set1(-0.5f))));
-    return vf_mul(g, vf_fma(x, pdf, std_normal_cdf(x)));
+    return vf_mul(g, vf_gelu_erf_slope(x));
 }
 /* sigmoid(v) and sigmoid(v) (1 - sigmoid(v)) from e = e^-|v|, without 1 - s cancelling */
-static inline vf sigmoid_and_slope(vf v, vf *slope)
+DL_ALWAYS_INLINE vf sigmoid_and_slope(vf v, vf *slope)
 {
     vf e = vf_exp_nonpos(vf_sub(vf_zero(), vf_abs(v)));
     vf r = vf_div(vf_set1(1.0f), vf_add(vf_set1(1.0f), e));
@@ -154,7 +123,7 @@ static inline vf sigmoid_and_slope(vf v, vf *slope)
     *slope = vf_mul(er, r);
     return vf_select_lt(v, vf_zero(), er, r);
 }
-static inline vf b_gelu_tanh(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_gelu_tanh(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
     vf slope;
@@ -164,32 +133,32 @@ static inline vf b_gelu_tanh(vf x, vf y, vf g, act_prm p)
                    vf_set1(2.0f * 0.7978845608028654f));
     return vf_mul(g, vf_fma(vf_mul(x, slope), du, s));
 }
-static inline vf b_silu(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_silu(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
     vf slope;
     vf s = sigmoid_and_slope(x, &slope);
     return vf_mul(g, vf_fma(x, slope, s));
 }
-static inline vf b_elu(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_elu(vf x, vf y, vf g, act_prm p)
 {
     (void)y;
     vf neg = vf_mul(vf_mul(g, vf_set1(p.a * p.b * p.c)), vf_exp(vf_mul(x, vf_set1(p.c))));
     return vf_select_le(x, vf_zero(), neg, vf_mul(g, vf_set1(p.b)));
 }
-static inline vf b_softplus(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_softplus(vf x, vf y, vf g, act_prm p)
 {
     (void)y;
     vf bx = vf_mul(x, vf_set1(p.a));
     return vf_select_gt(bx, vf_set1(p.b), g, vf_mul(g, vf_sigmoid(bx)));
 }
-static inline vf b_hardtanh(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_hardtanh(vf x, vf y, vf g, act_prm p)
 {
     (void)y;
     vf inside = vf_select_ge(x, vf_set1(p.b), vf_zero(), g);
     return vf_select_le(x, vf_set1(p.a), vf_zero(), inside);
 }
-static inline vf b_hardswish(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_hardswish(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
     /* PyTorch's boundaries: 0 at x <= -3, g at x >= 3 */
@@ -197,13 +166,13 @@ static inline vf b_hardswish(vf x, vf y, vf g, act_prm p)
     vf t = vf_select_lt(x, vf_set1(3.0f), mid, g);
     return vf_select_le(x, vf_set1(-3.0f), vf_zero(), t);
 }
-static inline vf b_hardsigmoid(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_hardsigmoid(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
     vf in = vf_select_lt(x, vf_set1(3.0f), vf_div(g, vf_set1(6.0f)), vf_zero());
     return vf_select_gt(x, vf_set1(-3.0f), in, vf_zero());
 }
-static inline vf b_mish(vf x, vf y, vf g, act_prm p)
+DL_ALWAYS_INLINE vf b_mish(vf x, vf y, vf g, act_prm p)
 {
     (void)y; (void)p;
     vf n = mish_n(x);
@@ -241,18 +210,25 @@ DL_ALWAYS_INLINE void fwd_range(act_fwd_fn f, const float *x, float *y, size_t l
         vf_store_part(y + i, f(vf_load_part(x + i, hi - i, 0.0f), p), hi - i);
 }
 
-DL_ALWAYS_INLINE void fwd_run(act_fwd_fn f, const float *x, float *y, size_t n, act_prm p)
+/* One range function per activation (ACT_RANGES below) with the activation inlined in it; the
+ * threaded driver calls it once per block.  (A parallel region inside an inlined driver would be
+ * outlined once for all kinds, calling the activation through a pointer for every vector.) */
+typedef void (*act_fwd_range_fn)(const float *x, float *y, size_t lo, size_t hi, act_prm p);
+typedef void (*act_bwd_range_fn)(const float *x, const float *y, const float *g, float *gx,
+                                 size_t lo, size_t hi, act_prm p);
+
+static void fwd_run(act_fwd_range_fn range, const float *x, float *y, size_t n, act_prm p)
 {
     size_t nblk = (n + ACT_BLOCK - 1) / ACT_BLOCK;
     int nt = dl_threads_for(n, ACT_GRAIN);
     if (nt <= 1) {
-        fwd_range(f, x, y, 0, n, p);
+        range(x, y, 0, n, p);
         return;
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic)
     for (size_t b = 0; b < nblk; b++) {
         size_t lo = b * ACT_BLOCK, hi = lo + ACT_BLOCK < n ? lo + ACT_BLOCK : n;
-        fwd_range(f, x, y, lo, hi, p);
+        range(x, y, lo, hi, p);
     }
 }
 
@@ -312,19 +288,19 @@ DL_ALWAYS_INLINE void bwd_range(act_bwd_fn f, int use_x, int use_y, const float 
     }
 }
 
-DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x, const float *y,
-                              const float *g, float *gx, size_t n, act_prm p)
+static void bwd_run(act_bwd_range_fn range, const float *x, const float *y, const float *g,
+                    float *gx, size_t n, act_prm p)
 {
     size_t nblk = (n + ACT_BLOCK - 1) / ACT_BLOCK;
     int nt = dl_threads_for(n, ACT_GRAIN);
     if (nt <= 1) {
-        bwd_range(f, use_x, use_y, x, y, g, gx, 0, n, p);
+        range(x, y, g, gx, 0, n, p);
         return;
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic)
     for (size_t b = 0; b < nblk; b++) {
         size_t lo = b * ACT_BLOCK, hi = lo + ACT_BLOCK < n ? lo + ACT_BLOCK : n;
-        bwd_range(f, use_x, use_y, x, y, g, gx, lo, hi, p);
+        range(x, y, g, gx, lo, hi, p);
     }
 }
 
@@ -344,11 +320,24 @@ DL_ALWAYS_INLINE void bwd_run(act_bwd_fn f, int use_x, int use_y, const float *x
     X(DL_AF_HARDSIGMOID, f_hardsigmoid, b_hardsigmoid, 1, 0)  \
     X(DL_AF_MISH, f_mish, b_mish, 1, 0)
 
+#define ACT_RANGES(k, f, bf, use_x, use_y)                                                   \
+    static void f##_range(const float *x, float *y, size_t lo, size_t hi, act_prm p)         \
+    {                                                                                        \
+        fwd_range(f, x, y, lo, hi, p);                                                       \
+    }                                                                                        \
+    static void bf##_range(const float *x, const float *y, const float *g, float *gx,        \
+                           size_t lo, size_t hi, act_prm p)                                  \
+    {                                                                                        \
+        bwd_range(bf, use_x, use_y, x, y, g, gx, lo, hi, p);                                 \
+    }
+ACT_LIST(ACT_RANGES)
+#undef ACT_RANGES
+
 static int act_fwd(int kind, const float *x, float *y, size_t n, float a, float b, float c)
 {
     act_prm p = {a, b, c};
     switch (kind) {
-#define ACT_FWD_CASE(k, f, bf, use_x, use_y) case k: fwd_run(f, x, y, n, p); return 0;
+#define ACT_FWD_CASE(k, f, bf, use_x, use_y) case k: fwd_run(f##_range, x, y, n, p); return 0;
     ACT_LIST(ACT_FWD_CASE)
 #undef ACT_FWD_CASE
     default: return -1;
@@ -361,7 +350,7 @@ static int act_bwd(int kind, const float *x, const float *y, const float *gy, fl
     act_prm p = {a, b, c};
     switch (kind) {
 #define ACT_BWD_CASE(k, f, bf, use_x, use_y)                                              \
-    case k: bwd_run(bf, use_x, use_y, x, y, gy, gx, n, p); return 0;
+    case k: bwd_run(bf##_range, x, y, gy, gx, n, p); return 0;
     ACT_LIST(ACT_BWD_CASE)
 #undef ACT_BWD_CASE
     default: return -1;

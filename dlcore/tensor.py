@@ -19,7 +19,8 @@ from .dtypes import (float32, float64, float16, int64, int32, int8, uint8,  # no
                      _default_dtype, bfloat16_dtype, is_bf16, is_floating as _is_floating,
                      as_dtype as _as_dtype, check_device as _check_device)
 from .ops.activation import ActivationMethods
-from .ops.arith import ArithMethods, CompareMethods
+from .ops.arith import ArithMethods
+from .ops.compare import CompareMethods
 from .ops.inplace import InplaceMethods
 from .ops.inplace_math import InplaceMathMethods
 from .ops.math_extra import MathExtraMethods

@@ -32,11 +32,17 @@ def act_bwd_uses_output(int kind):
     return bool(r)
 
 
-def act_forward(int kind, cnp.ndarray x not None, cnp.ndarray out not None, double a=0.0,
+def act_forward(int kind, cnp.ndarray x not None, cnp.ndarray out=None, double a=0.0,
                 double b=0.0, double c=0.0):
-    """out = f(x) for activation `kind` (AF_*); x and out contiguous, same dtype and size."""
+    """out = f(x) for activation `kind` (AF_*); x and out contiguous, same dtype and size.
+    out None: a new array of x's shape, and x may be strided (read through a contiguous
+    copy); made here, as np.empty_like costs more than a small activation."""
     cdef int t = float_type(x, "act_forward", "input")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
+    if out is None:
+        if not cnp.PyArray_IS_C_CONTIGUOUS(x):
+            x = np.ascontiguousarray(x)
+        out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
     cdef void *px = checked_ptr(x, "act_forward", "x", t, n)
     cdef void *py = checked_ptr(out, "act_forward", "out", t, n, OP_WRITE)
     if dl_act_bwd_uses_output(kind) < 0:
@@ -67,13 +73,16 @@ def silu_mul(cnp.ndarray gu not None, cnp.ndarray out not None):
 
 
 def act_backward(int kind, cnp.ndarray x, cnp.ndarray y, cnp.ndarray g not None,
-                 cnp.ndarray gx not None, double a=0.0, double b=0.0, double c=0.0):
-    """gx = g * f'(.) from the input x or the output y (whichever act_bwd_uses_output says)."""
+                 cnp.ndarray gx=None, double a=0.0, double b=0.0, double c=0.0):
+    """gx = g * f'(.) from the input x or the output y (whichever act_bwd_uses_output says);
+    gx None: a new array of g's shape."""
     cdef int uses_y = dl_act_bwd_uses_output(kind)
     if uses_y < 0:
         raise ValueError("act_backward: unknown activation kind %d" % kind)
     cdef int t = float_type(g, "act_backward", "grad")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(g)
+    if gx is None:
+        gx = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(g), cnp.PyArray_DIMS(g), t, 0)
     cdef void *pg = checked_ptr(g, "act_backward", "grad", t, n)
     cdef void *pgx = checked_ptr(gx, "act_backward", "grad_input", t, n, OP_WRITE)
     cdef void *px = NULL

@@ -18,12 +18,14 @@ class is made and get their own apply (dlcore.autograd.ctx_function).
 """
 import numpy as np
 
+from .. import tensor_base
 from ..tensor_base import TensorBase, wrap
 from . import ctx_function, version, view_registry
 from . import grad_mode
 from .grad_mode import state
 
 _bumps = version.clock
+_new_object = object.__new__
 _open_blocks = grad_mode.open_blocks
 _inference_used = grad_mode.inference_used
 
@@ -122,7 +124,8 @@ class Function(ctx_function.FunctionCtx):
             fn.requires_grad = record
             if record:
                 fn._clock = _bumps[0]
-            out = fn.forward(x, **kwargs)
+            # a call with **{} costs more than a plain one
+            out = fn.forward(x, **kwargs) if kwargs else fn.forward(x)
         elif n == 2:
             a, b = args
             if isinstance(a, TensorBase):
@@ -140,7 +143,7 @@ class Function(ctx_function.FunctionCtx):
             fn.requires_grad = record
             if record:
                 fn._clock = _bumps[0]
-            out = fn.forward(x, y, **kwargs)
+            out = fn.forward(x, y, **kwargs) if kwargs else fn.forward(x, y)
         else:
             arrays = []
             needs = []
@@ -185,15 +188,25 @@ class Function(ctx_function.FunctionCtx):
             if _tracer is not None:
                 _tracer(cls, args, kwargs, res)
             return res
-        t = wrap(out, record)
+        # wrap(out, record), inlined: the one output of most recorded calls
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        t = _new_object(tensor_base._Tensor)
+        t._data = out
+        t.requires_grad = record
+        t.grad = None
+        t._idx = 0
+        t._hooks = None
         if record:
             fn.out_shapes = (out.shape,)
             fn.out_dtypes = (out.dtype,)
             t._ctx = fn
             if fn._view:
                 view_registry.register((t,))
-        elif state.grad is None:
-            t._inference = True
+        else:
+            t._ctx = None
+            if state.grad is None:
+                t._inference = True
         if _tracer is not None:
             _tracer(cls, args, kwargs, t)
         return t

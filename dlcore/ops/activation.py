@@ -12,9 +12,10 @@ import numbers
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, function as _function
+from ..autograd.grad_mode import open_blocks as _open_blocks
 from ..shapes import norm_dim
-from ..tensor_base import TensorBase
+from ..tensor_base import TensorBase, wrap
 from .inplace_option import in_place
 from .half import via_float32
 from .float_math import float_math as _float_math
@@ -57,9 +58,9 @@ class _Activation(Function):
     USES_OUTPUT = False
 
     def forward(self, x, a=0.0, b=0.0, c=0.0):
-        x = _contig(x)
-        out = np.empty_like(x)
-        _C.act_forward(self.KIND, x, out, a, b, c)
+        if not self.USES_OUTPUT:  # backward reads x: keep the contiguous copy it gets
+            x = _contig(x)
+        out = _C.act_forward(self.KIND, x, None, a, b, c)
         if self.requires_grad:
             self.saved = out if self.USES_OUTPUT else x
             self.params = (a, b, c)
@@ -68,12 +69,9 @@ class _Activation(Function):
     def backward(self, g):
         s = self.saved
         g = _contig(np.asarray(g, dtype=s.dtype))
-        gx = np.empty_like(s)
         if self.USES_OUTPUT:
-            _C.act_backward(self.KIND, None, s, g, gx, *self.params)
-        else:
-            _C.act_backward(self.KIND, s, None, g, gx, *self.params)
-        return gx
+            return _C.act_backward(self.KIND, None, s, g, None, *self.params)
+        return _C.act_backward(self.KIND, s, None, g, None, *self.params)
 
 
     def backward_graph(self, g):
@@ -169,13 +167,17 @@ def _applied(fname, input, inplace, apply):
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_RELU = _C.AF_RELU
 
 
 def relu(input, inplace=False):
     if not inplace and isinstance(input, TensorBase):
-        dt = input._data.dtype
+        x = input._data
+        dt = x.dtype
         if dt is _F32 or dt is _F64:  # the common case, without the general path's wrappers
-            return ReLU.apply(input)
+            if not input.requires_grad and _function._tracer is None and not _open_blocks[0]:
+                return wrap(_C.act_forward(_RELU, x))  # nothing to record (Function.apply)
+            return ReLU._apply_recorded((input,), {})
     return _relu(input, inplace)
 
 

@@ -2,11 +2,12 @@
 
 Broadcasting is handled by the engine: backward returns gradients in the output's shape and
 autograd.unbroadcast sums them back to each input's shape.  `ArithMethods` holds the Tensor's
-operators and elementwise math, `CompareMethods` its comparisons and logic (no gradient).
+operators and elementwise math (its comparisons and logic: dlcore.ops.compare).
 """
 import numpy as np
 
-from ..autograd import Function, unbroadcast
+from ..autograd import Function, function as _function, unbroadcast
+from ..autograd.grad_mode import open_blocks as _open_blocks
 from ..dtypes import is_floating, is_half, bool_, float32, int64
 from ..tensor_base import TensorBase, operand, raw, scalar_or_none, wrap
 from . import rounding
@@ -16,6 +17,9 @@ from .half import via_float32
 from .float_math import float_math as _float_math
 from .shape import Cast
 from .promote import array_operands, binary_operands, check_inplace_result, true_div_operands
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_np_add, _np_subtract, _np_multiply, _np_divide = np.add, np.subtract, np.multiply, np.divide
 
 
 class Add(Function):
@@ -344,12 +348,23 @@ class ArithMethods:
 
     __slots__ = ()
 
-    # the same-dtype tensor case is tested inline: it is every elementwise op's hot path
+    # The same-dtype tensor case is tested inline: it is every elementwise op's hot path.  Two
+    # float32 (float64) tensors with nothing to record (no trace, no grad-mode block, neither
+    # requiring grad: what Function.apply tests) get the ufunc's result directly; otherwise
+    # the call goes straight to the recording path (apply would only test the same again).
     def __add__(self, o):
-        if isinstance(o, TensorBase) and o._data.dtype == self._data.dtype:
-            if self._data.dtype.kind == "V":
-                return _bf16_pair(Add, self, o)
-            return Add.apply(self, o)
+        if isinstance(o, TensorBase):
+            x, y = self._data, o._data
+            dt = x.dtype
+            if y.dtype is dt and (dt is _F32 or dt is _F64):
+                if (not self.requires_grad and not o.requires_grad and _function._tracer is None
+                        and not _open_blocks[0]):
+                    return wrap(_np_add(x, y))
+                return Add._apply_recorded((self, o), {})
+            if y.dtype == dt:
+                if dt.kind == "V":
+                    return _bf16_pair(Add, self, o)
+                return Add.apply(self, o)
         return Add.apply(*binary_operands(self, o))
 
     def __radd__(self, o):
@@ -357,6 +372,13 @@ class ArithMethods:
         return Add.apply(b, a)
 
     def __sub__(self, o):
+        if isinstance(o, TensorBase):
+            x, y = self._data, o._data
+            dt = x.dtype
+            if (y.dtype is dt and (dt is _F32 or dt is _F64) and not self.requires_grad
+                    and not o.requires_grad and _function._tracer is None
+                    and not _open_blocks[0]):
+                return wrap(_np_subtract(x, y))
         if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
                 and self._data.dtype.kind != "b"):
             if self._data.dtype.kind == "V":
@@ -371,10 +393,18 @@ class ArithMethods:
         return Sub.apply(b, a)
 
     def __mul__(self, o):
-        if isinstance(o, TensorBase) and o._data.dtype == self._data.dtype:
-            if self._data.dtype.kind == "V":
-                return _bf16_pair(Mul, self, o)
-            return Mul.apply(self, o)
+        if isinstance(o, TensorBase):
+            x, y = self._data, o._data
+            dt = x.dtype
+            if y.dtype is dt and (dt is _F32 or dt is _F64):
+                if (not self.requires_grad and not o.requires_grad and _function._tracer is None
+                        and not _open_blocks[0]):
+                    return wrap(_np_multiply(x, y))
+                return Mul._apply_recorded((self, o), {})
+            if y.dtype == dt:
+                if dt.kind == "V":
+                    return _bf16_pair(Mul, self, o)
+                return Mul.apply(self, o)
         if _half_times_number(self, o):
             return _via_float32_scalar(Mul, self, o)
         return Mul.apply(*binary_operands(self, o))
@@ -386,6 +416,13 @@ class ArithMethods:
         return Mul.apply(b, a)
 
     def __truediv__(self, o):
+        if isinstance(o, TensorBase):
+            x, y = self._data, o._data
+            dt = x.dtype
+            if (y.dtype is dt and (dt is _F32 or dt is _F64) and not self.requires_grad
+                    and not o.requires_grad and _function._tracer is None
+                    and not _open_blocks[0]):
+                return wrap(_np_divide(x, y))
         if (isinstance(o, TensorBase) and o._data.dtype == self._data.dtype
                 and is_floating(self._data.dtype)):
             if self._data.dtype.kind == "V":
@@ -533,68 +570,3 @@ class ArithMethods:
     def trunc(self):
         return rounding.trunc(self)
 
-
-class CompareMethods:
-    """Tensor comparisons and logic: elementwise, no gradient, bool results."""
-
-    __slots__ = ()
-
-    def __eq__(self, o):
-        if o is None:
-            return False
-        return wrap(np.equal(*array_operands(self, o)))
-
-    def __ne__(self, o):
-        if o is None:
-            return True
-        return wrap(np.not_equal(*array_operands(self, o)))
-
-    def __lt__(self, o):
-        return wrap(np.less(*array_operands(self, o)))
-
-    def __le__(self, o):
-        return wrap(np.less_equal(*array_operands(self, o)))
-
-    def __gt__(self, o):
-        return wrap(np.greater(*array_operands(self, o)))
-
-    def __ge__(self, o):
-        return wrap(np.greater_equal(*array_operands(self, o)))
-
-    def __hash__(self):  # defining __eq__ would otherwise make tensors unhashable
-        return id(self)
-
-    def __and__(self, o):
-        return wrap(np.logical_and(self._data, raw(o)) if self._data.dtype == bool_
-                    else np.bitwise_and(self._data, raw(o)))
-
-    def __or__(self, o):
-        return wrap(np.logical_or(self._data, raw(o)) if self._data.dtype == bool_
-                    else np.bitwise_or(self._data, raw(o)))
-
-    def __xor__(self, o):
-        return wrap(np.logical_xor(self._data, raw(o)))
-
-    def __invert__(self):
-        return wrap(np.logical_not(self._data) if self._data.dtype == bool_
-                    else np.invert(self._data))
-
-    eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
-
-    def logical_not(self):
-        return wrap(np.logical_not(self._data))
-
-    def isnan(self):
-        return wrap(np.isnan(self._data))
-
-    def isinf(self):
-        return wrap(np.isinf(self._data))
-
-    def isfinite(self):
-        return wrap(np.isfinite(self._data))
-
-    def equal(self, other):
-        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
-
-    def allclose(self, other, rtol=1e-5, atol=1e-8):
-        return bool(np.allclose(self._data, raw(other), rtol=rtol, atol=atol))

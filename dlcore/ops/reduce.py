@@ -3,7 +3,8 @@ holds the Tensor methods of this family."""
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, function as _function
+from ..autograd.grad_mode import open_blocks as _open_blocks
 from ..dtypes import is_floating, float32, float64, int64
 from ..shapes import SortResult, norm_axes, norm_dim, var_correction
 from ..shapes import expand_reduced as _expand_back
@@ -15,6 +16,7 @@ from .autocast import float32_policy
 
 
 _add_reduce = np.add.reduce
+_sum_small = _C.sum_small
 
 
 def _kept(g, shape, axis):
@@ -28,6 +30,10 @@ class Sum(Function):
 
     def forward(self, a, axis=None, keepdim=False):
         self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
+        if axis is None:  # a few elements: NumPy's result without its reduction machinery
+            out = _sum_small(a, keepdim)
+            if out is not None:
+                return out
         # the ufunc's own reduce is what np.sum runs, without its ~1.3 us Python wrapper
         out = _add_reduce(a, axis=axis, keepdims=keepdim)
         return out if type(out) is np.ndarray else np.asarray(out)
@@ -288,10 +294,16 @@ class ReduceMethods:
     __slots__ = ()
 
     def sum(self, dim=None, keepdim=False, dtype=None):
-        dt = self._data.dtype
+        x = self._data
+        dt = x.dtype
         if dim is None and dtype is None and (dt is float32 or dt is float64):
             # the common whole-tensor float sum, without the general path's wrappers (Sum's
-            # defaults are axis=None, keepdim=False)
+            # defaults are axis=None, keepdim=False); with nothing to record (Function.apply)
+            # a few elements go straight to Sum's small-sum kernel
+            if not self.requires_grad and _function._tracer is None and not _open_blocks[0]:
+                out = _sum_small(x, keepdim)
+                if out is not None:
+                    return wrap(out)
             return Sum.apply(self, keepdim=True) if keepdim else Sum.apply(self)
         return _sum(self, dim, keepdim, dtype=dtype)  # (a keyword: run_in_float32 reads it)
 
