@@ -18,6 +18,9 @@
  * DL_CONV_PACK_COLS columns per tile */
 #define DL_CONV_PACK_P ((int64_t)128)
 #define DL_CONV_PACK_COLS ((int64_t)1024)
+/* bytes at most of a forward column tile whose rows (C/groups x taps) fit one GEMM K block
+ * (see fwd_col_tile in conv_fwd_impl.h) */
+#define DL_CONV_FWD_TILE_BYTES ((size_t)1 << 20)
 /* bytes of one im2col chunk (a few hundred rows of a small map's column tile; see
  * chunk_channels in conv_tiles_impl.h) */
 #define DL_CONV_CHUNK_BYTES ((size_t)256 << 10)

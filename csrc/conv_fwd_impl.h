@@ -69,6 +69,40 @@ static int SUF(run_units)(int64_t units, int nt, size_t col_elems, SUF(unit_fn) 
     return fail ? -1 : 0;
 }
 
+/* The forward's column tile: col_tile's, but no more than DL_CONV_FWD_TILE_BYTES when its
+ * Kc rows fit one GEMM K block (256).  chunk_channels cannot cut so few rows, and a network's
+ * stem (3 channels x 7x7 taps) made a whole-image tile of 7 MB that left L2 between im2col and
+ * the GEMM: ResNet-18's first layer took 3.45 ms at batch 1 and 27.7 ms at batch 8 (one
+ * thread) in 8 MB tiles, 2.95 and 23.5 ms in 1 MB ones; wider rows keep col_tile's (a 3x3
+ * stride-2 layer of 64 channels was 5-10% slower in 1 MB tiles). */
+static int64_t SUF(fwd_col_tile)(int64_t P, int64_t Kc)
+{
+    const int64_t t = SUF(col_tile)(P, Kc);
+    if (Kc > 256) return t;
+    int64_t cap = (int64_t)(DL_CONV_FWD_TILE_BYTES / ((size_t)Kc * sizeof(T))) / 16 * 16;
+    if (cap < 16) cap = 16;
+    return t > cap ? cap : t;
+}
+
+/* The output positions per tile of the forward: tp (whole images, or the column budget's
+ * tiles) unless its n*ceil(P/tp) tiles would not split over nt threads (a batch-1 call on
+ * a map that fits one tile), then the largest tile, 16 columns a multiple, whose tiles do:
+ * the threads then share one team, each running im2col and a one-thread GEMM on its own
+ * tiles.  A tile count that does not split left each image's GEMM to take the threads
+ * itself, inside run_units' inactive region, where libgomp starts a nested team's threads
+ * afresh on every call instead of reusing its pool (a batch-1 3x3 stride-2 layer of
+ * ResNet-18 at two threads: 2.5x the one-thread CPU time, its im2col on one thread). */
+static int64_t SUF(split_tile)(int64_t n, int64_t P, int64_t tp, int nt)
+{
+    const int64_t ntp = (P + tp - 1) / tp;
+    if (nt < 2 || split_outer(n * ntp, nt)) return tp;
+    for (int64_t k = ntp + 1; k <= ntp * nt; k++) {
+        const int64_t t = roundup16((P + k - 1) / k);
+        if (t < P && split_outer(n * ((P + t - 1) / t), nt)) return t;
+    }
+    return tp;
+}
+
 typedef struct {
     const dl_conv_params *p;
     const T *x;
@@ -103,10 +137,10 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
         if (kb > 1) return SUF(packed_tiles_all)(p, SUF(fwd_packed), x, w, bias, y, kb, ntp);
     }
     const int direct = SUF(pointwise)(p);
-    const int64_t tp = direct ? P : SUF(col_tile)(P, Kc);
+    const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
+    const int64_t tp = SUF(split_tile)(p->N, P, direct ? P : SUF(fwd_col_tile)(P, Kc), nt);
     const int64_t ntp = (P + tp - 1) / tp, tiles = p->N * ntp;
     const size_t col_elems = direct ? 0 : (size_t)(Kc * tp);
-    const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
     const int64_t cb = direct ? p->C / p->groups : SUF(chunk_channels)(p, p->C / p->groups, tp);
     SUF(lhs) *L = SUF(weights_lhs)(p, w, 0, Kc, cb);
     if (!L) return -1;

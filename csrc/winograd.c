@@ -338,21 +338,26 @@ static int wino_conv(const dl_wino_conv *cv, int m, dl_isa_t isa, const float *U
      * threads; 49 on the 14x14 and 28x28 maps, blocks of 32 and 17): panel mode on them, the
      * threads sharing out the output-channel panels (10 to 37 here) instead of a few
      * uneven blocks */
-    const int upre_panels = Upre && nt > 1 && cdiv(pl.T, pl.NR) < 2 * nt && pl.npan > 1 &&
+    const size_t wlen = (size_t)(cv->K * cv->C * 9);
+    /* a cached transform of these very weights (eager inference) serves as a plan's does:
+     * looked up first, so that eager batch-1 calls take the same panel split */
+    float *Ucache = !Upre && cv->cache ? dl_wino_cache_find(cv, m, (int)isa, wlen, ulen) : NULL;
+    const float *Uready = Upre ? Upre : Ucache;
+    const int upre_panels = Uready && nt > 1 && cdiv(pl.T, pl.NR) < 2 * nt && pl.npan > 1 &&
                             tiles_bytes <= WINO_PANEL_BYTES;
     if (upre_panels || (!cv->cache && !Upre && pl.npan > 1 &&
                         tiles_bytes <= WINO_PANEL_BYTES && tiles_bytes <= ulen * sizeof(float))) {
-        pl.U = Upre;
+        pl.U = Uready;
         /* room past the last tile of each row for the input kernel's whole-vector spill, so
          * that threads writing neighbouring channels never overlap */
         pl.Tb = roundup(pl.T, pl.NR) + WINO_SLACK;
         const size_t vlen = (size_t)(pl.a2 * xi_stride(cv->C * pl.Tb)) + WINO_SLACK;
         const size_t mlen = (size_t)(pl.a2 * xi_stride(cv->K * pl.Tb)) + WINO_SLACK;
         float *buf = (float *)dl_buf_malloc((vlen + mlen) * sizeof(float));
-        if (!buf) return -1;
-        const int rc = run_panels(&pl, in, bias, out, buf, buf + vlen,
-                                  nt > pl.npan ? (int)pl.npan : nt);
+        const int rc = !buf ? -1 : run_panels(&pl, in, bias, out, buf, buf + vlen,
+                                              nt > pl.npan ? (int)pl.npan : nt);
         dl_buf_free(buf);
+        if (Ucache) dl_wino_cache_release(Ucache);
         return rc;
     }
     int64_t tb = (int64_t)(WINO_BLOCK_BYTES / per_tile) / pl.NR * pl.NR;
@@ -362,12 +367,10 @@ static int wino_conv(const dl_wino_conv *cv, int m, dl_isa_t isa, const float *U
     const int64_t nblocks = cdiv(pl.T, tb);
     if (nt > nblocks) nt = (int)nblocks;
 
-    const size_t wlen = (size_t)(cv->K * cv->C * 9);
-    /* a cached transform of these very weights (inference), or a fresh one from the buffer
+    /* the transform made beforehand or cached (found above), or a fresh one from the buffer
      * allocator: a call of the same shape gets the same mapped pages back (U alone is 38 MB
      * for 512 x 512 channels, fresh 4 KiB pages would cost more than the transform) */
-    float *U = Upre ? (float *)Upre
-                    : cv->cache ? dl_wino_cache_find(cv, m, (int)isa, wlen, ulen) : NULL;
+    float *U = Upre ? (float *)Upre : Ucache;
     const int cached = U != NULL;
     if (!U) U = (float *)dl_buf_malloc(ulen * sizeof(float));
     if (!U) return -1;

@@ -238,6 +238,17 @@ C += [
     ("bn-rows-bwd-projection", "csrc/batchnorm_impl.h",
      "proj[c] = batch_stats ? (T)(sgx[c] / cnt * inv * inv) : (T)0;",
      "proj[c] = batch_stats ? (T)(sgx[c] / cnt * inv) : (T)0;", ["tests/test_batchnorm.py"]),
+    # batch-1 forwards split over the threads (tests/test_conv_batch1_threads.py): a pointwise
+    # map cut into tiles must read each tile's own columns; the cache's weight comparison in
+    # pieces must cover every piece
+    ("conv-pointwise-tile-offset", "csrc/conv_fwd_impl.h",
+     "SUF(lhs_gemm)(&L[g * nch], 0, np, xg + p0, HW, 0, yg, P, bg,",
+     "SUF(lhs_gemm)(&L[g * nch], 0, np, xg, HW, 0, yg, P, bg,",
+     ["tests/test_conv_batch1_threads.py"]),
+    ("wino-cache-compare-half-piece", "csrc/winograd_cache.c",
+     "same = memcmp(a + lo, b + lo, (hi - lo) * sizeof(float)) == 0 && same;",
+     "same = memcmp(a + lo, b + lo, (hi - lo) / 2 * sizeof(float)) == 0 && same;",
+     ["tests/test_conv_batch1_threads.py"]),
     ("wgrad-finish-channel-tail", "csrc/winograd_wgrad.c",
      "const int64_t nc = min64(16, C - c0);",
      "const int64_t nc = min64(16, C - c0) - (C - c0 < 16);",
