@@ -12,7 +12,6 @@ import dlcore as dl
 from dlcore import nn
 from dlcore.jit import Graph, build_plan
 from dlcore.jit.executor import CONV_DIRECT
-from dlcore.runtime import get_isa, set_isa, supported_isas
 
 RNG = np.random.default_rng(23)
 
@@ -81,55 +80,37 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("isa", supported_isas())
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("nthreads", [1, 2])
 def test_matches_float64_reference(isa, case, nthreads):
     N, C, K, (H, W), pads = case
-    prev = get_isa()
-    set_isa(isa)
-    try:
-        x = RNG.standard_normal((N, C, H, W)).astype(np.float32)
-        w = RNG.standard_normal((K, C, 3, 3)).astype(np.float32)
-        b = RNG.standard_normal(K).astype(np.float32)
-        _check(x, w, b, pads, "Clip", nthreads)
-    finally:
-        set_isa(prev)
+    x = RNG.standard_normal((N, C, H, W)).astype(np.float32)
+    w = RNG.standard_normal((K, C, 3, 3)).astype(np.float32)
+    b = RNG.standard_normal(K).astype(np.float32)
+    _check(x, w, b, pads, "Clip", nthreads)
 
 
-@pytest.mark.parametrize("isa", supported_isas())
 @pytest.mark.parametrize("act", [None, "Relu", "Clip", "Tanh"])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("K", [10, 32])
 def test_activations_and_no_bias(isa, act, bias, K):
-    prev = get_isa()
-    set_isa(isa)
-    try:
-        x = (RNG.standard_normal((2, 3, 19, 23)) * 2).astype(np.float32)
-        w = RNG.standard_normal((K, 3, 3, 3)).astype(np.float32)
-        b = RNG.standard_normal(K).astype(np.float32) if bias else None
-        _check(x, w, b, (1, 1, 1, 1), act, 1)
-    finally:
-        set_isa(prev)
+    x = (RNG.standard_normal((2, 3, 19, 23)) * 2).astype(np.float32)
+    w = RNG.standard_normal((K, 3, 3, 3)).astype(np.float32)
+    b = RNG.standard_normal(K).astype(np.float32) if bias else None
+    _check(x, w, b, (1, 1, 1, 1), act, 1)
 
 
-@pytest.mark.parametrize("isa", supported_isas())
 def test_nan_reaches_its_outputs_through_clip(isa):
     """ReLU6 keeps a NaN (as eager's does): the outputs whose window holds it are NaN, the rest
     are finite."""
-    prev = get_isa()
-    set_isa(isa)
-    try:
-        x = RNG.standard_normal((1, 3, 11, 11)).astype(np.float32)
-        x[0, 2, 4, 6] = np.nan
-        w = RNG.standard_normal((5, 3, 3, 3)).astype(np.float32)
-        p = build_plan(_graph(x, w, None, (1, 1, 1, 1), "Clip"), {}, optimize=False)
-        got = p.run([x])[0]
-        nan = np.zeros((6, 6), bool)
-        nan[2, 3] = True    # the one output whose window (rows 3-5, columns 5-7) holds it
-        assert (np.isnan(got) == nan[None, None]).all()
-    finally:
-        set_isa(prev)
+    x = RNG.standard_normal((1, 3, 11, 11)).astype(np.float32)
+    x[0, 2, 4, 6] = np.nan
+    w = RNG.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    p = build_plan(_graph(x, w, None, (1, 1, 1, 1), "Clip"), {}, optimize=False)
+    got = p.run([x])[0]
+    nan = np.zeros((6, 6), bool)
+    nan[2, 3] = True    # the one output whose window (rows 3-5, columns 5-7) holds it
+    assert (np.isnan(got) == nan[None, None]).all()
 
 
 def test_more_channels_keep_the_product():
@@ -140,20 +121,14 @@ def test_more_channels_keep_the_product():
     assert CONV_DIRECT not in [s.op for s in p.steps]
 
 
-@pytest.mark.parametrize("isa", supported_isas())
 def test_traced_first_layer_matches_eager(isa):
-    prev = get_isa()
-    set_isa(isa)
-    try:
-        m = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32),
-                          nn.ReLU6()).eval()
-        m[1].running_mean.numpy()[:] = RNG.standard_normal(32).astype(np.float32)
-        x = RNG.standard_normal((2, 3, 65, 66)).astype(np.float32)
-        p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
-        assert CONV_DIRECT in [s.op for s in p.steps]
-        with dl.no_grad():
-            want = m(dl.tensor(x)).numpy()
-        got = p.run([x])[0]
-        assert float(np.abs(got - want).max()) <= 1e-5 * float(np.abs(want).max())
-    finally:
-        set_isa(prev)
+    m = nn.Sequential(nn.Conv2d(3, 32, 3, 2, 1, bias=False), nn.BatchNorm2d(32),
+                      nn.ReLU6()).eval()
+    m[1].running_mean.numpy()[:] = RNG.standard_normal(32).astype(np.float32)
+    x = RNG.standard_normal((2, 3, 65, 66)).astype(np.float32)
+    p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
+    assert CONV_DIRECT in [s.op for s in p.steps]
+    with dl.no_grad():
+        want = m(dl.tensor(x)).numpy()
+    got = p.run([x])[0]
+    assert float(np.abs(got - want).max()) <= 1e-5 * float(np.abs(want).max())
