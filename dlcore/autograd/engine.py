@@ -134,7 +134,14 @@ def _root_grad(t, g, i, create_graph):
                                " has a shape of %s." % (i, tuple(g.shape), i, tuple(t.shape)))
         if create_graph:
             return g if g.dtype == t.dtype else g.to(t.dtype)
-        return g._data.astype(t._data.dtype, copy=True)
+        if g._data.dtype != t._data.dtype:
+            return g._data.astype(t._data.dtype)
+        # the caller's array, uncopied (a copy was a third of a 4M-element relu step), behind a
+        # read-only view: whatever would keep or change it (a leaf's .grad, an accumulation, a
+        # backward writing in place) copies it first or raises, never writes the caller's data
+        view = g._data.view()
+        view.flags.writeable = False
+        return view
     arr = np.array(g, dtype=t._data.dtype)
     if arr.shape != t._data.shape:
         raise RuntimeError("Mismatch in shape: grad_output[%d] has a shape of %s and output[%d] "
