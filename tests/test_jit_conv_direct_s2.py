@@ -12,24 +12,18 @@ import dlcore as dl
 from dlcore import nn
 from dlcore.jit import Graph, build_plan
 from dlcore.jit.executor import CONV_DIRECT
+from test_conv import ref_conv2d
 
 RNG = np.random.default_rng(23)
 
 
 def _reference(x, w, b, pads):
-    """float64 conv, 3x3, stride 2: pads (top, left, bottom, right)"""
-    N, C, H, W = x.shape
-    K = w.shape[0]
+    """float64 conv, 3x3, stride 2: pads (top, left, bottom, right), through test_conv's
+    reference (its bottom/right zeros reach as far as out_hw asks)"""
     t, l, bo, r = pads
-    xp = np.zeros((N, C, H + t + bo, W + l + r))
-    xp[:, :, t:t + H, l:l + W] = x
-    OH, OW = (xp.shape[2] - 3) // 2 + 1, (xp.shape[3] - 3) // 2 + 1
-    y = np.zeros((N, K, OH, OW))
-    for i in range(3):
-        for j in range(3):
-            win = xp[:, :, i:i + 2 * (OH - 1) + 1:2, j:j + 2 * (OW - 1) + 1:2]
-            y += np.einsum("nchw,kc->nkhw", win, w[:, :, i, j])
-    return y + (0.0 if b is None else b.reshape(1, K, 1, 1))
+    out_hw = ((x.shape[2] + t + bo - 3) // 2 + 1, (x.shape[3] + l + r - 3) // 2 + 1)
+    f64 = (lambda a: None if a is None else a.astype(np.float64))
+    return ref_conv2d(f64(x), f64(w), f64(b), (2, 2), (t, l), out_hw=out_hw)
 
 
 _ACTS = {None: (None, lambda y: y),
