@@ -50,10 +50,16 @@ typedef struct {
      * worked out once per call, not per tile and row block */
     const uint32_t *keep;
     const int32_t *dest;
+#ifdef LANES8
+    /* per vector, the kept lanes' indices in order (the rest 0): a permute packs them at
+     * the front, an AVX2 stand-in for AVX-512's compress */
+    const int32_t *perm;
+#endif
 } lanes_geom;
 
-/* g's keep and dest for nvec vectors (those past Q keep nothing) */
-static void kept_lanes(const lanes_geom *g, int64_t nvec, uint32_t *keep, int32_t *dest)
+/* g's keep and dest (and perm, AVX2) for nvec vectors (those past Q keep nothing) */
+static void kept_lanes(const lanes_geom *g, int64_t nvec, uint32_t *keep, int32_t *dest,
+                       int32_t *perm)
 {
     for (int64_t v = 0; v < nvec; v++) {
         const int64_t q = v * DL_VF_LEN, row = q / g->Wp, col = q - row * g->Wp;
@@ -65,16 +71,23 @@ static void kept_lanes(const lanes_geom *g, int64_t nvec, uint32_t *keep, int32_
             if (c < g->OW && q + l < g->Q) m |= 1u << l;
         }
         keep[v] = m;
+        if (perm) {
+            int j = 0;
+            for (int l = 0; l < DL_VF_LEN; l++)
+                if (m >> l & 1u) perm[v * DL_VF_LEN + j++] = l;
+            for (; j < DL_VF_LEN; j++) perm[v * DL_VF_LEN + j] = 0;
+        }
     }
 }
 
 /* The tile's mr x nv accumulators over every tap, with bias and Relu, stored where kept in
- * the output rows (stride P) */
+ * the output rows (stride P); the work item's outputs end before position dlim of each row */
 static inline __attribute__((always_inline)) void tile(
     const int mr, const int nv, int64_t T, const float *a, const int32_t *off,
     const float *xq, const float *bias, int relu, const lanes_geom *g, int64_t q0, float *y,
-    int64_t P)
+    int64_t P, int64_t dlim)
 {
+    (void)dlim;   /* the AVX2 store's limit */
     vf acc[MR][NV_MAX];
     for (int m = 0; m < mr; m++) {
         const vf b0 = bias ? vf_set1(bias[m]) : vf_zero();
@@ -101,6 +114,22 @@ static inline __attribute__((always_inline)) void tile(
             const __mmask16 k = (__mmask16)keep;
             _mm512_mask_storeu_ps(yr, (__mmask16)((1u << __builtin_popcount(keep)) - 1u),
                                   _mm512_maskz_compress_ps(k, r));
+#elif defined(LANES8)
+            /* the kept lanes permuted to the front and the whole vector stored: the lanes
+             * past them land on this item's later outputs of the row, which later vectors
+             * overwrite (in order, on this thread); only at the item's end, lane by lane.
+             * The branch per lane and scalar stores took about half of LeNet's first layer */
+            const vf c = keep == 0xFFu ? r
+                         : _mm256_permutevar8x32_ps(r, _mm256_loadu_si256(
+                               (const __m256i *)(g->perm + vi * DL_VF_LEN)));
+            if (dest + DL_VF_LEN <= dlim) {
+                vf_storeu(yr, c);
+            } else {
+                float lanes[DL_VF_LEN];
+                vf_storeu(lanes, c);
+                const int n = __builtin_popcount(keep);
+                for (int l = 0; l < n; l++) yr[l] = lanes[l];
+            }
 #else
             float lanes[DL_VF_LEN];
             vf_storeu(lanes, r);
@@ -116,13 +145,13 @@ static inline __attribute__((always_inline)) void tile(
  * into one loop with the rows' accumulators spilled to memory */
 typedef void (*tile_fn)(int64_t T, const float *a, const int32_t *off, const float *xq,
                         const float *bias, int relu, const lanes_geom *g, int64_t q0, float *y,
-                        int64_t P);
+                        int64_t P, int64_t dlim);
 #define TILE_FN(R_, V_)                                                                        \
     static __attribute__((noinline)) void tile_##R_##_##V_(                                  \
         int64_t T, const float *a, const int32_t *off, const float *xq, const float *bias,    \
-        int relu, const lanes_geom *g, int64_t q0, float *y, int64_t P)                       \
+        int relu, const lanes_geom *g, int64_t q0, float *y, int64_t P, int64_t dlim)         \
     {                                                                                         \
-        tile(R_, V_, T, a, off, xq, bias, relu, g, q0, y, P);                                 \
+        tile(R_, V_, T, a, off, xq, bias, relu, g, q0, y, P, dlim);                           \
     }
 #ifdef LANES16
 TILE_FN(8, 3) TILE_FN(7, 3) TILE_FN(6, 4) TILE_FN(5, 4) TILE_FN(4, 4) TILE_FN(3, 4)
@@ -143,6 +172,8 @@ static const tile_fn tiles[MR + 1] = {NULL, tile_1_4, tile_2_4, tile_3_4, tile_4
 static const int tile_nv[MR + 1] = {0, 4, 4, 4, 4, 4, 4, 4, 4};
 #endif
 
+static int64_t kept_before(const lanes_geom *g, int64_t q);
+
 /* rows k0 .. k0+mr-1 (mr <= MR) over the wide positions qa .. qb-1 (qa a multiple of the
  * tile width; the last tile may run past qb, whose lanes past Q are dropped) */
 static void row_chunk(int mr, int64_t T, const float *a, const int32_t *off, const float *xp,
@@ -150,8 +181,9 @@ static void row_chunk(int mr, int64_t T, const float *a, const int32_t *off, con
                       float *y, int64_t P)
 {
     const tile_fn fn = tiles[mr];
-    const int64_t step = (int64_t)tile_nv[mr] * DL_VF_LEN;
-    for (int64_t q0 = qa; q0 < qb; q0 += step) fn(T, a, off, xp + q0, bias, relu, g, q0, y, P);
+    const int64_t step = (int64_t)tile_nv[mr] * DL_VF_LEN, dlim = kept_before(g, qb);
+    for (int64_t q0 = qa; q0 < qb; q0 += step)
+        fn(T, a, off, xp + q0, bias, relu, g, q0, y, P, dlim);
 }
 
 #ifdef LANES16
@@ -239,8 +271,14 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
     const int64_t Q = (OH - 1) * Wp + OW, nvec = (Q + DL_VF_LEN - 1) / DL_VF_LEN + NV_MAX;
     uint32_t keep[nvec];
     int32_t dest[nvec];
+#ifdef LANES8
+    int32_t perm[nvec * DL_VF_LEN];
+    const lanes_geom g = {Wp, OW, Q, keep, dest, perm};
+    kept_lanes(&g, nvec, keep, dest, perm);
+#else
     const lanes_geom g = {Wp, OW, Q, keep, dest};
-    kept_lanes(&g, nvec, keep, dest);
+    kept_lanes(&g, nvec, keep, dest, NULL);
+#endif
     const int relu = act == DL_AF_RELU;
 #ifdef LANES16
     const int lanes = K % 16 == 0 && OW <= CW;
