@@ -241,6 +241,60 @@ static const ctile_fn ctiles[CW + 1][2] = {
     {ctile_13_1, ctile_13_2}, {ctile_14_1, ctile_14_2}};
 #endif
 
+#ifdef LANES8
+/* The channel-lanes form on AVX2 (K a multiple of 8, OW <= CW8): as ctile above with a
+ * vector of 8 output channels, at most CW8 positions (one row, or two rows of at most
+ * CW8 / 2) so that the accumulators, the weights and a broadcast fit the 16 registers.  Per
+ * tap a weight load and a broadcast per position for as many FMAs, and no lane spent on
+ * dropped columns: LeNet's second layer computes its 100 positions instead of 144 wide
+ * ones.  The same fused multiply-adds in the same order as the row form (bias, then tap by
+ * tap), so the two give the same bits. */
+enum { CW8 = 12 };
+
+static inline __attribute__((always_inline)) void ctile8(
+    const int w, const int rows, int64_t T, const float *a, const int32_t *off,
+    const float *xr, int64_t Wp, const float *bias, int relu, float *y, int64_t OW, int64_t P)
+{
+    vf acc[CW8];
+    const vf b0 = bias ? vf_loadu(bias) : vf_zero();
+    for (int j = 0; j < rows * w; j++) acc[j] = b0;
+    for (int64_t t = 0; t < T; t++) {
+        const vf wv = vf_loadu(a + t * ROWS);
+        const float *b = xr + off[t];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < w; j++)
+                acc[r * w + j] = vf_fma(vf_set1(b[r * Wp + j]), wv, acc[r * w + j]);
+    }
+    float tmp[CW8][DL_VF_LEN] __attribute__((aligned(32)));
+    for (int j = 0; j < rows * w; j++)
+        vf_storeu(tmp[j], relu ? vf_max(vf_zero(), acc[j]) : acc[j]);
+    for (int m = 0; m < DL_VF_LEN; m++)
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < w; j++) y[m * P + r * OW + j] = tmp[r * w + j][m];
+}
+
+typedef void (*ctile_fn)(int64_t T, const float *a, const int32_t *off, const float *xr,
+                         int64_t Wp, const float *bias, int relu, float *y, int64_t OW,
+                         int64_t P);
+#define CTILE8_FN(W_, R_)                                                                     \
+    static __attribute__((noinline)) void ctile8_##W_##_##R_(                                \
+        int64_t T, const float *a, const int32_t *off, const float *xr, int64_t Wp,           \
+        const float *bias, int relu, float *y, int64_t OW, int64_t P)                         \
+    {                                                                                         \
+        ctile8(W_, R_, T, a, off, xr, Wp, bias, relu, y, OW, P);                              \
+    }
+#define CTILE8_W2(W_) CTILE8_FN(W_, 1) CTILE8_FN(W_, 2)
+CTILE8_W2(1) CTILE8_W2(2) CTILE8_W2(3) CTILE8_W2(4) CTILE8_W2(5) CTILE8_W2(6)
+CTILE8_FN(7, 1) CTILE8_FN(8, 1) CTILE8_FN(9, 1) CTILE8_FN(10, 1) CTILE8_FN(11, 1)
+CTILE8_FN(12, 1)
+/* by width and rows (two rows up to width CW8 / 2) */
+static const ctile_fn ctiles8[CW8 + 1][2] = {
+    {NULL, NULL}, {ctile8_1_1, ctile8_1_2}, {ctile8_2_1, ctile8_2_2}, {ctile8_3_1, ctile8_3_2},
+    {ctile8_4_1, ctile8_4_2}, {ctile8_5_1, ctile8_5_2}, {ctile8_6_1, ctile8_6_2},
+    {ctile8_7_1, NULL}, {ctile8_8_1, NULL}, {ctile8_9_1, NULL}, {ctile8_10_1, NULL},
+    {ctile8_11_1, NULL}, {ctile8_12_1, NULL}};
+#endif
+
 /* the output positions before wide position q */
 static int64_t kept_before(const lanes_geom *g, int64_t q)
 {
@@ -282,11 +336,17 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
     const int relu = act == DL_AF_RELU;
 #ifdef LANES16
     const int lanes = K % 16 == 0 && OW <= CW;
+    const int64_t lrows = 2;
+#elif defined(LANES8)
+    const int lanes = K % 8 == 0 && OW <= CW8;
+    const int64_t lrows = OW <= CW8 / 2 ? 2 : 1;
 #else
     const int lanes = 0;
+    const int64_t lrows = 1;
 #endif
-    /* per image and block of channels: runs of wide positions, or pairs of output rows */
-    const int64_t QI = lanes ? (OH + 1) / 2 : (g.Q + ITEM_Q - 1) / ITEM_Q;
+    /* per image and block of channels: runs of wide positions, or groups of lrows output
+     * rows */
+    const int64_t QI = lanes ? (OH + lrows - 1) / lrows : (g.Q + ITEM_Q - 1) / ITEM_Q;
     const int64_t items = N * KB * QI;
     int nt = dl_threads_for((size_t)(N * K * P * T), (size_t)1 << 18);
     if (nt > items) nt = (int)items;
@@ -327,6 +387,20 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
                 const int64_t oh = 2 * qi, nr = OH - oh < 2 ? OH - oh : 2;
                 ctiles[OW][nr - 1](T, a, off, xp + oh * Wp, Wp, bias ? bias + kb * ROWS : NULL,
                                    relu, yb + oh * OW, OW, P);
+                if (act >= 0 && !relu)
+                    for (int64_t m = 0; m < rows; m++)
+                        dl_act_fwd_f32(act, yb + m * P + oh * OW, yb + m * P + oh * OW,
+                                       (size_t)(nr * OW), (float)f[0], (float)f[1],
+                                       (float)f[2]);
+                continue;
+            }
+#elif defined(LANES8)
+            if (lanes) {
+                const int64_t oh = lrows * qi, nr = OH - oh < lrows ? OH - oh : lrows;
+                for (int64_t h = 0; h < rows; h += DL_VF_LEN)
+                    ctiles8[OW][nr - 1](T, a + h, off, xp + oh * Wp, Wp,
+                                        bias ? bias + kb * ROWS + h : NULL, relu,
+                                        yb + h * P + oh * OW, OW, P);
                 if (act >= 0 && !relu)
                     for (int64_t m = 0; m < rows; m++)
                         dl_act_fwd_f32(act, yb + m * P + oh * OW, yb + m * P + oh * OW,
