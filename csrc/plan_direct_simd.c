@@ -287,6 +287,54 @@ typedef void (*ctile_fn)(int64_t T, const float *a, const int32_t *off, const fl
 CTILE8_W2(1) CTILE8_W2(2) CTILE8_W2(3) CTILE8_W2(4) CTILE8_W2(5) CTILE8_W2(6)
 CTILE8_FN(7, 1) CTILE8_FN(8, 1) CTILE8_FN(9, 1) CTILE8_FN(10, 1) CTILE8_FN(11, 1)
 CTILE8_FN(12, 1)
+/* Two vectors of channels (a whole block of 16) by at most CW16 positions of one row: per tap
+ * two weight loads and a broadcast per position for twice as many FMAs, where ctile8's one
+ * weight vector leaves the loads (a broadcast per FMA) the bound.  The same FMAs in the same
+ * order as the other forms. */
+enum { CW16 = 6 };
+/* a block is two vectors of channels */
+typedef char dl_rows_two_vectors[ROWS == 2 * DL_VF_LEN ? 1 : -1];
+
+static inline __attribute__((always_inline)) void ctile16(
+    const int w, int64_t T, const float *a, const int32_t *off, const float *xr,
+    const float *bias, int relu, float *y, int64_t P)
+{
+    vf acc[2][CW16];
+    const vf b0 = bias ? vf_loadu(bias) : vf_zero();
+    const vf b1 = bias ? vf_loadu(bias + DL_VF_LEN) : vf_zero();
+    for (int j = 0; j < w; j++) acc[0][j] = b0, acc[1][j] = b1;
+    for (int64_t t = 0; t < T; t++) {
+        const vf w0 = vf_loadu(a + t * ROWS), w1 = vf_loadu(a + t * ROWS + DL_VF_LEN);
+        const float *b = xr + off[t];
+        for (int j = 0; j < w; j++) {
+            const vf bj = vf_set1(b[j]);
+            acc[0][j] = vf_fma(bj, w0, acc[0][j]);
+            acc[1][j] = vf_fma(bj, w1, acc[1][j]);
+        }
+    }
+    float tmp[2][CW16][DL_VF_LEN] __attribute__((aligned(32)));
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < w; j++)
+            vf_storeu(tmp[h][j], relu ? vf_max(vf_zero(), acc[h][j]) : acc[h][j]);
+    for (int h = 0; h < 2; h++)
+        for (int m = 0; m < DL_VF_LEN; m++)
+            for (int j = 0; j < w; j++) y[(h * DL_VF_LEN + m) * P + j] = tmp[h][j][m];
+}
+
+typedef void (*ctile16_fn)(int64_t T, const float *a, const int32_t *off, const float *xr,
+                           const float *bias, int relu, float *y, int64_t P);
+#define CTILE16_FN(W_)                                                                        \
+    static __attribute__((noinline)) void ctile16_##W_(int64_t T, const float *a,            \
+                                                        const int32_t *off, const float *xr,  \
+                                                        const float *bias, int relu,          \
+                                                        float *y, int64_t P)                  \
+    {                                                                                         \
+        ctile16(W_, T, a, off, xr, bias, relu, y, P);                                         \
+    }
+CTILE16_FN(1) CTILE16_FN(2) CTILE16_FN(3) CTILE16_FN(4) CTILE16_FN(5) CTILE16_FN(6)
+static const ctile16_fn ctiles16[CW16 + 1] = {NULL, ctile16_1, ctile16_2, ctile16_3,
+                                              ctile16_4, ctile16_5, ctile16_6};
+
 /* by width and rows (two rows up to width CW8 / 2) */
 static const ctile_fn ctiles8[CW8 + 1][2] = {
     {NULL, NULL}, {ctile8_1_1, ctile8_1_2}, {ctile8_2_1, ctile8_2_2}, {ctile8_3_1, ctile8_3_2},
@@ -397,10 +445,23 @@ static int conv_direct(const int64_t *i, const double *f, const float *wp, const
 #elif defined(LANES8)
             if (lanes) {
                 const int64_t oh = lrows * qi, nr = OH - oh < lrows ? OH - oh : lrows;
-                for (int64_t h = 0; h < rows; h += DL_VF_LEN)
-                    ctiles8[OW][nr - 1](T, a + h, off, xp + oh * Wp, Wp,
-                                        bias ? bias + kb * ROWS + h : NULL, relu,
-                                        yb + h * P + oh * OW, OW, P);
+                if (rows == ROWS) {
+                    /* a whole block: each row in even pieces of at most CW16 positions */
+                    const int64_t pieces = (OW + CW16 - 1) / CW16;
+                    for (int64_t r = oh; r < oh + nr; r++)
+                        for (int64_t k = 0, j0 = 0; k < pieces; k++) {
+                            const int64_t j1 = OW * (k + 1) / pieces;
+                            ctiles16[j1 - j0](T, a, off, xp + r * Wp + j0,
+                                              bias ? bias + kb * ROWS : NULL, relu,
+                                              yb + r * OW + j0, P);
+                            j0 = j1;
+                        }
+                } else {
+                    for (int64_t h = 0; h < rows; h += DL_VF_LEN)
+                        ctiles8[OW][nr - 1](T, a + h, off, xp + oh * Wp, Wp,
+                                            bias ? bias + kb * ROWS + h : NULL, relu,
+                                            yb + h * P + oh * OW, OW, P);
+                }
                 if (act >= 0 && !relu)
                     for (int64_t m = 0; m < rows; m++)
                         dl_act_fwd_f32(act, yb + m * P + oh * OW, yb + m * P + oh * OW,
