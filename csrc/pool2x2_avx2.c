@@ -3,8 +3,8 @@
  * outputs done again as one vector (overlapping the group before: the same values written
  * twice), a shorter row (LeNet's 10 -> 5) with masked loads and stores: the one-by-one tail
  * with its NaN tests took most of LeNet's pooling (6 of 14 outputs a row on its 28 x 28
- * maps: 159 -> 56 us for the batch-32 first pooling at one thread, CPU time on Zen 3).
- * Nothing past 2*ow of either row is read. */
+ * maps; Zen 3, one thread: the batch-32 plan's first pooling step 159 -> 20 us, eager
+ * (32, 6, 28, 28) 0.26 -> 0.057 ms CPU time).  Nothing past 2*ow of either row is read. */
 #include <immintrin.h>
 #include "pool_kernels.h"
 
