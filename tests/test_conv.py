@@ -381,6 +381,12 @@ GEMM_PATH_CASES = [
     (2, 33, 15, 17, 140, (1, 1), (1, 1), (0, 0), (1, 1), 1, 0),
     # groups: every group's product on its own weights, unpacked
     (2, 8, 10, 13, 12, (3, 3), (2, 1), (1, 1), (1, 1), 2, 0),
+    # stride 2 (AVX2's vector copy of every other column): rows of 19 outputs (two groups
+    # of 8 and a tail), of exactly 16 with the last column read at the row's end, and column
+    # tiles of 24 positions that start and end inside output rows
+    (2, 5, 9, 37, 7, (3, 3), (2, 2), (1, 1), (1, 1), 1, 0),
+    (1, 3, 8, 34, 6, (3, 3), (2, 2), (0, 0), (1, 1), 1, 0),
+    (2, 4, 11, 41, 5, (3, 3), (2, 2), (1, 1), (1, 1), 1, 4 * 9 * 24),
 ]
 
 

@@ -79,6 +79,10 @@ CASES = [
     (3, 4, 7, (2, 4), (6, 21), (0, 1, 1, 2), (1, 1)),      # a 2x4 kernel
     (2, 1, 3, (2, 2), (3, 3), (0, 0, 0, 0), (1, 1)),       # 5 wide positions: one partial vector
     (1, 2, 64, (3, 3), (33, 5), (1, 1, 1, 1), (1, 1)),     # 64 channels, a tall narrow map
+    # AVX2's channel-lanes form: 24 channels (a block of 16 and one of 8), 12 wide (one row
+    # a tile); 8 channels on 6-wide rows (two rows a tile, the last alone)
+    (2, 3, 24, (3, 3), (7, 12), (1, 1, 1, 1), (1, 1)),
+    (3, 2, 8, (3, 3), (9, 6), (1, 1, 1, 1), (1, 1)),
 ]
 
 

@@ -96,6 +96,23 @@ def test_max_pool2d_nan_and_fast_path(rng):
     assert np.isnan(y2.numpy()[0, 1, 1, 2]) and i2.numpy()[0, 1, 1, 2] == 3 * 12 + 4
 
 
+@pytest.mark.parametrize("W", [2, 5, 10, 14, 15, 16, 17, 28, 30, 33, 34])
+def test_max_pool2d_2x2_rows_every_isa(W, isa, rng):
+    """The float32 2x2/2 row kernels on every SIMD path: rows shorter than a vector (masked),
+    whole vectors, and a tail redone as an overlapping vector; NaN anywhere in a window wins
+    (one in the first, the middle and the last output column), against float64."""
+    H = 6
+    x = rng.standard_normal((2, 3, H, W)).astype(np.float32)
+    OW = W // 2
+    for ow in {0, OW // 2, OW - 1}:
+        x[1, 2, 2 + ow % 2, 2 * ow + (ow % 2)] = np.nan
+    y = F.max_pool2d(_t(x), 2).numpy()
+    ref = x[:, :, :H // 2 * 2, :OW * 2].astype(np.float64).reshape(2, 3, H // 2, 2, OW, 2)
+    want = np.where(np.isnan(ref).any(axis=(3, 5)), np.nan, np.nanmax(ref, axis=(3, 5)))
+    assert y.shape == want.shape
+    np.testing.assert_array_equal(y, want.astype(np.float32))
+
+
 @pytest.mark.parametrize("case", [((2, 2), (2, 2), (0, 0), False, True, None),
                                   ((3, 3), (2, 2), (1, 1), True, False, None),
                                   ((3, 2), (2, 1), (1, 1), True, True, None),
