@@ -39,6 +39,10 @@ static int fwd_rows_f32(size_t rows, size_t n, const float *x, const float *gamm
 {
     const layernorm_kernels_t *kt = layernorm_kernels();
     int nt = dl_threads_for(rows * n, LN_GRAIN);
+    if (nt <= 1) {  /* no parallel region: a one-thread team still costs ~1 us in libgomp */
+        kt->fwd_rows(0, rows, n, x, gamma, beta, (float)eps, rms, y, mean, rstd);
+        return 0;
+    }
 #pragma omp parallel num_threads(nt)
     {
         size_t r0, r1;

@@ -333,6 +333,22 @@ static void run_binary(const dl_plan_step *s, char **ptr)
     }
 }
 
+enum { SKIP_LN_RB = 8 };  /* rows per block */
+
+/* Blocks [k0, k1) of SKIP_LN_RB rows of run_skip_layernorm. */
+static void skip_layernorm_blocks(const plan_kernels_t *pk, const layernorm_kernels_t *lk,
+                                  const float *a, const float *b, const float *gamma,
+                                  const float *beta, float eps, float *y, float *sum,
+                                  size_t rows, size_t n, size_t k0, size_t k1)
+{
+    for (size_t k = k0; k < k1; k++) {
+        size_t r0 = k * SKIP_LN_RB, r1 = r0 + SKIP_LN_RB < rows ? r0 + SKIP_LN_RB : rows;
+        float *dst = (sum ? sum : y) + r0 * n;
+        pk->add_rows((r1 - r0) * n, a + r0 * n, b + r0 * n, dst);
+        lk->fwd_rows(0, r1 - r0, n, dst, gamma, beta, eps, 0, y + r0 * n, NULL, NULL);
+    }
+}
+
 /* y = LayerNorm(a + b) row block by row block, the sum written once (to `sum` when it is
  * wanted, else into y) and normalized while it is still in cache. */
 static void run_skip_layernorm(const dl_plan_step *s, char **ptr)
@@ -345,18 +361,17 @@ static void run_skip_layernorm(const dl_plan_step *s, char **ptr)
     /* one ISA for the whole step: the tables read once */
     const plan_kernels_t *pk = plan_kernels();
     const layernorm_kernels_t *lk = layernorm_kernels_for(dl_isa());
-    const size_t RB = 8, nblk = (rows + RB - 1) / RB;
+    const size_t nblk = (rows + SKIP_LN_RB - 1) / SKIP_LN_RB;
     int nt = dl_threads_for(rows * n, (size_t)1 << 15);
-#ifdef DL_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-#endif
-    for (size_t k = 0; k < nblk; k++) {
-        size_t r0 = k * RB, r1 = r0 + RB < rows ? r0 + RB : rows;
-        float *dst = (sum ? sum : y) + r0 * n;
-        pk->add_rows((r1 - r0) * n, a + r0 * n, b + r0 * n, dst);
-        lk->fwd_rows(0, r1 - r0, n, dst, gamma, beta, eps, 0, y + r0 * n, NULL, NULL);
+    if (nt <= 1) {  /* no parallel region: even an if(false) one costs a libgomp team */
+        skip_layernorm_blocks(pk, lk, a, b, gamma, beta, eps, y, sum, rows, n, 0, nblk);
+        return;
     }
-    (void)nt;
+#ifdef DL_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (size_t k = 0; k < nblk; k++)
+        skip_layernorm_blocks(pk, lk, a, b, gamma, beta, eps, y, sum, rows, n, k, k + 1);
 }
 
 static int run_attention(const dl_plan_step *s, char **ptr)

@@ -54,8 +54,12 @@ void dl_plan_copy(const dl_plan_step *s, const char *src, char *dst)
     if (rows == 0 || shape[nd - 1] == 0) return;
     int nt = dl_threads_for((size_t)(rows * shape[nd - 1] * es), (size_t)COPY_GRAIN);
     if (nt > rows) nt = (int)rows;
+    if (nt <= 1) {  /* no parallel region: even an if(false) one costs a libgomp team */
+        copy_rows(es, nd, shape, ss, ds, src, dst, 0, rows);
+        return;
+    }
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
     for (int t = 0; t < nt; t++)
         copy_rows(es, nd, shape, ss, ds, src, dst, rows * t / nt, rows * (t + 1) / nt);

@@ -70,8 +70,12 @@ static void binary_f32(int op, int ndim, const int64_t *shape, const int64_t *sa
     if (ndim == 1) {
         const int64_t n = shape[0], s0 = sa[0], s1 = sb[0];
         const int64_t piece = (n + nt - 1) / nt;
+        if (nt == 1) {  /* no parallel region (see below) */
+            bin_row(op, n, a, s0, b, s1, y, relu);
+            return;
+        }
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
         for (int t = 0; t < nt; t++) {
             int64_t j0 = t * piece, j1 = j0 + piece < n ? j0 + piece : n;
@@ -82,8 +86,15 @@ static void binary_f32(int op, int ndim, const int64_t *shape, const int64_t *sa
     }
     const int64_t rows = total / shape[ndim - 1];
     if (rows < nt) nt = (int)rows;
+    /* One thread calls the rows directly: even an if(false) parallel region costs a team
+     * start and end in libgomp, ~0.8 us with a futex wake on a Zen 3 VM (a plan of one-element
+     * Adds spent most of its ~0.9 us per step there). */
+    if (nt <= 1) {
+        bin_rows(op, ndim, shape, sa, sb, a, b, y, relu, 0, rows);
+        return;
+    }
 #ifdef DL_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#pragma omp parallel for num_threads(nt) schedule(static)
 #endif
     for (int t = 0; t < nt; t++) {
         int64_t r0 = rows * t / nt, r1 = rows * (t + 1) / nt;

@@ -52,17 +52,16 @@ size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d)
 }
 
 /* ---------------------------------------------------------------- float32 cells, row-threaded */
-void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg, ptrdiff_t ldhg,
-                          const float *bias, float *gates, float *c, float *tc, float *h,
-                          ptrdiff_t ldh, float *h2, ptrdiff_t ldh2)
+/* Rows [r0, r1) of dl_lstm_cell_fwd_f32. */
+static void lstm_cell_rows(const rnn_kernels_t *kt, size_t n, size_t H, const float *xg,
+                           const float *hg, ptrdiff_t ldhg, const float *bias, float *gates,
+                           float *c, float *tc, float *h, ptrdiff_t ldh, float *h2,
+                           ptrdiff_t ldh2, size_t r0, size_t r1)
 {
-    const rnn_kernels_t *kt = rnn_kernels();
-    int nth = dl_threads_for(n * H, CELL_GRAIN);
-    #pragma omp parallel for num_threads(nth) if(nth > 1)
-    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) {
+    for (size_t r = r0; r < r1; r++) {
         /* a big gate buffer (xg) is cold and read as four short runs per row, too short for
          * the hardware prefetcher: ask for the rows a little ahead */
-        if (xg && r + LSTM_PF_ROWS < (ptrdiff_t)n) {
+        if (xg && r + LSTM_PF_ROWS < n) {
             const float *pf = xg + (r + LSTM_PF_ROWS) * 4 * H;
             for (size_t j = 0; j < 4 * H; j += 16) __builtin_prefetch(pf + j, 1, 3);
         }
@@ -70,6 +69,23 @@ void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg, 
                          gates ? gates + r * 4 * H : NULL, c + r * H, tc ? tc + r * H : NULL,
                          h + r * ldh, h2 ? h2 + r * ldh2 : NULL);
     }
+}
+
+void dl_lstm_cell_fwd_f32(size_t n, size_t H, const float *xg, const float *hg, ptrdiff_t ldhg,
+                          const float *bias, float *gates, float *c, float *tc, float *h,
+                          ptrdiff_t ldh, float *h2, ptrdiff_t ldh2)
+{
+    const rnn_kernels_t *kt = rnn_kernels();
+    int nth = dl_threads_for(n * H, CELL_GRAIN);
+    if (nth <= 1) {  /* a time step's cell: no parallel region at all (an if(false) one still
+                      * costs a libgomp team start and end, ~0.8 us, per step) */
+        lstm_cell_rows(kt, n, H, xg, hg, ldhg, bias, gates, c, tc, h, ldh, h2, ldh2, 0, n);
+        return;
+    }
+    #pragma omp parallel for num_threads(nth)
+    for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
+        lstm_cell_rows(kt, n, H, xg, hg, ldhg, bias, gates, c, tc, h, ldh, h2, ldh2, (size_t)r,
+                       (size_t)r + 1);
 }
 
 void dl_lstm_cell_bwd_f32(size_t n, size_t H, const float *g, const float *tc, const float *cp,
@@ -86,7 +102,14 @@ void dl_gru_cell_fwd_f32(size_t n, size_t H, float *xg, const float *hg, float *
                          float *hgn)
 {
     const rnn_kernels_t *kt = rnn_kernels();
-    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    const int nth = dl_threads_for(n * H, CELL_GRAIN);
+    if (nth <= 1) {  /* no parallel region per time step (see dl_lstm_cell_fwd_f32) */
+        for (size_t r = 0; r < n; r++)
+            kt->gru_row_fwd(H, xg + r * 3 * H, hg + r * 3 * H, h + r * ldh,
+                            hgn ? hgn + r * H : NULL);
+        return;
+    }
+    #pragma omp parallel for num_threads(nth)
     for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++)
         kt->gru_row_fwd(H, xg + r * 3 * H, hg + r * 3 * H, h + r * ldh, hgn ? hgn + r * H : NULL);
 }
@@ -104,7 +127,12 @@ void dl_gru_cell_bwd_f32(size_t n, size_t H, const float *g, const float *hgn, c
 void dl_rnn_cell_fwd_f32(size_t n, size_t H, int relu, float *g, float *h, ptrdiff_t ldh)
 {
     const rnn_kernels_t *kt = rnn_kernels();
-    #pragma omp parallel for num_threads(dl_threads_for(n * H, CELL_GRAIN))
+    const int nth = dl_threads_for(n * H, CELL_GRAIN);
+    if (nth <= 1) {  /* no parallel region per time step (see dl_lstm_cell_fwd_f32) */
+        for (size_t r = 0; r < n; r++) kt->elman_row_fwd(H, relu, g + r * H, h + r * ldh);
+        return;
+    }
+    #pragma omp parallel for num_threads(nth)
     for (ptrdiff_t r = 0; r < (ptrdiff_t)n; r++) kt->elman_row_fwd(H, relu, g + r * H, h + r * ldh);
 }
 

@@ -306,6 +306,32 @@ static inline void vf_store_u8(uint8_t *p, vf a)
     __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(i), _mm256_extracti128_si256(i, 1));
     _mm_storel_epi64((__m128i *)p, _mm_packus_epi16(w, w));
 }
+/* dst[j * ds + i] = src[i * ss + j] for an 8 x 8 block, in registers: 32-bit then 64-bit
+ * interleaves within 128-bit lanes, then one round of lane permutes (AVX-512 has the 16 x 16
+ * vf_transpose16 instead) */
+#define DL_VF_TRANSPOSE8 1
+static inline void vf_transpose8(const float *src, ptrdiff_t ss, float *dst, ptrdiff_t ds)
+{
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * ss);
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* r[g + c], 128-bit lane L: rows g..g+3 of column 4L + c */
+    for (int g = 0; g < 8; g += 4) {
+        __m256d t0 = _mm256_castps_pd(t[g]), t1 = _mm256_castps_pd(t[g + 1]);
+        __m256d t2 = _mm256_castps_pd(t[g + 2]), t3 = _mm256_castps_pd(t[g + 3]);
+        r[g] = _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2));
+        r[g + 1] = _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2));
+        r[g + 2] = _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3));
+        r[g + 3] = _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3));
+    }
+    for (int c = 0; c < 4; c++) {
+        _mm256_storeu_ps(dst + c * ds, _mm256_permute2f128_ps(r[c], r[4 + c], 0x20));
+        _mm256_storeu_ps(dst + (4 + c) * ds, _mm256_permute2f128_ps(r[c], r[4 + c], 0x31));
+    }
+}
 #else
 #define DL_VF_SCALAR 1
 typedef float vf;

@@ -239,6 +239,27 @@ def test_strided_keys_fwd_bwd(isa, threads, rng, D):
         np.testing.assert_allclose(got, want, atol=1e-3, rtol=2e-4)
 
 
+@pytest.mark.parametrize("S,D,Dv", [(72, 24, 24), (136, 8, 40), (64, 40, 8), (15, 16, 9)])
+def test_block_transposes_on_partial_key_blocks(isa, threads, rng, S, D, Dv):
+    """The forward's K^T packing in 8 x 8 (AVX2) or 16 x 16 (AVX-512) register blocks on
+    strided keys, where the last key block holds a multiple of 8 keys, a few more, or fewer
+    than 8, and D is or is not a multiple of the block; backward on the same inputs."""
+    B, H, L = 1, 2, 9
+    q = rng.standard_normal((B, H, L, D)).astype(np.float32)
+    k = rng.standard_normal((B, S, H, D)).astype(np.float32).transpose(0, 2, 1, 3)
+    v = rng.standard_normal((B, S, H, Dv)).astype(np.float32).transpose(0, 2, 1, 3)
+    out, lse = np.empty((B, H, L, Dv), np.float32), np.empty((B, H, L), np.float32)
+    _C.attention_forward(q, k, v, None, False, D ** -0.5, out, lse)
+    o, p = ref(q, k, v, None, False, D ** -0.5)
+    np.testing.assert_allclose(out, o, atol=2e-5, rtol=2e-5)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    dq, dk, dv = np.empty_like(q), np.empty((B, H, S, D), np.float32), \
+        np.empty((B, H, S, Dv), np.float32)
+    _C.attention_backward(q, k, v, None, False, D ** -0.5, out, lse, g, dq, dk, dv)
+    for got, want in zip((dq, dk, dv), ref_grads(q, k, v, p, g, D ** -0.5)):
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=2e-4)
+
+
 def test_forward_exp_range(isa, threads):
     """Scores set by an additive mask (q = 0): key 0 scores 0, keys 1..63 -inf (their values
     are huge, so anything but an exact 0 weight shows), key 64 scores x.  The running max stays

@@ -59,6 +59,8 @@ class Plan:
         as slices small enough to keep their intermediates in cache, at any thread count
         (cache_slices.py; ResNet-18, whose Winograd convolutions gain from more images per
         product, measured 17% slower in such slices)."""
+        if self.split_dim is None:  # nothing to slice (a third of a 1-step plan's call)
+            return self.exe.run(arrays, num_threads)
         threads = int(num_threads or get_num_threads())
         # a memory-bound graph (cache_slices.py) runs in slices that keep its intermediates
         # in cache, at one thread too, the threads taking slices as they come free
