@@ -69,7 +69,8 @@ const gemm_kernels_t gemm_kernels_avx512 = {
     dl_sgemv_dots_avx512, dl_sgemv_axpy_avx512, dl_sgemm_small_dots_avx512,
     dl_sgemm_kernel_sa_avx512};
 const gemm_kernels_t gemm_kernels_avx2 = {
-    dl_sgemm_kernel_avx2, DL_SGEMM_AVX2_MR, DL_SGEMM_AVX2_NR, NULL, NULL, dl_dgemm_kernel_avx2,
+    dl_sgemm_kernel_avx2, DL_SGEMM_AVX2_MR, DL_SGEMM_AVX2_NR, dl_sgemm_pack_t_avx2,
+    dl_sgemm_pack_n_avx2, dl_dgemm_kernel_avx2,
     DL_DGEMM_AVX2_MR, DL_DGEMM_AVX2_NR, dl_sgemv_dots_avx2, dl_sgemv_axpy_avx2,
     dl_sgemm_small_dots_avx2, dl_sgemm_kernel_sa_avx2};
 const gemm_kernels_t gemm_kernels_generic = {
