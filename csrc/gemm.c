@@ -79,18 +79,23 @@ const gemm_kernels_t gemm_kernels_generic = {
     dl_dgemm_kernel_generic, DL_DGEMM_GENERIC_MR, DL_DGEMM_GENERIC_NR, dl_sgemv_dots_generic,
     dl_sgemv_axpy_generic, dl_sgemm_small_dots_generic, NULL};
 
-/* The core's L2 in bytes (0 when the C library cannot say). */
+/* The core's L2 in bytes (0 when the C library cannot say), read once. */
+static size_t l2_size;
+static pthread_once_t l2_once = PTHREAD_ONCE_INIT;
+
+static void l2_read(void)
+{
+    long v = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    l2_size = v > 0 ? (size_t)v : 0;
+}
+
 static size_t l2_bytes(void)
 {
-    static long l2 = -1;   /* racing first calls compute the same value */
-    if (l2 < 0) {
-        long v = 0;
-#ifdef _SC_LEVEL2_CACHE_SIZE
-        v = sysconf(_SC_LEVEL2_CACHE_SIZE);
-#endif
-        l2 = v > 0 ? v : 0;
-    }
-    return (size_t)l2;
+    (void)pthread_once(&l2_once, l2_read);
+    return l2_size;
 }
 
 /* float32 AVX2 blocks (6 x 16 tiles), from the L2 size.  A K block of 512 where L2 has
