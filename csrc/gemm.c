@@ -22,10 +22,13 @@
  *   NC = 512: B block 256 x 512 x 4 B = 512 KiB, half of L2 (the rest: A panel, C lines)
  *   MC = 2016 (144 x MR): A block 2 MiB, in L3, each micro-panel read once per B block
  * Blocks are evened out (K = 784 runs as 4 x 200/184, not 3 x 256 + 16) so no pass is a thin
- * leftover.  AVX2 and generic use the same KC/NC (smaller tiles: smaller micro-panels); float64
- * halves KC to keep the bytes per panel.  Measured on this machine, 1 thread: the AVX-512
- * micro-kernel alone runs at ~112 GFLOP/s (96% of the 117 GFLOP/s FMA peak) on L1/L2-resident
- * panels; whole sgemm n = 1024 at ~100 GFLOP/s.
+ * leftover.  Generic uses the same KC/NC (smaller tiles: smaller micro-panels); float32 AVX2
+ * derives its blocks from the L2 size (avx2_blocking: KC = 512, NC = 128 on Zen 3's 512 KiB);
+ * float64 halves KC to keep the bytes per panel.  Measured on this machine, 1 thread: the
+ * AVX-512 micro-kernel alone runs at ~112 GFLOP/s (96% of the 117 GFLOP/s FMA peak) on
+ * L1/L2-resident panels; whole sgemm n = 1024 at ~100 GFLOP/s.  On a Zen 3 (AVX2 only, ~93
+ * GFLOP/s FMA peak a core as `dlcore info` measures it) the 6 x 16 AVX2 micro-kernel alone runs
+ * at 92-99 GFLOP/s, whole sgemm n = 1024 at ~81-83 (CPU time, shared machine).
  *
  * Threads: the MR x NR tiles of C, numbered along the rows (or down the columns when M is
  * much smaller than N), are cut into one run of equal weight per thread, splitting M and N
