@@ -22,10 +22,13 @@
  *   NC = 512: B block 256 x 512 x 4 B = 512 KiB, half of L2 (the rest: A panel, C lines)
  *   MC = 2016 (144 x MR): A block 2 MiB, in L3, each micro-panel read once per B block
  * Blocks are evened out (K = 784 runs as 4 x 200/184, not 3 x 256 + 16) so no pass is a thin
- * leftover.  AVX2 and generic use the same KC/NC (smaller tiles: smaller micro-panels); float64
- * halves KC to keep the bytes per panel.  Measured on this machine, 1 thread: the AVX-512
- * micro-kernel alone runs at ~112 GFLOP/s (96% of the 117 GFLOP/s FMA peak) on L1/L2-resident
- * panels; whole sgemm n = 1024 at ~100 GFLOP/s.
+ * leftover.  Generic uses the same KC/NC (smaller tiles: smaller micro-panels); float32 AVX2
+ * derives its blocks from the L2 size (avx2_blocking: KC = 512, NC = 128 on Zen 3's 512 KiB);
+ * float64 halves KC to keep the bytes per panel.  Measured on this machine, 1 thread: the
+ * AVX-512 micro-kernel alone runs at ~112 GFLOP/s (96% of the 117 GFLOP/s FMA peak) on
+ * L1/L2-resident panels; whole sgemm n = 1024 at ~100 GFLOP/s.  On a Zen 3 (AVX2 only, ~93
+ * GFLOP/s FMA peak a core as `dlcore info` measures it) the 6 x 16 AVX2 micro-kernel alone runs
+ * at 92-99 GFLOP/s, whole sgemm n = 1024 at ~81-83 (CPU time, shared machine).
  *
  * Threads: the MR x NR tiles of C, numbered along the rows (or down the columns when M is
  * much smaller than N), are cut into one run of equal weight per thread, splitting M and N
@@ -45,6 +48,7 @@
  * here, more than a whole small GEMM.
  */
 #include <pthread.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,13 +73,51 @@ const gemm_kernels_t gemm_kernels_avx512 = {
     dl_sgemv_dots_avx512, dl_sgemv_axpy_avx512, dl_sgemm_small_dots_avx512,
     dl_sgemm_kernel_sa_avx512};
 const gemm_kernels_t gemm_kernels_avx2 = {
-    dl_sgemm_kernel_avx2, DL_SGEMM_AVX2_MR, DL_SGEMM_AVX2_NR, NULL, NULL, dl_dgemm_kernel_avx2,
+    dl_sgemm_kernel_avx2, DL_SGEMM_AVX2_MR, DL_SGEMM_AVX2_NR, dl_sgemm_pack_t_avx2,
+    dl_sgemm_pack_n_avx2, dl_dgemm_kernel_avx2,
     DL_DGEMM_AVX2_MR, DL_DGEMM_AVX2_NR, dl_sgemv_dots_avx2, dl_sgemv_axpy_avx2,
     dl_sgemm_small_dots_avx2, dl_sgemm_kernel_sa_avx2};
 const gemm_kernels_t gemm_kernels_generic = {
     dl_sgemm_kernel_generic, DL_SGEMM_GENERIC_MR, DL_SGEMM_GENERIC_NR, NULL, NULL,
     dl_dgemm_kernel_generic, DL_DGEMM_GENERIC_MR, DL_DGEMM_GENERIC_NR, dl_sgemv_dots_generic,
     dl_sgemv_axpy_generic, dl_sgemm_small_dots_generic, NULL};
+
+/* The core's L2 in bytes (0 when the C library cannot say), read once. */
+static size_t l2_size;
+static pthread_once_t l2_once = PTHREAD_ONCE_INIT;
+
+static void l2_read(void)
+{
+    long v = 0;
+#ifdef _SC_LEVEL2_CACHE_SIZE
+    v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+    l2_size = v > 0 ? (size_t)v : 0;
+}
+
+static size_t l2_bytes(void)
+{
+    (void)pthread_once(&l2_once, l2_read);
+    return l2_size;
+}
+
+/* float32 AVX2 blocks (6 x 16 tiles), from the L2 size.  A K block of 512 where L2 has
+ * 512 KiB or more: half as many passes over C as KC = 256 (each after the first reads and
+ * writes every tile of C again) and half as many tile epilogues; the 6 x 512 A micro-panel
+ * (12 KiB) still sits in L1 while the B micro-panels stream from L2.  NC so that the B block
+ * (KC x NC) fills half of L2, the rest left to the A panel, C lines and the next B block's
+ * packing: on Zen 3 (512 KiB L2) 512 x 128, where the AVX-512 blocking's 256 x 512 filled
+ * all of L2.  MC keeps the A block at the same 2 MiB as the other ISAs.  Measured on Zen 3,
+ * one thread, CPU time against 256 / 512 / 2016: 2048x512x128 (B^T) +5-10%, 512^3, 1024^3,
+ * 2048^3 and the Linear shapes 0-4% (within the noise of a shared machine), none slower. */
+static void avx2_blocking(gemm_plan *p)
+{
+    const size_t l2 = l2_bytes() ? l2_bytes() : ((size_t)512 << 10);
+    p->kc = l2 >= ((size_t)512 << 10) ? 512 : 256;
+    size_t nc = l2 / 2 / (p->kc * sizeof(float)) / p->nr * p->nr;
+    p->nc = nc < 4 * p->nr ? 4 * p->nr : nc > 512 ? 512 : nc;
+    p->mc = p->mr * (((size_t)2 << 20) / (p->kc * sizeof(float)) / p->mr);
+}
 
 gemm_plan dl_gemm_plan_for_isa(int f64, dl_isa_t isa)
 {
@@ -102,6 +144,7 @@ gemm_plan dl_gemm_plan_for_isa(int f64, dl_isa_t isa)
     }
     p.mc = p.mr * (2016 / p.mr);
     p.nc = p.nr * (512 / p.nr);
+    if (isa == DL_ISA_AVX2 && !f64) avx2_blocking(&p);
     return p;
 }
 

@@ -70,6 +70,11 @@ void dl_sgemm_pack_t_avx512(const float *src, ptrdiff_t ld, size_t r, size_t kc,
  * dst[q*R*kc + k*R + i] = src[k*ld + q*R + i] for columns q*R + i < n, zero past n. */
 void dl_sgemm_pack_n_avx512(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
                             float *dst);
+/* The same two packs for AVX2 (R <= 16; gemm_avx2.c). */
+void dl_sgemm_pack_t_avx2(const float *src, ptrdiff_t ld, size_t r, size_t kc, size_t R,
+                          float *dst);
+void dl_sgemm_pack_n_avx2(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
+                          float *dst);
 typedef void (*dl_gemm_pack_n_fn)(const float *src, ptrdiff_t ld, size_t n, size_t kc,
                                   size_t R, float *dst);
 typedef void (*dl_gemm_pack_t_fn)(const float *src, ptrdiff_t ld, size_t r, size_t kc,
