@@ -615,12 +615,15 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
             }
             g.toff[q] = off;
         }
-    const size_t nm = (size_t)(g.nvb * g.taps);
+    /* the row kernels work out their own masks: none to make (an AVX2 lmask is 32 bytes, and
+     * a 112 x 112 plane's 1568 x 9 of them were a fresh 450 KB allocation on every call) */
+    const int rolled = g.s2_rows || g.s1_rows;
+    const size_t nm = rolled ? 0 : (size_t)(g.nvb * g.taps);
     lmask *masks = dl_alloc(nm * sizeof(lmask) + 64);
     if (!masks) {
         return -1;
     }
-    for (int64_t v = 0; v < (g.s2_rows || g.s1_rows ? 0 : g.nvb); v++)
+    for (int64_t v = 0; v < (rolled ? 0 : g.nvb); v++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
                 const int64_t dc = g.st == 1 ? s - pw
