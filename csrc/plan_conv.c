@@ -30,6 +30,11 @@ int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
     return rc;
 }
 
+int dl_plan_gemm_columns(void)
+{
+    return (int)dl_gemm_plan_for_isa(0, dl_isa()).nr;
+}
+
 void dl_plan_conv_unpack(dl_sgemm_packed_a *pa)
 {
     dl_plan_unshare(pa->p);

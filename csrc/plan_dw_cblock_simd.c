@@ -1,16 +1,18 @@
 /* Depthwise "same" convolution of small maps (rows under 14 outputs: MobileNetV2's 7x7 layers
- * and its 14 -> 7 stride-2 layer) with 16 planes side by side as the lanes of a vector.
+ * and its 14 -> 7 stride-2 layer) with L planes side by side as the lanes of a vector (L:
+ * simd.h's DL_VF_LEN, 16 on AVX-512, 8 on AVX2).
  *
  * On the flat grid of one plane (plan_dw_same_simd.c) a 7x7 map is 49 outputs in four
  * vectors of 16, each tap a masked load: a quarter of the lanes and most of the loads are
- * spent on edges.  Here a group of 16 planes is transposed (vf_transpose16) into
+ * spent on edges.  Here a group of L planes is transposed (vf_transpose_sq) into
  * position-major vectors, one lane per plane, copied into a zero-bordered grid, and every
  * output position is then R * S full-width FMAs with per-lane weights (the planes' channels)
- * and plain loads; the result is transposed back into the 16 output planes.  The sums are
+ * and plain loads; the result is transposed back into the L output planes.  The sums are
  * formed in the same order as the flat kernel's (bias, then the taps row by row).
  *
- * AVX-512 only (the 16 x 16 register transpose); the other copies take no planes.  Planes past
- * the last whole group of 16 are left to the flat kernel. */
+ * Only where the ISA has an L x L register transpose (DL_VF_TRANSPOSE_SQ: AVX-512, AVX2); the
+ * portable copy takes no planes.  Planes past the last whole group of L are left to the flat
+ * kernel. */
 #include <stdint.h>
 #include <stddef.h>
 
@@ -21,14 +23,14 @@
 #include "plan_dw_cblock.h"
 #include "plan_planes.h"
 
-#ifdef DL_VF_TRANSPOSE16
+#ifdef DL_VF_TRANSPOSE_SQ
 
-enum { LANES = 16, MAX_SIDE = 28, MAX_OW = 13 };
+enum { LANES = DL_VF_LEN, MAX_SIDE = 28, MAX_OW = 13 };
 
 typedef struct {
     const double *f;
     const float *x;
-    const float *wt;    /* (taps + 1) rows of C + 16: tap q's weight (then the bias) of
+    const float *wt;    /* (taps + 1) rows of C + L: tap q's weight (then the bias) of
                          * channel c mod C at wt[q * CW + c], so a group's lane vector is one
                          * load from its first channel */
     int64_t CW;
@@ -38,20 +40,20 @@ typedef struct {
     float lo, hi;
 } cb_args;
 
-/* dst[j * 16 + l] = src[l * lds + j], j < n: 16 planes' values at n positions */
+/* dst[j * L + l] = src[l * lds + j], j < n: L planes' values at n positions */
 static void to_lanes(const float *src, int64_t lds, int64_t n, float *dst)
 {
     int64_t j = 0;
-    for (; j + LANES <= n; j += LANES) vf_transpose16(src + j, lds, dst + j * LANES, LANES);
+    for (; j + LANES <= n; j += LANES) vf_transpose_sq(src + j, lds, dst + j * LANES, LANES);
     for (; j < n; j++)
         for (int l = 0; l < LANES; l++) dst[j * LANES + l] = src[l * lds + j];
 }
 
-/* dst[l * ldd + j] = src[j * 16 + l], j < n: back into 16 planes */
+/* dst[l * ldd + j] = src[j * L + l], j < n: back into L planes */
 static void from_lanes(const float *src, int64_t n, float *dst, int64_t ldd)
 {
     int64_t j = 0;
-    for (; j + LANES <= n; j += LANES) vf_transpose16(src + j * LANES, LANES, dst + j, ldd);
+    for (; j + LANES <= n; j += LANES) vf_transpose_sq(src + j * LANES, LANES, dst + j, ldd);
     for (; j < n; j++)
         for (int l = 0; l < LANES; l++) dst[l * ldd + j] = src[j * LANES + l];
 }
@@ -79,7 +81,7 @@ static inline __attribute__((always_inline)) void outputs(const cb_args *a, cons
     }
 }
 
-/* planes 16 g .. 16 g + 15; buf: the group's scratch (see dl_plan_dw_cblock) */
+/* planes L g .. L g + L - 1; buf: the group's scratch (see dl_plan_dw_cblock) */
 static void group(const void *ctx, int64_t g, float *buf)
 {
     const cb_args *a = ctx;

@@ -37,10 +37,14 @@
 /* A lane mask for masked loads, from the low L bits of an integer (bit l: lane l). */
 #if defined(__AVX512F__)
 typedef __mmask16 lmask;
+enum { MASK_VREGS = 0 };    /* masks live in k registers */
 static inline lmask lmask_bits(uint32_t b) { return (__mmask16)b; }
 static inline vf vf_load_masked(const float *p, lmask m) { return _mm512_maskz_loadu_ps(m, p); }
 #elif defined(__AVX2__) && defined(__FMA__)
 typedef __m256i lmask;
+/* masks take vector registers, of which AVX2 has 16: a strip's three masks are kept out of
+ * the row kernels' inner strips (see plane_s1_rows) */
+enum { MASK_VREGS = 1 };
 static inline lmask lmask_bits(uint32_t b)
 {
     const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
@@ -49,6 +53,7 @@ static inline lmask lmask_bits(uint32_t b)
 static inline vf vf_load_masked(const float *p, lmask m) { return _mm256_maskload_ps(p, m); }
 #else
 typedef uint32_t lmask;
+enum { MASK_VREGS = 0 };
 static inline lmask lmask_bits(uint32_t b) { return b & 1u; }
 static inline vf vf_load_masked(const float *p, lmask m) { return m ? *p : 0.0f; }
 #endif
@@ -312,8 +317,11 @@ typedef struct {
 
 static inline __attribute__((always_inline)) void dw3_s1_strips(const dw3_strip *c,
                                                                int64_t H, int64_t W, int clip,
-                                                               vf vlo, vf vhi, const int NC)
+                                                               vf vlo, vf vhi, const int NC,
+                                                               const int INNER)
 {
+    /* INNER: every strip lies inside the row with a column on each side (c[k].n == L, all
+     * masks full): plain loads and stores, no mask registers */
     vf done[4], mid[4];     /* partial sums of output rows h - 1 and h */
     for (int k = 0; k < NC; k++) {
         mid[k] = c[k].vb;
@@ -322,14 +330,14 @@ static inline __attribute__((always_inline)) void dw3_s1_strips(const dw3_strip 
     for (int64_t h = 0; h < H; h++) {
         for (int k = 0; k < NC; k++) {
             const float *xr = c[k].x + h * W, *w = c[k].w;
-            const vf x0 = vf_load_masked(xr - 1, c[k].e0);
-            const vf x1 = vf_load_masked(xr, c[k].e1);
-            const vf x2 = vf_load_masked(xr + 1, c[k].e2);
+            const vf x0 = INNER ? vf_loadu(xr - 1) : vf_load_masked(xr - 1, c[k].e0);
+            const vf x1 = INNER ? vf_loadu(xr) : vf_load_masked(xr, c[k].e1);
+            const vf x2 = INNER ? vf_loadu(xr + 1) : vf_load_masked(xr + 1, c[k].e2);
             if (h > 0) {
                 vf a = vf_fma(vf_set1(w[6]), x0, done[k]);
                 a = vf_fma(vf_set1(w[7]), x1, a);
                 a = vf_fma(vf_set1(w[8]), x2, a);
-                dw3_store(c[k].y + (h - 1) * W, a, c[k].n, clip, vlo, vhi);
+                dw3_store(c[k].y + (h - 1) * W, a, INNER ? L : c[k].n, clip, vlo, vhi);
             }
             vf m = vf_fma(vf_set1(w[3]), x0, mid[k]);
             m = vf_fma(vf_set1(w[4]), x1, m);
@@ -339,7 +347,8 @@ static inline __attribute__((always_inline)) void dw3_s1_strips(const dw3_strip 
             mid[k] = vf_fma(vf_set1(w[2]), x2, n);
         }
     }
-    for (int k = 0; k < NC; k++) dw3_store(c[k].y + (H - 1) * W, done[k], c[k].n, clip, vlo, vhi);
+    for (int k = 0; k < NC; k++)
+        dw3_store(c[k].y + (H - 1) * W, done[k], INNER ? L : c[k].n, clip, vlo, vhi);
 }
 
 /* the strip of plane (x, w, y) at columns v .. v + L - 1 */
@@ -360,21 +369,47 @@ static void plane_s1_rows(const same_geom *g, const float *x, const float *w, vf
 {
     const int64_t H = g->H, W = g->W;
     int64_t v = 0;
+    if (MASK_VREGS && W > 2 * L) {
+        /* the two edge strips (first and last vector of the row) together with their masks,
+         * then the inner strips without: four strips' twelve masks held in vector registers
+         * spilled the accumulators (AVX2 has 16) */
+        const int64_t last = (W - 1) / L * L;
+        const dw3_strip e[2] = {dw3_strip_at(x, w, y, vb, W, 0),
+                                dw3_strip_at(x, w, y, vb, W, last)};
+        dw3_s1_strips(e, H, W, clip, vlo, vhi, 2, 0);
+        for (v = L; v + 3 * L < last; v += 4 * L) {
+            const dw3_strip c[4] = {dw3_strip_at(x, w, y, vb, W, v),
+                                    dw3_strip_at(x, w, y, vb, W, v + L),
+                                    dw3_strip_at(x, w, y, vb, W, v + 2 * L),
+                                    dw3_strip_at(x, w, y, vb, W, v + 3 * L)};
+            dw3_s1_strips(c, H, W, clip, vlo, vhi, 4, 1);
+        }
+        for (; v + L < last; v += 2 * L) {
+            const dw3_strip c[2] = {dw3_strip_at(x, w, y, vb, W, v),
+                                    dw3_strip_at(x, w, y, vb, W, v + L)};
+            dw3_s1_strips(c, H, W, clip, vlo, vhi, 2, 1);
+        }
+        if (v < last) {
+            const dw3_strip c[1] = {dw3_strip_at(x, w, y, vb, W, v)};
+            dw3_s1_strips(c, H, W, clip, vlo, vhi, 1, 1);
+        }
+        return;
+    }
     for (; v + 3 * L < W; v += 4 * L) {
         const dw3_strip c[4] = {dw3_strip_at(x, w, y, vb, W, v),
                                 dw3_strip_at(x, w, y, vb, W, v + L),
                                 dw3_strip_at(x, w, y, vb, W, v + 2 * L),
                                 dw3_strip_at(x, w, y, vb, W, v + 3 * L)};
-        dw3_s1_strips(c, H, W, clip, vlo, vhi, 4);
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 4, 0);
     }
     for (; v + L < W; v += 2 * L) {
         const dw3_strip c[2] = {dw3_strip_at(x, w, y, vb, W, v),
                                 dw3_strip_at(x, w, y, vb, W, v + L)};
-        dw3_s1_strips(c, H, W, clip, vlo, vhi, 2);
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 2, 0);
     }
     if (v < W) {
         const dw3_strip c[1] = {dw3_strip_at(x, w, y, vb, W, v)};
-        dw3_s1_strips(c, H, W, clip, vlo, vhi, 1);
+        dw3_s1_strips(c, H, W, clip, vlo, vhi, 1, 0);
     }
 }
 
@@ -389,13 +424,13 @@ static void planes_s1_side(const same_geom *g, const same_args *a, int64_t p, in
         c[k] = dw3_strip_at(a->x + (p + k) * HW, a->w + ch * 9, a->y + (p + k) * HW,
                             vf_set1(a->bias ? a->bias[ch] : 0.0f), g->W, 0);
     }
-    if (n == 4) dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 4);
-    else if (n == 2) dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 2);
+    if (n == 4) dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 4, 0);
+    else if (n == 2) dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 2, 0);
     else if (n == 3) {
-        dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 2);
-        dw3_s1_strips(c + 2, g->H, g->W, clip, vlo, vhi, 1);
+        dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 2, 0);
+        dw3_s1_strips(c + 2, g->H, g->W, clip, vlo, vhi, 1, 0);
     } else {
-        dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 1);
+        dw3_s1_strips(c, g->H, g->W, clip, vlo, vhi, 1, 0);
     }
 }
 
@@ -615,12 +650,15 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
             }
             g.toff[q] = off;
         }
-    const size_t nm = (size_t)(g.nvb * g.taps);
+    /* the row kernels work out their own masks: none to make (an AVX2 lmask is 32 bytes, and
+     * a 112 x 112 plane's 1568 x 9 of them were a fresh 450 KB allocation on every call) */
+    const int rolled = g.s2_rows || g.s1_rows;
+    const size_t nm = rolled ? 0 : (size_t)(g.nvb * g.taps);
     lmask *masks = dl_alloc(nm * sizeof(lmask) + 64);
     if (!masks) {
         return -1;
     }
-    for (int64_t v = 0; v < (g.s2_rows || g.s1_rows ? 0 : g.nvb); v++)
+    for (int64_t v = 0; v < (rolled ? 0 : g.nvb); v++)
         for (int64_t r = 0; r < R; r++)
             for (int64_t s = 0; s < S; s++) {
                 const int64_t dc = g.st == 1 ? s - pw

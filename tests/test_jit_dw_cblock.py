@@ -1,9 +1,10 @@
-"""The executor's depthwise "same" convolution of small maps with 16 planes as the lanes of a
-vector (csrc/plan_dw_cblock_simd.c; AVX-512, the other ISAs keep the flat-grid kernel): against
-a float64 NumPy reference on odd sizes up to its 28 x 28 limit and just past it, 3x3/5x5/7x7
-filters at stride 1 and 2, plane counts that are and are not multiples of 16 (the rest on the
-flat kernel) and groups of 16 that span two images, every activation path, with and without
-bias, at 1 and 2 threads, on every ISA the CPU has, and several Python threads on one plan."""
+"""The executor's depthwise "same" convolution of small maps with L planes as the lanes of a
+vector (csrc/plan_dw_cblock_simd.c; L = 16 on AVX-512, 8 on AVX2, the portable path keeps the
+flat-grid kernel): against a float64 NumPy reference on odd sizes up to its 28 x 28 limit and
+just past it, 3x3/5x5/7x7 filters at stride 1 and 2, plane counts that are and are not
+multiples of 8 and 16 (the rest on the flat kernel) and groups that span two images, every
+activation path, with and without bias, at 1 and 2 threads, on every ISA the CPU has, and
+several Python threads on one plan."""
 import threading
 
 import numpy as np
@@ -42,7 +43,8 @@ def _check(C, k, stride, size, N=1, act=nn.ReLU6, bias=True, nthreads=1):
     assert float(np.abs(got - want).max()) <= 1e-5 * scale
 
 
-@pytest.mark.parametrize("C,N", [(16, 1), (48, 1), (20, 4), (37, 3), (17, 1)])
+@pytest.mark.parametrize("C,N", [(16, 1), (48, 1), (20, 4), (37, 3), (17, 1), (8, 1), (12, 2),
+                                 (9, 1)])
 @pytest.mark.parametrize("k,stride,size", [
     (3, 1, (7, 7)), (3, 2, (14, 14)), (3, 2, (13, 13)), (3, 1, (5, 13)), (3, 1, (1, 1)),
     (3, 2, (3, 3)), (5, 1, (7, 7)), (5, 2, (14, 14)), (7, 1, (8, 5)), ((3, 5), 2, (9, 11)),

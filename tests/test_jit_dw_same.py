@@ -110,7 +110,14 @@ def test_same_depthwise_threads_and_batch(isa, k, stride, size):
     (3, 1, 2, (9, 113)), (2, 1, 2, (6, 130)), (3, 2, 2, (112, 112)), (5, 1, 2, (2, 61)),
     # rows of 8 or less: two planes per vector (AVX-512), four at a time, an odd one alone
     (3, 1, 1, (7, 7)), (5, 1, 1, (9, 8)), (7, 2, 1, (8, 1)), (2, 1, 1, (1, 8)),
-    (3, 2, 1, (5, 3)), (17, 3, 1, (7, 7))])
+    (3, 2, 1, (5, 3)), (17, 3, 1, (7, 7)),
+    # AVX2: the two edge strips with their masks, the inner ones without (rows of 3, 7 and 12
+    # vectors of 8, some ending on a whole vector); one inner strip, none (2 vectors)
+    (3, 1, 1, (4, 24)), (2, 1, 1, (3, 56)), (3, 1, 1, (2, 96)), (2, 1, 1, (5, 17)),
+    (2, 1, 1, (3, 16)),
+    # stride 2: rows of 24 outputs (3 whole AVX2 vectors, from even and odd widths), 29 (a
+    # partial last strip), 17 (a whole strip and a partial one)
+    (3, 1, 2, (4, 48)), (2, 1, 2, (5, 47)), (2, 1, 2, (3, 58)), (3, 1, 2, (2, 34))])
 def test_rolled_rows_pairs_and_strips(isa, C, N, stride, size):
     """3x3 rows rolled down column strips: at stride 1 planes side by side when a row is one
     vector (an odd count leaves one alone); groups of four and two strips and a last single

@@ -58,15 +58,37 @@ def test_small_map_pointwise_images_groups_bias_threads(isa):
 
 
 @pytest.mark.parametrize("isa", supported_isas())
-def test_fourteen_by_fourteen_runs_transposed(isa):
-    """MobileNetV2's 14x14 layers (196 positions: six register tiles of 32 and one of 4 in the
-    usual orientation), an odd channel count, several images, two threads."""
+def test_fourteen_by_fourteen_orientation_follows_the_register_tile(isa):
+    """MobileNetV2's 14x14 layers (196 positions): transposed below 8 register tiles of the
+    GEMM's columns (AVX-512: 8 x 32, where 196 are six tiles of 32 and one of 4), the usual
+    product from there (AVX2: 8 x 16); an odd channel count, several images, two threads."""
+    from dlcore import _C
     prev = get_isa()
     set_isa(isa)
     try:
-        _check(64, 384, (14, 14), nn.ReLU6)
-        _check(384, 65, (14, 14), None, N=3, nthreads=2)
-        _check(45, 96, (15, 17), nn.ReLU, bias=False, N=2)    # 255 positions
+        small = 8 * _C.plan_gemm_columns()
+        _check(64, 384, (14, 14), nn.ReLU6, transposed=int(196 < small))
+        _check(384, 65, (14, 14), None, N=3, nthreads=2, transposed=int(196 < small))
+        _check(45, 96, (15, 17), nn.ReLU, bias=False, N=2,                # 255 positions
+               transposed=int(255 < small))
+        _check(45, 96, (11, 11), nn.ReLU6, N=2, transposed=int(121 < small))
+    finally:
+        set_isa(prev)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("C,K,size", [(8, 520, (7, 7)), (17, 256, (3, 5)), (96, 72, (9, 9)),
+                                      (24, 200, (8, 8)), (520, 9, (5, 5))])
+def test_register_transpose_edges(isa, C, K, size):
+    """The transposes in and out in whole L x L register blocks (8 x 8 on AVX2, 16 x 16 on
+    AVX-512) and scalar edges: channel and position counts that are and are not multiples of
+    8 and 16, fewer positions than one block."""
+    from dlcore import _C
+    prev = get_isa()
+    set_isa(isa)
+    try:
+        P = size[0] * size[1]
+        _check(C, K, size, nn.ReLU6, N=2, transposed=int(P < 8 * _C.plan_gemm_columns()))
     finally:
         set_isa(prev)
 

@@ -25,6 +25,7 @@ cdef extern from "dlcore/plan.h":
     void dl_plan_free(dl_plan *p) nogil
     int dl_plan_step_team(const dl_plan *p, int k) nogil
     void dl_plan_shared_stats(int64_t *buffers, int64_t *bytes) nogil
+    int dl_plan_gemm_columns() nogil
     int dl_plan_step_winograd(const dl_plan *p, int k) nogil
     char *dl_plan_arena_acquire(dl_plan *p) nogil
     void dl_plan_arena_release(dl_plan *p, char *arena) nogil
@@ -45,6 +46,12 @@ def plan_shared_weights():
     cdef int64_t n = 0, b = 0
     dl_plan_shared_stats(&n, &b)
     return int(n), int(b)
+
+
+def plan_gemm_columns():
+    """The columns of the float32 GEMM's register tile on the SIMD path in use (32 on
+    AVX-512, 16 on AVX2): the lowering sizes its product orientations by it."""
+    return int(dl_plan_gemm_columns())
 
 
 class PlanError(RuntimeError):

@@ -2,6 +2,7 @@
 Attention (reading strided q/k/v views in place) and the recurrent layers."""
 import numpy as np
 
+from .. import _C
 from . import executor as X
 from ..ops.conv import conv2d_algorithm, get_conv_algorithm
 from .lower_common import F32, f32, fused_act, numel
@@ -13,9 +14,12 @@ _COL_BYTES = 1 << 19   # an im2col tile in half of L2
 _MIN_COLS = 256        # columns below which a convolution's product takes several images,
 _BATCH_COLS = 1024     # up to this many columns
 _BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
-# positions below which a pointwise conv runs transposed (MobileNetV2's 14x14 layers too:
-# the whole model 2-3% faster at batch 1 and 32, its 28x28 ones slower),
-_SMALL_MAP = 256
+# positions below which a pointwise conv runs transposed, in register-tile columns of the GEMM
+# (_small_map): 8 tiles of 32 on AVX-512 take MobileNetV2's 14x14 layers too (the whole model
+# 2-3% faster at batch 1 and 32, its 28x28 ones slower); on AVX2 (tiles of 16) its 196
+# positions are 13 tiles, 6% padding, and the usual product beat the transposed one by 10-20%
+# on every 14x14 layer (Zen 3), while its 7x7 ones (49 in 4 tiles) stay transposed
+_SMALL_MAP_TILES = 8
 _SMALL_MAP_MACS = 4096  # from this many weights (its two transposes cost more on tiny layers)
 _S2_MAX_C = 4          # input channels up to which a 3x3 stride-2 conv runs direct
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
@@ -187,7 +191,7 @@ def _conv(L, node):
             imgs = max(1, min(N, _BATCH_COLS // P, _BATCH_BYTES // (4 * (CRS + K) * P)))
         # a pointwise conv on a small map (MobileNet's 7x7 and 14x14): the transposed product, the map's
         # positions as rows (plan_pointwise.c), a few images at a time
-        transposed = int(pointwise and P < _SMALL_MAP and CRS * K >= _SMALL_MAP_MACS)
+        transposed = int(pointwise and P < _small_map() and CRS * K >= _SMALL_MAP_MACS)
         if transposed:
             imgs = max(1, min(N, _BATCH_BYTES // (4 * (CRS + K) * P)))
             col = L.scratch(4 * (CRS + K) * imgs * P, "transposed")
@@ -204,6 +208,11 @@ def _conv(L, node):
     L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
            [a1, a2, a3], outputs=[3], label=node.op)
     return True
+
+
+def _small_map():
+    """Positions below which a pointwise conv runs transposed on the SIMD path in use."""
+    return _SMALL_MAP_TILES * _C.plan_gemm_columns()
 
 
 def _direct_s2_ok(C, R, S, at):

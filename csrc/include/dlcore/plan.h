@@ -202,6 +202,9 @@ void dl_plan_gemm_split(const dl_plan_step *s, const float *A, const float *B,
 
 /* The weight buffers plans share now (csrc/plan_shared.h): how many and their bytes. */
 void dl_plan_shared_stats(int64_t *buffers, int64_t *bytes);
+/* The columns of the float32 GEMM's register tile on the SIMD path in use (plan_conv.c): the
+ * lowering sizes its choices of product orientation by it. */
+int dl_plan_gemm_columns(void);
 
 /* The element kernels of the executor (plan_ops.c, plan_simd.c). */
 void dl_plan_copy(const dl_plan_step *s, const char *src, char *dst);
