@@ -54,5 +54,77 @@ static void maxpool2x2_row(const float *r0, const float *r1, float *y, int64_t o
     _mm256_maskstore_ps(y, p2v_first(ow), p2v_pairs(v0, v1));
 }
 
-/* no AVX2 kernel with indices: pool_impl.h's loop */
-const pool_kernels_t pool_kernels_avx2 = {maxpool2x2_row, NULL};
+/* outputs j .. j+7 of a row with indices (window offsets 0, 1, W, W + 1 as int32 lanes): the
+ * scan's rule, first maximum kept and a later NaN taking over.  Compared in the even/odd
+ * shuffles' lane order; best and at are put back in order once at the end. */
+static inline void p2v_group_idx(const float *r0, const float *r1, float *y, int64_t *idx,
+                                 int64_t first, __m256i off_w)
+{
+    const __m256 a0 = _mm256_loadu_ps(r0), a1 = _mm256_loadu_ps(r0 + 8);
+    const __m256 b0 = _mm256_loadu_ps(r1), b1 = _mm256_loadu_ps(r1 + 8);
+    const __m256 cand[3] = {_mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)),
+                            _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1))};
+    const __m256i offs[3] = {_mm256_set1_epi32(1), off_w,
+                             _mm256_add_epi32(off_w, _mm256_set1_epi32(1))};
+    __m256 best = _mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 at = _mm256_setzero_ps();
+    for (int k = 0; k < 3; k++) {
+        const __m256 v = cand[k];
+        const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                                         _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        best = _mm256_blendv_ps(best, v, take);
+        at = _mm256_blendv_ps(at, _mm256_castsi256_ps(offs[k]), take);
+    }
+    best = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), _MM_SHUFFLE(3, 1, 2, 0)));
+    const __m256i ai = _mm256_castpd_si256(_mm256_permute4x64_pd(_mm256_castps_pd(at),
+                                                                 _MM_SHUFFLE(3, 1, 2, 0)));
+    _mm256_storeu_ps(y, best);
+    const __m256i lane2 = _mm256_setr_epi64x(0, 2, 4, 6);
+    const __m256i f = _mm256_add_epi64(_mm256_set1_epi64x(first), lane2);
+    _mm256_storeu_si256((__m256i *)idx,
+                        _mm256_add_epi64(f, _mm256_cvtepi32_epi64(_mm256_castsi256_si128(ai))));
+    _mm256_storeu_si256((__m256i *)(idx + 4),
+                        _mm256_add_epi64(_mm256_add_epi64(f, _mm256_set1_epi64x(8)),
+                                         _mm256_cvtepi32_epi64(_mm256_extracti128_si256(ai, 1))));
+}
+
+/* the same with the flat argmax (base: offset of r0[0] in the plane, rows W apart), for the
+ * training forward (pool_impl.h's scalar loop was ~4x the no-index kernel's time on LeNet).
+ * A row of 8+ ends with its last eight outputs again as one group (the same values written
+ * twice); a shorter one (LeNet's 10 -> 5) goes through an 8-output buffer, since a masked
+ * 256-bit store is microcoded on AMD Zen and nothing past 2*ow may be read. */
+static void maxpool2x2_row_idx(const float *r0, const float *r1, float *y, int64_t *idx,
+                               int64_t ow, int64_t base, int64_t W)
+{
+    if (W >= INT32_MAX) {  /* offsets W + 1 kept as int32 lanes */
+        for (int64_t j = 0; j < ow; j++) {
+            const float a = r0[2 * j], b = r0[2 * j + 1], c = r1[2 * j], d = r1[2 * j + 1];
+            float best = a;
+            int64_t at = 0;
+            if (b > best || b != b) best = b, at = 1;
+            if (c > best || c != c) best = c, at = W;
+            if (d > best || d != d) best = d, at = W + 1;
+            y[j] = best;
+            idx[j] = base + 2 * j + at;
+        }
+        return;
+    }
+    const __m256i off_w = _mm256_set1_epi32((int)W);
+    int64_t j = 0;
+    for (; j + 8 <= ow; j += 8)
+        p2v_group_idx(r0 + 2 * j, r1 + 2 * j, y + j, idx + j, base + 2 * j, off_w);
+    if (j == ow) return;
+    if (ow >= 8) {
+        j = ow - 8;
+        p2v_group_idx(r0 + 2 * j, r1 + 2 * j, y + j, idx + j, base + 2 * j, off_w);
+        return;
+    }
+    float a[16] = {0}, b[16] = {0}, yb[8];
+    int64_t ib[8];
+    for (int64_t k = 0; k < 2 * ow; k++) a[k] = r0[k], b[k] = r1[k];
+    p2v_group_idx(a, b, yb, ib, base, off_w);
+    for (int64_t k = 0; k < ow; k++) y[k] = yb[k], idx[k] = ib[k];
+}
+
+const pool_kernels_t pool_kernels_avx2 = {maxpool2x2_row, maxpool2x2_row_idx};

@@ -10,6 +10,7 @@ forward and backward timed by class (nested Functions count in both; the optimiz
 Python around the Functions are the step total minus the sum).
 
     DLCORE_NUM_THREADS=1 python tools/step_profile.py --functions
+    DLCORE_NUM_THREADS=1 python tools/step_profile.py --functions --no-layers --case "char-gpt b32"
 """
 import argparse
 import collections
@@ -77,7 +78,7 @@ def layer_table(torch, dl, rounds, batch=64):
     print("%-12s %-34s %7.2f / %7.2f   %7.2f / %7.2f ms" % ("sum", "", *totals))
 
 
-def function_table(torch, dl, steps):
+def function_table(torch, dl, steps, case="dcgan b64 28x28"):
     from dlcore.autograd import Function
     from dlcore.bench.train_steps import steps as case_steps
     spent, calls = collections.defaultdict(float), collections.Counter()
@@ -106,7 +107,7 @@ def function_table(torch, dl, steps):
                 patched.append((cls, meth, cls.__dict__[meth]))
                 setattr(cls, meth, timed(cls, meth))
     try:
-        step, _ = case_steps("dcgan b64 28x28", None)
+        step, _ = case_steps(case, None)
         for _ in range(3):
             step()
         spent.clear()
@@ -132,15 +133,19 @@ def main():
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--functions", action="store_true", help="also the per-Function table")
+    ap.add_argument("--case", default="dcgan b64 28x28",
+                    help="the train_steps case of the per-Function table (the layer table is DCGAN's)")
+    ap.add_argument("--no-layers", action="store_true", help="skip the DCGAN layer table")
     args = ap.parse_args()
     import torch
     import dlcore as dl
     from dlcore.runtime import get_num_threads
     torch.set_num_threads(get_num_threads())
     print("threads %d (both sides)" % get_num_threads())
-    layer_table(torch, dl, args.rounds)
+    if not args.no_layers:
+        layer_table(torch, dl, args.rounds)
     if args.functions:
-        function_table(torch, dl, args.steps)
+        function_table(torch, dl, args.steps, args.case)
 
 
 if __name__ == "__main__":

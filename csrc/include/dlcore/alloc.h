@@ -1,10 +1,10 @@
 /* Buffer allocator behind NumPy arrays (installed as NumPy's data-memory handler, NEP 49).
  *
  * Why: a fresh 4 KiB page costs ~1.7 us to fault in here, so an op writing a 100 MB result into
- * new memory spends most of its time in the kernel's page-fault path.  Large blocks (>= 1 MiB)
- * are therefore mmap'ed 2 MiB-aligned with transparent huge pages requested (one fault per
- * 2 MiB instead of 512), and on free they go into a small size-keyed cache instead of back to
- * the OS, so the next op of the same shape reuses pages that are already mapped.
+ * new memory spends most of its time in the kernel's page-fault path.  Large blocks (>= 128 KiB)
+ * are therefore mmap'ed (from 4 MiB 2 MiB-aligned with transparent huge pages requested: one
+ * fault per 2 MiB instead of 512), and on free they go into a size-keyed cache instead of back
+ * to the OS, so the next op of the same shape reuses pages that are already mapped.
  * Small blocks go to malloc.  Every block carries a 64-byte header recording its size, so
  * realloc and free never need the caller's size.
  */
