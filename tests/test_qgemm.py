@@ -46,6 +46,18 @@ def test_integer_sums_exact(M, N, K, isa, rng):
     np.testing.assert_array_equal(colsum, W.astype(np.int64).sum(1))
 
 
+@pytest.mark.parametrize("M", range(1, 14))
+def test_integer_sums_every_row_tail(M, isa, rng):
+    """every tile height 1..6 (the AVX2 tile's rows) and a K past one 256 block"""
+    K, N = 301, 37
+    A, W, q, packed, colsum = packed_case(rng, M, N, K)
+    raw = np.empty((M, N), np.int32)
+    _C.u8s8_gemm(q, packed, colsum, K, np.ones(M, np.float32),
+                 np.zeros(M, np.int32), np.ones(N, np.float32), out=np.empty((M, N), np.float32),
+                 raw=raw)
+    np.testing.assert_array_equal(raw, A.astype(np.int64) @ W.astype(np.int64).T)
+
+
 @pytest.mark.parametrize("extreme", ["neg", "pos", "mixed"])
 @pytest.mark.parametrize("K", [1, 2, 4, 5, 64, 257])
 def test_integer_sums_at_the_extremes(extreme, K, isa, rng):
