@@ -39,11 +39,15 @@ widen_rows(const size_t MR, size_t kp, const uint8_t *A, size_t lda, uint32_t *a
             _mm256_storeu_si256((__m256i *)(e + g), _mm256_and_si256(x, even));
             _mm256_storeu_si256((__m256i *)(o + g), _mm256_srli_epi16(x, 8));
         }
-        for (; g < ng; g++) {
-            const uint32_t x = (uint32_t)a[g * 4] | (uint32_t)a[g * 4 + 1] << 8 |
-                               (uint32_t)a[g * 4 + 2] << 16 | (uint32_t)a[g * 4 + 3] << 24;
-            e[g] = x & 0x00ff00ffu;
-            o[g] = (x >> 8) & 0x00ff00ffu;
+        if (g < ng) {
+            /* the last 1..7 groups by a masked load: no byte past the row's kp is read, and the
+             * buffer (whole 8-group rows) takes the zeros past ng (the 1x1 convolutions' K
+             * of 24..144 are mostly tails) */
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(ng - g)), lane);
+            __m256i x = _mm256_maskload_epi32((const int *)(a + g * 4), m);
+            _mm256_storeu_si256((__m256i *)(e + g), _mm256_and_si256(x, even));
+            _mm256_storeu_si256((__m256i *)(o + g), _mm256_srli_epi16(x, 8));
         }
     }
 }
