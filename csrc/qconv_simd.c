@@ -117,6 +117,9 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
 #if defined(__AVX512F__)
     const __m512i zo = _mm512_set1_epi32(q->y_zp), lo_i = _mm512_set1_epi32(q->relu ? q->y_zp : 0);
     (void)yzp, (void)top, (void)lo;              /* the portable store's constants */
+#elif defined(__AVX2__)
+    const __m256i zo = _mm256_set1_epi32(q->y_zp), lo_i = _mm256_set1_epi32(q->relu ? q->y_zp : 0);
+    (void)yzp, (void)top, (void)lo;
 #endif
 #if defined(__AVX2__)
     const int blocked = s->DW == 1 && (KW == 3 || KW == 5) && (s->SW == 1 || s->SW == 2)
@@ -141,6 +144,12 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
         do {                                                                               \
             vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
             dl_requant_store16(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i); /* NaN->lo */ \
+        } while (0)
+#elif defined(__AVX2__)
+#define QC_STORE(acc, ow)                                                                  \
+        do {                                                                               \
+            vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
+            dl_requant_store8(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i);  /* NaN->lo */ \
         } while (0)
 #else
 #define QC_STORE(acc, ow)                                                                  \

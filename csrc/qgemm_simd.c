@@ -109,14 +109,22 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         int32_t t[QG_LDC];
         #pragma omp simd
         for (size_t jj = 0; jj < n; jj++) t[jj] = acc[jj] - a_zp * colsum[jj];
+#if defined(__AVX2__)
+        const __m256i zo = _mm256_set1_epi32(out_zp), lo = _mm256_setzero_si256();
+#else
         const vf fz = vf_set1((float)out_zp), top = vf_set1(255.0f);
+#endif
         for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
             vf sc = vf_mul(as, vf_loadu(w_scale + j));
             vf v = vf_from_int(vf_bits(vf_loadu((const float *)(t + j))));
             v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
             if (act == DL_QACT_RELU) v = vf_max(zero, v);                  /* NaN stays */
+#if defined(__AVX2__)
+            dl_requant_store8(out_u8 + j, vf_mul(v, inv), zo, lo);          /* NaN -> 0 */
+#else
             vf q = vf_min(top, vf_add(vf_roundf(vf_mul(v, inv)), fz));
             vf_store_u8(out_u8 + j, vf_select_ge(q, zero, q, zero));        /* NaN -> 0 */
+#endif
         }
 #endif
         if (j == n) return;
