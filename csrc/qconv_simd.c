@@ -56,7 +56,7 @@ static void dw_row_int(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
     }
 }
 
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
 /* OB adjacent interior output columns of one vector of channels, window KW wide at stride SW
  * (constants where it is inlined, so the loops unroll and acc stays in registers): each input
  * column is loaded and converted once and feeds every output whose window holds it, and the
@@ -117,6 +117,11 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
 #if defined(__AVX512F__)
     const __m512i zo = _mm512_set1_epi32(q->y_zp), lo_i = _mm512_set1_epi32(q->relu ? q->y_zp : 0);
     (void)yzp, (void)top, (void)lo;              /* the portable store's constants */
+#elif defined(__AVX2__)
+    const __m256i zo = _mm256_set1_epi32(q->y_zp), lo_i = _mm256_set1_epi32(q->relu ? q->y_zp : 0);
+    (void)yzp, (void)top, (void)lo;
+#endif
+#if defined(__AVX2__)
     const int blocked = s->DW == 1 && (KW == 3 || KW == 5) && (s->SW == 1 || s->SW == 2)
                         && nr <= 8;
     const size_t OB = s->SW == 1 ? QC_OB1 : QC_OB2;
@@ -140,6 +145,12 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
             vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
             dl_requant_store16(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i); /* NaN->lo */ \
         } while (0)
+#elif defined(__AVX2__)
+#define QC_STORE(acc, ow)                                                                  \
+        do {                                                                               \
+            vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
+            dl_requant_store8(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i);  /* NaN->lo */ \
+        } while (0)
 #else
 #define QC_STORE(acc, ow)                                                                  \
         do {                                                                               \
@@ -152,7 +163,7 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
         for (;;) {
             /* one column at a time up to the blocked run (and after it) */
             size_t stop = OW;
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
             if (blocked && ow <= ow_lo && ow_lo + OB <= ow_hi) stop = ow_lo;
 #endif
             for (; ow < stop; ow++) {
@@ -179,7 +190,7 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
                 QC_STORE(acc, ow);
             }
             if (ow >= OW) break;
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
             /* ow == ow_lo: the interior in blocks of OB columns */
             const uint8_t *xr[8];
             const float *wr[8];
@@ -208,11 +219,11 @@ static void dw_row(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *w,
                    const float *w_scale, const float *bias, const dl_qparams_t *q, size_t oh,
                    uint8_t *y)
 {
-#if defined(__AVX512F__)
+#if defined(__AVX2__)
     const size_t cv = s->KH * s->KW <= QC_VEC_TAPS ? s->C / DL_VF_LEN * DL_VF_LEN : 0;
 #else
-    /* measured: the compiler-vectorized int32 loop is the faster one with 8 or 1 lanes
-     * (MobileNetV2's 56x56x144 layer: AVX2 0.69 ms against 0.78, generic 2.6 against 7.6) */
+    /* measured: the compiler-vectorized int32 loop is the faster one with 1 lane
+     * (MobileNetV2's 56x56x144 layer: generic 2.6 ms against 7.6) */
     const size_t cv = 0;
 #endif
     if (cv) dw_row_vec(s, x, w, w_scale, bias, q, oh, y, cv);

@@ -1,12 +1,14 @@
 /* The int8 GEMM family's kernels for one ISA (compiled once per ISA; see qgemm_kernels.h):
- * the portable integer tile (AVX2 or plain C), the dequantize epilogue and the activation
- * quantizer.
+ * the portable integer tile (AVX2, AVX-512 without VNNI, or plain C), the dequantize epilogue
+ * and the activation quantizer.
  *
- * AVX2 has no vpdpbusd: vpmaddubsw multiplies u8 by s8 and adds pairs into a saturating s16,
- * and 255 * -128 * 2 = -65280 does not fit.  The tile splits each activation byte as
- * a = lo + 128 hi (lo < 128, hi in {0, 1}): lo pairs reach at most 127 * 128 * 2 = 32512 and hi
- * pairs 256, so both vpmaddubsw are exact, and vpmaddwd by 1 and by 128 widens and recombines
- * them in 32 bits.  Every path therefore gives the same integer sums. */
+ * The AVX2 tile (qgemm_tile_s16.h) widens both operands to 16 bits for vpmaddwd.  The AVX-512
+ * table's tile, for CPUs without vpdpbusd, is the older byte-split one: vpmaddubsw multiplies
+ * u8 by s8 and adds pairs into a saturating s16, and 255 * -128 * 2 = -65280 does not fit, so
+ * it splits each activation byte as a = lo + 128 hi (lo < 128, hi in {0, 1}): lo pairs reach
+ * at most 127 * 128 * 2 = 32512 and hi pairs 256, so both vpmaddubsw are exact, and vpmaddwd
+ * by 1 and by 128 widens and recombines them in 32 bits.  Every path gives the same integer
+ * sums. */
 #include <math.h>
 #include <string.h>
 #include "simd.h"
@@ -19,7 +21,9 @@
 #include <immintrin.h>
 #endif
 
-#if defined(__AVX2__)
+#if defined(__AVX512F__)
+/* the AVX-512 table without VNNI keeps the byte-split tile (not run on the AVX2 machines this
+ * was last changed on); the AVX2 one is qgemm_tile_s16.h */
 #define QG_MR 4
 static inline __attribute__((always_inline)) void
 panel_fixed(const size_t MR, size_t Kp, const uint8_t *A, size_t lda, const int8_t *B,
@@ -56,6 +60,9 @@ panel_fixed(const size_t MR, size_t Kp, const uint8_t *A, size_t lda, const int8
 }
 
 DL_PANEL_TILE(tile, panel_fixed, uint8_t, int8_t, int32_t, QG_NR)
+#elif defined(__AVX2__)
+#define QG_MR 6
+#include "qgemm_tile_s16.h"
 #else
 #define QG_MR 4
 static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
@@ -102,14 +109,22 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         int32_t t[QG_LDC];
         #pragma omp simd
         for (size_t jj = 0; jj < n; jj++) t[jj] = acc[jj] - a_zp * colsum[jj];
+#if defined(__AVX2__)
+        const __m256i zo = _mm256_set1_epi32(out_zp), lo = _mm256_setzero_si256();
+#else
         const vf fz = vf_set1((float)out_zp), top = vf_set1(255.0f);
+#endif
         for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
             vf sc = vf_mul(as, vf_loadu(w_scale + j));
             vf v = vf_from_int(vf_bits(vf_loadu((const float *)(t + j))));
             v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
             if (act == DL_QACT_RELU) v = vf_max(zero, v);                  /* NaN stays */
+#if defined(__AVX2__)
+            dl_requant_store8(out_u8 + j, vf_mul(v, inv), zo, lo);          /* NaN -> 0 */
+#else
             vf q = vf_min(top, vf_add(vf_roundf(vf_mul(v, inv)), fz));
             vf_store_u8(out_u8 + j, vf_select_ge(q, zero, q, zero));        /* NaN -> 0 */
+#endif
         }
 #endif
         if (j == n) return;

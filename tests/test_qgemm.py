@@ -46,6 +46,18 @@ def test_integer_sums_exact(M, N, K, isa, rng):
     np.testing.assert_array_equal(colsum, W.astype(np.int64).sum(1))
 
 
+@pytest.mark.parametrize("M", range(1, 14))
+def test_integer_sums_every_row_tail(M, isa, rng):
+    """every tile height 1..6 (the AVX2 tile's rows) and a K past one 256 block"""
+    K, N = 301, 37
+    A, W, q, packed, colsum = packed_case(rng, M, N, K)
+    raw = np.empty((M, N), np.int32)
+    _C.u8s8_gemm(q, packed, colsum, K, np.ones(M, np.float32),
+                 np.zeros(M, np.int32), np.ones(N, np.float32), out=np.empty((M, N), np.float32),
+                 raw=raw)
+    np.testing.assert_array_equal(raw, A.astype(np.int64) @ W.astype(np.int64).T)
+
+
 @pytest.mark.parametrize("extreme", ["neg", "pos", "mixed"])
 @pytest.mark.parametrize("K", [1, 2, 4, 5, 64, 257])
 def test_integer_sums_at_the_extremes(extreme, K, isa, rng):
@@ -255,3 +267,26 @@ def test_relu_epilogue_keeps_nan(M, N, K, isa, rng):
     assert not np.any(np.isnan(out[:, finite])) and np.all(out[:, finite] >= 0)
     if N > 4:
         assert np.all(out[:, 1] == np.inf) and np.all(out[:, 2] == 0)
+
+
+@pytest.mark.parametrize("act", ["none", "relu"])
+def test_requantize_to_u8_saturates(act, isa, rng):
+    """results far past 0..255 (a tiny output scale: up to ~1e12 before the clamp), huge
+    biases and a NaN bias clamp to 0 / 255 / 0 on every path (the AVX2 and AVX-512 stores
+    convert to int32 and must not wrap)"""
+    M, N, K = 9, 37, 45
+    A, W, q, packed, colsum = packed_case(rng, M, N, K)
+    a_scale = np.full(M, 1e-2, np.float32)
+    a_zp = rng.integers(0, 256, M).astype(np.int32)
+    w_scale = np.full(N, 1e-2, np.float32)
+    bias = rng.standard_normal(N).astype(np.float32)
+    bias[3], bias[4], bias[5], bias[6] = np.nan, 3e38, -3e38, np.inf
+    y = np.empty((M, N), np.float32)
+    _C.u8s8_gemm(q, packed, colsum, K, a_scale, a_zp, w_scale, bias=bias, act=act, out=y)
+    u8 = np.empty((M, N), np.uint8)
+    _C.u8s8_gemm(q, packed, colsum, K, a_scale, a_zp, w_scale, bias=bias, act=act,
+                 out_u8=u8, out_scale=1e-9, out_zp=7)
+    with np.errstate(invalid="ignore", over="ignore"):
+        ref = np.clip(np.rint(y.astype(np.float64) * 1e9) + 7, 0, 255)
+    ref[np.isnan(ref)] = 0
+    np.testing.assert_array_equal(u8, ref.astype(np.uint8))
