@@ -53,6 +53,12 @@ def qlinear_scratch_bytes(M, K):
     return int(_C.qlinear_plan_scratch(M, K))
 
 
+def gemm_columns():
+    """The fp32 GEMM's register-tile width on the SIMD path in use (16 on AVX2, 32 on AVX-512),
+    read at each call so that dl.runtime.set_isa is followed."""
+    return int(_C.plan_gemm_columns())
+
+
 def rnn_work_floats(mode, batch_sizes, H, P):
     return int(_C.rnn_work_sizes(mode, np.ascontiguousarray(batch_sizes, np.int64), H, P)[0])
 

@@ -2,7 +2,6 @@
 Attention (reading strided q/k/v views in place) and the recurrent layers."""
 import numpy as np
 
-from .. import _C
 from . import executor as X
 from ..ops.conv import conv2d_algorithm, get_conv_algorithm
 from .lower_common import F32, f32, fused_act, numel
@@ -212,7 +211,7 @@ def _conv(L, node):
 
 def _small_map():
     """Positions below which a pointwise conv runs transposed on the SIMD path in use."""
-    return _SMALL_MAP_TILES * _C.plan_gemm_columns()
+    return _SMALL_MAP_TILES * X.gemm_columns()
 
 
 def _direct_s2_ok(C, R, S, at):
