@@ -396,27 +396,17 @@ static int attn_bwd(const dl_attn_desc *d, const float *q, const float *k,
                     for (size_t e = D; e < Dp; e++) kr[e] = 0.0f;
                 }
                 size_t ek = 0, ev = 0;
-#ifdef DL_VF_TRANSPOSE16
+#ifdef DL_VF_TRANSPOSE_SQ
                 if (nk == BK) {
-                    for (; ek + 16 <= D; ek += 16)
-                        for (size_t c = 0; c < BK; c += 16)
-                            vf_transpose16(kb + (ptrdiff_t)c * d->k_s[2] + ek, d->k_s[2],
-                                           Kt + ek * BK + c, BK);
-                    for (; ev + 16 <= Dv; ev += 16)
-                        for (size_t c = 0; c < BK; c += 16)
-                            vf_transpose16(vb + (ptrdiff_t)c * d->v_s[2] + ev, d->v_s[2],
-                                           Vt + ev * BK + c, BK);
-                }
-#elif defined(DL_VF_TRANSPOSE8)
-                if (nk == BK) {
-                    for (; ek + 8 <= D; ek += 8)
-                        for (size_t c = 0; c < BK; c += 8)
-                            vf_transpose8(kb + (ptrdiff_t)c * d->k_s[2] + ek, d->k_s[2],
-                                          Kt + ek * BK + c, BK);
-                    for (; ev + 8 <= Dv; ev += 8)
-                        for (size_t c = 0; c < BK; c += 8)
-                            vf_transpose8(vb + (ptrdiff_t)c * d->v_s[2] + ev, d->v_s[2],
-                                          Vt + ev * BK + c, BK);
+                    const size_t L = DL_VF_LEN;
+                    for (; ek + L <= D; ek += L)
+                        for (size_t c = 0; c < BK; c += L)
+                            vf_transpose_sq(kb + (ptrdiff_t)c * d->k_s[2] + ek, d->k_s[2],
+                                            Kt + ek * BK + c, BK);
+                    for (; ev + L <= Dv; ev += L)
+                        for (size_t c = 0; c < BK; c += L)
+                            vf_transpose_sq(vb + (ptrdiff_t)c * d->v_s[2] + ev, d->v_s[2],
+                                            Vt + ev * BK + c, BK);
                 }
 #endif
                 /* transposes with contiguous stores: the strided loads stay in L1 */
