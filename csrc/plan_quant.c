@@ -9,7 +9,9 @@
  * Input rows are either floats, quantized here to u8 (per row or one scale for the call,
  * dl_quantize_rows_u8), or u8 codes with one given scale and zero point (copied to rows of
  * Kp bytes when K is not a multiple of 4).  The scratch operand holds the u8 rows, then M
- * scales and M zero points. */
+ * scales and M zero points.  i[8] (reduce_range): float rows are quantized to 0..127 and the
+ * GEMM takes its 7-bit tile; with codes, the hint that they should be in 0..127 (checked by
+ * the tile).  QCONV's i[20]: the same hint for its input codes. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/plan.h"
@@ -29,7 +31,7 @@ int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
 {
     const int64_t *i = s->i;
     const size_t M = (size_t)i[0], N = (size_t)i[1], K = (size_t)i[2], Kp = dl_u8s8_kpad(K);
-    const int mode = (int)i[3], act = (int)i[4], out_u8 = (int)i[5];
+    const int mode = (int)i[3], act = (int)i[4], out_u8 = (int)i[5], u7 = i[8] != 0;
     uint8_t *q = (uint8_t *)scratch;
     float *scale = (float *)(scratch + (M * Kp + 63) / 64 * 64);
     int32_t *zp = (int32_t *)(scale + M);
@@ -47,13 +49,13 @@ int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
                 memset(q + r * Kp + K, 0, Kp - K);
             }
         }
-    } else if (dl_quantize_rows_u8(M, K, (const float *)x, K, mode == DL_QLIN_PER_ROW, q, Kp,
-                                   scale, zp) != 0) {
+    } else if (dl_quantize_rows_u8(M, K, (const float *)x, K, mode == DL_QLIN_PER_ROW,
+                                   u7 ? 127 : 255, q, Kp, scale, zp) != 0) {
         return -1;
     }
     return dl_u8s8_gemm(M, N, K, a, Kp, packed, colsum, scale, zp, w_scale, bias, act,
                         out_u8 ? NULL : (float *)y, N, out_u8 ? (uint8_t *)y : NULL,
-                        (float)s->f[1], (int32_t)i[7], NULL);
+                        (float)s->f[1], (int32_t)i[7], NULL, u7);
 }
 
 static dl_qconv_shape_t qconv_shape(const int64_t *i)
@@ -71,7 +73,7 @@ int dl_plan_qconv(const dl_plan_step *s, const uint8_t *x, const int8_t *w,
     const int64_t *i = s->i;
     const dl_qconv_shape_t g = qconv_shape(i);
     const dl_qparams_t q = {(float)s->f[0], (int32_t)i[17], (float)s->f[1], (int32_t)i[18],
-                            (int)i[19]};
+                            (int)i[19], i[20] != 0};
     if (i[16]) return dl_qconv2d_dw_u8(&g, x, w, w_scale, bias, &q, y);
     return dl_qconv2d_u8(&g, x, w, colsum, w_scale, bias, &q, y);
 }
@@ -86,7 +88,7 @@ int dl_plan_qadd(const dl_plan_step *s, const uint8_t *a, const uint8_t *b, uint
 {
     const int64_t *i = s->i;
     const dl_qparams_t q = {(float)s->f[0], (int32_t)i[1], (float)s->f[2], (int32_t)i[3],
-                            (int)i[4]};
+                            (int)i[4], 0};
     return dl_qadd_u8((size_t)i[0], a, b, (float)s->f[1], (int32_t)i[2], &q, y);
 }
 

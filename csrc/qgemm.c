@@ -2,8 +2,9 @@
  * blocked product (packed_gemm_impl.h: OpenMP over (row block, column block) tiles, each K
  * block's packed weights in L1 while the tile's integer sums stay on the stack); after the last
  * K block the ISA's epilogue turns each row's sums into floats (or u8): the output is written
- * once.  Tiles, best first: AMX (qgemm_amx.c, where dlcore/amx.h allows), AVX512-VNNI, AVX2,
- * portable C; all give the same integer sums. */
+ * once.  Tiles, best first: AMX (qgemm_amx.c, where dlcore/amx.h allows), AVX512-VNNI, AVX2
+ * (for activations promised in 0..127, the 7-bit vpmaddubsw tile, which checks that promise
+ * per tile), portable C; all give the same integer sums. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/amx.h"
@@ -47,21 +48,26 @@ static int qgemm_use_amx(const qgemm_kernels_t *kt)
     return kt->tile_amx && dl_amx_allowed() && dl_amx_ready(DL_AMX_INT8);
 }
 
-qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, size_t *mr)
+qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, int a_u7, size_t *mr)
 {
     if (kt->tile_vnni && cpu_has_vnni()) {
         *mr = QG_MR_VNNI;
         return kt->tile_vnni;
     }
+    if (a_u7 && kt->tile_u7) {
+        *mr = kt->mr_u7;
+        return kt->tile_u7;
+    }
     *mr = kt->mr_max;
     return kt->tile;
 }
 
-const char *dl_u8s8_kernel_name(void)
+const char *dl_u8s8_kernel_name(int a_u7)
 {
     const qgemm_kernels_t *kt = qgemm_kernels();
     if (qgemm_use_amx(kt)) return "amx";
     if (kt->tile_vnni && cpu_has_vnni()) return "avx512-vnni";
+    if (a_u7 && kt->tile_u7) return "avx2-u7";
     return dl_isa() == DL_ISA_GENERIC ? "generic" : "avx2";
 }
 
@@ -91,8 +97,9 @@ int dl_u8s8_pack(size_t N, size_t K, const int8_t *W, size_t ldw, int8_t *packed
     return 0;
 }
 
-/* the affine map of [min(lo, 0), max(hi, 0)] onto 0..255 */
-static void choose_params(float lo, float hi, int nonfinite, float *scale, int32_t *zp)
+/* the affine map of [min(lo, 0), max(hi, 0)] onto 0..qmax (255, or 127 for 7-bit codes) */
+static void choose_params(float lo, float hi, int nonfinite, int qmax, float *scale,
+                          int32_t *zp)
 {
     if (nonfinite) {
         *scale = NAN;
@@ -101,7 +108,8 @@ static void choose_params(float lo, float hi, int nonfinite, float *scale, int32
     }
     lo = lo < 0.0f ? lo : 0.0f;
     hi = hi > 0.0f ? hi : 0.0f;
-    float s = (hi - lo) / 255.0f;
+    const float top = (float)qmax;
+    float s = (hi - lo) / top;
     if (!(s > 0.0f) || !isfinite(s)) {
         /* all zeros; or a range so wide it overflows: then a row of +-FLT_MAX is not
          * representable and NaN is the honest answer */
@@ -110,34 +118,35 @@ static void choose_params(float lo, float hi, int nonfinite, float *scale, int32
         return;
     }
     float z = rintf(-lo / s);
-    z = z < 0.0f ? 0.0f : (z > 255.0f ? 255.0f : z);
+    z = z < 0.0f ? 0.0f : (z > top ? top : z);
     *scale = s;
     *zp = (int32_t)z;
 }
 
 static void quantize_with(const qgemm_kernels_t *kt, size_t K, size_t Kp, const float *x,
-                          uint8_t *q, float scale, int32_t zp)
+                          int qmax, uint8_t *q, float scale, int32_t zp)
 {
     if (scale != scale) memset(q, 0, K);
-    else kt->quantize(K, x, 1.0f / scale, zp, q);
+    else kt->quantize(K, x, 1.0f / scale, zp, (float)qmax, q);
     memset(q + K, 0, Kp - K);
 }
 
-void qgemm_quantize_row(const qgemm_kernels_t *kt, size_t K, const float *x, uint8_t *q,
-                        float *scale, int32_t *zp)
+void qgemm_quantize_row(const qgemm_kernels_t *kt, size_t K, const float *x, int qmax,
+                        uint8_t *q, float *scale, int32_t *zp)
 {
     float a, b;
     int nf;
     kt->minmax(K, x, &a, &b, &nf);
-    choose_params(a, b, nf, scale, zp);
-    quantize_with(kt, K, dl_u8s8_kpad(K), x, q, *scale, *zp);
+    choose_params(a, b, nf, qmax, scale, zp);
+    quantize_with(kt, K, dl_u8s8_kpad(K), x, qmax, q, *scale, *zp);
 }
 
-int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row,
+int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row, int qmax,
                         uint8_t *q, size_t ldq, float *scale, int32_t *zp)
 {
     const size_t Kp = dl_u8s8_kpad(K);
-    if ((M > 0 && (ldx < K || ldq < Kp)) || K > DL_QGEMM_MAX_K) return -1;
+    if ((M > 0 && (ldx < K || ldq < Kp)) || K > DL_QGEMM_MAX_K || (qmax != 255 && qmax != 127))
+        return -1;
     const qgemm_kernels_t *kt = qgemm_kernels();
     const int nt = dl_threads_for(M * K, (size_t)1 << 16);
     if (!per_row) {
@@ -153,7 +162,7 @@ int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_
         }
         float s;
         int32_t z;
-        choose_params(lo, hi, bad, &s, &z);
+        choose_params(lo, hi, bad, qmax, &s, &z);
         for (size_t i = 0; i < M; i++) {
             scale[i] = s;
             zp[i] = z;
@@ -161,8 +170,8 @@ int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_
     }
     #pragma omp parallel for num_threads(nt) schedule(static)
     for (size_t i = 0; i < M; i++) {
-        if (per_row) qgemm_quantize_row(kt, K, x + i * ldx, q + i * ldq, &scale[i], &zp[i]);
-        else quantize_with(kt, K, Kp, x + i * ldx, q + i * ldq, scale[i], zp[i]);
+        if (per_row) qgemm_quantize_row(kt, K, x + i * ldx, qmax, q + i * ldq, &scale[i], &zp[i]);
+        else quantize_with(kt, K, Kp, x + i * ldx, qmax, q + i * ldq, scale[i], zp[i]);
     }
     return 0;
 }
@@ -211,7 +220,7 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  const int8_t *packed, const int32_t *colsum, const float *a_scale,
                  const int32_t *a_zp, const float *w_scale, const float *bias, int act,
                  float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
-                 int32_t *raw_s32)
+                 int32_t *raw_s32, int a_u7)
 {
     const size_t Kp = dl_u8s8_kpad(K);
     if (K > DL_QGEMM_MAX_K || act < DL_QACT_NONE || act > DL_QACT_GELU) return -1;
@@ -228,7 +237,7 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
         return 0;
     }
     size_t MR;
-    qg_tile_fn tile = qgemm_pick_tile(kt, &MR);
+    qg_tile_fn tile = qgemm_pick_tile(kt, a_u7, &MR);
     qgemm_blocked(M, N, Kp, A, lda, packed, QG_NR * Kp, tile, MR, qgemm_row, &rows);
     return 0;
 }

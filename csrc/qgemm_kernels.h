@@ -5,11 +5,14 @@
  *              pstride bytes apart; accumulate: add to C, else overwrite it
  *   tile_vnni: the same with vpdpbusd, NULL outside the AVX-512 table; used only when the CPU
  *              reports AVX512-VNNI
+ *   tile_u7:   the same for activations expected in 0..127 (reduce_range): vpmaddubsw on rows
+ *              whose codes it checks are all <= 127, else the tile above (qgemm_tile_u7.h);
+ *              rows <= mr_u7; NULL where the table has no such tile (generic, AVX-512)
  *   tile_amx:  the same on AMX tiles (qgemm_amx.c; mr <= 16, and C must have room for 16
  *              rows), NULL outside the AVX-512 table; used only after dl_amx_ready(DL_AMX_INT8)
  *   epilogue:  one output row from its integer sums (see dlcore/qgemm.h)
  *   minmax:    min and max of n floats, and whether any is NaN or Inf
- *   quantize:  q[i] = clamp(rint(x[i] * inv_scale) + zp, 0, 255) */
+ *   quantize:  q[i] = clamp(rint(x[i] * inv_scale) + zp, 0, qmax), qmax 255 or 127 */
 #ifndef DLCORE_QGEMM_KERNELS_H
 #define DLCORE_QGEMM_KERNELS_H
 
@@ -41,12 +44,15 @@ typedef struct {
     qg_tile_fn tile;
     qg_tile_fn tile_vnni;
     qg_tile_fn tile_amx;
+    qg_tile_fn tile_u7;
     size_t mr_max;
+    size_t mr_u7;
     void (*epilogue)(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
                      const float *w_scale, const int32_t *colsum, const float *bias, int act,
                      float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp);
     void (*minmax)(size_t n, const float *x, float *mn, float *mx, int *nonfinite);
-    void (*quantize)(size_t n, const float *x, float inv_scale, int32_t zp, uint8_t *q);
+    void (*quantize)(size_t n, const float *x, float inv_scale, int32_t zp, float qmax,
+                     uint8_t *q);
 } qgemm_kernels_t;
 
 DL_KERNEL_TABLE(qgemm_kernels_t, qgemm_kernels)
@@ -56,12 +62,13 @@ void qgemm_tile_vnni(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t l
 void qgemm_tile_amx(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
                     const int8_t *B, size_t pstride, int32_t *C, int accumulate);
 
-/* the vector tile the CPU runs best (the VNNI one where it has AVX512-VNNI) and its height;
+/* the vector tile the CPU runs best (the VNNI one where it has AVX512-VNNI, else the 7-bit
+ * one when a_u7 says the codes should be in 0..127 and the table has it) and its height;
  * never the AMX one (dl_u8s8_gemm chooses that itself, with its own blocking) */
-qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, size_t *mr);
-/* one row of K floats to u8 (Kp = dl_u8s8_kpad(K) bytes, zero padded) with its own scale
- * and zero point, as dl_quantize_rows_u8 does per row; no threads */
-void qgemm_quantize_row(const qgemm_kernels_t *kt, size_t K, const float *x, uint8_t *q,
-                        float *scale, int32_t *zp);
+qg_tile_fn qgemm_pick_tile(const qgemm_kernels_t *kt, int a_u7, size_t *mr);
+/* one row of K floats to codes 0..qmax (Kp = dl_u8s8_kpad(K) bytes, zero padded) with its own
+ * scale and zero point, as dl_quantize_rows_u8 does per row; no threads */
+void qgemm_quantize_row(const qgemm_kernels_t *kt, size_t K, const float *x, int qmax,
+                        uint8_t *q, float *scale, int32_t *zp);
 
 #endif

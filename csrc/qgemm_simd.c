@@ -8,7 +8,8 @@
  * it splits each activation byte as a = lo + 128 hi (lo < 128, hi in {0, 1}): lo pairs reach
  * at most 127 * 128 * 2 = 32512 and hi pairs 256, so both vpmaddubsw are exact, and vpmaddwd
  * by 1 and by 128 widens and recombines them in 32 bits.  Every path gives the same integer
- * sums. */
+ * sums.  The AVX2 table also has the 7-bit tile (qgemm_tile_u7.h) for activations quantized to
+ * 0..127 (reduce_range). */
 #include <math.h>
 #include <string.h>
 #include "simd.h"
@@ -63,6 +64,7 @@ DL_PANEL_TILE(tile, panel_fixed, uint8_t, int8_t, int32_t, QG_NR)
 #elif defined(__AVX2__)
 #define QG_MR 6
 #include "qgemm_tile_s16.h"
+#include "qgemm_tile_u7.h"
 #else
 #define QG_MR 4
 static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
@@ -208,13 +210,14 @@ static void minmax(size_t n, const float *x, float *mn_out, float *mx_out, int *
     *nonfinite = zs != zs;
 }
 
-static void quantize(size_t n, const float *x, float inv_scale, int32_t zp, uint8_t *q)
+static void quantize(size_t n, const float *x, float inv_scale, int32_t zp, float qmax,
+                     uint8_t *q)
 {
     const float fz = (float)zp;
     #pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float v = rintf(x[i] * inv_scale) + fz;
-        v = v > 255.0f ? 255.0f : v;
+        v = v > qmax ? qmax : v;
         v = v >= 0.0f ? v : 0.0f;
         q[i] = (uint8_t)(int32_t)v;
     }
@@ -228,6 +231,13 @@ const qgemm_kernels_t DL_ISA_FN(qgemm_kernels) = {
 #else
     .tile_vnni = NULL,
     .tile_amx = NULL,
+#endif
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    .tile_u7 = tile_u7,
+    .mr_u7 = QG_MR_U7,
+#else
+    .tile_u7 = NULL,
+    .mr_u7 = 0,
 #endif
     .mr_max = QG_MR,
     .epilogue = epilogue,

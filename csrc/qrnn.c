@@ -64,7 +64,7 @@ int dl_qrnn_fwd(int mode, size_t T, size_t B, size_t H, float *xg, const int8_t 
     const qgemm_kernels_t *kt = qgemm_kernels();
     const rnn_kernels_t *rk = rnn_kernels();
     size_t MR;
-    const qg_tile_fn tile = qgemm_pick_tile(kt, &MR);
+    const qg_tile_fn tile = qgemm_pick_tile(kt, 0, &MR);
     uint8_t *q = dl_alloc(B * Kp);
     float *hg = dl_alloc(B * G * sizeof(float));
     float *a_scale = dl_alloc(B * sizeof(float));
@@ -87,7 +87,7 @@ int dl_qrnn_fwd(int mode, size_t T, size_t B, size_t H, float *xg, const int8_t 
         const size_t b0 = nblocks * k / nt, b1 = nblocks * (k + 1) / nt;
         const size_t n0 = b0 * QG_LDC, n1 = b1 * QG_LDC < G ? b1 * QG_LDC : G;
         for (size_t r = r0; r < r1; r++)
-            qgemm_quantize_row(kt, H, h + r * H, q + r * Kp, &a_scale[r], &a_zp[r]);
+            qgemm_quantize_row(kt, H, h + r * H, 255, q + r * Kp, &a_scale[r], &a_zp[r]);
         #pragma omp barrier
         for (size_t s = 0; s < T; s++) {
             const size_t t = reverse ? T - 1 - s : s;
@@ -104,7 +104,7 @@ int dl_qrnn_fwd(int mode, size_t T, size_t B, size_t H, float *xg, const int8_t 
                     memcpy(orow, hr, H * sizeof(float));
                 }
                 if (s + 1 < T)
-                    qgemm_quantize_row(kt, H, hr, q + r * Kp, &a_scale[r], &a_zp[r]);
+                    qgemm_quantize_row(kt, H, hr, 255, q + r * Kp, &a_scale[r], &a_zp[r]);
             }
             #pragma omp barrier
         }

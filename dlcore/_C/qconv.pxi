@@ -9,6 +9,7 @@ cdef extern from "dlcore/qconv.h":
         float y_scale
         int32_t y_zp
         int relu
+        int x_u7
     int dl_qconv2d_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *packed,
                       const int32_t *colsum, const float *w_scale, const float *bias,
                       const dl_qparams_t *q, uint8_t *y) nogil
@@ -43,19 +44,22 @@ cdef int _qparams(dl_qparams_t *q, float x_scale, int x_zp, float y_scale, int y
         raise ValueError("%s: zero points must be in 0..255, got x_zp=%d y_zp=%d"
                          % (f, x_zp, y_zp))
     q.x_scale, q.x_zp, q.y_scale, q.y_zp, q.relu = x_scale, x_zp, y_scale, y_zp, relu
+    q.x_u7 = 0
     return 0
 
 
 def qconv2d_u8(cnp.ndarray x not None, cnp.ndarray packed not None, cnp.ndarray colsum not None,
                cnp.ndarray w_scale not None, bias, tuple geom, float x_scale, int x_zp,
-               float y_scale, int y_zp, bint relu=False):
+               float y_scale, int y_zp, bint relu=False, bint reduce_range=False):
     """y (N, OH, OW, OC) u8 = the requantized convolution of x (N, H, W, C) u8 by weights
-    packed per group (see dlcore/qconv.h)."""
+    packed per group (see dlcore/qconv.h); reduce_range: x's codes should be in 0..127 (the
+    GEMM's 7-bit tile; checked, exact either way)."""
     cdef str f = "qconv2d_u8"
     cdef dl_qconv_shape_t s
     cdef dl_qparams_t q
     _qgeometry(&s, x, geom, f)
     _qparams(&q, x_scale, x_zp, y_scale, y_zp, relu, f)
+    q.x_u7 = reduce_range
     if s.groups == 0 or s.C % s.groups or s.OC % s.groups:
         raise ValueError("%s: groups=%d must divide C=%d and OC=%d" % (f, s.groups, s.C, s.OC))
     cdef size_t K = s.KH * s.KW * (s.C // s.groups)

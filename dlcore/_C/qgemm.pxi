@@ -7,13 +7,13 @@ cdef extern from "dlcore/qgemm.h":
     int dl_u8s8_pack(size_t N, size_t K, const int8_t *W, size_t ldw, int8_t *packed,
                      int32_t *colsum) nogil
     int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row,
-                            uint8_t *q, size_t ldq, float *scale, int32_t *zp) nogil
+                            int qmax, uint8_t *q, size_t ldq, float *scale, int32_t *zp) nogil
     int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                      const int8_t *packed, const int32_t *colsum, const float *a_scale,
                      const int32_t *a_zp, const float *w_scale, const float *bias, int act,
                      float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
-                     int32_t *raw_s32) nogil
-    const char *dl_u8s8_kernel_name() nogil
+                     int32_t *raw_s32, int a_u7) nogil
+    const char *dl_u8s8_kernel_name(int a_u7) nogil
     int DL_QGEMM_MAX_K
 
 QACT = {"none": 0, "relu": 1, "gelu": 2}
@@ -26,9 +26,10 @@ cdef int _qact(object act, str fname) except -1:
     return QACT[act]
 
 
-def u8s8_kernel_name():
-    """The int8 micro-kernel the ISA in use runs ('avx512-vnni', 'avx2' or 'generic')."""
-    return dl_u8s8_kernel_name().decode()
+def u8s8_kernel_name(bint reduce_range=False):
+    """The int8 micro-kernel the ISA in use runs ('amx', 'avx512-vnni', 'avx2' or 'generic'),
+    for full-range or (reduce_range) 7-bit activations ('avx2-u7' where that has its own)."""
+    return dl_u8s8_kernel_name(reduce_range).decode()
 
 
 def u8s8_kpad(size_t K):
@@ -52,8 +53,9 @@ def u8s8_pack(cnp.ndarray w not None):
     return packed, colsum
 
 
-def quantize_rows_u8(cnp.ndarray x not None, bint per_row=True):
-    """(q uint8 (M, Kp) zero padded, scale float32 (M,), zero_point int32 (M,)) for x (M, K)."""
+def quantize_rows_u8(cnp.ndarray x not None, bint per_row=True, bint reduce_range=False):
+    """(q uint8 (M, Kp) zero padded, scale float32 (M,), zero_point int32 (M,)) for x (M, K);
+    codes 0..255, or 0..127 with reduce_range."""
     if cnp.PyArray_NDIM(x) != 2:
         raise ValueError("quantize_rows_u8: x must be 2-D (M, K), got %d-D" % x.ndim)
     cdef size_t M = x.shape[0], K = x.shape[1]
@@ -66,7 +68,8 @@ def quantize_rows_u8(cnp.ndarray x not None, bint per_row=True):
     cdef cnp.ndarray zp = np.empty(M, dtype=np.int32)
     cdef int rc
     with nogil:
-        rc = dl_quantize_rows_u8(M, K, px, K, per_row, <uint8_t*>cnp.PyArray_DATA(q), Kp,
+        rc = dl_quantize_rows_u8(M, K, px, K, per_row, 127 if reduce_range else 255,
+                                 <uint8_t*>cnp.PyArray_DATA(q), Kp,
                                  <float*>cnp.PyArray_DATA(scale), <int32_t*>cnp.PyArray_DATA(zp))
     if rc != 0:
         raise ValueError("quantize_rows_u8: bad arguments")
@@ -76,10 +79,11 @@ def quantize_rows_u8(cnp.ndarray x not None, bint per_row=True):
 def u8s8_gemm(cnp.ndarray q not None, cnp.ndarray packed not None, cnp.ndarray colsum not None,
               size_t K, cnp.ndarray a_scale not None, cnp.ndarray a_zp not None,
               cnp.ndarray w_scale not None, bias=None, act="none", out=None, out_u8=None,
-              float out_scale=1.0, int out_zp=0, raw=None):
+              float out_scale=1.0, int out_zp=0, raw=None, bint reduce_range=False):
     """out (M, N) float32 = dequantized q (M, Kp) u8 @ W^T (+ bias, activation), W packed by
     u8s8_pack; or, with out_u8 (M, N) uint8, that result requantized with out_scale/out_zp.
-    raw (M, N) int32, when given, receives the bare integer sums."""
+    raw (M, N) int32, when given, receives the bare integer sums.  reduce_range: q's codes
+    should be in 0..127 (the 7-bit tile; checked per tile, exact either way)."""
     cdef str f = "u8s8_gemm"
     if cnp.PyArray_NDIM(q) != 2:
         raise ValueError("u8s8_gemm: q must be 2-D (M, Kp), got %d-D" % q.ndim)
@@ -114,7 +118,7 @@ def u8s8_gemm(cnp.ndarray q not None, cnp.ndarray packed not None, cnp.ndarray c
     cdef int rc
     with nogil:
         rc = dl_u8s8_gemm(M, N, K, pq, Kp, pp, pc, pas, paz, pws, pb, iact, po, N, pu,
-                          out_scale, out_zp, pr)
+                          out_scale, out_zp, pr, reduce_range)
     if rc != 0:
         raise ValueError("u8s8_gemm: bad arguments")
     return out if out is not None else out_u8

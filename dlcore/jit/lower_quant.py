@@ -4,7 +4,9 @@ to C steps (csrc/plan_quant.c): the int8 Linear of a dynamically quantized model
 rows if they are float, u8 x s8 GEMM, dequantize or requantize with bias and activation); a
 static model's QConvFn -> QCONV, QAddFn -> QADD, QuantizeFn / DequantizeFn -> QUANTIZE /
 DEQUANTIZE, QAvgPoolFn / QMaxPoolFn -> QAVGPOOL / QMAXPOOL, CodesFn -> a strided copy.
-Other quantized ops (clamp, layouts these do not cover) stay Python steps."""
+Other quantized ops (clamp, layouts these do not cover) stay Python steps.  reduce_range
+(7-bit activation codes, dlcore.ops.qtensor) becomes the QLINEAR / QCONV steps' flag: float rows
+quantized to 0..127, codes passed as the GEMM's 7-bit tile hint (checked there)."""
 import numpy as np
 
 from ..ops.qconv import QAddFn, QAvgPoolFn, QConvFn, QLinearFn, QMaxPoolFn
@@ -26,14 +28,14 @@ def _weight_refs(L, w, bias):
     return consts + [None if bias is None else L.array(np.asarray(bias, np.float32), "qbias")]
 
 
-def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0):
+def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0, rr=False):
     N, K = w.shape
     M = numel(x.shape[:-1])
     xr = L.contiguous(x)
     yr = L.output(y)
     scratch = L.scratch(X.qlinear_scratch_bytes(M, K), name="qlinear.scratch")
     L.step(X.QLINEAR, [xr] + _weight_refs(L, w, bias) + [yr, scratch],
-           [M, N, K, mode, _ACT[act], int(ys is not None), int(xz), int(yz)],
+           [M, N, K, mode, _ACT[act], int(ys is not None), int(xz), int(yz), int(bool(rr))],
            [float(xs), float(ys or 0.0)], outputs=[5], label="QLinear")
     return True
 
@@ -46,7 +48,7 @@ def _dynamic(L, node, kw):
     if not isinstance(w, Int8Weight) or x.dtype != np.float32 or y.dtype != np.float32:
         return False
     return _qlinear(L, node, x, y, w, kw.get("bias"), PER_ROW if kw.get("per_row", True)
-                    else PER_TENSOR, kw.get("act", "none"))
+                    else PER_TENSOR, kw.get("act", "none"), rr=kw.get("reduce_range", False))
 
 
 def _static(L, node, kw):
@@ -59,7 +61,8 @@ def _static(L, node, kw):
     if not isinstance(w, Int8Weight) or x.dtype != np.uint8 or y.dtype != want:
         return False
     return _qlinear(L, node, x, y, w, kw.get("bias"), CODES,
-                    "relu" if kw.get("relu") else "none", xs, xz, ys, yz)
+                    "relu" if kw.get("relu") else "none", xs, xz, ys, yz,
+                    rr=kw.get("x_reduce_range", False))
 
 
 def _conv(L, node, kw):
@@ -80,7 +83,8 @@ def _conv(L, node, kw):
     yr = L.output(y)
     L.step(X.QCONV, [xr] + consts + [yr],
            [N, H, W, C] + [int(v) for v in geom] + [int(w.depthwise), int(xz), int(yz),
-                                                    int(bool(relu))],
+                                                    int(bool(relu)),
+                                                    int(bool(kw.get("x_reduce_range")))],
            [float(xs), float(ys)], outputs=[5], label="QConv")
     return True
 

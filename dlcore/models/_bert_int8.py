@@ -45,8 +45,8 @@ def int8_layer_forward(layer, x, mask_bias):
     if type(inter.intermediate_act_fn) is not (GELU if act == "gelu" else ReLU) or (
             act == "gelu" and getattr(inter.intermediate_act_fn, "approximate", "none") != "none"):
         return None
-    granularity = sa.query.granularity
-    if any(m.granularity != granularity for m in dense):
+    granularity, reduce_range = sa.query.granularity, sa.query.reduce_range
+    if any(m.granularity != granularity or m.reduce_range != reduce_range for m in dense):
         return None
     qkv = stacked_weight(sa, (sa.query, sa.key, sa.value))
     ln1, ln2 = _ln(so.LayerNorm), _ln(out.LayerNorm)
@@ -58,5 +58,6 @@ def int8_layer_forward(layer, x, mask_bias):
     y = int8_encoder_layer(
         a, sa.num_heads, mask_bias, qkv, (so.dense._packed_weight(), so.dense._bias()), ln1,
         (inter.dense._packed_weight(), inter.dense._bias()), act,
-        (out.dense._packed_weight(), out.dense._bias()), ln2, granularity == "per_row")
+        (out.dense._packed_weight(), out.dense._bias()), ln2, granularity == "per_row",
+        reduce_range)
     return None if y is None else Tensor._wrap(y)

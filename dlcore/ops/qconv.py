@@ -4,7 +4,10 @@ Kernels: csrc/qconv*.c (dlcore/_C/qconv.pxi) and the u8s8 GEMM of csrc/qgemm*.c.
 
 Weights are int8, symmetric per output channel (Int8ConvWeight / ops.qmatmul.Int8Weight).  Each
 op requantizes its output to the scale and zero point it is given (calibrated by observers in
-dl.quantization), with relu fused by clamping the output codes at the zero point.  Inference
+dl.quantization), with relu fused by clamping the output codes at the zero point.
+`reduce_range` describes the output as `scale` does: its scale was chosen for codes 0..127
+(dlcore.ops.qtensor), recorded on the output QTensor; a convolution or linear whose input
+QTensor has it takes the GEMM's 7-bit tile on AVX2 (exact: the tile checks its codes).  Inference
 only (no gradients); each kernel call is a forward-only Function on the codes so that
 dl.jit.trace records it and a traced int8 model runs in the plan (as Python steps around the
 C kernels).
@@ -131,9 +134,10 @@ def _padding(fname, padding):
 
 
 def qconv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, scale=1.0,
-            zero_point=0, relu=False):
+            zero_point=0, relu=False, reduce_range=False):
     """The requantized convolution of a 4-D QTensor by an Int8ConvWeight (its groups): a QTensor
-    with the given output scale and zero point; relu=True clamps at zero (fused)."""
+    with the given output scale and zero point (and reduce_range); relu=True clamps at zero
+    (fused)."""
     f = "qconv2d"
     x = _qt(f, input)
     if not isinstance(weight, Int8ConvWeight):
@@ -159,22 +163,27 @@ def qconv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, scale=1.0
     b = _bias(f, bias, OC)
     geom = (OC, KH, KW, int(sh), int(sw), pt, pl, int(dh), int(dw), OH, OW, G)
     y = QConvFn.apply(x.codes, nhwc=x.nhwc, weight=weight, bias=b, geom=geom,
-                      params=(x.scale, x.zero_point, ys, yz, bool(relu)))
-    return QTensor(y._data, ys, yz, nhwc=True)
+                      params=(x.scale, x.zero_point, ys, yz, bool(relu)),
+                      x_reduce_range=x.reduce_range)
+    return QTensor(y._data, ys, yz, nhwc=True, reduce_range=reduce_range)
 
 
 class QConvFn(Function):
-    def forward(self, codes, nhwc=True, weight=None, bias=None, geom=None, params=None):
+    """x_reduce_range: the input's codes should be in 0..127 (the GEMM's 7-bit tile hint)."""
+
+    def forward(self, codes, nhwc=True, weight=None, bias=None, geom=None, params=None,
+                x_reduce_range=False):
         codes = np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1))
         if weight.depthwise:
             return _C.qconv2d_dw_u8(codes, weight.dw, weight.scale, bias, geom, *params)
         return _C.qconv2d_u8(codes, weight.packed, weight.colsum, weight.scale, bias, geom,
-                             *params)
+                             *params, reduce_range=x_reduce_range)
 
 
-def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False):
+def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False, reduce_range=False):
     """input (..., in_features) QTensor @ W.T + bias by the int8 GEMM; a QTensor requantized to
-    (scale, zero_point), or float32 Tensor when scale is None (the dequantize fused)."""
+    (scale, zero_point) (and reduce_range), or float32 Tensor when scale is None (the
+    dequantize fused)."""
     f = "qlinear"
     x = _qt(f, input)
     if not isinstance(weight, Int8Weight):
@@ -186,17 +195,18 @@ def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False):
     b = _bias(f, bias, N)
     ys, yz = (None, 0) if scale is None else _out_params(f, scale, zero_point)
     y = QLinearFn.apply(x.codes, weight=weight, bias=b, params=(x.scale, x.zero_point, ys, yz),
-                        relu=bool(relu))
+                        relu=bool(relu), x_reduce_range=x.reduce_range)
     if scale is None:
         return y
-    return QTensor(y._data, ys, yz)
+    return QTensor(y._data, ys, yz, reduce_range=reduce_range)
 
 
 class QLinearFn(Function):
     """(..., K) u8 codes -> (..., N) u8 codes requantized to (ys, yz), or float32 if ys is
-    None."""
+    None; x_reduce_range: the codes should be in 0..127 (the GEMM's 7-bit tile hint)."""
 
-    def forward(self, codes, weight=None, bias=None, params=None, relu=False):
+    def forward(self, codes, weight=None, bias=None, params=None, relu=False,
+                x_reduce_range=False):
         xs, xz, ys, yz = params
         N, K = weight.shape
         a = codes.reshape(-1, K)
@@ -214,16 +224,18 @@ class QLinearFn(Function):
         if ys is None:
             out = np.empty((M, N), np.float32)
             _C.u8s8_gemm(a, weight.packed, weight.colsum, K, s, z, weight.scale, bias=bias,
-                         act=act, out=out)
+                         act=act, out=out, reduce_range=x_reduce_range)
         else:
             out = np.empty((M, N), np.uint8)
             _C.u8s8_gemm(a, weight.packed, weight.colsum, K, s, z, weight.scale, bias=bias,
-                         act=act, out_u8=out, out_scale=ys, out_zp=yz)
+                         act=act, out_u8=out, out_scale=ys, out_zp=yz,
+                         reduce_range=x_reduce_range)
         return out.reshape(lead + (N,))
 
 
-def qadd(a, b, scale, zero_point, relu=False):
-    """The requantized sum of two QTensors of one shape (the residual add); relu fused."""
+def qadd(a, b, scale, zero_point, relu=False, reduce_range=False):
+    """The requantized sum of two QTensors of one shape (the residual add); relu fused;
+    reduce_range recorded on the output."""
     f = "qadd"
     _qt(f, a)
     _qt(f, b)
@@ -232,7 +244,7 @@ def qadd(a, b, scale, zero_point, relu=False):
     ys, yz = _out_params(f, scale, zero_point)
     y = QAddFn.apply(a.codes, b.codes, layouts=(a.nhwc, b.nhwc),
                      params=(a.scale, a.zero_point, b.scale, b.zero_point, ys, yz, bool(relu)))
-    return QTensor(y._data, ys, yz, a.nhwc)
+    return QTensor(y._data, ys, yz, a.nhwc, reduce_range)
 
 
 class QAddFn(Function):
@@ -249,7 +261,8 @@ def qclamp(input, min=None, max=None):
     hi = 255 if max is None else int(np.clip(np.rint(max / x.scale) + x.zero_point, 0, 255))
     if lo <= 0 and hi >= 255:
         return x
-    return QTensor(QClampFn.apply(x.codes, lo=lo, hi=hi)._data, x.scale, x.zero_point, x.nhwc)
+    return QTensor(QClampFn.apply(x.codes, lo=lo, hi=hi)._data, x.scale, x.zero_point, x.nhwc,
+                   x.reduce_range)
 
 
 class QClampFn(Function):
@@ -280,7 +293,7 @@ def qmax_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mod
         raise ValueError("%s: the window does not fit the input %s" % (f, x.shape))
     y = QMaxPoolFn.apply(x.codes, nhwc=x.nhwc, geom=(C, kh, kw, sh, sw, pt, pl, dh, dw, OH, OW,
                                                      1))
-    return QTensor(y._data, x.scale, x.zero_point, nhwc=True)
+    return QTensor(y._data, x.scale, x.zero_point, nhwc=True, reduce_range=x.reduce_range)
 
 
 class QMaxPoolFn(Function):
@@ -300,7 +313,7 @@ def qadaptive_avg_pool2d(input, output_size):
     N, C, H, W = x.shape
     oh, ow = H if oh is None else oh, W if ow is None else ow
     y = QAvgPoolFn.apply(x.codes, nhwc=x.nhwc, size=(oh, ow))
-    return QTensor(y._data, x.scale, x.zero_point, nhwc=True)
+    return QTensor(y._data, x.scale, x.zero_point, nhwc=True, reduce_range=x.reduce_range)
 
 
 class QAvgPoolFn(Function):

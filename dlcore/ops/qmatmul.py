@@ -10,6 +10,12 @@ as accurate as int8 gets for transformer activations whose rows differ in range)
 (one scale for the call, as torch's dynamic Linear does).  The kernel then does the integer
 product and dequantizes, adds the bias and applies relu/gelu in the same pass.
 
+reduce_range=True (torch's name and its fbgemm default) quantizes the activations to 0..127
+instead of 0..255: one bit less precision, and on AVX2 without VNNI the GEMM's 7-bit tile,
+whose vpmaddubsw pairs cannot saturate at 7 bits (127 * 128 * 2 < 2^15), about twice the
+multiply rate of the full-range tile (16-bit vpmaddwd).  The products stay exact integer sums
+of the codes; with VNNI or AMX it changes only the precision.
+
 bf16: values are kept as uint16 bit patterns; a BF16Weight holds the weight rounded to bf16
 (round to nearest even) and packed; bf16_linear rounds the input to bf16 and accumulates in
 float32.
@@ -72,10 +78,12 @@ def _bias(fname, bias, n):
 
 
 def kernel_names():
-    """The micro-kernels the ISA in use runs: {'int8': ..., 'bf16': ..., 'amx': {'int8': ...,
-    'bf16': ...}}; 'amx' is dlcore.runtime.amx_status() (used, present, absent, refused by the
-    OS, off, disabled by the self-check, with the reason)."""
-    return {"int8": _C.u8s8_kernel_name(), "bf16": _C.bf16_kernel_name(),
+    """The micro-kernels the ISA in use runs: {'int8': ..., 'int8_reduce_range': ...,
+    'bf16': ..., 'amx': {'int8': ..., 'bf16': ...}}; 'int8_reduce_range' is the tile for 7-bit
+    activations ('avx2-u7' on AVX2); 'amx' is dlcore.runtime.amx_status() (used, present,
+    absent, refused by the OS, off, disabled by the self-check, with the reason)."""
+    return {"int8": _C.u8s8_kernel_name(), "int8_reduce_range": _C.u8s8_kernel_name(True),
+            "bf16": _C.bf16_kernel_name(),
             "amx": {kind: _C.amx_status(kind) for kind in ("int8", "bf16")}}
 
 
@@ -96,13 +104,14 @@ def quantize_weight_per_channel(weight):
     return q, scale
 
 
-def quantize_activations(x, per_row=True):
+def quantize_activations(x, per_row=True, reduce_range=False):
     """(u8 codes (M, K rounded up to 4, zero padded), float32 scales (M,), int32 zero points
-    (M,)) of a 2-D float input; per_row=False: one scale and zero point for all rows."""
+    (M,)) of a 2-D float input; per_row=False: one scale and zero point for all rows;
+    reduce_range=True: codes 0..127 (7 bits) instead of 0..255."""
     a = _float32("quantize_activations", "x", x)
     if a.ndim != 2:
         raise ValueError("quantize_activations: x must be 2-D, got shape %s" % (a.shape,))
-    return _C.quantize_rows_u8(a, bool(per_row))
+    return _C.quantize_rows_u8(a, bool(per_row), bool(reduce_range))
 
 
 class Int8Weight:
@@ -142,9 +151,10 @@ class Int8Weight:
         return self.q.astype(np.float32) * self.scale[:, None]
 
 
-def int8_linear(input, weight, bias=None, activation=None, granularity="per_row"):
-    """act(input @ W.T + bias) with input quantized to u8 for this call and W an Int8Weight;
-    float32 output of shape (..., out_features)."""
+def int8_linear(input, weight, bias=None, activation=None, granularity="per_row",
+                reduce_range=False):
+    """act(input @ W.T + bias) with input quantized to u8 for this call (to 0..127 with
+    reduce_range) and W an Int8Weight; float32 output of shape (..., out_features)."""
     f = "int8_linear"
     if not isinstance(weight, Int8Weight):
         raise TypeError("%s: weight must be an Int8Weight, got %s" % (f, type(weight).__name__))
@@ -162,17 +172,18 @@ def int8_linear(input, weight, bias=None, activation=None, granularity="per_row"
     if autograd._tracer is not None:
         # recorded as one node, which dl.jit's plan runs as its int8 Linear step
         src = input if isinstance(input, TensorBase) else x
-        return DynamicInt8LinearFn.apply(src, weight=weight, bias=b, act=act, per_row=per_row)
-    return wrap(_dynamic_int8_linear(x, weight, b, act, per_row))
+        return DynamicInt8LinearFn.apply(src, weight=weight, bias=b, act=act, per_row=per_row,
+                                         reduce_range=bool(reduce_range))
+    return wrap(_dynamic_int8_linear(x, weight, b, act, per_row, bool(reduce_range)))
 
 
-def _dynamic_int8_linear(x, weight, b, act, per_row):
+def _dynamic_int8_linear(x, weight, b, act, per_row, reduce_range=False):
     N, K = weight.shape
     x2 = x.reshape(-1, K)
-    q, s, z = _C.quantize_rows_u8(x2, per_row)
+    q, s, z = _C.quantize_rows_u8(x2, per_row, reduce_range)
     out = np.empty((x2.shape[0], N), np.float32)
     _C.u8s8_gemm(q, weight.packed, weight.colsum, K, s, z, weight.scale, bias=b, act=act,
-                 out=out)
+                 out=out, reduce_range=reduce_range)
     return out.reshape(x.shape[:-1] + (N,))
 
 
@@ -180,9 +191,9 @@ class DynamicInt8LinearFn(Function):
     """int8_linear as a Function, for dl.jit traces only (eager calls skip Function.apply):
     float32 (..., K) -> float32 (..., N); the arguments are int8_linear's, checked."""
 
-    def forward(self, x, weight=None, bias=None, act="none", per_row=True):
+    def forward(self, x, weight=None, bias=None, act="none", per_row=True, reduce_range=False):
         return _dynamic_int8_linear(np.ascontiguousarray(x, np.float32), weight, bias, act,
-                                    per_row)
+                                    per_row, reduce_range)
 
 
 # ---- bfloat16 / float16 -------------------------------------------------------------------
@@ -262,9 +273,10 @@ def bf16_linear(input, weight, bias=None, activation=None):
     return wrap(out.reshape(a.shape[:-1] + (N,)))
 
 
-def int8_gemm(activations, weight, out=None, bias=None, activation=None):
+def int8_gemm(activations, weight, out=None, bias=None, activation=None, reduce_range=False):
     """The int8 product alone, for activations already quantized by quantize_activations
-    (the (codes, scales, zero points) it returns): float32 (M, out_features) array."""
+    (the (codes, scales, zero points) it returns): float32 (M, out_features) array.
+    reduce_range: the codes should be in 0..127 (the 7-bit tile; checked, exact either way)."""
     f = "int8_gemm"
     if not isinstance(weight, Int8Weight):
         raise TypeError("%s: weight must be an Int8Weight, got %s" % (f, type(weight).__name__))
@@ -276,7 +288,8 @@ def int8_gemm(activations, weight, out=None, bias=None, activation=None):
     if out is None:
         out = np.empty((q.shape[0], N), np.float32)
     return _C.u8s8_gemm(q, weight.packed, weight.colsum, K, s, z, weight.scale,
-                        bias=_bias(f, bias, N), act=_act(f, activation), out=out)
+                        bias=_bias(f, bias, N), act=_act(f, activation), out=out,
+                        reduce_range=bool(reduce_range))
 
 
 def bf16_gemm(a_bits, weight, out=None, bias=None, activation=None):

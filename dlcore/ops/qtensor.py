@@ -4,6 +4,13 @@ quantized tensor), the activation type of statically quantized models.
 value = scale * (code - zero_point).  A 4-D QTensor keeps its codes channels-last (N, H, W, C)
 because every int8 CNN kernel (csrc/qconv*.c) reads and writes that layout; `shape` is still
 the logical (N, C, H, W) and `int_repr()` / `dequantize()` return that layout.
+
+reduce_range (torch's name): the scale and zero point were chosen so that the calibrated range
+fills codes 0..127 (7 bits) rather than 0..255.  The codes stay u8: a value beyond the
+calibrated range still gets its code up to 255 (as torch's quint8), so the flag is a hint that
+the int8 GEMM reads to take its 7-bit (vpmaddubsw) tile on AVX2, which checks the codes of each
+tile and takes the full-range tile for a tile holding a code above 127: results are the exact
+integer products of the codes either way.
 """
 import numpy as np
 
@@ -48,9 +55,9 @@ class CodesFn(Function):
 
 
 class QTensor:
-    __slots__ = ("codes", "scale", "zero_point", "nhwc")
+    __slots__ = ("codes", "scale", "zero_point", "nhwc", "reduce_range")
 
-    def __init__(self, codes, scale, zero_point, nhwc=False):
+    def __init__(self, codes, scale, zero_point, nhwc=False, reduce_range=False):
         if not isinstance(codes, np.ndarray) or codes.dtype != np.uint8:
             raise TypeError("QTensor: codes must be a uint8 array, got %s"
                             % getattr(codes, "dtype", type(codes).__name__))
@@ -67,6 +74,7 @@ class QTensor:
         self.scale = scale
         self.zero_point = zp
         self.nhwc = bool(nhwc)
+        self.reduce_range = bool(reduce_range)
 
     # torch's accessors
     def q_scale(self):
@@ -111,7 +119,7 @@ class QTensor:
         if int(np.prod(shape, dtype=np.int64)) != n:
             raise ValueError("QTensor.reshape: cannot view shape %s as %s" % (self.shape, shape))
         out = CodesFn.apply(self.codes, nhwc=self.nhwc, shape=shape)
-        return QTensor(out._data, self.scale, self.zero_point)
+        return QTensor(out._data, self.scale, self.zero_point, reduce_range=self.reduce_range)
 
     view = reshape
 
@@ -125,26 +133,31 @@ class QTensor:
         return self.reshape(tuple(shape[:s]) + (n,) + tuple(shape[e + 1:]))
 
     def __repr__(self):
-        return "QTensor(shape=%s, scale=%g, zero_point=%d)" % (
-            self.shape, self.scale, self.zero_point)
+        return "QTensor(shape=%s, scale=%g, zero_point=%d%s)" % (
+            self.shape, self.scale, self.zero_point,
+            ", reduce_range=True" if self.reduce_range else "")
 
 
-def choose_qparams(lo, hi):
-    """(scale, zero_point) mapping [min(lo, 0), max(hi, 0)] onto u8 0..255 (0 exact)."""
+def choose_qparams(lo, hi, reduce_range=False):
+    """(scale, zero_point) mapping [min(lo, 0), max(hi, 0)] onto u8 0..255 (0 exact), or onto
+    0..127 with reduce_range."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         raise ValueError("choose_qparams: the range must be finite, got [%r, %r]" % (lo, hi))
-    scale = (hi - lo) / 255.0
+    top = 127 if reduce_range else 255
+    scale = (hi - lo) / top
     if scale <= 0 or np.float32(scale) <= 0:
         return 1.0, 0
     scale = float(np.float32(scale))
-    zp = int(np.clip(np.rint(-lo / scale), 0, 255))
+    zp = int(np.clip(np.rint(-lo / scale), 0, top))
     return scale, zp
 
 
-def quantize_per_tensor(input, scale, zero_point, dtype=None):
+def quantize_per_tensor(input, scale, zero_point, dtype=None, reduce_range=False):
     """QTensor of a float Tensor: codes clamp(rint(x / scale) + zero_point, 0, 255); a 4-D input
-    is stored channels-last.  dtype: None or dl.quint8 (the only activation type)."""
+    is stored channels-last.  dtype: None or dl.quint8 (the only activation type).
+    reduce_range: recorded on the QTensor (the scale was chosen for codes 0..127; see the
+    module docstring); the codes are computed the same way."""
     if dtype is not None and getattr(dtype, "name", None) != "quint8":
         raise ValueError("quantize_per_tensor: dtype must be dl.quint8, got %r" % (dtype,))
     x = input._data if isinstance(input, TensorBase) else input
@@ -162,4 +175,4 @@ def quantize_per_tensor(input, scale, zero_point, dtype=None):
     nhwc = x.ndim == 4
     codes = QuantizeFn.apply(input if isinstance(input, TensorBase) else x, scale=scale,
                              zero_point=zp, nhwc=nhwc)
-    return QTensor(codes._data, scale, zp, nhwc)
+    return QTensor(codes._data, scale, zp, nhwc, reduce_range)

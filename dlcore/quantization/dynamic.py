@@ -3,6 +3,8 @@
 import copy
 import warnings
 
+import numpy as np
+
 from .. import nn
 from ..nn.quantized import dynamic as qdyn
 from .qtypes import qint8, bfloat16, BLOCK_KINDS
@@ -45,7 +47,7 @@ def _spec_matches(spec, dtype):
 
 
 def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplace=False,
-                     granularity="per_row"):
+                     granularity="per_row", reduce_range=False):
     """Return `model` with each selected layer replaced by its dynamically quantized version.
 
     qconfig_spec: layer types and/or submodule names ("encoder.0.fc") to quantize; a name
@@ -57,6 +59,11 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
     inplace: modify `model` itself instead of a deep copy.
     granularity: 'per_row' (a scale and zero point per input row, the default) or 'per_tensor'
       (one per call, as torch does) for int8 activations.
+    reduce_range: int8 activations quantized to 0..127 instead of 0..255 (torch's
+      linear_dynamic(..., reduce_range=True) on x86): one bit less activation precision for
+      the AVX2 7-bit GEMM tile (vpmaddubsw, about twice the multiply rate of the full-range
+      tile) on CPUs without VNNI; with VNNI or AMX it only costs precision.  Default False:
+      the same results on every CPU (docs/quantization.md has the measured cost and gain).
     """
     if not isinstance(model, nn.Module):
         raise TypeError("quantize_dynamic: model must be a dl.nn.Module, got %s"
@@ -67,6 +74,9 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
     if granularity not in ("per_row", "per_tensor"):
         raise ValueError("quantize_dynamic: granularity must be 'per_row' or 'per_tensor', "
                          "got %r" % (granularity,))
+    if not isinstance(reduce_range, (bool, np.bool_)):
+        raise TypeError("quantize_dynamic: reduce_range must be True or False, got %r"
+                        % (reduce_range,))
     types, names = _spec_matches(qconfig_spec, dtype)
     if not inplace:
         model = copy.deepcopy(model)
@@ -80,7 +90,8 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
         if conv is not None and getattr(mod, "proj_size", 0):
             return "proj_size is not supported by the quantized %s" % type(mod).__name__
         if conv is qdyn.Linear.from_float:
-            return lambda m: qdyn.Linear.from_float(m, granularity=granularity)
+            return lambda m: qdyn.Linear.from_float(m, granularity=granularity,
+                                                    reduce_range=bool(reduce_range))
         return conv
 
     skipped = []

@@ -103,12 +103,12 @@ class QuantizedGraphModule(nn.Module):
     """The int8 model quantize_static returns: a list of steps over named values, its int8
     layers registered as submodules (so state_dict / dl.save / load_state_dict work)."""
 
-    def __init__(self, steps, inputs, outputs, in_params, dims):
+    def __init__(self, steps, inputs, outputs, in_params, dims, reduce_range=False):
         super().__init__()
         self._steps, self._inputs, self._outputs = steps, inputs, outputs
         self._dims = dims
         for i, (s, z) in enumerate(in_params):
-            self.add_module("quant%d" % i, nnq.Quantize(s, z))
+            self.add_module("quant%d" % i, nnq.Quantize(s, z, reduce_range=reduce_range))
 
     def forward(self, *xs):
         if len(xs) != len(self._inputs):
@@ -140,9 +140,9 @@ def _concrete_shape(shape, dims):
     return tuple(s.eval(dims) if isinstance(s, Dim) else int(s) for s in shape)
 
 
-def _make_step(node, act, pad, qp, name):
+def _make_step(node, act, pad, qp, name, rr=False):
     """A callable(module, env, dims) running node (+act) on QTensors, and the quantized layer
-    to register under `name` (or None)."""
+    to register under `name` (or None); rr: the activation observers' reduce_range."""
     op = node.op
     ins = [None if v is None else v.name for v in node.inputs]
     out = _out(node, act).name
@@ -161,6 +161,7 @@ def _make_step(node, act, pad, qp, name):
                                      dilation=tuple(a.get("dilations", (1, 1))), padding=pads)
         cls = nnq.ConvReLU2d if relu else nnq.Conv2d
         layer = cls.from_float(fake, *qp[out])
+        layer.reduce_range = rr
 
         def run(m, env, dims, x=ins[0]):
             env[out] = m._modules[name](env[x])
@@ -176,6 +177,7 @@ def _make_step(node, act, pad, qp, name):
         s, z = qp.get(out, (None, 0))
         layer = (nnq.LinearReLU if relu else nnq.Linear).from_float(
             fake, s if s is not None else 1.0, z)
+        layer.reduce_range = rr
         float_out = s is None
 
         def run(m, env, dims, x=ins[0]):
@@ -189,6 +191,7 @@ def _make_step(node, act, pad, qp, name):
     if op == "Add" and all(v is not None and not v.is_const for v in node.inputs) and \
             tuple(node.inputs[0].shape) == tuple(node.inputs[1].shape):
         layer = nnq.QFunctional(*qp[out])
+        layer.reduce_range = rr
 
         def run(m, env, dims, a=ins[0], b=ins[1]):
             f = m._modules[name]
@@ -216,7 +219,8 @@ def _make_step(node, act, pad, qp, name):
         def run(m, env, dims, x=ins[0]):
             q = env[x]
             c = _PadCodes.apply(q.codes, nhwc=q.nhwc, pads=(t, l, b, r), value=q.zero_point)
-            env[out] = QTensor(c._data, q.scale, q.zero_point, nhwc=True)
+            env[out] = QTensor(c._data, q.scale, q.zero_point, nhwc=True,
+                               reduce_range=q.reduce_range)
         return run, None
     if op == "GlobalAveragePool":
         def run(m, env, dims, x=ins[0]):
@@ -244,7 +248,7 @@ def _make_step(node, act, pad, qp, name):
             where.append(len(args) - 1)
         y = _FloatStep.apply(*args, node=node, act=act, where=tuple(
             w if isinstance(w, int) else _Const(w) for w in where))
-        env[out] = quantize_per_tensor(y, *s_z) if s_z is not None else y
+        env[out] = quantize_per_tensor(y, *s_z, reduce_range=rr) if s_z is not None else y
     return run, None
 
 
@@ -280,8 +284,9 @@ def quantize_static(model, calibration, qconfig=None, example_input=None):
     """An int8 copy of `model` (a QuantizedGraphModule) calibrated on `calibration` (an
     iterable of input batches, or of (input, target) pairs, e.g. a DataLoader).
 
-    qconfig: its activation observer (default get_default_qconfig('x86'): histogram);
-    weights are always per output channel symmetric int8.  The model must trace with
+    qconfig: its activation observer (default get_default_qconfig('x86'): histogram; with
+    get_default_qconfig('x86', reduce_range=True), 7-bit activation codes and the AVX2 7-bit
+    GEMM tile); weights are always per output channel symmetric int8.  The model must trace with
     dl.jit.trace (one float input, a CNN/MLP of convs, linears, pools, adds, activations)."""
     if not isinstance(model, nn.Module):
         raise TypeError("quantize_static: model must be a dl.nn.Module, got %s"
@@ -332,15 +337,16 @@ def quantize_static(model, calibration, qconfig=None, example_input=None):
                 if v.name in obs:
                     obs[v.name](wrap(o))
     qp = {n: o.calculate_qparams() for n, o in obs.items()}
+    rr = all(bool(getattr(o, "reduce_range", False)) for o in obs.values())
     runs, layers = [], {}
     for i, (node, act, pad) in enumerate(steps):
         name = "%s_%d" % (node.op.lower(), i)
-        run, layer = _make_step(node, act, pad, qp, name)
+        run, layer = _make_step(node, act, pad, qp, name, rr)
         runs.append(run)
         if layer is not None:
             layers[name] = layer
     qm = QuantizedGraphModule(runs, [graph.inputs[0].name], [v.name for v in graph.outputs],
-                              [qp[graph.inputs[0].name]], [graph.inputs[0].shape])
+                              [qp[graph.inputs[0].name]], [graph.inputs[0].shape], rr)
     for name, layer in layers.items():
         qm.add_module(name, layer)
     qm.train(False)

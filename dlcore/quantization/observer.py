@@ -10,6 +10,9 @@ choose quantization parameters (torch.ao.quantization.observer's names and meani
 - PerChannelMinMaxObserver: per output channel symmetric int8 for weights (scale =
   max|w| / 127), what dl.nn.quantized.Conv2d / Linear store.
 Each forward returns its input unchanged.
+
+reduce_range=True (torch's argument) maps the chosen range onto codes 0..127 instead of 0..255:
+the layers fed by those activations take the AVX2 7-bit GEMM tile (dlcore.ops.qtensor).
 """
 import numpy as np
 
@@ -73,10 +76,7 @@ class MinMaxObserver(ObserverBase):
         return self._qparams(self.min_val, self.max_val)
 
     def _qparams(self, lo, hi):
-        s, z = choose_qparams(lo, hi)
-        if self.reduce_range:   # 7-bit range, as torch's reduce_range (0..127)
-            return s * 255.0 / 127.0, int(round(z * 127.0 / 255.0))
-        return s, z
+        return choose_qparams(lo, hi, self.reduce_range)
 
     def extra_repr(self):
         return "min_val=%g, max_val=%g" % (self.min_val, self.max_val)
@@ -99,8 +99,8 @@ class MovingAverageMinMaxObserver(MinMaxObserver):
 class HistogramObserver(MinMaxObserver):
     """Keeps a `bins`-bin histogram over the widest range seen (re-binned as it grows) and
     picks the sub-range [lo, hi] that minimizes the expected squared error of u8 quantization:
-    width^2 / 12 per value inside (rounding), the squared distance to the range for values
-    outside (clipping)."""
+    width^2 / 12 per value inside (rounding, width = range / 255, or / 127 with reduce_range),
+    the squared distance to the range for values outside (clipping)."""
 
     def __init__(self, bins=2048, dtype=None, qscheme=None, reduce_range=False):
         super().__init__(dtype, qscheme, reduce_range)
@@ -150,7 +150,8 @@ class HistogramObserver(MinMaxObserver):
         ok = e > i
         below = lo * lo * H[i] - 2 * lo * S1[i] + S2[i]
         above = (S2[-1] - S2[e]) - 2 * hi * (S1[-1] - S1[e]) + hi * hi * (H[-1] - H[e])
-        width = (np.maximum(hi, 0.0) - np.minimum(lo, 0.0)) / 255.0
+        width = (np.maximum(hi, 0.0) - np.minimum(lo, 0.0)) / (
+            127.0 if self.reduce_range else 255.0)
         err = np.where(ok, (H[e] - H[i]) * width * width / 12.0 + below + above, np.inf)
         a, b = np.unravel_index(np.argmin(err), err.shape)
         return self._qparams(float(lo[a, 0]), float(hi[0, b]))

@@ -176,6 +176,10 @@ def convert(model, inplace=False):
             if child.__dict__.get("qconfig") is not None:
                 new = _convert_one(child, cpath)
                 if new is not None:
+                    obs = getattr(child, "activation_post_process", None)
+                    if isinstance(new, (nnq.Quantize, nnq.Conv2d, nnq.Linear, nnq.QFunctional)):
+                        # the output scale's code range travels to the layers it feeds
+                        new.reduce_range = bool(getattr(obs, "reduce_range", False))
                     new.train(False)
                     mod._modules[name] = new
                     continue

@@ -24,13 +24,15 @@ typedef struct {
     size_t OH, OW, groups;
 } dl_qconv_shape_t;
 
-/* requantize parameters shared by the kernels below */
+/* requantize parameters shared by the kernels below; x_u7: x's codes should be in 0..127
+ * (reduce_range), the GEMM's a_u7 hint (dlcore/qgemm.h: checked, exact either way) */
 typedef struct {
     float x_scale;
     int32_t x_zp;
     float y_scale;
     int32_t y_zp;
     int relu;
+    int x_u7;
 } dl_qparams_t;
 
 int dl_qconv2d_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *packed,

@@ -24,24 +24,29 @@ size_t dl_u8s8_packed_bytes(size_t N, size_t K);
 int dl_u8s8_pack(size_t N, size_t K, const int8_t *W, size_t ldw, int8_t *packed,
                  int32_t *colsum);
 
-/* Quantize x (M, K) to u8 rows of stride ldq >= Kp (zero padded).  per_row: a scale and zero
+/* Quantize x (M, K) to u8 rows of stride ldq >= Kp (zero padded), codes 0..qmax: qmax 255,
+ * or 127 for 7-bit codes (reduce_range: dl_u8s8_gemm's a_u7 tile).  per_row: a scale and zero
  * point per row, else one for the whole matrix (still written to all M entries).  The range
  * always includes 0 so that zero is exact; a row holding NaN or Inf gets scale NaN (its outputs
- * are then NaN). */
-int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row,
+ * are then NaN).  -1 for another qmax. */
+int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_row, int qmax,
                         uint8_t *q, size_t ldq, float *scale, int32_t *zp);
 
 /* out (M, ldo) float, or, when out_u8 is given, out_u8 (M, N; row stride N)
  * = clamp(rint(y / out_scale) + out_zp, 0, 255) (NaN -> 0).
- * raw_s32 (optional, (M, N)): the bare integer sums sum_k A W, for tests. */
+ * raw_s32 (optional, (M, N)): the bare integer sums sum_k A W, for tests.
+ * a_u7: the activation codes should be in 0..127 (reduce_range).  A hint, never trusted: on
+ * AVX2 it selects the 7-bit tile, which checks each row tile's codes and takes the full-range
+ * tile for any tile holding a code above 127; the sums are exact either way. */
 int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  const int8_t *packed, const int32_t *colsum, const float *a_scale,
                  const int32_t *a_zp, const float *w_scale, const float *bias, int act,
                  float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
-                 int32_t *raw_s32);
+                 int32_t *raw_s32, int a_u7);
 
-/* which micro-kernel the ISA in use runs: "amx" (dlcore/amx.h), "avx512-vnni", "avx2",
+/* which micro-kernel the ISA in use runs for full-range (a_u7 = 0) or 7-bit activations:
+ * "amx" (dlcore/amx.h), "avx512-vnni", "avx2", "avx2-u7" (7-bit rows on vpmaddubsw),
  * "generic" */
-const char *dl_u8s8_kernel_name(void);
+const char *dl_u8s8_kernel_name(int a_u7);
 
 #endif

@@ -1,8 +1,9 @@
 """Dynamically quantized layers: weights stored in low precision once, activations quantized at
 every call (torch.ao.nn.quantized.dynamic's idea; see dlcore.ops.qmatmul for the arithmetic).
 
-- Linear: int8 weights per output channel (symmetric), u8 activations per row or per tensor,
-  the int8 kernel with the bias in its epilogue.
+- Linear: int8 weights per output channel (symmetric), u8 activations per row or per tensor
+  (codes 0..255, or 0..127 with reduce_range: the AVX2 7-bit tile, dlcore.ops.qmatmul), the
+  int8 kernel with the bias in its epilogue.
 - LinearBF16: weights rounded to bfloat16, inputs rounded to bfloat16 per call, float32 sums.
 
 state_dict: Linear has `weight` (int8, (out, in)), `weight_scale` (float32, (out,)) and `bias`
@@ -79,7 +80,8 @@ class _Dynamic(Module):
 class Linear(_Dynamic):
     """y = x @ dequant(weight).T + bias with x quantized to u8 per call (int8 kernel)."""
 
-    def __init__(self, in_features, out_features, bias=True, granularity="per_row"):
+    def __init__(self, in_features, out_features, bias=True, granularity="per_row",
+                 reduce_range=False):
         super().__init__()
         _check_features("quantized.dynamic.Linear", in_features, out_features)
         if granularity not in GRANULARITIES:
@@ -87,6 +89,9 @@ class Linear(_Dynamic):
                              "'per_tensor', got %r" % (granularity,))
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.granularity = granularity
+        # the activations' range, 0..127 when set (an option of the call, as torch's
+        # linear_dynamic(..., reduce_range); not part of the state_dict)
+        self.reduce_range = bool(reduce_range)
         self.register_buffer("weight", _frozen(np.zeros((out_features, in_features), np.int8)))
         self.register_buffer("weight_scale", _frozen(np.ones(out_features, np.float32)))
         if bias:
@@ -95,10 +100,11 @@ class Linear(_Dynamic):
             self.register_buffer("bias", None)
 
     @classmethod
-    def from_float(cls, mod, granularity="per_row"):
+    def from_float(cls, mod, granularity="per_row", reduce_range=False):
         """The quantized copy of a float dl.nn.Linear (its weight per output channel)."""
         w, b = _float_linear_of("quantized.dynamic.Linear", mod)
-        new = cls(w.shape[1], w.shape[0], bias=b is not None, granularity=granularity)
+        new = cls(w.shape[1], w.shape[0], bias=b is not None, granularity=granularity,
+                  reduce_range=reduce_range)
         q, scale = quantize_weight_per_channel(w)
         new.weight = _frozen(q)
         new.weight_scale = _frozen(scale)
@@ -116,16 +122,18 @@ class Linear(_Dynamic):
         return self._packed_weight().dequantize()
 
     def forward(self, x):
-        return int8_linear(x, self._packed_weight(), self._bias(), granularity=self.granularity)
+        return int8_linear(x, self._packed_weight(), self._bias(), granularity=self.granularity,
+                           reduce_range=self.reduce_range)
 
     def forward_with_activation(self, x, activation):
         """activation(self(x)) in one kernel pass; activation None, 'relu' or 'gelu'."""
         return int8_linear(x, self._packed_weight(), self._bias(), activation=activation,
-                           granularity=self.granularity)
+                           granularity=self.granularity, reduce_range=self.reduce_range)
 
     def extra_repr(self):
-        return "in_features=%d, out_features=%d, dtype=qint8, granularity=%s, bias=%s" % (
-            self.in_features, self.out_features, self.granularity, self.bias is not None)
+        return ("in_features=%d, out_features=%d, dtype=qint8, granularity=%s, reduce_range=%s, "
+                "bias=%s" % (self.in_features, self.out_features, self.granularity,
+                             self.reduce_range, self.bias is not None))
 
 
 class LinearBF16(_Dynamic):
@@ -174,13 +182,13 @@ class LinearBF16(_Dynamic):
 def stacked_weight(owner, layers):
     """(Int8Weight, float32 bias or None) of int8 dynamic Linears that read the same input,
     their rows stacked (cached on `owner`, made again when a layer's arrays change); None when
-    they cannot share a call: not all quantized.dynamic.Linear, or different in_features or
-    granularity."""
+    they cannot share a call: not all quantized.dynamic.Linear, or different in_features,
+    granularity or reduce_range."""
     if not layers or any(type(m) is not Linear for m in layers):
         return None
     first = layers[0]
     if any(m.in_features != first.in_features or m.granularity != first.granularity
-           for m in layers):
+           or m.reduce_range != first.reduce_range for m in layers):
         return None
     parts = tuple(m._packed_weight() for m in layers)
     biases = tuple(m._bias() for m in layers)
@@ -209,4 +217,5 @@ def stacked_linear(owner, layers, x):
     wb = stacked_weight(owner, layers)
     if wb is None:
         return None
-    return int8_linear(x, wb[0], wb[1], granularity=layers[0].granularity)
+    return int8_linear(x, wb[0], wb[1], granularity=layers[0].granularity,
+                       reduce_range=layers[0].reduce_range)

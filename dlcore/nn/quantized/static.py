@@ -8,6 +8,11 @@ state_dict: Conv2d / Linear hold `weight` (int8, the float layer's shape), `weig
 `zero_point` (int64 (1,)); Quantize and QFunctional hold `scale` and `zero_point`.  They save with
 dl.save (safetensors) and load back; the kernel-ready packed weight is remade when
 load_state_dict swaps in new arrays.  Inference only.
+
+`reduce_range` (an attribute of the layers that choose an output scale, set by convert /
+quantize_static from the observer, not part of the state_dict): that scale was chosen for codes
+0..127, recorded on the output QTensor, so the next Conv2d / Linear takes the AVX2 7-bit GEMM
+tile (dlcore.ops.qtensor; exact either way).
 """
 import numpy as np
 
@@ -24,7 +29,8 @@ __all__ = ["Quantize", "DeQuantize", "Conv2d", "ConvReLU2d", "Linear", "LinearRe
 
 
 class _OutParams(_Dynamic):
-    """The output scale / zero point buffers."""
+    """The output scale / zero point buffers, and whether that scale is for 7-bit codes."""
+    reduce_range = False
 
     def _init_out(self, scale=1.0, zero_point=0):
         self.register_buffer("scale", _frozen(np.array([scale], np.float32)))
@@ -53,15 +59,16 @@ class _Int8Weighted(_OutParams):
 class Quantize(_OutParams):
     """float Tensor -> QTensor with a fixed scale and zero point (what a QuantStub becomes)."""
 
-    def __init__(self, scale=1.0, zero_point=0, dtype=None):
+    def __init__(self, scale=1.0, zero_point=0, dtype=None, reduce_range=False):
         super().__init__()
         self._init_out(scale, zero_point)
+        self.reduce_range = bool(reduce_range)
 
     def forward(self, x):
         if isinstance(x, QTensor):
             return x
         s, z = self._out()
-        return quantize_per_tensor(x, s, z)
+        return quantize_per_tensor(x, s, z, reduce_range=self.reduce_range)
 
     def extra_repr(self):
         return "scale=%g, zero_point=%d" % self._out()
@@ -117,7 +124,7 @@ class Conv2d(_Int8Weighted):
     def forward(self, x):
         s, z = self._out()
         return Q.qconv2d(x, self._packed_weight(), self._bias(), self.stride, self.padding,
-                         self.dilation, s, z, relu=self._relu)
+                         self.dilation, s, z, relu=self._relu, reduce_range=self.reduce_range)
 
     def extra_repr(self):
         return ("%d, %d, kernel_size=%s, stride=%s, padding=%s, groups=%d, scale=%g, "
@@ -156,7 +163,8 @@ class Linear(_Int8Weighted):
 
     def forward(self, x):
         s, z = self._out()
-        return Q.qlinear(x, self._packed_weight(), self._bias(), s, z, relu=self._relu)
+        return Q.qlinear(x, self._packed_weight(), self._bias(), s, z, relu=self._relu,
+                         reduce_range=self.reduce_range)
 
     def extra_repr(self):
         return "in_features=%d, out_features=%d, scale=%g, zero_point=%d" % (
@@ -247,10 +255,10 @@ class QFunctional(_OutParams):
         raise RuntimeError("QFunctional: call .add(a, b) or .add_relu(a, b), not forward")
 
     def add(self, a, b):
-        return Q.qadd(a, b, *self._out())
+        return Q.qadd(a, b, *self._out(), reduce_range=self.reduce_range)
 
     def add_relu(self, a, b):
-        return Q.qadd(a, b, *self._out(), relu=True)
+        return Q.qadd(a, b, *self._out(), relu=True, reduce_range=self.reduce_range)
 
     def extra_repr(self):
         return "scale=%g, zero_point=%d" % self._out()

@@ -1,0 +1,148 @@
+"""reduce_range (7-bit activation codes) end to end: quantize_dynamic and the dynamic Linear
+against a NumPy model of the 7-bit arithmetic, the static qconfig through prepare/convert and
+quantize_static (the layers record it, their QTensors carry it), and the dl.jit plan equal to
+eager.  The GEMM's own exactness is tests/test_qgemm_u7.py."""
+import numpy as np
+import pytest
+
+import dlcore as dl
+from dlcore import nn
+from dlcore import quantization as tq
+from dlcore.nn import quantized as nnq
+from dlcore.nn.quantized import dynamic as qdyn
+from dlcore.ops import qconv as Q
+from dlcore.ops.qmatmul import Int8Weight, int8_linear, quantize_activations
+from dlcore.ops.qtensor import QTensor, quantize_per_tensor
+
+
+def int8_reference_7bit(x, w, b):
+    """The dynamic int8 Linear with activations on codes 0..127 per row, in float64."""
+    wq, ws = Int8Weight.from_float(w).q, Int8Weight.from_float(w).scale
+    lo = np.minimum(x.min(1), 0)
+    hi = np.maximum(x.max(1), 0)
+    s = ((hi - lo) / np.float32(127)).astype(np.float32)
+    s = np.where(s > 0, s, 1).astype(np.float32)
+    z = np.clip(np.rint(-lo / s), 0, 127)
+    xq = np.clip(np.rint(x * (np.float32(1) / s)[:, None]) + z[:, None], 0, 127)
+    xd = (xq - z[:, None]) * s[:, None].astype(np.float64)
+    wd = wq * ws[:, None].astype(np.float64)
+    return xd @ wd.T + (0 if b is None else b), np.abs(xd) @ np.abs(wd).T
+
+
+def test_dynamic_linear_7bit_matches_numpy_model(isa, rng):
+    lin = nn.Linear(67, 29)
+    q = qdyn.Linear.from_float(lin, reduce_range=True)
+    assert q.reduce_range and "reduce_range=True" in repr(q)
+    x = (rng.standard_normal((5, 67)) * 3).astype(np.float32)
+    ref, mag = int8_reference_7bit(x, lin.weight.numpy(), lin.bias.numpy())
+    y = q(dl.tensor(x)).numpy()
+    assert np.all(np.abs(y - ref) <= 1e-5 * mag + 1e-6)
+    # the 8-bit layer is a different (finer) model: the flag really changes the codes
+    codes, _, _ = quantize_activations(x, reduce_range=True)
+    assert codes.max() <= 127
+    assert quantize_activations(x)[0].max() == 255
+
+
+def test_quantize_dynamic_reduce_range(rng):
+    dl.manual_seed(0)
+    model = nn.Sequential(nn.Linear(33, 65), nn.ReLU(), nn.Linear(65, 7))
+    x = dl.tensor(rng.standard_normal((9, 33)).astype(np.float32))
+    q8 = tq.quantize_dynamic(model, {nn.Linear})
+    q7 = tq.quantize_dynamic(model, {nn.Linear}, reduce_range=True)
+    assert not any(m.reduce_range for m in q8.modules() if isinstance(m, qdyn.Linear))
+    assert all(m.reduce_range for m in q7.modules() if isinstance(m, qdyn.Linear))
+    with dl.no_grad():
+        f = model(x).numpy()
+    y7 = q7(x).numpy()
+    assert np.abs(y7 - f).max() < 0.05 * np.abs(f).max()
+    # the plan runs the same 7-bit steps, bit for bit
+    assert np.array_equal(dl.jit.trace(q7, x)(x).numpy(), y7)
+    with pytest.raises(TypeError, match="reduce_range must be True or False"):
+        tq.quantize_dynamic(model, reduce_range="yes")
+
+
+def test_int8_linear_7bit_equals_its_gemm(rng):
+    w = Int8Weight.from_float(rng.standard_normal((40, 50)).astype(np.float32))
+    x = rng.standard_normal((6, 50)).astype(np.float32)
+    from dlcore.ops.qmatmul import int8_gemm
+    want = int8_gemm(quantize_activations(x, reduce_range=True), w, reduce_range=True)
+    assert np.array_equal(int8_linear(x, w, reduce_range=True).numpy(), want)
+
+
+def small_cnn():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2, padding=1),
+                         nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 16, 1),
+                         nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5))
+
+
+def test_static_qconfig_and_observers():
+    qc = tq.get_default_qconfig("x86", reduce_range=True)
+    obs = qc.activation()
+    assert obs.reduce_range
+    obs(dl.tensor(np.array([-1.0, 3.0], np.float32)))
+    s, z = obs.calculate_qparams()
+    assert z <= 127 and (127 - z) * s >= 3.0 * 0.98 and z * s >= 1.0 * 0.98
+    assert not tq.get_default_qconfig("x86").activation().reduce_range
+
+
+def test_quantize_static_7bit_records_the_range_and_plan_equals_eager():
+    rng = np.random.default_rng(3)
+    model = small_cnn().eval()
+    batches = [dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32)) for _ in range(2)]
+    q7 = tq.quantize_static(model, batches, qconfig=tq.get_default_qconfig("x86",
+                                                                          reduce_range=True))
+    q8 = tq.quantize_static(model, batches)
+    layers = [m for m in q7.modules() if isinstance(m, (nnq.Conv2d, nnq.Linear, nnq.Quantize))]
+    assert layers and all(m.reduce_range for m in layers)
+    assert not any(m.reduce_range for m in q8.modules() if isinstance(m, nnq.Conv2d))
+    x = dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32))
+    with dl.no_grad():
+        f = model(x).numpy()
+    y7, y8 = q7(x).numpy(), q8(x).numpy()
+    err = lambda y: np.abs(y - f).max() / np.abs(f).max()   # noqa: E731
+    assert err(y7) < 0.1 and err(y8) < 0.1
+    traced = dl.jit.trace(q7, x)
+    assert np.array_equal(traced(x).numpy(), y7)
+    # beyond the calibrated range codes pass 127; the GEMM stays exact (checked tiles)
+    big = dl.tensor(x.numpy() * 4)
+    assert np.array_equal(traced(big).numpy(), q7(big).numpy())
+
+
+def test_eager_prepare_convert_7bit():
+    rng = np.random.default_rng(5)
+    model = tq.QuantWrapper(nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 1)))
+    model.eval()
+    model.qconfig = tq.get_default_qconfig("minmax", reduce_range=True)
+    p = tq.prepare(model)
+    for _ in range(2):
+        p(dl.tensor(rng.normal(size=(2, 3, 9, 9)).astype(np.float32)))
+    q = tq.convert(p)
+    assert q.quant.reduce_range and q.module[0].reduce_range and q.module[2].reduce_range
+    x = dl.tensor(rng.normal(size=(2, 3, 9, 9)).astype(np.float32))
+    qx = q.quant(x)
+    assert qx.reduce_range and qx.zero_point <= 127
+    h = q.module[0](qx)
+    assert isinstance(h, QTensor) and h.reduce_range
+    with dl.no_grad():
+        f = model(x).numpy()
+    assert np.abs(q(x).numpy() - f).max() < 0.1 * np.abs(f).max()
+
+
+def test_the_input_flag_picks_a_tile_not_a_result(isa):
+    """a static conv / linear gives the same codes whether its input says reduce_range or not,
+    including codes above 127 (values beyond a calibrated range)"""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 6, 11, 11)).astype(np.float32)
+    w = Q.Int8ConvWeight.from_float(rng.normal(size=(9, 6, 3, 3)).astype(np.float32))
+    lw = Int8Weight.from_float(rng.normal(size=(5, 11)).astype(np.float32))
+    for scale in (0.05, 0.01):        # 0.01: many codes past 127
+        q8 = quantize_per_tensor(dl.tensor(x), scale, 60)
+        q7 = quantize_per_tensor(dl.tensor(x), scale, 60, reduce_range=True)
+        assert q7.reduce_range and np.array_equal(q7.codes, q8.codes)
+        a = Q.qconv2d(q8, w, None, 1, 1, 1, 0.1, 10, relu=True)
+        b = Q.qconv2d(q7, w, None, 1, 1, 1, 0.1, 10, relu=True, reduce_range=True)
+        assert b.reduce_range and np.array_equal(a.codes, b.codes)
+        la = Q.qlinear(q8, lw, None, 0.2, 5)
+        lb = Q.qlinear(q7, lw, None, 0.2, 5)
+        assert np.array_equal(la.codes, lb.codes)
