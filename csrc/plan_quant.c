@@ -11,7 +11,8 @@
  * Kp bytes when K is not a multiple of 4).  The scratch operand holds the u8 rows, then M
  * scales and M zero points.  i[8] (reduce_range): float rows are quantized to 0..127 and the
  * GEMM takes its 7-bit tile; with codes, the hint that they should be in 0..127 (checked by
- * the tile).  QCONV's i[20]: the same hint for its input codes. */
+ * the tile); i[9]: u8 outputs clamped to 0..127 (7-bit codes).  QCONV's i[20], i[21], QADD's
+ * i[5] and QUANTIZE's i[5]: the same for their input / output codes. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/plan.h"
@@ -55,7 +56,7 @@ int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
     }
     return dl_u8s8_gemm(M, N, K, a, Kp, packed, colsum, scale, zp, w_scale, bias, act,
                         out_u8 ? NULL : (float *)y, N, out_u8 ? (uint8_t *)y : NULL,
-                        (float)s->f[1], (int32_t)i[7], NULL, u7);
+                        (float)s->f[1], (int32_t)i[7], NULL, u7, i[9] != 0);
 }
 
 static dl_qconv_shape_t qconv_shape(const int64_t *i)
@@ -73,7 +74,7 @@ int dl_plan_qconv(const dl_plan_step *s, const uint8_t *x, const int8_t *w,
     const int64_t *i = s->i;
     const dl_qconv_shape_t g = qconv_shape(i);
     const dl_qparams_t q = {(float)s->f[0], (int32_t)i[17], (float)s->f[1], (int32_t)i[18],
-                            (int)i[19], i[20] != 0};
+                            (int)i[19], i[20] != 0, i[21] != 0};
     if (i[16]) return dl_qconv2d_dw_u8(&g, x, w, w_scale, bias, &q, y);
     return dl_qconv2d_u8(&g, x, w, colsum, w_scale, bias, &q, y);
 }
@@ -88,7 +89,7 @@ int dl_plan_qadd(const dl_plan_step *s, const uint8_t *a, const uint8_t *b, uint
 {
     const int64_t *i = s->i;
     const dl_qparams_t q = {(float)s->f[0], (int32_t)i[1], (float)s->f[2], (int32_t)i[3],
-                            (int)i[4], 0};
+                            (int)i[4], 0, i[5] != 0};
     return dl_qadd_u8((size_t)i[0], a, b, (float)s->f[1], (int32_t)i[2], &q, y);
 }
 
@@ -99,7 +100,7 @@ int dl_plan_qadd(const dl_plan_step *s, const uint8_t *a, const uint8_t *b, uint
 typedef struct {
     size_t C, P, rows, n;
     int nt;
-    float scale, zp;
+    float scale, zp, qmax;
 } code_move;
 
 static code_move code_move_of(const dl_plan_step *s)
@@ -119,17 +120,18 @@ static code_move code_move_of(const dl_plan_step *s)
     m.nt = dl_threads_for(m.n, (size_t)1 << 16);
     m.scale = (float)s->f[0];
     m.zp = (float)i[4];
+    m.qmax = i[5] ? 127.0f : 255.0f;      /* QUANTIZE: 7-bit codes (reduce_range) */
     return m;
 }
 
 /* positions per block of dl_plan_quantize's blocked NHWC move */
 #define QZ_BLOCK DL_QZ_MAX_LEN
 
-/* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
-static inline uint8_t quantize_one(float x, float scale, float zp)
+/* as QuantizeFn: rint(x / scale) + zp in float32, clamped to 0..qmax, NaN to 0 */
+static inline uint8_t quantize_one(float x, float scale, float zp, float qmax)
 {
     float v = rintf(x / scale) + zp;
-    v = v > 255.0f ? 255.0f : v;
+    v = v > qmax ? qmax : v;
     v = v >= 0.0f ? v : 0.0f;
     return (uint8_t)(int32_t)v;
 }
@@ -139,7 +141,7 @@ void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
     const code_move m = code_move_of(s);
     if (m.C == 1) {
         #pragma omp parallel for simd num_threads(m.nt) schedule(static) if (m.nt > 1)
-        for (size_t k = 0; k < m.n; k++) y[k] = quantize_one(x[k], m.scale, m.zp);
+        for (size_t k = 0; k < m.n; k++) y[k] = quantize_one(x[k], m.scale, m.zp, m.qmax);
         return;
     }
     /* position t = n P + p: y[t C + c] = x[(n C + c) P + p].  Blocks of QZ_BLOCK positions
@@ -153,7 +155,7 @@ void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
         for (size_t k = 0; k < nimg * nb; k++) {
             const size_t n = k / nb, p0 = k % nb * QZ_BLOCK;
             const size_t len = m.P - p0 < QZ_BLOCK ? m.P - p0 : QZ_BLOCK;
-            kt->quantize_nhwc(m.C, m.P, len, x + n * m.C * m.P + p0, m.scale, m.zp,
+            kt->quantize_nhwc(m.C, m.P, len, x + n * m.C * m.P + p0, m.scale, m.zp, m.qmax,
                               y + (n * m.P + p0) * m.C);
         }
         return;
@@ -162,7 +164,8 @@ void dl_plan_quantize(const dl_plan_step *s, const float *x, uint8_t *y)
     for (size_t t = 0; t < m.rows; t++) {
         const float *xs = x + (t / m.P) * m.C * m.P + t % m.P;
         uint8_t *yo = y + t * m.C;
-        for (size_t c = 0; c < m.C; c++) yo[c] = quantize_one(xs[c * m.P], m.scale, m.zp);
+        for (size_t c = 0; c < m.C; c++)
+            yo[c] = quantize_one(xs[c * m.P], m.scale, m.zp, m.qmax);
     }
 }
 

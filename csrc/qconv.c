@@ -85,7 +85,8 @@ int dl_qconv2d_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *pac
     }
     if (direct) {
         rc = dl_u8s8_gemm(rows, s->OC, K, x, s->C, packed, colsum, a_scale, a_zp, w_scale,
-                          bias, act, NULL, 0, y, q->y_scale, q->y_zp, NULL, q->x_u7);
+                          bias, act, NULL, 0, y, q->y_scale, q->y_zp, NULL, q->x_u7,
+                          q->y_u7);
         goto done;
     }
     const int nt = dl_threads_for(M * Kp, QC_GRAIN);
@@ -101,7 +102,7 @@ int dl_qconv2d_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *pac
             uint8_t *dst = G > 1 ? tmp : yn;
             rc = dl_u8s8_gemm(M, og, K, A, Kp, packed + g * pbytes, colsum + g * og, a_scale,
                               a_zp, w_scale + g * og, bias ? bias + g * og : NULL, act, NULL, 0,
-                              dst, q->y_scale, q->y_zp, NULL, q->x_u7);
+                              dst, q->y_scale, q->y_zp, NULL, q->x_u7, q->y_u7);
             if (G > 1)
                 for (size_t r = 0; r < M; r++)
                     memcpy(yn + r * s->OC + g * og, tmp + r * og, og);

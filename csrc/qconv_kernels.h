@@ -5,7 +5,9 @@
  *   add:     n elements of the requantized sum of two u8 tensors
  *   max_row: one output row oh of max pooling of one NHWC image
  *   quantize_nhwc: len positions of C <= DL_QZ_MAX_C float channel planes (x: channel c's
- *            run at x + c P) as interleaved u8 codes y[j C + c], QuantizeFn's arithmetic
+ *            run at x + c P) as interleaved u8 codes y[j C + c] (0..qmax), QuantizeFn's
+ *            arithmetic
+ * requantized outputs are clamped to 127 instead of 255 where q->y_u7 (7-bit codes)
  * dw_row runs whole vectors of channels on simd.h's words (exact integer sums carried in
  * float, see qconv_simd.c), the rest in plain C int32 loops vectorized by the compiler. */
 #ifndef DLCORE_QCONV_KERNELS_H
@@ -24,7 +26,7 @@ typedef struct {
                 const dl_qparams_t *q, uint8_t *y);
     void (*max_row)(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint8_t *y);
     void (*quantize_nhwc)(size_t C, size_t P, size_t len, const float *x, float scale,
-                          float zp, uint8_t *y);
+                          float zp, float qmax, uint8_t *y);
 } qconv_kernels_t;
 
 DL_KERNEL_TABLE(qconv_kernels_t, qconv_kernels)

@@ -7,11 +7,12 @@
 #include "qconv_kernels.h"
 #include "qrequant.h"
 
-/* clamp(rint(v * inv) + zp, lo, 255); NaN -> lo (a u8 has no NaN) */
-static inline uint8_t requant(float v, float inv, float zp, float lo)
+/* clamp(rint(v * inv) + zp, lo, hi); NaN -> lo (a u8 has no NaN); hi 255, or 127 for 7-bit
+ * codes (q->y_u7) */
+static inline uint8_t requant(float v, float inv, float zp, float lo, float hi)
 {
     float r = rintf(v * inv) + zp;
-    r = r > 255.0f ? 255.0f : r;
+    r = r > hi ? hi : r;
     r = r >= lo ? r : lo;
     return (uint8_t)(int32_t)r;
 }
@@ -25,7 +26,7 @@ static void dw_row_int(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
     const size_t C = s->C, W = s->W;
     const int32_t zp = q->x_zp;
     const float inv = 1.0f / q->y_scale, yzp = (float)q->y_zp;
-    const float lo = q->relu ? yzp : 0.0f;
+    const float lo = q->relu ? yzp : 0.0f, hi = q->y_u7 ? 127.0f : 255.0f;
     for (size_t ow = 0; ow < s->OW; ow++) {
         uint8_t *yo = y + ow * C;
         for (size_t c0 = c_begin; c0 < C; c0 += QC_CB) {
@@ -50,7 +51,7 @@ static void dw_row_int(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
             for (size_t c = 0; c < cb; c++) {
                 float v = (float)acc[c] * (q->x_scale * ws[c]);
                 v = bias ? v + bias[c0 + c] : v;
-                yo[c0 + c] = requant(v, inv, yzp, lo);
+                yo[c0 + c] = requant(v, inv, yzp, lo, hi);
             }
         }
     }
@@ -100,7 +101,7 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
     const size_t C = s->C, KH = s->KH, KW = s->KW, OW = s->OW;
     const ptrdiff_t W = (ptrdiff_t)s->W, ih0 = (ptrdiff_t)(oh * s->SH) - (ptrdiff_t)s->PT;
     const vf zp = vf_set1((float)q->x_zp), inv = vf_set1(1.0f / q->y_scale);
-    const vf yzp = vf_set1((float)q->y_zp), top = vf_set1(255.0f);
+    const vf yzp = vf_set1((float)q->y_zp), top = vf_set1(q->y_u7 ? 127.0f : 255.0f);
     const vf lo = vf_set1(q->relu ? (float)q->y_zp : 0.0f), xs = vf_set1(q->x_scale);
     /* output columns [ow_lo, ow_hi) read no padding */
     size_t ow_lo = (s->PL + s->SW - 1) / s->SW, ow_hi = 0;
@@ -116,9 +117,11 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
     }
 #if defined(__AVX512F__)
     const __m512i zo = _mm512_set1_epi32(q->y_zp), lo_i = _mm512_set1_epi32(q->relu ? q->y_zp : 0);
+    const __m512i hi_i = _mm512_set1_epi32(q->y_u7 ? 127 : 255);
     (void)yzp, (void)top, (void)lo;              /* the portable store's constants */
 #elif defined(__AVX2__)
     const __m256i zo = _mm256_set1_epi32(q->y_zp), lo_i = _mm256_set1_epi32(q->relu ? q->y_zp : 0);
+    const __m256i hi_i = _mm256_set1_epi32(q->y_u7 ? 127 : 255);
     (void)yzp, (void)top, (void)lo;
 #endif
 #if defined(__AVX2__)
@@ -143,13 +146,13 @@ static void dw_row_vec(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t
 #define QC_STORE(acc, ow)                                                                  \
         do {                                                                               \
             vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
-            dl_requant_store16(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i); /* NaN->lo */ \
+            dl_requant_store16(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i, hi_i);       \
         } while (0)
 #elif defined(__AVX2__)
 #define QC_STORE(acc, ow)                                                                  \
         do {                                                                               \
             vf v_ = bias ? vf_fma((acc), sc, b) : vf_mul((acc), sc);                       \
-            dl_requant_store8(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i);  /* NaN->lo */ \
+            dl_requant_store8(y + (ow) * C + c0, vf_mul(v_, inv), zo, lo_i, hi_i);        \
         } while (0)
 #else
 #define QC_STORE(acc, ow)                                                                  \
@@ -235,10 +238,11 @@ static void add(size_t n, const uint8_t *a, const uint8_t *b, float b_scale, int
 {
     const float sa = q->x_scale, za = (float)q->x_zp, sb = b_scale, zb = (float)b_zp;
     const float inv = 1.0f / q->y_scale, yzp = (float)q->y_zp, lo = q->relu ? yzp : 0.0f;
+    const float hi = q->y_u7 ? 127.0f : 255.0f;
     #pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float v = sa * ((float)a[i] - za) + sb * ((float)b[i] - zb);
-        y[i] = requant(v, inv, yzp, lo);
+        y[i] = requant(v, inv, yzp, lo, hi);
     }
 }
 
@@ -263,7 +267,7 @@ static void max_row(const dl_qconv_shape_t *s, const uint8_t *x, size_t oh, uint
 }
 
 static void quantize_nhwc(size_t C, size_t P, size_t len, const float *x, float scale,
-                          float zp, uint8_t *y)
+                          float zp, float qmax, uint8_t *y)
 {
     uint8_t buf[DL_QZ_MAX_C * DL_QZ_MAX_LEN];
     for (size_t c = 0; c < C; c++) {
@@ -271,7 +275,7 @@ static void quantize_nhwc(size_t C, size_t P, size_t len, const float *x, float 
         uint8_t *b = buf + c * DL_QZ_MAX_LEN;
         /* as QuantizeFn: rint(x / scale) + zp in float32, clamped, NaN to 0 */
         #pragma omp simd
-        for (size_t j = 0; j < len; j++) b[j] = requant(xs[j] / scale, 1.0f, zp, 0.0f);
+        for (size_t j = 0; j < len; j++) b[j] = requant(xs[j] / scale, 1.0f, zp, 0.0f, qmax);
     }
     for (size_t j = 0; j < len; j++)
         for (size_t c = 0; c < C; c++) y[j * C + c] = buf[c * DL_QZ_MAX_LEN + j];

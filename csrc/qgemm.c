@@ -190,6 +190,7 @@ typedef struct {
     uint8_t *out_u8;
     float inv_out_scale;
     int32_t out_zp;
+    int32_t out_max;
     size_t N;
     int32_t *raw_s32;
 } qgemm_rows_t;
@@ -213,14 +214,15 @@ static void qgemm_row(const void *ctx, size_t r, size_t n0, size_t nc, const int
     c->kt->epilogue(nc, sums, c->a_scale[r], c->a_zp[r], c->w_scale + n0, c->colsum + n0,
                     c->bias ? c->bias + n0 : NULL, c->act,
                     c->out_u8 ? NULL : c->out + r * c->ldo + n0,
-                    c->out_u8 ? c->out_u8 + r * c->N + n0 : NULL, c->inv_out_scale, c->out_zp);
+                    c->out_u8 ? c->out_u8 + r * c->N + n0 : NULL, c->inv_out_scale, c->out_zp,
+                    c->out_max);
 }
 
 int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  const int8_t *packed, const int32_t *colsum, const float *a_scale,
                  const int32_t *a_zp, const float *w_scale, const float *bias, int act,
                  float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
-                 int32_t *raw_s32, int a_u7)
+                 int32_t *raw_s32, int a_u7, int out_u7)
 {
     const size_t Kp = dl_u8s8_kpad(K);
     if (K > DL_QGEMM_MAX_K || act < DL_QACT_NONE || act > DL_QACT_GELU) return -1;
@@ -228,7 +230,8 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     if (lda < Kp || (!out_u8 && ldo < N) || (out_u8 && !(out_scale > 0.0f))) return -1;
     const qgemm_kernels_t *kt = qgemm_kernels();
     const qgemm_rows_t rows = {kt, a_scale, a_zp, w_scale, colsum, bias, act, out, ldo, out_u8,
-                               out_u8 ? 1.0f / out_scale : 0.0f, out_zp, N, raw_s32};
+                               out_u8 ? 1.0f / out_scale : 0.0f, out_zp, out_u7 ? 127 : 255,
+                               N, raw_s32};
     /* decided here, before any parallel region: the first call requests the tile permission
      * and runs the self-check on this thread */
     if (qgemm_use_amx(kt)) {

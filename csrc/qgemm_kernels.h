@@ -10,7 +10,8 @@
  *              rows <= mr_u7; NULL where the table has no such tile (generic, AVX-512)
  *   tile_amx:  the same on AMX tiles (qgemm_amx.c; mr <= 16, and C must have room for 16
  *              rows), NULL outside the AVX-512 table; used only after dl_amx_ready(DL_AMX_INT8)
- *   epilogue:  one output row from its integer sums (see dlcore/qgemm.h)
+ *   epilogue:  one output row from its integer sums (see dlcore/qgemm.h); u8 codes clamped to
+ *              out_max (255, or 127 for 7-bit outputs)
  *   minmax:    min and max of n floats, and whether any is NaN or Inf
  *   quantize:  q[i] = clamp(rint(x[i] * inv_scale) + zp, 0, qmax), qmax 255 or 127 */
 #ifndef DLCORE_QGEMM_KERNELS_H
@@ -49,7 +50,8 @@ typedef struct {
     size_t mr_u7;
     void (*epilogue)(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
                      const float *w_scale, const int32_t *colsum, const float *bias, int act,
-                     float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp);
+                     float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp,
+                     int32_t out_max);
     void (*minmax)(size_t n, const float *x, float *mn, float *mx, int *nonfinite);
     void (*quantize)(size_t n, const float *x, float inv_scale, int32_t zp, float qmax,
                      uint8_t *q);

@@ -86,7 +86,8 @@ static void tile(size_t mr, size_t nv, size_t Kp, const uint8_t *A, size_t lda,
 
 static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
                      const float *w_scale, const int32_t *colsum, const float *bias, int act,
-                     float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp)
+                     float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp,
+                     int32_t out_max)
 {
 #ifndef DL_VF_SCALAR
     if (out_u8 && act != DL_QACT_GELU) {
@@ -96,7 +97,7 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         size_t j = 0;
 #if defined(__AVX512F__)
         const __m512i za = _mm512_set1_epi32(a_zp), zo = _mm512_set1_epi32(out_zp);
-        const __m512i lo = _mm512_setzero_si512();
+        const __m512i lo = _mm512_setzero_si512(), hi = _mm512_set1_epi32(out_max);
         for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
             const __m512i t = _mm512_sub_epi32(
                 _mm512_loadu_si512(acc + j),
@@ -105,7 +106,7 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
             vf v = vf_from_int(t);
             v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
             if (act == DL_QACT_RELU) v = vf_max(zero, v);                  /* NaN stays */
-            dl_requant_store16(out_u8 + j, vf_mul(v, inv), zo, lo);         /* NaN -> 0 */
+            dl_requant_store16(out_u8 + j, vf_mul(v, inv), zo, lo, hi);     /* NaN -> 0 */
         }
 #else
         int32_t t[QG_LDC];
@@ -113,8 +114,9 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         for (size_t jj = 0; jj < n; jj++) t[jj] = acc[jj] - a_zp * colsum[jj];
 #if defined(__AVX2__)
         const __m256i zo = _mm256_set1_epi32(out_zp), lo = _mm256_setzero_si256();
+        const __m256i hi = _mm256_set1_epi32(out_max);
 #else
-        const vf fz = vf_set1((float)out_zp), top = vf_set1(255.0f);
+        const vf fz = vf_set1((float)out_zp), top = vf_set1((float)out_max);
 #endif
         for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) {
             vf sc = vf_mul(as, vf_loadu(w_scale + j));
@@ -122,7 +124,7 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
             v = bias ? vf_fma(v, sc, vf_loadu(bias + j)) : vf_mul(v, sc);
             if (act == DL_QACT_RELU) v = vf_max(zero, v);                  /* NaN stays */
 #if defined(__AVX2__)
-            dl_requant_store8(out_u8 + j, vf_mul(v, inv), zo, lo);          /* NaN -> 0 */
+            dl_requant_store8(out_u8 + j, vf_mul(v, inv), zo, lo, hi);      /* NaN -> 0 */
 #else
             vf q = vf_min(top, vf_add(vf_roundf(vf_mul(v, inv)), fz));
             vf_store_u8(out_u8 + j, vf_select_ge(q, zero, q, zero));        /* NaN -> 0 */
@@ -178,10 +180,11 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         dl_gelu_row(y, n);
     }
     if (out_u8) {
+        const float top = (float)out_max;
         #pragma omp simd
         for (size_t j = 0; j < n; j++) {
             float q = rintf(y[j] * inv_out_scale) + (float)out_zp;
-            q = q > 255.0f ? 255.0f : q;
+            q = q > top ? top : q;
             q = q >= 0.0f ? q : 0.0f;      /* NaN -> 0: a u8 has no NaN */
             out_u8[j] = (uint8_t)(int32_t)q;
         }

@@ -47,7 +47,7 @@ static void product_cols(const qgemm_kernels_t *kt, qg_tile_fn tile, size_t MR, 
             for (size_t r = m0; r < m1; r++)
                 kt->epilogue(nc, C + (r - m0) * QG_LDC, a_scale[r], a_zp[r], w_scale + c0,
                              colsum + c0, bias ? bias + c0 : NULL, DL_QACT_NONE,
-                             hg + r * G + c0, NULL, 0.0f, 0);
+                             hg + r * G + c0, NULL, 0.0f, 0, 255);
         }
     }
 }

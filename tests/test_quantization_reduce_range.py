@@ -57,6 +57,10 @@ def test_quantize_dynamic_reduce_range(rng):
     assert np.abs(y7 - f).max() < 0.05 * np.abs(f).max()
     # the plan runs the same 7-bit steps, bit for bit
     assert np.array_equal(dl.jit.trace(q7, x)(x).numpy(), y7)
+    # the options reach the layers (granularity used to be dropped on the way)
+    qt = tq.quantize_dynamic(model, {nn.Linear}, granularity="per_tensor", reduce_range=True)
+    assert all(m.granularity == "per_tensor" and m.reduce_range
+               for m in qt.modules() if isinstance(m, qdyn.Linear))
     with pytest.raises(TypeError, match="reduce_range must be True or False"):
         tq.quantize_dynamic(model, reduce_range="yes")
 
@@ -104,9 +108,60 @@ def test_quantize_static_7bit_records_the_range_and_plan_equals_eager():
     assert err(y7) < 0.1 and err(y8) < 0.1
     traced = dl.jit.trace(q7, x)
     assert np.array_equal(traced(x).numpy(), y7)
-    # beyond the calibrated range codes pass 127; the GEMM stays exact (checked tiles)
+    # beyond the calibrated range the codes clamp at 127 (as 8-bit ones at 255), in both
     big = dl.tensor(x.numpy() * 4)
     assert np.array_equal(traced(big).numpy(), q7(big).numpy())
+
+
+def test_relu6_fused_into_the_range_clips_in_7_bits_too():
+    """quantize_static folds relu6 into a conv whose output range (max <= 6) does the upper
+    clip: the 7-bit codes must clamp at 127 like the 8-bit ones at 255, or values beyond the
+    calibration pass the clip (EfficientNet-Lite0 gave garbage before the clamp)"""
+    rng = np.random.default_rng(8)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU6(), nn.Conv2d(8, 4, 1),
+                          nn.ReLU6(), nn.Conv2d(4, 4, 3, groups=4, padding=1), nn.ReLU6(),
+                          nn.Flatten(), nn.Linear(4 * 36, 3)).eval()
+    batches = [dl.tensor(rng.normal(0, 0.5, size=(2, 3, 6, 6)).astype(np.float32))
+               for _ in range(2)]
+    q7 = tq.quantize_static(model, batches, qconfig=tq.get_default_qconfig("minmax",
+                                                                          reduce_range=True))
+    q8 = tq.quantize_static(model, batches, qconfig=tq.get_default_qconfig("minmax"))
+    x = dl.tensor(rng.normal(0, 4, size=(2, 3, 6, 6)).astype(np.float32))
+    y7, y8 = q7(x).numpy(), q8(x).numpy()
+    assert np.abs(y7 - y8).max() < 0.05 * np.abs(y8).max()
+    assert np.array_equal(dl.jit.trace(q7, x)(x).numpy(), y7)
+
+
+def test_7_bit_outputs_are_the_8_bit_ones_clamped_at_127(isa):
+    """every requantizing kernel: with out_reduce_range its codes are min(8-bit codes, 127)"""
+    from dlcore import _C
+    rng = np.random.default_rng(9)
+    W = rng.integers(-127, 128, (37, 45)).astype(np.int8)
+    packed, colsum = _C.u8s8_pack(W)
+    q = np.zeros((13, _C.u8s8_kpad(45)), np.uint8)
+    q[:, :45] = rng.integers(0, 128, (13, 45))
+    s, z, ws = np.full(13, 0.02, np.float32), np.full(13, 40, np.int32), np.full(37, 0.01,
+                                                                                 np.float32)
+    outs = []
+    for orr in (False, True):
+        u = np.empty((13, 37), np.uint8)
+        _C.u8s8_gemm(q, packed, colsum, 45, s, z, ws, act="relu", out_u8=u, out_scale=0.003,
+                     out_zp=20, reduce_range=True, out_reduce_range=orr)
+        outs.append(u)
+    assert outs[0].max() > 127 and np.array_equal(outs[1], np.minimum(outs[0], 127))
+    x = rng.integers(0, 128, (2, 9, 9, 16)).astype(np.uint8)
+    wdw = rng.integers(-127, 128, (9, 16)).astype(np.int8)
+    geom = (16, 3, 3, 1, 1, 1, 1, 1, 1, 9, 9, 16)
+    d = [_C.qconv2d_dw_u8(x, wdw, np.full(16, 0.01, np.float32), None, geom, 0.05, 30, 0.01,
+                          90, False, out_reduce_range=o) for o in (False, True)]
+    assert d[0].max() > 127 and np.array_equal(d[1], np.minimum(d[0], 127))
+    a = [_C.qadd_u8(x, x[::-1].copy(), 0.05, 30, 0.05, 10, 0.02, 60, False,
+                    out_reduce_range=o) for o in (False, True)]
+    assert a[0].max() > 127 and np.array_equal(a[1], np.minimum(a[0], 127))
+    f = dl.tensor(rng.normal(0, 3, (2, 3, 5, 5)).astype(np.float32))
+    q8 = quantize_per_tensor(f, 0.02, 60)
+    q7 = quantize_per_tensor(f, 0.02, 60, reduce_range=True)
+    assert q8.codes.max() > 127 and np.array_equal(q7.codes, np.minimum(q8.codes, 127))
 
 
 def test_eager_prepare_convert_7bit():
@@ -131,18 +186,19 @@ def test_eager_prepare_convert_7bit():
 
 def test_the_input_flag_picks_a_tile_not_a_result(isa):
     """a static conv / linear gives the same codes whether its input says reduce_range or not,
-    including codes above 127 (values beyond a calibrated range)"""
+    including codes above 127 (a QTensor made by hand with the flag)"""
     rng = np.random.default_rng(7)
     x = rng.normal(size=(2, 6, 11, 11)).astype(np.float32)
     w = Q.Int8ConvWeight.from_float(rng.normal(size=(9, 6, 3, 3)).astype(np.float32))
     lw = Int8Weight.from_float(rng.normal(size=(5, 11)).astype(np.float32))
     for scale in (0.05, 0.01):        # 0.01: many codes past 127
         q8 = quantize_per_tensor(dl.tensor(x), scale, 60)
-        q7 = quantize_per_tensor(dl.tensor(x), scale, 60, reduce_range=True)
-        assert q7.reduce_range and np.array_equal(q7.codes, q8.codes)
+        q7 = QTensor(q8.codes, scale, 60, nhwc=True, reduce_range=True)
         a = Q.qconv2d(q8, w, None, 1, 1, 1, 0.1, 10, relu=True)
-        b = Q.qconv2d(q7, w, None, 1, 1, 1, 0.1, 10, relu=True, reduce_range=True)
-        assert b.reduce_range and np.array_equal(a.codes, b.codes)
-        la = Q.qlinear(q8, lw, None, 0.2, 5)
-        lb = Q.qlinear(q7, lw, None, 0.2, 5)
+        b = Q.qconv2d(q7, w, None, 1, 1, 1, 0.1, 10, relu=True)
+        assert np.array_equal(a.codes, b.codes)
+        xl = x.reshape(-1, 11)
+        la = Q.qlinear(quantize_per_tensor(dl.tensor(xl), scale, 60), lw, None, 0.2, 5)
+        ql = quantize_per_tensor(dl.tensor(xl), scale, 60)
+        lb = Q.qlinear(QTensor(ql.codes, scale, 60, reduce_range=True), lw, None, 0.2, 5)
         assert np.array_equal(la.codes, lb.codes)

@@ -1,5 +1,7 @@
 """MiniLM-L6 (seq 128) int8 dynamic quantization in CPU time at one thread: dlcore fp32 eager,
-int8 eager, int8 as a dl.jit plan, and ONNX Runtime's fp32 export and quantize_dynamic model,
+int8 eager, int8 as a dl.jit plan, the same two with reduce_range=True (7-bit activations:
+int8r7, int8r7_plan; --no-r7 leaves them out), and ONNX Runtime's fp32 export and
+quantize_dynamic model,
 the sides alternated in every round (the same workloads as `dlcore bench quant`, timed with
 time.process_time so a shared, loaded machine's other jobs count less).
 
@@ -26,6 +28,7 @@ def main():
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--no-ort", action="store_true")
+    ap.add_argument("--no-r7", action="store_true")
     a = ap.parse_args()
     from dlcore.bench.infer import _minilm, _export, _ort_session
     from dlcore.quantization import quantize_dynamic, qint8
@@ -35,6 +38,7 @@ def main():
         sys.exit("MiniLM weights: %s" % note)
     enc.eval()
     q = quantize_dynamic(enc, dtype=qint8)
+    q7 = None if a.no_r7 else quantize_dynamic(enc, dtype=qint8, reduce_range=True)
     rng = np.random.default_rng(0)
     paths = {}
     if not a.no_ort:
@@ -62,6 +66,10 @@ def main():
         sides = {"fp32": eager(enc), "int8": eager(q)}
         plan = jit.trace(q, xs).plan(*xs)
         sides["int8_plan"] = lambda: plan(*xs)[0]
+        if q7 is not None:
+            sides["int8r7"] = eager(q7)
+            plan7 = jit.trace(q7, xs).plan(*xs)
+            sides["int8r7_plan"] = lambda: plan7(*xs)[0]
         ref = sides["fp32"]()
         errs = {k: float(np.abs(f() - ref).max() / np.abs(ref).max()) for k, f in sides.items()}
         for k, p in paths.items():
@@ -78,6 +86,13 @@ def main():
         if "ort_int8" in ms:
             line += "  int8 vs ort_int8 %.2f  plan vs ort_int8 %.2f" % (
                 ms["ort_int8"] / ms["int8"], ms["ort_int8"] / ms["int8_plan"])
+        if q7 is not None:
+            line += "\n  r7: int8r7/fp32 %.2f  plan/fp32 %.2f  r7 vs int8 %.2f  r7 plan vs int8 plan" \
+                " %.2f" % (ms["fp32"] / ms["int8r7"], ms["fp32"] / ms["int8r7_plan"],
+                           ms["int8"] / ms["int8r7"], ms["int8_plan"] / ms["int8r7_plan"])
+            if "ort_int8" in ms:
+                line += "  r7 vs ort_int8 %.2f  r7 plan vs ort_int8 %.2f" % (
+                    ms["ort_int8"] / ms["int8r7"], ms["ort_int8"] / ms["int8r7_plan"])
         print(line, flush=True)
 
 

@@ -1,6 +1,7 @@
 """Static int8 CNNs at batch 1 (224x224) in CPU time at one thread: dlcore fp32 eager, fp32 as
-a dl.jit plan, int8 from quantize_static (eager) and that int8 model as a dl.jit plan, the
-sides alternated in every round (time.process_time, so a shared machine's other jobs count
+a dl.jit plan, int8 from quantize_static (eager) and that int8 model as a dl.jit plan, and
+the same two with 7-bit activations (get_default_qconfig('x86', reduce_range=True): int8r7,
+int8r7_plan; --no-r7 leaves them out), the sides alternated in every round (time.process_time, so a shared machine's other jobs count
 less).  Calibration as in `dlcore bench quant_static`: two random batches of 2.
 
     python tools/static_int8_cpu.py --rounds 7
@@ -24,9 +25,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--models", nargs="+",
                     default=["resnet18", "mobilenet_v2", "efficientnet_lite0"])
+    ap.add_argument("--no-r7", action="store_true")
     a = ap.parse_args()
     from dlcore import models
-    from dlcore.quantization import quantize_static
+    from dlcore.quantization import quantize_static, get_default_qconfig
     dl.set_num_threads(1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
@@ -41,6 +43,8 @@ def main():
         calib = [Tensor._wrap(rng.standard_normal((2, 3, 224, 224)).astype(np.float32))
                  for _ in range(2)]
         qm = quantize_static(model, calib)
+        q7 = None if a.no_r7 else quantize_static(
+            model, calib, qconfig=get_default_qconfig("x86", reduce_range=True))
         tx = Tensor._wrap(x)
         p32 = jit.trace(model, [x]).plan(x)
         p8 = jit.trace(qm, [x]).plan(x)
@@ -50,6 +54,10 @@ def main():
                 return model(tx).numpy()
         sides = {"fp32": f32, "fp32_plan": lambda: p32(x)[0],
                  "int8": lambda: qm(tx).numpy(), "int8_plan": lambda: p8(x)[0]}
+        if q7 is not None:
+            p7 = jit.trace(q7, [x]).plan(x)
+            sides["int8r7"] = lambda: q7(tx).numpy()
+            sides["int8r7_plan"] = lambda: p7(x)[0]
         ref = f32()
         errs = {k: float(np.abs(f() - ref).max() / np.abs(ref).max()) for k, f in sides.items()}
         ms = median_cpu_ms(sides, a.rounds)
@@ -59,6 +67,11 @@ def main():
         print("  int8/fp32 %.2f  int8_plan/fp32 %.2f  int8_plan/fp32_plan %.2f" % (
             ms["fp32"] / ms["int8"], ms["fp32"] / ms["int8_plan"],
             ms["fp32_plan"] / ms["int8_plan"]), flush=True)
+        if q7 is not None:
+            print("  r7: int8r7/fp32 %.2f  int8r7_plan/fp32_plan %.2f  r7 vs int8 %.2f  r7 plan "
+                  "vs int8 plan %.2f" % (ms["fp32"] / ms["int8r7"], ms["fp32_plan"] /
+                                         ms["int8r7_plan"], ms["int8"] / ms["int8r7"],
+                                         ms["int8_plan"] / ms["int8r7_plan"]), flush=True)
 
 
 if __name__ == "__main__":

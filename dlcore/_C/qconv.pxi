@@ -10,6 +10,7 @@ cdef extern from "dlcore/qconv.h":
         int32_t y_zp
         int relu
         int x_u7
+        int y_u7
     int dl_qconv2d_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *packed,
                       const int32_t *colsum, const float *w_scale, const float *bias,
                       const dl_qparams_t *q, uint8_t *y) nogil
@@ -45,21 +46,25 @@ cdef int _qparams(dl_qparams_t *q, float x_scale, int x_zp, float y_scale, int y
                          % (f, x_zp, y_zp))
     q.x_scale, q.x_zp, q.y_scale, q.y_zp, q.relu = x_scale, x_zp, y_scale, y_zp, relu
     q.x_u7 = 0
+    q.y_u7 = 0
     return 0
 
 
 def qconv2d_u8(cnp.ndarray x not None, cnp.ndarray packed not None, cnp.ndarray colsum not None,
                cnp.ndarray w_scale not None, bias, tuple geom, float x_scale, int x_zp,
-               float y_scale, int y_zp, bint relu=False, bint reduce_range=False):
+               float y_scale, int y_zp, bint relu=False, bint reduce_range=False,
+               bint out_reduce_range=False):
     """y (N, OH, OW, OC) u8 = the requantized convolution of x (N, H, W, C) u8 by weights
     packed per group (see dlcore/qconv.h); reduce_range: x's codes should be in 0..127 (the
-    GEMM's 7-bit tile; checked, exact either way)."""
+    GEMM's 7-bit tile; checked, exact either way); out_reduce_range: y's codes clamped to
+    0..127."""
     cdef str f = "qconv2d_u8"
     cdef dl_qconv_shape_t s
     cdef dl_qparams_t q
     _qgeometry(&s, x, geom, f)
     _qparams(&q, x_scale, x_zp, y_scale, y_zp, relu, f)
     q.x_u7 = reduce_range
+    q.y_u7 = out_reduce_range
     if s.groups == 0 or s.C % s.groups or s.OC % s.groups:
         raise ValueError("%s: groups=%d must divide C=%d and OC=%d" % (f, s.groups, s.C, s.OC))
     cdef size_t K = s.KH * s.KW * (s.C // s.groups)
@@ -89,13 +94,15 @@ def qconv2d_u8(cnp.ndarray x not None, cnp.ndarray packed not None, cnp.ndarray 
 
 def qconv2d_dw_u8(cnp.ndarray x not None, cnp.ndarray w not None, cnp.ndarray w_scale not None,
                   bias, tuple geom, float x_scale, int x_zp, float y_scale, int y_zp,
-                  bint relu=False):
-    """The depthwise case (groups == C == OC) by the direct kernel; w (KH*KW, C) int8."""
+                  bint relu=False, bint out_reduce_range=False):
+    """The depthwise case (groups == C == OC) by the direct kernel; w (KH*KW, C) int8;
+    out_reduce_range: y's codes clamped to 0..127."""
     cdef str f = "qconv2d_dw_u8"
     cdef dl_qconv_shape_t s
     cdef dl_qparams_t q
     _qgeometry(&s, x, geom, f)
     _qparams(&q, x_scale, x_zp, y_scale, y_zp, relu, f)
+    q.y_u7 = out_reduce_range
     if s.groups != s.C or s.OC != s.C:
         raise ValueError("%s: depthwise needs groups == C == OC, got groups=%d C=%d OC=%d"
                          % (f, s.groups, s.C, s.OC))
@@ -117,11 +124,14 @@ def qconv2d_dw_u8(cnp.ndarray x not None, cnp.ndarray w not None, cnp.ndarray w_
 
 
 def qadd_u8(cnp.ndarray a not None, cnp.ndarray b not None, float a_scale, int a_zp,
-            float b_scale, int b_zp, float y_scale, int y_zp, bint relu=False):
-    """The requantized sum of two u8 arrays of one shape."""
+            float b_scale, int b_zp, float y_scale, int y_zp, bint relu=False,
+            bint out_reduce_range=False):
+    """The requantized sum of two u8 arrays of one shape (codes clamped to 0..127 with
+    out_reduce_range)."""
     cdef str f = "qadd_u8"
     cdef dl_qparams_t q
     _qparams(&q, a_scale, a_zp, y_scale, y_zp, relu, f)
+    q.y_u7 = out_reduce_range
     if not (b_scale > 0 and 0 <= b_zp <= 255):
         raise ValueError("%s: b_scale must be > 0 and b_zp in 0..255, got %r, %d"
                          % (f, b_scale, b_zp))

@@ -12,7 +12,7 @@ cdef extern from "dlcore/qgemm.h":
                      const int8_t *packed, const int32_t *colsum, const float *a_scale,
                      const int32_t *a_zp, const float *w_scale, const float *bias, int act,
                      float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
-                     int32_t *raw_s32, int a_u7) nogil
+                     int32_t *raw_s32, int a_u7, int out_u7) nogil
     const char *dl_u8s8_kernel_name(int a_u7) nogil
     int DL_QGEMM_MAX_K
 
@@ -79,11 +79,13 @@ def quantize_rows_u8(cnp.ndarray x not None, bint per_row=True, bint reduce_rang
 def u8s8_gemm(cnp.ndarray q not None, cnp.ndarray packed not None, cnp.ndarray colsum not None,
               size_t K, cnp.ndarray a_scale not None, cnp.ndarray a_zp not None,
               cnp.ndarray w_scale not None, bias=None, act="none", out=None, out_u8=None,
-              float out_scale=1.0, int out_zp=0, raw=None, bint reduce_range=False):
+              float out_scale=1.0, int out_zp=0, raw=None, bint reduce_range=False,
+              bint out_reduce_range=False):
     """out (M, N) float32 = dequantized q (M, Kp) u8 @ W^T (+ bias, activation), W packed by
     u8s8_pack; or, with out_u8 (M, N) uint8, that result requantized with out_scale/out_zp.
     raw (M, N) int32, when given, receives the bare integer sums.  reduce_range: q's codes
-    should be in 0..127 (the 7-bit tile; checked per tile, exact either way)."""
+    should be in 0..127 (the 7-bit tile; checked per tile, exact either way);
+    out_reduce_range: out_u8's codes clamped to 0..127 (7-bit outputs)."""
     cdef str f = "u8s8_gemm"
     if cnp.PyArray_NDIM(q) != 2:
         raise ValueError("u8s8_gemm: q must be 2-D (M, Kp), got %d-D" % q.ndim)
@@ -118,7 +120,7 @@ def u8s8_gemm(cnp.ndarray q not None, cnp.ndarray packed not None, cnp.ndarray c
     cdef int rc
     with nogil:
         rc = dl_u8s8_gemm(M, N, K, pq, Kp, pp, pc, pas, paz, pws, pb, iact, po, N, pu,
-                          out_scale, out_zp, pr, reduce_range)
+                          out_scale, out_zp, pr, reduce_range, out_reduce_range)
     if rc != 0:
         raise ValueError("u8s8_gemm: bad arguments")
     return out if out is not None else out_u8

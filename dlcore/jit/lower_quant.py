@@ -6,7 +6,8 @@ static model's QConvFn -> QCONV, QAddFn -> QADD, QuantizeFn / DequantizeFn -> QU
 DEQUANTIZE, QAvgPoolFn / QMaxPoolFn -> QAVGPOOL / QMAXPOOL, CodesFn -> a strided copy.
 Other quantized ops (clamp, layouts these do not cover) stay Python steps.  reduce_range
 (7-bit activation codes, dlcore.ops.qtensor) becomes the QLINEAR / QCONV steps' flag: float rows
-quantized to 0..127, codes passed as the GEMM's 7-bit tile hint (checked there)."""
+quantized to 0..127, codes passed as the GEMM's 7-bit tile hint (checked there), outputs
+(QLINEAR, QCONV, QADD, QUANTIZE) clamped to codes 0..127."""
 import numpy as np
 
 from ..ops.qconv import QAddFn, QAvgPoolFn, QConvFn, QLinearFn, QMaxPoolFn
@@ -28,14 +29,16 @@ def _weight_refs(L, w, bias):
     return consts + [None if bias is None else L.array(np.asarray(bias, np.float32), "qbias")]
 
 
-def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0, rr=False):
+def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0, rr=False,
+             yrr=False):
     N, K = w.shape
     M = numel(x.shape[:-1])
     xr = L.contiguous(x)
     yr = L.output(y)
     scratch = L.scratch(X.qlinear_scratch_bytes(M, K), name="qlinear.scratch")
     L.step(X.QLINEAR, [xr] + _weight_refs(L, w, bias) + [yr, scratch],
-           [M, N, K, mode, _ACT[act], int(ys is not None), int(xz), int(yz), int(bool(rr))],
+           [M, N, K, mode, _ACT[act], int(ys is not None), int(xz), int(yz), int(bool(rr)),
+            int(bool(yrr))],
            [float(xs), float(ys or 0.0)], outputs=[5], label="QLinear")
     return True
 
@@ -62,7 +65,7 @@ def _static(L, node, kw):
         return False
     return _qlinear(L, node, x, y, w, kw.get("bias"), CODES,
                     "relu" if kw.get("relu") else "none", xs, xz, ys, yz,
-                    rr=kw.get("x_reduce_range", False))
+                    rr=kw.get("x_reduce_range", False), yrr=kw.get("y_reduce_range", False))
 
 
 def _conv(L, node, kw):
@@ -84,7 +87,8 @@ def _conv(L, node, kw):
     L.step(X.QCONV, [xr] + consts + [yr],
            [N, H, W, C] + [int(v) for v in geom] + [int(w.depthwise), int(xz), int(yz),
                                                     int(bool(relu)),
-                                                    int(bool(kw.get("x_reduce_range")))],
+                                                    int(bool(kw.get("x_reduce_range"))),
+                                                    int(bool(kw.get("y_reduce_range")))],
            [float(xs), float(ys)], outputs=[5], label="QConv")
     return True
 
@@ -100,7 +104,8 @@ def _add(L, node, kw):
     a_s, a_z, b_s, b_z, y_s, y_z, relu = kw["params"]
     ar, br = L.contiguous(a), L.contiguous(b)
     yr = L.output(y)
-    L.step(X.QADD, [ar, br, yr], [numel(a.shape), int(a_z), int(b_z), int(y_z), int(bool(relu))],
+    L.step(X.QADD, [ar, br, yr], [numel(a.shape), int(a_z), int(b_z), int(y_z), int(bool(relu)),
+                                  int(bool(kw.get("y_reduce_range")))],
            [float(a_s), float(b_s), float(y_s)], outputs=[2], label="QAdd")
     return True
 
@@ -121,7 +126,8 @@ def _quantize(L, node, kw):
         return False
     xr = L.contiguous(x)
     yr = L.output(y)
-    L.step(X.QUANTIZE, [xr, yr], _layout(x, nhwc) + [int(nhwc), int(kw.get("zero_point", 0))],
+    L.step(X.QUANTIZE, [xr, yr], _layout(x, nhwc) + [int(nhwc), int(kw.get("zero_point", 0)),
+                                                     int(bool(kw.get("reduce_range")))],
            [float(kw.get("scale", 1.0))], outputs=[1], label="Quantize")
     return True
 

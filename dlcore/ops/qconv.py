@@ -5,8 +5,8 @@ Kernels: csrc/qconv*.c (dlcore/_C/qconv.pxi) and the u8s8 GEMM of csrc/qgemm*.c.
 Weights are int8, symmetric per output channel (Int8ConvWeight / ops.qmatmul.Int8Weight).  Each
 op requantizes its output to the scale and zero point it is given (calibrated by observers in
 dl.quantization), with relu fused by clamping the output codes at the zero point.
-`reduce_range` describes the output as `scale` does: its scale was chosen for codes 0..127
-(dlcore.ops.qtensor), recorded on the output QTensor; a convolution or linear whose input
+`reduce_range` describes the output as `scale` does: codes 0..127 (clamped there; see
+dlcore.ops.qtensor), recorded on the output QTensor; a convolution or linear whose input
 QTensor has it takes the GEMM's 7-bit tile on AVX2 (exact: the tile checks its codes).  Inference
 only (no gradients); each kernel call is a forward-only Function on the codes so that
 dl.jit.trace records it and a traced int8 model runs in the plan (as Python steps around the
@@ -164,20 +164,23 @@ def qconv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, scale=1.0
     geom = (OC, KH, KW, int(sh), int(sw), pt, pl, int(dh), int(dw), OH, OW, G)
     y = QConvFn.apply(x.codes, nhwc=x.nhwc, weight=weight, bias=b, geom=geom,
                       params=(x.scale, x.zero_point, ys, yz, bool(relu)),
-                      x_reduce_range=x.reduce_range)
+                      x_reduce_range=x.reduce_range, y_reduce_range=bool(reduce_range))
     return QTensor(y._data, ys, yz, nhwc=True, reduce_range=reduce_range)
 
 
 class QConvFn(Function):
-    """x_reduce_range: the input's codes should be in 0..127 (the GEMM's 7-bit tile hint)."""
+    """x_reduce_range: the input's codes should be in 0..127 (the GEMM's 7-bit tile hint);
+    y_reduce_range: the output's codes are clamped to 0..127."""
 
     def forward(self, codes, nhwc=True, weight=None, bias=None, geom=None, params=None,
-                x_reduce_range=False):
+                x_reduce_range=False, y_reduce_range=False):
         codes = np.ascontiguousarray(codes if nhwc else codes.transpose(0, 2, 3, 1))
         if weight.depthwise:
-            return _C.qconv2d_dw_u8(codes, weight.dw, weight.scale, bias, geom, *params)
+            return _C.qconv2d_dw_u8(codes, weight.dw, weight.scale, bias, geom, *params,
+                                    out_reduce_range=y_reduce_range)
         return _C.qconv2d_u8(codes, weight.packed, weight.colsum, weight.scale, bias, geom,
-                             *params, reduce_range=x_reduce_range)
+                             *params, reduce_range=x_reduce_range,
+                             out_reduce_range=y_reduce_range)
 
 
 def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False, reduce_range=False):
@@ -195,7 +198,8 @@ def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False, redu
     b = _bias(f, bias, N)
     ys, yz = (None, 0) if scale is None else _out_params(f, scale, zero_point)
     y = QLinearFn.apply(x.codes, weight=weight, bias=b, params=(x.scale, x.zero_point, ys, yz),
-                        relu=bool(relu), x_reduce_range=x.reduce_range)
+                        relu=bool(relu), x_reduce_range=x.reduce_range,
+                        y_reduce_range=bool(reduce_range))
     if scale is None:
         return y
     return QTensor(y._data, ys, yz, reduce_range=reduce_range)
@@ -203,10 +207,11 @@ def qlinear(input, weight, bias=None, scale=None, zero_point=0, relu=False, redu
 
 class QLinearFn(Function):
     """(..., K) u8 codes -> (..., N) u8 codes requantized to (ys, yz), or float32 if ys is
-    None; x_reduce_range: the codes should be in 0..127 (the GEMM's 7-bit tile hint)."""
+    None; x_reduce_range: the codes should be in 0..127 (the GEMM's 7-bit tile hint);
+    y_reduce_range: the u8 output's codes are clamped to 0..127."""
 
     def forward(self, codes, weight=None, bias=None, params=None, relu=False,
-                x_reduce_range=False):
+                x_reduce_range=False, y_reduce_range=False):
         xs, xz, ys, yz = params
         N, K = weight.shape
         a = codes.reshape(-1, K)
@@ -229,7 +234,7 @@ class QLinearFn(Function):
             out = np.empty((M, N), np.uint8)
             _C.u8s8_gemm(a, weight.packed, weight.colsum, K, s, z, weight.scale, bias=bias,
                          act=act, out_u8=out, out_scale=ys, out_zp=yz,
-                         reduce_range=x_reduce_range)
+                         reduce_range=x_reduce_range, out_reduce_range=y_reduce_range)
         return out.reshape(lead + (N,))
 
 
@@ -243,15 +248,17 @@ def qadd(a, b, scale, zero_point, relu=False, reduce_range=False):
         raise ValueError("%s: shapes must match, got %s and %s" % (f, a.shape, b.shape))
     ys, yz = _out_params(f, scale, zero_point)
     y = QAddFn.apply(a.codes, b.codes, layouts=(a.nhwc, b.nhwc),
-                     params=(a.scale, a.zero_point, b.scale, b.zero_point, ys, yz, bool(relu)))
+                     params=(a.scale, a.zero_point, b.scale, b.zero_point, ys, yz, bool(relu)),
+                     y_reduce_range=bool(reduce_range))
     return QTensor(y._data, ys, yz, a.nhwc, reduce_range)
 
 
 class QAddFn(Function):
-    def forward(self, a, b, layouts=(False, False), params=None):
+    def forward(self, a, b, layouts=(False, False), params=None, y_reduce_range=False):
         if layouts[0] != layouts[1]:
             b = b.transpose(0, 3, 1, 2) if layouts[1] else b.transpose(0, 2, 3, 1)
-        return _C.qadd_u8(np.ascontiguousarray(a), np.ascontiguousarray(b), *params)
+        return _C.qadd_u8(np.ascontiguousarray(a), np.ascontiguousarray(b), *params,
+                          out_reduce_range=y_reduce_range)
 
 
 def qclamp(input, min=None, max=None):

@@ -5,12 +5,13 @@ value = scale * (code - zero_point).  A 4-D QTensor keeps its codes channels-las
 because every int8 CNN kernel (csrc/qconv*.c) reads and writes that layout; `shape` is still
 the logical (N, C, H, W) and `int_repr()` / `dequantize()` return that layout.
 
-reduce_range (torch's name): the scale and zero point were chosen so that the calibrated range
-fills codes 0..127 (7 bits) rather than 0..255.  The codes stay u8: a value beyond the
-calibrated range still gets its code up to 255 (as torch's quint8), so the flag is a hint that
-the int8 GEMM reads to take its 7-bit (vpmaddubsw) tile on AVX2, which checks the codes of each
-tile and takes the full-range tile for a tile holding a code above 127: results are the exact
-integer products of the codes either way.
+reduce_range (torch's name): the codes are 0..127 (7 bits) instead of 0..255: the scale and zero
+point map the calibrated range onto them and every op that makes such a tensor (quantize, the
+requantizing conv / linear / add) clamps its codes at 127, as the 8-bit ones clamp at 255 (a
+relu6 fused into a conv relies on that clamp at the calibrated maximum).  A Conv2d / Linear
+fed such a tensor runs the int8 GEMM's 7-bit (vpmaddubsw) tile on AVX2; that tile checks the
+codes of each tile and takes the full-range one for any code above 127 (a QTensor made by
+hand), so results are the exact integer products of the codes either way.
 """
 import numpy as np
 
@@ -27,11 +28,11 @@ __all__ = ["QTensor", "quantize_per_tensor", "choose_qparams", "QuantizeFn", "De
 class QuantizeFn(Function):
     """float (N, C, H, W) or any-rank x -> u8 codes (channels-last when nhwc)."""
 
-    def forward(self, x, scale=1.0, zero_point=0, nhwc=False):
+    def forward(self, x, scale=1.0, zero_point=0, nhwc=False, reduce_range=False):
         if nhwc:
             x = x.transpose(0, 2, 3, 1)
         q = np.rint(x.astype(np.float32, copy=False) / np.float32(scale)) + np.float32(zero_point)
-        np.clip(q, 0, 255, out=q)
+        np.clip(q, 0, 127 if reduce_range else 255, out=q)
         q[np.isnan(q)] = 0
         return np.ascontiguousarray(q.astype(np.uint8))
 
@@ -154,10 +155,9 @@ def choose_qparams(lo, hi, reduce_range=False):
 
 
 def quantize_per_tensor(input, scale, zero_point, dtype=None, reduce_range=False):
-    """QTensor of a float Tensor: codes clamp(rint(x / scale) + zero_point, 0, 255); a 4-D input
-    is stored channels-last.  dtype: None or dl.quint8 (the only activation type).
-    reduce_range: recorded on the QTensor (the scale was chosen for codes 0..127; see the
-    module docstring); the codes are computed the same way."""
+    """QTensor of a float Tensor: codes clamp(rint(x / scale) + zero_point, 0, 255) (0..127 with
+    reduce_range: 7-bit codes, see the module docstring); a 4-D input is stored channels-last.
+    dtype: None or dl.quint8 (the only activation type)."""
     if dtype is not None and getattr(dtype, "name", None) != "quint8":
         raise ValueError("quantize_per_tensor: dtype must be dl.quint8, got %r" % (dtype,))
     x = input._data if isinstance(input, TensorBase) else input
@@ -174,5 +174,5 @@ def quantize_per_tensor(input, scale, zero_point, dtype=None, reduce_range=False
                          % zero_point)
     nhwc = x.ndim == 4
     codes = QuantizeFn.apply(input if isinstance(input, TensorBase) else x, scale=scale,
-                             zero_point=zp, nhwc=nhwc)
+                             zero_point=zp, nhwc=nhwc, reduce_range=bool(reduce_range))
     return QTensor(codes._data, scale, zp, nhwc, reduce_range)

@@ -89,7 +89,9 @@ def quantize_dynamic(model, qconfig_spec=None, dtype=qint8, mapping=None, inplac
         conv = QUANTIZABLE.get(type(mod), {}).get(dtype)
         if conv is not None and getattr(mod, "proj_size", 0):
             return "proj_size is not supported by the quantized %s" % type(mod).__name__
-        if conv is qdyn.Linear.from_float:
+        # == (not `is`): each attribute access makes a new bound method object, so `is`
+        # never matched and granularity was silently dropped
+        if conv == qdyn.Linear.from_float:
             return lambda m: qdyn.Linear.from_float(m, granularity=granularity,
                                                     reduce_range=bool(reduce_range))
         return conv

@@ -199,7 +199,7 @@ static void int8_case(size_t M, size_t N, size_t K)
     for (int act = DL_QACT_NONE; act <= DL_QACT_GELU; act++) {
         emu_allow_amx = 1;
         if (dl_u8s8_gemm(M, N, K, A, lda, packed, colsum, a_s, a_zp, w_s, act ? bias : NULL, act,
-                         out, N, NULL, 0, 0, raw, 0) != 0)
+                         out, N, NULL, 0, 0, raw, 0, 0) != 0)
             die("int8 gemm rc");
         if (emu_live) die("int8 %zux%zux%zu: %d threads kept their tiles", M, N, K, emu_live);
         for (size_t i = 0; i < M && act == DL_QACT_NONE; i++)
@@ -212,17 +212,17 @@ static void int8_case(size_t M, size_t N, size_t K)
             }
         emu_allow_amx = 0;
         dl_u8s8_gemm(M, N, K, A, lda, packed, colsum, a_s, a_zp, w_s, act ? bias : NULL, act,
-                     want, N, NULL, 0, 0, NULL, 0);
+                     want, N, NULL, 0, 0, NULL, 0, 0);
         if (memcmp(out, want, M * N * 4) != 0)
             die("int8 %zux%zux%zu act %d: the epilogue output differs from the vector path", M,
                 N, K, act);
         /* requantized to u8 */
         emu_allow_amx = 1;
         dl_u8s8_gemm(M, N, K, A, lda, packed, colsum, a_s, a_zp, w_s, bias, act, NULL, 0, q, 0.05f,
-                     7, NULL, 0);
+                     7, NULL, 0, 0);
         emu_allow_amx = 0;
         dl_u8s8_gemm(M, N, K, A, lda, packed, colsum, a_s, a_zp, w_s, bias, act, NULL, 0, qwant,
-                     0.05f, 7, NULL, 0);
+                     0.05f, 7, NULL, 0, 0);
         if (memcmp(q, qwant, M * N) != 0)
             die("int8 %zux%zux%zu act %d: the u8 output differs from the vector path", M, N, K,
                 act);

@@ -114,17 +114,19 @@ enum {
     /* x (float32, or u8 codes), packed, colsum, w_scale (an int8 weight, dlcore/qgemm.h),
      * bias, y (float32 or u8), scratch (dl_plan_qlinear_scratch bytes) | i: M, N, K, input
      * mode (DL_QLIN_*), act (DL_QACT_*), u8 output, input zero point, output zero point,
-     * reduce_range (7-bit input codes, plan_quant.c) | f: input scale (codes), output scale
-     * (u8 output) */
+     * reduce_range (7-bit input codes, plan_quant.c), 7-bit u8 output | f: input scale
+     * (codes), output scale (u8 output) */
     DL_PLAN_QLINEAR = 40,
     /* x (u8 NHWC), w (packed, or (KH*KW, C) depthwise), colsum, w_scale, bias, y (u8 NHWC) |
-     * i: N H W C OC KH KW SH SW PT PL DH DW OH OW groups, depthwise, x_zp, y_zp, relu, x_u7 |
+     * i: N H W C OC KH KW SH SW PT PL DH DW OH OW groups, depthwise, x_zp, y_zp, relu, x_u7,
+     * y_u7 |
      * f: x_scale, y_scale (dlcore/qconv.h) */
     DL_PLAN_QCONV = 41,
-    /* a, b, y (u8, n elements) | i: n, a_zp, b_zp, y_zp, relu | f: a_scale, b_scale, y_scale */
+    /* a, b, y (u8, n elements) | i: n, a_zp, b_zp, y_zp, relu, y_u7 | f: a_scale, b_scale,
+     * y_scale */
     DL_PLAN_QADD = 42,
     /* x float32 (N, C, P), y u8 ((N, P, C) with nhwc, else (N, C, P)) | i: N, C, P, nhwc,
-     * zero point | f: scale */
+     * zero point, 7-bit codes (0..127) | f: scale */
     DL_PLAN_QUANTIZE = 43,
     /* x u8, y float32: the inverse layouts of QUANTIZE | i, f: as QUANTIZE */
     DL_PLAN_DEQUANTIZE = 44,

@@ -3,7 +3,8 @@
  * quantized ResNet / MobileNetV2 runs between its quantize at entry and dequantize at exit.
  *
  * Convolution: y[n, oh, ow, o] = requant(x_scale * w_scale[o] * sum (x - x_zp) w + bias[o])
- * where requant(v) = clamp(rint(v / y_scale) + y_zp, lo, 255), lo = y_zp with relu, else 0;
+ * where requant(v) = clamp(rint(v / y_scale) + y_zp, lo, hi), lo = y_zp with relu, else 0,
+ * hi 127 with y_u7, else 255;
  * padding stands for real 0, i.e. the code x_zp.  Grouped convolutions: im2col rows in
  * (kh, kw, c) order per group into the u8s8 GEMM (dlcore/qgemm.h) with its requantize
  * epilogue; weights packed per group by dl_u8s8_pack from (OC/g, KH*KW*C/g) rows, the groups'
@@ -25,7 +26,8 @@ typedef struct {
 } dl_qconv_shape_t;
 
 /* requantize parameters shared by the kernels below; x_u7: x's codes should be in 0..127
- * (reduce_range), the GEMM's a_u7 hint (dlcore/qgemm.h: checked, exact either way) */
+ * (reduce_range), the GEMM's a_u7 hint (dlcore/qgemm.h: checked, exact either way); y_u7: the
+ * output codes are clamped to 0..127 instead of 0..255 (7-bit outputs, reduce_range) */
 typedef struct {
     float x_scale;
     int32_t x_zp;
@@ -33,6 +35,7 @@ typedef struct {
     int32_t y_zp;
     int relu;
     int x_u7;
+    int y_u7;
 } dl_qparams_t;
 
 int dl_qconv2d_u8(const dl_qconv_shape_t *s, const uint8_t *x, const int8_t *packed,

@@ -33,7 +33,8 @@ int dl_quantize_rows_u8(size_t M, size_t K, const float *x, size_t ldx, int per_
                         uint8_t *q, size_t ldq, float *scale, int32_t *zp);
 
 /* out (M, ldo) float, or, when out_u8 is given, out_u8 (M, N; row stride N)
- * = clamp(rint(y / out_scale) + out_zp, 0, 255) (NaN -> 0).
+ * = clamp(rint(y / out_scale) + out_zp, 0, top) (NaN -> 0), top 255, or 127 with out_u7
+ * (7-bit output codes, reduce_range).
  * raw_s32 (optional, (M, N)): the bare integer sums sum_k A W, for tests.
  * a_u7: the activation codes should be in 0..127 (reduce_range).  A hint, never trusted: on
  * AVX2 it selects the 7-bit tile, which checks each row tile's codes and takes the full-range
@@ -42,7 +43,7 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  const int8_t *packed, const int32_t *colsum, const float *a_scale,
                  const int32_t *a_zp, const float *w_scale, const float *bias, int act,
                  float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
-                 int32_t *raw_s32, int a_u7);
+                 int32_t *raw_s32, int a_u7, int out_u7);
 
 /* which micro-kernel the ISA in use runs for full-range (a_u7 = 0) or 7-bit activations:
  * "amx" (dlcore/amx.h), "avx512-vnni", "avx2", "avx2-u7" (7-bit rows on vpmaddubsw),
