@@ -35,7 +35,7 @@
  * inside a panel where that balances better; each thread packs what its run uses (B is
  * packed once for the whole team only when the threads split M into few rows each, see
  * gemm_run).  A run of few column tiles reads A in place instead of packing it
- * (A_IN_PLACE_TILES).  Small products run on one thread (no fork/join), and a
+ * (A_IN_PLACE_COLS).  Small products run on one thread (no fork/join), and a
  * call from inside a parallel region runs on the calling thread only.
  *
  * Direct paths (float32): M == 1 or N == 1 is a matrix-vector product that streams the matrix
@@ -371,16 +371,17 @@ static void run_extent(const tile_order *o, size_t t0, size_t t1, size_t *ir0, s
     }
 }
 
-/* A run of tiles that spans at most this many column tiles reads A (float32, op(A) = A) in
+/* A run of tiles that spans at most this many columns of C reads A (float32, op(A) = A) in
  * place with the kernel's in-place twin (the small path's), instead of packing it: each A
- * micro-panel would serve only that many tiles, too few to pay for its copy.  Wider runs pack:
- * the packed panel is one contiguous stream where in place it is MR strided rows, which costs
- * more the more tiles read it.  Measured on Zen 3 (AVX2, 6 x 16, 1 thread, CPU time, calls
- * of both ways interleaved): 4096x512x64 and 2048x512x128 (B^T) 16-19% faster, 256^3 10%,
- * 1024x1024x128 and 256x2048x256 even; 64x784x512 (32 column tiles) 6% faster but 512^3,
- * 1024^3, 128x1024x1024 and 96x1024x1024 (B^T) 4-9% slower.  The arithmetic of a tile is the
+ * micro-panel would serve only a few tiles, too few to pay for its copy.  Wider runs pack: the
+ * packed panel is one contiguous stream where in place it is MR strided rows, which costs more
+ * the more tiles read it.  Measured on Zen 3 (AVX2, 6 x 16 tiles: 256 columns are 16 tiles;
+ * 1 thread, CPU time, calls of both ways interleaved): 4096x512x64 and 2048x512x128 (B^T)
+ * 16-19% faster, 256^3 10%, 1024x1024x128 and 256x2048x256 even; 64x784x512 (512 columns) 6%
+ * faster but 512^3, 1024^3, 128x1024x1024 and 96x1024x1024 (B^T) 4-9% slower.  Not measured
+ * with AVX-512, where the bound is 8 of its 14 x 32 tiles.  The arithmetic of a tile is the
  * same either way (kloop), so the result does not depend on the choice. */
-enum { A_IN_PLACE_TILES = 16 };
+enum { A_IN_PLACE_COLS = 256 };
 
 /* The blocked loop nest on the calling thread, over the tiles [t0, t1) of C in the order o.
  * A is packed into `apack` (only the row panels the run touches) or was packed in advance
@@ -401,7 +402,7 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
     size_t ir0, ir1, jr0, jr1;
     run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
     const int a_in_place = g->a_in_place && !apre && p->sa && !g->transa &&
-                           jr1 - jr0 <= A_IN_PLACE_TILES;
+                           (jr1 - jr0) * nr_ <= A_IN_PLACE_COLS;
 
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
@@ -413,10 +414,10 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
             const size_t qb = min_sz((min_sz(ic + MC, g->M) + mr_ - 1) / mr_, ir1);
             if (qa >= qb) continue;
             const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
-            if (a_in_place)
-                ;   /* the kernel reads rows i of A at A + i * lda + pc */
-            else if (apre)   /* block (pc, ic) at pc * round_up(M, MR) + ic * kc: panel q at q*MR*kc */
+            if (apre)   /* block (pc, ic) at pc * round_up(M, MR) + ic * kc: panel q at q*MR*kc */
                 apack = (char *)apre + (pc * round_up(g->M, mr_) + qa * mr_ * kc) * es;
+            else if (a_in_place)
+                ;   /* the kernel reads row i of A at A + i * lda + pc */
             else if (p->f64)
                 pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
                            (double *)apack);

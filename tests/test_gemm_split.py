@@ -6,8 +6,8 @@ The choices (gemm.c, gemm_run and gemm_tiles) are:
   - tiles along rows (threads split M) or down columns (M * threads <= N: they split N);
   - along rows, each thread packs all of B itself when it has >= 64 rows, otherwise the team
     packs B once into a shared buffer;
-  - a run spanning at most 16 column tiles reads A (not transposed, float32) in place instead
-    of packing it; transposed A is always packed.
+  - a run spanning at most 256 columns (16 AVX2 tiles) reads A (not transposed, float32) in
+    place instead of packing it; transposed A is always packed.
 The shapes below reach each of these at 2 or 3 threads while one thread takes another branch
 (e.g. packs A where the threads read it in place), so bit equality checks that both ways do
 the same arithmetic.  All are above the small-product bound (2^18 multiply-adds).
