@@ -32,8 +32,10 @@
  *
  * Threads: the MR x NR tiles of C, numbered along the rows (or down the columns when M is
  * much smaller than N), are cut into one run of equal weight per thread, splitting M and N
- * inside a panel where that balances better; B is packed once for the whole team when the
- * threads split M (see gemm_run).  Small products run on one thread (no fork/join), and a
+ * inside a panel where that balances better; each thread packs what its run uses (B is
+ * packed once for the whole team only when the threads split M into few rows each, see
+ * gemm_run).  A run of few column tiles reads A in place instead of packing it
+ * (A_IN_PLACE_COLS).  Small products run on one thread (no fork/join), and a
  * call from inside a parallel region runs on the calling thread only.
  *
  * Direct paths (float32): M == 1 or N == 1 is a matrix-vector product that streams the matrix
@@ -62,6 +64,9 @@
 /* Products with fewer multiply-adds than this per thread are not worth splitting (a fork/join
  * of the OpenMP team costs a few microseconds). */
 static const size_t GEMM_GRAIN = (size_t)1 << 18;
+
+/* Threads splitting M with at least this many rows each pack B themselves (gemm_run). */
+static const size_t GEMM_OWN_B_ROWS = 64;
 
 /* ------------------------------------------------------------------------------------------ */
 /* Plans: a micro-kernel and the blocking that goes with it.                                   */
@@ -366,6 +371,18 @@ static void run_extent(const tile_order *o, size_t t0, size_t t1, size_t *ir0, s
     }
 }
 
+/* A run of tiles that spans at most this many columns of C reads A (float32, op(A) = A) in
+ * place with the kernel's in-place twin (the small path's), instead of packing it: each A
+ * micro-panel would serve only a few tiles, too few to pay for its copy.  Wider runs pack: the
+ * packed panel is one contiguous stream where in place it is MR strided rows, which costs more
+ * the more tiles read it.  Measured on Zen 3 (AVX2, 6 x 16 tiles: 256 columns are 16 tiles;
+ * 1 thread, CPU time, calls of both ways interleaved): 4096x512x64 and 2048x512x128 (B^T)
+ * 16-19% faster, 256^3 10%, 1024x1024x128 and 256x2048x256 even; 64x784x512 (512 columns) 6%
+ * faster but 512^3, 1024^3, 128x1024x1024 and 96x1024x1024 (B^T) 4-9% slower.  Not measured
+ * with AVX-512, where the bound is 8 of its 14 x 32 tiles.  The arithmetic of a tile is the
+ * same either way (kloop), so the result does not depend on the choice. */
+enum { A_IN_PLACE_COLS = 256 };
+
 /* The blocked loop nest on the calling thread, over the tiles [t0, t1) of C in the order o.
  * A is packed into `apack` (only the row panels the run touches) or was packed in advance
  * (`apre`, dl_sgemm_pack_a); B comes from `pb` (packed by the team or in advance), is packed
@@ -384,6 +401,8 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
     const size_t NC = even_block(g->N, p->nc, nr_);
     size_t ir0, ir1, jr0, jr1;
     run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
+    const int a_in_place = g->a_in_place && !apre && p->sa && !g->transa &&
+                           (jr1 - jr0) * nr_ <= A_IN_PLACE_COLS;
 
     for (size_t pc = 0; pc < g->K; pc += KC) {
         const size_t kc = min_sz(KC, g->K - pc);
@@ -397,6 +416,8 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
             const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
             if (apre)   /* block (pc, ic) at pc * round_up(M, MR) + ic * kc: panel q at q*MR*kc */
                 apack = (char *)apre + (pc * round_up(g->M, mr_) + qa * mr_ * kc) * es;
+            else if (a_in_place)
+                ;   /* the kernel reads row i of A at A + i * lda + pc */
             else if (p->f64)
                 pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
                            (double *)apack);
@@ -447,8 +468,13 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
                         }
                         e.bias_row = (last && g->bias_kind == DL_BIAS_ROW) ? bias + j * es
                                                                              : NULL;
-                        p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr, nr,
-                                  &e);
+                        if (a_in_place)
+                            p->sa(kc, (const float *)A + i * g->lda + pc, g->lda, 1,
+                                  (const float *)bp, ldb, (float *)(C + (i * g->ldc + j) * es),
+                                  g->ldc, mr, nr, &e);
+                        else
+                            p->kernel(kc, ap, bp, ldb, C + (i * g->ldc + j) * es, g->ldc, mr,
+                                      nr, &e);
                     }
                     if (last && g->post && jlo < jhi)   /* final and still in cache */
                         g->post->fn(g->post->ctx, (float *)(C + (i * g->ldc + jlo * nr_) * es),
@@ -850,10 +876,11 @@ static void gemm_tiles_unpacked(const gemm_args *g, const gemm_plan *p, const ti
     }
 }
 
-/* Threads: each thread computes one run of tiles (gemm_tiles).  Along rows, the team first
- * packs all of B once into a shared buffer (one barrier), so no B panel is packed twice and
- * each thread packs only the A panels of its rows; down columns, each thread packs its own B
- * columns and all of A, and never waits for another.  Beyond that one barrier the only
+/* Threads: each thread computes one run of tiles (gemm_tiles).  Along rows, each thread packs
+ * the A panels of its rows and all of B itself, or, when its rows are few, the team first
+ * packs all of B once into a shared buffer (one barrier); down columns, each thread packs its
+ * own B columns and all of A (or reads A in place), and never waits for another.  Beyond that
+ * one barrier the only
  * synchronisation is the fork and the join: on a machine shared with other work, a thread
  * descheduled at a barrier costs every other thread a scheduler time slice. */
 static void gemm_run(gemm_args *g, int f64, int nthreads)
@@ -865,6 +892,7 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
         gemm_empty_k(g, f64);
         return;
     }
+    g->a_in_place = !f64;
     nthreads = dl_gemm_auto_threads(g->M, g->N, g->K, nthreads);
 #ifndef DL_HAVE_OPENMP
     nthreads = 1;
@@ -894,8 +922,16 @@ static void gemm_run(gemm_args *g, int f64, int nthreads)
     const size_t KC = dl_gemm_k_block(&p, g->K), NC = even_block(g->N, p.nc, p.nr);
     const size_t MC = even_block(g->M, p.mc, p.mr);
 
+    /* Split along rows, each thread packs the B panels it uses itself, unless its rows are so
+     * few that packing all of B would be most of its work: then the team packs B once.  On
+     * Zen 3 the two threads are on different core complexes (a cache line moves between them in
+     * ~200 ns, a MiB the other wrote reads at ~13 GB/s against ~47 GB/s from its own caches),
+     * so the shared copy costs each thread its half packed into lines the other thread holds
+     * and the other half read across, and the barrier; packing it all locally is cheaper.
+     * Measured there (2 threads, calls of both ways interleaved, loaded machine): 256^3
+     * 15-20% faster, 512^3 and 512x768x768 (B^T) 4-7%, 1024^3 and 2048^3 even or faster. */
     packed_b shared = {NULL, pn, 0};
-    if (!o.cols && pack_b) {
+    if (!o.cols && pack_b && g->M < (size_t)nthreads * GEMM_OWN_B_ROWS) {
         const size_t total = g->K * pn * p.nr * es;
         /* bounded: the buffer stays cached with the calling thread; beyond this each thread
          * packs the B panels it needs (for products this large that copy is cheap relative) */

@@ -35,6 +35,8 @@ typedef struct {
     dl_act_t act;
     const dl_gemm_post *post;
     const dl_sgemm_bpacker *bpacker;   /* float32: packs op(B)'s blocks instead of B (or NULL) */
+    int a_in_place;   /* float32: A (not transposed) may be read where it is, not packed, by a
+                       * run of few column tiles (gemm.c, A_IN_PLACE_COLS) */
 } gemm_args;
 
 /* op(B) packed in advance, K block after K block (the plan's K blocks, evened out): the block
