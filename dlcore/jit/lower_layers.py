@@ -191,7 +191,12 @@ def _conv(L, node):
         # a pointwise conv on a small map (MobileNet's 7x7 and 14x14): the transposed product, the map's
         # positions as rows (plan_pointwise.c), a few images at a time
         transposed = int(pointwise and P < _small_map() and CRS * K >= _SMALL_MAP_MACS)
-        if transposed:
+        # any other conv on such a map, one image per product (ResNet-18's 7x7 layers at
+        # stride 2, 3x3 and 1x1): im2col's columns, transposed, times W^T (plan_conv.c)
+        if not pointwise and imgs == 1 and P < _small_map() and CRS * K >= _SMALL_MAP_MACS:
+            transposed, tile = 2, P
+            col = L.scratch(4 * (2 * CRS + K) * P, "transposed")
+        elif transposed:
             imgs = max(1, min(N, _BATCH_BYTES // (4 * (CRS + K) * P)))
             col = L.scratch(4 * (CRS + K) * imgs * P, "transposed")
         elif imgs > 1:

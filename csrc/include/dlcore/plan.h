@@ -101,7 +101,9 @@ enum {
      * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise), images per
      * product (> 1: col holds (C*R*S + K) x images*OH*OW floats), transposed (1: a pointwise
      * conv as the product x^T W^T, W packed as its right operand, col holds (C + K) x
-     * images*OH*OW floats; csrc/plan_pointwise.c) | f: act */
+     * images*OH*OW floats; csrc/plan_pointwise.c; 2: another conv on a small map, one image
+     * per product, as col^T W^T after im2col, col holds (2*C*R*S + K) x OH*OW floats;
+     * csrc/plan_conv.c) | f: act */
     DL_PLAN_CONV_GEMM = 24,
     /* x, w (constant: packed when the plan is made, dl_plan_direct_pack), bias, y | i: as
      * CONV with stride 1 and groups 1, act kind (Relu fused, any other applied per image) |
