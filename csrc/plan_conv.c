@@ -145,7 +145,8 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
  * 58 GFLOP/s against 74 on the 28x28 map).  Here the positions are the rows (tiles of 6: 54
  * computed for 49), the output channels the columns; im2col's columns and the result are
  * transposed in cache on the way (plan_pointwise.h's transpose), as plan_pointwise.c does for
- * a pointwise conv's input.  W^T is packed once, when the plan is made. */
+ * a pointwise conv's input.  W^T is packed once, when the plan is made, per plan (gemm_prepacked.h's
+ * opaque packing, as a Linear step's weights: not through plan_shared.h). */
 dl_sgemm_packed_b *dl_plan_conv_pack_t(const int64_t *i, const float *w)
 {
     if (i[20] != 2) return NULL;
