@@ -29,6 +29,9 @@ int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa);
 void dl_plan_conv_unpack(dl_sgemm_packed_a *pa);
 void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
                        const float *x, const float *bias, float *y, float *col);
+dl_sgemm_packed_b *dl_plan_conv_pack_t(const int64_t *i, const float *w);
+void dl_plan_conv_gemm_t(const int64_t *i, const double *f, const dl_sgemm_packed_b *pb,
+                         const float *x, const float *bias, float *y, float *col);
 float *dl_plan_direct_pack(const int64_t *i, const float *w);
 
 /* the RNN step's weights packed once (rnn_packed.c) */
@@ -145,6 +148,10 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
         /* a small map's pointwise conv as the transposed product (plan_pointwise.c) */
         p->gemm_b[k] = dl_plan_pointwise_pack(s->i, (const float *)((const char *)sl->ptr +
                                                                     s->off[1]));
+        if (p->gemm_b[k]) continue;
+        /* a small map's convolution as the transposed product (plan_conv.c) */
+        p->gemm_b[k] = dl_plan_conv_pack_t(s->i, (const float *)((const char *)sl->ptr +
+                                                                 s->off[1]));
         if (p->gemm_b[k]) continue;
         /* a failed pack leaves p == NULL: the run then multiplies by the unpacked weights */
         dl_plan_conv_pack(s->i, (const float *)((const char *)sl->ptr + s->off[1]),
@@ -459,6 +466,12 @@ static int run_step(const dl_plan_step *s, int where, const dl_sgemm_packed_a *p
         break;
     }
     case DL_PLAN_CONV_GEMM:
+        if (pb && i[20] == 2) {
+            dl_plan_conv_gemm_t(i, f, pb, (const float *)OPND(s, ptr, 0),
+                                (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),
+                                (float *)OPND(s, ptr, 4));
+            break;
+        }
         if (pb) {
             dl_plan_pointwise_t(i, f, pb, (const float *)OPND(s, ptr, 0),
                                 (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),

@@ -9,10 +9,12 @@
 #include "dlcore/act.h"
 #include "dlcore/conv.h"
 #include "dlcore/gemm.h"
+#include "dlcore/gemm_prepacked.h"
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
 #include "gemm_driver.h"
+#include "plan_pointwise.h"
 #include "plan_shared.h"
 
 int dl_plan_conv_pack(const int64_t *i, const float *w, dl_sgemm_packed_a *pa)
@@ -130,6 +132,67 @@ void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_
                     dl_act_fwd_f32(post, yn + k * P + p0, yn + k * P + p0, (size_t)np,
                                    (float)f[0], (float)f[1], (float)f[2]);
         }
+    }
+}
+
+/* A small map's convolution as the transposed product (the CONV_GEMM step with i[20] == 2):
+ *
+ *   y^T (P x K) = col^T (P x C R S) @ W^T (C R S x K)
+ *
+ * In the usual orientation the map's P positions are the product's columns, and at batch 1
+ * ResNet-18's 7x7 layers give 49 of them: four register tiles of 16, the last holding one
+ * column, so a quarter of the multiply-adds are padding (layer4's 3x3 stride-2 conv ran at
+ * 58 GFLOP/s against 74 on the 28x28 map).  Here the positions are the rows (tiles of 6: 54
+ * computed for 49), the output channels the columns; im2col's columns and the result are
+ * transposed in cache on the way (plan_pointwise.h's transpose), as plan_pointwise.c does for
+ * a pointwise conv's input.  W^T is packed once, when the plan is made, per plan (gemm_prepacked.h's
+ * opaque packing, as a Linear step's weights: not through plan_shared.h). */
+dl_sgemm_packed_b *dl_plan_conv_pack_t(const int64_t *i, const float *w)
+{
+    if (i[20] != 2) return NULL;
+    const int64_t CRS = i[1] * i[5] * i[6];
+    return dl_sgemm_pack_b(1, (size_t)CRS, (size_t)i[4], w, (ptrdiff_t)CRS);
+}
+
+typedef struct {
+    int kind;
+    float a, b, c;
+} act_ctx;
+
+static void act_strip(const void *ctx, float *C, size_t rows, size_t cols, ptrdiff_t ldc)
+{
+    const act_ctx *a = ctx;
+    for (size_t r = 0; r < rows; r++)
+        dl_act_fwd_f32(a->kind, C + (ptrdiff_t)r * ldc, C + (ptrdiff_t)r * ldc, cols, a->a, a->b,
+                       a->c);
+}
+
+/* i: as dl_plan_conv_gemm (i[20] == 2) | col: (2 C R S + K) x OH OW floats: the image's
+ * columns, their transpose, the transposed result */
+void dl_plan_conv_gemm_t(const int64_t *i, const double *f, const dl_sgemm_packed_b *pb,
+                         const float *x, const float *bias, float *y, float *col)
+{
+    dl_conv_params p;
+    p.N = i[0]; p.C = i[1]; p.H = i[2]; p.W = i[3];
+    p.K = i[4]; p.R = i[5]; p.S = i[6]; p.OH = i[7]; p.OW = i[8];
+    p.sh = i[9]; p.sw = i[10]; p.ph = i[11]; p.pw = i[12]; p.dh = i[13]; p.dw = i[14];
+    p.groups = 1;
+    const int post = (int)i[16];
+    const dl_act_t act = (dl_act_t)i[17];
+    const int64_t P = p.OH * p.OW, CRS = p.C * p.R * p.S;
+    const act_ctx ac = {post, (float)f[0], (float)f[1], (float)f[2]};
+    const dl_gemm_post strip = {act_strip, &ac};
+    void (*im2col)(const dl_conv_params *, const float *, int64_t, int64_t, int64_t, float *,
+                   int64_t) = conv_kernels()->im2col;
+    const plan_pw_kernels_t *kt = plan_pw_kernels();
+    float *ct = col + CRS * P, *yt = ct + CRS * P;
+    for (int64_t n = 0; n < p.N; n++) {
+        im2col(&p, x + n * p.C * p.H * p.W, p.C, 0, P, col, P);
+        kt->transpose(col, (ptrdiff_t)P, (size_t)CRS, (size_t)P, ct, (ptrdiff_t)CRS);
+        dl_sgemm_packed_b_run(pb, (size_t)P, (size_t)p.K, (size_t)CRS, 1.0f, ct, (ptrdiff_t)CRS,
+                              0.0f, yt, (ptrdiff_t)p.K, bias, bias ? DL_BIAS_ROW : DL_BIAS_NONE,
+                              act, post >= 0 ? &strip : NULL, 0);
+        kt->transpose(yt, (ptrdiff_t)p.K, (size_t)P, (size_t)p.K, y + n * p.K * P, (ptrdiff_t)P);
     }
 }
 

@@ -11,5 +11,10 @@
  * dilation 1, groups 1; the planner checks) on weights packed by dl_plan_direct_pack; 0 */
 int DL_ISA_FN(dl_plan_direct_s2)(const int64_t *i, const double *f, const float *wp,
                                  const float *bias, const float *x, float *y);
+/* The same step with any other filter (i[9] == 2, dilation 1, groups 1, at most
+ * DL_PLAN_S2W_MAX_C input channels and DL_PLAN_S2W_MAX_RS rows and columns, top and left
+ * padding below them; plan_direct_s2w_simd.c); 0, or -1 past those limits */
+int DL_ISA_FN(dl_plan_direct_s2w)(const int64_t *i, const double *f, const float *wp,
+                                  const float *bias, const float *x, float *y);
 
 #endif

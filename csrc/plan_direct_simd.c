@@ -361,7 +361,10 @@ enum { ITEM_Q = 12 * DL_VF_LEN };
 static int conv_direct(const int64_t *i, const double *f, const float *wp, const float *bias,
                        const float *x, float *y)
 {
-    if (i[9] == 2) return DL_ISA_FN(dl_plan_direct_s2)(i, f, wp, bias, x, y);
+    if (i[9] == 2)
+        return i[5] == 3 && i[6] == 3 && i[11] <= 1 && i[12] <= 1
+                   ? DL_ISA_FN(dl_plan_direct_s2)(i, f, wp, bias, x, y)
+                   : DL_ISA_FN(dl_plan_direct_s2w)(i, f, wp, bias, x, y);
     const int64_t N = i[0], C = i[1], H = i[2], W = i[3], K = i[4], R = i[5], S = i[6];
     const int64_t OH = i[7], OW = i[8], ph = i[11], pw = i[12], dh = i[13], dw = i[14];
     const int act = (int)i[16];

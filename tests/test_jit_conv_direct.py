@@ -172,13 +172,16 @@ def test_lenet_takes_it_and_matches_eager_at_every_batch():
 
 
 def test_routing():
-    """Stride 2, wide output channel counts, planes past the stack buffer and a forced
-    algorithm keep the im2col product."""
+    """Stride 2 on more than a few input channels, wide output channel counts, planes past the
+    stack buffer and a forced algorithm keep the im2col product (stride 2 on a few input
+    channels takes the stride-2 direct kernel, test_jit_conv_direct_s2w.py)."""
     def ops(m, x):
         return [s.op for s in dl.jit.trace(m.eval(), [x], dynamic_axes=False).plan(x).steps]
     x = RNG.standard_normal((1, 4, 12, 12)).astype(np.float32)
     assert ops(nn.Conv2d(4, 8, 5), x) == [CONV_DIRECT]
-    assert ops(nn.Conv2d(4, 8, 5, stride=2), x) == [CONV_GEMM]
+    assert ops(nn.Conv2d(4, 8, 5, stride=2), x) == [CONV_DIRECT]
+    x8 = RNG.standard_normal((1, 8, 12, 12)).astype(np.float32)
+    assert ops(nn.Conv2d(8, 8, 5, stride=2), x8) == [CONV_GEMM]
     assert ops(nn.Conv2d(4, 96, 5), x) == [CONV_GEMM]
     big = RNG.standard_normal((1, 16, 30, 30)).astype(np.float32)
     assert ops(nn.Conv2d(16, 8, 5), big) == [CONV_GEMM]

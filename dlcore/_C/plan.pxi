@@ -20,6 +20,8 @@ cdef extern from "dlcore/plan.h":
     enum:
         DL_PLAN_DIRECT_MAX_FLOATS
         DL_PLAN_DIRECT_MAX_TAPS
+        DL_PLAN_S2W_MAX_C
+        DL_PLAN_S2W_MAX_RS
     dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
                          const dl_plan_slot *slots, size_t arena_bytes) nogil
     void dl_plan_free(dl_plan *p) nogil
@@ -37,6 +39,7 @@ cdef extern from "dlcore/plan.h":
 
 PLAN_MAX_OPS, PLAN_MAX_INTS, PLAN_MAX_FLOATS = 14, 40, 6
 PLAN_DIRECT_MAX_FLOATS, PLAN_DIRECT_MAX_TAPS = DL_PLAN_DIRECT_MAX_FLOATS, DL_PLAN_DIRECT_MAX_TAPS
+PLAN_S2W_MAX_C, PLAN_S2W_MAX_RS = DL_PLAN_S2W_MAX_C, DL_PLAN_S2W_MAX_RS
 _PLAN_ERRORS = {1: "out of memory", 2: "index out of range", 3: "unknown step"}
 
 

@@ -17,6 +17,7 @@ MAX_OPS, MAX_INTS, MAX_FLOATS, MAX_DIMS = _C.PLAN_MAX_OPS, _C.PLAN_MAX_INTS, \
     _C.PLAN_MAX_FLOATS, 8
 # the direct convolution's limits (csrc/include/dlcore/plan.h)
 DIRECT_MAX_TAPS, DIRECT_MAX_FLOATS = _C.PLAN_DIRECT_MAX_TAPS, _C.PLAN_DIRECT_MAX_FLOATS
+S2W_MAX_C, S2W_MAX_RS = _C.PLAN_S2W_MAX_C, _C.PLAN_S2W_MAX_RS
 PlanError = _C.PlanError
 
 # op codes (csrc/include/dlcore/plan.h)

@@ -20,7 +20,7 @@ _BATCH_BYTES = 1 << 20  # in this much workspace (columns and product)
 # on every 14x14 layer (Zen 3), while its 7x7 ones (49 in 4 tiles) stay transposed
 _SMALL_MAP_TILES = 8
 _SMALL_MAP_MACS = 4096  # from this many weights (its two transposes cost more on tiny layers)
-_S2_MAX_C = 4          # input channels up to which a 3x3 stride-2 conv runs direct
+_S2_MAX_C = 4          # input channels up to which a stride-2 conv runs direct
 _MODES = {"RNN_TANH": 0, "RNN_RELU": 1, "LSTM": 2, "GRU": 3}
 _GATES = {0: 1, 1: 1, 2: 4, 3: 3}
 
@@ -191,7 +191,12 @@ def _conv(L, node):
         # a pointwise conv on a small map (MobileNet's 7x7 and 14x14): the transposed product, the map's
         # positions as rows (plan_pointwise.c), a few images at a time
         transposed = int(pointwise and P < _small_map() and CRS * K >= _SMALL_MAP_MACS)
-        if transposed:
+        # any other conv on such a map, one image per product (ResNet-18's 7x7 layers at
+        # stride 2, 3x3 and 1x1): im2col's columns, transposed, times W^T (plan_conv.c)
+        if not pointwise and imgs == 1 and P < _small_map() and CRS * K >= _SMALL_MAP_MACS:
+            transposed, tile = 2, P
+            col = L.scratch(4 * (2 * CRS + K) * P, "transposed")
+        elif transposed:
             imgs = max(1, min(N, _BATCH_BYTES // (4 * (CRS + K) * P)))
             col = L.scratch(4 * (CRS + K) * imgs * P, "transposed")
         elif imgs > 1:
@@ -215,15 +220,19 @@ def _small_map():
 
 
 def _direct_s2_ok(C, R, S, at):
-    """Whether the direct stride-2 convolution (csrc/plan_direct_s2_simd.c) takes this Conv:
-    a 3x3 filter at stride 2, padding 0 or 1 on each side (torch's 1 with an end padding the
-    last window does not reach dropped, or TensorFlow-style models' 0 after an explicit Pad),
-    dilation 1, groups 1, on at most _S2_MAX_C input channels (a first layer on an image, whose
-    im2col product is only C*9 deep)."""
-    return get_conv_algorithm() == "auto" and at["group"] == 1 and C <= _S2_MAX_C and \
-        (R, S) == (3, 3) and tuple(at["strides"]) == (2, 2) and \
-        max(at["pads"]) <= 1 and \
-        tuple(at["dilations"]) == (1, 1)
+    """Whether a direct stride-2 convolution takes this Conv: dilation 1, groups 1, on at most
+    _S2_MAX_C input channels (a first layer on an image, whose im2col product is only C*R*S
+    deep).  A 3x3 filter with padding 0 or 1 on each side (torch's 1 with an end padding the
+    last window does not reach dropped, or TensorFlow-style models' 0 after an explicit Pad)
+    runs csrc/plan_direct_s2_simd.c; another filter of sides up to X.S2W_MAX_RS, its top and
+    left padding below them (ResNet's 7x7 first layer), csrc/plan_direct_s2w_simd.c."""
+    if get_conv_algorithm() != "auto" or at["group"] != 1 or C > _S2_MAX_C or \
+            tuple(at["strides"]) != (2, 2) or tuple(at["dilations"]) != (1, 1):
+        return False
+    if (R, S) == (3, 3) and max(at["pads"]) <= 1:
+        return True
+    return C <= X.S2W_MAX_C and R <= X.S2W_MAX_RS and S <= X.S2W_MAX_RS and \
+        at["pads"][0] < R and at["pads"][1] < S
 
 
 def _direct_ok(C, K, R, S, OH, OW, at):

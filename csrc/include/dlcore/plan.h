@@ -101,7 +101,9 @@ enum {
      * (groups 1), post act kind, gemm act (dl_act_t), tile columns (0: pointwise), images per
      * product (> 1: col holds (C*R*S + K) x images*OH*OW floats), transposed (1: a pointwise
      * conv as the product x^T W^T, W packed as its right operand, col holds (C + K) x
-     * images*OH*OW floats; csrc/plan_pointwise.c) | f: act */
+     * images*OH*OW floats; csrc/plan_pointwise.c; 2: another conv on a small map, one image
+     * per product, as col^T W^T after im2col, col holds (2*C*R*S + K) x OH*OW floats;
+     * csrc/plan_conv.c) | f: act */
     DL_PLAN_CONV_GEMM = 24,
     /* x, w (constant: packed when the plan is made, dl_plan_direct_pack), bias, y | i: as
      * CONV with stride 1 and groups 1, act kind (Relu fused, any other applied per image) |
@@ -109,7 +111,9 @@ enum {
      * (C*Hp*Wp + 64 floats) within DL_PLAN_DIRECT_MAX_FLOATS, C*R*S within
      * DL_PLAN_DIRECT_MAX_TAPS (the planner checks both).  With stride 2 (i[9] == 2): a 3x3
      * filter, padding 0 or 1, dilation 1, any map size (plan_direct_s2_simd.c, a first layer on
-     * a few input channels) */
+     * a few input channels); any other filter of sides up to DL_PLAN_S2W_MAX_RS, padding
+     * below them, on up to DL_PLAN_S2W_MAX_C channels (plan_direct_s2w_simd.c: ResNet's 7x7
+     * first layer) */
     DL_PLAN_CONV_DIRECT = 25,
     /* x (float32, or u8 codes), packed, colsum, w_scale (an int8 weight, dlcore/qgemm.h),
      * bias, y (float32 or u8), scratch (dl_plan_qlinear_scratch bytes) | i: M, N, K, input
@@ -139,7 +143,11 @@ enum {
 enum {
     DL_PLAN_DIRECT_MAX_FLOATS = 8192,
     DL_PLAN_DIRECT_MAX_TAPS = 1024,
-    DL_PLAN_DIRECT_ROWS = 16
+    DL_PLAN_DIRECT_ROWS = 16,
+    /* the stride-2 direct convolution with a wide filter (plan_direct_s2w_simd.c): input
+     * channels and filter sides at most */
+    DL_PLAN_S2W_MAX_C = 4,
+    DL_PLAN_S2W_MAX_RS = 7
 };
 enum { DL_QLIN_PER_ROW = 0, DL_QLIN_PER_TENSOR = 1, DL_QLIN_CODES = 2 };
 
