@@ -410,6 +410,9 @@ static void rnn_gemm_packed(size_t M, size_t N, size_t K, const float *A,
             const float *a = A + row0 * lda, *a2 = K2 ? A2 + row0 * lda2 : NULL;
             float *c = C + row0 * ldc + col0;
             int mr = rem >= RNN_MR ? RNN_MR : (rem >= 4 ? 4 : (rem >= 2 ? 2 : 1));
+            /* 8 or 9 rows left of 6-row tiles: 4 + 4 (+ 1), not 6 + 2 (+ 1), whose 2-row
+             * tile chains 4 accumulators, too few to cover the FMA latency */
+            if (RNN_MR == 6 && (rem == 8 || rem == 9)) mr = 4;
             if (mr == RNN_MR) rnn_tile(RNN_MR, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
             else if (mr == 4) rnn_tile(4, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
             else if (mr == 2) rnn_tile(2, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
