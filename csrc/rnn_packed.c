@@ -140,7 +140,7 @@ static int team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
 /* A wait this long (a chunk takes a few microseconds), or SOLO_CHUNKS times the lead's last
  * chunk where chunks are long (large batches), means the thread holding the chunk was
  * descheduled: the machine is busier than the team has cores. */
-enum { SOLO_WAIT_NS = 100000, SOLO_CHUNKS = 8 };
+enum { SOLO_WAIT_NS = 100000, SOLO_CHUNKS = 8, READMITS = 4 };
 
 static int64_t now_ns(void)
 {
@@ -152,8 +152,11 @@ static int64_t now_ns(void)
 /* One turn of a team member's wait for the chunks of the step before (a pause, every 256th
  * turn a yield: on a busy machine the thread we wait for may need this core).  The calling
  * thread of the team (lead) sets *solo after waiting longer than solo_ns: the others then take
- * no more chunks and the lead finishes the call alone, so a busy machine costs a call one
- * descheduled thread, not one per step. */
+ * no more chunks and the lead goes on alone, so a busy machine costs a call one descheduled
+ * thread, not one per step.  A member that finds *solo set waits parked, and the lead takes
+ * it back (up to READMITS times a call) once it sees it parked, i.e. running again: a short
+ * preemption on a quiet machine then costs one wait, not the rest of the call on one thread
+ * (a call of a batch-32 LSTM is ~800 chunks over ~20 ms, long enough to meet one). */
 typedef struct {
     unsigned spins;
     int64_t since;  /* the lead's first yield of this wait, -1: none yet */
@@ -192,7 +195,7 @@ static void wait_turn(team_wait *w, int lead, int64_t solo_ns, int *solo)
  * it is computing: the others take the rest, where a barrier per step would make them all wait
  * out its time slice at every step.  A chunk's sums do not depend on which thread runs it:
  * results equal the plain loop's bit for bit.  When even that is too much (see wait_turn),
- * the lead finishes the call alone. */
+ * the lead goes on alone until a member is back. */
 static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, const size_t *off,
                      const float *x, ptrdiff_t ldx, const float *b_x, const float *b_h,
                      float *work, float *gates, size_t ldg, float *h, float *h1, float *c,
@@ -206,7 +209,7 @@ static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, con
     for (size_t t = 0; t < d->n_steps; t++) steps += d->batch_sizes[t] > 0;
     const size_t total = steps * ppg;
     size_t next = 0, done = 0;
-    int solo = 0;
+    int solo = 0, parked = 0, readmits = 0;
     float *hb[2] = {h, h1};
 
     #pragma omp parallel num_threads(nth)
@@ -215,9 +218,17 @@ static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, con
         team_wait w = {0, -1};
         int64_t solo_ns = SOLO_WAIT_NS;
         for (;;) {
-            if (!lead && __atomic_load_n(&solo, __ATOMIC_RELAXED)) break;
             size_t e = __atomic_load_n(&next, __ATOMIC_RELAXED);
             if (e >= total) break;
+            if (!lead && __atomic_load_n(&solo, __ATOMIC_ACQUIRE)) {
+                __atomic_fetch_add(&parked, 1, __ATOMIC_RELAXED);
+                team_wait pw = {0, -1};
+                while (__atomic_load_n(&solo, __ATOMIC_ACQUIRE)
+                       && __atomic_load_n(&next, __ATOMIC_RELAXED) < total)
+                    wait_turn(&pw, 0, 0, &solo);
+                __atomic_fetch_sub(&parked, 1, __ATOMIC_RELAXED);
+                continue;
+            }
             const size_t i = e / ppg;
             if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) < i * ppg) {
                 wait_turn(&w, lead, solo_ns, &solo);
@@ -275,6 +286,11 @@ static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, con
             if (lead) {
                 const int64_t dt = (now_ns() - t0) * SOLO_CHUNKS;
                 solo_ns = dt > SOLO_WAIT_NS ? dt : SOLO_WAIT_NS;
+                if (__atomic_load_n(&solo, __ATOMIC_RELAXED) && readmits < READMITS
+                    && __atomic_load_n(&parked, __ATOMIC_RELAXED)) {
+                    readmits++;
+                    __atomic_store_n(&solo, 0, __ATOMIC_RELEASE);
+                }
             }
         }
     }
