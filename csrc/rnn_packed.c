@@ -137,10 +137,11 @@ static int team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
     return (size_t)nth > ppg ? (int)ppg : nth;
 }
 
-/* A wait this long (a chunk takes a few microseconds), or SOLO_CHUNKS times the lead's last
- * chunk where chunks are long (large batches), means the thread holding the chunk was
- * descheduled: the machine is busier than the team has cores. */
-enum { SOLO_WAIT_NS = 100000, SOLO_CHUNKS = 8, READMITS = 4 };
+/* A wait this long (a chunk takes a few microseconds), or SOLO_CHUNKS times a chunk's
+ * multiply-adds at CHUNK_MACS_PER_NS (a third of one core's FMA rate here) where chunks are
+ * long (large batches), means the thread holding the chunk was descheduled: the machine is
+ * busier than the team has cores. */
+enum { SOLO_WAIT_NS = 100000, SOLO_CHUNKS = 8, CHUNK_MACS_PER_NS = 30, READMITS = 4 };
 
 static int64_t now_ns(void)
 {
@@ -211,12 +212,14 @@ static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, con
     size_t next = 0, done = 0;
     int solo = 0, parked = 0, readmits = 0;
     float *hb[2] = {h, h1};
+    const size_t chunk_macs = B * ngates * nr * (joint ? pk->I + H : H);
+    const int64_t chunk_wait = (int64_t)(chunk_macs / CHUNK_MACS_PER_NS) * SOLO_CHUNKS;
+    const int64_t solo_ns = chunk_wait > SOLO_WAIT_NS ? chunk_wait : SOLO_WAIT_NS;
 
     #pragma omp parallel num_threads(nth)
     {
         const int lead = dl_thread_id() == 0;
         team_wait w = {0, -1};
-        int64_t solo_ns = SOLO_WAIT_NS;
         for (;;) {
             size_t e = __atomic_load_n(&next, __ATOMIC_RELAXED);
             if (e >= total) break;
@@ -239,7 +242,6 @@ static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, con
                 continue;
             w.spins = 0;
             w.since = -1;
-            const int64_t t0 = lead ? now_ns() : 0;
             const size_t u = e % ppg, a = u * nr;
             const size_t t = d->reverse ? steps - 1 - i : i;
             const size_t n = (size_t)d->batch_sizes[t], o = off[t];
@@ -283,14 +285,10 @@ static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, con
             for (size_t r = n; r < B; r++)
                 memcpy(hn + r * H + a, hc + r * H + a, nr * sizeof(float));
             __atomic_fetch_add(&done, 1, __ATOMIC_RELEASE);
-            if (lead) {
-                const int64_t dt = (now_ns() - t0) * SOLO_CHUNKS;
-                solo_ns = dt > SOLO_WAIT_NS ? dt : SOLO_WAIT_NS;
-                if (__atomic_load_n(&solo, __ATOMIC_RELAXED) && readmits < READMITS
-                    && __atomic_load_n(&parked, __ATOMIC_RELAXED)) {
-                    readmits++;
-                    __atomic_store_n(&solo, 0, __ATOMIC_RELEASE);
-                }
+            if (lead && __atomic_load_n(&solo, __ATOMIC_RELAXED) && readmits < READMITS
+                && __atomic_load_n(&parked, __ATOMIC_RELAXED)) {
+                readmits++;
+                __atomic_store_n(&solo, 0, __ATOMIC_RELEASE);
             }
         }
     }
