@@ -5,6 +5,8 @@
  *   lstm_row_fwd    pre-activations from whichever of xg, hg, bias are given
  *   lstm_slice_fwd  units [0, W) of a row for the thread-team time loop: hg's gate blocks lie
  *                   sh apart (the thread's own product), bias and gates H apart; no input part
+ *   gru_slice_fwd   units [0, W) of a row for the team's time loop (rnn_packed.c): xg's and
+ *                   hg's gate blocks H apart, h in place (h_{t-1} in, h_t out), no hgn
  *   lstm_row_bwd, gru_row_fwd, gru_row_bwd, elman_row_fwd, elman_row_bwd
  * The recurrent product, C (M x N) = beta*C + [A | A2] @ B, B packed once:
  *   nr              columns per packed panel
@@ -26,6 +28,7 @@ typedef struct {
     void (*lstm_row_bwd)(size_t H, const float *g, const float *tc, const float *cp,
                          const float *dh, float *dc, float *dg);
     void (*gru_row_fwd)(size_t H, float *xg, const float *hg, float *h, float *hgn);
+    void (*gru_slice_fwd)(size_t W, size_t H, float *xg, const float *hg, float *h);
     void (*gru_row_bwd)(size_t H, const float *g, const float *hgn, const float *hp,
                         const float *dh, float *dxg, float *dhg, float *dhp);
     void (*elman_row_fwd)(size_t H, int relu, float *g, float *h);

@@ -13,12 +13,13 @@
  *     steps is one product before the loop (rows x G, in the caller's work buffer), and each
  *     step adds only h_{t-1} @ w_hh^T: at batch 1 a step then streams the recurrent weights
  *     alone, not the input weights too, and the input product reuses each weight panel over
- *     all steps' rows.  An LSTM at several threads runs the step loop on a thread team: a thread
- *     takes a panel of hidden units (H a multiple of the panel width, so each gate starts on a
- *     panel), adds h_{t-1} @ w_hh^T for its four gate panels and runs the cell on them.  A
- *     batch-1 step (1 x 4H x H) is too small to fork per step, so without the team it ran on
- *     one thread only.  (The team hands out chunks of units dynamically rather than a fixed
- *     share per thread, see lstm_team_run.)
+ *     all steps' rows.
+ * At several threads the step loop runs on a thread team (either form of an LSTM, the split
+ * form of a GRU or Elman RNN; H a multiple of the panel width, so each gate starts on a
+ * panel): a thread takes a panel of hidden units, adds h_{t-1} @ w_hh^T for its gate panels
+ * and runs the cell on them.  A batch-1 step (1 x 4H x H) is too small to fork per step, so
+ * without the team it ran on one thread only.  (The team hands out chunks of units
+ * dynamically rather than a fixed share per thread, see team_run.)
  * An LSTM with a projection (w_hr) has no packed form: the planner keeps the eager call. */
 #include <sched.h>
 #include <stdint.h>
@@ -114,15 +115,21 @@ static void mm_packed(const dl_rnn_packed *pk, size_t M, size_t K, const float *
                            panels * t / nth, panels * (t + 1) / nth);
 }
 
-/* Threads of the LSTM team for this call (< 2: the plain loop).  The joint form's step also
+/* Whether the step loop can run on the thread team: every gate starts on a panel (H a
+ * multiple of the panel width), no projection, the ISA the panels were packed for. */
+static int team_shape(const dl_rnn_desc *d, const dl_rnn_packed *pk)
+{
+    const size_t nr = pk->k->nr;
+    return d->P == d->H && d->H > 0 && d->H % nr == 0 && d->B > 0 && pk->k == rnn_kernels()
+           && (pk->form == RNN_PACK_SPLIT || pk->mode == DL_RNN_LSTM);
+}
+
+/* Threads of the team for this call (< 2: the plain loop).  The joint form's step also
  * multiplies x_t by w_ih; its threshold is the eager team's (rnn.c), for a whole call. */
 static int team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
 {
-    const size_t nr = pk->k->nr;
-    if (pk->mode != DL_RNN_LSTM || d->P != d->H || d->H == 0 || d->H % nr != 0 || d->B == 0
-        || pk->k != rnn_kernels())
-        return 1;
-    const size_t ppg = d->H / nr;
+    if (!team_shape(d, pk)) return 1;
+    const size_t ppg = d->H / pk->k->nr;
     int nth = pk->form == RNN_PACK_JOINT
                   ? dl_rnn_team_threads_f32(d)
                   : dl_threads_for(d->B * pk->G * d->P,
@@ -130,9 +137,11 @@ static int team_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk)
     return (size_t)nth > ppg ? (int)ppg : nth;
 }
 
-/* A wait this long (a chunk takes a few microseconds) means the thread holding the chunk
- * was descheduled: the machine is busier than the team has cores. */
-enum { SOLO_WAIT_NS = 100000 };
+/* A wait this long (a chunk takes a few microseconds), or SOLO_CHUNKS times a chunk's
+ * multiply-adds at CHUNK_MACS_PER_NS (a third of one core's FMA rate here) where chunks are
+ * long (large batches), means the thread holding the chunk was descheduled: the machine is
+ * busier than the team has cores. */
+enum { SOLO_WAIT_NS = 100000, SOLO_CHUNKS = 8, CHUNK_MACS_PER_NS = 30, READMITS = 4 };
 
 static int64_t now_ns(void)
 {
@@ -141,92 +150,146 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Waits until *done reaches target (acquire: the chunks counted there are visible).  The
- * calling thread of the team (lead) sets *solo after a long wait: the others then take no
- * more chunks and the lead finishes the call alone, so a busy machine costs a call one
- * descheduled thread, not one per step. */
-static void wait_done(const size_t *done, size_t target, int lead, int *solo)
+/* One turn of a team member's wait for the chunks of the step before (a pause, every 256th
+ * turn a yield: on a busy machine the thread we wait for may need this core).  The calling
+ * thread of the team (lead) sets *solo after waiting longer than solo_ns: the others then take
+ * no more chunks and the lead goes on alone, so a busy machine costs a call one descheduled
+ * thread, not one per step.  A member that finds *solo set waits parked, and the lead takes
+ * it back (up to READMITS times a call) once it sees it parked, i.e. running again: a short
+ * preemption on a quiet machine then costs one wait, not the rest of the call on one thread
+ * (a call of a batch-32 LSTM is ~800 chunks over ~20 ms, long enough to meet one). */
+typedef struct {
+    unsigned spins;
+    int64_t since;  /* the lead's first yield of this wait, -1: none yet */
+} team_wait;
+
+static void wait_turn(team_wait *w, int lead, int64_t solo_ns, int *solo)
 {
-    unsigned spins = 0;
-    int64_t t0 = -1;
-    while (__atomic_load_n(done, __ATOMIC_ACQUIRE) < target) {
-        if (++spins < 256) {
+    if (++w->spins < 256) {
 #if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
+        __builtin_ia32_pause();
 #endif
-            continue;
-        }
-        spins = 0;
-        if (lead) {
-            const int64_t t = now_ns();
-            if (t0 < 0) t0 = t;
-            else if (t - t0 > SOLO_WAIT_NS) __atomic_store_n(solo, 1, __ATOMIC_RELAXED);
-        }
-        sched_yield();  /* on a busy machine the thread we wait for may need this core */
+        return;
     }
+    w->spins = 0;
+    if (lead) {
+        const int64_t t = now_ns();
+        if (w->since < 0) w->since = t;
+        else if (t - w->since > solo_ns) __atomic_store_n(solo, 1, __ATOMIC_RELAXED);
+    }
+    sched_yield();
 }
 
-/* An LSTM's step loop on a team of nth threads, either form.  h (B x H) and c hold the
- * initial state and receive the final one; h1 is a second B x H buffer (h_t is written to the
- * buffer h_{t-1} is not read from).  Split form: work holds every step's input part (rows x G,
- * no bias) and each step adds h_{t-1} @ w_hh^T to its rows.  Joint form: each step writes
+/* The step loop of a layer on a team of nth threads, split form (every mode) or an LSTM's
+ * joint form.  h (B x H) and c hold the initial state and receive the final one; h1 is a
+ * second B x H buffer (h_t is written to the buffer h_{t-1} is not read from).  Split form:
+ * work holds every step's input part (rows x G; an LSTM's without bias, the others' with
+ * b_x) and each step adds h_{t-1} @ w_hh^T to its rows (a GRU's into gates, B x ldg, from
+ * b_h, since its cell needs that part apart).  Joint form: each step writes
  * [x_t | h_{t-1}] @ [w_ih | w_hh]^T to gates (B x ldg), which the cell reads hot.
  *
- * A step is ppg chunks (a panel of nr hidden units: its four gate panels' product, then the
- * cell on them), and the team takes chunks from one shared counter in order, step after step:
- * chunk e of the whole call belongs to step e / ppg, and a thread starts it once every chunk
- * of the step before is done.  No thread owns a fixed share, so a thread the OS deschedules
- * (a machine shared with other work) delays only the chunk it holds: the others take the rest,
- * where a barrier per step would make them all wait out its time slice at every step.  A
- * chunk's sums do not depend on which thread runs it: results equal the plain loop's bit for
- * bit.  When even that is too much (see wait_done), the lead finishes the call alone. */
-static void lstm_team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth,
-                          const size_t *off, const float *x, ptrdiff_t ldx, const float *bias,
-                          float *work, float *gates, size_t ldg, float *h, float *h1, float *c,
-                          float *out, ptrdiff_t ldo)
+ * A step is ppg chunks (a panel of nr hidden units: its gate panels' product, then the cell
+ * on them), and the team takes chunks from one shared counter in order, step after step:
+ * chunk e of the whole call belongs to step e / ppg, and a thread claims it only once every
+ * chunk of the step before is done, so a thread that waits (and may yield its core) holds no
+ * chunk.  No thread owns a fixed share, so a thread the OS deschedules delays only the chunk
+ * it is computing: the others take the rest, where a barrier per step would make them all wait
+ * out its time slice at every step.  A chunk's sums do not depend on which thread runs it:
+ * results equal the plain loop's bit for bit.  When even that is too much (see wait_turn),
+ * the lead goes on alone until a member is back. */
+static void team_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, const size_t *off,
+                     const float *x, ptrdiff_t ldx, const float *b_x, const float *b_h,
+                     float *work, float *gates, size_t ldg, float *h, float *h1, float *c,
+                     float *out, ptrdiff_t ldo)
 {
-    const int joint = pk->form == RNN_PACK_JOINT;
+    const int joint = pk->form == RNN_PACK_JOINT, mode = pk->mode;
     const size_t B = d->B, H = d->H, G = pk->G, nr = pk->k->nr;
-    const size_t ppg = H / nr;
+    const size_t ppg = H / nr, ngates = G / H;
     const rnn_kernels_t *kt = pk->k;
     size_t steps = 0;  /* batch sizes do not increase: the non-empty steps come first */
     for (size_t t = 0; t < d->n_steps; t++) steps += d->batch_sizes[t] > 0;
     const size_t total = steps * ppg;
     size_t next = 0, done = 0;
-    int solo = 0;
+    int solo = 0, parked = 0, readmits = 0;
     float *hb[2] = {h, h1};
+    const size_t chunk_macs = B * ngates * nr * (joint ? pk->I + H : H);
+    const int64_t chunk_wait = (int64_t)(chunk_macs / CHUNK_MACS_PER_NS) * SOLO_CHUNKS;
+    const int64_t solo_ns = chunk_wait > SOLO_WAIT_NS ? chunk_wait : SOLO_WAIT_NS;
 
     #pragma omp parallel num_threads(nth)
     {
         const int lead = dl_thread_id() == 0;
+        team_wait w = {0, -1};
         for (;;) {
-            if (!lead && __atomic_load_n(&solo, __ATOMIC_RELAXED)) break;
-            const size_t e = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+            size_t e = __atomic_load_n(&next, __ATOMIC_RELAXED);
             if (e >= total) break;
-            const size_t i = e / ppg, u = e % ppg, a = u * nr;
+            if (!lead && __atomic_load_n(&solo, __ATOMIC_ACQUIRE)) {
+                __atomic_fetch_add(&parked, 1, __ATOMIC_RELAXED);
+                team_wait pw = {0, -1};
+                while (__atomic_load_n(&solo, __ATOMIC_ACQUIRE)
+                       && __atomic_load_n(&next, __ATOMIC_RELAXED) < total)
+                    wait_turn(&pw, 0, 0, &solo);
+                __atomic_fetch_sub(&parked, 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            const size_t i = e / ppg;
+            if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) < i * ppg) {
+                wait_turn(&w, lead, solo_ns, &solo);
+                continue;
+            }
+            if (!__atomic_compare_exchange_n(&next, &e, e + 1, 0, __ATOMIC_RELAXED,
+                                             __ATOMIC_RELAXED))
+                continue;
+            w.spins = 0;
+            w.since = -1;
+            const size_t u = e % ppg, a = u * nr;
             const size_t t = d->reverse ? steps - 1 - i : i;
             const size_t n = (size_t)d->batch_sizes[t], o = off[t];
-            wait_done(&done, i * ppg, lead, &solo);
             const float *hc = hb[i & 1];
             float *hn = hb[(i & 1) ^ 1];
             float *g = joint ? gates : work + o * G;
-            const size_t ld = joint ? ldg : G;
-            for (size_t q = 0; q < 4; q++) {
+            for (size_t q = 0; q < ngates; q++) {
                 const size_t p0 = q * ppg + u;
-                if (joint)
+                if (joint) {
                     kt->gemm_packed(n, G, pk->I, x + o * ldx, ldx, H, hc, (ptrdiff_t)H, pk->wx,
-                                    0.0f, g, (ptrdiff_t)ld, p0, p0 + 1);
-                else
+                                    0.0f, g, (ptrdiff_t)ldg, p0, p0 + 1);
+                } else if (mode == DL_RNN_GRU) {
+                    if (b_h)
+                        for (size_t r = 0; r < n; r++)
+                            memcpy(gates + r * ldg + q * H + a, b_h + q * H + a,
+                                   nr * sizeof(float));
+                    kt->gemm_packed(n, G, H, hc, (ptrdiff_t)H, 0, NULL, 0, pk->wh,
+                                    b_h ? 1.0f : 0.0f, gates, (ptrdiff_t)ldg, p0, p0 + 1);
+                } else {
                     kt->gemm_packed(n, G, H, hc, (ptrdiff_t)H, 0, NULL, 0, pk->wh, 1.0f, g,
-                                    (ptrdiff_t)ld, p0, p0 + 1);
+                                    (ptrdiff_t)G, p0, p0 + 1);
+                }
             }
-            for (size_t r = 0; r < n; r++)
-                kt->lstm_slice_fwd(nr, H, g + r * ld + a, H, bias ? bias + a : NULL, NULL,
-                                   c + r * H + a, NULL, hn + r * H + a, out + (o + r) * ldo + a);
+            const size_t ld = joint ? ldg : G;
+            for (size_t r = 0; r < n; r++) {
+                float *hr = hn + r * H + a, *orow = out + (o + r) * ldo + a;
+                if (mode == DL_RNN_LSTM) {
+                    kt->lstm_slice_fwd(nr, H, g + r * ld + a, H, b_x ? b_x + a : NULL, NULL,
+                                       c + r * H + a, NULL, hr, orow);
+                    continue;
+                }
+                if (mode == DL_RNN_GRU) {
+                    memcpy(hr, hc + r * H + a, nr * sizeof(float));
+                    kt->gru_slice_fwd(nr, H, g + r * G + a, gates + r * ldg + a, hr);
+                } else {
+                    kt->elman_row_fwd(nr, mode == DL_RNN_RELU, g + r * G + a, hr);
+                }
+                memcpy(orow, hr, nr * sizeof(float));
+            }
             /* rows past this step's batch (packed sequences) carry their state over */
             for (size_t r = n; r < B; r++)
                 memcpy(hn + r * H + a, hc + r * H + a, nr * sizeof(float));
             __atomic_fetch_add(&done, 1, __ATOMIC_RELEASE);
+            if (lead && __atomic_load_n(&solo, __ATOMIC_RELAXED) && readmits < READMITS
+                && __atomic_load_n(&parked, __ATOMIC_RELAXED)) {
+                readmits++;
+                __atomic_store_n(&solo, 0, __ATOMIC_RELEASE);
+            }
         }
     }
     if (steps % 2) memcpy(h, h1, B * H * sizeof(float));
@@ -275,6 +338,7 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
     off[0] = 0;
     for (size_t t = 0; t < NS; t++) off[t + 1] = off[t] + (size_t)d->batch_sizes[t];
     float *h = scratch, *c = h + B * P, *hs = c + B * H, *hg = hs + B * ldhs;
+    float *h1 = hg + (gru ? B * G : 0);  /* the team's second h */
     if (h0) memcpy(h, h0, B * P * sizeof(float));
     else memset(h, 0, B * P * sizeof(float));
     if (lstm && c0) memcpy(c, c0, B * H * sizeof(float));
@@ -282,9 +346,9 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
 
     int rc = 0;  /* no step below fails: out of memory was checked above */
     if (team > 1) {
-        if (pk->form == RNN_PACK_SPLIT) input_part(pk, off[NS], x, ldx, NULL, work);
-        /* hg (the GRU's buffer, an LSTM's spare B x H) holds the team's second h */
-        lstm_team_run(d, pk, team, off, x, ldx, b_x, work, hs, ldhs, h, hg, c, out, ldo);
+        if (pk->form == RNN_PACK_SPLIT) input_part(pk, off[NS], x, ldx, lstm ? NULL : b_x, work);
+        team_run(d, pk, team, off, x, ldx, b_x, b_h, work, gru ? hg : hs, gru ? G : ldhs, h, h1,
+                 c, out, ldo);
     } else if (pk->form == RNN_PACK_JOINT) {
         for (size_t s = 0; s < NS; s++) {
             const size_t t = d->reverse ? NS - 1 - s : s;

@@ -133,14 +133,16 @@ static void lstm_row_bwd(size_t H, const float *g, const float *tc, const float 
     lstm_units_bwd_f32(j, H, g, tc, cp, dh, dc, dg);
 }
 
-/* GRU forward (PyTorch's): r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r*hn),
- * h' = (1-z)*n + z*h = n + z*(h - n).  xg receives r, z, n; hgn keeps hn for backward. */
-static void gru_row_fwd(size_t H, float *xg, const float *hg, float *h, float *hgn)
+/* GRU forward (PyTorch's) on units [0, W) of a row whose gate blocks lie H apart in xg and
+ * hg: r = s(xr + hr), z = s(xz + hz), n = tanh(xn + r*hn), h' = (1-z)*n + z*h = n + z*(h - n).
+ * xg receives r, z, n; hgn keeps hn for backward. */
+static inline __attribute__((always_inline)) void
+gru_units_fwd(size_t W, size_t H, float *xg, const float *hg, float *h, float *hgn)
 {
     float *xr = xg, *xz = xg + H, *xn = xg + 2 * H;
     const float *hr = hg, *hz = hg + H, *hn = hg + 2 * H;
     size_t j = 0;
-    for (; j + DL_VF_LEN <= H; j += DL_VF_LEN) {
+    for (; j + DL_VF_LEN <= W; j += DL_VF_LEN) {
         vf r = vf_sigmoid(vf_add(vf_loadu(xr + j), vf_loadu(hr + j)));
         vf z = vf_sigmoid(vf_add(vf_loadu(xz + j), vf_loadu(hz + j)));
         vf hnv = vf_loadu(hn + j);
@@ -152,7 +154,7 @@ static void gru_row_fwd(size_t H, float *xg, const float *hg, float *h, float *h
         if (hgn) vf_storeu(hgn + j, hnv);
         vf_storeu(h + j, vf_fma(z, vf_sub(hp, nn), nn));
     }
-    for (; j < H; j++) {
+    for (; j < W; j++) {
         float r = s_sigmoid(xr[j] + hr[j]), z = s_sigmoid(xz[j] + hz[j]);
         float hnv = hn[j];
         float nn = s_tanh(r * hnv + xn[j]);
@@ -161,6 +163,18 @@ static void gru_row_fwd(size_t H, float *xg, const float *hg, float *h, float *h
         if (hgn) hgn[j] = hnv;
         h[j] = z * (hp - nn) + nn;
     }
+}
+
+static void gru_row_fwd(size_t H, float *xg, const float *hg, float *h, float *hgn)
+{
+    gru_units_fwd(H, H, xg, hg, h, hgn);
+}
+
+/* Units [0, W) of one row for the multi-thread time loop (rnn_packed.c), each thread on a
+ * panel of hidden units: h holds h_{t-1} on entry, h_t on return. */
+static void gru_slice_fwd(size_t W, size_t H, float *xg, const float *hg, float *h)
+{
+    gru_units_fwd(W, H, xg, hg, h, NULL);
 }
 
 /* GRU backward (the formulas: rnn_cell_impl.h). */
@@ -396,6 +410,9 @@ static void rnn_gemm_packed(size_t M, size_t N, size_t K, const float *A,
             const float *a = A + row0 * lda, *a2 = K2 ? A2 + row0 * lda2 : NULL;
             float *c = C + row0 * ldc + col0;
             int mr = rem >= RNN_MR ? RNN_MR : (rem >= 4 ? 4 : (rem >= 2 ? 2 : 1));
+            /* 8 or 9 rows left of 6-row tiles: 4 + 4 (+ 1), not 6 + 2 (+ 1), whose 2-row
+             * tile chains 4 accumulators, too few to cover the FMA latency */
+            if (RNN_MR == 6 && (rem == 8 || rem == 9)) mr = 4;
             if (mr == RNN_MR) rnn_tile(RNN_MR, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
             else if (mr == 4) rnn_tile(4, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
             else if (mr == 2) rnn_tile(2, K, a, lda, K2, a2, lda2, bp, beta, c, ldc, ncols);
@@ -406,5 +423,5 @@ static void rnn_gemm_packed(size_t M, size_t N, size_t K, const float *A,
 }
 
 const rnn_kernels_t DL_ISA_FN(rnn_kernels) = {
-    lstm_row_fwd, lstm_slice_fwd, lstm_row_bwd, gru_row_fwd, gru_row_bwd, elman_row_fwd,
-    elman_row_bwd, RNN_NR, rnn_pack_b, rnn_gemm_packed};
+    lstm_row_fwd, lstm_slice_fwd, lstm_row_bwd, gru_row_fwd, gru_slice_fwd, gru_row_bwd,
+    elman_row_fwd, elman_row_bwd, RNN_NR, rnn_pack_b, rnn_gemm_packed};

@@ -159,3 +159,68 @@ def test_split_form_on_the_thread_team(team_grain, isa, B):
     assert _forms(p) == [lower_layers.RNN_PACK_SPLIT] * 4
     for a, b in zip(two, one):
         np.testing.assert_array_equal(a, b)
+
+
+def _plan_two_ways(m, x, threads):
+    """The plan's outputs at `threads` threads and at one."""
+    prev = dl.get_num_threads()
+    try:
+        dl.set_num_threads(threads)
+        p = _plan_vs_eager(m, x)
+        many = p.run([x])
+        one = p.run([x], num_threads=1)
+    finally:
+        dl.set_num_threads(prev)
+    return p, many, one
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("mode", ["gru", "tanh", "relu", "lstm"])
+@pytest.mark.parametrize("B", [1, 5, 32])
+@pytest.mark.parametrize("threads", [2, 5])
+def test_every_mode_on_the_thread_team(team_grain, isa, mode, B, threads):
+    """GRU, Elman and LSTM steps on the team (H = 64, a multiple of every ISA's panel width;
+    5 threads: more than this machine's cores and than the 2-4 panels of units a gate has):
+    equal to the one-thread loop bit for bit, and to eager within rounding."""
+    cls = {"gru": nn.GRU, "lstm": nn.LSTM}.get(mode, nn.RNN)
+    kw = {"nonlinearity": mode} if cls is nn.RNN else {}
+    prev_isa = get_isa()
+    try:
+        set_isa(isa)
+        m = cls(9, 64, 2, bidirectional=True, **kw)
+        x = (RNG.standard_normal((6, B, 9)) * 2).astype(np.float32)
+        p, many, one = _plan_two_ways(m, x, threads)
+    finally:
+        set_isa(prev_isa)
+    assert all(f != 0 for f in _forms(p))
+    for a, b in zip(many, one):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls", [nn.GRU, nn.RNN, nn.LSTM])
+@pytest.mark.parametrize("H", [33, 47])
+def test_odd_hidden_sizes_at_two_threads(cls, H):
+    """H not a multiple of the panel width: the plain loop (no team) at two threads."""
+    m = cls(5, H, 2)
+    x = RNG.standard_normal((7, 12, 5)).astype(np.float32)
+    _plan_two_ways(m, x, 2)
+
+
+@pytest.mark.parametrize("cls", [nn.GRU, nn.RNN, nn.LSTM])
+@pytest.mark.parametrize("B", [1, 9])
+def test_team_with_initial_state(team_grain, cls, B):
+    """A given h0 (and c0) on the team, against eager and the one-thread loop."""
+    m = cls(4, 32, 2)
+    x = RNG.standard_normal((6, B, 4)).astype(np.float32)
+    state = [RNG.standard_normal((2, B, 32)).astype(np.float32)
+             for _ in range(2 if cls is nn.LSTM else 1)]
+    prev = dl.get_num_threads()
+    try:
+        dl.set_num_threads(2)
+        p = _plan_vs_eager(_WithState(m), x, state)
+        many = p.run([x, *state])
+        one = p.run([x, *state], num_threads=1)
+    finally:
+        dl.set_num_threads(prev)
+    for a, b in zip(many, one):
+        np.testing.assert_array_equal(a, b)
