@@ -71,6 +71,31 @@ static void quads_to_panels(const conv_panel_src *s, size_t k0, size_t kc, size_
 }
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* AVX2's panels are 16 wide: a panel row is 4 runs of 4 contiguous values, two registers of
+ * two 128-bit loads each, the runs' offsets in registers down the panel (the general loop
+ * copied them one value at a time: the 4x4 stride-2 weight gradient 32 -> 64 channels spent
+ * a third as long packing as in its GEMM). */
+static void quads_to_panels16(const conv_panel_src *s, size_t k0, size_t kc, size_t u0,
+                              size_t panels, float *dst)
+{
+    for (size_t q = 0; q < panels; q++) {
+        const int32_t *o = s->run_off + u0 + q * 4;
+        const int64_t o0 = o[0], o1 = o[1], o2 = o[2], o3 = o[3];
+        float *d = dst + q * 16 * kc;
+        for (size_t k = 0; k < kc; k++, d += 16) {
+            const float *b = s->xp + s->row_off[k0 + k];
+            const __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(b + o0)),
+                                                  _mm_loadu_ps(b + o1), 1);
+            const __m256 c = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(b + o2)),
+                                                  _mm_loadu_ps(b + o3), 1);
+            _mm256_storeu_ps(d, a);
+            _mm256_storeu_ps(d + 8, c);
+        }
+    }
+}
+#endif
+
 #if defined(__AVX512F__)
 /* One panel's rows from pieces of at most 16 values at stride 1 or 2 (off, at, len: source
  * offset from the row's base, lane, length), their masks made once for the whole panel; lanes
@@ -113,6 +138,16 @@ static void pack_rows(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n
     if (L == 4 && s->step == 1 && nr == 32 && j0 % 4 == 0 && n % 32 == 0) {
         quads_to_panels(s, k0, kc, j0 / 4, n / 32, dst);
         return;
+    }
+#elif defined(__AVX2__)
+    if (L == 4 && s->step == 1 && nr == 16 && j0 % 4 == 0 && n >= 16) {
+        /* whole panels by quads, a last partial one by the loop below */
+        const size_t full = n / 16;
+        quads_to_panels16(s, k0, kc, j0 / 4, full, dst);
+        if (n % 16 == 0) return;
+        dst += full * 16 * kc;
+        j0 += full * 16;
+        n -= full * 16;
     }
 #endif
     /* panel by panel: the runs' pieces that fall into a panel (their source offsets from the
