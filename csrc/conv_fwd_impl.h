@@ -136,6 +136,7 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
+        if (SUF(fwd_panels_take)(p, kb)) return SUF(fwd_panels_all)(p, x, w, bias, y, kb, ntp);
         if (kb > 1) return SUF(packed_tiles_all)(p, SUF(fwd_packed), x, w, 0, bias, y, kb, ntp);
     }
     const int direct = SUF(pointwise)(p);
