@@ -29,19 +29,21 @@ static void SUF(fwd_tile)(const dl_conv_params *p, const T *x, const SUF(lhs) *L
 }
 
 /* Forward of images b0 .. b0+nb-1 in one GEMM per group: col holds their columns side by side
- * (Kc x nb*P, each image's by im2col_image; xp its scratch), yb receives Kg x nb*P outputs (bias
- * fused), then each image's rows go back to y[b][k][:]. */
-static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const T *w, const T *bias, T *y,
-                            int64_t b0, int64_t nb, T *col, T *yb, T *xp)
+ * (Kc x nb*P in rows of ldc = nb*P + DL_CONV_RUN_SLACK, each image's by im2col_image; xp its
+ * scratch), yb receives Kg x nb*P outputs (bias fused), then each image's rows go back to
+ * y[b][k][:]. */
+static void SUF(fwd_packed)(const dl_conv_params *p, const T *x, const SUF(lhs) *L,
+                            const T *bias, T *y, int64_t b0, int64_t nb, T *col, T *yb, T *xp)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
-    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, ld = nb * P;
+    const int64_t ldc = ld + DL_CONV_RUN_SLACK;
     for (int64_t g = 0; g < G; g++) {
         for (int64_t i = 0; i < nb; i++) {
-            SUF(im2col_image)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, xp, col + i * P, ld);
+            SUF(im2col_image)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, xp, col + i * P, ldc);
         }
-        GEMM(0, 0, (size_t)Kg, (size_t)ld, (size_t)Kc, 1, w + g * Kg * Kc, Kc, col, ld, 0, yb,
-             ld, bias ? bias + g * Kg : NULL, bias ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE);
+        SUF(lhs_gemm)(&L[g], 0, ld, col, ldc, 0, yb, ld, bias ? bias + g * Kg : NULL,
+                      bias ? DL_BIAS_COL : DL_BIAS_NONE);
         for (int64_t i = 0; i < nb; i++)
             for (int64_t k = 0; k < Kg; k++)
                 memcpy(y + ((b0 + i) * p->K + g * Kg + k) * P, yb + k * ld + i * P,
@@ -134,7 +136,8 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     {
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
-        if (kb > 1) return SUF(packed_tiles_all)(p, SUF(fwd_packed), x, w, bias, y, kb, ntp);
+        if (SUF(fwd_panels_take)(p, kb)) return SUF(fwd_panels_all)(p, x, w, bias, y, kb, ntp);
+        if (kb > 1) return SUF(packed_tiles_all)(p, SUF(fwd_packed), x, w, 0, bias, y, kb, ntp);
     }
     const int direct = SUF(pointwise)(p);
     const int nt = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
@@ -183,12 +186,13 @@ static void SUF(bwd_data_image)(const dl_conv_params *p, const T *gy, const SUF(
  * gradients (Kg x nb*P), one GEMM per group gives col = W_g^T gyb, col2im_image adds each
  * image's columns to gx (xp: its scratch).  Tiles hold whole images, so threads never write
  * the same gx. */
-static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *w,
+static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const SUF(lhs) *L,
                                  const T *bias_init, T *gx, int64_t b0, int64_t nb, T *col,
                                  T *gyb, T *xp)
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
-    const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    const int64_t P = p->OH * p->OW, HW = p->H * p->W, ld = nb * P;
+    const int64_t ldc = ld + DL_CONV_RUN_SLACK;   /* col's rows, as fwd_packed's */
     T *gxb = gx + b0 * p->C * HW;
     for (int64_t i = 0; i < nb; i++)
         for (int64_t c = 0; c < p->C; c++) {
@@ -201,10 +205,9 @@ static void SUF(bwd_data_packed)(const dl_conv_params *p, const T *gy, const T *
             for (int64_t k = 0; k < Kg; k++)
                 memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
                        (size_t)P * sizeof(T));
-        GEMM(1, 0, (size_t)Kc, (size_t)ld, (size_t)Kg, 1, w + g * Kg * Kc, Kc, gyb, ld, 0, col,
-             ld, NULL, DL_BIAS_NONE, DL_ACT_NONE);
+        SUF(lhs_gemm)(&L[g], 0, ld, gyb, ld, 0, col, ldc, NULL, DL_BIAS_NONE);
         for (int64_t i = 0; i < nb; i++) {
-            SUF(col2im_image)(p, col + i * P, Cg, xp, gxb + (i * p->C + g * Cg) * HW, ld);
+            SUF(col2im_image)(p, col + i * P, Cg, xp, gxb + (i * p->C + g * Cg) * HW, ldc);
         }
     }
 }
@@ -238,7 +241,7 @@ int SUF(dl_conv2d_bwd_data)(const dl_conv_params *p, const T *gy, const T *w,
         const int ntp = dl_threads_for((size_t)(p->N * p->K * P * Kc), DL_CONV_GRAIN);
         const int64_t kb = SUF(pack_images)(p, Kc, ntp);
         if (kb > 1)
-            return SUF(packed_tiles_all)(p, SUF(bwd_data_packed), gy, w, bias_init, gx, kb,
+            return SUF(packed_tiles_all)(p, SUF(bwd_data_packed), gy, w, 1, bias_init, gx, kb,
                                          ntp);
     }
     const int direct = SUF(pointwise)(p);

@@ -12,9 +12,16 @@
  *                   gy rows hold roundup(ow, 16) elements, zero past ow
  *   im2col_image, col2im_image
  *                   the small-map forms of conv_im2col_impl.h: the whole map of one image
- *                   (np = OH*OW, p0 = 0), through zero-padded planes of Hp x Wp (xp, scratch of
- *                   Cg*Hp*Wp elements) or, on AVX-512 where a padded row fits one register,
- *                   straight from / into x; col2im_image adds to x's contents
+ *                   (np = OH*OW, p0 = 0), through zero-padded planes of Hp x Wp, on AVX2 split
+ *                   by stride into phase planes (see conv_phase_extent), or, on AVX-512 where a
+ *                   padded row fits one register, straight from / into x (xp: scratch of
+ *                   conv_image_scratch(p) elements); col2im_image adds to x's contents.
+ *                   ldc >= np + DL_CONV_RUN_SLACK: im2col_image may write up to
+ *                   DL_CONV_RUN_SLACK - 1 elements past a row's np columns (a whole vector
+ *                   stored for a shorter run; the caller writes its next image there later or
+ *                   leaves them unused); col2im_image may read as many past them and before
+ *                   col (whole vectors, the lanes off the run dropped), so its caller leaves
+ *                   DL_CONV_RUN_SLACK readable elements before the tile's first column
  *   dw_same_fwd, dw_same_bwd_data, dw3_wgrad_plane
  *                   depthwise with "same" padding read in place (conv_dw_same_simd.c) */
 #ifndef DLCORE_CONV_KERNELS_H
@@ -23,6 +30,40 @@
 #include <stdint.h>
 #include "dlcore/conv.h"
 #include "dispatch.h"
+
+/* elements past each row of an im2col_image column tile (see above) */
+#define DL_CONV_RUN_SLACK 16
+
+/* The phase planes of the AVX2 small-map forms: the zero-padded planes of Hp x Wp
+ * (conv_im2col_impl.h's pad_extent) split by the stride, plane (c, a, b) holding
+ * xp[c, i*sh + a, j*sw + b] at row i < Hq = ceil(Hp / sh), column j < Wq (ceil(Wp / sw)
+ * rounded up to a multiple of `vec` lanes).  Tap (r, s) of output (oh, ow) then reads plane
+ * (c, (r*dh) % sh, (s*dw) % sw) at row oh + (r*dh) / sh, column ow + (s*dw) / sw: every run
+ * of a tap is contiguous, whatever the stride (a 4x4 stride-2 layer's runs of 7 were 7
+ * scalar copies each on AVX2). */
+static inline void conv_phase_extent(const dl_conv_params *p, int64_t vec, int64_t *Hq,
+                                     int64_t *Wq)
+{
+    const int64_t Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
+    const int64_t Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
+    *Hq = (Hp + p->sh - 1) / p->sh;
+    *Wq = ((Wp + p->sw - 1) / p->sw + vec - 1) / vec * vec;
+}
+
+/* Scratch elements of im2col_image / col2im_image for one image's Cg = C/groups channels:
+ * the padded planes, or the phase planes (laid out for vectors of up to 16 lanes) and the
+ * padded rows they are split from, a padded row, and the slack a whole-vector read past a
+ * run's end may touch. */
+static inline int64_t conv_image_scratch(const dl_conv_params *p)
+{
+    const int64_t Cg = p->C / p->groups;
+    const int64_t Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
+    const int64_t Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
+    int64_t Hq, Wq;
+    conv_phase_extent(p, 16, &Hq, &Wq);
+    const int64_t phases = Cg * p->sh * p->sw * Hq * Wq, padded = Cg * Hp * Wp;
+    return (2 * phases > padded ? 2 * phases : padded) + Wq * p->sw + 2 * DL_CONV_RUN_SLACK;
+}
 
 typedef struct {
     void (*im2col)(const dl_conv_params *p, const float *x, int64_t Cg, int64_t p0, int64_t np,

@@ -48,6 +48,13 @@ static int have_panels_f32(const dl_conv_params *p)
 {
     return p->S == 4 && p->dw == 1;
 }
+/* the forward's columns straight into panels (fwd_panels_all): AVX2 at strides 1 and 2, where
+ * its run copies are whole vectors (conv_panels_simd.c); the column tile it replaces was
+ * written to L3 and read back by the GEMM's packing (see fwd_panels_all) */
+static int have_fwd_panels_f32(const dl_conv_params *p)
+{
+    return dl_isa() == DL_ISA_AVX2 && p->sw <= 2 && p->OW <= 64;
+}
 
 static int panel_gemm_f64(size_t M, size_t N, size_t K, const double *A, ptrdiff_t lda,
                           const conv_panel_src *src, double beta, double *C, ptrdiff_t ldc, const double *bias,
@@ -58,6 +65,11 @@ static int panel_gemm_f64(size_t M, size_t N, size_t K, const double *A, ptrdiff
     return -1;
 }
 static int have_panels_f64(const dl_conv_params *p)
+{
+    (void)p;
+    return 0;
+}
+static int have_fwd_panels_f64(const dl_conv_params *p)
 {
     (void)p;
     return 0;

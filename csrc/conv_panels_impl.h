@@ -6,7 +6,8 @@
  * 2.72-2.79 to 2.33-2.43 ms at one thread (CPU time, alternated with the build before, on a
  * loaded Zen 4; AVX2 and generic gain too, see conv_panels.h).  Taken for 4-wide kernel rows
  * at dilation 1 (SUF(have_panels)); the forward's columns copied the same way measured 5%
- * slower than fwd_packed there and are not used.  Part of conv_impl.h: written once for
+ * slower than fwd_packed there (AVX-512, Zen 4) and are taken on AVX2 only (fwd_panels_all
+ * at the end of this file).  Part of conv_impl.h: written once for
  * float and double (T, SUF, GEMM).
  *
  * The operand's rows are runs over the tile's zero-padded planes (pad_extent; image i's group
@@ -113,7 +114,7 @@ static int SUF(wgrad_panels_all)(const dl_conv_params *p, const T *x, const T *g
         T *part = (T *)dl_alloc(((size_t)wn + SUF(panel_scratch)(p, kb)) * sizeof(T));
         if (team_all_ok(part != NULL, &fail)) {
             T *xp = part + wn, *gyb = xp + kb * Cg * Hp * Wp;
-            const conv_panel_src src = {(const float *)xp, tab.pix, tab.krows, p->S, p->dw};
+            const conv_panel_src src = {(const float *)xp, tab.pix, tab.krows, p->S, p->dw, 0};
             memset(part, 0, (size_t)wn * sizeof(T));
             #pragma omp for schedule(static)
             for (int64_t t = 0; t < tiles; t++) {
@@ -137,5 +138,76 @@ static int SUF(wgrad_panels_all)(const dl_conv_params *p, const T *x, const T *g
     }
     dl_free(parts);
     dl_free(block);
+    return fail ? -1 : 0;
+}
+
+/* The forward over packed tiles of kb images with the columns copied straight into the GEMM's
+ * panels: B's rows are the taps (row k = (c*R + r)*S + s starts at c*Hp*Wp + r*dh*Wp + s*dw
+ * of a tile's padded planes), its columns the pixels in runs of one output row (run u =
+ * i*OH + oh at i*Cg*Hp*Wp + oh*sh*Wp, OW values at stride sw).  On AVX2 the column tile this
+ * replaces (Kc x kb*P, 2 MB for the 4x4 stride-2 layer 32 -> 64 channels at 7x7 and 21
+ * images) was written out by im2col_image and read back by the GEMM's packing, each pass
+ * waiting on L3; a panel block stays in L2.  Threads take whole tiles (no reduction). */
+static int SUF(fwd_panels_take)(const dl_conv_params *p, int64_t kb)
+{
+    int64_t Hp, Wp;
+    SUF(pad_extent)(p, &Hp, &Wp);
+    return SUF(have_fwd_panels)(p) && kb > 1 &&
+           kb * (p->C / p->groups) * Hp * Wp < ((int64_t)1 << 30);
+}
+
+static int SUF(fwd_panels_all)(const dl_conv_params *p, const T *x, const T *w, const T *bias,
+                               T *y, int64_t kb, int nt)
+{
+    const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G, P = p->OH * p->OW;
+    const int64_t R = p->R, S = p->S, OH = p->OH, Kc = Cg * R * S;
+    const int64_t tiles = (p->N + kb - 1) / kb;
+    int64_t Hp, Wp;
+    SUF(pad_extent)(p, &Hp, &Wp);
+    if (!split_outer(tiles, nt)) nt = 1;
+    /* the offset tables: taps (Kc) and runs (kb*OH) */
+    int32_t *taps = (int32_t *)dl_alloc((size_t)(Kc + kb * OH) * sizeof(int32_t));
+    if (!taps) return -1;
+    int32_t *runs = taps + Kc;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t r = 0; r < R; r++)
+            for (int64_t s = 0; s < S; s++)
+                taps[(c * R + r) * S + s] = (int32_t)(c * Hp * Wp + r * p->dh * Wp + s * p->dw);
+    for (int64_t i = 0; i < kb; i++)
+        for (int64_t oh = 0; oh < OH; oh++)
+            runs[i * OH + oh] = (int32_t)(i * Cg * Hp * Wp + oh * p->sh * Wp);
+    int fail = 0;
+    /* the padded planes, with room for a whole-vector read past the last run, and the outputs */
+    const size_t need = (size_t)(kb * Cg * Hp * Wp + 2 * DL_CONV_RUN_SLACK + Kg * kb * P);
+    #pragma omp parallel num_threads(nt)
+    {
+        T *xp = (T *)dl_alloc(need * sizeof(T));
+        if (team_all_ok(xp != NULL, &fail)) {
+            T *yb = xp + kb * Cg * Hp * Wp + 2 * DL_CONV_RUN_SLACK;
+            memset(yb - 2 * DL_CONV_RUN_SLACK, 0, 2 * DL_CONV_RUN_SLACK * sizeof(T));
+            const conv_panel_src src = {(const float *)xp, taps, runs, p->OW, p->sw, 1};
+            #pragma omp for schedule(dynamic, 1)
+            for (int64_t t = 0; t < tiles; t++) {
+                const int64_t b0 = t * kb, nb = min64(kb, p->N - b0), ld = nb * P;
+                for (int64_t g = 0; g < G; g++) {
+                    const T *bg = bias ? bias + g * Kg : NULL;
+                    SUF(pad_tile)(p, x, b0, nb, g, xp);
+                    if (SUF(panel_gemm)((size_t)Kg, (size_t)ld, (size_t)Kc, w + g * Kg * Kc, Kc,
+                                        &src, 0, yb, ld, bg,
+                                        bg ? DL_BIAS_COL : DL_BIAS_NONE)) {
+                        #pragma omp atomic write
+                        fail = 1;
+                        continue;
+                    }
+                    for (int64_t i = 0; i < nb; i++)
+                        for (int64_t k = 0; k < Kg; k++)
+                            memcpy(y + ((b0 + i) * p->K + g * Kg + k) * P, yb + k * ld + i * P,
+                                   (size_t)P * sizeof(T));
+                }
+            }
+        }
+        dl_free(xp);
+    }
+    dl_free(taps);
     return fail ? -1 : 0;
 }

@@ -19,6 +19,8 @@ typedef struct {
     const float *xp;
     const int32_t *row_off, *run_off;
     int64_t L, step;
+    /* nonzero: xp may be read up to 16 values past any run's last one (whole-vector copies) */
+    int vec_slack;
 } conv_panel_src;
 
 typedef struct {

@@ -71,6 +71,70 @@ static void quads_to_panels(const conv_panel_src *s, size_t k0, size_t kc, size_
 }
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* AVX2's panels are 16 wide: a panel row is 4 runs of 4 contiguous values, two registers of
+ * two 128-bit loads each, the runs' offsets in registers down the panel (the general loop
+ * copied them one value at a time: the 4x4 stride-2 weight gradient 32 -> 64 channels spent
+ * a third as long packing as in its GEMM). */
+static void quads_to_panels16(const conv_panel_src *s, size_t k0, size_t kc, size_t u0,
+                              size_t panels, float *dst)
+{
+    for (size_t q = 0; q < panels; q++) {
+        const int32_t *o = s->run_off + u0 + q * 4;
+        const int64_t o0 = o[0], o1 = o[1], o2 = o[2], o3 = o[3];
+        float *d = dst + q * 16 * kc;
+        for (size_t k = 0; k < kc; k++, d += 16) {
+            const float *b = s->xp + s->row_off[k0 + k];
+            const __m256 a = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(b + o0)),
+                                                  _mm_loadu_ps(b + o1), 1);
+            const __m256 c = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(b + o2)),
+                                                  _mm_loadu_ps(b + o3), 1);
+            _mm256_storeu_ps(d, a);
+            _mm256_storeu_ps(d + 8, c);
+        }
+    }
+}
+#endif
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+#include "simd_lanes.h"
+/* One panel's rows from pieces at stride 1 or 2 (as pieces_to_panel below), a whole vector of
+ * 8 values at a time: a vector that runs past its piece is stored whole when it stays inside
+ * the panel row (the pieces after it, and the zeros past w, overwrite the rest), else in
+ * pieces (a masked store is microcoded on Zen).  Stride 2 loads 16 values and keeps the even
+ * ones.  Reads up to 16 values past a piece's last one (the caller's slack). */
+static void pieces_to_panel8(const conv_panel_src *s, size_t k0, size_t kc, const int64_t *off,
+                             const size_t *at, const size_t *len, size_t pieces, size_t w,
+                             size_t nr, float *d)
+{
+    const int64_t step = s->step;
+    for (size_t k = 0; k < kc; k++, d += nr) {
+        const float *b = s->xp + s->row_off[k0 + k];
+        for (size_t i = 0; i < pieces; i++) {
+            const float *src = b + off[i];
+            for (size_t v = 0; v < len[i]; v += DL_VF_LEN) {
+                vf a;
+                if (step == 1) {
+                    a = vf_loadu(src + v);
+                } else {
+                    vf a2[2], o[2];
+                    a2[0] = vf_loadu(src + 2 * v);
+                    a2[1] = vf_loadu(src + 2 * v + DL_VF_LEN);
+                    vf_deinterleave2(a2, o);
+                    a = o[0];
+                }
+                const size_t lane = at[i] + v;
+                if (lane + DL_VF_LEN <= nr)
+                    vf_storeu(d + lane, a);
+                else
+                    vf_store_part(d + lane, a, len[i] - v < DL_VF_LEN ? len[i] - v : DL_VF_LEN);
+            }
+        }
+        for (size_t i = w; i < nr; i++) d[i] = 0.0f;
+    }
+}
+#endif
+
 #if defined(__AVX512F__)
 /* One panel's rows from pieces of at most 16 values at stride 1 or 2 (off, at, len: source
  * offset from the row's base, lane, length), their masks made once for the whole panel; lanes
@@ -114,6 +178,16 @@ static void pack_rows(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n
         quads_to_panels(s, k0, kc, j0 / 4, n / 32, dst);
         return;
     }
+#elif defined(__AVX2__)
+    if (L == 4 && s->step == 1 && nr == 16 && j0 % 4 == 0 && n >= 16) {
+        /* whole panels by quads, a last partial one by the loop below */
+        const size_t full = n / 16;
+        quads_to_panels16(s, k0, kc, j0 / 4, full, dst);
+        if (n % 16 == 0) return;
+        dst += full * 16 * kc;
+        j0 += full * 16;
+        n -= full * 16;
+    }
 #endif
     /* panel by panel: the runs' pieces that fall into a panel (their source offsets from the
      * row's base, lanes and lengths) are the same on every row, so they are worked out once
@@ -136,6 +210,11 @@ static void pack_rows(const void *ctx, size_t k0, size_t kc, size_t j0, size_t n
 #if defined(__AVX512F__)
         if ((s->step == 1 || s->step == 2) && L <= 16) {
             pieces_to_panel(s, k0, kc, off, at, len, pieces, w, nr, d);
+            continue;
+        }
+#elif defined(__AVX2__)
+        if ((s->step == 1 || s->step == 2) && s->vec_slack) {
+            pieces_to_panel8(s, k0, kc, off, at, len, pieces, w, nr, d);
             continue;
         }
 #endif

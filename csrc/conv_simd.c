@@ -466,10 +466,228 @@ static void col2im_rows16(const dl_conv_params *p, const rows16 *m, const float 
 }
 #endif
 
-/* The whole map of one image (Cg planes of x) as columns (see padded_taps); xp: scratch of
- * Cg*Hp*Wp elements */
+#if !defined(DL_VF_MASKED) && !defined(DL_VF_SCALAR)
+/* ---- AVX2's small-map forms: phase planes (conv_phase_extent in conv_kernels.h) ----
+ * Every run of a tap is OW contiguous values of a phase row, moved a whole vector at a time:
+ * a run shorter than a vector is one load and one store that runs past it (into the next
+ * run, written after it, or the slack past the image's columns), a longer one ends with a
+ * vector that overlaps the one before.  Without masked stores (microcoded on Zen), this is
+ * what keeps a 7-wide run from being 7 scalar copies: the 4x4 stride-2 convolution 32 -> 64
+ * channels, 14x14 -> 7x7, spent about as long in im2col_image as in its GEMM. */
+
+/* x's Cg planes (H x W) zero-padded and split into phase planes xq (Hq x Wq each, the order
+ * (c, a, b)).  Stride 1 both ways: the padded rows are the phase rows.  Otherwise the rows
+ * (Hq*sh of Wq*sw per plane) are written to pad first, all of them, and then split: a row
+ * read back as vectors right after its scalar copy stalled each load on the stores before
+ * it, and a masked load of x's row in place cost as much (a vmaskmovps load per 8 values). */
+static void phase_planes(const dl_conv_params *p, const float *x, int64_t Cg, int64_t Hq,
+                         int64_t Wq, float *pad, float *xq)
+{
+    const int64_t H = p->H, W = p->W, sh = p->sh, sw = p->sw, pw = p->pw, plane = Hq * Wq;
+    const int64_t wide = Wq * sw, rows = Hq * sh;
+    /* x's columns that land in a padded row of `wide` (the columns past Wp are never read) */
+    const int64_t ncopy = col_clamp(W, 0, wide - pw);
+    /* stride 1 both ways: plane c's padded rows are its phase plane */
+    const int unit = sh == 1 && sw == 1;
+    float *dst = unit ? xq : pad;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = 0; i < rows; i++) {
+            float *d = dst + (c * rows + i) * wide;
+            for (int64_t j = 0; j < wide; j += DL_VF_LEN) vf_storeu(d + j, vf_zero());
+            const int64_t ih = i - p->ph;
+            if (ih < 0 || ih >= H) continue;
+            const float *xr = x + (c * H + ih) * W;
+            for (int64_t j = 0; j < ncopy; j++) d[pw + j] = xr[j];
+        }
+    if (unit) return;
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = 0; i < rows; i++) {
+            const float *row = pad + (c * rows + i) * wide;
+            float *q0 = xq + ((c * sh + i % sh) * sw) * plane + (i / sh) * Wq;
+            if (sw == 1) {
+                for (int64_t j = 0; j < Wq; j += DL_VF_LEN) vf_storeu(q0 + j, vf_loadu(row + j));
+                continue;
+            }
+            if (sw == 2) {
+                for (int64_t j = 0; j < Wq; j += DL_VF_LEN) {
+                    vf a2[2], o[2];
+                    a2[0] = vf_loadu(row + 2 * j);
+                    a2[1] = vf_loadu(row + 2 * j + DL_VF_LEN);
+                    vf_deinterleave2(a2, o);
+                    vf_storeu(q0 + j, o[0]);
+                    vf_storeu(q0 + plane + j, o[1]);
+                }
+                continue;
+            }
+            for (int64_t b = 0; b < sw; b++)
+                for (int64_t j = 0; j < Wq; j++) q0[b * plane + j] = row[j * sw + b];
+        }
+}
+
+/* The offsets of tap (c, r, s)'s phase-plane run for output row 0 (see conv_phase_extent),
+ * kept as running sums: a division per tap cost more than its runs' copies. */
+typedef struct {
+    int64_t sh, sw, dh, dw, Wq, plane;
+    int64_t a, rq, b, sq;   /* the row (column) phase and phase-row (column) offset of r (s) */
+} phase_walk;
+
+static inline void phase_walk_init(const dl_conv_params *p, int64_t Wq, int64_t plane,
+                                   phase_walk *w)
+{
+    w->sh = p->sh, w->sw = p->sw, w->dh = p->dh, w->dw = p->dw, w->Wq = Wq, w->plane = plane;
+}
+static inline void phase_r0(phase_walk *w) { w->a = 0, w->rq = 0; }
+static inline void phase_s0(phase_walk *w) { w->b = 0, w->sq = 0; }
+/* step r (s) by one: the tap's offset moves by the dilation */
+static inline void phase_r_next(phase_walk *w)
+{
+    w->a += w->dh;
+    while (w->a >= w->sh) w->a -= w->sh, w->rq++;
+}
+static inline void phase_s_next(phase_walk *w)
+{
+    w->b += w->dw;
+    while (w->b >= w->sw) w->b -= w->sw, w->sq++;
+}
+/* the offset in channel c's phase planes */
+static inline int64_t phase_off(const phase_walk *w)
+{
+    return ((w->a * w->sw + w->b) * w->plane) + w->rq * w->Wq + w->sq;
+}
+
+/* d[j] = src[j], j < n, whole vectors: up to DL_VF_LEN - 1 values past n are written (n <
+ * DL_VF_LEN) and src is read as far */
+static inline void run_copy_over(float *d, const float *src, int64_t n)
+{
+    if (n < DL_VF_LEN) {
+        vf_storeu(d, vf_loadu(src));
+        return;
+    }
+    int64_t j = 0;
+    for (; j + DL_VF_LEN <= n; j += DL_VF_LEN) vf_storeu(d + j, vf_loadu(src + j));
+    if (j < n) vf_storeu(d + n - DL_VF_LEN, vf_loadu(src + n - DL_VF_LEN));
+}
+
 static void im2col_image(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
                          float *col, int64_t ldc)
+{
+    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW;
+    int64_t Hq, Wq;
+    conv_phase_extent(p, DL_VF_LEN, &Hq, &Wq);
+    const int64_t cstep = p->sh * p->sw * Hq * Wq;
+    /* the padded rows after the planes and the slack their last run may read */
+    float *pad = xp + Cg * cstep + DL_CONV_RUN_SLACK;
+    vf_storeu(pad - DL_CONV_RUN_SLACK, vf_zero());
+    vf_storeu(pad - DL_VF_LEN, vf_zero());
+    phase_planes(p, x, Cg, Hq, Wq, pad, xp);
+    phase_walk pw;
+    phase_walk_init(p, Wq, Hq * Wq, &pw);
+    for (int64_t c = 0; c < Cg; c++) {
+        phase_r0(&pw);
+        for (int64_t r = 0; r < R; r++, phase_r_next(&pw)) {
+            phase_s0(&pw);
+            for (int64_t s = 0; s < S; s++, phase_s_next(&pw)) {
+                const float *src = xp + c * cstep + phase_off(&pw);
+                float *d = col + ((c * R + r) * S + s) * ldc;
+                for (int64_t oh = 0; oh < OH; oh++) run_copy_over(d + oh * OW, src + oh * Wq, OW);
+            }
+        }
+    }
+}
+
+/* x += the adjoint of im2col_image applied to col, for strides 1 and 2 and kernel rows up to
+ * DL_PHASE_MAX_S wide (else the padded planes' form, padded_col2im_image).  A padded row of
+ * x's is summed in registers, DL_VF_LEN phase columns at a time: each tap that lands on the
+ * row adds its run with one load placed at the run's lanes and a mask of them (no
+ * read-modify-write of a plane per tap, whose overlapping stores stalled the loads after
+ * them; no vmaskmovps, whose load cost more than the add); the two phases are interleaved
+ * back into a padded row, a channel's rows kept in xp and then added to x. */
+enum { DL_PHASE_MAX_S = 16 };
+
+static void padded_col2im_image(const dl_conv_params *p, const float *col, int64_t Cg,
+                                float *xp, float *x, int64_t ldc);
+
+static void col2im_image(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                         float *x, int64_t ldc)
+{
+    const int64_t R = p->R, S = p->S, OH = p->OH, OW = p->OW, H = p->H, W = p->W;
+    const int64_t sh = p->sh, sw = p->sw, pw = p->pw;
+    /* a run's loads start up to (S-1)*dw/sw before it and end as far past a vector after it:
+     * within the slack (conv_kernels.h) */
+    if (sw > 2 || S > DL_PHASE_MAX_S ||
+        (S - 1) * p->dw / sw + DL_VF_LEN > DL_CONV_RUN_SLACK) {
+        padded_col2im_image(p, col, Cg, xp, x, ldc);
+        return;
+    }
+    int64_t Hq, Wq;
+    conv_phase_extent(p, DL_VF_LEN, &Hq, &Wq);
+    const int64_t Hp = (OH - 1) * sh + (R - 1) * p->dh + 1;
+    const int64_t Wp = (OW - 1) * sw + (S - 1) * p->dw + 1;
+    const int64_t ncopy = col_clamp(W, 0, Wp - pw);   /* x's columns any tap reads */
+    const int64_t i1 = col_clamp(p->ph + H, p->ph, Hp), wide = Wq * sw;
+    if (ncopy <= 0) return;
+    phase_walk pwk;
+    phase_walk_init(p, Wq, Hq * Wq, &pwk);
+    /* per kernel column s: its phase, its phase-column offset, and for the chunk at j the
+     * lanes of its run (sq - j <= lane < sq - j + OW) */
+    int64_t sb[DL_PHASE_MAX_S], sq[DL_PHASE_MAX_S];
+    phase_s0(&pwk);
+    for (int64_t s = 0; s < S; s++, phase_s_next(&pwk)) sb[s] = pwk.b, sq[s] = pwk.sq;
+    for (int64_t j = 0; j < Wq; j += DL_VF_LEN) {
+        vf_lanes lanes[DL_PHASE_MAX_S];
+        for (int64_t s = 0; s < S; s++) lanes[s] = vf_range_lanes(sq[s] - j, sq[s] - j + OW);
+        for (int64_t c = 0; c < Cg; c++) {
+            const float *colc = col + c * R * S * ldc + j;
+            for (int64_t i = p->ph; i < i1; i++) {
+                const int64_t a = i % sh, iq = i / sh;
+                vf acc0 = vf_zero(), acc1 = vf_zero();
+                phase_r0(&pwk);
+                for (int64_t r = 0; r < R; r++, phase_r_next(&pwk)) {
+                    const int64_t oh = iq - pwk.rq;
+                    if (pwk.a != a || oh < 0 || oh >= OH) continue;
+                    const float *src = colc + r * S * ldc + oh * OW;
+                    for (int64_t s = 0; s < S; s++) {
+                        const vf v = vf_mask_lanes(vf_loadu(src + s * ldc - sq[s]), lanes[s]);
+                        if (sb[s]) acc1 = vf_add(acc1, v);
+                        else acc0 = vf_add(acc0, v);
+                    }
+                }
+                float *brow = xp + (c * (i1 - p->ph) + i - p->ph) * wide;
+                if (sw == 1) {
+                    vf_storeu(brow + j, acc0);
+                } else {
+                    const vf a2[2] = {acc0, acc1};
+                    vf o[2];
+                    vf_interleave2(a2, o);
+                    vf_storeu(brow + 2 * j, o[0]);
+                    vf_storeu(brow + 2 * j + DL_VF_LEN, o[1]);
+                }
+            }
+        }
+    }
+    /* x[c, ih, iw] += padded row ih + ph at column iw + pw (written long before these
+     * unaligned loads, which so do not wait on their stores) */
+    for (int64_t c = 0; c < Cg; c++)
+        for (int64_t i = p->ph; i < i1; i++) {
+            const float *brow = xp + (c * (i1 - p->ph) + i - p->ph) * wide + pw;
+            float *xr = x + (c * H + i - p->ph) * W;
+            int64_t q = 0;
+            for (; q + DL_VF_LEN <= ncopy; q += DL_VF_LEN)
+                vf_storeu(xr + q, vf_add(vf_loadu(xr + q), vf_loadu(brow + q)));
+            if (q < ncopy) {
+                const size_t k = (size_t)(ncopy - q);
+                vf_store_part(xr + q, vf_add(vf_load_part(xr + q, k, 0.0f),
+                                             vf_load_part(brow + q, k, 0.0f)), k);
+            }
+        }
+}
+#define DL_CONV_PHASE_FORMS 1
+#endif
+
+/* The whole map of one image (Cg planes of x) as columns (see padded_taps); xp: scratch of
+ * Cg*Hp*Wp elements */
+static void padded_im2col_image(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                                float *col, int64_t ldc)
 {
     const int64_t Hp = (p->OH - 1) * p->sh + (p->R - 1) * p->dh + 1;
     const int64_t Wp = (p->OW - 1) * p->sw + (p->S - 1) * p->dw + 1;
@@ -477,9 +695,9 @@ static void im2col_image(const dl_conv_params *p, const float *x, int64_t Cg, fl
     padded_taps(p, xp, Cg, Hp, Wp, col, ldc, 0);
 }
 
-/* x += the adjoint of im2col_image applied to col (xp: scratch, as there) */
-static void col2im_image(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
-                         float *x, int64_t ldc)
+/* x += the adjoint of padded_im2col_image applied to col (xp: scratch, as there) */
+static void padded_col2im_image(const dl_conv_params *p, const float *col, int64_t Cg,
+                                float *xp, float *x, int64_t ldc)
 {
 #ifdef DL_VF_MASKED
     rows16 m;
@@ -494,6 +712,20 @@ static void col2im_image(const dl_conv_params *p, const float *col, int64_t Cg, 
     padded_taps(p, xp, Cg, Hp, Wp, (float *)col, ldc, 1);   /* col only read here */
     unpad_add(p, xp, Cg, Hp, Wp, x);
 }
+
+#ifndef DL_CONV_PHASE_FORMS
+/* AVX-512 and the portable build: the padded planes' forms */
+static void im2col_image(const dl_conv_params *p, const float *x, int64_t Cg, float *xp,
+                         float *col, int64_t ldc)
+{
+    padded_im2col_image(p, x, Cg, xp, col, ldc);
+}
+static void col2im_image(const dl_conv_params *p, const float *col, int64_t Cg, float *xp,
+                         float *x, int64_t ldc)
+{
+    padded_col2im_image(p, col, Cg, xp, x, ldc);
+}
+#endif
 
 /* out[i, j] = (accumulate ? out[i, j] : init) + sum_{r,s} wk[r*S+s] * buf[(i+r*dh)*bw + j+s*dw] */
 static void dw_rows_s1(const float *buf, int64_t bw, float *out, int64_t oh,

@@ -84,38 +84,46 @@ static int64_t SUF(pack_images)(const dl_conv_params *p, int64_t Kc, int nt)
 
 /* Runs a packed-tile function (fwd_packed or bwd_data_packed: the same signature) over the
  * batch in tiles of kb images, each thread with its own column, gather and padded-plane
- * buffers. */
-typedef void (*SUF(packed_tile_fn))(const dl_conv_params *, const T *, const T *, const T *, T *,
-                                    int64_t, int64_t, T *, T *, T *);
+ * buffers; L: the weights as left operands, packed once (weights_lhs, with `transa` for the
+ * input gradient). */
+typedef void (*SUF(packed_tile_fn))(const dl_conv_params *, const T *, const SUF(lhs) *,
+                                    const T *, T *, int64_t, int64_t, T *, T *, T *);
 
-/* elements of one image's padded planes (one group; see pad_extent) */
+/* elements of one image's scratch for im2col_image / col2im_image (one group) */
 static int64_t SUF(padded_elems)(const dl_conv_params *p)
 {
-    int64_t Hp, Wp;
-    SUF(pad_extent)(p, &Hp, &Wp);
-    return p->C / p->groups * Hp * Wp;
+    return conv_image_scratch(p);
 }
 
 static int SUF(packed_tiles_all)(const dl_conv_params *p, SUF(packed_tile_fn) tile, const T *in,
-                                 const T *w, const T *bias, T *out, int64_t kb, int nt)
+                                 const T *w, int transa, const T *bias, T *out, int64_t kb,
+                                 int nt)
 {
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, tiles = (p->N + kb - 1) / kb;
-    const size_t need = (size_t)((Kc + Kg) * kb * P + SUF(padded_elems)(p));
+    SUF(lhs) *L = SUF(weights_lhs)(p, w, transa, Kc, p->C / p->groups);
+    if (!L) return -1;
+    /* DL_CONV_RUN_SLACK before the columns, their rows of kb*P + DL_CONV_RUN_SLACK (see
+     * conv_kernels.h), outputs, scratch */
+    const size_t need = (size_t)(Kc * (kb * P + DL_CONV_RUN_SLACK) + Kg * kb * P +
+                                 SUF(padded_elems)(p) + DL_CONV_RUN_SLACK);
     int fail = 0;
     if (!split_outer(tiles, nt)) nt = 1;
     #pragma omp parallel num_threads(nt)
     {
-        T *col = (T *)dl_alloc(need * sizeof(T));
-        if (team_all_ok(col != NULL, &fail)) {
+        T *buf = (T *)dl_alloc(need * sizeof(T));
+        T *col = buf + DL_CONV_RUN_SLACK;
+        if (team_all_ok(buf != NULL, &fail)) {
+            memset(buf, 0, DL_CONV_RUN_SLACK * sizeof(T));
             #pragma omp for schedule(dynamic, 1)
             for (int64_t t = 0; t < tiles; t++) {
                 const int64_t b0 = t * kb;
-                tile(p, in, w, bias, out, b0, min64(kb, p->N - b0), col, col + Kc * kb * P,
-                     col + (Kc + Kg) * kb * P);
+                T *yb = col + Kc * (kb * P + DL_CONV_RUN_SLACK);
+                tile(p, in, L, bias, out, b0, min64(kb, p->N - b0), col, yb, yb + Kg * kb * P);
             }
         }
-        dl_free(col);
+        dl_free(buf);
     }
+    SUF(weights_lhs_free)(p, L, p->C / p->groups);
     return fail ? -1 : 0;
 }

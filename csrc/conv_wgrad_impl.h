@@ -144,14 +144,15 @@ static void SUF(bwd_weight_packed)(const dl_conv_params *p, const T *x, const T 
 {
     const int64_t G = p->groups, Cg = p->C / G, Kg = p->K / G;
     const int64_t P = p->OH * p->OW, HW = p->H * p->W, Kc = Cg * p->R * p->S, ld = nb * P;
+    const int64_t ldc = ld + DL_CONV_RUN_SLACK;   /* col's rows, as fwd_packed's */
     for (int64_t g = 0; g < G; g++) {
         for (int64_t i = 0; i < nb; i++) {
-            SUF(im2col_image)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, xp, col + i * P, ld);
+            SUF(im2col_image)(p, x + ((b0 + i) * p->C + g * Cg) * HW, Cg, xp, col + i * P, ldc);
             for (int64_t k = 0; k < Kg; k++)
                 memcpy(gyb + k * ld + i * P, gy + ((b0 + i) * p->K + g * Kg + k) * P,
                        (size_t)P * sizeof(T));
         }
-        SUF(wgrad_gemm)(p, tr, ld, col, ld, gyb, ld, acc + g * Kg * Kc);
+        SUF(wgrad_gemm)(p, tr, ld, col, ldc, gyb, ld, acc + g * Kg * Kc);
     }
 }
 
@@ -163,7 +164,8 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
     const int64_t P = p->OH * p->OW, Kg = p->K / p->groups;
     const int64_t Kc = p->C / p->groups * p->R * p->S, wn = p->K * Kc;
     const int64_t tiles = (p->N + kb - 1) / kb;
-    const size_t need = (size_t)((Kc + Kg) * kb * P + wn + SUF(padded_elems)(p));
+    const size_t need = (size_t)(Kc * (kb * P + DL_CONV_RUN_SLACK) + Kg * kb * P + wn +
+                                 SUF(padded_elems)(p));
     int fail = 0, nparts = 0;
     if (!split_outer(tiles, nt)) nt = 1;
     T **parts = (T **)dl_alloc((size_t)nt * sizeof(T *));
@@ -172,7 +174,8 @@ static int SUF(bwd_weight_packed_all)(const dl_conv_params *p, const T *x, const
     {
         T *part = (T *)dl_alloc(need * sizeof(T));
         if (team_all_ok(part != NULL, &fail)) {
-            T *col = part + wn, *gyb = col + Kc * kb * P, *xp = gyb + Kg * kb * P;
+            T *col = part + wn, *gyb = col + Kc * (kb * P + DL_CONV_RUN_SLACK);
+            T *xp = gyb + Kg * kb * P;
             memset(part, 0, (size_t)wn * sizeof(T));
             /* a static split and one slot per thread number: the same tiles meet in the same
              * partial sums every call, so the gradient is bit-for-bit repeatable */

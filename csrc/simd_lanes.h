@@ -9,6 +9,8 @@
  *   vf_range_lanes(lo, hi), vf_load_lanes(p, m)
  *                              vf_load_range in two steps: the lanes lo <= l < hi as a mask
  *                              worked out once (outside a loop), then loads by it
+ *   vf_mask_lanes(a, m)        a with the lanes outside mask m zero: a whole-vector load
+ *                              masked after it (on AVX2 a vmaskmovps load costs several adds)
  *
  * Interleaving turns "one vector per column residue, a lane per tile" (how Winograd's
  * transforms compute) into rows of an image and back, without a scalar loop.  On AVX-512 and
@@ -29,6 +31,8 @@ static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi)
     return (vf_lanes)(hi <= lo ? 0u : ((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 static inline vf vf_load_lanes(const float *p, vf_lanes m) { return _mm512_maskz_loadu_ps(m, p); }
+/* a with the lanes outside m zero (no memory touched) */
+static inline vf vf_mask_lanes(vf a, vf_lanes m) { return _mm512_maskz_mov_ps(m, a); }
 
 static inline vf vf_load_range(const float *p, int64_t lo, int64_t hi)
 {
@@ -112,6 +116,7 @@ static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi)
                                _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), lane));
 }
 static inline vf vf_load_lanes(const float *p, vf_lanes m) { return _mm256_maskload_ps(p, m); }
+static inline vf vf_mask_lanes(vf a, vf_lanes m) { return _mm256_and_ps(a, _mm256_castsi256_ps(m)); }
 
 static inline vf vf_load_range(const float *p, int64_t lo, int64_t hi)
 {
@@ -179,6 +184,7 @@ static inline vf vf_shift_in(vf a, float s)
 typedef int vf_lanes;
 static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi) { return lo <= 0 && hi > 0; }
 static inline vf vf_load_lanes(const float *p, vf_lanes m) { return m ? *p : 0.0f; }
+static inline vf vf_mask_lanes(vf a, vf_lanes m) { return m ? a : 0.0f; }
 
 static inline vf vf_load_range(const float *p, int64_t lo, int64_t hi)
 {

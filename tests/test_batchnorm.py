@@ -202,3 +202,39 @@ def test_batch_norm_of_equal_huge_values_is_the_bias():
     y = dl.nn.functional.batch_norm(dl.tensor(x), None, None, dl.tensor(np.array([1.5])),
                                     dl.tensor(np.array([-0.25])), training=True, eps=1e-5)
     np.testing.assert_array_equal(y.numpy(), np.full((2, 1), -0.25))
+
+
+@pytest.mark.parametrize("shape", [(2, 3136), (3, 5), (2, 7, 1), (64, 300, 1)])
+def test_batchnorm1d_one_value_per_channel_torch_parity(torch, shape, rng):
+    """BatchNorm1d where each channel has one value per sample ((N, C) with a small N, or
+    (N, C, 1)), as DCGAN's projection uses it: output, every gradient and the running
+    statistics after two training steps match torch's, then eval mode on those statistics."""
+    C = shape[1]
+    m, tm = dl.nn.BatchNorm1d(C), torch.nn.BatchNorm1d(C)
+    w = rng.standard_normal(C).astype(np.float32)
+    b = rng.standard_normal(C).astype(np.float32)
+    m.load_state_dict({"weight": w, "bias": b, "running_mean": np.zeros(C, np.float32),
+                       "running_var": np.ones(C, np.float32), "num_batches_tracked": np.array(0)})
+    tm.weight.data = torch.tensor(w)
+    tm.bias.data = torch.tensor(b)
+    for mode in ("train", "train", "eval"):
+        getattr(m, mode)()
+        getattr(tm, mode)()
+        x = (rng.standard_normal(shape) * 2 + 0.5).astype(np.float32)
+        gy = rng.standard_normal(shape).astype(np.float32)
+        xt, tx = _t(x, True), torch.tensor(x, requires_grad=True)
+        m.weight.grad = m.bias.grad = None
+        tm.zero_grad()
+        y, ty = m(xt), tm(tx)
+        y.backward(dl.tensor(gy))
+        ty.backward(torch.tensor(gy))
+        np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(m.weight.grad.numpy(), tm.weight.grad.numpy(), rtol=1e-4,
+                                   atol=1e-3)
+        np.testing.assert_allclose(m.bias.grad.numpy(), tm.bias.grad.numpy(), rtol=1e-4,
+                                   atol=1e-4)
+        np.testing.assert_allclose(m.running_mean.numpy(), tm.running_mean.numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        np.testing.assert_allclose(m.running_var.numpy(), tm.running_var.numpy(), rtol=1e-5,
+                                   atol=1e-6)

@@ -37,6 +37,12 @@ CASES = [
     (3, 3, 6, 16, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1),
     # a single output row, a kernel as large as the padded input
     (4, 2, 3, 9, 3, (5, 3), (1, 2), (1, 1), (1, 1), 1),
+    # unequal strides with dilation (AVX2's phase planes: rows split, columns not, and the
+    # other way round)
+    (3, 4, 11, 9, 6, (2, 3), (2, 1), (1, 2), (2, 2), 2),
+    (3, 3, 9, 12, 4, (3, 2), (1, 2), (2, 0), (2, 3), 1),
+    # a wide kernel row at dilation 3 (runs starting far into a phase row)
+    (3, 2, 5, 30, 3, (1, 5), (1, 1), (0, 2), (1, 3), 1),
 ]
 
 
@@ -88,6 +94,7 @@ TCASES = [
     (3, 3, 6, 5, 2, (3, 3), (2, 2), (1, 1), (1, 0), 1, (1, 1)),
     (3, 2, 4, 5, 3, (3, 2), (1, 2), (0, 1), (0, 1), 1, (2, 1)),    # dilation
     (3, 3, 5, 9, 2, (4, 4), (2, 2), (1, 1), (0, 0), 1, (1, 1)),    # 18 columns: padded planes
+    (2, 4, 5, 7, 6, (2, 3), (2, 1), (0, 0), (0, 0), 2, (2, 2)),    # unequal strides, dilation
 ]
 
 
