@@ -397,6 +397,8 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
             const size_t i0 = qa * mr_, m = min_sz(qb * mr_, g->M) - i0;
             if (apre)   /* block (pc, ic) at pc * round_up(M, MR) + ic * kc: panel q at q*MR*kc */
                 apack = (char *)apre + (pc * round_up(g->M, mr_) + qa * mr_ * kc) * es;
+            else if (g->apacker)
+                g->apacker->fn(g->apacker->ctx, pc, kc, i0, m, mr_, (float *)apack);
             else if (p->f64)
                 pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
                            (double *)apack);
@@ -746,7 +748,7 @@ int dl_gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb
     const size_t bbytes = pack_b ? round_up(nc * kc * es, 64) : 0;
     char *ws = thread_workspace(WS_OWN, abytes + bbytes);
     if (!ws) {
-        if (g->bpacker) return -1;   /* no B to read in place */
+        if (g->bpacker || g->apacker) return -1;   /* no operand to read in place */
         gemm_unpacked(g, f64);
         return 0;
     }
