@@ -401,7 +401,7 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
     const size_t NC = even_block(g->N, p->nc, nr_);
     size_t ir0, ir1, jr0, jr1;
     run_extent(o, t0, t1, &ir0, &ir1, &jr0, &jr1);
-    const int a_in_place = g->a_in_place && !apre && p->sa && !g->transa &&
+    const int a_in_place = g->a_in_place && !apre && !g->apacker && p->sa && !g->transa &&
                            (jr1 - jr0) * nr_ <= A_IN_PLACE_COLS;
 
     for (size_t pc = 0; pc < g->K; pc += KC) {
@@ -418,6 +418,8 @@ static void gemm_tiles(const gemm_args *g, const gemm_plan *p, const tile_order 
                 apack = (char *)apre + (pc * round_up(g->M, mr_) + qa * mr_ * kc) * es;
             else if (a_in_place)
                 ;   /* the kernel reads row i of A at A + i * lda + pc */
+            else if (g->apacker)
+                g->apacker->fn(g->apacker->ctx, pc, kc, i0, m, mr_, (float *)apack);
             else if (p->f64)
                 pack_a_f64(g->transa, (const double *)A, g->lda, i0, m, pc, kc, mr_, 0, qb - qa,
                            (double *)apack);
@@ -772,7 +774,7 @@ int dl_gemm_single(const gemm_args *g, const gemm_plan *plan, const packed_b *pb
     const size_t bbytes = pack_b ? round_up(nc * kc * es, 64) : 0;
     char *ws = thread_workspace(WS_OWN, abytes + bbytes);
     if (!ws) {
-        if (g->bpacker) return -1;   /* no B to read in place */
+        if (g->bpacker || g->apacker) return -1;   /* no operand to read in place */
         gemm_unpacked(g, f64);
         return 0;
     }

@@ -21,6 +21,15 @@ typedef struct {
     dl_gemm_kernel_sa_fn sa;    /* float32 kernel reading A in place, or NULL */
 } gemm_plan;
 
+/* float32: writes rows [i0, i0 + m) of op(A), its columns [k0, k0 + kc), as ceil(m / mr)
+ * panels at dst + q*mr*kc, dst[q*mr*kc + k*mr + i] = op(A)[i0 + q*mr + i][k0 + k] (zero past
+ * m): an op(A) that is no single strided matrix (gemm_prepacked.c's channel-major A). */
+typedef struct {
+    void (*fn)(const void *ctx, size_t k0, size_t kc, size_t i0, size_t m, size_t mr,
+               float *dst);
+    const void *ctx;
+} gemm_apacker;
+
 /* C[M,N] = act(alpha * op(A) @ op(B) + beta * C + bias), then post (or NULL) on each finished
  * strip of C (float32 only). */
 typedef struct {
@@ -37,6 +46,7 @@ typedef struct {
     const dl_sgemm_bpacker *bpacker;   /* float32: packs op(B)'s blocks instead of B (or NULL) */
     int a_in_place;   /* float32: A (not transposed) may be read where it is, not packed, by a
                        * run of few column tiles (gemm.c, A_IN_PLACE_COLS) */
+    const gemm_apacker *apacker;       /* float32: packs op(A)'s blocks instead of A (or NULL) */
 } gemm_args;
 
 /* op(B) packed in advance, K block after K block (the plan's K blocks, evened out): the block
@@ -57,8 +67,8 @@ int dl_gemm_auto_threads(size_t M, size_t N, size_t K, int cap);
 void dl_gemm_pack_b_all(const gemm_plan *p, int transb, size_t K, size_t N, const float *B,
                         ptrdiff_t ldb, float *dst);
 /* One thread's product with B read from `pb` when it is packed already (then g->B is read
- * only if no packing buffer for A can be had).  -1 only when g->bpacker is set and the
- * packing buffers cannot be had (nothing is written then); otherwise 0. */
+ * only if no packing buffer for A can be had).  -1 only when g->bpacker or g->apacker is set
+ * and the packing buffers cannot be had (nothing is written then); otherwise 0. */
 int dl_gemm_single(const gemm_args *g, const gemm_plan *p, const packed_b *pb);
 
 #endif

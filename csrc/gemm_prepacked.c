@@ -59,9 +59,60 @@ void dl_sgemm_packed_b_free(dl_sgemm_packed_b *pb)
     free(pb);
 }
 
-/* Rows [i0, i1) by column panels [q0, q1) of C on the calling thread. */
-static void block_run(const gemm_args *g, const gemm_plan *p, const dl_sgemm_packed_b *pb,
-                      size_t i0, size_t i1, size_t q0, size_t q1)
+/* Channel-major op(A) (dl_sgemm_cm_a) packed for the blocked loop nest: its rows [i0, i0 + m)
+ * (counted from row0, the first row of this thread's part) as MR-row panels.  The panels inside
+ * one block are a copy of MR consecutive floats per k, the ISA's pack_n (the copy that packs a
+ * transposed A); a panel across two blocks (two images) is gathered element by element. */
+typedef struct {
+    const dl_sgemm_cm_a *a;
+    size_t row0;
+    const gemm_plan *p;
+} cm_ctx;
+
+static void pack_cm(const void *ctx, size_t k0, size_t kc, size_t i0, size_t m, size_t R,
+                    float *dst)
+{
+    const cm_ctx *c = ctx;
+    const dl_sgemm_cm_a *a = c->a;
+    const size_t np = (m + R - 1) / R;
+    i0 += c->row0;
+    for (size_t q = 0; q < np;) {
+        const size_t r = i0 + q * R, off = r % a->seg, left = m - q * R;
+        const float *blk = a->A + (ptrdiff_t)(r / a->seg) * a->gstride + (ptrdiff_t)k0 * a->lda;
+        const size_t here = min_sz(a->seg - off, left);
+        /* whole panels in this block, and the last (partial) panel when the rows end here */
+        const size_t n = here == left ? here : here / R * R;
+        if (n) {
+            if (c->p->pack_n) {
+                c->p->pack_n(blk + off, a->lda, n, kc, R, dst + q * R * kc);
+            } else {
+                for (size_t k = 0; k < kc; k++)
+                    for (size_t j = 0; j < (n + R - 1) / R * R; j++)
+                        dst[(q + j / R) * R * kc + k * R + j % R] =
+                            j < n ? blk[(ptrdiff_t)k * a->lda + (ptrdiff_t)(off + j)] : 0.0f;
+            }
+            q += (n + R - 1) / R;
+            continue;
+        }
+        float *d = dst + q * R * kc;
+        const float *src[16];
+        for (size_t i = 0; i < R; i++) {
+            const size_t ri = r + i;
+            src[i] = i < left ? a->A + (ptrdiff_t)(ri / a->seg) * a->gstride +
+                                    (ptrdiff_t)k0 * a->lda + (ptrdiff_t)(ri % a->seg)
+                              : NULL;
+        }
+        for (size_t k = 0; k < kc; k++)
+            for (size_t i = 0; i < R; i++)
+                d[k * R + i] = src[i] ? src[i][(ptrdiff_t)k * a->lda] : 0.0f;
+        q++;
+    }
+}
+
+/* Rows [i0, i1) by column panels [q0, q1) of C on the calling thread; -1 when op(A) is
+ * channel-major and no packing buffer can be had (nothing written then). */
+static int block_run(const gemm_args *g, const gemm_plan *p, const dl_sgemm_packed_b *pb,
+                     const dl_sgemm_cm_a *cm, size_t i0, size_t i1, size_t q0, size_t q1)
 {
     const size_t j0 = q0 * p->nr, j1 = min_sz(q1 * p->nr, g->N);
     gemm_args sub = *g;
@@ -72,8 +123,14 @@ static void block_run(const gemm_args *g, const gemm_plan *p, const dl_sgemm_pac
     sub.C = (float *)g->C + i0 * g->ldc + j0;
     if (g->bias_kind == DL_BIAS_ROW) sub.bias = (const float *)g->bias + j0;
     if (g->bias_kind == DL_BIAS_COL) sub.bias = (const float *)g->bias + i0;
+    const cm_ctx ctx = {cm, i0, p};
+    const gemm_apacker ap = {pack_cm, &ctx};
+    if (cm) {
+        sub.A = NULL;
+        sub.apacker = &ap;
+    }
     const packed_b view = {(char *)pb->p, pb->np, q0};
-    dl_gemm_single(&sub, p, &view);
+    return dl_gemm_single(&sub, p, &view);
 }
 
 /* tm x tn threads over pm x pn tiles, the grid with the smallest largest share (ties: the
@@ -95,17 +152,31 @@ static void grid(size_t pm, size_t pn, int nt, int *tm, int *tn)
     }
 }
 
-int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K,
-                          float alpha, const float *A, ptrdiff_t lda, float beta, float *C,
-                          ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
-                          const dl_gemm_post *post, int nthreads)
+/* The product with op(A) row-major (cm NULL: A, lda) or channel-major (cm). */
+static int run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K, float alpha,
+               const float *A, ptrdiff_t lda, const dl_sgemm_cm_a *cm, float beta, float *C,
+               ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
+               const dl_gemm_post *post, int nthreads)
 {
     if (!pb || N != pb->N || K != pb->K) return -1;
     if (!bias) bias_kind = DL_BIAS_NONE;
     if (M == 0) return 0;
     if (M <= PP_DIRECT_MAX_M) {
-        dl_sgemm_ex(0, pb->transb, M, N, K, alpha, A, lda, pb->B, pb->ldb, beta, C, ldc, bias,
-                    bias_kind, act, nthreads);
+        if (!cm) {
+            dl_sgemm_ex(0, pb->transb, M, N, K, alpha, A, lda, pb->B, pb->ldb, beta, C, ldc,
+                        bias, bias_kind, act, nthreads);
+        } else {
+            /* each block's rows as a transposed A */
+            for (size_t r = 0; r < M;) {
+                const size_t off = r % cm->seg, m = min_sz(cm->seg - off, M - r);
+                dl_sgemm_ex(1, pb->transb, m, N, K, alpha,
+                            cm->A + (ptrdiff_t)(r / cm->seg) * cm->gstride + (ptrdiff_t)off,
+                            cm->lda, pb->B, pb->ldb, beta, C + (ptrdiff_t)r * ldc, ldc,
+                            bias_kind == DL_BIAS_COL ? bias + r : bias, bias_kind, act,
+                            nthreads);
+                r += m;
+            }
+        }
         if (post) post->fn(post->ctx, C, M, N, ldc);
         return 0;
     }
@@ -117,24 +188,42 @@ int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_
 #ifndef DL_HAVE_OPENMP
     nt = 1;
 #endif
-    if (nt <= 1) {
-        block_run(&g, &p, pb, 0, M, 0, pb->np);
-    } else {
-        grid(pm, pb->np, nt, &tm, &tn);
+    if (nt <= 1) return block_run(&g, &p, pb, cm, 0, M, 0, pb->np);
+    int rc = 0;
+    grid(pm, pb->np, nt, &tm, &tn);
 #ifdef DL_HAVE_OPENMP
-        #pragma omp parallel num_threads(tm * tn)
-        {
-            const int tid = omp_get_thread_num(), team = omp_get_num_threads();
-            /* normally one part per thread; a smaller team than asked for still does all */
-            for (int part = tid; part < tm * tn; part += team) {
-                const size_t a = (size_t)(part / tn), b = (size_t)(part % tn);
-                const size_t r0 = pm * a / (size_t)tm, r1 = pm * (a + 1) / (size_t)tm;
-                const size_t q0 = pb->np * b / (size_t)tn, q1 = pb->np * (b + 1) / (size_t)tn;
-                const size_t i0 = r0 * mr, i1 = min_sz(r1 * mr, M);
-                if (i0 < i1 && q0 < q1) block_run(&g, &p, pb, i0, i1, q0, q1);
-            }
+    #pragma omp parallel num_threads(tm * tn) reduction(min : rc)
+    {
+        const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+        /* normally one part per thread; a smaller team than asked for still does all */
+        for (int part = tid; part < tm * tn; part += team) {
+            const size_t a = (size_t)(part / tn), b = (size_t)(part % tn);
+            const size_t r0 = pm * a / (size_t)tm, r1 = pm * (a + 1) / (size_t)tm;
+            const size_t q0 = pb->np * b / (size_t)tn, q1 = pb->np * (b + 1) / (size_t)tn;
+            const size_t i0 = r0 * mr, i1 = min_sz(r1 * mr, M);
+            if (i0 < i1 && q0 < q1 && block_run(&g, &p, pb, cm, i0, i1, q0, q1) != 0) rc = -1;
         }
-#endif
     }
-    return 0;
+#endif
+    return rc;
+}
+
+int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K,
+                          float alpha, const float *A, ptrdiff_t lda, float beta, float *C,
+                          ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
+                          const dl_gemm_post *post, int nthreads)
+{
+    /* row-major A: the blocked loop reads A in place when it finds no packing buffer */
+    return run(pb, M, N, K, alpha, A, lda, NULL, beta, C, ldc, bias, bias_kind, act, post,
+               nthreads) ? -1 : 0;
+}
+
+int dl_sgemm_packed_b_run_cm(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K,
+                             float alpha, const dl_sgemm_cm_a *a, float beta, float *C,
+                             ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind,
+                             dl_act_t act, const dl_gemm_post *post, int nthreads)
+{
+    if (!a || !a->A || a->seg == 0) return -1;
+    return run(pb, M, N, K, alpha, NULL, 0, a, beta, C, ldc, bias, bias_kind, act, post,
+               nthreads);
 }

@@ -202,33 +202,39 @@ static inline __attribute__((always_inline)) void dw3_store(float *y, vf a, int6
 }
 
 /* Stride 2, 3x3, padding 1, rows of 14 outputs or more: one column strip (a vector of output
- * columns) down the plane, read straight from the input plane.  Each input row is loaded once
- * per strip and split in registers into its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1 (the
- * even and odd lanes of two loads, and the even lanes moved on by one lane with the next
- * column): no phase planes are written and read back.  Output row oh takes input rows
- * 2 oh - 1, 2 oh, 2 oh + 1; the last of them starts row oh + 1's sum (bias, then taps row by
- * row, as sum_vecs), so each input row is split once.  NC strips run side by side so their FMA
- * chains overlap. */
+ * columns) down the plane, read straight from the input plane.  Each input row gives the
+ * strip its three taps' columns 2 ow - 1, 2 ow, 2 ow + 1: the even and odd lanes of two
+ * loads, and the even lanes of two more loads two columns on.  The lanes stay in the ISA's
+ * crossed order (vf_deinterleave2_x: on AVX2 two in-lane shuffles per row instead of a
+ * deinterleave's two lane-crossing permutes and a lane shift), the same for every tap, so each
+ * sum is put back in order once, when stored: no phase planes are written and read back.
+ * Output row oh takes input rows 2 oh - 1, 2 oh, 2 oh + 1; the last of them starts row
+ * oh + 1's sum (bias, then taps row by row, as sum_vecs), so each input row is split once.
+ * NC strips run side by side so their FMA chains overlap. */
 typedef struct {
     const float *x, *w;     /* the plane; its 9 weights */
     float *y;               /* the strip's first output column */
     vf vb;
-    int64_t c0, cn;         /* input columns of lane 0's first tap, and of the next vector */
-    lmask e0, e1;           /* lanes of the two loads inside the row */
+    int64_t c0;             /* the input column of lane 0's first tap */
+    lmask e[4];             /* lanes of the four loads (columns c0, c0 + L, c0 + 2, c0 + 2 + L)
+                             * inside the row */
     int64_t n;              /* outputs to store per row */
 } dw3s2_strip;
 
+/* t[0..2]: the three taps' columns of input row h, crossed; INNER: all four loads inside the
+ * row (plain loads, no mask registers) */
 static inline __attribute__((always_inline)) void s2_split(const dw3s2_strip *c, int64_t h,
-                                                          int64_t W, vf *t)
+                                                          int64_t W, vf *t, const int INNER)
 {
-    const float *xr = c->x + h * W;
+    const float *xr = c->x + h * W + c->c0;
     vf in[2], o[2];
-    in[0] = vf_load_masked(xr + c->c0, c->e0);
-    in[1] = vf_load_masked(xr + c->c0 + L, c->e1);
-    vf_deinterleave2(in, o);   /* columns c0 + 2 l and c0 + 2 l + 1 */
-    t[0] = o[0];
-    t[1] = o[1];
-    t[2] = vf_shift_in(o[0], c->cn < W ? xr[c->cn] : 0.0f);
+    in[0] = INNER ? vf_loadu(xr) : vf_load_masked(xr, c->e[0]);
+    in[1] = INNER ? vf_loadu(xr + L) : vf_load_masked(xr + L, c->e[1]);
+    vf_deinterleave2_x(in, t);              /* columns c0 + 2 l and c0 + 2 l + 1 */
+    in[0] = INNER ? vf_loadu(xr + 2) : vf_load_masked(xr + 2, c->e[2]);
+    in[1] = INNER ? vf_loadu(xr + 2 + L) : vf_load_masked(xr + 2 + L, c->e[3]);
+    vf_deinterleave2_x(in, o);              /* columns c0 + 2 + 2 l */
+    t[2] = o[0];
 }
 
 static inline __attribute__((always_inline)) vf s2_taps(const float *w, const vf *t, vf acc)
@@ -242,7 +248,7 @@ static inline __attribute__((always_inline)) void dw3_s2_strips(const dw3s2_stri
                                                                int64_t H, int64_t W,
                                                                int64_t OH, int64_t OW,
                                                                int clip, vf vlo, vf vhi,
-                                                               const int NC)
+                                                               const int NC, const int INNER)
 {
     vf next[4];     /* output row oh's sum so far: bias and input row 2 oh - 1 */
     for (int k = 0; k < NC; k++) next[k] = c[k].vb;
@@ -250,14 +256,14 @@ static inline __attribute__((always_inline)) void dw3_s2_strips(const dw3s2_stri
         const int tail = 2 * oh + 1 >= H;   /* the last row of an odd-height plane */
         for (int k = 0; k < NC; k++) {
             vf t[3];
-            s2_split(&c[k], 2 * oh, W, t);
+            s2_split(&c[k], 2 * oh, W, t, INNER);
             vf acc = s2_taps(c[k].w + 3, t, next[k]);
             if (!tail) {
-                s2_split(&c[k], 2 * oh + 1, W, t);
+                s2_split(&c[k], 2 * oh + 1, W, t, INNER);
                 acc = s2_taps(c[k].w + 6, t, acc);
                 next[k] = s2_taps(c[k].w, t, c[k].vb);
             }
-            dw3_store(c[k].y + oh * OW, acc, c[k].n, clip, vlo, vhi);
+            dw3_store(c[k].y + oh * OW, vf_uncross(acc), INNER ? L : c[k].n, clip, vlo, vhi);
         }
     }
 }
@@ -268,34 +274,12 @@ static inline dw3s2_strip dw3s2_strip_at(const float *x, const float *w, float *
     dw3s2_strip c;
     c.x = x; c.w = w; c.y = y + v; c.vb = vb;
     c.c0 = 2 * v - 1;
-    c.cn = c.c0 + 2 * L;
-    c.e0 = lanes_in(-c.c0, W - c.c0);
-    c.e1 = lanes_in(-c.c0 - L, W - c.c0 - L);
+    for (int q = 0; q < 4; q++) {
+        const int64_t at = c.c0 + (q & 1) * L + (q >> 1) * 2;
+        c.e[q] = lanes_in(-at, W - at);
+    }
     c.n = OW - v < L ? OW - v : L;
     return c;
-}
-
-static void plane_s2_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
-                          vf vlo, vf vhi, float *y)
-{
-    const int64_t H = g->H, W = g->W, OH = g->OH, OW = g->OW;
-    int64_t v = 0;
-    for (; v + 3 * L < OW; v += 4 * L) {
-        const dw3s2_strip c[4] = {dw3s2_strip_at(x, w, y, vb, W, OW, v),
-                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + L),
-                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + 2 * L),
-                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + 3 * L)};
-        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 4);
-    }
-    for (; v + L < OW; v += 2 * L) {
-        const dw3s2_strip c[2] = {dw3s2_strip_at(x, w, y, vb, W, OW, v),
-                                  dw3s2_strip_at(x, w, y, vb, W, OW, v + L)};
-        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 2);
-    }
-    if (v < OW) {
-        const dw3s2_strip c[1] = {dw3s2_strip_at(x, w, y, vb, W, OW, v)};
-        dw3_s2_strips(c, H, W, OH, OW, clip, vlo, vhi, 1);
-    }
 }
 
 /* Stride 1, 3x3, padding 1: one column strip (a vector of output columns) down the whole
@@ -362,6 +346,53 @@ static inline dw3_strip dw3_strip_at(const float *x, const float *w, float *y, v
     c.e2 = lanes_in(-v - 1, W - v - 1);
     c.n = W - v < L ? W - v : L;
     return c;
+}
+
+/* one plane's stride-2 3x3 step, as plane_s2_rows takes it */
+typedef struct {
+    const same_geom *g;
+    const float *x, *w;
+    float *y;
+    vf vb, vlo, vhi;
+    int clip;
+} plane3;
+
+/* NC strips side by side at output columns v, v + step, ... (step L, or the edge pair's
+ * distance) */
+static inline __attribute__((always_inline)) void s2_strips_at(const plane3 *p, int64_t v,
+                                                              int64_t step, const int NC,
+                                                              const int INNER)
+{
+    const same_geom *g = p->g;
+    dw3s2_strip c[4];
+    for (int k = 0; k < NC; k++)
+        c[k] = dw3s2_strip_at(p->x, p->w, p->y, p->vb, g->W, g->OW, v + k * step);
+    dw3_s2_strips(c, g->H, g->W, g->OH, g->OW, p->clip, p->vlo, p->vhi, NC, INNER);
+}
+
+/* the strips at output columns [v, end): four side by side while four fit, then two, then
+ * one */
+static inline __attribute__((always_inline)) void s2_strips_run(const plane3 *p, int64_t v,
+                                                               int64_t end, const int INNER)
+{
+    for (; v + 3 * L < end; v += 4 * L) s2_strips_at(p, v, L, 4, INNER);
+    for (; v + L < end; v += 2 * L) s2_strips_at(p, v, L, 2, INNER);
+    if (v < end) s2_strips_at(p, v, L, 1, INNER);
+}
+
+/* the two edge strips (first and last vector of the row) together with their masks, then
+ * the inner strips without (as plane_s1_rows).  Every strip between the edge ones stores L
+ * outputs and loads inside the row: strip v reads input columns 2 v - 1 .. 2 v + 2 L, and
+ * 2 last <= W - 1.  Rows of up to two vectors: each strip with its masks. */
+static void plane_s2_rows(const plane3 *p)
+{
+    const int64_t OW = p->g->OW, last = (OW - 1) / L * L;
+    if (!MASK_VREGS || OW <= 2 * L) {
+        s2_strips_run(p, 0, OW, 0);
+        return;
+    }
+    s2_strips_at(p, 0, last, 2, 0);
+    s2_strips_run(p, L, last, 1);
 }
 
 static void plane_s1_rows(const same_geom *g, const float *x, const float *w, vf vb, int clip,
@@ -458,10 +489,10 @@ static void plane_same(const same_geom *g, const same_args *a, int64_t p, float 
     vf vlo, vhi;
     const int clip = act_clip(a, &vlo, &vhi);
     const vf vb = vf_set1(a->bias ? a->bias[c] : 0.0f);
-    if (g->s2_rows) {
-        plane_s2_rows(g, x, w, vb, clip, vlo, vhi, y);
-    } else if (g->s1_rows) {
-        plane_s1_rows(g, x, w, vb, clip, vlo, vhi, y);
+    if (g->s2_rows || g->s1_rows) {
+        const plane3 p3 = {g, x, w, y, vb, vlo, vhi, clip};
+        if (g->s2_rows) plane_s2_rows(&p3);
+        else plane_s1_rows(g, x, w, vb, clip, vlo, vhi, y);
     } else {
         for (int64_t oh0 = 0; oh0 < g->OH; oh0 += g->OHB) {
             const int64_t rows = g->OH - oh0 < g->OHB ? g->OH - oh0 : g->OHB;

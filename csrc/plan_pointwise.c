@@ -6,8 +6,9 @@
  * product's columns are the map's P positions: MobileNetV2's 7x7 layers give 49 columns, a
  * register tile of 32 and a second one of 17 in a tile as wide, so a quarter of the
  * multiply-adds are padding.  Here the P positions (of `imgs` images together) are the rows,
- * the K output channels (multiples of 16 in these models) the columns; the input and the
- * result are transposed in cache on the way in and out.  The bias is per column (channel),
+ * the K output channels (multiples of 16 in these models) the columns.  The GEMM packs the
+ * input planes as its rows straight from NCHW (dl_sgemm_packed_b_run_cm: the copy it makes of
+ * its left operand anyway); the result is transposed in cache on the way out.  The bias is per column (channel),
  * Relu in the epilogue, any other activation run on each finished strip. */
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +40,8 @@ static void act_strip(const void *ctx, float *C, size_t rows, size_t cols, ptrdi
 }
 
 /* i: as dl_plan_pointwise_pack; i[19] images per product | f: act a, b, c | col: i[19] * P *
- * (C + K) floats (the images' transposed inputs, then their transposed outputs) */
+ * (C + K) floats (room for the images' transposed inputs, written only when the GEMM finds no
+ * packing buffer, then their transposed outputs) */
 void dl_plan_pointwise_t(const int64_t *i, const double *f, const dl_sgemm_packed_b *pb,
                          const float *x, const float *bias, float *y, float *col)
 {
@@ -52,13 +54,20 @@ void dl_plan_pointwise_t(const int64_t *i, const double *f, const dl_sgemm_packe
     float *xt = col, *yt = col + imgs * P * C;
     for (int64_t n0 = 0; n0 < N; n0 += imgs) {
         const int64_t nb = N - n0 < imgs ? N - n0 : imgs;
-        for (int64_t j = 0; j < nb; j++)
-            kt->transpose(x + (n0 + j) * C * P, (ptrdiff_t)P, (size_t)C, (size_t)P,
-                          xt + j * P * C, (ptrdiff_t)C);
-        dl_sgemm_packed_b_run(pb, (size_t)(nb * P), (size_t)K, (size_t)C, 1.0f, xt,
-                              (ptrdiff_t)C, 0.0f, yt, (ptrdiff_t)K, bias,
-                              bias ? DL_BIAS_ROW : DL_BIAS_NONE, act, post >= 0 ? &strip : NULL,
-                              0);
+        const dl_bias_t bk = bias ? DL_BIAS_ROW : DL_BIAS_NONE;
+        /* the images' C x P planes packed as the product's rows where they are */
+        const dl_sgemm_cm_a a = {x + n0 * C * P, (ptrdiff_t)P, (size_t)P, (ptrdiff_t)(C * P)};
+        if (dl_sgemm_packed_b_run_cm(pb, (size_t)(nb * P), (size_t)K, (size_t)C, 1.0f, &a, 0.0f,
+                                     yt, (ptrdiff_t)K, bias, bk, act, post >= 0 ? &strip : NULL,
+                                     0) != 0) {
+            /* no packing buffer: the planes transposed into rows, read in place */
+            for (int64_t j = 0; j < nb; j++)
+                kt->transpose(x + (n0 + j) * C * P, (ptrdiff_t)P, (size_t)C, (size_t)P,
+                              xt + j * P * C, (ptrdiff_t)C);
+            dl_sgemm_packed_b_run(pb, (size_t)(nb * P), (size_t)K, (size_t)C, 1.0f, xt,
+                                  (ptrdiff_t)C, 0.0f, yt, (ptrdiff_t)K, bias, bk, act,
+                                  post >= 0 ? &strip : NULL, 0);
+        }
         for (int64_t j = 0; j < nb; j++)
             kt->transpose(yt + j * P * K, (ptrdiff_t)K, (size_t)P, (size_t)K,
                           y + (n0 + j) * K * P, (ptrdiff_t)P);

@@ -6,6 +6,11 @@
  *   vf_deinterleave2(a, o)     the inverse: o[j] lane l is element 2l + j of a[0..1]
  *   vf_interleave4, vf_deinterleave4   the same with 4 vectors (element 4l + j)
  *   vf_shift_in(a, s)          lanes 1 .. LEN-1 of a, then s: a row of one lane further on
+ *   vf_deinterleave2_x(a, o)   vf_deinterleave2 with the lanes in the ISA's crossed order:
+ *                              o[j] lane l is element 2 x(l) + j of a[0..1], the same
+ *                              permutation x on every call (AVX2: in-lane shuffles only)
+ *   vf_uncross(v)              lane x(l) of v into lane l: a sum of crossed vectors (lane-wise
+ *                              arithmetic keeps the order) put back in order once
  *   vf_range_lanes(lo, hi), vf_load_lanes(p, m)
  *                              vf_load_range in two steps: the lanes lo <= l < hi as a mask
  *                              worked out once (outside a loop), then loads by it
@@ -105,6 +110,10 @@ static inline vf vf_shift_in(vf a, float s)
     return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(s)),
                                                    _mm512_castps_si512(a), 1));
 }
+
+/* one two-source permute either way: the natural order */
+static inline void vf_deinterleave2_x(const vf *a, vf *o) { vf_deinterleave2(a, o); }
+static inline vf vf_uncross(vf v) { return v; }
 #elif defined(__AVX2__) && defined(__FMA__)
 typedef __m256i vf_lanes;
 static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi)
@@ -180,6 +189,18 @@ static inline vf vf_shift_in(vf a, float s)
     const __m256 r = _mm256_permutevar8x32_ps(a, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0));
     return _mm256_blend_ps(r, _mm256_set1_ps(s), 0x80);
 }
+
+/* vf_deinterleave2 without its two lane-crossing permutes: lanes hold elements 2x + j for
+ * x = 0, 1, 4, 5, 2, 3, 6, 7 (per 128-bit block, two from each source) */
+static inline void vf_deinterleave2_x(const vf *a, vf *o)
+{
+    o[0] = _mm256_shuffle_ps(a[0], a[1], 0x88);
+    o[1] = _mm256_shuffle_ps(a[0], a[1], 0xDD);
+}
+static inline vf vf_uncross(vf v)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8));
+}
 #else
 typedef int vf_lanes;
 static inline vf_lanes vf_range_lanes(int64_t lo, int64_t hi) { return lo <= 0 && hi > 0; }
@@ -213,6 +234,8 @@ static inline vf vf_shift_in(vf a, float s)
     (void)a;
     return s;
 }
+static inline void vf_deinterleave2_x(const vf *a, vf *o) { vf_deinterleave2(a, o); }
+static inline vf vf_uncross(vf v) { return v; }
 #endif
 
 #endif

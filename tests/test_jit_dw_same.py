@@ -117,7 +117,10 @@ def test_same_depthwise_threads_and_batch(isa, k, stride, size):
     (2, 1, 1, (3, 16)),
     # stride 2: rows of 24 outputs (3 whole AVX2 vectors, from even and odd widths), 29 (a
     # partial last strip), 17 (a whole strip and a partial one)
-    (3, 1, 2, (4, 48)), (2, 1, 2, (5, 47)), (2, 1, 2, (3, 58)), (3, 1, 2, (2, 34))])
+    (3, 1, 2, (4, 48)), (2, 1, 2, (5, 47)), (2, 1, 2, (3, 58)), (3, 1, 2, (2, 34)),
+    # stride 2, the edge strips masked and the inner ones not: odd widths whose last inner
+    # strip reads the row's last column (33, 81), rows of one strip more than two vectors
+    (2, 1, 2, (3, 33)), (2, 1, 2, (5, 35)), (2, 2, 2, (4, 81)), (2, 1, 2, (7, 112))])
 def test_rolled_rows_pairs_and_strips(isa, C, N, stride, size):
     """3x3 rows rolled down column strips: at stride 1 planes side by side when a row is one
     vector (an odd count leaves one alone); groups of four and two strips and a last single

@@ -38,4 +38,24 @@ int dl_sgemm_packed_b_run(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_
                           ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind, dl_act_t act,
                           const dl_gemm_post *post, int nthreads);
 
+/* op(A) for dl_sgemm_packed_b_run_cm, "channel-major": the transpose of row-major K x seg
+ * blocks, rows [g*seg, (g+1)*seg) of op(A) the columns of the block at A + g*gstride (its row
+ * k at + k*lda).  NCHW images' C x P planes (seg P, lda P, gstride C*P) read as P x C rows, the
+ * positions of several images one after another: a pointwise convolution as activations times
+ * weights without transposing the activations first. */
+typedef struct {
+    const float *A;
+    ptrdiff_t lda;
+    size_t seg;
+    ptrdiff_t gstride;
+} dl_sgemm_cm_a;
+
+/* dl_sgemm_packed_b_run with op(A) channel-major (packed as it is read).  0; -1 when M, N or
+ * K does not match, seg is 0, or a thread's packing buffer cannot be had (C may then be
+ * partly written: a caller with beta == 0 can redo the product another way). */
+int dl_sgemm_packed_b_run_cm(const dl_sgemm_packed_b *pb, size_t M, size_t N, size_t K,
+                             float alpha, const dl_sgemm_cm_a *a, float beta, float *C,
+                             ptrdiff_t ldc, const float *bias, dl_bias_t bias_kind,
+                             dl_act_t act, const dl_gemm_post *post, int nthreads);
+
 #endif
