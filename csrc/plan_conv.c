@@ -48,16 +48,23 @@ void dl_plan_conv_unpack(dl_sgemm_packed_a *pa)
  * this many floats stay in L2 for the activation. */
 enum { PW_BLOCK = 512 };
 
-/* i: N C H W K R S OH OW sh sw ph pw dh dw groups, post act kind, gemm act, tile columns
- * (0: pointwise, x read in place) | f: act a, b, c */
-void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
-                       const float *x, const float *bias, float *y, float *col)
+/* The convolution's geometry from a CONV_GEMM step's integers (one group). */
+static dl_conv_params step_conv_params(const int64_t *i)
 {
     dl_conv_params p;
     p.N = i[0]; p.C = i[1]; p.H = i[2]; p.W = i[3];
     p.K = i[4]; p.R = i[5]; p.S = i[6]; p.OH = i[7]; p.OW = i[8];
     p.sh = i[9]; p.sw = i[10]; p.ph = i[11]; p.pw = i[12]; p.dh = i[13]; p.dw = i[14];
     p.groups = 1;
+    return p;
+}
+
+/* i: N C H W K R S OH OW sh sw ph pw dh dw groups, post act kind, gemm act, tile columns
+ * (0: pointwise, x read in place) | f: act a, b, c */
+void dl_plan_conv_gemm(const int64_t *i, const double *f, const dl_sgemm_packed_a *pa,
+                       const float *x, const float *bias, float *y, float *col)
+{
+    const dl_conv_params p = step_conv_params(i);
     const int post = (int)i[16];
     const dl_act_t act = (dl_act_t)i[17];
     const int64_t tile = i[18], imgs = i[19], P = p.OH * p.OW, HW = p.H * p.W;
@@ -154,34 +161,18 @@ dl_sgemm_packed_b *dl_plan_conv_pack_t(const int64_t *i, const float *w)
     return dl_sgemm_pack_b(1, (size_t)CRS, (size_t)i[4], w, (ptrdiff_t)CRS);
 }
 
-typedef struct {
-    int kind;
-    float a, b, c;
-} act_ctx;
-
-static void act_strip(const void *ctx, float *C, size_t rows, size_t cols, ptrdiff_t ldc)
-{
-    const act_ctx *a = ctx;
-    for (size_t r = 0; r < rows; r++)
-        dl_act_fwd_f32(a->kind, C + (ptrdiff_t)r * ldc, C + (ptrdiff_t)r * ldc, cols, a->a, a->b,
-                       a->c);
-}
 
 /* i: as dl_plan_conv_gemm (i[20] == 2) | col: (2 C R S + K) x OH OW floats: the image's
  * columns, their transpose, the transposed result */
 void dl_plan_conv_gemm_t(const int64_t *i, const double *f, const dl_sgemm_packed_b *pb,
                          const float *x, const float *bias, float *y, float *col)
 {
-    dl_conv_params p;
-    p.N = i[0]; p.C = i[1]; p.H = i[2]; p.W = i[3];
-    p.K = i[4]; p.R = i[5]; p.S = i[6]; p.OH = i[7]; p.OW = i[8];
-    p.sh = i[9]; p.sw = i[10]; p.ph = i[11]; p.pw = i[12]; p.dh = i[13]; p.dw = i[14];
-    p.groups = 1;
+    const dl_conv_params p = step_conv_params(i);
     const int post = (int)i[16];
     const dl_act_t act = (dl_act_t)i[17];
     const int64_t P = p.OH * p.OW, CRS = p.C * p.R * p.S;
-    const act_ctx ac = {post, (float)f[0], (float)f[1], (float)f[2]};
-    const dl_gemm_post strip = {act_strip, &ac};
+    const plan_act_ctx ac = {post, (float)f[0], (float)f[1], (float)f[2]};
+    const dl_gemm_post strip = {plan_act_strip, &ac};
     void (*im2col)(const dl_conv_params *, const float *, int64_t, int64_t, int64_t, float *,
                    int64_t) = conv_kernels()->im2col;
     const plan_pw_kernels_t *kt = plan_pw_kernels();

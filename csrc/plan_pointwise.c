@@ -26,14 +26,9 @@ dl_sgemm_packed_b *dl_plan_pointwise_pack(const int64_t *i, const float *w)
     return dl_sgemm_pack_b(1, (size_t)i[1], (size_t)i[4], w, (ptrdiff_t)i[1]);
 }
 
-typedef struct {
-    int kind;
-    float a, b, c;
-} act_ctx;
-
-static void act_strip(const void *ctx, float *C, size_t rows, size_t cols, ptrdiff_t ldc)
+void plan_act_strip(const void *ctx, float *C, size_t rows, size_t cols, ptrdiff_t ldc)
 {
-    const act_ctx *a = ctx;
+    const plan_act_ctx *a = ctx;
     for (size_t r = 0; r < rows; r++)
         dl_act_fwd_f32(a->kind, C + (ptrdiff_t)r * ldc, C + (ptrdiff_t)r * ldc, cols, a->a, a->b,
                        a->c);
@@ -48,8 +43,8 @@ void dl_plan_pointwise_t(const int64_t *i, const double *f, const dl_sgemm_packe
     const int64_t N = i[0], C = i[1], K = i[4], P = i[7] * i[8], imgs = i[19] > 0 ? i[19] : 1;
     const int post = (int)i[16];
     const dl_act_t act = (dl_act_t)i[17];
-    const act_ctx ac = {post, (float)f[0], (float)f[1], (float)f[2]};
-    const dl_gemm_post strip = {act_strip, &ac};
+    const plan_act_ctx ac = {post, (float)f[0], (float)f[1], (float)f[2]};
+    const dl_gemm_post strip = {plan_act_strip, &ac};
     const plan_pw_kernels_t *kt = plan_pw_kernels();
     float *xt = col, *yt = col + imgs * P * C;
     for (int64_t n0 = 0; n0 < N; n0 += imgs) {

@@ -16,6 +16,16 @@ typedef struct {
 
 DL_KERNEL_TABLE(plan_pw_kernels_t, plan_pw_kernels)
 
+/* A step's activation applied to a finished strip of the GEMM's output (a dl_gemm_post), for
+ * the transposed products whose epilogue cannot run it per column (plan_pointwise.c,
+ * plan_conv.c's small-map product). */
+typedef struct {
+    int kind;
+    float a, b, c;
+} plan_act_ctx;
+
+void plan_act_strip(const void *ctx, float *C, size_t rows, size_t cols, ptrdiff_t ldc);
+
 /* The weights (K x C, the step's operand 1) packed as the right operand of the transposed
  * product, for a CONV_GEMM step whose i[20] asks for it; NULL otherwise or out of memory (the
  * run then takes dl_plan_conv_gemm). */

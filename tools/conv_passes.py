@@ -32,6 +32,14 @@ def best_cpu_ms(sides, rounds):
     return {k: v * 1e3 for k, v in best.items()}
 
 
+def report(name, passes, rounds):
+    """One line per pass: dlcore's and torch's fastest CPU time and their ratio."""
+    for pname, (d, t) in passes.items():
+        ms = best_cpu_ms({"dl": d, "torch": t}, rounds)
+        print("%-36s %-6s %8.3f %8.3f %6.2f" % (name, pname, ms["dl"], ms["torch"],
+                                                 ms["torch"] / ms["dl"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=20)
@@ -62,10 +70,7 @@ def main():
                       lambda: aten(tgy, tx, tw, None, [s, s], [p, p], [1, 1], False, [0, 0], 1,
                                    [False, True, False])),
         }
-        for pname, (d, t) in passes.items():
-            ms = best_cpu_ms({"dl": d, "torch": t}, args.rounds)
-            print("%-36s %-6s %8.3f %8.3f %6.2f" % (name, pname, ms["dl"], ms["torch"],
-                                                     ms["torch"] / ms["dl"]))
+        report(name, passes, args.rounds)
     # the transposed convs as torch runs them (its own ConvTranspose2d kernels)
     for name, N, Cin, H, Cout, R, s, p in (("G.body.1 convT 64->32 7->14", 64, 64, 7, 32, 4, 2, 1),
                                            ("G.body.4 convT 32->1 14->28", 64, 32, 14, 1, 4, 2, 1)):
@@ -89,10 +94,7 @@ def main():
                       lambda: aten(tgy, tx, tw, None, [s, s], [p, p], [1, 1], True, [0, 0], 1,
                                    [False, True, False])),
         }
-        for pname, (d, t) in passes.items():
-            ms = best_cpu_ms({"dl": d, "torch": t}, args.rounds)
-            print("%-36s %-6s %8.3f %8.3f %6.2f" % (name, pname, ms["dl"], ms["torch"],
-                                                     ms["torch"] / ms["dl"]))
+        report(name, passes, args.rounds)
 
 
 if __name__ == "__main__":

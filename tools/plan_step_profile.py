@@ -27,25 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def plan_table(dl, np, plan, xs, nt, reps):
     clock = time.process_time if nt == 1 else time.perf_counter
-    exe = plan.exe
-    outs = [np.empty(s, d) for s, d in exe.out_types]
-    io = [np.ascontiguousarray(a) for a in xs] + outs
-    handle, arena = exe.cplan.acquire()
-    rows = []
-    try:
-        for kind, b, e in exe.segments:
-            for k in range(b, e):
-                exe._run_range(kind, k, io, nt, handle, arena)
-        for k, s in enumerate(exe.steps):
-            kind = "py" if s.op == "py" else "c"
-            ts = []
-            for _ in range(reps):
-                t0 = clock()
-                exe._run_range(kind, k, io, nt, handle, arena)
-                ts.append(clock() - t0)
-            rows.append((k, s.label, min(ts) * 1e3, statistics.median(ts) * 1e3))
-    finally:
-        exe.cplan.release(handle)
+    xs = [np.ascontiguousarray(a) for a in xs]
+    rows = [(k, label, min(ts) * 1e3, statistics.median(ts) * 1e3)
+            for k, label, ts in plan.exe.step_times(xs, reps, nt, clock)]
     ts = []
     for _ in range(reps):
         t0 = clock()

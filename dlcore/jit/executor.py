@@ -150,7 +150,9 @@ class Executable:
         self.cplan.run_sliced(list(arrays) + outs, nslices, nthreads)
         return outs
 
-    def profile(self, arrays, repeats, nthreads=None):
+    def step_times(self, arrays, repeats, nthreads=None, clock=time.perf_counter):
+        """Each step run alone `repeats` times after one warm run of the whole plan: a list of
+        (step index, label, [seconds per run])."""
         outs = [np.empty(s, d) for s, d in self.out_types]
         io = list(arrays) + outs
         nt = int(nthreads or 0)
@@ -164,12 +166,17 @@ class Executable:
                 kind = "py" if s.op == "py" else "c"
                 ts = []
                 for _ in range(max(1, repeats)):
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     self._run_range(kind, k, io, nt, handle, arena)
-                    ts.append(time.perf_counter() - t0)
-                times.append((k, s.label, sorted(ts)[len(ts) // 2] * 1e3))
+                    ts.append(clock() - t0)
+                times.append((k, s.label, ts))
         finally:
             self.cplan.release(handle)
+        return times
+
+    def profile(self, arrays, repeats, nthreads=None):
+        times = [(k, label, sorted(ts)[len(ts) // 2] * 1e3)
+                 for k, label, ts in self.step_times(arrays, repeats, nthreads)]
         return sorted(times, key=lambda t: -t[2])
 
     def _run_range(self, kind, k, io, nt, handle, arena):
