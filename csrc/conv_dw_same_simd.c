@@ -57,7 +57,7 @@ int DL_ISA_FN(dl_conv_dw_same_fwd)(const dl_conv_params *p, const float *x, cons
     step_ints(p, i);
     if (!same_applies(i) || !all_finite(w, p->K * p->R * p->S)) return 1;
     static const double no_act[3] = {0.0, 0.0, 0.0};
-    return DL_ISA_FN(dl_plan_dw_same)(i, no_act, x, w, bias, y);
+    return DL_ISA_FN(dl_plan_dw_same)(i, no_act, x, w, bias, y, NULL);
 }
 
 int DL_ISA_FN(dl_conv_dw_same_bwd_data)(const dl_conv_params *p, const float *gy,
@@ -74,7 +74,7 @@ int DL_ISA_FN(dl_conv_dw_same_bwd_data)(const dl_conv_params *p, const float *gy
     for (int64_t c = 0; c < p->C; c++)
         for (int64_t q = 0; q < RS; q++) flip[c * RS + q] = w[c * RS + RS - 1 - q];
     static const double no_act[3] = {0.0, 0.0, 0.0};
-    const int rc = DL_ISA_FN(dl_plan_dw_same)(i, no_act, gy, flip, bias_init, gx);
+    const int rc = DL_ISA_FN(dl_plan_dw_same)(i, no_act, gy, flip, bias_init, gx, NULL);
     dl_free(flip);
     return rc;
 }

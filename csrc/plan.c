@@ -17,6 +17,7 @@
 #include "dlcore/rnn.h"
 #include "dlcore/runtime.h"
 #include "layernorm_kernels.h"
+#include "plan_dw_cblock_table.h"
 #include "plan_kernels.h"
 #include "plan_pointwise.h"
 #include "plan_shared.h"
@@ -134,6 +135,13 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
             if (s->slot[1] >= 0 && sl->kind == DL_SLOT_CONST)
                 dl_plan_wino_pack(s->i, (const float *)((const char *)sl->ptr + s->off[1]),
                                   &p->wino[k]);
+            /* a small map's depthwise step: its lane-weight table (plan_dw_cblock.h) */
+            const dl_plan_slot *bl = s->slot[2] >= 0 ? &p->slots[s->slot[2]] : NULL;
+            if (s->slot[1] >= 0 && sl->kind == DL_SLOT_CONST &&
+                (!bl || bl->kind == DL_SLOT_CONST))
+                p->direct[k] = dl_plan_dw_cblock_table(
+                    s->i, (const float *)((const char *)sl->ptr + s->off[1]),
+                    bl ? (const float *)((const char *)bl->ptr + s->off[2]) : NULL);
             continue;
         }
         if (s->op == DL_PLAN_CONV_DIRECT) {
@@ -452,7 +460,7 @@ static int run_step(const dl_plan_step *s, int where, const dl_sgemm_packed_a *p
         if (s->op == DL_PLAN_CONV && p.groups == p.C && p.C > 0 && p.K % p.C == 0 &&
             p.dh == 1 && p.dw == 1 && p.R * p.S <= 64) {
             /* depthwise (or one input channel): the executor's kernel, epilogue fused */
-            rc = plan_window_kernels()->dwconv(i, f, x, w, b, y);
+            rc = plan_window_kernels()->dwconv(i, f, x, w, b, y, wd);
         } else if (s->op == DL_PLAN_CONV && pw->U) {
             rc = dl_plan_wino_run(i, f, pw, x, w, b, y);
         } else if (s->op == DL_PLAN_CONV) {
@@ -476,6 +484,12 @@ static int run_step(const dl_plan_step *s, int where, const dl_sgemm_packed_a *p
             dl_plan_pointwise_t(i, f, pb, (const float *)OPND(s, ptr, 0),
                                 (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3),
                                 (float *)OPND(s, ptr, 4));
+            break;
+        }
+        if (i[21] == 1) {
+            /* a residual sum fused into a pointwise conv (plan_pointwise.c) */
+            dl_plan_pointwise_acc(i, pa, (const float *)OPND(s, ptr, 0),
+                                  (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 3));
             break;
         }
         dl_plan_conv_gemm(i, f, pa, (const float *)OPND(s, ptr, 0),

@@ -25,14 +25,13 @@
 
 #ifdef DL_VF_TRANSPOSE_SQ
 
-enum { LANES = DL_VF_LEN, MAX_SIDE = 28, MAX_OW = 13 };
+enum { LANES = DL_VF_LEN, MAX_SIDE = DL_CBLOCK_MAX_SIDE, MAX_OW = DL_CBLOCK_MAX_OW };
+_Static_assert((int)LANES <= (int)DL_CBLOCK_PAD, "a group's lanes overrun the table's rows");
 
 typedef struct {
     const double *f;
     const float *x;
-    const float *wt;    /* (taps + 1) rows of C + L: tap q's weight (then the bias) of
-                         * channel c mod C at wt[q * CW + c], so a group's lane vector is one
-                         * load from its first channel */
+    const float *wt;    /* the lane-weight table (plan_dw_cblock.h): (taps + 1) rows of CW */
     int64_t CW;
     float *y;
     int64_t C, H, W, OH, OW, R, S, st, ph, pw, Hp, Wp;
@@ -120,7 +119,8 @@ static void group(const void *ctx, int64_t g, float *buf)
 }
 
 int64_t DL_ISA_FN(dl_plan_dw_cblock)(const int64_t *i, const double *f, const float *x,
-                                     const float *w, const float *bias, float *y)
+                                     const float *w, const float *bias, float *y,
+                                     const float *wt)
 {
     /* N C H W K R S OH OW sh sw ph pw dh dw groups act */
     const int64_t planes = i[0] * i[1];
@@ -135,27 +135,29 @@ int64_t DL_ISA_FN(dl_plan_dw_cblock)(const int64_t *i, const double *f, const fl
     a.lo = a.kind == DL_AF_RELU ? 0.0f : (float)f[0];
     a.hi = a.kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
     const int64_t groups = planes / LANES, taps = a.R * a.S, C = a.C;
-    a.CW = C + LANES;
-    float *wt = dl_alloc(sizeof(float) * (size_t)((taps + 1) * a.CW));
-    if (!wt) return -1;
-    for (int64_t c = 0, cc = 0; c < a.CW; c++, cc = cc + 1 < C ? cc + 1 : 0) {
-        for (int64_t q = 0; q < taps; q++) wt[q * a.CW + c] = w[cc * taps + q];
-        wt[taps * a.CW + c] = bias ? bias[cc] : 0.0f;
+    a.CW = C + DL_CBLOCK_PAD;
+    /* the plan's table, else one for this call (eager, or a plan short of memory) */
+    float *own = NULL;
+    if (!wt) {
+        own = dl_alloc(dl_plan_dw_cblock_table_bytes(C, taps));
+        if (!own) return -1;
+        dl_plan_dw_cblock_table_fill(C, taps, w, bias, own);
     }
-    a.wt = wt;
+    a.wt = wt ? wt : own;
     const size_t floats = (size_t)((a.H * a.W + a.Hp * a.Wp + a.OH * a.OW) * LANES);
     const int nt = dl_threads_for((size_t)(planes * a.OH * a.OW * taps), (size_t)1 << 16);
     const int rc = dl_each_plane(nt, groups, floats * sizeof(float), group, &a);
-    dl_free(wt);
+    dl_free(own);
     return rc ? -1 : groups * LANES;
 }
 
 #else
 
 int64_t DL_ISA_FN(dl_plan_dw_cblock)(const int64_t *i, const double *f, const float *x,
-                                     const float *w, const float *bias, float *y)
+                                     const float *w, const float *bias, float *y,
+                                     const float *wt)
 {
-    (void)i; (void)f; (void)x; (void)w; (void)bias; (void)y;
+    (void)i; (void)f; (void)x; (void)w; (void)bias; (void)y; (void)wt;
     return 0;
 }
 

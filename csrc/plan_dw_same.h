@@ -12,8 +12,9 @@
  * or 2 both ways, dilation 1; at stride 1 with other filters than 3x3, planes of at most 1024
  * outputs */
 int DL_ISA_FN(dl_plan_dw_same_applies)(const int64_t *i);
-/* The step's output (bias, and the activation i[16] with f), 0; -1 when memory is short */
+/* The step's output (bias, and the activation i[16] with f), 0; -1 when memory is short.
+ * wt: the plan's lane-weight table for small maps (plan_dw_cblock.h) or NULL. */
 int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x,
-                               const float *w, const float *bias, float *y);
+                               const float *w, const float *bias, float *y, const float *wt);
 
 #endif

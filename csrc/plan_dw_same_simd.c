@@ -641,7 +641,7 @@ static void halves_job_run(const void *ctx, int64_t u, float *buf)
 
 /* i: the CONV step's ints (dl_plan_dw_same_applies holds) | f: act a, b, c.  -1: no memory. */
 int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x,
-                               const float *w, const float *bias, float *y)
+                               const float *w, const float *bias, float *y, const float *wt)
 {
     /* small maps, whole groups of 16 planes: channels as the lanes (plan_dw_cblock_simd.c) */
 #if defined(__AVX512F__)
@@ -650,7 +650,7 @@ int DL_ISA_FN(dl_plan_dw_same)(const int64_t *i, const double *f, const float *x
 #else
     const int halves = 0;
 #endif
-    const int64_t done = halves ? 0 : DL_ISA_FN(dl_plan_dw_cblock)(i, f, x, w, bias, y);
+    const int64_t done = halves ? 0 : DL_ISA_FN(dl_plan_dw_cblock)(i, f, x, w, bias, y, wt);
     if (done < 0) return -1;
     if (done == i[0] * i[1]) return 0;
     same_geom g;

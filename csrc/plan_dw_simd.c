@@ -449,14 +449,14 @@ static int maxpool_f32(const int64_t *i, const float *x, float *y)
  * C == groups, K a multiple of C (K / C filters per input channel: depthwise, or a
  * one-channel input's convolution), dilation 1.  Returns -1 when scratch memory is short. */
 static int dwconv_f32(const int64_t *i, const double *f, const float *x, const float *w,
-                      const float *bias, float *y)
+                      const float *bias, float *y, const float *wt)
 {
     dw_geom g;
     /* "same" padding at stride 1 or 2: read the planes in place (plan_dw_same_simd.c); a
      * small map's other filters, or 3x3 filters on any map (measured: 6-12% faster at
      * stride 1 on 14- to 112-column planes, 20% at stride 2; 30% on 7x7 planes) */
     if (DL_ISA_FN(dl_plan_dw_same_applies)(i) && (i[8] < 14 || (i[5] == 3 && i[6] == 3)))
-        return DL_ISA_FN(dl_plan_dw_same)(i, f, x, w, bias, y);
+        return DL_ISA_FN(dl_plan_dw_same)(i, f, x, w, bias, y, wt);
     if (i[5] * i[6] > 64) return 1;
     /* every vector load stays inside its phase row: index up to OWV - 1 + (S - 1) / sw */
     geometry(&g, i[2], i[3], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12]);

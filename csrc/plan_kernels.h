@@ -7,7 +7,8 @@
  *     plane_means y[p] = the mean of plane p's n values (global average pooling)
  *   plan_window_kernels()  (plan_dw_simd.c)
  *     dwconv      strided depthwise conv: the CONV step's ints and floats (dl/plan.h), bias
- *                 and activation fused; -1 when scratch memory is short
+ *                 and activation fused; wt the plan's lane-weight table of a small
+ *                 map's step (plan_dw_cblock.h) or NULL; -1 when scratch memory is short
  *     maxpool     max pooling, dilation 1: pool ints (planes H W OH OW kh kw sh sw ph pw);
  *                 NaN wins as in dlcore/pool.h; -1 when scratch memory is short
  *   plan_pool_kernels()    (plan_maxpool_simd.c)
@@ -66,7 +67,7 @@ typedef struct {
 
 typedef struct {
     int (*dwconv)(const int64_t *i, const double *f, const float *x, const float *w,
-                  const float *bias, float *y);
+                  const float *bias, float *y, const float *wt);
     int (*maxpool)(const int64_t *i, const float *x, float *y);
 } plan_window_kernels_t;
 

@@ -9,7 +9,12 @@
  * the K output channels (multiples of 16 in these models) the columns.  The GEMM packs the
  * input planes as its rows straight from NCHW (dl_sgemm_packed_b_run_cm: the copy it makes of
  * its left operand anyway); the result is transposed in cache on the way out.  The bias is per column (channel),
- * Relu in the epilogue, any other activation run on each finished strip. */
+ * Relu in the epilogue, any other activation run on each finished strip.
+ *
+ * A step with a residual sum fused (i[21] == 1: y holds the skip value on entry, the step has
+ * no activation) adds its result to y: the transposed product is added on its way out, the
+ * usual one (dl_plan_pointwise_acc) accumulates with the GEMM's beta = 1.  Either way the sum
+ * costs no pass of its own over the map (MobileNetV2's ten residual Adds). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,7 +46,7 @@ void dl_plan_pointwise_t(const int64_t *i, const double *f, const dl_sgemm_packe
                          const float *x, const float *bias, float *y, float *col)
 {
     const int64_t N = i[0], C = i[1], K = i[4], P = i[7] * i[8], imgs = i[19] > 0 ? i[19] : 1;
-    const int post = (int)i[16];
+    const int post = (int)i[16], residual = i[21] == 1;
     const dl_act_t act = (dl_act_t)i[17];
     const plan_act_ctx ac = {post, (float)f[0], (float)f[1], (float)f[2]};
     const dl_gemm_post strip = {plan_act_strip, &ac};
@@ -64,7 +69,19 @@ void dl_plan_pointwise_t(const int64_t *i, const double *f, const dl_sgemm_packe
                                   post >= 0 ? &strip : NULL, 0);
         }
         for (int64_t j = 0; j < nb; j++)
-            kt->transpose(yt + j * P * K, (ptrdiff_t)K, (size_t)P, (size_t)K,
-                          y + (n0 + j) * K * P, (ptrdiff_t)P);
+            (residual ? kt->transpose_add : kt->transpose)(yt + j * P * K, (ptrdiff_t)K,
+                                                           (size_t)P, (size_t)K,
+                                                           y + (n0 + j) * K * P, (ptrdiff_t)P);
     }
+}
+
+/* i: as dl_plan_pointwise_pack (tile 0, one image per product) */
+void dl_plan_pointwise_acc(const int64_t *i, const dl_sgemm_packed_a *pa, const float *x,
+                           const float *bias, float *y)
+{
+    const int64_t N = i[0], C = i[1], K = i[4], P = i[7] * i[8];
+    const dl_bias_t bk = bias ? DL_BIAS_COL : DL_BIAS_NONE;
+    for (int64_t n = 0; n < N; n++)
+        dl_sgemm_packed_run(pa, 0, (size_t)P, 1.0f, x + n * C * P, (ptrdiff_t)P, 1.0f,
+                            y + n * K * P, (ptrdiff_t)P, bias, bk, DL_ACT_NONE, 0);
 }

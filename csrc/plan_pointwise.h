@@ -6,12 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "dispatch.h"
+#include "dlcore/gemm.h"
 #include "dlcore/gemm_prepacked.h"
 
 typedef struct {
     /* dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols */
     void (*transpose)(const float *src, ptrdiff_t lds, size_t rows, size_t cols, float *dst,
                       ptrdiff_t ldd);
+    /* dst[c * ldd + r] += src[r * lds + c]: a residual step's output (plan_pointwise.c) */
+    void (*transpose_add)(const float *src, ptrdiff_t lds, size_t rows, size_t cols, float *dst,
+                          ptrdiff_t ldd);
 } plan_pw_kernels_t;
 
 DL_KERNEL_TABLE(plan_pw_kernels_t, plan_pw_kernels)
@@ -33,5 +37,10 @@ dl_sgemm_packed_b *dl_plan_pointwise_pack(const int64_t *i, const float *w);
 /* The step: see plan_pointwise.c */
 void dl_plan_pointwise_t(const int64_t *i, const double *f, const dl_sgemm_packed_b *pb,
                          const float *x, const float *bias, float *y, float *col);
+/* A pointwise CONV_GEMM step with i[21] == 1 (a residual sum fused, dlcore/jit/passes/
+ * fuse_residual.py) on weights packed as the left operand: y, which holds the skip value on
+ * entry, becomes y + W x + bias (the GEMM's beta = 1); no activation. */
+void dl_plan_pointwise_acc(const int64_t *i, const dl_sgemm_packed_a *pa, const float *x,
+                           const float *bias, float *y);
 
 #endif

@@ -37,4 +37,27 @@ static void transpose_f32(const float *src, ptrdiff_t lds, size_t rows, size_t c
     }
 }
 
-const plan_pw_kernels_t DL_ISA_FN(plan_pw_kernels) = {transpose_f32};
+/* dst[c * ldd + r] += src[r * lds + c]: L x L blocks transposed through a small buffer */
+static void transpose_add_f32(const float *src, ptrdiff_t lds, size_t rows, size_t cols,
+                              float *dst, ptrdiff_t ldd)
+{
+    enum { B = 16 };
+    float t[B * B];
+    for (size_t r0 = 0; r0 < rows; r0 += B) {
+        const size_t nr = rows - r0 < B ? rows - r0 : B;
+        for (size_t c0 = 0; c0 < cols; c0 += B) {
+            const size_t nc = cols - c0 < B ? cols - c0 : B;
+            transpose_f32(src + (ptrdiff_t)r0 * lds + (ptrdiff_t)c0, lds, nr, nc, t, B);
+            for (size_t c = 0; c < nc; c++) {
+                float *d = dst + (ptrdiff_t)(c0 + c) * ldd + (ptrdiff_t)r0;
+                const float *u = t + c * B;
+                size_t r = 0;
+                for (; r + DL_VF_LEN <= nr; r += DL_VF_LEN)
+                    vf_storeu(d + r, vf_add(vf_loadu(d + r), vf_loadu(u + r)));
+                for (; r < nr; r++) d[r] += u[r];
+            }
+        }
+    }
+}
+
+const plan_pw_kernels_t DL_ISA_FN(plan_pw_kernels) = {transpose_f32, transpose_add_f32};

@@ -151,7 +151,6 @@ def _conv(L, node):
         p = [N, y.shape[1], y.shape[2], y.shape[3], K, R, S, H, W]
     p += [at["strides"][0], at["strides"][1], at["pads"][0], at["pads"][1],
           at["dilations"][0], at["dilations"][1], at["group"]]
-    yr = L.output(y)
     # a 3x3 stride-1 convolution that runs Winograd (csrc/winograd.c) goes to the CONV step,
     # activation applied after it; with constant weights the plan transforms them once
     # (csrc/plan_winograd.c), so the choice is the one for a transform already made (as
@@ -168,8 +167,16 @@ def _conv(L, node):
     # output element, instead of a product whose K rows are the few output channels
     one_channel = node.op == "Conv" and C == 1 and w.shape[2] * w.shape[3] <= 64 and \
         tuple(at["dilations"]) == (1, 1)
+    # a residual sum fused in (passes/fuse_residual.py): only the pointwise CONV_GEMM adds it
+    skip = node.inputs[3] if at.get("residual") else None
+    if skip is not None and not (
+            node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and
+            not one_channel and w.shape[2:] == (1, 1) and tuple(at["strides"]) == (1, 1) and
+            tuple(at["pads"]) == (0, 0, 0, 0)):
+        return False   # the reference op, as a Python step
+    yr = L.output(y) if skip is None else _residual_output(L, y, skip, xr)
     if node.op == "Conv" and at["group"] == 1 and w.is_const and not winograd and \
-            (_direct_ok(C, K, R, S, OH, OW, at) or _direct_s2_ok(C, R, S, at)):
+            skip is None and (_direct_ok(C, K, R, S, OH, OW, at) or _direct_s2_ok(C, R, S, at)):
         # small maps at stride 1: taps read at offsets of the padded planes, no im2col
         kind, a1, a2, a3 = fused_act(node)
         L.step(X.CONV_DIRECT, [xr, wr, br, yr], p + [kind], [a1, a2, a3], outputs=[3],
@@ -204,7 +211,8 @@ def _conv(L, node):
             col = L.scratch(4 * (CRS + K) * imgs * P, "im2col")
         else:
             col = L.scratch(4 * CRS * tile, "im2col") if tile else None
-        L.step(X.CONV_GEMM, [xr, wr, br, yr, col], p + [post, act, tile, imgs, transposed],
+        L.step(X.CONV_GEMM, [xr, wr, br, yr, col],
+               p + [post, act, tile, imgs, transposed, int(skip is not None)],
                [a1, a2, a3],
                outputs=[3], label="Conv")
         return True
@@ -212,6 +220,17 @@ def _conv(L, node):
     L.step(X.CONV if node.op == "Conv" else X.CONV_T, [xr, wr, br, yr], p + [kind],
            [a1, a2, a3], outputs=[3], label=node.op)
     return True
+
+
+def _residual_output(L, y, skip, xr):
+    """The output Ref of a Conv with a residual sum fused, holding the skip value when its step
+    runs: the skip's own buffer when the skip dies there (not when that buffer is also the
+    input's, which the product reads while it writes), else a copy of it."""
+    sr = L.contiguous(skip)
+    yr = L.output(y, reuse=[skip] if sr.buf is not xr.buf else ())
+    if yr.buf is not sr.buf or yr.offset != sr.offset:
+        L.copy(sr, yr)
+    return yr
 
 
 def _small_map():

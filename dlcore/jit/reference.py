@@ -65,11 +65,13 @@ def _matmul(node, a, b):
     return _fwd(matmul.MatMul, a, b)
 
 
-def _conv(node, x, w, b=None):
+def _conv(node, x, w, b=None, skip=None):
     at = node.attrs
     out_hw = tuple(node.outputs[0].shape[2:])
     y = _fwd(conv.Conv2dFn, x, w, b, stride=tuple(at["strides"]), padding=tuple(at["pads"][:2]),
              dilation=tuple(at["dilations"]), groups=at["group"], out_hw=out_hw)
+    if skip is not None:   # a residual sum fused in (passes/fuse_residual.py)
+        y = y + skip
     return _act_of(node, y)
 
 
