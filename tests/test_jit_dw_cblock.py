@@ -94,3 +94,25 @@ def test_nan_and_inf_stay_in_their_plane():
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
     ok = np.isfinite(want)
     assert float(np.abs(got[ok] - want[ok]).max()) <= 1e-5 * float(np.abs(want[ok]).max())
+
+
+def test_plan_table_made_under_one_isa_runs_under_another():
+    """The lanes' weight table is made once, when the plan is (csrc/plan_dw_cblock.c), its
+    rows padded for the widest lane count: a plan made on one ISA path gives the right result
+    run on every other (C = 20 at batch 2: groups of 8 and of 16 lanes both wrap past the last
+    channel into the next image's first)."""
+    from dlcore.runtime import get_isa, set_isa, supported_isas
+    prev = get_isa()
+    try:
+        for made in supported_isas():
+            set_isa(made)
+            m, conv, pad = _model(20, 3, 2, nn.ReLU6, True)
+            x = (RNG.standard_normal((2, 20, 13, 13)) * 3).astype(np.float32)
+            p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
+            want = _want(conv, x, 2, pad, nn.ReLU6, True)
+            for run in supported_isas():
+                set_isa(run)
+                got = p.run([x], 1)[0]
+                assert float(np.abs(got - want).max()) <= 1e-5 * float(np.abs(want).max())
+    finally:
+        set_isa(prev)
