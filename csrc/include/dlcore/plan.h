@@ -103,7 +103,8 @@ enum {
      * conv as the product x^T W^T, W packed as its right operand, col holds (C + K) x
      * images*OH*OW floats; csrc/plan_pointwise.c; 2: another conv on a small map, one image
      * per product, as col^T W^T after im2col, col holds (2*C*R*S + K) x OH*OW floats;
-     * csrc/plan_conv.c) | f: act */
+     * csrc/plan_conv.c), residual (1: a pointwise conv, no activation, whose y holds the skip
+     * value on entry and gets the product added, csrc/plan_pointwise.c) | f: act */
     DL_PLAN_CONV_GEMM = 24,
     /* x, w (constant: packed when the plan is made, dl_plan_direct_pack), bias, y | i: as
      * CONV with stride 1 and groups 1, act kind (Relu fused, any other applied per image) |
