@@ -118,10 +118,10 @@ def _decode(node, arrays, as_array, memo, allow_code=False):
         return [_decode(v, arrays, as_array, memo, allow_code) for v in node]
     if not isinstance(node, dict):
         raise ValueError("unexpected node %r in the structure description" % (node,))
-    if "M" in node:  # a whole module: rebuilding it imports its class (weights_only=False)
-        if not allow_code:
-            refuse(node["M"])
-        return decode_module(node, lambda v: _decode(v, arrays, as_array, memo, allow_code))
+    if "M" in node:  # a whole module: rebuilding it imports its class (weights_only=False,
+        # or every class and function it names allowlisted in dl.serialization)
+        return decode_module(node, lambda v: _decode(v, arrays, as_array, memo, allow_code),
+                             None if allow_code else _check_allowlisted)
     if "dict" in node:
         cls = OrderedDict if node.get("type") == "OrderedDict" else dict
         return cls((k, _decode(v, arrays, as_array, memo, allow_code))
@@ -152,6 +152,27 @@ def _decode(node, arrays, as_array, memo, allow_code=False):
             memo[name] = value
             return value
     raise ValueError("unexpected node %r in the structure description" % (node,))
+
+
+def _check_allowlisted(path, what):
+    from .serialization import is_safe
+    if not is_safe(path):
+        refuse(path, what)
+
+
+def _open_meta(f):
+    """The safetensors header metadata of a path or binary file object (nothing decoded)."""
+    if _is_file_object(f, "read"):
+        pos = f.tell() if hasattr(f, "tell") else None
+        data = f.read()
+        if pos is not None and hasattr(f, "seek"):
+            f.seek(pos)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "from_file_object.safetensors")
+            with open(path, "wb") as out:
+                out.write(data)
+            return safetensors_metadata(path)
+    return safetensors_metadata(os.fspath(f))
 
 
 def _encode(obj, metadata):
