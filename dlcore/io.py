@@ -261,7 +261,44 @@ def load(f, map_location=None, weights_only=True, as_array=False, mmap=None):
     return _load_path(path, as_array, weights_only, repr(path))
 
 
+# torch.save's formats: a zip archive, or (before torch 1.6) a pickle of protocol 2 that
+# starts with torch's magic number
+_TORCH_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x80\x02\x8a\x0a")
+
+
+def _torch_tree(obj, as_array, memo):
+    """load_torch's containers with Tensors for arrays; shared and cyclic parts stay shared
+    and cyclic (memo: id -> converted object), so a DAG is not expanded."""
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if isinstance(obj, np.ndarray):
+        out = obj if as_array else Tensor._wrap(obj)
+    elif isinstance(obj, dict):
+        out = memo[id(obj)] = type(obj)()  # registered first: a cycle comes back to it
+        for k, v in obj.items():
+            out[k] = _torch_tree(v, as_array, memo)
+    elif isinstance(obj, list):
+        out = memo[id(obj)] = []
+        out.extend(_torch_tree(v, as_array, memo) for v in obj)
+    elif isinstance(obj, tuple):
+        out = tuple(_torch_tree(v, as_array, memo) for v in obj)
+    else:
+        return obj
+    memo[id(obj)] = out
+    return out
+
+
 def _load_path(path, as_array, weights_only, what):
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head in _TORCH_MAGIC:  # a file torch.save wrote: its restricted reader runs no code
+        from .weights.torch_file import load_torch
+        tree = load_torch(path)
+        try:
+            return _torch_tree(tree, as_array, {})
+        except RecursionError:
+            raise ValueError("dl.load: %s (a torch.save file) is nested too deeply" % what) \
+                from None
     try:
         arrays, meta = read_safetensors(path, keep_bf16=True)
     except ValueError as e:
