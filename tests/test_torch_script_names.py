@@ -34,3 +34,14 @@ def test_module_paths_scripts_name(torch):
     assert type(m.out_proj).__name__ == type(torch.nn.MultiheadAttention(8, 2).out_proj).__name__
     assert set(m.state_dict()) == set(torch.nn.MultiheadAttention(8, 2).state_dict())
     assert "NonDynamicallyQuantizableLinear(in_features=8, out_features=8, bias=True)" in repr(m)
+
+
+def test_utils_data_submodule_paths(torch):
+    # mnist_hogwild: `from torch.utils.data.sampler import Sampler`
+    import importlib
+    for sub in ("dataset", "sampler", "dataloader", "distributed"):
+        mine = importlib.import_module("dlcore.utils.data." + sub)
+        theirs = importlib.import_module("torch.utils.data." + sub)
+        for name in mine.__all__:
+            assert hasattr(theirs, name), (sub, name)
+            assert getattr(mine, name) is getattr(dl.utils.data, name)
