@@ -155,6 +155,8 @@ def pow(a, b):  # noqa: A001
 
 
 def mm(a, b):
+    if getattr(a, "is_sparse", False) or getattr(b, "is_sparse", False):
+        return a @ b  # sparse @ dense or dense @ sparse: dense, as torch.mm gives
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError("mm: both arguments must be 2-D, got %s and %s"
                          % (tuple(a.shape), tuple(b.shape)))

@@ -118,10 +118,10 @@ def _decode(node, arrays, as_array, memo, allow_code=False):
         return [_decode(v, arrays, as_array, memo, allow_code) for v in node]
     if not isinstance(node, dict):
         raise ValueError("unexpected node %r in the structure description" % (node,))
-    if "M" in node:  # a whole module: rebuilding it imports its class (weights_only=False)
-        if not allow_code:
-            refuse(node["M"])
-        return decode_module(node, lambda v: _decode(v, arrays, as_array, memo, allow_code))
+    if "M" in node:  # a whole module: rebuilding it imports its class (weights_only=False,
+        # or every class and function it names allowlisted in dl.serialization)
+        return decode_module(node, lambda v: _decode(v, arrays, as_array, memo, allow_code),
+                             None if allow_code else _check_allowlisted)
     if "dict" in node:
         cls = OrderedDict if node.get("type") == "OrderedDict" else dict
         return cls((k, _decode(v, arrays, as_array, memo, allow_code))
@@ -152,6 +152,27 @@ def _decode(node, arrays, as_array, memo, allow_code=False):
             memo[name] = value
             return value
     raise ValueError("unexpected node %r in the structure description" % (node,))
+
+
+def _check_allowlisted(path, what):
+    from .serialization import is_safe
+    if not is_safe(path):
+        refuse(path, what)
+
+
+def _open_meta(f):
+    """The safetensors header metadata of a path or binary file object (nothing decoded)."""
+    if _is_file_object(f, "read"):
+        pos = f.tell() if hasattr(f, "tell") else None
+        data = f.read()
+        if pos is not None and hasattr(f, "seek"):
+            f.seek(pos)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "from_file_object.safetensors")
+            with open(path, "wb") as out:
+                out.write(data)
+            return safetensors_metadata(path)
+    return safetensors_metadata(os.fspath(f))
 
 
 def _encode(obj, metadata):
@@ -240,7 +261,44 @@ def load(f, map_location=None, weights_only=True, as_array=False, mmap=None):
     return _load_path(path, as_array, weights_only, repr(path))
 
 
+# torch.save's formats: a zip archive, or (before torch 1.6) a pickle of protocol 2 that
+# starts with torch's magic number
+_TORCH_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x80\x02\x8a\x0a")
+
+
+def _torch_tree(obj, as_array, memo):
+    """load_torch's containers with Tensors for arrays; shared and cyclic parts stay shared
+    and cyclic (memo: id -> converted object), so a DAG is not expanded."""
+    if id(obj) in memo:
+        return memo[id(obj)]
+    if isinstance(obj, np.ndarray):
+        out = obj if as_array else Tensor._wrap(obj)
+    elif isinstance(obj, dict):
+        out = memo[id(obj)] = type(obj)()  # registered first: a cycle comes back to it
+        for k, v in obj.items():
+            out[k] = _torch_tree(v, as_array, memo)
+    elif isinstance(obj, list):
+        out = memo[id(obj)] = []
+        out.extend(_torch_tree(v, as_array, memo) for v in obj)
+    elif isinstance(obj, tuple):
+        out = tuple(_torch_tree(v, as_array, memo) for v in obj)
+    else:
+        return obj
+    memo[id(obj)] = out
+    return out
+
+
 def _load_path(path, as_array, weights_only, what):
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head in _TORCH_MAGIC:  # a file torch.save wrote: its restricted reader runs no code
+        from .weights.torch_file import load_torch
+        tree = load_torch(path)
+        try:
+            return _torch_tree(tree, as_array, {})
+        except RecursionError:
+            raise ValueError("dl.load: %s (a torch.save file) is nested too deeply" % what) \
+                from None
     try:
         arrays, meta = read_safetensors(path, keep_bf16=True)
     except ValueError as e:

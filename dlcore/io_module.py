@@ -94,24 +94,28 @@ def _encode_attr(enc, value, path):
                         "model.state_dict() instead" % (".".join(path), e)) from None
 
 
-def refuse(node_path):
+def refuse(node_path, what="class"):
     raise pickle.UnpicklingError(
-        "dl.load: this file holds a whole module (class %s); rebuilding it imports that "
-        "class's code, so dl.load refuses by default (weights_only=True). Pass "
-        "weights_only=False if you trust the file, or save and load model.state_dict()."
-        % node_path)
+        "dl.load: this file holds a whole module (%s %s, not allowlisted); rebuilding it "
+        "imports that code, so dl.load refuses by default (weights_only=True). Allowlist what "
+        "you trust with dl.serialization.add_safe_globals([...]) or the "
+        "dl.serialization.safe_globals([...]) context manager, pass weights_only=False if you "
+        "trust the file, or save and load model.state_dict()." % (what, node_path))
 
 
-def decode_module(node, decode):
-    """Rebuild a module from its description; `decode` decodes the nested values."""
+def decode_module(node, decode, check=None):
+    """Rebuild a module from its description; `decode` decodes the nested values; `check`
+    (if given) is called with every class and function import path before it is imported."""
+    if check is not None:
+        check(node["M"], "class")
     cls = import_path(node["M"], "module class")
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise ValueError("dl.load: %r is not a dl.nn.Module class" % node["M"])
     obj = cls.__new__(cls)
-    state = {k: _decode_attr(v, decode) for k, v in node["attrs"].items()}
+    state = {k: _decode_attr(v, decode, check) for k, v in node["attrs"].items()}
     state["_parameters"] = {k: None if v is None else decode(v) for k, v in node["P"].items()}
     state["_buffers"] = {k: None if v is None else decode(v) for k, v in node["B"].items()}
-    state["_modules"] = {k: None if v is None else decode_module(v, decode)
+    state["_modules"] = {k: None if v is None else decode_module(v, decode, check)
                          for k, v in node["C"].items()}
     state["_non_persistent"] = set(node.get("np", ()))
     for store in _STORES:  # the stores mirror their entries into the instance dict
@@ -120,16 +124,18 @@ def decode_module(node, decode):
     return obj
 
 
-def _decode_attr(v, decode):
+def _decode_attr(v, decode, check=None):
     if isinstance(v, dict):
         if "dtype" in v and len(v) == 1:
             return np.dtype(v["dtype"])
         if "set" in v and len(v) == 1:
-            return set(_decode_attr(x, decode) for x in v["set"])
+            return set(_decode_attr(x, decode, check) for x in v["set"])
         if "fn" in v and len(v) == 1:
+            if check is not None:
+                check(v["fn"], "function")
             return import_path(v["fn"], "function")
         if "tuple" in v and len(v) == 1:
-            return tuple(_decode_attr(x, decode) for x in v["tuple"])
+            return tuple(_decode_attr(x, decode, check) for x in v["tuple"])
     if isinstance(v, list):
-        return [_decode_attr(x, decode) for x in v]
+        return [_decode_attr(x, decode, check) for x in v]
     return decode(v)

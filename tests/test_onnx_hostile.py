@@ -151,7 +151,53 @@ def _cases(d):
         [y])
     cases.append(("unsupported op", _save(unsup, d / "loop.onnx"), None, "OnnxError|"
                   "UnsupportedOpError", "Loop"))
+    depth = numpy_helper.from_array(np.array(1 << 40, np.int64), "d")
+    vals = numpy_helper.from_array(np.array([0, 1], np.float32), "v")
+    onehot = _model([helper.make_node("OneHot", ["i", "d", "v"], ["y"])],
+                    [_vi("i", [3], TensorProto.INT64)], [_vi("y", ["a", "b"])], [depth, vals])
+    cases.append(("huge OneHot depth", _save(onehot, d / "onehot.onnx"),
+                  {"i": [[3], "int64"]}, "OnnxError", "OneHot: a result of shape"))
+
+    newer = _model([helper.make_node("Relu", ["x"], ["y"])], [x], [y], opset=10 ** 6)
+    cases.append(("opset newer than onnx knows", _save(newer, d / "newer.onnx"), None,
+                  "UnsupportedOpError", "imports opset 1000000 .* knows opsets up to"))
     return cases
+
+
+def _chain(n):
+    nodes = [helper.make_node("Relu", ["x" if i == 0 else "a%d" % (i - 1)],
+                              ["a%d" % i if i < n - 1 else "y"]) for i in range(n)]
+    return _model(nodes, [_vi("x", [2, 3])], [_vi("y", [2, 3])])
+
+
+def test_long_chain_plans_in_linear_work(monkeypatch):
+    """A chain of Relus reuses one buffer; the planner's liveness check looked at every value
+    ever stored in it at each node (quadratic: 20,000 nodes took minutes).  Counted, not
+    timed: the look-ups per node must not grow with the chain."""
+    import dlcore.onnx as dlonnx
+    from dlcore.jit import lowering
+
+    class Counting(dict):
+        n = 0
+
+        def get(self, *a):
+            Counting.n += 1
+            return dict.get(self, *a)
+
+    init = lowering.Lowerer.__init__
+
+    def counted_init(self, *a, **k):
+        init(self, *a, **k)
+        self.last_use = Counting(self.last_use)
+    monkeypatch.setattr(lowering.Lowerer, "__init__", counted_init)
+    per_node = []
+    for n in (1000, 4000):
+        Counting.n = 0
+        out = dlonnx.load(_chain(n)).run(x=np.full((2, 3), -1.0, np.float32))
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        np.testing.assert_array_equal(np.asarray(out), np.zeros((2, 3), np.float32))
+        per_node.append(Counting.n / n)
+    assert per_node[1] < 1.5 * per_node[0] + 2, per_node
 
 
 def test_hostile_files_fail_clearly_in_bounded_memory(tmp_path):

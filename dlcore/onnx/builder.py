@@ -153,8 +153,9 @@ class Builder:
         """Appends `op` (an IR op type) and returns its output Values; evaluated at once into
         constants when every input is a constant."""
         out_types = [(tuple(int(s) for s in shape), np.dtype(dt)) for shape, dt in out_types]
+        what = attrs.get("kwargs", {}).get("op", op) if op == "PyFunction" else op
         for shape, dt in out_types:
-            self._check_size(shape, dt, op)
+            self._check_size(shape, dt, what)
         if all(v is None or v.is_const for v in inputs) and any(v is not None for v in inputs):
             outs = [Value("%fold", s, d, "node") for s, d in out_types]
             node = Node(op, inputs, outs, attrs)

@@ -16,6 +16,7 @@ from .. import __version__
 from ..jit import TracedModule, trace
 from ..jit.reference import run_node
 from ..jit.symbolic import Dim, has_symbols
+from .export_args import check_torch_switches, dynamic_from_names, flatten, split_args
 from .export_ops import WRITERS
 from .export_writer import ExportError, Writer, value_info
 
@@ -102,15 +103,45 @@ def to_model(traced, opset=MIN_OPSET, input_names=None, output_names=None):
     return model
 
 
-def export(model, example_inputs, path, dynamic_axes=None, opset=MIN_OPSET, input_names=None,
-           output_names=None, check=True):
+def export(model, example_inputs=(), path=None, dynamic_axes=None, opset=None, input_names=None,
+           output_names=None, check=True, *, kwargs=None, opset_version=None, **torch_switches):
     """Traces `model` on `example_inputs` (dl.jit.trace; a TracedModule is used as it is) and
-    writes it to `path` as ONNX.  dynamic_axes as dl.jit.trace takes them (default: axis 0 of
-    the inputs is the dynamic "batch" dim).  Returns the ModelProto.  With `check`, the model
-    goes through onnx.checker and strict shape inference before it is written; the file is
-    written to a temporary name and renamed into place."""
-    traced = model if isinstance(model, TracedModule) else \
-        trace(model, example_inputs, dynamic_axes=dynamic_axes)
+    writes it to `path` as ONNX.  Returns the ModelProto.  With `check`, the model goes through
+    onnx.checker and strict shape inference before it is written; the file is written to a
+    temporary name and renamed into place.
+
+    torch.onnx.export's calls work too: example inputs nested in tuples/lists/dicts (flattened
+    into graph inputs in order; a dict last holds keyword arguments), `opset_version`, and
+    dynamic_axes keyed by input/output name ({"input": {0: "batch"}}: only the named axes are
+    dynamic).  dlcore's own dynamic_axes (None: axis 0 of the inputs is the dynamic "batch"
+    dim) are as dl.jit.trace takes them."""
+    check_torch_switches(torch_switches)
+    if path is None:
+        raise TypeError("export: a path to write the model to is required")
+    if opset is not None and opset_version is not None and opset != opset_version:
+        raise ValueError("export: opset=%r and opset_version=%r disagree" % (opset, opset_version))
+    opset = opset if opset is not None else (opset_version if opset_version is not None
+                                             else MIN_OPSET)
+    if isinstance(model, TracedModule):
+        traced = model
+    else:
+        args, kw = split_args(example_inputs, kwargs)
+        flat, rebuild = flatten((args, kw))
+        dynamic_axes = dynamic_from_names(dynamic_axes, input_names, output_names, len(flat))
+        if len(flat) == len(args) and not kw:
+            traced = trace(model, tuple(args), dynamic_axes=dynamic_axes)
+        else:  # nested inputs: trace a function of the flat list that rebuilds the structure
+            def call(*values):
+                a, k = rebuild(values)
+                return model(*a, **k)
+            was_training = getattr(model, "training", False)
+            if was_training:
+                model.eval()
+            try:
+                traced = trace(call, tuple(flat), dynamic_axes=dynamic_axes)
+            finally:
+                if was_training:
+                    model.train(True)
     proto = to_model(traced, opset, input_names, output_names)
     if check:
         onnx.checker.check_model(proto, full_check=True)

@@ -124,6 +124,12 @@ class OnnxModel:
         self.opset = self.opsets[""]
         if self.opset < 1:
             raise OnnxError("model: opset %d is not valid" % self.opset)
+        latest = onnx.defs.onnx_opset_version()
+        if self.opset > latest:  # ops' meaning at an opset onnx does not know is unknown
+            raise UnsupportedOpError(
+                "model: it imports opset %d of the default ONNX domain; the installed onnx "
+                "package knows opsets up to %d (upgrade onnx, or export the model at opset "
+                "%d or lower)" % (self.opset, latest, latest))
         if proto.functions:
             proto = onnx.inliner.inline_local_functions(proto)
         g = proto.graph

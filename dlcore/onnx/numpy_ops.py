@@ -220,6 +220,17 @@ IMPLS = {
 }
 
 IMPLS.update(ND_IMPLS)
+IMPLS["Einsum"] = lambda *xs, equation: np.einsum(equation, *xs)
+
+
+def _grid_sample(x, grid, mode, padding_mode, align_corners):
+    from ..ops.grid_sample import GridSample2d, GridSample3d
+    f = GridSample2d() if x.ndim == 4 else GridSample3d()
+    return f.forward(x, grid, mode=mode, padding_mode=padding_mode,
+                     align_corners=bool(align_corners)).astype(x.dtype, copy=False)
+
+
+IMPLS["GridSample"] = _grid_sample
 IMPLS["OnnxRNN"] = onnx_rnn
 
 

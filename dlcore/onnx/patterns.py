@@ -164,8 +164,9 @@ def run(g):
     """Rewrites the patterns in graph g in place; returns how many it rewrote."""
     n = 0
     uses = Uses(g)
+    alive = {id(nd) for nd in g.nodes}  # a set: `node in g.nodes` made long graphs quadratic
     for node in list(g.nodes):
-        if node not in g.nodes:
+        if id(node) not in alive:
             continue
         done = False
         if _is_erf(node):
@@ -174,5 +175,6 @@ def run(g):
             done = _gelu_tanh(g, uses, node)
         if done:
             uses.refresh()
+            alive = {id(nd) for nd in g.nodes}
             n += 1
     return n

@@ -52,6 +52,9 @@ class ConvertMethods:
     is_cpu = True
     is_meta = False
     is_quantized = False
+    # torch's other device flags, all False on the CPU (scripts test `is_cuda or is_xpu`)
+    is_xpu = is_mps = is_mkldnn = is_vulkan = is_ipu = is_xla = is_maia = is_mtia = False
+    is_nested = is_sparse_csr = False
 
     def get_device(self):
         return -1  # torch's answer for a CPU tensor

@@ -257,6 +257,8 @@ class MatmulMethods:
     __slots__ = ()
 
     def __matmul__(self, o):
+        if getattr(o, "is_sparse", False):
+            return NotImplemented  # dense @ sparse: the sparse tensor's __rmatmul__
         return matmul(self, o)
 
     def __rmatmul__(self, o):

@@ -32,6 +32,8 @@ def _other_tensor(o):
         if arr.dtype.kind not in "biuf" and not is_floating(arr.dtype):
             raise TypeError("unsupported operand: array of dtype %s" % arr.dtype)
         return wrap(arr)
+    if getattr(o, "is_sparse", False) and hasattr(o, "to_dense"):
+        return o.to_dense()  # dense (op) sparse is dense, as torch's dense + sparse is
     raise TypeError("unsupported operand type: %s" % type(o).__name__)
 
 

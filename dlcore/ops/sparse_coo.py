@@ -182,6 +182,35 @@ class SparseCOOTensor:
     def __matmul__(self, other):
         return mm(self, other)
 
+    def __rmatmul__(self, other):
+        """dense (k, n) @ sparse (n, m) -> dense (k, m), as (sparse.T @ dense.T).T."""
+        if not isinstance(other, TensorBase) or other.ndim != 2:
+            raise TypeError("dense @ sparse: the dense operand must be a 2-D Tensor, got %r"
+                            % (other,))
+        return mm(self.t(), other.t()).t()
+
+    def __add__(self, other):
+        """sparse + sparse -> sparse (entries concatenated, uncoalesced, as torch's)."""
+        if isinstance(other, SparseCOOTensor):
+            if other._shape != self._shape:
+                raise ValueError("sparse + sparse: shapes %s and %s differ"
+                                 % (self._shape, other._shape))
+            from ..functions import cat
+            vals = cat([self._vals, other._vals.to(self._vals.dtype)], 0)
+            return SparseCOOTensor(np.concatenate([self._idx, other._idx], 1), vals,
+                                   self._shape, False)
+        raise TypeError("add(sparse, %s) is not supported; use dense + sparse (a dense result)"
+                        " or sparse.to_dense() + other" % type(other).__name__)
+
+    def __neg__(self):
+        return SparseCOOTensor(self._idx, -self._vals, self._shape, self._coalesced)
+
+    def __sub__(self, other):
+        if isinstance(other, SparseCOOTensor):
+            return self + (-other)
+        raise TypeError("sub(sparse, %s) is not supported; use dense - sparse (a dense result)"
+                        " or sparse.to_dense() - other" % type(other).__name__)
+
     def mm(self, other):
         return mm(self, other)
 

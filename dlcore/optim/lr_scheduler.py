@@ -588,3 +588,9 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+# defined beside, on the classes above (a circular import, resolved at this point)
+from .lr_restarts import ChainedScheduler, CosineAnnealingWarmRestarts  # noqa: E402
+
+__all__ += ["CosineAnnealingWarmRestarts", "ChainedScheduler"]

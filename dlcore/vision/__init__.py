@@ -1,10 +1,10 @@
 """dl.vision: torchvision's shape over dlcore (`import dlcore.vision as torchvision` works for
-`transforms`, `datasets` and `models`, the last being dlcore.models)."""
+`transforms`, `datasets`, `utils` and `models`, the last being dlcore.models)."""
 import importlib as _importlib
 
-from . import datasets, transforms  # noqa: F401
+from . import datasets, transforms, utils  # noqa: F401
 
-__all__ = ["datasets", "transforms", "models"]
+__all__ = ["datasets", "transforms", "utils", "models"]
 
 
 def __getattr__(name):

@@ -102,6 +102,9 @@ def read_header(path):
             _fail(path, "tensor %r starts at byte %d, expected %d (%s)"
                   % (name, b, pos, "overlap" if b < pos else "hole"))
         pos = e
+    if pos != data_len:  # the format requires full coverage (the safetensors package refuses too)
+        _fail(path, "%d bytes after the last tensor belong to no tensor (a safetensors file's "
+              "data section must be exactly its tensors)" % (data_len - pos))
     return header, 8 + n, data_len
 
 

@@ -272,3 +272,7 @@ class GLU(Module):
 
     def extra_repr(self):
         return "dim=%d" % self.dim
+
+
+# torch keeps MultiheadAttention in nn.modules.activation; scripts name it by that path
+from .transformer import MultiheadAttention  # noqa: E402,F401

@@ -41,6 +41,11 @@ class Linear(Module):
             self.in_features, self.out_features, self.bias is not None)
 
 
+class NonDynamicallyQuantizableLinear(Linear):
+    """torch's name for MultiheadAttention.out_proj's class: a Linear (the name only marks it
+    for torch's dynamic quantization; scripts list it in safe_globals)."""
+
+
 class Bilinear(Module):
     """y = x1^T A_o x2 + b_o for each output o: weight (out, in1, in2), bias (out)."""
 

@@ -17,7 +17,7 @@ from .. import init
 from ..parameter import Parameter
 from .container import ModuleList
 from .dropout import Dropout
-from .linear import Linear
+from .linear import Linear, NonDynamicallyQuantizableLinear
 from .module import Module
 from .normalization import LayerNorm
 
@@ -72,7 +72,7 @@ class MultiheadAttention(Module):
             self.in_proj_bias = Parameter(np.empty(3 * E, dt))
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(E, E, bias=bias, dtype=dt)
+        self.out_proj = NonDynamicallyQuantizableLinear(E, E, bias=bias, dtype=dt)
         if add_bias_kv:
             self.bias_k = Parameter(np.empty((1, 1, E), dt))
             self.bias_v = Parameter(np.empty((1, 1, E), dt))

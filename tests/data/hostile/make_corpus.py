@@ -588,6 +588,13 @@ def _crafted_safetensors(add):
     add("st_overlap.safetensors", _safetensors_raw(
         {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
          "b": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"\0" * 16))
+    add("st_hole.safetensors", _safetensors_raw(
+        {"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+         "b": {"dtype": "F32", "shape": [1], "data_offsets": [8, 12]}}, b"\0" * 12))
+    # bytes no tensor covers: the safetensors package refuses such a file, and so must we
+    add("st_trailing_bytes.safetensors", _safetensors_raw(
+        {"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4096),
+        expect={"weights.load_file": "4092 bytes after the last tensor"})
     add("st_dtype_obj.safetensors", _safetensors_raw(
         {"w": {"dtype": "O", "shape": [2], "data_offsets": [0, 16]}}, b"\0" * 16))
     add("st_not_json.safetensors", struct.pack("<Q", 8) + b"\x80\x02N.    ")
