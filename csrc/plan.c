@@ -638,6 +638,7 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
         teamed |= p->team[k] != DL_PLAN_ALONE;
         on_team |= p->team[k] == DL_PLAN_ON_TEAM;
     }
+    const int asked = nt;
     if (teamed) nt = dl_team_size_for_load(nt);
     dl_team_binding tb;
     tb.bound = 0;
@@ -645,7 +646,12 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
      * binding takes (plan_gemm_split.c) */
     if (on_team && nt > 1) dl_team_bind(nt, &tb);
     for (int k = begin; k < end; k++) {
-        dl_set_local_num_threads(p->team[k] != DL_PLAN_ALONE ? nt : 1);
+        int nk = p->team[k] != DL_PLAN_ALONE ? nt : 1;
+        /* a step whose threads join only once keeps the threads asked for (plan_team.c) */
+        if (nk < asked && p->team[k] == DL_PLAN_ON_TEAM
+            && dl_plan_step_ignores_load(&p->steps[k]))
+            nk = asked;
+        dl_set_local_num_threads(nk);
         if (run_step(&p->steps[k], p->team[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k],
                      p->direct[k], &p->wino[k], ptr, err, detail) != 0
             || *err) {

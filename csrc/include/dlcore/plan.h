@@ -202,6 +202,10 @@ int dl_plan_step_wants_team(const dl_plan_step *s);
 #define DL_PLAN_SPLIT_MAX_ROWS 4
 #define DL_PLAN_SPLIT_MIN_WEIGHTS ((int64_t)1 << 17)
 int dl_plan_step_splits_columns(const dl_plan_step *s);
+/* Whether step s keeps the threads a call asks for when the machine is oversubscribed and
+ * the call's team shrinks (dl_team_size_for_load): a step whose threads join once and share
+ * nothing before (plan_team.c). */
+int dl_plan_step_ignores_load(const dl_plan_step *s);
 /* Where each step of a plan runs (plan_team.c): DL_PLAN_ALONE on the calling thread,
  * DL_PLAN_ON_TEAM with the OpenMP team (the call then binds it to cores), DL_PLAN_ON_HELPERS
  * split by columns over the helpers (only in plans where no step is DL_PLAN_ON_TEAM). */
