@@ -191,6 +191,12 @@ int dl_plan_step_team(const dl_plan *p, int k)
     return k < 0 || k >= p->nsteps ? -1 : p->team[k];
 }
 
+int dl_plan_step_keeps_threads(const dl_plan *p, int k)
+{
+    if (k < 0 || k >= p->nsteps) return -1;
+    return p->team[k] == DL_PLAN_ON_TEAM && dl_plan_step_ignores_load(&p->steps[k]);
+}
+
 int dl_plan_step_winograd(const dl_plan *p, int k)
 {
     return k < 0 || k >= p->nsteps ? -1 : p->wino[k].U ? p->wino[k].m : 0;

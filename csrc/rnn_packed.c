@@ -307,12 +307,19 @@ static void copy_rows(size_t n, size_t w, const float *src, ptrdiff_t lds, float
  * for the whole sequence: at least DL_RNN_SPLIT_ROWS_MIN of them (fewer rows per product
  * reuse each weight panel too little), and its share of the call's recurrent products at
  * least the team's grain (dl_rnn_team_grain, the tests' hook). */
-static int rows_threads(const dl_rnn_desc *d, const dl_rnn_packed *pk, size_t rows)
+static int rows_threads(const dl_rnn_desc *d, int form)
 {
-    const size_t inner = pk->form == RNN_PACK_JOINT ? pk->I + d->P : d->P;
-    int nth = dl_threads_for(rows * pk->G * inner, dl_rnn_team_grain(0));
+    const size_t G = dl_rnn_gates(d->mode) * d->H;
+    const size_t inner = form == RNN_PACK_JOINT ? d->n_input + d->P : d->P;
+    int nth = dl_threads_for(dl_rnn_total_rows(d) * G * inner, dl_rnn_team_grain(0));
     const size_t most = d->B / DL_RNN_SPLIT_ROWS_MIN;
     return (size_t)nth > most ? (int)most : nth;
+}
+
+int dl_rnn_split_threads_f32(const dl_rnn_desc *d, int form)
+{
+    const int n = form == RNN_PACK_JOINT || form == RNN_PACK_SPLIT ? rows_threads(d, form) : 1;
+    return n > 1 ? n : 1;
 }
 
 /* The step loop with the batch split over nth threads: thread k owns rows [r0, r1) of h and
@@ -407,7 +414,7 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
         || (pk->form == RNN_PACK_SPLIT && !work))
         return -1;
     const size_t ldhs = pk->form == RNN_PACK_JOINT ? G + 16 : 0;  /* off a multiple of 4 KiB */
-    const int split = rows_threads(d, pk, dl_rnn_total_rows(d));
+    const int split = rows_threads(d, pk->form);
     const int team = split > 1 ? 1 : team_threads(d, pk);
     size_t *off = dl_alloc((NS + 1) * sizeof(size_t));
     float *scratch = dl_alloc((B * P + B * H + B * ldhs + (gru ? B * G : 0)

@@ -170,6 +170,9 @@ void dl_plan_free(dl_plan *p);
 size_t dl_plan_arena_bytes(const dl_plan *p);
 /* 1 if step k may use the thread team, 0 if it runs on the calling thread (-1: no step k) */
 int dl_plan_step_team(const dl_plan *p, int k);
+/* 1 if step k keeps the threads a call asks for on an oversubscribed machine
+ * (dl_plan_step_ignores_load), 0 if not (-1: no step k) */
+int dl_plan_step_keeps_threads(const dl_plan *p, int k);
 /* The Winograd tile size (2 or 4) step k runs on filters transformed when the plan was made,
  * 0 when it has none (-1: no step k) */
 int dl_plan_step_winograd(const dl_plan *p, int k);
