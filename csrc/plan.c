@@ -199,6 +199,12 @@ int dl_plan_step_team(const dl_plan *p, int k)
     return k < 0 || k >= p->nsteps ? -1 : p->team[k];
 }
 
+int dl_plan_step_keeps_threads(const dl_plan *p, int k)
+{
+    if (k < 0 || k >= p->nsteps) return -1;
+    return p->team[k] == DL_PLAN_ON_TEAM && dl_plan_step_ignores_load(&p->steps[k]);
+}
+
 int dl_plan_step_winograd(const dl_plan *p, int k)
 {
     return k < 0 || k >= p->nsteps ? -1 : p->wino[k].U ? p->wino[k].m : 0;
@@ -652,6 +658,7 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
         teamed |= p->team[k] != DL_PLAN_ALONE;
         on_team |= p->team[k] == DL_PLAN_ON_TEAM;
     }
+    const int asked = nt;
     if (teamed) nt = dl_team_size_for_load(nt);
     dl_team_binding tb;
     tb.bound = 0;
@@ -659,7 +666,12 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
      * binding takes (plan_gemm_split.c) */
     if (on_team && nt > 1) dl_team_bind(nt, &tb);
     for (int k = begin; k < end; k++) {
-        dl_set_local_num_threads(p->team[k] != DL_PLAN_ALONE ? nt : 1);
+        int nk = p->team[k] != DL_PLAN_ALONE ? nt : 1;
+        /* a step whose threads join only once keeps the threads asked for (plan_team.c) */
+        if (nk < asked && p->team[k] == DL_PLAN_ON_TEAM
+            && dl_plan_step_ignores_load(&p->steps[k]))
+            nk = asked;
+        dl_set_local_num_threads(nk);
         if (run_step(&p->steps[k], p->team[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k],
                      p->direct[k], &p->wino[k], ptr, err, detail) != 0
             || *err) {

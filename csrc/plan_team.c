@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "dlcore/plan.h"
+#include "dlcore/rnn.h"
 
 static int64_t prod(const int64_t *v, int n)
 {
@@ -85,6 +86,19 @@ int dl_plan_step_wants_team(const dl_plan_step *s)
 {
     const int64_t w = step_work(s);
     return w < 0 || w >= DL_PLAN_TEAM_MIN_WORK;
+}
+
+/* The load rule (dl_team_size_for_load) shrinks a call's team while the machine has more
+ * runnable threads than CPUs, for the steps that synchronise their threads many times: each
+ * barrier waits out the time slice of whichever member the OS has descheduled.  A step whose
+ * threads run apart until one join loses at most one such wait, and each thread it keeps
+ * still gets its share of a busy machine's CPUs (as eager's and ONNX Runtime's threads do):
+ * cutting it to one thread only halves its share.  The recurrent step splitting the batch
+ * (rnn_packed.c: a packed form, 2 x DL_RNN_SPLIT_ROWS_MIN rows or more) is such a step; its
+ * smaller batches split each step's hidden units and stay under the rule. */
+int dl_plan_step_ignores_load(const dl_plan_step *s)
+{
+    return s->op == DL_PLAN_RNN && s->i[9] != 0 && s->i[2] >= 2 * DL_RNN_SPLIT_ROWS_MIN;
 }
 
 int dl_plan_step_splits_columns(const dl_plan_step *s)

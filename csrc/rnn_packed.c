@@ -20,6 +20,8 @@
  * and runs the cell on them.  A batch-1 step (1 x 4H x H) is too small to fork per step, so
  * without the team it ran on one thread only.  (The team hands out chunks of units
  * dynamically rather than a fixed share per thread, see team_run.)
+ * From a batch of 2 x DL_RNN_SPLIT_ROWS_MIN rows on, several threads split the batch instead
+ * (rows_run): each owns rows of h for the whole sequence, so no step exchanges anything.
  * An LSTM with a projection (w_hr) has no packed form: the planner keeps the eager call. */
 #include <sched.h>
 #include <stdint.h>
@@ -301,6 +303,92 @@ static void copy_rows(size_t n, size_t w, const float *src, ptrdiff_t lds, float
     for (size_t i = 0; i < n; i++) memcpy(dst + i * ldd, src + i * lds, w * sizeof(float));
 }
 
+/* Threads of the batch split for this call (< 2: none).  Each thread owns rows of the batch
+ * for the whole sequence: at least DL_RNN_SPLIT_ROWS_MIN of them (fewer rows per product
+ * reuse each weight panel too little), and its share of the call's recurrent products at
+ * least the team's grain (dl_rnn_team_grain, the tests' hook). */
+static int rows_threads(const dl_rnn_desc *d, int form)
+{
+    const size_t G = dl_rnn_gates(d->mode) * d->H;
+    const size_t inner = form == RNN_PACK_JOINT ? d->n_input + d->P : d->P;
+    int nth = dl_threads_for(dl_rnn_total_rows(d) * G * inner, dl_rnn_team_grain(0));
+    const size_t most = d->B / DL_RNN_SPLIT_ROWS_MIN;
+    return (size_t)nth > most ? (int)most : nth;
+}
+
+int dl_rnn_split_threads_f32(const dl_rnn_desc *d, int form)
+{
+    const int n = form == RNN_PACK_JOINT || form == RNN_PACK_SPLIT ? rows_threads(d, form) : 1;
+    return n > 1 ? n : 1;
+}
+
+/* The step loop with the batch split over nth threads: thread k owns rows [r0, r1) of h and
+ * c for every step, so the threads share nothing while the loop runs and join once, where
+ * splitting a step's hidden units (team_run) exchanges h_t and synchronises at every step
+ * (~400 ns a cache line between this machine's two cores, each step).  Each thread runs the
+ * one-thread loop on its rows: the same products (rows cut at even offsets, so that only
+ * the batch's last row, as in the one-thread loop, takes the one-row tile, whose sums run in
+ * another order) and the same cell calls, so results equal the one-thread loop's bit for
+ * bit.  Split form: work already holds every step's input part; hs: the joint form's
+ * product (B x ldhs) or the GRU's recurrent part (B x G). */
+static void rows_run(const dl_rnn_desc *d, const dl_rnn_packed *pk, int nth, const size_t *off,
+                     const float *x, ptrdiff_t ldx, const float *b_x, const float *b_h,
+                     float *work, float *hs, size_t ldhs, float *h, float *c, float *out,
+                     ptrdiff_t ldo)
+{
+    const rnn_kernels_t *kt = pk->k;
+    const size_t NS = d->n_steps, B = d->B, H = d->H, P = d->P, G = pk->G, I = pk->I;
+    const size_t np = panels_of(kt, G);
+    const int mode = pk->mode, joint = pk->form == RNN_PACK_JOINT;
+    #pragma omp parallel num_threads(nth)
+    {
+        const size_t nt = (size_t)dl_team_size(), k = (size_t)dl_thread_id();
+        const size_t pairs = (B + 1) / 2;
+        const size_t r0 = 2 * (pairs * k / nt), r1e = 2 * (pairs * (k + 1) / nt);
+        const size_t r1 = r1e < B ? r1e : B;
+        for (size_t s = 0; s < NS && r1 > r0; s++) {
+            const size_t t = d->reverse ? NS - 1 - s : s;
+            const size_t n = (size_t)d->batch_sizes[t], o = off[t];
+            if (n <= r0) continue;  /* this step's batch ends before our rows */
+            const size_t m = (n < r1 ? n : r1) - r0, a = o + r0;
+            float *hr = h + r0 * P, *cr = c + r0 * H, *orow = out + a * ldo;
+            if (joint) {
+                float *g = hs + r0 * ldhs;
+                kt->gemm_packed(m, G, I, x + a * ldx, ldx, H, hr, (ptrdiff_t)P, pk->wx, 0.0f, g,
+                                (ptrdiff_t)ldhs, 0, np);
+                for (size_t r = 0; r < m; r++)
+                    kt->lstm_row_fwd(H, NULL, g + r * ldhs, b_x, NULL, cr + r * H, NULL,
+                                     hr + r * P, orow + r * ldo);
+                continue;
+            }
+            float *g = work + a * G;
+            if (mode == DL_RNN_LSTM) {
+                kt->gemm_packed(m, G, P, hr, (ptrdiff_t)P, 0, NULL, 0, pk->wh, 1.0f, g,
+                                (ptrdiff_t)G, 0, np);
+                for (size_t r = 0; r < m; r++)
+                    kt->lstm_row_fwd(H, NULL, g + r * G, b_x, NULL, cr + r * H, NULL,
+                                     hr + r * P, orow + r * ldo);
+                continue;
+            }
+            if (mode == DL_RNN_GRU) {
+                float *hg = hs + r0 * G;
+                if (b_h)
+                    for (size_t r = 0; r < m; r++) memcpy(hg + r * G, b_h, G * sizeof(float));
+                kt->gemm_packed(m, G, P, hr, (ptrdiff_t)P, 0, NULL, 0, pk->wh,
+                                b_h ? 1.0f : 0.0f, hg, (ptrdiff_t)G, 0, np);
+                for (size_t r = 0; r < m; r++)
+                    kt->gru_row_fwd(H, g + r * G, hg + r * G, hr + r * P, NULL);
+            } else {
+                kt->gemm_packed(m, G, P, hr, (ptrdiff_t)P, 0, NULL, 0, pk->wh, 1.0f, g,
+                                (ptrdiff_t)G, 0, np);
+                for (size_t r = 0; r < m; r++)
+                    kt->elman_row_fwd(H, mode == DL_RNN_RELU, g + r * G, hr + r * P);
+            }
+            copy_rows(m, P, hr, (ptrdiff_t)P, orow, ldo);
+        }
+    }
+}
+
 /* Rows of every step to the work buffer: x @ w_ih^T, plus `bias` (G) when given. */
 static void input_part(const dl_rnn_packed *pk, size_t rows, const float *x, ptrdiff_t ldx,
                        const float *bias, float *work)
@@ -326,7 +414,8 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
         || (pk->form == RNN_PACK_SPLIT && !work))
         return -1;
     const size_t ldhs = pk->form == RNN_PACK_JOINT ? G + 16 : 0;  /* off a multiple of 4 KiB */
-    const int team = team_threads(d, pk);
+    const int split = rows_threads(d, pk->form);
+    const int team = split > 1 ? 1 : team_threads(d, pk);
     size_t *off = dl_alloc((NS + 1) * sizeof(size_t));
     float *scratch = dl_alloc((B * P + B * H + B * ldhs + (gru ? B * G : 0)
                                + (team > 1 ? B * H : 0) + 1) * sizeof(float));
@@ -345,7 +434,11 @@ int dl_rnn_forward_packed_f32(const dl_rnn_desc *d, const dl_rnn_packed *pk, con
     else memset(c, 0, B * H * sizeof(float));
 
     int rc = 0;  /* no step below fails: out of memory was checked above */
-    if (team > 1) {
+    if (split > 1) {
+        if (pk->form == RNN_PACK_SPLIT) input_part(pk, off[NS], x, ldx, lstm ? NULL : b_x, work);
+        rows_run(d, pk, split, off, x, ldx, b_x, b_h, work, gru ? hg : hs, gru ? G : ldhs, h,
+                 c, out, ldo);
+    } else if (team > 1) {
         if (pk->form == RNN_PACK_SPLIT) input_part(pk, off[NS], x, ldx, lstm ? NULL : b_x, work);
         team_run(d, pk, team, off, x, ldx, b_x, b_h, work, gru ? hg : hs, gru ? G : ldhs, h, h1,
                  c, out, ldo);

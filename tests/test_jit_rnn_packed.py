@@ -8,6 +8,7 @@ from dlcore import _C, nn
 from dlcore.bench.rnn import np_lstm
 from dlcore.jit import lower_layers
 from dlcore.jit.executor import RNN
+from dlcore.nn.utils.rnn import pack_padded_sequence
 from dlcore.runtime import get_isa, set_isa, supported_isas
 
 RNG = np.random.default_rng(11)
@@ -224,3 +225,99 @@ def test_team_with_initial_state(team_grain, cls, B):
         dl.set_num_threads(prev)
     for a, b in zip(many, one):
         np.testing.assert_array_equal(a, b)
+
+
+class _Packed(nn.Module):
+    """A recurrent layer on a packed batch (lengths baked in): the step's batch shrinks."""
+
+    def __init__(self, m, lengths):
+        super().__init__()
+        self.m, self.lengths = m, lengths
+
+    def forward(self, x):
+        out, h = self.m(pack_padded_sequence(x, self.lengths))
+        return out.data, h
+
+
+def _batch_split(m, B, form):
+    bs = np.full(6, B, np.int64)
+    mode = {nn.LSTM: 2, nn.GRU: 3}.get(type(m), 0)
+    return _C.rnn_split_threads(mode, form, bs, 9, m.hidden_size, m.hidden_size)
+
+
+@pytest.mark.parametrize("isa", supported_isas())
+@pytest.mark.parametrize("mode", ["gru", "tanh", "lstm"])
+@pytest.mark.parametrize("B,threads", [(16, 2), (17, 2), (33, 2), (32, 5), (40, 3)])
+def test_batch_split_over_the_threads(team_grain, isa, mode, B, threads):
+    """From a batch of 2 x 8 rows the threads split the batch, each owning its rows for every
+    step (odd batches, odd thread counts, H not a multiple of the panel width): equal to the
+    one-thread loop bit for bit and to eager within rounding."""
+    cls = {"gru": nn.GRU, "lstm": nn.LSTM}.get(mode, nn.RNN)
+    prev_isa = get_isa()
+    try:
+        set_isa(isa)
+        m = cls(9, 37, 2, bidirectional=True)
+        x = (RNG.standard_normal((6, B, 9)) * 2).astype(np.float32)
+        p, many, one = _plan_two_ways(m, x, threads)
+        prev = dl.get_num_threads()
+        dl.set_num_threads(threads)
+        try:
+            forms = _forms(p)
+            assert all(_batch_split(m, B, f) == min(threads, B // 8) for f in forms)
+        finally:
+            dl.set_num_threads(prev)
+    finally:
+        set_isa(prev_isa)
+    for a, b in zip(many, one):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_no_batch_split_below_two_threads_of_rows(team_grain):
+    m = nn.LSTM(9, 32)
+    prev = dl.get_num_threads()
+    try:
+        dl.set_num_threads(2)
+        assert _batch_split(m, 15, lower_layers.RNN_PACK_JOINT) == 1
+        assert _batch_split(m, 16, lower_layers.RNN_PACK_JOINT) == 2
+        dl.set_num_threads(1)
+        assert _batch_split(m, 32, lower_layers.RNN_PACK_JOINT) == 1
+    finally:
+        dl.set_num_threads(prev)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+def test_batch_split_of_packed_sequences(team_grain, cls):
+    """Rows drop out of the batch step by step: a thread whose rows have all ended idles, the
+    others go on, and every row's last state is its own."""
+    lengths = [6] * 10 + [4] * 9 + [2] * 7 + [1] * 7
+    m = _Packed(cls(9, 48, 2), lengths)
+    x = RNG.standard_normal((6, len(lengths), 9)).astype(np.float32)
+    _, many, one = _plan_two_ways(m, x, 2)
+    for a, b in zip(many, one):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("B,keeps", [(1, False), (8, False), (15, False), (16, True),
+                                     (32, True)])
+def test_the_batch_split_step_keeps_its_threads_on_a_busy_machine(B, keeps):
+    """The load rule shrinks the team for steps that synchronise often; the recurrent step that
+    splits its batch joins once and keeps the threads asked for (a step big enough for the team
+    at every batch here).  Other steps never do."""
+    m = nn.Sequential(nn.Linear(9, 9), _Last(nn.LSTM(9, 64)))
+    x = RNG.standard_normal((8, B, 9)).astype(np.float32)
+    p = dl.jit.trace(m, [x], dynamic_axes=False).plan(x)
+    cp = p.exe.cplan
+    flags = cp.load_free_steps()
+    ops = [s.op for s in p.steps]
+    assert len(flags) == len(ops)
+    assert [f for f, op in zip(flags, ops) if op == RNN] == [keeps]
+    assert not any(f for f, op in zip(flags, ops) if op != RNN)
+
+
+class _Last(nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        return self.m(x)[0]

@@ -26,6 +26,7 @@ cdef extern from "dlcore/plan.h":
                          const dl_plan_slot *slots, size_t arena_bytes) nogil
     void dl_plan_free(dl_plan *p) nogil
     int dl_plan_step_team(const dl_plan *p, int k) nogil
+    int dl_plan_step_keeps_threads(const dl_plan *p, int k) nogil
     void dl_plan_shared_stats(int64_t *buffers, int64_t *bytes) nogil
     int dl_plan_gemm_columns() nogil
     int dl_plan_step_winograd(const dl_plan *p, int k) nogil
@@ -140,6 +141,16 @@ cdef class CPlan:
         out = []
         while dl_plan_step_team(self.p, k) >= 0:
             out.append(dl_plan_step_team(self.p, k) == 2)
+            k += 1
+        return out
+
+    def load_free_steps(self):
+        """Per step, True when it keeps the threads a call asks for on an oversubscribed
+        machine, where the load rule shrinks the team (csrc/plan_team.c)."""
+        cdef int k = 0
+        out = []
+        while dl_plan_step_keeps_threads(self.p, k) >= 0:
+            out.append(dl_plan_step_keeps_threads(self.p, k) == 1)
             k += 1
         return out
 

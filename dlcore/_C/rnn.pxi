@@ -20,6 +20,7 @@ cdef extern from "dlcore/rnn.h":
     size_t dl_rnn_reserve_size(const dl_rnn_desc *d) nogil
     size_t dl_rnn_team_grain(size_t grain) nogil
     int dl_rnn_team_threads_f32(const dl_rnn_desc *d) nogil
+    int dl_rnn_split_threads_f32(const dl_rnn_desc *d, int form) nogil
     size_t dl_rnn_fwd_work_size(const dl_rnn_desc *d) nogil
     size_t dl_rnn_bwd_work_size(const dl_rnn_desc *d) nogil
     int dl_rnn_forward_f32(const dl_rnn_desc *d, const float *x, ptrdiff_t ldx,
@@ -132,6 +133,15 @@ def rnn_team_threads(int mode, cnp.ndarray batch_sizes, size_t I, size_t H, size
     cdef dl_rnn_desc d
     _rnn_desc(&d, mode, batch_sizes, I, H, P, False)
     return dl_rnn_team_threads_f32(&d)
+
+
+def rnn_split_threads(int mode, int form, cnp.ndarray batch_sizes, size_t I, size_t H,
+                      size_t P):
+    """Threads the plan's recurrent step (weights packed in `form`, 1 joint or 2 split)
+    splits this batch over, each owning its rows for every step (1: it does not)."""
+    cdef dl_rnn_desc d
+    _rnn_desc(&d, mode, batch_sizes, I, H, P, False)
+    return dl_rnn_split_threads_f32(&d, form)
 
 
 def rnn_reserve_size(int mode, cnp.ndarray batch_sizes, size_t H, size_t P):

@@ -171,6 +171,9 @@ void dl_plan_free(dl_plan *p);
 size_t dl_plan_arena_bytes(const dl_plan *p);
 /* 1 if step k may use the thread team, 0 if it runs on the calling thread (-1: no step k) */
 int dl_plan_step_team(const dl_plan *p, int k);
+/* 1 if step k keeps the threads a call asks for on an oversubscribed machine
+ * (dl_plan_step_ignores_load), 0 if not (-1: no step k) */
+int dl_plan_step_keeps_threads(const dl_plan *p, int k);
 /* The Winograd tile size (2 or 4) step k runs on filters transformed when the plan was made,
  * 0 when it has none (-1: no step k) */
 int dl_plan_step_winograd(const dl_plan *p, int k);
@@ -203,6 +206,10 @@ int dl_plan_step_wants_team(const dl_plan_step *s);
 #define DL_PLAN_SPLIT_MAX_ROWS 4
 #define DL_PLAN_SPLIT_MIN_WEIGHTS ((int64_t)1 << 17)
 int dl_plan_step_splits_columns(const dl_plan_step *s);
+/* Whether step s keeps the threads a call asks for when the machine is oversubscribed and
+ * the call's team shrinks (dl_team_size_for_load): a step whose threads join once and share
+ * nothing before (plan_team.c). */
+int dl_plan_step_ignores_load(const dl_plan_step *s);
 /* Where each step of a plan runs (plan_team.c): DL_PLAN_ALONE on the calling thread,
  * DL_PLAN_ON_TEAM with the OpenMP team (the call then binds it to cores), DL_PLAN_ON_HELPERS
  * split by columns over the helpers (only in plans where no step is DL_PLAN_ON_TEAM). */

@@ -100,6 +100,12 @@ int dl_rnn_backward_f64(const dl_rnn_desc *d, const double *x, ptrdiff_t ldx,
 size_t dl_rnn_team_grain(size_t grain);
 /* Threads a float32 forward of d runs its time loop on as one team (1: the usual loop). */
 int dl_rnn_team_threads_f32(const dl_rnn_desc *d);
+/* The fewest batch rows a thread owns when the inference executor's recurrent step splits
+ * the batch over its threads (rnn_packed.c): a batch of 2 x this or more runs that way. */
+#define DL_RNN_SPLIT_ROWS_MIN 8
+/* Threads the executor's recurrent step splits the batch of d over, weights packed in `form`
+ * (1 joint, 2 split; rnn_packed.c); 1: it does not split the batch. */
+int dl_rnn_split_threads_f32(const dl_rnn_desc *d, int form);
 
 /* ---- fused cell kernels on n rows of H units (exposed for tests) ----
  * LSTM forward: the pre-activations are the sum of those given of xg (n, 4H), hg (n, 4H, row
