@@ -9,6 +9,7 @@
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
 #include "conv_panels.h"
+#include "conv_routes.h"
 #include "winograd.h"
 #include "winograd_kernels.h"
 
@@ -166,6 +167,24 @@ static int try_winograd_f64(const dl_conv_params *p, int bwd, const double *in,
 {
     (void)p, (void)bwd, (void)in, (void)w, (void)bias, (void)out, (void)rc;
     return 0;
+}
+
+/* The forward's routes before im2col + GEMM, in the planner's order (dlcore/jit/
+ * lower_layers.py's _conv), so that an eager call runs the kernel a plan of the same
+ * convolution runs: the direct kernels, Winograd, the small-map transposed product
+ * (conv_routes.h).  1 and *rc set when one ran. */
+static int try_fwd_routes_f32(const dl_conv_params *p, const float *x, const float *w,
+                              const float *bias, float *y, int *rc)
+{
+    return dl_conv_route_direct_f32(p, x, w, bias, y, rc) ||
+           try_winograd_f32(p, 0, x, w, bias, y, rc) ||
+           dl_conv_route_small_map_f32(p, x, w, bias, y, rc);
+}
+
+static int try_fwd_routes_f64(const dl_conv_params *p, const double *x, const double *w,
+                              const double *bias, double *y, int *rc)
+{
+    return try_winograd_f64(p, 0, x, w, bias, y, rc);
 }
 
 static inline int64_t clamp64(int64_t v, int64_t lo, int64_t hi)

@@ -130,7 +130,7 @@ int SUF(dl_conv2d_fwd)(const dl_conv_params *p, const T *x, const T *w, const T 
     if (SUF(depthwise)(p)) return SUF(dw_fwd)(p, x, w, bias, y);
     {
         int rc;
-        if (SUF(try_winograd)(p, 0, x, w, bias, y, &rc)) return rc;
+        if (SUF(try_fwd_routes)(p, x, w, bias, y, &rc)) return rc;
     }
     const int64_t P = p->OH * p->OW, Kc = p->C / p->groups * p->R * p->S;
     {

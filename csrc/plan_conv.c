@@ -14,6 +14,7 @@
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
 #include "gemm_driver.h"
+#include "plan_direct.h"
 #include "plan_pointwise.h"
 #include "plan_shared.h"
 
@@ -189,19 +190,33 @@ void dl_plan_conv_gemm_t(const int64_t *i, const double *f, const dl_sgemm_packe
 
 /* The CONV_DIRECT step's weights (K, C, R, S) as blocks of DL_PLAN_DIRECT_ROWS output
  * channels, tap-major within a block: wp[(kb*T + t)*ROWS + m] = w[kb*ROWS + m, t], zero for
- * channels past K (T = C*R*S taps), shared with other plans holding the same blocks
- * (plan_shared.h: free with dl_plan_unshare).  NULL when out of memory. */
-float *dl_plan_direct_pack(const int64_t *i, const float *w)
+ * channels past K (T = C*R*S taps); plan_direct.h */
+size_t dl_plan_direct_packed_floats(const int64_t *i)
+{
+    const int64_t RW = DL_PLAN_DIRECT_ROWS, KB = (i[4] + RW - 1) / RW;
+    const int64_t n = KB * i[1] * i[5] * i[6] * RW;
+    return (size_t)(n > 0 ? n : 1);
+}
+
+void dl_plan_direct_pack_into(const int64_t *i, const float *w, float *wp)
 {
     const int64_t K = i[4], T = i[1] * i[5] * i[6], RW = DL_PLAN_DIRECT_ROWS;
     const int64_t KB = (K + RW - 1) / RW;
-    float *wp = dl_alloc(sizeof(float) * (size_t)(KB * T * RW > 0 ? KB * T * RW : 1));
-    if (!wp) return NULL;
     for (int64_t kb = 0; kb < KB; kb++)
         for (int64_t t = 0; t < T; t++)
             for (int64_t m = 0; m < RW; m++) {
                 const int64_t k = kb * RW + m;
                 wp[(kb * T + t) * RW + m] = k < K ? w[k * T + t] : 0.0f;
             }
-    return dl_plan_share(wp, sizeof(float) * (size_t)(KB * T * RW > 0 ? KB * T * RW : 1));
+}
+
+/* The packed weights of a plan, shared with other plans holding the same blocks
+ * (plan_shared.h: free with dl_plan_unshare).  NULL when out of memory. */
+float *dl_plan_direct_pack(const int64_t *i, const float *w)
+{
+    const size_t n = dl_plan_direct_packed_floats(i);
+    float *wp = dl_alloc(sizeof(float) * n);
+    if (!wp) return NULL;
+    dl_plan_direct_pack_into(i, w, wp);
+    return dl_plan_share(wp, sizeof(float) * n);
 }

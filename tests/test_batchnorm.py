@@ -238,3 +238,24 @@ def test_batchnorm1d_one_value_per_channel_torch_parity(torch, shape, rng):
                                    atol=1e-6)
         np.testing.assert_allclose(m.running_var.numpy(), tm.running_var.numpy(), rtol=1e-5,
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(64, 3136), (1000, 37), (33, 300), (3, 257)])
+def test_batchnorm1d_float32_statistics_match_float64(isa, threads, shape, rng):
+    """BatchNorm1d (L == 1) sums float32 blocks of rows into double totals: the batch mean and
+    variance, the output and the running statistics against float64 ones, on odd sizes with
+    a large offset and a small spread (the second pass on x - mean keeps the variance's
+    digits) and several blocks of rows."""
+    C = shape[1]
+    x = (rng.standard_normal(shape) * 0.05 + rng.uniform(-300, 300, C)).astype(np.float32)
+    w = rng.standard_normal(C).astype(np.float32)
+    b = rng.standard_normal(C).astype(np.float32)
+    rm, rv = _t(np.zeros(C, np.float32)), _t(np.ones(C, np.float32))
+    y = F.batch_norm(_t(x), rm, rv, _t(w), _t(b), training=True, momentum=1.0).numpy()
+    x64 = x.astype(np.float64)
+    ry, m, v = ref_bn(x64, w.astype(np.float64), b.astype(np.float64), 1e-5)
+    n = shape[0]
+    np.testing.assert_allclose(rm.numpy(), m, rtol=1e-6, atol=0)
+    # variance to ~1e-4 of itself: x's float32 rounding of values ~300 is 1.5e-5 (of a 0.05 spread)
+    np.testing.assert_allclose(rv.numpy(), v * n / (n - 1), rtol=1e-4)
+    np.testing.assert_allclose(y, ry, rtol=0, atol=5e-4 * np.abs(ry).max())

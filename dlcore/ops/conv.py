@@ -3,7 +3,11 @@
 The C kernels (csrc/conv.c) do the work: im2col + GEMM tiled over the batch, a pointwise
 path without im2col, a direct SIMD depthwise kernel, and Winograd F(4x4, 3x3) / F(2x2, 3x3)
 (csrc/winograd.c, the weight gradient in csrc/winograd_wgrad.c) for float32 3x3 stride-1
-convolutions where a cost model says it is faster.
+convolutions where a cost model says it is faster.  A float32 forward whose shape an inference
+plan runs on one of the executor's kernels runs that kernel too (csrc/conv_routes.c): the
+direct kernels (stride 2 on at most 4 input channels, a network's first layer; stride 1 with
+few output channels on a small map) and, for one image on a small map, the transposed product
+col^T W^T, so eager and planned inference take the same algorithm.
 conv_transpose2d's forward is conv2d's input-gradient kernel and its backward is conv2d's
 forward plus weight gradient.
 
@@ -64,7 +68,8 @@ def conv_algorithm(name):
 def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1,
                      input_grad=False, weight_grad=False, cached=False):
     """What a float32 conv2d of these shapes (int padding) runs under the current setting:
-    'im2col' (also the pointwise and depthwise paths), 'winograd2x2' or 'winograd4x4'; with
+    'im2col' (also the pointwise, depthwise, direct and small-map transposed paths of
+    csrc/conv_routes.c: none of them transforms anything), 'winograd2x2' or 'winograd4x4'; with
     input_grad (weight_grad), what its input (weight) gradient runs; with cached, what a
     forward whose filter transform is already made runs (inference on the same weights)."""
     stride = _pair(stride, "stride", "conv2d_algorithm")
