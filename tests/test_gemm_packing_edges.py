@@ -71,3 +71,24 @@ def test_every_row_and_column_residue(path):
                 _C.gemm(A, B, C, False, tb)
                 expected, scale = reference(A, B, C, False, tb, 1.0, 0.0, None, 0, 0)
                 check(C, expected, scale, K, np.float32)
+
+
+def test_transposed_a_narrow_panels(path):
+    """op(A) = A^T packs into MR-wide panels panel by panel over 32-row chunks (AVX2: one
+    8-wide load per row whose extra lanes are the next panel's, masked past M; the store's
+    extra lanes spill into the next row, the panel's last row stored masked).  M = 42..49 ends
+    the last panel at every residue of 6 and 8, with at least seven panels; K = 70 and 545
+    end mid-chunk, the latter across two K blocks; A has a row pitch larger than M, so a load
+    past M would read the pad (NaN here) and a spill into the wrong row would change C."""
+    rng = np.random.default_rng(17)
+    N = 100
+    for K in (70, 545):
+        for M in range(42, 50):
+            big = np.full((K, M + 11), np.nan, np.float32)
+            big[:, 3:3 + M] = rng.standard_normal((K, M))
+            A = big[:, 3:3 + M]
+            B = rng.standard_normal((K, N)).astype(np.float32)
+            C = np.full((M, N), np.nan, np.float32)
+            _C.gemm(A, B, C, True, False)
+            expected, scale = reference(A, B, C, True, False, 1.0, 0.0, None, 0, 0)
+            check(C, expected, scale, K, np.float32)
