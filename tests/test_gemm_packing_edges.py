@@ -2,8 +2,9 @@
 1 and 2 threads, against the float64 NumPy reference.
 
 The AVX2 path packs with in-register 8 x 8 transposes (op(A) rows into 6-wide panels, op(B)^T
-rows into 16-wide panels) and 8-row band copies, storing 6-wide rows with full-width stores
-that spill into the next row of the panel; its blocks come from the L2 size (KC = 512 or 256).
+rows into 16-wide panels), 8-row band copies (B into 16-wide panels) and panel-by-panel copies
+over 32-row chunks (A^T into 6-wide panels), storing 6-wide rows with full-width stores that
+spill into the next row of the panel; its blocks come from the L2 size (KC = 512 or 256).
 So: every residue of M mod 6 and N mod 16, K mod 8 tails of 1..7, K across one and two K
 blocks, all four transposes, operands that are strided views (a row pitch larger than the
 row), and C written into a window of a larger array whose other elements must not change.
