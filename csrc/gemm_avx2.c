@@ -240,8 +240,8 @@ void dl_sgemm_pack_t_avx2(const float *src, ptrdiff_t ld, size_t r, size_t kc, s
  * or two per row) are still in L1 when the next panel reads the rest of them. */
 enum { PACK_N_ROWS = 32 };
 
-/* dl_sgemm_pack_n_avx2 for R <= 8 (op(A) with transa == 1, R = MR = 6).  Panel after panel
- * over PACK_N_ROWS source rows at a time, so each panel's destination is one contiguous run:
+/* dl_sgemm_pack_n_avx2 for 4 <= R <= 8 (op(A) with transa == 1, R = MR = 6).  Panel after
+ * panel over PACK_N_ROWS source rows at a time, so each panel's destination is one run:
  * A's panels are R*kc*4 bytes apart, 12 KiB at kc = 512, all on the same L1 sets, and
  * pack_n_bands' order (8 rows to every panel in turn, with masked loads of the 6 lanes) was a
  * third of dW = X^T dY's time at 288 x 96 x 2048.  A row is one plain 8-wide load (its lanes
@@ -321,6 +321,7 @@ static void pack_n_bands(const float *src, ptrdiff_t ld, size_t n, size_t kc, si
 void dl_sgemm_pack_n_avx2(const float *src, ptrdiff_t ld, size_t n, size_t kc, size_t R,
                           float *dst)
 {
-    if (R <= 8) pack_n_narrow(src, ld, n, kc, R, dst);
+    /* narrow: R >= 4 keeps a store's spill (8 - R lanes) inside the next row */
+    if (R >= 4 && R <= 8) pack_n_narrow(src, ld, n, kc, R, dst);
     else pack_n_bands(src, ld, n, kc, R, dst);
 }
