@@ -2,8 +2,9 @@
 1 and 2 threads, against the float64 NumPy reference.
 
 The AVX2 path packs with in-register 8 x 8 transposes (op(A) rows into 6-wide panels, op(B)^T
-rows into 16-wide panels) and 8-row band copies, storing 6-wide rows with full-width stores
-that spill into the next row of the panel; its blocks come from the L2 size (KC = 512 or 256).
+rows into 16-wide panels), 8-row band copies (B into 16-wide panels) and panel-by-panel copies
+over 32-row chunks (A^T into 6-wide panels), storing 6-wide rows with full-width stores that
+spill into the next row of the panel; its blocks come from the L2 size (KC = 512 or 256).
 So: every residue of M mod 6 and N mod 16, K mod 8 tails of 1..7, K across one and two K
 blocks, all four transposes, operands that are strided views (a row pitch larger than the
 row), and C written into a window of a larger array whose other elements must not change.
@@ -71,3 +72,24 @@ def test_every_row_and_column_residue(path):
                 _C.gemm(A, B, C, False, tb)
                 expected, scale = reference(A, B, C, False, tb, 1.0, 0.0, None, 0, 0)
                 check(C, expected, scale, K, np.float32)
+
+
+def test_transposed_a_narrow_panels(path):
+    """op(A) = A^T packs into MR-wide panels panel by panel over 32-row chunks (AVX2: one
+    8-wide load per row whose extra lanes are the next panel's, masked past M; the store's
+    extra lanes spill into the next row, the panel's last row stored masked).  M = 42..49 ends
+    the last panel at every residue of 6 and 8, with at least seven panels; K = 70 and 545
+    end mid-chunk, the latter across two K blocks; A has a row pitch larger than M, so a load
+    past M would read the pad (NaN here) and a spill into the wrong row would change C."""
+    rng = np.random.default_rng(17)
+    N = 100
+    for K in (70, 545):
+        for M in range(42, 50):
+            big = np.full((K, M + 11), np.nan, np.float32)
+            big[:, 3:3 + M] = rng.standard_normal((K, M))
+            A = big[:, 3:3 + M]
+            B = rng.standard_normal((K, N)).astype(np.float32)
+            C = np.full((M, N), np.nan, np.float32)
+            _C.gemm(A, B, C, True, False)
+            expected, scale = reference(A, B, C, True, False, 1.0, 0.0, None, 0, 0)
+            check(C, expected, scale, K, np.float32)
