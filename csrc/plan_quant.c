@@ -12,7 +12,15 @@
  * scales and M zero points.  i[8] (reduce_range): float rows are quantized to 0..127 and the
  * GEMM takes its 7-bit tile; with codes, the hint that they should be in 0..127 (checked by
  * the tile); i[9]: u8 outputs clamped to 0..127 (7-bit codes).  QCONV's i[20], i[21], QADD's
- * i[5] and QUANTIZE's i[5]: the same for their input / output codes. */
+ * i[5] and QUANTIZE's i[5]: the same for their input / output codes.
+ *
+ * Quantized rows between two dynamic Linears (DL_QLIN_QROWS): with i[10] set, y is not the
+ * float result but that result quantized per row (codes 0..255, or 0..127 with i[9]) in the
+ * scratch's layout, dl_plan_qlinear_scratch(M, N) bytes: codes (M rows of the Kp of N), then
+ * M scales, then M zero points (dl_u8s8_gemm_qrows; the float rows pass through i[11] rows of
+ * work in the scratch, after the input's part).  The next QLINEAR takes that blob as its x in
+ * mode DL_QLIN_QROWS and quantizes nothing: its result is bit for bit that of the float
+ * handoff. */
 #include <math.h>
 #include <string.h>
 #include "dlcore/plan.h"
@@ -26,6 +34,12 @@ size_t dl_plan_qlinear_scratch(size_t M, size_t K)
     return (M * dl_u8s8_kpad(K) + 63) / 64 * 64 + M * (sizeof(float) + sizeof(int32_t));
 }
 
+/* the scales and zero points of a blob (or scratch) of quantized rows of K */
+static float *rows_scale(char *blob, size_t M, size_t K)
+{
+    return (float *)(blob + (M * dl_u8s8_kpad(K) + 63) / 64 * 64);
+}
+
 int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
                     const int32_t *colsum, const float *w_scale, const float *bias, char *y,
                     char *scratch)
@@ -33,11 +47,15 @@ int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
     const int64_t *i = s->i;
     const size_t M = (size_t)i[0], N = (size_t)i[1], K = (size_t)i[2], Kp = dl_u8s8_kpad(K);
     const int mode = (int)i[3], act = (int)i[4], out_u8 = (int)i[5], u7 = i[8] != 0;
-    uint8_t *q = (uint8_t *)scratch;
-    float *scale = (float *)(scratch + (M * Kp + 63) / 64 * 64);
+    /* the rows the product reads: quantized here into the scratch, or the given blob */
+    char *rows = mode == DL_QLIN_QROWS ? (char *)x : scratch;
+    uint8_t *q = (uint8_t *)rows;
+    float *scale = rows_scale(rows, M, K);
     int32_t *zp = (int32_t *)(scale + M);
     const uint8_t *a = q;
-    if (mode == DL_QLIN_CODES) {
+    if (mode == DL_QLIN_QROWS) {
+        /* quantized by the step before (its i[10]) */
+    } else if (mode == DL_QLIN_CODES) {
         for (size_t r = 0; r < M; r++) {
             scale[r] = (float)s->f[0];
             zp[r] = (int32_t)i[6];
@@ -53,6 +71,14 @@ int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
     } else if (dl_quantize_rows_u8(M, K, (const float *)x, K, mode == DL_QLIN_PER_ROW,
                                    u7 ? 127 : 255, q, Kp, scale, zp) != 0) {
         return -1;
+    }
+    if (i[10]) {
+        float *ys = rows_scale(y, M, N);
+        const size_t own = mode == DL_QLIN_QROWS ? 0 : dl_plan_qlinear_scratch(M, K);
+        float *work = (float *)(scratch + (own + 63) / 64 * 64);
+        return dl_u8s8_gemm_qrows(M, N, K, a, Kp, packed, colsum, scale, zp, w_scale, bias, act,
+                                  u7, i[9] ? 127 : 255, (uint8_t *)y, dl_u8s8_kpad(N), ys,
+                                  (int32_t *)(ys + M), work, (size_t)i[11]);
     }
     return dl_u8s8_gemm(M, N, K, a, Kp, packed, colsum, scale, zp, w_scale, bias, act,
                         out_u8 ? NULL : (float *)y, N, out_u8 ? (uint8_t *)y : NULL,

@@ -165,6 +165,40 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
         n -= j;
     }
 #endif
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    if (!out_u8) {
+        /* the float row on AVX2 in one pass: dequantize, bias and activation in registers,
+         * stored once; GELU four vectors at a time (each is one long dependency chain).  The
+         * loops below stored the row, then read it back for GELU: 1.4x this GELU's time */
+        const vf as = vf_set1(a_scale);
+        const __m256i za = _mm256_set1_epi32(a_zp);
+        size_t j = 0;
+        for (; j + 4 * DL_VF_LEN <= n; j += 4 * DL_VF_LEN) {
+            vf v[4];
+            for (size_t u = 0; u < 4; u++) {
+                const size_t c = j + u * DL_VF_LEN;
+                const __m256i t = _mm256_sub_epi32(
+                    _mm256_loadu_si256((const __m256i *)(acc + c)),
+                    _mm256_mullo_epi32(za, _mm256_loadu_si256((const __m256i *)(colsum + c))));
+                vf sc = vf_mul(as, vf_loadu(w_scale + c));
+                v[u] = vf_from_int(t);
+                v[u] = bias ? vf_fma(v[u], sc, vf_loadu(bias + c)) : vf_mul(v[u], sc);
+            }
+            for (size_t u = 0; u < 4; u++) {
+                if (act == DL_QACT_RELU) v[u] = vf_max(vf_zero(), v[u]);     /* NaN stays */
+                else if (act == DL_QACT_GELU) v[u] = dl_gelu_vf(v[u]);
+                vf_storeu(out + j + u * DL_VF_LEN, v[u]);
+            }
+        }
+        if (j == n) return;
+        acc += j;
+        colsum += j;
+        w_scale += j;
+        bias = bias ? bias + j : NULL;
+        out += j;
+        n -= j;
+    }
+#endif
 #endif
     float buf[QG_LDC];
     float *y = out_u8 ? buf : out;

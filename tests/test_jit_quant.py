@@ -39,6 +39,45 @@ def test_dynamic_int8_linear_runs_natively_in_the_plan(granularity, isa, threads
     assert np.abs(tr(x2).numpy() - f).max() < 0.05 * np.abs(f).max()
 
 
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_dynamic_linears_fuse_activations_and_hand_over_quantized_rows(reduce_range, isa,
+                                                                       threads, rng):
+    """Relu and Gelu go into the int8 epilogues (fuse_qlinear_act); a Linear read only by
+    the next dynamic Linear writes its rows already quantized (DL_QLIN_QROWS): bit for bit
+    the eager model, over more rows than one work chunk."""
+    q = dl.quantization.quantize_dynamic(mlp(), reduce_range=reduce_range)
+    x = rng.standard_normal((397, 13)).astype(np.float32)
+    p = dl.jit.trace(q, x).plan(x)
+    labels = [s.label for s in p.steps]
+    assert labels == ["QLinear"] * 3, labels
+    modes = [(s.ints[3], s.ints[4], s.ints[10]) for s in p.steps]
+    # relu in the first, rows out of the first and second, rows into the second and third
+    assert modes == [(0, 1, 1), (3, 2, 1), (3, 0, 0)], modes
+    np.testing.assert_array_equal(p(x)[0], eager(q, x))
+    x[7, 3] = np.nan
+    got = p(x)[0]
+    np.testing.assert_array_equal(got, eager(q, x))
+    assert np.isnan(got[7]).all() and np.isfinite(np.delete(got, 7, axis=0)).all()
+
+
+def test_a_linear_read_twice_keeps_its_float_result(rng):
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = nn.Linear(9, 11), nn.Linear(11, 5), nn.Linear(11, 5)
+
+        def forward(self, x):
+            h = self.a(x)
+            return self.b(h) + self.c(h)
+
+    dl.manual_seed(1)
+    q = dl.quantization.quantize_dynamic(Two().eval())
+    x = rng.standard_normal((6, 9)).astype(np.float32)
+    p = dl.jit.trace(q, x).plan(x)
+    assert all(s.ints[10] == 0 for s in p.steps if s.label == "QLinear")
+    np.testing.assert_allclose(p(x)[0], eager(q, x), rtol=1e-6, atol=1e-6)
+
+
 def test_dynamic_int8_linear_nonfinite_input_in_the_plan():
     q = dl.quantization.quantize_dynamic(mlp())
     x = np.ones((3, 13), np.float32)

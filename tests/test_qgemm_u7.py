@@ -50,7 +50,7 @@ def test_u7_sums_exact(M, N, K, isa, threads, rng):
 
 @pytest.mark.parametrize("M", range(1, 10))
 def test_u7_sums_every_row_tail(M, isa, rng):
-    """tile heights 1..4 (the 7-bit tile's rows) and several K blocks"""
+    """tile heights 1..3 (the 7-bit tile's rows) and several K blocks"""
     A, W, q, packed, colsum = case(rng, M, 37, 301)
     np.testing.assert_array_equal(sums(q, packed, colsum, 301), exact(A, W))
 

@@ -13,6 +13,12 @@ cdef extern from "dlcore/qgemm.h":
                      const int32_t *a_zp, const float *w_scale, const float *bias, int act,
                      float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
                      int32_t *raw_s32, int a_u7, int out_u7) nogil
+    int dl_u8s8_gemm_qrows(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
+                           const int8_t *packed, const int32_t *colsum, const float *a_scale,
+                           const int32_t *a_zp, const float *w_scale, const float *bias,
+                           int act, int a_u7, int qmax, uint8_t *q, size_t ldq, float *q_scale,
+                           int32_t *q_zp, float *work, size_t work_rows) nogil
+    size_t dl_u8s8_qrows_work_rows(size_t M, int threads) nogil
     const char *dl_u8s8_kernel_name(int a_u7) nogil
     int DL_QGEMM_MAX_K
 
@@ -124,6 +130,58 @@ def u8s8_gemm(cnp.ndarray q not None, cnp.ndarray packed not None, cnp.ndarray c
     if rc != 0:
         raise ValueError("u8s8_gemm: bad arguments")
     return out if out is not None else out_u8
+
+
+def u8s8_gemm_qrows(cnp.ndarray q not None, cnp.ndarray packed not None,
+                    cnp.ndarray colsum not None, size_t K, cnp.ndarray a_scale not None,
+                    cnp.ndarray a_zp not None, cnp.ndarray w_scale not None, bias=None,
+                    act="none", bint reduce_range=False, bint out_reduce_range=False,
+                    size_t work_rows=0):
+    """u8s8_gemm's float result quantized again per row, as quantize_rows_u8(per_row=True,
+    reduce_range=out_reduce_range) would: (codes uint8 (M, Kp of N), scale (M,), zero point
+    (M,)), the float rows passing through a work buffer of work_rows rows (0: the default,
+    qrows_work_rows(M, threads))."""
+    cdef str f = "u8s8_gemm_qrows"
+    if cnp.PyArray_NDIM(q) != 2:
+        raise ValueError("u8s8_gemm_qrows: q must be 2-D (M, Kp), got %d-D" % q.ndim)
+    cdef size_t M = q.shape[0], N = cnp.PyArray_SIZE(colsum)
+    if K > DL_QGEMM_MAX_K or N > DL_QGEMM_MAX_K:
+        raise ValueError("u8s8_gemm_qrows: K and N must be at most %d, got %d and %d"
+                         % (DL_QGEMM_MAX_K, K, N))
+    cdef size_t Kp = dl_u8s8_kpad(K), Np = dl_u8s8_kpad(N)
+    cdef const uint8_t *pq = <const uint8_t*>checked_ptr(q, f, "q", cnp.NPY_UINT8, (M, Kp))
+    cdef const int8_t *pp = <const int8_t*>checked_ptr(packed, f, "packed", cnp.NPY_INT8,
+                                                       <object>dl_u8s8_packed_bytes(N, K))
+    cdef const int32_t *pc = <const int32_t*>checked_ptr(colsum, f, "colsum", cnp.NPY_INT32, <object>N)
+    cdef const float *pas = <const float*>checked_ptr(a_scale, f, "a_scale", cnp.NPY_FLOAT32, <object>M)
+    cdef const int32_t *paz = <const int32_t*>checked_ptr(a_zp, f, "a_zp", cnp.NPY_INT32, <object>M)
+    cdef const float *pws = <const float*>checked_ptr(w_scale, f, "w_scale", cnp.NPY_FLOAT32, <object>N)
+    cdef const float *pb = <const float*>checked_ptr(bias, f, "bias", cnp.NPY_FLOAT32, <object>N,
+                                                     OP_OPTIONAL)
+    cdef int iact = _qact(act, f)
+    if work_rows == 0:
+        work_rows = dl_u8s8_qrows_work_rows(M, dl_num_threads())
+    if work_rows > M:
+        work_rows = M
+    cdef cnp.ndarray out = np.empty((M, Np), dtype=np.uint8)
+    cdef cnp.ndarray scale = np.empty(M, dtype=np.float32)
+    cdef cnp.ndarray zp = np.empty(M, dtype=np.int32)
+    cdef cnp.ndarray work = np.empty(max(work_rows, 1) * max(N, 1), dtype=np.float32)
+    cdef int rc
+    with nogil:
+        rc = dl_u8s8_gemm_qrows(M, N, K, pq, Kp, pp, pc, pas, paz, pws, pb, iact, reduce_range,
+                                127 if out_reduce_range else 255,
+                                <uint8_t*>cnp.PyArray_DATA(out), Np,
+                                <float*>cnp.PyArray_DATA(scale), <int32_t*>cnp.PyArray_DATA(zp),
+                                <float*>cnp.PyArray_DATA(work), max(work_rows, 1))
+    if rc != 0:
+        raise ValueError("u8s8_gemm_qrows: bad arguments")
+    return out, scale, zp
+
+
+def qrows_work_rows(size_t M, int threads):
+    """Rows of work u8s8_gemm_qrows (and the plan's QLINEAR with quantized rows out) use."""
+    return dl_u8s8_qrows_work_rows(M, threads)
 
 
 cdef extern from "dlcore/qrnn.h":

@@ -54,6 +54,11 @@ def qlinear_scratch_bytes(M, K):
     return int(_C.qlinear_plan_scratch(M, K))
 
 
+def qrows_work_rows(M):
+    """Rows of float work a QLINEAR step writing quantized rows uses (a chunk per thread)."""
+    return int(_C.qrows_work_rows(M, _C.get_num_threads()))
+
+
 def gemm_columns():
     """The fp32 GEMM's register-tile width on the SIMD path in use (16 on AVX2, 32 on AVX-512),
     read at each call so that dl.runtime.set_isa is followed."""

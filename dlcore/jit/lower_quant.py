@@ -20,7 +20,7 @@ from .views import Ref, contiguous_strides
 __all__ = ["LOWER"]
 
 _ACT = {"none": 0, "relu": 1, "gelu": 2}      # DL_QACT_*
-PER_ROW, PER_TENSOR, CODES = 0, 1, 2          # DL_QLIN_*
+PER_ROW, PER_TENSOR, CODES, QROWS = 0, 1, 2, 3  # DL_QLIN_*
 
 
 def _weight_refs(L, w, bias):
@@ -30,28 +30,79 @@ def _weight_refs(L, w, bias):
 
 
 def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0, rr=False,
-             yrr=False):
+             yrr=False, rows_out=False):
     N, K = w.shape
     M = numel(x.shape[:-1])
-    xr = L.contiguous(x)
-    yr = L.output(y)
-    scratch = L.scratch(X.qlinear_scratch_bytes(M, K), name="qlinear.scratch")
+    nbytes = 0 if mode == QROWS else X.qlinear_scratch_bytes(M, K)
+    work = 0
+    if mode == QROWS:
+        xr = _rows_of(L)[id(x)]
+    else:
+        xr = L.contiguous(x)
+    if rows_out:
+        # y, read only by the next dynamic Linear, becomes its input rows already quantized
+        yr = L.scratch(X.qlinear_scratch_bytes(M, N), name="qlinear.rows")
+        _rows_of(L)[id(y)] = yr
+        work = X.qrows_work_rows(M)
+        nbytes = -(-nbytes // 64) * 64 + work * N * 4
+    else:
+        yr = L.output(y)
+    scratch = L.scratch(nbytes, name="qlinear.scratch")
     L.step(X.QLINEAR, [xr] + _weight_refs(L, w, bias) + [yr, scratch],
            [M, N, K, mode, _ACT[act], int(ys is not None), int(xz), int(yz), int(bool(rr)),
-            int(bool(yrr))],
+            int(bool(yrr)), int(bool(rows_out)), work],
            [float(xs), float(ys or 0.0)], outputs=[5], label="QLinear")
     return True
 
 
-def _dynamic(L, node, kw):
-    if len(node.inputs) != 1:
-        return False
-    w = kw.get("weight")
+def _rows_of(L):
+    """{id(value): Ref} of the values a QLINEAR step wrote as quantized rows (this lowering)."""
+    rows = getattr(L, "_qrows", None)
+    if rows is None:
+        rows = L._qrows = {}
+    return rows
+
+
+def _dynamic_args(node):
+    """(x, y, kwargs) of a dynamic int8 Linear node _dynamic lowers to one QLINEAR, or None."""
+    if node.op != "PyFunction" or node.attrs.get("fn") is not DynamicInt8LinearFn or \
+            len(node.inputs) != 1 or len(node.outputs) != 1 or node.inputs[0] is None:
+        return None
+    kw = node.attrs.get("kwargs", {})
     x, y = node.inputs[0], node.outputs[0]
-    if not isinstance(w, Int8Weight) or x.dtype != np.float32 or y.dtype != np.float32:
+    if not isinstance(kw.get("weight"), Int8Weight) or x.dtype != np.float32 or \
+            y.dtype != np.float32:
+        return None
+    return x, y, kw
+
+
+def _rows_reader(L, y, N):
+    """The reduce_range of the one dynamic per-row Linear reading y (float (..., N), no other
+    reader, not a graph output), which can then take y as quantized rows; None otherwise."""
+    uses = getattr(L, "_quses", None)
+    if uses is None:
+        uses = L._quses = L.g.uses()
+    users = uses.get(id(y), [])
+    if len(users) != 1 or users[0][0] is None or id(y) in L.is_output:
+        return None
+    nxt = _dynamic_args(users[0][0])
+    if nxt is None or nxt[0] is not y or not nxt[2].get("per_row", True) or \
+            nxt[2]["weight"].shape[1] != N:
+        return None
+    return bool(nxt[2].get("reduce_range", False))
+
+
+def _dynamic(L, node, kw):
+    args = _dynamic_args(node)
+    if args is None:
         return False
-    return _qlinear(L, node, x, y, w, kw.get("bias"), PER_ROW if kw.get("per_row", True)
-                    else PER_TENSOR, kw.get("act", "none"), rr=kw.get("reduce_range", False))
+    x, y, kw = args
+    w = kw["weight"]
+    mode = QROWS if id(x) in _rows_of(L) else \
+        PER_ROW if kw.get("per_row", True) else PER_TENSOR
+    yrr = _rows_reader(L, y, w.shape[0])
+    return _qlinear(L, node, x, y, w, kw.get("bias"), mode, kw.get("act", "none"),
+                    rr=kw.get("reduce_range", False), yrr=bool(yrr), rows_out=yrr is not None)
 
 
 def _static(L, node, kw):

@@ -119,8 +119,8 @@ enum {
     /* x (float32, or u8 codes), packed, colsum, w_scale (an int8 weight, dlcore/qgemm.h),
      * bias, y (float32 or u8), scratch (dl_plan_qlinear_scratch bytes) | i: M, N, K, input
      * mode (DL_QLIN_*), act (DL_QACT_*), u8 output, input zero point, output zero point,
-     * reduce_range (7-bit input codes, plan_quant.c), 7-bit u8 output | f: input scale
-     * (codes), output scale (u8 output) */
+     * reduce_range (7-bit input codes, plan_quant.c), 7-bit u8 output, y as quantized rows,
+     * their work rows | f: input scale (codes), output scale (u8 output) */
     DL_PLAN_QLINEAR = 40,
     /* x (u8 NHWC), w (packed, or (KH*KW, C) depthwise), colsum, w_scale, bias, y (u8 NHWC) |
      * i: N H W C OC KH KW SH SW PT PL DH DW OH OW groups, depthwise, x_zp, y_zp, relu, x_u7,
@@ -150,7 +150,7 @@ enum {
     DL_PLAN_S2W_MAX_C = 4,
     DL_PLAN_S2W_MAX_RS = 7
 };
-enum { DL_QLIN_PER_ROW = 0, DL_QLIN_PER_TENSOR = 1, DL_QLIN_CODES = 2 };
+enum { DL_QLIN_PER_ROW = 0, DL_QLIN_PER_TENSOR = 1, DL_QLIN_CODES = 2, DL_QLIN_QROWS = 3 };
 
 enum { DL_BIN_ADD = 0, DL_BIN_SUB = 1, DL_BIN_MUL = 2, DL_BIN_DIV = 3, DL_BIN_MAX = 4,
        DL_BIN_MIN = 5, DL_BIN_POW = 6 };

@@ -45,6 +45,20 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  float *out, size_t ldo, uint8_t *out_u8, float out_scale, int32_t out_zp,
                  int32_t *raw_s32, int a_u7, int out_u7);
 
+/* The same product, dequantized (bias, act) and then quantized again per row as
+ * dl_quantize_rows_u8(per_row = 1, qmax) does, bit for bit: q (M rows of stride ldq >= the
+ * Kp of N, zero padded), q_scale and q_zp (M each), ready to be the A of a next product.  The
+ * float rows go through work (work_rows >= 1 rows of N floats, ideally
+ * dl_u8s8_qrows_work_rows(M, threads): a chunk of DL_QROWS_CHUNK rows per thread that stays in
+ * cache) and nowhere else (csrc/qgemm_rows.c). */
+#define DL_QROWS_CHUNK 96
+int dl_u8s8_gemm_qrows(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
+                       const int8_t *packed, const int32_t *colsum, const float *a_scale,
+                       const int32_t *a_zp, const float *w_scale, const float *bias, int act,
+                       int a_u7, int qmax, uint8_t *q, size_t ldq, float *q_scale,
+                       int32_t *q_zp, float *work, size_t work_rows);
+size_t dl_u8s8_qrows_work_rows(size_t M, int threads);
+
 /* which micro-kernel the ISA in use runs for full-range (a_u7 = 0) or 7-bit activations:
  * "amx" (dlcore/amx.h), "avx512-vnni", "avx2", "avx2-u7" (7-bit rows on vpmaddubsw),
  * "generic" */

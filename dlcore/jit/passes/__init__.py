@@ -1,7 +1,8 @@
 """The optimizing passes, one idea per file; each takes a concrete Graph, rewrites it in place
 and returns how many rewrites it made.  `optimize` runs them in order."""
 from . import (dead_nodes, eliminate_transposes, fold_batchnorm, fold_constants,
-               fuse_add_layernorm, fuse_attention, fuse_epilogue, fuse_residual, identity,
+               fuse_add_layernorm, fuse_attention, fuse_epilogue, fuse_qlinear_act,
+               fuse_residual, identity,
                merge_gemms)
 
 __all__ = ["optimize", "PIPELINE"]
@@ -15,6 +16,7 @@ PIPELINE = (
     ("eliminate_transposes", eliminate_transposes.run),
     ("fuse_epilogue", fuse_epilogue.run),
     ("fuse_residual", fuse_residual.run),
+    ("fuse_qlinear_act", fuse_qlinear_act.run),
     ("merge_gemms", merge_gemms.run),
     ("fuse_add_layernorm", fuse_add_layernorm.run),
     ("fold_constants", fold_constants.run),
