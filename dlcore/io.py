@@ -155,7 +155,7 @@ def _decode(node, arrays, as_array, memo, allow_code=False):
 
 
 def _check_allowlisted(path, what):
-    from .serialization import is_safe
+    from .safe_globals_registry import is_safe
     if not is_safe(path):
         refuse(path, what)
 

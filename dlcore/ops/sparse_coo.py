@@ -14,6 +14,7 @@ import numpy as np
 from ..autograd import Function
 from ..shapes import Size
 from ..tensor_base import TensorBase, wrap
+from .shape import Cat
 
 __all__ = ["SparseCOOTensor", "sparse_coo_tensor", "mm", "SparseMethods"]
 
@@ -195,8 +196,7 @@ class SparseCOOTensor:
             if other._shape != self._shape:
                 raise ValueError("sparse + sparse: shapes %s and %s differ"
                                  % (self._shape, other._shape))
-            from ..functions import cat
-            vals = cat([self._vals, other._vals.to(self._vals.dtype)], 0)
+            vals = Cat.apply(self._vals, other._vals.to(self._vals.dtype), dim=0)
             return SparseCOOTensor(np.concatenate([self._idx, other._idx], 1), vals,
                                    self._shape, False)
         raise TypeError("add(sparse, %s) is not supported; use dense + sparse (a dense result)"

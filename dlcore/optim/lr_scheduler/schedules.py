@@ -12,7 +12,7 @@ import warnings
 from bisect import bisect_right
 from collections import Counter
 
-from .optimizer import Optimizer
+from ..optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR",
            "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
@@ -588,9 +588,3 @@ class ReduceLROnPlateau(LRScheduler):
     def load_state_dict(self, state_dict):
         super().load_state_dict(state_dict)
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
-
-
-# defined beside, on the classes above (a circular import, resolved at this point)
-from .lr_restarts import ChainedScheduler, CosineAnnealingWarmRestarts  # noqa: E402
-
-__all__ += ["CosineAnnealingWarmRestarts", "ChainedScheduler"]
