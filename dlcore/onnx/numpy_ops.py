@@ -231,6 +231,16 @@ def _grid_sample(x, grid, mode, padding_mode, align_corners):
 
 
 IMPLS["GridSample"] = _grid_sample
+
+
+def _affine_grid(theta, size, align_corners):
+    from ..ops.grid_sample import affine_grid
+    from ..tensor_base import wrap
+    grid = affine_grid(wrap(np.ascontiguousarray(theta)), size, align_corners=bool(align_corners))
+    return grid.numpy().astype(theta.dtype, copy=False)
+
+
+IMPLS["AffineGrid"] = _affine_grid
 IMPLS["OnnxRNN"] = onnx_rnn
 
 

@@ -1,5 +1,5 @@
-"""CumProd, Einsum and GridSample: ops dlcore runs eagerly (np.cumprod, dl.einsum,
-dl.nn.functional.grid_sample) given ONNX converters, each a NumPy step of the plan.  Found
+"""CumProd, Einsum, GridSample and AffineGrid: ops dlcore runs eagerly (np.cumprod, dl.einsum,
+dl.nn.functional.grid_sample / affine_grid) given ONNX converters, each a NumPy step of the plan.  Found
 missing by ONNX's backend conformance cases (27 node cases were skipped as unimplemented)."""
 import string
 
@@ -96,3 +96,25 @@ def grid_sample(b, node):
     shape = tuple(x.shape[:2]) + tuple(grid.shape[1:-1])
     return [b.numpy1("GridSample", [x, grid], shape, x.dtype, mode=_MODES[mode],
                      padding_mode=pad, align_corners=int(node.attr("align_corners", 0)))]
+
+
+@converter("AffineGrid", since=20)
+def affine_grid(b, node):
+    theta = node.need_input(0, "theta")
+    size = node.ints(1, "size")
+    if len(size) not in (4, 5):
+        raise node.unsupported("size must have 4 (N, C, H, W) or 5 (N, C, D, H, W) entries, "
+                               "got %s" % (size,))
+    k = len(size) - 2
+    n = theta.shape[0] if theta.ndim == 3 else None
+    if theta.ndim != 3 or tuple(theta.shape[1:]) != (k, k + 1) or \
+            (isinstance(n, int) and n != size[0]):
+        raise node.error("theta must have shape (%d, %d, %d) for size %s, got %s"
+                         % (size[0], k, k + 1, size, tuple(theta.shape)))
+    if min(size[2:]) < 1:
+        raise node.error("size's spatial entries must be positive, got %s" % (size,))
+    if theta.dtype.kind != "f":
+        raise node.unsupported("theta must be a float tensor, got %s" % theta.dtype)
+    shape = (size[0],) + tuple(size[2:]) + (k,)
+    return [b.numpy1("AffineGrid", [theta], shape, theta.dtype, size=tuple(size),
+                     align_corners=int(node.attr("align_corners", 0)))]
