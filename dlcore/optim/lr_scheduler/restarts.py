@@ -2,7 +2,7 @@
 sequences (a file of their own: schedules.py would pass 600 lines)."""
 import math
 
-from .schedules import LRScheduler, ReduceLROnPlateau
+from .schedules import LRScheduler, ReduceLROnPlateau, _NestedState
 
 __all__ = ["CosineAnnealingWarmRestarts", "ChainedScheduler"]
 
@@ -57,7 +57,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             group["lr"] = lr
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_NestedState, LRScheduler):
     """Steps every scheduler at each step(), so their changes to lr compose (e.g. a
     ConstantLR warm-up times an ExponentialLR decay)."""
 
@@ -86,16 +86,4 @@ class ChainedScheduler(LRScheduler):
             s.step()
         self._last_lr = [g["lr"] for g in self._schedulers[-1].optimizer.param_groups]
 
-    def state_dict(self):
-        sd = {k: v for k, v in self.__dict__.items()
-              if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
-
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        subs = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, sd in zip(self._schedulers, subs):
-            s.load_state_dict(sd)
 
