@@ -6,7 +6,8 @@ import math
 import types
 
 from ..optimizer import Optimizer
-from .schedules import LRScheduler, _per_group
+from .groups import _per_group, cycle_momentum_start
+from .schedules import LRScheduler
 
 __all__ = ["CyclicLR"]
 
@@ -43,18 +44,8 @@ class CyclicLR(LRScheduler):
         self._set_builtin_scale()
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("CyclicLR: cycle_momentum needs an optimizer with a momentum "
-                                 "or betas option (set cycle_momentum=False)")
-            self.use_beta1 = "betas" in optimizer.defaults
-            self.base_momentums = _per_group("CyclicLR: base_momentum", optimizer,
-                                             base_momentum)
-            self.max_momentums = _per_group("CyclicLR: max_momentum", optimizer, max_momentum)
-            if last_epoch == -1:
-                for mx, bs, group in zip(self.max_momentums, self.base_momentums,
-                                         optimizer.param_groups):
-                    self._set_momentum(group, mx)
-                    group["max_momentum"], group["base_momentum"] = mx, bs
+            self.use_beta1, self.base_momentums, self.max_momentums = cycle_momentum_start(
+                "CyclicLR", optimizer, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 

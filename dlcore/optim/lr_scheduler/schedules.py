@@ -13,6 +13,7 @@ from bisect import bisect_right
 from collections import Counter
 
 from ..optimizer import Optimizer
+from .groups import _per_group, cycle_momentum_start
 
 __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR",
            "ConstantLR", "LinearLR", "ExponentialLR", "PolynomialLR", "CosineAnnealingLR",
@@ -21,16 +22,6 @@ __all__ = ["LRScheduler", "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR
 
 def _lrs(optimizer):
     return [group["lr"] for group in optimizer.param_groups]
-
-
-def _per_group(name, optimizer, value):
-    """value for each param group: a list/tuple must have one entry per group."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != len(optimizer.param_groups):
-            raise ValueError("%s must have one value per param group (%d), got %d"
-                             % (name, len(optimizer.param_groups), len(value)))
-        return list(value)
-    return [value] * len(optimizer.param_groups)
 
 
 class LRScheduler:
@@ -441,20 +432,8 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("OneCycleLR: cycle_momentum needs an optimizer with a "
-                                 "momentum or betas option (set cycle_momentum=False)")
-            self.use_beta1 = "betas" in optimizer.defaults
-            maxs = _per_group("OneCycleLR: max_momentum", optimizer, max_momentum)
-            bases = _per_group("OneCycleLR: base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for mx, bs, group in zip(maxs, bases, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (mx, *group["betas"][1:])
-                    else:
-                        group["momentum"] = mx
-                    group["max_momentum"] = mx
-                    group["base_momentum"] = bs
+            self.use_beta1, _, _ = cycle_momentum_start("OneCycleLR", optimizer, base_momentum,
+                                                        max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
     @staticmethod
