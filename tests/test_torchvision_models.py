@@ -9,6 +9,7 @@ import dlcore as dl
 from dlcore import nn
 from dlcore.models import (resnet18, resnet34, resnet50, mobilenet_v2, vgg11, vgg11_bn, vgg16,
                            vgg16_bn)
+from dlcore import models
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -17,7 +18,7 @@ def _bn(p, c):
     return [(p + "." + s, (c,) if s != "num_batches_tracked" else ()) for s in BN]
 
 
-def resnet_spec(block, layers, classes=1000):
+def resnet_spec(block, layers, classes=1000, groups=1, width_per_group=64):
     out = [("conv1.weight", (64, 3, 7, 7))] + _bn("bn1", 64)
     cin = 64
     for li, n in enumerate(layers):
@@ -29,10 +30,10 @@ def resnet_spec(block, layers, classes=1000):
                 out += [(p + "conv1.weight", (planes, cin, 3, 3))] + _bn(p + "bn1", planes)
                 out += [(p + "conv2.weight", (planes, planes, 3, 3))] + _bn(p + "bn2", planes)
             else:
-                cout = planes * 4
-                out += [(p + "conv1.weight", (planes, cin, 1, 1))] + _bn(p + "bn1", planes)
-                out += [(p + "conv2.weight", (planes, planes, 3, 3))] + _bn(p + "bn2", planes)
-                out += [(p + "conv3.weight", (cout, planes, 1, 1))] + _bn(p + "bn3", cout)
+                cout, w = planes * 4, planes * width_per_group // 64 * groups
+                out += [(p + "conv1.weight", (w, cin, 1, 1))] + _bn(p + "bn1", w)
+                out += [(p + "conv2.weight", (w, w // groups, 3, 3))] + _bn(p + "bn2", w)
+                out += [(p + "conv3.weight", (cout, w, 1, 1))] + _bn(p + "bn3", cout)
             if b == 0 and (li > 0 or cin != cout):
                 out += [(p + "downsample.0.weight", (cout, cin, 1, 1))]
                 out += _bn(p + "downsample.1", cout)
@@ -58,6 +59,9 @@ def mobilenet_v2_spec(classes=1000):
 
 
 VGG_CFG = {"A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+           "B": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+           "E": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                 512, 512, 512, 512, "M"),
            "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512,
                  512, "M")}
 
@@ -96,10 +100,43 @@ def test_keys_shapes_and_parameter_counts(fn, spec, n_params, n_entries):
     _check(fn(), spec, n_params)
 
 
+@pytest.mark.parametrize("name,spec,n_params", [
+    ("resnet101", resnet_spec("bottleneck", (3, 4, 23, 3)), 44549160),
+    ("resnext50_32x4d", resnet_spec("bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4),
+     25028904),
+    ("wide_resnet50_2", resnet_spec("bottleneck", (3, 4, 6, 3), width_per_group=128), 68883240)])
+def test_deeper_and_grouped_resnets(monkeypatch, name, spec, n_params):
+    # torchvision's published counts; random init is skipped (only shapes matter here)
+    monkeypatch.setattr(nn.Conv2d, "reset_parameters", lambda self: None)
+    monkeypatch.setattr(nn.Linear, "reset_parameters", lambda self: None)
+    _check(getattr(models, name)(), spec, n_params)
+
+
+def test_legacy_pretrained_arguments():
+    m = resnet18(num_classes=3, pretrained=False, progress=False)   # torchvision's old form
+    assert m.fc.out_features == 3
+    for kw in (dict(pretrained=True), dict(weights="DEFAULT"), dict(weights="IMAGENET1K_V1"),
+               dict(weights="ResNet18_Weights.IMAGENET1K_V1")):
+        with pytest.raises(ValueError, match="downloads no weights"):
+            resnet18(**kw)
+    with pytest.raises(ValueError, match="downloads no weights"):
+        mobilenet_v2(pretrained=True)
+    with pytest.raises(TypeError, match="weights must be a path"):
+        vgg11(weights=1)
+    with pytest.raises(ValueError, match="groups must be 1"):
+        models.ResNet(models.BasicBlock, (1, 1), groups=2)
+    with pytest.raises(NotImplementedError, match="dilation"):
+        resnet18(replace_stride_with_dilation=[False, False, True])
+    with pytest.raises(ValueError, match="replace_stride_with_dilation needs 3 flags"):
+        models.resnet50(replace_stride_with_dilation=[True])
+
+
 @pytest.mark.parametrize("fn,cfg,bn,n_params", [(vgg11, "A", False, 132863336),
                                                 (vgg11_bn, "A", True, 132868840),
                                                 (vgg16, "D", False, 138357544),
-                                                (vgg16_bn, "D", True, 138365992)])
+                                                (vgg16_bn, "D", True, 138365992),
+                                                (models.vgg13, "B", False, 133047848),
+                                                (models.vgg19_bn, "E", True, 143678248)])
 def test_vgg_keys_shapes_and_parameter_counts(monkeypatch, fn, cfg, bn, n_params):
     # the 100M-weight classifier's random init takes seconds: skip it, only shapes matter here
     monkeypatch.setattr(nn.Linear, "reset_parameters", lambda self: None)
@@ -136,6 +173,21 @@ def test_forward_matches_torch(torch, rng, name):
     with dl.no_grad():
         y = m(dl.tensor(x)).numpy()
     assert y.shape == (2, 7)
+    np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("name,kwargs,dilate", [
+    ("resnext50_32x4d", {}, (False, False, False)),
+    ("resnet50", dict(replace_stride_with_dilation=[False, True, True]), (False, True, True))])
+def test_grouped_and_dilated_resnets_match_torch(torch, rng, name, kwargs, dilate):
+    from dlcore.bench import _torch_vision as tv
+    m = getattr(models, name)(num_classes=5, **kwargs)
+    sd = _randomize(m, rng)
+    m.eval()
+    x = rng.standard_normal((1, 3, 40, 36)).astype(np.float32)
+    ref = tv.torch_resnet(sd, dilate)(x)
+    with dl.no_grad():
+        y = m(dl.tensor(x)).numpy()
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 

@@ -75,8 +75,9 @@ def _bn_tv(T, p, x):
                         T[p + ".bias"], False, 0.0, 1e-5)
 
 
-def torch_resnet(sd):
-    """torchvision-layout ResNet (BasicBlock or Bottleneck read from the keys), eval mode."""
+def torch_resnet(sd, dilate=(False, False, False)):
+    """torchvision-layout ResNet (BasicBlock or Bottleneck read from the keys, the 3x3's groups
+    from its weight's shape), eval mode; dilate: torchvision's replace_stride_with_dilation."""
     import torch
     import torch.nn.functional as F
     T = _tensors(sd)
@@ -87,19 +88,27 @@ def torch_resnet(sd):
             x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
             x = F.relu(_bn_tv(T, "bn1", F.conv2d(x, T["conv1.weight"], None, 2, 3)))
             x = F.max_pool2d(x, 3, 2, 1)
+            dil = 1
             for li in range(1, 5):
                 b = 0
+                prev = dil
+                stage_stride = 1 if li == 1 else 2
+                if li > 1 and dilate[li - 2]:
+                    dil *= stage_stride
+                    stage_stride = 1
                 while "layer%d.%d.conv1.weight" % (li, b) in T:
                     p = "layer%d.%d." % (li, b)
-                    s = 2 if (li > 1 and b == 0) else 1
+                    s = stage_stride if b == 0 else 1
+                    d = prev if b == 0 else dil
                     idn = x
                     if p + "downsample.0.weight" in T:
                         idn = _bn_tv(T, p + "downsample.1",
                                      F.conv2d(x, T[p + "downsample.0.weight"], None, s))
                     if bottleneck:
+                        w2 = T[p + "conv2.weight"]
+                        g = T[p + "conv1.weight"].shape[0] // w2.shape[1]
                         y = F.relu(_bn_tv(T, p + "bn1", F.conv2d(x, T[p + "conv1.weight"])))
-                        y = F.relu(_bn_tv(T, p + "bn2", F.conv2d(y, T[p + "conv2.weight"], None,
-                                                                 s, 1)))
+                        y = F.relu(_bn_tv(T, p + "bn2", F.conv2d(y, w2, None, s, d, d, g)))
                         y = _bn_tv(T, p + "bn3", F.conv2d(y, T[p + "conv3.weight"]))
                     else:
                         y = F.relu(_bn_tv(T, p + "bn1", F.conv2d(x, T[p + "conv1.weight"], None,

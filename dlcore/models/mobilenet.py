@@ -81,8 +81,9 @@ class MobileNetV2(nn.Module):
 
 def mobilenet_v2(num_classes=1000, weights=None, **kwargs):
     """torchvision's mobilenet_v2; `weights`: a local checkpoint (e.g. mobilenet_v2-b0353104.pth)."""
+    from ._pretrained import checkpoint_argument, load_checkpoint
+    weights = checkpoint_argument("mobilenet_v2", weights, kwargs)
     model = MobileNetV2(num_classes=num_classes, **kwargs)
     if weights is not None:
-        from ._pretrained import load_checkpoint
         load_checkpoint(model, weights)
     return model

@@ -33,11 +33,14 @@ class SmallVGG(nn.Module):
         return self.classifier(self.pool(self.features(x)))
 
 
-# "M" = 2x2 max pool; numbers = 3x3 conv widths (torchvision's configurations A and D)
+# "M" = 2x2 max pool; numbers = 3x3 conv widths (torchvision's configurations A, B, D and E)
 CFGS = {
     "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
+    "B": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512,
           "M"),
+    "E": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512,
+          512, 512, 512, "M"),
 }
 
 
@@ -77,29 +80,50 @@ class VGG(nn.Module):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
-def _vgg(cfg, bn, num_classes, weights, **kwargs):
+def _vgg(name, cfg, bn, num_classes, weights, kwargs):
+    from ._pretrained import checkpoint_argument, load_checkpoint
+    weights = checkpoint_argument(name, weights, kwargs)
     model = VGG(make_layers(CFGS[cfg], bn), num_classes=num_classes, **kwargs)
     if weights is not None:
-        from ._pretrained import load_checkpoint
         load_checkpoint(model, weights)
     return model
 
 
 def vgg11(num_classes=1000, weights=None, **kwargs):
     """torchvision's vgg11 (132,863,336 parameters)."""
-    return _vgg("A", False, num_classes, weights, **kwargs)
+    return _vgg("vgg11", "A", False, num_classes, weights, kwargs)
 
 
 def vgg11_bn(num_classes=1000, weights=None, **kwargs):
     """torchvision's vgg11_bn (132,868,840 parameters)."""
-    return _vgg("A", True, num_classes, weights, **kwargs)
+    return _vgg("vgg11_bn", "A", True, num_classes, weights, kwargs)
+
+
+def vgg13(num_classes=1000, weights=None, **kwargs):
+    """torchvision's vgg13 (133,047,848 parameters)."""
+    return _vgg("vgg13", "B", False, num_classes, weights, kwargs)
+
+
+def vgg13_bn(num_classes=1000, weights=None, **kwargs):
+    """torchvision's vgg13_bn (133,053,736 parameters)."""
+    return _vgg("vgg13_bn", "B", True, num_classes, weights, kwargs)
 
 
 def vgg16(num_classes=1000, weights=None, **kwargs):
     """torchvision's vgg16 (138,357,544 parameters)."""
-    return _vgg("D", False, num_classes, weights, **kwargs)
+    return _vgg("vgg16", "D", False, num_classes, weights, kwargs)
 
 
 def vgg16_bn(num_classes=1000, weights=None, **kwargs):
     """torchvision's vgg16_bn (138,365,992 parameters)."""
-    return _vgg("D", True, num_classes, weights, **kwargs)
+    return _vgg("vgg16_bn", "D", True, num_classes, weights, kwargs)
+
+
+def vgg19(num_classes=1000, weights=None, **kwargs):
+    """torchvision's vgg19 (143,667,240 parameters)."""
+    return _vgg("vgg19", "E", False, num_classes, weights, kwargs)
+
+
+def vgg19_bn(num_classes=1000, weights=None, **kwargs):
+    """torchvision's vgg19_bn (143,678,248 parameters)."""
+    return _vgg("vgg19_bn", "E", True, num_classes, weights, kwargs)
