@@ -103,6 +103,17 @@ def test_mnist_from_idx_files(tmp_path):
     dl.data.write_idx(str(raw / "train-labels-idx1-ubyte.xz"), labels[:2])
     train = datasets.MNIST(str(tmp_path), train=True)
     assert len(train) == 2 and train.targets.tolist() == [3, 1]
+    # data / targets are tensors as torchvision's; the pre-0.3 names warn and alias them
+    assert isinstance(train.data, dl.Tensor) and train.data.dtype == dl.uint8
+    assert tuple(train.data.size()) == (2, 28, 28) and train.targets.dtype == dl.int64
+    with pytest.warns(UserWarning, match="renamed data"):
+        assert train.train_data is train.data
+    with pytest.warns(UserWarning, match="renamed targets"):
+        assert ds.test_labels is ds.targets
+    # a script subsamples by reassigning data and targets; items follow
+    ds.data, ds.targets = ds.data[3:], ds.targets[3:]
+    assert len(ds) == 2 and ds[0][1] == 1
+    np.testing.assert_allclose(ds[1][0].numpy()[0], imgs[4] / 255.0, rtol=1e-6)
 
 
 def test_fake_data_and_import_paths():

@@ -28,12 +28,13 @@ from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,  # noqa: F401
                         is_grad_enabled, is_inference_mode_enabled)
 from .tensor_methods import AutogradMethods  # noqa: F401
+from .variable import Variable  # noqa: F401
 from . import functional  # noqa: F401
 from . import ctx_function as _ctx_function, inplace as _inplace
 
 _ctx_function.inplace_graph = _inplace  # (inplace imports what imports ctx_function)
 
-__all__ = ["Function", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad",
+__all__ = ["Function", "Variable", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad",
            "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "functional"]
 

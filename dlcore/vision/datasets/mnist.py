@@ -1,12 +1,15 @@
 """MNIST and FashionMNIST in torchvision's folder layout (root/<Name>/raw/*-ubyte[.gz|.xz]);
-items are (PIL image or uint8 array, label) as torchvision gives them.  Nothing is downloaded:
+items are (PIL image or uint8 array, label) as torchvision gives them; `data` (uint8) and
+`targets` (int64) are tensors, as torchvision's.  Nothing is downloaded:
 with download=True and no files, the error says where to put them (or use dl.data.load_mnist /
 load_fashion_mnist, which work offline)."""
 import os
+import warnings
 
 import numpy as np
 
 from ...data.dataset import Dataset
+from ...tensor_base import TensorBase, wrap
 from ...data.idx import IDX_SUFFIXES, read_idx
 from ._items import transformed
 
@@ -35,8 +38,9 @@ class MNIST(Dataset):
                                % (type(self).__name__, raw,
                                   ", download=True cannot fetch it" if download else "",
                                   ", ".join(self._files[self.train])))
-        self.data = read_idx(paths[0])
-        self.targets = read_idx(paths[1]).astype(np.int64)
+        # tensors, as torchvision's (scripts call .size(), .type(...), slice and reassign them)
+        self.data = wrap(np.ascontiguousarray(read_idx(paths[0])))
+        self.targets = wrap(read_idx(paths[1]).astype(np.int64))
         if len(self.data) != len(self.targets):
             raise ValueError("%s: %d images but %d labels" % (type(self).__name__,
                                                              len(self.data), len(self.targets)))
@@ -53,8 +57,21 @@ class MNIST(Dataset):
     def class_to_idx(self):
         return {c: i for i, c in enumerate(self.classes)}
 
+    def _renamed(old, new):
+        def get(self):
+            warnings.warn("%s has been renamed %s" % (old, new), UserWarning, stacklevel=2)
+            return getattr(self, new)
+        return property(get)
+
+    # torchvision's pre-0.3 names, still in many tutorials
+    train_data = test_data = _renamed("train_data/test_data", "data")
+    train_labels = test_labels = _renamed("train_labels/test_labels", "targets")
+    del _renamed
+
     def __getitem__(self, index):
         img, target = self.data[index], int(self.targets[index])
+        if isinstance(img, TensorBase):
+            img = img.numpy()
         if _PILImage is not None:
             img = _PILImage.fromarray(img, mode="L")
         return transformed(self, img, target)
