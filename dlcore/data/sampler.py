@@ -3,6 +3,22 @@ import numpy as np
 
 from ..random import rng as _rng
 
+_CHUNK = 1 << 16   # indices drawn at once by the samplers whose epoch length is unbounded
+
+
+def _chunked_draws(total, draw):
+    """draw(k) for k summing to total, at most _CHUNK at a time."""
+    left = total
+    while left > 0:
+        k = min(left, _CHUNK)
+        yield draw(k)
+        left -= k
+
+
+def _iter_chunks(chunks):
+    for c in chunks:
+        yield from c.tolist()
+
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "BatchSampler", "WeightedRandomSampler"]
 
@@ -10,8 +26,10 @@ __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler
 class Sampler:
     """Iterates over sample indices.  Subclasses define __iter__ and (usually) __len__.
 
-    A sampler may also define `_epoch_indices()` returning one epoch's indices as an int array;
-    BatchSampler then slices that array instead of looping over Python ints.
+    A sampler may also define `_epoch_chunks()` yielding one epoch's indices as int arrays
+    (or `_epoch_indices()` returning them as one array); BatchSampler then slices those arrays
+    instead of looping over Python ints.  Chunks keep memory bounded where an epoch is drawn
+    with replacement: num_samples may be far larger than the data (minGPT asks for 1e10).
     """
 
     def __init__(self, data_source=None):
@@ -51,17 +69,19 @@ class RandomSampler(Sampler):
     def num_samples(self):
         return len(self.data_source) if self._num_samples is None else int(self._num_samples)
 
-    def _epoch_indices(self):
+    def _epoch_chunks(self):
         n, k = len(self.data_source), self.num_samples
         g = _rng(self.generator)
         if self.replacement:
-            return g.integers(0, n, size=k)
-        reps = -(-k // n) if n else 0
-        perm = np.concatenate([g.permutation(n) for _ in range(reps)]) if reps else np.arange(0)
-        return perm[:k]
+            yield from _chunked_draws(k, lambda m: g.integers(0, n, size=m))
+            return
+        while k > 0 and n:
+            perm = g.permutation(n)
+            yield perm[:k]
+            k -= n
 
     def __iter__(self):
-        return iter(self._epoch_indices().tolist())
+        return _iter_chunks(self._epoch_chunks())
 
     def __len__(self):
         return self.num_samples
@@ -103,12 +123,21 @@ class BatchSampler(Sampler):
         # the DataLoader's path: whole-epoch index arrays sliced per batch when the sampler
         # can give them, so a batch of a TensorDataset is one fancy-index per array
         bs = self.batch_size
-        epoch = getattr(self.sampler, "_epoch_indices", None)
-        if epoch is not None:
-            idx = epoch()
-            stop = len(idx) - len(idx) % bs if self.drop_last else len(idx)
-            for s in range(0, stop, bs):
-                yield idx[s:s + bs]
+        chunks = getattr(self.sampler, "_epoch_chunks", None)
+        if chunks is None and hasattr(self.sampler, "_epoch_indices"):
+            def chunks():
+                yield self.sampler._epoch_indices()
+        if chunks is not None:
+            rest = None
+            for idx in chunks():
+                if rest is not None and len(rest):
+                    idx = np.concatenate([rest, idx])
+                whole = len(idx) - len(idx) % bs
+                for s in range(0, whole, bs):
+                    yield idx[s:s + bs]
+                rest = idx[whole:]
+            if rest is not None and len(rest) and not self.drop_last:
+                yield rest
             return
         batch = []
         for i in self.sampler:
@@ -150,13 +179,17 @@ class WeightedRandomSampler(Sampler):
         self.weights, self.num_samples = w, int(num_samples)
         self.replacement, self.generator = replacement, generator
 
-    def _epoch_indices(self):
+    def _epoch_chunks(self):
         g = _rng(self.generator)
-        return g.choice(len(self.weights), size=self.num_samples, replace=self.replacement,
-                        p=self.weights / self.weights.sum())
+        p = self.weights / self.weights.sum()
+        if not self.replacement:   # at most len(weights) indices: one draw
+            yield g.choice(len(self.weights), size=self.num_samples, replace=False, p=p)
+            return
+        yield from _chunked_draws(self.num_samples,
+                                  lambda m: g.choice(len(self.weights), size=m, p=p))
 
     def __iter__(self):
-        return iter(self._epoch_indices().tolist())
+        return _iter_chunks(self._epoch_chunks())
 
     def __len__(self):
         return self.num_samples
