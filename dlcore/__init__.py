@@ -14,6 +14,8 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
     _os.environ["GOMP_SPINCOUNT"] = "10000"
 
+from . import numpy_warnings as _numpy_warnings
+_numpy_warnings.install()
 from ._unbuilt import explain as _explain_missing_extension
 try:
     from . import runtime  # the first import of the compiled extension

@@ -42,6 +42,15 @@ class Sum(Function):
         return _expand_back(g, self.shape, self.axis, self.keepdim)
 
 
+def _product_dtype(dt):
+    """np.prod's accumulator: small ints and bools widen to 64 bits (torch's prod gives int64)."""
+    if dt.kind == "b" or (dt.kind == "i" and dt.itemsize < 8):
+        return np.int64
+    if dt.kind == "u" and dt.itemsize < 8:
+        return np.uint64
+    return None
+
+
 class Mean(Function):
     LINEAR = True
 
@@ -49,7 +58,11 @@ class Mean(Function):
         self.shape, self.axis, self.keepdim = a.shape, axis, keepdim
         n = a.size if axis is None else int(np.prod([a.shape[i] for i in axis]))
         self.n = n
-        return np.asarray(np.mean(a, axis=axis, keepdims=keepdim), dtype=a.dtype)
+        # np.mean's own steps (float16 summed in float32), spelled out so that its warnings
+        # (an empty mean, inf - inf) come from this file, whose NumPy warnings dlcore filters
+        acc = np.float32 if a.dtype == np.float16 else None
+        total = np.add.reduce(a, axis=axis, dtype=acc, keepdims=keepdim)
+        return np.asarray(np.true_divide(total, n), dtype=a.dtype)
 
     def backward(self, g):
         return _expand_back(g / self.n, self.shape, self.axis, self.keepdim)
@@ -87,7 +100,8 @@ class Var(Function):
 
 class Prod(Function):
     def forward(self, a, axis=None, keepdim=False):
-        out = np.asarray(np.prod(a, axis=axis, keepdims=keepdim))
+        out = np.asarray(np.multiply.reduce(a, axis=axis, dtype=_product_dtype(a.dtype),
+                                            keepdims=keepdim))
         if self.requires_grad:
             self.a, self.axis, self.keepdim = a, axis, keepdim
         return out
@@ -102,8 +116,8 @@ class Prod(Function):
         lead = moved.shape[:a.ndim - len(ax)]
         flat = moved.reshape(lead + (-1,))
         ones = np.ones(lead + (1,), a.dtype)
-        left = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
-        right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
+        left = np.multiply.accumulate(np.concatenate([ones, flat[..., :-1]], -1), -1)
+        right = np.multiply.accumulate(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
         others = (left * right).reshape(moved.shape)
         others = np.moveaxis(others, tuple(range(a.ndim - len(ax), a.ndim)), ax)
         return _expand_back(g, a.shape, axis, self.keepdim) * others
@@ -207,7 +221,7 @@ class Cumsum(Function):
 
 class Cumprod(Function):
     def forward(self, a, axis=0):
-        out = np.cumprod(a, axis=axis)
+        out = np.multiply.accumulate(a, axis=axis, dtype=_product_dtype(a.dtype))
         if self.requires_grad:
             self.a, self.out, self.axis = a, out, axis
         return out
@@ -224,8 +238,8 @@ class Cumprod(Function):
         grad = np.zeros_like(am)
         n = am.shape[-1]
         for i in range(n):
-            left = np.prod(am[..., :i], axis=-1, keepdims=True)
-            right = np.cumprod(am[..., i + 1:], axis=-1)
+            left = np.multiply.reduce(am[..., :i], axis=-1, keepdims=True)
+            right = np.multiply.accumulate(am[..., i + 1:], axis=-1)
             # outputs j >= i without a_i: left * (1, a_{i+1}, a_{i+1}a_{i+2}, ...)
             tail = np.concatenate([np.ones_like(left), right], axis=-1) * left
             grad[..., i] = np.sum(gm[..., i:] * tail, axis=-1)
