@@ -282,6 +282,15 @@ def from_numpy(arr):
     return wrap(arr)
 
 
+def _sizes(sizes, size, fname):
+    """The sizes given positionally or, as torch also takes them, by the keyword size=."""
+    if size is None:
+        return sizes
+    if sizes:
+        raise TypeError("%s() got multiple values for argument 'size'" % fname)
+    return (size,)
+
+
 def _make(fn, size, dtype, requires_grad, fname, device=None):
     _check_device(device)
     dt = _as_dtype(dtype, fname=fname) or _default_dtype["dtype"]
@@ -289,16 +298,16 @@ def _make(fn, size, dtype, requires_grad, fname, device=None):
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.zeros, size, dtype, requires_grad, "zeros", device)
+def zeros(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _make(np.zeros, _sizes(sizes, size, "zeros"), dtype, requires_grad, "zeros", device)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.ones, size, dtype, requires_grad, "ones", device)
+def ones(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _make(np.ones, _sizes(sizes, size, "ones"), dtype, requires_grad, "ones", device)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
-    return _make(np.empty, size, dtype, requires_grad, "empty", device)
+def empty(*sizes, size=None, dtype=None, device=None, requires_grad=False):
+    return _make(np.empty, _sizes(sizes, size, "empty"), dtype, requires_grad, "empty", device)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -381,14 +390,16 @@ def _random_float_dtype(dtype, fname):
     return dt
 
 
-def rand(*size, dtype=None, generator=None, requires_grad=False, device=None):
+def rand(*sizes, size=None, dtype=None, generator=None, requires_grad=False, device=None):
+    size = _sizes(sizes, size, "rand")
     _check_device(device)
     dt = _random_float_dtype(dtype, "rand")
     arr = R.rng(generator).random(_size_args(size, "rand")).astype(dt)
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, generator=None, requires_grad=False, device=None):
+def randn(*sizes, size=None, dtype=None, generator=None, requires_grad=False, device=None):
+    size = _sizes(sizes, size, "randn")
     _check_device(device)
     dt = _random_float_dtype(dtype, "randn")
     arr = R.rng(generator).standard_normal(_size_args(size, "randn")).astype(dt)

@@ -229,3 +229,17 @@ def test_top_level_forms_keep_the_graph():
 def test_loss_reduction_integers_are_checked():
     with pytest.raises(ValueError, match="reduction"):
         dl.kl_div(dl.zeros(3), dl.zeros(3), 3)
+
+
+def test_factories_take_size_keyword(torch):
+    # pytorch/examples' GAT writes torch.empty(size=(in, out))
+    for name in ("zeros", "ones", "empty", "rand", "randn"):
+        d = getattr(dl, name)(size=(2, 3))
+        t = getattr(torch, name)(size=(2, 3))
+        assert tuple(d.shape) == tuple(t.shape) and str(d.dtype).split(".")[-1] == \
+            str(t.dtype).split(".")[-1]
+        assert tuple(getattr(dl, name)(size=[4]).shape) == (4,)
+        with pytest.raises(TypeError, match="multiple values for argument 'size'"):
+            getattr(dl, name)(2, size=(3,))
+        with pytest.raises(TypeError):
+            getattr(torch, name)(2, size=(3,))
