@@ -42,6 +42,7 @@ from .functions import cat, stack, where, matmul, einsum  # noqa: F401
 from .functions_nn import *  # noqa: F401,F403
 from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.math_extra import *  # noqa: F401,F403
+from .ops.tensor_compat import *  # noqa: F401,F403
 from .type_info import *  # noqa: F401,F403
 from . import autograd, nn, random, runtime  # noqa: F401
 from .runtime import memory, set_num_threads, get_num_threads, num_threads  # noqa: F401

@@ -24,6 +24,7 @@ from .ops.compare import CompareMethods
 from .ops.inplace import InplaceMethods
 from .ops.inplace_math import InplaceMathMethods
 from .ops.math_extra import MathExtraMethods
+from .ops.tensor_compat import CompatMethods
 from .ops.shape_extra import ShapeExtraMethods
 from .ops.convert import ConvertMethods
 from .ops.elementwise import ElementwiseMethods
@@ -86,7 +87,7 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
              ReduceMethods, ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods,
              SharedMemoryMethods, SparseMethods, ConvertMethods, SelectMethods,
              ElementwiseMethods, RandomMethods, InplaceMathMethods, ShapeExtraMethods,
-             MathExtraMethods, concrete=True):
+             MathExtraMethods, CompatMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
     Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape,
