@@ -8,7 +8,7 @@ from ...ops.reduce import sum_of_squares
 from ...tensor import Tensor
 from .. import init as _init
 from . import rnn  # noqa: F401  (nn.utils.rnn: packed sequences)
-from . import parametrize, parametrizations  # noqa: F401
+from . import parametrize, parametrizations, prune  # noqa: F401
 from .weight_norm import weight_norm, remove_weight_norm  # noqa: F401
 from .spectral_norm import spectral_norm, remove_spectral_norm  # noqa: F401
 
