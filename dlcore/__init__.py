@@ -57,7 +57,7 @@ def __getattr__(name):
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
                 "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
                 "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends",
-                "amp", "cpu", "accelerator", "serialization", "testing"):
+                "amp", "cpu", "accelerator", "serialization", "testing", "func"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)
