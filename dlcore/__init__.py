@@ -40,6 +40,7 @@ from .functions import cat, stack, where, matmul, einsum  # noqa: F401
 from .functions_nn import *  # noqa: F401,F403
 from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.math_extra import *  # noqa: F401,F403
+from .ops.special import *  # noqa: F401,F403
 from .type_info import *  # noqa: F401,F403
 from . import autograd, nn, random, runtime  # noqa: F401
 from .runtime import memory, set_num_threads, get_num_threads, num_threads  # noqa: F401
@@ -54,7 +55,7 @@ def __getattr__(name):
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
                 "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
                 "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends",
-                "amp", "cpu", "accelerator", "serialization"):
+                "amp", "cpu", "accelerator", "serialization", "special", "linalg"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)
