@@ -42,6 +42,7 @@ from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.math_extra import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
 from .ops.linalg_methods import *  # noqa: F401,F403
+from .ops.math_torch import *  # noqa: F401,F403
 from .type_info import *  # noqa: F401,F403
 from . import autograd, nn, random, runtime  # noqa: F401
 from .runtime import memory, set_num_threads, get_num_threads, num_threads  # noqa: F401

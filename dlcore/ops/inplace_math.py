@@ -58,7 +58,8 @@ _NAMES = (
     "true_divide multiply divide subtract eq ne lt le gt ge greater greater_equal less "
     "less_equal not_equal logical_and logical_or logical_xor logical_not cumsum cumprod tril "
     "triu addmm scatter_add erf erfc erfinv lgamma digamma polygamma mvlgamma i0 xlogy sinc "
-    "logit deg2rad rad2deg fix frac sgn copysign float_power heaviside gcd lcm").split()
+    "logit deg2rad rad2deg fix frac sgn copysign float_power heaviside gcd lcm addmv addr "
+    "addbmm baddbmm ldexp nextafter").split()
 
 
 class InplaceMathMethods:
