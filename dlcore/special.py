@@ -4,18 +4,21 @@ are the top-level functions under torch.special's spelling."""
 from . import functions as _F
 from .ops.math_extra import logit, sinc, xlogy  # noqa: F401
 from .ops.special import (I0e, I1, I1e, LogNdtr, Ndtr, Ndtri, Erfcx, digamma, entr, erf,  # noqa: F401
-                          erfc, erfinv, i0, lgamma, multigammaln, polygamma, xlog1py, zeta)
+                          erfc, erfinv, i0, igamma, igammac, lgamma, multigammaln, polygamma,
+                          xlog1py, zeta)
 from .ops.special import _tensor
 
 __all__ = ["erf", "erfc", "erfcx", "erfinv", "expit", "logit", "xlogy", "xlog1py", "gammaln",
            "digamma", "psi", "polygamma", "multigammaln", "i0", "i0e", "i1", "i1e", "log_ndtr",
            "ndtr", "ndtri", "sinc", "entr", "logsumexp", "softmax", "log_softmax", "round",
-           "exp2", "expm1", "log1p", "zeta"]
+           "exp2", "expm1", "log1p", "zeta", "gammainc", "gammaincc"]
 
 expit = _F.sigmoid
 exp2, expm1, log1p, logsumexp, round = _F.exp2, _F.expm1, _F.log1p, _F.logsumexp, _F.round
 gammaln = lgamma
 psi = digamma
+gammainc = igamma
+gammaincc = igammac
 
 
 def i0e(input):

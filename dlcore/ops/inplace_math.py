@@ -59,7 +59,7 @@ _NAMES = (
     "less_equal not_equal logical_and logical_or logical_xor logical_not cumsum cumprod tril "
     "triu addmm scatter_add erf erfc erfinv lgamma digamma polygamma mvlgamma i0 xlogy sinc "
     "logit deg2rad rad2deg fix frac sgn copysign float_power heaviside gcd lcm addmv addr "
-    "addbmm baddbmm ldexp nextafter").split()
+    "addbmm baddbmm ldexp nextafter igamma igammac").split()
 
 
 class InplaceMathMethods:

@@ -13,7 +13,8 @@ from ..tensor_base import TensorBase, wrap
 from . import join
 from . import special_numerics as N
 
-__all__ = ["erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma", "i0"]
+__all__ = ["erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma", "i0", "igamma",
+           "igammac"]
 
 _TWO_OVER_SQRTPI = 2.0 / math.sqrt(math.pi)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -187,6 +188,29 @@ class Xlog1py(Function):
         return gx, gy
 
 
+class Igamma(Function):
+    """The regularized incomplete gamma P(a, x) (Q(a, x) if upper); d/dx = +-x^(a-1) e^-x /
+    Gamma(a).  torch has no derivative in a and neither do we (a backward needing it raises)."""
+
+    def forward(self, a, x, upper=False):
+        dt = np.result_type(a, x)
+        dt = dt if is_floating(dt) else get_default_dtype()
+        self.upper = upper
+        if self.requires_grad:
+            self.a, self.x = a, x
+        with np.errstate(all="ignore"):
+            return np.asarray(N.gammainc(a, x, upper)).astype(dt)
+
+    def backward(self, g):
+        if self.needs_input_grad[0]:
+            raise NotImplementedError("the derivative of igamma/igammac with respect to its "
+                                      "first argument (a) is not implemented (torch has none)")
+        a, x = np.asarray(self.a, np.float64), np.asarray(self.x, np.float64)
+        with np.errstate(all="ignore"):
+            d = np.exp((a - 1) * np.log(x) - x - N.lgamma(a))
+        return None, g * (-d if self.upper else d).astype(g.dtype)
+
+
 def _tensor(x, name):
     if not isinstance(x, TensorBase):
         raise TypeError("%s(): argument 'input' must be Tensor, not %s" % (name, type(x).__name__))
@@ -252,6 +276,26 @@ def zeta(input, other):
     return Zeta.apply(input, other)
 
 
+def _binary(input, other, name):
+    if not isinstance(input, TensorBase) and not isinstance(other, TensorBase):
+        raise TypeError("%s: expected a Tensor as input or other, got two numbers" % name)
+    if not isinstance(input, TensorBase):
+        input = wrap(np.asarray(input, dtype=_float_array(other._data).dtype))
+    if not isinstance(other, TensorBase):
+        other = wrap(np.asarray(other, dtype=_float_array(input._data).dtype))
+    return input, other
+
+
+def igamma(input, other):
+    """The regularized lower incomplete gamma P(input, other) (torch.special.gammainc)."""
+    return Igamma.apply(*_binary(input, other, "igamma"), upper=False)
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma Q(input, other) (torch.special.gammaincc)."""
+    return Igamma.apply(*_binary(input, other, "igammac"), upper=True)
+
+
 def _where(c, a, b):
     return join.where(c, a, b)
 
@@ -305,3 +349,9 @@ class SpecialMethods:
 
     def i0(self):
         return i0(self)
+
+    def igamma(self, other):
+        return igamma(self, other)
+
+    def igammac(self, other):
+        return igammac(self, other)
