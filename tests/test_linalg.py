@@ -249,3 +249,27 @@ def test_det_gradient_of_singular_matrix():
     b = dl.tensor([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [3.0, 6.0, 9.0]], dtype=dl.float64,
                   requires_grad=True)
     assert dl.autograd.gradcheck(dl.linalg.det, (b,))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (5, 3), (3, 5), (2, 4, 4), (2, 2, 6, 6)])
+def test_lu_matches_torch(shape):
+    a, ta = _pair(RNG.standard_normal(shape))
+    for x, y in zip(dl.linalg.lu(a), torch.linalg.lu(ta)):
+        _close(x, y, 1e-12)
+    LU, piv = dl.linalg.lu_factor(a)
+    tLU, tpiv = torch.linalg.lu_factor(ta)
+    _close(LU, tLU, 1e-12)
+    _close(piv, tpiv)
+    out = dl.lu(a, get_infos=True)
+    _close(out[2], torch.lu(ta, get_infos=True)[2])
+    _close(a.lu()[0], tLU, 1e-12)
+
+
+def test_lu_singular_info_and_gradients():
+    s, ts = _pair([[1.0, 2.0], [2.0, 4.0]])
+    _close(dl.linalg.lu_factor_ex(s).info, torch.linalg.lu_factor_ex(ts).info)
+    with pytest.raises(dl.linalg.LinAlgError):
+        dl.linalg.lu_factor_ex(s, check_errors=True)
+    x = _g((2, 4, 4), spd=True)
+    assert dl.autograd.gradcheck(lambda t: dl.linalg.lu(t)[1:], (x,))
+    assert dl.autograd.gradcheck(lambda t: dl.linalg.lu_factor(t).LU, (x,))

@@ -10,6 +10,8 @@ import numpy as np
 from ..dtypes import is_floating
 from ..tensor_base import TensorBase, wrap
 from . import diagonal as _diag
+from . import join as _join
+from .linalg_lu import LuParts, lu_factor_array, permutation as _lu_perm
 from .linalg_decomp import (Cholesky, Det, Eigh, Inv, LinAlgError, Qr, Slogdet,  # noqa: F401
                             Solve, Svd)
 from .math_extra import cross as _cross
@@ -20,7 +22,7 @@ __all__ = ["LinAlgError", "norm", "vector_norm", "matrix_norm", "inv", "inv_ex",
            "solve_ex", "solve_triangular", "det", "slogdet", "eigh", "eigvalsh", "eig",
            "eigvals", "svd", "svdvals", "qr", "cholesky", "cholesky_ex", "lstsq", "pinv",
            "matrix_rank", "matrix_power", "matrix_exp", "cross", "multi_dot", "vecdot",
-           "diagonal", "tensorinv", "tensorsolve", "cond"]
+           "diagonal", "tensorinv", "tensorsolve", "cond", "lu", "lu_factor", "lu_factor_ex"]
 
 SlogdetResult = namedtuple("slogdet", ["sign", "logabsdet"])
 EighResult = namedtuple("eigh", ["eigenvalues", "eigenvectors"])
@@ -29,6 +31,9 @@ QrResult = namedtuple("qr", ["Q", "R"])
 InvExResult = namedtuple("inv_ex", ["inverse", "info"])
 SolveExResult = namedtuple("solve_ex", ["result", "info"])
 CholeskyExResult = namedtuple("cholesky_ex", ["L", "info"])
+LuResult = namedtuple("lu", ["P", "L", "U"])
+LuFactorResult = namedtuple("lu_factor", ["LU", "pivots"])
+LuFactorExResult = namedtuple("lu_factor_ex", ["LU", "pivots", "info"])
 LstsqResult = namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
 
 _TORCH_DTYPE = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
@@ -368,3 +373,48 @@ def cond(A, p=None):
         return s.amax(-1) / s.amin(-1) if p != -2 else s.amin(-1) / s.amax(-1)
     return matrix_norm(A, p) * matrix_norm(inv(A), p)
 
+
+
+def _lu(A, name):
+    A = _matrix(A, name, square=False)
+    lu_, piv, info = lu_factor_array(A._data)
+    L, U = LuParts.apply(A, lu=lu_, piv=piv)
+    return A, L, U, piv, info
+
+
+def lu(A, *, pivot=True):
+    """A = P L U with partial pivoting (dlcore.ops.linalg_lu)."""
+    if not pivot:
+        raise NotImplementedError("linalg.lu: LU without pivoting is not implemented on CPU "
+                                  "(torch's CPU has none either)")
+    A, L, U, piv, _ = _lu(A, "linalg.lu")
+    return LuResult(wrap(_lu_perm(piv, A.shape[-2], A._data.dtype)), L, U)
+
+
+def _packed(A, L, U):
+    """L - I + U in one matrix (LAPACK's packed LU), differentiable through L and U."""
+    m, n = A.shape[-2], A.shape[-1]
+    k = min(m, n)
+    dt = A._data.dtype
+    strict_l = L - wrap(np.eye(m, k, dtype=dt))
+    batch = tuple(A.shape[:-2])
+    if m > n:
+        U = _join.cat([U, wrap(np.zeros(batch + (m - n, n), dt))], -2)
+    elif n > m:
+        strict_l = _join.cat([strict_l, wrap(np.zeros(batch + (m, n - m), dt))], -1)
+    return strict_l + U
+
+
+def lu_factor(A, *, pivot=True):
+    res = lu_factor_ex(A, pivot=pivot)
+    return LuFactorResult(res.LU, res.pivots)
+
+
+def lu_factor_ex(A, *, pivot=True, check_errors=False):
+    if not pivot:
+        raise NotImplementedError("linalg.lu_factor: LU without pivoting is not implemented")
+    A, L, U, piv, info = _lu(A, "linalg.lu_factor")
+    if check_errors and bool(info.any()):
+        raise LinAlgError("linalg.lu_factor_ex: U[%d,%d] is zero and using it on lu_solve "
+                          "would result in a division by zero." % ((int(info.max()),) * 2))
+    return LuFactorExResult(_packed(A, L, U), wrap(piv), wrap(info))

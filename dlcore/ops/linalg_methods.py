@@ -11,7 +11,7 @@ from .diagonal import diagonal
 
 __all__ = ["det", "logdet", "slogdet", "inverse", "pinverse", "matrix_power", "matrix_exp",
            "cholesky", "cholesky_inverse", "cholesky_solve", "svd", "qr", "triangular_solve",
-           "diagonal"]
+           "diagonal", "lu"]
 
 SvdResult = namedtuple("svd", ["U", "S", "V"])
 TriangularSolveResult = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
@@ -69,6 +69,12 @@ def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     return TriangularSolveResult(X, A.clone())
 
 
+def lu(A, pivot=True, get_infos=False):
+    """torch.lu: (A_LU, pivots[, infos]), LAPACK's packed form."""
+    res = L.lu_factor_ex(A, pivot=pivot)
+    return (res.LU, res.pivots, res.info) if get_infos else (res.LU, res.pivots)
+
+
 class LinalgMethods:
     """The Tensor methods of the functions above."""
 
@@ -99,5 +105,5 @@ class LinalgMethods:
         return pinverse(self, rcond)
 
 
-for _n in ("det logdet slogdet inverse matrix_power matrix_exp").split():
+for _n in ("det logdet slogdet inverse matrix_power matrix_exp lu").split():
     setattr(LinalgMethods, _n, globals()[_n])
