@@ -43,6 +43,9 @@ from .functions_nn import *  # noqa: F401,F403
 from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.math_extra import *  # noqa: F401,F403
 from .ops.tensor_compat import *  # noqa: F401,F403
+from .ops.special import *  # noqa: F401,F403
+from .ops.linalg_methods import *  # noqa: F401,F403
+from .ops.math_torch import *  # noqa: F401,F403
 from .type_info import *  # noqa: F401,F403
 from . import autograd, nn, random, runtime  # noqa: F401
 from .runtime import memory, set_num_threads, get_num_threads, num_threads  # noqa: F401
@@ -57,7 +60,8 @@ def __getattr__(name):
     if name in ("optim", "data", "models", "train", "io", "metrics", "cli", "bench",
                 "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
                 "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends",
-                "amp", "cpu", "accelerator", "serialization", "testing", "func"):
+                "amp", "cpu", "accelerator", "serialization", "testing", "func", "special",
+                "linalg"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)

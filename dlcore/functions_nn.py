@@ -156,6 +156,7 @@ for _n in ("abs_ acos_ acosh_ arccos_ arccosh_ arcsin_ arcsinh_ arctan_ arctanh_
            "atan_ atanh_ ceil_ clamp_ clamp_max_ clamp_min_ clip_ cos_ cosh_ detach_ exp2_ exp_ "
            "expm1_ fill_ floor_ index_put_ log10_ log1p_ log2_ log_ nan_to_num_ neg_ negative_ "
            "reciprocal_ relu_ round_ rsqrt_ sigmoid_ sin_ sinh_ sqrt_ square_ tan_ tanh_ trunc_ "
-           "zero_ clone detach scatter_add swapaxes trunc unflatten").split():
+           "zero_ clone detach scatter_add swapaxes trunc unflatten erf_ erfc_ i0_ addmv_ xlogy_ "
+           "sinc_ deg2rad_ rad2deg_ fix_ frac_ ldexp_ logit_ gcd_ lcm_").split():
     globals()[_n] = _method_as_function(_n, "torch.%s(t, ...) is t.%s(...)")
     __all__.append(_n)

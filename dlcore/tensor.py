@@ -34,6 +34,9 @@ from .ops.matmul import MatmulMethods
 from .ops.reduce import ReduceMethods, _arg_reduce  # noqa: F401
 from .ops.shape import Cast, IndexMethods, ShapeMethods
 from .ops.sparse_coo import SparseMethods
+from .ops.special import SpecialMethods
+from .ops.linalg_methods import LinalgMethods
+from .ops.math_torch import MathTorchMethods
 from .shared_storage import SharedMemoryMethods
 from .shapes import (Size, SortResult, norm_dim as _norm_dim, norm_axes as _axes,  # noqa: F401
                      var_correction as _correction, resolve_shape as _resolve_shape,
@@ -87,7 +90,8 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
              ReduceMethods, ShapeMethods, IndexMethods, ActivationMethods, MatmulMethods,
              SharedMemoryMethods, SparseMethods, ConvertMethods, SelectMethods,
              ElementwiseMethods, RandomMethods, InplaceMathMethods, ShapeExtraMethods,
-             MathExtraMethods, CompatMethods, concrete=True):
+             MathExtraMethods, CompatMethods, SpecialMethods, LinalgMethods,
+             MathTorchMethods, concrete=True):
     """An n-dimensional array with optional gradient tracking.
 
     Constructed as torch.Tensor is: Tensor(2, 3) is a new zero-filled tensor of that shape,

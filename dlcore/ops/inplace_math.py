@@ -57,7 +57,9 @@ _NAMES = (
     "clamp_max lerp addcmul addcdiv pow fmod remainder hypot nan_to_num floor_divide "
     "true_divide multiply divide subtract eq ne lt le gt ge greater greater_equal less "
     "less_equal not_equal logical_and logical_or logical_xor logical_not cumsum cumprod tril "
-    "triu addmm scatter_add").split()
+    "triu addmm scatter_add erf erfc erfinv lgamma digamma polygamma mvlgamma i0 xlogy sinc "
+    "logit deg2rad rad2deg fix frac sgn copysign float_power heaviside gcd lcm addmv addr "
+    "addbmm baddbmm ldexp nextafter igamma igammac").split()
 
 
 class InplaceMathMethods:

@@ -1,0 +1,225 @@
+"""The matrix factorizations and inverses as differentiable ops (inv, det, slogdet, solve,
+cholesky, eigh, svd, qr), batched over leading dims.  Forwards are NumPy's LAPACK calls;
+backwards are the standard matrix-calculus formulas (real matrices):
+
+- inv:      gA = -X^T gX X^T                       (X = A^-1)
+- det:      gA = g cof(A), cof(A) = det(U)det(V) U diag(prod_{j!=i} s_j) V^T from the SVD, so a
+            singular A gets its (finite) gradient too
+- slogdet:  gA = g A^-T
+- solve:    gB = A^-T gX, gA = -gB X^T
+- cholesky: gA = sym(L^-T Phi(L^T gL) L^-1), Phi: the lower triangle, diagonal halved
+- eigh:     gA = V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1 / (w_j - w_i)
+- svd:      Townsend's formula (reduced SVD, distinct non-zero singular values)
+- qr:       gA = (gQ + Q copyltu(R gR^T - gQ^T Q)) R^-T (reduced QR, m >= n)
+LAPACK's failures (singular, not positive-definite) come back as LinAlgError, a RuntimeError
+like torch's.
+"""
+import numpy as np
+
+from ..autograd import Function
+
+
+class LinAlgError(RuntimeError):
+    """A matrix the operation cannot handle (singular, not positive-definite): torch's
+    torch.linalg.LinAlgError is a RuntimeError too."""
+
+
+def _t(m):
+    return np.swapaxes(m, -1, -2)
+
+
+def _lapack(name, fn, *args, **kwargs):
+    try:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+    except np.linalg.LinAlgError as e:
+        msg = str(e)
+        if "ingular" in msg:
+            msg = ("The input matrix is singular (a zero pivot in its LU factorization), "
+                   "so it cannot be inverted")
+        elif "positive" in msg.lower():
+            msg = "The factorization could not be completed because the input is not " \
+                  "positive-definite"
+        raise LinAlgError("%s: %s." % (name, msg)) from None
+
+
+class Inv(Function):
+    def forward(self, a):
+        out = _lapack("linalg.inv", np.linalg.inv, a).astype(a.dtype, copy=False)
+        if self.requires_grad:
+            self.out = out
+        return out
+
+    def backward(self, g):
+        xt = _t(self.out)
+        return -(xt @ g @ xt)
+
+    def backward_graph(self, g):
+        xt = Inv.apply(self.parents[0]).mT
+        return -(xt @ g @ xt)
+
+
+def cofactor(a):
+    """det(A) A^-T, finite also for singular A (through the SVD)."""
+    u, s, vt = np.linalg.svd(a)
+    n = s.shape[-1]
+    others = np.where(np.eye(n, dtype=bool), 1.0, s[..., None, :])   # row i: s with s_i -> 1
+    prod = np.prod(others, axis=-1)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    return sign[..., None, None] * (u * prod[..., None, :]) @ vt
+
+
+class Det(Function):
+    def forward(self, a):
+        if self.requires_grad:
+            self.a = a
+        with np.errstate(all="ignore"):
+            return np.asarray(np.linalg.det(a), dtype=a.dtype)
+
+    def backward(self, g):
+        with np.errstate(all="ignore"):
+            return g[..., None, None] * cofactor(self.a.astype(np.float64)).astype(g.dtype)
+
+
+class Slogdet(Function):
+    """(sign, log|det|); only log|det| carries a gradient (sign is piecewise constant)."""
+
+    def forward(self, a):
+        with np.errstate(all="ignore"):
+            sign, logabs = np.linalg.slogdet(a)
+        if self.requires_grad:
+            self.a = a
+        return np.asarray(sign, a.dtype), np.asarray(logabs, a.dtype)
+
+    def backward(self, gsign, glog):
+        inv_t = _t(_lapack("linalg.slogdet (backward)", np.linalg.inv, self.a))
+        return glog[..., None, None] * inv_t
+
+
+class Solve(Function):
+    """X = A^-1 B for B of shape (..., n, k) (the public function makes vectors columns)."""
+
+    def forward(self, a, b):
+        shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a2 = np.broadcast_to(a, shape + a.shape[-2:])
+        b2 = np.broadcast_to(b, shape + b.shape[-2:])
+        out = _lapack("linalg.solve", np.linalg.solve, a2, b2).astype(
+            np.result_type(a, b), copy=False)
+        if self.requires_grad:
+            self.a, self.out = a, out
+        return out
+
+    def backward(self, g):
+        a = np.broadcast_to(self.a, g.shape[:-2] + self.a.shape[-2:])
+        gb = _lapack("linalg.solve (backward)", np.linalg.solve, _t(a), g)
+        return -(gb @ _t(self.out)), gb
+
+
+class Cholesky(Function):
+    """The lower factor L of A = L L^T (upper=True: L^T, the public function transposes)."""
+
+    def forward(self, a):
+        out = _lapack("linalg.cholesky", np.linalg.cholesky, a).astype(a.dtype, copy=False)
+        if self.requires_grad:
+            self.out = out
+        return out
+
+    def backward(self, g):
+        L = self.out
+        n = L.shape[-1]
+        phi = np.tril(_t(L) @ g)
+        phi[..., np.arange(n), np.arange(n)] *= 0.5
+        # L^-T phi L^-1 by two triangular solves (through solve: no SciPy here)
+        left = np.linalg.solve(_t(L), phi)
+        ga = _t(np.linalg.solve(_t(L), _t(left)))
+        return 0.5 * (ga + _t(ga))
+
+
+class Eigh(Function):
+    """(eigenvalues ascending, eigenvectors as columns) of a symmetric matrix (the lower
+    triangle is read, UPLO='L', as torch)."""
+
+    def forward(self, a, uplo="L"):
+        w, v = _lapack("linalg.eigh", np.linalg.eigh, a, UPLO=uplo)
+        w, v = w.astype(a.dtype, copy=False), v.astype(a.dtype, copy=False)
+        if self.requires_grad:
+            self.w, self.v = w, v
+        return w, v
+
+    def backward(self, gw, gv):
+        w, v = self.w, self.v
+        with np.errstate(all="ignore"):
+            diff = w[..., None, :] - w[..., :, None]          # w_j - w_i
+            n = w.shape[-1]
+            f = np.where(np.eye(n, dtype=bool), 0.0, 1.0 / diff)
+        inner = f * (_t(v) @ gv)
+        inner[..., np.arange(n), np.arange(n)] += gw
+        return v @ inner @ _t(v)
+
+
+class Svd(Function):
+    """The reduced SVD (U, S, Vh) (full_matrices=False; the full one has no gradient here)."""
+
+    def forward(self, a, full_matrices=False):
+        u, s, vh = _lapack("linalg.svd", np.linalg.svd, a, full_matrices=full_matrices)
+        u, s, vh = (x.astype(a.dtype, copy=False) for x in (u, s, vh))
+        if self.requires_grad:
+            if full_matrices and a.shape[-1] != a.shape[-2]:
+                raise NotImplementedError(
+                    "linalg.svd: the gradient of full_matrices=True is not defined for "
+                    "non-square inputs; use full_matrices=False")
+            self.u, self.s, self.vh = u, s, vh
+        return u, s, vh
+
+    def backward(self, gu, gs, gvh):
+        u, s, vh = self.u, self.s, self.vh
+        v, gv = _t(vh), _t(gvh)
+        k = s.shape[-1]
+        eye = np.eye(k, dtype=bool)
+        with np.errstate(all="ignore"):
+            s2 = s * s
+            f = np.where(eye, 0.0, 1.0 / (s2[..., None, :] - s2[..., :, None]))
+            sinv = np.where(s == 0, 0.0, 1.0 / s)
+        ut_gu = _t(u) @ gu
+        vt_gv = _t(v) @ gv
+        j = f * (ut_gu - _t(ut_gu))
+        kk = f * (vt_gv - _t(vt_gv))
+        core = j * s[..., None, :] + s[..., :, None] * kk
+        core[..., np.arange(k), np.arange(k)] += gs
+        ga = u @ core @ vh
+        m, n = u.shape[-2], v.shape[-2]
+        if m > k:
+            ga = ga + (gu - u @ ut_gu) * sinv[..., None, :] @ vh
+        if n > k:
+            ga = ga + (u * sinv[..., None, :]) @ _t(gv - v @ vt_gv)
+        return ga
+
+
+class Qr(Function):
+    """The QR factorization (mode 'reduced', 'complete' or 'r'); gradient for m >= n reduced."""
+
+    def forward(self, a, mode="reduced"):
+        if mode == "r":
+            r = np.linalg.qr(a, mode="r").astype(a.dtype, copy=False)
+            return np.zeros((0,), a.dtype), r      # torch: an empty Q
+        q, r = np.linalg.qr(a, mode=mode)
+        q, r = q.astype(a.dtype, copy=False), r.astype(a.dtype, copy=False)
+        if self.requires_grad:
+            if a.shape[-2] < a.shape[-1] or (mode == "complete" and a.shape[-2] != a.shape[-1]):
+                raise NotImplementedError(
+                    "linalg.qr: the gradient is implemented for reduced QR of matrices with at "
+                    "least as many rows as columns (this input is %dx%d, mode=%r)"
+                    % (a.shape[-2], a.shape[-1], mode))
+            self.q, self.r = q, r
+        return q, r
+
+    def backward(self, gq, gr):
+        q, r = self.q, self.r
+        m = r @ _t(gr) - _t(gq) @ q
+        low = np.tril(m, -1)
+        copyltu = low + _t(low)
+        n = m.shape[-1]
+        copyltu[..., np.arange(n), np.arange(n)] = m[..., np.arange(n), np.arange(n)]
+        b = gq + q @ copyltu
+        # b R^-T = (R^-1 b^T)^T
+        return _t(_lapack("linalg.qr (backward)", np.linalg.solve, r, _t(b)))
