@@ -125,12 +125,14 @@ class OnnxNode:
 
 class Scope:
     """Where a node is converted: the model, the ONNX names visible there (env: the graph's
-    own and, for a subgraph, the enclosing graphs'), its error prefix and subgraph depth."""
+    own and, for a subgraph, the enclosing graphs'), its error prefix, subgraph depth, and
+    the importer's convert_node (control-flow converters convert subgraphs with it)."""
 
-    __slots__ = ("model", "env", "where", "depth")
+    __slots__ = ("model", "env", "where", "depth", "convert")
 
-    def __init__(self, model, env, where, depth):
+    def __init__(self, model, env, where, depth, convert):
         self.model, self.env, self.where, self.depth = model, env, where, depth
+        self.convert = convert
 
 
 class Builder:

@@ -3,7 +3,8 @@
 An ONNX If whose condition depends on input data cannot be folded into one flat plan: each
 branch becomes a graph of its own (subgraph.separate), planned with the jit passes the first
 time it runs and cached, and the If node becomes a `PyFunction` step of `IfFn` that runs the
-chosen branch's plan on the captured values.  The graph printout shows these steps as PyFunction op=.If.
+chosen branch's plan on the captured values.  The graph's printout shows
+these steps as PyFunction with op='If'.
 A Loop whose trip count or condition is only known at run time runs its body's plan the same
 way (`LoopFn`), under a bound on iterations and on the bytes its scan outputs may take.
 """

@@ -90,7 +90,7 @@ def convert_node(b, model, n, i, env, opset, where_prefix="", depth=0):
         node = OnnxNode(b, n.op_type, n.name, i, domain, opset, ins, attrs, len(n.output),
                         [bool(o) for o in n.output])
         # control-flow converters read their subgraphs in this node's scope (ops_control.py)
-        b.scope = Scope(model, env, where, depth)
+        b.scope = Scope(model, env, where, depth, convert_node)
         try:
             outs = entry[0](b, node)
         except NeedsValues:

@@ -37,7 +37,6 @@ def graph_attr(node, key):
 
 
 def _convert(b, scope, graph, env, opset, where):
-    from .importer import convert_node  # the importer imports this module's users
     if len(graph.sparse_initializer):
         raise UnsupportedOpError("%s: sparse initializers are not supported" % where)
     for t in graph.initializer:
@@ -48,7 +47,7 @@ def _convert(b, scope, graph, env, opset, where):
             if name and name not in env:
                 raise OnnxError("%s: node %d (%s) reads %r, which neither the subgraph nor an "
                                 "enclosing graph defines before it" % (where, k, n.op_type, name))
-        convert_node(b, scope.model, n, k, env, opset, where + ": ", scope.depth + 1)
+        scope.convert(b, scope.model, n, k, env, opset, where + ": ", scope.depth + 1)
     outs = []
     for o in graph.output:
         if o.name not in env:
