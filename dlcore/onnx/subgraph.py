@@ -10,7 +10,7 @@ enclose it (outer-scope capture).  Two ways in:
 """
 from collections import ChainMap
 
-from .builder import Builder
+from .builder import Builder, NeedsValues
 from .errors import OnnxError, UnsupportedOpError
 from .reader import tensor_to_array
 
@@ -104,7 +104,13 @@ def separate(scope, graph, input_types, opset, where):
     for i, (shape, dtype) in zip(graph.input, input_types):
         local[i.name] = b.g.add_input(i.name, shape, dtype)
     caps = _Captures(b, scope.env)
-    outs = _convert(b, scope, graph, ChainMap(local, caps), opset, where)
+    try:
+        outs = _convert(b, scope, graph, ChainMap(local, caps), opset, where)
+    except NeedsValues as e:
+        # the subgraph's own inputs (and what it captures) are run-time values here
+        raise UnsupportedOpError("%s: a shape or attribute there depends on %s, known only "
+                                 "when the subgraph runs (not supported by dlcore.onnx)"
+                                 % (where, e)) from None
     b.g.outputs = outs
     b.g.check()
     return b.g, caps.values
