@@ -144,6 +144,7 @@ def test_hostile_scan_length_is_an_error():
 
 def test_loop_and_scan_conformance_cases_pass():
     from dlcore.onnx.conformance import run_conformance
-    r = run_conformance(kinds=("node",), pattern=r"^test_(loop11|scan9_sum|range_(?!bfloat).*_expanded|"
-                                                  r"linear_attention_.*_expanded)$")["node"]
+    r = run_conformance(kinds=("node",),
+                        pattern=r"^test_(loop11|scan9_sum|range_(?!bfloat).*_expanded|"
+                                r"linear_attention_.*_expanded)$")["node"]
     assert len(r["passed"]) >= 10 and not r["failed"] and not r["unsupported"], r

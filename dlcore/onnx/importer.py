@@ -6,7 +6,7 @@ passes run."""
 from onnx import AttributeProto
 
 from . import ops_math, ops_nn, ops_norm, ops_reduce, ops_rnn, ops_shape  # noqa: F401
-from . import ops_control, ops_extra, ops_loop, ops_quant  # noqa: F401
+from . import ops_control, ops_extra, ops_loop, ops_misc, ops_quant  # noqa: F401
 from . import attention, patterns, qdq
 from .builder import Builder, NeedsValues, OnnxNode, Scope
 from .errors import OnnxError, UnsupportedOpError
