@@ -143,3 +143,36 @@ def test_if_conformance_cases_pass():
     rep = run_conformance(kinds=("node",), pattern=r"^test_if$|^test_affine_grid_.*_expanded$")
     r = rep["node"]
     assert len(r["passed"]) >= 5 and not r["failed"] and not r["unsupported"], r
+
+
+def test_torch_cond_exported_model_matches_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+
+    class Branchy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 5)
+
+        def forward(self, x):
+            def pos(x):
+                return torch.relu(self.lin(x))
+
+            def neg(x):
+                return self.lin(x) * 2 - 1
+            return torch.cond(x.sum() > 0, pos, neg, (x,))
+
+    torch.manual_seed(0)
+    model = Branchy().eval()
+    x = torch.randn(3, 4)
+    path = str(tmp_path / "cond.onnx")
+    try:
+        torch.onnx.export(model, (x,), path, dynamo=True, opset_version=18)
+    except Exception as e:  # an exporter that cannot write torch.cond here
+        pytest.skip("torch.onnx.export of torch.cond failed: %s" % e)
+    assert any(n.op_type == "If" for n in onnx.load(path).graph.node)
+    plan = dlo.load(path)
+    for sign in (1.0, -1.0):
+        xs = sign * (x.abs() + 0.1)
+        with torch.no_grad():
+            want = model(xs).numpy()
+        np.testing.assert_allclose(plan.run(xs.numpy())[0], want, rtol=1e-5, atol=1e-6)
