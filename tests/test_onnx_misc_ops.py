@@ -104,3 +104,24 @@ def test_bitcast_between_sizes_is_an_error():
                opset=26, out_type=T.INT64)
     with pytest.raises(dlo.OnnxError, match="one size"):
         dlo.load(m, check=False).run(np.zeros(2, np.float32))
+
+
+@pytest.mark.parametrize("last,attrs,n", [(1, dict(axis=1), None), (2, dict(axis=2), 6),
+                                          (1, dict(axis=1, onesided=1), None),
+                                          (2, dict(axis=1, inverse=1), None)])
+def test_dft_opset17(last, attrs, n):
+    x = np.random.RandomState(5).randn(2, 7, 5, last).astype(np.float32)
+    ins = ["x"]
+    inits = []
+    if n is not None:
+        ins.append("n")
+        inits.append(numpy_helper.from_array(np.array(n, np.int64), "n"))
+    m = _model(h.make_node("DFT", ins, ["y"], **attrs), [_vi("x", list(x.shape))], 4, inits,
+               opset=17)
+    _check(m, {"x": x}, rtol=1e-4)
+
+
+def test_dft_of_a_bad_layout_is_an_error():
+    m = _model(h.make_node("DFT", ["x"], ["y"]), [_vi("x", [2, 7, 3])], 3, opset=17)
+    with pytest.raises(dlo.OnnxError, match="real or"):
+        dlo.load(m, check=False).run(np.zeros((2, 7, 3), np.float32))

@@ -58,3 +58,19 @@ def bitcast(x, to="float32"):
 
 IMPLS = {"LpPool": lp_pool, "LpNormalization": lp_normalization, "Det": det,
          "Col2Im": col2im, "BitCast": bitcast}
+
+
+def dft(x, axis=1, n=None, inverse=0, onesided=0):
+    """ONNX DFT along `axis` of x (..., 1 real or 2 re/im): (..., bins, ..., 2)."""
+    # in the input's precision (NumPy's FFT keeps float32), as ONNX's reference computes it
+    ct = np.complex64 if x.dtype == np.float32 else np.complex128
+    c = x[..., 0].astype(ct) if x.shape[-1] == 1 else \
+        x[..., 0].astype(ct) + np.complex64(1j).astype(ct) * x[..., 1].astype(ct)
+    n = c.shape[axis] if n is None else n
+    y = np.fft.ifft(c, n=n, axis=axis) if inverse else np.fft.fft(c, n=n, axis=axis)
+    if onesided:
+        y = np.take(y, np.arange(n // 2 + 1), axis=axis)
+    return np.stack([y.real, y.imag], axis=-1).astype(x.dtype)
+
+
+IMPLS["DFT"] = dft

@@ -1,5 +1,6 @@
 """Converters of ONNX ops torch.onnx.export writes and dlcore has no kernel for: LpPool
-(nn.LPPool1d/2d), LpNormalization, Det (torch.det), Col2Im (F.fold), BitCast.  Each is a
+(nn.LPPool1d/2d), LpNormalization, Det (torch.det), Col2Im (F.fold), BitCast, DFT (torch.fft,
+stft).  Each is a
 NumPy step (numpy_misc.py).  Found missing by ONNX's node conformance cases."""
 import numpy as np
 
@@ -98,3 +99,31 @@ def bitcast(b, node):
         raise node.error("BitCast needs two types of one size, got %s to %s"
                          % (x.dtype, to))
     return [b.numpy1("BitCast", [x], x.shape, to, to=to.name)]
+
+
+@converter("DFT", since=17)
+def dft(b, node):
+    x = node.need_input(0, "input")
+    _float(node, x, "input")
+    if x.ndim < 2 or x.shape[-1] not in (1, 2):
+        raise node.error("input must be (..., 1) real or (..., 2) complex, got shape %s"
+                         % (tuple(x.shape),))
+    n = None
+    if node.input(1) is not None:
+        n = node.ints(1, "dft_length")[0]
+        if n < 1:
+            raise node.error("dft_length must be >= 1, got %d" % n)
+    if node.opset >= 20:
+        axis = node.ints(2, "axis", [-2])[0]
+    else:
+        axis = int(node.attr("axis", 1))
+    # the axis counts the input's dims, the last (re/im) one excluded
+    axis = node.axis(axis if axis >= 0 else axis + 1, x.ndim - 1)
+    inverse, onesided = int(node.attr("inverse", 0)), int(node.attr("onesided", 0))
+    if inverse and onesided:
+        raise node.unsupported("onesided with inverse")
+    bins = x.shape[axis] if n is None else n
+    shape = list(x.shape[:-1]) + [2]
+    shape[axis] = bins // 2 + 1 if onesided else bins
+    return [b.numpy1("DFT", [x], tuple(shape), x.dtype, axis=axis, n=n, inverse=inverse,
+                     onesided=onesided)]
