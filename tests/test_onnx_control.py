@@ -115,6 +115,15 @@ def test_condition_with_several_values_is_an_error():
         plan.run(np.ones(3, np.float32), np.array([True, False]))
 
 
+def test_condition_of_the_wrong_type_is_an_error():
+    then_g = h.make_graph([h.make_node("Neg", ["x"], ["a"])], "t", [], [_vi("a", [3])])
+    else_g = h.make_graph([h.make_node("Abs", ["x"], ["b"])], "e", [], [_vi("b", [3])])
+    m = _model([h.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g)],
+               [_vi("x", [3]), _vi("c", [], T.FLOAT)], [_vi("y", [3])])
+    with pytest.raises(dlo.OnnxError, match="cond must be bool"):
+        dlo.load(m, check=False).run(np.ones(3, np.float32), np.array(1.0, np.float32))
+
+
 def test_branch_reading_an_undefined_name_is_an_error():
     then_g = h.make_graph([h.make_node("Neg", ["nowhere"], ["a"])], "t", [], [_vi("a", [3])])
     else_g = h.make_graph([h.make_node("Abs", ["x"], ["b"])], "e", [], [_vi("b", [3])])

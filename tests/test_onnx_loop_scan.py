@@ -106,6 +106,28 @@ def test_hostile_trip_count_is_an_error():
         dlo.load(m).run(np.array(1 << 62, np.int64), np.ones(3, np.float32))
 
 
+def test_loop_that_changes_a_carried_shape_at_run_time_is_unsupported():
+    body = h.make_graph(
+        [h.make_node("Concat", ["x_in", "x_in"], ["x_out"], axis=0),
+         h.make_node("ReduceSum", ["x_out"], ["s"], keepdims=0),
+         h.make_node("Less", ["s", "limit"], ["cond_out"])],
+        "body", [_vi("i", [], T.INT64), _vi("cond_in", [], T.BOOL), _vi("x_in", None)],
+        [_vi("cond_out", [], T.BOOL), _vi("x_out", None)])
+    m = _model([h.make_node("Loop", ["", "c", "x"], ["y"], body=body)],
+               [_vi("x", [2]), _vi("c", [], T.BOOL)], [_vi("y", None)],
+               [numpy_helper.from_array(np.array(100, np.float32), "limit")])
+    with pytest.raises(dlo.UnsupportedOpError, match="keep their shapes"):
+        dlo.load(m, check=False).run(np.ones(2, np.float32), np.array(True))
+
+
+def test_loop_trip_count_of_the_wrong_type_is_an_error():
+    m = _model([h.make_node("Loop", ["M", "", "x"], ["acc", "all"], body=_accumulate_body())],
+               [_vi("M", [], T.FLOAT), _vi("x", [3])], [_vi("acc", [3]), _vi("all", ["n", 3])],
+               [numpy_helper.from_array(np.array([0.5, -1.0, 2.0], np.float32), "w")])
+    with pytest.raises(dlo.OnnxError, match="M must be int64"):
+        dlo.load(m, check=False).run(np.array(3.0, np.float32), np.ones(3, np.float32))
+
+
 def _scan_model(directions=(0, 1), out_axes=(0, 1)):
     """state s = s + a_t * b_t over two scan inputs; outputs s and (s, a_t - b_t) per step."""
     body = h.make_graph(

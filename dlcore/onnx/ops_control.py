@@ -28,6 +28,8 @@ def if_(b, node):
     scope = b.scope
     check_depth(node, scope.depth)
     cond = node.need_input(0, "cond")
+    if cond.dtype != np.bool_:
+        raise node.error("cond must be bool, got %s" % cond.dtype)
     then_g, else_g = graph_attr(node, "then_branch"), graph_attr(node, "else_branch")
     if len(then_g.output) != node.n_outputs or len(else_g.output) != node.n_outputs:
         raise node.error("then_branch and else_branch give %d and %d outputs; the node has %d"

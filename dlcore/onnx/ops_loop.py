@@ -96,6 +96,9 @@ def loop(b, node):
     if n_scan < 0 or node.n_outputs > len(state) + n_scan:
         raise node.error("the body gives %d outputs for %d loop-carried values; the node has "
                          "%d outputs" % (len(body.output), len(state), node.n_outputs))
+    if M is not None and M.dtype != np.int64 or cond is not None and cond.dtype != np.bool_:
+        raise node.error("M must be int64 and cond bool, got %s and %s"
+                         % (None if M is None else M.dtype, None if cond is None else cond.dtype))
     for v in (M, cond):
         if v is not None and not v.is_const:
             small = _small_input_sources(v)

@@ -1,7 +1,7 @@
 """Converters of ONNX ops torch.onnx.export writes and dlcore has no kernel for: LpPool
 (nn.LPPool1d/2d), LpNormalization, Det (torch.det), Col2Im (F.fold), BitCast, DFT (torch.fft,
-stft).  Each is a
-NumPy step (numpy_misc.py).  Found missing by ONNX's node conformance cases."""
+stft).  Each is a NumPy step (numpy_misc.py).  Found missing by ONNX's node conformance
+cases."""
 import numpy as np
 
 from .numpy_misc import IMPLS as MISC_IMPLS
