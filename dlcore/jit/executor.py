@@ -204,7 +204,9 @@ class Executable:
     def _python_step(self, step, io, arena):
         node = step.node
         n_in = len(node.inputs)
-        ins = [None if r is None else self._array(r, io, arena) for r in step.operands[:n_in]]
+        # a Ref of a 0-d value may be laid out as (1,): the step sees the value's own shape
+        ins = [None if r is None else self._array(r, io, arena).reshape(v.shape)
+               for r, v in zip(step.operands[:n_in], node.inputs)]
         outs = reference.run_node(node, ins)
         for r, o in zip(step.operands[n_in:], outs):
             self._array(r, io, arena)[...] = o

@@ -41,15 +41,28 @@ def load(source, optimize=True, max_bytes=DEFAULT_MAX_BYTES, check=True):
 
 
 def _check_convertible(plan):
-    """Fails fast on ops dlcore does not implement (before the first call builds a graph)."""
-    for i, n in enumerate(plan.model.graph.node):
+    """Fails fast on ops dlcore does not implement (before the first call builds a graph),
+    in the graph and in its subgraphs (If branches, Loop and Scan bodies)."""
+    for where, i, n in _nodes(plan.model.graph, ""):
         if n.domain in ("", "ai.onnx") and n.op_type not in OPS and \
                 not expandable(n.op_type, plan.model.opset):
-            raise UnsupportedOpError("node %d (%s%s, opset %d): ONNX op %r (opset %d) is not "
+            raise UnsupportedOpError("%snode %d (%s%s, opset %d): ONNX op %r (opset %d) is not "
                                      "supported by dlcore.onnx"
-                                     % (i, n.op_type, " %r" % n.name if n.name else "",
+                                     % (where, i, n.op_type, " %r" % n.name if n.name else "",
                                         plan.model.opset, n.op_type, plan.model.opset))
         if n.domain not in ("", "ai.onnx"):
-            raise UnsupportedOpError("node %d (%s): ops of domain %r are not supported (dlcore "
+            raise UnsupportedOpError("%snode %d (%s): ops of domain %r are not supported (dlcore "
                                      "runs the default ai.onnx domain)"
-                                     % (i, n.op_type, n.domain))
+                                     % (where, i, n.op_type, n.domain))
+
+
+def _nodes(graph, where, depth=0):
+    """(where prefix, index, NodeProto) of graph's nodes and its subgraphs' (bounded depth:
+    the importer reports deeper nesting)."""
+    for i, n in enumerate(graph.node):
+        yield where, i, n
+        if depth < 32:
+            for a in n.attribute:
+                for g in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                    yield from _nodes(g, "%snode %d (%s): %s: " % (where, i, n.op_type, a.name),
+                                      depth + 1)

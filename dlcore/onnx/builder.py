@@ -14,7 +14,7 @@ from ..jit.reference import run_node
 from .errors import OnnxError, UnsupportedOpError
 from .numpy_ops import NumpyOp
 
-__all__ = ["Builder", "OnnxNode", "REQUIRED", "NeedsValues", "SMALL_INPUT"]
+__all__ = ["Builder", "OnnxNode", "Scope", "REQUIRED", "NeedsValues", "SMALL_INPUT"]
 
 REQUIRED = object()
 
@@ -123,10 +123,23 @@ class OnnxNode:
         return a % max(ndim, 1)
 
 
+class Scope:
+    """Where a node is converted: the model, the ONNX names visible there (env: the graph's
+    own and, for a subgraph, the enclosing graphs'), its error prefix, subgraph depth, and
+    the importer's convert_node (control-flow converters convert subgraphs with it)."""
+
+    __slots__ = ("model", "env", "where", "depth", "convert")
+
+    def __init__(self, model, env, where, depth, convert):
+        self.model, self.env, self.where, self.depth = model, env, where, depth
+        self.convert = convert
+
+
 class Builder:
     def __init__(self, max_bytes):
         self.g = Graph()
         self.max_bytes = max_bytes
+        self.scope = None   # the Scope of the node being converted (set by the importer)
 
     # ---- values ------------------------------------------------------------------------------
     def const(self, arr, name=None):

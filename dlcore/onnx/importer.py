@@ -6,9 +6,9 @@ passes run."""
 from onnx import AttributeProto
 
 from . import ops_math, ops_nn, ops_norm, ops_reduce, ops_rnn, ops_shape  # noqa: F401
-from . import ops_extra, ops_quant  # noqa: F401
+from . import ops_control, ops_extra, ops_loop, ops_misc, ops_quant  # noqa: F401
 from . import attention, patterns, qdq
-from .builder import Builder, NeedsValues, OnnxNode
+from .builder import Builder, NeedsValues, OnnxNode, Scope
 from .errors import OnnxError, UnsupportedOpError
 from .functions import bind_attributes, function_body, schema_defaults
 from .reader import tensor_to_array
@@ -39,7 +39,7 @@ def parse_attrs(n, base_dir, max_bytes, where):
         elif t == AttributeProto.STRINGS:
             out[a.name] = [s.decode("utf-8", "replace") for s in a.strings]
         elif t in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
-            out[a.name] = a  # control flow: no converter takes it yet
+            out[a.name] = a  # control flow (ops_control.py): the GraphProto is read there
         else:
             raise OnnxError("%s: attribute %r has a type (%s) dlcore does not read"
                             % (where, a.name, AttributeProto.AttributeType.Name(t)))
@@ -89,6 +89,8 @@ def convert_node(b, model, n, i, env, opset, where_prefix="", depth=0):
         attrs = parse_attrs(n, model.base_dir, model.max_bytes, where)
         node = OnnxNode(b, n.op_type, n.name, i, domain, opset, ins, attrs, len(n.output),
                         [bool(o) for o in n.output])
+        # control-flow converters read their subgraphs in this node's scope (ops_control.py)
+        b.scope = Scope(model, env, where, depth, convert_node)
         try:
             outs = entry[0](b, node)
         except NeedsValues:

@@ -97,4 +97,34 @@ def pool_nd(x, mode="max", kernel=(), strides=(), dilations=(), begin=(), end=()
     return r[(slice(None), slice(None)) + tuple(slice(0, o) for o in out)].astype(x.dtype)
 
 
-IMPLS = {"ConvND": conv_nd, "ConvTransposeND": conv_transpose_nd, "PoolND": pool_nd}
+def max_pool_indices(x, kernel=(), strides=(), dilations=(), begin=(), end=(), out=(),
+                     storage_order=0):
+    """ONNX MaxPool's two outputs: the maxima and, for each, the flat index of the input
+    element it came from: (n * C + c) * prod(spatial) + the spatial offset, row-major
+    (storage_order 0) or column-major (1).  Ties go to the first element in window order."""
+    nd = x.ndim - 2
+    eff = [(kernel[i] - 1) * dilations[i] + 1 for i in range(nd)]
+    extra = [max((out[i] - 1) * strides[i] + eff[i] - (x.shape[2 + i] + begin[i] + end[i]), 0)
+             for i in range(nd)]
+    pads = [(0, 0), (0, 0)] + [(begin[i], end[i] + extra[i]) for i in range(nd)]
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    spatial = x.shape[2:]
+    S = int(np.prod(spatial, dtype=np.int64))
+    flat = np.arange(S, dtype=np.int64).reshape(spatial, order="F" if storage_order else "C")
+    lead = (np.arange(x.shape[0] * x.shape[1], dtype=np.int64) * S).reshape(x.shape[:2] +
+                                                                           (1,) * nd)
+    idx = np.pad(lead + flat, pads, constant_values=-1)
+    xp = np.pad(x, pads, constant_values=low)
+    keep = (slice(None), slice(None)) + tuple(slice(0, o) for o in out)
+    wx = _windows(xp, eff, strides, dilations)[keep]
+    wi = _windows(idx, eff, strides, dilations)[keep]
+    shape = wx.shape[:2 + nd] + (-1,)
+    wx, wi = wx.reshape(shape), wi.reshape(shape)
+    # padding never wins: it is -inf (or the type's minimum, where a real value ties first)
+    arg = np.argmax(np.where(wi >= 0, wx, low), axis=-1)[..., None]
+    vals = np.take_along_axis(wx, arg, axis=-1)[..., 0].astype(x.dtype)
+    return vals, np.take_along_axis(wi, arg, axis=-1)[..., 0]
+
+
+IMPLS = {"ConvND": conv_nd, "ConvTransposeND": conv_transpose_nd, "PoolND": pool_nd,
+         "MaxPoolIndices": max_pool_indices}

@@ -31,26 +31,37 @@ def _per_axis(p, ndim, axis):
     return p.reshape(shape)
 
 
-def quantize(x, scale, zp=None, axis=1, qdtype="uint8"):
+def _param(p, x, axis, block_size):
+    """A scale / zero point shaped to broadcast against x: per tensor, per axis, or blocked
+    (block_size > 0: p has x's shape but ceil(n / block_size) along axis; each entry covers
+    block_size consecutive elements there)."""
+    if block_size:
+        p = np.repeat(np.asarray(p), block_size, axis=axis)
+        return p[(slice(None),) * axis + (slice(0, x.shape[axis]),)]
+    return _per_axis(p, x.ndim, axis)
+
+
+def quantize(x, scale, zp=None, axis=1, qdtype="uint8", block_size=0):
     """ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zp)."""
     dtype = np.dtype(qdtype if zp is None else np.asarray(zp).dtype)
     lo, hi = _RANGE[dtype]
     ax = axis % x.ndim if x.ndim else 0
-    s = _per_axis(scale, x.ndim, ax).astype(np.float32)
-    z = 0 if zp is None else _per_axis(zp, x.ndim, ax).astype(np.float64)
+    s = _param(scale, x, ax, block_size).astype(np.float32)
+    z = 0 if zp is None else _param(zp, x, ax, block_size).astype(np.float64)
     y = np.rint(x.astype(np.float32) / s).astype(np.float64) + z
     y = np.where(np.isnan(y), 0, y)
     return np.clip(y, lo, hi).astype(dtype)
 
 
-def dequantize(x, scale, zp=None, axis=1):
-    """ONNX DequantizeLinear: (x - zp) * scale in float32."""
+def dequantize(x, scale, zp=None, axis=1, block_size=0, out_dtype=None):
+    """ONNX DequantizeLinear: (x - zp) * scale in float32, then in out_dtype (the scale's
+    type unless output_dtype says otherwise)."""
     ax = axis % x.ndim if x.ndim else 0
-    s = _per_axis(scale, x.ndim, ax).astype(np.float32)
+    s = _param(scale, x, ax, block_size).astype(np.float32)
     xi = x.astype(np.int64)
     if zp is not None:
-        xi = xi - _per_axis(zp, x.ndim, ax).astype(np.int64)
-    return (xi.astype(np.float32) * s).astype(np.float32)
+        xi = xi - _param(zp, x, ax, block_size).astype(np.int64)
+    return (xi.astype(np.float32) * s).astype(out_dtype or np.float32)
 
 
 def dynamic_quantize(x):

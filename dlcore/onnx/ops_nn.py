@@ -266,19 +266,25 @@ def _pool_out(node, x, k, strides, dil, begin, end, ceil_mode):
 
 def _pool(b, node, op):
     x0 = node.need_input(0, "X")
-    if node.n_outputs > 1 and node.used[1]:
-        raise node.unsupported("the Indices output is not supported")
     dims = _spatial_dims(node, x0)
     k = list(node.attr("kernel_shape"))
     if len(k) != dims:
         raise node.error("kernel_shape %s must have %d entries" % (k, dims))
-    if node.attr("storage_order", 0):
-        raise node.unsupported("storage_order=1 is not supported")
+    order = int(node.attr("storage_order", 0))
+    if order not in (0, 1):
+        raise node.error("storage_order must be 0 or 1, got %d" % order)
     strides, dil, begin, end = _spatial_attrs(node, x0, k, dims)
     ceil_mode = int(node.attr("ceil_mode", 0))
     if node.attr("auto_pad", "NOTSET") in ("SAME_UPPER", "SAME_LOWER"):
         ceil_mode = 0
     out = _pool_out(node, x0, k, strides, dil, begin, end, ceil_mode)
+    if op == "MaxPool" and node.n_outputs > 1 and node.used[1]:
+        # the Indices output: no kernel gives it, NumPy over strided windows does
+        shape = (x0.shape[0], x0.shape[1]) + tuple(out)
+        return b.numpy("MaxPoolIndices", [x0], [(shape, x0.dtype), (shape, np.int64)],
+                       kernel=tuple(k), strides=tuple(strides), dilations=tuple(dil),
+                       begin=tuple(begin), end=tuple(end), out=tuple(out),
+                       storage_order=order)
     cip = int(node.attr("count_include_pad", 0))
     if dims == 3 or (op == "AveragePool" and any(d != 1 for d in dil)):
         # no kernel for these: NumPy over strided windows

@@ -38,38 +38,81 @@ def _axis(node, ndim, scale):
     return node.axis(node.attr("axis", 1), max(ndim, 1))
 
 
-def _no_blocks(node):
-    if node.attr("block_size", 0):
-        raise node.unsupported("blocked quantization (block_size) is not supported")
+def _block(node, x, s, zp):
+    """block_size (opset 21), with scale's and zero point's shapes checked against x's:
+    per tensor and per axis without it; with it, x's shape with ceil(n / block_size) along
+    the axis."""
+    bs = int(node.attr("block_size", 0))
+    if bs < 0:
+        raise node.error("block_size must be >= 0, got %d" % bs)
+    if not bs:
+        ax = _axis(node, x.ndim, s)
+        if s.numel() != 1 and (s.ndim != 1 or s.shape[0] != x.shape[ax]):
+            raise node.error("a per-axis scale must be 1-D of x's size %d along axis %d, got "
+                             "shape %s" % (x.shape[ax], ax, tuple(s.shape)))
+        return ax, 0
+    ax = node.axis(node.attr("axis", 1), max(x.ndim, 1))
+    want = list(x.shape)
+    want[ax] = -(-x.shape[ax] // bs)
+    for v, what in ((s, "scale"), (zp, "zero point")):
+        if v is not None and list(v.shape) != want:
+            raise node.error("blocked quantization (block_size %d, axis %d) of x %s needs a "
+                             "%s of shape %s, got %s" % (bs, ax, tuple(x.shape), what,
+                                                         tuple(want), tuple(v.shape)))
+    return ax, bs
+
+
+def _zp_matches(node, s, zp):
+    # exporters write a 0-d zero point beside a (1,) scale: the counts must agree
+    if zp is not None and zp.numel() != s.numel():
+        raise node.error("the zero point's shape %s differs from the scale's %s"
+                         % (tuple(zp.shape), tuple(s.shape)))
 
 
 @converter("QuantizeLinear", since=10)
 def quantize_linear(b, node):
-    _no_blocks(node)
     x, s = node.need_input(0, "x"), node.need_input(1, "y_scale")
     zp = node.input(2)
+    _zp_matches(node, s, zp)
     dt = zp.dtype if zp is not None else np.dtype(np.uint8)
     out_dt = node.attr("output_dtype", 0)
-    if out_dt and zp is None:
-        dt = np_dtype(out_dt, "QuantizeLinear output_dtype")
+    if out_dt:
+        want = np_dtype(out_dt, "QuantizeLinear output_dtype")
+        if zp is not None and want != dt:
+            raise node.error("output_dtype %s differs from the zero point's type %s"
+                             % (want, dt))
+        dt = want
     if dt not in (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.uint16),
                   np.dtype(np.int16)):
         raise node.unsupported("QuantizeLinear to %s is not supported" % dt)
+    # saturate only applies to float8 outputs, which dlcore does not produce
+    if node.attr("precision", 0) not in (0, 1):
+        raise node.unsupported("precision %d (division in another type than float32)"
+                               % node.attr("precision"))
     if x.dtype.kind != "f":
         raise node.error("x must be float, got %s" % x.dtype)
-    return [b.numpy1("QuantizeLinear", [x, s, zp], x.shape, dt, axis=_axis(node, x.ndim, s),
-                     qdtype=dt.name)]
+    ax, bs = _block(node, x, s, zp)
+    return [b.numpy1("QuantizeLinear", [x, s, zp], x.shape, dt, axis=ax, qdtype=dt.name,
+                     block_size=bs)]
 
 
 @converter("DequantizeLinear", since=10)
 def dequantize_linear(b, node):
-    _no_blocks(node)
     x, s = node.need_input(0, "x"), node.need_input(1, "x_scale")
     zp = node.input(2)
+    _zp_matches(node, s, zp)
     if x.dtype.kind not in "iu":
         raise node.error("x must be an integer tensor, got %s" % x.dtype)
-    return [b.numpy1("DequantizeLinear", [x, s, zp], x.shape, s.dtype,
-                     axis=_axis(node, x.ndim, s))]
+    if s.dtype.kind != "f":
+        raise node.error("x_scale must be float, got %s" % s.dtype)
+    out = s.dtype
+    if node.attr("output_dtype", 0):
+        out = np_dtype(node.attr("output_dtype"), "DequantizeLinear output_dtype")
+        if out.kind != "f":
+            raise node.error("output_dtype must be a float type, got %s" % out)
+    ax, bs = _block(node, x, s, zp)
+    return [b.numpy1("DequantizeLinear", [x, s, zp], x.shape, out, axis=ax, block_size=bs,
+                     out_dtype=out.name)]
 
 
 @converter("DynamicQuantizeLinear", since=11)
