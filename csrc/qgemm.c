@@ -28,6 +28,17 @@
 static void qgemm_prefetch_out(const void *ctx, size_t r, size_t n0, size_t nc);
 #include "packed_gemm_impl.h"
 
+/* the same loop for the folded u8 epilogue, whose rows' context is qgemm_fold_t */
+#define PG_FN qgemm_blocked_fold
+#define PG_KC QG_KC
+#undef PG_PREFETCH_OUT
+#define PG_PREFETCH_OUT qgemm_fold_prefetch
+#define PG_KEEP_FAMILY
+static void qgemm_fold_prefetch(const void *ctx, size_t r, size_t n0, size_t nc);
+#include "packed_gemm_impl.h"
+#undef PG_PREFETCH_OUT
+#define PG_PREFETCH_OUT qgemm_prefetch_out
+
 /* the same loop for the AMX tile: 16-row tiles, longer K blocks, and each thread releases
  * its tile configuration after its last tile */
 #define PG_FN qgemm_blocked_amx
@@ -218,6 +229,44 @@ static void qgemm_row(const void *ctx, size_t r, size_t n0, size_t nc, const int
                     c->out_max);
 }
 
+/* The u8 output of a call whose rows all share one activation scale and zero point (a static
+ * model's convolutions and Linears): the epilogue's per-column constants computed once per
+ * call instead of per output (see epilogue_u8 in qgemm_simd.c). */
+typedef struct {
+    const qgemm_kernels_t *kt;
+    const int32_t *zcs;
+    const float *fs, *fo;
+    float floor;
+    int32_t out_max;
+    uint8_t *out_u8;
+    size_t N;
+    int32_t *raw_s32;
+} qgemm_fold_t;
+
+static void qgemm_row_folded(const void *ctx, size_t r, size_t n0, size_t nc,
+                             const int32_t *sums)
+{
+    const qgemm_fold_t *c = ctx;
+    if (c->raw_s32) memcpy(c->raw_s32 + r * c->N + n0, sums, nc * sizeof(int32_t));
+    c->kt->epilogue_u8(nc, sums, c->zcs + n0, c->fs + n0, c->fo + n0, c->floor, c->out_max,
+                       c->out_u8 + r * c->N + n0);
+}
+
+static void qgemm_fold_prefetch(const void *ctx, size_t r, size_t n0, size_t nc)
+{
+    const qgemm_fold_t *c = ctx;
+    for (size_t j = 0; j < nc; j += 64) __builtin_prefetch(c->out_u8 + r * c->N + n0 + j, 1, 3);
+}
+
+/* whether every row has the first row's (finite) scale and zero point */
+static int rows_share_params(size_t M, const float *a_scale, const int32_t *a_zp)
+{
+    if (!(a_scale[0] == a_scale[0])) return 0;
+    for (size_t i = 1; i < M; i++)
+        if (a_scale[i] != a_scale[0] || a_zp[i] != a_zp[0]) return 0;
+    return 1;
+}
+
 int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
                  const int8_t *packed, const int32_t *colsum, const float *a_scale,
                  const int32_t *a_zp, const float *w_scale, const float *bias, int act,
@@ -241,6 +290,26 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     }
     size_t MR;
     qg_tile_fn tile = qgemm_pick_tile(kt, a_u7, &MR);
+    if (out_u8 && act != DL_QACT_GELU && rows_share_params(M, a_scale, a_zp)) {
+        /* the folded epilogue; without the memory for its constants, the plain one */
+        int32_t *zcs = dl_alloc(N * (sizeof(int32_t) + 2 * sizeof(float)));
+        if (zcs) {
+            float *fs = (float *)(zcs + N), *fo = fs + N;
+            const float inv = rows.inv_out_scale;
+            for (size_t j = 0; j < N; j++) {
+                zcs[j] = a_zp[0] * colsum[j];
+                fs[j] = a_scale[0] * w_scale[j] * inv;
+                fo[j] = (bias ? bias[j] * inv : 0.0f) + (float)out_zp;
+            }
+            const qgemm_fold_t fold = {kt, zcs, fs, fo,
+                                       act == DL_QACT_RELU ? (float)out_zp : -INFINITY,
+                                       rows.out_max, out_u8, N, raw_s32};
+            qgemm_blocked_fold(M, N, Kp, A, lda, packed, QG_NR * Kp, tile, MR, qgemm_row_folded,
+                               &fold);
+            dl_free(zcs);
+            return 0;
+        }
+    }
     qgemm_blocked(M, N, Kp, A, lda, packed, QG_NR * Kp, tile, MR, qgemm_row, &rows);
     return 0;
 }

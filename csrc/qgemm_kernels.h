@@ -12,6 +12,8 @@
  *              rows), NULL outside the AVX-512 table; used only after dl_amx_ready(DL_AMX_INT8)
  *   epilogue:  one output row from its integer sums (see dlcore/qgemm.h); u8 codes clamped to
  *              out_max (255, or 127 for 7-bit outputs)
+ *   epilogue_u8: the u8 epilogue of a call whose rows share one activation scale and zero
+ *              point, its per-column constants folded (qgemm.c; see qgemm_simd.c)
  *   minmax:    min and max of n floats, and whether any is NaN or Inf
  *   quantize:  q[i] = clamp(rint(x[i] * inv_scale) + zp, 0, qmax), qmax 255 or 127 */
 #ifndef DLCORE_QGEMM_KERNELS_H
@@ -52,6 +54,8 @@ typedef struct {
                      const float *w_scale, const int32_t *colsum, const float *bias, int act,
                      float *out, uint8_t *out_u8, float inv_out_scale, int32_t out_zp,
                      int32_t out_max);
+    void (*epilogue_u8)(size_t n, const int32_t *acc, const int32_t *zcs, const float *fs,
+                        const float *fo, float floor, int32_t out_max, uint8_t *out);
     void (*minmax)(size_t n, const float *x, float *mn, float *mx, int *nonfinite);
     void (*quantize)(size_t n, const float *x, float inv_scale, int32_t zp, float qmax,
                      uint8_t *q);

@@ -225,6 +225,73 @@ static void epilogue(size_t n, const int32_t *acc, float a_scale, int32_t a_zp,
     }
 }
 
+/* The u8 epilogue with one activation scale and zero point for every row (a static model's
+ * convolutions): what epilogue() computes, the constants folded per column by the driver
+ * (qgemm.c, qgemm_fold_t): q = clamp(rint(max(floor, (acc - zcs) fs + fo)), 0, out_max), zcs
+ * = a_zp colsum, fs = a_scale w_scale / out_scale, fo = bias / out_scale + out_zp, floor the
+ * zero point under ReLU, else -inf.  Half epilogue()'s operations per output (no vpmulld, no
+ * second multiply, no zero-point add); the same codes but for a float rounding that may move a
+ * tie by one code.  NaN -> 0 as there. */
+static void epilogue_u8(size_t n, const int32_t *acc, const int32_t *zcs, const float *fs,
+                        const float *fo, float floor, int32_t out_max, uint8_t *out)
+{
+    size_t j = 0;
+#if defined(__AVX512F__)
+    const __m512 fl = _mm512_set1_ps(floor), cap = _mm512_set1_ps(1073741824.0f);
+    const __m512i lo = _mm512_setzero_si512(), hi = _mm512_set1_epi32(out_max);
+    for (; j + 16 <= n; j += 16) {
+        const __m512i t = _mm512_sub_epi32(_mm512_loadu_si512(acc + j),
+                                           _mm512_loadu_si512(zcs + j));
+        __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(t), _mm512_loadu_ps(fs + j),
+                                   _mm512_loadu_ps(fo + j));
+        v = _mm512_min_ps(cap, _mm512_max_ps(fl, v));        /* NaN stays NaN */
+        const __m512i r = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(v), lo), hi);
+        _mm_storeu_si128((__m128i *)(out + j), _mm512_cvtusepi32_epi8(r));
+    }
+#elif defined(__AVX2__)
+    const __m256 fl = _mm256_set1_ps(floor), cap = _mm256_set1_ps(1073741824.0f);
+    const __m256i lo = _mm256_setzero_si256(), hi = _mm256_set1_epi32(out_max);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (; j + 8 <= n; j += 8) {
+        __m256i r[2];
+        const size_t nh = j + 16 <= n ? 2 : 1;
+        for (size_t h = 0; h < nh; h++) {
+            const size_t c = j + 8 * h;
+            const __m256i t = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(acc + c)),
+                                               _mm256_loadu_si256((const __m256i *)(zcs + c)));
+            __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(t), _mm256_loadu_ps(fs + c),
+                                       _mm256_loadu_ps(fo + c));
+            /* max(fl, v) keeps a NaN v (its second operand); the cap keeps a huge v from
+             * converting to INT_MIN; cvtps2dq rounds to nearest even as rintf does; NaN
+             * converts to INT_MIN and the max takes it to 0 */
+            v = _mm256_min_ps(cap, _mm256_max_ps(fl, v));
+            r[h] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(v), lo), hi);
+        }
+        if (nh == 2) {
+            /* 16 codes: the packs interleave the two vectors' 4-lane halves, the dword
+             * permute puts them back in column order */
+            const __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(r[0], r[1]), lo);
+            _mm_storeu_si128((__m128i *)(out + j), _mm256_castsi256_si128(
+                _mm256_permutevar8x32_epi32(p, order)));
+            j += 8;
+        } else {
+            const __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(r[0], r[0]), lo);
+            _mm_storel_epi64((__m128i *)(out + j), _mm256_castsi256_si128(
+                _mm256_permutevar8x32_epi32(p, order)));
+        }
+    }
+#endif
+    const float top = (float)out_max;
+    for (; j < n; j++) {
+        float v = (float)(acc[j] - zcs[j]) * fs[j] + fo[j];
+        v = v < floor ? floor : v;          /* NaN stays */
+        float q = rintf(v);
+        q = q > top ? top : q;
+        q = q >= 0.0f ? q : 0.0f;           /* NaN -> 0 */
+        out[j] = (uint8_t)(int32_t)q;
+    }
+}
+
 static void minmax(size_t n, const float *x, float *mn_out, float *mx_out, int *nonfinite)
 {
     vf mn = vf_set1(INFINITY), mx = vf_set1(-INFINITY), z = vf_zero();
@@ -278,6 +345,7 @@ const qgemm_kernels_t DL_ISA_FN(qgemm_kernels) = {
 #endif
     .mr_max = QG_MR,
     .epilogue = epilogue,
+    .epilogue_u8 = epilogue_u8,
     .minmax = minmax,
     .quantize = quantize,
 };

@@ -48,6 +48,10 @@ CASES = [  # N, H, W, C, OC, K, stride, pads, dil, groups
     (1, 5, 5, 65, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),        # K not a multiple of 4
     (1, 11, 10, 9, 9, 3, (1, 2), (2, 2, 2, 2), (2, 2), 9),       # dilated depthwise
     (1, 7, 6, 4, 8, 3, (2, 2), (1, 1, 1, 1), (1, 1), 4),         # channel multiplier 2
+    # K = 2304: im2col in chunks of 96 rows (QC_CHUNK_BYTES), 143 rows = 2 chunks, the last
+    # partial; grouped, each group's chunks through the group buffer
+    (1, 13, 11, 256, 19, 3, (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    (1, 11, 13, 512, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1), 2),
 ]
 
 

@@ -107,14 +107,19 @@ def test_requantize_to_u8(M, N, K, isa, rng):
     assert u8.min() == out_zp                    # relu: zeros map to the zero point
 
 
-@pytest.mark.parametrize("M,N,K", [(5, 16, 9), (37, 47, 33), (13, 130, 260)])
+@pytest.mark.parametrize("M,N,K", [(5, 16, 9), (37, 47, 33), (13, 130, 260), (3, 24, 5)])
 @pytest.mark.parametrize("act", ["none", "relu"])
-def test_requantize_to_u8_with_bias(M, N, K, act, isa, threads, rng):
+@pytest.mark.parametrize("shared", [False, True])
+def test_requantize_to_u8_with_bias(M, N, K, act, shared, isa, threads, rng):
     # the one-pass u8 epilogue (whole vectors) and its tail lanes, with a bias; a NaN bias
-    # column gives code 0 (a u8 has no NaN), with relu too
+    # column gives code 0 (a u8 has no NaN), with relu too.  shared: one scale and zero point
+    # for every row (a static model's layers), the epilogue with its constants folded per
+    # column (epilogue_u8: 16 columns a step on AVX2, then 8, then the scalar tail)
     A, W, q, packed, colsum = packed_case(rng, M, N, K)
     a_scale = rng.uniform(1e-3, 2e-2, M).astype(np.float32)
     a_zp = rng.integers(0, 256, M).astype(np.int32)
+    if shared:
+        a_scale[:], a_zp[:] = a_scale[0], a_zp[0]
     w_scale = rng.uniform(1e-3, 2e-2, N).astype(np.float32)
     bias = rng.normal(0, 1, N).astype(np.float32)
     bias[N // 2] = np.nan
