@@ -22,6 +22,7 @@
 #include "dlcore/runtime.h"
 #include "simd.h"
 #include "simd_lanes.h"
+#include "plan_dw_same.h"
 #include "plan_mbconv.h"
 #ifdef DL_HAVE_OPENMP
 #include <omp.h>
@@ -39,7 +40,8 @@ typedef struct {
     const float *x, *be, *wd, *bd, *bp;
     float *y;
     int64_t Cin, H, W, Ce, Cout, R, S, st, ph, pw, OH, OW, TR;
-    int64_t ER;          /* expanded rows held: (TR - 1) * st + R */
+    int64_t ER;          /* expanded rows held: st * (TR - 1 + q) + ph + 1 */
+    int64_t q;           /* depthwise rows computed above a strip's first: ceil(ph / st) */
     int64_t CW, PS;      /* the flat grid: columns per phase row, floats per phase */
     int64_t strips, per_task, tasks_per_image;
     int64_t toff[MAX_TAPS];
@@ -139,53 +141,81 @@ static void grid_sum(const mb_args *a, const float *g, const float *w, vf vb, in
     }
 }
 
-/* output rows [o0, o0 + nr) of image n; E holds image rows [*held_lo, *held_hi) from row
- * *held_base on (none when held_hi <= held_lo) and is left holding this strip's */
+/* Output rows [o0, o0 + nr) of image n.  E's plane rows are the image rows from
+ * lo = st * (o0 - q) on (q = ceil(ph / st)), zero outside the image, so that a "same"
+ * depthwise conv of those rows as a plane of their own (dl_plan_dw_same, reading them in
+ * place) has this strip's outputs as its rows q .. q + nr - 1 (a few rows more are computed
+ * and dropped).  E holds image rows [*held_lo, *held_hi) from *held_base on (none when
+ * held_hi <= held_lo) and is left holding this strip's. */
 static void strip(const mb_args *a, int64_t n, int64_t o0, int64_t nr, float *buf,
-                  int64_t *held_base, int64_t *held_hi)
+                  int64_t *held_base, int64_t *held_hi, int64_t *held_ld)
 {
-    const int64_t W = a->W, HW = a->H * W, ldE = a->ER * W, st = a->st;
-    float *E = buf + a->e_at, *D = buf + a->d_at, *g = buf + a->g_at, *fo = buf + a->o_at;
-    const int64_t lo = o0 * st - a->ph, hi = (o0 + nr - 1) * st - a->ph + a->R;
+    const int64_t W = a->W, HW = a->H * W, st = a->st, q = a->q;
+    float *E = buf + a->e_at, *D = buf + a->d_at;
+    const int64_t lo = st * (o0 - q), hi = (o0 + nr - 1) * st + a->ph + 1, rows = hi - lo;
+    /* planes of exactly the strip's rows (the depthwise kernel's plane stride): fewer in the
+     * last strip */
+    const int64_t ldE = rows * W;
     const int64_t clo = lo > 0 ? lo : 0, chi = hi < a->H ? hi : a->H;
     int64_t from = clo;
     if (*held_hi > clo) {
         /* the rows the last strip expanded and this one reads again: moved, not recomputed */
+        /* (to lower addresses channel by channel: a plane's destination never reaches the
+         * next plane's source, the new planes being no longer than the old) */
         const int64_t src = clo - *held_base, dst = clo - lo, cnt = (*held_hi - clo) * W;
-        if (src != dst)
+        const int64_t ldo = *held_ld;
+        if (src != dst || ldo != ldE)
             for (int64_t c = 0; c < a->Ce; c++)
-                memmove(E + c * ldE + dst * W, E + c * ldE + src * W, sizeof(float) * (size_t)cnt);
+                memmove(E + c * ldE + dst * W, E + c * ldo + src * W, sizeof(float) * (size_t)cnt);
         from = *held_hi;
     }
+    if (lo < 0)   /* after the move, which may read where these rows go */
+        for (int64_t c = 0; c < a->Ce; c++)
+            memset(E + c * ldE, 0, sizeof(float) * (size_t)(-lo * W));
     if (chi > from)
         dl_sgemm_packed_run(&a->pk->expand, 0, (size_t)((chi - from) * W), 1.0f,
                             a->x + n * a->Cin * HW + from * W, (ptrdiff_t)HW, 0.0f,
                             E + (from - lo) * W, (ptrdiff_t)ldE, a->be,
                             a->be ? DL_BIAS_COL : DL_BIAS_NONE, a->eact, 1);
+    if (hi > a->H)
+        for (int64_t c = 0; c < a->Ce; c++)
+            memset(E + c * ldE + (chi - lo) * W, 0, sizeof(float) * (size_t)((hi - chi) * W));
     *held_base = lo;
     *held_hi = chi;
-    /* the depthwise rows, one expanded plane at a time */
-    const int64_t taps = a->R * a->S, J = round_up(nr * a->CW, L), ldD = nr * a->OW;
-    for (int64_t c = 0; c < a->Ce; c++) {
-        grid_plane(a, E + c * ldE, o0, nr, g);
-        grid_sum(a, g, a->wd + c * taps, vf_set1(a->bd ? a->bd[c] : 0.0f), J, fo);
-        float *d = D + c * ldD;
-        for (int64_t r = 0; r < nr; r++) {
-            const float *s = fo + r * a->CW;
-            float *t = d + r * a->OW;
-            int64_t k = 0;
-            for (; k + L <= a->OW; k += L) vf_storeu(t + k, vf_loadu(s + k));
-            if (k < a->OW) vf_store_part(t + k, vf_loadu(s + k), (size_t)(a->OW - k));
+    *held_ld = ldE;
+    /* the depthwise rows: the strip's rows as planes of their own, read in place */
+    const int64_t OHS = (rows + st - 1) / st, ldD = OHS * a->OW;
+    int64_t di[17] = {1, a->Ce, rows, W, a->Ce, a->R, a->S, OHS, a->OW, st, st, a->ph, a->pw,
+                      1, 1, a->Ce, a->kind};
+    if (DL_ISA_FN(dl_plan_dw_same_applies)(di)) {
+        DL_ISA_FN(dl_plan_dw_same)(di, a->f, E, a->wd, a->bd, D, NULL);
+    } else {
+        /* its other cases: each plane's rows through a small padded grid */
+        float *g = buf + a->g_at, *fo = buf + a->o_at;
+        const int64_t taps = a->R * a->S, J = round_up(nr * a->CW, L);
+        const int64_t first = o0 * st - a->ph - lo;   /* E's row of the grid's row 0 */
+        for (int64_t c = 0; c < a->Ce; c++) {
+            grid_plane(a, E + c * ldE + first * W, o0, nr, g);
+            grid_sum(a, g, a->wd + c * taps, vf_set1(a->bd ? a->bd[c] : 0.0f), J, fo);
+            float *d = D + c * ldD + q * a->OW;
+            for (int64_t r = 0; r < nr; r++) {
+                const float *s = fo + r * a->CW;
+                float *t = d + r * a->OW;
+                int64_t k = 0;
+                for (; k + L <= a->OW; k += L) vf_storeu(t + k, vf_loadu(s + k));
+                if (k < a->OW) vf_store_part(t + k, vf_loadu(s + k), (size_t)(a->OW - k));
+            }
+            if (!a->clip && a->kind >= 0)
+                for (int64_t r = 0; r < nr; r++)
+                    dl_act_fwd_f32(a->kind, d + r * a->OW, d + r * a->OW, (size_t)a->OW,
+                                   (float)a->f[0], (float)a->f[1], (float)a->f[2]);
         }
-        if (!a->clip && a->kind >= 0)
-            dl_act_fwd_f32(a->kind, d, d, (size_t)ldD, (float)a->f[0], (float)a->f[1],
-                           (float)a->f[2]);
     }
     const int64_t OHW = a->OH * a->OW;
-    dl_sgemm_packed_run(&a->pk->project, 0, (size_t)ldD, 1.0f, D, (ptrdiff_t)ldD,
-                        a->res ? 1.0f : 0.0f, a->y + n * a->Cout * OHW + o0 * a->OW,
-                        (ptrdiff_t)OHW, a->bp, a->bp ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE,
-                        1);
+    dl_sgemm_packed_run(&a->pk->project, 0, (size_t)(nr * a->OW), 1.0f, D + q * a->OW,
+                        (ptrdiff_t)ldD, a->res ? 1.0f : 0.0f,
+                        a->y + n * a->Cout * OHW + o0 * a->OW, (ptrdiff_t)OHW, a->bp,
+                        a->bp ? DL_BIAS_COL : DL_BIAS_NONE, DL_ACT_NONE, 1);
 }
 
 static void task(const mb_args *a, int64_t t, float *buf)
@@ -193,10 +223,10 @@ static void task(const mb_args *a, int64_t t, float *buf)
     const int64_t n = t / a->tasks_per_image, k = t % a->tasks_per_image;
     const int64_t s0 = k * a->per_task;
     const int64_t s1 = s0 + a->per_task < a->strips ? s0 + a->per_task : a->strips;
-    int64_t base = 0, held_hi = -1;
+    int64_t base = 0, held_hi = -1, held_ld = 0;
     for (int64_t s = s0; s < s1; s++) {
         const int64_t o0 = s * a->TR;
-        strip(a, n, o0, a->OH - o0 < a->TR ? a->OH - o0 : a->TR, buf, &base, &held_hi);
+        strip(a, n, o0, a->OH - o0 < a->TR ? a->OH - o0 : a->TR, buf, &base, &held_hi, &held_ld);
     }
 }
 
@@ -218,7 +248,8 @@ static int run(const int64_t *i, const double *f, const dl_plan_mbconv_packed *p
     a.lo = a.kind == DL_AF_RELU ? 0.0f : (float)f[0];
     a.hi = a.kind == DL_AF_RELU ? __builtin_inff() : (float)f[1];
     const int64_t st = a.st;
-    a.ER = (a.TR - 1) * st + a.R;
+    a.q = (a.ph + st - 1) / st;
+    a.ER = st * (a.TR - 1 + a.q) + a.ph + 1;
     /* the flat grid of TR rows (plan_dw_simd.c's): output (r, ow) at r * CW + ow, tap (p, q)
      * at an offset from it in phase (p mod st, q mod st) */
     a.CW = a.OW + (a.S - 1) / st;
@@ -231,7 +262,7 @@ static int run(const int64_t *i, const double *f, const dl_plan_mbconv_packed *p
             a.toff[r * a.S + s] = ((r % st) * st + s % st) * a.PS + (r / st) * a.CW + s / st;
     a.e_at = 0;
     a.d_at = a.e_at + (size_t)round_up(a.Ce * a.ER * a.W, 16);
-    a.g_at = a.d_at + (size_t)round_up(a.Ce * a.TR * a.OW, 16);
+    a.g_at = a.d_at + (size_t)round_up(a.Ce * ((a.ER + st - 1) / st) * a.OW, 16);
     a.o_at = a.g_at + (size_t)round_up(st * st * a.PS, 16);
     a.floats = a.o_at + (size_t)round_up(J + L, 16);
     a.strips = (a.OH + a.TR - 1) / a.TR;
@@ -245,10 +276,13 @@ static int run(const int64_t *i, const double *f, const dl_plan_mbconv_packed *p
     const int64_t tasks = N * a.tasks_per_image;
     if (nt > tasks) nt = (int)tasks;
     const size_t bytes = a.floats * sizeof(float);
+    /* the depthwise kernel a strip calls runs on its caller's thread alone */
     if (nt <= 1) {
         float *buf = dl_alloc(bytes);
         if (!buf) return -1;
+        const int prev = dl_set_local_num_threads(1);
         for (int64_t t = 0; t < tasks; t++) task(&a, t, buf);
+        dl_set_local_num_threads(prev);
         dl_free(buf);
         return 0;
     }
@@ -259,11 +293,13 @@ static int run(const int64_t *i, const double *f, const dl_plan_mbconv_packed *p
     {
         float *buf = dl_alloc(bytes);
         if (!buf) failed = 1;
+        const int prev = dl_set_local_num_threads(1);
 #ifdef DL_HAVE_OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t t = 0; t < tasks; t++)
             if (buf) task(&a, t, buf);
+        dl_set_local_num_threads(prev);
         dl_free(buf);
     }
     return failed ? -1 : 0;

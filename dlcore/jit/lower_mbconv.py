@@ -10,14 +10,16 @@ __all__ = ["LOWER", "rows_per_strip"]
 
 # the expanded rows a strip holds (Ce x rows x W floats) and its depthwise rows (Ce x TR x OW)
 # within this many bytes: in L2 (512 KiB a core on Zen 3) beside the GEMM's packed panels
-_STRIP_BYTES = 256 << 10
+_STRIP_BYTES = 512 << 10
 
 
 def rows_per_strip(Ce, W, OW, R, st):
     """Output rows per strip: as many as keep a strip's expanded and depthwise rows within
     _STRIP_BYTES, at least one."""
+    ph = (R - 1) // 2
+    q = (ph + st - 1) // st
     per_row = 4 * Ce * (st * W + OW)
-    fixed = 4 * Ce * (R - st) * W
+    fixed = 4 * Ce * (st * (q - 1) + ph + 1) * W + 4 * Ce * (q + 1) * OW
     return max(1, (_STRIP_BYTES - fixed) // per_row)
 
 
