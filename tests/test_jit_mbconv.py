@@ -74,6 +74,9 @@ CASES = [  # C, E, O, k, stride, residual, N, H, W
     (8, 40, 16, 5, 2, False, 3, 9, 30),
     (4, 12, 6, 7, 2, False, 1, 15, 8),
     (6, 18, 6, 7, 1, True, 1, 10, 9),
+    # a strip too tall for dl_plan_dw_same at 5x5 stride 1 (over 1024 outputs a plane): the
+    # kernel's own padded-grid sums
+    (4, 12, 4, 5, 1, True, 1, 20, 60),
     (3, 7, 3, 3, 1, True, 1, 1, 1),
     (3, 9, 5, 3, 2, False, 1, 2, 1),
 ]

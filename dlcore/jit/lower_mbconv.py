@@ -8,8 +8,10 @@ from .lower_layers import _gemm_acts, _residual_output
 
 __all__ = ["LOWER", "rows_per_strip"]
 
-# the expanded rows a strip holds (Ce x rows x W floats) and its depthwise rows (Ce x TR x OW)
-# within this many bytes: in L2 (512 KiB a core on Zen 3) beside the GEMM's packed panels
+# the expanded rows a strip holds (Ce x rows x W floats) and its depthwise rows (Ce x rows x OW)
+# within this many bytes: L2's size on Zen 3 (512 KiB a core); 192 KiB (more, shorter strips,
+# whose halo rows and smaller products cost more) measured slower, 384 KiB to 1.5 MiB alike
+# within the noise of a loaded machine
 _STRIP_BYTES = 512 << 10
 
 
