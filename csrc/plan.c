@@ -19,6 +19,7 @@
 #include "layernorm_kernels.h"
 #include "plan_dw_cblock_table.h"
 #include "plan_kernels.h"
+#include "plan_mbconv.h"
 #include "plan_pointwise.h"
 #include "plan_shared.h"
 #include "plan_winograd.h"
@@ -55,6 +56,7 @@ struct dl_plan {
     float **direct;             /* per step: CONV_DIRECT weights packed at creation */
     dl_plan_wino *wino;         /* per step: a Winograd CONV's filters transformed at creation */
     unsigned char *team;        /* per step: 1 if it may use the thread team (plan_team.c) */
+    dl_plan_mbconv_packed **mb; /* per step: an MBCONV step's weights packed at creation */
     size_t arena_bytes;
     pthread_mutex_t lock;
     char **pool;          /* arenas of finished calls, reused by the next ones */
@@ -100,7 +102,10 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
     p->direct = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(float *));
     p->wino = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_plan_wino));
     p->team = calloc((size_t)(nsteps > 0 ? nsteps : 1), 1);
-    if (!p->packed || !p->rnn_packed || !p->gemm_b || !p->direct || !p->wino || !p->team) {
+    p->mb = calloc((size_t)(nsteps > 0 ? nsteps : 1), sizeof(dl_plan_mbconv_packed *));
+    if (!p->packed || !p->rnn_packed || !p->gemm_b || !p->direct || !p->wino || !p->team ||
+        !p->mb) {
+        free(p->mb);
         free(p->team);
         free(p->wino);
         free(p->direct);
@@ -123,6 +128,17 @@ dl_plan *dl_plan_new(int nsteps, const dl_plan_step *steps, int nslots,
                 (int)i[0], (int)i[9], (size_t)i[3], (size_t)i[4], (size_t)i[5],
                 (const float *)((const char *)wi->ptr + s->off[1]),
                 (const float *)((const char *)wh->ptr + s->off[2]));
+            continue;
+        }
+        if (s->op == DL_PLAN_MBCONV) {
+            /* NULL when out of memory (or not constant weights): the run then reports it */
+            const dl_plan_slot *we = s->slot[1] >= 0 ? &p->slots[s->slot[1]] : NULL;
+            const dl_plan_slot *wp = s->slot[5] >= 0 ? &p->slots[s->slot[5]] : NULL;
+            if (we && wp && we->kind == DL_SLOT_CONST && wp->kind == DL_SLOT_CONST &&
+                dl_plan_mbconv_ok(s->i))
+                p->mb[k] = dl_plan_mbconv_pack(
+                    s->i, (const float *)((const char *)we->ptr + s->off[1]),
+                    (const float *)((const char *)wp->ptr + s->off[5]));
             continue;
         }
         if (s->op == DL_PLAN_GEMM) {
@@ -179,6 +195,8 @@ void dl_plan_free(dl_plan *p)
     for (int k = 0; k < p->nsteps; k++) dl_sgemm_packed_b_free(p->gemm_b[k]);
     for (int k = 0; k < p->nsteps; k++) dl_plan_unshare(p->direct[k]);
     for (int k = 0; k < p->nsteps; k++) dl_plan_wino_free(&p->wino[k]);
+    for (int k = 0; k < p->nsteps; k++) dl_plan_mbconv_free(p->mb[k]);
+    free(p->mb);
     free(p->direct);
     free(p->wino);
     free(p->packed);
@@ -442,7 +460,8 @@ static int run_rnn(const dl_plan_step *s, const dl_rnn_packed *pk, char **ptr)
 
 static int run_step(const dl_plan_step *s, int where, const dl_sgemm_packed_a *pa,
                     const dl_rnn_packed *rp, const dl_sgemm_packed_b *pb, const float *wd,
-                    const dl_plan_wino *pw, char **ptr, int *err, int64_t *detail)
+                    const dl_plan_wino *pw, const dl_plan_mbconv_packed *mb, char **ptr,
+                    int *err, int64_t *detail)
 {
     const int64_t *i = s->i;
     const double *f = s->f;
@@ -508,6 +527,13 @@ static int run_step(const dl_plan_step *s, int where, const dl_sgemm_packed_a *p
                                               (float *)OPND(s, ptr, 3))
                 : -1;
         if (rc) *err = wd ? DL_PLAN_EOP : DL_PLAN_ENOMEM;
+        break;
+    case DL_PLAN_MBCONV:
+        rc = plan_mbconv_kernels()->run(
+            i, f, mb, (const float *)OPND(s, ptr, 0), (const float *)OPND(s, ptr, 2),
+            (const float *)OPND(s, ptr, 3), (const float *)OPND(s, ptr, 4),
+            (const float *)OPND(s, ptr, 6), (float *)OPND(s, ptr, 7));
+        if (rc) *err = mb ? DL_PLAN_ENOMEM : DL_PLAN_EOP;
         break;
     case DL_PLAN_ACT:
         dl_act_fwd_f32((int)i[0], (const float *)OPND(s, ptr, 0), (float *)OPND(s, ptr, 1),
@@ -673,7 +699,7 @@ int dl_plan_run(const dl_plan *p, int begin, int end, char *arena, char *const *
             nk = asked;
         dl_set_local_num_threads(nk);
         if (run_step(&p->steps[k], p->team[k], &p->packed[k], p->rnn_packed[k], p->gemm_b[k],
-                     p->direct[k], &p->wino[k], ptr, err, detail) != 0
+                     p->direct[k], &p->wino[k], p->mb[k], ptr, err, detail) != 0
             || *err) {
             failed = k + 1;
             break;

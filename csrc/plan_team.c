@@ -47,6 +47,8 @@ static int64_t step_work(const dl_plan_step *s)
         /* CONV_T's ints describe the convolution from y to x: the same product count */
         return i[0] * i[4] * i[7] * i[8] * (i[1] / g) * i[5] * i[6];
     }
+    case DL_PLAN_MBCONV:
+        return i[0] * i[11] * i[12] * i[4] * (i[1] * i[8] * i[8] + i[6] * i[7] + i[5]);
     case DL_PLAN_ATTENTION:
         return i[0] * i[1] * i[2] * i[3] * (i[4] + i[5]);
     case DL_PLAN_RNN:

@@ -2,12 +2,12 @@
 step(s) on Refs, or (returning False) a Python step.  The kernels are float32; other dtypes
 take the Python path except for data movement (views, copies, Concat, Gather, Cast), which
 works on any element size."""
-from . import lower_layers, lower_math, lower_moves, lower_quant
+from . import lower_layers, lower_math, lower_mbconv, lower_moves, lower_quant
 
 __all__ = ["lower_node", "LOWER"]
 
 LOWER = {}
-for _m in (lower_layers, lower_math, lower_moves, lower_quant):
+for _m in (lower_layers, lower_math, lower_mbconv, lower_moves, lower_quant):
     LOWER.update(_m.LOWER)
 
 

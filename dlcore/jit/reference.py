@@ -5,6 +5,8 @@ run here reproduces eager inference (no_grad) bit for bit; the tracer checks tra
 constant folding evaluates with it, and the planned executor falls back to it for a node it has
 no kernel for.
 """
+from types import SimpleNamespace
+
 import numpy as np
 
 from ..ops import activation as A
@@ -73,6 +75,19 @@ def _conv(node, x, w, b=None, skip=None):
     if skip is not None:   # a residual sum fused in (passes/fuse_residual.py)
         y = y + skip
     return _act_of(node, y)
+
+
+def _part(attrs, hw):
+    """One conv of a fused node (its attrs, its output's spatial size) as _conv reads it."""
+    return SimpleNamespace(attrs=attrs, outputs=[SimpleNamespace(shape=(0, 0) + tuple(hw))])
+
+
+def _mbconv(node, x, we, be, wd, bd, wp, bp, skip=None):
+    """The inverted-residual block passes/fuse_mbconv.py makes: its three convs in turn."""
+    at, hw = node.attrs, tuple(node.outputs[0].shape[2:])
+    e = _conv(_part(at["expand"], x.shape[2:]), x, we, be)
+    d = _conv(_part(at["dw"], hw), e, wd, bd)
+    return _conv(_part(at["project"], hw), d, wp, bp, skip)
 
 
 def _conv_t(node, x, w, b=None):
@@ -193,7 +208,7 @@ OPS = {
     "MatMul": _matmul, "Gemm": _gemm,
     "Softmax": lambda node, x: _fwd(A.Softmax, x, dim=node.attrs["axis"]),
     "LogSoftmax": lambda node, x: _fwd(A.LogSoftmax, x, dim=node.attrs["axis"]),
-    "Conv": _conv, "ConvTranspose": _conv_t, "MaxPool": _maxpool, "AveragePool": _avgpool,
+    "Conv": _conv, "MBConv": _mbconv, "ConvTranspose": _conv_t, "MaxPool": _maxpool, "AveragePool": _avgpool,
     "GlobalAveragePool": _adaptive(pool.AdaptiveAvgPool2dFn),
     "AdaptiveAveragePool": _adaptive(pool.AdaptiveAvgPool2dFn),
     "GlobalMaxPool": _adaptive(pool.AdaptiveMaxPool2dFn),

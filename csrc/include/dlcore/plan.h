@@ -116,6 +116,12 @@ enum {
      * below them, on up to DL_PLAN_S2W_MAX_C channels (plan_direct_s2w_simd.c: ResNet's 7x7
      * first layer) */
     DL_PLAN_CONV_DIRECT = 25,
+    /* x, w_expand, b_expand, w_dw, b_dw, w_project, b_project, y | i: N Cin H W Ce Cout R S
+     * stride ph pw OH OW expand act (dl_act_t) dw act (DL_AF_* or -1) residual rows_per_strip |
+     * f: dw act a, b, c.  A MobileNet inverted-residual block, 1x1 -> depthwise -> 1x1, fused
+     * a strip of output rows at a time (csrc/plan_mbconv_simd.c); the weights constant
+     * (packed when the plan is made); residual: y holds the skip value on entry */
+    DL_PLAN_MBCONV = 26,
     /* x (float32, or u8 codes), packed, colsum, w_scale (an int8 weight, dlcore/qgemm.h),
      * bias, y (float32 or u8), scratch (dl_plan_qlinear_scratch bytes) | i: M, N, K, input
      * mode (DL_QLIN_*), act (DL_QACT_*), u8 output, input zero point, output zero point,

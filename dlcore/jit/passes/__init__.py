@@ -2,7 +2,7 @@
 and returns how many rewrites it made.  `optimize` runs them in order."""
 from . import (dead_nodes, eliminate_transposes, fold_batchnorm, fold_constants,
                fuse_add_layernorm, fuse_attention, fuse_epilogue, fuse_qlinear_act,
-               fuse_residual, identity,
+               fuse_mbconv, fuse_residual, identity,
                merge_gemms)
 
 __all__ = ["optimize", "PIPELINE"]
@@ -16,6 +16,7 @@ PIPELINE = (
     ("eliminate_transposes", eliminate_transposes.run),
     ("fuse_epilogue", fuse_epilogue.run),
     ("fuse_residual", fuse_residual.run),
+    ("fuse_mbconv", fuse_mbconv.run),
     ("fuse_qlinear_act", fuse_qlinear_act.run),
     ("merge_gemms", merge_gemms.run),
     ("fuse_add_layernorm", fuse_add_layernorm.run),
