@@ -143,3 +143,12 @@ def test_errors_like_torch():
             lib.nn.LazyConv2d(4, 3)(lib.zeros(5, 5))
     with pytest.raises(ValueError):
         dl.nn.LazyLinear(-1)
+
+
+def test_container_like_torch():
+    with pytest.warns(UserWarning, match="deprecated"):
+        c = dl.nn.Container(a=dl.nn.Linear(2, 3), b=dl.nn.ReLU())
+    with pytest.warns(UserWarning, match="deprecated"):
+        t = torch.nn.Container(a=torch.nn.Linear(2, 3), b=torch.nn.ReLU())
+    assert list(c.state_dict()) == list(t.state_dict()) == ["a.weight", "a.bias"]
+    assert [n for n, _ in c.named_children()] == ["a", "b"]

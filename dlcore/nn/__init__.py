@@ -3,6 +3,7 @@ from .parameter import (Parameter, Buffer, UninitializedParameter,  # noqa: F401
                         UninitializedBuffer)
 from .modules.module import Module  # noqa: F401
 from .modules.container import (Sequential, ModuleList, ModuleDict, ParameterList,  # noqa: F401
+                                Container,
                                 ParameterDict)
 from .modules.linear import Identity, Linear  # noqa: F401
 from .modules.flatten import Flatten, Unflatten  # noqa: F401
