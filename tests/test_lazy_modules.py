@@ -146,9 +146,9 @@ def test_errors_like_torch():
 
 
 def test_container_like_torch():
-    with pytest.warns(UserWarning, match="deprecated"):
+    with pytest.warns(FutureWarning, match="deprecated"):
         c = dl.nn.Container(a=dl.nn.Linear(2, 3), b=dl.nn.ReLU())
-    with pytest.warns(UserWarning, match="deprecated"):
+    with pytest.warns(FutureWarning, match="deprecated"):
         t = torch.nn.Container(a=torch.nn.Linear(2, 3), b=torch.nn.ReLU())
     assert list(c.state_dict()) == list(t.state_dict()) == ["a.weight", "a.bias"]
     assert [n for n, _ in c.named_children()] == ["a", "b"]
