@@ -12,7 +12,7 @@ from .modules.dropout import *  # noqa: F401,F403
 from .modules.loss import *  # noqa: F401,F403
 from .modules.perceptron import Perceptron  # noqa: F401
 from .modules.rnn import *  # noqa: F401,F403
-from .modules.sparse import Embedding  # noqa: F401
+from .modules.sparse import Embedding, EmbeddingBag  # noqa: F401
 from .modules.quantized import QuantizedLinear, QuantizedEmbedding  # noqa: F401
 from . import init, functional, utils  # noqa: F401
 from .modules.normalization import *  # noqa: F401,F403
