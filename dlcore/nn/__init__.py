@@ -19,7 +19,7 @@ from .modules.normalization import *  # noqa: F401,F403
 from .modules.transformer import *  # noqa: F401,F403
 from .modules.conv import *  # noqa: F401,F403
 from .modules.pooling import (MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,  # noqa: F401
-                              AdaptiveMaxPool2d, MaxUnpool2d)
+                              AdaptiveMaxPool2d, MaxUnpool2d, MaxUnpool1d, MaxUnpool3d)
 from .modules.upsampling import Upsample, UpsamplingNearest2d, UpsamplingBilinear2d  # noqa: F401
 from .modules.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d  # noqa: F401
 from . import parallel  # noqa: F401
