@@ -30,3 +30,4 @@ from ..ops.gumbel import gumbel_softmax  # noqa: F401
 from ..ops.lp_pool import lp_pool1d, lp_pool2d, lp_pool3d, local_response_norm  # noqa: F401
 from ..ops.embedding_bag import embedding_bag  # noqa: F401
 from ..ops.max_unpool_nd import max_unpool1d, max_unpool3d  # noqa: F401
+from ..ops.ctc import ctc_loss  # noqa: F401

@@ -4,6 +4,7 @@ from ...ops import distance as _D
 from ...ops import loss as _L
 from ...ops import loss_margin as _LM
 from ...ops import loss_multiclass as _LMC
+from ...ops.ctc import ctc_loss
 from ...tensor import Tensor
 from .module import Module
 
@@ -11,7 +12,8 @@ __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss",
            "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "TripletMarginLoss",
            "TripletMarginWithDistanceLoss", "MarginRankingLoss", "CosineEmbeddingLoss",
            "SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
-           "GaussianNLLLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "NLLLoss2d"]
+           "GaussianNLLLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "NLLLoss2d",
+           "CTCLoss"]
 
 
 class _Loss(Module):
@@ -221,3 +223,13 @@ class MultiMarginLoss(_WeightedLoss):
 class MultiLabelMarginLoss(_Loss):
     def forward(self, input, target):
         return _LMC.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)
