@@ -31,3 +31,6 @@ from ..ops.lp_pool import lp_pool1d, lp_pool2d, lp_pool3d, local_response_norm  
 from ..ops.embedding_bag import embedding_bag  # noqa: F401
 from ..ops.max_unpool_nd import max_unpool1d, max_unpool3d  # noqa: F401
 from ..ops.ctc import ctc_loss  # noqa: F401
+from ..ops.fractional_pool import (fractional_max_pool2d, fractional_max_pool3d,  # noqa: F401
+                                  fractional_max_pool2d_with_indices,
+                                  fractional_max_pool3d_with_indices)
