@@ -9,8 +9,10 @@ the sample's last input step.  "Impossible" stands for a large negative number (
 than -inf, so no gradient is NaN; a loss that stays that large is an impossible alignment and
 reported as inf (or 0 with zero_infinity), as torch.
 
-The gradient is the true one of this loss.  torch's own backward returns it plus exp(log_probs)
-(the gradient as if a log_softmax came first), which is the same after a log_softmax.
+torch's backward returns the loss's gradient plus exp(log_probs) at each sample's time steps
+(the gradient as if log_probs were logits of a softmax); a term of value 0 with that gradient
+is added so gradients match torch's for any log_probs.  After a log_softmax (the usual graph)
+the extra term cancels, and both are the true gradient.
 """
 import numpy as np
 
@@ -107,6 +109,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     a_prev = Where.apply((tl > 0)[:, None], a_prev, none)
     m = a_last.maximum(a_prev).detach()
     loss = -(m + ((a_last - m).exp() + (a_prev - m).exp()).log()).reshape(N)
+    # torch's gradient: + exp(log_probs) at each sample's steps (a term whose value is 0)
+    steps = (np.arange(T)[:, None] < il[None, :]).astype(dt)[:, :, None]
+    e = lp.exp()
+    loss = loss + ((e - e.detach()) * wrap(steps)).sum((0, 2))
     impossible = (loss.detach()._data > -_NEG / 2) | (il == 0) & (tl > 0)
     if impossible.any():
         fill = np.zeros((), dt) if zero_infinity else np.full((), np.inf, dt)

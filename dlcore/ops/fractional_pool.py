@@ -63,9 +63,10 @@ def _fractional(fname, n, input, kernel_size, output_size, output_ratio, return_
     else:
         u = np.asarray(_random_samples._data if isinstance(_random_samples, TensorBase)
                        else _random_samples)
-        if u.shape != (N, C, n):
+        if u.ndim != 3 or u.shape[1:] != (C, n) or u.shape[0] < N:
             raise ValueError("%s: _random_samples must have shape %s, got %s"
                              % (fname, (N, C, n), u.shape))
+        u = u[:N]  # torch reads the first N (an unbatched input may get more)
     # torch's sample order: (W, H) in 2-D, (D, H, W) in 3-D
     order = [1, 0] if n == 2 else [0, 1, 2]
     starts = [_starts(u[..., order[d]], sizes[d], out[d], k[d], np.dtype(dt))

@@ -28,7 +28,8 @@ class FractionalMaxPool2d(Module):
             output_ratio = tuple(ratio)
         self.kernel_size, self.output_size, self.output_ratio = kernel_size, output_size, \
             output_ratio
-        self.return_indices, self._random_samples = return_indices, _random_samples
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)  # in state_dict, as torch
 
     def forward(self, input):
         return self._fn(input, self.kernel_size, self.output_size, self.output_ratio,
