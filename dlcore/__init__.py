@@ -34,6 +34,8 @@ from .tensor import (Tensor, tensor, as_tensor, from_numpy, zeros, ones, empty, 
                      randn, randint, randperm, rand_like, randn_like, is_tensor, numel)
 from .autograd import (no_grad, enable_grad, set_grad_enabled, is_grad_enabled,  # noqa: F401
                        inference_mode, is_inference_mode_enabled)
+from .autograd import is_anomaly_enabled, is_anomaly_check_nan_enabled  # noqa: F401
+from .autograd.anomaly import _set as set_anomaly_enabled  # noqa: F401
 from .random import (manual_seed, seed, initial_seed, Generator, get_rng_state,  # noqa: F401
                      set_rng_state, default_generator)
 from .legacy_types import *  # noqa: F401,F403

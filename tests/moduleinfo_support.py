@@ -71,7 +71,11 @@ def covered_modules():
     for info in module_db:
         name = info.module_cls.__name__
         cls = getattr(nn, name, None)
-        if isinstance(cls, type) and issubclass(cls, nn.Module):
+        if name.startswith("Lazy"):
+            # the harness copies torch's state_dict before the first call, which an
+            # uninitialized parameter refuses; tests/test_lazy_modules.py covers them
+            missing.append(name)
+        elif isinstance(cls, type) and issubclass(cls, nn.Module):
             covered.append((info, cls))
         else:
             missing.append(name)

@@ -20,6 +20,8 @@ from ..tensor_base import wrap as _wrap
 
 from . import function as _function
 from .ctx_function import FunctionCtx  # noqa: F401
+from .anomaly import (detect_anomaly, set_detect_anomaly, is_anomaly_enabled,  # noqa: F401
+                      is_anomaly_check_nan_enabled)
 from .double_backward import NoDoubleBackward, composite_backward  # noqa: F401
 from .engine import (run as _run, backward_into as _backward_into, unbroadcast,  # noqa: F401
                      unbroadcast_tensor)
@@ -36,7 +38,7 @@ _ctx_function.inplace_graph = _inplace  # (inplace imports what imports ctx_func
 
 __all__ = ["Function", "Variable", "backward", "grad", "gradcheck", "gradgradcheck", "no_grad",
            "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-           "is_inference_mode_enabled", "functional"]
+           "is_inference_mode_enabled", "functional", "detect_anomaly", "set_detect_anomaly"]
 
 
 def _as_list(x, name):

@@ -10,7 +10,7 @@ for saved arrays changed in place since forward (dlcore.autograd.version).
 import numpy as np
 
 from ..tensor_base import TensorBase, wrap
-from . import ctx_function, post_accumulate, version
+from . import anomaly, ctx_function, post_accumulate, version
 from .grad_mode import state
 
 _SECOND_TIME = ("trying to backward through the graph a second time (or directly access saved "
@@ -292,6 +292,8 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
                 grads_in = (grads_in,)
         else:
             grads_in = _call_backward(fn, slots, create_graph, wanted)
+        if anomaly.enabled[0]:
+            anomaly.check(fn, grads_in)
         for p, gi, need in zip(fn.parents, grads_in, fn.needs_input_grad):
             if not need or gi is None:
                 continue

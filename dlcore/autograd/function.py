@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import tensor_base
 from ..tensor_base import TensorBase, wrap
-from . import ctx_function, version, view_registry
+from . import anomaly, ctx_function, version, view_registry
 from . import grad_mode
 from .grad_mode import state
 
@@ -169,6 +169,8 @@ class Function(ctx_function.FunctionCtx):
                 fn._view = True
             fn.parents = args
             fn.kwargs = kwargs
+            if anomaly.enabled[0]:  # where this op was called, for backward's NaN report
+                fn._forward_stack = anomaly.forward_stack()
             if _inference_used[0]:  # (only once inference_mode has been entered)
                 ctx_function.refuse_inference_input(fn, args)
         if type(out) is tuple:

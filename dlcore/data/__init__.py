@@ -1,5 +1,6 @@
 """dl.data: datasets, samplers, the DataLoader, bundled datasets and file-format readers."""
-from .dataset import Dataset, TensorDataset, Subset, ConcatDataset, random_split  # noqa: F401
+from .dataset import (Dataset, TensorDataset, Subset, ConcatDataset, random_split,  # noqa: F401
+                      StackDataset)
 from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSampler,  # noqa: F401
                       BatchSampler, WeightedRandomSampler)
 from .iterable import IterableDataset, ChainDataset  # noqa: F401

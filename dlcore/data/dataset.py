@@ -8,7 +8,7 @@ import numpy as np
 from ..random import rng as _rng
 from ..tensor import Tensor
 
-__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
+__all__ = ["Dataset", "TensorDataset", "Subset", "ConcatDataset", "StackDataset", "random_split"]
 
 
 class Dataset:
@@ -152,3 +152,44 @@ def random_split(dataset, lengths, generator=None):
         out.append(Subset(dataset, perm[start:start + length].tolist()))
         start += length
     return out
+
+
+class StackDataset(Dataset):
+    """Samples gathered from several datasets of one length: StackDataset(a, b)[i] is
+    (a[i], b[i]); StackDataset(x=a, y=b)[i] is {"x": a[i], "y": b[i]} (torch's semantics)."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple-like (positional) or "
+                             "dict-like (keyword) input, but both types were given")
+        if not args and not kwargs:
+            raise ValueError("StackDataset: at least one dataset should be passed")
+        self.datasets = args if args else kwargs
+        parts = args if args else tuple(kwargs.values())
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError("StackDataset: size mismatch between datasets")
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices):
+        """A batch of samples: one call per dataset where it has __getitems__."""
+        def batch(d):
+            if callable(getattr(d, "__getitems__", None)):
+                items = d.__getitems__(indices)
+                if len(items) != len(indices):
+                    raise ValueError("StackDataset: nested dataset's output size mismatch. "
+                                     "Expected %d, got %d" % (len(indices), len(items)))
+                return items
+            return [d[i] for i in indices]
+        if isinstance(self.datasets, dict):
+            cols = {k: batch(d) for k, d in self.datasets.items()}
+            return [{k: c[j] for k, c in cols.items()} for j in range(len(indices))]
+        cols = [batch(d) for d in self.datasets]
+        return [tuple(c[j] for c in cols) for j in range(len(indices))]
+
+    def __len__(self):
+        return self._length

@@ -49,16 +49,20 @@ def _check_number(who, name, value, low=0.0, low_inclusive=True, high=None,
     return v
 
 
-def _as_state_value(who, key, value, param_arr):
-    """A loaded state entry as this optimizer keeps it: 'step' a float, buffers tensors
-    with the parameter's shape and dtype (copied, so the loaded dict is never aliased)."""
-    if key == "step":
+def _as_state_value(who, key, value, param_arr, shape=()):
+    """A loaded state entry as this optimizer keeps it: scalars (shape None: 'step', and
+    what `Optimizer._state_shape` names) a float, buffers tensors with the parameter's dtype
+    and the expected shape (the parameter's by default; copied, so the loaded dict is never
+    aliased)."""
+    if shape == ():
+        shape = param_arr.shape
+    if shape is None:
         if isinstance(value, Tensor):
             value = value._data
         arr = np.asarray(value)
         if arr.size != 1:
-            raise ValueError("%s.load_state_dict: state 'step' must be a number, got shape %s"
-                             % (who, arr.shape))
+            raise ValueError("%s.load_state_dict: state %r must be a number, got shape %s"
+                             % (who, key, arr.shape))
         return float(arr.reshape(-1)[0])
     if value is None:
         return None
@@ -70,9 +74,9 @@ def _as_state_value(who, key, value, param_arr):
         arr = np.asarray(value)
     else:
         return value  # a plain option someone stored in the state: keep as is
-    if arr.shape != param_arr.shape:
-        raise ValueError("%s.load_state_dict: state %r has shape %s but its parameter has "
-                         "shape %s" % (who, key, arr.shape, param_arr.shape))
+    if arr.shape != tuple(shape):
+        raise ValueError("%s.load_state_dict: state %r has shape %s but should have "
+                         "shape %s" % (who, key, arr.shape, tuple(shape)))
     out = np.array(arr, dtype=param_arr.dtype, order="C", copy=True)
     return Tensor._wrap(out)
 
@@ -225,6 +229,11 @@ class Optimizer:
         """Names of the tensors a parameter's state holds under this group's options."""
         return ()
 
+    def _state_shape(self, key, param_shape):
+        """The shape of state entry `key` for a parameter of `param_shape`: None for a
+        scalar kept as a Python float (the step count; others where a subclass says)."""
+        return None if key == "step" else param_shape
+
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}, PyTorch's
         layout: parameters are numbered in group order; state tensors are references."""
@@ -302,7 +311,9 @@ class Optimizer:
                 raise ValueError("%s.load_state_dict: state[%d] must be a dict, got %s"
                                  % (who, idx, type(st).__name__))
             p = by_index[idx]
-            loaded = {k: _as_state_value(who, k, v, p._data) for k, v in st.items()}
+            loaded = {k: _as_state_value(who, k, v, p._data,
+                                         self._state_shape(k, p._data.shape))
+                      for k, v in st.items()}
             if loaded:
                 missing = [b for b in self._state_buffers(group_of[id(p)])
                            if loaded.get(b) is None]

@@ -8,17 +8,18 @@ from ...ops.batchnorm import batch_norm, check_batch_norm_input
 from .module import Module
 from .norm_params import register_affine, register_running_stats, reset_affine
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
 
 class _BatchNorm(Module):
     _dims = ()
+    _lazy = False    # LazyBatchNorm*: num_features 0 until the first call
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         name = type(self).__name__
-        if not isinstance(num_features, numbers.Integral) or num_features <= 0:
+        if not isinstance(num_features, numbers.Integral) or num_features < 1 - self._lazy:
             raise ValueError("%s: num_features must be a positive int, got %r"
                              % (name, num_features))
         _check_device(device)
@@ -53,8 +54,9 @@ class _BatchNorm(Module):
                           use_batch, factor, self.eps)
 
     def extra_repr(self):
-        return "%d, eps=%s, momentum=%s, affine=%s, track_running_stats=%s" % (
-            self.num_features, self.eps, self.momentum, self.affine, self.track_running_stats)
+        return "%d, eps=%s, momentum=%s, affine=%s, bias=%s, track_running_stats=%s" % (
+            self.num_features, self.eps, self.momentum, self.affine, self.bias is not None,
+            self.track_running_stats)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -65,3 +67,8 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Over (N, C, H, W) inputs."""
     _dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Over (N, C, D, H, W) inputs."""
+    _dims = (5,)

@@ -1,4 +1,5 @@
 """Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
+import warnings
 from collections import OrderedDict
 
 from .module import Module
@@ -191,3 +192,15 @@ class ParameterDict(Module):
 
     def values(self):
         return self._parameters.values()
+
+
+class Container(Module):
+    """torch's deprecated nn.Container: a Module holding the keyword modules it is given."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now "
+                      "implemented in `nn.Module`. Subclass that instead.", FutureWarning,
+                      stacklevel=2)
+        for name, module in kwargs.items():
+            self.add_module(name, module)

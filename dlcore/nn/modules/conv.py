@@ -4,11 +4,12 @@ import numbers
 from ...ops.conv import conv1d, conv2d, conv_transpose2d, _pair
 from ...ops.shape_fn import pad as F_pad
 from ...ops.conv3d import conv3d
+from ...ops.conv_transpose import conv_transpose1d, conv_transpose3d
 from .. import init
 from ._weights import make_weight_and_bias, reset_kaiming_uniform
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 _MODES = ("zeros", "reflect", "replicate", "circular")
 
@@ -17,14 +18,16 @@ class _ConvNd(Module):
     _n = 2
     _transposed = False
     _conv = staticmethod(conv2d)     # the op forward() applies
+    _lazy = False                    # Lazy* subclasses: in_channels 0 until the first call
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                  bias, padding_mode, output_padding=0, device=None, dtype=None):
         super().__init__()
         name = type(self).__name__
         n = self._n
-        for arg, v in (("in_channels", in_channels), ("out_channels", out_channels)):
-            if not isinstance(v, numbers.Integral) or v <= 0:
+        for arg, v, low in (("in_channels", in_channels, 0 if self._lazy else 1),
+                            ("out_channels", out_channels, 1)):
+            if not isinstance(v, numbers.Integral) or v < low:
                 raise ValueError("%s: %s must be a positive int, got %r" % (name, arg, v))
         if not isinstance(groups, numbers.Integral) or groups <= 0:
             raise ValueError("%s: groups must be a positive int, got %r" % (name, groups))
@@ -133,9 +136,10 @@ class Conv1d(_Conv):
     _conv = staticmethod(conv1d)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution: weight (in_channels, out_channels/groups, kH, kW)."""
+class _ConvTransposeNd(_ConvNd):
+    """Transposed convolution: weight (in_channels, out_channels/groups, *kernel_size)."""
     _transposed = True
+    _conv = staticmethod(conv_transpose2d)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
@@ -146,23 +150,43 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, x, output_size):
         if output_size is None:
             return self.output_padding
-        size = tuple(int(v) for v in tuple(output_size)[-2:])
+        n = self._n
+        size = tuple(int(v) for v in tuple(output_size)[-n:])
+        if len(size) != n:
+            raise ValueError("%s: output_size must have %d (or %d + 2) elements, got %r"
+                             % (type(self).__name__, n, n, output_size))
         op = []
-        for i in range(2):
-            base = ((x.shape[-2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+        for i in range(n):
+            base = ((x.shape[-n + i] - 1) * self.stride[i] - 2 * self.padding[i]
                     + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
             extra = size[i] - base
             if extra < 0 or extra >= max(self.stride[i], self.dilation[i]):
-                raise ValueError("ConvTranspose2d: requested output size %s is not reachable "
+                raise ValueError("%s: requested output size %s is not reachable "
                                  "from input of shape %s (smallest %d, largest %d in dim %d)"
-                                 % (size, tuple(x.shape), base,
+                                 % (type(self).__name__, size, tuple(x.shape), base,
                                     base + max(self.stride[i], self.dilation[i]) - 1, i))
             op.append(extra)
         return tuple(op)
 
     def forward(self, x, output_size=None):
-        return conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                self._output_padding(x, output_size), self.groups, self.dilation)
+        return self._conv(x, self.weight, self.bias, self.stride, self.padding,
+                          self._output_padding(x, output_size), self.groups, self.dilation)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution: weight (in_channels, out_channels/groups, kH, kW)."""
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution: weight (in_channels, out_channels/groups, k)."""
+    _n = 1
+    _conv = staticmethod(conv_transpose1d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution: weight (in_channels, out_channels/groups, kD, kH, kW)."""
+    _n = 3
+    _conv = staticmethod(conv_transpose3d)
 
 
 class Conv3d(_Conv):

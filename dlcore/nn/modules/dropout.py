@@ -1,8 +1,10 @@
 """Dropout layers: active in train(), identity in eval()."""
 from ...ops.dropout import dropout, dropout1d, dropout2d, dropout3d
+from ...ops.dropout_alpha import alpha_dropout, feature_alpha_dropout
 from .module import Module
 
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d"]
+__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+           "FeatureAlphaDropout"]
 
 
 class Dropout(Module):
@@ -32,3 +34,15 @@ class Dropout1d(Dropout):
 class Dropout3d(Dropout):
     def forward(self, x):
         return dropout3d(x, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(Dropout):
+    """Dropout that keeps SELU activations' zero mean and unit variance."""
+
+    def forward(self, x):
+        return alpha_dropout(x, self.p, self.training, self.inplace)
+
+
+class FeatureAlphaDropout(Dropout):
+    def forward(self, x):
+        return feature_alpha_dropout(x, self.p, self.training, self.inplace)

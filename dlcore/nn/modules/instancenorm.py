@@ -12,13 +12,14 @@ __all__ = ["InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
 
 class _InstanceNorm(Module):
     _n = 2
+    _lazy = False    # LazyInstanceNorm*: num_features 0 until the first call
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
                  track_running_stats=False, device=None, dtype=None, *, bias=True):
         super().__init__()
         name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
-                or num_features <= 0:
+                or num_features < 1 - self._lazy:
             raise ValueError("%s: num_features must be a positive int, got %r"
                              % (name, num_features))
         _check_device(device)
@@ -50,8 +51,9 @@ class _InstanceNorm(Module):
         return y.squeeze(0) if unbatched else y
 
     def extra_repr(self):
-        return "%d, eps=%s, momentum=%s, affine=%s, track_running_stats=%s" % (
-            self.num_features, self.eps, self.momentum, self.affine, self.track_running_stats)
+        return "%d, eps=%s, momentum=%s, affine=%s, bias=%s, track_running_stats=%s" % (
+            self.num_features, self.eps, self.momentum, self.affine, self.bias is not None,
+            self.track_running_stats)
 
 
 class InstanceNorm1d(_InstanceNorm):

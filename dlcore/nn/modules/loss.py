@@ -3,6 +3,8 @@
 from ...ops import distance as _D
 from ...ops import loss as _L
 from ...ops import loss_margin as _LM
+from ...ops import loss_multiclass as _LMC
+from ...ops.ctc import ctc_loss
 from ...tensor import Tensor
 from .module import Module
 
@@ -10,7 +12,8 @@ __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss",
            "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "TripletMarginLoss",
            "TripletMarginWithDistanceLoss", "MarginRankingLoss", "CosineEmbeddingLoss",
            "SoftMarginLoss", "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss",
-           "GaussianNLLLoss"]
+           "GaussianNLLLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "NLLLoss2d",
+           "CTCLoss"]
 
 
 class _Loss(Module):
@@ -83,6 +86,10 @@ class NLLLoss(_WeightedLoss):
     def forward(self, input, target):
         return _L.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
                            reduction=self.reduction)
+
+
+class NLLLoss2d(NLLLoss):
+    """torch's old name for NLLLoss on (N, C, H, W) input (NLLLoss handles any rank)."""
 
 
 class BCELoss(_WeightedLoss):
@@ -196,3 +203,33 @@ class GaussianNLLLoss(_Loss):
 
     def forward(self, input, target, var):
         return _LM.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+class MultiMarginLoss(_WeightedLoss):
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                 reduction="mean"):
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError("MultiMarginLoss: only p == 1 and p == 2 supported")
+        if weight is not None and weight.ndim != 1:
+            raise ValueError("MultiMarginLoss: weight must be None or 1D")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return _LMC.multi_margin_loss(input, target, p=self.p, margin=self.margin,
+                                      weight=self.weight, reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    def forward(self, input, target):
+        return _LMC.multilabel_margin_loss(input, target, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    def __init__(self, blank=0, reduction="mean", zero_infinity=False):
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)

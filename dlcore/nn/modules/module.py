@@ -11,7 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ...tensor import Tensor, _check_device
-from ..parameter import Parameter
+from ..parameter import Buffer, Parameter, is_lazy
 from ..summary import summary as _summary
 from .backward_hooks import call_with_backward_hooks
 from ...dtypes import bfloat16_dtype, float16, is_floating
@@ -128,6 +128,10 @@ class Module:
             mods.pop(name, None)
             d.pop(name, None)
             params[name] = value
+        elif isinstance(value, Buffer):  # torch.nn.Buffer: registered as a buffer
+            params.pop(name, None)
+            mods.pop(name, None)
+            self.register_buffer(name, value, value.persistent)
         elif isinstance(value, Module):
             params.pop(name, None)
             bufs.pop(name, None)
@@ -439,6 +443,8 @@ class Module:
                 continue
             src = state_dict[k]
             arr = src._data if isinstance(src, Tensor) else np.asarray(src)
+            if is_lazy(target) and not is_lazy(src):  # a lazy module takes the saved shape
+                target.materialize(arr.shape)
             if tuple(arr.shape) != tuple(target._data.shape):
                 errors.append("size mismatch for %s: copying a param with shape %s from "
                               "checkpoint, the shape in current model is %s."
