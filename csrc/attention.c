@@ -54,6 +54,8 @@ int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k, con
 {
     const size_t L = d->L, S = d->S, Dv = d->Dv, BH = d->B * d->H;
     int failed = 0;
+    ptrdiff_t os[3];
+    dl_attn_out_strides(d, os);
 #pragma omp parallel num_threads(dl_threads_for(BH * L, 16))
     {
         double *s = dl_alloc(sizeof(double) * (S ? S : 1));
@@ -73,7 +75,7 @@ int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k, con
             double m = -INFINITY;
             for (size_t j = 0; j < S; j++)
                 if (s[j] > m || s[j] != s[j]) m = s[j];
-            double *o = out + (bh * L + i) * Dv;
+            double *o = out + (ptrdiff_t)b * os[0] + (ptrdiff_t)h * os[1] + (ptrdiff_t)i * os[2];
             memset(o, 0, sizeof(double) * Dv);
             if (m == -INFINITY) {
                 lse[bh * L + i] = -INFINITY;

@@ -230,6 +230,8 @@ static int attn_fwd(const dl_attn_desc *d, const float *q, const float *k,
     const size_t items = BH * nqb;
     const float scale = (float)d->scale;
     int failed = 0;
+    ptrdiff_t os[3];
+    dl_attn_out_strides(d, os);
     const size_t kt_blk = D * BK, v_blk = BK * Dvp;
     /* one item = BQ rows against every key: ~2 * BQ * S * (D + Dv) flops */
     size_t grain_items = (size_t)1 + (size_t)(1 << 20) / (2 * BQ * (S + 1) * (D + Dv) + 1);
@@ -311,7 +313,7 @@ static int attn_fwd(const dl_attn_desc *d, const float *q, const float *k,
                 tile_gemm(mq, Dvp, nk, Sc, (ptrdiff_t)nkp, 1, Vpb, (ptrdiff_t)Dvp, O,
                           (ptrdiff_t)Dvp, 1);
             }
-            float *oh = out + (bh * L + i0) * Dv;
+            float *oh = out + (ptrdiff_t)b * os[0] + (ptrdiff_t)h * os[1] + (ptrdiff_t)i0 * os[2];
             float *lh = lse + bh * L + i0;
             for (size_t r = 0; r < mq; r++) {
                 float l = vf_reduce_add(lvec[r]);
@@ -319,7 +321,7 @@ static int attn_fwd(const dl_attn_desc *d, const float *q, const float *k,
                 if (l != l) inv = l;
                 vf vi = vf_set1(inv);
                 const float *o = O + r * Dvp;
-                float *dst = oh + r * Dv;
+                float *dst = oh + (ptrdiff_t)r * os[2];
                 size_t e = 0;
                 for (; e + DL_VF_LEN <= Dv; e += DL_VF_LEN)
                     vf_storeu(dst + e, vf_mul(vf_loadu(o + e), vi));

@@ -378,13 +378,15 @@ enum { SKIP_LN_RB = 8 };  /* rows per block */
 static void skip_layernorm_blocks(const plan_kernels_t *pk, const layernorm_kernels_t *lk,
                                   const float *a, const float *b, const float *gamma,
                                   const float *beta, float eps, float *y, float *sum,
-                                  size_t rows, size_t n, size_t k0, size_t k1)
+                                  size_t rows, size_t n, size_t k0, size_t k1, char *qrows,
+                                  int qmax)
 {
     for (size_t k = k0; k < k1; k++) {
         size_t r0 = k * SKIP_LN_RB, r1 = r0 + SKIP_LN_RB < rows ? r0 + SKIP_LN_RB : rows;
         float *dst = (sum ? sum : y) + r0 * n;
         pk->add_rows((r1 - r0) * n, a + r0 * n, b + r0 * n, dst);
         lk->fwd_rows(0, r1 - r0, n, dst, gamma, beta, eps, 0, y + r0 * n, NULL, NULL);
+        if (qrows) dl_plan_qrows_fill(qrows, rows, n, qmax, y, r0, r1);
     }
 }
 
@@ -395,7 +397,9 @@ static void run_skip_layernorm(const dl_plan_step *s, char **ptr)
     const float *a = (const float *)OPND(s, ptr, 0), *b = (const float *)OPND(s, ptr, 1);
     const float *gamma = (const float *)OPND(s, ptr, 2), *beta = (const float *)OPND(s, ptr, 3);
     float *y = (float *)OPND(s, ptr, 4), *sum = (float *)OPND(s, ptr, 5);
+    char *qrows = OPND(s, ptr, 6);
     const size_t rows = (size_t)s->i[0], n = (size_t)s->i[1];
+    const int qmax = (int)s->i[2];
     const float eps = (float)s->f[0];
     /* one ISA for the whole step: the tables read once */
     const plan_kernels_t *pk = plan_kernels();
@@ -403,14 +407,16 @@ static void run_skip_layernorm(const dl_plan_step *s, char **ptr)
     const size_t nblk = (rows + SKIP_LN_RB - 1) / SKIP_LN_RB;
     int nt = dl_threads_for(rows * n, (size_t)1 << 15);
     if (nt <= 1) {  /* no parallel region: even an if(false) one costs a libgomp team */
-        skip_layernorm_blocks(pk, lk, a, b, gamma, beta, eps, y, sum, rows, n, 0, nblk);
+        skip_layernorm_blocks(pk, lk, a, b, gamma, beta, eps, y, sum, rows, n, 0, nblk, qrows,
+                              qmax);
         return;
     }
 #ifdef DL_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static)
 #endif
     for (size_t k = 0; k < nblk; k++)
-        skip_layernorm_blocks(pk, lk, a, b, gamma, beta, eps, y, sum, rows, n, k, k + 1);
+        skip_layernorm_blocks(pk, lk, a, b, gamma, beta, eps, y, sum, rows, n, k, k + 1, qrows,
+                              qmax);
 }
 
 static int run_attention(const dl_plan_step *s, char **ptr)
@@ -429,6 +435,7 @@ static int run_attention(const dl_plan_step *s, char **ptr)
     for (int k = 0; k < 4; k++) d.m_s[k] = i[16 + k];
     d.causal = (int)i[20];
     d.scale = s->f[0];
+    for (int k = 0; k < 3; k++) d.o_s[k] = i[21 + k];
     return dl_attn_fwd_f32(&d, (const float *)OPND(s, ptr, 0), (const float *)OPND(s, ptr, 1),
                            (const float *)OPND(s, ptr, 2), (float *)OPND(s, ptr, 4),
                            (float *)OPND(s, ptr, 5));

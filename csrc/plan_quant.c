@@ -28,6 +28,7 @@
 #include "dlcore/qgemm.h"
 #include "dlcore/runtime.h"
 #include "qconv_kernels.h"
+#include "qgemm_kernels.h"
 
 size_t dl_plan_qlinear_scratch(size_t M, size_t K)
 {
@@ -38,6 +39,17 @@ size_t dl_plan_qlinear_scratch(size_t M, size_t K)
 static float *rows_scale(char *blob, size_t M, size_t K)
 {
     return (float *)(blob + (M * dl_u8s8_kpad(K) + 63) / 64 * 64);
+}
+
+void dl_plan_qrows_fill(char *blob, size_t M, size_t K, int qmax, const float *x, size_t r0,
+                        size_t r1)
+{
+    const qgemm_kernels_t *kt = qgemm_kernels();
+    const size_t Kp = dl_u8s8_kpad(K);
+    float *scale = rows_scale(blob, M, K);
+    int32_t *zp = (int32_t *)(scale + M);
+    for (size_t r = r0; r < r1; r++)
+        qgemm_quantize_row(kt, K, x + r * K, qmax, (uint8_t *)blob + r * Kp, scale + r, zp + r);
 }
 
 int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,

@@ -2,7 +2,7 @@
 own per-node profile of the same model (SessionOptions.enable_profiling).
 
     python tools/plan_step_profile.py MODEL [--batch 1] [--threads 1] [--reps 15] [--ort]
-                                            [--print]
+                                            [--print] [--quant int8|int8r7]
 
 Each plan step runs `reps` times on its own after one full run has filled the arena; the table
 gives its fastest and median time, CPU time (time.process_time) at one thread so that other
@@ -86,6 +86,9 @@ def main():
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--ort", action="store_true", help="also ONNX Runtime's per-node profile")
     ap.add_argument("--print", action="store_true", help="print the plan first")
+    ap.add_argument("--quant", choices=("int8", "int8r7"),
+                    help="profile the model after dl.quantization.quantize_dynamic (int8r7: "
+                         "reduce_range, 7-bit activations); --ort stays the fp32 export")
     a = ap.parse_args()
     import numpy as np
     import dlcore as dl
@@ -96,7 +99,11 @@ def main():
         raise SystemExit("%s: %s" % (a.model, note))
     m.eval()
     xs = make(a.batch, rng)
-    plan = dl.jit.trace(m, make(1, rng), dynamic_axes=dyn).plan(*xs)
+    pm = m
+    if a.quant:
+        from dlcore.quantization import quantize_dynamic, qint8
+        pm = quantize_dynamic(m, dtype=qint8, reduce_range=a.quant == "int8r7")
+    plan = dl.jit.trace(pm, make(1, rng), dynamic_axes=dyn).plan(*xs)
     dl.set_num_threads(a.threads)
     if a.print:
         print(plan)

@@ -12,6 +12,7 @@ cdef extern from "dlcore/attention.h":
         ptrdiff_t dq_s[3]
         ptrdiff_t dk_s[3]
         ptrdiff_t dv_s[3]
+        ptrdiff_t o_s[3]
     int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
                         float *out, float *lse) nogil
     int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
@@ -44,6 +45,7 @@ cdef void _attn_strides(cnp.ndarray a, str name, ptrdiff_t *s) except *:
 cdef void _attn_desc(dl_attn_desc *d, cnp.ndarray q, cnp.ndarray k, cnp.ndarray v,
                      object mask, int causal, double scale) except *:
     _attn_strides(q, "query", d.q_s)
+    d.o_s[0] = d.o_s[1] = d.o_s[2] = 0                  # out C-contiguous
     _attn_strides(k, "key", d.k_s)
     _attn_strides(v, "value", d.v_s)
     cdef int t = float_type(q, "attention", "query")

@@ -6,6 +6,7 @@ from . import executor as X
 from ..ops.conv import conv2d_algorithm, get_conv_algorithm
 from .lower_common import F32, f32, fused_act, numel
 from .lowering import broadcast_strides, contiguous_strides, matrix, merge_dims
+from .views import Ref
 
 __all__ = ["LOWER"]
 
@@ -309,6 +310,31 @@ def _resize(L, node):
 
 
 # ---- attention and recurrent layers -----------------------------------------------------------------
+def _merged_heads(L, y):
+    """The (B, H, L, Dv) strides of y laid out as (B, L, H, Dv) when y's one reader is the
+    heads' merge, Transpose (0, 2, 1, 3): the attention step writes each head's rows strided
+    there, the Transpose becomes a contiguous view and the merge's copy goes; else None."""
+    uses = getattr(L, "_attn_uses", None)
+    if uses is None:
+        uses = L._attn_uses = L.g.uses()
+    users = uses.get(id(y), [])
+    if y.ndim != 4 or len(users) != 1 or users[0][0] is None or \
+            users[0][0].op != "Transpose" or tuple(users[0][0].attrs["perm"]) != (0, 2, 1, 3) or \
+            id(y) in L.is_output or id(y) in L.dest or id(y) in L.out_index:
+        return None
+    B, H, Lq, Dv = y.shape
+    return (Lq * H * Dv, Dv, H * Dv, 1)
+
+
+def _attention_out(L, y, strides):
+    if strides is None:
+        return L.output(y)
+    r = Ref(L._buf("arena", y.numel() * y.dtype.itemsize, name=y.name), 0, y.shape, strides,
+            y.dtype)
+    L._bind(y, r)
+    return r
+
+
 def _attention(L, node):
     if not f32(node):
         return False
@@ -326,7 +352,8 @@ def _attention(L, node):
         refs.append(r)
         lists.append(broadcast_strides(r.with_view(0, r.shape[:-2], r.strides[:-2]), lead))
         rows.append(r.strides[-2])
-    lists.append(contiguous_strides(lead + (Lq, Ev))[:-2])
+    ystrides = _merged_heads(L, y)
+    lists.append((ystrides or contiguous_strides(lead + (Lq, Ev)))[:-2])
     mref, mkind, mrow, mcol = None, 0, 0, 0
     if mask is not None:
         if not mask.is_const:
@@ -355,10 +382,10 @@ def _attention(L, node):
     B, H = shape
     strides = [list(m) + [row] for m, row in zip(merged[:3], rows)]
     mst = list(merged[4]) + [mrow, mcol] if mref is not None else [0, 0, 0, 0]
-    yr = L.output(y)
+    yr = _attention_out(L, y, ystrides)
     lse = L.scratch(B * H * Lq * 4, "lse")
     ints = [B, H, Lq, S, E, Ev] + strides[0] + strides[1] + strides[2] + [mkind] + mst + \
-        [int(node.attrs["is_causal"])]
+        [int(node.attrs["is_causal"])] + list(merged[3]) + [yr.strides[-2]]
     L.step(X.ATTENTION, refs + [mref, yr, lse], ints, [node.attrs["scale"]], outputs=[4],
            label="Attention")
     return True

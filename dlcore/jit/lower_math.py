@@ -5,6 +5,7 @@ import numpy as np
 
 from . import executor as X
 from .lower_common import act_params, f32, fused_act, numel, pad6
+from .lower_quant import layernorm_rows
 from .lowering import broadcast_strides, contiguous_strides, merge_dims
 
 __all__ = ["LOWER"]
@@ -110,8 +111,10 @@ def _skip_layernorm(L, node):
             None if beta is None else L.contiguous(beta)]
     yr = L.output(y, reuse=[a, b])
     sr = L.output(node.outputs[1]) if len(node.outputs) > 1 else None
-    L.step(X.SKIP_LAYERNORM, refs + [yr, sr], [y.numel() // n, n], [node.attrs["epsilon"]],
-           outputs=[4, 5], label="SkipLayerNormalization")
+    rows = y.numel() // n
+    qr, qmax = layernorm_rows(L, y, rows, n)
+    L.step(X.SKIP_LAYERNORM, refs + [yr, sr, qr], [rows, n, qmax], [node.attrs["epsilon"]],
+           outputs=[4, 5, 6], label="SkipLayerNormalization")
     return True
 
 

@@ -17,7 +17,7 @@ from . import executor as X
 from .lower_common import numel
 from .views import Ref, contiguous_strides
 
-__all__ = ["LOWER"]
+__all__ = ["LOWER", "layernorm_rows"]
 
 _ACT = {"none": 0, "relu": 1, "gelu": 2}      # DL_QACT_*
 PER_ROW, PER_TENSOR, CODES, QROWS = 0, 1, 2, 3  # DL_QLIN_*
@@ -36,13 +36,13 @@ def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0, rr=
     nbytes = 0 if mode == QROWS else X.qlinear_scratch_bytes(M, K)
     work = 0
     if mode == QROWS:
-        xr = _rows_of(L)[id(x)]
+        xr = _rows_of(L)[id(x)][0]
     else:
         xr = L.contiguous(x)
     if rows_out:
         # y, read only by the next dynamic Linear, becomes its input rows already quantized
         yr = L.scratch(X.qlinear_scratch_bytes(M, N), name="qlinear.rows")
-        _rows_of(L)[id(y)] = yr
+        _rows_of(L)[id(y)] = (yr, bool(yrr))
         work = X.qrows_work_rows(M)
         nbytes = -(-nbytes // 64) * 64 + work * N * 4
     else:
@@ -56,7 +56,8 @@ def _qlinear(L, node, x, y, w, bias, mode, act, xs=0.0, xz=0, ys=None, yz=0, rr=
 
 
 def _rows_of(L):
-    """{id(value): Ref} of the values a QLINEAR step wrote as quantized rows (this lowering)."""
+    """{id(value): (Ref, reduce_range)} of the values a step wrote as quantized rows (a
+    QLINEAR's or a SKIP_LAYERNORM's; this lowering)."""
     rows = getattr(L, "_qrows", None)
     if rows is None:
         rows = L._qrows = {}
@@ -76,13 +77,42 @@ def _dynamic_args(node):
     return x, y, kw
 
 
-def _rows_reader(L, y, N):
-    """The reduce_range of the one dynamic per-row Linear reading y (float (..., N), no other
-    reader, not a graph output), which can then take y as quantized rows; None otherwise."""
+def _uses(L):
     uses = getattr(L, "_quses", None)
     if uses is None:
         uses = L._quses = L.g.uses()
-    users = uses.get(id(y), [])
+    return uses
+
+
+def _row_readers(L, y, N):
+    """The reduce_range flags of the dynamic per-row Linears that read the float (..., N) y
+    as their input."""
+    out = []
+    for node, _ in _uses(L).get(id(y), []):
+        nxt = None if node is None else _dynamic_args(node)
+        if nxt is not None and nxt[0] is y and nxt[2].get("per_row", True) and \
+                nxt[2]["weight"].shape[1] == N:
+            out.append(bool(nxt[2].get("reduce_range", False)))
+    return out
+
+
+def layernorm_rows(L, y, M, N):
+    """(Ref, qmax) of the quantized rows a SKIP_LAYERNORM step writes beside its float y
+    (M, N) when a dynamic per-row Linear reads y, or (None, 0).  y is still written for its
+    other readers (the residual); the Linears with the first one's reduce_range take the rows
+    (DL_QLIN_QROWS: bit for bit their own quantization of y), any other keeps the floats."""
+    rr = _row_readers(L, y, N)
+    if not rr or M == 0:
+        return None, 0
+    ref = L.scratch(X.qlinear_scratch_bytes(M, N), name="layernorm.rows")
+    _rows_of(L)[id(y)] = (ref, rr[0])
+    return ref, 127 if rr[0] else 255
+
+
+def _rows_reader(L, y, N):
+    """The reduce_range of the one dynamic per-row Linear reading y (float (..., N), no other
+    reader, not a graph output), which can then take y as quantized rows; None otherwise."""
+    users = _uses(L).get(id(y), [])
     if len(users) != 1 or users[0][0] is None or id(y) in L.is_output:
         return None
     nxt = _dynamic_args(users[0][0])
@@ -98,11 +128,14 @@ def _dynamic(L, node, kw):
         return False
     x, y, kw = args
     w = kw["weight"]
-    mode = QROWS if id(x) in _rows_of(L) else \
-        PER_ROW if kw.get("per_row", True) else PER_TENSOR
+    rr = bool(kw.get("reduce_range", False))
+    rows = _rows_of(L).get(id(x))
+    per_row = kw.get("per_row", True)
+    mode = QROWS if rows is not None and rows[1] == rr and per_row else \
+        PER_ROW if per_row else PER_TENSOR
     yrr = _rows_reader(L, y, w.shape[0])
     return _qlinear(L, node, x, y, w, kw.get("bias"), mode, kw.get("act", "none"),
-                    rr=kw.get("reduce_range", False), yrr=bool(yrr), rows_out=yrr is not None)
+                    rr=rr, yrr=bool(yrr), rows_out=yrr is not None)
 
 
 def _static(L, node, kw):

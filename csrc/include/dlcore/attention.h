@@ -1,6 +1,7 @@
 /* Fused scaled dot-product attention: out = softmax(scale * Q K^T + mask) V per (batch, head).
  *
- * Shapes: Q (B, H, L, D), K (B, H, S, D), V (B, H, S, Dv), out (B, H, L, Dv) C-contiguous,
+ * Shapes: Q (B, H, L, D), K (B, H, S, D), V (B, H, S, Dv), out (B, H, L, Dv) C-contiguous
+ * (the forward may take other strides for out: o_s),
  * lse (B, H, L) C-contiguous: per query row, log(sum_j exp(score_ij)) with the scores already
  * scaled and masked (-inf for a fully masked row, whose output row is 0, as in PyTorch).
  * Q, K and V are read through element strides (batch, head, row); their last dim is contiguous.
@@ -32,7 +33,19 @@ typedef struct {
     int causal;
     double scale;
     ptrdiff_t dq_s[3], dk_s[3], dv_s[3];  /* backward only: strides of the gradients */
+    /* forward only: element strides of out's batch, head, row (last dim contiguous), so a
+     * plan can write (B, L, H, Dv) with the heads already merged; all 0: C-contiguous */
+    ptrdiff_t o_s[3];
 } dl_attn_desc;
+
+/* out's strides as d->o_s gives them, or C-contiguous ones where those are all 0 */
+static inline void dl_attn_out_strides(const dl_attn_desc *d, ptrdiff_t s[3])
+{
+    const int given = d->o_s[0] || d->o_s[1] || d->o_s[2];
+    s[2] = given ? d->o_s[2] : (ptrdiff_t)d->Dv;
+    s[1] = given ? d->o_s[1] : (ptrdiff_t)(d->L * d->Dv);
+    s[0] = given ? d->o_s[0] : (ptrdiff_t)(d->H * d->L * d->Dv);
+}
 
 int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
                     float *out, float *lse);

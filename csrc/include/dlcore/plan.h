@@ -70,7 +70,9 @@ enum {
     DL_PLAN_UNARY = 9,
     /* x, gamma, beta, y | i: rows, n, rms | f: eps */
     DL_PLAN_LAYERNORM = 10,
-    /* a, b, gamma, beta, y, sum | i: rows, n | f: eps;  sum = a + b (if given), y = LN(a + b) */
+    /* a, b, gamma, beta, y, sum, qrows | i: rows, n, qmax | f: eps;  sum = a + b (if given),
+     * y = LN(a + b); qrows (if given): y also quantized per row to codes 0..qmax (255 or 127)
+     * as QLINEAR's DL_QLIN_QROWS input, each row block while it is in cache */
     DL_PLAN_SKIP_LAYERNORM = 11,
     /* x, y | i: planes H W OH OW kh kw sh sw ph pw dh dw, count_include_pad, divisor */
     DL_PLAN_MAXPOOL = 12,
@@ -246,6 +248,10 @@ int dl_plan_qlinear(const dl_plan_step *s, const char *x, const int8_t *packed,
                     const int32_t *colsum, const float *w_scale, const float *bias, char *y,
                     char *scratch);
 size_t dl_plan_qlinear_scratch(size_t M, size_t K);
+/* rows [r0, r1) of the float (M, K) x into a blob of quantized rows (QLINEAR's DL_QLIN_QROWS
+ * input), per row as QLINEAR quantizes them itself; no threads */
+void dl_plan_qrows_fill(char *blob, size_t M, size_t K, int qmax, const float *x, size_t r0,
+                        size_t r1);
 /* the static int8 CNN steps (plan_quant.c) */
 int dl_plan_qconv(const dl_plan_step *s, const uint8_t *x, const int8_t *w,
                   const int32_t *colsum, const float *w_scale, const float *bias, uint8_t *y);
