@@ -37,6 +37,7 @@ cdef extern from "dlcore/pool.h":
     ctypedef struct dl_pool_params:
         int64_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw
     void dl_maxpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y, int64_t *idx) nogil
+    int dl_maxpool2d_route_f32(const dl_pool_params *p, const float *x, float *y, int *rc) nogil
     void dl_maxpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y, int64_t *idx) nogil
     int64_t dl_index_scatter2d_f32(int64_t planes, int64_t in_size, int64_t out_size,
                                    const float *gy, const int64_t *idx, float *gx) nogil
@@ -263,11 +264,16 @@ def maxpool2d_forward(x, y, idx, tuple kernel, tuple stride, tuple padding, tupl
     cdef void *py = checked_ptr(y, "max_pool2d", "out", t, None, OP_WRITE)
     cdef int64_t *pi = <int64_t*>checked_ptr(idx, "max_pool2d", "indices", cnp.NPY_INT64,
                                              tuple(y.shape), OP_WRITE | OP_OPTIONAL)
+    cdef int rc = 0
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            dl_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
+            # no indices (inference): the plan executor's kernels where they take the window
+            if pi != NULL or not dl_maxpool2d_route_f32(&p, <float*>px, <float*>py, &rc):
+                dl_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
         else:
             dl_maxpool2d_fwd_f64(&p, <double*>px, <double*>py, pi)
+    if rc:
+        raise MemoryError("max_pool2d: could not allocate scratch memory")
     return y
 
 
