@@ -37,6 +37,15 @@ void dl_conv_set_col_bytes(size_t bytes) { g_col_bytes = bytes ? bytes : DL_CONV
 static int g_algo = -1;   /* -1: not read from the environment yet */
 /* this thread's calls may use the filter-transform cache (see dl_conv_cache_weights) */
 static __thread int t_cache_weights;
+/* the seal token of those calls' weights (see dl_conv_weight_token) */
+static __thread uint64_t t_weight_token;
+
+uint64_t dl_conv_weight_token(uint64_t token)
+{
+    const uint64_t prev = t_weight_token;
+    t_weight_token = token;
+    return prev;
+}
 
 int dl_conv_cache_weights(int on)
 {
@@ -76,6 +85,7 @@ static int wino_describe(const dl_conv_params *p, int pass, const float *w,
     c->N = p->N;
     c->w = w;
     c->cache = 0;
+    c->token = 0;
     if (pass != 1) {
         c->C = p->C, c->H = p->H, c->W = p->W, c->K = p->K, c->OH = p->OH, c->OW = p->OW;
         c->ph = p->ph, c->pw = p->pw;
@@ -128,6 +138,7 @@ static int try_winograd_f32(const dl_conv_params *p, int bwd, const float *in, c
     dl_wino_conv c;
     if (!wino_describe(p, bwd, w, &c)) return 0;
     c.cache = t_cache_weights;   /* the cost model leaves a cached transform out */
+    c.token = c.cache ? t_weight_token : 0;
     const int m = wino_tile_for(&c, bwd);
     if (!m) return 0;
     /* a tile's transforms mix its values: inf - inf would put NaN where im2col gives a

@@ -577,17 +577,11 @@ static int run_step(const dl_plan_step *s, int where, const dl_sgemm_packed_a *p
         dl_pool_params p = pool_params(i);
         const float *x = (const float *)OPND(s, ptr, 0);
         float *y = (float *)OPND(s, ptr, 1);
-        if (s->op == DL_PLAN_MAXPOOL && p.dh == 1 && p.dw == 1 && p.kh == 3 && p.kw == 3 &&
-            p.sh == 2 && p.sw == 2 && p.ph >= 0 && p.ph <= 1 && p.pw >= 0 && p.pw <= 1 &&
-            dl_isa() != DL_ISA_GENERIC) {
-            /* ResNet's stem pooling: the rows' maximum, then the columns split in registers
-             * (98 us for ResNet-18's at one thread against 527 us; the portable path's
-             * one-lane form branches on every maximum: 4.8 ms, so it keeps the other) */
-            rc = plan_pool_kernels()->maxpool3s2(i, x, y);
-            if (rc) *err = DL_PLAN_ENOMEM;
-        } else if (s->op == DL_PLAN_MAXPOOL && p.dh == 1 && p.dw == 1 && p.kh * p.kw > 4) {
-            /* windows larger than 2x2: the executor's phase-split vector kernel */
-            rc = plan_window_kernels()->maxpool(i, x, y);
+        if (s->op == DL_PLAN_MAXPOOL && dl_maxpool2d_route_f32(&p, x, y, &rc)) {
+            /* ResNet's stem pooling (98 us for ResNet-18's at one thread against 527 us on
+             * the window kernel; the portable path's one-lane form of it branches on every
+             * maximum: 4.8 ms, so that path keeps the window kernel), other windows larger
+             * than 2x2 on the phase-split vector kernel: pool_routes.c, eager's too */
             if (rc) *err = DL_PLAN_ENOMEM;
         } else if (s->op == DL_PLAN_MAXPOOL) dl_maxpool2d_fwd_f32(&p, x, y, NULL);
         else if (s->op == DL_PLAN_AVGPOOL) dl_avgpool2d_fwd_f32(&p, x, y, (int)i[13], i[14]);

@@ -31,9 +31,11 @@
  * idle.
  *
  * Choice (dl_winograd_pick): a cost model in multiply-add equivalents (one unit: a
- * multiply-add of the im2col path's GEMM), fitted to single-thread timings of ResNet-shaped
- * layers on Zen 4 (maps 7-56, channels 64-512, batch 1-8; within ~30% of each):
+ * multiply-add of the im2col path's GEMM), its constants fitted per ISA (wino_costs below) to
+ * single-thread timings of ResNet-shaped layers (maps 7-56, channels 64-512, batch 1-8; within
+ * ~30% of each):
  *     winograd(m) = GEMM_EFF a^2 C K roundup(T, NR)                 the a^2 products
+ *                 + OUT a^2 K roundup(T, NR)                        their outputs (depth C aside)
  *                 + TRANSFORM a^2 (C + K) N TH roundup(TW, LEN)     input and output transforms
  *                 + FILTER a^2 C K                                  the filter transform
  *     im2col      = 9 C K roundup(N P, NR) + IM2COL 9 C N P + PACK 9 C K
@@ -46,6 +48,24 @@
  * transform, a*a C K values, outweighs the saving) and for few input channels.  A call
  * that may use the filter-transform cache (c->cache: inference, the same weights call after
  * call) leaves the FILTER term out, so batch-1 layers on small maps take Winograd too.
+ * Per ISA (the vector width and the GEMM tile change the balance):
+ *   AVX-512 (fitted on Zen 4, 512-bit FMAs double-pumped, 14x32 GEMM tile): GEMM_EFF 0.7,
+ *     OUT 0, TRANSFORM 10, FILTER 20, IM2COL 2, PACK 4;
+ *   AVX2 (fitted on Zen 3, 6x16 GEMM tile): GEMM_EFF 1.3, OUT 8, TRANSFORM 3.5, FILTER 60,
+ *     IM2COL 2, PACK 4.  The a*a products run on 6-row panels there (MR 6 against 14), a
+ *     smaller share of FMA peak than the one large im2col GEMM, and with few input channels
+ *     (depth C = 3: a network's first layer) their outputs cost more than their
+ *     multiply-adds (OUT); the transforms, 8 lanes wide, waste less on short tile rows; and
+ *     the filter transform, U written out and read back (37 MB at 512 channels for F(4x4)),
+ *     costs 3x more against a GEMM multiply-add.  Measured here
+ *     (CPU ms, 1 thread, im2col / F(2x2) / F(4x4), transform per call): 512 ch 7x7 b1
+ *     7.2 / 13.3 / 33.5, b8 35.5 / 42.5 / 45.1; 128 ch 28x28 b1 6.6 / 3.4 / 4.1.  The
+ *     Zen 4 constants took F(2x2), F(4x4), F(4x4) for these (84%, 27%, 21% slower than the
+ *     best); these pick, for each of ResNet-18's 3x3 stride-1 shapes at batch 1 and 8, with
+ *     and without a cached transform, and for six layers of 3 to 32 input channels (3 ch
+ *     32x32 b32: im2col 2.9, F(4x4) 3.5), an algorithm within 5% of the best of the three
+ *     (docs/architecture.md);
+ *   generic: the AVX-512 constants (not fitted).
  */
 #include <string.h>
 #include "dlcore/alloc.h"
@@ -53,12 +73,14 @@
 #include "gemm_kernels.h"
 #include "winograd_tiles.h"
 
-/* cost-model constants (see above) */
-#define WINO_GEMM_EFF 0.7
-#define WINO_TRANSFORM 10.0
-#define WINO_FILTER 20.0
-#define WINO_IM2COL 2.0
-#define WINO_PACK 4.0
+/* cost-model constants per ISA (see above) */
+typedef struct { double gemm_eff, out, transform, filter, im2col, pack; } wino_costs;
+static const wino_costs wino_costs_avx512 = {0.7, 0.0, 10.0, 20.0, 2.0, 4.0};
+static const wino_costs wino_costs_avx2 = {1.3, 8.0, 3.5, 60.0, 2.0, 4.0};
+static const wino_costs *costs_for(int isa)
+{
+    return isa == DL_ISA_AVX2 ? &wino_costs_avx2 : &wino_costs_avx512;
+}
 #define WINO_MARGIN 0.9
 #define WINO_MARGIN_TILE 0.9
 /* bytes of one block's V and M together (the rest of L2 holds U_xi and the strips) */
@@ -95,9 +117,11 @@ static double wino_cost(const dl_wino_conv *c, int m, int isa)
     const double a2 = (double)((m + 2) * (m + 2)), CK = (double)c->C * (double)c->K;
     const int64_t TH = cdiv(c->OH, m), TW = cdiv(c->OW, m);
     const double lanes = (double)(c->N * TH * roundup(TW, vector_lanes(isa)));
-    return WINO_GEMM_EFF * a2 * CK * (double)roundup(tiles_of(c, m), nr) +
-           WINO_TRANSFORM * a2 * (double)(c->C + c->K) * lanes +
-           (c->cache ? 0.0 : WINO_FILTER * a2 * CK);
+    const wino_costs *k = costs_for(isa);
+    return (k->gemm_eff * CK + k->out * (double)c->K) * a2 *
+               (double)roundup(tiles_of(c, m), nr) +
+           k->transform * a2 * (double)(c->C + c->K) * lanes +
+           (c->cache ? 0.0 : k->filter * a2 * CK);
 }
 
 static double im2col_cost(const dl_wino_conv *c, int isa)
@@ -105,8 +129,9 @@ static double im2col_cost(const dl_wino_conv *c, int isa)
     const int64_t nr = (int64_t)gemm_kernels_for((dl_isa_t)isa)->snr;
     const int64_t np = c->N * c->OH * c->OW;
     const double CK = (double)c->C * (double)c->K;
-    return 9.0 * CK * (double)roundup(np, nr) + WINO_IM2COL * 9.0 * (double)c->C * (double)np +
-           WINO_PACK * 9.0 * CK;
+    const wino_costs *k = costs_for(isa);
+    return 9.0 * CK * (double)roundup(np, nr) + k->im2col * 9.0 * (double)c->C * (double)np +
+           k->pack * 9.0 * CK;
 }
 
 int dl_winograd_tile_size(const dl_wino_conv *c, int isa)

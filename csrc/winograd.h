@@ -23,6 +23,7 @@ typedef struct {
     int64_t wk, wc;         /* filter strides of the output and input channel */
     int flip;               /* taps in reverse order (the input gradient) */
     int cache;              /* 1: the filter transform may come from / go to the cache */
+    uint64_t token;         /* with cache: the weights' seal token, 0 for none */
 } dl_wino_conv;
 
 /* The output tile size Winograd would use for c: 4 (F(4x4, 3x3)), 2 (F(2x2, 3x3)), or 0 when
@@ -55,7 +56,8 @@ int dl_conv2d_wino_fwd_cached(const dl_conv_params *p, const float *w, dl_wino_c
 
 /* The cache of filter transforms (winograd_cache.c), for calls with c->cache set (inference:
  * the same weights call after call).  An entry is found by the weights' address, shape,
- * direction, m and ISA and used only when the weights still equal, byte for byte, a copy
+ * direction, m and ISA and used when c->token is the nonzero seal token the entry was
+ * last made or checked under, else only when the weights still equal, byte for byte, a copy
  * taken when it was made.  find returns the packed U (marked in use until release) or NULL;
  * offer hands a freshly packed U over to the cache (1: taken, the cache frees it later; 0:
  * the caller keeps it).  wlen = K*C*9 floats of weights, ulen the floats of U. */

@@ -14,6 +14,7 @@ import numpy as np
 from . import random as R
 from .autograd import AutogradMethods
 from .autograd.grad_mode import state as _grad_state
+from .autograd.sealed import writable as _writable
 from .dtypes import (float32, float64, float16, int64, int32, int8, uint8,  # noqa: F401
                      bool_, float, double, long, get_default_dtype, set_default_dtype,
                      _default_dtype, bfloat16_dtype, is_bf16, is_floating as _is_floating,
@@ -190,7 +191,10 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
                 raise ValueError("__array__: converting %s to %s needs a copy, but copy=False"
                                  % (a.dtype, np.dtype(dtype)))
             return a.astype(dtype)
-        return a.copy() if copy else a
+        if copy:
+            return a.copy()
+        _writable(a)    # handed out writeable, as torch's: a sealed array is unsealed
+        return a
 
     def __bool__(self):
         if self._data.size != 1:
@@ -210,6 +214,9 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
 
     # ---- conversion ----------------------------------------------------------------------
     def numpy(self):
+        # the caller may write it (it shares this tensor's memory, as torch's does): a sealed
+        # array is unsealed (dlcore.autograd.sealed)
+        _writable(self._data)
         return self._data
 
     def item(self):

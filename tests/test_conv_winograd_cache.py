@@ -77,7 +77,7 @@ def test_recorded_calls_do_not_use_the_cache(rng):
     with conv_algorithm("winograd"):
         F.conv2d(x, w, None, 1, 1).sum().backward()
         F.conv2d(x, w, None, 1, 1).sum().backward()
-    assert winograd_cache_info() == dict(entries=0, bytes=0, hits=0, misses=0)
+    assert winograd_cache_info() == dict(entries=0, bytes=0, hits=0, misses=0, trusted=0)
 
 
 def test_conv_transpose2d_inference_uses_it_too(rng):
@@ -108,4 +108,5 @@ def test_clear_empties_it(rng):
     with conv_algorithm("winograd"), dl.no_grad():
         F.conv2d(dl.tensor(rng.standard_normal((1, 6, 8, 8)).astype(np.float32)), w, None, 1, 1)
     assert winograd_cache_info()["entries"] == 1
-    assert winograd_cache_info(clear=True) == dict(entries=0, bytes=0, hits=0, misses=0)
+    assert winograd_cache_info(clear=True) == dict(entries=0, bytes=0, hits=0, misses=0,
+                                                   trusted=0)

@@ -2,7 +2,7 @@
 # The Python layer (dlcore.ops.conv / pool / batchnorm) validates user arguments; these
 # wrappers re-check what memory safety depends on: dtypes, C-contiguity, and that every
 # array's shape matches the sizes handed to C.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 cdef extern from "dlcore/conv.h":
     ctypedef struct dl_conv_params:
@@ -25,6 +25,8 @@ cdef extern from "dlcore/conv.h":
     int dl_conv2d_algo_f32(const dl_conv_params *p, int pass_) nogil
     int dl_conv2d_algo_cached_f32(const dl_conv_params *p) nogil
     int dl_conv_cache_weights(int on) nogil
+    uint64_t dl_conv_weight_token(uint64_t token) nogil
+    size_t dl_wino_cache_trusted() nogil
     void dl_wino_cache_clear() nogil
     void dl_wino_cache_stats(size_t *entries, size_t *nbytes, size_t *hits, size_t *misses) nogil
     void dl_conv_set_col_bytes(size_t b) nogil
@@ -35,6 +37,7 @@ cdef extern from "dlcore/pool.h":
     ctypedef struct dl_pool_params:
         int64_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw
     void dl_maxpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y, int64_t *idx) nogil
+    int dl_maxpool2d_route_f32(const dl_pool_params *p, const float *x, float *y, int *rc) nogil
     void dl_maxpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y, int64_t *idx) nogil
     int64_t dl_index_scatter2d_f32(int64_t planes, int64_t in_size, int64_t out_size,
                                    const float *gy, const int64_t *idx, float *gx) nogil
@@ -133,9 +136,10 @@ cdef int _cnn_conv_setup(str fname, dl_conv_params *p, object x, object w, objec
 
 
 def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, int64_t groups,
-                   bint cache_weights=False):
+                   bint cache_weights=False, uint64_t weight_token=0):
     """y = conv2d(x, w) + bias, written into y (N, K, OH, OW).  cache_weights: a Winograd
-    call may keep / reuse w's filter transform (see winograd_cache_info)."""
+    call may keep / reuse w's filter transform (see winograd_cache_info); weight_token: w's
+    seal token (dlcore/autograd/sealed.py), 0 for none."""
     cdef dl_conv_params p
     cdef int t = common_float_type("conv2d", (("input", x), ("weight", w), ("bias", bias), ("out", y)))
     _cnn_conv_setup("conv2d", &p, x, w, y, stride, padding, dilation, groups)
@@ -144,11 +148,14 @@ def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, i
     cdef void *pb = checked_ptr(bias, "conv2d", "bias", t, (p.K,), OP_OPTIONAL)
     cdef void *py = checked_ptr(y, "conv2d", "out", t, None, OP_WRITE)
     cdef int rc, prev
+    cdef uint64_t prev_token
     with nogil:
         if t == cnp.NPY_FLOAT32:
             prev = dl_conv_cache_weights(cache_weights)
+            prev_token = dl_conv_weight_token(weight_token if cache_weights else 0)
             rc = dl_conv2d_fwd_f32(&p, <float*>px, <float*>pw_, <float*>pb, <float*>py)
             dl_conv_cache_weights(prev)
+            dl_conv_weight_token(prev_token)
         else:
             rc = dl_conv2d_fwd_f64(&p, <double*>px, <double*>pw_, <double*>pb, <double*>py)
     if rc:
@@ -157,9 +164,9 @@ def conv2d_forward(x, w, bias, y, tuple stride, tuple padding, tuple dilation, i
 
 
 def conv2d_backward_data(gy, w, bias_init, gx, tuple stride, tuple padding, tuple dilation,
-                         int64_t groups, bint cache_weights=False):
+                         int64_t groups, bint cache_weights=False, uint64_t weight_token=0):
     """gx = the input gradient of conv2d for output gradient gy (plus bias_init per channel);
-    cache_weights as conv2d_forward's."""
+    cache_weights and weight_token as conv2d_forward's."""
     cdef dl_conv_params p
     cdef int t = common_float_type("conv2d_backward_data", (("grad_output", gy), ("weight", w),
                                                       ("bias", bias_init), ("grad_input", gx)))
@@ -169,11 +176,14 @@ def conv2d_backward_data(gy, w, bias_init, gx, tuple stride, tuple padding, tupl
     cdef void *pb = checked_ptr(bias_init, "conv2d_backward_data", "bias", t, (p.C,), OP_OPTIONAL)
     cdef void *pgx = checked_ptr(gx, "conv2d_backward_data", "grad_input", t, None, OP_WRITE)
     cdef int rc, prev
+    cdef uint64_t prev_token
     with nogil:
         if t == cnp.NPY_FLOAT32:
             prev = dl_conv_cache_weights(cache_weights)
+            prev_token = dl_conv_weight_token(weight_token if cache_weights else 0)
             rc = dl_conv2d_bwd_data_f32(&p, <float*>pgy, <float*>pw_, <float*>pb, <float*>pgx)
             dl_conv_cache_weights(prev)
+            dl_conv_weight_token(prev_token)
         else:
             rc = dl_conv2d_bwd_data_f64(&p, <double*>pgy, <double*>pw_, <double*>pb, <double*>pgx)
     if rc:
@@ -254,11 +264,16 @@ def maxpool2d_forward(x, y, idx, tuple kernel, tuple stride, tuple padding, tupl
     cdef void *py = checked_ptr(y, "max_pool2d", "out", t, None, OP_WRITE)
     cdef int64_t *pi = <int64_t*>checked_ptr(idx, "max_pool2d", "indices", cnp.NPY_INT64,
                                              tuple(y.shape), OP_WRITE | OP_OPTIONAL)
+    cdef int rc = 0
     with nogil:
         if t == cnp.NPY_FLOAT32:
-            dl_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
+            # no indices (inference): the plan executor's kernels where they take the window
+            if pi != NULL or not dl_maxpool2d_route_f32(&p, <float*>px, <float*>py, &rc):
+                dl_maxpool2d_fwd_f32(&p, <float*>px, <float*>py, pi)
         else:
             dl_maxpool2d_fwd_f64(&p, <double*>px, <double*>py, pi)
+    if rc:
+        raise MemoryError("max_pool2d: could not allocate scratch memory")
     return y
 
 
@@ -510,7 +525,7 @@ def winograd_cache_info(clear=False):
     if clear:
         dl_wino_cache_clear()
     dl_wino_cache_stats(&e, &b, &h, &m)
-    return dict(entries=e, bytes=b, hits=h, misses=m)
+    return dict(entries=e, bytes=b, hits=h, misses=m, trusted=dl_wino_cache_trusted())
 
 
 _CONV_ALGOS = ("auto", "im2col", "winograd", "winograd2x2", "winograd4x4")

@@ -15,7 +15,7 @@ except views, which read the storage as it is now.
 import numpy as np
 
 from ..tensor_base import TensorBase, wrap
-from . import function, version, view_inplace, view_registry
+from . import function, sealed, version, view_inplace, view_registry
 from .grad_mode import state
 
 
@@ -49,9 +49,10 @@ def recording(t, others=()):
 
 
 def own_storage(t):
-    """Make t's array writeable (a read-only array, e.g. from a file, is copied first)."""
+    """Make t's array writeable: a sealed one is unsealed (dlcore.autograd.sealed), another
+    read-only array (e.g. from a file) is copied first."""
     if not t._data.flags.writeable:
-        t._data = t._data.copy()
+        sealed.writable_data(t)
 
 
 def run_direct(t, name, update):
@@ -120,7 +121,7 @@ def _run_on_view(t, base, name, compute, keep_old):
     WriteRegion(old base, new values) -- itself an in-place op, so a view of a view updates the
     whole chain -- and t becomes ReadRegion(new base)."""
     pos = view_inplace.region(base._data, t._data)
-    if isinstance(pos, str) or function._tracer is not None or not t._data.flags.writeable:
+    if isinstance(pos, str) or function._tracer is not None or not sealed.writable(t._data):
         why = pos if isinstance(pos, str) else (
             "dlcore.jit cannot trace it" if function._tracer is not None else "it is read-only")
         raise RuntimeError("%s: in-place operation on a view of a tensor in the graph is not "

@@ -9,7 +9,7 @@ norm uses its running statistics) without recording gradients.
 import numpy as np
 
 from .. import nn
-from ..autograd import no_grad
+from ..autograd import no_grad, sealed
 from ..data import DataLoader, TensorDataset
 from ..functions import cat
 from ..nn import LeakyReLU
@@ -397,6 +397,7 @@ class GANTrainer(Trainer):
         in training mode, no gradients): the statistics gathered during training belong to
         the last weights, not to their average."""
         for avg, p in zip(self.ema, self.generator.parameters()):
+            sealed.writable(p._data)
             np.copyto(p._data, avg)
         norms = [m for m in self.generator.modules() if isinstance(m, _BatchNorm)]
         if not norms:

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 
 from .. import random as R
-from ..autograd import no_grad
+from ..autograd import no_grad, sealed
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -53,6 +53,7 @@ def _fill(tensor, values):
     if _skipping():
         return tensor
     with no_grad():
+        sealed.writable(tensor._data)
         tensor._data[...] = values
     return tensor
 

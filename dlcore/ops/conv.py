@@ -22,7 +22,7 @@ import numbers
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
+from ..autograd import Function, function as _function, is_grad_enabled, sealed
 from ..dtypes import float16, is_bf16
 from ..tensor_base import TensorBase
 from . import bf16_matmul
@@ -37,8 +37,9 @@ _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
 def winograd_cache_info(clear=False):
     """The Winograd filter-transform cache that inference (calls recording no gradient)
-    uses: dict(entries, bytes, hits, misses); clear=True empties it first.  An entry is
-    reused only while the weights equal, byte for byte, those it was made from."""
+    uses: dict(entries, bytes, hits, misses, trusted); clear=True empties it first.  An entry
+    is reused only while the weights equal those it was made from: proved by the weight's
+    seal (dlcore.autograd.sealed; `trusted` counts those hits) or else compared byte for byte."""
     return _C.winograd_cache_info(clear)
 
 
@@ -146,7 +147,7 @@ class _ConvPairFn(Function):
         return _C.conv2d_forward, _C.conv2d_backward_data
 
     def forward(self, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                out_hw=None):
+                out_hw=None, wtoken=0):
         x, w = _c(x), _c(w)
         b = None if b is None else _c(b)
         out_channels = w.shape[1] * groups if self._transposed else w.shape[0]
@@ -158,7 +159,8 @@ class _ConvPairFn(Function):
             return _bf16_forward(x, w, b, y, self.conf, out_hw)
         if y.size:
             # nothing recorded (inference): Winograd may reuse w's filter transform
-            self._kernels()[0](x, w, b, y, *self.conf, not self.requires_grad)
+            # (wtoken is w's seal token: the cache trusts an entry under it unread)
+            self._kernels()[0](x, w, b, y, *self.conf, not self.requires_grad, wtoken)
         return y
 
     def backward(self, g):
@@ -256,6 +258,21 @@ class Conv2dWeightGrad(Function):
             if gg.size:
                 _C.conv2d_forward(self.x, ggw, None, gg, *self.conf)
         return gx, gg
+
+
+def _seal_kwargs(input, weight, bias, stride, dilation, groups):
+    """{'wtoken': the weight's seal token} for a float32 3x3 stride-1 convolution that
+    records nothing (the calls whose Winograd filter transform the cache keeps), else {}.
+    Sealing makes the weight's array read-only until a writer unseals it (see
+    dlcore.autograd.sealed); only weights the cache can serve are sealed."""
+    if weight.dtype != np.float32 or groups != 1 or weight.shape[2:] != (3, 3) or \
+            stride != (1, 1) or dilation != (1, 1) or _function._tracer is not None:
+        return {}
+    if is_grad_enabled() and (input.requires_grad or weight.requires_grad or
+                              (bias is not None and bias.requires_grad)):
+        return {}
+    tok = sealed.token(weight)
+    return {"wtoken": tok} if tok else {}
 
 
 def _check_common(fname, input, weight, bias):
@@ -358,7 +375,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                          % (out_hw, tuple(input.shape)))
     args = (x, weight) if bias is None else (x, weight, bias)
     y = Conv2dFn.apply(*args, stride=stride, padding=pad, dilation=dilation, groups=groups,
-                       out_hw=out_hw)
+                       out_hw=out_hw, **_seal_kwargs(x, weight, bias, stride, dilation, groups))
     return y.squeeze(0) if unbatched else y
 
 
@@ -410,7 +427,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                          % (out_hw, tuple(input.shape), (R, S), stride, pad))
     args = (x, weight) if bias is None else (x, weight, bias)
     y = ConvTranspose2dFn.apply(*args, stride=stride, padding=pad, dilation=dilation,
-                                groups=groups, out_hw=out_hw)
+                                groups=groups, out_hw=out_hw,
+                                **_seal_kwargs(x, weight, bias, stride, dilation, groups))
     return y.squeeze(0) if unbatched else y
 
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..autograd import enable_grad
+from ..autograd import enable_grad, sealed
 from ..tensor import Tensor
 from .optimizer import Optimizer, _check_number
 
@@ -141,6 +141,7 @@ class LBFGS(Optimizer):
         i = 0
         for p in self._params:
             n = p._data.size
+            sealed.writable(p._data)
             p._data += (step * d[i:i + n]).reshape(p._data.shape).astype(p._data.dtype,
                                                                           copy=False)
             i += n
@@ -150,6 +151,7 @@ class LBFGS(Optimizer):
 
     def _set_params(self, values):
         for p, v in zip(self._params, values):
+            sealed.writable(p._data)
             p._data[...] = v
 
     def step(self, closure):

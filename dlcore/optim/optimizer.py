@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from ..autograd import enable_grad
+from ..autograd import enable_grad, sealed
 from ..tensor import Tensor
 from ..dtypes import is_floating
 
@@ -188,6 +188,7 @@ class Optimizer:
                 g = p.grad
                 if g is None:
                     continue
+                sealed.writable(p._data)   # a sealed weight (eager inference) is unsealed
                 arr = p._data
                 garr = g._data if isinstance(g, Tensor) else np.asarray(g)
                 if garr.shape != arr.shape:

@@ -60,10 +60,17 @@ void dl_conv_set_algo(int algo);
 int dl_conv_get_algo(void);
 
 /* Whether the calling thread's float32 forward / input-gradient calls may keep and reuse
- * Winograd filter transforms (winograd_cache.c: checked against the weights' bytes on every
- * use, so a changed weight is never served stale); off by default, the Python layer turns it
+ * Winograd filter transforms (winograd_cache.c: trusted under the weights' seal token, else
+ * checked against their bytes, so a changed weight is never served stale); off by default, the Python layer turns it
  * on for calls that record no gradient.  Returns the previous setting. */
 int dl_conv_cache_weights(int on);
+/* The seal token of the weights of the calling thread's next cached calls (0: none; see
+ * dlcore/autograd/sealed.py): an entry made or checked under a nonzero token is trusted
+ * without comparing the weights while calls bring that same token.  The caller promises the
+ * weights' bytes do not change while it hands out a token.  Returns the previous one. */
+uint64_t dl_conv_weight_token(uint64_t token);
+/* Cache hits that were trusted by their token (no compare) so far. */
+size_t dl_wino_cache_trusted(void);
 /* Empties that cache (entries in use stay) and zeroes its counts; its entries, bytes held,
  * hits and misses so far. */
 void dl_wino_cache_clear(void);

@@ -19,6 +19,10 @@ typedef struct {
 /* idx may be NULL (inference: no indices kept) */
 void dl_maxpool2d_fwd_f32(const dl_pool_params *p, const float *x, float *y, int64_t *idx);
 void dl_maxpool2d_fwd_f64(const dl_pool_params *p, const double *x, double *y, int64_t *idx);
+/* float32 max pooling without indices on the inference plan's kernels (pool_routes.c): 0
+ * when p is not a form they take (nothing written), else 1 with *rc the result (0, or -1
+ * when scratch memory could not be allocated). */
+int dl_maxpool2d_route_f32(const dl_pool_params *p, const float *x, float *y, int *rc);
 
 /* gx[plane, idx[plane, o]] += gy[plane, o], gx zeroed first; indices outside the H*W plane
  * are skipped and counted: returns how many (0 for indices this library produced). */

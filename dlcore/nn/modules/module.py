@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ...autograd import sealed
 from ...tensor import Tensor, _check_device
 from ..parameter import Buffer, Parameter, is_lazy
 from ..summary import summary as _summary
@@ -456,7 +457,7 @@ class Module:
             if assign:
                 target._data = np.array(arr, dtype=target._data.dtype, copy=True)
             else:
-                if not target._data.flags.writeable:
+                if not sealed.writable(target._data):
                     target._data = target._data.copy()
                 np.copyto(target._data, arr, casting="unsafe")
         if strict and (missing or unexpected):

@@ -15,7 +15,7 @@ import weakref
 
 import numpy as np
 
-from ...autograd import is_grad_enabled
+from ...autograd import is_grad_enabled, sealed
 from ...distributed.process_group import _group
 from ...distributed._mpi import mpi
 from ...distributed.work import Work
@@ -138,7 +138,7 @@ class DistributedDataParallel(Module):
             for t in group:
                 n = t._data.size
                 src = flat[off:off + n].reshape(t._data.shape)
-                if t._data.flags.writeable:
+                if sealed.writable(t._data):
                     t._data[...] = src
                 else:
                     t._data = src.copy()

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ...autograd import sealed
 from ...functions import cat
 from ...ops.reduce import sum_of_squares
 from ...tensor import Tensor
@@ -60,6 +61,7 @@ def vector_to_parameters(vec, parameters):
     i = 0
     for p in parameters:
         n = p.numel()
+        sealed.writable(p._data)
         p._data[...] = vec._data[i:i + n].reshape(p.shape)
         i += n
 

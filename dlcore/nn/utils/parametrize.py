@@ -9,6 +9,7 @@ on a per-instance subclass (`Parametrized<Class>`), so other instances are untou
 """
 from contextlib import contextmanager
 
+from ...autograd import sealed
 from ...tensor import Tensor
 from ..modules.container import ModuleDict, ModuleList
 from ..modules.module import Module
@@ -92,6 +93,7 @@ class ParametrizationList(ModuleList):
             if tuple(v.shape) != tuple(target.shape):
                 raise ValueError("parametrize: the assigned value maps to shape %s, the stored "
                                  "original has %s" % (tuple(v.shape), tuple(target.shape)))
+            sealed.writable(target._data)
             target._data[...] = v._data
 
     def forward(self):
@@ -188,6 +190,7 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
         if plist.is_tensor:
             param = plist.original
             if tuple(param.shape) == tuple(value.shape):
+                sealed.writable(param._data)
                 param._data[...] = value._data
             else:
                 param = Parameter(value._data.copy())
@@ -223,5 +226,6 @@ def transfer_parametrizations_and_params(from_module, to_module, tensor_name=Non
                 register_parametrization(to_module, name, p, unsafe=True)
         dst = to_module.parametrizations[name]
         for k, v in src.named_parameters(recurse=False):
+            sealed.writable(getattr(dst, k)._data)
             getattr(dst, k)._data[...] = v._data
     return to_module
