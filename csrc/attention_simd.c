@@ -19,10 +19,10 @@
 #include "simd.h"
 #include "attention_kernels.h"
 
-/* Backward tiles; the forward's (FQ x FK) are taller in keys and a whole number of 6-row
- * micro tiles in queries: fewer passes of the online softmax per row, longer products per
- * micro-kernel call (measured ~8% faster at seq 512, head dim 64 on AVX2). */
-enum { BQ = 64, BK = 64, FQ = 48, FK = 128 };
+/* Backward tiles; the forward's (FQ x FK) are a whole number of 6-row micro tiles in
+ * queries.  Key tiles of 128 ran ~8% faster at seq 512 on a quiet AVX2 machine but ~5%
+ * slower with other work on the cores (K^T and V tiles twice the size: 32 KiB each). */
+enum { BQ = 64, BK = 64, FQ = 48, FK = 64 };
 
 /* Register tile of the micro-kernel: MR rows x NV vectors (macros: #if needs them). */
 #if defined(__AVX512F__)

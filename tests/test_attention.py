@@ -217,7 +217,7 @@ FWD_SHAPES = [  # B, H, L, S, D, Dv: 9 heads (whole heads per thread) and 1 head
     (3, 3, 33, 100, 7, 7), (1, 1, 100, 33, 100, 64), (3, 3, 7, 1, 1, 1), (1, 1, 1, 7, 64, 128),
     (1, 1, 130, 200, 128, 100), (1, 9, 65, 129, 64, 64), (1, 1, 40, 70, 100, 7),
     # causal row groups of 6 and their leftovers across query blocks of 48 and key tiles of
-    # 128 (the triangle trimmed per row group): L past several of each, S > L and S < L
+    # 64 (the triangle trimmed per row group): L past several of each, S > L and S < L
     (2, 1, 301, 263, 19, 33), (1, 2, 97, 400, 64, 24)]
 
 
