@@ -15,7 +15,13 @@
 int dl_attn_fwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
                     float *out, float *lse)
 {
-    return attention_kernels()->fwd(d, q, k, v, out, lse);
+    return attention_kernels()->fwd(d, q, k, v, out, lse, NULL);
+}
+
+int dl_attn_fwd_checked_f32(const dl_attn_desc *d, const float *q, const float *k,
+                            const float *v, float *out, float *lse, int *nonfinite)
+{
+    return attention_kernels()->fwd(d, q, k, v, out, lse, nonfinite);
 }
 
 int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const float *v,
@@ -94,6 +100,28 @@ int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k, con
         dl_free(s);
     }
     return failed ? -1 : 0;
+}
+
+/* Whether every (batch, head, row) row of n elements of x (strides st) is finite. */
+static int finite_f64(const dl_attn_desc *d, const double *x, const ptrdiff_t *st, size_t rows,
+                      size_t n)
+{
+    double acc = 0.0;
+    for (size_t bh = 0; bh < d->B * d->H; bh++)
+        for (size_t i = 0; i < rows; i++) {
+            const double *r = x + (ptrdiff_t)(bh / d->H) * st[0] + (ptrdiff_t)(bh % d->H) * st[1]
+                              + (ptrdiff_t)i * st[2];
+            for (size_t e = 0; e < n; e++) acc += r[e] - r[e];   /* NaN for NaN or inf */
+        }
+    return acc == acc;
+}
+
+int dl_attn_fwd_checked_f64(const dl_attn_desc *d, const double *q, const double *k,
+                            const double *v, double *out, double *lse, int *nonfinite)
+{
+    *nonfinite = !(finite_f64(d, q, d->q_s, d->L, d->D) && finite_f64(d, k, d->k_s, d->S, d->D)
+                   && finite_f64(d, v, d->v_s, d->S, d->Dv));
+    return *nonfinite ? 0 : dl_attn_fwd_f64(d, q, k, v, out, lse);
 }
 
 int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, const double *v,

@@ -8,7 +8,7 @@
 
 typedef struct {
     int (*fwd)(const dl_attn_desc *d, const float *q, const float *k, const float *v, float *out,
-               float *lse);
+               float *lse, int *nonfinite);
     int (*bwd)(const dl_attn_desc *d, const float *q, const float *k, const float *v,
                const float *out, const float *lse, const float *dout, float *dq, float *dk,
                float *dv);

@@ -7,6 +7,7 @@ import pytest
 import dlcore as dl
 import dlcore.nn.functional as F
 from dlcore import _C
+from dlcore.ops.attention import _composed
 
 
 def ref(q, k, v, mask, causal, scale):
@@ -111,6 +112,35 @@ def test_matches_torch(torch, rng, case):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("where", ["q", "k", "v", "k_unreached", "v_unreached"])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_nonfinite_operands_take_the_composed_path(isa, threads, rng, where, value, dtype):
+    """A NaN or inf in q, k or v (also in keys a causal forward never reaches, S > L): the
+    kernel says so (attention_forward(check_finite=True) gives None) and the op answers as
+    the composed ops do, which is IEEE's (and torch's math path) NaN; finite operands give
+    the kernel's output.  B*H = 6 heads, L = 70 over two query blocks, S = 150 over two key
+    tiles, so the NaN sits in whichever block or tile, and on whichever thread, packs it."""
+    B, H, L, S, D = 2, 3, 70, 150, 13
+    q, k, v = (rng.standard_normal(s).astype(dtype) for s in ((B, H, L, D), (B, H, S, D),
+                                                               (B, H, S, D)))
+    out, lse = np.empty((B, H, L, D), dtype), np.empty((B, H, L), dtype)
+    for causal in (False, True):
+        assert _C.attention_forward(q, k, v, None, causal, 0.3, out, lse, True) is out
+    arr = {"q": q, "k": k, "v": v, "k_unreached": k, "v_unreached": v}[where]
+    row = S - 3 if where.endswith("unreached") else int(rng.integers(arr.shape[2]))
+    arr[1, 2, row, int(rng.integers(D))] = value
+    for causal in (False, True):
+        got = _C.attention_forward(q, k, v, None, causal, 0.3, out, lse, True)
+        assert got is None
+        assert _C.attention_forward(q, k, v, None, causal, 0.3, out, lse) is out  # unchecked
+        o = F.scaled_dot_product_attention(*(dl.tensor(a) for a in (q, k, v)), scale=0.3,
+                                           is_causal=causal)
+        want = _composed(*(dl.tensor(a) for a in (q, k, v)), None, 0.0, causal, 0.3)
+        np.testing.assert_array_equal(np.isnan(o.numpy()), np.isnan(want.numpy()))
+        np.testing.assert_allclose(o.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_fully_masked_row_is_zero(rng):
     q, k, v = (dl.tensor(rng.standard_normal((1, 3, 4)), requires_grad=True) for _ in range(3))
     m = np.ones((3, 3), bool)
@@ -185,7 +215,10 @@ def test_bad_input():
 
 FWD_SHAPES = [  # B, H, L, S, D, Dv: 9 heads (whole heads per thread) and 1 head (shared out)
     (3, 3, 33, 100, 7, 7), (1, 1, 100, 33, 100, 64), (3, 3, 7, 1, 1, 1), (1, 1, 1, 7, 64, 128),
-    (1, 1, 130, 200, 128, 100), (1, 9, 65, 129, 64, 64), (1, 1, 40, 70, 100, 7)]
+    (1, 1, 130, 200, 128, 100), (1, 9, 65, 129, 64, 64), (1, 1, 40, 70, 100, 7),
+    # causal row groups of 6 and their leftovers across query blocks of 48 and key tiles of
+    # 64 (the triangle trimmed per row group): L past several of each, S > L and S < L
+    (2, 1, 301, 263, 19, 33), (1, 2, 97, 400, 64, 24)]
 
 
 @pytest.mark.parametrize("shape", FWD_SHAPES)
@@ -261,23 +294,24 @@ def test_block_transposes_on_partial_key_blocks(isa, threads, rng, S, D, Dv):
 
 
 def test_forward_exp_range(isa, threads):
-    """Scores set by an additive mask (q = 0): key 0 scores 0, keys 1..63 -inf (their values
-    are huge, so anything but an exact 0 weight shows), key 64 scores x.  The running max stays
-    0 from the first key tile, so the softmax takes exp(x) for x over [-200, 8] (and -inf,
-    NaN): out = e^x / (1 + e^x) with v = 1 on key 64, to float precision wherever e^x is a
+    """Scores set by an additive mask (q = 0): key 0 scores 0, keys 1..S-2 -inf (their values
+    are huge, so anything but an exact 0 weight shows), the last key (S - 1 = 128, in a later
+    key tile than key 0 for tiles of 64 or 128 keys) scores x.  The running max stays 0 from
+    the first key tile, so the softmax takes exp(x) for x over [-200, 8] (and -inf, NaN):
+    out = e^x / (1 + e^x) with v = 1 on the last key, to float precision wherever e^x is a
     normal float."""
     xs = np.concatenate([np.linspace(-200, 8, 2001), [-87.5, -103.0, -np.inf, np.nan]])
-    L, S = len(xs), 65
+    L, S = len(xs), 129
     mask = np.full((1, 1, L, S), -np.inf, np.float32)
     mask[..., 0] = 0.0
-    mask[..., 64] = xs
+    mask[..., S - 1] = xs
     q = np.zeros((1, 1, L, 1), np.float32)
     k = np.ones((1, 1, S, 1), np.float32)
     v = np.full((1, 1, S, 1), 1e20, np.float32)
-    v[..., 0, 0], v[..., 64, 0] = 0.0, 1.0
+    v[..., 0, 0], v[..., S - 1, 0] = 0.0, 1.0
     out, lse = np.empty((1, 1, L, 1), np.float32), np.empty((1, 1, L), np.float32)
     _C.attention_forward(q, k, v, mask, False, 1.0, out, lse)
-    x = mask[0, 0, :, 64].astype(np.float64)
+    x = mask[0, 0, :, S - 1].astype(np.float64)
     want = np.exp(x) / (1 + np.exp(x))
     got = out[0, 0, :, 0]
     assert np.isnan(got[-1]) and np.isnan(lse[0, 0, -1]) and got[-2] == 0.0
@@ -286,6 +320,24 @@ def test_forward_exp_range(isa, threads):
     # below the normal range: subnormal or flushed to 0 (the AVX2 and generic exps flush)
     np.testing.assert_allclose(got[~normal], want[~normal], rtol=0, atol=np.finfo(np.float32).tiny)
     np.testing.assert_allclose(lse[0, 0, :-1], np.log1p(np.exp(x[:-1])), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("S", [2, 9, 65, 129, 200])
+def test_nan_score_beside_masked_keys_is_nan(isa, threads, S):
+    """One score 0 and one NaN (from the mask) in a row whose other keys are masked: NaN out
+    and lse, as IEEE (and torch's math path) give, wherever the two keys fall in the vectors
+    and tiles (a max instruction that drops the NaN must not leave the row fully masked)."""
+    L = S - 1
+    mask = np.full((1, 1, L, S), -np.inf, np.float32)
+    for i in range(L):   # row i: key i scores 0, a key about S / 2 away NaN
+        j = (i + 1 + S // 2) % S
+        mask[0, 0, i, i], mask[0, 0, i, j if j != i else (i + 1) % S] = 0.0, np.nan
+    q = np.zeros((1, 1, L, 3), np.float32)
+    k = np.ones((1, 1, S, 3), np.float32)
+    v = np.ones((1, 1, S, 2), np.float32)
+    out, lse = np.empty((1, 1, L, 2), np.float32), np.empty((1, 1, L), np.float32)
+    _C.attention_forward(q, k, v, mask, False, 1.0, out, lse)
+    assert np.isnan(out).all() and np.isnan(lse).all()
 
 
 @pytest.mark.parametrize("L,S", [(0, 5), (5, 0), (0, 0)])

@@ -20,6 +20,10 @@ cdef extern from "dlcore/attention.h":
                         float *dq, float *dk, float *dv) nogil
     int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k,
                         const double *v, double *out, double *lse) nogil
+    int dl_attn_fwd_checked_f32(const dl_attn_desc *d, const float *q, const float *k,
+                                const float *v, float *out, float *lse, int *nonfinite) nogil
+    int dl_attn_fwd_checked_f64(const dl_attn_desc *d, const double *q, const double *k,
+                                const double *v, double *out, double *lse, int *nonfinite) nogil
     int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k,
                         const double *v, const double *out, const double *lse,
                         const double *dout, double *dq, double *dk, double *dv) nogil
@@ -88,10 +92,11 @@ cdef void _attn_desc(dl_attn_desc *d, cnp.ndarray q, cnp.ndarray k, cnp.ndarray 
 
 
 def attention_forward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, bint causal,
-                      double scale, cnp.ndarray out, cnp.ndarray lse):
+                      double scale, cnp.ndarray out, cnp.ndarray lse, bint check_finite=False):
     """Fused SDPA forward on 4-D (B, H, rows, dim) arrays: fills out (B, H, L, Dv) and the
-    per-row log-sum-exp lse (B, H, L).  mask: None or a (B, H, L, S) view (bool: may attend,
-    float: added)."""
+    per-row log-sum-exp lse (B, H, L) and returns out.  mask: None or a (B, H, L, S) view
+    (bool: may attend, float: added).  check_finite: return None instead when q, k or v holds
+    a NaN or inf (out and lse are then unspecified), checked on the way at next to no cost."""
     cdef dl_attn_desc d
     _attn_desc(&d, q, k, v, mask, causal, scale)
     cdef int t = cnp.PyArray_TYPE(q)
@@ -100,17 +105,26 @@ def attention_forward(cnp.ndarray q, cnp.ndarray k, cnp.ndarray v, object mask, 
     cdef void *pq = cnp.PyArray_DATA(q)
     cdef void *pk = cnp.PyArray_DATA(k)
     cdef void *pv = cnp.PyArray_DATA(v)
-    cdef int rc
+    cdef int rc, nonfinite = 0
     if t == cnp.NPY_FLOAT32:
         with nogil:
-            rc = dl_attn_fwd_f32(&d, <float*>pq, <float*>pk, <float*>pv, <float*>po, <float*>pl)
+            if check_finite:
+                rc = dl_attn_fwd_checked_f32(&d, <float*>pq, <float*>pk, <float*>pv,
+                                             <float*>po, <float*>pl, &nonfinite)
+            else:
+                rc = dl_attn_fwd_f32(&d, <float*>pq, <float*>pk, <float*>pv, <float*>po,
+                                     <float*>pl)
     else:
         with nogil:
-            rc = dl_attn_fwd_f64(&d, <double*>pq, <double*>pk, <double*>pv, <double*>po,
-                                 <double*>pl)
+            if check_finite:
+                rc = dl_attn_fwd_checked_f64(&d, <double*>pq, <double*>pk, <double*>pv,
+                                             <double*>po, <double*>pl, &nonfinite)
+            else:
+                rc = dl_attn_fwd_f64(&d, <double*>pq, <double*>pk, <double*>pv, <double*>po,
+                                     <double*>pl)
     if rc != 0:
         raise MemoryError("attention: could not allocate scratch memory")
-    return out
+    return None if nonfinite else out
 
 
 cdef void _grad_out(cnp.ndarray a, str name, int t, tuple shape, ptrdiff_t *s) except *:

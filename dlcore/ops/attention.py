@@ -41,8 +41,12 @@ def _as4d(a, lead, tail):
     return a
 
 
+class _NonFinite(Exception):
+    """SDPAFn's forward found a NaN or inf in q, k or v (asked to, by finite_only)."""
+
+
 class SDPAFn(Function):
-    def forward(self, q, k, v, mask, is_causal=False, scale=1.0):
+    def forward(self, q, k, v, mask, is_causal=False, scale=1.0, finite_only=False):
         lead = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         L, E = q.shape[-2:]
         S, Ev = k.shape[-2], v.shape[-1]
@@ -51,7 +55,9 @@ class SDPAFn(Function):
         B, H = q4.shape[:2]
         out = np.empty((B, H, L, Ev), q.dtype)
         lse = np.empty((B, H, L), q.dtype)
-        _C.attention_forward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse)
+        if _C.attention_forward(q4, k4, v4, m4, bool(is_causal), float(scale), out, lse,
+                                finite_only) is None:
+            raise _NonFinite()
         if self.requires_grad:
             self.saved = (q4, k4, v4, m4, is_causal, scale, out, lse, lead)
         return out.reshape(lead + (L, Ev))
@@ -195,26 +201,21 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if isinstance(attn_mask, TensorBase) and attn_mask.requires_grad and mask.dtype != np.bool_:
         # a float mask that takes a gradient goes in as the Tensor (of the query's dtype)
         mask = attn_mask if attn_mask.dtype == q.dtype else attn_mask.to(q.dtype)
-    if dropout_p > 0.0 or not _all_finite(q, k, v):
-        # NaN/Inf operands: the fused kernel's online softmax treats a row without a finite
-        # score as fully masked (a zero row); PyTorch's NaN comes out of the composed ops
+    if dropout_p > 0.0:
         return _composed(query, key, value, mask, dropout_p, is_causal, scale)
+    fused_mask, fused_causal = mask, is_causal
     if type(mask) is np.ndarray and is_causal_mask(mask, L, S):
         # the causal mask given as an array (a GPT's float triu(-inf) buffer): the kernel's
         # causal mode skips the key tiles after each query block, with the same sums
-        mask, is_causal = None, True
-    return SDPAFn.apply(query, key, value, mask, is_causal=bool(is_causal), scale=scale)
-
-
-def _all_finite(q, k, v):
-    """Whether q, k and v hold no NaN/Inf.  Views of one packed projection (split_heads) are
-    checked by one contiguous pass over that array, a superset of theirs (a NaN elsewhere in
-    it only sends the call down the composed path, which is right for any input)."""
-    base = q.base
-    if base is not None and k.base is base and v.base is base and base.flags.c_contiguous \
-            and base.size <= q.size + k.size + v.size:
-        return bool(np.isfinite(base).all())
-    return bool(np.isfinite(q).all() and np.isfinite(k).all() and np.isfinite(v).all())
+        fused_mask, fused_causal = None, True
+    try:
+        # finite_only: the kernel checks q, k and v as it packs them (next to free)
+        return SDPAFn.apply(query, key, value, fused_mask, is_causal=bool(fused_causal),
+                            scale=scale, finite_only=True)
+    except _NonFinite:
+        # NaN/Inf operands: the fused kernel's online softmax treats a row without a finite
+        # score as fully masked (a zero row); PyTorch's NaN comes out of the composed ops
+        return _composed(query, key, value, mask, dropout_p, is_causal, scale)
 
 
 _CAUSAL = {}  # (L, S, dtype) -> the top-left causal mask in that dtype (bool: may attend)

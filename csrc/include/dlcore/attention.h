@@ -54,6 +54,14 @@ int dl_attn_bwd_f32(const dl_attn_desc *d, const float *q, const float *k, const
                     float *dq, float *dk, float *dv);
 int dl_attn_fwd_f64(const dl_attn_desc *d, const double *q, const double *k, const double *v,
                     double *out, double *lse);
+/* The forwards that also tell whether q, k or v holds a NaN or inf: *nonfinite = 1, and out
+ * and lse are then unspecified (the online softmax does not carry IEEE's NaN through every
+ * row, so the Python caller takes the composed ops instead).  In float32 the check rides on
+ * the kernel's packing of the operands and costs next to nothing. */
+int dl_attn_fwd_checked_f32(const dl_attn_desc *d, const float *q, const float *k,
+                            const float *v, float *out, float *lse, int *nonfinite);
+int dl_attn_fwd_checked_f64(const dl_attn_desc *d, const double *q, const double *k,
+                            const double *v, double *out, double *lse, int *nonfinite);
 int dl_attn_bwd_f64(const dl_attn_desc *d, const double *q, const double *k, const double *v,
                     const double *out, const double *lse, const double *dout,
                     double *dq, double *dk, double *dv);
