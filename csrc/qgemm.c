@@ -290,8 +290,9 @@ int dl_u8s8_gemm(size_t M, size_t N, size_t K, const uint8_t *A, size_t lda,
     }
     size_t MR;
     qg_tile_fn tile = qgemm_pick_tile(kt, a_u7, &MR);
-    if (out_u8 && act != DL_QACT_GELU && rows_share_params(M, a_scale, a_zp)) {
-        /* the folded epilogue; without the memory for its constants, the plain one */
+    if (out_u8 && kt->epilogue_u8 && act != DL_QACT_GELU && rows_share_params(M, a_scale, a_zp)) {
+        /* the folded epilogue; without the memory for its constants, or in a kernel table
+         * that has none (the VNNI one), the plain one */
         int32_t *zcs = dl_alloc(N * (sizeof(int32_t) + 2 * sizeof(float)));
         if (zcs) {
             float *fs = (float *)(zcs + N), *fo = fs + N;
