@@ -54,7 +54,10 @@ def masked_scatter(input, mask, source):
     m = _raw(mask)
     if m.dtype != np.bool_:
         raise RuntimeError("masked_scatter_: expected BoolTensor for mask, got %s" % m.dtype)
-    m = np.broadcast_to(m, input.shape)
+    shape = np.broadcast_shapes(tuple(input.shape), m.shape)
+    if tuple(input.shape) != shape:
+        input = input.expand(*shape)
+    m = np.broadcast_to(m, shape)
     pos = np.flatnonzero(m)
     if pos.size > source.numel():
         raise RuntimeError("masked_scatter: the mask has %d True entries but source only %d "
@@ -168,6 +171,13 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         raise TypeError("scatter_reduce(): src must be a Tensor, got %s" % type(src).__name__)
     if src.dtype != input.dtype:
         raise RuntimeError("scatter_reduce(): Expected self.dtype to be equal to src.dtype")
+    if input.ndim == 0:   # torch: a 0-d tensor scatters as a 1-element vector
+        if dim not in (0, -1):
+            raise IndexError("scatter_reduce(): dim %r out of range for a 0-d tensor" % (dim,))
+        one = [t.reshape(1) if isinstance(t, TensorBase) and t.ndim == 0 else t
+               for t in (index, src)]
+        return scatter_reduce(input.reshape(1), 0, one[0], one[1], reduce,
+                              include_self=include_self).reshape(())
     d, idx = _check_scatter(input, dim, index, src, "scatter_reduce")
     return ScatterReduce.apply(input, src, dim=d, index=idx, reduce=reduce,
                                include_self=bool(include_self))
@@ -210,6 +220,11 @@ def _quantile(input, q, dim, keepdim, interpolation, fname, ignore_nan):
         raise RuntimeError("%s() q must be a scalar or 1D tensor" % fname)
     if ((qs < 0) | (qs > 1)).any() or np.isnan(qs).any():
         raise RuntimeError("%s() q values must be in the range [0, 1]" % fname)
+    if input.ndim == 0:
+        if dim is not None and dim not in (0, -1):
+            raise IndexError("%s(): dim %r out of range for a 0-d tensor" % (fname, dim))
+        r = _quantile(input.reshape(1), q, 0, keepdim, interpolation, fname, ignore_nan)
+        return r.reshape(()) if np.ndim(_raw(q)) == 0 else r.reshape(-1)
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else norm_dim(dim, input.ndim, fname)
     if x.shape[d] == 0:
@@ -219,7 +234,8 @@ def _quantile(input, q, dim, keepdim, interpolation, fname, ignore_nan):
     valid = (x.shape[d] - nan.sum(axis=d, keepdims=True)) if ignore_nan else \
         np.full(np.sum(nan, axis=d, keepdims=True).shape, x.shape[d])
     results = []
-    for qv in qs.reshape(-1):
+    q_flat = q.reshape(-1) if isinstance(q, TensorBase) and q.requires_grad else None
+    for qi, qv in enumerate(qs.reshape(-1)):
         pos = qv * (np.maximum(valid, 1) - 1)
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, np.maximum(valid, 1) - 1)
@@ -233,10 +249,17 @@ def _quantile(input, q, dim, keepdim, interpolation, fname, ignore_nan):
             lo = np.round(pos).astype(np.int64)   # round half to even, as torch
             hi, frac = lo, np.zeros_like(frac)
         elif interpolation == "midpoint":
+            hi = np.ceil(pos).astype(np.int64)
             frac = np.where(hi > lo, 0.5, 0.0).astype(x._data.dtype)
         a = srt.gather(d, wrap(lo))
         b = srt.gather(d, wrap(hi))
-        r = a + (b - a) * wrap(frac)
+        if q_flat is not None and interpolation == "linear":
+            # the weight as a function of q, so q gets its gradient as in torch
+            span = wrap((np.maximum(valid, 1) - 1).astype(x._data.dtype))
+            w = q_flat[qi].to(x.dtype) * span - wrap(lo.astype(x._data.dtype))
+        else:
+            w = wrap(frac)
+        r = a + (b - a) * w
         if not ignore_nan:
             anynan = nan.any(axis=d, keepdims=True)
             if anynan.any():
