@@ -41,8 +41,8 @@ KNOWN_FAILURES = [
      ('no gradient for wide or empty inputs in reduced mode (NotImplementedError; namesmath, '
       'session 14)')),
     ('svd', None, lambda s, d: True,
-     ("torch.svd's backward reads Tensor.mH, which dlcore lacks; empty inputs (namesmath, "
-      'session 14)')),
+     ('torch.svd(some=False) is full_matrices=True: no gradient for non-square inputs '
+      '(NotImplementedError; namesmath, session 14)')),
     ('pinverse', None, lambda s, d: True,
      'empty inputs give an output without a gradient (namesmath, session 14)'),
     ('linalg.cross', None, lambda s, d: True,

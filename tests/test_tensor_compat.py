@@ -175,3 +175,15 @@ def test_errors_like_torch(torch, x):
             t.scatter_reduce(0, E.zeros(1, 1, 1, dtype=E.int64), t, "maximum")
         with pytest.raises(RuntimeError):
             E.zeros(2, 3, 4).fill_diagonal_(1.0)
+
+
+def test_conjugate_transposes_match_torch(torch):
+    x = np.arange(24.0).reshape(2, 3, 4)
+    _both(torch, lambda E, t: t.mH, x)
+    _both(torch, lambda E, t: t.adjoint(), x)
+    _both(torch, lambda E, t: t[0].H, x)
+    for E in (dl, torch):
+        with pytest.raises(RuntimeError):
+            E.tensor(x).H
+        with pytest.raises(RuntimeError):
+            E.ones(3).mH

@@ -391,6 +391,24 @@ class CompatMethods:
             return wrap(np.array(_raw(args[0]), dtype=self._data.dtype))
         return wrap(np.empty(size_args(args, "new"), self._data.dtype))
 
+    @property
+    def mH(self):
+        """The conjugate transpose of the last two dims (dlcore is real: mT)."""
+        if self.ndim < 2:
+            raise RuntimeError("tensor.mH is only supported on matrices or batches of matrices. "
+                               "Got %d-D tensor." % self.ndim)
+        return self.transpose(-2, -1)
+
+    @property
+    def H(self):
+        if self.ndim not in (0, 2):
+            raise RuntimeError("tensor.H is only supported on matrices (2-D tensors). Got %d-D "
+                               "tensor." % self.ndim)
+        return self if self.ndim == 0 else self.transpose(0, 1)
+
+    def adjoint(self):
+        return self.mH
+
     def byte(self):
         return self.to(uint8)
 
