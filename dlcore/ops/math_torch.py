@@ -10,6 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..dtypes import get_default_dtype, is_floating
+from ..shapes import norm_dim
 from ..tensor_base import TensorBase, wrap
 from . import join
 from . import special_numerics as N
@@ -103,8 +104,9 @@ class LogCumSumExp(Function):
 
 def logcumsumexp(input, dim):
     if input.ndim == 0:
+        norm_dim(dim, 1, "logcumsumexp")   # a 0-d tensor takes dim 0 or -1, as torch
         return _float(input).clone()
-    return LogCumSumExp.apply(input, axis=dim % input.ndim)
+    return LogCumSumExp.apply(input, axis=norm_dim(dim, input.ndim, "logcumsumexp"))
 
 
 def ldexp(input, other):
@@ -133,6 +135,14 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     x = _float(input)
     x = x.reshape(1, -1) if x.ndim < 2 else x
     n_obs = x.shape[1]
+    for name, wt in (("fweights", fweights), ("aweights", aweights)):
+        if wt is not None and wt.ndim > 1:
+            raise RuntimeError("cov(): expected %s to have one or fewer dimensions but got %s "
+                               "with %d dimensions" % (name, name, wt.ndim))
+        if wt is not None and wt.numel() != n_obs:
+            raise RuntimeError("cov(): expected %s to have the same numel as there are "
+                               "observations in the input but got %d != %d"
+                               % (name, wt.numel(), n_obs))
     w = None
     if fweights is not None:
         if is_floating(fweights.dtype):
