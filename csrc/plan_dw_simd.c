@@ -13,6 +13,7 @@
 #include "dlcore/runtime.h"
 #include "simd.h"
 #include "simd_lanes.h"
+#include "dw_grid_sum.h"
 #include "plan_kernels.h"
 #include "plan_dw_same.h"
 #include "plan_planes.h"
@@ -223,57 +224,6 @@ static void pad_flat(const dw_geom *g, const dw_flat *t, const float *x, float *
     }
 }
 
-/* fo[0, J) = bias + sum of taps on the flat grid, clipped to [lo, hi] when clip */
-static void dw_flat_sum(const dw_flat *t, const float *pl, const float *w, const int64_t *toff,
-                        int64_t taps, vf vb, int clip, vf vlo, vf vhi, float *fo)
-{
-    int64_t j = 0;
-    for (; j + 4 * DL_VF_LEN <= t->J; j += 4 * DL_VF_LEN) {
-        vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-        for (int64_t q = 0; q < taps; q++) {
-            const vf wt = vf_set1(w[q]);
-            const float *src = pl + toff[q] + j;
-            a0 = vf_fma(wt, vf_loadu(src), a0);
-            a1 = vf_fma(wt, vf_loadu(src + DL_VF_LEN), a1);
-            a2 = vf_fma(wt, vf_loadu(src + 2 * DL_VF_LEN), a2);
-            a3 = vf_fma(wt, vf_loadu(src + 3 * DL_VF_LEN), a3);
-        }
-        if (clip) {
-            a0 = vf_min(vhi, vf_max(vlo, a0));
-            a1 = vf_min(vhi, vf_max(vlo, a1));
-            a2 = vf_min(vhi, vf_max(vlo, a2));
-            a3 = vf_min(vhi, vf_max(vlo, a3));
-        }
-        vf_storeu(fo + j, a0);
-        vf_storeu(fo + j + DL_VF_LEN, a1);
-        vf_storeu(fo + j + 2 * DL_VF_LEN, a2);
-        vf_storeu(fo + j + 3 * DL_VF_LEN, a3);
-    }
-    /* the last one to three vectors: two chains where there are two */
-    for (; j + 2 * DL_VF_LEN <= t->J; j += 2 * DL_VF_LEN) {
-        vf a0 = vb, a1 = vb;
-        for (int64_t q = 0; q < taps; q++) {
-            const vf wt = vf_set1(w[q]);
-            const float *src = pl + toff[q] + j;
-            a0 = vf_fma(wt, vf_loadu(src), a0);
-            a1 = vf_fma(wt, vf_loadu(src + DL_VF_LEN), a1);
-        }
-        if (clip) {
-            a0 = vf_min(vhi, vf_max(vlo, a0));
-            a1 = vf_min(vhi, vf_max(vlo, a1));
-        }
-        vf_storeu(fo + j, a0);
-        vf_storeu(fo + j + DL_VF_LEN, a1);
-    }
-    for (; j < t->J; j += DL_VF_LEN) {
-        vf a0 = vb;
-        for (int64_t q = 0; q < taps; q++)
-            a0 = vf_fma(vf_set1(w[q]), vf_loadu(pl + toff[q] + j), a0);
-        if (clip) a0 = vf_min(vhi, vf_max(vlo, a0));
-        vf_storeu(fo + j, a0);
-    }
-}
-
 /* fo[m][0, J) for MB filters at once (m < nm <= MB, fo[m] = fo + m * ldo): each tap's input
  * vectors are loaded once for all of them.  A one-channel input with 6 filters (LeNet's first
  * layer) otherwise reloads every tap 6 times, and unaligned loads, not FMAs, bound it. */
@@ -391,7 +341,7 @@ static void dw_group(const dw_geom *g, const plane_args *a, int64_t q, float *bu
     for (int64_t m0 = 0; m0 < mult; m0 += (mult == 1 ? 1 : MB)) {
         const int64_t nm = mult == 1 ? 1 : (mult - m0 < MB ? mult - m0 : MB);
         if (mult == 1)
-            dw_flat_sum(&t, buf, a->w + k0 * taps, toff, taps,
+            dw_grid_sum(buf, a->w + k0 * taps, toff, taps, t.J,
                         vf_set1(a->bias ? a->bias[k0] : 0.0f), clip, vlo, vhi, fo);
         else
             dw_flat_sum_multi(&t, buf, a->w + (k0 + m0) * taps, toff, taps,

@@ -22,6 +22,7 @@
 #include "dlcore/runtime.h"
 #include "simd.h"
 #include "simd_lanes.h"
+#include "dw_grid_sum.h"
 #include "plan_dw_same.h"
 #include "plan_mbconv.h"
 #ifdef DL_HAVE_OPENMP
@@ -103,44 +104,6 @@ static void grid_plane(const mb_args *a, const float *e, int64_t o0, int64_t nr,
     }
 }
 
-/* fo[0, J) = bias + the taps' sum on the grid, clipped when clip */
-static void grid_sum(const mb_args *a, const float *g, const float *w, vf vb, int64_t J,
-                     float *fo)
-{
-    const int64_t taps = a->R * a->S;
-    const int clip = a->clip;
-    const vf vlo = vf_set1(a->lo), vhi = vf_set1(a->hi);
-    int64_t j = 0;
-    for (; j + 4 * L <= J; j += 4 * L) {
-        vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
-        for (int64_t q = 0; q < taps; q++) {
-            const vf wt = vf_set1(w[q]);
-            const float *src = g + a->toff[q] + j;
-            a0 = vf_fma(wt, vf_loadu(src), a0);
-            a1 = vf_fma(wt, vf_loadu(src + L), a1);
-            a2 = vf_fma(wt, vf_loadu(src + 2 * L), a2);
-            a3 = vf_fma(wt, vf_loadu(src + 3 * L), a3);
-        }
-        if (clip) {
-            a0 = vf_min(vhi, vf_max(vlo, a0));
-            a1 = vf_min(vhi, vf_max(vlo, a1));
-            a2 = vf_min(vhi, vf_max(vlo, a2));
-            a3 = vf_min(vhi, vf_max(vlo, a3));
-        }
-        vf_storeu(fo + j, a0);
-        vf_storeu(fo + j + L, a1);
-        vf_storeu(fo + j + 2 * L, a2);
-        vf_storeu(fo + j + 3 * L, a3);
-    }
-    for (; j < J; j += L) {
-        vf a0 = vb;
-        for (int64_t q = 0; q < taps; q++)
-            a0 = vf_fma(vf_set1(w[q]), vf_loadu(g + a->toff[q] + j), a0);
-        if (clip) a0 = vf_min(vhi, vf_max(vlo, a0));
-        vf_storeu(fo + j, a0);
-    }
-}
-
 /* Output rows [o0, o0 + nr) of image n.  E's plane rows are the image rows from
  * lo = st * (o0 - q) on (q = ceil(ph / st)), zero outside the image, so that a "same"
  * depthwise conv of those rows as a plane of their own (dl_plan_dw_same, reading them in
@@ -196,7 +159,9 @@ static void strip(const mb_args *a, int64_t n, int64_t o0, int64_t nr, float *bu
         const int64_t first = o0 * st - a->ph - lo;   /* E's row of the grid's row 0 */
         for (int64_t c = 0; c < a->Ce; c++) {
             grid_plane(a, E + c * ldE + first * W, o0, nr, g);
-            grid_sum(a, g, a->wd + c * taps, vf_set1(a->bd ? a->bd[c] : 0.0f), J, fo);
+            dw_grid_sum(g, a->wd + c * taps, a->toff, taps, J,
+                        vf_set1(a->bd ? a->bd[c] : 0.0f), a->clip, vf_set1(a->lo),
+                        vf_set1(a->hi), fo);
             float *d = D + c * ldD + q * a->OW;
             for (int64_t r = 0; r < nr; r++) {
                 const float *s = fo + r * a->CW;

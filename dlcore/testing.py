@@ -135,8 +135,7 @@ def _compare(actual, expected, opts, path):
         return _compare_tensors(actual, expected, opts, path)
     if isinstance(actual, np.ndarray) and isinstance(expected, np.ndarray):
         return _compare_tensors(wrap(actual), wrap(expected), opts, path)
-    if isinstance(actual, numbers.Number) and isinstance(expected, numbers.Number) and not (
-            isinstance(actual, TensorBase) or isinstance(expected, TensorBase)):
+    if isinstance(actual, numbers.Number) and isinstance(expected, numbers.Number):
         if check_dtype and type(actual) is not type(expected):
             _fail("The (d)types do not match: %s != %s." % (type(actual), type(expected)),
                   path, msg)

@@ -12,20 +12,7 @@ import dlcore.onnx as dlo  # noqa: E402
 from dlcore.onnx.conformance import run_conformance  # noqa: E402
 
 
-def _vi(name, shape, t=T.FLOAT):
-    return h.make_tensor_value_info(name, t, shape)
-
-
-def _model(nodes, inputs, outputs, inits=(), opset=17):
-    g = h.make_graph(nodes, "m", inputs, outputs, initializer=list(inits))
-    m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)])
-    m.ir_version = 8
-    return m
-
-
-def _ort(m, feed):
-    s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
-    return s.run(None, feed)
+from _onnx_build import graph_model as _model, ort_run as _ort, vi as _vi  # noqa: E402
 
 
 def _runtime_if_model():

@@ -64,15 +64,25 @@ def _prepared(args, nums):
     return args, chosen
 
 
-def _grads_of(out, chosen, argnums):
-    flat = [v for leaves, _ in chosen for v in leaves]
-    gs = _autograd_grad(out, flat, create_graph=True, allow_unused=True)
-    gs = [g if g is not None else wrap(np.zeros(v.shape, v._data.dtype))
-          for g, v in zip(gs, flat)]
+def _filled(grads, like):
+    """autograd.grad's results with None (an unused input) as zeros shaped like `like`."""
+    return [g if g is not None else wrap(np.zeros(v.shape, v._data.dtype))
+            for g, v in zip(grads, like)]
+
+
+def _regroup(values, chosen):
+    """One flat list of per-leaf values back into each chosen argument's structure."""
     res, k = [], 0
     for leaves, spec in chosen:
-        res.append(_pytree.unflatten(gs[k:k + len(leaves)], spec))
+        res.append(_pytree.unflatten(values[k:k + len(leaves)], spec))
         k += len(leaves)
+    return res
+
+
+def _grads_of(out, chosen, argnums):
+    flat = [v for leaves, _ in chosen for v in leaves]
+    gs = _filled(_autograd_grad(out, flat, create_graph=True, allow_unused=True), flat)
+    res = _regroup(gs, chosen)
     return res[0] if isinstance(argnums, int) else tuple(res)
 
 
@@ -130,12 +140,7 @@ def vjp(func, *primals, has_aux=False):
         with enable_grad():
             gs = _autograd_grad(outs, flat, grad_outputs=cts, create_graph=True,
                                 allow_unused=True, retain_graph=True)
-        gs = [g if g is not None else wrap(np.zeros(v.shape, v._data.dtype))
-              for g, v in zip(gs, flat)]
-        res, k = [], 0
-        for leaves, spec in chosen:
-            res.append(_pytree.unflatten(gs[k:k + len(leaves)], spec))
-            k += len(leaves)
+        res = _regroup(_filled(gs, flat), chosen)
         return tuple(res) if outer or _in_outer_graph(cts) else _detached(tuple(res))
     shown = out if outer else _detached(out)
     return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
@@ -155,9 +160,7 @@ def jvp(func, primals, tangents, has_aux=False):
         flat_back, _ = _pytree.flatten(back)
         flat_tan, _ = _pytree.flatten(tangents)
         ts = _autograd_grad(flat_back, dummies, grad_outputs=flat_tan, allow_unused=True)
-    ts = [t if t is not None else wrap(np.zeros(o.shape, o._data.dtype))
-          for t, o in zip(ts, outs)]
-    tangent_out = _pytree.unflatten(ts, spec)
+    tangent_out = _pytree.unflatten(_filled(ts, outs), spec)
     if not _in_outer_graph(primals) and not _in_outer_graph(tangents):
         tangent_out = _detached(tangent_out)
     return (out, tangent_out, res[2]) if has_aux else (out, tangent_out)
@@ -179,17 +182,13 @@ def jacrev(func, argnums=0, has_aux=False):
             for i in range(o.shape[0]):
                 gs = _autograd_grad(o[i], flat, create_graph=True, allow_unused=True,
                                     retain_graph=True)
-                rows.append([g if g is not None else wrap(np.zeros(v.shape, v._data.dtype))
-                             for g, v in zip(gs, flat)])
+                rows.append(_filled(gs, flat))
             jac = []
             for j, v in enumerate(flat):
                 col = stack([r[j] for r in rows], 0) if rows else \
                     wrap(np.zeros((0,) + tuple(v.shape), v._data.dtype))
                 jac.append(col.reshape(tuple(out.shape) + tuple(v.shape)))
-        res, k = [], 0
-        for leaves, spec in chosen:
-            res.append(_pytree.unflatten(jac[k:k + len(leaves)], spec))
-            k += len(leaves)
+        res = _regroup(jac, chosen)
         result = res[0] if isinstance(argnums, int) else tuple(res)
         if not _in_outer_graph(args):
             result = _detached(result)

@@ -13,6 +13,7 @@ from ..shapes import Size, norm_dim, size_args
 from ..tensor_base import TensorBase, wrap
 from .inplace_math import _in_place
 from .join import stack, where
+from .math_extra import _along
 from .select import _check_scatter, _scatter_index
 
 __all__ = ["index_copy", "masked_scatter", "scatter_reduce", "unique_consecutive", "quantile",
@@ -43,10 +44,8 @@ def index_copy(input, dim, index, source):
     if source.dtype != input.dtype:
         raise RuntimeError("index_copy(): self and source expected to have the same dtype, "
                            "but got %s and %s" % (input.dtype, source.dtype))
-    shape = [1] * input.ndim
-    shape[d] = idx.shape[0]
-    full = np.ascontiguousarray(np.broadcast_to(idx.reshape(shape), source.shape))
-    return input.scatter(d, wrap(full), source)
+    full = np.broadcast_to(_along(d, idx.shape[0], source.ndim, idx), source.shape)
+    return input.scatter(d, wrap(np.ascontiguousarray(full)), source)
 
 
 def masked_scatter(input, mask, source):

@@ -38,10 +38,15 @@ def check_betas(who, betas):
             _check_number(who, "beta parameter at index 1", betas[1], high=1.0))
 
 
-def signed_grad(grad, maximize, param, weight_decay):
+def signed_grad(grad, maximize, param, weight_decay, decoupled_lr=None):
     """The gradient an update uses: negated if maximizing, plus weight_decay * param (a new
-    array: the parameter's .grad is never written)."""
+    array: the parameter's .grad is never written).  With decoupled_lr (AdamW-style decay, as
+    NAdam's and RAdam's decoupled_weight_decay), the decay shrinks param by lr * weight_decay
+    instead and the gradient is left alone."""
     g = -grad if maximize else grad
     if weight_decay != 0:
-        g = g + weight_decay * param
+        if decoupled_lr is not None:
+            param *= 1 - decoupled_lr * weight_decay
+        else:
+            g = g + weight_decay * param
     return g

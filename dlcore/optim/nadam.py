@@ -2,7 +2,7 @@
 import numpy as np
 
 from .optimizer import Optimizer, _check_number
-from ._scalars import check_betas, scalar_mul, zeros_state
+from ._scalars import check_betas, scalar_mul, signed_grad, zeros_state
 
 __all__ = ["NAdam"]
 
@@ -51,12 +51,7 @@ class NAdam(Optimizer):
             st["exp_avg_sq"] = zeros_state(param.shape, param.dtype)
         st["step"] += 1.0
         step = st["step"]
-        g = -grad if maximize else grad
-        if wd != 0:
-            if decoupled:
-                param *= 1 - lr * wd
-            else:
-                g = g + wd * param
+        g = signed_grad(grad, maximize, param, wd, lr if decoupled else None)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         st["mu_product"] = mu_product = scalar_mul(st["mu_product"], mu)

@@ -3,7 +3,7 @@ adaptive learning rate is tractable (torch's formulas)."""
 import numpy as np
 
 from .optimizer import Optimizer, _check_number
-from ._scalars import check_betas, zeros_state
+from ._scalars import check_betas, signed_grad, zeros_state
 
 __all__ = ["RAdam"]
 
@@ -45,12 +45,7 @@ class RAdam(Optimizer):
             st["exp_avg_sq"] = zeros_state(param.shape, param.dtype)
         st["step"] += 1.0
         step = st["step"]
-        g = -grad if maximize else grad
-        if wd != 0:
-            if decoupled:
-                param *= 1 - lr * wd
-            else:
-                g = g + wd * param
+        g = signed_grad(grad, maximize, param, wd, lr if decoupled else None)
         m, v = st["exp_avg"]._data, st["exp_avg_sq"]._data
         m += (g - m) * (1 - beta1)
         v *= beta2

@@ -177,13 +177,8 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-def _unstructured_mask(default_mask, drop):
-    mask = np.array(_data(default_mask), copy=True)
-    mask.reshape(-1)[drop] = 0
-    return wrap(mask)
-
-
-class RandomUnstructured(BasePruningMethod):
+class _Unstructured(BasePruningMethod):
+    """Zeroes the `amount` entries that come first in _order(t) (a flat index order)."""
     PRUNING_TYPE = "unstructured"
 
     def __init__(self, amount):
@@ -192,70 +187,35 @@ class RandomUnstructured(BasePruningMethod):
 
     def compute_mask(self, t, default_mask):
         k = _count_to_prune(self.amount, t.numel())
-        drop = np.argsort(-_rng(None).random(t.numel()), kind="stable")[:k]
-        return _unstructured_mask(default_mask, drop)
+        mask = np.array(_data(default_mask), copy=True)
+        mask.reshape(-1)[self._order(t)[:k]] = 0
+        return wrap(mask)
+
+
+class RandomUnstructured(_Unstructured):
+    def _order(self, t):
+        return np.argsort(-_rng(None).random(t.numel()), kind="stable")
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prunes the `amount` entries of smallest absolute value."""
-    PRUNING_TYPE = "unstructured"
 
-    def __init__(self, amount):
-        _check_amount(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        k = _count_to_prune(self.amount, t.numel())
-        drop = np.argsort(np.abs(_data(t)).reshape(-1), kind="stable")[:k]
-        return _unstructured_mask(default_mask, drop)
+    def _order(self, t):
+        return np.argsort(np.abs(_data(t)).reshape(-1), kind="stable")
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
         return super().apply(module, name, amount=amount, importance_scores=importance_scores)
 
 
-def _structured_mask(t, default_mask, dim, kept_channels):
-    mask = np.zeros(t.shape, _data(default_mask).dtype)
-    sel = [slice(None)] * mask.ndim
-    sel[dim] = kept_channels
-    mask[tuple(sel)] = 1
-    return wrap(mask * _data(default_mask))
-
-
-class RandomStructured(BasePruningMethod):
+class _Structured(BasePruningMethod):
+    """Zeroes the `amount` channels along dim that come first in _order(channels), where
+    channels is t with dim moved first and the rest flattened."""
     PRUNING_TYPE = "structured"
-
-    def __init__(self, amount, dim=-1):
-        _check_amount(amount)
-        self.amount, self.dim = amount, dim
-
-    def compute_mask(self, t, default_mask):
-        if t.ndim <= 1:
-            raise ValueError("structured pruning needs a tensor of at least 2 dimensions, got "
-                             "%d" % t.ndim)
-        n = t.shape[self.dim]
-        k = _count_to_prune(self.amount, n)
-        if k == 0:
-            return default_mask
-        keep = np.sort(np.argsort(_rng(None).random(n), kind="stable")[:n - k])
-        return _structured_mask(t, default_mask, self.dim, keep)
-
-    @classmethod
-    def apply(cls, module, name, amount, dim=-1):
-        return super().apply(module, name, amount=amount, dim=dim)
-
-
-class LnStructured(BasePruningMethod):
-    """Prunes the `amount` channels along `dim` of smallest L`n` norm."""
-    PRUNING_TYPE = "structured"
-
-    def __init__(self, amount, n, dim=-1):
-        _check_amount(amount)
-        self.amount, self.n, self.dim = amount, n, dim
 
     def compute_mask(self, t, default_mask):
         if t.ndim <= 1:
@@ -267,10 +227,39 @@ class LnStructured(BasePruningMethod):
         k = _count_to_prune(self.amount, n)
         if k == 0:
             return default_mask
-        flat = np.moveaxis(a, dim, 0).reshape(n, -1).astype(np.float64)
-        norms = np.linalg.norm(flat, ord=self.n, axis=1)
-        keep = np.sort(np.argsort(-norms, kind="stable")[:n - k])
-        return _structured_mask(t, default_mask, dim, keep)
+        keep = np.sort(self._order(np.moveaxis(a, dim, 0).reshape(n, -1))[k:])
+        mask = np.zeros(a.shape, _data(default_mask).dtype)
+        sel = [slice(None)] * mask.ndim
+        sel[dim] = keep
+        mask[tuple(sel)] = 1
+        return wrap(mask * _data(default_mask))
+
+
+class RandomStructured(_Structured):
+    def __init__(self, amount, dim=-1):
+        _check_amount(amount)
+        self.amount, self.dim = amount, dim
+
+    def _order(self, channels):
+        # the channels kept are argsort(r)[:n - k], as before: the order is that reversed
+        return np.argsort(_rng(None).random(len(channels)), kind="stable")[::-1]
+
+    @classmethod
+    def apply(cls, module, name, amount, dim=-1):
+        return super().apply(module, name, amount=amount, dim=dim)
+
+
+class LnStructured(_Structured):
+    """Prunes the `amount` channels along `dim` of smallest L`n` norm."""
+
+    def __init__(self, amount, n, dim=-1):
+        _check_amount(amount)
+        self.amount, self.n, self.dim = amount, n, dim
+
+    def _order(self, channels):
+        norms = np.linalg.norm(channels.astype(np.float64), ord=self.n, axis=1)
+        # reversed largest-first order: the kept set (and its tie-break) as argsort(-norms)
+        return np.argsort(-norms, kind="stable")[::-1]
 
     @classmethod
     def apply(cls, module, name, amount, n, dim, importance_scores=None):
