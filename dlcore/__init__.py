@@ -21,7 +21,7 @@ try:
     from . import runtime  # the first import of the compiled extension
 except ModuleNotFoundError as _e:  # an unbuilt source tree: say why and what to do
     raise _explain_missing_extension(_e) from None
-from .dtypes import (float32, float64, float16, half, int64, int32, int8, uint8,  # noqa: F401
+from .dtypes import (float32, float64, float16, half, int64, int32, int16, short, int8, uint8,  # noqa: F401
                      bool_, long, double, get_default_dtype, set_default_dtype, device, promote_types,
                      can_cast)
 from . import dtypes as _dtypes
@@ -56,6 +56,9 @@ from .nn import functional  # noqa: F401
 
 memory._install_at_import()
 
+from . import out_arg as _out_arg  # noqa: E402
+_out_arg.install(globals())  # torch's out= keyword on the functions torch gives one
+
 
 def __getattr__(name):
     # subpackages that pull in more code load on first use, keeping `import dlcore` fast
@@ -63,7 +66,7 @@ def __getattr__(name):
                 "weights", "text", "distributed", "utils", "jit", "onnx", "quantization",
                 "distributions", "multiprocessing", "sparse", "vision", "cuda", "backends",
                 "amp", "cpu", "accelerator", "serialization", "testing", "func", "special",
-                "linalg"):
+                "linalg", "profiler"):
         return _importlib.import_module("." + name, __name__)
     if name in ("qint8", "quint8"):
         return getattr(_importlib.import_module(".quantization", __name__), name)

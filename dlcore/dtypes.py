@@ -32,12 +32,14 @@ def __getattr__(name):  # dlcore.dtypes.bfloat16, resolved on first use
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 int64 = np.dtype(np.int64)
 int32 = np.dtype(np.int32)
+int16 = np.dtype(np.int16)
 int8 = np.dtype(np.int8)
 uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 float = float32  # noqa: A001  (PyTorch's dl.float alias)
 double = float64
 long = int64
+short = int16
 
 _default_dtype = {"dtype": float32}
 

@@ -15,7 +15,8 @@ from . import random as R
 from .autograd import AutogradMethods
 from .autograd.grad_mode import state as _grad_state
 from .autograd.sealed import writable as _writable
-from .dtypes import (float32, float64, float16, int64, int32, int8, uint8,  # noqa: F401
+from .tensor_repr import array_body
+from .dtypes import (float32, float64, float16, int64, int32, int16, int8, uint8,  # noqa: F401
                      bool_, float, double, long, get_default_dtype, set_default_dtype,
                      _default_dtype, bfloat16_dtype, is_bf16, is_floating as _is_floating,
                      as_dtype as _as_dtype, check_device as _check_device)
@@ -172,12 +173,12 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
         a = self._data
         if a.dtype == float16 or is_bf16(a.dtype):
             a = a.astype(float32)  # print the values as torch does (4 decimals, "1000.")
-        body = np.array2string(a, separator=", ", precision=4, prefix="tensor(")
+        body = array_body(a)
         extra = ""
         if self._data.dtype not in (float32, int64, bool_):
             extra += ", dtype=dl.%s" % self._data.dtype
         if self._ctx is not None:
-            extra += ", grad_fn=<%s>" % type(self._ctx).__name__
+            extra += ", grad_fn=<%s>" % self._ctx.name()
         elif self.requires_grad:
             extra += ", requires_grad=True"
         return "tensor(%s%s)" % (body, extra)
@@ -255,6 +256,9 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
 
     def int(self):
         return self.to(int32)
+
+    def short(self):
+        return self.to(int16)
 
     def bool(self):
         return self.to(bool_)

@@ -124,7 +124,8 @@ def op_key(opinfo):
 # ---- converting a sample ------------------------------------------------------------------
 
 DTYPE_MAP = {torch.float32: dl.float32, torch.float64: dl.float64, torch.float16: dl.float16,
-             torch.int64: dl.int64, torch.int32: dl.int32, torch.int8: dl.int8,
+             torch.int64: dl.int64, torch.int32: dl.int32, torch.int16: dl.int16,
+             torch.int8: dl.int8,
              torch.uint8: dl.uint8, torch.bool: dl.bool_, torch.bfloat16: dl.bfloat16}
 
 

@@ -52,7 +52,7 @@ def test_names_and_basic_properties():
         assert dl.ones(3, dtype=dt).numpy().dtype == dt
         assert dl.full((2,), 1.5, dtype=dt).tolist() == [1.5, 1.5]
     x = dl.tensor([1.0, 2.5, -3.0]).bfloat16()
-    assert repr(x) == "tensor([ 1. ,  2.5, -3. ], dtype=dl.bfloat16)"
+    assert repr(x) == "tensor([ 1.0000,  2.5000, -3.0000], dtype=dl.bfloat16)"  # as torch prints it
     assert x.half().dtype == dl.float16 and x.float().dtype == dl.float32
     assert x.to(dl.float64).dtype == dl.float64 and x.to(dtype=dl.float16).dtype == dl.float16
     assert str(dl.tensor([1.0]).half()).endswith("dtype=dl.float16)")

@@ -224,3 +224,15 @@ def test_matmul_empty_inner_dim():
 
 def test_integer_matmul_falls_back():
     assert (dl.tensor([[1, 2]]) @ dl.tensor([[3], [4]])).tolist() == [[11]]
+
+
+def test_int16_is_torchs_short():
+    assert dl.int16 is dl.short and dl.int16 == np.int16
+    a = dl.ones((2, 3), dtype=dl.int16)
+    assert a.dtype == dl.int16 and a.tolist() == [[1] * 3] * 2
+    assert dl.tensor([1.7, -2.2]).short().tolist() == [1, -2]
+    assert (a + dl.ones(3, dtype=dl.int8)).dtype == dl.int16
+    assert (a + dl.ones(3, dtype=dl.uint8)).dtype == dl.int16
+    assert (a + dl.ones(3, dtype=dl.int32)).dtype == dl.int32
+    assert (a * 2.5).dtype == dl.float32 and (a * 2).dtype == dl.int16
+    assert a.sum().dtype == dl.int64 and (a / 2).dtype == dl.float32

@@ -32,6 +32,7 @@ from .grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode, 
 from .tensor_methods import AutogradMethods  # noqa: F401
 from .variable import Variable  # noqa: F401
 from . import functional  # noqa: F401
+from . import profiler  # noqa: F401  (torch.autograd.profiler)
 from . import ctx_function as _ctx_function, inplace as _inplace
 
 _ctx_function.inplace_graph = _inplace  # (inplace imports what imports ctx_function)

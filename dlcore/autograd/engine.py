@@ -20,6 +20,9 @@ _SECOND_TIME = ("trying to backward through the graph a second time (or directly
                 "if you need to access saved tensors after calling backward.")
 
 
+# dlcore.autograd.profiler sets [0] while a profiler is open: it times each node's backward
+profile_hook = [None]
+
 def _broadcast_axes(grad_shape, shape):
     """(the leading axes broadcasting added, the axes of `shape` it stretched from 1): what a
     gradient of grad_shape is summed over to get back to shape."""
@@ -282,6 +285,9 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
             continue
         if d.get("_clock", clock[0]) != clock[0]:  # something changed in place since forward
             version.check_saved(fn)
+        prof = profile_hook[0]
+        if prof is not None:
+            prof_ev = prof.enter(fn)
         if plain and not fn._ctx_style:
             if fn.n_outputs == 1:
                 grads_in = fn.backward(slots[0])
@@ -292,6 +298,8 @@ def _run(outputs, grads, retain_graph, create_graph, inputs, allow_unused):
                 grads_in = (grads_in,)
         else:
             grads_in = _call_backward(fn, slots, create_graph, wanted)
+        if prof is not None:
+            prof.exit(prof_ev)
         if anomaly.enabled[0]:
             anomaly.check(fn, grads_in)
         for p, gi, need in zip(fn.parents, grads_in, fn.needs_input_grad):

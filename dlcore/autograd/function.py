@@ -23,6 +23,7 @@ from ..tensor_base import TensorBase, wrap
 from . import anomaly, ctx_function, version, view_registry
 from . import grad_mode
 from .grad_mode import state
+from .node_api import NodeApi
 
 _bumps = version.clock
 _new_object = object.__new__
@@ -37,7 +38,7 @@ _KEEP_AFTER_BACKWARD = frozenset(("needs_input_grad", "n_outputs", "requires_gra
                                   "out_dtypes", "_freed", "_replaced", "_view", "_clock"))
 
 
-class Function(ctx_function.FunctionCtx):
+class Function(ctx_function.FunctionCtx, NodeApi):
     """One differentiable operation; an instance is one node of the recorded graph."""
 
     # set by apply(): the input Tensors (None for non-tensor args), freed after backward
@@ -219,5 +220,3 @@ class Function(ctx_function.FunctionCtx):
         for k in [k for k in d if k not in _KEEP_AFTER_BACKWARD]:
             del d[k]
 
-    def name(self):
-        return type(self).__name__

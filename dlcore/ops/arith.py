@@ -368,8 +368,10 @@ class ArithMethods:
         return Add.apply(*binary_operands(self, o))
 
     def __radd__(self, o):
+        # the tensor first, as torch records `1 + t` (t's node is next_functions[0]); a sum is
+        # the same either way round
         a, b = binary_operands(self, o)
-        return Add.apply(b, a)
+        return Add.apply(a, b)
 
     def __sub__(self, o):
         if isinstance(o, TensorBase):
@@ -413,7 +415,7 @@ class ArithMethods:
         if _half_times_number(self, o):
             return _via_float32_scalar(Mul, self, o)
         a, b = binary_operands(self, o)
-        return Mul.apply(b, a)
+        return Mul.apply(a, b)  # tensor first, as torch records `2 * t` (exact either way)
 
     def __truediv__(self, o):
         if isinstance(o, TensorBase):
