@@ -15,7 +15,7 @@ from . import random as R
 from .autograd import AutogradMethods
 from .autograd.grad_mode import state as _grad_state
 from .autograd.sealed import writable as _writable
-from .tensor_repr import array_body
+from .tensor_repr import array_body, with_suffixes
 from .dtypes import (float32, float64, float16, int64, int32, int16, int8, uint8,  # noqa: F401
                      bool_, float, double, long, get_default_dtype, set_default_dtype,
                      _default_dtype, bfloat16_dtype, is_bf16, is_floating as _is_floating,
@@ -173,15 +173,14 @@ class Tensor(TensorBase, AutogradMethods, InplaceMethods, ArithMethods, CompareM
         a = self._data
         if a.dtype == float16 or is_bf16(a.dtype):
             a = a.astype(float32)  # print the values as torch does (4 decimals, "1000.")
-        body = array_body(a)
-        extra = ""
+        body, suffixes = array_body(a)
         if self._data.dtype not in (float32, int64, bool_):
-            extra += ", dtype=dl.%s" % self._data.dtype
+            suffixes.append("dtype=dl.%s" % self._data.dtype)
         if self._ctx is not None:
-            extra += ", grad_fn=<%s>" % self._ctx.name()
+            suffixes.append("grad_fn=<%s>" % self._ctx.name())
         elif self.requires_grad:
-            extra += ", requires_grad=True"
-        return "tensor(%s%s)" % (body, extra)
+            suffixes.append("requires_grad=True")
+        return with_suffixes("tensor(" + body, suffixes)
 
     def __array__(self, dtype=None, copy=None):
         # NumPy 2's protocol: copy=True must never share memory (a weight snapshot would follow

@@ -51,18 +51,45 @@ def _samples(a):
     return corner.reshape(-1)
 
 
+# torch fits floor((80 - indent) / (width + 2)) values on a line, its indent one less than the
+# brackets NumPy counts: NumPy's own rule at 81 columns gives the same count for every shape
+_WIDTH = 81
+
+
 def _threshold():
     return np.get_printoptions()["threshold"]
 
 
 def array_body(a):
-    """The text between "tensor(" and the dtype/grad suffix for the NumPy array `a`."""
+    """(the text after "tensor(" for the NumPy array `a`, its suffixes so far)."""
     if a.size == 0:
-        return "[]" if a.ndim == 1 else "[], size=%s" % (tuple(a.shape),)
-    if a.dtype.kind == "f":
-        body = np.array2string(a, separator=", ", prefix="tensor(",
-                               formatter={"float_kind": _float_format(a)})
+        return "[]", ([] if a.ndim == 1 else ["size=%s" % (tuple(a.shape),)])
+    width = _WIDTH
+    fmt = _float_format(a) if a.dtype.kind == "f" else None
+    if a.size > _threshold() and a.ndim and a.shape[-1] > 6:
+        # torch counts a row's "..." as one value's width, NumPy as 3 characters
+        w = len(fmt(a.reshape(-1)[0])) if fmt else len(str(a.reshape(-1)[0]))
+        width -= max(w - 3, 0)
+    if fmt is not None:
+        body = np.array2string(a, separator=", ", prefix="tensor(", max_line_width=width,
+                               formatter={"float_kind": fmt})
     else:
-        body = np.array2string(a, separator=", ", prefix="tensor(")
+        body = np.array2string(a, separator=", ", prefix="tensor(", max_line_width=width)
     # torch sets the summary's ellipsis off by two spaces
-    return body.replace(", ..., ", ",  ..., ") if a.size > _threshold() else body
+    return (body.replace(", ..., ", ",  ..., ") if a.size > _threshold() else body), []
+
+
+def with_suffixes(text, suffixes, indent=7, linewidth=80):
+    """`text` + ", suffix" for each, closed by ")": a suffix that would run past the line width
+    starts a new line under the values, as torch lays them out."""
+    parts = [text]
+    last = len(text) - text.rfind("\n") + 1
+    for suf in suffixes:
+        if last + len(suf) + 2 > linewidth:
+            parts.append(",\n" + " " * indent + suf)
+            last = indent + len(suf)
+        else:
+            parts.append(", " + suf)
+            last += len(suf) + 2
+    parts.append(")")
+    return "".join(parts)

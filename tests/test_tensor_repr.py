@@ -55,3 +55,31 @@ def test_grad_fn_names_read_as_torchs():
     x = dl.ones(2, requires_grad=True)
     assert repr(x * 2).endswith("grad_fn=<MulBackward0>)")
     assert repr(x).endswith("requires_grad=True)")
+
+
+def test_long_suffixes_wrap_as_torchs():
+    a = np.linspace(-3, 3, 25).astype(np.float32)
+    _same(dl.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True))
+    _same(dl.tensor(a, requires_grad=True).sin(), torch.tensor(a, requires_grad=True).sin())
+    _same(dl.tensor(a[:7], dtype=dl.float64, requires_grad=True) * 2,
+          torch.tensor(a[:7], dtype=torch.float64, requires_grad=True) * 2)
+    _same(dl.zeros((2, 0), dtype=dl.int32), torch.zeros((2, 0), dtype=torch.int32))
+
+
+@pytest.mark.parametrize("shape", [(40,), (3, 12), (2, 3, 11), (5, 30)])
+@pytest.mark.parametrize("scale", [1.0, -1.0, 100.0, 1e-6])
+def test_values_per_line_as_torchs(shape, scale):
+    a = (np.random.default_rng(1).random(shape) * scale).astype(np.float32)
+    _same(dl.tensor(a), torch.tensor(a))
+    _same(dl.arange(int(np.prod(shape))).reshape(shape),
+          torch.arange(int(np.prod(shape))).reshape(shape))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 300), (2000,), (10, 200), (300, 4)])
+@pytest.mark.parametrize("scale", [1.0, 1e-6, -100.0])
+def test_summarized_lines_break_as_torchs(shape, scale):
+    a = (np.random.default_rng(2).random(shape) * scale).astype(np.float32)
+    a.reshape(-1)[0] = 1e-9 * scale
+    _same(dl.tensor(a), torch.tensor(a))
+    n = int(np.prod(shape))
+    _same(dl.arange(n).reshape(shape) * 1000, torch.arange(n).reshape(shape) * 1000)
