@@ -271,7 +271,11 @@ def test_torch_defaults_are_the_recorded_ones():
             assert DEFAULT_REDUCE_RANGE[backend] is rr
         saved = torch.backends.quantized.engine
         try:
-            for engine in ("x86", "fbgemm"):
+            engines = [e for e in ("x86", "fbgemm")
+                       if e in torch.backends.quantized.supported_engines]
+            if not engines:
+                pytest.skip("torch has no x86 quantized engine here")
+            for engine in engines:
                 torch.backends.quantized.engine = engine
                 torch.manual_seed(0)
                 q = tqz.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(48, 13)),
