@@ -15,15 +15,16 @@ from dlcore.ops.qmatmul import Int8Weight, int8_linear, quantize_activations
 from dlcore.ops.qtensor import QTensor, quantize_per_tensor
 
 
-def int8_reference_7bit(x, w, b):
-    """The dynamic int8 Linear with activations on codes 0..127 per row, in float64."""
+def int8_reference_7bit(x, w, b, qmax=127):
+    """The dynamic int8 Linear with activations on codes 0..qmax (127: 7 bits) per row, in
+    float64."""
     wq, ws = Int8Weight.from_float(w).q, Int8Weight.from_float(w).scale
     lo = np.minimum(x.min(1), 0)
     hi = np.maximum(x.max(1), 0)
-    s = ((hi - lo) / np.float32(127)).astype(np.float32)
+    s = ((hi - lo) / np.float32(qmax)).astype(np.float32)
     s = np.where(s > 0, s, 1).astype(np.float32)
-    z = np.clip(np.rint(-lo / s), 0, 127)
-    xq = np.clip(np.rint(x * (np.float32(1) / s)[:, None]) + z[:, None], 0, 127)
+    z = np.clip(np.rint(-lo / s), 0, qmax)
+    xq = np.clip(np.rint(x * (np.float32(1) / s)[:, None]) + z[:, None], 0, qmax)
     xd = (xq - z[:, None]) * s[:, None].astype(np.float64)
     wd = wq * ws[:, None].astype(np.float64)
     return xd @ wd.T + (0 if b is None else b), np.abs(xd) @ np.abs(wd).T
@@ -87,7 +88,7 @@ def test_static_qconfig_and_observers():
     obs(dl.tensor(np.array([-1.0, 3.0], np.float32)))
     s, z = obs.calculate_qparams()
     assert z <= 127 and (127 - z) * s >= 3.0 * 0.98 and z * s >= 1.0 * 0.98
-    assert not tq.get_default_qconfig("x86").activation().reduce_range
+    assert not tq.get_default_qconfig("x86", reduce_range=False).activation().reduce_range
 
 
 def test_quantize_static_7bit_records_the_range_and_plan_equals_eager():
@@ -96,7 +97,8 @@ def test_quantize_static_7bit_records_the_range_and_plan_equals_eager():
     batches = [dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32)) for _ in range(2)]
     q7 = tq.quantize_static(model, batches, qconfig=tq.get_default_qconfig("x86",
                                                                           reduce_range=True))
-    q8 = tq.quantize_static(model, batches)
+    q8 = tq.quantize_static(model, batches, qconfig=tq.get_default_qconfig("x86",
+                                                                          reduce_range=False))
     layers = [m for m in q7.modules() if isinstance(m, (nnq.Conv2d, nnq.Linear, nnq.Quantize))]
     assert layers and all(m.reduce_range for m in layers)
     assert not any(m.reduce_range for m in q8.modules() if isinstance(m, nnq.Conv2d))
@@ -202,3 +204,95 @@ def test_the_input_flag_picks_a_tile_not_a_result(isa):
         ql = quantize_per_tensor(dl.tensor(xl), scale, 60)
         lb = Q.qlinear(QTensor(ql.codes, scale, 60, reduce_range=True), lw, None, 0.2, 5)
         assert np.array_equal(la.codes, lb.codes)
+
+
+# torch 2.13 (torch/ao/quantization/qconfig.py get_default_qconfig; torch/ao/nn/quantized/
+# dynamic/modules/linear.py passes reduce_range=True to quantized::linear_dynamic)
+TORCH_QCONFIG_REDUCE_RANGE = {"x86": True, "fbgemm": True, "onednn": False}
+
+
+def test_default_reduce_range_is_torchs_per_backend_and_false_gives_8_bits():
+    for backend, rr in TORCH_QCONFIG_REDUCE_RANGE.items():
+        assert tq.get_default_qconfig(backend).activation().reduce_range is rr
+        assert tq.get_default_qconfig(backend, reduce_range=False).activation().reduce_range \
+            is False
+        assert tq.get_default_qconfig(backend, reduce_range=True).activation().reduce_range
+    assert not tq.get_default_qconfig("minmax").activation().reduce_range
+    with pytest.raises(TypeError, match="reduce_range must be None, True or False"):
+        tq.get_default_qconfig("x86", reduce_range=1)
+    # quantize_static's default qconfig is torch's x86 one: 7-bit codes; explicit False: 8-bit
+    rng = np.random.default_rng(4)
+    model = small_cnn().eval()
+    batches = [dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32)) for _ in range(2)]
+    q_default = tq.quantize_static(model, batches)
+    q8 = tq.quantize_static(model, batches, qconfig=tq.get_default_qconfig("x86",
+                                                                          reduce_range=False))
+    convs = lambda m: [c for c in m.modules() if isinstance(c, (nnq.Conv2d, nnq.Quantize))]  # noqa
+    assert convs(q_default) and all(c.reduce_range for c in convs(q_default))
+    assert convs(q8) and not any(c.reduce_range for c in convs(q8))
+    x = dl.tensor(rng.normal(size=(2, 3, 16, 16)).astype(np.float32))
+    quant = [m for m in q8.modules() if isinstance(m, nnq.Quantize)][0]
+    assert quant(x).codes.max() > 127          # the 8-bit input codes use the upper half
+    quant7 = [m for m in q_default.modules() if isinstance(m, nnq.Quantize)][0]
+    assert quant7(x).codes.max() <= 127
+
+
+def test_dynamic_default_stays_8_bit_and_reduce_range_gives_7():
+    """quantize_dynamic keeps 8-bit activations by default, unlike torch's dynamic Linear
+    (7 bits per tensor): at 7 bits MiniLM's sentence embeddings miss the 0.99 cosine bar
+    (docs/quantization.md)"""
+    rng = np.random.default_rng(6)
+    model = nn.Sequential(nn.Linear(33, 17))
+    x = (rng.standard_normal((4, 33)) * 2).astype(np.float32)
+    for kw, qmax in (({}, 255), ({"reduce_range": False}, 255), ({"reduce_range": True}, 127)):
+        q = tq.quantize_dynamic(model, {nn.Linear}, **kw)[0]
+        assert q.reduce_range is (qmax == 127)
+        w, b = model[0].weight.numpy(), model[0].bias.numpy()
+        ref8, mag = int8_reference_7bit(x, w, b, qmax=255)
+        ref7, _ = int8_reference_7bit(x, w, b, qmax=127)
+        y = q(dl.tensor(x)).numpy()
+        want, other = (ref7, ref8) if qmax == 127 else (ref8, ref7)
+        assert np.all(np.abs(y - want) <= 1e-5 * mag + 1e-6)
+        assert not np.all(np.abs(y - other) <= 1e-5 * mag + 1e-6)
+
+
+def test_torch_defaults_are_the_recorded_ones():
+    """what DEFAULT_REDUCE_RANGE and the docs say torch does: its get_default_qconfig's
+    activation observers, and its dynamic Linear quantizing activations per tensor to 0..127
+    (its output is a NumPy model of that arithmetic, not of the 8-bit one)"""
+    torch = pytest.importorskip("torch")
+    import warnings
+    from dlcore.quantization.qconfig import DEFAULT_REDUCE_RANGE
+    tqz = torch.ao.quantization
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for backend, rr in TORCH_QCONFIG_REDUCE_RANGE.items():
+            assert tqz.get_default_qconfig(backend).activation().reduce_range is rr
+            assert DEFAULT_REDUCE_RANGE[backend] is rr
+        saved = torch.backends.quantized.engine
+        try:
+            engines = [e for e in ("x86", "fbgemm")
+                       if e in torch.backends.quantized.supported_engines]
+            if not engines:
+                pytest.skip("torch has no x86 quantized engine here")
+            for engine in engines:
+                torch.backends.quantized.engine = engine
+                torch.manual_seed(0)
+                q = tqz.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(48, 13)),
+                                         {torch.nn.Linear}, dtype=torch.qint8)[0]
+                x = torch.randn(6, 48) * 3
+                y = q(x).detach().numpy().astype(np.float64)
+                w = q.weight()
+                wd = w.int_repr().numpy().astype(np.float64) * w.q_scale()
+                xn = x.numpy().astype(np.float64)
+                err = {}
+                for qmax in (127, 255):
+                    lo, hi = min(xn.min(), 0.0), max(xn.max(), 0.0)
+                    s = (hi - lo) / qmax
+                    z = np.clip(np.rint(-lo / s), 0, qmax)
+                    xq = np.clip(np.rint(xn / s) + z, 0, qmax)
+                    ref = ((xq - z) * s) @ wd.T + q.bias().detach().numpy()
+                    err[qmax] = np.abs(ref - y).max() / np.abs(y).max()
+                assert err[127] < 1e-5 < err[255], (engine, err)
+        finally:
+            torch.backends.quantized.engine = saved

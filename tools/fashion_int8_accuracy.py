@@ -114,7 +114,7 @@ def run(quick=False, per_class=None, test_per_class=None, force_small=False, see
                                                        time.perf_counter() - t0))
     calib = [dl.tensor(Xtr[i:i + 50]) for i in range(0, min(len(ytr), 200), 50)]
     res = {"model": name, "fp32": ch9.accuracy(net, Xte, yte)}
-    for key, qc in (("int8", get_default_qconfig("x86")),
+    for key, qc in (("int8", get_default_qconfig("x86", reduce_range=False)),
                     ("int8r7", get_default_qconfig("x86", reduce_range=True))):
         q = quantize_static(net, calib, qconfig=qc)
         res[key] = ch9.accuracy(q, Xte, yte)

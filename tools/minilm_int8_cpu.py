@@ -1,7 +1,7 @@
 """MiniLM-L6 (seq 128) int8 dynamic quantization in CPU time at one thread: dlcore fp32 eager,
 int8 eager, int8 as a dl.jit plan, the same two with reduce_range=True (7-bit activations:
-int8r7, int8r7_plan; --no-r7 leaves them out), and ONNX Runtime's fp32 export and
-quantize_dynamic model,
+int8r7, int8r7_plan; --no-r7 leaves them out), the fp32 model as a plan (fp32_plan: plan /
+plan is the engine-to-engine ratio), and ONNX Runtime's fp32 export and quantize_dynamic model,
 the sides alternated in every round (the same workloads as `dlcore bench quant`, timed with
 time.process_time so a shared, loaded machine's other jobs count less).
 
@@ -64,6 +64,9 @@ def main():
                     return m(*tx)._data
             return f
         sides = {"fp32": eager(enc), "int8": eager(q)}
+        # the engine-to-engine ratio is plan / plan: the fp32 model as a dl.jit plan too
+        plan32 = jit.trace(enc, xs).plan(*xs)
+        sides["fp32_plan"] = lambda: plan32(*xs)[0]
         plan = jit.trace(q, xs).plan(*xs)
         sides["int8_plan"] = lambda: plan(*xs)[0]
         if q7 is not None:
@@ -83,6 +86,7 @@ def main():
         print("  " + "  ".join("%s %.1f (err %.3f)" % (k, ms[k], errs[k]) for k in ms))
         line = "  int8/fp32 %.2f  plan/fp32 %.2f" % (ms["fp32"] / ms["int8"],
                                                      ms["fp32"] / ms["int8_plan"])
+        line += "  plan/fp32_plan %.2f" % (ms["fp32_plan"] / ms["int8_plan"])
         if "ort_int8" in ms:
             line += "  int8 vs ort_int8 %.2f  plan vs ort_int8 %.2f" % (
                 ms["ort_int8"] / ms["int8"], ms["ort_int8"] / ms["int8_plan"])
@@ -90,6 +94,7 @@ def main():
             line += "\n  r7: int8r7/fp32 %.2f  plan/fp32 %.2f  r7 vs int8 %.2f  r7 plan vs int8 plan" \
                 " %.2f" % (ms["fp32"] / ms["int8r7"], ms["fp32"] / ms["int8r7_plan"],
                            ms["int8"] / ms["int8r7"], ms["int8_plan"] / ms["int8r7_plan"])
+            line += "  r7 plan/fp32_plan %.2f" % (ms["fp32_plan"] / ms["int8r7_plan"])
             if "ort_int8" in ms:
                 line += "  r7 vs ort_int8 %.2f  r7 plan vs ort_int8 %.2f" % (
                     ms["ort_int8"] / ms["int8r7"], ms["ort_int8"] / ms["int8r7_plan"])

@@ -42,7 +42,7 @@ def main():
             model = getattr(models, name)().eval()
         calib = [Tensor._wrap(rng.standard_normal((2, 3, 224, 224)).astype(np.float32))
                  for _ in range(2)]
-        qm = quantize_static(model, calib)
+        qm = quantize_static(model, calib, qconfig=get_default_qconfig("x86", reduce_range=False))
         q7 = None if a.no_r7 else quantize_static(
             model, calib, qconfig=get_default_qconfig("x86", reduce_range=True))
         tx = Tensor._wrap(x)

@@ -46,7 +46,7 @@ def _speed_rows(threads, quick, rng):
     for name, model in models:
         calib = [Tensor._wrap(rng.standard_normal((2, 3, 224, 224)).astype(np.float32))
                  for _ in range(2)]
-        qm = quantize_static(model, calib)
+        qm = quantize_static(model, calib, qconfig=get_default_qconfig("x86", reduce_range=False))
         q7 = quantize_static(model, calib, qconfig=get_default_qconfig("x86", reduce_range=True))
         with no_grad():
             ref = model(x).numpy()
@@ -106,13 +106,14 @@ def _fashion_rows(quick):
     calib = to_input(Xtr[:512])
     batches = [Tensor._wrap(calib[i:i + 128]) for i in range(0, 512, 128)]
     eager = tq.fuse_modules(tq.QuantWrapper(model).eval(), FASHION_FUSE)
-    eager.qconfig = tq.get_default_qconfig("x86")
+    eager.qconfig = tq.get_default_qconfig("x86", reduce_range=False)
     prepared = tq.prepare(eager)
     with no_grad():
         for b in batches:
             prepared(b)
     eager = tq.convert(prepared)
-    graph = tq.quantize_static(model, batches)
+    graph = tq.quantize_static(model, batches,
+                               qconfig=tq.get_default_qconfig("x86", reduce_range=False))
     graph7 = tq.quantize_static(model, batches,
                                 qconfig=tq.get_default_qconfig("x86", reduce_range=True))
     with no_grad():
@@ -139,7 +140,7 @@ def _lite0_rows():
     rows = []
     for i, n in enumerate(names):
         calib = [Tensor._wrap(x) for j, x in enumerate(xs) if j != i]
-        qm = quantize_static(model, calib)
+        qm = quantize_static(model, calib, qconfig=get_default_qconfig("x86", reduce_range=False))
         q7 = quantize_static(model, calib, qconfig=get_default_qconfig("x86", reduce_range=True))
         with no_grad():
             f = model(Tensor._wrap(xs[i])).numpy()[0]

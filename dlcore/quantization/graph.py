@@ -284,9 +284,10 @@ def quantize_static(model, calibration, qconfig=None, example_input=None):
     """An int8 copy of `model` (a QuantizedGraphModule) calibrated on `calibration` (an
     iterable of input batches, or of (input, target) pairs, e.g. a DataLoader).
 
-    qconfig: its activation observer (default get_default_qconfig('x86'): histogram; with
-    get_default_qconfig('x86', reduce_range=True), 7-bit activation codes and the AVX2 7-bit
-    GEMM tile); weights are always per output channel symmetric int8.  The model must trace with
+    qconfig: its activation observer (default get_default_qconfig('x86'): histogram, 7-bit
+    activation codes as torch's x86 default, which run the AVX2 7-bit GEMM tile; pass
+    get_default_qconfig('x86', reduce_range=False) for 8-bit codes); weights are always per
+    output channel symmetric int8.  The model must trace with
     dl.jit.trace (one float input, a CNN/MLP of convs, linears, pools, adds, activations)."""
     if not isinstance(model, nn.Module):
         raise TypeError("quantize_static: model must be a dl.nn.Module, got %s"
