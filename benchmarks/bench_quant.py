@@ -5,7 +5,8 @@ import pytest
 
 from dlcore.bench import quant as family, param_id
 
-SIDES = ["dlcore_fp32", "dlcore_int8", "dlcore_int8+q", "dlcore_int8r7", "dlcore_bf16",
+SIDES = ["dlcore_fp32", "dlcore_int8", "dlcore_int8+q", "dlcore_int8r7", "dlcore_int8r7+q",
+         "dlcore_bf16",
          "torch_int8",
          "torch_bf16"]
 

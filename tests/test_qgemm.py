@@ -244,8 +244,8 @@ def test_bench_quant_workload_checks_every_dlcore_side(torch):
     from dlcore.bench import quant
     w = quant.workload(quant.cases(quick=True)[0], torch)
     int8_amx, bf16_amx = quant.amx_in_use()     # AMX adds its vector-tile comparison sides
-    assert ({"dlcore_fp32", "dlcore_int8", "dlcore_int8+q", "dlcore_int8r7", "dlcore_bf16",
-             "torch_int8", "torch_bf16"} | ({"dlcore_int8_vnni"} if int8_amx else set())
+    assert ({"dlcore_fp32", "dlcore_int8", "dlcore_int8+q", "dlcore_int8r7", "dlcore_int8r7+q",
+             "dlcore_bf16", "torch_int8", "torch_bf16"} | ({"dlcore_int8_vnni"} if int8_amx else set())
             | ({"dlcore_bf16_vec"} if bf16_amx else set())) == set(w.sides)
     assert w.check() is w
     for fn in w.sides.values():

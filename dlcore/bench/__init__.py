@@ -161,20 +161,24 @@ def time_ms(fn, repeats=10, warmup=2, min_seconds=0.0):
     return statistics.median(samples)
 
 
-def sides_ms(fns, repeats, interleave, settle_s=0.05):
+def sides_ms(fns, repeats, interleave, settle_s=0.05, cpu=False):
     """Median ms of each side's function (None: skipped, gives None), after one warm-up call.
 
     interleave=True runs the sides in turn within each repeat, so that every side sees the same
     load on a shared machine: right for one thread.  With several threads an idle pool
     (dlcore's OpenMP, OpenBLAS, torch's) keeps spinning for a while after its call and would
     slow the next side down, so each side then runs its own block, after a pause of settle_s
-    that lets the previous side's threads go to sleep."""
+    that lets the previous side's threads go to sleep.  cpu=True times by the process's CPU
+    time (time.process_time) instead of the wall clock: for one thread on a shared machine,
+    where other processes' load stretches wall time (measured 2-6x at a load of 15 on 2 cores)
+    but not the CPU time a side's own work takes."""
     ts = [[] for _ in fns]
+    clock = time.process_time if cpu else time.perf_counter
 
     def once(fn, t):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        t.append(time.perf_counter() - t0)
+        t.append(clock() - t0)
 
     if interleave:
         for fn in fns:

@@ -6,10 +6,13 @@ dlcore, a hand-written NumPy forward/backward/update, and torch (nn.Linear, F.cr
 optim.SGD).  At batch 1 the step is dominated by per-call overhead, at batch 64 by the GEMMs.
 Before timing, dlcore is checked against the NumPy side: the Linear's output and gradients, and
 the MLP's weights after one step from the same start, within RTOL x max |reference|.
+Timing (Linear and MLP rows): at one thread the sides take turns call by call, each call timed
+in CPU time of the process; with more threads the median wall time of each side's own block.
 """
 import numpy as np
 
-from . import assert_close, format_table, get_torch, row, threads as thread_scope, time_ms
+from . import (assert_close, format_table, get_torch, row, sides_ms, threads as thread_scope,
+               time_ms)
 from . import _eager_overhead as eager_overhead
 
 SIZES = (784, 256, 128, 10)
@@ -145,6 +148,15 @@ def _linear_sides(batch, rng, backward):
     return dl_fn, np_fn, t_fn, check
 
 
+def _times(nt, repeats, *fns):
+    """ms of each side (None: none): at one thread the sides in turn, each call timed in CPU
+    time of the process (load from other processes on a shared machine stretches wall time,
+    not that); with more threads each side's median wall time in its own block."""
+    if nt == 1:
+        return sides_ms(list(fns), repeats, interleave=True, cpu=True)
+    return [time_ms(f, repeats) if f is not None else None for f in fns]
+
+
 def run(threads=(1, 2), quick=False):
     rng = np.random.default_rng(0)
     repeats = 20 if quick else 200
@@ -157,16 +169,14 @@ def run(threads=(1, 2), quick=False):
                     d, n, t, check = _linear_sides(batch, rng, backward)
                     check()
                     case = "linear 784->256 b%d %s" % (batch, "fwd+bwd" if backward else "fwd")
-                    rows.append(row(case, nt, time_ms(d, repeats), time_ms(n, repeats),
-                                    time_ms(t, repeats) if t else None))
+                    rows.append(row(case, nt, *_times(nt, repeats, d, n, t)))
             for batch in (1, 64):
                 _check_step(batch, rng)
                 d = _dl_step(batch, rng)[0]
                 n = _np_step(batch, rng)[0]
                 t = _torch_step(torch, batch, rng) if torch is not None else None
                 rows.append(row("MLP 784-256-128-10 train step b%d" % batch, nt,
-                                time_ms(d, repeats), time_ms(n, repeats),
-                                time_ms(t, repeats) if t else None))
+                                *_times(nt, repeats, d, n, t)))
             rows += eager_overhead.rows(torch, nt, quick)
     return rows
 

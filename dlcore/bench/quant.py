@@ -8,11 +8,15 @@ GEMM cases (Linear-shaped, x (n x n) @ W.T with W (n x n), n = 256, 512, 1024), 
               quantized Linear pays per call)
   int8r7      the u8 x s8 kernel on activations quantized to 0..127 (reduce_range; the AVX2
               7-bit vpmaddubsw tile, dlcore.ops.qmatmul)
+  int8r7+q    the same plus quantizing the float activations per row to 0..127: what torch's
+              dynamic quantized Linear does per call (it passes reduce_range=True to
+              quantized::linear_dynamic), so the like-for-like side of torch_int8
   bf16        the bf16 kernel on activations already in bf16 (kernel only)
   int8_vnni, bf16_vec   on a CPU where the GEMMs run on AMX tiles (dlcore.runtime.amx_status):
               the same int8 / bf16 kernels with AMX turned off (AVX512-VNNI / AVX512-BF16
               tiles), so one run shows AMX against the vector tiles and fp32
-torch sides: torch.ao.nn.quantized.dynamic.Linear (fbgemm/x86 int8, float in and out) and
+torch sides: torch.ao.nn.quantized.dynamic.Linear (fbgemm/x86 int8, float in and out, its
+input quantized to 7 bits: the r7+q/torch_int8 column compares it with int8r7+q) and
 torch.matmul on bf16 tensors.  Before timing, each dlcore output is checked against a float64
 NumPy product of the same quantized (or bf16-rounded) operands.
 GFLOP/s count 2 n^3 for every side; `peak` is the fraction of the nominal peak of `threads`
@@ -32,7 +36,9 @@ on onnxruntime.quantization.quantize_dynamic's int8 version of it (when torch, o
 onnxruntime are installed).  Each side's hidden states are compared with dlcore fp32 (rel_err:
 max |diff| / max |fp32|).  Before timing, those errors are held to REL_BOUNDS and dlcore's
 fp32 LSTM/GRU and MiniLM to torch / ONNX Runtime on the same weights (MismatchError beyond).
-Timing: dlcore.bench.sides_ms (sides interleaved at one thread, in their own blocks at two).
+Timing: dlcore.bench.sides_ms (sides interleaved at one thread, in their own blocks at two);
+the GEMM and LSTM/GRU rows at one thread in CPU time of the process (the shared machine's load
+stretches wall time, not that), MiniLM's rows in wall time.
 """
 import os
 import tempfile
@@ -50,9 +56,10 @@ from ._peak import fma_peak
 from ..runtime import allow_amx
 
 SIZES = (256, 512, 1024)
-SIDES = ("fp32", "int8", "int8+q", "int8r7", "bf16", "int8_vnni", "bf16_vec", "torch_int8",
-         "torch_bf16")
-PEAK_FACTOR = {"fp32": 1, "int8": 4, "int8+q": 4, "int8r7": 4, "bf16": 2, "int8_vnni": 4,
+SIDES = ("fp32", "int8", "int8+q", "int8r7", "int8r7+q", "bf16", "int8_vnni", "bf16_vec",
+         "torch_int8", "torch_bf16")
+PEAK_FACTOR = {"fp32": 1, "int8": 4, "int8+q": 4, "int8r7": 4, "int8r7+q": 4, "bf16": 2,
+               "int8_vnni": 4,
                "bf16_vec": 2, "torch_int8": 4, "torch_bf16": 2}
 # max |diff| / max |fp32| allowed of a quantized model's output against dlcore fp32 (measured:
 # int8 LSTM/GRU ~0.02, MiniLM int8 ~0.05, bf16 ~0.002), and of an fp32 reference (torch's
@@ -121,6 +128,8 @@ def workload(n, torch=None):
         x7 = (q7[0][:, :n].astype(np.float64) - q7[2][:, None]) * q7[1][:, None]
         _check(case, "int8r7", int8_gemm(q7, w8, out, reduce_range=True),
                x7 @ w8.dequantize().T.astype(np.float64), 1e-5)
+        _check(case, "int8r7+q", sides["dlcore_int8r7+q"](),
+               x7 @ w8.dequantize().T.astype(np.float64), 1e-5)
         bref = from_bfloat16(xb).astype(np.float64) @ from_bfloat16(wb.bits).T.astype(np.float64)
         _check(case, "bf16", bf16_gemm(xb, wb, out), bref, 1e-5)
         if "dlcore_int8_vnni" in sides:
@@ -133,6 +142,8 @@ def workload(n, torch=None):
         "dlcore_int8": lambda: int8_gemm(qa, w8, out),
         "dlcore_int8+q": lambda: int8_gemm(quantize_activations(x), w8, out),
         "dlcore_int8r7": lambda: int8_gemm(q7, w8, out, reduce_range=True),
+        "dlcore_int8r7+q": lambda: int8_gemm(quantize_activations(x, reduce_range=True), w8, out,
+                                             reduce_range=True),
         "dlcore_bf16": lambda: bf16_gemm(xb, wb, out),
     }
     int8_amx, bf16_amx = amx_in_use()
@@ -180,7 +191,7 @@ def _gemm_rows(threads, quick, rng, torch):
                 first()
                 reps = int(min(max((0.1 if quick else 0.6) / max(time.perf_counter() - t0, 1e-6),
                                    3), 200))
-                ms = sides_ms([sides[s] for s in names], reps, interleave=nt == 1)
+                ms = sides_ms([sides[s] for s in names], reps, interleave=nt == 1, cpu=nt == 1)
             r = {"case": case, "threads": nt}
             flop = 2.0 * n ** 3
             for s, t in zip(names, ms):
@@ -190,6 +201,9 @@ def _gemm_rows(threads, quick, rng, torch):
                                   if t and peak else None)
             for s in names[1:]:
                 r[s + "_vs_fp32"] = ms[0] / r[s + "_ms"] if r[s + "_ms"] else None
+            if r.get("torch_int8_ms") and r.get("int8r7+q_ms"):
+                # like for like: torch's dynamic Linear quantizes its input to 7 bits per call
+                r["int8r7q_vs_torch_int8"] = r["torch_int8_ms"] / r["int8r7+q_ms"]
             for amx_side, vec_side in (("int8", "int8_vnni"), ("bf16", "bf16_vec")):
                 if r.get(vec_side + "_ms") and r.get(amx_side + "_ms"):
                     r["amx_%s_vs_vec" % amx_side] = r[vec_side + "_ms"] / r[amx_side + "_ms"]
@@ -335,7 +349,7 @@ def _rnn_rows(threads, quick, rng, torch):
             sides += [t_f, t_q]
         for nt in threads:
             with thread_scope(nt):
-                ms = sides_ms(sides, 2 if quick else 5, interleave=nt == 1)
+                ms = sides_ms(sides, 2 if quick else 5, interleave=nt == 1, cpu=nt == 1)
             ms += [None] * (4 - len(ms))
             rows.append({"case": case, "threads": nt,
                          "fp32_ms": ms[0], "int8_ms": ms[1], "torch_fp32_ms": ms[2],
@@ -373,15 +387,16 @@ def format_table(rows):
                  if s not in ("int8_vnni", "bf16_vec") or any(s + "_ms" in r for r in g)]
         vs_vec = any("amx_int8_vs_vec" in r or "amx_bf16_vs_vec" in r for r in g)
         head = "%-14s %3s" % ("case", "thr") + "".join(" %17s" % s for s in sides) + \
-            "  int8/fp32 bf16/fp32" + ("  amx/vnni amx/bf16vec" if vs_vec else "")
+            "  int8/fp32 bf16/fp32 r7+q/torch_int8" + ("  amx/vnni amx/bf16vec" if vs_vec else "")
         lines += [head, "-" * len(head)]
         for r in g:
             cells = ["%7s (%s)" % (_f(r.get(s + "_gflops"), ".1f"), _f(r.get(s + "_peak"), ".2f"))
                      for s in sides]
             lines.append("%-14s %3d" % (r["case"], r["threads"]) + "".join(" %17s" % c
                                                                          for c in cells)
-                         + "  %9s %9s" % (_f(r.get("int8_vs_fp32"), ".2f"),
-                                          _f(r.get("bf16_vs_fp32"), ".2f"))
+                         + "  %9s %9s %15s" % (_f(r.get("int8_vs_fp32"), ".2f"),
+                                               _f(r.get("bf16_vs_fp32"), ".2f"),
+                                               _f(r.get("int8r7q_vs_torch_int8"), ".2f"))
                          + ("  %8s %11s" % (_f(r.get("amx_int8_vs_vec"), ".2f"),
                                             _f(r.get("amx_bf16_vs_vec"), ".2f")) if vs_vec else ""))
     rn = [r for r in rows if r.get("case", "").startswith(("lstm", "gru"))]

