@@ -187,3 +187,14 @@ def test_conjugate_transposes_match_torch(torch):
             E.tensor(x).H
         with pytest.raises(RuntimeError):
             E.ones(3).mH
+
+
+def test_resize_keeps_the_leading_elements_as_torch():
+    torch = pytest.importorskip("torch")
+    for T in (dl, torch):
+        t = T.arange(6.).reshape(2, 3)
+        assert t.resize_(3, 2) is t and t.tolist() == [[0, 1], [2, 3], [4, 5]]
+        assert t.resize_(4).tolist() == [0, 1, 2, 3]
+        assert tuple(t.resize_as_(T.zeros(2, 2)).shape) == (2, 2)
+        with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+            T.ones(3, requires_grad=True).resize_(2)

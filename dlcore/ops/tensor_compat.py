@@ -380,6 +380,28 @@ class CompatMethods:
     def fill_diagonal_(self, fill_value, wrap=False):
         return _fill_diagonal_in_place(self, fill_value, wrap)
 
+    def resize_(self, *sizes, memory_format=None):
+        """torch's resize_: the same storage order, the first elements kept; a larger size adds
+        zeros (torch leaves them uninitialized).  Refused on a tensor that requires grad."""
+        shape = size_args(sizes, "resize_")
+        if self.requires_grad and is_grad_enabled():
+            raise RuntimeError("cannot resize variables that require grad")
+        old = self._data
+        if old.shape == shape:
+            return self
+        n = int(np.prod(shape))
+        flat = np.zeros(n, old.dtype)
+        k = min(n, old.size)
+        flat[:k] = old.reshape(-1)[:k]
+        IP.check_leaf(self, "resize_")
+        IP.version.bump(old)
+        self._data = flat.reshape(shape)
+        IP.version.bump(self._data)
+        return self
+
+    def resize_as_(self, other, memory_format=None):
+        return self.resize_(*other.shape)
+
     def new(self, *args):
         """Legacy constructor in self's dtype: new(2, 3) or new(Size) uninitialized, new(data) a
         copy of a sequence, array or tensor, new() empty."""
