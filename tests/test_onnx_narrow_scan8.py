@@ -257,3 +257,22 @@ def test_subgraph_plans_follow_optimize(optimize):
             assert br._plan is None           # the reference interpreter, no plan
         else:
             assert br._plan is not None and br._plan._optimize is optimize
+
+
+def test_int4_weights_from_external_data(tmp_path):
+    rs = np.random.RandomState(8)
+    w = rs.randint(-8, 8, size=(3, 5))
+    packed = w.reshape(-1).astype(ml_dtypes.int4)
+    t = h.make_tensor("w", T.INT4, (3, 5), packed, raw=True)
+    data = t.raw_data
+    (tmp_path / "w.bin").write_bytes(b"\xff" * 3 + data)   # at an offset
+    t.ClearField("raw_data")
+    t.data_location = T.EXTERNAL
+    for k, v in (("location", "w.bin"), ("offset", "3"), ("length", str(len(data)))):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    m = _model([h.make_node("Cast", ["w"], ["y"], to=T.FLOAT)], [], [vi("y", [3, 5])], [t])
+    path = tmp_path / "m.onnx"
+    path.write_bytes(m.SerializeToString())
+    assert len(data) == 8                                   # 15 nibbles, packed
+    np.testing.assert_array_equal(dlo.load(path).run()[0], w.astype(np.float32))
