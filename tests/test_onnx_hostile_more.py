@@ -110,11 +110,13 @@ def _cases(d):
     add("TopK of 2^40", _model([h.make_node("TopK", ["x", "k"], ["v", "i"])], [_vi("x", [4])],
                                [_vi("v", ["k"]), _vi("i", ["k"], T.INT64)],
                                [_ints([1 << 40], "k")]),
-        {"x": [[4], "float32"]}, "OnnxError", "K=1099511627776 is out of range|shape_inference rejects")
+        {"x": [[4], "float32"]}, "OnnxError",
+        "K=1099511627776 is out of range|shape_inference rejects")
     add("Gather past the end", _model([h.make_node("Gather", ["x", "i"], ["y"])],
                                       [_vi("x", [4])], [_vi("y", [1])],
                                       [_ints([1 << 40], "i")]),
-        {"x": [[4], "float32"]}, "OnnxError", "indices out of range for dim 0 of size 4|shape_inference rejects")
+        {"x": [[4], "float32"]}, "OnnxError",
+        "indices out of range for dim 0 of size 4|shape_inference rejects")
     add("node reading its own output", _model([h.make_node("Add", ["x", "y"], ["y"])],
                                               [_vi("x", [2])], [_vi("y", [2])]),
         None, "OnnxError", r"cycle: node 0 \(Add\) -> node 0 \(Add\)")

@@ -229,7 +229,8 @@ def test_fp16_attention_conformance_cases_pass():
 
 # ---- subgraph plans follow optimize= ----------------------------------------------------------
 def _runtime_if():
-    then_g = h.make_graph([h.make_node("Mul", ["x", "x"], ["a"]), h.make_node("Relu", ["a"], ["t"])],
+    then_g = h.make_graph([h.make_node("Mul", ["x", "x"], ["a"]),
+                           h.make_node("Relu", ["a"], ["t"])],
                           "then", [], [vi("t", [2, 3])])
     else_g = h.make_graph([h.make_node("Neg", ["x"], ["e"])], "else", [], [vi("e", [2, 3])])
     nodes = [h.make_node("ReduceSum", ["x"], ["s"], keepdims=0),
