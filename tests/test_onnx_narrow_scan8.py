@@ -4,11 +4,11 @@ one-sided DFT (IRFFT), Scan at opset 8 (batch axis, sequence_lens, directions), 
 Softmax in float16 arithmetic, and control-flow subgraph plans following load()'s optimize.
 ONNX Runtime is the oracle where its Python API can hand over the types (it cannot return
 int4 arrays: ONNX's reference evaluator is the oracle there)."""
-import ml_dtypes
 import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
+ml_dtypes = pytest.importorskip("ml_dtypes")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto as T, helper as h, numpy_helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402

@@ -11,20 +11,23 @@ returned in it.  Casts into a narrow type follow ONNX's reference implementation
 ml_dtypes' conversion: floats truncate toward zero (out of range gives 0, a case the spec
 leaves undefined), integers keep their low bits.
 """
-import ml_dtypes
 import numpy as np
 from onnx import TensorProto
+
+try:   # a dependency of onnx since 1.16, the first onnx with INT4
+    import ml_dtypes
+except ImportError:   # pragma: no cover - older onnx: no sub-byte types to read
+    ml_dtypes = None
 
 __all__ = ["NARROW", "narrow_name", "carrier", "bits", "value_range", "ml_dtype", "unpack",
            "to_carrier", "from_carrier", "narrow_cast", "tag", "tagged"]
 
-# ONNX element type -> (name, bits, carrier dtype)
-NARROW = {
-    TensorProto.INT4: ("int4", 4, np.dtype(np.int8)),
-    TensorProto.UINT4: ("uint4", 4, np.dtype(np.uint8)),
-    TensorProto.INT2: ("int2", 2, np.dtype(np.int8)),
-    TensorProto.UINT2: ("uint2", 2, np.dtype(np.uint8)),
-}
+# ONNX element type -> (name, bits, carrier dtype), for the types this onnx and ml_dtypes know
+NARROW = {}
+for _name, _bits, _carrier in (("int4", 4, np.int8), ("uint4", 4, np.uint8),
+                               ("int2", 2, np.int8), ("uint2", 2, np.uint8)):
+    if hasattr(TensorProto, _name.upper()) and hasattr(ml_dtypes, _name):
+        NARROW[getattr(TensorProto, _name.upper())] = (_name, _bits, np.dtype(_carrier))
 _BY_NAME = {v[0]: v for v in NARROW.values()}
 
 
