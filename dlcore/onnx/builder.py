@@ -125,21 +125,24 @@ class OnnxNode:
 
 class Scope:
     """Where a node is converted: the model, the ONNX names visible there (env: the graph's
-    own and, for a subgraph, the enclosing graphs'), its error prefix, subgraph depth, and
-    the importer's convert_node (control-flow converters convert subgraphs with it)."""
+    own and, for a subgraph, the enclosing graphs'), its error prefix, subgraph depth, the
+    importer's convert_node (control-flow converters convert subgraphs with it) and the
+    plan's `optimize` setting (subgraphs planned on their own follow it)."""
 
-    __slots__ = ("model", "env", "where", "depth", "convert")
+    __slots__ = ("model", "env", "where", "depth", "convert", "optimize")
 
-    def __init__(self, model, env, where, depth, convert):
+    def __init__(self, model, env, where, depth, convert, optimize=True):
         self.model, self.env, self.where, self.depth = model, env, where, depth
-        self.convert = convert
+        self.convert, self.optimize = convert, optimize
 
 
 class Builder:
-    def __init__(self, max_bytes):
+    def __init__(self, max_bytes, optimize=True):
         self.g = Graph()
         self.max_bytes = max_bytes
+        self.optimize = optimize   # OnnxPlan's: True/False for jit's passes, None: reference
         self.scope = None   # the Scope of the node being converted (set by the importer)
+        self.narrow = {}    # Values of sub-byte integer types (narrow.tag)
 
     # ---- values ------------------------------------------------------------------------------
     def const(self, arr, name=None):

@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 from ..autograd import Function
+from ..jit import reference
 from ..jit.plan import build_plan
 from .errors import OnnxError
 
@@ -24,19 +25,23 @@ MAX_LOOP_ITERATIONS = 1 << 20
 
 
 class SubPlan:
-    """An IR graph planned on first use (thread-safe) and run on arrays."""
+    """An IR graph planned on first use (thread-safe) and run on arrays; `optimize` is the
+    enclosing OnnxPlan's (True/False: jit's passes on or off; None: the IR's reference
+    interpreter, no plan)."""
 
-    def __init__(self, graph, what):
-        self.graph, self.what = graph, what
+    def __init__(self, graph, what, optimize=True):
+        self.graph, self.what, self.optimize = graph, what, optimize
         self._plan = None
         self._lock = threading.Lock()
 
     def run(self, arrays):
+        if self.optimize is None:
+            return [np.asarray(o) for o in reference.run_graph(self.graph, list(arrays))]
         p = self._plan
         if p is None:
             with self._lock:
                 if self._plan is None:
-                    self._plan = build_plan(self.graph, {}, optimize=True)
+                    self._plan = build_plan(self.graph, {}, optimize=self.optimize)
                 p = self._plan
         try:
             return [np.asarray(o) for o in p.run(list(arrays), None)]

@@ -7,7 +7,7 @@ from onnx import AttributeProto
 
 from . import ops_math, ops_nn, ops_norm, ops_reduce, ops_rnn, ops_shape  # noqa: F401
 from . import ops_control, ops_extra, ops_loop, ops_misc, ops_quant  # noqa: F401
-from . import attention, patterns, qdq
+from . import attention, narrow, patterns, qdq
 from .builder import Builder, NeedsValues, OnnxNode, Scope
 from .errors import OnnxError, UnsupportedOpError
 from .functions import bind_attributes, function_body, schema_defaults
@@ -90,7 +90,7 @@ def convert_node(b, model, n, i, env, opset, where_prefix="", depth=0):
         node = OnnxNode(b, n.op_type, n.name, i, domain, opset, ins, attrs, len(n.output),
                         [bool(o) for o in n.output])
         # control-flow converters read their subgraphs in this node's scope (ops_control.py)
-        b.scope = Scope(model, env, where, depth, convert_node)
+        b.scope = Scope(model, env, where, depth, convert_node, b.optimize)
         try:
             outs = entry[0](b, node)
         except NeedsValues:
@@ -132,21 +132,23 @@ def _expand(b, model, n, body, ins, opset, where, depth):
     return [local.get(formal) for formal in body.output]
 
 
-def build_graph(model, shapes, values=None):
+def build_graph(model, shapes, values=None, optimize=True):
     """The IR Graph of `model` for graph inputs of `shapes` (a list of int tuples, in the
     order of model.inputs); inputs named in `values` ({name: array}) are constants of those
     values, and the graph's inputs are the others, in order.  Raises NeedsValues when a shape
-    argument depends on small inputs not in `values`."""
-    b = Builder(model.max_bytes)
+    argument depends on small inputs not in `values`.  `optimize` (OnnxPlan's) is how the
+    plans of control-flow subgraphs run at run time are built."""
+    b = Builder(model.max_bytes, optimize)
     env = {}
     values = values or {}
     for name, arr in model.initializers.items():
-        env[name] = b.const(arr, name)
+        env[name] = narrow.tag(b, b.const(arr, name), model.narrow.get(name))
     for spec, shape in zip(model.inputs, shapes):
         if spec.name in values:
             env[spec.name] = b.const(values[spec.name], spec.name)
         else:
             env[spec.name] = b.g.add_input(spec.name, tuple(int(s) for s in shape), spec.dtype)
+        narrow.tag(b, env[spec.name], spec.narrow)
     for i, n in enumerate(model.graph.node):
         convert_node(b, model, n, i, env, model.opset)
     b.g.outputs = [env[name] for name in model.outputs]

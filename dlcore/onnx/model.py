@@ -7,6 +7,7 @@ import re
 
 import onnx
 
+from . import narrow
 from .errors import OnnxError, UnsupportedOpError
 from .reader import DEFAULT_MAX_BYTES, check_tensor, np_dtype, read_model, tensor_to_array
 
@@ -17,15 +18,16 @@ _NESTED = re.compile(r"Inference error\(s\): \(op_type:")
 
 
 class InputSpec:
-    """A graph input: name, dtype, dims (an int, or a str/None for a dynamic dim)."""
+    """A graph input: name, dtype, dims (an int, or a str/None for a dynamic dim); for a
+    sub-byte integer type, `narrow` names it and dtype is its carrier (narrow.py)."""
 
-    __slots__ = ("name", "dtype", "dims")
+    __slots__ = ("name", "dtype", "dims", "narrow")
 
-    def __init__(self, name, dtype, dims):
-        self.name, self.dtype, self.dims = name, dtype, dims
+    def __init__(self, name, dtype, dims, narrow=None):
+        self.name, self.dtype, self.dims, self.narrow = name, dtype, dims, narrow
 
     def __repr__(self):
-        return "%s: %s[%s]" % (self.name, self.dtype.name,
+        return "%s: %s[%s]" % (self.name, self.narrow or self.dtype.name,
                                ", ".join("?" if d is None else str(d) for d in self.dims))
 
 
@@ -34,7 +36,7 @@ def _dims(type_proto, what):
         raise UnsupportedOpError("%s: %s values are not supported (dlcore takes tensors)"
                                  % (what, type_proto.WhichOneof("value")))
     tt = type_proto.tensor_type
-    dtype = np_dtype(tt.elem_type, what)
+    dtype = np_dtype(tt.elem_type, what, narrow_ok=True)
     if not tt.HasField("shape"):
         return dtype, None
     dims = []
@@ -162,6 +164,9 @@ class OnnxModel:
         self.initializers = {t.name: tensor_to_array(t, base_dir, max_bytes,
                                                      "initializer %r" % t.name)
                              for t in g.initializer}
+        # sub-byte integer initializers and outputs, by name (narrow.py)
+        self.narrow = {t.name: narrow.narrow_name(t.data_type) for t in g.initializer
+                       if narrow.narrow_name(t.data_type)}
         self.base_dir = base_dir
         self.inputs = []
         for v in g.input:
@@ -171,8 +176,11 @@ class OnnxModel:
             if dims is None:
                 raise OnnxError("graph input %r has no shape; dlcore needs its rank"
                                 % v.name)
-            self.inputs.append(InputSpec(v.name, dtype, dims))
+            self.inputs.append(InputSpec(v.name, dtype, dims,
+                                         narrow.narrow_name(v.type.tensor_type.elem_type)))
         self.outputs = [v.name for v in g.output]
+        self.output_narrow = [narrow.narrow_name(v.type.tensor_type.elem_type)
+                              if v.type.HasField("tensor_type") else None for v in g.output]
         for v in g.output:
             if v.type.HasField("tensor_type") and v.name not in self.declared:
                 _, dims = _dims(v.type, "graph output %r" % v.name)

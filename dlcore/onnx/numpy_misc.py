@@ -67,6 +67,10 @@ def dft(x, axis=1, n=None, inverse=0, onesided=0):
     c = x[..., 0].astype(ct) if x.shape[-1] == 1 else \
         x[..., 0].astype(ct) + np.complex64(1j).astype(ct) * x[..., 1].astype(ct)
     n = c.shape[axis] if n is None else n
+    if inverse and onesided:
+        # IRFFT: the conjugate-symmetric half spectrum (truncated or zero-padded to n // 2 + 1
+        # bins) to n real values
+        return np.fft.irfft(c, n=n, axis=axis)[..., None].astype(x.dtype)
     y = np.fft.ifft(c, n=n, axis=axis) if inverse else np.fft.fft(c, n=n, axis=axis)
     if onesided:
         y = np.take(y, np.arange(n // 2 + 1), axis=axis)

@@ -41,10 +41,11 @@ def _param(p, x, axis, block_size):
     return _per_axis(p, x.ndim, axis)
 
 
-def quantize(x, scale, zp=None, axis=1, qdtype="uint8", block_size=0):
-    """ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zp)."""
+def quantize(x, scale, zp=None, axis=1, qdtype="uint8", block_size=0, qrange=None):
+    """ONNX QuantizeLinear: saturate(round_half_even(x / scale) + zp); `qrange` (lo, hi)
+    saturates to a sub-byte type's range in its int8/uint8 carrier."""
     dtype = np.dtype(qdtype if zp is None else np.asarray(zp).dtype)
-    lo, hi = _RANGE[dtype]
+    lo, hi = _RANGE[dtype] if qrange is None else qrange
     ax = axis % x.ndim if x.ndim else 0
     s = _param(scale, x, ax, block_size).astype(np.float32)
     z = 0 if zp is None else _param(zp, x, ax, block_size).astype(np.float64)

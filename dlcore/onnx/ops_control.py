@@ -61,8 +61,8 @@ def if_(b, node):
                 index[id(v)] = len(order)
                 order.append(v)
     takes = tuple(tuple(index[id(v)] for v in cap) for cap in caps)
-    branches = (SubPlan(graphs[0], where + " then_branch"),
-                SubPlan(graphs[1], where + " else_branch"))
+    branches = (SubPlan(graphs[0], where + " then_branch", scope.optimize),
+                SubPlan(graphs[1], where + " else_branch", scope.optimize))
     return b.emit("PyFunction", [cond] + order,
                   {"fn": IfFn, "kwargs": {"branches": branches, "takes": takes,
                                           "what": where, "op": "If"}},

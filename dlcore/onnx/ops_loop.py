@@ -141,40 +141,15 @@ def _runtime_loop(b, node, scope, body, M, cond, state, n_scan, trip):
         [((trip,) + s, d) for s, d in scan_types]
     return b.emit("PyFunction", [M, cond] + state + caps,
                   {"fn": LoopFn, "kwargs": {
-                      "body": SubPlan(g, where + " body"), "n_state": len(state),
+                      "body": SubPlan(g, where + " body", scope.optimize), "n_state": len(state),
                       "n_scan": n_scan, "scan_types": scan_types, "max_bytes": b.max_bytes,
                       "what": where, "op": "Loop"}}, out_types)
 
 
-@converter("Scan", since=9)
-def scan(b, node):
-    scope = b.scope
-    check_depth(node, scope.depth)
-    body = graph_attr(node, "body")
-    n_in = int(node.attr("num_scan_inputs"))
-    ins = list(node.inputs)
-    if not 1 <= n_in <= len(ins) or any(v is None for v in ins):
-        raise node.error("num_scan_inputs %d does not fit %d inputs" % (n_in, len(ins)))
-    state, xs = ins[:len(ins) - n_in], ins[len(ins) - n_in:]
-    n_out = len(body.output) - len(state)
-    if n_out < 0:
-        raise node.error("the body gives fewer outputs than the %d state values" % len(state))
-    in_axes = [node.axis(a, x.ndim) for a, x in zip(node.attr("scan_input_axes", [0] * n_in),
-                                                     xs)]
-    in_dirs = list(node.attr("scan_input_directions", [0] * n_in))
-    out_axes = list(node.attr("scan_output_axes", [0] * n_out))
-    out_dirs = list(node.attr("scan_output_directions", [0] * n_out))
-    if len(in_axes) != n_in or len(in_dirs) != n_in or len(out_axes) != n_out or \
-            len(out_dirs) != n_out:
-        raise node.error("scan axes/directions must have one entry per scan input / output")
-    lens = {x.shape[a] for x, a in zip(xs, in_axes)}
-    if len(lens) != 1:
-        raise node.error("scan inputs have different sequence lengths %s" % sorted(lens))
-    L = lens.pop()
-    if L * max(len(body.node), 1) > MAX_UNROLLED_NODES:
-        raise node.unsupported("a Scan of %d steps over a %d-node body (more than %d nodes "
-                               "unrolled)" % (L, len(body.node), MAX_UNROLLED_NODES))
+def _scan_steps(b, node, scope, body, state, xs, in_axes, in_dirs, L):
+    """(final state, [per-step outputs] per scan output) of L unrolled steps of body."""
     where = node.where() + ": body"
+    n_out = len(body.output) - len(state)
     ys = [[] for _ in range(n_out)]
     for t in range(L):
         slices = []
@@ -189,9 +164,100 @@ def scan(b, node):
         state = list(outs[:len(state)])
         for y, o in zip(ys, outs[len(state):]):
             y.append(o)
+    return state, ys
+
+
+def _scan_body(node, ins, n_in, body, first):
+    """(state inputs, scan inputs, number of scan outputs) after the counts are checked;
+    ins[first:] are the state then scan inputs."""
+    ins = ins[first:]
+    if not 1 <= n_in <= len(ins) or any(v is None for v in ins):
+        raise node.error("num_scan_inputs %d does not fit %d inputs" % (n_in, len(ins)))
+    state, xs = ins[:len(ins) - n_in], ins[len(ins) - n_in:]
+    n_out = len(body.output) - len(state)
+    if n_out < 0:
+        raise node.error("the body gives fewer outputs than the %d state values" % len(state))
+    return state, xs, n_out
+
+
+def _check_unroll(node, body, steps):
+    if steps * max(len(body.node), 1) > MAX_UNROLLED_NODES:
+        raise node.unsupported("a Scan of %d steps over a %d-node body (more than %d nodes "
+                               "unrolled)" % (steps, len(body.node), MAX_UNROLLED_NODES))
+
+
+@converter("Scan", since=8)
+def scan(b, node):
+    scope = b.scope
+    check_depth(node, scope.depth)
+    body = graph_attr(node, "body")
+    n_in = int(node.attr("num_scan_inputs"))
+    if node.opset < 9:
+        return _scan8(b, node, scope, body, n_in)
+    state, xs, n_out = _scan_body(node, list(node.inputs), n_in, body, 0)
+    in_axes = [node.axis(a, x.ndim) for a, x in zip(node.attr("scan_input_axes", [0] * n_in),
+                                                     xs)]
+    in_dirs = list(node.attr("scan_input_directions", [0] * n_in))
+    out_axes = list(node.attr("scan_output_axes", [0] * n_out))
+    out_dirs = list(node.attr("scan_output_directions", [0] * n_out))
+    if len(in_axes) != n_in or len(in_dirs) != n_in or len(out_axes) != n_out or \
+            len(out_dirs) != n_out:
+        raise node.error("scan axes/directions must have one entry per scan input / output")
+    lens = {x.shape[a] for x, a in zip(xs, in_axes)}
+    if len(lens) != 1:
+        raise node.error("scan inputs have different sequence lengths %s" % sorted(lens))
+    L = lens.pop()
+    _check_unroll(node, body, L)
+    state, ys = _scan_steps(b, node, scope, body, state, xs, in_axes, in_dirs, L)
     res = []
     for y, a, d in zip(ys, out_axes, out_dirs):
         if not y:
             raise node.unsupported("a Scan of length 0 gives outputs of unknown shape")
         res.append(_stack(b, y, node.axis(a, y[0].ndim + 1), reverse=bool(d)))
     return state + res
+
+
+def _scan8(b, node, scope, body, n_in):
+    """Scan-8: inputs (sequence_lens, state..., scan inputs...) with a leading batch axis on
+    every one, the sequence on axis 1 of the scan inputs; the body sees one batch entry.
+    Each batch entry is unrolled over its own length (sequence_lens, known at load time),
+    its scan outputs zero-padded to the longest."""
+    state, xs, n_out = _scan_body(node, list(node.inputs), n_in, body, 1)
+    dirs = list(node.attr("directions", [0] * n_in))
+    if len(dirs) != n_in:
+        raise node.error("directions must have one entry per scan input")
+    if any(v.ndim < 1 for v in state) or any(x.ndim < 2 for x in xs):
+        raise node.error("Scan-8 inputs need a batch axis (and scan inputs a sequence axis), "
+                         "got shapes %s" % [tuple(v.shape) for v in state + xs])
+    batch = {v.shape[0] for v in state + xs}
+    lens = {x.shape[1] for x in xs}
+    if len(batch) != 1 or len(lens) != 1:
+        raise node.error("Scan-8 inputs must share the batch size and sequence length, got "
+                         "shapes %s" % [tuple(v.shape) for v in state + xs])
+    B, L = batch.pop(), lens.pop()
+    if B == 0:
+        raise node.unsupported("a Scan-8 over a batch of 0 gives outputs of unknown shape")
+    seq = [L] * B
+    if node.input(0) is not None:
+        seq = node.ints(0, "sequence_lens")
+        if len(seq) != B or any(not 1 <= s <= L for s in seq):   # ONNX Runtime's bounds
+            raise node.error("sequence_lens %s must hold %d lengths in [1, %d]" % (seq, B, L))
+    _check_unroll(node, body, sum(seq))
+    finals, outs = [], [[] for _ in range(n_out)]
+    for i in range(B):
+        def row(v):
+            s = b.slice(v, [i] + [0] * (v.ndim - 1), [i + 1] + list(v.shape[1:]))
+            return b.reshape(s, tuple(v.shape[1:]))
+        st, ys = _scan_steps(b, node, scope, body, [row(v) for v in state],
+                             [row(x) for x in xs], [0] * n_in, dirs, seq[i])
+        finals.append(st)
+        for k in range(n_out):
+            if not ys[k]:
+                raise node.unsupported("a Scan of length 0 gives outputs of unknown shape")
+            y = _stack(b, ys[k], 0)
+            if seq[i] < L:
+                pad = b.const(np.zeros((L - seq[i],) + tuple(y.shape[1:]), y.dtype))
+                y = b.concat([y, pad], 0)
+            outs[k].append(y)
+    res = [_stack(b, [f[k] for f in finals], 0) for k in range(len(state))]
+    return res + [_stack(b, o, 0) for o in outs]

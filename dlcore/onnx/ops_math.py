@@ -6,7 +6,9 @@ IR op types where dlcore has them (and C kernels in float32); the rest as NumPy 
 float32 and rounded back."""
 import numpy as np
 
+from . import narrow
 from .builder import broadcast_shapes
+from .numpy_ops import IMPLS
 from .reader import np_dtype
 from .registry import converter
 
@@ -293,15 +295,30 @@ def where(b, node):
     return [b.op("Where", [c, x, y], {}, shape, x.dtype)]
 
 
+IMPLS["NarrowCast"] = narrow.narrow_cast
+
+
+def _cast(b, x, dt, nar):
+    if nar is None:
+        return b.cast(x, dt)
+    if narrow.tagged(b, x) == nar:
+        return x
+    y = b.numpy1("NarrowCast", [x], x.shape, narrow.carrier(nar), to=nar)
+    return narrow.tag(b, y, nar)
+
+
 @converter("Cast")
 def cast(b, node):
     x = node.need_input(0, "input")
     to = node.attr("to")
-    dt = np_dtype(to, node.where()) if isinstance(to, int) else np.dtype(to)
-    return [b.cast(x, dt)]
+    if isinstance(to, int):
+        dt, nar = np_dtype(to, node.where(), narrow_ok=True), narrow.narrow_name(to)
+    else:
+        dt, nar = np.dtype(to), None
+    return [_cast(b, x, dt, nar)]
 
 
 @converter("CastLike", since=15)
 def cast_like(b, node):
     x, like = node.need_input(0, "input"), node.need_input(1, "target_type")
-    return [b.cast(x, like.dtype)]
+    return [_cast(b, x, like.dtype, narrow.tagged(b, like))]

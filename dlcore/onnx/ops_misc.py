@@ -120,10 +120,21 @@ def dft(b, node):
     # the axis counts the input's dims, the last (re/im) one excluded
     axis = node.axis(axis if axis >= 0 else axis + 1, x.ndim - 1)
     inverse, onesided = int(node.attr("inverse", 0)), int(node.attr("onesided", 0))
-    if inverse and onesided:
-        raise node.unsupported("onesided with inverse")
-    bins = x.shape[axis] if n is None else n
     shape = list(x.shape[:-1]) + [2]
+    if inverse and onesided:
+        # IRFFT: a one-sided complex spectrum in, the full real signal (..., n, ..., 1) out;
+        # without dft_length n is the even length 2 * (bins - 1), as ONNX's reference reads it
+        if x.shape[-1] != 2:
+            raise node.error("an inverse one-sided DFT takes a complex (..., 2) input")
+        if n is None:
+            n = 2 * (x.shape[axis] - 1)
+            if n < 1:
+                raise node.error("an inverse one-sided DFT of %d bins has no default "
+                                 "dft_length; give one" % x.shape[axis])
+        shape[-1], shape[axis] = 1, n
+        return [b.numpy1("DFT", [x], tuple(shape), x.dtype, axis=axis, n=n, inverse=1,
+                         onesided=1)]
+    bins = x.shape[axis] if n is None else n
     shape[axis] = bins // 2 + 1 if onesided else bins
     return [b.numpy1("DFT", [x], tuple(shape), x.dtype, axis=axis, n=n, inverse=inverse,
                      onesided=onesided)]

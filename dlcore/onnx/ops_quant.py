@@ -20,6 +20,7 @@ import numpy as np
 
 from ..ops.qconv import Int8ConvWeight
 from ..ops.qmatmul import Int8Weight
+from . import narrow
 from .numpy_ops import IMPLS
 from .numpy_quant import IMPLS as QUANT_IMPLS
 from .ops_nn import _spatial_attrs
@@ -75,13 +76,15 @@ def quantize_linear(b, node):
     zp = node.input(2)
     _zp_matches(node, s, zp)
     dt = zp.dtype if zp is not None else np.dtype(np.uint8)
+    nar = narrow.tagged(b, zp)
     out_dt = node.attr("output_dtype", 0)
     if out_dt:
-        want = np_dtype(out_dt, "QuantizeLinear output_dtype")
-        if zp is not None and want != dt:
+        want = np_dtype(out_dt, "QuantizeLinear output_dtype", narrow_ok=True)
+        want_nar = narrow.narrow_name(out_dt)
+        if zp is not None and (want, want_nar) != (dt, nar):
             raise node.error("output_dtype %s differs from the zero point's type %s"
-                             % (want, dt))
-        dt = want
+                             % (want_nar or want, nar or dt))
+        dt, nar = want, want_nar
     if dt not in (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.uint16),
                   np.dtype(np.int16)):
         raise node.unsupported("QuantizeLinear to %s is not supported" % dt)
@@ -92,8 +95,11 @@ def quantize_linear(b, node):
     if x.dtype.kind != "f":
         raise node.error("x must be float, got %s" % x.dtype)
     ax, bs = _block(node, x, s, zp)
-    return [b.numpy1("QuantizeLinear", [x, s, zp], x.shape, dt, axis=ax, qdtype=dt.name,
-                     block_size=bs)]
+    # a sub-byte type (int4, uint4, int2, uint2) saturates to its own range in its carrier
+    qrange = narrow.value_range(nar) if nar else None
+    y = b.numpy1("QuantizeLinear", [x, s, zp], x.shape, dt, axis=ax, qdtype=dt.name,
+                 block_size=bs, qrange=qrange)
+    return [narrow.tag(b, y, nar)]
 
 
 @converter("DequantizeLinear", since=10)

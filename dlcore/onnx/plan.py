@@ -12,6 +12,7 @@ import numpy as np
 from ..jit import reference
 from ..jit.plan import build_plan
 from ..tensor_base import TensorBase, wrap
+from . import narrow
 from .errors import OnnxError
 from .builder import NeedsValues
 from .importer import build_graph
@@ -29,6 +30,9 @@ class OnnxPlan:
         # Reshape target, axes, pads, ... (found while building; part of the plan's key)
         self.value_inputs = set()
         self._checked = set()   # (dtype, shape) per input of calls that passed the checks
+        # sub-byte integer inputs take a range check on every call (narrow.py)
+        self._narrow_in = any(s.narrow for s in model.inputs)
+        self._narrow_out = any(model.output_narrow)
 
     @property
     def input_names(self):
@@ -40,7 +44,7 @@ class OnnxPlan:
 
     # ---- inputs --------------------------------------------------------------------------------
     def _arrays(self, args, kwargs, fname="onnx plan"):
-        if not kwargs and len(args) == len(self.model.inputs):
+        if not kwargs and len(args) == len(self.model.inputs) and not self._narrow_in:
             # the common call: arrays in order, with dtypes and shapes already seen and checked
             try:
                 sig = tuple((a.dtype, a.shape) for a in args if a.flags.c_contiguous)
@@ -78,6 +82,8 @@ class OnnxPlan:
             a = x._data if isinstance(x, TensorBase) else x
             if not isinstance(a, np.ndarray):
                 a = np.asarray(a, dtype=spec.dtype if not isinstance(a, np.generic) else None)
+            if spec.narrow:
+                a = narrow.to_carrier(a, spec.narrow, "%s: input %r" % (fname, spec.name))
             if a.dtype != spec.dtype:
                 raise TypeError("%s: input %r must be %s, got %s"
                                 % (fname, spec.name, spec.dtype.name, a.dtype.name))
@@ -109,7 +115,8 @@ class OnnxPlan:
         for _ in range(len(names) + 1):
             values = {n: a for n, a in zip(names, arrays) if n in self.value_inputs}
             try:
-                g = build_graph(self.model, [a.shape for a in arrays], values)
+                g = build_graph(self.model, [a.shape for a in arrays], values,
+                                self.optimize)
             except NeedsValues as e:
                 new = set(e.names) - self.value_inputs
                 if not new:
@@ -146,21 +153,32 @@ class OnnxPlan:
 
     # ---- running -------------------------------------------------------------------------------
     def run(self, *inputs, num_threads=None, **named):
-        """The outputs as a list of NumPy arrays."""
+        """The outputs as a list of NumPy arrays (sub-byte integer outputs in the ml_dtypes
+        type onnx gives them: ml_dtypes.int4, ...)."""
+        outs = self._run(inputs, named, num_threads)
+        if self._narrow_out:
+            outs = [o if nar is None else narrow.from_carrier(o, nar)
+                    for o, nar in zip(outs, self.model.output_narrow)]
+        return outs
+
+    def _run(self, inputs, named, num_threads):
         arrays = self._arrays(inputs, named)
         p, used = self._plan_for(arrays)
         arrays = [arrays[i] for i in used]
         if self.optimize is None:
-            return reference.run_graph(p, arrays)
-        try:
-            return p.run(arrays, num_threads)
-        except MemoryError:
-            raise
-        except RuntimeError as e:  # a kernel's own check (e.g. a Gather index out of range)
-            raise OnnxError("onnx plan: %s" % e) from None
+            outs = reference.run_graph(p, arrays)
+        else:
+            try:
+                outs = p.run(arrays, num_threads)
+            except MemoryError:
+                raise
+            except RuntimeError as e:  # a kernel's own check (e.g. a Gather index out of range)
+                raise OnnxError("onnx plan: %s" % e) from None
+        return outs
 
     def __call__(self, *inputs, num_threads=None, **named):
-        outs = [wrap(o) for o in self.run(*inputs, num_threads=num_threads, **named)]
+        # sub-byte integer outputs stay in their int8/uint8 carrier: dlcore has no int4 dtype
+        outs = [wrap(o) for o in self._run(inputs, named, num_threads)]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
     def __repr__(self):

@@ -58,6 +58,9 @@ def _rewrite(g, uses, dq, layer, q):
     if params_in is None or params_out is None or xq.dtype not in (np.uint8, np.int8) or \
             q.outputs[0].dtype not in (np.uint8, np.int8):
         return False
+    if q.attrs["kwargs"].get("qrange") is not None:
+        return False   # a sub-byte output type (int4, ...): the int8 steps saturate at int8
+
     w = layer.inputs[1]
     if w is None or not w.is_const or w.dtype != np.float32:
         return False

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
+from . import narrow
 from .errors import OnnxError, UnsupportedOpError
 
 __all__ = ["read_model", "tensor_to_array", "check_tensor", "np_dtype", "DEFAULT_MAX_BYTES"]
@@ -28,9 +29,12 @@ _DTYPES = {
 }
 
 
-def np_dtype(elem_type, what):
-    """The NumPy dtype of an ONNX element type; OnnxError for types dlcore has no dtype for."""
+def np_dtype(elem_type, what, narrow_ok=False):
+    """The NumPy dtype of an ONNX element type; UnsupportedOpError for types dlcore has no
+    dtype for.  With narrow_ok, a sub-byte integer type gives its carrier (narrow.py)."""
     dt = _DTYPES.get(int(elem_type))
+    if dt is None and narrow_ok and narrow.narrow_name(elem_type):
+        return narrow.carrier(narrow.narrow_name(elem_type))
     if dt is None:
         name = TensorProto.DataType.Name(int(elem_type)) \
             if int(elem_type) in TensorProto.DataType.values() else str(elem_type)
@@ -91,28 +95,39 @@ def _external(t, base_dir, what, nbytes):
     return path, offset
 
 
+def _stored(n, dt, nar):
+    """Bytes (and entries of int32_data) that n values take in the file: packed for the
+    sub-byte types."""
+    if nar:
+        return -(-n * narrow.bits(nar) // 8)
+    return n * dt.itemsize
+
+
 def _layout(t, base_dir, max_bytes, what):
     """(dtype, dims, numel, external (path, offset) or None) after checking the tensor's size
     against the limit and its external reference, if any."""
     if t.segment.begin or t.segment.end:
         raise OnnxError("%s: segmented tensors are not supported" % what)
-    dt = np_dtype(t.data_type, what)
+    dt = np_dtype(t.data_type, what, narrow_ok=True)
+    nar = narrow.narrow_name(t.data_type)
     dims = tuple(int(d) for d in t.dims)
     n = _numel(dims, what, max_bytes, dt.itemsize)
+    nbytes = _stored(n, dt, nar)
     ext = None
     if t.data_location == TensorProto.EXTERNAL:
-        ext = _external(t, base_dir, what, n * dt.itemsize)
+        ext = _external(t, base_dir, what, nbytes)
     elif t.HasField("raw_data"):
-        if len(t.raw_data) != n * dt.itemsize:
+        if len(t.raw_data) != nbytes:
             raise OnnxError("%s: raw data has %s bytes; its shape %s of %s needs %s"
-                            % (what, format(len(t.raw_data), ","), list(dims), dt.name,
-                               format(n * dt.itemsize, ",")))
+                            % (what, format(len(t.raw_data), ","), list(dims), nar or dt.name,
+                               format(nbytes, ",")))
     else:
         count = sum(len(f) for f in (t.float_data, t.int32_data, t.int64_data, t.double_data,
                                      t.uint64_data))
-        if count != n:
-            raise OnnxError("%s: holds %d values; its shape %s needs %d"
-                            % (what, count, list(dims), n))
+        want = nbytes if nar else n   # int32_data holds a sub-byte type's packed bytes
+        if count != want:
+            raise OnnxError("%s: holds %d values; its shape %s of %s needs %d"
+                            % (what, count, list(dims), nar or dt.name, want))
     return dt, dims, n, ext
 
 
@@ -125,6 +140,9 @@ def tensor_to_array(t, base_dir=None, max_bytes=DEFAULT_MAX_BYTES, what=None):
     """A TensorProto as a NumPy array, its size checked against the data before allocation."""
     what = what or "tensor %r" % t.name
     dt, dims, n, ext = _layout(t, base_dir, max_bytes, what)
+    nar = narrow.narrow_name(t.data_type)
+    if nar:
+        return _narrow_array(t, nar, n, dims, ext, what)
     if ext is not None:
         path, offset = ext
         with open(path, "rb") as f:
@@ -138,6 +156,25 @@ def tensor_to_array(t, base_dir=None, max_bytes=DEFAULT_MAX_BYTES, what=None):
     if n == 0:
         return np.zeros(dims, dt)
     return np.asarray(onnx.numpy_helper.to_array(t)).astype(dt, copy=False).reshape(dims)
+
+
+def _narrow_array(t, nar, n, dims, ext, what):
+    nbytes = _stored(n, None, nar)
+    if ext is not None:
+        with open(ext[0], "rb") as f:
+            f.seek(ext[1])
+            packed = np.frombuffer(f.read(nbytes), np.uint8)
+        if packed.size != nbytes:
+            raise OnnxError("%s: external data file ended early" % what)
+    elif t.HasField("raw_data"):
+        packed = np.frombuffer(t.raw_data, np.uint8)
+    else:
+        ints = np.asarray(t.int32_data, np.int64)
+        if ints.size and (ints.min() < 0 or ints.max() > 255):
+            raise OnnxError("%s: int32_data of a packed %s tensor must hold bytes (0..255)"
+                            % (what, nar))
+        packed = ints.astype(np.uint8)
+    return narrow.unpack(packed, nar, n).reshape(dims)
 
 
 def read_model(source, max_bytes=DEFAULT_MAX_BYTES):

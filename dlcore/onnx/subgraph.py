@@ -10,6 +10,7 @@ enclose it (outer-scope capture).  Two ways in:
 """
 from collections import ChainMap
 
+from . import narrow
 from .builder import Builder, NeedsValues
 from .errors import OnnxError, UnsupportedOpError
 from .reader import tensor_to_array
@@ -40,8 +41,9 @@ def _convert(b, scope, graph, env, opset, where):
     if len(graph.sparse_initializer):
         raise UnsupportedOpError("%s: sparse initializers are not supported" % where)
     for t in graph.initializer:
-        env[t.name] = b.const(tensor_to_array(t, scope.model.base_dir, scope.model.max_bytes,
-                                              "%s initializer %r" % (where, t.name)))
+        env[t.name] = narrow.tag(b, b.const(tensor_to_array(
+            t, scope.model.base_dir, scope.model.max_bytes,
+            "%s initializer %r" % (where, t.name))), narrow.narrow_name(t.data_type))
     for k, n in enumerate(graph.node):
         for name in n.input:
             if name and name not in env:
@@ -99,7 +101,7 @@ def separate(scope, graph, input_types, opset, where):
     if len(input_types) != len(graph.input):
         raise OnnxError("%s: the subgraph takes %d inputs, %d given"
                         % (where, len(graph.input), len(input_types)))
-    b = Builder(scope.model.max_bytes)
+    b = Builder(scope.model.max_bytes, scope.optimize)
     local = {}
     for i, (shape, dtype) in zip(graph.input, input_types):
         local[i.name] = b.g.add_input(i.name, shape, dtype)
