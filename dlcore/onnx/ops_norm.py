@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from .builder import broadcast_shapes
-from .numpy_ops import IMPLS as NUMPY_IMPLS
 from .ops_math import via_float
 from .registry import converter
 from .resize import axis_taps
@@ -142,36 +141,16 @@ def groupnorm(b, node):
 
 
 # ---- softmax ---------------------------------------------------------------------------------------
-def _softmax16(x, axis):
-    """Softmax in float16 arithmetic, as ONNX defines it for a float16 input (and as its
-    reference computes it): x - max, exp and the division each rounded to float16, the sum
-    NumPy's float16 sum.  One rounding of a float32 softmax is closer to the exact value,
-    but lands 1-2 float16 steps from ONNX's expected outputs (an Attention without
-    softmax_precision is specified to run its softmax in the input's precision)."""
-    x = np.asarray(x)
-    with np.errstate(invalid="ignore", over="ignore"):
-        t = np.exp(x - x.max(axis=axis, keepdims=True))
-        return t / t.sum(axis=axis, keepdims=True)
-
-
-NUMPY_IMPLS["Softmax16"] = _softmax16
-
-
 def _softmax(b, node, op):
     x = node.need_input(0, "input")
     if node.opset >= 13:
         axis = node.axis(node.attr("axis", -1), x.ndim)
-        if op == "Softmax" and x.dtype == np.float16:
-            return b.numpy1("Softmax16", [x], x.shape, x.dtype, axis=axis)
         return via_float(b, x, lambda v: b.op(op, [v], {"axis": axis}, v.shape, v.dtype))
     # before opset 13 the input is read as a matrix (dims before axis) x (the rest)
     axis = node.axis(node.attr("axis", 1), x.ndim)
     rows = int(np.prod(x.shape[:axis], dtype=np.int64))
     flat = b.reshape(x, (rows, x.numel() // max(rows, 1)))
-    if op == "Softmax" and x.dtype == np.float16:
-        y = b.numpy1("Softmax16", [flat], flat.shape, x.dtype, axis=1)
-    else:
-        y = via_float(b, flat, lambda v: b.op(op, [v], {"axis": 1}, v.shape, v.dtype))
+    y = via_float(b, flat, lambda v: b.op(op, [v], {"axis": 1}, v.shape, v.dtype))
     return b.reshape(y, x.shape)
 
 
