@@ -452,11 +452,18 @@ def run_sample(opinfo, call, sample, dtype, random_op):
         return
     d_grads = []
     if reference[1]:
-        d_outs = [o for o in _flat(sample.output_process_fn_grad(actual))
-                  if isinstance(o, dl.Tensor) and o.is_floating_point()]
-        t_outs = [o for o in _flat(sample.output_process_fn_grad(expected))
-                  if isinstance(o, torch.Tensor) and o.requires_grad]
-        if len(d_outs) != len(t_outs) or not all(o.requires_grad for o in d_outs):
+        # the outputs torch differentiates, position by position (a float output torch
+        # leaves without a gradient, as lstsq's singular values, takes no part)
+        d_all = _flat(sample.output_process_fn_grad(actual))
+        t_all = _flat(sample.output_process_fn_grad(expected))
+        if len(d_all) != len(t_all):
+            raise Mismatch("backward: %d outputs, torch %d" % (len(d_all), len(t_all)))
+        pairs = [(t, d) for t, d in zip(t_all, d_all)
+                 if isinstance(t, torch.Tensor) and t.requires_grad]
+        t_outs = [t for t, _ in pairs]
+        d_outs = [d for _, d in pairs]
+        if not all(isinstance(o, dl.Tensor) and o.is_floating_point() and o.requires_grad
+                   for o in d_outs):
             raise Mismatch("backward: dlcore's output does not require grad")
         _dl_backward(d_outs, _grad_outputs(t_outs, dtype))
         d_grads = [d.grad if d.grad is not None else dl.zeros(tuple(d.shape), dtype=d.dtype)

@@ -8,9 +8,13 @@ backwards are the standard matrix-calculus formulas (real matrices):
 - slogdet:  gA = g A^-T
 - solve:    gB = A^-T gX, gA = -gB X^T
 - cholesky: gA = sym(L^-T Phi(L^T gL) L^-1), Phi: the lower triangle, diagonal halved
-- eigh:     gA = V (diag(gw) + F o (V^T gV)) V^T, F_ij = 1 / (w_j - w_i)
+- eigh:     gA = V (diag(gw) + F o skew(V^T gV)) V^T, F_ij = 1 / (w_j - w_i),
+            skew(X) = (X - X^T) / 2 (symmetric, as torch's)
 - svd:      Townsend's formula (reduced SVD, distinct non-zero singular values)
 - qr:       gA = (gQ + Q copyltu(R gR^T - gQ^T Q)) R^-T (reduced QR, m >= n)
+- pinv:     X = A^+: gA = -X^T G X^T + (I - A X) G^T X X^T + X^T X G^T (I - X A), the
+            derivative of Golub and Pereyra (1973) at constant rank; smooth where singular
+            values repeat, unlike a path through the SVD's own gradient
 LAPACK's failures (singular, not positive-definite) come back as LinAlgError, a RuntimeError
 like torch's.
 """
@@ -152,7 +156,10 @@ class Eigh(Function):
             diff = w[..., None, :] - w[..., :, None]          # w_j - w_i
             n = w.shape[-1]
             f = np.where(np.eye(n, dtype=bool), 0.0, 1.0 / diff)
-        inner = f * (_t(v) @ gv)
+        # only the skew part of V^T gV is the eigenvectors' (the symmetric part moves V off
+        # the orthogonal matrices): the gradient comes out symmetric, torch's
+        vt_gv = _t(v) @ gv
+        inner = f * (0.5 * (vt_gv - _t(vt_gv)))
         inner[..., np.arange(n), np.arange(n)] += gw
         return v @ inner @ _t(v)
 
@@ -223,3 +230,43 @@ class Qr(Function):
         b = gq + q @ copyltu
         # b R^-T = (R^-1 b^T)^T
         return _t(_lapack("linalg.qr (backward)", np.linalg.solve, r, _t(b)))
+
+
+def pinv_array(a, atol, rtol, hermitian):
+    """A^+ of a (..., m, n) array: singular values (|eigenvalues| if hermitian, from the
+    lower triangle as torch) at or under max(atol, rtol * largest) count as zero; rtol None
+    defaults to eps * max(m, n) when atol is None too, else to 0 (torch's rule)."""
+    m, n = a.shape[-2], a.shape[-1]
+    if rtol is None:
+        rtol = np.finfo(a.dtype).eps * max(m, n) if atol is None else 0.0
+    atol = 0.0 if atol is None else np.asarray(atol)[..., None]
+    rtol = np.asarray(rtol)[..., None]
+    with np.errstate(all="ignore"):
+        if hermitian:
+            w, v = _lapack("linalg.pinv", np.linalg.eigh, a)
+            mag = np.abs(w)
+            left, right = v, _t(v)
+        else:
+            left, mag, right = _lapack("linalg.pinv", np.linalg.svd, a, full_matrices=False)
+            w = mag
+        cut = np.maximum(atol, rtol * mag.max(-1, keepdims=True))
+        inv = np.where(mag > cut, 1.0 / np.where(mag > cut, w, 1.0), 0.0)
+        return (_t(right) * inv[..., None, :]) @ _t(left)
+
+
+class Pinv(Function):
+    """The Moore-Penrose pseudo-inverse (pinv_array; m, n >= 1)."""
+
+    def forward(self, a, atol=None, rtol=None, hermitian=False):
+        x = pinv_array(a, atol, rtol, hermitian).astype(a.dtype, copy=False)
+        if self.requires_grad:
+            self.a, self.x = a, x
+        return x
+
+    def backward(self, g):
+        a, x = self.a, self.x
+        xt, gt = _t(x), _t(g)
+        m, n = a.shape[-2], a.shape[-1]
+        res_rows = np.eye(m, dtype=a.dtype) - a @ x          # I - A X (m x m)
+        res_cols = np.eye(n, dtype=a.dtype) - x @ a          # I - X A (n x n)
+        return -(xt @ g @ xt) + res_rows @ gt @ (x @ xt) + (xt @ x) @ gt @ res_cols
