@@ -18,35 +18,12 @@ KNOWN_FAILURES = [
     ('matrix_exp', None, lambda s, d: True,
      ("float32 result 2e-6 relative off torch's at entries near 1e5 (NumPy float32 squaring; "
       'namesmath, session 14)')),
-    ('lu', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('qr', None, lambda s, d: True,
-     ('no gradient for wide or empty inputs in reduced mode (NotImplementedError; namesmath, '
-      'session 14)')),
-    ('svd', None, lambda s, d: True,
-     ('torch.svd(some=False) is full_matrices=True: no gradient for non-square inputs '
-      '(NotImplementedError; namesmath, session 14)')),
     ('linalg.eig', None, lambda s, d: True,
      ('complex eigenvalues: dlcore has no complex dtypes and raises NotImplementedError '
       '(namesmath, session 14)')),
     ('linalg.eigvals', None, lambda s, d: True,
      ('complex eigenvalues: dlcore has no complex dtypes and raises NotImplementedError '
       '(namesmath, session 14)')),
-    ('linalg.eigh', None, lambda s, d: True,
-     ("the input gradient differs from torch's on batched samples (namesmath, session 14; to "
-      'investigate: symmetrization of the gradient)')),
-    ('linalg.qr', None, lambda s, d: True,
-     ('no gradient for wide or empty inputs in reduced mode (NotImplementedError; namesmath, '
-      'session 14)')),
-    ('linalg.lu_factor', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('linalg.lu_factor_ex', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('linalg.lu', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('linalg.svd', None, lambda s, d: True,
-     ('no gradient of full_matrices=True for non-square inputs (NotImplementedError; namesmath,'
-      ' session 14)')),
     ('nn.functional.multi_margin_loss', None, lambda s, d: True,
      "samples differ from torch's in cases not yet looked at (namesnn, session 14)"),
     ('nn.functional.multilabel_margin_loss', None, lambda s, d: True,
