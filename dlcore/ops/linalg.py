@@ -273,6 +273,10 @@ def matrix_exp(A):
     A = _matrix(A, "linalg.matrix_exp")
     if A.numel() == 0:
         return A.clone()
+    if A.dtype == np.float32:
+        # the 18 products and s squarings round in float32 up to ~1e-6 relative at large
+        # entries, more than torch's float32 result: computed in float64, rounded once
+        return matrix_exp(A.to(np.float64)).to(np.float32)
     with np.errstate(all="ignore"):
         norm1 = float(np.abs(A._data).sum(-2).max())
     s = max(0, int(math.ceil(math.log2(norm1))) + 1) if norm1 > 0.5 and math.isfinite(norm1) \
