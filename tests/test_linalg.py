@@ -365,3 +365,16 @@ def test_gradient_free_outputs_and_refusals_like_torch():
     q, _ = dl.linalg.qr(dl.tensor(RNG.standard_normal((4, 2)), requires_grad=True), "complete")
     with pytest.raises(NotImplementedError):                   # as torch, at backward
         q.sum().backward()
+
+
+def test_singular_value_gradients_where_they_repeat_match_torch():
+    # only S used (svdvals, the 2-norm) at repeated singular values (zero, the identity): the
+    # gradient is U diag(gS) Vh, finite, where the full formula's 1/(s_j^2 - s_i^2) is not
+    for x in (np.zeros((4, 4)), np.eye(3), np.diag([2.0, 2.0, 1.0])):
+        a, ta = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        (dl.linalg.svdvals(a) * dl.tensor(np.arange(1.0, x.shape[0] + 1))).sum().backward()
+        (torch.linalg.svdvals(ta) * torch.arange(1.0, x.shape[0] + 1, dtype=torch.float64)
+         ).sum().backward()
+        assert np.isfinite(a.grad.numpy()).all()
+        if x.any():   # at zero the subgradient depends on the LAPACK's U and V
+            _close(a.grad, ta.grad, 1e-12)

@@ -180,9 +180,12 @@ class Svd(Function):
     def backward(self, gu, gs, gvh):
         u, s, vh = self.u, self.s, self.vh
         k = s.shape[-1]
+        if (gu is None or not gu.any()) and (gvh is None or not gvh.any()):
+            # only S is used (svdvals, the spectral and nuclear norms): U diag(gS) Vh, with
+            # no 1 / (s_j^2 - s_i^2) terms to turn repeated singular values into NaN (torch's)
+            return (u * gs[..., None, :]) @ vh
         gu, gvh = gu[..., :k], gvh[..., :k, :]
         v, gv = _t(vh), _t(gvh)
-        k = s.shape[-1]
         eye = np.eye(k, dtype=bool)
         with np.errstate(all="ignore"):
             s2 = s * s
