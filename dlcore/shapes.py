@@ -109,3 +109,17 @@ def size_args(size, fname):
         if not isinstance(s, (numbers.Integral, np.integer)) or s < 0:
             raise ValueError("%s: sizes must be non-negative ints, got %s" % (fname, size))
     return tuple(int(s) for s in size)
+
+
+def steps_count(steps, fname):
+    """linspace/logspace's `steps` as an int: torch takes an int or a 0-d integer tensor and
+    refuses a float or a bool (TypeError, where NumPy would truncate or count True as 1)."""
+    data = getattr(steps, "_data", None)          # a dlcore Tensor (a leaf module: no import)
+    if data is not None and data.ndim == 0 and data.dtype.kind in "iu":
+        steps = int(data)
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral):
+        raise TypeError("%s(): argument 'steps' must be int, not %s"
+                        % (fname, type(steps).__name__))
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return int(steps)

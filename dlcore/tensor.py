@@ -42,7 +42,7 @@ from .ops.math_torch import MathTorchMethods
 from .shared_storage import SharedMemoryMethods
 from .shapes import (Size, SortResult, norm_dim as _norm_dim, norm_axes as _axes,  # noqa: F401
                      var_correction as _correction, resolve_shape as _resolve_shape,
-                     size_args as _size_args)
+                     size_args as _size_args, steps_count as _steps_count)
 from .tensor_base import (TensorBase, wrap, raw as _raw, operand as _operand,  # noqa: F401
                           scalar_of as _scalar_of, scalar_or_none as _scalar_or_none,
                           index_of as _index_of, shape_args as _shape_args)
@@ -382,6 +382,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     dt = _as_dtype(dtype, fname="linspace") or _default_dtype["dtype"]
     # tensor bounds (0-d only, as torch) count as their values, computed in the output dtype
     start, end = (_linspace_bound(v, name) for v, name in ((start, "start"), (end, "end")))
+    steps = _steps_count(steps, "linspace")
     return Tensor(np.linspace(start, end, steps, dtype=dt), requires_grad=requires_grad)
 
 

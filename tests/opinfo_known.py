@@ -10,76 +10,12 @@ full sweep (`python tests/opinfo_support.py -v`) prints the xfailed and xpassed 
 """
 
 KNOWN_FAILURES = [
-    # added when session 14 merged dl.linalg / dl.special / the new nn names: the OpInfo sweep
-    # found these gaps; each op's samples count as xfailed until fixed (next session's list)
-    ('cov', None, lambda s, d: s.kwargs.get("aweights") is not None,
-     ("an aweights gradient that is exactly 0 here is torch's rounding residue (~1e-6); "
-      "the comparison's tolerance is relative (namesmath, session 14)")),
-    ('frexp', None, lambda s, d: True,
-     "the mantissa output does not carry a gradient as torch's does (namesmath, session 14)"),
-    ('ldexp', None, lambda s, d: True,
-     'an integer input is not refused as torch refuses it (namesmath, session 14)'),
-    ('nextafter', None, lambda s, d: True,
-     "the output does not carry torch's (zero) gradient (namesmath, session 14)"),
-    ('igamma', None, lambda s, d: True,
-     ('a Python number as first argument is not refused as torch refuses it (namesmath, session'
-      ' 14)')),
-    ('igammac', None, lambda s, d: True,
-     ('a Python number as first argument is not refused as torch refuses it (namesmath, session'
-      ' 14)')),
-    ('logspace', None, lambda s, d: True,
-     ("sample results differ from torch's in corner cases not yet looked at (namesmath, session"
-      ' 14)')),
-    ('matrix_exp', None, lambda s, d: True,
-     ("float32 result 2e-6 relative off torch's at entries near 1e5 (NumPy float32 squaring; "
-      'namesmath, session 14)')),
-    ('lu', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('qr', None, lambda s, d: True,
-     ('no gradient for wide or empty inputs in reduced mode (NotImplementedError; namesmath, '
-      'session 14)')),
-    ('svd', None, lambda s, d: True,
-     ('torch.svd(some=False) is full_matrices=True: no gradient for non-square inputs '
-      '(NotImplementedError; namesmath, session 14)')),
-    ('pinverse', None, lambda s, d: True,
-     'empty inputs give an output without a gradient (namesmath, session 14)'),
-    ('linalg.cross', None, lambda s, d: True,
-     'inputs of different rank are broadcast where torch refuses them (namesmath, session 14)'),
-    ('linalg.cholesky_ex', None, lambda s, d: True,
-     'empty batches of 0x0 matrices fail to reshape (namesmath, session 14)'),
-    ('linalg.inv_ex', None, lambda s, d: True,
-     'empty batches of 0x0 matrices fail to reshape (namesmath, session 14)'),
-    ('linalg.solve_ex', None, lambda s, d: True,
-     'empty 0x0 systems fail to reshape (namesmath, session 14)'),
+    # linalg.eig/eigvals: the eigenvalues of a general real matrix are complex in general and
+    # dlcore has no complex dtypes (the other 27 entries of session 14 were fixed in session 15)
     ('linalg.eig', None, lambda s, d: True,
      ('complex eigenvalues: dlcore has no complex dtypes and raises NotImplementedError '
       '(namesmath, session 14)')),
     ('linalg.eigvals', None, lambda s, d: True,
      ('complex eigenvalues: dlcore has no complex dtypes and raises NotImplementedError '
       '(namesmath, session 14)')),
-    ('linalg.eigh', None, lambda s, d: True,
-     ("the input gradient differs from torch's on batched samples (namesmath, session 14; to "
-      'investigate: symmetrization of the gradient)')),
-    ('linalg.lstsq', None, lambda s, d: True,
-     'the gelsy-driver samples give an output without a gradient (namesmath, session 14)'),
-    ('linalg.matrix_power', None, lambda s, d: True,
-     'power 0 on an empty batch gives an output without a gradient (namesmath, session 14)'),
-    ('linalg.qr', None, lambda s, d: True,
-     ('no gradient for wide or empty inputs in reduced mode (NotImplementedError; namesmath, '
-      'session 14)')),
-    ('linalg.lu_factor', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('linalg.lu_factor_ex', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('linalg.lu', None, lambda s, d: True,
-     'no gradient for non-square LU (NotImplementedError; namesmath, session 14)'),
-    ('linalg.pinv', None, lambda s, d: True,
-     'empty inputs give an output without a gradient (namesmath, session 14)'),
-    ('linalg.svd', None, lambda s, d: True,
-     ('no gradient of full_matrices=True for non-square inputs (NotImplementedError; namesmath,'
-      ' session 14)')),
-    ('nn.functional.multi_margin_loss', None, lambda s, d: True,
-     "samples differ from torch's in cases not yet looked at (namesnn, session 14)"),
-    ('nn.functional.multilabel_margin_loss', None, lambda s, d: True,
-     "samples differ from torch's in cases not yet looked at (namesnn, session 14)"),
 ]

@@ -125,6 +125,15 @@ def test_matrix_exp(scale):
     _close(dl.matrix_exp(a), torch.matrix_exp(ta), 1e-9)
 
 
+def test_matrix_exp_float32_is_the_float64_result_rounded():
+    # entries past 100: float32 products and squarings drift (torch's float32: ~7e-6 here)
+    x = np.random.default_rng(7).standard_normal((3, 5, 5)).astype(np.float32) * 2
+    ours = dl.linalg.matrix_exp(dl.tensor(x)).numpy()
+    exact = torch.linalg.matrix_exp(torch.tensor(x, dtype=torch.float64)).numpy()
+    assert ours.dtype == np.float32 and np.abs(exact).max() > 1e2
+    np.testing.assert_allclose(ours, exact, rtol=2 ** -23, atol=0)
+
+
 def test_norms_match_torch():
     a, ta = _pair(RNG.standard_normal((2, 3, 5)))
     for ord in ("fro", "nuc", 1, -1, 2, -2, math.inf, -math.inf):
@@ -222,7 +231,18 @@ GRADS = [
     ("svd", lambda a: (lambda u, s, vh: (s, u @ vh, u * u))(*dl.linalg.svd(a, False)),
      [(3, 3), (4, 2), (2, 3, 5)]),
     ("qr", lambda a: dl.linalg.qr(a), [(3, 3), (5, 3), (2, 4, 2)]),
-    ("pinv", lambda a: dl.linalg.pinv(a), [(4, 2), (2, 3, 5)]),
+    ("pinv", lambda a: dl.linalg.pinv(a), [(4, 2), (2, 3, 5), (3, 3)]),
+    ("pinv_hermitian", lambda a: dl.linalg.pinv(_sym(a), hermitian=True), [(3, 3), (2, 4, 4)]),
+    ("lstsq", lambda a: dl.linalg.lstsq(a, a[..., :2] ** 2, driver="gelsd")[:2],
+     [(4, 2), (2, 5, 3)]),
+    # non-square factorizations: LU wide and tall, QR wide (reduced and complete), the full
+    # SVD of non-square inputs through its gauge-invariant parts (the first k vectors)
+    ("lu_nonsquare", lambda a: dl.linalg.lu(a)[1:], [(3, 5), (5, 3), (2, 2, 4), (2, 4, 1)]),
+    ("lu_factor_nonsquare", lambda a: dl.linalg.lu_factor(a).LU, [(3, 5), (5, 3)]),
+    ("qr_wide", lambda a: dl.linalg.qr(a), [(3, 5), (2, 2, 4), (1, 3)]),
+    ("qr_wide_complete", lambda a: dl.linalg.qr(a, "complete"), [(3, 5)]),
+    ("svd_full", lambda a: (lambda u, s, vh: (s, u[..., :s.shape[-1]] @ vh[..., :s.shape[-1], :]))(
+        *dl.linalg.svd(a, True)), [(4, 2), (2, 3, 5)]),
     ("matrix_exp", lambda a: dl.linalg.matrix_exp(a), [(3, 3), (2, 2, 2)]),
     ("matrix_power", lambda a: dl.linalg.matrix_power(a, -3), [(3, 3)]),
     ("matrix_norm2", lambda a: dl.linalg.matrix_norm(a, 2), [(3, 4)]),
@@ -273,3 +293,88 @@ def test_lu_singular_info_and_gradients():
     x = _g((2, 4, 4), spd=True)
     assert dl.autograd.gradcheck(lambda t: dl.linalg.lu(t)[1:], (x,))
     assert dl.autograd.gradcheck(lambda t: dl.linalg.lu_factor(t).LU, (x,))
+
+
+def test_pinv_gradient_where_singular_values_repeat():
+    # an orthogonal matrix times 2: every singular value is 2, where a path through the SVD's
+    # gradient divides by s_i^2 - s_j^2 = 0; pinv's own formula is smooth there
+    q = np.linalg.qr(np.random.default_rng(3).standard_normal((4, 4)))[0]
+    a = dl.tensor(2 * q, requires_grad=True)
+    assert dl.autograd.gradcheck(dl.linalg.pinv, (a,))
+    ta = torch.tensor(2 * q, requires_grad=True)
+    dl.linalg.pinv(a).sum().backward()
+    torch.linalg.pinv(ta).sum().backward()
+    _close(a.grad, ta.grad, 1e-9)
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_and_pinv_hermitian_gradients_match_torch(uplo):
+    # a non-symmetric input: the factorization reads one triangle; torch's gradient is the
+    # symmetric one (the skew part of V^T gV), which dlcore's must equal
+    x = np.random.default_rng(4).standard_normal((2, 4, 4))
+    a, ta = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    gw, gv = np.random.default_rng(5).standard_normal((2, 2, 4, 4))[:, :, 0], None
+    w, v = dl.linalg.eigh(a, UPLO=uplo)
+    tw, tv = torch.linalg.eigh(ta, UPLO=uplo)
+    ((w * dl.tensor(gw[0])).sum() + (v * v).sum(-2).mul(dl.tensor(gw[1])).sum()).backward()
+    ((tw * torch.tensor(gw[0])).sum() + (tv * tv).sum(-2).mul(torch.tensor(gw[1])).sum()
+     ).backward()
+    _close(a.grad, ta.grad, 1e-9)
+    b, tb = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    _close(dl.linalg.pinv(b, hermitian=True), torch.linalg.pinv(tb, hermitian=True), 1e-9)
+    (dl.linalg.pinv(b, hermitian=True) ** 2).sum().backward()
+    (torch.linalg.pinv(tb, hermitian=True) ** 2).sum().backward()
+    _close(b.grad, tb.grad, 1e-8)
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (0, 3), (3, 0)])
+def test_empty_inputs_like_torch(shape):
+    a, ta = _pair(np.zeros(shape))
+    sq = shape[-1] == shape[-2]
+    if sq:
+        _close(dl.linalg.inv_ex(a).inverse, torch.linalg.inv_ex(ta).inverse)
+        _close(dl.linalg.cholesky_ex(a).L, torch.linalg.cholesky_ex(ta).L)
+        _close(dl.linalg.solve_ex(a, a).result, torch.linalg.solve_ex(ta, ta).result)
+        _close(dl.linalg.matrix_power(a, 0), torch.linalg.matrix_power(ta, 0))
+    g = dl.tensor(np.zeros(shape), requires_grad=True)
+    for out in (dl.linalg.pinv(g), dl.linalg.qr(g).R):
+        assert out.requires_grad
+        out.sum().backward()
+        assert g.grad.shape == g.shape and not g.grad.numpy().any()
+        g.grad = None
+
+
+def test_gradient_free_outputs_and_refusals_like_torch():
+    a = dl.tensor(RNG.standard_normal((4, 3)), requires_grad=True)
+    ta = torch.tensor(a.numpy(), requires_grad=True)
+    for drv in ("gels", "gelsy", "gelsd", "gelss"):
+        r, tr = dl.linalg.lstsq(a, a, driver=drv), torch.linalg.lstsq(ta, ta, driver=drv)
+        for x, y in zip(r, tr):
+            assert tuple(x.shape) == tuple(y.shape) and x.requires_grad == y.requires_grad, drv
+    with pytest.raises(RuntimeError):
+        dl.linalg.lstsq(a, a, driver="nope")
+    nan = dl.tensor(np.full((3, 3), np.nan), requires_grad=True)
+    p = dl.linalg.matrix_power(nan, 0)                     # identities, zero gradient
+    p.sum().backward()
+    _close(p, torch.eye(3, dtype=torch.float64))
+    assert not nan.grad.numpy().any()
+    with pytest.raises(RuntimeError):
+        dl.linalg.cross(dl.ones(5, 5, 3), dl.ones(5, 3))       # ranks differ (torch refuses)
+    with pytest.raises(RuntimeError):
+        dl.linalg.cross(dl.ones(5, 3), dl.ones(5, 1))          # no broadcast of the 3-dim
+    q, _ = dl.linalg.qr(dl.tensor(RNG.standard_normal((4, 2)), requires_grad=True), "complete")
+    with pytest.raises(NotImplementedError):                   # as torch, at backward
+        q.sum().backward()
+
+
+def test_singular_value_gradients_where_they_repeat_match_torch():
+    # only S used (svdvals, the 2-norm) at repeated singular values (zero, the identity): the
+    # gradient is U diag(gS) Vh, finite, where the full formula's 1/(s_j^2 - s_i^2) is not
+    for x in (np.zeros((4, 4)), np.eye(3), np.diag([2.0, 2.0, 1.0])):
+        a, ta = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        (dl.linalg.svdvals(a) * dl.tensor(np.arange(1.0, x.shape[0] + 1))).sum().backward()
+        (torch.linalg.svdvals(ta) * torch.arange(1.0, x.shape[0] + 1, dtype=torch.float64)
+         ).sum().backward()
+        assert np.isfinite(a.grad.numpy()).all()
+        if x.any():   # at zero the subgradient depends on the LAPACK's U and V
+            _close(a.grad, ta.grad, 1e-12)

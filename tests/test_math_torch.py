@@ -100,6 +100,54 @@ def test_frexp_ldexp_nextafter():
     assert dl.autograd.gradcheck(lambda t: dl.ldexp(t, dl.tensor([3, -1])), (x,))
 
 
+def test_frexp_nextafter_gradients_and_refusals_like_torch():
+    # frexp's mantissa: d/dx = 2^-exponent (piecewise); nextafter: 1 for input, 0 for other
+    x = np.array([0.3, -5.0, 1e-310, 7.0, 1e300])
+    a, ta = dl.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    g = np.array([1.0, -2.0, 0.5, 3.0, 1.5])
+    (dl.frexp(a).mantissa * dl.tensor(g)).sum().backward()
+    (torch.frexp(ta).mantissa * torch.tensor(g)).sum().backward()
+    _close(a.grad, ta.grad)
+    assert dl.autograd.gradcheck(lambda t: dl.frexp(t).mantissa, (dl.tensor(
+        [0.3, -5.0, 7.0], dtype=dl.float64, requires_grad=True),))
+    b = dl.tensor([1.0, 2.0], requires_grad=True)
+    o = dl.tensor([3.0], dtype=dl.float64, requires_grad=True)  # float32 and 0-d-ish float64
+    r = dl.nextafter(b, o)
+    tb, to = torch.tensor([1.0, 2.0], requires_grad=True), torch.tensor([3.0],
+                                                                        dtype=torch.float64,
+                                                                        requires_grad=True)
+    tr = torch.nextafter(tb, to)
+    _close(r, tr)
+    r.sum().backward()
+    tr.sum().backward()
+    _close(b.grad, tb.grad)
+    _close(o.grad, to.grad)
+    i = dl.tensor([1, 2, 3])
+    for fn in (dl.ldexp, dl.nextafter, dl.igamma, dl.igammac, dl.special.gammainc):
+        with pytest.raises(TypeError):
+            fn(dl.tensor([1.0]), 2)                 # torch has no Python-number overload
+        with pytest.raises(TypeError):
+            fn(2, dl.tensor([1.0]))
+    for fn in (dl.nextafter, dl.igamma, dl.igammac):
+        with pytest.raises(NotImplementedError):
+            fn(i, i)                                # integer-only: torch refuses
+    _close(dl.ldexp(i, i), torch.ldexp(torch.tensor([1, 2, 3]), torch.tensor([1, 2, 3])))
+    _close(dl.igamma(dl.tensor([1.5], dtype=dl.float32), dl.tensor([2])),
+           torch.igamma(torch.tensor([1.5]), torch.tensor([2])), 1e-6)
+
+
+@pytest.mark.parametrize("fn", ["linspace", "logspace"])
+def test_steps_must_be_an_int(fn):
+    for bad in (1.0, True, dl.tensor(3.0)):
+        with pytest.raises(TypeError):
+            getattr(dl, fn)(0, 3, bad)
+        with pytest.raises(TypeError):
+            getattr(torch, fn)(0, 3, torch.tensor(3.0) if isinstance(bad, dl.Tensor) else bad)
+    with pytest.raises(RuntimeError):
+        getattr(dl, fn)(0, 3, -1)
+    _close(getattr(dl, fn)(0, 3, dl.tensor(4)), getattr(torch, fn)(0, 3, torch.tensor(4)), 1e-6)
+
+
 def test_cov_corrcoef():
     x, tx = _pair(RNG.standard_normal((3, 6)))
     _close(dl.cov(x), torch.cov(tx))

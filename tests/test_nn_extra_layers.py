@@ -95,6 +95,19 @@ def test_multilabel_margin_loss_matches_torch(reduction):
           [x[0]])
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_margin_losses_take_a_0d_input_as_torch(reduction):
+    # torch reads a 0-d input as one sample of one class (a zero loss with a zero gradient)
+    x = np.array(0.7)
+    check(lambda x: F.multi_margin_loss(x, dl.tensor(np.array(0)), reduction=reduction),
+          lambda x: TF.multi_margin_loss(x, torch.tensor(0), reduction=reduction), [x])
+    for t in (0, -1):
+        check(lambda x: F.multilabel_margin_loss(x, dl.tensor(np.array(t)), reduction=reduction),
+              lambda x: TF.multilabel_margin_loss(x, torch.tensor(t), reduction=reduction), [x])
+    with pytest.raises(IndexError):
+        F.multi_margin_loss(dl.tensor(0.7), dl.tensor(1))
+
+
 def test_loss_gradcheck_and_layers():
     x = RNG.standard_normal((5, 4))
     y = np.array([0, 3, 1, 1, 2])

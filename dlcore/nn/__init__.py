@@ -37,3 +37,4 @@ from .modules.padding import *  # noqa: F401,F403
 from .modules.lazy import *  # noqa: F401,F403
 from .modules.lp_lrn import *  # noqa: F401,F403
 from .modules.pooling_fractional import *  # noqa: F401,F403
+from .modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401

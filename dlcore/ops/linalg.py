@@ -12,8 +12,8 @@ from ..tensor_base import TensorBase, wrap
 from . import diagonal as _diag
 from . import join as _join
 from .linalg_lu import LuParts, lu_factor_array, permutation as _lu_perm
-from .linalg_decomp import (Cholesky, Det, Eigh, Inv, LinAlgError, Qr, Slogdet,  # noqa: F401
-                            Solve, Svd)
+from .linalg_decomp import (Cholesky, Det, Eigh, Inv, LinAlgError, Pinv, Qr,  # noqa: F401
+                            Slogdet, Solve, Svd)
 from .math_extra import cross as _cross
 from .vector_norm import nuclear_norm as _nuclear_norm
 from .vector_norm import vector_norm as _vector_norm
@@ -68,7 +68,8 @@ def inv(A):
 
 def _info(A, fn):
     """Per-matrix LAPACK info (0: fine, 1: failed), as the *_ex functions report it."""
-    flat = A._data.reshape((-1,) + A.shape[-2:])
+    # the batch count spelled out: -1 is ambiguous for an empty batch of 0x0 matrices
+    flat = A._data.reshape((int(np.prod(A.shape[:-2])),) + A.shape[-2:])
     info = np.zeros(flat.shape[0], np.int32)
     for i, m in enumerate(flat):
         try:
@@ -200,23 +201,22 @@ def _pinv_cut(s, atol, rtol, m, n):
 
 
 def pinv(A, *, atol=None, rtol=None, hermitian=False):
-    """The Moore-Penrose pseudo-inverse: V diag(1/s, 0 under the cutoff) U^T."""
+    """The Moore-Penrose pseudo-inverse (linalg_decomp.Pinv: V diag(1/s, 0 under the cutoff)
+    U^T, from eigh's lower triangle if hermitian, as torch)."""
     A = _matrix(A, "linalg.pinv", square=False)
     m, n = A.shape[-2], A.shape[-1]
     if min(m, n) == 0:
-        return _zeros(*(tuple(A.shape[:-2]) + (n, m)), dtype=A.dtype)
-    U, S, Vh = svd(A, full_matrices=False)
-    keep = wrap(S._data > _pinv_cut(S, atol, rtol, m, n))
-    safe = S.masked_fill(~keep, 1.0)
-    sinv = (1.0 / safe).masked_fill(~keep, 0.0)
-    return (Vh.mT * sinv.unsqueeze(-2)) @ U.mT
+        return A.mT.clone()      # empty, and differentiable as torch's (a zero gradient)
+    tol = [t._data if isinstance(t, TensorBase) else t for t in (atol, rtol)]
+    return Pinv.apply(A, atol=tol[0], rtol=tol[1], hermitian=bool(hermitian))
 
 
 def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     A = _matrix(A, "linalg.matrix_rank", square=False)
     if tol is not None:
         atol, rtol = tol, 0.0
-    s = svdvals(A).detach()
+    # hermitian: the |eigenvalues| of the lower triangle, as torch
+    s = eigvalsh(A).detach().abs() if hermitian else svdvals(A).detach()
     cut = _pinv_cut(s, atol, rtol, A.shape[-2], A.shape[-1])
     return wrap((s._data > cut).sum(-1).astype(np.int64))
 
@@ -229,14 +229,20 @@ def lstsq(A, B, rcond=None, *, driver=None):
     b = B.unsqueeze(-1) if vec else B
     if b.shape[-2] != A.shape[-2]:
         raise RuntimeError("torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+    if driver not in (None, "gels", "gelsy", "gelsd", "gelss"):
+        raise RuntimeError("torch.linalg.lstsq: parameter `driver` should be one of "
+                           "(gels, gelsy, gelsd, gelss)")
     x = pinv(A, rtol=rcond) @ b
     m, n = A.shape[-2], A.shape[-1]
     rank = matrix_rank(A)
     if m > n and bool((rank._data == n).all()) and driver not in (None, "gelsy"):
         res = ((A @ x - b) ** 2).sum(-2)
     else:
-        res = _zeros(0, dtype=A.dtype)
-    sv = svdvals(A) if driver in ("gelsd", "gelss") else _zeros(0, dtype=A.dtype)
+        # torch's empty residuals still carry a (zero) gradient
+        res = x.reshape(-1)[:0]
+    if driver == "gels":          # torch: gels reports no rank
+        rank = wrap(np.zeros(0, np.int64))
+    sv = svdvals(A).detach() if driver in ("gelsd", "gelss") else _zeros(0, dtype=A.dtype)
     return LstsqResult(x.squeeze(-1) if vec else x, res, rank, sv)
 
 
@@ -246,7 +252,9 @@ def matrix_power(A, n):
         raise TypeError("matrix_power: n must be an int, got %r" % (n,))
     n = int(n)
     if n == 0:
-        return wrap(np.broadcast_to(np.eye(A.shape[-1], dtype=A.dtype), A.shape).copy())
+        # the identities, differentiable as torch's (a zero gradient, NaN in A or not)
+        zero = A.masked_fill(wrap(np.ones(A.shape, bool)), 0.0)
+        return zero + _eye(A.shape[-1], A.dtype)
     if n < 0:
         A, n = inv(A), -n
     out, base = None, A
@@ -265,6 +273,10 @@ def matrix_exp(A):
     A = _matrix(A, "linalg.matrix_exp")
     if A.numel() == 0:
         return A.clone()
+    if A.dtype == np.float32:
+        # the 18 products and s squarings round in float32 up to ~1e-6 relative at large
+        # entries, more than torch's float32 result: computed in float64, rounded once
+        return matrix_exp(A.to(np.float64)).to(np.float32)
     with np.errstate(all="ignore"):
         norm1 = float(np.abs(A._data).sum(-2).max())
     s = max(0, int(math.ceil(math.log2(norm1))) + 1) if norm1 > 0.5 and math.isfinite(norm1) \

@@ -17,6 +17,8 @@ def _rows(fname, input, target, target_rank_offset):
     if target.dtype.kind not in "iu":
         raise TypeError("%s: target must hold integer class indices, got %s"
                         % (fname, target.dtype))
+    if input.ndim == 0:       # torch: a 0-d input is one sample of one class
+        input = input.reshape(1)
     if input.ndim not in (1, 2) or input.shape[-1] == 0:
         raise ValueError("%s: expected a non-empty 1-D or 2-D input, got shape %s"
                          % (fname, tuple(input.shape)))

@@ -281,18 +281,22 @@ def cummin(input, dim):
 
 
 def cross(input, other, dim=None):
+    # torch broadcasts the batch dims but not the rank, nor the size-3 dim itself
+    if input.ndim != other.ndim:
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
+    if dim is None:   # torch's (deprecated) default: the first dim of size 3 of input
+        dims = [i for i, s in enumerate(input.shape) if s == 3]
+        if not dims:
+            raise RuntimeError("no dimension of size 3 in input")
+        d = dims[0]
+    else:
+        d = norm_dim(dim, input.ndim, "cross")
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError("linalg.cross: inputs dimension %s must have length 3. Got %d and %d"
+                           % (d if dim is None else dim, input.shape[d], other.shape[d]))
     a, b = _promoted(input, other)
     shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
     a, b = a.expand(*shape), b.expand(*shape)
-    if dim is None:   # torch's (deprecated) default: the first dim of size 3
-        dims = [i for i, s in enumerate(shape) if s == 3]
-        if not dims:
-            raise RuntimeError("cross: no dimension of size 3 in input")
-        d = dims[0]
-    else:
-        d = norm_dim(dim, len(shape), "cross")
-        if shape[d] != 3:
-            raise RuntimeError("cross: dimension %d does not have size 3" % dim)
     a0, a1, a2 = (a.narrow(d, i, 1).squeeze(d) for i in range(3))
     b0, b1, b2 = (b.narrow(d, i, 1).squeeze(d) for i in range(3))
     return join.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)

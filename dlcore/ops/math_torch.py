@@ -1,8 +1,8 @@
 """More of torch's top-level math, composed of differentiable ops where torch differentiates
 them: addmv addr addbmm baddbmm (the fused multiply-adds, beta=0 ignoring input as torch)
-logaddexp2 logcumsumexp ldexp cov corrcoef trapezoid trapz cumulative_trapezoid vander; and
-without gradients: frexp nextafter logspace and the window functions (hann hamming blackman
-bartlett kaiser).  `MathTorchMethods` holds the Tensor methods."""
+logaddexp2 logcumsumexp ldexp frexp (the mantissa) nextafter cov corrcoef trapezoid trapz
+cumulative_trapezoid vander; and without gradients: logspace and the window functions (hann
+hamming blackman bartlett kaiser).  `MathTorchMethods` holds the Tensor methods."""
 import math
 from collections import namedtuple
 
@@ -10,9 +10,10 @@ import numpy as np
 
 from ..autograd import Function
 from ..dtypes import get_default_dtype, is_floating
-from ..shapes import norm_dim
+from ..shapes import norm_dim, steps_count
 from ..tensor_base import TensorBase, wrap
 from . import join
+from .promote import binary_operands
 from . import special_numerics as N
 
 __all__ = ["addmv", "addr", "addbmm", "baddbmm", "logaddexp2", "logcumsumexp", "ldexp",
@@ -109,22 +110,59 @@ def logcumsumexp(input, dim):
     return LogCumSumExp.apply(input, axis=norm_dim(dim, input.ndim, "logcumsumexp"))
 
 
+def _tensors(name, input, other):
+    """torch's ldexp/nextafter take two Tensors (no Python-number overload): a number raises."""
+    for arg, val in (("input", input), ("other", other)):
+        if not isinstance(val, TensorBase):
+            raise TypeError("%s(): argument '%s' must be Tensor, not %s"
+                            % (name, arg, type(val).__name__))
+
+
 def ldexp(input, other):
     """input * 2^other (a float result)."""
-    other = other if isinstance(other, TensorBase) else wrap(np.asarray(other))
+    _tensors("ldexp", input, other)
     return _float(input) * (2.0 ** _float(other))
+
+
+class FrexpMantissa(Function):
+    """The mantissa of frexp; the exponent is piecewise constant, so d mantissa / d input is
+    2^-exponent (applied to the gradient by ldexp: exact, and no overflow of 2^-e itself)."""
+
+    def forward(self, a):
+        m, e = np.frexp(a)
+        self.exponent = e
+        return m
+
+    def backward(self, g):
+        return np.ldexp(g, -self.exponent.astype(np.int32)).astype(g.dtype, copy=False)
 
 
 def frexp(input):
     if not is_floating(input.dtype):
         raise RuntimeError("torch.frexp() only supports floating-point dtypes")
-    m, e = np.frexp(input._data)
-    return FrexpResult(wrap(m), wrap(e.astype(np.int32)))
+    with np.errstate(all="ignore"):
+        e = np.frexp(input._data)[1].astype(np.int32)
+    return FrexpResult(FrexpMantissa.apply(input), wrap(e))
+
+
+class NextAfter(Function):
+    """The next float after a towards b, with torch's gradient: 1 for a, 0 for b (the one-ulp
+    step is ignored, as torch does)."""
+
+    def forward(self, a, b):
+        return np.nextafter(a, b)
+
+    def backward(self, g):
+        return g, (np.zeros_like(g) if self.needs_input_grad[1] else None)
 
 
 def nextafter(input, other):
-    o = other._data if isinstance(other, TensorBase) else other
-    return wrap(np.nextafter(input._data, np.asarray(o, input._data.dtype)))
+    _tensors("nextafter", input, other)
+    if not (is_floating(input.dtype) or is_floating(other.dtype)):
+        raise NotImplementedError('"nextafter_cpu" not implemented for integer dtypes (%s, %s)'
+                                  % (input.dtype, other.dtype))
+    a, b = binary_operands(input, other)
+    return NextAfter.apply(a, b)
 
 
 def cov(input, *, correction=1, fweights=None, aweights=None):
@@ -305,11 +343,10 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
              requires_grad=False):
     s = float(start._data) if isinstance(start, TensorBase) else float(start)
     e = float(end._data) if isinstance(end, TensorBase) else float(end)
-    if isinstance(steps, bool) or int(steps) != steps or steps < 0:
-        raise RuntimeError("number of steps must be non-negative")
+    steps = steps_count(steps, "logspace")
     dt = get_default_dtype() if dtype is None else dtype
     with np.errstate(all="ignore"):
-        vals = np.power(float(base), np.linspace(s, e, int(steps)))
+        vals = np.power(float(base), np.linspace(s, e, steps))
     out = wrap(vals.astype(dt))
     if requires_grad:
         out.requires_grad_(True)

@@ -12,6 +12,7 @@ from ..dtypes import get_default_dtype, is_floating
 from ..tensor_base import TensorBase, wrap
 from . import join
 from . import special_numerics as N
+from .promote import binary_operands
 
 __all__ = ["erf", "erfc", "erfinv", "lgamma", "digamma", "polygamma", "mvlgamma", "i0", "igamma",
            "igammac"]
@@ -276,24 +277,27 @@ def zeta(input, other):
     return Zeta.apply(input, other)
 
 
-def _binary(input, other, name):
-    if not isinstance(input, TensorBase) and not isinstance(other, TensorBase):
-        raise TypeError("%s: expected a Tensor as input or other, got two numbers" % name)
-    if not isinstance(input, TensorBase):
-        input = wrap(np.asarray(input, dtype=_float_array(other._data).dtype))
-    if not isinstance(other, TensorBase):
-        other = wrap(np.asarray(other, dtype=_float_array(input._data).dtype))
-    return input, other
+def _igamma_operands(input, other, name):
+    """torch's igamma/igammac take two Tensors (no Python-number overload) of which one at
+    least is floating; the result has their promoted dtype (float32 with an integer one)."""
+    for arg, val in (("input", input), ("other", other)):
+        if not isinstance(val, TensorBase):
+            raise TypeError("%s(): argument '%s' must be Tensor, not %s"
+                            % (name, arg, type(val).__name__))
+    if not (is_floating(input.dtype) or is_floating(other.dtype)):
+        raise NotImplementedError('"%s_cpu" not implemented for integer dtypes (%s, %s)'
+                                  % (name, input.dtype, other.dtype))
+    return binary_operands(input, other)
 
 
 def igamma(input, other):
     """The regularized lower incomplete gamma P(input, other) (torch.special.gammainc)."""
-    return Igamma.apply(*_binary(input, other, "igamma"), upper=False)
+    return Igamma.apply(*_igamma_operands(input, other, "igamma"), upper=False)
 
 
 def igammac(input, other):
     """The regularized upper incomplete gamma Q(input, other) (torch.special.gammaincc)."""
-    return Igamma.apply(*_binary(input, other, "igammac"), upper=True)
+    return Igamma.apply(*_igamma_operands(input, other, "igammac"), upper=True)
 
 
 def _where(c, a, b):
