@@ -86,6 +86,12 @@ def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1
 
 def _pair(v, name, fname, n=2):
     """An int or a sequence of n ints (or of one, which ATen repeats) -> tuple of n ints."""
+    # the forms layers pass, without numbers.Integral's isinstance (an ABC check costs ~1 us,
+    # and a batch-1 conv2d call made nine: a fifth of its Python time)
+    if type(v) is tuple and len(v) == n and all([type(e) is int for e in v]):
+        return v
+    if type(v) is int:
+        return (v,) * n
     if isinstance(v, numbers.Integral) and not isinstance(v, bool):
         return (int(v),) * n
     try:
@@ -260,13 +266,16 @@ class Conv2dWeightGrad(Function):
         return gx, gg
 
 
-def _seal_kwargs(input, weight, bias, stride, dilation, groups):
-    """{'wtoken': the weight's seal token} for a float32 3x3 stride-1 convolution that
-    records nothing (the calls whose Winograd filter transform the cache keeps), else {}.
-    Sealing makes the weight's array read-only until a writer unseals it (see
-    dlcore.autograd.sealed); only weights the cache can serve are sealed."""
-    if weight.dtype != np.float32 or groups != 1 or weight.shape[2:] != (3, 3) or \
-            stride != (1, 1) or dilation != (1, 1) or _function._tracer is not None:
+def _seal_kwargs(input, weight, bias, stride, dilation, groups, packed=False):
+    """{'wtoken': the weight's seal token} for a float32 convolution that records nothing and
+    whose weights a cache keeps something of: a 3x3 stride-1 one's Winograd filter transform,
+    or with `packed` (conv2d on one image, not pointwise) its weights packed for the plan's
+    kernels (csrc/conv_routes.c); else {}.  Sealing makes the weight's array read-only until
+    a writer unseals it (see dlcore.autograd.sealed); only weights a cache can serve are
+    sealed."""
+    wino = weight.shape[2:] == (3, 3) and stride == (1, 1) and dilation == (1, 1)
+    if weight.dtype != np.float32 or groups != 1 or not (wino or packed) or \
+            _function._tracer is not None:
         return {}
     if is_grad_enabled() and (input.requires_grad or weight.requires_grad or
                               (bias is not None and bias.requires_grad)):
@@ -324,7 +333,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched = _conv_inputs(fname, input, weight, bias, 2, "(C_out, C_in/groups, kH, kW)")
     stride = _pair(stride, "stride", fname)
     dilation = _pair(dilation, "dilation", fname)
-    if not isinstance(groups, numbers.Integral) or groups < 1:
+    if type(groups) is not int and not isinstance(groups, numbers.Integral) or groups < 1:
         raise ValueError("conv2d: groups must be a positive int, got %r" % (groups,))
     groups = int(groups)
     if min(stride) < 1:
@@ -374,8 +383,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError("conv2d: output size %s would be empty for input of shape %s"
                          % (out_hw, tuple(input.shape)))
     args = (x, weight) if bias is None else (x, weight, bias)
+    # one image (batch-1 inference): the im2col and small-map routes keep the weights packed
+    packed = N == 1 and C > 1 and (R, S, stride, pad) != (1, 1, (1, 1), (0, 0))
     y = Conv2dFn.apply(*args, stride=stride, padding=pad, dilation=dilation, groups=groups,
-                       out_hw=out_hw, **_seal_kwargs(x, weight, bias, stride, dilation, groups))
+                       out_hw=out_hw, **_seal_kwargs(x, weight, bias, stride, dilation, groups,
+                                                     packed))
     return y.squeeze(0) if unbatched else y
 
 
