@@ -167,6 +167,29 @@ def test_packed_weights_follow_a_changed_weight(case):
     check()
 
 
+def test_packed_weights_shared_by_python_threads():
+    """Several Python threads running one sealed layer at once (the GIL released in the
+    kernels) share its kept packing and each get the single-threaded result."""
+    import threading
+    conv = nn.Conv2d(32, 48, 3, 2, 1).eval()
+    xs = [RNG.standard_normal((1, 32, 29, 31)).astype(np.float32) for _ in range(4)]
+    with dl.no_grad():
+        want = [conv(dl.tensor(x)).numpy() for x in xs]
+    got = [None] * len(xs)
+
+    def run(k):
+        with dl.no_grad():
+            for _ in range(5):
+                got[k] = conv(dl.tensor(xs[k])).numpy()
+    ts = [threading.Thread(target=run, args=(k,)) for k in range(len(xs))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_forced_algorithm_keeps_im2col():
     """conv_algorithm('im2col') keeps the direct kernels out, in eager as in the plan: the
     eager result is then the im2col product's, which differs from the direct kernel's in

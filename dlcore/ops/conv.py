@@ -7,7 +7,9 @@ convolutions where a cost model says it is faster.  A float32 forward whose shap
 plan runs on one of the executor's kernels runs that kernel too (csrc/conv_routes.c): the
 direct kernels (stride 2 on at most 4 input channels, a network's first layer; stride 1 with
 few output channels on a small map) and, for one image on a small map, the transposed product
-col^T W^T, so eager and planned inference take the same algorithm.
+col^T W^T, so eager and planned inference take the same algorithm.  For one image on a sealed
+weight (a call recording nothing: see _seal_kwargs) the small-map product and im2col run the
+plan's kernels on weights packed once and kept while the seal holds (csrc/conv_pack_cache.c).
 conv_transpose2d's forward is conv2d's input-gradient kernel and its backward is conv2d's
 forward plus weight gradient.
 
