@@ -182,17 +182,14 @@ static int try_winograd_f64(const dl_conv_params *p, int bwd, const double *in,
 
 /* The forward's routes before im2col + GEMM, in the planner's order (dlcore/jit/
  * lower_layers.py's _conv), so that an eager call runs the kernel a plan of the same
- * convolution runs: the direct kernels, Winograd, the small-map transposed product, and
- * with the weights' seal token im2col on weights packed once (conv_routes.h).  1 and *rc
- * set when one ran. */
+ * convolution runs: the direct kernels, Winograd, the small-map transposed product
+ * (conv_routes.h).  1 and *rc set when one ran. */
 static int try_fwd_routes_f32(const dl_conv_params *p, const float *x, const float *w,
                               const float *bias, float *y, int *rc)
 {
-    const uint64_t token = t_cache_weights ? t_weight_token : 0;
     return dl_conv_route_direct_f32(p, x, w, bias, y, rc) ||
            try_winograd_f32(p, 0, x, w, bias, y, rc) ||
-           dl_conv_route_small_map_f32(p, x, w, bias, y, token, rc) ||
-           dl_conv_route_im2col_f32(p, x, w, bias, y, token, rc);
+           dl_conv_route_small_map_f32(p, x, w, bias, y, rc);
 }
 
 static int try_fwd_routes_f64(const dl_conv_params *p, const double *x, const double *w,

@@ -5,21 +5,15 @@
  *
  * Each route repeats the planner's test for its kernel (the two are kept in step by
  * tests/test_conv_routes.py, which checks the eager call's route against the plan's step).
- * What a plan packs once is packed here per call, where that is cheap or free, or kept from
- * call to call (conv_pack_cache.h) where the weights bring a seal token (eager inference on a
- * sealed weight):
- *   - the direct kernels' weight blocks (dl_plan_direct_pack_into), per call: a first layer's
- *     3 x 7 x 7 x 64 filters are 37 KiB, LeNet's a few KiB;
- *   - the transposed product's W^T: kept packed under a token (dl_plan_conv_pack_t, the
- *     plan's own); without one the GEMM reads W in place as its right operand, packing it
- *     block by block in cache as it goes (a whole packed copy made per call would be written
- *     out and read back: a third more traffic on ResNet-18's 4.7 MB layer4 filters);
- *   - im2col's left operand W, one image at a time (the CONV_GEMM step, dl_plan_conv_gemm):
- *     only under a token, kept packed; without one conv.c's im2col packs it per call.  At
- *     batch 1 the packing was a sizeable share of a layer (ResNet-18's 3x3 stride-2 layers
- *     ran 7% to 30% slower eager than planned, their 1x1 downsamples 40% to 70%). */
+ * What a plan packs once is packed here per call, where that is cheap or free:
+ *   - the direct kernels' weight blocks (dl_plan_direct_pack_into): a first layer's 3 x 7 x 7
+ *     x 64 filters are 37 KiB, LeNet's a few KiB;
+ *   - the transposed product's W^T is not packed ahead at all: the GEMM reads W in place as
+ *     its right operand, packing it block by block in cache as it goes.  At batch 1 each
+ *     weight is used by one block of rows, so it is read from memory once either way (a whole
+ *     packed copy made per call would be written out and read back: a third more traffic on
+ *     ResNet-18's 4.7 MB layer4 filters). */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "dlcore/alloc.h"
@@ -28,20 +22,14 @@
 #include "dlcore/plan.h"
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
-#include "conv_pack_cache.h"
 #include "conv_routes.h"
 #include "gemm_driver.h"
-#include "plan_conv.h"
 #include "plan_direct.h"
 #include "plan_kernels.h"
 #include "plan_pointwise.h"
 
-/* lower_layers.py's _SMALL_MAP_TILES, _SMALL_MAP_MACS and _COL_BYTES */
-enum { SMALL_MAP_TILES = 8, SMALL_MAP_MACS = 4096, COL_BYTES = 1 << 19 };
-
-/* what conv_pack_cache.h keeps of a weight: */
-enum { PACK_IM2COL = 1,      /* W as im2col's left operand (dl_sgemm_pack_a) */
-       PACK_TRANSPOSED = 2   /* W^T as the small-map product's right operand */ };
+/* lower_layers.py's _SMALL_MAP_TILES and _SMALL_MAP_MACS */
+enum { SMALL_MAP_TILES = 8, SMALL_MAP_MACS = 4096 };
 
 /* the end padding p implies: rows (columns) the last window reaches past the input */
 static int64_t end_pad(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d, int64_t pad)
@@ -98,57 +86,8 @@ int dl_conv_route_direct_f32(const dl_conv_params *p, const float *x, const floa
     return 1;
 }
 
-/* the CONV_GEMM step's ints for p (one group, no activation, one image per product) */
-static void gemm_step_ints(const dl_conv_params *p, int64_t tile, int64_t transposed,
-                           int64_t *i)
-{
-    const int64_t v[22] = {p->N,  p->C,  p->H,  p->W,  p->K, p->R, p->S, p->OH,
-                           p->OW, p->sh, p->sw, p->ph, p->pw, p->dh, p->dw, 1,
-                           -1,    DL_ACT_NONE, tile, 1, transposed, 0};
-    memcpy(i, v, sizeof v);
-}
-
-static void *make_transposed(const dl_conv_pack_key *k, size_t *bytes)
-{
-    *bytes = sizeof(float) * (size_t)(k->K * k->CRS);
-    return dl_sgemm_pack_b(1, (size_t)k->CRS, (size_t)k->K, k->w, (ptrdiff_t)k->CRS);
-}
-static void destroy_transposed(void *pb) { dl_sgemm_packed_b_free(pb); }
-
-static void *make_im2col(const dl_conv_pack_key *k, size_t *bytes)
-{
-    dl_sgemm_packed_a *pa = malloc(sizeof *pa);
-    if (!pa) return NULL;
-    if (dl_sgemm_pack_a(0, (size_t)k->K, (size_t)k->CRS, k->w, (ptrdiff_t)k->CRS, pa) != 0 ||
-        !pa->p) {
-        dl_sgemm_packed_a_free(pa);
-        free(pa);
-        return NULL;
-    }
-    *bytes = sizeof(float) * (size_t)(k->K * k->CRS);
-    return pa;
-}
-static void destroy_im2col(void *pa)
-{
-    dl_sgemm_packed_a_free(pa);
-    free(pa);
-}
-
-static dl_conv_pack_key pack_key(const dl_conv_params *p, const float *w, uint64_t token,
-                                 int kind)
-{
-    dl_conv_pack_key k;
-    k.w = w;
-    k.token = token;
-    k.kind = kind;
-    k.isa = (int)dl_isa();
-    k.K = p->K;
-    k.CRS = p->C * p->R * p->S;
-    return k;
-}
-
 int dl_conv_route_small_map_f32(const dl_conv_params *p, const float *x, const float *w,
-                                const float *bias, float *y, uint64_t token, int *rc)
+                                const float *bias, float *y, int *rc)
 {
     const int64_t P = p->OH * p->OW, CRS = p->C * p->R * p->S, K = p->K;
     const int pointwise = p->R == 1 && p->S == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 &&
@@ -164,19 +103,6 @@ int dl_conv_route_small_map_f32(const dl_conv_params *p, const float *x, const f
         *rc = -1;
         return 1;
     }
-    const dl_conv_pack_key key = pack_key(p, w, token, PACK_TRANSPOSED);
-    dl_sgemm_packed_b *pb = dl_conv_pack_acquire(&key, make_transposed, destroy_transposed);
-    if (pb) {
-        /* the plan's step on W^T packed once */
-        int64_t i[22];
-        const double f[3] = {0.0, 0.0, 0.0};
-        gemm_step_ints(p, P, 2, i);
-        dl_plan_conv_gemm_t(i, f, pb, x, bias, y, col);
-        dl_conv_pack_release(pb, destroy_transposed);
-        dl_buf_free(col);
-        *rc = 0;
-        return 1;
-    }
     float *ct = col + CRS * P, *yt = ct + CRS * P;
     const plan_pw_kernels_t *kt = plan_pw_kernels();
     conv_kernels()->im2col(p, x, p->C, 0, P, col, P);
@@ -187,37 +113,6 @@ int dl_conv_route_small_map_f32(const dl_conv_params *p, const float *x, const f
              DL_ACT_NONE);
     kt->transpose(yt, (ptrdiff_t)K, (size_t)P, (size_t)K, y, (ptrdiff_t)P);
     dl_buf_free(col);
-    *rc = 0;
-    return 1;
-}
-
-int dl_conv_route_im2col_f32(const dl_conv_params *p, const float *x, const float *w,
-                             const float *bias, float *y, uint64_t token, int *rc)
-{
-    const int pointwise = p->R == 1 && p->S == 1 && p->sh == 1 && p->sw == 1 && p->ph == 0 &&
-                          p->pw == 0;
-    const int one_channel = p->C == 1 && p->R * p->S <= 64 && p->dh == 1 && p->dw == 1;
-    if (!token || p->N != 1 || p->groups != 1 || pointwise || one_channel) return 0;
-    const int64_t P = p->OH * p->OW, CRS = p->C * p->R * p->S;
-    /* lower_layers.py's column tile: half of L2, whole vectors, at least 64 columns */
-    int64_t tile = COL_BYTES / (4 * CRS) / 16 * 16;
-    tile = tile < 64 ? 64 : tile;
-    tile = tile < P ? tile : P;
-    const dl_conv_pack_key key = pack_key(p, w, token, PACK_IM2COL);
-    dl_sgemm_packed_a *pa = dl_conv_pack_acquire(&key, make_im2col, destroy_im2col);
-    if (!pa) return 0;   /* out of memory for the packed copy: conv.c's im2col */
-    float *col = dl_buf_malloc(sizeof(float) * (size_t)(CRS * tile));
-    if (!col) {
-        dl_conv_pack_release(pa, destroy_im2col);
-        *rc = -1;
-        return 1;
-    }
-    int64_t i[22];
-    const double f[3] = {0.0, 0.0, 0.0};
-    gemm_step_ints(p, tile, 0, i);
-    dl_plan_conv_gemm(i, f, pa, x, bias, y, col);
-    dl_buf_free(col);
-    dl_conv_pack_release(pa, destroy_im2col);
     *rc = 0;
     return 1;
 }

@@ -3,7 +3,6 @@
 #ifndef DLCORE_CONV_ROUTES_H
 #define DLCORE_CONV_ROUTES_H
 
-#include <stdint.h>
 #include "dlcore/conv.h"
 
 /* Each returns 0 when p is not a form it takes (nothing written), else 1 with *rc the
@@ -13,16 +12,10 @@
  *              1 with few output channels on a small map where Winograd does not run even
  *              without a cached filter transform (LeNet's 5x5 layers)
  *   small_map  one image on a small map as the transposed product col^T W^T (the CONV_GEMM
- *              step's mode 2, plan_conv.c): the map's positions are the product's rows
- *   im2col     one image, any other non-pointwise convolution of one group, with a seal token:
- *              the CONV_GEMM step's im2col tiles times W packed once (dl_plan_conv_gemm)
- * token: the weights' seal token where the call may keep what it makes of them from call to
- * call (conv_pack_cache.h: eager inference), else 0. */
+ *              step's mode 2, plan_conv.c): the map's positions are the product's rows */
 int dl_conv_route_direct_f32(const dl_conv_params *p, const float *x, const float *w,
                              const float *bias, float *y, int *rc);
 int dl_conv_route_small_map_f32(const dl_conv_params *p, const float *x, const float *w,
-                                const float *bias, float *y, uint64_t token, int *rc);
-int dl_conv_route_im2col_f32(const dl_conv_params *p, const float *x, const float *w,
-                             const float *bias, float *y, uint64_t token, int *rc);
+                                const float *bias, float *y, int *rc);
 
 #endif

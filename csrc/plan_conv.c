@@ -14,7 +14,6 @@
 #include "dlcore/runtime.h"
 #include "conv_kernels.h"
 #include "gemm_driver.h"
-#include "plan_conv.h"
 #include "plan_direct.h"
 #include "plan_pointwise.h"
 #include "plan_shared.h"

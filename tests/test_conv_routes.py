@@ -1,10 +1,7 @@
 """Eager conv2d runs the kernel an inference plan of the same convolution runs
 (csrc/conv_routes.c): the executor's direct kernels (stride 2 on at most 4 input channels, a
 network's first layer; stride 1 with few output channels on a small map, LeNet's) and, for
-one image on a small map, the transposed product col^T W^T (W^T packed once and kept while the
-weight stays sealed, W read in place otherwise) and, for one image on any other map with a
-sealed weight, the plan's im2col product on W packed once (both kept in conv_pack_cache.c,
-dropped when the weight changes).  Checked
+one image on a small map, the transposed product col^T W^T with W read in place.  Checked
 against a float64 NumPy convolution on odd sizes, padding, stride and dilation, with and
 without bias, recording gradients or not, every ISA path and one and two threads; the
 eager result equals the plan's bit for bit where both run the same kernel on the same
@@ -16,7 +13,6 @@ import pytest
 import dlcore as dl
 import dlcore.nn.functional as F
 from dlcore import nn
-from dlcore.autograd import sealed
 from dlcore.jit.executor import CONV_DIRECT, CONV_GEMM, gemm_columns
 from dlcore.ops.conv import conv_algorithm
 from test_conv import ref_conv2d
@@ -43,12 +39,6 @@ SMALL_MAP = [
     (30, 33, (1, 1), 3, 3, 2, 1, 1, 1),      # one position
     (40, 50, (15, 13), 3, 3, 1, 2, 2, 1),    # dilated
 ]
-IM2COL = [
-    (64, 72, (28, 28), 3, 3, 2, 1, 1, 1),    # ResNet-18 layer2.0.conv1's form, 196 positions
-    (24, 40, (33, 35), 1, 1, 2, 0, 1, 1),    # a 1x1 downsample, 17x18 positions
-    (100, 33, (40, 39), 3, 3, 2, 1, 1, 1),   # several column tiles, the last one partial
-    (7, 70, (30, 26), 5, 3, 1, (2, 1), (1, 2), 1),  # dilated, uneven filter and padding
-]
 
 
 def _pair(v):
@@ -70,7 +60,7 @@ def _run(case, bias, grad):
     return y.numpy(), want
 
 
-@pytest.mark.parametrize("case", DIRECT_S2 + DIRECT_S1 + SMALL_MAP + IM2COL)
+@pytest.mark.parametrize("case", DIRECT_S2 + DIRECT_S1 + SMALL_MAP)
 @pytest.mark.parametrize("bias", [False, True])
 def test_matches_float64_reference(isa, threads, case, bias):
     for grad in (False, True):
@@ -110,84 +100,6 @@ def test_small_map_route_is_the_plans(isa, case):
     assert [s.ints[20] for s in steps] == [2 if small else 0]
     scale = float(np.abs(planned).max())
     assert float(np.abs(eager - planned).max()) <= 1e-6 * scale
-
-
-def _sealed_eager_and_plan(case):
-    """(eager output, plan output, plan) with the weight sealed by an eager call before the
-    trace: a plan holds the weight's array, which keeps a later eager call from sealing it
-    (dlcore/autograd/sealed.py), and without a seal nothing is kept packed."""
-    C, K, hw, R, S, stride, pad, dil, N = case
-    conv = nn.Conv2d(C, K, (R, S), stride, pad, dilation=dil, bias=True).eval()
-    x = RNG.standard_normal((N, C) + hw).astype(np.float32)
-    with dl.no_grad():
-        first = conv(dl.tensor(x)).numpy()
-    assert sealed.token(conv.weight)
-    p = dl.jit.trace(conv, [x], dynamic_axes=False).plan(x)
-    with dl.no_grad():
-        eager = conv(dl.tensor(x)).numpy()
-    np.testing.assert_array_equal(first, eager)
-    return eager, p.run([x])[0], p
-
-
-@pytest.mark.parametrize("case", IM2COL + SMALL_MAP[:3])
-def test_packed_routes_are_the_plans(isa, case):
-    """With a sealed weight, eager runs the plan's CONV_GEMM kernel on weights packed as the
-    plan packs them: the same values bit for bit."""
-    eager, planned, p = _sealed_eager_and_plan(case)
-    assert [s.op for s in p.steps] == [CONV_GEMM]
-    np.testing.assert_array_equal(eager, planned)
-
-
-@pytest.mark.parametrize("case", [IM2COL[0], SMALL_MAP[0]])
-def test_packed_weights_follow_a_changed_weight(case):
-    """The packed weights are kept under the weight's seal: an in-place change (an engine
-    writer breaks the seal), an optimizer step and a new weight tensor each take effect."""
-    C, K, hw, R, S, stride, pad, dil, N = case
-    conv = nn.Conv2d(C, K, (R, S), stride, pad, dilation=dil, bias=False).eval()
-    x = RNG.standard_normal((N, C) + hw).astype(np.float32)
-    xt = dl.tensor(x)
-
-    def check():
-        with dl.no_grad():
-            got = conv(xt).numpy()
-        want = ref_conv2d(x.astype(np.float64), conv.weight.numpy().astype(np.float64), None,
-                          _pair(stride), _pair(pad), _pair(dil))
-        assert float(np.abs(got - want).max()) <= 2e-5 * float(np.abs(want).max())
-    check()
-    check()                                   # from the kept packing
-    with dl.no_grad():
-        conv.weight.mul_(-2.0)
-    check()
-    opt = dl.optim.SGD(conv.parameters(), lr=0.5)
-    conv(xt).sum().backward()
-    opt.step()
-    check()
-    conv.weight = nn.Parameter(dl.tensor(RNG.standard_normal((K, C, R, S)).astype(np.float32)))
-    check()
-    check()
-
-
-def test_packed_weights_shared_by_python_threads():
-    """Several Python threads running one sealed layer at once (the GIL released in the
-    kernels) share its kept packing and each get the single-threaded result."""
-    import threading
-    conv = nn.Conv2d(32, 48, 3, 2, 1).eval()
-    xs = [RNG.standard_normal((1, 32, 29, 31)).astype(np.float32) for _ in range(4)]
-    with dl.no_grad():
-        want = [conv(dl.tensor(x)).numpy() for x in xs]
-    got = [None] * len(xs)
-
-    def run(k):
-        with dl.no_grad():
-            for _ in range(5):
-                got[k] = conv(dl.tensor(xs[k])).numpy()
-    ts = [threading.Thread(target=run, args=(k,)) for k in range(len(xs))]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    for a, b in zip(got, want):
-        np.testing.assert_array_equal(a, b)
 
 
 def test_forced_algorithm_keeps_im2col():

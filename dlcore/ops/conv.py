@@ -7,9 +7,7 @@ convolutions where a cost model says it is faster.  A float32 forward whose shap
 plan runs on one of the executor's kernels runs that kernel too (csrc/conv_routes.c): the
 direct kernels (stride 2 on at most 4 input channels, a network's first layer; stride 1 with
 few output channels on a small map) and, for one image on a small map, the transposed product
-col^T W^T, so eager and planned inference take the same algorithm.  For one image on a sealed
-weight (a call recording nothing: see _seal_kwargs) the small-map product and im2col run the
-plan's kernels on weights packed once and kept while the seal holds (csrc/conv_pack_cache.c).
+col^T W^T, so eager and planned inference take the same algorithm.
 conv_transpose2d's forward is conv2d's input-gradient kernel and its backward is conv2d's
 forward plus weight gradient.
 
@@ -268,16 +266,13 @@ class Conv2dWeightGrad(Function):
         return gx, gg
 
 
-def _seal_kwargs(input, weight, bias, stride, dilation, groups, packed=False):
-    """{'wtoken': the weight's seal token} for a float32 convolution that records nothing and
-    whose weights a cache keeps something of: a 3x3 stride-1 one's Winograd filter transform,
-    or with `packed` (conv2d on one image, not pointwise) its weights packed for the plan's
-    kernels (csrc/conv_routes.c); else {}.  Sealing makes the weight's array read-only until
-    a writer unseals it (see dlcore.autograd.sealed); only weights a cache can serve are
-    sealed."""
-    wino = weight.shape[2:] == (3, 3) and stride == (1, 1) and dilation == (1, 1)
-    if weight.dtype != np.float32 or groups != 1 or not (wino or packed) or \
-            _function._tracer is not None:
+def _seal_kwargs(input, weight, bias, stride, dilation, groups):
+    """{'wtoken': the weight's seal token} for a float32 3x3 stride-1 convolution that
+    records nothing (the calls whose Winograd filter transform the cache keeps), else {}.
+    Sealing makes the weight's array read-only until a writer unseals it (see
+    dlcore.autograd.sealed); only weights the cache can serve are sealed."""
+    if weight.dtype != np.float32 or groups != 1 or weight.shape[2:] != (3, 3) or \
+            stride != (1, 1) or dilation != (1, 1) or _function._tracer is not None:
         return {}
     if is_grad_enabled() and (input.requires_grad or weight.requires_grad or
                               (bias is not None and bias.requires_grad)):
@@ -385,11 +380,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         raise ValueError("conv2d: output size %s would be empty for input of shape %s"
                          % (out_hw, tuple(input.shape)))
     args = (x, weight) if bias is None else (x, weight, bias)
-    # one image (batch-1 inference): the im2col and small-map routes keep the weights packed
-    packed = N == 1 and C > 1 and (R, S, stride, pad) != (1, 1, (1, 1), (0, 0))
     y = Conv2dFn.apply(*args, stride=stride, padding=pad, dilation=dilation, groups=groups,
-                       out_hw=out_hw, **_seal_kwargs(x, weight, bias, stride, dilation, groups,
-                                                     packed))
+                       out_hw=out_hw, **_seal_kwargs(x, weight, bias, stride, dilation, groups))
     return y.squeeze(0) if unbatched else y
 
 
