@@ -5,13 +5,11 @@
 Same models, weights and ONNX file as `dlcore bench infer` (dlcore/bench/infer.py).  For each
 batch and thread count, `rounds` rounds each time a block of `reps` plan calls, then a block of
 `reps` ONNX Runtime calls (the order flipped every round, with a short pause between blocks so
-the other side's idle threads have gone to sleep); with --eager, dlcore eager on a copy of the
-model (see --eager-traced) is a third side; the table gives each side's median over all
+the other side's idle threads have gone to sleep); the table gives each side's median over all
 calls and the ratio ort/plan (above 1: the plan is faster), plus the per-round ratio's spread.
 The machine's other load moves both sides: compare within one run only.
 """
 import argparse
-import copy
 import os
 import statistics
 import sys
@@ -29,12 +27,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--reps", type=int, default=0, help="calls per block (0: about 0.1 s)")
     ap.add_argument("--eager", action="store_true",
-                    help="time dlcore eager (model(x) under no_grad) as a third side, on a "
-                         "copy of the model that no plan holds")
-    ap.add_argument("--eager-traced", action="store_true",
-                    help="with --eager: time eager on the traced model itself (whose plan holds "
-                         "its weight arrays, so that eager cannot seal them and its weight "
-                         "caches compare the weights byte for byte on every call)")
+                    help="time dlcore eager (model(x) under no_grad) as a third side")
     ap.add_argument("--cpu", action="store_true",
                     help="time each call in this process's CPU time (1 thread on a busy machine)")
     a = ap.parse_args()
@@ -47,11 +40,6 @@ def main():
     rng = np.random.default_rng(0)
     m, kw, make, dyn, note = infer._model(a.model)
     m.eval()
-    # eager's own model: a plan keeps references to the traced model's weight arrays, and an
-    # array referenced elsewhere cannot be sealed (dlcore/autograd/sealed.py), so eager on the
-    # traced model re-checks its cached Winograd transforms byte for byte and repacks its
-    # im2col weights on every call, costs a user without a plan never pays
-    em = m if a.eager_traced else copy.deepcopy(m)
     traced = dl.jit.trace(m, make(1, rng), dynamic_axes=dyn)
     torch.manual_seed(0)
     tm = twin(torch, a.model, m, **kw)
@@ -76,7 +64,7 @@ def main():
 
                 def eager():
                     with dl.no_grad():
-                        em(*tx)
+                        m(*tx)
                 sides.append(eager)
             reps = a.reps or max(3, int(0.1 / max(_once(sides[0]), 1e-6)))
             ts, ratios = [[] for _ in sides], []
