@@ -86,6 +86,12 @@ def conv2d_algorithm(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1
 
 def _pair(v, name, fname, n=2):
     """An int or a sequence of n ints (or of one, which ATen repeats) -> tuple of n ints."""
+    # the forms layers pass, without numbers.Integral's isinstance (an ABC check costs ~1 us,
+    # and a batch-1 conv2d call made nine: a fifth of its Python time)
+    if type(v) is tuple and len(v) == n and all([type(e) is int for e in v]):
+        return v
+    if type(v) is int:
+        return (v,) * n
     if isinstance(v, numbers.Integral) and not isinstance(v, bool):
         return (int(v),) * n
     try:
@@ -266,7 +272,14 @@ def _seal_kwargs(input, weight, bias, stride, dilation, groups):
     Sealing makes the weight's array read-only until a writer unseals it (see
     dlcore.autograd.sealed); only weights the cache can serve are sealed."""
     if weight.dtype != np.float32 or groups != 1 or weight.shape[2:] != (3, 3) or \
-            stride != (1, 1) or dilation != (1, 1) or _function._tracer is not None:
+            stride != (1, 1) or dilation != (1, 1):
+        return {}
+    if _function._tracer is not None:
+        # a trace (grad on, nothing differentiated) records no token, but seals the weight
+        # while it still may: its plan then holds the array, and an array held elsewhere
+        # cannot be sealed, which left eager calls on a traced model comparing the cached
+        # Winograd transforms with the weights byte for byte (38 MB per ResNet-18 forward)
+        sealed.token(weight)
         return {}
     if is_grad_enabled() and (input.requires_grad or weight.requires_grad or
                               (bias is not None and bias.requires_grad)):
@@ -324,7 +337,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     x, unbatched = _conv_inputs(fname, input, weight, bias, 2, "(C_out, C_in/groups, kH, kW)")
     stride = _pair(stride, "stride", fname)
     dilation = _pair(dilation, "dilation", fname)
-    if not isinstance(groups, numbers.Integral) or groups < 1:
+    if type(groups) is not int and not isinstance(groups, numbers.Integral) or groups < 1:
         raise ValueError("conv2d: groups must be a positive int, got %r" % (groups,))
     groups = int(groups)
     if min(stride) < 1:
