@@ -66,6 +66,22 @@
  *     32x32 b32: im2col 2.9, F(4x4) 3.5), an algorithm within 5% of the best of the three
  *     (docs/architecture.md);
  *   generic: the AVX-512 constants (not fitted).
+ * The input gradient (c->flip) runs the same Winograd kernels, but its im2col path is another
+ * product: col (9 C_in x N P) = W^T gy, then col2im, with C_in = c->K here and W^T (9 C_in x
+ * C_out) packed through a transposed read of the weights:
+ *     im2col_dx   = DX_GEMM 9 C K roundup(N P, NR) + COL2IM 9 K N P + PACK_T 9 C K
+ * (P the forward's output pixels, = OH OW here for stride 1 and the usual padding).  AVX2
+ * (fitted on Zen 3, one thread, 36 shapes: batch 1-64, maps 2-56, channels 3-512, against
+ * the Winograd terms above as they stand): DX_GEMM 0.9, COL2IM 30, PACK_T 30 (the least-squares
+ * fit gave COL2IM 22, PACK_T 55, equally good on those shapes; its 55 also moved 512-channel
+ * and channel-doubling layers to Winograd, measured 0.86-0.98x of im2col there: 4x128x8x8
+ * ->256, 4x512x8x8, 16x512x4x4, 1x512x16x16; 30 / 30 keeps those on im2col and the 17 of 25
+ * sampled shapes it moves ran 1.04-1.73x faster, geometric mean 1.33).  The transposed
+ * pack of W^T (27% of a 2x512x7x7 input gradient's time, against 15% for the forward's pack
+ * of W) and the col2im adds make the small-map input gradients of 128-512 channels cost
+ * 1.3-1.7x their forward; the forward's im2col model had kept im2col there at up to 1.6x the
+ * best (2x128x14x14: im2col 3.31 ms, F(4x4) 2.10 ms).  AVX-512 and generic: the forward's
+ * constants (DX_GEMM 1, COL2IM = IM2COL, PACK_T = PACK; not fitted).
  */
 #include <string.h>
 #include "dlcore/alloc.h"
@@ -74,9 +90,12 @@
 #include "winograd_tiles.h"
 
 /* cost-model constants per ISA (see above) */
-typedef struct { double gemm_eff, out, transform, filter, im2col, pack; } wino_costs;
-static const wino_costs wino_costs_avx512 = {0.7, 0.0, 10.0, 20.0, 2.0, 4.0};
-static const wino_costs wino_costs_avx2 = {1.3, 8.0, 3.5, 60.0, 2.0, 4.0};
+typedef struct {
+    double gemm_eff, out, transform, filter, im2col, pack;
+    double dx_gemm, col2im, pack_t;   /* the input gradient's im2col path */
+} wino_costs;
+static const wino_costs wino_costs_avx512 = {0.7, 0.0, 10.0, 20.0, 2.0, 4.0, 1.0, 2.0, 4.0};
+static const wino_costs wino_costs_avx2 = {1.3, 8.0, 3.5, 60.0, 2.0, 4.0, 0.9, 30.0, 30.0};
 static const wino_costs *costs_for(int isa)
 {
     return isa == DL_ISA_AVX2 ? &wino_costs_avx2 : &wino_costs_avx512;
@@ -130,6 +149,9 @@ static double im2col_cost(const dl_wino_conv *c, int isa)
     const int64_t np = c->N * c->OH * c->OW;
     const double CK = (double)c->C * (double)c->K;
     const wino_costs *k = costs_for(isa);
+    if (c->flip)   /* the input gradient: c->K is the forward's input channels */
+        return k->dx_gemm * 9.0 * CK * (double)roundup(np, nr) +
+               k->col2im * 9.0 * (double)c->K * (double)np + k->pack_t * 9.0 * CK;
     return 9.0 * CK * (double)roundup(np, nr) + k->im2col * 9.0 * (double)c->C * (double)np +
            k->pack * 9.0 * CK;
 }

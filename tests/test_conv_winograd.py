@@ -164,3 +164,21 @@ def test_nonfinite_weights_fall_back_to_im2col(isa, threads, algo, shape, record
         got = F.conv2d(dl.tensor(x), dl.tensor(w, requires_grad=record), None, 1, 1).numpy()
     np.testing.assert_array_equal(got, want)
     assert np.isfinite(np.delete(got, 2, axis=1)).all()
+
+
+def test_input_grad_choice_prices_its_own_im2col_path(isa, threads, rng):
+    """The input gradient's im2col path (W^T gy through a transposed weight pack, then col2im
+    over the input channels) costs more than the forward's: on AVX2 a 2x128x14x14 layer keeps
+    im2col for its (uncached) forward but takes Winograd for its input gradient; whatever
+    each ISA picks, the gradient matches the reference."""
+    x = rng.standard_normal((2, 128, 14, 14)).astype(np.float32)
+    w = (rng.standard_normal((128, 128, 3, 3)) * 0.05).astype(np.float32)
+    with conv_algorithm("auto"):
+        if isa == "avx2":
+            assert conv2d_algorithm(x.shape, w.shape, 1, 1) == "im2col"
+            assert conv2d_algorithm(x.shape, w.shape, 1, 1, input_grad=True).startswith("winograd")
+        xt = dl.tensor(x, requires_grad=True)
+        y = F.conv2d(xt, dl.tensor(w), None, 1, 1)
+        gy = rng.standard_normal(y.shape).astype(np.float32)
+        y.backward(dl.tensor(gy))
+    assert rel_err(xt.grad.numpy(), ref_input_grad(gy, w, 1, 14, 14)) < 1e-4
