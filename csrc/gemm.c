@@ -112,16 +112,21 @@ static size_t l2_bytes(void)
  * (12 KiB) still sits in L1 while the B micro-panels stream from L2.  NC so that the B block
  * (KC x NC) fills half of L2, the rest left to the A panel, C lines and the next B block's
  * packing: on Zen 3 (512 KiB L2) 512 x 128, where the AVX-512 blocking's 256 x 512 filled
- * all of L2.  MC keeps the A block at the same 2 MiB as the other ISAs.  Measured on Zen 3,
- * one thread, CPU time against 256 / 512 / 2016: 2048x512x128 (B^T) +5-10%, 512^3, 1024^3,
- * 2048^3 and the Linear shapes 0-4% (within the noise of a shared machine), none slower. */
+ * all of L2.  Measured on Zen 3, one thread, CPU time against 256 / 512 / 2016: 2048x512x128
+ * (B^T) +5-10%, 512^3, 1024^3, 2048^3 and the Linear shapes 0-4% (within the noise of a shared
+ * machine), none slower.  MC: an A block of up to 8 MiB (4092 rows at KC = 512), so that B,
+ * packed again for every A block (gemm_tiles: jc inside ic), is packed once for M up to 4092.
+ * The A block lives in L3 either way (its micro-panels stream from there once per B block, a
+ * light load: 12 KiB per 8 tiles).  With 2 MiB (1020 rows) n = 1024 ran as two blocks of 512
+ * and packed B twice: profiled on Zen 3, B's packing went from 5.2% to 2.9% of a 1024^3's
+ * time, and at two threads the second thread's run no longer straddles two A blocks. */
 static void avx2_blocking(gemm_plan *p)
 {
     const size_t l2 = l2_bytes() ? l2_bytes() : ((size_t)512 << 10);
     p->kc = l2 >= ((size_t)512 << 10) ? 512 : 256;
     size_t nc = l2 / 2 / (p->kc * sizeof(float)) / p->nr * p->nr;
     p->nc = nc < 4 * p->nr ? 4 * p->nr : nc > 512 ? 512 : nc;
-    p->mc = p->mr * (((size_t)2 << 20) / (p->kc * sizeof(float)) / p->mr);
+    p->mc = p->mr * (((size_t)8 << 20) / (p->kc * sizeof(float)) / p->mr);
 }
 
 gemm_plan dl_gemm_plan_for_isa(int f64, dl_isa_t isa)

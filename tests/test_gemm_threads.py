@@ -19,7 +19,8 @@ SHAPES = [  # M, N, K, transa, transb
     (64, 512, 100, 0, 1),      # M*nt <= N: down columns
     (33, 700, 17, 1, 0),       # down columns, B read in place (small K)
     (100, 65, 40, 0, 0),       # few tiles, B in place
-    (2100, 40, 30, 0, 1),      # two M blocks (MC = 2016 rows on AVX-512)
+    (2100, 40, 30, 0, 1),      # two M blocks (MC = 2016 rows on AVX-512 and generic)
+    (4200, 20, 24, 1, 0),      # two M blocks on AVX2 too (MC = 4092 rows)
     (29, 31, 513, 0, 0),       # one row panel or two, three K blocks
 ]
 EPILOGUES = [  # alpha, beta, bias_kind, act

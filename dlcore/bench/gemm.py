@@ -6,6 +6,9 @@
 Cases (float32, shapes written M x K x N):
   square n = 64 ... 2048            A @ B
   Linear-shaped                     x (M x K) @ W.T, W stored (N x K) as nn.Linear keeps it
+  Linear backward                   of the Linear shape M x K x N: dX = dY @ W (M x N x K, no
+                                    transpose) and dW = dY.T @ X (N x M x K, op(A) = A.T read
+                                    in place), the products a training step adds
   fused bias + ReLU                 one GEMM with the epilogue vs GEMM then a separate
                                     bias-add and ReLU pass over the output (dlcore both ways)
 dlcore's side is dlcore.ops.matmul.gemm (the checked array-level op, ~0.5 us a call over the
@@ -28,21 +31,28 @@ from . import Workload, assert_close, block_median_ms, get_torch, row, timed_cas
 from ._peak import fma_peak
 
 SQUARE = (64, 128, 256, 512, 1024, 2048)
-LINEAR = ((64, 784, 512), (1, 768, 3072), (512, 768, 768), (2048, 512, 128))
+LINEAR = ((64, 784, 512), (1, 768, 3072), (512, 768, 768), (2048, 512, 128), (512, 768, 3072))
+LINEAR_BWD = ((64, 784, 512), (512, 768, 3072))
 FUSED = ((512, 768, 768), (64, 784, 512))
 SIDES = ("dlcore", "dlcore_unfused", "numpy", "torch")
 RTOL = 1e-5
 
 
 def cases(quick=False):
-    """The cases as dicts: case (the row label), M, K, N, linear, fused."""
+    """The cases as dicts: case (the row label), M, K, N (of the product computed), linear
+    (op(B) = W.T), ta (op(A) = A.T), fused."""
     sq = SQUARE[:-1] if quick else SQUARE
     out = []
     for n in sq:
         out.append(dict(case="square %d" % n, M=n, K=n, N=n, linear=False, fused=False))
-    for M, K, N in LINEAR:
+    for M, K, N in (LINEAR[:-1] if quick else LINEAR):
         out.append(dict(case="linear %dx%dx%d" % (M, K, N), M=M, K=K, N=N, linear=True,
                         fused=False))
+    for M, K, N in (LINEAR_BWD[:1] if quick else LINEAR_BWD):
+        out.append(dict(case="linear dX %dx%dx%d" % (M, K, N), M=M, K=N, N=K, linear=False,
+                        fused=False))
+        out.append(dict(case="linear dW %dx%dx%d" % (M, K, N), M=N, K=M, N=K, linear=False,
+                        ta=True, fused=False))
     for M, K, N in (FUSED[:1] if quick else FUSED):
         out.append(dict(case="linear+bias+relu %dx%dx%d" % (M, K, N), M=M, K=K, N=N,
                         linear=True, fused=True))
@@ -54,7 +64,9 @@ def workload(c, torch=None):
     separate bias + ReLU pass), numpy and torch (when given), all writing one output C."""
     rng = np.random.default_rng(0)
     M, K, N = c["M"], c["K"], c["N"]
-    A = rng.standard_normal((M, K), dtype=np.float32)
+    ta = bool(c.get("ta", False))
+    A = rng.standard_normal((K, M) if ta else (M, K), dtype=np.float32)
+    Aop = A.T if ta else A                                   # a view, read in place
     if c["linear"]:
         W = rng.standard_normal((N, K), dtype=np.float32)   # nn.Linear layout
         Bop = W.T                                            # a view: nobody copies it
@@ -81,14 +93,15 @@ def workload(c, torch=None):
         dl_unfused = None
 
         def dl():
-            dl_gemm(A, W, C, transpose_b=tb)
+            dl_gemm(A, W, C, transpose_a=ta, transpose_b=tb)
 
         def npf():
-            np.matmul(A, Bop, out=C)
+            np.matmul(Aop, Bop, out=C)
     sides = {"dlcore": dl, "dlcore_unfused": dl_unfused, "numpy": npf, "torch": None}
     if torch is not None:
         tA, tW, tC, tb_ = (torch.from_numpy(A), torch.from_numpy(W), torch.from_numpy(C),
                            torch.from_numpy(bias))
+        tA = tA.t() if ta else tA
         tB = tW.t() if c["linear"] else tW
         if c["fused"]:
             def tf():
@@ -104,7 +117,7 @@ def workload(c, torch=None):
             if sides[name] is not None:
                 C.fill(np.nan)
                 sides[name]()
-                ref = A.astype(np.float64) @ Bop.astype(np.float64)
+                ref = Aop.astype(np.float64) @ Bop.astype(np.float64)
                 if c["fused"]:
                     ref = np.maximum(ref + bias, 0)
                 assert_close("gemm %s (%s)" % (c["case"], name), "C", C, ref, RTOL)
