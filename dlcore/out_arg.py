@@ -15,7 +15,8 @@ import numpy as np
 from .autograd import inplace as IP
 from .autograd import version
 from .autograd.grad_mode import state as grad_state
-from .dtypes import can_cast
+from .dtypes import can_cast, is_bf16
+from .ops.promote import TYPE_NAME
 from .tensor_base import TensorBase
 
 # the dl.* functions whose torch counterpart documents `out=` (torch 2.13's docstrings)
@@ -37,13 +38,8 @@ NAMES = (
     "std std_mean sub subtract svd take_along_dim tan tanh topk triangular_solve tril triu "
     "trunc var var_mean vdot vstack where xlogy zeros").split()
 
-_TORCH_NAME = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
-               "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-               "bool": "Bool"}
-
-
 def _type_name(dt):
-    return _TORCH_NAME.get(dt.name, dt.name)
+    return "BFloat16" if is_bf16(dt) else TYPE_NAME.get(dt, dt.name)
 
 
 def _write(fname, res, out):

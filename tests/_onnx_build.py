@@ -1,6 +1,5 @@
 """Small ONNX models built by hand for the import tests, and ONNX Runtime as their oracle.
-Import it after pytest.importorskip("onnx") / ("onnxruntime")."""
-import onnxruntime as ort
+Import it after pytest.importorskip("onnx") (and ("onnxruntime") for ort_run)."""
 from onnx import TensorProto as T, helper as h
 
 
@@ -16,5 +15,6 @@ def graph_model(nodes, inputs, outputs, inits=(), opset=17):
 
 
 def ort_run(m, feed):
+    import onnxruntime as ort
     s = ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
     return s.run(None, feed)

@@ -264,8 +264,14 @@ def make(T, name):
     return _zoo(T)[name]()
 
 
-def randomized_state(model, rng):
-    """A state_dict (NumPy arrays) with non-trivial batch-norm statistics and affines."""
+def _zoo_norm_weight(key, a):
+    return a.ndim == 1 and ("norm" in key or ".n1." in key or ".n2." in key) and \
+        key.endswith("weight")
+
+
+def randomized_state(model, rng, unit_weight=_zoo_norm_weight):
+    """A state_dict (NumPy arrays) with non-trivial batch-norm statistics and affines; the
+    float parameters `unit_weight(key, array)` picks are drawn around 1 instead of 0."""
     sd = {}
     for k, v in model.state_dict().items():
         a = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v.numpy())
@@ -278,7 +284,6 @@ def randomized_state(model, rng):
         else:
             fan = int(np.prod(a.shape[1:])) if a.ndim > 1 else 0
             scale = 1.0 / np.sqrt(fan) if fan else 0.1
-            base = 1.0 if a.ndim == 1 and ("norm" in k or ".n1." in k or ".n2." in k) and \
-                k.endswith("weight") else 0.0
+            base = 1.0 if unit_weight(k, a) else 0.0
             sd[k] = (base + rng.standard_normal(a.shape) * scale).astype(a.dtype)
     return sd

@@ -15,6 +15,7 @@ onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 import dlcore  # noqa: E402
+from _onnx_build import graph_model as _model, vi as _vi  # noqa: E402,F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(dlcore.__file__)))
 LIMIT = 1 << 30
@@ -34,17 +35,6 @@ for path, feed in json.loads(sys.argv[1]):
     except Exception as e:
         print(json.dumps([path, type(e).__name__, str(e)]))
 """ % (LIMIT, LIMIT)
-
-
-def _vi(name, shape, t=TensorProto.FLOAT):
-    return helper.make_tensor_value_info(name, t, shape)
-
-
-def _model(nodes, inputs, outputs, inits=(), opset=17):
-    g = helper.make_graph(nodes, "hostile", inputs, outputs, initializer=list(inits))
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
-    m.ir_version = 8
-    return m
 
 
 def _save(m, path):
@@ -200,14 +190,20 @@ def test_long_chain_plans_in_linear_work(monkeypatch):
     assert per_node[1] < 1.5 * per_node[0] + 2, per_node
 
 
-def test_hostile_files_fail_clearly_in_bounded_memory(tmp_path):
-    cases = _cases(tmp_path)
+def run_cases(cases):
+    """Load (and feed) every case's file in one child under the memory limit: {path: (error
+    type name, message)}."""
     arg = json.dumps([[path, feed] for _, path, feed, _, _ in cases])
     r = subprocess.run([sys.executable, "-c", CHILD, arg], cwd=ROOT, capture_output=True,
                        text=True, timeout=180)
     assert r.returncode == 0, r.stderr[-2000:]
-    results = {p: (t, m) for p, t, m in (json.loads(line) for line in r.stdout.splitlines()
-                                          if line.startswith("["))}
+    return {p: (t, m) for p, t, m in (json.loads(line) for line in r.stdout.splitlines()
+                                      if line.startswith("["))}
+
+
+def test_hostile_files_fail_clearly_in_bounded_memory(tmp_path):
+    cases = _cases(tmp_path)
+    results = run_cases(cases)
     for name, path, _, etype, pattern in cases:
         t, msg = results[path]
         assert re.fullmatch(etype, t), (name, t, msg)

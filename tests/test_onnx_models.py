@@ -26,24 +26,14 @@ from dlcore.models.efficientnet import efficientnet_lite0  # noqa: E402
 from dlcore.models.gpt import GPT, GPTConfig  # noqa: E402
 from dlcore.models.lenet import LeNet5  # noqa: E402
 
+from _onnx_zoo import randomized_state  # noqa: E402
+
 RTOL = 1e-4
 
 
 def _randomize(model, rng):
-    sd = {}
-    for k, v in model.state_dict().items():
-        a = v.numpy()
-        if a.dtype.kind != "f":
-            sd[k] = a
-        elif k.endswith("running_var"):
-            sd[k] = rng.uniform(0.5, 1.5, a.shape).astype(a.dtype)
-        elif k.endswith("running_mean"):
-            sd[k] = (rng.standard_normal(a.shape) * 0.1).astype(a.dtype)
-        else:
-            scale = 1.0 / np.sqrt(max(int(np.prod(a.shape[1:])), 1)) if a.ndim > 1 else 0.1
-            base = 1.0 if k.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")) else 0.0
-            sd[k] = (base + rng.standard_normal(a.shape) * scale).astype(a.dtype)
-    model.load_state_dict(sd)
+    model.load_state_dict(randomized_state(
+        model, rng, lambda k, a: k.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight"))))
     return model
 
 

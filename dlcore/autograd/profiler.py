@@ -20,7 +20,6 @@ import threading
 import time
 
 from . import engine, function, grad_mode
-from .node_api import torch_node_name
 from ..tensor_base import TensorBase
 
 _tl = threading.local()
@@ -113,7 +112,7 @@ class _BackwardHook:
 
     @staticmethod
     def enter(fn):
-        return _begin(torch_node_name(type(fn).__name__))
+        return _begin(fn.name())
 
     exit = staticmethod(_end)
 

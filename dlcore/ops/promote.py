@@ -15,7 +15,7 @@ from .shape import Cast
 
 _NUMBER = (numbers.Number, np.generic)
 # torch's scalar-type names, which its promotion errors print
-_TYPE_NAME = {np.dtype(k): v for k, v in (
+TYPE_NAME = {np.dtype(k): v for k, v in (
     (np.float32, "Float"), (np.float64, "Double"), (np.float16, "Half"), (np.int64, "Long"),
     (np.int32, "Int"), (np.int16, "Short"), (np.int8, "Char"), (np.uint8, "Byte"),
     (np.bool_, "Bool"))}
@@ -82,7 +82,7 @@ def array_operands(t, o):
 
 
 def type_name(dt):
-    return _TYPE_NAME.get(dt, str(dt))
+    return TYPE_NAME.get(dt, str(dt))
 
 
 def check_inplace_result(t, o, fname, true_div=False):
